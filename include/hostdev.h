@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libhostdev: host-device passthrough engine. Umbrella header: include this one. */
+#ifndef HOSTDEV_H
+#define HOSTDEV_H
+
+#include "hostdev/context.h" /* IWYU pragma: export */
+#include "hostdev/naming.h"  /* IWYU pragma: export */
+#include "hostdev/pci.h"     /* IWYU pragma: export */
+
+#endif /* HOSTDEV_H */

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Declarations shared by the library's source files. Never installed. */
+#ifndef HOSTDEV_INTERNAL_H
+#define HOSTDEV_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hostdev.h"
+
+/* Everything is hidden (-fvisibility=hidden) except definitions marked with this. */
+#define HOSTDEV_EXPORT __attribute__((visibility("default")))
+
+#define HOSTDEV_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Number of enum hostdev_path members; grows with the public enum. */
+#define HOSTDEV_PATH_COUNT 9
+
+/* Size of the per-context error message buffer. */
+#define HOSTDEV_ERROR_MAX 1024
+
+struct pci_access;
+struct kmod_ctx;
+
+struct hostdev_ctx {
+	int refcount;
+	char *paths[HOSTDEV_PATH_COUNT];
+	char *node_name;
+	hostdev_log_fn log_fn;
+	void *log_userdata;
+	int log_priority;
+	char error[HOSTDEV_ERROR_MAX];
+	/* Lazily created helpers; reset whenever a path they depend on changes. */
+	struct pci_access *pacc;
+	bool pacc_failed;
+	struct kmod_ctx *kmod;
+	bool kmod_failed;
+};
+
+/* context.c: logging and error reporting. */
+void hostdev_log(hostdev_ctx *ctx, int priority, const char *fmt, ...) HOSTDEV_PRINTF(3, 4);
+/*
+ * Record the human message for the failing call and log it at error priority. Returns @err (a negative
+ * errno) so that callers can write `return hostdev_error(ctx, -EINVAL, "...")`.
+ */
+int hostdev_error(hostdev_ctx *ctx, int err, const char *fmt, ...) HOSTDEV_PRINTF(3, 4);
+void hostdev_clear_error(hostdev_ctx *ctx);
+#define log_debug(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_DEBUG, __VA_ARGS__)
+#define log_info(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_INFO, __VA_ARGS__)
+#define log_warn(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_WARNING, __VA_ARGS__)
+
+/* The sysfs root of the context, e.g. "/sys". */
+static inline const char *ctx_sysfs(const hostdev_ctx *ctx)
+{
+	return ctx->paths[HOSTDEV_PATH_SYSFS];
+}
+
+/* pci_names.c / pci_modules.c: helpers owned by the context, created on first use. */
+struct pci_access *ctx_pci_access(hostdev_ctx *ctx);
+void ctx_pci_access_release(hostdev_ctx *ctx);
+struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx);
+void ctx_kmod_release(hostdev_ctx *ctx);
+
+/* pci_device.c */
+int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
+		      hostdev_pci_device **out);
+
+/* Generic string helpers (strv.c). A strv is a NULL-terminated array of malloc'ed strings. */
+struct strv {
+	char **items;
+	size_t count;
+	size_t capacity;
+};
+int strv_push(struct strv *v, const char *s);
+int strv_push_take(struct strv *v, char *s);
+void strv_sort(struct strv *v);
+void strv_clear(struct strv *v);
+bool strv_contains(const struct strv *v, const char *s);
+char *strdup_or_null(const char *s);
+
+#endif /* HOSTDEV_INTERNAL_H */

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The PCI device object, shared by the files that fill its lazily loaded parts. */
+#ifndef HOSTDEV_PCI_DEVICE_H
+#define HOSTDEV_PCI_DEVICE_H
+
+#include <stdbool.h>
+
+#include "internal.h"
+
+/* Parts of a device read on first use (see pci.h). */
+enum pci_part {
+	PCI_PART_NAMES = 1u << 0,
+	PCI_PART_MODULES = 1u << 1,
+	PCI_PART_GROUP = 1u << 2,
+	PCI_PART_NETDEVS = 1u << 3,
+	PCI_PART_SLOT = 1u << 4,
+	PCI_PART_VFS = 1u << 5,
+	PCI_PART_VF_INDEX = 1u << 6,
+	PCI_PART_MDEV_TYPES = 1u << 7,
+	PCI_PART_NAMING = 1u << 8,
+};
+
+struct pci_mdev_type {
+	char *id;
+	char *name;
+	int available;
+	char *device_api;
+	char *description;
+};
+
+struct pci_vf {
+	int number;
+	char *address;
+};
+
+struct hostdev_pci_device {
+	int refcount;
+	hostdev_ctx *ctx;
+	unsigned int loaded; /* enum pci_part bits already read */
+
+	/* Read at creation. */
+	char address[HOSTDEV_PCI_ADDRESS_MAX];
+	struct hostdev_pci_address addr;
+	char *syspath; /* <sysfs>/bus/pci/devices/<address> */
+	unsigned int vendor_id, device_id, subsystem_vendor_id, subsystem_device_id;
+	unsigned int class_code, revision;
+	char *driver;
+	char *driver_override;
+	char *modalias;
+	int iommu_group;
+	int numa_node;
+	bool boot_vga;
+	bool is_pf;
+	unsigned int sriov_total_vfs, sriov_num_vfs, sriov_vf_device_id;
+	char *pf_address;
+
+	/* PCI_PART_NAMES */
+	char *vendor_name, *device_name, *subsystem_vendor_name, *subsystem_name;
+	char *class_name, *subclass_name, *prog_if_name;
+	/* PCI_PART_MODULES */
+	struct strv modules;
+	/* PCI_PART_GROUP */
+	struct strv group_members;
+	/* PCI_PART_NETDEVS */
+	struct strv netdevs;
+	/* PCI_PART_SLOT */
+	char *physical_slot;
+	/* PCI_PART_VFS */
+	struct pci_vf *vfs;
+	size_t vf_count;
+	/* PCI_PART_VF_INDEX */
+	int vf_index;
+	/* PCI_PART_MDEV_TYPES */
+	struct pci_mdev_type *mdev_types;
+	size_t mdev_type_count;
+	/* PCI_PART_NAMING */
+	char *description, *object_name, *resource_name, *device_resource_name;
+};
+
+/* Open the device's sysfs directory; the caller closes the fd. Negative errno on failure. */
+int pci_device_open_dir(hostdev_pci_device *dev);
+
+/* Loaders, each fills one part once and marks it loaded even on failure (logged, part stays empty). */
+void pci_device_load_names(hostdev_pci_device *dev);
+void pci_device_load_modules(hostdev_pci_device *dev);
+void pci_device_load_group(hostdev_pci_device *dev);
+void pci_device_load_vfs(hostdev_pci_device *dev);
+void pci_device_load_vf_index(hostdev_pci_device *dev);
+void pci_device_load_mdev_types(hostdev_pci_device *dev);
+
+/* Release helpers for the parts owned by other files. */
+void pci_device_free_vfs(hostdev_pci_device *dev);
+void pci_device_free_mdev_types(hostdev_pci_device *dev);
+
+#endif /* HOSTDEV_PCI_DEVICE_H */

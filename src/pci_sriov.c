@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* SR-IOV relationships as sysfs shows them: virtfn<N> links on a PF, physfn on a VF. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pci_device.h"
+#include "sysfs.h"
+
+static bool is_virtfn_link(const char *name)
+{
+	const char *p = name + 6;
+
+	if (strncmp(name, "virtfn", 6) != 0 || !*p)
+		return false;
+	for (; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
+}
+
+static int compare_vfs(const void *a, const void *b)
+{
+	const struct pci_vf *x = a, *y = b;
+
+	return (x->number > y->number) - (x->number < y->number);
+}
+
+/* Read the virtfn<N> links of the PF open at @fd into a freshly allocated, number-ordered array. */
+static int read_vf_links(int fd, struct pci_vf **out, size_t *count)
+{
+	struct strv links = {0};
+	struct pci_vf *vfs;
+	size_t n = 0;
+	int r;
+
+	r = sysfs_list_dir(fd, ".", is_virtfn_link, &links);
+	if (r < 0)
+		return r;
+	vfs = calloc(links.count ? links.count : 1, sizeof(*vfs));
+	if (!vfs) {
+		strv_clear(&links);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < links.count; i++) {
+		char target[64];
+		long number = strtol(links.items[i] + 6, NULL, 10);
+
+		/* A link whose target vanished is a VF being removed right now: skip it. */
+		if (number < 0 || number > INT_MAX ||
+		    sysfs_read_link_basename(fd, links.items[i], target, sizeof(target)) < 0)
+			continue;
+		vfs[n].number = (int)number;
+		vfs[n].address = strdup(target);
+		if (!vfs[n].address)
+			break;
+		n++;
+	}
+	strv_clear(&links);
+	qsort(vfs, n, sizeof(*vfs), compare_vfs);
+	*out = vfs;
+	*count = n;
+	return 0;
+}
+
+static void free_vf_array(struct pci_vf *vfs, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(vfs[i].address);
+	free(vfs);
+}
+
+void pci_device_free_vfs(hostdev_pci_device *dev)
+{
+	free_vf_array(dev->vfs, dev->vf_count);
+	dev->vfs = NULL;
+	dev->vf_count = 0;
+}
+
+void pci_device_load_vfs(hostdev_pci_device *dev)
+{
+	int fd;
+
+	if (dev->loaded & PCI_PART_VFS)
+		return;
+	dev->loaded |= PCI_PART_VFS;
+	if (!dev->is_pf)
+		return;
+	fd = pci_device_open_dir(dev);
+	if (fd < 0)
+		return;
+	if (read_vf_links(fd, &dev->vfs, &dev->vf_count) < 0)
+		log_warn(dev->ctx, "%s: cannot read the VF links of this PF", dev->address);
+	close(fd);
+}
+
+/* A VF's own index is the N of the PF's virtfn<N> link that points back at it. */
+void pci_device_load_vf_index(hostdev_pci_device *dev)
+{
+	struct pci_vf *vfs = NULL;
+	size_t count = 0;
+	int fd, pf_fd;
+
+	if (dev->loaded & PCI_PART_VF_INDEX)
+		return;
+	dev->loaded |= PCI_PART_VF_INDEX;
+	if (!dev->pf_address)
+		return;
+	fd = pci_device_open_dir(dev);
+	if (fd < 0)
+		return;
+	pf_fd = open_dir_at(fd, "physfn");
+	close(fd);
+	if (pf_fd < 0)
+		return;
+	if (read_vf_links(pf_fd, &vfs, &count) == 0) {
+		for (size_t i = 0; i < count; i++)
+			if (strcmp(vfs[i].address, dev->address) == 0)
+				dev->vf_index = vfs[i].number;
+		free_vf_array(vfs, count);
+	}
+	close(pf_fd);
+}
+
+HOSTDEV_EXPORT size_t hostdev_pci_device_get_vf_count(hostdev_pci_device *dev)
+{
+	if (!dev)
+		return 0;
+	pci_device_load_vfs(dev);
+	return dev->vf_count;
+}
+
+HOSTDEV_EXPORT const char *hostdev_pci_device_get_vf_address(hostdev_pci_device *dev, size_t index)
+{
+	if (!dev)
+		return NULL;
+	pci_device_load_vfs(dev);
+	return index < dev->vf_count ? dev->vfs[index].address : NULL;
+}
+
+HOSTDEV_EXPORT int hostdev_pci_device_get_vf_number(hostdev_pci_device *dev, size_t index)
+{
+	if (!dev)
+		return -1;
+	pci_device_load_vfs(dev);
+	return index < dev->vf_count ? dev->vfs[index].number : -1;
+}
+
+HOSTDEV_EXPORT int hostdev_pci_device_get_vf_index(hostdev_pci_device *dev)
+{
+	if (!dev)
+		return -1;
+	pci_device_load_vf_index(dev);
+	return dev->vf_index;
+}
