@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Shared declarations of the `hostdev` command-line tool.
+ *
+ * Adding a subcommand: write cmd_<name>.c defining `const struct cli_command cli_cmd_<name>` and
+ * add X(<name>) to CLI_COMMANDS below. CMake picks up cmd_*.c on its own.
+ */
+#ifndef HOSTDEV_CLI_H
+#define HOSTDEV_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+#include <hostdev.h>
+
+/* The command table, in the order `hostdev --help` lists it. */
+#define CLI_COMMANDS(X) X(list) X(show)
+
+/* Exit codes (docs/cli.md). */
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILURE = 1, /* runtime failure: unreadable sysfs, unknown device, ... */
+	CLI_EXIT_USAGE = 2,   /* bad option, argument or filter */
+};
+
+/* The version of the JSON documents the CLI prints (docs/json-schema.md). */
+#define CLI_JSON_SCHEMA_VERSION 1
+
+/* State shared by main and the subcommands: the global options and the library context. */
+struct cli {
+	/* Global options; paths are absolute and owned (made absolute by the option parser). */
+	char *root;
+	char *sysfs;
+	char *pci_ids;
+	const char *node_name;
+	int verbose;
+	bool help;
+	bool version;
+	/* The running subcommand, NULL while main parses the global options. */
+	const struct cli_command *command;
+	/* Created by cli_open_ctx() once all options are known. */
+	hostdev_ctx *ctx;
+};
+
+struct cli_command {
+	const char *name;
+	/* One line for `hostdev --help`. */
+	const char *summary;
+	/* Arguments after the name, e.g. "ADDRESS [--json]". */
+	const char *synopsis;
+	/* Description of the subcommand's own options, printed by `hostdev NAME --help`. */
+	const char *help;
+	/*
+	 * Run with argv[0] = the subcommand name. Parses its options with cli_getopt(), calls
+	 * cli_open_ctx() and returns a CLI_EXIT_* code. Prints its own error lines.
+	 */
+	int (*run)(struct cli *cli, int argc, char **argv);
+};
+
+#define CLI_DECLARE_COMMAND(name) extern const struct cli_command cli_cmd_##name;
+CLI_COMMANDS(CLI_DECLARE_COMMAND)
+
+/* options.c: option parsing shared by main and every subcommand. */
+
+/*
+ * Long options every subcommand accepts (and main before the subcommand). Put
+ * CLI_GLOBAL_LONG_OPTIONS at the end of a subcommand's option table and CLI_GLOBAL_SHORT_OPTIONS in
+ * its short options.
+ */
+enum {
+	CLI_OPT_ROOT = 0x100,
+	CLI_OPT_SYSFS,
+	CLI_OPT_PCI_IDS,
+	CLI_OPT_NODE_NAME,
+	CLI_OPT_VERSION,
+};
+#define CLI_GLOBAL_SHORT_OPTIONS "vh"
+/* clang-format off */
+#define CLI_GLOBAL_LONG_OPTIONS \
+	{"root", required_argument, NULL, CLI_OPT_ROOT}, \
+	{"sysfs", required_argument, NULL, CLI_OPT_SYSFS}, \
+	{"pci-ids", required_argument, NULL, CLI_OPT_PCI_IDS}, \
+	{"node-name", required_argument, NULL, CLI_OPT_NODE_NAME}, \
+	{"verbose", no_argument, NULL, 'v'}, \
+	{"help", no_argument, NULL, 'h'}, \
+	{"version", no_argument, NULL, CLI_OPT_VERSION}
+/* clang-format on */
+
+/* cli_getopt() results besides an option character. */
+enum {
+	CLI_GETOPT_END = -1,   /* no more options: go on with the operands at argv[optind] */
+	CLI_GETOPT_ERROR = -2, /* a usage error was printed: exit CLI_EXIT_USAGE */
+	CLI_GETOPT_DONE = -3,  /* --help or --version was printed: exit CLI_EXIT_OK */
+};
+
+/*
+ * getopt_long() wrapper: returns the next option of the subcommand, handling the global ones
+ * itself, or one of CLI_GETOPT_*. @shortopts must start with ":" ("+:" in main) so that a missing
+ * argument is told apart from an unknown option. In a subcommand (cli->command set) --help and
+ * --version are answered when the options end; main answers them itself.
+ */
+int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts);
+
+/* The exit code for a cli_getopt() result CLI_GETOPT_ERROR or CLI_GETOPT_DONE. */
+static inline int cli_getopt_exit_code(int c)
+{
+	return c == CLI_GETOPT_DONE ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+}
+
+/* Create cli->ctx from the global options. Returns CLI_EXIT_OK or prints an error and returns 1/2.
+ */
+int cli_open_ctx(struct cli *cli);
+
+/* Release everything cli owns. */
+void cli_release(struct cli *cli);
+
+/* Print the --help text of @cmd (or of hostdev itself when NULL) to @out. */
+void cli_print_help(FILE *out, const struct cli_command *cmd);
+
+/* output.c: messages and formatting helpers. */
+
+/* "hostdev: <message>\n" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Report the failure @err of a library call about @what ("0000:3b:00.0", "-s '3b:'"): prints
+ * "hostdev: <what>: <context error, else strerror>" and returns CLI_EXIT_FAILURE.
+ */
+int cli_lib_error(struct cli *cli, int err, const char *what);
+
+/* A usage error: "hostdev: <message> (see 'hostdev [SUB] --help')". Returns CLI_EXIT_USAGE. */
+int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * The `lspci -nn` style part of a device line, without newline:
+ * "0000:00:03.0 Ethernet controller [0200]: Red Hat, Inc. Virtio network device [1af4:1041] (rev
+ * 01)".
+ */
+void cli_print_lspci_line(FILE *out, hostdev_pci_device *dev);
+
+/* "<subclass name> [ccss]" part alone. */
+void cli_print_class(FILE *out, hostdev_pci_device *dev);
+
+/* The library's JSON of @dev, parsed. NULL after printing an error (cli_lib_error). */
+cJSON *cli_device_json(struct cli *cli, hostdev_pci_device *dev);
+
+/* A new {"schema_version": N} document; NULL on allocation failure. */
+cJSON *cli_json_document(void);
+
+/* Print @doc indented, then a newline. Returns CLI_EXIT_OK or CLI_EXIT_FAILURE (out of memory). */
+int cli_json_print(cJSON *doc);
+
+/* Add @value or null. Returns false on allocation failure. */
+bool cli_json_add_string(cJSON *object, const char *key, const char *value);
+
+#endif /* HOSTDEV_CLI_H */

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Option parsing shared by main and the subcommands: the global options (--root, --sysfs,
+ * --pci-ids,
+ * --node-name, -v, --help, --version) are accepted before and after the subcommand name, and the
+ * library context is made from them once every option is known, so their order does not matter.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char global_help[] =
+    "Global options (before or after COMMAND):\n"
+    "  --root DIR        read a fake root: DIR/sys, DIR/dev, DIR/proc, ... (default /)\n"
+    "  --sysfs DIR       sysfs mount to read, overrides --root for sysfs (default /sys)\n"
+    "  --pci-ids FILE    pci.ids database for names (default /usr/share/misc/pci.ids)\n"
+    "  --node-name NAME  node name used in object names (default: the host name)\n"
+    "  -v, --verbose     log library messages to stderr (-vv for debug messages)\n"
+    "  -h, --help        show help and exit\n"
+    "      --version     show the version and exit\n";
+
+void cli_print_help(FILE *out, const struct cli_command *cmd)
+{
+	static const struct cli_command *const commands[] = {
+#define CLI_HELP_ENTRY(name) &cli_cmd_##name,
+	    CLI_COMMANDS(CLI_HELP_ENTRY)
+#undef CLI_HELP_ENTRY
+	};
+
+	if (cmd) {
+		fprintf(out, "Usage: hostdev %s %s\n\n%s\n%s\n%s", cmd->name, cmd->synopsis,
+			cmd->summary, cmd->help, global_help);
+		return;
+	}
+	fputs("Usage: hostdev [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n\n"
+	      "Inspect host PCI devices for passthrough to virtual machines.\n\n"
+	      "Commands:\n",
+	      out);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(out,
+		"\n%s\nRun 'hostdev COMMAND --help' for the options of a command.\n"
+		"Exit status: 0 success, 1 failure, 2 usage error.\n",
+		global_help);
+}
+
+/* @path made absolute against the working directory (the library takes absolute paths only). */
+static char *absolute_path(const char *path)
+{
+	char *cwd, *out;
+
+	if (path[0] == '/')
+		return strdup(path);
+	cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return NULL;
+	if (asprintf(&out, "%s/%s", cwd, path) < 0)
+		out = NULL;
+	free(cwd);
+	return out;
+}
+
+/* Store the absolute form of the path argument of @option in *@slot after checking it exists. */
+static int set_path_option(struct cli *cli, char **slot, const char *option, const char *value,
+			   bool want_dir)
+{
+	struct stat st;
+	char *path;
+
+	if (!value[0])
+		return cli_usage_error(cli, "%s: empty path", option);
+	if (stat(value, &st) < 0)
+		return cli_usage_error(cli, "%s '%s': %s", option, value, strerror(errno));
+	if (want_dir && !S_ISDIR(st.st_mode))
+		return cli_usage_error(cli, "%s '%s': not a directory", option, value);
+	if (!want_dir && S_ISDIR(st.st_mode))
+		return cli_usage_error(cli, "%s '%s': is a directory, expected a file", option,
+				       value);
+	path = absolute_path(value);
+	if (!path) {
+		cli_error("%s '%s': %s", option, value, strerror(errno));
+		return CLI_EXIT_FAILURE;
+	}
+	free(*slot);
+	*slot = path;
+	return CLI_EXIT_OK;
+}
+
+/* The text of the option getopt just rejected, for the error line. */
+static void format_bad_option(char *buf, size_t size, char **argv)
+{
+	const char *last = optind > 0 ? argv[optind - 1] : NULL;
+
+	/*
+	 * getopt sets optopt to 0 for an unknown long option and to the option's value for a known
+	 * one; our long-only options have values >= 0x100. A short option is named by optopt alone,
+	 * since argv[optind - 1] need not be the word that holds it.
+	 */
+	if (last && strncmp(last, "--", 2) == 0 &&
+	    (optopt == 0 || optopt >= 0x100 || strchr(last, '=')))
+		snprintf(buf, size, "%s", last);
+	else
+		snprintf(buf, size, "-%c", optopt);
+}
+
+int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts)
+{
+	char bad[256];
+	int c, r;
+
+	opterr = 0;
+	for (;;) {
+		c = getopt_long(argc, argv, shortopts, longopts, NULL);
+		switch (c) {
+		case -1:
+			if (!cli->command)
+				return CLI_GETOPT_END;
+			if (cli->help) {
+				cli_print_help(stdout, cli->command);
+				return CLI_GETOPT_DONE;
+			}
+			if (cli->version) {
+				printf("hostdev %s\n", hostdev_version());
+				return CLI_GETOPT_DONE;
+			}
+			return CLI_GETOPT_END;
+		case '?':
+			format_bad_option(bad, sizeof(bad), argv);
+			cli_usage_error(cli, "unknown option '%s'", bad);
+			return CLI_GETOPT_ERROR;
+		case ':':
+			format_bad_option(bad, sizeof(bad), argv);
+			cli_usage_error(cli, "option '%s' needs an argument", bad);
+			return CLI_GETOPT_ERROR;
+		case 'v':
+			cli->verbose++;
+			break;
+		case 'h':
+			cli->help = true;
+			break;
+		case CLI_OPT_VERSION:
+			cli->version = true;
+			break;
+		case CLI_OPT_ROOT:
+			r = set_path_option(cli, &cli->root, "--root", optarg, true);
+			if (r != CLI_EXIT_OK)
+				return CLI_GETOPT_ERROR;
+			break;
+		case CLI_OPT_SYSFS:
+			r = set_path_option(cli, &cli->sysfs, "--sysfs", optarg, true);
+			if (r != CLI_EXIT_OK)
+				return CLI_GETOPT_ERROR;
+			break;
+		case CLI_OPT_PCI_IDS:
+			r = set_path_option(cli, &cli->pci_ids, "--pci-ids", optarg, false);
+			if (r != CLI_EXIT_OK)
+				return CLI_GETOPT_ERROR;
+			break;
+		case CLI_OPT_NODE_NAME:
+			if (!optarg[0]) {
+				cli_usage_error(cli, "--node-name: empty name");
+				return CLI_GETOPT_ERROR;
+			}
+			cli->node_name = optarg;
+			break;
+		default:
+			return c;
+		}
+	}
+}
+
+static const char *priority_name(int priority)
+{
+	switch (priority) {
+	case HOSTDEV_LOG_ERR:
+		return "error";
+	case HOSTDEV_LOG_WARNING:
+		return "warning";
+	case HOSTDEV_LOG_NOTICE:
+		return "notice";
+	case HOSTDEV_LOG_INFO:
+		return "info";
+	default:
+		return "debug";
+	}
+}
+
+static void log_to_stderr(int priority, const char *message, void *userdata)
+{
+	fprintf(stderr, "hostdev: %s: %s\n", priority_name(priority), message);
+}
+
+int cli_open_ctx(struct cli *cli)
+{
+	int r;
+
+	r = hostdev_ctx_new(&cli->ctx);
+	if (r < 0) {
+		cli_error("cannot create the library context: %s", strerror(-r));
+		return CLI_EXIT_FAILURE;
+	}
+	if (cli->verbose > 0) {
+		hostdev_ctx_set_log_fn(cli->ctx, log_to_stderr, NULL);
+		hostdev_ctx_set_log_priority(cli->ctx, cli->verbose > 1 ? HOSTDEV_LOG_DEBUG
+									: HOSTDEV_LOG_INFO);
+	}
+	/* --root first so that --sysfs overrides it whatever the order on the command line. */
+	if (cli->root && (r = hostdev_ctx_set_root(cli->ctx, cli->root)) < 0)
+		return cli_lib_error(cli, r, "--root");
+	if (cli->sysfs && (r = hostdev_ctx_set_path(cli->ctx, HOSTDEV_PATH_SYSFS, cli->sysfs)) < 0)
+		return cli_lib_error(cli, r, "--sysfs");
+	if (cli->pci_ids &&
+	    (r = hostdev_ctx_set_path(cli->ctx, HOSTDEV_PATH_PCI_IDS, cli->pci_ids)) < 0)
+		return cli_lib_error(cli, r, "--pci-ids");
+	if (cli->node_name && (r = hostdev_ctx_set_node_name(cli->ctx, cli->node_name)) < 0)
+		return cli_lib_error(cli, r, "--node-name");
+	return CLI_EXIT_OK;
+}
+
+void cli_release(struct cli *cli)
+{
+	cli->ctx = hostdev_ctx_unref(cli->ctx);
+	free(cli->root);
+	free(cli->sysfs);
+	free(cli->pci_ids);
+	cli->root = cli->sysfs = cli->pci_ids = NULL;
+}

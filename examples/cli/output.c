@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Output helpers of the `hostdev` tool: error lines, the lspci-style device line and JSON
+ * documents. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	/* Keep the order of stdout and stderr lines when both go to one terminal or file. */
+	fflush(stdout);
+	fputs("hostdev: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_lib_error(struct cli *cli, int err, const char *what)
+{
+	const char *message = cli->ctx ? hostdev_ctx_get_error(cli->ctx) : "";
+
+	if (!message[0])
+		message = strerror(err < 0 ? -err : err);
+	if (what && what[0])
+		cli_error("%s: %s", what, message);
+	else
+		cli_error("%s", message);
+	return CLI_EXIT_FAILURE;
+}
+
+int cli_usage_error(struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("hostdev: ", stderr);
+	if (cli->command)
+		fprintf(stderr, "%s: ", cli->command->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (cli->command)
+		fprintf(stderr, " (see 'hostdev %s --help')\n", cli->command->name);
+	else
+		fputs(" (see 'hostdev --help')\n", stderr);
+	return CLI_EXIT_USAGE;
+}
+
+void cli_print_class(FILE *out, hostdev_pci_device *dev)
+{
+	const char *name = hostdev_pci_device_get_subclass_name(dev);
+
+	/* lspci names the subclass, falls back on the class, and prints "Class" when both are
+	 * unknown. */
+	if (!name)
+		name = hostdev_pci_device_get_class_name(dev);
+	fprintf(out, "%s [%04x]", name ? name : "Class",
+		(hostdev_pci_device_get_class(dev) >> 8) & 0xffff);
+}
+
+void cli_print_lspci_line(FILE *out, hostdev_pci_device *dev)
+{
+	const char *vendor = hostdev_pci_device_get_vendor_name(dev);
+	const char *device = hostdev_pci_device_get_device_name(dev);
+	unsigned int revision = hostdev_pci_device_get_revision(dev);
+
+	fprintf(out, "%s ", hostdev_pci_device_get_address(dev));
+	cli_print_class(out, dev);
+	fputs(": ", out);
+	if (vendor)
+		fprintf(out, "%s %s", vendor, device ? device : "Device");
+	else
+		fputs("Device", out);
+	fprintf(out, " [%04x:%04x]", hostdev_pci_device_get_vendor_id(dev) & 0xffff,
+		hostdev_pci_device_get_device_id(dev) & 0xffff);
+	if (revision)
+		fprintf(out, " (rev %02x)", revision & 0xff);
+}
+
+cJSON *cli_device_json(struct cli *cli, hostdev_pci_device *dev)
+{
+	char *text = NULL;
+	cJSON *json;
+	int r;
+
+	r = hostdev_pci_device_to_json(dev, 0, &text);
+	if (r < 0) {
+		cli_lib_error(cli, r, NULL);
+		return NULL;
+	}
+	json = cJSON_Parse(text);
+	hostdev_free(text);
+	if (!json)
+		cli_error("%s: the library produced JSON that does not parse",
+			  hostdev_pci_device_get_address(dev));
+	return json;
+}
+
+cJSON *cli_json_document(void)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	if (doc && !cJSON_AddNumberToObject(doc, "schema_version", CLI_JSON_SCHEMA_VERSION))
+		doc = (cJSON_Delete(doc), NULL);
+	return doc;
+}
+
+static void newline_indent(FILE *out, int depth)
+{
+	fputc('\n', out);
+	for (int i = 0; i < depth; i++)
+		fputs("  ", out);
+}
+
+/*
+ * Print cJSON's compact text with two-space indentation, one member per line and "key": value, the
+ * layout of `jq .` and Python's json.dumps(indent=2), which reads better than cJSON_Print's tabs.
+ * Compact cJSON output has no whitespace outside strings, so only string state must be tracked.
+ */
+static void print_indented_json(FILE *out, const char *text)
+{
+	bool in_string = false;
+	int depth = 0;
+
+	for (const char *p = text; *p; p++) {
+		if (in_string) {
+			fputc(*p, out);
+			if (*p == '\\' && p[1])
+				fputc(*++p, out);
+			else if (*p == '"')
+				in_string = false;
+			continue;
+		}
+		switch (*p) {
+		case '"':
+			in_string = true;
+			fputc(*p, out);
+			break;
+		case '{':
+		case '[':
+			fputc(*p, out);
+			if (p[1] == '}' || p[1] == ']') {
+				fputc(*++p, out); /* keep {} and [] on one line */
+				break;
+			}
+			newline_indent(out, ++depth);
+			break;
+		case '}':
+		case ']':
+			newline_indent(out, --depth);
+			fputc(*p, out);
+			break;
+		case ',':
+			fputc(',', out);
+			newline_indent(out, depth);
+			break;
+		case ':':
+			fputs(": ", out);
+			break;
+		default:
+			fputc(*p, out);
+		}
+	}
+	fputc('\n', out);
+}
+
+int cli_json_print(cJSON *doc)
+{
+	char *text = cJSON_PrintUnformatted(doc);
+
+	if (!text) {
+		cli_error("out of memory while printing JSON");
+		return CLI_EXIT_FAILURE;
+	}
+	print_indented_json(stdout, text);
+	cJSON_free(text);
+	return CLI_EXIT_OK;
+}
+
+bool cli_json_add_string(cJSON *object, const char *key, const char *value)
+{
+	cJSON *item = value ? cJSON_CreateString(value) : cJSON_CreateNull();
+
+	if (!item)
+		return false;
+	if (!cJSON_AddItemToObject(object, key, item)) {
+		cJSON_Delete(item);
+		return false;
+	}
+	return true;
+}
