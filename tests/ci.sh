@@ -1,0 +1,52 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The project's test command: installs what is needed (Debian packages), builds with warnings as errors,
+# checks formatting, runs every test (unit, CLI, conformance, ABI, bindings, the QEMU real-kernel suite),
+# then runs the non-VM suite again under AddressSanitizer+UBSan and the unit tests under valgrind.
+#
+#   tests/ci.sh            everything
+#   HOSTDEV_SKIP_VM=1      leave out the QEMU suite (it reports itself skipped)
+#   HOSTDEV_JOBS=N         parallel build/test jobs (default: nproc)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=${HOSTDEV_JOBS:-$(nproc)}
+step() { printf '\n==== %s ====\n' "$*"; }
+
+step "dependencies"
+tests/install-deps.sh
+
+step "format check (clang-format)"
+files=$(git ls-files '*.c' '*.h' 2>/dev/null || find src include examples plugins tests -name '*.[ch]')
+# shellcheck disable=SC2086
+clang-format --dry-run -Werror $files
+
+step "build (RelWithDebInfo, -Werror)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOSTDEV_WERROR=ON > build.log 2>&1 || { cat build.log; exit 1; }
+cmake --build build -j"$jobs"
+
+step "build (ASan+UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHOSTDEV_SANITIZE=ON > build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
+cmake --build build-asan -j"$jobs"
+
+step "sanitizer run: every test but the QEMU suite"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ctest --test-dir build-asan -LE vm -j"$jobs" --output-on-failure
+
+step "valgrind run: unit tests"
+ctest --test-dir build -L unit -j"$jobs" --output-on-failure \
+	--overwrite MemoryCheckCommand=/usr/bin/valgrind \
+	--overwrite "MemoryCheckCommandOptions=--leak-check=full --error-exitcode=1 --errors-for-leak-kinds=definite" \
+	-T memcheck > valgrind.log 2>&1 || { cat valgrind.log; exit 1; }
+grep -E 'tests passed|Memory checking results' -A3 valgrind.log || true
+if grep -q 'Defects:' valgrind.log; then
+	grep -B2 -A10 'Defects:' valgrind.log
+	echo "valgrind reported defects"; exit 1
+fi
+
+step "full suite (unit, CLI, conformance, ABI, bindings, QEMU real kernel)"
+if [ "${HOSTDEV_SKIP_VM:-0}" = 1 ]; then
+	ctest --test-dir build -LE vm -j"$jobs" --output-on-failure
+else
+	ctest --test-dir build --output-on-failure
+fi
