@@ -126,8 +126,8 @@ void cli_print_help(FILE *out, const struct cli_command *cmd);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
- * Report the failure @err of a library call about @what ("0000:3b:00.0", "-s '3b:'"): prints
- * "hostdev: <what>: <context error, else strerror>" and returns CLI_EXIT_FAILURE.
+ * Report the failure @err of a library call: prints "hostdev: <context error>", or when the context
+ * has no message "hostdev: <what>: <strerror>", and returns CLI_EXIT_FAILURE.
  */
 int cli_lib_error(struct cli *cli, int err, const char *what);
 

@@ -60,10 +60,16 @@ static void print_identity(hostdev_pci_device *dev)
 	       hostdev_pci_device_get_vendor_id(dev) & 0xffff);
 	printf("  %-22s%s [%04x]\n", "Device:", device ? device : "unknown",
 	       hostdev_pci_device_get_device_id(dev) & 0xffff);
-	printf("  %-22s%s %s [%04x:%04x]\n", "Subsystem:", sub_vendor ? sub_vendor : "Vendor",
-	       sub_name ? sub_name : "Device",
-	       hostdev_pci_device_get_subsystem_vendor_id(dev) & 0xffff,
-	       hostdev_pci_device_get_subsystem_device_id(dev) & 0xffff);
+	/* 0:0 means the kernel reports no subsystem (bridges, old devices). */
+	if (hostdev_pci_device_get_subsystem_vendor_id(dev) ||
+	    hostdev_pci_device_get_subsystem_device_id(dev))
+		printf("  %-22s%s %s [%04x:%04x]\n",
+		       "Subsystem:", sub_vendor ? sub_vendor : "Vendor",
+		       sub_name ? sub_name : "Device",
+		       hostdev_pci_device_get_subsystem_vendor_id(dev) & 0xffff,
+		       hostdev_pci_device_get_subsystem_device_id(dev) & 0xffff);
+	else
+		field("Subsystem:", NULL);
 	printf("  %-22s", "Class:");
 	for (size_t i = 0; i < 3; i++) {
 		if (!names[i])
@@ -155,13 +161,23 @@ static void print_sriov(struct cli *cli, hostdev_pci_device *dev)
 	}
 }
 
-/* @text with every line after the first indented by @indent spaces. */
+/*
+ * @text (a driver-provided attribute) with every line after the first indented by @indent spaces.
+ * Control characters other than tab and newline are shown as \xNN so that they cannot drive the
+ * terminal.
+ */
 static void print_indented(const char *text, int indent)
 {
-	for (const char *p = text; *p; p++) {
-		putchar(*p);
-		if (*p == '\n' && p[1])
-			printf("%*s", indent, "");
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '\n') {
+			putchar('\n');
+			if (p[1])
+				printf("%*s", indent, "");
+		} else if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+			printf("\\x%02x", *p);
+		} else {
+			putchar(*p);
+		}
 	}
 	putchar('\n');
 }

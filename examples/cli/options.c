@@ -131,7 +131,12 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
 			return CLI_GETOPT_END;
 		case '?':
 			format_bad_option(bad, sizeof(bad), argv);
-			cli_usage_error(cli, "unknown option '%s'", bad);
+			/* A known long option given "=value" although it takes none. */
+			if (optopt != 0 && strncmp(bad, "--", 2) == 0 && strchr(bad, '='))
+				cli_usage_error(cli, "option '%.*s' takes no argument",
+						(int)(strchr(bad, '=') - bad), bad);
+			else
+				cli_usage_error(cli, "unknown option '%s'", bad);
 			return CLI_GETOPT_ERROR;
 		case ':':
 			format_bad_option(bad, sizeof(bad), argv);

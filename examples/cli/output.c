@@ -24,12 +24,13 @@ int cli_lib_error(struct cli *cli, int err, const char *what)
 {
 	const char *message = cli->ctx ? hostdev_ctx_get_error(cli->ctx) : "";
 
-	if (!message[0])
-		message = strerror(err < 0 ? -err : err);
-	if (what && what[0])
-		cli_error("%s: %s", what, message);
-	else
+	/* The library's message already names the device or path and the remedy. */
+	if (message[0])
 		cli_error("%s", message);
+	else if (what && what[0])
+		cli_error("%s: %s", what, strerror(err < 0 ? -err : err));
+	else
+		cli_error("%s", strerror(err < 0 ? -err : err));
 	return CLI_EXIT_FAILURE;
 }
 
