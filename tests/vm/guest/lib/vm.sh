@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: Apache-2.0
+# Helpers for VM scenarios (busybox sh). A scenario does `. /hostdev/lib/vm.sh`, runs checks, and ends with
+# `vm_finish`. Output lines "ok - ..." / "not ok - ..." go to the console log; the scenario's exit status is the
+# verdict (0 pass, 77 skip, other fail).
+
+VM_FAILS=0
+VM_OKS=0
+VM_QMP_SEQ=0
+
+vm_log() {
+	echo "# $*"
+}
+
+vm_ok() {
+	VM_OKS=$((VM_OKS + 1))
+	echo "ok - $*"
+}
+
+vm_not_ok() {
+	VM_FAILS=$((VM_FAILS + 1))
+	echo "not ok - $*"
+}
+
+# vm_check DESCRIPTION COMMAND [ARGS...]: ok when COMMAND succeeds; its output is shown on failure.
+vm_check() {
+	_d=$1
+	shift
+	if _out=$("$@" 2>&1); then
+		vm_ok "$_d"
+	else
+		vm_not_ok "$_d"
+		[ -z "$_out" ] || echo "$_out" | sed 's/^/#   /'
+	fi
+}
+
+# vm_check_eq DESCRIPTION EXPECTED ACTUAL
+vm_check_eq() {
+	if [ "$2" = "$3" ]; then
+		vm_ok "$1"
+	else
+		vm_not_ok "$1 (expected '$2', got '$3')"
+	fi
+}
+
+# vm_skip REASON: the whole scenario is skipped (exit 77); the reason is reported by the runner.
+vm_skip() {
+	echo "$*" >.skip-reason
+	echo "# SKIP: $*"
+	exit 77
+}
+
+# vm_die REASON: stop the scenario now as failed.
+vm_die() {
+	vm_not_ok "$*"
+	exit 1
+}
+
+vm_finish() {
+	echo "# $VM_OKS ok, $VM_FAILS not ok"
+	[ "$VM_OKS" -gt 0 ] || vm_die "scenario made no check"
+	[ "$VM_FAILS" -eq 0 ] || exit 1
+	exit 0
+}
+
+# vm_wait_for SECONDS COMMAND [ARGS...]: poll (every 0.1 s) until COMMAND succeeds; 1 on timeout.
+vm_wait_for() {
+	_n=$(($1 * 10))
+	shift
+	while [ "$_n" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		_n=$((_n - 1))
+	done
+	return 1
+}
+
+# vm_qmp JSON: ask the host runner to send one QMP command, e.g.
+#   vm_qmp '{"execute":"device_add","arguments":{"driver":"usb-kbd","id":"k2","bus":"xhci.0"}}'
+# Prints the QMP answer ({"return":...} or {"error":...}); status 0 only for a "return".
+# device_add/device_del are asynchronous for the guest: poll sysfs afterwards (vm_wait_for).
+vm_qmp() {
+	VM_QMP_SEQ=$((VM_QMP_SEQ + 1))
+	_id="$$-$VM_QMP_SEQ"
+	echo "@@VM-QMP $_id $1" >/dev/console
+	while IFS= read -t 60 -r _line </dev/console; do
+		case "$_line" in
+		"@@VM-QMP-REPLY $_id ok "*)
+			echo "${_line#"@@VM-QMP-REPLY $_id ok "}"
+			return 0
+			;;
+		"@@VM-QMP-REPLY $_id error "*)
+			echo "${_line#"@@VM-QMP-REPLY $_id error "}"
+			return 1
+			;;
+		esac
+	done
+	echo '{"error":{"desc":"no QMP reply from the host runner within 60 s"}}'
+	return 1
+}
+
+# vm_export NAME DIR: send DIR (tar.gz, base64) to the host over the second serial port; the runner unpacks it
+# into <out>/exports/NAME/.
+vm_export() {
+	stty -F /dev/ttyS1 raw -echo 2>/dev/null || true
+	{
+		echo "@@VM-EXPORT-BEGIN $1"
+		tar -C "$2" -cf - . | gzip -1 | base64
+		echo "@@VM-EXPORT-END $1"
+	} >/dev/ttyS1
+}
+
+# vm_pci_driver ADDR: the driver bound to a PCI device ("" when none).
+vm_pci_driver() {
+	if [ -L "/sys/bus/pci/devices/$1/driver" ]; then
+		basename "$(readlink "/sys/bus/pci/devices/$1/driver")"
+	fi
+}
+
+# vm_pci_find VENDOR DEVICE: addresses of PCI devices with these ids (hex without 0x), one a line.
+vm_pci_find() {
+	for _d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$_d/vendor")" = "0x$1" ] && [ "$(cat "$_d/device")" = "0x$2" ] && basename "$_d"
+	done
+	return 0
+}
