@@ -34,6 +34,7 @@ struct cli {
 	char *root;
 	char *sysfs;
 	char *pci_ids;
+	char *modules_dir;
 	const char *node_name;
 	int verbose;
 	bool help;
@@ -75,6 +76,7 @@ enum {
 	CLI_OPT_PCI_IDS,
 	CLI_OPT_NODE_NAME,
 	CLI_OPT_VERSION,
+	CLI_OPT_MODULES_DIR,
 };
 #define CLI_GLOBAL_SHORT_OPTIONS "vh"
 /* clang-format off */
@@ -83,6 +85,7 @@ enum {
 	{"sysfs", required_argument, NULL, CLI_OPT_SYSFS}, \
 	{"pci-ids", required_argument, NULL, CLI_OPT_PCI_IDS}, \
 	{"node-name", required_argument, NULL, CLI_OPT_NODE_NAME}, \
+	{"modules-dir", required_argument, NULL, CLI_OPT_MODULES_DIR}, \
 	{"verbose", no_argument, NULL, 'v'}, \
 	{"help", no_argument, NULL, 'h'}, \
 	{"version", no_argument, NULL, CLI_OPT_VERSION}

@@ -161,23 +161,56 @@ static void print_sriov(struct cli *cli, hostdev_pci_device *dev)
 	}
 }
 
+/* Length of the valid UTF-8 sequence at @s (1 for ASCII), 0 when the bytes are not UTF-8. */
+static size_t utf8_length(const unsigned char *s)
+{
+	size_t n;
+
+	if (s[0] < 0x80)
+		n = 1;
+	else if (s[0] < 0xc2)
+		n = 0;
+	else if (s[0] < 0xe0)
+		n = 2;
+	else if (s[0] < 0xf0)
+		n = 3;
+	else if (s[0] < 0xf5)
+		n = 4;
+	else
+		n = 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* Overlong 3/4-byte forms, UTF-16 surrogates, code points above U+10FFFF. */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
 /*
  * @text (a driver-provided attribute) with every line after the first indented by @indent spaces.
- * Control characters other than tab and newline are shown as \xNN so that they cannot drive the
- * terminal.
+ * Control characters other than tab and newline, and bytes that are not UTF-8, are shown as \xNN
+ * so that they can neither drive the terminal nor corrupt the output's encoding.
  */
 static void print_indented(const char *text, int indent)
 {
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+	const unsigned char *p = (const unsigned char *)text;
+	size_t n;
+
+	while (*p) {
+		n = utf8_length(p);
 		if (*p == '\n') {
 			putchar('\n');
 			if (p[1])
 				printf("%*s", indent, "");
-		} else if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+		} else if (n == 0 || (*p < 0x20 && *p != '\t') || *p == 0x7f) {
 			printf("\\x%02x", *p);
+			n = 1;
 		} else {
-			putchar(*p);
+			fwrite(p, 1, n, stdout);
 		}
+		p += n ? n : 1;
 	}
 	putchar('\n');
 }

@@ -166,6 +166,11 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
 			if (r != CLI_EXIT_OK)
 				return CLI_GETOPT_ERROR;
 			break;
+		case CLI_OPT_MODULES_DIR:
+			r = set_path_option(cli, &cli->modules_dir, "--modules-dir", optarg, true);
+			if (r != CLI_EXIT_OK)
+				return CLI_GETOPT_ERROR;
+			break;
 		case CLI_OPT_NODE_NAME:
 			if (!optarg[0]) {
 				cli_usage_error(cli, "--node-name: empty name");
@@ -222,6 +227,9 @@ int cli_open_ctx(struct cli *cli)
 	if (cli->pci_ids &&
 	    (r = hostdev_ctx_set_path(cli->ctx, HOSTDEV_PATH_PCI_IDS, cli->pci_ids)) < 0)
 		return cli_lib_error(cli, r, "--pci-ids");
+	if (cli->modules_dir &&
+	    (r = hostdev_ctx_set_path(cli->ctx, HOSTDEV_PATH_MODULES, cli->modules_dir)) < 0)
+		return cli_lib_error(cli, r, "--modules-dir");
 	if (cli->node_name && (r = hostdev_ctx_set_node_name(cli->ctx, cli->node_name)) < 0)
 		return cli_lib_error(cli, r, "--node-name");
 	return CLI_EXIT_OK;
@@ -233,5 +241,6 @@ void cli_release(struct cli *cli)
 	free(cli->root);
 	free(cli->sysfs);
 	free(cli->pci_ids);
-	cli->root = cli->sysfs = cli->pci_ids = NULL;
+	free(cli->modules_dir);
+	cli->root = cli->sysfs = cli->pci_ids = cli->modules_dir = NULL;
 }

@@ -1,0 +1,636 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Behaviour and golden-output tests of the `hostdev` CLI.
+
+Usage: test_cli.py --hostdev PATH [--update] CASE...
+       test_cli.py --hostdev PATH --list
+
+Every case builds a fresh fake root (make_fake_root.py) in a temporary directory, runs the CLI on
+it with the test pci.ids and node name "node1", and checks exit codes, stderr lines, exact text
+output (golden/*.txt) and JSON (golden/*.json, compared as parsed values, plus a type check of every
+field against the documented schema). --update rewrites the golden files from the current output:
+review the diff before committing it. Exit status 0 pass, 1 fail, 77 skip (CTest SKIP_RETURN_CODE).
+"""
+import argparse
+import difflib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDEN = os.path.join(HERE, "golden")
+PCI_IDS = os.path.join(HERE, "pci.ids")
+SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
+SKIP = 77
+KERNEL_VERSION = "6.1.0-hostdev-test"  # make_fake_root.py's module directory
+
+# Every address of the fake root, in the order `hostdev list` prints them.
+ADDRESSES = [
+    "0000:00:00.0", "0000:00:01.0", "0000:00:02.0", "0000:00:1f.0", "0000:01:00.0",
+    "0000:01:00.1", "0000:3a:00.0", "0000:3b:00.0", "0000:3b:00.1", "0000:3b:02.0",
+    "0000:3b:02.1", "10000:01:00.0",
+]
+
+# The device object of docs/json-schema.md: key -> allowed Python types (None = JSON null).
+STR, INT, BOOL, LIST, DICT, NULL = str, int, bool, list, dict, type(None)
+DEVICE_SCHEMA = {
+    "address": (STR,), "vendor_id": (STR,), "device_id": (STR,),
+    "subsystem_vendor_id": (STR,), "subsystem_device_id": (STR,), "class": (STR,),
+    "revision": (STR,), "vendor_name": (STR, NULL), "device_name": (STR, NULL),
+    "subsystem_vendor_name": (STR, NULL), "subsystem_name": (STR, NULL),
+    "class_name": (STR, NULL), "subclass_name": (STR, NULL), "prog_if_name": (STR, NULL),
+    "driver": (STR, NULL), "driver_override": (STR, NULL), "modalias": (STR, NULL),
+    "modules": (LIST,), "iommu_group": (INT, NULL), "iommu_group_members": (LIST,),
+    "numa_node": (INT,), "physical_slot": (STR, NULL), "boot_vga": (BOOL,),
+    "is_bridge": (BOOL,), "sriov": (DICT,), "is_vf": (BOOL,), "pf_address": (STR, NULL),
+    "vf_index": (INT, NULL), "netdevs": (LIST,), "mdev_types": (LIST,), "names": (DICT,),
+}
+SRIOV_SCHEMA = {"is_pf": (BOOL,), "total_vfs": (INT,), "num_vfs": (INT,),
+                "vf_device_id": (STR, NULL), "vfs": (LIST,)}
+VF_SCHEMA = {"number": (INT,), "address": (STR,)}
+MDEV_SCHEMA = {"id": (STR,), "name": (STR, NULL), "available_instances": (INT, NULL),
+               "device_api": (STR, NULL), "description": (STR, NULL)}
+NAMES_SCHEMA = {"description": (STR,), "object_name": (STR,), "resource_name": (STR,),
+                "device_resource_name": (STR,), "kubevirt_env": (STR,)}
+HEX_WIDTH = {"vendor_id": 4, "device_id": 4, "subsystem_vendor_id": 4,
+             "subsystem_device_id": 4, "class": 6, "revision": 2}
+
+
+class Failure(Exception):
+    pass
+
+
+class Env:
+    """One test's fake root and a way to run the CLI on it."""
+
+    def __init__(self, hostdev, update):
+        self.hostdev = hostdev
+        self.update = update
+        self.tmp = tempfile.mkdtemp(prefix="hostdev-cli-test.")
+        self.root = os.path.join(self.tmp, "root")
+        subprocess.run([sys.executable, os.path.join(HERE, "make_fake_root.py"), self.root],
+                       check=True)
+        self.modules = os.path.join(self.root, "lib/modules", KERNEL_VERSION)
+        self.failures = []
+
+    def close(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def run(self, *args, fake=True, stdout=subprocess.PIPE):
+        """Run hostdev ARGS (with --root/--pci-ids/--node-name first when @fake)."""
+        cmd = [self.hostdev]
+        if fake:
+            cmd += ["--root", self.root, "--pci-ids", PCI_IDS, "--node-name", "node1",
+                    "--modules-dir", self.modules]
+        cmd += list(args)
+        env = dict(os.environ, LC_ALL="C")
+        p = subprocess.run(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env)
+        out = p.stdout.decode("utf-8") if p.stdout is not None else ""
+        return p.returncode, out, p.stderr.decode("utf-8", "replace"), cmd
+
+    def check(self, cond, message):
+        if not cond:
+            self.failures.append(message)
+        return cond
+
+    def expect(self, args, code, stdout=None, stderr=None, fake=True):
+        """Run and check the exit code and, when given, the exact stdout/stderr text."""
+        rc, out, err, cmd = self.run(*args, fake=fake)
+        shown = " ".join(cmd[9:] if fake else cmd[1:])
+        self.check(rc == code, "`hostdev %s`: exit %d, expected %d (stderr: %r)"
+                   % (shown, rc, code, err))
+        if stdout is not None:
+            self.check(out == stdout, "`hostdev %s`: stdout %r, expected %r" % (shown, out, stdout))
+        if stderr is not None:
+            self.check(err == stderr, "`hostdev %s`: stderr %r, expected %r" % (shown, err, stderr))
+        return out, err
+
+    def golden_text(self, name, text):
+        path = os.path.join(GOLDEN, name)
+        if self.update:
+            with open(path, "w") as f:
+                f.write(text)
+            return
+        with open(path) as f:
+            want = f.read()
+        if text != want:
+            diff = "".join(difflib.unified_diff(want.splitlines(True), text.splitlines(True),
+                                                "golden/" + name, "actual"))
+            self.failures.append("output differs from golden/%s:\n%s" % (name, diff))
+
+    def golden_json(self, name, value):
+        path = os.path.join(GOLDEN, name)
+        if self.update:
+            with open(path, "w") as f:
+                json.dump(value, f, indent=2, ensure_ascii=False)
+                f.write("\n")
+            return
+        with open(path) as f:
+            want = json.load(f)
+        if value != want:
+            a = json.dumps(want, indent=2, ensure_ascii=False).splitlines(True)
+            b = json.dumps(value, indent=2, ensure_ascii=False).splitlines(True)
+            diff = "".join(difflib.unified_diff(a, b, "golden/" + name, "actual"))
+            self.failures.append("JSON differs from golden/%s:\n%s" % (name, diff))
+
+    def json_of(self, *args, fake=True):
+        rc, out, err, cmd = self.run(*args, fake=fake)
+        if rc != 0:
+            raise Failure("`%s` exited %d: %s" % (" ".join(cmd), rc, err))
+        try:
+            return json.loads(out)
+        except ValueError as e:
+            raise Failure("`%s` printed invalid JSON (%s):\n%s" % (" ".join(cmd), e, out))
+
+
+def check_object(env, where, obj, schema):
+    if not env.check(isinstance(obj, dict), "%s: not an object" % where):
+        return
+    env.check(list(obj) == list(schema),
+              "%s: keys %s, documented %s" % (where, list(obj), list(schema)))
+    for key, types in schema.items():
+        if key in obj:
+            v = obj[key]
+            # bool is an int in Python: keep integers and booleans apart.
+            ok = any(type(v) is t for t in types)
+            env.check(ok, "%s.%s: %r is not of type %s" % (where, key, v, types))
+
+
+def check_device_schema(env, dev):
+    where = dev.get("address", "device") if isinstance(dev, dict) else "device"
+    check_object(env, where, dev, DEVICE_SCHEMA)
+    for key, width in HEX_WIDTH.items():
+        v = dev.get(key)
+        env.check(isinstance(v, str) and re.fullmatch("[0-9a-f]{%d}" % width, v) is not None,
+                  "%s.%s: %r is not %d lower-case hex digits" % (where, key, v, width))
+    check_object(env, where + ".sriov", dev.get("sriov"), SRIOV_SCHEMA)
+    vfid = dev.get("sriov", {}).get("vf_device_id")
+    env.check(vfid is None or re.fullmatch("[0-9a-f]{4}", vfid) is not None,
+              "%s.sriov.vf_device_id: %r" % (where, vfid))
+    for i, vf in enumerate(dev.get("sriov", {}).get("vfs", [])):
+        check_object(env, "%s.sriov.vfs[%d]" % (where, i), vf, VF_SCHEMA)
+    for i, t in enumerate(dev.get("mdev_types", [])):
+        check_object(env, "%s.mdev_types[%d]" % (where, i), t, MDEV_SCHEMA)
+    check_object(env, where + ".names", dev.get("names"), NAMES_SCHEMA)
+    for key in ("modules", "iommu_group_members", "netdevs"):
+        env.check(all(isinstance(x, str) for x in dev.get(key, [])),
+                  "%s.%s: not a list of strings" % (where, key))
+
+
+def list_text_lines(out):
+    return out.splitlines()
+
+
+# ---- cases -------------------------------------------------------------------------------------
+
+def case_list_text(env):
+    out, err = env.expect(["list"], 0, stderr="")
+    env.golden_text("list.txt", out)
+    env.check([l.split(" ")[0] for l in out.splitlines()] == ADDRESSES,
+              "list: addresses or order differ: %s" % out)
+
+
+def case_list_matches_lspci(env):
+    """The lspci part of every line is what `lspci -nn -D` prints for the same tree."""
+    lspci = shutil.which("lspci") or ("/usr/bin/lspci" if os.path.exists("/usr/bin/lspci")
+                                      else None)
+    if not lspci:
+        print("lspci not installed: skipped")
+        return SKIP
+    p = subprocess.run([lspci, "-A", "linux-sysfs", "-O",
+                        "sysfs.path=%s/sys/bus/pci" % env.root, "-i", PCI_IDS, "-nn", "-D"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
+                       env=dict(os.environ, LC_ALL="C"))
+    want = p.stdout.decode().splitlines()
+    out, _ = env.expect(["list"], 0)
+    got = [re.sub(r" driver=\S+ iommu_group=\S+ numa_node=\S+ resource=\S+$", "", l)
+           for l in out.splitlines()]
+    env.check(got == want, "list vs lspci -nn -D:\n%s" % "".join(
+        difflib.unified_diff([l + "\n" for l in want], [l + "\n" for l in got], "lspci",
+                             "hostdev")))
+
+
+def case_list_json(env):
+    rc, out, err, _ = env.run("list", "--json")
+    env.check(rc == 0 and err == "", "list --json: exit %d, stderr %r" % (rc, err))
+    # The documented validator of the README/docs accepts it too.
+    p = subprocess.run([sys.executable, "-m", "json.tool"], input=out.encode(),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env.check(p.returncode == 0, "python3 -m json.tool rejects the output: %s" % p.stderr)
+    doc = json.loads(out)
+    env.check(list(doc) == ["schema_version", "devices"], "top-level keys %s" % list(doc))
+    env.check(doc.get("schema_version") == 1, "schema_version %r" % doc.get("schema_version"))
+    env.check([d["address"] for d in doc["devices"]] == ADDRESSES, "device order")
+    for dev in doc["devices"]:
+        check_device_schema(env, dev)
+    env.golden_json("list.json", doc)
+    # Pretty output: two-space indentation, "key": value.
+    env.check(out.startswith('{\n  "schema_version": 1,\n  "devices": [\n    {\n'),
+              "layout of --json output: %r" % out[:80])
+
+
+def case_list_json_fields(env):
+    """Spot checks of values that matter to operators, independent of the golden file."""
+    devs = {d["address"]: d for d in env.json_of("list", "--json")["devices"]}
+    pf, vf0, vf1 = devs["0000:3b:00.0"], devs["0000:3b:02.0"], devs["0000:3b:02.1"]
+    gpu, unknown = devs["0000:01:00.0"], devs["0000:00:1f.0"]
+    env.check(pf["sriov"] == {"is_pf": True, "total_vfs": 64, "num_vfs": 2,
+                              "vf_device_id": "154c",
+                              "vfs": [{"number": 0, "address": "0000:3b:02.0"},
+                                      {"number": 1, "address": "0000:3b:02.1"}]},
+              "PF sriov: %r" % pf["sriov"])
+    env.check((vf1["is_vf"], vf1["pf_address"], vf1["vf_index"]) == (True, "0000:3b:00.0", 1),
+              "VF 1: %r" % [vf1["is_vf"], vf1["pf_address"], vf1["vf_index"]])
+    env.check(vf1["driver"] == "vfio-pci" and vf1["driver_override"] == "vfio-pci",
+              "VF 1 driver/override")
+    env.check(vf0["netdevs"] == ["ens4f0v0"] and vf0["driver_override"] is None, "VF 0 netdevs")
+    env.check(pf["physical_slot"] == "4" and pf["numa_node"] == 0, "PF slot/NUMA")
+    env.check(gpu["iommu_group"] == 1 and gpu["iommu_group_members"] ==
+              ["0000:00:01.0", "0000:01:00.0", "0000:01:00.1"], "GPU group")
+    env.check(devs["0000:00:02.0"]["boot_vga"] is True and gpu["boot_vga"] is False, "boot_vga")
+    env.check(devs["0000:00:01.0"]["is_bridge"] is True and gpu["is_bridge"] is False,
+              "is_bridge")
+    env.check(unknown["iommu_group"] is None and unknown["iommu_group_members"] == [] and
+              unknown["vendor_name"] is None and unknown["modalias"] is None and
+              unknown["driver"] is None and unknown["numa_node"] == -1 and
+              unknown["vf_index"] is None and unknown["sriov"]["vf_device_id"] is None,
+              "unknown device nulls: %r" % unknown)
+    env.check(unknown["names"] == {
+        "description": "Class ff00: Vendor 1234 Device 5678",
+        "object_name": "node1-0000001f0",
+        "resource_name": "unknown.com/5678",
+        "device_resource_name": "unknown.com/node1-0000001f0",
+        "kubevirt_env": "PCI_RESOURCE_UNKNOWN_COM_5678"}, "unknown names %r" % unknown["names"])
+    env.check(pf["names"]["kubevirt_env"] ==
+              "PCI_RESOURCE_INTEL_COM_ETHERNET_CONTROLLER_X710_FOR_10GBE_SFP", "PF env name")
+    odd = gpu["mdev_types"][2]
+    env.check(odd == {"id": "test-odd", "name": None, "available_instances": None,
+                      "device_api": "vfio-pci",
+                      "description": 'say "hi"\\path\tTAB\nline two \ufffd end'},
+              "escaped mdev description: %r" % odd)
+    env.check(sorted(gpu["modules"]) == ["nouveau", "nvidia"] and pf["modules"] == ["i40e"] and
+              devs["0000:00:00.0"]["modules"] == [], "modules from the fake depmod tree")
+    nvme = devs["10000:01:00.0"]
+    env.check(nvme["subsystem_name"] == 'PM963 2.5" NVMe PCIe SSD' and
+              nvme["prog_if_name"] == "NVM Express", "NVMe names %r" % nvme)
+
+
+def case_list_filters(env):
+    def addrs(*args):
+        out, err = env.expect(["list"] + list(args), 0, stderr="")
+        return [l.split(" ")[0] for l in out.splitlines()]
+
+    cases = [
+        (["-s", "3b:"], ["0000:3b:00.0", "0000:3b:00.1", "0000:3b:02.0", "0000:3b:02.1"]),
+        (["-s", "3b:02.1"], ["0000:3b:02.1"]),
+        (["-s", ".1"], ["0000:01:00.1", "0000:3b:00.1", "0000:3b:02.1"]),
+        (["-s", "10000:01:00.0"], ["10000:01:00.0"]),
+        (["--slot", "0000:00:1f"], ["0000:00:1f.0"]),
+        (["-d", "8086:154c"], ["0000:3b:02.0", "0000:3b:02.1"]),
+        (["-d", ":1572"], ["0000:3b:00.0", "0000:3b:00.1"]),
+        (["-d", "10de:"], ["0000:01:00.0", "0000:01:00.1"]),
+        (["-d", "::0604"], ["0000:00:01.0", "0000:3a:00.0"]),
+        (["--device", "144d:a808:0108:02"], ["10000:01:00.0"]),
+        (["--driver", "i40e"], ["0000:3b:00.0", "0000:3b:00.1"]),
+        (["--driver", "none"], ["0000:00:00.0", "0000:00:1f.0"]),
+        (["--class", "03"], ["0000:00:02.0", "0000:01:00.0"]),
+        (["--class", "0604"], ["0000:00:01.0", "0000:3a:00.0"]),
+        (["--class", "010802"], ["10000:01:00.0"]),
+        # Different kinds: all must match. Same kind twice: any.
+        (["-s", "3b:", "-d", "8086:154c", "--driver", "vfio-pci"], ["0000:3b:02.1"]),
+        (["-s", "00:01.0", "-s", "3b:00.0"], ["0000:00:01.0", "0000:3b:00.0"]),
+        (["--driver", "nvme", "--driver", "iavf"], ["0000:3b:02.0", "10000:01:00.0"]),
+        (["-d", "dead:beef"], []),
+    ]
+    for args, want in cases:
+        got = addrs(*args)
+        env.check(got == want, "list %s: %s, expected %s" % (" ".join(args), got, want))
+    doc = env.json_of("list", "--json", "-d", "dead:")
+    env.check(doc == {"schema_version": 1, "devices": []}, "empty JSON list: %r" % doc)
+    doc = env.json_of("list", "-s", "3b:02.0", "--json")
+    env.check([d["address"] for d in doc["devices"]] == ["0000:3b:02.0"], "JSON + filter")
+
+
+def case_list_filter_errors(env):
+    see = " (see 'hostdev list --help')\n"
+    cases = [
+        (["-s", "zz"], "hostdev: list: -s: invalid slot 'zz' in filter 'zz': expected hex "
+                       "00-1f or '*'"),
+        (["-s", "3b:00.9"], "hostdev: list: -s: invalid function '9' in filter '3b:00.9': "
+                            "expected 0-7 or '*'"),
+        (["-s", "1ff:00.0"], "hostdev: list: -s: invalid bus '1ff' in filter '1ff:00.0': "
+                             "expected hex 00-ff or '*'"),
+        (["-d", "8086"], "hostdev: list: -d: invalid ID filter '8086': expected "
+                         "vendor:device[:class[:prog_if]] such as 8086:1521 or 10de:"),
+        (["-d", "8086:xyz"], "hostdev: list: -d: invalid device ID 'xyz' in filter "
+                             "'8086:xyz': expected hex 0000-ffff or '*'"),
+        (["-d", "12345:1"], "hostdev: list: -d: invalid vendor ID '12345' in filter "
+                            "'12345:1': expected hex 0000-ffff or '*'"),
+        (["--class", "2"], "hostdev: list: --class: invalid class filter '2': expected 2, 4 "
+                           "or 6 hex digits (class, class+subclass, or with prog-if), such as "
+                           "02 or 0200"),
+    ]
+    for args, line in cases:
+        env.expect(["list"] + args, 2, stdout="", stderr=line + see)
+        # The same with --json: still nothing on stdout.
+        env.expect(["list", "--json"] + args, 2, stdout="", stderr=line + see)
+
+
+def case_list_usage_errors(env):
+    see = " (see 'hostdev list --help')\n"
+    env.expect(["list", "--frob"], 2, stdout="",
+               stderr="hostdev: list: unknown option '--frob'" + see)
+    env.expect(["list", "-x"], 2, stdout="", stderr="hostdev: list: unknown option '-x'" + see)
+    env.expect(["list", "-s"], 2, stdout="",
+               stderr="hostdev: list: option '-s' needs an argument" + see)
+    env.expect(["list", "--driver"], 2, stdout="",
+               stderr="hostdev: list: option '--driver' needs an argument" + see)
+    env.expect(["list", "--json=yes"], 2, stdout="",
+               stderr="hostdev: list: option '--json' takes no argument" + see)
+    env.expect(["list", "0000:00:00.0"], 2, stdout="",
+               stderr="hostdev: list: unexpected argument '0000:00:00.0'" + see)
+
+
+def case_show_text(env):
+    for addr, name in [("0000:3b:00.0", "show-pf.txt"), ("3b:02.1", "show-vf.txt"),
+                       ("01:00.0", "show-gpu.txt"), ("00:1f.0", "show-unknown.txt"),
+                       ("10000:01:00.0", "show-nvme.txt")]:
+        out, err = env.expect(["show", addr], 0, stderr="")
+        env.golden_text(name, out)
+
+
+def case_show_json(env):
+    devs = {d["address"]: d for d in env.json_of("list", "--json")["devices"]}
+    for addr in ADDRESSES:
+        doc = env.json_of("show", addr, "--json")
+        env.check(list(doc) == ["schema_version", "device", "iommu_group_devices",
+                                "vf_devices", "pf_device"], "show keys %s" % list(doc))
+        env.check(doc["schema_version"] == 1, "schema_version")
+        check_device_schema(env, doc["device"])
+        env.check(doc["device"] == devs[addr], "%s: show --json device != list --json entry"
+                  % addr)
+        env.check([m["address"] for m in doc["iommu_group_devices"]] ==
+                  doc["device"]["iommu_group_members"], "%s: group devices" % addr)
+        for m in doc["iommu_group_devices"]:
+            check_object(env, addr + " group member", m,
+                         {"address": (STR,), "driver": (STR, NULL),
+                          "description": (STR, NULL), "is_bridge": (BOOL, NULL)})
+        env.check([(v["address"], v["number"]) for v in doc["vf_devices"]] ==
+                  [(v["address"], v["number"]) for v in doc["device"]["sriov"]["vfs"]],
+                  "%s: vf devices" % addr)
+        env.check((doc["pf_device"] is None) == (not doc["device"]["is_vf"]),
+                  "%s: pf_device" % addr)
+    env.golden_json("show-gpu.json", env.json_of("show", "--json", "01:00.0"))
+    env.golden_json("show-pf.json", env.json_of("show", "--json", "3b:00.0"))
+    env.golden_json("show-vf.json", env.json_of("show", "--json", "3b:02.1"))
+
+
+def case_show_errors(env):
+    see = " (see 'hostdev show --help')\n"
+    env.expect(["show", "3b:1f.0"], 1, stdout="",
+               stderr="hostdev: 0000:3b:1f.0: no such PCI device under %s/sys/bus/pci/devices "
+                      "(check the address with `hostdev list`)\n" % env.root)
+    env.expect(["show", "--json", "0000:3b:1f.0"], 1, stdout="")
+    env.expect(["show", "zz"], 2, stdout="",
+               stderr="hostdev: show: 'zz' is not a PCI address: expected DDDD:BB:SS.F or "
+                      "BB:SS.F, such as 0000:3b:00.0" + see)
+    env.expect(["show", "3b:00.8"], 2, stdout="")
+    env.expect(["show"], 2, stdout="", stderr="hostdev: show: missing ADDRESS" + see)
+    env.expect(["show", "--json"], 2, stdout="", stderr="hostdev: show: missing ADDRESS" + see)
+    env.expect(["show", "3b:00.0", "3b:00.1"], 2, stdout="",
+               stderr="hostdev: show: unexpected argument '3b:00.1'" + see)
+    env.expect(["show", "-s", "3b:00.0"], 2, stdout="",
+               stderr="hostdev: show: unknown option '-s'" + see)
+
+
+def case_help(env):
+    out, _ = env.expect(["--help"], 0, stderr="", fake=False)
+    env.check(out.startswith("Usage: hostdev [GLOBAL OPTIONS] COMMAND"), "hostdev --help")
+    for word in ("list", "show", "--root", "--sysfs", "--pci-ids", "--node-name", "--verbose",
+                 "--version", "Exit status"):
+        env.check(word in out, "hostdev --help lacks %s" % word)
+    env.expect(["-h"], 0, stdout=out, stderr="", fake=False)
+    sub_options = {
+        "list": ["--json", "--slot", "--device", "--driver", "--class", "--root"],
+        "show": ["--json", "ADDRESS", "--root"],
+    }
+    for sub, words in sub_options.items():
+        out, _ = env.expect([sub, "--help"], 0, stderr="", fake=False)
+        env.check(out.startswith("Usage: hostdev %s " % sub), "%s --help: %r" % (sub, out[:60]))
+        for word in words:
+            env.check(word in out, "hostdev %s --help lacks %s" % (sub, word))
+        env.expect([sub, "-h"], 0, stdout=out, stderr="", fake=False)
+        env.expect(["--help", sub], 0, stdout=out, stderr="", fake=False)
+        # --help wins over bad arguments and is not affected by the root.
+        env.expect([sub, "--help", "extra", "args"], 0, stdout=out, stderr="", fake=False)
+    env.expect([], 2, stdout="",
+               stderr="hostdev: missing command (see 'hostdev --help')\n", fake=False)
+    env.expect(["frob"], 2, stdout="",
+               stderr="hostdev: unknown command 'frob' (see 'hostdev --help')\n", fake=False)
+    env.expect(["--frob", "list"], 2, stdout="",
+               stderr="hostdev: unknown option '--frob' (see 'hostdev --help')\n", fake=False)
+
+
+def case_version(env):
+    out, _ = env.expect(["--version"], 0, stderr="", fake=False)
+    env.check(re.fullmatch(r"hostdev \d+\.\d+\.\d+\n", out) is not None, "--version: %r" % out)
+    with open(os.path.join(SOURCE_ROOT, "CMakeLists.txt")) as f:
+        m = re.search(r"project\(libhostdev VERSION (\S+)", f.read())
+    env.check(m is not None and out == "hostdev %s\n" % m.group(1),
+              "--version %r does not match the project version" % out)
+    env.expect(["list", "--version"], 0, stdout=out, stderr="", fake=False)
+
+
+def case_global_options(env):
+    base, _ = env.expect(["list"], 0)
+    # Global options after the subcommand, in any order, and --option=value.
+    rc, out, err, _ = env.run("list", "--node-name=node1", "--pci-ids=" + PCI_IDS,
+                              "--root=" + env.root, fake=False)
+    env.check((rc, out, err) == (0, base, ""), "global options after the subcommand")
+    # --sysfs overrides --root whatever the order.
+    other = os.path.join(env.tmp, "other")
+    subprocess.run([sys.executable, os.path.join(HERE, "make_fake_root.py"), other], check=True)
+    os.unlink(os.path.join(other, "sys/bus/pci/devices/0000:00:1f.0"))
+    for order in (["--sysfs", other + "/sys", "--root", env.root],
+                  ["--root", env.root, "--sysfs", other + "/sys"]):
+        rc, out, err, _ = env.run(*(order + ["--pci-ids", PCI_IDS, "list"]), fake=False)
+        env.check(rc == 0 and "0000:00:1f.0" not in out and "0000:00:00.0" in out,
+                  "--sysfs must override --root (%s): %s %s" % (order, out, err))
+    # A relative --root works (the CLI makes it absolute).
+    p = subprocess.run([env.hostdev, "--root", "root", "--pci-ids", PCI_IDS,
+                        "--node-name", "node1", "list"], cwd=env.tmp, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    env.check((p.returncode, p.stdout.decode()) == (0, base), "relative --root: exit %d %r"
+              % (p.returncode, p.stderr))
+    # --node-name reaches the names.
+    out, _ = env.expect(["--node-name", "worker-7", "show", "3b:00.0"], 0)
+    env.check("Object name:          worker-7-00003b000\n" in out, "--node-name: %s" % out)
+    # Bad global options are usage errors naming the option.
+    env.expect(["list", "--root", env.tmp + "/nonexistent"], 2, stdout="",
+               stderr="hostdev: list: --root '%s/nonexistent': No such file or directory "
+                      "(see 'hostdev list --help')\n" % env.tmp, fake=False)
+    env.expect(["--pci-ids", env.tmp, "list"], 2, stdout="",
+               stderr="hostdev: --pci-ids '%s': is a directory, expected a file "
+                      "(see 'hostdev --help')\n" % env.tmp, fake=False)
+    env.expect(["--root", PCI_IDS, "list"], 2, stdout="",
+               stderr="hostdev: --root '%s': not a directory (see 'hostdev --help')\n" % PCI_IDS,
+               fake=False)
+    env.expect(["list", "--node-name="], 2, stdout="",
+               stderr="hostdev: list: --node-name: empty name (see 'hostdev list --help')\n")
+    # A root without sysfs is a runtime failure: exit 1, one line naming the path.
+    out, err = env.expect(["--root", env.tmp, "list"], 1, stdout="", fake=False)
+    env.check(err.count("\n") == 1 and err.startswith("hostdev: ") and
+              env.tmp + "/sys/bus/pci/devices" in err, "root without sysfs: %r" % err)
+
+
+def case_verbose(env):
+    rc, out, err, _ = env.run("-vv", "show", "3b:1f.0")
+    env.check(rc == 1, "-vv show unknown: exit %d" % rc)
+    env.check(re.search(r"^hostdev: debug: .*0000:3b:1f.0", err, re.M) is not None,
+              "-vv shows no library debug message: %r" % err)
+    rc, out, err, _ = env.run("show", "3b:1f.0")
+    env.check("debug" not in err, "library messages without -v: %r" % err)
+
+
+def case_escaping_text(env):
+    out, _ = env.expect(["show", "01:00.0"], 0, stderr="")
+    env.check("      say \"hi\"\\path\tTAB\n      line two \\xff end\n" in out,
+              "text mdev description: %r" % out)
+    # A terminal escape sequence from a driver is shown, not sent to the terminal.
+    desc = os.path.join(os.path.realpath(env.root + "/sys/bus/pci/devices/0000:01:00.0"),
+                        "mdev_supported_types/nvidia-223/description")
+    with open(desc, "wb") as f:
+        f.write(b"x\x1b[31my\n")
+    out, _ = env.expect(["show", "01:00.0"], 0, stderr="")
+    env.check("      x\\x1b[31my\n" in out and "\x1b" not in out, "escape in text: %r" % out)
+    doc = env.json_of("show", "01:00.0", "--json")
+    env.check(doc["device"]["mdev_types"][1]["description"] == "x\x1b[31my",
+              "JSON keeps the bytes (escaped by JSON): %r" % doc["device"]["mdev_types"][1])
+
+
+def case_write_error(env):
+    if not os.path.exists("/dev/full"):
+        return SKIP
+    with open("/dev/full", "w") as full:
+        rc, out, err, _ = env.run("list", stdout=full)
+    env.check(rc == 1, "list > /dev/full: exit %d, expected 1" % rc)
+    env.check(err.startswith("hostdev: error writing standard output"), "stderr %r" % err)
+
+
+def case_schema_doc(env):
+    """docs/json-schema.md documents exactly the keys the CLI prints, in order."""
+    path = os.path.join(SOURCE_ROOT, "docs", "json-schema.md")
+    with open(path) as f:
+        text = f.read()
+    sections = {}
+    current = None
+    for line in text.splitlines():
+        m = re.match(r"^#+ .*\(`(\w+)`\)\s*$", line)
+        if m:
+            current = m.group(1)
+            sections[current] = []
+            continue
+        m = re.match(r"^\| `(\w+)` \|", line)
+        if m and current:
+            sections[current].append(m.group(1))
+    doc = env.json_of("show", "--json", "3b:00.0")
+    gpu = env.json_of("show", "--json", "01:00.0")
+    dev = doc["device"]
+    expected = {
+        "list": ["schema_version", "devices"],
+        "show": list(doc),
+        "device": list(dev),
+        "sriov": list(dev["sriov"]),
+        "vf": list(dev["sriov"]["vfs"][0]),
+        "mdev_type": list(gpu["device"]["mdev_types"][0]),
+        "names": list(dev["names"]),
+        "group_member": list(doc["iommu_group_devices"][0]),
+        "vf_device": list(doc["vf_devices"][0]),
+        "pf_device": list(env.json_of("show", "--json", "3b:02.0")["pf_device"]),
+    }
+    for name, keys in expected.items():
+        env.check(sections.get(name) == keys, "docs/json-schema.md table (`%s`): %s, output "
+                  "has %s" % (name, sections.get(name), keys))
+    for name, keys in (("device", DEVICE_SCHEMA), ("sriov", SRIOV_SCHEMA),
+                       ("mdev_type", MDEV_SCHEMA), ("names", NAMES_SCHEMA)):
+        env.check(sections.get(name) == list(keys), "test schema %s out of date" % name)
+
+
+def case_host(env):
+    """This machine's real /sys, read-only: text and JSON agree with the sysfs listing."""
+    if not os.path.isdir("/sys/bus/pci/devices"):
+        return SKIP
+    present = sorted(os.listdir("/sys/bus/pci/devices"))
+    rc, out, err, _ = env.run("list", fake=False)
+    env.check(rc == 0, "host list: exit %d %s" % (rc, err))
+    doc = env.json_of("list", "--json", fake=False)
+    env.check(len(out.splitlines()) == len(doc["devices"]) == len(present),
+              "host: %d lines, %d JSON devices, %d in sysfs" % (
+                  len(out.splitlines()), len(doc["devices"]), len(present)))
+    for dev in doc["devices"]:
+        check_device_schema(env, dev)
+    if doc["devices"]:
+        first = doc["devices"][0]["address"]
+        shown = env.json_of("show", first, "--json", fake=False)
+        env.check(shown["device"]["address"] == first, "host show")
+
+
+CASES = {name[5:]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hostdev", required=True)
+    ap.add_argument("--update", action="store_true")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--check-registered", action="store_true",
+                    help="fail unless the given cases are exactly the cases of this file")
+    ap.add_argument("cases", nargs="*")
+    args = ap.parse_args()
+    if args.list:
+        print("\n".join(CASES))
+        return 0
+    if args.check_registered:
+        missing = sorted(set(CASES) - set(args.cases))
+        unknown = sorted(set(args.cases) - set(CASES))
+        if missing or unknown:
+            print("tests/cli/CMakeLists.txt: not registered %s, unknown %s" % (missing, unknown))
+            return 1
+        return 0
+    status = 0
+    for name in args.cases or list(CASES):
+        if name not in CASES:
+            print("unknown case %s" % name)
+            return 1
+        env = Env(os.path.abspath(args.hostdev), args.update)
+        try:
+            r = CASES[name](env)
+        except Failure as e:
+            env.failures.append(str(e))
+            r = None
+        except Exception:
+            env.failures.append(traceback.format_exc())
+            r = None
+        finally:
+            env.close()
+        if env.failures:
+            print("FAIL %s" % name)
+            for f in env.failures:
+                print("  " + f.replace("\n", "\n  "))
+            status = 1
+        elif r == SKIP:
+            print("SKIP %s" % name)
+            if status == 0 and len(args.cases) == 1:
+                status = SKIP
+        else:
+            print("PASS %s" % name)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
