@@ -63,6 +63,10 @@ struct cli_command {
 #define CLI_DECLARE_COMMAND(name) extern const struct cli_command cli_cmd_##name;
 CLI_COMMANDS(CLI_DECLARE_COMMAND)
 
+/* main.c: the table built from CLI_COMMANDS, in that order. */
+extern const struct cli_command *const cli_commands[];
+extern const size_t cli_command_count;
+
 /* options.c: option parsing shared by main and every subcommand. */
 
 /*

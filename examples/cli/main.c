@@ -10,14 +10,15 @@
 #include "cli.h"
 
 #define CLI_TABLE_ENTRY(name) &cli_cmd_##name,
-static const struct cli_command *const commands[] = {CLI_COMMANDS(CLI_TABLE_ENTRY)};
+const struct cli_command *const cli_commands[] = {CLI_COMMANDS(CLI_TABLE_ENTRY)};
 #undef CLI_TABLE_ENTRY
+const size_t cli_command_count = sizeof(cli_commands) / sizeof(cli_commands[0]);
 
 static const struct cli_command *find_command(const char *name)
 {
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(commands[i]->name, name) == 0)
-			return commands[i];
+	for (size_t i = 0; i < cli_command_count; i++)
+		if (strcmp(cli_commands[i]->name, name) == 0)
+			return cli_commands[i];
 	return NULL;
 }
 

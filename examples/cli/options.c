@@ -19,18 +19,14 @@ static const char global_help[] =
     "  --sysfs DIR       sysfs mount to read, overrides --root for sysfs (default /sys)\n"
     "  --pci-ids FILE    pci.ids database for names (default /usr/share/misc/pci.ids)\n"
     "  --node-name NAME  node name used in object names (default: the host name)\n"
+    "  --modules-dir DIR kernel module directory for the modalias lookup\n"
+    "                    (default /lib/modules/$(uname -r))\n"
     "  -v, --verbose     log library messages to stderr (-vv for debug messages)\n"
     "  -h, --help        show help and exit\n"
     "      --version     show the version and exit\n";
 
 void cli_print_help(FILE *out, const struct cli_command *cmd)
 {
-	static const struct cli_command *const commands[] = {
-#define CLI_HELP_ENTRY(name) &cli_cmd_##name,
-	    CLI_COMMANDS(CLI_HELP_ENTRY)
-#undef CLI_HELP_ENTRY
-	};
-
 	if (cmd) {
 		fprintf(out, "Usage: hostdev %s %s\n\n%s\n%s\n%s", cmd->name, cmd->synopsis,
 			cmd->summary, cmd->help, global_help);
@@ -40,8 +36,8 @@ void cli_print_help(FILE *out, const struct cli_command *cmd)
 	      "Inspect host PCI devices for passthrough to virtual machines.\n\n"
 	      "Commands:\n",
 	      out);
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
+	for (size_t i = 0; i < cli_command_count; i++)
+		fprintf(out, "  %-8s %s\n", cli_commands[i]->name, cli_commands[i]->summary);
 	fprintf(out,
 		"\n%s\nRun 'hostdev COMMAND --help' for the options of a command.\n"
 		"Exit status: 0 success, 1 failure, 2 usage error.\n",

@@ -412,6 +412,7 @@ def case_help(env):
     out, _ = env.expect(["--help"], 0, stderr="", fake=False)
     env.check(out.startswith("Usage: hostdev [GLOBAL OPTIONS] COMMAND"), "hostdev --help")
     for word in ("list", "show", "--root", "--sysfs", "--pci-ids", "--node-name", "--verbose",
+                 "--modules-dir",
                  "--version", "Exit status"):
         env.check(word in out, "hostdev --help lacks %s" % word)
     env.expect(["-h"], 0, stdout=out, stderr="", fake=False)
