@@ -854,6 +854,51 @@ static void test_harvester_names(void **state)
 	}
 }
 
+/*
+ * The socket-length rule through real pci.ids names: a ConnectX-4 VF keeps VIRTUAL_FUNCTION (101
+ * bytes), a BCM57810 VF gets VF (117 -> 104 bytes), an A100 keeps its bracket text.
+ */
+static void test_resource_names_through_pci_ids(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *address;
+		unsigned int vendor, device, class_code;
+		const char *resource, *env;
+	} v[] = {
+	    {"0000:90:00.1", 0x15b3, 0x1014, 0x020000,
+	     "mellanox.com/MT27700_FAMILY_CONNECTX4_VIRTUAL_FUNCTION",
+	     "PCI_RESOURCE_MELLANOX_COM_MT27700_FAMILY_CONNECTX4_VIRTUAL_FUNCTION"},
+	    {"0000:91:00.1", 0x14e4, 0x16af, 0x020000,
+	     "broadcom.com/NETXTREME_II_BCM57810_10_GIGABIT_ETHERNET_VF",
+	     "PCI_RESOURCE_BROADCOM_COM_NETXTREME_II_BCM57810_10_GIGABIT_ETHERNET_VF"},
+	    {"0000:92:00.0", 0x10de, 0x20b0, 0x030200, "nvidia.com/GA100_A100_SXM4_40GB",
+	     "PCI_RESOURCE_NVIDIA_COM_GA100_A100_SXM4_40GB"},
+	    {"0000:93:00.0", 0x1af4, 0x1041, 0x020000, "red.com/VIRTIO_1_0_NETWORK_DEVICE",
+	     "PCI_RESOURCE_RED_COM_VIRTIO_1_0_NETWORK_DEVICE"},
+	};
+
+	skip_without_pci_ids();
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char env[HOSTDEV_NAME_MAX];
+
+		assert_int_equal(
+		    fakeroot_pci_add(f->root, v[i].address,
+				     &(const struct fake_pci){.vendor = v[i].vendor,
+							      .device = v[i].device,
+							      .class_code = v[i].class_code}),
+		    0);
+		hostdev_pci_device *dev = open_dev(f, v[i].address);
+		assert_str_or_null(hostdev_pci_device_get_resource_name(dev), v[i].resource);
+		assert_int_equal(hostdev_naming_kubevirt_env(
+				     "PCI_RESOURCE", hostdev_pci_device_get_resource_name(dev), env,
+				     sizeof(env)),
+				 (int)strlen(v[i].env));
+		assert_string_equal(env, v[i].env);
+		hostdev_pci_device_unref(dev);
+	}
+}
+
 /* The object name follows the context's node name. */
 static void test_object_name_node(void **state)
 {
@@ -1197,6 +1242,7 @@ int main(void)
 	    T(test_mdev_type_optional_attributes),
 	    T(test_names_system_pci_ids),
 	    T(test_harvester_names),
+	    T(test_resource_names_through_pci_ids),
 	    T(test_object_name_node),
 	    T(test_custom_pci_ids),
 	    T(test_missing_pci_ids),
