@@ -6,5 +6,6 @@
 #include "hostdev/context.h" /* IWYU pragma: export */
 #include "hostdev/naming.h"  /* IWYU pragma: export */
 #include "hostdev/pci.h"     /* IWYU pragma: export */
+#include "hostdev/vfio.h"    /* IWYU pragma: export */
 
 #endif /* HOSTDEV_H */

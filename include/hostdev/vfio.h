@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vfio-pci binding with crash-safe restore (docs/vfio.md).
+ *
+ * Binding hands a PCI function to vfio-pci so that a virtual machine can own it; restoring gives it
+ * back to the driver it had. libhostdev does it the safe way:
+ *  - driver_override + unbind + drivers_probe, never `new_id` (which would make vfio-pci claim
+ * every device with the same ids, host devices included);
+ *  - a durable journal in the context's state directory (HOSTDEV_PATH_STATE) records each device's
+ *    original driver and driver_override before the first sysfs write, so that a restore works
+ * after the calling process crashed or the agent restarted;
+ *  - IOMMU groups are honoured: a device whose group holds other endpoints on host drivers is
+ * refused unless HOSTDEV_BIND_GROUP asks for the whole group;
+ *  - a guard refuses host-critical devices (default-route NIC, controller of a mounted filesystem,
+ *    caller-protected addresses) unless HOSTDEV_BIND_FORCE is given;
+ *  - the result is verified (the `driver` link and /dev/vfio/<group>) and a failure part-way rolls
+ * back what was done, in reverse order. Concurrent callers, in one process or several, are
+ * serialised by a lock file next to the journal.
+ *
+ * All functions follow the conventions of context.h: >= 0 on success, a negative errno on failure
+ * with hostdev_ctx_get_error() naming the device, the problem and the remedy.
+ */
+#ifndef HOSTDEV_VFIO_H
+#define HOSTDEV_VFIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "context.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The driver devices are bound to. */
+#define HOSTDEV_VFIO_DRIVER "vfio-pci"
+
+/** Flags of the bind calls. Unknown bits give -EINVAL. */
+enum hostdev_bind_flags {
+	/**
+	 * Bind every non-bridge endpoint of the device's IOMMU group with it, and record them as
+	 * one unit: restoring any of them restores the whole group. Without it, a group that holds
+	 * other endpoints on host drivers is refused.
+	 */
+	HOSTDEV_BIND_GROUP = 1u << 0,
+	/**
+	 * Bind even devices the guard protects: the NIC carrying the default route, the controller
+	 * of a mounted filesystem, addresses listed in hostdev_vfio_options.protected_addresses.
+	 * IOMMU group rules and the IOMMU requirement still apply.
+	 */
+	HOSTDEV_BIND_FORCE = 1u << 1,
+};
+
+/** Flags of the restore calls. Unknown bits give -EINVAL. */
+enum hostdev_restore_flags {
+	/**
+	 * A device on vfio-pci without a journal record (bound by someone else) is normally refused
+	 * with -ENOENT because its original driver is unknown. With this flag its driver_override
+	 * is cleared and the kernel picks a driver (drivers_probe).
+	 */
+	HOSTDEV_RESTORE_UNJOURNALED = 1u << 0,
+};
+
+/** Current version of struct hostdev_vfio_options. */
+#define HOSTDEV_VFIO_OPTIONS_VERSION 1
+
+/** Default verification timeout of hostdev_vfio_options.timeout_ms. */
+#define HOSTDEV_VFIO_DEFAULT_TIMEOUT_MS 5000
+
+/**
+ * Options of bind, restore and apply. Initialise with HOSTDEV_VFIO_OPTIONS_INIT or
+ * hostdev_vfio_options_init(); members are only ever added at the end, and the library reads only
+ * the members that existed in @version. Passing NULL instead of options means all defaults.
+ * The strings are borrowed for the duration of the call.
+ */
+struct hostdev_vfio_options {
+	/** HOSTDEV_VFIO_OPTIONS_VERSION of the caller's header. */
+	unsigned int version;
+	/**
+	 * Free text recorded in the journal with each device bound (e.g. "kubevirt/vm-a", a pod
+	 * UID), NULL for none. hostdev_vfio_restore_all() with an owner restores only that owner's
+	 * records.
+	 */
+	const char *owner;
+	/**
+	 * How long to wait for the kernel to show the new driver link and /dev/vfio/<group> after
+	 * the writes, in milliseconds. 0 means HOSTDEV_VFIO_DEFAULT_TIMEOUT_MS.
+	 */
+	unsigned int timeout_ms;
+	/** Addresses the guard refuses like host-critical devices; @protected_count entries. */
+	const char *const *protected_addresses;
+	/** Number of entries of @protected_addresses. */
+	size_t protected_count;
+};
+
+/** Static initialiser with the defaults. */
+#define HOSTDEV_VFIO_OPTIONS_INIT                                                                  \
+	{                                                                                          \
+		HOSTDEV_VFIO_OPTIONS_VERSION, NULL, 0, NULL, 0                                     \
+	}
+
+/**
+ * Fill @opts with the defaults for struct version @version (pass HOSTDEV_VFIO_OPTIONS_VERSION).
+ * For bindings that cannot use the static initialiser. Returns 0, -EINVAL for a NULL @opts or an
+ * unknown @version.
+ */
+int hostdev_vfio_options_init(struct hostdev_vfio_options *opts, unsigned int version);
+
+/**
+ * Make sure vfio-pci and vfio_iommu_type1 are available: nothing to do when they are loaded or
+ * built in, otherwise they are loaded through libkmod (the context's HOSTDEV_PATH_MODULES).
+ * The bind calls do this themselves; agents may call it early to fail fast.
+ * Returns 0 when already present, 1 when a module was loaded, -ENOENT (module not installed),
+ * -EPERM (blacklisted, or loading not permitted), another negative errno from the kernel.
+ */
+int hostdev_vfio_load_modules(hostdev_ctx *ctx);
+
+/**
+ * Bind the device at @address ("DDDD:BB:SS.F" or "BB:SS.F") to vfio-pci. Equivalent to
+ * hostdev_vfio_bind_set() with one address.
+ */
+int hostdev_vfio_bind(hostdev_ctx *ctx, const char *address,
+		      const struct hostdev_vfio_options *opts, unsigned int flags);
+
+/**
+ * Bind @count devices to vfio-pci as one operation: either all end up on vfio-pci, or, after a
+ * failure, every device this call touched is put back (in reverse order) and the journal no longer
+ * holds their records.
+ *
+ * Steps, for the whole set: validate every address; refuse devices without an IOMMU group (-EINVAL,
+ * "enable VT-d/AMD-Vi ..."), bridges (-EINVAL), guarded devices without HOSTDEV_BIND_FORCE
+ * (-EPERM), groups with other endpoints on host drivers without HOSTDEV_BIND_GROUP (-EBUSY, naming
+ * each member and its driver); load the modules; write the journal; then per device:
+ * driver_override = "vfio-pci", unbind from the current driver, drivers_probe, wait for the driver
+ * link; finally wait for /dev/vfio/<group> of each group and mark the records complete.
+ *
+ * Idempotent: a device already on vfio-pci is left alone (and not recorded when it was not bound by
+ * libhostdev). A record left by an interrupted bind is reused, so the original driver survives
+ * any number of crashes.
+ *
+ * @flags: enum hostdev_bind_flags. Returns the number of devices this call moved to vfio-pci
+ * (0 when all were there already) or a negative errno: -EINVAL (bad address, no IOMMU group,
+ * bridge, unknown flag, bad options), -ENODEV (no such device), -EPERM (guarded), -EBUSY (group),
+ * -ENOENT (vfio-pci not installed), -ETIMEDOUT (the kernel did not show the binding in time),
+ * -EBADMSG (unreadable journal: nothing was changed), or the errno of a failed sysfs write.
+ */
+int hostdev_vfio_bind_set(hostdev_ctx *ctx, const char *const *addresses, size_t count,
+			  const struct hostdev_vfio_options *opts, unsigned int flags);
+
+/** Restore one device; equivalent to hostdev_vfio_restore_set() with one address. */
+int hostdev_vfio_restore(hostdev_ctx *ctx, const char *address,
+			 const struct hostdev_vfio_options *opts, unsigned int flags);
+
+/**
+ * Give devices back to the drivers the journal recorded. Per device, in reverse bind order:
+ * driver_override set back to its recorded value ("\n" clears it), unbind from vfio-pci, bind the
+ * recorded driver (drivers_probe when there was none or its driver is gone), verify, drop the
+ * record. A device recorded as part of a group bind brings the rest of its group with it. A device
+ * whose record says it is already on its original driver only loses the record; a device that no
+ * longer exists loses its record with a warning in the log (the kernel forgets the override with
+ * it). Devices without a record: already off vfio-pci -> nothing to do; on vfio-pci -> -ENOENT
+ * unless HOSTDEV_RESTORE_UNJOURNALED. Devices are restored one by one; a failure stops the call,
+ * keeps the failing device's record (retry later) and reports how many were restored before it.
+ * Only opts->timeout_ms is used. Returns the number of devices restored or a negative errno.
+ */
+int hostdev_vfio_restore_set(hostdev_ctx *ctx, const char *const *addresses, size_t count,
+			     const struct hostdev_vfio_options *opts, unsigned int flags);
+
+/**
+ * Restore every device of the journal (only those of opts->owner when it is set), newest first.
+ * Returns the number restored (0 for an empty journal) or a negative errno.
+ */
+int hostdev_vfio_restore_all(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts,
+			     unsigned int flags);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Journal */
+
+/** Snapshot of the journal: one record per device libhostdev bound and has not restored yet. */
+typedef struct hostdev_vfio_journal hostdev_vfio_journal;
+
+/**
+ * Read the journal (under the lock, so the snapshot is consistent). A missing journal is an empty
+ * one. On success *@out holds a new reference. Returns 0, -EBADMSG when the file is corrupt or
+ * truncated (the error names the file; nothing is deleted), -ENOMEM, another negative errno.
+ */
+int hostdev_vfio_journal_read(hostdev_ctx *ctx, hostdev_vfio_journal **out);
+
+hostdev_vfio_journal *hostdev_vfio_journal_ref(hostdev_vfio_journal *journal);
+/** NULL-safe; always returns NULL. */
+hostdev_vfio_journal *hostdev_vfio_journal_unref(hostdev_vfio_journal *journal);
+
+/** Path of the journal file (<state>/vfio-journal.json). */
+const char *hostdev_vfio_journal_get_path(const hostdev_vfio_journal *journal);
+/** Number of records, in bind order. */
+size_t hostdev_vfio_journal_get_count(const hostdev_vfio_journal *journal);
+/* Fields of record @index; NULL / -1 / 0 when @index is out of range. */
+/** Device address "dddd:bb:ss.f". */
+const char *hostdev_vfio_journal_get_address(const hostdev_vfio_journal *journal, size_t index);
+/** Driver the device had before the bind, NULL when it had none. */
+const char *hostdev_vfio_journal_get_driver(const hostdev_vfio_journal *journal, size_t index);
+/** driver_override the device had before the bind, NULL when unset. */
+const char *hostdev_vfio_journal_get_driver_override(const hostdev_vfio_journal *journal,
+						     size_t index);
+/** IOMMU group number at bind time. */
+int hostdev_vfio_journal_get_iommu_group(const hostdev_vfio_journal *journal, size_t index);
+/** Time of the bind, seconds since the epoch. */
+int64_t hostdev_vfio_journal_get_time(const hostdev_vfio_journal *journal, size_t index);
+/** Owner text given by the caller, NULL when none. */
+const char *hostdev_vfio_journal_get_owner(const hostdev_vfio_journal *journal, size_t index);
+/** 1 when the device was bound as part of a HOSTDEV_BIND_GROUP bind of its group, else 0. */
+int hostdev_vfio_journal_is_group_bind(const hostdev_vfio_journal *journal, size_t index);
+/**
+ * 1 when the bind finished and was verified, 0 when it was interrupted (crash, kill) or is in
+ * progress: restore brings such a device back from whatever step it stopped at.
+ */
+int hostdev_vfio_journal_is_complete(const hostdev_vfio_journal *journal, size_t index);
+
+/**
+ * The journal as a JSON document {"path": ..., "records": [...]} (docs/vfio.md). *@out is released
+ * with hostdev_free(). @flags: HOSTDEV_JSON_PRETTY (pci.h) or 0. Returns 0, -EINVAL, -ENOMEM.
+ */
+int hostdev_vfio_journal_to_json(const hostdev_vfio_journal *journal, unsigned int flags,
+				 char **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOSTDEV_VFIO_H */

@@ -1,0 +1,797 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kmodel: a model of the Linux kernel's reaction to sysfs writes, for fake roots (LD_PRELOAD).
+ *
+ * WHY THIS EXISTS: the development machine cannot bind devices. Its own disk and NIC are PCI
+ * devices, it has no IOMMU and no vfio, and unbinding anything there would kill it. So the vfio
+ * tests run the real library against fake sysfs trees (tests/lib/fakeroot.h) and this library
+ * stands in for the kernel: it intercepts write(2)/pwrite(2)/writev(2) on files below the fake root
+ * and changes the tree the way drivers/base and drivers/pci would. The same library code is then
+ * proven against the real kernel in the QEMU guest (tests/vm/scenarios/5*-vfio-*.sh).
+ *
+ * Environment (read at every write, so a test may change it between calls):
+ *   HOSTDEV_KMODEL_ROOT=<abs dir>   the fake root; nothing is modelled without it, and kernel
+ *                                   module loading is refused (never load a real module from tests)
+ *   HOSTDEV_KMODEL_FAIL=op:target:ERRNO[,...]   fail matching writes with ERRNO (name or number);
+ *                                   op = override | unbind | bind | probe | load, target = a PCI
+ *                                   address, a module name for load, or "*"
+ *   HOSTDEV_KMODEL_KILL_AT=N        SIGKILL the process instead of performing its Nth write below
+ *                                   the root (counted per process, every file: sysfs and journal)
+ *   HOSTDEV_KMODEL_STALL=addr[,...] probing vfio-pci for these devices silently does nothing
+ *                                   (a probe that never finishes: timeouts)
+ *   HOSTDEV_KMODEL_NO_DEVNODE=1     never create /dev/vfio/<group>
+ *
+ * What is modelled (paths resolved through /proc/self/fd, so bus/ and devices/ paths both work):
+ *   <dev>/driver_override           store; "" or "\n" clears to "(null)"
+ *   bus/pci/drivers/<d>/unbind      ENODEV unless the device is on <d>; removes the driver links,
+ *                                   hides net/ (the netdev goes away) and class/net links
+ *   bus/pci/drivers/<d>/bind        ENODEV for a missing device or an override naming another
+ *                                   driver, EBUSY when bound; binds
+ *   bus/pci/drivers_probe           no-op when bound; binds the override driver, else the device's
+ *                                   native driver (the last host driver it was unbound from, or
+ *                                   <root>/.kmodel/native/<addr>), when that driver is registered
+ *   binding vfio-pci                EINVAL without an iommu_group link (IOMMU off), ENODEV without
+ *                                   driver_override (vfio-pci has no id table); creates
+ *                                   <root>/dev/vfio/<group> once every non-bridge member of the
+ *                                   group is on vfio-pci or driverless, removes it when none is
+ *   bus/pci/drivers/<d>/new_id      passed through and logged as NEW_ID (tests assert it never is)
+ *   finit_module/init_module        "loads" the module: <root>/sys/module/<name>, and for vfio_pci
+ *                                   the driver directory and <root>/dev/vfio/vfio
+ * Every modelled write is logged to <root>/.kmodel/log ("op address value -> result").
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define VFIO "vfio-pci"
+
+static ssize_t (*real_write)(int, const void *, size_t);
+static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
+static ssize_t (*real_pwrite64)(int, const void *, size_t, off64_t);
+static ssize_t (*real_writev)(int, const struct iovec *, int);
+static long (*real_syscall)(long, ...);
+static int (*real_init_module)(void *, unsigned long, const char *);
+
+static pid_t counter_pid;
+static unsigned long write_counter;
+static __thread int in_model;
+
+static void resolve_real(void)
+{
+	if (!real_write) {
+		real_write = dlsym(RTLD_NEXT, "write");
+		real_pwrite = dlsym(RTLD_NEXT, "pwrite");
+		real_pwrite64 = dlsym(RTLD_NEXT, "pwrite64");
+		real_writev = dlsym(RTLD_NEXT, "writev");
+		real_syscall = dlsym(RTLD_NEXT, "syscall");
+		real_init_module = dlsym(RTLD_NEXT, "init_module");
+	}
+}
+
+/* --- small file helpers (never go through the interposed functions) ------------------------- */
+
+struct model {
+	char root[PATH_MAX]; /* realpath of HOSTDEV_KMODEL_ROOT */
+	char sys[PATH_MAX];
+};
+
+static int put_file(const char *path, const char *content)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	size_t len = strlen(content);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = real_write(fd, content, len);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+static int get_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return (int)n;
+}
+
+static void mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(tmp, 0755);
+			*p = '/';
+		}
+	}
+	mkdir(tmp, 0755);
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* Split absolute @path into its components (modifies @buf). Returns the count. */
+static int split(char *buf, char **comps, int max)
+{
+	int n = 0;
+	char *save = NULL;
+
+	for (char *c = strtok_r(buf, "/", &save); c && n < max; c = strtok_r(NULL, "/", &save))
+		comps[n++] = c;
+	return n;
+}
+
+/* Symlink @link -> @target (both absolute, canonical) with relative text, like sysfs links. */
+static void make_link(const char *target, const char *link)
+{
+	char tbuf[PATH_MAX], lbuf[PATH_MAX], rel[PATH_MAX] = "";
+	char *tc[128], *lc[128];
+	int nt, nl, common = 0;
+
+	snprintf(tbuf, sizeof(tbuf), "%s", target);
+	snprintf(lbuf, sizeof(lbuf), "%s", link);
+	nt = split(tbuf, tc, 128);
+	nl = split(lbuf, lc, 128) - 1; /* the directory holding the link */
+	while (common < nt && common < nl && strcmp(tc[common], lc[common]) == 0)
+		common++;
+	for (int i = common; i < nl; i++)
+		strncat(rel, "../", sizeof(rel) - strlen(rel) - 1);
+	for (int i = common; i < nt; i++) {
+		strncat(rel, tc[i], sizeof(rel) - strlen(rel) - 1);
+		if (i + 1 < nt)
+			strncat(rel, "/", sizeof(rel) - strlen(rel) - 1);
+	}
+	unlink(link);
+	if (symlink(rel, link) < 0)
+		fprintf(stderr, "kmodel: symlink %s -> %s: %s\n", link, rel, strerror(errno));
+}
+
+static void link_basename(const char *link, char *buf, size_t size)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	const char *base;
+
+	buf[0] = '\0';
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	snprintf(buf, size, "%s", base ? base + 1 : target);
+}
+
+static void model_log(const struct model *m, const char *op, const char *what, const char *value,
+		      int err)
+{
+	char path[PATH_MAX], line[1024];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/.kmodel", m->root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/.kmodel/log", m->root);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	snprintf(line, sizeof(line), "%d %s %s %s -> %s\n", (int)getpid(), op, what, value,
+		 err ? strerror(err) : "ok");
+	real_write(fd, line, strlen(line));
+	close(fd);
+}
+
+/* --- environment ---------------------------------------------------------------------------- */
+
+static bool model_get(struct model *m)
+{
+	const char *root = getenv("HOSTDEV_KMODEL_ROOT");
+
+	if (!root || root[0] != '/' || !realpath(root, m->root))
+		return false;
+	snprintf(m->sys, sizeof(m->sys), "%s/sys", m->root);
+	return true;
+}
+
+static int errno_from_name(const char *s)
+{
+	static const struct {
+		const char *name;
+		int value;
+	} names[] = {{"EBUSY", EBUSY},	 {"EINVAL", EINVAL}, {"ENODEV", ENODEV}, {"EIO", EIO},
+		     {"ENOENT", ENOENT}, {"EPERM", EPERM},   {"ENOMEM", ENOMEM}, {"EAGAIN", EAGAIN},
+		     {"ENOSPC", ENOSPC}, {"EEXIST", EEXIST}, {"ENXIO", ENXIO}};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i].name) == 0)
+			return names[i].value;
+	return atoi(s) > 0 ? atoi(s) : EIO;
+}
+
+/* The errno HOSTDEV_KMODEL_FAIL asks for @op on @target, or 0. */
+static int injected(const char *op, const char *target)
+{
+	const char *spec = getenv("HOSTDEV_KMODEL_FAIL");
+	char buf[1024], *save = NULL;
+
+	if (!spec || !*spec)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *first = strchr(item, ':'), *last = strrchr(item, ':');
+
+		if (!first || first == last)
+			continue;
+		*first = '\0';
+		*last = '\0';
+		if (strcmp(item, op) == 0 &&
+		    (strcmp(first + 1, "*") == 0 || strcmp(first + 1, target) == 0))
+			return errno_from_name(last + 1);
+	}
+	return 0;
+}
+
+static bool listed(const char *env, const char *address)
+{
+	const char *spec = getenv(env);
+	char buf[1024], *save = NULL;
+
+	if (!spec)
+		return false;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save))
+		if (strcmp(item, address) == 0 || strcmp(item, "*") == 0)
+			return true;
+	return false;
+}
+
+/* --- the device model ----------------------------------------------------------------------- */
+
+static bool is_pci_address(const char *s)
+{
+	unsigned int d, b, sl, f;
+	char tail;
+
+	return sscanf(s, "%4x:%2x:%2x.%1x%c", &d, &b, &sl, &f, &tail) == 4 && strlen(s) == 12;
+}
+
+/* The resolved device directory of @address; false when the device does not exist. */
+static bool dev_dir(const struct model *m, const char *address, char *buf)
+{
+	char link[PATH_MAX];
+
+	if (!is_pci_address(address))
+		return false;
+	snprintf(link, sizeof(link), "%s/bus/pci/devices/%s", m->sys, address);
+	return realpath(link, buf) != NULL;
+}
+
+static void dev_driver(const char *dir, char *buf, size_t size)
+{
+	char link[PATH_MAX];
+
+	snprintf(link, sizeof(link), "%s/driver", dir);
+	link_basename(link, buf, size);
+}
+
+static void dev_override(const char *dir, char *buf, size_t size)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/driver_override", dir);
+	if (get_file(path, buf, size) < 0 || strcmp(buf, "(null)") == 0)
+		buf[0] = '\0';
+}
+
+static void dev_group(const char *dir, char *buf, size_t size)
+{
+	char link[PATH_MAX];
+
+	snprintf(link, sizeof(link), "%s/iommu_group", dir);
+	link_basename(link, buf, size);
+}
+
+static bool dev_is_bridge(const char *dir)
+{
+	char path[PATH_MAX], buf[32];
+
+	snprintf(path, sizeof(path), "%s/class", dir);
+	return get_file(path, buf, sizeof(buf)) > 0 && (strtoul(buf, NULL, 16) >> 8) == 0x0604;
+}
+
+static bool driver_registered(const struct model *m, const char *driver)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/bus/pci/drivers/%s", m->sys, driver);
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Rewrite the DRIVER= line of uevent. */
+static void update_uevent(const char *dir, const char *driver)
+{
+	char path[PATH_MAX], old[4096], out[4096] = "", *save = NULL;
+
+	snprintf(path, sizeof(path), "%s/uevent", dir);
+	if (get_file(path, old, sizeof(old)) < 0)
+		return;
+	if (driver)
+		snprintf(out, sizeof(out), "DRIVER=%s\n", driver);
+	for (char *line = strtok_r(old, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "DRIVER=", 7) == 0)
+			continue;
+		strncat(out, line, sizeof(out) - strlen(out) - 2);
+		strcat(out, "\n");
+	}
+	put_file(path, out);
+}
+
+/* /dev/vfio/<group>: present while a member is on vfio-pci and the group is viable. */
+static void update_devnode(const struct model *m, const char *group)
+{
+	char path[PATH_MAX], node[PATH_MAX];
+	bool any_vfio = false, viable = true;
+	struct dirent *de;
+	DIR *d;
+
+	if (!group[0])
+		return;
+	snprintf(path, sizeof(path), "%s/kernel/iommu_groups/%s/devices", m->sys, group);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char member[PATH_MAX], link[PATH_MAX], drv[128];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", path, de->d_name);
+		if (!realpath(link, member))
+			continue;
+		dev_driver(member, drv, sizeof(drv));
+		if (strcmp(drv, VFIO) == 0)
+			any_vfio = true;
+		else if (drv[0] && !dev_is_bridge(member))
+			viable = false;
+	}
+	closedir(d);
+	snprintf(node, sizeof(node), "%s/dev/vfio/%s", m->root, group);
+	if (any_vfio && viable && !getenv("HOSTDEV_KMODEL_NO_DEVNODE")) {
+		snprintf(path, sizeof(path), "%s/dev/vfio", m->root);
+		mkdir_p(path);
+		if (!exists(node))
+			put_file(node, "");
+	} else {
+		unlink(node);
+	}
+}
+
+/* Move the device's netdevs away (unbind) or back (bind), with their class/net links. */
+static void netdevs(const struct model *m, const char *dir, bool present)
+{
+	char net[PATH_MAX], hidden[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(net, sizeof(net), "%s/net", dir);
+	snprintf(hidden, sizeof(hidden), "%s/.kmodel-net", dir);
+	if (present) {
+		if (rename(hidden, net) < 0)
+			return;
+	}
+	d = opendir(net);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char cls[PATH_MAX], target[PATH_MAX];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(cls, sizeof(cls), "%s/class/net/%s", m->sys, de->d_name);
+		snprintf(target, sizeof(target), "%s/%s", net, de->d_name);
+		if (present)
+			make_link(target, cls);
+		else
+			unlink(cls);
+	}
+	closedir(d);
+	if (!present)
+		rename(net, hidden);
+}
+
+static void set_native(const struct model *m, const char *address, const char *driver)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/.kmodel/native", m->root);
+	mkdir_p(path);
+	snprintf(path, sizeof(path), "%s/.kmodel/native/%s", m->root, address);
+	put_file(path, driver);
+}
+
+static void get_native(const struct model *m, const char *address, char *buf, size_t size)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/.kmodel/native/%s", m->root, address);
+	if (get_file(path, buf, size) < 0)
+		buf[0] = '\0';
+}
+
+static void do_unbind(const struct model *m, const char *address, const char *dir,
+		      const char *driver)
+{
+	char path[PATH_MAX], group[32];
+
+	snprintf(path, sizeof(path), "%s/driver", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/bus/pci/drivers/%s/%s", m->sys, driver, address);
+	unlink(path);
+	update_uevent(dir, NULL);
+	if (strcmp(driver, VFIO) != 0) {
+		set_native(m, address, driver);
+		netdevs(m, dir, false);
+	}
+	dev_group(dir, group, sizeof(group));
+	update_devnode(m, group);
+}
+
+/* Probe @driver on the device (driver core + the driver's probe). Returns 0 or an errno. */
+static int do_bind(const struct model *m, const char *address, const char *dir, const char *driver)
+{
+	char path[PATH_MAX], drvdir[PATH_MAX], group[32];
+
+	dev_group(dir, group, sizeof(group));
+	if (strcmp(driver, VFIO) == 0) {
+		/* vfio_pci_probe -> vfio_iommu_group_get fails without a group */
+		if (!group[0])
+			return EINVAL;
+		if (listed("HOSTDEV_KMODEL_STALL", address))
+			return 0;
+	}
+	snprintf(drvdir, sizeof(drvdir), "%s/bus/pci/drivers/%s", m->sys, driver);
+	snprintf(path, sizeof(path), "%s/driver", dir);
+	make_link(drvdir, path);
+	snprintf(path, sizeof(path), "%s/%s", drvdir, address);
+	make_link(dir, path);
+	update_uevent(dir, driver);
+	if (strcmp(driver, VFIO) != 0)
+		netdevs(m, dir, true);
+	update_devnode(m, group);
+	return 0;
+}
+
+/* The address written to a bus/driver file: the value without trailing newline. */
+static void value_text(const char *data, size_t len, char *buf, size_t size)
+{
+	size_t n = len < size - 1 ? len : size - 1;
+
+	memcpy(buf, data, n);
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n'))
+		buf[--n] = '\0';
+}
+
+/*
+ * Model a write of @data to @path (canonical, below the root). Returns -1 when not modelled
+ * (pass it through), else 0 / an errno.
+ */
+static int model_write(const struct model *m, const char *path, const char *data, size_t len)
+{
+	char value[512], dir[PATH_MAX], cur[128], ovr[128];
+	const char *rel, *base;
+	size_t slen = strlen(m->sys);
+	int err;
+
+	if (strncmp(path, m->sys, slen) != 0 || path[slen] != '/')
+		return -1;
+	rel = path + slen + 1;
+	base = strrchr(path, '/') + 1;
+	value_text(data, len, value, sizeof(value));
+
+	if (strcmp(base, "driver_override") == 0) {
+		char parent[PATH_MAX], *slash;
+
+		snprintf(parent, sizeof(parent), "%s", path);
+		slash = strrchr(parent, '/');
+		*slash = '\0';
+		slash = strrchr(parent, '/');
+		if (!slash || !is_pci_address(slash + 1))
+			return -1;
+		err = injected("override", slash + 1);
+		if (!err && len >= 4096)
+			err = EINVAL;
+		if (!err) {
+			char content[600];
+
+			snprintf(content, sizeof(content), "%s\n", value[0] ? value : "(null)");
+			put_file(path, content);
+		}
+		model_log(m, "override", slash + 1, value[0] ? value : "\\n", err);
+		return err;
+	}
+	if (strcmp(rel, "bus/pci/drivers_probe") == 0) {
+		if (!dev_dir(m, value, dir))
+			err = ENODEV;
+		else
+			err = injected("probe", value);
+		if (!err) {
+			dev_driver(dir, cur, sizeof(cur));
+			if (!cur[0]) {
+				dev_override(dir, ovr, sizeof(ovr));
+				if (!ovr[0])
+					get_native(m, value, ovr, sizeof(ovr));
+				if (ovr[0] && driver_registered(m, ovr))
+					err = do_bind(m, value, dir, ovr);
+			}
+		}
+		model_log(m, "probe", value, "", err);
+		return err;
+	}
+	if (strncmp(rel, "bus/pci/drivers/", 16) == 0) {
+		char driver[128];
+		const char *file;
+		const char *d = rel + 16, *slash = strchr(d, '/');
+
+		if (!slash || strchr(slash + 1, '/'))
+			return -1;
+		snprintf(driver, sizeof(driver), "%.*s", (int)(slash - d), d);
+		file = slash + 1;
+		if (strcmp(file, "unbind") == 0) {
+			err = 0;
+			if (!dev_dir(m, value, dir))
+				err = ENODEV;
+			if (!err) {
+				dev_driver(dir, cur, sizeof(cur));
+				if (strcmp(cur, driver) != 0)
+					err = ENODEV;
+			}
+			if (!err)
+				err = injected("unbind", value);
+			if (!err)
+				do_unbind(m, value, dir, driver);
+			model_log(m, "unbind", value, driver, err);
+			return err;
+		}
+		if (strcmp(file, "bind") == 0) {
+			err = 0;
+			if (!dev_dir(m, value, dir))
+				err = ENODEV;
+			if (!err) {
+				dev_driver(dir, cur, sizeof(cur));
+				dev_override(dir, ovr, sizeof(ovr));
+				if (cur[0])
+					err = EBUSY;
+				else if (ovr[0] && strcmp(ovr, driver) != 0)
+					err = ENODEV;
+				else if (!ovr[0] && strcmp(driver, VFIO) == 0)
+					err = ENODEV;
+			}
+			if (!err)
+				err = injected("bind", value);
+			if (!err)
+				err = do_bind(m, value, dir, driver);
+			model_log(m, "bind", value, driver, err);
+			return err;
+		}
+		if (strcmp(file, "new_id") == 0 || strcmp(file, "remove_id") == 0) {
+			model_log(m, strcmp(file, "new_id") == 0 ? "NEW_ID" : "REMOVE_ID", driver,
+				  value, 0);
+			return -1;
+		}
+	}
+	return -1;
+}
+
+/* --- interposed entry points ---------------------------------------------------------------- */
+
+/* 1 handled (*@ret set), 0 pass through. */
+static int intercept(int fd, const void *buf, size_t count, ssize_t *ret)
+{
+	struct model m;
+	char link[64], path[PATH_MAX];
+	const char *kill_at;
+	ssize_t n;
+	int err;
+
+	resolve_real();
+	if (in_model || !model_get(&m))
+		return 0;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 0)
+		return 0;
+	path[n] = '\0';
+	if (strncmp(path, m.root, strlen(m.root)) != 0 || path[strlen(m.root)] != '/')
+		return 0;
+	if (counter_pid != getpid()) {
+		counter_pid = getpid();
+		write_counter = 0;
+	}
+	write_counter++;
+	kill_at = getenv("HOSTDEV_KMODEL_KILL_AT");
+	if (kill_at && strtoul(kill_at, NULL, 10) == write_counter) {
+		model_log(&m, "KILL", path + strlen(m.root), "", 0);
+		kill(getpid(), SIGKILL);
+	}
+	in_model = 1;
+	err = model_write(&m, path, buf, count);
+	in_model = 0;
+	if (err < 0)
+		return 0;
+	if (err > 0) {
+		errno = err;
+		*ret = -1;
+	} else {
+		*ret = (ssize_t)count;
+	}
+	return 1;
+}
+
+ssize_t write(int fd, const void *buf, size_t count)
+{
+	ssize_t ret;
+
+	resolve_real();
+	if (intercept(fd, buf, count, &ret))
+		return ret;
+	return real_write(fd, buf, count);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
+{
+	ssize_t ret;
+
+	resolve_real();
+	if (intercept(fd, buf, count, &ret))
+		return ret;
+	return real_pwrite(fd, buf, count, offset);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t count, off64_t offset)
+{
+	ssize_t ret;
+
+	resolve_real();
+	if (intercept(fd, buf, count, &ret))
+		return ret;
+	return real_pwrite64(fd, buf, count, offset);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	char buf[8192];
+	size_t len = 0;
+	ssize_t ret;
+
+	resolve_real();
+	for (int i = 0; i < iovcnt; i++) {
+		if (len + iov[i].iov_len > sizeof(buf))
+			return real_writev(fd, iov, iovcnt); /* too big for a sysfs store anyway */
+		memcpy(buf + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	if (intercept(fd, buf, len, &ret))
+		return ret;
+	return real_writev(fd, iov, iovcnt);
+}
+
+/* Module "loading": returns 0 or an errno. */
+static int model_load(const char *file)
+{
+	struct model m;
+	char name[128], path[PATH_MAX];
+	const char *base = strrchr(file, '/');
+	int err;
+
+	if (!model_get(&m))
+		return EPERM; /* never load a real module from the tests */
+	snprintf(name, sizeof(name), "%s", base ? base + 1 : file);
+	if (strchr(name, '.'))
+		*strchr(name, '.') = '\0';
+	for (char *p = name; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	err = injected("load", name);
+	if (!err) {
+		snprintf(path, sizeof(path), "%s/module/%s", m.sys, name);
+		mkdir_p(path);
+		snprintf(path, sizeof(path), "%s/module/%s/initstate", m.sys, name);
+		put_file(path, "live\n");
+		if (strcmp(name, "vfio_pci") == 0) {
+			static const char *const files[] = {"bind", "unbind", "new_id", "remove_id",
+							    "uevent"};
+
+			snprintf(path, sizeof(path), "%s/bus/pci/drivers/" VFIO, m.sys);
+			mkdir_p(path);
+			for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+				snprintf(path, sizeof(path), "%s/bus/pci/drivers/" VFIO "/%s",
+					 m.sys, files[i]);
+				put_file(path, "");
+			}
+			snprintf(path, sizeof(path), "%s/dev/vfio", m.root);
+			mkdir_p(path);
+			snprintf(path, sizeof(path), "%s/dev/vfio/vfio", m.root);
+			put_file(path, "");
+		}
+	}
+	model_log(&m, "load", name, "", err);
+	return err;
+}
+
+long syscall(long number, ...)
+{
+	long a[6];
+	va_list ap;
+
+	resolve_real();
+	va_start(ap, number);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (number == SYS_finit_module) {
+		char link[64], path[PATH_MAX];
+		ssize_t n;
+		int err;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", (int)a[0]);
+		n = readlink(link, path, sizeof(path) - 1);
+		path[n > 0 ? n : 0] = '\0';
+		err = model_load(path);
+		if (err) {
+			errno = err;
+			return -1;
+		}
+		return 0;
+	}
+	if (number == SYS_init_module) {
+		errno = EPERM; /* libkmod uses finit_module for plain files; refuse the rest */
+		return -1;
+	}
+	return real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+int init_module(void *image, unsigned long len, const char *params);
+int init_module(void *image, unsigned long len, const char *params)
+{
+	(void)image;
+	(void)len;
+	(void)params;
+	errno = EPERM; /* never load a real module from the tests */
+	return -1;
+}
+
+/* Marker the tests look up (kmodel_present()) to make sure the model is preloaded. */
+int hostdev_kmodel_present(void);
+int hostdev_kmodel_present(void)
+{
+	return 1;
+}

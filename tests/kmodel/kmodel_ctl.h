@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Test-side control of the kernel model (kmodel.c, preloaded with LD_PRELOAD).
+ *
+ * The model stands in for the kernel because this machine cannot bind devices: its own disk and NIC
+ * are PCI devices, it has no IOMMU and no vfio. Build a fake root (tests/lib/fakeroot.h) first,
+ * then kmodel_enable() it: from then on writes below the root behave like sysfs stores.
+ */
+#ifndef HOSTDEV_TESTS_KMODEL_CTL_H
+#define HOSTDEV_TESTS_KMODEL_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fakeroot.h"
+
+#define KMODEL_ENV_ROOT "HOSTDEV_KMODEL_ROOT"
+#define KMODEL_ENV_FAIL "HOSTDEV_KMODEL_FAIL"
+#define KMODEL_ENV_KILL_AT "HOSTDEV_KMODEL_KILL_AT"
+#define KMODEL_ENV_STALL "HOSTDEV_KMODEL_STALL"
+#define KMODEL_ENV_NO_DEVNODE "HOSTDEV_KMODEL_NO_DEVNODE"
+
+/** True when kmodel.so is preloaded into this process. */
+bool kmodel_present(void);
+
+/** Model the kernel for @root (sets HOSTDEV_KMODEL_ROOT) and clear every injection variable. */
+int kmodel_enable(struct fakeroot *root);
+
+/** Stop modelling (writes become plain file writes again) and clear the injection variables. */
+void kmodel_disable(void);
+
+/**
+ * Make vfio-pci and vfio_iommu_type1 look loaded: the vfio-pci driver directory, /sys/module
+ * entries and /dev/vfio/vfio.
+ */
+int kmodel_vfio_loaded(struct fakeroot *root);
+
+/** The driver drivers_probe picks for @address when no override is set. */
+int kmodel_set_native(struct fakeroot *root, const char *address, const char *driver);
+
+/** Number of lines of <root>/.kmodel/log containing @needle. */
+int kmodel_log_count(struct fakeroot *root, const char *needle);
+
+/** The bound driver of @address into @buf ("" when none). */
+void kmodel_driver(struct fakeroot *root, const char *address, char *buf, size_t size);
+
+/** driver_override of @address ("(null)" when unset). */
+void kmodel_override(struct fakeroot *root, const char *address, char *buf, size_t size);
+
+/** True when <root>/dev/vfio/@group exists. */
+bool kmodel_devnode(struct fakeroot *root, const char *group);
+
+#endif /* HOSTDEV_TESTS_KMODEL_CTL_H */
