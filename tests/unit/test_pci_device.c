@@ -246,6 +246,22 @@ static void test_device_outlives_ctx_ref(void **state)
 	hostdev_pci_device_unref(dev);
 }
 
+/* HOSTDEV_PATH_SYSFS alone (without set_root) is where devices are read from. */
+static void test_sysfs_path_only(void **state)
+{
+	struct fixture *f = *state;
+	hostdev_ctx *ctx = NULL;
+	hostdev_pci_device *dev = NULL;
+
+	assert_int_equal(hostdev_ctx_new(&ctx), 0);
+	assert_int_equal(hostdev_ctx_set_path(ctx, HOSTDEV_PATH_SYSFS, fakeroot_sysfs(f->root)), 0);
+	assert_int_equal(hostdev_pci_device_new(ctx, "0000:3b:00.0", &dev), 0);
+	assert_int_equal(hostdev_pci_device_get_device_id(dev), 0x1eb8);
+	assert_int_equal(hostdev_pci_device_get_iommu_group_member_count(dev), 1);
+	hostdev_pci_device_unref(dev);
+	hostdev_ctx_unref(ctx);
+}
+
 /* A snapshot: later sysfs changes are not seen by an existing object, a new object sees them. */
 static void test_snapshot(void **state)
 {
@@ -925,6 +941,12 @@ static void test_custom_pci_ids(void **state)
 					"C 12  Processing accelerators\n"
 					"\t80  Fake accelerators\n"),
 			 0);
+	/* Names already loaded from the system database must not stick after the path changes. */
+	if (access(SYSTEM_PCI_IDS, R_OK) == 0) {
+		dev = open_dev(f, "0000:01:00.0");
+		assert_str_or_null(hostdev_pci_device_get_vendor_name(dev), "Intel Corporation");
+		hostdev_pci_device_unref(dev);
+	}
 	assert_int_equal(hostdev_ctx_set_path(f->ctx, HOSTDEV_PATH_PCI_IDS,
 					      fakeroot_abspath(f->root, "ids/pci.ids")),
 			 0);
@@ -1096,6 +1118,11 @@ static void test_modules_fake_depmod(void **state)
 		skip();
 	}
 	assert_int_equal(r, 0);
+	/* A lookup through the fixture's empty module dir first: the change of path must take
+	 * effect. */
+	dev = open_dev(f, "0000:01:00.0");
+	assert_int_equal(hostdev_pci_device_get_module_count(dev), 0);
+	hostdev_pci_device_unref(dev);
 	assert_int_equal(hostdev_ctx_set_path(f->ctx, HOSTDEV_PATH_MODULES,
 					      fakeroot_abspath(f->root, "lib/modules/6.1.0-fake")),
 			 0);
@@ -1222,6 +1249,7 @@ int main(void)
 	    T(test_unreadable_identity),
 	    T(test_ref_unref),
 	    T(test_device_outlives_ctx_ref),
+	    T(test_sysfs_path_only),
 	    T(test_snapshot),
 	    T(test_driver_and_override),
 	    T(test_driver_override_variants),

@@ -125,6 +125,8 @@ static void test_new_invalid(void **state)
 	assert_int_equal(hostdev_pci_enum_new(NULL, &e), -EINVAL);
 	assert_null(e);
 	assert_int_equal(hostdev_pci_enum_new(f->ctx, NULL), -EINVAL);
+	assert_int_equal(hostdev_pci_enum_next(f->e, NULL), -EINVAL);
+	assert_int_equal(hostdev_pci_enum_next(NULL, &(hostdev_pci_device *){NULL}), -EINVAL);
 	assert_null(hostdev_pci_enum_unref(NULL));
 }
 
