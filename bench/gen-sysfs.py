@@ -471,7 +471,12 @@ def cpumask(numa):
         a, b = part.split("-")
         cpus.update(range(int(a), int(b) + 1))
     mask = sum(1 << c for c in cpus)
-    words = ["%08x" % ((mask >> (32 * i)) & 0xffffffff) for i in range(3, -1, -1)]
+    # The kernel's "%*pb" over nr_cpu_ids (112) bits: 32-bit chunks, the first one only as wide as needed.
+    nbits = 112
+    words = []
+    for i in range((nbits + 31) // 32 - 1, -1, -1):
+        width = min(32, nbits - 32 * i)
+        words.append("%0*x" % ((width + 3) // 4, (mask >> (32 * i)) & ((1 << width) - 1)))
     return ",".join(words)
 
 

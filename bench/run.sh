@@ -12,11 +12,15 @@
 #   BENCH_RUNS    hyperfine runs per command (default 20 for trees up to 1000 functions, else 5)
 #   BENCH_SEED    generator seed (default 1)
 #   BENCH_DOC     output document (default docs/performance.md; "-" = print only)
+#   BENCH_COMMIT  the libhostdev commit HOSTDEV was built from (default: git HEAD of this tree)
 #
 # Needs hyperfine and strace (tests/deps/bench.txt), lspci (pciutils) and /usr/bin/python3.
 # The benchmark prints figures; it never asserts a speed.
 set -eu
 
+# Everything is in main(), which the shell parses whole before running it: editing this file while a
+# run is under way cannot change what that run executes.
+main() {
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 hostdev=${1:-$top/build/examples/cli/hostdev}
@@ -46,6 +50,7 @@ strace_calls() {
 	awk '$NF == "total" { print $4 }' "$1"
 }
 
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=""
 syscall_tables=""
 for n in $sizes; do
@@ -78,9 +83,10 @@ import json, sys
 res = json.load(open(sys.argv[1]))["results"]
 n, hs, ls, hb, lb = (int(x) for x in sys.argv[2:])
 h, l = res[0], res[1]
-print("| %d | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) | %.2f | %.0f | %.0f | %.0f | %.0f |" % (
+hc, lc = h["user"] + h["system"], l["user"] + l["system"]
+print("| %d | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) | %.2f | %.1f | %.1f | %.2f | %.0f | %.0f | %.0f | %.0f |" % (
     n, h["median"] * 1e3, h["min"] * 1e3, h["max"] * 1e3, l["median"] * 1e3, l["min"] * 1e3,
-    l["max"] * 1e3, h["median"] / l["median"], hs / n, ls / n, hb / n, lb / n))
+    l["max"] * 1e3, h["median"] / l["median"], hc * 1e3, lc * 1e3, hc / lc, hs / n, ls / n, hb / n, lb / n))
 EOF
 )
 	echo "bench: $row"
@@ -117,7 +123,7 @@ mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 fs=$(df -PT "$out" | awk 'NR == 2 { print $2 }')
 ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
 hver=$("$hostdev" --version 2>/dev/null | head -1 || :)
-commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
+commit=${BENCH_COMMIT:-$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 date=$(date -u '+%Y-%m-%d %H:%M UTC')
 
 report() {
@@ -139,16 +145,18 @@ and one IOMMU group per isolated function, every id a real pci.ids entry.
 - \`lspci -A linux-sysfs -O sysfs.path=TREE/sys/bus/pci -nnk -D -vmm\`: ids, names, driver, modules,
   NUMA node, IOMMU group, slot.
 
-Times are hyperfine medians (min-max) over the runs, after 2 warm-up runs, page cache warm, no
-shell (\`-N\`). ratio = hostdev median / lspci median (below 1: hostdev is faster). Syscalls are the
+Wall times are hyperfine medians (min-max) over the runs, after 2 warm-up runs, page cache warm, no
+shell (\`-N\`); wall ratio = hostdev median / lspci median (below 1: hostdev is faster). CPU is the
+mean user+system time per run, which other load on the machine disturbs less than wall time (load
+average when the run started: $load). Syscalls are the
 totals of \`strace -f -c\` divided by the number of functions. libkmod finds no
 /lib/modules/\$(uname -r) on this machine, so neither tool resolves kernel modules here (lspci says
 "Unable to load libkmod resources").
 
 ## Figures
 
-| functions | hostdev ms, median (min-max) | lspci ms, median (min-max) | ratio | hostdev syscalls/function | lspci syscalls/function | hostdev output bytes/function | lspci output bytes/function |
-|---:|---:|---:|---:|---:|---:|---:|---:|
+| functions | hostdev wall ms, median (min-max) | lspci wall ms, median (min-max) | wall ratio | hostdev CPU ms | lspci CPU ms | CPU ratio | hostdev syscalls/function | lspci syscalls/function | hostdev bytes out/function | lspci bytes out/function |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 $rows
 ## Machine
 - CPU: $cpu, $ncpu online CPUs; memory: $mem; kernel $(uname -r); trees on $fs.
@@ -181,3 +189,7 @@ else
 	mv "$doc.tmp" "$doc"
 	echo "bench: wrote $doc"
 fi
+}
+
+main "$@"
+exit
