@@ -1209,6 +1209,74 @@ static void test_modules_vm_cache(void **state)
 	hostdev_pci_device_unref(dev);
 }
 
+/* --- odd but possible sysfs contents ------------------------------------------------------------
+ */
+
+/* Garbage in optional attributes degrades to "unknown", never to a failure or a wrong number. */
+static void test_garbage_optional_attributes(void **state)
+{
+	struct fixture *f = *state;
+	hostdev_pci_device *dev;
+	char rel[512];
+
+	assert_int_equal(fakeroot_pci_set_attr(f->root, "0000:3b:00.0", "numa_node", "abc\n"), 0);
+	assert_int_equal(
+	    fakeroot_pci_set_attr(f->root, "0000:3b:00.0",
+				  "mdev_supported_types/nvidia-222/available_instances", "x\n"),
+	    0);
+	/* iommu_group pointing at a directory that is not a number */
+	snprintf(rel, sizeof(rel), "%s/iommu_group", fakeroot_pci_dir(f->root, "0000:04:00.0"));
+	assert_int_equal(fakeroot_remove(f->root, rel), 0);
+	assert_int_equal(fakeroot_mkdir(f->root, "sys/kernel/iommu_groups/bogus/devices"), 0);
+	assert_int_equal(fakeroot_symlink(f->root, "sys/kernel/iommu_groups/bogus", rel), 0);
+	/* a PF whose sriov_numvfs vanished */
+	snprintf(rel, sizeof(rel), "%s/sriov_numvfs", fakeroot_pci_dir(f->root, "0000:01:00.0"));
+	assert_int_equal(fakeroot_remove(f->root, rel), 0);
+
+	dev = open_dev(f, "0000:3b:00.0");
+	assert_int_equal(hostdev_pci_device_get_numa_node(dev), -1);
+	assert_int_equal(hostdev_pci_device_get_mdev_type_count(dev), 2);
+	assert_int_equal(hostdev_pci_device_get_mdev_type_available(dev, 0), -1);
+	assert_int_equal(hostdev_pci_device_get_mdev_type_available(dev, 1), 8);
+	hostdev_pci_device_unref(dev);
+
+	dev = open_dev(f, "0000:04:00.0");
+	assert_int_equal(hostdev_pci_device_get_iommu_group(dev), -1);
+	assert_int_equal(hostdev_pci_device_get_iommu_group_member_count(dev), 0);
+	hostdev_pci_device_unref(dev);
+
+	dev = open_dev(f, "0000:01:00.0");
+	assert_int_equal(hostdev_pci_device_is_sriov_pf(dev), 1);
+	assert_int_equal(hostdev_pci_device_get_sriov_total_vfs(dev), 8);
+	assert_int_equal(hostdev_pci_device_get_sriov_num_vfs(dev), 0);
+	hostdev_pci_device_unref(dev);
+}
+
+/* Intel VMD puts devices in domains above 0xffff ("10000:00:02.0"). */
+static void test_large_domain(void **state)
+{
+	struct fixture *f = *state;
+	hostdev_pci_device *dev;
+	struct hostdev_pci_address a;
+
+	assert_int_equal(fakeroot_pci_add(f->root, "10000:00:02.0",
+					  &(const struct fake_pci){.vendor = 0x144d,
+								   .device = 0xa808,
+								   .class_code = 0x010802,
+								   .driver = "nvme",
+								   .iommu_group = "60"}),
+			 0);
+	dev = open_dev(f, "10000:00:02.0");
+	a = hostdev_pci_device_get_pci_address(dev);
+	assert_int_equal(a.domain, 0x10000);
+	assert_string_equal(hostdev_pci_device_get_address(dev), "10000:00:02.0");
+	assert_str_or_null(hostdev_pci_device_get_driver(dev), "nvme");
+	assert_int_equal(hostdev_pci_device_get_iommu_group(dev), 60);
+	assert_str_or_null(hostdev_pci_device_get_iommu_group_member(dev, 0), "10000:00:02.0");
+	assert_str_or_null(hostdev_pci_device_get_object_name(dev), "node1-1000000020");
+	hostdev_pci_device_unref(dev);
+}
+
 /* --- JSON ---------------------------------------------------------------------------------------
  */
 
@@ -1279,6 +1347,8 @@ int main(void)
 	    T(test_modules_default_dir),
 	    T(test_modules_fake_depmod),
 	    T(test_modules_vm_cache),
+	    T(test_garbage_optional_attributes),
+	    T(test_large_domain),
 	    T(test_json),
 	};
 

@@ -495,6 +495,28 @@ static void test_unreadable_device_skipped(void **state)
 	assert_true(cap.mentions >= 1);
 }
 
+/* Entries that are not PCI addresses are ignored; a VMD domain sorts after the 16-bit domains. */
+static void test_odd_entries_and_large_domain(void **state)
+{
+	struct fixture *f = *state;
+	char expected[4096];
+
+	assert_int_equal(fakeroot_write(f->root, "sys/bus/pci/devices/not-a-device", "x"), 0);
+	assert_int_equal(fakeroot_mkdir(f->root, "sys/bus/pci/devices/0000:zz:00.0"), 0);
+	assert_int_equal(fakeroot_pci_add(f->root, "10000:00:02.0",
+					  &(const struct fake_pci){.vendor = 0x144d,
+								   .device = 0xa808,
+								   .class_code = 0x010802,
+								   .driver = "nvme"}),
+			 0);
+	snprintf(expected, sizeof(expected), "%s,10000:00:02.0", all_devices());
+	expect_list(f, expected);
+
+	renew(f);
+	assert_int_equal(hostdev_pci_enum_add_slot_filter(f->e, "10000:00:"), 0);
+	expect_list(f, "10000:00:02.0");
+}
+
 /* No PCI bus in sysfs at all (some embedded machines): an empty enumeration or an error, no crash.
  */
 static void test_no_pci_bus(void **state)
@@ -529,6 +551,7 @@ int main(void)
 	    T(test_vanished_mid_iteration),
 	    T(test_vanished_subtree),
 	    T(test_unreadable_device_skipped),
+	    T(test_odd_entries_and_large_domain),
 	    T(test_no_pci_bus),
 	};
 
