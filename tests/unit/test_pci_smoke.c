@@ -38,7 +38,7 @@ static void test_real_sysfs_invariants(void **state)
 	hostdev_ctx *ctx = NULL;
 	hostdev_pci_enum *e = NULL;
 	hostdev_pci_device *dev;
-	char prev[HOSTDEV_PCI_ADDRESS_MAX] = "";
+	struct hostdev_pci_address prev_a = {0};
 	int r, n = 0;
 
 	(void)state;
@@ -62,9 +62,16 @@ static void test_real_sysfs_invariants(void **state)
 		assert_int_equal(a.function, b.function);
 		assert_true(hostdev_pci_address_format(&a, formatted, sizeof(formatted)) > 0);
 		assert_string_equal(formatted, address);
-		/* strictly increasing addresses (same-width text compares like the numbers here) */
-		assert_true(strcmp(prev, address) < 0);
-		snprintf(prev, sizeof(prev), "%s", address);
+		/* strictly increasing addresses, compared as numbers */
+		if (n > 1) {
+			unsigned long long k_prev = (unsigned long long)prev_a.domain << 16 |
+						    prev_a.bus << 8 | prev_a.slot << 3 |
+						    prev_a.function;
+			unsigned long long k = (unsigned long long)a.domain << 16 | a.bus << 8 |
+					       a.slot << 3 | a.function;
+			assert_true(k_prev < k);
+		}
+		prev_a = a;
 
 		assert_int_equal(hostdev_pci_device_get_vendor_id(dev),
 				 read_hex(address, "vendor"));
