@@ -149,7 +149,11 @@ if [ ! -f "$kdir/unpacked" ]; then
 		log "samples/vfio-mdev/mtty.c not found in linux-source-$series"
 		exit 1
 	}
-	rm -f "$src" # 140 MB, not needed any more
+	# the .debs are unpacked: drop them (the largest is 140 MB)
+	for p in "$kpkg" "linux-headers-$kver" "linux-headers-$kbase-common" "linux-kbuild-$series" \
+		"linux-source-$series"; do
+		rm -f "$(deb_of "$p" "$kpkgver")"
+	done
 	echo "$kpkgver" >"$kdir/pkgversion"
 	touch "$kdir/unpacked"
 fi
@@ -250,6 +254,15 @@ HOSTDEV_VM_KPKGVERSION='$(cat "$kdir/pkgversion")'
 EOF
 echo "$kver" >"$cache/current"
 modules_hash >"$kdir/ready"
+# Older kernels (a security update changed the ABI name) are not used any more: free their ~600 MB.
+for old in "$cache"/*/pkgversion; do
+	[ -e "$old" ] || continue
+	old=$(dirname "$old")
+	[ "$old" = "$kdir" ] || {
+		log "removing the previous kernel $(basename "$old")"
+		rm -rf "$old"
+	}
+done
 log "ready: kernel $kver ($(cat "$kdir/kernel"))"
 [ "$print_env" = 1 ] && cat "$cache/env.sh"
 exit 0

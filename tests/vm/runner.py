@@ -173,9 +173,10 @@ class Run:
         self.done_at = None
         self.booted_at = None
         self.exports = []
+        self.t0 = time.time()
 
     def log(self, line):
-        self.logf.write(line + "\n")
+        self.logf.write("%8.2f %s\n" % (time.time() - self.t0, line))
         self.logf.flush()
         if not self.args.quiet:
             print("[%s] %s" % (self.scen.name, line), flush=True)
@@ -243,7 +244,7 @@ class Run:
         cmd = self.qemu_cmd()
         with open(os.path.join(self.out, "qemu-cmdline.txt"), "w", encoding="utf-8") as f:
             f.write(" ".join(cmd) + "\n")
-        start = time.time()
+        start = self.t0 = time.time()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.qmp = Qmp(os.path.join(self.out, "qmp.sock"), self.log)
@@ -422,7 +423,7 @@ def main():
     rc = run_tool([os.path.join(HERE, "prepare-cache.sh")])
     if rc == SKIP:
         banner("vm: SKIPPED: no guest kernel could be had (offline, nothing cached in %s)" % args.cache)
-        print("0 passed, 0 failed, %d skipped" % len(names), flush=True)
+        print("vm: 0 passed, 0 failed, %d skipped" % len(names), flush=True)
         return SKIP
     if rc != 0:
         banner("vm: FAILED: prepare-cache.sh exited %d" % rc)

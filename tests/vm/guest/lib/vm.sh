@@ -5,7 +5,6 @@
 
 VM_FAILS=0
 VM_OKS=0
-VM_QMP_SEQ=0
 
 vm_log() {
 	echo "# $*"
@@ -79,8 +78,8 @@ vm_wait_for() {
 # Prints the QMP answer ({"return":...} or {"error":...}); status 0 only for a "return".
 # device_add/device_del are asynchronous for the guest: poll sysfs afterwards (vm_wait_for).
 vm_qmp() {
-	VM_QMP_SEQ=$((VM_QMP_SEQ + 1))
-	_id="$$-$VM_QMP_SEQ"
+	# unique even when called from subshells (vm_check, $(...)), where a counter would not advance
+	_id=$(cat /proc/sys/kernel/random/uuid)
 	echo "@@VM-QMP $_id $1" >/dev/console
 	while IFS= read -t 60 -r _line </dev/console; do
 		case "$_line" in
