@@ -172,14 +172,29 @@ static void print_indented_json(FILE *out, const char *text)
 
 int cli_json_print(cJSON *doc)
 {
-	char *text = cJSON_PrintUnformatted(doc);
+	char *text = cJSON_PrintUnformatted(doc), *indented = NULL;
+	size_t size = 0;
+	FILE *mem;
 
-	if (!text) {
+	/*
+	 * Indent into memory and write the document with one fwrite(): stdout is line-buffered, and
+	 * character by character output would cost one write(2) per line (50 per device).
+	 */
+	mem = text ? open_memstream(&indented, &size) : NULL;
+	if (!mem) {
+		cJSON_free(text);
 		cli_error("out of memory while printing JSON");
 		return CLI_EXIT_FAILURE;
 	}
-	print_indented_json(stdout, text);
+	print_indented_json(mem, text);
 	cJSON_free(text);
+	if (fclose(mem) != 0) {
+		free(indented);
+		cli_error("out of memory while printing JSON");
+		return CLI_EXIT_FAILURE;
+	}
+	fwrite(indented, 1, size, stdout);
+	free(indented);
 	return CLI_EXIT_OK;
 }
 

@@ -517,10 +517,12 @@ def case_escaping_text(env):
 def case_write_error(env):
     if not os.path.exists("/dev/full"):
         return SKIP
-    with open("/dev/full", "w") as full:
-        rc, out, err, _ = env.run("list", stdout=full)
-    env.check(rc == 1, "list > /dev/full: exit %d, expected 1" % rc)
-    env.check(err.startswith("hostdev: error writing standard output"), "stderr %r" % err)
+    for args in (["list"], ["list", "--json"], ["show", "3b:00.0"]):
+        with open("/dev/full", "w") as full:
+            rc, out, err, _ = env.run(*args, stdout=full)
+        env.check(rc == 1, "%s > /dev/full: exit %d, expected 1" % (args, rc))
+        env.check(err.startswith("hostdev: error writing standard output: No space left"),
+                  "%s > /dev/full: stderr %r" % (args, err))
 
 
 def case_schema_doc(env):
