@@ -42,7 +42,8 @@ struct hostdev_ctx {
 /* context.c: logging and error reporting. */
 void hostdev_log(hostdev_ctx *ctx, int priority, const char *fmt, ...) HOSTDEV_PRINTF(3, 4);
 /*
- * Record the human message for the failing call and log it at error priority. Returns @err (a negative
+ * Record the human message for the failing call and log it at debug priority (the caller decides
+ * whether the failure is worth reporting). Returns @err (a negative
  * errno) so that callers can write `return hostdev_error(ctx, -EINVAL, "...")`.
  */
 int hostdev_error(hostdev_ctx *ctx, int err, const char *fmt, ...) HOSTDEV_PRINTF(3, 4);

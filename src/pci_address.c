@@ -10,8 +10,12 @@
 static int parse_hex_field(const char *s, size_t len, unsigned long max, unsigned long *out)
 {
 	unsigned long v = 0;
+	size_t max_digits = 0;
 
-	if (len == 0 || len > 8)
+	/* No more digits than the field can hold: "0000:00.1" is a typo, not bus 0. */
+	for (unsigned long m = max; m; m >>= 4)
+		max_digits++;
+	if (len == 0 || len > max_digits)
 		return -EINVAL;
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];

@@ -23,12 +23,12 @@ static void PCI_PRINTF(1, 2) pci_quiet(char *msg, ...)
 }
 
 /*
- * libpci's error callback must not return. For the sysfs method with an explicit path and the name
- * lookups used here, libpci only calls it when malloc fails inside libpci; there is no way to continue.
+ * libpci declares its error callback as not returning, but for what is used here it is safe to return:
+ * a parse error in pci.ids leaves the names read so far (lspci exits instead; a library must not), and
+ * the only other caller is malloc failure inside libpci.
  */
-static void PCI_PRINTF(1, 2) PCI_NONRET pci_fatal(char *msg, ...)
+static void PCI_PRINTF(1, 2) pci_error_continue(char *msg, ...)
 {
-	abort();
 }
 
 struct pci_access *ctx_pci_access(hostdev_ctx *ctx)
@@ -43,13 +43,18 @@ struct pci_access *ctx_pci_access(hostdev_ctx *ctx)
 		ctx->pacc_failed = true;
 		return NULL;
 	}
-	pacc->error = pci_fatal;
+	pacc->error = (__typeof__(pacc->error))pci_error_continue;
 	pacc->warning = pci_quiet;
 	pacc->debug = pci_quiet;
 	pacc->method = PCI_ACCESS_SYS_BUS_PCI;
 	if (path_join(path, sizeof(path), ctx_sysfs(ctx), "bus/pci") == 0)
 		pci_set_param(pacc, "sysfs.path", path);
 	pci_set_name_list_path(pacc, ctx->paths[HOSTDEV_PATH_PCI_IDS], 0);
+	/*
+	 * Names come from the context's pci.ids only: udev's hwdb would make results depend on the host
+	 * (and libpci leaks a udev object on every hwdb miss).
+	 */
+	pci_set_param(pacc, "hwdb.disable", "1");
 	pci_init(pacc);
 	ctx->pacc = pacc;
 	return pacc;

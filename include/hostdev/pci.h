@@ -49,7 +49,8 @@ typedef struct hostdev_pci_device hostdev_pci_device;
 /**
  * Read the device at @address ("DDDD:BB:SS.F" or "BB:SS.F").
  * On success *@out holds a new reference. Returns 0, -EINVAL (malformed address), -ENODEV (no such
- * device in the context's sysfs), -ENOMEM, -EIO (unreadable identity attributes).
+ * device in the context's sysfs, or it disappeared while being read), -ENOMEM, -EIO (malformed
+ * identity attributes).
  */
 int hostdev_pci_device_new(hostdev_ctx *ctx, const char *address, hostdev_pci_device **out);
 
