@@ -33,10 +33,11 @@ step "sanitizer run: every test but the QEMU suite"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir build-asan -LE vm -j"$jobs" --output-on-failure
 
+# Forked children (crash tests SIGKILL them on purpose) are not leak-checked.
 step "valgrind run: unit tests"
 ctest --test-dir build -L unit -j"$jobs" --output-on-failure \
 	--overwrite MemoryCheckCommand=/usr/bin/valgrind \
-	--overwrite "MemoryCheckCommandOptions=--leak-check=full --error-exitcode=1 --errors-for-leak-kinds=definite" \
+	--overwrite "MemoryCheckCommandOptions=--leak-check=full --error-exitcode=1 --errors-for-leak-kinds=definite --child-silent-after-fork=yes" \
 	-T memcheck > valgrind.log 2>&1 || { cat valgrind.log; exit 1; }
 grep -E 'tests passed|Memory checking results' -A3 valgrind.log || true
 if grep -q 'Defects:' valgrind.log; then
