@@ -157,7 +157,7 @@ rm -f "$copied_libs"
 
 # --- modules --------------------------------------------------------------------------------------------------
 (cd "$HOSTDEV_VM_MODULES" && find . | cpio -pdm --quiet "$stage")
-sed 's/#.*//' "$here/modules.txt" | tr -s ' \t' '\n\n' | grep -v '^$' >"$stage/etc/hostdev-vm/modules"
+sed 's/#.*//' "$here/modules.txt" | awk 'NF' >"$stage/etc/hostdev-vm/modules"
 
 # --- guest scripts, scenarios, tools --------------------------------------------------------------------------
 cp "$here/guest/init" "$stage/init"

@@ -202,7 +202,7 @@ fi
 mods="$kdir/modules"
 rm -rf "$mods"
 mkdir -p "$mods/lib/modules/$kver/extra"
-names=$(sed 's/#.*//' "$here/modules.txt" | tr -s ' \t' '\n\n' | grep -v '^$')
+names=$(sed 's/#.*//' "$here/modules.txt" | awk 'NF { print $1 }')
 for m in $names; do
 	deps=$(modprobe -d "$root" -S "$kver" --show-depends "$m" 2>&1) || {
 		log "module $m: $deps"

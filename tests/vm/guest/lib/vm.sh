@@ -56,7 +56,7 @@ vm_die() {
 
 vm_finish() {
 	echo "# $VM_OKS ok, $VM_FAILS not ok"
-	[ "$VM_OKS" -gt 0 ] || vm_die "scenario made no check"
+	[ "$VM_OKS" -gt 0 ] || [ "$VM_FAILS" -gt 0 ] || vm_die "scenario made no check"
 	[ "$VM_FAILS" -eq 0 ] || exit 1
 	exit 0
 }
