@@ -67,7 +67,9 @@ manifest() {
 	{
 		project_files
 		echo "$HOSTDEV_VM_KVER $HOSTDEV_VM_MODULES"
-		find "$here/guest" "$here/scenarios" "$here/modules.txt" "$HOSTDEV_VM_MODULES" -type f
+		find "$here/guest" "$here/scenarios" "$here/modules.txt" "$HOSTDEV_VM_MODULES" "$0" -type f
+		echo "$busybox" "$cache/env.sh"
+		for f in $host_tools $ids_files $ul_bins; do echo "$f"; done
 		ls "$src"/tests/tools/*.sh 2>/dev/null || true
 	} | while read -r f _; do
 		[ -e "$f" ] && stat -L -c '%n %s %Y' "$f" || echo "$f"

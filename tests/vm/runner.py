@@ -174,6 +174,7 @@ class Run:
         self.booted_at = None
         self.exports = []
         self.t0 = time.time()
+        self.qmp_ready = threading.Event()
 
     def log(self, line):
         self.logf.write("%8.2f %s\n" % (time.time() - self.t0, line))
@@ -202,6 +203,7 @@ class Run:
         if not m:
             return
         rid, payload = m.group(1), m.group(2)
+        self.qmp_ready.wait(15)
         try:
             cmd = json.loads(payload)
             reply = self.qmp.command(cmd) if self.qmp else {"error": {"desc": "QMP not connected"}}
@@ -247,12 +249,15 @@ class Run:
         start = self.t0 = time.time()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        self.qmp = Qmp(os.path.join(self.out, "qmp.sock"), self.log)
-        if not self.qmp.connect(time.time() + 10):
-            self.qmp = None
-            self.log("@@HOST runner: could not connect to QMP")
+        # Read the console at once (a full pipe would stall the guest); QMP requests wait for the connection.
         reader = threading.Thread(target=self.pump, daemon=True)
         reader.start()
+        qmp = Qmp(os.path.join(self.out, "qmp.sock"), self.log)
+        if qmp.connect(time.time() + 10):
+            self.qmp = qmp
+        else:
+            self.log("@@HOST runner: could not connect to QMP")
+        self.qmp_ready.set()
         timeout = self.args.timeout or self.scen.timeout
         deadline = start + timeout
         timed_out = False

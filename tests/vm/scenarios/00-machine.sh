@@ -4,7 +4,9 @@
 # vm-description: harness self-test: the guest sees the machine's devices, drivers and IOMMU groups
 . /hostdev/lib/vm.sh
 
-vm_check_eq "no module failed to load" "" "$(dmesg | grep -i 'unknown symbol' || true)"
+vm_check_eq "every module of modules.txt loaded" "" "$(cat /run/hostdev-vm-modules-failed)"
+vm_check_eq "no unknown symbols" "" "$(dmesg | grep -i 'unknown symbol' || true)"
+vm_check_eq "usb-storage got its parameter" 0 "$(cat /sys/module/usb_storage/parameters/delay_use)"
 e1000e=$(vm_pci_find 8086 10d3)
 vm_check "e1000e present" test -n "$e1000e"
 vm_check_eq "e1000e bound to e1000e" e1000e "$(vm_pci_driver "$e1000e")"
