@@ -35,7 +35,7 @@ extern "C" {
 /** The driver devices are bound to. */
 #define HOSTDEV_VFIO_DRIVER "vfio-pci"
 
-/** Flags of the bind calls. Unknown bits give -EINVAL. */
+/** Flags of the bind calls (and of hostdev_vfio_persist_add()). Unknown bits give -EINVAL. */
 enum hostdev_bind_flags {
 	/**
 	 * Bind every non-bridge endpoint of the device's IOMMU group with it, and record them as
@@ -222,6 +222,130 @@ int hostdev_vfio_journal_is_complete(const hostdev_vfio_journal *journal, size_t
  */
 int hostdev_vfio_journal_to_json(const hostdev_vfio_journal *journal, unsigned int flags,
 				 char **out);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Preflight checks */
+
+/** Outcome of one check. */
+enum hostdev_check_status {
+	HOSTDEV_CHECK_PASS = 0, /**< fine */
+	HOSTDEV_CHECK_WARN = 1, /**< works, with a caveat or an unknown the message explains */
+	HOSTDEV_CHECK_FAIL = 2, /**< passthrough will not work (or not safely) until fixed */
+};
+
+/** Flags of hostdev_vfio_check(). */
+enum hostdev_check_flags {
+	/** Host checks only, no per-device lines. */
+	HOSTDEV_CHECK_HOST_ONLY = 1u << 0,
+};
+
+/** A preflight report (the `virt-host-validate` idea, for passthrough). */
+typedef struct hostdev_vfio_report hostdev_vfio_report;
+
+/**
+ * Check whether this host can pass devices through: IOMMU groups exist, IOMMU hardware (DMAR /
+ * AMD-Vi units in <sysfs>/class/iommu), kernel command line, interrupt remapping (best effort: WARN
+ * when it cannot be told), vfio modules available and not blacklisted, /dev/vfio/vfio; then, per
+ * device, whether it can be assigned and why not. @addresses (@count entries) names the devices to
+ * judge; NULL/0 means every PCI device that is not a bridge. Reads only, never writes.
+ * On success *@out holds a new reference. Returns 0 (even when checks fail: read the report),
+ * -EINVAL (bad address or flag), -ENODEV (an address names no device), -ENOMEM.
+ */
+int hostdev_vfio_check(hostdev_ctx *ctx, const char *const *addresses, size_t count,
+		       unsigned int flags, hostdev_vfio_report **out);
+
+hostdev_vfio_report *hostdev_vfio_report_ref(hostdev_vfio_report *report);
+/** NULL-safe; always returns NULL. */
+hostdev_vfio_report *hostdev_vfio_report_unref(hostdev_vfio_report *report);
+
+/** The worst status of the host checks (devices do not count: a bridge is never assignable). */
+int hostdev_vfio_report_get_status(const hostdev_vfio_report *report);
+/** Number of host checks. */
+size_t hostdev_vfio_report_get_check_count(const hostdev_vfio_report *report);
+/** Stable identifier of check @index ("iommu-groups", "iommu-hardware", ...); NULL out of range. */
+const char *hostdev_vfio_report_get_check_id(const hostdev_vfio_report *report, size_t index);
+/** One-line title of the check ("IOMMU groups present"). */
+const char *hostdev_vfio_report_get_check_title(const hostdev_vfio_report *report, size_t index);
+/** enum hostdev_check_status of the check, -EINVAL out of range. */
+int hostdev_vfio_report_get_check_status(const hostdev_vfio_report *report, size_t index);
+/** What was found. */
+const char *hostdev_vfio_report_get_check_message(const hostdev_vfio_report *report, size_t index);
+/** What to do about a WARN or FAIL; NULL for PASS. */
+const char *hostdev_vfio_report_get_check_remedy(const hostdev_vfio_report *report, size_t index);
+
+/** Number of devices judged, in address order. */
+size_t hostdev_vfio_report_get_device_count(const hostdev_vfio_report *report);
+/** Address of device @index. */
+const char *hostdev_vfio_report_get_device_address(const hostdev_vfio_report *report, size_t index);
+/**
+ * PASS: assignable as is (or already on vfio-pci); WARN: assignable with HOSTDEV_BIND_GROUP;
+ * FAIL: not assignable (no IOMMU group, bridge, guarded, group holds a guarded device).
+ * -EINVAL out of range.
+ */
+int hostdev_vfio_report_get_device_status(const hostdev_vfio_report *report, size_t index);
+/** Why. */
+const char *hostdev_vfio_report_get_device_message(const hostdev_vfio_report *report, size_t index);
+/** What to do for WARN/FAIL, NULL for PASS. */
+const char *hostdev_vfio_report_get_device_remedy(const hostdev_vfio_report *report, size_t index);
+
+/**
+ * The report as JSON {"status": "pass"|"warn"|"fail", "checks": [...], "devices": [...]}
+ * (docs/vfio.md). Released with hostdev_free(). @flags: HOSTDEV_JSON_PRETTY or 0.
+ */
+int hostdev_vfio_report_to_json(const hostdev_vfio_report *report, unsigned int flags, char **out);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Persistence across host reboots */
+
+/**
+ * Add @address to the declarative list of devices that must be on vfio-pci
+ * (<config>/vfio-devices.json). The device must exist: its vendor:device ids are recorded so that
+ * apply refuses a different card found at the same address after a hardware change. @flags
+ * (HOSTDEV_BIND_GROUP, HOSTDEV_BIND_FORCE) are stored and used by apply. Returns 0 when added, 1
+ * when the address was listed already (its flags and ids are updated), or a negative errno.
+ */
+int hostdev_vfio_persist_add(hostdev_ctx *ctx, const char *address, unsigned int flags);
+
+/** Remove @address from the list. Returns 0, -ENOENT when it is not listed, another errno. */
+int hostdev_vfio_persist_remove(hostdev_ctx *ctx, const char *address);
+
+/** Snapshot of the persistent list. */
+typedef struct hostdev_vfio_persist hostdev_vfio_persist;
+
+/** Read the list (a missing file is an empty list). Returns 0, -EBADMSG (corrupt file), ... */
+int hostdev_vfio_persist_read(hostdev_ctx *ctx, hostdev_vfio_persist **out);
+hostdev_vfio_persist *hostdev_vfio_persist_ref(hostdev_vfio_persist *list);
+/** NULL-safe; always returns NULL. */
+hostdev_vfio_persist *hostdev_vfio_persist_unref(hostdev_vfio_persist *list);
+/** Path of the list file. */
+const char *hostdev_vfio_persist_get_path(const hostdev_vfio_persist *list);
+/** Number of entries, in address order. */
+size_t hostdev_vfio_persist_get_count(const hostdev_vfio_persist *list);
+/** Address of entry @index, NULL out of range. */
+const char *hostdev_vfio_persist_get_address(const hostdev_vfio_persist *list, size_t index);
+/** enum hostdev_bind_flags stored with entry @index. */
+unsigned int hostdev_vfio_persist_get_flags(const hostdev_vfio_persist *list, size_t index);
+/** Vendor id recorded with entry @index (0 unknown). */
+unsigned int hostdev_vfio_persist_get_vendor_id(const hostdev_vfio_persist *list, size_t index);
+/** Device id recorded with entry @index (0 unknown). */
+unsigned int hostdev_vfio_persist_get_device_id(const hostdev_vfio_persist *list, size_t index);
+
+/**
+ * Bind every listed device (what a boot-time unit runs before the kubelet): idempotent, each entry
+ * with its stored flags, refusing an entry whose device now has other ids. Goes on after a failing
+ * entry and reports all failures in one message. @flags must be 0. Returns the number of devices
+ * newly bound, or the first failure's negative errno.
+ */
+int hostdev_vfio_apply(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts,
+		       unsigned int flags);
+
+/**
+ * The OpenShift-style boot-time alternative, for /etc/modprobe.d/vfio.conf: comment lines, then
+ * "options vfio-pci ids=VVVV:DDDD,...\n" built from the listed devices' ids. The comments name
+ * every other device with the same ids, which vfio-pci would claim too at boot. *@out is released
+ * with hostdev_free(). @flags must be 0. Returns 0, -ENOENT (empty list), -EINVAL, -ENOMEM.
+ */
+int hostdev_vfio_modprobe_conf(hostdev_ctx *ctx, unsigned int flags, char **out);
 
 #ifdef __cplusplus
 }

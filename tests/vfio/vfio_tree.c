@@ -182,7 +182,10 @@ hostdev_ctx *vfio_tree_ctx(struct fakeroot *root)
 {
 	hostdev_ctx *ctx = NULL;
 
-	if (hostdev_ctx_new(&ctx) < 0 || hostdev_ctx_set_root(ctx, fakeroot_path(root)) < 0) {
+	/* No module directory unless a test builds one: never look at the host's modules. */
+	if (hostdev_ctx_new(&ctx) < 0 || hostdev_ctx_set_root(ctx, fakeroot_path(root)) < 0 ||
+	    hostdev_ctx_set_path(ctx, HOSTDEV_PATH_MODULES,
+				 fakeroot_abspath(root, "lib/modules/none")) < 0) {
 		hostdev_ctx_unref(ctx);
 		return NULL;
 	}
