@@ -514,6 +514,24 @@ def case_escaping_text(env):
               "JSON keeps the bytes (escaped by JSON): %r" % doc["device"]["mdev_types"][1])
 
 
+def case_vanished_device(env):
+    """A device whose directory disappeared (hot-unplug during the scan) is skipped, not fatal."""
+    target = os.path.realpath(env.root + "/sys/bus/pci/devices/0000:3b:02.0")
+    shutil.rmtree(target)
+    out, _ = env.expect(["list"], 0, stderr="")
+    env.check([l.split(" ")[0] for l in out.splitlines()] ==
+              [a for a in ADDRESSES if a != "0000:3b:02.0"], "list after unplug: %s" % out)
+    doc = env.json_of("list", "--json")
+    env.check(len(doc["devices"]) == len(ADDRESSES) - 1, "JSON list after unplug")
+    env.expect(["show", "3b:02.0"], 1, stdout="")
+    # The PF still names the VF it links to; the VF's driver is unknown.
+    out, _ = env.expect(["show", "3b:00.0"], 0, stderr="")
+    env.check("    VF 0   0000:3b:02.0  (unreadable)\n" in out, "PF view of a vanished VF: %s" % out)
+    doc = env.json_of("show", "--json", "3b:00.0")
+    env.check(doc["vf_devices"][0] == {"address": "0000:3b:02.0", "driver": None, "number": 0},
+              "JSON PF view of a vanished VF: %r" % doc["vf_devices"])
+
+
 def case_write_error(env):
     if not os.path.exists("/dev/full"):
         return SKIP
