@@ -167,6 +167,9 @@ $rows
 $syscall_tables
 #### Paths hostdev opens most ($first functions, relative to the tree; numbers and addresses folded)
 
+A path opened relative to a directory descriptor (\`openat(dirfd, "N/address")\`) appears without its
+directory; absolute paths outside the tree are the library's own files (pci.ids, udev hwdb, ...).
+
 | opens | path |
 |---:|---|
 $opens
