@@ -15,21 +15,21 @@
 
 /* The only place where the system locations are spelled out. */
 static const char *const default_paths[HOSTDEV_PATH_COUNT] = {
-	[HOSTDEV_PATH_SYSFS] = "/sys",
-	[HOSTDEV_PATH_DEV] = "/dev",
-	[HOSTDEV_PATH_PROC] = "/proc",
-	[HOSTDEV_PATH_STATE] = "/var/lib/hostdev",
-	[HOSTDEV_PATH_CONFIG] = "/etc/hostdev",
-	[HOSTDEV_PATH_KUBELET] = "/var/lib/kubelet",
-	[HOSTDEV_PATH_PCI_IDS] = "/usr/share/misc/pci.ids",
-	[HOSTDEV_PATH_USB_IDS] = "/usr/share/misc/usb.ids",
-	[HOSTDEV_PATH_MODULES] = "",
+    [HOSTDEV_PATH_SYSFS] = "/sys",
+    [HOSTDEV_PATH_DEV] = "/dev",
+    [HOSTDEV_PATH_PROC] = "/proc",
+    [HOSTDEV_PATH_STATE] = "/var/lib/hostdev",
+    [HOSTDEV_PATH_CONFIG] = "/etc/hostdev",
+    [HOSTDEV_PATH_KUBELET] = "/var/lib/kubelet",
+    [HOSTDEV_PATH_PCI_IDS] = "/usr/share/misc/pci.ids",
+    [HOSTDEV_PATH_USB_IDS] = "/usr/share/misc/usb.ids",
+    [HOSTDEV_PATH_MODULES] = "",
 };
 
 /* Paths that hostdev_ctx_set_root() moves under the fake root. */
 static const enum hostdev_path rooted_paths[] = {
-	HOSTDEV_PATH_SYSFS, HOSTDEV_PATH_DEV,    HOSTDEV_PATH_PROC,
-	HOSTDEV_PATH_STATE, HOSTDEV_PATH_CONFIG, HOSTDEV_PATH_KUBELET,
+    HOSTDEV_PATH_SYSFS, HOSTDEV_PATH_DEV,    HOSTDEV_PATH_PROC,
+    HOSTDEV_PATH_STATE, HOSTDEV_PATH_CONFIG, HOSTDEV_PATH_KUBELET,
 };
 
 HOSTDEV_EXPORT int hostdev_ctx_new(hostdev_ctx **out)
@@ -72,6 +72,7 @@ HOSTDEV_EXPORT hostdev_ctx *hostdev_ctx_unref(hostdev_ctx *ctx)
 		return NULL;
 	ctx_pci_access_release(ctx);
 	ctx_kmod_release(ctx);
+	ctx_slots_release(ctx);
 	for (size_t i = 0; i < HOSTDEV_PATH_COUNT; i++)
 		free(ctx->paths[i]);
 	free(ctx->node_name);
@@ -84,6 +85,8 @@ static void invalidate_helpers(hostdev_ctx *ctx, enum hostdev_path which)
 {
 	if (which == HOSTDEV_PATH_SYSFS || which == HOSTDEV_PATH_PCI_IDS)
 		ctx_pci_access_release(ctx);
+	if (which == HOSTDEV_PATH_SYSFS)
+		ctx_slots_release(ctx);
 	if (which == HOSTDEV_PATH_MODULES)
 		ctx_kmod_release(ctx);
 }
@@ -108,8 +111,7 @@ static int replace_path(hostdev_ctx *ctx, enum hostdev_path which, const char *a
 	return 0;
 }
 
-HOSTDEV_EXPORT int hostdev_ctx_set_path(hostdev_ctx *ctx, enum hostdev_path which,
-					const char *path)
+HOSTDEV_EXPORT int hostdev_ctx_set_path(hostdev_ctx *ctx, enum hostdev_path which, const char *path)
 {
 	if (!ctx)
 		return -EINVAL;

@@ -24,6 +24,13 @@
 struct pci_access;
 struct kmod_ctx;
 
+/* A growable, NULL-terminated array of malloc'ed strings (strv.c). */
+struct strv {
+	char **items;
+	size_t count;
+	size_t capacity;
+};
+
 struct hostdev_ctx {
 	int refcount;
 	char *paths[HOSTDEV_PATH_COUNT];
@@ -37,6 +44,13 @@ struct hostdev_ctx {
 	bool pacc_failed;
 	struct kmod_ctx *kmod;
 	bool kmod_failed;
+	/*
+	 * Physical slots: "dddd:bb:ss" -> slot name, read once instead of once per device (a server
+	 * has hundreds of slots and thousands of functions). Refreshed at the start of every
+	 * enumeration.
+	 */
+	struct strv slot_addresses, slot_names;
+	bool slots_loaded;
 };
 
 /* context.c: logging and error reporting. */
@@ -64,16 +78,15 @@ void ctx_pci_access_release(hostdev_ctx *ctx);
 struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx);
 void ctx_kmod_release(hostdev_ctx *ctx);
 
+/* pci_slots.c */
+const char *ctx_slot_for(hostdev_ctx *ctx, const char *bus_slot);
+void ctx_slots_release(hostdev_ctx *ctx);
+
 /* pci_device.c */
 int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
 		      hostdev_pci_device **out);
 
-/* Generic string helpers (strv.c). A strv is a NULL-terminated array of malloc'ed strings. */
-struct strv {
-	char **items;
-	size_t count;
-	size_t capacity;
-};
+/* Generic string helpers (strv.c). */
 int strv_push(struct strv *v, const char *s);
 int strv_push_take(struct strv *v, char *s);
 void strv_sort(struct strv *v);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Harvester- and KubeVirt-compatible names. These must match Harvester's pcidevices controller bit for
- * bit (objects and resources created by it and by us have to agree), so each step below mirrors one of
- * its string operations; docs/naming.md lists the rules and the one deliberate deviation.
+ * Harvester- and KubeVirt-compatible names. These must match Harvester's pcidevices controller bit
+ * for bit (objects and resources created by it and by us have to agree), so each step below mirrors
+ * one of its string operations; docs/naming.md lists the rules and the one deliberate deviation.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -55,8 +55,9 @@ static bool is_go_space(char c)
 }
 
 /*
- * The first `\[([^\]]+)\]` match (leftmost, like Go's FindStringSubmatch): a '[' followed by at least
- * one character other than ']' and then a ']'. Sets *start and *len of the group; false if none.
+ * The first `\[([^\]]+)\]` match (leftmost, like Go's FindStringSubmatch): a '[' followed by at
+ * least one character other than ']' and then a ']'. Sets *start and *len of the group; false if
+ * none.
  */
 static bool first_bracket_group(const char *s, const char **start, size_t *len)
 {
@@ -102,8 +103,9 @@ HOSTDEV_EXPORT int hostdev_naming_resource_vendor(const char *vendor_name, char 
 		}
 	}
 	/*
-	 * Deviation: Harvester would produce ".com" here (and crash on an unmatched '['). An empty domain
-	 * label is not a valid resource name, so use the name Harvester gives unknown vendors.
+	 * Deviation: Harvester would produce ".com" here (and crash on an unmatched '['). An empty
+	 * domain label is not a valid resource name, so use the name Harvester gives unknown
+	 * vendors.
 	 */
 	if (kept == 0)
 		sbuf_puts(&s, "unknown");

@@ -95,8 +95,8 @@ static int read_kernel_state(hostdev_pci_device *dev, int dirfd)
 }
 
 /*
- * Read the device @name below @devices_dirfd (the open <sysfs>/bus/pci/devices). Returns -ENODEV when the
- * device is not (or no longer) there, so that enumeration can skip it.
+ * Read the device @name below @devices_dirfd (the open <sysfs>/bus/pci/devices). Returns -ENODEV
+ * when the device is not (or no longer) there, so that enumeration can skip it.
  */
 int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
 		      hostdev_pci_device **out)
@@ -138,8 +138,7 @@ int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
 				  dev->address);
 	if (r < 0)
 		goto fail;
-	r = snprintf(path, sizeof(path), "%s/%s/%s", ctx_sysfs(ctx), pci_devices_dir,
-		     dev->address);
+	r = snprintf(path, sizeof(path), "%s/%s/%s", ctx_sysfs(ctx), pci_devices_dir, dev->address);
 	if (r < 0 || (size_t)r >= sizeof(path) || !(dev->syspath = strdup(path))) {
 		r = -ENOMEM;
 		goto fail;
@@ -171,8 +170,9 @@ HOSTDEV_EXPORT int hostdev_pci_device_new(hostdev_ctx *ctx, const char *address,
 				     ctx_sysfs(ctx));
 	devices_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (devices_fd < 0)
-		return hostdev_error(ctx, -ENODEV, "%s: cannot open %s (%s): is sysfs mounted there?",
-				     canonical, path, strerror(errno));
+		return hostdev_error(ctx, -ENODEV,
+				     "%s: cannot open %s (%s): is sysfs mounted there?", canonical,
+				     path, strerror(errno));
 	r = pci_device_new_at(ctx, devices_fd, canonical, out);
 	close(devices_fd);
 	return r;
@@ -295,7 +295,8 @@ static void load_netdevs(hostdev_pci_device *dev)
 	/* ENOENT: not a network function. */
 	sysfs_list_dir(fd, "net", NULL, &dev->netdevs);
 	if (dev->netdevs.count == 0) {
-		/* virtio-net hangs its interface below the virtio device: <pci>/virtioN/net/<if>. */
+		/* virtio-net hangs its interface below the virtio device: <pci>/virtioN/net/<if>.
+		 */
 		struct strv children = {0};
 
 		if (sysfs_list_dir(fd, ".", is_virtio_child, &children) == 0) {
@@ -327,39 +328,19 @@ HOSTDEV_EXPORT const char *hostdev_pci_device_get_netdev(hostdev_pci_device *dev
 	return index < dev->netdevs.count ? dev->netdevs.items[index] : NULL;
 }
 
-/*
- * Physical slot: /sys/bus/pci/slots/<name>/address holds "dddd:bb:ss" (no function) for the slot the
- * device sits in, as lspci -v's "Physical Slot".
- */
 static void load_physical_slot(hostdev_pci_device *dev)
 {
-	struct strv slots = {0};
-	char path[PATH_MAX], want[HOSTDEV_PCI_ADDRESS_MAX], buf[64];
-	int fd;
+	char bus_slot[HOSTDEV_PCI_ADDRESS_MAX];
+	const char *name;
 
 	if (dev->loaded & PCI_PART_SLOT)
 		return;
 	dev->loaded |= PCI_PART_SLOT;
-	if (path_join(path, sizeof(path), ctx_sysfs(dev->ctx), "bus/pci/slots") < 0)
-		return;
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	snprintf(want, sizeof(want), "%04x:%02x:%02x", (unsigned int)dev->addr.domain,
+	snprintf(bus_slot, sizeof(bus_slot), "%04x:%02x:%02x", (unsigned int)dev->addr.domain,
 		 (unsigned int)dev->addr.bus, (unsigned int)dev->addr.slot);
-	if (sysfs_list_dir(fd, ".", NULL, &slots) == 0) {
-		for (size_t i = 0; i < slots.count && !dev->physical_slot; i++) {
-			char attr[PATH_MAX];
-
-			if (path_join(attr, sizeof(attr), slots.items[i], "address") < 0)
-				continue;
-			if (sysfs_read_attr(fd, attr, buf, sizeof(buf)) > 0 &&
-			    strcmp(buf, want) == 0)
-				dev->physical_slot = strdup(slots.items[i]);
-		}
-	}
-	strv_clear(&slots);
-	close(fd);
+	name = ctx_slot_for(dev->ctx, bus_slot);
+	if (name)
+		dev->physical_slot = strdup(name);
 }
 
 HOSTDEV_EXPORT const char *hostdev_pci_device_get_physical_slot(hostdev_pci_device *dev)

@@ -80,7 +80,8 @@ struct hostdev_pci_device {
 /* Open the device's sysfs directory; the caller closes the fd. Negative errno on failure. */
 int pci_device_open_dir(hostdev_pci_device *dev);
 
-/* Loaders, each fills one part once and marks it loaded even on failure (logged, part stays empty). */
+/* Loaders, each fills one part once and marks it loaded even on failure (logged, part stays empty).
+ */
 void pci_device_load_names(hostdev_pci_device *dev);
 void pci_device_load_modules(hostdev_pci_device *dev);
 void pci_device_load_group(hostdev_pci_device *dev);

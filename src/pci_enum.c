@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Enumeration of PCI devices in address order. The directory is listed once, on the first next(); slot
- * filters are applied to the names so that filtered-out devices are never opened; the other filters
- * need the device's attributes and are applied as each device is read.
+ * Enumeration of PCI devices in address order. The directory is listed once, on the first next();
+ * slot filters are applied to the names so that filtered-out devices are never opened; the other
+ * filters need the device's attributes and are applied as each device is read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,6 @@
 #include "pci_device.h"
 #include "pci_filter.h"
 #include "sysfs.h"
-
 
 struct hostdev_pci_enum {
 	int refcount;
@@ -88,8 +87,9 @@ static int array_append(void **array, size_t *count, const void *item, size_t si
 static int check_not_started(hostdev_pci_enum *e)
 {
 	if (e->started)
-		return hostdev_error(e->ctx, -EBUSY,
-				     "filters must be added before the first hostdev_pci_enum_next()");
+		return hostdev_error(
+		    e->ctx, -EBUSY,
+		    "filters must be added before the first hostdev_pci_enum_next()");
 	return 0;
 }
 
@@ -199,6 +199,8 @@ static int start_scan(hostdev_pci_enum *e)
 	int r;
 
 	e->started = true;
+	/* A new scan sees slots that appeared since the last one (pciehp loaded late). */
+	ctx_slots_release(e->ctx);
 	if (path_join(path, sizeof(path), ctx_sysfs(e->ctx), "bus/pci/devices") < 0)
 		return hostdev_error(e->ctx, -ENAMETOOLONG, "sysfs path '%s' is too long",
 				     ctx_sysfs(e->ctx));

@@ -9,8 +9,8 @@
 #include "pci_filter.h"
 
 /*
- * Parse one filter field: empty or "*" means any (-1); otherwise 1..8 hex digits, nothing else (lspci
- * also accepts strtol's "0x" and signs, which only hide typos).
+ * Parse one filter field: empty or "*" means any (-1); otherwise 1..8 hex digits, nothing else
+ * (lspci also accepts strtol's "0x" and signs, which only hide typos).
  */
 static int parse_field(const char *s, size_t len, unsigned long max, long *out)
 {
@@ -66,7 +66,8 @@ int pci_slot_filter_parse(hostdev_ctx *ctx, const char *spec, struct pci_slot_fi
 		first_colon = strchr(spec, ':');
 		if (first_colon != colon) {
 			/* domain:bus:slot; a third ':' makes the bus field invalid below. */
-			if (parse_field(spec, (size_t)(first_colon - spec), 0x7fffffff, &f.domain) < 0)
+			if (parse_field(spec, (size_t)(first_colon - spec), 0x7fffffff, &f.domain) <
+			    0)
 				return bad_field(ctx, spec, "domain", spec,
 						 (size_t)(first_colon - spec),
 						 "hex up to 7fffffff or '*'");
@@ -99,10 +100,11 @@ int pci_id_filter_parse(hostdev_ctx *ctx, const char *spec, struct pci_id_filter
 	if (!spec)
 		return hostdev_error(ctx, -EINVAL, "ID filter must not be NULL");
 	if (!strchr(spec, ':'))
-		return hostdev_error(ctx, -EINVAL,
-				     "invalid ID filter '%s': expected vendor:device[:class[:prog_if]] "
-				     "such as 8086:1521 or 10de:",
-				     spec);
+		return hostdev_error(
+		    ctx, -EINVAL,
+		    "invalid ID filter '%s': expected vendor:device[:class[:prog_if]] "
+		    "such as 8086:1521 or 10de:",
+		    spec);
 	for (p = spec; n < 4; n++) {
 		const char *c = strchr(p, ':');
 
@@ -137,8 +139,7 @@ int pci_class_filter_parse(hostdev_ctx *ctx, const char *spec, struct pci_class_
 	if (spec[0] == '0' && (spec[1] == 'x' || spec[1] == 'X'))
 		spec += 2;
 	len = strlen(spec);
-	if ((len != 2 && len != 4 && len != 6) || parse_field(spec, len, 0xffffff, &v) < 0 ||
-	    v < 0)
+	if ((len != 2 && len != 4 && len != 6) || parse_field(spec, len, 0xffffff, &v) < 0 || v < 0)
 		return hostdev_error(ctx, -EINVAL,
 				     "invalid class filter '%s': expected 2, 4 or 6 hex digits "
 				     "(class, class+subclass, or with prog-if), such as 02 or 0200",

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* IOMMU group membership: the devices listed under the group the device's iommu_group link names. */
+/* IOMMU group membership: the devices listed under the group the device's iommu_group link names.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

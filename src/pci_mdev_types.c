@@ -106,8 +106,7 @@ HOSTDEV_EXPORT const char *hostdev_pci_device_get_mdev_type_name(hostdev_pci_dev
 	return t ? t->name : NULL;
 }
 
-HOSTDEV_EXPORT int hostdev_pci_device_get_mdev_type_available(hostdev_pci_device *dev,
-							      size_t index)
+HOSTDEV_EXPORT int hostdev_pci_device_get_mdev_type_available(hostdev_pci_device *dev, size_t index)
 {
 	struct pci_mdev_type *t = type_at(dev, index);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Kernel modules able to drive a device: its modalias looked up through libkmod, the way `lspci -k`
- * finds "Kernel modules:". The kmod context is owned by the hostdev context and created on first use.
+ * finds "Kernel modules:". The kmod context is owned by the hostdev context and created on first
+ * use.
  */
 #include <errno.h>
 #include <libkmod.h>
@@ -12,8 +13,9 @@
 #include "pci_device.h"
 
 /* libkmod logs to stderr by default; route its messages to our callback at debug priority. */
-static void kmod_log_to_ctx(void *data, int priority, const char *file, int line, const char *fn,
-			    const char *format, va_list args)
+static void __attribute__((format(printf, 6, 0)))
+kmod_log_to_ctx(void *data, int priority, const char *file, int line, const char *fn,
+		const char *format, va_list args)
 {
 	hostdev_ctx *ctx = data;
 	char message[512];
@@ -41,17 +43,18 @@ struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx)
 		return NULL;
 	}
 	kmod_set_log_fn(kmod, kmod_log_to_ctx, ctx);
-	/* Loading the indexes once makes each lookup a few hash probes instead of file opens. */
+	/*
+	 * Loading the indexes once makes each lookup a few hash probes instead of file opens. When
+	 * some index is missing (no modules.builtin, or no module tree at all) lookups still work
+	 * from the files that exist, opened on demand, so keep the context.
+	 */
 	r = kmod_load_resources(kmod);
-	if (r < 0) {
-		log_warn(ctx,
-			 "cannot load the module indexes of %s (%s): kernel modules will not be "
-			 "listed; install the kernel's modules or set HOSTDEV_PATH_MODULES",
-			 kmod_get_dirname(kmod), strerror(-r));
-		kmod_unref(kmod);
-		ctx->kmod_failed = true;
-		return NULL;
-	}
+	if (r < 0)
+		log_warn(
+		    ctx,
+		    "cannot load the module indexes of %s (%s): kernel modules may be missing "
+		    "from the output; install the kernel's modules or set HOSTDEV_PATH_MODULES",
+		    kmod_get_dirname(kmod), strerror(-r));
 	ctx->kmod = kmod;
 	return kmod;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Human names from pci.ids through libpci, so that they are exactly what lspci prints. The pci_access
- * handle is owned by the context and honours its sysfs root (the `sysfs.path` parameter) and pci.ids path.
+ * Human names from pci.ids through libpci, so that they are exactly what lspci prints. The
+ * pci_access handle is owned by the context and honours its sysfs root (the `sysfs.path` parameter)
+ * and pci.ids path.
  */
 #include <errno.h>
 #include <limits.h>
@@ -15,17 +16,17 @@
 #include "sysfs.h"
 
 /*
- * libpci reports through printf-like callbacks with no userdata; the library never prints, so warnings
- * and debug messages are dropped.
+ * libpci reports through printf-like callbacks with no userdata; the library never prints, so
+ * warnings and debug messages are dropped.
  */
 static void PCI_PRINTF(1, 2) pci_quiet(char *msg, ...)
 {
 }
 
 /*
- * libpci declares its error callback as not returning, but for what is used here it is safe to return:
- * a parse error in pci.ids leaves the names read so far (lspci exits instead; a library must not), and
- * the only other caller is malloc failure inside libpci.
+ * libpci declares its error callback as not returning, but for what is used here it is safe to
+ * return: a parse error in pci.ids leaves the names read so far (lspci exits instead; a library
+ * must not), and the only other caller is malloc failure inside libpci.
  */
 static void PCI_PRINTF(1, 2) pci_error_continue(char *msg, ...)
 {
@@ -51,8 +52,8 @@ struct pci_access *ctx_pci_access(hostdev_ctx *ctx)
 		pci_set_param(pacc, "sysfs.path", path);
 	pci_set_name_list_path(pacc, ctx->paths[HOSTDEV_PATH_PCI_IDS], 0);
 	/*
-	 * Names come from the context's pci.ids only: udev's hwdb would make results depend on the host
-	 * (and libpci leaks a udev object on every hwdb miss).
+	 * Names come from the context's pci.ids only: udev's hwdb would make results depend on the
+	 * host (and libpci leaks a udev object on every hwdb miss).
 	 */
 	pci_set_param(pacc, "hwdb.disable", "1");
 	pci_init(pacc);
@@ -85,8 +86,8 @@ static char *class_name_from_fallback(const char *name)
 }
 
 /*
- * libpci has no lookup for a class alone; an absent subclass makes it fall back to the class name, so
- * probe subclasses from the top (0xff is rarely assigned) until the fallback form comes back.
+ * libpci has no lookup for a class alone; an absent subclass makes it fall back to the class name,
+ * so probe subclasses from the top (0xff is rarely assigned) until the fallback form comes back.
  */
 static char *lookup_class_only(struct pci_access *pacc, unsigned int base)
 {
@@ -140,8 +141,8 @@ void pci_device_load_names(hostdev_pci_device *dev)
 		dev->subsystem_vendor_name = lookup(pacc, PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_VENDOR,
 						    dev->subsystem_vendor_id, 0u, 0u, 0u);
 		dev->subsystem_name =
-			lookup(pacc, PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_DEVICE, dev->vendor_id,
-			       dev->device_id, dev->subsystem_vendor_id, dev->subsystem_device_id);
+		    lookup(pacc, PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_DEVICE, dev->vendor_id,
+			   dev->device_id, dev->subsystem_vendor_id, dev->subsystem_device_id);
 	}
 	n = pci_lookup_name(pacc, buf, sizeof(buf), PCI_LOOKUP_CLASS | PCI_LOOKUP_NO_NUMBERS,
 			    class16);
@@ -151,7 +152,8 @@ void pci_device_load_names(hostdev_pci_device *dev)
 		dev->subclass_name = strdup(n);
 		dev->class_name = lookup_class_only(pacc, base);
 	}
-	dev->prog_if_name = lookup(pacc, PCI_LOOKUP_PROGIF, class16, dev->class_code & 0xff, 0u, 0u);
+	dev->prog_if_name =
+	    lookup(pacc, PCI_LOOKUP_PROGIF, class16, dev->class_code & 0xff, 0u, 0u);
 	if (!dev->vendor_name)
 		log_debug(dev->ctx, "%s: vendor %04x not in %s", dev->address, dev->vendor_id,
 			  dev->ctx->paths[HOSTDEV_PATH_PCI_IDS]);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Small readers for sysfs attributes, relative to an open directory so that a device is opened once and
- * each attribute costs one openat + read + close.
+ * Small readers for sysfs attributes, relative to an open directory so that a device is opened once
+ * and each attribute costs one openat + read + close.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -62,7 +62,8 @@ int sysfs_read_attr(int dirfd, const char *name, char *buf, size_t size)
 
 int sysfs_read_alloc(int dirfd, const char *name, char **out)
 {
-	/* sysfs attributes are at most one page; 64 KiB also covers fixture files written by hand. */
+	/* sysfs attributes are at most one page; 64 KiB also covers fixture files written by hand.
+	 */
 	const size_t max = 65536;
 	char *buf = malloc(max);
 	int r;
@@ -147,8 +148,8 @@ int sysfs_list_dir(int dirfd, const char *name, bool (*keep)(const char *entry),
 		return r;
 	}
 	while ((de = readdir(dir))) {
-		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
-					     (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+		if (de->d_name[0] == '.' &&
+		    (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
 		if (keep && !keep(de->d_name))
 			continue;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* sysfs attribute readers (sysfs.c). All return a negative errno on failure and write nothing then. */
+/* sysfs attribute readers (sysfs.c). All return a negative errno on failure and write nothing then.
+ */
 #ifndef HOSTDEV_SYSFS_H
 #define HOSTDEV_SYSFS_H
 

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libhostdev context: the one object that owns every root path, the node name, the log callback and the
- * last error message. Every other object of the library hangs off a context.
+ * libhostdev context: the one object that owns every root path, the node name, the log callback and
+ * the last error message. Every other object of the library hangs off a context.
  *
  * Conventions used by the whole API (see docs/api.md):
- *  - Functions returning int return >= 0 on success and a negative errno on failure. On failure, output
- *    parameters are left untouched and hostdev_ctx_get_error() holds one human sentence naming the device,
- *    what is wrong and what to do.
- *  - Objects are reference counted: *_ref() returns its argument, *_unref() returns NULL and accepts NULL.
+ *  - Functions returning int return >= 0 on success and a negative errno on failure. On failure,
+ * output parameters are left untouched and hostdev_ctx_get_error() holds one human sentence naming
+ * the device, what is wrong and what to do.
+ *  - Objects are reference counted: *_ref() returns its argument, *_unref() returns NULL and
+ * accepts NULL.
  *  - Strings returned by getters belong to the object and stay valid until it is released.
- *  - A context and the objects made from it must not be used from two threads at the same time; use one
- *    context per thread instead (they are cheap).
+ *  - A context and the objects made from it must not be used from two threads at the same time; use
+ * one context per thread instead (they are cheap).
  */
 #ifndef HOSTDEV_CONTEXT_H
 #define HOSTDEV_CONTEXT_H
@@ -23,19 +24,20 @@ extern "C" {
 typedef struct hostdev_ctx hostdev_ctx;
 
 /**
- * The paths a context owns. Defaults are the real system locations; tests and `hostdev --root` point them
- * at a fake tree. New members are only ever added at the end.
+ * The paths a context owns. Defaults are the real system locations; tests and `hostdev --root`
+ * point them at a fake tree. New members are only ever added at the end.
  */
 enum hostdev_path {
-	HOSTDEV_PATH_SYSFS = 0, /**< sysfs mount, default "/sys" */
-	HOSTDEV_PATH_DEV = 1,   /**< device nodes, default "/dev" */
-	HOSTDEV_PATH_PROC = 2,  /**< procfs mount, default "/proc" */
-	HOSTDEV_PATH_STATE = 3, /**< library state (journal, locks), default "/var/lib/hostdev" */
+	HOSTDEV_PATH_SYSFS = 0,	  /**< sysfs mount, default "/sys" */
+	HOSTDEV_PATH_DEV = 1,	  /**< device nodes, default "/dev" */
+	HOSTDEV_PATH_PROC = 2,	  /**< procfs mount, default "/proc" */
+	HOSTDEV_PATH_STATE = 3,	  /**< library state (journal, locks), default "/var/lib/hostdev" */
 	HOSTDEV_PATH_CONFIG = 4,  /**< configuration, default "/etc/hostdev" */
 	HOSTDEV_PATH_KUBELET = 5, /**< kubelet root, default "/var/lib/kubelet" */
 	HOSTDEV_PATH_PCI_IDS = 6, /**< pci.ids database, default "/usr/share/misc/pci.ids" */
 	HOSTDEV_PATH_USB_IDS = 7, /**< usb.ids database, default "/usr/share/misc/usb.ids" */
-	HOSTDEV_PATH_MODULES = 8, /**< kernel module dir, default "" = libkmod's /lib/modules/$(uname -r) */
+	HOSTDEV_PATH_MODULES =
+	    8, /**< kernel module dir, default "" = libkmod's /lib/modules/$(uname -r) */
 };
 
 /** Log priorities, the syslog numbers. */
@@ -67,8 +69,8 @@ hostdev_ctx *hostdev_ctx_ref(hostdev_ctx *ctx);
 hostdev_ctx *hostdev_ctx_unref(hostdev_ctx *ctx);
 
 /**
- * Set one path (copied). An empty string is allowed only for HOSTDEV_PATH_MODULES (libkmod default).
- * Returns 0, -EINVAL for an unknown @which or a NULL/empty/relative path, -ENOMEM.
+ * Set one path (copied). An empty string is allowed only for HOSTDEV_PATH_MODULES (libkmod
+ * default). Returns 0, -EINVAL for an unknown @which or a NULL/empty/relative path, -ENOMEM.
  */
 int hostdev_ctx_set_path(hostdev_ctx *ctx, enum hostdev_path which, const char *path);
 
@@ -76,9 +78,9 @@ int hostdev_ctx_set_path(hostdev_ctx *ctx, enum hostdev_path which, const char *
 const char *hostdev_ctx_get_path(const hostdev_ctx *ctx, enum hostdev_path which);
 
 /**
- * Point the context at a fake root: sysfs, dev, proc, state, config and kubelet become @root + their
- * default. The ids databases and the module directory keep their values (fake trees ship none).
- * Returns 0, -EINVAL for a NULL or relative @root, -ENOMEM.
+ * Point the context at a fake root: sysfs, dev, proc, state, config and kubelet become @root +
+ * their default. The ids databases and the module directory keep their values (fake trees ship
+ * none). Returns 0, -EINVAL for a NULL or relative @root, -ENOMEM.
  */
 int hostdev_ctx_set_root(hostdev_ctx *ctx, const char *root);
 
@@ -94,22 +96,24 @@ const char *hostdev_ctx_get_node_name(const hostdev_ctx *ctx);
 /** Install (or with @fn NULL remove) the log callback. */
 void hostdev_ctx_set_log_fn(hostdev_ctx *ctx, hostdev_log_fn fn, void *userdata);
 
-/** Messages with a priority numerically above @priority are dropped. Default HOSTDEV_LOG_WARNING. */
+/** Messages with a priority numerically above @priority are dropped. Default HOSTDEV_LOG_WARNING.
+ */
 void hostdev_ctx_set_log_priority(hostdev_ctx *ctx, int priority);
 
 /** The current log priority threshold. */
 int hostdev_ctx_get_log_priority(const hostdev_ctx *ctx);
 
 /**
- * The message of the last failed call on this context ("" if none). Owned by the context; valid until
- * the next failing call.
+ * The message of the last failed call on this context ("" if none). Owned by the context; valid
+ * until the next failing call.
  */
 const char *hostdev_ctx_get_error(const hostdev_ctx *ctx);
 
 /** Library version string, e.g. "0.1.0". */
 const char *hostdev_version(void);
 
-/** Free memory the library returned to the caller (strings from *_to_json and similar). NULL-safe. */
+/** Free memory the library returned to the caller (strings from *_to_json and similar). NULL-safe.
+ */
 void hostdev_free(void *ptr);
 
 #ifdef __cplusplus

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Resource and object naming, as pure functions of their inputs, so that callers (and the tests) can
- * compute Harvester- and KubeVirt-compatible names without a device. The rules are in docs/naming.md.
+ * Resource and object naming, as pure functions of their inputs, so that callers (and the tests)
+ * can compute Harvester- and KubeVirt-compatible names without a device. The rules are in
+ * docs/naming.md.
  *
  * Every function writes a NUL-terminated string into @buf of @size bytes and returns its length, or
- * -EINVAL for a NULL/invalid input, -ENOSPC when @size is too small (nothing useful is written then).
+ * -EINVAL for a NULL/invalid input, -ENOSPC when @size is too small (nothing useful is written
+ * then).
  */
 #ifndef HOSTDEV_NAMING_H
 #define HOSTDEV_NAMING_H
@@ -28,7 +30,8 @@ int hostdev_naming_resource_vendor(const char *vendor_name, char *buf, size_t si
 /**
  * Pooled resource name "<vendor>.com/<PRODUCT>" with Harvester's rules, including the 108-byte
  * device-plugin socket rule (VIRTUAL_FUNCTION -> VF, then the 4-hex device id).
- * @vendor_name and @device_name are pci.ids names (NULL when unknown); @device_id the PCI device id.
+ * @vendor_name and @device_name are pci.ids names (NULL when unknown); @device_id the PCI device
+ * id.
  */
 int hostdev_naming_pci_resource(const char *vendor_name, const char *device_name,
 				unsigned int device_id, char *buf, size_t size);
@@ -47,11 +50,12 @@ int hostdev_naming_pci_description(const char *class_name, const char *subclass_
 
 /** Harvester USBDevice object name "<node>-<vvvv>-<pppp>-<BBBDDD>". */
 int hostdev_naming_usb_object_name(const char *node, unsigned int vendor_id,
-				   unsigned int product_id, unsigned int busnum, unsigned int devnum,
-				   char *buf, size_t size);
+				   unsigned int product_id, unsigned int busnum,
+				   unsigned int devnum, char *buf, size_t size);
 
 /**
- * KubeVirt environment variable name: @prefix + "_" + upper(@resource_name with '/' and '.' -> '_').
+ * KubeVirt environment variable name: @prefix + "_" + upper(@resource_name with '/' and '.' ->
+ * '_').
  * '-' is kept. @prefix is e.g. "PCI_RESOURCE", "MDEV_PCI_RESOURCE", "USB_RESOURCE".
  */
 int hostdev_naming_kubevirt_env(const char *prefix, const char *resource_name, char *buf,

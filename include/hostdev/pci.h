@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * PCI devices: one snapshot object per function, read from the context's sysfs, and an enumerator with
- * pciutils-style filters.
+ * PCI devices: one snapshot object per function, read from the context's sysfs, and an enumerator
+ * with pciutils-style filters.
  *
- * A hostdev_pci_device is a snapshot: identity, class, driver, NUMA node and SR-IOV counts are read when
- * the object is made; names, kernel modules, IOMMU group members, VFs, network interfaces and mdev types
- * are read the first time they are asked for and then kept. Getters therefore take a non-const pointer.
- * Make a new object to see the current state.
+ * A hostdev_pci_device is a snapshot: identity, class, driver, NUMA node and SR-IOV counts are read
+ * when the object is made; names, kernel modules, IOMMU group members, VFs, network interfaces and
+ * mdev types are read the first time they are asked for and then kept. Getters therefore take a
+ * non-const pointer. Make a new object to see the current state.
  */
 #ifndef HOSTDEV_PCI_H
 #define HOSTDEV_PCI_H
@@ -23,8 +23,8 @@ extern "C" {
 /** A domain-qualified PCI address (DDDD:BB:SS.F). */
 struct hostdev_pci_address {
 	uint32_t domain;  /**< 0..0xffff (0..0xffffffff with the large-domain kernels) */
-	uint8_t bus;      /**< 0..0xff */
-	uint8_t slot;     /**< 0..0x1f */
+	uint8_t bus;	  /**< 0..0xff */
+	uint8_t slot;	  /**< 0..0x1f */
 	uint8_t function; /**< 0..7 */
 };
 
@@ -76,8 +76,8 @@ unsigned int hostdev_pci_device_get_class(hostdev_pci_device *dev);
 unsigned int hostdev_pci_device_get_revision(hostdev_pci_device *dev);
 
 /*
- * Names from pci.ids through libpci (the context's HOSTDEV_PATH_PCI_IDS), exactly as lspci prints them.
- * NULL when the database does not know the id.
+ * Names from pci.ids through libpci (the context's HOSTDEV_PATH_PCI_IDS), exactly as lspci prints
+ * them. NULL when the database does not know the id.
  */
 const char *hostdev_pci_device_get_vendor_name(hostdev_pci_device *dev);
 const char *hostdev_pci_device_get_device_name(hostdev_pci_device *dev);
@@ -94,14 +94,16 @@ const char *hostdev_pci_device_get_driver(hostdev_pci_device *dev);
 const char *hostdev_pci_device_get_driver_override(hostdev_pci_device *dev);
 /** The modalias string, NULL if the kernel exposes none. */
 const char *hostdev_pci_device_get_modalias(hostdev_pci_device *dev);
-/** Number of kernel modules able to drive the device (modalias lookup through libkmod, like lspci -k). */
+/** Number of kernel modules able to drive the device (modalias lookup through libkmod, like lspci
+ * -k). */
 size_t hostdev_pci_device_get_module_count(hostdev_pci_device *dev);
 /** Module @index, NULL when out of range. */
 const char *hostdev_pci_device_get_module(hostdev_pci_device *dev, size_t index);
 
 /** IOMMU group number, -1 when the device has none (IOMMU off or not translated). */
 int hostdev_pci_device_get_iommu_group(hostdev_pci_device *dev);
-/** Number of devices in the IOMMU group (including this one), 0 without a group. Sorted by address. */
+/** Number of devices in the IOMMU group (including this one), 0 without a group. Sorted by address.
+ */
 size_t hostdev_pci_device_get_iommu_group_member_count(hostdev_pci_device *dev);
 /** Address of group member @index, NULL when out of range. */
 const char *hostdev_pci_device_get_iommu_group_member(hostdev_pci_device *dev, size_t index);
@@ -154,12 +156,14 @@ const char *hostdev_pci_device_get_mdev_type_device_api(hostdev_pci_device *dev,
 /** description, NULL if unknown; may span lines. */
 const char *hostdev_pci_device_get_mdev_type_description(hostdev_pci_device *dev, size_t index);
 
-/* Names used by Harvester and KubeVirt (rules in docs/naming.md). NULL only on allocation failure. */
+/* Names used by Harvester and KubeVirt (rules in docs/naming.md). NULL only on allocation failure.
+ */
 /** "<class>: <vendor> <device>" as Harvester's PCIDevice status.description. */
 const char *hostdev_pci_device_get_description(hostdev_pci_device *dev);
 /** Harvester PCIDevice object name "<node>-<address without ':' and '.'>". */
 const char *hostdev_pci_device_get_object_name(hostdev_pci_device *dev);
-/** Pooled resource name "<vendor>.com/<PRODUCT>" (Harvester's rule, including the socket-length rule). */
+/** Pooled resource name "<vendor>.com/<PRODUCT>" (Harvester's rule, including the socket-length
+ * rule). */
 const char *hostdev_pci_device_get_resource_name(hostdev_pci_device *dev);
 /** Per-device resource name "<vendor>.com/<object name>". */
 const char *hostdev_pci_device_get_device_resource_name(hostdev_pci_device *dev);
@@ -186,9 +190,9 @@ hostdev_pci_enum *hostdev_pci_enum_ref(hostdev_pci_enum *e);
 hostdev_pci_enum *hostdev_pci_enum_unref(hostdev_pci_enum *e);
 
 /*
- * Filters. Filters of different kinds must all match; several filters of the same kind match when any
- * of them does. Adding a filter after the first hostdev_pci_enum_next() returns -EBUSY.
- * A malformed filter returns -EINVAL and the context error names the bad part.
+ * Filters. Filters of different kinds must all match; several filters of the same kind match when
+ * any of them does. Adding a filter after the first hostdev_pci_enum_next() returns -EBUSY. A
+ * malformed filter returns -EINVAL and the context error names the bad part.
  */
 /** lspci -s syntax: "[[domain:]bus:][slot][.[func]]", each part hex or "*" / empty for any. */
 int hostdev_pci_enum_add_slot_filter(hostdev_pci_enum *e, const char *spec);
@@ -201,8 +205,9 @@ int hostdev_pci_enum_add_class_filter(hostdev_pci_enum *e, const char *spec);
 
 /**
  * Next matching device in address order. Returns 1 and a new reference in *@out, 0 at the end, or a
- * negative errno (the enumeration can go on after a per-device error is skipped: devices that vanish
- * during the scan are skipped silently, devices with unreadable attributes are logged and skipped).
+ * negative errno (the enumeration can go on after a per-device error is skipped: devices that
+ * vanish during the scan are skipped silently, devices with unreadable attributes are logged and
+ * skipped).
  */
 int hostdev_pci_enum_next(hostdev_pci_enum *e, hostdev_pci_device **out);
 
