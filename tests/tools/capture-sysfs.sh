@@ -183,8 +183,10 @@ capture_netdev() {
 		if [ "$anon" = 1 ] && [ -f "$dst/$_r/phys_switch_id" ]; then
 			echo 0000000000000000 >"$dst/$_r/phys_switch_id"
 		fi
-		# net/<if>/device -> the owning device directory.
+		# net/<if>/device -> the owning device directory; subsystem -> class/net.
 		mklink "$_r/device" "${2%/net}"
+		mkdir -p "$dst/class/net"
+		mklink "$_r/subsystem" "class/net"
 		mkdir -p "$dst/class/net"
 		mklink "class/net/$_if" "$_r"
 		netdevs=$((netdevs + 1))
@@ -288,6 +290,10 @@ for drv in "$src"/bus/pci/drivers/*; do
 	for f in bind unbind new_id remove_id; do
 		if [ -e "$drv/$f" ]; then : >"$dst/bus/pci/drivers/$n/$f"; fi
 	done
+	# module -> sys/module/<name> (absent for built-in drivers): tells "module loaded" apart.
+	if [ -L "$drv/module" ]; then
+		copy_link "$drv/module" "bus/pci/drivers/$n/module" || :
+	fi
 	for l in "$drv"/*; do
 		[ -L "$l" ] || continue
 		case ${l##*/} in
