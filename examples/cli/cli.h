@@ -16,7 +16,7 @@
 #include <hostdev.h>
 
 /* The command table, in the order `hostdev --help` lists it. */
-#define CLI_COMMANDS(X) X(list) X(show)
+#define CLI_COMMANDS(X) X(list) X(show) X(bind) X(restore) X(journal) X(check) X(persist) X(apply)
 
 /* Exit codes (docs/cli.md). */
 enum {

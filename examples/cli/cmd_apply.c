@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `hostdev apply`: bind every device of the persistent list (what the boot-time
+ * unit runs before the kubelet, examples/systemd/hostdev-apply.service).
+ * Idempotent. docs/vfio.md.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum {
+	OPT_OWNER = 0x200,
+	OPT_TIMEOUT,
+};
+
+static int run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"owner", required_argument, NULL, OPT_OWNER},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    CLI_GLOBAL_LONG_OPTIONS,
+	    {NULL, 0, NULL, 0},
+	};
+	struct hostdev_vfio_options opts = HOSTDEV_VFIO_OPTIONS_INIT;
+	char *end;
+	int c, code, r;
+
+	while ((c = cli_getopt(cli, argc, argv, ":" CLI_GLOBAL_SHORT_OPTIONS, options)) >= 0) {
+		if (c == OPT_OWNER) {
+			opts.owner = optarg;
+		} else if (c == OPT_TIMEOUT) {
+			opts.timeout_ms = (unsigned int)strtoul(optarg, &end, 10);
+			if (!optarg[0] || *end || optarg[0] == '-' || opts.timeout_ms == 0)
+				return cli_usage_error(cli,
+						       "--timeout: '%s' is not a number of "
+						       "milliseconds",
+						       optarg);
+		}
+	}
+	if (c != CLI_GETOPT_END)
+		return cli_getopt_exit_code(c);
+	if (optind < argc)
+		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+	code = cli_open_ctx(cli);
+	if (code != CLI_EXIT_OK)
+		return code;
+	r = hostdev_vfio_apply(cli->ctx, &opts, 0);
+	if (r < 0)
+		return cli_lib_error(cli, r, "apply");
+	printf("%d device%s moved to vfio-pci%s\n", r, r == 1 ? "" : "s",
+	       r == 0 ? " (all listed devices already there)" : "");
+	return CLI_EXIT_OK;
+}
+
+const struct cli_command cli_cmd_apply = {
+    .name = "apply",
+    .summary = "Bind every device of the persistent list (run at boot before "
+	       "the kubelet).",
+    .synopsis = "[--owner TEXT] [--timeout MS]",
+    .help = "Binds the devices listed with `hostdev persist add`, each with its "
+	    "stored\n"
+	    "--group/--force, skipping those already on vfio-pci. A failing entry "
+	    "does not\n"
+	    "stop the others; all failures are reported and the exit status is 1.\n"
+	    "\n"
+	    "Options:\n"
+	    "      --owner TEXT     journal owner (default \"hostdev apply\")\n"
+	    "      --timeout MS     how long to wait for the kernel (default "
+	    "5000)\n",
+    .run = run,
+};
