@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Generate a synthetic server-like sysfs tree (the PCI part) for benchmarks and conformance tests.
 
-    gen-sysfs.py [--devices N] [--seed S] [--no-iommu] [--pci-ids FILE] OUTDIR
+    gen-sysfs.py [--devices N] [--seed S] [--no-iommu] [--vfs N] [--pci-ids FILE] OUTDIR
 
 writes OUTDIR/sys/... (and OUTDIR/dev/vfio/) in the kernel's layout and formats: host bridges
 sys/devices/pciDDDD:BB, root ports and PCIe switches as parents of their devices, multi-function devices,
@@ -64,7 +64,7 @@ CAT = {
 
 # SR-IOV NIC models: PF key, VF key, VF driver choices (None = unbound).
 SRIOV_MODELS = [("x710", "x710vf"), ("cx5", "cx5vf"), ("bnxt", "bnxtvf")]
-NUM_VFS = 64
+NUM_VFS = 64  # VFs per PF by default (--vfs)
 # Kernel module of a driver (sys/module/<name>); built-in drivers have none in this model.
 MODULE_OF = {"pcieport": None, "ioatdma": "ioatdma", "i801_smbus": "i2c_i801", "ahci": "ahci",
              "mei_me": "mei_me", "xhci_hcd": "xhci_pci", "ast": "ast", "i40e": "i40e", "iavf": "iavf",
@@ -293,7 +293,7 @@ class Gen:
 
     def fill_rc(self):
         # Blocks: (name, functions, buses).
-        blocks = {"sriov": (1 + 2 + 2 * NUM_VFS, 1), "gpu4": (5, 1), "t4": (2, 1), "switch": (10, 6),
+        blocks = {"sriov": (1 + 2 + 2 * self.args.vfs, 1), "gpu4": (5, 1), "t4": (2, 1), "switch": (10, 6),
                   "nvme": (2, 1), "sas": (2, 1), "unknown": (2, 1)}
         weights = [("sriov", 4), ("gpu4", 1), ("t4", 1), ("switch", 1), ("nvme", 3), ("sas", 1)]
         while self.remaining > 0:
@@ -436,7 +436,7 @@ class Gen:
             self.remaining -= 1
             port = len(self.slots)
             self.netdev(pf, "ens%df%d" % (port, fn) if pfk != "cx5" else "ens%df%dnp%d" % (port, fn, fn))
-        nvf = NUM_VFS
+        nvf = self.args.vfs
         first = len(pfs)
         for k, pf in enumerate(pfs):
             offset = first + k * nvf - k
@@ -740,10 +740,13 @@ def main():
     ap.add_argument("--devices", "-n", type=int, default=1000, help="number of PCI functions (default 1000)")
     ap.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     ap.add_argument("--no-iommu", action="store_true", help="no IOMMU: no groups, no iommu_group links")
+    ap.add_argument("--vfs", type=int, default=NUM_VFS, help="VFs per SR-IOV PF (default %d)" % NUM_VFS)
     ap.add_argument("--pci-ids", default="/usr/share/misc/pci.ids", help="pci.ids used to check the ids")
     args = ap.parse_args()
     if args.devices < 1:
         ap.error("--devices must be at least 1")
+    if not 1 <= args.vfs <= 64:
+        ap.error("--vfs must be 1..64")
     out = os.path.realpath(args.outdir)
     for bad in ("/sys", "/proc", "/dev"):
         if out == bad or out.startswith(bad + "/"):
