@@ -76,17 +76,21 @@ for n in $sizes; do
 	strace -f -c -o "$tmp/sl-$n.txt" $l_cmd >/dev/null 2>&1
 	hs=$(strace_calls "$tmp/sh-$n.txt")
 	ls_=$(strace_calls "$tmp/sl-$n.txt")
+	# Peak resident memory (ru_maxrss of the child, KiB).
+	hrss=$("$py" -c 'import os,subprocess,sys; p=subprocess.Popen(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL); print(os.wait4(p.pid,0)[2].ru_maxrss)' $h_cmd)
+	lrss=$("$py" -c 'import os,subprocess,sys; p=subprocess.Popen(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL); print(os.wait4(p.pid,0)[2].ru_maxrss)' $l_cmd)
 	hbytes=$($h_cmd | wc -c)
 	lbytes=$($l_cmd 2>/dev/null | wc -c)
-	row=$("$py" - "$tmp/h-$n.json" "$n" "$hs" "$ls_" "$hbytes" "$lbytes" <<'EOF'
+	row=$("$py" - "$tmp/h-$n.json" "$n" "$hs" "$ls_" "$hbytes" "$lbytes" "$hrss" "$lrss" <<'EOF'
 import json, sys
 res = json.load(open(sys.argv[1]))["results"]
-n, hs, ls, hb, lb = (int(x) for x in sys.argv[2:])
+n, hs, ls, hb, lb, hr, lr = (int(x) for x in sys.argv[2:])
 h, l = res[0], res[1]
 hc, lc = h["user"] + h["system"], l["user"] + l["system"]
-print("| %d | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) | %.2f | %.1f | %.1f | %.2f | %.0f | %.0f | %.0f | %.0f |" % (
+print("| %d | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) | %.2f | %.1f | %.1f | %.2f | %.0f | %.0f | %.1f | %.1f | %.0f | %.0f |" % (
     n, h["median"] * 1e3, h["min"] * 1e3, h["max"] * 1e3, l["median"] * 1e3, l["min"] * 1e3,
-    l["max"] * 1e3, h["median"] / l["median"], hc * 1e3, lc * 1e3, hc / lc, hs / n, ls / n, hb / n, lb / n))
+    l["max"] * 1e3, h["median"] / l["median"], hc * 1e3, lc * 1e3, hc / lc, hs / n, ls / n,
+    hr / 1024, lr / 1024, hb / n, lb / n))
 EOF
 )
 	echo "bench: $row"
@@ -149,14 +153,14 @@ Wall times are hyperfine medians (min-max) over the runs, after 2 warm-up runs, 
 shell (\`-N\`); wall ratio = hostdev median / lspci median (below 1: hostdev is faster). CPU is the
 mean user+system time per run, which other load on the machine disturbs less than wall time (load
 average when the run started: $load). Syscalls are the
-totals of \`strace -f -c\` divided by the number of functions. libkmod finds no
+totals of \`strace -f -c\` divided by the number of functions; peak RSS is the child's ru_maxrss. libkmod finds no
 /lib/modules/\$(uname -r) on this machine, so neither tool resolves kernel modules here (lspci says
 "Unable to load libkmod resources").
 
 ## Figures
 
-| functions | hostdev wall ms, median (min-max) | lspci wall ms, median (min-max) | wall ratio | hostdev CPU ms | lspci CPU ms | CPU ratio | hostdev syscalls/function | lspci syscalls/function | hostdev bytes out/function | lspci bytes out/function |
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| functions | hostdev wall ms, median (min-max) | lspci wall ms, median (min-max) | wall ratio | hostdev CPU ms | lspci CPU ms | CPU ratio | hostdev syscalls/function | lspci syscalls/function | hostdev peak RSS MiB | lspci peak RSS MiB | hostdev bytes out/function | lspci bytes out/function |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 $rows
 ## Machine
 - CPU: $cpu, $ncpu online CPUs; memory: $mem; kernel $(uname -r); trees on $fs.
