@@ -73,6 +73,7 @@ HOSTDEV_EXPORT hostdev_ctx *hostdev_ctx_unref(hostdev_ctx *ctx)
 	ctx_pci_access_release(ctx);
 	ctx_kmod_release(ctx);
 	ctx_slots_release(ctx);
+	ctx_usb_ids_release(ctx);
 	for (size_t i = 0; i < HOSTDEV_PATH_COUNT; i++)
 		free(ctx->paths[i]);
 	free(ctx->node_name);
@@ -89,6 +90,8 @@ static void invalidate_helpers(hostdev_ctx *ctx, enum hostdev_path which)
 		ctx_slots_release(ctx);
 	if (which == HOSTDEV_PATH_MODULES)
 		ctx_kmod_release(ctx);
+	if (which == HOSTDEV_PATH_USB_IDS)
+		ctx_usb_ids_release(ctx);
 }
 
 static int replace_path(hostdev_ctx *ctx, enum hostdev_path which, const char *a, const char *b)

@@ -23,6 +23,7 @@
 
 struct pci_access;
 struct kmod_ctx;
+struct usb_ids;
 
 /* A growable, NULL-terminated array of malloc'ed strings (strv.c). */
 struct strv {
@@ -51,6 +52,9 @@ struct hostdev_ctx {
 	 */
 	struct strv slot_addresses, slot_names;
 	bool slots_loaded;
+	/* usb.ids tables (usb_names.c), read on first use. */
+	struct usb_ids *usb_ids;
+	bool usb_ids_failed;
 };
 
 /* context.c: logging and error reporting. */
@@ -77,6 +81,9 @@ struct pci_access *ctx_pci_access(hostdev_ctx *ctx);
 void ctx_pci_access_release(hostdev_ctx *ctx);
 struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx);
 void ctx_kmod_release(hostdev_ctx *ctx);
+
+/* usb_names.c */
+void ctx_usb_ids_release(hostdev_ctx *ctx);
 
 /* pci_slots.c */
 const char *ctx_slot_for(hostdev_ctx *ctx, const char *bus_slot);

@@ -54,6 +54,14 @@ int hostdev_naming_usb_object_name(const char *node, unsigned int vendor_id,
 				   unsigned int devnum, char *buf, size_t size);
 
 /**
+ * A valid Kubernetes device id (and name part of a resource name) for @text: @text itself when it
+ * is 1-63 characters of [A-Za-z0-9._-] starting and ending with an alphanumeric; otherwise the
+ * allowed characters of @text (each run of others one '-', at most 52) + "-" + 10 hex digits of
+ * the FNV-1a 64-bit hash of @text. Deterministic: the same @text always gives the same id.
+ */
+int hostdev_naming_device_id(const char *text, char *buf, size_t size);
+
+/**
  * KubeVirt environment variable name: @prefix + "_" + upper(@resource_name with '/' and '.' ->
  * '_').
  * '-' is kept. @prefix is e.g. "PCI_RESOURCE", "MDEV_PCI_RESOURCE", "USB_RESOURCE".
