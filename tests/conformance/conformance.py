@@ -17,6 +17,9 @@ Fails loudly with a unified diff when they disagree, and fails when a tree yield
     --live           this machine's real /sys (read only)
     --tree NAME=ROOT one given root (holding sys/)
     --generate N     a synthetic N-function server tree made by bench/gen-sysfs.py in a temp dir
+With --filters, each tree also checks `hostdev list -s/-d SPEC` against `lspci -s/-d SPEC` (lspci is the
+reference parser of that syntax; both must refuse the same invalid specs) and `--driver`/`--class`
+against lspci's Driver/Class lines.
 
 Exit 0 when every tree agrees, 1 on a disagreement, 2 on a usage or environment error.
 Run it with /usr/bin/python3 (only the standard library is used).
@@ -236,10 +239,14 @@ def render(v, keys):
     return ["%s: %s" % (k, v.get(k, "(absent)")) for k in keys]
 
 
-def compare_tree(name, root, hostdev, lspci):
+def compare_tree(name, root, hostdev, lspci, filters=False):
     """Returns (ok, compared_count, report_text)."""
     report = []
     ldevs, kmod_ok, lerr, lcmd = lspci_devices(lspci, root)
+    if filters:
+        fok, ftext = compare_filters(name, root, hostdev, lspci, ldevs)
+        ok, n, text = compare_tree(name, root, hostdev, lspci)
+        return ok and fok, n, text + "\n" + ("ok   " if fok else "FAIL ") + ftext
     hdevs, herr = hostdev_devices(hostdev, root)
     if hdevs is None:
         return False, 0, herr
@@ -297,6 +304,82 @@ def compare_tree(name, root, hostdev, lspci):
     return ok, len(both), head + ("\n" + "\n".join(report) if report else "")
 
 
+# Filters in pciutils syntax: lspci is the reference implementation of -s and -d. Invalid specs must be
+# refused by both (lspci exits 2, hostdev exits 2 with a usage error).
+SLOT_SPECS = ["00:", "0000:00:", "0001:00:", "1:00:", "01:00.1", ".1", ".0", "00:01", "00:01.", "*:*.3",
+              "0:", "40:", "80:", "02", "1f.4", "00:1f.*", "*:03:00", "::", "0000:00:00.0", "01:00.0",
+              "00:1g", "00:20", ".8", "1:2:3:4", "x"]
+ID_SPECS = ["8086:", ":154c", "10de::0403", "::0604", "15b3:1018:0200", "::0c03:30", "8086:1572::",
+            "1af4:", "::02", "::0200", ":", "*:*", "10de:*:0302", "xyz:", "8086:1572:0200:00:1", "12345:"]
+DRIVER_SPECS = ["vfio-pci", "none", "pcieport", "iavf", "nvme", "no-such-driver"]
+CLASS_SPECS = ["02", "0604", "0c0330", "03", "0302", "ff"]
+
+
+def lspci_filtered(lspci, root, opt, spec):
+    sysfs = "/sys/bus/pci" if root == "/" else os.path.join(root, "sys/bus/pci")
+    cmd = [lspci, "-A", "linux-sysfs", "-O", "sysfs.path=" + sysfs, "-D", "-mm", "-n", opt, spec]
+    rc, out, err = run(cmd, dict(os.environ, LC_ALL="C"))
+    if rc != 0:
+        return None, cmd
+    return {line.split()[0] for line in out.splitlines() if line.strip()}, cmd
+
+
+def hostdev_filtered(hostdev, root, opt, spec):
+    cmd = [hostdev, "list", "--json", opt, spec] + ([] if root == "/" else ["--root", root])
+    rc, out, err = run(cmd)
+    if rc != 0:
+        return None, rc, err.strip(), cmd
+    return {d["address"] for d in json.loads(out)["devices"]}, rc, err.strip(), cmd
+
+
+def compare_filters(name, root, hostdev, lspci, lrecs):
+    """-s/-d against lspci's own filters; --driver/--class against lspci's full listing."""
+    problems = []
+    checked = 0
+    for opt, specs in (("-s", SLOT_SPECS), ("-d", ID_SPECS)):
+        for spec in specs:
+            want, lcmd = lspci_filtered(lspci, root, opt, spec)
+            got, rc, err, hcmd = hostdev_filtered(hostdev, root, opt, spec)
+            checked += 1
+            if want is None and got is None:
+                if rc != 2:
+                    problems.append("%s %s: lspci refuses it; hostdev exits %d (usage errors exit 2): %s" % (
+                        opt, spec, rc, err))
+                continue
+            if want is None or got is None:
+                problems.append("%s %r: %s" % (opt, spec, "lspci refuses it, hostdev accepts it (%d devices)" % len(got)
+                                if want is None else "hostdev refuses it (exit %d: %s), lspci lists %d devices" % (
+                                    rc, err, len(want))))
+                continue
+            if want != got:
+                problems.append("%s %r: lspci %d devices, hostdev %d; only lspci: %s; only hostdev: %s" % (
+                    opt, spec, len(want), len(got), " ".join(sorted(want - got)[:8]) or "-",
+                    " ".join(sorted(got - want)[:8]) or "-"))
+    for spec in DRIVER_SPECS:
+        want = {r["Slot"] for r in lrecs if r.get("Driver", "none") == spec}
+        got, rc, err, _ = hostdev_filtered(hostdev, root, "--driver", spec)
+        checked += 1
+        if got != want:
+            problems.append("--driver %s: lspci's Driver lines give %d devices, hostdev %s" % (
+                spec, len(want), "exit %d: %s" % (rc, err) if got is None else "%d (only lspci: %s; only hostdev: %s)" % (
+                    len(got), " ".join(sorted(want - got)[:8]) or "-", " ".join(sorted(got - want)[:8]) or "-")))
+    for spec in CLASS_SPECS:
+        want = set()
+        for r in lrecs:
+            code = NN.match(r["Class"]).group(2).lower() + r.get("ProgIf", "00").lower()
+            if code.startswith(spec):
+                want.add(r["Slot"])
+        got, rc, err, _ = hostdev_filtered(hostdev, root, "--class", spec)
+        checked += 1
+        if got != want:
+            problems.append("--class %s: lspci's Class/ProgIf give %d devices, hostdev %s" % (
+                spec, len(want), "exit %d: %s" % (rc, err) if got is None else "%d" % len(got)))
+    ok = not problems
+    head = "%s filters: %s, %d filter specs compared (-s/-d with lspci's own parser; --driver/--class with its listing)" % (
+        name, "agree" if ok else "DISAGREE", checked)
+    return ok, head + ("\n  " + "\n  ".join(problems) if problems else "")
+
+
 def find_fixtures(top):
     roots = []
     for dirpath, dirnames, _ in os.walk(top):
@@ -318,6 +401,9 @@ def main():
     ap.add_argument("--tree", action="append", default=[], metavar="NAME=ROOT")
     ap.add_argument("--generate", type=int, action="append", default=[], metavar="N")
     ap.add_argument("--no-iommu", action="store_true", help="generated trees without IOMMU groups")
+    ap.add_argument("--vfs", type=int, default=None, help="VFs per PF in generated trees (gen-sysfs --vfs)")
+    ap.add_argument("--filters", action="store_true",
+                    help="also compare -s/-d/--driver/--class filtering with lspci on every tree")
     ap.add_argument("--generator", default=os.path.join(here, "..", "..", "bench", "gen-sysfs.py"))
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
@@ -343,16 +429,19 @@ def main():
             cmd = [sys.executable, args.generator, "--devices", str(n), "--seed", str(args.seed), root]
             if args.no_iommu:
                 cmd.insert(2, "--no-iommu")
+            if args.vfs:
+                cmd[2:2] = ["--vfs", str(args.vfs)]
             rc, out, err = run(cmd)
             if rc != 0:
                 fail_env("%s failed:\n%s%s" % (" ".join(cmd), out, err))
-            trees.append(("generated %d (seed %d%s)" % (n, args.seed, ", no IOMMU" if args.no_iommu else ""), root))
+            trees.append(("generated %d (seed %d%s%s)" % (n, args.seed, ", no IOMMU" if args.no_iommu else "",
+                                                          ", %d VFs per PF" % args.vfs if args.vfs else ""), root))
     if not trees:
         fail_env("no tree to compare (give --fixtures, --tree, --live or --generate)")
 
     passed = failed = 0
     for name, root in trees:
-        ok, n, text = compare_tree(name, root, args.hostdev, args.lspci)
+        ok, n, text = compare_tree(name, root, args.hostdev, args.lspci, args.filters)
         print(("ok   " if ok else "FAIL ") + text, flush=True)
         if ok:
             passed += 1
