@@ -25,7 +25,7 @@ fail() {
 	exit 1
 }
 
-"$py" "$top/bench/gen-sysfs.py" --devices 120 --vfs 4 --seed 5 "$tmp/gen"
+"$py" "$top/bench/gen-sysfs.py" --devices 80 --vfs 4 --seed 4 "$tmp/gen"
 
 sh "$cap" "$tmp/cap-sh" "$tmp/gen/sys"
 if busybox sh -c : 2>/dev/null; then
@@ -49,9 +49,9 @@ echo "capture-roundtrip: re-capture is identical"
 "$hostdev" list --json --root "$tmp/gen" >"$tmp/gen.json"
 "$hostdev" list --json --root "$tmp/cap-sh" >"$tmp/cap.json"
 n=$("$py" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["devices"]))' "$tmp/gen.json")
-[ "$n" -eq 120 ] || fail "hostdev lists $n functions on the generated tree, expected 120"
+[ "$n" -eq 80 ] || fail "hostdev lists $n functions on the generated tree, expected 80"
 diff -u "$tmp/gen.json" "$tmp/cap.json" >"$tmp/d3" 2>&1 ||
 	{ head -60 "$tmp/d3" >&2; fail "hostdev list --json differs between the tree and its capture"; }
 echo "capture-roundtrip: hostdev list --json is identical on the tree and its capture ($n functions)"
 
-"$py" "$here/conformance.py" --hostdev "$hostdev" --lspci "$lspci" --tree "capture of generated 120=$tmp/cap-sh"
+"$py" "$here/conformance.py" --hostdev "$hostdev" --lspci "$lspci" --tree "capture of generated 80=$tmp/cap-sh"
