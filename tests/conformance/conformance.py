@@ -21,7 +21,8 @@ With --filters, each tree also checks `hostdev list -s/-d SPEC` against `lspci -
 reference parser of that syntax; both must refuse the same invalid specs) and `--driver`/`--class`
 against lspci's Driver/Class lines.
 
-Exit 0 when every tree agrees, 1 on a disagreement, 2 on a usage or environment error.
+Exit 0 when every tree agrees, 1 on a disagreement, 2 on a usage or environment error, 77 when a check
+that was asked for cannot run here (--modules without root).
 Run it with /usr/bin/python3 (only the standard library is used).
 """
 
@@ -102,10 +103,35 @@ def run(cmd, env=None):
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
 
+class Skip(Exception):
+    """The environment cannot run a requested check (exit 77, a skip for ctest)."""
+
+
+def modules_dir(root):
+    """ROOT/lib/modules/$(uname -r) when the tree ships kernel modules (gen-sysfs --modules), else None."""
+    if root == "/":
+        return None
+    d = os.path.join(root, "lib", "modules", os.uname().release)
+    return d if os.path.isfile(os.path.join(d, "modules.alias.bin")) else None
+
+
+def with_modules(cmd, root):
+    """Run @cmd where /lib/modules/$(uname -r) is the tree's module directory: a private mount namespace
+    (unshare -m) overlays ROOT/lib on the real /lib. Nothing outside the namespace changes."""
+    libdir = os.path.realpath("/lib")
+    work = os.path.join(root, ".overlay-work")
+    os.makedirs(work, exist_ok=True)
+    script = ('mount --make-rprivate / && '
+              'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$1" && shift 3 && exec "$@"')
+    return ["unshare", "-m", "sh", "-c", script, "sh", libdir, os.path.join(root, "lib"), work] + cmd
+
+
 def hostdev_devices(hostdev, root):
     cmd = [hostdev, "list", "--json"]
     if root != "/":
         cmd += ["--root", root]
+    if modules_dir(root):
+        cmd += ["--modules-dir", modules_dir(root)]
     rc, out, err = run(cmd)
     if rc != 0:
         return None, "%s exited %d\nstderr:\n%s" % (" ".join(cmd), rc, err)
@@ -128,7 +154,14 @@ def lspci_devices(lspci, root):
     sysfs = "/sys/bus/pci" if root == "/" else os.path.join(root, "sys/bus/pci")
     cmd = [lspci, "-A", "linux-sysfs", "-O", "sysfs.path=" + sysfs, "-nn", "-k", "-D", "-vmm"]
     env = dict(os.environ, LC_ALL="C")
-    rc, out, err = run(cmd, env)
+    if modules_dir(root):
+        cmd = with_modules(cmd, root)
+        rc, out, err = run(cmd, env)
+        if rc != 0 and not out:
+            raise Skip("cannot show lspci the tree's kernel modules (private mount namespace with an "
+                       "overlay on /lib; needs root): %s" % err.strip())
+    else:
+        rc, out, err = run(cmd, env)
     kmod_ok = True
     other = []
     for line in err.splitlines():
@@ -402,6 +435,9 @@ def main():
     ap.add_argument("--generate", type=int, action="append", default=[], metavar="N")
     ap.add_argument("--no-iommu", action="store_true", help="generated trees without IOMMU groups")
     ap.add_argument("--vfs", type=int, default=None, help="VFs per PF in generated trees (gen-sysfs --vfs)")
+    ap.add_argument("--modules", action="store_true",
+                    help="generated trees ship kernel modules (gen-sysfs --modules): compare lspci's Module lines "
+                         "(lspci runs in a private mount namespace; root only, else exit 77 = skipped)")
     ap.add_argument("--filters", action="store_true",
                     help="also compare -s/-d/--driver/--class filtering with lspci on every tree")
     ap.add_argument("--generator", default=os.path.join(here, "..", "..", "bench", "gen-sysfs.py"))
@@ -431,17 +467,29 @@ def main():
                 cmd.insert(2, "--no-iommu")
             if args.vfs:
                 cmd[2:2] = ["--vfs", str(args.vfs)]
+            if args.modules:
+                cmd.insert(2, "--modules")
             rc, out, err = run(cmd)
             if rc != 0:
                 fail_env("%s failed:\n%s%s" % (" ".join(cmd), out, err))
-            trees.append(("generated %d (seed %d%s%s)" % (n, args.seed, ", no IOMMU" if args.no_iommu else "",
-                                                          ", %d VFs per PF" % args.vfs if args.vfs else ""), root))
+            trees.append(("generated %d (seed %d%s%s%s)" % (n, args.seed, ", no IOMMU" if args.no_iommu else "",
+                                                            ", %d VFs per PF" % args.vfs if args.vfs else "",
+                                                            ", with kernel modules" if args.modules else ""), root))
     if not trees:
         fail_env("no tree to compare (give --fixtures, --tree, --live or --generate)")
 
     passed = failed = 0
     for name, root in trees:
-        ok, n, text = compare_tree(name, root, args.hostdev, args.lspci, args.filters)
+        try:
+            ok, n, text = compare_tree(name, root, args.hostdev, args.lspci, args.filters)
+        except Skip as e:
+            print("SKIP %s: %s" % (name, e))
+            if tmp:
+                tmp.cleanup()
+            return 77
+        if args.modules and modules_dir(root) and "modules" not in text.split(" on ", 1)[-1].split("\n")[0]:
+            ok = False
+            text += "\nmodules were not compared although the tree ships them (lspci could not load them?)"
         print(("ok   " if ok else "FAIL ") + text, flush=True)
         if ok:
             passed += 1
