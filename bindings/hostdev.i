@@ -1,0 +1,595 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hostdev.i: the SWIG interface of libhostdev, shared by the Python and the Go bindings.
+ *
+ * The generated module ("capi": hostdev.capi in Python, internal/capi in Go) is a raw layer that
+ * only the hand-written idiomatic layers use (bindings/python/hostdev, bindings/go/hostdev). It
+ * keeps the C conventions: int results are >= 0 or a negative errno, and the message of a failure
+ * is hostdev_ctx_get_error() of the context. The idiomatic layers turn them into exceptions and
+ * error values.
+ *
+ * How the C API is expressed to SWIG, in one place so that every language gets the same thing:
+ *  - Each opaque ref-counted type becomes a class whose destructor drops the reference
+ *    (HOSTDEV_OBJECT below); *_ref/*_unref are not wrapped. Python frees through the garbage
+ *    collector, Go calls Delete<Type>() (the Go layer copies what it needs into Go values and
+ *    deletes at once, so no C object outlives a call except the context).
+ *  - C out-parameters (hostdev_x **out, char **out, caller buffers) have no portable SWIG mapping,
+ *    so every function that hands out a new object or string gets a small "hdb_" shim here that
+ *    returns it (NULL on failure, %newobject: the caller owns it) and reports the C result through
+ *    `int *err` (the standard OUTPUT typemap: a tuple member in Python, a one-element slice in Go).
+ *  - Arrays of strings (addresses to bind) go through hdb_strv, a tiny string list the languages
+ *    fill element by element; option structs are built inside the shims from plain arguments,
+ *    so their borrowed pointers never cross the language boundary.
+ *  - Callbacks: the Python log callback is Python-specific C (it takes the GIL); Go receives log
+ *    messages through a per-context buffer it drains after each call (hdb_log_*), because SWIG's
+ *    Go directors are heavy for one function pointer.
+ *
+ * Adding a header (usb.h, monitor.h, sriov.h, mdev.h): HOSTDEV_OBJECT() for each new type, hdb_
+ * shims for its out-parameter functions, %ignore for those functions, then %include the header.
+ */
+%module capi
+
+%{
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hostdev.h>
+
+/* A malloc'd copy of a string the library allocated (released with hostdev_free()), or NULL with
+ * *err = -ENOMEM. */
+static char *hdb_copy(char *lib, int *err)
+{
+	char *copy;
+
+	if (!lib)
+		return NULL;
+	copy = strdup(lib);
+	hostdev_free(lib);
+	if (!copy)
+		*err = -ENOMEM;
+	return copy;
+}
+%}
+
+%include <stdint.i>
+%include <typemaps.i>
+
+%apply int *OUTPUT { int *err };
+
+/* Strings returned by the shims are malloc'd copies (library strings are copied and released with
+ * hostdev_free() inside the shims), freed once the language has its own copy. */
+%typemap(newfree) char * "free($1);";
+
+/* -------------------------------------------------------------------------------------------- */
+/* Language-specific parts. */
+
+#ifdef SWIGPYTHON
+/* Release the GIL in every wrapped call (bindings/CMakeLists.txt and setup.py pass -threads); the
+ * trivial getters too: cheaper than maintaining a list of the blocking ones, and a getter may read
+ * sysfs (lazy attributes). */
+%include "python/hostdev_python.i"
+#endif
+
+#ifdef SWIGGO
+/* `int *err` of the shims: a one-element []int. SWIG's own int *OUTPUT typemap stores a C int
+ * into the 64-bit Go int, which turns -22 into 4294967274. */
+%typemap(in) int *err (int temp = 0) {
+	if ($input.len == 0)
+		_swig_gopanic("hostdev: the err slice needs one element");
+	$1 = &temp;
+}
+%typemap(argout) int *err {
+	((intgo *)$input.array)[0] = temp$argnum;
+}
+
+/* Go strings cannot be nil: an empty name passed to the naming shims means "unknown" (NULL), as
+ * the Go layer documents. */
+%typemap(in) const char *vendor_name, const char *device_name, const char *class_name,
+	     const char *subclass_name %{
+	$1 = NULL;
+	if ($input.n > 0) {
+		char *copy = malloc($input.n + 1);
+		if (copy) {
+			memcpy(copy, $input.p, $input.n);
+			copy[$input.n] = '\0';
+		}
+		$1 = copy;
+	}
+%}
+%typemap(freearg) const char *vendor_name, const char *device_name, const char *class_name,
+	     const char *subclass_name %{
+	free((char *)$1);
+%}
+#endif
+
+/* -------------------------------------------------------------------------------------------- */
+/* Opaque ref-counted objects. */
+
+%define HOSTDEV_OBJECT(TYPE, UNREF)
+%nodefaultctor TYPE;
+struct TYPE {
+	%extend {
+		~TYPE() { UNREF($self); }
+	}
+};
+%ignore TYPE##_ref;
+%ignore UNREF;
+%enddef
+
+HOSTDEV_OBJECT(hostdev_ctx, hostdev_ctx_unref)
+HOSTDEV_OBJECT(hostdev_pci_device, hostdev_pci_device_unref)
+HOSTDEV_OBJECT(hostdev_pci_enum, hostdev_pci_enum_unref)
+HOSTDEV_OBJECT(hostdev_vfio_journal, hostdev_vfio_journal_unref)
+HOSTDEV_OBJECT(hostdev_vfio_report, hostdev_vfio_report_unref)
+HOSTDEV_OBJECT(hostdev_vfio_persist, hostdev_vfio_persist_unref)
+
+/* A list of strings for the functions that take `const char *const *items, size_t count`. */
+%{
+typedef struct hdb_strv {
+	char **items;
+	size_t count;
+} hdb_strv;
+%}
+/* What SWIG sees: an opaque class (here and for hdb_log below). */
+typedef struct hdb_strv {
+} hdb_strv;
+%extend hdb_strv {
+	hdb_strv() { return calloc(1, sizeof(hdb_strv)); }
+	~hdb_strv()
+	{
+		for (size_t i = 0; i < $self->count; i++)
+			free($self->items[i]);
+		free($self->items);
+		free($self);
+	}
+	/* Append a copy of @item. Returns 0 or -ENOMEM. */
+	int append(const char *item)
+	{
+		char **items = realloc($self->items, ($self->count + 1) * sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+		$self->items = items;
+		if (!(items[$self->count] = strdup(item ? item : "")))
+			return -ENOMEM;
+		$self->count++;
+		return 0;
+	}
+}
+
+/* -------------------------------------------------------------------------------------------- */
+/* context.h */
+
+%ignore hostdev_ctx_new;
+%ignore hostdev_ctx_set_log_fn; /* per language: hdb_ctx_set_log_python, hdb_log_* */
+%ignore hostdev_free;		/* used by the newfree typemaps */
+
+%newobject hdb_ctx_new;
+%inline %{
+/* hostdev_ctx_new(): the new context, or NULL with *err < 0. */
+static hostdev_ctx *hdb_ctx_new(int *err)
+{
+	hostdev_ctx *ctx = NULL;
+
+	*err = hostdev_ctx_new(&ctx);
+	return ctx;
+}
+
+/* A copy of the context's last error message (the raw layer's strings are copies, so a message
+ * survives the next failing call). */
+static char *hdb_ctx_get_error(const hostdev_ctx *ctx)
+{
+	return strdup(ctx ? hostdev_ctx_get_error(ctx) : "");
+}
+
+/* strerror() of a negative errno, for errors without a context (naming functions). */
+static const char *hdb_strerror(int err)
+{
+	return strerror(err < 0 ? -err : err);
+}
+%}
+%newobject hdb_ctx_get_error;
+
+/*
+ * Log messages kept for languages without callbacks (Go): hdb_log_capture() installs a log
+ * function that appends "priority\tmessage\n" to a buffer owned by this binding object, and
+ * hdb_log_take() hands the collected text over. One buffer per context; the language drains it
+ * after each call under the same lock that serialises the calls.
+ */
+%{
+typedef struct hdb_log {
+	hostdev_ctx *ctx;
+	char *text;
+	size_t len;
+	int overflow;
+} hdb_log;
+
+/* Enough for any one call's messages; past it lines are dropped and counted as one marker. */
+#define HDB_LOG_MAX (64 * 1024)
+
+static void hdb_log_append(int priority, const char *message, void *userdata)
+{
+	hdb_log *log = userdata;
+	char prefix[16];
+	size_t plen, mlen = strlen(message);
+	char *text;
+
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%d\t", priority);
+	if (log->len + plen + mlen + 2 > HDB_LOG_MAX) {
+		log->overflow = 1;
+		return;
+	}
+	text = realloc(log->text, log->len + plen + mlen + 2);
+	if (!text) {
+		log->overflow = 1;
+		return;
+	}
+	memcpy(text + log->len, prefix, plen);
+	memcpy(text + log->len + plen, message, mlen);
+	log->len += plen + mlen;
+	text[log->len++] = '\n';
+	text[log->len] = '\0';
+	log->text = text;
+}
+%}
+%nodefaultctor hdb_log;
+typedef struct hdb_log {
+} hdb_log;
+%extend hdb_log {
+	/* Capture the messages of @ctx at @priority and below. The hdb_log holds a context
+	 * reference; deleting it removes the log function. */
+	hdb_log(hostdev_ctx *ctx, int priority)
+	{
+		hdb_log *log = calloc(1, sizeof(*log));
+		if (!log || !ctx) {
+			free(log);
+			return NULL;
+		}
+		log->ctx = hostdev_ctx_ref(ctx);
+		hostdev_ctx_set_log_fn(ctx, hdb_log_append, log);
+		hostdev_ctx_set_log_priority(ctx, priority);
+		return log;
+	}
+	~hdb_log()
+	{
+		hostdev_ctx_set_log_fn($self->ctx, NULL, NULL);
+		hostdev_ctx_unref($self->ctx);
+		free($self->text);
+		free($self);
+	}
+	/* The collected lines ("priority\tmessage\n" each, a last "3\t(log lines dropped)\n" after
+	 * an overflow) and an empty buffer. */
+	%newobject take;
+	char *take()
+	{
+		char *text = $self->text ? $self->text : strdup("");
+		if (text && $self->overflow) {
+			static const char marker[] = "3\t(log lines dropped)\n";
+			char *t = realloc(text, strlen(text) + sizeof(marker));
+			if (t) {
+				strcat(t, marker);
+				text = t;
+			}
+		}
+		$self->text = NULL;
+		$self->len = 0;
+		$self->overflow = 0;
+		return text;
+	}
+}
+
+%include <hostdev/context.h>
+
+/* -------------------------------------------------------------------------------------------- */
+/* pci.h */
+
+%ignore hostdev_pci_address_parse;
+%ignore hostdev_pci_address_format;
+%ignore hostdev_pci_device_new;
+%ignore hostdev_pci_device_to_json;
+%ignore hostdev_pci_enum_new;
+%ignore hostdev_pci_enum_next;
+
+%newobject hdb_pci_address_parse;
+%newobject hdb_pci_address_format;
+%newobject hdb_pci_device_new;
+%newobject hdb_pci_device_to_json;
+%newobject hdb_pci_enum_new;
+%newobject hdb_pci_enum_next;
+%inline %{
+/* hostdev_pci_address_parse(): a new address, or NULL with *err < 0. */
+static struct hostdev_pci_address *hdb_pci_address_parse(const char *text, int *err)
+{
+	struct hostdev_pci_address *addr = malloc(sizeof(*addr));
+
+	if (!addr) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*err = hostdev_pci_address_parse(text, addr);
+	if (*err < 0) {
+		free(addr);
+		return NULL;
+	}
+	return addr;
+}
+
+/* hostdev_pci_address_format(): "dddd:bb:ss.f", or NULL with *err < 0. */
+static char *hdb_pci_address_format(const struct hostdev_pci_address *addr, int *err)
+{
+	char buf[HOSTDEV_PCI_ADDRESS_MAX];
+
+	*err = hostdev_pci_address_format(addr, buf, sizeof(buf));
+	if (*err < 0)
+		return NULL;
+	return strdup(buf);
+}
+
+static hostdev_pci_device *hdb_pci_device_new(hostdev_ctx *ctx, const char *address, int *err)
+{
+	hostdev_pci_device *dev = NULL;
+
+	*err = hostdev_pci_device_new(ctx, address, &dev);
+	return dev;
+}
+
+static char *hdb_pci_device_to_json(hostdev_pci_device *dev, unsigned int flags, int *err)
+{
+	char *json = NULL;
+
+	*err = hostdev_pci_device_to_json(dev, flags, &json);
+	return hdb_copy(json, err);
+}
+
+static hostdev_pci_enum *hdb_pci_enum_new(hostdev_ctx *ctx, int *err)
+{
+	hostdev_pci_enum *e = NULL;
+
+	*err = hostdev_pci_enum_new(ctx, &e);
+	return e;
+}
+
+/* hostdev_pci_enum_next(): *err is 1 with a device, 0 at the end (NULL), < 0 on error (NULL). */
+static hostdev_pci_device *hdb_pci_enum_next(hostdev_pci_enum *e, int *err)
+{
+	hostdev_pci_device *dev = NULL;
+
+	*err = hostdev_pci_enum_next(e, &dev);
+	return dev;
+}
+%}
+
+%include <hostdev/pci.h>
+
+/* -------------------------------------------------------------------------------------------- */
+/* naming.h: the functions write into a caller buffer; the shims return a copy. */
+
+%newobject hdb_naming_resource_vendor;
+%newobject hdb_naming_pci_resource;
+%newobject hdb_naming_pci_object_name;
+%newobject hdb_naming_pci_description;
+%newobject hdb_naming_usb_object_name;
+%newobject hdb_naming_kubevirt_env;
+%{
+/* The result of a naming call: a copy of @buf, or NULL with *err < 0. */
+static char *hdb_name(int r, const char *buf, int *err)
+{
+	*err = r;
+	if (r < 0)
+		return NULL;
+	if (!(buf = strdup(buf)))
+		*err = -ENOMEM;
+	return (char *)buf;
+}
+%}
+%inline %{
+static char *hdb_naming_resource_vendor(const char *vendor_name, int *err)
+{
+	char buf[HOSTDEV_NAME_MAX];
+
+	return hdb_name(hostdev_naming_resource_vendor(vendor_name, buf, sizeof(buf)), buf, err);
+}
+
+static char *hdb_naming_pci_resource(const char *vendor_name, const char *device_name,
+			      unsigned int device_id, int *err)
+{
+	char buf[HOSTDEV_NAME_MAX];
+
+	return hdb_name(hostdev_naming_pci_resource(vendor_name, device_name, device_id, buf,
+						    sizeof(buf)),
+			buf, err);
+}
+
+static char *hdb_naming_pci_object_name(const char *node, const char *address, int *err)
+{
+	char buf[HOSTDEV_NAME_MAX];
+
+	return hdb_name(hostdev_naming_pci_object_name(node, address, buf, sizeof(buf)), buf, err);
+}
+
+static char *hdb_naming_pci_description(const char *class_name, const char *subclass_name,
+				 unsigned int class_code, const char *vendor_name,
+				 unsigned int vendor_id, const char *device_name,
+				 unsigned int device_id, int *err)
+{
+	char buf[HOSTDEV_NAME_MAX];
+
+	return hdb_name(hostdev_naming_pci_description(class_name, subclass_name, class_code,
+						       vendor_name, vendor_id, device_name,
+						       device_id, buf, sizeof(buf)),
+			buf, err);
+}
+
+static char *hdb_naming_usb_object_name(const char *node, unsigned int vendor_id,
+				 unsigned int product_id, unsigned int busnum,
+				 unsigned int devnum, int *err)
+{
+	char buf[HOSTDEV_NAME_MAX];
+
+	return hdb_name(hostdev_naming_usb_object_name(node, vendor_id, product_id, busnum,
+						       devnum, buf, sizeof(buf)),
+			buf, err);
+}
+
+static char *hdb_naming_kubevirt_env(const char *prefix, const char *resource_name, int *err)
+{
+	char buf[HOSTDEV_NAME_MAX];
+
+	return hdb_name(hostdev_naming_kubevirt_env(prefix, resource_name, buf, sizeof(buf)), buf,
+			err);
+}
+%}
+
+/* The header is not %included: every other function of it writes into a caller buffer and needs a
+ * shim above, so a function added to naming.h stays unwrapped until it gets one. */
+#define HOSTDEV_NAME_MAX 512
+int hostdev_naming_check_resource_name(const char *resource_name);
+
+/* -------------------------------------------------------------------------------------------- */
+/* vfio.h */
+
+/* The options struct holds borrowed pointers: it is built inside the shims from plain arguments. */
+%ignore hostdev_vfio_options;
+%ignore hostdev_vfio_options_init;
+%ignore hostdev_vfio_bind;
+%ignore hostdev_vfio_bind_set;
+%ignore hostdev_vfio_restore;
+%ignore hostdev_vfio_restore_set;
+%ignore hostdev_vfio_restore_all;
+%ignore hostdev_vfio_apply;
+%ignore hostdev_vfio_journal_read;
+%ignore hostdev_vfio_journal_to_json;
+%ignore hostdev_vfio_check;
+%ignore hostdev_vfio_report_to_json;
+%ignore hostdev_vfio_persist_read;
+%ignore hostdev_vfio_modprobe_conf;
+
+%newobject hdb_vfio_journal_read;
+%newobject hdb_vfio_journal_to_json;
+%newobject hdb_vfio_check;
+%newobject hdb_vfio_report_to_json;
+%newobject hdb_vfio_persist_read;
+%newobject hdb_vfio_modprobe_conf;
+%{
+/* Options from the shims' plain arguments; @owner "" means none, @protect may be NULL. */
+static int hdb_vfio_opts(struct hostdev_vfio_options *opts, const char *owner,
+			 unsigned int timeout_ms, const hdb_strv *protect)
+{
+	int r = hostdev_vfio_options_init(opts, HOSTDEV_VFIO_OPTIONS_VERSION);
+
+	if (r < 0)
+		return r;
+	opts->owner = owner && *owner ? owner : NULL;
+	opts->timeout_ms = timeout_ms;
+	if (protect && protect->count) {
+		opts->protected_addresses = (const char *const *)protect->items;
+		opts->protected_count = protect->count;
+	}
+	return 0;
+}
+
+static const char *const *hdb_items(const hdb_strv *v)
+{
+	return v ? (const char *const *)v->items : NULL;
+}
+
+static size_t hdb_count(const hdb_strv *v)
+{
+	return v ? v->count : 0;
+}
+%}
+%inline %{
+/* hostdev_vfio_bind_set() with options {owner ("" = none), timeout_ms, protected addresses}. */
+static int hdb_vfio_bind_set(hostdev_ctx *ctx, const hdb_strv *addresses, const char *owner,
+		      unsigned int timeout_ms, const hdb_strv *protect, unsigned int flags)
+{
+	struct hostdev_vfio_options opts;
+	int r = hdb_vfio_opts(&opts, owner, timeout_ms, protect);
+
+	return r < 0 ? r
+		     : hostdev_vfio_bind_set(ctx, hdb_items(addresses), hdb_count(addresses),
+					     &opts, flags);
+}
+
+static int hdb_vfio_restore_set(hostdev_ctx *ctx, const hdb_strv *addresses, unsigned int timeout_ms,
+			 unsigned int flags)
+{
+	struct hostdev_vfio_options opts;
+	int r = hdb_vfio_opts(&opts, NULL, timeout_ms, NULL);
+
+	return r < 0 ? r
+		     : hostdev_vfio_restore_set(ctx, hdb_items(addresses), hdb_count(addresses),
+						&opts, flags);
+}
+
+/* hostdev_vfio_restore_all(); @owner "" restores every record. */
+static int hdb_vfio_restore_all(hostdev_ctx *ctx, const char *owner, unsigned int timeout_ms,
+			 unsigned int flags)
+{
+	struct hostdev_vfio_options opts;
+	int r = hdb_vfio_opts(&opts, owner, timeout_ms, NULL);
+
+	return r < 0 ? r : hostdev_vfio_restore_all(ctx, &opts, flags);
+}
+
+static int hdb_vfio_apply(hostdev_ctx *ctx, const char *owner, unsigned int timeout_ms,
+		   const hdb_strv *protect, unsigned int flags)
+{
+	struct hostdev_vfio_options opts;
+	int r = hdb_vfio_opts(&opts, owner, timeout_ms, protect);
+
+	return r < 0 ? r : hostdev_vfio_apply(ctx, &opts, flags);
+}
+
+static hostdev_vfio_journal *hdb_vfio_journal_read(hostdev_ctx *ctx, int *err)
+{
+	hostdev_vfio_journal *journal = NULL;
+
+	*err = hostdev_vfio_journal_read(ctx, &journal);
+	return journal;
+}
+
+static char *hdb_vfio_journal_to_json(const hostdev_vfio_journal *journal, unsigned int flags, int *err)
+{
+	char *json = NULL;
+
+	*err = hostdev_vfio_journal_to_json(journal, flags, &json);
+	return hdb_copy(json, err);
+}
+
+/* hostdev_vfio_check(); @addresses NULL or empty judges every non-bridge device. */
+static hostdev_vfio_report *hdb_vfio_check(hostdev_ctx *ctx, const hdb_strv *addresses,
+				    unsigned int flags, int *err)
+{
+	hostdev_vfio_report *report = NULL;
+
+	*err = hostdev_vfio_check(ctx, hdb_items(addresses), hdb_count(addresses), flags, &report);
+	return report;
+}
+
+static char *hdb_vfio_report_to_json(const hostdev_vfio_report *report, unsigned int flags, int *err)
+{
+	char *json = NULL;
+
+	*err = hostdev_vfio_report_to_json(report, flags, &json);
+	return hdb_copy(json, err);
+}
+
+static hostdev_vfio_persist *hdb_vfio_persist_read(hostdev_ctx *ctx, int *err)
+{
+	hostdev_vfio_persist *list = NULL;
+
+	*err = hostdev_vfio_persist_read(ctx, &list);
+	return list;
+}
+
+static char *hdb_vfio_modprobe_conf(hostdev_ctx *ctx, unsigned int flags, int *err)
+{
+	char *conf = NULL;
+
+	*err = hostdev_vfio_modprobe_conf(ctx, flags, &conf);
+	return hdb_copy(conf, err);
+}
+%}
+
+%include <hostdev/vfio.h>

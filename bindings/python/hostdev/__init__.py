@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: Apache-2.0
+"""libhostdev for Python: host PCI devices, vfio binding with crash-safe restore, resource names.
+
+    import hostdev
+
+    with hostdev.Context() as ctx:                        # or Context(root="/path/to/fake/root")
+        for dev in ctx.pci_devices(class_="0200"):        # Ethernet controllers
+            print(dev.address, dev.driver, dev.iommu_group, dev.resource_name)
+        try:
+            ctx.bind("0000:3b:00.0", owner="vm-a")
+        except hostdev.Busy as e:                         # IOMMU group shared with host devices
+            print(e.errno, e.message)
+
+A thin layer over the SWIG-generated module hostdev.capi (the C API as is; not meant for direct
+use). Every failure raises hostdev.Error (an OSError) carrying .errno and the library's message.
+See docs/bindings.md.
+"""
+
+from . import capi as _c
+from . import naming
+from ._context import PATHS, Context
+from ._errors import (Busy, Corrupt, Error, InvalidArgument, NotFound, PermissionDenied,
+                      TimedOut, error_for)
+from ._pci import MdevType, PciAddress, PciDevice, PciDevices, VirtualFunction, parse_address
+from ._vfio import Check, DeviceVerdict, Journal, JournalRecord, PersistEntry, Report
+
+#: The libhostdev version the module was built against and runs with.
+version = _c.hostdev_version()
+__version__ = version
+
+#: The driver bind() hands devices to.
+VFIO_DRIVER = _c.HOSTDEV_VFIO_DRIVER
+
+# syslog priorities of log messages.
+LOG_ERR = _c.HOSTDEV_LOG_ERR
+LOG_WARNING = _c.HOSTDEV_LOG_WARNING
+LOG_NOTICE = _c.HOSTDEV_LOG_NOTICE
+LOG_INFO = _c.HOSTDEV_LOG_INFO
+LOG_DEBUG = _c.HOSTDEV_LOG_DEBUG
+
+__all__ = [
+    "Busy", "Check", "Context", "Corrupt", "DeviceVerdict", "Error", "InvalidArgument", "Journal",
+    "JournalRecord", "LOG_DEBUG", "LOG_ERR", "LOG_INFO", "LOG_NOTICE", "LOG_WARNING", "MdevType",
+    "NotFound", "PATHS", "PciAddress", "PciDevice", "PciDevices", "PermissionDenied",
+    "PersistEntry", "Report", "TimedOut", "VFIO_DRIVER", "VirtualFunction", "error_for", "naming",
+    "parse_address", "version",
+]

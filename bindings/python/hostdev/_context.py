@@ -1,0 +1,290 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The library context (hostdev/context.h) and the operations that hang off it."""
+
+import contextlib
+import threading
+
+from . import capi as _c
+from ._errors import error_for
+from ._pci import PciDevice, PciDevices
+from ._vfio import Journal, Report, persist_entries
+
+# Context path names -> enum hostdev_path.
+PATHS = {
+    "sysfs": _c.HOSTDEV_PATH_SYSFS,
+    "dev": _c.HOSTDEV_PATH_DEV,
+    "proc": _c.HOSTDEV_PATH_PROC,
+    "state": _c.HOSTDEV_PATH_STATE,
+    "config": _c.HOSTDEV_PATH_CONFIG,
+    "kubelet": _c.HOSTDEV_PATH_KUBELET,
+    "pci_ids": _c.HOSTDEV_PATH_PCI_IDS,
+    "usb_ids": _c.HOSTDEV_PATH_USB_IDS,
+    "modules": _c.HOSTDEV_PATH_MODULES,
+}
+
+
+def _strv(items):
+    v = _c.hdb_strv()
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError("expected an address string, got %r" % (item,))
+        if v.append(item) < 0:
+            raise MemoryError()
+    return v
+
+
+def _addresses(addresses):
+    """bind("a", "b"), bind(["a", "b"]) and bind(device) all work."""
+    out = []
+    for a in addresses:
+        if isinstance(a, (list, tuple, set, frozenset)):
+            out.extend(_addresses(a))
+        elif isinstance(a, PciDevice):
+            out.append(a.address)
+        else:
+            out.append(a)
+    return out
+
+
+class Context:
+    """A libhostdev context: every root path, the node name, the log callback, the last error.
+
+    ``Context()`` reads the real system; ``Context(root="/fake")`` points sysfs, dev, proc, state,
+    config and kubelet below a fake root (hostdev_ctx_set_root); keyword arguments set single paths
+    (sysfs=, dev=, proc=, state=, config=, kubelet=, pci_ids=, usb_ids=, modules=).
+    ``log=callable(priority, message)`` receives the library's messages up to ``log_priority``
+    (syslog numbers, default 4 = warning).
+
+    Use it as a context manager, or call close(). Calls on one Context are serialised by a lock, so
+    a Context may be shared between threads (the C context may not; the lock takes care of it).
+    The GIL is released while the library works.
+    """
+
+    def __init__(self, root=None, *, node_name=None, log=None, log_priority=None, **paths):
+        self._lock = threading.RLock()
+        self._log = None
+        ctx, err = _c.hdb_ctx_new()
+        if err < 0:
+            raise error_for(err, "cannot create a libhostdev context")
+        self._ctx = ctx
+        try:
+            if root is not None:
+                self._check(_c.hostdev_ctx_set_root(ctx, str(root)))
+            for name, value in paths.items():
+                self.set_path(name, value)
+            if node_name is not None:
+                self.node_name = node_name
+            if log_priority is not None:
+                self.log_priority = log_priority
+            if log is not None:
+                self.set_log(log)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    def close(self):
+        """Release the context. Devices already handed out stay usable (they hold a reference)."""
+        with self._lock:
+            ctx, self._ctx = getattr(self, "_ctx", None), None
+            if ctx is not None and self._log is not None:
+                _c.hdb_ctx_set_log_python(ctx, None)
+            self._log = None
+            # Dropping the proxy unrefs the C context (the SWIG destructor).
+            del ctx
+
+    @property
+    def closed(self):
+        return self._ctx is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_lock", None) is not None:
+            self.close()
+
+    def __repr__(self):
+        if self.closed:
+            return "<hostdev.Context closed>"
+        return "<hostdev.Context sysfs=%s>" % self.get_path("sysfs")
+
+    # -- helpers for the other modules --------------------------------------------------------
+
+    def _raw(self):
+        ctx = self._ctx
+        if ctx is None:
+            raise ValueError("operation on a closed hostdev.Context")
+        return ctx
+
+    def _check(self, r):
+        """Raise the exception for a negative result @r, with the context's message."""
+        if r < 0:
+            raise error_for(r, _c.hdb_ctx_get_error(self._ctx) if self._ctx is not None else None)
+        return r
+
+    def _call(self, fn, *args):
+        with self._lock:
+            return self._check(fn(self._raw(), *args))
+
+    def _call_obj(self, fn, *args):
+        with self._lock:
+            obj, r = fn(self._raw(), *args)
+            self._check(r)
+            return obj
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def set_path(self, name, value):
+        """Set one path by name (see PATHS): 'sysfs', 'dev', 'proc', 'state', 'config', 'kubelet',
+        'pci_ids', 'usb_ids', 'modules'."""
+        if name not in PATHS:
+            raise TypeError("unknown path %r (one of %s)" % (name, ", ".join(sorted(PATHS))))
+        self._call(_c.hostdev_ctx_set_path, PATHS[name], str(value))
+
+    def get_path(self, name):
+        """The current value of one path."""
+        with self._lock:
+            return _c.hostdev_ctx_get_path(self._raw(), PATHS[name])
+
+    @property
+    def paths(self):
+        """Every path, as a dict."""
+        return {name: self.get_path(name) for name in PATHS}
+
+    def set_root(self, root):
+        """Point sysfs, dev, proc, state, config and kubelet below @root."""
+        self._call(_c.hostdev_ctx_set_root, str(root))
+
+    @property
+    def node_name(self):
+        """The Kubernetes node name used in Harvester object names."""
+        with self._lock:
+            return _c.hostdev_ctx_get_node_name(self._raw())
+
+    @node_name.setter
+    def node_name(self, name):
+        self._call(_c.hostdev_ctx_set_node_name, name)
+
+    @property
+    def log_priority(self):
+        with self._lock:
+            return _c.hostdev_ctx_get_log_priority(self._raw())
+
+    @log_priority.setter
+    def log_priority(self, priority):
+        with self._lock:
+            _c.hostdev_ctx_set_log_priority(self._raw(), int(priority))
+
+    def set_log(self, fn):
+        """Install fn(priority, message) as log callback (None removes it). It runs in the thread
+        that made the call; an exception it raises is reported through sys.unraisablehook."""
+        with self._lock:
+            ctx = self._raw()
+            _c.hdb_ctx_set_log_python(ctx, fn)
+            self._log = fn  # keeps it alive: the C side holds a borrowed pointer
+
+    @property
+    def error(self):
+        """The message of the last failed call ('' if none)."""
+        with self._lock:
+            return _c.hdb_ctx_get_error(self._raw())
+
+    # -- PCI ---------------------------------------------------------------------------------
+
+    def pci_devices(self, *, slot=None, ids=None, driver=None, class_=None):
+        """Iterate over PCI devices in address order, with pciutils-style filters; each may be a
+        string or a list (several of one kind match when any does; different kinds must all
+        match): slot='3b:' (lspci -s), ids='8086:' (lspci -d), driver='vfio-pci' or 'none',
+        class_='0200' (class prefix in hex)."""
+        return PciDevices(self, slot=slot, ids=ids, driver=driver, class_=class_)
+
+    def pci_device(self, address):
+        """The device at @address; hostdev.NotFound when there is none."""
+        return PciDevice(self, self._call_obj(_c.hdb_pci_device_new, address))
+
+    # -- vfio --------------------------------------------------------------------------------
+
+    def load_vfio_modules(self):
+        """Make sure vfio-pci is available. True when a module was loaded, False when present."""
+        return self._call(_c.hostdev_vfio_load_modules) == 1
+
+    def bind(self, *addresses, group=False, force=False, owner=None, timeout_ms=0, protected=()):
+        """Bind devices (addresses or PciDevice objects) to vfio-pci as one operation, with the
+        journal, IOMMU-group checks and the guard of docs/vfio.md. group=True binds whole IOMMU
+        groups, force=True overrides the guard, protected= lists more addresses to refuse.
+        Returns the number of devices moved (0 when all were there already)."""
+        flags = (_c.HOSTDEV_BIND_GROUP if group else 0) | (_c.HOSTDEV_BIND_FORCE if force else 0)
+        addrs = _strv(_addresses(addresses))
+        prot = _strv(_addresses([protected]))
+        return self._call(_c.hdb_vfio_bind_set, addrs, owner or "", int(timeout_ms), prot, flags)
+
+    def restore(self, *addresses, unjournaled=False, timeout_ms=0):
+        """Give devices back to the drivers the journal recorded; returns how many were restored.
+        unjournaled=True also releases devices on vfio-pci that libhostdev did not bind."""
+        flags = _c.HOSTDEV_RESTORE_UNJOURNALED if unjournaled else 0
+        return self._call(_c.hdb_vfio_restore_set, _strv(_addresses(addresses)), int(timeout_ms),
+                          flags)
+
+    def restore_all(self, owner=None, timeout_ms=0):
+        """Restore every journaled device (only @owner's when given), newest first."""
+        return self._call(_c.hdb_vfio_restore_all, owner or "", int(timeout_ms), 0)
+
+    @contextlib.contextmanager
+    def bound(self, *addresses, **options):
+        """``with ctx.bound(addr, owner="vm-a"):`` binds on entry and restores on exit what this
+        call moved (devices that were already on vfio-pci stay there)."""
+        addrs = _addresses(addresses)
+        before = {a.address for a in self.journal()}
+        self.bind(*addrs, **options)
+        try:
+            yield self
+        finally:
+            mine = [a.address for a in self.journal() if a.address not in before]
+            if mine:
+                self.restore(*mine)
+
+    def journal(self):
+        """The vfio journal (hostdev.Journal: a tuple of JournalRecord with .path and .json)."""
+        with self._lock:
+            j, r = _c.hdb_vfio_journal_read(self._raw())
+            self._check(r)
+            return Journal(j)
+
+    def check(self, *addresses, host_only=False):
+        """The preflight report (hostdev.Report) for @addresses, or every non-bridge device."""
+        flags = _c.HOSTDEV_CHECK_HOST_ONLY if host_only else 0
+        addrs = _strv(_addresses(addresses))
+        with self._lock:
+            rep, r = _c.hdb_vfio_check(self._raw(), addrs, flags)
+            self._check(r)
+            return Report(rep)
+
+    def persist_add(self, address, group=False, force=False):
+        """Keep @address on vfio-pci across reboots. True when added, False when it was listed."""
+        flags = (_c.HOSTDEV_BIND_GROUP if group else 0) | (_c.HOSTDEV_BIND_FORCE if force else 0)
+        return self._call(_c.hostdev_vfio_persist_add, address, flags) == 0
+
+    def persist_remove(self, address):
+        """Remove @address from the persistent list; hostdev.NotFound when it is not listed."""
+        self._call(_c.hostdev_vfio_persist_remove, address)
+
+    def persisted(self):
+        """The persistent list: PersistEntry(address, group, force, vendor_id, device_id) items."""
+        with self._lock:
+            lst, r = _c.hdb_vfio_persist_read(self._raw())
+            self._check(r)
+            return persist_entries(lst)
+
+    def apply(self, owner=None, timeout_ms=0, protected=()):
+        """Bind every listed device (boot time); returns the number newly bound."""
+        return self._call(_c.hdb_vfio_apply, owner or "", int(timeout_ms),
+                          _strv(_addresses([protected])), 0)
+
+    def modprobe_conf(self):
+        """The /etc/modprobe.d/vfio.conf text for the listed devices."""
+        return self._call_obj(_c.hdb_vfio_modprobe_conf, 0)

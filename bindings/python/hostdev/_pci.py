@@ -1,0 +1,196 @@
+# SPDX-License-Identifier: Apache-2.0
+"""PCI devices and their enumeration (include/hostdev/pci.h)."""
+
+import collections
+import json
+
+from . import capi as _c
+
+PciAddress = collections.namedtuple("PciAddress", "domain bus slot function")
+PciAddress.__doc__ = "A parsed PCI address; str() of it is the canonical 'dddd:bb:ss.f'."
+PciAddress.__str__ = lambda a: "%04x:%02x:%02x.%x" % a
+
+VirtualFunction = collections.namedtuple("VirtualFunction", "number address")
+VirtualFunction.__doc__ = "A VF of an SR-IOV PF: its N of virtfnN and its address."
+
+MdevType = collections.namedtuple("MdevType", "id name available device_api description")
+MdevType.__doc__ = ("A mediated device type offered by an mdev parent; name, device_api and "
+                    "description are None and available -1 when the driver gives none.")
+
+
+def parse_address(text):
+    """Parse 'DDDD:BB:SS.F' or 'BB:SS.F' into a PciAddress; hostdev.InvalidArgument if malformed."""
+    from ._errors import error_for
+    addr, err = _c.hdb_pci_address_parse(text)
+    if err < 0:
+        raise error_for(err, "%r is not a PCI address: expected DDDD:BB:SS.F or BB:SS.F" % (text,))
+    return PciAddress(addr.domain, addr.bus, addr.slot, addr.function)
+
+
+def _getter(fn, doc, convert=None):
+    def get(self):
+        with self._ctx._lock:
+            value = fn(self._dev)
+        return convert(value) if convert else value
+    return property(get, doc=doc)
+
+
+def _none_if_negative(value):
+    return None if value < 0 else value
+
+
+def _list(count_fn, item_fn):
+    def get(dev):
+        return tuple(item_fn(dev, i) for i in range(count_fn(dev)))
+    return get
+
+
+class PciDevice:
+    """A snapshot of one PCI function (hostdev_pci_device).
+
+    Identity, class, driver, NUMA node and SR-IOV counts were read when the object was made; names,
+    modules, IOMMU group members, VFs, network interfaces and mdev types are read on first use and
+    kept. Make a new object (Context.pci_device()) to see a changed state.
+    """
+
+    __slots__ = ("_ctx", "_dev")
+
+    def __init__(self, ctx, dev):
+        self._ctx = ctx
+        self._dev = dev
+
+    def __repr__(self):
+        return "<hostdev.PciDevice %s [%04x:%04x] driver=%s>" % (
+            self.address, self.vendor_id, self.device_id, self.driver)
+
+    def __eq__(self, other):
+        return isinstance(other, PciDevice) and other.address == self.address
+
+    def __hash__(self):
+        return hash(self.address)
+
+    address = _getter(_c.hostdev_pci_device_get_address, "'dddd:bb:ss.f'")
+
+    @property
+    def pci_address(self):
+        """The address as a PciAddress(domain, bus, slot, function)."""
+        with self._ctx._lock:
+            a = _c.hostdev_pci_device_get_pci_address(self._dev)
+        return PciAddress(a.domain, a.bus, a.slot, a.function)
+
+    vendor_id = _getter(_c.hostdev_pci_device_get_vendor_id, "vendor id")
+    device_id = _getter(_c.hostdev_pci_device_get_device_id, "device id")
+    subsystem_vendor_id = _getter(_c.hostdev_pci_device_get_subsystem_vendor_id, "subsystem vendor id")
+    subsystem_device_id = _getter(_c.hostdev_pci_device_get_subsystem_device_id, "subsystem device id")
+    class_code = _getter(_c.hostdev_pci_device_get_class, "24-bit class code 0xCCSSPP")
+    revision = _getter(_c.hostdev_pci_device_get_revision, "revision")
+
+    vendor_name = _getter(_c.hostdev_pci_device_get_vendor_name, "pci.ids vendor name or None")
+    device_name = _getter(_c.hostdev_pci_device_get_device_name, "pci.ids device name or None")
+    subsystem_vendor_name = _getter(_c.hostdev_pci_device_get_subsystem_vendor_name,
+                                    "pci.ids subsystem vendor name or None")
+    subsystem_name = _getter(_c.hostdev_pci_device_get_subsystem_name, "pci.ids subsystem name or None")
+    class_name = _getter(_c.hostdev_pci_device_get_class_name, "pci.ids class name or None")
+    subclass_name = _getter(_c.hostdev_pci_device_get_subclass_name, "pci.ids subclass name or None")
+    prog_if_name = _getter(_c.hostdev_pci_device_get_prog_if_name, "pci.ids prog-if name or None")
+
+    driver = _getter(_c.hostdev_pci_device_get_driver, "bound driver, None when unbound")
+    driver_override = _getter(_c.hostdev_pci_device_get_driver_override, "driver_override or None")
+    modalias = _getter(_c.hostdev_pci_device_get_modalias, "modalias or None")
+    modules = _getter(_list(_c.hostdev_pci_device_get_module_count, _c.hostdev_pci_device_get_module),
+                      "kernel modules able to drive the device (tuple)")
+
+    iommu_group = _getter(_c.hostdev_pci_device_get_iommu_group, "IOMMU group number or None",
+                          _none_if_negative)
+    iommu_group_members = _getter(
+        _list(_c.hostdev_pci_device_get_iommu_group_member_count,
+              _c.hostdev_pci_device_get_iommu_group_member),
+        "addresses of the IOMMU group's devices, this one included (tuple, sorted)")
+    numa_node = _getter(_c.hostdev_pci_device_get_numa_node, "NUMA node or None", _none_if_negative)
+    physical_slot = _getter(_c.hostdev_pci_device_get_physical_slot, "physical slot name or None")
+    boot_vga = _getter(_c.hostdev_pci_device_is_boot_vga, "firmware boot VGA device", bool)
+    is_bridge = _getter(_c.hostdev_pci_device_is_bridge, "PCI-to-PCI bridge (never passed through)", bool)
+
+    is_sriov_pf = _getter(_c.hostdev_pci_device_is_sriov_pf, "SR-IOV physical function", bool)
+    sriov_total_vfs = _getter(_c.hostdev_pci_device_get_sriov_total_vfs, "sriov_totalvfs (0 for non-PFs)")
+    sriov_num_vfs = _getter(_c.hostdev_pci_device_get_sriov_num_vfs, "sriov_numvfs (0 for non-PFs)")
+    sriov_vf_device_id = _getter(_c.hostdev_pci_device_get_sriov_vf_device_id, "VF device id, 0 unknown")
+    vfs = _getter(_list(_c.hostdev_pci_device_get_vf_count,
+                        lambda d, i: VirtualFunction(_c.hostdev_pci_device_get_vf_number(d, i),
+                                                     _c.hostdev_pci_device_get_vf_address(d, i))),
+                  "existing VFs (tuple of VirtualFunction)")
+    is_sriov_vf = _getter(_c.hostdev_pci_device_is_sriov_vf, "SR-IOV virtual function", bool)
+    pf_address = _getter(_c.hostdev_pci_device_get_pf_address, "address of the PF of a VF, else None")
+    vf_index = _getter(_c.hostdev_pci_device_get_vf_index, "VF number on its PF, None for non-VFs",
+                       _none_if_negative)
+
+    netdevs = _getter(_list(_c.hostdev_pci_device_get_netdev_count, _c.hostdev_pci_device_get_netdev),
+                      "network interfaces (tuple, sorted)")
+    mdev_types = _getter(
+        _list(_c.hostdev_pci_device_get_mdev_type_count,
+              lambda d, i: MdevType(_c.hostdev_pci_device_get_mdev_type_id(d, i),
+                                    _c.hostdev_pci_device_get_mdev_type_name(d, i),
+                                    _c.hostdev_pci_device_get_mdev_type_available(d, i),
+                                    _c.hostdev_pci_device_get_mdev_type_device_api(d, i),
+                                    _c.hostdev_pci_device_get_mdev_type_description(d, i))),
+        "mdev types offered as an mdev parent (tuple of MdevType, sorted by id)")
+
+    description = _getter(_c.hostdev_pci_device_get_description, "Harvester description")
+    object_name = _getter(_c.hostdev_pci_device_get_object_name, "Harvester PCIDevice object name")
+    resource_name = _getter(_c.hostdev_pci_device_get_resource_name, "pooled resource name")
+    device_resource_name = _getter(_c.hostdev_pci_device_get_device_resource_name,
+                                   "per-device resource name")
+
+    def to_json(self, pretty=False):
+        """Every field in the stable schema of docs/json-schema.md, as a JSON string."""
+        with self._ctx._lock:
+            text, err = _c.hdb_pci_device_to_json(self._dev, _c.HOSTDEV_JSON_PRETTY if pretty else 0)
+            self._ctx._check(err)
+        return text
+
+    def as_dict(self):
+        """to_json() parsed."""
+        return json.loads(self.to_json())
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+class PciDevices:
+    """An iterator over matching PCI devices in address order (hostdev_pci_enum).
+
+    The filters are checked when it is made (hostdev.InvalidArgument names the bad part); devices
+    are read one by one as the iteration goes, devices that vanish meanwhile are skipped.
+    """
+
+    def __init__(self, ctx, slot=None, ids=None, driver=None, class_=None):
+        self._ctx = ctx
+        with ctx._lock:
+            e, err = _c.hdb_pci_enum_new(ctx._raw())
+            ctx._check(err)
+            for fn, specs in ((_c.hostdev_pci_enum_add_slot_filter, slot),
+                              (_c.hostdev_pci_enum_add_id_filter, ids),
+                              (_c.hostdev_pci_enum_add_driver_filter, driver),
+                              (_c.hostdev_pci_enum_add_class_filter, class_)):
+                for spec in _as_list(specs):
+                    ctx._check(fn(e, spec))
+        self._enum = e
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._enum is None:
+            raise StopIteration
+        with self._ctx._lock:
+            dev, r = _c.hdb_pci_enum_next(self._enum)
+            if r == 0:
+                self._enum = None
+                raise StopIteration
+            self._ctx._check(r)
+        return PciDevice(self._ctx, dev)

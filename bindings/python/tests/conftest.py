@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Fixtures of the Python binding tests: fake roots, the kernel model, contexts on them.
+
+Run by ctest (bindings-python), which sets PYTHONPATH to the built package and:
+  HOSTDEV_TEST_MAKE_FAKE_ROOT  tests/cli/make_fake_root.py (enumeration tree, its DEVICES table)
+  HOSTDEV_TEST_PCI_IDS         tests/cli/pci.ids
+  HOSTDEV_TEST_FAKE_HOST       the vfio-fake-host program (tests/vfio: the host bind tests use)
+  HOSTDEV_TEST_KMODEL          the kernel model, also in LD_PRELOAD of this process: it models the
+                               kernel's reaction to sysfs writes below $HOSTDEV_KMODEL_ROOT, which
+                               the vfio fixtures set (this machine cannot bind real devices)
+  HOSTDEV_TEST_DATA            bindings/testdata (naming vectors shared with the Go tests)
+  HOSTDEV_TEST_PYTHON_EXAMPLES bindings/python/examples
+"""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import hostdev
+
+KERNEL_VERSION_DIR = "lib/modules/6.1.0-hostdev-test"
+
+
+def need_env(name):
+    value = os.environ.get(name)
+    if not value:
+        pytest.skip("%s is not set (run the tests through ctest: ctest -L bindings)" % name)
+    return value
+
+
+@pytest.fixture(scope="session")
+def fake_root_module():
+    """tests/cli/make_fake_root.py as a module: its DEVICES table is the expected enumeration."""
+    path = need_env("HOSTDEV_TEST_MAKE_FAKE_ROOT")
+    spec = importlib.util.spec_from_file_location("make_fake_root", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def cli_root(tmp_path_factory, fake_root_module):
+    """The CLI tests' server-like tree (read-only: shared by the session)."""
+    root = tmp_path_factory.mktemp("cli") / "root"
+    env = dict(os.environ)
+    env.pop("HOSTDEV_KMODEL_ROOT", None)
+    subprocess.run([sys.executable, os.environ["HOSTDEV_TEST_MAKE_FAKE_ROOT"], str(root)],
+                   check=True, env=env)
+    return str(root)
+
+
+@pytest.fixture
+def cli_ctx(cli_root):
+    """A context on the CLI tree with its pci.ids and module directory, node name node1."""
+    with hostdev.Context(cli_root, pci_ids=need_env("HOSTDEV_TEST_PCI_IDS"),
+                         modules=os.path.join(cli_root, KERNEL_VERSION_DIR),
+                         node_name="node1") as ctx:
+        yield ctx
+
+
+class FakeHost:
+    """A fresh vfio test host (tests/vfio/vfio_tree.h) driven through the kernel model."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def path(self, rel):
+        return os.path.join(self.root, rel)
+
+    def driver(self, address):
+        link = self.path("sys/bus/pci/devices/%s/driver" % address)
+        return os.path.basename(os.readlink(link)) if os.path.islink(link) else ""
+
+    def override(self, address):
+        with open(self.path("sys/bus/pci/devices/%s/driver_override" % address)) as f:
+            return f.read().strip()
+
+    def has(self, rel):
+        return os.path.exists(self.path(rel))
+
+    def context(self, **kwargs):
+        # No module directory: never look at this machine's kernel modules.
+        return hostdev.Context(self.root, modules=self.path("lib/modules/none"), **kwargs)
+
+
+def make_fake_host(monkeypatch, *flags):
+    program = need_env("HOSTDEV_TEST_FAKE_HOST")
+    kmodel = need_env("HOSTDEV_TEST_KMODEL")
+    if kmodel not in os.environ.get("LD_PRELOAD", ""):
+        pytest.skip("the kernel model is not preloaded (LD_PRELOAD=%s)" % kmodel)
+    env = dict(os.environ)
+    env.pop("HOSTDEV_KMODEL_ROOT", None)
+    env["ASAN_OPTIONS"] = "detect_leaks=0:verify_asan_link_order=0"
+    out = subprocess.run([program, *flags], env=env, check=True, capture_output=True, text=True)
+    root = out.stdout.strip()
+    monkeypatch.setenv("HOSTDEV_KMODEL_ROOT", root)
+    for name in ("HOSTDEV_KMODEL_FAIL", "HOSTDEV_KMODEL_STALL", "HOSTDEV_KMODEL_KILL_AT",
+                 "HOSTDEV_KMODEL_NO_DEVNODE"):
+        monkeypatch.delenv(name, raising=False)
+    return FakeHost(root)
+
+
+@pytest.fixture
+def fake_host(monkeypatch):
+    host = make_fake_host(monkeypatch)
+    yield host
+    shutil.rmtree(host.root, ignore_errors=True)
+
+
+@pytest.fixture
+def fake_host_no_iommu(monkeypatch):
+    host = make_fake_host(monkeypatch, "--no-iommu")
+    yield host
+    shutil.rmtree(host.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def naming_vectors():
+    with open(os.path.join(need_env("HOSTDEV_TEST_DATA"), "naming_vectors.json")) as f:
+        return json.load(f)

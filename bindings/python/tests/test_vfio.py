@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: Apache-2.0
+"""vfio binding through the Python layer, on the vfio test host with the kernel model.
+
+The host (tests/vfio/vfio_tree.h): NIC 01:00.0 (e1000e, group 2), GPU 02:00.0 + audio 02:00.1
+(group 5), MGMT 04:00.0 (igb under br0 with the default route), NOGROUP 05:00.0 (no IOMMU group).
+"""
+
+import errno
+import os
+import threading
+import time
+
+import pytest
+
+import hostdev
+
+NIC = "0000:01:00.0"
+GPU = "0000:02:00.0"
+AUDIO = "0000:02:00.1"
+MGMT = "0000:04:00.0"
+NOGROUP = "0000:05:00.0"
+
+
+def test_bind_restore_roundtrip(fake_host):
+    with fake_host.context() as ctx:
+        assert ctx.bind("1:00.0", owner="vm-a") == 1
+        assert fake_host.driver(NIC) == "vfio-pci"
+        assert fake_host.override(NIC) == "vfio-pci"
+        assert fake_host.has("dev/vfio/2")
+        assert ctx.pci_device(NIC).driver == hostdev.VFIO_DRIVER
+        assert ctx.bind(NIC) == 0  # idempotent
+        journal = ctx.journal()
+        assert journal.path == fake_host.path("var/lib/hostdev/vfio-journal.json")
+        assert journal.addresses() == [NIC]
+        rec = journal[0]
+        assert (rec.address, rec.driver, rec.driver_override, rec.iommu_group, rec.owner) == \
+            (NIC, "e1000e", None, 2, "vm-a")
+        assert rec.complete and not rec.group_bind and abs(rec.time - time.time()) < 600
+        assert '"e1000e"' in journal.json
+        assert ctx.restore(NIC) == 1
+        assert fake_host.driver(NIC) == "e1000e"
+        assert fake_host.has("sys/class/net/enp1s0")
+        assert len(ctx.journal()) == 0
+        assert ctx.restore_all() == 0
+
+
+def test_bind_accepts_devices_and_lists(fake_host):
+    with fake_host.context() as ctx:
+        nic = ctx.pci_device(NIC)
+        assert ctx.bind([nic], owner="x") == 1
+        assert ctx.restore_all(owner="someone-else") == 0
+        assert ctx.restore_all(owner="x") == 1
+        assert fake_host.driver(NIC) == "e1000e"
+
+
+def test_refusals(fake_host):
+    with fake_host.context() as ctx:
+        with pytest.raises(hostdev.Busy) as e:
+            ctx.bind(GPU)
+        assert e.value.errno == errno.EBUSY
+        assert "%s (snd_hda_intel)" % AUDIO in e.value.message
+        with pytest.raises(hostdev.PermissionDenied) as e:
+            ctx.bind(MGMT)
+        assert e.value.errno == errno.EPERM and "default route (br0)" in e.value.message
+        with pytest.raises(hostdev.InvalidArgument) as e:
+            ctx.bind(NOGROUP)
+        assert "intel_iommu=on" in e.value.message
+        with pytest.raises(hostdev.PermissionDenied) as e:
+            ctx.bind(NIC, protected=[NIC])
+        assert "protected" in e.value.message
+        with pytest.raises(hostdev.NotFound):
+            ctx.bind("0000:0f:00.0")
+        with pytest.raises(hostdev.InvalidArgument):
+            ctx.bind("garbage")
+        for dev in (GPU, AUDIO, MGMT, NOGROUP, NIC):
+            assert fake_host.driver(dev) != "vfio-pci", dev
+        assert len(ctx.journal()) == 0
+        assert ctx.bind(MGMT, force=True) == 1
+        assert fake_host.driver(MGMT) == "vfio-pci"
+
+
+def test_group_bind_and_restore(fake_host):
+    with fake_host.context() as ctx:
+        assert ctx.bind(GPU, group=True, owner="vm-gpu") == 2
+        assert fake_host.driver(GPU) == fake_host.driver(AUDIO) == "vfio-pci"
+        assert all(r.group_bind for r in ctx.journal())
+        assert ctx.restore(AUDIO) == 2  # the group comes back as one
+        assert (fake_host.driver(GPU), fake_host.driver(AUDIO)) == ("nouveau", "snd_hda_intel")
+
+
+def test_bound_context_manager_restores_on_error(fake_host):
+    with fake_host.context() as ctx:
+        with pytest.raises(RuntimeError):
+            with ctx.bound(NIC, owner="vm-b"):
+                assert fake_host.driver(NIC) == "vfio-pci"
+                raise RuntimeError("the VM failed")
+        assert fake_host.driver(NIC) == "e1000e"
+        assert len(ctx.journal()) == 0
+
+
+def test_failed_write_rolls_back(fake_host, monkeypatch):
+    monkeypatch.setenv("HOSTDEV_KMODEL_FAIL", "unbind:%s:EIO" % NIC)
+    with fake_host.context() as ctx:
+        with pytest.raises(hostdev.Error) as e:
+            ctx.bind(NIC)
+        assert e.value.errno == errno.EIO and "Rolled back" in e.value.message
+        assert fake_host.driver(NIC) == "e1000e"
+        assert len(ctx.journal()) == 0
+
+
+def test_gil_released_while_binding(fake_host, monkeypatch):
+    """The kernel never finishes probing (STALL): bind waits timeout_ms in C and fails with
+    TimedOut. Meanwhile another Python thread keeps running, which it cannot if the GIL is held."""
+    monkeypatch.setenv("HOSTDEV_KMODEL_STALL", NIC)
+    result = {}
+    with fake_host.context() as ctx:
+        def bind():
+            try:
+                ctx.bind(NIC, timeout_ms=600)
+            except hostdev.Error as e:
+                result["error"] = e
+
+        t = threading.Thread(target=bind)
+        ticks = []
+        t.start()
+        while t.is_alive():
+            ticks.append(time.monotonic())
+            time.sleep(0.005)
+        t.join()
+        assert isinstance(result.get("error"), hostdev.TimedOut), result
+        assert result["error"].errno == errno.ETIMEDOUT
+        gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+        assert len(ticks) > 20 and max(gaps) < 0.3, (len(ticks), max(gaps, default=None))
+        assert fake_host.driver(NIC) == "e1000e"
+
+
+def test_corrupt_journal(fake_host):
+    with fake_host.context() as ctx:
+        os.makedirs(fake_host.path("var/lib/hostdev"), exist_ok=True)
+        with open(fake_host.path("var/lib/hostdev/vfio-journal.json"), "w") as f:
+            f.write("{not json")
+        with pytest.raises(hostdev.Corrupt) as e:
+            ctx.journal()
+        assert e.value.errno == errno.EBADMSG and "vfio-journal.json" in e.value.message
+        with pytest.raises(hostdev.Corrupt):
+            ctx.bind(NIC)
+        assert fake_host.driver(NIC) == "e1000e"
+
+
+def test_check_report(fake_host):
+    with fake_host.context() as ctx:
+        report = ctx.check()
+        assert report.status in ("pass", "warn") and report.ok
+        assert report.check("iommu-groups").status == "pass"
+        assert report.check("nonexistent") is None
+        assert report.device(NIC).status == "pass"
+        assert report.device(GPU).status == "warn"
+        assert report.device(MGMT).status == "fail" and report.device(MGMT).remedy
+        assert '"checks"' in report.json
+        one = ctx.check(NIC)
+        assert [d.address for d in one.devices] == [NIC]
+        assert ctx.check(host_only=True).devices == ()
+        with pytest.raises(hostdev.NotFound):
+            ctx.check("0000:0f:00.0")
+
+
+def test_no_iommu_host(fake_host_no_iommu):
+    with fake_host_no_iommu.context() as ctx:
+        report = ctx.check(host_only=True)
+        assert report.status == "fail" and not report.ok
+        failed = report.check("iommu-groups")
+        assert failed.status == "fail" and failed.remedy
+        with pytest.raises(hostdev.InvalidArgument) as e:
+            ctx.bind(NIC)
+        assert "IOMMU" in e.value.message
+
+
+def test_persist_apply_modprobe(fake_host):
+    with fake_host.context() as ctx:
+        assert ctx.persisted() == []
+        with pytest.raises(hostdev.NotFound):
+            ctx.modprobe_conf()
+        assert ctx.persist_add(NIC) is True
+        assert ctx.persist_add(NIC) is False
+        assert ctx.persist_add(GPU, group=True) is True
+        entries = ctx.persisted()
+        assert entries == [hostdev.PersistEntry(NIC, False, False, 0x8086, 0x10d3),
+                           hostdev.PersistEntry(GPU, True, False, 0x10de, 0x1eb8)]
+        assert "ids=" in ctx.modprobe_conf() and "8086:10d3" in ctx.modprobe_conf()
+        assert ctx.apply() == 3
+        assert fake_host.driver(NIC) == fake_host.driver(AUDIO) == "vfio-pci"
+        assert ctx.apply() == 0
+        ctx.persist_remove(NIC)
+        with pytest.raises(hostdev.NotFound):
+            ctx.persist_remove(NIC)
+        assert ctx.restore_all() == 3
+
+
+def test_load_modules_already_present(fake_host):
+    with fake_host.context() as ctx:
+        assert ctx.load_vfio_modules() is False
