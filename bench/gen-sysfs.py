@@ -18,6 +18,7 @@ Only the Python standard library is used. It never writes outside OUTDIR and ref
 """
 
 import argparse
+import json
 import os
 import random
 import struct
@@ -785,6 +786,48 @@ def write_modules(out):
     return moddir
 
 
+def manifest(g):
+    """Ground truth for what lspci does not show, in the shapes of docs/json-schema.md: address ->
+    expected values (driver, groups, NUMA, slot, SR-IOV, netdevs, mdev types, ...)."""
+    slots = {address: name for name, address in g.slots}
+    members = {}
+    for i, grp in enumerate(g.groups):
+        members[i] = sorted(m.addr for m in grp if not isinstance(m, tuple))
+    out = {}
+    for f in g.funcs:
+        types = []
+        if f.mdev_parent:
+            for tid, tname, inst in sorted(T4_MDEV_TYPES):
+                used = sum(1 for m in g.mdevs if m[1] is f and m[2] == tid)
+                types.append({"id": tid, "name": tname, "available_instances": inst - used, "device_api": "vfio-pci",
+                              "description": "num_heads=4, frl_config=60, framebuffer=%dM, max_resolution=5120x2880, "
+                                             "max_instance=%d" % (16384 // inst, inst)})
+        out[f.addr] = {
+            "driver": f.driver,
+            "driver_override": f.override,
+            "modalias": modalias(f),
+            "iommu_group": f.group,
+            "iommu_group_members": members.get(f.group, []),
+            "numa_node": f.numa,
+            "physical_slot": slots.get("%04x:%02x:%02x" % (f.domain, f.bus, f.slot)),
+            "boot_vga": bool(f.boot_vga),
+            "is_bridge": f.bridge,
+            "sriov": {
+                "is_pf": bool(f.sriov),
+                "total_vfs": f.sriov[0] if f.sriov else 0,
+                "num_vfs": f.sriov[1] if f.sriov else 0,
+                "vf_device_id": "%04x" % f.sriov[4] if f.sriov else None,
+                "vfs": [{"number": i, "address": vf.addr} for i, vf in enumerate(f.vfs)],
+            },
+            "is_vf": f.pf is not None,
+            "pf_address": f.pf.addr if f.pf is not None else None,
+            "vf_index": f.vf_index if f.pf is not None else None,
+            "netdevs": sorted(n[0] for n in f.netdevs),
+            "mdev_types": types,
+        }
+    return {"generator": "bench/gen-sysfs.py", "devices": out}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("outdir")
@@ -793,6 +836,8 @@ def main():
     ap.add_argument("--no-iommu", action="store_true", help="no IOMMU: no groups, no iommu_group links")
     ap.add_argument("--vfs", type=int, default=NUM_VFS, help="VFs per SR-IOV PF (default %d)" % NUM_VFS)
     ap.add_argument("--pci-ids", default="/usr/share/misc/pci.ids", help="pci.ids used to check the ids")
+    ap.add_argument("--manifest", metavar="FILE",
+                    help="write the expected per-device values (driver, groups, SR-IOV, netdevs, mdev types, ...) as JSON")
     ap.add_argument("--modules", action="store_true",
                     help="also write OUTDIR/lib/modules/$(uname -r) (tiny modules indexed by depmod; needs cc)")
     args = ap.parse_args()
@@ -812,6 +857,9 @@ def main():
     write_tree(g, out)
     if args.modules:
         print("gen-sysfs: kernel modules in %s" % write_modules(out))
+    if args.manifest:
+        with open(args.manifest, "w") as fh:
+            json.dump(manifest(g), fh, indent=1, sort_keys=True)
     nvf = sum(1 for f in g.funcs if f.pf is not None)
     print("gen-sysfs: %d PCI functions (%d VFs, %d bridges), %d IOMMU groups, %d netdevs, %d mdevs, "
           "%d slots -> %s/sys" % (len(g.funcs), nvf, sum(1 for f in g.funcs if f.bridge), len(g.groups),

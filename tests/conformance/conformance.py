@@ -17,6 +17,9 @@ Fails loudly with a unified diff when they disagree, and fails when a tree yield
     --live           this machine's real /sys (read only)
     --tree NAME=ROOT one given root (holding sys/)
     --generate N     a synthetic N-function server tree made by bench/gen-sysfs.py in a temp dir
+Generated trees are also checked against the generator's ground truth (gen-sysfs --manifest) on what
+lspci does not show: driver_override, modalias, IOMMU group members, NUMA node, physical slot, boot_vga,
+is_bridge, SR-IOV PF/VF relations and counts, netdevs and mdev types.
 With --filters, each tree also checks `hostdev list -s/-d SPEC` against `lspci -s/-d SPEC` (lspci is the
 reference parser of that syntax; both must refuse the same invalid specs) and `--driver`/`--class`
 against lspci's Driver/Class lines.
@@ -272,8 +275,40 @@ def render(v, keys):
     return ["%s: %s" % (k, v.get(k, "(absent)")) for k in keys]
 
 
-def compare_tree(name, root, hostdev, lspci, filters=False):
+def compare_truth(name, manifest, hdevs):
+    """Fields lspci does not show, against the generator's ground truth (gen-sysfs --manifest)."""
+    with open(manifest) as fh:
+        truth = json.load(fh)["devices"]
+    got = {d["address"]: d for d in hdevs}
+    diffs = []
+    fields = set()
+    for addr in sorted(truth):
+        if addr not in got:
+            diffs.append("%s: not listed by hostdev" % addr)
+            continue
+        for k, want in sorted(truth[addr].items()):
+            fields.add(k)
+            have = got[addr].get(k, "(absent)")
+            if have != want:
+                diffs.append("%s %s:\n    expected %s\n    hostdev  %s" % (
+                    addr, k, json.dumps(want, sort_keys=True)[:400], json.dumps(have, sort_keys=True)[:400]))
+    ok = not diffs
+    head = "%s ground truth: %s, %d devices on %s" % (name, "agree" if ok else "DISAGREE", len(truth),
+                                                     ", ".join(sorted(fields)))
+    if len(diffs) > 40:
+        diffs = diffs[:40] + ["... %d more" % (len(diffs) - 40)]
+    return ok, head + ("\n  " + "\n  ".join(diffs) if diffs else "")
+
+
+def compare_tree(name, root, hostdev, lspci, filters=False, manifest=None):
     """Returns (ok, compared_count, report_text)."""
+    if manifest:
+        ok, n, text = compare_tree(name, root, hostdev, lspci, filters)
+        hdevs, herr = hostdev_devices(hostdev, root)
+        if hdevs is None:
+            return False, n, text + "\n" + herr
+        tok, ttext = compare_truth(name, manifest, hdevs)
+        return ok and tok, n, text + "\n" + ("ok   " if tok else "FAIL ") + ttext
     report = []
     ldevs, kmod_ok, lerr, lcmd = lspci_devices(lspci, root)
     if filters:
@@ -449,20 +484,22 @@ def main():
         found = find_fixtures(top)
         if not found:
             fail_env("no fixture with sys/bus/pci under %s" % top)
-        trees += [(os.path.relpath(r, top), os.path.abspath(r)) for r in found]
+        trees += [(os.path.relpath(r, top), os.path.abspath(r), None) for r in found]
     for t in args.tree:
         name, _, root = t.partition("=")
         if not root:
             fail_env("--tree wants NAME=ROOT, got %r" % t)
-        trees.append((name, os.path.abspath(root)))
+        trees.append((name, os.path.abspath(root), None))
     if args.live:
-        trees.append(("live /sys", "/"))
+        trees.append(("live /sys", "/", None))
     tmp = None
     if args.generate:
         tmp = tempfile.TemporaryDirectory(prefix="hostdev-conformance-")
         for n in args.generate:
             root = os.path.join(tmp.name, "gen-%d" % n)
-            cmd = [sys.executable, args.generator, "--devices", str(n), "--seed", str(args.seed), root]
+            manifest = root + ".truth.json"
+            cmd = [sys.executable, args.generator, "--devices", str(n), "--seed", str(args.seed),
+                   "--manifest", manifest, root]
             if args.no_iommu:
                 cmd.insert(2, "--no-iommu")
             if args.vfs:
@@ -474,14 +511,15 @@ def main():
                 fail_env("%s failed:\n%s%s" % (" ".join(cmd), out, err))
             trees.append(("generated %d (seed %d%s%s%s)" % (n, args.seed, ", no IOMMU" if args.no_iommu else "",
                                                             ", %d VFs per PF" % args.vfs if args.vfs else "",
-                                                            ", with kernel modules" if args.modules else ""), root))
+                                                            ", with kernel modules" if args.modules else ""), root,
+                          manifest))
     if not trees:
         fail_env("no tree to compare (give --fixtures, --tree, --live or --generate)")
 
     passed = failed = 0
-    for name, root in trees:
+    for name, root, manifest in trees:
         try:
-            ok, n, text = compare_tree(name, root, args.hostdev, args.lspci, args.filters)
+            ok, n, text = compare_tree(name, root, args.hostdev, args.lspci, args.filters, manifest)
         except Skip as e:
             print("SKIP %s: %s" % (name, e))
             if tmp:
@@ -490,7 +528,9 @@ def main():
         if args.modules and modules_dir(root) and "modules" not in text.split(" on ", 1)[-1].split("\n")[0]:
             ok = False
             text += "\nmodules were not compared although the tree ships them (lspci could not load them?)"
-        print(("ok   " if ok else "FAIL ") + text, flush=True)
+        # Each part (lspci, filters, ground truth) carries its own ok/FAIL; the first one is marked here.
+        first_ok = ok or ": agree," in text.split("\n", 1)[0]
+        print(("ok   " if first_ok else "FAIL ") + text, flush=True)
         if ok:
             passed += 1
         else:
