@@ -123,6 +123,8 @@ HOSTDEV_OBJECT(hostdev_pci_enum, hostdev_pci_enum_unref)
 HOSTDEV_OBJECT(hostdev_vfio_journal, hostdev_vfio_journal_unref)
 HOSTDEV_OBJECT(hostdev_vfio_report, hostdev_vfio_report_unref)
 HOSTDEV_OBJECT(hostdev_vfio_persist, hostdev_vfio_persist_unref)
+HOSTDEV_OBJECT(hostdev_usb_device, hostdev_usb_device_unref)
+HOSTDEV_OBJECT(hostdev_usb_enum, hostdev_usb_enum_unref)
 
 /* A list of strings for the functions that take `const char *const *items, size_t count`. */
 %{
@@ -370,6 +372,7 @@ static hostdev_pci_device *hdb_pci_enum_next(hostdev_pci_enum *e, int *err)
 %newobject hdb_naming_pci_description;
 %newobject hdb_naming_usb_object_name;
 %newobject hdb_naming_kubevirt_env;
+%newobject hdb_naming_device_id;
 %{
 /* The result of a naming call: a copy of @buf, or NULL with *err < 0. */
 static char *hdb_name(int r, const char *buf, int *err)
@@ -429,6 +432,13 @@ static char *hdb_naming_usb_object_name(const char *node, unsigned int vendor_id
 	return hdb_name(hostdev_naming_usb_object_name(node, vendor_id, product_id, busnum,
 						       devnum, buf, sizeof(buf)),
 			buf, err);
+}
+
+static char *hdb_naming_device_id(const char *text, int *err)
+{
+	char buf[HOSTDEV_NAME_MAX];
+
+	return hdb_name(hostdev_naming_device_id(text, buf, sizeof(buf)), buf, err);
 }
 
 static char *hdb_naming_kubevirt_env(const char *prefix, const char *resource_name, int *err)
@@ -593,3 +603,235 @@ static char *hdb_vfio_modprobe_conf(hostdev_ctx *ctx, unsigned int flags, int *e
 %}
 
 %include <hostdev/vfio.h>
+
+/* -------------------------------------------------------------------------------------------- */
+/* usb.h */
+
+%ignore hostdev_usb_device_new;
+%ignore hostdev_usb_device_to_json;
+%ignore hostdev_usb_enum_new;
+%ignore hostdev_usb_enum_next;
+
+%newobject hdb_usb_device_new;
+%newobject hdb_usb_device_to_json;
+%newobject hdb_usb_enum_new;
+%newobject hdb_usb_enum_next;
+%inline %{
+static hostdev_usb_device *hdb_usb_device_new(hostdev_ctx *ctx, const char *name, int *err)
+{
+	hostdev_usb_device *dev = NULL;
+
+	*err = hostdev_usb_device_new(ctx, name, &dev);
+	return dev;
+}
+
+static char *hdb_usb_device_to_json(hostdev_usb_device *dev, unsigned int flags, int *err)
+{
+	char *json = NULL;
+
+	*err = hostdev_usb_device_to_json(dev, flags, &json);
+	return hdb_copy(json, err);
+}
+
+static hostdev_usb_enum *hdb_usb_enum_new(hostdev_ctx *ctx, unsigned int flags, int *err)
+{
+	hostdev_usb_enum *e = NULL;
+
+	*err = hostdev_usb_enum_new(ctx, flags, &e);
+	return e;
+}
+
+/* hostdev_usb_enum_next(): *err is 1 with a device, 0 at the end (NULL), < 0 on error (NULL). */
+static hostdev_usb_device *hdb_usb_enum_next(hostdev_usb_enum *e, int *err)
+{
+	hostdev_usb_device *dev = NULL;
+
+	*err = hostdev_usb_enum_next(e, &dev);
+	return dev;
+}
+%}
+
+%include <hostdev/usb.h>
+
+/* -------------------------------------------------------------------------------------------- */
+/* monitor.h: the callback becomes a queue. hdb_monitor owns a hostdev_monitor whose callback
+ * copies every event into a hdb_event (with references to its device snapshots); the languages
+ * call process() and then take the events with next_event(), so nothing calls back into Python or
+ * Go. The fd is the monitor's, for any event loop. */
+
+%ignore hostdev_monitor;
+%ignore hostdev_event;
+%ignore hostdev_monitor_new;
+%ignore hostdev_monitor_ref;
+%ignore hostdev_monitor_unref;
+%ignore hostdev_monitor_add_match_subsystem;
+%ignore hostdev_monitor_add_match_id;
+%ignore hostdev_monitor_add_match_class;
+%ignore hostdev_monitor_set_callback;
+%ignore hostdev_monitor_start;
+%ignore hostdev_monitor_get_fd;
+%ignore hostdev_monitor_process;
+%rename("$ignore", regextarget=1) "^hostdev_event_(get|is)_";
+
+%{
+typedef struct hdb_event {
+	int action;
+	char *action_name, *subsystem, *name, *interface, *driver;
+	unsigned long long seqnum;
+	int replay, partial;
+	hostdev_usb_device *usb;
+	hostdev_pci_device *pci;
+	struct hdb_event *next;
+} hdb_event;
+
+typedef struct hdb_monitor {
+	hostdev_monitor *monitor;
+	hdb_event *head, *tail;
+	int oom; /* an event could not be queued */
+} hdb_monitor;
+
+static char *hdb_dup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void hdb_event_free(hdb_event *ev)
+{
+	if (!ev)
+		return;
+	free(ev->action_name);
+	free(ev->subsystem);
+	free(ev->name);
+	free(ev->interface);
+	free(ev->driver);
+	hostdev_usb_device_unref(ev->usb);
+	hostdev_pci_device_unref(ev->pci);
+	free(ev);
+}
+
+static void hdb_monitor_queue(hostdev_monitor *monitor, const hostdev_event *event, void *userdata)
+{
+	hdb_monitor *m = userdata;
+	hdb_event *ev = calloc(1, sizeof(*ev));
+
+	(void)monitor;
+	if (!ev) {
+		m->oom = 1;
+		return;
+	}
+	ev->action = (int)hostdev_event_get_action(event);
+	ev->action_name = hdb_dup(hostdev_event_get_action_name(event));
+	ev->subsystem = hdb_dup(hostdev_event_get_subsystem(event));
+	ev->name = hdb_dup(hostdev_event_get_name(event));
+	ev->interface = hdb_dup(hostdev_event_get_interface(event));
+	ev->driver = hdb_dup(hostdev_event_get_driver(event));
+	ev->seqnum = hostdev_event_get_seqnum(event);
+	ev->replay = hostdev_event_is_replay(event);
+	ev->partial = hostdev_event_is_partial(event);
+	ev->usb = hostdev_usb_device_ref(hostdev_event_get_usb_device(event));
+	ev->pci = hostdev_pci_device_ref(hostdev_event_get_pci_device(event));
+	if (m->tail)
+		m->tail->next = ev;
+	else
+		m->head = ev;
+	m->tail = ev;
+}
+%}
+
+/* What SWIG sees: opaque classes. */
+%nodefaultctor hdb_event;
+typedef struct hdb_event {
+} hdb_event;
+%nodefaultctor hdb_monitor;
+typedef struct hdb_monitor {
+} hdb_monitor;
+
+%extend hdb_event {
+	~hdb_event() { hdb_event_free($self); }
+	/* enum hostdev_event_action */
+	int action() { return $self->action; }
+	const char *action_name() { return $self->action_name; }
+	const char *subsystem() { return $self->subsystem; }
+	const char *name() { return $self->name; }
+	const char *interface_name() { return $self->interface; }
+	const char *driver() { return $self->driver; }
+	unsigned long long seqnum() { return $self->seqnum; }
+	int is_replay() { return $self->replay; }
+	int is_partial() { return $self->partial; }
+	/* A new reference to the USB snapshot, NULL for PCI events. */
+	%newobject usb_device;
+	hostdev_usb_device *usb_device() { return hostdev_usb_device_ref($self->usb); }
+	/* A new reference to the PCI snapshot, NULL for USB events. */
+	%newobject pci_device;
+	hostdev_pci_device *pci_device() { return hostdev_pci_device_ref($self->pci); }
+}
+
+%extend hdb_monitor {
+	/* hostdev_monitor_new() with the queueing callback; NULL with *err < 0. */
+	hdb_monitor(hostdev_ctx *ctx, int *err)
+	{
+		hdb_monitor *m = calloc(1, sizeof(*m));
+
+		if (!m) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		*err = hostdev_monitor_new(ctx, &m->monitor);
+		if (*err < 0) {
+			free(m);
+			return NULL;
+		}
+		hostdev_monitor_set_callback(m->monitor, hdb_monitor_queue, m);
+		return m;
+	}
+	~hdb_monitor()
+	{
+		hostdev_monitor_unref($self->monitor);
+		while ($self->head) {
+			hdb_event *next = $self->head->next;
+			hdb_event_free($self->head);
+			$self->head = next;
+		}
+		free($self);
+	}
+	int add_match_subsystem(const char *subsystem)
+	{
+		return hostdev_monitor_add_match_subsystem($self->monitor, subsystem);
+	}
+	int add_match_id(const char *spec) { return hostdev_monitor_add_match_id($self->monitor, spec); }
+	int add_match_class(const char *spec)
+	{
+		return hostdev_monitor_add_match_class($self->monitor, spec);
+	}
+	/* hostdev_monitor_start(); with HOSTDEV_MONITOR_ENUMERATE the replayed devices are queued. */
+	int start(unsigned int flags) { return hostdev_monitor_start($self->monitor, flags); }
+	int fd() { return hostdev_monitor_get_fd($self->monitor); }
+	/* hostdev_monitor_process(): the number of events queued, or a negative errno (-ENOMEM
+	 * when an event could not be queued). */
+	int process()
+	{
+		int r = hostdev_monitor_process($self->monitor);
+
+		if (r >= 0 && $self->oom) {
+			$self->oom = 0;
+			return -ENOMEM;
+		}
+		return r;
+	}
+	/* The oldest queued event (the caller owns it), NULL when the queue is empty. */
+	%newobject next_event;
+	hdb_event *next_event()
+	{
+		hdb_event *ev = $self->head;
+
+		if (ev) {
+			$self->head = ev->next;
+			if (!$self->head)
+				$self->tail = NULL;
+			ev->next = NULL;
+		}
+		return ev;
+	}
+}
+
+%include <hostdev/monitor.h>

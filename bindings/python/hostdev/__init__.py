@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""libhostdev for Python: host PCI devices, vfio binding with crash-safe restore, resource names.
+"""libhostdev for Python: host PCI and USB devices, hot-plug events, vfio binding with crash-safe restore, resource names.
 
     import hostdev
 
@@ -21,7 +21,9 @@ from . import naming
 from ._context import PATHS, Context
 from ._errors import (Busy, Corrupt, Error, InvalidArgument, NotFound, PermissionDenied,
                       TimedOut, error_for)
+from ._monitor import Event, Monitor
 from ._pci import MdevType, PciAddress, PciDevice, PciDevices, VirtualFunction, parse_address
+from ._usb import UsbDevice, UsbDevices, UsbInterface
 from ._vfio import Check, DeviceVerdict, Journal, JournalRecord, PersistEntry, Report
 
 #: The libhostdev version the module was built against and runs with.
@@ -39,7 +41,8 @@ LOG_INFO = _c.HOSTDEV_LOG_INFO
 LOG_DEBUG = _c.HOSTDEV_LOG_DEBUG
 
 __all__ = [
-    "Busy", "Check", "Context", "Corrupt", "DeviceVerdict", "Error", "InvalidArgument", "Journal",
+    "Busy", "Check", "Context", "Corrupt", "DeviceVerdict", "Error", "Event", "InvalidArgument",
+    "Journal", "Monitor", "UsbDevice", "UsbDevices", "UsbInterface",
     "JournalRecord", "LOG_DEBUG", "LOG_ERR", "LOG_INFO", "LOG_NOTICE", "LOG_WARNING", "MdevType",
     "NotFound", "PATHS", "PciAddress", "PciDevice", "PciDevices", "PermissionDenied",
     "PersistEntry", "Report", "TimedOut", "VFIO_DRIVER", "VirtualFunction", "error_for", "naming",

@@ -6,7 +6,9 @@ import threading
 
 from . import capi as _c
 from ._errors import error_for
+from ._monitor import Monitor
 from ._pci import PciDevice, PciDevices
+from ._usb import UsbDevice, UsbDevices
 from ._vfio import Journal, Report, persist_entries
 
 # Context path names -> enum hostdev_path.
@@ -206,6 +208,23 @@ class Context:
     def pci_device(self, address):
         """The device at @address; hostdev.NotFound when there is none."""
         return PciDevice(self, self._call_obj(_c.hdb_pci_device_new, address))
+
+    # -- USB and hot-plug ----------------------------------------------------------------------
+
+    def usb_devices(self, *, ids=None, serial=None, port=None, hubs=False):
+        """Iterate over USB devices by bus and port path; filters (a string or a list each):
+        ids='0627:0001' (lsusb -d), serial='ABC', port='2-1.4' or '2-1.*'; hubs=True lists hubs
+        and root hubs too."""
+        return UsbDevices(self, ids=ids, serial=serial, port=port, hubs=hubs)
+
+    def usb_device(self, name):
+        """The USB device with kernel name @name ('1-1.4', 'usb1'); hostdev.NotFound if none."""
+        return UsbDevice(self, self._call_obj(_c.hdb_usb_device_new, name))
+
+    def monitor(self, *, subsystems=None, ids=None, classes=None):
+        """A hot-plug Monitor (not started) with filters: subsystems='usb' or 'pci', ids='vvvv:pppp',
+        classes='03' (USB device class or PCI class prefix)."""
+        return Monitor(self, subsystems=subsystems, ids=ids, classes=classes)
 
     # -- vfio --------------------------------------------------------------------------------
 

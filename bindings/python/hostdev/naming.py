@@ -56,6 +56,12 @@ def kubevirt_env(prefix, resource_name):
     return _name(_c.hdb_naming_kubevirt_env(prefix, resource_name), "kubevirt_env")
 
 
+def device_id(text):
+    """A valid Kubernetes device id for @text: @text itself when valid, else its allowed
+    characters plus a hash (deterministic)."""
+    return _name(_c.hdb_naming_device_id(text), "device_id")
+
+
 def is_valid_resource_name(resource_name):
     """True when @resource_name is a valid Kubernetes extended resource name."""
     return _c.hostdev_naming_check_resource_name(resource_name) == 0

@@ -1,0 +1,3 @@
+module github.com/libhostdev/libhostdev/bindings
+
+go 1.19

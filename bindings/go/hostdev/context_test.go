@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package hostdev_test
+
+import (
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/libhostdev/libhostdev/bindings/go/hostdev"
+)
+
+func TestDefaults(t *testing.T) {
+	ctx, err := hostdev.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Close()
+	if ctx.Path(hostdev.PathSysfs) != "/sys" || ctx.Path(hostdev.PathPCIIDs) != "/usr/share/misc/pci.ids" {
+		t.Errorf("paths %q %q", ctx.Path(hostdev.PathSysfs), ctx.Path(hostdev.PathPCIIDs))
+	}
+	if ctx.NodeName() == "" || ctx.LastError() != "" || strings.Count(hostdev.Version(), ".") != 2 {
+		t.Errorf("node %q error %q version %q", ctx.NodeName(), ctx.LastError(), hostdev.Version())
+	}
+}
+
+func TestRootAndPaths(t *testing.T) {
+	dir := t.TempDir()
+	ctx, err := hostdev.Open(hostdev.WithRoot(dir), hostdev.WithNodeName("n1"),
+		hostdev.WithPath(hostdev.PathState, filepath.Join(dir, "st")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Close()
+	if ctx.Path(hostdev.PathSysfs) != filepath.Join(dir, "sys") || ctx.Path(hostdev.PathState) != filepath.Join(dir, "st") ||
+		ctx.NodeName() != "n1" {
+		t.Errorf("sysfs %q state %q node %q", ctx.Path(hostdev.PathSysfs), ctx.Path(hostdev.PathState), ctx.NodeName())
+	}
+	if err := ctx.SetRoot("/other"); err != nil || ctx.Path(hostdev.PathDev) != "/other/dev" {
+		t.Errorf("SetRoot: %v %q", err, ctx.Path(hostdev.PathDev))
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	_, err := hostdev.Open(hostdev.WithPath(hostdev.PathSysfs, "relative"))
+	var herr *hostdev.Error
+	if !errors.As(err, &herr) || herr.Errno != syscall.EINVAL || herr.Op != "SetPath" || herr.Message == "" {
+		t.Errorf("relative path: %#v", err)
+	}
+	if _, err := hostdev.Open(hostdev.WithPath(hostdev.Path(99), "/x")); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("unknown path: %v", err)
+	}
+}
+
+func TestErrorsCarryErrnoAndMessage(t *testing.T) {
+	ctx := cliContext(t)
+	_, err := ctx.PCIDevice("0000:3b:00.7")
+	if !errors.Is(err, syscall.ENODEV) {
+		t.Fatalf("error %v does not wrap ENODEV", err)
+	}
+	var herr *hostdev.Error
+	if !errors.As(err, &herr) {
+		t.Fatal("not a *hostdev.Error")
+	}
+	if !strings.Contains(herr.Message, "0000:3b:00.7") || !strings.Contains(herr.Message, "hostdev list") ||
+		herr.Message != ctx.LastError() || herr.Op != "PCIDevice" {
+		t.Errorf("%+v (last error %q)", herr, ctx.LastError())
+	}
+	if err.Error() != "hostdev: PCIDevice: "+herr.Message {
+		t.Errorf("Error() = %q", err.Error())
+	}
+	_, err = ctx.PCIDevice("not-an-address")
+	if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "not-an-address") {
+		t.Errorf("bad address: %v", err)
+	}
+	// ENOENT unwraps to fs.ErrNotExist through syscall.Errno.Is.
+	if !errors.Is(&hostdev.Error{Op: "x", Errno: syscall.ENOENT}, fs.ErrNotExist) {
+		t.Error("ENOENT is not fs.ErrNotExist")
+	}
+}
+
+func TestClose(t *testing.T) {
+	ctx := cliContext(t)
+	if err := ctx.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctx.Close(); err != nil {
+		t.Fatal("second Close:", err)
+	}
+	if _, err := ctx.PCIDevices(); !errors.Is(err, hostdev.ErrClosed) {
+		t.Errorf("PCIDevices after Close: %v", err)
+	}
+	if _, err := ctx.Bind([]string{"0000:01:00.0"}, nil); !errors.Is(err, hostdev.ErrClosed) {
+		t.Errorf("Bind after Close: %v", err)
+	}
+	if ctx.Path(hostdev.PathSysfs) != "" {
+		t.Error("Path after Close")
+	}
+}
+
+func TestFinalizerReleasesForgottenContexts(t *testing.T) {
+	root, _ := cliRoot(t)
+	for i := 0; i < 50; i++ {
+		ctx, err := hostdev.Open(hostdev.WithRoot(root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ctx.PCIDevices(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.GC()
+}
+
+func TestLogger(t *testing.T) {
+	var lines []string
+	logger := func(priority int, message string) {
+		if priority == hostdev.LogWarning {
+			lines = append(lines, message)
+		}
+	}
+	ctx := cliContext(t, hostdev.WithLogger(logger, hostdev.LogDebug),
+		hostdev.WithPath(hostdev.PathModules, filepath.Join(t.TempDir(), "nomodules")))
+	dev, err := ctx.PCIDevice("0000:3b:00.0")
+	if err != nil || len(dev.Modules) != 0 {
+		t.Fatal(err, dev.Modules)
+	}
+	found := false
+	for _, l := range lines {
+		found = found || strings.Contains(l, "module indexes")
+	}
+	if !found {
+		t.Errorf("no module index warning in %q", lines)
+	}
+}
+
+func TestSharedBetweenGoroutines(t *testing.T) {
+	ctx := cliContext(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				devices, err := ctx.PCIDevices()
+				if err != nil || len(devices) != 12 {
+					errs <- err
+					return
+				}
+				if _, err := ctx.PCIDevice("0000:77:00.0"); !errors.Is(err, syscall.ENODEV) ||
+					!strings.Contains(err.Error(), "0000:77:00.0") {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package hostdev is the Go binding of libhostdev: host PCI devices with every attribute an
+// operator needs, vfio-pci binding with a crash-safe journal and restore, a preflight report,
+// boot-time persistence, and Harvester/KubeVirt resource names.
+//
+//	ctx, err := hostdev.Open()                         // or hostdev.Open(hostdev.WithRoot(dir))
+//	if err != nil { ... }
+//	defer ctx.Close()
+//	nics, err := ctx.PCIDevices(hostdev.Class("0200")) // []hostdev.PCIDevice, plain Go values
+//	n, err := ctx.Bind([]string{"0000:3b:00.0"}, &hostdev.BindOptions{Owner: "vm-a"})
+//	if errors.Is(err, syscall.EBUSY) { ... }            // IOMMU group shared with host devices
+//
+// Errors are *hostdev.Error values carrying the errno and the library's message; they unwrap
+// to syscall.Errno. The C library comes from pkg-config (libhostdev); the cgo glue is generated
+// by SWIG from bindings/hostdev.i when the package is built. See docs/bindings.md.
+package hostdev
