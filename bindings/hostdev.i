@@ -766,24 +766,29 @@ typedef struct hdb_monitor {
 	hostdev_pci_device *pci_device() { return hostdev_pci_device_ref($self->pci); }
 }
 
-%extend hdb_monitor {
-	/* hostdev_monitor_new() with the queueing callback; NULL with *err < 0. */
-	hdb_monitor(hostdev_ctx *ctx, int *err)
-	{
-		hdb_monitor *m = calloc(1, sizeof(*m));
+/* hostdev_monitor_new() with the queueing callback; NULL with *err < 0 (a function, not a
+ * constructor: constructors cannot hand *err back in every language). */
+%newobject hdb_monitor_new;
+%inline %{
+static hdb_monitor *hdb_monitor_new(hostdev_ctx *ctx, int *err)
+{
+	hdb_monitor *m = calloc(1, sizeof(*m));
 
-		if (!m) {
-			*err = -ENOMEM;
-			return NULL;
-		}
-		*err = hostdev_monitor_new(ctx, &m->monitor);
-		if (*err < 0) {
-			free(m);
-			return NULL;
-		}
-		hostdev_monitor_set_callback(m->monitor, hdb_monitor_queue, m);
-		return m;
+	if (!m) {
+		*err = -ENOMEM;
+		return NULL;
 	}
+	*err = hostdev_monitor_new(ctx, &m->monitor);
+	if (*err < 0) {
+		free(m);
+		return NULL;
+	}
+	hostdev_monitor_set_callback(m->monitor, hdb_monitor_queue, m);
+	return m;
+}
+%}
+
+%extend hdb_monitor {
 	~hdb_monitor()
 	{
 		hostdev_monitor_unref($self->monitor);

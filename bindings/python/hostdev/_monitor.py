@@ -51,7 +51,7 @@ class Monitor:
     def __init__(self, ctx, subsystems=None, ids=None, classes=None):
         self._ctx = ctx
         with ctx._lock:
-            mon, err = _c.hdb_monitor(ctx._raw())
+            mon, err = _c.hdb_monitor_new(ctx._raw())
             ctx._check(err)
             for fn, specs in ((mon.add_match_subsystem, subsystems), (mon.add_match_id, ids),
                               (mon.add_match_class, classes)):
