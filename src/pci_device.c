@@ -12,6 +12,7 @@
 #include "sysfs.h"
 
 #define PCI_CLASS_BRIDGE_PCI 0x0604
+#define PCI_VENDOR_ID_VIRTIO 0x1af4
 
 static const char pci_devices_dir[] = "bus/pci/devices";
 
@@ -32,19 +33,66 @@ static int read_id(hostdev_pci_device *dev, int dirfd, const char *name, unsigne
 	return 0;
 }
 
+/*
+ * The kernel's uevent attribute carries vendor, device, subsystem ids, class and modalias in one
+ * read (the values of struct pci_dev, quirks and VF ids included), where the separate attributes
+ * cost six opens. Returns 0 when every identity field was found.
+ */
+static int read_identity_from_uevent(hostdev_pci_device *dev, int dirfd)
+{
+	char buf[1024], *line, *save = NULL;
+	unsigned int v, d, sv, sd, cls;
+	unsigned int found = 0;
+
+	if (sysfs_read_attr(dirfd, "uevent", buf, sizeof(buf)) <= 0)
+		return -ENOENT;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "PCI_ID=%x:%x", &v, &d) == 2 && v <= 0xffff && d <= 0xffff)
+			found |= 1;
+		else if (sscanf(line, "PCI_SUBSYS_ID=%x:%x", &sv, &sd) == 2 && sv <= 0xffff &&
+			 sd <= 0xffff)
+			found |= 2;
+		else if (sscanf(line, "PCI_CLASS=%x", &cls) == 1 && cls <= 0xffffff)
+			found |= 4;
+		else if (strncmp(line, "MODALIAS=", 9) == 0 && !dev->modalias &&
+			 !(dev->modalias = strdup(line + 9)))
+			return -ENOMEM;
+	}
+	if ((found & 5) != 5)
+		return -ENOENT;
+	dev->vendor_id = v;
+	dev->device_id = d;
+	dev->class_code = cls;
+	if (found & 2) {
+		dev->subsystem_vendor_id = sv;
+		dev->subsystem_device_id = sd;
+	}
+	return 0;
+}
+
 static int read_identity(hostdev_pci_device *dev, int dirfd)
 {
+	char buf[256];
 	int r;
 
-	if ((r = read_id(dev, dirfd, "vendor", 0xffff, &dev->vendor_id)) < 0 ||
-	    (r = read_id(dev, dirfd, "device", 0xffff, &dev->device_id)) < 0 ||
-	    (r = read_id(dev, dirfd, "class", 0xffffff, &dev->class_code)) < 0)
+	r = read_identity_from_uevent(dev, dirfd);
+	if (r == -ENOMEM)
 		return r;
-	/* Old kernels and some fixtures lack these; zero means "not reported". */
-	if (read_id(dev, dirfd, "subsystem_vendor", 0xffff, &dev->subsystem_vendor_id) < 0)
-		dev->subsystem_vendor_id = 0;
-	if (read_id(dev, dirfd, "subsystem_device", 0xffff, &dev->subsystem_device_id) < 0)
-		dev->subsystem_device_id = 0;
+	if (r < 0) {
+		/* No usable uevent (hand-made trees, old kernels): the separate attributes. */
+		if ((r = read_id(dev, dirfd, "vendor", 0xffff, &dev->vendor_id)) < 0 ||
+		    (r = read_id(dev, dirfd, "device", 0xffff, &dev->device_id)) < 0 ||
+		    (r = read_id(dev, dirfd, "class", 0xffffff, &dev->class_code)) < 0)
+			return r;
+		/* Old kernels and some fixtures lack these; zero means "not reported". */
+		if (read_id(dev, dirfd, "subsystem_vendor", 0xffff, &dev->subsystem_vendor_id) < 0)
+			dev->subsystem_vendor_id = 0;
+		if (read_id(dev, dirfd, "subsystem_device", 0xffff, &dev->subsystem_device_id) < 0)
+			dev->subsystem_device_id = 0;
+	}
+	if (!dev->modalias && sysfs_read_attr(dirfd, "modalias", buf, sizeof(buf)) > 0 &&
+	    !(dev->modalias = strdup(buf)))
+		return -ENOMEM;
 	if (read_id(dev, dirfd, "revision", 0xff, &dev->revision) < 0)
 		dev->revision = 0;
 	hostdev_clear_error(dev->ctx);
@@ -63,10 +111,6 @@ static int read_kernel_state(hostdev_pci_device *dev, int dirfd)
 	if (sysfs_read_attr(dirfd, "driver_override", buf, sizeof(buf)) > 0 &&
 	    strcmp(buf, "(null)") != 0 && !(dev->driver_override = strdup(buf)))
 		return -ENOMEM;
-	if (sysfs_read_attr(dirfd, "modalias", buf, sizeof(buf)) > 0 &&
-	    !(dev->modalias = strdup(buf)))
-		return -ENOMEM;
-
 	dev->iommu_group = -1;
 	if (sysfs_read_link_basename(dirfd, "iommu_group", buf, sizeof(buf)) > 0) {
 		char *end;
@@ -78,7 +122,9 @@ static int read_kernel_state(hostdev_pci_device *dev, int dirfd)
 	dev->numa_node = -1;
 	if (sysfs_read_int(dirfd, "numa_node", &n) == 0 && n >= -1 && n <= INT_MAX)
 		dev->numa_node = (int)n;
-	dev->boot_vga = sysfs_read_uint(dirfd, "boot_vga", 10, &v) == 0 && v == 1;
+	/* Only display devices (class 03) have boot_vga; skip the failing open for the others. */
+	dev->boot_vga = (dev->class_code >> 16) == 0x03 &&
+			sysfs_read_uint(dirfd, "boot_vga", 10, &v) == 0 && v == 1;
 
 	if (sysfs_read_uint(dirfd, "sriov_totalvfs", 10, &v) == 0) {
 		dev->is_pf = true;
@@ -294,7 +340,7 @@ static void load_netdevs(hostdev_pci_device *dev)
 		return;
 	/* ENOENT: not a network function. */
 	sysfs_list_dir(fd, "net", NULL, &dev->netdevs);
-	if (dev->netdevs.count == 0) {
+	if (dev->netdevs.count == 0 && dev->vendor_id == PCI_VENDOR_ID_VIRTIO) {
 		/* virtio-net hangs its interface below the virtio device: <pci>/virtioN/net/<if>.
 		 */
 		struct strv children = {0};

@@ -2,6 +2,7 @@
 /* SR-IOV relationships as sysfs shows them: virtfn<N> links on a PF, physfn on a VF. */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,12 +97,35 @@ void pci_device_load_vfs(hostdev_pci_device *dev)
 	close(fd);
 }
 
+/*
+ * Guess a VF's number from the PF's First VF Offset and VF Stride (SR-IOV capability): VF n has
+ * routing ID pf_rid + offset + n * stride. Returns -1 when the PF does not expose them.
+ */
+static int guess_vf_number(hostdev_pci_device *dev, int pf_fd)
+{
+	struct hostdev_pci_address pf;
+	unsigned long offset, stride;
+	long pf_rid, vf_rid, delta;
+
+	if (hostdev_pci_address_parse(dev->pf_address, &pf) < 0 ||
+	    sysfs_read_uint(pf_fd, "sriov_offset", 10, &offset) < 0 ||
+	    sysfs_read_uint(pf_fd, "sriov_stride", 10, &stride) < 0 || stride == 0)
+		return -1;
+	pf_rid = (long)pf.bus << 8 | (long)pf.slot << 3 | pf.function;
+	vf_rid = (long)dev->addr.bus << 8 | (long)dev->addr.slot << 3 | dev->addr.function;
+	delta = vf_rid - pf_rid - (long)offset;
+	if (delta < 0 || delta % (long)stride != 0 || delta / (long)stride > INT_MAX)
+		return -1;
+	return (int)(delta / (long)stride);
+}
+
 /* A VF's own index is the N of the PF's virtfn<N> link that points back at it. */
 void pci_device_load_vf_index(hostdev_pci_device *dev)
 {
 	struct pci_vf *vfs = NULL;
 	size_t count = 0;
-	int fd, pf_fd;
+	char link[32], target[HOSTDEV_PCI_ADDRESS_MAX];
+	int fd, pf_fd, guess;
 
 	if (dev->loaded & PCI_PART_VF_INDEX)
 		return;
@@ -115,7 +139,13 @@ void pci_device_load_vf_index(hostdev_pci_device *dev)
 	close(fd);
 	if (pf_fd < 0)
 		return;
-	if (read_vf_links(pf_fd, &vfs, &count) == 0) {
+	/* One readlink confirms the computed number; scanning every virtfn link is the fallback. */
+	guess = guess_vf_number(dev, pf_fd);
+	if (guess >= 0 && snprintf(link, sizeof(link), "virtfn%d", guess) < (int)sizeof(link) &&
+	    sysfs_read_link_basename(pf_fd, link, target, sizeof(target)) > 0 &&
+	    strcmp(target, dev->address) == 0) {
+		dev->vf_index = guess;
+	} else if (read_vf_links(pf_fd, &vfs, &count) == 0) {
 		for (size_t i = 0; i < count; i++)
 			if (strcmp(vfs[i].address, dev->address) == 0)
 				dev->vf_index = vfs[i].number;

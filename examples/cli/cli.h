@@ -16,7 +16,8 @@
 #include <hostdev.h>
 
 /* The command table, in the order `hostdev --help` lists it. */
-#define CLI_COMMANDS(X) X(list) X(show) X(bind) X(restore) X(journal) X(check) X(persist) X(apply)
+#define CLI_COMMANDS(X)                                                                            \
+	X(list) X(show) X(bind) X(restore) X(journal) X(check) X(persist) X(apply) X(watch)
 
 /* Exit codes (docs/cli.md). */
 enum {
@@ -162,5 +163,15 @@ int cli_json_print(cJSON *doc);
 
 /* Add @value or null. Returns false on allocation failure. */
 bool cli_json_add_string(cJSON *object, const char *key, const char *value);
+
+/* cmd_list_usb.c: `hostdev list --usb` (cmd_list.c passes its whole command line). */
+int cli_list_usb(struct cli *cli, int argc, char **argv);
+/* "<port> Bus BBB Device DDD: ID vvvv:pppp <names> class=.. speed=.. drivers=.. serial=..
+ * port_id=.." without newline; device strings escaped with cli_print_escaped(). */
+void cli_print_usb_line(FILE *out, hostdev_usb_device *dev);
+/* @s with every byte outside printable ASCII (and '\\') written as \xNN. */
+void cli_print_escaped(FILE *out, const char *s);
+/* The library's JSON of a USB device, parsed. NULL after printing an error. */
+cJSON *cli_usb_device_json(struct cli *cli, hostdev_usb_device *dev);
 
 #endif /* HOSTDEV_CLI_H */

@@ -128,6 +128,10 @@ static int run(struct cli *cli, int argc, char **argv)
 	bool json = false;
 	int c, code, r;
 
+	/* USB devices are listed by cmd_list_usb.c, with their own filters. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--usb") == 0)
+			return cli_list_usb(cli, argc, argv);
 	/* At most one filter per argument. */
 	filters = calloc((size_t)argc, sizeof(*filters));
 	if (!filters) {
@@ -180,8 +184,10 @@ out:
 
 const struct cli_command cli_cmd_list = {
     .name = "list",
-    .summary = "List PCI devices, one line each (like lspci -nn) or as JSON.",
-    .synopsis = "[--json] [-s SLOT] [-d VENDOR:DEVICE[:CLASS]] [--driver NAME] [--class HEX]",
+    .summary = "List PCI (or with --usb USB) devices, one line each or as JSON.",
+    .synopsis = "[--json] [-s SLOT] [-d VENDOR:DEVICE[:CLASS]] [--driver NAME] [--class HEX]\n"
+		"       hostdev list --usb [--json] [-d VENDOR:PRODUCT] [--serial S] [--port PATH] "
+		"[--hubs] [--usb-ids FILE]",
     .help = "Each line shows the lspci -nn description of a device followed by its driver,\n"
 	    "IOMMU group, NUMA node and pooled resource name (\"none\" when absent).\n"
 	    "Filters of different kinds must all match; a filter given several times\n"
@@ -195,6 +201,16 @@ const struct cli_command cli_cmd_list = {
 	    "      --driver NAME only devices bound to driver NAME (\"none\": no driver)\n"
 	    "      --class HEX   only devices of this class: CC, CCSS or CCSSPP\n"
 	    "      --json        print {\"schema_version\": 1, \"devices\": [...]} "
-	    "(docs/json-schema.md)\n",
+	    "(docs/json-schema.md)\n"
+	    "\n"
+	    "USB (--usb): one line per device, like lsusb, plus class, speed, interface\n"
+	    "drivers, serial and the stable port identity (docs/usb.md). Hubs are left out\n"
+	    "unless --hubs is given.\n"
+	    "  -d, --device [VENDOR]:[PRODUCT]  only these ids (lsusb -d syntax, hex)\n"
+	    "      --serial S    only the device(s) with serial number S\n"
+	    "      --port PATH   only the device at port PATH (2-1.4; 2-1.* = below 2-1)\n"
+	    "      --hubs        include hubs and root hubs\n"
+	    "      --usb-ids FILE  usb.ids database (default /usr/share/misc/usb.ids)\n"
+	    "      --json        print {\"schema_version\": 1, \"usb_devices\": [...]}\n",
     .run = run,
 };

@@ -556,11 +556,40 @@ int fakeroot_pci_set_attr(struct fakeroot *root, const char *address, const char
 	struct fake_dev *d = find_dev(root, address);
 	char rel[PATH_MAX];
 
+	static const char *const identity[] = {"vendor", "device", "subsystem_vendor",
+					       "subsystem_device", "class"};
+	unsigned int *fields[] = {&d->vendor, &d->device, &d->subsystem_vendor,
+				  &d->subsystem_device, &d->class_code};
+	int r;
+
 	if (!d)
 		return fail(-ENODEV, "set_attr", address);
 	if (dev_path(rel, sizeof(rel), d, attr) < 0)
 		return -ENAMETOOLONG;
-	return fakeroot_write(root, rel, content);
+	r = fakeroot_write(root, rel, content);
+	if (r < 0)
+		return r;
+	/*
+	 * The kernel's uevent shows the same struct pci_dev as the identity attributes, so keep it
+	 * in step. An unparsable value can only be a damaged tree: drop uevent so that readers see
+	 * the damaged attribute.
+	 */
+	for (size_t i = 0; i < sizeof(identity) / sizeof(identity[0]); i++) {
+		char *end;
+		unsigned long v;
+
+		if (strcmp(attr, identity[i]) != 0)
+			continue;
+		v = strtoul(content, &end, 16);
+		if (end != content && (*end == '\n' || *end == '\0')) {
+			*fields[i] = (unsigned int)v;
+			return write_uevent(root, d);
+		}
+		if (dev_path(rel, sizeof(rel), d, "uevent") < 0)
+			return -ENAMETOOLONG;
+		return fakeroot_remove(root, rel);
+	}
+	return 0;
 }
 
 static int add_iommu_group(struct fakeroot *root, struct fake_dev *d, const char *group)

@@ -162,7 +162,8 @@ int fakeroot_pci_add(struct fakeroot *root, const char *address, const struct fa
 const char *fakeroot_pci_dir(struct fakeroot *root, const char *address);
 
 /** Overwrite (or create) attribute @attr of the device with @content (given exactly, newline
- * included). */
+ * included). Identity attributes (vendor, device, subsystem_*, class) keep uevent in step as the
+ * kernel does; an unparsable identity value removes uevent (a damaged tree). */
 int fakeroot_pci_set_attr(struct fakeroot *root, const char *address, const char *attr,
 			  const char *content);
 
