@@ -20,6 +20,12 @@
  *   HOSTDEV_KMODEL_STALL=addr[,...] probing vfio-pci for these devices silently does nothing
  *                                   (a probe that never finishes: timeouts)
  *   HOSTDEV_KMODEL_NO_DEVNODE=1     never create /dev/vfio/<group>
+ *   HOSTDEV_KMODEL_DELAY=op:target:MS[,...]  the store sleeps MS ms in the writing thread before
+ *                                   it takes effect (a slow or hung driver: watchdog tests);
+ *                                   op = numvfs | numvfs0 | mdev_create | mdev_remove, target =
+ *                                   the PF address, the mdev type id, the mdev UUID or "*".
+ *                                   HOSTDEV_KMODEL_FAIL also knows these ops and "autoprobe"
+ *   HOSTDEV_KMODEL_SRIOV_LIMIT=pf:N[,...]  the PF driver enables at most N VFs (partial enable)
  *
  * What is modelled (paths resolved through /proc/self/fd, so bus/ and devices/ paths both work):
  *   <dev>/driver_override           store; "" or "\n" clears to "(null)"
@@ -35,14 +41,18 @@
  *                                   <root>/dev/vfio/<group> once every non-bridge member of the
  *                                   group is on vfio-pci or driverless, removes it when none is
  *   bus/pci/drivers/<d>/new_id      passed through and logged as NEW_ID (tests assert it never is)
+ *   <pf>/sriov_numvfs, <pf>/sriov_drivers_autoprobe, mdev create/remove: see "SR-IOV and
+ *                                   mediated devices" below
  *   finit_module/init_module        "loads" the module: <root>/sys/module/<name>, and for vfio_pci
  *                                   the driver directory and <root>/dev/vfio/vfio
  * Every modelled write is logged to <root>/.kmodel/log ("op address value -> result").
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -54,6 +64,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VFIO "vfio-pci"
@@ -489,6 +500,545 @@ static int do_bind(const struct model *m, const char *address, const char *dir, 
 	return 0;
 }
 
+/* --- SR-IOV and mediated devices ------------------------------------------------------------ */
+/*
+ * sriov_numvfs follows sriov_numvfs_store() of drivers/pci/iov.c: EINVAL for a value that is not a
+ * u16, ERANGE above sriov_totalvfs, no-op for the current count, ENOENT for an unbound PF, 0
+ * removes every VF, EBUSY for a new non-zero count while VFs exist. Enabling creates each VF as
+ * the kernel does: address from the PF's routing ID + sriov_offset + i * sriov_stride, directory
+ * beside the PF, physfn / virtfn<i> / bus links, a new IOMMU group each (when the PF has one), ids
+ * from the PF and sriov_vf_device; with sriov_drivers_autoprobe 1 the VF driver named by
+ * <root>/.kmodel/vf_driver/<pf> is bound (and the VF netdev <prefix><i> from
+ * <root>/.kmodel/vf_netdev/<pf> appears). Removing a VF unbinds it and removes all of that.
+ * mdev: <parent>/mdev_supported_types/<type>/create takes a UUID (EINVAL malformed, EEXIST taken,
+ * ENOSPC no available instance, as mtty does) and makes <parent>/<uuid> with mdev_type, remove,
+ * iommu_group (a new group and /dev/vfio/<group>), driver (vfio_mdev) and the bus/type links;
+ * <mdev>/remove takes a number (EINVAL otherwise), non-zero removes it.
+ */
+
+static int model_nonzero(const char *text)
+{
+	return text[0] != '\0';
+}
+
+/* Milliseconds HOSTDEV_KMODEL_DELAY=op:target:MS[,...] asks to stall @op on @target. */
+static unsigned long delay_for(const char *op, const char *target)
+{
+	const char *spec = getenv("HOSTDEV_KMODEL_DELAY");
+	char buf[1024], *save = NULL;
+
+	if (!spec || !*spec)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *first = strchr(item, ':'), *last = strrchr(item, ':');
+
+		if (!first || first == last)
+			continue;
+		*first = '\0';
+		*last = '\0';
+		if (strcmp(item, op) == 0 &&
+		    (strcmp(first + 1, "*") == 0 || strcmp(first + 1, target) == 0))
+			return strtoul(last + 1, NULL, 10);
+	}
+	return 0;
+}
+
+/* A driver that blocks: sleep (in the writing thread) before the write takes effect. */
+static void stall(const struct model *m, const char *op, const char *target)
+{
+	unsigned long ms = delay_for(op, target);
+	struct timespec ts;
+
+	if (!ms)
+		return;
+	model_log(m, "DELAY", target, op, 0);
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* HOSTDEV_KMODEL_SRIOV_LIMIT=pf:N[,...]: the PF driver enables at most N VFs (partial enable). */
+static long sriov_limit(const char *pf)
+{
+	const char *spec = getenv("HOSTDEV_KMODEL_SRIOV_LIMIT");
+	char buf[1024], *save = NULL;
+
+	if (!spec)
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *colon = strrchr(item, ':');
+
+		if (!colon)
+			continue;
+		*colon = '\0';
+		if (strcmp(item, pf) == 0 || strcmp(item, "*") == 0)
+			return strtol(colon + 1, NULL, 10);
+	}
+	return -1;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static void rm_rf(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static unsigned long read_ulong(const char *dir, const char *name, int base, unsigned long dflt)
+{
+	char path[PATH_MAX], buf[64], *end;
+	unsigned long v;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (get_file(path, buf, sizeof(buf)) <= 0)
+		return dflt;
+	v = strtoul(buf, &end, base);
+	return end == buf ? dflt : v;
+}
+
+/* The lowest IOMMU group number not in use. */
+static int new_group(const struct model *m)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	long max = -1;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/kernel/iommu_groups", m->sys);
+	mkdir_p(path);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char *end;
+		long n = strtol(de->d_name, &end, 10);
+
+		if (*end == '\0' && de->d_name[0] != '\0' && n > max)
+			max = n;
+	}
+	closedir(d);
+	return (int)(max + 1);
+}
+
+/* Put the device at @dir (called @name) into a new IOMMU group; returns its number. */
+static int join_new_group(const struct model *m, const char *dir, const char *name)
+{
+	char path[PATH_MAX], group[PATH_MAX];
+	int g = new_group(m);
+
+	snprintf(group, sizeof(group), "%s/kernel/iommu_groups/%d", m->sys, g);
+	snprintf(path, sizeof(path), "%s/devices", group);
+	mkdir_p(path);
+	snprintf(path, sizeof(path), "%s/type", group);
+	put_file(path, "DMA\n");
+	snprintf(path, sizeof(path), "%s/devices/%s", group, name);
+	make_link(dir, path);
+	snprintf(path, sizeof(path), "%s/iommu_group", dir);
+	make_link(group, path);
+	return g;
+}
+
+/* Remove the IOMMU group of the device at @dir when the device was its only member. */
+static void leave_group(const struct model *m, const char *dir, const char *name)
+{
+	char group[32], path[PATH_MAX];
+
+	dev_group(dir, group, sizeof(group));
+	if (!group[0])
+		return;
+	snprintf(path, sizeof(path), "%s/kernel/iommu_groups/%s/devices/%s", m->sys, group, name);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/kernel/iommu_groups/%s/devices", m->sys, group);
+	if (rmdir(path) == 0) {
+		snprintf(path, sizeof(path), "%s/kernel/iommu_groups/%s", m->sys, group);
+		rm_rf(path);
+		snprintf(path, sizeof(path), "%s/dev/vfio/%s", m->root, group);
+		unlink(path);
+	} else {
+		update_devnode(m, group);
+	}
+}
+
+static void vf_address(const char *pf, unsigned long offset, unsigned long stride, unsigned int i,
+		       char *buf, size_t size)
+{
+	unsigned int d, b, s, f, rid;
+
+	sscanf(pf, "%4x:%2x:%2x.%1x", &d, &b, &s, &f);
+	rid = (b << 8 | s << 3 | f) + (unsigned int)offset + (unsigned int)stride * i;
+	snprintf(buf, size, "%04x:%02x:%02x.%x", d, (rid >> 8) & 0xff, (rid >> 3) & 0x1f, rid & 7);
+}
+
+static void copy_attr(const char *from, const char *to, const char *name)
+{
+	char path[PATH_MAX], buf[256];
+
+	snprintf(path, sizeof(path), "%s/%s", from, name);
+	if (get_file(path, buf, sizeof(buf)) < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", to, name);
+	strncat(buf, "\n", sizeof(buf) - strlen(buf) - 1);
+	put_file(path, buf);
+}
+
+static void create_vf(const struct model *m, const char *pfdir, const char *pf, unsigned int i,
+		      bool autoprobe)
+{
+	char vf[32], vfdir[PATH_MAX], path[PATH_MAX], buf[512], drv[128], prefix[64];
+	char modalias[128];
+	unsigned long vendor, device, sv, sd, cls;
+	const char *slash = strrchr(pfdir, '/');
+
+	vf_address(pf, read_ulong(pfdir, "sriov_offset", 10, 1),
+		   read_ulong(pfdir, "sriov_stride", 10, 1), i, vf, sizeof(vf));
+	snprintf(vfdir, sizeof(vfdir), "%.*s/%s", (int)(slash - pfdir), pfdir, vf);
+	mkdir_p(vfdir);
+	vendor = read_ulong(pfdir, "vendor", 16, 0);
+	device = read_ulong(pfdir, "sriov_vf_device", 16, 0);
+	sv = read_ulong(pfdir, "subsystem_vendor", 16, 0);
+	sd = read_ulong(pfdir, "subsystem_device", 16, 0);
+	cls = read_ulong(pfdir, "class", 16, 0);
+	copy_attr(pfdir, vfdir, "vendor");
+	copy_attr(pfdir, vfdir, "subsystem_vendor");
+	copy_attr(pfdir, vfdir, "subsystem_device");
+	copy_attr(pfdir, vfdir, "class");
+	copy_attr(pfdir, vfdir, "revision");
+	copy_attr(pfdir, vfdir, "numa_node");
+	snprintf(path, sizeof(path), "%s/device", vfdir);
+	snprintf(buf, sizeof(buf), "0x%04lx\n", device);
+	put_file(path, buf);
+	snprintf(path, sizeof(path), "%s/driver_override", vfdir);
+	put_file(path, "(null)\n");
+	snprintf(path, sizeof(path), "%s/modalias", vfdir);
+	snprintf(modalias, sizeof(modalias), "pci:v%08lXd%08lXsv%08lXsd%08lXbc%02lXsc%02lXi%02lX",
+		 vendor, device, sv, sd, (cls >> 16) & 0xff, (cls >> 8) & 0xff, cls & 0xff);
+	snprintf(buf, sizeof(buf), "%s\n", modalias);
+	put_file(path, buf);
+	snprintf(path, sizeof(path), "%s/uevent", vfdir);
+	snprintf(buf, sizeof(buf),
+		 "PCI_CLASS=%lX\nPCI_ID=%04lX:%04lX\nPCI_SUBSYS_ID=%04lX:%04lX\n"
+		 "PCI_SLOT_NAME=%s\nMODALIAS=%s\n",
+		 cls, vendor, device, sv, sd, vf, modalias);
+	put_file(path, buf);
+	snprintf(path, sizeof(path), "%s/subsystem", vfdir);
+	snprintf(buf, sizeof(buf), "%s/bus/pci", m->sys);
+	make_link(buf, path);
+	snprintf(path, sizeof(path), "%s/physfn", vfdir);
+	make_link(pfdir, path);
+	snprintf(path, sizeof(path), "%s/virtfn%u", pfdir, i);
+	make_link(vfdir, path);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", m->sys, vf);
+	make_link(vfdir, path);
+	dev_group(pfdir, buf, sizeof(buf));
+	if (buf[0])
+		join_new_group(m, vfdir, vf);
+	/* The VF's netdev exists while a network driver is bound (netdevs() moves it). */
+	snprintf(path, sizeof(path), "%s/.kmodel/vf_netdev/%s", m->root, pf);
+	if (get_file(path, prefix, sizeof(prefix)) > 0) {
+		snprintf(path, sizeof(path), "%s/.kmodel-net/%s%u", vfdir, prefix, i);
+		mkdir_p(path);
+		snprintf(path, sizeof(path), "%s/.kmodel-net/%s%u/address", vfdir, prefix, i);
+		snprintf(buf, sizeof(buf), "02:00:00:%02x:%02x:%02x\n",
+			 (unsigned int)(read_ulong(pfdir, "device", 16, 0) & 0xff),
+			 (unsigned int)strtoul(pf + 5, NULL, 16) & 0xff, i & 0xff);
+		put_file(path, buf);
+	}
+	snprintf(path, sizeof(path), "%s/.kmodel/vf_driver/%s", m->root, pf);
+	if (get_file(path, drv, sizeof(drv)) > 0) {
+		set_native(m, vf, drv);
+		if (autoprobe && driver_registered(m, drv))
+			do_bind(m, vf, vfdir, drv);
+	}
+}
+
+static void remove_vf(const struct model *m, const char *pfdir, const char *link)
+{
+	char path[PATH_MAX], vfdir[PATH_MAX], drv[128];
+	const char *vf;
+
+	snprintf(path, sizeof(path), "%s/%s", pfdir, link);
+	if (!realpath(path, vfdir)) {
+		unlink(path);
+		return;
+	}
+	vf = strrchr(vfdir, '/') + 1;
+	dev_driver(vfdir, drv, sizeof(drv));
+	if (drv[0]) {
+		/* pci_stop_and_remove_bus_device() unbinds the driver first. */
+		snprintf(path, sizeof(path), "%s/driver", vfdir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/bus/pci/drivers/%s/%s", m->sys, drv, vf);
+		unlink(path);
+		netdevs(m, vfdir, false);
+	}
+	leave_group(m, vfdir, vf);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", m->sys, vf);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/.kmodel/native/%s", m->root, vf);
+	unlink(path);
+	rm_rf(vfdir);
+	snprintf(path, sizeof(path), "%s/%s", pfdir, link);
+	unlink(path);
+}
+
+static bool is_virtfn(const char *name)
+{
+	if (strncmp(name, "virtfn", 6) != 0 || !name[6])
+		return false;
+	for (const char *p = name + 6; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
+}
+
+static void remove_vfs(const struct model *m, const char *pfdir)
+{
+	struct dirent *de;
+	char links[256][32];
+	size_t n = 0;
+	DIR *d = opendir(pfdir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) && n < 256)
+		if (is_virtfn(de->d_name))
+			snprintf(links[n++], sizeof(links[0]), "%s", de->d_name);
+	closedir(d);
+	for (size_t i = 0; i < n; i++)
+		remove_vf(m, pfdir, links[i]);
+}
+
+/* A store to <pf>/sriov_numvfs. Returns 0 or an errno. */
+static int model_numvfs(const struct model *m, const char *pfdir, const char *pf, const char *value)
+{
+	char path[PATH_MAX], drv[128], buf[32], *end;
+	unsigned long num, total, cur;
+	long limit;
+	int err;
+
+	errno = 0;
+	num = strtoul(value, &end, 0);
+	if (!model_nonzero(value) || *end || errno || num > 0xffff || value[0] == '-')
+		return EINVAL;
+	total = read_ulong(pfdir, "sriov_totalvfs", 10, 0);
+	cur = read_ulong(pfdir, "sriov_numvfs", 10, 0);
+	if (num > total)
+		return ERANGE;
+	if (num == cur)
+		return 0;
+	dev_driver(pfdir, drv, sizeof(drv));
+	if (!drv[0])
+		return ENOENT;
+	if (num == 0) {
+		err = injected("numvfs0", pf);
+		stall(m, "numvfs0", pf);
+		if (err)
+			return err;
+		remove_vfs(m, pfdir);
+		snprintf(path, sizeof(path), "%s/sriov_numvfs", pfdir);
+		put_file(path, "0\n");
+		return 0;
+	}
+	if (cur)
+		return EBUSY;
+	err = injected("numvfs", pf);
+	stall(m, "numvfs", pf);
+	if (err)
+		return err;
+	limit = sriov_limit(pf);
+	if (limit >= 0 && (unsigned long)limit < num)
+		num = (unsigned long)limit;
+	for (unsigned int i = 0; i < num; i++)
+		create_vf(m, pfdir, pf, i,
+			  read_ulong(pfdir, "sriov_drivers_autoprobe", 10, 1) != 0);
+	snprintf(path, sizeof(path), "%s/sriov_numvfs", pfdir);
+	snprintf(buf, sizeof(buf), "%lu\n", num);
+	put_file(path, buf);
+	return 0;
+}
+
+/* kstrtobool(): 1/0, y/n, on/off (first characters), anything else EINVAL. */
+static int parse_bool(const char *s, bool *out)
+{
+	if (s[0] == '1' || s[0] == 'y' || s[0] == 'Y' ||
+	    ((s[0] == 'o' || s[0] == 'O') && (s[1] == 'n' || s[1] == 'N')))
+		*out = true;
+	else if (s[0] == '0' || s[0] == 'n' || s[0] == 'N' ||
+		 ((s[0] == 'o' || s[0] == 'O') && (s[1] == 'f' || s[1] == 'F')))
+		*out = false;
+	else
+		return EINVAL;
+	return 0;
+}
+
+static bool valid_uuid(const char *s)
+{
+	if (strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+/* A store of @value to <parent>/mdev_supported_types/<type>/create (@typedir). */
+static int model_mdev_create(const struct model *m, const char *typedir, const char *value)
+{
+	char uuid[40], parent[PATH_MAX], dir[PATH_MAX], path[PATH_MAX], buf[64];
+	const char *type = strrchr(typedir, '/') + 1;
+	unsigned long avail;
+	int err, group;
+
+	if (!valid_uuid(value))
+		return EINVAL;
+	snprintf(uuid, sizeof(uuid), "%s", value);
+	for (char *p = uuid; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	snprintf(path, sizeof(path), "%s/bus/mdev/devices/%s", m->sys, uuid);
+	if (exists(path))
+		return EEXIST;
+	avail = read_ulong(typedir, "available_instances", 10, 1);
+	if (avail == 0)
+		return ENOSPC;
+	err = injected("mdev_create", type);
+	stall(m, "mdev_create", type);
+	if (err)
+		return err;
+	/* typedir = <parent>/mdev_supported_types/<type> */
+	snprintf(parent, sizeof(parent), "%s", typedir);
+	*strrchr(parent, '/') = '\0';
+	*strrchr(parent, '/') = '\0';
+	snprintf(dir, sizeof(dir), "%s/%s", parent, uuid);
+	mkdir_p(dir);
+	snprintf(path, sizeof(path), "%s/mdev_type", dir);
+	make_link(typedir, path);
+	snprintf(path, sizeof(path), "%s/remove", dir);
+	put_file(path, "");
+	snprintf(path, sizeof(path), "%s/uevent", dir);
+	snprintf(buf, sizeof(buf), "MDEV_TYPE=%s\n", type);
+	put_file(path, buf);
+	snprintf(path, sizeof(path), "%s/bus/mdev/drivers/vfio_mdev", m->sys);
+	mkdir_p(path);
+	snprintf(path, sizeof(path), "%s/driver", dir);
+	{
+		char target[PATH_MAX];
+
+		snprintf(target, sizeof(target), "%s/bus/mdev/drivers/vfio_mdev", m->sys);
+		make_link(target, path);
+	}
+	snprintf(path, sizeof(path), "%s/bus/mdev/devices", m->sys);
+	mkdir_p(path);
+	snprintf(path, sizeof(path), "%s/bus/mdev/devices/%s", m->sys, uuid);
+	make_link(dir, path);
+	snprintf(path, sizeof(path), "%s/devices", typedir);
+	mkdir_p(path);
+	snprintf(path, sizeof(path), "%s/devices/%s", typedir, uuid);
+	make_link(dir, path);
+	group = join_new_group(m, dir, uuid);
+	snprintf(path, sizeof(path), "%s/dev/vfio", m->root);
+	mkdir_p(path);
+	snprintf(path, sizeof(path), "%s/dev/vfio/%d", m->root, group);
+	put_file(path, "");
+	snprintf(path, sizeof(path), "%s/available_instances", typedir);
+	snprintf(buf, sizeof(buf), "%lu\n", avail - 1);
+	put_file(path, buf);
+	return 0;
+}
+
+/* A store to <mdev dir>/remove. */
+static int model_mdev_remove(const struct model *m, const char *dir, const char *value)
+{
+	char typedir[PATH_MAX], path[PATH_MAX], buf[32], *end;
+	const char *uuid = strrchr(dir, '/') + 1;
+	unsigned long v;
+	int err;
+
+	errno = 0;
+	v = strtoul(value, &end, 0);
+	if (!model_nonzero(value) || *end || errno)
+		return EINVAL;
+	if (!v)
+		return 0;
+	err = injected("mdev_remove", uuid);
+	stall(m, "mdev_remove", uuid);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/mdev_type", dir);
+	if (!realpath(path, typedir))
+		typedir[0] = '\0';
+	leave_group(m, dir, uuid);
+	snprintf(path, sizeof(path), "%s/bus/mdev/devices/%s", m->sys, uuid);
+	unlink(path);
+	if (typedir[0]) {
+		snprintf(path, sizeof(path), "%s/devices/%s", typedir, uuid);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/available_instances", typedir);
+		if (get_file(path, buf, sizeof(buf)) > 0) {
+			snprintf(buf, sizeof(buf), "%lu\n", strtoul(buf, NULL, 10) + 1);
+			put_file(path, buf);
+		}
+	}
+	rm_rf(dir);
+	return 0;
+}
+
+/* SR-IOV and mdev stores; -1 when @path is none of them. */
+static int model_write_sriov_mdev(const struct model *m, const char *path, const char *value)
+{
+	char dir[PATH_MAX], link[PATH_MAX];
+	const char *base = strrchr(path, '/') + 1, *name;
+	int err;
+
+	snprintf(dir, sizeof(dir), "%.*s", (int)(base - 1 - path), path);
+	name = strrchr(dir, '/') + 1;
+	if (strcmp(base, "sriov_numvfs") == 0 && is_pci_address(name)) {
+		err = model_numvfs(m, dir, name, value);
+		model_log(m, "numvfs", name, value, err);
+		return err;
+	}
+	if (strcmp(base, "sriov_drivers_autoprobe") == 0 && is_pci_address(name)) {
+		bool on = false;
+
+		err = parse_bool(value, &on);
+		if (!err)
+			err = injected("autoprobe", name);
+		if (!err)
+			put_file(path, on ? "1\n" : "0\n");
+		model_log(m, "autoprobe", name, value, err);
+		return err;
+	}
+	if (strcmp(base, "create") == 0) {
+		char parent[PATH_MAX];
+
+		snprintf(parent, sizeof(parent), "%s", dir);
+		*strrchr(parent, '/') = '\0';
+		if (strcmp(strrchr(parent, '/') + 1, "mdev_supported_types") != 0)
+			return -1;
+		err = model_mdev_create(m, dir, value);
+		model_log(m, "mdev_create", name, value, err);
+		return err;
+	}
+	snprintf(link, sizeof(link), "%s/mdev_type", dir);
+	if (strcmp(base, "remove") == 0 && valid_uuid(name) && exists(link)) {
+		err = model_mdev_remove(m, dir, value);
+		model_log(m, "mdev_remove", name, value, err);
+		return err;
+	}
+	return -1;
+}
+
 /* The address written to a bus/driver file: the value without trailing newline. */
 static void value_text(const char *data, size_t len, char *buf, size_t size)
 {
@@ -516,6 +1066,10 @@ static int model_write(const struct model *m, const char *path, const char *data
 	rel = path + slen + 1;
 	base = strrchr(path, '/') + 1;
 	value_text(data, len, value, sizeof(value));
+
+	err = model_write_sriov_mdev(m, path, value);
+	if (err >= 0)
+		return err;
 
 	if (strcmp(base, "driver_override") == 0) {
 		char parent[PATH_MAX], *slash;

@@ -20,6 +20,8 @@ static void clear_injections(void)
 	unsetenv(KMODEL_ENV_KILL_AT);
 	unsetenv(KMODEL_ENV_STALL);
 	unsetenv(KMODEL_ENV_NO_DEVNODE);
+	unsetenv(KMODEL_ENV_DELAY);
+	unsetenv(KMODEL_ENV_SRIOV_LIMIT);
 }
 
 int kmodel_enable(struct fakeroot *root)
@@ -116,4 +118,18 @@ bool kmodel_devnode(struct fakeroot *root, const char *group)
 
 	snprintf(rel, sizeof(rel), "dev/vfio/%s", group);
 	return access(fakeroot_abspath(root, rel), F_OK) == 0;
+}
+
+int kmodel_set_vf_driver(struct fakeroot *root, const char *pf, const char *driver,
+			 const char *netdev_prefix)
+{
+	char rel[256];
+
+	snprintf(rel, sizeof(rel), ".kmodel/vf_driver/%s", pf);
+	if (fakeroot_write(root, rel, driver) < 0)
+		return -1;
+	if (!netdev_prefix)
+		return 0;
+	snprintf(rel, sizeof(rel), ".kmodel/vf_netdev/%s", pf);
+	return fakeroot_write(root, rel, netdev_prefix) < 0 ? -1 : 0;
 }

@@ -19,6 +19,8 @@
 #define KMODEL_ENV_KILL_AT "HOSTDEV_KMODEL_KILL_AT"
 #define KMODEL_ENV_STALL "HOSTDEV_KMODEL_STALL"
 #define KMODEL_ENV_NO_DEVNODE "HOSTDEV_KMODEL_NO_DEVNODE"
+#define KMODEL_ENV_DELAY "HOSTDEV_KMODEL_DELAY"
+#define KMODEL_ENV_SRIOV_LIMIT "HOSTDEV_KMODEL_SRIOV_LIMIT"
 
 /** True when kmodel.so is preloaded into this process. */
 bool kmodel_present(void);
@@ -49,5 +51,14 @@ void kmodel_override(struct fakeroot *root, const char *address, char *buf, size
 
 /** True when <root>/dev/vfio/@group exists. */
 bool kmodel_devnode(struct fakeroot *root, const char *group);
+
+/**
+ * SR-IOV: the driver new VFs of PF @pf get (bound at creation when sriov_drivers_autoprobe is 1,
+ * and by drivers_probe later), and with @netdev_prefix non-NULL the network interface
+ * <prefix><index> each VF shows while that driver is bound. The driver must be registered
+ * (<root>/sys/bus/pci/drivers/<driver>/) for the bind to happen.
+ */
+int kmodel_set_vf_driver(struct fakeroot *root, const char *pf, const char *driver,
+			 const char *netdev_prefix);
 
 #endif /* HOSTDEV_TESTS_KMODEL_CTL_H */
