@@ -161,6 +161,20 @@ cJSON *cli_json_document(void);
 /* Print @doc indented, then a newline. Returns CLI_EXIT_OK or CLI_EXIT_FAILURE (out of memory). */
 int cli_json_print(cJSON *doc);
 
+/*
+ * A {"schema_version": 1, "<key>": [...]} document built from the library's compact per-device JSON
+ * without parsing it again (hostdev list --json on large hosts). Printed whole or not at all.
+ */
+struct cli_json_list {
+	FILE *mem;
+	char *text;
+	size_t size;
+	size_t count;
+};
+int cli_json_list_begin(struct cli_json_list *list, const char *key);
+void cli_json_list_add(struct cli_json_list *list, const char *compact);
+int cli_json_list_finish(struct cli_json_list *list, bool print);
+
 /* Add @value or null. Returns false on allocation failure. */
 bool cli_json_add_string(cJSON *object, const char *key, const char *value);
 

@@ -76,38 +76,37 @@ static void print_device_line(hostdev_pci_device *dev)
 static int list_devices(struct cli *cli, hostdev_pci_enum *e, bool json)
 {
 	hostdev_pci_device *dev;
-	cJSON *doc = NULL, *devices = NULL, *item;
+	struct cli_json_list list;
 	int code = CLI_EXIT_OK, r;
 
-	if (json) {
-		doc = cli_json_document();
-		devices = doc ? cJSON_AddArrayToObject(doc, "devices") : NULL;
-		if (!devices) {
-			cJSON_Delete(doc);
-			cli_error("out of memory");
-			return CLI_EXIT_FAILURE;
-		}
-	}
+	if (json && (code = cli_json_list_begin(&list, "devices")) != CLI_EXIT_OK)
+		return code;
 	while ((r = hostdev_pci_enum_next(e, &dev)) > 0) {
+		char *text = NULL;
+
 		if (!json) {
 			print_device_line(dev);
 			hostdev_pci_device_unref(dev);
 			continue;
 		}
-		item = cli_device_json(cli, dev);
+		r = hostdev_pci_device_to_json(dev, 0, &text);
 		hostdev_pci_device_unref(dev);
-		if (!item) {
-			code = CLI_EXIT_FAILURE;
+		if (r < 0) {
+			code = cli_lib_error(cli, r, NULL);
 			break;
 		}
-		cJSON_AddItemToArray(devices, item);
+		cli_json_list_add(&list, text);
+		hostdev_free(text);
 	}
-	if (r < 0)
+	if (r < 0 && code == CLI_EXIT_OK)
 		code = cli_lib_error(cli, r, "cannot list PCI devices");
 	/* JSON is printed whole or not at all, so that a failure never leaves half a document. */
-	if (json && code == CLI_EXIT_OK)
-		code = cli_json_print(doc);
-	cJSON_Delete(doc);
+	if (json) {
+		int printed = cli_json_list_finish(&list, code == CLI_EXIT_OK);
+
+		if (code == CLI_EXIT_OK)
+			code = printed;
+	}
 	return code;
 }
 

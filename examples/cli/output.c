@@ -113,40 +113,41 @@ cJSON *cli_json_document(void)
 
 static void newline_indent(FILE *out, int depth)
 {
-	fputc('\n', out);
-	for (int i = 0; i < depth; i++)
-		fputs("  ", out);
+	static const char spaces[] =
+	    "                                                                ";
+
+	putc_unlocked('\n', out);
+	for (int n = 2 * depth; n > 0; n -= (int)sizeof(spaces) - 1)
+		fwrite_unlocked(spaces, 1,
+				n < (int)sizeof(spaces) - 1 ? (size_t)n : sizeof(spaces) - 1, out);
 }
 
 /*
  * Print cJSON's compact text with two-space indentation, one member per line and "key": value, the
  * layout of `jq .` and Python's json.dumps(indent=2), which reads better than cJSON_Print's tabs.
  * Compact cJSON output has no whitespace outside strings, so only string state must be tracked.
+ * @depth is the indentation level of the text's first line; no newline is added at the end.
  */
-static void print_indented_json(FILE *out, const char *text)
+static void indent_json(FILE *out, const char *text, int depth)
 {
-	bool in_string = false;
-	int depth = 0;
-
 	for (const char *p = text; *p; p++) {
-		if (in_string) {
-			fputc(*p, out);
-			if (*p == '\\' && p[1])
-				fputc(*++p, out);
-			else if (*p == '"')
-				in_string = false;
+		if (*p == '"') {
+			/* Copy the whole string at once: up to the closing quote, skipping escapes.
+			 */
+			const char *q = p + 1;
+
+			while (*q && *q != '"')
+				q += (*q == '\\' && q[1]) ? 2 : 1;
+			fwrite_unlocked(p, 1, (size_t)(q - p) + (*q ? 1 : 0), out);
+			p = *q ? q : q - 1;
 			continue;
 		}
 		switch (*p) {
-		case '"':
-			in_string = true;
-			fputc(*p, out);
-			break;
 		case '{':
 		case '[':
-			fputc(*p, out);
+			putc_unlocked(*p, out);
 			if (p[1] == '}' || p[1] == ']') {
-				fputc(*++p, out); /* keep {} and [] on one line */
+				putc_unlocked(*++p, out); /* keep {} and [] on one line */
 				break;
 			}
 			newline_indent(out, ++depth);
@@ -154,20 +155,60 @@ static void print_indented_json(FILE *out, const char *text)
 		case '}':
 		case ']':
 			newline_indent(out, --depth);
-			fputc(*p, out);
+			putc_unlocked(*p, out);
 			break;
 		case ',':
-			fputc(',', out);
+			putc_unlocked(',', out);
 			newline_indent(out, depth);
 			break;
 		case ':':
-			fputs(": ", out);
+			fputs_unlocked(": ", out);
 			break;
 		default:
-			fputc(*p, out);
+			putc_unlocked(*p, out);
 		}
 	}
-	fputc('\n', out);
+}
+
+static void print_indented_json(FILE *out, const char *text)
+{
+	indent_json(out, text, 0);
+	putc_unlocked('\n', out);
+}
+
+int cli_json_list_begin(struct cli_json_list *list, const char *key)
+{
+	memset(list, 0, sizeof(*list));
+	list->mem = open_memstream(&list->text, &list->size);
+	if (!list->mem) {
+		cli_error("out of memory while printing JSON");
+		return CLI_EXIT_FAILURE;
+	}
+	fprintf(list->mem, "{\n  \"schema_version\": %d,\n  \"%s\": [", CLI_JSON_SCHEMA_VERSION,
+		key);
+	return CLI_EXIT_OK;
+}
+
+void cli_json_list_add(struct cli_json_list *list, const char *compact)
+{
+	fputs_unlocked(list->count++ ? ",\n    " : "\n    ", list->mem);
+	indent_json(list->mem, compact, 2);
+}
+
+int cli_json_list_finish(struct cli_json_list *list, bool print)
+{
+	int code = CLI_EXIT_OK;
+
+	fputs_unlocked(list->count ? "\n  ]\n}\n" : "]\n}\n", list->mem);
+	if (fclose(list->mem) != 0) {
+		cli_error("out of memory while printing JSON");
+		code = CLI_EXIT_FAILURE;
+	} else if (print) {
+		fwrite(list->text, 1, list->size, stdout);
+	}
+	free(list->text);
+	memset(list, 0, sizeof(*list));
+	return code;
 }
 
 int cli_json_print(cJSON *doc)
