@@ -55,6 +55,13 @@ func KubeVirtEnv(prefix, resourceName string) (string, error) {
 	return name("KubeVirtEnv", capi.Hdb_naming_kubevirt_env(prefix, resourceName, rc), rc)
 }
 
+// DeviceID is a valid Kubernetes device id for text: text itself when valid, else its allowed
+// characters and a hash (deterministic).
+func DeviceID(text string) (string, error) {
+	rc := []int{0}
+	return name("DeviceID", capi.Hdb_naming_device_id(text, rc), rc)
+}
+
 // ValidResourceName reports whether resourceName is a valid Kubernetes extended resource name.
 func ValidResourceName(resourceName string) bool {
 	return capi.Hostdev_naming_check_resource_name(resourceName) == 0
