@@ -16,8 +16,11 @@
 #include <hostdev.h>
 
 /* The command table, in the order `hostdev --help` lists it. */
-#define CLI_COMMANDS(X)                                                                            \
-	X(list) X(show) X(bind) X(restore) X(journal) X(check) X(persist) X(apply) X(watch)
+/* clang-format off */
+#define CLI_COMMANDS(X) \
+	X(list) X(show) X(bind) X(restore) X(journal) X(check) X(persist) X(apply) X(sriov) \
+	X(mdev) X(watch)
+/* clang-format on */
 
 /* Exit codes (docs/cli.md). */
 enum {

@@ -1,0 +1,299 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Behaviour tests of `hostdev sriov` and `hostdev mdev` on fake hosts.
+
+The kernel is played by the kernel model (tests/kmodel, LD_PRELOAD): this machine cannot create VFs or
+mdevs, its own disk and NIC are PCI devices. Each case builds a fresh fake host with sriov-fake-host
+(tests/sriov/sriov_tree.h) and runs the real `hostdev` binary against it with --root.
+Usage: test_sriov_cli.py --hostdev BIN --fake-host BIN --kmodel LIB CASE
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+NIC_PF = "0000:3b:00.0"
+NIC_PF2 = "0000:3b:00.1"
+NODRV_PF = "0000:5e:00.0"
+NVME_PF = "0000:01:00.0"
+GPU = "0000:af:00.0"
+UUID1 = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"
+
+
+class Host:
+    def __init__(self, args):
+        env = dict(os.environ)
+        env.pop("HOSTDEV_KMODEL_ROOT", None)
+        env["ASAN_OPTIONS"] = "detect_leaks=0:verify_asan_link_order=0"
+        out = subprocess.run([args.fake_host], env=env, check=True, capture_output=True, text=True)
+        self.root = out.stdout.strip()
+        self.args = args
+
+    def close(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def run(self, *argv, expect=0, env_extra=None):
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith("HOSTDEV_KMODEL_"):
+                del env[k]
+        env["LD_PRELOAD"] = self.args.kmodel
+        env["HOSTDEV_KMODEL_ROOT"] = self.root
+        env["ASAN_OPTIONS"] = "verify_asan_link_order=0"
+        env.update(env_extra or {})
+        p = subprocess.run([self.args.hostdev, "--root", self.root, *argv], env=env, capture_output=True,
+                           text=True)
+        if expect is not None and p.returncode != expect:
+            raise AssertionError(f"hostdev {' '.join(argv)}: exit {p.returncode}, expected {expect}\n"
+                                 f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+        return p
+
+    def attr(self, address, name):
+        with open(os.path.join(self.root, "sys/bus/pci/devices", address, name)) as f:
+            return f.read().strip()
+
+    def driver(self, address):
+        link = os.path.join(self.root, "sys/bus/pci/devices", address, "driver")
+        return os.path.basename(os.readlink(link)) if os.path.islink(link) else ""
+
+    def has(self, rel):
+        return os.path.lexists(os.path.join(self.root, rel))
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def contains(text, needle):
+    check(needle in text, f"{needle!r} not in:\n{text}")
+
+
+def case_show(args):
+    h = Host(args)
+    try:
+        out = h.run("sriov", "3b:00.0").stdout
+        contains(out, f"{NIC_PF} Ethernet controller [0200]")
+        contains(out, "Driver:               i40e")
+        contains(out, "VFs:                  0 of 8 enabled")
+        contains(out, "VF device id:         154c")
+        contains(out, "VF routing ID:        offset 16, stride 1")
+        contains(out, "Driver autoprobe:     on")
+        check("ADDRESS" not in out, "no VF table without VFs")
+        doc = json.loads(h.run("sriov", "--json", NIC_PF).stdout)
+        check(doc == {"schema_version": 1, "sriov": {
+            "address": NIC_PF, "driver": "i40e", "total_vfs": 8, "num_vfs": 0, "vf_device_id": "154c",
+            "offset": 16, "stride": 1, "autoprobe": True, "vfs": []}}, json.dumps(doc))
+        p = h.run("sriov", "00:03.0", expect=1)
+        contains(p.stderr, "not an SR-IOV physical function")
+        p = h.run("sriov", "77:00.0", expect=1)
+        contains(p.stderr, "no such PCI device")
+    finally:
+        h.close()
+
+
+def case_set_vfs(args):
+    h = Host(args)
+    try:
+        p = h.run("sriov", NIC_PF, "--vfs", "4")
+        contains(p.stdout, "4 VFs enabled\n")
+        contains(p.stdout, "VFs:                  4 of 8 enabled")
+        rows = [l.split() for l in p.stdout.splitlines() if re.match(r"^  \d+ +0000:", l)]
+        check(len(rows) == 4, p.stdout)
+        check(rows[2][:3] == ["2", "0000:3b:02.2", "iavf"], str(rows[2]))
+        check(rows[2][4] == "ens4f0v2" and re.match(r"^02:00:00:72:3b:02$", rows[2][5]), str(rows[2]))
+        doc = json.loads(h.run("sriov", NIC_PF, "--json").stdout)["sriov"]
+        check(doc["num_vfs"] == 4 and len(doc["vfs"]) == 4, json.dumps(doc))
+        vf = doc["vfs"][3]
+        check(set(vf) == {"index", "address", "driver", "iommu_group", "netdev", "mac"}, str(vf))
+        check(vf["index"] == 3 and vf["address"] == "0000:3b:02.3" and vf["driver"] == "iavf", str(vf))
+        check(isinstance(vf["iommu_group"], int) and vf["netdev"] == "ens4f0v3", str(vf))
+        # N to M goes through 0
+        p = h.run("sriov", NIC_PF, "--vfs", "2", "--json")
+        check(json.loads(p.stdout)["sriov"]["num_vfs"] == 2, p.stdout)
+        log = open(os.path.join(h.root, ".kmodel/log")).read()
+        check(re.search(r"numvfs 0000:3b:00.0 0 -> ok\n.*numvfs 0000:3b:00.0 2 -> ok", log, re.S), log)
+        # same count: no write
+        before = log.count(" numvfs ")
+        h.run("sriov", NIC_PF, "--vfs", "2")
+        check(open(os.path.join(h.root, ".kmodel/log")).read().count(" numvfs ") == before, "no-op wrote")
+        # 8 VFs on the NVMe PF: VF 7 crosses into the next slot (ARI)
+        out = h.run("sriov", NVME_PF, "--vfs", "8").stdout
+        contains(out, "  7    0000:01:01.0  none")
+        contains(h.run("sriov", NVME_PF, "--vfs", "0").stdout, "0 VFs enabled\n")
+        check(not h.has("sys/bus/pci/devices/0000:01:00.1"), "VF left behind")
+    finally:
+        h.close()
+
+
+def case_errors(args):
+    h = Host(args)
+    try:
+        p = h.run("sriov", NIC_PF, "--vfs", "9", expect=1)
+        contains(p.stderr, f"hostdev: {NIC_PF}: cannot enable 9 VFs: the PF offers at most 8")
+        p = h.run("sriov", NODRV_PF, "--vfs", "2", expect=1)
+        contains(p.stderr, "the PF has no driver")
+        contains(p.stderr, "bind its driver first")
+        p = h.run("sriov", NIC_PF, "--vfs", "2", expect=1,
+                  env_extra={"HOSTDEV_KMODEL_FAIL": f"numvfs:{NIC_PF}:ENOSPC"})
+        contains(p.stderr, "writing 2 to sriov_numvfs failed (No space left on device)")
+        contains(p.stderr, "ask for fewer VFs")
+        check(h.attr(NIC_PF, "sriov_numvfs") == "0", "count changed")
+        # partial enable: exit 1, the count the driver gave is shown
+        p = h.run("sriov", NIC_PF, "--vfs", "6", expect=1,
+                  env_extra={"HOSTDEV_KMODEL_SRIOV_LIMIT": f"{NIC_PF}:3"})
+        contains(p.stdout, "3 VFs enabled")
+        contains(p.stderr, "6 VFs requested, the PF driver enabled only 3")
+        # a VF is not a PF
+        p = h.run("sriov", "3b:02.0", "--vfs", "0", expect=1)
+        contains(p.stderr, f"is virtual function 0 of PF {NIC_PF}")
+    finally:
+        h.close()
+
+
+def case_timeout(args):
+    h = Host(args)
+    try:
+        t0 = time.monotonic()
+        p = h.run("sriov", NIC_PF, "--vfs", "2", "--timeout", "1", expect=1,
+                  env_extra={"HOSTDEV_KMODEL_DELAY": f"numvfs:{NIC_PF}:5000"})
+        took = time.monotonic() - t0
+        check(took < 4, f"took {took:.1f} s: the watchdog did not return on time")
+        contains(p.stderr, "writing 2 to sriov_numvfs did not return within 1000 ms")
+        contains(p.stderr, "may still complete the write")
+    finally:
+        h.close()
+
+
+def case_vfio_refusal(args):
+    h = Host(args)
+    try:
+        out = h.run("sriov", NIC_PF, "--vfs", "2", "--no-autoprobe").stdout
+        contains(out, "Driver autoprobe:     off")
+        check(h.attr(NIC_PF, "sriov_drivers_autoprobe") == "0", "autoprobe not off")
+        check(h.driver("0000:3b:02.0") == "" and h.driver("0000:3b:02.1") == "", "VFs got a driver")
+        h.run("bind", "--owner", "vm-a", "0000:3b:02.1")
+        check(h.driver("0000:3b:02.1") == "vfio-pci", "VF not on vfio-pci")
+        p = h.run("sriov", NIC_PF, "--vfs", "0", expect=1)
+        contains(p.stderr, "refusing to change the VF count from 2 to 0")
+        contains(p.stderr, "VF 1 0000:3b:02.1 (vfio-pci, bound by libhostdev for 'vm-a')")
+        contains(p.stderr, "--force")
+        check(h.has("sys/bus/pci/devices/0000:3b:02.1"), "VF removed despite the refusal")
+        p = h.run("sriov", NIC_PF, "--vfs", "0", "--force")
+        contains(p.stdout, "0 VFs enabled")
+        check(not h.has("sys/bus/pci/devices/0000:3b:02.1"), "VF still there")
+        contains(h.run("journal").stdout, "no devices bound")
+    finally:
+        h.close()
+
+
+def case_mdev(args):
+    h = Host(args)
+    try:
+        out = h.run("mdev", "types").stdout.splitlines()
+        check(out[0].split() == ["PARENT", "TYPE", "AVAILABLE", "API", "NAME", "(KUBEVIRT", "SELECTOR)"],
+              out[0])
+        check(out[1].split()[:4] == [GPU, "nvidia-222", "2", "vfio-pci"], out[1])
+        contains(out[1], "GRID T4-1Q (GRID_T4-1Q)")
+        check(out[4].split()[:3] == ["mtty", "mtty-2", "12"], out[4])
+        contains(out[4], "Dual port serial (Dual_port_serial)")
+        doc = json.loads(h.run("mdev", "types", "af:00.0", "--json").stdout)
+        check(list(doc) == ["schema_version", "mdev_types"] and len(doc["mdev_types"]) == 2, str(doc))
+        t = doc["mdev_types"][0]
+        check(t == {"parent": GPU, "pci_parent": True, "type": "nvidia-222", "name": "GRID T4-1Q",
+                    "selector": "GRID_T4-1Q", "available_instances": 2, "device_api": "vfio-pci",
+                    "description": "num_heads=4, frl_config=60, framebuffer=1024M"}, str(t))
+        contains(h.run("mdev", "list").stdout, "no mediated devices")
+        check(json.loads(h.run("mdev", "list", "--json").stdout) == {"schema_version": 1, "mdevs": []},
+              "empty list json")
+        p = h.run("mdev", "create", "mtty", "mtty-2", "--uuid", UUID1.upper())
+        check(p.stdout == UUID1 + "\n", p.stdout)
+        gen = h.run("mdev", "create", "af:00.0", "nvidia-222").stdout.strip()
+        check(re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", gen), gen)
+        lines = h.run("mdev", "list").stdout.splitlines()
+        check(lines[0].split() == ["UUID", "PARENT", "TYPE", "GROUP", "DRIVER", "NAME"], lines[0])
+        rows = {l.split()[0]: l for l in lines[1:]}
+        check(rows[UUID1].split()[1:3] == ["mtty", "mtty-2"], rows[UUID1])
+        contains(rows[UUID1], "vfio_mdev    Dual port serial")
+        check(rows[gen].split()[1:3] == [GPU, "nvidia-222"], rows[gen])
+        mdevs = json.loads(h.run("mdev", "list", "--json").stdout)["mdevs"]
+        m = [x for x in mdevs if x["uuid"] == UUID1][0]
+        check(set(m) == {"uuid", "parent", "type", "type_name", "selector", "iommu_group", "driver"}, str(m))
+        check(m["selector"] == "Dual_port_serial" and isinstance(m["iommu_group"], int), str(m))
+        contains(h.run("mdev", "remove", UUID1).stdout, f"{UUID1}: removed")
+        h.run("mdev", "remove", gen)
+        contains(h.run("mdev", "list").stdout, "no mediated devices")
+        p = h.run("mdev", "create", "mtty", "mtty-9", expect=1)
+        contains(p.stderr, "has no mdev type 'mtty-9'; its types are: mtty-1, mtty-2")
+        p = h.run("mdev", "create", GPU, "nvidia-223", expect=1)
+        contains(p.stderr, "no instances of mdev type nvidia-223 are left")
+        p = h.run("mdev", "remove", UUID1, expect=1)
+        contains(p.stderr, "no such mediated device")
+        p = h.run("mdev", "types", NIC_PF, expect=1)
+        contains(p.stderr, "offers no mediated device types")
+    finally:
+        h.close()
+
+
+def case_usage(args):
+    h = Host(args)
+    try:
+        for argv, msg in [
+            (["sriov"], "missing ADDRESS"),
+            (["sriov", "xyz"], "is not a PCI address"),
+            (["sriov", NIC_PF, "--vfs", "-1"], "--vfs: '-1' is not a number"),
+            (["sriov", NIC_PF, "--vfs", "x"], "--vfs: 'x' is not a number"),
+            (["sriov", NIC_PF, "--force"], "need --vfs N"),
+            (["sriov", NIC_PF, "--vfs", "1", "--timeout", "0"], "--timeout: '0'"),
+            (["sriov", NIC_PF, NIC_PF2], "unexpected argument"),
+            (["mdev"], "missing action"),
+            (["mdev", "frob"], "unknown action 'frob'"),
+            (["mdev", "create", "mtty"], "create needs PARENT and TYPE"),
+            (["mdev", "remove"], "remove needs one UUID"),
+            (["mdev", "list", "--uuid", UUID1], "--uuid is for create"),
+            (["mdev", "remove", UUID1, "--json"], "--json is for types and list"),
+        ]:
+            p = h.run(*argv, expect=2)
+            contains(p.stderr, msg)
+            contains(p.stderr, f"(see 'hostdev {argv[0]} --help')")
+        contains(h.run("sriov", "--help").stdout, "Usage: hostdev sriov ADDRESS [--json]")
+        contains(h.run("mdev", "--help").stdout, "Usage: hostdev mdev types [PARENT]")
+        contains(h.run("--help").stdout, "  sriov    ")
+        contains(h.run("--help").stdout, "  mdev     ")
+    finally:
+        h.close()
+
+
+CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hostdev", required=True)
+    ap.add_argument("--fake-host", required=True)
+    ap.add_argument("--kmodel", required=True)
+    ap.add_argument("--check-registered", action="store_true")
+    ap.add_argument("cases", nargs="*")
+    args = ap.parse_args()
+    if args.check_registered:
+        missing = sorted(set(CASES) - set(args.cases))
+        if missing:
+            print("cases not registered in tests/sriov/CMakeLists.txt: " + ", ".join(missing))
+            return 1
+        return 0
+    for name in args.cases:
+        if name not in CASES:
+            print(f"unknown case {name}")
+            return 2
+        CASES[name](args)
+        print(f"ok - {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
