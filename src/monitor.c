@@ -395,6 +395,28 @@ static int read_snapshot(hostdev_monitor *m, struct udev_device *ud, struct host
 	return pci_partial(m->ctx, ud, ev->name, &ev->pci);
 }
 
+/*
+ * A device being unplugged loses its attribute files one by one while the kernel still sends
+ * unbind events for it: such a read (or a partial one) must not replace a complete snapshot. A live
+ * USB device always has `speed`.
+ */
+static bool snapshot_complete(const struct hostdev_event *ev)
+{
+	if (ev->partial)
+		return false;
+	return !ev->usb || hostdev_usb_device_get_speed(ev->usb) != NULL;
+}
+
+/* Make @ev carry the snapshot kept in @k instead of its own (incomplete) one. */
+static void use_known_snapshot(struct hostdev_event *ev, const struct known_device *k)
+{
+	hostdev_usb_device_unref(ev->usb);
+	hostdev_pci_device_unref(ev->pci);
+	ev->usb = hostdev_usb_device_ref(k->usb);
+	ev->pci = hostdev_pci_device_ref(k->pci);
+	ev->partial = false;
+}
+
 static enum hostdev_event_action parse_action(const char *action)
 {
 	for (size_t i = 1; i < ARRAY_SIZE(action_names); i++)
@@ -523,7 +545,13 @@ static int handle_uevent(hostdev_monitor *m, struct udev_device *ud, int *count)
 		hostdev_pci_device_unref(ev.pci);
 		return -ENOMEM;
 	}
-	known_set(k, &ev);
+	if (!snapshot_complete(&ev) && (k->usb || k->pci)) {
+		use_known_snapshot(&ev, k);
+		if (ev.seqnum > k->seqnum)
+			k->seqnum = ev.seqnum;
+	} else {
+		known_set(k, &ev);
+	}
 	matches = event_matches(m, &ev);
 	if (matches && !k->reported && ev.action != HOSTDEV_EVENT_ADD) {
 		/* First time it matches (a USB class known once its interfaces exist): add first.

@@ -15,6 +15,9 @@
  *  - change/bind/unbind of an unknown device are reported with a fresh snapshot, and the device
  *    becomes known. Interface bind/unbind of a USB device are reported as bind/unbind of the
  *    device, with the interface named by hostdev_event_get_interface().
+ *  - While a device is being unplugged its sysfs attributes vanish one by one and the kernel still
+ *    sends unbind events: an event whose fresh read is incomplete carries the last complete
+ *    snapshot instead, and that is what the remove event carries too.
  *  - Events older than the last one reported for the same device (lower kernel SEQNUM) are
  *    dropped.
  */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -138,7 +139,7 @@ static void test_add_remove_kernel(void **state)
 			     "QEMU", "QEMU USB Keyboard",
 			     "77",   0,
 			     1,	     {{3, 1, 1, "usbhid"}}};
-	char *path;
+	char *path, *speed, *manufacturer, *root;
 
 	assert_int_equal(hostdev_monitor_add_match_subsystem(f->mon, "usb"), 0);
 	start(f, HOSTDEV_MONITOR_SOURCE_KERNEL);
@@ -149,13 +150,27 @@ static void test_add_remove_kernel(void **state)
 	assert_string_equal(f->seen[0].line, "add usb 1-5 0627:0001");
 	assert_false(f->seen[0].replay);
 	assert_false(f->seen[0].partial);
-	/* The kernel sends remove, then the directory goes: remove carries the last snapshot. */
+	/* Unplug as the kernel does it: attributes vanish while unbind events still come... */
+	/* unlink() is not redirected by umockdev: remove the files in the testbed's own tree. */
+	root = umockdev_testbed_get_root_dir(f->tb);
+	speed = g_strdup_printf("%s%s/speed", root, path);
+	manufacturer = g_strdup_printf("%s%s/manufacturer", root, path);
+	g_free(root);
+	assert_int_equal(unlink(speed), 0);
+	assert_int_equal(unlink(manufacturer), 0);
+	umockdev_testbed_uevent(f->tb, path, "unbind");
+	assert_int_equal(pump(f), 1);
+	assert_string_equal(f->seen[1].line, "unbind usb 1-5 0627:0001");
+	assert_string_equal(f->seen[1].manufacturer, "QEMU"); /* the last complete snapshot */
+	/* ...then remove, and the directory goes: remove carries the last complete snapshot. */
 	umockdev_testbed_uevent(f->tb, path, "remove");
 	umockdev_testbed_remove_device(f->tb, path);
 	assert_int_equal(pump(f), 1);
-	assert_string_equal(f->seen[1].line, "remove usb 1-5 0627:0001");
-	assert_string_equal(f->seen[1].manufacturer, "QEMU");
-	assert_false(f->seen[1].partial);
+	assert_string_equal(f->seen[2].line, "remove usb 1-5 0627:0001");
+	assert_string_equal(f->seen[2].manufacturer, "QEMU");
+	assert_false(f->seen[2].partial);
+	g_free(speed);
+	g_free(manufacturer);
 	g_free(path);
 }
 
