@@ -210,6 +210,32 @@ def watch_usage():
     check(status == 0 and b"--enumerate" in out, "help")
 
 
+@case
+def schema_doc():
+    """docs/json-schema.md lists exactly the keys the CLI prints for USB, in order."""
+    import os
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "json-schema.md")
+    sections, current = {}, None
+    for line in open(path, encoding="utf-8"):
+        m = re.match(r"^#+ .*\(`(\w+)`\)\s*$", line)
+        if m:
+            current = m.group(1)
+            sections[current] = []
+            continue
+        m = re.match(r"^\| `(\w+)` \|", line)
+        if m and current:
+            sections[current].append(m.group(1))
+    status, out, err = hostdev("list", "--usb", "--json", "--usb-ids", ARGS.usb_ids)
+    check(status == 0, err)
+    doc = json.loads(out)
+    dev = doc["usb_devices"][0]
+    lines, _ = watch_lines("--json", "--count", "1")
+    expected = {"list_usb": list(doc), "usb_device": list(dev), "usb_interface": list(dev["interfaces"][0]),
+                "usb_names": list(dev["names"]), "watch_event": list(json.loads(lines[0]))}
+    for name, keys in expected.items():
+        check(sections.get(name) == keys, f"json-schema.md `{name}`: {sections.get(name)} vs output {keys}")
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
