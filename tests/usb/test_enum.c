@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 #include <cjson/cJSON.h>
+#include <libusb.h>
 
 #include "hostdev.h"
 #include "usb_tree.h"
@@ -410,6 +411,62 @@ static void test_recorded_fixture(void **state)
 	hostdev_usb_device_unref(dev);
 }
 
+/* libusb (an independent reader of the same sysfs) sees the same devices with the same values. */
+static void test_same_as_libusb(void **state)
+{
+	static const char *const speeds[] = {[LIBUSB_SPEED_LOW] = "1.5",
+					     [LIBUSB_SPEED_FULL] = "12",
+					     [LIBUSB_SPEED_HIGH] = "480",
+					     [LIBUSB_SPEED_SUPER] = "5000",
+					     [LIBUSB_SPEED_SUPER_PLUS] = "10000"};
+	struct fixture *f = *state;
+	libusb_context *lu;
+	libusb_device **list;
+	ssize_t n;
+	int compared = 0;
+
+	assert_int_equal(libusb_init(&lu), 0);
+	n = libusb_get_device_list(lu, &list);
+	assert_int_equal(n, 10);
+	for (ssize_t i = 0; i < n; i++) {
+		struct libusb_device_descriptor d;
+		uint8_t ports[8];
+		int np = libusb_get_port_numbers(list[i], ports, sizeof(ports));
+		char name[64];
+		size_t len;
+		hostdev_usb_device *dev;
+		int speed = libusb_get_device_speed(list[i]);
+
+		assert_int_equal(libusb_get_device_descriptor(list[i], &d), 0);
+		/* The kernel name from libusb's bus number and port chain. */
+		if (np == 0) {
+			snprintf(name, sizeof(name), "usb%u", libusb_get_bus_number(list[i]));
+		} else {
+			len = (size_t)snprintf(name, sizeof(name), "%u-",
+					       libusb_get_bus_number(list[i]));
+			for (int p = 0; p < np; p++)
+				len += (size_t)snprintf(name + len, sizeof(name) - len, "%s%u",
+							p ? "." : "", ports[p]);
+		}
+		dev = get(f, name);
+		assert_int_equal(hostdev_usb_device_get_busnum(dev),
+				 libusb_get_bus_number(list[i]));
+		assert_int_equal(hostdev_usb_device_get_devnum(dev),
+				 libusb_get_device_address(list[i]));
+		assert_int_equal(hostdev_usb_device_get_vendor_id(dev), d.idVendor);
+		assert_int_equal(hostdev_usb_device_get_product_id(dev), d.idProduct);
+		assert_int_equal(hostdev_usb_device_get_bcd_device(dev), d.bcdDevice);
+		assert_int_equal(hostdev_usb_device_get_device_class(dev), d.bDeviceClass);
+		if (speed > 0 && speed < (int)(sizeof(speeds) / sizeof(speeds[0])))
+			assert_string_equal(hostdev_usb_device_get_speed(dev), speeds[speed]);
+		hostdev_usb_device_unref(dev);
+		compared++;
+	}
+	assert_int_equal(compared, 10);
+	libusb_free_device_list(list, 1);
+	libusb_exit(lu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +480,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_usb_ids, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recorded_fixture, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_as_libusb, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("usb-enum", tests, NULL, NULL);
