@@ -73,10 +73,119 @@ static void print_device_line(hostdev_pci_device *dev)
 	printf(" resource=%s\n", resource ? resource : "none");
 }
 
+/* The devices of a text listing, kept until the end so that VFs can follow their PF. */
+struct device_list {
+	hostdev_pci_device **devs;
+	size_t count, capacity;
+	size_t *by_address; /* indexes of devs sorted by address text, for the PF -> VF lookups */
+	bool *grouped;	    /* devs[i] is printed under its PF */
+};
+
+static int device_list_add(struct device_list *l, hostdev_pci_device *dev)
+{
+	if (l->count == l->capacity) {
+		size_t cap = l->capacity ? l->capacity * 2 : 64;
+		hostdev_pci_device **n = realloc(l->devs, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		l->devs = n;
+		l->capacity = cap;
+	}
+	l->devs[l->count++] = dev;
+	return 0;
+}
+
+static void device_list_clear(struct device_list *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		hostdev_pci_device_unref(l->devs[i]);
+	free(l->devs);
+	free(l->by_address);
+	free(l->grouped);
+}
+
+/* qsort_r/bsearch without context: the list being sorted or searched. */
+static struct device_list *sorting;
+
+static int compare_index(const void *a, const void *b)
+{
+	return strcmp(hostdev_pci_device_get_address(sorting->devs[*(const size_t *)a]),
+		      hostdev_pci_device_get_address(sorting->devs[*(const size_t *)b]));
+}
+
+static int compare_key(const void *key, const void *item)
+{
+	return strcmp(key, hostdev_pci_device_get_address(sorting->devs[*(const size_t *)item]));
+}
+
+/* Index in devs of the device at @address, -1 when it is not listed. */
+static ssize_t device_list_find(struct device_list *l, const char *address)
+{
+	size_t *found;
+
+	if (!address)
+		return -1;
+	sorting = l;
+	found = bsearch(address, l->by_address, l->count, sizeof(*l->by_address), compare_key);
+	return found ? (ssize_t)*found : -1;
+}
+
+/*
+ * Print in address order, except that the VFs of a listed PF follow it, indented, in VF order (a
+ * VF whose PF is not listed keeps its place). Without memory for the index: plain address order.
+ */
+static void print_grouped(struct device_list *l)
+{
+	size_t n = l->count ? l->count : 1;
+
+	l->by_address = malloc(n * sizeof(*l->by_address));
+	l->grouped = calloc(n, sizeof(*l->grouped));
+	if (l->by_address && l->grouped) {
+		for (size_t i = 0; i < l->count; i++)
+			l->by_address[i] = i;
+		sorting = l;
+		qsort(l->by_address, l->count, sizeof(*l->by_address), compare_index);
+		for (size_t i = 0; i < l->count; i++) {
+			size_t nvfs = hostdev_pci_device_get_vf_count(l->devs[i]);
+
+			for (size_t v = 0; v < nvfs; v++) {
+				ssize_t j = device_list_find(
+				    l, hostdev_pci_device_get_vf_address(l->devs[i], v));
+
+				if (j >= 0 && (size_t)j != i)
+					l->grouped[j] = true;
+			}
+		}
+	} else {
+		free(l->by_address);
+		free(l->grouped);
+		l->by_address = NULL;
+		l->grouped = NULL;
+	}
+	for (size_t i = 0; i < l->count; i++) {
+		hostdev_pci_device *dev = l->devs[i];
+		size_t nvfs = l->grouped ? hostdev_pci_device_get_vf_count(dev) : 0;
+
+		if (l->grouped && l->grouped[i])
+			continue;
+		print_device_line(dev);
+		for (size_t v = 0; v < nvfs; v++) {
+			ssize_t j = device_list_find(l, hostdev_pci_device_get_vf_address(dev, v));
+
+			if (j < 0 || !l->grouped[j])
+				continue;
+			fputs("  ", stdout);
+			print_device_line(l->devs[j]);
+		}
+	}
+}
+
 static int list_devices(struct cli *cli, hostdev_pci_enum *e, bool json)
 {
 	hostdev_pci_device *dev;
 	struct cli_json_list list;
+	struct device_list lines = {0};
 	int code = CLI_EXIT_OK, r;
 
 	if (json && (code = cli_json_list_begin(&list, "devices")) != CLI_EXIT_OK)
@@ -85,8 +194,12 @@ static int list_devices(struct cli *cli, hostdev_pci_enum *e, bool json)
 		char *text = NULL;
 
 		if (!json) {
-			print_device_line(dev);
-			hostdev_pci_device_unref(dev);
+			if (device_list_add(&lines, dev) < 0) {
+				hostdev_pci_device_unref(dev);
+				cli_error("out of memory");
+				code = CLI_EXIT_FAILURE;
+				break;
+			}
 			continue;
 		}
 		r = hostdev_pci_device_to_json(dev, 0, &text);
@@ -97,6 +210,10 @@ static int list_devices(struct cli *cli, hostdev_pci_enum *e, bool json)
 		}
 		cli_json_list_add(&list, text);
 		hostdev_free(text);
+	}
+	if (!json) {
+		print_grouped(&lines);
+		device_list_clear(&lines);
 	}
 	if (r < 0 && code == CLI_EXIT_OK)
 		code = cli_lib_error(cli, r, "cannot list PCI devices");
@@ -189,6 +306,7 @@ const struct cli_command cli_cmd_list = {
 		"[--hubs] [--usb-ids FILE]",
     .help = "Each line shows the lspci -nn description of a device followed by its driver,\n"
 	    "IOMMU group, NUMA node and pooled resource name (\"none\" when absent).\n"
+	    "The VFs of an SR-IOV PF follow it, indented, in VF order.\n"
 	    "Filters of different kinds must all match; a filter given several times\n"
 	    "matches when any of its values does.\n"
 	    "\n"

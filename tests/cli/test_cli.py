@@ -35,6 +35,13 @@ ADDRESSES = [
     "0000:01:00.1", "0000:3a:00.0", "0000:3b:00.0", "0000:3b:00.1", "0000:3b:02.0",
     "0000:3b:02.1", "10000:01:00.0",
 ]
+# `hostdev list` (text) prints the VFs of a listed PF right after it, indented.
+TEXT_ORDER = [
+    "0000:00:00.0", "0000:00:01.0", "0000:00:02.0", "0000:00:1f.0", "0000:01:00.0",
+    "0000:01:00.1", "0000:3a:00.0", "0000:3b:00.0", "0000:3b:02.0", "0000:3b:02.1",
+    "0000:3b:00.1", "10000:01:00.0",
+]
+VF_LINES = ("0000:3b:02.0", "0000:3b:02.1")
 
 # The device object of docs/json-schema.md: key -> allowed Python types (None = JSON null).
 STR, INT, BOOL, LIST, DICT, NULL = str, int, bool, list, dict, type(None)
@@ -191,8 +198,10 @@ def list_text_lines(out):
 def case_list_text(env):
     out, err = env.expect(["list"], 0, stderr="")
     env.golden_text("list.txt", out)
-    env.check([l.split(" ")[0] for l in out.splitlines()] == ADDRESSES,
+    env.check([l.split()[0] for l in out.splitlines()] == TEXT_ORDER,
               "list: addresses or order differ: %s" % out)
+    env.check(all(l.startswith("  ") == (l.split()[0] in VF_LINES) for l in out.splitlines()),
+              "list: only the VF lines are indented: %s" % out)
 
 
 def case_list_matches_lspci(env):
@@ -208,8 +217,10 @@ def case_list_matches_lspci(env):
                        env=dict(os.environ, LC_ALL="C"))
     want = p.stdout.decode().splitlines()
     out, _ = env.expect(["list"], 0)
-    got = [re.sub(r" driver=\S+ iommu_group=\S+ numa_node=\S+ resource=\S+$", "", l)
-           for l in out.splitlines()]
+    # Same lines; hostdev's order differs only in the VFs, which follow their PF, indented.
+    got = sorted(re.sub(r" driver=\S+ iommu_group=\S+ numa_node=\S+ resource=\S+$", "", l).strip()
+                 for l in out.splitlines())
+    want = sorted(want)
     env.check(got == want, "list vs lspci -nn -D:\n%s" % "".join(
         difflib.unified_diff([l + "\n" for l in want], [l + "\n" for l in got], "lspci",
                              "hostdev")))
@@ -283,10 +294,10 @@ def case_list_json_fields(env):
 def case_list_filters(env):
     def addrs(*args):
         out, err = env.expect(["list"] + list(args), 0, stderr="")
-        return [l.split(" ")[0] for l in out.splitlines()]
+        return [l.split()[0] for l in out.splitlines()]
 
     cases = [
-        (["-s", "3b:"], ["0000:3b:00.0", "0000:3b:00.1", "0000:3b:02.0", "0000:3b:02.1"]),
+        (["-s", "3b:"], ["0000:3b:00.0", "0000:3b:02.0", "0000:3b:02.1", "0000:3b:00.1"]),
         (["-s", "3b:02.1"], ["0000:3b:02.1"]),
         (["-s", ".1"], ["0000:01:00.1", "0000:3b:00.1", "0000:3b:02.1"]),
         (["-s", "10000:01:00.0"], ["10000:01:00.0"]),
@@ -519,8 +530,8 @@ def case_vanished_device(env):
     target = os.path.realpath(env.root + "/sys/bus/pci/devices/0000:3b:02.0")
     shutil.rmtree(target)
     out, _ = env.expect(["list"], 0, stderr="")
-    env.check([l.split(" ")[0] for l in out.splitlines()] ==
-              [a for a in ADDRESSES if a != "0000:3b:02.0"], "list after unplug: %s" % out)
+    env.check([l.split()[0] for l in out.splitlines()] ==
+              [a for a in TEXT_ORDER if a != "0000:3b:02.0"], "list after unplug: %s" % out)
     doc = env.json_of("list", "--json")
     env.check(len(doc["devices"]) == len(ADDRESSES) - 1, "JSON list after unplug")
     env.expect(["show", "3b:02.0"], 1, stdout="")
