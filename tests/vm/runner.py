@@ -51,7 +51,12 @@ def machine_noiommu(work):
     return common_devices(work), "intel_iommu=off"
 
 
-def common_devices(work):
+def machine_iommu_sriov8(work):
+    """The iommu machine with an NVMe PF offering 8 VFs: VF 8 lands at 01:01.0 through ARI."""
+    return (["-device", "intel-iommu,intremap=on"] + common_devices(work, nvme_vfs=8), "intel_iommu=on")
+
+
+def common_devices(work, nvme_vfs=2):
     return [
         "-netdev", "hubport,id=n0,hubid=0",
         "-netdev", "hubport,id=n1,hubid=0",
@@ -60,7 +65,7 @@ def common_devices(work):
         "-device", "pcie-root-port,id=rp1,chassis=1,slot=1",
         "-device", "nvme-subsys,id=subsys0",
         "-device", "nvme,id=nvme0,serial=deadbeef,subsys=subsys0,bus=rp1,"
-                   "sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2",
+                   "sriov_max_vfs=%d,sriov_vq_flexible=%d,sriov_vi_flexible=%d" % (nvme_vfs, 2 * nvme_vfs, nvme_vfs),
         "-device", "pcie-root-port,id=rp2,chassis=2,slot=2",
         "-device", "qemu-xhci,id=xhci,p2=8,p3=8",
         "-device", "usb-kbd,id=kbd0,bus=xhci.0",
@@ -70,7 +75,7 @@ def common_devices(work):
     ]
 
 
-MACHINES = {"iommu": machine_iommu, "noiommu": machine_noiommu}
+MACHINES = {"iommu": machine_iommu, "noiommu": machine_noiommu, "iommu-sriov8": machine_iommu_sriov8}
 
 # ---------------------------------------------------------------------------------------------------------------
 
