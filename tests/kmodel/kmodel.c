@@ -26,6 +26,8 @@
  *                                   the PF address, the mdev type id, the mdev UUID or "*".
  *                                   HOSTDEV_KMODEL_FAIL also knows these ops and "autoprobe"
  *   HOSTDEV_KMODEL_SRIOV_LIMIT=pf:N[,...]  the PF driver enables at most N VFs (partial enable)
+ *   HOSTDEV_KMODEL_SRIOV_NO_PHYSFN=pf[,...]  new VFs of these PFs get no physfn link (a kernel
+ *                                   that is slow to link them: link-wait timeouts)
  *
  * What is modelled (paths resolved through /proc/self/fd, so bus/ and devices/ paths both work):
  *   <dev>/driver_override           store; "" or "\n" clears to "(null)"
@@ -732,8 +734,10 @@ static void create_vf(const struct model *m, const char *pfdir, const char *pf, 
 	snprintf(path, sizeof(path), "%s/subsystem", vfdir);
 	snprintf(buf, sizeof(buf), "%s/bus/pci", m->sys);
 	make_link(buf, path);
+	/* HOSTDEV_KMODEL_SRIOV_NO_PHYSFN=pf[,...]: links that never appear (link-wait timeouts). */
 	snprintf(path, sizeof(path), "%s/physfn", vfdir);
-	make_link(pfdir, path);
+	if (!listed("HOSTDEV_KMODEL_SRIOV_NO_PHYSFN", pf))
+		make_link(pfdir, path);
 	snprintf(path, sizeof(path), "%s/virtfn%u", pfdir, i);
 	make_link(vfdir, path);
 	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", m->sys, vf);

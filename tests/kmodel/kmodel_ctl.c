@@ -22,6 +22,7 @@ static void clear_injections(void)
 	unsetenv(KMODEL_ENV_NO_DEVNODE);
 	unsetenv(KMODEL_ENV_DELAY);
 	unsetenv(KMODEL_ENV_SRIOV_LIMIT);
+	unsetenv(KMODEL_ENV_SRIOV_NO_PHYSFN);
 }
 
 int kmodel_enable(struct fakeroot *root)

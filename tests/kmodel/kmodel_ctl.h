@@ -21,6 +21,7 @@
 #define KMODEL_ENV_NO_DEVNODE "HOSTDEV_KMODEL_NO_DEVNODE"
 #define KMODEL_ENV_DELAY "HOSTDEV_KMODEL_DELAY"
 #define KMODEL_ENV_SRIOV_LIMIT "HOSTDEV_KMODEL_SRIOV_LIMIT"
+#define KMODEL_ENV_SRIOV_NO_PHYSFN "HOSTDEV_KMODEL_SRIOV_NO_PHYSFN"
 
 /** True when kmodel.so is preloaded into this process. */
 bool kmodel_present(void);

@@ -469,6 +469,22 @@ static void test_slow_write_within_timeout(void **state)
 	assert_int_equal(hostdev_sriov_set_num_vfs(f->ctx, NIC_PF, 3, &opts, 0), 3);
 }
 
+/* The kernel said yes but the VF links do not show up in time: reported, not pretended. */
+static void test_links_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct hostdev_sriov_options opts = HOSTDEV_SRIOV_OPTIONS_INIT;
+
+	opts.timeout_ms = 200;
+	setenv(KMODEL_ENV_SRIOV_NO_PHYSFN, NIC_PF, 1);
+	assert_int_equal(hostdev_sriov_set_num_vfs(f->ctx, NIC_PF, 2, &opts, 0), -ETIMEDOUT);
+	assert_true(
+	    contains(hostdev_ctx_get_error(f->ctx),
+		     "2 VFs enabled, but only 0 of them have their virtfn/physfn links after "
+		     "200 ms"));
+	assert_string_equal(attr(f, NIC_PF, "sriov_numvfs"), "2");
+}
+
 /* --- API hygiene ----------------------------------------------------------------------------- */
 
 static void test_bad_arguments(void **state)
@@ -511,6 +527,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_journal_record_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hung_write_times_out, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_slow_write_within_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_links_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 	};
 
