@@ -16,8 +16,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
- * context.c releases helpers owned by pci_names.c / pci_modules.c / pci_slots.c / usb_names.c, which
- * the fuzzer leaves out.
+ * context.c releases helpers owned by pci_names.c / pci_modules.c / pci_slots.c / usb_names.c,
+ * which the fuzzer leaves out.
  */
 void ctx_pci_access_release(hostdev_ctx *ctx);
 void ctx_kmod_release(hostdev_ctx *ctx);
