@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "attr_write.h"
+#include "sysfs.h"
 
 struct write_job {
 	pthread_mutex_t lock;
@@ -45,31 +46,10 @@ static void job_put(struct write_job *job)
 	free(job);
 }
 
-static int store(const char *path, const char *value)
-{
-	size_t len = strlen(value);
-	ssize_t n;
-	int fd, r = 0;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	do {
-		n = write(fd, value, len);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		r = -errno;
-	else if ((size_t)n != len)
-		r = -EIO;
-	if (close(fd) < 0 && r == 0 && errno != EINTR)
-		r = -errno;
-	return r;
-}
-
 static void *worker(void *arg)
 {
 	struct write_job *job = arg;
-	int r = store(job->path, job->value);
+	int r = sysfs_write_path(job->path, job->value);
 
 	pthread_mutex_lock(&job->lock);
 	job->result = r;

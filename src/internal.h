@@ -89,6 +89,9 @@ void ctx_usb_ids_release(hostdev_ctx *ctx);
 const char *ctx_slot_for(hostdev_ctx *ctx, const char *bus_slot);
 void ctx_slots_release(hostdev_ctx *ctx);
 
+/* pci_sriov.c: true for "virtfn<N>", the links from a PF to its VFs. */
+bool is_virtfn_link(const char *name);
+
 /* pci_device.c */
 int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
 		      hostdev_pci_device **out);

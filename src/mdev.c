@@ -24,8 +24,6 @@
 #include "internal.h"
 #include "sysfs.h"
 
-#define POLL_INTERVAL_NS (10 * 1000 * 1000)
-
 static const char class_mdev_bus[] = "class/mdev_bus";
 static const char bus_mdev_devices[] = "bus/mdev/devices";
 static const char pci_devices[] = "bus/pci/devices";
@@ -83,21 +81,6 @@ static char *make_selector(const char *name, const char *type_id)
 		*--end = '\0';
 	memmove(s, start, strlen(start) + 1);
 	return s;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void pause_poll(void)
-{
-	struct timespec ts = {0, POLL_INTERVAL_NS};
-
-	nanosleep(&ts, NULL);
 }
 
 static bool path_exists(const char *path)
@@ -750,14 +733,14 @@ static const char *create_advice(int err)
 
 static int wait_presence(hostdev_ctx *ctx, const char *path, bool want, unsigned int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = monotonic_ms() + timeout_ms;
 
 	for (;;) {
 		if (path_exists(path) == want)
 			return 0;
-		if (now_ms() >= deadline)
+		if (monotonic_ms() >= deadline)
 			return -ETIMEDOUT;
-		pause_poll();
+		poll_pause();
 	}
 }
 

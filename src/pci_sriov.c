@@ -10,7 +10,8 @@
 #include "pci_device.h"
 #include "sysfs.h"
 
-static bool is_virtfn_link(const char *name)
+/* "virtfn<N>": the links a PF has to each of its VFs. */
+bool is_virtfn_link(const char *name)
 {
 	const char *p = name + 6;
 

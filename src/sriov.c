@@ -27,7 +27,6 @@
 #include "sysfs.h"
 #include "vfio.h"
 
-#define POLL_INTERVAL_NS (10 * 1000 * 1000)
 /* Longest list of VFs named in one message before "and N more". */
 #define MAX_NAMED 8
 
@@ -53,18 +52,6 @@ struct hostdev_sriov_pf {
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Reading */
-
-static bool is_virtfn_link(const char *name)
-{
-	const char *p = name + 6;
-
-	if (strncmp(name, "virtfn", 6) != 0 || !*p)
-		return false;
-	for (; *p; p++)
-		if (*p < '0' || *p > '9')
-			return false;
-	return true;
-}
 
 static int compare_vfs(const void *a, const void *b)
 {
@@ -347,21 +334,6 @@ static int options_get(hostdev_ctx *ctx, const struct hostdev_sriov_options *opt
 /* ---------------------------------------------------------------------------------------------- */
 /* Writing */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void pause_poll(void)
-{
-	struct timespec ts = {0, POLL_INTERVAL_NS};
-
-	nanosleep(&ts, NULL);
-}
-
 static int pf_path(hostdev_ctx *ctx, const char *address, const char *attr, char *buf, size_t size)
 {
 	if (snprintf(buf, size, "%s/bus/pci/devices/%s/%s", ctx_sysfs(ctx), address, attr) >=
@@ -548,7 +520,7 @@ static size_t count_vf_links(hostdev_ctx *ctx, const char *pf_address)
 static int wait_links(hostdev_ctx *ctx, const hostdev_sriov_pf *pf, unsigned int count,
 		      unsigned int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = monotonic_ms() + timeout_ms;
 	unsigned int linked;
 	size_t present;
 
@@ -558,9 +530,9 @@ static int wait_links(hostdev_ctx *ctx, const hostdev_sriov_pf *pf, unsigned int
 		present = count_vf_links(ctx, pf->address);
 		if (linked == count && present == count)
 			return 0;
-		if (now_ms() >= deadline)
+		if (monotonic_ms() >= deadline)
 			break;
-		pause_poll();
+		poll_pause();
 	}
 	if (count == 0)
 		return hostdev_error(ctx, -ETIMEDOUT,

@@ -26,7 +26,6 @@
 #include "vfio.h"
 
 #define PCI_CLASS_BRIDGE_PCI 0x0604
-#define POLL_INTERVAL_NS (10 * 1000 * 1000)
 
 enum bind_step {
 	STEP_NONE = 0,
@@ -125,28 +124,6 @@ int vfio_options_get(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts,
 /* ---------------------------------------------------------------------------------------------- */
 /* sysfs writes and polling */
 
-/* One write(2) of @value to @path, as the kernel wants attribute stores. Negative errno. */
-static int attr_write(const char *path, const char *value)
-{
-	size_t len = strlen(value);
-	ssize_t n;
-	int fd, r = 0;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	do {
-		n = write(fd, value, len);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		r = -errno;
-	else if ((size_t)n != len)
-		r = -EIO;
-	if (close(fd) < 0 && r == 0 && errno != EINTR)
-		r = -errno;
-	return r;
-}
-
 static int sysfs_store(hostdev_ctx *ctx, const char *address, const char *rel, const char *value,
 		       const char *what)
 {
@@ -156,7 +133,7 @@ static int sysfs_store(hostdev_ctx *ctx, const char *address, const char *rel, c
 	if (path_join(path, sizeof(path), ctx_sysfs(ctx), rel) < 0)
 		return hostdev_error(ctx, -ENAMETOOLONG, "%s: sysfs path too long", address);
 	log_debug(ctx, "%s: write '%s' to %s", address, strcmp(value, "\n") ? value : "\\n", path);
-	r = attr_write(path, value);
+	r = sysfs_write_path(path, value);
 	if (r < 0)
 		return hostdev_error(ctx, r, "%s: %s failed: writing '%s' to %s: %s", address, what,
 				     strcmp(value, "\n") ? value : "\\n", path, strerror(-r));
@@ -227,21 +204,6 @@ static int current_driver(hostdev_ctx *ctx, const char *address, char *buf, size
 	return r < 0 ? r : 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void pause_poll(void)
-{
-	struct timespec ts = {0, POLL_INTERVAL_NS};
-
-	nanosleep(&ts, NULL);
-}
-
 /*
  * Wait until the driver of @address is @want (NULL: any state is fine once the link is stable,
  * i.e. return at once). Returns 0, -ETIMEDOUT with the message naming what was seen, -ENODEV.
@@ -249,7 +211,7 @@ static void pause_poll(void)
 static int wait_driver(hostdev_ctx *ctx, const char *address, const char *want,
 		       unsigned int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = monotonic_ms() + timeout_ms;
 	char cur[VFIO_DRIVER_NAME_MAX];
 	int r;
 
@@ -260,9 +222,9 @@ static int wait_driver(hostdev_ctx *ctx, const char *address, const char *want,
 					     address, want ? want : "its driver");
 		if (!want || strcmp(cur, want) == 0)
 			return 0;
-		if (now_ms() >= deadline)
+		if (monotonic_ms() >= deadline)
 			break;
-		pause_poll();
+		poll_pause();
 	}
 	return hostdev_error(ctx, -ETIMEDOUT,
 			     "%s: not bound to %s after %u ms (driver: %s); the kernel log (dmesg) "
@@ -291,14 +253,14 @@ static bool vfio_node_present(hostdev_ctx *ctx, const struct bind_dev *d)
 
 static int wait_vfio_node(hostdev_ctx *ctx, const struct bind_dev *d, unsigned int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = monotonic_ms() + timeout_ms;
 
 	for (;;) {
 		if (vfio_node_present(ctx, d))
 			return 0;
-		if (now_ms() >= deadline)
+		if (monotonic_ms() >= deadline)
 			break;
-		pause_poll();
+		poll_pause();
 	}
 	return hostdev_error(ctx, -ETIMEDOUT,
 			     "%s: bound to vfio-pci but %s/vfio/%d did not appear within %u ms: "
