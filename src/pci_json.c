@@ -15,273 +15,109 @@
 #include <cjson/cJSON.h>
 
 #include "internal.h"
-
-/*
- * Builder state: every helper records an allocation failure here instead of returning it, so that
- * the serialiser reads as a flat list of fields and checks once at the end.
- */
-struct json_builder {
-	bool oom;
-};
-
-/* Length of the valid UTF-8 sequence at @s, 0 if it is not one (overlong, surrogate, > U+10FFFF).
- */
-static size_t utf8_sequence_length(const unsigned char *s)
-{
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if (s[0] == 0xe0 && s[1] < 0xa0)
-			return 0; /* overlong */
-		if (s[0] == 0xed && s[1] >= 0xa0)
-			return 0; /* UTF-16 surrogate */
-		return 3;
-	}
-	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if (s[0] == 0xf0 && s[1] < 0x90)
-			return 0; /* overlong */
-		if (s[0] == 0xf4 && s[1] >= 0x90)
-			return 0; /* above U+10FFFF */
-		return 4;
-	}
-	return 0;
-}
-
-/*
- * sysfs attributes (mdev descriptions, slot names) are bytes, not text, and cJSON copies bytes as
- * they are. JSON must be UTF-8, so each byte that does not start a valid sequence becomes U+FFFD.
- * Returns a malloc'ed copy when a replacement was needed, @s itself when the text was valid, NULL
- * on allocation failure.
- */
-static const char *utf8_sanitize(const char *s, char **copy)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t bad = 0, len = 0, n;
-	char *out, *o;
-
-	*copy = NULL;
-	while (p[len]) {
-		n = utf8_sequence_length(p + len);
-		if (n == 0) {
-			bad++;
-			n = 1;
-		}
-		len += n;
-	}
-	if (bad == 0)
-		return s;
-	/* Each bad byte (1 byte) grows into the 3-byte U+FFFD. */
-	out = malloc(len + 2 * bad + 1);
-	if (!out)
-		return NULL;
-	o = out;
-	for (size_t i = 0; p[i];) {
-		n = utf8_sequence_length(p + i);
-		if (n == 0) {
-			memcpy(o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-			continue;
-		}
-		memcpy(o, p + i, n);
-		o += n;
-		i += n;
-	}
-	*o = '\0';
-	*copy = out;
-	return out;
-}
-
-static cJSON *new_string_or_null(struct json_builder *b, const char *value)
-{
-	const char *text;
-	char *copy;
-	cJSON *item;
-
-	if (!value)
-		return cJSON_CreateNull();
-	text = utf8_sanitize(value, &copy);
-	if (!text) {
-		b->oom = true;
-		return NULL;
-	}
-	item = cJSON_CreateString(text);
-	free(copy);
-	return item;
-}
-
-static void attach(struct json_builder *b, cJSON *object, const char *key, cJSON *item)
-{
-	if (!item) {
-		b->oom = true;
-		return;
-	}
-	if (!cJSON_AddItemToObject(object, key, item)) {
-		cJSON_Delete(item);
-		b->oom = true;
-	}
-}
-
-static void append(struct json_builder *b, cJSON *array, cJSON *item)
-{
-	if (!item) {
-		b->oom = true;
-		return;
-	}
-	if (!cJSON_AddItemToArray(array, item)) {
-		cJSON_Delete(item);
-		b->oom = true;
-	}
-}
-
-/* A string, or null when @value is NULL. */
-static void add_string(struct json_builder *b, cJSON *object, const char *key, const char *value)
-{
-	attach(b, object, key, new_string_or_null(b, value));
-}
-
-/* @value as a lower-case hex string of exactly @digits digits ("%04x", "%06x", "%02x"). */
-static void add_hex(struct json_builder *b, cJSON *object, const char *key, unsigned int value,
-		    int digits)
-{
-	char text[16];
-	unsigned int mask = digits >= 8 ? 0xffffffffu : (1u << (4 * digits)) - 1;
-
-	snprintf(text, sizeof(text), "%0*x", digits, value & mask);
-	add_string(b, object, key, text);
-}
-
-static void add_int(struct json_builder *b, cJSON *object, const char *key, long long value)
-{
-	attach(b, object, key, cJSON_CreateNumber((double)value));
-}
-
-/* An integer, or null when @value equals @none. */
-static void add_int_or_null(struct json_builder *b, cJSON *object, const char *key, long long value,
-			    long long none)
-{
-	attach(b, object, key,
-	       value == none ? cJSON_CreateNull() : cJSON_CreateNumber((double)value));
-}
-
-static void add_bool(struct json_builder *b, cJSON *object, const char *key, int value)
-{
-	attach(b, object, key, cJSON_CreateBool(value != 0));
-}
-
-/* A new empty array or object attached under @key; NULL (and oom set) on failure. */
-static cJSON *add_container(struct json_builder *b, cJSON *object, const char *key, bool array)
-{
-	cJSON *item = array ? cJSON_CreateArray() : cJSON_CreateObject();
-
-	attach(b, object, key, item);
-	return b->oom ? NULL : item;
-}
+#include "json_builder.h"
 
 /* An array of the strings get(dev, 0 .. count-1); a NULL entry becomes null. */
 static void add_string_array(struct json_builder *b, cJSON *object, const char *key,
 			     hostdev_pci_device *dev, size_t count,
 			     const char *(*get)(hostdev_pci_device *, size_t))
 {
-	cJSON *array = add_container(b, object, key, true);
+	cJSON *array = json_add_container(b, object, key, true);
 
 	for (size_t i = 0; array && i < count && !b->oom; i++)
-		append(b, array, new_string_or_null(b, get(dev, i)));
+		json_append(b, array, json_new_string(b, get(dev, i)));
 }
 
 static void add_identity(struct json_builder *b, cJSON *root, hostdev_pci_device *dev)
 {
-	add_string(b, root, "address", hostdev_pci_device_get_address(dev));
-	add_hex(b, root, "vendor_id", hostdev_pci_device_get_vendor_id(dev), 4);
-	add_hex(b, root, "device_id", hostdev_pci_device_get_device_id(dev), 4);
-	add_hex(b, root, "subsystem_vendor_id", hostdev_pci_device_get_subsystem_vendor_id(dev), 4);
-	add_hex(b, root, "subsystem_device_id", hostdev_pci_device_get_subsystem_device_id(dev), 4);
-	add_hex(b, root, "class", hostdev_pci_device_get_class(dev), 6);
-	add_hex(b, root, "revision", hostdev_pci_device_get_revision(dev), 2);
-	add_string(b, root, "vendor_name", hostdev_pci_device_get_vendor_name(dev));
-	add_string(b, root, "device_name", hostdev_pci_device_get_device_name(dev));
-	add_string(b, root, "subsystem_vendor_name",
-		   hostdev_pci_device_get_subsystem_vendor_name(dev));
-	add_string(b, root, "subsystem_name", hostdev_pci_device_get_subsystem_name(dev));
-	add_string(b, root, "class_name", hostdev_pci_device_get_class_name(dev));
-	add_string(b, root, "subclass_name", hostdev_pci_device_get_subclass_name(dev));
-	add_string(b, root, "prog_if_name", hostdev_pci_device_get_prog_if_name(dev));
+	json_add_string(b, root, "address", hostdev_pci_device_get_address(dev));
+	json_add_hex(b, root, "vendor_id", hostdev_pci_device_get_vendor_id(dev), 4);
+	json_add_hex(b, root, "device_id", hostdev_pci_device_get_device_id(dev), 4);
+	json_add_hex(b, root, "subsystem_vendor_id",
+		     hostdev_pci_device_get_subsystem_vendor_id(dev), 4);
+	json_add_hex(b, root, "subsystem_device_id",
+		     hostdev_pci_device_get_subsystem_device_id(dev), 4);
+	json_add_hex(b, root, "class", hostdev_pci_device_get_class(dev), 6);
+	json_add_hex(b, root, "revision", hostdev_pci_device_get_revision(dev), 2);
+	json_add_string(b, root, "vendor_name", hostdev_pci_device_get_vendor_name(dev));
+	json_add_string(b, root, "device_name", hostdev_pci_device_get_device_name(dev));
+	json_add_string(b, root, "subsystem_vendor_name",
+			hostdev_pci_device_get_subsystem_vendor_name(dev));
+	json_add_string(b, root, "subsystem_name", hostdev_pci_device_get_subsystem_name(dev));
+	json_add_string(b, root, "class_name", hostdev_pci_device_get_class_name(dev));
+	json_add_string(b, root, "subclass_name", hostdev_pci_device_get_subclass_name(dev));
+	json_add_string(b, root, "prog_if_name", hostdev_pci_device_get_prog_if_name(dev));
 }
 
 static void add_kernel_state(struct json_builder *b, cJSON *root, hostdev_pci_device *dev)
 {
-	add_string(b, root, "driver", hostdev_pci_device_get_driver(dev));
-	add_string(b, root, "driver_override", hostdev_pci_device_get_driver_override(dev));
-	add_string(b, root, "modalias", hostdev_pci_device_get_modalias(dev));
+	json_add_string(b, root, "driver", hostdev_pci_device_get_driver(dev));
+	json_add_string(b, root, "driver_override", hostdev_pci_device_get_driver_override(dev));
+	json_add_string(b, root, "modalias", hostdev_pci_device_get_modalias(dev));
 	add_string_array(b, root, "modules", dev, hostdev_pci_device_get_module_count(dev),
 			 hostdev_pci_device_get_module);
-	add_int_or_null(b, root, "iommu_group", hostdev_pci_device_get_iommu_group(dev), -1);
+	json_add_int_or_null(b, root, "iommu_group", hostdev_pci_device_get_iommu_group(dev), -1);
 	add_string_array(b, root, "iommu_group_members", dev,
 			 hostdev_pci_device_get_iommu_group_member_count(dev),
 			 hostdev_pci_device_get_iommu_group_member);
-	add_int(b, root, "numa_node", hostdev_pci_device_get_numa_node(dev));
-	add_string(b, root, "physical_slot", hostdev_pci_device_get_physical_slot(dev));
-	add_bool(b, root, "boot_vga", hostdev_pci_device_is_boot_vga(dev));
-	add_bool(b, root, "is_bridge", hostdev_pci_device_is_bridge(dev));
+	json_add_int(b, root, "numa_node", hostdev_pci_device_get_numa_node(dev));
+	json_add_string(b, root, "physical_slot", hostdev_pci_device_get_physical_slot(dev));
+	json_add_bool(b, root, "boot_vga", hostdev_pci_device_is_boot_vga(dev));
+	json_add_bool(b, root, "is_bridge", hostdev_pci_device_is_bridge(dev));
 }
 
 static void add_sriov(struct json_builder *b, cJSON *root, hostdev_pci_device *dev)
 {
-	cJSON *sriov = add_container(b, root, "sriov", false);
+	cJSON *sriov = json_add_container(b, root, "sriov", false);
 	unsigned int vf_device_id;
 	size_t count;
 	cJSON *vfs, *vf;
 
 	if (sriov) {
-		add_bool(b, sriov, "is_pf", hostdev_pci_device_is_sriov_pf(dev));
-		add_int(b, sriov, "total_vfs", hostdev_pci_device_get_sriov_total_vfs(dev));
-		add_int(b, sriov, "num_vfs", hostdev_pci_device_get_sriov_num_vfs(dev));
+		json_add_bool(b, sriov, "is_pf", hostdev_pci_device_is_sriov_pf(dev));
+		json_add_int(b, sriov, "total_vfs", hostdev_pci_device_get_sriov_total_vfs(dev));
+		json_add_int(b, sriov, "num_vfs", hostdev_pci_device_get_sriov_num_vfs(dev));
 		vf_device_id = hostdev_pci_device_get_sriov_vf_device_id(dev);
 		if (vf_device_id)
-			add_hex(b, sriov, "vf_device_id", vf_device_id, 4);
+			json_add_hex(b, sriov, "vf_device_id", vf_device_id, 4);
 		else
-			add_string(b, sriov, "vf_device_id", NULL);
-		vfs = add_container(b, sriov, "vfs", true);
+			json_add_string(b, sriov, "vf_device_id", NULL);
+		vfs = json_add_container(b, sriov, "vfs", true);
 		count = hostdev_pci_device_get_vf_count(dev);
 		for (size_t i = 0; vfs && i < count && !b->oom; i++) {
 			vf = cJSON_CreateObject();
-			append(b, vfs, vf);
+			json_append(b, vfs, vf);
 			if (b->oom)
 				break;
-			add_int(b, vf, "number", hostdev_pci_device_get_vf_number(dev, i));
-			add_string(b, vf, "address", hostdev_pci_device_get_vf_address(dev, i));
+			json_add_int(b, vf, "number", hostdev_pci_device_get_vf_number(dev, i));
+			json_add_string(b, vf, "address",
+					hostdev_pci_device_get_vf_address(dev, i));
 		}
 	}
-	add_bool(b, root, "is_vf", hostdev_pci_device_is_sriov_vf(dev));
-	add_string(b, root, "pf_address", hostdev_pci_device_get_pf_address(dev));
-	add_int_or_null(b, root, "vf_index", hostdev_pci_device_get_vf_index(dev), -1);
+	json_add_bool(b, root, "is_vf", hostdev_pci_device_is_sriov_vf(dev));
+	json_add_string(b, root, "pf_address", hostdev_pci_device_get_pf_address(dev));
+	json_add_int_or_null(b, root, "vf_index", hostdev_pci_device_get_vf_index(dev), -1);
 }
 
 static void add_mdev_types(struct json_builder *b, cJSON *root, hostdev_pci_device *dev)
 {
-	cJSON *types = add_container(b, root, "mdev_types", true);
+	cJSON *types = json_add_container(b, root, "mdev_types", true);
 	size_t count = hostdev_pci_device_get_mdev_type_count(dev);
 	cJSON *type;
 
 	for (size_t i = 0; types && i < count && !b->oom; i++) {
 		type = cJSON_CreateObject();
-		append(b, types, type);
+		json_append(b, types, type);
 		if (b->oom)
 			break;
-		add_string(b, type, "id", hostdev_pci_device_get_mdev_type_id(dev, i));
-		add_string(b, type, "name", hostdev_pci_device_get_mdev_type_name(dev, i));
-		add_int_or_null(b, type, "available_instances",
-				hostdev_pci_device_get_mdev_type_available(dev, i), -1);
-		add_string(b, type, "device_api",
-			   hostdev_pci_device_get_mdev_type_device_api(dev, i));
-		add_string(b, type, "description",
-			   hostdev_pci_device_get_mdev_type_description(dev, i));
+		json_add_string(b, type, "id", hostdev_pci_device_get_mdev_type_id(dev, i));
+		json_add_string(b, type, "name", hostdev_pci_device_get_mdev_type_name(dev, i));
+		json_add_int_or_null(b, type, "available_instances",
+				     hostdev_pci_device_get_mdev_type_available(dev, i), -1);
+		json_add_string(b, type, "device_api",
+				hostdev_pci_device_get_mdev_type_device_api(dev, i));
+		json_add_string(b, type, "description",
+				hostdev_pci_device_get_mdev_type_description(dev, i));
 	}
 }
 
@@ -292,12 +128,12 @@ static void add_name(struct json_builder *b, cJSON *names, const char *key, cons
 		b->oom = true;
 		return;
 	}
-	add_string(b, names, key, value);
+	json_add_string(b, names, key, value);
 }
 
 static int add_names(struct json_builder *b, cJSON *root, hostdev_pci_device *dev)
 {
-	cJSON *names = add_container(b, root, "names", false);
+	cJSON *names = json_add_container(b, root, "names", false);
 	char env[HOSTDEV_NAME_MAX];
 	const char *resource;
 	int r;
@@ -315,7 +151,7 @@ static int add_names(struct json_builder *b, cJSON *root, hostdev_pci_device *de
 	r = hostdev_naming_kubevirt_env("PCI_RESOURCE", resource, env, sizeof(env));
 	if (r < 0)
 		return r;
-	add_string(b, names, "kubevirt_env", env);
+	json_add_string(b, names, "kubevirt_env", env);
 	return 0;
 }
 

@@ -13,139 +13,36 @@
 #include <cjson/cJSON.h>
 
 #include "internal.h"
-
-struct builder {
-	bool oom;
-};
-
-/* Length of the valid UTF-8 sequence at @s, 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s)
-{
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))
-			return 0;
-		return 3;
-	}
-	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80 ||
-		    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-/*
- * USB strings are bytes from the device (through the kernel); JSON must be UTF-8, so each byte that
- * does not start a valid sequence becomes U+FFFD. cJSON escapes control characters itself.
- */
-static cJSON *new_string(struct builder *b, const char *value)
-{
-	const unsigned char *p = (const unsigned char *)value;
-	size_t i = 0, n, bad = 0, len = 0;
-	char *copy, *o;
-	cJSON *item;
-
-	if (!value)
-		return cJSON_CreateNull();
-	for (i = 0; p[i]; i += n, len += n) {
-		n = utf8_len(p + i);
-		if (n == 0) {
-			bad++;
-			n = 1;
-		}
-	}
-	if (bad == 0)
-		return cJSON_CreateString(value);
-	copy = malloc(len + 2 * bad + 1);
-	if (!copy) {
-		b->oom = true;
-		return NULL;
-	}
-	o = copy;
-	for (i = 0; p[i];) {
-		n = utf8_len(p + i);
-		if (n == 0) {
-			memcpy(o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-			continue;
-		}
-		memcpy(o, p + i, n);
-		o += n;
-		i += n;
-	}
-	*o = '\0';
-	item = cJSON_CreateString(copy);
-	free(copy);
-	return item;
-}
-
-static void attach(struct builder *b, cJSON *object, const char *key, cJSON *item)
-{
-	if (!item || !cJSON_AddItemToObject(object, key, item)) {
-		cJSON_Delete(item);
-		b->oom = true;
-	}
-}
-
-static void add_string(struct builder *b, cJSON *object, const char *key, const char *value)
-{
-	attach(b, object, key, new_string(b, value));
-}
-
-static void add_hex(struct builder *b, cJSON *object, const char *key, unsigned int value,
-		    int digits)
-{
-	char text[16];
-
-	snprintf(text, sizeof(text), "%0*x", digits, value & ((1u << (4 * digits)) - 1));
-	add_string(b, object, key, text);
-}
-
-static void add_int(struct builder *b, cJSON *object, const char *key, long long value)
-{
-	attach(b, object, key, cJSON_CreateNumber((double)value));
-}
-
-static void add_bool(struct builder *b, cJSON *object, const char *key, int value)
-{
-	attach(b, object, key, cJSON_CreateBool(value != 0));
-}
+#include "json_builder.h"
 
 /* A byte value 0..255 as "%02x", or null for -1 (unknown). */
-static void add_byte_or_null(struct builder *b, cJSON *object, const char *key, int value)
+static void add_byte_or_null(struct json_builder *b, cJSON *object, const char *key, int value)
 {
 	if (value < 0)
-		attach(b, object, key, cJSON_CreateNull());
+		json_attach(b, object, key, cJSON_CreateNull());
 	else
-		add_hex(b, object, key, (unsigned int)value, 2);
+		json_add_hex(b, object, key, (unsigned int)value, 2);
 }
 
-static void add_speed(struct builder *b, cJSON *root, hostdev_usb_device *dev)
+static void add_speed(struct json_builder *b, cJSON *root, hostdev_usb_device *dev)
 {
 	const char *speed = hostdev_usb_device_get_speed(dev);
 	char *end;
 	double mbps = speed ? strtod(speed, &end) : 0;
 
-	add_string(b, root, "speed", speed);
+	json_add_string(b, root, "speed", speed);
 	if (speed && end != speed)
-		attach(b, root, "speed_mbps", cJSON_CreateNumber(mbps));
+		json_attach(b, root, "speed_mbps", cJSON_CreateNumber(mbps));
 	else
-		attach(b, root, "speed_mbps", cJSON_CreateNull());
+		json_attach(b, root, "speed_mbps", cJSON_CreateNull());
 }
 
-static void add_interfaces(struct builder *b, cJSON *root, hostdev_usb_device *dev)
+static void add_interfaces(struct json_builder *b, cJSON *root, hostdev_usb_device *dev)
 {
 	cJSON *array = cJSON_CreateArray(), *intf;
 	size_t count = hostdev_usb_device_get_interface_count(dev);
 
-	attach(b, root, "interfaces", array);
+	json_attach(b, root, "interfaces", array);
 	for (size_t i = 0; !b->oom && i < count; i++) {
 		intf = cJSON_CreateObject();
 		if (!intf || !cJSON_AddItemToArray(array, intf)) {
@@ -153,18 +50,18 @@ static void add_interfaces(struct builder *b, cJSON *root, hostdev_usb_device *d
 			b->oom = true;
 			break;
 		}
-		add_string(b, intf, "name", hostdev_usb_device_get_interface_name(dev, i));
-		add_int(b, intf, "number", hostdev_usb_device_get_interface_number(dev, i));
+		json_add_string(b, intf, "name", hostdev_usb_device_get_interface_name(dev, i));
+		json_add_int(b, intf, "number", hostdev_usb_device_get_interface_number(dev, i));
 		add_byte_or_null(b, intf, "class", hostdev_usb_device_get_interface_class(dev, i));
 		add_byte_or_null(b, intf, "subclass",
 				 hostdev_usb_device_get_interface_subclass(dev, i));
 		add_byte_or_null(b, intf, "protocol",
 				 hostdev_usb_device_get_interface_protocol(dev, i));
-		add_string(b, intf, "driver", hostdev_usb_device_get_interface_driver(dev, i));
+		json_add_string(b, intf, "driver", hostdev_usb_device_get_interface_driver(dev, i));
 	}
 }
 
-static int add_names(struct builder *b, cJSON *root, hostdev_usb_device *dev)
+static int add_names(struct json_builder *b, cJSON *root, hostdev_usb_device *dev)
 {
 	cJSON *names = cJSON_CreateObject();
 	const char *object_name = hostdev_usb_device_get_object_name(dev);
@@ -172,7 +69,7 @@ static int add_names(struct builder *b, cJSON *root, hostdev_usb_device *dev)
 	char env[HOSTDEV_NAME_MAX];
 	int r;
 
-	attach(b, root, "names", names);
+	json_attach(b, root, "names", names);
 	if (b->oom)
 		return 0;
 	if (!object_name || !resource || !hostdev_usb_device_get_port_id(dev) ||
@@ -180,24 +77,25 @@ static int add_names(struct builder *b, cJSON *root, hostdev_usb_device *dev)
 		b->oom = true;
 		return 0;
 	}
-	add_string(b, names, "object_name", object_name);
-	add_string(b, names, "resource_name", resource);
+	json_add_string(b, names, "object_name", object_name);
+	json_add_string(b, names, "resource_name", resource);
 	r = hostdev_naming_kubevirt_env("USB_RESOURCE", resource, env, sizeof(env));
 	if (r < 0)
 		return r;
-	add_string(b, names, "kubevirt_env", env);
-	add_string(b, names, "port_id", hostdev_usb_device_get_port_id(dev));
-	add_string(b, names, "port_resource_name", hostdev_usb_device_get_port_resource_name(dev));
-	add_string(b, names, "serial_id", hostdev_usb_device_get_serial_id(dev));
-	add_string(b, names, "serial_resource_name",
-		   hostdev_usb_device_get_serial_resource_name(dev));
+	json_add_string(b, names, "kubevirt_env", env);
+	json_add_string(b, names, "port_id", hostdev_usb_device_get_port_id(dev));
+	json_add_string(b, names, "port_resource_name",
+			hostdev_usb_device_get_port_resource_name(dev));
+	json_add_string(b, names, "serial_id", hostdev_usb_device_get_serial_id(dev));
+	json_add_string(b, names, "serial_resource_name",
+			hostdev_usb_device_get_serial_resource_name(dev));
 	return 0;
 }
 
 HOSTDEV_EXPORT int hostdev_usb_device_to_json(hostdev_usb_device *dev, unsigned int flags,
 					      char **out)
 {
-	struct builder b = {.oom = false};
+	struct json_builder b = {.oom = false};
 	hostdev_ctx *ctx;
 	char *text, *copy;
 	cJSON *root;
@@ -213,27 +111,28 @@ HOSTDEV_EXPORT int hostdev_usb_device_to_json(hostdev_usb_device *dev, unsigned 
 	root = cJSON_CreateObject();
 	if (!root)
 		goto oom;
-	add_string(&b, root, "name", hostdev_usb_device_get_name(dev));
-	add_string(&b, root, "port_path", hostdev_usb_device_get_port_path(dev));
-	add_int(&b, root, "busnum", hostdev_usb_device_get_busnum(dev));
-	add_int(&b, root, "devnum", hostdev_usb_device_get_devnum(dev));
-	add_hex(&b, root, "vendor_id", hostdev_usb_device_get_vendor_id(dev), 4);
-	add_hex(&b, root, "product_id", hostdev_usb_device_get_product_id(dev), 4);
-	add_hex(&b, root, "bcd_device", hostdev_usb_device_get_bcd_device(dev), 4);
-	add_hex(&b, root, "device_class", hostdev_usb_device_get_device_class(dev), 2);
-	add_hex(&b, root, "class", hostdev_usb_device_get_class(dev), 2);
-	add_string(&b, root, "class_name", hostdev_usb_device_get_class_name(dev));
-	add_string(&b, root, "vendor_name", hostdev_usb_device_get_vendor_name(dev));
-	add_string(&b, root, "product_name", hostdev_usb_device_get_product_name(dev));
-	add_string(&b, root, "manufacturer", hostdev_usb_device_get_manufacturer(dev));
-	add_string(&b, root, "product", hostdev_usb_device_get_product(dev));
-	add_string(&b, root, "serial", hostdev_usb_device_get_serial(dev));
+	json_add_string(&b, root, "name", hostdev_usb_device_get_name(dev));
+	json_add_string(&b, root, "port_path", hostdev_usb_device_get_port_path(dev));
+	json_add_int(&b, root, "busnum", hostdev_usb_device_get_busnum(dev));
+	json_add_int(&b, root, "devnum", hostdev_usb_device_get_devnum(dev));
+	json_add_hex(&b, root, "vendor_id", hostdev_usb_device_get_vendor_id(dev), 4);
+	json_add_hex(&b, root, "product_id", hostdev_usb_device_get_product_id(dev), 4);
+	json_add_hex(&b, root, "bcd_device", hostdev_usb_device_get_bcd_device(dev), 4);
+	json_add_hex(&b, root, "device_class", hostdev_usb_device_get_device_class(dev), 2);
+	json_add_hex(&b, root, "class", hostdev_usb_device_get_class(dev), 2);
+	json_add_string(&b, root, "class_name", hostdev_usb_device_get_class_name(dev));
+	json_add_string(&b, root, "vendor_name", hostdev_usb_device_get_vendor_name(dev));
+	json_add_string(&b, root, "product_name", hostdev_usb_device_get_product_name(dev));
+	json_add_string(&b, root, "manufacturer", hostdev_usb_device_get_manufacturer(dev));
+	json_add_string(&b, root, "product", hostdev_usb_device_get_product(dev));
+	json_add_string(&b, root, "serial", hostdev_usb_device_get_serial(dev));
 	add_speed(&b, root, dev);
-	add_string(&b, root, "devnode", hostdev_usb_device_get_devnode(dev));
-	add_string(&b, root, "controller_address", hostdev_usb_device_get_controller_address(dev));
-	add_string(&b, root, "driver", hostdev_usb_device_get_driver(dev));
-	add_bool(&b, root, "is_hub", hostdev_usb_device_is_hub(dev));
-	add_bool(&b, root, "is_root_hub", hostdev_usb_device_is_root_hub(dev));
+	json_add_string(&b, root, "devnode", hostdev_usb_device_get_devnode(dev));
+	json_add_string(&b, root, "controller_address",
+			hostdev_usb_device_get_controller_address(dev));
+	json_add_string(&b, root, "driver", hostdev_usb_device_get_driver(dev));
+	json_add_bool(&b, root, "is_hub", hostdev_usb_device_is_hub(dev));
+	json_add_bool(&b, root, "is_root_hub", hostdev_usb_device_is_root_hub(dev));
 	add_interfaces(&b, root, dev);
 	r = add_names(&b, root, dev);
 	if (r < 0) {
