@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cJSON tree helpers shared by the JSON serialisers (json_builder.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,4 +138,23 @@ cJSON *json_add_container(struct json_builder *b, cJSON *object, const char *key
 
 	json_attach(b, object, key, item);
 	return b->oom ? NULL : item;
+}
+
+int json_print_and_delete(cJSON *root, bool pretty, char **out)
+{
+	char *text = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root), *copy;
+
+	cJSON_Delete(root);
+	if (!text)
+		return -ENOMEM;
+	/*
+	 * cJSON allocates through process-wide hooks that the application may have replaced; the
+	 * caller releases our result with hostdev_free() (free()), so hand out a malloc'ed copy.
+	 */
+	copy = strdup(text);
+	cJSON_free(text);
+	if (!copy)
+		return -ENOMEM;
+	*out = copy;
+	return 0;
 }

@@ -34,4 +34,10 @@ void json_add_bool(struct json_builder *b, cJSON *object, const char *key, int v
 /* A new empty array or object attached under @key; NULL (and oom set) on failure. */
 cJSON *json_add_container(struct json_builder *b, cJSON *object, const char *key, bool array);
 
+/*
+ * Print @root (indented when @pretty) into a malloc'ed string for hostdev_free() and delete @root.
+ * Returns 0 or -ENOMEM.
+ */
+int json_print_and_delete(cJSON *root, bool pretty, char **out);
+
 #endif /* HOSTDEV_JSON_BUILDER_H */

@@ -160,7 +160,6 @@ HOSTDEV_EXPORT int hostdev_pci_device_to_json(hostdev_pci_device *dev, unsigned 
 {
 	struct json_builder b = {.oom = false};
 	hostdev_ctx *ctx;
-	char *text, *copy;
 	cJSON *root;
 	int r;
 
@@ -192,19 +191,8 @@ HOSTDEV_EXPORT int hostdev_pci_device_to_json(hostdev_pci_device *dev, unsigned 
 		goto oom;
 	}
 
-	text = (flags & HOSTDEV_JSON_PRETTY) ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
-	if (!text)
+	if (json_print_and_delete(root, flags & HOSTDEV_JSON_PRETTY, out) < 0)
 		goto oom;
-	/*
-	 * cJSON allocates through process-wide hooks that the application may have replaced; the
-	 * caller releases our result with hostdev_free() (free()), so hand out a malloc'ed copy.
-	 */
-	copy = strdup(text);
-	cJSON_free(text);
-	if (!copy)
-		goto oom;
-	*out = copy;
 	return 0;
 oom:
 	return hostdev_error(ctx, -ENOMEM, "%s: out of memory while building JSON",

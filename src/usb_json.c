@@ -97,7 +97,6 @@ HOSTDEV_EXPORT int hostdev_usb_device_to_json(hostdev_usb_device *dev, unsigned 
 {
 	struct json_builder b = {.oom = false};
 	hostdev_ctx *ctx;
-	char *text, *copy;
 	cJSON *root;
 	int r;
 
@@ -146,16 +145,8 @@ HOSTDEV_EXPORT int hostdev_usb_device_to_json(hostdev_usb_device *dev, unsigned 
 		cJSON_Delete(root);
 		goto oom;
 	}
-	text = (flags & HOSTDEV_JSON_PRETTY) ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
-	if (!text)
+	if (json_print_and_delete(root, flags & HOSTDEV_JSON_PRETTY, out) < 0)
 		goto oom;
-	/* The caller frees with hostdev_free() (free()), cJSON may use other allocator hooks. */
-	copy = strdup(text);
-	cJSON_free(text);
-	if (!copy)
-		goto oom;
-	*out = copy;
 	return 0;
 oom:
 	return hostdev_error(ctx, -ENOMEM, "USB device %s: out of memory while building JSON",
