@@ -66,6 +66,12 @@ static int read_identity_from_uevent(hostdev_pci_device *dev, int dirfd)
 	if (found & 2) {
 		dev->subsystem_vendor_id = sv;
 		dev->subsystem_device_id = sd;
+	} else {
+		/* Every kernel writes PCI_SUBSYS_ID; a hand-made uevent may not. */
+		if (read_id(dev, dirfd, "subsystem_vendor", 0xffff, &dev->subsystem_vendor_id) < 0)
+			dev->subsystem_vendor_id = 0;
+		if (read_id(dev, dirfd, "subsystem_device", 0xffff, &dev->subsystem_device_id) < 0)
+			dev->subsystem_device_id = 0;
 	}
 	return 0;
 }
