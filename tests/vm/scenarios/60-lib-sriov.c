@@ -16,18 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int fails, oks;
-
-static void check(int cond, const char *what, const char *detail)
-{
-	if (cond) {
-		oks++;
-		printf("ok - %s\n", what);
-	} else {
-		fails++;
-		printf("not ok - %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
-	}
-}
+#include "scenario.h"
 
 static int write_attr(const char *path, const char *value)
 {
@@ -114,6 +103,5 @@ int main(void)
 	rc = write_attr("/sys/bus/pci/devices/0000:01:00.0/sriov_numvfs", "0");
 	check(rc == 0, "kernel accepts sriov_numvfs=0", rc ? strerror(-rc) : NULL);
 	hostdev_ctx_unref(ctx);
-	printf("# %d ok, %d not ok\n", oks, fails);
-	return fails || oks == 0 ? 1 : 0;
+	return scenario_finish();
 }

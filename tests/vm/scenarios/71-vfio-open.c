@@ -20,53 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static int fails, oks;
-
-static void check(int cond, const char *what, const char *detail)
-{
-	if (cond) {
-		oks++;
-		printf("ok - %s\n", what);
-	} else {
-		fails++;
-		printf("not ok - %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
-	}
-}
-
-static void driver_of(const char *addr, char *buf, size_t size)
-{
-	char link[PATH_MAX], target[PATH_MAX];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/driver", addr);
-	n = readlink(link, target, sizeof(target) - 1);
-	buf[0] = '\0';
-	if (n > 0) {
-		target[n] = '\0';
-		snprintf(buf, size, "%s", strrchr(target, '/') + 1);
-	}
-}
-
-/* The first device with these ids, "" when none. */
-static void find(unsigned int vendor, unsigned int device, char *out, size_t size)
-{
-	hostdev_ctx *ctx = NULL;
-	hostdev_pci_enum *e = NULL;
-	hostdev_pci_device *dev;
-
-	out[0] = '\0';
-	if (hostdev_ctx_new(&ctx) < 0 || hostdev_pci_enum_new(ctx, &e) < 0)
-		goto out;
-	while (hostdev_pci_enum_next(e, &dev) > 0) {
-		if (!out[0] && hostdev_pci_device_get_vendor_id(dev) == vendor &&
-		    hostdev_pci_device_get_device_id(dev) == device)
-			snprintf(out, size, "%s", hostdev_pci_device_get_address(dev));
-		hostdev_pci_device_unref(dev);
-	}
-out:
-	hostdev_pci_enum_unref(e);
-	hostdev_ctx_unref(ctx);
-}
+#include "scenario.h"
 
 static void vfio_open(const char *addr, int group)
 {
@@ -134,7 +88,7 @@ int main(void)
 	char nic[HOSTDEV_PCI_ADDRESS_MAX], drv[64];
 	int r, group;
 
-	find(0x8086, 0x10d3, nic, sizeof(nic));
+	find_pci(0x8086, 0x10d3, nic, sizeof(nic));
 	if (!nic[0]) {
 		printf("not ok - no e1000e in the guest\n");
 		return 1;
@@ -159,6 +113,5 @@ int main(void)
 	driver_of(nic, drv, sizeof(drv));
 	check(strcmp(drv, "e1000e") == 0, "e1000e back on e1000e", drv);
 	hostdev_ctx_unref(ctx);
-	printf("# %d ok, %d not ok\n", oks, fails);
-	return fails || !oks ? 1 : 0;
+	return scenario_finish();
 }

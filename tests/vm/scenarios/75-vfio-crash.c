@@ -19,34 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static int fails, oks;
+#include "scenario.h"
+
 static int kill_at, writes;
-
-static void check(int cond, const char *what, const char *detail)
-{
-	if (cond) {
-		oks++;
-		printf("ok - %s\n", what);
-	} else {
-		fails++;
-		printf("not ok - %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
-	}
-	fflush(stdout);
-}
-
-static void driver_of(const char *addr, char *buf, size_t size)
-{
-	char link[PATH_MAX], target[PATH_MAX];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/driver", addr);
-	n = readlink(link, target, sizeof(target) - 1);
-	buf[0] = '\0';
-	if (n > 0) {
-		target[n] = '\0';
-		snprintf(buf, size, "%s", strrchr(target, '/') + 1);
-	}
-}
 
 /* Any network interface under the device (e1000e: net/, virtio: virtioN/net/). */
 static int has_netdev(const char *addr)
@@ -66,26 +41,6 @@ static void on_log(int priority, const char *message, void *userdata)
 	(void)userdata;
 	if (strstr(message, ": write '") && ++writes == kill_at)
 		raise(SIGKILL);
-}
-
-static void find(unsigned int vendor, unsigned int device, char *out, size_t size)
-{
-	hostdev_ctx *ctx = NULL;
-	hostdev_pci_enum *e = NULL;
-	hostdev_pci_device *dev;
-
-	out[0] = '\0';
-	if (hostdev_ctx_new(&ctx) < 0 || hostdev_pci_enum_new(ctx, &e) < 0)
-		goto out;
-	while (hostdev_pci_enum_next(e, &dev) > 0) {
-		if (!out[0] && hostdev_pci_device_get_vendor_id(dev) == vendor &&
-		    hostdev_pci_device_get_device_id(dev) == device)
-			snprintf(out, size, "%s", hostdev_pci_device_get_address(dev));
-		hostdev_pci_device_unref(dev);
-	}
-out:
-	hostdev_pci_enum_unref(e);
-	hostdev_ctx_unref(ctx);
 }
 
 /* Bind in a child killed at its @n-th sysfs write. 1 killed, 0 finished, -1 failed. */
@@ -127,10 +82,10 @@ int main(void)
 	char nic[HOSTDEV_PCI_ADDRESS_MAX], vnet[HOSTDEV_PCI_ADDRESS_MAX], drv[64], what[128];
 	int kills = 0;
 
-	find(0x8086, 0x10d3, nic, sizeof(nic));
-	find(0x1af4, 0x1041, vnet, sizeof(vnet));
+	find_pci(0x8086, 0x10d3, nic, sizeof(nic));
+	find_pci(0x1af4, 0x1041, vnet, sizeof(vnet));
 	if (!vnet[0])
-		find(0x1af4, 0x1000, vnet, sizeof(vnet));
+		find_pci(0x1af4, 0x1000, vnet, sizeof(vnet));
 	if (!nic[0] || !vnet[0]) {
 		printf("not ok - e1000e or virtio-net missing\n");
 		return 1;
@@ -161,6 +116,5 @@ int main(void)
 	}
 	/* override, unbind, probe for each of the two devices */
 	check(kills == 6, "killed before each of the 6 sysfs writes", NULL);
-	printf("# %d ok, %d not ok\n", oks, fails);
-	return fails || !oks ? 1 : 0;
+	return scenario_finish();
 }

@@ -23,19 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int fails, oks;
-
-static void check(int cond, const char *what, const char *detail)
-{
-	if (cond) {
-		oks++;
-		printf("ok - %s\n", what);
-	} else {
-		fails++;
-		printf("not ok - %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
-	}
-	fflush(stdout);
-}
+#include "scenario.h"
 
 static bool exists(const char *path)
 {
@@ -188,6 +176,5 @@ close:
 out:
 	hostdev_free(uuid);
 	hostdev_ctx_unref(ctx);
-	printf("# %d ok, %d not ok\n", oks, fails);
-	return fails || !oks ? 1 : 0;
+	return scenario_finish();
 }
