@@ -5,7 +5,8 @@ import select
 import time
 
 from . import capi as _c
-from ._pci import PciDevice, _as_list
+from ._base import _as_list
+from ._pci import PciDevice
 from ._usb import UsbDevice
 
 _ACTIONS = {_c.HOSTDEV_EVENT_ADD: "add", _c.HOSTDEV_EVENT_REMOVE: "remove",

@@ -2,9 +2,9 @@
 """PCI devices and their enumeration (include/hostdev/pci.h)."""
 
 import collections
-import json
 
 from . import capi as _c
+from ._base import _Enumerator, _Snapshot, _as_list, _getter, _list, _none_if_negative
 
 PciAddress = collections.namedtuple("PciAddress", "domain bus slot function")
 PciAddress.__doc__ = "A parsed PCI address; str() of it is the canonical 'dddd:bb:ss.f'."
@@ -27,25 +27,7 @@ def parse_address(text):
     return PciAddress(addr.domain, addr.bus, addr.slot, addr.function)
 
 
-def _getter(fn, doc, convert=None):
-    def get(self):
-        with self._ctx._lock:
-            value = fn(self._dev)
-        return convert(value) if convert else value
-    return property(get, doc=doc)
-
-
-def _none_if_negative(value):
-    return None if value < 0 else value
-
-
-def _list(count_fn, item_fn):
-    def get(dev):
-        return tuple(item_fn(dev, i) for i in range(count_fn(dev)))
-    return get
-
-
-class PciDevice:
+class PciDevice(_Snapshot):
     """A snapshot of one PCI function (hostdev_pci_device).
 
     Identity, class, driver, NUMA node and SR-IOV counts were read when the object was made; names,
@@ -53,11 +35,8 @@ class PciDevice:
     kept. Make a new object (Context.pci_device()) to see a changed state.
     """
 
-    __slots__ = ("_ctx", "_dev")
-
-    def __init__(self, ctx, dev):
-        self._ctx = ctx
-        self._dev = dev
+    __slots__ = ()
+    _TO_JSON = staticmethod(_c.hdb_pci_device_to_json)
 
     def __repr__(self):
         return "<hostdev.PciDevice %s [%04x:%04x] driver=%s>" % (
@@ -141,32 +120,17 @@ class PciDevice:
     device_resource_name = _getter(_c.hostdev_pci_device_get_device_resource_name,
                                    "per-device resource name")
 
-    def to_json(self, pretty=False):
-        """Every field in the stable schema of docs/json-schema.md, as a JSON string."""
-        with self._ctx._lock:
-            text, err = _c.hdb_pci_device_to_json(self._dev, _c.HOSTDEV_JSON_PRETTY if pretty else 0)
-            self._ctx._check(err)
-        return text
-
-    def as_dict(self):
-        """to_json() parsed."""
-        return json.loads(self.to_json())
 
 
-def _as_list(value):
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return list(value)
-
-
-class PciDevices:
+class PciDevices(_Enumerator):
     """An iterator over matching PCI devices in address order (hostdev_pci_enum).
 
     The filters are checked when it is made (hostdev.InvalidArgument names the bad part); devices
     are read one by one as the iteration goes, devices that vanish meanwhile are skipped.
     """
+
+    _NEXT = staticmethod(_c.hdb_pci_enum_next)
+    _ITEM = PciDevice
 
     def __init__(self, ctx, slot=None, ids=None, driver=None, class_=None):
         self._ctx = ctx
@@ -181,16 +145,3 @@ class PciDevices:
                     ctx._check(fn(e, spec))
         self._enum = e
 
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self._enum is None:
-            raise StopIteration
-        with self._ctx._lock:
-            dev, r = _c.hdb_pci_enum_next(self._enum)
-            if r == 0:
-                self._enum = None
-                raise StopIteration
-            self._ctx._check(r)
-        return PciDevice(self._ctx, dev)

@@ -2,17 +2,16 @@
 """USB devices and their enumeration (include/hostdev/usb.h)."""
 
 import collections
-import json
 
 from . import capi as _c
-from ._pci import _as_list, _getter, _list
+from ._base import _Enumerator, _Snapshot, _as_list, _getter, _list
 
 UsbInterface = collections.namedtuple("UsbInterface",
                                       "name number class_code subclass protocol driver")
 UsbInterface.__doc__ = "An interface of the active configuration ('1-1.4:1.0', 0, 3, 1, 1, 'usbhid')."
 
 
-class UsbDevice:
+class UsbDevice(_Snapshot):
     """A snapshot of one USB device (hostdev_usb_device), root hubs included.
 
     String descriptors (manufacturer, product, serial) are raw bytes from the device: bytes that
@@ -20,11 +19,8 @@ class UsbDevice:
     them back).
     """
 
-    __slots__ = ("_ctx", "_dev")
-
-    def __init__(self, ctx, dev):
-        self._ctx = ctx
-        self._dev = dev
+    __slots__ = ()
+    _TO_JSON = staticmethod(_c.hdb_usb_device_to_json)
 
     def __repr__(self):
         return "<hostdev.UsbDevice %s [%04x:%04x] port=%s>" % (
@@ -76,20 +72,13 @@ class UsbDevice:
     serial_resource_name = _getter(_c.hostdev_usb_device_get_serial_resource_name,
                                    "kubevirt.io/<serial id>, or None")
 
-    def to_json(self, pretty=False):
-        """Every field in the stable schema of docs/json-schema.md, as a JSON string."""
-        with self._ctx._lock:
-            text, err = _c.hdb_usb_device_to_json(self._dev, _c.HOSTDEV_JSON_PRETTY if pretty else 0)
-            self._ctx._check(err)
-        return text
-
-    def as_dict(self):
-        """to_json() parsed."""
-        return json.loads(self.to_json())
 
 
-class UsbDevices:
+class UsbDevices(_Enumerator):
     """An iterator over matching USB devices, by bus then port path (hostdev_usb_enum)."""
+
+    _NEXT = staticmethod(_c.hdb_usb_enum_next)
+    _ITEM = UsbDevice
 
     def __init__(self, ctx, ids=None, serial=None, port=None, hubs=False):
         self._ctx = ctx
@@ -103,16 +92,3 @@ class UsbDevices:
                     ctx._check(fn(e, spec))
         self._enum = e
 
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self._enum is None:
-            raise StopIteration
-        with self._ctx._lock:
-            dev, r = _c.hdb_usb_enum_next(self._enum)
-            if r == 0:
-                self._enum = None
-                raise StopIteration
-            self._ctx._check(r)
-        return UsbDevice(self._ctx, dev)
