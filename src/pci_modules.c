@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pci_device.h"
 
@@ -49,12 +50,19 @@ struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx)
 	 * from the files that exist, opened on demand, so keep the context.
 	 */
 	r = kmod_load_resources(kmod);
-	if (r < 0)
+	if (r < 0) {
 		log_warn(
 		    ctx,
 		    "cannot load the module indexes of %s (%s): kernel modules may be missing "
 		    "from the output; install the kernel's modules or set HOSTDEV_PATH_MODULES",
 		    kmod_get_dirname(kmod), strerror(-r));
+		/* No module tree at all: every lookup would only retry the failing opens. */
+		if (access(kmod_get_dirname(kmod), F_OK) != 0) {
+			kmod_unref(kmod);
+			ctx->kmod_failed = true;
+			return NULL;
+		}
+	}
 	ctx->kmod = kmod;
 	return kmod;
 }
