@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Kubelet device-plugin serving (API v1beta1): an event loop, one server per extended resource,
+ * registration with the kubelet (classic Register on kubelet.sock, or the plugin watcher), and
+ * the plugin interface that decides which devices a resource has and what a container gets.
+ * Built-in plugins for vfio PCI, USB and mdev resources are created from a resource selection
+ * config (docs/device-plugin.md).
+ *
+ * Threads: every object here belongs to one loop. All hostdev_dp_* calls on a loop and on the
+ * objects of that loop are serialised by the loop's lock, so any thread may make them, including
+ * while the loop runs on its own thread (hostdev_dp_loop_start_thread()) and from inside plugin
+ * callbacks. The hostdev_ctx given to the loop must not be used by other threads meanwhile.
+ *
+ * All functions follow the conventions of context.h (negative errno, message in
+ * hostdev_ctx_get_error()).
+ */
+#ifndef HOSTDEV_DEVICEPLUGIN_H
+#define HOSTDEV_DEVICEPLUGIN_H
+
+#include <stddef.h>
+
+#include "context.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Event loop */
+
+/** One epoll loop serving every device-plugin socket, kubelet client call, timer and watch. */
+typedef struct hostdev_dp_loop hostdev_dp_loop;
+
+/** Create a loop. On success *@out holds a new reference. Returns 0, -ENOMEM, -EMFILE. */
+int hostdev_dp_loop_new(hostdev_ctx *ctx, hostdev_dp_loop **out);
+hostdev_dp_loop *hostdev_dp_loop_ref(hostdev_dp_loop *loop);
+/** NULL-safe; always returns NULL. The last reference stops the loop's thread if it runs. */
+hostdev_dp_loop *hostdev_dp_loop_unref(hostdev_dp_loop *loop);
+
+/**
+ * The loop's epoll file descriptor, for embedding in another event loop: when it is readable,
+ * call hostdev_dp_loop_dispatch(loop, 0). Owned by the loop.
+ */
+int hostdev_dp_loop_get_fd(hostdev_dp_loop *loop);
+
+/**
+ * Wait up to @timeout_ms (0: do not wait, -1: no limit) for events and handle them. Returns the
+ * number of events handled (0 on timeout), -EINTR when a signal interrupted the wait, or another
+ * negative errno.
+ */
+int hostdev_dp_loop_dispatch(hostdev_dp_loop *loop, int timeout_ms);
+
+/** Dispatch until hostdev_dp_loop_quit(). Returns 0 or a negative errno. */
+int hostdev_dp_loop_run(hostdev_dp_loop *loop);
+
+/**
+ * Make hostdev_dp_loop_run() (or the loop's thread) return. Safe from any thread and from a
+ * signal handler (it only writes to an eventfd).
+ */
+int hostdev_dp_loop_quit(hostdev_dp_loop *loop);
+
+/** Run the loop on a new thread of its own. -EALREADY when one runs. */
+int hostdev_dp_loop_start_thread(hostdev_dp_loop *loop);
+/** Quit the loop's thread and wait for it. 0 when no thread runs. */
+int hostdev_dp_loop_stop_thread(hostdev_dp_loop *loop);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Device lists */
+
+/** Device health strings of the API. */
+#define HOSTDEV_DP_HEALTHY "Healthy"
+#define HOSTDEV_DP_UNHEALTHY "Unhealthy"
+
+/** A list of advertised devices: id, health and NUMA node. */
+typedef struct hostdev_dp_devices hostdev_dp_devices;
+
+/** Returns 0 or -ENOMEM. */
+int hostdev_dp_devices_new(hostdev_dp_devices **out);
+/** NULL-safe; always returns NULL. */
+hostdev_dp_devices *hostdev_dp_devices_free(hostdev_dp_devices *devices);
+/**
+ * Add a device. @id must be a valid Kubernetes device id (hostdev_naming_device_id()); @healthy
+ * non-zero for "Healthy"; @numa_node the device's NUMA node or -1 when it has none (then no
+ * topology is advertised). Returns 0, -EINVAL (bad id), -EEXIST (id already in the list),
+ * -ENOMEM.
+ */
+int hostdev_dp_devices_add(hostdev_dp_devices *devices, const char *id, int healthy, int numa_node);
+/** Number of devices. */
+size_t hostdev_dp_devices_get_count(const hostdev_dp_devices *devices);
+/* Fields of device @i; NULL / -1 when @i is out of range. */
+const char *hostdev_dp_devices_get_id(const hostdev_dp_devices *devices, size_t i);
+int hostdev_dp_devices_is_healthy(const hostdev_dp_devices *devices, size_t i);
+int hostdev_dp_devices_get_numa_node(const hostdev_dp_devices *devices, size_t i);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* What a plugin answers */
+
+/**
+ * The answer for one container: for Allocate a ContainerAllocateResponse (environment, device
+ * nodes, mounts, annotations, CDI devices); for GetPreferredAllocation the preferred ids.
+ * Created by the server and handed to the plugin callback.
+ */
+typedef struct hostdev_dp_response hostdev_dp_response;
+
+/* Each returns 0, -EINVAL (NULL or empty argument), -ENOMEM. */
+/** Set environment variable @name to @value (a later call for the same name replaces it). */
+int hostdev_dp_response_set_env(hostdev_dp_response *resp, const char *name, const char *value);
+/** Add a device node; @permissions is a combination of "r", "w", "m" (usually "mrw"). */
+int hostdev_dp_response_add_device(hostdev_dp_response *resp, const char *container_path,
+				   const char *host_path, const char *permissions);
+int hostdev_dp_response_add_mount(hostdev_dp_response *resp, const char *container_path,
+				  const char *host_path, int read_only);
+int hostdev_dp_response_set_annotation(hostdev_dp_response *resp, const char *key,
+				       const char *value);
+int hostdev_dp_response_add_cdi_device(hostdev_dp_response *resp, const char *name);
+/** GetPreferredAllocation: add one preferred id (duplicates are ignored). */
+int hostdev_dp_response_add_id(hostdev_dp_response *resp, const char *id);
+/**
+ * Explain a failure to the kubelet: @message becomes the call's grpc-message. The callback then
+ * returns a negative errno, which picks the gRPC status (-EINVAL INVALID_ARGUMENT, -ENOENT and
+ * -ENODEV NOT_FOUND, -EBUSY and -EPERM FAILED_PRECONDITION, -ENOMEM RESOURCE_EXHAUSTED, others
+ * INTERNAL).
+ */
+int hostdev_dp_response_set_error(hostdev_dp_response *resp, const char *message);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Plugins */
+
+/** Current version of struct hostdev_dp_plugin_ops. */
+#define HOSTDEV_DP_PLUGIN_OPS_VERSION 1
+
+/**
+ * The per-kind logic of a resource. Every callback gets the userdata given to
+ * hostdev_dp_server_new() and runs on the loop's thread with the loop's lock held. Members are
+ * only ever added at the end; unset (NULL) callbacks have the documented defaults.
+ */
+struct hostdev_dp_plugin_ops {
+	/** HOSTDEV_DP_PLUGIN_OPS_VERSION of the caller's header. */
+	unsigned int version;
+	/**
+	 * Fill @out with the devices the resource has now. Called at start, by
+	 * hostdev_dp_server_refresh() and every refresh interval; when the list differs from the
+	 * one advertised, every ListAndWatch stream gets the full new list. NULL: the list is
+	 * only set with hostdev_dp_server_set_devices().
+	 */
+	int (*list_devices)(void *userdata, hostdev_dp_devices *out);
+	/**
+	 * Allocate @ids (known, distinct device ids, in the kubelet's order) for one container.
+	 * NULL: an empty response.
+	 */
+	int (*allocate)(void *userdata, const char *const *ids, size_t n_ids,
+			hostdev_dp_response *out);
+	/**
+	 * GetPreferredAllocation for one container: add up to @size ids of @available with
+	 * hostdev_dp_response_add_id(). The server then makes the answer follow the contract
+	 * whatever the plugin did: every must-include id first, then the plugin's ids that are
+	 * available, then the other available ids in order, exactly @size distinct ids. NULL: the
+	 * server does not offer GetPreferredAllocation.
+	 */
+	int (*get_preferred_allocation)(void *userdata, const char *const *available,
+					size_t n_available, const char *const *must_include,
+					size_t n_must_include, size_t size,
+					hostdev_dp_response *out);
+	/** PreStartContainer for @ids. NULL: the server does not ask for PreStartContainer. */
+	int (*pre_start_container)(void *userdata, const char *const *ids, size_t n_ids);
+	/** Release @userdata; called once when the server is freed. May be NULL. */
+	void (*destroy)(void *userdata);
+};
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Servers */
+
+/** How a server makes itself known to the kubelet. */
+enum hostdev_dp_registration {
+	/** Register on <device-plugins>/kubelet.sock, re-register when the kubelet restarts. */
+	HOSTDEV_DP_REGISTER_CLASSIC = 0,
+	/** Put a socket in the kubelet's plugins_registry for its plugin watcher. */
+	HOSTDEV_DP_REGISTER_WATCHER = 1,
+	/** Only serve the socket (tests, or another component registers). */
+	HOSTDEV_DP_REGISTER_NONE = 2,
+};
+
+/** Where a server stands with the kubelet. */
+enum hostdev_dp_state {
+	HOSTDEV_DP_STOPPED = 0,	    /**< not started, or stopped */
+	HOSTDEV_DP_REGISTERING = 1, /**< serving, registration in flight or waiting to retry */
+	HOSTDEV_DP_REGISTERED = 2,  /**< the kubelet accepted the registration */
+	HOSTDEV_DP_SERVING = 3,	    /**< serving without registration (HOSTDEV_DP_REGISTER_NONE) */
+};
+
+/** Current version of struct hostdev_dp_server_options. */
+#define HOSTDEV_DP_SERVER_OPTIONS_VERSION 1
+
+/** Default of hostdev_dp_server_options.refresh_interval_ms. */
+#define HOSTDEV_DP_DEFAULT_REFRESH_MS 5000
+
+/**
+ * Options of hostdev_dp_server_new(). Initialise with hostdev_dp_server_options_init(); members
+ * are only ever added at the end. NULL means all defaults.
+ */
+struct hostdev_dp_server_options {
+	/** HOSTDEV_DP_SERVER_OPTIONS_VERSION of the caller's header. */
+	unsigned int version;
+	/** enum hostdev_dp_registration; default HOSTDEV_DP_REGISTER_CLASSIC. */
+	int registration;
+	/**
+	 * Socket file name, NULL for the default derived from the resource name
+	 * ("<vendor>_<name>.sock" shortened to fit a sockaddr_un, like Harvester's).
+	 */
+	const char *socket_name;
+	/** Directory of the plugin socket and kubelet.sock; NULL: <kubelet>/device-plugins. */
+	const char *device_plugin_dir;
+	/** The plugin watcher's directory; NULL: <kubelet>/plugins_registry. */
+	const char *plugins_registry_dir;
+	/** How often list_devices runs to catch health changes; 0: the default, -1: never. */
+	int refresh_interval_ms;
+};
+
+/** Set @opts to the defaults of this version. */
+void hostdev_dp_server_options_init(struct hostdev_dp_server_options *opts);
+
+/** A device-plugin server for one extended resource. */
+typedef struct hostdev_dp_server hostdev_dp_server;
+
+/**
+ * Create a server for @resource_name (checked with hostdev_naming_check_resource_name()) whose
+ * answers come from @ops and @userdata (@ops is copied; @ops->destroy(@userdata) runs when the
+ * server is freed, also when this call fails after taking it). Nothing is served before
+ * hostdev_dp_server_start(). Returns 0, -EINVAL, -ENOMEM.
+ */
+int hostdev_dp_server_new(hostdev_dp_loop *loop, const char *resource_name,
+			  const struct hostdev_dp_plugin_ops *ops, void *userdata,
+			  const struct hostdev_dp_server_options *opts, hostdev_dp_server **out);
+hostdev_dp_server *hostdev_dp_server_ref(hostdev_dp_server *server);
+/** NULL-safe; always returns NULL. The last reference stops the server. */
+hostdev_dp_server *hostdev_dp_server_unref(hostdev_dp_server *server);
+
+/**
+ * Read the devices, listen on the socket (replacing a stale one) and start registering. Returns
+ * once listening; registration goes on in the loop, with retries (1, 2, 5, 10 s) and
+ * re-registration whenever the kubelet restarts. Returns 0, -EALREADY, -EADDRINUSE (another
+ * process serves the socket), or the error of listing the devices or of the socket.
+ */
+int hostdev_dp_server_start(hostdev_dp_server *server);
+
+/**
+ * Stop: every ListAndWatch stream gets an empty list and ends, connections close, the socket is
+ * removed. The kubelet then sees no devices for the resource. Returns 0.
+ */
+int hostdev_dp_server_stop(hostdev_dp_server *server);
+
+/** Run list_devices now and push the list if it changed. Returns 0 or the plugin's error. */
+int hostdev_dp_server_refresh(hostdev_dp_server *server);
+
+/** Replace the advertised list with a copy of @devices and push it if it changed. */
+int hostdev_dp_server_set_devices(hostdev_dp_server *server, const hostdev_dp_devices *devices);
+
+/** The resource name. */
+const char *hostdev_dp_server_get_resource_name(const hostdev_dp_server *server);
+/** Absolute path of the plugin socket. */
+const char *hostdev_dp_server_get_socket_path(const hostdev_dp_server *server);
+/** enum hostdev_dp_state. */
+int hostdev_dp_server_get_state(const hostdev_dp_server *server);
+/** How many times the kubelet accepted a registration of this server (1 after the first). */
+unsigned int hostdev_dp_server_get_registrations(const hostdev_dp_server *server);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Resource selection config and built-in plugins */
+
+/**
+ * A resource selection config (JSON, docs/device-plugin.md): resources defined by selectors
+ * over PCI devices, USB devices or mdevs, each with an explicit resource name, pooled under the
+ * Harvester name, or one resource per device.
+ */
+typedef struct hostdev_dp_config hostdev_dp_config;
+
+/**
+ * Parse a config from @json (NUL-terminated). Every error names the resource (by index and
+ * name), the key and what is wrong. Returns 0, -EINVAL, -ENOMEM.
+ */
+int hostdev_dp_config_parse(hostdev_ctx *ctx, const char *json, hostdev_dp_config **out);
+/** Read and parse the config file @path. Also -ENOENT, -EACCES... of reading it. */
+int hostdev_dp_config_load(hostdev_ctx *ctx, const char *path, hostdev_dp_config **out);
+/** NULL-safe; always returns NULL. */
+hostdev_dp_config *hostdev_dp_config_free(hostdev_dp_config *config);
+
+/** Kinds of resources. */
+enum hostdev_dp_kind {
+	HOSTDEV_DP_KIND_PCI = 0,  /**< vfio PCI: ids are PCI addresses */
+	HOSTDEV_DP_KIND_USB = 1,  /**< USB: ids are stable USB identities */
+	HOSTDEV_DP_KIND_MDEV = 2, /**< mediated devices: ids are UUIDs */
+};
+
+/**
+ * The config applied to the host now: the concrete resources (a pooled or per-device entry
+ * gives one resource per name found) with their devices.
+ */
+typedef struct hostdev_dp_resources hostdev_dp_resources;
+
+/** Apply @config to the host of @ctx. Returns 0, -ENOMEM, or an enumeration error. */
+int hostdev_dp_resources_resolve(hostdev_ctx *ctx, const hostdev_dp_config *config,
+				 hostdev_dp_resources **out);
+/** NULL-safe; always returns NULL. */
+hostdev_dp_resources *hostdev_dp_resources_free(hostdev_dp_resources *resources);
+/** Number of resources, sorted by name. */
+size_t hostdev_dp_resources_get_count(const hostdev_dp_resources *resources);
+/* Fields of resource @i; NULL / -1 / 0 when @i is out of range. */
+const char *hostdev_dp_resources_get_name(const hostdev_dp_resources *resources, size_t i);
+/** enum hostdev_dp_kind. */
+int hostdev_dp_resources_get_kind(const hostdev_dp_resources *resources, size_t i);
+/** Number of devices matched now. */
+size_t hostdev_dp_resources_get_device_count(const hostdev_dp_resources *resources, size_t i);
+/** Id of device @j of resource @i (PCI address, USB identity, mdev UUID). */
+const char *hostdev_dp_resources_get_device_id(const hostdev_dp_resources *resources, size_t i,
+					       size_t j);
+
+/** Output formats of hostdev_dp_resources_permitted_host_devices(). */
+enum hostdev_dp_format {
+	HOSTDEV_DP_FORMAT_JSON = 0,
+	HOSTDEV_DP_FORMAT_YAML = 1,
+};
+
+/**
+ * KubeVirt's spec.configuration.permittedHostDevices for the resources: pciHostDevices
+ * (pciVendorSelector per vendor:device found), mediatedDevices (mdevNameSelector) and usb
+ * (vendor/product selectors), all with externalResourceProvider true. On success *@out is a
+ * malloc'ed NUL-terminated text (free with hostdev_free()). Returns 0, -EINVAL, -ENOMEM.
+ */
+int hostdev_dp_resources_permitted_host_devices(const hostdev_dp_resources *resources, int format,
+						char **out);
+
+/**
+ * A server for resource @i with the built-in plugin of its kind (vfio PCI, USB or mdev): its
+ * devices follow the resource's selectors as the host changes, with health and NUMA node, and
+ * Allocate answers per KubeVirt's contract (docs/device-plugin.md). Returns as
+ * hostdev_dp_server_new(), and -ERANGE when @i is out of range.
+ */
+int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop, const hostdev_dp_resources *resources,
+				  size_t i, const struct hostdev_dp_server_options *opts,
+				  hostdev_dp_server **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

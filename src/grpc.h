@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gRPC over HTTP/2 (cleartext, prior knowledge) on Unix sockets, built on nghttp2: a server with
+ * unary and server-streaming methods (grpc_server.c) and a unary client (grpc_client.c), both
+ * driven by the device-plugin loop (dp_loop.h). Messages are opaque bytes here; protobuf-c
+ * encoding is the caller's business. Wire facts: docs/device-plugin.md and REFERENCE.md 5.
+ * Never installed.
+ */
+#ifndef HOSTDEV_GRPC_H
+#define HOSTDEV_GRPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dp_loop.h"
+
+/* gRPC status codes used here. */
+enum grpc_status {
+	GRPC_STATUS_OK = 0,
+	GRPC_STATUS_CANCELLED = 1,
+	GRPC_STATUS_UNKNOWN = 2,
+	GRPC_STATUS_INVALID_ARGUMENT = 3,
+	GRPC_STATUS_DEADLINE_EXCEEDED = 4,
+	GRPC_STATUS_NOT_FOUND = 5,
+	GRPC_STATUS_RESOURCE_EXHAUSTED = 8,
+	GRPC_STATUS_FAILED_PRECONDITION = 9,
+	GRPC_STATUS_UNIMPLEMENTED = 12,
+	GRPC_STATUS_INTERNAL = 13,
+	GRPC_STATUS_UNAVAILABLE = 14,
+};
+
+/* Largest message accepted (received); larger ones end the call with RESOURCE_EXHAUSTED. */
+#define GRPC_MAX_RECEIVE_MESSAGE (4u * 1024 * 1024)
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Server */
+
+struct grpc_server;
+/* One server-side call (HTTP/2 stream). */
+struct grpc_call;
+
+/*
+ * Called once the call's single request message has arrived (every method here has a unary
+ * request). A unary handler answers before returning or later: grpc_call_send() once, then
+ * grpc_call_finish(). A streaming handler may keep @call and send many messages; it must stop
+ * using it once its close callback ran.
+ */
+typedef void (*grpc_method_fn)(struct grpc_call *call, const uint8_t *message, size_t length,
+			       void *userdata);
+
+struct grpc_method {
+	const char *path; /* "/v1beta1.DevicePlugin/Allocate" */
+	grpc_method_fn handler;
+};
+
+/* A server with @n_methods methods (the array must outlive the server); @userdata goes to every
+ * handler. Unknown paths get UNIMPLEMENTED. */
+int grpc_server_new(hostdev_dp_loop *loop, const struct grpc_method *methods, size_t n_methods,
+		    void *userdata, struct grpc_server **out);
+/* Listen on @socket_path (an existing socket file nobody accepts on is replaced; -EADDRINUSE when
+ * a live server has it). Connections are accepted and served by the loop. */
+int grpc_server_listen(struct grpc_server *server, const char *socket_path);
+/* Stop listening and close every connection (each open call's close callback runs). The socket
+ * file is unlinked only when @unlink_socket is true and it is still ours (same inode). */
+void grpc_server_shutdown(struct grpc_server *server, bool unlink_socket);
+/* Shut down and free. NULL-safe. */
+void grpc_server_free(struct grpc_server *server);
+/* The inode of the listening socket file, 0 when not listening (to tell whether the kubelet
+ * deleted or replaced it). */
+unsigned long grpc_server_socket_inode(const struct grpc_server *server);
+
+/* Queue one response message (a copy is made). Sends the response HEADERS first if needed. */
+int grpc_call_send(struct grpc_call *call, const uint8_t *message, size_t length);
+/* End the call with @status and @message (NULL or percent-encoded by this function) in the
+ * trailers; a call that sent nothing ends Trailers-Only. The call stays valid until its close
+ * callback. */
+int grpc_call_finish(struct grpc_call *call, int status, const char *message);
+/* Run @fn when the stream closes (peer reset, connection closed, server shutdown, or after
+ * finish has been flushed). After @fn the call is freed. */
+void grpc_call_on_close(struct grpc_call *call, void (*fn)(struct grpc_call *call, void *userdata),
+			void *userdata);
+/* The request's :path and :authority. */
+const char *grpc_call_path(const struct grpc_call *call);
+const char *grpc_call_authority(const struct grpc_call *call);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Client */
+
+struct grpc_client_call;
+
+/* Result of a unary call: @status (GRPC_STATUS_*, or UNAVAILABLE when the connection failed),
+ * @message the grpc-message or a description of the local failure, and the response message
+ * (NULL when none). Runs exactly once, on the loop. The call is freed after it returns. */
+typedef void (*grpc_client_done_fn)(int status, const char *message, const uint8_t *response,
+				    size_t length, void *userdata);
+
+/*
+ * Start a unary call to @method_path on the server at @socket_path, with a grpc-timeout of
+ * @timeout_ms (also enforced locally). No pings are sent. The loop keeps serving while the call
+ * is in flight. *@out (may be NULL) can be used to cancel the call before it completes.
+ */
+int grpc_client_unary(hostdev_dp_loop *loop, const char *socket_path, const char *method_path,
+		      const uint8_t *request, size_t length, int timeout_ms,
+		      grpc_client_done_fn done, void *userdata, struct grpc_client_call **out);
+/* Cancel: @done is NOT called. Only valid before @done ran. */
+void grpc_client_cancel(struct grpc_client_call *call);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Connection core, for the fuzzer: feed bytes to a server connection without a socket. */
+
+struct grpc_conn;
+/* A connection of @server whose output goes nowhere. */
+int grpc_conn_new_detached(struct grpc_server *server, struct grpc_conn **out);
+/* Feed received bytes; returns 0, or a negative errno once the connection is to be closed. */
+int grpc_conn_feed(struct grpc_conn *conn, const uint8_t *data, size_t length);
+void grpc_conn_free(struct grpc_conn *conn);
+
+#endif
