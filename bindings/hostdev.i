@@ -24,8 +24,9 @@
  *    messages through a per-context buffer it drains after each call (hdb_log_*), because SWIG's
  *    Go directors are heavy for one function pointer.
  *
- * Adding a header (usb.h, monitor.h, sriov.h, mdev.h): HOSTDEV_OBJECT() for each new type, hdb_
- * shims for its out-parameter functions, %ignore for those functions, then %include the header.
+ * Adding a header: HOSTDEV_OBJECT() for each new type, hdb_ shims for its out-parameter functions
+ * (options structs built inside them with their *_options_init()), %ignore for those functions,
+ * then %include the header (sriov.h and mdev.h at the end are the latest examples).
  */
 %module capi
 
@@ -125,6 +126,9 @@ HOSTDEV_OBJECT(hostdev_vfio_report, hostdev_vfio_report_unref)
 HOSTDEV_OBJECT(hostdev_vfio_persist, hostdev_vfio_persist_unref)
 HOSTDEV_OBJECT(hostdev_usb_device, hostdev_usb_device_unref)
 HOSTDEV_OBJECT(hostdev_usb_enum, hostdev_usb_enum_unref)
+HOSTDEV_OBJECT(hostdev_sriov_pf, hostdev_sriov_pf_unref)
+HOSTDEV_OBJECT(hostdev_mdev_types, hostdev_mdev_types_unref)
+HOSTDEV_OBJECT(hostdev_mdev_list, hostdev_mdev_list_unref)
 
 /* A list of strings for the functions that take `const char *const *items, size_t count`. */
 %{
@@ -840,3 +844,129 @@ static hdb_monitor *hdb_monitor_new(hostdev_ctx *ctx, int *err)
 }
 
 %include <hostdev/monitor.h>
+
+/* -------------------------------------------------------------------------------------------- */
+/* sriov.h: the PF snapshot is a HOSTDEV_OBJECT; the options struct is built inside the shim from
+ * plain arguments with hostdev_sriov_options_init(), like the vfio options. */
+
+%ignore hostdev_sriov_pf_new;
+%ignore hostdev_sriov_options;
+%ignore hostdev_sriov_options_init;
+%ignore hostdev_sriov_set_num_vfs;
+
+%newobject hdb_sriov_pf_new;
+%inline %{
+/* hostdev_sriov_pf_new(): the PF snapshot, or NULL with *err < 0. */
+static hostdev_sriov_pf *hdb_sriov_pf_new(hostdev_ctx *ctx, const char *address, int *err)
+{
+	hostdev_sriov_pf *pf = NULL;
+
+	*err = hostdev_sriov_pf_new(ctx, address, &pf);
+	return pf;
+}
+
+/* hostdev_sriov_set_num_vfs() with options {timeout_ms (0 = default), autoprobe (enum
+ * hostdev_sriov_autoprobe)}. Returns the number of VFs enabled afterwards or a negative errno. */
+static int hdb_sriov_set_num_vfs(hostdev_ctx *ctx, const char *address, unsigned int num_vfs,
+				 unsigned int timeout_ms, unsigned int autoprobe, unsigned int flags)
+{
+	struct hostdev_sriov_options opts;
+	int r = hostdev_sriov_options_init(&opts, HOSTDEV_SRIOV_OPTIONS_VERSION);
+
+	if (r < 0)
+		return r;
+	opts.timeout_ms = timeout_ms;
+	opts.autoprobe = autoprobe;
+	return hostdev_sriov_set_num_vfs(ctx, address, num_vfs, &opts, flags);
+}
+%}
+
+%include <hostdev/sriov.h>
+
+/* -------------------------------------------------------------------------------------------- */
+/* mdev.h: both snapshots are HOSTDEV_OBJECTs; the shims build the options struct with
+ * hostdev_mdev_options_init() and return the UUIDs as malloc'd copies. A parent or UUID of NULL
+ * or "" means "none" (all parents, a generated UUID): Go strings cannot be nil. */
+
+%ignore hostdev_mdev_types_read;
+%ignore hostdev_mdev_list_read;
+%ignore hostdev_mdev_options;
+%ignore hostdev_mdev_options_init;
+%ignore hostdev_mdev_uuid_generate;
+%ignore hostdev_mdev_create;
+%ignore hostdev_mdev_remove;
+
+%newobject hdb_mdev_types_read;
+%newobject hdb_mdev_list_read;
+%newobject hdb_mdev_uuid_generate;
+%newobject hdb_mdev_create;
+%{
+static const char *hdb_or_null(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+static int hdb_mdev_opts(struct hostdev_mdev_options *opts, unsigned int timeout_ms)
+{
+	int r = hostdev_mdev_options_init(opts, HOSTDEV_MDEV_OPTIONS_VERSION);
+
+	if (r < 0)
+		return r;
+	opts->timeout_ms = timeout_ms;
+	return 0;
+}
+%}
+%inline %{
+/* hostdev_mdev_types_read(); @parent NULL or "" reads every parent. NULL with *err < 0. */
+static hostdev_mdev_types *hdb_mdev_types_read(hostdev_ctx *ctx, const char *parent, int *err)
+{
+	hostdev_mdev_types *types = NULL;
+
+	*err = hostdev_mdev_types_read(ctx, hdb_or_null(parent), &types);
+	return types;
+}
+
+/* hostdev_mdev_list_read(): the mdevs, or NULL with *err < 0. */
+static hostdev_mdev_list *hdb_mdev_list_read(hostdev_ctx *ctx, int *err)
+{
+	hostdev_mdev_list *list = NULL;
+
+	*err = hostdev_mdev_list_read(ctx, &list);
+	return list;
+}
+
+/* hostdev_mdev_uuid_generate(): a new UUID, or NULL with *err < 0. */
+static char *hdb_mdev_uuid_generate(hostdev_ctx *ctx, int *err)
+{
+	char buf[HOSTDEV_MDEV_UUID_MAX];
+
+	return hdb_name(hostdev_mdev_uuid_generate(ctx, buf, sizeof(buf)), buf, err);
+}
+
+/* hostdev_mdev_create() with options {timeout_ms (0 = default)}; @uuid NULL or "" generates one.
+ * Returns the UUID of the new mdev, or NULL with *err < 0. */
+static char *hdb_mdev_create(hostdev_ctx *ctx, const char *parent, const char *type,
+			     const char *uuid, unsigned int timeout_ms, unsigned int flags, int *err)
+{
+	struct hostdev_mdev_options opts;
+	char *uuid_out = NULL;
+
+	*err = hdb_mdev_opts(&opts, timeout_ms);
+	if (*err < 0)
+		return NULL;
+	*err = hostdev_mdev_create(ctx, parent, type, hdb_or_null(uuid), &opts, flags, &uuid_out);
+	return hdb_copy(uuid_out, err);
+}
+
+/* hostdev_mdev_remove() with options {timeout_ms (0 = default)}. */
+static int hdb_mdev_remove(hostdev_ctx *ctx, const char *uuid, unsigned int timeout_ms,
+			   unsigned int flags)
+{
+	struct hostdev_mdev_options opts;
+	int r = hdb_mdev_opts(&opts, timeout_ms);
+
+	return r < 0 ? r : hostdev_mdev_remove(ctx, uuid, &opts, flags);
+}
+%}
+
+%include <hostdev/mdev.h>
