@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""libhostdev for Python: host PCI and USB devices, hot-plug events, vfio binding with crash-safe restore, resource names.
+"""libhostdev for Python: host PCI and USB devices, hot-plug events, vfio binding with crash-safe restore, SR-IOV VFs, mediated devices, resource names.
 
     import hostdev
 
@@ -10,6 +10,8 @@
             ctx.bind("0000:3b:00.0", owner="vm-a")
         except hostdev.Busy as e:                         # IOMMU group shared with host devices
             print(e.errno, e.message)
+        ctx.set_num_vfs("0000:3b:00.0", 4, autoprobe=False)   # 4 VFs, left driverless
+        uuid = ctx.create_mdev("mtty", "mtty-1")           # a mediated device
 
 A thin layer over the SWIG-generated module hostdev.capi (the C API as is; not meant for direct
 use). Every failure raises hostdev.Error (an OSError) carrying .errno and the library's message.
@@ -19,10 +21,12 @@ See docs/bindings.md.
 from . import capi as _c
 from . import naming
 from ._context import PATHS, Context
-from ._errors import (Busy, Corrupt, Error, InvalidArgument, NotFound, PermissionDenied,
-                      TimedOut, error_for)
+from ._errors import (AlreadyExists, Busy, Corrupt, Error, InvalidArgument, NoSpace, NotFound,
+                      NotSupported, OutOfRange, PermissionDenied, TimedOut, error_for)
+from ._mdev import MDEV_DEFAULT_TIMEOUT_MS, Mdev, MdevTypeInfo
 from ._monitor import Event, Monitor
 from ._pci import MdevType, PciAddress, PciDevice, PciDevices, VirtualFunction, parse_address
+from ._sriov import SRIOV_DEFAULT_TIMEOUT_MS, SriovPf, SriovVf
 from ._usb import UsbDevice, UsbDevices, UsbInterface
 from ._vfio import Check, DeviceVerdict, Journal, JournalRecord, PersistEntry, Report
 
@@ -41,10 +45,11 @@ LOG_INFO = _c.HOSTDEV_LOG_INFO
 LOG_DEBUG = _c.HOSTDEV_LOG_DEBUG
 
 __all__ = [
-    "Busy", "Check", "Context", "Corrupt", "DeviceVerdict", "Error", "Event", "InvalidArgument",
-    "Journal", "Monitor", "UsbDevice", "UsbDevices", "UsbInterface",
-    "JournalRecord", "LOG_DEBUG", "LOG_ERR", "LOG_INFO", "LOG_NOTICE", "LOG_WARNING", "MdevType",
-    "NotFound", "PATHS", "PciAddress", "PciDevice", "PciDevices", "PermissionDenied",
-    "PersistEntry", "Report", "TimedOut", "VFIO_DRIVER", "VirtualFunction", "error_for", "naming",
-    "parse_address", "version",
+    "AlreadyExists", "Busy", "Check", "Context", "Corrupt", "DeviceVerdict", "Error", "Event",
+    "InvalidArgument", "Journal", "Monitor", "UsbDevice", "UsbDevices", "UsbInterface",
+    "JournalRecord", "LOG_DEBUG", "LOG_ERR", "LOG_INFO", "LOG_NOTICE", "LOG_WARNING",
+    "MDEV_DEFAULT_TIMEOUT_MS", "Mdev", "MdevType", "MdevTypeInfo", "NoSpace", "NotFound",
+    "NotSupported", "OutOfRange", "PATHS", "PciAddress", "PciDevice", "PciDevices",
+    "PermissionDenied", "PersistEntry", "Report", "SRIOV_DEFAULT_TIMEOUT_MS", "SriovPf", "SriovVf",
+    "TimedOut", "VFIO_DRIVER", "VirtualFunction", "error_for", "naming", "parse_address", "version",
 ]

@@ -2,12 +2,15 @@
 """The library context (hostdev/context.h) and the operations that hang off it."""
 
 import contextlib
+import errno as _errno
 import threading
 
 from . import capi as _c
 from ._errors import error_for
+from ._mdev import read_list, read_types
 from ._monitor import Monitor
 from ._pci import PciDevice, PciDevices
+from ._sriov import AUTOPROBE, read_pf
 from ._usb import UsbDevice, UsbDevices
 from ._vfio import Journal, Report, persist_entries
 
@@ -46,6 +49,16 @@ def _addresses(addresses):
         else:
             out.append(a)
     return out
+
+
+def _name(value, attr, what):
+    """A string argument, or the @attr of an object (PciDevice.address, MdevTypeInfo.id...)."""
+    if isinstance(value, str):
+        return value
+    named = getattr(value, attr, None)
+    if isinstance(named, str):
+        return named
+    raise TypeError("expected %s (a string or an object with .%s), got %r" % (what, attr, value))
 
 
 class Context:
@@ -307,3 +320,103 @@ class Context:
     def modprobe_conf(self):
         """The /etc/modprobe.d/vfio.conf text for the listed devices."""
         return self._call_obj(_c.hdb_vfio_modprobe_conf, 0)
+
+    # -- SR-IOV ------------------------------------------------------------------------------
+
+    def sriov_pf(self, pf):
+        """The SR-IOV PF at @pf (an address, a PciDevice or a SriovPf) with its VFs: a SriovPf.
+        hostdev.NotFound when there is no such device, hostdev.Error with errno EOPNOTSUPP when it
+        is not a PF (for a VF the message names its PF)."""
+        address = _name(pf, "address", "a PCI address")
+        with self._lock:
+            raw, r = _c.hdb_sriov_pf_new(self._raw(), address)
+            self._check(r)
+            return read_pf(raw)
+
+    def sriov_pfs(self):
+        """Every SR-IOV PF of the host, in address order (a list of SriovPf). PFs that vanish or
+        stop being PFs during the scan are skipped."""
+        pfs = []
+        for dev in self.pci_devices():
+            if not dev.is_sriov_pf:
+                continue
+            with self._lock:
+                raw, r = _c.hdb_sriov_pf_new(self._raw(), dev.address)
+                if r in (-_errno.ENODEV, -_errno.EOPNOTSUPP):
+                    continue
+                self._check(r)
+                pfs.append(read_pf(raw))
+        return pfs
+
+    def set_num_vfs(self, pf, num_vfs, *, autoprobe=None, force=False, timeout_ms=0):
+        """Set the number of VFs of the PF @pf (address, PciDevice or SriovPf) to @num_vfs with the
+        kernel's rules (hostdev_sriov_set_num_vfs, docs/sriov-mdev.md): 0 is written before a
+        different non-zero count, each write runs under a watchdog of @timeout_ms (0: 120 s).
+
+        autoprobe=False writes sriov_drivers_autoprobe=0 first so that the new VFs stay
+        driverless (ready for vfio-pci), True writes 1, None leaves it. force=True destroys VFs
+        even when one is bound to vfio-pci or in the vfio journal (else hostdev.Busy, naming
+        them; their journal records are dropped when forced).
+
+        Returns the number of VFs enabled afterwards, which is less than @num_vfs when the PF
+        driver enabled fewer (logged as a warning). Errors: hostdev.InvalidArgument, NotFound
+        (ENODEV: no such device; ENOENT: the PF has no driver or its driver cannot configure
+        SR-IOV), Error with ERANGE (more than total_vfs) or EOPNOTSUPP (not a PF), Busy, TimedOut
+        (the kernel may still complete the write: read the PF again), or the PF driver's errno.
+        The GIL is released while the call waits.
+        """
+        address = _name(pf, "address", "a PCI address")
+        if isinstance(num_vfs, bool) or not isinstance(num_vfs, int):
+            raise TypeError("num_vfs must be an int, got %r" % (num_vfs,))
+        if autoprobe not in AUTOPROBE:
+            raise TypeError("autoprobe must be None, True or False, got %r" % (autoprobe,))
+        if num_vfs < 0:
+            raise error_for(-_errno.EINVAL, "%s: cannot enable %d VFs: the count must not be "
+                            "negative" % (address, num_vfs))
+        flags = _c.HOSTDEV_SRIOV_FORCE if force else 0
+        # Counts beyond 65535 are refused by the library (ERANGE); keep them an unsigned int.
+        return self._call(_c.hdb_sriov_set_num_vfs, address, min(num_vfs, 0xFFFFFFFF),
+                          int(timeout_ms), AUTOPROBE[autoprobe], flags)
+
+    # -- mediated devices ----------------------------------------------------------------------
+
+    def mdev_types(self, parent=None):
+        """The mdev types of every parent (@parent None) or of one parent: a PCI address, a
+        PciDevice or a device name of /sys/class/mdev_bus ('mtty'). A list of MdevTypeInfo sorted
+        by parent then type id; empty on a host without parents. hostdev.NotFound for no such
+        parent, hostdev.Error with errno EOPNOTSUPP when @parent offers no mdev types."""
+        if parent is not None:
+            parent = _name(parent, "address", "an mdev parent")
+        with self._lock:
+            raw, r = _c.hdb_mdev_types_read(self._raw(), parent)
+            self._check(r)
+            return read_types(raw)
+
+    def mdevs(self):
+        """The mediated devices that exist, sorted by UUID (a list of Mdev); empty without the mdev
+        bus."""
+        with self._lock:
+            raw, r = _c.hdb_mdev_list_read(self._raw())
+            self._check(r)
+            return read_list(raw)
+
+    def create_mdev(self, parent, type, uuid=None, *, timeout_ms=0):
+        """Create an mdev of @type (a type id or an MdevTypeInfo/MdevType) on @parent (as in
+        mdev_types()) with @uuid, or a generated UUID when None, and wait for it to appear.
+        Returns its UUID (lower case). Refuses before writing: an unknown type (NotFound, ENOENT,
+        the message lists the parent's types), no available instances (Error, ENOSPC), a UUID in
+        use (Error, EEXIST). NotFound (ENODEV) for no such parent, InvalidArgument for a malformed
+        UUID, TimedOut when the write or the device took longer than @timeout_ms (0: 30 s)."""
+        parent = _name(parent, "address", "an mdev parent")
+        type_id = _name(type, "id", "an mdev type id")
+        return self._call_obj(_c.hdb_mdev_create, parent, type_id, uuid, int(timeout_ms), 0)
+
+    def remove_mdev(self, uuid, *, timeout_ms=0):
+        """Remove the mdev @uuid (a UUID string or an Mdev) and wait until it is gone. NotFound for
+        no such mdev, TimedOut when the kernel did not finish within @timeout_ms (0: 30 s): a VM
+        probably still holds it open, and the removal completes when it lets go."""
+        self._call(_c.hdb_mdev_remove, _name(uuid, "uuid", "an mdev UUID"), int(timeout_ms), 0)
+
+    def generate_mdev_uuid(self):
+        """A new random (version 4) UUID in lower case, as create_mdev() generates them."""
+        return self._call_obj(_c.hdb_mdev_uuid_generate)

@@ -43,6 +43,23 @@ class Corrupt(Error):
     """EBADMSG: the journal or the persistent device list is damaged; nothing was changed."""
 
 
+class NotSupported(Error):
+    """EOPNOTSUPP: the device cannot do this (not an SR-IOV PF, not an mdev parent)."""
+
+
+class OutOfRange(Error):
+    """ERANGE: more VFs than the PF offers (sriov_totalvfs)."""
+
+
+class NoSpace(Error):
+    """ENOSPC: no capacity left (no available instances of an mdev type, a PF driver that cannot
+    enable that many VFs)."""
+
+
+class AlreadyExists(Error, FileExistsError):
+    """EEXIST: an mdev with this UUID exists already."""
+
+
 _CLASSES = {
     _errno.ENODEV: NotFound,
     _errno.ENOENT: NotFound,
@@ -52,6 +69,10 @@ _CLASSES = {
     _errno.EINVAL: InvalidArgument,
     _errno.ETIMEDOUT: TimedOut,
     _errno.EBADMSG: Corrupt,
+    _errno.EOPNOTSUPP: NotSupported,
+    _errno.ERANGE: OutOfRange,
+    _errno.ENOSPC: NoSpace,
+    _errno.EEXIST: AlreadyExists,
 }
 
 

@@ -5,6 +5,8 @@ Run by ctest (bindings-python), which sets PYTHONPATH to the built package and:
   HOSTDEV_TEST_MAKE_FAKE_ROOT  tests/cli/make_fake_root.py (enumeration tree, its DEVICES table)
   HOSTDEV_TEST_PCI_IDS         tests/cli/pci.ids
   HOSTDEV_TEST_FAKE_HOST       the vfio-fake-host program (tests/vfio: the host bind tests use)
+  HOSTDEV_TEST_SRIOV_FAKE_HOST the sriov-fake-host program (tests/sriov/sriov_tree.h: PFs and mdev
+                               parents for the SR-IOV and mdev tests)
   HOSTDEV_TEST_KMODEL          the kernel model, also in LD_PRELOAD of this process: it models the
                                kernel's reaction to sysfs writes below $HOSTDEV_KMODEL_ROOT, which
                                the vfio fixtures set (this machine cannot bind real devices)
@@ -88,8 +90,14 @@ class FakeHost:
         return hostdev.Context(self.root, modules=self.path("lib/modules/none"), **kwargs)
 
 
-def make_fake_host(monkeypatch, *flags):
-    program = need_env("HOSTDEV_TEST_FAKE_HOST")
+# The kernel model's variables a test may set (monkeypatch): cleared for every fresh host.
+KMODEL_KNOBS = ("HOSTDEV_KMODEL_FAIL", "HOSTDEV_KMODEL_STALL", "HOSTDEV_KMODEL_KILL_AT",
+                "HOSTDEV_KMODEL_NO_DEVNODE", "HOSTDEV_KMODEL_DELAY", "HOSTDEV_KMODEL_SRIOV_LIMIT",
+                "HOSTDEV_KMODEL_SRIOV_NO_PHYSFN")
+
+
+def make_fake_host(monkeypatch, *flags, program_env="HOSTDEV_TEST_FAKE_HOST", cls=None):
+    program = need_env(program_env)
     kmodel = need_env("HOSTDEV_TEST_KMODEL")
     if kmodel not in os.environ.get("LD_PRELOAD", ""):
         pytest.skip("the kernel model is not preloaded (LD_PRELOAD=%s)" % kmodel)
@@ -99,10 +107,9 @@ def make_fake_host(monkeypatch, *flags):
     out = subprocess.run([program, *flags], env=env, check=True, capture_output=True, text=True)
     root = out.stdout.strip()
     monkeypatch.setenv("HOSTDEV_KMODEL_ROOT", root)
-    for name in ("HOSTDEV_KMODEL_FAIL", "HOSTDEV_KMODEL_STALL", "HOSTDEV_KMODEL_KILL_AT",
-                 "HOSTDEV_KMODEL_NO_DEVNODE"):
+    for name in KMODEL_KNOBS:
         monkeypatch.delenv(name, raising=False)
-    return FakeHost(root)
+    return (cls or FakeHost)(root)
 
 
 @pytest.fixture
@@ -115,6 +122,33 @@ def fake_host(monkeypatch):
 @pytest.fixture
 def fake_host_no_iommu(monkeypatch):
     host = make_fake_host(monkeypatch, "--no-iommu")
+    yield host
+    shutil.rmtree(host.root, ignore_errors=True)
+
+
+class SriovHost(FakeHost):
+    """A fresh SR-IOV/mdev test host (tests/sriov/sriov_tree.h) driven through the kernel model."""
+
+    def attr(self, address, name):
+        with open(self.path("sys/bus/pci/devices/%s/%s" % (address, name))) as f:
+            return f.read().strip()
+
+    def read(self, rel):
+        with open(self.path(rel)) as f:
+            return f.read().strip()
+
+    def kmodel_log(self):
+        """What the kernel model did ("op target value -> result" lines)."""
+        try:
+            with open(self.path(".kmodel/log")) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+
+@pytest.fixture
+def sriov_host(monkeypatch):
+    host = make_fake_host(monkeypatch, program_env="HOSTDEV_TEST_SRIOV_FAKE_HOST", cls=SriovHost)
     yield host
     shutil.rmtree(host.root, ignore_errors=True)
 
