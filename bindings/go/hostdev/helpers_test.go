@@ -7,6 +7,7 @@ package hostdev_test
 //   HOSTDEV_TEST_MAKE_FAKE_ROOT  tests/cli/make_fake_root.py (the enumeration tree, its DEVICES)
 //   HOSTDEV_TEST_PCI_IDS         tests/cli/pci.ids
 //   HOSTDEV_TEST_FAKE_HOST       vfio-fake-host (tests/vfio: the host the bind tests use)
+//   HOSTDEV_TEST_SRIOV_FAKE_HOST sriov-fake-host (tests/sriov/sriov_tree.h: PFs and mdev parents)
 //   HOSTDEV_TEST_KMODEL          the kernel model, also in LD_PRELOAD of the test binary: it
 //                                models the kernel's reaction to sysfs writes below
 //                                $HOSTDEV_KMODEL_ROOT (this machine cannot bind real devices)
@@ -20,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/libhostdev/libhostdev/bindings/go/hostdev"
 )
@@ -139,9 +141,25 @@ type fakeHost struct {
 	root string
 }
 
+// kmodelKnobs are the kernel model's variables a test may set: cleared for every fresh host.
+var kmodelKnobs = []string{"HOSTDEV_KMODEL_FAIL", "HOSTDEV_KMODEL_STALL", "HOSTDEV_KMODEL_KILL_AT",
+	"HOSTDEV_KMODEL_NO_DEVNODE", "HOSTDEV_KMODEL_DELAY", "HOSTDEV_KMODEL_SRIOV_LIMIT",
+	"HOSTDEV_KMODEL_SRIOV_NO_PHYSFN"}
+
 func newFakeHost(t *testing.T, flags ...string) *fakeHost {
 	t.Helper()
-	program := needEnv(t, "HOSTDEV_TEST_FAKE_HOST")
+	return newHost(t, "HOSTDEV_TEST_FAKE_HOST", flags...)
+}
+
+// newSRIOVHost is a fresh SR-IOV/mdev test host (tests/sriov/sriov_tree.h) under the kernel model.
+func newSRIOVHost(t *testing.T) *fakeHost {
+	t.Helper()
+	return newHost(t, "HOSTDEV_TEST_SRIOV_FAKE_HOST")
+}
+
+func newHost(t *testing.T, programEnv string, flags ...string) *fakeHost {
+	t.Helper()
+	program := needEnv(t, programEnv)
 	kmodel := needEnv(t, "HOSTDEV_TEST_KMODEL")
 	if !strings.Contains(os.Getenv("LD_PRELOAD"), kmodel) {
 		t.Skipf("the kernel model is not preloaded (LD_PRELOAD=%s)", kmodel)
@@ -151,13 +169,12 @@ func newFakeHost(t *testing.T, flags ...string) *fakeHost {
 		"ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0")
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("vfio-fake-host: %v", err)
+		t.Fatalf("%s: %v", filepath.Base(program), err)
 	}
 	h := &fakeHost{root: strings.TrimSpace(string(out))}
 	// The kernel model reads its variables at every write: this process's environment.
 	t.Setenv("HOSTDEV_KMODEL_ROOT", h.root)
-	for _, n := range []string{"HOSTDEV_KMODEL_FAIL", "HOSTDEV_KMODEL_STALL",
-		"HOSTDEV_KMODEL_KILL_AT", "HOSTDEV_KMODEL_NO_DEVNODE"} {
+	for _, n := range kmodelKnobs {
 		t.Setenv(n, "")
 		os.Unsetenv(n)
 	}
@@ -190,4 +207,36 @@ func (h *fakeHost) open(t *testing.T) *hostdev.Context {
 	}
 	t.Cleanup(func() { ctx.Close() })
 	return ctx
+}
+
+// attr reads a PCI device attribute of the fake tree, trimmed.
+func (h *fakeHost) attr(t *testing.T, address, name string) string {
+	t.Helper()
+	return h.read(t, "sys/bus/pci/devices/"+address+"/"+name)
+}
+
+func (h *fakeHost) read(t *testing.T, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(h.path(rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// kmodelLog is what the kernel model did ("op target value -> result" lines).
+func (h *fakeHost) kmodelLog() string {
+	b, _ := os.ReadFile(h.path(".kmodel/log"))
+	return string(b)
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(cond func() bool) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if cond() {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return cond()
 }

@@ -47,6 +47,11 @@ type MdevType struct {
 	Available   int    // available_instances, -1 unknown
 	DeviceAPI   string
 	Description string
+	Parent      string // parent device: PCI address, or a name such as "mtty"
+	PCIParent   bool   // the parent is a PCI device
+	// Selector is KubeVirt's mdevNameSelector form of the type (Name with spaces as '_',
+	// trimmed; ID without a Name). Set by Context.MdevTypes; "" in PCIDevice.MdevTypes.
+	Selector string
 }
 
 // PCIDevice is a snapshot of one PCI function with every attribute the library reads. Strings
@@ -277,6 +282,8 @@ func readPCIDevice(d capi.Hostdev_pci_device) PCIDevice {
 			Available:   capi.Hostdev_pci_device_get_mdev_type_available(d, i),
 			DeviceAPI:   capi.Hostdev_pci_device_get_mdev_type_device_api(d, i),
 			Description: capi.Hostdev_pci_device_get_mdev_type_description(d, i),
+			Parent:      p.Address,
+			PCIParent:   true,
 		})
 	}
 	return p
