@@ -1,0 +1,871 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One server connection: an nghttp2 server session fed from a non-blocking AF_UNIX socket (or,
+ * for the fuzzer, from a caller with no socket), and its calls, one per HTTP/2 stream.
+ *
+ * nghttp2 runs with its HTTP messaging checks off (old kubelets send the socket path as
+ * :authority, which they reject), so this file validates what gRPC needs itself: :method POST,
+ * content-type application/grpc[+proto|;...], :path naming a known method, identity encoding.
+ *
+ * Re-entrancy: handlers and close callbacks run inside nghttp2 callbacks and may send on any
+ * call, finish calls, or shut the whole server down. A connection counts how deep it is in its
+ * own processing (busy); sending while busy only queues (the outermost frame writes), and a
+ * connection closed while busy is freed by the outermost frame.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "grpc_internal.h"
+
+/* Read at most this many chunks per readiness event, so that one peer cannot starve the rest. */
+#define READS_PER_EVENT 16
+#define READ_CHUNK (16u * 1024)
+
+struct grpc_call {
+	struct grpc_conn *conn;
+	int32_t stream_id;
+	char *method; /* :method */
+	char *path;
+	char *authority;
+	char *content_type;
+	char *encoding; /* grpc-encoding */
+	const struct grpc_method *entry;
+
+	bool remote_closed; /* END_STREAM received */
+	bool handled;	    /* the handler ran, or the call was answered with an error */
+	bool response_started;
+	bool finished;
+	bool deferred; /* the data provider returned NGHTTP2_ERR_DEFERRED */
+	bool closed;   /* close callback running or ran */
+	int status;
+	char *status_message; /* percent-encoded */
+
+	struct grpc_reader reader;
+	struct grpc_buf out;
+
+	void (*close_fn)(struct grpc_call *call, void *userdata);
+	void *close_userdata;
+	struct grpc_call *prev, *next;
+};
+
+struct grpc_conn {
+	struct grpc_server *server; /* NULL once closed by the server */
+	hostdev_dp_loop *loop;
+	hostdev_ctx *ctx;
+	int fd; /* -1: detached, output is discarded */
+	struct loop_source *source;
+	uint32_t events;
+	nghttp2_session *session;
+	struct grpc_call *calls;
+	char peer[96];
+	struct grpc_buf out; /* produced by nghttp2, not yet taken by the socket */
+	size_t buffered;     /* request bytes held by the readers of all calls */
+	unsigned int busy;
+	bool dead;
+	bool destroyed;
+	struct grpc_conn *prev, *next;
+};
+
+static void conn_destroy(struct grpc_conn *conn);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Output */
+
+static void conn_update_events(struct grpc_conn *conn)
+{
+	uint32_t events = EPOLLIN | (grpc_buf_pending(&conn->out) ? EPOLLOUT : 0);
+
+	if (conn->source && events != conn->events && loop_modify_fd(conn->source, events) == 0)
+		conn->events = events;
+}
+
+/* Write what the socket takes; true when everything pending went out. */
+static bool conn_write_pending(struct grpc_conn *conn)
+{
+	while (grpc_buf_pending(&conn->out)) {
+		ssize_t n = send(conn->fd, conn->out.data + conn->out.off,
+				 grpc_buf_pending(&conn->out), MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return false;
+		if (n < 0) {
+			log_debug(conn->ctx, "grpc: %s: write failed: %s", conn->peer,
+				  strerror(errno));
+			conn->dead = true;
+			grpc_buf_clear(&conn->out);
+			return false;
+		}
+		grpc_buf_consume(&conn->out, (size_t)n);
+	}
+	return true;
+}
+
+/* Let nghttp2 produce frames and write them until it has nothing more or the socket is full. */
+static void conn_output(struct grpc_conn *conn)
+{
+	while (!conn->dead) {
+		const uint8_t *data;
+		ssize_t n;
+
+		if (conn->fd >= 0 && !conn_write_pending(conn))
+			break;
+		n = nghttp2_session_mem_send(conn->session, &data);
+		if (n < 0) {
+			log_debug(conn->ctx, "grpc: %s: %s", conn->peer, nghttp2_strerror((int)n));
+			conn->dead = true;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (conn->fd >= 0 && grpc_buf_append(&conn->out, data, (size_t)n) < 0) {
+			conn->dead = true;
+			break;
+		}
+	}
+	if (!conn->dead && !nghttp2_session_want_read(conn->session) &&
+	    !nghttp2_session_want_write(conn->session) && !grpc_buf_pending(&conn->out)) {
+		log_debug(conn->ctx, "grpc: %s: connection done", conn->peer);
+		conn->dead = true;
+	}
+	if (!conn->dead)
+		conn_update_events(conn);
+}
+
+static void conn_enter(struct grpc_conn *conn)
+{
+	conn->busy++;
+}
+
+/* Leave a processing frame: the outermost one writes, and frees a closed connection. */
+static void conn_leave(struct grpc_conn *conn)
+{
+	if (conn->busy == 1 && !conn->dead)
+		conn_output(conn);
+	conn->busy--;
+	if (conn->busy == 0 && conn->dead && conn->fd >= 0)
+		conn_destroy(conn);
+}
+
+/* Queue output produced outside the connection's own processing (timers, other connections). */
+static void conn_kick(struct grpc_conn *conn)
+{
+	conn_enter(conn);
+	conn_leave(conn);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Calls */
+
+static struct grpc_call *stream_call(struct grpc_conn *conn, int32_t stream_id)
+{
+	return nghttp2_session_get_stream_user_data(conn->session, stream_id);
+}
+
+static void call_free(struct grpc_call *call)
+{
+	struct grpc_conn *conn = call->conn;
+
+	if (call->prev)
+		call->prev->next = call->next;
+	else
+		conn->calls = call->next;
+	if (call->next)
+		call->next->prev = call->prev;
+	conn->buffered -= grpc_reader_buffered(&call->reader);
+	grpc_reader_clear(&call->reader);
+	grpc_buf_clear(&call->out);
+	free(call->method);
+	free(call->path);
+	free(call->authority);
+	free(call->content_type);
+	free(call->encoding);
+	free(call->status_message);
+	free(call);
+}
+
+/* The stream is gone: run the close callback, then free the call. */
+static void call_close(struct grpc_call *call)
+{
+	if (call->closed)
+		return;
+	call->closed = true;
+	if (call->stream_id > 0 && !call->conn->destroyed)
+		nghttp2_session_set_stream_user_data(call->conn->session, call->stream_id, NULL);
+	if (call->close_fn)
+		call->close_fn(call, call->close_userdata);
+	call_free(call);
+}
+
+static ssize_t call_read_data(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+			      size_t length, uint32_t *data_flags, nghttp2_data_source *source,
+			      void *user_data)
+{
+	struct grpc_call *call = source->ptr;
+	size_t n = grpc_buf_pending(&call->out);
+
+	if (n > length)
+		n = length;
+	memcpy(buf, call->out.data + call->out.off, n);
+	grpc_buf_consume(&call->out, n);
+	if (grpc_buf_pending(&call->out) == 0) {
+		if (call->finished) {
+			char status[16];
+			nghttp2_nv nva[2];
+			size_t nvlen = 0;
+
+			snprintf(status, sizeof(status), "%d", call->status);
+			nva[nvlen++] = grpc_nv("grpc-status", status);
+			if (call->status_message && *call->status_message)
+				nva[nvlen++] = grpc_nv("grpc-message", call->status_message);
+			*data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+			if (nghttp2_submit_trailer(session, stream_id, nva, nvlen) != 0)
+				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		} else if (n == 0) {
+			call->deferred = true;
+			return NGHTTP2_ERR_DEFERRED;
+		}
+	}
+	return (ssize_t)n;
+}
+
+static int call_start_response(struct grpc_call *call)
+{
+	nghttp2_nv nva[] = {grpc_nv(":status", "200"), grpc_nv("content-type", "application/grpc")};
+	nghttp2_data_provider prd = {.source.ptr = call, .read_callback = call_read_data};
+	int r;
+
+	r = nghttp2_submit_response(call->conn->session, call->stream_id, nva, ARRAY_SIZE(nva),
+				    &prd);
+	if (r != 0)
+		return hostdev_error(call->conn->ctx, -EIO, "grpc: %s: stream %d: %s",
+				     call->conn->peer, call->stream_id, nghttp2_strerror(r));
+	call->response_started = true;
+	return 0;
+}
+
+static void call_resume(struct grpc_call *call)
+{
+	if (call->deferred) {
+		call->deferred = false;
+		nghttp2_session_resume_data(call->conn->session, call->stream_id);
+	}
+}
+
+static int call_usable(struct grpc_call *call)
+{
+	if (!call)
+		return -EINVAL;
+	if (call->closed || call->conn->dead)
+		return hostdev_error(call->conn->ctx, -EPIPE, "grpc: %s: call %s is closed",
+				     call->conn->peer, call->path ? call->path : "?");
+	if (call->finished)
+		return hostdev_error(call->conn->ctx, -EINVAL, "grpc: %s: call %s already finished",
+				     call->conn->peer, call->path ? call->path : "?");
+	return 0;
+}
+
+int grpc_call_send(struct grpc_call *call, const uint8_t *message, size_t length)
+{
+	uint8_t prefix[GRPC_PREFIX_LEN];
+	int r = call_usable(call);
+
+	if (r < 0)
+		return r;
+	if (length > UINT32_MAX)
+		return -EMSGSIZE;
+	if (grpc_buf_pending(&call->out) + length > GRPC_MAX_SEND_BUFFER)
+		return hostdev_error(call->conn->ctx, -ENOBUFS,
+				     "grpc: %s: call %s: %zu bytes wait for the peer to read",
+				     call->conn->peer, call->path, grpc_buf_pending(&call->out));
+	prefix[0] = 0;
+	prefix[1] = (uint8_t)(length >> 24);
+	prefix[2] = (uint8_t)(length >> 16);
+	prefix[3] = (uint8_t)(length >> 8);
+	prefix[4] = (uint8_t)length;
+	if (grpc_buf_append(&call->out, prefix, sizeof(prefix)) < 0 ||
+	    grpc_buf_append(&call->out, message, length) < 0)
+		return hostdev_error(call->conn->ctx, -ENOMEM, "grpc: out of memory");
+	if (!call->response_started) {
+		r = call_start_response(call);
+		if (r < 0)
+			return r;
+	} else {
+		call_resume(call);
+	}
+	conn_kick(call->conn);
+	return 0;
+}
+
+/* Trailers-Only response (HEADERS with END_STREAM) with HTTP status @http. */
+static int call_trailers_only(struct grpc_call *call, const char *http)
+{
+	char status[16];
+	nghttp2_nv nva[4];
+	size_t nvlen = 0;
+	int r;
+
+	snprintf(status, sizeof(status), "%d", call->status);
+	nva[nvlen++] = grpc_nv(":status", http);
+	nva[nvlen++] = grpc_nv("content-type", "application/grpc");
+	nva[nvlen++] = grpc_nv("grpc-status", status);
+	if (call->status_message && *call->status_message)
+		nva[nvlen++] = grpc_nv("grpc-message", call->status_message);
+	r = nghttp2_submit_response(call->conn->session, call->stream_id, nva, nvlen, NULL);
+	if (r != 0)
+		return hostdev_error(call->conn->ctx, -EIO, "grpc: %s: stream %d: %s",
+				     call->conn->peer, call->stream_id, nghttp2_strerror(r));
+	call->response_started = true;
+	return 0;
+}
+
+static int call_set_status(struct grpc_call *call, int status, const char *message)
+{
+	call->finished = true;
+	call->status = status;
+	if (message && *message) {
+		call->status_message = grpc_percent_encode(message);
+		if (!call->status_message)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int grpc_call_finish(struct grpc_call *call, int status, const char *message)
+{
+	int r = call_usable(call);
+
+	if (r < 0)
+		return r;
+	if (call_set_status(call, status, message) < 0)
+		return hostdev_error(call->conn->ctx, -ENOMEM, "grpc: out of memory");
+	if (!call->response_started)
+		r = call_trailers_only(call, "200");
+	else
+		call_resume(call);
+	conn_kick(call->conn);
+	return r;
+}
+
+void grpc_call_on_close(struct grpc_call *call, void (*fn)(struct grpc_call *call, void *userdata),
+			void *userdata)
+{
+	if (!call)
+		return;
+	call->close_fn = fn;
+	call->close_userdata = userdata;
+}
+
+const char *grpc_call_path(const struct grpc_call *call)
+{
+	return call ? call->path : NULL;
+}
+
+const char *grpc_call_authority(const struct grpc_call *call)
+{
+	return call ? call->authority : NULL;
+}
+
+/* Answer the request with an error before (or instead of) its handler. */
+static void call_fail(struct grpc_call *call, const char *http, int status, const char *message)
+{
+	struct grpc_conn *conn = call->conn;
+
+	log_debug(conn->ctx, "grpc: %s: %s %s: %s", conn->peer,
+		  call->path ? call->path : "(no path)", grpc_status_name(status), message);
+	call->handled = true;
+	conn->buffered -= grpc_reader_buffered(&call->reader);
+	grpc_reader_clear(&call->reader);
+	if (call->finished)
+		return;
+	if (call_set_status(call, status, message) < 0) {
+		nghttp2_submit_rst_stream(conn->session, NGHTTP2_FLAG_NONE, call->stream_id,
+					  NGHTTP2_INTERNAL_ERROR);
+		return;
+	}
+	if (!call->response_started) {
+		if (call_trailers_only(call, http) < 0)
+			nghttp2_submit_rst_stream(conn->session, NGHTTP2_FLAG_NONE, call->stream_id,
+						  NGHTTP2_INTERNAL_ERROR);
+	} else {
+		call_resume(call);
+	}
+}
+
+static bool content_type_is_grpc(const char *ct)
+{
+	static const char prefix[] = "application/grpc";
+
+	if (!ct || strncasecmp(ct, prefix, sizeof(prefix) - 1) != 0)
+		return false;
+	ct += sizeof(prefix) - 1;
+	return *ct == '\0' || *ct == '+' || *ct == ';';
+}
+
+/* The request headers are complete: decide whether the call goes to a handler. */
+static void call_request_headers(struct grpc_call *call)
+{
+	struct grpc_server *server = call->conn->server;
+	char message[256];
+
+	if (!call->method || strcmp(call->method, "POST") != 0) {
+		snprintf(message, sizeof(message), "HTTP method %.32s is not POST",
+			 call->method ? call->method : "(none)");
+		call_fail(call, "405", GRPC_STATUS_INTERNAL, message);
+		return;
+	}
+	if (!content_type_is_grpc(call->content_type)) {
+		snprintf(message, sizeof(message), "content-type %.64s is not application/grpc",
+			 call->content_type ? call->content_type : "(none)");
+		call_fail(call, "415", GRPC_STATUS_INTERNAL, message);
+		return;
+	}
+	if (!call->path || call->path[0] != '/') {
+		call_fail(call, "200", GRPC_STATUS_UNIMPLEMENTED, "missing or malformed :path");
+		return;
+	}
+	if (call->encoding && strcmp(call->encoding, "identity") != 0) {
+		snprintf(message, sizeof(message),
+			 "grpc-encoding %.32s is not supported (only identity)", call->encoding);
+		call_fail(call, "200", GRPC_STATUS_UNIMPLEMENTED, message);
+		return;
+	}
+	for (size_t i = 0; server && i < server->n_methods; i++)
+		if (strcmp(server->methods[i].path, call->path) == 0) {
+			call->entry = &server->methods[i];
+			return;
+		}
+	snprintf(message, sizeof(message), "unknown method %.200s", call->path);
+	call_fail(call, "200", GRPC_STATUS_UNIMPLEMENTED, message);
+}
+
+/* The client half-closed: hand the request to the handler. */
+static void call_end_of_request(struct grpc_call *call)
+{
+	struct grpc_conn *conn = call->conn;
+	struct grpc_server *server = conn->server;
+
+	call->remote_closed = true;
+	if (call->handled)
+		return;
+	if (grpc_reader_partial(&call->reader)) {
+		call_fail(call, "200", GRPC_STATUS_INTERNAL,
+			  "the request ended inside a message (truncated gRPC message)");
+		return;
+	}
+	if (call->reader.complete != 1) {
+		call_fail(call, "200", GRPC_STATUS_INTERNAL,
+			  "no request message (a unary request carries exactly one)");
+		return;
+	}
+	if (!server || !call->entry) {
+		call_fail(call, "200", GRPC_STATUS_UNAVAILABLE, "the server is shutting down");
+		return;
+	}
+	call->handled = true;
+	log_debug(conn->ctx, "grpc: %s: %s (%zu bytes)", conn->peer, call->path,
+		  call->reader.message.len);
+	call->entry->handler(call, call->reader.message.data, call->reader.message.len,
+			     server->userdata);
+	/* The handler may have closed the connection, but the call is only freed by the
+	 * outermost frame. */
+	conn->buffered -= grpc_reader_buffered(&call->reader);
+	grpc_reader_clear(&call->reader);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* nghttp2 callbacks */
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+	struct grpc_conn *conn = user_data;
+	struct grpc_call *call;
+
+	if (conn->dead)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	call = calloc(1, sizeof(*call));
+	if (!call)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	call->conn = conn;
+	call->stream_id = frame->hd.stream_id;
+	grpc_reader_init(&call->reader, GRPC_MAX_RECEIVE_MESSAGE);
+	call->next = conn->calls;
+	if (conn->calls)
+		conn->calls->prev = call;
+	conn->calls = call;
+	nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, call);
+	return 0;
+}
+
+static void set_header(char **field, const uint8_t *value, size_t length)
+{
+	free(*field);
+	*field = strndup((const char *)value, length);
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+		     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+		     void *user_data)
+{
+	struct grpc_conn *conn = user_data;
+	struct grpc_call *call;
+
+	if (conn->dead)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	call = stream_call(conn, frame->hd.stream_id);
+	if (!call)
+		return 0;
+#define IS(s) (namelen == sizeof(s) - 1 && memcmp(name, s, namelen) == 0)
+	if (IS(":method"))
+		set_header(&call->method, value, valuelen);
+	else if (IS(":path"))
+		set_header(&call->path, value, valuelen);
+	else if (IS(":authority"))
+		set_header(&call->authority, value, valuelen);
+	else if (IS("host") && !call->authority)
+		set_header(&call->authority, value, valuelen);
+	else if (IS("content-type"))
+		set_header(&call->content_type, value, valuelen);
+	else if (IS("grpc-encoding"))
+		set_header(&call->encoding, value, valuelen);
+#undef IS
+	return 0;
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+	struct grpc_conn *conn = user_data;
+	struct grpc_call *call;
+
+	if (conn->dead)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+		return 0;
+	call = stream_call(conn, frame->hd.stream_id);
+	if (!call)
+		return 0;
+	if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+		call_request_headers(call);
+	if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && !call->remote_closed)
+		call_end_of_request(call);
+	return conn->dead ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t stream_id,
+			      const uint8_t *data, size_t len, void *user_data)
+{
+	struct grpc_conn *conn = user_data;
+	struct grpc_call *call;
+	size_t before;
+	char err[160];
+	int status;
+
+	if (conn->dead)
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	call = stream_call(conn, stream_id);
+	if (!call || call->handled || call->remote_closed)
+		return 0;
+	if (conn->buffered + len > GRPC_MAX_CONN_BUFFERED) {
+		snprintf(err, sizeof(err),
+			 "the connection holds more than %u bytes of incomplete requests",
+			 GRPC_MAX_CONN_BUFFERED);
+		call_fail(call, "200", GRPC_STATUS_RESOURCE_EXHAUSTED, err);
+		return 0;
+	}
+	before = grpc_reader_buffered(&call->reader);
+	status = grpc_reader_feed(&call->reader, data, len, err, sizeof(err));
+	conn->buffered = conn->buffered - before + grpc_reader_buffered(&call->reader);
+	if (status != 0)
+		call_fail(call, "200", status, err);
+	return 0;
+}
+
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+	struct grpc_conn *conn = user_data;
+	struct grpc_call *call;
+
+	if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	call = stream_call(conn, frame->hd.stream_id);
+	/* The response is complete but the client still sends: tell it to stop (RFC 9113 8.1). */
+	if (call && !call->remote_closed)
+		nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+					  NGHTTP2_NO_ERROR);
+	return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
+			   void *user_data)
+{
+	struct grpc_conn *conn = user_data;
+	struct grpc_call *call = stream_call(conn, stream_id);
+
+	if (call) {
+		if (error_code != NGHTTP2_NO_ERROR || !call->finished)
+			log_debug(conn->ctx, "grpc: %s: %s closed by the peer (%s)", conn->peer,
+				  call->path ? call->path : "stream",
+				  nghttp2_http2_strerror(error_code));
+		call_close(call);
+	}
+	return 0;
+}
+
+static int conn_session_new(struct grpc_conn *conn)
+{
+	nghttp2_settings_entry settings[] = {
+	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, GRPC_MAX_CONCURRENT_STREAMS},
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, GRPC_STREAM_WINDOW},
+	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, GRPC_MAX_HEADER_LIST},
+	};
+	nghttp2_session_callbacks *cbs;
+	nghttp2_option *opt;
+	int r;
+
+	if (nghttp2_session_callbacks_new(&cbs) != 0)
+		return -ENOMEM;
+	if (nghttp2_option_new(&opt) != 0) {
+		nghttp2_session_callbacks_del(cbs);
+		return -ENOMEM;
+	}
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk_recv);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+	nghttp2_option_set_no_http_messaging(opt, 1);
+	r = nghttp2_session_server_new2(&conn->session, cbs, conn, opt);
+	nghttp2_option_del(opt);
+	nghttp2_session_callbacks_del(cbs);
+	if (r != 0)
+		return -ENOMEM;
+	/* Our SETTINGS go out at once: grpc-go waits for them before it sends anything. */
+	if (nghttp2_submit_settings(conn->session, NGHTTP2_FLAG_NONE, settings,
+				    ARRAY_SIZE(settings)) != 0 ||
+	    nghttp2_session_set_local_window_size(conn->session, NGHTTP2_FLAG_NONE, 0,
+						  GRPC_CONN_WINDOW) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Connection lifetime */
+
+static void conn_unlink(struct grpc_conn *conn)
+{
+	struct grpc_server *server = conn->server;
+
+	if (!server)
+		return;
+	if (conn->prev)
+		conn->prev->next = conn->next;
+	else if (server->conns == conn)
+		server->conns = conn->next;
+	if (conn->next)
+		conn->next->prev = conn->prev;
+	conn->prev = conn->next = NULL;
+	conn->server = NULL;
+}
+
+static void conn_destroy(struct grpc_conn *conn)
+{
+	if (conn->destroyed)
+		return;
+	conn->dead = true;
+	/* Close callbacks may call back into the server: keep the connection busy meanwhile. */
+	conn->busy++;
+	while (conn->calls)
+		call_close(conn->calls);
+	conn->busy--;
+	conn->destroyed = true;
+	conn_unlink(conn);
+	loop_remove(conn->source);
+	if (conn->fd >= 0) {
+		log_debug(conn->ctx, "grpc: %s: connection closed", conn->peer);
+		close(conn->fd);
+	}
+	nghttp2_session_del(conn->session);
+	grpc_buf_clear(&conn->out);
+	hostdev_dp_loop_unref(conn->loop);
+	free(conn);
+}
+
+void grpc_conn_close(struct grpc_conn *conn)
+{
+	if (!conn || conn->destroyed)
+		return;
+	conn_unlink(conn);
+	if (!conn->dead && conn->busy == 0 && conn->fd >= 0) {
+		/* Best effort, without blocking: what is queued (a last message, trailers), then
+		 * GOAWAY. */
+		conn->busy++;
+		conn_output(conn);
+		if (!conn->dead) {
+			nghttp2_submit_goaway(
+			    conn->session, NGHTTP2_FLAG_NONE,
+			    nghttp2_session_get_last_proc_stream_id(conn->session),
+			    NGHTTP2_NO_ERROR, NULL, 0);
+			conn_output(conn);
+		}
+		conn->busy--;
+	}
+	conn->dead = true;
+	if (conn->busy == 0)
+		conn_destroy(conn);
+}
+
+struct grpc_conn *grpc_conn_next(struct grpc_conn *conn)
+{
+	return conn->next;
+}
+
+static void conn_io(struct loop_source *source, int fd, uint32_t revents, void *userdata)
+{
+	struct grpc_conn *conn = userdata;
+	uint8_t buf[READ_CHUNK];
+
+	conn_enter(conn);
+	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		for (int i = 0; i < READS_PER_EVENT && !conn->dead; i++) {
+			ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+			ssize_t r;
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				break;
+			if (n <= 0) {
+				log_debug(conn->ctx, "grpc: %s: %s", conn->peer,
+					  n == 0 ? "peer closed the connection" : strerror(errno));
+				conn->dead = true;
+				break;
+			}
+			r = nghttp2_session_mem_recv(conn->session, buf, (size_t)n);
+			if (r < 0) {
+				if (!conn->dead)
+					log_debug(conn->ctx, "grpc: %s: bad HTTP/2 input: %s",
+						  conn->peer, nghttp2_strerror((int)r));
+				/* nghttp2 may have queued a GOAWAY that says why. */
+				if (!conn->dead) {
+					conn_output(conn);
+					conn->dead = true;
+				}
+				break;
+			}
+		}
+	}
+	conn_leave(conn);
+}
+
+static int conn_new(struct grpc_server *server, int fd, struct grpc_conn **out)
+{
+	struct grpc_conn *conn = calloc(1, sizeof(*conn));
+	int r;
+
+	if (!conn)
+		return -ENOMEM;
+	conn->fd = fd;
+	conn->loop = hostdev_dp_loop_ref(server->loop);
+	conn->ctx = server->ctx;
+	conn->server = server;
+	r = conn_session_new(conn);
+	if (r < 0) {
+		conn->fd = -1;
+		conn_destroy(conn);
+		return r;
+	}
+	*out = conn;
+	return 0;
+}
+
+int grpc_conn_accept(struct grpc_server *server, int fd)
+{
+	struct grpc_conn *conn;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int r;
+
+	r = conn_new(server, fd, &conn);
+	if (r < 0) {
+		close(fd);
+		return hostdev_error(server->ctx, r, "grpc: %s: cannot serve a new connection: %s",
+				     server->socket_path, strerror(-r));
+	}
+	server->n_accepted++;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0)
+		snprintf(conn->peer, sizeof(conn->peer), "%s: connection %lu (pid %d)",
+			 server->socket_path, server->n_accepted, (int)cred.pid);
+	else
+		snprintf(conn->peer, sizeof(conn->peer), "%s: connection %lu", server->socket_path,
+			 server->n_accepted);
+	conn->events = EPOLLIN;
+	r = loop_add_fd(server->loop, fd, conn->events, conn_io, conn, &conn->source);
+	if (r < 0) {
+		conn->server = NULL;
+		conn_destroy(conn);
+		return r;
+	}
+	conn->next = server->conns;
+	if (server->conns)
+		server->conns->prev = conn;
+	server->conns = conn;
+	log_debug(server->ctx, "grpc: %s: accepted", conn->peer);
+	conn_kick(conn);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Detached connections (fuzzing) */
+
+int grpc_conn_new_detached(struct grpc_server *server, struct grpc_conn **out)
+{
+	struct grpc_conn *conn;
+	int r;
+
+	if (!server || !out)
+		return -EINVAL;
+	r = conn_new(server, -1, &conn);
+	if (r < 0)
+		return r;
+	snprintf(conn->peer, sizeof(conn->peer), "detached connection");
+	conn_kick(conn);
+	*out = conn;
+	return 0;
+}
+
+int grpc_conn_feed(struct grpc_conn *conn, const uint8_t *data, size_t length)
+{
+	ssize_t r;
+
+	if (!conn)
+		return -EINVAL;
+	if (conn->dead)
+		return -ECONNRESET;
+	conn_enter(conn);
+	r = nghttp2_session_mem_recv(conn->session, data, length);
+	if (r < 0)
+		conn->dead = true;
+	conn_leave(conn);
+	return conn->dead ? -ECONNRESET : 0;
+}
+
+void grpc_conn_free(struct grpc_conn *conn)
+{
+	if (!conn)
+		return;
+	conn->server = NULL;
+	conn_destroy(conn);
+}
