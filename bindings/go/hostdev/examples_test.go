@@ -3,10 +3,14 @@
 package hostdev_test
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/libhostdev/libhostdev/bindings/go/hostdev"
 )
 
 // The examples in bindings/go/examples keep working: run-tests.sh builds them into
@@ -66,5 +70,61 @@ func TestExampleBindRestore(t *testing.T) {
 	out, _ = runExample(t, "bindrestore", 0, "-root", h.root, "-modules", modules, "-group", "02:00.0")
 	if !strings.Contains(out, "back on nouveau") {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestExampleSRIOVVFIO(t *testing.T) {
+	h := newSRIOVHost(t)
+	base := []string{"-root", h.root, "-modules", h.path("lib/modules/none"), "-owner", "example"}
+	out, _ := runExample(t, "sriovvfio", 0, append(base, "3b:00.0", "2")...)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || lines[0] != "0000:3b:00.0: 2 of 8 VFs enabled (driver i40e), autoprobe off" {
+		t.Fatalf("output:\n%s", out)
+	}
+	for i, line := range lines[1:] {
+		m := regexp.MustCompile(fmt.Sprintf(`^VF %d (0000:3b:02\.%d) on vfio-pci, IOMMU group (\d+) \(/dev/vfio/(\d+)\)$`,
+			i, i)).FindStringSubmatch(line)
+		if m == nil || m[2] != m[3] || h.driver(m[1]) != hostdev.VFIODriver || !h.has("dev/vfio/"+m[2]) {
+			t.Errorf("line %q", line)
+		}
+	}
+	_, stderr := runExample(t, "sriovvfio", 1, append(base, "3b:00.0", "9")...)
+	if !strings.Contains(stderr, "cannot enable 9 VFs: the PF offers at most 8") || !strings.Contains(stderr, "errno 34") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	out, _ = runExample(t, "sriovvfio", 0, append(base, "-release", "3b:00.0")...)
+	if out != "3b:00.0: 2 VFs given back, 0 VFs enabled\n" || h.has("sys/bus/pci/devices/0000:3b:02.0") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestExampleMdevSlice(t *testing.T) {
+	h := newSRIOVHost(t)
+	const uuid = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"
+	out, _ := runExample(t, "mdevslice", 0, "-root", h.root)
+	want := "0000:af:00.0 nvidia-222 available=2 selector=GRID_T4-1Q\n" +
+		"0000:af:00.0 nvidia-223 available=0 selector=GRID_T4-2Q\n" +
+		"mtty mtty-1 available=24 selector=Single_port_serial\n" +
+		"mtty mtty-2 available=12 selector=Dual_port_serial\n"
+	if out != want {
+		t.Errorf("output:\n%s", out)
+	}
+	out, _ = runExample(t, "mdevslice", 0, "-root", h.root, "-uuid", uuid, "mtty", "mtty-1")
+	re := regexp.MustCompile(`^created ` + uuid + ` on mtty \(mtty-1, KubeVirt selector Single_port_serial\), ` +
+		`driver vfio_mdev, IOMMU group (\d+) \(/dev/vfio/(\d+)\)\nremoved ` + uuid + "\n$")
+	if m := re.FindStringSubmatch(out); m == nil || m[1] != m[2] || h.has("sys/bus/mdev/devices/"+uuid) {
+		t.Errorf("output:\n%s", out)
+	}
+	runExample(t, "mdevslice", 0, "-root", h.root, "-keep", "-uuid", uuid, "mtty", "mtty-2")
+	if !h.has("sys/bus/mdev/devices/" + uuid) {
+		t.Error("-keep removed the mdev")
+	}
+	_, stderr := runExample(t, "mdevslice", 1, "-root", h.root, "-uuid", uuid, "mtty", "mtty-1")
+	if !strings.Contains(stderr, uuid) || !strings.Contains(stderr, "errno 17") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	_, stderr = runExample(t, "mdevslice", 1, "-root", h.root, "0000:af:00.0", "nvidia-223")
+	if !strings.Contains(stderr, "no instances of mdev type nvidia-223 are left") || !strings.Contains(stderr, "errno 28") {
+		t.Errorf("stderr: %s", stderr)
 	}
 }

@@ -2,6 +2,7 @@
 """The examples in bindings/python/examples keep working."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -40,3 +41,47 @@ def test_bind_restore(fake_host):
     out = run_example("bind_restore.py", "--root", fake_host.root, "--modules", modules,
                       "--group", "02:00.0").stdout
     assert "back on nouveau" in out
+
+
+def test_sriov_vfio(sriov_host):
+    modules = sriov_host.path("lib/modules/none")
+    base = ["--root", sriov_host.root, "--modules", modules, "--owner", "example"]
+    out = run_example("sriov_vfio.py", *base, "3b:00.0", "2").stdout.splitlines()
+    assert out[0] == "0000:3b:00.0: 2 of 8 VFs enabled (driver i40e), autoprobe off"
+    for i, line in enumerate(out[1:]):
+        m = re.match(r"^VF %d (0000:3b:02\.%d) on vfio-pci, IOMMU group (\d+) \(/dev/vfio/\2\)$"
+                     % (i, i), line)
+        assert m, line
+        assert sriov_host.driver(m.group(1)) == "vfio-pci"
+        assert sriov_host.has("dev/vfio/" + m.group(2))
+    assert len(out) == 3
+    err = run_example("sriov_vfio.py", *base, "3b:00.0", "9", expect=1).stderr
+    assert "cannot enable 9 VFs: the PF offers at most 8" in err and "errno 34" in err
+    out = run_example("sriov_vfio.py", *base, "--release", "3b:00.0").stdout
+    assert out == "3b:00.0: 2 VFs given back, 0 VFs enabled\n"
+    assert not sriov_host.has("sys/bus/pci/devices/0000:3b:02.0")
+    assert sriov_host.attr("0000:3b:00.0", "sriov_numvfs") == "0"
+
+
+def test_mdev_slice(sriov_host):
+    uuid = "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"
+    out = run_example("mdev_slice.py", "--root", sriov_host.root).stdout.splitlines()
+    assert out == ["0000:af:00.0 nvidia-222 available=2 selector=GRID_T4-1Q",
+                   "0000:af:00.0 nvidia-223 available=0 selector=GRID_T4-2Q",
+                   "mtty mtty-1 available=24 selector=Single_port_serial",
+                   "mtty mtty-2 available=12 selector=Dual_port_serial"]
+    out = run_example("mdev_slice.py", "--root", sriov_host.root, "--uuid", uuid, "mtty",
+                      "mtty-1").stdout.splitlines()
+    m = re.match(r"^created %s on mtty \(mtty-1, KubeVirt selector Single_port_serial\), driver "
+                 r"vfio_mdev, IOMMU group (\d+) \(/dev/vfio/\1\)$" % uuid, out[0])
+    assert m and out[1:] == ["removed " + uuid], out
+    assert not sriov_host.has("sys/bus/mdev/devices/" + uuid)
+    run_example("mdev_slice.py", "--root", sriov_host.root, "--keep", "--uuid", uuid, "mtty",
+                "mtty-2")
+    assert sriov_host.has("sys/bus/mdev/devices/" + uuid)
+    err = run_example("mdev_slice.py", "--root", sriov_host.root, "--uuid", uuid, "mtty", "mtty-1",
+                      expect=1).stderr
+    assert uuid in err and "errno 17" in err
+    err = run_example("mdev_slice.py", "--root", sriov_host.root, "0000:af:00.0", "nvidia-223",
+                      expect=1).stderr
+    assert "no instances of mdev type nvidia-223 are left" in err and "errno 28" in err
