@@ -24,7 +24,11 @@ int loop_add_fd(hostdev_dp_loop *loop, int fd, uint32_t events, loop_fd_fn fn, v
 		struct loop_source **out);
 /* Change the events of an fd source. */
 int loop_modify_fd(struct loop_source *source, uint32_t events);
-/* Fire @fn once after @delay_ms (0: on the next dispatch round). */
+/*
+ * Fire @fn once after @delay_ms (0: on the next dispatch round; a timer added by a callback never
+ * fires in the round that added it). A timer is gone once it fired: its callback must forget the
+ * source (calling loop_remove() on it from inside that callback is harmless).
+ */
 int loop_add_timer(hostdev_dp_loop *loop, uint64_t delay_ms, loop_timer_fn fn, void *userdata,
 		   struct loop_source **out);
 /* Unregister (fd sources: EPOLL_CTL_DEL; the fd is not closed). NULL-safe. */
@@ -33,7 +37,11 @@ void loop_remove(struct loop_source *source);
 /* The loop's context, for logging and errors. */
 hostdev_ctx *loop_ctx(hostdev_dp_loop *loop);
 
-/* The loop lock (recursive). */
+/*
+ * The loop lock (recursive). It is not held while the loop waits in epoll_wait(), so another
+ * thread holding it may add, change and remove sources meanwhile: epoll and the timerfd see the
+ * change at once.
+ */
 void loop_lock(hostdev_dp_loop *loop);
 void loop_unlock(hostdev_dp_loop *loop);
 

@@ -69,7 +69,13 @@ void grpc_server_free(struct grpc_server *server);
  * deleted or replaced it). */
 unsigned long grpc_server_socket_inode(const struct grpc_server *server);
 
-/* Queue one response message (a copy is made). Sends the response HEADERS first if needed. */
+/*
+ * Queue one response message (a copy is made). Sends the response HEADERS first if needed.
+ * Neither this nor grpc_call_finish() writes to the socket or runs a close callback before it
+ * returns: the loop writes on its next round (flow control permitting; a peer that does not read
+ * makes sends fail with -ENOBUFS once 16 MiB wait). -EPIPE once the call is closed, -EINVAL
+ * after finish.
+ */
 int grpc_call_send(struct grpc_call *call, const uint8_t *message, size_t length);
 /* End the call with @status and @message (NULL or percent-encoded by this function) in the
  * trailers; a call that sent nothing ends Trailers-Only. The call stays valid until its close

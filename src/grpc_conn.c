@@ -154,11 +154,25 @@ static void conn_leave(struct grpc_conn *conn)
 		conn_destroy(conn);
 }
 
-/* Queue output produced outside the connection's own processing (timers, other connections). */
+/* Write now (accept, detached connections): only where no user callback can be on the stack. */
 static void conn_kick(struct grpc_conn *conn)
 {
 	conn_enter(conn);
 	conn_leave(conn);
+}
+
+/*
+ * Output queued by grpc_call_send()/finish() outside the connection's own processing (timers,
+ * other connections, other threads): written on the next loop round through EPOLLOUT, never
+ * inside the call, so that close callbacks (a write error, a stream that completes) do not run
+ * under the caller's feet. While busy, the outermost frame writes it anyway.
+ */
+static void conn_schedule_output(struct grpc_conn *conn)
+{
+	if (conn->busy || !conn->source || (conn->events & EPOLLOUT))
+		return;
+	if (loop_modify_fd(conn->source, EPOLLIN | EPOLLOUT) == 0)
+		conn->events = EPOLLIN | EPOLLOUT;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -300,7 +314,7 @@ int grpc_call_send(struct grpc_call *call, const uint8_t *message, size_t length
 	} else {
 		call_resume(call);
 	}
-	conn_kick(call->conn);
+	conn_schedule_output(call->conn);
 	return 0;
 }
 
@@ -350,7 +364,7 @@ int grpc_call_finish(struct grpc_call *call, int status, const char *message)
 		r = call_trailers_only(call, "200");
 	else
 		call_resume(call);
-	conn_kick(call->conn);
+	conn_schedule_output(call->conn);
 	return r;
 }
 
