@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * PCI selectors: vendorDevice, class, driver and address become the enumerator's filters (so that
+ * devices that do not match are never read in full); pf selects VFs by their PF and VF index.
+ * Bridges are never selected: they must stay with the host.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dp_match.h"
+
+/*
+ * The PCI address behind a network interface: the device directory <sysfs>/class/net/<name>/device
+ * resolves to (the kernel's link text is relative, and its form varies), or NULL.
+ */
+static char *pf_of_ifname(hostdev_ctx *ctx, const char *ifname)
+{
+	char path[PATH_MAX], real[PATH_MAX];
+	struct hostdev_pci_address addr;
+	const char *base;
+
+	if (snprintf(path, sizeof(path), "%s/class/net/%s/device",
+		     hostdev_ctx_get_path(ctx, HOSTDEV_PATH_SYSFS), ifname) >= (int)sizeof(path) ||
+	    !realpath(path, real))
+		return NULL;
+	base = strrchr(real, '/');
+	base = base ? base + 1 : real;
+	if (hostdev_pci_address_parse(base, &addr) < 0)
+		return NULL; /* not a PCI network device */
+	return strdup(base);
+}
+
+static int add_filters(hostdev_pci_enum *e, const struct dp_selectors *sel)
+{
+	char spec[32];
+	int r = 0;
+
+	for (size_t i = 0; i < sel->n_ids && r == 0; i++) {
+		if (sel->ids[i].second < 0)
+			snprintf(spec, sizeof(spec), "%04x:", (unsigned int)sel->ids[i].first);
+		else
+			snprintf(spec, sizeof(spec), "%04x:%04x", (unsigned int)sel->ids[i].first,
+				 (unsigned int)sel->ids[i].second);
+		r = hostdev_pci_enum_add_id_filter(e, spec);
+	}
+	for (size_t i = 0; i < sel->n_classes && r == 0; i++)
+		r = hostdev_pci_enum_add_class_filter(e, sel->classes[i]);
+	for (size_t i = 0; i < sel->n_drivers && r == 0; i++)
+		r = hostdev_pci_enum_add_driver_filter(e, sel->drivers[i]);
+	for (size_t i = 0; i < sel->n_addresses && r == 0; i++)
+		r = hostdev_pci_enum_add_slot_filter(e, sel->addresses[i]);
+	return r;
+}
+
+/* PF addresses of the pf selectors, NULL where the PF is not on the host now. */
+static int resolve_pfs(hostdev_ctx *ctx, const struct dp_selectors *sel, char ***out)
+{
+	char **pfs = calloc(sel->n_pfs ? sel->n_pfs : 1, sizeof(*pfs));
+
+	if (!pfs)
+		return -ENOMEM;
+	for (size_t i = 0; i < sel->n_pfs; i++) {
+		if (sel->pfs[i].address)
+			pfs[i] = strdup(sel->pfs[i].address);
+		else
+			pfs[i] = pf_of_ifname(ctx, sel->pfs[i].name);
+	}
+	*out = pfs;
+	return 0;
+}
+
+static bool pf_selected(const struct dp_selectors *sel, char **pfs, hostdev_pci_device *dev)
+{
+	const char *pf = hostdev_pci_device_get_pf_address(dev);
+	int index = hostdev_pci_device_get_vf_index(dev);
+
+	if (!hostdev_pci_device_is_sriov_vf(dev) || !pf || index < 0)
+		return false;
+	for (size_t i = 0; i < sel->n_pfs; i++)
+		if (pfs[i] && strcmp(pfs[i], pf) == 0 &&
+		    dp_vf_in_ranges(sel->pfs[i].ranges, sel->pfs[i].n_ranges, (unsigned int)index))
+			return true;
+	return false;
+}
+
+/* The resource name of @dev under @naming (explicit: the entry's name). */
+static char *name_of(const struct dp_spec *spec, hostdev_pci_device *dev)
+{
+	char vendor[HOSTDEV_NAME_MAX];
+	const char *object;
+
+	switch (spec->naming) {
+	case DP_NAMING_EXPLICIT:
+		return strdup(spec->resource_name);
+	case DP_NAMING_HARVESTER: {
+		const char *name = hostdev_pci_device_get_resource_name(dev);
+
+		if (!name || hostdev_naming_check_resource_name(name) < 0)
+			return NULL;
+		return strdup(name);
+	}
+	case DP_NAMING_PER_DEVICE:
+		object = hostdev_pci_device_get_object_name(dev);
+		if (!object ||
+		    hostdev_naming_resource_vendor(hostdev_pci_device_get_vendor_name(dev), vendor,
+						   sizeof(vendor)) < 0)
+			return NULL;
+		return dp_name_join(vendor, object);
+	}
+	return NULL;
+}
+
+static int add_match(const struct dp_spec *spec, hostdev_pci_device *dev, struct dp_matches *out)
+{
+	const char *address = hostdev_pci_device_get_address(dev);
+	const char *pf = hostdev_pci_device_get_pf_address(dev);
+	const char *driver = hostdev_pci_device_get_driver(dev);
+	char *name = name_of(spec, dev);
+	struct dp_match *m;
+
+	if (!name) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg),
+			 "%s: no valid resource name can be made from its pci.ids names "
+			 "(\"%s\"); select it in an entry with an explicit resourceName",
+			 address,
+			 hostdev_pci_device_get_resource_name(dev)
+			     ? hostdev_pci_device_get_resource_name(dev)
+			     : "?");
+		return dp_matches_skip(out, msg);
+	}
+	m = dp_matches_add(out);
+	if (!m) {
+		free(name);
+		return -ENOMEM;
+	}
+	m->name = name;
+	m->key = strdup(address);
+	m->id = strdup(address);
+	m->numa = hostdev_pci_device_get_numa_node(dev);
+	m->iommu_group = hostdev_pci_device_get_iommu_group(dev);
+	m->pf = pf ? strdup(pf) : NULL;
+	m->driver = driver ? strdup(driver) : NULL;
+	m->vendor = hostdev_pci_device_get_vendor_id(dev);
+	m->device = hostdev_pci_device_get_device_id(dev);
+	if (!m->key || !m->id || (pf && !m->pf) || (driver && !m->driver))
+		return -ENOMEM;
+	return 0;
+}
+
+int dp_match_pci(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches *out)
+{
+	const struct dp_selectors *sel = &spec->sel;
+	hostdev_pci_enum *e = NULL;
+	hostdev_pci_device *dev;
+	char **pfs = NULL;
+	int r;
+
+	if ((r = hostdev_pci_enum_new(ctx, &e)) < 0 || (r = add_filters(e, sel)) < 0 ||
+	    (r = resolve_pfs(ctx, sel, &pfs)) < 0)
+		goto out;
+	while ((r = hostdev_pci_enum_next(e, &dev)) > 0) {
+		if (!hostdev_pci_device_is_bridge(dev) &&
+		    (sel->n_pfs == 0 || pf_selected(sel, pfs, dev)))
+			r = add_match(spec, dev, out);
+		hostdev_pci_device_unref(dev);
+		if (r < 0)
+			break;
+	}
+out:
+	if (pfs)
+		for (size_t i = 0; i < sel->n_pfs; i++)
+			free(pfs[i]);
+	free(pfs);
+	hostdev_pci_enum_unref(e);
+	if (r < 0)
+		dp_matches_clear(out);
+	return r < 0 ? r : 0;
+}
