@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One built-in plugin: its resource, env variable names, the devices it has advertised, and the
+ * dispatch of list / allocate / preferred allocation to the logic of its kind.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plugin.h"
+
+void plugin_list_clear(struct plugin_list *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		free(l->items[i].id);
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
+static char *env_name(const char *prefix, const char *resource_name)
+{
+	char buf[HOSTDEV_NAME_MAX];
+
+	if (hostdev_naming_kubevirt_env(prefix, resource_name, buf, sizeof(buf)) < 0)
+		return NULL;
+	return strdup(buf);
+}
+
+/* PCIDEVICE_<PREFIX>_<NAME> as the SR-IOV network device plugin names it: its resource prefix
+ * (here the configured one, or the domain of the resource name) and the name part. */
+static char *sriov_env_name(const char *prefix, const char *resource_name)
+{
+	const char *slash = strchr(resource_name, '/');
+	char full[HOSTDEV_NAME_MAX];
+
+	if (!slash)
+		return NULL;
+	if (!*prefix)
+		return env_name("PCIDEVICE", resource_name);
+	snprintf(full, sizeof(full), "%s/%s", prefix, slash + 1);
+	return env_name("PCIDEVICE", full);
+}
+
+static int remember(struct plugin *p, const char *id, int numa)
+{
+	char **ids;
+	int *numas;
+
+	for (size_t i = 0; i < p->n_known; i++) {
+		if (strcmp(p->known[i], id) == 0) {
+			p->known_numa[i] = numa;
+			return 0;
+		}
+	}
+	ids = realloc(p->known, (p->n_known + 1) * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	p->known = ids;
+	numas = realloc(p->known_numa, (p->n_known + 1) * sizeof(*numas));
+	if (!numas)
+		return -ENOMEM;
+	p->known_numa = numas;
+	if (!(p->known[p->n_known] = strdup(id)))
+		return -ENOMEM;
+	p->known_numa[p->n_known++] = numa;
+	return 0;
+}
+
+int plugin_new(hostdev_ctx *ctx, struct hostdev_dp_config *config, size_t spec_index,
+	       const char *resource_name, const char *const *initial_ids, size_t n_initial,
+	       struct plugin **out)
+{
+	static const char *const prefixes[] = {
+	    [HOSTDEV_DP_KIND_PCI] = "PCI_RESOURCE",
+	    [HOSTDEV_DP_KIND_USB] = "USB_RESOURCE",
+	    [HOSTDEV_DP_KIND_MDEV] = "MDEV_PCI_RESOURCE",
+	};
+	struct plugin *p;
+	int r = 0;
+
+	if (!ctx || !config || spec_index >= config->n_specs || !resource_name)
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->ctx = hostdev_ctx_ref(ctx);
+	p->config = dp_config_ref(config);
+	p->spec = &config->specs[spec_index];
+	p->resource_name = strdup(resource_name);
+	p->env_name = env_name(prefixes[p->spec->kind], resource_name);
+	if (p->spec->kind == HOSTDEV_DP_KIND_PCI && p->spec->sriov_prefix &&
+	    !(p->sriov_env_name = sriov_env_name(p->spec->sriov_prefix, resource_name)))
+		r = -EINVAL;
+	if (!p->resource_name || !p->env_name)
+		r = r ? r : -ENOMEM;
+	for (size_t i = 0; i < n_initial && r == 0; i++)
+		r = remember(p, initial_ids[i], -1);
+	if (r < 0) {
+		plugin_free(p);
+		return r;
+	}
+	*out = p;
+	return 0;
+}
+
+void plugin_free(struct plugin *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n_known; i++)
+		free(p->known[i]);
+	free(p->known);
+	free(p->known_numa);
+	free(p->resource_name);
+	free(p->env_name);
+	free(p->sriov_env_name);
+	dp_config_unref(p->config);
+	hostdev_ctx_unref(p->ctx);
+	free(p);
+}
+
+int plugin_dev_exists(const struct plugin *p, const char *rel)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_DEV),
+		     rel) >= (int)sizeof(path))
+		return 0;
+	return access(path, F_OK) == 0;
+}
+
+int plugin_matches(struct plugin *p, struct dp_matches *out)
+{
+	size_t index = p->spec->index;
+	struct dp_matches *per_spec = calloc(index + 1, sizeof(*per_spec));
+	struct dp_matches *mine;
+	size_t kept = 0;
+	int r;
+
+	if (!per_spec)
+		return -ENOMEM;
+	r = dp_match_run(p->ctx, p->config, index, (int)p->spec->kind, per_spec);
+	if (r < 0) {
+		free(per_spec);
+		return r;
+	}
+	for (size_t i = 0; i < index; i++)
+		dp_matches_clear(&per_spec[i]);
+	mine = &per_spec[index];
+	/* Keep the devices named like this resource (a pooled or per-device entry gives several).
+	 */
+	for (size_t i = 0; i < mine->count; i++) {
+		struct dp_match *m = &mine->items[i];
+
+		if (strcmp(m->name, p->resource_name) == 0) {
+			mine->items[kept++] = *m;
+			continue;
+		}
+		free(m->key);
+		free(m->id);
+		free(m->name);
+		free(m->pf);
+		free(m->driver);
+		free(m->mdev_selector);
+	}
+	mine->count = kept;
+	*out = *mine;
+	free(per_spec);
+	return 0;
+}
+
+static bool healthy(const struct plugin *p, const struct dp_match *m)
+{
+	switch (p->spec->kind) {
+	case HOSTDEV_DP_KIND_PCI:
+		return vfio_pci_healthy(p, m);
+	case HOSTDEV_DP_KIND_USB:
+		return usb_healthy(p, m);
+	case HOSTDEV_DP_KIND_MDEV:
+		return mdev_healthy(p, m);
+	}
+	return false;
+}
+
+int plugin_list_devices(struct plugin *p, struct plugin_list *out)
+{
+	struct dp_matches now = {0};
+	struct plugin_list list = {0};
+	int r;
+
+	if ((r = plugin_matches(p, &now)) < 0)
+		return r;
+	for (size_t i = 0; i < now.count && r == 0; i++)
+		r = remember(p, now.items[i].id, now.items[i].numa);
+	if (r == 0 && p->n_known) {
+		list.items = calloc(p->n_known, sizeof(*list.items));
+		if (!list.items)
+			r = -ENOMEM;
+	}
+	for (size_t i = 0; i < p->n_known && r == 0; i++) {
+		long k = dp_matches_find_id(&now, p->known[i]);
+		struct plugin_device *d = &list.items[list.count];
+
+		if (!(d->id = strdup(p->known[i]))) {
+			r = -ENOMEM;
+			break;
+		}
+		list.count++;
+		d->numa = p->known_numa[i];
+		d->healthy = k >= 0 && healthy(p, &now.items[k]);
+	}
+	dp_matches_clear(&now);
+	if (r < 0) {
+		plugin_list_clear(&list);
+		return r;
+	}
+	*out = list;
+	return 0;
+}
+
+int plugin_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
+		    struct plugin_answer *out)
+{
+	switch (p->spec->kind) {
+	case HOSTDEV_DP_KIND_PCI:
+		return vfio_pci_allocate(p, ids, n_ids, out);
+	case HOSTDEV_DP_KIND_USB:
+		return usb_allocate(p, ids, n_ids, out);
+	case HOSTDEV_DP_KIND_MDEV:
+		return mdev_allocate(p, ids, n_ids, out);
+	}
+	return -EINVAL;
+}
+
+int plugin_preferred(struct plugin *p, const char *const *available, size_t n_available,
+		     const char *const *must_include, size_t n_must_include, size_t size,
+		     struct plugin_answer *out)
+{
+	struct dp_matches now = {0};
+	struct prefer_candidate *c = NULL;
+	const char **chosen = NULL;
+	long n = 0;
+	int r;
+
+	if ((r = plugin_matches(p, &now)) < 0)
+		return answer_fail(out, r, "%s: cannot read the devices: %s", p->resource_name,
+				   hostdev_ctx_get_error(p->ctx));
+	c = calloc(n_available ? n_available : 1, sizeof(*c));
+	chosen = calloc(size ? size : 1, sizeof(*chosen));
+	if (!c || !chosen) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_available; i++) {
+		long k = dp_matches_find_id(&now, available[i]);
+
+		c[i].id = available[i];
+		c[i].numa = k >= 0 ? now.items[k].numa : -1;
+		c[i].group = k >= 0 ? now.items[k].iommu_group : -1;
+		c[i].bucket = k >= 0 ? now.items[k].pf : NULL;
+	}
+	n = prefer_select(c, n_available, must_include, n_must_include, size, chosen);
+	if (n < 0)
+		r = (int)n;
+	for (long i = 0; i < n && r == 0; i++)
+		r = answer_add_id(out, chosen[i]);
+out:
+	free(c);
+	free(chosen);
+	dp_matches_clear(&now);
+	return r;
+}

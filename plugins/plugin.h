@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The built-in device plugins (vfio PCI, USB, mdev) behind hostdev_dp_server_new_builtin(): the
+ * state of one plugin, what it lists, and what it answers. The logic writes into plain structs
+ * (struct plugin_list, struct plugin_answer) that plugin_ops.c copies into the server's objects,
+ * and uses only the public API, so that the tests run it without the gRPC layer
+ * (tests/dpconfig). The rules are in docs/device-plugin.md ("Built-in plugins"). Never installed.
+ */
+#ifndef HOSTDEV_PLUGIN_H
+#define HOSTDEV_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dp_config.h"
+#include "dp_match.h"
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Answers (answer.c) */
+
+struct plugin_env {
+	char *name, *value;
+};
+
+struct plugin_devspec {
+	char *container_path, *host_path, *permissions;
+};
+
+/* What a plugin answers for one container, before it becomes a hostdev_dp_response. */
+struct plugin_answer {
+	struct plugin_env *envs; /* in the order set; a name set again is replaced */
+	size_t n_envs;
+	struct plugin_devspec *devices; /* each host path once, in the order added */
+	size_t n_devices;
+	char **ids; /* GetPreferredAllocation, each once, in order */
+	size_t n_ids;
+	char *error; /* the message for the kubelet when the call fails */
+};
+
+int answer_set_env(struct plugin_answer *a, const char *name, const char *value);
+/* Add the device node @path (container path = host path, "mrw") unless it is there already. */
+int answer_add_device(struct plugin_answer *a, const char *path);
+int answer_add_id(struct plugin_answer *a, const char *id);
+/* Record the failure message and return @err (a negative errno); -ENOMEM when out of memory. */
+int answer_fail(struct plugin_answer *a, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *answer_get_env(const struct plugin_answer *a, const char *name);
+void answer_clear(struct plugin_answer *a);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Plugins (plugin.c) */
+
+/* One advertised device. */
+struct plugin_device {
+	char *id;
+	bool healthy;
+	int numa; /* -1: no topology */
+};
+
+struct plugin_list {
+	struct plugin_device *items;
+	size_t count;
+};
+
+void plugin_list_clear(struct plugin_list *l);
+
+/* The userdata of one built-in plugin. */
+struct plugin {
+	hostdev_ctx *ctx; /* the loop's context: the callbacks run under the loop's lock */
+	struct hostdev_dp_config *config; /* a reference */
+	const struct dp_spec *spec;	  /* the config entry of the resource */
+	char *resource_name;
+	char *env_name; /* PCI_RESOURCE_<NAME>, USB_RESOURCE_<NAME>, MDEV_PCI_RESOURCE_<NAME> */
+	char *sriov_env_name; /* PCIDEVICE_<PREFIX>_<NAME> (pci with sriovEnv), else NULL */
+	/* Every id advertised so far, in first-seen order, with its last NUMA node: a device
+	 * that goes away stays listed as Unhealthy (the kubelet then stops handing it out and
+	 * pods holding it are told). */
+	char **known;
+	int *known_numa;
+	size_t n_known;
+};
+
+/*
+ * A plugin for the resource @resource_name of entry @spec_index of @config (a reference is
+ * taken), reading the host through @ctx (a reference is taken). @initial_ids are the devices the
+ * resource had when it was resolved. Returns 0, -EINVAL (names that make no env variable),
+ * -ENOMEM.
+ */
+int plugin_new(hostdev_ctx *ctx, struct hostdev_dp_config *config, size_t spec_index,
+	       const char *resource_name, const char *const *initial_ids, size_t n_initial,
+	       struct plugin **out);
+void plugin_free(struct plugin *p);
+
+/* ListAndWatch: the devices of the resource now, with health and NUMA node. */
+int plugin_list_devices(struct plugin *p, struct plugin_list *out);
+/* Allocate @ids for one container. On failure @out->error says why. */
+int plugin_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
+		    struct plugin_answer *out);
+/* GetPreferredAllocation (pci and mdev): @out->ids. */
+int plugin_preferred(struct plugin *p, const char *const *available, size_t n_available,
+		     const char *const *must_include, size_t n_must_include, size_t size,
+		     struct plugin_answer *out);
+
+/* The devices of the resource as they are now: the entry's matches with the resource's name
+ * (a device taken by an earlier entry is not). */
+int plugin_matches(struct plugin *p, struct dp_matches *out);
+/* 1 when <dev root>/@rel exists (the context's HOSTDEV_PATH_DEV), else 0. */
+int plugin_dev_exists(const struct plugin *p, const char *rel);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Per kind */
+
+/* vfio_pci.c */
+bool vfio_pci_healthy(const struct plugin *p, const struct dp_match *m);
+int vfio_pci_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
+		      struct plugin_answer *out);
+/* usb.c */
+bool usb_healthy(const struct plugin *p, const struct dp_match *m);
+int usb_allocate(struct plugin *p, const char *const *ids, size_t n_ids, struct plugin_answer *out);
+/* mdev.c */
+bool mdev_healthy(const struct plugin *p, const struct dp_match *m);
+int mdev_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
+		  struct plugin_answer *out);
+
+/*
+ * vfio_nodes.c: add the device nodes a VMM needs for a vfio device whose sysfs directory is
+ * @sysfs_dir (relative to the sysfs root) in IOMMU group @group: /dev/vfio/vfio, /dev/vfio/<group>,
+ * and with iommufd (<sysfs_dir>/vfio-dev/vfioN and <dev>/iommu) /dev/iommu and
+ * /dev/vfio/devices/vfioN. @what names the device in messages. Fails (-ENODEV, with the message
+ * in @out) without a group or its node.
+ */
+int vfio_add_nodes(const struct plugin *p, const char *what, const char *sysfs_dir, int group,
+		   struct plugin_answer *out);
+
+/* sriov_env.c: PCIDEVICE_<..> and PCIDEVICE_<..>_INFO for @addresses in groups @groups. */
+int sriov_env_set(const struct plugin *p, char *const *addresses, const int *groups, size_t n,
+		  struct plugin_answer *out);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Preferred allocation policy (prefer.c), a pure function */
+
+struct prefer_candidate {
+	const char *id;
+	int numa;	    /* -1: none (a node of its own) */
+	int group;	    /* IOMMU group, -1: none */
+	const char *bucket; /* PF address of a VF / parent of an mdev; NULL: none */
+};
+
+/*
+ * Choose up to @size ids: first @must (in order, each once), then candidates: the IOMMU-group
+ * siblings of what is chosen, on one NUMA node (the node of the must-include devices when it can
+ * supply the rest, else the node with the most candidates among those that can, else the node
+ * with the most), VFs of the same PF (or mdevs of the same parent) as what is chosen, whole IOMMU
+ * groups, the smallest PF that can supply the rest (the largest when none can), then the
+ * kubelet's order. Writes the chosen ids (borrowed from @must and @c) to @out (room for @size)
+ * and returns how many, or -ENOMEM.
+ */
+long prefer_select(const struct prefer_candidate *c, size_t n, const char *const *must,
+		   size_t n_must, size_t size, const char **out);
+
+#endif /* HOSTDEV_PLUGIN_H */

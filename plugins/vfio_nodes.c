@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The device nodes of a vfio device (PCI function or mdev) for a container, per KubeVirt's
+ * contract: the container /dev/vfio/vfio, the group /dev/vfio/<group>, and when the kernel offers
+ * iommufd for the device (a vfio-dev/vfioN directory in sysfs, and /dev/iommu) also /dev/iommu
+ * and its cdev /dev/vfio/devices/vfioN. Existence is checked under the context's /dev root; the
+ * answer names the host's /dev paths, which is what the container runtime opens.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+
+/* The "vfioN" entry of <sysfs>/@sysfs_dir/vfio-dev into @buf; 0 when there is none. */
+static int vfio_cdev(const struct plugin *p, const char *sysfs_dir, char *buf, size_t size)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	if (snprintf(path, sizeof(path), "%s/%s/vfio-dev",
+		     hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_SYSFS),
+		     sysfs_dir) >= (int)sizeof(path))
+		return 0;
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "vfio", 4) == 0 && de->d_name[4] >= '0' &&
+		    de->d_name[4] <= '9' && strlen(de->d_name) < size) {
+			snprintf(buf, size, "%s", de->d_name);
+			found = 1;
+			break;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+int vfio_add_nodes(const struct plugin *p, const char *what, const char *sysfs_dir, int group,
+		   struct plugin_answer *out)
+{
+	char rel[64], path[96], cdev[64];
+	int r;
+
+	if (group < 0)
+		return answer_fail(
+		    out, -ENODEV,
+		    "%s has no IOMMU group, so vfio cannot hand it to a virtual "
+		    "machine: enable the IOMMU (intel_iommu=on or amd_iommu=on on the "
+		    "kernel command line) and reboot",
+		    what);
+	snprintf(rel, sizeof(rel), "vfio/%d", group);
+	if (!plugin_dev_exists(p, rel))
+		return answer_fail(
+		    out, -ENODEV,
+		    "/dev/vfio/%d of %s does not exist: IOMMU group %d is not "
+		    "usable yet (every device of the group must be on vfio-pci, e.g. "
+		    "hostdev bind --group) or the vfio modules are not loaded",
+		    group, what, group);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
+	if ((r = answer_add_device(out, "/dev/vfio/vfio")) < 0 ||
+	    (r = answer_add_device(out, path)) < 0)
+		return r;
+	if (!vfio_cdev(p, sysfs_dir, cdev, sizeof(cdev)) || !plugin_dev_exists(p, "iommu"))
+		return 0;
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
+	if ((r = answer_add_device(out, "/dev/iommu")) < 0 ||
+	    (r = answer_add_device(out, path)) < 0)
+		return r;
+	return 0;
+}

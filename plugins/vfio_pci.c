@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The vfio PCI plugin: ids are PCI addresses. A device is healthy while it is bound to vfio-pci
+ * and its group node /dev/vfio/<group> exists. Allocate re-reads every device (it may have gone
+ * or changed driver since the last list), then answers per KubeVirt's contract:
+ * PCI_RESOURCE_<NAME> = exactly the allocated addresses in the kubelet's order, each once (virt-
+ * launcher pops them in order; a sibling or a duplicate there attaches the wrong device), and
+ * the vfio device nodes; optionally the SR-IOV device plugin's PCIDEVICE_ variables.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+
+#define VFIO_DRIVER "vfio-pci"
+
+bool vfio_pci_healthy(const struct plugin *p, const struct dp_match *m)
+{
+	char rel[32];
+
+	if (!m->driver || strcmp(m->driver, VFIO_DRIVER) != 0 || m->iommu_group < 0)
+		return false;
+	snprintf(rel, sizeof(rel), "vfio/%d", m->iommu_group);
+	return plugin_dev_exists(p, rel);
+}
+
+/* Check one device as it is now and add its nodes. *group_out: its IOMMU group. */
+static int allocate_one(struct plugin *p, const char *address, int *group_out,
+			struct plugin_answer *out)
+{
+	hostdev_pci_device *dev = NULL;
+	char what[128], sysfs_dir[64];
+	const char *driver;
+	int r = hostdev_pci_device_new(p->ctx, address, &dev);
+
+	if (r == -ENODEV || r == -EINVAL)
+		return answer_fail(
+		    out, -ENODEV,
+		    "%s of %s is no longer on this host (unplugged, or its VF was "
+		    "removed): it is listed as unhealthy now; delete the pod so that "
+		    "it gets another device",
+		    address, p->resource_name);
+	if (r < 0)
+		return answer_fail(out, r, "%s of %s cannot be read: %s", address, p->resource_name,
+				   hostdev_ctx_get_error(p->ctx));
+	driver = hostdev_pci_device_get_driver(dev);
+	if (!driver || strcmp(driver, VFIO_DRIVER) != 0) {
+		if (driver)
+			r = answer_fail(out, -EBUSY,
+					"%s of %s is bound to %s, not to vfio-pci, so no virtual "
+					"machine can use it: bind it to vfio-pci (hostdev bind %s) "
+					"and retry",
+					address, p->resource_name, driver, address);
+		else
+			r = answer_fail(out, -EBUSY,
+					"%s of %s has no driver, so no virtual machine can use it: "
+					"bind it to vfio-pci (hostdev bind %s) and retry",
+					address, p->resource_name, address);
+		hostdev_pci_device_unref(dev);
+		return r;
+	}
+	*group_out = hostdev_pci_device_get_iommu_group(dev);
+	hostdev_pci_device_unref(dev);
+	snprintf(what, sizeof(what), "%s of %s", address, p->resource_name);
+	snprintf(sysfs_dir, sizeof(sysfs_dir), "bus/pci/devices/%s", address);
+	return vfio_add_nodes(p, what, sysfs_dir, *group_out, out);
+}
+
+int vfio_pci_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
+		      struct plugin_answer *out)
+{
+	char **addresses = calloc(n_ids ? n_ids : 1, sizeof(*addresses));
+	int *groups = calloc(n_ids ? n_ids : 1, sizeof(*groups));
+	size_t n = 0, len = 0;
+	char *value = NULL;
+	int r = 0;
+
+	if (!addresses || !groups) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_ids && r == 0; i++) {
+		struct hostdev_pci_address a;
+		char canon[HOSTDEV_PCI_ADDRESS_MAX];
+		bool dup = false;
+
+		if (hostdev_pci_address_parse(ids[i], &a) < 0 ||
+		    hostdev_pci_address_format(&a, canon, sizeof(canon)) < 0) {
+			r = answer_fail(out, -EINVAL, "\"%s\" is not a device of %s", ids[i],
+					p->resource_name);
+			break;
+		}
+		for (size_t k = 0; k < n && !dup; k++)
+			dup = strcmp(addresses[k], canon) == 0;
+		if (dup)
+			continue;
+		if ((r = allocate_one(p, canon, &groups[n], out)) < 0)
+			break;
+		if (!(addresses[n] = strdup(canon))) {
+			r = -ENOMEM;
+			break;
+		}
+		len += strlen(canon) + 1;
+		n++;
+	}
+	if (r == 0) {
+		value = calloc(1, len + 1);
+		if (!value)
+			r = -ENOMEM;
+	}
+	for (size_t k = 0; k < n && r == 0; k++) {
+		if (k)
+			strcat(value, ",");
+		strcat(value, addresses[k]);
+	}
+	if (r == 0)
+		r = answer_set_env(out, p->env_name, value);
+	if (r == 0 && p->sriov_env_name)
+		r = sriov_env_set(p, addresses, groups, n, out);
+out:
+	for (size_t k = 0; addresses && k < n; k++)
+		free(addresses[k]);
+	free(addresses);
+	free(groups);
+	free(value);
+	return r;
+}

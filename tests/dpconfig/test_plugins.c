@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The built-in plugins without the gRPC layer, on the fake host (dp_tree.h): what they list
+ * (health, NUMA, hot-plug, devices that went away), what Allocate answers for each kind exactly
+ * per KubeVirt's contract (env values in order without duplicates or siblings, device nodes
+ * once each, iommufd nodes, SR-IOV device plugin variables), Allocate's errors, and preferred
+ * allocation on real device data.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dp_tree.h"
+#include "plugin.h"
+
+struct fixture {
+	struct fakeroot *root;
+	hostdev_ctx *ctx;
+	struct hostdev_dp_config *config;
+	struct plugin *plugin;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f || !(f->root = dp_tree_new()) || !(f->ctx = dp_tree_ctx(f->root))) {
+		if (f)
+			fakeroot_free(f->root);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	plugin_free(f->plugin);
+	dp_config_unref(f->config);
+	hostdev_ctx_unref(f->ctx);
+	fakeroot_free(f->root);
+	free(f);
+	return 0;
+}
+
+/* A plugin for resource @name of the only entry of @json. */
+static struct plugin *make(struct fixture *f, const char *json, const char *name)
+{
+	char err[1024];
+
+	plugin_free(f->plugin);
+	dp_config_unref(f->config);
+	f->plugin = NULL;
+	f->config = NULL;
+	if (dp_config_parse_text(json, &f->config, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_int_equal(
+	    plugin_new(f->ctx, f->config, f->config->n_specs - 1, name, NULL, 0, &f->plugin), 0);
+	return f->plugin;
+}
+
+/* "id:H|U:numa ..." of the list. */
+static void expect_list(struct plugin *p, const char *want)
+{
+	struct plugin_list l = {0};
+	char got[4096] = "";
+
+	assert_int_equal(plugin_list_devices(p, &l), 0);
+	for (size_t i = 0; i < l.count; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s:%c:%d", i ? " " : "",
+			 l.items[i].id, l.items[i].healthy ? 'H' : 'U', l.items[i].numa);
+	plugin_list_clear(&l);
+	if (strcmp(got, want) != 0)
+		fail_msg("list\n got: %s\nwant: %s", got, want);
+}
+
+/* "ENV=value;ENV=value|/dev/a,/dev/b" of an answer. */
+static void describe(const struct plugin_answer *a, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < a->n_envs; i++)
+		snprintf(buf + strlen(buf), size - strlen(buf), "%s%s=%s", i ? ";" : "",
+			 a->envs[i].name, a->envs[i].value);
+	snprintf(buf + strlen(buf), size - strlen(buf), "|");
+	for (size_t i = 0; i < a->n_devices; i++) {
+		/* The container sees the host's paths, with the rights a VMM needs. */
+		assert_string_equal(a->devices[i].container_path, a->devices[i].host_path);
+		assert_string_equal(a->devices[i].permissions, "mrw");
+		snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", i ? "," : "",
+			 a->devices[i].host_path);
+	}
+}
+
+static void expect_allocate(struct plugin *p, const char *const *ids, size_t n, const char *want)
+{
+	struct plugin_answer a = {0};
+	char got[8192];
+	int r = plugin_allocate(p, ids, n, &a);
+
+	if (r < 0)
+		fail_msg("allocate: %d %s", r, a.error ? a.error : "(no message)");
+	assert_null(a.error);
+	describe(&a, got, sizeof(got));
+	answer_clear(&a);
+	if (strcmp(got, want) != 0)
+		fail_msg("allocate\n got: %s\nwant: %s", got, want);
+}
+
+static void expect_allocate_error(struct plugin *p, const char *const *ids, size_t n, int err,
+				  const char *message)
+{
+	struct plugin_answer a = {0};
+
+	assert_int_equal(plugin_allocate(p, ids, n, &a), err);
+	assert_non_null(a.error);
+	if (strcmp(a.error, message) != 0)
+		fail_msg("error\n got: %s\nwant: %s", a.error, message);
+	answer_clear(&a);
+}
+
+#define IDS(...)                                                                                   \
+	(const char *const[]){__VA_ARGS__},                                                        \
+	    sizeof((const char *const[]){__VA_ARGS__}) / sizeof(char *)
+
+static const char nic_config[] = "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": "
+				 "\"example.com/nic\", \"selectors\": {\"vendorDevice\": "
+				 "[\"8086:10d3\"]}}]}";
+
+/* ---------------------------------------------------------------------------------------------- */
+/* vfio PCI */
+
+static void test_pci_list(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p = make(f, nic_config, "example.com/nic");
+
+	/* Healthy: on vfio-pci with /dev/vfio/<group>. 07:00.0 is on e1000e. */
+	expect_list(p, "0000:05:00.0:H:0 0000:05:00.1:H:0 0000:06:00.0:H:0 0000:07:00.0:U:0");
+	/* The group node goes: unhealthy. */
+	assert_int_equal(fakeroot_remove(f->root, "dev/vfio/8"), 0);
+	expect_list(p, "0000:05:00.0:H:0 0000:05:00.1:H:0 0000:06:00.0:U:0 0000:07:00.0:U:0");
+	/* Bound to vfio-pci with its node: healthy. */
+	assert_int_equal(fakeroot_pci_set_driver(f->root, "0000:07:00.0", "vfio-pci"), 0);
+	assert_int_equal(fakeroot_write(f->root, "dev/vfio/9", ""), 0);
+	expect_list(p, "0000:05:00.0:H:0 0000:05:00.1:H:0 0000:06:00.0:U:0 0000:07:00.0:H:0");
+	/* A device that goes away stays listed, unhealthy, with its last NUMA node. */
+	assert_int_equal(fakeroot_pci_remove(f->root, "0000:05:00.1", 0), 0);
+	expect_list(p, "0000:05:00.0:H:0 0000:05:00.1:U:0 0000:06:00.0:U:0 0000:07:00.0:H:0");
+	/* A hot-plugged one appears (the selectors run again), after the known ones. */
+	assert_int_equal(fakeroot_pci_add(f->root, "0000:04:00.0",
+					  &(struct fake_pci){.vendor = 0x8086,
+							     .device = 0x10d3,
+							     .class_code = 0x020000,
+							     .numa_node = FAKE_NUMA_NONE,
+							     .driver = "vfio-pci",
+							     .iommu_group = "11"}),
+			 0);
+	assert_int_equal(fakeroot_write(f->root, "dev/vfio/11", ""), 0);
+	expect_list(p, "0000:05:00.0:H:0 0000:05:00.1:U:0 0000:06:00.0:U:0 0000:07:00.0:H:0 "
+		       "0000:04:00.0:H:-1");
+	/* And comes back healthy. */
+	assert_int_equal(fakeroot_pci_add(f->root, "0000:05:00.1",
+					  &(struct fake_pci){.vendor = 0x8086,
+							     .device = 0x10d3,
+							     .class_code = 0x020000,
+							     .numa_node = 0,
+							     .driver = "vfio-pci",
+							     .iommu_group = "7"}),
+			 0);
+	expect_list(p, "0000:05:00.0:H:0 0000:05:00.1:H:0 0000:06:00.0:U:0 0000:07:00.0:H:0 "
+		       "0000:04:00.0:H:-1");
+}
+
+static void test_pci_list_pooled(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p =
+	    make(f,
+		 "{\"resources\": [{\"kind\": \"pci\", \"naming\": \"harvester\", \"selectors\": "
+		 "{\"driver\": [\"vfio-pci\"]}}]}",
+		 "intel.com/82574L_GIGABIT_NETWORK_CONNECTION");
+
+	/* Only the devices of this Harvester name, not the VFs or GPUs of the same entry. */
+	expect_list(p, "0000:05:00.0:H:0 0000:05:00.1:H:0 0000:06:00.0:H:0");
+	p = make(f,
+		 "{\"resources\": [{\"kind\": \"pci\", \"naming\": \"per-device\", \"selectors\": "
+		 "{\"driver\": [\"vfio-pci\"]}}]}",
+		 "nvidia.com/node1-0000d8000");
+	expect_list(p, "0000:d8:00.0:H:1");
+}
+
+static void test_pci_known_at_start(void **state)
+{
+	struct fixture *f = *state;
+	const char *initial[] = {"0000:06:00.0", "0000:0f:00.0"};
+	char err[1024];
+
+	assert_int_equal(dp_config_parse_text(nic_config, &f->config, err, sizeof(err)), 0);
+	assert_int_equal(
+	    plugin_new(f->ctx, f->config, 0, "example.com/nic", initial, 2, &f->plugin), 0);
+	/* The resolved devices keep their place; one that is gone by now is unhealthy. */
+	expect_list(f->plugin, "0000:06:00.0:H:0 0000:0f:00.0:U:-1 0000:05:00.0:H:0 "
+			       "0000:05:00.1:H:0 0000:07:00.0:U:0");
+}
+
+static void test_pci_allocate(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p = make(f, nic_config, "example.com/nic");
+
+	/* Exactly the allocated addresses, in the kubelet's order; the group sibling 05:00.1 is
+	 * not added; one group node per group. */
+	expect_allocate(p, IDS("0000:06:00.0", "0000:05:00.0"),
+			"PCI_RESOURCE_EXAMPLE_COM_NIC=0000:06:00.0,0000:05:00.0|"
+			"/dev/vfio/vfio,/dev/vfio/8,/dev/vfio/7");
+	expect_allocate(p, IDS("0000:05:00.1", "0000:05:00.0", "0000:06:00.0"),
+			"PCI_RESOURCE_EXAMPLE_COM_NIC=0000:05:00.1,0000:05:00.0,0000:06:00.0|"
+			"/dev/vfio/vfio,/dev/vfio/7,/dev/vfio/8");
+	/* Duplicates (the kubelet should not send them) appear once; short forms are read. */
+	expect_allocate(p, IDS("0000:05:00.0", "05:00.0", "0000:05:00.0"),
+			"PCI_RESOURCE_EXAMPLE_COM_NIC=0000:05:00.0|/dev/vfio/vfio,/dev/vfio/7");
+	expect_allocate(p, NULL, 0, "PCI_RESOURCE_EXAMPLE_COM_NIC=|");
+}
+
+static void test_pci_iommufd(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p = make(f, nic_config, "example.com/nic");
+
+	assert_int_equal(dp_tree_iommufd(f->root, "sys/bus/pci/devices/0000:06:00.0", 3), 0);
+	assert_int_equal(dp_tree_iommufd(f->root, "sys/bus/pci/devices/0000:05:00.0", 1), 0);
+	expect_allocate(p, IDS("0000:06:00.0", "0000:05:00.1", "0000:05:00.0"),
+			"PCI_RESOURCE_EXAMPLE_COM_NIC=0000:06:00.0,0000:05:00.1,0000:05:00.0|"
+			"/dev/vfio/vfio,/dev/vfio/8,/dev/iommu,/dev/vfio/devices/vfio3,/dev/vfio/7,"
+			"/dev/vfio/devices/vfio1");
+	/* vfio-dev without /dev/iommu is no iommufd. */
+	assert_int_equal(fakeroot_remove(f->root, "dev/iommu"), 0);
+	expect_allocate(p, IDS("0000:06:00.0"),
+			"PCI_RESOURCE_EXAMPLE_COM_NIC=0000:06:00.0|/dev/vfio/vfio,/dev/vfio/8");
+}
+
+static void test_pci_allocate_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p = make(f, nic_config, "example.com/nic");
+
+	expect_allocate_error(p, IDS("0000:05:00.0", "0000:07:00.0"), -EBUSY,
+			      "0000:07:00.0 of example.com/nic is bound to e1000e, not to "
+			      "vfio-pci, so no virtual machine can use it: bind it to vfio-pci "
+			      "(hostdev bind 0000:07:00.0) and retry");
+	assert_int_equal(fakeroot_pci_set_driver(f->root, "0000:07:00.0", NULL), 0);
+	expect_allocate_error(p, IDS("0000:07:00.0"), -EBUSY,
+			      "0000:07:00.0 of example.com/nic has no driver, so no virtual "
+			      "machine can use it: bind it to vfio-pci (hostdev bind 0000:07:00.0) "
+			      "and retry");
+	assert_int_equal(fakeroot_pci_remove(f->root, "0000:05:00.1", 0), 0);
+	expect_allocate_error(p, IDS("0000:05:00.1"), -ENODEV,
+			      "0000:05:00.1 of example.com/nic is no longer on this host "
+			      "(unplugged, or its VF was removed): it is listed as unhealthy now; "
+			      "delete the pod so that it gets another device");
+	assert_int_equal(fakeroot_remove(f->root, "dev/vfio/8"), 0);
+	expect_allocate_error(p, IDS("0000:06:00.0"), -ENODEV,
+			      "/dev/vfio/8 of 0000:06:00.0 of example.com/nic does not exist: "
+			      "IOMMU group 8 is not usable yet (every device of the group must be "
+			      "on vfio-pci, e.g. hostdev bind --group) or the vfio modules are not "
+			      "loaded");
+	assert_int_equal(fakeroot_pci_add(f->root, "0000:04:00.0",
+					  &(struct fake_pci){.vendor = 0x8086,
+							     .device = 0x10d3,
+							     .class_code = 0x020000,
+							     .driver = "vfio-pci"}),
+			 0);
+	expect_allocate_error(p, IDS("0000:04:00.0"), -ENODEV,
+			      "0000:04:00.0 of example.com/nic has no IOMMU group, so vfio cannot "
+			      "hand it to a virtual machine: enable the IOMMU (intel_iommu=on or "
+			      "amd_iommu=on on the kernel command line) and reboot");
+	expect_allocate_error(p, IDS("usb-1050-0407-11111111"), -EINVAL,
+			      "\"usb-1050-0407-11111111\" is not a device of example.com/nic");
+}
+
+static void test_pci_sriov_env(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p = make(f,
+				"{\"resources\": [{\"kind\": \"pci\", \"resourceName\": "
+				"\"intel.com/x710_vf_dpdk\", \"sriovEnv\": true, \"selectors\": "
+				"{\"pf\": [{\"name\": \"ens1f0\"}]}}]}",
+				"intel.com/x710_vf_dpdk");
+
+	/* The addresses in order; _INFO keyed by address, sorted, like Go's encoding/json. */
+	expect_allocate(
+	    p, IDS("0000:3b:02.2", "0000:3b:02.0"),
+	    "PCI_RESOURCE_INTEL_COM_X710_VF_DPDK=0000:3b:02.2,0000:3b:02.0;"
+	    "PCIDEVICE_INTEL_COM_X710_VF_DPDK=0000:3b:02.2,0000:3b:02.0;"
+	    "PCIDEVICE_INTEL_COM_X710_VF_DPDK_INFO={\"0000:3b:02.0\":{\"generic\":{\"deviceID\":"
+	    "\"0000:3b:02.0\"},\"vfio\":{\"dev-mount\":\"/dev/vfio/40\",\"mount\":\"/dev/vfio/"
+	    "vfio\"}},\"0000:3b:02.2\":{\"generic\":{\"deviceID\":\"0000:3b:02.2\"},\"vfio\":{"
+	    "\"dev-mount\":\"/dev/vfio/42\",\"mount\":\"/dev/vfio/vfio\"}}}|"
+	    "/dev/vfio/vfio,/dev/vfio/42,/dev/vfio/40");
+	/* Another prefix: the SR-IOV device plugin's resourcePrefix and our name part. */
+	p = make(f,
+		 "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"example.com/vf-pool\", "
+		 "\"sriovEnv\": \"openshift.io\", \"selectors\": {\"pf\": [{\"name\": "
+		 "\"ens1f1\"}]}}]}",
+		 "example.com/vf-pool");
+	expect_allocate(p, IDS("0000:3b:0a.1"),
+			"PCI_RESOURCE_EXAMPLE_COM_VF-POOL=0000:3b:0a.1;"
+			"PCIDEVICE_OPENSHIFT_IO_VF-POOL=0000:3b:0a.1;"
+			"PCIDEVICE_OPENSHIFT_IO_VF-POOL_INFO={\"0000:3b:0a.1\":{\"generic\":{"
+			"\"deviceID\":\"0000:3b:0a.1\"},\"vfio\":{\"dev-mount\":\"/dev/vfio/51\","
+			"\"mount\":\"/dev/vfio/vfio\"}}}|/dev/vfio/vfio,/dev/vfio/51");
+}
+
+static void expect_preferred(struct plugin *p, const char *const *available, size_t n,
+			     const char *const *must, size_t n_must, size_t size, const char *want)
+{
+	struct plugin_answer a = {0};
+	char got[1024] = "";
+
+	assert_int_equal(plugin_preferred(p, available, n, must, n_must, size, &a), 0);
+	for (size_t i = 0; i < a.n_ids; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? "," : "",
+			 a.ids[i]);
+	answer_clear(&a);
+	if (strcmp(got, want) != 0)
+		fail_msg("preferred %zu\n got: %s\nwant: %s", size, got, want);
+}
+
+static void test_pci_preferred(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const vfs[] = {"0000:86:02.0", "0000:3b:02.0", "0000:3b:0a.0",
+					  "0000:86:02.1", "0000:3b:02.1", "0000:3b:0a.1",
+					  "0000:86:02.2", "0000:3b:02.2", "0000:3b:02.3"};
+	static const char *const must86[] = {"0000:86:02.2"};
+	struct plugin *p =
+	    make(f,
+		 "{\"resources\": [{\"kind\": \"pci\", \"naming\": \"harvester\", "
+		 "\"selectors\": {\"class\": [\"0200\"], \"driver\": [\"vfio-pci\"]}}]}",
+		 "intel.com/ETHERNET_VIRTUAL_FUNCTION_700_SERIES");
+
+	/* NUMA 0 has six VFs (PFs 3b:00.0 with four, 3b:00.1 with two), NUMA 1 three. */
+	expect_preferred(p, vfs, 9, NULL, 0, 2, "0000:3b:0a.0,0000:3b:0a.1");
+	expect_preferred(p, vfs, 9, NULL, 0, 3, "0000:3b:02.0,0000:3b:02.1,0000:3b:02.2");
+	expect_preferred(p, vfs, 9, NULL, 0, 5,
+			 "0000:3b:02.0,0000:3b:02.1,0000:3b:02.2,0000:3b:02.3,0000:3b:0a.0");
+	/* The must-include VF's node and PF. */
+	expect_preferred(p, vfs, 9, must86, 1, 2, "0000:86:02.2,0000:86:02.0");
+	/* Only what is available. */
+	expect_preferred(p, vfs + 3, 3, NULL, 0, 2, "0000:3b:02.1,0000:3b:0a.1");
+	/* IOMMU-group siblings of the multi-function NIC stay together. */
+	p = make(f, nic_config, "example.com/nic");
+	expect_preferred(p, IDS("0000:06:00.0", "0000:05:00.0", "0000:05:00.1", "0000:07:00.0"),
+			 NULL, 0, 2, "0000:05:00.0,0000:05:00.1");
+	expect_preferred(p, IDS("0000:06:00.0", "0000:05:00.0", "0000:05:00.1", "0000:07:00.0"),
+			 NULL, 0, 1, "0000:06:00.0");
+	expect_preferred(p, IDS("0000:06:00.0", "0000:05:00.0", "0000:05:00.1"),
+			 IDS("0000:05:00.1"), 2, "0000:05:00.1,0000:05:00.0");
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* USB */
+
+static const char yubi_config[] = "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": "
+				  "\"example.com/yubikey\", \"selectors\": {\"vendorProduct\": "
+				  "[\"1050:0407\"]}}]}";
+
+static void test_usb(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p = make(f, yubi_config, "example.com/yubikey");
+
+	expect_list(p, "usb-1050-0407-11111111:H:-1 usb-1050-0407-22222222:H:-1");
+	expect_allocate(p, IDS("usb-1050-0407-22222222", "usb-1050-0407-11111111"),
+			"USB_RESOURCE_EXAMPLE_COM_YUBIKEY=1:4,1:3|/dev/bus/usb/001/004,"
+			"/dev/bus/usb/001/003");
+	/* Unplugged: listed unhealthy; Allocate says so. */
+	assert_int_equal(dp_tree_remove_usb(f->root, "1-2", 3), 0);
+	expect_list(p, "usb-1050-0407-11111111:U:-1 usb-1050-0407-22222222:H:-1");
+	expect_allocate_error(p, IDS("usb-1050-0407-11111111"), -ENODEV,
+			      "USB device usb-1050-0407-11111111 of example.com/yubikey is not "
+			      "plugged in now: plug it back in (it is listed as unhealthy "
+			      "meanwhile) or delete the pod so that it gets another device");
+	/* Plugged into another port: the same id, the node of the device as it is now. */
+	assert_int_equal(dp_tree_add_usb(f->root, "1-8", 0x1050, 0x0407, "11111111", 12), 0);
+	expect_list(p, "usb-1050-0407-11111111:H:-1 usb-1050-0407-22222222:H:-1");
+	expect_allocate(p, IDS("usb-1050-0407-11111111"),
+			"USB_RESOURCE_EXAMPLE_COM_YUBIKEY=1:12|/dev/bus/usb/001/012");
+	/* The node missing (udev not done, or being unplugged): unhealthy, and an error. */
+	assert_int_equal(fakeroot_remove(f->root, "dev/bus/usb/001/004"), 0);
+	expect_list(p, "usb-1050-0407-11111111:H:-1 usb-1050-0407-22222222:U:-1");
+	expect_allocate_error(p, IDS("usb-1050-0407-22222222"), -ENODEV,
+			      "USB device usb-1050-0407-22222222 of example.com/yubikey (bus 1, "
+			      "device 4) has no device node /dev/bus/usb/001/004: it is being "
+			      "unplugged, or /dev is not the host's");
+}
+
+static void test_usb_port_identity(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p = make(f,
+				"{\"resources\": [{\"kind\": \"usb\", \"resourceName\": "
+				"\"example.com/serial\", \"selectors\": {\"vendorProduct\": "
+				"[\"0403:6001\"]}}]}",
+				"example.com/serial");
+
+	expect_list(p, "node1-000000140-usb2-4:H:-1 node1-000000140-usb2-5:H:-1");
+	/* Re-plugged into the same port: new devnum, same id. */
+	assert_int_equal(dp_tree_remove_usb(f->root, "1-5", 6), 0);
+	assert_int_equal(dp_tree_add_usb(f->root, "1-5", 0x0403, 0x6001, NULL, 20), 0);
+	expect_allocate(p, IDS("node1-000000140-usb2-5", "node1-000000140-usb2-5"),
+			"USB_RESOURCE_EXAMPLE_COM_SERIAL=1:20|/dev/bus/usb/001/020");
+	/* Per-device USB resources: one device each. */
+	p = make(f,
+		 "{\"resources\": [{\"kind\": \"usb\", \"naming\": \"per-device\", \"selectors\": "
+		 "{\"vendorProduct\": [\"0403:6001\"]}}]}",
+		 "kubevirt.io/node1-000000140-usb2-4");
+	expect_list(p, "node1-000000140-usb2-4:H:-1");
+	expect_allocate(p, IDS("node1-000000140-usb2-4"),
+			"USB_RESOURCE_KUBEVIRT_IO_NODE1-000000140-USB2-4=1:5|/dev/bus/usb/001/005");
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* mdev */
+
+static const char vgpu_config[] = "{\"resources\": [{\"kind\": \"mdev\", \"naming\": "
+				  "\"harvester\", \"selectors\": {\"type\": [\"GRID T4-1Q\", "
+				  "\"GRID T4-2Q\"]}}]}";
+
+static void test_mdev(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p = make(f, vgpu_config, "nvidia.com/GRID_T4-1Q");
+
+	/* NUMA node of the parent. */
+	expect_list(p, MDEV_A ":H:1 " MDEV_B ":H:1");
+	expect_allocate(p, IDS(MDEV_B, MDEV_A, MDEV_B),
+			"MDEV_PCI_RESOURCE_NVIDIA_COM_GRID_T4-1Q=" MDEV_B "," MDEV_A
+			"|/dev/vfio/vfio,/dev/vfio/71,/dev/vfio/70");
+	assert_int_equal(dp_tree_iommufd(f->root, "sys/bus/mdev/devices/" MDEV_A, 7), 0);
+	expect_allocate(p, IDS(MDEV_A),
+			"MDEV_PCI_RESOURCE_NVIDIA_COM_GRID_T4-1Q=" MDEV_A
+			"|/dev/vfio/vfio,/dev/vfio/70,/dev/iommu,/dev/vfio/devices/vfio7");
+	assert_int_equal(fakeroot_remove(f->root, "dev/vfio/71"), 0);
+	expect_list(p, MDEV_A ":H:1 " MDEV_B ":U:1");
+	expect_allocate_error(p, IDS(MDEV_B), -ENODEV,
+			      "/dev/vfio/71 of mdev " MDEV_B " of nvidia.com/GRID_T4-1Q does not "
+			      "exist: IOMMU group 71 is not usable yet (every device of the group "
+			      "must be on vfio-pci, e.g. hostdev bind --group) or the vfio modules "
+			      "are not loaded");
+	assert_int_equal(fakeroot_remove(f->root, "sys/bus/mdev/devices/" MDEV_A), 0);
+	expect_list(p, MDEV_A ":U:1 " MDEV_B ":U:1");
+	expect_allocate_error(p, IDS(MDEV_A), -ENODEV,
+			      "mdev " MDEV_A " of nvidia.com/GRID_T4-1Q no longer exists (removed "
+			      "with hostdev mdev remove, or its parent went away): create it again "
+			      "or delete the pod so that it gets another device");
+	/* A new mdev of the type is picked up. */
+	assert_int_equal(dp_tree_add_mdev(f->root, "0000:e0:00.0", "nvidia-222",
+					  "55555555-6666-7777-8888-999999999999", "74"),
+			 0);
+	expect_list(p, MDEV_A ":U:1 " MDEV_B ":U:1 55555555-6666-7777-8888-999999999999:H:1");
+	p = make(f, vgpu_config, "nvidia.com/GRID_T4-2Q");
+	expect_list(p, MDEV_C ":H:1");
+	expect_preferred(p, IDS(MDEV_C), NULL, 0, 1, MDEV_C);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Plugin objects */
+
+static void test_plugin_new(void **state)
+{
+	struct fixture *f = *state;
+	char err[1024];
+	struct plugin *p = NULL;
+
+	assert_int_equal(dp_config_parse_text(nic_config, &f->config, err, sizeof(err)), 0);
+	assert_int_equal(plugin_new(NULL, f->config, 0, "example.com/nic", NULL, 0, &p), -EINVAL);
+	assert_int_equal(plugin_new(f->ctx, f->config, 1, "example.com/nic", NULL, 0, &p), -EINVAL);
+	assert_int_equal(plugin_new(f->ctx, f->config, 0, NULL, NULL, 0, &p), -EINVAL);
+	assert_null(p);
+	assert_int_equal(plugin_new(f->ctx, f->config, 0, "example.com/nic", NULL, 0, &p), 0);
+	assert_string_equal(p->env_name, "PCI_RESOURCE_EXAMPLE_COM_NIC");
+	assert_null(p->sriov_env_name);
+	/* The plugin keeps the config alive. */
+	assert_int_equal(f->config->refcount, 2);
+	plugin_free(p);
+	assert_int_equal(f->config->refcount, 1);
+	plugin_free(NULL);
+}
+
+static void test_answer(void **state)
+{
+	struct plugin_answer a = {0};
+
+	(void)state;
+	assert_int_equal(answer_set_env(&a, "A", "1"), 0);
+	assert_int_equal(answer_set_env(&a, "B", "2"), 0);
+	assert_int_equal(answer_set_env(&a, "A", "3"), 0);
+	assert_int_equal(a.n_envs, 2);
+	assert_string_equal(answer_get_env(&a, "A"), "3");
+	assert_null(answer_get_env(&a, "C"));
+	assert_int_equal(answer_add_device(&a, "/dev/x"), 0);
+	assert_int_equal(answer_add_device(&a, "/dev/x"), 0);
+	assert_int_equal(a.n_devices, 1);
+	assert_int_equal(answer_add_id(&a, "i"), 0);
+	assert_int_equal(answer_add_id(&a, "i"), 0);
+	assert_int_equal(a.n_ids, 1);
+	assert_int_equal(answer_fail(&a, -EIO, "first %d", 1), -EIO);
+	assert_int_equal(answer_fail(&a, -ENODEV, "second %s", "x"), -ENODEV);
+	assert_string_equal(a.error, "second x");
+	answer_clear(&a);
+	assert_null(a.envs);
+	assert_int_equal(a.n_ids, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_pci_list, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pci_list_pooled, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pci_known_at_start, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pci_allocate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pci_iommufd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pci_allocate_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pci_sriov_env, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pci_preferred, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_usb, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_usb_port_identity, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mdev, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_plugin_new, setup, teardown),
+	    cmocka_unit_test(test_answer),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
