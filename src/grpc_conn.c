@@ -211,7 +211,7 @@ static void call_close(struct grpc_call *call)
 	if (call->closed)
 		return;
 	call->closed = true;
-	if (call->stream_id > 0 && !call->conn->destroyed)
+	if (call->stream_id > 0 && call->conn->session)
 		nghttp2_session_set_stream_user_data(call->conn->session, call->stream_id, NULL);
 	if (call->close_fn)
 		call->close_fn(call, call->close_userdata);
@@ -698,13 +698,13 @@ static void conn_destroy(struct grpc_conn *conn)
 {
 	if (conn->destroyed)
 		return;
-	conn->dead = true;
-	/* Close callbacks may call back into the server: keep the connection busy meanwhile. */
+	conn->destroyed = conn->dead = true;
+	/* Close callbacks may call back into the server: keep the connection busy meanwhile (a
+	 * close from there only marks it). A call is freed right after its callback. */
 	conn->busy++;
 	while (conn->calls)
 		call_close(conn->calls);
 	conn->busy--;
-	conn->destroyed = true;
 	conn_unlink(conn);
 	loop_remove(conn->source);
 	if (conn->fd >= 0) {
