@@ -312,6 +312,15 @@ static void h_stream(struct grpc_call *call, const uint8_t *msg, size_t len, voi
 	assert_int_equal(grpc_call_send(call, (const uint8_t *)"", 0), 0);
 }
 
+/* Dispatch until a handler took a call (slow under valgrind on a loaded machine). */
+static void wait_for_stream(hostdev_dp_loop *loop, struct server_state *s)
+{
+	uint64_t end = now_ms() + 10000;
+
+	while (!s->stream && now_ms() < end)
+		assert_true(hostdev_dp_loop_dispatch(loop, 50) >= 0);
+}
+
 static const struct grpc_method methods[] = {
     {"/t.S/Echo", h_echo},
     {"/t.S/Fail", h_fail},
@@ -418,8 +427,7 @@ static void test_cancel(void **state)
 					   200, on_done, &r, &c),
 			 0);
 	/* Let the request reach the server, then cancel: done never runs. */
-	for (int i = 0; i < 20 && !s.stream; i++)
-		hostdev_dp_loop_dispatch(f->loop, 10);
+	wait_for_stream(f->loop, &s);
 	assert_non_null(s.stream);
 	grpc_client_cancel(c);
 	for (int i = 0; i < 30; i++)
@@ -451,8 +459,7 @@ static void test_shutdown_closes_streams(void **state)
 	assert_int_equal(grpc_client_unary(f->loop, f->sock, "/t.S/Stream", (const uint8_t *)"x", 1,
 					   5000, on_done, &r, &c),
 			 0);
-	for (int i = 0; i < 50 && !s.stream; i++)
-		hostdev_dp_loop_dispatch(f->loop, 10);
+	wait_for_stream(f->loop, &s);
 	assert_non_null(s.stream);
 	grpc_server_free(server);
 	assert_int_equal(s.closed, 1);
@@ -520,6 +527,35 @@ static void test_client_from_other_thread(void **state)
 	assert_true(r.done);
 	assert_int_equal(r.status, GRPC_STATUS_OK);
 	assert_memory_equal(r.response, "thr", 3);
+
+	/* The answer comes from this thread while the loop waits on its own: the queued output
+	 * must wake it (ListAndWatch updates pushed by hostdev_dp_server_set_devices()). */
+	memset(&r, 0, sizeof(r));
+	loop_lock(f->loop);
+	assert_int_equal(grpc_client_unary(f->loop, f->sock, "/t.S/Silent", (const uint8_t *)"q", 1,
+					   5000, on_done, &r, NULL),
+			 0);
+	loop_unlock(f->loop);
+	end = now_ms() + 5000;
+	while (now_ms() < end) {
+		bool taken;
+
+		loop_lock(f->loop);
+		taken = s.stream != NULL;
+		if (taken) {
+			assert_int_equal(grpc_call_send(s.stream, (const uint8_t *)"late", 4), 0);
+			assert_int_equal(grpc_call_finish(s.stream, GRPC_STATUS_OK, NULL), 0);
+		}
+		loop_unlock(f->loop);
+		if (taken)
+			break;
+		usleep(1000);
+	}
+	while (!r.done && now_ms() < end)
+		usleep(1000);
+	assert_true(r.done);
+	assert_int_equal(r.status, GRPC_STATUS_OK);
+	assert_memory_equal(r.response, "late", 4);
 	assert_int_equal(hostdev_dp_loop_stop_thread(f->loop), 0);
 	grpc_server_free(server);
 }
