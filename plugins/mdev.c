@@ -70,7 +70,7 @@ int mdev_allocate(struct plugin *p, const char *const *ids, size_t n_ids, struct
 		strcat(value, ids[i]);
 		done[n_done++] = ids[i];
 	}
-	if (r == 0)
+	if (r == 0 && n_done)
 		r = answer_set_env(out, p->env_name, value);
 out:
 	hostdev_mdev_list_unref(list);

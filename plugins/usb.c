@@ -72,7 +72,7 @@ int usb_allocate(struct plugin *p, const char *const *ids, size_t n_ids, struct 
 		done[n_done++] = ids[i];
 		r = answer_add_device(out, path);
 	}
-	if (r == 0)
+	if (r == 0 && n_done)
 		r = answer_set_env(out, p->env_name, value);
 out:
 	dp_matches_clear(&now);

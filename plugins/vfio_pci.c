@@ -115,9 +115,10 @@ int vfio_pci_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
 			strcat(value, ",");
 		strcat(value, addresses[k]);
 	}
-	if (r == 0)
+	/* No env for no devices (the kubelet never asks so; an empty value is not allowed). */
+	if (r == 0 && n)
 		r = answer_set_env(out, p->env_name, value);
-	if (r == 0 && p->sriov_env_name)
+	if (r == 0 && n && p->sriov_env_name)
 		r = sriov_env_set(p, addresses, groups, n, out);
 out:
 	for (size_t k = 0; addresses && k < n; k++)
