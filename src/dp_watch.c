@@ -31,7 +31,7 @@ static void on_inotify(struct loop_source *source, int fd, uint32_t revents, voi
 {
 	hostdev_dp_server *server = userdata;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool check_socket = false, kubelet_created = false;
+	bool check_socket = false, kubelet_created = false, relistened = false;
 	ssize_t n;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
@@ -63,12 +63,17 @@ static void on_inotify(struct loop_source *source, int fd, uint32_t revents, voi
 		log_info(server->ctx,
 			 "resource %s: socket %s was deleted (kubelet restart?); listening again",
 			 server->resource_name, server->socket_path);
-		if (dp_server_relisten(server) == 0)
-			kubelet_created = true;
+		relistened = dp_server_relisten(server) == 0;
 	}
-	if (kubelet_created && server->registration == HOSTDEV_DP_REGISTER_CLASSIC) {
+	if (server->registration != HOSTDEV_DP_REGISTER_CLASSIC)
+		return;
+	if (kubelet_created) {
 		log_info(server->ctx, "resource %s: %s appeared; registering again",
 			 server->resource_name, server->kubelet_socket);
+		dp_register_now(server);
+	} else if (relistened) {
+		log_info(server->ctx, "resource %s: registering again with the new socket",
+			 server->resource_name);
 		dp_register_now(server);
 	}
 }
