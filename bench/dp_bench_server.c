@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * dp_bench_server: one vfio PCI resource served with libhostdev's public device-plugin API
+ * (hostdev/deviceplugin.h), for bench/run-dp.sh. It is what a program embedding the library
+ * does when it learns of a change itself: the built-in vfio PCI plugin of a resource selected by
+ * vendor:device on a fake root, the loop on its own thread, inotify on ROOT/dev/vfio, and
+ * hostdev_dp_server_refresh() on every event there (the same trigger the grpc-go baseline uses).
+ * `hostdev serve` instead re-reads the devices every --refresh interval and on hot-plug uevents.
+ *
+ *   dp_bench_server ROOT DEVICE_PLUGIN_DIR RESOURCE VENDOR:DEVICE [REFRESH_MS]
+ *
+ * REFRESH_MS is the library's own refresh interval (default -1: none, inotify only). No
+ * registration. Logs to stderr; SIGTERM/SIGINT stop the server (empty list to every stream, socket
+ * removed) and exit 0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <hostdev.h>
+
+static void log_line(int priority, const char *message, void *userdata)
+{
+	(void)userdata;
+	fprintf(stderr, "dp_bench_server: <%d> %s\n", priority, message);
+}
+
+static int fail(hostdev_ctx *ctx, const char *what, int r)
+{
+	fprintf(stderr, "dp_bench_server: %s: %s (%s)\n", what,
+		ctx ? hostdev_ctx_get_error(ctx) : "", strerror(-r));
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct hostdev_dp_server_options opts;
+	hostdev_dp_resources *resources = NULL;
+	hostdev_dp_config *config = NULL;
+	hostdev_dp_server *server = NULL;
+	hostdev_dp_loop *loop = NULL;
+	hostdev_ctx *ctx = NULL;
+	char json[512], vfio_dir[PATH_MAX];
+	int r, code = 1, ifd = -1, sfd = -1;
+	sigset_t mask;
+
+	if (argc < 5 || argc > 6) {
+		fprintf(stderr, "usage: dp_bench_server ROOT DEVICE_PLUGIN_DIR RESOURCE "
+				"VENDOR:DEVICE [REFRESH_MS]\n");
+		return 2;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	/* Blocked before the loop's thread starts, so that it inherits the mask. */
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((r = hostdev_ctx_new(&ctx)) < 0)
+		return fail(NULL, "hostdev_ctx_new", r);
+	hostdev_ctx_set_log_fn(ctx, log_line, NULL);
+	if ((r = hostdev_ctx_set_root(ctx, argv[1])) < 0) {
+		fail(ctx, argv[1], r);
+		goto out;
+	}
+	snprintf(json, sizeof(json),
+		 "{\"version\": 1, \"resources\": [{\"kind\": \"pci\", \"resourceName\": \"%s\", "
+		 "\"selectors\": {\"vendorDevice\": [\"%s\"]}}]}",
+		 argv[3], argv[4]);
+	if ((r = hostdev_dp_config_parse(ctx, json, &config)) < 0) {
+		fail(ctx, "config", r);
+		goto out;
+	}
+	if ((r = hostdev_dp_resources_resolve(ctx, config, &resources)) < 0) {
+		fail(ctx, "resolve", r);
+		goto out;
+	}
+	if (hostdev_dp_resources_get_count(resources) != 1) {
+		fprintf(stderr, "dp_bench_server: %zu resources, expected 1\n",
+			hostdev_dp_resources_get_count(resources));
+		goto out;
+	}
+	hostdev_dp_server_options_init(&opts);
+	opts.registration = HOSTDEV_DP_REGISTER_NONE;
+	opts.device_plugin_dir = argv[2];
+	opts.refresh_interval_ms = argc > 5 ? atoi(argv[5]) : -1;
+	if ((r = hostdev_dp_loop_new(ctx, &loop)) < 0) {
+		fail(ctx, "loop", r);
+		goto out;
+	}
+	if ((r = hostdev_dp_server_new_builtin(loop, resources, 0, &opts, &server)) < 0) {
+		fail(ctx, "server", r);
+		goto out;
+	}
+
+	snprintf(vfio_dir, sizeof(vfio_dir), "%s/dev/vfio", argv[1]);
+	ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (ifd < 0 || inotify_add_watch(ifd, vfio_dir,
+					 IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+					     IN_ATTRIB) < 0) {
+		fprintf(stderr, "dp_bench_server: inotify on %s: %m\n", vfio_dir);
+		goto out;
+	}
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		fprintf(stderr, "dp_bench_server: signalfd: %m\n");
+		goto out;
+	}
+	if ((r = hostdev_dp_server_start(server)) < 0) {
+		fail(ctx, "start", r);
+		goto out;
+	}
+	if ((r = hostdev_dp_loop_start_thread(loop)) < 0) {
+		fail(ctx, "loop thread", r);
+		goto out;
+	}
+	fprintf(stderr, "dp_bench_server: serving %s on %s\n", argv[3],
+		hostdev_dp_server_get_socket_path(server));
+
+	for (;;) {
+		struct pollfd fds[2] = {{.fd = ifd, .events = POLLIN},
+					{.fd = sfd, .events = POLLIN}};
+		char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "dp_bench_server: poll: %m\n");
+			break;
+		}
+		if (fds[1].revents)
+			break;
+		if (fds[0].revents) {
+			while (read(ifd, buf, sizeof(buf)) > 0) {
+				/* drain: one refresh for the whole batch */
+			}
+			if ((r = hostdev_dp_server_refresh(server)) < 0)
+				fail(ctx, "refresh", r);
+		}
+	}
+	code = 0;
+	hostdev_dp_server_stop(server);
+	hostdev_dp_loop_stop_thread(loop);
+out:
+	if (sfd >= 0)
+		close(sfd);
+	if (ifd >= 0)
+		close(ifd);
+	hostdev_dp_server_unref(server);
+	hostdev_dp_loop_unref(loop);
+	hostdev_dp_resources_free(resources);
+	hostdev_dp_config_free(config);
+	hostdev_ctx_unref(ctx);
+	return code;
+}
