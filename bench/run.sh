@@ -11,7 +11,8 @@
 #   BENCH_OUT     where the trees are generated (default bench/out, git-ignored; reused when present)
 #   BENCH_RUNS    hyperfine runs per command (default 20 for trees up to 1000 functions, else 5)
 #   BENCH_SEED    generator seed (default 1)
-#   BENCH_DOC     output document (default docs/performance.md; "-" = print only)
+#   BENCH_DOC     output document (default docs/performance.md; "-" = print only); its
+#                 "Device-plugin serving" section (bench/run-dp.sh) is kept
 #   BENCH_COMMIT  the libhostdev commit HOSTDEV was built from (default: git HEAD of this tree)
 #
 # Needs hyperfine and strace (tests/deps/bench.txt), lspci (pciutils) and /usr/bin/python3.
@@ -193,6 +194,10 @@ if [ "$doc" = "-" ]; then
 	report
 else
 	report >"$doc.tmp"
+	# Keep the device-plugin section that bench/run-dp.sh writes at the end of the same document.
+	if [ -f "$doc" ] && grep -q '^<!-- dp-bench:begin' "$doc"; then
+		{ echo; sed -n '/^<!-- dp-bench:begin/,/^<!-- dp-bench:end/p' "$doc"; } >>"$doc.tmp"
+	fi
 	mv "$doc.tmp" "$doc"
 	echo "bench: wrote $doc"
 fi

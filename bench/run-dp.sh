@@ -1,0 +1,216 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# bench/run-dp.sh: kubelet device-plugin serving. `hostdev serve`, the library's API (bench/
+# dp_bench_server.c) and a minimal grpc-go plugin built from Debian's packages (bench/dp-goplugin)
+# serve the same vfio-pci devices of a fake root; a Python grpcio client (bench/dp_bench.py)
+# measures Allocate latency, ListAndWatch update latency and the servers' memory. Writes the
+# "Device-plugin serving" section of docs/performance.md (the rest of the file is bench/run.sh's).
+#
+#   bench/run-dp.sh [--smoke] [HOSTDEV]
+#
+# HOSTDEV defaults to build/examples/cli/hostdev; libhostdev.so is looked for in src/ of the same
+# build tree. --smoke: a few iterations on one small root, prints the table, writes no document,
+# and fails unless every server produced every figure (it never asserts a speed). Environment:
+#   DP_BENCH_SIZES        devices per resource (default "1 100"; smoke "3")
+#   DP_BENCH_ALLOCATE     Allocate calls per run, sequential and concurrent (default 2000; smoke 40)
+#   DP_BENCH_CONCURRENCY  client threads of the concurrent run (default 16; smoke 4)
+#   DP_BENCH_UPDATES      health flips per server (each: unhealthy, healthy; default 50; smoke 3)
+#   DP_BENCH_REFRESH      interval in ms of the servers that poll (default 100; smoke 50)
+#   DP_BENCH_OUT          work directory: Go build cache and binaries (default bench/out/dp; reused)
+#   DP_BENCH_LIBDIR       directory of libhostdev.so (default: HOSTDEV's build tree, src/)
+#   DP_BENCH_DOC          output document (default docs/performance.md; "-" = print only)
+#   DP_BENCH_COMMIT       the libhostdev commit HOSTDEV was built from (default: git HEAD)
+#
+# Needs /usr/bin/python3 with python3-grpcio and python3-grpc-tools, go (golang-go) with
+# golang-google-grpc-dev, golang-google-protobuf-dev and golang-golang-x-sys-dev, and a C
+# compiler (tests/deps/bench.txt). Exits 77 when one is missing.
+set -eu
+
+# Everything is in main(), which the shell parses whole before running it.
+main() {
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+smoke=0
+if [ "${1:-}" = "--smoke" ]; then
+	smoke=1
+	shift
+fi
+hostdev=${1:-$top/build/examples/cli/hostdev}
+if [ "$smoke" = 1 ]; then
+	sizes=${DP_BENCH_SIZES:-3}
+	calls=${DP_BENCH_ALLOCATE:-40}
+	conc=${DP_BENCH_CONCURRENCY:-4}
+	updates=${DP_BENCH_UPDATES:-3}
+	refresh=${DP_BENCH_REFRESH:-50}
+	warmup=5
+	doc=${DP_BENCH_DOC:--}
+else
+	sizes=${DP_BENCH_SIZES:-1 100}
+	calls=${DP_BENCH_ALLOCATE:-2000}
+	conc=${DP_BENCH_CONCURRENCY:-16}
+	updates=${DP_BENCH_UPDATES:-50}
+	refresh=${DP_BENCH_REFRESH:-100}
+	warmup=100
+	doc=${DP_BENCH_DOC:-$top/docs/performance.md}
+fi
+out=${DP_BENCH_OUT:-$here/out/dp}
+py=/usr/bin/python3
+resource=example.com/nic
+vendor_device=8086:10d3
+
+skip() {
+	echo "bench: $* (sh tests/install-deps.sh installs tests/deps/*.txt); skipped" >&2
+	exit 77
+}
+[ -x "$py" ] || skip "$py not found"
+"$py" -c 'import grpc, grpc_tools' 2>/dev/null || skip "python3-grpcio or python3-grpc-tools missing"
+command -v go >/dev/null 2>&1 || skip "go not found (golang-go)"
+for d in google.golang.org/grpc google.golang.org/protobuf/encoding/protowire golang.org/x/sys/unix; do
+	[ -d "/usr/share/gocode/src/$d" ] || skip "/usr/share/gocode/src/$d missing (Debian's Go packages)"
+done
+cc=${CC:-cc}
+command -v "$cc" >/dev/null 2>&1 || skip "no C compiler ($cc)"
+[ -x "$hostdev" ] || {
+	echo "bench: $hostdev is not executable; build first (cmake --build build) or pass the binary" >&2
+	exit 1
+}
+hostdev=$(cd "$(dirname "$hostdev")" && pwd)/$(basename "$hostdev")
+libdir=${DP_BENCH_LIBDIR:-$(cd "$(dirname "$hostdev")/../.." && pwd)/src}
+[ -e "$libdir/libhostdev.so" ] || {
+	echo "bench: no libhostdev.so in $libdir; set DP_BENCH_LIBDIR" >&2
+	exit 1
+}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hostdev-dp-bench.XXXXXX")
+server_pid=""
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+	if [ -n "$server_pid" ]; then
+		kill -KILL "$server_pid" 2>/dev/null || :
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Build the grpc-go baseline offline (GOPATH mode, Debian's sources only) and the API server.
+echo "bench: building bench/dp-goplugin (grpc-go $(dpkg-query -W -f='${Version}' golang-google-grpc-dev 2>/dev/null || echo '?'))"
+(cd "$here/dp-goplugin" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$out/gocache" GOPROXY=off \
+	GOFLAGS='' GOENV=off go build -o "$out/dp-goplugin" .)
+echo "bench: building bench/dp_bench_server.c against $libdir"
+"$cc" -O2 -std=c11 -Wall -Wextra -I"$top/include" "$here/dp_bench_server.c" -L"$libdir" -lhostdev \
+	-Wl,-rpath,"$libdir" -pthread -o "$tmp/dp_bench_server"
+"$py" "$here/dp_bench.py" --compile-protos "$top/src/proto" "$tmp"
+
+# stop_server NAME: SIGTERM, then SIGKILL after 10 s; the server must exit 0 and remove its socket.
+stop_server() {
+	kill -TERM "$server_pid" 2>/dev/null || :
+	i=0
+	while kill -0 "$server_pid" 2>/dev/null && [ $i -lt 100 ]; do
+		# a zombie still answers kill -0; wait below reaps it
+		if [ "$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$server_pid/status" 2>/dev/null)" = Z ]; then
+			break
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ $i -ge 100 ]; then
+		echo "bench: $1 did not stop within 10 s of SIGTERM; killed" >&2
+		kill -KILL "$server_pid" 2>/dev/null || :
+	fi
+	rc=0
+	wait "$server_pid" || rc=$?
+	server_pid=""
+	if [ "$rc" != 0 ]; then
+		echo "bench: $1 exited with $rc on SIGTERM; its log:" >&2
+		tail -20 "$log" >&2
+		exit 1
+	fi
+	if [ -e "$sock" ]; then
+		echo "bench: $1 left its socket $sock" >&2
+		exit 1
+	fi
+}
+
+results=""
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+for n in $sizes; do
+	root=$tmp/root-$n
+	"$py" "$here/gen-dp-root.py" --devices "$n" --manifest "$tmp/manifest-$n.json" "$root" >/dev/null
+	kubelet=$tmp/kubelet-$n
+	mkdir -p "$kubelet/device-plugins"
+	for server in serve api go go-poll; do
+		# Every group node back, whatever a failed run left.
+		i=0
+		while [ $i -lt "$n" ]; do
+			: >"$root/dev/vfio/$i"
+			i=$((i + 1))
+		done
+		log=$tmp/$server-$n.log
+		jitter=0
+		case $server in
+		serve)
+			sock=$kubelet/device-plugins/example.com_nic.sock
+			jitter=$refresh
+			"$hostdev" --root "$root" serve --resource "$resource" --pci-device "$vendor_device" \
+				--registration none --kubelet-dir "$kubelet" --refresh "$refresh" >"$log" 2>&1 &
+			;;
+		api)
+			sock=$kubelet/device-plugins/example.com_nic.sock
+			"$tmp/dp_bench_server" "$root" "$kubelet/device-plugins" "$resource" "$vendor_device" \
+				>"$log" 2>&1 &
+			;;
+		go)
+			sock=$kubelet/device-plugins/go.sock
+			"$out/dp-goplugin" -socket "$sock" -resource "$resource" -manifest "$tmp/manifest-$n.json" \
+				-root "$root" >"$log" 2>&1 &
+			;;
+		go-poll)
+			sock=$kubelet/device-plugins/go.sock
+			jitter=$refresh
+			"$out/dp-goplugin" -socket "$sock" -resource "$resource" -manifest "$tmp/manifest-$n.json" \
+				-root "$root" -watch=false -poll "$refresh" >"$log" 2>&1 &
+			;;
+		esac
+		server_pid=$!
+		echo "bench: $n devices: $server (pid $server_pid)"
+		if ! "$py" "$here/dp_bench.py" --socket "$sock" --root "$root" --manifest "$tmp/manifest-$n.json" \
+			--pid "$server_pid" --label "$server" --protos-compiled "$tmp" --warmup "$warmup" \
+			--allocate "$calls" --concurrency "$conc" --updates "$updates" --jitter-ms "$jitter" \
+			--json "$tmp/result-$server-$n.json" >/dev/null; then
+			echo "bench: $server with $n devices failed; its log:" >&2
+			tail -20 "$log" >&2
+			exit 1
+		fi
+		stop_server "$server"
+		results="$results $tmp/result-$server-$n.json"
+	done
+done
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+ncpu=$(getconf _NPROCESSORS_ONLN)
+mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
+hver=$("$hostdev" --version 2>/dev/null | head -1 || :)
+commit=${DP_BENCH_COMMIT:-$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)}
+if [ -n "$(git -C "$top" status --porcelain -- src plugins examples/cli include 2>/dev/null)" ]; then
+	commit="$commit + uncommitted changes"
+fi
+DP_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+DP_COMMIT=$commit DP_LOAD=$load DP_CPU=$cpu DP_NCPU=$ncpu DP_MEM=$mem DP_KERNEL=$(uname -r)
+DP_GO=$(go version | cut -d' ' -f3)
+DP_GRPC_GO=$(ver golang-google-grpc-dev) DP_PROTOBUF_GO=$(ver golang-google-protobuf-dev)
+DP_GRPCIO=$(ver python3-grpcio) DP_NGHTTP2=$(ver libnghttp2-14) DP_PROTOBUF_C=$(ver libprotobuf-c1)
+DP_HOSTDEV="$hostdev${hver:+ ($hver)}" DP_REFRESH=$refresh DP_CALLS=$calls DP_CONC=$conc
+DP_UPDATES=$updates DP_SIZES=$sizes
+export DP_DATE DP_COMMIT DP_LOAD DP_CPU DP_NCPU DP_MEM DP_KERNEL DP_GO DP_GRPC_GO DP_PROTOBUF_GO DP_GRPCIO \
+	DP_NGHTTP2 DP_PROTOBUF_C DP_HOSTDEV DP_REFRESH DP_CALLS DP_CONC DP_UPDATES DP_SIZES
+# One word per result file (paths under the mktemp directory, no blanks).
+# shellcheck disable=SC2086
+"$py" "$here/dp_report.py" "$doc" $results
+}
+
+main "$@"
+exit
