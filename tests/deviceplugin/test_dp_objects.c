@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The device-plugin objects through the public API, without a kubelet: device lists, options,
+ * argument checks of hostdev_dp_server_new() (and the destroy callback on every failure), socket
+ * naming (default, watcher mode, the sockaddr_un limit), start/stop in HOSTDEV_DP_REGISTER_NONE
+ * mode on a temporary kubelet directory. The gRPC behaviour is tested with real peers
+ * (test_deviceplugin.py, go/).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <hostdev.h>
+
+struct fixture {
+	char root[64];
+	hostdev_ctx *ctx;
+	hostdev_dp_loop *loop;
+};
+
+static int destroyed;
+
+static void destroy(void *userdata)
+{
+	(void)userdata;
+	destroyed++;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char path[128];
+
+	assert_non_null(f);
+	snprintf(f->root, sizeof(f->root), "/tmp/hostdev-dp-unit-XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	snprintf(path, sizeof(path), "%s/device-plugins", f->root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/plugins_registry", f->root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(hostdev_ctx_new(&f->ctx), 0);
+	assert_int_equal(hostdev_ctx_set_path(f->ctx, HOSTDEV_PATH_KUBELET, f->root), 0);
+	assert_int_equal(hostdev_dp_loop_new(f->ctx, &f->loop), 0);
+	destroyed = 0;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	hostdev_dp_loop_unref(f->loop);
+	hostdev_ctx_unref(f->ctx);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static const struct hostdev_dp_plugin_ops ops = {
+    .version = HOSTDEV_DP_PLUGIN_OPS_VERSION,
+    .destroy = destroy,
+};
+
+static void test_devices(void **state)
+{
+	static const char *const good[] = {"0000:3b:02.1", "6c3b4a8e-1c8e-4c1b-9a8e-0b1c2d3e4f50",
+					   "2-1.4", "a", "usb-0951-1666-serial_X"};
+	static const char *const bad[] = {
+	    "",
+	    "-a",
+	    "a-",
+	    "a/b",
+	    "a b",
+	    "é",
+	    "0123456789012345678901234567890123456789012345678901234567890123"};
+	hostdev_dp_devices *d;
+
+	(void)state;
+	assert_int_equal(hostdev_dp_devices_new(&d), 0);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(hostdev_dp_devices_add(d, good[i], 1, (int)i), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(hostdev_dp_devices_add(d, bad[i], 1, 0), -EINVAL);
+	assert_int_equal(hostdev_dp_devices_add(d, NULL, 1, 0), -EINVAL);
+	assert_int_equal(hostdev_dp_devices_add(d, "a", 0, 0), -EEXIST);
+	assert_int_equal(hostdev_dp_devices_add(d, "numa-none", 0, -7), 0);
+	assert_int_equal(hostdev_dp_devices_get_count(d), 6);
+	assert_string_equal(hostdev_dp_devices_get_id(d, 0), "0000:3b:02.1");
+	assert_int_equal(hostdev_dp_devices_is_healthy(d, 0), 1);
+	assert_int_equal(hostdev_dp_devices_is_healthy(d, 5), 0);
+	assert_int_equal(hostdev_dp_devices_get_numa_node(d, 2), 2);
+	assert_int_equal(hostdev_dp_devices_get_numa_node(d, 5), -1);
+	assert_null(hostdev_dp_devices_get_id(d, 6));
+	assert_int_equal(hostdev_dp_devices_is_healthy(d, 6), -1);
+	assert_int_equal(hostdev_dp_devices_get_numa_node(d, 6), -1);
+	assert_null(hostdev_dp_devices_free(d));
+	assert_null(hostdev_dp_devices_free(NULL));
+	assert_int_equal(hostdev_dp_devices_get_count(NULL), 0);
+}
+
+static void test_response_arguments(void **state)
+{
+	(void)state;
+	assert_int_equal(hostdev_dp_response_set_env(NULL, "A", "b"), -EINVAL);
+	assert_int_equal(hostdev_dp_response_add_device(NULL, "/a", "/a", "mrw"), -EINVAL);
+	assert_int_equal(hostdev_dp_response_add_mount(NULL, "/a", "/a", 1), -EINVAL);
+	assert_int_equal(hostdev_dp_response_set_annotation(NULL, "a", "b"), -EINVAL);
+	assert_int_equal(hostdev_dp_response_add_cdi_device(NULL, "a"), -EINVAL);
+	assert_int_equal(hostdev_dp_response_add_id(NULL, "a"), -EINVAL);
+	assert_int_equal(hostdev_dp_response_set_error(NULL, "a"), -EINVAL);
+}
+
+static void test_options_init(void **state)
+{
+	struct hostdev_dp_server_options opts;
+
+	(void)state;
+	memset(&opts, 0xff, sizeof(opts));
+	hostdev_dp_server_options_init(&opts);
+	assert_int_equal(opts.version, HOSTDEV_DP_SERVER_OPTIONS_VERSION);
+	assert_int_equal(opts.registration, HOSTDEV_DP_REGISTER_CLASSIC);
+	assert_null(opts.socket_name);
+	assert_null(opts.device_plugin_dir);
+	assert_null(opts.plugins_registry_dir);
+	assert_int_equal(opts.refresh_interval_ms, 0);
+	hostdev_dp_server_options_init(NULL);
+}
+
+/* hostdev_dp_server_new() must fail with -EINVAL, run destroy once and name the problem. */
+static void expect_invalid(struct fixture *f, const char *resource,
+			   const struct hostdev_dp_plugin_ops *o,
+			   const struct hostdev_dp_server_options *opts, const char *what)
+{
+	hostdev_dp_server *server = NULL;
+
+	destroyed = 0;
+	assert_int_equal(hostdev_dp_server_new(f->loop, resource, o, NULL, opts, &server), -EINVAL);
+	assert_null(server);
+	assert_int_equal(destroyed, o && o->destroy ? 1 : 0);
+	if (what && !strstr(hostdev_ctx_get_error(f->ctx), what))
+		fail_msg("'%s' not in '%s'", what, hostdev_ctx_get_error(f->ctx));
+}
+
+static void test_server_new_checks(void **state)
+{
+	struct fixture *f = *state;
+	struct hostdev_dp_plugin_ops noversion = ops;
+	struct hostdev_dp_server_options opts;
+	char longname[200];
+
+	noversion.version = 0;
+	expect_invalid(f, "nodomain", &ops, NULL, "not a valid extended resource name");
+	expect_invalid(f, "Example.com/x", &ops, NULL, "not a valid extended resource name");
+	expect_invalid(f, NULL, &ops, NULL, "(null)");
+	expect_invalid(f, "example.com/x", &noversion, NULL, "HOSTDEV_DP_PLUGIN_OPS_VERSION");
+
+	hostdev_dp_server_options_init(&opts);
+	opts.version = 0;
+	expect_invalid(f, "example.com/x", &ops, &opts, "hostdev_dp_server_options_init");
+	hostdev_dp_server_options_init(&opts);
+	opts.registration = 3;
+	expect_invalid(f, "example.com/x", &ops, &opts, "registration mode 3");
+	hostdev_dp_server_options_init(&opts);
+	opts.refresh_interval_ms = -2;
+	expect_invalid(f, "example.com/x", &ops, &opts, "refresh interval");
+	hostdev_dp_server_options_init(&opts);
+	opts.socket_name = "a/b.sock";
+	expect_invalid(f, "example.com/x", &ops, &opts, "plain file name");
+	opts.socket_name = "kubelet.sock";
+	expect_invalid(f, "example.com/x", &ops, &opts, "plain file name");
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	opts.socket_name = longname;
+	expect_invalid(f, "example.com/x", &ops, &opts, "longer than a Unix socket address");
+	hostdev_dp_server_options_init(&opts);
+	opts.device_plugin_dir = "relative/dir";
+	expect_invalid(f, "example.com/x", &ops, &opts, "absolute path");
+
+	destroyed = 0;
+	assert_int_equal(hostdev_dp_server_new(NULL, "example.com/x", &ops, NULL, NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(destroyed, 1);
+}
+
+static void test_socket_paths(void **state)
+{
+	struct fixture *f = *state;
+	struct hostdev_dp_server_options opts;
+	hostdev_dp_server *a, *b;
+	char expect[256], dir[256];
+	const char *path;
+
+	assert_int_equal(hostdev_dp_server_new(f->loop, "example.com/dev", NULL, NULL, NULL, &a),
+			 0);
+	snprintf(expect, sizeof(expect), "%s/device-plugins/example.com_dev.sock", f->root);
+	assert_string_equal(hostdev_dp_server_get_socket_path(a), expect);
+	assert_string_equal(hostdev_dp_server_get_resource_name(a), "example.com/dev");
+	assert_int_equal(hostdev_dp_server_get_state(a), HOSTDEV_DP_STOPPED);
+	assert_int_equal(hostdev_dp_server_get_registrations(a), 0);
+	hostdev_dp_server_unref(a);
+
+	hostdev_dp_server_options_init(&opts);
+	opts.registration = HOSTDEV_DP_REGISTER_WATCHER;
+	assert_int_equal(hostdev_dp_server_new(f->loop, "example.com/dev", NULL, NULL, &opts, &a),
+			 0);
+	snprintf(expect, sizeof(expect), "%s/plugins_registry/example.com_dev.sock", f->root);
+	assert_string_equal(hostdev_dp_server_get_socket_path(a), expect);
+	hostdev_dp_server_unref(a);
+
+	/* A directory that leaves little room: the name is cut and tagged with a hash, the same
+	 * every time, different per resource. */
+	hostdev_dp_server_options_init(&opts);
+	snprintf(dir, sizeof(dir), "/%070d", 0);
+	opts.device_plugin_dir = dir;
+	assert_int_equal(hostdev_dp_server_new(f->loop,
+					       "example.com/"
+					       "a-resource-name-that-is-long-enough-to-overflow",
+					       NULL, NULL, &opts, &a),
+			 0);
+	assert_int_equal(hostdev_dp_server_new(f->loop,
+					       "example.com/"
+					       "a-resource-name-that-is-long-enough-to-overflow",
+					       NULL, NULL, &opts, &b),
+			 0);
+	path = hostdev_dp_server_get_socket_path(a);
+	assert_true(strlen(path) <= 107);
+	assert_string_equal(path, hostdev_dp_server_get_socket_path(b));
+	assert_non_null(strstr(path, "/example.com_a-res"));
+	assert_string_equal(path + strlen(path) - 5, ".sock");
+	hostdev_dp_server_unref(b);
+	assert_int_equal(hostdev_dp_server_new(f->loop,
+					       "example.com/"
+					       "a-resource-name-that-is-long-enough-to-overflow2",
+					       NULL, NULL, &opts, &b),
+			 0);
+	assert_string_not_equal(path, hostdev_dp_server_get_socket_path(b));
+	hostdev_dp_server_unref(b);
+	hostdev_dp_server_unref(a);
+
+	/* No room at all. */
+	snprintf(dir, sizeof(dir), "/%095d", 0);
+	expect_invalid(f, "example.com/dev", &ops, &opts, "too long for a Unix socket path");
+}
+
+static int fail_list(void *userdata, hostdev_dp_devices *out)
+{
+	(void)userdata;
+	(void)out;
+	return -ENODEV;
+}
+
+static int two_devices(void *userdata, hostdev_dp_devices *out)
+{
+	(void)userdata;
+	hostdev_dp_devices_add(out, "a", 1, 0);
+	return hostdev_dp_devices_add(out, "b", 0, -1);
+}
+
+static void test_start_stop(void **state)
+{
+	struct fixture *f = *state;
+	struct hostdev_dp_plugin_ops o = ops;
+	struct hostdev_dp_server_options opts;
+	hostdev_dp_server *server;
+	struct stat st;
+	char path[256];
+
+	hostdev_dp_server_options_init(&opts);
+	opts.registration = HOSTDEV_DP_REGISTER_NONE;
+
+	o.list_devices = fail_list;
+	assert_int_equal(
+	    hostdev_dp_server_new(f->loop, "example.com/dev", &o, NULL, &opts, &server), 0);
+	assert_int_equal(hostdev_dp_server_start(server), -ENODEV);
+	assert_non_null(strstr(hostdev_ctx_get_error(f->ctx), "example.com/dev"));
+	assert_int_equal(hostdev_dp_server_get_state(server), HOSTDEV_DP_STOPPED);
+	destroyed = 0;
+	hostdev_dp_server_unref(server);
+	assert_int_equal(destroyed, 1);
+
+	o.list_devices = two_devices;
+	assert_int_equal(
+	    hostdev_dp_server_new(f->loop, "example.com/dev", &o, NULL, &opts, &server), 0);
+	snprintf(path, sizeof(path), "%s", hostdev_dp_server_get_socket_path(server));
+	assert_int_equal(hostdev_dp_server_start(server), 0);
+	assert_int_equal(hostdev_dp_server_get_state(server), HOSTDEV_DP_SERVING);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(hostdev_dp_server_start(server), -EALREADY);
+	assert_int_equal(hostdev_dp_server_refresh(server), 0);
+	assert_int_equal(hostdev_dp_server_stop(server), 0);
+	assert_int_equal(hostdev_dp_server_get_state(server), HOSTDEV_DP_STOPPED);
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(hostdev_dp_server_stop(server), 0);
+	/* Again, and the last reference stops it. */
+	assert_int_equal(hostdev_dp_server_start(server), 0);
+	assert_ptr_equal(hostdev_dp_server_ref(server), server);
+	hostdev_dp_server_unref(server);
+	assert_int_equal(stat(path, &st), 0);
+	destroyed = 0;
+	assert_null(hostdev_dp_server_unref(server));
+	assert_int_equal(destroyed, 1);
+	assert_int_equal(stat(path, &st), -1);
+	assert_null(hostdev_dp_server_unref(NULL));
+}
+
+static void test_set_devices_before_start(void **state)
+{
+	struct fixture *f = *state;
+	struct hostdev_dp_server_options opts;
+	hostdev_dp_server *server;
+	hostdev_dp_devices *d;
+
+	hostdev_dp_server_options_init(&opts);
+	opts.registration = HOSTDEV_DP_REGISTER_NONE;
+	opts.refresh_interval_ms = -1;
+	assert_int_equal(
+	    hostdev_dp_server_new(f->loop, "example.com/dev", NULL, NULL, &opts, &server), 0);
+	assert_int_equal(hostdev_dp_devices_new(&d), 0);
+	assert_int_equal(hostdev_dp_devices_add(d, "x", 1, 0), 0);
+	assert_int_equal(hostdev_dp_server_set_devices(server, d), 0);
+	assert_int_equal(hostdev_dp_server_set_devices(server, NULL), 0);
+	assert_int_equal(hostdev_dp_server_set_devices(server, d), 0);
+	hostdev_dp_devices_free(d);
+	/* No list_devices: start keeps the list that was set. */
+	assert_int_equal(hostdev_dp_server_start(server), 0);
+	assert_int_equal(hostdev_dp_server_refresh(server), 0);
+	hostdev_dp_server_unref(server);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_devices),
+	    cmocka_unit_test(test_response_arguments),
+	    cmocka_unit_test(test_options_init),
+	    cmocka_unit_test_setup_teardown(test_server_new_checks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_socket_paths, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_start_stop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_set_devices_before_start, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
