@@ -1,0 +1,231 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The built-in plugins through the whole stack, against a fake kubelet written with Python grpcio
+(tests/deviceplugin/fake_kubelet.py): dpconfig-serve serves the example config on the fake host
+of tests/dpconfig, registers every resource, and the kubelet side checks ListAndWatch,
+GetDevicePluginOptions, Allocate (exactly per KubeVirt's contract, for each kind, several
+containers in one call), its errors as gRPC statuses, GetPreferredAllocation, and a USB unplug
+and re-plug seen in ListAndWatch.
+
+Run: HOSTDEV_DPC_SERVE=build/tests/dpconfig/dpconfig-serve HOSTDEV_DP_PROTO_DIR=src/proto \
+     /usr/bin/python3 -m pytest tests/dpconfig/test_builtin_grpc.py   (ctest -L dpconfig sets both)
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import grpc
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "deviceplugin"))
+import fake_kubelet as fk  # noqa: E402
+from fake_kubelet import FakeKubelet, channel_to  # noqa: E402
+
+SERVE = os.environ.get("HOSTDEV_DPC_SERVE")
+PROTO_DIR = os.environ.get("HOSTDEV_DP_PROTO_DIR", os.path.join(HERE, "..", "..", "src", "proto"))
+
+MDEV_A = "11111111-2222-3333-4444-555555555555"
+MDEV_B = "22222222-3333-4444-5555-666666666666"
+MDEV_C = "33333333-4444-5555-6666-777777777777"
+VFS = ["0000:3b:02.0", "0000:3b:02.1", "0000:3b:02.2", "0000:3b:02.3",
+       "0000:86:02.0", "0000:86:02.1", "0000:86:02.2"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def protos(tmp_path_factory):
+    if not SERVE:
+        pytest.skip("HOSTDEV_DPC_SERVE is not set")
+    fk.load_protos(PROTO_DIR, str(tmp_path_factory.mktemp("protos")))
+
+
+class Served:
+    """dpconfig-serve and a fake kubelet that accepted every registration."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="hostdev-dpc-")
+        self.kubelet = FakeKubelet(self.dir).start()
+        self.proc = subprocess.Popen([SERVE, self.kubelet.plugin_dir], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.sockets = {}
+        for line in self.proc.stdout:
+            words = line.split()
+            if words[0] == "RESOURCE":
+                self.sockets[words[1]] = words[2]
+            elif words[0] == "READY":
+                break
+        assert self.kubelet.wait_registrations(len(self.sockets), timeout=10), \
+            "not every resource registered"
+        self.channels = {}
+
+    def command(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        assert answer == "OK", answer
+
+    def stub(self, resource):
+        if resource not in self.channels:
+            self.channels[resource] = channel_to(self.sockets[resource])
+        return fk.svc.DevicePluginStub(self.channels[resource])
+
+    def watch_of(self, resource):
+        for w in self.kubelet.watches:
+            if w.call is not None and self.registered_name(w) == resource:
+                return w
+        raise AssertionError("no ListAndWatch stream for %s" % resource)
+
+    def registered_name(self, watch):
+        return watch.thread.name[len("watch-"):]
+
+    def close(self):
+        for c in self.channels.values():
+            c.close()
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        assert self.proc.wait(timeout=10) == 0
+        self.kubelet.stop()
+        subprocess.run(["rm", "-rf", self.dir])
+
+
+@pytest.fixture
+def served():
+    s = Served()
+    yield s
+    s.close()
+
+
+def allocate(served, resource, *containers):
+    request = fk.pb.AllocateRequest(container_requests=[
+        fk.pb.ContainerAllocateRequest(devices_ids=list(ids)) for ids in containers])
+    return served.stub(resource).Allocate(request, timeout=10).container_responses
+
+
+def specs(response):
+    return [(d.container_path, d.host_path, d.permissions) for d in response.devices]
+
+
+def mrw(*paths):
+    return [(p, p, "mrw") for p in paths]
+
+
+def test_registration_and_lists(served):
+    names = sorted(r.resource_name for _, r, _ in served.kubelet.registrations)
+    assert names == sorted(served.sockets)
+    assert names == [
+        "example.com/serial-console", "intel.com/node1-000005000", "intel.com/node1-000006000",
+        "intel.com/x710_vf_dpdk", "kubevirt.io/usb-1050-0407-11111111",
+        "kubevirt.io/usb-1050-0407-22222222", "nvidia.com/GRID_T4-1Q", "nvidia.com/GRID_T4-2Q",
+        "nvidia.com/TU104GL_TESLA_T4"]
+    for _, request, options in served.kubelet.registrations:
+        usb = request.resource_name.startswith(("kubevirt.io/", "example.com/serial"))
+        assert options.get_preferred_allocation_available == (not usb)
+        assert not options.pre_start_required
+    expected = {
+        "nvidia.com/TU104GL_TESLA_T4": [("0000:af:00.0", "Healthy", [1]),
+                                        ("0000:d8:00.0", "Healthy", [1])],
+        "intel.com/x710_vf_dpdk": [(a, "Healthy", [0 if a.startswith("0000:3b") else 1])
+                                   for a in VFS],
+        "intel.com/node1-000005000": [("0000:05:00.0", "Healthy", [0])],
+        "example.com/serial-console": [("node1-000000140-usb2-4", "Healthy", None),
+                                       ("node1-000000140-usb2-5", "Healthy", None)],
+        "nvidia.com/GRID_T4-1Q": [(MDEV_A, "Healthy", [1]), (MDEV_B, "Healthy", [1])],
+    }
+    for resource, devices in expected.items():
+        watch = served.watch_of(resource)
+        assert watch.wait(lambda w: w.lists), resource
+        assert watch.last() == devices, resource
+
+
+def test_allocate_pci(served):
+    # Two containers in one call: one answer each, in order.
+    first, second = allocate(served, "intel.com/x710_vf_dpdk",
+                             ["0000:86:02.1", "0000:3b:02.0"], ["0000:3b:02.3"])
+    assert dict(first.envs) == {
+        "PCI_RESOURCE_INTEL_COM_X710_VF_DPDK": "0000:86:02.1,0000:3b:02.0",
+        "PCIDEVICE_INTEL_COM_X710_VF_DPDK": "0000:86:02.1,0000:3b:02.0",
+        "PCIDEVICE_INTEL_COM_X710_VF_DPDK_INFO":
+            '{"0000:3b:02.0":{"generic":{"deviceID":"0000:3b:02.0"},"vfio":{"dev-mount":'
+            '"/dev/vfio/40","mount":"/dev/vfio/vfio"}},"0000:86:02.1":{"generic":{"deviceID":'
+            '"0000:86:02.1"},"vfio":{"dev-mount":"/dev/vfio/61","mount":"/dev/vfio/vfio"}}}',
+    }
+    info = json.loads(first.envs["PCIDEVICE_INTEL_COM_X710_VF_DPDK_INFO"])
+    assert sorted(info) == ["0000:3b:02.0", "0000:86:02.1"]
+    assert specs(first) == mrw("/dev/vfio/vfio", "/dev/vfio/61", "/dev/vfio/40")
+    assert not first.mounts and not first.annotations and not first.cdi_devices
+    assert second.envs["PCI_RESOURCE_INTEL_COM_X710_VF_DPDK"] == "0000:3b:02.3"
+    assert specs(second) == mrw("/dev/vfio/vfio", "/dev/vfio/43")
+
+    (gpu,) = allocate(served, "nvidia.com/TU104GL_TESLA_T4", ["0000:d8:00.0", "0000:af:00.0"])
+    assert dict(gpu.envs) == {
+        "PCI_RESOURCE_NVIDIA_COM_TU104GL_TESLA_T4": "0000:d8:00.0,0000:af:00.0"}
+    assert specs(gpu) == mrw("/dev/vfio/vfio", "/dev/vfio/30", "/dev/vfio/20")
+
+    # A device that left vfio-pci: FAILED_PRECONDITION with the remedy.
+    served.command("unbind 0000:05:00.0")
+    with pytest.raises(grpc.RpcError) as e:
+        allocate(served, "intel.com/node1-000005000", ["0000:05:00.0"])
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    # (the server puts "resource NAME: Allocate of IDS failed: " before the plugin's message)
+    assert e.value.details().endswith(
+        ": 0000:05:00.0 of intel.com/node1-000005000 has no driver, so no virtual machine can "
+        "use it: bind it to vfio-pci (hostdev bind 0000:05:00.0) and retry")
+    watch = served.watch_of("intel.com/node1-000005000")
+    assert watch.wait(lambda w: w.last() == [("0000:05:00.0", "Unhealthy", [0])])
+
+
+def test_allocate_mdev(served):
+    (vgpu,) = allocate(served, "nvidia.com/GRID_T4-1Q", [MDEV_B, MDEV_A])
+    assert dict(vgpu.envs) == {"MDEV_PCI_RESOURCE_NVIDIA_COM_GRID_T4-1Q": MDEV_B + "," + MDEV_A}
+    assert specs(vgpu) == mrw("/dev/vfio/vfio", "/dev/vfio/71", "/dev/vfio/70")
+    (vgpu,) = allocate(served, "nvidia.com/GRID_T4-2Q", [MDEV_C])
+    assert dict(vgpu.envs) == {"MDEV_PCI_RESOURCE_NVIDIA_COM_GRID_T4-2Q": MDEV_C}
+
+
+def test_usb_unplug_replug(served):
+    resource = "example.com/serial-console"
+    (usb,) = allocate(served, resource, ["node1-000000140-usb2-5", "node1-000000140-usb2-4"])
+    assert dict(usb.envs) == {"USB_RESOURCE_EXAMPLE_COM_SERIAL-CONSOLE": "1:6,1:5"}
+    assert specs(usb) == mrw("/dev/bus/usb/001/006", "/dev/bus/usb/001/005")
+
+    watch = served.watch_of(resource)
+    served.command("unplug-usb 1-5 6")
+    assert watch.wait(lambda w: w.last() == [("node1-000000140-usb2-4", "Healthy", None),
+                                             ("node1-000000140-usb2-5", "Unhealthy", None)])
+    with pytest.raises(grpc.RpcError) as e:
+        allocate(served, resource, ["node1-000000140-usb2-5"])
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "is not plugged in now" in e.value.details()
+
+    # Plugged back into the same port: a new device address, the same id, healthy again.
+    served.command("plug-usb 1-5 0403 6001 - 31")
+    assert watch.wait(lambda w: w.last() == [("node1-000000140-usb2-4", "Healthy", None),
+                                             ("node1-000000140-usb2-5", "Healthy", None)])
+    (usb,) = allocate(served, resource, ["node1-000000140-usb2-5"])
+    assert dict(usb.envs) == {"USB_RESOURCE_EXAMPLE_COM_SERIAL-CONSOLE": "1:31"}
+    assert specs(usb) == mrw("/dev/bus/usb/001/031")
+
+    # A YubiKey moved to another port keeps its serial identity.
+    served.command("unplug-usb 1-2 3")
+    served.command("plug-usb 1-9 1050 0407 11111111 40")
+    (key,) = allocate(served, "kubevirt.io/usb-1050-0407-11111111", ["usb-1050-0407-11111111"])
+    assert dict(key.envs) == {"USB_RESOURCE_KUBEVIRT_IO_USB-1050-0407-11111111": "1:40"}
+
+
+def test_preferred_allocation(served):
+    stub = served.stub("intel.com/x710_vf_dpdk")
+
+    def preferred(available, must, size):
+        request = fk.pb.PreferredAllocationRequest(container_requests=[
+            fk.pb.ContainerPreferredAllocationRequest(
+                available_deviceIDs=available, must_include_deviceIDs=must,
+                allocation_size=size)])
+        (answer,) = stub.GetPreferredAllocation(request, timeout=10).container_responses
+        return list(answer.deviceIDs)
+
+    # NUMA 0 has the four VFs of ens1f0, NUMA 1 the three of 0000:86:00.0.
+    assert preferred(VFS, [], 2) == ["0000:3b:02.0", "0000:3b:02.1"]
+    assert preferred(VFS, [], 4) == VFS[:4]
+    assert preferred(VFS, ["0000:86:02.2"], 2) == ["0000:86:02.2", "0000:86:02.0"]
+    assert preferred(VFS, [], 5) == VFS[:4] + ["0000:86:02.0"]
