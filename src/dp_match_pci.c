@@ -72,6 +72,40 @@ static int resolve_pfs(hostdev_ctx *ctx, const struct dp_selectors *sel, char **
 	return 0;
 }
 
+/*
+ * Without address selectors, narrow the enumeration to the VFs of the selected PFs (their
+ * virtfn links) so that a refresh does not read every function of the host. Returns the number
+ * of VF addresses added as slot filters (0: no PF has VFs now, nothing can match).
+ */
+static int narrow_to_vfs(hostdev_ctx *ctx, hostdev_pci_enum *e, const struct dp_selectors *sel,
+			 char **pfs)
+{
+	int added = 0, r;
+
+	for (size_t i = 0; i < sel->n_pfs; i++) {
+		hostdev_pci_device *pf = NULL;
+
+		if (!pfs[i] || hostdev_pci_device_new(ctx, pfs[i], &pf) < 0)
+			continue; /* not on the host now */
+		for (size_t k = 0; k < hostdev_pci_device_get_vf_count(pf); k++) {
+			int index = hostdev_pci_device_get_vf_number(pf, k);
+
+			if (index < 0 || !dp_vf_in_ranges(sel->pfs[i].ranges, sel->pfs[i].n_ranges,
+							  (unsigned int)index))
+				continue;
+			r = hostdev_pci_enum_add_slot_filter(
+			    e, hostdev_pci_device_get_vf_address(pf, k));
+			if (r < 0) {
+				hostdev_pci_device_unref(pf);
+				return r;
+			}
+			added++;
+		}
+		hostdev_pci_device_unref(pf);
+	}
+	return added;
+}
+
 static bool pf_selected(const struct dp_selectors *sel, char **pfs, hostdev_pci_device *dev)
 {
 	const char *pf = hostdev_pci_device_get_pf_address(dev);
@@ -163,6 +197,8 @@ int dp_match_pci(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches
 	if ((r = hostdev_pci_enum_new(ctx, &e)) < 0 || (r = add_filters(e, sel)) < 0 ||
 	    (r = resolve_pfs(ctx, sel, &pfs)) < 0)
 		goto out;
+	if (sel->n_pfs && !sel->n_addresses && (r = narrow_to_vfs(ctx, e, sel, pfs)) <= 0)
+		goto out; /* an error, or no VF to look at */
 	while ((r = hostdev_pci_enum_next(e, &dev)) > 0) {
 		if (!hostdev_pci_device_is_bridge(dev) &&
 		    (sel->n_pfs == 0 || pf_selected(sel, pfs, dev)))
