@@ -90,7 +90,9 @@ struct dp_spec {
 };
 
 struct hostdev_dp_config {
-	int refcount; /* the caller's reference plus one per resources object made from it */
+	/* The caller's reference, one per resources object made from it and one per built-in
+	 * plugin; changed atomically (dp_config_ref()). */
+	int refcount;
 	struct dp_spec *specs;
 	size_t n_specs;
 };

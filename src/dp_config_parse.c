@@ -781,16 +781,20 @@ static void spec_clear(struct dp_spec *spec)
 	free_strings(s->parents, s->n_parents);
 }
 
+/*
+ * Atomic: the resources (freed by the caller's thread) and the built-in plugins (freed on the
+ * loop's thread) hold references to one config.
+ */
 struct hostdev_dp_config *dp_config_ref(struct hostdev_dp_config *config)
 {
 	if (config)
-		config->refcount++;
+		__atomic_add_fetch(&config->refcount, 1, __ATOMIC_RELAXED);
 	return config;
 }
 
 void dp_config_unref(struct hostdev_dp_config *config)
 {
-	if (!config || --config->refcount > 0)
+	if (!config || __atomic_sub_fetch(&config->refcount, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	for (size_t i = 0; i < config->n_specs; i++)
 		spec_clear(&config->specs[i]);
