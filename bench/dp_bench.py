@@ -21,7 +21,7 @@ kubelet (plus one for the stream):
    that polls is sampled at every phase of its interval;
 6. memory after the runs (VmRSS, and the peak VmHWM).
 
-Prints one JSON object (also written to --json). Protos are compiled from --proto-dir
+Prints one JSON object of figures (written to --json with the raw samples too). Protos are compiled from --proto-dir
 (src/proto) with grpc_tools.protoc (python3-grpc-tools) into a temporary directory, or once with
 `dp_bench.py --compile-protos PROTO_DIR OUTDIR` and then given as --protos-compiled OUTDIR.
 Exits non-zero when the plugin misbehaves (wrong list, failed call, no update within --timeout).
@@ -249,6 +249,7 @@ def main():
     seq["calls_per_s"] = args.allocate / wall
     seq["server_cpu_us_per_call"] = cpu / args.allocate * 1e6
     result["allocate"] = seq
+    raw = {"allocate_ns": samples, "allocate_wall_s": wall, "allocate_cpu_s": cpu}
 
     # Allocate, concurrent: the threads share the connection (HTTP/2 streams).
     if args.concurrency > 0:
@@ -270,6 +271,8 @@ def main():
         wall = (time.perf_counter_ns() - wall0) / 1e9
         cpu = proc_cpu_seconds(args.pid) - cpu0
         conc = summary_us([x for p in parts for x in p])
+        raw.update({"concurrent_ns": [x for p in parts for x in p], "concurrent_wall_s": wall,
+                    "concurrent_cpu_s": cpu})
         conc["concurrency"] = args.concurrency
         conc["calls_per_s"] = conc["n"] / wall
         conc["server_cpu_us_per_call"] = cpu / conc["n"] * 1e6
@@ -312,6 +315,8 @@ def main():
         result["update_lists_per_change"] = (watch.count() - 1) / (2.0 * args.updates)
         result["update_stale_lists"] = extra
         result["update_jitter_ms"] = args.jitter_ms
+        raw.update({"update_unhealthy_ns": lat_down, "update_healthy_ns": lat_up,
+                    "update_changes": 2 * args.updates, "update_lists": watch.count() - 1})
     watch.close()
 
     st = proc_status(args.pid)
@@ -320,8 +325,10 @@ def main():
     result["threads_end"] = proc_threads(args.pid)
     text = json.dumps(result, indent=1, sort_keys=True)
     if args.json:
+        # With the raw samples, so that bench/dp_report.py can pool several rounds.
         with open(args.json, "w") as f:
-            f.write(text + "\n")
+            json.dump(dict(result, raw=raw), f, sort_keys=True)
+            f.write("\n")
     print(text)
 
 

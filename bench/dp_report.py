@@ -35,6 +35,62 @@ def describe(label):
     }.get(label, label)
 
 
+def percentile(sorted_values, p):
+    """Nearest-rank percentile of an ascending list (as bench/dp_bench.py)."""
+    k = max(0, min(len(sorted_values) - 1, int(round(p / 100.0 * len(sorted_values) + 0.5)) - 1))
+    return sorted_values[k]
+
+
+def summary_us(samples_ns):
+    s = sorted(samples_ns)
+    if not s:
+        return {}
+    return {"n": len(s), "p50_us": percentile(s, 50) / 1e3, "p90_us": percentile(s, 90) / 1e3,
+            "p99_us": percentile(s, 99) / 1e3, "min_us": s[0] / 1e3, "max_us": s[-1] / 1e3,
+            "mean_us": sum(s) / len(s) / 1e3}
+
+
+def median(values):
+    v = sorted(values)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2.0
+
+
+def pool(rounds):
+    """One result from the rounds of one server and size: samples pooled, calls/s and CPU per call
+    over all rounds, memory at rest and after as medians, the peak as the maximum."""
+    first = rounds[0]
+    raws = [r["raw"] for r in rounds]
+    out = {"label": first["label"], "devices": first["devices"], "rounds": len(rounds),
+           "answer": first["answer"]}
+    for r in rounds[1:]:
+        if r["answer"] != first["answer"]:
+            sys.exit("dp_report: %s answered Allocate differently between rounds" % first["label"])
+    for key, prefix in (("allocate", "allocate"), ("allocate_concurrent", "concurrent")):
+        if all(prefix + "_ns" in x for x in raws):
+            samples = [v for x in raws for v in x[prefix + "_ns"]]
+            fig = summary_us(samples)
+            if fig:
+                wall = sum(x[prefix + "_wall_s"] for x in raws)
+                fig["calls_per_s"] = len(samples) / wall if wall else 0
+                fig["server_cpu_us_per_call"] = sum(x[prefix + "_cpu_s"] for x in raws) / len(samples) * 1e6
+                out[key] = fig
+    if all("update_unhealthy_ns" in x for x in raws):
+        down = [v for x in raws for v in x["update_unhealthy_ns"]]
+        up = [v for x in raws for v in x["update_healthy_ns"]]
+        out["update_unhealthy"] = summary_us(down)
+        out["update_healthy"] = summary_us(up)
+        out["update_all"] = summary_us(down + up)
+        changes = sum(x["update_changes"] for x in raws)
+        out["update_lists_per_change"] = sum(x["update_lists"] for x in raws) / changes if changes else 0
+    out["first_list_ms"] = median([r["first_list_ms"] for r in rounds])
+    out["rss_start_kib"] = median([r["rss_start_kib"] for r in rounds])
+    out["rss_end_kib"] = median([r["rss_end_kib"] for r in rounds])
+    out["hwm_kib"] = max(r["hwm_kib"] for r in rounds)
+    out["threads_start"] = max(r["threads_start"] for r in rounds)
+    out["threads_end"] = max(r["threads_end"] for r in rounds)
+    return out
+
+
 def check(res, concurrent):
     """Names of the figures @res lacks."""
     need = [("allocate", "p50_us"), ("allocate", "p99_us"), ("allocate", "calls_per_s"),
@@ -54,9 +110,13 @@ def check(res, concurrent):
 
 def main():
     doc, files = sys.argv[1], sys.argv[2:]
-    results = [json.load(open(f)) for f in files]
-    if not results:
+    groups = {}
+    for f in files:
+        r = json.load(open(f))
+        groups.setdefault((r["label"], r["devices"]), []).append(r)
+    if not groups:
         sys.exit("dp_report: no results")
+    results = [pool(g) for g in groups.values()]
     concurrent = int(env("DP_CONC", "0")) > 0
     bad = []
     for r in results:
@@ -94,6 +154,23 @@ def main():
             "%d/%d" % (r["threads_start"], r["threads_end"])))
     table = head + "\n" + "\n".join(rows)
     print(table)
+    ratios = []
+    for n in sizes:
+        by = {r["label"]: r for r in results if r["devices"] == n}
+        if not all(k in by for k in ORDER):
+            continue
+        q = lambda a, b: "%.2f" % (a / b) if b else "-"
+        s, api, go, gp = by["serve"], by["api"], by["go"], by["go-poll"]
+        ratios.append(
+            "- %d device%s: Allocate p50 %s, p99 %s; server CPU per Allocate %s; update p50 %s (API + inotify / "
+            "grpc-go + inotify), %s (`hostdev serve` / grpc-go polling alike); RSS after the runs %s, peak %s." % (
+                n, "" if n == 1 else "s", q(s["allocate"]["p50_us"], go["allocate"]["p50_us"]),
+                q(s["allocate"]["p99_us"], go["allocate"]["p99_us"]),
+                q(s["allocate"]["server_cpu_us_per_call"], go["allocate"]["server_cpu_us_per_call"]),
+                q(api["update_all"]["p50_us"], go["update_all"]["p50_us"]),
+                q(s["update_all"]["p50_us"], gp["update_all"]["p50_us"]),
+                q(s["rss_end_kib"], go["rss_end_kib"]), q(s["hwm_kib"], go["hwm_kib"])))
+    ratios = "\n".join(ratios) if ratios else "- (not every server ran)"
     first = next(r for r in results if r["devices"] == sizes[0])
     answer = first["answer"]
     if doc == "-":
@@ -132,22 +209,29 @@ from sysfs (driver, IOMMU group, `/dev/vfio/<group>`) before answering; the Go p
 its in-memory table.
 
 The client is `bench/dp_bench.py` (Debian's python3-grpcio %(grpcio)s) on the same machine, one
-connection for the calls like the kubelet and one for the ListAndWatch stream:
+connection for the calls like the kubelet and one for the ListAndWatch stream. Each server runs
+%(rounds)s times, a fresh process each time, in turns with the others (so that other load on the
+machine spreads over all of them), and the samples of its rounds are pooled. Per round:
 - Allocate: %(calls)s sequential calls of one device each (rotating over the devices) after a warm-up,
   then %(calls)s calls from %(conc)s threads sharing the connection. Latency is the client's
   round trip, so it includes grpcio's own cost (the same for every server); server CPU is the
-  server's utime+stime over the sequential run divided by the calls (clock-tick resolution).
+  server's utime+stime over the sequential calls divided by their number (clock-tick resolution).
 - ListAndWatch update: %(updates)s times, a random device's group node is removed and then
   re-created; a sample is the time from the unlink()/create to the arrival of the list that shows
   the new health (both directions pooled). Before each change the client waits a random 0 to
   %(refresh)s ms when the server polls, so that every phase of the interval is sampled (expect about
   half the interval at p50). lists/change: lists received per change (1.00 = exactly one push each).
 - first list: ListAndWatch opened to the first list. Memory: VmRSS from /proc/PID/status before the
-  first call (idle) and after all runs, and VmHWM (peak); threads idle/after.
+  first call (idle) and after the round, medians of the rounds, and VmHWM (peak, the largest);
+  threads idle/after.
 
 ### Figures
 
 %(table)s
+
+Ratios libhostdev / grpc-go (below 1: libhostdev is faster or smaller; `hostdev serve` against
+grpc-go + inotify unless said otherwise):
+%(ratios)s
 
 ### Machine
 - CPU: %(cpu)s, %(ncpu)s online CPUs; memory: %(mem)s; kernel %(kernel)s; load average when the run
@@ -160,7 +244,7 @@ connection for the calls like the kubelet and one for the ListAndWatch stream:
 ```sh
 sh tests/install-deps.sh      # golang-go, golang-google-grpc-dev, python3-grpcio, ... (tests/deps/*.txt)
 cmake -S . -B build && cmake --build build -j2
-DP_BENCH_SIZES="%(sizes)s" sh bench/run-dp.sh build/examples/cli/hostdev
+DP_BENCH_SIZES="%(sizes)s" DP_BENCH_ROUNDS=%(rounds)s sh bench/run-dp.sh build/examples/cli/hostdev
 ```
 `bench/run-dp.sh --smoke` (ctest `bench-dp-smoke`, label bench) runs a few iterations on a small root
 and only checks that every figure is produced.
@@ -170,7 +254,7 @@ and only checks that every figure is produced.
         "env": ", ".join("%s=%s" % kv for kv in answer["envs"].items()),
         "nodes": ", ".join("`%s` (%s)" % (d[1], d[2]) for d in answer["devices"]),
         "grpcio": env("DP_GRPCIO"), "calls": env("DP_CALLS"), "conc": env("DP_CONC"),
-        "updates": env("DP_UPDATES"), "table": table, "cpu": env("DP_CPU"), "ncpu": env("DP_NCPU"),
+        "updates": env("DP_UPDATES"), "rounds": env("DP_ROUNDS"), "table": table, "ratios": ratios, "cpu": env("DP_CPU"), "ncpu": env("DP_NCPU"),
         "mem": env("DP_MEM"), "kernel": env("DP_KERNEL"), "load": env("DP_LOAD"), "go": env("DP_GO"),
         "grpcgo": env("DP_GRPC_GO"), "protobufgo": env("DP_PROTOBUF_GO"), "nghttp2": env("DP_NGHTTP2"),
         "protobufc": env("DP_PROTOBUF_C"), "hostdev": env("DP_HOSTDEV"), "sizes": env("DP_SIZES"),

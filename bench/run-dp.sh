@@ -17,6 +17,7 @@
 #   DP_BENCH_CONCURRENCY  client threads of the concurrent run (default 16; smoke 4)
 #   DP_BENCH_UPDATES      health flips per server (each: unhealthy, healthy; default 50; smoke 3)
 #   DP_BENCH_REFRESH      interval in ms of the servers that poll (default 100; smoke 50)
+#   DP_BENCH_ROUNDS       runs of each server, in turns, samples pooled (default 3; smoke 1)
 #   DP_BENCH_OUT          work directory: Go build cache and binaries (default bench/out/dp; reused)
 #   DP_BENCH_LIBDIR       directory of libhostdev.so (default: HOSTDEV's build tree, src/)
 #   DP_BENCH_DOC          output document (default docs/performance.md; "-" = print only)
@@ -43,6 +44,7 @@ if [ "$smoke" = 1 ]; then
 	conc=${DP_BENCH_CONCURRENCY:-4}
 	updates=${DP_BENCH_UPDATES:-3}
 	refresh=${DP_BENCH_REFRESH:-50}
+	rounds=${DP_BENCH_ROUNDS:-1}
 	warmup=5
 	doc=${DP_BENCH_DOC:--}
 else
@@ -51,6 +53,7 @@ else
 	conc=${DP_BENCH_CONCURRENCY:-16}
 	updates=${DP_BENCH_UPDATES:-50}
 	refresh=${DP_BENCH_REFRESH:-100}
+	rounds=${DP_BENCH_ROUNDS:-3}
 	warmup=100
 	doc=${DP_BENCH_DOC:-$top/docs/performance.md}
 fi
@@ -141,6 +144,8 @@ for n in $sizes; do
 	"$py" "$here/gen-dp-root.py" --devices "$n" --manifest "$tmp/manifest-$n.json" "$root" >/dev/null
 	kubelet=$tmp/kubelet-$n
 	mkdir -p "$kubelet/device-plugins"
+	round=1
+	while [ $round -le "$rounds" ]; do
 	for server in serve api go go-poll; do
 		# Every group node back, whatever a failed run left.
 		i=0
@@ -175,17 +180,19 @@ for n in $sizes; do
 			;;
 		esac
 		server_pid=$!
-		echo "bench: $n devices: $server (pid $server_pid)"
+		echo "bench: $n devices, round $round/$rounds: $server (pid $server_pid)"
 		if ! "$py" "$here/dp_bench.py" --socket "$sock" --root "$root" --manifest "$tmp/manifest-$n.json" \
 			--pid "$server_pid" --label "$server" --protos-compiled "$tmp" --warmup "$warmup" \
 			--allocate "$calls" --concurrency "$conc" --updates "$updates" --jitter-ms "$jitter" \
-			--json "$tmp/result-$server-$n.json" >/dev/null; then
+			--seed "$round" --json "$tmp/result-$server-$n-$round.json" >/dev/null; then
 			echo "bench: $server with $n devices failed; its log:" >&2
 			tail -20 "$log" >&2
 			exit 1
 		fi
 		stop_server "$server"
-		results="$results $tmp/result-$server-$n.json"
+		results="$results $tmp/result-$server-$n-$round.json"
+	done
+	round=$((round + 1))
 	done
 done
 
@@ -204,9 +211,9 @@ DP_GO=$(go version | cut -d' ' -f3)
 DP_GRPC_GO=$(ver golang-google-grpc-dev) DP_PROTOBUF_GO=$(ver golang-google-protobuf-dev)
 DP_GRPCIO=$(ver python3-grpcio) DP_NGHTTP2=$(ver libnghttp2-14) DP_PROTOBUF_C=$(ver libprotobuf-c1)
 DP_HOSTDEV="$hostdev${hver:+ ($hver)}" DP_REFRESH=$refresh DP_CALLS=$calls DP_CONC=$conc
-DP_UPDATES=$updates DP_SIZES=$sizes
+DP_UPDATES=$updates DP_SIZES=$sizes DP_ROUNDS=$rounds
 export DP_DATE DP_COMMIT DP_LOAD DP_CPU DP_NCPU DP_MEM DP_KERNEL DP_GO DP_GRPC_GO DP_PROTOBUF_GO DP_GRPCIO \
-	DP_NGHTTP2 DP_PROTOBUF_C DP_HOSTDEV DP_REFRESH DP_CALLS DP_CONC DP_UPDATES DP_SIZES
+	DP_NGHTTP2 DP_PROTOBUF_C DP_HOSTDEV DP_REFRESH DP_CALLS DP_CONC DP_UPDATES DP_SIZES DP_ROUNDS
 # One word per result file (paths under the mktemp directory, no blanks).
 # shellcheck disable=SC2086
 "$py" "$here/dp_report.py" "$doc" $results
