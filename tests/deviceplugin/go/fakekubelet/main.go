@@ -42,10 +42,28 @@ func check(ok bool, format string, args ...interface{}) {
 	}
 }
 
+// The temporary kubelet root to remove on exit ("" when given with -dir), and the plugin to kill
+// if it still runs then.
+var (
+	tempRoot  string
+	pluginCmd *exec.Cmd
+)
+
+func exit(code int) {
+	if pluginCmd != nil && pluginCmd.ProcessState == nil {
+		pluginCmd.Process.Kill()
+		pluginCmd.Wait()
+	}
+	if tempRoot != "" {
+		os.RemoveAll(tempRoot)
+	}
+	os.Exit(code)
+}
+
 func must(err error, what string) {
 	if err != nil {
 		fmt.Printf("FAIL: %s: %v\n", what, err)
-		os.Exit(1)
+		exit(1)
 	}
 }
 
@@ -211,6 +229,7 @@ func startPlugin(binary, root string) *plugin {
 	out, err := p.cmd.StdoutPipe()
 	must(err, "plugin stdout")
 	must(p.cmd.Start(), "start the plugin")
+	pluginCmd = p.cmd
 	go func() {
 		s := bufio.NewScanner(out)
 		for s.Scan() {
@@ -259,7 +278,7 @@ func main() {
 		var err error
 		root, err = ioutil.TempDir("", "hostdev-dp-go-")
 		must(err, "temporary directory")
-		defer os.RemoveAll(root)
+		tempRoot = root
 	}
 	pluginDir := filepath.Join(root, "device-plugins")
 	must(os.MkdirAll(pluginDir, 0755), "mkdir device-plugins")
@@ -364,7 +383,8 @@ func main() {
 
 	if failures > 0 {
 		fmt.Printf("%d failures\n", failures)
-		os.Exit(1)
+		exit(1)
 	}
 	fmt.Println("PASS")
+	exit(0)
 }
