@@ -70,7 +70,9 @@ plugins = []
 
 def start_plugin(root, **kw):
     p = Plugin(PLUGIN, root, **kw)
-    assert p.socket, "plugin did not start:\n" + p.read_log()
+    if not p.socket:
+        p.kill()
+        raise AssertionError("plugin did not start:\n" + p.read_log())
     plugins.append(p)
     return p
 
