@@ -19,7 +19,7 @@
 /* clang-format off */
 #define CLI_COMMANDS(X) \
 	X(list) X(show) X(bind) X(restore) X(journal) X(check) X(persist) X(apply) X(sriov) \
-	X(mdev) X(watch)
+	X(mdev) X(watch) X(serve) X(permitted)
 /* clang-format on */
 
 /* Exit codes (docs/cli.md). */

@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `hostdev serve`: run the kubelet device plugins of a resource selection config (or of one
+ * resource given by flags) in the foreground until SIGINT/SIGTERM, then stop cleanly: every
+ * ListAndWatch stream gets an empty list and the sockets are removed.
+ *
+ * The library's device-plugin loop is embedded in this command's own poll(2), next to the
+ * hot-plug monitor (a USB or PCI event refreshes every resource at once instead of waiting for
+ * the refresh interval) and the signal pipe. That is the pattern a program with its own event loop
+ * follows; the library also offers a thread of its own (hostdev_dp_loop_start_thread()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "serve.h"
+
+/* Write end of the signal pipe, for the handler. */
+static int signal_pipe = -1;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	if (write(signal_pipe, &c, 1) < 0) {
+		/* the pipe is full: a stop is already pending */
+	}
+	errno = saved;
+}
+
+/* Library messages as "2026-11-21T10:00:00.123Z hostdev[pid]: <level>: <message>" lines. */
+static void log_line(int priority, const char *message, void *userdata)
+{
+	static const char *const levels[] = {[HOSTDEV_LOG_ERR] = "error",
+					     [HOSTDEV_LOG_WARNING] = "warning",
+					     [HOSTDEV_LOG_NOTICE] = "notice",
+					     [HOSTDEV_LOG_INFO] = "info",
+					     [HOSTDEV_LOG_DEBUG] = "debug"};
+	const char *level =
+	    priority >= HOSTDEV_LOG_ERR && priority <= HOSTDEV_LOG_DEBUG ? levels[priority] : "log";
+	struct timespec ts;
+	struct tm tm;
+	char stamp[32];
+
+	(void)userdata;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ldZ hostdev[%ld]: %s: %s\n", stamp, ts.tv_nsec / 1000000L,
+		(long)getpid(), level, message);
+}
+
+struct serving {
+	struct cli *cli;
+	hostdev_dp_loop *loop;
+	hostdev_dp_server **servers;
+	size_t n_servers;
+};
+
+static void refresh_all(struct serving *s)
+{
+	for (size_t i = 0; i < s->n_servers; i++)
+		hostdev_dp_server_refresh(s->servers[i]);
+}
+
+static void on_hotplug(hostdev_monitor *mon, const hostdev_event *ev, void *userdata)
+{
+	(void)mon;
+	(void)ev;
+	refresh_all(userdata);
+}
+
+/* A monitor that refreshes every resource on USB/PCI events; NULL (with a warning) when the host
+ * gives none, e.g. in a container without the udev netlink socket: the refresh interval still
+ * catches every change. */
+static hostdev_monitor *start_monitor(struct serving *s)
+{
+	hostdev_monitor *mon = NULL;
+	int r;
+
+	if ((r = hostdev_monitor_new(s->cli->ctx, &mon)) < 0 ||
+	    (r = hostdev_monitor_add_match_subsystem(mon, "usb")) < 0 ||
+	    (r = hostdev_monitor_add_match_subsystem(mon, "pci")) < 0) {
+		log_line(HOSTDEV_LOG_WARNING, "cannot create the hot-plug monitor", NULL);
+		return hostdev_monitor_unref(mon);
+	}
+	hostdev_monitor_set_callback(mon, on_hotplug, s);
+	r = hostdev_monitor_start(mon, 0);
+	if (r < 0) {
+		char line[512];
+
+		snprintf(line, sizeof(line),
+			 "no hot-plug events (%s); devices are re-read every refresh interval",
+			 hostdev_ctx_get_error(s->cli->ctx));
+		log_line(HOSTDEV_LOG_WARNING, line, NULL);
+		return hostdev_monitor_unref(mon);
+	}
+	return mon;
+}
+
+static int run_loop(struct serving *s, hostdev_monitor *mon, int sigfd)
+{
+	struct pollfd fds[3] = {{.fd = hostdev_dp_loop_get_fd(s->loop), .events = POLLIN},
+				{.fd = sigfd, .events = POLLIN},
+				{.fd = mon ? hostdev_monitor_get_fd(mon) : -1, .events = POLLIN}};
+	int r;
+
+	for (;;) {
+		r = poll(fds, 3, -1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			cli_error("poll: %s", strerror(errno));
+			return CLI_EXIT_FAILURE;
+		}
+		if (fds[1].revents)
+			return CLI_EXIT_OK; /* SIGINT or SIGTERM */
+		if (fds[2].revents && hostdev_monitor_process(mon) < 0) {
+			log_line(HOSTDEV_LOG_WARNING,
+				 "hot-plug monitor failed; devices are re-read every refresh "
+				 "interval",
+				 NULL);
+			fds[2].fd = -1;
+		}
+		if (fds[0].revents) {
+			r = hostdev_dp_loop_dispatch(s->loop, 0);
+			if (r < 0 && r != -EINTR)
+				return cli_lib_error(s->cli, r, "device-plugin loop failed");
+		}
+	}
+}
+
+static int start_servers(struct serving *s, const hostdev_dp_resources *res,
+			 const struct hostdev_dp_server_options *opts)
+{
+	size_t n = hostdev_dp_resources_get_count(res);
+	int r;
+
+	s->servers = calloc(n ? n : 1, sizeof(*s->servers));
+	if (!s->servers) {
+		cli_error("out of memory");
+		return CLI_EXIT_FAILURE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *name = hostdev_dp_resources_get_name(res, i);
+		char line[512];
+
+		r = hostdev_dp_server_new_builtin(s->loop, res, i, opts, &s->servers[i]);
+		if (r < 0)
+			return cli_lib_error(s->cli, r, name);
+		s->n_servers++;
+		r = hostdev_dp_server_start(s->servers[i]);
+		if (r < 0)
+			return cli_lib_error(s->cli, r, name);
+		snprintf(line, sizeof(line), "serving %s (%zu devices) on %s", name,
+			 hostdev_dp_resources_get_device_count(res, i),
+			 hostdev_dp_server_get_socket_path(s->servers[i]));
+		log_line(HOSTDEV_LOG_INFO, line, NULL);
+	}
+	return CLI_EXIT_OK;
+}
+
+static void stop_servers(struct serving *s)
+{
+	for (size_t i = 0; i < s->n_servers; i++) {
+		hostdev_dp_server_stop(s->servers[i]);
+		hostdev_dp_server_unref(s->servers[i]);
+	}
+	free(s->servers);
+	s->servers = NULL;
+	s->n_servers = 0;
+	/* Let the empty lists and trailers reach the kubelet before the connections close. */
+	while (hostdev_dp_loop_dispatch(s->loop, 50) > 0)
+		;
+}
+
+/* Print the resources and their devices (--dry-run). */
+static void print_resources(const hostdev_dp_resources *res)
+{
+	static const char *const kinds[] = {"pci", "usb", "mdev"};
+
+	for (size_t i = 0; i < hostdev_dp_resources_get_count(res); i++) {
+		int kind = hostdev_dp_resources_get_kind(res, i);
+
+		printf("%s (%s):", hostdev_dp_resources_get_name(res, i),
+		       kind >= 0 && kind <= 2 ? kinds[kind] : "?");
+		for (size_t j = 0; j < hostdev_dp_resources_get_device_count(res, i); j++)
+			printf(" %s", hostdev_dp_resources_get_device_id(res, i, j));
+		putchar('\n');
+	}
+}
+
+static int serve(struct cli *cli, const hostdev_dp_resources *res,
+		 const struct hostdev_dp_server_options *opts)
+{
+	struct serving s = {.cli = cli};
+	hostdev_monitor *mon = NULL;
+	struct sigaction sa, old_int, old_term;
+	int r, code, pipefd[2];
+
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
+		cli_error("pipe: %s", strerror(errno));
+		return CLI_EXIT_FAILURE;
+	}
+	signal_pipe = pipefd[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	/* A kubelet that goes away mid-write must not kill the plugin. */
+	signal(SIGPIPE, SIG_IGN);
+
+	r = hostdev_dp_loop_new(cli->ctx, &s.loop);
+	if (r < 0) {
+		code = cli_lib_error(cli, r, "cannot create the device-plugin loop");
+		goto out;
+	}
+	code = start_servers(&s, res, opts);
+	if (code == CLI_EXIT_OK) {
+		mon = start_monitor(&s);
+		code = run_loop(&s, mon, pipefd[0]);
+		log_line(HOSTDEV_LOG_INFO, "stopping: advertising no devices, removing sockets",
+			 NULL);
+	}
+	stop_servers(&s);
+out:
+	hostdev_monitor_unref(mon);
+	hostdev_dp_loop_unref(s.loop);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	signal_pipe = -1;
+	close(pipefd[0]);
+	close(pipefd[1]);
+	return code;
+}
+
+enum {
+	OPT_CONFIG = 0x200,
+	OPT_REGISTRATION,
+	OPT_KUBELET_DIR,
+	OPT_REFRESH,
+	OPT_DRY_RUN,
+};
+
+static int parse_registration(const char *text)
+{
+	if (!strcmp(text, "classic"))
+		return HOSTDEV_DP_REGISTER_CLASSIC;
+	if (!strcmp(text, "watcher"))
+		return HOSTDEV_DP_REGISTER_WATCHER;
+	if (!strcmp(text, "none"))
+		return HOSTDEV_DP_REGISTER_NONE;
+	return -1;
+}
+
+static int run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"registration", required_argument, NULL, OPT_REGISTRATION},
+	    {"kubelet-dir", required_argument, NULL, OPT_KUBELET_DIR},
+	    {"refresh", required_argument, NULL, OPT_REFRESH},
+	    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	    SERVE_RESOURCE_LONG_OPTIONS,
+	    CLI_GLOBAL_LONG_OPTIONS,
+	    {NULL, 0, NULL, 0},
+	};
+	struct hostdev_dp_server_options opts;
+	struct serve_resource_flags flags = {0};
+	const char *config_path = NULL, *kubelet_dir = NULL;
+	hostdev_dp_config *config = NULL;
+	hostdev_dp_resources *res = NULL;
+	bool dry_run = false;
+	int c, r, code;
+	char *end;
+	long value;
+
+	hostdev_dp_server_options_init(&opts);
+	while ((c = cli_getopt(cli, argc, argv, ":" CLI_GLOBAL_SHORT_OPTIONS, options)) >= 0) {
+		switch (c) {
+		case OPT_CONFIG:
+			config_path = optarg;
+			break;
+		case OPT_REGISTRATION:
+			opts.registration = parse_registration(optarg);
+			if (opts.registration < 0) {
+				code = cli_usage_error(cli,
+						       "--registration '%s': expected classic, "
+						       "watcher or none",
+						       optarg);
+				goto out;
+			}
+			break;
+		case OPT_KUBELET_DIR:
+			kubelet_dir = optarg;
+			break;
+		case OPT_REFRESH:
+			errno = 0;
+			value = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || value < -1 || value > 3600000) {
+				code = cli_usage_error(cli,
+						       "--refresh '%s': expected milliseconds "
+						       "(1-3600000), or -1 for never",
+						       optarg);
+				goto out;
+			}
+			opts.refresh_interval_ms = value == 0 ? -1 : (int)value;
+			break;
+		case OPT_DRY_RUN:
+			dry_run = true;
+			break;
+		default:
+			code = serve_resource_flag(cli, &flags, c, optarg);
+			if (code != CLI_EXIT_OK)
+				goto out;
+			break;
+		}
+	}
+	if (c != CLI_GETOPT_END) {
+		code = cli_getopt_exit_code(c);
+		goto out;
+	}
+	if (optind < argc) {
+		code = cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (!config_path == !serve_resource_flags_given(&flags)) {
+		code = cli_usage_error(cli, "give either --config FILE or one resource (--resource "
+					    "NAME with its selectors)");
+		goto out;
+	}
+	code = cli_open_ctx(cli);
+	if (code != CLI_EXIT_OK)
+		goto out;
+	if (kubelet_dir &&
+	    (r = hostdev_ctx_set_path(cli->ctx, HOSTDEV_PATH_KUBELET, kubelet_dir)) < 0) {
+		code = cli_lib_error(cli, r, "--kubelet-dir");
+		goto out;
+	}
+	/* A long-running service reports what it does: info by default, debug with -v. */
+	hostdev_ctx_set_log_fn(cli->ctx, log_line, NULL);
+	hostdev_ctx_set_log_priority(cli->ctx,
+				     cli->verbose > 0 ? HOSTDEV_LOG_DEBUG : HOSTDEV_LOG_INFO);
+	r = config_path ? hostdev_dp_config_load(cli->ctx, config_path, &config)
+			: serve_resource_config(cli, &flags, &config);
+	if (r < 0) {
+		code = r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+		cli_lib_error(cli, r, config_path ? config_path : "resource flags");
+		goto out;
+	}
+	r = hostdev_dp_resources_resolve(cli->ctx, config, &res);
+	if (r < 0) {
+		code = cli_lib_error(cli, r, "cannot apply the config to this host");
+		goto out;
+	}
+	if (dry_run) {
+		print_resources(res);
+		code = CLI_EXIT_OK;
+		goto out;
+	}
+	if (hostdev_dp_resources_get_count(res) == 0)
+		log_line(HOSTDEV_LOG_WARNING, "no device matches the config: nothing to serve",
+			 NULL);
+	code = serve(cli, res, &opts);
+out:
+	hostdev_dp_resources_free(res);
+	hostdev_dp_config_free(config);
+	serve_resource_flags_release(&flags);
+	return code;
+}
+
+const struct cli_command cli_cmd_serve = {
+    .name = "serve",
+    .summary = "Serve kubelet device plugins for the devices a config selects.",
+    .synopsis = "(--config FILE | --resource NAME SELECTORS...) [--registration MODE] "
+		"[--kubelet-dir DIR] [--refresh MS] [--dry-run]",
+    .help = "Runs in the foreground until SIGINT or SIGTERM, logging to stderr. On stop every\n"
+	    "resource advertises no devices and its socket is removed. The config format is in\n"
+	    "docs/device-plugin.md; `hostdev permitted` prints the matching KubeVirt\n"
+	    "permittedHostDevices.\n"
+	    "\n"
+	    "Options:\n"
+	    "      --config FILE        resource selection config (JSON)\n"
+	    "      --registration MODE  classic (Register on kubelet.sock, default), watcher\n"
+	    "                           (socket in plugins_registry) or none\n"
+	    "      --kubelet-dir DIR    kubelet root (default /var/lib/kubelet, or ROOT/var/lib/\n"
+	    "                           kubelet with --root)\n"
+	    "      --refresh MS         re-read devices and health every MS milliseconds\n"
+	    "                           (default 5000; -1 never); hot-plug events refresh at once\n"
+	    "      --dry-run            print the resources and their devices, then exit\n"
+	    "\n" SERVE_RESOURCE_HELP,
+    .run = run,
+};

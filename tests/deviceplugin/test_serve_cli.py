@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`hostdev serve` and `hostdev permitted` end to end: the CLI serves a vfio PCI resource of a fake
+root (bench/gen-dp-root.py: 82574L functions on vfio-pci, one IOMMU group each, NUMA 0/1) to the
+Python grpcio fake kubelet (fake_kubelet.py), which registers it, watches ListAndWatch and calls
+Allocate; a removed /dev/vfio/<group> turns its device Unhealthy; SIGTERM sends the empty list
+and removes the socket.
+
+Run: HOSTDEV_CLI=build/examples/cli/hostdev HOSTDEV_DP_PROTO_DIR=src/proto \
+     /usr/bin/python3 -m pytest tests/deviceplugin/test_serve_cli.py   (ctest sets both)
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+import grpc
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(HERE, "..", "..")
+sys.path.insert(0, HERE)
+import fake_kubelet as fk  # noqa: E402
+from fake_kubelet import FakeKubelet, channel_to  # noqa: E402
+
+HOSTDEV = os.environ.get("HOSTDEV_CLI")
+PROTO_DIR = os.environ.get("HOSTDEV_DP_PROTO_DIR", os.path.join(SRC, "src", "proto"))
+RESOURCE = "example.com/nic"
+ENV = "PCI_RESOURCE_EXAMPLE_COM_NIC"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def protos(tmp_path_factory):
+    if not HOSTDEV:
+        pytest.skip("HOSTDEV_CLI is not set")
+    fk.load_protos(PROTO_DIR, str(tmp_path_factory.mktemp("protos")))
+
+
+@pytest.fixture
+def host(tmp_path):
+    """A fake root with three vfio-pci functions; returns (root, manifest devices)."""
+    root = tmp_path / "root"
+    manifest = tmp_path / "manifest.json"
+    subprocess.run([sys.executable, os.path.join(SRC, "bench", "gen-dp-root.py"), "--devices",
+                    "3", "--manifest", str(manifest), str(root)], check=True)
+    return str(root), json.loads(manifest.read_text())["devices"]
+
+
+def run_cli(root, *args):
+    return subprocess.run([HOSTDEV, "--root", root, *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+class Serve:
+    """`hostdev serve` in the background against a fake kubelet."""
+
+    def __init__(self, root, *args):
+        self.kubelet_dir = tempfile.mkdtemp(prefix="hostdev-serve-")
+        self.kubelet = FakeKubelet(self.kubelet_dir).start()
+        self.log = open(os.path.join(self.kubelet_dir, "serve.log"), "w+")
+        self.proc = subprocess.Popen(
+            [HOSTDEV, "--root", root, "serve", "--kubelet-dir", self.kubelet_dir, *args],
+            stdout=subprocess.DEVNULL, stderr=self.log)
+
+    def stderr(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.kubelet.stop()
+        self.log.close()
+
+
+@pytest.fixture
+def serving(host):
+    root, devices = host
+    s = Serve(root, "--resource", RESOURCE, "--pci-device", "8086:10d3", "--refresh", "100")
+    yield root, devices, s
+    s.stop()
+
+
+def test_registers_lists_allocates_and_stops(serving):
+    root, devices, s = serving
+    assert s.kubelet.wait_registrations(1, timeout=10), s.stderr()
+    _, request, options = s.kubelet.registrations[0]
+    assert request.resource_name == RESOURCE
+    assert request.version == "v1beta1"
+    socket = os.path.join(s.kubelet.plugin_dir, request.endpoint)
+    assert os.path.dirname(socket) == s.kubelet.plugin_dir, "endpoint is a file name"
+    assert options.get_preferred_allocation_available
+
+    watch = s.kubelet.last_watch()
+    assert watch.wait(lambda w: w.lists and len(w.last()) == 3, timeout=5), watch.lists
+    assert sorted(watch.last()) == sorted((d["id"], "Healthy", [d["numa"]]) for d in devices)
+
+    # Allocate two devices for one container: KubeVirt's contract, in request order.
+    ids = [devices[2]["id"], devices[0]["id"]]
+    stub = fk.svc.DevicePluginStub(channel_to(socket))
+    response = stub.Allocate(fk.pb.AllocateRequest(container_requests=[
+        fk.pb.ContainerAllocateRequest(devices_ids=ids)]), timeout=5)
+    assert len(response.container_responses) == 1
+    answer = response.container_responses[0]
+    assert dict(answer.envs) == {ENV: ",".join(ids)}
+    specs = [(d.container_path, d.host_path, d.permissions) for d in answer.devices]
+    assert specs == [("/dev/vfio/vfio", "/dev/vfio/vfio", "mrw")] + [
+        ("/dev/vfio/%d" % devices[i]["group"], "/dev/vfio/%d" % devices[i]["group"], "mrw")
+        for i in (2, 0)]
+
+    # An unknown id is refused with a message naming it.
+    with pytest.raises(grpc.RpcError) as e:
+        stub.Allocate(fk.pb.AllocateRequest(container_requests=[
+            fk.pb.ContainerAllocateRequest(devices_ids=["0000:ff:1f.7"])]), timeout=5)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "0000:ff:1f.7" in e.value.details()
+
+    # The group node of device 1 goes away: the device turns Unhealthy on the next refresh.
+    os.unlink(os.path.join(root, "dev", "vfio", str(devices[1]["group"])))
+    assert watch.wait(lambda w: (devices[1]["id"], "Unhealthy", [devices[1]["numa"]])
+                      in w.last(), timeout=5), watch.last()
+
+    # SIGTERM: an empty list reaches the kubelet, the socket goes, exit status 0.
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(timeout=10) == 0, s.stderr()
+    assert watch.wait(lambda w: w.last() == [], timeout=5), "no empty list on stop"
+    assert not os.path.exists(socket)
+    log = s.stderr()
+    assert "serving %s (3 devices) on %s" % (RESOURCE, socket) in log, log
+    assert "stopping" in log
+
+
+def test_reregisters_after_kubelet_restart(serving):
+    _, _, s = serving
+    assert s.kubelet.wait_registrations(1, timeout=10), s.stderr()
+    s.kubelet.restart()
+    assert s.kubelet.wait_registrations(2, timeout=5), s.stderr()
+    assert s.kubelet.registrations[1][1].resource_name == RESOURCE
+
+
+def test_dry_run_and_permitted(host):
+    root, devices = host
+    r = run_cli(root, "serve", "--dry-run", "--resource", RESOURCE, "--pci-device", "8086:10d3")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "%s (pci): %s\n" % (RESOURCE, " ".join(d["id"] for d in devices))
+
+    r = run_cli(root, "permitted", "--json", "--resource", RESOURCE, "--pci-device", "8086:10d3")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"permittedHostDevices": {"pciHostDevices": [
+        {"pciVendorSelector": "8086:10d3", "resourceName": RESOURCE,
+         "externalResourceProvider": True}]}}
+    r = run_cli(root, "permitted", "--resource", RESOURCE, "--pci-device", "8086:10d3")
+    assert r.returncode == 0, r.stderr
+    assert "pciVendorSelector" in r.stdout and "externalResourceProvider: true" in r.stdout
+
+
+def test_usage_errors(host, tmp_path):
+    root, _ = host
+    r = run_cli(root, "serve")
+    assert r.returncode == 2
+    assert "give either --config FILE or one resource" in r.stderr
+    r = run_cli(root, "serve", "--resource", RESOURCE, "--pci-device", "8086:10d3",
+                "--usb-device", "0627:0001")
+    assert r.returncode == 2
+    assert "one resource has one kind" in r.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"resources": [{"kind": "pci", "resourceName": "nic", '
+                   '"selectors": {"vendorDevice": ["8086:10d3"]}}]}')
+    r = run_cli(root, "serve", "--config", str(bad))
+    assert r.returncode == 2
+    assert 'resources[0] "nic"' in r.stderr and "resourceName" in r.stderr
+    r = run_cli(root, "serve", "--config", str(tmp_path / "missing.json"))
+    assert r.returncode == 1
+    assert "missing.json" in r.stderr
+    r = run_cli(root, "serve", "--resource", RESOURCE, "--pci-device", "8086:10d3",
+                "--registration", "sometimes")
+    assert r.returncode == 2 and "--registration 'sometimes'" in r.stderr
