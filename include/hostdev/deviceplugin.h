@@ -79,7 +79,8 @@ int hostdev_dp_devices_new(hostdev_dp_devices **out);
 /** NULL-safe; always returns NULL. */
 hostdev_dp_devices *hostdev_dp_devices_free(hostdev_dp_devices *devices);
 /**
- * Add a device. @id must be a valid Kubernetes device id (hostdev_naming_device_id()); @healthy
+ * Add a device. @id is 1-63 characters of [A-Za-z0-9._:-] starting and ending with an
+ * alphanumeric: a PCI address, a UUID, or an id made by hostdev_naming_device_id(); @healthy
  * non-zero for "Healthy"; @numa_node the device's NUMA node or -1 when it has none (then no
  * topology is advertised). Returns 0, -EINVAL (bad id), -EEXIST (id already in the list),
  * -ENOMEM.
@@ -297,7 +298,10 @@ enum hostdev_dp_kind {
  */
 typedef struct hostdev_dp_resources hostdev_dp_resources;
 
-/** Apply @config to the host of @ctx. Returns 0, -ENOMEM, or an enumeration error. */
+/**
+ * Apply @config to the host of @ctx. Returns 0, -EINVAL (two entries give the same resource name
+ * on this host; the message names both), -ENOMEM, or an enumeration error.
+ */
 int hostdev_dp_resources_resolve(hostdev_ctx *ctx, const hostdev_dp_config *config,
 				 hostdev_dp_resources **out);
 /** NULL-safe; always returns NULL. */
