@@ -9,6 +9,7 @@
 #define HOSTDEV_CLI_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -180,6 +181,16 @@ int cli_json_list_finish(struct cli_json_list *list, bool print);
 
 /* Add @value or null. Returns false on allocation failure. */
 bool cli_json_add_string(cJSON *object, const char *key, const char *value);
+
+/* signals.c: SIGINT/SIGTERM readable on a pipe for commands that run until stopped. */
+struct cli_signals {
+	int fds[2]; /* poll fds[0]: readable once a stop signal arrived */
+	struct sigaction old_int, old_term;
+};
+/* Install the handlers. Returns CLI_EXIT_OK, or prints an error and returns CLI_EXIT_FAILURE. */
+int cli_signals_open(struct cli_signals *s);
+/* Restore the previous handlers and close the pipe; safe after a failed open. */
+void cli_signals_close(struct cli_signals *s);
 
 /* cmd_list_usb.c: `hostdev list --usb` (cmd_list.c passes its whole command line). */
 int cli_list_usb(struct cli *cli, int argc, char **argv);

@@ -55,26 +55,15 @@ static int run(struct cli *cli, int argc, char **argv)
 		code = cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
-	if (!config_path == !serve_resource_flags_given(&flags)) {
-		code = cli_usage_error(cli, "give either --config FILE or one resource (--resource "
-					    "NAME with its selectors)");
+	code = serve_check_source(cli, config_path, &flags);
+	if (code != CLI_EXIT_OK)
 		goto out;
-	}
 	code = cli_open_ctx(cli);
 	if (code != CLI_EXIT_OK)
 		goto out;
-	r = config_path ? hostdev_dp_config_load(cli->ctx, config_path, &config)
-			: serve_resource_config(cli, &flags, &config);
-	if (r < 0) {
-		cli_lib_error(cli, r, config_path ? config_path : "resource flags");
-		code = r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+	code = serve_resolve(cli, config_path, &flags, &config, &res);
+	if (code != CLI_EXIT_OK)
 		goto out;
-	}
-	r = hostdev_dp_resources_resolve(cli->ctx, config, &res);
-	if (r < 0) {
-		code = cli_lib_error(cli, r, "cannot apply the config to this host");
-		goto out;
-	}
 	r = hostdev_dp_resources_permitted_host_devices(res, format, &text);
 	if (r < 0) {
 		code = cli_lib_error(cli, r, "cannot build permittedHostDevices");

@@ -10,7 +10,6 @@
  * follows; the library also offers a thread of its own (hostdev_dp_loop_start_thread()).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -20,20 +19,6 @@
 
 #include "cli.h"
 #include "serve.h"
-
-/* Write end of the signal pipe, for the handler. */
-static int signal_pipe = -1;
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-	char c = (char)sig;
-
-	if (write(signal_pipe, &c, 1) < 0) {
-		/* the pipe is full: a stop is already pending */
-	}
-	errno = saved;
-}
 
 /* Library messages as "2026-11-21T10:00:00.123Z hostdev[pid]: <level>: <message>" lines. */
 static void log_line(int priority, const char *message, void *userdata)
@@ -202,20 +187,12 @@ static int serve(struct cli *cli, const hostdev_dp_resources *res,
 {
 	struct serving s = {.cli = cli};
 	hostdev_monitor *mon = NULL;
-	struct sigaction sa, old_int, old_term;
-	int r, code, pipefd[2];
+	struct cli_signals signals;
+	int r, code;
 
-	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
-		cli_error("pipe: %s", strerror(errno));
-		return CLI_EXIT_FAILURE;
-	}
-	signal_pipe = pipefd[1];
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	code = cli_signals_open(&signals);
+	if (code != CLI_EXIT_OK)
+		return code;
 	/* A kubelet that goes away mid-write must not kill the plugin. */
 	signal(SIGPIPE, SIG_IGN);
 
@@ -227,7 +204,7 @@ static int serve(struct cli *cli, const hostdev_dp_resources *res,
 	code = start_servers(&s, res, opts);
 	if (code == CLI_EXIT_OK) {
 		mon = start_monitor(&s);
-		code = run_loop(&s, mon, pipefd[0]);
+		code = run_loop(&s, mon, signals.fds[0]);
 		log_line(HOSTDEV_LOG_INFO, "stopping: advertising no devices, removing sockets",
 			 NULL);
 	}
@@ -235,11 +212,7 @@ static int serve(struct cli *cli, const hostdev_dp_resources *res,
 out:
 	hostdev_monitor_unref(mon);
 	hostdev_dp_loop_unref(s.loop);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	signal_pipe = -1;
-	close(pipefd[0]);
-	close(pipefd[1]);
+	cli_signals_close(&signals);
 	return code;
 }
 
@@ -333,11 +306,9 @@ static int run(struct cli *cli, int argc, char **argv)
 		code = cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
-	if (!config_path == !serve_resource_flags_given(&flags)) {
-		code = cli_usage_error(cli, "give either --config FILE or one resource (--resource "
-					    "NAME with its selectors)");
+	code = serve_check_source(cli, config_path, &flags);
+	if (code != CLI_EXIT_OK)
 		goto out;
-	}
 	code = cli_open_ctx(cli);
 	if (code != CLI_EXIT_OK)
 		goto out;
@@ -350,18 +321,9 @@ static int run(struct cli *cli, int argc, char **argv)
 	hostdev_ctx_set_log_fn(cli->ctx, log_line, NULL);
 	hostdev_ctx_set_log_priority(cli->ctx,
 				     cli->verbose > 0 ? HOSTDEV_LOG_DEBUG : HOSTDEV_LOG_INFO);
-	r = config_path ? hostdev_dp_config_load(cli->ctx, config_path, &config)
-			: serve_resource_config(cli, &flags, &config);
-	if (r < 0) {
-		code = r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
-		cli_lib_error(cli, r, config_path ? config_path : "resource flags");
+	code = serve_resolve(cli, config_path, &flags, &config, &res);
+	if (code != CLI_EXIT_OK)
 		goto out;
-	}
-	r = hostdev_dp_resources_resolve(cli->ctx, config, &res);
-	if (r < 0) {
-		code = cli_lib_error(cli, r, "cannot apply the config to this host");
-		goto out;
-	}
 	if (dry_run) {
 		print_resources(res);
 		code = CLI_EXIT_OK;

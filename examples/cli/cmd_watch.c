@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `hostdev watch`: one line (text or JSON) per USB/PCI hot-plug event as it happens, until SIGINT
- * or SIGTERM (or --count events). The library's monitor is driven by poll(2) here; the signal
- * handler only writes to a pipe that the same poll watches (a signalfd would miss signals delivered
+ * or SIGTERM (or --count events). The library's monitor is driven by poll(2) here, next to the
+ * signal pipe of signals.c (a signalfd would miss signals delivered
  * to other threads, e.g. those of a preloaded library), so an interrupted wait ends cleanly.
  */
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -24,20 +21,6 @@ enum {
 	OPT_COUNT,
 	OPT_KERNEL,
 };
-
-/* Write end of the signal pipe, for the handler. */
-static int signal_pipe = -1;
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-	char c = (char)sig;
-
-	if (write(signal_pipe, &c, 1) < 0) {
-		/* the pipe is full: a stop is already pending */
-	}
-	errno = saved;
-}
 
 struct watch {
 	struct cli *cli;
@@ -173,8 +156,8 @@ static int run(struct cli *cli, int argc, char **argv)
 	unsigned int flags = 0;
 	const char **ids, **classes;
 	size_t n_ids = 0, n_classes = 0;
-	struct sigaction sa, old_int, old_term;
-	int c, code, r, sigfd = -1, pipefd[2] = {-1, -1};
+	struct cli_signals signals = {.fds = {-1, -1}};
+	int c, code, r;
 	char *end;
 
 	ids = calloc((size_t)argc, sizeof(*ids));
@@ -246,20 +229,9 @@ static int run(struct cli *cli, int argc, char **argv)
 			code = cli_usage_error(cli, "--class: %s", hostdev_ctx_get_error(cli->ctx));
 			goto out;
 		}
-	/* Signals become readable on a pipe: the wait ends cleanly, never inside a write. */
-	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
-		cli_error("pipe: %s", strerror(errno));
-		code = CLI_EXIT_FAILURE;
+	code = cli_signals_open(&signals);
+	if (code != CLI_EXIT_OK)
 		goto out;
-	}
-	signal_pipe = pipefd[1];
-	sigfd = pipefd[0];
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
 	/* One line per event, even when stdout is a pipe (`hostdev watch | jq`). */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	hostdev_monitor_set_callback(mon, on_event, &w);
@@ -268,15 +240,9 @@ static int run(struct cli *cli, int argc, char **argv)
 		code = cli_lib_error(cli, r, "cannot listen to hot-plug events");
 		goto out;
 	}
-	code = loop(&w, mon, sigfd);
+	code = loop(&w, mon, signals.fds[0]);
 out:
-	if (sigfd >= 0) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
-		signal_pipe = -1;
-		close(pipefd[0]);
-		close(pipefd[1]);
-	}
+	cli_signals_close(&signals);
 	hostdev_monitor_unref(mon);
 	free(ids);
 	free(classes);

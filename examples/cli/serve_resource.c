@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* One resource from flags (serve.h): each flag adds to a JSON config entry. */
+/* The resources of `serve` and `permitted` (serve.h): from a config file, or one resource from
+ * flags, each flag adding to a JSON config entry. */
 #include <errno.h>
 #include <string.h>
 
@@ -165,4 +166,32 @@ void serve_resource_flags_release(struct serve_resource_flags *flags)
 {
 	cJSON_Delete(flags->resource);
 	flags->resource = NULL;
+}
+
+int serve_check_source(struct cli *cli, const char *config_path,
+		       const struct serve_resource_flags *flags)
+{
+	if (!config_path == !serve_resource_flags_given(flags))
+		return cli_usage_error(cli, "give either --config FILE or one resource (--resource "
+					    "NAME with its selectors)");
+	return CLI_EXIT_OK;
+}
+
+int serve_resolve(struct cli *cli, const char *config_path, struct serve_resource_flags *flags,
+		  hostdev_dp_config **config, hostdev_dp_resources **res)
+{
+	int r;
+
+	r = config_path ? hostdev_dp_config_load(cli->ctx, config_path, config)
+			: serve_resource_config(cli, flags, config);
+	if (r < 0) {
+		cli_lib_error(cli, r, config_path ? config_path : "resource flags");
+		return r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+	}
+	r = hostdev_dp_resources_resolve(cli->ctx, *config, res);
+	if (r < 0) {
+		cli_lib_error(cli, r, "cannot apply the config to this host");
+		return r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+	}
+	return CLI_EXIT_OK;
 }
