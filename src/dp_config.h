@@ -113,6 +113,8 @@ struct hostdev_dp_config *dp_config_ref(struct hostdev_dp_config *config);
 /* dp_config_values.c: the syntax of selector values. Each returns 0 or -EINVAL. */
 /* "8086:10d3", "8086:*": 4 hex digits each, the second may be "*". */
 int dp_parse_id_pair(const char *text, struct dp_id_pair *out);
+/* @pair as an enumerator id filter: "8086:10d3", or "8086:" when any second id matches. */
+void dp_format_id_filter(const struct dp_id_pair *pair, char *buf, size_t size);
 /* "02", "0200", "020000" (hex); *out is the lower-case copy. */
 int dp_parse_class(const char *text, char **out);
 /* A full or short PCI address; *out is the normalised "dddd:bb:ss.f". */

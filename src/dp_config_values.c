@@ -39,6 +39,15 @@ static int parse_hex4(const char *s, size_t len)
 	return v;
 }
 
+void dp_format_id_filter(const struct dp_id_pair *pair, char *buf, size_t size)
+{
+	if (pair->second < 0)
+		snprintf(buf, size, "%04x:", (unsigned int)pair->first);
+	else
+		snprintf(buf, size, "%04x:%04x", (unsigned int)pair->first,
+			 (unsigned int)pair->second);
+}
+
 int dp_parse_id_pair(const char *text, struct dp_id_pair *out)
 {
 	const char *colon = text ? strchr(text, ':') : NULL;

@@ -18,11 +18,7 @@ static int add_filters(hostdev_usb_enum *e, const struct dp_selectors *sel)
 	int r = 0;
 
 	for (size_t i = 0; i < sel->n_ids && r == 0; i++) {
-		if (sel->ids[i].second < 0)
-			snprintf(spec, sizeof(spec), "%04x:", (unsigned int)sel->ids[i].first);
-		else
-			snprintf(spec, sizeof(spec), "%04x:%04x", (unsigned int)sel->ids[i].first,
-				 (unsigned int)sel->ids[i].second);
+		dp_format_id_filter(&sel->ids[i], spec, sizeof(spec));
 		r = hostdev_usb_enum_add_id_filter(e, spec);
 	}
 	for (size_t i = 0; i < sel->n_serials && r == 0; i++)
