@@ -970,3 +970,381 @@ static int hdb_mdev_remove(hostdev_ctx *ctx, const char *uuid, unsigned int time
 %}
 
 %include <hostdev/mdev.h>
+
+/* -------------------------------------------------------------------------------------------- */
+/* deviceplugin.h: serving kubelet device plugins with the built-in plugins.
+ *
+ * The loop and the server are HOSTDEV_OBJECTs; the config, the resolved resources and the device
+ * lists are freed, not unref'd (HOSTDEV_OWNED). The idiomatic layers give each loop a context of
+ * its own (hdb_ctx_clone() of the caller's): the built-in plugins use the loop's context on the
+ * loop's thread, so the caller's context stays free for other calls meanwhile.
+ *
+ * Every shim reports through an hdb_status the language creates per call: the C result and a copy
+ * of the context's message, taken in the same C call as the failing function. Two goroutines or
+ * threads failing at once therefore each get their own message, without a lock in the language
+ * (the library serialises the calls on a loop itself). The options struct is built inside
+ * hdb_dp_server_new_builtin() with hostdev_dp_server_options_init().
+ *
+ * Custom plugins (struct hostdev_dp_plugin_ops, hostdev_dp_server_new(), the response object) are
+ * not wrapped: only the built-in plugins are served from the bindings. */
+
+%define HOSTDEV_OWNED(TYPE, FREE)
+%nodefaultctor TYPE;
+struct TYPE {
+	%extend {
+		~TYPE() { FREE($self); }
+	}
+};
+%ignore FREE;
+%enddef
+
+HOSTDEV_OBJECT(hostdev_dp_loop, hostdev_dp_loop_unref)
+HOSTDEV_OBJECT(hostdev_dp_server, hostdev_dp_server_unref)
+HOSTDEV_OWNED(hostdev_dp_config, hostdev_dp_config_free)
+HOSTDEV_OWNED(hostdev_dp_resources, hostdev_dp_resources_free)
+HOSTDEV_OWNED(hostdev_dp_devices, hostdev_dp_devices_free)
+
+%{
+typedef struct hdb_status {
+	int code;
+	char *message;
+} hdb_status;
+
+/* Record @r and, for a failure, the message of @ctx (strerror without a context or message). */
+static int hdb_status_set(hdb_status *st, const hostdev_ctx *ctx, int r)
+{
+	const char *msg = NULL;
+
+	if (!st)
+		return r;
+	st->code = r;
+	free(st->message);
+	st->message = NULL;
+	if (r < 0) {
+		if (ctx)
+			msg = hostdev_ctx_get_error(ctx);
+		st->message = strdup(msg && *msg ? msg : strerror(-r));
+	}
+	return r;
+}
+%}
+%nodefaultctor hdb_status;
+typedef struct hdb_status {
+} hdb_status;
+%extend hdb_status {
+	hdb_status() { return calloc(1, sizeof(hdb_status)); }
+	~hdb_status()
+	{
+		free($self->message);
+		free($self);
+	}
+	/* The C result: >= 0, or a negative errno. */
+	int code() { return $self->code; }
+	/* The message of a failure ("" after a success). */
+	const char *message() { return $self->message ? $self->message : ""; }
+}
+
+/* The shims replace these. */
+%ignore hostdev_dp_loop_new;
+%ignore hostdev_dp_loop_dispatch;
+%ignore hostdev_dp_loop_run;
+%ignore hostdev_dp_loop_start_thread;
+%ignore hostdev_dp_loop_stop_thread;
+%ignore hostdev_dp_devices_new;
+%ignore hostdev_dp_server_options;
+%ignore hostdev_dp_server_options_init;
+%ignore hostdev_dp_server_new;
+%ignore hostdev_dp_server_new_builtin;
+%ignore hostdev_dp_server_start;
+%ignore hostdev_dp_server_stop;
+%ignore hostdev_dp_server_refresh;
+%ignore hostdev_dp_server_set_devices;
+%ignore hostdev_dp_config_parse;
+%ignore hostdev_dp_config_load;
+%ignore hostdev_dp_resources_resolve;
+%ignore hostdev_dp_resources_permitted_host_devices;
+/* Custom plugins: not wrapped. */
+%ignore hostdev_dp_plugin_ops;
+%rename("$ignore", regextarget=1) "^hostdev_dp_response_";
+
+%newobject hdb_ctx_clone;
+%newobject hdb_dp_loop_new;
+%newobject hdb_dp_devices_new;
+%newobject hdb_dp_config_parse;
+%newobject hdb_dp_config_load;
+%newobject hdb_dp_resources_resolve;
+%newobject hdb_dp_resources_permitted_host_devices;
+%newobject hdb_dp_server_new_builtin;
+%inline %{
+/* A new context with the paths, node name and log priority of @ctx (no log function): the
+ * context of a device-plugin loop. NULL on failure. */
+static hostdev_ctx *hdb_ctx_clone(hostdev_ctx *ctx, hdb_status *st)
+{
+	static const enum hostdev_path paths[] = {
+	    HOSTDEV_PATH_SYSFS,	  HOSTDEV_PATH_DEV,	HOSTDEV_PATH_PROC,
+	    HOSTDEV_PATH_STATE,	  HOSTDEV_PATH_CONFIG,	HOSTDEV_PATH_KUBELET,
+	    HOSTDEV_PATH_PCI_IDS, HOSTDEV_PATH_USB_IDS, HOSTDEV_PATH_MODULES,
+	};
+	hostdev_ctx *clone = NULL;
+	const char *node;
+	int r;
+
+	if (!ctx) {
+		hdb_status_set(st, NULL, -EINVAL);
+		return NULL;
+	}
+	r = hostdev_ctx_new(&clone);
+	for (size_t i = 0; r >= 0 && i < sizeof(paths) / sizeof(paths[0]); i++) {
+		const char *value = hostdev_ctx_get_path(ctx, paths[i]);
+
+		if (value)
+			r = hostdev_ctx_set_path(clone, paths[i], value);
+	}
+	if (r >= 0 && (node = hostdev_ctx_get_node_name(ctx)) && *node)
+		r = hostdev_ctx_set_node_name(clone, node);
+	if (r < 0) {
+		hdb_status_set(st, clone ? clone : ctx, r);
+		hostdev_ctx_unref(clone);
+		return NULL;
+	}
+	hostdev_ctx_set_log_priority(clone, hostdev_ctx_get_log_priority(ctx));
+	hdb_status_set(st, NULL, 0);
+	return clone;
+}
+
+/* hostdev_dp_loop_new(); NULL on failure. */
+static hostdev_dp_loop *hdb_dp_loop_new(hostdev_ctx *ctx, hdb_status *st)
+{
+	hostdev_dp_loop *loop = NULL;
+
+	hdb_status_set(st, ctx, hostdev_dp_loop_new(ctx, &loop));
+	return loop;
+}
+
+/* The loop calls, @ctx being the loop's context. Each returns the C result. */
+static int hdb_dp_loop_dispatch(hostdev_ctx *ctx, hostdev_dp_loop *loop, int timeout_ms,
+				hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dp_loop_dispatch(loop, timeout_ms));
+}
+
+static int hdb_dp_loop_run(hostdev_ctx *ctx, hostdev_dp_loop *loop, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dp_loop_run(loop));
+}
+
+static int hdb_dp_loop_start_thread(hostdev_ctx *ctx, hostdev_dp_loop *loop, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dp_loop_start_thread(loop));
+}
+
+static int hdb_dp_loop_stop_thread(hostdev_ctx *ctx, hostdev_dp_loop *loop, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dp_loop_stop_thread(loop));
+}
+
+static hostdev_dp_config *hdb_dp_config_parse(hostdev_ctx *ctx, const char *json, hdb_status *st)
+{
+	hostdev_dp_config *config = NULL;
+
+	hdb_status_set(st, ctx, hostdev_dp_config_parse(ctx, json, &config));
+	return config;
+}
+
+static hostdev_dp_config *hdb_dp_config_load(hostdev_ctx *ctx, const char *path, hdb_status *st)
+{
+	hostdev_dp_config *config = NULL;
+
+	hdb_status_set(st, ctx, hostdev_dp_config_load(ctx, path, &config));
+	return config;
+}
+
+static hostdev_dp_resources *hdb_dp_resources_resolve(hostdev_ctx *ctx,
+						      const hostdev_dp_config *config,
+						      hdb_status *st)
+{
+	hostdev_dp_resources *res = NULL;
+
+	hdb_status_set(st, ctx, hostdev_dp_resources_resolve(ctx, config, &res));
+	return res;
+}
+
+/* hostdev_dp_resources_permitted_host_devices() (enum hostdev_dp_format): the text, or NULL. */
+static char *hdb_dp_resources_permitted_host_devices(const hostdev_dp_resources *res, int format,
+						     hdb_status *st)
+{
+	char *text = NULL;
+	int r = hostdev_dp_resources_permitted_host_devices(res, format, &text);
+
+	hdb_status_set(st, NULL, r);
+	if (r < 0)
+		return NULL;
+	r = 0;
+	text = hdb_copy(text, &r);
+	hdb_status_set(st, NULL, r);
+	return text;
+}
+
+/* hostdev_dp_devices_new(); NULL on failure. */
+static hostdev_dp_devices *hdb_dp_devices_new(hdb_status *st)
+{
+	hostdev_dp_devices *devices = NULL;
+
+	hdb_status_set(st, NULL, hostdev_dp_devices_new(&devices));
+	return devices;
+}
+
+/* hostdev_dp_server_new_builtin() for resource @i with the options {registration (enum
+ * hostdev_dp_registration), socket_name, device_plugin_dir, plugins_registry_dir ("" = the
+ * default each), refresh_interval_ms (0 = default, -1 = never)}. NULL on failure. */
+static hostdev_dp_server *hdb_dp_server_new_builtin(hostdev_ctx *ctx, hostdev_dp_loop *loop,
+						    const hostdev_dp_resources *res, size_t i,
+						    int registration, const char *socket_name,
+						    const char *device_plugin_dir,
+						    const char *plugins_registry_dir,
+						    int refresh_interval_ms, hdb_status *st)
+{
+	struct hostdev_dp_server_options opts;
+	hostdev_dp_server *server = NULL;
+
+	hostdev_dp_server_options_init(&opts);
+	opts.registration = registration;
+	opts.socket_name = hdb_or_null(socket_name);
+	opts.device_plugin_dir = hdb_or_null(device_plugin_dir);
+	opts.plugins_registry_dir = hdb_or_null(plugins_registry_dir);
+	opts.refresh_interval_ms = refresh_interval_ms;
+	hdb_status_set(st, ctx, hostdev_dp_server_new_builtin(loop, res, i, &opts, &server));
+	return server;
+}
+
+/* The server calls, @ctx being the loop's context. Each returns the C result. */
+static int hdb_dp_server_start(hostdev_ctx *ctx, hostdev_dp_server *server, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dp_server_start(server));
+}
+
+static int hdb_dp_server_stop(hostdev_ctx *ctx, hostdev_dp_server *server, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dp_server_stop(server));
+}
+
+static int hdb_dp_server_refresh(hostdev_ctx *ctx, hostdev_dp_server *server, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dp_server_refresh(server));
+}
+
+static int hdb_dp_server_set_devices(hostdev_ctx *ctx, hostdev_dp_server *server,
+				     const hostdev_dp_devices *devices, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dp_server_set_devices(server, devices));
+}
+%}
+
+
+/*
+ * Log messages of a loop's context for languages without callbacks (Go): hdb_log_pipe installs a
+ * log function that writes "priority\tmessage\n" lines to a non-blocking pipe, which the language
+ * reads on a goroutine of its own. Unlike hdb_log (drained after each call), it takes messages
+ * from the loop's thread at any time. A line is at most PIPE_BUF bytes, so each write is atomic;
+ * a line that does not fit the pipe is dropped and counted, and the next line that fits is
+ * preceded by "4\t(N log lines dropped)". The log function must be removed (the object deleted)
+ * only once no thread uses the context any more: after the loop and its servers are freed.
+ */
+%{
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
+
+typedef struct hdb_log_pipe {
+	hostdev_ctx *ctx;
+	int rfd, wfd;
+	atomic_ulong dropped;
+} hdb_log_pipe;
+
+static int hdb_log_pipe_line(char *buf, size_t size, int priority, const char *message)
+{
+	int n = snprintf(buf, size, "%d\t%s", priority, message);
+
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= size - 1)
+		n = (int)size - 2; /* cut: room for the newline */
+	for (int i = 0; i < n; i++)
+		if (buf[i] == '\n' || buf[i] == '\r')
+			buf[i] = ' ';
+	buf[n++] = '\n';
+	return n;
+}
+
+static void hdb_log_pipe_write(int priority, const char *message, void *userdata)
+{
+	hdb_log_pipe *lp = userdata;
+	char buf[PIPE_BUF];
+	unsigned long dropped = atomic_exchange(&lp->dropped, 0);
+	int n;
+
+	if (dropped) {
+		char note[64];
+
+		snprintf(note, sizeof(note), "(%lu log lines dropped)", dropped);
+		n = hdb_log_pipe_line(buf, sizeof(buf), HOSTDEV_LOG_WARNING, note);
+		if (n < 0 || write(lp->wfd, buf, (size_t)n) != n) {
+			atomic_fetch_add(&lp->dropped, dropped + 1);
+			return;
+		}
+	}
+	n = hdb_log_pipe_line(buf, sizeof(buf), priority, message);
+	if (n < 0 || write(lp->wfd, buf, (size_t)n) != n)
+		atomic_fetch_add(&lp->dropped, 1);
+}
+%}
+%nodefaultctor hdb_log_pipe;
+typedef struct hdb_log_pipe {
+} hdb_log_pipe;
+%extend hdb_log_pipe {
+	/* Send the messages of @ctx at @priority and below to a new pipe. NULL when no pipe can be
+	 * made. Holds a context reference. */
+	hdb_log_pipe(hostdev_ctx *ctx, int priority)
+	{
+		hdb_log_pipe *lp = calloc(1, sizeof(*lp));
+		int fds[2];
+
+		if (!lp || !ctx || pipe(fds) < 0) {
+			free(lp);
+			return NULL;
+		}
+		fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+		fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+		/* Only the writer is non-blocking: the reader blocks in its goroutine. */
+		fcntl(fds[1], F_SETFL, O_NONBLOCK);
+		lp->rfd = fds[0];
+		lp->wfd = fds[1];
+		atomic_init(&lp->dropped, 0);
+		lp->ctx = hostdev_ctx_ref(ctx);
+		hostdev_ctx_set_log_priority(ctx, priority);
+		hostdev_ctx_set_log_fn(ctx, hdb_log_pipe_write, lp);
+		return lp;
+	}
+	/* Remove the log function and close the write end: the reader sees the end of the file. */
+	~hdb_log_pipe()
+	{
+		hostdev_ctx_set_log_fn($self->ctx, NULL, NULL);
+		hostdev_ctx_unref($self->ctx);
+		close($self->wfd);
+		if ($self->rfd >= 0)
+			close($self->rfd);
+		free($self);
+	}
+	/* The read end; the caller owns it from now on (-1 the second time). */
+	int take_fd()
+	{
+		int fd = $self->rfd;
+
+		$self->rfd = -1;
+		return fd;
+	}
+}
+
+%include <hostdev/deviceplugin.h>
