@@ -218,6 +218,13 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 	return 0;
 }
 
+static void set_callbacks(nghttp2_session_callbacks *cbs)
+{
+	nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk_recv);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+}
+
 static int session_start(struct grpc_client_call *call)
 {
 	nghttp2_settings_entry settings[] = {
@@ -229,31 +236,12 @@ static int session_start(struct grpc_client_call *call)
 	char timeout[16];
 	nghttp2_nv nva[8];
 	size_t nvlen = 0;
-	nghttp2_session_callbacks *cbs;
-	nghttp2_option *opt;
 	int r;
 
-	if (nghttp2_session_callbacks_new(&cbs) != 0)
-		return -ENOMEM;
-	if (nghttp2_option_new(&opt) != 0) {
-		nghttp2_session_callbacks_del(cbs);
-		return -ENOMEM;
-	}
-	nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk_recv);
-	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
-	/* Validate the response ourselves, like the server side. */
-	nghttp2_option_set_no_http_messaging(opt, 1);
-	r = nghttp2_session_client_new2(&call->session, cbs, call, opt);
-	nghttp2_option_del(opt);
-	nghttp2_session_callbacks_del(cbs);
-	if (r != 0)
-		return -ENOMEM;
-	if (nghttp2_submit_settings(call->session, NGHTTP2_FLAG_NONE, settings,
-				    ARRAY_SIZE(settings)) != 0 ||
-	    nghttp2_session_set_local_window_size(call->session, NGHTTP2_FLAG_NONE, 0,
-						  GRPC_CONN_WINDOW) != 0)
-		return -ENOMEM;
+	r = grpc_session_new(false, set_callbacks, call, settings, ARRAY_SIZE(settings),
+			     &call->session);
+	if (r < 0)
+		return r;
 	nva[nvlen++] = grpc_nv(":method", "POST");
 	nva[nvlen++] = grpc_nv(":scheme", "http");
 	nva[nvlen++] = grpc_nv(":path", call->method_path);

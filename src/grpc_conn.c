@@ -637,6 +637,16 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 	return 0;
 }
 
+static void set_callbacks(nghttp2_session_callbacks *cbs)
+{
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk_recv);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+}
+
 static int conn_session_new(struct grpc_conn *conn)
 {
 	nghttp2_settings_entry settings[] = {
@@ -644,35 +654,9 @@ static int conn_session_new(struct grpc_conn *conn)
 	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, GRPC_STREAM_WINDOW},
 	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, GRPC_MAX_HEADER_LIST},
 	};
-	nghttp2_session_callbacks *cbs;
-	nghttp2_option *opt;
-	int r;
 
-	if (nghttp2_session_callbacks_new(&cbs) != 0)
-		return -ENOMEM;
-	if (nghttp2_option_new(&opt) != 0) {
-		nghttp2_session_callbacks_del(cbs);
-		return -ENOMEM;
-	}
-	nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
-	nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
-	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk_recv);
-	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
-	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
-	nghttp2_option_set_no_http_messaging(opt, 1);
-	r = nghttp2_session_server_new2(&conn->session, cbs, conn, opt);
-	nghttp2_option_del(opt);
-	nghttp2_session_callbacks_del(cbs);
-	if (r != 0)
-		return -ENOMEM;
-	/* Our SETTINGS go out at once: grpc-go waits for them before it sends anything. */
-	if (nghttp2_submit_settings(conn->session, NGHTTP2_FLAG_NONE, settings,
-				    ARRAY_SIZE(settings)) != 0 ||
-	    nghttp2_session_set_local_window_size(conn->session, NGHTTP2_FLAG_NONE, 0,
-						  GRPC_CONN_WINDOW) != 0)
-		return -ENOMEM;
-	return 0;
+	return grpc_session_new(true, set_callbacks, conn, settings, ARRAY_SIZE(settings),
+				&conn->session);
 }
 
 /* ---------------------------------------------------------------------------------------------- */

@@ -97,6 +97,15 @@ const char *grpc_status_name(int status);
 /* Fill @sa for @path; -ENAMETOOLONG when it does not fit sun_path. */
 int grpc_sockaddr(const char *path, struct sockaddr_un *sa, socklen_t *len);
 
+/*
+ * grpc_session.c: a server or client session with the callbacks @set_callbacks installs, HTTP
+ * messaging checks off, @settings submitted and the connection window opened. Returns 0 or
+ * -ENOMEM (*@out NULL).
+ */
+int grpc_session_new(bool server, void (*set_callbacks)(nghttp2_session_callbacks *cbs),
+		     void *user_data, const nghttp2_settings_entry *settings, size_t n_settings,
+		     nghttp2_session **out);
+
 /* Helper to build an nghttp2_nv from two C strings. */
 static inline nghttp2_nv grpc_nv(const char *name, const char *value)
 {
