@@ -178,3 +178,46 @@ def test_usage_errors(host, tmp_path):
     r = run_cli(root, "serve", "--resource", RESOURCE, "--pci-device", "8086:10d3",
                 "--registration", "sometimes")
     assert r.returncode == 2 and "--registration 'sometimes'" in r.stderr
+
+
+def test_example_manifests(host, tmp_path):
+    """examples/deviceplugin/daemonset.yaml and examples/systemd/hostdev-deviceplugins.service run
+    a config `hostdev serve` accepts, mount directories (never socket files), and agree on the
+    config path."""
+    yaml = pytest.importorskip("yaml")
+    root, devices = host
+    with open(os.path.join(SRC, "examples", "deviceplugin", "daemonset.yaml")) as f:
+        docs = {d["kind"]: d for d in yaml.safe_load_all(f)}
+    config = tmp_path / "deviceplugins.json"
+    config.write_text(docs["ConfigMap"]["data"]["deviceplugins.json"])
+    r = run_cli(root, "serve", "--dry-run", "--config", str(config))
+    assert r.returncode == 0, r.stderr
+    # The Harvester-pooled vfio resource holds every vfio-pci function of the fake root.
+    assert r.stdout.endswith(" ".join(d["id"] for d in devices) + "\n"), r.stdout
+
+    pod = docs["DaemonSet"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    command = container["command"]
+    assert command[:2] == ["hostdev", "serve"]
+    config_path = command[command.index("--config") + 1]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert os.path.dirname(config_path) == mounts["config"]
+    assert volumes["config"]["configMap"]["name"] == docs["ConfigMap"]["metadata"]["name"]
+    for name, path in (("device-plugins", "/var/lib/kubelet/device-plugins"),
+                       ("plugins-registry", "/var/lib/kubelet/plugins_registry")):
+        assert mounts[name] == path and volumes[name]["hostPath"]["path"] == path
+        assert volumes[name]["hostPath"]["type"].startswith("Directory")
+
+    unit = open(os.path.join(SRC, "examples", "systemd", "hostdev-deviceplugins.service")).read()
+    lines = dict(line.split("=", 1) for line in unit.splitlines()
+                 if "=" in line and not line.startswith("#"))
+    exec_start = lines["ExecStart"].split()
+    assert exec_start[1:3] == ["serve", "--config"]
+    assert lines["ConditionPathExists"] == exec_start[3]
+
+    # The full example config parses and resolves here too (most of its devices are absent).
+    r = run_cli(root, "permitted", "--config",
+                os.path.join(SRC, "examples", "deviceplugin", "config.json"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("permittedHostDevices:")
