@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""libhostdev for Python: host PCI and USB devices, hot-plug events, vfio binding with crash-safe restore, SR-IOV VFs, mediated devices, resource names.
+"""libhostdev for Python: host PCI and USB devices, hot-plug events, vfio binding with crash-safe restore, SR-IOV VFs, mediated devices, resource names, kubelet device plugins.
 
     import hostdev
 
@@ -12,6 +12,10 @@
             print(e.errno, e.message)
         ctx.set_num_vfs("0000:3b:00.0", 4, autoprobe=False)   # 4 VFs, left driverless
         uuid = ctx.create_mdev("mtty", "mtty-1")           # a mediated device
+        resources = ctx.resolve_resources(hostdev.DevicePluginConfig.load(ctx, "dp.json"))
+        with hostdev.DevicePluginLoop(ctx) as loop:        # kubelet device plugins
+            loop.serve_all(resources)
+            loop.run()                                     # until loop.quit()
 
 A thin layer over the SWIG-generated module hostdev.capi (the C API as is; not meant for direct
 use). Every failure raises hostdev.Error (an OSError) carrying .errno and the library's message.
@@ -21,6 +25,8 @@ See docs/bindings.md.
 from . import capi as _c
 from . import naming
 from ._context import PATHS, Context
+from ._deviceplugin import (DEFAULT_REFRESH_MS, AdvertisedDevice, DevicePluginConfig,
+                            DevicePluginLoop, Resource, Resources, Server)
 from ._errors import (AlreadyExists, Busy, Corrupt, Error, InvalidArgument, NoSpace, NotFound,
                       NotSupported, OutOfRange, PermissionDenied, TimedOut, error_for)
 from ._mdev import MDEV_DEFAULT_TIMEOUT_MS, Mdev, MdevTypeInfo
@@ -45,11 +51,13 @@ LOG_INFO = _c.HOSTDEV_LOG_INFO
 LOG_DEBUG = _c.HOSTDEV_LOG_DEBUG
 
 __all__ = [
-    "AlreadyExists", "Busy", "Check", "Context", "Corrupt", "DeviceVerdict", "Error", "Event",
+    "AdvertisedDevice", "AlreadyExists", "Busy", "Check", "Context", "Corrupt", "DEFAULT_REFRESH_MS",
+    "DevicePluginConfig", "DevicePluginLoop", "DeviceVerdict", "Error", "Event",
     "InvalidArgument", "Journal", "Monitor", "UsbDevice", "UsbDevices", "UsbInterface",
     "JournalRecord", "LOG_DEBUG", "LOG_ERR", "LOG_INFO", "LOG_NOTICE", "LOG_WARNING",
     "MDEV_DEFAULT_TIMEOUT_MS", "Mdev", "MdevType", "MdevTypeInfo", "NoSpace", "NotFound",
     "NotSupported", "OutOfRange", "PATHS", "PciAddress", "PciDevice", "PciDevices",
-    "PermissionDenied", "PersistEntry", "Report", "SRIOV_DEFAULT_TIMEOUT_MS", "SriovPf", "SriovVf",
+    "PermissionDenied", "PersistEntry", "Report", "Resource", "Resources",
+    "SRIOV_DEFAULT_TIMEOUT_MS", "Server", "SriovPf", "SriovVf",
     "TimedOut", "VFIO_DRIVER", "VirtualFunction", "error_for", "naming", "parse_address", "version",
 ]

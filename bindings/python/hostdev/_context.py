@@ -6,6 +6,7 @@ import errno as _errno
 import threading
 
 from . import capi as _c
+from ._deviceplugin import DevicePluginConfig, Resources, _call
 from ._errors import error_for
 from ._mdev import read_list, read_types
 from ._monitor import Monitor
@@ -420,3 +421,16 @@ class Context:
     def generate_mdev_uuid(self):
         """A new random (version 4) UUID in lower case, as create_mdev() generates them."""
         return self._call_obj(_c.hdb_mdev_uuid_generate)
+
+    # -- device plugins ------------------------------------------------------------------------
+
+    def resolve_resources(self, config):
+        """Apply a resource selection config to this host now: the Resources it gives (a sequence
+        of Resource(name, kind, device_ids) sorted by name, also indexable by name), to serve with
+        a DevicePluginLoop or to print with permitted_host_devices(). @config: a
+        DevicePluginConfig, or JSON text / a dict that is parsed first. InvalidArgument when two
+        entries give the same resource name on this host (the message names both)."""
+        if not isinstance(config, DevicePluginConfig):
+            config = DevicePluginConfig.parse(self, config)
+        with self._lock:
+            return Resources(_call(_c.hdb_dp_resources_resolve, self._raw(), config._cfg))
