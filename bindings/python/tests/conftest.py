@@ -12,6 +12,10 @@ Run by ctest (bindings-python), which sets PYTHONPATH to the built package and:
                                the vfio fixtures set (this machine cannot bind real devices)
   HOSTDEV_TEST_DATA            bindings/testdata (naming vectors shared with the Go tests)
   HOSTDEV_TEST_PYTHON_EXAMPLES bindings/python/examples
+  HOSTDEV_TEST_FAKE_KUBELET    tests/deviceplugin/fake_kubelet.py (a kubelet written with Python
+                               grpcio: Debian's python3-grpcio and python3-grpc-tools)
+  HOSTDEV_DP_PROTO_DIR         src/proto (the device-plugin API, compiled by the fake kubelet)
+  HOSTDEV_TEST_GEN_DP_ROOT     bench/gen-dp-root.py (a fake root of vfio-pci functions)
 """
 
 import importlib.util
@@ -20,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -157,3 +162,69 @@ def sriov_host(monkeypatch):
 def naming_vectors():
     with open(os.path.join(need_env("HOSTDEV_TEST_DATA"), "naming_vectors.json")) as f:
         return json.load(f)
+
+
+# -- device plugins --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def fk(tmp_path_factory):
+    """tests/deviceplugin/fake_kubelet.py, with the protos compiled and imported."""
+    pytest.importorskip("grpc")
+    pytest.importorskip("grpc_tools")
+    path = need_env("HOSTDEV_TEST_FAKE_KUBELET")
+    spec = importlib.util.spec_from_file_location("fake_kubelet", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.load_protos(need_env("HOSTDEV_DP_PROTO_DIR"), str(tmp_path_factory.mktemp("protos")))
+    return module
+
+
+class DpRoot:
+    """A fake root of vfio-pci functions made by bench/gen-dp-root.py."""
+
+    def __init__(self, root, devices):
+        self.root = root
+        self.devices = devices  # [{"id", "group", "numa"}]
+
+    @property
+    def ids(self):
+        return [d["id"] for d in self.devices]
+
+    def group_node(self, i):
+        return os.path.join(self.root, "dev", "vfio", str(self.devices[i]["group"]))
+
+
+def make_dp_root(parent, n=3):
+    root = os.path.join(parent, "root")
+    manifest = os.path.join(parent, "manifest.json")
+    subprocess.run([sys.executable, need_env("HOSTDEV_TEST_GEN_DP_ROOT"), "--devices", str(n),
+                    "--manifest", manifest, root], check=True, capture_output=True)
+    with open(manifest) as f:
+        return DpRoot(root, json.load(f)["devices"])
+
+
+@pytest.fixture
+def dp_root(tmp_path):
+    """Three 82574L functions on vfio-pci, IOMMU groups 0-2, NUMA nodes 0, 1, 0."""
+    return make_dp_root(str(tmp_path))
+
+
+@pytest.fixture
+def kubelet_dir():
+    """A kubelet root with device-plugins/ and plugins_registry/; short, so that the socket paths
+    fit a sockaddr_un."""
+    d = tempfile.mkdtemp(prefix="hd-kl-")
+    # The kubelet makes these; the library does not.
+    os.mkdir(os.path.join(d, "device-plugins"))
+    os.mkdir(os.path.join(d, "plugins_registry"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def kubelet(fk, kubelet_dir):
+    """The grpcio fake kubelet on kubelet_dir: Register with dial-back, then ListAndWatch."""
+    k = fk.FakeKubelet(kubelet_dir).start()
+    yield k
+    k.stop()

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """The examples in bindings/python/examples keep working."""
 
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -85,3 +87,48 @@ def test_mdev_slice(sriov_host):
     err = run_example("mdev_slice.py", "--root", sriov_host.root, "0000:af:00.0", "nvidia-223",
                       expect=1).stderr
     assert "no instances of mdev type nvidia-223 are left" in err and "errno 28" in err
+
+
+def test_serve_devices(fk, dp_root, kubelet):
+    """The example serves the fake root's devices to the grpcio fake kubelet until SIGTERM."""
+    path = os.path.join(need_env("HOSTDEV_TEST_PYTHON_EXAMPLES"), "serve_devices.py")
+    base = ["--root", dp_root.root, "--resource", "example.com/nic", "--vendor-device", "8086:10d3"]
+    p = subprocess.Popen([sys.executable, path, *base, "--kubelet-dir", kubelet.root,
+                          "--refresh", "100"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert kubelet.wait_registrations(1, timeout=15), p.poll()
+        _, request, _ = kubelet.registrations[0]
+        assert request.resource_name == "example.com/nic"
+        watch = kubelet.last_watch()
+        expected = [(d["id"], "Healthy", [d["numa"]]) for d in dp_root.devices]
+        assert watch.wait(lambda w: w.last() == expected, timeout=5), watch.lists
+        socket = os.path.join(kubelet.plugin_dir, request.endpoint)
+        answer = fk.svc.DevicePluginStub(fk.channel_to(socket)).Allocate(fk.pb.AllocateRequest(
+            container_requests=[fk.pb.ContainerAllocateRequest(devices_ids=dp_root.ids[:2])]),
+            timeout=5)
+        assert dict(answer.container_responses[0].envs) == {
+            "PCI_RESOURCE_EXAMPLE_COM_NIC": ",".join(dp_root.ids[:2])}
+        # Removing a group node turns its device unhealthy within the refresh interval.
+        os.unlink(dp_root.group_node(2))
+        assert watch.wait(lambda w: w.last()[2][1] == "Unhealthy", timeout=5), watch.last()
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=15)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == 0, (out, err)
+    assert out == "serving example.com/nic (3 devices) on %s\nstopped\n" % socket, (out, err)
+    assert "registered with the kubelet" in err, err
+    assert watch.wait(lambda w: w.last() == [], timeout=5), watch.lists
+    assert not os.path.exists(socket)
+
+    out = run_example("serve_devices.py", *base, "--permitted", "json").stdout
+    assert json.loads(out)["permittedHostDevices"]["pciHostDevices"] == [
+        {"pciVendorSelector": "8086:10d3", "resourceName": "example.com/nic",
+         "externalResourceProvider": True}]
+    err = run_example("serve_devices.py", "--root", dp_root.root, "--resource", "example.com/nic",
+                      "--vendor-device", "8086:10dx", expect=1).stderr
+    assert 'selectors.vendorDevice[0] "8086:10dx" is not a vendor:device id' in err
+    assert "errno 22" in err

@@ -1,0 +1,414 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Device-plugin serving from Python: configs, resolved resources, permittedHostDevices, and servers
+with the built-in vfio PCI plugin on a fake root (bench/gen-dp-root.py: 82574L functions on
+vfio-pci, one IOMMU group each, NUMA 0/1) registered with a fake kubelet written with Python grpcio
+(tests/deviceplugin/fake_kubelet.py, an independent gRPC implementation) that runs in this process.
+
+The fixtures (fk, dp_root, kubelet_dir, kubelet) are in conftest.py.
+"""
+import errno
+import json
+import os
+import selectors
+import signal
+import threading
+import time
+
+import pytest
+
+import hostdev
+
+RESOURCE = "example.com/nic"
+ENV = "PCI_RESOURCE_EXAMPLE_COM_NIC"
+CONFIG = {"resources": [{"kind": "pci", "resourceName": RESOURCE,
+                         "selectors": {"vendorDevice": ["8086:10d3"]}}]}
+
+
+@pytest.fixture
+def dp_ctx(dp_root):
+    with hostdev.Context(dp_root.root) as ctx:
+        yield ctx
+
+
+def allocate(fk, socket, *id_lists):
+    stub = fk.svc.DevicePluginStub(fk.channel_to(socket))
+    return stub.Allocate(fk.pb.AllocateRequest(container_requests=[
+        fk.pb.ContainerAllocateRequest(devices_ids=list(ids)) for ids in id_lists]), timeout=5)
+
+
+def wait_until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+# -- config, resources, permittedHostDevices ------------------------------------------------------
+
+
+def test_config_parse_load_and_errors(dp_ctx, tmp_path):
+    cfg = hostdev.DevicePluginConfig.parse(dp_ctx, CONFIG)
+    assert cfg.source == "<text>"
+    hostdev.DevicePluginConfig.parse(dp_ctx, json.dumps(CONFIG))
+    hostdev.DevicePluginConfig.parse(dp_ctx, json.dumps(CONFIG).encode())
+    path = tmp_path / "dp.json"
+    path.write_text(json.dumps(CONFIG))
+    assert hostdev.DevicePluginConfig.load(dp_ctx, path).source == str(path)
+
+    # The library's messages: entry, key, what to write.
+    with pytest.raises(hostdev.InvalidArgument) as e:
+        hostdev.DevicePluginConfig.parse(dp_ctx, {"resources": [{
+            "kind": "pci", "resourceName": "nic", "selectors": {"vendorDevice": ["8086:10d3"]}}]})
+    assert e.value.errno == errno.EINVAL
+    assert 'resources[0] "nic"' in e.value.message and "resourceName" in e.value.message
+    with pytest.raises(hostdev.InvalidArgument) as e:
+        hostdev.DevicePluginConfig.parse(dp_ctx, {"resources": [{
+            "kind": "pci", "resourceName": RESOURCE,
+            "selectors": {"vendorDevice": ["8086:10d3", "8086:10dx"]}}]})
+    assert e.value.message.startswith(
+        'resources[0] "example.com/nic": selectors.vendorDevice[1] "8086:10dx" is not a '
+        "vendor:device id"), e.value.message
+    with pytest.raises(hostdev.InvalidArgument) as e:
+        hostdev.DevicePluginConfig.parse(dp_ctx, {"resources": [CONFIG["resources"][0]] * 2})
+    assert "resourceName is also the name of resources[0]" in e.value.message
+    with pytest.raises(hostdev.InvalidArgument) as e:
+        hostdev.DevicePluginConfig.parse(dp_ctx, '{"resources": [\n{"kind": "pci",}]}')
+    assert "not valid JSON" in e.value.message and "line 2" in e.value.message
+    with pytest.raises(hostdev.NotFound) as e:
+        hostdev.DevicePluginConfig.load(dp_ctx, tmp_path / "missing.json")
+    assert e.value.errno == errno.ENOENT and "missing.json" in e.value.message
+    # A failure leaves the context usable and its message readable.
+    assert "missing.json" in dp_ctx.error
+
+
+def test_resolve_resources(dp_ctx, dp_root):
+    res = dp_ctx.resolve_resources(hostdev.DevicePluginConfig.parse(dp_ctx, CONFIG))
+    assert len(res) == 1 and res.names() == [RESOURCE]
+    assert res[0] == hostdev.Resource(RESOURCE, "pci", tuple(dp_root.ids))
+    assert res[RESOURCE] is res[0] and RESOURCE in res and res[0] in res
+    assert res.index(RESOURCE) == 0 and res.index(res[0]) == 0 and res.index(-1) == 0
+    with pytest.raises(KeyError) as e:
+        res["example.com/none"]
+    assert RESOURCE in str(e.value)
+    with pytest.raises(IndexError):
+        res.index(1)
+    # JSON text and dicts are parsed on the fly.
+    assert list(dp_ctx.resolve_resources(json.dumps(CONFIG))) == list(res)
+    # An explicit name exists with no device; per-device names come from the host.
+    res = dp_ctx.resolve_resources({"resources": [
+        {"kind": "pci", "resourceName": "example.com/none",
+         "selectors": {"vendorDevice": ["10de:1eb8"]}},
+        {"kind": "pci", "naming": "per-device", "selectors": {"address": [dp_root.ids[1]]}},
+        {"kind": "pci", "resourceName": RESOURCE, "selectors": {"vendorDevice": ["8086:10d3"]}},
+    ]})
+    assert [(r.name, r.device_ids) for r in res] == [
+        (RESOURCE, (dp_root.ids[0], dp_root.ids[2])),
+        ("example.com/none", ()),
+        ("intel.com/%s-000002000" % dp_ctx.node_name, (dp_root.ids[1],)),
+    ]
+
+
+def test_permitted_host_devices(dp_ctx):
+    res = dp_ctx.resolve_resources(CONFIG)
+    assert json.loads(res.permitted_host_devices("json")) == {"permittedHostDevices": {
+        "pciHostDevices": [{"pciVendorSelector": "8086:10d3", "resourceName": RESOURCE,
+                            "externalResourceProvider": True}]}}
+    assert res.permitted_host_devices() == res.permitted_host_devices("yaml")
+    assert res.permitted_host_devices("yaml") == (
+        "permittedHostDevices:\n"
+        "  pciHostDevices:\n"
+        '  - pciVendorSelector: "8086:10d3"\n'
+        '    resourceName: "example.com/nic"\n'
+        "    externalResourceProvider: true\n")
+    with pytest.raises(ValueError):
+        res.permitted_host_devices("toml")
+
+
+# -- serving --------------------------------------------------------------------------------------
+
+
+def test_serve_classic_on_thread(fk, dp_ctx, dp_root, kubelet):
+    logs = []
+    res = dp_ctx.resolve_resources(CONFIG)
+    with hostdev.DevicePluginLoop(dp_ctx, log=lambda p, m: logs.append((p, m)),
+                                  log_priority=hostdev.LOG_INFO) as loop:
+        loop.start_thread()
+        assert loop.thread_running
+        server = loop.serve(res, RESOURCE, kubelet_dir=kubelet.root, refresh_ms=-1)
+        assert loop.servers == (server,)
+        assert server.resource_name == RESOURCE and server.resource == res[0]
+        assert server.socket_path == os.path.join(kubelet.plugin_dir, "example.com_nic.sock")
+
+        # Registration: the request, the options the kubelet read back inside Register.
+        assert kubelet.wait_registrations(1, timeout=10), logs
+        _, request, options = kubelet.registrations[0]
+        assert (request.version, request.endpoint, request.resource_name) == (
+            "v1beta1", "example.com_nic.sock", RESOURCE)
+        assert options.get_preferred_allocation_available and not options.pre_start_required
+        assert wait_until(lambda: server.state == "registered"), server.state
+        assert server.registrations == 1
+
+        # ListAndWatch: every device, healthy, with its NUMA node.
+        watch = kubelet.last_watch()
+        assert watch.wait(lambda w: w.last() and len(w.last()) == 3), watch.lists
+        assert watch.last() == [(d["id"], "Healthy", [d["numa"]]) for d in dp_root.devices]
+
+        # Allocate: KubeVirt's variable with the ids in the kubelet's order, the group nodes.
+        ids = [dp_root.ids[2], dp_root.ids[0]]
+        answer = allocate(fk, server.socket_path, ids, [dp_root.ids[1]])
+        assert len(answer.container_responses) == 2
+        first = answer.container_responses[0]
+        assert dict(first.envs) == {ENV: ",".join(ids)}
+        assert [(d.container_path, d.host_path, d.permissions) for d in first.devices] == [
+            ("/dev/vfio/vfio", "/dev/vfio/vfio", "mrw")] + [
+            ("/dev/vfio/%d" % dp_root.devices[i]["group"],) * 2 + ("mrw",) for i in (2, 0)]
+        assert dict(answer.container_responses[1].envs) == {ENV: dp_root.ids[1]}
+
+        # An unknown id: INVALID_ARGUMENT naming it.
+        import grpc
+        with pytest.raises(grpc.RpcError) as e:
+            allocate(fk, server.socket_path, ["0000:ff:1f.7"])
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "0000:ff:1f.7" in e.value.details()
+
+        # A group node goes away; refresh() (what a hot-plug handler calls) sends the change.
+        os.unlink(dp_root.group_node(1))
+        server.refresh()
+        assert watch.wait(lambda w: (dp_root.ids[1], "Unhealthy", [dp_root.devices[1]["numa"]])
+                          in w.last()), watch.last()
+
+        # The context stays usable by this thread while the loop's thread works with its copy.
+        assert [d.address for d in dp_ctx.pci_devices(ids="8086:10d3")] == dp_root.ids
+
+        # Stop: an empty list, the stream ends, the socket goes.
+        server.stop()
+        assert watch.wait(lambda w: w.last() == [] and w.ended == "ok"), watch.lists
+        assert server.state == "stopped" and not os.path.exists(server.socket_path)
+
+        # Started again: registered a second time.
+        server.start()
+        assert kubelet.wait_registrations(2, timeout=10)
+        assert wait_until(lambda: server.registrations == 2)
+        server.close()
+        assert server.closed and loop.servers == ()
+        assert not os.path.exists(os.path.join(kubelet.plugin_dir, "example.com_nic.sock"))
+        with pytest.raises(ValueError):
+            server.state
+    assert loop.closed and not loop.thread_running
+    # The loop's messages reached the log callback (from the loop's thread, too).
+    text = "\n".join(m for _, m in logs)
+    assert "registered with the kubelet" in text and "stopped" in text, text
+
+
+def test_reregisters_after_kubelet_restart(dp_ctx, kubelet):
+    res = dp_ctx.resolve_resources(CONFIG)
+    with hostdev.DevicePluginLoop(dp_ctx) as loop:
+        loop.start_thread()
+        with loop.serve(res, 0, kubelet_dir=kubelet.root) as server:
+            assert kubelet.wait_registrations(1, timeout=10)
+            kubelet.restart()
+            assert kubelet.wait_registrations(2, timeout=10)
+            assert wait_until(lambda: server.registrations == 2)
+        assert server.closed and loop.servers == ()
+
+
+def test_embedded_in_selectors(fk, dp_ctx, dp_root, kubelet_dir):
+    """Registration 'none', the loop driven by this thread's selector; the gRPC client on another
+    thread (which only gets the GIL because dispatch() releases it)."""
+    res = dp_ctx.resolve_resources(CONFIG)
+    done = threading.Event()
+    result = {}
+
+    with hostdev.DevicePluginLoop(dp_ctx) as loop:
+        server = loop.serve(res, RESOURCE, registration="none", kubelet_dir=kubelet_dir)
+        assert server.state == "serving"
+        assert os.path.dirname(server.socket_path) == os.path.join(kubelet_dir, "device-plugins")
+
+        def client():
+            try:
+                watch = fk.Watch(fk.channel_to(server.socket_path))
+                result["list"] = watch.wait(lambda w: w.last() and len(w.last()) == 3)
+                result["allocate"] = allocate(fk, server.socket_path, [dp_root.ids[0]])
+                watch.cancel()
+            except Exception as e:  # reported by the assertions below
+                result["error"] = e
+            finally:
+                done.set()
+
+        sel = selectors.DefaultSelector()
+        sel.register(loop, selectors.EVENT_READ)
+        t = threading.Thread(target=client)
+        t.start()
+        deadline = time.monotonic() + 20
+        while not done.is_set() and time.monotonic() < deadline:
+            for _key, _ in sel.select(0.05):
+                loop.dispatch(0)
+        t.join(5)
+        sel.close()
+        assert "error" not in result, result
+        assert result["list"] and result["allocate"].container_responses[0].envs[ENV] == \
+            dp_root.ids[0]
+        server.stop()
+        assert not os.path.exists(server.socket_path)
+
+
+def test_run_and_quit(fk, dp_ctx, dp_root, kubelet):
+    """run() on this thread until quit() from another thread; the kubelet side works meanwhile."""
+    res = dp_ctx.resolve_resources(CONFIG)
+    with hostdev.DevicePluginLoop(dp_ctx) as loop:
+        server = loop.serve(res, RESOURCE, kubelet_dir=kubelet.root)
+        seen = {}
+
+        def kubelet_side():
+            seen["registered"] = kubelet.wait_registrations(1, timeout=10)
+            watch = kubelet.last_watch()
+            seen["list"] = watch and watch.wait(lambda w: w.last() and len(w.last()) == 3)
+            loop.quit()
+
+        t = threading.Thread(target=kubelet_side)
+        t.start()
+        started = time.monotonic()
+        loop.run()
+        t.join(5)
+        assert seen == {"registered": True, "list": True}
+        assert time.monotonic() - started < 15
+        assert server.state == "registered"
+        # quit() before run(): run() returns at once, and the thread is not stopped by it.
+        loop.quit()
+        loop.run()
+        loop.start_thread()
+        answer = allocate(fk, server.socket_path, [dp_root.ids[0]])
+        assert answer.container_responses[0].envs[ENV] == dp_root.ids[0]
+        loop.stop_thread()
+
+
+def test_run_returns_on_signal(dp_ctx, kubelet_dir):
+    """A signal handler that calls quit() ends run() (the loop's wait is interrupted)."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals are handled on the main thread")
+    res = dp_ctx.resolve_resources(CONFIG)
+    with hostdev.DevicePluginLoop(dp_ctx) as loop:
+        loop.serve(res, RESOURCE, registration="none", kubelet_dir=kubelet_dir)
+        old = signal.signal(signal.SIGUSR1, lambda *_: loop.quit())
+        try:
+            timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1))
+            timer.start()
+            started = time.monotonic()
+            loop.run()
+            assert time.monotonic() - started < 5
+        finally:
+            signal.signal(signal.SIGUSR1, old)
+
+
+def test_set_devices(fk, dp_ctx, kubelet_dir):
+    res = dp_ctx.resolve_resources(CONFIG)
+    with hostdev.DevicePluginLoop(dp_ctx) as loop:
+        loop.start_thread()
+        server = loop.serve(res, RESOURCE, registration="none", kubelet_dir=kubelet_dir,
+                            refresh_ms=-1)
+        watch = fk.Watch(fk.channel_to(server.socket_path))
+        assert watch.wait(lambda w: w.last() and len(w.last()) == 3)
+        server.set_devices(["dev-a", ("dev-b", False, 1),
+                            hostdev.AdvertisedDevice("dev-c", True, 0)])
+        assert watch.wait(lambda w: w.last() == [("dev-a", "Healthy", None),
+                                                 ("dev-b", "Unhealthy", [1]),
+                                                 ("dev-c", "Healthy", [0])]), watch.last()
+        with pytest.raises(hostdev.InvalidArgument) as e:
+            server.set_devices(["-bad-"])
+        assert "-bad-" in e.value.message
+        with pytest.raises(hostdev.AlreadyExists):
+            server.set_devices(["dev-a", "dev-a"])
+        # refresh() reads the host again.
+        server.refresh()
+        assert watch.wait(lambda w: len(w.last()) == 3 and w.last()[0][0] != "dev-a")
+        watch.cancel()
+
+
+def test_watcher_registration_socket(dp_ctx, kubelet_dir):
+    res = dp_ctx.resolve_resources(CONFIG)
+    with hostdev.DevicePluginLoop(dp_ctx) as loop:
+        loop.start_thread()
+        with loop.serve(res, RESOURCE, registration="watcher", kubelet_dir=kubelet_dir,
+                        socket_name="nic.sock") as server:
+            assert server.socket_path == os.path.join(kubelet_dir, "plugins_registry", "nic.sock")
+            assert server.state == "registering"
+            assert os.path.exists(server.socket_path)
+        assert not os.path.exists(server.socket_path)
+
+
+def test_serve_errors(dp_ctx, kubelet_dir):
+    res = dp_ctx.resolve_resources(CONFIG)
+    with hostdev.DevicePluginLoop(dp_ctx) as loop:
+        with pytest.raises(KeyError):
+            loop.serve(res, "example.com/other", registration="none")
+        with pytest.raises(ValueError):
+            loop.serve(res, 0, registration="sometimes")
+        with pytest.raises(ValueError):
+            loop.serve(res, 0, refresh_ms=0)
+        with pytest.raises(TypeError):
+            loop.serve(list(res), 0)
+        # A directory too long for a socket path: the library's message with the limit.
+        with pytest.raises(hostdev.InvalidArgument) as e:
+            loop.serve(res, 0, registration="none", device_plugin_dir="/tmp/" + "d" * 120)
+        assert "d" * 100 in e.value.message
+        server = loop.serve(res, 0, registration="none", kubelet_dir=kubelet_dir)
+        with pytest.raises(hostdev.Error) as e:
+            server.start()
+        assert e.value.errno == errno.EALREADY and RESOURCE in e.value.message
+        # A second server on the same socket while the first one serves it.
+        loop.start_thread()
+        with hostdev.DevicePluginLoop(dp_ctx) as other:
+            with pytest.raises(hostdev.Error) as e:
+                other.serve(res, 0, registration="none", kubelet_dir=kubelet_dir)
+            assert e.value.errno == errno.EADDRINUSE, e.value
+            assert "another process serves" in e.value.message
+            assert other.servers == ()
+        with pytest.raises(hostdev.Error) as e:
+            loop.start_thread()
+        assert e.value.errno == errno.EALREADY
+        with pytest.raises(hostdev.Busy):
+            loop.dispatch(0)
+        loop.stop_thread()
+        assert loop.dispatch(0) >= 0
+    with pytest.raises(ValueError):
+        loop.fileno()
+    with pytest.raises(ValueError):
+        server.refresh()
+
+
+def test_loop_close_stops_servers(fk, dp_ctx, dp_root, kubelet):
+    """close() without a thread: the servers stop, the empty lists reach the kubelet."""
+    res = dp_ctx.resolve_resources({"resources": [
+        {"kind": "pci", "resourceName": RESOURCE, "selectors": {"address": dp_root.ids[:2]}},
+        {"kind": "pci", "resourceName": "example.com/other",
+         "selectors": {"address": dp_root.ids[2:]}}]})
+    loop = hostdev.DevicePluginLoop(dp_ctx)
+    servers = loop.serve_all(res, kubelet_dir=kubelet.root)
+    assert [s.resource_name for s in servers] == [RESOURCE, "example.com/other"]
+    paths = [s.socket_path for s in servers]
+    loop.start_thread()
+    assert kubelet.wait_registrations(2, timeout=10)
+    watches = list(kubelet.watches)
+    assert all(w.wait(lambda w: w.last()) for w in watches)
+    loop.stop_thread()
+    loop.close()
+    assert all(s.closed for s in servers) and loop.servers == ()
+    assert not any(os.path.exists(p) for p in paths)
+    for w in watches:
+        assert w.wait(lambda w: w.last() == [] and w.ended is not None), w.lists
+    loop.close()  # twice is fine
+
+
+def test_loop_without_close_is_released(dp_ctx, kubelet_dir):
+    """A loop dropped while its thread runs is closed by the garbage collector."""
+    import gc
+    res = dp_ctx.resolve_resources(CONFIG)
+    loop = hostdev.DevicePluginLoop(dp_ctx)
+    loop.start_thread()
+    path = loop.serve(res, 0, registration="none", kubelet_dir=kubelet_dir).socket_path
+    assert os.path.exists(path)
+    del loop
+    gc.collect()
+    assert wait_until(lambda: not os.path.exists(path))
