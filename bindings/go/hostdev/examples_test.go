@@ -4,10 +4,13 @@ package hostdev_test
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/libhostdev/libhostdev/bindings/go/hostdev"
@@ -126,5 +129,65 @@ func TestExampleMdevSlice(t *testing.T) {
 	_, stderr = runExample(t, "mdevslice", 1, "-root", h.root, "0000:af:00.0", "nvidia-223")
 	if !strings.Contains(stderr, "no instances of mdev type nvidia-223 are left") || !strings.Contains(stderr, "errno 28") {
 		t.Errorf("stderr: %s", stderr)
+	}
+}
+
+func TestExampleServeDevices(t *testing.T) {
+	r := newDPRoot(t)
+	dir := dpKubeletDir(t)
+	k := startKubelet(t, dir)
+	base := []string{"-root", r.root, "-resource", dpResource, "-vendor-device", "8086:10d3"}
+	cmd := exec.Command(filepath.Join(needEnv(t, "HOSTDEV_TEST_GO_EXAMPLES"), "servedevices"),
+		append(base, "-kubelet-dir", dir, "-refresh", "100ms")...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	reply := k.do(t, map[string]any{"cmd": "registrations", "n": 1, "timeout": 15})
+	if !reply.OK || reply.Registrations[0].ResourceName != dpResource {
+		t.Fatalf("registrations %+v\n%s", reply, stderr.String())
+	}
+	socket := filepath.Join(k.pluginDir(), reply.Registrations[0].Endpoint)
+	reply = k.do(t, map[string]any{"cmd": "list", "count": 3})
+	if want := []string{r.entry(0, "Healthy"), r.entry(1, "Healthy"), r.entry(2, "Healthy")}; !reflect.DeepEqual(reply.entries(), want) {
+		t.Errorf("list %q, want %q", reply.entries(), want)
+	}
+	ids := r.ids()
+	reply = k.do(t, map[string]any{"cmd": "allocate", "socket": socket, "containers": [][]string{ids[:2]}})
+	if !reply.OK || reply.Responses[0].Envs[dpEnv] != ids[0]+","+ids[1] {
+		t.Errorf("allocate %+v", reply)
+	}
+	// Removing a group node turns its device unhealthy within the refresh interval.
+	os.Remove(r.groupNode(2))
+	if reply = k.do(t, map[string]any{"cmd": "list_where", "id": ids[2], "health": "Unhealthy"}); !reply.OK {
+		t.Errorf("list %q", reply.entries())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("servedevices: %v\n%s", err, stderr.String())
+	}
+	if want := fmt.Sprintf("serving %s (3 devices) on %s\nstopped\n", dpResource, socket); stdout.String() != want {
+		t.Errorf("stdout %q, want %q", stdout.String(), want)
+	}
+	if !strings.Contains(stderr.String(), "registered with the kubelet") {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+	if reply = k.do(t, map[string]any{"cmd": "ended"}); !reply.OK {
+		t.Errorf("no empty list after SIGTERM: %+v", reply)
+	}
+	if _, err := os.Stat(socket); !os.IsNotExist(err) {
+		t.Errorf("socket after SIGTERM: %v", err)
+	}
+
+	out, _ := runExample(t, "servedevices", 0, append(base, "-permitted", "json")...)
+	if !strings.Contains(out, `"pciVendorSelector": "8086:10d3"`) || !strings.Contains(out, `"externalResourceProvider": true`) {
+		t.Errorf("permitted: %s", out)
+	}
+	_, errOut := runExample(t, "servedevices", 1, "-root", r.root, "-resource", dpResource, "-vendor-device", "8086:10dx")
+	if !strings.Contains(errOut, `selectors.vendorDevice[0] "8086:10dx" is not a vendor:device id`) ||
+		!strings.Contains(errOut, "errno 22") {
+		t.Errorf("stderr: %s", errOut)
 	}
 }
