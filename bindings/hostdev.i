@@ -24,9 +24,10 @@
  *    messages through a per-context buffer it drains after each call (hdb_log_*), because SWIG's
  *    Go directors are heavy for one function pointer.
  *
- * Adding a header: HOSTDEV_OBJECT() for each new type, hdb_ shims for its out-parameter functions
- * (options structs built inside them with their *_options_init()), %ignore for those functions,
- * then %include the header (sriov.h and mdev.h at the end are the latest examples).
+ * Adding a header: HOSTDEV_OBJECT() (HOSTDEV_OWNED() for types freed with *_free) for each new
+ * type, hdb_ shims for its out-parameter functions (options structs built inside them with their
+ * *_options_init()), %ignore for those functions, then %include the header (deviceplugin.h at the
+ * end is the latest example).
  */
 %module capi
 

@@ -2,8 +2,8 @@
 
 // Package hostdev is the Go binding of libhostdev: host PCI devices with every attribute an
 // operator needs, vfio-pci binding with a crash-safe journal and restore, a preflight report,
-// boot-time persistence, SR-IOV VF creation, mediated devices, and Harvester/KubeVirt resource
-// names.
+// boot-time persistence, SR-IOV VF creation, mediated devices, Harvester/KubeVirt resource
+// names, and kubelet device plugins served with the built-in plugins.
 //
 //	ctx, err := hostdev.Open()                         // or hostdev.Open(hostdev.WithRoot(dir))
 //	if err != nil { ... }
@@ -13,6 +13,11 @@
 //	if errors.Is(err, syscall.EBUSY) { ... }            // IOMMU group shared with host devices
 //	n, err = ctx.SetNumVFs("0000:3b:00.0", 4, &hostdev.SRIOVOptions{Autoprobe: hostdev.AutoprobeOff})
 //	uuid, err := ctx.CreateMdev("0000:af:00.0", "nvidia-222", "", nil)
+//	cfg, err := ctx.LoadDevicePluginConfig("/etc/hostdev/device-plugins.json")
+//	res, err := ctx.ResolveResources(cfg)
+//	loop, err := ctx.NewDevicePluginLoop()              // defer loop.Close()
+//	servers, err := loop.ServeAll(res, nil)             // registered with the kubelet
+//	err = loop.StartThread()
 //
 // Errors are *hostdev.Error values carrying the errno and the library's message; they unwrap
 // to syscall.Errno. The C library comes from pkg-config (libhostdev); the cgo glue is generated
