@@ -192,6 +192,8 @@ NUMA node 0/1 alternately, `/dev/vfio/<group>` as regular files), without regist
   example.com/nic --pci-device 8086:10d3 --registration none --kubelet-dir DIR --refresh %(refresh)s`).
   It notices a health change when it re-reads the devices, every refresh interval (default 5000 ms) or
   on a hot-plug uevent; removing a group node makes no uevent, so here the interval decides.
+  Each re-read also occupies its single loop thread (for about the API server's update latency
+  below), which delays the calls that arrive meanwhile.
 - **libhostdev API + inotify**: `bench/dp_bench_server.c`, the same built-in vfio PCI plugin through
   the public API (`hostdev_dp_server_new_builtin`, loop on its own thread) in a program that watches
   `ROOT/dev/vfio` with inotify and calls `hostdev_dp_server_refresh()` on each event.
@@ -199,7 +201,7 @@ NUMA node 0/1 alternately, `/dev/vfio/<group>` as regular files), without regist
   (grpc-go server, a goroutine per ListAndWatch stream, health from the group nodes watched with
   inotify like KubeVirt's PCI plugin, Allocate answered from memory), built offline from Debian's
   golang-google-grpc-dev and golang-google-protobuf-dev (messages hand-encoded with protowire, a
-  raw-bytes codec: no protoc-gen-go in Debian).
+  raw-bytes codec: no protoc-gen-go in Debian; that costs no more than generated code would).
 - **grpc-go, poll %(refresh)s ms**: the same plugin re-checking the group nodes every %(refresh)s ms
   instead, the like-for-like baseline of `hostdev serve`'s refresh.
 
@@ -234,8 +236,9 @@ grpc-go + inotify unless said otherwise):
 %(ratios)s
 
 ### Machine
-- CPU: %(cpu)s, %(ncpu)s online CPUs; memory: %(mem)s; kernel %(kernel)s; load average when the run
-  started: %(load)s.
+- CPU: %(cpu)s, %(ncpu)s online CPUs; memory: %(mem)s; kernel %(kernel)s. Load average (1, 5, 15
+  min) when the run started: %(load)s; when it ended: %(load_end)s. Other work on the machine
+  shows in the tails (p99) more than in the medians.
 - %(go)s, golang-google-grpc-dev %(grpcgo)s, golang-google-protobuf-dev %(protobufgo)s;
   python3-grpcio %(grpcio)s; libnghttp2-14 %(nghttp2)s, libprotobuf-c1 %(protobufc)s.
 - hostdev: %(hostdev)s.
@@ -255,7 +258,7 @@ and only checks that every figure is produced.
         "nodes": ", ".join("`%s` (%s)" % (d[1], d[2]) for d in answer["devices"]),
         "grpcio": env("DP_GRPCIO"), "calls": env("DP_CALLS"), "conc": env("DP_CONC"),
         "updates": env("DP_UPDATES"), "rounds": env("DP_ROUNDS"), "table": table, "ratios": ratios, "cpu": env("DP_CPU"), "ncpu": env("DP_NCPU"),
-        "mem": env("DP_MEM"), "kernel": env("DP_KERNEL"), "load": env("DP_LOAD"), "go": env("DP_GO"),
+        "mem": env("DP_MEM"), "kernel": env("DP_KERNEL"), "load": env("DP_LOAD"), "load_end": env("DP_LOAD_END"), "go": env("DP_GO"),
         "grpcgo": env("DP_GRPC_GO"), "protobufgo": env("DP_PROTOBUF_GO"), "nghttp2": env("DP_NGHTTP2"),
         "protobufc": env("DP_PROTOBUF_C"), "hostdev": env("DP_HOSTDEV"), "sizes": env("DP_SIZES"),
     }

@@ -206,13 +206,14 @@ if [ -n "$(git -C "$top" status --porcelain -- src plugins examples/cli include 
 	commit="$commit + uncommitted changes"
 fi
 DP_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+DP_LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 DP_COMMIT=$commit DP_LOAD=$load DP_CPU=$cpu DP_NCPU=$ncpu DP_MEM=$mem DP_KERNEL=$(uname -r)
 DP_GO=$(go version | cut -d' ' -f3)
 DP_GRPC_GO=$(ver golang-google-grpc-dev) DP_PROTOBUF_GO=$(ver golang-google-protobuf-dev)
 DP_GRPCIO=$(ver python3-grpcio) DP_NGHTTP2=$(ver libnghttp2-14) DP_PROTOBUF_C=$(ver libprotobuf-c1)
 DP_HOSTDEV="$hostdev${hver:+ ($hver)}" DP_REFRESH=$refresh DP_CALLS=$calls DP_CONC=$conc
 DP_UPDATES=$updates DP_SIZES=$sizes DP_ROUNDS=$rounds
-export DP_DATE DP_COMMIT DP_LOAD DP_CPU DP_NCPU DP_MEM DP_KERNEL DP_GO DP_GRPC_GO DP_PROTOBUF_GO DP_GRPCIO \
+export DP_DATE DP_COMMIT DP_LOAD DP_LOAD_END DP_CPU DP_NCPU DP_MEM DP_KERNEL DP_GO DP_GRPC_GO DP_PROTOBUF_GO DP_GRPCIO \
 	DP_NGHTTP2 DP_PROTOBUF_C DP_HOSTDEV DP_REFRESH DP_CALLS DP_CONC DP_UPDATES DP_SIZES DP_ROUNDS
 # One word per result file (paths under the mktemp directory, no blanks).
 # shellcheck disable=SC2086
