@@ -382,7 +382,8 @@ func (core *dpCore) flush() {
 	}
 	st := capi.NewHdb_status()
 	defer capi.DeleteHdb_status(st)
-	for i := 0; i < 100; i++ {
+	// Bounded: other servers of the loop may keep it busy.
+	for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); {
 		if capi.Hdb_dp_loop_dispatch(core.ctx, core.loop, 50, st) <= 0 {
 			return
 		}

@@ -20,6 +20,7 @@ import errno as _errno
 import json
 import os
 import threading
+import time
 import weakref
 
 from . import capi as _c
@@ -40,6 +41,10 @@ DEFAULT_REFRESH_MS = _c.HOSTDEV_DP_DEFAULT_REFRESH_MS
 # run() wakes up at least this often, so that a signal whose handler was delayed (delivered to
 # another thread, or just before the wait began) is handled soon.
 _RUN_SLICE_MS = 500
+
+# How long stopping a server without the loop's thread dispatches at most, for the empty lists and
+# stream ends to go out (other servers of the loop may keep it busy).
+_FLUSH_S = 0.5
 
 
 def _call(fn, *args):
@@ -288,7 +293,8 @@ class DevicePluginLoop:
         if loop is None or self._thread:
             return
         st = _c.hdb_status()
-        for _ in range(100):
+        deadline = time.monotonic() + _FLUSH_S
+        while time.monotonic() < deadline:
             if _c.hdb_dp_loop_dispatch(self._ctx, loop, 50, st) <= 0:
                 break
 
