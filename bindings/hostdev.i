@@ -986,8 +986,9 @@ static int hdb_mdev_remove(hostdev_ctx *ctx, const char *uuid, unsigned int time
  * (the library serialises the calls on a loop itself). The options struct is built inside
  * hdb_dp_server_new_builtin() with hostdev_dp_server_options_init().
  *
- * Custom plugins (struct hostdev_dp_plugin_ops, hostdev_dp_server_new(), the response object) are
- * not wrapped: only the built-in plugins are served from the bindings. */
+ * Custom plugins (struct hostdev_dp_plugin_ops, hostdev_dp_server_new()) are Python-only:
+ * python/hostdev_python_dp.i makes ops that call into Python with the GIL; the response object is
+ * wrapped for Python only. Go serves the built-in plugins. */
 
 %define HOSTDEV_OWNED(TYPE, FREE)
 %nodefaultctor TYPE;
@@ -1064,9 +1065,11 @@ typedef struct hdb_status {
 %ignore hostdev_dp_config_load;
 %ignore hostdev_dp_resources_resolve;
 %ignore hostdev_dp_resources_permitted_host_devices;
-/* Custom plugins: not wrapped. */
+/* Custom plugins: only Python has them (python/hostdev_python_dp.i builds the ops itself). */
 %ignore hostdev_dp_plugin_ops;
+#ifndef SWIGPYTHON
 %rename("$ignore", regextarget=1) "^hostdev_dp_response_";
+#endif
 
 %newobject hdb_ctx_clone;
 %newobject hdb_dp_loop_new;
@@ -1349,3 +1352,8 @@ typedef struct hdb_log_pipe {
 }
 
 %include <hostdev/deviceplugin.h>
+
+#ifdef SWIGPYTHON
+/* Device plugins written in Python: a server whose ops call into Python with the GIL. */
+%include "python/hostdev_python_dp.i"
+#endif

@@ -25,8 +25,8 @@ See docs/bindings.md.
 from . import capi as _c
 from . import naming
 from ._context import PATHS, Context
-from ._deviceplugin import (DEFAULT_REFRESH_MS, AdvertisedDevice, DevicePluginConfig,
-                            DevicePluginLoop, Resource, Resources, Server)
+from ._deviceplugin import (DEFAULT_REFRESH_MS, AdvertisedDevice, Allocation,
+                            DevicePluginConfig, DevicePluginLoop, Resource, Resources, Server)
 from ._errors import (AlreadyExists, Busy, Corrupt, Error, InvalidArgument, NoSpace, NotFound,
                       NotSupported, OutOfRange, PermissionDenied, TimedOut, error_for)
 from ._mdev import MDEV_DEFAULT_TIMEOUT_MS, Mdev, MdevTypeInfo
@@ -51,7 +51,7 @@ LOG_INFO = _c.HOSTDEV_LOG_INFO
 LOG_DEBUG = _c.HOSTDEV_LOG_DEBUG
 
 __all__ = [
-    "AdvertisedDevice", "AlreadyExists", "Busy", "Check", "Context", "Corrupt", "DEFAULT_REFRESH_MS",
+    "AdvertisedDevice", "Allocation", "AlreadyExists", "Busy", "Check", "Context", "Corrupt", "DEFAULT_REFRESH_MS",
     "DevicePluginConfig", "DevicePluginLoop", "DeviceVerdict", "Error", "Event",
     "InvalidArgument", "Journal", "Monitor", "UsbDevice", "UsbDevices", "UsbInterface",
     "JournalRecord", "LOG_DEBUG", "LOG_ERR", "LOG_INFO", "LOG_NOTICE", "LOG_WARNING",

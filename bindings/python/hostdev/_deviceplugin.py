@@ -8,6 +8,9 @@
         loop.serve_all(resources)                    # one started Server per resource
         loop.run()                                   # until loop.quit() (a signal handler)
 
+loop.serve_plugin(name, plugin) serves a resource whose answers come from an object written in
+Python (list_devices, allocate, get_preferred_allocation, pre_start_container).
+
 The loop works with a context of its own, a copy of the paths, node name, log priority and log
 callback the Context had when the loop was made: the built-in plugins read the host through it on
 the loop's thread, so the Context stays usable by other threads meanwhile.
@@ -168,6 +171,148 @@ class Resources(collections.abc.Sequence):
         return "<hostdev.Resources %s>" % (", ".join(self._index) or "none")
 
 
+def _server_options(registration, kubelet_dir, device_plugin_dir, plugins_registry_dir,
+                    socket_name, refresh_ms):
+    """The option arguments of the hdb_dp_server_new_* shims."""
+    if registration not in REGISTRATIONS:
+        raise ValueError("registration must be 'classic', 'watcher' or 'none', not %r"
+                         % (registration,))
+    if kubelet_dir is not None:
+        kubelet_dir = os.fspath(kubelet_dir)
+        if device_plugin_dir is None:
+            device_plugin_dir = os.path.join(kubelet_dir, "device-plugins")
+        if plugins_registry_dir is None:
+            plugins_registry_dir = os.path.join(kubelet_dir, "plugins_registry")
+    if refresh_ms is None:
+        refresh_ms = 0
+    elif (isinstance(refresh_ms, bool) or not isinstance(refresh_ms, int) or refresh_ms == 0
+          or refresh_ms < -1):
+        raise ValueError("refresh_ms must be None, a positive number of milliseconds or -1, "
+                         "not %r" % (refresh_ms,))
+    return (REGISTRATIONS[registration], socket_name or "",
+            os.fspath(device_plugin_dir) if device_plugin_dir else "",
+            os.fspath(plugins_registry_dir) if plugins_registry_dir else "", refresh_ms)
+
+
+def _add_devices(lst, devices):
+    """Add @devices (ids, AdvertisedDevice or tuples) to the hostdev_dp_devices @lst."""
+    for d in devices:
+        d = AdvertisedDevice(d) if isinstance(d, str) else AdvertisedDevice(*d)
+        r = _c.hostdev_dp_devices_add(lst, d.id, 1 if d.healthy else 0,
+                                      -1 if d.numa_node is None else int(d.numa_node))
+        if r == -_errno.EINVAL:
+            raise error_for(r, "device id %r is not valid: 1-63 characters of [A-Za-z0-9._:-], "
+                               "alphanumeric at both ends" % (d.id,))
+        if r == -_errno.EEXIST:
+            raise error_for(r, "device id %r is in the list twice" % (d.id,))
+        if r < 0:
+            raise error_for(r)
+
+
+class Allocation:
+    """What one container gets from allocate() of a Python plugin (serve_plugin()).
+
+    @envs: {name: value}; @devices: device nodes, each a host path (also the container path,
+    permissions 'mrw') or a (container_path, host_path[, permissions]) tuple; @mounts:
+    (container_path, host_path[, read_only]) tuples; @annotations: {key: value}; @cdi_devices:
+    fully qualified CDI device names.
+    """
+
+    __slots__ = ("envs", "devices", "mounts", "annotations", "cdi_devices")
+
+    def __init__(self, envs=None, devices=(), mounts=(), annotations=None, cdi_devices=()):
+        self.envs = dict(envs or {})
+        self.devices = [(d, d, "mrw") if isinstance(d, str) else tuple(d) for d in devices]
+        self.mounts = [tuple(m) for m in mounts]
+        self.annotations = dict(annotations or {})
+        self.cdi_devices = list(cdi_devices)
+
+    def __repr__(self):
+        return "<hostdev.Allocation envs=%r devices=%r>" % (self.envs, self.devices)
+
+
+_PLUGIN_METHODS = ("list_devices", "allocate", "get_preferred_allocation", "pre_start_container")
+
+
+class _PluginBridge:
+    """What the C ops of a Python plugin call (bindings/python/hostdev_python_dp.i): each method
+    returns 0 or a negative errno and never raises."""
+
+    def __init__(self, plugin, resource_name, log):
+        self.plugin = plugin
+        self.resource_name = resource_name
+        self.log = log
+
+    def _fail(self, method, e, resp=None):
+        if isinstance(e, OSError) and e.errno:
+            code = e.errno
+            message = e.strerror or str(e)
+        else:
+            code = _errno.EINVAL if isinstance(e, (ValueError, TypeError)) else _errno.EIO
+            message = "%s: %s" % (type(e).__name__, e) if str(e) else type(e).__name__
+        if resp is not None:
+            _c.hostdev_dp_response_set_error(resp, message)
+        elif self.log is not None:
+            # The library logs the failure with strerror only: the words go to the log here.
+            try:
+                self.log(_c.HOSTDEV_LOG_WARNING, "resource %s: %s of the Python plugin failed: %s"
+                         % (self.resource_name, method, message))
+            except Exception:
+                pass
+        return -code
+
+    def _list(self, devices):
+        try:
+            _add_devices(devices, self.plugin.list_devices() or ())
+            return 0
+        except BaseException as e:
+            return self._fail("list_devices", e)
+
+    def _allocate(self, ids, resp):
+        try:
+            answer = self.plugin.allocate(list(ids))
+            if answer is None:
+                return 0
+            if not isinstance(answer, Allocation):
+                raise TypeError("allocate() must return a hostdev.Allocation or None, not %r"
+                                % (answer,))
+            calls = [(_c.hostdev_dp_response_set_env, k, v) for k, v in answer.envs.items()]
+            calls += [(_c.hostdev_dp_response_add_device, *(tuple(d) + ("mrw",))[:3])
+                      for d in answer.devices]
+            calls += [(_c.hostdev_dp_response_add_mount, m[0], m[1],
+                       int(bool(m[2])) if len(m) > 2 else 0) for m in answer.mounts]
+            calls += [(_c.hostdev_dp_response_set_annotation, k, v)
+                      for k, v in answer.annotations.items()]
+            calls += [(_c.hostdev_dp_response_add_cdi_device, n) for n in answer.cdi_devices]
+            for fn, *args in calls:
+                r = fn(resp, *(str(a) if not isinstance(a, int) else a for a in args))
+                if r < 0:
+                    raise error_for(r, "allocate(): invalid answer %s%r"
+                                    % (fn.__name__.replace("hostdev_dp_response_", ""),
+                                       tuple(args)))
+            return 0
+        except BaseException as e:
+            return self._fail("allocate", e, resp)
+
+    def _preferred(self, available, must_include, size, resp):
+        try:
+            for i in self.plugin.get_preferred_allocation(list(available), list(must_include),
+                                                          size) or ():
+                r = _c.hostdev_dp_response_add_id(resp, str(i))
+                if r < 0:
+                    raise error_for(r, "get_preferred_allocation(): invalid id %r" % (i,))
+            return 0
+        except BaseException as e:
+            return self._fail("get_preferred_allocation", e, resp)
+
+    def _prestart(self, ids):
+        try:
+            self.plugin.pre_start_container(list(ids))
+            return 0
+        except BaseException as e:
+            return self._fail("pre_start_container", e)
+
+
 # Every open loop, closed at interpreter exit: the loop's thread calls the log callback, which
 # must not run once the interpreter is finalising.
 _open_loops = weakref.WeakSet()
@@ -319,31 +464,46 @@ class DevicePluginLoop:
         long for a socket path...), hostdev.Error with EADDRINUSE when another process serves the
         socket. The loop keeps the server until server.close() or its own close().
         """
-        if registration not in REGISTRATIONS:
-            raise ValueError("registration must be 'classic', 'watcher' or 'none', not %r"
-                             % (registration,))
+        options = _server_options(registration, kubelet_dir, device_plugin_dir,
+                                  plugins_registry_dir, socket_name, refresh_ms)
         if not isinstance(resources, Resources):
             raise TypeError("expected hostdev.Resources (ctx.resolve_resources()), got %r"
                             % (resources,))
         index = resources.index(resource)
-        if kubelet_dir is not None:
-            kubelet_dir = os.fspath(kubelet_dir)
-            if device_plugin_dir is None:
-                device_plugin_dir = os.path.join(kubelet_dir, "device-plugins")
-            if plugins_registry_dir is None:
-                plugins_registry_dir = os.path.join(kubelet_dir, "plugins_registry")
-        if refresh_ms is None:
-            refresh_ms = 0
-        elif (isinstance(refresh_ms, bool) or not isinstance(refresh_ms, int) or refresh_ms == 0
-              or refresh_ms < -1):
-            raise ValueError("refresh_ms must be None, a positive number of milliseconds or -1, "
-                             "not %r" % (refresh_ms,))
         raw = _call(_c.hdb_dp_server_new_builtin, self._ctx, self._raw(), resources._res, index,
-                    REGISTRATIONS[registration], socket_name or "",
-                    os.fspath(device_plugin_dir) if device_plugin_dir else "",
-                    os.fspath(plugins_registry_dir) if plugins_registry_dir else "",
-                    refresh_ms)
-        server = Server(self, raw, resources[index])
+                    *options)
+        return self._add(Server(self, raw, resources[index]), start)
+
+    def serve_plugin(self, resource_name, plugin, *, registration="classic", kubelet_dir=None,
+                     device_plugin_dir=None, plugins_registry_dir=None, socket_name=None,
+                     refresh_ms=None, start=True):
+        """A Server for @resource_name whose answers come from @plugin, an object written in
+        Python with any of these methods (docs/bindings.md):
+
+          list_devices()  -> the devices the resource has now: ids, AdvertisedDevice or
+                             (id, healthy[, numa_node]) tuples; called at start, by refresh()
+                             and every refresh interval. Without it the list is only what
+                             set_devices() gives.
+          allocate(ids)   -> an Allocation (or None: an empty one) for one container.
+          get_preferred_allocation(available, must_include, size) -> preferred ids; the
+                             server makes the answer follow the kubelet's contract. Without
+                             it, GetPreferredAllocation is not offered.
+          pre_start_container(ids) -> None. Without it, PreStartContainer is not asked for.
+
+        They run on the loop's thread (or the thread calling refresh()) with the GIL, one at a
+        time. An exception fails the call: an OSError's errno (hostdev.Error included) picks the
+        gRPC status (EINVAL invalid argument, ENOENT/ENODEV not found, EBUSY/EPERM failed
+        precondition, others internal), ValueError and TypeError count as EINVAL, anything else
+        as EIO; the kubelet gets its message. The options are those of serve()."""
+        options = _server_options(registration, kubelet_dir, device_plugin_dir,
+                                  plugins_registry_dir, socket_name, refresh_ms)
+        bridge = _PluginBridge(plugin, resource_name, self._log)
+        raw = _call(_c.hdb_dp_server_new_python, self._ctx, self._raw(), resource_name, bridge,
+                    *(int(callable(getattr(plugin, m, None))) for m in _PLUGIN_METHODS),
+                    *options)
+        return self._add(Server(self, raw, None), start)
+
+    def _add(self, server, start):
         with self._lock:
             self._servers.append(server)
         if start:
@@ -432,7 +592,8 @@ class Server:
     def __init__(self, loop, raw, resource):
         self._loop = loop
         self._srv = raw
-        #: The Resource it serves, as resolved (its devices follow the host since).
+        #: The Resource it serves, as resolved (its devices follow the host since); None for a
+        #: Python plugin (serve_plugin()).
         self.resource = resource
         self._name = _c.hostdev_dp_server_get_resource_name(raw)
         self._path = _c.hostdev_dp_server_get_socket_path(raw)
@@ -462,24 +623,8 @@ class Server:
     def set_devices(self, devices):
         """Advertise @devices until the next refresh: ids (healthy, no NUMA node),
         AdvertisedDevice or (id, healthy[, numa_node]) tuples."""
-        st = _c.hdb_status()
-        lst = _c.hdb_dp_devices_new(st)
-        if st.code() < 0:
-            raise error_for(st.code(), st.message())
-        for d in devices:
-            if isinstance(d, str):
-                d = AdvertisedDevice(d)
-            else:
-                d = AdvertisedDevice(*d)
-            r = _c.hostdev_dp_devices_add(lst, d.id, 1 if d.healthy else 0,
-                                          -1 if d.numa_node is None else int(d.numa_node))
-            if r == -_errno.EINVAL:
-                raise error_for(r, "device id %r is not valid: 1-63 characters of "
-                                   "[A-Za-z0-9._:-], alphanumeric at both ends" % (d.id,))
-            if r == -_errno.EEXIST:
-                raise error_for(r, "device id %r is in the list twice" % (d.id,))
-            if r < 0:
-                raise error_for(r)
+        lst = _call(_c.hdb_dp_devices_new)
+        _add_devices(lst, devices)
         _call(_c.hdb_dp_server_set_devices, self._loop._ctx, self._raw(), lst)
 
     @property
@@ -505,10 +650,15 @@ class Server:
 
     def _release(self):
         srv, self._srv = self._srv, None
-        del srv  # the last reference stops the server (hostdev_dp_server_unref())
+        if srv is None:
+            return
+        # Stopped explicitly: a reference left elsewhere (the traceback of an exception keeps the
+        # arguments of _call()) would otherwise keep it serving.
+        _c.hdb_dp_server_stop(self._loop._ctx, srv, _c.hdb_status())
+        del srv  # normally the last reference: hostdev_dp_server_unref() frees it
 
     def close(self):
-        """Stop the server and release it. Safe to call twice."""
+        """Stop the server and release it (and a Python plugin). Safe to call twice."""
         if self._srv is None:
             return
         self._loop._forget(self)
