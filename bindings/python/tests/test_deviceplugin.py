@@ -412,3 +412,177 @@ def test_loop_without_close_is_released(dp_ctx, kubelet_dir):
     del loop
     gc.collect()
     assert wait_until(lambda: not os.path.exists(path))
+
+
+# -- plugins written in Python --------------------------------------------------------------------
+
+
+class NicPlugin:
+    """A plugin with every method: devices from self.devices, answers and failures by id."""
+
+    def __init__(self):
+        self.devices = [("dev-a", True, 0), ("dev-b", True, 1), "dev-c"]
+        self.threads = set()
+        self.preferred_calls = []
+
+    def list_devices(self):
+        self.threads.add(threading.get_ident())
+        if self.devices == "boom":
+            raise RuntimeError("cannot read the devices")
+        return self.devices
+
+    def allocate(self, ids):
+        if "dev-c" in ids:
+            raise hostdev.Busy(errno.EBUSY, "dev-c is in use by another VM: stop it first")
+        if "dev-b" in ids and len(ids) > 1:
+            raise ValueError("dev-b goes alone")
+        if ids == ["dev-b"]:
+            raise RuntimeError("boom")
+        return hostdev.Allocation(
+            envs={"MY_DEVICES": ",".join(ids)},
+            devices=["/dev/null", ("/dev/c", "/dev/zero", "r")],
+            mounts=[("/data", "/srv/data", True)], annotations={"example.com/a": "b"},
+            cdi_devices=["example.com/dev=a"])
+
+    def get_preferred_allocation(self, available, must_include, size):
+        self.preferred_calls.append((available, must_include, size))
+        return ["dev-b", "not-available"]
+
+
+def test_python_plugin(fk, dp_ctx, kubelet):
+    import grpc
+    logs = []
+    plugin = NicPlugin()
+    with hostdev.DevicePluginLoop(dp_ctx, log=lambda p, m: logs.append(m)) as loop:
+        loop.start_thread()
+        server = loop.serve_plugin("example.com/py", plugin, kubelet_dir=kubelet.root,
+                                   refresh_ms=-1)
+        assert server.resource is None and server.resource_name == "example.com/py"
+        assert kubelet.wait_registrations(1, timeout=10)
+        _, request, options = kubelet.registrations[0]
+        assert request.resource_name == "example.com/py"
+        assert options.get_preferred_allocation_available and not options.pre_start_required
+        watch = kubelet.last_watch()
+        assert watch.wait(lambda w: w.last() == [("dev-a", "Healthy", [0]),
+                                                 ("dev-b", "Healthy", [1]),
+                                                 ("dev-c", "Healthy", None)]), watch.lists
+        # The ops ran on the loop's thread (start() ran list_devices on this one).
+        assert len(plugin.threads) >= 1
+
+        answer = allocate(fk, server.socket_path, ["dev-a"]).container_responses[0]
+        assert dict(answer.envs) == {"MY_DEVICES": "dev-a"}
+        assert [(d.container_path, d.host_path, d.permissions) for d in answer.devices] == [
+            ("/dev/null", "/dev/null", "mrw"), ("/dev/c", "/dev/zero", "r")]
+        assert [(m.container_path, m.host_path, m.read_only) for m in answer.mounts] == [
+            ("/data", "/srv/data", True)]
+        assert dict(answer.annotations) == {"example.com/a": "b"}
+        assert [c.name for c in answer.cdi_devices] == ["example.com/dev=a"]
+
+        # Exceptions become gRPC statuses with their message.
+        for ids, code, words in ((["dev-c"], grpc.StatusCode.FAILED_PRECONDITION,
+                                  "dev-c is in use by another VM: stop it first"),
+                                 (["dev-a", "dev-b"], grpc.StatusCode.INVALID_ARGUMENT,
+                                  "ValueError: dev-b goes alone"),
+                                 (["dev-b"], grpc.StatusCode.INTERNAL, "RuntimeError: boom")):
+            with pytest.raises(grpc.RpcError) as e:
+                allocate(fk, server.socket_path, ids)
+            assert e.value.code() == code and words in e.value.details(), e.value.details()
+            assert "example.com/py" in e.value.details()
+
+        # GetPreferredAllocation: the plugin's choice, made to follow the contract.
+        stub = fk.svc.DevicePluginStub(fk.channel_to(server.socket_path))
+        pref = stub.GetPreferredAllocation(fk.pb.PreferredAllocationRequest(container_requests=[
+            fk.pb.ContainerPreferredAllocationRequest(
+                available_deviceIDs=["dev-a", "dev-b", "dev-c"],
+                must_include_deviceIDs=["dev-c"], allocation_size=2)]), timeout=5)
+        assert list(pref.container_responses[0].deviceIDs) == ["dev-c", "dev-b"]
+        assert plugin.preferred_calls == [(["dev-a", "dev-b", "dev-c"], ["dev-c"], 2)]
+
+        # refresh() asks the plugin again; a failing list_devices keeps the list and is logged.
+        plugin.devices = [("dev-a", False, 0)]
+        server.refresh()
+        assert watch.wait(lambda w: w.last() == [("dev-a", "Unhealthy", [0])]), watch.last()
+        plugin.devices = "boom"
+        with pytest.raises(hostdev.Error) as e:
+            server.refresh()
+        assert e.value.errno == errno.EIO
+        assert any("list_devices of the Python plugin failed: RuntimeError: cannot read the "
+                   "devices" in m for m in logs), logs
+        plugin.devices = [("bad id!", True, 0)]
+        with pytest.raises(hostdev.InvalidArgument):
+            server.refresh()
+        assert watch.last() == [("dev-a", "Unhealthy", [0])]
+
+        # The server holds the plugin until it is closed. (A saved exception keeps the
+        # arguments of the failed call, the server among them, alive.)
+        import gc
+        import weakref
+        del e
+        ref = weakref.ref(plugin)
+        del plugin
+        gc.collect()
+        assert ref() is not None
+        server.close()
+        gc.collect()
+        assert ref() is None
+
+
+def test_python_plugin_minimal(fk, dp_ctx, kubelet_dir):
+    """Only pre_start_container: the list comes from set_devices(), Allocate answers empty."""
+    started = []
+
+    class PreStart:
+        def pre_start_container(self, ids):
+            started.append(ids)
+
+    with hostdev.DevicePluginLoop(dp_ctx) as loop:
+        loop.start_thread()
+        with loop.serve_plugin("example.com/min", PreStart(), registration="none",
+                               kubelet_dir=kubelet_dir) as server:
+            stub = fk.svc.DevicePluginStub(fk.channel_to(server.socket_path))
+            options = stub.GetDevicePluginOptions(fk.pb.Empty(), timeout=5)
+            assert options.pre_start_required and not options.get_preferred_allocation_available
+            server.set_devices(["x-1", "x-2"])
+            server.refresh()  # no list_devices: the list stays
+            watch = fk.Watch(fk.channel_to(server.socket_path))
+            assert watch.wait(lambda w: w.last() == [("x-1", "Healthy", None),
+                                                     ("x-2", "Healthy", None)]), watch.lists
+            answer = allocate(fk, server.socket_path, ["x-2"]).container_responses[0]
+            assert not answer.envs and not answer.devices
+            stub.PreStartContainer(fk.pb.PreStartContainerRequest(devices_ids=["x-1"]),
+                                   timeout=5)
+            assert started == [["x-1"]]
+            watch.cancel()
+        with pytest.raises(ValueError):
+            loop.serve_plugin("example.com/min", PreStart(), registration="sometimes")
+        with pytest.raises(hostdev.InvalidArgument) as e:
+            loop.serve_plugin("no-domain", PreStart(), registration="none",
+                              kubelet_dir=kubelet_dir)
+        assert "no-domain" in e.value.message
+
+
+def test_python_plugin_concurrent(fk, dp_ctx, kubelet_dir):
+    """Allocate calls from many client threads while this thread refreshes: the GIL and the loop's
+    lock taken in both orders without a deadlock."""
+    from concurrent import futures
+    plugin = NicPlugin()
+    with hostdev.DevicePluginLoop(dp_ctx) as loop:
+        loop.start_thread()
+        server = loop.serve_plugin("example.com/py", plugin, registration="none",
+                                   kubelet_dir=kubelet_dir)
+        stop = threading.Event()
+
+        def refresher():
+            n = 0
+            while not stop.is_set():
+                server.refresh()
+                n += 1
+            return n
+
+        with futures.ThreadPoolExecutor(9) as pool:
+            refreshes = pool.submit(refresher)
+            calls = [pool.submit(allocate, fk, server.socket_path, ["dev-a"]) for _ in range(200)]
+            answers = [c.result(timeout=30) for c in calls]
+            stop.set()
+            assert refreshes.result(timeout=30) > 0
+        assert all(a.container_responses[0].envs["MY_DEVICES"] == "dev-a" for a in answers)
