@@ -216,8 +216,12 @@ connection for the calls like the kubelet and one for the ListAndWatch stream. E
 machine spreads over all of them), and the samples of its rounds are pooled. Per round:
 - Allocate: %(calls)s sequential calls of one device each (rotating over the devices) after a warm-up,
   then %(calls)s calls from %(conc)s threads sharing the connection. Latency is the client's
-  round trip, so it includes grpcio's own cost (the same for every server); server CPU is the
-  server's utime+stime over the sequential calls divided by their number (clock-tick resolution).
+  round trip, so it includes grpcio's own cost (the same for every server) and, on a quiet
+  machine, the wake-ups of two processes that take turns (a busy machine can show shorter round
+  trips); server CPU is the server's utime+stime over the sequential calls divided by their number
+  (clock-tick resolution), the figure that separates the servers best. The concurrent run is bound
+  by the one Python client process (similar calls/s for every server): it shows that calls do not
+  queue behind each other, not a server's throughput.
 - ListAndWatch update: %(updates)s times, a random device's group node is removed and then
   re-created; a sample is the time from the unlink()/create to the arrival of the list that shows
   the new health (both directions pooled). Before each change the client waits a random 0 to

@@ -18,7 +18,8 @@
 #   DP_BENCH_UPDATES      health flips per server (each: unhealthy, healthy; default 50; smoke 3)
 #   DP_BENCH_REFRESH      interval in ms of the servers that poll (default 100; smoke 50)
 #   DP_BENCH_ROUNDS       runs of each server, in turns, samples pooled (default 3; smoke 1)
-#   DP_BENCH_OUT          work directory: Go build cache and binaries (default bench/out/dp; reused)
+#   DP_BENCH_OUT          work directory: Go build cache and binary, results/ of the last run
+#                         (default bench/out/dp, git-ignored; reused)
 #   DP_BENCH_LIBDIR       directory of libhostdev.so (default: HOSTDEV's build tree, src/)
 #   DP_BENCH_DOC          output document (default docs/performance.md; "-" = print only)
 #   DP_BENCH_COMMIT       the libhostdev commit HOSTDEV was built from (default: git HEAD)
@@ -218,6 +219,11 @@ export DP_DATE DP_COMMIT DP_LOAD DP_LOAD_END DP_CPU DP_NCPU DP_MEM DP_KERNEL DP_
 # One word per result file (paths under the mktemp directory, no blanks).
 # shellcheck disable=SC2086
 "$py" "$here/dp_report.py" "$doc" $results
+# The raw results (samples included) of the last run stay in $out/results for inspection.
+rm -rf "$out/results"
+mkdir -p "$out/results"
+# shellcheck disable=SC2086
+cp $results "$out/results/"
 }
 
 main "$@"
