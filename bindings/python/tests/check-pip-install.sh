@@ -29,5 +29,14 @@ with hostdev.Context("/nonexistent-root") as ctx:
     else:
         raise AssertionError("no error")
 assert naming.kubevirt_env("PCI_RESOURCE", "realtek.com/8168") == "PCI_RESOURCE_REALTEK_COM_8168"
+with hostdev.Context("/nonexistent-root") as ctx:
+    try:
+        hostdev.DevicePluginConfig.parse(ctx, {"resources": []})
+    except hostdev.InvalidArgument as e:
+        assert "resources" in e.message, e
+    else:
+        raise AssertionError("an empty resource list was accepted")
+    with hostdev.DevicePluginLoop(ctx) as loop:
+        assert loop.fileno() >= 0 and loop.dispatch(0) == 0
 print("pip-installed hostdev", hostdev.version, "from", os.path.dirname(hostdev.__file__))
 PY
