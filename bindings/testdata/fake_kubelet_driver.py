@@ -28,6 +28,7 @@ stdin with one JSON line on stdout ({"ok": false, "error": ...} when it fails):
 """
 import importlib.util
 import json
+import shutil
 import sys
 import tempfile
 
@@ -37,7 +38,15 @@ def main():
     spec = importlib.util.spec_from_file_location("fake_kubelet", fk_path)
     fk = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fk)
-    fk.load_protos(proto_dir, tempfile.mkdtemp(prefix="hd-protos-"))
+    protos = tempfile.mkdtemp(prefix="hd-protos-")
+    try:
+        fk.load_protos(proto_dir, protos)
+        serve(fk, kubelet_dir)
+    finally:
+        shutil.rmtree(protos, ignore_errors=True)
+
+
+def serve(fk, kubelet_dir):
     import grpc
 
     kubelet = fk.FakeKubelet(kubelet_dir).start()
