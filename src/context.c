@@ -196,9 +196,34 @@ HOSTDEV_EXPORT int hostdev_ctx_get_log_priority(const hostdev_ctx *ctx)
 	return ctx ? ctx->log_priority : -EINVAL;
 }
 
+/* The redirection of this thread (internal.h); .ctx NULL when none. */
+static _Thread_local struct ctx_error_redirect error_redirect;
+
+void ctx_error_redirect_begin(const hostdev_ctx *ctx, char *buffer,
+			      struct ctx_error_redirect *saved)
+{
+	*saved = error_redirect;
+	error_redirect.ctx = ctx;
+	error_redirect.buffer = buffer;
+	buffer[0] = '\0';
+}
+
+void ctx_error_redirect_end(const struct ctx_error_redirect *saved)
+{
+	error_redirect = *saved;
+}
+
+/* Where the messages of @ctx go on this thread. */
+static char *error_buffer(const hostdev_ctx *ctx)
+{
+	if (error_redirect.ctx && error_redirect.ctx == ctx)
+		return error_redirect.buffer;
+	return (char *)ctx->error;
+}
+
 HOSTDEV_EXPORT const char *hostdev_ctx_get_error(const hostdev_ctx *ctx)
 {
-	return ctx ? ctx->error : "";
+	return ctx ? error_buffer(ctx) : "";
 }
 
 HOSTDEV_EXPORT const char *hostdev_version(void)
@@ -233,19 +258,21 @@ void hostdev_log(hostdev_ctx *ctx, int priority, const char *fmt, ...)
 int hostdev_error(hostdev_ctx *ctx, int err, const char *fmt, ...)
 {
 	va_list ap;
+	char *buffer;
 
 	if (!ctx)
 		return err;
+	buffer = error_buffer(ctx);
 	va_start(ap, fmt);
-	vsnprintf(ctx->error, sizeof(ctx->error), fmt, ap);
+	vsnprintf(buffer, HOSTDEV_ERROR_MAX, fmt, ap);
 	va_end(ap);
 	/* Debug only: the caller decides whether a failure is worth reporting. */
-	log_message(ctx, HOSTDEV_LOG_DEBUG, ctx->error);
+	log_message(ctx, HOSTDEV_LOG_DEBUG, buffer);
 	return err;
 }
 
 void hostdev_clear_error(hostdev_ctx *ctx)
 {
 	if (ctx)
-		ctx->error[0] = '\0';
+		error_buffer(ctx)[0] = '\0';
 }

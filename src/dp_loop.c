@@ -427,6 +427,8 @@ HOSTDEV_EXPORT int hostdev_dp_loop_get_fd(hostdev_dp_loop *loop)
 HOSTDEV_EXPORT int hostdev_dp_loop_dispatch(hostdev_dp_loop *loop, int timeout_ms)
 {
 	struct epoll_event events[MAX_EVENTS];
+	struct ctx_error_redirect saved_redirect;
+	char handler_error[HOSTDEV_ERROR_MAX];
 	int n, handled = 0;
 
 	if (!loop)
@@ -459,6 +461,8 @@ HOSTDEV_EXPORT int hostdev_dp_loop_dispatch(hostdev_dp_loop *loop, int timeout_m
 	}
 
 	loop_lock(loop);
+	/* Handlers' errors stay on this thread (internal.h): other threads read the context's. */
+	ctx_error_redirect_begin(loop->ctx, handler_error, &saved_redirect);
 	loop->round++;
 	for (int i = 0; i < n; i++) {
 		struct loop_source *s;
@@ -485,6 +489,7 @@ HOSTDEV_EXPORT int hostdev_dp_loop_dispatch(hostdev_dp_loop *loop, int timeout_m
 	collect_garbage(loop);
 	loop->dispatching = false;
 	rearm_timer(loop);
+	ctx_error_redirect_end(&saved_redirect);
 	loop_unlock(loop);
 	return handled;
 }

@@ -66,6 +66,20 @@ void hostdev_log(hostdev_ctx *ctx, int priority, const char *fmt, ...) HOSTDEV_P
  */
 int hostdev_error(hostdev_ctx *ctx, int err, const char *fmt, ...) HOSTDEV_PRINTF(3, 4);
 void hostdev_clear_error(hostdev_ctx *ctx);
+/*
+ * While a device-plugin loop runs its handlers on a thread, hostdev_error() and
+ * hostdev_ctx_get_error() of that loop's context use a buffer of the handling thread instead of
+ * the context's: deviceplugin.h lets other threads call hostdev_dp_* functions and then read the
+ * context's message, which event handling on the loop's thread must not overwrite. Handlers
+ * (plugin callbacks included) still read the errors they cause. Pairs nest; @saved restores.
+ */
+struct ctx_error_redirect {
+	const hostdev_ctx *ctx;
+	char *buffer;
+};
+void ctx_error_redirect_begin(const hostdev_ctx *ctx, char *buffer,
+			      struct ctx_error_redirect *saved);
+void ctx_error_redirect_end(const struct ctx_error_redirect *saved);
 #define log_debug(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_DEBUG, __VA_ARGS__)
 #define log_info(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_INFO, __VA_ARGS__)
 #define log_warn(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_WARNING, __VA_ARGS__)

@@ -9,7 +9,10 @@
  * Threads: every object here belongs to one loop. All hostdev_dp_* calls on a loop and on the
  * objects of that loop are serialised by the loop's lock, so any thread may make them, including
  * while the loop runs on its own thread (hostdev_dp_loop_start_thread()) and from inside plugin
- * callbacks. The hostdev_ctx given to the loop must not be used by other threads meanwhile.
+ * callbacks. After a failing call, hostdev_ctx_get_error() on the calling thread gives its message:
+ * errors of the loop's own event handling stay on the thread that dispatches. Other uses of the
+ * hostdev_ctx given to the loop (enumerating devices on it, changing its paths) must not overlap
+ * a dispatch on another thread: give such work a context of its own.
  *
  * All functions follow the conventions of context.h (negative errno, message in
  * hostdev_ctx_get_error()).

@@ -239,6 +239,59 @@ static void set_flag(struct loop_source *source, void *userdata)
 	((struct flag_timer *)userdata)->fired = 1;
 }
 
+/* A handler that fails: its error is readable inside the handler. */
+struct failing_handler {
+	hostdev_ctx *ctx;
+	char seen[128];
+	int fired;
+};
+
+static void fail_in_handler(struct loop_source *source, void *userdata)
+{
+	struct failing_handler *h = userdata;
+
+	(void)source;
+	hostdev_error(h->ctx, -EIO, "handler failure");
+	snprintf(h->seen, sizeof(h->seen), "%s", hostdev_ctx_get_error(h->ctx));
+	h->fired = 1;
+}
+
+/*
+ * Errors of the loop's handlers stay on the dispatching thread: the message a caller got from
+ * its own failing call survives a dispatch round (on this thread or the loop's own) that fails
+ * in a handler, and the handler reads its own error.
+ */
+static void test_handler_errors_stay_on_their_thread(void **state)
+{
+	struct fixture *f = *state;
+	struct failing_handler h = {.ctx = f->ctx};
+	uint64_t end;
+
+	assert_int_equal(hostdev_ctx_set_path(f->ctx, HOSTDEV_PATH_SYSFS, ""), -EINVAL);
+	assert_string_equal(hostdev_ctx_get_error(f->ctx), "path kind 0: empty path");
+
+	loop_lock(f->loop);
+	assert_int_equal(loop_add_timer(f->loop, 0, fail_in_handler, &h, NULL), 0);
+	loop_unlock(f->loop);
+	assert_true(hostdev_dp_loop_dispatch(f->loop, 1000) >= 1);
+	assert_true(h.fired);
+	assert_string_equal(h.seen, "handler failure");
+	assert_string_equal(hostdev_ctx_get_error(f->ctx), "path kind 0: empty path");
+
+	h.fired = 0;
+	h.seen[0] = '\0';
+	assert_int_equal(hostdev_dp_loop_start_thread(f->loop), 0);
+	loop_lock(f->loop);
+	assert_int_equal(loop_add_timer(f->loop, 5, fail_in_handler, &h, NULL), 0);
+	loop_unlock(f->loop);
+	end = now_ms() + 2000;
+	while (!__atomic_load_n(&h.fired, __ATOMIC_ACQUIRE) && now_ms() < end)
+		usleep(1000);
+	assert_int_equal(hostdev_dp_loop_stop_thread(f->loop), 0);
+	assert_string_equal(h.seen, "handler failure");
+	assert_string_equal(hostdev_ctx_get_error(f->ctx), "path kind 0: empty path");
+}
+
 static void test_thread(void **state)
 {
 	struct fixture *f = *state;
@@ -568,6 +621,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_quit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_embed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_thread, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_handler_errors_stay_on_their_thread, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_unary, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shutdown_closes_streams, setup, teardown),
