@@ -202,9 +202,13 @@ ncpu=$(getconf _NPROCESSORS_ONLN)
 mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
 hver=$("$hostdev" --version 2>/dev/null | head -1 || :)
-commit=${DP_BENCH_COMMIT:-$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)}
-if [ -n "$(git -C "$top" status --porcelain -- src plugins examples/cli include 2>/dev/null)" ]; then
-	commit="$commit + uncommitted changes"
+# Without DP_BENCH_COMMIT, HOSTDEV is taken to be built from this tree, edits included.
+commit=${DP_BENCH_COMMIT:-}
+if [ -z "$commit" ]; then
+	commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	if [ -n "$(git -C "$top" status --porcelain -- src plugins examples/cli include 2>/dev/null)" ]; then
+		commit="$commit + uncommitted changes"
+	fi
 fi
 DP_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 DP_LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
