@@ -7,6 +7,16 @@
 #include "dp_resources.h"
 #include "plugin_ops.h"
 
+/* The server's destroy callback: the watch goes first (it refreshes the server), then the plugin.
+ */
+static void builtin_destroy(void *userdata)
+{
+	struct plugin *p = userdata;
+
+	node_watch_stop(p->node_watch);
+	plugin_free(p);
+}
+
 HOSTDEV_EXPORT int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop,
 						 const hostdev_dp_resources *resources, size_t i,
 						 const struct hostdev_dp_server_options *opts,
@@ -44,5 +54,18 @@ HOSTDEV_EXPORT int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop,
 	if (r < 0)
 		return r;
 	plugin_ops_init(p, &ops);
-	return hostdev_dp_server_new(loop, res->name, &ops, p, opts, out);
+	ops.destroy = builtin_destroy;
+	r = hostdev_dp_server_new(loop, res->name, &ops, p, opts, out);
+	if (r < 0)
+		return r; /* @p went with the failed server (ops.destroy) */
+	/*
+	 * Health follows device nodes at once, not only at the refresh interval. Without inotify
+	 * the server still works on its refresh timer: a warning, not a failure.
+	 */
+	loop_lock(loop);
+	if (node_watch_start(loop, *out, p->spec->kind == HOSTDEV_DP_KIND_USB, &p->node_watch) < 0)
+		log_warn(ctx, "%s: %s; health changes are seen at the refresh interval", res->name,
+			 hostdev_ctx_get_error(ctx));
+	loop_unlock(loop);
+	return 0;
 }

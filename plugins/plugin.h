@@ -78,6 +78,9 @@ struct plugin {
 	char **known;
 	int *known_numa;
 	size_t n_known;
+	/* The device-node watch that refreshes the plugin's server (node_watch.c), or NULL;
+	 * owned by builtin.c, which stops it before the plugin is freed. */
+	struct node_watch *node_watch;
 };
 
 /*
@@ -90,6 +93,17 @@ int plugin_new(hostdev_ctx *ctx, struct hostdev_dp_config *config, size_t spec_i
 	       const char *resource_name, const char *const *initial_ids, size_t n_initial,
 	       struct plugin **out);
 void plugin_free(struct plugin *p);
+
+/*
+ * node_watch.c: refresh @server (not referenced: the watch belongs to its plugin) whenever a node
+ * under <dev>/vfio (@usb false) or <dev>/bus/usb (@usb true) appears or goes. Returns 0, -ENOMEM,
+ * or the error of inotify_init1().
+ */
+struct node_watch;
+int node_watch_start(hostdev_dp_loop *loop, hostdev_dp_server *server, bool usb,
+		     struct node_watch **out);
+/* Remove the watch (call with the loop's lock held). NULL-safe. */
+void node_watch_stop(struct node_watch *w);
 
 /* ListAndWatch: the devices of the resource now, with health and NUMA node. */
 int plugin_list_devices(struct plugin *p, struct plugin_list *out);

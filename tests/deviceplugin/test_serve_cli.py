@@ -79,7 +79,8 @@ class Serve:
 @pytest.fixture
 def serving(host):
     root, devices = host
-    s = Serve(root, "--resource", RESOURCE, "--pci-device", "8086:10d3", "--refresh", "100")
+    # Refresh interval of a minute: health changes must come from the device-node watch.
+    s = Serve(root, "--resource", RESOURCE, "--pci-device", "8086:10d3", "--refresh", "60000")
     yield root, devices, s
     s.stop()
 
@@ -118,10 +119,15 @@ def test_registers_lists_allocates_and_stops(serving):
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "0000:ff:1f.7" in e.value.details()
 
-    # The group node of device 1 goes away: the device turns Unhealthy on the next refresh.
-    os.unlink(os.path.join(root, "dev", "vfio", str(devices[1]["group"])))
+    # The group node of device 1 goes away: the device turns Unhealthy at once (inotify on
+    # <dev>/vfio, not the refresh interval), and Healthy again when the node comes back.
+    node = os.path.join(root, "dev", "vfio", str(devices[1]["group"]))
+    os.unlink(node)
     assert watch.wait(lambda w: (devices[1]["id"], "Unhealthy", [devices[1]["numa"]])
-                      in w.last(), timeout=5), watch.last()
+                      in w.last(), timeout=2), watch.last()
+    open(node, "w").close()
+    assert watch.wait(lambda w: (devices[1]["id"], "Healthy", [devices[1]["numa"]])
+                      in w.last(), timeout=2), watch.last()
 
     # SIGTERM: an empty list reaches the kubelet, the socket goes, exit status 0.
     s.proc.send_signal(signal.SIGTERM)
