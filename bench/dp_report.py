@@ -190,10 +190,10 @@ NUMA node 0/1 alternately, `/dev/vfio/<group>` as regular files), without regist
 
 - **`hostdev serve`, refresh %(refresh)s ms**: the CLI as shipped (`hostdev --root ROOT serve --resource
   example.com/nic --pci-device 8086:10d3 --registration none --kubelet-dir DIR --refresh %(refresh)s`).
-  It notices a health change when it re-reads the devices, every refresh interval (default 5000 ms) or
-  on a hot-plug uevent; removing a group node makes no uevent, so here the interval decides.
-  Each re-read also occupies its single loop thread (for about the API server's update latency
-  below), which delays the calls that arrive meanwhile.
+  Its built-in plugin watches `ROOT/dev/vfio` with inotify and re-reads the devices on each change
+  (a removed group node makes no uevent); the refresh interval (default 5000 ms) and hot-plug
+  uevents are the other triggers. Each re-read occupies its single loop thread (for about the
+  update latency below), which delays the calls that arrive meanwhile.
 - **libhostdev API + inotify**: `bench/dp_bench_server.c`, the same built-in vfio PCI plugin through
   the public API (`hostdev_dp_server_new_builtin`, loop on its own thread) in a program that watches
   `ROOT/dev/vfio` with inotify and calls `hostdev_dp_server_refresh()` on each event.

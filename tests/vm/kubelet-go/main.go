@@ -53,6 +53,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"hostdev.test/kubeletapi"
 )
 
 var (
@@ -78,15 +79,6 @@ func fatal(format string, args ...interface{}) {
 	os.Exit(1)
 }
 
-func dial(ctx context.Context, path string) (*grpc.ClientConn, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return grpc.DialContext(ctx, path, grpc.WithInsecure(), grpc.WithBlock(),
-		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", addr)
-		}))
-}
-
 // ---------------------------------------------------------------------------------------------
 // serve: the kubelet's Registration service and its side of every registered plugin
 
@@ -101,15 +93,13 @@ type kubelet struct {
 	endpoints map[string]*endpoint
 }
 
-type registrationServer interface{}
-
 type registerEvent struct {
-	Event           string               `json:"event"`
-	Resource        string               `json:"resource"`
-	Version         string               `json:"version"`
-	Endpoint        string               `json:"endpoint"`
-	Options         *DevicePluginOptions `json:"options"`
-	DialbackOptions *DevicePluginOptions `json:"dialback_options"`
+	Event           string                          `json:"event"`
+	Resource        string                          `json:"resource"`
+	Version         string                          `json:"version"`
+	Endpoint        string                          `json:"endpoint"`
+	Options         *kubeletapi.DevicePluginOptions `json:"options"`
+	DialbackOptions *kubeletapi.DevicePluginOptions `json:"dialback_options"`
 }
 
 type failedEvent struct {
@@ -137,8 +127,9 @@ type endEvent struct {
 	Status   string `json:"status"`
 }
 
-func (k *kubelet) register(ctx context.Context, req *RegisterRequest) (*Empty, error) {
-	fail := func(c codes.Code, format string, args ...interface{}) (*Empty, error) {
+func (k *kubelet) Register(ctx context.Context,
+	req *kubeletapi.RegisterRequest) (*kubeletapi.Empty, error) {
+	fail := func(c codes.Code, format string, args ...interface{}) (*kubeletapi.Empty, error) {
 		err := status.Errorf(c, format, args...)
 		emit(failedEvent{"register-failed", req.ResourceName, err.Error()})
 		return nil, err
@@ -153,14 +144,16 @@ func (k *kubelet) register(ctx context.Context, req *RegisterRequest) (*Empty, e
 		return fail(codes.InvalidArgument, "endpoint %q is not a socket file name", req.Endpoint)
 	}
 	// kubelet >= 1.25: dial the plugin and ask for its options inside Register.
-	conn, err := dial(ctx, filepath.Join(k.dir, req.Endpoint))
+	conn, err := kubeletapi.Dial(ctx, filepath.Join(k.dir, req.Endpoint))
 	if err != nil {
 		return fail(codes.Unavailable, "cannot dial the plugin at %s: %v", req.Endpoint, err)
 	}
-	options := &DevicePluginOptions{}
+	options := &kubeletapi.DevicePluginOptions{}
 	octx, ocancel := context.WithTimeout(ctx, 10*time.Second)
 	defer ocancel()
-	if err := conn.Invoke(octx, "/v1beta1.DevicePlugin/GetDevicePluginOptions", &Empty{}, options); err != nil {
+	err = conn.Invoke(octx, "/v1beta1.DevicePlugin/GetDevicePluginOptions", &kubeletapi.Empty{},
+		options)
+	if err != nil {
 		conn.Close()
 		return fail(codes.Unavailable, "GetDevicePluginOptions: %v", err)
 	}
@@ -175,7 +168,7 @@ func (k *kubelet) register(ctx context.Context, req *RegisterRequest) (*Empty, e
 	k.endpoints[req.ResourceName] = &endpoint{conn, lcancel}
 	k.mu.Unlock()
 	go listAndWatch(lctx, req.ResourceName, conn)
-	return &Empty{}, nil
+	return &kubeletapi.Empty{}, nil
 }
 
 func listAndWatch(ctx context.Context, resource string, conn *grpc.ClientConn) {
@@ -192,7 +185,7 @@ func listAndWatch(ctx context.Context, resource string, conn *grpc.ClientConn) {
 		end(err)
 		return
 	}
-	if err := stream.SendMsg(&Empty{}); err != nil {
+	if err := stream.SendMsg(&kubeletapi.Empty{}); err != nil {
 		end(err)
 		return
 	}
@@ -201,7 +194,7 @@ func listAndWatch(ctx context.Context, resource string, conn *grpc.ClientConn) {
 		return
 	}
 	for seq := 1; ; seq++ {
-		resp := &ListAndWatchResponse{}
+		resp := &kubeletapi.ListAndWatchResponse{}
 		if err := stream.RecvMsg(resp); err != nil {
 			end(err)
 			return
@@ -218,23 +211,6 @@ func listAndWatch(ctx context.Context, resource string, conn *grpc.ClientConn) {
 		}
 		emit(listEvent{"list", resource, seq, devices})
 	}
-}
-
-var registrationDesc = grpc.ServiceDesc{
-	ServiceName: "v1beta1.Registration",
-	HandlerType: (*registrationServer)(nil),
-	Methods: []grpc.MethodDesc{{
-		MethodName: "Register",
-		Handler: func(srv interface{}, ctx context.Context, dec func(interface{}) error,
-			interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-			req := &RegisterRequest{}
-			if err := dec(req); err != nil {
-				return nil, err
-			}
-			return srv.(*kubelet).register(ctx, req)
-		},
-	}},
-	Streams: []grpc.StreamDesc{},
 }
 
 func serve(args []string) {
@@ -261,7 +237,7 @@ func serve(args []string) {
 		fatal("listen on %s: %v", sock, err)
 	}
 	server := grpc.NewServer()
-	server.RegisterService(&registrationDesc, k)
+	server.RegisterService(&kubeletapi.RegistrationDesc, k)
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	done := make(chan error, 1)
@@ -298,19 +274,19 @@ func allocate(args []string) {
 	if *socket == "" || fs.NArg() == 0 {
 		fatal("usage: vm-kubelet allocate -socket PATH IDS [IDS...]")
 	}
-	req := &AllocateRequest{}
+	req := &kubeletapi.AllocateRequest{}
 	for _, ids := range fs.Args() {
 		req.ContainerRequests = append(req.ContainerRequests,
-			&ContainerAllocateRequest{DevicesIDs: strings.Split(ids, ",")})
+			&kubeletapi.ContainerAllocateRequest{DevicesIDs: strings.Split(ids, ",")})
 	}
-	conn, err := dial(context.Background(), *socket)
+	conn, err := kubeletapi.Dial(context.Background(), *socket)
 	if err != nil {
 		fatal("dial %s: %v", *socket, err)
 	}
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp := &AllocateResponse{}
+	resp := &kubeletapi.AllocateResponse{}
 	if err := conn.Invoke(ctx, "/v1beta1.DevicePlugin/Allocate", req, resp); err != nil {
 		s := status.Convert(err)
 		b, _ := json.Marshal(map[string]map[string]string{

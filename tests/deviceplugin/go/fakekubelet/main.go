@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"hostdev.test/kubeletapi"
 )
 
 const resource = "example.com/dev"
@@ -67,21 +68,12 @@ func must(err error, what string) {
 	}
 }
 
-func dial(path string) (*grpc.ClientConn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return grpc.DialContext(ctx, path, grpc.WithInsecure(), grpc.WithBlock(),
-		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", addr)
-		}))
-}
-
 // ---------------------------------------------------------------------------------------------
 // The kubelet's Registration service
 
 type registration struct {
-	req     *RegisterRequest
-	options *DevicePluginOptions
+	req     *kubeletapi.RegisterRequest
+	options *kubeletapi.DevicePluginOptions
 	conn    *grpc.ClientConn
 	at      time.Time
 }
@@ -92,40 +84,24 @@ type kubelet struct {
 	registrations chan registration
 }
 
-type registrationServer interface{}
-
-func (k *kubelet) register(ctx context.Context, req *RegisterRequest) (*Empty, error) {
+func (k *kubelet) Register(ctx context.Context,
+	req *kubeletapi.RegisterRequest) (*kubeletapi.Empty, error) {
 	// kubelet >= 1.25: dial the plugin and ask for its options inside Register.
-	conn, err := dial(filepath.Join(k.dir, req.Endpoint))
+	conn, err := kubeletapi.Dial(context.Background(), filepath.Join(k.dir, req.Endpoint))
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "cannot dial the plugin: %v", err)
 	}
-	options := &DevicePluginOptions{}
+	options := &kubeletapi.DevicePluginOptions{}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := conn.Invoke(cctx, "/v1beta1.DevicePlugin/GetDevicePluginOptions", &Empty{}, options); err != nil {
+	err = conn.Invoke(cctx, "/v1beta1.DevicePlugin/GetDevicePluginOptions", &kubeletapi.Empty{},
+		options)
+	if err != nil {
 		conn.Close()
 		return nil, status.Errorf(codes.Unavailable, "GetDevicePluginOptions: %v", err)
 	}
 	k.registrations <- registration{req, options, conn, time.Now()}
-	return &Empty{}, nil
-}
-
-var registrationDesc = grpc.ServiceDesc{
-	ServiceName: "v1beta1.Registration",
-	HandlerType: (*registrationServer)(nil),
-	Methods: []grpc.MethodDesc{{
-		MethodName: "Register",
-		Handler: func(srv interface{}, ctx context.Context, dec func(interface{}) error,
-			interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-			req := &RegisterRequest{}
-			if err := dec(req); err != nil {
-				return nil, err
-			}
-			return srv.(*kubelet).register(ctx, req)
-		},
-	}},
-	Streams: []grpc.StreamDesc{},
+	return &kubeletapi.Empty{}, nil
 }
 
 func (k *kubelet) start() {
@@ -134,7 +110,7 @@ func (k *kubelet) start() {
 	l, err := net.Listen("unix", sock)
 	must(err, "listen on kubelet.sock")
 	k.server = grpc.NewServer()
-	k.server.RegisterService(&registrationDesc, k)
+	k.server.RegisterService(&kubeletapi.RegistrationDesc, k)
 	go k.server.Serve(l)
 }
 
@@ -164,20 +140,20 @@ func (k *kubelet) waitRegistration(timeout time.Duration) *registration {
 // The kubelet's side of a plugin
 
 type watch struct {
-	lists chan []*Device
+	lists chan []*kubeletapi.Device
 	end   chan error
 }
 
 func listAndWatch(conn *grpc.ClientConn) *watch {
-	w := &watch{make(chan []*Device, 16), make(chan error, 1)}
+	w := &watch{make(chan []*kubeletapi.Device, 16), make(chan error, 1)}
 	stream, err := conn.NewStream(context.Background(), &grpc.StreamDesc{ServerStreams: true},
 		"/v1beta1.DevicePlugin/ListAndWatch")
 	must(err, "ListAndWatch")
-	must(stream.SendMsg(&Empty{}), "ListAndWatch send")
+	must(stream.SendMsg(&kubeletapi.Empty{}), "ListAndWatch send")
 	must(stream.CloseSend(), "ListAndWatch close send")
 	go func() {
 		for {
-			resp := &ListAndWatchResponse{}
+			resp := &kubeletapi.ListAndWatchResponse{}
 			if err := stream.RecvMsg(resp); err != nil {
 				w.end <- err
 				return
@@ -189,7 +165,7 @@ func listAndWatch(conn *grpc.ClientConn) *watch {
 }
 
 // The next list; ok false on timeout.
-func (w *watch) next(timeout time.Duration) (devices []*Device, ok bool) {
+func (w *watch) next(timeout time.Duration) (devices []*kubeletapi.Device, ok bool) {
 	select {
 	case l := <-w.lists:
 		return l, true
@@ -198,7 +174,7 @@ func (w *watch) next(timeout time.Duration) (devices []*Device, ok bool) {
 	}
 }
 
-func summary(devices []*Device) string {
+func summary(devices []*kubeletapi.Device) string {
 	var parts []string
 	for _, d := range devices {
 		numa := "-"
@@ -316,9 +292,9 @@ func main() {
 
 	// Allocate: one answer per container request, in order.
 	ctx := context.Background()
-	areq := &AllocateRequest{ContainerRequests: []*ContainerAllocateRequest{
+	areq := &kubeletapi.AllocateRequest{ContainerRequests: []*kubeletapi.ContainerAllocateRequest{
 		{DevicesIDs: []string{"dev-b", "dev-a"}}, {DevicesIDs: []string{"dev-c"}}}}
-	aresp := &AllocateResponse{}
+	aresp := &kubeletapi.AllocateResponse{}
 	must(r.conn.Invoke(ctx, "/v1beta1.DevicePlugin/Allocate", areq, aresp), "Allocate")
 	check(len(aresp.ContainerResponses) == 2, "%d container responses", len(aresp.ContainerResponses))
 	if len(aresp.ContainerResponses) == 2 {
@@ -333,16 +309,17 @@ func main() {
 		check(aresp.ContainerResponses[1].Envs["TEST_IDS"] == "dev-c", "second %v",
 			aresp.ContainerResponses[1].Envs)
 	}
-	err := r.conn.Invoke(ctx, "/v1beta1.DevicePlugin/Allocate", &AllocateRequest{
-		ContainerRequests: []*ContainerAllocateRequest{{DevicesIDs: []string{"nope"}}}}, aresp)
+	err := r.conn.Invoke(ctx, "/v1beta1.DevicePlugin/Allocate", &kubeletapi.AllocateRequest{
+		ContainerRequests: []*kubeletapi.ContainerAllocateRequest{{DevicesIDs: []string{"nope"}}}}, aresp)
 	check(status.Code(err) == codes.InvalidArgument && strings.Contains(err.Error(), "'nope'"),
 		"unknown id: %v", err)
 
 	// GetPreferredAllocation: must-include first, exactly allocation_size ids.
-	preq := &PreferredAllocationRequest{ContainerRequests: []*ContainerPreferredAllocationRequest{{
-		AvailableDeviceIDs: []string{"dev-a", "dev-b", "dev-c"}, MustIncludeDeviceIDs: []string{"dev-a"},
-		AllocationSize: 2}}}
-	presp := &PreferredAllocationResponse{}
+	preq := &kubeletapi.PreferredAllocationRequest{
+		ContainerRequests: []*kubeletapi.ContainerPreferredAllocationRequest{{
+			AvailableDeviceIDs: []string{"dev-a", "dev-b", "dev-c"}, MustIncludeDeviceIDs: []string{"dev-a"},
+			AllocationSize: 2}}}
+	presp := &kubeletapi.PreferredAllocationResponse{}
 	must(r.conn.Invoke(ctx, "/v1beta1.DevicePlugin/GetPreferredAllocation", preq, presp),
 		"GetPreferredAllocation")
 	check(len(presp.ContainerResponses) == 1 &&

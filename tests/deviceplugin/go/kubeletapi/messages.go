@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 
-// The device-plugin v1beta1 messages (src/proto/deviceplugin_v1beta1.proto) the kubelet side
-// needs, written by hand in the form protoc-gen-go produced for github.com/golang/protobuf 1.3:
-// structs with protobuf field tags, marshalled by the library's reflection (Debian ships grpc-go
-// and golang/protobuf but no protoc-gen-go, and the build is offline). Same shapes as
-// tests/deviceplugin/go/fakekubelet/messages.go, plus JSON tags for printing the answers.
-package main
+// Package kubeletapi is the kubelet's side of the device-plugin API v1beta1 shared by the two
+// grpc-go kubelet peers: tests/deviceplugin/go/fakekubelet (ctest deviceplugin.grpc-go) and
+// tests/vm/kubelet-go (vm-kubelet, scenario 93-deviceplugin). Built in GOPATH mode: each build
+// script links this directory as $WORK/gopath/src/hostdev.test/kubeletapi.
+//
+// The messages (src/proto/deviceplugin_v1beta1.proto) are written by hand in the form
+// protoc-gen-go produced for github.com/golang/protobuf 1.3: structs with protobuf field tags,
+// marshalled by the library's reflection (Debian ships grpc-go and golang/protobuf but no
+// protoc-gen-go, and the builds are offline). JSON tags are for vm-kubelet's printing.
+package kubeletapi
 
 import "github.com/golang/protobuf/proto"
 
@@ -132,3 +136,41 @@ type AllocateResponse struct {
 func (m *AllocateResponse) Reset()         { *m = AllocateResponse{} }
 func (m *AllocateResponse) String() string { return proto.CompactTextString(m) }
 func (*AllocateResponse) ProtoMessage()    {}
+
+type ContainerPreferredAllocationRequest struct {
+	AvailableDeviceIDs   []string `protobuf:"bytes,1,rep,name=available_deviceIDs,proto3"`
+	MustIncludeDeviceIDs []string `protobuf:"bytes,2,rep,name=must_include_deviceIDs,proto3"`
+	AllocationSize       int32    `protobuf:"varint,3,opt,name=allocation_size,proto3"`
+}
+
+func (m *ContainerPreferredAllocationRequest) Reset() {
+	*m = ContainerPreferredAllocationRequest{}
+}
+func (m *ContainerPreferredAllocationRequest) String() string { return proto.CompactTextString(m) }
+func (*ContainerPreferredAllocationRequest) ProtoMessage()    {}
+
+type PreferredAllocationRequest struct {
+	ContainerRequests []*ContainerPreferredAllocationRequest `protobuf:"bytes,1,rep,name=container_requests,proto3"`
+}
+
+func (m *PreferredAllocationRequest) Reset()         { *m = PreferredAllocationRequest{} }
+func (m *PreferredAllocationRequest) String() string { return proto.CompactTextString(m) }
+func (*PreferredAllocationRequest) ProtoMessage()    {}
+
+type ContainerPreferredAllocationResponse struct {
+	DeviceIDs []string `protobuf:"bytes,1,rep,name=deviceIDs,proto3"`
+}
+
+func (m *ContainerPreferredAllocationResponse) Reset() {
+	*m = ContainerPreferredAllocationResponse{}
+}
+func (m *ContainerPreferredAllocationResponse) String() string { return proto.CompactTextString(m) }
+func (*ContainerPreferredAllocationResponse) ProtoMessage()    {}
+
+type PreferredAllocationResponse struct {
+	ContainerResponses []*ContainerPreferredAllocationResponse `protobuf:"bytes,1,rep,name=container_responses,proto3"`
+}
+
+func (m *PreferredAllocationResponse) Reset()         { *m = PreferredAllocationResponse{} }
+func (m *PreferredAllocationResponse) String() string { return proto.CompactTextString(m) }
+func (*PreferredAllocationResponse) ProtoMessage()    {}
