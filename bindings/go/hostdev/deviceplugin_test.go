@@ -541,6 +541,11 @@ func TestServeReregistersAfterKubeletRestart(t *testing.T) {
 	if reply := k.do(t, map[string]any{"cmd": "registrations", "n": 1, "timeout": 10}); !reply.OK {
 		t.Fatal("not registered")
 	}
+	// The kubelet records a registration before its answer is sent: restarting before the
+	// answer arrived would lose it (and its count) on the server's side.
+	if !waitFor(func() bool { return srv.Registrations() == 1 }) {
+		t.Fatalf("%d registrations before the restart", srv.Registrations())
+	}
 	k.do(t, map[string]any{"cmd": "restart"})
 	if reply := k.do(t, map[string]any{"cmd": "registrations", "n": 2, "timeout": 10}); !reply.OK {
 		t.Fatal("not registered again after the kubelet restarted")

@@ -208,6 +208,9 @@ def test_reregisters_after_kubelet_restart(dp_ctx, kubelet):
         loop.start_thread()
         with loop.serve(res, 0, kubelet_dir=kubelet.root) as server:
             assert kubelet.wait_registrations(1, timeout=10)
+            # The kubelet records a registration before its answer is sent: restarting before
+            # the answer arrived would lose it (and its count) on the server's side.
+            assert wait_until(lambda: server.registrations == 1)
             kubelet.restart()
             assert kubelet.wait_registrations(2, timeout=10)
             assert wait_until(lambda: server.registrations == 2)
