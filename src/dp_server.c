@@ -31,18 +31,6 @@ static char *join_path(const char *dir, const char *name)
 	return path;
 }
 
-/* FNV-1a, 64 bits: a short, stable tag for a shortened socket name. */
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 /*
  * The default socket name: "<vendor>_<name>.sock" ("intel.com/X710_VF" ->
  * "intel.com_X710_VF.sock"). The whole path must fit in a sockaddr_un (107 characters); when it
@@ -69,7 +57,7 @@ static int default_socket_name(hostdev_ctx *ctx, const char *dir, const char *re
 			    resource, dir, DP_SOCKET_PATH_MAX);
 		room = DP_SOCKET_PATH_MAX - dir_len - 1 - 1 - 10 - 5;
 		if (asprintf(&name, "%.*s-%010" PRIx64 ".sock", (int)room, resource,
-			     fnv1a(resource) >> 24) < 0)
+			     fnv1a64(resource) >> 24) < 0)
 			return -ENOMEM;
 	}
 	for (char *p = name; *p; p++)

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hostdev.h"
 
@@ -56,6 +57,12 @@ struct hostdev_ctx {
 	struct usb_ids *usb_ids;
 	bool usb_ids_failed;
 };
+
+/*
+ * naming.c: FNV-1a, 64 bits, of @s: tiny, stable across platforms and releases, good enough
+ * against accidents; the tag of shortened ids and socket names, which must never change.
+ */
+uint64_t fnv1a64(const char *s);
 
 /* context.c: logging and error reporting. */
 void hostdev_log(hostdev_ctx *ctx, int priority, const char *fmt, ...) HOSTDEV_PRINTF(3, 4);

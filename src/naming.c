@@ -316,3 +316,14 @@ HOSTDEV_EXPORT int hostdev_naming_check_resource_name(const char *resource_name)
 			return -EINVAL;
 	return 0;
 }
+
+uint64_t fnv1a64(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}

@@ -41,18 +41,6 @@ static bool is_valid_id(const char *s, size_t len)
 	return true;
 }
 
-/* FNV-1a, 64 bits: tiny, stable across platforms and releases, good enough against accidents. */
-static uint64_t fnv1a64(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		h ^= *p;
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 HOSTDEV_EXPORT int hostdev_naming_device_id(const char *text, char *buf, size_t size)
 {
 	char prefix[DEVICE_ID_MAX + 1];
