@@ -7,8 +7,8 @@
  * default). The directories are those of the context's HOSTDEV_PATH_DEV, so fake roots work too.
  * A directory that does not exist yet (vfio not loaded, no USB bus) is watched for from its parent.
  */
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "dp_loop.h"
+#include "internal.h"
 #include "plugin.h"
+#include "sysfs.h"
 
 #define NODE_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB)
 
@@ -41,8 +43,7 @@ static void add_dirs(struct node_watch *w)
 {
 	const char *dev = hostdev_ctx_get_path(w->ctx, HOSTDEV_PATH_DEV);
 	char path[PATH_MAX], bus[PATH_MAX];
-	struct dirent **names;
-	int n;
+	struct strv buses = {0};
 
 	/* The parents catch vfio/ or bus/usb/ appearing later. */
 	add_dir(w, dev);
@@ -55,15 +56,12 @@ static void add_dirs(struct node_watch *w)
 	add_dir(w, path);
 	snprintf(path, sizeof(path), "%s/bus/usb", dev);
 	add_dir(w, path);
-	n = scandir(path, &names, NULL, NULL);
-	for (int i = 0; i < n; i++) {
-		if (names[i]->d_name[0] != '.' &&
-		    snprintf(bus, sizeof(bus), "%s/%s", path, names[i]->d_name) < (int)sizeof(bus))
+	/* Every bus directory (001, 002, ...): their nodes are the devices. */
+	sysfs_list_dir(AT_FDCWD, path, NULL, &buses);
+	for (size_t i = 0; i < buses.count; i++)
+		if (path_join(bus, sizeof(bus), path, buses.items[i]) == 0)
 			add_dir(w, bus);
-		free(names[i]);
-	}
-	if (n >= 0)
-		free(names);
+	strv_clear(&buses);
 }
 
 static void on_events(struct loop_source *source, int fd, uint32_t revents, void *userdata)

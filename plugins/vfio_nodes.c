@@ -6,39 +6,39 @@
  * and its cdev /dev/vfio/devices/vfioN. Existence is checked under the context's /dev root; the
  * answer names the host's /dev paths, which is what the container runtime opens.
  */
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "plugin.h"
+#include "sysfs.h"
+
+static bool is_vfio_cdev(const char *entry)
+{
+	return strncmp(entry, "vfio", 4) == 0 && entry[4] >= '0' && entry[4] <= '9';
+}
 
 /* The "vfioN" entry of <sysfs>/@sysfs_dir/vfio-dev into @buf; 0 when there is none. */
 static int vfio_cdev(const struct plugin *p, const char *sysfs_dir, char *buf, size_t size)
 {
+	struct strv entries = {0};
 	char path[PATH_MAX];
-	struct dirent *de;
 	int found = 0;
-	DIR *d;
 
 	if (snprintf(path, sizeof(path), "%s/%s/vfio-dev",
 		     hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_SYSFS),
 		     sysfs_dir) >= (int)sizeof(path))
 		return 0;
-	d = opendir(path);
-	if (!d)
-		return 0;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "vfio", 4) == 0 && de->d_name[4] >= '0' &&
-		    de->d_name[4] <= '9' && strlen(de->d_name) < size) {
-			snprintf(buf, size, "%s", de->d_name);
-			found = 1;
-			break;
-		}
+	if (sysfs_list_dir(AT_FDCWD, path, is_vfio_cdev, &entries) == 0 && entries.count &&
+	    strlen(entries.items[0]) < size) {
+		snprintf(buf, size, "%s", entries.items[0]);
+		found = 1;
 	}
-	closedir(d);
+	strv_clear(&entries);
 	return found;
 }
 
