@@ -279,14 +279,15 @@ static int run(struct cli *cli, int argc, char **argv)
 		case OPT_REFRESH:
 			errno = 0;
 			value = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || value < -1 || value > 3600000) {
+			if (errno || *end || end == optarg || value < -1 || value == 0 ||
+			    value > 3600000) {
 				code = cli_usage_error(cli,
 						       "--refresh '%s': expected milliseconds "
 						       "(1-3600000), or -1 for never",
 						       optarg);
 				goto out;
 			}
-			opts.refresh_interval_ms = value == 0 ? -1 : (int)value;
+			opts.refresh_interval_ms = (int)value;
 			break;
 		case OPT_DRY_RUN:
 			dry_run = true;
