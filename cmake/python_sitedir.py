@@ -7,7 +7,7 @@ Debian's interpreter (it has the 'deb_system' install scheme) looks in /usr/lib/
 for the distribution's packages and in /usr/local/lib/python3.X/dist-packages for local ones, never
 in site-packages: the prefix /usr gets the former, any other prefix the latter's layout (exactly
 right for /usr/local; elsewhere PYTHONPATH=<prefix>/lib/python3.X/dist-packages). Other interpreters
-get their own posix_prefix layout (lib/python3.X/site-packages). docs/bindings.md, "Install".
+get their own posix_prefix layout (lib/python3.X/site-packages). docs/bindings.md, "Installing".
 """
 
 import sys
