@@ -7,7 +7,7 @@
 #   tests/ci.sh            everything
 #   HOSTDEV_SKIP_VM=1      leave out the QEMU suite (it reports itself skipped)
 #   HOSTDEV_PACKAGING=1    also build the Debian packages, lintian them and install them into a clean
-#                          chroot (ctest packaging-deb: 12-25 min, docs/packaging.md); without it
+#                          chroot (ctest packaging-deb: ~20 min, docs/packaging.md); without it
 #                          that test reports itself skipped and only the cheap packaging checks run
 #   HOSTDEV_JOBS=N         parallel build/test jobs (default: nproc)
 set -eu

@@ -12,7 +12,7 @@
 #
 #   tests/packaging/check-debian.sh [--ctest] [WORK_DIR]
 #     --ctest    as the ctest test packaging-deb: skip (77) unless HOSTDEV_PACKAGING=1, because it is
-#                slow (about 25 minutes the first time, 12 with the cache; docs/packaging.md)
+#                slow (about 20 minutes here, a few more the first time; docs/packaging.md)
 #     WORK_DIR   where the copy, the packages and the chroot go (default: a temporary directory);
 #                emptied first
 # Environment: HOSTDEV_JOBS (build jobs, default 2), HOSTDEV_PACKAGING_MIRROR (default: the mirror of
@@ -23,7 +23,7 @@ top=$(cd "$here/../.." && pwd)
 if [ "${1:-}" = --ctest ]; then
 	shift
 	if [ "${HOSTDEV_PACKAGING:-0}" != 1 ]; then
-		echo "SKIPPED: the Debian packaging test is slow (about 12 to 25 minutes); HOSTDEV_PACKAGING=1 runs it"
+		echo "SKIPPED: the Debian packaging test is slow (about 20 minutes); HOSTDEV_PACKAGING=1 runs it"
 		exit 77
 	fi
 fi
