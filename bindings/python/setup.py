@@ -2,9 +2,13 @@
 """Build the hostdev Python package: `pip install bindings/python` (offline, Debian's setuptools).
 
 libhostdev is found with pkg-config (set PKG_CONFIG_PATH for an installation outside the default
-paths, or to <build>/bindings/pkgconfig for a build tree); SWIG generates the wrapper from
-../hostdev.i at build time. There is deliberately no pyproject.toml: with one, pip would build in
-an isolated environment and download setuptools, which does not work offline.
+paths, or to <build>/bindings/pkgconfig for a build tree); SWIG generates the wrapper at build time
+from the interface hostdev.i, which the Go binding shares and which therefore lives one directory
+up, in bindings/. This directory alone is not a complete source tree: build it inside the libhostdev
+sources, or make an sdist there (`python3 setup.py sdist` in bindings/python), which carries a copy
+of the interface in swig/ and builds anywhere libhostdev and SWIG are installed. There is
+deliberately no pyproject.toml: with one, pip would build in an isolated environment and download
+setuptools, which does not work offline.
 """
 
 import os
@@ -14,9 +18,26 @@ import sysconfig
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.sdist import sdist
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-INTERFACE = os.path.normpath(os.path.join(HERE, "..", "hostdev.i"))
+# The interface and the Python parts it %includes, as laid out in bindings/ of the sources.
+INTERFACE_FILES = ["hostdev.i", "python/hostdev_python.i", "python/hostdev_python_dp.i"]
+SOURCE_TREE_DIR = os.path.normpath(os.path.join(HERE, ".."))  # bindings/ in the sources
+SDIST_DIR = os.path.join(HERE, "swig")  # the copy an sdist carries
+
+
+def interface_dir():
+    """The directory holding INTERFACE_FILES: the source tree's bindings/, or an sdist's swig/."""
+    for d in (SOURCE_TREE_DIR, SDIST_DIR):
+        if all(os.path.exists(os.path.join(d, f)) for f in INTERFACE_FILES):
+            return d
+    raise SystemExit(
+        "hostdev: the SWIG interface hostdev.i is neither in %s (the libhostdev sources' bindings/) "
+        "nor in %s (an sdist's copy). bindings/python is not a source tree on its own: the "
+        "interface is shared with the Go binding. Build from the libhostdev sources, copy "
+        "bindings/ whole, or make an sdist there (cd bindings/python && python3 setup.py sdist) "
+        "and build that." % (SOURCE_TREE_DIR, SDIST_DIR))
 
 
 def pkgconfig(*args):
@@ -44,9 +65,7 @@ class BuildExt(build_ext):
         swig = shutil.which("swig") or shutil.which("swig4.0")
         if not swig:
             raise SystemExit("hostdev: swig is not installed (Debian: apt-get install swig)")
-        if not os.path.exists(INTERFACE):
-            raise SystemExit("hostdev: %s not found: build from the libhostdev source tree "
-                             "(bindings/python next to bindings/hostdev.i)" % INTERFACE)
+        interface = os.path.join(interface_dir(), "hostdev.i")
         if self.inplace:
             pkg_dir = os.path.join(HERE, "hostdev")
         else:
@@ -54,20 +73,35 @@ class BuildExt(build_ext):
         os.makedirs(pkg_dir, exist_ok=True)
         os.makedirs(self.build_temp, exist_ok=True)
         wrapper = os.path.join(self.build_temp, "capi_python_wrap.c")
-        includes = ["-I" + d for d in ext.include_dirs]
+        # SWIG searches only its -I directories, never the compiler's /usr/include, and pkg-config
+        # prints no -I for headers there: add the library's includedir itself.
+        includes = ["-I" + d for d in ext.include_dirs + pkgconfig("--variable=includedir")]
         subprocess.run([swig, "-python", "-threads", *includes, "-outdir", pkg_dir, "-o", wrapper,
-                        INTERFACE], check=True)
+                        interface], check=True)
         ext.sources = [wrapper]
         super().build_extension(ext)
 
 
+class SDist(sdist):
+    """An sdist that builds without the rest of the sources: it carries the interface in swig/."""
+
+    def make_release_tree(self, base_dir, files):
+        super().make_release_tree(base_dir, files)
+        source = interface_dir()
+        for name in INTERFACE_FILES:
+            dest = os.path.join(base_dir, "swig", name)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            shutil.copy2(os.path.join(source, name), dest)
+
+
+interface_dir()  # fail early and clearly, before pkg-config, when the interface is missing
 cflags = pkgconfig("--cflags")
 libs = pkgconfig("--libs")
 include_dirs = [f[2:] for f in cflags if f.startswith("-I")]
 library_dirs = [f[2:] for f in libs if f.startswith("-L")]
 capi = Extension(
     "hostdev._capi",
-    sources=["hostdev.i"],  # replaced by the generated wrapper in BuildExt
+    sources=[],  # the wrapper SWIG generates in BuildExt
     include_dirs=include_dirs,
     library_dirs=library_dirs,
     libraries=[f[2:] for f in libs if f.startswith("-l")],
@@ -85,6 +119,12 @@ setup(
     url="https://github.com/libhostdev/libhostdev",
     packages=["hostdev"],
     ext_modules=[capi],
-    cmdclass={"build_ext": BuildExt},
+    cmdclass={"build_ext": BuildExt, "sdist": SDist},
     python_requires=">=3.7",
+    classifiers=[
+        "License :: OSI Approved :: Apache Software License",
+        "Operating System :: POSIX :: Linux",
+        "Programming Language :: Python :: 3",
+        "Topic :: System :: Hardware",
+    ],
 )

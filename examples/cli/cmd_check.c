@@ -132,7 +132,7 @@ const struct cli_command cli_cmd_check = {
 	    "\n"
 	    "Options:\n"
 	    "      --json        print {\"schema_version\": 1, \"report\": {...}} "
-	    "(docs/vfio.md)\n"
+	    "(vfio.md)\n"
 	    "      --host-only   skip the per-device lines\n",
     .run = run,
 };

@@ -113,6 +113,6 @@ const struct cli_command cli_cmd_journal = {
 	    "Options:\n"
 	    "      --json        print {\"schema_version\": 1, \"journal\": "
 	    "{\"path\": ...,\n"
-	    "                    \"records\": [...]}} (docs/vfio.md)\n",
+	    "                    \"records\": [...]}} (vfio.md)\n",
     .run = run,
 };

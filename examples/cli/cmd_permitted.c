@@ -90,7 +90,7 @@ const struct cli_command cli_cmd_permitted = {
 	    "for every resource found: YAML by default, JSON with --json.\n"
 	    "\n"
 	    "Options:\n"
-	    "      --config FILE  resource selection config (JSON, docs/device-plugin.md)\n"
+	    "      --config FILE  resource selection config (JSON, device-plugin.md)\n"
 	    "      --json         print JSON instead of YAML\n"
 	    "\n" SERVE_RESOURCE_HELP,
     .run = run,

@@ -348,7 +348,7 @@ const struct cli_command cli_cmd_serve = {
 		"[--kubelet-dir DIR] [--refresh MS] [--dry-run]",
     .help = "Runs in the foreground until SIGINT or SIGTERM, logging to stderr. On stop every\n"
 	    "resource advertises no devices and its socket is removed. The config format is in\n"
-	    "docs/device-plugin.md; `hostdev permitted` prints the matching KubeVirt\n"
+	    "device-plugin.md; `hostdev permitted` prints the matching KubeVirt\n"
 	    "permittedHostDevices.\n"
 	    "\n"
 	    "Options:\n"

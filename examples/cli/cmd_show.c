@@ -402,6 +402,6 @@ const struct cli_command cli_cmd_show = {
 	    "\n"
 	    "Options:\n"
 	    "      --json        print {\"schema_version\": 1, \"device\": {...}, ...}\n"
-	    "                    (docs/json-schema.md)\n",
+	    "                    (json-schema.md)\n",
     .run = run,
 };

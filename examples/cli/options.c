@@ -25,11 +25,19 @@ static const char global_help[] =
     "  -h, --help        show help and exit\n"
     "      --version     show the version and exit\n";
 
+/* The documents the help texts name (vfio.md, json-schema.md, ...) are the .md files of docs/,
+ * installed into the docdir the build was configured with (docs/CMakeLists.txt). */
+#ifndef HOSTDEV_DOCDIR
+#error "HOSTDEV_DOCDIR (the installed documentation directory) must be defined by the build"
+#endif
+static const char docs_help[] =
+    "Documentation: the *.md files in " HOSTDEV_DOCDIR " and man hostdev.\n";
+
 void cli_print_help(FILE *out, const struct cli_command *cmd)
 {
 	if (cmd) {
-		fprintf(out, "Usage: hostdev %s %s\n\n%s\n%s\n%s", cmd->name, cmd->synopsis,
-			cmd->summary, cmd->help, global_help);
+		fprintf(out, "Usage: hostdev %s %s\n\n%s\n%s\n%s\n%s", cmd->name, cmd->synopsis,
+			cmd->summary, cmd->help, global_help, docs_help);
 		return;
 	}
 	fputs("Usage: hostdev [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n\n"
@@ -40,8 +48,8 @@ void cli_print_help(FILE *out, const struct cli_command *cmd)
 		fprintf(out, "  %-8s %s\n", cli_commands[i]->name, cli_commands[i]->summary);
 	fprintf(out,
 		"\n%s\nRun 'hostdev COMMAND --help' for the options of a command.\n"
-		"Exit status: 0 success, 1 failure, 2 usage error.\n",
-		global_help);
+		"Exit status: 0 success, 1 failure, 2 usage error.\n%s",
+		global_help, docs_help);
 }
 
 /* @path made absolute against the working directory (the library takes absolute paths only). */
