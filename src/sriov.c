@@ -434,15 +434,17 @@ static int write_numvfs(hostdev_ctx *ctx, const hostdev_sriov_pf *pf, unsigned i
 	r = attr_write_watchdog(path, text, timeout_ms);
 	if (r == 0)
 		return 0;
+	if (r == -ENOTTY)
+		return hostdev_error(ctx, -EINVAL, "%s: %s " ATTR_NOT_REGULAR, pf->address, path);
 	if (r == -ETIMEDOUT)
-		return hostdev_error(ctx, -ETIMEDOUT,
-				     "%s: writing %u to sriov_numvfs did not return within %u ms: "
-				     "the PF driver (%s) is still working or hung. The kernel may "
-				     "still complete the write: check `hostdev sriov %s` and dmesg "
-				     "before trying again (a new write waits for the same device "
-				     "lock)",
-				     pf->address, value, timeout_ms,
-				     pf->driver ? pf->driver : "none", pf->address);
+		return hostdev_error(
+		    ctx, -ETIMEDOUT,
+		    "%s: writing %u to %s did not return within %u ms: the PF "
+		    "driver (%s) is still working or hung. The kernel may still "
+		    "complete the write: check `hostdev sriov %s` and dmesg before "
+		    "trying again (a new write waits for the same device lock)",
+		    pf->address, value, path, timeout_ms, pf->driver ? pf->driver : "none",
+		    pf->address);
 	return hostdev_error(ctx, r, "%s: writing %u to sriov_numvfs failed (%s): %s", pf->address,
 			     value, strerror(-r), numvfs_advice(-r, pf, advice, sizeof(advice)));
 }
@@ -458,6 +460,13 @@ static int write_autoprobe(hostdev_ctx *ctx, const hostdev_sriov_pf *pf, bool on
 		return r;
 	log_debug(ctx, "%s: write '%d' to %s", pf->address, on, path);
 	r = attr_write_watchdog(path, on ? "1" : "0", timeout_ms);
+	if (r == -ENOTTY)
+		return hostdev_error(ctx, -EINVAL, "%s: %s " ATTR_NOT_REGULAR, pf->address, path);
+	if (r == -ETIMEDOUT)
+		return hostdev_error(ctx, r,
+				     "%s: writing %d to %s did not return within %u ms: the PF "
+				     "driver is busy or hung; check dmesg",
+				     pf->address, on, path, timeout_ms);
 	if (r == -ENOENT)
 		return hostdev_error(ctx, r,
 				     "%s: the kernel has no sriov_drivers_autoprobe (it appeared "

@@ -48,7 +48,9 @@ int sysfs_read_attr(int dirfd, const char *name, char *buf, size_t size)
 
 	if (size < 2)
 		return -EINVAL;
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO in an attribute's place (a hostile fake root) must not block open(2).
+	 */
+	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	n = read_fd(fd, buf, size - 1);
