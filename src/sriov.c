@@ -15,6 +15,7 @@
  * runs under the watchdog of attr_write.c.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -301,7 +302,10 @@ HOSTDEV_EXPORT int hostdev_sriov_options_init(struct hostdev_sriov_options *opts
 {
 	if (!opts || version == 0 || version > HOSTDEV_SRIOV_OPTIONS_VERSION)
 		return -EINVAL;
-	memset(opts, 0, sizeof(*opts));
+	/* A caller built against version 1 has a shorter struct: clear only what it has. */
+	memset(opts, 0,
+	       version == 1 ? offsetof(struct hostdev_sriov_options, lock_timeout_ms)
+			    : sizeof(*opts));
 	opts->version = version;
 	opts->autoprobe = HOSTDEV_SRIOV_AUTOPROBE_KEEP;
 	return 0;
@@ -312,6 +316,7 @@ static int options_get(hostdev_ctx *ctx, const struct hostdev_sriov_options *opt
 {
 	hostdev_sriov_options_init(out, HOSTDEV_SRIOV_OPTIONS_VERSION);
 	out->timeout_ms = HOSTDEV_SRIOV_DEFAULT_TIMEOUT_MS;
+	out->lock_timeout_ms = HOSTDEV_VFIO_DEFAULT_LOCK_TIMEOUT_MS;
 	if (!opts)
 		return 0;
 	if (opts->version == 0 || opts->version > HOSTDEV_SRIOV_OPTIONS_VERSION)
@@ -328,6 +333,9 @@ static int options_get(hostdev_ctx *ctx, const struct hostdev_sriov_options *opt
 	if (opts->timeout_ms)
 		out->timeout_ms = opts->timeout_ms;
 	out->autoprobe = opts->autoprobe;
+	/* Members of later versions are read only from callers that have them. */
+	if (opts->version >= 2 && opts->lock_timeout_ms)
+		out->lock_timeout_ms = opts->lock_timeout_ms;
 	return 0;
 }
 
@@ -604,8 +612,8 @@ static int check_in_use(hostdev_ctx *ctx, const hostdev_sriov_pf *pf,
 }
 
 /* With HOSTDEV_SRIOV_FORCE: the destroyed VFs' records describe devices that no longer exist. */
-static void drop_records(hostdev_ctx *ctx, const hostdev_sriov_pf *pf,
-			 struct vfio_journal_data *journal)
+static void drop_records(hostdev_ctx *ctx, const struct vfio_state *state,
+			 const hostdev_sriov_pf *pf, struct vfio_journal_data *journal)
 {
 	bool changed = false;
 
@@ -621,14 +629,15 @@ static void drop_records(hostdev_ctx *ctx, const hostdev_sriov_pf *pf,
 		vfio_journal_data_remove(journal, (size_t)idx);
 		changed = true;
 	}
-	if (changed && vfio_journal_store(ctx, journal) < 0) {
+	if (changed && vfio_journal_store(ctx, state, journal) < 0) {
 		log_warn(ctx, "%s: %s", pf->address, hostdev_ctx_get_error(ctx));
 		hostdev_clear_error(ctx);
 	}
 }
 
-static int set_locked(hostdev_ctx *ctx, const char *address, unsigned int num_vfs,
-		      const struct hostdev_sriov_options *opts, unsigned int flags)
+static int set_locked(hostdev_ctx *ctx, const struct vfio_state *state, const char *address,
+		      unsigned int num_vfs, const struct hostdev_sriov_options *opts,
+		      unsigned int flags)
 {
 	struct vfio_journal_data journal = {0};
 	hostdev_sriov_pf *pf = NULL;
@@ -646,7 +655,7 @@ static int set_locked(hostdev_ctx *ctx, const char *address, unsigned int num_vf
 		goto out;
 	}
 	if (num_vfs != pf->num_vfs && (pf->num_vfs > 0 || pf->vf_count > 0)) {
-		r = vfio_journal_load(ctx, &journal);
+		r = vfio_journal_load(ctx, state, &journal);
 		if (r < 0 && !(flags & HOSTDEV_SRIOV_FORCE)) {
 			char why[HOSTDEV_ERROR_MAX];
 
@@ -691,7 +700,7 @@ static int set_locked(hostdev_ctx *ctx, const char *address, unsigned int num_vf
 			goto out;
 		log_info(ctx, "%s: %u VFs disabled", pf->address, pf->num_vfs);
 		if (flags & HOSTDEV_SRIOV_FORCE)
-			drop_records(ctx, pf, &journal);
+			drop_records(ctx, state, pf, &journal);
 		r = wait_links(ctx, pf, 0, opts->timeout_ms);
 		if (r < 0)
 			goto out;
@@ -734,7 +743,8 @@ HOSTDEV_EXPORT int hostdev_sriov_set_num_vfs(hostdev_ctx *ctx, const char *addre
 	struct hostdev_sriov_options o;
 	struct hostdev_pci_address addr;
 	char canonical[HOSTDEV_PCI_ADDRESS_MAX];
-	int fd, r;
+	struct vfio_state state;
+	int r;
 
 	if (!ctx)
 		return -EINVAL;
@@ -754,10 +764,10 @@ HOSTDEV_EXPORT int hostdev_sriov_set_num_vfs(hostdev_ctx *ctx, const char *addre
 	if (r < 0)
 		return r;
 	hostdev_pci_address_format(&addr, canonical, sizeof(canonical));
-	fd = vfio_lock(ctx);
-	if (fd < 0)
-		return fd;
-	r = set_locked(ctx, canonical, num_vfs, &o, flags);
-	vfio_unlock(fd);
+	r = vfio_state_lock(ctx, o.lock_timeout_ms, &state);
+	if (r < 0)
+		return r;
+	r = set_locked(ctx, &state, canonical, num_vfs, &o, flags);
+	vfio_state_unlock(&state);
 	return r;
 }

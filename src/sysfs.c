@@ -185,27 +185,6 @@ int open_dir_at(int dirfd, const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
-int sysfs_write_path(const char *path, const char *value)
-{
-	size_t len = strlen(value);
-	ssize_t n;
-	int fd, r = 0;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	do {
-		n = write(fd, value, len);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		r = -errno;
-	else if ((size_t)n != len)
-		r = -EIO;
-	if (close(fd) < 0 && r == 0 && errno != EINTR)
-		r = -errno;
-	return r;
-}
-
 int64_t monotonic_ms(void)
 {
 	struct timespec ts;

@@ -506,7 +506,8 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(hostdev_sriov_set_num_vfs(f->ctx, NIC_PF, 1, &opts, 0), -EINVAL);
 	assert_int_equal(hostdev_sriov_options_init(NULL, 1), -EINVAL);
 	assert_int_equal(hostdev_sriov_options_init(&opts, 0), -EINVAL);
-	assert_int_equal(hostdev_sriov_options_init(&opts, 2), -EINVAL);
+	assert_int_equal(hostdev_sriov_options_init(&opts, HOSTDEV_SRIOV_OPTIONS_VERSION + 1),
+			 -EINVAL);
 	assert_int_equal(hostdev_sriov_set_num_vfs(f->ctx, "0000:77:00.0", 1, NULL, 0), -ENODEV);
 	assert_int_equal(numvfs_writes(f), 0);
 }

@@ -7,6 +7,7 @@ The host (tests/vfio/vfio_tree.h): NIC 01:00.0 (e1000e, group 2), GPU 02:00.0 + 
 
 import errno
 import os
+import shutil
 import threading
 import time
 
@@ -199,3 +200,30 @@ def test_persist_apply_modprobe(fake_host):
 def test_load_modules_already_present(fake_host):
     with fake_host.context() as ctx:
         assert ctx.load_vfio_modules() is False
+
+
+SPARE = "0000:06:00.0"
+
+
+def test_restore_report(fake_host):
+    with fake_host.context() as ctx:
+        assert ctx.bind(NIC, SPARE) == 2
+        spare = os.path.realpath(fake_host.path("sys/bus/pci/devices/" + SPARE))
+        shutil.rmtree(spare)
+        os.unlink(fake_host.path("sys/bus/pci/devices/" + SPARE))
+        outcomes = ctx.restore_report(all=True)
+        assert [(o.address, o.outcome, o.driver, o.record_kept) for o in outcomes] == [
+            (SPARE, "gone", None, True), (NIC, "restored", "e1000e", False)]
+        assert "record kept" in outcomes[0].message
+        assert ctx.journal().addresses() == [SPARE]
+        assert ctx.restore_report(SPARE, forget_gone=True)[0].record_kept is False
+        assert len(ctx.journal()) == 0
+        # A record naming vfio-pci is refused: the error carries every outcome.
+        with open(fake_host.path("var/lib/hostdev/vfio-journal.json"), "w") as f:
+            f.write('{"format":"libhostdev-vfio-journal","version":1,"records":[{"address":"%s",'
+                    '"driver":"igb","driver_override":"vfio-pci","iommu_group":7,"time":1,'
+                    '"owner":null,"group_bind":false,"complete":true}]}' % MGMT)
+        with pytest.raises(hostdev.PermissionDenied) as e:
+            ctx.restore_report(all=True)
+        assert [o.outcome for o in e.value.outcomes] == ["refused"]
+        assert fake_host.override(MGMT) == "(null)"
