@@ -184,6 +184,12 @@ int vfio_options_get(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts,
 bool vfio_class_is_bridge(unsigned int class_code);
 /* Drivers that do not make a group unviable: vfio-pci itself, pci-stub, pcieport. */
 bool vfio_driver_group_safe(const char *driver);
+/*
+ * Why binding @dev would destroy mediated devices: it hosts active mdevs, or it is a PF whose
+ * VFs do. Writes one sentence into @buf and returns the number of mdevs (0: none, @buf "").
+ */
+size_t vfio_mdev_conflicts(hostdev_ctx *ctx, hostdev_pci_device *dev, char *buf, size_t size);
+
 /* vfio_result.c: the per-device result object (vfio.h). */
 hostdev_vfio_result *vfio_result_new(void);
 /* Append an entry; @driver may be NULL. Returns 0 or -ENOMEM. */

@@ -2,7 +2,7 @@
 /*
  * Binding to vfio-pci, the safe sequence of docs/vfio.md:
  *
- *   plan (addresses, IOMMU groups, guard) -> modules -> journal (before any
+ *   plan (addresses, IOMMU groups, guard, mediated devices) -> modules -> journal (before any
  *   sysfs write) -> per device: driver_override=vfio-pci, unbind, drivers_probe, wait for the
  *   link -> per group: wait for /dev/vfio/<group> -> journal records marked complete.
  *
@@ -377,6 +377,42 @@ static int plan_guard(hostdev_ctx *ctx, struct bind_plan *plan,
 	return r;
 }
 
+/*
+ * Mediated devices: unbinding a parent's driver destroys its mdevs (and blocks while a VM holds
+ * one open); a PF's driver takes its VFs, and their mdevs, with it. Refused unless forced.
+ */
+static int plan_mdevs(hostdev_ctx *ctx, struct bind_plan *plan, unsigned int flags)
+{
+	if (flags & HOSTDEV_BIND_FORCE)
+		return 0;
+	for (size_t i = 0; i < plan->count; i++) {
+		struct bind_dev *d = &plan->devs[i];
+		char why[HOSTDEV_ERROR_MAX / 2];
+		hostdev_pci_device *dev;
+		size_t n;
+		int r;
+
+		if (d->skip)
+			continue;
+		r = hostdev_pci_device_new(ctx, d->address, &dev);
+		if (r < 0)
+			return r;
+		n = vfio_mdev_conflicts(ctx, dev, why, sizeof(why));
+		hostdev_pci_device_unref(dev);
+		if (n)
+			return hostdev_error(
+			    ctx, -EBUSY,
+			    "%s: %s. Unbinding its driver would destroy %s (and blocks while a "
+			    "virtual machine holds %s open): remove %s first "
+			    "(hostdev_mdev_remove(), "
+			    "hostdev mdev remove UUID), or pass HOSTDEV_BIND_FORCE (hostdev bind "
+			    "--force) if that is really meant",
+			    d->address, why, n == 1 ? "it" : "them", n == 1 ? "it" : "one",
+			    n == 1 ? "it" : "them");
+	}
+	return 0;
+}
+
 /* Set each device's original state, from its journal record when an earlier bind left one. */
 static int plan_journal(hostdev_ctx *ctx, struct bind_plan *plan, struct vfio_journal_data *journal,
 			const struct hostdev_vfio_options *opts, unsigned int flags, bool *changed)
@@ -546,6 +582,8 @@ int vfio_bind_locked(hostdev_ctx *ctx, const struct vfio_state *state, const cha
 		r = plan_groups(ctx, &plan, flags);
 	if (r == 0)
 		r = plan_guard(ctx, &plan, opts, flags);
+	if (r == 0)
+		r = plan_mdevs(ctx, &plan, flags);
 	if (r == 0)
 		r = vfio_journal_load(ctx, state, &journal);
 	if (r == 0)

@@ -26,6 +26,10 @@ MGMT = "0000:04:00.0"
 NOGROUP = "0000:05:00.0"
 SMBUS = "0000:00:1f.3"
 SPARE = "0000:06:00.0"
+VGPU_PF = "0000:c1:00.0"
+VGPU_VF0 = "0000:c1:00.4"
+VGPU_VF3 = "0000:c1:00.7"
+VGPU_MDEV0 = "8b0c8e8a-4f1e-4a55-9b7e-2f0e4b8a3c01"
 JOURNAL = "var/lib/hostdev/vfio-journal.json"
 # Generous: only bounds a wait for an event.
 DEADLINE = 60
@@ -436,6 +440,36 @@ def case_lock_wait(args):
         if holder:
             holder.kill()
             holder.wait()
+        h.close()
+
+
+def case_mdev_vgpu(args):
+    """A vGPU node: active mdevs are shown, and their parents are neither bound nor PASS."""
+    h = Host(args, "--vgpu")
+    try:
+        p = h.run("show", VGPU_VF0)
+        contains(p.stdout, "Active mdevs:         1")
+        contains(p.stdout, f"{VGPU_MDEV0}: nvidia-744 (NVIDIA A2-4Q), IOMMU group 100, in use")
+        contains(h.run("show", VGPU_VF3).stdout, "Active mdevs:         none")
+        doc = json.loads(h.run("list", "--json").stdout)
+        devs = {d["address"]: d for d in doc["devices"]}
+        check(devs[VGPU_VF0]["mdevs"] == [{"uuid": VGPU_MDEV0, "type": "nvidia-744",
+                                           "type_name": "NVIDIA A2-4Q", "iommu_group": 100,
+                                           "in_use": True}], str(devs[VGPU_VF0]["mdevs"]))
+        check(sum(len(d["mdevs"]) for d in devs.values()) == 3, "three vGPUs")
+        p = h.run("check", VGPU_VF0, VGPU_VF3, VGPU_PF)
+        contains(p.stdout, f"FAIL  {VGPU_VF0}")
+        contains(p.stdout, "hosts 1 active mediated device")
+        contains(p.stdout, f"PASS  {VGPU_VF3}")
+        contains(p.stdout, f"FAIL  {VGPU_PF}")
+        p = h.run("bind", VGPU_VF0, expect=1)
+        contains(p.stderr, VGPU_MDEV0)
+        contains(p.stderr, "hostdev mdev remove")
+        contains(p.stderr, "--force")
+        check(h.driver(VGPU_VF0) == "nvidia", "bound anyway")
+        h.run("bind", VGPU_VF3)
+        contains(h.run("restore", "--all").stdout, "1 device restored")
+    finally:
         h.close()
 
 

@@ -303,3 +303,21 @@ func TestRestoreReport(t *testing.T) {
 		t.Errorf("journal after forget: %+v, %v", j, err)
 	}
 }
+
+func TestActiveMdevs(t *testing.T) {
+	h := newFakeHost(t, "--vgpu")
+	ctx := h.open(t)
+	vf, err := ctx.PCIDevice("0000:c1:00.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []hostdev.ActiveMdev{{UUID: "8b0c8e8a-4f1e-4a55-9b7e-2f0e4b8a3c01", Type: "nvidia-744",
+		TypeName: "NVIDIA A2-4Q", IOMMUGroup: 100, InUse: 1}}
+	if len(vf.ActiveMdevs) != 1 || vf.ActiveMdevs[0] != want[0] {
+		t.Errorf("ActiveMdevs = %+v, want %+v", vf.ActiveMdevs, want)
+	}
+	_, err = ctx.Bind([]string{"0000:c1:00.4"}, nil)
+	if !errors.Is(err, syscall.EBUSY) || !strings.Contains(err.Error(), "active mediated device") {
+		t.Errorf("Bind of a vGPU parent: %v", err)
+	}
+}

@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+from conftest import make_fake_host
 
 import hostdev
 
@@ -203,6 +204,8 @@ def test_load_modules_already_present(fake_host):
 
 
 SPARE = "0000:06:00.0"
+VGPU_VF0 = "0000:c1:00.4"
+VGPU_VF3 = "0000:c1:00.7"
 
 
 def test_restore_report(fake_host):
@@ -227,3 +230,22 @@ def test_restore_report(fake_host):
             ctx.restore_report(all=True)
         assert [o.outcome for o in e.value.outcomes] == ["refused"]
         assert fake_host.override(MGMT) == "(null)"
+
+
+@pytest.fixture
+def fake_host_vgpu(monkeypatch):
+    host = make_fake_host(monkeypatch, "--vgpu")
+    yield host
+    shutil.rmtree(host.root, ignore_errors=True)
+
+
+def test_active_mdevs(fake_host_vgpu):
+    with fake_host_vgpu.context() as ctx:
+        vf0 = ctx.pci_device(VGPU_VF0)
+        assert vf0.active_mdevs == (hostdev.ActiveMdev(
+            "8b0c8e8a-4f1e-4a55-9b7e-2f0e4b8a3c01", "nvidia-744", "NVIDIA A2-4Q", 100, True),)
+        assert ctx.pci_device(VGPU_VF3).active_mdevs == ()
+        with pytest.raises(hostdev.Busy) as e:
+            ctx.bind(VGPU_VF0)
+        assert "active mediated device" in e.value.message
+        assert ctx.check(VGPU_VF0).device(VGPU_VF0).status == "fail"
