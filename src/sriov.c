@@ -566,6 +566,25 @@ static int wait_links(hostdev_ctx *ctx, const hostdev_sriov_pf *pf, unsigned int
 }
 
 /*
+ * The first @max bytes of @text with control characters and backslashes as \xNN: the owner is the
+ * caller's free text, and this message may well be printed to a terminal.
+ */
+static void printable(const char *text, size_t max, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; text[i] && i < max && n + 5 < size; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
+		else
+			buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+}
+
+/*
  * The VFs that would be destroyed and are in use: bound to vfio-pci, or recorded in the vfio
  * journal (libhostdev handed them to a VM). Returns 0 or -EBUSY with the message naming them.
  */
@@ -579,15 +598,15 @@ static int check_in_use(hostdev_ctx *ctx, const hostdev_sriov_pf *pf,
 		const struct sriov_vf *vf = &pf->vfs[i];
 		ssize_t idx = vfio_journal_data_find(journal, vf->address);
 		bool vfio = vf->driver && strcmp(vf->driver, HOSTDEV_VFIO_DRIVER) == 0;
-		char why[160];
+		char owner[64 * 4 + 1], why[sizeof(owner) + 128];
 
 		if (!vfio && idx < 0)
 			continue;
-		if (idx >= 0 && journal->records[idx].owner)
-			snprintf(why, sizeof(why), "%s, bound by libhostdev for '%.64s'",
-				 vf->driver ? vf->driver : "no driver",
-				 journal->records[idx].owner);
-		else if (idx >= 0)
+		if (idx >= 0 && journal->records[idx].owner) {
+			printable(journal->records[idx].owner, 64, owner, sizeof(owner));
+			snprintf(why, sizeof(why), "%s, bound by libhostdev for '%s'",
+				 vf->driver ? vf->driver : "no driver", owner);
+		} else if (idx >= 0)
 			snprintf(why, sizeof(why), "%s, in the vfio journal",
 				 vf->driver ? vf->driver : "no driver");
 		else

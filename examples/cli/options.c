@@ -286,10 +286,10 @@ int cli_require_own_state(struct cli *cli, const char *command, bool uses_config
 		return CLI_EXIT_OK;
 	if (!cli->state_dir)
 		return cli_usage_error(cli,
-				       "%s with --sysfs alone would record devices of %s in this "
-				       "host's real vfio journal (/var/lib/hostdev): --sysfs moves "
-				       "only sysfs. Pass --root DIR (sysfs, state and config under "
-				       "DIR) or --state-dir DIR as well",
+				       "%s with --sysfs alone would use this host's real vfio "
+				       "journal (/var/lib/hostdev) for the devices of %s: --sysfs "
+				       "moves only sysfs. Pass --root DIR (sysfs, state and config "
+				       "under DIR) or --state-dir DIR as well",
 				       command, cli->sysfs);
 	if (uses_config && !cli->config_dir)
 		return cli_usage_error(cli,

@@ -406,7 +406,8 @@ size_t hostdev_vfio_report_get_device_count(const hostdev_vfio_report *report);
 const char *hostdev_vfio_report_get_device_address(const hostdev_vfio_report *report, size_t index);
 /**
  * PASS: assignable as is (or already on vfio-pci); WARN: assignable with HOSTDEV_BIND_GROUP;
- * FAIL: not assignable (no IOMMU group, bridge, guarded, group holds a guarded device).
+ * FAIL: not assignable (no IOMMU group, bridge, guarded, group holds a guarded device, hosts
+ * active mediated devices or is the PF of VFs that do: binding it would destroy them).
  * -EINVAL out of range.
  */
 int hostdev_vfio_report_get_device_status(const hostdev_vfio_report *report, size_t index);
