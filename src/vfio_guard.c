@@ -16,6 +16,10 @@
  *  - the caller's protected addresses.
  * Everything is read below the context's roots; a source that cannot be read is logged and skipped
  * (the guard is a safety net, not a precondition).
+ *
+ * vfio_mdev_conflicts() at the end answers the other question of this kind, per device: would its
+ * unbind destroy mediated devices (it is an mdev parent with active mdevs, or the PF of VFs that
+ * are)? The bind calls refuse such a device without HOSTDEV_BIND_FORCE, and the check fails it.
  */
 #include <dirent.h>
 #include <errno.h>

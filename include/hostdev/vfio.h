@@ -152,16 +152,16 @@ int hostdev_vfio_bind(hostdev_ctx *ctx, const char *address,
  * failure, every device this call touched is put back (in reverse order) and the journal no longer
  * holds their records.
  *
- * Steps, for the whole set: validate every address; refuse devices without an IOMMU group (-EINVAL,
- * "enable VT-d/AMD-Vi ..."), bridges (-EINVAL), guarded devices without HOSTDEV_BIND_FORCE
- * (-EPERM), mdev parents with active mediated devices (or PFs whose VFs have some) without
- * HOSTDEV_BIND_FORCE (-EBUSY: unbinding the parent's driver destroys them, and blocks while a VM
- * holds one), groups with other endpoints on host drivers without HOSTDEV_BIND_GROUP (-EBUSY,
- * naming each member and its driver); load the modules; take the vfio lock (waiting at most
- * opts->lock_timeout_ms) and write the journal; then per device: driver_override = "vfio-pci",
- * unbind from the current driver, drivers_probe, wait for the driver link; finally wait for
- * /dev/vfio/<group> of each group and mark the records complete. Every sysfs store runs under a
- * watchdog of opts->timeout_ms.
+ * Steps, for the whole set and under the vfio lock (waited for at most opts->lock_timeout_ms, with
+ * a notice naming its holder): validate every address; refuse devices without an IOMMU group
+ * (-EINVAL, "enable VT-d/AMD-Vi ..."), bridges (-EINVAL), guarded devices without
+ * HOSTDEV_BIND_FORCE (-EPERM), mdev parents with active mediated devices (or PFs whose VFs have
+ * some) without HOSTDEV_BIND_FORCE (-EBUSY: unbinding the parent's driver destroys them, and
+ * blocks while a VM holds one), groups with other endpoints on host drivers without
+ * HOSTDEV_BIND_GROUP (-EBUSY, naming each member and its driver); load the modules; write the
+ * journal; then per device: driver_override = "vfio-pci", unbind from the current driver,
+ * drivers_probe, wait for the driver link; finally wait for /dev/vfio/<group> of each group and
+ * mark the records complete. Every sysfs store runs under a watchdog of opts->timeout_ms.
  *
  * Idempotent: a device already on vfio-pci is left alone (and not recorded when it was not bound by
  * libhostdev). A record left by an interrupted bind is reused, so the original driver survives
