@@ -389,9 +389,12 @@ static int child_unbind_watchdog(struct fixture *f)
 	char path[4096];
 	int r;
 
-	/* e1000e's unbind blocks for 50 s (a driver waiting for hardware). */
-	setenv(KMODEL_ENV_DELAY, "unbind:" NIC ":50000", 1);
-	opts.timeout_ms = 300;
+	/*
+	 * e1000e's unbind blocks for 10 minutes (a driver waiting for hardware); every other store
+	 * has 10 s, plenty even under valgrind. The blocked worker dies with this child.
+	 */
+	setenv(KMODEL_ENV_DELAY, "unbind:" NIC ":600000", 1);
+	opts.timeout_ms = 10000;
 	r = hostdev_vfio_bind(f->ctx, NIC, &opts, 0);
 	CHILD_CHECK(r == -ETIMEDOUT);
 	snprintf(path, sizeof(path), "%s/bus/pci/drivers/e1000e/unbind", fakeroot_sysfs(f->root));
@@ -427,7 +430,8 @@ static void start_lock_holder(struct fixture *f)
 		struct hostdev_vfio_options opts = HOSTDEV_VFIO_OPTIONS_INIT;
 
 		setenv(KMODEL_ENV_STALL, VIRTIO, 1);
-		opts.timeout_ms = CHILD_DEADLINE_MS;
+		/* Holds the lock until killed: the test (or its teardown) kills it. */
+		opts.timeout_ms = 10 * CHILD_DEADLINE_MS;
 		hostdev_vfio_bind(f->ctx, VIRTIO, &opts, 0);
 		_exit(0);
 	}
