@@ -125,6 +125,7 @@ HOSTDEV_OBJECT(hostdev_pci_enum, hostdev_pci_enum_unref)
 HOSTDEV_OBJECT(hostdev_vfio_journal, hostdev_vfio_journal_unref)
 HOSTDEV_OBJECT(hostdev_vfio_report, hostdev_vfio_report_unref)
 HOSTDEV_OBJECT(hostdev_vfio_persist, hostdev_vfio_persist_unref)
+HOSTDEV_OBJECT(hostdev_vfio_result, hostdev_vfio_result_unref)
 HOSTDEV_OBJECT(hostdev_usb_device, hostdev_usb_device_unref)
 HOSTDEV_OBJECT(hostdev_usb_enum, hostdev_usb_enum_unref)
 HOSTDEV_OBJECT(hostdev_sriov_pf, hostdev_sriov_pf_unref)
@@ -471,6 +472,8 @@ int hostdev_naming_check_resource_name(const char *resource_name);
 %ignore hostdev_vfio_restore;
 %ignore hostdev_vfio_restore_set;
 %ignore hostdev_vfio_restore_all;
+%ignore hostdev_vfio_restore_with_result;
+%ignore hostdev_vfio_result_to_json;
 %ignore hostdev_vfio_apply;
 %ignore hostdev_vfio_journal_read;
 %ignore hostdev_vfio_journal_to_json;
@@ -479,6 +482,8 @@ int hostdev_naming_check_resource_name(const char *resource_name);
 %ignore hostdev_vfio_persist_read;
 %ignore hostdev_vfio_modprobe_conf;
 
+%newobject hdb_vfio_restore_with_result;
+%newobject hdb_vfio_result_to_json;
 %newobject hdb_vfio_journal_read;
 %newobject hdb_vfio_journal_to_json;
 %newobject hdb_vfio_check;
@@ -545,6 +550,36 @@ static int hdb_vfio_restore_all(hostdev_ctx *ctx, const char *owner, unsigned in
 	int r = hdb_vfio_opts(&opts, owner, timeout_ms, NULL);
 
 	return r < 0 ? r : hostdev_vfio_restore_all(ctx, &opts, flags);
+}
+
+/*
+ * hostdev_vfio_restore_with_result(); @owner "" means every owner. The result is returned on
+ * failure too (it says what was done before and which device failed), NULL only when the call
+ * failed before reading the journal; *err is the C result either way.
+ */
+static hostdev_vfio_result *hdb_vfio_restore_with_result(hostdev_ctx *ctx, const hdb_strv *addresses,
+							 const char *owner, unsigned int timeout_ms,
+							 unsigned int lock_timeout_ms,
+							 unsigned int flags, int *err)
+{
+	struct hostdev_vfio_options opts;
+	hostdev_vfio_result *result = NULL;
+	int r = hdb_vfio_opts(&opts, owner, timeout_ms, NULL);
+
+	opts.lock_timeout_ms = lock_timeout_ms;
+	*err = r < 0 ? r
+		     : hostdev_vfio_restore_with_result(ctx, hdb_items(addresses),
+							hdb_count(addresses), &opts, flags,
+							&result);
+	return result;
+}
+
+static char *hdb_vfio_result_to_json(const hostdev_vfio_result *result, unsigned int flags, int *err)
+{
+	char *json = NULL;
+
+	*err = hostdev_vfio_result_to_json(result, flags, &json);
+	return hdb_copy(json, err);
 }
 
 static int hdb_vfio_apply(hostdev_ctx *ctx, const char *owner, unsigned int timeout_ms,

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The watchdog around sysfs stores that can block in a driver: sriov_numvfs (a PF driver enabling
- * VFs can take minutes, or hang), mdev create and remove (removing an mdev a VM holds open waits
- * for the VM). A blocked write(2) cannot be interrupted from user space, so it runs in a detached
- * worker thread and the caller waits on a condition variable with a deadline. On timeout the caller
- * leaves; the worker finishes when the kernel lets it, records a result nobody reads and frees the
- * job. The job is shared by the two threads and freed by whichever of them lets go last.
+ * The watchdog around every sysfs store: they can block in a driver. sriov_numvfs (a PF driver
+ * enabling VFs can take minutes, or hang), mdev create and remove (removing an mdev a VM holds open
+ * waits for the VM), unbind (a driver waiting for its hardware), bind and drivers_probe (a probe
+ * that hangs), even driver_override (it takes the device lock). A blocked write(2) cannot be
+ * interrupted from user space, so it runs in a detached worker thread and the caller waits on a
+ * condition variable with a deadline. On timeout the caller leaves; the worker finishes when the
+ * kernel lets it, records a result nobody reads and frees the job. The job is shared by the two
+ * threads and freed by whichever of them lets go last.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,11 +16,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "attr_write.h"
-#include "sysfs.h"
 
 struct write_job {
 	pthread_mutex_t lock;
@@ -46,10 +48,46 @@ static void job_put(struct write_job *job)
 	free(job);
 }
 
+/*
+ * One store: open without blocking (a FIFO would block open(2) itself, where no watchdog can
+ * help), refuse what is not a regular file, then one write(2) in blocking mode.
+ */
+static int store(const char *path, const char *value)
+{
+	size_t len = strlen(value);
+	struct stat st;
+	ssize_t n;
+	int fd, flags, r = 0;
+
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return errno == ENXIO ? -ENOTTY : -errno; /* ENXIO: a FIFO nobody reads */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -ENOTTY;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	do {
+		n = write(fd, value, len);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		r = -errno;
+	else if ((size_t)n != len)
+		r = -EIO;
+	if (close(fd) < 0 && r == 0 && errno != EINTR)
+		r = -errno;
+	return r;
+}
+
 static void *worker(void *arg)
 {
 	struct write_job *job = arg;
-	int r = sysfs_write_path(job->path, job->value);
+	int r = store(job->path, job->value);
 
 	pthread_mutex_lock(&job->lock);
 	job->result = r;

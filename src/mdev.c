@@ -823,13 +823,17 @@ HOSTDEV_EXPORT int hostdev_mdev_create(hostdev_ctx *ctx, const char *parent, con
 	}
 	log_debug(ctx, "%s: write '%s' to %s", p->name, id, create);
 	r = attr_write_watchdog(create, id, timeout_ms);
+	if (r == -ENOTTY) {
+		r = hostdev_error(ctx, -EINVAL, "%s: %s " ATTR_NOT_REGULAR, p->name, create);
+		goto out;
+	}
 	if (r == -ETIMEDOUT) {
 		r = hostdev_error(
 		    ctx, r,
-		    "%s: creating mdev %s of type %s did not return within %u ms: the "
-		    "vendor driver is still working or hung; the kernel may still "
+		    "%s: creating mdev %s of type %s (writing to %s) did not return within %u "
+		    "ms: the vendor driver is still working or hung; the kernel may still "
 		    "create it (check `hostdev mdev list` and dmesg before retrying)",
-		    p->name, id, type, timeout_ms);
+		    p->name, id, type, create, timeout_ms);
 		goto out;
 	}
 	if (r < 0) {
@@ -888,12 +892,14 @@ HOSTDEV_EXPORT int hostdev_mdev_remove(hostdev_ctx *ctx, const char *uuid,
 				     id, ctx_sysfs(ctx), bus_mdev_devices);
 	log_debug(ctx, "mdev %s: write '1' to %s", id, path);
 	r = attr_write_watchdog(path, "1", timeout_ms);
+	if (r == -ENOTTY)
+		return hostdev_error(ctx, -EINVAL, "mdev %s: %s " ATTR_NOT_REGULAR, id, path);
 	if (r == -ETIMEDOUT)
 		return hostdev_error(ctx, r,
-				     "mdev %s: removal did not return within %u ms: a virtual "
-				     "machine (or another VFIO user) probably still holds it open; "
-				     "the kernel removes it once they let go",
-				     id, timeout_ms);
+				     "mdev %s: removal (writing 1 to %s) did not return within %u "
+				     "ms: a virtual machine (or another VFIO user) probably still "
+				     "holds it open; the kernel removes it once they let go",
+				     id, path, timeout_ms);
 	if (r == -ENOENT || r == -ENODEV)
 		return hostdev_error(ctx, -ENODEV, "mdev %s: disappeared before it was removed",
 				     id);

@@ -18,6 +18,8 @@ enum pci_part {
 	PCI_PART_VF_INDEX = 1u << 6,
 	PCI_PART_MDEV_TYPES = 1u << 7,
 	PCI_PART_NAMING = 1u << 8,
+	PCI_PART_MDEVS = 1u << 9,
+	PCI_PART_MDEV_USE = 1u << 10,
 };
 
 struct pci_mdev_type {
@@ -26,6 +28,15 @@ struct pci_mdev_type {
 	int available;
 	char *device_api;
 	char *description;
+};
+
+/* An mdev that exists on this parent. */
+struct pci_mdev {
+	char *uuid;
+	char *type;	 /* type id, NULL unknown */
+	char *type_name; /* NULL unknown */
+	int iommu_group; /* -1 none */
+	int in_use;	 /* 1, 0, -1 unknown (PCI_PART_MDEV_USE) */
 };
 
 struct pci_vf {
@@ -73,6 +84,9 @@ struct hostdev_pci_device {
 	/* PCI_PART_MDEV_TYPES */
 	struct pci_mdev_type *mdev_types;
 	size_t mdev_type_count;
+	/* PCI_PART_MDEVS (+ PCI_PART_MDEV_USE for in_use) */
+	struct pci_mdev *mdevs;
+	size_t mdev_count;
 	/* PCI_PART_NAMING */
 	char *description, *object_name, *resource_name, *device_resource_name;
 };
@@ -88,9 +102,12 @@ void pci_device_load_group(hostdev_pci_device *dev);
 void pci_device_load_vfs(hostdev_pci_device *dev);
 void pci_device_load_vf_index(hostdev_pci_device *dev);
 void pci_device_load_mdev_types(hostdev_pci_device *dev);
+void pci_device_load_mdevs(hostdev_pci_device *dev);
 
 /* Release helpers for the parts owned by other files. */
 void pci_device_free_vfs(hostdev_pci_device *dev);
+/* Frees the mdev types and (pci_device_free_mdevs()) the active mdevs. */
 void pci_device_free_mdev_types(hostdev_pci_device *dev);
+void pci_device_free_mdevs(hostdev_pci_device *dev);
 
 #endif /* HOSTDEV_PCI_DEVICE_H */

@@ -121,6 +121,33 @@ static void add_mdev_types(struct json_builder *b, cJSON *root, hostdev_pci_devi
 	}
 }
 
+/* Active mdevs on this parent: added at the end of the object (schema version 1 only grows). */
+static void add_mdevs(struct json_builder *b, cJSON *root, hostdev_pci_device *dev)
+{
+	cJSON *mdevs = json_add_container(b, root, "mdevs", true);
+	size_t count = hostdev_pci_device_get_active_mdev_count(dev);
+	cJSON *mdev;
+
+	for (size_t i = 0; mdevs && i < count && !b->oom; i++) {
+		int in_use = hostdev_pci_device_is_active_mdev_in_use(dev, i);
+
+		mdev = cJSON_CreateObject();
+		json_append(b, mdevs, mdev);
+		if (b->oom)
+			break;
+		json_add_string(b, mdev, "uuid", hostdev_pci_device_get_active_mdev_uuid(dev, i));
+		json_add_string(b, mdev, "type", hostdev_pci_device_get_active_mdev_type(dev, i));
+		json_add_string(b, mdev, "type_name",
+				hostdev_pci_device_get_active_mdev_type_name(dev, i));
+		json_add_int_or_null(b, mdev, "iommu_group",
+				     hostdev_pci_device_get_active_mdev_iommu_group(dev, i), -1);
+		if (in_use < 0)
+			json_add_string(b, mdev, "in_use", NULL);
+		else
+			json_add_bool(b, mdev, "in_use", in_use);
+	}
+}
+
 /* The naming getters return NULL only on allocation failure (pci.h), so NULL is oom here. */
 static void add_name(struct json_builder *b, cJSON *names, const char *key, const char *value)
 {
@@ -186,6 +213,7 @@ HOSTDEV_EXPORT int hostdev_pci_device_to_json(hostdev_pci_device *dev, unsigned 
 		return hostdev_error(ctx, r, "%s: cannot compute the KubeVirt variable name: %s",
 				     hostdev_pci_device_get_address(dev), strerror(-r));
 	}
+	add_mdevs(&b, root, dev);
 	if (b.oom) {
 		cJSON_Delete(root);
 		goto oom;

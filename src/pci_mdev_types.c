@@ -21,6 +21,7 @@ void pci_device_free_mdev_types(hostdev_pci_device *dev)
 	free(dev->mdev_types);
 	dev->mdev_types = NULL;
 	dev->mdev_type_count = 0;
+	pci_device_free_mdevs(dev);
 }
 
 static void read_type(int types_fd, const char *id, struct pci_mdev_type *t)

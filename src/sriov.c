@@ -15,6 +15,7 @@
  * runs under the watchdog of attr_write.c.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -301,7 +302,10 @@ HOSTDEV_EXPORT int hostdev_sriov_options_init(struct hostdev_sriov_options *opts
 {
 	if (!opts || version == 0 || version > HOSTDEV_SRIOV_OPTIONS_VERSION)
 		return -EINVAL;
-	memset(opts, 0, sizeof(*opts));
+	/* A caller built against version 1 has a shorter struct: clear only what it has. */
+	memset(opts, 0,
+	       version == 1 ? offsetof(struct hostdev_sriov_options, lock_timeout_ms)
+			    : sizeof(*opts));
 	opts->version = version;
 	opts->autoprobe = HOSTDEV_SRIOV_AUTOPROBE_KEEP;
 	return 0;
@@ -312,6 +316,7 @@ static int options_get(hostdev_ctx *ctx, const struct hostdev_sriov_options *opt
 {
 	hostdev_sriov_options_init(out, HOSTDEV_SRIOV_OPTIONS_VERSION);
 	out->timeout_ms = HOSTDEV_SRIOV_DEFAULT_TIMEOUT_MS;
+	out->lock_timeout_ms = HOSTDEV_VFIO_DEFAULT_LOCK_TIMEOUT_MS;
 	if (!opts)
 		return 0;
 	if (opts->version == 0 || opts->version > HOSTDEV_SRIOV_OPTIONS_VERSION)
@@ -328,6 +333,9 @@ static int options_get(hostdev_ctx *ctx, const struct hostdev_sriov_options *opt
 	if (opts->timeout_ms)
 		out->timeout_ms = opts->timeout_ms;
 	out->autoprobe = opts->autoprobe;
+	/* Members of later versions are read only from callers that have them. */
+	if (opts->version >= 2 && opts->lock_timeout_ms)
+		out->lock_timeout_ms = opts->lock_timeout_ms;
 	return 0;
 }
 
@@ -434,15 +442,17 @@ static int write_numvfs(hostdev_ctx *ctx, const hostdev_sriov_pf *pf, unsigned i
 	r = attr_write_watchdog(path, text, timeout_ms);
 	if (r == 0)
 		return 0;
+	if (r == -ENOTTY)
+		return hostdev_error(ctx, -EINVAL, "%s: %s " ATTR_NOT_REGULAR, pf->address, path);
 	if (r == -ETIMEDOUT)
-		return hostdev_error(ctx, -ETIMEDOUT,
-				     "%s: writing %u to sriov_numvfs did not return within %u ms: "
-				     "the PF driver (%s) is still working or hung. The kernel may "
-				     "still complete the write: check `hostdev sriov %s` and dmesg "
-				     "before trying again (a new write waits for the same device "
-				     "lock)",
-				     pf->address, value, timeout_ms,
-				     pf->driver ? pf->driver : "none", pf->address);
+		return hostdev_error(
+		    ctx, -ETIMEDOUT,
+		    "%s: writing %u to %s did not return within %u ms: the PF "
+		    "driver (%s) is still working or hung. The kernel may still "
+		    "complete the write: check `hostdev sriov %s` and dmesg before "
+		    "trying again (a new write waits for the same device lock)",
+		    pf->address, value, path, timeout_ms, pf->driver ? pf->driver : "none",
+		    pf->address);
 	return hostdev_error(ctx, r, "%s: writing %u to sriov_numvfs failed (%s): %s", pf->address,
 			     value, strerror(-r), numvfs_advice(-r, pf, advice, sizeof(advice)));
 }
@@ -458,6 +468,13 @@ static int write_autoprobe(hostdev_ctx *ctx, const hostdev_sriov_pf *pf, bool on
 		return r;
 	log_debug(ctx, "%s: write '%d' to %s", pf->address, on, path);
 	r = attr_write_watchdog(path, on ? "1" : "0", timeout_ms);
+	if (r == -ENOTTY)
+		return hostdev_error(ctx, -EINVAL, "%s: %s " ATTR_NOT_REGULAR, pf->address, path);
+	if (r == -ETIMEDOUT)
+		return hostdev_error(ctx, r,
+				     "%s: writing %d to %s did not return within %u ms: the PF "
+				     "driver is busy or hung; check dmesg",
+				     pf->address, on, path, timeout_ms);
 	if (r == -ENOENT)
 		return hostdev_error(ctx, r,
 				     "%s: the kernel has no sriov_drivers_autoprobe (it appeared "
@@ -549,6 +566,25 @@ static int wait_links(hostdev_ctx *ctx, const hostdev_sriov_pf *pf, unsigned int
 }
 
 /*
+ * The first @max bytes of @text with control characters and backslashes as \xNN: the owner is the
+ * caller's free text, and this message may well be printed to a terminal.
+ */
+static void printable(const char *text, size_t max, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; text[i] && i < max && n + 5 < size; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
+		else
+			buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+}
+
+/*
  * The VFs that would be destroyed and are in use: bound to vfio-pci, or recorded in the vfio
  * journal (libhostdev handed them to a VM). Returns 0 or -EBUSY with the message naming them.
  */
@@ -562,15 +598,15 @@ static int check_in_use(hostdev_ctx *ctx, const hostdev_sriov_pf *pf,
 		const struct sriov_vf *vf = &pf->vfs[i];
 		ssize_t idx = vfio_journal_data_find(journal, vf->address);
 		bool vfio = vf->driver && strcmp(vf->driver, HOSTDEV_VFIO_DRIVER) == 0;
-		char why[160];
+		char owner[64 * 4 + 1], why[sizeof(owner) + 128];
 
 		if (!vfio && idx < 0)
 			continue;
-		if (idx >= 0 && journal->records[idx].owner)
-			snprintf(why, sizeof(why), "%s, bound by libhostdev for '%.64s'",
-				 vf->driver ? vf->driver : "no driver",
-				 journal->records[idx].owner);
-		else if (idx >= 0)
+		if (idx >= 0 && journal->records[idx].owner) {
+			printable(journal->records[idx].owner, 64, owner, sizeof(owner));
+			snprintf(why, sizeof(why), "%s, bound by libhostdev for '%s'",
+				 vf->driver ? vf->driver : "no driver", owner);
+		} else if (idx >= 0)
 			snprintf(why, sizeof(why), "%s, in the vfio journal",
 				 vf->driver ? vf->driver : "no driver");
 		else
@@ -595,8 +631,8 @@ static int check_in_use(hostdev_ctx *ctx, const hostdev_sriov_pf *pf,
 }
 
 /* With HOSTDEV_SRIOV_FORCE: the destroyed VFs' records describe devices that no longer exist. */
-static void drop_records(hostdev_ctx *ctx, const hostdev_sriov_pf *pf,
-			 struct vfio_journal_data *journal)
+static void drop_records(hostdev_ctx *ctx, const struct vfio_state *state,
+			 const hostdev_sriov_pf *pf, struct vfio_journal_data *journal)
 {
 	bool changed = false;
 
@@ -612,14 +648,15 @@ static void drop_records(hostdev_ctx *ctx, const hostdev_sriov_pf *pf,
 		vfio_journal_data_remove(journal, (size_t)idx);
 		changed = true;
 	}
-	if (changed && vfio_journal_store(ctx, journal) < 0) {
+	if (changed && vfio_journal_store(ctx, state, journal) < 0) {
 		log_warn(ctx, "%s: %s", pf->address, hostdev_ctx_get_error(ctx));
 		hostdev_clear_error(ctx);
 	}
 }
 
-static int set_locked(hostdev_ctx *ctx, const char *address, unsigned int num_vfs,
-		      const struct hostdev_sriov_options *opts, unsigned int flags)
+static int set_locked(hostdev_ctx *ctx, const struct vfio_state *state, const char *address,
+		      unsigned int num_vfs, const struct hostdev_sriov_options *opts,
+		      unsigned int flags)
 {
 	struct vfio_journal_data journal = {0};
 	hostdev_sriov_pf *pf = NULL;
@@ -637,7 +674,7 @@ static int set_locked(hostdev_ctx *ctx, const char *address, unsigned int num_vf
 		goto out;
 	}
 	if (num_vfs != pf->num_vfs && (pf->num_vfs > 0 || pf->vf_count > 0)) {
-		r = vfio_journal_load(ctx, &journal);
+		r = vfio_journal_load(ctx, state, &journal);
 		if (r < 0 && !(flags & HOSTDEV_SRIOV_FORCE)) {
 			char why[HOSTDEV_ERROR_MAX];
 
@@ -682,7 +719,7 @@ static int set_locked(hostdev_ctx *ctx, const char *address, unsigned int num_vf
 			goto out;
 		log_info(ctx, "%s: %u VFs disabled", pf->address, pf->num_vfs);
 		if (flags & HOSTDEV_SRIOV_FORCE)
-			drop_records(ctx, pf, &journal);
+			drop_records(ctx, state, pf, &journal);
 		r = wait_links(ctx, pf, 0, opts->timeout_ms);
 		if (r < 0)
 			goto out;
@@ -725,7 +762,8 @@ HOSTDEV_EXPORT int hostdev_sriov_set_num_vfs(hostdev_ctx *ctx, const char *addre
 	struct hostdev_sriov_options o;
 	struct hostdev_pci_address addr;
 	char canonical[HOSTDEV_PCI_ADDRESS_MAX];
-	int fd, r;
+	struct vfio_state state;
+	int r;
 
 	if (!ctx)
 		return -EINVAL;
@@ -745,10 +783,10 @@ HOSTDEV_EXPORT int hostdev_sriov_set_num_vfs(hostdev_ctx *ctx, const char *addre
 	if (r < 0)
 		return r;
 	hostdev_pci_address_format(&addr, canonical, sizeof(canonical));
-	fd = vfio_lock(ctx);
-	if (fd < 0)
-		return fd;
-	r = set_locked(ctx, canonical, num_vfs, &o, flags);
-	vfio_unlock(fd);
+	r = vfio_state_lock(ctx, o.lock_timeout_ms, &state);
+	if (r < 0)
+		return r;
+	r = set_locked(ctx, &state, canonical, num_vfs, &o, flags);
+	vfio_state_unlock(&state);
 	return r;
 }

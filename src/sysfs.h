@@ -24,11 +24,6 @@ int sysfs_read_link_basename(int dirfd, const char *name, char *buf, size_t size
 int sysfs_list_dir(int dirfd, const char *name, bool (*keep)(const char *entry), struct strv *out);
 /* @a + "/" + @b into @buf. Returns 0, or -ENAMETOOLONG if it does not fit. */
 int path_join(char *buf, size_t size, const char *a, const char *b);
-/*
- * Store @value into attribute @path with one write(2), as the kernel wants attribute stores; the
- * kernel's errno of the store is returned negated.
- */
-int sysfs_write_path(const char *path, const char *value);
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines of polling loops. */
 int64_t monotonic_ms(void);
 /* Sleep one polling interval (10 ms) while waiting for the kernel to show a change in sysfs. */

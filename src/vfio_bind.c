@@ -1,20 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Binding to vfio-pci and restoring, the safe sequence of docs/vfio.md:
+ * Binding to vfio-pci, the safe sequence of docs/vfio.md:
  *
- *   bind:    plan (addresses, IOMMU groups, guard) -> modules -> journal (before any sysfs write)
- *            -> per device: driver_override=vfio-pci, unbind, drivers_probe, wait for the link
- *            -> per group: wait for /dev/vfio/<group> -> journal records marked complete.
- *   restore: driver_override back, unbind from vfio-pci, bind the recorded driver (drivers_probe
- *            when there was none), wait for the link, drop the record.
+ *   plan (addresses, IOMMU groups, guard, mediated devices) -> modules -> journal (before any
+ *   sysfs write) -> per device: driver_override=vfio-pci, unbind, drivers_probe, wait for the
+ *   link -> per group: wait for /dev/vfio/<group> -> journal records marked complete.
  *
  * A failure during a bind rolls back every device this call touched, in reverse order, and drops
  * their records; a device whose rollback fails keeps its record so that restore can retry.
- * The whole operation runs under the vfio lock (vfio_journal.c).
+ * The whole operation runs under the vfio lock (vfio_state.c). Restore is vfio_restore.c.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,17 +65,15 @@ bool vfio_driver_group_safe(const char *driver)
 	       strcmp(driver, "pci-stub") == 0 || strcmp(driver, "pcieport") == 0;
 }
 
-static bool is_vfio(const char *driver)
-{
-	return driver && strcmp(driver, HOSTDEV_VFIO_DRIVER) == 0;
-}
-
 HOSTDEV_EXPORT int hostdev_vfio_options_init(struct hostdev_vfio_options *opts,
 					     unsigned int version)
 {
 	if (!opts || version == 0 || version > HOSTDEV_VFIO_OPTIONS_VERSION)
 		return -EINVAL;
-	memset(opts, 0, sizeof(*opts));
+	/* A caller built against version 1 has a shorter struct: clear only what it has. */
+	memset(opts, 0,
+	       version == 1 ? offsetof(struct hostdev_vfio_options, lock_timeout_ms)
+			    : sizeof(*opts));
 	opts->version = version;
 	return 0;
 }
@@ -87,6 +84,7 @@ int vfio_options_get(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts,
 	memset(out, 0, sizeof(*out));
 	out->version = HOSTDEV_VFIO_OPTIONS_VERSION;
 	out->timeout_ms = HOSTDEV_VFIO_DEFAULT_TIMEOUT_MS;
+	out->lock_timeout_ms = HOSTDEV_VFIO_DEFAULT_LOCK_TIMEOUT_MS;
 	if (!opts)
 		return 0;
 	if (opts->version == 0 || opts->version > HOSTDEV_VFIO_OPTIONS_VERSION)
@@ -95,9 +93,11 @@ int vfio_options_get(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts,
 				     "knows version %d): initialise them with "
 				     "HOSTDEV_VFIO_OPTIONS_INIT or hostdev_vfio_options_init()",
 				     opts->version, HOSTDEV_VFIO_OPTIONS_VERSION);
-	if (opts->owner && strlen(opts->owner) >= VFIO_OWNER_MAX)
-		return hostdev_error(ctx, -EINVAL, "owner text is longer than %d bytes",
-				     VFIO_OWNER_MAX - 1);
+	if (opts->owner && strlen(opts->owner) > HOSTDEV_VFIO_OWNER_MAX)
+		return hostdev_error(ctx, -EINVAL,
+				     "the owner text is %zu bytes long; at most %d bytes are "
+				     "recorded (HOSTDEV_VFIO_OWNER_MAX)",
+				     strlen(opts->owner), HOSTDEV_VFIO_OWNER_MAX);
 	if (opts->protected_count && !opts->protected_addresses)
 		return hostdev_error(ctx, -EINVAL,
 				     "protected_count is %zu but protected_addresses is NULL",
@@ -118,119 +118,14 @@ int vfio_options_get(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts,
 		out->timeout_ms = opts->timeout_ms;
 	out->protected_addresses = opts->protected_addresses;
 	out->protected_count = opts->protected_count;
+	/* Members of later versions are read only from callers that have them. */
+	if (opts->version >= 2 && opts->lock_timeout_ms)
+		out->lock_timeout_ms = opts->lock_timeout_ms;
 	return 0;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* sysfs writes and polling */
-
-static int sysfs_store(hostdev_ctx *ctx, const char *address, const char *rel, const char *value,
-		       const char *what)
-{
-	char path[PATH_MAX];
-	int r;
-
-	if (path_join(path, sizeof(path), ctx_sysfs(ctx), rel) < 0)
-		return hostdev_error(ctx, -ENAMETOOLONG, "%s: sysfs path too long", address);
-	log_debug(ctx, "%s: write '%s' to %s", address, strcmp(value, "\n") ? value : "\\n", path);
-	r = sysfs_write_path(path, value);
-	if (r < 0)
-		return hostdev_error(ctx, r, "%s: %s failed: writing '%s' to %s: %s", address, what,
-				     strcmp(value, "\n") ? value : "\\n", path, strerror(-r));
-	return 0;
-}
-
-static char *device_rel(const char *address, const char *attr)
-{
-	char *rel;
-
-	if (asprintf(&rel, "bus/pci/devices/%s/%s", address, attr) < 0)
-		return NULL;
-	return rel;
-}
-
-static int device_store(hostdev_ctx *ctx, const char *address, const char *attr, const char *value,
-			const char *what)
-{
-	char *rel = device_rel(address, attr);
-	int r;
-
-	if (!rel)
-		return -ENOMEM;
-	r = sysfs_store(ctx, address, rel, value, what);
-	free(rel);
-	return r;
-}
-
-static int driver_store(hostdev_ctx *ctx, const char *address, const char *driver, const char *file,
-			const char *what)
-{
-	char rel[PATH_MAX];
-
-	if (snprintf(rel, sizeof(rel), "bus/pci/drivers/%s/%s", driver, file) >= (int)sizeof(rel))
-		return hostdev_error(ctx, -ENAMETOOLONG, "%s: driver name too long", address);
-	return sysfs_store(ctx, address, rel, address, what);
-}
-
-static bool driver_registered(hostdev_ctx *ctx, const char *driver)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	return snprintf(path, sizeof(path), "%s/bus/pci/drivers/%s", ctx_sysfs(ctx), driver) <
-		   (int)sizeof(path) &&
-	       stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Current driver of @address into @buf ("" for none). -ENODEV when the device is gone. */
-static int current_driver(hostdev_ctx *ctx, const char *address, char *buf, size_t size)
-{
-	char path[PATH_MAX];
-	int r;
-
-	if (snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", ctx_sysfs(ctx), address) >=
-	    (int)sizeof(path))
-		return -ENAMETOOLONG;
-	if (access(path, F_OK) < 0)
-		return -ENODEV;
-	if (snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver", ctx_sysfs(ctx), address) >=
-	    (int)sizeof(path))
-		return -ENAMETOOLONG;
-	r = sysfs_read_link_basename(AT_FDCWD, path, buf, size);
-	if (r == -ENOENT) {
-		buf[0] = '\0';
-		return 0;
-	}
-	return r < 0 ? r : 0;
-}
-
-/*
- * Wait until the driver of @address is @want (NULL: any state is fine once the link is stable,
- * i.e. return at once). Returns 0, -ETIMEDOUT with the message naming what was seen, -ENODEV.
- */
-static int wait_driver(hostdev_ctx *ctx, const char *address, const char *want,
-		       unsigned int timeout_ms)
-{
-	int64_t deadline = monotonic_ms() + timeout_ms;
-	char cur[VFIO_DRIVER_NAME_MAX];
-	int r;
-
-	for (;;) {
-		r = current_driver(ctx, address, cur, sizeof(cur));
-		if (r < 0)
-			return hostdev_error(ctx, r, "%s: device disappeared while waiting for %s",
-					     address, want ? want : "its driver");
-		if (!want || strcmp(cur, want) == 0)
-			return 0;
-		if (monotonic_ms() >= deadline)
-			break;
-		poll_pause();
-	}
-	return hostdev_error(ctx, -ETIMEDOUT,
-			     "%s: not bound to %s after %u ms (driver: %s); the kernel log (dmesg) "
-			     "says why the probe failed",
-			     address, want, timeout_ms, cur[0] ? cur : "none");
-}
+/* Waiting for the kernel */
 
 /* /dev/vfio/<group>, or with iommufd-only kernels a <dev>/vfio-dev/vfioN entry. */
 static bool vfio_node_present(hostdev_ctx *ctx, const struct bind_dev *d)
@@ -268,81 +163,6 @@ static int wait_vfio_node(hostdev_ctx *ctx, const struct bind_dev *d, unsigned i
 			     "host driver) or devtmpfs is not mounted on %s",
 			     d->address, ctx->paths[HOSTDEV_PATH_DEV], d->group, timeout_ms,
 			     d->group, ctx->paths[HOSTDEV_PATH_DEV]);
-}
-
-/* ---------------------------------------------------------------------------------------------- */
-/* Restoring one device (restore and rollback share it) */
-
-struct restore_target {
-	const char *address;
-	const char *driver;	     /* original driver, NULL none */
-	const char *driver_override; /* original override, NULL unset */
-	bool probe_if_none;	     /* drivers_probe when there was no driver */
-};
-
-/*
- * Put @t back: driver_override, unbind from vfio-pci, bind the original driver, verify.
- * Returns 0, -ENODEV when the device does not exist, another negative errno with the message.
- */
-static int restore_device(hostdev_ctx *ctx, const struct restore_target *t, unsigned int timeout_ms)
-{
-	char cur[VFIO_DRIVER_NAME_MAX];
-	int r;
-
-	r = current_driver(ctx, t->address, cur, sizeof(cur));
-	if (r < 0)
-		return hostdev_error(ctx, r == -ENODEV ? -ENODEV : r,
-				     "%s: no such device under %s/bus/pci/devices", t->address,
-				     ctx_sysfs(ctx));
-	r = device_store(ctx, t->address, "driver_override",
-			 t->driver_override ? t->driver_override : "\n",
-			 "restoring driver_override");
-	if (r < 0)
-		return r;
-	if (is_vfio(cur)) {
-		r = driver_store(ctx, t->address, HOSTDEV_VFIO_DRIVER, "unbind",
-				 "unbinding from vfio-pci");
-		if (r < 0)
-			return r;
-		cur[0] = '\0';
-	}
-	if (cur[0]) {
-		if (!t->driver || strcmp(cur, t->driver) != 0)
-			log_warn(ctx,
-				 "%s: is on %s, not on vfio-pci or its recorded driver %s; left "
-				 "as it is",
-				 t->address, cur, t->driver ? t->driver : "(none)");
-		return 0;
-	}
-	if (t->driver && driver_registered(ctx, t->driver)) {
-		r = driver_store(ctx, t->address, t->driver, "bind", "binding the original driver");
-		if (r < 0) {
-			/* It may have been bound meanwhile (a uevent-triggered probe). */
-			if (current_driver(ctx, t->address, cur, sizeof(cur)) == 0 &&
-			    strcmp(cur, t->driver) == 0)
-				return 0;
-			return r;
-		}
-	} else if (t->driver || t->probe_if_none) {
-		if (t->driver)
-			log_warn(ctx,
-				 "%s: driver %s is not registered (module unloaded?): letting "
-				 "the kernel probe",
-				 t->address, t->driver);
-		r = sysfs_store(ctx, t->address, "bus/pci/drivers_probe", t->address, "reprobing");
-		if (r < 0)
-			return r;
-	}
-	if (!t->driver)
-		return 0;
-	r = wait_driver(ctx, t->address, t->driver, timeout_ms);
-	if (r < 0) {
-		char why[HOSTDEV_ERROR_MAX];
-
-		snprintf(why, sizeof(why), "%s", hostdev_ctx_get_error(ctx));
-		return hostdev_error(ctx, r, "%s; could not give it back to %s", why, t->driver);
-	}
-	return 0;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -390,16 +210,9 @@ static int plan_add(struct bind_plan *plan, hostdev_pci_device *dev, bool reques
 	d->group = hostdev_pci_device_get_iommu_group(dev);
 	d->class_code = hostdev_pci_device_get_class(dev);
 	d->requested = requested;
-	d->syspath = device_rel(d->address, "");
-	if (d->syspath) {
-		char *abs;
-
-		if (asprintf(&abs, "%s/%s", ctx_sysfs(hostdev_pci_device_get_ctx(dev)),
-			     d->syspath) < 0)
-			abs = NULL;
-		free(d->syspath);
-		d->syspath = abs;
-	}
+	if (asprintf(&d->syspath, "%s/bus/pci/devices/%s",
+		     ctx_sysfs(hostdev_pci_device_get_ctx(dev)), d->address) < 0)
+		d->syspath = NULL;
 	d->driver = strdup_or_null(hostdev_pci_device_get_driver(dev));
 	d->driver_override = strdup_or_null(hostdev_pci_device_get_driver_override(dev));
 	if (!d->syspath || (hostdev_pci_device_get_driver(dev) && !d->driver) ||
@@ -409,7 +222,7 @@ static int plan_add(struct bind_plan *plan, hostdev_pci_device *dev, bool reques
 		free(d->driver_override);
 		return -ENOMEM;
 	}
-	d->skip = is_vfio(d->driver);
+	d->skip = vfio_is_vfio_driver(d->driver);
 	plan->count++;
 	return 0;
 }
@@ -494,7 +307,7 @@ static int plan_groups(hostdev_ctx *ctx, struct bind_plan *plan, unsigned int fl
 			mdrv = hostdev_pci_device_get_driver(mdev);
 			if (hostdev_pci_device_is_bridge(mdev) ||
 			    (!(flags & HOSTDEV_BIND_GROUP) && vfio_driver_group_safe(mdrv)) ||
-			    ((flags & HOSTDEV_BIND_GROUP) && is_vfio(mdrv))) {
+			    ((flags & HOSTDEV_BIND_GROUP) && vfio_is_vfio_driver(mdrv))) {
 				hostdev_pci_device_unref(mdev);
 				continue;
 			}
@@ -564,6 +377,42 @@ static int plan_guard(hostdev_ctx *ctx, struct bind_plan *plan,
 	return r;
 }
 
+/*
+ * Mediated devices: unbinding a parent's driver destroys its mdevs (and blocks while a VM holds
+ * one open); a PF's driver takes its VFs, and their mdevs, with it. Refused unless forced.
+ */
+static int plan_mdevs(hostdev_ctx *ctx, struct bind_plan *plan, unsigned int flags)
+{
+	if (flags & HOSTDEV_BIND_FORCE)
+		return 0;
+	for (size_t i = 0; i < plan->count; i++) {
+		struct bind_dev *d = &plan->devs[i];
+		char why[HOSTDEV_ERROR_MAX / 2];
+		hostdev_pci_device *dev;
+		size_t n;
+		int r;
+
+		if (d->skip)
+			continue;
+		r = hostdev_pci_device_new(ctx, d->address, &dev);
+		if (r < 0)
+			return r;
+		n = vfio_mdev_conflicts(ctx, dev, why, sizeof(why));
+		hostdev_pci_device_unref(dev);
+		if (n)
+			return hostdev_error(
+			    ctx, -EBUSY,
+			    "%s: %s. Unbinding its driver would destroy %s (and blocks while a "
+			    "virtual machine holds %s open): remove %s first "
+			    "(hostdev_mdev_remove(), "
+			    "hostdev mdev remove UUID), or pass HOSTDEV_BIND_FORCE (hostdev bind "
+			    "--force) if that is really meant",
+			    d->address, why, n == 1 ? "it" : "them", n == 1 ? "it" : "one",
+			    n == 1 ? "it" : "them");
+	}
+	return 0;
+}
+
 /* Set each device's original state, from its journal record when an earlier bind left one. */
 static int plan_journal(hostdev_ctx *ctx, struct bind_plan *plan, struct vfio_journal_data *journal,
 			const struct hostdev_vfio_options *opts, unsigned int flags, bool *changed)
@@ -596,6 +445,15 @@ static int plan_journal(hostdev_ctx *ctx, struct bind_plan *plan, struct vfio_jo
 		}
 		if (d->skip)
 			continue; /* on vfio-pci without us: not ours to record */
+		/*
+		 * An override that already says vfio-pci (set by hand, never probed) is not worth
+		 * giving back: restore never writes vfio-pci, and it would keep the original
+		 * driver from binding (the kernel matches only the override's driver).
+		 */
+		if (vfio_is_vfio_driver(d->driver_override)) {
+			free(d->driver_override);
+			d->driver_override = NULL;
+		}
 		if (d->driver && !vfio_driver_name_valid(d->driver))
 			return hostdev_error(ctx, -EINVAL, "%s: driver name '%s' is not usable",
 					     d->address, d->driver);
@@ -628,34 +486,42 @@ static int bind_one(hostdev_ctx *ctx, struct bind_dev *d, unsigned int timeout_m
 	char cur[VFIO_DRIVER_NAME_MAX];
 	int r;
 
-	r = device_store(ctx, d->address, "driver_override", HOSTDEV_VFIO_DRIVER,
-			 "setting driver_override");
+	/*
+	 * Each step counts as done once its store succeeded, or timed out (the kernel may still
+	 * complete a store the watchdog gave up on), so that a rollback undoes it.
+	 */
+	r = vfio_device_store(ctx, d->address, "driver_override", HOSTDEV_VFIO_DRIVER,
+			      "setting driver_override", timeout_ms);
+	if (r == 0 || r == -ETIMEDOUT)
+		d->step = STEP_OVERRIDE;
 	if (r < 0)
 		return r;
-	d->step = STEP_OVERRIDE;
-	r = current_driver(ctx, d->address, cur, sizeof(cur));
+	r = vfio_current_driver(ctx, d->address, cur, sizeof(cur));
 	if (r < 0)
 		return hostdev_error(ctx, r, "%s: device disappeared during the bind", d->address);
-	if (cur[0] && !is_vfio(cur)) {
-		r = driver_store(ctx, d->address, cur, "unbind", "unbinding from its driver");
+	if (cur[0] && !vfio_is_vfio_driver(cur)) {
+		r = vfio_driver_store(ctx, d->address, cur, "unbind", "unbinding from its driver",
+				      timeout_ms);
+		if (r == -ETIMEDOUT)
+			d->step = STEP_UNBOUND;
 		if (r < 0)
 			return r;
 	}
 	d->step = STEP_UNBOUND;
-	if (!is_vfio(cur)) {
-		r = sysfs_store(ctx, d->address, "bus/pci/drivers_probe", d->address,
-				"probing vfio-pci");
+	if (!vfio_is_vfio_driver(cur)) {
+		r = vfio_sysfs_store(ctx, d->address, "bus/pci/drivers_probe", d->address,
+				     "probing vfio-pci", timeout_ms);
 		/* The step counts as done even on failure: the kernel may have bound it. */
 		d->step = STEP_PROBED;
 		if (r < 0)
 			return r;
 	}
-	return wait_driver(ctx, d->address, HOSTDEV_VFIO_DRIVER, timeout_ms);
+	return vfio_wait_driver(ctx, d->address, HOSTDEV_VFIO_DRIVER, timeout_ms);
 }
 
 /* Undo the devices this call touched, newest first; drop the records of those put back. */
-static void rollback(hostdev_ctx *ctx, struct bind_plan *plan, struct vfio_journal_data *journal,
-		     unsigned int timeout_ms, int err)
+static void rollback(hostdev_ctx *ctx, const struct vfio_state *state, struct bind_plan *plan,
+		     struct vfio_journal_data *journal, unsigned int timeout_ms, int err)
 {
 	char original[HOSTDEV_ERROR_MAX], failed[HOSTDEV_ERROR_MAX / 2] = "";
 	size_t nfailed = 0;
@@ -664,7 +530,7 @@ static void rollback(hostdev_ctx *ctx, struct bind_plan *plan, struct vfio_journ
 	snprintf(original, sizeof(original), "%s", hostdev_ctx_get_error(ctx));
 	for (size_t i = plan->count; i-- > 0;) {
 		struct bind_dev *d = &plan->devs[i];
-		struct restore_target t = {d->address, d->orig_driver, d->orig_override, false};
+		struct vfio_put_back t = {d->address, d->orig_driver, d->orig_override, false};
 		ssize_t idx;
 
 		if (d->skip || d->step == STEP_NONE) {
@@ -673,7 +539,7 @@ static void rollback(hostdev_ctx *ctx, struct bind_plan *plan, struct vfio_journ
 				vfio_journal_data_remove(journal, (size_t)idx);
 			continue;
 		}
-		r = restore_device(ctx, &t, timeout_ms);
+		r = vfio_put_back(ctx, &t, timeout_ms);
 		if (r < 0 && r != -ENODEV) {
 			log_warn(ctx, "rollback: %s", hostdev_ctx_get_error(ctx));
 			nfailed++;
@@ -686,7 +552,7 @@ static void rollback(hostdev_ctx *ctx, struct bind_plan *plan, struct vfio_journ
 		if ((idx = vfio_journal_data_find(journal, d->address)) >= 0)
 			vfio_journal_data_remove(journal, (size_t)idx);
 	}
-	r = vfio_journal_store(ctx, journal);
+	r = vfio_journal_store(ctx, state, journal);
 	if (nfailed)
 		hostdev_error(ctx, err,
 			      "%s. Rolling back failed for %s (journal record%s kept): run hostdev "
@@ -702,8 +568,8 @@ static void rollback(hostdev_ctx *ctx, struct bind_plan *plan, struct vfio_journ
 			      original);
 }
 
-int vfio_bind_locked(hostdev_ctx *ctx, const char *const *addresses, size_t count,
-		     const struct hostdev_vfio_options *opts, unsigned int flags)
+int vfio_bind_locked(hostdev_ctx *ctx, const struct vfio_state *state, const char *const *addresses,
+		     size_t count, const struct hostdev_vfio_options *opts, unsigned int flags)
 {
 	struct bind_plan plan = {0};
 	struct vfio_journal_data journal = {0};
@@ -717,7 +583,9 @@ int vfio_bind_locked(hostdev_ctx *ctx, const char *const *addresses, size_t coun
 	if (r == 0)
 		r = plan_guard(ctx, &plan, opts, flags);
 	if (r == 0)
-		r = vfio_journal_load(ctx, &journal);
+		r = plan_mdevs(ctx, &plan, flags);
+	if (r == 0)
+		r = vfio_journal_load(ctx, state, &journal);
 	if (r == 0)
 		r = plan_journal(ctx, &plan, &journal, opts, flags, &changed);
 	if (r < 0)
@@ -726,14 +594,14 @@ int vfio_bind_locked(hostdev_ctx *ctx, const char *const *addresses, size_t coun
 		todo += !plan.devs[i].skip;
 	if (todo == 0) {
 		if (changed)
-			r = vfio_journal_store(ctx, &journal);
+			r = vfio_journal_store(ctx, state, &journal);
 		goto out;
 	}
 	r = hostdev_vfio_load_modules(ctx);
 	if (r < 0)
 		goto out;
 	/* The durable record comes before the first sysfs write. */
-	r = vfio_journal_store(ctx, &journal);
+	r = vfio_journal_store(ctx, state, &journal);
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < plan.count && r >= 0; i++) {
@@ -745,7 +613,7 @@ int vfio_bind_locked(hostdev_ctx *ctx, const char *const *addresses, size_t coun
 			r = wait_vfio_node(ctx, &plan.devs[i], opts->timeout_ms);
 	}
 	if (r < 0) {
-		rollback(ctx, &plan, &journal, opts->timeout_ms, r);
+		rollback(ctx, state, &plan, &journal, opts->timeout_ms, r);
 		goto out;
 	}
 	for (size_t i = 0; i < plan.count; i++) {
@@ -754,7 +622,7 @@ int vfio_bind_locked(hostdev_ctx *ctx, const char *const *addresses, size_t coun
 		if (idx >= 0)
 			journal.records[idx].complete = true;
 	}
-	r = vfio_journal_store(ctx, &journal);
+	r = vfio_journal_store(ctx, state, &journal);
 	if (r < 0) {
 		/* Bound and recorded (as incomplete): restore still works. */
 		log_warn(ctx,
@@ -778,7 +646,8 @@ HOSTDEV_EXPORT int hostdev_vfio_bind_set(hostdev_ctx *ctx, const char *const *ad
 					 unsigned int flags)
 {
 	struct hostdev_vfio_options o;
-	int fd, r;
+	struct vfio_state state;
+	int r;
 
 	if (!ctx)
 		return -EINVAL;
@@ -793,11 +662,11 @@ HOSTDEV_EXPORT int hostdev_vfio_bind_set(hostdev_ctx *ctx, const char *const *ad
 		return r;
 	if (count == 0)
 		return 0;
-	fd = vfio_lock(ctx);
-	if (fd < 0)
-		return fd;
-	r = vfio_bind_locked(ctx, addresses, count, &o, flags);
-	vfio_unlock(fd);
+	r = vfio_state_lock(ctx, o.lock_timeout_ms, &state);
+	if (r < 0)
+		return r;
+	r = vfio_bind_locked(ctx, &state, addresses, count, &o, flags);
+	vfio_state_unlock(&state);
 	return r;
 }
 
@@ -805,198 +674,4 @@ HOSTDEV_EXPORT int hostdev_vfio_bind(hostdev_ctx *ctx, const char *address,
 				     const struct hostdev_vfio_options *opts, unsigned int flags)
 {
 	return hostdev_vfio_bind_set(ctx, &address, 1, opts, flags);
-}
-
-/* ---------------------------------------------------------------------------------------------- */
-/* Restore */
-
-/* Mark @address's record (and its group's when it was a group bind) for restoring. */
-static void select_record(struct vfio_journal_data *journal, size_t idx, bool *selected)
-{
-	const struct vfio_record *rec = &journal->records[idx];
-
-	selected[idx] = true;
-	if (!rec->group_bind)
-		return;
-	for (size_t i = 0; i < journal->count; i++)
-		if (journal->records[i].group_bind &&
-		    journal->records[i].iommu_group == rec->iommu_group)
-			selected[i] = true;
-}
-
-/* Devices without a record: nothing to do off vfio-pci; on it, refuse or reprobe. */
-static int restore_unjournaled(hostdev_ctx *ctx, const char *address, unsigned int flags,
-			       unsigned int timeout_ms, int *restored)
-{
-	char cur[VFIO_DRIVER_NAME_MAX];
-	struct restore_target t = {address, NULL, NULL, true};
-	int r;
-
-	r = current_driver(ctx, address, cur, sizeof(cur));
-	if (r < 0)
-		return hostdev_error(ctx, r == -ENODEV ? -ENODEV : r,
-				     "%s: no such device under %s/bus/pci/devices and no journal "
-				     "record",
-				     address, ctx_sysfs(ctx));
-	if (!is_vfio(cur))
-		return 0; /* not on vfio-pci: nothing to give back */
-	if (!(flags & HOSTDEV_RESTORE_UNJOURNALED))
-		return hostdev_error(
-		    ctx, -ENOENT,
-		    "%s: is on vfio-pci but the journal has no record of it (it was "
-		    "not bound by libhostdev), so its original driver is unknown; "
-		    "pass HOSTDEV_RESTORE_UNJOURNALED (hostdev restore --reprobe) to "
-		    "let the kernel choose a driver",
-		    address);
-	r = restore_device(ctx, &t, timeout_ms);
-	if (r == 0)
-		(*restored)++;
-	return r;
-}
-
-/* Restore the selected records, newest first, storing the journal after each device. */
-static int restore_selected(hostdev_ctx *ctx, struct vfio_journal_data *journal, bool *selected,
-			    unsigned int timeout_ms, int *restored)
-{
-	for (size_t i = journal->count; i-- > 0;) {
-		struct vfio_record *rec = &journal->records[i];
-		struct restore_target t = {rec->address, rec->driver, rec->driver_override, true};
-		int r;
-
-		if (!selected[i])
-			continue;
-		r = restore_device(ctx, &t, timeout_ms);
-		if (r == -ENODEV) {
-			log_warn(ctx,
-				 "%s: no longer exists; dropping its journal record (the kernel "
-				 "forgot its driver_override with it)",
-				 rec->address);
-			hostdev_clear_error(ctx);
-		} else if (r < 0) {
-			char why[HOSTDEV_ERROR_MAX];
-
-			snprintf(why, sizeof(why), "%s", hostdev_ctx_get_error(ctx));
-			hostdev_error(
-			    ctx, r,
-			    "%s. Its journal record is kept: fix the cause and retry with "
-			    "hostdev restore %s (%d device%s restored before it)",
-			    why, rec->address, *restored, *restored == 1 ? "" : "s");
-			return r;
-		} else {
-			(*restored)++;
-			log_info(ctx, "%s: restored to %s", rec->address,
-				 rec->driver ? rec->driver : "no driver");
-		}
-		/* Removing index i shifts only later entries, which are already done. */
-		vfio_journal_data_remove(journal, i);
-		memmove(&selected[i], &selected[i + 1], (journal->count - i) * sizeof(*selected));
-		r = vfio_journal_store(ctx, journal);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int restore_locked(hostdev_ctx *ctx, const char *const *addresses, size_t count, bool all,
-			  const struct hostdev_vfio_options *opts, unsigned int flags)
-{
-	struct vfio_journal_data journal = {0};
-	bool *selected = NULL;
-	int restored = 0, r;
-
-	r = vfio_journal_load(ctx, &journal);
-	if (r < 0)
-		return r;
-	selected = calloc(journal.count + 1, sizeof(*selected));
-	if (!selected) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (all) {
-		for (size_t i = 0; i < journal.count; i++)
-			if (!opts->owner || (journal.records[i].owner &&
-					     strcmp(journal.records[i].owner, opts->owner) == 0))
-				select_record(&journal, i, selected);
-	}
-	for (size_t i = 0; i < count; i++) {
-		struct hostdev_pci_address addr;
-		char canonical[HOSTDEV_PCI_ADDRESS_MAX];
-		ssize_t idx;
-
-		if (!addresses[i] || hostdev_pci_address_parse(addresses[i], &addr) < 0) {
-			r = hostdev_error(ctx, -EINVAL,
-					  "'%s' is not a PCI address: expected DDDD:BB:SS.F or "
-					  "BB:SS.F, such as 0000:3b:00.0",
-					  addresses[i] ? addresses[i] : "(null)");
-			goto out;
-		}
-		hostdev_pci_address_format(&addr, canonical, sizeof(canonical));
-		idx = vfio_journal_data_find(&journal, canonical);
-		if (idx >= 0)
-			select_record(&journal, (size_t)idx, selected);
-	}
-	/* Unrecorded devices first: refusing one must happen before anything changes. */
-	for (size_t i = 0; i < count; i++) {
-		struct hostdev_pci_address addr;
-		char canonical[HOSTDEV_PCI_ADDRESS_MAX];
-
-		hostdev_pci_address_parse(addresses[i], &addr);
-		hostdev_pci_address_format(&addr, canonical, sizeof(canonical));
-		if (vfio_journal_data_find(&journal, canonical) >= 0)
-			continue;
-		r = restore_unjournaled(ctx, canonical, flags, opts->timeout_ms, &restored);
-		if (r < 0)
-			goto out;
-	}
-	r = restore_selected(ctx, &journal, selected, opts->timeout_ms, &restored);
-out:
-	free(selected);
-	vfio_journal_data_clear(&journal);
-	return r < 0 ? r : restored;
-}
-
-static int restore_common(hostdev_ctx *ctx, const char *const *addresses, size_t count, bool all,
-			  const struct hostdev_vfio_options *opts, unsigned int flags)
-{
-	struct hostdev_vfio_options o;
-	int fd, r;
-
-	if (!ctx)
-		return -EINVAL;
-	if (flags & ~(unsigned int)HOSTDEV_RESTORE_UNJOURNALED)
-		return hostdev_error(ctx, -EINVAL, "unknown restore flags 0x%x",
-				     flags & ~(unsigned int)HOSTDEV_RESTORE_UNJOURNALED);
-	if (count && !addresses)
-		return hostdev_error(ctx, -EINVAL, "no addresses given");
-	r = vfio_options_get(ctx, opts, &o);
-	if (r < 0)
-		return r;
-	if (!all && count == 0)
-		return 0;
-	fd = vfio_lock(ctx);
-	if (fd < 0)
-		return fd;
-	r = restore_locked(ctx, addresses, count, all, &o, flags);
-	vfio_unlock(fd);
-	return r;
-}
-
-HOSTDEV_EXPORT int hostdev_vfio_restore_set(hostdev_ctx *ctx, const char *const *addresses,
-					    size_t count, const struct hostdev_vfio_options *opts,
-					    unsigned int flags)
-{
-	return restore_common(ctx, addresses, count, false, opts, flags);
-}
-
-HOSTDEV_EXPORT int hostdev_vfio_restore(hostdev_ctx *ctx, const char *address,
-					const struct hostdev_vfio_options *opts, unsigned int flags)
-{
-	return restore_common(ctx, &address, 1, false, opts, flags);
-}
-
-HOSTDEV_EXPORT int hostdev_vfio_restore_all(hostdev_ctx *ctx,
-					    const struct hostdev_vfio_options *opts,
-					    unsigned int flags)
-{
-	return restore_common(ctx, NULL, 0, true, opts, flags);
 }

@@ -16,6 +16,10 @@
  *  - the caller's protected addresses.
  * Everything is read below the context's roots; a source that cannot be read is logged and skipped
  * (the guard is a safety net, not a precondition).
+ *
+ * vfio_mdev_conflicts() at the end answers the other question of this kind, per device: would its
+ * unbind destroy mediated devices (it is an mdev parent with active mdevs, or the PF of VFs that
+ * are)? The bind calls refuse such a device without HOSTDEV_BIND_FORCE, and the check fails it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -335,4 +339,74 @@ int vfio_guard_collect(hostdev_ctx *ctx, const char *const *protected, size_t pr
 	if (r < 0)
 		vfio_guard_clear(guard);
 	return r;
+}
+
+/* "uuid (type "name", in use)" of every active mdev of @dev, appended to @buf. */
+static size_t describe_mdevs(hostdev_pci_device *dev, char *buf, size_t size, size_t *shown)
+{
+	size_t n = hostdev_pci_device_get_active_mdev_count(dev);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *type = hostdev_pci_device_get_active_mdev_type(dev, i);
+		const char *name = hostdev_pci_device_get_active_mdev_type_name(dev, i);
+		int use = hostdev_pci_device_is_active_mdev_in_use(dev, i);
+		size_t len = strlen(buf);
+
+		if (*shown >= 4) {
+			(*shown)++;
+			continue;
+		}
+		snprintf(buf + len, size - len, "%s%s (%s%s%s%s, %s)", *shown ? ", " : "",
+			 hostdev_pci_device_get_active_mdev_uuid(dev, i),
+			 type ? type : "type unknown", name ? " \"" : "", name ? name : "",
+			 name ? "\"" : "",
+			 use > 0    ? "in use"
+			 : use == 0 ? "not in use"
+				    : "use unknown");
+		(*shown)++;
+	}
+	return n;
+}
+
+size_t vfio_mdev_conflicts(hostdev_ctx *ctx, hostdev_pci_device *dev, char *buf, size_t size)
+{
+	char list[HOSTDEV_ERROR_MAX / 2] = "";
+	size_t shown = 0, own, total, nvfs;
+	char holders[256] = "";
+
+	buf[0] = '\0';
+	own = describe_mdevs(dev, list, sizeof(list), &shown);
+	total = own;
+	/* A PF's driver takes its VFs with it, and every mdev on them. */
+	nvfs = hostdev_pci_device_get_vf_count(dev);
+	for (size_t i = 0; i < nvfs; i++) {
+		const char *vf_address = hostdev_pci_device_get_vf_address(dev, i);
+		hostdev_pci_device *vf;
+		size_t n;
+
+		if (!vf_address || hostdev_pci_device_new(ctx, vf_address, &vf) < 0) {
+			hostdev_clear_error(ctx);
+			continue;
+		}
+		n = describe_mdevs(vf, list, sizeof(list), &shown);
+		if (n)
+			snprintf(holders + strlen(holders), sizeof(holders) - strlen(holders),
+				 "%s%s", strlen(holders) ? ", " : "", vf_address);
+		total += n;
+		hostdev_pci_device_unref(vf);
+	}
+	if (!total)
+		return 0;
+	if (shown > 4)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), " and %zu more",
+			 shown - 4);
+	if (own == total)
+		snprintf(buf, size, "it hosts %zu active mediated device%s: %s", total,
+			 total == 1 ? "" : "s", list);
+	else
+		snprintf(buf, size,
+			 "it is the SR-IOV PF of %s, which host%s %zu active mediated device%s: %s",
+			 holders, strchr(holders, ',') ? "" : "s", total, total == 1 ? "" : "s",
+			 list);
+	return total;
 }

@@ -6,9 +6,9 @@
  * Durability: every update writes a temp file (O_EXCL, O_NOFOLLOW, 0600), fsyncs it, renames it
  * over the journal and fsyncs the directory, so the journal is always either the old or the new
  * document, never a mix. Concurrency: every operation that reads and then writes the journal holds
- * an exclusive flock on <state>/vfio.lock for its whole duration, so no record is lost or
- * duplicated between two processes. The lock file is never deleted (deleting a lock file races with
- * its next user).
+ * the vfio lock (vfio_state.c) for its whole duration, so no record is lost or duplicated between
+ * two processes; readers take no lock. The directory and the file are trust-checked and reached
+ * through a directory descriptor (vfio_state.c): whoever can write the journal steers restore.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,207 +25,19 @@
 #include "sysfs.h"
 #include "vfio.h"
 
-static const char *state_dir(hostdev_ctx *ctx)
+/* The journal below the open (trusted) state directory @dir; missing = empty. */
+static int journal_load_from(hostdev_ctx *ctx, const struct vfio_dir *dir,
+			     struct vfio_journal_data *out)
 {
-	return ctx->paths[HOSTDEV_PATH_STATE];
-}
-
-/* mkdir -p with @mode for the missing components. */
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, len + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-int vfio_lock(hostdev_ctx *ctx)
-{
-	char path[PATH_MAX];
-	int fd, r;
-
-	r = mkdir_p(state_dir(ctx), 0700);
-	if (r < 0)
-		return hostdev_error(ctx, r, "cannot create the state directory %s (%s): %s",
-				     state_dir(ctx), strerror(-r),
-				     r == -EACCES || r == -EROFS
-					 ? "run as root or point HOSTDEV_PATH_STATE at a writable "
-					   "directory"
-					 : "check the path");
-	if (path_join(path, sizeof(path), state_dir(ctx), VFIO_LOCK_FILE) < 0)
-		return hostdev_error(ctx, -ENAMETOOLONG, "state path %s is too long",
-				     state_dir(ctx));
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-	if (fd < 0)
-		return hostdev_error(ctx, -errno, "cannot open the lock file %s (%s)", path,
-				     strerror(errno));
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno == EINTR)
-			continue;
-		r = -errno;
-		close(fd);
-		return hostdev_error(ctx, r, "cannot lock %s (%s)", path, strerror(-r));
-	}
-	return fd;
-}
-
-void vfio_unlock(int fd)
-{
-	if (fd >= 0)
-		close(fd); /* releases the flock */
-}
-
-int vfio_read_file(hostdev_ctx *ctx, const char *path, char **out, size_t *len)
-{
-	/* Our files are small; a huge one is not ours. */
-	const size_t max = 16u << 20;
-	struct stat st;
-	char *buf;
-	size_t done = 0;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		if (r == -ENOENT)
-			return r;
-		if (r == -ELOOP)
-			return hostdev_error(
-			    ctx, -EBADMSG,
-			    "%s is a symbolic link: refusing to follow it (move it "
-			    "aside and check who created it)",
-			    path);
-		return hostdev_error(ctx, r, "cannot open %s (%s)", path, strerror(-r));
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-		close(fd);
-		return hostdev_error(ctx, -EBADMSG,
-				     "%s is not a regular file of sane size: move it aside", path);
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			free(buf);
-			close(fd);
-			return hostdev_error(ctx, r, "cannot read %s (%s)", path, strerror(-r));
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	close(fd);
-	buf[done] = '\0';
-	*out = buf;
-	*len = done;
-	return 0;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int vfio_write_file_atomic(hostdev_ctx *ctx, const char *dir, const char *name, const char *content,
-			   mode_t mode)
-{
-	char path[PATH_MAX], tmp[PATH_MAX];
-	int fd, dirfd, r;
-
-	r = mkdir_p(dir, 0700);
-	if (r < 0)
-		return hostdev_error(ctx, r, "cannot create directory %s (%s)", dir, strerror(-r));
-	if (path_join(path, sizeof(path), dir, name) < 0 ||
-	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return hostdev_error(ctx, -ENAMETOOLONG, "path %s/%s is too long", dir, name);
-	/* A temp file left by a writer that died: we hold the lock, so nobody else is using it. */
-	if (unlink(tmp) < 0 && errno != ENOENT)
-		return hostdev_error(ctx, -errno, "cannot remove the stale %s (%s)", tmp,
-				     strerror(errno));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, mode);
-	if (fd < 0)
-		return hostdev_error(ctx, -errno, "cannot create %s (%s)", tmp, strerror(errno));
-	/* The umask may have narrowed @mode; a wider one must not widen it. */
-	r = fchmod(fd, mode) < 0 ? -errno : 0;
-	if (r == 0)
-		r = write_all(fd, content, strlen(content));
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		return hostdev_error(ctx, r, "cannot write %s (%s): nothing was changed", path,
-				     strerror(-r));
-	}
-	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0 || fsync(dirfd) < 0) {
-		r = -errno;
-		if (dirfd >= 0)
-			close(dirfd);
-		return hostdev_error(ctx, r, "cannot sync directory %s (%s)", dir, strerror(-r));
-	}
-	close(dirfd);
-	return 0;
-}
-
-static int journal_path(hostdev_ctx *ctx, char *buf, size_t size)
-{
-	if (path_join(buf, size, state_dir(ctx), VFIO_JOURNAL_FILE) < 0)
-		return hostdev_error(ctx, -ENAMETOOLONG, "state path %s is too long",
-				     state_dir(ctx));
-	return 0;
-}
-
-int vfio_journal_load(hostdev_ctx *ctx, struct vfio_journal_data *out)
-{
-	char path[PATH_MAX], err[256];
+	char err[256];
 	char *text;
 	size_t len;
 	int r;
 
-	r = journal_path(ctx, path, sizeof(path));
-	if (r < 0)
-		return r;
-	r = vfio_read_file(ctx, path, &text, &len);
-	if (r == -ENOENT) {
-		memset(out, 0, sizeof(*out));
+	memset(out, 0, sizeof(*out));
+	r = vfio_file_read(ctx, dir, VFIO_JOURNAL_FILE, "vfio journal", &text, &len);
+	if (r == -ENOENT)
 		return 0;
-	}
 	if (r < 0)
 		return r;
 	r = vfio_journal_parse(text, len, out, err, sizeof(err));
@@ -235,15 +47,21 @@ int vfio_journal_load(hostdev_ctx *ctx, struct vfio_journal_data *out)
 	if (r < 0)
 		return hostdev_error(
 		    ctx, r,
-		    "the vfio journal %s is corrupt (%s): nothing was changed and the file was "
+		    "the vfio journal %s/%s is corrupt (%s): nothing was changed and the file was "
 		    "kept. Devices it lists may still be on vfio-pci; inspect it, repair or move "
-		    "it "
-		    "aside, then restore those devices (hostdev restore --all, or by hand)",
-		    path, err);
+		    "it aside, then restore those devices (hostdev restore --all, or by hand)",
+		    dir->path, VFIO_JOURNAL_FILE, err);
 	return 0;
 }
 
-int vfio_journal_store(hostdev_ctx *ctx, const struct vfio_journal_data *data)
+int vfio_journal_load(hostdev_ctx *ctx, const struct vfio_state *state,
+		      struct vfio_journal_data *out)
+{
+	return journal_load_from(ctx, &state->dir, out);
+}
+
+int vfio_journal_store(hostdev_ctx *ctx, const struct vfio_state *state,
+		       const struct vfio_journal_data *data)
 {
 	char *text = vfio_journal_serialize(data, true);
 	size_t len;
@@ -264,7 +82,7 @@ int vfio_journal_store(hostdev_ctx *ctx, const struct vfio_journal_data *data)
 		text[len] = '\n';
 		text[len + 1] = '\0';
 	}
-	r = vfio_write_file_atomic(ctx, state_dir(ctx), VFIO_JOURNAL_FILE, text, 0600);
+	r = vfio_file_replace(ctx, &state->dir, VFIO_JOURNAL_FILE, text, len + 1, 0600);
 	free(text);
 	return r;
 }
@@ -280,38 +98,33 @@ struct hostdev_vfio_journal {
 
 HOSTDEV_EXPORT int hostdev_vfio_journal_read(hostdev_ctx *ctx, hostdev_vfio_journal **out)
 {
+	const char *state = ctx ? ctx->paths[HOSTDEV_PATH_STATE] : NULL;
+	struct vfio_dir dir;
 	hostdev_vfio_journal *j;
 	char path[PATH_MAX];
-	int fd, r;
+	int r;
 
 	if (!ctx || !out)
 		return -EINVAL;
-	r = journal_path(ctx, path, sizeof(path));
-	if (r < 0)
-		return r;
+	if (path_join(path, sizeof(path), state, VFIO_JOURNAL_FILE) < 0)
+		return hostdev_error(ctx, -ENAMETOOLONG, "state path %s is too long", state);
 	j = calloc(1, sizeof(*j));
 	if (!j || !(j->path = strdup(path))) {
 		free(j);
 		return -ENOMEM;
 	}
 	j->refcount = 1;
-	/* Without a state directory there is no journal: do not create one just to read it. */
-	if (access(state_dir(ctx), F_OK) < 0 && errno == ENOENT) {
-		*out = j;
-		return 0;
+	/*
+	 * No lock: the journal is only ever replaced by rename(2), so this sees one whole
+	 * document, and a reader never waits behind a long bind (or for a lock it cannot take,
+	 * without write access to the directory). A missing directory is an empty journal: it is
+	 * not created just to be read.
+	 */
+	r = vfio_dir_open(ctx, state, "state directory", VFIO_DIR_READ, &dir);
+	if (r == 0) {
+		r = journal_load_from(ctx, &dir, &j->data);
+		vfio_dir_close(&dir);
 	}
-	fd = vfio_lock(ctx);
-	if (fd < 0) {
-		/* A read-only state dir (an unprivileged `hostdev journal`): read without the lock.
-		 */
-		if (fd != -EACCES && fd != -EROFS && fd != -EPERM) {
-			hostdev_vfio_journal_unref(j);
-			return fd;
-		}
-		hostdev_clear_error(ctx);
-	}
-	r = vfio_journal_load(ctx, &j->data);
-	vfio_unlock(fd);
 	if (r < 0) {
 		hostdev_vfio_journal_unref(j);
 		return r;

@@ -173,6 +173,47 @@ static int parse_record(const cJSON *obj, size_t index, struct vfio_record *rec,
 	return 0;
 }
 
+/* An address and the index of its record, sorted by address then index. */
+struct keyed {
+	const char *address;
+	size_t index;
+};
+
+static int compare_keyed(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	int c = strcmp(x->address, y->address);
+
+	return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * One record per device: refuse the first record (in document order) whose address an earlier
+ * one has. Sorting keeps this O(n log n): a per-record search made a 100k-record journal take
+ * 26 s to list.
+ */
+static int check_duplicates(const struct vfio_journal_data *data, char *err, size_t errsize)
+{
+	struct keyed *keys;
+	size_t first = (size_t)-1;
+
+	if (data->count < 2)
+		return 0;
+	keys = malloc(data->count * sizeof(*keys));
+	if (!keys) {
+		snprintf(err, errsize, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < data->count; i++)
+		keys[i] = (struct keyed){data->records[i].address, i};
+	qsort(keys, data->count, sizeof(*keys), compare_keyed);
+	for (size_t i = 1; i < data->count; i++)
+		if (strcmp(keys[i - 1].address, keys[i].address) == 0 && keys[i].index < first)
+			first = keys[i].index; /* the later of the pair */
+	free(keys);
+	return first == (size_t)-1 ? 0 : bad(err, errsize, first, "duplicate address");
+}
+
 int vfio_journal_parse(const char *text, size_t len, struct vfio_journal_data *out, char *err,
 		       size_t errsize)
 {
@@ -233,10 +274,6 @@ int vfio_journal_parse(const char *text, size_t len, struct vfio_journal_data *o
 		r = parse_record(rec, index, &parsed, err, errsize);
 		if (r < 0)
 			goto out;
-		if (vfio_journal_data_find(&data, parsed.address) >= 0) {
-			r = bad(err, errsize, index, "duplicate address");
-			goto out;
-		}
 		r = vfio_journal_data_add(&data, &parsed);
 		if (r < 0) {
 			snprintf(err, errsize, "out of memory");
@@ -244,6 +281,7 @@ int vfio_journal_parse(const char *text, size_t len, struct vfio_journal_data *o
 		}
 		index++;
 	}
+	r = check_duplicates(&data, err, errsize);
 out:
 	cJSON_Delete(doc);
 	if (r < 0) {

@@ -62,8 +62,8 @@ static int compare_entries(const void *a, const void *b)
 	return strcmp(((const struct entry *)a)->address, ((const struct entry *)b)->address);
 }
 
-/* Load the list; a missing file is empty. */
-static int load(hostdev_ctx *ctx, hostdev_vfio_persist *list)
+/* Load the list from the open configuration directory @config; a missing file is empty. */
+static int load(hostdev_ctx *ctx, const struct vfio_dir *config, hostdev_vfio_persist *list)
 {
 	const cJSON *devices, *item, *d;
 	cJSON *doc;
@@ -71,7 +71,7 @@ static int load(hostdev_ctx *ctx, hostdev_vfio_persist *list)
 	size_t len, n = 0;
 	int r;
 
-	r = vfio_read_file(ctx, list->path, &text, &len);
+	r = vfio_file_read(ctx, config, VFIO_PERSIST_FILE, "persistent device list", &text, &len);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
@@ -126,7 +126,7 @@ static int load(hostdev_ctx *ctx, hostdev_vfio_persist *list)
 	return 0;
 }
 
-static int store(hostdev_ctx *ctx, const hostdev_vfio_persist *list)
+static int store(hostdev_ctx *ctx, const struct vfio_dir *config, const hostdev_vfio_persist *list)
 {
 	cJSON *doc = cJSON_CreateObject(), *devices;
 	char *text = NULL, *with_nl;
@@ -156,8 +156,7 @@ static int store(hostdev_ctx *ctx, const hostdev_vfio_persist *list)
 	text = cJSON_Print(doc);
 	if (!text || asprintf(&with_nl, "%s\n", text) < 0)
 		goto out;
-	r = vfio_write_file_atomic(ctx, ctx->paths[HOSTDEV_PATH_CONFIG], VFIO_PERSIST_FILE, with_nl,
-				   0644);
+	r = vfio_file_replace(ctx, config, VFIO_PERSIST_FILE, with_nl, strlen(with_nl), 0644);
 	free(with_nl);
 out:
 	free(text);
@@ -180,6 +179,25 @@ static hostdev_vfio_persist *list_new(hostdev_ctx *ctx)
 	return list;
 }
 
+static int open_config(hostdev_ctx *ctx, enum vfio_dir_mode mode, struct vfio_dir *config)
+{
+	return vfio_dir_open(ctx, ctx->paths[HOSTDEV_PATH_CONFIG], "configuration directory", mode,
+			     config);
+}
+
+/* Load @list without the lock: the file is only ever replaced by rename(2). */
+static int read_list(hostdev_ctx *ctx, hostdev_vfio_persist *list)
+{
+	struct vfio_dir config;
+	int r = open_config(ctx, VFIO_DIR_READ, &config);
+
+	if (r < 0)
+		return r;
+	r = load(ctx, &config, list);
+	vfio_dir_close(&config);
+	return r;
+}
+
 HOSTDEV_EXPORT int hostdev_vfio_persist_read(hostdev_ctx *ctx, hostdev_vfio_persist **out)
 {
 	hostdev_vfio_persist *list;
@@ -190,7 +208,7 @@ HOSTDEV_EXPORT int hostdev_vfio_persist_read(hostdev_ctx *ctx, hostdev_vfio_pers
 	list = list_new(ctx);
 	if (!list)
 		return -ENOMEM;
-	r = load(ctx, list);
+	r = read_list(ctx, list);
 	if (r < 0) {
 		hostdev_vfio_persist_unref(list);
 		return r;
@@ -203,10 +221,12 @@ HOSTDEV_EXPORT int hostdev_vfio_persist_add(hostdev_ctx *ctx, const char *addres
 					    unsigned int flags)
 {
 	const unsigned int known = HOSTDEV_BIND_GROUP | HOSTDEV_BIND_FORCE;
-	hostdev_vfio_persist *list;
+	struct vfio_state state;
+	struct vfio_dir config = {.fd = -1};
+	hostdev_vfio_persist *list = NULL;
 	hostdev_pci_device *dev;
 	struct entry *e = NULL;
-	int fd, r, existed = 0;
+	int r, existed = 0;
 
 	if (!ctx)
 		return -EINVAL;
@@ -220,13 +240,16 @@ HOSTDEV_EXPORT int hostdev_vfio_persist_add(hostdev_ctx *ctx, const char *addres
 		return hostdev_error(ctx, -EINVAL,
 				     "%s: is a PCI bridge; bridges stay with the host", address);
 	}
-	fd = vfio_lock(ctx);
-	if (fd < 0) {
+	r = vfio_state_lock(ctx, HOSTDEV_VFIO_DEFAULT_LOCK_TIMEOUT_MS, &state);
+	if (r < 0) {
 		hostdev_pci_device_unref(dev);
-		return fd;
+		return r;
 	}
+	r = open_config(ctx, VFIO_DIR_WRITE, &config);
+	if (r < 0)
+		goto out;
 	list = list_new(ctx);
-	r = list ? load(ctx, list) : -ENOMEM;
+	r = list ? load(ctx, &config, list) : -ENOMEM;
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < list->count; i++)
@@ -250,9 +273,10 @@ HOSTDEV_EXPORT int hostdev_vfio_persist_add(hostdev_ctx *ctx, const char *addres
 	e->vendor_id = hostdev_pci_device_get_vendor_id(dev);
 	e->device_id = hostdev_pci_device_get_device_id(dev);
 	qsort(list->entries, list->count, sizeof(*list->entries), compare_entries);
-	r = store(ctx, list);
+	r = store(ctx, &config, list);
 out:
-	vfio_unlock(fd);
+	vfio_dir_close(&config);
+	vfio_state_unlock(&state);
 	hostdev_vfio_persist_unref(list);
 	hostdev_pci_device_unref(dev);
 	return r < 0 ? r : existed;
@@ -262,9 +286,11 @@ HOSTDEV_EXPORT int hostdev_vfio_persist_remove(hostdev_ctx *ctx, const char *add
 {
 	struct hostdev_pci_address a;
 	char canonical[HOSTDEV_PCI_ADDRESS_MAX];
-	hostdev_vfio_persist *list;
+	struct vfio_state state;
+	struct vfio_dir config = {.fd = -1};
+	hostdev_vfio_persist *list = NULL;
 	bool found = false;
-	int fd, r;
+	int r;
 
 	if (!ctx)
 		return -EINVAL;
@@ -273,11 +299,14 @@ HOSTDEV_EXPORT int hostdev_vfio_persist_remove(hostdev_ctx *ctx, const char *add
 				     "'%s' is not a PCI address: expected DDDD:BB:SS.F",
 				     address ? address : "(null)");
 	hostdev_pci_address_format(&a, canonical, sizeof(canonical));
-	fd = vfio_lock(ctx);
-	if (fd < 0)
-		return fd;
-	list = list_new(ctx);
-	r = list ? load(ctx, list) : -ENOMEM;
+	r = vfio_state_lock(ctx, HOSTDEV_VFIO_DEFAULT_LOCK_TIMEOUT_MS, &state);
+	if (r < 0)
+		return r;
+	r = open_config(ctx, VFIO_DIR_WRITE, &config);
+	if (r == 0) {
+		list = list_new(ctx);
+		r = list ? load(ctx, &config, list) : -ENOMEM;
+	}
 	for (size_t i = 0; r == 0 && i < list->count; i++) {
 		if (strcmp(list->entries[i].address, canonical) == 0) {
 			memmove(&list->entries[i], &list->entries[i + 1],
@@ -291,8 +320,9 @@ HOSTDEV_EXPORT int hostdev_vfio_persist_remove(hostdev_ctx *ctx, const char *add
 		r = hostdev_error(ctx, -ENOENT, "%s: not in the persistent list %s", canonical,
 				  list->path);
 	if (r == 0)
-		r = store(ctx, list);
-	vfio_unlock(fd);
+		r = store(ctx, &config, list);
+	vfio_dir_close(&config);
+	vfio_state_unlock(&state);
 	hostdev_vfio_persist_unref(list);
 	return r;
 }
@@ -362,7 +392,7 @@ HOSTDEV_EXPORT unsigned int hostdev_vfio_persist_get_device_id(const hostdev_vfi
 }
 
 /* Apply one entry with the lock held. */
-static int apply_entry(hostdev_ctx *ctx, const struct entry *e,
+static int apply_entry(hostdev_ctx *ctx, const struct vfio_state *state, const struct entry *e,
 		       const struct hostdev_vfio_options *opts)
 {
 	const char *address = e->address;
@@ -383,7 +413,7 @@ static int apply_entry(hostdev_ctx *ctx, const struct entry *e,
 		    "changed: refusing to bind it (update the list with hostdev "
 		    "persist add/remove)",
 		    address, vid, did, e->vendor_id, e->device_id);
-	return vfio_bind_locked(ctx, &address, 1, opts, e->flags);
+	return vfio_bind_locked(ctx, state, &address, 1, opts, e->flags);
 }
 
 HOSTDEV_EXPORT int hostdev_vfio_apply(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts,
@@ -392,7 +422,8 @@ HOSTDEV_EXPORT int hostdev_vfio_apply(hostdev_ctx *ctx, const struct hostdev_vfi
 	struct hostdev_vfio_options o;
 	hostdev_vfio_persist *list;
 	char failures[HOSTDEV_ERROR_MAX] = "";
-	int fd, r, first_error = 0, bound = 0, nfailed = 0;
+	struct vfio_state state;
+	int r, first_error = 0, bound = 0, nfailed = 0;
 
 	if (!ctx)
 		return -EINVAL;
@@ -410,13 +441,13 @@ HOSTDEV_EXPORT int hostdev_vfio_apply(hostdev_ctx *ctx, const struct hostdev_vfi
 		hostdev_vfio_persist_unref(list);
 		return 0;
 	}
-	fd = vfio_lock(ctx);
-	if (fd < 0) {
+	r = vfio_state_lock(ctx, o.lock_timeout_ms, &state);
+	if (r < 0) {
 		hostdev_vfio_persist_unref(list);
-		return fd;
+		return r;
 	}
 	for (size_t i = 0; i < list->count; i++) {
-		r = apply_entry(ctx, &list->entries[i], &o);
+		r = apply_entry(ctx, &state, &list->entries[i], &o);
 		if (r >= 0) {
 			bound += r;
 			continue;
@@ -427,7 +458,7 @@ HOSTDEV_EXPORT int hostdev_vfio_apply(hostdev_ctx *ctx, const struct hostdev_vfi
 		snprintf(failures + strlen(failures), sizeof(failures) - strlen(failures), "%s%s",
 			 nfailed > 1 ? " | " : "", hostdev_ctx_get_error(ctx));
 	}
-	vfio_unlock(fd);
+	vfio_state_unlock(&state);
 	hostdev_vfio_persist_unref(list);
 	if (first_error) {
 		char copy[HOSTDEV_ERROR_MAX];

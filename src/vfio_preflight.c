@@ -361,7 +361,7 @@ static int judge(hostdev_ctx *ctx, hostdev_vfio_report *r, hostdev_pci_device *d
 	int group = hostdev_pci_device_get_iommu_group(dev);
 	char msg[HOSTDEV_ERROR_MAX], conflicts[HOSTDEV_ERROR_MAX / 2] = "", remedy[512];
 	const char *why, *blocked_by = NULL;
-	char blocked_why[512] = "";
+	char blocked_why[HOSTDEV_ERROR_MAX / 2] = "";
 	size_t n, nconf = 0;
 
 	if (hostdev_pci_device_is_bridge(dev))
@@ -381,6 +381,14 @@ static int judge(hostdev_ctx *ctx, hostdev_vfio_report *r, hostdev_pci_device *d
 		return add_device(
 		    r, addr, HOSTDEV_CHECK_FAIL, msg,
 		    "keep it with the host (hostdev bind --force overrides the guard)");
+	}
+	if (vfio_mdev_conflicts(ctx, dev, blocked_why, sizeof(blocked_why))) {
+		snprintf(msg, sizeof(msg), "not assignable while %s (binding it destroys them)",
+			 blocked_why);
+		return add_device(r, addr, HOSTDEV_CHECK_FAIL, msg,
+				  "pass through the mediated devices instead, or remove them first "
+				  "(hostdev mdev remove UUID) when no VM uses them; hostdev bind "
+				  "--force overrides this");
 	}
 	n = hostdev_pci_device_get_iommu_group_member_count(dev);
 	for (size_t i = 0; i < n; i++) {

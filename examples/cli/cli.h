@@ -40,6 +40,8 @@ struct cli {
 	char *sysfs;
 	char *pci_ids;
 	char *modules_dir;
+	char *state_dir;
+	char *config_dir;
 	const char *node_name;
 	int verbose;
 	bool help;
@@ -86,6 +88,8 @@ enum {
 	CLI_OPT_NODE_NAME,
 	CLI_OPT_VERSION,
 	CLI_OPT_MODULES_DIR,
+	CLI_OPT_STATE_DIR,
+	CLI_OPT_CONFIG_DIR,
 };
 #define CLI_GLOBAL_SHORT_OPTIONS "vh"
 /* clang-format off */
@@ -95,6 +99,8 @@ enum {
 	{"pci-ids", required_argument, NULL, CLI_OPT_PCI_IDS}, \
 	{"node-name", required_argument, NULL, CLI_OPT_NODE_NAME}, \
 	{"modules-dir", required_argument, NULL, CLI_OPT_MODULES_DIR}, \
+	{"state-dir", required_argument, NULL, CLI_OPT_STATE_DIR}, \
+	{"config-dir", required_argument, NULL, CLI_OPT_CONFIG_DIR}, \
 	{"verbose", no_argument, NULL, 'v'}, \
 	{"help", no_argument, NULL, 'h'}, \
 	{"version", no_argument, NULL, CLI_OPT_VERSION}
@@ -125,6 +131,23 @@ static inline int cli_getopt_exit_code(int c)
 /* Create cli->ctx from the global options. Returns CLI_EXIT_OK or prints an error and returns 1/2.
  */
 int cli_open_ctx(struct cli *cli);
+
+/*
+ * For commands that change the vfio state (journal, lock, persistent list): refuse --sysfs
+ * without --root or an explicit --state-dir (and, when @uses_config, --config-dir), which would
+ * record fake devices in this host's real journal. Prints the usage error (naming @command) and
+ * returns CLI_EXIT_USAGE, or returns CLI_EXIT_OK.
+ */
+int cli_require_own_state(struct cli *cli, const char *command, bool uses_config);
+
+/* --lock-timeout SECONDS (1-86400) into milliseconds. False when malformed. */
+bool cli_parse_lock_timeout(const char *text, unsigned int *ms);
+
+/*
+ * --owner TEXT: at most HOSTDEV_VFIO_OWNER_MAX bytes. Prints the usage error naming the option
+ * and returns CLI_EXIT_USAGE, or returns CLI_EXIT_OK.
+ */
+int cli_check_owner(struct cli *cli, const char *text);
 
 /* Release everything cli owns. */
 void cli_release(struct cli *cli);

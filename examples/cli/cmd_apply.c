@@ -13,6 +13,7 @@
 enum {
 	OPT_OWNER = 0x200,
 	OPT_TIMEOUT,
+	OPT_LOCK_TIMEOUT,
 };
 
 static int run(struct cli *cli, int argc, char **argv)
@@ -20,6 +21,7 @@ static int run(struct cli *cli, int argc, char **argv)
 	static const struct option options[] = {
 	    {"owner", required_argument, NULL, OPT_OWNER},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	    CLI_GLOBAL_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
@@ -29,7 +31,15 @@ static int run(struct cli *cli, int argc, char **argv)
 
 	while ((c = cli_getopt(cli, argc, argv, ":" CLI_GLOBAL_SHORT_OPTIONS, options)) >= 0) {
 		if (c == OPT_OWNER) {
+			if (cli_check_owner(cli, optarg) != CLI_EXIT_OK)
+				return CLI_EXIT_USAGE;
 			opts.owner = optarg;
+		} else if (c == OPT_LOCK_TIMEOUT) {
+			if (!cli_parse_lock_timeout(optarg, &opts.lock_timeout_ms))
+				return cli_usage_error(cli,
+						       "--lock-timeout: '%s' is not a number of "
+						       "seconds (1-86400)",
+						       optarg);
 		} else if (c == OPT_TIMEOUT) {
 			opts.timeout_ms = (unsigned int)strtoul(optarg, &end, 10);
 			if (!optarg[0] || *end || optarg[0] == '-' || opts.timeout_ms == 0)
@@ -43,6 +53,9 @@ static int run(struct cli *cli, int argc, char **argv)
 		return cli_getopt_exit_code(c);
 	if (optind < argc)
 		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+	code = cli_require_own_state(cli, "apply", true);
+	if (code != CLI_EXIT_OK)
+		return code;
 	code = cli_open_ctx(cli);
 	if (code != CLI_EXIT_OK)
 		return code;
@@ -58,7 +71,7 @@ const struct cli_command cli_cmd_apply = {
     .name = "apply",
     .summary = "Bind every device of the persistent list (run at boot before "
 	       "the kubelet).",
-    .synopsis = "[--owner TEXT] [--timeout MS]",
+    .synopsis = "[--owner TEXT] [--timeout MS] [--lock-timeout SECONDS]",
     .help = "Binds the devices listed with `hostdev persist add`, each with its "
 	    "stored\n"
 	    "--group/--force, skipping those already on vfio-pci. A failing entry "
@@ -68,6 +81,9 @@ const struct cli_command cli_cmd_apply = {
 	    "Options:\n"
 	    "      --owner TEXT     journal owner (default \"hostdev apply\")\n"
 	    "      --timeout MS     how long to wait for the kernel (default "
-	    "5000)\n",
+	    "5000)\n"
+	    "      --lock-timeout SECONDS  how long to wait for another hostdev "
+	    "operation\n"
+	    "                       holding the vfio lock (default 60)\n",
     .run = run,
 };

@@ -16,6 +16,7 @@ enum {
 	OPT_OWNER,
 	OPT_PROTECT,
 	OPT_TIMEOUT,
+	OPT_LOCK_TIMEOUT,
 };
 
 /* --timeout MS: a positive number of milliseconds. */
@@ -93,6 +94,7 @@ static int run(struct cli *cli, int argc, char **argv)
 	    {"owner", required_argument, NULL, OPT_OWNER},
 	    {"protect", required_argument, NULL, OPT_PROTECT},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	    CLI_GLOBAL_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
@@ -110,6 +112,8 @@ static int run(struct cli *cli, int argc, char **argv)
 			flags |= HOSTDEV_BIND_FORCE;
 			break;
 		case OPT_OWNER:
+			if (cli_check_owner(cli, optarg) != CLI_EXIT_OK)
+				return CLI_EXIT_USAGE;
 			opts.owner = optarg;
 			break;
 		case OPT_PROTECT:
@@ -123,6 +127,13 @@ static int run(struct cli *cli, int argc, char **argv)
 				return cli_usage_error(cli,
 						       "--timeout: '%s' is not a number of "
 						       "milliseconds (1-3600000)",
+						       optarg);
+			break;
+		case OPT_LOCK_TIMEOUT:
+			if (!cli_parse_lock_timeout(optarg, &opts.lock_timeout_ms))
+				return cli_usage_error(cli,
+						       "--lock-timeout: '%s' is not a number of "
+						       "seconds (1-86400)",
 						       optarg);
 			break;
 		}
@@ -147,6 +158,9 @@ static int run(struct cli *cli, int argc, char **argv)
 			return cli_usage_error(cli, "--protect: '%s' is not a PCI address",
 					       protect[i]);
 	}
+	code = cli_require_own_state(cli, "bind", false);
+	if (code != CLI_EXIT_OK)
+		return code;
 	code = cli_open_ctx(cli);
 	if (code != CLI_EXIT_OK)
 		return code;
@@ -163,8 +177,7 @@ const struct cli_command cli_cmd_bind = {
     .summary = "Hand PCI devices to vfio-pci, journaled and verified (undo "
 	       "with restore).",
     .synopsis = "[--group] [--force] [--owner TEXT] [--protect ADDRESS]... "
-		"[--timeout MS] "
-		"ADDRESS...",
+		"[--timeout MS] [--lock-timeout SECONDS] ADDRESS...",
     .help = "Binds each ADDRESS to vfio-pci: records its driver in the journal\n"
 	    "(/var/lib/hostdev/vfio-journal.json) first, then driver_override, "
 	    "unbind,\n"
@@ -176,18 +189,25 @@ const struct cli_command cli_cmd_bind = {
 	    "shared with devices on host drivers (without --group), and "
 	    "host-critical\n"
 	    "devices (default-route NIC, controller of a mounted filesystem; "
-	    "without --force).\n"
+	    "without --force),\n"
+	    "and mdev parents with active mediated devices (without --force).\n"
 	    "\n"
 	    "Options:\n"
 	    "      --group          also bind the other endpoints of each IOMMU "
 	    "group; they\n"
 	    "                       are restored together\n"
-	    "      --force          bind host-critical devices anyway\n"
+	    "      --force          bind host-critical devices and mdev parents "
+	    "anyway\n"
 	    "      --owner TEXT     recorded in the journal (restore --all --owner "
-	    "TEXT)\n"
+	    "TEXT);\n"
+	    "                       at most 1023 bytes\n"
 	    "      --protect ADDR   refuse ADDR like a host-critical device "
 	    "(repeatable)\n"
-	    "      --timeout MS     how long to wait for the kernel (default "
-	    "5000)\n",
+	    "      --timeout MS     how long to wait for the kernel, per store "
+	    "and\n"
+	    "                       for the result (default 5000)\n"
+	    "      --lock-timeout SECONDS  how long to wait for another hostdev "
+	    "operation\n"
+	    "                       holding the vfio lock (default 60)\n",
     .run = run,
 };

@@ -55,13 +55,17 @@ static void print_text(hostdev_vfio_journal *j)
 
 		if (gmtime_r(&t, &tm))
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("%-14s %-16s %-12s %5d  %-10s %-20s %s\n",
+		printf("%-14s %-16s %-12s %5d  %-10s %-20s ",
 		       hostdev_vfio_journal_get_address(j, i), drv ? drv : "-", ovr ? ovr : "-",
 		       hostdev_vfio_journal_get_iommu_group(j, i),
 		       hostdev_vfio_journal_is_complete(j, i)
 			   ? (hostdev_vfio_journal_is_group_bind(j, i) ? "bound+grp" : "bound")
 			   : "incomplete",
-		       when, owner ? owner : "-");
+		       when);
+		/* Free text from the caller of bind: a newline or an escape sequence must not
+		 * reach the terminal as such. */
+		cli_print_escaped(stdout, owner ? owner : "-");
+		putchar('\n');
 	}
 }
 
@@ -105,10 +109,15 @@ const struct cli_command cli_cmd_journal = {
     .summary = "List the devices libhostdev bound to vfio-pci and their "
 	       "original drivers.",
     .synopsis = "[--json]",
-    .help = "Reads the journal (/var/lib/hostdev/vfio-journal.json). STATE "
-	    "\"incomplete\"\n"
-	    "marks a bind that was interrupted; `hostdev restore --all` undoes "
-	    "it.\n"
+    .help = "Reads the journal (/var/lib/hostdev/vfio-journal.json) without "
+	    "taking the\n"
+	    "vfio lock, so it answers while a bind runs. STATE \"incomplete\" "
+	    "marks a bind\n"
+	    "that was interrupted; `hostdev restore --all` undoes it. OWNER is "
+	    "printed with\n"
+	    "control characters and backslashes escaped (\\xNN). The journal is "
+	    "root's:\n"
+	    "other users are told which permission they lack.\n"
 	    "\n"
 	    "Options:\n"
 	    "      --json        print {\"schema_version\": 1, \"journal\": "

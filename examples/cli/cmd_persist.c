@@ -108,6 +108,12 @@ static int run(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--group and --force only apply to add");
 	if (json && strcmp(action, "list") != 0)
 		return cli_usage_error(cli, "--json only applies to list");
+	if (strcmp(action, "add") == 0 || strcmp(action, "remove") == 0) {
+		code = cli_require_own_state(
+		    cli, strcmp(action, "add") == 0 ? "persist add" : "persist remove", true);
+		if (code != CLI_EXIT_OK)
+			return code;
+	}
 	code = cli_open_ctx(cli);
 	if (code != CLI_EXIT_OK)
 		return code;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `hostdev restore ADDRESS...|--all`: give devices back to the drivers the
- * journal recorded, also after a crash of whoever bound them. docs/vfio.md.
+ * journal recorded, also after a crash of whoever bound them, and say per
+ * device what was done and whether its record is kept. docs/vfio.md.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,7 +15,74 @@ enum {
 	OPT_OWNER,
 	OPT_REPROBE,
 	OPT_TIMEOUT,
+	OPT_LOCK_TIMEOUT,
+	OPT_FORGET_GONE,
+	OPT_JSON,
 };
+
+/* One line per device, then the counts; the first line of a failure names it too. */
+static void print_result(const hostdev_vfio_result *res)
+{
+	size_t n = hostdev_vfio_result_get_count(res);
+	size_t restored = hostdev_vfio_result_count_outcome(res, HOSTDEV_VFIO_OUTCOME_RESTORED);
+	size_t already = hostdev_vfio_result_count_outcome(res, HOSTDEV_VFIO_OUTCOME_ALREADY);
+	size_t gone = hostdev_vfio_result_count_outcome(res, HOSTDEV_VFIO_OUTCOME_GONE);
+	size_t other = hostdev_vfio_result_count_outcome(res, HOSTDEV_VFIO_OUTCOME_OTHER_DRIVER);
+	size_t kept = 0, bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int outcome = hostdev_vfio_result_get_outcome(res, i);
+		const char *name = hostdev_vfio_outcome_name(outcome);
+
+		kept += hostdev_vfio_result_has_record(res, i);
+		bad += outcome == HOSTDEV_VFIO_OUTCOME_FAILED ||
+		       outcome == HOSTDEV_VFIO_OUTCOME_REFUSED;
+		if (outcome == HOSTDEV_VFIO_OUTCOME_NOT_BOUND && n == 1)
+			continue; /* the summary says it */
+		printf("%s: %s: ", hostdev_vfio_result_get_address(res, i), name ? name : "?");
+		cli_print_escaped(stdout, hostdev_vfio_result_get_message(res, i));
+		putchar('\n');
+	}
+	printf("%zu device%s restored", restored, restored == 1 ? "" : "s");
+	if (restored + already + gone + other + bad == 0)
+		printf(" (nothing to restore)");
+	if (already)
+		printf(", %zu already on %s original driver%s", already,
+		       already == 1 ? "its" : "their", already == 1 ? "" : "s");
+	if (other)
+		printf(", %zu on another driver (not restored)", other);
+	if (gone)
+		printf(", %zu gone", gone);
+	if (bad)
+		printf(", %zu failed or refused", bad);
+	if (kept)
+		printf("; %zu journal record%s kept", kept, kept == 1 ? "" : "s");
+	putchar('\n');
+}
+
+static int print_json(struct cli *cli, const hostdev_vfio_result *res)
+{
+	cJSON *doc = cli_json_document(), *list;
+	char *text = NULL;
+	int r, code;
+
+	r = hostdev_vfio_result_to_json(res, 0, &text);
+	if (r < 0 || !doc) {
+		cJSON_Delete(doc);
+		hostdev_free(text);
+		return cli_lib_error(cli, r < 0 ? r : -ENOMEM, "restore");
+	}
+	list = cJSON_Parse(text);
+	hostdev_free(text);
+	if (!list) {
+		cJSON_Delete(doc);
+		return cli_lib_error(cli, -ENOMEM, "restore");
+	}
+	cJSON_AddItemToObject(doc, "restore", list);
+	code = cli_json_print(doc);
+	cJSON_Delete(doc);
+	return code;
+}
 
 static int run(struct cli *cli, int argc, char **argv)
 {
@@ -23,12 +91,16 @@ static int run(struct cli *cli, int argc, char **argv)
 	    {"owner", required_argument, NULL, OPT_OWNER},
 	    {"reprobe", no_argument, NULL, OPT_REPROBE},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
+	    {"forget-gone", no_argument, NULL, OPT_FORGET_GONE},
+	    {"json", no_argument, NULL, OPT_JSON},
 	    CLI_GLOBAL_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	struct hostdev_vfio_options opts = HOSTDEV_VFIO_OPTIONS_INIT;
+	hostdev_vfio_result *res = NULL;
 	unsigned int flags = 0;
-	bool all = false;
+	bool all = false, json = false;
 	char *end;
 	int c, code, r;
 
@@ -38,6 +110,8 @@ static int run(struct cli *cli, int argc, char **argv)
 			all = true;
 			break;
 		case OPT_OWNER:
+			if (cli_check_owner(cli, optarg) != CLI_EXIT_OK)
+				return CLI_EXIT_USAGE;
 			opts.owner = optarg;
 			break;
 		case OPT_REPROBE:
@@ -50,6 +124,19 @@ static int run(struct cli *cli, int argc, char **argv)
 						       "--timeout: '%s' is not a number of "
 						       "milliseconds",
 						       optarg);
+			break;
+		case OPT_LOCK_TIMEOUT:
+			if (!cli_parse_lock_timeout(optarg, &opts.lock_timeout_ms))
+				return cli_usage_error(cli,
+						       "--lock-timeout: '%s' is not a number of "
+						       "seconds (1-86400)",
+						       optarg);
+			break;
+		case OPT_FORGET_GONE:
+			flags |= HOSTDEV_RESTORE_FORGET_GONE;
+			break;
+		case OPT_JSON:
+			json = true;
 			break;
 		}
 	}
@@ -70,33 +157,53 @@ static int run(struct cli *cli, int argc, char **argv)
 					       "DDDD:BB:SS.F or BB:SS.F",
 					       argv[i]);
 	}
+	code = cli_require_own_state(cli, "restore", false);
+	if (code != CLI_EXIT_OK)
+		return code;
 	code = cli_open_ctx(cli);
 	if (code != CLI_EXIT_OK)
 		return code;
-	if (all)
-		r = hostdev_vfio_restore_all(cli->ctx, &opts, flags);
-	else
-		r = hostdev_vfio_restore_set(cli->ctx, (const char *const *)argv + optind,
-					     (size_t)(argc - optind), &opts, flags);
+	r = hostdev_vfio_restore_with_result(cli->ctx, (const char *const *)argv + optind,
+					     (size_t)(argc - optind), &opts,
+					     flags | (all ? HOSTDEV_RESTORE_ALL : 0), &res);
+	/* What was done is printed even when something failed: the records kept say what is left.
+	 */
+	if (res) {
+		if (json)
+			code = print_json(cli, res);
+		else
+			print_result(res);
+		hostdev_vfio_result_unref(res);
+	}
 	if (r < 0)
 		return cli_lib_error(cli, r, "restore");
-	printf("%d device%s restored%s\n", r, r == 1 ? "" : "s",
-	       r == 0 ? " (nothing to restore)" : "");
-	return CLI_EXIT_OK;
+	return code;
 }
 
 const struct cli_command cli_cmd_restore = {
     .name = "restore",
     .summary = "Give devices back to their original drivers (from the journal).",
-    .synopsis = "[--owner TEXT] [--reprobe] [--timeout MS] ADDRESS...|--all",
-    .help = "For each device (newest first): driver_override back to its recorded "
-	    "value,\n"
-	    "unbind from vfio-pci, bind the recorded driver (drivers_probe when "
-	    "there was\n"
-	    "none), verify, drop the journal record. Devices bound with --group "
-	    "come back\n"
-	    "with their whole group. Works after a crash of the process that bound "
-	    "them.\n"
+    .synopsis = "[--owner TEXT] [--reprobe] [--forget-gone] [--timeout MS] "
+		"[--lock-timeout SECONDS] [--json] ADDRESS...|--all",
+    .help = "For each device (newest first), by what it is on now:\n"
+	    "  vfio-pci or no driver: driver_override back to its recorded value, "
+	    "unbind\n"
+	    "    from vfio-pci, bind the recorded driver (drivers_probe when there "
+	    "was\n"
+	    "    none), verify: \"restored\", record dropped;\n"
+	    "  its recorded driver: \"already\", record dropped;\n"
+	    "  another driver: \"other-driver\", left alone and not counted as "
+	    "restored,\n"
+	    "    record dropped;\n"
+	    "  no such device: \"gone\", record kept (--forget-gone drops it).\n"
+	    "A record naming vfio-pci is \"refused\" (restore never binds vfio-pci), "
+	    "a\n"
+	    "failing device \"failed\"; both keep their records and make the exit "
+	    "status 1.\n"
+	    "Devices bound with --group come back with their whole group. Works "
+	    "after a\n"
+	    "crash of the process that bound them. One line per device, then the "
+	    "counts.\n"
 	    "\n"
 	    "Options:\n"
 	    "      --all            every device in the journal\n"
@@ -105,7 +212,16 @@ const struct cli_command cli_cmd_restore = {
 	    "clear its\n"
 	    "                       driver_override and let the kernel pick a "
 	    "driver\n"
+	    "      --forget-gone    drop the records of devices that no longer "
+	    "exist\n"
 	    "      --timeout MS     how long to wait for the kernel (default "
-	    "5000)\n",
+	    "5000)\n"
+	    "      --lock-timeout SECONDS  how long to wait for another hostdev "
+	    "operation\n"
+	    "                       holding the vfio lock (default 60)\n"
+	    "      --json           print {\"schema_version\": 1, \"restore\": "
+	    "[{\"address\",\n"
+	    "                       \"outcome\", \"driver\", \"record_kept\", "
+	    "\"message\"}]}\n",
     .run = run,
 };

@@ -215,6 +215,34 @@ static void print_indented(const char *text, int indent)
 	putchar('\n');
 }
 
+/* The mdevs that exist on this parent: binding it to vfio-pci would destroy them. */
+static void print_active_mdevs(hostdev_pci_device *dev)
+{
+	size_t count = hostdev_pci_device_get_active_mdev_count(dev);
+
+	if (!count) {
+		field("Active mdevs:", NULL);
+		return;
+	}
+	printf("  %-22s%zu\n", "Active mdevs:", count);
+	for (size_t i = 0; i < count; i++) {
+		const char *type = hostdev_pci_device_get_active_mdev_type(dev, i);
+		const char *name = hostdev_pci_device_get_active_mdev_type_name(dev, i);
+		int group = hostdev_pci_device_get_active_mdev_iommu_group(dev, i);
+		int in_use = hostdev_pci_device_is_active_mdev_in_use(dev, i);
+
+		printf("    %s: %s", hostdev_pci_device_get_active_mdev_uuid(dev, i),
+		       type ? type : "type unknown");
+		if (name)
+			printf(" (%s)", name);
+		if (group >= 0)
+			printf(", IOMMU group %d", group);
+		printf(", %s\n", in_use > 0    ? "in use"
+				 : in_use == 0 ? "not in use"
+					       : "use unknown (run as root to tell)");
+	}
+}
+
 static void print_netdevs_and_mdevs(hostdev_pci_device *dev)
 {
 	size_t count = hostdev_pci_device_get_netdev_count(dev);
@@ -226,6 +254,7 @@ static void print_netdevs_and_mdevs(hostdev_pci_device *dev)
 		printf("%s%s", i ? ", " : "", hostdev_pci_device_get_netdev(dev, i));
 	puts(count ? "" : "none");
 
+	print_active_mdevs(dev);
 	count = hostdev_pci_device_get_mdev_type_count(dev);
 	if (!count) {
 		field("Mdev types:", NULL);

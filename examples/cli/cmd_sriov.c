@@ -17,6 +17,7 @@ enum {
 	OPT_AUTOPROBE,
 	OPT_TIMEOUT,
 	OPT_FORCE,
+	OPT_LOCK_TIMEOUT,
 };
 
 /* A non-negative decimal number up to @max. */
@@ -164,6 +165,7 @@ static int run(struct cli *cli, int argc, char **argv)
 	    {"autoprobe", no_argument, NULL, OPT_AUTOPROBE},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"force", no_argument, NULL, OPT_FORCE},
+	    {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	    CLI_GLOBAL_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
@@ -205,6 +207,13 @@ static int run(struct cli *cli, int argc, char **argv)
 		case OPT_FORCE:
 			flags |= HOSTDEV_SRIOV_FORCE;
 			break;
+		case OPT_LOCK_TIMEOUT:
+			if (!cli_parse_lock_timeout(optarg, &opts.lock_timeout_ms))
+				return cli_usage_error(cli,
+						       "--lock-timeout: '%s' is not a number of "
+						       "seconds (1-86400)",
+						       optarg);
+			break;
 		}
 	}
 	if (c != CLI_GETOPT_END)
@@ -219,9 +228,16 @@ static int run(struct cli *cli, int argc, char **argv)
 				       "'%s' is not a PCI address: expected DDDD:BB:SS.F or "
 				       "BB:SS.F",
 				       address);
-	if (!set && (flags || opts.autoprobe || opts.timeout_ms))
-		return cli_usage_error(cli, "--no-autoprobe, --autoprobe, --timeout and --force "
-					    "need --vfs N");
+	if (!set && (flags || opts.autoprobe || opts.timeout_ms || opts.lock_timeout_ms))
+		return cli_usage_error(cli,
+				       "--no-autoprobe, --autoprobe, --timeout, --lock-timeout "
+				       "and --force need --vfs N");
+	if (set) {
+		/* A count change reads (and with --force edits) the vfio journal. */
+		code = cli_require_own_state(cli, "sriov --vfs", false);
+		if (code != CLI_EXIT_OK)
+			return code;
+	}
 	code = cli_open_ctx(cli);
 	if (code != CLI_EXIT_OK)
 		return code;
@@ -249,7 +265,7 @@ const struct cli_command cli_cmd_sriov = {
     .summary = "Show an SR-IOV PF and its VFs, or set the number of VFs.",
     .synopsis = "ADDRESS [--json]\n"
 		"       hostdev sriov ADDRESS --vfs N [--no-autoprobe|--autoprobe] [--timeout S] "
-		"[--force] [--json]",
+		"[--lock-timeout S] [--force] [--json]",
     .help = "Without --vfs: the PF's driver, VF count and total, VF device id, routing\n"
 	    "offset and stride, driver autoprobe, and per VF its index, address, driver,\n"
 	    "IOMMU group, network interface and MAC.\n"
@@ -267,6 +283,8 @@ const struct cli_command cli_cmd_sriov = {
 	    "      --timeout S      how long one sysfs write and the VF links may take\n"
 	    "                       (default 120); a write still running then is reported,\n"
 	    "                       and the kernel may still complete it\n"
+	    "      --lock-timeout S how long to wait for another hostdev operation holding\n"
+	    "                       the vfio lock (default 60)\n"
 	    "      --force          change the count even though VFs are handed to VMs\n"
 	    "      --json           print {\"schema_version\": 1, \"sriov\": {...}}\n",
     .run = run,

@@ -21,7 +21,12 @@ static const char global_help[] =
     "  --node-name NAME  node name used in object names (default: the host name)\n"
     "  --modules-dir DIR kernel module directory for the modalias lookup\n"
     "                    (default /lib/modules/$(uname -r))\n"
-    "  -v, --verbose     log library messages to stderr (-vv for debug messages)\n"
+    "  --state-dir DIR   vfio journal and lock, overrides --root (default\n"
+    "                    /var/lib/hostdev)\n"
+    "  --config-dir DIR  persistent device list, overrides --root (default\n"
+    "                    /etc/hostdev)\n"
+    "  -v, --verbose     log library messages to stderr (-vv for debug messages;\n"
+    "                    warnings and notices are always shown)\n"
     "  -h, --help        show help and exit\n"
     "      --version     show the version and exit\n";
 
@@ -84,6 +89,26 @@ static int set_path_option(struct cli *cli, char **slot, const char *option, con
 	if (!want_dir && S_ISDIR(st.st_mode))
 		return cli_usage_error(cli, "%s '%s': is a directory, expected a file", option,
 				       value);
+	path = absolute_path(value);
+	if (!path) {
+		cli_error("%s '%s': %s", option, value, strerror(errno));
+		return CLI_EXIT_FAILURE;
+	}
+	free(*slot);
+	*slot = path;
+	return CLI_EXIT_OK;
+}
+
+/* A directory option that may not exist yet (it must not be something else). */
+static int set_dir_option(struct cli *cli, char **slot, const char *option, const char *value)
+{
+	struct stat st;
+	char *path;
+
+	if (!value[0])
+		return cli_usage_error(cli, "%s: empty path", option);
+	if (stat(value, &st) == 0 && !S_ISDIR(st.st_mode))
+		return cli_usage_error(cli, "%s '%s': not a directory", option, value);
 	path = absolute_path(value);
 	if (!path) {
 		cli_error("%s '%s': %s", option, value, strerror(errno));
@@ -175,6 +200,17 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
 			if (r != CLI_EXIT_OK)
 				return CLI_GETOPT_ERROR;
 			break;
+		case CLI_OPT_STATE_DIR:
+			/* Need not exist yet: the library creates it (0700) on first use. */
+			r = set_dir_option(cli, &cli->state_dir, "--state-dir", optarg);
+			if (r != CLI_EXIT_OK)
+				return CLI_GETOPT_ERROR;
+			break;
+		case CLI_OPT_CONFIG_DIR:
+			r = set_dir_option(cli, &cli->config_dir, "--config-dir", optarg);
+			if (r != CLI_EXIT_OK)
+				return CLI_GETOPT_ERROR;
+			break;
 		case CLI_OPT_NODE_NAME:
 			if (!optarg[0]) {
 				cli_usage_error(cli, "--node-name: empty name");
@@ -206,7 +242,11 @@ static const char *priority_name(int priority)
 
 static void log_to_stderr(int priority, const char *message, void *userdata)
 {
-	fprintf(stderr, "hostdev: %s: %s\n", priority_name(priority), message);
+	(void)userdata;
+	/* Escaped: messages can quote text from files (an owner, a driver name) verbatim. */
+	fprintf(stderr, "hostdev: %s: ", priority_name(priority));
+	cli_print_escaped(stderr, message);
+	fputc('\n', stderr);
 }
 
 int cli_open_ctx(struct cli *cli)
@@ -218,11 +258,14 @@ int cli_open_ctx(struct cli *cli)
 		cli_error("cannot create the library context: %s", strerror(-r));
 		return CLI_EXIT_FAILURE;
 	}
-	if (cli->verbose > 0) {
-		hostdev_ctx_set_log_fn(cli->ctx, log_to_stderr, NULL);
-		hostdev_ctx_set_log_priority(cli->ctx, cli->verbose > 1 ? HOSTDEV_LOG_DEBUG
-									: HOSTDEV_LOG_INFO);
-	}
+	/*
+	 * Warnings and notices (a wait for the vfio lock, naming its holder) are always shown:
+	 * a command that waits silently looks hung.
+	 */
+	hostdev_ctx_set_log_fn(cli->ctx, log_to_stderr, NULL);
+	hostdev_ctx_set_log_priority(cli->ctx, cli->verbose > 1	  ? HOSTDEV_LOG_DEBUG
+					       : cli->verbose > 0 ? HOSTDEV_LOG_INFO
+								  : HOSTDEV_LOG_NOTICE);
 	/* --root first so that --sysfs overrides it whatever the order on the command line. */
 	if (cli->root && (r = hostdev_ctx_set_root(cli->ctx, cli->root)) < 0)
 		return cli_lib_error(cli, r, "--root");
@@ -234,8 +277,61 @@ int cli_open_ctx(struct cli *cli)
 	if (cli->modules_dir &&
 	    (r = hostdev_ctx_set_path(cli->ctx, HOSTDEV_PATH_MODULES, cli->modules_dir)) < 0)
 		return cli_lib_error(cli, r, "--modules-dir");
+	if (cli->state_dir &&
+	    (r = hostdev_ctx_set_path(cli->ctx, HOSTDEV_PATH_STATE, cli->state_dir)) < 0)
+		return cli_lib_error(cli, r, "--state-dir");
+	if (cli->config_dir &&
+	    (r = hostdev_ctx_set_path(cli->ctx, HOSTDEV_PATH_CONFIG, cli->config_dir)) < 0)
+		return cli_lib_error(cli, r, "--config-dir");
 	if (cli->node_name && (r = hostdev_ctx_set_node_name(cli->ctx, cli->node_name)) < 0)
 		return cli_lib_error(cli, r, "--node-name");
+	return CLI_EXIT_OK;
+}
+
+int cli_require_own_state(struct cli *cli, const char *command, bool uses_config)
+{
+	if (!cli->sysfs || cli->root)
+		return CLI_EXIT_OK;
+	if (!cli->state_dir)
+		return cli_usage_error(cli,
+				       "%s with --sysfs alone would use this host's real vfio "
+				       "journal (/var/lib/hostdev) for the devices of %s: --sysfs "
+				       "moves only sysfs. Pass --root DIR (sysfs, state and config "
+				       "under DIR) or --state-dir DIR as well",
+				       command, cli->sysfs);
+	if (uses_config && !cli->config_dir)
+		return cli_usage_error(cli,
+				       "%s with --sysfs and --state-dir would still edit this "
+				       "host's real device list (/etc/hostdev): pass --config-dir "
+				       "DIR as well, or --root DIR",
+				       command);
+	return CLI_EXIT_OK;
+}
+
+bool cli_parse_lock_timeout(const char *text, unsigned int *ms)
+{
+	char *end;
+	unsigned long v;
+
+	if (!text[0] || text[0] == '-')
+		return false;
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (*end || errno || v == 0 || v > 86400)
+		return false;
+	*ms = (unsigned int)v * 1000;
+	return true;
+}
+
+int cli_check_owner(struct cli *cli, const char *text)
+{
+	size_t len = strlen(text);
+
+	if (len > HOSTDEV_VFIO_OWNER_MAX)
+		return cli_usage_error(cli,
+				       "--owner: the text is %zu bytes long; at most %d are "
+				       "recorded",
+				       len, HOSTDEV_VFIO_OWNER_MAX);
 	return CLI_EXIT_OK;
 }
 
@@ -246,5 +342,8 @@ void cli_release(struct cli *cli)
 	free(cli->sysfs);
 	free(cli->pci_ids);
 	free(cli->modules_dir);
+	free(cli->state_dir);
+	free(cli->config_dir);
 	cli->root = cli->sysfs = cli->pci_ids = cli->modules_dir = NULL;
+	cli->state_dir = cli->config_dir = NULL;
 }

@@ -156,6 +156,30 @@ const char *hostdev_pci_device_get_mdev_type_device_api(hostdev_pci_device *dev,
 /** description, NULL if unknown; may span lines. */
 const char *hostdev_pci_device_get_mdev_type_description(hostdev_pci_device *dev, size_t index);
 
+/*
+ * Mediated devices that exist on this device as their parent (the <uuid> children of its sysfs
+ * directory), sorted by UUID. Unbinding the parent's driver destroys them, which is why the bind
+ * calls of vfio.h refuse such a parent. Read on first use, like the mdev types.
+ */
+/** Number of active mdevs (0 for devices that are no mdev parent). */
+size_t hostdev_pci_device_get_active_mdev_count(hostdev_pci_device *dev);
+/** UUID (lower case) of active mdev @index; NULL out of range. */
+const char *hostdev_pci_device_get_active_mdev_uuid(hostdev_pci_device *dev, size_t index);
+/** Its type id (the basename of its mdev_type link, e.g. "nvidia-745"); NULL when unknown. */
+const char *hostdev_pci_device_get_active_mdev_type(hostdev_pci_device *dev, size_t index);
+/** Its type's human name (e.g. "NVIDIA A2-4Q"), NULL when the driver gives none. */
+const char *hostdev_pci_device_get_active_mdev_type_name(hostdev_pci_device *dev, size_t index);
+/** Its IOMMU group (a VM opens <dev>/vfio/<group>), -1 when none or out of range. */
+int hostdev_pci_device_get_active_mdev_iommu_group(hostdev_pci_device *dev, size_t index);
+/**
+ * Whether a process holds mdev @index open: 1 when a file descriptor of some process under the
+ * context's proc root refers to its <dev>/vfio/<group> node or its vfio device cdev
+ * (<dev>/vfio/devices/vfioN), 0 when none does, -1 when that cannot be told (processes whose file
+ * descriptors the caller may not read: run as root; or out of range). The first call for a
+ * device scans every process's descriptors once (the answer is then kept).
+ */
+int hostdev_pci_device_is_active_mdev_in_use(hostdev_pci_device *dev, size_t index);
+
 /* Names used by Harvester and KubeVirt (rules in docs/naming.md). NULL only on allocation failure.
  */
 /** "<class>: <vendor> <device>" as Harvester's PCIDevice status.description. */

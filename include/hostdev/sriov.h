@@ -102,7 +102,7 @@ enum hostdev_sriov_flags {
 };
 
 /** Current version of struct hostdev_sriov_options. */
-#define HOSTDEV_SRIOV_OPTIONS_VERSION 1
+#define HOSTDEV_SRIOV_OPTIONS_VERSION 2
 
 /** Default of hostdev_sriov_options.timeout_ms (field tools wait up to two minutes). */
 #define HOSTDEV_SRIOV_DEFAULT_TIMEOUT_MS 120000
@@ -121,12 +121,18 @@ struct hostdev_sriov_options {
 	unsigned int timeout_ms;
 	/** enum hostdev_sriov_autoprobe. */
 	unsigned int autoprobe;
+	/**
+	 * Since version 2. How long to wait for the vfio lock (a count change reads the vfio
+	 * journal under it) when another operation holds it, in milliseconds; then -ETIMEDOUT.
+	 * 0 means HOSTDEV_VFIO_DEFAULT_LOCK_TIMEOUT_MS (vfio.h).
+	 */
+	unsigned int lock_timeout_ms;
 };
 
 /** Static initialiser with the defaults. */
 #define HOSTDEV_SRIOV_OPTIONS_INIT                                                                 \
 	{                                                                                          \
-		HOSTDEV_SRIOV_OPTIONS_VERSION, 0, HOSTDEV_SRIOV_AUTOPROBE_KEEP                     \
+		HOSTDEV_SRIOV_OPTIONS_VERSION, 0, HOSTDEV_SRIOV_AUTOPROBE_KEEP, 0                  \
 	}
 
 /**

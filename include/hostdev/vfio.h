@@ -59,13 +59,31 @@ enum hostdev_restore_flags {
 	 * is cleared and the kernel picks a driver (drivers_probe).
 	 */
 	HOSTDEV_RESTORE_UNJOURNALED = 1u << 0,
+	/**
+	 * Drop the records of devices that no longer exist. Without it such records are kept (and
+	 * reported as HOSTDEV_VFIO_OUTCOME_GONE): a device missing from this sysfs view may be
+	 * missing only from the view (a wrong sysfs root, a container), and a record is the only
+	 * way back to its driver.
+	 */
+	HOSTDEV_RESTORE_FORGET_GONE = 1u << 1,
+	/**
+	 * hostdev_vfio_restore_with_result() only: every record of the journal (only those of
+	 * opts->owner when it is set), like hostdev_vfio_restore_all(); no addresses may be given.
+	 */
+	HOSTDEV_RESTORE_ALL = 1u << 2,
 };
 
 /** Current version of struct hostdev_vfio_options. */
-#define HOSTDEV_VFIO_OPTIONS_VERSION 1
+#define HOSTDEV_VFIO_OPTIONS_VERSION 2
 
 /** Default verification timeout of hostdev_vfio_options.timeout_ms. */
 #define HOSTDEV_VFIO_DEFAULT_TIMEOUT_MS 5000
+
+/** Default of hostdev_vfio_options.lock_timeout_ms (and of calls without options). */
+#define HOSTDEV_VFIO_DEFAULT_LOCK_TIMEOUT_MS 60000
+
+/** Longest owner text (hostdev_vfio_options.owner) in bytes; longer is -EINVAL. */
+#define HOSTDEV_VFIO_OWNER_MAX 1023
 
 /**
  * Options of bind, restore and apply. Initialise with HOSTDEV_VFIO_OPTIONS_INIT or
@@ -78,12 +96,13 @@ struct hostdev_vfio_options {
 	unsigned int version;
 	/**
 	 * Free text recorded in the journal with each device bound (e.g. "kubevirt/vm-a", a pod
-	 * UID), NULL for none. hostdev_vfio_restore_all() with an owner restores only that owner's
-	 * records.
+	 * UID), NULL for none, at most HOSTDEV_VFIO_OWNER_MAX bytes. hostdev_vfio_restore_all()
+	 * with an owner restores only that owner's records.
 	 */
 	const char *owner;
 	/**
-	 * How long to wait for the kernel to show the new driver link and /dev/vfio/<group> after
+	 * How long each sysfs store may block (the watchdog: -ETIMEDOUT naming the attribute) and
+	 * how long to wait for the kernel to show the new driver link and /dev/vfio/<group> after
 	 * the writes, in milliseconds. 0 means HOSTDEV_VFIO_DEFAULT_TIMEOUT_MS.
 	 */
 	unsigned int timeout_ms;
@@ -91,12 +110,18 @@ struct hostdev_vfio_options {
 	const char *const *protected_addresses;
 	/** Number of entries of @protected_addresses. */
 	size_t protected_count;
+	/**
+	 * Since version 2. How long to wait for the vfio lock another operation holds (a notice
+	 * naming the holder's pid goes to the log callback first), in milliseconds; then the call
+	 * fails with -ETIMEDOUT. 0 means HOSTDEV_VFIO_DEFAULT_LOCK_TIMEOUT_MS.
+	 */
+	unsigned int lock_timeout_ms;
 };
 
 /** Static initialiser with the defaults. */
 #define HOSTDEV_VFIO_OPTIONS_INIT                                                                  \
 	{                                                                                          \
-		HOSTDEV_VFIO_OPTIONS_VERSION, NULL, 0, NULL, 0                                     \
+		HOSTDEV_VFIO_OPTIONS_VERSION, NULL, 0, NULL, 0, 0                                  \
 	}
 
 /**
@@ -127,22 +152,28 @@ int hostdev_vfio_bind(hostdev_ctx *ctx, const char *address,
  * failure, every device this call touched is put back (in reverse order) and the journal no longer
  * holds their records.
  *
- * Steps, for the whole set: validate every address; refuse devices without an IOMMU group (-EINVAL,
- * "enable VT-d/AMD-Vi ..."), bridges (-EINVAL), guarded devices without HOSTDEV_BIND_FORCE
- * (-EPERM), groups with other endpoints on host drivers without HOSTDEV_BIND_GROUP (-EBUSY, naming
- * each member and its driver); load the modules; write the journal; then per device:
- * driver_override = "vfio-pci", unbind from the current driver, drivers_probe, wait for the driver
- * link; finally wait for /dev/vfio/<group> of each group and mark the records complete.
+ * Steps, for the whole set and under the vfio lock (waited for at most opts->lock_timeout_ms, with
+ * a notice naming its holder): validate every address; refuse devices without an IOMMU group
+ * (-EINVAL, "enable VT-d/AMD-Vi ..."), bridges (-EINVAL), guarded devices without
+ * HOSTDEV_BIND_FORCE (-EPERM), mdev parents with active mediated devices (or PFs whose VFs have
+ * some) without HOSTDEV_BIND_FORCE (-EBUSY: unbinding the parent's driver destroys them, and
+ * blocks while a VM holds one), groups with other endpoints on host drivers without
+ * HOSTDEV_BIND_GROUP (-EBUSY, naming each member and its driver); load the modules; write the
+ * journal; then per device: driver_override = "vfio-pci", unbind from the current driver,
+ * drivers_probe, wait for the driver link; finally wait for /dev/vfio/<group> of each group and
+ * mark the records complete. Every sysfs store runs under a watchdog of opts->timeout_ms.
  *
  * Idempotent: a device already on vfio-pci is left alone (and not recorded when it was not bound by
  * libhostdev). A record left by an interrupted bind is reused, so the original driver survives
- * any number of crashes.
+ * any number of crashes. A driver_override that already reads "vfio-pci" is recorded as unset.
  *
  * @flags: enum hostdev_bind_flags. Returns the number of devices this call moved to vfio-pci
  * (0 when all were there already) or a negative errno: -EINVAL (bad address, no IOMMU group,
- * bridge, unknown flag, bad options), -ENODEV (no such device), -EPERM (guarded), -EBUSY (group),
- * -ENOENT (vfio-pci not installed), -ETIMEDOUT (the kernel did not show the binding in time),
- * -EBADMSG (unreadable journal: nothing was changed), or the errno of a failed sysfs write.
+ * bridge, unknown flag, bad options, a sysfs attribute that is not a regular file), -ENODEV (no
+ * such device), -EPERM (guarded; a state directory, journal or lock file another user owns or can
+ * write), -EBUSY (group, active mdevs), -ENOENT (vfio-pci not installed), -ETIMEDOUT (the kernel
+ * did not show the binding in time, a sysfs store blocked, or the lock stayed held), -EBADMSG
+ * (unreadable journal: nothing was changed), or the errno of a failed sysfs write.
  */
 int hostdev_vfio_bind_set(hostdev_ctx *ctx, const char *const *addresses, size_t count,
 			  const struct hostdev_vfio_options *opts, unsigned int flags);
@@ -152,26 +183,115 @@ int hostdev_vfio_restore(hostdev_ctx *ctx, const char *address,
 			 const struct hostdev_vfio_options *opts, unsigned int flags);
 
 /**
- * Give devices back to the drivers the journal recorded. Per device, in reverse bind order:
- * driver_override set back to its recorded value ("\n" clears it), unbind from vfio-pci, bind the
- * recorded driver (drivers_probe when there was none or its driver is gone), verify, drop the
- * record. A device recorded as part of a group bind brings the rest of its group with it. A device
- * whose record says it is already on its original driver only loses the record; a device that no
- * longer exists loses its record with a warning in the log (the kernel forgets the override with
- * it). Devices without a record: already off vfio-pci -> nothing to do; on vfio-pci -> -ENOENT
- * unless HOSTDEV_RESTORE_UNJOURNALED. Devices are restored one by one; a failure stops the call,
- * keeps the failing device's record (retry later) and reports how many were restored before it.
- * Only opts->timeout_ms is used. Returns the number of devices restored or a negative errno.
+ * Give devices back to the drivers the journal recorded; hostdev_vfio_restore_with_result()
+ * without the result. Returns the number of devices restored or a negative errno.
  */
 int hostdev_vfio_restore_set(hostdev_ctx *ctx, const char *const *addresses, size_t count,
 			     const struct hostdev_vfio_options *opts, unsigned int flags);
 
 /**
- * Restore every device of the journal (only those of opts->owner when it is set), newest first.
- * Returns the number restored (0 for an empty journal) or a negative errno.
+ * Restore every device of the journal (only those of opts->owner when it is set), newest first;
+ * hostdev_vfio_restore_with_result() with HOSTDEV_RESTORE_ALL, without the result. Returns the
+ * number restored (0 for an empty journal) or a negative errno.
  */
 int hostdev_vfio_restore_all(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts,
 			     unsigned int flags);
+
+/** What a call did with one device (hostdev_vfio_result_get_outcome()). */
+enum hostdev_vfio_outcome {
+	/** Given back to its recorded driver (or, when it had none, left to the kernel). */
+	HOSTDEV_VFIO_OUTCOME_RESTORED = 0,
+	/** Already on its recorded driver: nothing to give back. */
+	HOSTDEV_VFIO_OUTCOME_ALREADY = 1,
+	/** The device does not exist; see hostdev_vfio_result_has_record() for its record. */
+	HOSTDEV_VFIO_OUTCOME_GONE = 2,
+	/** On a third driver (neither vfio-pci nor the recorded one): left alone, not restored. */
+	HOSTDEV_VFIO_OUTCOME_OTHER_DRIVER = 3,
+	/**
+	 * The record asks for what restore never does (vfio-pci as the original driver or
+	 * override): nothing was written, the record is kept for a human to inspect.
+	 */
+	HOSTDEV_VFIO_OUTCOME_REFUSED = 4,
+	/** A sysfs store or wait failed (the message says which); the record is kept. */
+	HOSTDEV_VFIO_OUTCOME_FAILED = 5,
+	/** No record and not on vfio-pci: nothing to do. */
+	HOSTDEV_VFIO_OUTCOME_NOT_BOUND = 6,
+};
+
+/**
+ * Per-device result of a restore: one entry per device looked at, in the order handled. New
+ * outcomes may be added (bind is meant to report through the same object): treat an unknown one
+ * like HOSTDEV_VFIO_OUTCOME_FAILED.
+ */
+typedef struct hostdev_vfio_result hostdev_vfio_result;
+
+/**
+ * Give devices back to the drivers the journal recorded, and say what happened to each.
+ *
+ * Which devices: @addresses (@count entries), or with HOSTDEV_RESTORE_ALL (@count 0) every
+ * record (only opts->owner's when set). A device recorded as part of a group bind brings the
+ * rest of its group with it. Devices without a record: off vfio-pci -> NOT_BOUND; on vfio-pci ->
+ * the call fails with -ENOENT before anything is written, unless HOSTDEV_RESTORE_UNJOURNALED
+ * (driver_override cleared, drivers_probe).
+ *
+ * Per record, newest first, what the device is on decides:
+ *  - vfio-pci, or no driver: driver_override back to its recorded value ("\n" clears it), unbind
+ *    from vfio-pci, bind the recorded driver (drivers_probe when there was none or its driver is
+ *    not registered), wait for the driver link -> RESTORED, record dropped;
+ *  - its recorded driver -> ALREADY, record dropped;
+ *  - another driver -> OTHER_DRIVER (not counted as restored), record dropped: the host has it;
+ *  - nothing (no such device) -> GONE, record kept unless HOSTDEV_RESTORE_FORGET_GONE.
+ * A device off vfio-pci gets no store except, when its driver_override still reads "vfio-pci"
+ * (a bind interrupted before its unbind), that override put back; a host-critical device (the
+ * guard of the bind calls) only has it cleared. Restore never writes "vfio-pci" anywhere: a
+ * record naming vfio-pci as the original driver or override is REFUSED. A store or wait that
+ * fails -> FAILED, record kept (retry later); the other records are still handled.
+ *
+ * The journal is rewritten once, after all devices (not once per record): a crash in between
+ * leaves records of devices already given back, which the next restore finds on their recorded
+ * driver and drops (docs/vfio.md, "Restore").
+ *
+ * @flags: enum hostdev_restore_flags. Uses opts->owner (with HOSTDEV_RESTORE_ALL),
+ * opts->timeout_ms and opts->lock_timeout_ms. @out may be NULL. Returns the number of devices
+ * RESTORED, or, when a record was REFUSED or FAILED, the negative errno of the first of them
+ * (-EPERM for a refusal) with a message naming it and counting the rest. *@out (a new
+ * reference) is set whenever the journal was read, on failure too; it stays NULL when the call
+ * failed before (-EINVAL, -ENOENT, -EBADMSG, -EPERM for an untrusted state directory,
+ * -ETIMEDOUT waiting for the lock).
+ */
+int hostdev_vfio_restore_with_result(hostdev_ctx *ctx, const char *const *addresses, size_t count,
+				     const struct hostdev_vfio_options *opts, unsigned int flags,
+				     hostdev_vfio_result **out);
+
+hostdev_vfio_result *hostdev_vfio_result_ref(hostdev_vfio_result *result);
+/** NULL-safe; always returns NULL. */
+hostdev_vfio_result *hostdev_vfio_result_unref(hostdev_vfio_result *result);
+/** Number of entries. */
+size_t hostdev_vfio_result_get_count(const hostdev_vfio_result *result);
+/** Number of entries with outcome @outcome (enum hostdev_vfio_outcome). */
+size_t hostdev_vfio_result_count_outcome(const hostdev_vfio_result *result, int outcome);
+/* Fields of entry @index; NULL / -EINVAL / 0 out of range. */
+/** Device address "dddd:bb:ss.f". */
+const char *hostdev_vfio_result_get_address(const hostdev_vfio_result *result, size_t index);
+/** enum hostdev_vfio_outcome of the entry. */
+int hostdev_vfio_result_get_outcome(const hostdev_vfio_result *result, size_t index);
+/** Driver the device is on after the call, NULL for none (or gone). */
+const char *hostdev_vfio_result_get_driver(const hostdev_vfio_result *result, size_t index);
+/** 1 when the journal still holds the device's record after the call, else 0. */
+int hostdev_vfio_result_has_record(const hostdev_vfio_result *result, size_t index);
+/** One sentence: what was done and why ("restored to e1000e", "no such device; record kept"). */
+const char *hostdev_vfio_result_get_message(const hostdev_vfio_result *result, size_t index);
+/**
+ * Stable name of an outcome: "restored", "already", "gone", "other-driver", "refused", "failed",
+ * "not-bound"; NULL for an unknown value.
+ */
+const char *hostdev_vfio_outcome_name(int outcome);
+/**
+ * The result as JSON: [{"address", "outcome" (the name), "driver", "record_kept", "message"}].
+ * *@out is released with hostdev_free(). @flags: HOSTDEV_JSON_PRETTY or 0. Returns 0, -EINVAL,
+ * -ENOMEM.
+ */
+int hostdev_vfio_result_to_json(const hostdev_vfio_result *result, unsigned int flags, char **out);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Journal */
@@ -180,9 +300,13 @@ int hostdev_vfio_restore_all(hostdev_ctx *ctx, const struct hostdev_vfio_options
 typedef struct hostdev_vfio_journal hostdev_vfio_journal;
 
 /**
- * Read the journal (under the lock, so the snapshot is consistent). A missing journal is an empty
- * one. On success *@out holds a new reference. Returns 0, -EBADMSG when the file is corrupt or
- * truncated (the error names the file; nothing is deleted), -ENOMEM, another negative errno.
+ * Read the journal. No lock is taken: the file is only ever replaced whole (rename), so the
+ * snapshot is consistent, and a reader never waits behind a bind. A missing journal (or state
+ * directory) is an empty one. On success *@out holds a new reference. Returns 0, -EBADMSG when the
+ * file is corrupt, truncated or not a regular file (the error names the file; nothing is deleted),
+ * -EPERM when the directory or file is owned by another user than the caller or root, or is
+ * writable by others, -EACCES saying which permission the caller lacks, -ENOMEM, another negative
+ * errno.
  */
 int hostdev_vfio_journal_read(hostdev_ctx *ctx, hostdev_vfio_journal **out);
 
@@ -206,7 +330,10 @@ const char *hostdev_vfio_journal_get_driver_override(const hostdev_vfio_journal 
 int hostdev_vfio_journal_get_iommu_group(const hostdev_vfio_journal *journal, size_t index);
 /** Time of the bind, seconds since the epoch. */
 int64_t hostdev_vfio_journal_get_time(const hostdev_vfio_journal *journal, size_t index);
-/** Owner text given by the caller, NULL when none. */
+/**
+ * Owner text given by the caller, NULL when none. Free text: it may hold control characters;
+ * escape it before printing it to a terminal.
+ */
 const char *hostdev_vfio_journal_get_owner(const hostdev_vfio_journal *journal, size_t index);
 /** 1 when the device was bound as part of a HOSTDEV_BIND_GROUP bind of its group, else 0. */
 int hostdev_vfio_journal_is_group_bind(const hostdev_vfio_journal *journal, size_t index);
@@ -279,7 +406,8 @@ size_t hostdev_vfio_report_get_device_count(const hostdev_vfio_report *report);
 const char *hostdev_vfio_report_get_device_address(const hostdev_vfio_report *report, size_t index);
 /**
  * PASS: assignable as is (or already on vfio-pci); WARN: assignable with HOSTDEV_BIND_GROUP;
- * FAIL: not assignable (no IOMMU group, bridge, guarded, group holds a guarded device).
+ * FAIL: not assignable (no IOMMU group, bridge, guarded, group holds a guarded device, hosts
+ * active mediated devices or is the PF of VFs that do: binding it would destroy them).
  * -EINVAL out of range.
  */
 int hostdev_vfio_report_get_device_status(const hostdev_vfio_report *report, size_t index);

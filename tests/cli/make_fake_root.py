@@ -5,8 +5,8 @@
 Usage: make_fake_root.py DIR   (DIR must not exist or be empty; it is filled with DIR/sys/...)
 
 The tree: a host bridge (known vendor, unknown device), a root port with a GPU (mdev parent with
-three types, one with awkward bytes in its description) and its audio function sharing one IOMMU
-group, an integrated boot VGA device, a device of an unknown vendor without IOMMU group, driver,
+three types, one with awkward bytes in its description, and one active mdev that no process holds)
+and its audio function sharing one IOMMU group, an integrated boot VGA device, a device of an unknown vendor without IOMMU group, driver,
 subsystem or modalias, a second root port with a two-port X710 (port 0 is a PF with two VFs, one VF
 on iavf with a netdev, one on vfio-pci with driver_override), and an NVMe controller in PCI domain
 10000 (VMD style). Attributes are written byte for byte as the kernel formats them and links are
@@ -40,7 +40,8 @@ DEVICES = [
              # (not UTF-8). No name and no available_instances file.
              dict(id="test-odd", name=None, available=None, api="vfio-pci",
                   description=b'say "hi"\\path\tTAB\nline two \xff end'),
-         ]),
+         ],
+         mdevs=[dict(uuid="4b20d080-1b54-4048-85b3-a6a62d165c01", type="nvidia-222", group=50)]),
     dict(addr="0000:01:00.1", parent="0000:00:01.0", vendor=0x10de, device=0x10f8, sv=0x10de,
          sd=0x12a2, cls=0x040300, rev=0xa1, driver="snd_hda_intel", group=1, numa=1),
     dict(addr="0000:00:02.0", vendor=0x8086, device=0x3e92, sv=0x1028, sd=0x0869,
@@ -215,6 +216,18 @@ def build(root):
             write(tp + "/device_api", t["api"] + "\n")
             write(tp + "/description", t["description"] + b"\n")
             write(tp + "/create", "")
+        for m in d.get("mdevs", []):
+            # The kernel's layout: <parent>/<uuid> with mdev_type and iommu_group links.
+            mp = p + "/" + m["uuid"]
+            grp = os.path.join(sysfs, "kernel/iommu_groups", str(m["group"]))
+            os.makedirs(mp)
+            os.makedirs(grp + "/devices", exist_ok=True)
+            link(mp + "/mdev_type", p + "/mdev_supported_types/" + m["type"])
+            link(mp + "/iommu_group", grp)
+            link(grp + "/devices/" + m["uuid"], mp)
+            link(p + "/mdev_supported_types/" + m["type"] + "/devices/" + m["uuid"], mp)
+            link(os.path.join(sysfs, "bus/mdev/devices", m["uuid"]), mp)
+            write(mp + "/remove", "")
     # Global files lspci and the library look at.
     write(os.path.join(sysfs, "bus/pci/drivers_probe"), "")
     write(os.path.join(sysfs, "bus/pci/rescan"), "")

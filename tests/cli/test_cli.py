@@ -56,12 +56,15 @@ DEVICE_SCHEMA = {
     "numa_node": (INT,), "physical_slot": (STR, NULL), "boot_vga": (BOOL,),
     "is_bridge": (BOOL,), "sriov": (DICT,), "is_vf": (BOOL,), "pf_address": (STR, NULL),
     "vf_index": (INT, NULL), "netdevs": (LIST,), "mdev_types": (LIST,), "names": (DICT,),
+    "mdevs": (LIST,),
 }
 SRIOV_SCHEMA = {"is_pf": (BOOL,), "total_vfs": (INT,), "num_vfs": (INT,),
                 "vf_device_id": (STR, NULL), "vfs": (LIST,)}
 VF_SCHEMA = {"number": (INT,), "address": (STR,)}
 MDEV_SCHEMA = {"id": (STR,), "name": (STR, NULL), "available_instances": (INT, NULL),
                "device_api": (STR, NULL), "description": (STR, NULL)}
+ACTIVE_MDEV_SCHEMA = {"uuid": (STR,), "type": (STR, NULL), "type_name": (STR, NULL),
+                      "iommu_group": (INT, NULL), "in_use": (BOOL, NULL)}
 NAMES_SCHEMA = {"description": (STR,), "object_name": (STR,), "resource_name": (STR,),
                 "device_resource_name": (STR,), "kubevirt_env": (STR,)}
 HEX_WIDTH = {"vendor_id": 4, "device_id": 4, "subsystem_vendor_id": 4,
@@ -183,6 +186,8 @@ def check_device_schema(env, dev):
         check_object(env, "%s.sriov.vfs[%d]" % (where, i), vf, VF_SCHEMA)
     for i, t in enumerate(dev.get("mdev_types", [])):
         check_object(env, "%s.mdev_types[%d]" % (where, i), t, MDEV_SCHEMA)
+    for i, m in enumerate(dev.get("mdevs", [])):
+        check_object(env, "%s.mdevs[%d]" % (where, i), m, ACTIVE_MDEV_SCHEMA)
     check_object(env, where + ".names", dev.get("names"), NAMES_SCHEMA)
     for key in ("modules", "iommu_group_members", "netdevs"):
         env.check(all(isinstance(x, str) for x in dev.get(key, [])),
@@ -580,6 +585,7 @@ def case_schema_doc(env):
         "sriov": list(dev["sriov"]),
         "vf": list(dev["sriov"]["vfs"][0]),
         "mdev_type": list(gpu["device"]["mdev_types"][0]),
+        "mdev": list(gpu["device"]["mdevs"][0]),
         "names": list(dev["names"]),
         "group_member": list(doc["iommu_group_devices"][0]),
         "vf_device": list(doc["vf_devices"][0]),
@@ -589,7 +595,8 @@ def case_schema_doc(env):
         env.check(sections.get(name) == keys, "docs/json-schema.md table (`%s`): %s, output "
                   "has %s" % (name, sections.get(name), keys))
     for name, keys in (("device", DEVICE_SCHEMA), ("sriov", SRIOV_SCHEMA),
-                       ("mdev_type", MDEV_SCHEMA), ("names", NAMES_SCHEMA)):
+                       ("mdev_type", MDEV_SCHEMA), ("mdev", ACTIVE_MDEV_SCHEMA),
+                       ("names", NAMES_SCHEMA)):
         env.check(sections.get(name) == list(keys), "test schema %s out of date" % name)
 
 

@@ -23,7 +23,9 @@
  *   HOSTDEV_KMODEL_DELAY=op:target:MS[,...]  the store sleeps MS ms in the writing thread before
  *                                   it takes effect (a slow or hung driver: watchdog tests);
  *                                   op = numvfs | numvfs0 | mdev_create | mdev_remove, target =
- *                                   the PF address, the mdev type id, the mdev UUID or "*".
+ *                                   the PF address, the mdev type id, the mdev UUID or "*";
+ *                                   op = override | unbind | bind | probe, target = the device
+ *                                   address (watchdog tests of bind and restore)
  *                                   HOSTDEV_KMODEL_FAIL also knows these ops and "autoprobe"
  *   HOSTDEV_KMODEL_SRIOV_LIMIT=pf:N[,...]  the PF driver enables at most N VFs (partial enable)
  *   HOSTDEV_KMODEL_SRIOV_NO_PHYSFN=pf[,...]  new VFs of these PFs get no physfn link (a kernel
@@ -47,7 +49,9 @@
  *                                   mediated devices" below
  *   finit_module/init_module        "loads" the module: <root>/sys/module/<name>, and for vfio_pci
  *                                   the driver directory and <root>/dev/vfio/vfio
- * Every modelled write is logged to <root>/.kmodel/log ("op address value -> result").
+ * Every modelled write is logged to <root>/.kmodel/log ("op address value -> result"), and so are
+ * renames and fsyncs of files below the root ("RENAME <path>", "FSYNC <path>": counted, not
+ * modelled), for tests that count journal rewrites.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -76,6 +80,11 @@ static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
 static ssize_t (*real_pwrite64)(int, const void *, size_t, off64_t);
 static ssize_t (*real_writev)(int, const struct iovec *, int);
 static long (*real_syscall)(long, ...);
+static int (*real_rename)(const char *, const char *);
+static int (*real_renameat)(int, const char *, int, const char *);
+static int (*real_renameat2)(int, const char *, int, const char *, unsigned int);
+static int (*real_fsync)(int);
+static int (*real_fdatasync)(int);
 static int (*real_init_module)(void *, unsigned long, const char *);
 
 static pid_t counter_pid;
@@ -91,6 +100,11 @@ static void resolve_real(void)
 		real_writev = dlsym(RTLD_NEXT, "writev");
 		real_syscall = dlsym(RTLD_NEXT, "syscall");
 		real_init_module = dlsym(RTLD_NEXT, "init_module");
+		real_rename = dlsym(RTLD_NEXT, "rename");
+		real_renameat = dlsym(RTLD_NEXT, "renameat");
+		real_renameat2 = dlsym(RTLD_NEXT, "renameat2");
+		real_fsync = dlsym(RTLD_NEXT, "fsync");
+		real_fdatasync = dlsym(RTLD_NEXT, "fdatasync");
 	}
 }
 
@@ -1085,6 +1099,7 @@ static int model_write(const struct model *m, const char *path, const char *data
 		if (!slash || !is_pci_address(slash + 1))
 			return -1;
 		err = injected("override", slash + 1);
+		stall(m, "override", slash + 1);
 		if (!err && len >= 4096)
 			err = EINVAL;
 		if (!err) {
@@ -1101,6 +1116,7 @@ static int model_write(const struct model *m, const char *path, const char *data
 			err = ENODEV;
 		else
 			err = injected("probe", value);
+		stall(m, "probe", value);
 		if (!err) {
 			dev_driver(dir, cur, sizeof(cur));
 			if (!cur[0]) {
@@ -1134,6 +1150,7 @@ static int model_write(const struct model *m, const char *path, const char *data
 			}
 			if (!err)
 				err = injected("unbind", value);
+			stall(m, "unbind", value);
 			if (!err)
 				do_unbind(m, value, dir, driver);
 			model_log(m, "unbind", value, driver, err);
@@ -1155,6 +1172,7 @@ static int model_write(const struct model *m, const char *path, const char *data
 			}
 			if (!err)
 				err = injected("bind", value);
+			stall(m, "bind", value);
 			if (!err)
 				err = do_bind(m, value, dir, driver);
 			model_log(m, "bind", value, driver, err);
@@ -1260,6 +1278,78 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	if (intercept(fd, buf, len, &ret))
 		return ret;
 	return real_writev(fd, iov, iovcnt);
+}
+
+/*
+ * Durability operations below the root are only counted: "RENAME <path>" (the target) and
+ * "FSYNC <path>" lines in the log, so that tests can assert how often a file is rewritten (the
+ * journal: one rewrite per batch, not per record) without timing anything.
+ */
+static void count_durable(const char *op, int dirfd, const char *name)
+{
+	struct model m;
+	char link[64], path[PATH_MAX], full[PATH_MAX];
+	ssize_t n;
+
+	if (in_model || !model_get(&m))
+		return;
+	if (name && name[0] == '/') {
+		snprintf(full, sizeof(full), "%s", name);
+	} else {
+		if (dirfd == AT_FDCWD)
+			snprintf(link, sizeof(link), "/proc/self/cwd");
+		else
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+		n = readlink(link, path, sizeof(path) - 1);
+		if (n <= 0)
+			return;
+		path[n] = '\0';
+		if (name)
+			snprintf(full, sizeof(full), "%s/%s", path, name);
+		else
+			snprintf(full, sizeof(full), "%s", path);
+	}
+	if (strncmp(full, m.root, strlen(m.root)) != 0 || full[strlen(m.root)] != '/' ||
+	    strncmp(full + strlen(m.root), "/.kmodel", 8) == 0)
+		return;
+	in_model = 1;
+	model_log(&m, op, full + strlen(m.root) + 1, "", 0);
+	in_model = 0;
+}
+
+int rename(const char *from, const char *to)
+{
+	resolve_real();
+	count_durable("RENAME", AT_FDCWD, to);
+	return real_rename(from, to);
+}
+
+int renameat(int fromfd, const char *from, int tofd, const char *to)
+{
+	resolve_real();
+	count_durable("RENAME", tofd, to);
+	return real_renameat(fromfd, from, tofd, to);
+}
+
+int renameat2(int fromfd, const char *from, int tofd, const char *to, unsigned int flags)
+{
+	resolve_real();
+	count_durable("RENAME", tofd, to);
+	return real_renameat2(fromfd, from, tofd, to, flags);
+}
+
+int fsync(int fd)
+{
+	resolve_real();
+	count_durable("FSYNC", fd, NULL);
+	return real_fsync(fd);
+}
+
+int fdatasync(int fd)
+{
+	resolve_real();
+	count_durable("FSYNC", fd, NULL);
+	return real_fdatasync(fd);
 }
 
 /* Module "loading": returns 0 or an errno. */

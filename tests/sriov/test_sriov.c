@@ -353,8 +353,9 @@ static void test_autoprobe_off_then_vfio(void **state)
 	assert_null(hostdev_sriov_pf_get_vf_netdev(pf, 0));
 	hostdev_sriov_pf_unref(pf);
 
-	/* a driverless VF goes straight to vfio-pci with the library's bind */
-	vopts.owner = "vm-a";
+	/* a driverless VF goes straight to vfio-pci with the library's bind; the owner is free
+	 * text and comes back escaped in messages */
+	vopts.owner = "vm-a\n\x1b[2J";
 	assert_int_equal(hostdev_vfio_bind(f->ctx, vf0, &vopts, 0), 1);
 	assert_string_equal(attr(f, vf0, "driver_override"), "vfio-pci");
 
@@ -362,7 +363,8 @@ static void test_autoprobe_off_then_vfio(void **state)
 	assert_int_equal(hostdev_sriov_set_num_vfs(f->ctx, NIC_PF, 0, NULL, 0), -EBUSY);
 	assert_true(contains(hostdev_ctx_get_error(f->ctx), "refusing to change the VF count"));
 	assert_true(contains(hostdev_ctx_get_error(f->ctx),
-			     "VF 0 0000:3b:02.0 (vfio-pci, bound by libhostdev for 'vm-a')"));
+			     "VF 0 0000:3b:02.0 (vfio-pci, bound by libhostdev for "
+			     "'vm-a\\x0a\\x1b[2J')"));
 	assert_true(contains(hostdev_ctx_get_error(f->ctx), "hostdev restore"));
 	assert_true(contains(hostdev_ctx_get_error(f->ctx), "--force"));
 	assert_int_equal(hostdev_sriov_set_num_vfs(f->ctx, NIC_PF, 4, NULL, 0), -EBUSY);
@@ -445,8 +447,9 @@ static void test_hung_write_times_out(void **state)
 	assert_int_equal(hostdev_sriov_set_num_vfs(f->ctx, NIC_PF, 2, &opts, 0), -ETIMEDOUT);
 	/* the caller got control back on time, not after the driver */
 	assert_true(ms_now() - start < 1200);
-	assert_true(contains(hostdev_ctx_get_error(f->ctx),
-			     "writing 2 to sriov_numvfs did not return within 200 ms"));
+	assert_true(
+	    contains(hostdev_ctx_get_error(f->ctx), "sriov_numvfs did not return within 200 ms"));
+	assert_true(contains(hostdev_ctx_get_error(f->ctx), fakeroot_sysfs(f->root)));
 	assert_true(contains(hostdev_ctx_get_error(f->ctx), "may still complete the write"));
 	/* ...and it did complete later: the result is visible, never pretended */
 	for (i = 0; i < 500 && strcmp(attr(f, NIC_PF, "sriov_numvfs"), "2") != 0; i++)
@@ -505,7 +508,8 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(hostdev_sriov_set_num_vfs(f->ctx, NIC_PF, 1, &opts, 0), -EINVAL);
 	assert_int_equal(hostdev_sriov_options_init(NULL, 1), -EINVAL);
 	assert_int_equal(hostdev_sriov_options_init(&opts, 0), -EINVAL);
-	assert_int_equal(hostdev_sriov_options_init(&opts, 2), -EINVAL);
+	assert_int_equal(hostdev_sriov_options_init(&opts, HOSTDEV_SRIOV_OPTIONS_VERSION + 1),
+			 -EINVAL);
 	assert_int_equal(hostdev_sriov_set_num_vfs(f->ctx, "0000:77:00.0", 1, NULL, 0), -ENODEV);
 	assert_int_equal(numvfs_writes(f), 0);
 }

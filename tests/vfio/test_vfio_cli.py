@@ -11,9 +11,12 @@ real `hostdev` binary against it with --root. Usage: test_vfio_cli.py --hostdev 
 import argparse
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 NIC = "0000:01:00.0"
 VIRTIO = "0000:00:03.0"
@@ -22,6 +25,14 @@ AUDIO = "0000:02:00.1"
 MGMT = "0000:04:00.0"
 NOGROUP = "0000:05:00.0"
 SMBUS = "0000:00:1f.3"
+SPARE = "0000:06:00.0"
+VGPU_PF = "0000:c1:00.0"
+VGPU_VF0 = "0000:c1:00.4"
+VGPU_VF3 = "0000:c1:00.7"
+VGPU_MDEV0 = "8b0c8e8a-4f1e-4a55-9b7e-2f0e4b8a3c01"
+JOURNAL = "var/lib/hostdev/vfio-journal.json"
+# Generous: only bounds a wait for an event.
+DEADLINE = 60
 
 
 class Host:
@@ -36,7 +47,7 @@ class Host:
     def close(self):
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def run(self, *argv, expect=0, kill_at=None):
+    def env(self, kill_at=None, extra=None):
         env = dict(os.environ)
         env["LD_PRELOAD"] = self.args.kmodel
         env["HOSTDEV_KMODEL_ROOT"] = self.root
@@ -44,7 +55,14 @@ class Host:
         env.pop("HOSTDEV_KMODEL_KILL_AT", None)
         if kill_at is not None:
             env["HOSTDEV_KMODEL_KILL_AT"] = str(kill_at)
-        p = subprocess.run([self.args.hostdev, "--root", self.root, *argv], env=env, capture_output=True, text=True)
+        env.update(extra or {})
+        return env
+
+    def run(self, *argv, expect=0, kill_at=None, root_option=True, extra_env=None, user=None,
+            wrap=()):
+        cmd = [*wrap, self.args.hostdev, *(["--root", self.root] if root_option else []), *argv]
+        p = subprocess.run(cmd, env=self.env(kill_at, extra_env), capture_output=True, text=True,
+                           user=user)
         if expect is not None and p.returncode != expect:
             raise AssertionError(f"hostdev {' '.join(argv)}: exit {p.returncode}, expected {expect}\n"
                                  f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
@@ -56,6 +74,32 @@ class Host:
 
     def has(self, rel):
         return os.path.exists(os.path.join(self.root, rel))
+
+    def path(self, rel):
+        return os.path.join(self.root, rel)
+
+    def log_count(self, needle):
+        try:
+            with open(self.path(".kmodel/log")) as f:
+                return sum(needle in line for line in f)
+        except FileNotFoundError:
+            return 0
+
+    def write_journal(self, records):
+        with open(self.path(JOURNAL), "w") as f:
+            json.dump({"format": "libhostdev-vfio-journal", "version": 1, "records": records}, f)
+        os.chmod(self.path(JOURNAL), 0o600)
+
+
+def record(address, driver="e1000e", owner=None):
+    return {"address": address, "driver": driver, "driver_override": None, "iommu_group": 9,
+            "time": 1700000000, "owner": owner, "group_bind": False, "complete": True}
+
+
+def stale_records(n):
+    """@n records of devices that do not exist."""
+    return [record("0000:%02x:%02x.%d" % (0xa0 + i // 256, (i // 8) % 32, i % 8), "ixgbevf")
+            for i in range(n)]
 
 
 def check(cond, what):
@@ -241,6 +285,232 @@ def case_usage(args):
         h.close()
 
 
+def case_sysfs_alone(args):
+    """--sysfs moves only sysfs: state-changing commands need --root or --state-dir with it."""
+    h = Host(args)
+    try:
+        sysfs = h.path("sys")
+        # Even a regression cannot reach this host's journal: /var/lib is a private tmpfs here.
+        wrap = ("unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount -t tmpfs hostdev-test /var/lib && "$0" "$@"; s=$?; '
+                'ls -A /var/lib >&2; exit $s')
+        for argv, what in ((["bind", NIC], "bind"), (["restore", "--all"], "restore"),
+                           (["apply"], "apply"), (["persist", "add", NIC], "persist add"),
+                           (["persist", "remove", NIC], "persist remove"),
+                           (["sriov", NIC, "--vfs", "0"], "sriov --vfs")):
+            p = h.run("--sysfs", sysfs, *argv, expect=2, root_option=False, wrap=wrap)
+            contains(p.stderr, what + " with --sysfs")
+            contains(p.stderr, "--state-dir")
+            # `ls -A /var/lib` printed nothing after hostdev's own error line.
+            check(p.stderr.strip().splitlines()[-1].startswith("hostdev:"),
+                  f"something was written below /var/lib: {p.stderr}")
+        check(h.driver(NIC) == "e1000e", "NIC touched")
+        # With explicit state (and config) directories they run, and write there.
+        state, config = h.path("other-state"), h.path("other-config")
+        contains(h.run("--sysfs", sysfs, "--state-dir", state, "restore", "--all",
+                       root_option=False, wrap=wrap).stdout, "nothing to restore")
+        check(os.path.exists(os.path.join(state, "vfio.lock")), "lock not in --state-dir")
+        p = h.run("--sysfs", sysfs, "--state-dir", state, "persist", "add", NIC, expect=2,
+                  root_option=False, wrap=wrap)
+        contains(p.stderr, "--config-dir")
+        h.run("--sysfs", sysfs, "--state-dir", state, "--config-dir", config, "persist", "add",
+              NIC, root_option=False, wrap=wrap)
+        check(os.path.exists(os.path.join(config, "vfio-devices.json")), "list not in --config-dir")
+        # Reading is fine with --sysfs alone.
+        h.run("--sysfs", sysfs, "show", NIC, root_option=False, wrap=wrap)
+        h.run("--sysfs", sysfs, "journal", root_option=False, wrap=wrap)
+    finally:
+        h.close()
+
+
+def case_owner_text(args):
+    """--owner: at most 1023 bytes (exit 2 naming the option); shown escaped by journal."""
+    h = Host(args)
+    try:
+        p = h.run("bind", "--owner", "x" * 1024, NIC, expect=2)
+        contains(p.stderr, "--owner")
+        contains(p.stderr, "1024 bytes")
+        check(h.driver(NIC) == "e1000e", "bound anyway")
+        h.run("restore", "--all", "--owner", "y" * 1024, expect=2)
+        h.run("apply", "--owner", "z" * 1024, expect=2)
+        h.run("bind", "--owner", "x" * 1023, NIC)
+        h.run("restore", NIC)
+        owner = "vm-a\n\x1b[31mRED\x1b[0m\\"
+        h.run("bind", "--owner", owner, NIC)
+        out = h.run("journal").stdout
+        check("\x1b" not in out, f"raw escape sequence in: {out!r}")
+        line = [l for l in out.splitlines() if l.startswith(NIC)]
+        check(len(line) == 1, f"the owner's newline split the line: {out!r}")
+        contains(line[0], "vm-a\\x0a\\x1b[31mRED\\x1b[0m\\x5c")
+        doc = json.loads(h.run("journal", "--json").stdout)
+        check(doc["journal"]["records"][0]["owner"] == owner, "JSON keeps the text")
+    finally:
+        h.close()
+
+
+def case_journal_permissions(args):
+    """A user who may not read the journal is told which permission is missing."""
+    h = Host(args)
+    try:
+        h.run("bind", NIC)
+        # Let uid 65534 reach the fake root; the state directory stays root's and private.
+        for d in ("", "var", "var/lib"):
+            os.chmod(h.path(d), 0o755)
+        os.chmod(h.path("var/lib/hostdev"), 0o700)
+        p = h.run("journal", expect=1, user=65534)
+        contains(p.stderr, "uid 65534")
+        contains(p.stderr, "search (x) permission on " + h.path("var/lib/hostdev"))
+        contains(p.stderr, "owned by uid 0 (root) with mode 0700")
+        os.chmod(h.path("var/lib/hostdev"), 0o755)
+        p = h.run("journal", expect=1, user=65534)
+        contains(p.stderr, "read (r) permission")
+        contains(p.stderr, "mode 0600")
+        os.chmod(h.path("var/lib/hostdev"), 0o700)
+        h.run("restore", "--all")
+    finally:
+        h.close()
+
+
+def case_restore_report(args):
+    """restore says per device what it did; no record goes without a word."""
+    h = Host(args)
+    try:
+        h.run("bind", NIC, VIRTIO, SPARE)
+        shutil.rmtree(os.path.realpath(h.path("sys/bus/pci/devices/" + SPARE)))
+        os.unlink(h.path("sys/bus/pci/devices/" + SPARE))
+        p = h.run("restore", "--all")
+        contains(p.stdout, f"{NIC}: restored: restored to e1000e")
+        contains(p.stdout, f"{VIRTIO}: restored: restored to virtio-pci")
+        contains(p.stdout, f"{SPARE}: gone: no such device")
+        contains(p.stdout, "record kept")
+        contains(p.stdout, "2 devices restored, 1 gone; 1 journal record kept")
+        contains(h.run("journal").stdout, SPARE)
+        doc = json.loads(h.run("restore", "--all", "--json").stdout)
+        check(doc["restore"] == [{"address": SPARE, "outcome": "gone", "driver": None,
+                                  "record_kept": True, "message": doc["restore"][0]["message"]}],
+              str(doc))
+        p = h.run("restore", "--all", "--forget-gone")
+        contains(p.stdout, f"{SPARE}: gone: ")
+        contains(p.stdout, "record dropped")
+        contains(p.stdout, "0 devices restored, 1 gone\n")
+        contains(h.run("journal").stdout, "no devices bound")
+        # The report's case: 300 stale records gave "0 devices restored (nothing to
+        # restore)" and were all deleted.
+        h.write_journal(stale_records(300))
+        p = h.run("restore", "--all")
+        check(p.stdout.count(": gone: ") == 300, p.stdout[-500:])
+        contains(p.stdout, "0 devices restored, 300 gone; 300 journal records kept")
+        check(len(json.loads(h.run("journal", "--json").stdout)["journal"]["records"]) == 300,
+              "records lost")
+        # A refused record fails the command, and keeps its record.
+        h.write_journal([record(MGMT, "igb") | {"driver_override": "vfio-pci"}])
+        p = h.run("restore", "--all", expect=1)
+        contains(p.stdout, f"{MGMT}: refused: ")
+        contains(p.stderr, "vfio-pci")
+        check(h.log_count(" override " + MGMT) == 0, "wrote to the management NIC")
+    finally:
+        h.close()
+
+
+def case_lock_wait(args):
+    """A held lock: writers say whom they wait for and give up; journal reads at once."""
+    h = Host(args)
+    holder = None
+    try:
+        # This bind holds the lock while it waits for a probe the model never finishes.
+        holder = subprocess.Popen([args.hostdev, "--root", h.root, "bind", "--timeout", "120000",
+                                   VIRTIO], env=h.env(extra={"HOSTDEV_KMODEL_STALL": VIRTIO}),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + DEADLINE
+        while h.log_count(" probe " + VIRTIO) == 0:
+            check(holder.poll() is None, "the holder exited")
+            check(time.monotonic() < deadline, "the holder never reached its probe")
+            time.sleep(0.01)
+        p = h.run("journal")
+        contains(p.stdout, VIRTIO)
+        p = h.run("bind", "--lock-timeout", "1", NIC, expect=1)
+        contains(p.stderr, f"waiting for the vfio lock {h.path('var/lib/hostdev/vfio.lock')} "
+                           f"held by pid {holder.pid}")
+        contains(p.stderr, f"still held by pid {holder.pid}")
+        check(h.driver(NIC) == "e1000e", "NIC touched")
+        h.run("bind", "--lock-timeout", "0", NIC, expect=2)
+        h.run("bind", "--lock-timeout", "x", NIC, expect=2)
+        check(holder.poll() is None, "the holder exited")
+    finally:
+        if holder:
+            holder.kill()
+            holder.wait()
+        h.close()
+
+
+def case_mdev_vgpu(args):
+    """A vGPU node: active mdevs are shown, and their parents are neither bound nor PASS."""
+    h = Host(args, "--vgpu")
+    try:
+        p = h.run("show", VGPU_VF0)
+        contains(p.stdout, "Active mdevs:         1")
+        contains(p.stdout, f"{VGPU_MDEV0}: nvidia-744 (NVIDIA A2-4Q), IOMMU group 100, in use")
+        contains(h.run("show", VGPU_VF3).stdout, "Active mdevs:         none")
+        doc = json.loads(h.run("list", "--json").stdout)
+        devs = {d["address"]: d for d in doc["devices"]}
+        check(devs[VGPU_VF0]["mdevs"] == [{"uuid": VGPU_MDEV0, "type": "nvidia-744",
+                                           "type_name": "NVIDIA A2-4Q", "iommu_group": 100,
+                                           "in_use": True}], str(devs[VGPU_VF0]["mdevs"]))
+        check(sum(len(d["mdevs"]) for d in devs.values()) == 3, "three vGPUs")
+        p = h.run("check", VGPU_VF0, VGPU_VF3, VGPU_PF)
+        contains(p.stdout, f"FAIL  {VGPU_VF0}")
+        contains(p.stdout, "hosts 1 active mediated device")
+        contains(p.stdout, f"PASS  {VGPU_VF3}")
+        contains(p.stdout, f"FAIL  {VGPU_PF}")
+        p = h.run("bind", VGPU_VF0, expect=1)
+        contains(p.stderr, VGPU_MDEV0)
+        contains(p.stderr, "hostdev mdev remove")
+        contains(p.stderr, "--force")
+        check(h.driver(VGPU_VF0) == "nvidia", "bound anyway")
+        h.run("bind", VGPU_VF3)
+        contains(h.run("restore", "--all").stdout, "1 device restored")
+    finally:
+        h.close()
+
+
+def instructions(argv, env):
+    """Instructions the program executes (valgrind's count): an operation count, not a time."""
+    with open(os.devnull, "w") as null:
+        out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                              *argv], env=env, stdout=null, stderr=subprocess.PIPE, text=True)
+    m = re.search(r"Collected : (\d+)", out.stderr)
+    check(m is not None, "no instruction count: " + out.stderr[-400:])
+    return int(m.group(1))
+
+
+def case_journal_scale(args):
+    """Listing and restoring a journal cost linear work: 8x the records, about 8x the
+    instructions (the quadratic duplicate check made it 16x; a 100k-record journal took 26 s to
+    list)."""
+    if args.sanitized:
+        print("skipped: valgrind cannot run a sanitizer build")
+        return
+    h = Host(args)
+    try:
+        env = dict(os.environ)
+        env.pop("LD_PRELOAD", None)
+        cost = {}
+        for n in (1000, 8000):
+            h.write_journal(stale_records(n))
+            listing = instructions([args.hostdev, "--root", h.root, "journal", "--json"], env)
+            restoring = instructions([args.hostdev, "--root", h.root, "restore", "--all",
+                                      "--forget-gone", "--json"], env)
+            check(not os.path.exists(h.path(JOURNAL)) or "ixgbevf" not in open(h.path(JOURNAL)).read(),
+                  "restore --forget-gone left records")
+            cost[n] = (listing, restoring)
+        for i, what in enumerate(("journal --json", "restore --all --forget-gone")):
+            ratio = cost[8000][i] / cost[1000][i]
+            print(f"{what}: {cost[1000][i]} -> {cost[8000][i]} instructions, x{ratio:.2f}")
+            check(ratio < 11, f"{what}: 8x the records cost x{ratio:.1f} the instructions")
+    finally:
+        h.close()
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
@@ -250,6 +520,7 @@ def main():
     ap.add_argument("--fake-host", required=True)
     ap.add_argument("--kmodel", required=True)
     ap.add_argument("--check-registered", nargs="*")
+    ap.add_argument("--sanitized", action="store_true")
     ap.add_argument("case", nargs="?")
     args = ap.parse_args()
     if args.check_registered is not None:

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * vfio-fake-host [--no-iommu] [--no-vfio]: build the vfio test host (vfio_tree.h) in a new
+ * vfio-fake-host [--no-iommu] [--no-vfio] [--vgpu]: build the vfio test host (vfio_tree.h) in a new
  * directory under $TMPDIR, print its path and leave it there for the caller (test_vfio_cli.py) to
  * drive `hostdev --root` against under the kernel model, and to remove.
  */
@@ -21,8 +21,11 @@ int main(int argc, char **argv)
 			flags |= VFIO_TREE_NO_IOMMU;
 		else if (strcmp(argv[i], "--no-vfio") == 0)
 			flags |= VFIO_TREE_NO_VFIO;
+		else if (strcmp(argv[i], "--vgpu") == 0)
+			flags |= VFIO_TREE_VGPU;
 		else {
-			fprintf(stderr, "usage: vfio-fake-host [--no-iommu] [--no-vfio]\n");
+			fprintf(stderr,
+				"usage: vfio-fake-host [--no-iommu] [--no-vfio] [--vgpu]\n");
 			return 2;
 		}
 	}

@@ -22,6 +22,103 @@ static int add(struct fakeroot *root, const char *address, struct fake_pci desc,
 	return fakeroot_pci_add(root, address, &desc);
 }
 
+/* The A2 PF, its 16 VFs and three vGPU mdevs (vfio_tree.h). */
+static int add_vgpu(struct fakeroot *root)
+{
+	static const struct {
+		const char *id, *name;
+	} types[] = {{"nvidia-742", "NVIDIA A2-1Q"},
+		     {"nvidia-743", "NVIDIA A2-2Q"},
+		     {"nvidia-744", "NVIDIA A2-4Q"},
+		     {"nvidia-745", "NVIDIA A2-8Q"},
+		     {"nvidia-746", "NVIDIA A2-16Q"}};
+	static const struct {
+		const char *vf, *uuid, *type;
+		int group;
+	} mdevs[] = {{VGPU_VF0, VGPU_MDEV0, "nvidia-744", 100},
+		     {VGPU_VF1, VGPU_MDEV1, "nvidia-744", 101},
+		     {VGPU_VF2, VGPU_MDEV2, "nvidia-745", 102}};
+	char rel[512], target[512], group[16];
+	int r = 0;
+
+	r |= fakeroot_pci_add(root, VGPU_RP,
+			      &(struct fake_pci){.vendor = 0x1022,
+						 .device = 0x1483,
+						 .class_code = 0x060400,
+						 .driver = "pcieport",
+						 .iommu_group = "29"});
+	r |= fakeroot_pci_add(root, VGPU_PF,
+			      &(struct fake_pci){.vendor = 0x10de,
+						 .device = 0x25b6,
+						 .subsystem_vendor = 0x10de,
+						 .subsystem_device = 0x157e,
+						 .class_code = 0x030200,
+						 .revision = 0xa1,
+						 .driver = "nvidia",
+						 .iommu_group = "30",
+						 .parent = VGPU_RP,
+						 .sriov_totalvfs = 16,
+						 .sriov_numvfs = 16,
+						 .sriov_vf_device = 0x25b6,
+						 .sriov_offset = 4,
+						 .sriov_stride = 1});
+	for (unsigned int i = 0; i < 16 && r == 0; i++) {
+		unsigned int fn = 4 + i;
+		char address[32];
+
+		snprintf(address, sizeof(address), "0000:c1:%02x.%u", fn / 8, fn % 8);
+		snprintf(group, sizeof(group), "%u", 31 + i);
+		r |= fakeroot_pci_add(root, address,
+				      &(struct fake_pci){.vendor = 0x10de,
+							 .device = 0x25b6,
+							 .subsystem_vendor = 0x10de,
+							 .subsystem_device = 0x157e,
+							 .class_code = 0x030200,
+							 .revision = 0xa1,
+							 .driver = "nvidia",
+							 .iommu_group = group,
+							 .parent = VGPU_RP,
+							 .physfn = VGPU_PF,
+							 .vf_index = i});
+		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]) && r == 0; t++)
+			r |= fakeroot_pci_add_mdev_type(
+			    root, address,
+			    &(struct fake_mdev_type){.id = types[t].id,
+						     .name = types[t].name,
+						     .available_instances = i < 3 ? 0 : 1,
+						     .device_api = "vfio-pci",
+						     .description = "num_heads=4, frl_config=60"});
+	}
+	/* The mdevs, as the kernel lays them out below their parent VF. */
+	for (size_t m = 0; m < sizeof(mdevs) / sizeof(mdevs[0]) && r == 0; m++) {
+		const char *dir = fakeroot_pci_dir(root, mdevs[m].vf);
+
+		snprintf(rel, sizeof(rel), "%s/%s", dir, mdevs[m].uuid);
+		r |= fakeroot_mkdir(root, rel);
+		snprintf(rel, sizeof(rel), "%s/%s/remove", dir, mdevs[m].uuid);
+		r |= fakeroot_write(root, rel, "");
+		snprintf(target, sizeof(target), "%s/mdev_supported_types/%s", dir, mdevs[m].type);
+		snprintf(rel, sizeof(rel), "%s/%s/mdev_type", dir, mdevs[m].uuid);
+		r |= fakeroot_symlink(root, target, rel);
+		snprintf(target, sizeof(target), "sys/kernel/iommu_groups/%d", mdevs[m].group);
+		r |= fakeroot_mkdir(root, target);
+		snprintf(rel, sizeof(rel), "%s/%s/iommu_group", dir, mdevs[m].uuid);
+		r |= fakeroot_symlink(root, target, rel);
+		snprintf(target, sizeof(target), "%s/%s", dir, mdevs[m].uuid);
+		snprintf(rel, sizeof(rel), "sys/bus/mdev/devices/%s", mdevs[m].uuid);
+		r |= fakeroot_symlink(root, target, rel);
+		snprintf(rel, sizeof(rel), "dev/vfio/%d", mdevs[m].group);
+		r |= fakeroot_write(root, rel, "");
+	}
+	/* A QEMU holding the first vGPU open. */
+	r |= fakeroot_write(root, "proc/4242/cmdline", "qemu-system-x86_64");
+	r |= fakeroot_symlink(root, "dev/null", "proc/4242/fd/0");
+	r |= fakeroot_symlink(root, "dev/vfio/vfio", "proc/4242/fd/16");
+	r |= fakeroot_symlink(root, "dev/vfio/100", "proc/4242/fd/17");
+	r |= fakeroot_write(root, "dev/null", "");
+	return r ? -1 : 0;
+}
+
 struct fakeroot *vfio_tree_new(unsigned int flags)
 {
 	struct fakeroot *root = fakeroot_new();
@@ -162,6 +259,8 @@ struct fakeroot *vfio_tree_new(unsigned int flags)
 	    fakeroot_write(root, "proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/sda\n") < 0)
 		goto fail;
 	if (!(flags & VFIO_TREE_NO_VFIO) && kmodel_vfio_loaded(root) < 0)
+		goto fail;
+	if ((flags & VFIO_TREE_VGPU) && add_vgpu(root) < 0)
 		goto fail;
 	if (kmodel_enable(root) < 0)
 		goto fail;

@@ -54,6 +54,18 @@ type MdevType struct {
 	Selector string
 }
 
+// ActiveMdev is a mediated device that exists on a parent. Binding the parent to vfio-pci would
+// destroy it, which is why Bind refuses such a parent unless forced.
+type ActiveMdev struct {
+	UUID       string
+	Type       string // type id, "" when unknown
+	TypeName   string // the type's name, "" when the driver gives none
+	IOMMUGroup int    // -1 without one
+	// InUse is 1 when a process holds it open, 0 when none does, -1 when that cannot be told
+	// (the caller may not read other processes' file descriptors).
+	InUse int
+}
+
 // PCIDevice is a snapshot of one PCI function with every attribute the library reads. Strings
 // are "" and numbers -1 where the C API returns NULL or -1 (unknown / none).
 type PCIDevice struct {
@@ -97,8 +109,9 @@ type PCIDevice struct {
 	PFAddress       string // the PF of a VF
 	VFIndex         int    // VF number on its PF, -1 for non-VFs
 
-	Netdevs   []string
-	MdevTypes []MdevType
+	Netdevs     []string
+	MdevTypes   []MdevType
+	ActiveMdevs []ActiveMdev
 
 	// Harvester / KubeVirt names (docs/naming.md).
 	Description        string
@@ -284,6 +297,15 @@ func readPCIDevice(d capi.Hostdev_pci_device) PCIDevice {
 			Description: capi.Hostdev_pci_device_get_mdev_type_description(d, i),
 			Parent:      p.Address,
 			PCIParent:   true,
+		})
+	}
+	for i := int64(0); i < capi.Hostdev_pci_device_get_active_mdev_count(d); i++ {
+		p.ActiveMdevs = append(p.ActiveMdevs, ActiveMdev{
+			UUID:       capi.Hostdev_pci_device_get_active_mdev_uuid(d, i),
+			Type:       capi.Hostdev_pci_device_get_active_mdev_type(d, i),
+			TypeName:   capi.Hostdev_pci_device_get_active_mdev_type_name(d, i),
+			IOMMUGroup: capi.Hostdev_pci_device_get_active_mdev_iommu_group(d, i),
+			InUse:      capi.Hostdev_pci_device_is_active_mdev_in_use(d, i),
 		})
 	}
 	return p

@@ -81,13 +81,71 @@ type RestoreOptions struct {
 	Unjournaled bool
 	// Timeout of the wait for each driver; 0 = the library's default.
 	Timeout time.Duration
+	// ForgetGone drops the records of devices that no longer exist (kept otherwise;
+	// HOSTDEV_RESTORE_FORGET_GONE).
+	ForgetGone bool
+	// LockTimeout bounds the wait for the vfio lock another operation holds (RestoreReport);
+	// 0 = the library's default.
+	LockTimeout time.Duration
 }
 
 func (o *RestoreOptions) flags() uint {
+	var f uint
 	if o != nil && o.Unjournaled {
-		return uint(capi.HOSTDEV_RESTORE_UNJOURNALED)
+		f |= uint(capi.HOSTDEV_RESTORE_UNJOURNALED)
 	}
-	return 0
+	if o != nil && o.ForgetGone {
+		f |= uint(capi.HOSTDEV_RESTORE_FORGET_GONE)
+	}
+	return f
+}
+
+// RestoreOutcome says what a restore did with one device.
+type RestoreOutcome struct {
+	Address string
+	// Outcome is "restored", "already", "gone", "other-driver", "refused", "failed" or
+	// "not-bound" (docs/vfio.md).
+	Outcome    string
+	Driver     string // the driver it is on afterwards, "" for none (or gone)
+	RecordKept bool   // the journal still holds its record
+	Message    string
+}
+
+// RestoreReport restores like Restore (with all, like RestoreAll) and says per device what was
+// done, newest record first. The outcomes are returned with the error too when a device was
+// refused or failed (nil only when the call failed before reading the journal).
+func (c *Context) RestoreReport(addresses []string, all bool, opts *RestoreOptions) (
+	[]RestoreOutcome, error) {
+	if opts == nil {
+		opts = &RestoreOptions{}
+	}
+	flags := opts.flags()
+	if all {
+		flags |= uint(capi.HOSTDEV_RESTORE_ALL)
+	}
+	var out []RestoreOutcome
+	err := c.do(func(ctx capi.Hostdev_ctx) error {
+		addrs := strv(addresses)
+		defer capi.DeleteHdb_strv(addrs)
+		rc := []int{0}
+		res := capi.Hdb_vfio_restore_with_result(ctx, addrs, opts.Owner, timeoutMS(opts.Timeout),
+			timeoutMS(opts.LockTimeout), flags, rc)
+		if res.Swigcptr() != 0 {
+			defer capi.DeleteHostdev_vfio_result(res)
+			for i := int64(0); i < capi.Hostdev_vfio_result_get_count(res); i++ {
+				out = append(out, RestoreOutcome{
+					Address: capi.Hostdev_vfio_result_get_address(res, i),
+					Outcome: capi.Hostdev_vfio_outcome_name(
+						capi.Hostdev_vfio_result_get_outcome(res, i)),
+					Driver:     capi.Hostdev_vfio_result_get_driver(res, i),
+					RecordKept: capi.Hostdev_vfio_result_has_record(res, i) != 0,
+					Message:    capi.Hostdev_vfio_result_get_message(res, i),
+				})
+			}
+		}
+		return c.check("RestoreReport", rc[0])
+	})
+	return out, err
 }
 
 // Restore gives the devices back to the drivers the journal recorded and returns how many it

@@ -9,6 +9,7 @@ package hostdev_test
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -262,5 +263,61 @@ func TestLoadVFIOModules(t *testing.T) {
 	ctx := h.open(t)
 	if loaded, err := ctx.LoadVFIOModules(); loaded || err != nil {
 		t.Errorf("LoadVFIOModules = %v, %v", loaded, err)
+	}
+}
+
+func TestRestoreReport(t *testing.T) {
+	const spare = "0000:06:00.0"
+	h := newFakeHost(t)
+	ctx := h.open(t)
+	n, err := ctx.Bind([]string{nic, spare}, nil)
+	mustN(t, "Bind", n, err, 2)
+	dir, err := filepath.EvalSymlinks(h.path("sys/bus/pci/devices/" + spare))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(h.path("sys/bus/pci/devices/" + spare)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ctx.RestoreReport(nil, true, nil)
+	if err != nil || len(out) != 2 {
+		t.Fatalf("RestoreReport = %+v, %v", out, err)
+	}
+	if out[0].Address != spare || out[0].Outcome != "gone" || !out[0].RecordKept ||
+		out[0].Driver != "" || !strings.Contains(out[0].Message, "record kept") {
+		t.Errorf("gone: %+v", out[0])
+	}
+	if out[1].Address != nic || out[1].Outcome != "restored" || out[1].RecordKept ||
+		out[1].Driver != "e1000e" {
+		t.Errorf("restored: %+v", out[1])
+	}
+	out, err = ctx.RestoreReport([]string{spare}, false, &hostdev.RestoreOptions{ForgetGone: true,
+		LockTimeout: 5 * time.Second})
+	if err != nil || len(out) != 1 || out[0].RecordKept {
+		t.Fatalf("forget gone: %+v, %v", out, err)
+	}
+	if j, err := ctx.Journal(); err != nil || len(j.Records) != 0 {
+		t.Errorf("journal after forget: %+v, %v", j, err)
+	}
+}
+
+func TestActiveMdevs(t *testing.T) {
+	h := newFakeHost(t, "--vgpu")
+	ctx := h.open(t)
+	vf, err := ctx.PCIDevice("0000:c1:00.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []hostdev.ActiveMdev{{UUID: "8b0c8e8a-4f1e-4a55-9b7e-2f0e4b8a3c01", Type: "nvidia-744",
+		TypeName: "NVIDIA A2-4Q", IOMMUGroup: 100, InUse: 1}}
+	if len(vf.ActiveMdevs) != 1 || vf.ActiveMdevs[0] != want[0] {
+		t.Errorf("ActiveMdevs = %+v, want %+v", vf.ActiveMdevs, want)
+	}
+	_, err = ctx.Bind([]string{"0000:c1:00.4"}, nil)
+	if !errors.Is(err, syscall.EBUSY) || !strings.Contains(err.Error(), "active mediated device") {
+		t.Errorf("Bind of a vGPU parent: %v", err)
 	}
 }

@@ -31,10 +31,12 @@ from ._errors import (AlreadyExists, Busy, Corrupt, Error, InvalidArgument, NoSp
                       NotSupported, OutOfRange, PermissionDenied, TimedOut, error_for)
 from ._mdev import MDEV_DEFAULT_TIMEOUT_MS, Mdev, MdevTypeInfo
 from ._monitor import Event, Monitor
-from ._pci import MdevType, PciAddress, PciDevice, PciDevices, VirtualFunction, parse_address
+from ._pci import (ActiveMdev, MdevType, PciAddress, PciDevice, PciDevices, VirtualFunction,
+                   parse_address)
 from ._sriov import SRIOV_DEFAULT_TIMEOUT_MS, SriovPf, SriovVf
 from ._usb import UsbDevice, UsbDevices, UsbInterface
-from ._vfio import Check, DeviceVerdict, Journal, JournalRecord, PersistEntry, Report
+from ._vfio import (Check, DeviceVerdict, Journal, JournalRecord, PersistEntry, Report,
+                    RestoreOutcome)
 
 #: The libhostdev version the module was built against and runs with.
 version = _c.hostdev_version()
@@ -51,6 +53,7 @@ LOG_INFO = _c.HOSTDEV_LOG_INFO
 LOG_DEBUG = _c.HOSTDEV_LOG_DEBUG
 
 __all__ = [
+    "ActiveMdev", "RestoreOutcome",
     "AdvertisedDevice", "Allocation", "AlreadyExists", "Busy", "Check", "Context", "Corrupt", "DEFAULT_REFRESH_MS",
     "DevicePluginConfig", "DevicePluginLoop", "DeviceVerdict", "Error", "Event",
     "InvalidArgument", "Journal", "Monitor", "UsbDevice", "UsbDevices", "UsbInterface",

@@ -13,7 +13,7 @@ from ._monitor import Monitor
 from ._pci import PciDevice, PciDevices
 from ._sriov import AUTOPROBE, read_pf
 from ._usb import UsbDevice, UsbDevices
-from ._vfio import Journal, Report, persist_entries
+from ._vfio import Journal, Report, persist_entries, restore_outcomes
 
 # Context path names -> enum hostdev_path.
 PATHS = {
@@ -266,6 +266,27 @@ class Context:
     def restore_all(self, owner=None, timeout_ms=0):
         """Restore every journaled device (only @owner's when given), newest first."""
         return self._call(_c.hdb_vfio_restore_all, owner or "", int(timeout_ms), 0)
+
+    def restore_report(self, *addresses, all=False, owner=None, unjournaled=False,
+                       forget_gone=False, timeout_ms=0, lock_timeout_ms=0):
+        """Restore like restore()/restore_all() (all=True), and say per device what was done: a
+        tuple of RestoreOutcome, newest record first. forget_gone=True drops the records of
+        devices that no longer exist (kept otherwise). When a device is refused or fails, the
+        error raised carries the outcomes of every device as .outcomes."""
+        flags = ((_c.HOSTDEV_RESTORE_UNJOURNALED if unjournaled else 0) |
+                 (_c.HOSTDEV_RESTORE_FORGET_GONE if forget_gone else 0) |
+                 (_c.HOSTDEV_RESTORE_ALL if all else 0))
+        with self._lock:
+            result, r = _c.hdb_vfio_restore_with_result(
+                self._raw(), _strv(_addresses(addresses)), owner or "", int(timeout_ms),
+                int(lock_timeout_ms), flags)
+            outcomes = restore_outcomes(result) if result is not None else ()
+            try:
+                self._check(r)
+            except Exception as e:
+                e.outcomes = outcomes
+                raise
+            return outcomes
 
     @contextlib.contextmanager
     def bound(self, *addresses, **options):

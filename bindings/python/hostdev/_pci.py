@@ -17,6 +17,16 @@ MdevType = collections.namedtuple("MdevType", "id name available device_api desc
 MdevType.__doc__ = ("A mediated device type offered by an mdev parent; name, device_api and "
                     "description are None and available -1 when the driver gives none.")
 
+ActiveMdev = collections.namedtuple("ActiveMdev", "uuid type type_name iommu_group in_use")
+ActiveMdev.__doc__ = ("A mediated device that exists on a parent: its UUID, type id and name (None "
+                      "when unknown), IOMMU group (None without one), and in_use: True when a "
+                      "process holds it open, False when none does, None when that cannot be told "
+                      "(not root). Binding the parent to vfio-pci would destroy it.")
+
+
+def _in_use(value):
+    return None if value < 0 else bool(value)
+
 
 def parse_address(text):
     """Parse 'DDDD:BB:SS.F' or 'BB:SS.F' into a PciAddress; hostdev.InvalidArgument if malformed."""
@@ -113,6 +123,15 @@ class PciDevice(_Snapshot):
                                     _c.hostdev_pci_device_get_mdev_type_device_api(d, i),
                                     _c.hostdev_pci_device_get_mdev_type_description(d, i))),
         "mdev types offered as an mdev parent (tuple of MdevType, sorted by id)")
+    active_mdevs = _getter(
+        _list(_c.hostdev_pci_device_get_active_mdev_count,
+              lambda d, i: ActiveMdev(
+                  _c.hostdev_pci_device_get_active_mdev_uuid(d, i),
+                  _c.hostdev_pci_device_get_active_mdev_type(d, i),
+                  _c.hostdev_pci_device_get_active_mdev_type_name(d, i),
+                  _none_if_negative(_c.hostdev_pci_device_get_active_mdev_iommu_group(d, i)),
+                  _in_use(_c.hostdev_pci_device_is_active_mdev_in_use(d, i)))),
+        "mdevs that exist on this parent (tuple of ActiveMdev, sorted by uuid)")
 
     description = _getter(_c.hostdev_pci_device_get_description, "Harvester description")
     object_name = _getter(_c.hostdev_pci_device_get_object_name, "Harvester PCIDevice object name")

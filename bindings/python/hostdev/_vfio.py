@@ -40,6 +40,25 @@ class Journal(tuple):
         return [r.address for r in self]
 
 
+RestoreOutcome = collections.namedtuple("RestoreOutcome",
+                                        "address outcome driver record_kept message")
+RestoreOutcome.__doc__ = ("What restore did with one device: outcome is 'restored', 'already', "
+                          "'gone', 'other-driver', 'refused', 'failed' or 'not-bound'; driver is "
+                          "what it is on afterwards (None: none or gone); record_kept says whether "
+                          "the journal still holds its record.")
+
+
+def restore_outcomes(result):
+    """The entries of a hostdev_vfio_result as a tuple of RestoreOutcome."""
+    return tuple(RestoreOutcome(_c.hostdev_vfio_result_get_address(result, i),
+                                _c.hostdev_vfio_outcome_name(
+                                    _c.hostdev_vfio_result_get_outcome(result, i)),
+                                _c.hostdev_vfio_result_get_driver(result, i),
+                                bool(_c.hostdev_vfio_result_has_record(result, i)),
+                                _c.hostdev_vfio_result_get_message(result, i))
+                 for i in range(_c.hostdev_vfio_result_get_count(result)))
+
+
 CHECK_PASS = _c.HOSTDEV_CHECK_PASS
 CHECK_WARN = _c.HOSTDEV_CHECK_WARN
 CHECK_FAIL = _c.HOSTDEV_CHECK_FAIL

@@ -7,10 +7,12 @@ The host (tests/vfio/vfio_tree.h): NIC 01:00.0 (e1000e, group 2), GPU 02:00.0 + 
 
 import errno
 import os
+import shutil
 import threading
 import time
 
 import pytest
+from conftest import make_fake_host
 
 import hostdev
 
@@ -199,3 +201,51 @@ def test_persist_apply_modprobe(fake_host):
 def test_load_modules_already_present(fake_host):
     with fake_host.context() as ctx:
         assert ctx.load_vfio_modules() is False
+
+
+SPARE = "0000:06:00.0"
+VGPU_VF0 = "0000:c1:00.4"
+VGPU_VF3 = "0000:c1:00.7"
+
+
+def test_restore_report(fake_host):
+    with fake_host.context() as ctx:
+        assert ctx.bind(NIC, SPARE) == 2
+        spare = os.path.realpath(fake_host.path("sys/bus/pci/devices/" + SPARE))
+        shutil.rmtree(spare)
+        os.unlink(fake_host.path("sys/bus/pci/devices/" + SPARE))
+        outcomes = ctx.restore_report(all=True)
+        assert [(o.address, o.outcome, o.driver, o.record_kept) for o in outcomes] == [
+            (SPARE, "gone", None, True), (NIC, "restored", "e1000e", False)]
+        assert "record kept" in outcomes[0].message
+        assert ctx.journal().addresses() == [SPARE]
+        assert ctx.restore_report(SPARE, forget_gone=True)[0].record_kept is False
+        assert len(ctx.journal()) == 0
+        # A record naming vfio-pci is refused: the error carries every outcome.
+        with open(fake_host.path("var/lib/hostdev/vfio-journal.json"), "w") as f:
+            f.write('{"format":"libhostdev-vfio-journal","version":1,"records":[{"address":"%s",'
+                    '"driver":"igb","driver_override":"vfio-pci","iommu_group":7,"time":1,'
+                    '"owner":null,"group_bind":false,"complete":true}]}' % MGMT)
+        with pytest.raises(hostdev.PermissionDenied) as e:
+            ctx.restore_report(all=True)
+        assert [o.outcome for o in e.value.outcomes] == ["refused"]
+        assert fake_host.override(MGMT) == "(null)"
+
+
+@pytest.fixture
+def fake_host_vgpu(monkeypatch):
+    host = make_fake_host(monkeypatch, "--vgpu")
+    yield host
+    shutil.rmtree(host.root, ignore_errors=True)
+
+
+def test_active_mdevs(fake_host_vgpu):
+    with fake_host_vgpu.context() as ctx:
+        vf0 = ctx.pci_device(VGPU_VF0)
+        assert vf0.active_mdevs == (hostdev.ActiveMdev(
+            "8b0c8e8a-4f1e-4a55-9b7e-2f0e4b8a3c01", "nvidia-744", "NVIDIA A2-4Q", 100, True),)
+        assert ctx.pci_device(VGPU_VF3).active_mdevs == ()
+        with pytest.raises(hostdev.Busy) as e:
+            ctx.bind(VGPU_VF0)
+        assert "active mediated device" in e.value.message
+        assert ctx.check(VGPU_VF0).device(VGPU_VF0).status == "fail"

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The per-device result of a vfio operation (vfio.h, hostdev_vfio_result): what restore did with
+ * each device and whether its journal record is still there. Built for restore; bind is meant to
+ * report through the same shape (address, outcome, driver after the call, record, message).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "vfio.h"
+
+struct result_entry {
+	char address[HOSTDEV_PCI_ADDRESS_MAX];
+	int outcome;
+	char *driver;
+	bool has_record;
+	char *message;
+};
+
+struct hostdev_vfio_result {
+	int refcount;
+	struct result_entry *entries;
+	size_t count, capacity;
+};
+
+static const char *const outcome_names[] = {
+    [HOSTDEV_VFIO_OUTCOME_RESTORED] = "restored",
+    [HOSTDEV_VFIO_OUTCOME_ALREADY] = "already",
+    [HOSTDEV_VFIO_OUTCOME_GONE] = "gone",
+    [HOSTDEV_VFIO_OUTCOME_OTHER_DRIVER] = "other-driver",
+    [HOSTDEV_VFIO_OUTCOME_REFUSED] = "refused",
+    [HOSTDEV_VFIO_OUTCOME_FAILED] = "failed",
+    [HOSTDEV_VFIO_OUTCOME_NOT_BOUND] = "not-bound",
+};
+
+HOSTDEV_EXPORT const char *hostdev_vfio_outcome_name(int outcome)
+{
+	if (outcome < 0 || (size_t)outcome >= ARRAY_SIZE(outcome_names))
+		return NULL;
+	return outcome_names[outcome];
+}
+
+hostdev_vfio_result *vfio_result_new(void)
+{
+	hostdev_vfio_result *result = calloc(1, sizeof(*result));
+
+	if (result)
+		result->refcount = 1;
+	return result;
+}
+
+int vfio_result_add(hostdev_vfio_result *result, const char *address, int outcome,
+		    const char *driver, bool has_record, const char *fmt, ...)
+{
+	struct result_entry *e;
+	va_list ap;
+	int n;
+
+	if (result->count == result->capacity) {
+		size_t cap = result->capacity ? result->capacity * 2 : 8;
+		struct result_entry *entries = realloc(result->entries, cap * sizeof(*entries));
+
+		if (!entries)
+			return -ENOMEM;
+		result->entries = entries;
+		result->capacity = cap;
+	}
+	e = &result->entries[result->count];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->address, sizeof(e->address), "%s", address);
+	e->outcome = outcome;
+	e->has_record = has_record;
+	e->driver = driver && driver[0] ? strdup(driver) : NULL;
+	va_start(ap, fmt);
+	n = vasprintf(&e->message, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (driver && driver[0] && !e->driver)) {
+		if (n >= 0)
+			free(e->message);
+		free(e->driver);
+		return -ENOMEM;
+	}
+	result->count++;
+	return 0;
+}
+
+void vfio_result_set_has_record(hostdev_vfio_result *result, size_t index, bool has_record)
+{
+	if (result && index < result->count)
+		result->entries[index].has_record = has_record;
+}
+
+HOSTDEV_EXPORT hostdev_vfio_result *hostdev_vfio_result_ref(hostdev_vfio_result *result)
+{
+	if (result)
+		result->refcount++;
+	return result;
+}
+
+HOSTDEV_EXPORT hostdev_vfio_result *hostdev_vfio_result_unref(hostdev_vfio_result *result)
+{
+	if (!result || --result->refcount > 0)
+		return NULL;
+	for (size_t i = 0; i < result->count; i++) {
+		free(result->entries[i].driver);
+		free(result->entries[i].message);
+	}
+	free(result->entries);
+	free(result);
+	return NULL;
+}
+
+HOSTDEV_EXPORT size_t hostdev_vfio_result_get_count(const hostdev_vfio_result *result)
+{
+	return result ? result->count : 0;
+}
+
+HOSTDEV_EXPORT size_t hostdev_vfio_result_count_outcome(const hostdev_vfio_result *result,
+							int outcome)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; result && i < result->count; i++)
+		n += result->entries[i].outcome == outcome;
+	return n;
+}
+
+static const struct result_entry *entry_at(const hostdev_vfio_result *result, size_t index)
+{
+	return result && index < result->count ? &result->entries[index] : NULL;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_result_get_address(const hostdev_vfio_result *result,
+							   size_t index)
+{
+	const struct result_entry *e = entry_at(result, index);
+
+	return e ? e->address : NULL;
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_result_get_outcome(const hostdev_vfio_result *result, size_t index)
+{
+	const struct result_entry *e = entry_at(result, index);
+
+	return e ? e->outcome : -EINVAL;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_result_get_driver(const hostdev_vfio_result *result,
+							  size_t index)
+{
+	const struct result_entry *e = entry_at(result, index);
+
+	return e ? e->driver : NULL;
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_result_has_record(const hostdev_vfio_result *result, size_t index)
+{
+	const struct result_entry *e = entry_at(result, index);
+
+	return e ? e->has_record : 0;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_result_get_message(const hostdev_vfio_result *result,
+							   size_t index)
+{
+	const struct result_entry *e = entry_at(result, index);
+
+	return e ? e->message : NULL;
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_result_to_json(const hostdev_vfio_result *result,
+					       unsigned int flags, char **out)
+{
+	cJSON *doc;
+	char *text;
+
+	if (!result || !out || (flags & ~(unsigned int)HOSTDEV_JSON_PRETTY))
+		return -EINVAL;
+	doc = cJSON_CreateArray();
+	if (!doc)
+		return -ENOMEM;
+	for (size_t i = 0; i < result->count; i++) {
+		const struct result_entry *e = &result->entries[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o) {
+			cJSON_Delete(doc);
+			return -ENOMEM;
+		}
+		cJSON_AddItemToArray(doc, o);
+		if (!cJSON_AddStringToObject(o, "address", e->address) ||
+		    !cJSON_AddStringToObject(o, "outcome", hostdev_vfio_outcome_name(e->outcome)) ||
+		    !(e->driver ? cJSON_AddStringToObject(o, "driver", e->driver)
+				: cJSON_AddNullToObject(o, "driver")) ||
+		    !cJSON_AddBoolToObject(o, "record_kept", e->has_record) ||
+		    !cJSON_AddStringToObject(o, "message", e->message)) {
+			cJSON_Delete(doc);
+			return -ENOMEM;
+		}
+	}
+	text = (flags & HOSTDEV_JSON_PRETTY) ? cJSON_Print(doc) : cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	if (!text)
+		return -ENOMEM;
+	*out = text;
+	return 0;
+}
