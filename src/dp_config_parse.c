@@ -16,6 +16,7 @@
 
 #include "dp_config.h"
 #include "dp_strmap.h"
+#include "json_scan.h"
 
 struct perr {
 	char *buf;
@@ -701,6 +702,7 @@ int dp_config_parse_text(const char *json, struct hostdev_dp_config **out, char 
 {
 	struct perr e = {err, err_size, ""};
 	struct hostdev_dp_config *config;
+	char where[160];
 	const char *end = NULL;
 	cJSON *root;
 	int r;
@@ -740,6 +742,13 @@ int dp_config_parse_text(const char *json, struct hostdev_dp_config **out, char 
 			    "the config is not valid JSON: error at line %u, column %u (near "
 			    "\"%s\"); check commas, quotes and brackets there",
 			    line, column, shown(near, sbuf, sizeof(sbuf)));
+	}
+	if (json_find_nul_escape(json, strlen(json), where, sizeof(where))) {
+		cJSON_Delete(root);
+		return fail(&e,
+			    "the config has \\u0000 (a NUL character) in %s: it would cut the "
+			    "string short there; remove it",
+			    where);
 	}
 	config = calloc(1, sizeof(*config));
 	if (!config) {

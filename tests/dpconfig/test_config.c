@@ -346,6 +346,24 @@ static const struct error_case error_cases[] = {
     {"trailing garbage", "{\"resources\": []} x",
      "the config is not valid JSON: error at line 1, column 19 (near \"urces\": []} x\"); check "
      "commas, quotes and brackets there"},
+    {"NUL in a value",
+     "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/key\", "
+     "\"selectors\": {\"serial\": [\"42\", \"ab\\u0000cd\"]}}]}",
+     "the config has \\u0000 (a NUL character) in resources[0].selectors.serial[1]: it would cut "
+     "the string short there; remove it"},
+    {"NUL in a name",
+     "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/key\\u0000x\", "
+     "\"selectors\": {\"serial\": [\"42\"]}}]}",
+     "the config has \\u0000 (a NUL character) in resources[0].resourceName: it would cut the "
+     "string short there; remove it"},
+    {"NUL in a key",
+     "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/key\", "
+     "\"selectors\": {\"serial\\u0000\": [\"42\"]}}]}",
+     "the config has \\u0000 (a NUL character) in a key of resources[0].selectors: it would cut "
+     "the string short there; remove it"},
+    {"NUL in a top-level key", "{\"resources\\u0000\": []}",
+     "the config has \\u0000 (a NUL character) in a key of the top-level object: it would cut the "
+     "string short there; remove it"},
     {"control chars",
      "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"example.com/nic\\u0001\", "
      "\"selectors\": {\"driver\": [\"vfio-pci\"]}}]}",
@@ -406,6 +424,23 @@ static void test_api_errors(void **state)
 	assert_null(config);
 	assert_null(hostdev_dp_config_free(NULL));
 	hostdev_ctx_unref(ctx);
+}
+
+/* A backslash followed by "u0000" is no NUL: kept as written. */
+static void test_nul_lookalike(void **state)
+{
+	struct hostdev_dp_config *config = NULL;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(dp_config_parse_text("{\"resources\": [{\"kind\": \"usb\", "
+					      "\"resourceName\": \"example.com/key\", "
+					      "\"selectors\": {\"serial\": [\"a\\\\u0000\"]}}]}",
+					      &config, err, sizeof(err)),
+			 0);
+	assert_int_equal(config->specs[0].sel.n_serials, 1);
+	assert_string_equal(config->specs[0].sel.serials[0], "a\\u0000");
+	dp_config_unref(config);
 }
 
 /* What the parser makes of valid values (the internal structure). */
@@ -873,11 +908,12 @@ static void test_extremes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_errors),	 cmocka_unit_test(test_errors_internal),
-	    cmocka_unit_test(test_api_errors),	 cmocka_unit_test(test_values),
-	    cmocka_unit_test(test_value_syntax), cmocka_unit_test(test_load),
-	    cmocka_unit_test(test_prefixes),	 cmocka_unit_test(test_mutations),
-	    cmocka_unit_test(test_types),	 cmocka_unit_test(test_extremes),
+	    cmocka_unit_test(test_errors),	  cmocka_unit_test(test_errors_internal),
+	    cmocka_unit_test(test_api_errors),	  cmocka_unit_test(test_values),
+	    cmocka_unit_test(test_value_syntax),  cmocka_unit_test(test_load),
+	    cmocka_unit_test(test_prefixes),	  cmocka_unit_test(test_mutations),
+	    cmocka_unit_test(test_types),	  cmocka_unit_test(test_extremes),
+	    cmocka_unit_test(test_nul_lookalike),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
