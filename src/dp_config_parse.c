@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "dp_config.h"
+#include "dp_resource_name.h"
 #include "dp_strmap.h"
 #include "json_scan.h"
 
@@ -499,6 +500,8 @@ bad:
 static int parse_naming(struct perr *e, const cJSON *name, const cJSON *naming,
 			struct dp_spec *spec)
 {
+	const char *problem;
+
 	if (name && naming)
 		return fail(e, "\"resourceName\" and \"naming\" exclude each other: give a "
 			       "resourceName to pool every match under it, or a naming to let "
@@ -511,12 +514,12 @@ static int parse_naming(struct perr *e, const cJSON *name, const cJSON *naming,
 		if (!cJSON_IsString(name))
 			return fail(e, "\"resourceName\" must be a string such as "
 				       "\"example.com/nic\"");
-		if (hostdev_naming_check_resource_name(name->valuestring) < 0)
+		problem = dp_resource_name_problem(name->valuestring);
+		if (problem)
 			return fail(e,
-				    "resourceName is not a valid Kubernetes extended resource "
-				    "name: write <domain>/<name>, a lower-case DNS domain and a "
-				    "name of at most 63 characters of [A-Za-z0-9_.-] that starts "
-				    "and ends with a letter or digit, e.g. \"example.com/nic\"");
+				    "resourceName is not a resource name the kubelet accepts (it "
+				    "would refuse every registration): %s",
+				    problem);
 		spec->naming = DP_NAMING_EXPLICIT;
 		spec->resource_name = strdup(name->valuestring);
 		return spec->resource_name ? 0 : -ENOMEM;

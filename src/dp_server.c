@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dp_loop.h"
+#include "dp_resource_name.h"
 #include "dp_server.h"
 
 HOSTDEV_EXPORT void hostdev_dp_server_options_init(struct hostdev_dp_server_options *opts)
@@ -122,12 +123,13 @@ static int check_args(hostdev_ctx *ctx, const char *resource_name,
 		      const struct hostdev_dp_plugin_ops *ops,
 		      const struct hostdev_dp_server_options *opts)
 {
-	if (!resource_name || hostdev_naming_check_resource_name(resource_name) < 0)
+	const char *problem = dp_resource_name_problem(resource_name);
+
+	/* The kubelet would refuse every Register: better an error now than retries forever. */
+	if (problem)
 		return hostdev_error(ctx, -EINVAL,
-				     "'%s' is not a valid extended resource name: it must be "
-				     "<dns-domain>/<name> with a name of at most 63 characters of "
-				     "[A-Za-z0-9._-] (e.g. intel.com/X710_VF)",
-				     resource_name ? resource_name : "(null)");
+				     "'%s' is not a resource name the kubelet accepts: %s",
+				     resource_name ? resource_name : "(null)", problem);
 	if (ops && ops->version == 0)
 		return hostdev_error(ctx, -EINVAL,
 				     "resource %s: plugin ops without a version: set .version = "

@@ -156,11 +156,24 @@ static void test_server_new_checks(void **state)
 	struct fixture *f = *state;
 	struct hostdev_dp_plugin_ops noversion = ops;
 	struct hostdev_dp_server_options opts;
-	char longname[200];
+	char longname[300];
 
 	noversion.version = 0;
-	expect_invalid(f, "nodomain", &ops, NULL, "not a valid extended resource name");
-	expect_invalid(f, "Example.com/x", &ops, NULL, "not a valid extended resource name");
+	expect_invalid(f, "nodomain", &ops, NULL,
+		       "'nodomain' is not a resource name the kubelet accepts: it has no domain");
+	expect_invalid(
+	    f, "Example.com/x", &ops, NULL,
+	    "is not a resource name the kubelet accepts: the domain is not a DNS subdomain");
+	/* Names the kubelet refuses at every Register, which the server used to retry forever. */
+	expect_invalid(
+	    f, "kubernetes.io/nic", &ops, NULL,
+	    "'kubernetes.io/nic' is not a resource name the kubelet accepts: the kubelet "
+	    "treats every name with \"kubernetes.io/\" as one of Kubernetes' own resources");
+	expect_invalid(f, "requests.example.com/nic", &ops, NULL,
+		       "a name starting with \"requests.\" is how resource quotas name requests");
+	memset(longname, 'a', 247);
+	strcpy(longname + 247, "/nic");
+	expect_invalid(f, longname, &ops, NULL, "the domain is longer than 244 characters");
 	expect_invalid(f, NULL, &ops, NULL, "(null)");
 	expect_invalid(f, "example.com/x", &noversion, NULL, "HOSTDEV_DP_PLUGIN_OPS_VERSION");
 
