@@ -437,6 +437,14 @@ static int server_listen(hostdev_dp_server *server)
 				     "resource %s: another process serves %s; stop it or choose "
 				     "another socket name",
 				     server->resource_name, server->socket_path);
+	if (r == -EEXIST) {
+		char why[HOSTDEV_ERROR_MAX / 2];
+
+		snprintf(why, sizeof(why), "%s", hostdev_ctx_get_error(server->ctx));
+		return hostdev_error(server->ctx, r,
+				     "resource %s: %s: remove it or choose another socket name",
+				     server->resource_name, why);
+	}
 	if (r < 0)
 		return hostdev_error(server->ctx, r,
 				     "resource %s: cannot listen on %s: %s (does %s exist and may "

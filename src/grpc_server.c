@@ -75,6 +75,22 @@ static void on_listen(struct loop_source *source, int fd, uint32_t revents, void
 	}
 }
 
+/* What a file that is in the way of a socket is, for messages. */
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device node";
+	return "another kind of file";
+}
+
 /* Is a server accepting on @path? 1 yes, 0 no (stale), negative errno when unknown. */
 static int socket_is_live(const struct sockaddr_un *sa, socklen_t len)
 {
@@ -124,8 +140,8 @@ int grpc_server_listen(struct grpc_server *server, const char *socket_path)
 			goto fail_bind;
 		if (lstat(socket_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 			r = hostdev_error(server->ctx, -EEXIST,
-					  "grpc: %s exists and is not a socket; not replacing it",
-					  socket_path);
+					  "%s is not a socket but %s; it is left alone",
+					  socket_path, file_kind(st.st_mode));
 			goto fail;
 		}
 		r = socket_is_live(&sa, salen);

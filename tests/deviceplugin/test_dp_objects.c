@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -327,6 +328,57 @@ static void test_start_stop(void **state)
 	assert_null(hostdev_dp_server_unref(NULL));
 }
 
+/* Whatever is in the way of the socket is left alone, and the message says what it is. */
+static void test_socket_path_in_the_way(void **state)
+{
+	static const struct {
+		const char *kind;
+		mode_t type;
+	} kinds[] = {
+	    {"a regular file", S_IFREG},      {"a directory", S_IFDIR},
+	    {"a symbolic link", S_IFLNK},     {"a FIFO", S_IFIFO},
+	    {"a symbolic link", S_IFLNK | 1},
+	};
+	struct fixture *f = *state;
+	struct hostdev_dp_server_options opts;
+	hostdev_dp_server *server;
+	char path[256], want[512], other[300];
+	struct stat st;
+
+	hostdev_dp_server_options_init(&opts);
+	opts.registration = HOSTDEV_DP_REGISTER_NONE;
+	assert_int_equal(
+	    hostdev_dp_server_new(f->loop, "example.com/dev", &ops, NULL, &opts, &server), 0);
+	snprintf(path, sizeof(path), "%s", hostdev_dp_server_get_socket_path(server));
+	snprintf(other, sizeof(other), "%s/elsewhere", f->root);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		mode_t type = kinds[i].type & S_IFMT;
+
+		if (type == S_IFREG)
+			assert_int_equal(close(creat(path, 0644)), 0);
+		else if (type == S_IFDIR)
+			assert_int_equal(mkdir(path, 0755), 0);
+		else if (type == S_IFIFO)
+			assert_int_equal(mkfifo(path, 0644), 0);
+		else if (kinds[i].type & 1) /* a link to a regular file */
+			assert_int_equal(close(creat(other, 0644)) | symlink(other, path), 0);
+		else /* a dangling link */
+			assert_int_equal(symlink("/nonexistent/x.sock", path), 0);
+		assert_int_equal(hostdev_dp_server_start(server), -EEXIST);
+		snprintf(want, sizeof(want),
+			 "resource example.com/dev: %s is not a socket but %s; it is left alone: "
+			 "remove it or choose another socket name",
+			 path, kinds[i].kind);
+		assert_string_equal(hostdev_ctx_get_error(f->ctx), want);
+		assert_int_equal(lstat(path, &st), 0);
+		assert_int_equal(st.st_mode & S_IFMT, type);
+		assert_int_equal(hostdev_dp_server_get_state(server), HOSTDEV_DP_STOPPED);
+		assert_int_equal(type == S_IFDIR ? rmdir(path) : unlink(path), 0);
+	}
+	assert_int_equal(hostdev_dp_server_start(server), 0);
+	hostdev_dp_server_unref(server);
+}
+
 static void test_set_devices_before_start(void **state)
 {
 	struct fixture *f = *state;
@@ -358,6 +410,7 @@ int main(void)
 	    cmocka_unit_test(test_response_arguments),
 	    cmocka_unit_test(test_options_init),
 	    cmocka_unit_test_setup_teardown(test_server_new_checks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_socket_path_in_the_way, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_socket_paths, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_start_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_set_devices_before_start, setup, teardown),
