@@ -21,6 +21,7 @@ HOSTDEV_EXPORT void hostdev_dp_server_options_init(struct hostdev_dp_server_opti
 	memset(opts, 0, sizeof(*opts));
 	opts->version = HOSTDEV_DP_SERVER_OPTIONS_VERSION;
 	opts->registration = HOSTDEV_DP_REGISTER_CLASSIC;
+	opts->kubelet_uid = -1;
 }
 
 static char *join_path(const char *dir, const char *name)
@@ -149,6 +150,11 @@ static int check_args(hostdev_ctx *ctx, const char *resource_name,
 				     "resource %s: refresh interval %d ms: use a positive value, 0 "
 				     "for the default or -1 for never",
 				     resource_name, opts->refresh_interval_ms);
+	if (opts->version >= 2 && opts->kubelet_uid < -1)
+		return hostdev_error(ctx, -EINVAL,
+				     "resource %s: kubelet uid %d: use a user id, or -1 for root "
+				     "only",
+				     resource_name, opts->kubelet_uid);
 	return 0;
 }
 
@@ -233,6 +239,9 @@ static int server_new_locked(hostdev_dp_loop *loop, const char *resource_name,
 	r = grpc_server_new(loop, methods, n_methods, server, &server->grpc);
 	if (r < 0)
 		goto fail;
+	/* Members of a newer options version than the caller's are not there to read. */
+	if (opts->version >= 2)
+		grpc_server_set_peer_uid(server->grpc, opts->kubelet_uid);
 	hostdev_dp_loop_ref(loop);
 	*out = server;
 	return 0;

@@ -57,9 +57,17 @@ struct grpc_method {
  * handler. Unknown paths get UNIMPLEMENTED. */
 int grpc_server_new(hostdev_dp_loop *loop, const struct grpc_method *methods, size_t n_methods,
 		    void *userdata, struct grpc_server **out);
-/* Listen on @socket_path (an existing socket file nobody accepts on is replaced; -EADDRINUSE when
- * a live server has it). Connections are accepted and served by the loop. */
+/*
+ * Listen on @socket_path (an existing socket file nobody accepts on is replaced; -EADDRINUSE when
+ * a live server has it; -EEXIST when another kind of file is there). The socket file is created
+ * with mode 0600 whatever the umask (owned by the peer user of grpc_server_set_peer_uid(), if
+ * any). Connections are accepted and served by the loop; a connection whose peer (SO_PEERCRED) is
+ * neither root, nor this process's user, nor the peer user is closed at once.
+ */
 int grpc_server_listen(struct grpc_server *server, const char *socket_path);
+/* Also serve (and give the socket file to) user @uid; -1: nobody else (the default). Takes
+ * effect at the next listen. */
+void grpc_server_set_peer_uid(struct grpc_server *server, int uid);
 /* Stop listening and close every connection (each open call's close callback runs). The socket
  * file is unlinked only when @unlink_socket is true and it is still ours (same inode). */
 void grpc_server_shutdown(struct grpc_server *server, bool unlink_socket);

@@ -789,21 +789,62 @@ static int conn_new(struct grpc_server *server, int fd, struct grpc_conn **out)
 	return 0;
 }
 
+static bool peer_allowed(const struct grpc_server *server, uid_t uid)
+{
+	return uid == 0 || uid == geteuid() ||
+	       (server->peer_uid != (uid_t)-1 && uid == server->peer_uid);
+}
+
+/* Who besides root may connect, for the refusal message: ", user 1000 and user 107". */
+static const char *peer_users(const struct grpc_server *server, char *buf, size_t size)
+{
+	int n = 0;
+
+	buf[0] = '\0';
+	if (geteuid() != 0)
+		n = snprintf(buf, size, ", user %u", (unsigned int)geteuid());
+	if (server->peer_uid != (uid_t)-1 && server->peer_uid != geteuid() && server->peer_uid != 0)
+		snprintf(buf + n, size - (size_t)n, " and user %u", (unsigned int)server->peer_uid);
+	return buf;
+}
+
 int grpc_conn_accept(struct grpc_server *server, int fd)
 {
 	struct grpc_conn *conn;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	char users[64];
 	int r;
 
+	server->n_accepted++;
+	/*
+	 * The socket file's mode keeps other users out, but a process that holds
+	 * CAP_DAC_OVERRIDE, a mode widened by hand or a descriptor passed on gets past it: the
+	 * peer's credentials decide.
+	 */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		r = -errno;
+		log_warn(server->ctx, "grpc: %s: connection %lu refused: no peer credentials: %s",
+			 server->socket_path, server->n_accepted, strerror(-r));
+		close(fd);
+		return r;
+	}
+	if (!peer_allowed(server, cred.uid)) {
+		log_warn(server->ctx,
+			 "grpc: %s: connection %lu from pid %d refused: user %u may not use this "
+			 "socket (root%s may)",
+			 server->socket_path, server->n_accepted, (int)cred.pid,
+			 (unsigned int)cred.uid, peer_users(server, users, sizeof(users)));
+		close(fd);
+		return -EACCES;
+	}
 	r = conn_new(server, fd, &conn);
 	if (r < 0) {
 		close(fd);
 		return hostdev_error(server->ctx, r, "grpc: %s: cannot serve a new connection: %s",
 				     server->socket_path, strerror(-r));
 	}
-	server->n_accepted++;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0)
+	if (cred.pid > 0)
 		snprintf(conn->peer, sizeof(conn->peer), "%s: connection %lu (pid %d)",
 			 server->socket_path, server->n_accepted, (int)cred.pid);
 	else

@@ -132,6 +132,10 @@ struct grpc_server {
 	dev_t socket_dev;
 	ino_t socket_ino;
 
+	/* Besides root and this process's own user, the one user whose connections are served
+	 * ((uid_t)-1: none); the socket file is handed to it. */
+	uid_t peer_uid;
+
 	/* Accepted connections. */
 	struct grpc_conn *conns;
 	unsigned long n_accepted;

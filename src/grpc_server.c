@@ -5,6 +5,7 @@
  * connections (grpc_conn.c serves each).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,15 @@ int grpc_server_new(hostdev_dp_loop *loop, const struct grpc_method *methods, si
 	server->n_methods = n_methods;
 	server->userdata = userdata;
 	server->listen_fd = -1;
+	server->peer_uid = (uid_t)-1;
 	*out = server;
 	return 0;
+}
+
+void grpc_server_set_peer_uid(struct grpc_server *server, int uid)
+{
+	if (server)
+		server->peer_uid = uid < 0 ? (uid_t)-1 : (uid_t)uid;
 }
 
 static void accept_resume(struct loop_source *source, void *userdata)
@@ -73,6 +81,22 @@ static void on_listen(struct loop_source *source, int fd, uint32_t revents, void
 		}
 		grpc_conn_accept(server, cfd);
 	}
+}
+
+/* Mode 0600, owned by the peer user if there is one: only root, our user and the peer user may
+ * connect (connect() needs write permission on the socket file). */
+static int restrict_socket_file(struct grpc_server *server, const char *path)
+{
+	if (fchmodat(AT_FDCWD, path, 0600, AT_SYMLINK_NOFOLLOW) < 0)
+		return hostdev_error(server->ctx, -errno,
+				     "grpc: cannot make %s private (mode 0600): %s", path,
+				     strerror(errno));
+	if (server->peer_uid != (uid_t)-1 && server->peer_uid != geteuid() &&
+	    lchown(path, server->peer_uid, (gid_t)-1) < 0)
+		return hostdev_error(server->ctx, -errno,
+				     "grpc: cannot give %s to user %u, who is to connect to it: %s",
+				     path, (unsigned int)server->peer_uid, strerror(errno));
+	return 0;
 }
 
 /* What a file that is in the way of a socket is, for messages. */
@@ -163,6 +187,15 @@ int grpc_server_listen(struct grpc_server *server, const char *socket_path)
 					  socket_path, strerror(errno));
 			goto fail;
 		}
+	}
+	/*
+	 * Nobody can connect before listen(): set the mode (the umask gave it anything up to 0777)
+	 * and the owner now. Not through a symbolic link another user may have put there since.
+	 */
+	r = restrict_socket_file(server, socket_path);
+	if (r < 0) {
+		unlink(socket_path);
+		goto fail;
 	}
 	if (listen(fd, SOMAXCONN) < 0) {
 		r = hostdev_error(server->ctx, -errno, "grpc: listen on %s: %s", socket_path,

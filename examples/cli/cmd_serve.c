@@ -222,6 +222,7 @@ enum {
 	OPT_KUBELET_DIR,
 	OPT_REFRESH,
 	OPT_DRY_RUN,
+	OPT_KUBELET_UID,
 };
 
 static int parse_registration(const char *text)
@@ -243,6 +244,7 @@ static int run(struct cli *cli, int argc, char **argv)
 	    {"kubelet-dir", required_argument, NULL, OPT_KUBELET_DIR},
 	    {"refresh", required_argument, NULL, OPT_REFRESH},
 	    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	    {"kubelet-uid", required_argument, NULL, OPT_KUBELET_UID},
 	    SERVE_RESOURCE_LONG_OPTIONS,
 	    CLI_GLOBAL_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
@@ -291,6 +293,19 @@ static int run(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_DRY_RUN:
 			dry_run = true;
+			break;
+		case OPT_KUBELET_UID:
+			errno = 0;
+			value = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || value < 0 || value > 0x7fffffff) {
+				code =
+				    cli_usage_error(cli,
+						    "--kubelet-uid '%s': expected a numeric user "
+						    "id",
+						    optarg);
+				goto out;
+			}
+			opts.kubelet_uid = (int)value;
 			break;
 		default:
 			code = serve_resource_flag(cli, &flags, c, optarg);
@@ -345,7 +360,7 @@ const struct cli_command cli_cmd_serve = {
     .name = "serve",
     .summary = "Serve kubelet device plugins for the devices a config selects.",
     .synopsis = "(--config FILE | --resource NAME SELECTORS...) [--registration MODE] "
-		"[--kubelet-dir DIR] [--refresh MS] [--dry-run]",
+		"[--kubelet-dir DIR] [--kubelet-uid UID] [--refresh MS] [--dry-run]",
     .help = "Runs in the foreground until SIGINT or SIGTERM, logging to stderr. On stop every\n"
 	    "resource advertises no devices and its socket is removed. The config format is in\n"
 	    "docs/device-plugin.md; `hostdev permitted` prints the matching KubeVirt\n"
@@ -357,6 +372,9 @@ const struct cli_command cli_cmd_serve = {
 	    "                           (socket in plugins_registry) or none\n"
 	    "      --kubelet-dir DIR    kubelet root (default /var/lib/kubelet, or ROOT/var/lib/\n"
 	    "                           kubelet with --root)\n"
+	    "      --kubelet-uid UID    the kubelet runs as user UID, not root: the sockets\n"
+	    "                           (mode 0600) belong to it and its connections are served\n"
+	    "                           (others are refused, by SO_PEERCRED)\n"
 	    "      --refresh MS         re-read devices and health every MS milliseconds\n"
 	    "                           (default 5000; -1 never); hot-plug events refresh at once\n"
 	    "      --dry-run            print the resources and their devices, then exit\n"

@@ -192,8 +192,8 @@ enum hostdev_dp_state {
 	HOSTDEV_DP_SERVING = 3,	    /**< serving without registration (HOSTDEV_DP_REGISTER_NONE) */
 };
 
-/** Current version of struct hostdev_dp_server_options. */
-#define HOSTDEV_DP_SERVER_OPTIONS_VERSION 1
+/** Current version of struct hostdev_dp_server_options (2 added kubelet_uid). */
+#define HOSTDEV_DP_SERVER_OPTIONS_VERSION 2
 
 /** Default of hostdev_dp_server_options.refresh_interval_ms. */
 #define HOSTDEV_DP_DEFAULT_REFRESH_MS 5000
@@ -218,6 +218,13 @@ struct hostdev_dp_server_options {
 	const char *plugins_registry_dir;
 	/** How often list_devices runs to catch health changes; 0: the default, -1: never. */
 	int refresh_interval_ms;
+	/**
+	 * Version 2. The socket file is created with mode 0600 whatever the umask, and a
+	 * connection is served only when its peer (SO_PEERCRED) is root or this process's own
+	 * user; a kubelet that runs as another user is let in by giving its uid here (the socket
+	 * file then belongs to it). -1 (the default) or 0: nobody else.
+	 */
+	int kubelet_uid;
 };
 
 /** Set @opts to the defaults of this version. */

@@ -21,6 +21,9 @@
  * test/count=<n>, CDI device test.example.com/dev=<first id>. PreStartContainer calls are
  * printed as "PRESTART <ids>", GetPreferredAllocation calls as "PREFERRED <size>".
  *
+ * --generate N makes N healthy devices dev-0 ... dev-<N-1> without topology (large lists);
+ * --kubelet-uid UID sets the server option of that name.
+ *
  * The loop runs on its own thread (default) or is embedded in this program's poll() (--embed).
  * SIGTERM and SIGINT: stop and exit 0.
  */
@@ -39,7 +42,7 @@
 
 #include <hostdev.h>
 
-#define MAX_DEVICES 256
+#define MAX_DEVICES 65536
 
 struct test_device {
 	char id[64];
@@ -410,7 +413,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: dp_test_plugin --kubelet-dir DIR --resource NAME --control FIFO "
 			"[--mode classic|watcher|none] [--socket-name NAME] [--refresh-ms N] "
-			"[--devices ID:H:N,...] [--no-preferred] [--no-prestart] [--embed]\n");
+			"[--devices ID:H:N,...] [--generate N] [--no-preferred] [--no-prestart] "
+			"[--kubelet-uid UID] [--embed]\n");
 	exit(2);
 }
 
@@ -427,6 +431,8 @@ int main(int argc, char **argv)
 	    {"no-preferred", no_argument, NULL, 'P'},
 	    {"no-prestart", no_argument, NULL, 'S'},
 	    {"embed", no_argument, NULL, 'e'},
+	    {"generate", required_argument, NULL, 'g'},
+	    {"kubelet-uid", required_argument, NULL, 'u'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct hostdev_dp_plugin_ops ops = {
@@ -486,6 +492,19 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			embed = true;
+			break;
+		case 'g':
+			plugin.n_devices = 0;
+			for (int i = 0; i < atoi(optarg); i++) {
+				char id[32];
+
+				snprintf(id, sizeof(id), "dev-%d", i);
+				if (add_device(id, 1, -1) < 0)
+					usage();
+			}
+			break;
+		case 'u':
+			opts.kubelet_uid = atoi(optarg);
 			break;
 		default:
 			usage();

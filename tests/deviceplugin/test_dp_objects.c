@@ -134,6 +134,7 @@ static void test_options_init(void **state)
 	assert_null(opts.device_plugin_dir);
 	assert_null(opts.plugins_registry_dir);
 	assert_int_equal(opts.refresh_interval_ms, 0);
+	assert_int_equal(opts.kubelet_uid, -1);
 	hostdev_dp_server_options_init(NULL);
 }
 
@@ -157,6 +158,7 @@ static void test_server_new_checks(void **state)
 	struct fixture *f = *state;
 	struct hostdev_dp_plugin_ops noversion = ops;
 	struct hostdev_dp_server_options opts;
+	hostdev_dp_server *server;
 	char longname[300];
 
 	noversion.version = 0;
@@ -187,6 +189,16 @@ static void test_server_new_checks(void **state)
 	hostdev_dp_server_options_init(&opts);
 	opts.refresh_interval_ms = -2;
 	expect_invalid(f, "example.com/x", &ops, &opts, "refresh interval");
+	hostdev_dp_server_options_init(&opts);
+	opts.kubelet_uid = -7;
+	expect_invalid(f, "example.com/x", &ops, &opts, "kubelet uid -7");
+	/* A version-1 caller's struct ends before kubelet_uid: never read. */
+	hostdev_dp_server_options_init(&opts);
+	opts.version = 1;
+	opts.kubelet_uid = -7;
+	assert_int_equal(
+	    hostdev_dp_server_new(f->loop, "example.com/x", NULL, NULL, &opts, &server), 0);
+	hostdev_dp_server_unref(server);
 	hostdev_dp_server_options_init(&opts);
 	opts.socket_name = "a/b.sock";
 	expect_invalid(f, "example.com/x", &ops, &opts, "plain file name");
@@ -379,6 +391,40 @@ static void test_socket_path_in_the_way(void **state)
 	hostdev_dp_server_unref(server);
 }
 
+/* The socket is private whatever the umask; with a kubelet uid it belongs to that user. */
+static void test_socket_is_private(void **state)
+{
+	struct fixture *f = *state;
+	struct hostdev_dp_server_options opts;
+	hostdev_dp_server *server;
+	mode_t old = umask(0);
+	struct stat st;
+
+	hostdev_dp_server_options_init(&opts);
+	opts.registration = HOSTDEV_DP_REGISTER_NONE;
+	assert_int_equal(
+	    hostdev_dp_server_new(f->loop, "example.com/dev", &ops, NULL, &opts, &server), 0);
+	assert_int_equal(hostdev_dp_server_start(server), 0);
+	assert_int_equal(stat(hostdev_dp_server_get_socket_path(server), &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_uid, geteuid());
+	hostdev_dp_server_unref(server);
+	if (geteuid() == 0) {
+		/* Only root can give a file away. */
+		opts.kubelet_uid = 65534;
+		assert_int_equal(
+		    hostdev_dp_server_new(f->loop, "example.com/dev", &ops, NULL, &opts, &server),
+		    0);
+		assert_int_equal(hostdev_dp_server_start(server), 0);
+		assert_int_equal(stat(hostdev_dp_server_get_socket_path(server), &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0600);
+		assert_int_equal(st.st_uid, 65534);
+		hostdev_dp_server_unref(server);
+	}
+	umask(old);
+}
+
 static void test_set_devices_before_start(void **state)
 {
 	struct fixture *f = *state;
@@ -411,6 +457,7 @@ int main(void)
 	    cmocka_unit_test(test_options_init),
 	    cmocka_unit_test_setup_teardown(test_server_new_checks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_socket_path_in_the_way, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_socket_is_private, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_socket_paths, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_start_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_set_devices_before_start, setup, teardown),
