@@ -44,28 +44,49 @@ static char *sriov_env_name(const char *prefix, const char *resource_name)
 	return env_name("PCIDEVICE", full);
 }
 
+/* Record @id (once; its NUMA node is updated): the list of every device ever advertised. */
 static int remember(struct plugin *p, const char *id, int numa)
 {
+	ptrdiff_t k = dp_strmap_find(&p->known_index, id);
 	char **ids;
 	int *numas;
+	int r;
 
-	for (size_t i = 0; i < p->n_known; i++) {
-		if (strcmp(p->known[i], id) == 0) {
-			p->known_numa[i] = numa;
-			return 0;
-		}
+	if (k >= 0) {
+		p->known_numa[k] = numa;
+		return 0;
 	}
-	ids = realloc(p->known, (p->n_known + 1) * sizeof(*ids));
+	ids = dp_array_grow(p->known, p->n_known, sizeof(*ids));
 	if (!ids)
 		return -ENOMEM;
 	p->known = ids;
-	numas = realloc(p->known_numa, (p->n_known + 1) * sizeof(*numas));
+	numas = dp_array_grow(p->known_numa, p->n_known, sizeof(*numas));
 	if (!numas)
 		return -ENOMEM;
 	p->known_numa = numas;
 	if (!(p->known[p->n_known] = strdup(id)))
 		return -ENOMEM;
+	r = dp_strmap_add(&p->known_index, p->known[p->n_known], p->n_known, NULL);
+	if (r < 0) {
+		free(p->known[p->n_known]);
+		return r;
+	}
 	p->known_numa[p->n_known++] = numa;
+	return 0;
+}
+
+/* @m's device ids mapped to their indexes. */
+static int index_matches(const struct dp_matches *m, struct dp_strmap *out)
+{
+	dp_strmap_init(out);
+	for (size_t i = 0; i < m->count; i++) {
+		int r = dp_strmap_add(out, m->items[i].id, i, NULL);
+
+		if (r == -ENOMEM) {
+			dp_strmap_clear(out);
+			return r;
+		}
+	}
 	return 0;
 }
 
@@ -114,6 +135,7 @@ void plugin_free(struct plugin *p)
 		free(p->known[i]);
 	free(p->known);
 	free(p->known_numa);
+	dp_strmap_clear(&p->known_index);
 	free(p->resource_name);
 	free(p->env_name);
 	free(p->sriov_env_name);
@@ -189,10 +211,15 @@ int plugin_list_devices(struct plugin *p, struct plugin_list *out)
 {
 	struct dp_matches now = {0};
 	struct plugin_list list = {0};
+	struct dp_strmap by_id;
 	int r;
 
 	if ((r = plugin_matches(p, &now)) < 0)
 		return r;
+	if ((r = index_matches(&now, &by_id)) < 0) {
+		dp_matches_clear(&now);
+		return r;
+	}
 	for (size_t i = 0; i < now.count && r == 0; i++)
 		r = remember(p, now.items[i].id, now.items[i].numa);
 	if (r == 0 && p->n_known) {
@@ -201,7 +228,7 @@ int plugin_list_devices(struct plugin *p, struct plugin_list *out)
 			r = -ENOMEM;
 	}
 	for (size_t i = 0; i < p->n_known && r == 0; i++) {
-		long k = dp_matches_find_id(&now, p->known[i]);
+		ptrdiff_t k = dp_strmap_find(&by_id, p->known[i]);
 		struct plugin_device *d = &list.items[list.count];
 
 		if (!(d->id = strdup(p->known[i]))) {
@@ -212,6 +239,7 @@ int plugin_list_devices(struct plugin *p, struct plugin_list *out)
 		d->numa = p->known_numa[i];
 		d->healthy = k >= 0 && healthy(p, &now.items[k]);
 	}
+	dp_strmap_clear(&by_id);
 	dp_matches_clear(&now);
 	if (r < 0) {
 		plugin_list_clear(&list);
@@ -242,20 +270,22 @@ int plugin_preferred(struct plugin *p, const char *const *available, size_t n_av
 	struct dp_matches now = {0};
 	struct prefer_candidate *c = NULL;
 	const char **chosen = NULL;
+	struct dp_strmap by_id;
 	long n = 0;
 	int r;
 
 	if ((r = plugin_matches(p, &now)) < 0)
 		return answer_fail(out, r, "%s: cannot read the devices: %s", p->resource_name,
 				   hostdev_ctx_get_error(p->ctx));
+	dp_strmap_init(&by_id);
 	c = calloc(n_available ? n_available : 1, sizeof(*c));
 	chosen = calloc(size ? size : 1, sizeof(*chosen));
-	if (!c || !chosen) {
+	if (!c || !chosen || index_matches(&now, &by_id) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < n_available; i++) {
-		long k = dp_matches_find_id(&now, available[i]);
+		ptrdiff_t k = dp_strmap_find(&by_id, available[i]);
 
 		c[i].id = available[i];
 		c[i].numa = k >= 0 ? now.items[k].numa : -1;
@@ -270,6 +300,7 @@ int plugin_preferred(struct plugin *p, const char *const *available, size_t n_av
 out:
 	free(c);
 	free(chosen);
+	dp_strmap_clear(&by_id);
 	dp_matches_clear(&now);
 	return r;
 }

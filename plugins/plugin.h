@@ -14,6 +14,7 @@
 
 #include "dp_config.h"
 #include "dp_match.h"
+#include "dp_strmap.h"
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Answers (answer.c) */
@@ -78,6 +79,7 @@ struct plugin {
 	char **known;
 	int *known_numa;
 	size_t n_known;
+	struct dp_strmap known_index; /* id -> index in known */
 	/* The device-node watch that refreshes the plugin's server (node_watch.c), or NULL;
 	 * owned by builtin.c, which stops it before the plugin is freed. */
 	struct node_watch *node_watch;

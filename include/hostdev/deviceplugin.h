@@ -156,9 +156,11 @@ struct hostdev_dp_plugin_ops {
 			hostdev_dp_response *out);
 	/**
 	 * GetPreferredAllocation for one container: add up to @size ids of @available with
-	 * hostdev_dp_response_add_id(). The server then makes the answer follow the contract
-	 * whatever the plugin did: every must-include id first, then the plugin's ids that are
-	 * available, then the other available ids in order, exactly @size distinct ids. NULL: the
+	 * hostdev_dp_response_add_id(). @available holds the request's advertised Healthy ids
+	 * (each once; a request with an id the server does not advertise is refused before).
+	 * The server then makes the answer follow the contract whatever the plugin did: every
+	 * must-include id first, then the plugin's ids that are in @available, then the rest of
+	 * @available in order, @size distinct ids (fewer when @available runs out). NULL: the
 	 * server does not offer GetPreferredAllocation.
 	 */
 	int (*get_preferred_allocation)(void *userdata, const char *const *available,

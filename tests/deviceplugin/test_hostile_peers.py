@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 
+import grpc
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -92,3 +93,42 @@ def test_kubelet_uid_is_served(root):
     assert st.st_uid == NOBODY and stat.S_IMODE(st.st_mode) == 0o600
     assert int(connect_as_nobody(p.socket)) > 0
     assert "refused" not in p.read_log()
+
+
+# --------------------------------------------------------------------------------------------
+# Requests with many ids
+
+
+def test_thirty_thousand_ids(root):
+    """GetPreferredAllocation and Allocate of 30 000 ids are answered, and right. (They used to
+    cost quadratic time and hold every other connection for seconds: bench/dp_scale.py measures
+    that; here only the answers count.)"""
+    n = 30000
+    p = start_plugin(root, mode="none", devices=None, args=["--generate", str(n)])
+    ids = ["dev-%d" % i for i in range(n)]
+    s = stub(p.socket)
+    req = fk.pb.PreferredAllocationRequest(container_requests=[
+        fk.pb.ContainerPreferredAllocationRequest(available_deviceIDs=ids + ids[:100],
+                                                  must_include_deviceIDs=["dev-7"],
+                                                  allocation_size=n)])
+    got = s.GetPreferredAllocation(req, timeout=120).container_responses[0].deviceIDs
+    # Must-include first, then the test plugin's choice (the available ids from the end).
+    assert got[0] == "dev-7" and len(got) == n and len(set(got)) == n
+    assert got[1:4] == ["dev-29999", "dev-29998", "dev-29997"]
+    # An id nobody advertised is refused, also among 30 000.
+    req.container_requests[0].available_deviceIDs.append("dev-%d" % n)
+    with pytest.raises(grpc.RpcError) as e:
+        s.GetPreferredAllocation(req, timeout=120)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "unknown device id 'dev-%d'" % n in e.value.details()
+    # Allocate: 30 000 ids in one container; then the last one repeated in a second container.
+    a = s.Allocate(fk.pb.AllocateRequest(container_requests=[
+        fk.pb.ContainerAllocateRequest(devices_ids=ids)]), timeout=120)
+    assert len(a.container_responses[0].devices) == n
+    with pytest.raises(grpc.RpcError) as e:
+        s.Allocate(fk.pb.AllocateRequest(container_requests=[
+            fk.pb.ContainerAllocateRequest(devices_ids=ids),
+            fk.pb.ContainerAllocateRequest(devices_ids=["dev-29999"])]), timeout=120)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert ("device id 'dev-29999' for container requests 0 and 1: a device goes to one "
+            "container only") in e.value.details()
