@@ -144,6 +144,24 @@ void plugin_free(struct plugin *p)
 	free(p);
 }
 
+int plugin_read_failure(struct plugin_answer *out, int err, const char *what, const char *detail)
+{
+	if (plugin_short_of_resources(err))
+		return answer_fail(
+		    out, err,
+		    "%s cannot be checked now: %s; the device plugin is short of %s, "
+		    "which says nothing about the device: retry",
+		    what, detail,
+		    err == -ENOMEM || err == -ENOBUFS ? "memory" : "file descriptors");
+	return answer_fail(out, err, "%s cannot be read: %s", what, detail);
+}
+
+bool plugin_short_of_resources(int err)
+{
+	return err == -EMFILE || err == -ENFILE || err == -ENOMEM || err == -ENOBUFS ||
+	       err == -EAGAIN;
+}
+
 int plugin_dev_exists(const struct plugin *p, const char *rel)
 {
 	char path[PATH_MAX];

@@ -122,6 +122,13 @@ int plugin_preferred(struct plugin *p, const char *const *available, size_t n_av
 int plugin_matches(struct plugin *p, struct dp_matches *out);
 /* 1 when <dev root>/@rel exists (the context's HOSTDEV_PATH_DEV), else 0. */
 int plugin_dev_exists(const struct plugin *p, const char *rel);
+/* The process ran out of file descriptors or memory (EMFILE, ENFILE, ENOMEM, ENOBUFS, EAGAIN):
+ * a failure that says nothing about the device. */
+bool plugin_short_of_resources(int err);
+/* Fail @out with @err for device @what ("0000:3b:02.1 of example.com/nic") that could not be read
+ * (@detail: the library's message), saying when the cause is the plugin's own resources.
+ * Returns @err. */
+int plugin_read_failure(struct plugin_answer *out, int err, const char *what, const char *detail);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Per kind */

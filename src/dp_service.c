@@ -31,6 +31,13 @@ int dp_status_from_errno(int err)
 		return GRPC_STATUS_FAILED_PRECONDITION;
 	case -ENOMEM:
 		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	/* The plugin ran short of file descriptors (or the kernel of something) for a moment:
+	 * a call that may work again, not a problem of the devices. */
+	case -EMFILE:
+	case -ENFILE:
+	case -ENOBUFS:
+	case -EAGAIN:
+		return GRPC_STATUS_UNAVAILABLE;
 	default:
 		return GRPC_STATUS_INTERNAL;
 	}

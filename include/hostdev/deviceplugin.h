@@ -122,8 +122,8 @@ int hostdev_dp_response_add_id(hostdev_dp_response *resp, const char *id);
 /**
  * Explain a failure to the kubelet: @message becomes the call's grpc-message. The callback then
  * returns a negative errno, which picks the gRPC status (-EINVAL INVALID_ARGUMENT, -ENOENT and
- * -ENODEV NOT_FOUND, -EBUSY and -EPERM FAILED_PRECONDITION, -ENOMEM RESOURCE_EXHAUSTED, others
- * INTERNAL).
+ * -ENODEV NOT_FOUND, -EBUSY and -EPERM FAILED_PRECONDITION, -ENOMEM RESOURCE_EXHAUSTED, -EMFILE,
+ * -ENFILE, -ENOBUFS and -EAGAIN UNAVAILABLE, others INTERNAL).
  */
 int hostdev_dp_response_set_error(hostdev_dp_response *resp, const char *message);
 
