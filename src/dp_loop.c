@@ -75,6 +75,10 @@ struct hostdev_dp_loop {
 	bool dispatching;
 	bool garbage;
 
+	/* loop_transport() */
+	void *transport;
+	void (*transport_free)(void *state);
+
 	pthread_t thread;
 	bool thread_running;
 	/* The last reference was dropped on the loop's own thread: it frees the loop on exit. */
@@ -102,6 +106,17 @@ void loop_unlock(hostdev_dp_loop *loop)
 hostdev_ctx *loop_ctx(hostdev_dp_loop *loop)
 {
 	return loop->ctx;
+}
+
+void *loop_transport(hostdev_dp_loop *loop)
+{
+	return loop->transport;
+}
+
+void loop_set_transport(hostdev_dp_loop *loop, void *state, void (*free_fn)(void *state))
+{
+	loop->transport = state;
+	loop->transport_free = free_fn;
 }
 
 static void source_link(hostdev_dp_loop *loop, struct loop_source *s)
@@ -393,6 +408,8 @@ static void loop_free(hostdev_dp_loop *loop)
 		next = s->next;
 		free(s);
 	}
+	if (loop->transport_free)
+		loop->transport_free(loop->transport);
 	close(loop->timer_fd);
 	close(loop->wake_fd);
 	close(loop->epoll_fd);

@@ -38,6 +38,14 @@ void loop_remove(struct loop_source *source);
 hostdev_ctx *loop_ctx(hostdev_dp_loop *loop);
 
 /*
+ * One pointer of state the transport keeps per loop (grpc_conn.c: every server connection of the
+ * loop and the memory they hold), NULL until set. @free_fn(@state) runs when the loop is freed,
+ * after every object that used the loop let go of it.
+ */
+void *loop_transport(hostdev_dp_loop *loop);
+void loop_set_transport(hostdev_dp_loop *loop, void *state, void (*free_fn)(void *state));
+
+/*
  * The loop lock (recursive). It is not held while the loop waits in epoll_wait(), so another
  * thread holding it may add, change and remove sources meanwhile: epoll and the timerfd see the
  * change at once.

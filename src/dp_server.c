@@ -314,12 +314,14 @@ void dp_server_push(hostdev_dp_server *server)
 			 server->resource_name);
 		return;
 	}
+	/* The newest list replaces one a slow reader has not started to receive: the kubelet
+	 * must end up with the current state, not with the oldest lists. */
 	for (struct dp_watcher *w = server->watchers; w; w = w->next)
-		if (!w->finished && grpc_call_send(w->call, msg, length) < 0)
+		if (!w->finished && grpc_call_send_latest(w->call, msg, length) < 0)
 			log_warn(server->ctx,
 				 "resource %s: could not queue the device list for a ListAndWatch "
-				 "stream",
-				 server->resource_name);
+				 "stream: %s",
+				 server->resource_name, hostdev_ctx_get_error(server->ctx));
 	free(msg);
 }
 

@@ -230,7 +230,7 @@ static void on_list_and_watch(struct grpc_call *call, const uint8_t *request, si
 	grpc_call_on_close(call, watcher_closed, w);
 	/* The full list at once; then a full list on every change, and never an end of our own
 	 * making while the server runs. */
-	grpc_call_send(call, msg, n);
+	grpc_call_send_latest(call, msg, n);
 	free(msg);
 	log_info(server->ctx, "resource %s: ListAndWatch opened; sent %zu devices",
 		 server->resource_name, server->devices->count);
@@ -246,8 +246,10 @@ void dp_service_finish_watchers(hostdev_dp_server *server)
 		if (w->finished)
 			continue;
 		w->finished = true;
+		/* Replaces a list the kubelet has not started to read: the stream ends on "no
+		 * devices", whatever it still had to catch up on. */
 		if (r == 0)
-			grpc_call_send(w->call, msg, n);
+			grpc_call_send_latest(w->call, msg, n);
 		grpc_call_finish(w->call, GRPC_STATUS_OK, NULL);
 	}
 	free(msg);

@@ -85,6 +85,20 @@ unsigned long grpc_server_socket_inode(const struct grpc_server *server);
  * after finish.
  */
 int grpc_call_send(struct grpc_call *call, const uint8_t *message, size_t length);
+/*
+ * Queue @message as the call's latest state (a copy is made), for streams where only the newest
+ * message matters (ListAndWatch): a message queued with this function that has not started to
+ * go out is replaced by the next one, so a peer that reads slowly gets the newest state and
+ * never a stale one, and one call holds at most the message being sent plus one. Otherwise as
+ * grpc_call_send(); a message sent with grpc_call_send() afterwards follows it.
+ */
+int grpc_call_send_latest(struct grpc_call *call, const uint8_t *message, size_t length);
+/*
+ * The budget of bytes all server connections of @loop may hold (output queued for peers, parts of
+ * requests), default GRPC_MAX_LOOP_BUFFERED: over it, the connection that holds the most is
+ * closed on the next loop round. Returns 0, -EINVAL, -ENOMEM.
+ */
+int grpc_set_memory_limit(hostdev_dp_loop *loop, size_t bytes);
 /* End the call with @status and @message (NULL or percent-encoded by this function) in the
  * trailers; a call that sent nothing ends Trailers-Only. The call stays valid until its close
  * callback. */

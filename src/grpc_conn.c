@@ -48,6 +48,8 @@ struct grpc_call {
 
 	struct grpc_reader reader;
 	struct grpc_buf out;
+	/* grpc_call_send_latest(): a whole message not yet started, replaced by the next one. */
+	struct grpc_buf latest;
 
 	void (*close_fn)(struct grpc_call *call, void *userdata);
 	void *close_userdata;
@@ -66,6 +68,11 @@ struct grpc_conn {
 	char peer[96];
 	struct grpc_buf out; /* produced by nghttp2, not yet taken by the socket */
 	size_t buffered;     /* request bytes held by the readers of all calls */
+	size_t queued;	     /* output bytes waiting: every call's out and latest, and out */
+	/* The loop's memory budget (NULL: detached connection); this connection's links in its
+	 * list. */
+	struct grpc_budget *budget;
+	struct grpc_conn *budget_prev, *budget_next;
 	unsigned int busy;
 	bool dead;
 	bool destroyed;
@@ -73,6 +80,133 @@ struct grpc_conn {
 };
 
 static void conn_destroy(struct grpc_conn *conn);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Memory budget */
+
+/*
+ * What every server connection of a loop holds (output waiting for peers that do not read,
+ * incomplete requests), against one limit: each call is bounded (4 MiB per request message, 16
+ * MiB of output), each connection too (64 MiB of requests, 1024 streams), but many calls on many
+ * connections are not. Over the limit, the connection that holds the most is closed, on the next
+ * loop round (never inside the grpc_call_send() that went over: its caller may be looping over
+ * the streams a close would free).
+ */
+struct grpc_budget {
+	hostdev_dp_loop *loop; /* not a reference: the loop owns the budget */
+	size_t used, limit;
+	struct grpc_conn *conns;
+	struct loop_source *check;
+};
+
+static void budget_free(void *state)
+{
+	free(state);
+}
+
+/* The budget of @loop, created on first use. NULL without memory (then nothing is counted). */
+static struct grpc_budget *budget_of(hostdev_dp_loop *loop)
+{
+	struct grpc_budget *b = loop_transport(loop);
+
+	if (b)
+		return b;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->loop = loop;
+	b->limit = GRPC_MAX_LOOP_BUFFERED;
+	loop_set_transport(loop, b, budget_free);
+	return b;
+}
+
+int grpc_set_memory_limit(hostdev_dp_loop *loop, size_t bytes)
+{
+	struct grpc_budget *b;
+
+	if (!loop || bytes == 0)
+		return -EINVAL;
+	loop_lock(loop);
+	b = budget_of(loop);
+	if (b)
+		b->limit = bytes;
+	loop_unlock(loop);
+	return b ? 0 : -ENOMEM;
+}
+
+static size_t conn_held(const struct grpc_conn *conn)
+{
+	return conn->queued + conn->buffered;
+}
+
+static void budget_check(struct loop_source *source, void *userdata)
+{
+	struct grpc_budget *b = userdata;
+
+	b->check = NULL;
+	while (b->used > b->limit) {
+		struct grpc_conn *worst = NULL;
+
+		for (struct grpc_conn *c = b->conns; c; c = c->budget_next)
+			if (!worst || conn_held(c) > conn_held(worst))
+				worst = c;
+		if (!worst || conn_held(worst) == 0)
+			break;
+		log_warn(
+		    worst->ctx,
+		    "grpc: %s: closing the connection: it holds %zu bytes (output its peer does "
+		    "not read, incomplete requests), the most of all, and the connections of "
+		    "this loop hold %zu bytes, over their budget of %zu",
+		    worst->peer, conn_held(worst), b->used, b->limit);
+		grpc_conn_close(worst);
+	}
+}
+
+/* @conn's held bytes change by @delta (queued output when @output, else requests). */
+static void account(struct grpc_conn *conn, bool output, ptrdiff_t delta)
+{
+	struct grpc_budget *b = conn->budget;
+
+	if (output)
+		conn->queued = (size_t)((ptrdiff_t)conn->queued + delta);
+	else
+		conn->buffered = (size_t)((ptrdiff_t)conn->buffered + delta);
+	if (!b)
+		return;
+	b->used = (size_t)((ptrdiff_t)b->used + delta);
+	if (delta > 0 && b->used > b->limit && !b->check &&
+	    loop_add_timer(b->loop, 0, budget_check, b, &b->check) < 0)
+		b->check = NULL;
+}
+
+static void budget_join(struct grpc_conn *conn)
+{
+	struct grpc_budget *b = budget_of(conn->loop);
+
+	if (!b)
+		return;
+	conn->budget = b;
+	conn->budget_next = b->conns;
+	if (b->conns)
+		b->conns->budget_prev = conn;
+	b->conns = conn;
+}
+
+static void budget_leave(struct grpc_conn *conn)
+{
+	struct grpc_budget *b = conn->budget;
+
+	if (!b)
+		return;
+	b->used -= conn_held(conn);
+	if (conn->budget_prev)
+		conn->budget_prev->budget_next = conn->budget_next;
+	else
+		b->conns = conn->budget_next;
+	if (conn->budget_next)
+		conn->budget_next->budget_prev = conn->budget_prev;
+	conn->budget = NULL;
+}
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Output */
@@ -100,10 +234,12 @@ static bool conn_write_pending(struct grpc_conn *conn)
 			log_debug(conn->ctx, "grpc: %s: write failed: %s", conn->peer,
 				  strerror(errno));
 			conn->dead = true;
+			account(conn, true, -(ptrdiff_t)grpc_buf_pending(&conn->out));
 			grpc_buf_clear(&conn->out);
 			return false;
 		}
 		grpc_buf_consume(&conn->out, (size_t)n);
+		account(conn, true, -(ptrdiff_t)n);
 	}
 	return true;
 }
@@ -125,9 +261,12 @@ static void conn_output(struct grpc_conn *conn)
 		}
 		if (n == 0)
 			break;
-		if (conn->fd >= 0 && grpc_buf_append(&conn->out, data, (size_t)n) < 0) {
-			conn->dead = true;
-			break;
+		if (conn->fd >= 0) {
+			if (grpc_buf_append(&conn->out, data, (size_t)n) < 0) {
+				conn->dead = true;
+				break;
+			}
+			account(conn, true, n);
 		}
 	}
 	if (!conn->dead && !nghttp2_session_want_read(conn->session) &&
@@ -193,9 +332,12 @@ static void call_free(struct grpc_call *call)
 		conn->calls = call->next;
 	if (call->next)
 		call->next->prev = call->prev;
-	conn->buffered -= grpc_reader_buffered(&call->reader);
+	account(conn, false, -(ptrdiff_t)grpc_reader_buffered(&call->reader));
+	account(conn, true,
+		-(ptrdiff_t)(grpc_buf_pending(&call->out) + grpc_buf_pending(&call->latest)));
 	grpc_reader_clear(&call->reader);
 	grpc_buf_clear(&call->out);
+	grpc_buf_clear(&call->latest);
 	free(call->method);
 	free(call->path);
 	free(call->authority);
@@ -223,13 +365,22 @@ static ssize_t call_read_data(nghttp2_session *session, int32_t stream_id, uint8
 			      void *user_data)
 {
 	struct grpc_call *call = source->ptr;
-	size_t n = grpc_buf_pending(&call->out);
+	size_t n;
 
+	/* The latest message starts once everything before it is out (a message is never cut
+	 * short); until then a newer one may still replace it. */
+	if (grpc_buf_pending(&call->out) == 0 && grpc_buf_pending(&call->latest)) {
+		grpc_buf_clear(&call->out);
+		call->out = call->latest;
+		memset(&call->latest, 0, sizeof(call->latest));
+	}
+	n = grpc_buf_pending(&call->out);
 	if (n > length)
 		n = length;
 	memcpy(buf, call->out.data + call->out.off, n);
 	grpc_buf_consume(&call->out, n);
-	if (grpc_buf_pending(&call->out) == 0) {
+	account(call->conn, true, -(ptrdiff_t)n);
+	if (grpc_buf_pending(&call->out) == 0 && grpc_buf_pending(&call->latest) == 0) {
 		if (call->finished) {
 			char status[16];
 			nghttp2_nv nva[2];
@@ -286,9 +437,50 @@ static int call_usable(struct grpc_call *call)
 	return 0;
 }
 
+/* Append @message with its gRPC prefix (uncompressed, big-endian length) to @b. */
+static int frame_message(struct grpc_buf *b, const uint8_t *message, size_t length)
+{
+	uint8_t prefix[GRPC_PREFIX_LEN] = {0, (uint8_t)(length >> 24), (uint8_t)(length >> 16),
+					   (uint8_t)(length >> 8), (uint8_t)length};
+
+	if (grpc_buf_append(b, prefix, sizeof(prefix)) < 0 ||
+	    grpc_buf_append(b, message, length) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int call_queued(struct grpc_call *call);
+
 int grpc_call_send(struct grpc_call *call, const uint8_t *message, size_t length)
 {
-	uint8_t prefix[GRPC_PREFIX_LEN];
+	int r = call_usable(call);
+
+	if (r < 0)
+		return r;
+	if (length > UINT32_MAX)
+		return -EMSGSIZE;
+	if (grpc_buf_pending(&call->out) + grpc_buf_pending(&call->latest) + length >
+	    GRPC_MAX_SEND_BUFFER)
+		return hostdev_error(call->conn->ctx, -ENOBUFS,
+				     "grpc: %s: call %s: %zu bytes wait for the peer to read",
+				     call->conn->peer, call->path, grpc_buf_pending(&call->out));
+	/* After a latest message: this one follows it, so it goes behind it. */
+	if (grpc_buf_pending(&call->latest)) {
+		if (grpc_buf_append(&call->out, call->latest.data + call->latest.off,
+				    grpc_buf_pending(&call->latest)) < 0)
+			return hostdev_error(call->conn->ctx, -ENOMEM, "grpc: out of memory");
+		grpc_buf_clear(&call->latest); /* moved: the bytes held do not change */
+	}
+	r = frame_message(&call->out, message, length);
+	if (r < 0)
+		return hostdev_error(call->conn->ctx, r, "grpc: out of memory");
+	account(call->conn, true, (ptrdiff_t)(GRPC_PREFIX_LEN + length));
+	return call_queued(call);
+}
+
+int grpc_call_send_latest(struct grpc_call *call, const uint8_t *message, size_t length)
+{
+	struct grpc_buf framed = {0};
 	int r = call_usable(call);
 
 	if (r < 0)
@@ -299,14 +491,22 @@ int grpc_call_send(struct grpc_call *call, const uint8_t *message, size_t length
 		return hostdev_error(call->conn->ctx, -ENOBUFS,
 				     "grpc: %s: call %s: %zu bytes wait for the peer to read",
 				     call->conn->peer, call->path, grpc_buf_pending(&call->out));
-	prefix[0] = 0;
-	prefix[1] = (uint8_t)(length >> 24);
-	prefix[2] = (uint8_t)(length >> 16);
-	prefix[3] = (uint8_t)(length >> 8);
-	prefix[4] = (uint8_t)length;
-	if (grpc_buf_append(&call->out, prefix, sizeof(prefix)) < 0 ||
-	    grpc_buf_append(&call->out, message, length) < 0)
-		return hostdev_error(call->conn->ctx, -ENOMEM, "grpc: out of memory");
+	r = frame_message(&framed, message, length);
+	if (r < 0)
+		return hostdev_error(call->conn->ctx, r, "grpc: out of memory");
+	/* An unsent older state is worth nothing once a newer one exists. */
+	account(call->conn, true,
+		(ptrdiff_t)grpc_buf_pending(&framed) - (ptrdiff_t)grpc_buf_pending(&call->latest));
+	grpc_buf_clear(&call->latest);
+	call->latest = framed;
+	return call_queued(call);
+}
+
+/* A message was queued: make sure nghttp2 asks for it. */
+static int call_queued(struct grpc_call *call)
+{
+	int r;
+
 	if (!call->response_started) {
 		r = call_start_response(call);
 		if (r < 0)
@@ -395,7 +595,7 @@ static void call_fail(struct grpc_call *call, const char *http, int status, cons
 	log_debug(conn->ctx, "grpc: %s: %s %s: %s", conn->peer,
 		  call->path ? call->path : "(no path)", grpc_status_name(status), message);
 	call->handled = true;
-	conn->buffered -= grpc_reader_buffered(&call->reader);
+	account(conn, false, -(ptrdiff_t)grpc_reader_buffered(&call->reader));
 	grpc_reader_clear(&call->reader);
 	if (call->finished)
 		return;
@@ -490,7 +690,7 @@ static void call_end_of_request(struct grpc_call *call)
 			     server->userdata);
 	/* The handler may have closed the connection, but the call is only freed by the
 	 * outermost frame. */
-	conn->buffered -= grpc_reader_buffered(&call->reader);
+	account(conn, false, -(ptrdiff_t)grpc_reader_buffered(&call->reader));
 	grpc_reader_clear(&call->reader);
 }
 
@@ -599,7 +799,7 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
 	}
 	before = grpc_reader_buffered(&call->reader);
 	status = grpc_reader_feed(&call->reader, data, len, err, sizeof(err));
-	conn->buffered = conn->buffered - before + grpc_reader_buffered(&call->reader);
+	account(conn, false, (ptrdiff_t)grpc_reader_buffered(&call->reader) - (ptrdiff_t)before);
 	if (status != 0)
 		call_fail(call, "200", status, err);
 	return 0;
@@ -696,6 +896,8 @@ static void conn_destroy(struct grpc_conn *conn)
 		close(conn->fd);
 	}
 	nghttp2_session_del(conn->session);
+	account(conn, true, -(ptrdiff_t)grpc_buf_pending(&conn->out));
+	budget_leave(conn);
 	grpc_buf_clear(&conn->out);
 	hostdev_dp_loop_unref(conn->loop);
 	free(conn);
@@ -851,6 +1053,7 @@ int grpc_conn_accept(struct grpc_server *server, int fd)
 		snprintf(conn->peer, sizeof(conn->peer), "%s: connection %lu", server->socket_path,
 			 server->n_accepted);
 	conn->events = EPOLLIN;
+	budget_join(conn);
 	r = loop_add_fd(server->loop, fd, conn->events, conn_io, conn, &conn->source);
 	if (r < 0) {
 		conn->server = NULL;

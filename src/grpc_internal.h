@@ -27,6 +27,10 @@
 /* Most bytes a call may have queued and not yet sent (a peer that stopped reading). */
 #define GRPC_MAX_SEND_BUFFER (16u * 1024 * 1024)
 
+/* Default budget of all server connections of a loop (queued output and incomplete requests);
+ * over it the connection that holds the most is closed (grpc_set_memory_limit()). */
+#define GRPC_MAX_LOOP_BUFFERED (128u * 1024 * 1024)
+
 /* Concurrent streams a server connection accepts; per-stream and connection receive windows. */
 #define GRPC_MAX_CONCURRENT_STREAMS 1024
 #define GRPC_STREAM_WINDOW (4u * 1024 * 1024)

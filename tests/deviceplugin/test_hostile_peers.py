@@ -13,8 +13,11 @@ import sys
 import grpc
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "grpc"))
 import fake_kubelet as fk  # noqa: E402
+from h2peer import H2Peer  # noqa: E402
 from test_deviceplugin import protos, root, start_plugin, stub  # noqa: E402,F401
 
 NOBODY = 65534
@@ -132,3 +135,64 @@ def test_thirty_thousand_ids(root):
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert ("device id 'dev-29999' for container requests 0 and 1: a device goes to one "
             "container only") in e.value.details()
+
+
+# --------------------------------------------------------------------------------------------
+# ListAndWatch readers that do not keep up
+
+
+LIST_AND_WATCH = "/v1beta1.DevicePlugin/ListAndWatch"
+
+
+def lists_of(peer, sid):
+    """The ListAndWatch lists received on @sid, each as {id: health}."""
+    out = []
+    for m in peer.messages(sid):
+        r = fk.pb.ListAndWatchResponse()
+        r.ParseFromString(m)
+        out.append({d.ID: d.health for d in r.devices})
+    return out
+
+
+def unhealthy(devices):
+    return sorted(i for i, h in devices.items() if h != "Healthy")
+
+
+def test_closed_window_gets_only_the_latest_list(root):
+    """A stream whose flow-control window stays closed: every list the server could not send is
+    replaced by the newer one, so once the window opens the reader gets the current state, once,
+    not 51 stale lists (nor a stale one last)."""
+    p = start_plugin(root, mode="none", devices=None, args=["--generate", "1000"])
+    peer = H2Peer(p.socket, window=0)
+    sid = peer.call(LIST_AND_WATCH)
+    assert peer.wait(lambda: sid in peer.headers), "no response headers"
+    for i in range(50):
+        p.command("health dev-%d 0" % i)
+    p.command("health dev-7 1")
+    peer.open_window(sid, 1 << 24)
+    assert peer.wait(lambda: len(lists_of(peer, sid)) >= 1)
+    peer.wait(lambda: False, timeout=0.5)  # anything else that would come
+    lists = lists_of(peer, sid)
+    assert len(lists) == 1
+    assert len(lists[0]) == 1000
+    assert unhealthy(lists[0]) == sorted("dev-%d" % i for i in range(50) if i != 7)
+    peer.close()
+
+
+def test_reader_that_stops_reading_catches_up_with_the_latest_list(root):
+    """A reader that stops reading the socket: the lists that did not fit into the socket are
+    replaced by the newest, so it reads at most what the socket held, then the current list."""
+    p = start_plugin(root, mode="none", devices=None, args=["--generate", "1000"])
+    peer = H2Peer(p.socket, window=1 << 24, auto_ack=True)
+    sid = peer.call(LIST_AND_WATCH)
+    assert peer.wait(lambda: len(lists_of(peer, sid)) == 1)
+    flips = 300
+    for i in range(flips):
+        p.command("health dev-0 %d" % (i % 2))  # Unhealthy, Healthy, ... Healthy last
+    p.command("health dev-500 0")
+    assert peer.wait(lambda: lists_of(peer, sid) and unhealthy(lists_of(peer, sid)[-1]) ==
+                     ["dev-500"]), "the latest list never arrived"
+    lists = lists_of(peer, sid)
+    # Without replacing, all 302 lists (7.5 MB) would wait in the server for this reader.
+    assert len(lists) < flips, len(lists)
+    peer.close()
