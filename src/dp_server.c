@@ -155,6 +155,11 @@ static int check_args(hostdev_ctx *ctx, const char *resource_name,
 				     "resource %s: kubelet uid %d: use a user id, or -1 for root "
 				     "only",
 				     resource_name, opts->kubelet_uid);
+	if (opts->version >= 2 && opts->idle_timeout_ms < -1)
+		return hostdev_error(ctx, -EINVAL,
+				     "resource %s: idle timeout %d ms: use a positive value, 0 for "
+				     "the default or -1 for never",
+				     resource_name, opts->idle_timeout_ms);
 	return 0;
 }
 
@@ -168,7 +173,7 @@ static int server_new_locked(hostdev_dp_loop *loop, const char *resource_name,
 	hostdev_dp_server *server = NULL;
 	char *registry_dir = NULL;
 	size_t n_methods;
-	int r;
+	int idle_ms, r;
 
 	if (!opts) {
 		hostdev_dp_server_options_init(&defaults);
@@ -240,8 +245,13 @@ static int server_new_locked(hostdev_dp_loop *loop, const char *resource_name,
 	if (r < 0)
 		goto fail;
 	/* Members of a newer options version than the caller's are not there to read. */
-	if (opts->version >= 2)
+	idle_ms = HOSTDEV_DP_DEFAULT_IDLE_TIMEOUT_MS;
+	if (opts->version >= 2) {
 		grpc_server_set_peer_uid(server->grpc, opts->kubelet_uid);
+		if (opts->idle_timeout_ms != 0)
+			idle_ms = opts->idle_timeout_ms;
+	}
+	grpc_server_set_idle_timeout(server->grpc, idle_ms);
 	hostdev_dp_loop_ref(loop);
 	*out = server;
 	return 0;

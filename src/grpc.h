@@ -68,6 +68,13 @@ int grpc_server_listen(struct grpc_server *server, const char *socket_path);
 /* Also serve (and give the socket file to) user @uid; -1: nobody else (the default). Takes
  * effect at the next listen. */
 void grpc_server_set_peer_uid(struct grpc_server *server, int uid);
+/*
+ * Close a connection once it has had no call being served (a handler running or a stream open)
+ * and received nothing for @ms milliseconds; <= 0: never (the default). Applies to connections
+ * accepted afterwards. When accept() runs out of file descriptors, the quietest such connection
+ * of the loop is closed at once to make room, whatever this timeout.
+ */
+void grpc_server_set_idle_timeout(struct grpc_server *server, int ms);
 /* Stop listening and close every connection (each open call's close callback runs). The socket
  * file is unlinked only when @unlink_socket is true and it is still ours (same inode). */
 void grpc_server_shutdown(struct grpc_server *server, bool unlink_socket);

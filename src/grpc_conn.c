@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "grpc_internal.h"
@@ -73,6 +74,12 @@ struct grpc_conn {
 	 * list. */
 	struct grpc_budget *budget;
 	struct grpc_conn *budget_prev, *budget_next;
+	/* Idleness: calls handed to a handler and not closed yet (a ListAndWatch stream counts,
+	 * a request still arriving does not), when the last byte came or the last such call
+	 * ended, and the timer that closes the connection after the server's idle timeout. */
+	unsigned int serving;
+	uint64_t last_activity_ms;
+	struct loop_source *idle_timer;
 	unsigned int busy;
 	bool dead;
 	bool destroyed;
@@ -209,6 +216,77 @@ static void budget_leave(struct grpc_conn *conn)
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Idle connections */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void idle_arm(struct grpc_conn *conn, uint64_t delay_ms);
+
+/*
+ * A connection is idle when no call of it is being served and nothing arrived for the server's
+ * idle timeout: a client that connects and says nothing holds a file descriptor for nothing, and
+ * enough of them lock new clients (the kubelet) out. The kubelet's own connection carries its
+ * ListAndWatch stream, which is served for as long as it is open, so it is never idle however long
+ * it stays silent; a request that is still arriving (a client that stopped half-way) does not
+ * count as served, only its bytes do.
+ */
+static void idle_check(struct loop_source *source, void *userdata)
+{
+	struct grpc_conn *conn = userdata;
+	uint64_t timeout, quiet;
+
+	conn->idle_timer = NULL;
+	if (!conn->server || conn->dead)
+		return; /* being closed anyway */
+	timeout = (uint64_t)conn->server->idle_timeout_ms;
+	if (conn->serving) {
+		idle_arm(conn, timeout);
+		return;
+	}
+	quiet = now_ms() - conn->last_activity_ms;
+	if (quiet < timeout) {
+		idle_arm(conn, timeout - quiet);
+		return;
+	}
+	log_info(conn->ctx,
+		 "grpc: %s: closing the connection: no call and nothing received for %llu ms",
+		 conn->peer, (unsigned long long)quiet);
+	grpc_conn_close(conn);
+}
+
+static void idle_arm(struct grpc_conn *conn, uint64_t delay_ms)
+{
+	if (conn->server && conn->server->idle_timeout_ms > 0 &&
+	    loop_add_timer(conn->loop, delay_ms, idle_check, conn, &conn->idle_timer) < 0)
+		conn->idle_timer = NULL; /* without a timer the connection just stays */
+}
+
+bool grpc_close_idlest(hostdev_dp_loop *loop)
+{
+	struct grpc_budget *b = loop_transport(loop);
+	struct grpc_conn *idlest = NULL;
+
+	for (struct grpc_conn *c = b ? b->conns : NULL; c; c = c->budget_next)
+		if (!c->serving && !c->dead &&
+		    (!idlest || c->last_activity_ms < idlest->last_activity_ms))
+			idlest = c;
+	if (!idlest)
+		return false;
+	log_warn(idlest->ctx,
+		 "grpc: %s: closing the connection to make room: out of file descriptors, and it "
+		 "has no call and received nothing for %llu ms, the longest of all",
+		 idlest->peer, (unsigned long long)(now_ms() - idlest->last_activity_ms));
+	grpc_conn_close(idlest);
+	return true;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
 /* Output */
 
 static void conn_update_events(struct grpc_conn *conn)
@@ -325,6 +403,11 @@ static struct grpc_call *stream_call(struct grpc_conn *conn, int32_t stream_id)
 static void call_free(struct grpc_call *call)
 {
 	struct grpc_conn *conn = call->conn;
+
+	if (call->handled) {
+		conn->serving--;
+		conn->last_activity_ms = now_ms();
+	}
 
 	if (call->prev)
 		call->prev->next = call->next;
@@ -594,6 +677,8 @@ static void call_fail(struct grpc_call *call, const char *http, int status, cons
 
 	log_debug(conn->ctx, "grpc: %s: %s %s: %s", conn->peer,
 		  call->path ? call->path : "(no path)", grpc_status_name(status), message);
+	if (!call->handled)
+		conn->serving++;
 	call->handled = true;
 	account(conn, false, -(ptrdiff_t)grpc_reader_buffered(&call->reader));
 	grpc_reader_clear(&call->reader);
@@ -684,6 +769,7 @@ static void call_end_of_request(struct grpc_call *call)
 		return;
 	}
 	call->handled = true;
+	conn->serving++;
 	log_debug(conn->ctx, "grpc: %s: %s (%zu bytes)", conn->peer, call->path,
 		  call->reader.message.len);
 	call->entry->handler(call, call->reader.message.data, call->reader.message.len,
@@ -891,6 +977,8 @@ static void conn_destroy(struct grpc_conn *conn)
 	conn->busy--;
 	conn_unlink(conn);
 	loop_remove(conn->source);
+	loop_remove(conn->idle_timer);
+	conn->idle_timer = NULL;
 	if (conn->fd >= 0) {
 		log_debug(conn->ctx, "grpc: %s: connection closed", conn->peer);
 		close(conn->fd);
@@ -953,6 +1041,7 @@ static void conn_io(struct loop_source *source, int fd, uint32_t revents, void *
 				conn->dead = true;
 				break;
 			}
+			conn->last_activity_ms = now_ms();
 			r = nghttp2_session_mem_recv(conn->session, buf, (size_t)n);
 			if (r < 0) {
 				if (!conn->dead)
@@ -1065,6 +1154,9 @@ int grpc_conn_accept(struct grpc_server *server, int fd)
 		server->conns->prev = conn;
 	server->conns = conn;
 	log_debug(server->ctx, "grpc: %s: accepted", conn->peer);
+	conn->last_activity_ms = now_ms();
+	if (server->idle_timeout_ms > 0)
+		idle_arm(conn, (uint64_t)server->idle_timeout_ms);
 	conn_kick(conn);
 	return 0;
 }

@@ -139,6 +139,9 @@ struct grpc_server {
 	/* Besides root and this process's own user, the one user whose connections are served
 	 * ((uid_t)-1: none); the socket file is handed to it. */
 	uid_t peer_uid;
+	/* Close a connection with no call being served that received nothing for this long; <= 0:
+	 * never. */
+	int idle_timeout_ms;
 
 	/* Accepted connections. */
 	struct grpc_conn *conns;
@@ -151,5 +154,8 @@ int grpc_conn_accept(struct grpc_server *server, int fd);
 void grpc_conn_close(struct grpc_conn *conn);
 /* The next connection in the server's list. */
 struct grpc_conn *grpc_conn_next(struct grpc_conn *conn);
+/* Out of file descriptors: close the connection of @loop that has no call being served and has
+ * been quiet the longest. False when there is none. */
+bool grpc_close_idlest(hostdev_dp_loop *loop);
 
 #endif

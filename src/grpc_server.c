@@ -48,6 +48,12 @@ void grpc_server_set_peer_uid(struct grpc_server *server, int uid)
 		server->peer_uid = uid < 0 ? (uid_t)-1 : (uid_t)uid;
 }
 
+void grpc_server_set_idle_timeout(struct grpc_server *server, int ms)
+{
+	if (server)
+		server->idle_timeout_ms = ms;
+}
+
 static void accept_resume(struct loop_source *source, void *userdata)
 {
 	struct grpc_server *server = userdata;
@@ -60,6 +66,7 @@ static void accept_resume(struct loop_source *source, void *userdata)
 static void on_listen(struct loop_source *source, int fd, uint32_t revents, void *userdata)
 {
 	struct grpc_server *server = userdata;
+	bool made_room = false;
 
 	for (int i = 0; i < ACCEPTS_PER_EVENT && server->listen_fd >= 0; i++) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -69,6 +76,12 @@ static void on_listen(struct loop_source *source, int fd, uint32_t revents, void
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
+			/* Silent connections must not lock the kubelet out: make room once. */
+			if ((errno == EMFILE || errno == ENFILE) && !made_room &&
+			    grpc_close_idlest(server->loop)) {
+				made_room = true;
+				continue;
+			}
 			log_warn(server->ctx, "grpc: %s: accept: %s", server->socket_path,
 				 strerror(errno));
 			if ((errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||

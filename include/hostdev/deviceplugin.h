@@ -194,11 +194,14 @@ enum hostdev_dp_state {
 	HOSTDEV_DP_SERVING = 3,	    /**< serving without registration (HOSTDEV_DP_REGISTER_NONE) */
 };
 
-/** Current version of struct hostdev_dp_server_options (2 added kubelet_uid). */
+/** Current version of struct hostdev_dp_server_options (2 added kubelet_uid, idle_timeout_ms). */
 #define HOSTDEV_DP_SERVER_OPTIONS_VERSION 2
 
 /** Default of hostdev_dp_server_options.refresh_interval_ms. */
 #define HOSTDEV_DP_DEFAULT_REFRESH_MS 5000
+
+/** Default of hostdev_dp_server_options.idle_timeout_ms. */
+#define HOSTDEV_DP_DEFAULT_IDLE_TIMEOUT_MS 60000
 
 /**
  * Options of hostdev_dp_server_new(). Initialise with hostdev_dp_server_options_init(); members
@@ -227,6 +230,15 @@ struct hostdev_dp_server_options {
 	 * file then belongs to it). -1 (the default) or 0: nobody else.
 	 */
 	int kubelet_uid;
+	/**
+	 * Version 2. A connection on which no call is being served (a ListAndWatch stream counts
+	 * for as long as it is open) and nothing arrived for this many milliseconds is closed:
+	 * clients that connect and say nothing would otherwise hold file descriptors until the
+	 * kubelet cannot connect. When accept() runs out of file descriptors, the quietest such
+	 * connection is closed at once. 0: the default, HOSTDEV_DP_DEFAULT_IDLE_TIMEOUT_MS; -1:
+	 * never.
+	 */
+	int idle_timeout_ms;
 };
 
 /** Set @opts to the defaults of this version. */

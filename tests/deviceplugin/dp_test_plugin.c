@@ -22,7 +22,7 @@
  * printed as "PRESTART <ids>", GetPreferredAllocation calls as "PREFERRED <size>".
  *
  * --generate N makes N healthy devices dev-0 ... dev-<N-1> without topology (large lists);
- * --kubelet-uid UID sets the server option of that name.
+ * --kubelet-uid UID and --idle-timeout-ms MS set the server options of those names.
  *
  * The loop runs on its own thread (default) or is embedded in this program's poll() (--embed).
  * SIGTERM and SIGINT: stop and exit 0.
@@ -414,7 +414,7 @@ static void usage(void)
 	fprintf(stderr, "usage: dp_test_plugin --kubelet-dir DIR --resource NAME --control FIFO "
 			"[--mode classic|watcher|none] [--socket-name NAME] [--refresh-ms N] "
 			"[--devices ID:H:N,...] [--generate N] [--no-preferred] [--no-prestart] "
-			"[--kubelet-uid UID] [--embed]\n");
+			"[--kubelet-uid UID] [--idle-timeout-ms MS] [--embed]\n");
 	exit(2);
 }
 
@@ -433,6 +433,7 @@ int main(int argc, char **argv)
 	    {"embed", no_argument, NULL, 'e'},
 	    {"generate", required_argument, NULL, 'g'},
 	    {"kubelet-uid", required_argument, NULL, 'u'},
+	    {"idle-timeout-ms", required_argument, NULL, 'i'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct hostdev_dp_plugin_ops ops = {
@@ -505,6 +506,9 @@ int main(int argc, char **argv)
 			break;
 		case 'u':
 			opts.kubelet_uid = atoi(optarg);
+			break;
+		case 'i':
+			opts.idle_timeout_ms = atoi(optarg);
 			break;
 		default:
 			usage();

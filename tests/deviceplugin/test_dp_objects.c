@@ -135,6 +135,7 @@ static void test_options_init(void **state)
 	assert_null(opts.plugins_registry_dir);
 	assert_int_equal(opts.refresh_interval_ms, 0);
 	assert_int_equal(opts.kubelet_uid, -1);
+	assert_int_equal(opts.idle_timeout_ms, 0);
 	hostdev_dp_server_options_init(NULL);
 }
 
@@ -192,6 +193,9 @@ static void test_server_new_checks(void **state)
 	hostdev_dp_server_options_init(&opts);
 	opts.kubelet_uid = -7;
 	expect_invalid(f, "example.com/x", &ops, &opts, "kubelet uid -7");
+	hostdev_dp_server_options_init(&opts);
+	opts.idle_timeout_ms = -2;
+	expect_invalid(f, "example.com/x", &ops, &opts, "idle timeout -2 ms");
 	/* A version-1 caller's struct ends before kubelet_uid: never read. */
 	hostdev_dp_server_options_init(&opts);
 	opts.version = 1;

@@ -196,3 +196,77 @@ def test_reader_that_stops_reading_catches_up_with_the_latest_list(root):
     # Without replacing, all 302 lists (7.5 MB) would wait in the server for this reader.
     assert len(lists) < flips, len(lists)
     peer.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Connections that say nothing
+
+
+def read_until_closed(sock, timeout=30.0):
+    """True when the server closed @sock (end of file) within @timeout."""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(65536):
+            pass
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+def test_silent_connections_are_closed_open_streams_are_not(root):
+    p = start_plugin(root, mode="none", args=["--idle-timeout-ms", "300"])
+    watch = fk.Watch(fk.channel_to(p.socket))
+    assert watch.wait_lists(1)
+    # Connected, never a byte.
+    silent = []
+    for _ in range(3):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(p.socket)
+        silent.append(s)
+    # Half a request: the client stopped after the headers of a call.
+    half = H2Peer(p.socket)
+    sid = half.conn.get_next_available_stream_id()
+    half.conn.send_headers(sid, [(":method", "POST"), (":scheme", "http"),
+                                 (":path", "/v1beta1.DevicePlugin/Allocate"),
+                                 (":authority", "localhost"), ("content-type", "application/grpc")])
+    half.flush()
+    for s in silent:
+        assert read_until_closed(s), "a silent connection was not closed"
+        s.close()
+    assert half.wait(lambda: half.closed), "a connection stuck in its request was not closed"
+    assert "closing the connection: no call and nothing received for" in p.read_log()
+    # The ListAndWatch stream, quiet for as long, is served: it still gets changes.
+    p.command("health dev-a 0")
+    assert watch.wait(lambda w: len(w.lists) >= 2 and w.ended is None)
+    assert dict((d[0], d[1]) for d in watch.last())["dev-a"] == "Unhealthy"
+
+
+def lowest_free_fd(pid):
+    used = {int(fd) for fd in os.listdir("/proc/%d/fd" % pid)}
+    return next(n for n in range(len(used) + 1) if n not in used)
+
+
+def test_silent_connections_do_not_lock_the_kubelet_out(root):
+    """With the descriptors used up by clients that say nothing, a new client is still served:
+    the quietest connection without a call is closed to make room (long before the idle
+    timeout, left at its default here)."""
+    import resource
+    p = start_plugin(root, mode="none")
+    pid = p.proc.pid
+    old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowest_free_fd(pid) + 4, old[1]))
+    silent = []
+    try:
+        for _ in range(12):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(p.socket)  # into the listen backlog when not accepted
+            silent.append(s)
+        options = stub(p.socket).GetDevicePluginOptions(fk.pb.Empty(), timeout=30)
+        assert options.pre_start_required
+        assert "closing the connection to make room: out of file descriptors" in p.read_log()
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
+        for s in silent:
+            s.close()
