@@ -75,9 +75,9 @@ struct hostdev_dp_loop {
 	bool dispatching;
 	bool garbage;
 
-	/* loop_transport() */
-	void *transport;
-	void (*transport_free)(void *state);
+	/* loop_slot() */
+	void *slots[LOOP_SLOTS];
+	void (*slot_free[LOOP_SLOTS])(void *state);
 
 	pthread_t thread;
 	bool thread_running;
@@ -108,15 +108,16 @@ hostdev_ctx *loop_ctx(hostdev_dp_loop *loop)
 	return loop->ctx;
 }
 
-void *loop_transport(hostdev_dp_loop *loop)
+void *loop_slot(hostdev_dp_loop *loop, enum loop_slot slot)
 {
-	return loop->transport;
+	return loop->slots[slot];
 }
 
-void loop_set_transport(hostdev_dp_loop *loop, void *state, void (*free_fn)(void *state))
+void loop_set_slot(hostdev_dp_loop *loop, enum loop_slot slot, void *state,
+		   void (*free_fn)(void *state))
 {
-	loop->transport = state;
-	loop->transport_free = free_fn;
+	loop->slots[slot] = state;
+	loop->slot_free[slot] = free_fn;
 }
 
 static void source_link(hostdev_dp_loop *loop, struct loop_source *s)
@@ -408,8 +409,9 @@ static void loop_free(hostdev_dp_loop *loop)
 		next = s->next;
 		free(s);
 	}
-	if (loop->transport_free)
-		loop->transport_free(loop->transport);
+	for (int i = 0; i < LOOP_SLOTS; i++)
+		if (loop->slot_free[i])
+			loop->slot_free[i](loop->slots[i]);
 	close(loop->timer_fd);
 	close(loop->wake_fd);
 	close(loop->epoll_fd);

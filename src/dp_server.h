@@ -131,6 +131,13 @@ struct hostdev_dp_server {
 	struct dp_watcher *watchers;
 	struct loop_source *refresh_timer;
 
+	/* HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP: the list being read on the loop's worker thread, and
+	 * whether another refresh was asked for meanwhile (it runs once, after). */
+	struct loop_work *listing_work;
+	struct dp_listing *listing;
+	bool refresh_again;
+	bool starting;
+
 	/* Registration (dp_register.c). */
 	struct grpc_client_call *register_call;
 	bool register_in_flight;

@@ -114,7 +114,7 @@ static void budget_free(void *state)
 /* The budget of @loop, created on first use. NULL without memory (then nothing is counted). */
 static struct grpc_budget *budget_of(hostdev_dp_loop *loop)
 {
-	struct grpc_budget *b = loop_transport(loop);
+	struct grpc_budget *b = loop_slot(loop, LOOP_SLOT_TRANSPORT);
 
 	if (b)
 		return b;
@@ -123,7 +123,7 @@ static struct grpc_budget *budget_of(hostdev_dp_loop *loop)
 		return NULL;
 	b->loop = loop;
 	b->limit = GRPC_MAX_LOOP_BUFFERED;
-	loop_set_transport(loop, b, budget_free);
+	loop_set_slot(loop, LOOP_SLOT_TRANSPORT, b, budget_free);
 	return b;
 }
 
@@ -269,7 +269,7 @@ static void idle_arm(struct grpc_conn *conn, uint64_t delay_ms)
 
 bool grpc_close_idlest(hostdev_dp_loop *loop)
 {
-	struct grpc_budget *b = loop_transport(loop);
+	struct grpc_budget *b = loop_slot(loop, LOOP_SLOT_TRANSPORT);
 	struct grpc_conn *idlest = NULL;
 
 	for (struct grpc_conn *c = b ? b->conns : NULL; c; c = c->budget_next)

@@ -130,13 +130,24 @@ int hostdev_dp_response_set_error(hostdev_dp_response *resp, const char *message
 /* ---------------------------------------------------------------------------------------------- */
 /* Plugins */
 
-/** Current version of struct hostdev_dp_plugin_ops. */
-#define HOSTDEV_DP_PLUGIN_OPS_VERSION 1
+/** Current version of struct hostdev_dp_plugin_ops (2 added flags). */
+#define HOSTDEV_DP_PLUGIN_OPS_VERSION 2
+
+/**
+ * hostdev_dp_plugin_ops.flags: list_devices may run on the loop's worker thread, without the
+ * loop's lock, while the other callbacks run on the loop's thread (never two list_devices at
+ * once). A list that takes long (re-reading a thousand devices) then never holds up Allocate or
+ * the other sockets of the loop. Such a list_devices must not call hostdev_dp_* functions of its
+ * loop other than hostdev_dp_devices_*, must not share unprotected state with the other
+ * callbacks, and must not use the loop's context.
+ */
+#define HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP (1u << 0)
 
 /**
  * The per-kind logic of a resource. Every callback gets the userdata given to
- * hostdev_dp_server_new() and runs on the loop's thread with the loop's lock held. Members are
- * only ever added at the end; unset (NULL) callbacks have the documented defaults.
+ * hostdev_dp_server_new() and runs on the loop's thread with the loop's lock held (list_devices
+ * may run elsewhere, see HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP). Members are only ever added at the
+ * end; unset (NULL) callbacks have the documented defaults.
  */
 struct hostdev_dp_plugin_ops {
 	/** HOSTDEV_DP_PLUGIN_OPS_VERSION of the caller's header. */
@@ -145,7 +156,9 @@ struct hostdev_dp_plugin_ops {
 	 * Fill @out with the devices the resource has now. Called at start, by
 	 * hostdev_dp_server_refresh() and every refresh interval; when the list differs from the
 	 * one advertised, every ListAndWatch stream gets the full new list. NULL: the list is
-	 * only set with hostdev_dp_server_set_devices().
+	 * only set with hostdev_dp_server_set_devices(). With HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP it
+	 * runs on the loop's worker thread (at start too, hostdev_dp_server_start() waiting for
+	 * it), and refreshes only queue it.
 	 */
 	int (*list_devices)(void *userdata, hostdev_dp_devices *out);
 	/**
@@ -171,6 +184,8 @@ struct hostdev_dp_plugin_ops {
 	int (*pre_start_container)(void *userdata, const char *const *ids, size_t n_ids);
 	/** Release @userdata; called once when the server is freed. May be NULL. */
 	void (*destroy)(void *userdata);
+	/** Version 2: HOSTDEV_DP_PLUGIN_* flags; 0 for none. */
+	unsigned int flags;
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -257,7 +272,10 @@ int hostdev_dp_server_new(hostdev_dp_loop *loop, const char *resource_name,
 			  const struct hostdev_dp_plugin_ops *ops, void *userdata,
 			  const struct hostdev_dp_server_options *opts, hostdev_dp_server **out);
 hostdev_dp_server *hostdev_dp_server_ref(hostdev_dp_server *server);
-/** NULL-safe; always returns NULL. The last reference stops the server. */
+/**
+ * NULL-safe; always returns NULL. The last reference stops the server (waiting for a list_devices
+ * that runs on the worker thread to return).
+ */
 hostdev_dp_server *hostdev_dp_server_unref(hostdev_dp_server *server);
 
 /**
@@ -274,7 +292,12 @@ int hostdev_dp_server_start(hostdev_dp_server *server);
  */
 int hostdev_dp_server_stop(hostdev_dp_server *server);
 
-/** Run list_devices now and push the list if it changed. Returns 0 or the plugin's error. */
+/**
+ * Run list_devices now and push the list if it changed. Returns 0 or the plugin's error. With
+ * HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP it only queues the list on the loop's worker thread (a refresh
+ * asked for while one runs is done once after it) and returns 0: the list reaches ListAndWatch
+ * when read, and a failure is logged, the previous list kept.
+ */
 int hostdev_dp_server_refresh(hostdev_dp_server *server);
 
 /** Replace the advertised list with a copy of @devices and push it if it changed. */

@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 
 import grpc
 import pytest
@@ -270,3 +271,54 @@ def test_silent_connections_do_not_lock_the_kubelet_out(root):
         resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
         for s in silent:
             s.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Long work off the loop
+
+
+def test_allocate_is_answered_while_a_list_is_read(root):
+    """A plugin whose list_devices runs off the loop (HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP, as the
+    built-in plugins): while a refresh is stuck in it, Allocate, GetPreferredAllocation and new
+    ListAndWatch streams are answered; the list arrives once it is read."""
+    p = start_plugin(root, mode="none", args=["--list-off-loop"])
+    watch = fk.Watch(fk.channel_to(p.socket))
+    assert watch.wait_lists(1)
+    p.command("block-list")
+    p.command("health dev-a 0")  # queues the refresh and returns: the loop is not held
+    deadline = time.monotonic() + 30
+    while "LIST-BLOCKED" not in p.events and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "LIST-BLOCKED" in p.events, p.read_log()
+    s = stub(p.socket)
+    got = s.Allocate(fk.pb.AllocateRequest(container_requests=[
+        fk.pb.ContainerAllocateRequest(devices_ids=["dev-b"])]), timeout=30)
+    assert dict(got.container_responses[0].envs) == {"TEST_IDS": "dev-b"}
+    pref = s.GetPreferredAllocation(fk.pb.PreferredAllocationRequest(container_requests=[
+        fk.pb.ContainerPreferredAllocationRequest(available_deviceIDs=["dev-a", "dev-b"],
+                                                  allocation_size=1)]), timeout=30)
+    assert len(pref.container_responses[0].deviceIDs) == 1
+    other = fk.Watch(fk.channel_to(p.socket))
+    assert other.wait_lists(1)
+    assert dict((d[0], d[1]) for d in other.last())["dev-a"] == "Healthy"  # not read yet
+    # A refresh asked for meanwhile waits for the one running, and is done once, after it.
+    p.command("health dev-b 0")
+    p.command("unblock-list")
+    assert watch.wait(lambda w: dict((d[0], d[1]) for d in w.last()).get("dev-b") == "Unhealthy")
+    assert dict((d[0], d[1]) for d in watch.last())["dev-a"] == "Unhealthy"
+
+
+def test_start_and_stop_with_a_list_off_the_loop(root):
+    """The first list is read on the worker too (start waits for it); stop waits for a list that
+    runs, and no list comes after."""
+    p = start_plugin(root, mode="none", args=["--list-off-loop"])
+    watch = fk.Watch(fk.channel_to(p.socket))
+    assert watch.wait_lists(1)
+    assert [d[0] for d in watch.last()] == ["dev-a", "dev-b", "dev-c", "dev-d"]
+    p.command("stop")
+    assert watch.wait(lambda w: w.ended is not None)
+    assert watch.lists[-1][1] == [] and watch.ended == "ok"
+    p.command("start")
+    watch = fk.Watch(fk.channel_to(p.socket))
+    assert watch.wait_lists(1)
+    assert len(watch.last()) == 4
