@@ -575,8 +575,10 @@ int grpc_call_send_latest(struct grpc_call *call, const uint8_t *message, size_t
 				     "grpc: %s: call %s: %zu bytes wait for the peer to read",
 				     call->conn->peer, call->path, grpc_buf_pending(&call->out));
 	r = frame_message(&framed, message, length);
-	if (r < 0)
+	if (r < 0) {
+		grpc_buf_clear(&framed);
 		return hostdev_error(call->conn->ctx, r, "grpc: out of memory");
+	}
 	/* An unsent older state is worth nothing once a newer one exists. */
 	account(call->conn, true,
 		(ptrdiff_t)grpc_buf_pending(&framed) - (ptrdiff_t)grpc_buf_pending(&call->latest));

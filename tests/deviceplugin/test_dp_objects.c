@@ -157,7 +157,7 @@ static void expect_invalid(struct fixture *f, const char *resource,
 static void test_server_new_checks(void **state)
 {
 	struct fixture *f = *state;
-	struct hostdev_dp_plugin_ops noversion = ops;
+	struct hostdev_dp_plugin_ops noversion = ops, flagged = ops;
 	struct hostdev_dp_server_options opts;
 	hostdev_dp_server *server;
 	char longname[300];
@@ -180,6 +180,15 @@ static void test_server_new_checks(void **state)
 	expect_invalid(f, longname, &ops, NULL, "the domain is longer than 244 characters");
 	expect_invalid(f, NULL, &ops, NULL, "(null)");
 	expect_invalid(f, "example.com/x", &noversion, NULL, "HOSTDEV_DP_PLUGIN_OPS_VERSION");
+	flagged.flags = 0x6;
+	expect_invalid(f, "example.com/x", &flagged, NULL, "unknown plugin flags 0x6");
+	/* A version-1 caller's ops end before flags: never read. */
+	flagged.version = 1;
+	destroyed = 0;
+	assert_int_equal(
+	    hostdev_dp_server_new(f->loop, "example.com/x", &flagged, NULL, NULL, &server), 0);
+	hostdev_dp_server_unref(server);
+	assert_int_equal(destroyed, 1);
 
 	hostdev_dp_server_options_init(&opts);
 	opts.version = 0;
