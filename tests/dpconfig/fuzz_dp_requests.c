@@ -100,8 +100,14 @@ static void put(struct out *o, const void *p, size_t n)
 static void frame(struct out *o, uint8_t type, uint8_t flags, uint32_t stream, const void *p,
 		  size_t n)
 {
-	uint8_t h[9] = {(uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, type, flags,
-			(uint8_t)(stream >> 24), (uint8_t)(stream >> 16), (uint8_t)(stream >> 8),
+	uint8_t h[9] = {(uint8_t)(n >> 16),
+			(uint8_t)(n >> 8),
+			(uint8_t)n,
+			type,
+			flags,
+			(uint8_t)(stream >> 24),
+			(uint8_t)(stream >> 16),
+			(uint8_t)(stream >> 8),
 			(uint8_t)stream};
 
 	put(o, h, sizeof(h));
