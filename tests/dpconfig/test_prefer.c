@@ -222,7 +222,7 @@ static void test_large(void **state)
  */
 static unsigned long strcmp_calls;
 int __real_strcmp(const char *a, const char *b);
-int __wrap_strcmp(const char *a, const char *b);
+__attribute__((visibility("default"))) int __wrap_strcmp(const char *a, const char *b);
 int __wrap_strcmp(const char *a, const char *b)
 {
 	strcmp_calls++;

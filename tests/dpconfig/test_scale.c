@@ -25,10 +25,12 @@
 
 static unsigned long strcmp_calls, realloc_calls;
 
+/* Visible to the whole link (sanitizer runtimes resolve realloc through the executable too). */
+#define WRAPPER __attribute__((visibility("default")))
 int __real_strcmp(const char *a, const char *b);
 void *__real_realloc(void *p, size_t n);
-int __wrap_strcmp(const char *a, const char *b);
-void *__wrap_realloc(void *p, size_t n);
+WRAPPER int __wrap_strcmp(const char *a, const char *b);
+WRAPPER void *__wrap_realloc(void *p, size_t n);
 
 int __wrap_strcmp(const char *a, const char *b)
 {
