@@ -181,12 +181,19 @@ static void test_worker(void **state)
 	assert_int_equal(order[1], 3);
 	assert_false(pthread_equal(jobs[0].work_thread, pthread_self()));
 	assert_true(pthread_equal(jobs[0].done_thread, pthread_self()));
-	/* Cancelling a running job waits for its work, and its done never runs. */
+	/* Cancelling a running job waits for its work (released by another thread meanwhile), and
+	 * its done never runs. */
 	jobs[3].block_fd = pipe_fd[0];
 	rel = (struct release){&jobs[3], pipe_fd[1]};
 	loop_lock(f->loop);
 	assert_int_equal(loop_queue_work(f->loop, job_work, job_done, &jobs[3], &w[3]), 0);
+	loop_unlock(f->loop);
+	pthread_mutex_lock(&lock);
+	while (!jobs[3].running)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
 	assert_int_equal(pthread_create(&thread, NULL, release_when_running, &rel), 0);
+	loop_lock(f->loop);
 	loop_cancel_work(w[3]);
 	loop_unlock(f->loop);
 	assert_true(jobs[3].worked);
