@@ -12,7 +12,8 @@
 #   BENCH_RUNS    hyperfine runs per command (default 20 for trees up to 1000 functions, else 5)
 #   BENCH_SEED    generator seed (default 1)
 #   BENCH_DOC     output document (default docs/performance.md; "-" = print only); its
-#                 "Device-plugin serving" section (bench/run-dp.sh) is kept
+#                 "Device-plugin serving" (bench/run-dp.sh) and "Loop stalls and request
+#                 sizes" (bench/dp_scale.py) sections are kept
 #   BENCH_COMMIT  the libhostdev commit HOSTDEV was built from (default: git HEAD of this tree)
 #
 # Needs hyperfine and strace (tests/deps/bench.txt), lspci (pciutils) and /usr/bin/python3.
@@ -194,10 +195,13 @@ if [ "$doc" = "-" ]; then
 	report
 else
 	report >"$doc.tmp"
-	# Keep the device-plugin section that bench/run-dp.sh writes at the end of the same document.
-	if [ -f "$doc" ] && grep -q '^<!-- dp-bench:begin' "$doc"; then
-		{ echo; sed -n '/^<!-- dp-bench:begin/,/^<!-- dp-bench:end/p' "$doc"; } >>"$doc.tmp"
-	fi
+	# Keep the device-plugin sections that bench/run-dp.sh and bench/dp_scale.py write at the end of
+	# the same document.
+	for section in dp-bench dp-scale; do
+		if [ -f "$doc" ] && grep -q "^<!-- $section:begin" "$doc"; then
+			{ echo; sed -n "/^<!-- $section:begin/,/^<!-- $section:end/p" "$doc"; } >>"$doc.tmp"
+		fi
+	done
 	mv "$doc.tmp" "$doc"
 	echo "bench: wrote $doc"
 fi

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # libFuzzer targets built straight from library sources with clang (the library itself may be built
 # with gcc): probe once whether clang links -fsanitize=fuzzer, then
-#   hostdev_add_fuzzer(NAME SOURCES src... DEPENDS header... LIBS -lfoo...)
+#   hostdev_add_fuzzer(NAME SOURCES src... DEPENDS header... LIBS -lfoo... [FLAGS -Idir -DX...])
 # builds ${CMAKE_CURRENT_BINARY_DIR}/NAME with ASan + UBSan and a NAME-target in ALL. Callers add
 # their own ctest (seed corpus, time bound) when HOSTDEV_FUZZ_WORKS is ON.
 include_guard(GLOBAL)
@@ -21,12 +21,12 @@ if(HOSTDEV_FUZZ_CLANG AND NOT DEFINED HOSTDEV_FUZZ_WORKS)
 endif()
 
 function(hostdev_add_fuzzer name)
-  cmake_parse_arguments(F "" "" "SOURCES;DEPENDS;LIBS" ${ARGN})
+  cmake_parse_arguments(F "" "" "SOURCES;DEPENDS;LIBS;FLAGS" ${ARGN})
   add_custom_command(
     OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/${name}
     COMMAND ${HOSTDEV_FUZZ_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror
             -Wno-unused-parameter -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-            -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/src ${F_SOURCES}
+            -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/src ${F_FLAGS} ${F_SOURCES}
             ${F_LIBS} -o ${CMAKE_CURRENT_BINARY_DIR}/${name}
     DEPENDS ${F_SOURCES} ${F_DEPENDS} ${PROJECT_SOURCE_DIR}/src/internal.h
     COMMENT "Building the libFuzzer target ${name} with clang")

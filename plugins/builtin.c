@@ -45,6 +45,14 @@ HOSTDEV_EXPORT int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop,
 	loop_lock(loop);
 	r = plugin_new(ctx, resources->config, res->spec_index, res->name, ids, res->devices.count,
 		       &p);
+	/* Lists run on the loop's worker thread, with its context. */
+	if (r == 0) {
+		p->list_ctx = hostdev_ctx_ref(loop_worker_ctx(loop));
+		if (!p->list_ctx) {
+			plugin_free(p);
+			r = -ENOMEM;
+		}
+	}
 	loop_unlock(loop);
 	free(ids);
 	if (r == -EINVAL)

@@ -44,28 +44,93 @@ static char *sriov_env_name(const char *prefix, const char *resource_name)
 	return env_name("PCIDEVICE", full);
 }
 
+/* Record @id (once; its NUMA node is updated): the list of every device ever advertised. */
 static int remember(struct plugin *p, const char *id, int numa)
 {
+	ptrdiff_t k = dp_strmap_find(&p->known_index, id);
 	char **ids;
 	int *numas;
+	int r;
 
-	for (size_t i = 0; i < p->n_known; i++) {
-		if (strcmp(p->known[i], id) == 0) {
-			p->known_numa[i] = numa;
-			return 0;
-		}
+	if (k >= 0) {
+		p->known_numa[k] = numa;
+		return 0;
 	}
-	ids = realloc(p->known, (p->n_known + 1) * sizeof(*ids));
+	ids = dp_array_grow(p->known, p->n_known, sizeof(*ids));
 	if (!ids)
 		return -ENOMEM;
 	p->known = ids;
-	numas = realloc(p->known_numa, (p->n_known + 1) * sizeof(*numas));
+	numas = dp_array_grow(p->known_numa, p->n_known, sizeof(*numas));
 	if (!numas)
 		return -ENOMEM;
 	p->known_numa = numas;
 	if (!(p->known[p->n_known] = strdup(id)))
 		return -ENOMEM;
+	r = dp_strmap_add(&p->known_index, p->known[p->n_known], p->n_known, NULL);
+	if (r < 0) {
+		free(p->known[p->n_known]);
+		return r;
+	}
 	p->known_numa[p->n_known++] = numa;
+	return 0;
+}
+
+/* @m's device ids mapped to their indexes. */
+static int index_matches(const struct dp_matches *m, struct dp_strmap *out)
+{
+	dp_strmap_init(out);
+	for (size_t i = 0; i < m->count; i++) {
+		int r = dp_strmap_add(out, m->items[i].id, i, NULL);
+
+		if (r == -ENOMEM) {
+			dp_strmap_clear(out);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static void snapshot_clear(struct plugin_snapshot *snap)
+{
+	for (size_t i = 0; i < snap->count; i++) {
+		free(snap->items[i].id);
+		free(snap->items[i].pf);
+	}
+	free(snap->items);
+	dp_strmap_clear(&snap->index);
+	memset(snap, 0, sizeof(*snap));
+}
+
+/* What @now shows of each device. */
+static int snapshot_build(const struct dp_matches *now, struct plugin_snapshot *out)
+{
+	struct plugin_snapshot snap = {0};
+	int r = 0;
+
+	snap.items = calloc(now->count ? now->count : 1, sizeof(*snap.items));
+	if (!snap.items)
+		return -ENOMEM;
+	for (size_t i = 0; i < now->count && r == 0; i++) {
+		const struct dp_match *m = &now->items[i];
+		struct plugin_seen *s = &snap.items[snap.count];
+
+		s->numa = m->numa;
+		s->group = m->iommu_group;
+		if (!(s->id = strdup(m->id)) || (m->pf && !(s->pf = strdup(m->pf)))) {
+			free(s->id);
+			r = -ENOMEM;
+			break;
+		}
+		snap.count++;
+		r = dp_strmap_add(&snap.index, s->id, snap.count - 1, NULL);
+		if (r == -EEXIST)
+			r = 0;
+	}
+	if (r < 0) {
+		snapshot_clear(&snap);
+		return r;
+	}
+	*out = snap;
 	return 0;
 }
 
@@ -87,6 +152,7 @@ int plugin_new(hostdev_ctx *ctx, struct hostdev_dp_config *config, size_t spec_i
 	if (!p)
 		return -ENOMEM;
 	p->ctx = hostdev_ctx_ref(ctx);
+	pthread_mutex_init(&p->lock, NULL);
 	p->config = dp_config_ref(config);
 	p->spec = &config->specs[spec_index];
 	p->resource_name = strdup(resource_name);
@@ -114,12 +180,34 @@ void plugin_free(struct plugin *p)
 		free(p->known[i]);
 	free(p->known);
 	free(p->known_numa);
+	dp_strmap_clear(&p->known_index);
+	snapshot_clear(&p->seen);
+	pthread_mutex_destroy(&p->lock);
+	hostdev_ctx_unref(p->list_ctx);
 	free(p->resource_name);
 	free(p->env_name);
 	free(p->sriov_env_name);
 	dp_config_unref(p->config);
 	hostdev_ctx_unref(p->ctx);
 	free(p);
+}
+
+int plugin_read_failure(struct plugin_answer *out, int err, const char *what, const char *detail)
+{
+	if (plugin_short_of_resources(err))
+		return answer_fail(
+		    out, err,
+		    "%s cannot be checked now: %s; the device plugin is short of %s, "
+		    "which says nothing about the device: retry",
+		    what, detail,
+		    err == -ENOMEM || err == -ENOBUFS ? "memory" : "file descriptors");
+	return answer_fail(out, err, "%s cannot be read: %s", what, detail);
+}
+
+bool plugin_short_of_resources(int err)
+{
+	return err == -EMFILE || err == -ENFILE || err == -ENOMEM || err == -ENOBUFS ||
+	       err == -EAGAIN;
 }
 
 int plugin_dev_exists(const struct plugin *p, const char *rel)
@@ -132,7 +220,7 @@ int plugin_dev_exists(const struct plugin *p, const char *rel)
 	return access(path, F_OK) == 0;
 }
 
-int plugin_matches(struct plugin *p, struct dp_matches *out)
+int plugin_matches(struct plugin *p, hostdev_ctx *ctx, struct dp_matches *out)
 {
 	size_t index = p->spec->index;
 	struct dp_matches *per_spec = calloc(index + 1, sizeof(*per_spec));
@@ -142,7 +230,7 @@ int plugin_matches(struct plugin *p, struct dp_matches *out)
 
 	if (!per_spec)
 		return -ENOMEM;
-	r = dp_match_run(p->ctx, p->config, index, (int)p->spec->kind, per_spec);
+	r = dp_match_run(ctx, p->config, index, (int)p->spec->kind, per_spec);
 	if (r < 0) {
 		free(per_spec);
 		return r;
@@ -187,12 +275,23 @@ static bool healthy(const struct plugin *p, const struct dp_match *m)
 
 int plugin_list_devices(struct plugin *p, struct plugin_list *out)
 {
+	struct plugin_snapshot seen = {0};
 	struct dp_matches now = {0};
 	struct plugin_list list = {0};
+	struct dp_strmap by_id;
 	int r;
 
-	if ((r = plugin_matches(p, &now)) < 0)
+	if ((r = plugin_matches(p, p->list_ctx ? p->list_ctx : p->ctx, &now)) < 0)
 		return r;
+	if ((r = index_matches(&now, &by_id)) < 0 || (r = snapshot_build(&now, &seen)) < 0) {
+		dp_strmap_clear(&by_id);
+		dp_matches_clear(&now);
+		return r;
+	}
+	pthread_mutex_lock(&p->lock);
+	snapshot_clear(&p->seen);
+	p->seen = seen;
+	pthread_mutex_unlock(&p->lock);
 	for (size_t i = 0; i < now.count && r == 0; i++)
 		r = remember(p, now.items[i].id, now.items[i].numa);
 	if (r == 0 && p->n_known) {
@@ -201,7 +300,7 @@ int plugin_list_devices(struct plugin *p, struct plugin_list *out)
 			r = -ENOMEM;
 	}
 	for (size_t i = 0; i < p->n_known && r == 0; i++) {
-		long k = dp_matches_find_id(&now, p->known[i]);
+		ptrdiff_t k = dp_strmap_find(&by_id, p->known[i]);
 		struct plugin_device *d = &list.items[list.count];
 
 		if (!(d->id = strdup(p->known[i]))) {
@@ -212,6 +311,7 @@ int plugin_list_devices(struct plugin *p, struct plugin_list *out)
 		d->numa = p->known_numa[i];
 		d->healthy = k >= 0 && healthy(p, &now.items[k]);
 	}
+	dp_strmap_clear(&by_id);
 	dp_matches_clear(&now);
 	if (r < 0) {
 		plugin_list_clear(&list);
@@ -239,30 +339,28 @@ int plugin_preferred(struct plugin *p, const char *const *available, size_t n_av
 		     const char *const *must_include, size_t n_must_include, size_t size,
 		     struct plugin_answer *out)
 {
-	struct dp_matches now = {0};
-	struct prefer_candidate *c = NULL;
-	const char **chosen = NULL;
+	struct prefer_candidate *c = calloc(n_available ? n_available : 1, sizeof(*c));
+	const char **chosen = calloc(size ? size : 1, sizeof(*chosen));
 	long n = 0;
-	int r;
+	int r = 0;
 
-	if ((r = plugin_matches(p, &now)) < 0)
-		return answer_fail(out, r, "%s: cannot read the devices: %s", p->resource_name,
-				   hostdev_ctx_get_error(p->ctx));
-	c = calloc(n_available ? n_available : 1, sizeof(*c));
-	chosen = calloc(size ? size : 1, sizeof(*chosen));
 	if (!c || !chosen) {
 		r = -ENOMEM;
 		goto out;
 	}
+	/* The policy reads the PF strings of the snapshot: hold it until the choice is made. */
+	pthread_mutex_lock(&p->lock);
 	for (size_t i = 0; i < n_available; i++) {
-		long k = dp_matches_find_id(&now, available[i]);
+		ptrdiff_t k = dp_strmap_find(&p->seen.index, available[i]);
+		const struct plugin_seen *s = k >= 0 ? &p->seen.items[k] : NULL;
 
 		c[i].id = available[i];
-		c[i].numa = k >= 0 ? now.items[k].numa : -1;
-		c[i].group = k >= 0 ? now.items[k].iommu_group : -1;
-		c[i].bucket = k >= 0 ? now.items[k].pf : NULL;
+		c[i].numa = s ? s->numa : -1;
+		c[i].group = s ? s->group : -1;
+		c[i].bucket = s ? s->pf : NULL;
 	}
 	n = prefer_select(c, n_available, must_include, n_must_include, size, chosen);
+	pthread_mutex_unlock(&p->lock);
 	if (n < 0)
 		r = (int)n;
 	for (long i = 0; i < n && r == 0; i++)
@@ -270,6 +368,5 @@ int plugin_preferred(struct plugin *p, const char *const *available, size_t n_av
 out:
 	free(c);
 	free(chosen);
-	dp_matches_clear(&now);
 	return r;
 }

@@ -9,11 +9,13 @@
 #ifndef HOSTDEV_PLUGIN_H
 #define HOSTDEV_PLUGIN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "dp_config.h"
 #include "dp_match.h"
+#include "dp_strmap.h"
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Answers (answer.c) */
@@ -64,9 +66,25 @@ struct plugin_list {
 
 void plugin_list_clear(struct plugin_list *l);
 
+/* What the last list saw of one device, for the preferred allocation policy. */
+struct plugin_seen {
+	char *id;
+	int numa, group;
+	char *pf; /* PF address of a VF, parent of an mdev, or NULL */
+};
+
+struct plugin_snapshot {
+	struct plugin_seen *items;
+	size_t count;
+	struct dp_strmap index; /* id -> index */
+};
+
 /* The userdata of one built-in plugin. */
 struct plugin {
 	hostdev_ctx *ctx; /* the loop's context: the callbacks run under the loop's lock */
+	/* The context list_devices reads the host with: the loop's worker context when it runs
+	 * there (a reference; set by builtin.c), else NULL for @ctx. */
+	hostdev_ctx *list_ctx;
 	struct hostdev_dp_config *config; /* a reference */
 	const struct dp_spec *spec;	  /* the config entry of the resource */
 	char *resource_name;
@@ -78,9 +96,15 @@ struct plugin {
 	char **known;
 	int *known_numa;
 	size_t n_known;
+	struct dp_strmap known_index; /* id -> index in known */
 	/* The device-node watch that refreshes the plugin's server (node_watch.c), or NULL;
 	 * owned by builtin.c, which stops it before the plugin is freed. */
 	struct node_watch *node_watch;
+	/* What the last list saw of each device: GetPreferredAllocation uses it instead of
+	 * reading the host again on the loop. Lists may run on the worker thread while
+	 * GetPreferredAllocation runs on the loop: replaced and read under @lock. */
+	pthread_mutex_t lock;
+	struct plugin_snapshot seen;
 };
 
 /*
@@ -105,21 +129,30 @@ int node_watch_start(hostdev_dp_loop *loop, hostdev_dp_server *server, bool usb,
 /* Remove the watch (call with the loop's lock held). NULL-safe. */
 void node_watch_stop(struct node_watch *w);
 
-/* ListAndWatch: the devices of the resource now, with health and NUMA node. */
+/* ListAndWatch: the devices of the resource now, with health and NUMA node (read through
+ * p->list_ctx when set; may run on another thread than the other calls, never twice at once). */
 int plugin_list_devices(struct plugin *p, struct plugin_list *out);
 /* Allocate @ids for one container. On failure @out->error says why. */
 int plugin_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
 		    struct plugin_answer *out);
-/* GetPreferredAllocation (pci and mdev): @out->ids. */
+/* GetPreferredAllocation (pci and mdev): @out->ids, from what the last list saw of the devices
+ * (NUMA node, IOMMU group, PF): nothing is read from the host. */
 int plugin_preferred(struct plugin *p, const char *const *available, size_t n_available,
 		     const char *const *must_include, size_t n_must_include, size_t size,
 		     struct plugin_answer *out);
 
-/* The devices of the resource as they are now: the entry's matches with the resource's name
- * (a device taken by an earlier entry is not). */
-int plugin_matches(struct plugin *p, struct dp_matches *out);
+/* The devices of the resource as they are now, read through @ctx: the entry's matches with the
+ * resource's name (a device taken by an earlier entry is not). */
+int plugin_matches(struct plugin *p, hostdev_ctx *ctx, struct dp_matches *out);
 /* 1 when <dev root>/@rel exists (the context's HOSTDEV_PATH_DEV), else 0. */
 int plugin_dev_exists(const struct plugin *p, const char *rel);
+/* The process ran out of file descriptors or memory (EMFILE, ENFILE, ENOMEM, ENOBUFS, EAGAIN):
+ * a failure that says nothing about the device. */
+bool plugin_short_of_resources(int err);
+/* Fail @out with @err for device @what ("0000:3b:02.1 of example.com/nic") that could not be read
+ * (@detail: the library's message), saying when the cause is the plugin's own resources.
+ * Returns @err. */
+int plugin_read_failure(struct plugin_answer *out, int err, const char *what, const char *detail);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Per kind */

@@ -80,5 +80,9 @@ void plugin_ops_init(const struct plugin *p, struct hostdev_dp_plugin_ops *ops)
 	    /* USB devices have no NUMA node, IOMMU group or PF to prefer by. */
 	    .get_preferred_allocation = p->spec->kind == HOSTDEV_DP_KIND_USB ? NULL : op_preferred,
 	    .destroy = op_destroy,
+	    /* Listing reads every device of the resource: not on the loop, where it would hold
+	     * up Allocate and every other socket (plugin_list_devices() touches only the list
+	     * context and the snapshot, which it swaps under a lock). */
+	    .flags = p->list_ctx ? HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP : 0,
 	};
 }

@@ -32,7 +32,7 @@ int usb_allocate(struct plugin *p, const char *const *ids, size_t n_ids, struct 
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = plugin_matches(p, &now)) < 0) {
+	if ((r = plugin_matches(p, p->ctx, &now)) < 0) {
 		r = answer_fail(out, r, "%s: cannot read the USB devices: %s", p->resource_name,
 				hostdev_ctx_get_error(p->ctx));
 		goto out;

@@ -22,19 +22,25 @@ static bool is_vfio_cdev(const char *entry)
 	return strncmp(entry, "vfio", 4) == 0 && entry[4] >= '0' && entry[4] <= '9';
 }
 
-/* The "vfioN" entry of <sysfs>/@sysfs_dir/vfio-dev into @buf; 0 when there is none. */
+/*
+ * The "vfioN" entry of <sysfs>/@sysfs_dir/vfio-dev into @buf: 1, or 0 when there is none (no
+ * iommufd for the device), or the negative errno of a directory that cannot be read (EMFILE...):
+ * an answer without the iommufd nodes would be wrong, not smaller.
+ */
 static int vfio_cdev(const struct plugin *p, const char *sysfs_dir, char *buf, size_t size)
 {
 	struct strv entries = {0};
 	char path[PATH_MAX];
-	int found = 0;
+	int found = 0, r;
 
 	if (snprintf(path, sizeof(path), "%s/%s/vfio-dev",
 		     hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_SYSFS),
 		     sysfs_dir) >= (int)sizeof(path))
 		return 0;
-	if (sysfs_list_dir(AT_FDCWD, path, is_vfio_cdev, &entries) == 0 && entries.count &&
-	    strlen(entries.items[0]) < size) {
+	r = sysfs_list_dir(AT_FDCWD, path, is_vfio_cdev, &entries);
+	if (r < 0 && r != -ENOENT && r != -ENOTDIR)
+		return r;
+	if (r == 0 && entries.count && strlen(entries.items[0]) < size) {
 		snprintf(buf, size, "%s", entries.items[0]);
 		found = 1;
 	}
@@ -67,7 +73,10 @@ int vfio_add_nodes(const struct plugin *p, const char *what, const char *sysfs_d
 	if ((r = answer_add_device(out, "/dev/vfio/vfio")) < 0 ||
 	    (r = answer_add_device(out, path)) < 0)
 		return r;
-	if (!vfio_cdev(p, sysfs_dir, cdev, sizeof(cdev)) || !plugin_dev_exists(p, "iommu"))
+	r = vfio_cdev(p, sysfs_dir, cdev, sizeof(cdev));
+	if (r < 0)
+		return plugin_read_failure(out, r, what, strerror(-r));
+	if (r == 0 || !plugin_dev_exists(p, "iommu"))
 		return 0;
 	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
 	if ((r = answer_add_device(out, "/dev/iommu")) < 0 ||

@@ -35,16 +35,18 @@ static int allocate_one(struct plugin *p, const char *address, int *group_out,
 	const char *driver;
 	int r = hostdev_pci_device_new(p->ctx, address, &dev);
 
-	if (r == -ENODEV || r == -EINVAL)
+	/* Only a device that is not there is gone: running out of file descriptors or memory
+	 * while reading it says nothing about the device, and the pod must not be told to go. */
+	if (r == -ENODEV)
 		return answer_fail(
 		    out, -ENODEV,
 		    "%s of %s is no longer on this host (unplugged, or its VF was "
 		    "removed): it is listed as unhealthy now; delete the pod so that "
 		    "it gets another device",
 		    address, p->resource_name);
+	snprintf(what, sizeof(what), "%s of %s", address, p->resource_name);
 	if (r < 0)
-		return answer_fail(out, r, "%s of %s cannot be read: %s", address, p->resource_name,
-				   hostdev_ctx_get_error(p->ctx));
+		return plugin_read_failure(out, r, what, hostdev_ctx_get_error(p->ctx));
 	driver = hostdev_pci_device_get_driver(dev);
 	if (!driver || strcmp(driver, VFIO_DRIVER) != 0) {
 		if (driver)
@@ -63,7 +65,6 @@ static int allocate_one(struct plugin *p, const char *address, int *group_out,
 	}
 	*group_out = hostdev_pci_device_get_iommu_group(dev);
 	hostdev_pci_device_unref(dev);
-	snprintf(what, sizeof(what), "%s of %s", address, p->resource_name);
 	snprintf(sysfs_dir, sizeof(sysfs_dir), "bus/pci/devices/%s", address);
 	return vfio_add_nodes(p, what, sysfs_dir, *group_out, out);
 }

@@ -15,6 +15,9 @@
 #include <cjson/cJSON.h>
 
 #include "dp_config.h"
+#include "dp_resource_name.h"
+#include "dp_strmap.h"
+#include "json_scan.h"
 
 struct perr {
 	char *buf;
@@ -67,15 +70,21 @@ static const char *kind_name(enum hostdev_dp_kind kind)
 	return "?";
 }
 
-/* cJSON keeps every member of an object, also repeated keys: refuse those. */
+/* cJSON keeps every member of an object, also repeated keys: refuse those (in linear time: a
+ * config with thousands of keys must not take seconds). */
 static int check_duplicate_keys(struct perr *e, const cJSON *object, const char *where)
 {
-	for (const cJSON *a = object->child; a; a = a->next)
-		for (const cJSON *b = a->next; b; b = b->next)
-			if (strcmp(a->string, b->string) == 0)
-				return fail(e, "%skey \"%s\" is given twice; keep one", where,
-					    a->string);
-	return 0;
+	struct dp_strmap seen;
+	int r = 0;
+
+	dp_strmap_init(&seen);
+	for (const cJSON *a = object->child; a && r == 0; a = a->next) {
+		r = dp_strmap_add(&seen, a->string, 0, NULL);
+		if (r == -EEXIST)
+			r = fail(e, "%skey \"%s\" is given twice; keep one", where, a->string);
+	}
+	dp_strmap_clear(&seen);
+	return r;
 }
 
 static bool key_in(const char *key, const char *const *keys)
@@ -91,7 +100,7 @@ static bool key_in(const char *key, const char *const *keys)
 
 static int push_string(char ***items, size_t *n, char *s)
 {
-	char **grown = realloc(*items, (*n + 1) * sizeof(*grown));
+	char **grown = dp_array_grow(*items, *n, sizeof(**items));
 
 	if (!grown) {
 		free(s);
@@ -154,7 +163,7 @@ static int parse_ids(struct perr *e, const cJSON *value, const char *key, bool u
 			    key, i, shown(s, sbuf, sizeof(sbuf)),
 			    usb ? "vendor:product" : "vendor:device", example, example + 1,
 			    usb ? "product" : "device");
-		grown = realloc(sel->ids, (sel->n_ids + 1) * sizeof(*grown));
+		grown = dp_array_grow(sel->ids, sel->n_ids, sizeof(*grown));
 		if (!grown)
 			return -ENOMEM;
 		sel->ids = grown;
@@ -348,7 +357,7 @@ static int parse_pfs(struct perr *e, const cJSON *value, struct dp_selectors *se
 		return fail(e, "selectors.pf is an empty list, which matches nothing; list at "
 			       "least one PF or remove the key");
 	for (const cJSON *item = value->child; item; item = item->next, i++) {
-		struct dp_pf_selector *grown = realloc(sel->pfs, (sel->n_pfs + 1) * sizeof(*grown));
+		struct dp_pf_selector *grown = dp_array_grow(sel->pfs, sel->n_pfs, sizeof(*grown));
 
 		if (!grown)
 			return -ENOMEM;
@@ -491,6 +500,8 @@ bad:
 static int parse_naming(struct perr *e, const cJSON *name, const cJSON *naming,
 			struct dp_spec *spec)
 {
+	const char *problem;
+
 	if (name && naming)
 		return fail(e, "\"resourceName\" and \"naming\" exclude each other: give a "
 			       "resourceName to pool every match under it, or a naming to let "
@@ -503,12 +514,12 @@ static int parse_naming(struct perr *e, const cJSON *name, const cJSON *naming,
 		if (!cJSON_IsString(name))
 			return fail(e, "\"resourceName\" must be a string such as "
 				       "\"example.com/nic\"");
-		if (hostdev_naming_check_resource_name(name->valuestring) < 0)
+		problem = dp_resource_name_problem(name->valuestring);
+		if (problem)
 			return fail(e,
-				    "resourceName is not a valid Kubernetes extended resource "
-				    "name: write <domain>/<name>, a lower-case DNS domain and a "
-				    "name of at most 63 characters of [A-Za-z0-9_.-] that starts "
-				    "and ends with a letter or digit, e.g. \"example.com/nic\"");
+				    "resourceName is not a resource name the kubelet accepts (it "
+				    "would refuse every registration): %s",
+				    problem);
 		spec->naming = DP_NAMING_EXPLICIT;
 		spec->resource_name = strdup(name->valuestring);
 		return spec->resource_name ? 0 : -ENOMEM;
@@ -602,27 +613,30 @@ static int parse_resource(struct perr *e, const cJSON *object, struct dp_spec *s
 /* Explicit names are known now; names that come from the host are checked at resolution. */
 static int check_unique_names(struct perr *e, const struct hostdev_dp_config *config)
 {
-	for (size_t i = 0; i < config->n_specs; i++) {
-		const struct dp_spec *a = &config->specs[i];
+	struct dp_strmap names;
+	size_t first;
+	int r = 0;
 
-		if (a->naming != DP_NAMING_EXPLICIT)
+	dp_strmap_init(&names);
+	for (size_t i = 0; i < config->n_specs && r == 0; i++) {
+		const struct dp_spec *spec = &config->specs[i];
+
+		if (spec->naming != DP_NAMING_EXPLICIT)
 			continue;
-		for (size_t j = i + 1; j < config->n_specs; j++) {
-			const struct dp_spec *b = &config->specs[j];
-
-			if (b->naming == DP_NAMING_EXPLICIT &&
-			    strcmp(a->resource_name, b->resource_name) == 0) {
-				snprintf(e->label, sizeof(e->label), "resources[%zu] \"%s\"", j,
-					 b->resource_name);
-				return fail(e,
-					    "resourceName is also the name of resources[%zu]; a "
-					    "resource is served by one entry: merge the selectors "
-					    "into one entry or rename one of them",
-					    i);
-			}
+		r = dp_strmap_add(&names, spec->resource_name, i, &first);
+		if (r == -EEXIST) {
+			snprintf(e->label, sizeof(e->label), "resources[%zu] \"%s\"", i,
+				 spec->resource_name);
+			r = fail(
+			    e,
+			    "resourceName is also the name of resources[%zu]; a resource is "
+			    "served by one entry: merge the selectors into one entry or rename "
+			    "one of them",
+			    first);
 		}
 	}
-	return 0;
+	dp_strmap_clear(&names);
+	return r;
 }
 
 /* "line 3, column 14" of the byte at @pos of @text. */
@@ -691,6 +705,7 @@ int dp_config_parse_text(const char *json, struct hostdev_dp_config **out, char 
 {
 	struct perr e = {err, err_size, ""};
 	struct hostdev_dp_config *config;
+	char where[160];
 	const char *end = NULL;
 	cJSON *root;
 	int r;
@@ -730,6 +745,13 @@ int dp_config_parse_text(const char *json, struct hostdev_dp_config **out, char 
 			    "the config is not valid JSON: error at line %u, column %u (near "
 			    "\"%s\"); check commas, quotes and brackets there",
 			    line, column, shown(near, sbuf, sizeof(sbuf)));
+	}
+	if (json_find_nul_escape(json, strlen(json), where, sizeof(where))) {
+		cJSON_Delete(root);
+		return fail(&e,
+			    "the config has \\u0000 (a NUL character) in %s: it would cut the "
+			    "string short there; remove it",
+			    where);
 	}
 	config = calloc(1, sizeof(*config));
 	if (!config) {

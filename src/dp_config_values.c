@@ -123,8 +123,8 @@ static int parse_index(const char **p, unsigned int *out)
 
 int dp_parse_vf_ranges(const char *text, struct dp_vf_range **out, size_t *n_out)
 {
-	struct dp_vf_range *ranges = NULL;
-	size_t n = 0;
+	struct dp_vf_range *ranges;
+	size_t n = 0, items = 1;
 	const char *p = text;
 
 	if (!p)
@@ -133,8 +133,14 @@ int dp_parse_vf_ranges(const char *text, struct dp_vf_range **out, size_t *n_out
 		p++;
 	if (*p == '\0')
 		return -EINVAL;
+	/* One allocation for every item (a long list must not be copied once per item). */
+	for (const char *c = p; *c; c++)
+		items += *c == ',';
+	ranges = calloc(items, sizeof(*ranges));
+	if (!ranges)
+		return -ENOMEM;
 	for (;;) {
-		struct dp_vf_range r, *grown;
+		struct dp_vf_range r;
 
 		if (parse_index(&p, &r.first) < 0)
 			goto bad;
@@ -144,12 +150,6 @@ int dp_parse_vf_ranges(const char *text, struct dp_vf_range **out, size_t *n_out
 			if (parse_index(&p, &r.last) < 0 || r.last < r.first)
 				goto bad;
 		}
-		grown = realloc(ranges, (n + 1) * sizeof(*grown));
-		if (!grown) {
-			free(ranges);
-			return -ENOMEM;
-		}
-		ranges = grown;
 		ranges[n++] = r;
 		if (*p == '\0')
 			break;

@@ -52,6 +52,7 @@ HOSTDEV_EXPORT hostdev_dp_devices *hostdev_dp_devices_free(hostdev_dp_devices *d
 	for (size_t i = 0; i < devices->count; i++)
 		free(devices->items[i].id);
 	free(devices->items);
+	dp_strmap_clear(&devices->index);
 	free(devices);
 	return NULL;
 }
@@ -60,16 +61,14 @@ ptrdiff_t dp_devices_find(const hostdev_dp_devices *devices, const char *id)
 {
 	if (!devices || !id)
 		return -1;
-	for (size_t i = 0; i < devices->count; i++)
-		if (strcmp(devices->items[i].id, id) == 0)
-			return (ptrdiff_t)i;
-	return -1;
+	return dp_strmap_find(&devices->index, id);
 }
 
 HOSTDEV_EXPORT int hostdev_dp_devices_add(hostdev_dp_devices *devices, const char *id, int healthy,
 					  int numa_node)
 {
 	char *copy;
+	int r;
 
 	if (!devices || dp_device_id_check(id) < 0)
 		return -EINVAL;
@@ -87,6 +86,11 @@ HOSTDEV_EXPORT int hostdev_dp_devices_add(hostdev_dp_devices *devices, const cha
 	copy = strdup(id);
 	if (!copy)
 		return -ENOMEM;
+	r = dp_strmap_add(&devices->index, copy, devices->count, NULL);
+	if (r < 0) {
+		free(copy);
+		return r;
+	}
 	devices->items[devices->count++] = (struct dp_device){
 	    .id = copy,
 	    .healthy = healthy != 0,

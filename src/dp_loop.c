@@ -75,6 +75,10 @@ struct hostdev_dp_loop {
 	bool dispatching;
 	bool garbage;
 
+	/* loop_slot() */
+	void *slots[LOOP_SLOTS];
+	void (*slot_free[LOOP_SLOTS])(void *state);
+
 	pthread_t thread;
 	bool thread_running;
 	/* The last reference was dropped on the loop's own thread: it frees the loop on exit. */
@@ -102,6 +106,18 @@ void loop_unlock(hostdev_dp_loop *loop)
 hostdev_ctx *loop_ctx(hostdev_dp_loop *loop)
 {
 	return loop->ctx;
+}
+
+void *loop_slot(hostdev_dp_loop *loop, enum loop_slot slot)
+{
+	return loop->slots[slot];
+}
+
+void loop_set_slot(hostdev_dp_loop *loop, enum loop_slot slot, void *state,
+		   void (*free_fn)(void *state))
+{
+	loop->slots[slot] = state;
+	loop->slot_free[slot] = free_fn;
 }
 
 static void source_link(hostdev_dp_loop *loop, struct loop_source *s)
@@ -393,6 +409,9 @@ static void loop_free(hostdev_dp_loop *loop)
 		next = s->next;
 		free(s);
 	}
+	for (int i = 0; i < LOOP_SLOTS; i++)
+		if (loop->slot_free[i])
+			loop->slot_free[i](loop->slots[i]);
 	close(loop->timer_fd);
 	close(loop->wake_fd);
 	close(loop->epoll_fd);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dp_match.h"
+#include "dp_strmap.h"
 
 static void match_clear(struct dp_match *m)
 {
@@ -42,7 +43,7 @@ long dp_matches_find_id(const struct dp_matches *m, const char *id)
 
 struct dp_match *dp_matches_add(struct dp_matches *m)
 {
-	struct dp_match *grown = realloc(m->items, (m->count + 1) * sizeof(*grown));
+	struct dp_match *grown = dp_array_grow(m->items, m->count, sizeof(*grown));
 
 	if (!grown)
 		return NULL;
@@ -55,7 +56,7 @@ struct dp_match *dp_matches_add(struct dp_matches *m)
 
 int dp_matches_skip(struct dp_matches *m, const char *message)
 {
-	char **grown = realloc(m->skipped, (m->n_skipped + 1) * sizeof(*grown));
+	char **grown = dp_array_grow(m->skipped, m->n_skipped, sizeof(*grown));
 
 	if (!grown)
 		return -ENOMEM;
@@ -78,28 +79,14 @@ char *dp_name_join(const char *vendor, const char *text)
 	return strdup(name);
 }
 
-static bool key_taken(const struct dp_matches *earlier, size_t n, const char *key)
-{
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < earlier[i].count; j++)
-			if (strcmp(earlier[i].items[j].key, key) == 0)
-				return true;
-	return false;
-}
-
-/* Drop from @m what an earlier entry of the same kind already serves. */
-static void drop_taken(const struct hostdev_dp_config *config, const struct dp_matches *per_spec,
-		       size_t index, struct dp_matches *m)
+/* Drop from @m what an earlier entry of the same kind already serves (@taken: the keys of those
+ * entries' matches). */
+static void drop_taken(const struct dp_strmap *taken, struct dp_matches *m)
 {
 	size_t kept = 0;
 
 	for (size_t i = 0; i < m->count; i++) {
-		bool taken = false;
-
-		for (size_t j = 0; j < index && !taken; j++)
-			taken = config->specs[j].kind == config->specs[index].kind &&
-				key_taken(&per_spec[j], 1, m->items[i].key);
-		if (taken)
+		if (dp_strmap_find(taken, m->items[i].key) >= 0)
 			match_clear(&m->items[i]);
 		else
 			m->items[kept++] = m->items[i];
@@ -110,9 +97,13 @@ static void drop_taken(const struct hostdev_dp_config *config, const struct dp_m
 int dp_match_run(hostdev_ctx *ctx, const struct hostdev_dp_config *config, size_t upto,
 		 int only_kind, struct dp_matches *per_spec)
 {
+	/* Per kind, the keys of the devices earlier entries took (borrowed from per_spec). */
+	struct dp_strmap taken[3];
 	int r = 0;
 
-	for (size_t i = 0; i <= upto && i < config->n_specs; i++) {
+	for (size_t k = 0; k < sizeof(taken) / sizeof(taken[0]); k++)
+		dp_strmap_init(&taken[k]);
+	for (size_t i = 0; i <= upto && i < config->n_specs && r == 0; i++) {
 		const struct dp_spec *spec = &config->specs[i];
 
 		memset(&per_spec[i], 0, sizeof(per_spec[i]));
@@ -132,9 +123,20 @@ int dp_match_run(hostdev_ctx *ctx, const struct hostdev_dp_config *config, size_
 		if (r < 0) {
 			for (size_t j = 0; j <= i; j++)
 				dp_matches_clear(&per_spec[j]);
-			return r;
+			break;
 		}
-		drop_taken(config, per_spec, i, &per_spec[i]);
+		drop_taken(&taken[spec->kind], &per_spec[i]);
+		for (size_t j = 0; j < per_spec[i].count && r == 0; j++) {
+			r = dp_strmap_add(&taken[spec->kind], per_spec[i].items[j].key, 0, NULL);
+			if (r == -EEXIST)
+				r = 0; /* listed twice by one entry: its own business */
+		}
+		if (r < 0) {
+			for (size_t j = 0; j <= i; j++)
+				dp_matches_clear(&per_spec[j]);
+		}
 	}
-	return 0;
+	for (size_t k = 0; k < sizeof(taken) / sizeof(taken[0]); k++)
+		dp_strmap_clear(&taken[k]);
+	return r;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dp_resources.h"
+#include "dp_strmap.h"
 #include "internal.h"
 
 static void resource_clear(struct dp_resource *r)
@@ -19,31 +20,32 @@ static void resource_clear(struct dp_resource *r)
 	dp_matches_clear(&r->devices);
 }
 
-static struct dp_resource *find(struct hostdev_dp_resources *res, const char *name)
+/*
+ * The resource named @name, created for entry @spec_index if there is none yet. @names maps the
+ * names of @res to their indexes (a config of thousands of entries resolves in linear time).
+ */
+static int add_resource(hostdev_ctx *ctx, struct hostdev_dp_resources *res, struct dp_strmap *names,
+			const char *name, size_t spec_index, const char *why,
+			struct dp_resource **out)
 {
-	for (size_t i = 0; i < res->count; i++)
-		if (strcmp(res->items[i].name, name) == 0)
-			return &res->items[i];
-	return NULL;
-}
+	ptrdiff_t found = dp_strmap_find(names, name);
+	struct dp_resource *r, *grown;
+	int err;
 
-static int add_resource(hostdev_ctx *ctx, struct hostdev_dp_resources *res, const char *name,
-			size_t spec_index, const char *why, struct dp_resource **out)
-{
-	struct dp_resource *r = find(res, name), *grown;
-
-	if (r && r->spec_index == spec_index) {
-		*out = r;
-		return 0;
-	}
-	if (r)
+	if (found >= 0) {
+		r = &res->items[found];
+		if (r->spec_index == spec_index) {
+			*out = r;
+			return 0;
+		}
 		return hostdev_error(
 		    ctx, -EINVAL,
 		    "resources[%zu] and resources[%zu] both give the resource %s%s; "
 		    "a resource is served by one entry: give one of them an "
 		    "explicit resourceName or make their selectors disjoint",
 		    r->spec_index, spec_index, name, why);
-	grown = realloc(res->items, (res->count + 1) * sizeof(*grown));
+	}
+	grown = dp_array_grow(res->items, res->count, sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	res->items = grown;
@@ -52,6 +54,10 @@ static int add_resource(hostdev_ctx *ctx, struct hostdev_dp_resources *res, cons
 	r->spec_index = spec_index;
 	if (!(r->name = strdup(name)))
 		return -ENOMEM;
+	if ((err = dp_strmap_add(names, r->name, res->count, NULL)) < 0) {
+		free(r->name);
+		return err;
+	}
 	res->count++;
 	*out = r;
 	return 0;
@@ -69,8 +75,8 @@ static int take_match(struct dp_resource *r, struct dp_match *m)
 	return 0;
 }
 
-static int add_spec(hostdev_ctx *ctx, struct hostdev_dp_resources *res, const struct dp_spec *spec,
-		    struct dp_matches *found)
+static int add_spec(hostdev_ctx *ctx, struct hostdev_dp_resources *res, struct dp_strmap *names,
+		    const struct dp_spec *spec, struct dp_matches *found)
 {
 	struct dp_resource *r;
 	int err;
@@ -78,14 +84,14 @@ static int add_spec(hostdev_ctx *ctx, struct hostdev_dp_resources *res, const st
 	for (size_t k = 0; k < found->n_skipped; k++)
 		log_warn(ctx, "resources[%zu]: %s", spec->index, found->skipped[k]);
 	if (spec->naming == DP_NAMING_EXPLICIT &&
-	    (err = add_resource(ctx, res, spec->resource_name, spec->index, "", &r)) < 0)
+	    (err = add_resource(ctx, res, names, spec->resource_name, spec->index, "", &r)) < 0)
 		return err;
 	for (size_t k = 0; k < found->count; k++) {
 		struct dp_match *m = &found->items[k];
 		char why[96];
 
 		snprintf(why, sizeof(why), " (from %s)", m->key);
-		if ((err = add_resource(ctx, res, m->name, spec->index, why, &r)) < 0 ||
+		if ((err = add_resource(ctx, res, names, m->name, spec->index, why, &r)) < 0 ||
 		    (err = take_match(r, m)) < 0)
 			return err;
 	}
@@ -102,6 +108,7 @@ HOSTDEV_EXPORT int hostdev_dp_resources_resolve(hostdev_ctx *ctx, const hostdev_
 {
 	struct hostdev_dp_resources *res;
 	struct dp_matches *per_spec;
+	struct dp_strmap names;
 	int r;
 
 	if (!ctx)
@@ -122,8 +129,10 @@ HOSTDEV_EXPORT int hostdev_dp_resources_resolve(hostdev_ctx *ctx, const hostdev_
 		hostdev_dp_resources_free(res);
 		return r;
 	}
+	dp_strmap_init(&names);
 	for (size_t i = 0; i < config->n_specs && r == 0; i++)
-		r = add_spec(ctx, res, &config->specs[i], &per_spec[i]);
+		r = add_spec(ctx, res, &names, &config->specs[i], &per_spec[i]);
+	dp_strmap_clear(&names);
 	for (size_t i = 0; i < config->n_specs; i++)
 		dp_matches_clear(&per_spec[i]);
 	free(per_spec);

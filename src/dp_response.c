@@ -63,6 +63,7 @@ void dp_response_free(hostdev_dp_response *resp)
 	free(resp->mounts);
 	strv_clear(&resp->cdi_devices);
 	strv_clear(&resp->ids);
+	dp_strmap_clear(&resp->id_index);
 	free(resp->error);
 	free(resp);
 }
@@ -157,11 +158,22 @@ HOSTDEV_EXPORT int hostdev_dp_response_add_cdi_device(hostdev_dp_response *resp,
 
 HOSTDEV_EXPORT int hostdev_dp_response_add_id(hostdev_dp_response *resp, const char *id)
 {
+	int r;
+
 	if (!resp || empty(id))
 		return -EINVAL;
-	if (strv_contains(&resp->ids, id))
+	/* A map, not a scan of the list: a plugin may add thousands of ids. */
+	if (dp_strmap_find(&resp->id_index, id) >= 0)
 		return 0;
-	return strv_push(&resp->ids, id);
+	r = strv_push(&resp->ids, id);
+	if (r < 0)
+		return r;
+	r = dp_strmap_add(&resp->id_index, resp->ids.items[resp->ids.count - 1], 0, NULL);
+	if (r < 0) {
+		free(resp->ids.items[--resp->ids.count]);
+		resp->ids.items[resp->ids.count] = NULL;
+	}
+	return r;
 }
 
 HOSTDEV_EXPORT int hostdev_dp_response_set_error(hostdev_dp_response *resp, const char *message)

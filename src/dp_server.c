@@ -6,11 +6,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dp_loop.h"
+#include "dp_resource_name.h"
 #include "dp_server.h"
 
 HOSTDEV_EXPORT void hostdev_dp_server_options_init(struct hostdev_dp_server_options *opts)
@@ -20,6 +22,7 @@ HOSTDEV_EXPORT void hostdev_dp_server_options_init(struct hostdev_dp_server_opti
 	memset(opts, 0, sizeof(*opts));
 	opts->version = HOSTDEV_DP_SERVER_OPTIONS_VERSION;
 	opts->registration = HOSTDEV_DP_REGISTER_CLASSIC;
+	opts->kubelet_uid = -1;
 }
 
 static char *join_path(const char *dir, const char *name)
@@ -103,8 +106,11 @@ static int resolve_dir(hostdev_ctx *ctx, const char *resource, const char *given
 	return *out ? 0 : -ENOMEM;
 }
 
+static void listing_cancel(hostdev_dp_server *server);
+
 static void server_free(hostdev_dp_server *server)
 {
+	listing_cancel(server);
 	grpc_server_free(server->grpc);
 	hostdev_dp_devices_free(server->devices);
 	if (server->ops.destroy)
@@ -122,17 +128,21 @@ static int check_args(hostdev_ctx *ctx, const char *resource_name,
 		      const struct hostdev_dp_plugin_ops *ops,
 		      const struct hostdev_dp_server_options *opts)
 {
-	if (!resource_name || hostdev_naming_check_resource_name(resource_name) < 0)
+	const char *problem = dp_resource_name_problem(resource_name);
+
+	/* The kubelet would refuse every Register: better an error now than retries forever. */
+	if (problem)
 		return hostdev_error(ctx, -EINVAL,
-				     "'%s' is not a valid extended resource name: it must be "
-				     "<dns-domain>/<name> with a name of at most 63 characters of "
-				     "[A-Za-z0-9._-] (e.g. intel.com/X710_VF)",
-				     resource_name ? resource_name : "(null)");
+				     "'%s' is not a resource name the kubelet accepts: %s",
+				     resource_name ? resource_name : "(null)", problem);
 	if (ops && ops->version == 0)
 		return hostdev_error(ctx, -EINVAL,
 				     "resource %s: plugin ops without a version: set .version = "
 				     "HOSTDEV_DP_PLUGIN_OPS_VERSION",
 				     resource_name);
+	if (ops && ops->version >= 2 && (ops->flags & ~HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP))
+		return hostdev_error(ctx, -EINVAL, "resource %s: unknown plugin flags 0x%x",
+				     resource_name, ops->flags & ~HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP);
 	if (opts->version == 0)
 		return hostdev_error(ctx, -EINVAL,
 				     "resource %s: server options without a version: initialise "
@@ -147,6 +157,16 @@ static int check_args(hostdev_ctx *ctx, const char *resource_name,
 				     "resource %s: refresh interval %d ms: use a positive value, 0 "
 				     "for the default or -1 for never",
 				     resource_name, opts->refresh_interval_ms);
+	if (opts->version >= 2 && opts->kubelet_uid < -1)
+		return hostdev_error(ctx, -EINVAL,
+				     "resource %s: kubelet uid %d: use a user id, or -1 for root "
+				     "only",
+				     resource_name, opts->kubelet_uid);
+	if (opts->version >= 2 && opts->idle_timeout_ms < -1)
+		return hostdev_error(ctx, -EINVAL,
+				     "resource %s: idle timeout %d ms: use a positive value, 0 for "
+				     "the default or -1 for never",
+				     resource_name, opts->idle_timeout_ms);
 	return 0;
 }
 
@@ -160,7 +180,7 @@ static int server_new_locked(hostdev_dp_loop *loop, const char *resource_name,
 	hostdev_dp_server *server = NULL;
 	char *registry_dir = NULL;
 	size_t n_methods;
-	int r;
+	int idle_ms, r;
 
 	if (!opts) {
 		hostdev_dp_server_options_init(&defaults);
@@ -179,9 +199,11 @@ static int server_new_locked(hostdev_dp_loop *loop, const char *resource_name,
 	server->loop = loop;
 	server->ctx = ctx;
 	server->inotify_fd = -1;
-	/* Only version 1 exists: a newer caller's extra members are not ours to read. */
+	/* A version-1 caller's struct ends before flags: never read past its end. */
 	if (ops)
-		memcpy(&server->ops, ops, sizeof(server->ops));
+		memcpy(&server->ops, ops,
+		       ops->version >= 2 ? sizeof(server->ops)
+					 : offsetof(struct hostdev_dp_plugin_ops, flags));
 	server->ops.version = HOSTDEV_DP_PLUGIN_OPS_VERSION;
 	server->userdata = userdata;
 	server->registration = opts->registration;
@@ -231,6 +253,14 @@ static int server_new_locked(hostdev_dp_loop *loop, const char *resource_name,
 	r = grpc_server_new(loop, methods, n_methods, server, &server->grpc);
 	if (r < 0)
 		goto fail;
+	/* Members of a newer options version than the caller's are not there to read. */
+	idle_ms = HOSTDEV_DP_DEFAULT_IDLE_TIMEOUT_MS;
+	if (opts->version >= 2) {
+		grpc_server_set_peer_uid(server->grpc, opts->kubelet_uid);
+		if (opts->idle_timeout_ms != 0)
+			idle_ms = opts->idle_timeout_ms;
+	}
+	grpc_server_set_idle_timeout(server->grpc, idle_ms);
 	hostdev_dp_loop_ref(loop);
 	*out = server;
 	return 0;
@@ -303,12 +333,14 @@ void dp_server_push(hostdev_dp_server *server)
 			 server->resource_name);
 		return;
 	}
+	/* The newest list replaces one a slow reader has not started to receive: the kubelet
+	 * must end up with the current state, not with the oldest lists. */
 	for (struct dp_watcher *w = server->watchers; w; w = w->next)
-		if (!w->finished && grpc_call_send(w->call, msg, length) < 0)
+		if (!w->finished && grpc_call_send_latest(w->call, msg, length) < 0)
 			log_warn(server->ctx,
 				 "resource %s: could not queue the device list for a ListAndWatch "
-				 "stream",
-				 server->resource_name);
+				 "stream: %s",
+				 server->resource_name, hostdev_ctx_get_error(server->ctx));
 	free(msg);
 }
 
@@ -335,7 +367,159 @@ void dp_server_replace_devices(hostdev_dp_server *server, hostdev_dp_devices *de
 	dp_server_push(server);
 }
 
-/* Run list_devices; the list is replaced only when it succeeded. */
+/* ---------------------------------------------------------------------------------------------- */
+/* Listing on the loop's worker thread (HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP) */
+
+/* One list_devices run on the worker: what it read, or its error. */
+struct dp_listing {
+	hostdev_dp_server *server;
+	hostdev_ctx *worker_ctx;
+	hostdev_dp_devices *devices;
+	int result;
+	char error[HOSTDEV_ERROR_MAX];
+};
+
+static bool lists_off_loop(const hostdev_dp_server *server)
+{
+	return server->ops.list_devices && (server->ops.flags & HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP);
+}
+
+static void listing_free(struct dp_listing *l)
+{
+	if (!l)
+		return;
+	hostdev_dp_devices_free(l->devices);
+	free(l);
+}
+
+/* On the worker thread, without the loop's lock: only the plugin and the worker's context. */
+static void listing_work(void *userdata)
+{
+	struct dp_listing *l = userdata;
+
+	if (l->worker_ctx)
+		hostdev_clear_error(l->worker_ctx);
+	l->result = hostdev_dp_devices_new(&l->devices);
+	if (l->result == 0)
+		l->result = l->server->ops.list_devices(l->server->userdata, l->devices);
+	if (l->result < 0)
+		snprintf(l->error, sizeof(l->error), "%s",
+			 l->worker_ctx && *hostdev_ctx_get_error(l->worker_ctx)
+			     ? hostdev_ctx_get_error(l->worker_ctx)
+			     : strerror(-l->result));
+}
+
+static int server_list_devices(hostdev_dp_server *server);
+
+/* On the loop: the list read on the worker replaces the advertised one (a failure keeps it). */
+static void listing_done(void *userdata)
+{
+	struct dp_listing *l = userdata;
+	hostdev_dp_server *server = l->server;
+
+	server->listing_work = NULL;
+	server->listing = NULL;
+	if (l->result < 0) {
+		log_warn(server->ctx,
+			 "resource %s: the plugin could not list the devices: %s; keeping the "
+			 "previous list",
+			 server->resource_name, l->error);
+	} else {
+		dp_server_replace_devices(server, l->devices);
+		l->devices = NULL;
+	}
+	listing_free(l);
+	if (server->refresh_again) {
+		server->refresh_again = false;
+		server_list_devices(server);
+	}
+}
+
+static struct dp_listing *listing_new(hostdev_dp_server *server)
+{
+	struct dp_listing *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->server = server;
+	l->worker_ctx = loop_worker_ctx(server->loop);
+	return l;
+}
+
+/* Queue a list on the worker, or note that one more is wanted after the one running. */
+static int listing_queue(hostdev_dp_server *server)
+{
+	struct dp_listing *l;
+	int r;
+
+	if (server->listing_work || server->starting) {
+		server->refresh_again = true;
+		return 0;
+	}
+	l = listing_new(server);
+	if (!l)
+		return -ENOMEM;
+	r = loop_queue_work(server->loop, listing_work, listing_done, l, &server->listing_work);
+	if (r < 0) {
+		listing_free(l);
+		return hostdev_error(server->ctx, r, "resource %s: cannot queue a device list: %s",
+				     server->resource_name, strerror(-r));
+	}
+	server->listing = l;
+	return 0;
+}
+
+/* Forget a list in flight (waiting for a running list_devices to return). */
+static void listing_cancel(hostdev_dp_server *server)
+{
+	loop_cancel_work(server->listing_work);
+	listing_free(server->listing);
+	server->listing_work = NULL;
+	server->listing = NULL;
+	server->refresh_again = false;
+}
+
+/*
+ * Start: read the list on the worker and wait for it, without the loop's lock, so that the loop
+ * keeps serving the other resources meanwhile. Returns 0 with the list advertised, or the
+ * plugin's error.
+ */
+static int listing_now(hostdev_dp_server *server)
+{
+	struct dp_listing *l;
+	struct loop_work *w;
+	int r;
+
+	listing_cancel(server);
+	l = listing_new(server);
+	if (!l)
+		return -ENOMEM;
+	r = loop_queue_work(server->loop, listing_work, NULL, l, &w);
+	if (r < 0) {
+		listing_free(l);
+		return r;
+	}
+	server->starting = true;
+	loop_unlock(server->loop);
+	loop_wait_work(w);
+	loop_lock(server->loop);
+	server->starting = false;
+	r = l->result;
+	if (r < 0) {
+		r = hostdev_error(server->ctx, r,
+				  "resource %s: the plugin could not list the devices: %s",
+				  server->resource_name, l->error);
+	} else {
+		dp_server_replace_devices(server, l->devices);
+		l->devices = NULL;
+	}
+	listing_free(l);
+	return r;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+/* Run list_devices; the list is replaced only when it succeeded. Off the loop: queued. */
 static int server_list_devices(hostdev_dp_server *server)
 {
 	hostdev_dp_devices *devices;
@@ -343,6 +527,8 @@ static int server_list_devices(hostdev_dp_server *server)
 
 	if (!server->ops.list_devices)
 		return 0;
+	if (lists_off_loop(server))
+		return listing_queue(server);
 	r = hostdev_dp_devices_new(&devices);
 	if (r < 0)
 		return r;
@@ -435,6 +621,14 @@ static int server_listen(hostdev_dp_server *server)
 				     "resource %s: another process serves %s; stop it or choose "
 				     "another socket name",
 				     server->resource_name, server->socket_path);
+	if (r == -EEXIST) {
+		char why[HOSTDEV_ERROR_MAX / 2];
+
+		snprintf(why, sizeof(why), "%s", hostdev_ctx_get_error(server->ctx));
+		return hostdev_error(server->ctx, r,
+				     "resource %s: %s: remove it or choose another socket name",
+				     server->resource_name, why);
+	}
 	if (r < 0)
 		return hostdev_error(server->ctx, r,
 				     "resource %s: cannot listen on %s: %s (does %s exist and may "
@@ -465,12 +659,17 @@ static int server_start_locked(hostdev_dp_server *server)
 {
 	int r;
 
-	if (server->started)
+	if (server->started || server->starting)
 		return hostdev_error(server->ctx, -EALREADY, "resource %s: already started",
 				     server->resource_name);
-	r = server_list_devices(server);
+	r = lists_off_loop(server) ? listing_now(server) : server_list_devices(server);
 	if (r < 0)
 		return r;
+	if (server->refresh_again) {
+		/* A refresh asked for while the first list was read: after it. */
+		server->refresh_again = false;
+		server_list_devices(server);
+	}
 	r = server_listen(server);
 	if (r < 0)
 		return r;
@@ -500,6 +699,7 @@ HOSTDEV_EXPORT int hostdev_dp_server_start(hostdev_dp_server *server)
 
 static void server_stop_locked(hostdev_dp_server *server)
 {
+	listing_cancel(server);
 	if (!server->started)
 		return;
 	server->stopping = true;

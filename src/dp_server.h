@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dp_strmap.h"
 #include "grpc.h"
 #include "internal.h"
 
@@ -34,6 +35,9 @@ struct hostdev_dp_devices {
 	struct dp_device *items;
 	size_t count;
 	size_t capacity;
+	/* id -> index in items: every id of a request is looked up in the advertised list, and a
+	 * kubelet may send thousands. */
+	struct dp_strmap index;
 };
 
 /* A deep copy of @devices (NULL @devices gives an empty list). NULL on ENOMEM. */
@@ -76,8 +80,9 @@ struct hostdev_dp_response {
 	struct dp_kv *annotations;
 	size_t n_annotations;
 	struct strv cdi_devices;
-	struct strv ids; /* GetPreferredAllocation */
-	char *error;	 /* hostdev_dp_response_set_error() */
+	struct strv ids;	   /* GetPreferredAllocation */
+	struct dp_strmap id_index; /* the ids, for hostdev_dp_response_add_id()'s duplicates */
+	char *error;		   /* hostdev_dp_response_set_error() */
 };
 
 hostdev_dp_response *dp_response_new(void);
@@ -125,6 +130,13 @@ struct hostdev_dp_server {
 	struct grpc_server *grpc;
 	struct dp_watcher *watchers;
 	struct loop_source *refresh_timer;
+
+	/* HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP: the list being read on the loop's worker thread, and
+	 * whether another refresh was asked for meanwhile (it runs once, after). */
+	struct loop_work *listing_work;
+	struct dp_listing *listing;
+	bool refresh_again;
+	bool starting;
 
 	/* Registration (dp_register.c). */
 	struct grpc_client_call *register_call;

@@ -31,6 +31,13 @@ int dp_status_from_errno(int err)
 		return GRPC_STATUS_FAILED_PRECONDITION;
 	case -ENOMEM:
 		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	/* The plugin ran short of file descriptors (or the kernel of something) for a moment:
+	 * a call that may work again, not a problem of the devices. */
+	case -EMFILE:
+	case -ENFILE:
+	case -ENOBUFS:
+	case -EAGAIN:
+		return GRPC_STATUS_UNAVAILABLE;
 	default:
 		return GRPC_STATUS_INTERNAL;
 	}
@@ -93,15 +100,20 @@ static void malformed(struct grpc_call *call, hostdev_dp_server *server, const c
 }
 
 /*
- * Every id of a request must be one the server advertises, and appear once: an unknown id would
- * hand the container a device the plugin never offered, a duplicate would put the same device
- * twice into KubeVirt's environment variable. Returns true when @ids are fine, otherwise writes
- * the message.
+ * Every id of a request must be one the server advertises, and appear once in the whole request:
+ * an unknown id would hand the container a device the plugin never offered, a duplicate would
+ * put the same device twice into KubeVirt's environment variable or into two containers. @seen
+ * maps the ids of the request checked so far to their container index (linear time: a request may
+ * hold thousands of ids). Returns true when @ids of container @container are fine, otherwise
+ * writes the message.
  */
-static bool check_ids(hostdev_dp_server *server, const char *method, char *const *ids, size_t n,
-		      char *message, size_t size)
+static bool check_ids(hostdev_dp_server *server, const char *method, struct dp_strmap *seen,
+		      size_t container, char *const *ids, size_t n, char *message, size_t size)
 {
 	for (size_t i = 0; i < n; i++) {
+		size_t first;
+		int r;
+
 		if (dp_devices_find(server->devices, ids[i]) < 0) {
 			snprintf(
 			    message, size,
@@ -110,14 +122,26 @@ static bool check_ids(hostdev_dp_server *server, const char *method, char *const
 			    server->resource_name, method, ids[i]);
 			return false;
 		}
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(ids[i], ids[j]) == 0) {
-				snprintf(message, size,
-					 "resource %s: %s of device id '%s' more than once in "
-					 "one container request",
-					 server->resource_name, method, ids[i]);
-				return false;
-			}
+		r = dp_strmap_add(seen, ids[i], container, &first);
+		if (r == -EEXIST && first == container) {
+			snprintf(
+			    message, size,
+			    "resource %s: %s of device id '%s' more than once in one container "
+			    "request",
+			    server->resource_name, method, ids[i]);
+			return false;
+		}
+		if (r == -EEXIST) {
+			snprintf(message, size,
+				 "resource %s: %s of device id '%s' for container requests %zu and "
+				 "%zu: a device goes to one container only",
+				 server->resource_name, method, ids[i], first, container);
+			return false;
+		}
+		if (r < 0) {
+			snprintf(message, size, "resource %s: out of memory",
+				 server->resource_name);
+			return false;
 		}
 	}
 	return true;
@@ -206,7 +230,7 @@ static void on_list_and_watch(struct grpc_call *call, const uint8_t *request, si
 	grpc_call_on_close(call, watcher_closed, w);
 	/* The full list at once; then a full list on every change, and never an end of our own
 	 * making while the server runs. */
-	grpc_call_send(call, msg, n);
+	grpc_call_send_latest(call, msg, n);
 	free(msg);
 	log_info(server->ctx, "resource %s: ListAndWatch opened; sent %zu devices",
 		 server->resource_name, server->devices->count);
@@ -222,8 +246,10 @@ void dp_service_finish_watchers(hostdev_dp_server *server)
 		if (w->finished)
 			continue;
 		w->finished = true;
+		/* Replaces a list the kubelet has not started to read: the stream ends on "no
+		 * devices", whatever it still had to catch up on. */
 		if (r == 0)
-			grpc_call_send(w->call, msg, n);
+			grpc_call_send_latest(w->call, msg, n);
 		grpc_call_finish(w->call, GRPC_STATUS_OK, NULL);
 	}
 	free(msg);
@@ -236,6 +262,7 @@ static void on_allocate(struct grpc_call *call, const uint8_t *request, size_t l
 	V1beta1__AllocateRequest *req = v1beta1__allocate_request__unpack(NULL, length, request);
 	hostdev_dp_response **answers = NULL;
 	char message[DP_MESSAGE_MAX], list[DP_MESSAGE_MAX / 2];
+	struct dp_strmap seen;
 	size_t n, done = 0;
 	uint8_t *msg = NULL;
 	size_t msg_length = 0;
@@ -245,20 +272,26 @@ static void on_allocate(struct grpc_call *call, const uint8_t *request, size_t l
 		malformed(call, server, "AllocateRequest");
 		return;
 	}
+	dp_strmap_init(&seen);
 	n = req->n_container_requests;
 	answers = calloc(n ? n : 1, sizeof(*answers));
 	if (!answers) {
 		grpc_call_finish(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	for (; done < n; done++) {
-		V1beta1__ContainerAllocateRequest *c = req->container_requests[done];
+	/* The whole request first: the plugin allocates nothing of a request that is refused. */
+	for (size_t i = 0; i < n; i++) {
+		V1beta1__ContainerAllocateRequest *c = req->container_requests[i];
 
-		if (!check_ids(server, "Allocate", c->devices_ids, c->n_devices_ids, message,
-			       sizeof(message))) {
+		if (!check_ids(server, "Allocate", &seen, i, c->devices_ids, c->n_devices_ids,
+			       message, sizeof(message))) {
 			fail(call, server, GRPC_STATUS_INVALID_ARGUMENT, message);
 			goto out;
 		}
+	}
+	for (; done < n; done++) {
+		V1beta1__ContainerAllocateRequest *c = req->container_requests[done];
+
 		answers[done] = dp_response_new();
 		if (!answers[done]) {
 			grpc_call_finish(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
@@ -284,38 +317,84 @@ out:
 	for (size_t i = 0; answers && i < done; i++)
 		dp_response_free(answers[i]);
 	free(answers);
+	dp_strmap_clear(&seen);
 	v1beta1__allocate_request__free_unpacked(req, NULL);
 }
 
-/* Append @id to @v unless it is there already. */
-static int push_unique(struct strv *v, const char *id)
+/* Append @id to @result unless @chosen has it already. */
+static int choose(struct strv *result, struct dp_strmap *chosen, const char *id)
 {
-	return strv_contains(v, id) ? 0 : strv_push(v, id);
+	int r;
+
+	if (dp_strmap_find(chosen, id) >= 0)
+		return 0;
+	r = strv_push(result, id);
+	if (r < 0)
+		return r;
+	/* The key is the copy in @result, which lives as long as @chosen is used. */
+	r = dp_strmap_add(chosen, result->items[result->count - 1], 0, NULL);
+	return r == -EEXIST ? 0 : r;
 }
 
 /*
  * One container of GetPreferredAllocation, per the contract of deviceplugin.h: every must-include
- * id first, then the plugin's choices that are available, then the other available ids in
- * order, exactly allocation_size distinct ids. Impossible requests are INVALID_ARGUMENT.
+ * id first, then the plugin's choices among the available ids, then the other available ids in
+ * the kubelet's order, until allocation_size distinct ids. Every id must be advertised (unknown
+ * ones are INVALID_ARGUMENT, as in Allocate); Unhealthy ones are neither offered to the plugin nor
+ * chosen, even if the answer then falls short of the size (the kubelet fills the rest from its
+ * own list). Impossible requests are INVALID_ARGUMENT. Linear in the number of ids.
  */
 static int preferred_one(hostdev_dp_server *server, V1beta1__ContainerPreferredAllocationRequest *c,
 			 struct strv *result, char *message, size_t size)
 {
-	struct strv available = {0}, must = {0}, pool = {0};
+	struct dp_strmap must_set, available_set, chosen;
+	const char **must = NULL, **available = NULL;
+	size_t n_must = 0, n_available = 0, distinct = 0, want;
 	hostdev_dp_response *resp = NULL;
-	size_t want;
 	int r = -ENOMEM;
 
-	for (size_t i = 0; i < c->n_available_deviceids; i++)
-		if (push_unique(&available, c->available_deviceids[i]) < 0)
-			goto out;
-	for (size_t i = 0; i < c->n_must_include_deviceids; i++)
-		if (push_unique(&must, c->must_include_deviceids[i]) < 0 ||
-		    push_unique(&pool, c->must_include_deviceids[i]) < 0)
-			goto out;
-	for (size_t i = 0; i < available.count; i++)
-		if (push_unique(&pool, available.items[i]) < 0)
-			goto out;
+	dp_strmap_init(&must_set);
+	dp_strmap_init(&available_set);
+	dp_strmap_init(&chosen);
+	must = calloc(c->n_must_include_deviceids + 1, sizeof(*must));
+	available = calloc(c->n_available_deviceids + 1, sizeof(*available));
+	if (!must || !available)
+		goto out;
+	for (int pass = 0; pass < 2; pass++) {
+		bool is_must = pass == 0;
+		char *const *ids = is_must ? c->must_include_deviceids : c->available_deviceids;
+		size_t n = is_must ? c->n_must_include_deviceids : c->n_available_deviceids;
+
+		for (size_t i = 0; i < n; i++) {
+			ptrdiff_t k = dp_devices_find(server->devices, ids[i]);
+			bool healthy;
+
+			if (k < 0) {
+				snprintf(message, size,
+					 "resource %s: GetPreferredAllocation of unknown device id "
+					 "'%s' (not advertised by this plugin)",
+					 server->resource_name, ids[i]);
+				r = -EINVAL;
+				goto out;
+			}
+			healthy = server->devices->items[k].healthy;
+			if (is_must) {
+				/* Duplicates in the request count once. */
+				r = dp_strmap_add(&must_set, ids[i], 0, NULL);
+				if (r == 0)
+					must[n_must++] = ids[i];
+			} else {
+				r = dp_strmap_add(&available_set, ids[i], healthy, NULL);
+				if (r == 0 && dp_strmap_find(&must_set, ids[i]) < 0)
+					distinct++;
+				if (r == 0 && healthy)
+					available[n_available++] = ids[i];
+			}
+			if (r == -ENOMEM)
+				goto out;
+		}
+	}
+	distinct += n_must;
 	r = -EINVAL;
 	if (c->allocation_size < 0) {
 		snprintf(message, size, "resource %s: GetPreferredAllocation of %d devices",
@@ -323,18 +402,18 @@ static int preferred_one(hostdev_dp_server *server, V1beta1__ContainerPreferredA
 		goto out;
 	}
 	want = (size_t)c->allocation_size;
-	if (must.count > want) {
+	if (n_must > want) {
 		snprintf(message, size,
 			 "resource %s: GetPreferredAllocation must include %zu devices but "
 			 "allocation_size is %zu",
-			 server->resource_name, must.count, want);
+			 server->resource_name, n_must, want);
 		goto out;
 	}
-	if (pool.count < want) {
+	if (distinct < want) {
 		snprintf(message, size,
 			 "resource %s: GetPreferredAllocation of %zu devices but only %zu distinct "
 			 "devices are available",
-			 server->resource_name, want, pool.count);
+			 server->resource_name, want, distinct);
 		goto out;
 	}
 	r = -ENOMEM;
@@ -342,35 +421,32 @@ static int preferred_one(hostdev_dp_server *server, V1beta1__ContainerPreferredA
 	if (!resp)
 		goto out;
 	if (server->ops.get_preferred_allocation) {
-		r = server->ops.get_preferred_allocation(
-		    server->userdata, (const char *const *)available.items, available.count,
-		    (const char *const *)must.items, must.count, want, resp);
+		r = server->ops.get_preferred_allocation(server->userdata, available, n_available,
+							 must, n_must, want, resp);
 		if (r < 0) {
-			plugin_failure(server, "GetPreferredAllocation", available.items,
-				       available.count, r, resp->error, message, size);
+			plugin_failure(server, "GetPreferredAllocation", (char *const *)available,
+				       n_available, r, resp->error, message, size);
 			goto out;
 		}
 	}
-	r = -ENOMEM;
-	for (size_t i = 0; i < must.count; i++)
-		if (push_unique(result, must.items[i]) < 0)
-			goto out;
-	/* The plugin's choices, as far as they are available and needed. */
-	for (size_t i = 0; i < resp->ids.count && result->count < want; i++)
-		if (strv_contains(&available, resp->ids.items[i]) &&
-		    push_unique(result, resp->ids.items[i]) < 0)
-			goto out;
-	for (size_t i = 0; i < available.count && result->count < want; i++)
-		if (push_unique(result, available.items[i]) < 0)
-			goto out;
 	r = 0;
+	for (size_t i = 0; i < n_must && r == 0; i++)
+		r = choose(result, &chosen, must[i]);
+	/* The plugin's choices, as far as they are available, healthy and needed. */
+	for (size_t i = 0; i < resp->ids.count && result->count < want && r == 0; i++)
+		if (dp_strmap_find(&available_set, resp->ids.items[i]) == 1)
+			r = choose(result, &chosen, resp->ids.items[i]);
+	for (size_t i = 0; i < n_available && result->count < want && r == 0; i++)
+		r = choose(result, &chosen, available[i]);
 out:
 	if (r == -ENOMEM)
 		snprintf(message, size, "resource %s: out of memory", server->resource_name);
 	dp_response_free(resp);
-	strv_clear(&available);
-	strv_clear(&must);
-	strv_clear(&pool);
+	dp_strmap_clear(&must_set);
+	dp_strmap_clear(&available_set);
+	dp_strmap_clear(&chosen);
+	free(must);
+	free(available);
 	return r;
 }
 
@@ -420,14 +496,19 @@ static void on_pre_start_container(struct grpc_call *call, const uint8_t *reques
 	V1beta1__PreStartContainerRequest *req =
 	    v1beta1__pre_start_container_request__unpack(NULL, length, request);
 	char message[DP_MESSAGE_MAX];
+	struct dp_strmap seen;
+	bool ok;
 	int r;
 
 	if (!req) {
 		malformed(call, server, "PreStartContainerRequest");
 		return;
 	}
-	if (!check_ids(server, "PreStartContainer", req->devices_ids, req->n_devices_ids, message,
-		       sizeof(message))) {
+	dp_strmap_init(&seen);
+	ok = check_ids(server, "PreStartContainer", &seen, 0, req->devices_ids, req->n_devices_ids,
+		       message, sizeof(message));
+	dp_strmap_clear(&seen);
+	if (!ok) {
 		fail(call, server, GRPC_STATUS_INVALID_ARGUMENT, message);
 		goto out;
 	}

@@ -57,9 +57,24 @@ struct grpc_method {
  * handler. Unknown paths get UNIMPLEMENTED. */
 int grpc_server_new(hostdev_dp_loop *loop, const struct grpc_method *methods, size_t n_methods,
 		    void *userdata, struct grpc_server **out);
-/* Listen on @socket_path (an existing socket file nobody accepts on is replaced; -EADDRINUSE when
- * a live server has it). Connections are accepted and served by the loop. */
+/*
+ * Listen on @socket_path (an existing socket file nobody accepts on is replaced; -EADDRINUSE when
+ * a live server has it; -EEXIST when another kind of file is there). The socket file is created
+ * with mode 0600 whatever the umask (owned by the peer user of grpc_server_set_peer_uid(), if
+ * any). Connections are accepted and served by the loop; a connection whose peer (SO_PEERCRED) is
+ * neither root, nor this process's user, nor the peer user is closed at once.
+ */
 int grpc_server_listen(struct grpc_server *server, const char *socket_path);
+/* Also serve (and give the socket file to) user @uid; -1: nobody else (the default). Takes
+ * effect at the next listen. */
+void grpc_server_set_peer_uid(struct grpc_server *server, int uid);
+/*
+ * Close a connection once it has had no call being served (a handler running or a stream open)
+ * and received nothing for @ms milliseconds; <= 0: never (the default). Applies to connections
+ * accepted afterwards. When accept() runs out of file descriptors, the quietest such connection
+ * of the loop is closed at once to make room, whatever this timeout.
+ */
+void grpc_server_set_idle_timeout(struct grpc_server *server, int ms);
 /* Stop listening and close every connection (each open call's close callback runs). The socket
  * file is unlinked only when @unlink_socket is true and it is still ours (same inode). */
 void grpc_server_shutdown(struct grpc_server *server, bool unlink_socket);
@@ -77,6 +92,20 @@ unsigned long grpc_server_socket_inode(const struct grpc_server *server);
  * after finish.
  */
 int grpc_call_send(struct grpc_call *call, const uint8_t *message, size_t length);
+/*
+ * Queue @message as the call's latest state (a copy is made), for streams where only the newest
+ * message matters (ListAndWatch): a message queued with this function that has not started to
+ * go out is replaced by the next one, so a peer that reads slowly gets the newest state and
+ * never a stale one, and one call holds at most the message being sent plus one. Otherwise as
+ * grpc_call_send(); a message sent with grpc_call_send() afterwards follows it.
+ */
+int grpc_call_send_latest(struct grpc_call *call, const uint8_t *message, size_t length);
+/*
+ * The budget of bytes all server connections of @loop may hold (output queued for peers, parts of
+ * requests), default GRPC_MAX_LOOP_BUFFERED: over it, the connection that holds the most is
+ * closed on the next loop round. Returns 0, -EINVAL, -ENOMEM.
+ */
+int grpc_set_memory_limit(hostdev_dp_loop *loop, size_t bytes);
 /* End the call with @status and @message (NULL or percent-encoded by this function) in the
  * trailers; a call that sent nothing ends Trailers-Only. The call stays valid until its close
  * callback. */

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "grpc_internal.h"
@@ -48,6 +49,8 @@ struct grpc_call {
 
 	struct grpc_reader reader;
 	struct grpc_buf out;
+	/* grpc_call_send_latest(): a whole message not yet started, replaced by the next one. */
+	struct grpc_buf latest;
 
 	void (*close_fn)(struct grpc_call *call, void *userdata);
 	void *close_userdata;
@@ -66,6 +69,17 @@ struct grpc_conn {
 	char peer[96];
 	struct grpc_buf out; /* produced by nghttp2, not yet taken by the socket */
 	size_t buffered;     /* request bytes held by the readers of all calls */
+	size_t queued;	     /* output bytes waiting: every call's out and latest, and out */
+	/* The loop's memory budget (NULL: detached connection); this connection's links in its
+	 * list. */
+	struct grpc_budget *budget;
+	struct grpc_conn *budget_prev, *budget_next;
+	/* Idleness: calls handed to a handler and not closed yet (a ListAndWatch stream counts,
+	 * a request still arriving does not), when the last byte came or the last such call
+	 * ended, and the timer that closes the connection after the server's idle timeout. */
+	unsigned int serving;
+	uint64_t last_activity_ms;
+	struct loop_source *idle_timer;
 	unsigned int busy;
 	bool dead;
 	bool destroyed;
@@ -73,6 +87,204 @@ struct grpc_conn {
 };
 
 static void conn_destroy(struct grpc_conn *conn);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Memory budget */
+
+/*
+ * What every server connection of a loop holds (output waiting for peers that do not read,
+ * incomplete requests), against one limit: each call is bounded (4 MiB per request message, 16
+ * MiB of output), each connection too (64 MiB of requests, 1024 streams), but many calls on many
+ * connections are not. Over the limit, the connection that holds the most is closed, on the next
+ * loop round (never inside the grpc_call_send() that went over: its caller may be looping over
+ * the streams a close would free).
+ */
+struct grpc_budget {
+	hostdev_dp_loop *loop; /* not a reference: the loop owns the budget */
+	size_t used, limit;
+	struct grpc_conn *conns;
+	struct loop_source *check;
+};
+
+static void budget_free(void *state)
+{
+	free(state);
+}
+
+/* The budget of @loop, created on first use. NULL without memory (then nothing is counted). */
+static struct grpc_budget *budget_of(hostdev_dp_loop *loop)
+{
+	struct grpc_budget *b = loop_slot(loop, LOOP_SLOT_TRANSPORT);
+
+	if (b)
+		return b;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->loop = loop;
+	b->limit = GRPC_MAX_LOOP_BUFFERED;
+	loop_set_slot(loop, LOOP_SLOT_TRANSPORT, b, budget_free);
+	return b;
+}
+
+int grpc_set_memory_limit(hostdev_dp_loop *loop, size_t bytes)
+{
+	struct grpc_budget *b;
+
+	if (!loop || bytes == 0)
+		return -EINVAL;
+	loop_lock(loop);
+	b = budget_of(loop);
+	if (b)
+		b->limit = bytes;
+	loop_unlock(loop);
+	return b ? 0 : -ENOMEM;
+}
+
+static size_t conn_held(const struct grpc_conn *conn)
+{
+	return conn->queued + conn->buffered;
+}
+
+static void budget_check(struct loop_source *source, void *userdata)
+{
+	struct grpc_budget *b = userdata;
+
+	b->check = NULL;
+	while (b->used > b->limit) {
+		struct grpc_conn *worst = NULL;
+
+		for (struct grpc_conn *c = b->conns; c; c = c->budget_next)
+			if (!worst || conn_held(c) > conn_held(worst))
+				worst = c;
+		if (!worst || conn_held(worst) == 0)
+			break;
+		log_warn(
+		    worst->ctx,
+		    "grpc: %s: closing the connection: it holds %zu bytes (output its peer does "
+		    "not read, incomplete requests), the most of all, and the connections of "
+		    "this loop hold %zu bytes, over their budget of %zu",
+		    worst->peer, conn_held(worst), b->used, b->limit);
+		grpc_conn_close(worst);
+	}
+}
+
+/* @conn's held bytes change by @delta (queued output when @output, else requests). */
+static void account(struct grpc_conn *conn, bool output, ptrdiff_t delta)
+{
+	struct grpc_budget *b = conn->budget;
+
+	if (output)
+		conn->queued = (size_t)((ptrdiff_t)conn->queued + delta);
+	else
+		conn->buffered = (size_t)((ptrdiff_t)conn->buffered + delta);
+	if (!b)
+		return;
+	b->used = (size_t)((ptrdiff_t)b->used + delta);
+	if (delta > 0 && b->used > b->limit && !b->check &&
+	    loop_add_timer(b->loop, 0, budget_check, b, &b->check) < 0)
+		b->check = NULL;
+}
+
+static void budget_join(struct grpc_conn *conn)
+{
+	struct grpc_budget *b = budget_of(conn->loop);
+
+	if (!b)
+		return;
+	conn->budget = b;
+	conn->budget_next = b->conns;
+	if (b->conns)
+		b->conns->budget_prev = conn;
+	b->conns = conn;
+}
+
+static void budget_leave(struct grpc_conn *conn)
+{
+	struct grpc_budget *b = conn->budget;
+
+	if (!b)
+		return;
+	b->used -= conn_held(conn);
+	if (conn->budget_prev)
+		conn->budget_prev->budget_next = conn->budget_next;
+	else
+		b->conns = conn->budget_next;
+	if (conn->budget_next)
+		conn->budget_next->budget_prev = conn->budget_prev;
+	conn->budget = NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Idle connections */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void idle_arm(struct grpc_conn *conn, uint64_t delay_ms);
+
+/*
+ * A connection is idle when no call of it is being served and nothing arrived for the server's
+ * idle timeout: a client that connects and says nothing holds a file descriptor for nothing, and
+ * enough of them lock new clients (the kubelet) out. The kubelet's own connection carries its
+ * ListAndWatch stream, which is served for as long as it is open, so it is never idle however long
+ * it stays silent; a request that is still arriving (a client that stopped half-way) does not
+ * count as served, only its bytes do.
+ */
+static void idle_check(struct loop_source *source, void *userdata)
+{
+	struct grpc_conn *conn = userdata;
+	uint64_t timeout, quiet;
+
+	conn->idle_timer = NULL;
+	if (!conn->server || conn->dead)
+		return; /* being closed anyway */
+	timeout = (uint64_t)conn->server->idle_timeout_ms;
+	if (conn->serving) {
+		idle_arm(conn, timeout);
+		return;
+	}
+	quiet = now_ms() - conn->last_activity_ms;
+	if (quiet < timeout) {
+		idle_arm(conn, timeout - quiet);
+		return;
+	}
+	log_info(conn->ctx,
+		 "grpc: %s: closing the connection: no call and nothing received for %llu ms",
+		 conn->peer, (unsigned long long)quiet);
+	grpc_conn_close(conn);
+}
+
+static void idle_arm(struct grpc_conn *conn, uint64_t delay_ms)
+{
+	if (conn->server && conn->server->idle_timeout_ms > 0 &&
+	    loop_add_timer(conn->loop, delay_ms, idle_check, conn, &conn->idle_timer) < 0)
+		conn->idle_timer = NULL; /* without a timer the connection just stays */
+}
+
+bool grpc_close_idlest(hostdev_dp_loop *loop)
+{
+	struct grpc_budget *b = loop_slot(loop, LOOP_SLOT_TRANSPORT);
+	struct grpc_conn *idlest = NULL;
+
+	for (struct grpc_conn *c = b ? b->conns : NULL; c; c = c->budget_next)
+		if (!c->serving && !c->dead &&
+		    (!idlest || c->last_activity_ms < idlest->last_activity_ms))
+			idlest = c;
+	if (!idlest)
+		return false;
+	log_warn(idlest->ctx,
+		 "grpc: %s: closing the connection to make room: out of file descriptors, and it "
+		 "has no call and received nothing for %llu ms, the longest of all",
+		 idlest->peer, (unsigned long long)(now_ms() - idlest->last_activity_ms));
+	grpc_conn_close(idlest);
+	return true;
+}
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Output */
@@ -100,10 +312,12 @@ static bool conn_write_pending(struct grpc_conn *conn)
 			log_debug(conn->ctx, "grpc: %s: write failed: %s", conn->peer,
 				  strerror(errno));
 			conn->dead = true;
+			account(conn, true, -(ptrdiff_t)grpc_buf_pending(&conn->out));
 			grpc_buf_clear(&conn->out);
 			return false;
 		}
 		grpc_buf_consume(&conn->out, (size_t)n);
+		account(conn, true, -(ptrdiff_t)n);
 	}
 	return true;
 }
@@ -125,9 +339,12 @@ static void conn_output(struct grpc_conn *conn)
 		}
 		if (n == 0)
 			break;
-		if (conn->fd >= 0 && grpc_buf_append(&conn->out, data, (size_t)n) < 0) {
-			conn->dead = true;
-			break;
+		if (conn->fd >= 0) {
+			if (grpc_buf_append(&conn->out, data, (size_t)n) < 0) {
+				conn->dead = true;
+				break;
+			}
+			account(conn, true, n);
 		}
 	}
 	if (!conn->dead && !nghttp2_session_want_read(conn->session) &&
@@ -187,15 +404,23 @@ static void call_free(struct grpc_call *call)
 {
 	struct grpc_conn *conn = call->conn;
 
+	if (call->handled) {
+		conn->serving--;
+		conn->last_activity_ms = now_ms();
+	}
+
 	if (call->prev)
 		call->prev->next = call->next;
 	else
 		conn->calls = call->next;
 	if (call->next)
 		call->next->prev = call->prev;
-	conn->buffered -= grpc_reader_buffered(&call->reader);
+	account(conn, false, -(ptrdiff_t)grpc_reader_buffered(&call->reader));
+	account(conn, true,
+		-(ptrdiff_t)(grpc_buf_pending(&call->out) + grpc_buf_pending(&call->latest)));
 	grpc_reader_clear(&call->reader);
 	grpc_buf_clear(&call->out);
+	grpc_buf_clear(&call->latest);
 	free(call->method);
 	free(call->path);
 	free(call->authority);
@@ -223,13 +448,22 @@ static ssize_t call_read_data(nghttp2_session *session, int32_t stream_id, uint8
 			      void *user_data)
 {
 	struct grpc_call *call = source->ptr;
-	size_t n = grpc_buf_pending(&call->out);
+	size_t n;
 
+	/* The latest message starts once everything before it is out (a message is never cut
+	 * short); until then a newer one may still replace it. */
+	if (grpc_buf_pending(&call->out) == 0 && grpc_buf_pending(&call->latest)) {
+		grpc_buf_clear(&call->out);
+		call->out = call->latest;
+		memset(&call->latest, 0, sizeof(call->latest));
+	}
+	n = grpc_buf_pending(&call->out);
 	if (n > length)
 		n = length;
 	memcpy(buf, call->out.data + call->out.off, n);
 	grpc_buf_consume(&call->out, n);
-	if (grpc_buf_pending(&call->out) == 0) {
+	account(call->conn, true, -(ptrdiff_t)n);
+	if (grpc_buf_pending(&call->out) == 0 && grpc_buf_pending(&call->latest) == 0) {
 		if (call->finished) {
 			char status[16];
 			nghttp2_nv nva[2];
@@ -286,9 +520,50 @@ static int call_usable(struct grpc_call *call)
 	return 0;
 }
 
+/* Append @message with its gRPC prefix (uncompressed, big-endian length) to @b. */
+static int frame_message(struct grpc_buf *b, const uint8_t *message, size_t length)
+{
+	uint8_t prefix[GRPC_PREFIX_LEN] = {0, (uint8_t)(length >> 24), (uint8_t)(length >> 16),
+					   (uint8_t)(length >> 8), (uint8_t)length};
+
+	if (grpc_buf_append(b, prefix, sizeof(prefix)) < 0 ||
+	    grpc_buf_append(b, message, length) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int call_queued(struct grpc_call *call);
+
 int grpc_call_send(struct grpc_call *call, const uint8_t *message, size_t length)
 {
-	uint8_t prefix[GRPC_PREFIX_LEN];
+	int r = call_usable(call);
+
+	if (r < 0)
+		return r;
+	if (length > UINT32_MAX)
+		return -EMSGSIZE;
+	if (grpc_buf_pending(&call->out) + grpc_buf_pending(&call->latest) + length >
+	    GRPC_MAX_SEND_BUFFER)
+		return hostdev_error(call->conn->ctx, -ENOBUFS,
+				     "grpc: %s: call %s: %zu bytes wait for the peer to read",
+				     call->conn->peer, call->path, grpc_buf_pending(&call->out));
+	/* After a latest message: this one follows it, so it goes behind it. */
+	if (grpc_buf_pending(&call->latest)) {
+		if (grpc_buf_append(&call->out, call->latest.data + call->latest.off,
+				    grpc_buf_pending(&call->latest)) < 0)
+			return hostdev_error(call->conn->ctx, -ENOMEM, "grpc: out of memory");
+		grpc_buf_clear(&call->latest); /* moved: the bytes held do not change */
+	}
+	r = frame_message(&call->out, message, length);
+	if (r < 0)
+		return hostdev_error(call->conn->ctx, r, "grpc: out of memory");
+	account(call->conn, true, (ptrdiff_t)(GRPC_PREFIX_LEN + length));
+	return call_queued(call);
+}
+
+int grpc_call_send_latest(struct grpc_call *call, const uint8_t *message, size_t length)
+{
+	struct grpc_buf framed = {0};
 	int r = call_usable(call);
 
 	if (r < 0)
@@ -299,14 +574,24 @@ int grpc_call_send(struct grpc_call *call, const uint8_t *message, size_t length
 		return hostdev_error(call->conn->ctx, -ENOBUFS,
 				     "grpc: %s: call %s: %zu bytes wait for the peer to read",
 				     call->conn->peer, call->path, grpc_buf_pending(&call->out));
-	prefix[0] = 0;
-	prefix[1] = (uint8_t)(length >> 24);
-	prefix[2] = (uint8_t)(length >> 16);
-	prefix[3] = (uint8_t)(length >> 8);
-	prefix[4] = (uint8_t)length;
-	if (grpc_buf_append(&call->out, prefix, sizeof(prefix)) < 0 ||
-	    grpc_buf_append(&call->out, message, length) < 0)
-		return hostdev_error(call->conn->ctx, -ENOMEM, "grpc: out of memory");
+	r = frame_message(&framed, message, length);
+	if (r < 0) {
+		grpc_buf_clear(&framed);
+		return hostdev_error(call->conn->ctx, r, "grpc: out of memory");
+	}
+	/* An unsent older state is worth nothing once a newer one exists. */
+	account(call->conn, true,
+		(ptrdiff_t)grpc_buf_pending(&framed) - (ptrdiff_t)grpc_buf_pending(&call->latest));
+	grpc_buf_clear(&call->latest);
+	call->latest = framed;
+	return call_queued(call);
+}
+
+/* A message was queued: make sure nghttp2 asks for it. */
+static int call_queued(struct grpc_call *call)
+{
+	int r;
+
 	if (!call->response_started) {
 		r = call_start_response(call);
 		if (r < 0)
@@ -394,8 +679,10 @@ static void call_fail(struct grpc_call *call, const char *http, int status, cons
 
 	log_debug(conn->ctx, "grpc: %s: %s %s: %s", conn->peer,
 		  call->path ? call->path : "(no path)", grpc_status_name(status), message);
+	if (!call->handled)
+		conn->serving++;
 	call->handled = true;
-	conn->buffered -= grpc_reader_buffered(&call->reader);
+	account(conn, false, -(ptrdiff_t)grpc_reader_buffered(&call->reader));
 	grpc_reader_clear(&call->reader);
 	if (call->finished)
 		return;
@@ -484,13 +771,14 @@ static void call_end_of_request(struct grpc_call *call)
 		return;
 	}
 	call->handled = true;
+	conn->serving++;
 	log_debug(conn->ctx, "grpc: %s: %s (%zu bytes)", conn->peer, call->path,
 		  call->reader.message.len);
 	call->entry->handler(call, call->reader.message.data, call->reader.message.len,
 			     server->userdata);
 	/* The handler may have closed the connection, but the call is only freed by the
 	 * outermost frame. */
-	conn->buffered -= grpc_reader_buffered(&call->reader);
+	account(conn, false, -(ptrdiff_t)grpc_reader_buffered(&call->reader));
 	grpc_reader_clear(&call->reader);
 }
 
@@ -599,7 +887,7 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
 	}
 	before = grpc_reader_buffered(&call->reader);
 	status = grpc_reader_feed(&call->reader, data, len, err, sizeof(err));
-	conn->buffered = conn->buffered - before + grpc_reader_buffered(&call->reader);
+	account(conn, false, (ptrdiff_t)grpc_reader_buffered(&call->reader) - (ptrdiff_t)before);
 	if (status != 0)
 		call_fail(call, "200", status, err);
 	return 0;
@@ -691,11 +979,15 @@ static void conn_destroy(struct grpc_conn *conn)
 	conn->busy--;
 	conn_unlink(conn);
 	loop_remove(conn->source);
+	loop_remove(conn->idle_timer);
+	conn->idle_timer = NULL;
 	if (conn->fd >= 0) {
 		log_debug(conn->ctx, "grpc: %s: connection closed", conn->peer);
 		close(conn->fd);
 	}
 	nghttp2_session_del(conn->session);
+	account(conn, true, -(ptrdiff_t)grpc_buf_pending(&conn->out));
+	budget_leave(conn);
 	grpc_buf_clear(&conn->out);
 	hostdev_dp_loop_unref(conn->loop);
 	free(conn);
@@ -751,6 +1043,7 @@ static void conn_io(struct loop_source *source, int fd, uint32_t revents, void *
 				conn->dead = true;
 				break;
 			}
+			conn->last_activity_ms = now_ms();
 			r = nghttp2_session_mem_recv(conn->session, buf, (size_t)n);
 			if (r < 0) {
 				if (!conn->dead)
@@ -789,27 +1082,69 @@ static int conn_new(struct grpc_server *server, int fd, struct grpc_conn **out)
 	return 0;
 }
 
+static bool peer_allowed(const struct grpc_server *server, uid_t uid)
+{
+	return uid == 0 || uid == geteuid() ||
+	       (server->peer_uid != (uid_t)-1 && uid == server->peer_uid);
+}
+
+/* Who besides root may connect, for the refusal message: ", user 1000 and user 107". */
+static const char *peer_users(const struct grpc_server *server, char *buf, size_t size)
+{
+	int n = 0;
+
+	buf[0] = '\0';
+	if (geteuid() != 0)
+		n = snprintf(buf, size, ", user %u", (unsigned int)geteuid());
+	if (server->peer_uid != (uid_t)-1 && server->peer_uid != geteuid() && server->peer_uid != 0)
+		snprintf(buf + n, size - (size_t)n, " and user %u", (unsigned int)server->peer_uid);
+	return buf;
+}
+
 int grpc_conn_accept(struct grpc_server *server, int fd)
 {
 	struct grpc_conn *conn;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	char users[64];
 	int r;
 
+	server->n_accepted++;
+	/*
+	 * The socket file's mode keeps other users out, but a process that holds
+	 * CAP_DAC_OVERRIDE, a mode widened by hand or a descriptor passed on gets past it: the
+	 * peer's credentials decide.
+	 */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		r = -errno;
+		log_warn(server->ctx, "grpc: %s: connection %lu refused: no peer credentials: %s",
+			 server->socket_path, server->n_accepted, strerror(-r));
+		close(fd);
+		return r;
+	}
+	if (!peer_allowed(server, cred.uid)) {
+		log_warn(server->ctx,
+			 "grpc: %s: connection %lu from pid %d refused: user %u may not use this "
+			 "socket (root%s may)",
+			 server->socket_path, server->n_accepted, (int)cred.pid,
+			 (unsigned int)cred.uid, peer_users(server, users, sizeof(users)));
+		close(fd);
+		return -EACCES;
+	}
 	r = conn_new(server, fd, &conn);
 	if (r < 0) {
 		close(fd);
 		return hostdev_error(server->ctx, r, "grpc: %s: cannot serve a new connection: %s",
 				     server->socket_path, strerror(-r));
 	}
-	server->n_accepted++;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid > 0)
+	if (cred.pid > 0)
 		snprintf(conn->peer, sizeof(conn->peer), "%s: connection %lu (pid %d)",
 			 server->socket_path, server->n_accepted, (int)cred.pid);
 	else
 		snprintf(conn->peer, sizeof(conn->peer), "%s: connection %lu", server->socket_path,
 			 server->n_accepted);
 	conn->events = EPOLLIN;
+	budget_join(conn);
 	r = loop_add_fd(server->loop, fd, conn->events, conn_io, conn, &conn->source);
 	if (r < 0) {
 		conn->server = NULL;
@@ -821,6 +1156,9 @@ int grpc_conn_accept(struct grpc_server *server, int fd)
 		server->conns->prev = conn;
 	server->conns = conn;
 	log_debug(server->ctx, "grpc: %s: accepted", conn->peer);
+	conn->last_activity_ms = now_ms();
+	if (server->idle_timeout_ms > 0)
+		idle_arm(conn, (uint64_t)server->idle_timeout_ms);
 	conn_kick(conn);
 	return 0;
 }

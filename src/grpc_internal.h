@@ -27,6 +27,10 @@
 /* Most bytes a call may have queued and not yet sent (a peer that stopped reading). */
 #define GRPC_MAX_SEND_BUFFER (16u * 1024 * 1024)
 
+/* Default budget of all server connections of a loop (queued output and incomplete requests);
+ * over it the connection that holds the most is closed (grpc_set_memory_limit()). */
+#define GRPC_MAX_LOOP_BUFFERED (128u * 1024 * 1024)
+
 /* Concurrent streams a server connection accepts; per-stream and connection receive windows. */
 #define GRPC_MAX_CONCURRENT_STREAMS 1024
 #define GRPC_STREAM_WINDOW (4u * 1024 * 1024)
@@ -132,6 +136,13 @@ struct grpc_server {
 	dev_t socket_dev;
 	ino_t socket_ino;
 
+	/* Besides root and this process's own user, the one user whose connections are served
+	 * ((uid_t)-1: none); the socket file is handed to it. */
+	uid_t peer_uid;
+	/* Close a connection with no call being served that received nothing for this long; <= 0:
+	 * never. */
+	int idle_timeout_ms;
+
 	/* Accepted connections. */
 	struct grpc_conn *conns;
 	unsigned long n_accepted;
@@ -143,5 +154,8 @@ int grpc_conn_accept(struct grpc_server *server, int fd);
 void grpc_conn_close(struct grpc_conn *conn);
 /* The next connection in the server's list. */
 struct grpc_conn *grpc_conn_next(struct grpc_conn *conn);
+/* Out of file descriptors: close the connection of @loop that has no call being served and has
+ * been quiet the longest. False when there is none. */
+bool grpc_close_idlest(hostdev_dp_loop *loop);
 
 #endif

@@ -5,6 +5,7 @@
  * connections (grpc_conn.c serves each).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,21 @@ int grpc_server_new(hostdev_dp_loop *loop, const struct grpc_method *methods, si
 	server->n_methods = n_methods;
 	server->userdata = userdata;
 	server->listen_fd = -1;
+	server->peer_uid = (uid_t)-1;
 	*out = server;
 	return 0;
+}
+
+void grpc_server_set_peer_uid(struct grpc_server *server, int uid)
+{
+	if (server)
+		server->peer_uid = uid < 0 ? (uid_t)-1 : (uid_t)uid;
+}
+
+void grpc_server_set_idle_timeout(struct grpc_server *server, int ms)
+{
+	if (server)
+		server->idle_timeout_ms = ms;
 }
 
 static void accept_resume(struct loop_source *source, void *userdata)
@@ -52,6 +66,7 @@ static void accept_resume(struct loop_source *source, void *userdata)
 static void on_listen(struct loop_source *source, int fd, uint32_t revents, void *userdata)
 {
 	struct grpc_server *server = userdata;
+	bool made_room = false;
 
 	for (int i = 0; i < ACCEPTS_PER_EVENT && server->listen_fd >= 0; i++) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -61,6 +76,12 @@ static void on_listen(struct loop_source *source, int fd, uint32_t revents, void
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
+			/* Silent connections must not lock the kubelet out: make room once. */
+			if ((errno == EMFILE || errno == ENFILE) && !made_room &&
+			    grpc_close_idlest(server->loop)) {
+				made_room = true;
+				continue;
+			}
 			log_warn(server->ctx, "grpc: %s: accept: %s", server->socket_path,
 				 strerror(errno));
 			if ((errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -73,6 +94,38 @@ static void on_listen(struct loop_source *source, int fd, uint32_t revents, void
 		}
 		grpc_conn_accept(server, cfd);
 	}
+}
+
+/* Mode 0600, owned by the peer user if there is one: only root, our user and the peer user may
+ * connect (connect() needs write permission on the socket file). */
+static int restrict_socket_file(struct grpc_server *server, const char *path)
+{
+	if (fchmodat(AT_FDCWD, path, 0600, AT_SYMLINK_NOFOLLOW) < 0)
+		return hostdev_error(server->ctx, -errno,
+				     "grpc: cannot make %s private (mode 0600): %s", path,
+				     strerror(errno));
+	if (server->peer_uid != (uid_t)-1 && server->peer_uid != geteuid() &&
+	    lchown(path, server->peer_uid, (gid_t)-1) < 0)
+		return hostdev_error(server->ctx, -errno,
+				     "grpc: cannot give %s to user %u, who is to connect to it: %s",
+				     path, (unsigned int)server->peer_uid, strerror(errno));
+	return 0;
+}
+
+/* What a file that is in the way of a socket is, for messages. */
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device node";
+	return "another kind of file";
 }
 
 /* Is a server accepting on @path? 1 yes, 0 no (stale), negative errno when unknown. */
@@ -124,8 +177,8 @@ int grpc_server_listen(struct grpc_server *server, const char *socket_path)
 			goto fail_bind;
 		if (lstat(socket_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
 			r = hostdev_error(server->ctx, -EEXIST,
-					  "grpc: %s exists and is not a socket; not replacing it",
-					  socket_path);
+					  "%s is not a socket but %s; it is left alone",
+					  socket_path, file_kind(st.st_mode));
 			goto fail;
 		}
 		r = socket_is_live(&sa, salen);
@@ -147,6 +200,15 @@ int grpc_server_listen(struct grpc_server *server, const char *socket_path)
 					  socket_path, strerror(errno));
 			goto fail;
 		}
+	}
+	/*
+	 * Nobody can connect before listen(): set the mode (the umask gave it anything up to 0777)
+	 * and the owner now. Not through a symbolic link another user may have put there since.
+	 */
+	r = restrict_socket_file(server, socket_path);
+	if (r < 0) {
+		unlink(socket_path);
+		goto fail;
 	}
 	if (listen(fd, SOMAXCONN) < 0) {
 		r = hostdev_error(server->ctx, -errno, "grpc: listen on %s: %s", socket_path,

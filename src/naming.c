@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dp_resource_name.h"
 #include "internal.h"
 
 /* The kubelet's unix socket path limit that Harvester's resource names are fitted to. */
@@ -270,51 +271,9 @@ HOSTDEV_EXPORT int hostdev_naming_kubevirt_env(const char *prefix, const char *r
 	return sbuf_finish(&s);
 }
 
-/* One DNS-1123 subdomain label run: lower-case alphanumerics and '-', not at the ends. */
-static bool is_dns_subdomain(const char *s, size_t len)
-{
-	size_t label = 0;
-
-	if (len == 0 || len > 253)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return false;
-		if (c == '-' && label == 0)
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return label > 0 && s[len - 1] != '-';
-}
-
 HOSTDEV_EXPORT int hostdev_naming_check_resource_name(const char *resource_name)
 {
-	const char *slash, *name;
-	size_t len;
-
-	if (!resource_name)
-		return -EINVAL;
-	slash = strchr(resource_name, '/');
-	if (!slash || strchr(slash + 1, '/') ||
-	    !is_dns_subdomain(resource_name, (size_t)(slash - resource_name)))
-		return -EINVAL;
-	name = slash + 1;
-	len = strlen(name);
-	if (len == 0 || len > 63 || !is_ascii_alnum(name[0]) || !is_ascii_alnum(name[len - 1]))
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++)
-		if (!is_ascii_alnum(name[i]) && name[i] != '-' && name[i] != '_' && name[i] != '.')
-			return -EINVAL;
-	return 0;
+	return dp_resource_name_problem(resource_name) ? -EINVAL : 0;
 }
 
 uint64_t fnv1a64(const char *s)

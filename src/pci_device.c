@@ -43,8 +43,13 @@ static int read_identity_from_uevent(hostdev_pci_device *dev, int dirfd)
 	char buf[1024], *line, *save = NULL;
 	unsigned int v, d, sv, sd, cls;
 	unsigned int found = 0;
+	int r = sysfs_read_attr(dirfd, "uevent", buf, sizeof(buf));
 
-	if (sysfs_read_attr(dirfd, "uevent", buf, sizeof(buf)) <= 0)
+	/* A missing or empty uevent means hand-made trees: the caller reads the attributes.
+	 * Any other failure (EMFILE...) is the caller's error as it is. */
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r <= 0)
 		return -ENOENT;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (sscanf(line, "PCI_ID=%x:%x", &v, &d) == 2 && v <= 0xffff && d <= 0xffff)
@@ -82,8 +87,9 @@ static int read_identity(hostdev_pci_device *dev, int dirfd)
 	int r;
 
 	r = read_identity_from_uevent(dev, dirfd);
-	if (r == -ENOMEM)
-		return r;
+	if (r < 0 && r != -ENOENT)
+		return hostdev_error(dev->ctx, r, "%s: cannot read its uevent attribute: %s",
+				     dev->address, strerror(-r));
 	if (r < 0) {
 		/* No usable uevent (hand-made trees, old kernels): the separate attributes. */
 		if ((r = read_id(dev, dirfd, "vendor", 0xffff, &dev->vendor_id)) < 0 ||
@@ -174,11 +180,16 @@ int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
 	hostdev_pci_address_format(&dev->addr, dev->address, sizeof(dev->address));
 
 	dirfd = openat(devices_dirfd, dev->address, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 && errno == ENOENT) {
+		r = hostdev_error(ctx, -ENODEV,
+				  "%s: no such PCI device under %s/%s (check the address with "
+				  "`hostdev list`)",
+				  dev->address, ctx_sysfs(ctx), pci_devices_dir);
+		goto fail;
+	}
 	if (dirfd < 0) {
-		r = errno == ENOENT ? -ENODEV : -errno;
-		r = hostdev_error(ctx, r, "%s: no such PCI device under %s/%s%s", dev->address,
-				  ctx_sysfs(ctx), pci_devices_dir,
-				  r == -ENODEV ? " (check the address with `hostdev list`)" : "");
+		r = hostdev_error(ctx, -errno, "%s: cannot open %s/%s/%s: %s", dev->address,
+				  ctx_sysfs(ctx), pci_devices_dir, dev->address, strerror(errno));
 		goto fail;
 	}
 	r = read_identity(dev, dirfd);
@@ -221,10 +232,15 @@ HOSTDEV_EXPORT int hostdev_pci_device_new(hostdev_ctx *ctx, const char *address,
 		return hostdev_error(ctx, -ENAMETOOLONG, "sysfs path '%s' is too long",
 				     ctx_sysfs(ctx));
 	devices_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (devices_fd < 0)
+	/* Only a missing directory says that there is no such device; out of file descriptors
+	 * (EMFILE) or memory is not an unplug, and callers must be able to tell. */
+	if (devices_fd < 0 && (errno == ENOENT || errno == ENOTDIR))
 		return hostdev_error(ctx, -ENODEV,
 				     "%s: cannot open %s (%s): is sysfs mounted there?", canonical,
 				     path, strerror(errno));
+	if (devices_fd < 0)
+		return hostdev_error(ctx, -errno, "%s: cannot open %s: %s", canonical, path,
+				     strerror(errno));
 	r = pci_device_new_at(ctx, devices_fd, canonical, out);
 	close(devices_fd);
 	return r;

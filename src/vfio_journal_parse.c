@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_scan.h"
 #include "vfio.h"
 
 #define JOURNAL_FORMAT "libhostdev-vfio-journal"
@@ -220,6 +221,7 @@ int vfio_journal_parse(const char *text, size_t len, struct vfio_journal_data *o
 	struct vfio_journal_data data = {0};
 	const char *end = NULL;
 	const cJSON *item, *records, *rec;
+	char where[96], what[160];
 	cJSON *doc;
 	size_t index = 0;
 	int r = 0;
@@ -249,6 +251,12 @@ int vfio_journal_parse(const char *text, size_t len, struct vfio_journal_data *o
 			r = bad(err, errsize, (size_t)-1, "trailing bytes after the JSON document");
 			goto out;
 		}
+	}
+	/* cJSON would cut a string at an escaped NUL (an owner "a\u0000b" read back as "a"). */
+	if (json_find_nul_escape(text, len, where, sizeof(where))) {
+		snprintf(what, sizeof(what), "\\u0000 (a NUL character) in %s", where);
+		r = bad(err, errsize, (size_t)-1, what);
+		goto out;
 	}
 	item = cJSON_GetObjectItemCaseSensitive(doc, "format");
 	if (!cJSON_IsObject(doc) || !cJSON_IsString(item) ||

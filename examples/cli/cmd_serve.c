@@ -222,6 +222,8 @@ enum {
 	OPT_KUBELET_DIR,
 	OPT_REFRESH,
 	OPT_DRY_RUN,
+	OPT_KUBELET_UID,
+	OPT_IDLE_TIMEOUT,
 };
 
 static int parse_registration(const char *text)
@@ -243,6 +245,8 @@ static int run(struct cli *cli, int argc, char **argv)
 	    {"kubelet-dir", required_argument, NULL, OPT_KUBELET_DIR},
 	    {"refresh", required_argument, NULL, OPT_REFRESH},
 	    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	    {"kubelet-uid", required_argument, NULL, OPT_KUBELET_UID},
+	    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 	    SERVE_RESOURCE_LONG_OPTIONS,
 	    CLI_GLOBAL_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
@@ -291,6 +295,32 @@ static int run(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_DRY_RUN:
 			dry_run = true;
+			break;
+		case OPT_KUBELET_UID:
+			errno = 0;
+			value = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || value < 0 || value > 0x7fffffff) {
+				code =
+				    cli_usage_error(cli,
+						    "--kubelet-uid '%s': expected a numeric user "
+						    "id",
+						    optarg);
+				goto out;
+			}
+			opts.kubelet_uid = (int)value;
+			break;
+		case OPT_IDLE_TIMEOUT:
+			errno = 0;
+			value = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || value < -1 || value == 0 ||
+			    value > 86400000) {
+				code = cli_usage_error(cli,
+						       "--idle-timeout '%s': expected milliseconds "
+						       "(1-86400000), or -1 for never",
+						       optarg);
+				goto out;
+			}
+			opts.idle_timeout_ms = (int)value;
 			break;
 		default:
 			code = serve_resource_flag(cli, &flags, c, optarg);
@@ -345,7 +375,8 @@ const struct cli_command cli_cmd_serve = {
     .name = "serve",
     .summary = "Serve kubelet device plugins for the devices a config selects.",
     .synopsis = "(--config FILE | --resource NAME SELECTORS...) [--registration MODE] "
-		"[--kubelet-dir DIR] [--refresh MS] [--dry-run]",
+		"[--kubelet-dir DIR] [--kubelet-uid UID] [--refresh MS] [--idle-timeout MS] "
+		"[--dry-run]",
     .help = "Runs in the foreground until SIGINT or SIGTERM, logging to stderr. On stop every\n"
 	    "resource advertises no devices and its socket is removed. The config format is in\n"
 	    "device-plugin.md; `hostdev permitted` prints the matching KubeVirt\n"
@@ -357,8 +388,14 @@ const struct cli_command cli_cmd_serve = {
 	    "                           (socket in plugins_registry) or none\n"
 	    "      --kubelet-dir DIR    kubelet root (default /var/lib/kubelet, or ROOT/var/lib/\n"
 	    "                           kubelet with --root)\n"
+	    "      --kubelet-uid UID    the kubelet runs as user UID, not root: the sockets\n"
+	    "                           (mode 0600) belong to it and its connections are served\n"
+	    "                           (others are refused, by SO_PEERCRED)\n"
 	    "      --refresh MS         re-read devices and health every MS milliseconds\n"
 	    "                           (default 5000; -1 never); hot-plug events refresh at once\n"
+	    "      --idle-timeout MS    close a connection without a call (an open ListAndWatch\n"
+	    "                           counts) that sent nothing for MS milliseconds\n"
+	    "                           (default 60000; -1 never)\n"
 	    "      --dry-run            print the resources and their devices, then exit\n"
 	    "\n" SERVE_RESOURCE_HELP,
     .run = run,

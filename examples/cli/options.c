@@ -18,7 +18,8 @@ static const char global_help[] =
     "  --root DIR        read a fake root: DIR/sys, DIR/dev, DIR/proc, ... (default /)\n"
     "  --sysfs DIR       sysfs mount to read, overrides --root for sysfs (default /sys)\n"
     "  --pci-ids FILE    pci.ids database for names (default /usr/share/misc/pci.ids)\n"
-    "  --node-name NAME  node name used in object names (default: the host name)\n"
+    "  --node-name NAME  node name used in object names (default: $NODE_NAME when set,\n"
+    "                    as a DaemonSet gives it from spec.nodeName, else the host name)\n"
     "  --modules-dir DIR kernel module directory for the modalias lookup\n"
     "                    (default /lib/modules/$(uname -r))\n"
     "  --state-dir DIR   vfio journal and lock, overrides --root (default\n"
@@ -251,6 +252,7 @@ static void log_to_stderr(int priority, const char *message, void *userdata)
 
 int cli_open_ctx(struct cli *cli)
 {
+	const char *env_node;
 	int r;
 
 	r = hostdev_ctx_new(&cli->ctx);
@@ -285,6 +287,16 @@ int cli_open_ctx(struct cli *cli)
 		return cli_lib_error(cli, r, "--config-dir");
 	if (cli->node_name && (r = hostdev_ctx_set_node_name(cli->ctx, cli->node_name)) < 0)
 		return cli_lib_error(cli, r, "--node-name");
+	/*
+	 * In a pod, the host name is the pod's, which changes on every rollout, and names made
+	 * from it (per-device resources, USB port ids, object names) with it: Kubernetes gives the
+	 * node's name through the downward API (env NODE_NAME from spec.nodeName). The library's
+	 * context never reads the environment; this program does, when --node-name is not given.
+	 */
+	env_node = getenv("NODE_NAME");
+	if (!cli->node_name && env_node && *env_node &&
+	    (r = hostdev_ctx_set_node_name(cli->ctx, env_node)) < 0)
+		return cli_lib_error(cli, r, "NODE_NAME");
 	return CLI_EXIT_OK;
 }
 

@@ -122,21 +122,32 @@ int hostdev_dp_response_add_id(hostdev_dp_response *resp, const char *id);
 /**
  * Explain a failure to the kubelet: @message becomes the call's grpc-message. The callback then
  * returns a negative errno, which picks the gRPC status (-EINVAL INVALID_ARGUMENT, -ENOENT and
- * -ENODEV NOT_FOUND, -EBUSY and -EPERM FAILED_PRECONDITION, -ENOMEM RESOURCE_EXHAUSTED, others
- * INTERNAL).
+ * -ENODEV NOT_FOUND, -EBUSY and -EPERM FAILED_PRECONDITION, -ENOMEM RESOURCE_EXHAUSTED, -EMFILE,
+ * -ENFILE, -ENOBUFS and -EAGAIN UNAVAILABLE, others INTERNAL).
  */
 int hostdev_dp_response_set_error(hostdev_dp_response *resp, const char *message);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Plugins */
 
-/** Current version of struct hostdev_dp_plugin_ops. */
-#define HOSTDEV_DP_PLUGIN_OPS_VERSION 1
+/** Current version of struct hostdev_dp_plugin_ops (2 added flags). */
+#define HOSTDEV_DP_PLUGIN_OPS_VERSION 2
+
+/**
+ * hostdev_dp_plugin_ops.flags: list_devices may run on the loop's worker thread, without the
+ * loop's lock, while the other callbacks run on the loop's thread (never two list_devices at
+ * once). A list that takes long (re-reading a thousand devices) then never holds up Allocate or
+ * the other sockets of the loop. Such a list_devices must not call hostdev_dp_* functions of its
+ * loop other than hostdev_dp_devices_*, must not share unprotected state with the other
+ * callbacks, and must not use the loop's context.
+ */
+#define HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP (1u << 0)
 
 /**
  * The per-kind logic of a resource. Every callback gets the userdata given to
- * hostdev_dp_server_new() and runs on the loop's thread with the loop's lock held. Members are
- * only ever added at the end; unset (NULL) callbacks have the documented defaults.
+ * hostdev_dp_server_new() and runs on the loop's thread with the loop's lock held (list_devices
+ * may run elsewhere, see HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP). Members are only ever added at the
+ * end; unset (NULL) callbacks have the documented defaults.
  */
 struct hostdev_dp_plugin_ops {
 	/** HOSTDEV_DP_PLUGIN_OPS_VERSION of the caller's header. */
@@ -145,7 +156,9 @@ struct hostdev_dp_plugin_ops {
 	 * Fill @out with the devices the resource has now. Called at start, by
 	 * hostdev_dp_server_refresh() and every refresh interval; when the list differs from the
 	 * one advertised, every ListAndWatch stream gets the full new list. NULL: the list is
-	 * only set with hostdev_dp_server_set_devices().
+	 * only set with hostdev_dp_server_set_devices(). With HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP it
+	 * runs on the loop's worker thread (at start too, hostdev_dp_server_start() waiting for
+	 * it), and refreshes only queue it.
 	 */
 	int (*list_devices)(void *userdata, hostdev_dp_devices *out);
 	/**
@@ -156,9 +169,11 @@ struct hostdev_dp_plugin_ops {
 			hostdev_dp_response *out);
 	/**
 	 * GetPreferredAllocation for one container: add up to @size ids of @available with
-	 * hostdev_dp_response_add_id(). The server then makes the answer follow the contract
-	 * whatever the plugin did: every must-include id first, then the plugin's ids that are
-	 * available, then the other available ids in order, exactly @size distinct ids. NULL: the
+	 * hostdev_dp_response_add_id(). @available holds the request's advertised Healthy ids
+	 * (each once; a request with an id the server does not advertise is refused before).
+	 * The server then makes the answer follow the contract whatever the plugin did: every
+	 * must-include id first, then the plugin's ids that are in @available, then the rest of
+	 * @available in order, @size distinct ids (fewer when @available runs out). NULL: the
 	 * server does not offer GetPreferredAllocation.
 	 */
 	int (*get_preferred_allocation)(void *userdata, const char *const *available,
@@ -169,6 +184,8 @@ struct hostdev_dp_plugin_ops {
 	int (*pre_start_container)(void *userdata, const char *const *ids, size_t n_ids);
 	/** Release @userdata; called once when the server is freed. May be NULL. */
 	void (*destroy)(void *userdata);
+	/** Version 2: HOSTDEV_DP_PLUGIN_* flags; 0 for none. */
+	unsigned int flags;
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -192,11 +209,14 @@ enum hostdev_dp_state {
 	HOSTDEV_DP_SERVING = 3,	    /**< serving without registration (HOSTDEV_DP_REGISTER_NONE) */
 };
 
-/** Current version of struct hostdev_dp_server_options. */
-#define HOSTDEV_DP_SERVER_OPTIONS_VERSION 1
+/** Current version of struct hostdev_dp_server_options (2 added kubelet_uid, idle_timeout_ms). */
+#define HOSTDEV_DP_SERVER_OPTIONS_VERSION 2
 
 /** Default of hostdev_dp_server_options.refresh_interval_ms. */
 #define HOSTDEV_DP_DEFAULT_REFRESH_MS 5000
+
+/** Default of hostdev_dp_server_options.idle_timeout_ms. */
+#define HOSTDEV_DP_DEFAULT_IDLE_TIMEOUT_MS 60000
 
 /**
  * Options of hostdev_dp_server_new(). Initialise with hostdev_dp_server_options_init(); members
@@ -218,6 +238,22 @@ struct hostdev_dp_server_options {
 	const char *plugins_registry_dir;
 	/** How often list_devices runs to catch health changes; 0: the default, -1: never. */
 	int refresh_interval_ms;
+	/**
+	 * Version 2. The socket file is created with mode 0600 whatever the umask, and a
+	 * connection is served only when its peer (SO_PEERCRED) is root or this process's own
+	 * user; a kubelet that runs as another user is let in by giving its uid here (the socket
+	 * file then belongs to it). -1 (the default) or 0: nobody else.
+	 */
+	int kubelet_uid;
+	/**
+	 * Version 2. A connection on which no call is being served (a ListAndWatch stream counts
+	 * for as long as it is open) and nothing arrived for this many milliseconds is closed:
+	 * clients that connect and say nothing would otherwise hold file descriptors until the
+	 * kubelet cannot connect. When accept() runs out of file descriptors, the quietest such
+	 * connection is closed at once. 0: the default, HOSTDEV_DP_DEFAULT_IDLE_TIMEOUT_MS; -1:
+	 * never.
+	 */
+	int idle_timeout_ms;
 };
 
 /** Set @opts to the defaults of this version. */
@@ -236,7 +272,10 @@ int hostdev_dp_server_new(hostdev_dp_loop *loop, const char *resource_name,
 			  const struct hostdev_dp_plugin_ops *ops, void *userdata,
 			  const struct hostdev_dp_server_options *opts, hostdev_dp_server **out);
 hostdev_dp_server *hostdev_dp_server_ref(hostdev_dp_server *server);
-/** NULL-safe; always returns NULL. The last reference stops the server. */
+/**
+ * NULL-safe; always returns NULL. The last reference stops the server (waiting for a list_devices
+ * that runs on the worker thread to return).
+ */
 hostdev_dp_server *hostdev_dp_server_unref(hostdev_dp_server *server);
 
 /**
@@ -253,7 +292,12 @@ int hostdev_dp_server_start(hostdev_dp_server *server);
  */
 int hostdev_dp_server_stop(hostdev_dp_server *server);
 
-/** Run list_devices now and push the list if it changed. Returns 0 or the plugin's error. */
+/**
+ * Run list_devices now and push the list if it changed. Returns 0 or the plugin's error. With
+ * HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP it only queues the list on the loop's worker thread (a refresh
+ * asked for while one runs is done once after it) and returns 0: the list reaches ListAndWatch
+ * when read, and a failure is logged, the previous list kept.
+ */
 int hostdev_dp_server_refresh(hostdev_dp_server *server);
 
 /** Replace the advertised list with a copy of @devices and push it if it changed. */

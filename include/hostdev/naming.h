@@ -70,8 +70,12 @@ int hostdev_naming_kubevirt_env(const char *prefix, const char *resource_name, c
 				size_t size);
 
 /**
- * Check a Kubernetes extended resource name "<dns-domain>/<name>" (name <= 63 characters,
- * [A-Za-z0-9]([-_.A-Za-z0-9]*[A-Za-z0-9])?). Returns 0 when valid, -EINVAL otherwise.
+ * Check an extended resource name as the kubelet does when a device plugin registers
+ * (Kubernetes' IsExtendedResourceName): "<domain>/<name>" where the domain is a lower-case DNS
+ * subdomain of at most 244 characters (the kubelet checks "requests.<domain>" against 253), the
+ * name at most 63 characters of [A-Za-z0-9]([-_.A-Za-z0-9]*[A-Za-z0-9])?, nothing containing
+ * "kubernetes.io/" (Kubernetes' own resources) and nothing starting with "requests." (quota
+ * names). Returns 0 when valid, -EINVAL otherwise.
  */
 int hostdev_naming_check_resource_name(const char *resource_name);
 

@@ -11,6 +11,8 @@
  *   fail-allocate ERRNO [MESSAGE...]   the next Allocate fails with -ERRNO (and the message)
  *   fail-prestart ERRNO    the next PreStartContainer fails with -ERRNO
  *   preferred ID,...       the ids the plugin adds in GetPreferredAllocation ("-": none)
+ *   block-list             the next list_devices blocks (printing "LIST-BLOCKED") until...
+ *   unblock-list           ...this lets it go on
  *   stop | start           hostdev_dp_server_stop() / _start()
  *   status                 print "STATUS <state> <registrations> <socket path>"
  *   quit                   stop and exit 0
@@ -20,6 +22,10 @@
  * /dev/test/<id> (mrw) per id, a mount /var/test -> /tmp (read-only), annotation
  * test/count=<n>, CDI device test.example.com/dev=<first id>. PreStartContainer calls are
  * printed as "PRESTART <ids>", GetPreferredAllocation calls as "PREFERRED <size>".
+ *
+ * --generate N makes N healthy devices dev-0 ... dev-<N-1> without topology (large lists);
+ * --kubelet-uid UID and --idle-timeout-ms MS set the server options of those names;
+ * --list-off-loop sets HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP (list_devices on the loop's worker).
  *
  * The loop runs on its own thread (default) or is embedded in this program's poll() (--embed).
  * SIGTERM and SIGINT: stop and exit 0.
@@ -39,7 +45,7 @@
 
 #include <hostdev.h>
 
-#define MAX_DEVICES 256
+#define MAX_DEVICES 65536
 
 struct test_device {
 	char id[64];
@@ -60,6 +66,9 @@ struct plugin {
 	 * it, so that the lock order is always loop lock -> @lock. */
 	pthread_mutex_t lock;
 	pthread_mutex_t out_lock;
+	/* block-list: the next list_devices waits for a byte on block_pipe[0]. */
+	bool block_next;
+	int block_pipe[2];
 };
 
 static struct plugin plugin = {.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -182,8 +191,19 @@ static int pre_start_locked(void *userdata, const char *const *ids, size_t n_ids
 
 static int list_devices(void *userdata, hostdev_dp_devices *out)
 {
+	bool block;
+	char byte;
 	int r;
 
+	pthread_mutex_lock(&plugin.lock);
+	block = plugin.block_next;
+	plugin.block_next = false;
+	pthread_mutex_unlock(&plugin.lock);
+	if (block) {
+		say("LIST-BLOCKED");
+		while (read(plugin.block_pipe[0], &byte, 1) < 0 && errno == EINTR)
+			;
+	}
 	pthread_mutex_lock(&plugin.lock);
 	r = list_devices_locked(userdata, out);
 	pthread_mutex_unlock(&plugin.lock);
@@ -319,6 +339,11 @@ static int edit(const char *cmd, const char *a, const char *b, enum action *acti
 		snprintf(plugin.fail_message, sizeof(plugin.fail_message), "%s", b ? b : "");
 	} else if (strcmp(cmd, "fail-prestart") == 0 && a) {
 		plugin.fail_prestart = atoi(a);
+	} else if (strcmp(cmd, "block-list") == 0) {
+		plugin.block_next = true;
+	} else if (strcmp(cmd, "unblock-list") == 0) {
+		if (write(plugin.block_pipe[1], "x", 1) != 1)
+			return -errno;
 	} else if (strcmp(cmd, "preferred") == 0 && a) {
 		snprintf(plugin.preferred, sizeof(plugin.preferred), "%s", a);
 		plugin.preferred_set = true;
@@ -410,7 +435,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: dp_test_plugin --kubelet-dir DIR --resource NAME --control FIFO "
 			"[--mode classic|watcher|none] [--socket-name NAME] [--refresh-ms N] "
-			"[--devices ID:H:N,...] [--no-preferred] [--no-prestart] [--embed]\n");
+			"[--devices ID:H:N,...] [--generate N] [--no-preferred] [--no-prestart] "
+			"[--kubelet-uid UID] [--idle-timeout-ms MS] [--list-off-loop] [--embed]\n");
 	exit(2);
 }
 
@@ -427,6 +453,10 @@ int main(int argc, char **argv)
 	    {"no-preferred", no_argument, NULL, 'P'},
 	    {"no-prestart", no_argument, NULL, 'S'},
 	    {"embed", no_argument, NULL, 'e'},
+	    {"generate", required_argument, NULL, 'g'},
+	    {"kubelet-uid", required_argument, NULL, 'u'},
+	    {"idle-timeout-ms", required_argument, NULL, 'i'},
+	    {"list-off-loop", no_argument, NULL, 'o'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct hostdev_dp_plugin_ops ops = {
@@ -487,6 +517,25 @@ int main(int argc, char **argv)
 		case 'e':
 			embed = true;
 			break;
+		case 'g':
+			plugin.n_devices = 0;
+			for (int i = 0; i < atoi(optarg); i++) {
+				char id[32];
+
+				snprintf(id, sizeof(id), "dev-%d", i);
+				if (add_device(id, 1, -1) < 0)
+					usage();
+			}
+			break;
+		case 'u':
+			opts.kubelet_uid = atoi(optarg);
+			break;
+		case 'i':
+			opts.idle_timeout_ms = atoi(optarg);
+			break;
+		case 'o':
+			ops.flags |= HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP;
+			break;
 		default:
 			usage();
 		}
@@ -494,7 +543,8 @@ int main(int argc, char **argv)
 	if (!kubelet_dir || !resource || !control)
 		usage();
 
-	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    pipe2(plugin.block_pipe, O_CLOEXEC) < 0)
 		return 1;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);

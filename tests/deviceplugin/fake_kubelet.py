@@ -227,7 +227,7 @@ class Plugin:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      bufsize=1)
         self.lines = queue.Queue()
-        self.events = []  # PRESTART / PREFERRED lines
+        self.events = []  # PRESTART / PREFERRED / LIST-BLOCKED lines
         threading.Thread(target=self._read, daemon=True).start()
         ready = self.expect("READY", 10)
         self.socket = ready.split(" ", 1)[1] if ready else None
@@ -236,7 +236,7 @@ class Plugin:
     def _read(self):
         for line in self.proc.stdout:
             line = line.rstrip("\n")
-            if line.startswith(("PRESTART", "PREFERRED")):
+            if line.startswith(("PRESTART", "PREFERRED", "LIST-BLOCKED")):
                 self.events.append(line)
             self.lines.put(line)
         self.lines.put(None)

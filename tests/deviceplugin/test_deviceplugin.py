@@ -398,7 +398,9 @@ def test_allocate_in_request_order(root, kubelet):
 
 
 @pytest.mark.parametrize("ids,what", [(["dev-a", "nope"], "unknown device id 'nope'"),
-                                      (["dev-a", "dev-a"], "device id 'dev-a' more than once")])
+                                      (["dev-a", "dev-a"], "device id 'dev-a' more than once"),
+                                      (["dev-a", "dev-b"], "device id 'dev-b' for container "
+                                       "requests 0 and 1: a device goes to one container only")])
 def test_allocate_bad_ids(root, kubelet, ids, what):
     p = start_plugin(root)
     with pytest.raises(grpc.RpcError) as e:
@@ -459,14 +461,17 @@ def test_preferred_allocation_contract(root, kubelet):
     p = start_plugin(root)
     avail = ["dev-a", "dev-b", "dev-c", "dev-d"]
     # The test plugin prefers the available ids from the end: must-include first, then its
-    # choices, exactly allocation_size of them.
-    assert preferred(p, (avail, ["dev-b"], 2)) == [["dev-b", "dev-d"]]
-    assert preferred(p, (avail, [], 3)) == [["dev-d", "dev-c", "dev-b"]]
+    # choices, allocation_size of them. dev-d is Unhealthy: never offered to the plugin, never
+    # chosen (the kubelet's list may lag a health change).
+    assert preferred(p, (avail, ["dev-b"], 2)) == [["dev-b", "dev-c"]]
+    assert preferred(p, (avail, [], 3)) == [["dev-c", "dev-b", "dev-a"]]
     assert preferred(p, (avail, ["dev-a", "dev-c"], 2)) == [["dev-a", "dev-c"]]
     assert preferred(p, (avail, [], 0)) == [[]]
+    # Fewer healthy devices than asked for: fewer ids, the kubelet fills the rest itself.
+    assert preferred(p, (avail, [], 4)) == [["dev-c", "dev-b", "dev-a"]]
     # Several containers, answered in order.
     assert preferred(p, (avail, [], 1), (["dev-a", "dev-b"], ["dev-a"], 2)) == [
-        ["dev-d"], ["dev-a", "dev-b"]]
+        ["dev-c"], ["dev-a", "dev-b"]]
 
 
 def test_preferred_allocation_fixes_a_bad_plugin(root, kubelet):
@@ -489,6 +494,8 @@ def test_preferred_allocation_fixes_a_bad_plugin(root, kubelet):
     ((["dev-a", "dev-a", "dev-b"], [], 3), "only 2 distinct devices are available"),
     ((["dev-a", "dev-b", "dev-c"], ["dev-a", "dev-b"], 1), "must include 2 devices"),
     ((["dev-a"], [], -1), "GetPreferredAllocation of -1"),
+    ((["dev-a", "nope"], [], 1), "GetPreferredAllocation of unknown device id 'nope'"),
+    ((["dev-a"], ["nope"], 1), "GetPreferredAllocation of unknown device id 'nope'"),
 ])
 def test_preferred_allocation_impossible(root, kubelet, request_, what):
     p = start_plugin(root)

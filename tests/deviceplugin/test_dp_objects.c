@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,6 +134,8 @@ static void test_options_init(void **state)
 	assert_null(opts.device_plugin_dir);
 	assert_null(opts.plugins_registry_dir);
 	assert_int_equal(opts.refresh_interval_ms, 0);
+	assert_int_equal(opts.kubelet_uid, -1);
+	assert_int_equal(opts.idle_timeout_ms, 0);
 	hostdev_dp_server_options_init(NULL);
 }
 
@@ -154,15 +157,38 @@ static void expect_invalid(struct fixture *f, const char *resource,
 static void test_server_new_checks(void **state)
 {
 	struct fixture *f = *state;
-	struct hostdev_dp_plugin_ops noversion = ops;
+	struct hostdev_dp_plugin_ops noversion = ops, flagged = ops;
 	struct hostdev_dp_server_options opts;
-	char longname[200];
+	hostdev_dp_server *server;
+	char longname[300];
 
 	noversion.version = 0;
-	expect_invalid(f, "nodomain", &ops, NULL, "not a valid extended resource name");
-	expect_invalid(f, "Example.com/x", &ops, NULL, "not a valid extended resource name");
+	expect_invalid(f, "nodomain", &ops, NULL,
+		       "'nodomain' is not a resource name the kubelet accepts: it has no domain");
+	expect_invalid(
+	    f, "Example.com/x", &ops, NULL,
+	    "is not a resource name the kubelet accepts: the domain is not a DNS subdomain");
+	/* Names the kubelet refuses at every Register, which the server used to retry forever. */
+	expect_invalid(
+	    f, "kubernetes.io/nic", &ops, NULL,
+	    "'kubernetes.io/nic' is not a resource name the kubelet accepts: the kubelet "
+	    "treats every name with \"kubernetes.io/\" as one of Kubernetes' own resources");
+	expect_invalid(f, "requests.example.com/nic", &ops, NULL,
+		       "a name starting with \"requests.\" is how resource quotas name requests");
+	memset(longname, 'a', 247);
+	strcpy(longname + 247, "/nic");
+	expect_invalid(f, longname, &ops, NULL, "the domain is longer than 244 characters");
 	expect_invalid(f, NULL, &ops, NULL, "(null)");
 	expect_invalid(f, "example.com/x", &noversion, NULL, "HOSTDEV_DP_PLUGIN_OPS_VERSION");
+	flagged.flags = 0x6;
+	expect_invalid(f, "example.com/x", &flagged, NULL, "unknown plugin flags 0x6");
+	/* A version-1 caller's ops end before flags: never read. */
+	flagged.version = 1;
+	destroyed = 0;
+	assert_int_equal(
+	    hostdev_dp_server_new(f->loop, "example.com/x", &flagged, NULL, NULL, &server), 0);
+	hostdev_dp_server_unref(server);
+	assert_int_equal(destroyed, 1);
 
 	hostdev_dp_server_options_init(&opts);
 	opts.version = 0;
@@ -173,6 +199,19 @@ static void test_server_new_checks(void **state)
 	hostdev_dp_server_options_init(&opts);
 	opts.refresh_interval_ms = -2;
 	expect_invalid(f, "example.com/x", &ops, &opts, "refresh interval");
+	hostdev_dp_server_options_init(&opts);
+	opts.kubelet_uid = -7;
+	expect_invalid(f, "example.com/x", &ops, &opts, "kubelet uid -7");
+	hostdev_dp_server_options_init(&opts);
+	opts.idle_timeout_ms = -2;
+	expect_invalid(f, "example.com/x", &ops, &opts, "idle timeout -2 ms");
+	/* A version-1 caller's struct ends before kubelet_uid: never read. */
+	hostdev_dp_server_options_init(&opts);
+	opts.version = 1;
+	opts.kubelet_uid = -7;
+	assert_int_equal(
+	    hostdev_dp_server_new(f->loop, "example.com/x", NULL, NULL, &opts, &server), 0);
+	hostdev_dp_server_unref(server);
 	hostdev_dp_server_options_init(&opts);
 	opts.socket_name = "a/b.sock";
 	expect_invalid(f, "example.com/x", &ops, &opts, "plain file name");
@@ -314,6 +353,91 @@ static void test_start_stop(void **state)
 	assert_null(hostdev_dp_server_unref(NULL));
 }
 
+/* Whatever is in the way of the socket is left alone, and the message says what it is. */
+static void test_socket_path_in_the_way(void **state)
+{
+	static const struct {
+		const char *kind;
+		mode_t type;
+	} kinds[] = {
+	    {"a regular file", S_IFREG},      {"a directory", S_IFDIR},
+	    {"a symbolic link", S_IFLNK},     {"a FIFO", S_IFIFO},
+	    {"a symbolic link", S_IFLNK | 1},
+	};
+	struct fixture *f = *state;
+	struct hostdev_dp_server_options opts;
+	hostdev_dp_server *server;
+	char path[256], want[512], other[300];
+	struct stat st;
+
+	hostdev_dp_server_options_init(&opts);
+	opts.registration = HOSTDEV_DP_REGISTER_NONE;
+	assert_int_equal(
+	    hostdev_dp_server_new(f->loop, "example.com/dev", &ops, NULL, &opts, &server), 0);
+	snprintf(path, sizeof(path), "%s", hostdev_dp_server_get_socket_path(server));
+	snprintf(other, sizeof(other), "%s/elsewhere", f->root);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		mode_t type = kinds[i].type & S_IFMT;
+
+		if (type == S_IFREG)
+			assert_int_equal(close(creat(path, 0644)), 0);
+		else if (type == S_IFDIR)
+			assert_int_equal(mkdir(path, 0755), 0);
+		else if (type == S_IFIFO)
+			assert_int_equal(mkfifo(path, 0644), 0);
+		else if (kinds[i].type & 1) /* a link to a regular file */
+			assert_int_equal(close(creat(other, 0644)) | symlink(other, path), 0);
+		else /* a dangling link */
+			assert_int_equal(symlink("/nonexistent/x.sock", path), 0);
+		assert_int_equal(hostdev_dp_server_start(server), -EEXIST);
+		snprintf(want, sizeof(want),
+			 "resource example.com/dev: %s is not a socket but %s; it is left alone: "
+			 "remove it or choose another socket name",
+			 path, kinds[i].kind);
+		assert_string_equal(hostdev_ctx_get_error(f->ctx), want);
+		assert_int_equal(lstat(path, &st), 0);
+		assert_int_equal(st.st_mode & S_IFMT, type);
+		assert_int_equal(hostdev_dp_server_get_state(server), HOSTDEV_DP_STOPPED);
+		assert_int_equal(type == S_IFDIR ? rmdir(path) : unlink(path), 0);
+	}
+	assert_int_equal(hostdev_dp_server_start(server), 0);
+	hostdev_dp_server_unref(server);
+}
+
+/* The socket is private whatever the umask; with a kubelet uid it belongs to that user. */
+static void test_socket_is_private(void **state)
+{
+	struct fixture *f = *state;
+	struct hostdev_dp_server_options opts;
+	hostdev_dp_server *server;
+	mode_t old = umask(0);
+	struct stat st;
+
+	hostdev_dp_server_options_init(&opts);
+	opts.registration = HOSTDEV_DP_REGISTER_NONE;
+	assert_int_equal(
+	    hostdev_dp_server_new(f->loop, "example.com/dev", &ops, NULL, &opts, &server), 0);
+	assert_int_equal(hostdev_dp_server_start(server), 0);
+	assert_int_equal(stat(hostdev_dp_server_get_socket_path(server), &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_uid, geteuid());
+	hostdev_dp_server_unref(server);
+	if (geteuid() == 0) {
+		/* Only root can give a file away. */
+		opts.kubelet_uid = 65534;
+		assert_int_equal(
+		    hostdev_dp_server_new(f->loop, "example.com/dev", &ops, NULL, &opts, &server),
+		    0);
+		assert_int_equal(hostdev_dp_server_start(server), 0);
+		assert_int_equal(stat(hostdev_dp_server_get_socket_path(server), &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0600);
+		assert_int_equal(st.st_uid, 65534);
+		hostdev_dp_server_unref(server);
+	}
+	umask(old);
+}
+
 static void test_set_devices_before_start(void **state)
 {
 	struct fixture *f = *state;
@@ -345,6 +469,8 @@ int main(void)
 	    cmocka_unit_test(test_response_arguments),
 	    cmocka_unit_test(test_options_init),
 	    cmocka_unit_test_setup_teardown(test_server_new_checks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_socket_path_in_the_way, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_socket_is_private, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_socket_paths, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_start_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_set_devices_before_start, setup, teardown),

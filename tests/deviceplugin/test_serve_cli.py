@@ -189,7 +189,8 @@ def test_usage_errors(host, tmp_path):
 def test_example_manifests(host, tmp_path):
     """examples/deviceplugin/daemonset.yaml and examples/systemd/hostdev-deviceplugins.service run
     a config `hostdev serve` accepts, mount directories (never socket files), and agree on the
-    config path."""
+    config path; the DaemonSet's command, run with the NODE_NAME its downward API gives, names
+    per-device resources after the node."""
     yaml = pytest.importorskip("yaml")
     root, devices = host
     with open(os.path.join(SRC, "examples", "deviceplugin", "daemonset.yaml")) as f:
@@ -214,6 +215,33 @@ def test_example_manifests(host, tmp_path):
                        ("plugins-registry", "/var/lib/kubelet/plugins_registry")):
         assert mounts[name] == path and volumes[name]["hostPath"]["path"] == path
         assert volumes[name]["hostPath"]["type"].startswith("Directory")
+
+    # The node's name comes from the downward API, and hostdev takes it from NODE_NAME: names
+    # made from it (per-device resources here) carry the node's name, not the pod's host name.
+    env = {e["name"]: e for e in container["env"]}
+    assert env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
+    per_device = tmp_path / "per-device.json"
+    per_device.write_text('{"resources": [{"kind": "pci", "naming": "per-device", '
+                          '"selectors": {"vendorDevice": ["8086:10d3"]}}]}')
+    argv = list(command) + ["--dry-run"]
+    argv[argv.index("--config") + 1] = str(per_device)
+    argv.insert(1, "--root=" + root)
+    r = subprocess.run([HOSTDEV] + argv[1:], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, NODE_NAME="worker-7"))
+    assert r.returncode == 0, r.stderr
+    names = [line.split(" ", 1)[0] for line in r.stdout.splitlines()]
+    assert names == ["intel.com/worker-7-%s" % d["id"].replace(":", "").replace(".", "")
+                     for d in devices], r.stdout
+    # Without it, the host name (a pod's, in a DaemonSet); --node-name still wins over it.
+    without = dict(os.environ)
+    without.pop("NODE_NAME", None)
+    r = subprocess.run([HOSTDEV] + argv[1:], capture_output=True, text=True, timeout=60,
+                       env=without)
+    assert r.returncode == 0 and "worker-7" not in r.stdout
+    assert os.uname().nodename in r.stdout or "localhost" in r.stdout
+    r = subprocess.run([HOSTDEV, "--node-name", "node-a"] + argv[1:], capture_output=True,
+                       text=True, timeout=60, env=dict(os.environ, NODE_NAME="worker-7"))
+    assert r.returncode == 0 and "intel.com/node-a-" in r.stdout and "worker-7" not in r.stdout
 
     unit = open(os.path.join(SRC, "examples", "systemd", "hostdev-deviceplugins.service")).read()
     lines = dict(line.split("=", 1) for line in unit.splitlines()

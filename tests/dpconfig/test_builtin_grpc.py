@@ -11,6 +11,7 @@ Run: HOSTDEV_DPC_SERVE=build/tests/dpconfig/dpconfig-serve HOSTDEV_DP_PROTO_DIR=
 """
 import json
 import os
+import resource as resource_module
 import subprocess
 import sys
 import tempfile
@@ -173,6 +174,32 @@ def test_allocate_pci(served):
         "use it: bind it to vfio-pci (hostdev bind 0000:05:00.0) and retry")
     watch = served.watch_of("intel.com/node1-000005000")
     assert watch.wait(lambda w: w.last() == [("0000:05:00.0", "Unhealthy", [0])])
+
+
+def lowest_free_fd(pid):
+    used = {int(fd) for fd in os.listdir("/proc/%d/fd" % pid)}
+    return next(n for n in range(len(used) + 1) if n not in used)
+
+
+def test_allocate_out_of_file_descriptors(served):
+    """A plugin out of file descriptors must not tell the kubelet that a present device is gone
+    (NOT_FOUND, "delete the pod"): UNAVAILABLE with the cause, and the next call works."""
+    resource = "intel.com/x710_vf_dpdk"
+    allocate(served, resource, ["0000:3b:02.1"])  # the connection is open: no accept needed
+    pid = served.proc.pid
+    old = resource_module.prlimit(pid, resource_module.RLIMIT_NOFILE)
+    resource_module.prlimit(pid, resource_module.RLIMIT_NOFILE, (lowest_free_fd(pid), old[1]))
+    try:
+        with pytest.raises(grpc.RpcError) as e:
+            allocate(served, resource, ["0000:3b:02.1"])
+    finally:
+        resource_module.prlimit(pid, resource_module.RLIMIT_NOFILE, old)
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
+    assert "Too many open files" in e.value.details()
+    assert "short of file descriptors, which says nothing about the device" in e.value.details()
+    assert "no longer on this host" not in e.value.details()
+    (answer,) = allocate(served, resource, ["0000:3b:02.1"])
+    assert answer.envs["PCI_RESOURCE_INTEL_COM_X710_VF_DPDK"] == "0000:3b:02.1"
 
 
 def test_allocate_mdev(served):

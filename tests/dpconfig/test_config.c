@@ -24,6 +24,12 @@
 #include "fakeroot.h"
 #include "hostdev.h"
 
+/* 247 characters: with "requests." more than the 253 of a DNS subdomain. */
+#define LABEL_60 "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
+#define LONG_DOMAIN LABEL_60 "." LABEL_60 "." LABEL_60 "." LABEL_60 ".com"
+/* The label of a message shows the first 92 characters of a name. */
+#define LONG_DOMAIN_SHOWN LABEL_60 ".abcdefghijabcdefghijabcdefghija"
+
 struct error_case {
 	const char *what, *json, *message;
 };
@@ -86,24 +92,24 @@ static const struct error_case error_cases[] = {
     {"bad resource name",
      "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"Example.com/nic\", \"selectors\": "
      "{\"driver\": [\"vfio-pci\"]}}]}",
-     "resources[0] \"Example.com/nic\": resourceName is not a valid Kubernetes extended resource "
-     "name: write <domain>/<name>, a lower-case DNS domain and a name of at most 63 characters of "
-     "[A-Za-z0-9_.-] that starts and ends with a letter or digit, e.g. \"example.com/nic\""},
+     "resources[0] \"Example.com/nic\": resourceName is not a resource name the kubelet accepts "
+     "(it would refuse every registration): the domain is not a DNS subdomain: lower-case "
+     "letters, digits, '-' and '.', each dot-separated part starting and ending with a letter or "
+     "digit"},
     {"long resource name",
      "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": "
      "\"example.com/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", "
      "\"selectors\": {\"driver\": [\"vfio-pci\"]}}]}",
      "resources[0] "
      "\"example.com/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": "
-     "resourceName is not a valid Kubernetes extended resource name: write <domain>/<name>, a "
-     "lower-case DNS domain and a name of at most 63 characters of [A-Za-z0-9_.-] that starts and "
-     "ends with a letter or digit, e.g. \"example.com/nic\""},
+     "resourceName is not a resource name the kubelet accepts (it would refuse every "
+     "registration): the name after '/' is longer than 63 characters"},
     {"name no slash",
      "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"nic\", \"selectors\": {\"driver\": "
      "[\"vfio-pci\"]}}]}",
-     "resources[0] \"nic\": resourceName is not a valid Kubernetes extended resource name: write "
-     "<domain>/<name>, a lower-case DNS domain and a name of at most 63 characters of "
-     "[A-Za-z0-9_.-] that starts and ends with a letter or digit, e.g. \"example.com/nic\""},
+     "resources[0] \"nic\": resourceName is not a resource name the kubelet accepts (it would "
+     "refuse every registration): it has no domain: a name without '/' is one of Kubernetes' own "
+     "resources; write <domain>/<name>, e.g. example.com/nic"},
     {"name not string",
      "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": 7, \"selectors\": {\"driver\": "
      "[\"vfio-pci\"]}}]}",
@@ -346,12 +352,56 @@ static const struct error_case error_cases[] = {
     {"trailing garbage", "{\"resources\": []} x",
      "the config is not valid JSON: error at line 1, column 19 (near \"urces\": []} x\"); check "
      "commas, quotes and brackets there"},
+    {"NUL in a value",
+     "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/key\", "
+     "\"selectors\": {\"serial\": [\"42\", \"ab\\u0000cd\"]}}]}",
+     "the config has \\u0000 (a NUL character) in resources[0].selectors.serial[1]: it would cut "
+     "the string short there; remove it"},
+    {"NUL in a name",
+     "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/key\\u0000x\", "
+     "\"selectors\": {\"serial\": [\"42\"]}}]}",
+     "the config has \\u0000 (a NUL character) in resources[0].resourceName: it would cut the "
+     "string short there; remove it"},
+    {"NUL in a key",
+     "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/key\", "
+     "\"selectors\": {\"serial\\u0000\": [\"42\"]}}]}",
+     "the config has \\u0000 (a NUL character) in a key of resources[0].selectors: it would cut "
+     "the string short there; remove it"},
+    {"NUL in a top-level key", "{\"resources\\u0000\": []}",
+     "the config has \\u0000 (a NUL character) in a key of the top-level object: it would cut the "
+     "string short there; remove it"},
     {"control chars",
      "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"example.com/nic\\u0001\", "
      "\"selectors\": {\"driver\": [\"vfio-pci\"]}}]}",
-     "resources[0] \"example.com/nic?\": resourceName is not a valid Kubernetes extended resource "
-     "name: write <domain>/<name>, a lower-case DNS domain and a name of at most 63 characters of "
-     "[A-Za-z0-9_.-] that starts and ends with a letter or digit, e.g. \"example.com/nic\""},
+     "resources[0] \"example.com/nic?\": resourceName is not a resource name the kubelet accepts "
+     "(it would refuse every registration): the name after '/' must start and end with a letter "
+     "or digit"},
+    {"kubernetes.io",
+     "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"kubernetes.io/nic\", "
+     "\"selectors\": {\"driver\": [\"vfio-pci\"]}}]}",
+     "resources[0] \"kubernetes.io/nic\": resourceName is not a resource name the kubelet accepts "
+     "(it would refuse every registration): the kubelet treats every name with "
+     "\"kubernetes.io/\" as one of Kubernetes' own resources; use a domain of your own, e.g. "
+     "example.com/nic"},
+    {"subdomain of kubernetes.io",
+     "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"devices.kubernetes.io/nic\", "
+     "\"selectors\": {\"driver\": [\"vfio-pci\"]}}]}",
+     "resources[0] \"devices.kubernetes.io/nic\": resourceName is not a resource name the kubelet "
+     "accepts (it would refuse every registration): the kubelet treats every name with "
+     "\"kubernetes.io/\" as one of Kubernetes' own resources; use a domain of your own, e.g. "
+     "example.com/nic"},
+    {"requests. prefix",
+     "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"requests.example.com/nic\", "
+     "\"selectors\": {\"driver\": [\"vfio-pci\"]}}]}",
+     "resources[0] \"requests.example.com/nic\": resourceName is not a resource name the kubelet "
+     "accepts (it would refuse every registration): a name starting with \"requests.\" is how "
+     "resource quotas name requests, so the kubelet refuses it; use another domain"},
+    {"long domain",
+     "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"" LONG_DOMAIN "/nic\", "
+     "\"selectors\": {\"driver\": [\"vfio-pci\"]}}]}",
+     "resources[0] \"" LONG_DOMAIN_SHOWN "...\": resourceName is not a resource name the kubelet "
+     "accepts (it would refuse every registration): the domain is longer than 244 characters (the "
+     "kubelet checks \"requests.<domain>\", at most 253 characters)"},
 };
 
 static void test_errors(void **state)
@@ -406,6 +456,23 @@ static void test_api_errors(void **state)
 	assert_null(config);
 	assert_null(hostdev_dp_config_free(NULL));
 	hostdev_ctx_unref(ctx);
+}
+
+/* A backslash followed by "u0000" is no NUL: kept as written. */
+static void test_nul_lookalike(void **state)
+{
+	struct hostdev_dp_config *config = NULL;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(dp_config_parse_text("{\"resources\": [{\"kind\": \"usb\", "
+					      "\"resourceName\": \"example.com/key\", "
+					      "\"selectors\": {\"serial\": [\"a\\\\u0000\"]}}]}",
+					      &config, err, sizeof(err)),
+			 0);
+	assert_int_equal(config->specs[0].sel.n_serials, 1);
+	assert_string_equal(config->specs[0].sel.serials[0], "a\\u0000");
+	dp_config_unref(config);
 }
 
 /* What the parser makes of valid values (the internal structure). */
@@ -873,11 +940,12 @@ static void test_extremes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_errors),	 cmocka_unit_test(test_errors_internal),
-	    cmocka_unit_test(test_api_errors),	 cmocka_unit_test(test_values),
-	    cmocka_unit_test(test_value_syntax), cmocka_unit_test(test_load),
-	    cmocka_unit_test(test_prefixes),	 cmocka_unit_test(test_mutations),
-	    cmocka_unit_test(test_types),	 cmocka_unit_test(test_extremes),
+	    cmocka_unit_test(test_errors),	  cmocka_unit_test(test_errors_internal),
+	    cmocka_unit_test(test_api_errors),	  cmocka_unit_test(test_values),
+	    cmocka_unit_test(test_value_syntax),  cmocka_unit_test(test_load),
+	    cmocka_unit_test(test_prefixes),	  cmocka_unit_test(test_mutations),
+	    cmocka_unit_test(test_types),	  cmocka_unit_test(test_extremes),
+	    cmocka_unit_test(test_nul_lookalike),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -248,6 +250,48 @@ static void test_pci_iommufd(void **state)
 			"PCI_RESOURCE_EXAMPLE_COM_NIC=0000:06:00.0|/dev/vfio/vfio,/dev/vfio/8");
 }
 
+/* The lowest free file descriptor: with RLIMIT_NOFILE there, every open() fails with EMFILE. */
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	assert_true(fd >= 0);
+	close(fd);
+	return fd;
+}
+
+/* Out of file descriptors is not an unplug: the real errno, and a message that says so. */
+static void test_pci_allocate_out_of_fds(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p = make(f, nic_config, "example.com/nic");
+	struct rlimit old, low;
+	struct plugin_answer a = {0};
+	char *dir = NULL;
+	int r;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)lowest_free_fd();
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	r = plugin_allocate(p, IDS("0000:06:00.0"), &a);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(r, -EMFILE);
+	assert_non_null(a.error);
+	assert_true(asprintf(&dir,
+			     "0000:06:00.0 of example.com/nic cannot be checked now: "
+			     "0000:06:00.0: cannot open %s/sys/bus/pci/devices: Too many open "
+			     "files; the device plugin is short of file descriptors, which says "
+			     "nothing about the device: retry",
+			     fakeroot_path(f->root)) > 0);
+	assert_string_equal(a.error, dir);
+	free(dir);
+	answer_clear(&a);
+	/* With descriptors again, the same device is allocated. */
+	expect_allocate(p, IDS("0000:06:00.0"),
+			"PCI_RESOURCE_EXAMPLE_COM_NIC=0000:06:00.0|/dev/vfio/vfio,/dev/vfio/8");
+}
+
 static void test_pci_allocate_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -320,12 +364,16 @@ static void test_pci_sriov_env(void **state)
 			"\"mount\":\"/dev/vfio/vfio\"}}}|/dev/vfio/vfio,/dev/vfio/51");
 }
 
+/* The policy works on what the last list saw of the devices: list, then ask. */
 static void expect_preferred(struct plugin *p, const char *const *available, size_t n,
 			     const char *const *must, size_t n_must, size_t size, const char *want)
 {
 	struct plugin_answer a = {0};
+	struct plugin_list l = {0};
 	char got[1024] = "";
 
+	assert_int_equal(plugin_list_devices(p, &l), 0);
+	plugin_list_clear(&l);
 	assert_int_equal(plugin_preferred(p, available, n, must, n_must, size, &a), 0);
 	for (size_t i = 0; i < a.n_ids; i++)
 		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? "," : "",
@@ -531,6 +579,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pci_allocate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_iommufd, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_allocate_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pci_allocate_out_of_fds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_sriov_env, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_preferred, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_usb, setup, teardown),

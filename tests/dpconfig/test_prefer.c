@@ -214,6 +214,52 @@ static void test_large(void **state)
 	}
 }
 
+/*
+ * Cost, counted: the policy compares ids with strcmp() (wrapped in this test, CMakeLists.txt).
+ * Comparing every candidate with every other at each step made 8 * n * n calls for 8 devices
+ * among n (GetPreferredAllocation of 30 000 ids blocked the loop for seconds); hashed keys make a
+ * few per candidate.
+ */
+static unsigned long strcmp_calls;
+int __real_strcmp(const char *a, const char *b);
+__attribute__((visibility("default"))) int __wrap_strcmp(const char *a, const char *b);
+int __wrap_strcmp(const char *a, const char *b)
+{
+	strcmp_calls++;
+	return __real_strcmp(a, b);
+}
+
+static void test_cost(void **state)
+{
+	enum { N = 3000, PFS = 100, SIZE = 8 };
+	static struct prefer_candidate c[N];
+	static char ids[N][16], pfs[PFS][16];
+	static const char *out[SIZE];
+	static const char *const must[] = {"vf1234"};
+	long k;
+
+	(void)state;
+	for (int p = 0; p < PFS; p++)
+		snprintf(pfs[p], sizeof(pfs[p]), "pf%d", p);
+	for (int i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "vf%d", i);
+		c[i] = (struct prefer_candidate)CAND(ids[i], i % 2, 1000 + i, pfs[i % PFS]);
+	}
+	strcmp_calls = 0;
+	k = prefer_select(c, N, must, 1, SIZE, out);
+	if (strcmp_calls > 20ul * N)
+		fail_msg("%lu strcmp calls for %d candidates: not linear", strcmp_calls, N);
+	/* And the answer: the must-include VF, then VFs of its PF (pf34) on its node. */
+	assert_int_equal(k, SIZE);
+	assert_string_equal(out[0], "vf1234");
+	for (int i = 1; i < SIZE; i++) {
+		int n = atoi(out[i] + 2);
+
+		assert_int_equal(n % PFS, 34);
+		assert_int_equal(n % 2, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +272,7 @@ int main(void)
 	    cmocka_unit_test(test_groups_beat_pf),
 	    cmocka_unit_test(test_duplicates_in_available),
 	    cmocka_unit_test(test_large),
+	    cmocka_unit_test(test_cost),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

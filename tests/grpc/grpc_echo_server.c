@@ -2,9 +2,10 @@
 /*
  * Test peer for the gRPC transport, built from the library's objects (internal API).
  *
- *   grpc_echo_server serve SOCKET
+ *   grpc_echo_server serve SOCKET [MEMORY_LIMIT]
  *	Serve the test.Echo methods below on SOCKET until SIGTERM/SIGINT; prints "READY" once
- *	listening.
+ *	listening. MEMORY_LIMIT: the loop's budget of connection memory in bytes
+ *	(grpc_set_memory_limit()), and warnings logged to stderr.
  *   grpc_echo_server call SOCKET METHOD REQUEST TIMEOUT_MS [SERVE_SOCKET]
  *	One grpc_client_unary() call; prints {"status": N, "message": "...", "response": "hex"}.
  *	With SERVE_SOCKET it serves test.Echo there while the call is in flight (the peer may dial
@@ -20,6 +21,8 @@
  *   /test.Echo/Size	   "N": N bytes of 'x'
  *   /test.Echo/Authority  the request's :authority
  *   /test.Echo/Stats	   "open=<streams open> closed=<streams closed> calls=<calls>"
+ *   /test.Echo/Flood	   "SIZE": a message of SIZE bytes every millisecond until the client goes
+ *			   away (a send the per-call limit refuses is tried again later)
  */
 #include <errno.h>
 #include <signal.h>
@@ -115,6 +118,57 @@ static void m_stream(struct grpc_call *call, const uint8_t *msg, size_t len, voi
 		grpc_call_send(call, (const uint8_t *)buf, (size_t)k);
 	}
 	grpc_call_finish(call, GRPC_STATUS_OK, NULL);
+}
+
+struct flood {
+	struct state *state;
+	struct grpc_call *call;
+	struct loop_source *timer;
+	uint8_t *message;
+	size_t size;
+};
+
+static void flood_closed(struct grpc_call *call, void *userdata)
+{
+	struct flood *fl = userdata;
+
+	loop_remove(fl->timer);
+	fl->state->streams_open--;
+	fl->state->streams_closed++;
+	free(fl->message);
+	free(fl);
+}
+
+static void flood_tick(struct loop_source *source, void *userdata)
+{
+	struct flood *fl = userdata;
+
+	fl->timer = NULL;
+	if (grpc_call_send(fl->call, fl->message, fl->size) == -EPIPE)
+		return;
+	loop_add_timer(fl->state->loop, 1, flood_tick, fl, &fl->timer);
+}
+
+static void m_flood(struct grpc_call *call, const uint8_t *msg, size_t len, void *userdata)
+{
+	struct state *state = userdata;
+	char *req = text(msg, len);
+	struct flood *fl = calloc(1, sizeof(*fl));
+
+	if (!fl)
+		abort();
+	fl->size = (size_t)strtoul(req, NULL, 10);
+	free(req);
+	fl->message = malloc(fl->size ? fl->size : 1);
+	if (!fl->message)
+		abort();
+	memset(fl->message, 'f', fl->size);
+	fl->state = state;
+	fl->call = call;
+	state->calls++;
+	state->streams_open++;
+	grpc_call_on_close(call, flood_closed, fl);
+	flood_tick(NULL, fl);
 }
 
 static void fail(struct grpc_call *call, const uint8_t *msg, size_t len, bool after)
@@ -216,6 +270,7 @@ static const struct grpc_method methods[] = {
     {"/test.Echo/Fail", m_fail},	   {"/test.Echo/FailAfter", m_fail_after},
     {"/test.Echo/Delay", m_delay},	   {"/test.Echo/Size", m_size},
     {"/test.Echo/Authority", m_authority}, {"/test.Echo/Stats", m_stats},
+    {"/test.Echo/Flood", m_flood},
 };
 
 static hostdev_dp_loop *signal_loop;
@@ -287,8 +342,8 @@ int main(int argc, char **argv)
 	int r;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: grpc_echo_server serve SOCKET | call SOCKET METHOD REQUEST "
-				"TIMEOUT_MS [SERVE_SOCKET]\n");
+		fprintf(stderr, "usage: grpc_echo_server serve SOCKET [MEMORY_LIMIT] | call SOCKET "
+				"METHOD REQUEST TIMEOUT_MS [SERVE_SOCKET]\n");
 		return 2;
 	}
 	if (hostdev_ctx_new(&ctx) < 0)
@@ -304,6 +359,12 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 
 	if (strcmp(argv[1], "serve") == 0) {
+		if (argc >= 4) {
+			if (!getenv("GRPC_TEST_DEBUG"))
+				hostdev_ctx_set_log_fn(ctx, log_stderr, NULL);
+			if (grpc_set_memory_limit(state.loop, strtoul(argv[3], NULL, 10)) < 0)
+				goto fail;
+		}
 		if (start_server(state.loop, &state, argv[2], &server) < 0)
 			goto fail;
 		printf("READY\n");

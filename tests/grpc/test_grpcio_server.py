@@ -293,3 +293,51 @@ def test_stale_socket_replaced_live_refused(tmp_path):
             assert unary(ch, "Unary")(b"x", timeout=5) == b"x"
     finally:
         srv.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# Memory: peers that never read
+
+
+def test_memory_budget_closes_the_peer_that_holds_the_most(tmp_path):
+    """Each call may queue 16 MiB for a peer that does not read, but many calls on many
+    connections would add up; over the loop's budget (here 8 MiB) the connection that holds the
+    most is closed, and the others go on. Clients: python3-h2 (h2peer.py), whose windows the test
+    drives, and grpcio."""
+    from h2peer import H2Peer
+
+    path = str(tmp_path / "echo.sock")
+    log = open(tmp_path / "server.log", "w+")
+    proc = subprocess.Popen([ECHO, "serve", path, str(8 << 20)], stdout=subprocess.PIPE,
+                            stderr=log, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "READY"
+        # A reader that keeps up with 1 KB every millisecond...
+        reader = H2Peer(path, window=1 << 24, auto_ack=True)
+        rsid = reader.call("/test.Echo/Flood", b"1024")
+        assert reader.wait(lambda: len(reader.data[rsid]) > 10 * 1024)
+        # ...and a stream that never opens its window: 64 KiB every millisecond wait for it.
+        hog = H2Peer(path, window=0)
+        hog.call("/test.Echo/Flood", b"65536")
+        deadline = time.monotonic() + 60
+        while not hog.closed and time.monotonic() < deadline:
+            hog.pump(0.05)
+            reader.pump(0.05)
+        assert hog.closed, "the connection over the budget was not closed"
+        # The reader goes on, and new calls are served.
+        before = len(reader.data[rsid])
+        assert reader.wait(lambda: len(reader.data[rsid]) > before + 10 * 1024)
+        assert not reader.closed
+        with grpc.insecure_channel("unix:" + path) as ch:
+            assert ch.unary_unary("/test.Echo/Unary")(b"still here", timeout=30) == b"still here"
+        log.seek(0)
+        text = log.read()
+        assert "closing the connection: it holds" in text
+        assert "the most of all, and the connections of this loop hold" in text
+        assert "over their budget of %d" % (8 << 20) in text
+        reader.close()
+        hog.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        log.close()

@@ -78,6 +78,142 @@ static void dispatch_until(hostdev_dp_loop *loop, const volatile int *flag, int 
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* The loop's worker thread */
+
+struct job {
+	pthread_mutex_t *lock;
+	pthread_cond_t *cond;
+	int *order; /* where this job writes its number when it runs */
+	int *ran;   /* jobs run so far */
+	int number;
+	int block_fd; /* >= 0: the work waits for a byte here */
+	volatile int running, worked, done;
+	pthread_t work_thread, done_thread;
+};
+
+static void job_work(void *userdata)
+{
+	struct job *j = userdata;
+	char byte;
+
+	j->work_thread = pthread_self();
+	pthread_mutex_lock(j->lock);
+	j->running = 1;
+	j->order[(*j->ran)++] = j->number;
+	pthread_cond_broadcast(j->cond);
+	pthread_mutex_unlock(j->lock);
+	if (j->block_fd >= 0)
+		assert_int_equal(read(j->block_fd, &byte, 1), 1);
+	j->worked = 1;
+}
+
+static void job_done(void *userdata)
+{
+	struct job *j = userdata;
+
+	j->done_thread = pthread_self();
+	j->done = 1;
+}
+
+/* Write a byte to @fd once @j runs (a thread, so that the test may block in a cancel). */
+struct release {
+	struct job *job;
+	int fd;
+};
+
+static void *release_when_running(void *arg)
+{
+	struct release *r = arg;
+
+	pthread_mutex_lock(r->job->lock);
+	while (!r->job->running)
+		pthread_cond_wait(r->job->cond, r->job->lock);
+	pthread_mutex_unlock(r->job->lock);
+	assert_int_equal(write(r->fd, "x", 1), 1);
+	return NULL;
+}
+
+static void test_worker(void **state)
+{
+	struct fixture *f = *state;
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	int order[8] = {0}, ran = 0, pipe_fd[2];
+	struct job jobs[4];
+	struct loop_work *w[4];
+	struct release rel;
+	hostdev_ctx *wctx;
+	pthread_t thread;
+
+	assert_int_equal(pipe(pipe_fd), 0);
+	for (int i = 0; i < 4; i++)
+		jobs[i] = (struct job){.lock = &lock,
+				       .cond = &cond,
+				       .order = order,
+				       .ran = &ran,
+				       .number = i + 1,
+				       .block_fd = -1};
+	/* The worker's context copies the loop's. */
+	assert_int_equal(hostdev_ctx_set_path(f->ctx, HOSTDEV_PATH_SYSFS, "/tmp/fake-sys"), 0);
+	loop_lock(f->loop);
+	wctx = loop_worker_ctx(f->loop);
+	assert_non_null(wctx);
+	assert_ptr_not_equal(wctx, f->ctx);
+	assert_string_equal(hostdev_ctx_get_path(wctx, HOSTDEV_PATH_SYSFS), "/tmp/fake-sys");
+	/* In order, off the loop's thread; done on the dispatching thread. Job 1 blocks until
+	 * job 2 is cancelled, which must then never run. */
+	jobs[0].block_fd = pipe_fd[0];
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(loop_queue_work(f->loop, job_work, job_done, &jobs[i], &w[i]), 0);
+	loop_unlock(f->loop);
+	pthread_mutex_lock(&lock);
+	while (!jobs[0].running)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	loop_lock(f->loop);
+	loop_cancel_work(w[1]);
+	loop_unlock(f->loop);
+	assert_int_equal(write(pipe_fd[1], "x", 1), 1);
+	dispatch_until(f->loop, &jobs[2].done, 30000);
+	assert_true(jobs[0].done && jobs[2].done && !jobs[1].done && !jobs[1].running);
+	assert_int_equal(ran, 2);
+	assert_int_equal(order[0], 1);
+	assert_int_equal(order[1], 3);
+	assert_false(pthread_equal(jobs[0].work_thread, pthread_self()));
+	assert_true(pthread_equal(jobs[0].done_thread, pthread_self()));
+	/* Cancelling a running job waits for its work (released by another thread meanwhile), and
+	 * its done never runs. */
+	jobs[3].block_fd = pipe_fd[0];
+	rel = (struct release){&jobs[3], pipe_fd[1]};
+	loop_lock(f->loop);
+	assert_int_equal(loop_queue_work(f->loop, job_work, job_done, &jobs[3], &w[3]), 0);
+	loop_unlock(f->loop);
+	pthread_mutex_lock(&lock);
+	while (!jobs[3].running)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	assert_int_equal(pthread_create(&thread, NULL, release_when_running, &rel), 0);
+	loop_lock(f->loop);
+	loop_cancel_work(w[3]);
+	loop_unlock(f->loop);
+	assert_true(jobs[3].worked);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	/* Waiting for a job without a done function, without the loop's lock. */
+	jobs[1] = (struct job){
+	    .lock = &lock, .cond = &cond, .order = order, .ran = &ran, .number = 5, .block_fd = -1};
+	loop_lock(f->loop);
+	assert_int_equal(loop_queue_work(f->loop, job_work, NULL, &jobs[1], &w[1]), 0);
+	loop_unlock(f->loop);
+	loop_wait_work(w[1]);
+	assert_true(jobs[1].worked);
+	while (hostdev_dp_loop_dispatch(f->loop, 100) > 0)
+		;
+	assert_false(jobs[3].done || jobs[1].done);
+	close(pipe_fd[0]);
+	close(pipe_fd[1]);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
 /* Loop */
 
 struct order {
@@ -617,6 +753,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_timers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_worker, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_remove_in_callback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_quit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_embed, setup, teardown),

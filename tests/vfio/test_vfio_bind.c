@@ -679,6 +679,18 @@ static void test_journal_bad_driver_name(void **state)
 		      "invalid \"driver\"");
 }
 
+/* cJSON reads "a\u0000b" as "a": refused, not cut short. */
+static void test_journal_nul_in_string(void **state)
+{
+	check_corrupt(
+	    *state,
+	    "{\"format\":\"libhostdev-vfio-journal\",\"version\":1,\"records\":[{"
+	    "\"address\":\"0000:01:00.0\",\"driver\":\"e1000e\","
+	    "\"driver_override\":null,\"iommu_group\":2,\"time\":1,\"owner\":\"pod-a\\u0000"
+	    "pod-b\",\"group_bind\":false,\"complete\":true}]}",
+	    "\\u0000 (a NUL character) in records[0].owner");
+}
+
 static void test_journal_future_version(void **state)
 {
 	check_corrupt(*state,
@@ -818,6 +830,7 @@ int main(void)
 	    T(test_journal_bad_driver_name),
 	    T(test_journal_future_version),
 	    T(test_journal_symlink_refused),
+	    T(test_journal_nul_in_string),
 	    T(test_journal_json),
 	    T(test_journal_read_without_state_dir),
 	    T(test_interrupted_record_reused),

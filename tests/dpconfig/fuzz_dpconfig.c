@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libFuzzer target for the resource selection config parser (dp_config_parse.c and
+ * dp_config_values.c, with the JSON checks of json_scan.c and the kubelet's name rules): any bytes
+ * as the config text must give a config or -EINVAL with a message, never a crash, a leak or
+ * undefined behaviour. A config that parses is checked for what the parser promises: explicit
+ * names the kubelet accepts, each once, and no selector list that is empty.
+ * Built with clang -fsanitize=fuzzer,address,undefined from the parser's sources directly.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dp_config.h"
+#include "dp_resource_name.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(const struct hostdev_dp_config *config)
+{
+	if (config->n_specs == 0)
+		abort();
+	for (size_t i = 0; i < config->n_specs; i++) {
+		const struct dp_spec *s = &config->specs[i];
+
+		if (s->naming == DP_NAMING_EXPLICIT && dp_resource_name_problem(s->resource_name))
+			abort();
+		for (size_t j = 0; j < i; j++)
+			if (s->naming == DP_NAMING_EXPLICIT &&
+			    config->specs[j].naming == DP_NAMING_EXPLICIT &&
+			    strcmp(s->resource_name, config->specs[j].resource_name) == 0)
+				abort();
+		if (s->sel.n_ids + s->sel.n_classes + s->sel.n_drivers + s->sel.n_addresses +
+			s->sel.n_pfs + s->sel.n_serials + s->sel.n_ports + s->sel.n_types +
+			s->sel.n_parents ==
+		    0)
+			abort();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct hostdev_dp_config *config = NULL;
+	char err[1024];
+	char *text = malloc(size + 1);
+	int r;
+
+	if (!text)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	r = dp_config_parse_text(text, &config, err, sizeof(err));
+	if (r == 0) {
+		check(config);
+		dp_config_unref(config);
+	} else if (r != -EINVAL && r != -ENOMEM) {
+		abort();
+	} else if (r == -EINVAL && !err[0]) {
+		abort(); /* every refusal says why */
+	}
+	free(text);
+	return 0;
+}
