@@ -521,6 +521,109 @@ static void test_shutdown_closes_streams(void **state)
 	assert_int_not_equal(r.status, GRPC_STATUS_OK);
 }
 
+/* A raw HTTP/2 client connected to @f's server, past the preface and the SETTINGS exchange. */
+static int raw_client(struct fixture *f)
+{
+	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+				      "\x00\x00\x00\x04\x00\x00\x00\x00\x00"; /* SETTINGS */
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	uint64_t end = now_ms() + 30000;
+	struct pollfd pfd;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memcpy(sa.sun_path, f->sock, strlen(f->sock) + 1);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, preface, sizeof(preface) - 1), (ssize_t)sizeof(preface) - 1);
+	/* The server's SETTINGS say it accepted and read us. */
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	while (poll(&pfd, 1, 0) == 0 && now_ms() < end)
+		assert_true(hostdev_dp_loop_dispatch(f->loop, 50) >= 0);
+	assert_true(pfd.revents & POLLIN);
+	return fd;
+}
+
+/* Reads a raw client's socket to its end, then closes it. */
+struct raw_reader {
+	int fd;
+	bool goaway; /* a GOAWAY frame came */
+	ssize_t end; /* the last recv(): 0 end of stream, -1 error (errno in err) */
+	int err;
+};
+
+static void *read_to_end(void *arg)
+{
+	struct raw_reader *r = arg;
+	uint8_t buf[65536];
+	size_t used = 0;
+
+	for (;;) {
+		ssize_t n = recv(r->fd, buf + used, sizeof(buf) - used, 0);
+
+		if (n <= 0) {
+			r->end = n;
+			r->err = n < 0 ? errno : 0;
+			break;
+		}
+		used += (size_t)n;
+		/* Whole frames: 3 bytes length, type, flags, stream id, payload. */
+		while (used >= 9) {
+			size_t len = (size_t)buf[0] << 16 | (size_t)buf[1] << 8 | buf[2];
+
+			if (used < 9 + len)
+				break;
+			if (buf[3] == 0x7)
+				r->goaway = true;
+			memmove(buf, buf + 9 + len, used - 9 - len);
+			used -= 9 + len;
+		}
+		assert_true(used < sizeof(buf));
+	}
+	close(r->fd);
+	return NULL;
+}
+
+/*
+ * A graceful shutdown while the peer still writes: the peer reads everything (the GOAWAY last)
+ * and then the end of the stream. A plain close with the peer's frames unread resets the
+ * connection instead (ECONNRESET), and gRPC clients then drop what they had not parsed yet.
+ */
+static void test_graceful_shutdown(void **state)
+{
+	static const char ping[] = "\x00\x00\x08\x06\x00\x00\x00\x00\x00"
+				   "12345678";
+	struct fixture *f = *state;
+	struct server_state s = {.loop = f->loop};
+	struct grpc_server *server;
+	struct raw_reader reader = {0};
+	pthread_t t;
+
+	assert_int_equal(grpc_server_new(f->loop, methods, ARRAY_SIZE(methods), &s, &server), 0);
+	assert_int_equal(grpc_server_listen(server, f->sock), 0);
+	reader.fd = raw_client(f);
+	/* Frames the server has not read when it shuts down. */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(write(reader.fd, ping, sizeof(ping) - 1),
+				 (ssize_t)sizeof(ping) - 1);
+	assert_int_equal(pthread_create(&t, NULL, read_to_end, &reader), 0);
+	grpc_server_shutdown_gracefully(server, true, 30000);
+	pthread_join(t, NULL);
+	assert_true(reader.goaway);
+	assert_int_equal(reader.end, 0);
+	assert_int_equal(reader.err, 0);
+	assert_int_equal(access(f->sock, F_OK), -1);
+
+	/* A peer that never reads nor closes holds the shutdown only for the time given. */
+	assert_int_equal(grpc_server_listen(server, f->sock), 0);
+	reader.fd = raw_client(f);
+	assert_int_equal(write(reader.fd, ping, sizeof(ping) - 1), (ssize_t)sizeof(ping) - 1);
+	grpc_server_shutdown_gracefully(server, true, 100);
+	reader.goaway = false;
+	read_to_end(&reader);
+	assert_true(reader.goaway);
+	grpc_server_free(server);
+}
+
 static void test_stale_socket(void **state)
 {
 	struct fixture *f = *state;
@@ -626,6 +729,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unary, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shutdown_closes_streams, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_graceful_shutdown, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_socket, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_client_from_other_thread, setup, teardown),
 	};
