@@ -7,8 +7,13 @@
  *
  * Semantics (docs/usb.md, "Monitor"):
  *  - The monitor keeps the last known snapshot of every device it has reported. A remove event
- *    carries that snapshot; a device removed without ever being seen carries only what the
- *    uevent says (ids, bus/devnum, address).
+ *    carries that snapshot; a device removed without ever being seen carries its snapshot if
+ *    its sysfs directory is still there with the uevent's devnum (the kernel announces a
+ *    removal before the directory goes), else only what the uevent says: ids, bus/devnum,
+ *    address, and the port identity derived from the uevent's device path (controller, port
+ *    chain) and the root hub, the same as the device had (unless the controller went too).
+ *  - hostdev_event_is_partial() is 1 for every event whose snapshot was built from a uevent
+ *    because the device was already gone, including the later events (remove) that carry it.
  *  - A duplicate add (the device is already known with the same identity) is dropped; an add for a
  *    known USB port with a different devnum (re-plug whose remove was missed) is reported as a
  *    remove of the old snapshot followed by the add.
@@ -90,8 +95,10 @@ void hostdev_monitor_set_callback(hostdev_monitor *monitor, hostdev_monitor_fn f
  * Start listening. Events that happen from now on are queued in the kernel socket until
  * hostdev_monitor_process(). With HOSTDEV_MONITOR_ENUMERATE the present devices are reported
  * through the callback before this returns (the socket is opened first, so nothing falls between
- * the replay and the live events; a device that changes meanwhile may be reported twice, see
- * above). Returns 0, -EINVAL (unknown flag), -EBUSY (already started), -ENOMEM, or the error of
+ * the replay and the live events). A device plugged while this enumerates is reported exactly
+ * once: as a replay if the enumeration found it (its queued add is then a duplicate and
+ * dropped), else as a live add from hostdev_monitor_process(). A replay means "found by the
+ * enumeration", not "present before the call": treat replayed and live adds alike. Returns 0, -EINVAL (unknown flag), -EBUSY (already started), -ENOMEM, or the error of
  * the netlink socket (-EPERM, -EPROTONOSUPPORT...).
  */
 int hostdev_monitor_start(hostdev_monitor *monitor, unsigned int flags);
