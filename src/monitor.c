@@ -559,8 +559,13 @@ static int handle_uevent(hostdev_monitor *m, struct udev_device *ud, int *count)
 			report_remove(m, k, ev.seqnum, count);
 			k = NULL;
 		} else {
-			/* Duplicate (replay and live add of the same device): keep it quiet. */
-			known_set(k, &ev);
+			/* Duplicate (replay and live add of the same device): keep it quiet. Read
+			 * once the device is on its way out, it must not replace a complete
+			 * snapshot: the remove that follows carries it. */
+			if (snapshot_complete(&ev) || !(k->usb || k->pci))
+				known_set(k, &ev);
+			else if (ev.seqnum > k->seqnum)
+				k->seqnum = ev.seqnum;
 			hostdev_usb_device_unref(ev.usb);
 			hostdev_pci_device_unref(ev.pci);
 			return 0;

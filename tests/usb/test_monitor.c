@@ -178,6 +178,34 @@ static void test_add_remove_kernel(void **state)
 	g_free(path);
 }
 
+/* A duplicate add read only once the device is gone (a quick unplug) keeps the complete
+ * snapshot, and the remove carries it. */
+static void test_duplicate_add_after_unplug(void **state)
+{
+	struct fixture *f = *state;
+	struct tb_usb kbd = {"1-5",  1,
+			     9,	     0x0627,
+			     0x0001, 0,
+			     0,	     "12",
+			     "QEMU", "QEMU USB Keyboard",
+			     "77",   0,
+			     1,	     {{3, 1, 1, "usbhid"}}};
+	char *path;
+
+	start(f, HOSTDEV_MONITOR_SOURCE_KERNEL);
+	path = tb_add_usb(f->tb, tree_syspath("usb1"), &kbd);
+	umockdev_testbed_uevent(f->tb, path, "add");
+	assert_int_equal(pump(f), 1);
+	umockdev_testbed_uevent(f->tb, path, "add");
+	umockdev_testbed_uevent(f->tb, path, "remove");
+	umockdev_testbed_remove_device(f->tb, path);
+	assert_int_equal(pump(f), 1);
+	assert_string_equal(f->seen[1].line, "remove usb 1-5 0627:0001");
+	assert_false(f->seen[1].partial);
+	assert_string_equal(f->seen[1].manufacturer, "QEMU");
+	g_free(path);
+}
+
 static void test_udev_source_and_bind(void **state)
 {
 	struct fixture *f = *state;
@@ -395,6 +423,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_add_remove_kernel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicate_add_after_unplug, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_udev_source_and_bind, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_enumerate_and_duplicates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_removal_without_arrival, setup, teardown),
