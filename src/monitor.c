@@ -538,6 +538,8 @@ static int handle_uevent(hostdev_monitor *m, struct udev_device *ud, int *count)
 			ev.usb = NULL;
 			r = usb_partial(m, ud, &ev);
 		}
+		if (r == 0 && !snapshot_complete(&ev))
+			ev.partial = true; /* read while its attributes vanish */
 		if (r == 0 && event_matches(m, &ev))
 			deliver(m, &ev, count);
 		hostdev_usb_device_unref(ev.usb);
@@ -581,6 +583,10 @@ static int handle_uevent(hostdev_monitor *m, struct udev_device *ud, int *count)
 		if (ev.seqnum > k->seqnum)
 			k->seqnum = ev.seqnum;
 	} else {
+		/* First heard of while it is torn down, nothing better kept: what could be read
+		 * (identity, port) is right, the rest is missing, and the event says so. */
+		if (!snapshot_complete(&ev))
+			ev.partial = true;
 		known_set(k, &ev);
 	}
 	matches = event_matches(m, &ev);

@@ -71,7 +71,7 @@ hog_pid="" ctest_pid=""
 stop_hogs() {
 	if [ -n "$ctest_pid" ]; then
 		# Its process group: the tests ctest started go with it.
-		kill -TERM -- "-$ctest_pid" 2>/dev/null || true
+		kill -TERM "-$ctest_pid" 2>/dev/null || true
 		wait "$ctest_pid" 2>/dev/null || true
 		ctest_pid=""
 	fi

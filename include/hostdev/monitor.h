@@ -12,8 +12,10 @@
  *    removal before the directory goes), else only what the uevent says: ids, bus/devnum,
  *    address, and the port identity derived from the uevent's device path (controller, port
  *    chain) and the root hub, the same as the device had (unless the controller went too).
- *  - hostdev_event_is_partial() is 1 for every event whose snapshot was built from a uevent
- *    because the device was already gone, including the later events (remove) that carry it.
+ *  - hostdev_event_is_partial() is 1 for every event whose snapshot is not a complete read: built
+ *    from a uevent because the device was already gone, or read while its attributes vanished
+ *    (a device first heard of during its unplug), including the later events (remove) that
+ *    carry it. Identity (ids, bus/devnum, port identity) is right; strings may be missing.
  *  - A duplicate add (the device is already known with the same identity) is dropped; an add for a
  *    known USB port with a different devnum (re-plug whose remove was missed) is reported as a
  *    remove of the old snapshot followed by the add.
@@ -130,8 +132,8 @@ const char *hostdev_event_get_driver(const hostdev_event *event);
 unsigned long long hostdev_event_get_seqnum(const hostdev_event *event);
 /** 1 for devices reported by HOSTDEV_MONITOR_ENUMERATE, else 0. */
 int hostdev_event_is_replay(const hostdev_event *event);
-/** 1 when the device could not be read from sysfs (it was already gone) and the snapshot holds
- * only what the uevent carried, else 0. */
+/** 1 when the snapshot is not a complete read of the device (it was gone, or going: see above);
+ * its identity is right, names and strings may be missing. Else 0. */
 int hostdev_event_is_partial(const hostdev_event *event);
 /** The USB device snapshot (borrowed), NULL for PCI events. */
 hostdev_usb_device *hostdev_event_get_usb_device(const hostdev_event *event);

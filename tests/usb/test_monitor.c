@@ -312,6 +312,40 @@ static void test_first_heard_during_unplug(void **state)
 	free(port_id);
 }
 
+/*
+ * The same when the watch reads the device while its attributes vanish (its directory still
+ * there, as seen in a QEMU guest): the events say they are partial, with the port identity.
+ */
+static void test_first_heard_while_attributes_vanish(void **state)
+{
+	struct fixture *f = *state;
+	const char *path = tree_syspath("1-1");
+	char *port_id = port_id_of(f, "1-1"), *root, *file;
+
+	start(f, HOSTDEV_MONITOR_SOURCE_KERNEL);
+	/* unlink() is not redirected by umockdev: remove the files in the testbed's own tree. */
+	root = umockdev_testbed_get_root_dir(f->tb);
+	for (const char *const *a = (const char *const[]){"speed", "manufacturer", NULL}; *a; a++) {
+		file = g_strdup_printf("%s%s/%s", root, path, *a);
+		assert_int_equal(unlink(file), 0);
+		g_free(file);
+	}
+	g_free(root);
+	umockdev_testbed_uevent(f->tb, path, "unbind");
+	assert_int_equal(pump(f), 2);
+	umockdev_testbed_uevent(f->tb, path, "remove");
+	umockdev_testbed_remove_device(f->tb, path);
+	assert_int_equal(pump(f), 1);
+	assert_string_equal(f->seen[0].line, "add usb 1-1 0627:0001");
+	assert_string_equal(f->seen[1].line, "unbind usb 1-1 0627:0001");
+	assert_string_equal(f->seen[2].line, "remove usb 1-1 0627:0001");
+	for (int i = 0; i < 3; i++) {
+		assert_true(f->seen[i].partial);
+		assert_string_equal(f->seen[i].port_id, port_id);
+	}
+	free(port_id);
+}
+
 /* The kernel sends remove before the directory goes: a remove processed meanwhile is reported
  * with the device as it still is (the same devnum), not dropped. */
 static void test_removal_seen_before_the_directory_goes(void **state)
@@ -428,6 +462,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_enumerate_and_duplicates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_removal_without_arrival, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_first_heard_during_unplug, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_first_heard_while_attributes_vanish, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_removal_seen_before_the_directory_goes, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_removal_then_replug_before_processing, setup,
