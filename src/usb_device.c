@@ -250,8 +250,11 @@ static int read_controller(hostdev_usb_device *dev, int devices_dirfd)
 	char target[PATH_MAX];
 	ssize_t n = readlinkat(devices_dirfd, dev->name, target, sizeof(target) - 1);
 
+	/* EINVAL: a plain directory (hand-made fixture), no controller known. Otherwise the entry
+	 * went away while the device was read (an unplug): a snapshot without its controller would
+	 * carry another port identity. */
 	if (n < 0)
-		return 0; /* a plain directory (hand-made fixture): no controller known */
+		return errno == EINVAL ? 0 : -ENODEV;
 	target[n] = '\0';
 	return set_controller_from_path(dev, target);
 }
