@@ -13,10 +13,10 @@
  * connection closed while busy is freed by the outermost frame.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>

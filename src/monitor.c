@@ -41,7 +41,7 @@ struct known_device {
 	char *name;
 	unsigned long long seqnum;
 	bool reported; /* an add (or replay) for it went to the callback */
-	bool partial;  /* the snapshot kept was built from a uevent: the device was already gone */
+	bool partial;  /* the snapshot kept is not a complete read (the device was gone or going) */
 	hostdev_usb_device *usb;
 	hostdev_pci_device *pci;
 };

@@ -100,8 +100,9 @@ void hostdev_monitor_set_callback(hostdev_monitor *monitor, hostdev_monitor_fn f
  * the replay and the live events). A device plugged while this enumerates is reported exactly
  * once: as a replay if the enumeration found it (its queued add is then a duplicate and
  * dropped), else as a live add from hostdev_monitor_process(). A replay means "found by the
- * enumeration", not "present before the call": treat replayed and live adds alike. Returns 0, -EINVAL (unknown flag), -EBUSY (already started), -ENOMEM, or the error of
- * the netlink socket (-EPERM, -EPROTONOSUPPORT...).
+ * enumeration", not "present before the call": treat replayed and live adds alike. Returns 0,
+ * -EINVAL (unknown flag), -EBUSY (already started), -ENOMEM, or the error of the netlink socket
+ * (-EPERM, -EPROTONOSUPPORT...).
  */
 int hostdev_monitor_start(hostdev_monitor *monitor, unsigned int flags);
 

@@ -264,13 +264,16 @@ def test_run_and_quit(fk, dp_ctx, dp_root, kubelet):
             seen["registered"] = kubelet.wait_registrations(1, timeout=conftest.WAIT)
             watch = kubelet.last_watch()
             seen["list"] = watch and watch.wait(lambda w: w.last() and len(w.last()) == 3)
+            # The kubelet records a Register (and opens the stream) before its answer reaches
+            # the plugin: the server is registered once that answer is in.
+            seen["state"] = conftest.wait_until(lambda: server.state == "registered")
             loop.quit()
 
         t = threading.Thread(target=kubelet_side)
         t.start()
         loop.run()
         t.join(conftest.WAIT)
-        assert seen == {"registered": True, "list": True}
+        assert seen == {"registered": True, "list": True, "state": True}
         assert server.state == "registered"
         # quit() before run(): run() returns at once, and the thread is not stopped by it.
         loop.quit()
