@@ -574,6 +574,10 @@ HOSTDEV_EXPORT int hostdev_dp_server_set_devices(hostdev_dp_server *server,
 /* ---------------------------------------------------------------------------------------------- */
 /* Start, refresh timer, stop */
 
+/* How long a stop waits for the kubelet to read the last messages and close its connections
+ * (it does so at once: this bounds the wait for a peer that never closes). */
+#define DP_STOP_LINGER_MS 10000
+
 /* Socket checks run this often even when the list is never refreshed. */
 #define DP_SOCKET_CHECK_MS 5000
 
@@ -707,9 +711,10 @@ static void server_stop_locked(hostdev_dp_server *server)
 	dp_watch_stop(server);
 	loop_remove(server->refresh_timer);
 	server->refresh_timer = NULL;
-	/* The kubelet sees no devices for the resource from now on. */
+	/* The kubelet sees no devices for the resource from now on: the empty list must reach it,
+	 * so the connections close once the kubelet has read everything (or after a bound). */
 	dp_service_finish_watchers(server);
-	grpc_server_shutdown(server->grpc, true);
+	grpc_server_shutdown_gracefully(server->grpc, true, DP_STOP_LINGER_MS);
 	/* Shutting down ran the close callback of every stream, except on a connection that is
 	 * busy (stop called from a plugin callback): such a stream forgets the server and is
 	 * freed by its close callback later. */

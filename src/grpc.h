@@ -78,6 +78,12 @@ void grpc_server_set_idle_timeout(struct grpc_server *server, int ms);
 /* Stop listening and close every connection (each open call's close callback runs). The socket
  * file is unlinked only when @unlink_socket is true and it is still ours (same inode). */
 void grpc_server_shutdown(struct grpc_server *server, bool unlink_socket);
+/* The same, after every peer has read what was queued for it: write what is queued, send
+ * GOAWAY, shut down our side of each connection and wait (blocking, at most @linger_ms) until
+ * each peer closed its side. A plain close can reset a connection whose peer still writes, and
+ * gRPC clients then drop the messages they had not parsed yet. Call it while the loop does not
+ * dispatch (loop lock held). */
+void grpc_server_shutdown_gracefully(struct grpc_server *server, bool unlink_socket, int linger_ms);
 /* Shut down and free. NULL-safe. */
 void grpc_server_free(struct grpc_server *server);
 /* The inode of the listening socket file, 0 when not listening (to tell whether the kubelet

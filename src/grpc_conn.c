@@ -13,6 +13,7 @@
  * connection closed while busy is freed by the outermost frame.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,7 @@ struct grpc_conn {
 	unsigned int busy;
 	bool dead;
 	bool destroyed;
+	bool write_shut; /* graceful close: our side is shut down, waiting for the peer's */
 	struct grpc_conn *prev, *next;
 };
 
@@ -1161,6 +1163,146 @@ int grpc_conn_accept(struct grpc_server *server, int fd)
 		idle_arm(conn, (uint64_t)server->idle_timeout_ms);
 	conn_kick(conn);
 	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Graceful close (server stop) */
+
+/*
+ * Closing a socket that still has unread input, or while the peer still writes (a WINDOW_UPDATE
+ * or PING in answer to our last DATA, a new call), resets the connection; gRPC clients then fail
+ * the connection's streams and drop what they had not parsed yet, such as the last message and
+ * the trailers of a ListAndWatch stream. So a stopping server writes everything, sends GOAWAY,
+ * shuts down its sending side and keeps reading (and discarding) until the peer closes its side:
+ * the peer has then read all of it.
+ */
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Produce and write what nghttp2 has; true once all of it is out. False when the socket is full
+ * (wait for POLLOUT) or the connection failed (conn->dead). Unlike conn_output(), it never
+ * decides that the connection is done. */
+static bool linger_write(struct grpc_conn *conn)
+{
+	for (;;) {
+		const uint8_t *data;
+		ssize_t n;
+
+		if (!conn_write_pending(conn))
+			return false;
+		n = nghttp2_session_mem_send(conn->session, &data);
+		if (n < 0) {
+			conn->dead = true;
+			return false;
+		}
+		if (n == 0)
+			return true;
+		if (grpc_buf_append(&conn->out, data, (size_t)n) < 0) {
+			conn->dead = true;
+			return false;
+		}
+	}
+}
+
+/* Read and discard what the peer sends; true once it closed its side (or failed). */
+static bool linger_drain(struct grpc_conn *conn)
+{
+	uint8_t buf[READ_CHUNK];
+
+	for (int i = 0; i < READS_PER_EVENT; i++) {
+		ssize_t n = recv(conn->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return false;
+		return true;
+	}
+	return false;
+}
+
+/* One step of a graceful close; true when the connection needs no more waiting. */
+static bool linger_step(struct grpc_conn *conn)
+{
+	if (!conn->write_shut) {
+		if (!linger_write(conn))
+			return conn->dead;
+		if (shutdown(conn->fd, SHUT_WR) < 0)
+			return true;
+		conn->write_shut = true;
+	}
+	return linger_drain(conn);
+}
+
+void grpc_conn_linger_all(struct grpc_server *server, int linger_ms)
+{
+	uint64_t deadline = monotonic_ms() + (uint64_t)(linger_ms > 0 ? linger_ms : 0);
+	struct grpc_conn **conns;
+	struct pollfd *pfds;
+	size_t count = 0, n = 0;
+
+	for (struct grpc_conn *c = server->conns; c; c = c->next)
+		count++;
+	if (count == 0)
+		return;
+	conns = calloc(count, sizeof(*conns));
+	pfds = calloc(count, sizeof(*pfds));
+	if (!conns || !pfds)
+		goto out; /* the plain close follows */
+	for (struct grpc_conn *c = server->conns; c; c = c->next) {
+		/* A connection in its own processing (stop from a handler) cannot write now: it
+		 * is closed when that processing ends, as before. */
+		if (c->dead || c->busy || c->fd < 0)
+			continue;
+		if (nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+					  nghttp2_session_get_last_proc_stream_id(c->session),
+					  NGHTTP2_NO_ERROR, NULL, 0) != 0)
+			continue;
+		if (!linger_step(c))
+			conns[n++] = c;
+		else
+			c->dead = true;
+	}
+	while (n > 0) {
+		uint64_t now = monotonic_ms();
+		size_t kept = 0;
+		int r;
+
+		if (now >= deadline)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			pfds[i].fd = conns[i]->fd;
+			pfds[i].events = (short)(POLLIN | (conns[i]->write_shut ? 0 : POLLOUT));
+			pfds[i].revents = 0;
+		}
+		r = poll(pfds, n, (int)(deadline - now));
+		if (r < 0 && errno != EINTR)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			if (pfds[i].revents && linger_step(conns[i]))
+				conns[i]->dead = true;
+			else
+				conns[kept++] = conns[i];
+		}
+		n = kept;
+	}
+	for (size_t i = 0; i < n; i++)
+		log_debug(conns[i]->ctx,
+			  "grpc: %s: the peer did not close within %d ms of the shutdown; closing",
+			  conns[i]->peer, linger_ms);
+out:
+	/* Nothing more goes out: the close that follows only frees. */
+	for (struct grpc_conn *c = server->conns; c; c = c->next)
+		if (c->write_shut)
+			c->dead = true;
+	free(conns);
+	free(pfds);
 }
 
 /* ---------------------------------------------------------------------------------------------- */

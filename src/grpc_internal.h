@@ -152,6 +152,10 @@ struct grpc_server {
 int grpc_conn_accept(struct grpc_server *server, int fd);
 /* Close a connection of the server: every open call's close callback runs. */
 void grpc_conn_close(struct grpc_conn *conn);
+/* Graceful close of every connection of @server (grpc_conn.c): queued output, GOAWAY and end of
+ * our side, then wait until each peer closed its side or @linger_ms passed. Blocks; the
+ * connections stay in the list, marked for the plain close that must follow. */
+void grpc_conn_linger_all(struct grpc_server *server, int linger_ms);
 /* The next connection in the server's list. */
 struct grpc_conn *grpc_conn_next(struct grpc_conn *conn);
 /* Out of file descriptors: close the connection of @loop that has no call being served and has

@@ -279,6 +279,15 @@ void grpc_server_shutdown(struct grpc_server *server, bool unlink_socket)
 	server->socket_path = NULL;
 }
 
+void grpc_server_shutdown_gracefully(struct grpc_server *server, bool unlink_socket, int linger_ms)
+{
+	if (!server)
+		return;
+	/* Still listening meanwhile, but nothing is accepted: the loop does not run. */
+	grpc_conn_linger_all(server, linger_ms);
+	grpc_server_shutdown(server, unlink_socket);
+}
+
 void grpc_server_free(struct grpc_server *server)
 {
 	if (!server)

@@ -41,6 +41,7 @@ struct known_device {
 	char *name;
 	unsigned long long seqnum;
 	bool reported; /* an add (or replay) for it went to the callback */
+	bool partial;  /* the snapshot kept is not a complete read (the device was gone or going) */
 	hostdev_usb_device *usb;
 	hostdev_pci_device *pci;
 };
@@ -308,6 +309,7 @@ static void known_set(struct known_device *k, const struct hostdev_event *ev)
 	hostdev_pci_device_unref(k->pci);
 	k->usb = usb;
 	k->pci = pci;
+	k->partial = ev->partial;
 	if (ev->seqnum > k->seqnum)
 		k->seqnum = ev->seqnum;
 }
@@ -371,6 +373,16 @@ static unsigned int property_uint(struct udev_device *ud, const char *key)
 	return v ? (unsigned int)strtoul(v, NULL, 10) : 0;
 }
 
+/* A partial USB snapshot of @ev's device from the uevent @ud: the device is gone. */
+static int usb_partial(hostdev_monitor *m, struct udev_device *ud, struct hostdev_event *ev)
+{
+	ev->partial = true;
+	return usb_device_new_partial(m->ctx, ev->name, udev_device_get_devpath(ud),
+				      property_uint(ud, "BUSNUM"), property_uint(ud, "DEVNUM"),
+				      udev_device_get_property_value(ud, "PRODUCT"),
+				      udev_device_get_property_value(ud, "TYPE"), &ev->usb);
+}
+
 /* Read the current snapshot of the device of @ev; a partial one from @ud when it is gone. */
 static int read_snapshot(hostdev_monitor *m, struct udev_device *ud, struct hostdev_event *ev)
 {
@@ -382,11 +394,7 @@ static int read_snapshot(hostdev_monitor *m, struct udev_device *ud, struct host
 			return r;
 		if (ev->interface) /* the interface's uevent does not describe the device */
 			return -ENODEV;
-		ev->partial = true;
-		return usb_device_new_partial(m->ctx, ev->name, property_uint(ud, "BUSNUM"),
-					      property_uint(ud, "DEVNUM"),
-					      udev_device_get_property_value(ud, "PRODUCT"),
-					      udev_device_get_property_value(ud, "TYPE"), &ev->usb);
+		return usb_partial(m, ud, ev);
 	}
 	r = hostdev_pci_device_new(m->ctx, ev->name, &ev->pci);
 	if (r != -ENODEV)
@@ -414,7 +422,7 @@ static void use_known_snapshot(struct hostdev_event *ev, const struct known_devi
 	hostdev_pci_device_unref(ev->pci);
 	ev->usb = hostdev_usb_device_ref(k->usb);
 	ev->pci = hostdev_pci_device_ref(k->pci);
-	ev->partial = false;
+	ev->partial = k->partial;
 }
 
 static enum hostdev_event_action parse_action(const char *action)
@@ -432,6 +440,20 @@ static bool same_usb_instance(hostdev_usb_device *a, hostdev_usb_device *b)
 	       hostdev_usb_device_get_product_id(a) == hostdev_usb_device_get_product_id(b);
 }
 
+/*
+ * The kernel announces a removal before the device's sysfs directory goes, so a remove may find
+ * its device still there: the same one (USB: the uevent's DEVNUM) unless another device was
+ * plugged into the port in between. A PCI function has no such number: its address is all.
+ */
+static bool same_instance_as_uevent(const struct hostdev_event *ev, struct udev_device *ud)
+{
+	const char *devnum = udev_device_get_property_value(ud, "DEVNUM");
+
+	if (!ev->usb || !devnum)
+		return true;
+	return hostdev_usb_device_get_devnum(ev->usb) == (unsigned int)strtoul(devnum, NULL, 10);
+}
+
 /* Report the removal of @k (with its last snapshot) and forget it. */
 static void report_remove(hostdev_monitor *m, struct known_device *k, unsigned long long seqnum,
 			  int *count)
@@ -441,6 +463,7 @@ static void report_remove(hostdev_monitor *m, struct known_device *k, unsigned l
 	    .subsystem = k->subsystem,
 	    .name = k->name,
 	    .seqnum = seqnum,
+	    .partial = k->partial,
 	    .usb = k->usb,
 	    .pci = k->pci,
 	};
@@ -504,14 +527,19 @@ static int handle_uevent(hostdev_monitor *m, struct udev_device *ud, int *count)
 			report_remove(m, k, ev.seqnum, count);
 			return 0;
 		}
-		/* Removal of a device never seen: report what the uevent says. */
+		/* Removal of a device never seen: its snapshot when it is still there (the
+		 * kernel announces a removal before the directory goes), else what the uevent
+		 * says. */
 		r = read_snapshot(m, ud, &ev);
-		if (r == 0 && !ev.partial) {
-			/* It is (again) present: this remove is stale. */
+		if (r == 0 && !ev.partial && !same_instance_as_uevent(&ev, ud)) {
+			/* Another device took the port meanwhile (its add follows): this remove
+			 * is about the one the uevent describes. */
 			hostdev_usb_device_unref(ev.usb);
-			hostdev_pci_device_unref(ev.pci);
-			return 0;
+			ev.usb = NULL;
+			r = usb_partial(m, ud, &ev);
 		}
+		if (r == 0 && !snapshot_complete(&ev))
+			ev.partial = true; /* read while its attributes vanish */
 		if (r == 0 && event_matches(m, &ev))
 			deliver(m, &ev, count);
 		hostdev_usb_device_unref(ev.usb);
@@ -533,8 +561,13 @@ static int handle_uevent(hostdev_monitor *m, struct udev_device *ud, int *count)
 			report_remove(m, k, ev.seqnum, count);
 			k = NULL;
 		} else {
-			/* Duplicate (replay and live add of the same device): keep it quiet. */
-			known_set(k, &ev);
+			/* Duplicate (replay and live add of the same device): keep it quiet. Read
+			 * once the device is on its way out, it must not replace a complete
+			 * snapshot: the remove that follows carries it. */
+			if (snapshot_complete(&ev) || !(k->usb || k->pci))
+				known_set(k, &ev);
+			else if (ev.seqnum > k->seqnum)
+				k->seqnum = ev.seqnum;
 			hostdev_usb_device_unref(ev.usb);
 			hostdev_pci_device_unref(ev.pci);
 			return 0;
@@ -550,6 +583,10 @@ static int handle_uevent(hostdev_monitor *m, struct udev_device *ud, int *count)
 		if (ev.seqnum > k->seqnum)
 			k->seqnum = ev.seqnum;
 	} else {
+		/* First heard of while it is torn down, nothing better kept: what could be read
+		 * (identity, port) is right, the rest is missing, and the event says so. */
+		if (!snapshot_complete(&ev))
+			ev.partial = true;
 		known_set(k, &ev);
 	}
 	matches = event_matches(m, &ev);

@@ -218,19 +218,19 @@ static int read_interfaces(hostdev_usb_device *dev, int devfd)
 }
 
 /*
- * The host controller is the path element before "usbN" in the device's sysfs path. The
- * bus/usb/devices entry is a relative link into devices/, so reading it is enough.
+ * The host controller is the path element before "usbN" in a device path: the sysfs path of
+ * the device (the bus/usb/devices entry is a relative link into devices/) or the DEVPATH of its
+ * uevent ("/devices/pci0000:00/0000:00:14.0/usb1/1-2"), which is all that is left once the
+ * device is gone.
  */
-static int read_controller(hostdev_usb_device *dev, int devices_dirfd)
+static int set_controller_from_path(hostdev_usb_device *dev, const char *path)
 {
-	char target[PATH_MAX], *prev = NULL, *save = NULL, *tok;
+	char copy[PATH_MAX], *prev = NULL, *save = NULL, *tok;
 	struct hostdev_pci_address addr;
-	ssize_t n = readlinkat(devices_dirfd, dev->name, target, sizeof(target) - 1);
 
-	if (n < 0)
-		return 0; /* a plain directory (hand-made fixture): no controller known */
-	target[n] = '\0';
-	for (tok = strtok_r(target, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+	if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy))
+		return 0;
+	for (tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
 		if (usb_is_device_name(tok) && strncmp(tok, "usb", 3) == 0)
 			break;
 		prev = tok;
@@ -243,6 +243,20 @@ static int read_controller(hostdev_usb_device *dev, int devices_dirfd)
 	    !(dev->controller_address = strdup(prev)))
 		return -ENOMEM;
 	return 0;
+}
+
+static int read_controller(hostdev_usb_device *dev, int devices_dirfd)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlinkat(devices_dirfd, dev->name, target, sizeof(target) - 1);
+
+	/* EINVAL: a plain directory (hand-made fixture), no controller known. Otherwise the entry
+	 * went away while the device was read (an unplug): a snapshot without its controller would
+	 * carry another port identity. */
+	if (n < 0)
+		return errno == EINVAL ? 0 : -ENODEV;
+	target[n] = '\0';
+	return set_controller_from_path(dev, target);
 }
 
 static int read_root_speed(hostdev_usb_device *dev, int devices_dirfd)
@@ -348,12 +362,25 @@ fail:
 	return r;
 }
 
-int usb_device_new_partial(hostdev_ctx *ctx, const char *name, unsigned int busnum,
-			   unsigned int devnum, const char *product, const char *type,
-			   hostdev_usb_device **out)
+/* <sysfs>/bus/usb/devices, opened; a negative errno when there is none. */
+static int open_devices_dir(hostdev_ctx *ctx)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (path_join(path, sizeof(path), ctx_sysfs(ctx), "bus/usb/devices") < 0)
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int usb_device_new_partial(hostdev_ctx *ctx, const char *name, const char *devpath,
+			   unsigned int busnum, unsigned int devnum, const char *product,
+			   const char *type, hostdev_usb_device **out)
 {
 	hostdev_usb_device *dev;
 	unsigned int v = 0, p = 0, bcd = 0, cls = 0, sub = 0, proto = 0;
+	int devices_fd;
 
 	if (!usb_is_device_name(name))
 		return -EINVAL;
@@ -371,9 +398,16 @@ int usb_device_new_partial(hostdev_ctx *ctx, const char *name, unsigned int busn
 		dev->device_class = cls & 0xff;
 	dev->busnum = busnum;
 	dev->devnum = devnum;
-	if (set_devnode(dev) < 0 || set_port_path(dev) < 0) {
+	if (set_devnode(dev) < 0 || set_port_path(dev) < 0 ||
+	    (devpath && set_controller_from_path(dev, devpath) < 0)) {
 		hostdev_usb_device_unref(dev);
 		return -ENOMEM;
+	}
+	/* The port identity needs the root hub's generation: the root hub outlives its devices. */
+	devices_fd = open_devices_dir(ctx);
+	if (devices_fd >= 0) {
+		read_root_speed(dev, devices_fd);
+		close(devices_fd);
 	}
 	*out = dev;
 	return 0;

@@ -52,10 +52,14 @@ struct hostdev_usb_device {
  */
 int usb_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
 		      hostdev_usb_device **out);
-/* A partial snapshot from the properties of a uevent (BUSNUM, DEVNUM, PRODUCT=v/p/bcd, TYPE). */
-int usb_device_new_partial(hostdev_ctx *ctx, const char *name, unsigned int busnum,
-			   unsigned int devnum, const char *product, const char *type,
-			   hostdev_usb_device **out);
+/*
+ * A partial snapshot from the properties of a uevent (BUSNUM, DEVNUM, PRODUCT=v/p/bcd, TYPE), for
+ * a device already gone. The controller comes from @devpath (DEVPATH, may be NULL) and the root
+ * hub's generation from sysfs, so that the port identity is the one the device had.
+ */
+int usb_device_new_partial(hostdev_ctx *ctx, const char *name, const char *devpath,
+			   unsigned int busnum, unsigned int devnum, const char *product,
+			   const char *type, hostdev_usb_device **out);
 /* True for kernel names of USB devices ("usb1", "1-1.4"), false for interfaces and others. */
 bool usb_is_device_name(const char *name);
 /* The speed class (1: low/full, 2: high, 3: super or faster) of a sysfs speed string; 0 unknown. */

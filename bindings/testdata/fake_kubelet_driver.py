@@ -72,7 +72,7 @@ def serve(fk, kubelet_dir):
         if not line.strip():
             continue
         cmd = json.loads(line)
-        name, timeout = cmd["cmd"], cmd.get("timeout", 5.0)
+        name, timeout = cmd["cmd"], cmd.get("timeout", fk.DEADLINE)
         try:
             if name == "registrations":
                 ok = kubelet.wait_registrations(cmd.get("n", 1), timeout)

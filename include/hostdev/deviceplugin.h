@@ -288,7 +288,10 @@ int hostdev_dp_server_start(hostdev_dp_server *server);
 
 /**
  * Stop: every ListAndWatch stream gets an empty list and ends, connections close, the socket is
- * removed. The kubelet then sees no devices for the resource. Returns 0.
+ * removed. The kubelet then sees no devices for the resource. Blocks until every peer has read
+ * what was sent to it and closed its connection (a kubelet does at once), at most 10 s: a
+ * connection closed under a peer that still writes is reset, and the peer would lose the end of
+ * its streams. Returns 0.
  */
 int hostdev_dp_server_stop(hostdev_dp_server *server);
 

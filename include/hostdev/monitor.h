@@ -7,8 +7,15 @@
  *
  * Semantics (docs/usb.md, "Monitor"):
  *  - The monitor keeps the last known snapshot of every device it has reported. A remove event
- *    carries that snapshot; a device removed without ever being seen carries only what the
- *    uevent says (ids, bus/devnum, address).
+ *    carries that snapshot; a device removed without ever being seen carries its snapshot if
+ *    its sysfs directory is still there with the uevent's devnum (the kernel announces a
+ *    removal before the directory goes), else only what the uevent says: ids, bus/devnum,
+ *    address, and the port identity derived from the uevent's device path (controller, port
+ *    chain) and the root hub, the same as the device had (unless the controller went too).
+ *  - hostdev_event_is_partial() is 1 for every event whose snapshot is not a complete read: built
+ *    from a uevent because the device was already gone, or read while its attributes vanished
+ *    (a device first heard of during its unplug), including the later events (remove) that
+ *    carry it. Identity (ids, bus/devnum, port identity) is right; strings may be missing.
  *  - A duplicate add (the device is already known with the same identity) is dropped; an add for a
  *    known USB port with a different devnum (re-plug whose remove was missed) is reported as a
  *    remove of the old snapshot followed by the add.
@@ -90,9 +97,12 @@ void hostdev_monitor_set_callback(hostdev_monitor *monitor, hostdev_monitor_fn f
  * Start listening. Events that happen from now on are queued in the kernel socket until
  * hostdev_monitor_process(). With HOSTDEV_MONITOR_ENUMERATE the present devices are reported
  * through the callback before this returns (the socket is opened first, so nothing falls between
- * the replay and the live events; a device that changes meanwhile may be reported twice, see
- * above). Returns 0, -EINVAL (unknown flag), -EBUSY (already started), -ENOMEM, or the error of
- * the netlink socket (-EPERM, -EPROTONOSUPPORT...).
+ * the replay and the live events). A device plugged while this enumerates is reported exactly
+ * once: as a replay if the enumeration found it (its queued add is then a duplicate and
+ * dropped), else as a live add from hostdev_monitor_process(). A replay means "found by the
+ * enumeration", not "present before the call": treat replayed and live adds alike. Returns 0,
+ * -EINVAL (unknown flag), -EBUSY (already started), -ENOMEM, or the error of the netlink socket
+ * (-EPERM, -EPROTONOSUPPORT...).
  */
 int hostdev_monitor_start(hostdev_monitor *monitor, unsigned int flags);
 
@@ -123,8 +133,8 @@ const char *hostdev_event_get_driver(const hostdev_event *event);
 unsigned long long hostdev_event_get_seqnum(const hostdev_event *event);
 /** 1 for devices reported by HOSTDEV_MONITOR_ENUMERATE, else 0. */
 int hostdev_event_is_replay(const hostdev_event *event);
-/** 1 when the device could not be read from sysfs (it was already gone) and the snapshot holds
- * only what the uevent carried, else 0. */
+/** 1 when the snapshot is not a complete read of the device (it was gone, or going: see above);
+ * its identity is right, names and strings may be missing. Else 0. */
 int hostdev_event_is_partial(const hostdev_event *event);
 /** The USB device snapshot (borrowed), NULL for PCI events. */
 hostdev_usb_device *hostdev_event_get_usb_device(const hostdev_event *event);

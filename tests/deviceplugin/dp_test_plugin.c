@@ -5,6 +5,7 @@
  * commands, one per line, read from a FIFO (--control):
  *
  *   health ID 0|1          set a device's health, then hostdev_dp_server_refresh()
+ *   health-quiet ID 0|1    set a device's health only (the periodic refresh must find it)
  *   add ID NUMA            add a device (NUMA -1: none), then refresh
  *   remove ID              remove a device, then refresh
  *   set ID:H:N,...         replace the list with hostdev_dp_server_set_devices()
@@ -319,6 +320,10 @@ static int edit(const char *cmd, const char *a, const char *b, enum action *acti
 			return -ENOENT;
 		d->healthy = atoi(b);
 		*action = ACTION_REFRESH;
+	} else if (strcmp(cmd, "health-quiet") == 0 && a && b) {
+		if (!(d = find(a)))
+			return -ENOENT;
+		d->healthy = atoi(b);
 	} else if (strcmp(cmd, "add") == 0 && a && b) {
 		r = add_device(a, 1, atoi(b));
 		if (r < 0)

@@ -24,6 +24,24 @@ import grpc
 
 CHECKPOINT = "kubelet_internal_checkpoint"
 
+# Every wait of the tests is for an event (a message, a registration, a line of the plugin); this
+# only bounds it, generously, so that a loaded machine (sanitizers, CPU hogs) is never mistaken
+# for a failure. HOSTDEV_TEST_TIMEOUT_SCALE multiplies it (valgrind).
+DEADLINE = 30.0 * float(os.environ.get("HOSTDEV_TEST_TIMEOUT_SCALE", "1"))
+
+
+def wait_until(predicate, what, timeout=DEADLINE, interval=0.01):
+    """Poll @predicate (a state with no notification of its own) until it is true; returns its
+    value. AssertionError naming @what when it stays false for @timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
 pb = svc = reg_pb = reg_svc = None
 
 
@@ -84,7 +102,7 @@ class Watch:
             self.ended = end
             self.cond.notify_all()
 
-    def wait(self, predicate, timeout=5.0):
+    def wait(self, predicate, timeout=DEADLINE):
         """Wait until predicate(self) is true; returns it (the last value on timeout)."""
         deadline = time.monotonic() + timeout
         with self.cond:
@@ -95,7 +113,7 @@ class Watch:
                     return value
                 self.cond.wait(left)
 
-    def wait_lists(self, n, timeout=5.0):
+    def wait_lists(self, n, timeout=DEADLINE):
         return self.wait(lambda w: len(w.lists) >= n, timeout)
 
     def last(self):
@@ -137,7 +155,7 @@ class FakeKubelet:
             channel = channel_to(endpoint, self.authority)
             try:
                 options = svc.DevicePluginStub(channel).GetDevicePluginOptions(
-                    pb.Empty(), timeout=10)
+                    pb.Empty(), timeout=DEADLINE)
             except grpc.RpcError as e:
                 self.errors.append("GetDevicePluginOptions inside Register: %s" % e)
                 channel.close()
@@ -182,7 +200,7 @@ class FakeKubelet:
         time.sleep(delay)
         return self.start()
 
-    def wait_registrations(self, n, timeout=5.0):
+    def wait_registrations(self, n, timeout=DEADLINE):
         deadline = time.monotonic() + timeout
         with self.cond:
             while len(self.registrations) < n:
@@ -198,7 +216,7 @@ class FakeKubelet:
 
     # -- Plugin watcher --------------------------------------------------------------------
 
-    def find_registry_socket(self, timeout=5.0):
+    def find_registry_socket(self, timeout=DEADLINE):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if os.path.isdir(self.registry_dir):
@@ -229,7 +247,7 @@ class Plugin:
         self.lines = queue.Queue()
         self.events = []  # PRESTART / PREFERRED / LIST-BLOCKED lines
         threading.Thread(target=self._read, daemon=True).start()
-        ready = self.expect("READY", 10)
+        ready = self.expect("READY")
         self.socket = ready.split(" ", 1)[1] if ready else None
         self.started = time.monotonic()
 
@@ -241,7 +259,7 @@ class Plugin:
             self.lines.put(line)
         self.lines.put(None)
 
-    def expect(self, prefix, timeout=5.0):
+    def expect(self, prefix, timeout=DEADLINE):
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -264,7 +282,7 @@ class Plugin:
         finally:
             os.close(fd)
 
-    def command(self, line, timeout=5.0):
+    def command(self, line, timeout=DEADLINE):
         self._write(line)
         deadline = time.monotonic() + timeout
         while True:
@@ -293,7 +311,7 @@ class Plugin:
         with open(self.log_path) as f:
             return f.read()
 
-    def quit(self, timeout=10.0):
+    def quit(self, timeout=DEADLINE):
         """Ask the plugin to stop and exit; returns its exit code."""
         if self.proc.poll() is None:
             try:

@@ -104,7 +104,7 @@ def preferred_request(*containers):
         for a, m, n in containers])
 
 
-def wait_state(plugin, state, registrations=None, timeout=5.0):
+def wait_state(plugin, state, registrations=None, timeout=fk.DEADLINE):
     deadline = time.monotonic() + timeout
     while True:
         st = plugin.status()
@@ -146,16 +146,26 @@ def test_options_follow_the_plugin(root, kubelet):
     assert not stub(p.socket).GetDevicePluginOptions(fk.pb.Empty()).pre_start_required
 
 
+def log_count(p, text):
+    return p.read_log().count(text)
+
+
+def wait_log(p, text, n=1):
+    """Wait until the plugin's log has @text @n times."""
+    fk.wait_until(lambda: log_count(p, text) >= n, "%r in the plugin's log" % text)
+
+
 def test_kubelet_started_after_the_plugin(root):
     p = start_plugin(root)
-    time.sleep(0.3)
+    wait_log(p, "registration with the kubelet")
     assert p.status()[0] == REGISTERING
     k = FakeKubelet(root).start()
     try:
-        # kubelet.sock appearing triggers the registration (inotify), not the next retry.
-        t0 = time.monotonic()
-        assert k.wait_registrations(1, timeout=2), p.read_log()
-        assert time.monotonic() - t0 < 1.0, p.read_log()
+        # kubelet.sock appearing triggers a registration (inotify), without waiting for the
+        # next retry; that it is the cause shows in the log (a retry may come first on a
+        # loaded machine: that registration counts as well).
+        assert k.wait_registrations(1), p.read_log()
+        wait_log(p, "kubelet.sock appeared; registering again")
         wait_state(p, REGISTERED, 1)
     finally:
         k.stop()
@@ -165,18 +175,18 @@ def test_refused_registration_is_retried_with_backoff(root):
     k = FakeKubelet(root, refuse="resource name already taken").start()
     try:
         p = start_plugin(root)
-        deadline = time.monotonic() + 6
-        attempts = []
-        while time.monotonic() < deadline and len(attempts) < 3:
-            time.sleep(0.05)
-            attempts = [line for line in p.read_log().splitlines()
-                        if "registration with the kubelet" in line and "failed" in line]
-        assert len(attempts) >= 3, p.read_log()
+
+        def attempts():
+            return [line for line in p.read_log().splitlines()
+                    if "registration with the kubelet" in line and "failed" in line]
+
+        fk.wait_until(lambda: len(attempts()) >= 3, "three refused registrations")
+        attempts = attempts()
         assert "resource name already taken" in attempts[0]
         assert "retrying in 1 s" in attempts[0] and "retrying in 2 s" in attempts[1]
         assert p.status()[0] == REGISTERING
         k.refuse = None
-        assert k.wait_registrations(1, timeout=7)
+        assert k.wait_registrations(1)
         wait_state(p, REGISTERED, 1)
     finally:
         k.stop()
@@ -189,11 +199,11 @@ def test_kubelet_restart(root, kubelet):
     assert w.wait_lists(1)
     wait_state(p, REGISTERED, 1)
     before = os.stat(p.socket)
+    seen = log_count(p, "kubelet.sock appeared; registering again")
     kubelet.restart()
-    t0 = time.monotonic()
-    assert kubelet.wait_registrations(2, timeout=2), p.read_log()
-    elapsed = time.monotonic() - t0
-    assert elapsed < 2.0
+    # The new kubelet.sock triggers the registration (inotify), not a retry timer.
+    assert kubelet.wait_registrations(2), p.read_log()
+    wait_log(p, "kubelet.sock appeared; registering again", seen + 1)
     # The plugin listens on a new socket file, and the new kubelet got the list.
     after = os.stat(p.socket)
     assert (after.st_ino, after.st_ctime_ns) != (before.st_ino, before.st_ctime_ns)
@@ -207,10 +217,12 @@ def test_kubelet_restart(root, kubelet):
 def test_kubelet_restart_with_a_pause(root, kubelet):
     p = start_plugin(root)
     wait_state(p, REGISTERED, 1)
+    # The kubelet is away for 1.5 s (a scenario, not a wait): the plugin registers when its
+    # kubelet.sock comes back (inotify), not after its retry backoff.
+    seen = log_count(p, "kubelet.sock appeared; registering again")
     kubelet.restart(delay=1.5)
-    t0 = time.monotonic()
-    assert kubelet.wait_registrations(2, timeout=2), p.read_log()
-    assert time.monotonic() - t0 < 2.0
+    assert kubelet.wait_registrations(2), p.read_log()
+    wait_log(p, "kubelet.sock appeared; registering again", seen + 1)
     wait_state(p, REGISTERED, 2)
 
 
@@ -220,12 +232,16 @@ def test_list_and_watch_ended_by_the_kubelet(root, kubelet):
     w = kubelet.last_watch()
     assert w.wait_lists(1)
     w.cancel()
-    assert kubelet.wait_registrations(2, timeout=4), p.read_log()
+    assert kubelet.wait_registrations(2), p.read_log()
     w2 = kubelet.last_watch()
     assert w2 is not w and w2.wait_lists(1)
     wait_state(p, REGISTERED, 2)
-    # The end of the replaced stream of an older registration causes nothing more.
-    time.sleep(1.5)
+    # The end of the replaced stream of an older registration causes nothing more: a stream end
+    # that counted would turn the state back to REGISTERING at once. A change pushed through
+    # the new stream shows the plugin has handled everything that came before it.
+    p.command("health dev-a 0")
+    assert w2.wait_lists(2)
+    assert p.status()[:2] == (REGISTERED, 2)
     assert len(kubelet.registrations) == 2
 
 
@@ -285,28 +301,32 @@ def test_initial_list_and_topology(root, kubelet):
     assert p
 
 
-def test_health_change_within_100ms(root, kubelet):
+def health(lists):
+    return dict((d[0], d[1]) for d in lists)
+
+
+def test_health_change_reaches_every_watcher(root, kubelet):
+    # How fast it arrives is measured by bench/run-dp.sh, not asserted here.
     p = start_plugin(root)
     assert kubelet.wait_registrations(1)
     w = kubelet.last_watch()
     assert w.wait_lists(1)
     other = Watch(channel_to(p.socket))
     assert other.wait_lists(1)
-    for health, expect in (("0", "Unhealthy"), ("1", "Healthy")):
+    for value, expect in (("0", "Unhealthy"), ("1", "Healthy")):
         n = len(w.lists)
-        t0 = time.monotonic()
-        p.command("health dev-b " + health)
-        assert w.wait_lists(n + 1, timeout=1)
-        t1 = w.lists[n][0]
-        assert t1 - t0 < 0.1, "update after %.3f s" % (t1 - t0)
-        assert dict((d[0], d[1]) for d in w.last())["dev-b"] == expect
+        p.command("health dev-b " + value)
+        assert w.wait_lists(n + 1)
+        assert health(w.last())["dev-b"] == expect
     assert other.wait(lambda x: len(x.lists) == 3)
     assert other.last() == w.last()
-    # No change, no message.
+    # No change, no message: the next message is the one of the next change.
     n = len(w.lists)
     p.command("health dev-b 1")
-    time.sleep(0.2)
-    assert len(w.lists) == n
+    p.command("health dev-c 0")
+    assert w.wait_lists(n + 1)
+    assert other.wait(lambda x: len(x.lists) == n + 1)
+    assert len(w.lists) == n + 1 and health(w.last())["dev-c"] == "Unhealthy"
 
 
 def test_devices_added_removed_and_set(root, kubelet):
@@ -326,17 +346,18 @@ def test_devices_added_removed_and_set(root, kubelet):
 
 
 def test_refresh_timer_picks_up_changes(root, kubelet):
-    # The plugin's table changes without a refresh call: the periodic refresh finds it.
     p = start_plugin(root, args=["--refresh-ms", "200"])
     assert kubelet.wait_registrations(1)
     w = kubelet.last_watch()
     assert w.wait_lists(1)
-    p.command("set z:1:0")  # set_devices pushes at once ...
+    p.command("set z:1:0")  # set_devices pushes at once
     assert w.wait_lists(2)
     assert w.last() == [("z", "Healthy", [0])]
-    # ... and the next refresh goes back to what list_devices says (the same table).
-    time.sleep(0.5)
-    assert w.last() == [("z", "Healthy", [0])]
+    # The plugin's table changes without a refresh call: the periodic refresh finds it, and
+    # the refreshes before it (the same table) sent nothing.
+    p.command("health-quiet z 0")
+    assert w.wait_lists(3)
+    assert len(w.lists) == 3 and w.last() == [("z", "Unhealthy", [0])]
 
 
 def test_stop_sends_an_empty_list_and_removes_the_socket(root, kubelet):
@@ -363,17 +384,62 @@ def test_sigterm_stops_cleanly(root, kubelet):
     w = kubelet.last_watch()
     assert w.wait_lists(1)
     p.proc.send_signal(signal.SIGTERM)
-    assert p.proc.wait(10) == 0
+    assert p.proc.wait(fk.DEADLINE) == 0
     assert w.wait(lambda x: x.ended is not None)
     assert w.lists[-1][1] == [] and w.ended == "ok"
     assert not os.path.exists(p.socket)
+
+
+@pytest.mark.parametrize("how", ["sigterm", "stop"])
+def test_stop_while_the_kubelet_calls(root, kubelet, how):
+    """The kubelet keeps calling on the connection of its ListAndWatch stream while the plugin
+    stops: the server must not close that connection under the kubelet's feet (grpcio then fails
+    the stream and drops the empty list it had not parsed yet, seen under load as a last list
+    that still held the devices). A race: five rounds (without the fix, about one in five
+    failed)."""
+    p = None
+    for round in range(5):
+        if p is None:
+            p = start_plugin(root)
+        else:
+            p.command("start")
+        assert kubelet.wait_registrations(round + 1), p.read_log()
+        w = kubelet.last_watch()
+        assert w.wait_lists(1)
+        calls = [0] * 4
+
+        def call(i):
+            options = fk.svc.DevicePluginStub(w.channel).GetDevicePluginOptions
+            while w.ended is None:
+                try:
+                    options(fk.pb.Empty(), timeout=fk.DEADLINE)
+                    calls[i] += 1
+                except grpc.RpcError:
+                    pass
+
+        with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
+            for i in range(len(calls)):
+                pool.submit(call, i)
+            fk.wait_until(lambda: min(calls) >= 3, "every caller got answers")
+            if how == "sigterm":
+                p.proc.send_signal(signal.SIGTERM)
+                assert p.proc.wait(fk.DEADLINE) == 0
+            else:
+                p.command("stop")
+            assert w.wait(lambda x: x.ended is not None), p.read_log()
+        assert (w.lists[-1][1], w.ended) == ([], "ok"), (round, p.read_log()[-4000:])
+        assert not os.path.exists(p.socket)
+        if how == "sigterm":
+            p = None
 
 
 def test_own_socket_deleted(root, kubelet):
     p = start_plugin(root)
     wait_state(p, REGISTERED, 1)
     os.unlink(p.socket)
-    assert kubelet.wait_registrations(2, timeout=2), p.read_log()
+    assert kubelet.wait_registrations(2), p.read_log()
+    # Noticed by inotify (the periodic check says "deleted or replaced").
+    wait_log(p, "was deleted (kubelet restart?); listening again")
     assert os.path.exists(p.socket)
     wait_state(p, REGISTERED, 2)
 
@@ -528,12 +594,12 @@ def test_unknown_method(root):
     ch = channel_to(p.socket)
     call = ch.unary_unary("/v1beta1.DevicePlugin/Deallocate")
     with pytest.raises(grpc.RpcError) as e:
-        call(b"", timeout=5)
+        call(b"", timeout=fk.DEADLINE)
     assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
     # GetInfo is the plugin watcher's, not served in classic mode.
     call = ch.unary_unary("/pluginregistration.Registration/GetInfo")
     with pytest.raises(grpc.RpcError) as e:
-        call(b"", timeout=5)
+        call(b"", timeout=fk.DEADLINE)
     assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
@@ -541,7 +607,7 @@ def test_malformed_message(root):
     p = start_plugin(root, mode="none")
     call = channel_to(p.socket).unary_unary("/v1beta1.DevicePlugin/Allocate")
     with pytest.raises(grpc.RpcError) as e:
-        call(b"\x0a\xff\xff", timeout=5)
+        call(b"\x0a\xff\xff", timeout=fk.DEADLINE)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "malformed AllocateRequest" in e.value.details()
 
@@ -551,7 +617,7 @@ def test_oversized_message(root):
     s = stub(p.socket)
     big = allocate_request(["x" * 1000] * 5000)  # ~5 MB
     with pytest.raises(grpc.RpcError) as e:
-        s.Allocate(big, timeout=10)
+        s.Allocate(big, timeout=fk.DEADLINE)
     assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert s.Allocate(allocate_request(["dev-a"])).container_responses
 
@@ -594,7 +660,7 @@ def test_100_concurrent_allocate_calls(root, kubelet):
     for i in range(100):
         order = ids[i % 4:] + ids[:i % 4]
         s = fk.svc.DevicePluginStub(channels[i % 4])
-        calls.append((order, s.Allocate.future(allocate_request(order), timeout=20)))
+        calls.append((order, s.Allocate.future(allocate_request(order), timeout=fk.DEADLINE)))
     for order, f in calls:
         resp = f.result()
         assert dict(resp.container_responses[0].envs)["TEST_IDS"] == ",".join(order)
@@ -614,7 +680,7 @@ def test_embedded_loop(root, kubelet):
     assert w.wait_lists(2)
     assert stub(p.socket).Allocate(allocate_request(["dev-a"])).container_responses
     kubelet.restart()
-    assert kubelet.wait_registrations(2, timeout=2)
+    assert kubelet.wait_registrations(2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -629,9 +695,9 @@ def test_watcher_mode(root):
     assert os.path.dirname(path) == k.registry_dir
     ch = channel_to(path)
     reg = fk.reg_svc.RegistrationStub(ch)
-    t0 = time.monotonic()
-    info = reg.GetInfo(fk.reg_pb.InfoRequest(), timeout=1)
-    assert time.monotonic() - t0 < 1
+    # The kubelet gives GetInfo 1 s; that the plugin answers in time under load is the
+    # benchmark's business, here only that it answers.
+    info = reg.GetInfo(fk.reg_pb.InfoRequest(), timeout=fk.DEADLINE)
     assert info.type == "DevicePlugin"
     assert info.name == RESOURCE
     assert info.endpoint == path
@@ -662,7 +728,7 @@ def test_watcher_mode_stream_end_recreates_the_socket(root):
     p = start_plugin(root, mode="watcher")
     path = k.find_registry_socket()
     reg = fk.reg_svc.RegistrationStub(channel_to(path))
-    reg.GetInfo(fk.reg_pb.InfoRequest(), timeout=1)
+    reg.GetInfo(fk.reg_pb.InfoRequest(), timeout=fk.DEADLINE)
     reg.NotifyRegistrationStatus(fk.reg_pb.RegistrationStatus(plugin_registered=True))
     w = Watch(channel_to(path))
     assert w.wait_lists(1)
@@ -673,11 +739,7 @@ def test_watcher_mode_stream_end_recreates_the_socket(root):
     before = identity()
     w.cancel()
     # No GetInfo follows: the socket is created anew so that the plugin watcher sees it.
-    deadline = time.monotonic() + 4
-    while time.monotonic() < deadline:
-        if os.path.exists(path) and identity() != before:
-            break
-        time.sleep(0.05)
-    assert identity() != before, p.read_log()
+    fk.wait_until(lambda: os.path.exists(path) and identity() != before,
+                  "a new socket file; log:\n" + p.read_log())
     reg = fk.reg_svc.RegistrationStub(channel_to(path))
-    assert reg.GetInfo(fk.reg_pb.InfoRequest(), timeout=1).name == RESOURCE
+    assert reg.GetInfo(fk.reg_pb.InfoRequest(), timeout=fk.DEADLINE).name == RESOURCE

@@ -56,7 +56,7 @@ class Served:
                 self.sockets[words[1]] = words[2]
             elif words[0] == "READY":
                 break
-        assert self.kubelet.wait_registrations(len(self.sockets), timeout=10), \
+        assert self.kubelet.wait_registrations(len(self.sockets)), \
             "not every resource registered"
         self.channels = {}
 
@@ -85,7 +85,7 @@ class Served:
             c.close()
         self.proc.stdin.write("quit\n")
         self.proc.stdin.flush()
-        assert self.proc.wait(timeout=10) == 0
+        assert self.proc.wait(timeout=fk.DEADLINE) == 0
         self.kubelet.stop()
         subprocess.run(["rm", "-rf", self.dir])
 
@@ -100,7 +100,7 @@ def served():
 def allocate(served, resource, *containers):
     request = fk.pb.AllocateRequest(container_requests=[
         fk.pb.ContainerAllocateRequest(devices_ids=list(ids)) for ids in containers])
-    return served.stub(resource).Allocate(request, timeout=10).container_responses
+    return served.stub(resource).Allocate(request, timeout=fk.DEADLINE).container_responses
 
 
 def specs(response):
@@ -248,7 +248,7 @@ def test_preferred_allocation(served):
             fk.pb.ContainerPreferredAllocationRequest(
                 available_deviceIDs=available, must_include_deviceIDs=must,
                 allocation_size=size)])
-        (answer,) = stub.GetPreferredAllocation(request, timeout=10).container_responses
+        (answer,) = stub.GetPreferredAllocation(request, timeout=fk.DEADLINE).container_responses
         return list(answer.deviceIDs)
 
     # NUMA 0 has the four VFs of ens1f0, NUMA 1 the three of 0000:86:00.0.

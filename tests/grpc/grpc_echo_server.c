@@ -18,6 +18,8 @@
  *   /test.Echo/Fail	   "CODE:MESSAGE": that status without a message (Trailers-Only)
  *   /test.Echo/FailAfter  "CODE:MESSAGE": one message, then that status in the trailers
  *   /test.Echo/Delay	   "MS": "delayed" after MS milliseconds
+ *   /test.Echo/Gather	   "N": held until N Gather calls are held at once, then all of them get
+ *			   "gathered" (only a server that serves N calls concurrently answers)
  *   /test.Echo/Size	   "N": N bytes of 'x'
  *   /test.Echo/Authority  the request's :authority
  *   /test.Echo/Stats	   "open=<streams open> closed=<streams closed> calls=<calls>"
@@ -32,9 +34,18 @@
 
 #include "grpc.h"
 
+#define MAX_GATHERED 1024
+
+struct gathered {
+	struct state *state;
+	struct grpc_call *call;
+};
+
 struct state {
 	hostdev_dp_loop *loop;
 	unsigned int streams_open, streams_closed, calls;
+	struct gathered *gathered[MAX_GATHERED];
+	size_t n_gathered;
 };
 
 struct stream {
@@ -231,6 +242,48 @@ static void m_delay(struct grpc_call *call, const uint8_t *msg, size_t len, void
 	free(req);
 }
 
+static void gather_closed(struct grpc_call *call, void *userdata)
+{
+	struct gathered *g = userdata;
+	struct state *state = g->state;
+
+	for (size_t i = 0; i < state->n_gathered; i++)
+		if (state->gathered[i] == g) {
+			state->gathered[i] = state->gathered[--state->n_gathered];
+			break;
+		}
+	free(g);
+}
+
+static void m_gather(struct grpc_call *call, const uint8_t *msg, size_t len, void *userdata)
+{
+	struct state *state = userdata;
+	char *req = text(msg, len);
+	size_t want = strtoul(req, NULL, 10);
+	struct gathered *g = calloc(1, sizeof(*g));
+
+	free(req);
+	if (!g)
+		abort();
+	state->calls++;
+	if (state->n_gathered == MAX_GATHERED) {
+		free(g);
+		grpc_call_finish(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "too many gathered calls");
+		return;
+	}
+	g->state = state;
+	g->call = call;
+	grpc_call_on_close(call, gather_closed, g);
+	state->gathered[state->n_gathered++] = g;
+	if (state->n_gathered < want)
+		return;
+	/* Answered and out of the list; each is freed by its close callback (finish only queues).
+	 */
+	for (size_t i = 0; i < state->n_gathered; i++)
+		finish_ok(state->gathered[i]->call, "gathered", 8);
+	state->n_gathered = 0;
+}
+
 static void m_size(struct grpc_call *call, const uint8_t *msg, size_t len, void *userdata)
 {
 	char *req = text(msg, len);
@@ -266,11 +319,11 @@ static void m_stats(struct grpc_call *call, const uint8_t *msg, size_t len, void
 }
 
 static const struct grpc_method methods[] = {
-    {"/test.Echo/Unary", m_unary},	   {"/test.Echo/Stream", m_stream},
-    {"/test.Echo/Fail", m_fail},	   {"/test.Echo/FailAfter", m_fail_after},
-    {"/test.Echo/Delay", m_delay},	   {"/test.Echo/Size", m_size},
-    {"/test.Echo/Authority", m_authority}, {"/test.Echo/Stats", m_stats},
-    {"/test.Echo/Flood", m_flood},
+    {"/test.Echo/Unary", m_unary}, {"/test.Echo/Stream", m_stream},
+    {"/test.Echo/Fail", m_fail},   {"/test.Echo/FailAfter", m_fail_after},
+    {"/test.Echo/Delay", m_delay}, {"/test.Echo/Gather", m_gather},
+    {"/test.Echo/Size", m_size},   {"/test.Echo/Authority", m_authority},
+    {"/test.Echo/Stats", m_stats}, {"/test.Echo/Flood", m_flood},
 };
 
 static hostdev_dp_loop *signal_loop;

@@ -63,7 +63,7 @@ class Conn:
         self.buf = b""
 
     @classmethod
-    def connect(cls, path, timeout=5.0):
+    def connect(cls, path, timeout=30.0):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(timeout)
         s.connect(path)
@@ -72,7 +72,7 @@ class Conn:
     def send(self, data):
         self.sock.sendall(data)
 
-    def read_frame(self, timeout=5.0):
+    def read_frame(self, timeout=30.0):
         """(type, flags, stream_id, payload), or None at end of file or timeout."""
         deadline = time.monotonic() + timeout
         while True:
@@ -98,7 +98,7 @@ class Conn:
                 return None
             self.buf += chunk
 
-    def read_preface(self, timeout=5.0):
+    def read_preface(self, timeout=30.0):
         deadline = time.monotonic() + timeout
         while len(self.buf) < len(PREFACE) and time.monotonic() < deadline:
             self.sock.settimeout(max(0.01, deadline - time.monotonic()))

@@ -25,6 +25,9 @@ import h2raw  # noqa: E402
 
 ECHO = os.environ.get("GRPC_ECHO_SERVER", "grpc-echo-server")
 
+# Bound of every wait for an event (an answer, a frame); generous, a loaded machine is no failure.
+WAIT = 30.0 * float(os.environ.get("HOSTDEV_TEST_TIMEOUT_SCALE", "1"))
+
 OK, CANCELLED, UNKNOWN, DEADLINE_EXCEEDED, NOT_FOUND = 0, 1, 2, 4, 5
 RESOURCE_EXHAUSTED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE = 8, 12, 13, 14
 
@@ -33,11 +36,11 @@ def ident(b):
     return b
 
 
-def call(socket_path, method, request="", timeout_ms=5000, serve=None):
+def call(socket_path, method, request="", timeout_ms=int(WAIT * 1000), serve=None):
     argv = [ECHO, "call", socket_path, method, request, str(timeout_ms)]
     if serve:
         argv.append(serve)
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=WAIT * 4)
     assert p.returncode == 0, p.stderr
     assert "ERROR: AddressSanitizer" not in p.stderr and "runtime error" not in p.stderr, p.stderr
     res = json.loads(p.stdout)
@@ -51,6 +54,7 @@ class PyServer:
     def __init__(self, path):
         self.path = path
         self.metadata = []
+        self.release = threading.Event()  # lets Slow answer
         handlers = {
             "Unary": self.unary,
             "Fail": self.fail,
@@ -75,7 +79,8 @@ class PyServer:
         context.abort(grpc.StatusCode.NOT_FOUND, request.decode())
 
     def slow(self, request, context):
-        time.sleep(float(request.decode()))
+        # Answers only once the test let it, after the client gave up.
+        self.release.wait(WAIT)
         return b"late"
 
     def big(self, request, context):
@@ -85,10 +90,11 @@ class PyServer:
         # Like kubelet >= 1.25 inside Register: call the plugin's own socket before answering.
         with grpc.insecure_channel("unix://" + request.decode()) as ch:
             got = ch.unary_unary("/test.Echo/Unary", request_serializer=ident,
-                                 response_deserializer=ident)(b"dialed back", timeout=5)
+                                 response_deserializer=ident)(b"dialed back", timeout=WAIT)
         return b"registered after " + got
 
     def stop(self):
+        self.release.set()
         self.server.stop(0)
 
 
@@ -107,7 +113,7 @@ def test_unary_round_trip(pyserver):
     md = pyserver.metadata[-1]
     assert md.get("user-agent", "").find("libhostdev") >= 0
     # grpc-timeout reached the server: it knows the deadline.
-    assert 0 < pyserver.remaining <= 5.0
+    assert 0 < pyserver.remaining <= WAIT
     r = call(pyserver.path, "/test.Py/Unary", "")
     assert r["status"] == OK and r["response"] == b"py:"
 
@@ -130,26 +136,26 @@ def test_unknown_method(pyserver):
 
 
 def test_deadline(pyserver):
-    start = time.monotonic()
-    r = call(pyserver.path, "/test.Py/Slow", "3", timeout_ms=300)
+    # The server answers only after the call returned: the deadline is the client's own.
+    r = call(pyserver.path, "/test.Py/Slow", "", timeout_ms=300)
+    pyserver.release.set()
     assert r["status"] == DEADLINE_EXCEEDED
-    assert time.monotonic() - start < 2.5
 
 
 def test_server_not_there(tmp_path):
-    r = call(str(tmp_path / "none.sock"), "/test.Py/Unary", timeout_ms=1000)
+    r = call(str(tmp_path / "none.sock"), "/test.Py/Unary")
     assert r["status"] == UNAVAILABLE and "none.sock" in r["message"]
     # A socket file nobody listens on.
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(str(tmp_path / "dead.sock"))
     s.close()
-    r = call(str(tmp_path / "dead.sock"), "/test.Py/Unary", timeout_ms=1000)
+    r = call(str(tmp_path / "dead.sock"), "/test.Py/Unary")
     assert r["status"] == UNAVAILABLE and "refused" in r["message"]
 
 
 def test_loop_serves_while_call_in_flight(pyserver, tmp_path):
     plugin = str(tmp_path / "plugin.sock")
-    r = call(pyserver.path, "/test.Py/DialBack", plugin, timeout_ms=10000, serve=plugin)
+    r = call(pyserver.path, "/test.Py/DialBack", plugin, serve=plugin)
     assert r["status"] == OK and r["response"] == b"registered after dialed back"
     assert r["served"] == 1
 
@@ -178,8 +184,10 @@ class RawServer:
         finally:
             c.close()
 
-    def collect(self, c, until, timeout=3.0):
-        """Record the client's frames until @until(frame) is true or nothing comes for @timeout."""
+    def collect(self, c, until, timeout=WAIT):
+        """Record the client's frames until @until(frame) is true, or until the end of the
+        connection or @timeout without a frame (a short @timeout: what the client sends in a
+        while, for the checks of what it must not send)."""
         while True:
             f = c.read_frame(timeout=timeout)
             if f is None:
@@ -191,7 +199,7 @@ class RawServer:
                 return f
 
     def close(self):
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=WAIT)
         self.sock.close()
 
 
@@ -216,10 +224,10 @@ def test_wire_split_frames_and_no_pings(tmp_path):
         for i in range(len(wire)):
             c.send(h2raw.frame(h2raw.DATA, 0, 1, wire[i:i + 1]))
         c.send(h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS | h2raw.END_STREAM, 1, TRAILERS_OK))
-        srv.collect(c, lambda f: False, timeout=0.5)
+        srv.collect(c, lambda f: False)  # until the client closes
 
     srv = RawServer(str(tmp_path / "raw.sock"), script)
-    r = call(srv.path, "/test.Raw/Call", "req", timeout_ms=5000)
+    r = call(srv.path, "/test.Raw/Call", "req")
     srv.close()
     assert r["status"] == OK and r["response"] == msg
     assert srv.preface_ok
@@ -237,7 +245,7 @@ def test_wire_trailers_only_and_http_errors(tmp_path):
         c.send(h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS | h2raw.END_STREAM, 1, h2raw.hpack(
             [(":status", "200"), ("content-type", "application/grpc"), ("grpc-status", "9"),
              ("grpc-message", "not%20now%3A%20busy")])))
-        srv.collect(c, lambda f: False, timeout=0.5)
+        srv.collect(c, lambda f: False)  # until the client closes
 
     srv = RawServer(str(tmp_path / "a.sock"), trailers_only)
     r = call(srv.path, "/test.Raw/Call")
@@ -248,7 +256,7 @@ def test_wire_trailers_only_and_http_errors(tmp_path):
         srv.collect(c, end_of_request)
         c.send(h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS | h2raw.END_STREAM, 1,
                            h2raw.hpack([(":status", "503")])))
-        srv.collect(c, lambda f: False, timeout=0.5)
+        srv.collect(c, lambda f: False)  # until the client closes
 
     srv = RawServer(str(tmp_path / "b.sock"), http_503)
     r = call(srv.path, "/test.Raw/Call")
@@ -259,7 +267,7 @@ def test_wire_trailers_only_and_http_errors(tmp_path):
         srv.collect(c, end_of_request)
         c.send(h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS, 1, RESPONSE_HEADERS))
         c.send(h2raw.frame(h2raw.HEADERS, h2raw.END_HEADERS | h2raw.END_STREAM, 1, TRAILERS_OK))
-        srv.collect(c, lambda f: False, timeout=0.5)
+        srv.collect(c, lambda f: False)  # until the client closes
 
     srv = RawServer(str(tmp_path / "c.sock"), ok_without_message)
     r = call(srv.path, "/test.Raw/Call")
@@ -269,7 +277,7 @@ def test_wire_trailers_only_and_http_errors(tmp_path):
     def reset(srv, c):
         srv.collect(c, end_of_request)
         c.send(h2raw.frame(h2raw.RST_STREAM, 0, 1, b"\0\0\0\x07"))  # REFUSED_STREAM
-        srv.collect(c, lambda f: False, timeout=0.5)
+        srv.collect(c, lambda f: False)  # until the client closes
 
     srv = RawServer(str(tmp_path / "d.sock"), reset)
     r = call(srv.path, "/test.Raw/Call")
@@ -279,15 +287,12 @@ def test_wire_trailers_only_and_http_errors(tmp_path):
 
 def test_local_deadline_when_server_is_silent(tmp_path):
     def silent(srv, c):
-        srv.collect(c, lambda f: False, timeout=3)
+        srv.collect(c, lambda f: False)  # until the client goes away
 
     srv = RawServer(str(tmp_path / "silent.sock"), silent)
-    start = time.monotonic()
     r = call(srv.path, "/test.Raw/Call", timeout_ms=300)
-    elapsed = time.monotonic() - start
     srv.close()
     assert r["status"] == DEADLINE_EXCEEDED and "300 ms" in r["message"]
-    assert elapsed < 2.5
 
 
 def test_connection_closed_before_response(tmp_path):

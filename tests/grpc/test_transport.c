@@ -60,6 +60,10 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Bound of every wait for an event: generous, a loaded machine (sanitizers, valgrind, CPU hogs)
+ * is not a failure. */
+#define WAIT_MS 30000
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -360,7 +364,7 @@ static void test_embed(void **state)
 	assert_int_equal(poll(&pfd, 1, 0), 0);
 	assert_int_equal(loop_add_timer(f->loop, 20, record, &o, NULL), 0);
 	/* The epoll fd turns readable when the timer is due. */
-	assert_int_equal(poll(&pfd, 1, 1000), 1);
+	assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
 	assert_int_equal(hostdev_dp_loop_dispatch(f->loop, 0), 1);
 	assert_int_equal(o.n, 1);
 	assert_int_equal(poll(&pfd, 1, 0), 0);
@@ -420,7 +424,7 @@ static void test_handler_errors_stay_on_their_thread(void **state)
 	loop_lock(f->loop);
 	assert_int_equal(loop_add_timer(f->loop, 5, fail_in_handler, &h, NULL), 0);
 	loop_unlock(f->loop);
-	end = now_ms() + 2000;
+	end = now_ms() + WAIT_MS;
 	while (!__atomic_load_n(&h.fired, __ATOMIC_ACQUIRE) && now_ms() < end)
 		usleep(1000);
 	assert_int_equal(hostdev_dp_loop_stop_thread(f->loop), 0);
@@ -441,7 +445,7 @@ static void test_thread(void **state)
 	loop_lock(f->loop);
 	assert_int_equal(loop_add_timer(f->loop, 10, set_flag, &ft, NULL), 0);
 	loop_unlock(f->loop);
-	end = now_ms() + 2000;
+	end = now_ms() + WAIT_MS;
 	while (!ft.fired && now_ms() < end)
 		usleep(1000);
 	assert_true(ft.fired);
@@ -504,7 +508,7 @@ static void h_stream(struct grpc_call *call, const uint8_t *msg, size_t len, voi
 /* Dispatch until a handler took a call (slow under valgrind on a loaded machine). */
 static void wait_for_stream(hostdev_dp_loop *loop, struct server_state *s)
 {
-	uint64_t end = now_ms() + 10000;
+	uint64_t end = now_ms() + WAIT_MS;
 
 	while (!s->stream && now_ms() < end)
 		assert_true(hostdev_dp_loop_dispatch(loop, 50) >= 0);
@@ -550,7 +554,7 @@ static struct result *call(struct fixture *f, const char *method, const char *re
 			 0);
 	/* done never runs inside grpc_client_unary(). */
 	assert_int_equal(r->done, 0);
-	dispatch_until(f->loop, &r->done, 5000);
+	dispatch_until(f->loop, &r->done, WAIT_MS);
 	assert_true(r->done);
 	return r;
 }
@@ -568,23 +572,23 @@ static void test_unary(void **state)
 	assert_int_not_equal(grpc_server_socket_inode(server), 0);
 	assert_int_equal(grpc_server_listen(server, f->sock), -EALREADY);
 
-	r = call(f, "/t.S/Echo", "hello", 5000);
+	r = call(f, "/t.S/Echo", "hello", WAIT_MS);
 	assert_int_equal(r->status, GRPC_STATUS_OK);
 	assert_int_equal(r->length, 5);
 	assert_memory_equal(r->response, "hello", 5);
 	free(r);
 
-	r = call(f, "/t.S/Echo", "", 5000);
+	r = call(f, "/t.S/Echo", "", WAIT_MS);
 	assert_int_equal(r->status, GRPC_STATUS_OK);
 	assert_int_equal(r->length, 0);
 	free(r);
 
-	r = call(f, "/t.S/Fail", "x", 5000);
+	r = call(f, "/t.S/Fail", "x", WAIT_MS);
 	assert_int_equal(r->status, GRPC_STATUS_FAILED_PRECONDITION);
 	assert_string_equal(r->message, "busy: 100%\n");
 	free(r);
 
-	r = call(f, "/t.S/Nope", "x", 5000);
+	r = call(f, "/t.S/Nope", "x", WAIT_MS);
 	assert_int_equal(r->status, GRPC_STATUS_UNIMPLEMENTED);
 	assert_non_null(strstr(r->message, "/t.S/Nope"));
 	free(r);
@@ -595,7 +599,7 @@ static void test_unary(void **state)
 
 	grpc_server_shutdown(server, true);
 	assert_int_equal(access(f->sock, F_OK), -1);
-	r = call(f, "/t.S/Echo", "x", 1000);
+	r = call(f, "/t.S/Echo", "x", WAIT_MS);
 	assert_int_equal(r->status, GRPC_STATUS_UNAVAILABLE);
 	assert_non_null(strstr(r->message, f->sock));
 	free(r);
@@ -612,8 +616,9 @@ static void test_cancel(void **state)
 
 	assert_int_equal(grpc_server_new(f->loop, methods, ARRAY_SIZE(methods), &s, &server), 0);
 	assert_int_equal(grpc_server_listen(server, f->sock), 0);
+	/* A deadline the cancel comes long before (a loaded machine must not let it expire). */
 	assert_int_equal(grpc_client_unary(f->loop, f->sock, "/t.S/Silent", (const uint8_t *)"x", 1,
-					   200, on_done, &r, &c),
+					   WAIT_MS, on_done, &r, &c),
 			 0);
 	/* Let the request reach the server, then cancel: done never runs. */
 	wait_for_stream(f->loop, &s);
@@ -625,7 +630,7 @@ static void test_cancel(void **state)
 
 	/* A connection failure is reported from the loop, and cancel works before it too. */
 	assert_int_equal(grpc_client_unary(f->loop, "/nonexistent/x.sock", "/t.S/Echo", NULL, 0,
-					   100, on_done, &r, &c),
+					   WAIT_MS, on_done, &r, &c),
 			 0);
 	grpc_client_cancel(c);
 	for (int i = 0; i < 5; i++)
@@ -646,15 +651,118 @@ static void test_shutdown_closes_streams(void **state)
 	assert_int_equal(grpc_server_listen(server, f->sock), 0);
 	/* A unary client on a streaming method: the first message arrives, the call stays open. */
 	assert_int_equal(grpc_client_unary(f->loop, f->sock, "/t.S/Stream", (const uint8_t *)"x", 1,
-					   5000, on_done, &r, &c),
+					   WAIT_MS, on_done, &r, &c),
 			 0);
 	wait_for_stream(f->loop, &s);
 	assert_non_null(s.stream);
 	grpc_server_free(server);
 	assert_int_equal(s.closed, 1);
-	dispatch_until(f->loop, &r.done, 2000);
+	dispatch_until(f->loop, &r.done, WAIT_MS);
 	assert_true(r.done);
 	assert_int_not_equal(r.status, GRPC_STATUS_OK);
+}
+
+/* A raw HTTP/2 client connected to @f's server, past the preface and the SETTINGS exchange. */
+static int raw_client(struct fixture *f)
+{
+	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+				      "\x00\x00\x00\x04\x00\x00\x00\x00\x00"; /* SETTINGS */
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	uint64_t end = now_ms() + WAIT_MS;
+	struct pollfd pfd;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memcpy(sa.sun_path, f->sock, strlen(f->sock) + 1);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, preface, sizeof(preface) - 1), (ssize_t)sizeof(preface) - 1);
+	/* The server's SETTINGS say it accepted and read us. */
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	while (poll(&pfd, 1, 0) == 0 && now_ms() < end)
+		assert_true(hostdev_dp_loop_dispatch(f->loop, 50) >= 0);
+	assert_true(pfd.revents & POLLIN);
+	return fd;
+}
+
+/* Reads a raw client's socket to its end, then closes it. */
+struct raw_reader {
+	int fd;
+	bool goaway; /* a GOAWAY frame came */
+	ssize_t end; /* the last recv(): 0 end of stream, -1 error (errno in err) */
+	int err;
+};
+
+static void *read_to_end(void *arg)
+{
+	struct raw_reader *r = arg;
+	uint8_t buf[65536];
+	size_t used = 0;
+
+	for (;;) {
+		ssize_t n = recv(r->fd, buf + used, sizeof(buf) - used, 0);
+
+		if (n <= 0) {
+			r->end = n;
+			r->err = n < 0 ? errno : 0;
+			break;
+		}
+		used += (size_t)n;
+		/* Whole frames: 3 bytes length, type, flags, stream id, payload. */
+		while (used >= 9) {
+			size_t len = (size_t)buf[0] << 16 | (size_t)buf[1] << 8 | buf[2];
+
+			if (used < 9 + len)
+				break;
+			if (buf[3] == 0x7)
+				r->goaway = true;
+			memmove(buf, buf + 9 + len, used - 9 - len);
+			used -= 9 + len;
+		}
+		assert_true(used < sizeof(buf));
+	}
+	close(r->fd);
+	return NULL;
+}
+
+/*
+ * A graceful shutdown while the peer still writes: the peer reads everything (the GOAWAY last)
+ * and then the end of the stream. A plain close with the peer's frames unread resets the
+ * connection instead (ECONNRESET), and gRPC clients then drop what they had not parsed yet.
+ */
+static void test_graceful_shutdown(void **state)
+{
+	static const char ping[] = "\x00\x00\x08\x06\x00\x00\x00\x00\x00"
+				   "12345678";
+	struct fixture *f = *state;
+	struct server_state s = {.loop = f->loop};
+	struct grpc_server *server;
+	struct raw_reader reader = {0};
+	pthread_t t;
+
+	assert_int_equal(grpc_server_new(f->loop, methods, ARRAY_SIZE(methods), &s, &server), 0);
+	assert_int_equal(grpc_server_listen(server, f->sock), 0);
+	reader.fd = raw_client(f);
+	/* Frames the server has not read when it shuts down. */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(write(reader.fd, ping, sizeof(ping) - 1),
+				 (ssize_t)sizeof(ping) - 1);
+	assert_int_equal(pthread_create(&t, NULL, read_to_end, &reader), 0);
+	grpc_server_shutdown_gracefully(server, true, WAIT_MS);
+	pthread_join(t, NULL);
+	assert_true(reader.goaway);
+	assert_int_equal(reader.end, 0);
+	assert_int_equal(reader.err, 0);
+	assert_int_equal(access(f->sock, F_OK), -1);
+
+	/* A peer that never reads nor closes holds the shutdown only for the time given. */
+	assert_int_equal(grpc_server_listen(server, f->sock), 0);
+	reader.fd = raw_client(f);
+	assert_int_equal(write(reader.fd, ping, sizeof(ping) - 1), (ssize_t)sizeof(ping) - 1);
+	grpc_server_shutdown_gracefully(server, true, 100);
+	reader.goaway = false;
+	read_to_end(&reader);
+	assert_true(reader.goaway);
+	grpc_server_free(server);
 }
 
 static void test_stale_socket(void **state)
@@ -707,10 +815,10 @@ static void test_client_from_other_thread(void **state)
 	assert_int_equal(hostdev_dp_loop_start_thread(f->loop), 0);
 	loop_lock(f->loop);
 	assert_int_equal(grpc_client_unary(f->loop, f->sock, "/t.S/Echo", (const uint8_t *)"thr", 3,
-					   5000, on_done, &r, NULL),
+					   WAIT_MS, on_done, &r, NULL),
 			 0);
 	loop_unlock(f->loop);
-	end = now_ms() + 5000;
+	end = now_ms() + WAIT_MS;
 	while (!r.done && now_ms() < end)
 		usleep(1000);
 	assert_true(r.done);
@@ -722,10 +830,10 @@ static void test_client_from_other_thread(void **state)
 	memset(&r, 0, sizeof(r));
 	loop_lock(f->loop);
 	assert_int_equal(grpc_client_unary(f->loop, f->sock, "/t.S/Silent", (const uint8_t *)"q", 1,
-					   5000, on_done, &r, NULL),
+					   WAIT_MS, on_done, &r, NULL),
 			 0);
 	loop_unlock(f->loop);
-	end = now_ms() + 5000;
+	end = now_ms() + WAIT_MS;
 	while (now_ms() < end) {
 		bool taken;
 
@@ -763,6 +871,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unary, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shutdown_closes_streams, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_graceful_shutdown, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_socket, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_client_from_other_thread, setup, teardown),
 	};

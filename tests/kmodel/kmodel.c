@@ -27,6 +27,12 @@
  *                                   op = override | unbind | bind | probe, target = the device
  *                                   address (watchdog tests of bind and restore)
  *                                   HOSTDEV_KMODEL_FAIL also knows these ops and "autoprobe"
+ *   HOSTDEV_KMODEL_HOLD=op:target[,...]  a matching store (any op of HOSTDEV_KMODEL_FAIL) blocks
+ *                                   (a hung driver) until the test lets it go: while one waits,
+ *                                   <root>/.kmodel/held exists; it goes on once
+ *                                   <root>/.kmodel/release exists (kmodel_hold_*() in
+ *                                   kmodel_ctl.h). For watchdog and GIL tests that must not guess
+ *                                   how long the library or a thread takes.
  *   HOSTDEV_KMODEL_SRIOV_LIMIT=pf:N[,...]  the PF driver enables at most N VFs (partial enable)
  *   HOSTDEV_KMODEL_SRIOV_NO_PHYSFN=pf[,...]  new VFs of these PFs get no physfn link (a kernel
  *                                   that is slow to link them: link-wait timeouts)
@@ -262,12 +268,59 @@ static int errno_from_name(const char *s)
 	return atoi(s) > 0 ? atoi(s) : EIO;
 }
 
-/* The errno HOSTDEV_KMODEL_FAIL asks for @op on @target, or 0. */
+/* HOSTDEV_KMODEL_HOLD=op:target[,...] names @op on @target. */
+static bool held_for(const char *op, const char *target)
+{
+	const char *spec = getenv("HOSTDEV_KMODEL_HOLD");
+	char buf[1024], *save = NULL;
+
+	if (!spec || !*spec)
+		return false;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(item, ':');
+
+		if (!colon)
+			continue;
+		*colon = '\0';
+		if (strcmp(item, op) == 0 &&
+		    (strcmp(colon + 1, "*") == 0 || strcmp(colon + 1, target) == 0))
+			return true;
+	}
+	return false;
+}
+
+/* Block until the test creates <root>/.kmodel/release; <root>/.kmodel/held says we wait. A hold
+ * nobody releases ends after 10 minutes (the test has failed by then), not never. */
+static void hold(const char *op, const char *target)
+{
+	char dir[PATH_MAX], held[PATH_MAX], release[PATH_MAX];
+	struct timespec ts = {0, 10 * 1000000L};
+	struct model model, *m = &model;
+
+	if (!model_get(m))
+		return;
+	snprintf(dir, sizeof(dir), "%s/.kmodel", m->root);
+	snprintf(held, sizeof(held), "%s/held", dir);
+	snprintf(release, sizeof(release), "%s/release", dir);
+	mkdir(dir, 0755);
+	model_log(m, "HOLD", target, op, 0);
+	put_file(held, op);
+	for (int i = 0; i < 60000 && access(release, F_OK) != 0; i++)
+		nanosleep(&ts, NULL);
+	unlink(held);
+	model_log(m, "RELEASED", target, op, 0);
+}
+
+/* The errno HOSTDEV_KMODEL_FAIL asks for @op on @target, or 0; first, a hold of
+ * HOSTDEV_KMODEL_HOLD (every modelled store asks here before it acts). */
 static int injected(const char *op, const char *target)
 {
 	const char *spec = getenv("HOSTDEV_KMODEL_FAIL");
 	char buf[1024], *save = NULL;
 
+	if (held_for(op, target))
+		hold(op, target);
 	if (!spec || !*spec)
 		return 0;
 	snprintf(buf, sizeof(buf), "%s", spec);

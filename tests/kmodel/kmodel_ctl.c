@@ -3,10 +3,13 @@
 #include "kmodel_ctl.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 bool kmodel_present(void)
@@ -21,6 +24,7 @@ static void clear_injections(void)
 	unsetenv(KMODEL_ENV_STALL);
 	unsetenv(KMODEL_ENV_NO_DEVNODE);
 	unsetenv(KMODEL_ENV_DELAY);
+	unsetenv(KMODEL_ENV_HOLD);
 	unsetenv(KMODEL_ENV_SRIOV_LIMIT);
 	unsetenv(KMODEL_ENV_SRIOV_NO_PHYSFN);
 }
@@ -28,6 +32,7 @@ static void clear_injections(void)
 int kmodel_enable(struct fakeroot *root)
 {
 	clear_injections();
+	unlink(fakeroot_abspath(root, ".kmodel/release"));
 	return setenv(KMODEL_ENV_ROOT, fakeroot_path(root), 1) == 0 ? 0 : -1;
 }
 
@@ -74,6 +79,31 @@ int kmodel_log_count(struct fakeroot *root, const char *needle)
 		n += strstr(line, needle) != NULL;
 	fclose(f);
 	return n;
+}
+
+bool kmodel_hold_waiting(struct fakeroot *root)
+{
+	return access(fakeroot_abspath(root, ".kmodel/held"), F_OK) == 0;
+}
+
+bool kmodel_hold_wait(struct fakeroot *root)
+{
+	struct timespec ts = {0, 5 * 1000000L};
+
+	for (int i = 0; i < 6000 && !kmodel_hold_waiting(root); i++)
+		nanosleep(&ts, NULL);
+	return kmodel_hold_waiting(root);
+}
+
+void kmodel_hold_release(struct fakeroot *root)
+{
+	int fd;
+
+	mkdir(fakeroot_abspath(root, ".kmodel"), 0755);
+	/* Created, never written: a write below the root would go through the model. */
+	fd = open(fakeroot_abspath(root, ".kmodel/release"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		close(fd);
 }
 
 static void link_base(const char *path, char *buf, size_t size)

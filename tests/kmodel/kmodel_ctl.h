@@ -20,6 +20,7 @@
 #define KMODEL_ENV_STALL "HOSTDEV_KMODEL_STALL"
 #define KMODEL_ENV_NO_DEVNODE "HOSTDEV_KMODEL_NO_DEVNODE"
 #define KMODEL_ENV_DELAY "HOSTDEV_KMODEL_DELAY"
+#define KMODEL_ENV_HOLD "HOSTDEV_KMODEL_HOLD"
 #define KMODEL_ENV_SRIOV_LIMIT "HOSTDEV_KMODEL_SRIOV_LIMIT"
 #define KMODEL_ENV_SRIOV_NO_PHYSFN "HOSTDEV_KMODEL_SRIOV_NO_PHYSFN"
 
@@ -43,6 +44,15 @@ int kmodel_set_native(struct fakeroot *root, const char *address, const char *dr
 
 /** Number of lines of <root>/.kmodel/log containing @needle. */
 int kmodel_log_count(struct fakeroot *root, const char *needle);
+
+/**
+ * Hung drivers (HOSTDEV_KMODEL_HOLD=op:target): true while a store is held in the model, waiting
+ * for kmodel_hold_release(). kmodel_hold_wait() waits (at most 30 s) until one is; true if so.
+ */
+bool kmodel_hold_waiting(struct fakeroot *root);
+bool kmodel_hold_wait(struct fakeroot *root);
+/** Let held stores (and those held later) go on. kmodel_enable() takes the release back. */
+void kmodel_hold_release(struct fakeroot *root);
 
 /** The bound driver of @address into @buf ("" when none). */
 void kmodel_driver(struct fakeroot *root, const char *address, char *buf, size_t size);

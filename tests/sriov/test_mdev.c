@@ -297,24 +297,35 @@ static void test_driver_errors(void **state)
 	assert_int_equal(mdev_count(f), 1);
 }
 
+/* Poll until @count mdevs exist and @needle is in the kmodel log (at most 30 s). */
+static bool wait_mdevs(struct fixture *f, size_t count, const char *needle)
+{
+	for (int i = 0; i < 6000; i++) {
+		if (mdev_count(f) == count && kmodel_log_count(f->root, needle) > 0)
+			return true;
+		usleep(5000);
+	}
+	return false;
+}
+
 static void test_watchdog(void **state)
 {
 	struct fixture *f = *state;
 	struct hostdev_mdev_options opts;
-	int i;
 
 	assert_int_equal(hostdev_mdev_options_init(&opts, HOSTDEV_MDEV_OPTIONS_VERSION), 0);
-	opts.timeout_ms = 150;
+	opts.timeout_ms = 30000;
 	assert_int_equal(hostdev_mdev_create(f->ctx, "mtty", "mtty-1", UUID1, &opts, 0, NULL), 0);
-	setenv(KMODEL_ENV_DELAY, "mdev_remove:" UUID1 ":1000", 1);
+	/* The driver hangs until the test lets it go: the watchdog must give up on its own. */
+	opts.timeout_ms = 150;
+	setenv(KMODEL_ENV_HOLD, "mdev_remove:" UUID1, 1);
 	assert_int_equal(hostdev_mdev_remove(f->ctx, UUID1, &opts, 0), -ETIMEDOUT);
 	assert_true(contains(hostdev_ctx_get_error(f->ctx), "probably still holds it open"));
-	/* the kernel finishes on its own */
-	for (i = 0; i < 300 && mdev_count(f) != 0; i++)
-		usleep(10000);
-	assert_int_equal(mdev_count(f), 0);
-	for (i = 0; i < 200 && kmodel_log_count(f->root, "mdev_remove " UUID1) == 0; i++)
-		usleep(10000);
+	assert_true(kmodel_hold_wait(f->root));
+	assert_int_equal(mdev_count(f), 1);
+	/* the kernel finishes on its own once the driver returns */
+	kmodel_hold_release(f->root);
+	assert_true(wait_mdevs(f, 0, "mdev_remove " UUID1));
 }
 
 static void test_uuid_generate(void **state)

@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 NIC_PF = "0000:3b:00.0"
 NIC_PF2 = "0000:3b:00.1"
@@ -159,11 +158,9 @@ def case_errors(args):
 def case_timeout(args):
     h = Host(args)
     try:
-        t0 = time.monotonic()
+        # The PF driver hangs until released (never, here): only the watchdog can end the call.
         p = h.run("sriov", NIC_PF, "--vfs", "2", "--timeout", "1", expect=1,
-                  env_extra={"HOSTDEV_KMODEL_DELAY": f"numvfs:{NIC_PF}:5000"})
-        took = time.monotonic() - t0
-        check(took < 4, f"took {took:.1f} s: the watchdog did not return on time")
+                  env_extra={"HOSTDEV_KMODEL_HOLD": f"numvfs:{NIC_PF}"})
         contains(p.stderr, f"{NIC_PF}/sriov_numvfs did not return within 1000 ms")
         contains(p.stderr, "may still complete the write")
     finally:

@@ -27,6 +27,7 @@ struct seen {
 	char line[160];
 	bool replay, partial;
 	char manufacturer[64];
+	char port_id[96];
 };
 
 struct fixture {
@@ -99,6 +100,9 @@ static void on_event(hostdev_monitor *mon, const hostdev_event *ev, void *userda
 		 usb && hostdev_usb_device_get_manufacturer(usb)
 		     ? hostdev_usb_device_get_manufacturer(usb)
 		     : "");
+	snprintf(s->port_id, sizeof(s->port_id), "%s",
+		 usb && hostdev_usb_device_get_port_id(usb) ? hostdev_usb_device_get_port_id(usb)
+							    : "");
 	if (f->try_nested)
 		f->nested_result = hostdev_monitor_process(mon);
 }
@@ -174,6 +178,34 @@ static void test_add_remove_kernel(void **state)
 	g_free(path);
 }
 
+/* A duplicate add read only once the device is gone (a quick unplug) keeps the complete
+ * snapshot, and the remove carries it. */
+static void test_duplicate_add_after_unplug(void **state)
+{
+	struct fixture *f = *state;
+	struct tb_usb kbd = {"1-5",  1,
+			     9,	     0x0627,
+			     0x0001, 0,
+			     0,	     "12",
+			     "QEMU", "QEMU USB Keyboard",
+			     "77",   0,
+			     1,	     {{3, 1, 1, "usbhid"}}};
+	char *path;
+
+	start(f, HOSTDEV_MONITOR_SOURCE_KERNEL);
+	path = tb_add_usb(f->tb, tree_syspath("usb1"), &kbd);
+	umockdev_testbed_uevent(f->tb, path, "add");
+	assert_int_equal(pump(f), 1);
+	umockdev_testbed_uevent(f->tb, path, "add");
+	umockdev_testbed_uevent(f->tb, path, "remove");
+	umockdev_testbed_remove_device(f->tb, path);
+	assert_int_equal(pump(f), 1);
+	assert_string_equal(f->seen[1].line, "remove usb 1-5 0627:0001");
+	assert_false(f->seen[1].partial);
+	assert_string_equal(f->seen[1].manufacturer, "QEMU");
+	g_free(path);
+}
+
 static void test_udev_source_and_bind(void **state)
 {
 	struct fixture *f = *state;
@@ -221,19 +253,135 @@ static void test_enumerate_and_duplicates(void **state)
 	assert_int_equal(hostdev_monitor_start(f->mon, 0), -EBUSY);
 }
 
+/* The port identity @name has while it is present. */
+static char *port_id_of(struct fixture *f, const char *name)
+{
+	hostdev_usb_device *dev;
+	char *id;
+
+	assert_int_equal(hostdev_usb_device_new(f->ctx, name, &dev), 0);
+	id = strdup(hostdev_usb_device_get_port_id(dev));
+	hostdev_usb_device_unref(dev);
+	assert_non_null(id);
+	return id;
+}
+
 static void test_removal_without_arrival(void **state)
 {
 	struct fixture *f = *state;
 	const char *path = tree_syspath("1-2.3");
+	char *port_id = port_id_of(f, "1-2.3");
 
 	start(f, 0);
 	umockdev_testbed_uevent(f->tb, path, "remove");
 	umockdev_testbed_remove_device(f->tb, path);
 	assert_int_equal(pump(f), 1);
-	/* Only what the uevent carried (PRODUCT=403/6001/600, BUSNUM, DEVNUM). */
+	/* Only what the uevent carried (PRODUCT=403/6001/600, BUSNUM, DEVNUM)... */
 	assert_string_equal(f->seen[0].line, "remove usb 1-2.3 0403:6001");
 	assert_true(f->seen[0].partial);
 	assert_string_equal(f->seen[0].manufacturer, "");
+	/* ...and DEVPATH, which names the controller: the port identity is the device's own, so
+	 * that a consumer keyed by it recognises the device. */
+	assert_string_equal(f->seen[0].port_id, port_id);
+	free(port_id);
+}
+
+/*
+ * A watch that first hears of a device while it is torn down (as in a real unplug: the device's
+ * unbind, then remove, its directory already gone): every event says it is partial, and all
+ * carry the port identity the device had.
+ */
+static void test_first_heard_during_unplug(void **state)
+{
+	struct fixture *f = *state;
+	const char *path = tree_syspath("1-1");
+	char *port_id = port_id_of(f, "1-1");
+
+	start(f, HOSTDEV_MONITOR_SOURCE_KERNEL);
+	umockdev_testbed_uevent(f->tb, path, "unbind");
+	umockdev_testbed_uevent(f->tb, path, "remove");
+	umockdev_testbed_remove_device(f->tb, path);
+	assert_int_equal(pump(f), 3);
+	assert_string_equal(f->seen[0].line, "add usb 1-1 0627:0001");
+	assert_string_equal(f->seen[1].line, "unbind usb 1-1 0627:0001");
+	assert_string_equal(f->seen[2].line, "remove usb 1-1 0627:0001");
+	for (int i = 0; i < 3; i++) {
+		assert_true(f->seen[i].partial);
+		assert_string_equal(f->seen[i].port_id, port_id);
+	}
+	free(port_id);
+}
+
+/*
+ * The same when the watch reads the device while its attributes vanish (its directory still
+ * there, as seen in a QEMU guest): the events say they are partial, with the port identity.
+ */
+static void test_first_heard_while_attributes_vanish(void **state)
+{
+	struct fixture *f = *state;
+	const char *path = tree_syspath("1-1");
+	char *port_id = port_id_of(f, "1-1"), *root, *file;
+
+	start(f, HOSTDEV_MONITOR_SOURCE_KERNEL);
+	/* unlink() is not redirected by umockdev: remove the files in the testbed's own tree. */
+	root = umockdev_testbed_get_root_dir(f->tb);
+	for (const char *const *a = (const char *const[]){"speed", "manufacturer", NULL}; *a; a++) {
+		file = g_strdup_printf("%s%s/%s", root, path, *a);
+		assert_int_equal(unlink(file), 0);
+		g_free(file);
+	}
+	g_free(root);
+	umockdev_testbed_uevent(f->tb, path, "unbind");
+	assert_int_equal(pump(f), 2);
+	umockdev_testbed_uevent(f->tb, path, "remove");
+	umockdev_testbed_remove_device(f->tb, path);
+	assert_int_equal(pump(f), 1);
+	assert_string_equal(f->seen[0].line, "add usb 1-1 0627:0001");
+	assert_string_equal(f->seen[1].line, "unbind usb 1-1 0627:0001");
+	assert_string_equal(f->seen[2].line, "remove usb 1-1 0627:0001");
+	for (int i = 0; i < 3; i++) {
+		assert_true(f->seen[i].partial);
+		assert_string_equal(f->seen[i].port_id, port_id);
+	}
+	free(port_id);
+}
+
+/* The kernel sends remove before the directory goes: a remove processed meanwhile is reported
+ * with the device as it still is (the same devnum), not dropped. */
+static void test_removal_seen_before_the_directory_goes(void **state)
+{
+	struct fixture *f = *state;
+	const char *path = tree_syspath("1-2.1");
+
+	start(f, HOSTDEV_MONITOR_SOURCE_KERNEL);
+	umockdev_testbed_uevent(f->tb, path, "remove");
+	assert_int_equal(pump(f), 1);
+	assert_string_equal(f->seen[0].line, "remove usb 1-2.1 1050:0407");
+	assert_false(f->seen[0].partial);
+	assert_string_equal(f->seen[0].manufacturer, "Yubico");
+}
+
+/* Unplugged and another device plugged into the port before the monitor read the remove: the
+ * remove is about the old device (partial, from its uevent), the add about the new one. */
+static void test_removal_then_replug_before_processing(void **state)
+{
+	struct fixture *f = *state;
+	const char *path = tree_syspath("1-2.4");
+	char *port_id = port_id_of(f, "1-2.4");
+
+	start(f, HOSTDEV_MONITOR_SOURCE_KERNEL);
+	umockdev_testbed_uevent(f->tb, path, "remove");
+	umockdev_testbed_set_attribute(f->tb, path, "devnum", "20\n");
+	umockdev_testbed_set_property(f->tb, path, "DEVNUM", "020");
+	umockdev_testbed_uevent(f->tb, path, "add");
+	assert_int_equal(pump(f), 2);
+	assert_string_equal(f->seen[0].line, "remove usb 1-2.4 0403:6001");
+	assert_true(f->seen[0].partial);
+	assert_string_equal(f->seen[0].port_id, port_id);
+	assert_string_equal(f->seen[1].line, "add usb 1-2.4 0403:6001");
+	assert_false(f->seen[1].partial);
+	assert_string_equal(f->seen[1].manufacturer, "FTDI");
+	free(port_id);
 }
 
 static void test_filters(void **state)
@@ -309,9 +457,17 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_add_remove_kernel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicate_add_after_unplug, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_udev_source_and_bind, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_enumerate_and_duplicates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_removal_without_arrival, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_first_heard_during_unplug, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_first_heard_while_attributes_vanish, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_removal_seen_before_the_directory_goes, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_removal_then_replug_before_processing, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_events, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_api_errors, setup, teardown),

@@ -260,12 +260,14 @@ class Run:
         reader = threading.Thread(target=self.pump, daemon=True)
         reader.start()
         qmp = Qmp(os.path.join(self.out, "qmp.sock"), self.log)
-        if qmp.connect(time.time() + 10):
+        if qmp.connect(time.time() + 60):
             self.qmp = qmp
         else:
             self.log("@@HOST runner: could not connect to QMP")
         self.qmp_ready.set()
-        timeout = self.args.timeout or self.scen.timeout
+        # HOSTDEV_TEST_TIMEOUT_SCALE stretches every bound of a loaded or instrumented run.
+        timeout = int((self.args.timeout or self.scen.timeout) *
+                      float(os.environ.get("HOSTDEV_TEST_TIMEOUT_SCALE", "1")))
         deadline = start + timeout
         timed_out = False
         while self.proc.poll() is None:

@@ -164,12 +164,12 @@ func startKubelet(t *testing.T, dir string) *fakeKubelet {
 		go func() { k.cmd.Wait(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(waitLimit):
 			k.cmd.Process.Kill()
 			<-done
 		}
 	})
-	if line := k.read(t, 30*time.Second); !strings.Contains(line, `"ready": true`) {
+	if line := k.read(t, waitLimit); !strings.Contains(line, `"ready": true`) {
 		t.Fatalf("fake kubelet: %q\n%s", line, k.stderr)
 	}
 	return k
@@ -229,7 +229,8 @@ func (k *fakeKubelet) do(t *testing.T, cmd map[string]any) *kubeletReply {
 	if _, err := k.stdin.Write(append(b, '\n')); err != nil {
 		t.Fatalf("fake kubelet: %v\n%s", err, k.stderr)
 	}
-	line := k.read(t, 30*time.Second)
+	// The driver's own waits are bounded by waitLimit: its answer comes within twice that.
+	line := k.read(t, 2*waitLimit)
 	var r kubeletReply
 	if err := json.Unmarshal([]byte(line), &r); err != nil {
 		t.Fatalf("fake kubelet answered %q: %v", line, err)
@@ -421,7 +422,7 @@ func TestServeClassicOnThread(t *testing.T) {
 	}
 
 	// Registration: the request, the options the kubelet read back inside Register.
-	reply := k.do(t, map[string]any{"cmd": "registrations", "n": 1, "timeout": 10})
+	reply := k.do(t, map[string]any{"cmd": "registrations", "n": 1, "timeout": waitLimit.Seconds()})
 	if !reply.OK || len(reply.Registrations) != 1 {
 		t.Fatalf("registrations %+v\n%s", reply, logs.text())
 	}
@@ -496,7 +497,7 @@ func TestServeClassicOnThread(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if reply = k.do(t, map[string]any{"cmd": "registrations", "n": 2, "timeout": 10}); !reply.OK {
+	if reply = k.do(t, map[string]any{"cmd": "registrations", "n": 2, "timeout": waitLimit.Seconds()}); !reply.OK {
 		t.Fatalf("no second registration: %+v", reply)
 	}
 	if !waitFor(func() bool { return srv.Registrations() == 2 }) {
@@ -538,7 +539,7 @@ func TestServeReregistersAfterKubeletRestart(t *testing.T) {
 	if err := loop.StartThread(); err != nil {
 		t.Fatal(err)
 	}
-	if reply := k.do(t, map[string]any{"cmd": "registrations", "n": 1, "timeout": 10}); !reply.OK {
+	if reply := k.do(t, map[string]any{"cmd": "registrations", "n": 1, "timeout": waitLimit.Seconds()}); !reply.OK {
 		t.Fatal("not registered")
 	}
 	// The kubelet records a registration before its answer is sent: restarting before the
@@ -547,7 +548,7 @@ func TestServeReregistersAfterKubeletRestart(t *testing.T) {
 		t.Fatalf("%d registrations before the restart", srv.Registrations())
 	}
 	k.do(t, map[string]any{"cmd": "restart"})
-	if reply := k.do(t, map[string]any{"cmd": "registrations", "n": 2, "timeout": 10}); !reply.OK {
+	if reply := k.do(t, map[string]any{"cmd": "registrations", "n": 2, "timeout": waitLimit.Seconds()}); !reply.OK {
 		t.Fatal("not registered again after the kubelet restarted")
 	}
 	if !waitFor(func() bool { return srv.Registrations() == 2 }) {
@@ -679,7 +680,7 @@ func TestDevicePluginLoopRunQuit(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- loop.Run() }()
-	if reply := k.do(t, map[string]any{"cmd": "registrations", "n": 1, "timeout": 10}); !reply.OK {
+	if reply := k.do(t, map[string]any{"cmd": "registrations", "n": 1, "timeout": waitLimit.Seconds()}); !reply.OK {
 		t.Fatal("not registered while Run runs")
 	}
 	reply := k.do(t, map[string]any{"cmd": "allocate", "socket": srv.SocketPath(), "containers": [][]string{{r.ids()[0]}}})
@@ -692,16 +693,19 @@ func TestDevicePluginLoopRunQuit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(waitLimit):
 		t.Fatal("Run did not return after Quit")
 	}
-	// Close ends a Run too.
+	// Close ends a Run too. An answer served by the loop shows Run runs.
 	go func() { done <- loop.Run() }()
-	time.Sleep(100 * time.Millisecond)
+	reply = k.do(t, map[string]any{"cmd": "allocate", "socket": srv.SocketPath(), "containers": [][]string{{r.ids()[0]}}})
+	if !reply.OK {
+		t.Errorf("allocate %+v", reply)
+	}
 	loop.Close()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(waitLimit):
 		t.Fatal("Run did not return after Close")
 	}
 	if _, err := os.Stat(srv.SocketPath()); !errors.Is(err, fs.ErrNotExist) {

@@ -145,7 +145,7 @@ func TestExampleServeDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	reply := k.do(t, map[string]any{"cmd": "registrations", "n": 1, "timeout": 15})
+	reply := k.do(t, map[string]any{"cmd": "registrations", "n": 1, "timeout": waitLimit.Seconds()})
 	if !reply.OK || reply.Registrations[0].ResourceName != dpResource {
 		t.Fatalf("registrations %+v\n%s", reply, stderr.String())
 	}

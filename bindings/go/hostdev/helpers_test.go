@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,8 +144,8 @@ type fakeHost struct {
 
 // kmodelKnobs are the kernel model's variables a test may set: cleared for every fresh host.
 var kmodelKnobs = []string{"HOSTDEV_KMODEL_FAIL", "HOSTDEV_KMODEL_STALL", "HOSTDEV_KMODEL_KILL_AT",
-	"HOSTDEV_KMODEL_NO_DEVNODE", "HOSTDEV_KMODEL_DELAY", "HOSTDEV_KMODEL_SRIOV_LIMIT",
-	"HOSTDEV_KMODEL_SRIOV_NO_PHYSFN"}
+	"HOSTDEV_KMODEL_NO_DEVNODE", "HOSTDEV_KMODEL_DELAY", "HOSTDEV_KMODEL_HOLD",
+	"HOSTDEV_KMODEL_SRIOV_LIMIT", "HOSTDEV_KMODEL_SRIOV_NO_PHYSFN"}
 
 func newFakeHost(t *testing.T, flags ...string) *fakeHost {
 	t.Helper()
@@ -230,9 +231,43 @@ func (h *fakeHost) kmodelLog() string {
 	return string(b)
 }
 
-// waitFor polls cond for up to 10 s.
+// waitLimit bounds every wait for an event, generously: a loaded machine (sanitizers, CPU hogs)
+// is not a failure. HOSTDEV_TEST_TIMEOUT_SCALE multiplies it.
+var waitLimit = func() time.Duration {
+	limit := 30 * time.Second
+	if f, err := strconv.ParseFloat(os.Getenv("HOSTDEV_TEST_TIMEOUT_SCALE"), 64); err == nil && f > 0 {
+		limit = time.Duration(float64(limit) * f)
+	}
+	return limit
+}()
+
+// held tells whether a store waits in the kernel model (HOSTDEV_KMODEL_HOLD=op:target: a hung
+// driver) for release.
+func (h *fakeHost) held() bool {
+	_, err := os.Stat(h.path(".kmodel/held"))
+	return err == nil
+}
+
+// release lets held stores (and those held later) go on; rearm holds them again.
+func (h *fakeHost) release(t *testing.T) {
+	t.Helper()
+	if err := os.MkdirAll(h.path(".kmodel"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(h.path(".kmodel/release"), os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+func (h *fakeHost) rearm() {
+	os.Remove(h.path(".kmodel/release"))
+}
+
+// waitFor polls cond (a state with no notification of its own) for up to waitLimit.
 func waitFor(cond func() bool) bool {
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+	for deadline := time.Now().Add(waitLimit); time.Now().Before(deadline); {
 		if cond() {
 			return true
 		}

@@ -13,7 +13,6 @@ package hostdev_test
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -256,19 +255,17 @@ func TestSetNumVFsAutoprobeOffVFIORefusalAndForce(t *testing.T) {
 func TestSetNumVFsWatchdog(t *testing.T) {
 	h := newSRIOVHost(t)
 	ctx := h.open(t)
-	// The PF driver takes 1.5 s; the watchdog returns after 300 ms.
-	t.Setenv("HOSTDEV_KMODEL_DELAY", "numvfs:"+nicPF+":1500")
-	start := time.Now()
+	// The PF driver hangs until the test lets it go: only the watchdog can end the call.
+	t.Setenv("HOSTDEV_KMODEL_HOLD", "numvfs:"+nicPF)
 	_, err := ctx.SetNumVFs(nicPF, 2, &hostdev.SRIOVOptions{Timeout: 300 * time.Millisecond})
-	took := time.Since(start)
-	os.Unsetenv("HOSTDEV_KMODEL_DELAY")
-	wantErr(t, "SetNumVFs(slow driver)", err, syscall.ETIMEDOUT, "did not return within 300 ms",
+	wantErr(t, "SetNumVFs(hung driver)", err, syscall.ETIMEDOUT, "did not return within 300 ms",
 		"may still complete the write")
-	if took > 1200*time.Millisecond {
-		t.Errorf("took %v: the watchdog did not return on time", took)
+	if !waitFor(h.held) || h.attr(t, nicPF, "sriov_numvfs") != "0" {
+		t.Errorf("the driver is not hanging in the write: numvfs %s", h.attr(t, nicPF, "sriov_numvfs"))
 	}
-	// The kernel completes the write later.
+	// The kernel completes the write once the driver returns.
+	h.release(t)
 	if !waitFor(func() bool { pf, err := ctx.SRIOVPF(nicPF); return err == nil && len(pf.VFs) == 2 }) {
-		t.Error("the delayed write never completed")
+		t.Error("the held write never completed")
 	}
 }

@@ -18,7 +18,10 @@ import (
 	"github.com/libhostdev/libhostdev/bindings/go/hostdev"
 )
 
-func inTestbed(t *testing.T, hotplug bool, command ...string) string {
+// inTestbed runs command in the fake tree. With hotplug set, usb-fake-run plugs a keyboard at 1-5
+// once the command printed a line containing hotplug, and unplugs it once the command printed it:
+// nothing is timed.
+func inTestbed(t *testing.T, hotplug string, command ...string) string {
 	t.Helper()
 	fakeRun := needEnv(t, "HOSTDEV_TEST_USB_FAKE_RUN")
 	wrapper, err := exec.LookPath("umockdev-wrapper")
@@ -26,8 +29,8 @@ func inTestbed(t *testing.T, hotplug bool, command ...string) string {
 		t.Skip("umockdev-wrapper is not installed (Debian umockdev)")
 	}
 	args := []string{fakeRun}
-	if hotplug {
-		args = append(args, "--hotplug")
+	if hotplug != "" {
+		args = append(args, "--hotplug", "--ready", hotplug)
 	}
 	cmd := exec.Command(wrapper, append(append(args, "--"), command...)...)
 	cmd.Env = append(envWithout("HOSTDEV_KMODEL_ROOT"), "HOSTDEV_TEST_IN_TESTBED=1")
@@ -39,7 +42,7 @@ func inTestbed(t *testing.T, hotplug bool, command ...string) string {
 }
 
 func TestUSB(t *testing.T) {
-	out := inTestbed(t, false, os.Args[0], "-test.run", "^TestUSBInTestbed$", "-test.v")
+	out := inTestbed(t, "", os.Args[0], "-test.run", "^TestUSBInTestbed$", "-test.v")
 	if !strings.Contains(out, "--- PASS: TestUSBInTestbed") {
 		t.Fatalf("inner test did not pass:\n%s", out)
 	}
@@ -134,7 +137,9 @@ func TestUSBInTestbed(t *testing.T) {
 
 func TestExampleWatchUSB(t *testing.T) {
 	bin := filepath.Join(needEnv(t, "HOSTDEV_TEST_GO_EXAMPLES"), "watchusb")
-	out := inTestbed(t, true, bin, "-kernel", "-ids", "0627:", "-enumerate", "-count", "3", "-timeout", "10s")
+	// Plugged once the example printed "watching": after its enumeration, so a live add (one
+	// plugged during the enumeration may be a replay, docs/usb.md). -timeout only bounds a hang.
+	out := inTestbed(t, "watching (fd ", bin, "-kernel", "-ids", "0627:", "-enumerate", "-count", "3", "-timeout", "100s")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	want := []string{"add 1-1 0627:0001 port=1-1 (present)", "add 1-5 0627:0001 port=1-5",
 		"remove 1-5 0627:0001 port=1-5"}

@@ -124,33 +124,39 @@ func TestFailedWriteRollsBack(t *testing.T) {
 }
 
 func TestTimeoutDoesNotBlockOtherGoroutines(t *testing.T) {
-	// The kernel never finishes probing (STALL): Bind waits in C until its timeout and fails
-	// with ETIMEDOUT. Meanwhile the other goroutines keep running.
+	// The kernel hangs in the vfio-pci probe until the test lets it go (HOSTDEV_KMODEL_HOLD):
+	// this goroutine runs and sees the probe called while Bind, in C, still waits for it.
 	h := newFakeHost(t)
 	ctx := h.open(t)
-	t.Setenv("HOSTDEV_KMODEL_STALL", nic)
-	done := make(chan error)
-	start := time.Now()
+	t.Setenv("HOSTDEV_KMODEL_HOLD", "probe:"+nic)
+	done := make(chan error, 1)
 	go func() {
-		_, err := ctx.Bind([]string{nic}, &hostdev.BindOptions{Timeout: 500 * time.Millisecond})
+		_, err := ctx.Bind([]string{nic}, &hostdev.BindOptions{Timeout: waitLimit})
 		done <- err
 	}()
-	ticks := 0
-	var bindErr error
-wait:
-	for {
-		select {
-		case bindErr = <-done:
-			break wait
-		case <-time.After(5 * time.Millisecond):
-			ticks++
-		}
+	if !waitFor(h.held) {
+		t.Fatal("the probe was never written")
 	}
-	if !errors.Is(bindErr, syscall.ETIMEDOUT) || time.Since(start) < 400*time.Millisecond {
-		t.Errorf("Bind = %v after %v", bindErr, time.Since(start))
+	select {
+	case err := <-done:
+		t.Fatalf("Bind returned (%v) while the probe hangs", err)
+	default:
 	}
-	if ticks < 20 {
-		t.Errorf("other goroutines ran only %d times during the call", ticks)
+	h.release(t)
+	if err := <-done; err != nil || h.driver(nic) != hostdev.VFIODriver {
+		t.Fatalf("Bind after the release: %v, driver %q", err, h.driver(nic))
+	}
+	if _, err := ctx.Restore([]string{nic}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// A probe that never finishes (STALL): Bind waits its timeout, not less, and fails.
+	os.Unsetenv("HOSTDEV_KMODEL_HOLD")
+	t.Setenv("HOSTDEV_KMODEL_STALL", nic)
+	start := time.Now()
+	_, err := ctx.Bind([]string{nic}, &hostdev.BindOptions{Timeout: 300 * time.Millisecond})
+	if !errors.Is(err, syscall.ETIMEDOUT) || time.Since(start) < 300*time.Millisecond {
+		t.Errorf("Bind = %v after %v", err, time.Since(start))
 	}
 	if h.driver(nic) != "e1000e" {
 		t.Errorf("driver %q after the timeout", h.driver(nic))

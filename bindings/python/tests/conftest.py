@@ -25,12 +25,29 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
 import hostdev
 
 KERNEL_VERSION_DIR = "lib/modules/6.1.0-hostdev-test"
+
+# Every wait of these tests is for an event (a state, a line, a message); this only bounds it,
+# generously, so that a loaded machine (sanitizers, CPU hogs) is not mistaken for a failure.
+# HOSTDEV_TEST_TIMEOUT_SCALE multiplies it.
+WAIT = 30.0 * float(os.environ.get("HOSTDEV_TEST_TIMEOUT_SCALE", "1"))
+
+
+def wait_until(predicate, timeout=WAIT):
+    """Poll @predicate (a state with no notification of its own) until it is true: True, or False
+    once @timeout passed."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def need_env(name):
@@ -94,11 +111,26 @@ class FakeHost:
         # No module directory: never look at this machine's kernel modules.
         return hostdev.Context(self.root, modules=self.path("lib/modules/none"), **kwargs)
 
+    # A hung driver (HOSTDEV_KMODEL_HOLD=op:target): the store waits in the model until released.
+    def held(self):
+        """True while a store waits in the model."""
+        return self.has(".kmodel/held")
+
+    def release(self):
+        """Let held stores (and those held later) go on."""
+        os.makedirs(self.path(".kmodel"), exist_ok=True)
+        open(self.path(".kmodel/release"), "a").close()
+
+    def rearm(self):
+        """Stores are held again (after a release)."""
+        if self.has(".kmodel/release"):
+            os.unlink(self.path(".kmodel/release"))
+
 
 # The kernel model's variables a test may set (monkeypatch): cleared for every fresh host.
 KMODEL_KNOBS = ("HOSTDEV_KMODEL_FAIL", "HOSTDEV_KMODEL_STALL", "HOSTDEV_KMODEL_KILL_AT",
-                "HOSTDEV_KMODEL_NO_DEVNODE", "HOSTDEV_KMODEL_DELAY", "HOSTDEV_KMODEL_SRIOV_LIMIT",
-                "HOSTDEV_KMODEL_SRIOV_NO_PHYSFN")
+                "HOSTDEV_KMODEL_NO_DEVNODE", "HOSTDEV_KMODEL_DELAY", "HOSTDEV_KMODEL_HOLD",
+                "HOSTDEV_KMODEL_SRIOV_LIMIT", "HOSTDEV_KMODEL_SRIOV_NO_PHYSFN")
 
 
 def make_fake_host(monkeypatch, *flags, program_env="HOSTDEV_TEST_FAKE_HOST", cls=None):

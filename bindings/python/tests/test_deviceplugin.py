@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+import conftest
 import hostdev
 
 RESOURCE = "example.com/nic"
@@ -33,16 +34,11 @@ def dp_ctx(dp_root):
 def allocate(fk, socket, *id_lists):
     stub = fk.svc.DevicePluginStub(fk.channel_to(socket))
     return stub.Allocate(fk.pb.AllocateRequest(container_requests=[
-        fk.pb.ContainerAllocateRequest(devices_ids=list(ids)) for ids in id_lists]), timeout=5)
+        fk.pb.ContainerAllocateRequest(devices_ids=list(ids)) for ids in id_lists]),
+        timeout=conftest.WAIT)
 
 
-def wait_until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+wait_until = conftest.wait_until
 
 
 # -- config, resources, permittedHostDevices ------------------------------------------------------
@@ -142,7 +138,7 @@ def test_serve_classic_on_thread(fk, dp_ctx, dp_root, kubelet):
         assert server.socket_path == os.path.join(kubelet.plugin_dir, "example.com_nic.sock")
 
         # Registration: the request, the options the kubelet read back inside Register.
-        assert kubelet.wait_registrations(1, timeout=10), logs
+        assert kubelet.wait_registrations(1, timeout=conftest.WAIT), logs
         _, request, options = kubelet.registrations[0]
         assert (request.version, request.endpoint, request.resource_name) == (
             "v1beta1", "example.com_nic.sock", RESOURCE)
@@ -189,7 +185,7 @@ def test_serve_classic_on_thread(fk, dp_ctx, dp_root, kubelet):
 
         # Started again: registered a second time.
         server.start()
-        assert kubelet.wait_registrations(2, timeout=10)
+        assert kubelet.wait_registrations(2, timeout=conftest.WAIT)
         assert wait_until(lambda: server.registrations == 2)
         server.close()
         assert server.closed and loop.servers == ()
@@ -207,12 +203,12 @@ def test_reregisters_after_kubelet_restart(dp_ctx, kubelet):
     with hostdev.DevicePluginLoop(dp_ctx) as loop:
         loop.start_thread()
         with loop.serve(res, 0, kubelet_dir=kubelet.root) as server:
-            assert kubelet.wait_registrations(1, timeout=10)
+            assert kubelet.wait_registrations(1, timeout=conftest.WAIT)
             # The kubelet records a registration before its answer is sent: restarting before
             # the answer arrived would lose it (and its count) on the server's side.
             assert wait_until(lambda: server.registrations == 1)
             kubelet.restart()
-            assert kubelet.wait_registrations(2, timeout=10)
+            assert kubelet.wait_registrations(2, timeout=conftest.WAIT)
             assert wait_until(lambda: server.registrations == 2)
         assert server.closed and loop.servers == ()
 
@@ -244,11 +240,11 @@ def test_embedded_in_selectors(fk, dp_ctx, dp_root, kubelet_dir):
         sel.register(loop, selectors.EVENT_READ)
         t = threading.Thread(target=client)
         t.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + conftest.WAIT
         while not done.is_set() and time.monotonic() < deadline:
             for _key, _ in sel.select(0.05):
                 loop.dispatch(0)
-        t.join(5)
+        t.join(conftest.WAIT)
         sel.close()
         assert "error" not in result, result
         assert result["list"] and result["allocate"].container_responses[0].envs[ENV] == \
@@ -265,18 +261,19 @@ def test_run_and_quit(fk, dp_ctx, dp_root, kubelet):
         seen = {}
 
         def kubelet_side():
-            seen["registered"] = kubelet.wait_registrations(1, timeout=10)
+            seen["registered"] = kubelet.wait_registrations(1, timeout=conftest.WAIT)
             watch = kubelet.last_watch()
             seen["list"] = watch and watch.wait(lambda w: w.last() and len(w.last()) == 3)
+            # The kubelet records a Register (and opens the stream) before its answer reaches
+            # the plugin: the server is registered once that answer is in.
+            seen["state"] = conftest.wait_until(lambda: server.state == "registered")
             loop.quit()
 
         t = threading.Thread(target=kubelet_side)
         t.start()
-        started = time.monotonic()
         loop.run()
-        t.join(5)
-        assert seen == {"registered": True, "list": True}
-        assert time.monotonic() - started < 15
+        t.join(conftest.WAIT)
+        assert seen == {"registered": True, "list": True, "state": True}
         assert server.state == "registered"
         # quit() before run(): run() returns at once, and the thread is not stopped by it.
         loop.quit()
@@ -295,13 +292,23 @@ def test_run_returns_on_signal(dp_ctx, kubelet_dir):
     with hostdev.DevicePluginLoop(dp_ctx) as loop:
         loop.serve(res, RESOURCE, registration="none", kubelet_dir=kubelet_dir)
         old = signal.signal(signal.SIGUSR1, lambda *_: loop.quit())
+        # Without the signal's quit, run() would never return: a last resort that ends it and
+        # says so, instead of a hung test.
+        rescued = threading.Event()
+
+        def rescue():
+            rescued.set()
+            loop.quit()
+
+        last_resort = threading.Timer(conftest.WAIT, rescue)
         try:
             timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1))
             timer.start()
-            started = time.monotonic()
+            last_resort.start()
             loop.run()
-            assert time.monotonic() - started < 5
+            assert not rescued.is_set(), "run() did not return on the signal"
         finally:
+            last_resort.cancel()
             signal.signal(signal.SIGUSR1, old)
 
 
@@ -392,7 +399,7 @@ def test_loop_close_stops_servers(fk, dp_ctx, dp_root, kubelet):
     assert [s.resource_name for s in servers] == [RESOURCE, "example.com/other"]
     paths = [s.socket_path for s in servers]
     loop.start_thread()
-    assert kubelet.wait_registrations(2, timeout=10)
+    assert kubelet.wait_registrations(2, timeout=conftest.WAIT)
     watches = list(kubelet.watches)
     assert all(w.wait(lambda w: w.last()) for w in watches)
     loop.stop_thread()
@@ -461,7 +468,7 @@ def test_python_plugin(fk, dp_ctx, kubelet):
         server = loop.serve_plugin("example.com/py", plugin, kubelet_dir=kubelet.root,
                                    refresh_ms=-1)
         assert server.resource is None and server.resource_name == "example.com/py"
-        assert kubelet.wait_registrations(1, timeout=10)
+        assert kubelet.wait_registrations(1, timeout=conftest.WAIT)
         _, request, options = kubelet.registrations[0]
         assert request.resource_name == "example.com/py"
         assert options.get_preferred_allocation_available and not options.pre_start_required
@@ -497,7 +504,7 @@ def test_python_plugin(fk, dp_ctx, kubelet):
         pref = stub.GetPreferredAllocation(fk.pb.PreferredAllocationRequest(container_requests=[
             fk.pb.ContainerPreferredAllocationRequest(
                 available_deviceIDs=["dev-a", "dev-b", "dev-c"],
-                must_include_deviceIDs=["dev-c"], allocation_size=2)]), timeout=5)
+                must_include_deviceIDs=["dev-c"], allocation_size=2)]), timeout=conftest.WAIT)
         assert list(pref.container_responses[0].deviceIDs) == ["dev-c", "dev-b"]
         assert plugin.preferred_calls == [(["dev-a", "dev-b", "dev-c"], ["dev-c"], 2)]
 
@@ -543,7 +550,7 @@ def test_python_plugin_minimal(fk, dp_ctx, kubelet_dir):
         with loop.serve_plugin("example.com/min", PreStart(), registration="none",
                                kubelet_dir=kubelet_dir) as server:
             stub = fk.svc.DevicePluginStub(fk.channel_to(server.socket_path))
-            options = stub.GetDevicePluginOptions(fk.pb.Empty(), timeout=5)
+            options = stub.GetDevicePluginOptions(fk.pb.Empty(), timeout=conftest.WAIT)
             assert options.pre_start_required and not options.get_preferred_allocation_available
             server.set_devices(["x-1", "x-2"])
             server.refresh()  # no list_devices: the list stays
@@ -553,7 +560,7 @@ def test_python_plugin_minimal(fk, dp_ctx, kubelet_dir):
             answer = allocate(fk, server.socket_path, ["x-2"]).container_responses[0]
             assert not answer.envs and not answer.devices
             stub.PreStartContainer(fk.pb.PreStartContainerRequest(devices_ids=["x-1"]),
-                                   timeout=5)
+                                   timeout=conftest.WAIT)
             assert started == [["x-1"]]
             watch.cancel()
         with pytest.raises(ValueError):
@@ -585,7 +592,7 @@ def test_python_plugin_concurrent(fk, dp_ctx, kubelet_dir):
         with futures.ThreadPoolExecutor(9) as pool:
             refreshes = pool.submit(refresher)
             calls = [pool.submit(allocate, fk, server.socket_path, ["dev-a"]) for _ in range(200)]
-            answers = [c.result(timeout=30) for c in calls]
+            answers = [c.result(timeout=conftest.WAIT) for c in calls]
             stop.set()
-            assert refreshes.result(timeout=30) > 0
+            assert refreshes.result(timeout=conftest.WAIT) > 0
         assert all(a.container_responses[0].envs["MY_DEVICES"] == "dev-a" for a in answers)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import conftest
 from conftest import need_env
 
 
@@ -97,23 +98,23 @@ def test_serve_devices(fk, dp_root, kubelet):
                           "--refresh", "100"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert kubelet.wait_registrations(1, timeout=15), p.poll()
+        assert kubelet.wait_registrations(1, timeout=conftest.WAIT), p.poll()
         _, request, _ = kubelet.registrations[0]
         assert request.resource_name == "example.com/nic"
         watch = kubelet.last_watch()
         expected = [(d["id"], "Healthy", [d["numa"]]) for d in dp_root.devices]
-        assert watch.wait(lambda w: w.last() == expected, timeout=5), watch.lists
+        assert watch.wait(lambda w: w.last() == expected, timeout=conftest.WAIT), watch.lists
         socket = os.path.join(kubelet.plugin_dir, request.endpoint)
         answer = fk.svc.DevicePluginStub(fk.channel_to(socket)).Allocate(fk.pb.AllocateRequest(
             container_requests=[fk.pb.ContainerAllocateRequest(devices_ids=dp_root.ids[:2])]),
-            timeout=5)
+            timeout=conftest.WAIT)
         assert dict(answer.container_responses[0].envs) == {
             "PCI_RESOURCE_EXAMPLE_COM_NIC": ",".join(dp_root.ids[:2])}
-        # Removing a group node turns its device unhealthy within the refresh interval.
+        # Removing a group node turns its device unhealthy (at the next refresh).
         os.unlink(dp_root.group_node(2))
-        assert watch.wait(lambda w: w.last()[2][1] == "Unhealthy", timeout=5), watch.last()
+        assert watch.wait(lambda w: w.last()[2][1] == "Unhealthy", timeout=conftest.WAIT), watch.last()
         p.send_signal(signal.SIGTERM)
-        out, err = p.communicate(timeout=15)
+        out, err = p.communicate(timeout=conftest.WAIT)
     finally:
         if p.poll() is None:
             p.kill()
@@ -121,7 +122,7 @@ def test_serve_devices(fk, dp_root, kubelet):
     assert p.returncode == 0, (out, err)
     assert out == "serving example.com/nic (3 devices) on %s\nstopped\n" % socket, (out, err)
     assert "registered with the kubelet" in err, err
-    assert watch.wait(lambda w: w.last() == [], timeout=5), watch.lists
+    assert watch.wait(lambda w: w.last() == [], timeout=conftest.WAIT), watch.lists
     assert not os.path.exists(socket)
 
     out = run_example("serve_devices.py", *base, "--permitted", "json").stdout

@@ -14,6 +14,7 @@ import time
 import pytest
 from conftest import make_fake_host
 
+import conftest
 import hostdev
 
 NIC = "0000:01:00.0"
@@ -111,28 +112,33 @@ def test_failed_write_rolls_back(fake_host, monkeypatch):
 
 
 def test_gil_released_while_binding(fake_host, monkeypatch):
-    """The kernel never finishes probing (STALL): bind waits timeout_ms in C and fails with
-    TimedOut. Meanwhile another Python thread keeps running, which it cannot if the GIL is held."""
-    monkeypatch.setenv("HOSTDEV_KMODEL_STALL", NIC)
+    """The kernel hangs in the vfio-pci probe (HOSTDEV_KMODEL_HOLD) until the test lets it go:
+    meanwhile this thread runs and sees the probe called while bind is still in progress, which
+    it could not if bind held the GIL. A probe that never finishes (STALL) ends in TimedOut."""
+    monkeypatch.setenv("HOSTDEV_KMODEL_HOLD", "probe:" + NIC)
     result = {}
     with fake_host.context() as ctx:
         def bind():
             try:
-                ctx.bind(NIC, timeout_ms=600)
+                result["bound"] = ctx.bind(NIC, timeout_ms=int(conftest.WAIT * 1000))
             except hostdev.Error as e:
                 result["error"] = e
 
         t = threading.Thread(target=bind)
-        ticks = []
         t.start()
-        while t.is_alive():
-            ticks.append(time.monotonic())
-            time.sleep(0.005)
+        assert conftest.wait_until(fake_host.held), "the probe was never written"
+        assert t.is_alive() and not result, result
+        fake_host.release()
         t.join()
-        assert isinstance(result.get("error"), hostdev.TimedOut), result
-        assert result["error"].errno == errno.ETIMEDOUT
-        gaps = [b - a for a, b in zip(ticks, ticks[1:])]
-        assert len(ticks) > 20 and max(gaps) < 0.3, (len(ticks), max(gaps, default=None))
+        assert "error" not in result, result
+        assert fake_host.driver(NIC) == hostdev.VFIO_DRIVER
+        ctx.restore(NIC)
+
+        monkeypatch.delenv("HOSTDEV_KMODEL_HOLD")
+        monkeypatch.setenv("HOSTDEV_KMODEL_STALL", NIC)
+        with pytest.raises(hostdev.TimedOut) as e:
+            ctx.bind(NIC, timeout_ms=300)
+        assert e.value.errno == errno.ETIMEDOUT
         assert fake_host.driver(NIC) == "e1000e"
 
 

@@ -149,7 +149,8 @@ func (k *kubelet) Register(ctx context.Context,
 		return fail(codes.Unavailable, "cannot dial the plugin at %s: %v", req.Endpoint, err)
 	}
 	options := &kubeletapi.DevicePluginOptions{}
-	octx, ocancel := context.WithTimeout(ctx, 10*time.Second)
+	// A bound for a hung plugin only: a loaded TCG guest is slow, and that is no failure.
+	octx, ocancel := context.WithTimeout(ctx, 60*time.Second)
 	defer ocancel()
 	err = conn.Invoke(octx, "/v1beta1.DevicePlugin/GetDevicePluginOptions", &kubeletapi.Empty{},
 		options)
@@ -284,7 +285,7 @@ func allocate(args []string) {
 		fatal("dial %s: %v", *socket, err)
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	resp := &kubeletapi.AllocateResponse{}
 	if err := conn.Invoke(ctx, "/v1beta1.DevicePlugin/Allocate", req, resp); err != nil {

@@ -38,7 +38,7 @@ nvme=$(vm_pci_find 1b36 0010)
 pf=/sys/bus/pci/devices/$nvme
 echo 0 >"$pf/sriov_drivers_autoprobe"
 echo 2 >"$pf/sriov_numvfs"
-vm_wait_for 10 test -L "$pf/virtfn1" || vm_die "VFs did not appear"
+vm_wait_for 60 test -L "$pf/virtfn1" || vm_die "VFs did not appear"
 vf0=$(basename "$(readlink "$pf/virtfn0")")
 echo vfio-pci >"/sys/bus/pci/devices/$vf0/driver_override"
 echo "$vf0" >/sys/bus/pci/drivers_probe

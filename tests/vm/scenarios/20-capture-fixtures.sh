@@ -14,7 +14,7 @@ pf=/sys/bus/pci/devices/$nvme
 # VFs driverless (the nvme driver cannot use QEMU's offline VFs anyway): the state before a vfio bind.
 echo 0 >"$pf/sriov_drivers_autoprobe"
 echo 2 >"$pf/sriov_numvfs"
-vm_check "NVMe PF has 2 VFs" vm_wait_for 10 test -L "$pf/virtfn1"
+vm_check "NVMe PF has 2 VFs" vm_wait_for 60 test -L "$pf/virtfn1"
 vf0=$(basename "$(readlink "$pf/virtfn0")")
 vm_check_eq "VF 0 is 1b36:0010" 0x0010 "$(cat "/sys/bus/pci/devices/$vf0/device")"
 vm_check "VF 0 has its own IOMMU group" test -L "/sys/bus/pci/devices/$vf0/iommu_group"

@@ -23,7 +23,7 @@ echo "$addr" >/sys/bus/pci/drivers/e1000e/unbind
 vm_check "unbound after unbind" test ! -e "$dev/driver"
 echo "$addr" >/sys/bus/pci/drivers_probe
 vm_check_eq "bound to vfio-pci after drivers_probe" vfio-pci "$(vm_pci_driver "$addr")"
-vm_check "/dev/vfio/$group appears" vm_wait_for 5 test -c "/dev/vfio/$group"
+vm_check "/dev/vfio/$group appears" vm_wait_for 60 test -c "/dev/vfio/$group"
 vm_check "netdev gone while on vfio-pci" test -z "$(ls "$dev/net" 2>/dev/null)"
 vm_check "group node opens (group viable)" sh -c "exec 3<>/dev/vfio/$group"
 # Idempotence of the kernel side: reprobing a bound device changes nothing.
@@ -36,6 +36,6 @@ vm_check_eq "driver_override cleared" "(null)" "$(cat "$dev/driver_override")"
 echo "$addr" >/sys/bus/pci/drivers/vfio-pci/unbind
 echo "$addr" >/sys/bus/pci/drivers_probe
 vm_check_eq "back on e1000e after restore" e1000e "$(vm_pci_driver "$addr")"
-vm_check "netdev back" vm_wait_for 5 sh -c "ls '$dev/net' | grep -q ."
-vm_check "/dev/vfio/$group gone after restore" vm_wait_for 5 test ! -e "/dev/vfio/$group"
+vm_check "netdev back" vm_wait_for 60 sh -c "ls '$dev/net' | grep -q ."
+vm_check "/dev/vfio/$group gone after restore" vm_wait_for 60 test ! -e "/dev/vfio/$group"
 vm_finish

@@ -75,7 +75,7 @@ int main(void)
 	write_attr("/sys/bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe", "0");
 	int rc = write_attr("/sys/bus/pci/devices/0000:01:00.0/sriov_numvfs", "2");
 	check(rc == 0, "kernel accepts sriov_numvfs=2", rc ? strerror(-rc) : NULL);
-	for (int i = 0; i < 100 && access("/sys/bus/pci/devices/0000:01:00.0/virtfn1", F_OK); i++)
+	for (int i = 0; i < 600 && access("/sys/bus/pci/devices/0000:01:00.0/virtfn1", F_OK); i++)
 		usleep(100000);
 	hostdev_pci_device *pf = device(ctx, pf_addr);
 	if (pf) {

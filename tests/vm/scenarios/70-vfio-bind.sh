@@ -47,8 +47,8 @@ vm_check "hostdev restore --all" sh -c "hostdev restore --all | grep -q '2 devic
 vm_check_eq "e1000e back on e1000e" e1000e "$(vm_pci_driver "$nic")"
 vm_check_eq "virtio-net back on virtio-pci" virtio-pci "$(vm_pci_driver "$vnet")"
 vm_check_eq "driver_override cleared" "(null)" "$(cat "/sys/bus/pci/devices/$nic/driver_override")"
-vm_check "e1000e netdev back" vm_wait_for 10 netdevs "$nic"
-vm_check "virtio-net netdev back" vm_wait_for 10 netdevs "$vnet"
-vm_check "/dev/vfio/$gnic gone" vm_wait_for 5 test ! -e "/dev/vfio/$gnic"
+vm_check "e1000e netdev back" vm_wait_for 60 netdevs "$nic"
+vm_check "virtio-net netdev back" vm_wait_for 60 netdevs "$vnet"
+vm_check "/dev/vfio/$gnic gone" vm_wait_for 60 test ! -e "/dev/vfio/$gnic"
 vm_check "journal empty" sh -c "hostdev journal | grep -q 'no devices bound'"
 vm_finish

@@ -25,12 +25,12 @@ vm_check "hostdev bind --group" sh -c "hostdev bind --group $smbus | tee /dev/st
 for a in $lpc $sata $smbus; do
 	vm_check_eq "$a on vfio-pci" vfio-pci "$(vm_pci_driver $a)"
 done
-vm_check "/dev/vfio/$g appears" vm_wait_for 5 test -c "/dev/vfio/$g"
+vm_check "/dev/vfio/$g appears" vm_wait_for 60 test -c "/dev/vfio/$g"
 vm_check "/dev/vfio/$g opens (group viable)" sh -c "exec 3<>/dev/vfio/$g"
 
 vm_check "restoring one member" sh -c "hostdev restore $lpc | grep -q '3 devices restored'"
 vm_check_eq "LPC back" "$d_lpc" "$(vm_pci_driver $lpc)"
 vm_check_eq "SATA back" "$d_sata" "$(vm_pci_driver $sata)"
 vm_check_eq "SMBus back" "$d_smbus" "$(vm_pci_driver $smbus)"
-vm_check "/dev/vfio/$g gone" vm_wait_for 5 test ! -e "/dev/vfio/$g"
+vm_check "/dev/vfio/$g gone" vm_wait_for 60 test ! -e "/dev/vfio/$g"
 vm_finish

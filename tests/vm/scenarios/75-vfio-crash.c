@@ -69,7 +69,7 @@ static int bind_child(const char *nic, const char *vnet, int n)
 
 static int wait_netdev(const char *addr)
 {
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < 600; i++) {
 		if (has_netdev(addr))
 			return 1;
 		usleep(100000);

@@ -73,7 +73,7 @@ st=0; out=$(hostdev sriov "$pf" --vfs 1 2>&1) || st=$?
 vm_check_eq "--vfs 1 on an unbound PF exits 1" 1 "$st"
 vm_check "ENOENT mapped: no driver, bind it first" has "the PF has no driver.*bind its driver first"
 echo "$pf" >/sys/bus/pci/drivers/nvme/bind
-vm_check "PF back on nvme" vm_wait_for 20 sh -c "[ \"\$(basename \$(readlink $d/driver))\" = nvme ]"
+vm_check "PF back on nvme" vm_wait_for 60 sh -c "[ \"\$(basename \$(readlink $d/driver))\" = nvme ]"
 vm_check "after rebinding: --vfs 1 works" hostdev sriov "$pf" --vfs 1 --no-autoprobe
 vm_check "and --vfs 0" hostdev sriov "$pf" --vfs 0
 vm_check_eq "sriov_numvfs back to 0" 0 "$(cat $d/sriov_numvfs)"

@@ -49,7 +49,7 @@ st=0; out=$(hostdev -v sriov "$pf" --vfs 0 --force 2>&1) || st=$?
 vm_check_eq "--vfs 0 --force exits 0" 0 "$st"
 vm_check_eq "sriov_numvfs is 0" 0 "$(cat $d/sriov_numvfs)"
 vm_check "VF 0 removed" test ! -e "/sys/bus/pci/devices/$vf0"
-vm_check "/dev/vfio/$g0 gone" vm_wait_for 5 test ! -e "/dev/vfio/$g0"
+vm_check "/dev/vfio/$g0 gone" vm_wait_for 60 test ! -e "/dev/vfio/$g0"
 vm_check "journal records dropped, with a warning" has "dropping its vfio journal record"
 vm_check "journal empty" sh -c "hostdev journal | grep -q 'no devices bound'"
 vm_finish

@@ -34,7 +34,7 @@ usb_node() { printf '/dev/bus/usb/%03d/%03d' "$(cat "/sys/bus/usb/devices/$1/bus
 usb_env() { echo "$(cat "/sys/bus/usb/devices/$1/busnum"):$(cat "/sys/bus/usb/devices/$1/devnum")"; }
 plug() {
 	vm_qmp '{"execute":"device_add","arguments":{"driver":"usb-kbd","id":"dpk","bus":"xhci.0","port":"6"}}' >/dev/null &&
-		vm_wait_for 10 test -e /sys/bus/usb/devices/1-6/devnum
+		vm_wait_for 60 test -e /sys/bus/usb/devices/1-6/devnum
 }
 
 # --- the devices: e1000e on vfio-pci through the library, a keyboard hot-plugged into port 6 ---------------
@@ -75,21 +75,21 @@ vm_check "dry run: the PCI resource with $nic" has "$pci_res (pci): $nic"
 # --- the kubelet (grpc-go) and the plugins ------------------------------------------------------------------
 vm-kubelet serve -dir "$kd" >"$ev" 2>kubelet.err </dev/null &
 kubelet_pid=$!
-vm_check "vm-kubelet serves kubelet.sock" vm_wait_for 20 grep -q '"event":"serving"' "$ev"
+vm_check "vm-kubelet serves kubelet.sock" vm_wait_for 60 grep -q '"event":"serving"' "$ev"
 checkpoint_before=$(stat -c '%i %Y %s' "$dp/kubelet_internal_checkpoint")
-hostdev serve --config config.json --kubelet-dir "$kd" --refresh 60000 2>serve.log </dev/null &
+hostdev serve --config config.json --kubelet-dir "$kd" --refresh -1 2>serve.log </dev/null &
 serve_pid=$!
-# Refresh every 60 s: within this scenario only the hot-plug monitor can notice the unplug in time.
+# No periodic refresh: only the hot-plug monitor can notice the unplug and the re-plug.
 
 reg="\"event\":\"register\",\"resource\":\"$pci_res\",\"version\":\"v1beta1\",\"endpoint\":\"example.com_nic.sock\""
 opts='"options":{"pre_start_required":false,"get_preferred_allocation_available":true},"dialback_options":{"pre_start_required":false,"get_preferred_allocation_available":true}'
 vm_check "$pci_res registered (dial-back inside Register), preferred allocation offered" \
-	vm_wait_for 20 grep -q "$reg,$opts" "$ev"
+	vm_wait_for 60 grep -q "$reg,$opts" "$ev"
 reg="\"event\":\"register\",\"resource\":\"$usb_res\",\"version\":\"v1beta1\",\"endpoint\":\"example.com_hid.sock\""
 opts='"options":{"pre_start_required":false,"get_preferred_allocation_available":false},"dialback_options":{"pre_start_required":false,"get_preferred_allocation_available":false}'
-vm_check "$usb_res registered, no preferred allocation" vm_wait_for 20 grep -q "$reg,$opts" "$ev"
-vm_check "a ListAndWatch list for $pci_res" vm_wait_for 10 got_list $pci_res
-vm_check "a ListAndWatch list for $usb_res" vm_wait_for 10 got_list $usb_res
+vm_check "$usb_res registered, no preferred allocation" vm_wait_for 60 grep -q "$reg,$opts" "$ev"
+vm_check "a ListAndWatch list for $pci_res" vm_wait_for 60 got_list $pci_res
+vm_check "a ListAndWatch list for $usb_res" vm_wait_for 60 got_list $usb_res
 
 # PCI: the one function, healthy, with the guest's NUMA node (none: no topology)
 if [ "$numa" -ge 0 ] 2>/dev/null; then want="{\"id\":\"$nic\",\"health\":\"Healthy\",\"numa\":[$numa]}"; else
@@ -129,15 +129,14 @@ vm_check "$node6 is a char device in the guest" test -c "$node6"
 pci_lists=$(lists $pci_res | wc -l)
 t0=$(uptime_cs)
 vm_check "QMP device_del of the keyboard at 1-6" vm_qmp '{"execute":"device_del","arguments":{"id":"dpk"}}'
-if vm_wait_for 10 is_health $usb_res "$kbd" Unhealthy; then
+if vm_wait_for 60 is_health $usb_res "$kbd" Unhealthy; then
 	t1=$(uptime_cs)
 	vm_log "Unhealthy seen $(((t1 - t0) / 100)).$(printf %02d $(((t1 - t0) % 100))) s after device_del"
-	vm_check "Unhealthy within 5 s (refresh interval 60 s: the hot-plug monitor)" test $((t1 - t0)) -le 500
-	vm_ok "$kbd turned Unhealthy in ListAndWatch"
+	vm_ok "$kbd turned Unhealthy in ListAndWatch (the hot-plug monitor: there is no refresh)"
 else
-	vm_not_ok "$kbd turned Unhealthy in ListAndWatch within 10 s (last: $(last_list $usb_res))"
+	vm_not_ok "$kbd turned Unhealthy in ListAndWatch (last: $(last_list $usb_res))"
 fi
-vm_check "keyboard gone from sysfs" vm_wait_for 10 test ! -e /sys/bus/usb/devices/1-6
+vm_check "keyboard gone from sysfs" vm_wait_for 60 test ! -e /sys/bus/usb/devices/1-6
 vm_check "$node6 gone" test ! -e "$node6"
 for id in $usb_ids; do
 	[ "$id" = "$kbd" ] || vm_check_eq "$id still Healthy" Healthy "$(health $usb_res "$id")"
@@ -152,7 +151,7 @@ vm_check "as NOT_FOUND" has '"code":"NotFound"'
 
 # --- plugged back into the same port: same id, Healthy again, with the new devnum ---------------------------
 vm_check "plug the keyboard back into port 6" plug
-vm_check "$kbd Healthy again within 5 s" vm_wait_for 5 is_health $usb_res "$kbd" Healthy
+vm_check "$kbd Healthy again" vm_wait_for 60 is_health $usb_res "$kbd" Healthy
 node6b=$(usb_node 1-6)
 st=0
 out=$(allocate example.com_hid.sock "$kbd") || st=$?
@@ -168,8 +167,8 @@ st=0
 wait "$serve_pid" || st=$?
 vm_check_eq "hostdev serve exits 0 on SIGTERM" 0 "$st"
 for res in $pci_res $usb_res; do
-	vm_check "$res: last list is empty" vm_wait_for 5 list_has "$res" '"devices":[]'
-	vm_check "$res: ListAndWatch ended with OK" vm_wait_for 5 grep -q "\"event\":\"end\",\"resource\":\"$res\",\"status\":\"OK\"" "$ev"
+	vm_check "$res: last list is empty" vm_wait_for 60 list_has "$res" '"devices":[]'
+	vm_check "$res: ListAndWatch ended with OK" vm_wait_for 60 grep -q "\"event\":\"end\",\"resource\":\"$res\",\"status\":\"OK\"" "$ev"
 done
 vm_check "plugin sockets removed" sh -c "test ! -e $dp/example.com_nic.sock && test ! -e $dp/example.com_hid.sock"
 vm_check "kubelet.sock left alone" test -S "$dp/kubelet.sock"
@@ -184,7 +183,7 @@ vm_check_eq "vm-kubelet exits 0 on SIGTERM" 0 "$st"
 vm_check "hostdev restore $nic" sh -c "hostdev restore '$nic' | grep -q '1 device restored'"
 vm_check_eq "e1000e back on e1000e" e1000e "$(vm_pci_driver "$nic")"
 vm_check_eq "driver_override cleared" "(null)" "$(cat "/sys/bus/pci/devices/$nic/driver_override")"
-vm_check "/dev/vfio/$group gone" vm_wait_for 5 test ! -e "/dev/vfio/$group"
+vm_check "/dev/vfio/$group gone" vm_wait_for 60 test ! -e "/dev/vfio/$group"
 vm_check "journal empty" sh -c "hostdev journal | grep -q 'no devices bound'"
 
 echo "# --- kubelet events ---"

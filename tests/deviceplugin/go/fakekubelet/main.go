@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +34,16 @@ import (
 )
 
 const resource = "example.com/dev"
+
+// waitLimit bounds every wait for an event (a registration, a list, an answer), generously: a
+// loaded machine is not a failure. HOSTDEV_TEST_TIMEOUT_SCALE multiplies it.
+var waitLimit = func() time.Duration {
+	limit := 30 * time.Second
+	if f, err := strconv.ParseFloat(os.Getenv("HOSTDEV_TEST_TIMEOUT_SCALE"), 64); err == nil && f > 0 {
+		limit = time.Duration(float64(limit) * f)
+	}
+	return limit
+}()
 
 var failures int
 
@@ -92,7 +103,7 @@ func (k *kubelet) Register(ctx context.Context,
 		return nil, status.Errorf(codes.Unavailable, "cannot dial the plugin: %v", err)
 	}
 	options := &kubeletapi.DevicePluginOptions{}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, waitLimit)
 	defer cancel()
 	err = conn.Invoke(cctx, "/v1beta1.DevicePlugin/GetDevicePluginOptions", &kubeletapi.Empty{},
 		options)
@@ -222,7 +233,7 @@ func (p *plugin) command(line string) {
 	_, err = io.WriteString(f, line+"\n")
 	f.Close()
 	must(err, "write a command")
-	deadline := time.After(5 * time.Second)
+	deadline := time.After(waitLimit)
 	for {
 		select {
 		case l, ok := <-p.lines:
@@ -267,9 +278,9 @@ func main() {
 	p := startPlugin(*binary, root)
 
 	// Registration, with the dial-back inside Register.
-	r := k.waitRegistration(5 * time.Second)
+	r := k.waitRegistration(waitLimit)
 	if r == nil {
-		must(fmt.Errorf("no Register within 5 s"), "registration")
+		must(fmt.Errorf("no Register within %v", waitLimit), "registration")
 	}
 	check(r.req.Version == "v1beta1", "version %q", r.req.Version)
 	check(r.req.ResourceName == resource, "resource %q", r.req.ResourceName)
@@ -280,12 +291,12 @@ func main() {
 
 	// ListAndWatch: the full list at once, then on a health change.
 	w := listAndWatch(r.conn)
-	l, _ := w.next(5 * time.Second)
+	l, _ := w.next(waitLimit)
 	check(summary(l) == "dev-a/Healthy/0,dev-b/Healthy/1,dev-c/Healthy/-,dev-d/Unhealthy/0",
 		"initial list %s", summary(l))
 	t0 := time.Now()
 	p.command("health dev-b 0")
-	l, _ = w.next(time.Second)
+	l, _ = w.next(waitLimit)
 	check(summary(l) == "dev-a/Healthy/0,dev-b/Unhealthy/1,dev-c/Healthy/-,dev-d/Unhealthy/0",
 		"list after the health change %s", summary(l))
 	fmt.Printf("health change seen after %v\n", time.Since(t0))
@@ -326,27 +337,28 @@ func main() {
 		reflect.DeepEqual(presp.ContainerResponses[0].DeviceIDs, []string{"dev-a", "dev-c"}),
 		"preferred %v", presp.ContainerResponses)
 
-	// Kubelet restart: sockets deleted, kubelet.sock created again -> registered within 2 s.
+	// Kubelet restart: sockets deleted, kubelet.sock created again -> registered again (how
+	// fast is printed, not checked: bench/ measures it).
 	r.conn.Close()
 	k.restart()
 	t0 = time.Now()
-	r = k.waitRegistration(2 * time.Second)
+	r = k.waitRegistration(waitLimit)
 	if r == nil {
-		must(fmt.Errorf("no Register within 2 s of the restart"), "re-registration")
+		must(fmt.Errorf("no Register within %v of the restart", waitLimit), "re-registration")
 	}
 	fmt.Printf("re-registered %v after the restart\n", time.Since(t0))
 	w = listAndWatch(r.conn)
-	l, _ = w.next(5 * time.Second)
+	l, _ = w.next(waitLimit)
 	check(len(l) == 4, "list after the restart %s", summary(l))
 
 	// Stop: an empty list, then the end of the stream, and the socket is gone.
 	p.command("quit")
-	l, ok := w.next(5 * time.Second)
+	l, ok := w.next(waitLimit)
 	check(ok && len(l) == 0, "last list %q (received: %v)", summary(l), ok)
 	select {
 	case err := <-w.end:
 		check(err == io.EOF, "end of ListAndWatch: %v", err)
-	case <-time.After(5 * time.Second):
+	case <-time.After(waitLimit):
 		check(false, "ListAndWatch did not end")
 	}
 	check(p.cmd.Wait() == nil, "plugin exit status")

@@ -1,9 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Wait until PCI driver bindings and the USB device list stop changing (1 s quiet, at most
-# ${1:-15} s): drivers probe asynchronously after modprobe returns, and USB enumerates late.
+# ${1:-60} s): drivers probe asynchronously after modprobe returns, and USB enumerates late.
 set -eu
-max=${1:-15}
+max=${1:-60}
 snap() {
 	for d in /sys/bus/pci/devices/* /sys/bus/usb/devices/*; do
 		[ -e "$d" ] || continue

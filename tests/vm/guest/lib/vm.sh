@@ -73,6 +73,22 @@ vm_wait_for() {
 	return 1
 }
 
+# vm_listens_uevents PID: the process has a NETLINK_KOBJECT_UEVENT socket bound to a multicast group, so it
+# hears every uevent from now on (a watch started without --enumerate prints nothing to say it is ready).
+vm_listens_uevents() {
+	for _fd in /proc/"$1"/fd/*; do
+		_l=$(readlink "$_fd" 2>/dev/null) || continue
+		case "$_l" in socket:\[*\]) ;; *) continue ;; esac
+		_ino=${_l#socket:[}
+		_ino=${_ino%]}
+		# /proc/net/netlink: sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode; protocol 15 is
+		# NETLINK_KOBJECT_UEVENT, Groups is 0 until the socket is bound to a group.
+		awk -v ino="$_ino" '$2 == 15 && $4 != "00000000" && $NF == ino { found = 1 } END { exit !found }' \
+			/proc/net/netlink && return 0
+	done
+	return 1
+}
+
 # vm_qmp JSON: ask the host runner to send one QMP command, e.g.
 #   vm_qmp '{"execute":"device_add","arguments":{"driver":"usb-kbd","id":"k2","bus":"xhci.0"}}'
 # Prints the QMP answer ({"return":...} or {"error":...}); status 0 only for a "return".
