@@ -95,6 +95,8 @@ char *naming_usb_description(hostdev_usb_device *dev);
 const char *naming_usb_class_type(unsigned int class_code, char *buf, size_t size);
 /* A valid label value (<= 63 of [A-Za-z0-9._-], alphanumeric at both ends) or NULL. */
 const char *naming_label_value(const char *text, char *buf, size_t size);
+/* 1 when @text is valid UTF-8 (JSON strings must be). */
+int naming_is_utf8(const char *text);
 /* 1 when @name is a valid object name (DNS-1123 subdomain). */
 int naming_valid_object_name(const char *name);
 

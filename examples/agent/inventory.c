@@ -128,8 +128,7 @@ cJSON *inventory_pci_object(const struct agent_ids *ids, hostdev_pci_device *dev
 	if (driver)
 		cJSON_AddStringToObject(status, "kernelDriverInUse", driver);
 	/* Extras. */
-	if (hostdev_pci_device_get_numa_node(dev) >= 0)
-		cJSON_AddNumberToObject(status, "numaNode", hostdev_pci_device_get_numa_node(dev));
+	cJSON_AddNumberToObject(status, "numaNode", hostdev_pci_device_get_numa_node(dev));
 	if (hostdev_pci_device_get_iommu_group_member_count(dev) > 0) {
 		cJSON *members = cJSON_AddArrayToObject(status, "iommuGroupMembers");
 
@@ -139,15 +138,18 @@ cJSON *inventory_pci_object(const struct agent_ids *ids, hostdev_pci_device *dev
 			    cJSON_CreateString(hostdev_pci_device_get_iommu_group_member(dev, i)));
 	}
 	if (hostdev_pci_device_get_pf_address(dev))
-		cJSON_AddStringToObject(status, "physicalFunction",
+		cJSON_AddStringToObject(status, "pfAddress",
 					hostdev_pci_device_get_pf_address(dev));
 	if (hostdev_pci_device_get_vf_count(dev) > 0) {
-		cJSON *vfs = cJSON_AddArrayToObject(status, "virtualFunctions");
+		cJSON *vfs = cJSON_AddArrayToObject(status, "vfAddresses");
 
 		for (size_t i = 0; i < hostdev_pci_device_get_vf_count(dev); i++)
 			cJSON_AddItemToArray(
 			    vfs, cJSON_CreateString(hostdev_pci_device_get_vf_address(dev, i)));
 	}
+	if (hostdev_pci_device_is_sriov_pf(dev))
+		cJSON_AddNumberToObject(status, "totalVFs",
+					hostdev_pci_device_get_sriov_total_vfs(dev));
 	return obj;
 }
 
@@ -156,7 +158,7 @@ cJSON *inventory_usb_object(const struct agent_ids *ids, hostdev_usb_device *dev
 	char *name = naming_usb_object(dev, ids->usb_naming);
 	char *description = naming_usb_description(dev);
 	const char *controller = hostdev_usb_device_get_controller_address(dev);
-	const char *class_type, *serial_id = hostdev_usb_device_get_serial_id(dev);
+	const char *class_type, *serial = hostdev_usb_device_get_serial(dev);
 	char buf[64], resource[320];
 	cJSON *obj = NULL, *labels, *status;
 
@@ -191,8 +193,9 @@ cJSON *inventory_usb_object(const struct agent_ids *ids, hostdev_usb_device *dev
 	if (hostdev_usb_device_get_port_id(dev))
 		cJSON_AddStringToObject(status, "portID", hostdev_usb_device_get_port_id(dev));
 	cJSON_AddStringToObject(status, "portPath", hostdev_usb_device_get_port_path(dev));
-	if (serial_id)
-		cJSON_AddStringToObject(status, "serialID", serial_id);
+	/* Raw bytes from the device: published only when they are text. */
+	if (serial && serial[0] && naming_is_utf8(serial))
+		cJSON_AddStringToObject(status, "serial", serial);
 out:
 	free(name);
 	free(description);
@@ -240,8 +243,6 @@ cJSON *inventory_sriov_object(const struct agent_ids *ids, hostdev_pci_device *p
 				n_vfs > 0 ? "sriovNetworkDeviceEnabled"
 					  : "sriovNetworkDeviceDisabled");
 	cJSON_AddNumberToObject(status, "totalVFs", hostdev_pci_device_get_sriov_total_vfs(pf));
-	if (ifname)
-		cJSON_AddStringToObject(status, "interfaceName", ifname);
 	return obj;
 }
 

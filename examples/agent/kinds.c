@@ -11,18 +11,18 @@ static const char *const pci_status[] = {
     "address", "vendorId", "deviceId", "classId", "iommuGroup", "nodeName", "resourceName",
     "description", "kernelDriverInUse",
     /* ours */
-    "numaNode", "iommuGroupMembers", "physicalFunction", "virtualFunctions", NULL};
+    "numaNode", "iommuGroupMembers", "pfAddress", "vfAddresses", "totalVFs", NULL};
 
 static const char *const usb_status[] = {
     /* Harvester's, except enabled/status/message: the claim controller writes those */
     "vendorID", "productID", "nodeName", "resourceName", "devicePath", "description", "pciAddress",
     "classType",
     /* ours */
-    "portID", "portPath", "serialID", NULL};
+    "portID", "portPath", "serial", NULL};
 
 static const char *const sriov_status[] = {"vfAddresses", "vfPCIDevices", "status",
 					   /* ours */
-					   "totalVFs", "interfaceName", NULL};
+					   "totalVFs", NULL};
 
 /* numVFs is the user's request: set to 0 at creation only. */
 static const char *const sriov_spec[] = {"address", "nodeName", NULL};

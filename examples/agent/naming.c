@@ -58,6 +58,13 @@ char *naming_sriov_object(hostdev_pci_device *pf, const char *node)
 }
 
 /* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+static int valid_utf8(const unsigned char *s, size_t n);
+
+int naming_is_utf8(const char *text)
+{
+	return valid_utf8((const unsigned char *)text, strlen(text));
+}
+
 static int valid_utf8(const unsigned char *s, size_t n)
 {
 	for (size_t i = 0; i < n;) {

@@ -97,7 +97,7 @@ static void test_pci_objects(void **state)
 	assert_string_equal(str_at(nic, "status", "kernelDriverInUse"), "igb");
 	assert_int_equal(
 	    cJSON_GetObjectItem(cJSON_GetObjectItem(nic, "status"), "numaNode")->valueint, 0);
-	members = cJSON_GetObjectItem(cJSON_GetObjectItem(nic, "status"), "virtualFunctions");
+	members = cJSON_GetObjectItem(cJSON_GetObjectItem(nic, "status"), "vfAddresses");
 	assert_int_equal(cJSON_GetArraySize(members), 2);
 	assert_string_equal(cJSON_GetArrayItem(members, 1)->valuestring, "0000:01:10.4");
 	labels = cJSON_GetObjectItem(cJSON_GetObjectItem(nic, "metadata"), "labels");
@@ -111,7 +111,7 @@ static void test_pci_objects(void **state)
 			    "3f1c-uid");
 
 	vf = strmap_get(f->desired[KIND_PCI], "node1-000001104");
-	assert_string_equal(str_at(vf, "status", "physicalFunction"), "0000:01:00.0");
+	assert_string_equal(str_at(vf, "status", "pfAddress"), "0000:01:00.0");
 	assert_string_equal(str_at(vf, "status", "kernelDriverInUse"), "vfio-pci");
 
 	/* IOMMU group 9 holds 1f.0, 1f.2 and 1f.3. */
@@ -124,7 +124,8 @@ static void test_pci_objects(void **state)
 	host = strmap_get(f->desired[KIND_PCI], "node1-000100000");
 	assert_non_null(host);
 	assert_null(str_at(host, "status", "kernelDriverInUse"));
-	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(host, "status"), "numaNode"));
+	assert_int_equal(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(host, "status"), "numaNode")->valueint, -1);
 	assert_string_equal(str_at(host, "status", "resourceName"), "unknown.com/0001");
 }
 
