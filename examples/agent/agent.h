@@ -191,6 +191,8 @@ void reconciler_put(struct reconciler *r, enum agent_kind kind, const char *name
 /* The desired object @name, or NULL. */
 const cJSON *reconciler_desired(struct reconciler *r, enum agent_kind kind, const char *name);
 size_t reconciler_pending(const struct reconciler *r);
+/* Stop (or resume) writing; changes are still queued and run when resumed. */
+void reconciler_pause(struct reconciler *r, bool paused);
 
 /* ---- hotplug.c: monitor events -> single-object updates --------------------------------- */
 struct hotplug;

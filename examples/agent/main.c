@@ -34,7 +34,10 @@ struct agent {
 	struct loop_source *signal_src, *resync_timer, *heartbeat_timer, *preflight_timer;
 	struct kube_backoff preflight_backoff;
 	struct agent_ids ids;
-	char *node_uid;
+	/* Fixed storage: the hot-plug monitor and the reconciler keep pointers to it. */
+	char node_uid[128];
+	struct kube_informer *node_informer;
+	bool node_gone;
 	cJSON *crds[KIND_COUNT];
 	int crds_pending;
 	bool crd_failed, published;
@@ -126,16 +129,18 @@ static void on_resync(struct loop_source *src, void *userdata)
 {
 	struct agent *a = userdata;
 
+	loop_timer_arm(a->resync_timer, (uint64_t)a->o.resync_s * 1000u);
+	if (a->node_gone)
+		return;
 	log_debug("resync: full inventory");
 	full_inventory(a);
-	loop_timer_arm(a->resync_timer, (uint64_t)a->o.resync_s * 1000u);
 }
 
 static void update_readiness(struct agent *a)
 {
 	int reachable = a->client ? kube_client_reachable(a->client) : -1;
 
-	if (!a->published)
+	if (!a->published || a->node_gone)
 		return;
 	if (reachable == 0)
 		metrics_set_ready(false, "the API server is not reachable (retrying)");
@@ -171,6 +176,7 @@ static void on_first_pass(bool ok, void *userdata)
 /* ---- preflight: the Node and the CRDs ----------------------------------------------------- */
 
 static void start_preflight(struct agent *a);
+static int watch_node(struct agent *a);
 
 static void preflight_retry(struct agent *a, const char *why)
 {
@@ -236,8 +242,81 @@ static void start_reconciler(struct agent *a)
 		finish(a, AGENT_EXIT_FAILURE);
 		return;
 	}
+	if (!a->o.once && watch_node(a) < 0) {
+		log_error("out of memory");
+		finish(a, AGENT_EXIT_FAILURE);
+		return;
+	}
 	if (!a->o.once && a->o.resync_s > 0)
 		loop_timer_arm(a->resync_timer, (uint64_t)a->o.resync_s * 1000u);
+}
+
+/* ---- the Node: deleted -> stop publishing (the garbage collector removes the objects), back
+ * with a new uid -> publish again with owner references to the new Node ---------------------- */
+
+static void node_changed(struct agent *a, const cJSON *node)
+{
+	const char *uid = kube_meta_string(node, "uid");
+
+	if (!node) {
+		if (!a->node_gone)
+			log_warning(
+			    "node %s was deleted: Kubernetes removes its objects; publishing "
+			    "stops until the Node exists again",
+			    a->o.node_name);
+		a->node_gone = true;
+		reconciler_pause(a->rec, true);
+		metrics_set_ready(false, "the Node was deleted");
+		return;
+	}
+	if (!uid || (!a->node_gone && strcmp(uid, a->node_uid) == 0))
+		return;
+	if (strcmp(uid, a->node_uid) != 0) {
+		log_info("node %s exists again (uid %s): publishing", a->o.node_name, uid);
+		snprintf(a->node_uid, sizeof(a->node_uid), "%s", uid);
+	}
+	a->node_gone = false;
+	reconciler_pause(a->rec, false);
+	full_inventory(a);
+}
+
+static void on_node_synced(struct kube_informer *inf, void *userdata)
+{
+	struct agent *a = userdata;
+	char name[256];
+
+	snprintf(name, sizeof(name), "%s", a->o.node_name);
+	node_changed(a, kube_informer_get(inf, name));
+}
+
+static void on_node_event(struct kube_informer *inf, enum kube_event_type type, const char *name,
+			  const cJSON *obj, void *userdata)
+{
+	node_changed(userdata, type == KUBE_DELETED ? NULL : obj);
+}
+
+static void on_node_error(struct kube_informer *inf, const struct kube_response *resp,
+			  void *userdata)
+{
+	log_warning("watch of node %s: %s%s; retrying with backoff",
+		    ((struct agent *)userdata)->o.node_name, resp->error, auth_hint(resp->code));
+}
+
+static int watch_node(struct agent *a)
+{
+	static const struct kube_informer_callbacks cb = {on_node_synced, on_node_event,
+							  on_node_error};
+	char selector[300];
+	struct kube_informer_options opts = {.field_selector = selector,
+					     .watch_timeout_s = a->o.watch_timeout_s};
+	int r;
+
+	snprintf(selector, sizeof(selector), "metadata.name=%s", a->o.node_name);
+	r = kube_informer_new(a->client, &agent_node_resource, NULL, &opts, &cb, a,
+			      &a->node_informer);
+	if (r == 0)
+		r = kube_informer_start(a->node_informer);
+	return r;
 }
 
 static void on_crd(struct kube_client *c, const struct kube_response *resp, void *userdata);
@@ -334,8 +413,7 @@ static void on_node(struct kube_client *c, const struct kube_response *resp, voi
 						   : "cannot read this node's Node object");
 		return;
 	}
-	free(a->node_uid);
-	a->node_uid = strdup(uid);
+	snprintf(a->node_uid, sizeof(a->node_uid), "%s", uid);
 	a->ids.node_uid = a->node_uid;
 	cJSON_Delete(node);
 	check_crds(a);
@@ -413,6 +491,7 @@ static int setup_client(struct agent *a)
 static void teardown(struct agent *a)
 {
 	hotplug_free(a->hotplug);
+	kube_informer_free(a->node_informer);
 	reconciler_free(a->rec);
 	kube_client_free(a->client);
 	http_stop(a->http);
@@ -424,7 +503,6 @@ static void teardown(struct agent *a)
 	hostdev_ctx_unref(a->ctx);
 	for (int k = 0; k < KIND_COUNT; k++)
 		cJSON_Delete(a->crds[k]);
-	free(a->node_uid);
 	if (signal_read_fd >= 0) {
 		close(signal_read_fd);
 		close(signal_pipe_fd);

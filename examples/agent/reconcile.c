@@ -39,7 +39,7 @@ struct reconciler {
 	struct loop_source *retry_timer;
 	struct kube_backoff backoff;
 
-	bool have_inventory, first_pass_done, pass_failed;
+	bool have_inventory, first_pass_done, pass_failed, paused;
 };
 
 struct write {
@@ -368,7 +368,7 @@ static void evaluate(struct reconciler *r, char *key, struct item *it)
 
 static void process(struct reconciler *r)
 {
-	if (!all_synced(r) || !r->have_inventory)
+	if (!all_synced(r) || !r->have_inventory || r->paused)
 		return;
 	while (r->head < r->tail && strmap_count(r->inflight) < r->o.max_inflight) {
 		char *key = r->fifo[r->head++];
@@ -639,4 +639,11 @@ const cJSON *reconciler_desired(struct reconciler *r, enum agent_kind kind, cons
 size_t reconciler_pending(const struct reconciler *r)
 {
 	return (r->tail - r->head) + strmap_count(r->inflight);
+}
+
+void reconciler_pause(struct reconciler *r, bool paused)
+{
+	r->paused = paused;
+	if (!paused)
+		process(r);
 }
