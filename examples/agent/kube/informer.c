@@ -17,9 +17,16 @@
  * server that closes every watch at once cannot make the agent spin. */
 #define MIN_HEALTHY_WATCH_S 1.0
 
+/* resourceVersions of the last events of one object: an answer to the agent's write whose event
+ * already arrived (it can come before the HTTP answer) must not be stored as pending. */
+#define RECENT_RVS 8
+
 struct entry {
 	cJSON *obj;
-	char *pending_rv; /* resourceVersion of the agent's own last write, until its event */
+	char *pending_rv;     /* resourceVersion of the agent's own last write, until its event */
+	unsigned int dropped; /* events skipped while pending */
+	char *recent[RECENT_RVS];
+	unsigned int next_recent;
 };
 
 struct kube_informer {
@@ -51,7 +58,29 @@ static void entry_free(void *p)
 		return;
 	cJSON_Delete(e->obj);
 	free(e->pending_rv);
+	for (int i = 0; i < RECENT_RVS; i++)
+		free(e->recent[i]);
 	free(e);
+}
+
+static void remember_rv(struct entry *e, const char *rv)
+{
+	unsigned int i = e->next_recent++ % RECENT_RVS;
+
+	free(e->recent[i]);
+	e->recent[i] = rv ? strdup(rv) : NULL;
+}
+
+static bool seen_rv(const struct entry *e, const char *rv)
+{
+	const char *cur = kube_meta_string(e->obj, "resourceVersion");
+
+	if (cur && strcmp(cur, rv) == 0)
+		return true;
+	for (int i = 0; i < RECENT_RVS; i++)
+		if (e->recent[i] && strcmp(e->recent[i], rv) == 0)
+			return true;
+	return false;
 }
 
 static struct entry *entry_new(cJSON *obj)
@@ -197,7 +226,9 @@ static void apply_event(struct kube_informer *inf, const char *type, cJSON *obj)
 {
 	const char *name = kube_meta_string(obj, "name");
 	const char *rv = kube_meta_string(obj, "resourceVersion");
+	bool deleted = strcmp(type, "DELETED") == 0;
 	struct entry *e;
+	cJSON *copy;
 
 	if (rv)
 		set_string(&inf->rv, rv);
@@ -205,28 +236,41 @@ static void apply_event(struct kube_informer *inf, const char *type, cJSON *obj)
 		return;
 	inf->stats.events++;
 	e = strmap_get(inf->cache, name);
-	if (e && e->pending_rv) {
-		/* Events before the agent's own write are older than the cached answer. */
-		if (!rv || strcmp(rv, e->pending_rv) != 0)
+	if (e && e->pending_rv && !deleted) {
+		/* Events before the agent's own write are older than the cached answer. A write
+		 * whose event never comes cannot hold the object forever: after a few skipped
+		 * events the stream wins. */
+		bool ours = rv && strcmp(rv, e->pending_rv) == 0;
+
+		remember_rv(e, rv);
+		if (!ours && ++e->dropped < RECENT_RVS)
 			return;
 		free(e->pending_rv);
 		e->pending_rv = NULL;
-		if (strcmp(type, "DELETED") != 0) {
-			cJSON_Delete(e->obj);
-			e->obj = cJSON_Duplicate(obj, true);
+		e->dropped = 0;
+		if (ours)
+			return; /* the cache already holds this very object */
+	}
+	if (deleted) {
+		/* Gone from the cache before the callback, which may look at it. */
+		strmap_remove(inf->cache, name);
+		inf->cb.event(inf, KUBE_DELETED, name, obj, inf->userdata);
+		return;
+	}
+	copy = cJSON_Duplicate(obj, true);
+	if (!copy)
+		return;
+	if (e) {
+		cJSON_Delete(e->obj);
+		e->obj = copy;
+	} else {
+		e = entry_new(copy);
+		if (!e || strmap_set(inf->cache, name, e) < 0) {
+			entry_free(e);
 			return;
 		}
 	}
-	if (strcmp(type, "DELETED") == 0) {
-		inf->cb.event(inf, KUBE_DELETED, name, obj, inf->userdata);
-		strmap_remove(inf->cache, name);
-		return;
-	}
-	e = entry_new(cJSON_Duplicate(obj, true));
-	if (!e || strmap_set(inf->cache, name, e) < 0) {
-		entry_free(e);
-		return;
-	}
+	remember_rv(e, rv);
 	inf->cb.event(inf, strcmp(type, "ADDED") == 0 ? KUBE_ADDED : KUBE_MODIFIED, name, e->obj,
 		      inf->userdata);
 }
@@ -382,15 +426,30 @@ void kube_informer_store(struct kube_informer *inf, const cJSON *obj)
 	const char *name = kube_meta_string(obj, "name");
 	const char *rv = kube_meta_string(obj, "resourceVersion");
 	struct entry *e;
+	cJSON *copy;
 
 	if (!name)
 		return;
-	e = entry_new(cJSON_Duplicate(obj, true));
-	if (!e)
+	e = strmap_get(inf->cache, name);
+	/* Its event came first (or the write changed nothing): the cache is as new or newer. */
+	if (e && rv && seen_rv(e, rv))
 		return;
+	copy = cJSON_Duplicate(obj, true);
+	if (!copy)
+		return;
+	if (!e) {
+		e = entry_new(copy);
+		if (!e || strmap_set(inf->cache, name, e) < 0) {
+			entry_free(e);
+			return;
+		}
+	} else {
+		cJSON_Delete(e->obj);
+		e->obj = copy;
+	}
+	free(e->pending_rv);
 	e->pending_rv = rv && inf->watching ? strdup(rv) : NULL;
-	if (strmap_set(inf->cache, name, e) < 0)
-		entry_free(e);
+	e->dropped = 0;
 }
 
 void kube_informer_forget(struct kube_informer *inf, const char *name)
