@@ -77,6 +77,9 @@ struct kind_def {
 	const char *const *status_fields;
 	/* Spec fields the agent owns after creation, NULL-terminated. */
 	const char *const *spec_fields;
+	/* Status fields others own but the schema requires: the agent sets this JSON value once,
+	 * when the field is missing (USBDevice enabled: false, as Harvester creates it). */
+	const char *status_initial;
 };
 extern const struct kind_def agent_kinds[KIND_COUNT];
 extern const struct kube_resource agent_node_resource, agent_crd_resource;

@@ -98,6 +98,26 @@ static bool fields_differ(const char *const *fields, const cJSON *want, const cJ
 	return differ;
 }
 
+/* The initial values of fields others own, for those missing on the server (and kept by the
+ * schema: a field the server prunes would be "missing" forever). */
+static bool add_initial(const char *initial, const cJSON *schema, const cJSON *have, cJSON *patch)
+{
+	cJSON *values = cJSON_Parse(initial), *v;
+	bool added = false;
+
+	if (values && schema)
+		schema_prune(values, schema_property(schema, "status"));
+	cJSON_ArrayForEach(v, values)
+	{
+		if (cJSON_GetObjectItemCaseSensitive(have, v->string))
+			continue;
+		cJSON_AddItemToObject(patch, v->string, cJSON_Duplicate(v, true));
+		added = true;
+	}
+	cJSON_Delete(values);
+	return added;
+}
+
 enum diff_action diff_object(const struct kind_def *kind, const cJSON *desired,
 			     const cJSON *observed, const cJSON *schema, cJSON **patch)
 {
@@ -123,6 +143,9 @@ enum diff_action diff_object(const struct kind_def *kind, const cJSON *desired,
 	differ = fields_differ(kind->status_fields, want, object_at(observed, "status", NULL),
 			       status_patch);
 	cJSON_Delete(want);
+	if (kind->status_initial && add_initial(kind->status_initial, schema,
+						object_at(observed, "status", NULL), status_patch))
+		differ = true;
 	if (!differ) {
 		cJSON_Delete(status_patch);
 		return DIFF_NONE;

@@ -19,6 +19,9 @@ from kubestandin.harness import (AGENT_CRDS, HARVESTER_CRDS, StandIn,  # noqa: E
 
 AGENT = os.environ.get("HOSTDEV_AGENT", os.path.join(REPO, "build", "examples", "agent", "hostdev-agent"))
 GEN_SYSFS = os.path.join(REPO, "bench", "gen-sysfs.py")
+# agent-hotplug-bed (tests/agent/hotplug_bed.c): the agent on a umockdev testbed, hot-plug on command.
+BED = os.environ.get("HOSTDEV_AGENT_BED", os.path.join(REPO, "build", "tests", "agent", "agent-hotplug-bed"))
+USB_IDS = os.path.join(REPO, "tests", "usb", "usb.ids")
 PCI_IDS = "/usr/share/misc/pci.ids"
 WRITE_VERBS = ["create", "update", "patch", "delete", "deletecollection"]
 
@@ -31,7 +34,12 @@ def make_root(path, devices, *extra):
 
 
 class Agent:
-    def __init__(self, *args, env=None, wrapper=(), metrics=True):
+    def __init__(self, *args, env=None, wrapper=(), metrics=True, bed=False):
+        if bed:
+            wrapper = ("umockdev-wrapper", BED, "--")
+            env = dict(env or os.environ)
+            # The wrapper preloads umockdev before ASan's runtime (ASan builds).
+            env["ASAN_OPTIONS"] = "verify_asan_link_order=0:" + env.get("ASAN_OPTIONS", "")
         cmd = list(wrapper) + [AGENT, "--log-level", "debug"]
         if metrics:
             cmd += ["--metrics-address", "127.0.0.1:0"]
@@ -39,8 +47,9 @@ class Agent:
         self.cmd = cmd
         self.lines = []
         self.cond = threading.Condition()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=env, text=True, errors="replace")
+        pipe = subprocess.PIPE if bed else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, stdin=pipe, stdout=pipe, stderr=subprocess.PIPE, env=env,
+                                     text=True, errors="replace")
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self._port = None
@@ -53,6 +62,13 @@ class Agent:
         with self.cond:
             self.lines.append(None)  # end of the log
             self.cond.notify_all()
+
+    def bed(self, command):
+        """One command to agent-hotplug-bed; returns once the testbed changed and the uevent went."""
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        assert answer == "ok", f"{command}: {answer!r}\n" + self.log()
 
     def log(self):
         with self.cond:
