@@ -22,12 +22,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "usb_tree.h"
 
 static UMockdevTestbed *tb;
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	stop_requested = 1;
+}
 static char *added[64][2]; /* name -> syspath of what this bed added */
 static int n_added;
 
@@ -151,8 +158,12 @@ static int command(char *line)
 		return 0;
 	}
 	if (strcmp(argv[0], "pci-bind") == 0 && argc == 3 && syspath_of(argv[1])) {
-		char target[128];
+		char target[128], old[1024];
 
+		/* The kernel's unbind takes the old link away (umockdev will not replace it). */
+		snprintf(old, sizeof(old), "%s%s/driver", umockdev_testbed_get_root_dir(tb),
+			 syspath_of(argv[1]));
+		unlink(old);
 		snprintf(target, sizeof(target), "../../bus/pci/drivers/%s", argv[2]);
 		umockdev_testbed_set_attribute_link(tb, syspath_of(argv[1]), "driver", target);
 		umockdev_testbed_set_property(tb, syspath_of(argv[1]), "DRIVER", argv[2]);
@@ -189,8 +200,15 @@ int main(int argc, char **argv)
 	g_free(add_pci("0000:00:03.0", 0x8086, 0x10d3, 0x020000, "e1000e"));
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fflush(NULL);
+	/* SIGTERM to the bed is a stop of the agent: forwarded, and the bed exits with it. */
+	signal(SIGTERM, on_stop);
+	signal(SIGINT, on_stop);
 	pid = fork();
 	if (pid == 0) {
+		/* The agent must not outlive the bed, whatever ends it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
 		execvp(argv[i + 1], argv + i + 1);
 		perror(argv[i + 1]);
 		_exit(127);
@@ -200,6 +218,11 @@ int main(int argc, char **argv)
 
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			goto done;
+		if (stop_requested) {
+			kill(pid, SIGTERM);
+			waitpid(pid, &status, 0);
+			goto done;
+		}
 		if (poll(&p, 1, 200) <= 0)
 			continue;
 		if (!fgets(line, sizeof(line), stdin))
