@@ -145,10 +145,13 @@ class Agent:
         return out
 
     def wait_exit(self, timeout=60):
+        """The exit status, once the process ended and its whole log was read."""
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"the agent did not exit within {timeout} s:\n" + self.log())
+        self.reader.join(timeout)
+        return code
 
     def stop(self, timeout=60):
         if self.proc.poll() is None:
