@@ -29,6 +29,7 @@
 #include "usb_tree.h"
 
 static UMockdevTestbed *tb;
+static char *root_dir; /* the testbed's directory (umockdev_testbed_get_root_dir(): ours) */
 static volatile sig_atomic_t stop_requested;
 
 static void on_stop(int sig)
@@ -74,7 +75,7 @@ static void remove_bus_links(const char *bus, const char *name)
 	struct dirent *d;
 	DIR *dp;
 
-	snprintf(dir, sizeof(dir), "%s/sys/bus/%s/devices", umockdev_testbed_get_root_dir(tb), bus);
+	snprintf(dir, sizeof(dir), "%s/sys/bus/%s/devices", root_dir, bus);
 	dp = opendir(dir);
 	while (dp && (d = readdir(dp)))
 		if (strncmp(d->d_name, name, n) == 0 &&
@@ -161,7 +162,7 @@ static int command(char *line)
 		char target[128], old[1024];
 
 		/* The kernel's unbind takes the old link away (umockdev will not replace it). */
-		snprintf(old, sizeof(old), "%s%s/driver", umockdev_testbed_get_root_dir(tb),
+		snprintf(old, sizeof(old), "%s%s/driver", root_dir,
 			 syspath_of(argv[1]));
 		unlink(old);
 		snprintf(target, sizeof(target), "../../bus/pci/drivers/%s", argv[2]);
@@ -197,6 +198,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	usb_tree_build(tb);
+	root_dir = umockdev_testbed_get_root_dir(tb);
 	g_free(add_pci("0000:00:03.0", 0x8086, 0x10d3, 0x020000, "e1000e"));
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fflush(NULL);
@@ -235,6 +237,11 @@ int main(int argc, char **argv)
 	kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
 done:
+	for (int k = 0; k < n_added; k++) {
+		free(added[k][0]);
+		g_free(added[k][1]);
+	}
+	g_free(root_dir);
 	g_object_unref(tb);
 	usb_tree_free();
 	if (WIFSIGNALED(status))

@@ -294,9 +294,10 @@ static int on_line(const char *line, size_t len, void *userdata)
 			set_string(&inf->rv, rv);
 	} else if (strcmp(type, "ERROR") == 0) {
 		const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
+		bool gone = cJSON_IsNumber(code) && code->valueint == 410;
 
 		cJSON_Delete(ev);
-		if (cJSON_IsNumber(code) && code->valueint == 410) {
+		if (gone) {
 			inf->gone = true;
 			return -ESTALE;
 		}

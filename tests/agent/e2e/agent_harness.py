@@ -133,6 +133,17 @@ class Agent:
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
 
+    def wait_ready_endpoint(self, timeout=90):
+        """Until /readyz answers 200 (the agent re-evaluates it every few seconds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            code, body = self.http("/readyz")
+            if code == 200:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"/readyz still {code} {body!r} after {timeout} s:\n" + self.log())
+            time.sleep(0.2)
+
     def metrics(self):
         """{'name{labels}': value} of /metrics."""
         code, body = self.http("/metrics")
