@@ -167,8 +167,9 @@ static void on_first_pass(bool ok, void *userdata)
 		return;
 	}
 	a->published = true;
-	log_info("published the inventory of node %s: ready", a->o.node_name);
+	/* Ready before the log line says so: scripts act on the line. */
 	metrics_set_ready(true, "");
+	log_info("published the inventory of node %s: ready", a->o.node_name);
 	if (a->o.once)
 		finish(a, AGENT_EXIT_OK);
 }
