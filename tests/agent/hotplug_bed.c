@@ -162,8 +162,7 @@ static int command(char *line)
 		char target[128], old[1024];
 
 		/* The kernel's unbind takes the old link away (umockdev will not replace it). */
-		snprintf(old, sizeof(old), "%s%s/driver", root_dir,
-			 syspath_of(argv[1]));
+		snprintf(old, sizeof(old), "%s%s/driver", root_dir, syspath_of(argv[1]));
 		unlink(old);
 		snprintf(target, sizeof(target), "../../bus/pci/drivers/%s", argv[2]);
 		umockdev_testbed_set_attribute_link(tb, syspath_of(argv[1]), "driver", target);

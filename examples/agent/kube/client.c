@@ -245,7 +245,8 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 	if (req->data) {
 		curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &code);
 		if (code >= 200 && code < 300) {
-			/* A watch answers only at its end: its data are the sign of a live server. */
+			/* A watch answers only at its end: its data are the sign of a live server.
+			 */
 			req->c->reachable = 1;
 			req->data_error = req->data(ptr, n, req->userdata);
 			return req->data_error ? 0 : n;
