@@ -15,7 +15,7 @@ from . import meta as metamod
 from . import patch as patchmod
 from . import schema as schemamod
 from .builtin import builtin_types
-from .errors import (ApiError, FieldError, already_exists, bad_request, conflict, expired, invalid,
+from .errors import (ApiError, FieldError, Raw, already_exists, bad_request, conflict, expired, invalid,
                      method_not_allowed, not_found, quote, status_success, too_large_resource_version,
                      unsupported_media_type)
 from .selectors import parse_field_selector, parse_label_selector
@@ -251,7 +251,7 @@ class Api:
             if not rv:
                 if not (rtype.allow_unconditional_update or _patched):
                     raise invalid(rtype.kind, rtype.group, name, [FieldError(
-                        "Invalid", "metadata.resourceVersion", "0x0", "must be specified for an update")])
+                        "Invalid", "metadata.resourceVersion", Raw("0x0"), "must be specified for an update")])
             elif rv != old["metadata"]["resourceVersion"]:
                 raise conflict(rtype.gr, name)
             if m.get("uid") and m["uid"] != old["metadata"]["uid"]:

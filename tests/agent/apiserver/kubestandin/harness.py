@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import time
 import urllib.parse
+import uuid
 
 PYTHON = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -390,7 +391,9 @@ class StandIn:
             conn.request(method, path, body=body, headers=h)
             r = conn.getresponse()
             data = r.read()
-            hdrs = {k.lower(): v for k, v in r.getheaders()}
+            hdrs = {}
+            for k, v in r.getheaders():  # repeated headers (Warning) are joined as HTTP allows
+                hdrs[k.lower()] = hdrs[k.lower()] + ", " + v if k.lower() in hdrs else v
             try:
                 parsed = json.loads(data) if data else None
             except ValueError:
@@ -443,7 +446,11 @@ class StandIn:
         node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": dict(labels or {})},
                 "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False",
                                            "reason": "KubeletReady", "message": "stand-in node"}],
-                           "nodeInfo": {"kubeletVersion": "v1.34.0", "osImage": "Debian GNU/Linux 12 (bookworm)",
+                           "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
+                                         {"type": "Hostname", "address": name}],
+                           "nodeInfo": {"machineID": uuid.uuid4().hex, "systemUUID": str(uuid.uuid4()),
+                                        "bootID": str(uuid.uuid4()), "kubeletVersion": "v1.34.0",
+                                        "kubeProxyVersion": "", "osImage": "Debian GNU/Linux 12 (bookworm)",
                                         "kernelVersion": os.uname().release, "containerRuntimeVersion": "none",
                                         "operatingSystem": "linux", "architecture": "amd64"}}}
         node["metadata"]["labels"].setdefault("kubernetes.io/hostname", name)
