@@ -619,11 +619,11 @@ class Api:
     def _dependents_of(self, uid):
         out = []
         with self.store.lock:
-            for key in self.store.keys():
-                for (ns, name), o in self.store.objects.get(key, {}).items():
-                    for r in o["metadata"].get("ownerReferences") or []:
-                        if r.get("uid") == uid:
-                            out.append((key, ns, name, r))
+            for key, ns, name in self.store.dependents(uid):
+                o = self.store.peek(key, ns, name)
+                for r in (o or {}).get("metadata", {}).get("ownerReferences") or []:
+                    if r.get("uid") == uid:
+                        out.append((key, ns, name, r))
         return out
 
     def _gc_job(self, job):

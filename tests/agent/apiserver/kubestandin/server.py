@@ -19,7 +19,7 @@ import uuid
 
 from . import table as tablemod
 from .api import Context
-from .errors import (ApiError, bad_request, method_not_allowed, not_acceptable, not_found_path, status_failure,
+from .errors import (ApiError, bad_request, internal, method_not_allowed, not_acceptable, not_found_path, status_failure,
                      unauthorized, unsupported_media_type)
 
 VERSION_INFO = {"major": "1", "minor": "34", "gitVersion": "v1.34.0-hostdev-standin", "gitCommit": "0" * 40,
@@ -324,6 +324,14 @@ class App:
             log(0, user)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             log(0, user)
+            h.close_connection = True
+        except Exception as e:  # a stand-in bug: answer a Status, as the real server's panic handler does
+            import traceback
+            traceback.print_exc()
+            answered = state["logged"]  # logged means the answer's headers went out
+            log(500, user)
+            if not answered:
+                self._send_error(h, internal(f"stand-in error: {type(e).__name__}: {e}"))
             h.close_connection = True
 
     def _peer_cert(self, h):
