@@ -333,3 +333,18 @@ def test_resource_slice_immutable_fields_and_claims(api):
     dc = {"apiVersion": "resource.k8s.io/v1", "kind": "DeviceClass", "metadata": {"name": unique("vfio")},
           "spec": {"selectors": [{"cel": {"expression": 'device.driver == "vfio.hostdev.io"'}}]}}
     assert api.create("/apis/resource.k8s.io/v1/deviceclasses", dc)["spec"]["selectors"]
+
+
+def test_crd_without_status_subresource_treats_status_as_a_field(api):
+    crd = widget_crd(group="plain.hostdev.io", plural="plains", scope="Cluster")
+    del crd["spec"]["versions"][0]["subresources"]
+    api.create(CRDS, crd)
+    p = "/apis/plain.hostdev.io/v1/plains"
+    o = api.create(p, {"apiVersion": "plain.hostdev.io/v1", "kind": "Plain", "metadata": {"name": "p"},
+                       "spec": {"size": 1}, "status": {"ready": True}})
+    assert o["status"] == {"ready": True}            # kept on create
+    o["status"]["ready"] = False
+    o = api.update(p + "/p", o)
+    assert o["status"] == {"ready": False} and o["metadata"]["generation"] == 2  # status counts for generation
+    expect_status(lambda: api.update(p + "/p/status", o), 404, "NotFound")
+    assert "plains/status" not in [r["name"] for r in api.get("/apis/plain.hostdev.io/v1")["resources"]]

@@ -411,3 +411,16 @@ def test_partial_object_metadata_and_yaml(api):
     assert lst["kind"] == "PartialObjectMetadataList" and lst["items"][0]["kind"] == "PartialObjectMetadata"
     code, text, headers = api.raw("GET", "/api/v1/nodes", headers={"Accept": "application/yaml"})
     assert code == 200 and headers["content-type"] == "application/yaml" and "kind: NodeList" in text
+
+
+def test_watch_from_a_future_resource_version_is_an_error_event(api):
+    rv = int(api.get(dev_path("pcidevices"), params={"limit": "1"})["metadata"]["resourceVersion"])
+    s = Stream(api, dev_path("pcidevices"), resourceVersion=str(rv + 1000))
+    try:
+        ev = s.next()
+        assert ev["type"] == "ERROR" and ev["object"]["code"] == 504
+        assert "Too large resource version" in ev["object"]["message"]
+    finally:
+        s.close()
+    expect_status(lambda: api.get(dev_path("pcidevices"), params={"watch": "1", "resourceVersion": "abc"}), 400,
+                  "BadRequest")
