@@ -16,7 +16,7 @@ from . import patch as patchmod
 from . import schema as schemamod
 from .builtin import builtin_types
 from .errors import (ApiError, FieldError, Raw, already_exists, bad_request, conflict, expired, invalid,
-                     method_not_allowed, not_found, quote, status_success, too_large_resource_version,
+                     not_found, quote, status_success, too_large_resource_version,
                      unsupported_media_type)
 from .selectors import parse_field_selector, parse_label_selector
 from .store import ADDED, DELETED, MODIFIED, Store, decode_continue, encode_continue
