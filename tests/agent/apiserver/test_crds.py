@@ -162,7 +162,11 @@ def test_served_versions_and_scope(api):
     api.create(CRDS, crd)
     g = api.create("/apis/multi.hostdev.io/v1/gadgets", {"apiVersion": "multi.hostdev.io/v1", "kind": "Gadget",
                                                         "metadata": {"name": "g"}, "spec": {"size": 1}})
-    assert api.get("/apis/multi.hostdev.io/v2/gadgets/g")["apiVersion"] == "multi.hostdev.io/v2"
+    g2 = api.get("/apis/multi.hostdev.io/v2/gadgets/g")
+    assert g2["apiVersion"] == "multi.hostdev.io/v2"
+    # stored once, in the storage version: an unchanged write through v2 is a no-op
+    assert api.update("/apis/multi.hostdev.io/v2/gadgets/g", g2)["metadata"]["resourceVersion"] == \
+        g["metadata"]["resourceVersion"]
     expect_status(lambda: api.get("/apis/multi.hostdev.io/v3alpha1/gadgets/g"), 404, "NotFound")
     expect_status(lambda: api.get("/apis/multi.hostdev.io/v1/namespaces/default/gadgets/g"), 404)
     assert g["metadata"].get("namespace") is None
@@ -348,3 +352,4 @@ def test_crd_without_status_subresource_treats_status_as_a_field(api):
     assert o["status"] == {"ready": False} and o["metadata"]["generation"] == 2  # status counts for generation
     expect_status(lambda: api.update(p + "/p/status", o), 404, "NotFound")
     assert "plains/status" not in [r["name"] for r in api.get("/apis/plain.hostdev.io/v1")["resources"]]
+

@@ -212,6 +212,7 @@ class Api:
                 self._crd_precheck(obj)
                 obj["status"] = crdmod.crd_status(obj)
             managedfields.record(obj, None, ctx.manager)
+            obj["apiVersion"] = rtype.api_version()  # stored in the storage version (conversion None)
             if ctx.dry_run:
                 return self._versioned(rtype, obj, version)
             stored = self.store.commit(rtype.key, ADDED, obj, None)
@@ -284,7 +285,6 @@ class Api:
                 new["status"] = obj["status"]
             else:
                 new.pop("status", None)
-            new["apiVersion"], new["kind"] = obj["apiVersion"], obj["kind"]
             return new
         new = obj
         m = new["metadata"]
@@ -309,6 +309,7 @@ class Api:
                     "being deleted, found new finalizers []string{" + ", ".join(quote(f) for f in added) + "}")])
         if rtype.prepare_update:
             rtype.prepare_update(new, old)
+        new["apiVersion"] = rtype.api_version()  # stored in the storage version (conversion None)
         return new
 
     def patch(self, rtype, version, ns, name, raw, content_type, ctx, subresource=None):
