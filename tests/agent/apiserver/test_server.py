@@ -353,3 +353,18 @@ def test_harness_wait_for_is_event_driven_and_times_out(api):
     assert api.wait_for(dev_path("pcidevices", name), timeout=30)["metadata"]["name"] == name
     with pytest.raises(StandInError):
         api.get(dev_path("pcidevices", unique()))
+
+
+def test_service_account_setup_and_rotation(fresh, tmp_path):
+    sa = tmp_path / "sa"
+    env = fresh.service_account(str(sa), "first-token")
+    assert env == {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(fresh.port)}
+    assert (sa / "namespace").read_text() == "hostdev-system" and (sa / "ca.crt").read_bytes()
+    token = (sa / "token").read_text()
+    code, _, _ = https(fresh, "GET", "/api/v1/nodes", {"Authorization": "Bearer " + token}, )
+    assert code == 200
+    assert fresh.requests(resource="nodes")[-1]["user"] == "system:serviceaccount:hostdev-system:hostdev-agent"
+    fresh.write_token(str(sa), "second-token")
+    fresh.set_tokens({"second-token": "system:serviceaccount:hostdev-system:hostdev-agent"})
+    assert https(fresh, "GET", "/api/v1/nodes", {"Authorization": "Bearer " + token})[0] == 401
+    assert https(fresh, "GET", "/api/v1/nodes", {"Authorization": "Bearer " + (sa / "token").read_text()})[0] == 200

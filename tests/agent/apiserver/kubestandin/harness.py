@@ -230,6 +230,28 @@ class StandIn:
         os.replace(tmp, path)
         return str(path)
 
+    def service_account(self, directory, token, namespace="hostdev-system", name="hostdev-agent"):
+        """An in-cluster setup: writes token, ca.crt and namespace into directory (what the kubelet
+        projects to /var/run/secrets/kubernetes.io/serviceaccount), accepts the token for
+        system:serviceaccount:<namespace>:<name>, and returns the environment a pod gets
+        (KUBERNETES_SERVICE_HOST/PORT). Rotate with write_token(directory, new) + set_tokens()."""
+        os.makedirs(directory, exist_ok=True)
+        self.write_token(directory, token)
+        shutil.copyfile(self.ca_path, os.path.join(directory, "ca.crt"))
+        with open(os.path.join(directory, "namespace"), "w") as f:
+            f.write(namespace)
+        self.add_token(token, f"system:serviceaccount:{namespace}:{name}",
+                       ["system:serviceaccounts", f"system:serviceaccounts:{namespace}"])
+        return {"KUBERNETES_SERVICE_HOST": self.host.strip("[]"), "KUBERNETES_SERVICE_PORT": str(self.port)}
+
+    @staticmethod
+    def write_token(directory, token):
+        """Replaces directory/token atomically, as the kubelet rotates a projected token."""
+        tmp = os.path.join(directory, ".token.tmp")
+        with open(tmp, "w") as f:
+            f.write(token)
+        os.replace(tmp, os.path.join(directory, "token"))
+
     # -- control channel ------------------------------------------------------------------------
 
     def control(self, op, body=None, method="POST", timeout=120):
