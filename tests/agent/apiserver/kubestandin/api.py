@@ -15,8 +15,8 @@ from . import meta as metamod
 from . import patch as patchmod
 from . import schema as schemamod
 from .builtin import builtin_types
-from .errors import (ApiError, FieldError, already_exists, bad_request, conflict, expired, invalid,
-                     method_not_allowed, not_found, quote, status_success, too_large_resource_version,
+from .errors import (ApiError, FieldError, Raw, already_exists, bad_request, conflict, expired, invalid,
+                     not_found, quote, status_success, too_large_resource_version,
                      unsupported_media_type)
 from .selectors import parse_field_selector, parse_label_selector
 from .store import ADDED, DELETED, MODIFIED, Store, decode_continue, encode_continue
@@ -212,6 +212,7 @@ class Api:
                 self._crd_precheck(obj)
                 obj["status"] = crdmod.crd_status(obj)
             managedfields.record(obj, None, ctx.manager)
+            obj["apiVersion"] = rtype.api_version()  # stored in the storage version (conversion None)
             if ctx.dry_run:
                 return self._versioned(rtype, obj, version)
             stored = self.store.commit(rtype.key, ADDED, obj, None)
@@ -251,7 +252,7 @@ class Api:
             if not rv:
                 if not (rtype.allow_unconditional_update or _patched):
                     raise invalid(rtype.kind, rtype.group, name, [FieldError(
-                        "Invalid", "metadata.resourceVersion", "0x0", "must be specified for an update")])
+                        "Invalid", "metadata.resourceVersion", Raw("0x0"), "must be specified for an update")])
             elif rv != old["metadata"]["resourceVersion"]:
                 raise conflict(rtype.gr, name)
             if m.get("uid") and m["uid"] != old["metadata"]["uid"]:
@@ -284,7 +285,6 @@ class Api:
                 new["status"] = obj["status"]
             else:
                 new.pop("status", None)
-            new["apiVersion"], new["kind"] = obj["apiVersion"], obj["kind"]
             return new
         new = obj
         m = new["metadata"]
@@ -309,6 +309,7 @@ class Api:
                     "being deleted, found new finalizers []string{" + ", ".join(quote(f) for f in added) + "}")])
         if rtype.prepare_update:
             rtype.prepare_update(new, old)
+        new["apiVersion"] = rtype.api_version()  # stored in the storage version (conversion None)
         return new
 
     def patch(self, rtype, version, ns, name, raw, content_type, ctx, subresource=None):
@@ -619,11 +620,11 @@ class Api:
     def _dependents_of(self, uid):
         out = []
         with self.store.lock:
-            for key in self.store.keys():
-                for (ns, name), o in self.store.objects.get(key, {}).items():
-                    for r in o["metadata"].get("ownerReferences") or []:
-                        if r.get("uid") == uid:
-                            out.append((key, ns, name, r))
+            for key, ns, name in self.store.dependents(uid):
+                o = self.store.peek(key, ns, name)
+                for r in (o or {}).get("metadata", {}).get("ownerReferences") or []:
+                    if r.get("uid") == uid:
+                        out.append((key, ns, name, r))
         return out
 
     def _gc_job(self, job):

@@ -52,20 +52,26 @@ CONDITION = obj({"type": S, "status": S, "observedGeneration": I, "lastTransitio
 NAMESPACE_SCHEMA = root(spec=obj({"finalizers": STRINGS}),
                         status=obj({"phase": S, "conditions": arr(CONDITION)}))
 
+NODE_INFO_FIELDS = ("machineID", "systemUUID", "bootID", "kernelVersion", "osImage", "containerRuntimeVersion",
+                    "kubeletVersion", "kubeProxyVersion", "operatingSystem", "architecture")
+# Defaults stand for the Go types' fields without omitempty: the real server always sends them
+# (a bare Node has status.nodeInfo with ten empty strings), and clients such as python3-kubernetes
+# refuse a Node without them.
 NODE_SCHEMA = root(
     spec=obj({"podCIDR": S, "podCIDRs": STRINGS, "providerID": S, "unschedulable": B,
               "taints": arr(obj({"key": S, "value": S, "effect": S, "timeAdded": S}, required=["key", "effect"])),
-              "configSource": OPAQUE, "externalID": S}),
+              "configSource": OPAQUE, "externalID": S}, default={}),
     status=obj({"capacity": {"type": "object", "additionalProperties": QUANTITY},
                 "allocatable": {"type": "object", "additionalProperties": QUANTITY},
                 "phase": S, "conditions": arr(CONDITION),
                 "addresses": arr(obj({"type": S, "address": S}, required=["type", "address"])),
-                "daemonEndpoints": OPAQUE, "nodeInfo": obj({k: S for k in (
-                    "machineID", "systemUUID", "bootID", "kernelVersion", "osImage", "containerRuntimeVersion",
-                    "kubeletVersion", "kubeProxyVersion", "operatingSystem", "architecture")},
-                    **{"x-kubernetes-preserve-unknown-fields": True}),
+                "daemonEndpoints": obj({"kubeletEndpoint": obj({"Port": dict(I, default=0)}, default={})},
+                                       default={}),
+                "nodeInfo": obj({k: dict(S, default="") for k in NODE_INFO_FIELDS},
+                                default={}, **{"x-kubernetes-preserve-unknown-fields": True}),
                 "images": OPAQUE_LIST, "volumesInUse": STRINGS, "volumesAttached": OPAQUE_LIST,
-                "config": OPAQUE, "runtimeHandlers": OPAQUE_LIST, "features": OPAQUE, "declaredFeatures": STRINGS}))
+                "config": OPAQUE, "runtimeHandlers": OPAQUE_LIST, "features": OPAQUE, "declaredFeatures": STRINGS},
+               default={}))
 
 CONFIGMAP_SCHEMA = root(data=STRING_MAP, binaryData=STRING_MAP, immutable=B)
 
@@ -94,11 +100,11 @@ DEVICE = obj({"name": S,
               "bindingFailureConditions": STRINGS, "allowMultipleAllocations": B}, required=["name"])
 RESOURCE_SLICE_SCHEMA = root(spec=obj({
     "driver": S,
-    "pool": obj({"name": S, "generation": I, "resourceSliceCount": I},
-                required=["name", "generation", "resourceSliceCount"]),
+    "pool": obj({"name": S, "generation": dict(I, default=0), "resourceSliceCount": dict(I, default=0)},
+                required=["name"]),
     "nodeName": S, "nodeSelector": OPAQUE, "allNodes": B, "perDeviceNodeSelection": B,
     "devices": arr(DEVICE), "sharedCounters": OPAQUE_LIST, "partitionTypeAttribute": S,
-    "skipNodeOperations": STRINGS}, required=["driver", "pool"]))
+    "skipNodeOperations": STRINGS}, required=["driver", "pool"], default={}))
 
 DEVICE_REQUEST_RESULT = obj({"request": S, "driver": S, "pool": S, "device": S, "adminAccess": B,
                              "tolerations": OPAQUE_LIST, "bindingConditions": STRINGS,

@@ -4,6 +4,7 @@ so API clients cannot reach it, and it stays up while the API listeners restart)
 Endpoints are listed in ../README.md; each answers JSON, errors as {"error": message}."""
 import http.server
 import json
+import socket
 import socketserver
 import threading
 import urllib.parse
@@ -51,6 +52,8 @@ class ControlServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
     def __init__(self, addr, control):
         self.control = control
+        if ":" in addr[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(addr, ControlHandler)
 
 

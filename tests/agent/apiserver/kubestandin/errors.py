@@ -205,9 +205,15 @@ class FieldError:
         return f"FieldError({self})"
 
 
+class Raw(str):
+    """A value printed as is (the real server prints some values with Go's %#v, e.g. 0x0)."""
+
+
 def go_value(v):
     """A value as field errors print it: strings quoted, scalars plain, others in JSON."""
     import json
+    if isinstance(v, Raw):
+        return str(v)
     if isinstance(v, str):
         return quote(v)
     if v is True:

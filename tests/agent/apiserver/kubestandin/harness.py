@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import time
 import urllib.parse
+import uuid
 
 PYTHON = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -229,6 +230,28 @@ class StandIn:
         os.replace(tmp, path)
         return str(path)
 
+    def service_account(self, directory, token, namespace="hostdev-system", name="hostdev-agent"):
+        """An in-cluster setup: writes token, ca.crt and namespace into directory (what the kubelet
+        projects to /var/run/secrets/kubernetes.io/serviceaccount), accepts the token for
+        system:serviceaccount:<namespace>:<name>, and returns the environment a pod gets
+        (KUBERNETES_SERVICE_HOST/PORT). Rotate with write_token(directory, new) + set_tokens()."""
+        os.makedirs(directory, exist_ok=True)
+        self.write_token(directory, token)
+        shutil.copyfile(self.ca_path, os.path.join(directory, "ca.crt"))
+        with open(os.path.join(directory, "namespace"), "w") as f:
+            f.write(namespace)
+        self.add_token(token, f"system:serviceaccount:{namespace}:{name}",
+                       ["system:serviceaccounts", f"system:serviceaccounts:{namespace}"])
+        return {"KUBERNETES_SERVICE_HOST": self.host.strip("[]"), "KUBERNETES_SERVICE_PORT": str(self.port)}
+
+    @staticmethod
+    def write_token(directory, token):
+        """Replaces directory/token atomically, as the kubelet rotates a projected token."""
+        tmp = os.path.join(directory, ".token.tmp")
+        with open(tmp, "w") as f:
+            f.write(token)
+        os.replace(tmp, os.path.join(directory, "token"))
+
     # -- control channel ------------------------------------------------------------------------
 
     def control(self, op, body=None, method="POST", timeout=120):
@@ -390,7 +413,9 @@ class StandIn:
             conn.request(method, path, body=body, headers=h)
             r = conn.getresponse()
             data = r.read()
-            hdrs = {k.lower(): v for k, v in r.getheaders()}
+            hdrs = {}
+            for k, v in r.getheaders():  # repeated headers (Warning) are joined as HTTP allows
+                hdrs[k.lower()] = hdrs[k.lower()] + ", " + v if k.lower() in hdrs else v
             try:
                 parsed = json.loads(data) if data else None
             except ValueError:
@@ -443,7 +468,11 @@ class StandIn:
         node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": dict(labels or {})},
                 "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False",
                                            "reason": "KubeletReady", "message": "stand-in node"}],
-                           "nodeInfo": {"kubeletVersion": "v1.34.0", "osImage": "Debian GNU/Linux 12 (bookworm)",
+                           "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
+                                         {"type": "Hostname", "address": name}],
+                           "nodeInfo": {"machineID": uuid.uuid4().hex, "systemUUID": str(uuid.uuid4()),
+                                        "bootID": str(uuid.uuid4()), "kubeletVersion": "v1.34.0",
+                                        "kubeProxyVersion": "", "osImage": "Debian GNU/Linux 12 (bookworm)",
                                         "kernelVersion": os.uname().release, "containerRuntimeVersion": "none",
                                         "operatingSystem": "linux", "architecture": "amd64"}}}
         node["metadata"]["labels"].setdefault("kubernetes.io/hostname", name)

@@ -7,7 +7,6 @@ import copy
 import hashlib
 import json
 
-from .meta import now_rfc3339  # noqa: F401  (kept for symmetry with other modules)
 
 PATCH_TYPES_CR = ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]
 PATCH_TYPES_BUILTIN = PATCH_TYPES_CR + ["application/strategic-merge-patch+json"]

@@ -127,7 +127,7 @@ def parse_label_selector(s):
                 vals.append(toks[pos])
                 pos += 1
             if not vals:
-                raise err(f"values: Invalid value: \"\": for 'in', 'notin' operators, values set can't be empty")
+                raise err("values: Invalid value: \"\": for 'in', 'notin' operators, values set can't be empty")
             for i, v in enumerate(vals):
                 for e in label_value_errors(v, "values"):
                     raise err(f"values[{i}][{key}]: Invalid value: \"{v}\": {e.detail}")

@@ -19,7 +19,7 @@ import uuid
 
 from . import table as tablemod
 from .api import Context
-from .errors import (ApiError, bad_request, method_not_allowed, not_acceptable, not_found_path, status_failure,
+from .errors import (ApiError, bad_request, internal, method_not_allowed, not_acceptable, not_found_path,
                      unauthorized, unsupported_media_type)
 
 VERSION_INFO = {"major": "1", "minor": "34", "gitVersion": "v1.34.0-hostdev-standin", "gitCommit": "0" * 40,
@@ -112,8 +112,6 @@ class RequestInfo:
             self.subresource = rest[2]
         if len(rest) > 3:
             self.bad = True
-        if self.resource == "namespaces" and self.name is None and self.namespace and len(rest) == 1:
-            pass
         if self.resource == "namespaces" and self.namespace and rest[0] == "namespaces":
             # /api/v1/namespaces/{name}[/status]: the namespace object itself
             self.name = self.namespace
@@ -324,6 +322,14 @@ class App:
             log(0, user)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             log(0, user)
+            h.close_connection = True
+        except Exception as e:  # a stand-in bug: answer a Status, as the real server's panic handler does
+            import traceback
+            traceback.print_exc()
+            answered = state["logged"]  # logged means the answer's headers went out
+            log(500, user)
+            if not answered:
+                self._send_error(h, internal(f"stand-in error: {type(e).__name__}: {e}"))
             h.close_connection = True
 
     def _peer_cert(self, h):
@@ -644,10 +650,9 @@ class App:
         h.send_header("Audit-Id", str(uuid.uuid4()))
         h.end_headers()
         log(200, user)
-        table_first = [True]
 
         def send(etype, obj):
-            o = self._watch_object(rtype, version, obj, media, params, table_first)
+            o = self._watch_object(rtype, version, obj, media, params)
             line = json.dumps({"type": etype, "object": o}, separators=(",", ":")) + "\n"
             data = line.encode()
             h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -725,7 +730,9 @@ class App:
         except OSError:
             pass
 
-    def _watch_object(self, rtype, version, obj, media, params, first):
+    def _watch_object(self, rtype, version, obj, media, params):
+        """An event's object as asked: the object, a one-row Table (column definitions in every
+        event; kubectl prints headers only when they change) or PartialObjectMetadata."""
         o = copy.deepcopy(obj)
         o["apiVersion"] = rtype.api_version(version)
         o["kind"] = rtype.kind
@@ -733,7 +740,6 @@ class App:
             include = tablemod.check_include_object(params.get("includeObject"))
             t = tablemod.make_table(rtype, version, [o], {"resourceVersion": o["metadata"].get("resourceVersion", "")},
                                     include, media.version)
-            first[0] = False
             return t
         if media.as_kind in ("PartialObjectMetadata", "PartialObjectMetadataList"):
             return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/" + media.version,

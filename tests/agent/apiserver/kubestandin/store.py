@@ -92,6 +92,7 @@ class Store:
         self.watchers = set()
         self.watcher_queue_limit = watcher_queue_limit
         self.uids = {}
+        self.owned = {}  # owner uid -> {(key, ns, name)}: the garbage collector's graph
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -116,6 +117,11 @@ class Store:
             key, ns, name = ref
             return key, self.objects.get(key, {}).get((ns, name))
 
+    def dependents(self, uid):
+        """(key, ns, name) of the objects with an owner reference to uid."""
+        with self.lock:
+            return sorted(self.owned.get(uid, ()))
+
     def all_of(self, key):
         with self.lock:
             return [copy.deepcopy(o) for _, o in sorted(self.objects.get(key, {}).items())]
@@ -137,13 +143,19 @@ class Store:
             bucket = self.objects.setdefault(key, {})
             k = obj_key(obj)
             uid = obj["metadata"].get("uid")
+            ref = (key, k[0], k[1])
+            old = bucket.get(k)
+            for r in (old or {}).get("metadata", {}).get("ownerReferences") or []:
+                self.owned.get(r.get("uid"), set()).discard(ref)
             if etype == DELETED:
                 bucket.pop(k, None)
                 self.uids.pop(uid, None)
             else:
                 bucket[k] = obj
                 if uid:
-                    self.uids[uid] = (key, k[0], k[1])
+                    self.uids[uid] = ref
+                for r in obj["metadata"].get("ownerReferences") or []:
+                    self.owned.setdefault(r.get("uid"), set()).add(ref)
             ev = Event(rv, key, etype, obj, prev)
             self.history.append(ev)
             if self.history_limit is not None and len(self.history) > self.history_limit:
@@ -166,6 +178,7 @@ class Store:
         with self.lock:
             self.objects.clear()
             self.uids.clear()
+            self.owned.clear()
             self.history.clear()
             if not keep_rv:
                 self.rv = 1
