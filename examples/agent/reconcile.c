@@ -218,7 +218,7 @@ static void on_fetched(struct kube_client *c, const struct kube_response *resp, 
 		cJSON *obj = cJSON_ParseWithLength(resp->body, resp->len);
 
 		if (obj)
-			kube_informer_store(w->r->inf[w->kind], obj);
+			kube_informer_store_read(w->r->inf[w->kind], obj);
 		cJSON_Delete(obj);
 		write_finished(w, true);
 		return;

@@ -422,7 +422,7 @@ const cJSON *kube_informer_get(const struct kube_informer *inf, const char *name
 	return e ? e->obj : NULL;
 }
 
-void kube_informer_store(struct kube_informer *inf, const cJSON *obj)
+static void store(struct kube_informer *inf, const cJSON *obj, bool own_write)
 {
 	const char *name = kube_meta_string(obj, "name");
 	const char *rv = kube_meta_string(obj, "resourceVersion");
@@ -449,8 +449,20 @@ void kube_informer_store(struct kube_informer *inf, const cJSON *obj)
 		e->obj = copy;
 	}
 	free(e->pending_rv);
-	e->pending_rv = rv && inf->watching ? strdup(rv) : NULL;
+	/* A read marks nothing pending: were it marked, the events it skipped would count as seen
+	 * and a later write's answer with one of their resourceVersions would not be stored. */
+	e->pending_rv = own_write && rv && inf->watching ? strdup(rv) : NULL;
 	e->dropped = 0;
+}
+
+void kube_informer_store(struct kube_informer *inf, const cJSON *obj)
+{
+	store(inf, obj, true);
+}
+
+void kube_informer_store_read(struct kube_informer *inf, const cJSON *obj)
+{
+	store(inf, obj, false);
 }
 
 void kube_informer_forget(struct kube_informer *inf, const char *name)

@@ -271,6 +271,12 @@ const cJSON *kube_informer_get(const struct kube_informer *inf, const char *name
  * resourceVersions are only compared for equality, as the API conventions require.
  */
 void kube_informer_store(struct kube_informer *inf, const cJSON *obj);
+/*
+ * Put an object the agent read (a GET, e.g. of an object its create found existing and not yet
+ * in the cache because it did not match the selector) into the cache. Unlike a write's answer it
+ * holds back no watch event: the next event of that name replaces it.
+ */
+void kube_informer_store_read(struct kube_informer *inf, const cJSON *obj);
 /* Forget @name after a successful delete. */
 void kube_informer_forget(struct kube_informer *inf, const char *name);
 bool kube_informer_synced(const struct kube_informer *inf);
