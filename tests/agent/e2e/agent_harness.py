@@ -24,6 +24,22 @@ BED = os.environ.get("HOSTDEV_AGENT_BED", os.path.join(REPO, "build", "tests", "
 USB_IDS = os.path.join(REPO, "tests", "usb", "usb.ids")
 PCI_IDS = "/usr/share/misc/pci.ids"
 WRITE_VERBS = ["create", "update", "patch", "delete", "deletecollection"]
+RBAC_YAML = os.path.join(REPO, "examples", "agent", "deploy", "rbac.yaml")
+
+
+def cluster_role_rules():
+    """The rules of the agent's ClusterRole as deployed (examples/agent/deploy/rbac.yaml)."""
+    import yaml
+    with open(RBAC_YAML, encoding="utf-8") as f:
+        roles = [d for d in yaml.safe_load_all(f) if d and d.get("kind") == "ClusterRole"]
+    assert len(roles) == 1, f"{RBAC_YAML}: want one ClusterRole, found {len(roles)}"
+    return roles[0]["rules"]
+
+
+def grant_cluster_role(api, user):
+    """@user gets exactly the agent's ClusterRole from the stand-in's authorizer: every test that
+    runs the agent thereby checks that the role grants what the agent does."""
+    api.set_rbac(user, cluster_role_rules())
 
 
 def make_root(path, devices, *extra):
@@ -181,8 +197,10 @@ AGENT_USER = "system:serviceaccount:kube-system:hostdev-agent"
 
 
 def agent_kubeconfig(api, token="agent-token"):
-    """A kubeconfig for the agent's own user (not the stand-in's admin, which RBAC never stops)."""
+    """A kubeconfig for the agent's own user (not the stand-in's admin, which RBAC never stops),
+    who has the rules of the agent's ClusterRole and no others."""
     api.add_token(token, AGENT_USER)
+    grant_cluster_role(api, AGENT_USER)
     return api.kubeconfig(token=token)
 
 

@@ -12,7 +12,8 @@ import subprocess
 import pytest
 
 from agent_harness import (AGENT_CRDS, AGENT_USER, BED, HARVESTER_CRDS, PCI_IDS, USB_IDS, StandIn,
-                           agent_kubeconfig, device_names, make_root, writes)
+                           agent_kubeconfig, device_names, grant_cluster_role, make_root,
+                           writes)
 
 NODE = "node1"
 
@@ -176,6 +177,8 @@ def test_rotated_token_is_used_by_the_next_requests(api, agents, tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text("token-one\n")
     api.set_tokens({"token-one": "agent-one"})
+    for user in ("agent-one", "agent-two"):
+        grant_cluster_role(api, user)
     root = make_root(tmp_path / "root", 30)
     a = agents(*agent_args(api.kubeconfig(token_file=str(token_file)), root))
     a.ready()
