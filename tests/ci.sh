@@ -7,6 +7,9 @@
 #   tests/ci.sh            everything
 #   HOSTDEV_SKIP_VM=1      leave out the QEMU suite (it reports itself skipped)
 #   HOSTDEV_JOBS=N         parallel build/test jobs (default: nproc)
+#   HOSTDEV_AGENT_IMAGE=1  also build the hostdev-agent image (debootstrap + buildah, 10-25 min)
+#                          and run its binaries (ctest agent-image, docs/agent.md); without it that
+#                          test reports itself skipped and only the cheap checks of its recipe run
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -29,10 +32,11 @@ step "build (ASan+UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHOSTDEV_SANITIZE=ON > build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
 cmake --build build-asan -j"$jobs"
 
-# The bench smoke test counts syscalls with strace, and LeakSanitizer cannot run under ptrace.
-step "sanitizer run: every test but the QEMU suite and the benchmark"
+# The bench smoke test counts syscalls with strace, and LeakSanitizer cannot run under ptrace. The
+# agent's image is built from the sources: the sanitizer build has no part in it.
+step "sanitizer run: every test but the QEMU suite, the benchmark and the agent's image"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	ctest --test-dir build-asan -LE "vm|bench" -j"$jobs" --output-on-failure
+	ctest --test-dir build-asan -LE "vm|bench|image" -j"$jobs" --output-on-failure
 
 # Forked children (crash tests SIGKILL them on purpose) are not leak-checked.
 step "valgrind run: unit tests"
