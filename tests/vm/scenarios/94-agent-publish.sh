@@ -16,6 +16,7 @@ answer=$(vm_host '{"op":"kubeconfig"}') || true
 echo "$answer" | sed -n 's/.*"base64":"\([^"]*\)".*/\1/p' | base64 -d >kubeconfig || true
 vm_check "the kubeconfig came from the host" grep -q "https://kubernetes.default.svc:6443" kubeconfig
 host_port=$(echo "$answer" | sed -n 's/.*"hostPort":\([0-9]*\).*/\1/p')
+[ -n "$host_port" ] || vm_die "the host hook sent no kubeconfig: $answer"
 
 # nic1 (virtio-net, 0000:00:02.0) is on the restricted user network.
 ifc=$(ls /sys/bus/pci/devices/0000:00:02.0/virtio*/net/)
