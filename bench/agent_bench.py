@@ -273,9 +273,9 @@ from the stand-in's request log, CPU and RSS from `/proc` of each process. Phase
 {table}
 
 The DaemonSet's requests and limits (examples/agent/deploy/daemonset.yaml) come from these figures:
-memory request above the idle RSS of a {d}-function node, limit above the peak of the
-{big['devices'] if big else d}-function node with headroom for the libraries' allocations during a
-relist; CPU request for the idle use (well under 1 ms of CPU per second), limit for the start burst.
+a memory request above the RSS of the largest node measured ({big['devices'] if big else d} functions), a limit of
+four times that (a relist holds the list and the cache at once); a CPU request above the idle use
+(well under a millicore), a limit of half a core for the start.
 
 ### Machine
 
