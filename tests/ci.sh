@@ -10,6 +10,9 @@
 #                          chroot (ctest packaging-deb: ~20 min, docs/packaging.md); without it
 #                          that test reports itself skipped and only the cheap packaging checks run
 #   HOSTDEV_JOBS=N         parallel build/test jobs (default: nproc)
+#   HOSTDEV_AGENT_IMAGE=1  also build the hostdev-agent image (debootstrap + buildah, 10-25 min)
+#                          and run its binaries (ctest agent-image, docs/agent.md); without it that
+#                          test reports itself skipped and only the cheap checks of its recipe run
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -33,10 +36,11 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHOSTDEV_SANITIZE=ON > build-
 cmake --build build-asan -j"$jobs"
 
 # The bench smoke test counts syscalls with strace, and LeakSanitizer cannot run under ptrace. The
-# packaging tests build their own packages from the sources: the sanitizer build has no part in them.
-step "sanitizer run: every test but the QEMU suite, the benchmark and the Debian packaging"
+# packaging tests build their own packages from the sources, and so is the agent's image: the
+# sanitizer build has no part in them.
+step "sanitizer run: every test but the QEMU suite, the benchmark, the Debian packaging and the agent's image"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	ctest --test-dir build-asan -LE "vm|bench|packaging" -j"$jobs" --output-on-failure
+	ctest --test-dir build-asan -LE "vm|bench|packaging|image" -j"$jobs" --output-on-failure
 
 # Forked children (crash tests SIGKILL them on purpose) are not leak-checked.
 step "valgrind run: unit tests"

@@ -24,6 +24,8 @@ import tarfile
 import threading
 import time
 
+import hosthooks
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 SKIP = 77
@@ -33,7 +35,7 @@ DEFAULT_TIMEOUT = 120
 # Machines. Add a device here (and its driver to modules.txt); scenarios pick a variant with "vm-machine: NAME".
 
 
-def machine_iommu(work):
+def machine_iommu(work, **opts):
     """q35 + intel-iommu (intremap), e1000e, virtio-net, NVMe PF with SR-IOV behind root port rp1, the ICH9
     LPC/SATA/SMBus group (built into q35), qemu-xhci with keyboard, tablet and storage, and an empty root
     port rp2 for PCI hot-plug."""
@@ -41,25 +43,27 @@ def machine_iommu(work):
         [
             "-device", "intel-iommu,intremap=on",
         ]
-        + common_devices(work),
+        + common_devices(work, **opts),
         "intel_iommu=on",
     )
 
 
-def machine_noiommu(work):
+def machine_noiommu(work, **opts):
     """The same devices without an IOMMU: no groups, vfio-pci cannot bind (negative tests)."""
-    return common_devices(work), "intel_iommu=off"
+    return common_devices(work, **opts), "intel_iommu=off"
 
 
-def machine_iommu_sriov8(work):
+def machine_iommu_sriov8(work, **opts):
     """The iommu machine with an NVMe PF offering 8 VFs: VF 8 lands at 01:01.0 through ARI."""
-    return (["-device", "intel-iommu,intremap=on"] + common_devices(work, nvme_vfs=8), "intel_iommu=on")
+    return (["-device", "intel-iommu,intremap=on"] + common_devices(work, nvme_vfs=8, **opts), "intel_iommu=on")
 
 
-def common_devices(work, nvme_vfs=2):
+def common_devices(work, nvme_vfs=2, nic1_netdev="hubport,id=n1,hubid=0"):
+    """@nic1_netdev: the backend of nic1 (virtio-net), an unconnected hub port unless a host hook
+    (hosthooks.py) gives the guest a restricted network there; the guest's PCI devices stay the same."""
     return [
         "-netdev", "hubport,id=n0,hubid=0",
-        "-netdev", "hubport,id=n1,hubid=0",
+        "-netdev", nic1_netdev,
         "-device", "e1000e,id=nic0,netdev=n0,mac=52:54:00:12:34:01",
         "-device", "virtio-net-pci,id=nic1,netdev=n1,mac=52:54:00:12:34:02",
         "-device", "pcie-root-port,id=rp1,chassis=1,slot=1",
@@ -88,6 +92,7 @@ class Scenario:
         self.machine = "iommu"
         self.timeout = DEFAULT_TIMEOUT
         self.description = ""
+        self.host_hook = None  # name in hosthooks.HOOKS: a host-side service for this scenario
         with open(path, encoding="utf-8", errors="replace") as f:
             head = [next(f, "") for _ in range(30)]
         for line in head:
@@ -100,6 +105,9 @@ class Scenario:
             m = re.search(r"vm-description:\s*(.*?)\s*(\*/)?$", line)
             if m:
                 self.description = m.group(1)
+            m = re.search(r"vm-host-hook:\s*(\S+)", line)
+            if m:
+                self.host_hook = m.group(1)
 
 
 def discover(scenario_dir):
@@ -180,6 +188,7 @@ class Run:
         self.exports = []
         self.t0 = time.time()
         self.qmp_ready = threading.Event()
+        self.hook = None  # the scenario's host hook (hosthooks.py), started before QEMU
 
     def log(self, line):
         self.logf.write("%8.2f %s\n" % (time.time() - self.t0, line))
@@ -188,7 +197,9 @@ class Run:
             print("[%s] %s" % (self.scen.name, line), flush=True)
 
     def qemu_cmd(self):
-        devices, kargs = MACHINES[self.scen.machine](self.out)
+        machine_opts, hook_args = self.hook.qemu_args() if self.hook else ({}, [])
+        devices, kargs = MACHINES[self.scen.machine](self.out, **machine_opts)
+        devices = devices + hook_args
         # no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer check can fail
         # ("timer doesn't work through Interrupt-remapped IO-APIC") and panic the guest at boot.
         cmdline = "console=ttyS0 loglevel=4 panic=-1 mitigations=off no_timer_check %s hostdev.scenario=%s" % (
@@ -225,12 +236,38 @@ class Run:
         except OSError:
             pass
 
+    def serve_host(self, line):
+        """@@VM-HOST <id> <json>: a request to the scenario's host hook (vm_host in the guest); answered on
+        the console as @@VM-HOST-REPLY <id> ok|error <json>, as QMP requests are."""
+        m = re.match(r"@@VM-HOST (\S+) (.*)$", line)
+        if not m:
+            return
+        rid, payload = m.group(1), m.group(2)
+        self.qmp_ready.wait(15)
+        try:
+            if not self.hook:
+                raise ValueError("this scenario has no vm-host-hook")
+            reply, ok = self.hook.request(json.loads(payload)), True
+        except Exception as e:  # noqa: BLE001 - the guest gets the error, the scenario fails
+            reply, ok = {"error": "runner: %s: %s" % (type(e).__name__, e)}, False
+        text = "@@VM-HOST-REPLY %s %s %s" % (rid, "ok" if ok else "error", json.dumps(reply, separators=(",", ":")))
+        self.log("@@HOST " + text)
+        try:
+            self.proc.stdin.write((text + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError:
+            pass
+
     def pump(self):
         for raw in iter(self.proc.stdout.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             self.log(line)
             if line.startswith("@@VM-QMP "):
                 self.serve_qmp(line)
+            elif line.startswith("@@VM-HOST "):
+                # On its own thread: a hook request may wait for a while, and the console must keep
+                # being read meanwhile (the guest keeps printing).
+                threading.Thread(target=self.serve_host, args=(line,), daemon=True).start()
             elif line.startswith("@@VM-BOOTED"):
                 self.booted_at = time.time()
             elif line.startswith("@@VM-RESULT "):
@@ -250,6 +287,23 @@ class Run:
         with open(os.path.join(self.out, "usb.img"), "wb") as f:
             f.truncate(16 << 20)
         self.logf = open(os.path.join(self.out, "console.log"), "w", encoding="utf-8")
+        if self.scen.host_hook:
+            try:
+                self.hook = hosthooks.HOOKS[self.scen.host_hook](self)
+                self.hook.start()
+            except Exception as e:  # noqa: BLE001 - reported as the scenario's failure
+                self.log("@@HOST runner: host hook %s failed to start: %s" % (self.scen.host_hook, e))
+                self.logf.close()
+                if self.hook:
+                    self.hook.stop()
+                return ("FAIL", "host hook %s: %s" % (self.scen.host_hook, e)), 0.0
+        try:
+            return self.boot()
+        finally:
+            if self.hook:
+                self.hook.stop()
+
+    def boot(self):
         cmd = self.qemu_cmd()
         with open(os.path.join(self.out, "qemu-cmdline.txt"), "w", encoding="utf-8") as f:
             f.write(" ".join(cmd) + "\n")
@@ -421,6 +475,10 @@ def main():
     for n in names:
         if scens[n].machine not in MACHINES:
             print("vm: scenario %s wants unknown machine %r" % (n, scens[n].machine), file=sys.stderr)
+            return 1
+        if scens[n].host_hook and scens[n].host_hook not in hosthooks.HOOKS:
+            print("vm: scenario %s wants unknown host hook %r (have: %s)" % (
+                n, scens[n].host_hook, " ".join(hosthooks.HOOKS)), file=sys.stderr)
             return 1
 
     build = os.path.abspath(args.build_dir)

@@ -113,6 +113,28 @@ vm_qmp() {
 	return 1
 }
 
+# vm_host JSON [SECONDS]: a request to the scenario's host hook (its `vm-host-hook:` line; tests/vm/hosthooks.py),
+# e.g. vm_host '{"op":"objects"}'. Prints the hook's JSON answer; status 0 unless the hook raised (then the
+# answer is {"error":...}). SECONDS (default 90) bounds the wait for the answer.
+vm_host() {
+	_id=$(cat /proc/sys/kernel/random/uuid)
+	echo "@@VM-HOST $_id $1" >/dev/console
+	while IFS= read -t "${2:-90}" -r _line </dev/console; do
+		case "$_line" in
+		"@@VM-HOST-REPLY $_id ok "*)
+			echo "${_line#"@@VM-HOST-REPLY $_id ok "}"
+			return 0
+			;;
+		"@@VM-HOST-REPLY $_id error "*)
+			echo "${_line#"@@VM-HOST-REPLY $_id error "}"
+			return 1
+			;;
+		esac
+	done
+	echo "{\"error\":\"no answer from the host hook within ${2:-90} s\"}"
+	return 1
+}
+
 # vm_export NAME DIR: send DIR (tar.gz, base64) to the host over the second serial port; the runner unpacks it
 # into <out>/exports/NAME/.
 vm_export() {

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hostdev-agent: the Kubernetes node agent. It publishes the node's devices (libhostdev's public
+ * API only) as Harvester-compatible objects of devices.harvesterhci.io/v1beta1 and keeps them in
+ * step, driven by the hot-plug monitor and watches, with a slow resync as the safety net.
+ * docs/agent.md describes the whole of it.
+ */
+#ifndef HOSTDEV_AGENT_H
+#define HOSTDEV_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+#include <hostdev.h>
+
+#include "kube/kube.h"
+#include "loop.h"
+
+#define AGENT_GROUP "devices.harvesterhci.io"
+#define AGENT_VERSION_NAME "v1beta1"
+#define AGENT_API_VERSION AGENT_GROUP "/" AGENT_VERSION_NAME
+/* Harvester's node label: its controllers select a node's objects with it. */
+#define AGENT_NODE_LABEL "nodename"
+/* Our own labels: vendor, device, class, driver. */
+#define AGENT_LABEL_PREFIX "hostdev.io/"
+
+/* Exit codes. */
+enum {
+	AGENT_EXIT_OK = 0,
+	AGENT_EXIT_FAILURE = 1, /* --once could not publish, or a fatal runtime error */
+	AGENT_EXIT_USAGE = 2,	/* bad flags or configuration: nothing to retry */
+};
+
+enum agent_kind { KIND_PCI, KIND_USB, KIND_SRIOV, KIND_COUNT };
+
+enum usb_naming { USB_NAMING_PORT, USB_NAMING_HARVESTER };
+
+enum log_format { LOG_TEXT, LOG_JSON };
+
+enum uevent_source { UEVENT_AUTO, UEVENT_KERNEL, UEVENT_UDEV };
+
+struct agent_options {
+	const char *kubeconfig, *context, *serviceaccount_dir;
+	bool allow_insecure;
+	const char *node_name;
+	const char *root, *sysfs, *pci_ids, *usb_ids;
+	enum usb_naming usb_naming;
+	unsigned int resync_s, watch_timeout_s, max_inflight;
+	const char *metrics_address;
+	bool once, no_monitor;
+	enum log_format log_format;
+	int log_level; /* HOSTDEV_LOG_* (syslog numbers) */
+	enum uevent_source uevent_source;
+};
+
+/* options.c: argv and the environment (NODE_NAME, KUBECONFIG). Returns -1 after printing a usage
+ * error, 1 after --help/--version, 0 to run. */
+int agent_options_parse(struct agent_options *o, int argc, char **argv);
+
+/* ---- log.c --------------------------------------------------------------------------------- */
+void log_setup(enum log_format format, int level);
+void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_error(...) log_msg(HOSTDEV_LOG_ERR, __VA_ARGS__)
+#define log_warning(...) log_msg(HOSTDEV_LOG_WARNING, __VA_ARGS__)
+#define log_info(...) log_msg(HOSTDEV_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(HOSTDEV_LOG_DEBUG, __VA_ARGS__)
+/* The library's log callback. */
+void log_from_library(int priority, const char *message, void *userdata);
+
+/* ---- kinds.c: the three resources --------------------------------------------------------- */
+struct kind_def {
+	const char *kind, *plural, *crd_name;
+	struct kube_resource res;
+	/* Status fields the agent owns (writes and compares), NULL-terminated. Harvester's
+	 * controllers own the others (USBDevice enabled/status/message). */
+	const char *const *status_fields;
+	/* Spec fields the agent owns after creation, NULL-terminated. */
+	const char *const *spec_fields;
+	/* Status fields others own but the schema requires: the agent sets this JSON value once,
+	 * when the field is missing (USBDevice enabled: false, as Harvester creates it). */
+	const char *status_initial;
+};
+extern const struct kind_def agent_kinds[KIND_COUNT];
+extern const struct kube_resource agent_node_resource, agent_crd_resource;
+
+/* ---- naming.c ------------------------------------------------------------------------------ */
+/* USBDevice object name for @mode (port identity or Harvester's); malloc'd, NULL on no memory. */
+char *naming_usb_object(hostdev_usb_device *dev, enum usb_naming mode);
+/* Harvester's SRIOVNetworkDevice name: lower("<node>-<interface>"); without an interface the
+ * PCIDevice name. malloc'd. */
+char *naming_sriov_object(hostdev_pci_device *pf, const char *node);
+/* Harvester's USBDevice description: "<product> (<vendor>)" from usb.ids ("Unknown (<vendor>)",
+ * "Unknown vvvv:pppp"), then " [<product string>]" when the device has one. malloc'd. */
+char *naming_usb_description(hostdev_usb_device *dev);
+/* Harvester's classType for a USB class code ("HID", "Mass Storage"; "Unknown (0xNN)"); NULL
+ * for class 0 (not known). Static string or @buf. */
+const char *naming_usb_class_type(unsigned int class_code, char *buf, size_t size);
+/* A valid label value (<= 63 of [A-Za-z0-9._-], alphanumeric at both ends) or NULL. */
+const char *naming_label_value(const char *text, char *buf, size_t size);
+/* 1 when @text is valid UTF-8 (JSON strings must be). */
+int naming_is_utf8(const char *text);
+/* 1 when @name is a valid object name (DNS-1123 subdomain). */
+int naming_valid_object_name(const char *name);
+
+/* ---- inventory.c: devices -> desired objects ------------------------------------------- */
+struct agent_ids {
+	const char *node;
+	const char *node_uid; /* NULL until the Node was read */
+	enum usb_naming usb_naming;
+};
+cJSON *inventory_pci_object(const struct agent_ids *ids, hostdev_pci_device *dev);
+cJSON *inventory_usb_object(const struct agent_ids *ids, hostdev_usb_device *dev);
+cJSON *inventory_sriov_object(const struct agent_ids *ids, hostdev_pci_device *pf);
+/* 1 when @dev gets a PCIDevice (not a bridge), 1 when it gets a SRIOVNetworkDevice (an SR-IOV
+ * capable network PF). */
+int inventory_wants_pci(hostdev_pci_device *dev);
+int inventory_wants_sriov(hostdev_pci_device *dev);
+/* Every device of @ctx into @desired[kind] (name -> cJSON object). Returns 0 or a negative
+ * errno with the library's message logged. */
+int inventory_full(hostdev_ctx *ctx, const struct agent_ids *ids, struct strmap *desired[]);
+
+/* ---- schema.c: what the server keeps ------------------------------------------------------- */
+/* Drop from @value what the structural schema @schema would prune (recursively; keeps all under
+ * x-kubernetes-preserve-unknown-fields). NULL @schema keeps everything. */
+void schema_prune(cJSON *value, const cJSON *schema);
+/* The openAPIV3Schema of @version in a CRD object, or NULL. */
+const cJSON *schema_of_crd(const cJSON *crd, const char *version);
+/* The schema of property @name of object schema @schema, or NULL. */
+const cJSON *schema_property(const cJSON *schema, const char *name);
+
+/* ---- diff.c: desired vs observed ----------------------------------------------------------- */
+enum diff_action { DIFF_NONE, DIFF_CREATE, DIFF_DELETE, DIFF_METADATA, DIFF_STATUS };
+/*
+ * What to do next for one object. @desired may be NULL (delete), @observed NULL (create);
+ * @schema is the kind's openAPIV3Schema (NULL: no pruning). For DIFF_STATUS *@patch receives
+ * the merge patch of the status ({"status":{...}}), for DIFF_METADATA nothing (the caller
+ * re-applies diff_apply_metadata() to a fresh object). Only fields the agent owns are compared.
+ */
+enum diff_action diff_object(const struct kind_def *kind, const cJSON *desired,
+			     const cJSON *observed, const cJSON *schema, cJSON **patch);
+/* Make @obj's owned metadata and spec fields those of @desired (labels of ours, nodename, the
+ * Node ownerReference, owned spec fields). Returns 1 when something changed. */
+int diff_apply_metadata(const struct kind_def *kind, cJSON *obj, const cJSON *desired);
+
+/* ---- metrics.c (thread-safe: the HTTP thread reads, the loop thread writes) ------------- */
+void metrics_init(void);
+void metrics_api_request(const char *verb, long code, double seconds);
+void metrics_write(enum agent_kind kind, const char *op);
+void metrics_objects(enum agent_kind kind, size_t published);
+void metrics_watch(enum agent_kind kind, unsigned long restarts, unsigned long gone,
+		   unsigned long bookmarks);
+void metrics_reconcile_latency(double seconds);
+void metrics_hotplug(const char *subsystem, const char *action);
+void metrics_resync(double seconds);
+void metrics_error(const char *what);
+void metrics_set_ready(bool ready, const char *why);
+bool metrics_ready(char *why, size_t size);
+void metrics_heartbeat(void);
+double metrics_heartbeat_age(void);
+/* Prometheus text exposition; malloc'd. */
+char *metrics_render(void);
+
+/* ---- http.c: /healthz /readyz /metrics ----------------------------------------------------- */
+struct http_server;
+/* @address "host:port" ("127.0.0.1:8080", "[::1]:0", ":8080" = every address). Returns NULL
+ * with @err. *@port receives the bound port. */
+struct http_server *http_start(const char *address, unsigned int *port, char *err, size_t errlen);
+void http_stop(struct http_server *s);
+
+/* ---- reconcile.c --------------------------------------------------------------------------- */
+struct reconciler;
+struct reconciler_options {
+	struct kube_client *client;
+	struct loop *loop;
+	struct agent_ids ids;
+	unsigned int max_inflight, watch_timeout_s;
+	/* Called once when the first full pass has converged (@ok) or failed in --once mode. */
+	void (*first_pass)(bool ok, void *userdata);
+	void *userdata;
+	bool once;
+};
+int reconciler_new(const struct reconciler_options *opts, struct reconciler **out);
+void reconciler_free(struct reconciler *r);
+/* The kind's CRD (for pruning; may be NULL = keep everything). Copied. */
+void reconciler_set_schema(struct reconciler *r, enum agent_kind kind, const cJSON *crd_schema);
+/* Start the informers; the first full pass runs once they are synced and a full inventory was
+ * given. */
+int reconciler_start(struct reconciler *r);
+/* Replace the whole desired state (takes the maps) and reconcile every object. */
+void reconciler_set_desired(struct reconciler *r, struct strmap *desired[]);
+/* Set (@obj non-NULL, taken) or remove one desired object and reconcile it. */
+void reconciler_put(struct reconciler *r, enum agent_kind kind, const char *name, cJSON *obj);
+/* The desired object @name, or NULL. */
+const cJSON *reconciler_desired(struct reconciler *r, enum agent_kind kind, const char *name);
+size_t reconciler_pending(const struct reconciler *r);
+/* Stop (or resume) writing; changes are still queued and run when resumed. */
+void reconciler_pause(struct reconciler *r, bool paused);
+
+/* ---- hotplug.c: monitor events -> single-object updates --------------------------------- */
+struct hotplug;
+struct hotplug *hotplug_new(hostdev_ctx *ctx, struct loop *loop, struct reconciler *r,
+			    const struct agent_ids *ids, enum uevent_source source, char *err,
+			    size_t errlen);
+void hotplug_free(struct hotplug *h);
+/* Remember which objects each device produced (for removals whose snapshot is partial). */
+void hotplug_index(struct hotplug *h, struct strmap *desired[]);
+
+#endif

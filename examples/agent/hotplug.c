@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The library's hot-plug monitor in the agent's loop: every add, remove, change, bind or unbind
+ * becomes the re-computation of the objects of that one device and of the devices whose objects
+ * name it (its SR-IOV PF, the members of its IOMMU group), then single-object updates. An index
+ * from device (PCI address, USB port path) to object names finds the objects of a removed device
+ * even when the remove event's snapshot is partial, and the old name when a name changes (a
+ * network PF whose interface appeared).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "agent.h"
+
+struct names {
+	char *name[KIND_COUNT];
+};
+
+struct hotplug {
+	hostdev_ctx *ctx;
+	hostdev_monitor *mon;
+	struct loop_source *src;
+	struct reconciler *r;
+	struct agent_ids ids;
+	struct strmap *index; /* "pci:<address>" / "usb:<port path>" -> struct names */
+};
+
+static void names_free(void *p)
+{
+	struct names *n = p;
+
+	if (!n)
+		return;
+	for (int k = 0; k < KIND_COUNT; k++)
+		free(n->name[k]);
+	free(n);
+}
+
+/* Publish @obj (or nothing, NULL) as the @kind object of device @key. */
+static void set_object(struct hotplug *h, const char *key, enum agent_kind kind, cJSON *obj)
+{
+	struct names *n = strmap_get(h->index, key);
+	const char *name = obj ? kube_meta_string(obj, "name") : NULL;
+	char *copy = name ? strdup(name) : NULL;
+
+	if (n && n->name[kind] && (!copy || strcmp(n->name[kind], copy) != 0)) {
+		reconciler_put(h->r, kind, n->name[kind], NULL);
+		free(n->name[kind]);
+		n->name[kind] = NULL;
+	}
+	if (!obj) {
+		free(copy);
+		return;
+	}
+	if (!copy) {
+		cJSON_Delete(obj);
+		return;
+	}
+	if (!n) {
+		n = calloc(1, sizeof(*n));
+		if (!n || strmap_set(h->index, key, n) < 0) {
+			free(n);
+			free(copy);
+			cJSON_Delete(obj);
+			return;
+		}
+	}
+	free(n->name[kind]);
+	n->name[kind] = strdup(copy);
+	reconciler_put(h->r, kind, copy, obj);
+	free(copy);
+}
+
+static void forget_device(struct hotplug *h, const char *key)
+{
+	for (int k = 0; k < KIND_COUNT; k++)
+		set_object(h, key, (enum agent_kind)k, NULL);
+	strmap_remove(h->index, key);
+}
+
+/* Read the PCI device @address again and publish what it is now. */
+static void refresh_pci(struct hotplug *h, const char *address)
+{
+	hostdev_pci_device *dev = NULL;
+	char key[64];
+	int r;
+
+	snprintf(key, sizeof(key), "pci:%s", address);
+	r = hostdev_pci_device_new(h->ctx, address, &dev);
+	if (r == -ENODEV) {
+		forget_device(h, key);
+		return;
+	}
+	if (r < 0) {
+		log_warning("hot-plug: cannot read %s: %s", address, hostdev_ctx_get_error(h->ctx));
+		return;
+	}
+	set_object(h, key, KIND_PCI,
+		   inventory_wants_pci(dev) ? inventory_pci_object(&h->ids, dev) : NULL);
+	set_object(h, key, KIND_SRIOV,
+		   inventory_wants_sriov(dev) ? inventory_sriov_object(&h->ids, dev) : NULL);
+	hostdev_pci_device_unref(dev);
+}
+
+/* The devices whose objects name @dev: its PF and its IOMMU group peers. */
+static void refresh_related(struct hotplug *h, hostdev_pci_device *dev)
+{
+	const char *self = hostdev_pci_device_get_address(dev);
+	const char *pf = hostdev_pci_device_get_pf_address(dev);
+	size_t n = hostdev_pci_device_get_iommu_group_member_count(dev);
+	char **peers = calloc(n + 1, sizeof(*peers));
+
+	if (pf)
+		refresh_pci(h, pf);
+	/* Copy first: refreshing reads new snapshots, @dev's strings stay valid but keep it
+	 * simple and independent of that. */
+	for (size_t i = 0; peers && i < n; i++)
+		peers[i] = strdup(hostdev_pci_device_get_iommu_group_member(dev, i));
+	for (size_t i = 0; peers && i < n; i++)
+		if (peers[i] && strcmp(peers[i], self) != 0)
+			refresh_pci(h, peers[i]);
+	for (size_t i = 0; peers && i < n; i++)
+		free(peers[i]);
+	free(peers);
+}
+
+static void on_pci_event(struct hotplug *h, const hostdev_event *ev)
+{
+	hostdev_pci_device *dev = hostdev_event_get_pci_device(ev);
+	const char *address = hostdev_event_get_name(ev);
+	char key[64];
+
+	snprintf(key, sizeof(key), "pci:%s", address);
+	if (hostdev_event_get_action(ev) == HOSTDEV_EVENT_REMOVE)
+		forget_device(h, key);
+	else
+		refresh_pci(h, address);
+	if (dev && !hostdev_event_is_partial(ev))
+		refresh_related(h, dev);
+}
+
+static void on_usb_event(struct hotplug *h, const hostdev_event *ev)
+{
+	hostdev_usb_device *dev = hostdev_event_get_usb_device(ev);
+	char key[128];
+
+	snprintf(key, sizeof(key), "usb:%s", hostdev_event_get_name(ev));
+	if (hostdev_event_get_action(ev) == HOSTDEV_EVENT_REMOVE) {
+		forget_device(h, key);
+		return;
+	}
+	if (!dev || hostdev_usb_device_is_hub(dev) || hostdev_event_is_partial(ev))
+		return;
+	set_object(h, key, KIND_USB, inventory_usb_object(&h->ids, dev));
+}
+
+static void on_event(hostdev_monitor *mon, const hostdev_event *ev, void *userdata)
+{
+	struct hotplug *h = userdata;
+	const char *subsystem = hostdev_event_get_subsystem(ev);
+
+	metrics_hotplug(subsystem, hostdev_event_get_action_name(ev));
+	log_info("hot-plug: %s %s %s", hostdev_event_get_action_name(ev), subsystem,
+		 hostdev_event_get_name(ev));
+	if (strcmp(subsystem, "pci") == 0)
+		on_pci_event(h, ev);
+	else
+		on_usb_event(h, ev);
+}
+
+static void on_readable(struct loop_source *src, int fd, uint32_t events, void *userdata)
+{
+	struct hotplug *h = userdata;
+
+	if (hostdev_monitor_process(h->mon) < 0)
+		log_warning("hot-plug monitor: %s", hostdev_ctx_get_error(h->ctx));
+}
+
+struct hotplug *hotplug_new(hostdev_ctx *ctx, struct loop *loop, struct reconciler *r,
+			    const struct agent_ids *ids, enum uevent_source source, char *err,
+			    size_t errlen)
+{
+	struct hotplug *h = calloc(1, sizeof(*h));
+	unsigned int flags = source == UEVENT_KERNEL ? HOSTDEV_MONITOR_SOURCE_KERNEL
+			     : source == UEVENT_UDEV ? HOSTDEV_MONITOR_SOURCE_UDEV
+						     : 0;
+	int ret;
+
+	if (!h || !(h->index = strmap_new(names_free))) {
+		snprintf(err, errlen, "out of memory");
+		free(h);
+		return NULL;
+	}
+	h->ctx = ctx;
+	h->r = r;
+	h->ids = *ids;
+	ret = hostdev_monitor_new(ctx, &h->mon);
+	if (ret == 0) {
+		hostdev_monitor_set_callback(h->mon, on_event, h);
+		ret = hostdev_monitor_start(h->mon, flags);
+	}
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot watch hot-plug events: %s",
+			 hostdev_ctx_get_error(ctx));
+		hotplug_free(h);
+		return NULL;
+	}
+	h->src = loop_add_fd(loop, hostdev_monitor_get_fd(h->mon), EPOLLIN, on_readable, h);
+	if (!h->src) {
+		snprintf(err, errlen, "cannot watch hot-plug events: %s", strerror(errno));
+		hotplug_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void hotplug_free(struct hotplug *h)
+{
+	if (!h)
+		return;
+	loop_source_remove(h->src);
+	hostdev_monitor_unref(h->mon);
+	strmap_free(h->index);
+	free(h);
+}
+
+struct index_ctx {
+	struct hotplug *h;
+	enum agent_kind kind;
+};
+
+static void index_one(const char *name, void *value, void *userdata)
+{
+	struct index_ctx *c = userdata;
+	const cJSON *obj = value;
+	const cJSON *section =
+	    cJSON_GetObjectItemCaseSensitive(obj, c->kind == KIND_SRIOV ? "spec" : "status");
+	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    section, c->kind == KIND_USB ? "portPath" : "address"));
+	struct names *n;
+	char key[128];
+
+	if (!id)
+		return;
+	snprintf(key, sizeof(key), "%s:%s", c->kind == KIND_USB ? "usb" : "pci", id);
+	n = strmap_get(c->h->index, key);
+	if (!n) {
+		n = calloc(1, sizeof(*n));
+		if (!n || strmap_set(c->h->index, key, n) < 0) {
+			free(n);
+			return;
+		}
+	}
+	free(n->name[c->kind]);
+	n->name[c->kind] = strdup(name);
+}
+
+void hotplug_index(struct hotplug *h, struct strmap *desired[])
+{
+	strmap_free(h->index);
+	h->index = strmap_new(names_free);
+	if (!h->index)
+		return;
+	for (int k = 0; k < KIND_COUNT; k++) {
+		struct index_ctx c = {h, (enum agent_kind)k};
+
+		strmap_foreach(desired[k], index_one, &c);
+	}
+}

@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * List + watch of one resource into a cache, the way client-go's informers work: list in pages
+ * (limit/continue), then watch from the list's resourceVersion with bookmarks and a server-side
+ * timeout. A watch that ends normally is resumed from the last resourceVersion seen (events or
+ * bookmarks); one that fails is resumed after exponential backoff with jitter; 410 Gone (an
+ * ERROR event or the HTTP status: the version is older than the server keeps) means relist.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube.h"
+
+/* A watch that ends "normally" sooner than this is treated as a failure (backoff), so that a
+ * server that closes every watch at once cannot make the agent spin. */
+#define MIN_HEALTHY_WATCH_S 1.0
+
+/* resourceVersions of the last events of one object: an answer to the agent's write whose event
+ * already arrived (it can come before the HTTP answer) must not be stored as pending. */
+#define RECENT_RVS 8
+
+struct entry {
+	cJSON *obj;
+	char *pending_rv;     /* resourceVersion of the agent's own last write, until its event */
+	unsigned int dropped; /* events skipped while pending */
+	char *recent[RECENT_RVS];
+	unsigned int next_recent;
+};
+
+struct kube_informer {
+	struct kube_client *c;
+	const struct kube_resource *res;
+	char *ns, *label_selector, *field_selector;
+	unsigned int page_size, watch_timeout_s;
+	struct kube_informer_callbacks cb;
+	void *userdata;
+
+	struct strmap *cache;
+	struct strmap *listing;
+	char *continue_token;
+	char *rv;
+	bool synced, gone, watching;
+	double watch_started;
+	struct kube_request *req;
+	struct kube_lines lines;
+	struct kube_backoff backoff;
+	struct loop_source *retry;
+	struct kube_informer_stats stats;
+};
+
+static void entry_free(void *p)
+{
+	struct entry *e = p;
+
+	if (!e)
+		return;
+	cJSON_Delete(e->obj);
+	free(e->pending_rv);
+	for (int i = 0; i < RECENT_RVS; i++)
+		free(e->recent[i]);
+	free(e);
+}
+
+static void remember_rv(struct entry *e, const char *rv)
+{
+	unsigned int i = e->next_recent++ % RECENT_RVS;
+
+	free(e->recent[i]);
+	e->recent[i] = rv ? strdup(rv) : NULL;
+}
+
+static bool seen_rv(const struct entry *e, const char *rv)
+{
+	const char *cur = kube_meta_string(e->obj, "resourceVersion");
+
+	if (cur && strcmp(cur, rv) == 0)
+		return true;
+	for (int i = 0; i < RECENT_RVS; i++)
+		if (e->recent[i] && strcmp(e->recent[i], rv) == 0)
+			return true;
+	return false;
+}
+
+static struct entry *entry_new(cJSON *obj)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+
+	if (e)
+		e->obj = obj;
+	return e;
+}
+
+static void start_list(struct kube_informer *inf);
+static void start_watch(struct kube_informer *inf);
+
+static void set_string(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? strdup(src) : NULL;
+}
+
+static void on_retry(struct loop_source *src, void *userdata)
+{
+	struct kube_informer *inf = userdata;
+
+	if (inf->watching && !inf->gone && inf->rv)
+		start_watch(inf);
+	else
+		start_list(inf);
+}
+
+static void retry_later(struct kube_informer *inf, bool relist)
+{
+	inf->watching = !relist;
+	loop_timer_arm(inf->retry, kube_backoff_next(&inf->backoff));
+}
+
+/* ---- list ---------------------------------------------------------------------------------- */
+
+static void report_vanished(const char *name, void *value, void *userdata)
+{
+	struct kube_informer *inf = userdata;
+	struct entry *e = value;
+
+	if (strmap_get(inf->listing, name))
+		return;
+	inf->cb.event(inf, KUBE_DELETED, name, e->obj, inf->userdata);
+}
+
+static void finish_list(struct kube_informer *inf)
+{
+	/* Objects deleted while the agent was not watching are reported before the new state
+	 * replaces the cache. */
+	if (inf->synced)
+		strmap_foreach(inf->cache, report_vanished, inf);
+	strmap_free(inf->cache);
+	inf->cache = inf->listing;
+	inf->listing = NULL;
+	inf->synced = true;
+	inf->gone = false;
+	kube_backoff_reset(&inf->backoff);
+	if (inf->cb.synced)
+		inf->cb.synced(inf, inf->userdata);
+	start_watch(inf);
+}
+
+static void on_list(struct kube_client *c, const struct kube_response *resp, void *userdata)
+{
+	struct kube_informer *inf = userdata;
+	cJSON *doc = NULL;
+	const cJSON *items, *item, *meta;
+
+	inf->req = NULL;
+	if (resp->code == 410 && inf->continue_token) {
+		/* The continue token expired between pages: list again from the start. */
+		set_string(&inf->continue_token, NULL);
+		start_list(inf);
+		return;
+	}
+	if (resp->code != 200 || !(doc = cJSON_ParseWithLength(resp->body, resp->len))) {
+		struct kube_response r = *resp;
+
+		if (resp->code == 200)
+			snprintf(r.error, sizeof(r.error), "list %s: the answer is not JSON",
+				 inf->res->plural);
+		if (inf->cb.error)
+			inf->cb.error(inf, &r, inf->userdata);
+		retry_later(inf, true);
+		return;
+	}
+	items = cJSON_GetObjectItemCaseSensitive(doc, "items");
+	cJSON_ArrayForEach(item, items)
+	{
+		const char *name = kube_meta_string(item, "name");
+		struct entry *e;
+
+		if (!name)
+			continue;
+		e = entry_new(cJSON_Duplicate(item, true));
+		if (!e || strmap_set(inf->listing, name, e) < 0)
+			entry_free(e);
+	}
+	inf->stats.lists++;
+	meta = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
+	set_string(&inf->continue_token,
+		   cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "continue")));
+	if (inf->continue_token && inf->continue_token[0]) {
+		cJSON_Delete(doc);
+		start_list(inf);
+		return;
+	}
+	set_string(&inf->continue_token, NULL);
+	set_string(&inf->rv,
+		   cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion")));
+	cJSON_Delete(doc);
+	finish_list(inf);
+}
+
+static void start_list(struct kube_informer *inf)
+{
+	struct kube_list_options opts = {.label_selector = inf->label_selector,
+					 .field_selector = inf->field_selector,
+					 .limit = inf->page_size,
+					 .continue_token = inf->continue_token};
+	char *path;
+
+	inf->watching = false;
+	if (!inf->continue_token) {
+		strmap_free(inf->listing);
+		inf->listing = strmap_new(entry_free);
+	}
+	path = kube_list_path(inf->res, inf->ns, &opts, false, 0);
+	inf->req = path && inf->listing
+		       ? kube_request_start(inf->c, "list", "GET", path, NULL, NULL, on_list, inf)
+		       : NULL;
+	free(path);
+	if (!inf->req)
+		retry_later(inf, true);
+}
+
+/* ---- watch --------------------------------------------------------------------------------- */
+
+static void apply_event(struct kube_informer *inf, const char *type, cJSON *obj)
+{
+	const char *name = kube_meta_string(obj, "name");
+	const char *rv = kube_meta_string(obj, "resourceVersion");
+	bool deleted = strcmp(type, "DELETED") == 0;
+	struct entry *e;
+	cJSON *copy;
+
+	if (rv)
+		set_string(&inf->rv, rv);
+	if (!name)
+		return;
+	inf->stats.events++;
+	e = strmap_get(inf->cache, name);
+	if (e && e->pending_rv && !deleted) {
+		/* Events before the agent's own write are older than the cached answer. A write
+		 * whose event never comes cannot hold the object forever: after a few skipped
+		 * events the stream wins. */
+		bool ours = rv && strcmp(rv, e->pending_rv) == 0;
+
+		remember_rv(e, rv);
+		if (!ours && ++e->dropped < RECENT_RVS)
+			return;
+		free(e->pending_rv);
+		e->pending_rv = NULL;
+		e->dropped = 0;
+		if (ours)
+			return; /* the cache already holds this very object */
+	}
+	if (deleted) {
+		/* Gone from the cache before the callback, which may look at it. */
+		strmap_remove(inf->cache, name);
+		inf->cb.event(inf, KUBE_DELETED, name, obj, inf->userdata);
+		return;
+	}
+	copy = cJSON_Duplicate(obj, true);
+	if (!copy)
+		return;
+	if (e) {
+		cJSON_Delete(e->obj);
+		e->obj = copy;
+	} else {
+		e = entry_new(copy);
+		if (!e || strmap_set(inf->cache, name, e) < 0) {
+			entry_free(e);
+			return;
+		}
+	}
+	remember_rv(e, rv);
+	inf->cb.event(inf, strcmp(type, "ADDED") == 0 ? KUBE_ADDED : KUBE_MODIFIED, name, e->obj,
+		      inf->userdata);
+}
+
+static int on_line(const char *line, size_t len, void *userdata)
+{
+	struct kube_informer *inf = userdata;
+	cJSON *ev = cJSON_ParseWithLength(line, len);
+	const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "type"));
+	cJSON *obj = cJSON_GetObjectItemCaseSensitive(ev, "object");
+
+	if (!type || !cJSON_IsObject(obj)) {
+		cJSON_Delete(ev);
+		return -EBADMSG;
+	}
+	if (strcmp(type, "BOOKMARK") == 0) {
+		const char *rv = kube_meta_string(obj, "resourceVersion");
+
+		inf->stats.bookmarks++;
+		if (rv)
+			set_string(&inf->rv, rv);
+	} else if (strcmp(type, "ERROR") == 0) {
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
+		bool gone = cJSON_IsNumber(code) && code->valueint == 410;
+
+		cJSON_Delete(ev);
+		if (gone) {
+			inf->gone = true;
+			return -ESTALE;
+		}
+		return -EPROTO;
+	} else if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0 ||
+		   strcmp(type, "DELETED") == 0) {
+		apply_event(inf, type, obj);
+	}
+	cJSON_Delete(ev);
+	return 0;
+}
+
+static int on_data(const char *data, size_t n, void *userdata)
+{
+	struct kube_informer *inf = userdata;
+
+	return kube_lines_feed(&inf->lines, data, n, on_line, inf);
+}
+
+static void on_watch_done(struct kube_client *c, const struct kube_response *resp, void *userdata)
+{
+	struct kube_informer *inf = userdata;
+	double lasted = loop_now_s() - inf->watch_started;
+
+	inf->req = NULL;
+	kube_lines_clear(&inf->lines);
+	if (inf->gone || resp->code == 410) {
+		/* Our resourceVersion is older than the server keeps: relist. */
+		inf->stats.gone++;
+		inf->gone = true;
+		start_list(inf);
+		return;
+	}
+	inf->stats.watch_restarts++;
+	if (resp->code == 200 && !resp->error[0] && lasted >= MIN_HEALTHY_WATCH_S) {
+		kube_backoff_reset(&inf->backoff);
+		start_watch(inf);
+		return;
+	}
+	if (resp->error[0] && inf->cb.error)
+		inf->cb.error(inf, resp, inf->userdata);
+	retry_later(inf, false);
+}
+
+static void start_watch(struct kube_informer *inf)
+{
+	struct kube_list_options opts = {.label_selector = inf->label_selector,
+					 .field_selector = inf->field_selector,
+					 .resource_version = inf->rv};
+	char *path = kube_list_path(inf->res, inf->ns, &opts, true, inf->watch_timeout_s);
+
+	inf->watching = true;
+	kube_lines_init(&inf->lines, 0);
+	inf->watch_started = loop_now_s();
+	inf->req =
+	    path ? kube_stream_start(inf->c, "watch", path, on_data, on_watch_done, inf) : NULL;
+	free(path);
+	if (!inf->req)
+		retry_later(inf, false);
+}
+
+/* ---- public -------------------------------------------------------------------------------- */
+
+int kube_informer_new(struct kube_client *c, const struct kube_resource *res, const char *ns,
+		      const struct kube_informer_options *opts,
+		      const struct kube_informer_callbacks *cb, void *userdata,
+		      struct kube_informer **out)
+{
+	struct kube_informer *inf = calloc(1, sizeof(*inf));
+
+	if (!inf)
+		return -ENOMEM;
+	inf->c = c;
+	inf->res = res;
+	inf->cb = *cb;
+	inf->userdata = userdata;
+	inf->page_size = opts && opts->page_size ? opts->page_size : 500;
+	inf->watch_timeout_s = opts && opts->watch_timeout_s ? opts->watch_timeout_s : 300;
+	kube_backoff_init(&inf->backoff,
+			  opts && opts->backoff_base_ms ? opts->backoff_base_ms : 500,
+			  opts && opts->backoff_max_ms ? opts->backoff_max_ms : 30000);
+	set_string(&inf->ns, ns);
+	set_string(&inf->label_selector, opts ? opts->label_selector : NULL);
+	set_string(&inf->field_selector, opts ? opts->field_selector : NULL);
+	inf->cache = strmap_new(entry_free);
+	inf->retry = loop_add_timer(kube_client_loop(c), on_retry, inf);
+	if (!inf->cache || !inf->retry) {
+		kube_informer_free(inf);
+		return -ENOMEM;
+	}
+	*out = inf;
+	return 0;
+}
+
+void kube_informer_free(struct kube_informer *inf)
+{
+	if (!inf)
+		return;
+	kube_request_cancel(inf->req);
+	loop_source_remove(inf->retry);
+	kube_lines_clear(&inf->lines);
+	strmap_free(inf->cache);
+	strmap_free(inf->listing);
+	free(inf->continue_token);
+	free(inf->rv);
+	free(inf->ns);
+	free(inf->label_selector);
+	free(inf->field_selector);
+	free(inf);
+}
+
+int kube_informer_start(struct kube_informer *inf)
+{
+	start_list(inf);
+	return 0;
+}
+
+const cJSON *kube_informer_get(const struct kube_informer *inf, const char *name)
+{
+	struct entry *e = strmap_get(inf->cache, name);
+
+	return e ? e->obj : NULL;
+}
+
+static void store(struct kube_informer *inf, const cJSON *obj, bool own_write)
+{
+	const char *name = kube_meta_string(obj, "name");
+	const char *rv = kube_meta_string(obj, "resourceVersion");
+	struct entry *e;
+	cJSON *copy;
+
+	if (!name)
+		return;
+	e = strmap_get(inf->cache, name);
+	/* Its event came first (or the write changed nothing): the cache is as new or newer. */
+	if (e && rv && seen_rv(e, rv))
+		return;
+	copy = cJSON_Duplicate(obj, true);
+	if (!copy)
+		return;
+	if (!e) {
+		e = entry_new(copy);
+		if (!e || strmap_set(inf->cache, name, e) < 0) {
+			entry_free(e);
+			return;
+		}
+	} else {
+		cJSON_Delete(e->obj);
+		e->obj = copy;
+	}
+	free(e->pending_rv);
+	/* A read marks nothing pending: were it marked, the events it skipped would count as seen
+	 * and a later write's answer with one of their resourceVersions would not be stored. */
+	e->pending_rv = own_write && rv && inf->watching ? strdup(rv) : NULL;
+	e->dropped = 0;
+}
+
+void kube_informer_store(struct kube_informer *inf, const cJSON *obj)
+{
+	store(inf, obj, true);
+}
+
+void kube_informer_store_read(struct kube_informer *inf, const cJSON *obj)
+{
+	store(inf, obj, false);
+}
+
+void kube_informer_forget(struct kube_informer *inf, const char *name)
+{
+	strmap_remove(inf->cache, name);
+}
+
+bool kube_informer_synced(const struct kube_informer *inf)
+{
+	return inf->synced;
+}
+
+size_t kube_informer_count(const struct kube_informer *inf)
+{
+	return strmap_count(inf->cache);
+}
+
+struct foreach_ctx {
+	void (*fn)(const char *name, const cJSON *obj, void *userdata);
+	void *userdata;
+};
+
+static void foreach_entry(const char *key, void *value, void *ud)
+{
+	struct foreach_ctx *f = ud;
+
+	f->fn(key, ((struct entry *)value)->obj, f->userdata);
+}
+
+void kube_informer_foreach(const struct kube_informer *inf,
+			   void (*fn)(const char *name, const cJSON *obj, void *userdata),
+			   void *userdata)
+{
+	struct foreach_ctx f = {fn, userdata};
+
+	strmap_foreach(inf->cache, foreach_entry, &f);
+}
+
+const struct kube_resource *kube_informer_resource(const struct kube_informer *inf)
+{
+	return inf->res;
+}
+
+struct kube_informer_stats kube_informer_get_stats(const struct kube_informer *inf)
+{
+	return inf->stats;
+}

@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hostdev-agent: start-up and the order of things. Local configuration errors (flags, NODE_NAME,
+ * the kubeconfig) end the agent at once with exit 2 and a message naming what to fix. Everything
+ * on the cluster's side (the API server unreachable, the Node not there yet, CRDs not applied,
+ * RBAC refusing) is retried with backoff and logged each time with what to do, since a DaemonSet
+ * often starts before the rest is in place; --once turns those into exit 1 instead.
+ *
+ * Order: the hot-plug monitor's socket is opened before the first inventory, so no event falls
+ * between the two; informers list and watch this node's objects; once they are synced, the
+ * inventory is diffed against them and only the differences are written.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define HEARTBEAT_MS 5000u
+
+struct agent {
+	struct agent_options o;
+	hostdev_ctx *ctx;
+	struct loop *loop;
+	struct kube_client *client;
+	struct reconciler *rec;
+	struct hotplug *hotplug;
+	struct http_server *http;
+	struct loop_source *signal_src, *resync_timer, *heartbeat_timer, *preflight_timer;
+	struct kube_backoff preflight_backoff;
+	struct agent_ids ids;
+	/* Fixed storage: the hot-plug monitor and the reconciler keep pointers to it. */
+	char node_uid[128];
+	struct kube_informer *node_informer;
+	bool node_gone;
+	cJSON *crds[KIND_COUNT];
+	int crds_pending;
+	bool crd_failed, published;
+	int exit_code;
+};
+
+/* Write end of the signal pipe for the handler (a signalfd would miss signals delivered to other
+ * threads: libmicrohttpd's, libcurl's resolver, a preloaded library's). */
+static int signal_pipe_fd = -1;
+static int signal_read_fd = -1;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	if (write(signal_pipe_fd, &c, 1) < 0) {
+		/* full: a stop is already pending */
+	}
+	errno = saved;
+}
+
+static void on_signal_readable(struct loop_source *src, int fd, uint32_t events, void *userdata)
+{
+	struct agent *a = userdata;
+	char c = 0;
+
+	if (read(fd, &c, 1) == 1)
+		log_info("stopping (%s)", c == SIGINT ? "SIGINT" : "SIGTERM");
+	loop_quit(a->loop);
+}
+
+static int setup_signals(struct agent *a)
+{
+	struct sigaction sa;
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	signal_read_fd = fds[0];
+	signal_pipe_fd = fds[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	a->signal_src = loop_add_fd(a->loop, fds[0], EPOLLIN, on_signal_readable, a);
+	return a->signal_src ? 0 : -errno;
+}
+
+static void finish(struct agent *a, int code)
+{
+	a->exit_code = code;
+	loop_quit(a->loop);
+}
+
+/* ---- inventory and resync ----------------------------------------------------------------- */
+
+static int full_inventory(struct agent *a)
+{
+	struct strmap *desired[KIND_COUNT] = {NULL};
+	double started = loop_now_s();
+	int r = 0;
+
+	for (int k = 0; k < KIND_COUNT; k++)
+		if (!(desired[k] = strmap_new((void (*)(void *))cJSON_Delete)))
+			r = -ENOMEM;
+	if (r == 0)
+		r = inventory_full(a->ctx, &a->ids, desired);
+	if (r == 0) {
+		if (a->hotplug)
+			hotplug_index(a->hotplug, desired);
+		log_info("inventory: %zu PCI, %zu USB, %zu SR-IOV objects wanted",
+			 strmap_count(desired[KIND_PCI]), strmap_count(desired[KIND_USB]),
+			 strmap_count(desired[KIND_SRIOV]));
+		reconciler_set_desired(a->rec, desired);
+		metrics_resync(loop_now_s() - started);
+	} else {
+		metrics_error("inventory");
+	}
+	for (int k = 0; k < KIND_COUNT; k++)
+		strmap_free(desired[k]);
+	return r;
+}
+
+static void on_resync(struct loop_source *src, void *userdata)
+{
+	struct agent *a = userdata;
+
+	loop_timer_arm(a->resync_timer, (uint64_t)a->o.resync_s * 1000u);
+	if (a->node_gone)
+		return;
+	log_debug("resync: full inventory");
+	full_inventory(a);
+}
+
+static void update_readiness(struct agent *a)
+{
+	int reachable = a->client ? kube_client_reachable(a->client) : -1;
+
+	if (!a->published || a->node_gone)
+		return;
+	if (reachable == 0)
+		metrics_set_ready(false, "the API server is not reachable (retrying)");
+	else
+		metrics_set_ready(true, "");
+}
+
+static void on_heartbeat(struct loop_source *src, void *userdata)
+{
+	struct agent *a = userdata;
+
+	metrics_heartbeat();
+	update_readiness(a);
+	loop_timer_arm(a->heartbeat_timer, HEARTBEAT_MS);
+}
+
+static void on_first_pass(bool ok, void *userdata)
+{
+	struct agent *a = userdata;
+
+	if (!ok) {
+		log_error("the first reconcile did not converge (see the errors above)");
+		finish(a, AGENT_EXIT_FAILURE);
+		return;
+	}
+	a->published = true;
+	/* Ready before the log line says so: scripts act on the line. */
+	metrics_set_ready(true, "");
+	log_info("published the inventory of node %s: ready", a->o.node_name);
+	if (a->o.once)
+		finish(a, AGENT_EXIT_OK);
+}
+
+/* ---- preflight: the Node and the CRDs ----------------------------------------------------- */
+
+static void start_preflight(struct agent *a);
+static int watch_node(struct agent *a);
+
+static void preflight_retry(struct agent *a, const char *why)
+{
+	unsigned int delay;
+
+	metrics_set_ready(false, why);
+	if (a->o.once) {
+		finish(a, AGENT_EXIT_FAILURE);
+		return;
+	}
+	delay = kube_backoff_next(&a->preflight_backoff);
+	log_info("retrying in %.1f s", delay / 1000.0);
+	loop_timer_arm(a->preflight_timer, delay);
+}
+
+static void on_preflight_timer(struct loop_source *src, void *userdata)
+{
+	start_preflight(userdata);
+}
+
+static const char *auth_hint(long code)
+{
+	if (code == 401)
+		return ": the credentials were rejected; check the token or client certificate of "
+		       "the configuration";
+	if (code == 403)
+		return ": grant the agent's ClusterRole this permission (docs/agent.md, "
+		       "\"Permissions\")";
+	return "";
+}
+
+static void start_reconciler(struct agent *a)
+{
+	struct reconciler_options ro = {.client = a->client,
+					.loop = a->loop,
+					.ids = a->ids,
+					.max_inflight = a->o.max_inflight,
+					.watch_timeout_s = a->o.watch_timeout_s,
+					.first_pass = on_first_pass,
+					.userdata = a,
+					.once = a->o.once};
+	char err[512];
+
+	if (reconciler_new(&ro, &a->rec) < 0) {
+		log_error("out of memory");
+		finish(a, AGENT_EXIT_FAILURE);
+		return;
+	}
+	for (int k = 0; k < KIND_COUNT; k++)
+		reconciler_set_schema(a->rec, (enum agent_kind)k, a->crds[k]);
+	if (!a->o.once) {
+		a->hotplug = hotplug_new(a->ctx, a->loop, a->rec, &a->ids, a->o.uevent_source, err,
+					 sizeof(err));
+		if (!a->hotplug) {
+			log_error("%s", err);
+			finish(a, AGENT_EXIT_FAILURE);
+			return;
+		}
+	}
+	metrics_set_ready(false, "listing this node's objects");
+	if (reconciler_start(a->rec) < 0 || full_inventory(a) < 0) {
+		log_error("cannot start publishing (see above)");
+		finish(a, AGENT_EXIT_FAILURE);
+		return;
+	}
+	if (!a->o.once && watch_node(a) < 0) {
+		log_error("out of memory");
+		finish(a, AGENT_EXIT_FAILURE);
+		return;
+	}
+	if (!a->o.once && a->o.resync_s > 0)
+		loop_timer_arm(a->resync_timer, (uint64_t)a->o.resync_s * 1000u);
+}
+
+/* ---- the Node: deleted -> stop publishing (the garbage collector removes the objects), back
+ * with a new uid -> publish again with owner references to the new Node ---------------------- */
+
+static void node_changed(struct agent *a, const cJSON *node)
+{
+	const char *uid = kube_meta_string(node, "uid");
+
+	if (!node) {
+		if (!a->node_gone)
+			log_warning(
+			    "node %s was deleted: Kubernetes removes its objects; publishing "
+			    "stops until the Node exists again",
+			    a->o.node_name);
+		a->node_gone = true;
+		reconciler_pause(a->rec, true);
+		metrics_set_ready(false, "the Node was deleted");
+		return;
+	}
+	if (!uid || (!a->node_gone && strcmp(uid, a->node_uid) == 0))
+		return;
+	if (strcmp(uid, a->node_uid) != 0) {
+		log_info("node %s exists again (uid %s): publishing", a->o.node_name, uid);
+		snprintf(a->node_uid, sizeof(a->node_uid), "%s", uid);
+	}
+	a->node_gone = false;
+	reconciler_pause(a->rec, false);
+	full_inventory(a);
+}
+
+static void on_node_synced(struct kube_informer *inf, void *userdata)
+{
+	struct agent *a = userdata;
+	char name[256];
+
+	snprintf(name, sizeof(name), "%s", a->o.node_name);
+	node_changed(a, kube_informer_get(inf, name));
+}
+
+static void on_node_event(struct kube_informer *inf, enum kube_event_type type, const char *name,
+			  const cJSON *obj, void *userdata)
+{
+	node_changed(userdata, type == KUBE_DELETED ? NULL : obj);
+}
+
+static void on_node_error(struct kube_informer *inf, const struct kube_response *resp,
+			  void *userdata)
+{
+	log_warning("watch of node %s: %s%s; retrying with backoff",
+		    ((struct agent *)userdata)->o.node_name, resp->error, auth_hint(resp->code));
+}
+
+static int watch_node(struct agent *a)
+{
+	static const struct kube_informer_callbacks cb = {on_node_synced, on_node_event,
+							  on_node_error};
+	char selector[300];
+	struct kube_informer_options opts = {.field_selector = selector,
+					     .watch_timeout_s = a->o.watch_timeout_s};
+	int r;
+
+	snprintf(selector, sizeof(selector), "metadata.name=%s", a->o.node_name);
+	r = kube_informer_new(a->client, &agent_node_resource, NULL, &opts, &cb, a,
+			      &a->node_informer);
+	if (r == 0)
+		r = kube_informer_start(a->node_informer);
+	return r;
+}
+
+static void on_crd(struct kube_client *c, const struct kube_response *resp, void *userdata);
+
+static void crds_done(struct agent *a)
+{
+	char missing[512] = "";
+	size_t n = 0;
+
+	if (a->crd_failed) {
+		preflight_retry(a, "cannot read the CRDs");
+		return;
+	}
+	for (int k = 0; k < KIND_COUNT; k++)
+		if (!a->crds[k])
+			n += (size_t)snprintf(missing + n, sizeof(missing) - n, "%s%s",
+					      n ? ", " : "", agent_kinds[k].crd_name);
+	if (n) {
+		log_error("missing CustomResourceDefinitions: %s; apply them (kubectl apply -f "
+			  "examples/agent/deploy/crds/, or Harvester's pcidevices CRDs)",
+			  missing);
+		preflight_retry(a, "CRDs missing");
+		return;
+	}
+	kube_backoff_reset(&a->preflight_backoff);
+	start_reconciler(a);
+}
+
+static void on_crd(struct kube_client *c, const struct kube_response *resp, void *userdata)
+{
+	struct agent *a = userdata;
+	cJSON *crd = resp->code == 200 ? cJSON_ParseWithLength(resp->body, resp->len) : NULL;
+	const char *name = kube_meta_string(crd, "name");
+
+	if (crd && name) {
+		for (int k = 0; k < KIND_COUNT; k++)
+			if (strcmp(name, agent_kinds[k].crd_name) == 0) {
+				cJSON_Delete(a->crds[k]);
+				a->crds[k] = crd;
+				crd = NULL;
+				if (!schema_of_crd(a->crds[k], AGENT_VERSION_NAME)) {
+					log_error(
+					    "CustomResourceDefinition %s does not serve version "
+					    "%s with a schema: apply the CRDs of "
+					    "examples/agent/deploy/crds/",
+					    name, AGENT_VERSION_NAME);
+					cJSON_Delete(a->crds[k]);
+					a->crds[k] = NULL;
+				}
+			}
+	} else if (resp->code != 404) {
+		log_error("%s%s", resp->error, auth_hint(resp->code));
+		a->crd_failed = true;
+	}
+	cJSON_Delete(crd);
+	if (--a->crds_pending == 0)
+		crds_done(a);
+}
+
+static void check_crds(struct agent *a)
+{
+	a->crd_failed = false;
+	a->crds_pending = KIND_COUNT;
+	for (int k = 0; k < KIND_COUNT; k++) {
+		cJSON_Delete(a->crds[k]);
+		a->crds[k] = NULL;
+	}
+	for (int k = 0; k < KIND_COUNT; k++)
+		if (!kube_get(a->client, &agent_crd_resource, NULL, agent_kinds[k].crd_name, on_crd,
+			      a)) {
+			a->crd_failed = true;
+			if (--a->crds_pending == 0)
+				crds_done(a);
+		}
+}
+
+static void on_node(struct kube_client *c, const struct kube_response *resp, void *userdata)
+{
+	struct agent *a = userdata;
+	cJSON *node = resp->code == 200 ? cJSON_ParseWithLength(resp->body, resp->len) : NULL;
+	const char *uid = kube_meta_string(node, "uid");
+
+	if (!uid) {
+		if (resp->code == 404)
+			log_error("node %s does not exist on the API server (%s): NODE_NAME (or "
+				  "--node-name) must be this node's Kubernetes name, spec.nodeName",
+				  a->o.node_name, resp->error);
+		else if (resp->code == 200)
+			log_error("GET node %s: the answer has no metadata.uid", a->o.node_name);
+		else
+			log_error("%s%s", resp->error, auth_hint(resp->code));
+		cJSON_Delete(node);
+		preflight_retry(a, resp->code == 0 ? "the API server is not reachable"
+						   : "cannot read this node's Node object");
+		return;
+	}
+	snprintf(a->node_uid, sizeof(a->node_uid), "%s", uid);
+	a->ids.node_uid = a->node_uid;
+	cJSON_Delete(node);
+	check_crds(a);
+}
+
+static void start_preflight(struct agent *a)
+{
+	metrics_set_ready(false, "reading the Node and the CRDs");
+	if (!kube_get(a->client, &agent_node_resource, NULL, a->o.node_name, on_node, a))
+		preflight_retry(a, "out of memory");
+}
+
+/* ---- set-up -------------------------------------------------------------------------------- */
+
+static void observe_request(const char *verb, long code, double seconds, void *userdata)
+{
+	metrics_api_request(verb, code, seconds);
+}
+
+static int setup_context(struct agent *a)
+{
+	int r = hostdev_ctx_new(&a->ctx);
+
+	if (r < 0) {
+		log_error("cannot create the libhostdev context: %s", strerror(-r));
+		return r;
+	}
+	hostdev_ctx_set_log_fn(a->ctx, log_from_library, NULL);
+	hostdev_ctx_set_log_priority(a->ctx, a->o.log_level);
+	if (a->o.root && (r = hostdev_ctx_set_root(a->ctx, a->o.root)) < 0)
+		goto fail;
+	if (a->o.sysfs && (r = hostdev_ctx_set_path(a->ctx, HOSTDEV_PATH_SYSFS, a->o.sysfs)) < 0)
+		goto fail;
+	if (a->o.pci_ids &&
+	    (r = hostdev_ctx_set_path(a->ctx, HOSTDEV_PATH_PCI_IDS, a->o.pci_ids)) < 0)
+		goto fail;
+	if (a->o.usb_ids &&
+	    (r = hostdev_ctx_set_path(a->ctx, HOSTDEV_PATH_USB_IDS, a->o.usb_ids)) < 0)
+		goto fail;
+	if ((r = hostdev_ctx_set_node_name(a->ctx, a->o.node_name)) < 0)
+		goto fail;
+	return 0;
+fail:
+	log_error("device paths: %s", hostdev_ctx_get_error(a->ctx));
+	return r;
+}
+
+static int setup_client(struct agent *a)
+{
+	struct kube_config cfg;
+	struct kube_client_options co = {.user_agent = "hostdev-agent/" HOSTDEV_AGENT_VERSION,
+					 .max_retries = a->o.once ? 2 : 5,
+					 .observe = observe_request};
+	char err[768];
+	int r;
+
+	if (a->o.kubeconfig)
+		r = kube_config_load_kubeconfig(&cfg, a->o.kubeconfig, a->o.context,
+						a->o.allow_insecure, err, sizeof(err));
+	else
+		r = kube_config_in_cluster(&cfg, a->o.serviceaccount_dir, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	log_info("API server %s (%s)", cfg.server, cfg.source);
+	if (kube_client_new(a->loop, &cfg, &co, &a->client, err, sizeof(err)) < 0) {
+		kube_config_clear(&cfg);
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void teardown(struct agent *a)
+{
+	hotplug_free(a->hotplug);
+	kube_informer_free(a->node_informer);
+	reconciler_free(a->rec);
+	kube_client_free(a->client);
+	http_stop(a->http);
+	loop_source_remove(a->signal_src);
+	loop_source_remove(a->resync_timer);
+	loop_source_remove(a->heartbeat_timer);
+	loop_source_remove(a->preflight_timer);
+	loop_free(a->loop);
+	hostdev_ctx_unref(a->ctx);
+	for (int k = 0; k < KIND_COUNT; k++)
+		cJSON_Delete(a->crds[k]);
+	if (signal_read_fd >= 0) {
+		close(signal_read_fd);
+		close(signal_pipe_fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct agent a;
+	unsigned int port = 0;
+	char err[512];
+	int r;
+
+	memset(&a, 0, sizeof(a));
+	r = agent_options_parse(&a.o, argc, argv);
+	if (r != 0)
+		return r > 0 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	log_setup(a.o.log_format, a.o.log_level);
+	if (!a.o.node_name) {
+		log_error("the node name is not set: set NODE_NAME from the downward API (env "
+			  "valueFrom fieldRef spec.nodeName) or pass --node-name");
+		return AGENT_EXIT_USAGE;
+	}
+	log_info("hostdev-agent %s (libhostdev %s) on node %s", HOSTDEV_AGENT_VERSION,
+		 hostdev_version(), a.o.node_name);
+	a.exit_code = AGENT_EXIT_OK;
+	a.ids.node = a.o.node_name;
+	a.ids.usb_naming = a.o.usb_naming;
+	metrics_init();
+	kube_backoff_init(&a.preflight_backoff, 1000, 60000);
+	if (setup_context(&a) < 0) {
+		teardown(&a);
+		return AGENT_EXIT_USAGE;
+	}
+	if (loop_new(&a.loop) < 0 || setup_signals(&a) < 0 ||
+	    !(a.resync_timer = loop_add_timer(a.loop, on_resync, &a)) ||
+	    !(a.heartbeat_timer = loop_add_timer(a.loop, on_heartbeat, &a)) ||
+	    !(a.preflight_timer = loop_add_timer(a.loop, on_preflight_timer, &a))) {
+		log_error("cannot set up the event loop: %s", strerror(errno));
+		teardown(&a);
+		return AGENT_EXIT_FAILURE;
+	}
+	if (setup_client(&a) < 0) {
+		teardown(&a);
+		return AGENT_EXIT_USAGE;
+	}
+	if (!a.o.once) {
+		a.http = http_start(a.o.metrics_address, &port, err, sizeof(err));
+		if (!a.http) {
+			log_error("%s", err);
+			teardown(&a);
+			return AGENT_EXIT_USAGE;
+		}
+		log_info("serving /healthz, /readyz and /metrics on %s (port %u)",
+			 a.o.metrics_address, port);
+		loop_timer_arm(a.heartbeat_timer, HEARTBEAT_MS);
+	}
+	start_preflight(&a);
+	r = loop_run(a.loop);
+	if (r < 0) {
+		log_error("event loop: %s", strerror(-r));
+		a.exit_code = AGENT_EXIT_FAILURE;
+	}
+	teardown(&a);
+	return a.exit_code;
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Command line and environment. Every flag is documented in usage() and docs/agent.md; the
+ * DaemonSet sets NODE_NAME from the downward API, tests pass --node-name and --kubeconfig.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+
+#define DEFAULT_METRICS_ADDRESS "127.0.0.1:9450"
+
+enum {
+	OPT_KUBECONFIG = 0x100,
+	OPT_CONTEXT,
+	OPT_ALLOW_INSECURE,
+	OPT_SA_DIR,
+	OPT_NODE_NAME,
+	OPT_ROOT,
+	OPT_SYSFS,
+	OPT_PCI_IDS,
+	OPT_USB_IDS,
+	OPT_USB_NAMING,
+	OPT_RESYNC,
+	OPT_WATCH_TIMEOUT,
+	OPT_MAX_INFLIGHT,
+	OPT_METRICS_ADDRESS,
+	OPT_ONCE,
+	OPT_UEVENT_SOURCE,
+	OPT_LOG_FORMAT,
+	OPT_LOG_LEVEL,
+	OPT_VERSION,
+};
+
+static void usage(FILE *f)
+{
+	fputs(
+	    "Usage: hostdev-agent [OPTIONS]\n"
+	    "Publish this node's PCI, USB and SR-IOV devices as devices.harvesterhci.io/v1beta1\n"
+	    "objects (PCIDevice, USBDevice, SRIOVNetworkDevice) and keep them in step.\n\n"
+	    "Cluster:\n"
+	    "  --kubeconfig FILE        kubeconfig to use (env KUBECONFIG); default: in-cluster\n"
+	    "  --context NAME           kubeconfig context (default: its current-context)\n"
+	    "  --allow-insecure         accept insecure-skip-tls-verify in the kubeconfig\n"
+	    "  --serviceaccount-dir DIR in-cluster token/ca.crt directory\n"
+	    "                           (default " KUBE_SERVICEACCOUNT_DIR ")\n"
+	    "  --node-name NAME         this node's name (env NODE_NAME, required)\n"
+	    "Devices:\n"
+	    "  --root DIR               read devices from a fake root (tests)\n"
+	    "  --sysfs DIR              sysfs mount (default /sys)\n"
+	    "  --pci-ids FILE, --usb-ids FILE   id databases\n"
+	    "  --usb-naming MODE        USBDevice names: port (stable port identity, default)\n"
+	    "                           or harvester (<node>-<vid>-<pid>-<bus><dev>)\n"
+	    "  --uevent-source SOURCE   auto (default), kernel or udev\n"
+	    "Behaviour:\n"
+	    "  --resync-interval TIME   full re-inventory, e.g. 10m (default), 30s, 0 = never\n"
+	    "  --watch-timeout SECONDS  server-side watch timeout (default 300)\n"
+	    "  --max-inflight N         concurrent writes (default 16)\n"
+	    "  --once                   publish once, then exit (0: converged, 1: failed)\n"
+	    "Operation:\n"
+	    "  --metrics-address ADDR   /healthz /readyz /metrics (default " DEFAULT_METRICS_ADDRESS
+	    ")\n"
+	    "  --log-format FORMAT      text (default) or json\n"
+	    "  --log-level LEVEL        error, warning, info (default) or debug\n"
+	    "  --version, --help\n",
+	    f);
+}
+
+static int parse_duration(const char *text, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno || end == text)
+		return -1;
+	if (strcmp(end, "h") == 0)
+		v *= 3600;
+	else if (strcmp(end, "m") == 0)
+		v *= 60;
+	else if (*end && strcmp(end, "s") != 0)
+		return -1;
+	if (v > 7 * 24 * 3600)
+		return -1;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int bad(const char *option, const char *value, const char *expected)
+{
+	fprintf(stderr, "hostdev-agent: %s %s: expected %s\n", option, value, expected);
+	return -1;
+}
+
+int agent_options_parse(struct agent_options *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+	    {"context", required_argument, NULL, OPT_CONTEXT},
+	    {"allow-insecure", no_argument, NULL, OPT_ALLOW_INSECURE},
+	    {"serviceaccount-dir", required_argument, NULL, OPT_SA_DIR},
+	    {"node-name", required_argument, NULL, OPT_NODE_NAME},
+	    {"root", required_argument, NULL, OPT_ROOT},
+	    {"sysfs", required_argument, NULL, OPT_SYSFS},
+	    {"pci-ids", required_argument, NULL, OPT_PCI_IDS},
+	    {"usb-ids", required_argument, NULL, OPT_USB_IDS},
+	    {"usb-naming", required_argument, NULL, OPT_USB_NAMING},
+	    {"resync-interval", required_argument, NULL, OPT_RESYNC},
+	    {"watch-timeout", required_argument, NULL, OPT_WATCH_TIMEOUT},
+	    {"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
+	    {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
+	    {"once", no_argument, NULL, OPT_ONCE},
+	    {"uevent-source", required_argument, NULL, OPT_UEVENT_SOURCE},
+	    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	unsigned int n;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->resync_s = 600;
+	o->watch_timeout_s = 300;
+	o->max_inflight = 16;
+	o->metrics_address = DEFAULT_METRICS_ADDRESS;
+	o->log_level = HOSTDEV_LOG_INFO;
+	o->kubeconfig =
+	    getenv("KUBECONFIG") && getenv("KUBECONFIG")[0] ? getenv("KUBECONFIG") : NULL;
+	o->node_name = getenv("NODE_NAME") && getenv("NODE_NAME")[0] ? getenv("NODE_NAME") : NULL;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_KUBECONFIG:
+			o->kubeconfig = optarg;
+			break;
+		case OPT_CONTEXT:
+			o->context = optarg;
+			break;
+		case OPT_ALLOW_INSECURE:
+			o->allow_insecure = true;
+			break;
+		case OPT_SA_DIR:
+			o->serviceaccount_dir = optarg;
+			break;
+		case OPT_NODE_NAME:
+			o->node_name = optarg;
+			break;
+		case OPT_ROOT:
+			o->root = optarg;
+			break;
+		case OPT_SYSFS:
+			o->sysfs = optarg;
+			break;
+		case OPT_PCI_IDS:
+			o->pci_ids = optarg;
+			break;
+		case OPT_USB_IDS:
+			o->usb_ids = optarg;
+			break;
+		case OPT_USB_NAMING:
+			if (strcmp(optarg, "port") == 0)
+				o->usb_naming = USB_NAMING_PORT;
+			else if (strcmp(optarg, "harvester") == 0)
+				o->usb_naming = USB_NAMING_HARVESTER;
+			else
+				return bad("--usb-naming", optarg, "port or harvester");
+			break;
+		case OPT_RESYNC:
+			if (parse_duration(optarg, &o->resync_s) < 0)
+				return bad("--resync-interval", optarg,
+					   "a duration such as 10m, 90s or 1h (at most a week)");
+			break;
+		case OPT_WATCH_TIMEOUT:
+			if (parse_duration(optarg, &n) < 0 || n == 0 || n > 3600)
+				return bad("--watch-timeout", optarg, "1 to 3600 seconds");
+			o->watch_timeout_s = n;
+			break;
+		case OPT_MAX_INFLIGHT:
+			if (parse_duration(optarg, &n) < 0 || n == 0 || n > 256)
+				return bad("--max-inflight", optarg, "1 to 256");
+			o->max_inflight = n;
+			break;
+		case OPT_METRICS_ADDRESS:
+			o->metrics_address = optarg;
+			break;
+		case OPT_ONCE:
+			o->once = true;
+			break;
+		case OPT_UEVENT_SOURCE:
+			if (strcmp(optarg, "auto") == 0)
+				o->uevent_source = UEVENT_AUTO;
+			else if (strcmp(optarg, "kernel") == 0)
+				o->uevent_source = UEVENT_KERNEL;
+			else if (strcmp(optarg, "udev") == 0)
+				o->uevent_source = UEVENT_UDEV;
+			else
+				return bad("--uevent-source", optarg, "auto, kernel or udev");
+			break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "text") == 0)
+				o->log_format = LOG_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				o->log_format = LOG_JSON;
+			else
+				return bad("--log-format", optarg, "text or json");
+			break;
+		case OPT_LOG_LEVEL:
+			if (strcmp(optarg, "error") == 0)
+				o->log_level = HOSTDEV_LOG_ERR;
+			else if (strcmp(optarg, "warning") == 0)
+				o->log_level = HOSTDEV_LOG_WARNING;
+			else if (strcmp(optarg, "info") == 0)
+				o->log_level = HOSTDEV_LOG_INFO;
+			else if (strcmp(optarg, "debug") == 0)
+				o->log_level = HOSTDEV_LOG_DEBUG;
+			else
+				return bad("--log-level", optarg, "error, warning, info or debug");
+			break;
+		case OPT_VERSION:
+			printf("hostdev-agent %s (libhostdev %s)\n", HOSTDEV_AGENT_VERSION,
+			       hostdev_version());
+			return 1;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hostdev-agent: unexpected argument \"%s\"\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}

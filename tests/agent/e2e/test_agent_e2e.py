@@ -1,0 +1,353 @@
+# SPDX-License-Identifier: Apache-2.0
+"""hostdev-agent end to end: the binary on fake roots (bench/gen-sysfs.py) against the stand-in API
+server of tests/agent/apiserver (a stand-in: a real kube-apiserver cannot run here; it is strict,
+see its README), with kubectl and python3-kubernetes reading the result. Every wait is for an event
+(a log line, an object, a request in the server's log), bounded by a generous deadline."""
+import glob
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from agent_harness import (AGENT_CRDS, AGENT_USER, BED, HARVESTER_CRDS, PCI_IDS, USB_IDS, StandIn,
+                           agent_kubeconfig, device_names, grant_cluster_role, make_root,
+                           writes)
+
+NODE = "node1"
+
+
+def expected_objects(root, node=NODE):
+    """What the agent must publish for a fake root, read straight from its sysfs: a PCIDevice per
+    function but bridges (class 0604), a SRIOVNetworkDevice per SR-IOV network PF."""
+    pci, sriov = {}, {}
+    for dev in sorted(glob.glob(os.path.join(root, "sys/bus/pci/devices/*"))):
+        addr = os.path.basename(dev)
+        cls = open(os.path.join(dev, "class")).read().strip()
+        if cls.startswith("0x0604"):
+            continue
+        pci[f"{node}-{addr.replace(':', '').replace('.', '')}"] = addr
+        if cls.startswith("0x02") and os.path.exists(os.path.join(dev, "sriov_totalvfs")):
+            nets = sorted(os.listdir(os.path.join(dev, "net"))) if os.path.isdir(os.path.join(dev, "net")) else []
+            name = f"{node}-{nets[0]}".lower() if nets else f"{node}-{addr.replace(':', '').replace('.', '')}"
+            sriov[name] = addr
+    return pci, sriov
+
+
+def agent_args(kubeconfig, root, *extra):
+    return ["--kubeconfig", kubeconfig, "--node-name", NODE, "--root", root, "--pci-ids", PCI_IDS,
+            *extra]
+
+
+def test_publish_1000_devices(api, agents, tmp_path):
+    root = make_root(tmp_path / "root", 1000)
+    want_pci, want_sriov = expected_objects(root)
+    assert len(want_pci) > 800 and want_sriov
+    a = agents(*agent_args(agent_kubeconfig(api), root))
+    a.ready(timeout=600)
+    pci = device_names(api, "pcidevices", NODE)
+    sriov = device_names(api, "sriovnetworkdevices", NODE)
+    assert set(pci) == set(want_pci)
+    assert set(sriov) == set(want_sriov)
+    for name, addr in want_pci.items():
+        st = pci[name]["status"]
+        dev = os.path.join(root, "sys/bus/pci/devices", addr)
+        assert st["address"] == addr and st["nodeName"] == NODE
+        assert st["vendorId"] == open(os.path.join(dev, "vendor")).read().strip()[2:]
+        assert st["deviceId"] == open(os.path.join(dev, "device")).read().strip()[2:]
+        assert st["classId"] == open(os.path.join(dev, "class")).read().strip()[2:6]
+        drv = os.path.join(dev, "driver")
+        assert st.get("kernelDriverInUse") == (os.path.basename(os.readlink(drv)) if os.path.islink(drv) else None)
+        owner = pci[name]["metadata"]["ownerReferences"][0]
+        assert owner["kind"] == "Node" and owner["name"] == NODE
+        assert pci[name]["metadata"]["labels"]["nodename"] == NODE
+    for name, addr in want_sriov.items():
+        assert sriov[name]["spec"]["address"] == addr
+        vfs = sorted(os.path.basename(os.readlink(p)) for p in
+                     glob.glob(os.path.join(root, "sys/bus/pci/devices", addr, "virtfn*")))
+        assert sorted(sriov[name]["status"].get("vfAddresses", [])) == vfs
+    m = a.metrics()
+    assert m['hostdev_agent_objects{kind="PCIDevice"}'] == len(want_pci)
+    assert m["hostdev_agent_ready"] == 1
+    assert a.stop() == 0
+
+
+def test_restart_with_nothing_changed_makes_no_writes(api, agents, tmp_path):
+    root = make_root(tmp_path / "root", 80)
+    kubeconfig = agent_kubeconfig(api)
+    first = agents(*agent_args(kubeconfig, root))
+    first.ready()
+    assert writes(api, 0), "the first start must have published"
+    assert first.stop() == 0
+    assert "stopping (SIGTERM)" in first.log()
+    mark = api.mark()
+    second = agents(*agent_args(kubeconfig, root))
+    second.ready()
+    # Idle, with its watches dropped and resumed (reads only): still no write.
+    resumed = api.mark()
+    api.drop_watches()
+    api.wait_requests(3, since=resumed, verb="watch", timeout=60)
+    assert writes(api, mark) == []
+    assert api.counters(mark)["verbs"].get("list", 0) >= 3
+
+
+def test_kubectl_and_python_client_read_the_objects(api, agents, tmp_path):
+    root = make_root(tmp_path / "root", 40)
+    want_pci, _ = expected_objects(root)
+    a = agents(*agent_args(agent_kubeconfig(api), root, "--once"), metrics=False)
+    assert a.wait_exit(300) == 0, a.log()
+    kubectl = shutil.which("kubectl")
+    if kubectl:
+        out = subprocess.run([kubectl, "--kubeconfig", api.kubeconfig(), "get", "pcidevices"],
+                             check=True, capture_output=True, text=True).stdout
+        header = out.splitlines()[0].split()
+        assert header[:2] == ["NAME", "ADDRESS"], out
+        assert "DESCRIPTION" in header
+        rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
+        assert rows == want_pci
+    from kubernetes import client, config
+    api_client = config.new_client_from_config(config_file=api.kubeconfig())
+    objs = client.CustomObjectsApi(api_client).list_cluster_custom_object(
+        "devices.harvesterhci.io", "v1beta1", "pcidevices", label_selector=f"nodename={NODE}")
+    assert {o["metadata"]["name"] for o in objs["items"]} == set(want_pci)
+    assert all(o["status"]["nodeName"] == NODE for o in objs["items"])
+
+
+def test_harvester_crds_do_not_make_a_rewrite_loop(agents, tmp_path):
+    """Harvester's own CRDs prune the agent's extra status fields on every write: the agent must
+    compare only what the server keeps, or it would rewrite every object at every resync."""
+    with StandIn(tmp_path / "api", crds=[HARVESTER_CRDS]) as api:
+        api.create_node(NODE)
+        root = make_root(tmp_path / "root", 60)
+        a = agents(*agent_args(agent_kubeconfig(api), root, "--resync-interval", "1s"))
+        a.ready()
+        obj = next(iter(device_names(api, "pcidevices", NODE).values()))
+        assert "numaNode" not in obj["status"] and obj["status"]["address"]
+        mark = api.mark()
+        # Three full resyncs after this point, each diffing every object.
+        a.wait_count(r"inventory: \d+ PCI", 3, since=a.mark())
+        assert writes(api, mark) == []
+
+
+def test_watch_faults_and_api_server_restart_converge(api, agents, tmp_path):
+    root = make_root(tmp_path / "root", 40)
+    # No bookmarks: they would move the agent's resourceVersion past the compaction below.
+    api.settings(bookmark_interval=3600)
+    a = agents(*agent_args(agent_kubeconfig(api), root, "--watch-timeout", "30"))
+    a.ready()
+    names = sorted(device_names(api, "pcidevices", NODE))
+    path = lambda n: api.devices_path("pcidevices", n)  # noqa: E731
+
+    def delete_and_see_it_back(name):
+        uid = api.get(path(name))["metadata"]["uid"]
+        api.delete(path(name))
+        api.wait_for(path(name), lambda o: o["metadata"]["uid"] != uid and
+                     o.get("status", {}).get("nodeName") == NODE, timeout=90)
+
+    # A watch dropped mid-stream is resumed.
+    assert api.drop_watches() >= 3
+    delete_and_see_it_back(names[0])
+    # History compacted past the agent's resourceVersion: the resume gets 410 Gone, it relists.
+    since = a.mark()
+    api.create_namespace("moves-the-resource-version")
+    api.compact()
+    api.drop_watches()
+    a.wait_log(r"listed \d+ PCIDevice objects", since=since)
+    delete_and_see_it_back(names[1])
+    # Someone edits a field the agent owns: put back.
+    api.patch(api.devices_path("pcidevices", names[2], "status"), {"status": {"description": "edited"}})
+    api.wait_for(path(names[2]), lambda o: o["status"]["description"] != "edited")
+    # The API server restarts (history lost) and stays down until the agent has failed to
+    # reconnect; then the agent's watches come back and it converges again.
+    since = a.mark()
+    api.restart(down=True)
+    a.wait_log(r"cannot reach the API server https://\S+ \((Couldn't connect|Failed to connect)", since=since)
+    up = api.mark()
+    api.up()
+    api.wait_requests(4, since=up, verb="watch", timeout=120)
+    delete_and_see_it_back(names[3])
+    m = a.metrics()
+    assert m['hostdev_agent_watch_gone_total{kind="PCIDevice"}'] >= 1
+    # Ready again: /readyz follows the API server's reachability (checked every 5 s).
+    a.wait_ready_endpoint()
+
+
+def test_rotated_token_is_used_by_the_next_requests(api, agents, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("token-one\n")
+    api.set_tokens({"token-one": "agent-one"})
+    for user in ("agent-one", "agent-two"):
+        grant_cluster_role(api, user)
+    root = make_root(tmp_path / "root", 30)
+    a = agents(*agent_args(api.kubeconfig(token_file=str(token_file)), root))
+    a.ready()
+    assert {r["user"] for r in api.requests(userAgent="hostdev-agent/")} == {"agent-one"}
+    # Rotation as the kubelet does it: the new token is valid first, the file is replaced, the old
+    # token expires.
+    api.add_token("token-two", "agent-two")
+    tmp = tmp_path / "token.new"
+    tmp.write_text("token-two\n")
+    os.replace(tmp, token_file)
+    api.remove_token("token-one")
+    mark = api.mark()
+    api.drop_watches()
+    name = sorted(device_names(api, "pcidevices", NODE))[0]
+    api.delete(api.devices_path("pcidevices", name))
+    api.wait_for(api.devices_path("pcidevices", name), lambda o: "status" in o)
+    after = api.requests(since=mark, userAgent="hostdev-agent/")
+    assert after and {r["user"] for r in after} == {"agent-two"}, after
+    assert all(r["code"] != 401 for r in after)
+
+
+def test_node_deleted_removes_the_objects(api, agents, tmp_path):
+    root = make_root(tmp_path / "root", 30)
+    a = agents(*agent_args(agent_kubeconfig(api), root))
+    a.ready()
+    names = sorted(device_names(api, "pcidevices", NODE))
+    since = a.mark()
+    api.delete_node(NODE)
+    for n in names:
+        api.wait_for(api.devices_path("pcidevices", n), deleted=True, timeout=90)
+    a.wait_log(r"node node1 was deleted", since=since)
+    api.gc_wait()
+    assert device_names(api, "pcidevices", NODE) == {}
+    # The node comes back (new uid): published again, owned by the new Node.
+    node = api.create_node(NODE)
+    a.wait_log(r"node node1 exists again", since=since)
+    obj = api.wait_for(api.devices_path("pcidevices", names[0]), lambda o: "status" in o)
+    assert obj["metadata"]["ownerReferences"][0]["uid"] == node["metadata"]["uid"]
+
+
+def test_hotplug_pci_and_usb_reflected(api, agents):
+    """Hot-plug through the library's monitor: umockdev shows libudev (which reads the real /sys)
+    a fake tree and injects uevents; the agent must reflect each add, remove and re-bind."""
+    if not (shutil.which("umockdev-wrapper") and os.path.exists(BED)):
+        pytest.skip("umockdev (Debian umockdev, libumockdev-dev) is not installed")
+    a = agents("--kubeconfig", agent_kubeconfig(api), "--node-name", NODE, "--pci-ids", PCI_IDS,
+               "--usb-ids", USB_IDS, "--uevent-source", "kernel", bed=True)
+    a.ready()
+    usb = device_names(api, "usbdevices", NODE)
+    # The standard tree (tests/usb/usb_tree.c): 7 devices, hubs left out; names are port identities.
+    assert len(usb) == 7, sorted(usb)
+    kbd = usb[f"{NODE}-000000140-usb2-1"]["status"]
+    assert (kbd["vendorID"], kbd["productID"], kbd["devicePath"], kbd["pciAddress"]) == \
+        ("0627", "0001", "/dev/bus/usb/001/002", "0000:00:14.0")
+    assert kbd["classType"] == "HID" and kbd["portPath"] == "1-1"
+    assert kbd["resourceName"] == f"kubevirt.io/{NODE}-000000140-usb2-1"
+    assert set(device_names(api, "pcidevices", NODE)) == {f"{NODE}-000000140", f"{NODE}-000000030"}
+
+    stick = api.devices_path("usbdevices", f"{NODE}-000000140-usb2-5")
+    a.bed("usb-add 1-5 1 9 0951 1666 SER1")
+    # The kernel sends the device's add before its interfaces exist and a bind once they do: the
+    # class comes from the interface, so it appears with the bind.
+    obj = api.wait_for(stick, lambda o: o.get("status", {}).get("devicePath") == "/dev/bus/usb/001/009"
+                       and o["status"].get("classType") == "Mass Storage")
+    assert obj["status"]["serial"] == "SER1"
+    a.bed("usb-remove 1-5")
+    api.wait_for(stick, deleted=True)
+    # Re-plugged: a new device number, the same object name.
+    a.bed("usb-add 1-5 1 10 0951 1666 SER1")
+    api.wait_for(stick, lambda o: o.get("status", {}).get("devicePath") == "/dev/bus/usb/001/010")
+
+    nic = api.devices_path("pcidevices", f"{NODE}-000000050")
+    a.bed("pci-add 0000:00:05.0 8086 1521 020000 igb")
+    obj = api.wait_for(nic, lambda o: o.get("status", {}).get("kernelDriverInUse") == "igb")
+    assert obj["status"]["resourceName"] == "intel.com/I350_GIGABIT_NETWORK_CONNECTION"
+    a.bed("pci-bind 0000:00:05.0 vfio-pci")
+    obj = api.wait_for(nic, lambda o: o.get("status", {}).get("kernelDriverInUse") == "vfio-pci"
+                       and o["metadata"]["labels"].get("hostdev.io/driver") == "vfio-pci")
+    a.bed("pci-remove 0000:00:05.0")
+    api.wait_for(nic, deleted=True)
+    m = a.metrics()
+    assert m['hostdev_agent_hotplug_events_total{subsystem="usb",action="add"}'] >= 2
+    assert m['hostdev_agent_hotplug_events_total{subsystem="pci",action="remove"}'] >= 1
+    assert a.stop() == 0
+
+
+# ---- what goes wrong: the message, and exit or retry ------------------------------------------
+
+def test_bad_configuration_exits_with_what_to_fix(api, agents, tmp_path):
+    root = make_root(tmp_path / "root", 10)
+    bad = tmp_path / "bad-kubeconfig"
+    bad.write_text("clusters: [\n")
+    a = agents("--kubeconfig", str(bad), "--node-name", NODE, "--root", root)
+    assert a.wait_exit() == 2
+    assert f"kubeconfig {bad}: not valid YAML" in a.log()
+    env = {k: v for k, v in os.environ.items() if k != "NODE_NAME"}
+    a = agents("--kubeconfig", agent_kubeconfig(api), "--root", root, env=env)
+    assert a.wait_exit() == 2
+    assert "set NODE_NAME from the downward API" in a.log()
+    insecure = api.kubeconfig(str(tmp_path / "insecure"), insecure=True)
+    a = agents(*agent_args(insecure, root))
+    assert a.wait_exit() == 2
+    assert "insecure-skip-tls-verify" in a.log() and "--allow-insecure" in a.log()
+    a = agents(*agent_args(agent_kubeconfig(api), root, "--usb-naming", "bus"))
+    assert a.wait_exit() == 2
+    assert "--usb-naming bus: expected port or harvester" in a.log()
+
+
+def test_unreachable_api_server_is_retried(api, agents, tmp_path):
+    root = make_root(tmp_path / "root", 10)
+    api.down()
+    a = agents(*agent_args(agent_kubeconfig(api), root, "--once"), metrics=False)
+    assert a.wait_exit(120) == 1
+    assert f"cannot reach the API server {api.url}" in a.log()
+    a = agents(*agent_args(agent_kubeconfig(api), root))
+    a.wait_log(r"cannot reach the API server https://127\.0\.0\.1:\d+ \(")
+    a.wait_log(r"retrying in")
+    code, body = a.http("/readyz")
+    assert code == 503 and "not reachable" in body
+    api.up()
+    a.ready()
+
+
+def test_missing_crds_are_named_and_waited_for(agents, tmp_path):
+    with StandIn(tmp_path / "api") as api:
+        api.create_node(NODE)
+        root = make_root(tmp_path / "root", 10)
+        a = agents(*agent_args(agent_kubeconfig(api), root, "--once"), metrics=False)
+        assert a.wait_exit(120) == 1
+        assert ("missing CustomResourceDefinitions: pcidevices.devices.harvesterhci.io, "
+                "usbdevices.devices.harvesterhci.io, sriovnetworkdevices.devices.harvesterhci.io; "
+                "apply them (kubectl apply -f examples/agent/deploy/crds/") in a.log()
+        a = agents(*agent_args(agent_kubeconfig(api), root))
+        a.wait_log(r"missing CustomResourceDefinitions")
+        a.wait_log(r"retrying in")
+        api.apply_crds(AGENT_CRDS)
+        a.ready()
+
+
+def test_forbidden_by_rbac_says_what_to_grant(api, agents, tmp_path):
+    root = make_root(tmp_path / "root", 10)
+    api.forbid("list", "pcidevices", group="devices.harvesterhci.io")
+    a = agents(*agent_args(agent_kubeconfig(api), root))
+    m = a.wait_log(r"list/watch of pcidevices: .*HTTP 403 Forbidden: (.*); grant the agent's ClusterRole")
+    assert 'cannot list resource "pcidevices" in API group "devices.harvesterhci.io"' in m.group(1)
+    code, _ = a.http("/readyz")
+    assert code == 503
+    api.allow_all()
+    a.ready()
+
+
+def test_endpoints_json_logs_and_sigterm(api, agents, tmp_path):
+    root = make_root(tmp_path / "root", 20)
+    want_pci, _ = expected_objects(root)
+    a = agents(*agent_args(agent_kubeconfig(api), root, "--log-format", "json"))
+    a.ready()
+    assert a.http("/healthz") == (200, "ok\n")
+    assert a.http("/readyz") == (200, "ok\n")
+    assert a.http("/nothing")[0] == 404
+    m = a.metrics()
+    assert m['hostdev_agent_objects{kind="PCIDevice"}'] == len(want_pci)
+    assert m['hostdev_agent_writes_total{kind="PCIDevice",op="create"}'] == len(want_pci)
+    assert m['hostdev_agent_api_requests_total{verb="create",code="201"}'] >= len(want_pci)
+    assert m['hostdev_agent_reconcile_seconds_count'] >= len(want_pci)
+    assert m["process_resident_memory_bytes"] > 0
+    for line in a.log().splitlines():
+        rec = json.loads(line)
+        assert set(rec) >= {"ts", "level", "msg"} and rec["ts"].endswith("Z")
+    assert a.stop() == 0
+    assert json.loads(a.log().splitlines()[-1])["msg"] == "stopping (SIGTERM)"
+    # User-Agent of every request.
+    assert {r["userAgent"] for r in api.requests(user=AGENT_USER)} == {"hostdev-agent/0.1.0"}

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests of what the agent publishes and when it writes: the objects of the server fake tree
+ * (tests/lib/server_tree.h) with Harvester's fields, names and formats and the agent's extras;
+ * USB classType and label values; schema pruning as the API server does it; and the diff, which
+ * must find nothing to write when the server pruned the extras (Harvester's CRDs) and must
+ * touch only the fields the agent owns.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agent.h"
+#include "fakeroot.h"
+#include "server_tree.h"
+
+struct fixture {
+	struct fakeroot *root;
+	hostdev_ctx *ctx;
+	struct strmap *desired[KIND_COUNT];
+	struct agent_ids ids;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	f->root = fakeroot_new();
+	if (!f->root || server_tree_build(f->root) < 0 || hostdev_ctx_new(&f->ctx) < 0 ||
+	    hostdev_ctx_set_root(f->ctx, fakeroot_path(f->root)) < 0 ||
+	    hostdev_ctx_set_path(f->ctx, HOSTDEV_PATH_PCI_IDS, HOSTDEV_TEST_PCI_IDS) < 0 ||
+	    hostdev_ctx_set_node_name(f->ctx, "node1") < 0)
+		return -1;
+	f->ids.node = "node1";
+	f->ids.node_uid = "3f1c-uid";
+	f->ids.usb_naming = USB_NAMING_PORT;
+	for (int k = 0; k < KIND_COUNT; k++)
+		f->desired[k] = strmap_new((void (*)(void *))cJSON_Delete);
+	if (inventory_full(f->ctx, &f->ids, f->desired) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int k = 0; k < KIND_COUNT; k++)
+		strmap_free(f->desired[k]);
+	hostdev_ctx_unref(f->ctx);
+	fakeroot_free(f->root);
+	free(f);
+	return 0;
+}
+
+static const char *str_at(const cJSON *obj, const char *a, const char *b)
+{
+	return cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, a), b));
+}
+
+static void test_pci_objects(void **state)
+{
+	struct fixture *f = *state;
+	const cJSON *nic, *vf, *host, *labels, *refs, *members;
+
+	/* 16 functions, 4 of them PCI-to-PCI bridges (0604); the host bridge (0600) stays. */
+	assert_int_equal(strmap_count(f->desired[KIND_PCI]), 12);
+	assert_null(strmap_get(f->desired[KIND_PCI], "node1-0000001c0"));
+	assert_null(strmap_get(f->desired[KIND_PCI], "node1-00003a000"));
+	host = strmap_get(f->desired[KIND_PCI], "node1-000000000");
+	assert_non_null(host);
+
+	nic = strmap_get(f->desired[KIND_PCI], "node1-000001000");
+	assert_non_null(nic);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(nic, "apiVersion")),
+			    "devices.harvesterhci.io/v1beta1");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(nic, "kind")), "PCIDevice");
+	assert_string_equal(str_at(nic, "status", "address"), "0000:01:00.0");
+	assert_string_equal(str_at(nic, "status", "vendorId"), "8086");
+	assert_string_equal(str_at(nic, "status", "deviceId"), "1521");
+	assert_string_equal(str_at(nic, "status", "classId"), "0200");
+	assert_string_equal(str_at(nic, "status", "iommuGroup"), "10");
+	assert_string_equal(str_at(nic, "status", "nodeName"), "node1");
+	assert_string_equal(str_at(nic, "status", "resourceName"),
+			    "intel.com/I350_GIGABIT_NETWORK_CONNECTION");
+	assert_string_equal(str_at(nic, "status", "description"),
+			    "Ethernet controller: Intel Corporation I350 Gigabit Network "
+			    "Connection");
+	assert_string_equal(str_at(nic, "status", "kernelDriverInUse"), "igb");
+	assert_int_equal(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(nic, "status"), "numaNode")->valueint, 0);
+	members = cJSON_GetObjectItem(cJSON_GetObjectItem(nic, "status"), "vfAddresses");
+	assert_int_equal(cJSON_GetArraySize(members), 2);
+	assert_string_equal(cJSON_GetArrayItem(members, 1)->valuestring, "0000:01:10.4");
+	labels = cJSON_GetObjectItem(cJSON_GetObjectItem(nic, "metadata"), "labels");
+	assert_string_equal(cJSON_GetObjectItem(labels, "nodename")->valuestring, "node1");
+	assert_string_equal(cJSON_GetObjectItem(labels, "hostdev.io/vendor")->valuestring, "8086");
+	assert_string_equal(cJSON_GetObjectItem(labels, "hostdev.io/class")->valuestring, "0200");
+	assert_string_equal(cJSON_GetObjectItem(labels, "hostdev.io/driver")->valuestring, "igb");
+	refs = cJSON_GetObjectItem(cJSON_GetObjectItem(nic, "metadata"), "ownerReferences");
+	assert_int_equal(cJSON_GetArraySize(refs), 1);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(refs, 0), "uid")->valuestring,
+			    "3f1c-uid");
+
+	vf = strmap_get(f->desired[KIND_PCI], "node1-000001104");
+	assert_string_equal(str_at(vf, "status", "pfAddress"), "0000:01:00.0");
+	assert_string_equal(str_at(vf, "status", "kernelDriverInUse"), "vfio-pci");
+
+	/* IOMMU group 9 holds 1f.0, 1f.2 and 1f.3. */
+	members = cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(strmap_get(f->desired[KIND_PCI], "node1-0000001f2"), "status"),
+	    "iommuGroupMembers");
+	assert_int_equal(cJSON_GetArraySize(members), 3);
+
+	/* Unbound, unknown ids, no NUMA: Harvester's fallbacks and omitted fields. */
+	host = strmap_get(f->desired[KIND_PCI], "node1-000100000");
+	assert_non_null(host);
+	assert_null(str_at(host, "status", "kernelDriverInUse"));
+	assert_int_equal(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(host, "status"), "numaNode")->valueint, -1);
+	assert_string_equal(str_at(host, "status", "resourceName"), "unknown.com/0001");
+}
+
+static void test_sriov_objects(void **state)
+{
+	struct fixture *f = *state;
+	const cJSON *pf, *status;
+
+	/* Only the I350 PF: the Realtek NIC is no PF, the VFs are VFs. */
+	assert_int_equal(strmap_count(f->desired[KIND_SRIOV]), 1);
+	pf = strmap_get(f->desired[KIND_SRIOV], "node1-eth0");
+	assert_non_null(pf);
+	assert_string_equal(str_at(pf, "spec", "address"), "0000:01:00.0");
+	assert_string_equal(str_at(pf, "spec", "nodeName"), "node1");
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(pf, "spec"), "numVFs")->valueint,
+			 0);
+	status = cJSON_GetObjectItem(pf, "status");
+	assert_string_equal(cJSON_GetObjectItem(status, "status")->valuestring,
+			    "sriovNetworkDeviceEnabled");
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(status, "vfAddresses"), 0)->valuestring,
+	    "0000:01:10.0");
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(status, "vfPCIDevices"), 1)->valuestring,
+	    "node1-000001104");
+	assert_int_equal(cJSON_GetObjectItem(status, "totalVFs")->valueint, 8);
+}
+
+static void test_usb_strings(void **state)
+{
+	char buf[64], lbuf[64];
+
+	assert_string_equal(naming_usb_class_type(0x03, buf, sizeof(buf)), "HID");
+	assert_string_equal(naming_usb_class_type(0x08, buf, sizeof(buf)), "Mass Storage");
+	assert_string_equal(naming_usb_class_type(0x42, buf, sizeof(buf)), "Unknown (0x42)");
+	assert_null(naming_usb_class_type(0, buf, sizeof(buf)));
+	assert_string_equal(naming_label_value("vfio-pci", lbuf, sizeof(lbuf)), "vfio-pci");
+	assert_string_equal(naming_label_value("a b/c_", lbuf, sizeof(lbuf)), "a_b_c");
+	assert_null(naming_label_value("--", lbuf, sizeof(lbuf)));
+	assert_true(naming_valid_object_name("node1-000000140-usb2-1.4"));
+	assert_false(naming_valid_object_name("Node1"));
+	assert_false(naming_valid_object_name("node_1"));
+	assert_false(naming_valid_object_name("-a"));
+}
+
+/* Harvester's PCIDevice CRD schema in short: status without our extras, empty spec. */
+static const char harvester_schema[] =
+    "{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\"},\"status\":{\"type\":"
+    "\"object\",\"properties\":{\"address\":{\"type\":\"string\"},\"vendorId\":{\"type\":"
+    "\"string\"},\"deviceId\":{\"type\":\"string\"},\"classId\":{\"type\":\"string\"},"
+    "\"iommuGroup\":{\"type\":\"string\"},\"nodeName\":{\"type\":\"string\"},\"resourceName\":"
+    "{\"type\":\"string\"},\"description\":{\"type\":\"string\"},\"kernelDriverInUse\":{"
+    "\"type\":\"string\"}}}}}";
+
+static void test_schema_prune(void **state)
+{
+	cJSON *schema = cJSON_Parse(harvester_schema);
+	cJSON *v = cJSON_Parse("{\"spec\":{\"x\":1},\"status\":{\"address\":\"a\",\"numaNode\":0,"
+			       "\"iommuGroupMembers\":[\"a\"]}}");
+	cJSON *preserve = cJSON_Parse("{\"type\":\"object\",\"x-kubernetes-preserve-unknown-"
+				      "fields\":true}");
+	cJSON *kept = cJSON_Parse("{\"a\":{\"b\":[{\"c\":1,\"d\":2}]}}");
+	cJSON *items =
+	    cJSON_Parse("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"object\","
+			"\"properties\":{\"b\":{\"type\":\"array\",\"items\":{\"type\":"
+			"\"object\",\"properties\":{\"c\":{\"type\":\"integer\"}}}}}}}}");
+	char *text;
+
+	schema_prune(cJSON_GetObjectItem(v, "status"), schema_property(schema, "status"));
+	schema_prune(cJSON_GetObjectItem(v, "spec"), schema_property(schema, "spec"));
+	text = cJSON_PrintUnformatted(v);
+	assert_string_equal(text, "{\"spec\":{},\"status\":{\"address\":\"a\"}}");
+	free(text);
+	schema_prune(kept, preserve);
+	text = cJSON_PrintUnformatted(kept);
+	assert_string_equal(text, "{\"a\":{\"b\":[{\"c\":1,\"d\":2}]}}");
+	free(text);
+	schema_prune(kept, items);
+	text = cJSON_PrintUnformatted(kept);
+	assert_string_equal(text, "{\"a\":{\"b\":[{\"c\":1}]}}");
+	free(text);
+	cJSON_Delete(schema);
+	cJSON_Delete(v);
+	cJSON_Delete(preserve);
+	cJSON_Delete(kept);
+	cJSON_Delete(items);
+}
+
+/* The server's copy of @desired after a create and a status write through @schema. */
+static cJSON *as_stored(const cJSON *desired, const cJSON *schema)
+{
+	cJSON *obj = cJSON_Duplicate(desired, true), *meta = cJSON_GetObjectItem(obj, "metadata");
+
+	cJSON_AddStringToObject(meta, "uid", "u-1");
+	cJSON_AddStringToObject(meta, "resourceVersion", "7");
+	cJSON_AddStringToObject(cJSON_GetObjectItem(meta, "labels"), "team", "gpu");
+	if (schema) {
+		schema_prune(cJSON_GetObjectItem(obj, "status"), schema_property(schema, "status"));
+		schema_prune(cJSON_GetObjectItem(obj, "spec"), schema_property(schema, "spec"));
+	}
+	return obj;
+}
+
+static void test_diff(void **state)
+{
+	struct fixture *f = *state;
+	const struct kind_def *kind = &agent_kinds[KIND_PCI];
+	const cJSON *desired = strmap_get(f->desired[KIND_PCI], "node1-000001000");
+	cJSON *harvester = cJSON_Parse(harvester_schema), *observed, *patch = NULL;
+	char *text;
+
+	assert_int_equal(diff_object(kind, desired, NULL, NULL, &patch), DIFF_CREATE);
+	assert_int_equal(diff_object(kind, NULL, desired, NULL, &patch), DIFF_DELETE);
+	assert_int_equal(diff_object(kind, NULL, NULL, NULL, &patch), DIFF_NONE);
+
+	/* Our CRDs keep everything: equal. Harvester's prune the extras: still equal, because
+	 * the desired side is pruned the same way before comparing. */
+	observed = as_stored(desired, NULL);
+	assert_int_equal(diff_object(kind, desired, observed, NULL, &patch), DIFF_NONE);
+	cJSON_Delete(observed);
+	observed = as_stored(desired, harvester);
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(observed, "status"), "numaNode"));
+	assert_int_equal(diff_object(kind, desired, observed, harvester, &patch), DIFF_NONE);
+	/* ... and without the schema it would rewrite forever. */
+	assert_int_equal(diff_object(kind, desired, observed, NULL, &patch), DIFF_STATUS);
+	cJSON_Delete(patch);
+	patch = NULL;
+
+	/* A re-driven device: only the changed field, and a vanished one as null. */
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(observed, "status"), "kernelDriverInUse",
+				  cJSON_CreateString("vfio-pci"));
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(observed, "status"), "description",
+				  cJSON_CreateString("old"));
+	assert_int_equal(diff_object(kind, desired, observed, harvester, &patch), DIFF_STATUS);
+	text = cJSON_PrintUnformatted(patch);
+	assert_string_equal(text, "{\"status\":{\"description\":\"Ethernet controller: Intel "
+				  "Corporation I350 Gigabit Network Connection\","
+				  "\"kernelDriverInUse\":\"igb\"}}");
+	free(text);
+	cJSON_Delete(patch);
+	patch = NULL;
+	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(observed, "status"), "kernelDriverInUse");
+	cJSON_Delete(observed);
+
+	/* Fields of others (USBDevice enabled, a user's label) are not ours to compare. */
+	observed = as_stored(desired, NULL);
+	cJSON_AddBoolToObject(cJSON_GetObjectItem(observed, "status"), "enabled", true);
+	assert_int_equal(diff_object(kind, desired, observed, NULL, &patch), DIFF_NONE);
+	/* A stale label of ours, or a missing ownerReference, is a metadata update. */
+	cJSON_AddStringToObject(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(observed, "metadata"), "labels"),
+	    "hostdev.io/stale", "x");
+	assert_int_equal(diff_object(kind, desired, observed, NULL, &patch), DIFF_METADATA);
+	assert_int_equal(diff_apply_metadata(kind, observed, desired), 1);
+	assert_null(cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(observed, "metadata"), "labels"),
+	    "hostdev.io/stale"));
+	assert_string_equal(
+	    cJSON_GetObjectItem(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(observed, "metadata"), "labels"), "team")
+		->valuestring,
+	    "gpu");
+	cJSON_DeleteItemFromObject(cJSON_GetObjectItem(observed, "metadata"), "ownerReferences");
+	assert_int_equal(diff_object(kind, desired, observed, NULL, &patch), DIFF_METADATA);
+	assert_int_equal(diff_apply_metadata(kind, observed, desired), 1);
+	assert_int_equal(diff_apply_metadata(kind, observed, desired), 0);
+	assert_int_equal(diff_object(kind, desired, observed, NULL, &patch), DIFF_NONE);
+	cJSON_Delete(observed);
+
+	/* SR-IOV: the user's numVFs is theirs; address is ours. */
+	desired = strmap_get(f->desired[KIND_SRIOV], "node1-eth0");
+	observed = as_stored(desired, NULL);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(observed, "spec"), "numVFs",
+				  cJSON_CreateNumber(4));
+	assert_int_equal(diff_object(&agent_kinds[KIND_SRIOV], desired, observed, NULL, &patch),
+			 DIFF_NONE);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(observed, "spec"), "address",
+				  cJSON_CreateString("0000:99:00.0"));
+	assert_int_equal(diff_object(&agent_kinds[KIND_SRIOV], desired, observed, NULL, &patch),
+			 DIFF_METADATA);
+	assert_int_equal(diff_apply_metadata(&agent_kinds[KIND_SRIOV], observed, desired), 1);
+	assert_int_equal(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(observed, "spec"), "numVFs")->valueint, 4);
+	cJSON_Delete(observed);
+	cJSON_Delete(harvester);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_pci_objects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sriov_objects, setup, teardown),
+	    cmocka_unit_test(test_usb_strings),
+	    cmocka_unit_test(test_schema_prune),
+	    cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
+	};
+
+	log_setup(LOG_TEXT, HOSTDEV_LOG_WARNING);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Host-side services of VM scenarios (docs/vm-harness.md, "Host hooks"). A scenario names one with a
+`vm-host-hook: NAME` line; the runner then, for that boot only:
+
+  1. creates HOOKS[NAME](run) and calls start() before QEMU starts (a failure fails the scenario);
+  2. asks qemu_args() for ({machine option: value}, [extra QEMU arguments]): the machine options go to
+     the machine function (runner.common_devices: `nic1_netdev`), so the guest's PCI devices stay the
+     same as every other scenario's;
+  3. passes each `vm_host JSON` request of the guest (a `@@VM-HOST <id> <json>` console line) to
+     request(dict) and answers with its result (a dict) or its exception's message;
+  4. calls stop() when the boot is over, whatever happened.
+
+A hook gets the Run (its `out` directory, `log()`, `qmp` client). Hooks must not touch the host
+beyond loopback sockets, their own child processes and files under `run.out`.
+"""
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+
+
+class KubeStandin:
+    """The stand-in Kubernetes API server (tests/agent/apiserver, kubestandin: a real kube-apiserver
+    cannot run here) on a host loopback port, reached by the guest only through QEMU's user network
+    restricted to one guestfwd: the guest's nic1 (virtio-net) gets 10.0.2.15/24 and every TCP
+    connection it opens to 10.0.2.100:6443 is handed by QEMU to a new `guestfwd-connect.py`, which
+    connects it to the stand-in's 127.0.0.1 port. `restrict=on`: the guest reaches nothing else (no
+    DHCP, DNS, gateway or host port). TLS is end to end: the guest's kubeconfig (op "kubeconfig",
+    over the console) names https://kubernetes.default.svc:6443, a name the stand-in's certificate
+    carries, embeds the stand-in's CA and a token for the agent's service account, whose
+    ClusterRole (examples/agent/deploy/rbac.yaml) is all the stand-in grants it.
+
+    Requests (vm_host '{"op": ...}'):
+      kubeconfig                    {"base64": the guest's kubeconfig (compact JSON), base64; "hostPort":
+                                    the stand-in's port on the host's loopback}: one console line,
+                                    well under the tty's 4095-byte line limit
+      summary                       this node's objects as sorted strings: "pci" address=driver,
+                                    "usb" portPath=vendor:product=devicePath, "usbnames"
+                                    portPath=name, "sriov" names
+      objects                       this node's PCIDevices, USBDevices, SRIOVNetworkDevices as
+                                    {plural: [{name, status, labels}]}
+      unplug   device, name, timeout   QMP device_del of @device, then waits for the USBDevice @name to
+                                    be deleted; {"seconds": host time from the QMP command to the
+                                    DELETED watch event}
+      wait     plural, name, timeout   waits until the object exists (after a re-plug); {"seconds",
+                                    "object"}
+      writes                        the agent's write requests so far, by verb
+    """
+    NODE = "hostdev-vm"
+    GUEST_PORT = 6443
+    GUEST_ADDR = "10.0.2.100"
+    TOKEN = "hostdev-vm-agent-token"
+    USER = "system:serviceaccount:hostdev-system:hostdev-agent"
+
+    def __init__(self, run):
+        self.run = run
+        self.api = None
+        self.node = None
+        self.kubeconfig = os.path.join(run.out, "kubeconfig")
+
+    def start(self):
+        sys.path.insert(0, os.path.join(SRC, "tests", "agent", "apiserver"))
+        import yaml
+        from kubestandin.harness import AGENT_CRDS, StandIn
+        state = os.path.join(self.run.out, "standin")
+        if os.path.isdir(state):
+            for f in os.listdir(state):
+                os.unlink(os.path.join(state, f))
+        self.api = StandIn(state, crds=[AGENT_CRDS]).start()
+        self.node = self.api.create_node(self.NODE)
+        self.api.add_token(self.TOKEN, self.USER)
+        with open(os.path.join(SRC, "examples", "agent", "deploy", "rbac.yaml"), encoding="utf-8") as f:
+            role = next(d for d in yaml.safe_load_all(f) if d and d["kind"] == "ClusterRole")
+        self.api.set_rbac(self.USER, role["rules"])
+        self.api.kubeconfig(self.kubeconfig, token=self.TOKEN, embed=True,
+                            server="https://kubernetes.default.svc:%d" % self.GUEST_PORT)
+        self.run.log("@@HOST hook kube-standin: stand-in API server on 127.0.0.1:%d, node %s, guest sees "
+                     "https://kubernetes.default.svc:%d (%s)" % (self.api.port, self.NODE, self.GUEST_PORT,
+                                                                  self.GUEST_ADDR))
+
+    def qemu_args(self):
+        bridge = "cmd:%s %s 127.0.0.1 %d" % (sys.executable, os.path.join(HERE, "support", "guestfwd-connect.py"),
+                                            self.api.port)
+        netdev = ("user,id=n1,restrict=on,ipv6=off,net=10.0.2.0/24,host=10.0.2.2,"
+                  "guestfwd=tcp:%s:%d-%s" % (self.GUEST_ADDR, self.GUEST_PORT, bridge))
+        return {"nic1_netdev": netdev}, []
+
+    def _path(self, plural, name=None):
+        return self.api.devices_path(plural, name)
+
+    def _items(self, plural):
+        return self.api.get(self._path(plural), params={"labelSelector": "nodename=" + self.NODE})["items"]
+
+    def request(self, req):
+        op = req.get("op")
+        if op == "kubeconfig":
+            import base64
+            with open(self.kubeconfig, encoding="utf-8") as f:
+                text = json.dumps(json.load(f), separators=(",", ":"))
+            return {"base64": base64.b64encode(text.encode()).decode(), "hostPort": self.api.port}
+        if op == "objects":
+            return {p: [{"name": o["metadata"]["name"], "status": o.get("status", {}),
+                         "labels": o["metadata"].get("labels", {})} for o in self._items(p)]
+                    for p in ("pcidevices", "usbdevices", "sriovnetworkdevices")}
+        if op == "summary":
+            # Flat, sorted strings a busybox shell compares without a JSON parser.
+            pci = sorted("%s=%s" % (o["status"].get("address", "?"), o["status"].get("kernelDriverInUse", ""))
+                         for o in self._items("pcidevices"))
+            usb = self._items("usbdevices")
+            return {"pci": " ".join(pci),
+                    "usb": " ".join(sorted("%s=%s:%s=%s" % (o["status"].get("portPath", "?"), o["status"].get("vendorID"),
+                                                            o["status"].get("productID"), o["status"].get("devicePath"))
+                                           for o in usb)),
+                    "usbnames": " ".join(sorted("%s=%s" % (o["status"].get("portPath", "?"), o["metadata"]["name"])
+                                                for o in usb)),
+                    "sriov": " ".join(sorted(o["metadata"]["name"] for o in self._items("sriovnetworkdevices")))}
+        if op == "unplug":
+            # Watched from the object's resourceVersion, so its DELETED event cannot be missed
+            # whenever the watch connects.
+            rv = self.api.get(self._path("usbdevices", req["name"]))["metadata"]["resourceVersion"]
+            timeout = req.get("timeout", 60)
+            t0 = time.monotonic()
+            answer = self.run.qmp.command({"execute": "device_del", "arguments": {"id": req["device"]}})
+            if "return" not in answer:
+                raise RuntimeError("device_del %s: %s" % (req["device"], answer))
+            for typ, _ in self.api.watch(self._path("usbdevices"), resource_version=rv, timeout=timeout,
+                                         fieldSelector="metadata.name=" + req["name"]):
+                if typ == "DELETED":
+                    secs = time.monotonic() - t0
+                    self.run.log("@@HOST hook kube-standin: USBDevice %s deleted %.2f s after QMP device_del %s"
+                                 % (req["name"], secs, req["device"]))
+                    return {"seconds": round(secs, 3)}
+            raise RuntimeError("USBDevice %s still there %d s after the unplug" % (req["name"], timeout))
+        if op == "wait":
+            t0 = time.monotonic()
+            obj = self.api.wait_for(self._path(req["plural"], req["name"]),
+                                    lambda o: o.get("status", {}).get("nodeName") == self.NODE,
+                                    timeout=req.get("timeout", 60))
+            return {"seconds": round(time.monotonic() - t0, 3), "object": {"status": obj.get("status", {}),
+                                                                           "labels": obj["metadata"].get("labels", {})}}
+        if op == "writes":
+            out = {}
+            for r in self.api.requests(user=self.USER):
+                if r["verb"] in ("create", "update", "patch", "delete"):
+                    out[r["verb"]] = out.get(r["verb"], 0) + 1
+            return {"writes": out, "forbidden": len(self.api.requests(user=self.USER, code=403))}
+        raise ValueError("unknown op %r" % op)
+
+    def stop(self):
+        if self.api:
+            try:
+                with open(os.path.join(self.run.out, "standin-requests.json"), "w", encoding="utf-8") as f:
+                    json.dump(self.api.requests(), f, indent=1)
+            except Exception:  # noqa: BLE001 - best effort: the stand-in may be gone
+                pass
+            self.api.stop()
+            self.api = None
+
+
+HOOKS = {"kube-standin": KubeStandin}
