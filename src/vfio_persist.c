@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "json_scan.h"
 #include "sysfs.h"
 #include "vfio.h"
 
@@ -67,7 +68,7 @@ static int load(hostdev_ctx *ctx, const struct vfio_dir *config, hostdev_vfio_pe
 {
 	const cJSON *devices, *item, *d;
 	cJSON *doc;
-	char *text;
+	char *text, where[128];
 	size_t len, n = 0;
 	int r;
 
@@ -77,6 +78,16 @@ static int load(hostdev_ctx *ctx, const struct vfio_dir *config, hostdev_vfio_pe
 	if (r < 0)
 		return r;
 	doc = cJSON_ParseWithLength(text, len);
+	/* cJSON would cut a string at an escaped NUL ("0000:01:00.0\u0000x" read back as a valid
+	 * address): refuse the document, naming where. */
+	if (doc && json_find_nul_escape(text, len, where, sizeof(where))) {
+		free(text);
+		cJSON_Delete(doc);
+		return hostdev_error(ctx, -EBADMSG,
+				     "%s has \\u0000 (a NUL character) in %s: fix it or move it "
+				     "aside; nothing was changed",
+				     list->path, where);
+	}
 	free(text);
 	item = cJSON_GetObjectItemCaseSensitive(doc, "format");
 	devices = cJSON_GetObjectItemCaseSensitive(doc, "devices");

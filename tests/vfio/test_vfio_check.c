@@ -387,6 +387,16 @@ static void test_persist_corrupt(void **state)
 	    0);
 	assert_int_equal(hostdev_vfio_persist_read(f->ctx, &list), -EBADMSG);
 	assert_true(contains(hostdev_ctx_get_error(f->ctx), "entry 0 is invalid"));
+	/* cJSON would cut the address at the escaped NUL and read a valid one: refused instead */
+	assert_int_equal(
+	    fakeroot_write(f->root, "etc/hostdev/vfio-devices.json",
+			   "{\"format\":\"libhostdev-vfio-devices\",\"version\":1,\"devices\":[{"
+			   "\"address\":\"" NIC
+			   "\\u0000 junk\",\"vendor_id\":\"8086\",\"device_id\":\"10d3\"}]}"),
+	    0);
+	assert_int_equal(hostdev_vfio_persist_read(f->ctx, &list), -EBADMSG);
+	assert_true(contains(hostdev_ctx_get_error(f->ctx), "\\u0000"));
+	assert_true(contains(hostdev_ctx_get_error(f->ctx), "devices[0].address"));
 }
 
 static void test_modprobe_conf(void **state)
