@@ -770,11 +770,9 @@ HOSTDEV_EXPORT int hostdev_sriov_set_num_vfs(hostdev_ctx *ctx, const char *addre
 	if (flags & ~(unsigned int)HOSTDEV_SRIOV_FORCE)
 		return hostdev_error(ctx, -EINVAL, "unknown SR-IOV flags 0x%x",
 				     flags & ~(unsigned int)HOSTDEV_SRIOV_FORCE);
-	if (!address || hostdev_pci_address_parse(address, &addr) < 0)
-		return hostdev_error(ctx, -EINVAL,
-				     "'%s' is not a PCI address: expected DDDD:BB:SS.F or BB:SS.F, "
-				     "such as 0000:3b:00.0",
-				     address ? address : "(null)");
+	r = pci_address_parse_or_explain(ctx, NULL, address, &addr, NULL);
+	if (r < 0)
+		return r;
 	/* sriov_numvfs is a u16 in the kernel; anything larger is over every total anyway. */
 	if (num_vfs > 0xffff)
 		return hostdev_error(ctx, -ERANGE, "%s: %u VFs is more than any PF offers", address,

@@ -105,13 +105,11 @@ int vfio_options_get(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts,
 	for (size_t i = 0; i < opts->protected_count; i++) {
 		struct hostdev_pci_address addr;
 
-		if (!opts->protected_addresses[i] ||
-		    hostdev_pci_address_parse(opts->protected_addresses[i], &addr) < 0)
-			return hostdev_error(
-			    ctx, -EINVAL,
-			    "protected address '%s' is not a PCI address: expected "
-			    "DDDD:BB:SS.F",
-			    opts->protected_addresses[i] ? opts->protected_addresses[i] : "(null)");
+		int r = pci_address_parse_or_explain(ctx, "protected address",
+						     opts->protected_addresses[i], &addr, NULL);
+
+		if (r < 0)
+			return r;
 	}
 	out->owner = opts->owner;
 	if (opts->timeout_ms)
@@ -241,12 +239,9 @@ static int plan_requested(hostdev_ctx *ctx, const char *const *addresses, size_t
 		char canonical[HOSTDEV_PCI_ADDRESS_MAX];
 		int r;
 
-		if (!addresses[i] || hostdev_pci_address_parse(addresses[i], &addr) < 0)
-			return hostdev_error(ctx, -EINVAL,
-					     "'%s' is not a PCI address: expected DDDD:BB:SS.F or "
-					     "BB:SS.F, such as 0000:3b:00.0",
-					     addresses[i] ? addresses[i] : "(null)");
-		hostdev_pci_address_format(&addr, canonical, sizeof(canonical));
+		r = pci_address_parse_or_explain(ctx, NULL, addresses[i], &addr, canonical);
+		if (r < 0)
+			return r;
 		if (plan_find(plan, canonical))
 			continue;
 		r = hostdev_pci_device_new(ctx, canonical, &dev);

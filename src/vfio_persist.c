@@ -294,11 +294,9 @@ HOSTDEV_EXPORT int hostdev_vfio_persist_remove(hostdev_ctx *ctx, const char *add
 
 	if (!ctx)
 		return -EINVAL;
-	if (!address || hostdev_pci_address_parse(address, &a) < 0)
-		return hostdev_error(ctx, -EINVAL,
-				     "'%s' is not a PCI address: expected DDDD:BB:SS.F",
-				     address ? address : "(null)");
-	hostdev_pci_address_format(&a, canonical, sizeof(canonical));
+	r = pci_address_parse_or_explain(ctx, NULL, address, &a, canonical);
+	if (r < 0)
+		return r;
 	r = vfio_state_lock(ctx, HOSTDEV_VFIO_DEFAULT_LOCK_TIMEOUT_MS, &state);
 	if (r < 0)
 		return r;

@@ -485,10 +485,10 @@ HOSTDEV_EXPORT int hostdev_vfio_check(hostdev_ctx *ctx, const char *const *addre
 	for (size_t i = 0; i < count; i++) {
 		struct hostdev_pci_address a;
 
-		if (!addresses[i] || hostdev_pci_address_parse(addresses[i], &a) < 0)
-			return hostdev_error(ctx, -EINVAL,
-					     "'%s' is not a PCI address: expected DDDD:BB:SS.F",
-					     addresses[i] ? addresses[i] : "(null)");
+		int err = pci_address_parse_or_explain(ctx, NULL, addresses[i], &a, NULL);
+
+		if (err < 0)
+			return err;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r)

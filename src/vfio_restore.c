@@ -348,14 +348,9 @@ static int restore_locked(struct restore_run *run, const struct vfio_state *stat
 		char canonical[HOSTDEV_PCI_ADDRESS_MAX];
 		ssize_t idx;
 
-		if (!addresses[i] || hostdev_pci_address_parse(addresses[i], &addr) < 0) {
-			r = hostdev_error(ctx, -EINVAL,
-					  "'%s' is not a PCI address: expected DDDD:BB:SS.F or "
-					  "BB:SS.F, such as 0000:3b:00.0",
-					  addresses[i] ? addresses[i] : "(null)");
+		r = pci_address_parse_or_explain(ctx, NULL, addresses[i], &addr, canonical);
+		if (r < 0)
 			goto out;
-		}
-		hostdev_pci_address_format(&addr, canonical, sizeof(canonical));
 		idx = index_find(order, journal.count, canonical);
 		if (idx >= 0)
 			selected[idx] = true;

@@ -148,6 +148,11 @@ bool cli_parse_lock_timeout(const char *text, unsigned int *ms);
  * and returns CLI_EXIT_USAGE, or returns CLI_EXIT_OK.
  */
 int cli_check_owner(struct cli *cli, const char *text);
+/*
+ * A PCI address argument (@option: "--protect", or NULL for an operand): CLI_EXIT_OK, or a usage
+ * error in the library's wording (what was given, the form DDDD:BB:DD.F).
+ */
+int cli_check_address(struct cli *cli, const char *option, const char *text);
 
 /* Release everything cli owns. */
 void cli_release(struct cli *cli);

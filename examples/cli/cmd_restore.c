@@ -148,15 +148,9 @@ static int run(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "missing ADDRESS (or --all)");
 	if (opts.owner && !all)
 		return cli_usage_error(cli, "--owner only applies to --all");
-	for (int i = optind; i < argc; i++) {
-		struct hostdev_pci_address a;
-
-		if (hostdev_pci_address_parse(argv[i], &a) < 0)
-			return cli_usage_error(cli,
-					       "'%s' is not a PCI address: expected "
-					       "DDDD:BB:SS.F or BB:SS.F",
-					       argv[i]);
-	}
+	for (int i = optind; i < argc; i++)
+		if (cli_check_address(cli, NULL, argv[i]) != CLI_EXIT_OK)
+			return CLI_EXIT_USAGE;
 	code = cli_require_own_state(cli, "restore", false);
 	if (code != CLI_EXIT_OK)
 		return code;
