@@ -177,7 +177,7 @@ int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
 	if (dirfd < 0 && errno == ENOENT) {
 		r = hostdev_error(ctx, -ENODEV,
 				  "%s: no such PCI device under %s/%s (check the address with "
-				  "`hostdev list`)",
+				  "hostdev_pci_enum_new())",
 				  dev->address, ctx_sysfs(ctx), pci_devices_dir);
 		goto fail;
 	}

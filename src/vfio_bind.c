@@ -227,7 +227,8 @@ static int plan_add(struct bind_plan *plan, hostdev_pci_device *dev, bool reques
 
 static const char *iommu_remedy =
     "the IOMMU is off, so vfio-pci cannot take it. Enable VT-d (Intel) or AMD-Vi (AMD) in the "
-    "firmware and boot with intel_iommu=on or amd_iommu=on; `hostdev check` tells what is missing";
+    "firmware and boot with intel_iommu=on or amd_iommu=on; hostdev_vfio_check() tells what is "
+    "missing";
 
 /* Read the requested devices and refuse what can never be bound. */
 static int plan_requested(hostdev_ctx *ctx, const char *const *addresses, size_t count,
@@ -325,10 +326,9 @@ static int plan_groups(hostdev_ctx *ctx, struct bind_plan *plan, unsigned int fl
 		if (nconf)
 			return hostdev_error(ctx, -EBUSY,
 					     "%s: IOMMU group %d also holds %s, on host driver%s; "
-					     "a group can only be "
-					     "passed through whole: bind the group "
-					     "(HOSTDEV_BIND_GROUP, hostdev bind "
-					     "--group) or name those devices too",
+					     "a group can only be passed through whole: bind the "
+					     "whole group with HOSTDEV_BIND_GROUP or name those "
+					     "devices too",
 					     plan->devs[i].address, plan->devs[i].group, conflicts,
 					     nconf > 1 ? "s" : "");
 	}
@@ -356,16 +356,16 @@ static int plan_guard(hostdev_ctx *ctx, struct bind_plan *plan,
 			r = hostdev_error(
 			    ctx, -EPERM,
 			    "%s: refusing to hand it to vfio-pci: %s. Unbinding it would "
-			    "take it from the host; pass HOSTDEV_BIND_FORCE (hostdev "
-			    "bind --force) only if that is really meant",
+			    "take it from the host; pass HOSTDEV_BIND_FORCE only if that is "
+			    "really meant",
 			    d->address, why);
 		else
 			r = hostdev_error(
 			    ctx, -EPERM,
 			    "%s (in IOMMU group %d with the requested device): refusing "
 			    "to hand it to vfio-pci: %s. The group cannot be passed "
-			    "through without it; pass HOSTDEV_BIND_FORCE (hostdev bind "
-			    "--force) only if that is really meant",
+			    "through without it; pass HOSTDEV_BIND_FORCE only if that is really "
+			    "meant",
 			    d->address, d->group, why);
 	}
 	vfio_guard_clear(&guard);
@@ -399,9 +399,8 @@ static int plan_mdevs(hostdev_ctx *ctx, struct bind_plan *plan, unsigned int fla
 			    ctx, -EBUSY,
 			    "%s: %s. Unbinding its driver would destroy %s (and blocks while a "
 			    "virtual machine holds %s open): remove %s first "
-			    "(hostdev_mdev_remove(), "
-			    "hostdev mdev remove UUID), or pass HOSTDEV_BIND_FORCE (hostdev bind "
-			    "--force) if that is really meant",
+			    "(hostdev_mdev_remove()), or pass HOSTDEV_BIND_FORCE if that is really "
+			    "meant",
 			    d->address, why, n == 1 ? "it" : "them", n == 1 ? "it" : "one",
 			    n == 1 ? "it" : "them");
 	}
@@ -550,8 +549,8 @@ static void rollback(hostdev_ctx *ctx, const struct vfio_state *state, struct bi
 	r = vfio_journal_store(ctx, state, journal);
 	if (nfailed)
 		hostdev_error(ctx, err,
-			      "%s. Rolling back failed for %s (journal record%s kept): run hostdev "
-			      "restore --all",
+			      "%s. Rolling back failed for %s (journal record%s kept): restore "
+			      "them with hostdev_vfio_restore_all()",
 			      original, failed, nfailed > 1 ? "s" : "");
 	else if (r < 0)
 		hostdev_error(ctx, err,

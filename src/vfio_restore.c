@@ -194,8 +194,7 @@ static int restore_record(struct restore_run *run, const struct vfio_record *rec
 			 ctx_sysfs(ctx), forget ? "record dropped" : "record kept",
 			 forget ? ""
 				: ": restore it when it is back, or drop the records of "
-				  "gone devices (HOSTDEV_RESTORE_FORGET_GONE, hostdev restore "
-				  "--forget-gone)");
+				  "gone devices with HOSTDEV_RESTORE_FORGET_GONE");
 		return add(run, rec->address, HOSTDEV_VFIO_OUTCOME_GONE, NULL, !forget, msg);
 	}
 	if (r == 0)
@@ -221,8 +220,8 @@ static int restore_record(struct restore_run *run, const struct vfio_record *rec
 			snprintf(why, sizeof(why), "%s", hostdev_ctx_get_error(ctx));
 			hostdev_error(ctx, r,
 				      "%s. Its journal record is kept: fix the cause and "
-				      "retry (hostdev restore %s)",
-				      why, rec->address);
+				      "retry (hostdev_vfio_restore())",
+				      why);
 			note_failure(run, r);
 			return add(run, rec->address, HOSTDEV_VFIO_OUTCOME_FAILED, NULL, true,
 				   hostdev_ctx_get_error(ctx));
@@ -281,8 +280,7 @@ static int check_unjournaled(hostdev_ctx *ctx, const char *address, unsigned int
 		    ctx, -ENOENT,
 		    "%s: is on vfio-pci but the journal has no record of it (it was "
 		    "not bound by libhostdev), so its original driver is unknown; "
-		    "pass HOSTDEV_RESTORE_UNJOURNALED (hostdev restore --reprobe) to "
-		    "let the kernel choose a driver",
+		    "pass HOSTDEV_RESTORE_UNJOURNALED to let the kernel choose a driver",
 		    address);
 	return 0;
 }

@@ -170,6 +170,12 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * has no message "hostdev: <what>: <strerror>", and returns CLI_EXIT_FAILURE.
  */
 int cli_lib_error(struct cli *cli, int err, const char *what);
+/*
+ * A library message with the tool's spelling of the API words it names (HOSTDEV_BIND_GROUP gets
+ * "(hostdev bind --group)" after it, hostdev_vfio_restore_all() becomes "hostdev restore --all").
+ * malloc'ed; NULL when out of memory.
+ */
+char *cli_spelling(const char *message);
 
 /* A usage error: "hostdev: <message> (see 'hostdev [SUB] --help')". Returns CLI_EXIT_USAGE. */
 int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

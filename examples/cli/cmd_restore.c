@@ -33,6 +33,7 @@ static void print_result(const hostdev_vfio_result *res)
 	for (size_t i = 0; i < n; i++) {
 		int outcome = hostdev_vfio_result_get_outcome(res, i);
 		const char *name = hostdev_vfio_outcome_name(outcome);
+		char *spelled;
 
 		kept += hostdev_vfio_result_has_record(res, i);
 		bad += outcome == HOSTDEV_VFIO_OUTCOME_FAILED ||
@@ -40,7 +41,10 @@ static void print_result(const hostdev_vfio_result *res)
 		if (outcome == HOSTDEV_VFIO_OUTCOME_NOT_BOUND && n == 1)
 			continue; /* the summary says it */
 		printf("%s: %s: ", hostdev_vfio_result_get_address(res, i), name ? name : "?");
-		cli_print_escaped(stdout, hostdev_vfio_result_get_message(res, i));
+		spelled = cli_spelling(hostdev_vfio_result_get_message(res, i));
+		cli_print_escaped(stdout,
+				  spelled ? spelled : hostdev_vfio_result_get_message(res, i));
+		free(spelled);
 		putchar('\n');
 	}
 	printf("%zu device%s restored", restored, restored == 1 ? "" : "s");

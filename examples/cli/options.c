@@ -245,8 +245,11 @@ static void log_to_stderr(int priority, const char *message, void *userdata)
 {
 	(void)userdata;
 	/* Escaped: messages can quote text from files (an owner, a driver name) verbatim. */
+	char *spelled = cli_spelling(message);
+
 	fprintf(stderr, "hostdev: %s: ", priority_name(priority));
-	cli_print_escaped(stderr, message);
+	cli_print_escaped(stderr, spelled ? spelled : message);
+	free(spelled);
 	fputc('\n', stderr);
 }
 
