@@ -17,6 +17,7 @@
 #include "dp_config.h"
 #include "dp_resource_name.h"
 #include "dp_strmap.h"
+#include "internal.h"
 #include "json_scan.h"
 
 struct perr {
@@ -212,8 +213,8 @@ static int parse_value(struct perr *e, enum value_syntax syntax, const char *key
 		r = dp_parse_pci_address(s, out);
 		if (r == -EINVAL)
 			return fail(e,
-				    "selectors.%s[%zu] \"%s\" is not a PCI address: write "
-				    "DDDD:BB:SS.F in hex, e.g. \"0000:3b:00.0\"",
+				    "selectors.%s[%zu] \"%s\" is not a PCI address: "
+				    "expected " PCI_ADDRESS_FORM,
 				    key, i, shown(s, sbuf, sizeof(sbuf)));
 		return r;
 	case V_SERIAL:
@@ -318,8 +319,8 @@ static int parse_pf(struct perr *e, const cJSON *object, size_t i, struct dp_pf_
 		r = dp_parse_pci_address(address->valuestring, &pf->address);
 		if (r == -EINVAL)
 			return fail(e,
-				    "selectors.pf[%zu].address \"%s\" is not a PCI address: write "
-				    "DDDD:BB:SS.F in hex, e.g. \"0000:3b:00.0\"",
+				    "selectors.pf[%zu].address \"%s\" is not a PCI address: "
+				    "expected " PCI_ADDRESS_FORM,
 				    i, shown(address->valuestring, sbuf, sizeof(sbuf)));
 		if (r < 0)
 			return r;

@@ -141,7 +141,7 @@ static void test_check_good_host(void **state)
 	assert_device(r, NIC, HOSTDEV_CHECK_PASS, "assignable (IOMMU group 2, driver e1000e)");
 	assert_device(r, GPU, HOSTDEV_CHECK_WARN, "also holds " AUDIO " (snd_hda_intel)");
 	assert_true(contains(hostdev_vfio_report_get_device_remedy(r, (size_t)find_device(r, GPU)),
-			     "--group"));
+			     "HOSTDEV_BIND_GROUP"));
 	assert_device(r, NVME, HOSTDEV_CHECK_FAIL, "mounted filesystem /");
 	assert_device(r, MGMT, HOSTDEV_CHECK_FAIL, "default route (br0)");
 	assert_device(r, NOGROUP, HOSTDEV_CHECK_FAIL, "no IOMMU group");
