@@ -135,6 +135,22 @@ static int scan_host(struct cli *cli, struct conf *c)
 		id_of(dev, id);
 		r = 0;
 		if (strset_has(&c->ids, id)) {
+			const char *driver = hostdev_pci_device_get_driver(dev);
+
+			/*
+			 * The bound driver too: the module index may be missing, and a driver bound
+			 * by hand need not be the modalias match. Module names use '_' (modprobe
+			 * treats '-' alike).
+			 */
+			if (driver && strcmp(driver, "vfio-pci") != 0 &&
+			    strcmp(driver, "pci-stub") != 0) {
+				char module[256];
+
+				snprintf(module, sizeof(module), "%s", driver);
+				for (char *q = module; *q; q++)
+					*q = *q == '-' ? '_' : *q;
+				r = strset_add(&c->modules, module);
+			}
 			for (size_t m = 0; r == 0 && m < hostdev_pci_device_get_module_count(dev);
 			     m++) {
 				const char *module = hostdev_pci_device_get_module(dev, m);
