@@ -77,16 +77,23 @@ static bool valid_label_value(const char *s)
 	return true;
 }
 
-/* An RFC 1123 subdomain (object names): lower-case alphanumerics, '-' and '.', alnum ends. */
-static bool valid_subdomain(const char *s, size_t max)
+/*
+ * An RFC 1123 subdomain (object names, at most 253) or, without @dots, an RFC 1123 label
+ * (namespaces, at most 63): lower-case alphanumerics and '-', each dot-separated part starting
+ * and ending alphanumeric.
+ */
+static bool valid_dns_name(const char *s, bool dots)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > max || !is_lower_alnum(s[0]) || !is_lower_alnum(s[n - 1]))
+	if (n == 0 || n > (dots ? 253 : 63) || !is_lower_alnum(s[0]) || !is_lower_alnum(s[n - 1]))
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!is_lower_alnum(s[i]) && s[i] != '-' && (s[i] != '.' || max == 63))
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.' && dots && is_lower_alnum(s[i - 1]) && is_lower_alnum(s[i + 1]))
+			continue;
+		if (!is_lower_alnum(s[i]) && s[i] != '-')
 			return false;
+	}
 	return true;
 }
 
@@ -133,7 +140,7 @@ static int machine_config_name(struct cli *cli, const struct options *o, const c
 		snprintf(buf, size, "%s", o->name);
 	else
 		snprintf(buf, size, "100-%s-%s", o->role, purpose);
-	if (!valid_subdomain(buf, 253))
+	if (!valid_dns_name(buf, true))
 		return cli_usage_error(
 		    cli,
 		    "'%s' is not a valid MachineConfig name (lower-case letters, "
@@ -406,6 +413,7 @@ static int add_persisted(struct cli *cli, cJSON *pci)
 	for (size_t i = 0; i < n && code == CLI_EXIT_OK; i++) {
 		const char *address = hostdev_vfio_persist_get_address(p, i);
 		hostdev_pci_device *dev;
+		const char *resource;
 		cJSON *entry;
 		char id[16];
 
@@ -421,10 +429,16 @@ static int add_persisted(struct cli *cli, cJSON *pci)
 			code = CLI_EXIT_FAILURE;
 			break;
 		}
+		resource = hostdev_pci_device_get_resource_name(dev);
+		if (!resource) {
+			cli_error("%s: cannot build its resource name (out of memory)", address);
+			hostdev_pci_device_unref(dev);
+			code = CLI_EXIT_FAILURE;
+			break;
+		}
 		entry = cJSON_CreateObject();
 		if (!entry || !cJSON_AddStringToObject(entry, "pciDeviceSelector", id) ||
-		    !cJSON_AddStringToObject(entry, "resourceName",
-					     hostdev_pci_device_get_resource_name(dev))) {
+		    !cJSON_AddStringToObject(entry, "resourceName", resource)) {
 			cJSON_Delete(entry);
 			cli_error("out of memory");
 			code = CLI_EXIT_FAILURE;
@@ -527,11 +541,11 @@ static int run_hyperconverged(struct cli *cli, struct options *o)
 	char comment[1024];
 	int code = CLI_EXIT_OK;
 
-	if (!valid_subdomain(name, 253)) {
+	if (!valid_dns_name(name, true)) {
 		code = cli_usage_error(cli, "--name '%s' is not a valid object name", name);
 		goto out;
 	}
-	if (!valid_subdomain(namespace, 63)) {
+	if (!valid_dns_name(namespace, false)) {
 		code = cli_usage_error(cli,
 				       "--namespace '%s' is not a valid namespace (lower-case "
 				       "letters, digits and '-', at most 63)",

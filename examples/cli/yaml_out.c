@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "openshift.h"
 
@@ -66,10 +67,27 @@ static void put_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* Keys made of letters, digits and "._/-" (Kubernetes field and label names) need no quotes. */
+/*
+ * Words a YAML 1.1 reader (PyYAML, kubectl's go-yaml v2) takes for a boolean or null, not a string.
+ */
+static bool is_yaml11_word(const char *s)
+{
+	static const char *const words[] = {"y",  "yes", "n",	 "no", "true", "false",
+					    "on", "off", "null", "~",  NULL};
+
+	for (size_t i = 0; words[i]; i++)
+		if (strcasecmp(s, words[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Keys made of letters, digits and "._/-" (Kubernetes field and label names) need no quotes,
+ * unless YAML would read them as another type (a number, a boolean, null).
+ */
 static void put_key(FILE *f, const char *key)
 {
-	bool plain = key[0] && strchr("-.", key[0]) == NULL;
+	bool plain = key[0] && strchr("-.0123456789", key[0]) == NULL && !is_yaml11_word(key);
 
 	for (const char *p = key; *p && plain; p++)
 		plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||

@@ -264,6 +264,9 @@ def case_hyperconverged(h):
     h.error(["openshift", "hyperconverged", "--namespace", "Openshift.CNV"], 2,
             "--namespace 'Openshift.CNV' is not a valid namespace")
     h.error(["openshift", "hyperconverged", "--name", "-hco"], 2, "--name '-hco'")
+    h.error(["openshift", "hyperconverged", "--name", "hco.-x"], 2, "--name 'hco.-x'")
+    h.error(["openshift", "hyperconverged", "--namespace", "openshift.cnv"], 2,
+            "--namespace 'openshift.cnv'")
     h.error(["openshift", "hyperconverged", "--role", "master"], 2,
             "--role only applies to iommu and vfiopci")
     h.error(["openshift", "hyperconverged", "--config", config, "--resource", "example.com/a",
