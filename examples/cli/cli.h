@@ -20,7 +20,7 @@
 /* clang-format off */
 #define CLI_COMMANDS(X) \
 	X(list) X(show) X(bind) X(restore) X(journal) X(check) X(persist) X(apply) X(sriov) \
-	X(mdev) X(watch) X(serve) X(permitted)
+	X(mdev) X(watch) X(serve) X(permitted) X(openshift)
 /* clang-format on */
 
 /* Exit codes (docs/cli.md). */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "openshift.h"
 
 enum {
 	OPT_GROUP = 0x200,
@@ -122,12 +122,11 @@ static int run(struct cli *cli, int argc, char **argv)
 	if (strcmp(action, "modprobe") == 0) {
 		char *conf = NULL;
 
-		r = hostdev_vfio_modprobe_conf(cli->ctx, 0, &conf);
-		if (r < 0)
-			return cli_lib_error(cli, r, "persist modprobe");
-		fputs(conf, stdout);
-		hostdev_free(conf);
-		return CLI_EXIT_OK;
+		code = cli_modprobe_conf(cli, &conf);
+		if (code == CLI_EXIT_OK)
+			fputs(conf, stdout);
+		free(conf);
+		return code;
 	}
 	for (int i = optind; i < argc; i++) {
 		if (strcmp(action, "add") == 0)
@@ -161,10 +160,13 @@ const struct cli_command cli_cmd_persist = {
 	    "  remove ADDRESS...   remove devices from the list\n"
 	    "  list [--json]       show the list\n"
 	    "  modprobe            print an /etc/modprobe.d/vfio.conf for the "
-	    "listed ids\n"
-	    "                      (boot-time alternative; vfio-pci then "
-	    "claims EVERY device\n"
-	    "                      with those ids, and the output names the "
-	    "others)\n",
+	    "listed ids and\n"
+	    "                      those of their IOMMU group members, with "
+	    "softdeps that load\n"
+	    "                      vfio-pci before the host drivers (boot-time "
+	    "alternative;\n"
+	    "                      vfio-pci then claims EVERY device with those "
+	    "ids, and the\n"
+	    "                      output names the others)\n",
     .run = run,
 };

@@ -228,8 +228,13 @@ def case_persist_apply(args):
         doc = json.loads(h.run("persist", "list", "--json").stdout)
         check([d["address"] for d in doc["devices"]] == [VIRTIO, NIC, GPU], str(doc))
         p = h.run("persist", "modprobe")
-        contains(p.stdout, "options vfio-pci ids=10de:1eb8,1af4:1041,8086:10d3\n")
+        # The GPU's audio function shares its IOMMU group: vfio-pci must claim it too, and
+        # load before the audio driver.
+        contains(p.stdout, "options vfio-pci ids=10de:10fa,10de:1eb8,1af4:1041,8086:10d3\n")
+        contains(p.stdout, f"# {AUDIO} [10de:10fa] shares IOMMU group 5 with {GPU}")
+        contains(p.stdout, "softdep snd_hda_intel pre: vfio-pci\n")
         contains(p.stdout, f"also claimed: {NOGROUP}")
+        check(f"also claimed: {AUDIO}" not in p.stdout, p.stdout)
         p = h.run("apply")
         contains(p.stdout, "4 devices moved to vfio-pci")
         check(h.driver(AUDIO) == "vfio-pci", "group member")
