@@ -13,9 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "dp_config.h"
-#include "dp_match.h"
-#include "dp_strmap.h"
+#include "resources/resources.h"
+#include "core/core.h"
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Answers (answer.c) */

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "attr_write.h"
+#include "core.h"
 
 struct write_job {
 	pthread_mutex_t lock;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#include "internal.h"
+#include "core.h"
 
 #ifndef HOSTDEV_VERSION_STRING
 #define HOSTDEV_VERSION_STRING "0.0.0"

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cJSON tree helpers shared by the JSON serialisers (json_builder.h). */
+/* cJSON tree helpers shared by the JSON serialisers (core.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_builder.h"
+#include <cjson/cJSON.h>
+
+#include "core.h"
 
 /* Length of the valid UTF-8 sequence at @s, 0 if it is not one (overlong, surrogate, > U+10FFFF).
  */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_scan.h"
+#include "core.h"
 
 /* One open object or array. */
 struct frame {

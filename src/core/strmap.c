@@ -7,7 +7,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "dp_strmap.h"
+#include "core.h"
 
 /* The map grows when it would be more than half full: short probe runs. */
 #define MIN_CAPACITY 16

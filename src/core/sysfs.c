@@ -12,8 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "sysfs.h"
+#include "core.h"
 
 static ssize_t read_fd(int fd, char *buf, size_t size)
 {

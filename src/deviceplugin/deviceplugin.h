@@ -11,9 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dp_strmap.h"
-#include "grpc.h"
-#include "internal.h"
+#include "core/core.h"
+#include "grpc/grpc.h"
 
 /* The API version served and registered. */
 #define DP_API_VERSION "v1beta1"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dp_server.h"
+#include "deviceplugin.h"
 
 static bool is_alnum(char c)
 {

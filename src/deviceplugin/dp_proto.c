@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "deviceplugin_v1beta1.pb-c.h"
-#include "dp_server.h"
+#include "deviceplugin.h"
 #include "pluginregistration_v1.pb-c.h"
 
 /* Pack @msg into a malloc'ed buffer (never NULL, also for an empty message). */

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dp_loop.h"
-#include "dp_server.h"
+#include "loop/loop.h"
+#include "deviceplugin.h"
 
 #define DP_REGISTER_PATH "/v1beta1.Registration/Register"
 /* How long the kubelet may take to answer Register (it dials us back meanwhile). */

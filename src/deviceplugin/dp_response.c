@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dp_server.h"
+#include "deviceplugin.h"
 
 /* Grow @*items (of @size-byte elements, @count used) by one element. */
 static int grow(void **items, size_t count, size_t size)

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dp_loop.h"
-#include "dp_resource_name.h"
-#include "dp_server.h"
+#include "loop/loop.h"
+#include "naming/naming.h"
+#include "deviceplugin.h"
 
 HOSTDEV_EXPORT void hostdev_dp_server_options_init(struct hostdev_dp_server_options *opts)
 {

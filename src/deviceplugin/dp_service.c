@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "deviceplugin_v1beta1.pb-c.h"
-#include "dp_loop.h"
-#include "dp_server.h"
+#include "loop/loop.h"
+#include "deviceplugin.h"
 #include "pluginregistration_v1.pb-c.h"
 
 /* Longest id list quoted in a message. */

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dp_loop.h"
-#include "dp_server.h"
+#include "loop/loop.h"
+#include "deviceplugin.h"
 
 bool dp_watch_socket_is_ours(hostdev_dp_server *server)
 {

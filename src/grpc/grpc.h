@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dp_loop.h"
+#include "loop/loop.h"
 
 /* gRPC status codes used here. */
 enum grpc_status {

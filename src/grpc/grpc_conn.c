@@ -1177,14 +1177,6 @@ int grpc_conn_accept(struct grpc_server *server, int fd)
  * the peer has then read all of it.
  */
 
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Produce and write what nghttp2 has; true once all of it is out. False when the socket is full
  * (wait for POLLOUT) or the connection failed (conn->dead). Unlike conn_output(), it never
  * decides that the connection is done. */
@@ -1242,7 +1234,7 @@ static bool linger_step(struct grpc_conn *conn)
 
 void grpc_conn_linger_all(struct grpc_server *server, int linger_ms)
 {
-	uint64_t deadline = monotonic_ms() + (uint64_t)(linger_ms > 0 ? linger_ms : 0);
+	uint64_t deadline = (uint64_t)monotonic_ms() + (uint64_t)(linger_ms > 0 ? linger_ms : 0);
 	struct grpc_conn **conns;
 	struct pollfd *pfds;
 	size_t count = 0, n = 0;
@@ -1270,7 +1262,7 @@ void grpc_conn_linger_all(struct grpc_server *server, int linger_ms)
 			c->dead = true;
 	}
 	while (n > 0) {
-		uint64_t now = monotonic_ms();
+		uint64_t now = (uint64_t)monotonic_ms();
 		size_t kept = 0;
 		int r;
 

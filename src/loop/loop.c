@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dp_loop.h"
+#include "loop.h"
 
 /* Events taken from epoll per round. */
 #define MAX_EVENTS 64

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "internal.h"
+#include "core/core.h"
 
 /* A registered fd or timer. Removing one from inside any callback is safe: it is freed after
  * the current dispatch round. */

@@ -18,7 +18,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "dp_loop.h"
+#include "loop.h"
 
 enum work_state {
 	WORK_QUEUED,

@@ -20,9 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "attr_write.h"
-#include "internal.h"
-#include "sysfs.h"
+#include "core/core.h"
 
 static const char class_mdev_bus[] = "class/mdev_bus";
 static const char bus_mdev_devices[] = "bus/mdev/devices";

@@ -15,8 +15,8 @@
 
 #include <libudev.h>
 
-#include "pci_device.h"
-#include "usb_device.h"
+#include "pci/pci.h"
+#include "usb/usb.h"
 
 enum {
 	SUBSYS_USB = 1u << 0,

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dp_resource_name.h"
-#include "internal.h"
+#include "naming.h"
+#include "core/core.h"
 
 /* The kubelet's unix socket path limit that Harvester's resource names are fitted to. */
 #define SOCKET_PATH_LIMIT 108
@@ -274,15 +274,4 @@ HOSTDEV_EXPORT int hostdev_naming_kubevirt_env(const char *prefix, const char *r
 HOSTDEV_EXPORT int hostdev_naming_check_resource_name(const char *resource_name)
 {
 	return dp_resource_name_problem(resource_name) ? -EINVAL : 0;
-}
-
-uint64_t fnv1a64(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		h ^= *p;
-		h *= 0x100000001b3ull;
-	}
-	return h;
 }

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The kubelet's rule for extended resource names (dp_resource_name.c), shared by the public check
- * hostdev_naming_check_resource_name(), the config parser and the device-plugin server, so that a
- * name the kubelet would refuse at every Register is refused at once, saying which rule it breaks.
- * libc only (the tests compile it into the parser). Never installed.
+ * Naming (src/naming/): Harvester- and KubeVirt-compatible names (naming.c, public in
+ * hostdev/naming.h) and the kubelet's rule for extended resource names (resource_name.c), shared by
+ * the public check hostdev_naming_check_resource_name(), the config parser and the device-plugin
+ * server, so that a name the kubelet would refuse at every Register is refused at once, saying
+ * which rule it breaks. libc only (the tests compile it into the parser). Never installed.
  */
-#ifndef HOSTDEV_DP_RESOURCE_NAME_H
-#define HOSTDEV_DP_RESOURCE_NAME_H
+#ifndef HOSTDEV_NAMING_INTERNAL_H
+#define HOSTDEV_NAMING_INTERNAL_H
 
 /*
  * Why @resource_name is not an extended resource name the kubelet accepts: one sentence naming
@@ -14,4 +15,4 @@
  */
 const char *dp_resource_name_problem(const char *resource_name);
 
-#endif /* HOSTDEV_DP_RESOURCE_NAME_H */
+#endif /* HOSTDEV_NAMING_INTERNAL_H */

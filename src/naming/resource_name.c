@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "dp_resource_name.h"
+#include "naming.h"
 
 static bool is_ascii_alnum(char c)
 {

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "internal.h"
+#include "core/core.h"
 
 /* Parts of a device read on first use (see pci.h). */
 enum pci_part {

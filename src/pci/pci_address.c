@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/core.h"
 
 /* Parse exactly @len hex digits (no sign, no 0x) at @s. Returns 0 or -EINVAL. */
 static int parse_hex_field(const char *s, size_t len, unsigned long max, unsigned long *out)

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pci_device.h"
-#include "sysfs.h"
+#include "pci.h"
+#include "core/core.h"
 
 #define PCI_CLASS_BRIDGE_PCI 0x0604
 #define PCI_VENDOR_ID_VIRTIO 0x1af4

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pci_device.h"
+#include "pci.h"
 #include "pci_filter.h"
-#include "sysfs.h"
+#include "core/core.h"
 
 struct hostdev_pci_enum {
 	int refcount;

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "internal.h"
+#include "core/core.h"
 
 /* -1 in any field means "any". */
 struct pci_slot_filter {

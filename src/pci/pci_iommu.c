@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "pci_device.h"
-#include "sysfs.h"
+#include "pci.h"
+#include "core/core.h"
 
 /* Group directories also list non-PCI devices on some platforms; keep PCI addresses only. */
 static bool is_pci_address(const char *name)

@@ -14,8 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "internal.h"
-#include "json_builder.h"
+#include "core/core.h"
 
 /* An array of the strings get(dev, 0 .. count-1); a NULL entry becomes null. */
 static void add_string_array(struct json_builder *b, cJSON *object, const char *key,

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pci_device.h"
-#include "sysfs.h"
+#include "pci.h"
+#include "core/core.h"
 
 void pci_device_free_mdev_types(hostdev_pci_device *dev)
 {

@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pci_device.h"
-#include "sysfs.h"
+#include "pci.h"
+#include "core/core.h"
 
 /* The most vfio nodes one parent's mdevs can have that are compared (group + cdevs per mdev). */
 #define NODES_PER_MDEV 4

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pci_device.h"
+#include "pci.h"
 
 /* libkmod logs to stderr by default; route its messages to our callback at debug priority. */
 static void __attribute__((format(printf, 6, 0)))

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pci_device.h"
-#include "sysfs.h"
+#include "pci.h"
+#include "core/core.h"
 
 /*
  * libpci reports through printf-like callbacks with no userdata; the library never prints, so

@@ -2,7 +2,7 @@
 /* Harvester/KubeVirt names of a PCI device, computed once from its ids, names and the node name. */
 #include <string.h>
 
-#include "pci_device.h"
+#include "pci.h"
 
 static void load_naming(hostdev_pci_device *dev)
 {

@@ -8,8 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "sysfs.h"
+#include "core/core.h"
 
 static void load_slots(hostdev_ctx *ctx)
 {

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pci_device.h"
-#include "sysfs.h"
+#include "pci.h"
+#include "core/core.h"
 
 /* "virtfn<N>": the links a PF has to each of its VFs. */
 bool is_virtfn_link(const char *name)

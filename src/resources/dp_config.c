@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "dp_config.h"
-#include "internal.h"
+#include "core/core.h"
 
 HOSTDEV_EXPORT int hostdev_dp_config_parse(hostdev_ctx *ctx, const char *json,
 					   hostdev_dp_config **out)

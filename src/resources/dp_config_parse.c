@@ -15,9 +15,8 @@
 #include <cjson/cJSON.h>
 
 #include "dp_config.h"
-#include "dp_resource_name.h"
-#include "dp_strmap.h"
-#include "json_scan.h"
+#include "naming/naming.h"
+#include "core/core.h"
 
 struct perr {
 	char *buf;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "dp_match.h"
-#include "dp_strmap.h"
+#include "core/core.h"
 
 static void match_clear(struct dp_match *m)
 {

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dp_resources.h"
-#include "internal.h"
+#include "resources.h"
+#include "core/core.h"
 
 /* A sorted set of (first, second) pairs or of strings for one resource. */
 struct idset {

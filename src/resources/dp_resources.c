@@ -10,9 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dp_resources.h"
-#include "dp_strmap.h"
-#include "internal.h"
+#include "resources.h"
+#include "core/core.h"
 
 static void resource_clear(struct dp_resource *r)
 {

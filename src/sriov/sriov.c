@@ -24,9 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "attr_write.h"
-#include "sysfs.h"
-#include "vfio.h"
+#include "core/core.h"
+#include "vfio/vfio.h"
 
 /* Longest list of VFs named in one message before "and N more". */
 #define MAX_NAMED 8

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "internal.h"
+#include "core/core.h"
 
 /* Parts of a device made on first use (see usb.h). */
 enum usb_part {

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sysfs.h"
-#include "usb_device.h"
+#include "core/core.h"
+#include "usb.h"
 
 bool usb_is_device_name(const char *name)
 {

@@ -15,8 +15,8 @@
 
 #include <libudev.h>
 
-#include "sysfs.h"
-#include "usb_device.h"
+#include "core/core.h"
+#include "usb.h"
 
 struct usb_id_filter {
 	int vendor, product; /* -1 = any */

@@ -12,8 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "internal.h"
-#include "json_builder.h"
+#include "core/core.h"
 
 /* A byte value 0..255 as "%02x", or null for -1 (unknown). */
 static void add_byte_or_null(struct json_builder *b, cJSON *object, const char *key, int value)

@@ -13,7 +13,7 @@
 
 #include <libudev.h>
 
-#include "usb_device.h"
+#include "usb.h"
 
 struct usb_id_entry {
 	uint32_t key; /* vendor, (vendor << 16 | product), or class */

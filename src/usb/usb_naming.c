@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "usb_device.h"
+#include "usb.h"
 
 #define DEVICE_ID_MAX 63
 /* "-" + 10 hex digits (40 bits of the hash): collisions need ~1M ids of the same prefix. */

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "internal.h"
+#include "core/core.h"
 
 #define VFIO_JOURNAL_FILE "vfio-journal.json"
 #define VFIO_LOCK_FILE "vfio.lock"

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sysfs.h"
+#include "core/core.h"
 #include "vfio.h"
 
 #define PCI_CLASS_BRIDGE_PCI 0x0604

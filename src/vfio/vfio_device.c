@@ -14,8 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "attr_write.h"
-#include "sysfs.h"
+#include "core/core.h"
 #include "vfio.h"
 
 bool vfio_is_vfio_driver(const char *driver)

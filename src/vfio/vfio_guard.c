@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sysfs.h"
+#include "core/core.h"
 #include "vfio.h"
 
 #define MAX_DEPTH 8

@@ -22,7 +22,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "sysfs.h"
+#include "core/core.h"
 #include "vfio.h"
 
 /* The journal below the open (trusted) state directory @dir; missing = empty. */

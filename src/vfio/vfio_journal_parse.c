@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_scan.h"
+#include "core/core.h"
 #include "vfio.h"
 
 #define JOURNAL_FORMAT "libhostdev-vfio-journal"

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sysfs.h"
+#include "core/core.h"
 #include "vfio.h"
 
 #define DEFAULT_CONFIG_DIR "/etc/hostdev"

@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "sysfs.h"
+#include "core/core.h"
 #include "vfio.h"
 
 #define PERSIST_FORMAT "libhostdev-vfio-devices"

@@ -21,7 +21,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "sysfs.h"
+#include "core/core.h"
 #include "vfio.h"
 
 struct check {

@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sysfs.h"
+#include "core/core.h"
 #include "vfio.h"
 
 /* Our files are small; a huge one is not ours. */

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "dp_server.h"
+#include "deviceplugin/deviceplugin.h"
 #include "dp_tree.h"
 #include "plugin_ops.h"
 
