@@ -32,3 +32,22 @@ function(hostdev_add_fuzzer name)
     COMMENT "Building the libFuzzer target ${name} with clang")
   add_custom_target(${name}-target ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/${name})
 endfunction()
+
+# hostdev_subsystem_sources(<var> <subsystem>...): the source files (absolute paths, generated ones
+# included) of the library's OBJECT libraries hostdev-<subsystem>, for fuzzers that compile whole
+# folders (core, loop, grpc) instead of lists of their files.
+function(hostdev_subsystem_sources var)
+  set(result)
+  foreach(subsystem IN LISTS ARGN)
+    get_target_property(sources hostdev-${subsystem} SOURCES)
+    get_target_property(dir hostdev-${subsystem} SOURCE_DIR)
+    foreach(f IN LISTS sources)
+      if(IS_ABSOLUTE "${f}")
+        list(APPEND result ${f})
+      else()
+        list(APPEND result ${dir}/${f})
+      endif()
+    endforeach()
+  endforeach()
+  set(${var} ${result} PARENT_SCOPE)
+endfunction()
