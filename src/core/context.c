@@ -70,10 +70,10 @@ HOSTDEV_EXPORT hostdev_ctx *hostdev_ctx_unref(hostdev_ctx *ctx)
 {
 	if (!ctx || --ctx->refcount > 0)
 		return NULL;
-	ctx_pci_access_release(ctx);
-	ctx_kmod_release(ctx);
-	ctx_slots_release(ctx);
-	ctx_usb_ids_release(ctx);
+	/* The newest cache first: one may use an older one while it is released. */
+	while (ctx->n_caches > 0)
+		ctx_cache_drop(ctx, ctx->caches[ctx->n_caches - 1].type);
+	free(ctx->caches);
 	for (size_t i = 0; i < HOSTDEV_PATH_COUNT; i++)
 		free(ctx->paths[i]);
 	free(ctx->node_name);
@@ -81,17 +81,64 @@ HOSTDEV_EXPORT hostdev_ctx *hostdev_ctx_unref(hostdev_ctx *ctx)
 	return NULL;
 }
 
-/* Drop helpers whose behaviour depends on @which so that they are recreated with the new value. */
+static struct ctx_cache *cache_find(const hostdev_ctx *ctx, const struct ctx_cache_type *type)
+{
+	for (size_t i = 0; i < ctx->n_caches; i++)
+		if (ctx->caches[i].type == type)
+			return &ctx->caches[i];
+	return NULL;
+}
+
+bool ctx_cache_get(const hostdev_ctx *ctx, const struct ctx_cache_type *type, void **data)
+{
+	const struct ctx_cache *c = cache_find(ctx, type);
+
+	*data = c ? c->data : NULL;
+	return c != NULL;
+}
+
+int ctx_cache_set(hostdev_ctx *ctx, const struct ctx_cache_type *type, void *data)
+{
+	struct ctx_cache *c = cache_find(ctx, type), *grown;
+
+	if (c) {
+		if (c->data)
+			type->release(c->data);
+		c->data = data;
+		return 0;
+	}
+	grown = dp_array_grow(ctx->caches, ctx->n_caches, sizeof(*ctx->caches));
+	if (!grown) {
+		if (data)
+			type->release(data);
+		return -ENOMEM;
+	}
+	ctx->caches = grown;
+	ctx->caches[ctx->n_caches++] = (struct ctx_cache){.type = type, .data = data};
+	return 0;
+}
+
+void ctx_cache_drop(hostdev_ctx *ctx, const struct ctx_cache_type *type)
+{
+	struct ctx_cache *c = cache_find(ctx, type);
+	void *data;
+
+	if (!c)
+		return;
+	data = c->data;
+	/* Keep the order of the others: unref drops the newest first. */
+	memmove(c, c + 1, (size_t)(ctx->caches + ctx->n_caches - (c + 1)) * sizeof(*c));
+	ctx->n_caches--;
+	if (data)
+		type->release(data);
+}
+
+/* Drop the caches that depend on @which so that they are made again with the new value. */
 static void invalidate_helpers(hostdev_ctx *ctx, enum hostdev_path which)
 {
-	if (which == HOSTDEV_PATH_SYSFS || which == HOSTDEV_PATH_PCI_IDS)
-		ctx_pci_access_release(ctx);
-	if (which == HOSTDEV_PATH_SYSFS)
-		ctx_slots_release(ctx);
-	if (which == HOSTDEV_PATH_MODULES)
-		ctx_kmod_release(ctx);
-	if (which == HOSTDEV_PATH_USB_IDS)
-		ctx_usb_ids_release(ctx);
+	for (size_t i = ctx->n_caches; i-- > 0;)
+		if (i < ctx->n_caches && (ctx->caches[i].type->paths & CTX_CACHE_PATH(which)))
+			ctx_cache_drop(ctx, ctx->caches[i].type);
 }
 
 static int replace_path(hostdev_ctx *ctx, enum hostdev_path which, const char *a, const char *b)

@@ -26,10 +26,6 @@
 /* Size of the per-context error message buffer. */
 #define HOSTDEV_ERROR_MAX 1024
 
-struct pci_access;
-struct kmod_ctx;
-struct usb_ids;
-
 /* A growable, NULL-terminated array of malloc'ed strings (strv.c). */
 struct strv {
 	char **items;
@@ -45,22 +41,44 @@ struct hostdev_ctx {
 	void *log_userdata;
 	int log_priority;
 	char error[HOSTDEV_ERROR_MAX];
-	/* Lazily created helpers; reset whenever a path they depend on changes. */
-	struct pci_access *pacc;
-	bool pacc_failed;
-	struct kmod_ctx *kmod;
-	bool kmod_failed;
-	/*
-	 * Physical slots: "dddd:bb:ss" -> slot name, read once instead of once per device (a server
-	 * has hundreds of slots and thousands of functions). Refreshed at the start of every
-	 * enumeration.
-	 */
-	struct strv slot_addresses, slot_names;
-	bool slots_loaded;
-	/* usb.ids tables (usb_names.c), read on first use. */
-	struct usb_ids *usb_ids;
-	bool usb_ids_failed;
+	/* The caches of the subsystems (ctx_cache_get()), in the order they were made. */
+	struct ctx_cache *caches;
+	size_t n_caches;
 };
+
+/*
+ * A per-context cache of a subsystem above core (libpci's access object, the libkmod context, the
+ * physical slot table, the usb.ids tables): created on first use, kept in a slot of the context,
+ * freed with the context and whenever a path it depends on changes. The subsystem describes it
+ * once (a static struct ctx_cache_type) and the context frees it through that description, so
+ * core knows none of them.
+ */
+struct ctx_cache_type {
+	const char *name;
+	/* Free @data (never called with NULL). */
+	void (*release)(void *data);
+	/* CTX_CACHE_PATH(p) for each enum hostdev_path p whose change drops the cache. */
+	unsigned int paths;
+};
+#define CTX_CACHE_PATH(p) (1u << (p))
+
+struct ctx_cache {
+	const struct ctx_cache_type *type;
+	void *data; /* NULL: making it failed, and is not retried until the cache is dropped */
+};
+
+/*
+ * True when @ctx holds a cache of @type, with its data in *@data (NULL when making it failed: do
+ * not try again). False when there is none yet.
+ */
+bool ctx_cache_get(const hostdev_ctx *ctx, const struct ctx_cache_type *type, void **data);
+/*
+ * Keep @data (NULL: making it failed) as @ctx's cache of @type, replacing one that is there. The
+ * context owns @data from now on. Returns 0, or -ENOMEM (@data is then released at once).
+ */
+int ctx_cache_set(hostdev_ctx *ctx, const struct ctx_cache_type *type, void *data);
+/* Drop @ctx's cache of @type, if any (it is made again on next use). */
+void ctx_cache_drop(hostdev_ctx *ctx, const struct ctx_cache_type *type);
 
 /*
  * hash.c: FNV-1a, 64 bits, of @s: tiny, stable across platforms and releases, good enough
@@ -100,26 +118,6 @@ static inline const char *ctx_sysfs(const hostdev_ctx *ctx)
 {
 	return ctx->paths[HOSTDEV_PATH_SYSFS];
 }
-
-/* pci_names.c / pci_modules.c: helpers owned by the context, created on first use. */
-struct pci_access *ctx_pci_access(hostdev_ctx *ctx);
-void ctx_pci_access_release(hostdev_ctx *ctx);
-struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx);
-void ctx_kmod_release(hostdev_ctx *ctx);
-
-/* usb_names.c */
-void ctx_usb_ids_release(hostdev_ctx *ctx);
-
-/* pci_slots.c */
-const char *ctx_slot_for(hostdev_ctx *ctx, const char *bus_slot);
-void ctx_slots_release(hostdev_ctx *ctx);
-
-/* pci_sriov.c: true for "virtfn<N>", the links from a PF to its VFs. */
-bool is_virtfn_link(const char *name);
-
-/* pci_device.c */
-int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
-		      hostdev_pci_device **out);
 
 /* Generic string helpers (strv.c). */
 int strv_push(struct strv *v, const char *s);

@@ -104,6 +104,24 @@ void pci_device_load_vf_index(hostdev_pci_device *dev);
 void pci_device_load_mdev_types(hostdev_pci_device *dev);
 void pci_device_load_mdevs(hostdev_pci_device *dev);
 
+/*
+ * Caches of the context (core.h, ctx_cache_get()), made on first use: libpci's access object for
+ * names (pci_names.c; NULL when libpci cannot start), the libkmod context (pci_modules.c; NULL
+ * without one) and the physical slot of a "dddd:bb:ss" (pci_slots.c; NULL for none), whose table
+ * pci_slots_refresh() drops so that the next use reads it again.
+ */
+struct pci_access *ctx_pci_access(hostdev_ctx *ctx);
+struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx);
+const char *ctx_slot_for(hostdev_ctx *ctx, const char *bus_slot);
+void pci_slots_refresh(hostdev_ctx *ctx);
+
+/* pci_sriov.c: true for "virtfn<N>", the links from a PF to its VFs. */
+bool is_virtfn_link(const char *name);
+
+/* pci_device.c */
+int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
+		      hostdev_pci_device **out);
+
 /* Release helpers for the parts owned by other files. */
 void pci_device_free_vfs(hostdev_pci_device *dev);
 /* Frees the mdev types and (pci_device_free_mdevs()) the active mdevs. */

@@ -200,7 +200,7 @@ static int start_scan(hostdev_pci_enum *e)
 
 	e->started = true;
 	/* A new scan sees slots that appeared since the last one (pciehp loaded late). */
-	ctx_slots_release(e->ctx);
+	pci_slots_refresh(e->ctx);
 	if (path_join(path, sizeof(path), ctx_sysfs(e->ctx), "bus/pci/devices") < 0)
 		return hostdev_error(e->ctx, -ENAMETOOLONG, "sysfs path '%s' is too long",
 				     ctx_sysfs(e->ctx));

@@ -29,17 +29,29 @@ kmod_log_to_ctx(void *data, int priority, const char *file, int line, const char
 	hostdev_log(ctx, HOSTDEV_LOG_DEBUG, "libkmod: %s", message);
 }
 
+static void kmod_release(void *data)
+{
+	kmod_unref(data);
+}
+
+static const struct ctx_cache_type kmod_cache = {
+    .name = "libkmod context",
+    .release = kmod_release,
+    .paths = CTX_CACHE_PATH(HOSTDEV_PATH_MODULES),
+};
+
 struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx)
 {
 	const char *dir = ctx->paths[HOSTDEV_PATH_MODULES];
 	struct kmod_ctx *kmod;
+	void *cached;
 	int r;
 
-	if (ctx->kmod || ctx->kmod_failed)
-		return ctx->kmod;
+	if (ctx_cache_get(ctx, &kmod_cache, &cached))
+		return cached;
 	kmod = kmod_new(dir[0] ? dir : NULL, NULL);
 	if (!kmod) {
-		ctx->kmod_failed = true;
+		ctx_cache_set(ctx, &kmod_cache, NULL);
 		log_warn(ctx, "cannot create a libkmod context: kernel modules will not be listed");
 		return NULL;
 	}
@@ -59,20 +71,11 @@ struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx)
 		/* No module tree at all: every lookup would only retry the failing opens. */
 		if (access(kmod_get_dirname(kmod), F_OK) != 0) {
 			kmod_unref(kmod);
-			ctx->kmod_failed = true;
+			ctx_cache_set(ctx, &kmod_cache, NULL);
 			return NULL;
 		}
 	}
-	ctx->kmod = kmod;
-	return kmod;
-}
-
-void ctx_kmod_release(hostdev_ctx *ctx)
-{
-	if (ctx->kmod)
-		kmod_unref(ctx->kmod);
-	ctx->kmod = NULL;
-	ctx->kmod_failed = false;
+	return ctx_cache_set(ctx, &kmod_cache, kmod) == 0 ? kmod : NULL;
 }
 
 void pci_device_load_modules(hostdev_pci_device *dev)

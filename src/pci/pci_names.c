@@ -32,16 +32,28 @@ static void PCI_PRINTF(1, 2) pci_error_continue(char *msg, ...)
 {
 }
 
+static void pci_access_release(void *data)
+{
+	pci_cleanup(data);
+}
+
+static const struct ctx_cache_type pci_access_cache = {
+    .name = "libpci access",
+    .release = pci_access_release,
+    .paths = CTX_CACHE_PATH(HOSTDEV_PATH_SYSFS) | CTX_CACHE_PATH(HOSTDEV_PATH_PCI_IDS),
+};
+
 struct pci_access *ctx_pci_access(hostdev_ctx *ctx)
 {
 	char path[PATH_MAX];
 	struct pci_access *pacc;
+	void *cached;
 
-	if (ctx->pacc || ctx->pacc_failed)
-		return ctx->pacc;
+	if (ctx_cache_get(ctx, &pci_access_cache, &cached))
+		return cached;
 	pacc = pci_alloc();
 	if (!pacc) {
-		ctx->pacc_failed = true;
+		ctx_cache_set(ctx, &pci_access_cache, NULL);
 		return NULL;
 	}
 	pacc->error = (__typeof__(pacc->error))pci_error_continue;
@@ -57,16 +69,8 @@ struct pci_access *ctx_pci_access(hostdev_ctx *ctx)
 	 */
 	pci_set_param(pacc, "hwdb.disable", "1");
 	pci_init(pacc);
-	ctx->pacc = pacc;
-	return pacc;
-}
-
-void ctx_pci_access_release(hostdev_ctx *ctx)
-{
-	if (ctx->pacc)
-		pci_cleanup(ctx->pacc);
-	ctx->pacc = NULL;
-	ctx->pacc_failed = false;
+	/* Without memory for the slot, names are looked up without libpci this time. */
+	return ctx_cache_set(ctx, &pci_access_cache, pacc) == 0 ? pacc : NULL;
 }
 
 /* libpci formats an unknown subclass as "<class name> [ccss]" even with NO_NUMBERS. */

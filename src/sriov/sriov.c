@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "pci/pci.h"
 #include "vfio/vfio.h"
 
 /* Longest list of VFs named in one message before "and N more". */

@@ -68,7 +68,7 @@ unsigned int usb_speed_class(const char *speed);
 /* usb_enum.c: "[vendor]:[product]" in hex, -1 for any part left empty or "*". -EINVAL if bad. */
 int usb_id_spec_parse(const char *spec, int *vendor, int *product);
 
-/* usb_names.c: usb.ids, owned by the context (internal.h). */
+/* usb_names.c: usb.ids, a cache of the context (core.h, ctx_cache_get()). */
 const char *usb_ids_vendor(hostdev_ctx *ctx, unsigned int vendor_id);
 const char *usb_ids_product(hostdev_ctx *ctx, unsigned int vendor_id, unsigned int product_id);
 const char *usb_ids_class(hostdev_ctx *ctx, unsigned int class_code);

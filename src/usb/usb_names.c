@@ -210,24 +210,29 @@ static void usb_ids_free(struct usb_ids *ids)
 	free(ids);
 }
 
-void ctx_usb_ids_release(hostdev_ctx *ctx)
+static void usb_ids_release(void *data)
 {
-	usb_ids_free(ctx->usb_ids);
-	ctx->usb_ids = NULL;
-	ctx->usb_ids_failed = false;
+	usb_ids_free(data);
 }
+
+static const struct ctx_cache_type usb_ids_cache = {
+    .name = "usb.ids tables",
+    .release = usb_ids_release,
+    .paths = CTX_CACHE_PATH(HOSTDEV_PATH_USB_IDS),
+};
 
 static struct usb_ids *ctx_usb_ids(hostdev_ctx *ctx)
 {
 	const char *path = hostdev_ctx_get_path(ctx, HOSTDEV_PATH_USB_IDS);
 	struct usb_ids *ids;
+	void *cached;
 	FILE *f;
 
-	if (ctx->usb_ids || ctx->usb_ids_failed)
-		return ctx->usb_ids;
+	if (ctx_cache_get(ctx, &usb_ids_cache, &cached))
+		return cached;
 	ids = calloc(1, sizeof(*ids));
 	if (!ids) {
-		ctx->usb_ids_failed = true;
+		ctx_cache_set(ctx, &usb_ids_cache, NULL);
 		return NULL;
 	}
 	f = fopen(path, "re");
@@ -247,8 +252,7 @@ static struct usb_ids *ctx_usb_ids(hostdev_ctx *ctx)
 		ids->udev = udev_new();
 		ids->hwdb = ids->udev ? udev_hwdb_new(ids->udev) : NULL;
 	}
-	ctx->usb_ids = ids;
-	return ids;
+	return ctx_cache_set(ctx, &usb_ids_cache, ids) == 0 ? ids : NULL;
 }
 
 /* One property of the hwdb entry for "usb:vVVVVpPPPP", remembered in @cache under @key. */

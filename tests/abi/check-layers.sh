@@ -28,7 +28,7 @@ pci: core
 usb: core
 monitor: core pci usb
 vfio: core
-sriov: core vfio
+sriov: core pci vfio
 mdev: core
 loop: core
 grpc: core loop
