@@ -596,17 +596,17 @@ static int check_in_use(hostdev_ctx *ctx, const hostdev_sriov_pf *pf,
 
 	for (size_t i = 0; i < pf->vf_count; i++) {
 		const struct sriov_vf *vf = &pf->vfs[i];
-		ssize_t idx = vfio_journal_data_find(journal, vf->address);
+		const struct vfio_record *rec = vfio_journal_data_lookup(journal, vf->address);
 		bool vfio = vf->driver && strcmp(vf->driver, HOSTDEV_VFIO_DRIVER) == 0;
 		char owner[64 * 4 + 1], why[sizeof(owner) + 128];
 
-		if (!vfio && idx < 0)
+		if (!vfio && !rec)
 			continue;
-		if (idx >= 0 && journal->records[idx].owner) {
-			printable(journal->records[idx].owner, 64, owner, sizeof(owner));
+		if (rec && rec->owner) {
+			printable(rec->owner, 64, owner, sizeof(owner));
 			snprintf(why, sizeof(why), "%s, bound by libhostdev for '%s'",
 				 vf->driver ? vf->driver : "no driver", owner);
-		} else if (idx >= 0)
+		} else if (rec)
 			snprintf(why, sizeof(why), "%s, in the vfio journal",
 				 vf->driver ? vf->driver : "no driver");
 		else
@@ -637,15 +637,12 @@ static void drop_records(hostdev_ctx *ctx, const struct vfio_state *state,
 	bool changed = false;
 
 	for (size_t i = 0; i < pf->vf_count; i++) {
-		ssize_t idx = vfio_journal_data_find(journal, pf->vfs[i].address);
-
-		if (idx < 0)
+		if (!vfio_journal_data_drop(journal, pf->vfs[i].address))
 			continue;
 		log_warn(ctx,
 			 "%s: VF destroyed by a forced VF count change; dropping its vfio "
 			 "journal record",
 			 pf->vfs[i].address);
-		vfio_journal_data_remove(journal, (size_t)idx);
 		changed = true;
 	}
 	if (changed && vfio_journal_store(ctx, state, journal) < 0) {

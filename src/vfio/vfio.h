@@ -52,6 +52,11 @@ int vfio_journal_data_add(struct vfio_journal_data *data, const struct vfio_reco
 /* Index of @address, or -1. */
 ssize_t vfio_journal_data_find(const struct vfio_journal_data *data, const char *address);
 void vfio_journal_data_remove(struct vfio_journal_data *data, size_t index);
+/* By address, for the other folders (sriov): the record of @address, NULL for none (borrowed
+ * until @data changes); drop it, true when there was one. */
+const struct vfio_record *vfio_journal_data_lookup(const struct vfio_journal_data *data,
+						   const char *address);
+bool vfio_journal_data_drop(struct vfio_journal_data *data, const char *address);
 /* True for a name usable as drivers/<name>: printable, no '/', not "." or "..", short. */
 bool vfio_driver_name_valid(const char *name);
 

@@ -98,6 +98,24 @@ void vfio_journal_data_remove(struct vfio_journal_data *data, size_t index)
 	data->count--;
 }
 
+const struct vfio_record *vfio_journal_data_lookup(const struct vfio_journal_data *data,
+						   const char *address)
+{
+	ssize_t i = vfio_journal_data_find(data, address);
+
+	return i < 0 ? NULL : &data->records[i];
+}
+
+bool vfio_journal_data_drop(struct vfio_journal_data *data, const char *address)
+{
+	ssize_t i = vfio_journal_data_find(data, address);
+
+	if (i < 0)
+		return false;
+	vfio_journal_data_remove(data, (size_t)i);
+	return true;
+}
+
 static int bad(char *err, size_t errsize, size_t index, const char *what)
 {
 	if (index == (size_t)-1)
