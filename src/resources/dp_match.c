@@ -12,73 +12,6 @@
 #include "dp_match.h"
 #include "core/core.h"
 
-static void match_clear(struct dp_match *m)
-{
-	free(m->key);
-	free(m->id);
-	free(m->name);
-	free(m->pf);
-	free(m->driver);
-	free(m->mdev_selector);
-}
-
-void dp_matches_clear(struct dp_matches *m)
-{
-	for (size_t i = 0; i < m->count; i++)
-		match_clear(&m->items[i]);
-	free(m->items);
-	for (size_t i = 0; i < m->n_skipped; i++)
-		free(m->skipped[i]);
-	free(m->skipped);
-	memset(m, 0, sizeof(*m));
-}
-
-long dp_matches_find_id(const struct dp_matches *m, const char *id)
-{
-	for (size_t i = 0; i < m->count; i++)
-		if (strcmp(m->items[i].id, id) == 0)
-			return (long)i;
-	return -1;
-}
-
-struct dp_match *dp_matches_add(struct dp_matches *m)
-{
-	struct dp_match *grown = dp_array_grow(m->items, m->count, sizeof(*grown));
-
-	if (!grown)
-		return NULL;
-	m->items = grown;
-	memset(&m->items[m->count], 0, sizeof(*m->items));
-	m->items[m->count].numa = -1;
-	m->items[m->count].iommu_group = -1;
-	return &m->items[m->count++];
-}
-
-int dp_matches_skip(struct dp_matches *m, const char *message)
-{
-	char **grown = dp_array_grow(m->skipped, m->n_skipped, sizeof(*grown));
-
-	if (!grown)
-		return -ENOMEM;
-	m->skipped = grown;
-	if (!(m->skipped[m->n_skipped] = strdup(message)))
-		return -ENOMEM;
-	m->n_skipped++;
-	return 0;
-}
-
-char *dp_name_join(const char *vendor, const char *text)
-{
-	char id[HOSTDEV_NAME_MAX], name[HOSTDEV_NAME_MAX * 2];
-
-	if (!vendor || !text || hostdev_naming_device_id(text, id, sizeof(id)) < 0)
-		return NULL;
-	snprintf(name, sizeof(name), "%s/%s", vendor, id);
-	if (hostdev_naming_check_resource_name(name) < 0)
-		return NULL;
-	return strdup(name);
-}
-
 /* Drop from @m what an earlier entry of the same kind already serves (@taken: the keys of those
  * entries' matches). */
 static void drop_taken(const struct dp_strmap *taken, struct dp_matches *m)
@@ -87,7 +20,7 @@ static void drop_taken(const struct dp_strmap *taken, struct dp_matches *m)
 
 	for (size_t i = 0; i < m->count; i++) {
 		if (dp_strmap_find(taken, m->items[i].key) >= 0)
-			match_clear(&m->items[i]);
+			dp_match_clear(&m->items[i]);
 		else
 			m->items[kept++] = m->items[i];
 	}

@@ -36,6 +36,8 @@ struct dp_matches {
 	size_t n_skipped;
 };
 
+/* Free what @m holds (not @m itself). */
+void dp_match_clear(struct dp_match *m);
 void dp_matches_clear(struct dp_matches *m);
 /* Index of the match with device id @id, or -1. */
 long dp_matches_find_id(const struct dp_matches *m, const char *id);
@@ -55,7 +57,7 @@ int dp_match_pci(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches
 int dp_match_usb(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches *out);
 int dp_match_mdev(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches *out);
 
-/* Shared helpers (dp_match.c). */
+/* Shared helpers (dp_matches.c). */
 /* Append a zeroed match; NULL on allocation failure. */
 struct dp_match *dp_matches_add(struct dp_matches *m);
 /* Record a skipped device (the message is copied). Returns 0 or -ENOMEM. */
