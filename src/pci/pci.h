@@ -122,7 +122,8 @@ bool is_virtfn_link(const char *name);
 int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
 		      hostdev_pci_device **out);
 
-/* Release helpers for the parts owned by other files. */
+/* Release helpers for the parts filled by other files (pci_device.c: the device frees them). */
+void pci_vf_array_free(struct pci_vf *vfs, size_t count);
 void pci_device_free_vfs(hostdev_pci_device *dev);
 /* Frees the mdev types and (pci_device_free_mdevs()) the active mdevs. */
 void pci_device_free_mdev_types(hostdev_pci_device *dev);

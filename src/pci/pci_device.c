@@ -253,6 +253,53 @@ HOSTDEV_EXPORT hostdev_pci_device *hostdev_pci_device_ref(hostdev_pci_device *de
 	return dev;
 }
 
+/*
+ * The parts read on first use are filled by their own files (pci_sriov.c, pci_mdev_types.c,
+ * pci_mdevs.c), which call into this one; freeing them is here, with the rest of the device, so
+ * that this file never calls back into theirs.
+ */
+void pci_vf_array_free(struct pci_vf *vfs, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(vfs[i].address);
+	free(vfs);
+}
+
+void pci_device_free_vfs(hostdev_pci_device *dev)
+{
+	pci_vf_array_free(dev->vfs, dev->vf_count);
+	dev->vfs = NULL;
+	dev->vf_count = 0;
+}
+
+void pci_device_free_mdevs(hostdev_pci_device *dev)
+{
+	for (size_t i = 0; i < dev->mdev_count; i++) {
+		free(dev->mdevs[i].uuid);
+		free(dev->mdevs[i].type);
+		free(dev->mdevs[i].type_name);
+	}
+	free(dev->mdevs);
+	dev->mdevs = NULL;
+	dev->mdev_count = 0;
+}
+
+void pci_device_free_mdev_types(hostdev_pci_device *dev)
+{
+	for (size_t i = 0; i < dev->mdev_type_count; i++) {
+		struct pci_mdev_type *t = &dev->mdev_types[i];
+
+		free(t->id);
+		free(t->name);
+		free(t->device_api);
+		free(t->description);
+	}
+	free(dev->mdev_types);
+	dev->mdev_types = NULL;
+	dev->mdev_type_count = 0;
+	pci_device_free_mdevs(dev);
+}
+
 HOSTDEV_EXPORT hostdev_pci_device *hostdev_pci_device_unref(hostdev_pci_device *dev)
 {
 	if (!dev || --dev->refcount > 0)

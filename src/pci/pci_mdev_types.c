@@ -8,22 +8,6 @@
 #include "pci.h"
 #include "core/core.h"
 
-void pci_device_free_mdev_types(hostdev_pci_device *dev)
-{
-	for (size_t i = 0; i < dev->mdev_type_count; i++) {
-		struct pci_mdev_type *t = &dev->mdev_types[i];
-
-		free(t->id);
-		free(t->name);
-		free(t->device_api);
-		free(t->description);
-	}
-	free(dev->mdev_types);
-	dev->mdev_types = NULL;
-	dev->mdev_type_count = 0;
-	pci_device_free_mdevs(dev);
-}
-
 static void read_type(int types_fd, const char *id, struct pci_mdev_type *t)
 {
 	int fd = open_dir_at(types_fd, id);

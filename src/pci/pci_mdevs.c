@@ -265,18 +265,6 @@ out:
 	free(in_use);
 }
 
-void pci_device_free_mdevs(hostdev_pci_device *dev)
-{
-	for (size_t i = 0; i < dev->mdev_count; i++) {
-		free(dev->mdevs[i].uuid);
-		free(dev->mdevs[i].type);
-		free(dev->mdevs[i].type_name);
-	}
-	free(dev->mdevs);
-	dev->mdevs = NULL;
-	dev->mdev_count = 0;
-}
-
 static struct pci_mdev *mdev_at(hostdev_pci_device *dev, size_t index)
 {
 	if (!dev)

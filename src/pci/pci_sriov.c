@@ -67,20 +67,6 @@ static int read_vf_links(int fd, struct pci_vf **out, size_t *count)
 	return 0;
 }
 
-static void free_vf_array(struct pci_vf *vfs, size_t count)
-{
-	for (size_t i = 0; i < count; i++)
-		free(vfs[i].address);
-	free(vfs);
-}
-
-void pci_device_free_vfs(hostdev_pci_device *dev)
-{
-	free_vf_array(dev->vfs, dev->vf_count);
-	dev->vfs = NULL;
-	dev->vf_count = 0;
-}
-
 void pci_device_load_vfs(hostdev_pci_device *dev)
 {
 	int fd;
@@ -150,7 +136,7 @@ void pci_device_load_vf_index(hostdev_pci_device *dev)
 		for (size_t i = 0; i < count; i++)
 			if (strcmp(vfs[i].address, dev->address) == 0)
 				dev->vf_index = vfs[i].number;
-		free_vf_array(vfs, count);
+		pci_vf_array_free(vfs, count);
 	}
 	close(pf_fd);
 }
