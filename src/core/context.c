@@ -243,7 +243,7 @@ HOSTDEV_EXPORT int hostdev_ctx_get_log_priority(const hostdev_ctx *ctx)
 	return ctx ? ctx->log_priority : -EINVAL;
 }
 
-/* The redirection of this thread (internal.h); .ctx NULL when none. */
+/* The redirection of this thread (core.h); .ctx NULL when none. */
 static _Thread_local struct ctx_error_redirect error_redirect;
 
 void ctx_error_redirect_begin(const hostdev_ctx *ctx, char *buffer,

@@ -2,7 +2,7 @@
 /*
  * A scanner over JSON text that cJSON already accepted: it follows objects, arrays and strings
  * (escapes included) just far enough to know where each string is, and reports the path of the
- * first string that holds the escape \u0000 (json_scan.h).
+ * first string that holds the escape \u0000 (core.h).
  */
 #include <stdio.h>
 #include <stdlib.h>

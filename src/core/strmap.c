@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* String -> index map with linear probing, and growable arrays (dp_strmap.h). */
+/* String -> index map with linear probing, and growable arrays (core.h). */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>

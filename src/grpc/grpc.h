@@ -2,7 +2,7 @@
 /*
  * gRPC over HTTP/2 (cleartext, prior knowledge) on Unix sockets, built on nghttp2: a server with
  * unary and server-streaming methods (grpc_server.c) and a unary client (grpc_client.c), both
- * driven by the device-plugin loop (dp_loop.h). Messages are opaque bytes here; protobuf-c
+ * driven by the device-plugin loop (loop/loop.h). Messages are opaque bytes here; protobuf-c
  * encoding is the caller's business. Wire facts: docs/device-plugin.md and REFERENCE.md 5.
  * Never installed.
  */

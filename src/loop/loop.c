@@ -480,7 +480,7 @@ HOSTDEV_EXPORT int hostdev_dp_loop_dispatch(hostdev_dp_loop *loop, int timeout_m
 	}
 
 	loop_lock(loop);
-	/* Handlers' errors stay on this thread (internal.h): other threads read the context's. */
+	/* Handlers' errors stay on this thread (core/core.h): other threads read the context's. */
 	ctx_error_redirect_begin(loop->ctx, handler_error, &saved_redirect);
 	loop->round++;
 	for (int i = 0; i < n; i++) {

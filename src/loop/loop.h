@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The device-plugin event loop (dp_loop.c): epoll over file descriptors and one-shot timers, an
+ * The device-plugin event loop (loop.c): epoll over file descriptors and one-shot timers, an
  * eventfd to wake it, and the recursive lock that serialises every hostdev_dp_* call (public
  * functions take it with loop_lock()/loop_unlock(); callbacks below run with it held).
  * Never installed.
@@ -39,7 +39,7 @@ hostdev_ctx *loop_ctx(hostdev_dp_loop *loop);
 
 /* State other files keep per loop, created on first use. */
 enum loop_slot {
-	LOOP_SLOT_WORKER,    /* dp_work.c: the worker thread and its context */
+	LOOP_SLOT_WORKER,    /* work.c: the worker thread and its context */
 	LOOP_SLOT_TRANSPORT, /* grpc_conn.c: every server connection and the memory they hold */
 	LOOP_SLOTS,
 };
@@ -52,7 +52,7 @@ void loop_set_slot(hostdev_dp_loop *loop, enum loop_slot slot, void *state,
 		   void (*free_fn)(void *state));
 
 /*
- * Work off the loop (dp_work.c): one worker thread per loop, started on first use, runs queued
+ * Work off the loop (work.c): one worker thread per loop, started on first use, runs queued
  * work functions one at a time, in order, without the loop's lock; each done function then runs
  * on the loop with the lock held, like any callback. Long work (re-reading a thousand devices)
  * thus never stalls the loop's sockets.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The loop's worker thread (dp_loop.h, "Work off the loop"): a FIFO of work items run one at a
+ * The loop's worker thread (loop.h, "Work off the loop"): a FIFO of work items run one at a
  * time without the loop's lock, and an eventfd in the loop's epoll set through which finished
  * items come back to run their done functions on the loop.
  *
