@@ -110,6 +110,10 @@ struct hostdev_dp_server {
 	char *resource_name;
 	struct hostdev_dp_plugin_ops ops;
 	void *userdata;
+	/* Listen on the socket again (it was deleted or replaced; closes every connection): set by
+	 * dp_server.c, called by the registration and the directory watch too, which thus never
+	 * call back into dp_server.c. Returns 0 or a negative errno (logged). */
+	int (*relisten)(hostdev_dp_server *server);
 
 	/* Options, resolved. */
 	int registration;     /* enum hostdev_dp_registration */
@@ -158,8 +162,6 @@ struct hostdev_dp_server {
 void dp_server_push(hostdev_dp_server *server);
 /* Replace the advertised list by @devices (taken) and push it when it differs. */
 void dp_server_replace_devices(hostdev_dp_server *server, hostdev_dp_devices *devices);
-/* Listen on the socket again (it was deleted or replaced): closes every connection. */
-int dp_server_relisten(hostdev_dp_server *server);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* RPC handlers (dp_service.c) */

@@ -146,7 +146,7 @@ static void on_register_timer(struct loop_source *source, void *userdata)
 		   server->state != HOSTDEV_DP_REGISTERED) {
 		/* No GetInfo since the stream ended: a new socket file makes the plugin watcher
 		 * look at us again. */
-		dp_server_relisten(server);
+		server->relisten(server);
 	}
 }
 

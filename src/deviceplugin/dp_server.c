@@ -107,6 +107,7 @@ static int resolve_dir(hostdev_ctx *ctx, const char *resource, const char *given
 }
 
 static void listing_cancel(hostdev_dp_server *server);
+static int server_relisten(hostdev_dp_server *server);
 
 static void server_free(hostdev_dp_server *server)
 {
@@ -206,6 +207,7 @@ static int server_new_locked(hostdev_dp_loop *loop, const char *resource_name,
 					 : offsetof(struct hostdev_dp_plugin_ops, flags));
 	server->ops.version = HOSTDEV_DP_PLUGIN_OPS_VERSION;
 	server->userdata = userdata;
+	server->relisten = server_relisten;
 	server->registration = opts->registration;
 	server->refresh_ms = opts->refresh_interval_ms == 0 ? HOSTDEV_DP_DEFAULT_REFRESH_MS
 							    : opts->refresh_interval_ms;
@@ -596,7 +598,7 @@ static void on_refresh(struct loop_source *source, void *userdata)
 		log_info(server->ctx,
 			 "resource %s: socket %s was deleted or replaced; listening again",
 			 server->resource_name, server->socket_path);
-		if (dp_server_relisten(server) == 0)
+		if (server_relisten(server) == 0)
 			dp_register_now(server);
 	}
 	arm_refresh(server);
@@ -642,7 +644,7 @@ static int server_listen(hostdev_dp_server *server)
 	return 0;
 }
 
-int dp_server_relisten(hostdev_dp_server *server)
+static int server_relisten(hostdev_dp_server *server)
 {
 	int r;
 

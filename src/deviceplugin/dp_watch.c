@@ -63,7 +63,7 @@ static void on_inotify(struct loop_source *source, int fd, uint32_t revents, voi
 		log_info(server->ctx,
 			 "resource %s: socket %s was deleted (kubelet restart?); listening again",
 			 server->resource_name, server->socket_path);
-		relistened = dp_server_relisten(server) == 0;
+		relistened = server->relisten(server) == 0;
 	}
 	if (server->registration != HOSTDEV_DP_REGISTER_CLASSIC)
 		return;
