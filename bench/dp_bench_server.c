@@ -156,8 +156,8 @@ out:
 		close(ifd);
 	hostdev_dp_server_unref(server);
 	hostdev_dp_loop_unref(loop);
-	hostdev_dp_resources_free(resources);
-	hostdev_dp_config_free(config);
+	hostdev_dp_resources_unref(resources);
+	hostdev_dp_config_unref(config);
 	hostdev_ctx_unref(ctx);
 	return code;
 }

@@ -24,7 +24,7 @@
  *    messages through a per-context buffer it drains after each call (hdb_log_*), because SWIG's
  *    Go directors are heavy for one function pointer.
  *
- * Adding a header: HOSTDEV_OBJECT() (HOSTDEV_OWNED() for types freed with *_free) for each new
+ * Adding a header: HOSTDEV_OBJECT() for each new
  * type, hdb_ shims for its out-parameter functions (options structs built inside them with their
  * *_options_init()), %ignore for those functions, then %include the header (deviceplugin.h at the
  * end is the latest example).
@@ -1025,21 +1025,15 @@ static int hdb_mdev_remove(hostdev_ctx *ctx, const char *uuid, unsigned int time
  * python/hostdev_python_dp.i makes ops that call into Python with the GIL; the response object is
  * wrapped for Python only. Go serves the built-in plugins. */
 
-%define HOSTDEV_OWNED(TYPE, FREE)
-%nodefaultctor TYPE;
-struct TYPE {
-	%extend {
-		~TYPE() { FREE($self); }
-	}
-};
-%ignore FREE;
-%enddef
-
 HOSTDEV_OBJECT(hostdev_dp_loop, hostdev_dp_loop_unref)
 HOSTDEV_OBJECT(hostdev_dp_server, hostdev_dp_server_unref)
-HOSTDEV_OWNED(hostdev_dp_config, hostdev_dp_config_free)
-HOSTDEV_OWNED(hostdev_dp_resources, hostdev_dp_resources_free)
-HOSTDEV_OWNED(hostdev_dp_devices, hostdev_dp_devices_free)
+HOSTDEV_OBJECT(hostdev_dp_config, hostdev_dp_config_unref)
+HOSTDEV_OBJECT(hostdev_dp_resources, hostdev_dp_resources_unref)
+HOSTDEV_OBJECT(hostdev_dp_devices, hostdev_dp_devices_unref)
+/* The deprecated HOSTDEV_1 names of the three _unref above. */
+%ignore hostdev_dp_config_free;
+%ignore hostdev_dp_resources_free;
+%ignore hostdev_dp_devices_free;
 
 %{
 typedef struct hdb_status {

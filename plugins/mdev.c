@@ -54,8 +54,8 @@ static int mdev_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
 		if (k == hostdev_mdev_list_get_count(list) || strlen(ids[i]) > 36) {
 			r = answer_fail(
 			    out, -ENODEV,
-			    "mdev %s of %s no longer exists (removed with hostdev mdev "
-			    "remove, or its parent went away): create it again or delete "
+			    "mdev %s of %s no longer exists (it was removed, or its parent "
+			    "went away): create it again or delete "
 			    "the pod so that it gets another device",
 			    ids[i], p->resource_name);
 			break;

@@ -65,8 +65,8 @@ int vfio_add_nodes(const struct plugin *p, const char *what, const char *sysfs_d
 		return answer_fail(
 		    out, -ENODEV,
 		    "/dev/vfio/%d of %s does not exist: IOMMU group %d is not "
-		    "usable yet (every device of the group must be on vfio-pci, e.g. "
-		    "hostdev bind --group) or the vfio modules are not loaded",
+		    "usable yet (every device of the group must be on vfio-pci: bind "
+		    "the whole group) or the vfio modules are not loaded",
 		    group, what, group);
 	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
 	if ((r = answer_add_device(out, "/dev/vfio/vfio")) < 0 ||

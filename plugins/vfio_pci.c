@@ -52,14 +52,13 @@ static int allocate_one(struct plugin *p, const char *address, int *group_out,
 		if (driver)
 			r = answer_fail(out, -EBUSY,
 					"%s of %s is bound to %s, not to vfio-pci, so no virtual "
-					"machine can use it: bind it to vfio-pci (hostdev bind %s) "
-					"and retry",
-					address, p->resource_name, driver, address);
+					"machine can use it: bind it to vfio-pci and retry",
+					address, p->resource_name, driver);
 		else
 			r = answer_fail(out, -EBUSY,
 					"%s of %s has no driver, so no virtual machine can use it: "
-					"bind it to vfio-pci (hostdev bind %s) and retry",
-					address, p->resource_name, address);
+					"bind it to vfio-pci and retry",
+					address, p->resource_name);
 		hostdev_pci_device_unref(dev);
 		return r;
 	}

@@ -54,9 +54,11 @@ if grep -q 'Defects:' valgrind.log; then
 	echo "valgrind reported defects"; exit 1
 fi
 
-step "full suite (unit, CLI, conformance, ABI, bindings, QEMU real kernel)"
+# The QEMU scenarios share one lock (RESOURCE_LOCK hostdev-vm): one guest at a time, while the
+# other tests run beside it. Every test waits for events, not times, so the load does not matter.
+step "full suite (unit, CLI, conformance, ABI, bindings, agent, QEMU real kernel)"
 if [ "${HOSTDEV_SKIP_VM:-0}" = 1 ]; then
 	ctest --test-dir build -LE vm -j"$jobs" --output-on-failure
 else
-	ctest --test-dir build --output-on-failure
+	ctest --test-dir build -j"$jobs" --output-on-failure
 fi

@@ -148,6 +148,11 @@ bool cli_parse_lock_timeout(const char *text, unsigned int *ms);
  * and returns CLI_EXIT_USAGE, or returns CLI_EXIT_OK.
  */
 int cli_check_owner(struct cli *cli, const char *text);
+/*
+ * A PCI address argument (@option: "--protect", or NULL for an operand): CLI_EXIT_OK, or a usage
+ * error in the library's wording (what was given, the form DDDD:BB:DD.F).
+ */
+int cli_check_address(struct cli *cli, const char *option, const char *text);
 
 /* Release everything cli owns. */
 void cli_release(struct cli *cli);
@@ -165,6 +170,12 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * has no message "hostdev: <what>: <strerror>", and returns CLI_EXIT_FAILURE.
  */
 int cli_lib_error(struct cli *cli, int err, const char *what);
+/*
+ * A library message with the tool's spelling of the API words it names (HOSTDEV_BIND_GROUP gets
+ * "(hostdev bind --group)" after it, hostdev_vfio_restore_all() becomes "hostdev restore --all").
+ * malloc'ed; NULL when out of memory.
+ */
+char *cli_spelling(const char *message);
 
 /* A usage error: "hostdev: <message> (see 'hostdev [SUB] --help')". Returns CLI_EXIT_USAGE. */
 int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

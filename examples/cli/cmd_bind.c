@@ -142,22 +142,12 @@ static int run(struct cli *cli, int argc, char **argv)
 		return cli_getopt_exit_code(c);
 	if (optind >= argc)
 		return cli_usage_error(cli, "missing ADDRESS");
-	for (int i = optind; i < argc; i++) {
-		struct hostdev_pci_address a;
-
-		if (hostdev_pci_address_parse(argv[i], &a) < 0)
-			return cli_usage_error(cli,
-					       "'%s' is not a PCI address: expected "
-					       "DDDD:BB:SS.F or BB:SS.F",
-					       argv[i]);
-	}
-	for (size_t i = 0; i < opts.protected_count; i++) {
-		struct hostdev_pci_address a;
-
-		if (hostdev_pci_address_parse(protect[i], &a) < 0)
-			return cli_usage_error(cli, "--protect: '%s' is not a PCI address",
-					       protect[i]);
-	}
+	for (int i = optind; i < argc; i++)
+		if (cli_check_address(cli, NULL, argv[i]) != CLI_EXIT_OK)
+			return CLI_EXIT_USAGE;
+	for (size_t i = 0; i < opts.protected_count; i++)
+		if (cli_check_address(cli, "--protect", protect[i]) != CLI_EXIT_OK)
+			return CLI_EXIT_USAGE;
 	code = cli_require_own_state(cli, "bind", false);
 	if (code != CLI_EXIT_OK)
 		return code;

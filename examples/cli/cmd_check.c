@@ -22,6 +22,15 @@ static const char *status_word(int status)
 					      : "FAIL";
 }
 
+/* The library's advice, in the tool's spelling (cli_spelling()). */
+static void print_remedy(const char *remedy)
+{
+	char *spelled = cli_spelling(remedy);
+
+	printf("      fix: %s\n", spelled ? spelled : remedy);
+	free(spelled);
+}
+
 static void print_text(hostdev_vfio_report *r)
 {
 	for (size_t i = 0; i < hostdev_vfio_report_get_check_count(r); i++) {
@@ -31,7 +40,7 @@ static void print_text(hostdev_vfio_report *r)
 		       hostdev_vfio_report_get_check_title(r, i),
 		       hostdev_vfio_report_get_check_message(r, i));
 		if (remedy)
-			printf("      fix: %s\n", remedy);
+			print_remedy(remedy);
 	}
 	if (hostdev_vfio_report_get_device_count(r))
 		putchar('\n');
@@ -42,7 +51,7 @@ static void print_text(hostdev_vfio_report *r)
 		       hostdev_vfio_report_get_device_address(r, i),
 		       hostdev_vfio_report_get_device_message(r, i));
 		if (remedy)
-			printf("      fix: %s\n", remedy);
+			print_remedy(remedy);
 	}
 	printf("\nhost: %s\n",
 	       hostdev_vfio_report_get_status(r) == HOSTDEV_CHECK_FAIL ? "NOT ready for passthrough"

@@ -75,8 +75,8 @@ static int run(struct cli *cli, int argc, char **argv)
 	code = CLI_EXIT_OK;
 out:
 	hostdev_free(text);
-	hostdev_dp_resources_free(res);
-	hostdev_dp_config_free(config);
+	hostdev_dp_resources_unref(res);
+	hostdev_dp_config_unref(config);
 	serve_resource_flags_release(&flags);
 	return code;
 }

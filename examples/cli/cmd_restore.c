@@ -33,6 +33,7 @@ static void print_result(const hostdev_vfio_result *res)
 	for (size_t i = 0; i < n; i++) {
 		int outcome = hostdev_vfio_result_get_outcome(res, i);
 		const char *name = hostdev_vfio_outcome_name(outcome);
+		char *spelled;
 
 		kept += hostdev_vfio_result_has_record(res, i);
 		bad += outcome == HOSTDEV_VFIO_OUTCOME_FAILED ||
@@ -40,7 +41,10 @@ static void print_result(const hostdev_vfio_result *res)
 		if (outcome == HOSTDEV_VFIO_OUTCOME_NOT_BOUND && n == 1)
 			continue; /* the summary says it */
 		printf("%s: %s: ", hostdev_vfio_result_get_address(res, i), name ? name : "?");
-		cli_print_escaped(stdout, hostdev_vfio_result_get_message(res, i));
+		spelled = cli_spelling(hostdev_vfio_result_get_message(res, i));
+		cli_print_escaped(stdout,
+				  spelled ? spelled : hostdev_vfio_result_get_message(res, i));
+		free(spelled);
 		putchar('\n');
 	}
 	printf("%zu device%s restored", restored, restored == 1 ? "" : "s");
@@ -148,15 +152,9 @@ static int run(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "missing ADDRESS (or --all)");
 	if (opts.owner && !all)
 		return cli_usage_error(cli, "--owner only applies to --all");
-	for (int i = optind; i < argc; i++) {
-		struct hostdev_pci_address a;
-
-		if (hostdev_pci_address_parse(argv[i], &a) < 0)
-			return cli_usage_error(cli,
-					       "'%s' is not a PCI address: expected "
-					       "DDDD:BB:SS.F or BB:SS.F",
-					       argv[i]);
-	}
+	for (int i = optind; i < argc; i++)
+		if (cli_check_address(cli, NULL, argv[i]) != CLI_EXIT_OK)
+			return CLI_EXIT_USAGE;
 	code = cli_require_own_state(cli, "restore", false);
 	if (code != CLI_EXIT_OK)
 		return code;

@@ -365,8 +365,8 @@ static int run(struct cli *cli, int argc, char **argv)
 			 NULL);
 	code = serve(cli, res, &opts);
 out:
-	hostdev_dp_resources_free(res);
-	hostdev_dp_config_free(config);
+	hostdev_dp_resources_unref(res);
+	hostdev_dp_config_unref(config);
 	serve_resource_flags_release(&flags);
 	return code;
 }

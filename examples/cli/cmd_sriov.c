@@ -170,7 +170,6 @@ static int run(struct cli *cli, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct hostdev_sriov_options opts = HOSTDEV_SRIOV_OPTIONS_INIT;
-	struct hostdev_pci_address addr;
 	unsigned long vfs = 0, seconds;
 	unsigned int flags = 0;
 	bool json = false, set = false;
@@ -223,11 +222,8 @@ static int run(struct cli *cli, int argc, char **argv)
 	if (optind + 1 < argc)
 		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind + 1]);
 	address = argv[optind];
-	if (hostdev_pci_address_parse(address, &addr) < 0)
-		return cli_usage_error(cli,
-				       "'%s' is not a PCI address: expected DDDD:BB:SS.F or "
-				       "BB:SS.F",
-				       address);
+	if (cli_check_address(cli, NULL, address) != CLI_EXIT_OK)
+		return CLI_EXIT_USAGE;
 	if (!set && (flags || opts.autoprobe || opts.timeout_ms || opts.lock_timeout_ms))
 		return cli_usage_error(cli,
 				       "--no-autoprobe, --autoprobe, --timeout, --lock-timeout "

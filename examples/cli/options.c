@@ -245,8 +245,11 @@ static void log_to_stderr(int priority, const char *message, void *userdata)
 {
 	(void)userdata;
 	/* Escaped: messages can quote text from files (an owner, a driver name) verbatim. */
+	char *spelled = cli_spelling(message);
+
 	fprintf(stderr, "hostdev: %s: ", priority_name(priority));
-	cli_print_escaped(stderr, message);
+	cli_print_escaped(stderr, spelled ? spelled : message);
+	free(spelled);
 	fputc('\n', stderr);
 }
 
@@ -345,6 +348,19 @@ int cli_check_owner(struct cli *cli, const char *text)
 				       "recorded",
 				       len, HOSTDEV_VFIO_OWNER_MAX);
 	return CLI_EXIT_OK;
+}
+
+int cli_check_address(struct cli *cli, const char *option, const char *text)
+{
+	struct hostdev_pci_address a;
+
+	if (hostdev_pci_address_parse(text, &a) == 0)
+		return CLI_EXIT_OK;
+	return cli_usage_error(cli,
+			       "%s%s'%s' is not a PCI address: expected DDDD:BB:DD.F in hex "
+			       "(domain, bus, device 00-1f, function 0-7), such as 0000:3b:00.0; "
+			       "the domain may be left out (3b:00.0 is 0000:3b:00.0)",
+			       option ? option : "", option ? ": " : "", text);
 }
 
 void cli_release(struct cli *cli)

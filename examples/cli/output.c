@@ -20,14 +20,80 @@ void cli_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/*
+ * The library's messages name what to do in its own words: API flags, functions and context
+ * paths, which the Python and Go bindings spell their own way. The tool shows its own spelling
+ * instead (an API flag keeps its name, with the option after it). Longer words come first where
+ * one starts another.
+ */
+static const struct {
+	const char *api, *cli;
+} cli_words[] = {
+    {"HOSTDEV_BIND_GROUP", "HOSTDEV_BIND_GROUP (hostdev bind --group)"},
+    {"HOSTDEV_BIND_FORCE", "HOSTDEV_BIND_FORCE (hostdev bind --force)"},
+    {"HOSTDEV_SRIOV_FORCE", "HOSTDEV_SRIOV_FORCE (hostdev sriov --force)"},
+    {"HOSTDEV_RESTORE_FORGET_GONE", "HOSTDEV_RESTORE_FORGET_GONE (hostdev restore --forget-gone)"},
+    {"HOSTDEV_RESTORE_UNJOURNALED", "HOSTDEV_RESTORE_UNJOURNALED (hostdev restore --reprobe)"},
+    {"the context's root (hostdev_ctx_set_root())", "--root"},
+    {"the context's HOSTDEV_PATH_MODULES path", "--modules-dir"},
+    {"the context's HOSTDEV_PATH_STATE path", "--state-dir"},
+    {"the context's HOSTDEV_PATH_CONFIG path", "--config-dir"},
+    {"hostdev_mdev_types_read()", "`hostdev mdev types`"},
+    {"hostdev_mdev_list_read()", "`hostdev mdev list`"},
+    {"hostdev_mdev_remove()", "hostdev mdev remove UUID"},
+    {"hostdev_pci_enum_new()", "`hostdev list`"},
+    {"hostdev_sriov_set_num_vfs()", "hostdev sriov --vfs"},
+    {"hostdev_sriov_pf_new()", "hostdev sriov ADDRESS"},
+    {"hostdev_sriov_options.timeout_ms", "hostdev sriov --timeout"},
+    {"hostdev_vfio_restore_all()", "hostdev restore --all"},
+    {"hostdev_vfio_restore()", "hostdev restore ADDRESS"},
+    {"hostdev_vfio_check()", "`hostdev check`"},
+    {"hostdev_vfio_persist_remove() and hostdev_vfio_persist_add()", "hostdev persist add/remove"},
+    {"hostdev_vfio_persist_add()", "hostdev persist add ADDRESS"},
+};
+
+char *cli_spelling(const char *message)
+{
+	size_t size = strlen(message) + 1, len = 0;
+	char *out;
+
+	/* Room for every replacement (an over-estimate: each adds its whole CLI text). */
+	for (size_t k = 0; k < sizeof(cli_words) / sizeof(cli_words[0]); k++)
+		for (const char *p = strstr(message, cli_words[k].api); p;
+		     p = strstr(p + 1, cli_words[k].api))
+			size += strlen(cli_words[k].cli);
+	out = malloc(size);
+	if (!out)
+		return NULL;
+	for (const char *p = message; *p;) {
+		size_t k = 0;
+
+		while (k < sizeof(cli_words) / sizeof(cli_words[0]) &&
+		       strncmp(p, cli_words[k].api, strlen(cli_words[k].api)) != 0)
+			k++;
+		if (k < sizeof(cli_words) / sizeof(cli_words[0])) {
+			memcpy(out + len, cli_words[k].cli, strlen(cli_words[k].cli));
+			len += strlen(cli_words[k].cli);
+			p += strlen(cli_words[k].api);
+		} else {
+			out[len++] = *p++;
+		}
+	}
+	out[len] = '\0';
+	return out;
+}
+
 int cli_lib_error(struct cli *cli, int err, const char *what)
 {
 	const char *message = cli->ctx ? hostdev_ctx_get_error(cli->ctx) : "";
 
 	/* The library's message already names the device or path and the remedy. */
-	if (message[0])
-		cli_error("%s", message);
-	else if (what && what[0])
+	if (message[0]) {
+		char *spelled = cli_spelling(message);
+
+		cli_error("%s", spelled ? spelled : message);
+		free(spelled);
+	} else if (what && what[0])
 		cli_error("%s: %s", what, strerror(err < 0 ? -err : err));
 	else
 		cli_error("%s", strerror(err < 0 ? -err : err));

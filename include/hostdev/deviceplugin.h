@@ -77,9 +77,16 @@ int hostdev_dp_loop_stop_thread(hostdev_dp_loop *loop);
 /** A list of advertised devices: id, health and NUMA node. */
 typedef struct hostdev_dp_devices hostdev_dp_devices;
 
-/** Returns 0 or -ENOMEM. */
+/** On success *@out holds a new reference. Returns 0 or -ENOMEM. */
 int hostdev_dp_devices_new(hostdev_dp_devices **out);
-/** NULL-safe; always returns NULL. */
+/** Take a reference; returns @devices (NULL-safe). Since HOSTDEV_1.2. */
+hostdev_dp_devices *hostdev_dp_devices_ref(hostdev_dp_devices *devices);
+/** Drop a reference, the last one frees; NULL-safe, always returns NULL. Since HOSTDEV_1.2. */
+hostdev_dp_devices *hostdev_dp_devices_unref(hostdev_dp_devices *devices);
+/**
+ * Deprecated name of hostdev_dp_devices_unref(), kept for programs built against HOSTDEV_1:
+ * drops a reference exactly as it does. New code calls hostdev_dp_devices_unref().
+ */
 hostdev_dp_devices *hostdev_dp_devices_free(hostdev_dp_devices *devices);
 /**
  * Add a device. @id is 1-63 characters of [A-Za-z0-9._:-] starting and ending with an
@@ -327,12 +334,26 @@ typedef struct hostdev_dp_config hostdev_dp_config;
 
 /**
  * Parse a config from @json (NUL-terminated). Every error names the resource (by index and
- * name), the key and what is wrong. Returns 0, -EINVAL, -ENOMEM.
+ * name), the key and what is wrong. On success *@out holds a new reference. Returns 0, -EINVAL,
+ * -ENOMEM.
  */
 int hostdev_dp_config_parse(hostdev_ctx *ctx, const char *json, hostdev_dp_config **out);
 /** Read and parse the config file @path. Also -ENOENT, -EACCES... of reading it. */
 int hostdev_dp_config_load(hostdev_ctx *ctx, const char *path, hostdev_dp_config **out);
-/** NULL-safe; always returns NULL. */
+/**
+ * Take a reference; returns @config (NULL-safe). A config is immutable, and references may be
+ * taken and dropped from any thread. Since HOSTDEV_1.2.
+ */
+hostdev_dp_config *hostdev_dp_config_ref(hostdev_dp_config *config);
+/**
+ * Drop a reference, the last one frees (resources resolved from the config and built-in servers
+ * keep their own); NULL-safe, always returns NULL. Since HOSTDEV_1.2.
+ */
+hostdev_dp_config *hostdev_dp_config_unref(hostdev_dp_config *config);
+/**
+ * Deprecated name of hostdev_dp_config_unref(), kept for programs built against HOSTDEV_1: drops
+ * a reference exactly as it does. New code calls hostdev_dp_config_unref().
+ */
 hostdev_dp_config *hostdev_dp_config_free(hostdev_dp_config *config);
 
 /** Kinds of resources. */
@@ -349,12 +370,20 @@ enum hostdev_dp_kind {
 typedef struct hostdev_dp_resources hostdev_dp_resources;
 
 /**
- * Apply @config to the host of @ctx. Returns 0, -EINVAL (two entries give the same resource name
- * on this host; the message names both), -ENOMEM, or an enumeration error.
+ * Apply @config to the host of @ctx; on success *@out holds a new reference. Returns 0, -EINVAL
+ * (two entries give the same resource name on this host; the message names both), -ENOMEM, or an
+ * enumeration error.
  */
 int hostdev_dp_resources_resolve(hostdev_ctx *ctx, const hostdev_dp_config *config,
 				 hostdev_dp_resources **out);
-/** NULL-safe; always returns NULL. */
+/** Take a reference; returns @resources (NULL-safe). Since HOSTDEV_1.2. */
+hostdev_dp_resources *hostdev_dp_resources_ref(hostdev_dp_resources *resources);
+/** Drop a reference, the last one frees; NULL-safe, always returns NULL. Since HOSTDEV_1.2. */
+hostdev_dp_resources *hostdev_dp_resources_unref(hostdev_dp_resources *resources);
+/**
+ * Deprecated name of hostdev_dp_resources_unref(), kept for programs built against HOSTDEV_1:
+ * drops a reference exactly as it does. New code calls hostdev_dp_resources_unref().
+ */
 hostdev_dp_resources *hostdev_dp_resources_free(hostdev_dp_resources *resources);
 /** Number of resources, sorted by name. */
 size_t hostdev_dp_resources_get_count(const hostdev_dp_resources *resources);

@@ -31,6 +31,7 @@ struct dp_device {
 };
 
 struct hostdev_dp_devices {
+	int refcount; /* atomic: a plugin may keep a list it handed over */
 	struct dp_device *items;
 	size_t count;
 	size_t capacity;

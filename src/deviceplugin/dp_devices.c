@@ -41,13 +41,27 @@ HOSTDEV_EXPORT int hostdev_dp_devices_new(hostdev_dp_devices **out)
 	devices = calloc(1, sizeof(*devices));
 	if (!devices)
 		return -ENOMEM;
+	devices->refcount = 1;
 	*out = devices;
 	return 0;
 }
 
+HOSTDEV_EXPORT hostdev_dp_devices *hostdev_dp_devices_ref(hostdev_dp_devices *devices)
+{
+	if (devices)
+		__atomic_add_fetch(&devices->refcount, 1, __ATOMIC_RELAXED);
+	return devices;
+}
+
+/* The name of HOSTDEV_1, kept: the ABI is add-only. */
 HOSTDEV_EXPORT hostdev_dp_devices *hostdev_dp_devices_free(hostdev_dp_devices *devices)
 {
-	if (!devices)
+	return hostdev_dp_devices_unref(devices);
+}
+
+HOSTDEV_EXPORT hostdev_dp_devices *hostdev_dp_devices_unref(hostdev_dp_devices *devices)
+{
+	if (!devices || __atomic_sub_fetch(&devices->refcount, 1, __ATOMIC_ACQ_REL) > 0)
 		return NULL;
 	for (size_t i = 0; i < devices->count; i++)
 		free(devices->items[i].id);
@@ -129,7 +143,7 @@ hostdev_dp_devices *dp_devices_copy(const hostdev_dp_devices *devices)
 		const struct dp_device *d = &devices->items[i];
 
 		if (hostdev_dp_devices_add(copy, d->id, d->healthy, d->numa_node) < 0)
-			return hostdev_dp_devices_free(copy);
+			return hostdev_dp_devices_unref(copy);
 	}
 	return copy;
 }

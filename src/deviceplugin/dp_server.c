@@ -113,7 +113,7 @@ static void server_free(hostdev_dp_server *server)
 {
 	listing_cancel(server);
 	grpc_server_free(server->grpc);
-	hostdev_dp_devices_free(server->devices);
+	hostdev_dp_devices_unref(server->devices);
 	if (server->ops.destroy)
 		server->ops.destroy(server->userdata);
 	free(server->resource_name);
@@ -358,10 +358,10 @@ static size_t count_healthy(const hostdev_dp_devices *devices)
 void dp_server_replace_devices(hostdev_dp_server *server, hostdev_dp_devices *devices)
 {
 	if (dp_devices_equal(server->devices, devices)) {
-		hostdev_dp_devices_free(devices);
+		hostdev_dp_devices_unref(devices);
 		return;
 	}
-	hostdev_dp_devices_free(server->devices);
+	hostdev_dp_devices_unref(server->devices);
 	server->devices = devices;
 	if (server->started)
 		log_info(server->ctx, "resource %s: %zu devices, %zu healthy; sending the new list",
@@ -390,7 +390,7 @@ static void listing_free(struct dp_listing *l)
 {
 	if (!l)
 		return;
-	hostdev_dp_devices_free(l->devices);
+	hostdev_dp_devices_unref(l->devices);
 	free(l);
 }
 
@@ -536,7 +536,7 @@ static int server_list_devices(hostdev_dp_server *server)
 		return r;
 	r = server->ops.list_devices(server->userdata, devices);
 	if (r < 0) {
-		hostdev_dp_devices_free(devices);
+		hostdev_dp_devices_unref(devices);
 		return hostdev_error(server->ctx, r,
 				     "resource %s: the plugin could not list the devices: %s",
 				     server->resource_name, strerror(-r));

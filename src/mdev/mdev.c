@@ -250,7 +250,7 @@ static int resolve_parent(hostdev_ctx *ctx, const char *name, struct parents *ps
 	if (!found)
 		return hostdev_error(ctx, -ENODEV,
 				     "%s: no such mdev parent (neither %s/%s/%s nor a PCI device); "
-				     "`hostdev mdev types` lists the parents",
+				     "hostdev_mdev_types_read() lists the parents",
 				     key, ctx_sysfs(ctx), class_mdev_bus, key);
 	if (!has_types_dir(dir))
 		return hostdev_error(ctx, -EOPNOTSUPP,
@@ -718,7 +718,7 @@ static const char *create_advice(int err)
 		       "of this parent or choose a smaller type";
 	case EBUSY:
 		return "the parent is busy (a different type is in use on it, or it is being "
-		       "reset): check `hostdev mdev list` and dmesg";
+		       "reset): check the parent's mdevs (hostdev_mdev_list_read()) and dmesg";
 	case ENODEV:
 		return "the parent went away or its driver was unbound";
 	case EPERM:
@@ -796,7 +796,7 @@ HOSTDEV_EXPORT int hostdev_mdev_create(hostdev_ctx *ctx, const char *parent, con
 		r = hostdev_error(ctx, -ENOSPC,
 				  "%s: no instances of mdev type %s are left "
 				  "(available_instances is 0): remove an mdev of this parent "
-				  "(hostdev mdev list) or choose another type",
+				  "(hostdev_mdev_list_read() lists them) or choose another type",
 				  p->name, type);
 		goto out;
 	}
@@ -830,7 +830,7 @@ HOSTDEV_EXPORT int hostdev_mdev_create(hostdev_ctx *ctx, const char *parent, con
 		    ctx, r,
 		    "%s: creating mdev %s of type %s (writing to %s) did not return within %u "
 		    "ms: the vendor driver is still working or hung; the kernel may still "
-		    "create it (check `hostdev mdev list` and dmesg before retrying)",
+		    "create it (check hostdev_mdev_list_read() and dmesg before retrying)",
 		    p->name, id, type, create, timeout_ms);
 		goto out;
 	}
@@ -842,7 +842,7 @@ HOSTDEV_EXPORT int hostdev_mdev_create(hostdev_ctx *ctx, const char *parent, con
 	if (wait_presence(ctx, path, true, timeout_ms) < 0) {
 		r = hostdev_error(ctx, -ETIMEDOUT,
 				  "%s: the kernel accepted mdev %s but %s did not appear within "
-				  "%u ms; check `hostdev mdev list` later",
+				  "%u ms; check hostdev_mdev_list_read() later",
 				  p->name, id, path, timeout_ms);
 		goto out;
 	}
@@ -886,7 +886,7 @@ HOSTDEV_EXPORT int hostdev_mdev_remove(hostdev_ctx *ctx, const char *uuid,
 	if (!path_exists(dir))
 		return hostdev_error(ctx, -ENODEV,
 				     "mdev %s: no such mediated device under %s/%s "
-				     "(`hostdev mdev list` shows them)",
+				     "(hostdev_mdev_list_read() lists them)",
 				     id, ctx_sysfs(ctx), bus_mdev_devices);
 	log_debug(ctx, "mdev %s: write '1' to %s", id, path);
 	r = attr_write_watchdog(path, "1", timeout_ms);
@@ -906,10 +906,11 @@ HOSTDEV_EXPORT int hostdev_mdev_remove(hostdev_ctx *ctx, const char *uuid,
 				     r == -EBUSY ? "it is in use (a VM holds it): stop the VM first"
 						 : "the vendor driver refused: dmesg says why");
 	if (wait_presence(ctx, dir, false, timeout_ms) < 0)
-		return hostdev_error(ctx, -ETIMEDOUT,
-				     "mdev %s: the kernel accepted the removal but the device is "
-				     "still there after %u ms; check `hostdev mdev list` later",
-				     id, timeout_ms);
+		return hostdev_error(
+		    ctx, -ETIMEDOUT,
+		    "mdev %s: the kernel accepted the removal but the device is "
+		    "still there after %u ms; check hostdev_mdev_list_read() later",
+		    id, timeout_ms);
 	log_info(ctx, "mdev %s removed", id);
 	return 0;
 }

@@ -115,6 +115,24 @@ struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx);
 const char *ctx_slot_for(hostdev_ctx *ctx, const char *bus_slot);
 void pci_slots_refresh(hostdev_ctx *ctx);
 
+/*
+ * pci_address_check.c: the one way the library rejects a malformed PCI address. The form, for
+ * messages that explain it themselves (the config parser):
+ */
+#define PCI_ADDRESS_FORM                                                                           \
+	"DDDD:BB:DD.F in hex (domain, bus, device 00-1f, function 0-7), such as 0000:3b:00.0; "    \
+	"the "                                                                                     \
+	"domain may be left out (3b:00.0 is 0000:3b:00.0)"
+/* "'TEXT' is not a PCI address (what is wrong): expected <PCI_ADDRESS_FORM>" into @buf. */
+void pci_address_explain(const char *text, char *buf, size_t size);
+/*
+ * Parse @text (NULL allowed) into @out and, when @canonical is not NULL, its canonical form
+ * (HOSTDEV_PCI_ADDRESS_MAX bytes). On failure sets the context error to pci_address_explain()'s
+ * message, after @what when not NULL ("protected address"), and returns -EINVAL.
+ */
+int pci_address_parse_or_explain(hostdev_ctx *ctx, const char *what, const char *text,
+				 struct hostdev_pci_address *out, char *canonical);
+
 /* pci_sriov.c: true for "virtfn<N>", the links from a PF to its VFs. */
 bool is_virtfn_link(const char *name);
 

@@ -169,21 +169,15 @@ int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
 	dev->refcount = 1;
 	dev->ctx = hostdev_ctx_ref(ctx);
 	dev->vf_index = -1;
-	r = hostdev_pci_address_parse(name, &dev->addr);
-	if (r < 0) {
-		r = hostdev_error(ctx, -EINVAL,
-				  "'%s' is not a PCI address: expected DDDD:BB:SS.F such as "
-				  "0000:3b:00.0",
-				  name);
+	r = pci_address_parse_or_explain(ctx, NULL, name, &dev->addr, dev->address);
+	if (r < 0)
 		goto fail;
-	}
-	hostdev_pci_address_format(&dev->addr, dev->address, sizeof(dev->address));
 
 	dirfd = openat(devices_dirfd, dev->address, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0 && errno == ENOENT) {
 		r = hostdev_error(ctx, -ENODEV,
 				  "%s: no such PCI device under %s/%s (check the address with "
-				  "`hostdev list`)",
+				  "hostdev_pci_enum_new())",
 				  dev->address, ctx_sysfs(ctx), pci_devices_dir);
 		goto fail;
 	}
@@ -222,12 +216,9 @@ HOSTDEV_EXPORT int hostdev_pci_device_new(hostdev_ctx *ctx, const char *address,
 
 	if (!ctx || !out)
 		return -EINVAL;
-	if (!address || hostdev_pci_address_parse(address, &addr) < 0)
-		return hostdev_error(ctx, -EINVAL,
-				     "'%s' is not a PCI address: expected DDDD:BB:SS.F or BB:SS.F, "
-				     "such as 0000:3b:00.0",
-				     address ? address : "(null)");
-	hostdev_pci_address_format(&addr, canonical, sizeof(canonical));
+	r = pci_address_parse_or_explain(ctx, NULL, address, &addr, canonical);
+	if (r < 0)
+		return r;
 	if (path_join(path, sizeof(path), ctx_sysfs(ctx), pci_devices_dir) < 0)
 		return hostdev_error(ctx, -ENAMETOOLONG, "sysfs path '%s' is too long",
 				     ctx_sysfs(ctx));

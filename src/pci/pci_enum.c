@@ -208,7 +208,7 @@ static int start_scan(hostdev_pci_enum *e)
 	if (e->devices_fd < 0)
 		return hostdev_error(e->ctx, -errno,
 				     "cannot list PCI devices in %s (%s): is sysfs mounted there, "
-				     "or is --root wrong?",
+				     "or is the context's root (hostdev_ctx_set_root()) wrong?",
 				     path, strerror(errno));
 	r = sysfs_list_dir(e->devices_fd, ".", NULL, &names);
 	if (r < 0) {

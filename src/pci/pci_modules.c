@@ -63,11 +63,11 @@ struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx)
 	 */
 	r = kmod_load_resources(kmod);
 	if (r < 0) {
-		log_warn(
-		    ctx,
-		    "cannot load the module indexes of %s (%s): kernel modules may be missing "
-		    "from the output; install the kernel's modules or set HOSTDEV_PATH_MODULES",
-		    kmod_get_dirname(kmod), strerror(-r));
+		log_warn(ctx,
+			 "cannot load the module indexes of %s (%s): kernel modules may be missing "
+			 "from the output; install the kernel's modules, or point the context's "
+			 "HOSTDEV_PATH_MODULES path at them",
+			 kmod_get_dirname(kmod), strerror(-r));
 		/* No module tree at all: every lookup would only retry the failing opens. */
 		if (access(kmod_get_dirname(kmod), F_OK) != 0) {
 			kmod_unref(kmod);

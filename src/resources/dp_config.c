@@ -123,8 +123,19 @@ HOSTDEV_EXPORT int hostdev_dp_config_load(hostdev_ctx *ctx, const char *path,
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_dp_config *hostdev_dp_config_free(hostdev_dp_config *config)
+HOSTDEV_EXPORT hostdev_dp_config *hostdev_dp_config_ref(hostdev_dp_config *config)
+{
+	return dp_config_ref(config);
+}
+
+HOSTDEV_EXPORT hostdev_dp_config *hostdev_dp_config_unref(hostdev_dp_config *config)
 {
 	dp_config_unref(config);
 	return NULL;
+}
+
+/* The name of HOSTDEV_1, kept: the ABI is add-only. */
+HOSTDEV_EXPORT hostdev_dp_config *hostdev_dp_config_free(hostdev_dp_config *config)
+{
+	return hostdev_dp_config_unref(config);
 }

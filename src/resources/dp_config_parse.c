@@ -15,8 +15,9 @@
 #include <cjson/cJSON.h>
 
 #include "dp_config.h"
-#include "naming/naming.h"
 #include "core/core.h"
+#include "naming/naming.h"
+#include "pci/pci.h"
 
 struct perr {
 	char *buf;
@@ -211,8 +212,8 @@ static int parse_value(struct perr *e, enum value_syntax syntax, const char *key
 		r = dp_parse_pci_address(s, out);
 		if (r == -EINVAL)
 			return fail(e,
-				    "selectors.%s[%zu] \"%s\" is not a PCI address: write "
-				    "DDDD:BB:SS.F in hex, e.g. \"0000:3b:00.0\"",
+				    "selectors.%s[%zu] \"%s\" is not a PCI address: "
+				    "expected " PCI_ADDRESS_FORM,
 				    key, i, shown(s, sbuf, sizeof(sbuf)));
 		return r;
 	case V_SERIAL:
@@ -317,8 +318,8 @@ static int parse_pf(struct perr *e, const cJSON *object, size_t i, struct dp_pf_
 		r = dp_parse_pci_address(address->valuestring, &pf->address);
 		if (r == -EINVAL)
 			return fail(e,
-				    "selectors.pf[%zu].address \"%s\" is not a PCI address: write "
-				    "DDDD:BB:SS.F in hex, e.g. \"0000:3b:00.0\"",
+				    "selectors.pf[%zu].address \"%s\" is not a PCI address: "
+				    "expected " PCI_ADDRESS_FORM,
 				    i, shown(address->valuestring, sbuf, sizeof(sbuf)));
 		if (r < 0)
 			return r;

@@ -121,11 +121,12 @@ HOSTDEV_EXPORT int hostdev_dp_resources_resolve(hostdev_ctx *ctx, const hostdev_
 		free(res);
 		return -ENOMEM;
 	}
+	res->refcount = 1;
 	res->config = dp_config_ref((struct hostdev_dp_config *)config);
 	r = dp_match_run(ctx, config, config->n_specs - 1, -1, per_spec);
 	if (r < 0) {
 		free(per_spec);
-		hostdev_dp_resources_free(res);
+		hostdev_dp_resources_unref(res);
 		return r;
 	}
 	dp_strmap_init(&names);
@@ -136,7 +137,7 @@ HOSTDEV_EXPORT int hostdev_dp_resources_resolve(hostdev_ctx *ctx, const hostdev_
 		dp_matches_clear(&per_spec[i]);
 	free(per_spec);
 	if (r < 0) {
-		hostdev_dp_resources_free(res);
+		hostdev_dp_resources_unref(res);
 		return r;
 	}
 	if (res->count > 1)
@@ -145,9 +146,22 @@ HOSTDEV_EXPORT int hostdev_dp_resources_resolve(hostdev_ctx *ctx, const hostdev_
 	return 0;
 }
 
+HOSTDEV_EXPORT hostdev_dp_resources *hostdev_dp_resources_ref(hostdev_dp_resources *resources)
+{
+	if (resources)
+		__atomic_add_fetch(&resources->refcount, 1, __ATOMIC_RELAXED);
+	return resources;
+}
+
+/* The name of HOSTDEV_1, kept: the ABI is add-only. */
 HOSTDEV_EXPORT hostdev_dp_resources *hostdev_dp_resources_free(hostdev_dp_resources *resources)
 {
-	if (!resources)
+	return hostdev_dp_resources_unref(resources);
+}
+
+HOSTDEV_EXPORT hostdev_dp_resources *hostdev_dp_resources_unref(hostdev_dp_resources *resources)
+{
+	if (!resources || __atomic_sub_fetch(&resources->refcount, 1, __ATOMIC_ACQ_REL) > 0)
 		return NULL;
 	for (size_t i = 0; i < resources->count; i++)
 		resource_clear(&resources->items[i]);

@@ -15,6 +15,7 @@ struct dp_resource {
 };
 
 struct hostdev_dp_resources {
+	int refcount;			  /* atomic, as the config's */
 	struct hostdev_dp_config *config; /* a reference */
 	struct dp_resource *items;	  /* sorted by name */
 	size_t count;

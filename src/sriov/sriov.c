@@ -167,7 +167,7 @@ static int read_pf(hostdev_ctx *ctx, const char *address, hostdev_sriov_pf **out
 		if (hostdev_pci_device_is_sriov_vf(dev))
 			r = hostdev_error(ctx, -EOPNOTSUPP,
 					  "%s: is virtual function %d of PF %s; VFs are managed "
-					  "through their PF (hostdev sriov %s)",
+					  "through their PF (hostdev_sriov_set_num_vfs() on %s)",
 					  hostdev_pci_device_get_address(dev),
 					  hostdev_pci_device_get_vf_index(dev),
 					  hostdev_pci_device_get_pf_address(dev),
@@ -363,8 +363,9 @@ static const char *numvfs_advice(int err, const hostdev_sriov_pf *pf, char *buf,
 		snprintf(buf, size,
 			 "VFs are enabled and the kernel only takes a new count after 0, or the "
 			 "PF driver%s%s refuses while VFs are assigned; someone else may have "
-			 "changed the count meanwhile: check `hostdev sriov %s` and retry",
-			 pf->driver ? " " : "", pf->driver ? pf->driver : "", pf->address);
+			 "changed the count meanwhile: read the PF again (hostdev_sriov_pf_new()) "
+			 "and retry",
+			 pf->driver ? " " : "", pf->driver ? pf->driver : "");
 		break;
 	case ENOENT:
 		if (pf->driver)
@@ -374,11 +375,12 @@ static const char *numvfs_advice(int err, const hostdev_sriov_pf *pf, char *buf,
 				 "option that enables SR-IOV",
 				 pf->driver);
 		else
-			snprintf(buf, size,
-				 "the PF has no driver, and only the PF driver can create VFs: "
-				 "bind its driver first (hostdev restore %s, or `echo %s > "
-				 "/sys/bus/pci/drivers_probe`)",
-				 pf->address, pf->address);
+			snprintf(
+			    buf, size,
+			    "the PF has no driver, and only the PF driver can create VFs: "
+			    "bind its driver first (hostdev_vfio_restore() when libhostdev bound "
+			    "it to vfio-pci, or write %s to the kernel's bus/pci/drivers_probe)",
+			    pf->address);
 		break;
 	case ENOSPC:
 		snprintf(buf, size,
@@ -409,7 +411,9 @@ static const char *numvfs_advice(int err, const hostdev_sriov_pf *pf, char *buf,
 			 "release the VFs first");
 		break;
 	case ENODEV:
-		snprintf(buf, size, "the PF went away (hot-unplug or reset): check `hostdev list`");
+		snprintf(buf, size,
+			 "the PF went away (hot-unplug or reset): check that it is still there "
+			 "(hostdev_pci_enum_new())");
 		break;
 	case EOPNOTSUPP:
 		snprintf(buf, size, "the PF driver does not support changing the VF count");
@@ -449,10 +453,10 @@ static int write_numvfs(hostdev_ctx *ctx, const hostdev_sriov_pf *pf, unsigned i
 		    ctx, -ETIMEDOUT,
 		    "%s: writing %u to %s did not return within %u ms: the PF "
 		    "driver (%s) is still working or hung. The kernel may still "
-		    "complete the write: check `hostdev sriov %s` and dmesg before "
-		    "trying again (a new write waits for the same device lock)",
-		    pf->address, value, path, timeout_ms, pf->driver ? pf->driver : "none",
-		    pf->address);
+		    "complete the write: read the PF again (hostdev_sriov_pf_new()) and "
+		    "check dmesg before trying again (a new write waits for the same device "
+		    "lock)",
+		    pf->address, value, path, timeout_ms, pf->driver ? pf->driver : "none");
 	return hostdev_error(ctx, r, "%s: writing %u to sriov_numvfs failed (%s): %s", pf->address,
 			     value, strerror(-r), numvfs_advice(-r, pf, advice, sizeof(advice)));
 }
@@ -558,11 +562,13 @@ static int wait_links(hostdev_ctx *ctx, const hostdev_sriov_pf *pf, unsigned int
 				     "again later",
 				     pf->address, present, present == 1 ? " is" : "s are",
 				     timeout_ms);
-	return hostdev_error(ctx, -ETIMEDOUT,
-			     "%s: %u VFs enabled, but only %u of them have their virtfn/physfn "
-			     "links after %u ms: the kernel is still adding them; check `hostdev "
-			     "sriov %s` again later, or raise the timeout",
-			     pf->address, count, linked, timeout_ms, pf->address);
+	return hostdev_error(
+	    ctx, -ETIMEDOUT,
+	    "%s: %u VFs enabled, but only %u of them have their virtfn/physfn "
+	    "links after %u ms: the kernel is still adding them; read the PF again "
+	    "later (hostdev_sriov_pf_new()), or raise the timeout "
+	    "(hostdev_sriov_options.timeout_ms)",
+	    pf->address, count, linked, timeout_ms);
 }
 
 /*
@@ -621,13 +627,13 @@ static int check_in_use(hostdev_ctx *ctx, const hostdev_sriov_pf *pf,
 	if (busy > MAX_NAMED)
 		snprintf(names + strlen(names), sizeof(names) - strlen(names), " and %zu more",
 			 busy - MAX_NAMED);
-	return hostdev_error(ctx, -EBUSY,
-			     "%s: refusing to change the VF count from %u to %u: it destroys every "
-			     "VF, and %s %s handed to virtual machines. Give %s back first "
-			     "(hostdev restore ADDRESS), or pass HOSTDEV_SRIOV_FORCE (hostdev "
-			     "sriov --force) if no VM uses %s",
-			     pf->address, pf->num_vfs, num_vfs, names, busy == 1 ? "is" : "are",
-			     busy == 1 ? "it" : "them", busy == 1 ? "it" : "them");
+	return hostdev_error(
+	    ctx, -EBUSY,
+	    "%s: refusing to change the VF count from %u to %u: it destroys every "
+	    "VF, and %s %s handed to virtual machines. Give %s back first "
+	    "(hostdev_vfio_restore()), or pass HOSTDEV_SRIOV_FORCE if no VM uses %s",
+	    pf->address, pf->num_vfs, num_vfs, names, busy == 1 ? "is" : "are",
+	    busy == 1 ? "it" : "them", busy == 1 ? "it" : "them");
 }
 
 /* With HOSTDEV_SRIOV_FORCE: the destroyed VFs' records describe devices that no longer exist. */
@@ -678,8 +684,7 @@ static int set_locked(hostdev_ctx *ctx, const struct vfio_state *state, const ch
 			snprintf(why, sizeof(why), "%s", hostdev_ctx_get_error(ctx));
 			r = hostdev_error(ctx, r,
 					  "%s: cannot tell whether its VFs are in use: %s. Pass "
-					  "HOSTDEV_SRIOV_FORCE (hostdev sriov --force) to change "
-					  "the count anyway",
+					  "HOSTDEV_SRIOV_FORCE to change the count anyway",
 					  pf->address, why);
 			goto out;
 		}
@@ -767,11 +772,9 @@ HOSTDEV_EXPORT int hostdev_sriov_set_num_vfs(hostdev_ctx *ctx, const char *addre
 	if (flags & ~(unsigned int)HOSTDEV_SRIOV_FORCE)
 		return hostdev_error(ctx, -EINVAL, "unknown SR-IOV flags 0x%x",
 				     flags & ~(unsigned int)HOSTDEV_SRIOV_FORCE);
-	if (!address || hostdev_pci_address_parse(address, &addr) < 0)
-		return hostdev_error(ctx, -EINVAL,
-				     "'%s' is not a PCI address: expected DDDD:BB:SS.F or BB:SS.F, "
-				     "such as 0000:3b:00.0",
-				     address ? address : "(null)");
+	r = pci_address_parse_or_explain(ctx, NULL, address, &addr, NULL);
+	if (r < 0)
+		return r;
 	/* sriov_numvfs is a u16 in the kernel; anything larger is over every total anyway. */
 	if (num_vfs > 0xffff)
 		return hostdev_error(ctx, -ERANGE, "%s: %u VFs is more than any PF offers", address,

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "pci/pci.h"
 #include "vfio.h"
 
 #define PCI_CLASS_BRIDGE_PCI 0x0604
@@ -105,13 +106,11 @@ int vfio_options_get(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts,
 	for (size_t i = 0; i < opts->protected_count; i++) {
 		struct hostdev_pci_address addr;
 
-		if (!opts->protected_addresses[i] ||
-		    hostdev_pci_address_parse(opts->protected_addresses[i], &addr) < 0)
-			return hostdev_error(
-			    ctx, -EINVAL,
-			    "protected address '%s' is not a PCI address: expected "
-			    "DDDD:BB:SS.F",
-			    opts->protected_addresses[i] ? opts->protected_addresses[i] : "(null)");
+		int r = pci_address_parse_or_explain(ctx, "protected address",
+						     opts->protected_addresses[i], &addr, NULL);
+
+		if (r < 0)
+			return r;
 	}
 	out->owner = opts->owner;
 	if (opts->timeout_ms)
@@ -229,7 +228,8 @@ static int plan_add(struct bind_plan *plan, hostdev_pci_device *dev, bool reques
 
 static const char *iommu_remedy =
     "the IOMMU is off, so vfio-pci cannot take it. Enable VT-d (Intel) or AMD-Vi (AMD) in the "
-    "firmware and boot with intel_iommu=on or amd_iommu=on; `hostdev check` tells what is missing";
+    "firmware and boot with intel_iommu=on or amd_iommu=on; hostdev_vfio_check() tells what is "
+    "missing";
 
 /* Read the requested devices and refuse what can never be bound. */
 static int plan_requested(hostdev_ctx *ctx, const char *const *addresses, size_t count,
@@ -241,12 +241,9 @@ static int plan_requested(hostdev_ctx *ctx, const char *const *addresses, size_t
 		char canonical[HOSTDEV_PCI_ADDRESS_MAX];
 		int r;
 
-		if (!addresses[i] || hostdev_pci_address_parse(addresses[i], &addr) < 0)
-			return hostdev_error(ctx, -EINVAL,
-					     "'%s' is not a PCI address: expected DDDD:BB:SS.F or "
-					     "BB:SS.F, such as 0000:3b:00.0",
-					     addresses[i] ? addresses[i] : "(null)");
-		hostdev_pci_address_format(&addr, canonical, sizeof(canonical));
+		r = pci_address_parse_or_explain(ctx, NULL, addresses[i], &addr, canonical);
+		if (r < 0)
+			return r;
 		if (plan_find(plan, canonical))
 			continue;
 		r = hostdev_pci_device_new(ctx, canonical, &dev);
@@ -330,10 +327,9 @@ static int plan_groups(hostdev_ctx *ctx, struct bind_plan *plan, unsigned int fl
 		if (nconf)
 			return hostdev_error(ctx, -EBUSY,
 					     "%s: IOMMU group %d also holds %s, on host driver%s; "
-					     "a group can only be "
-					     "passed through whole: bind the group "
-					     "(HOSTDEV_BIND_GROUP, hostdev bind "
-					     "--group) or name those devices too",
+					     "a group can only be passed through whole: bind the "
+					     "whole group with HOSTDEV_BIND_GROUP or name those "
+					     "devices too",
 					     plan->devs[i].address, plan->devs[i].group, conflicts,
 					     nconf > 1 ? "s" : "");
 	}
@@ -361,16 +357,16 @@ static int plan_guard(hostdev_ctx *ctx, struct bind_plan *plan,
 			r = hostdev_error(
 			    ctx, -EPERM,
 			    "%s: refusing to hand it to vfio-pci: %s. Unbinding it would "
-			    "take it from the host; pass HOSTDEV_BIND_FORCE (hostdev "
-			    "bind --force) only if that is really meant",
+			    "take it from the host; pass HOSTDEV_BIND_FORCE only if that is "
+			    "really meant",
 			    d->address, why);
 		else
 			r = hostdev_error(
 			    ctx, -EPERM,
 			    "%s (in IOMMU group %d with the requested device): refusing "
 			    "to hand it to vfio-pci: %s. The group cannot be passed "
-			    "through without it; pass HOSTDEV_BIND_FORCE (hostdev bind "
-			    "--force) only if that is really meant",
+			    "through without it; pass HOSTDEV_BIND_FORCE only if that is really "
+			    "meant",
 			    d->address, d->group, why);
 	}
 	vfio_guard_clear(&guard);
@@ -404,9 +400,8 @@ static int plan_mdevs(hostdev_ctx *ctx, struct bind_plan *plan, unsigned int fla
 			    ctx, -EBUSY,
 			    "%s: %s. Unbinding its driver would destroy %s (and blocks while a "
 			    "virtual machine holds %s open): remove %s first "
-			    "(hostdev_mdev_remove(), "
-			    "hostdev mdev remove UUID), or pass HOSTDEV_BIND_FORCE (hostdev bind "
-			    "--force) if that is really meant",
+			    "(hostdev_mdev_remove()), or pass HOSTDEV_BIND_FORCE if that is really "
+			    "meant",
 			    d->address, why, n == 1 ? "it" : "them", n == 1 ? "it" : "one",
 			    n == 1 ? "it" : "them");
 	}
@@ -555,8 +550,8 @@ static void rollback(hostdev_ctx *ctx, const struct vfio_state *state, struct bi
 	r = vfio_journal_store(ctx, state, journal);
 	if (nfailed)
 		hostdev_error(ctx, err,
-			      "%s. Rolling back failed for %s (journal record%s kept): run hostdev "
-			      "restore --all",
+			      "%s. Rolling back failed for %s (journal record%s kept): restore "
+			      "them with hostdev_vfio_restore_all()",
 			      original, failed, nfailed > 1 ? "s" : "");
 	else if (r < 0)
 		hostdev_error(ctx, err,

@@ -49,7 +49,7 @@ static int journal_load_from(hostdev_ctx *ctx, const struct vfio_dir *dir,
 		    ctx, r,
 		    "the vfio journal %s/%s is corrupt (%s): nothing was changed and the file was "
 		    "kept. Devices it lists may still be on vfio-pci; inspect it, repair or move "
-		    "it aside, then restore those devices (hostdev restore --all, or by hand)",
+		    "it aside, then restore those devices (hostdev_vfio_restore_all(), or by hand)",
 		    dir->path, VFIO_JOURNAL_FILE, err);
 	return 0;
 }

@@ -116,7 +116,8 @@ static int lookup(hostdev_ctx *ctx, struct kmod_ctx *kmod, const char *name,
 		snprintf(detail, size,
 			 "module %s is not installed for this kernel (%s): install the kernel's "
 			 "module package (vfio is in the main modules package of most "
-			 "distributions) or set HOSTDEV_PATH_MODULES",
+			 "distributions), or point the context's HOSTDEV_PATH_MODULES path at "
+			 "the modules",
 			 name, kmod_get_dirname(kmod));
 		return -ENOENT;
 	}

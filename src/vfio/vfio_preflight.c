@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/core.h"
+#include "pci/pci.h"
 #include "vfio.h"
 
 struct check {
@@ -343,8 +344,8 @@ static int check_container(hostdev_ctx *ctx, hostdev_vfio_report *r, bool vfio_p
 		snprintf(msg, sizeof(msg), "%s does not exist yet: it appears when vfio is loaded",
 			 path);
 		return add_check(r, "vfio-container", title, HOSTDEV_CHECK_WARN, msg,
-				 "nothing to do: the first bind loads vfio (or run hostdev bind / "
-				 "modprobe vfio-pci)");
+				 "nothing to do: the first bind loads vfio (or load the vfio-pci "
+				 "module)");
 	}
 	snprintf(msg, sizeof(msg), "vfio-pci is loaded but %s does not exist", path);
 	return add_check(r, "vfio-container", title, HOSTDEV_CHECK_FAIL, msg,
@@ -378,17 +379,17 @@ static int judge(hostdev_ctx *ctx, hostdev_vfio_report *r, hostdev_pci_device *d
 	why = vfio_guard_lookup(guard, addr);
 	if (why) {
 		snprintf(msg, sizeof(msg), "host-critical: %s", why);
-		return add_device(
-		    r, addr, HOSTDEV_CHECK_FAIL, msg,
-		    "keep it with the host (hostdev bind --force overrides the guard)");
+		return add_device(r, addr, HOSTDEV_CHECK_FAIL, msg,
+				  "keep it with the host (HOSTDEV_BIND_FORCE overrides the guard)");
 	}
 	if (vfio_mdev_conflicts(ctx, dev, blocked_why, sizeof(blocked_why))) {
 		snprintf(msg, sizeof(msg), "not assignable while %s (binding it destroys them)",
 			 blocked_why);
-		return add_device(r, addr, HOSTDEV_CHECK_FAIL, msg,
-				  "pass through the mediated devices instead, or remove them first "
-				  "(hostdev mdev remove UUID) when no VM uses them; hostdev bind "
-				  "--force overrides this");
+		return add_device(
+		    r, addr, HOSTDEV_CHECK_FAIL, msg,
+		    "pass through the mediated devices instead, or remove them first "
+		    "(hostdev_mdev_remove()) when no VM uses them; HOSTDEV_BIND_FORCE "
+		    "overrides this");
 	}
 	n = hostdev_pci_device_get_iommu_group_member_count(dev);
 	for (size_t i = 0; i < n; i++) {
@@ -425,8 +426,7 @@ static int judge(hostdev_ctx *ctx, hostdev_vfio_report *r, hostdev_pci_device *d
 	if (nconf) {
 		snprintf(msg, sizeof(msg), "IOMMU group %d also holds %s", group, conflicts);
 		snprintf(remedy, sizeof(remedy),
-			 "bind the whole group (hostdev bind --group %s, HOSTDEV_BIND_GROUP)",
-			 addr);
+			 "bind %s with HOSTDEV_BIND_GROUP, which binds the whole group", addr);
 		return add_device(r, addr, HOSTDEV_CHECK_WARN, msg, remedy);
 	}
 	snprintf(msg, sizeof(msg), "assignable (IOMMU group %d, driver %s)", group,
@@ -485,10 +485,10 @@ HOSTDEV_EXPORT int hostdev_vfio_check(hostdev_ctx *ctx, const char *const *addre
 	for (size_t i = 0; i < count; i++) {
 		struct hostdev_pci_address a;
 
-		if (!addresses[i] || hostdev_pci_address_parse(addresses[i], &a) < 0)
-			return hostdev_error(ctx, -EINVAL,
-					     "'%s' is not a PCI address: expected DDDD:BB:SS.F",
-					     addresses[i] ? addresses[i] : "(null)");
+		int err = pci_address_parse_or_explain(ctx, NULL, addresses[i], &a, NULL);
+
+		if (err < 0)
+			return err;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r)

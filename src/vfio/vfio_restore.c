@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pci/pci.h"
 #include "vfio.h"
 
 struct restore_run {
@@ -194,8 +195,7 @@ static int restore_record(struct restore_run *run, const struct vfio_record *rec
 			 ctx_sysfs(ctx), forget ? "record dropped" : "record kept",
 			 forget ? ""
 				: ": restore it when it is back, or drop the records of "
-				  "gone devices (HOSTDEV_RESTORE_FORGET_GONE, hostdev restore "
-				  "--forget-gone)");
+				  "gone devices with HOSTDEV_RESTORE_FORGET_GONE");
 		return add(run, rec->address, HOSTDEV_VFIO_OUTCOME_GONE, NULL, !forget, msg);
 	}
 	if (r == 0)
@@ -221,8 +221,8 @@ static int restore_record(struct restore_run *run, const struct vfio_record *rec
 			snprintf(why, sizeof(why), "%s", hostdev_ctx_get_error(ctx));
 			hostdev_error(ctx, r,
 				      "%s. Its journal record is kept: fix the cause and "
-				      "retry (hostdev restore %s)",
-				      why, rec->address);
+				      "retry (hostdev_vfio_restore())",
+				      why);
 			note_failure(run, r);
 			return add(run, rec->address, HOSTDEV_VFIO_OUTCOME_FAILED, NULL, true,
 				   hostdev_ctx_get_error(ctx));
@@ -281,8 +281,7 @@ static int check_unjournaled(hostdev_ctx *ctx, const char *address, unsigned int
 		    ctx, -ENOENT,
 		    "%s: is on vfio-pci but the journal has no record of it (it was "
 		    "not bound by libhostdev), so its original driver is unknown; "
-		    "pass HOSTDEV_RESTORE_UNJOURNALED (hostdev restore --reprobe) to "
-		    "let the kernel choose a driver",
+		    "pass HOSTDEV_RESTORE_UNJOURNALED to let the kernel choose a driver",
 		    address);
 	return 0;
 }
@@ -348,14 +347,9 @@ static int restore_locked(struct restore_run *run, const struct vfio_state *stat
 		char canonical[HOSTDEV_PCI_ADDRESS_MAX];
 		ssize_t idx;
 
-		if (!addresses[i] || hostdev_pci_address_parse(addresses[i], &addr) < 0) {
-			r = hostdev_error(ctx, -EINVAL,
-					  "'%s' is not a PCI address: expected DDDD:BB:SS.F or "
-					  "BB:SS.F, such as 0000:3b:00.0",
-					  addresses[i] ? addresses[i] : "(null)");
+		r = pci_address_parse_or_explain(ctx, NULL, addresses[i], &addr, canonical);
+		if (r < 0)
 			goto out;
-		}
-		hostdev_pci_address_format(&addr, canonical, sizeof(canonical));
 		idx = index_find(order, journal.count, canonical);
 		if (idx >= 0)
 			selected[idx] = true;

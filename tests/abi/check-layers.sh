@@ -27,13 +27,13 @@ naming: core
 pci: core
 usb: core
 monitor: core pci usb
-vfio: core
+vfio: core pci
 sriov: core pci vfio
 mdev: core
 loop: core
 grpc: core loop
 deviceplugin: core naming loop grpc
-resources: core naming
+resources: core naming pci
 plugins: core loop resources
 EOF
 if [ -n "${HOSTDEV_LAYERS_TABLE:-}" ]; then

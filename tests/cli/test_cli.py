@@ -413,8 +413,10 @@ def case_show_errors(env):
                       "(check the address with `hostdev list`)\n" % env.root)
     env.expect(["show", "--json", "0000:3b:1f.0"], 1, stdout="")
     env.expect(["show", "zz"], 2, stdout="",
-               stderr="hostdev: show: 'zz' is not a PCI address: expected DDDD:BB:SS.F or "
-                      "BB:SS.F, such as 0000:3b:00.0" + see)
+               stderr="hostdev: show: 'zz' is not a PCI address (it does not have the form "
+                      "[DDDD:]BB:DD.F): expected DDDD:BB:DD.F in hex (domain, bus, device 00-1f, "
+                      "function 0-7), such as 0000:3b:00.0; the domain may be left out (3b:00.0 "
+                      "is 0000:3b:00.0)" + see)
     env.expect(["show", "3b:00.8"], 2, stdout="")
     env.expect(["show"], 2, stdout="", stderr="hostdev: show: missing ADDRESS" + see)
     env.expect(["show", "--json"], 2, stdout="", stderr="hostdev: show: missing ADDRESS" + see)

@@ -104,8 +104,17 @@ static void test_devices(void **state)
 	assert_null(hostdev_dp_devices_get_id(d, 6));
 	assert_int_equal(hostdev_dp_devices_is_healthy(d, 6), -1);
 	assert_int_equal(hostdev_dp_devices_get_numa_node(d, 6), -1);
+	/* _ref/_unref (HOSTDEV_1.2); the HOSTDEV_1 name _free drops one reference, no more. */
+	assert_ptr_equal(hostdev_dp_devices_ref(d), d);
 	assert_null(hostdev_dp_devices_free(d));
+	assert_int_equal(hostdev_dp_devices_get_count(d), 6);
+	assert_ptr_equal(hostdev_dp_devices_ref(d), d);
+	assert_null(hostdev_dp_devices_unref(d));
+	assert_string_equal(hostdev_dp_devices_get_id(d, 0), "0000:3b:02.1");
+	assert_null(hostdev_dp_devices_unref(d));
 	assert_null(hostdev_dp_devices_free(NULL));
+	assert_null(hostdev_dp_devices_unref(NULL));
+	assert_null(hostdev_dp_devices_ref(NULL));
 	assert_int_equal(hostdev_dp_devices_get_count(NULL), 0);
 }
 

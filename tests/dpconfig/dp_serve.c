@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dpconfig-serve: %s\n", hostdev_ctx_get_error(ctx));
 		return 1;
 	}
-	hostdev_dp_config_free(config);
+	hostdev_dp_config_unref(config);
 	hostdev_dp_server_options_init(&opts);
 	opts.device_plugin_dir = argv[1];
 	opts.refresh_interval_ms = -1; /* the test says when */
@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 		printf("RESOURCE %s %s\n", hostdev_dp_resources_get_name(res, i),
 		       hostdev_dp_server_get_socket_path(servers[i]));
 	}
-	hostdev_dp_resources_free(res);
+	hostdev_dp_resources_unref(res);
 	if ((r = hostdev_dp_loop_start_thread(loop)) < 0)
 		return 1;
 	printf("READY\n");

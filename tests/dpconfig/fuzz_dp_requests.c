@@ -70,8 +70,8 @@ static void setup(void)
 			abort();
 		n_servers++;
 	}
-	hostdev_dp_resources_free(res);
-	hostdev_dp_config_free(config);
+	hostdev_dp_resources_unref(res);
+	hostdev_dp_config_unref(config);
 	if (n_servers == 0)
 		abort();
 	atexit(cleanup);

@@ -206,7 +206,9 @@ static const struct error_case error_cases[] = {
      "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"example.com/nic\", \"selectors\": "
      "{\"address\": [\"0000:3b:00.8\"]}}]}",
      "resources[0] \"example.com/nic\": selectors.address[0] \"0000:3b:00.8\" is not a PCI "
-     "address: write DDDD:BB:SS.F in hex, e.g. \"0000:3b:00.0\""},
+     "address: expected "
+     "DDDD:BB:DD.F in hex (domain, bus, device 00-1f, function 0-7), such as 0000:3b:00.0; the "
+     "domain may be left out (3b:00.0 is 0000:3b:00.0)"},
     {"pf not list",
      "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"example.com/vf\", \"selectors\": "
      "{\"pf\": {\"name\": \"ens1f0\"}}}]}",
@@ -251,7 +253,9 @@ static const struct error_case error_cases[] = {
      "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"example.com/vf\", \"selectors\": "
      "{\"pf\": [{\"address\": \"3b:00\"}]}}]}",
      "resources[0] \"example.com/vf\": selectors.pf[0].address \"3b:00\" is not a PCI address: "
-     "write DDDD:BB:SS.F in hex, e.g. \"0000:3b:00.0\""},
+     "expected "
+     "DDDD:BB:DD.F in hex (domain, bus, device 00-1f, function 0-7), such as 0000:3b:00.0; the "
+     "domain may be left out (3b:00.0 is 0000:3b:00.0)"},
     {"pf address not string",
      "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"example.com/vf\", \"selectors\": "
      "{\"pf\": [{\"address\": 59}]}}]}",

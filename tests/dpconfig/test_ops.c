@@ -121,8 +121,7 @@ static void test_pci_ops(void **state)
 	assert_int_equal(ops.allocate(p, ids, 2, resp), -EBUSY);
 	assert_string_equal(resp->error,
 			    "0000:07:00.0 of example.com/nic is bound to e1000e, not to vfio-pci, "
-			    "so no virtual machine can use it: bind it to vfio-pci (hostdev bind "
-			    "0000:07:00.0) and retry");
+			    "so no virtual machine can use it: bind it to vfio-pci and retry");
 	dp_response_free(resp);
 
 	resp = dp_response_new();

@@ -300,12 +300,11 @@ static void test_pci_allocate_errors(void **state)
 	expect_allocate_error(p, IDS("0000:05:00.0", "0000:07:00.0"), -EBUSY,
 			      "0000:07:00.0 of example.com/nic is bound to e1000e, not to "
 			      "vfio-pci, so no virtual machine can use it: bind it to vfio-pci "
-			      "(hostdev bind 0000:07:00.0) and retry");
+			      "and retry");
 	assert_int_equal(fakeroot_pci_set_driver(f->root, "0000:07:00.0", NULL), 0);
 	expect_allocate_error(p, IDS("0000:07:00.0"), -EBUSY,
 			      "0000:07:00.0 of example.com/nic has no driver, so no virtual "
-			      "machine can use it: bind it to vfio-pci (hostdev bind 0000:07:00.0) "
-			      "and retry");
+			      "machine can use it: bind it to vfio-pci and retry");
 	assert_int_equal(fakeroot_pci_remove(f->root, "0000:05:00.1", 0), 0);
 	expect_allocate_error(p, IDS("0000:05:00.1"), -ENODEV,
 			      "0000:05:00.1 of example.com/nic is no longer on this host "
@@ -315,7 +314,7 @@ static void test_pci_allocate_errors(void **state)
 	expect_allocate_error(p, IDS("0000:06:00.0"), -ENODEV,
 			      "/dev/vfio/8 of 0000:06:00.0 of example.com/nic does not exist: "
 			      "IOMMU group 8 is not usable yet (every device of the group must be "
-			      "on vfio-pci, e.g. hostdev bind --group) or the vfio modules are not "
+			      "on vfio-pci: bind the whole group) or the vfio modules are not "
 			      "loaded");
 	assert_int_equal(fakeroot_pci_add(f->root, "0000:04:00.0",
 					  &(struct fake_pci){.vendor = 0x8086,
@@ -503,14 +502,14 @@ static void test_mdev(void **state)
 	expect_allocate_error(p, IDS(MDEV_B), -ENODEV,
 			      "/dev/vfio/71 of mdev " MDEV_B " of nvidia.com/GRID_T4-1Q does not "
 			      "exist: IOMMU group 71 is not usable yet (every device of the group "
-			      "must be on vfio-pci, e.g. hostdev bind --group) or the vfio modules "
+			      "must be on vfio-pci: bind the whole group) or the vfio modules "
 			      "are not loaded");
 	assert_int_equal(fakeroot_remove(f->root, "sys/bus/mdev/devices/" MDEV_A), 0);
 	expect_list(p, MDEV_A ":U:1 " MDEV_B ":U:1");
 	expect_allocate_error(p, IDS(MDEV_A), -ENODEV,
-			      "mdev " MDEV_A " of nvidia.com/GRID_T4-1Q no longer exists (removed "
-			      "with hostdev mdev remove, or its parent went away): create it again "
-			      "or delete the pod so that it gets another device");
+			      "mdev " MDEV_A " of nvidia.com/GRID_T4-1Q no longer exists (it was "
+			      "removed, or its parent went away): create it again or delete the "
+			      "pod so that it gets another device");
 	/* A new mdev of the type is picked up. */
 	assert_int_equal(dp_tree_add_mdev(f->root, "0000:e0:00.0", "nvidia-222",
 					  "55555555-6666-7777-8888-999999999999", "74"),

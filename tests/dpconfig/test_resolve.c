@@ -77,7 +77,7 @@ static hostdev_dp_resources *resolve(struct fixture *f, const char *json)
 	if (hostdev_dp_resources_resolve(f->ctx, config, &res) < 0)
 		fail_msg("resolve: %s", hostdev_ctx_get_error(f->ctx));
 	/* The resources keep what they need of the config. */
-	hostdev_dp_config_free(config);
+	hostdev_dp_config_unref(config);
 	return res;
 }
 
@@ -492,6 +492,39 @@ static void test_api(void **state)
 	assert_int_equal(hostdev_dp_resources_resolve(f->ctx, NULL, &res), -EINVAL);
 }
 
+/*
+ * One lifetime word: _ref/_unref (HOSTDEV_1.2) on the config and the resources, and the HOSTDEV_1
+ * name _free still drops one reference, no more (ASan and valgrind see a use after free or a
+ * leak when either is wrong).
+ */
+static void test_ref_unref_and_free_alias(void **state)
+{
+	struct fixture *f = *state;
+	hostdev_dp_config *config = NULL;
+	hostdev_dp_resources *res = NULL;
+
+	assert_int_equal(hostdev_dp_config_parse(f->ctx,
+						 PCI("\"resourceName\": \"example.com/nic\"",
+						     "\"address\": [\"0000:06:00.0\"]"),
+						 &config),
+			 0);
+	assert_ptr_equal(hostdev_dp_config_ref(config), config);
+	assert_null(hostdev_dp_config_free(config)); /* the old name drops one of two */
+	assert_int_equal(hostdev_dp_resources_resolve(f->ctx, config, &res), 0);
+	assert_null(hostdev_dp_config_unref(config)); /* the resources keep theirs */
+	assert_ptr_equal(hostdev_dp_resources_ref(res), res);
+	assert_null(hostdev_dp_resources_unref(res));
+	assert_string_equal(hostdev_dp_resources_get_name(res, 0), "example.com/nic");
+	assert_ptr_equal(hostdev_dp_resources_ref(res), res);
+	assert_null(hostdev_dp_resources_free(res));
+	assert_int_equal(hostdev_dp_resources_get_device_count(res, 0), 1);
+	assert_null(hostdev_dp_resources_unref(res)); /* the last one frees */
+	assert_null(hostdev_dp_config_ref(NULL));
+	assert_null(hostdev_dp_config_unref(NULL));
+	assert_null(hostdev_dp_resources_ref(NULL));
+	assert_null(hostdev_dp_resources_unref(NULL));
+}
+
 static void expect_permitted(struct fixture *f, const char *json, const char *want_json,
 			     const char *want_yaml)
 {
@@ -647,6 +680,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_example, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ref_unref_and_free_alias, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_harvester, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_per_device, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_explicit, setup, teardown),

@@ -146,7 +146,7 @@ static void test_types_of_one_parent(void **state)
 	assert_true(contains(hostdev_ctx_get_error(f->ctx), "offers no mediated device types"));
 	assert_int_equal(hostdev_mdev_types_read(f->ctx, "0000:99:00.0", &t), -ENODEV);
 	assert_int_equal(hostdev_mdev_types_read(f->ctx, "nosuch", &t), -ENODEV);
-	assert_true(contains(hostdev_ctx_get_error(f->ctx), "hostdev mdev types"));
+	assert_true(contains(hostdev_ctx_get_error(f->ctx), "hostdev_mdev_types_read()"));
 	assert_int_equal(hostdev_mdev_types_read(f->ctx, "../mtty", &t), -EINVAL);
 	assert_int_equal(hostdev_mdev_types_read(f->ctx, "..", &t), -EINVAL);
 	assert_null(t);

@@ -365,8 +365,8 @@ static void test_autoprobe_off_then_vfio(void **state)
 	assert_true(contains(hostdev_ctx_get_error(f->ctx),
 			     "VF 0 0000:3b:02.0 (vfio-pci, bound by libhostdev for "
 			     "'vm-a\\x0a\\x1b[2J')"));
-	assert_true(contains(hostdev_ctx_get_error(f->ctx), "hostdev restore"));
-	assert_true(contains(hostdev_ctx_get_error(f->ctx), "--force"));
+	assert_true(contains(hostdev_ctx_get_error(f->ctx), "hostdev_vfio_restore()"));
+	assert_true(contains(hostdev_ctx_get_error(f->ctx), "HOSTDEV_SRIOV_FORCE"));
 	assert_int_equal(hostdev_sriov_set_num_vfs(f->ctx, NIC_PF, 4, NULL, 0), -EBUSY);
 	assert_int_equal(kmodel_log_count(f->root, "numvfs " NIC_PF " 0"), 0);
 	assert_true(present(f, "sys/bus/pci/devices/0000:3b:02.0"));

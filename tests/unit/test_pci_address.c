@@ -172,6 +172,52 @@ static void test_exhaustive_round_trip(void **state)
 	}
 }
 
+/*
+ * Every library call that takes a PCI address refuses a malformed one with the same message: what
+ * was given, what is wrong with it, and the expected form (pci_address_check.c).
+ */
+static void test_parse_or_explain(void **state)
+{
+	static const struct {
+		const char *text, *problem;
+	} cases[] = {
+	    {"", "it is empty"},
+	    {"zz", "it does not have the form [DDDD:]BB:DD.F"},
+	    {"3b:00", "it does not have the form [DDDD:]BB:DD.F"},
+	    {"0000:3b:00.8", "the function '8' is above 7"},
+	    {"0000:3b:20.0", "the device '20' is above 1f"},
+	    {"0000:3g:00.0", "the bus '3g' is not hex"},
+	    {"0000:3b0:00.0", "the bus '3b0' has more than 2 hex digits"},
+	    {"0000::00.0", "the bus is empty"},
+	    {"0000:3b:00.", "the function is empty"},
+	    {"123456789:3b:00.0", "the domain '123456789' has more than 8 hex digits"},
+	    {"3b:00.0.1", "it does not have the form [DDDD:]BB:DD.F"},
+	};
+	static const char *const form =
+	    "expected DDDD:BB:DD.F in hex (domain, bus, device 00-1f, function 0-7), such as "
+	    "0000:3b:00.0; the domain may be left out (3b:00.0 is 0000:3b:00.0)";
+	hostdev_ctx *ctx;
+	hostdev_pci_device *dev = NULL;
+	char expect[512];
+
+	(void)state;
+	assert_int_equal(hostdev_ctx_new(&ctx), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(expect, sizeof(expect), "'%s' is not a PCI address (%s): %s",
+			 cases[i].text, cases[i].problem, form);
+		assert_int_equal(hostdev_pci_device_new(ctx, cases[i].text, &dev), -EINVAL);
+		assert_string_equal(hostdev_ctx_get_error(ctx), expect);
+		/* The same words from the vfio calls that take addresses. */
+		assert_int_equal(hostdev_vfio_persist_remove(ctx, cases[i].text), -EINVAL);
+		assert_string_equal(hostdev_ctx_get_error(ctx), expect);
+	}
+	snprintf(expect, sizeof(expect), "no PCI address given (NULL): %s", form);
+	assert_int_equal(hostdev_pci_device_new(ctx, NULL, &dev), -EINVAL);
+	assert_string_equal(hostdev_ctx_get_error(ctx), expect);
+	assert_null(dev);
+	hostdev_ctx_unref(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +226,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_bad),
 	    cmocka_unit_test(test_format_errors),
 	    cmocka_unit_test(test_exhaustive_round_trip),
+	    cmocka_unit_test(test_parse_or_explain),
 	};
 
 	return cmocka_run_group_tests_name("pci_address", tests, NULL, NULL);

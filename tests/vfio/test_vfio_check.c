@@ -141,7 +141,7 @@ static void test_check_good_host(void **state)
 	assert_device(r, NIC, HOSTDEV_CHECK_PASS, "assignable (IOMMU group 2, driver e1000e)");
 	assert_device(r, GPU, HOSTDEV_CHECK_WARN, "also holds " AUDIO " (snd_hda_intel)");
 	assert_true(contains(hostdev_vfio_report_get_device_remedy(r, (size_t)find_device(r, GPU)),
-			     "--group"));
+			     "HOSTDEV_BIND_GROUP"));
 	assert_device(r, NVME, HOSTDEV_CHECK_FAIL, "mounted filesystem /");
 	assert_device(r, MGMT, HOSTDEV_CHECK_FAIL, "default route (br0)");
 	assert_device(r, NOGROUP, HOSTDEV_CHECK_FAIL, "no IOMMU group");
@@ -387,6 +387,16 @@ static void test_persist_corrupt(void **state)
 	    0);
 	assert_int_equal(hostdev_vfio_persist_read(f->ctx, &list), -EBADMSG);
 	assert_true(contains(hostdev_ctx_get_error(f->ctx), "entry 0 is invalid"));
+	/* cJSON would cut the address at the escaped NUL and read a valid one: refused instead */
+	assert_int_equal(
+	    fakeroot_write(f->root, "etc/hostdev/vfio-devices.json",
+			   "{\"format\":\"libhostdev-vfio-devices\",\"version\":1,\"devices\":[{"
+			   "\"address\":\"" NIC
+			   "\\u0000 junk\",\"vendor_id\":\"8086\",\"device_id\":\"10d3\"}]}"),
+	    0);
+	assert_int_equal(hostdev_vfio_persist_read(f->ctx, &list), -EBADMSG);
+	assert_true(contains(hostdev_ctx_get_error(f->ctx), "\\u0000"));
+	assert_true(contains(hostdev_ctx_get_error(f->ctx), "devices[0].address"));
 }
 
 static void test_modprobe_conf(void **state)

@@ -186,7 +186,8 @@ static void test_check_says_why(void **state)
 	assert_int_equal(hostdev_vfio_report_get_device_status(report, 0), HOSTDEV_CHECK_FAIL);
 	assert_true(contains(hostdev_vfio_report_get_device_message(report, 0),
 			     "hosts 1 active mediated device: " VGPU_MDEV0));
-	assert_true(contains(hostdev_vfio_report_get_device_remedy(report, 0), "mdev remove"));
+	assert_true(
+	    contains(hostdev_vfio_report_get_device_remedy(report, 0), "hostdev_mdev_remove()"));
 	assert_int_equal(hostdev_vfio_report_get_device_status(report, 1), HOSTDEV_CHECK_PASS);
 	assert_int_equal(hostdev_vfio_report_get_device_status(report, 2), HOSTDEV_CHECK_FAIL);
 	assert_true(contains(hostdev_vfio_report_get_device_message(report, 2), "SR-IOV PF"));

@@ -27,7 +27,9 @@ func ParseAddress(text string) (PCIAddress, error) {
 	a := capi.Hdb_pci_address_parse(text, rc)
 	if rc[0] < 0 {
 		return PCIAddress{}, newError("ParseAddress", rc[0],
-			fmt.Sprintf("%q is not a PCI address: expected DDDD:BB:SS.F or BB:SS.F", text))
+			fmt.Sprintf("%q is not a PCI address: expected DDDD:BB:DD.F in hex (domain, bus, "+
+				"device 00-1f, function 0-7), such as 0000:3b:00.0; the domain may be left "+
+				"out (3b:00.0 is 0000:3b:00.0)", text))
 	}
 	defer capi.DeleteHostdev_pci_address(a)
 	return PCIAddress{Domain: uint32(a.GetDomain()), Bus: a.GetBus(), Slot: a.GetSlot(),

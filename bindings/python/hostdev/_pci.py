@@ -33,7 +33,9 @@ def parse_address(text):
     from ._errors import error_for
     addr, err = _c.hdb_pci_address_parse(text)
     if err < 0:
-        raise error_for(err, "%r is not a PCI address: expected DDDD:BB:SS.F or BB:SS.F" % (text,))
+        raise error_for(err, "%r is not a PCI address: expected DDDD:BB:DD.F in hex (domain, bus, "
+                             "device 00-1f, function 0-7), such as 0000:3b:00.0; the domain may "
+                             "be left out (3b:00.0 is 0000:3b:00.0)" % (text,))
     return PciAddress(addr.domain, addr.bus, addr.slot, addr.function)
 
 

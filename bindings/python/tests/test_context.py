@@ -53,7 +53,7 @@ def test_not_found_message(cli_root):
             ctx.pci_device("0000:3b:00.7")
         err = e.value
         assert err.errno == errno.ENODEV
-        assert "0000:3b:00.7" in err.message and "hostdev list" in err.message
+        assert "0000:3b:00.7" in err.message and "no such PCI device" in err.message
         assert err.strerror == err.message == ctx.error
         assert str(err) == "[Errno 19] " + err.message
         with pytest.raises(hostdev.InvalidArgument) as e:
