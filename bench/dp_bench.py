@@ -22,7 +22,7 @@ kubelet (plus one for the stream):
 6. memory after the runs (VmRSS, and the peak VmHWM).
 
 Prints one JSON object of figures (written to --json with the raw samples too). Protos are compiled from --proto-dir
-(src/proto) with grpc_tools.protoc (python3-grpc-tools) into a temporary directory, or once with
+(src/deviceplugin/proto) with grpc_tools.protoc (python3-grpc-tools) into a temporary directory, or once with
 `dp_bench.py --compile-protos PROTO_DIR OUTDIR` and then given as --protos-compiled OUTDIR.
 Exits non-zero when the plugin misbehaves (wrong list, failed call, no update within --timeout).
 """

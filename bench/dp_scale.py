@@ -166,7 +166,7 @@ def main():
     work = tempfile.mkdtemp(prefix="dp-scale-")
     protos = os.path.join(work, "protos")
     os.makedirs(protos)
-    dp_bench.compile_protos(os.path.join(TOP, "src/proto"), protos)
+    dp_bench.compile_protos(os.path.join(TOP, "src/deviceplugin/proto"), protos)
     dp_bench.load_protos(None, protos)
     fig = {"devices": args.devices, "calls": args.calls}
     try:

@@ -106,7 +106,7 @@ echo "bench: building bench/dp-goplugin (grpc-go $(dpkg-query -W -f='${Version}'
 echo "bench: building bench/dp_bench_server.c against $libdir"
 "$cc" -O2 -std=c11 -Wall -Wextra -I"$top/include" "$here/dp_bench_server.c" -L"$libdir" -lhostdev \
 	-Wl,-rpath,"$libdir" -pthread -o "$tmp/dp_bench_server"
-"$py" "$here/dp_bench.py" --compile-protos "$top/src/proto" "$tmp"
+"$py" "$here/dp_bench.py" --compile-protos "$top/src/deviceplugin/proto" "$tmp"
 
 # stop_server NAME: SIGTERM, then SIGKILL after 10 s; the server must exit 0 and remove its socket.
 stop_server() {

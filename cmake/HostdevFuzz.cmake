@@ -26,9 +26,28 @@ function(hostdev_add_fuzzer name)
     OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/${name}
     COMMAND ${HOSTDEV_FUZZ_CLANG} -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror
             -Wno-unused-parameter -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-            -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/src ${F_FLAGS} ${F_SOURCES}
+            -I${PROJECT_SOURCE_DIR}/include -iquote ${PROJECT_SOURCE_DIR}/src ${F_FLAGS} ${F_SOURCES}
             ${F_LIBS} -o ${CMAKE_CURRENT_BINARY_DIR}/${name}
-    DEPENDS ${F_SOURCES} ${F_DEPENDS} ${PROJECT_SOURCE_DIR}/src/internal.h
+    DEPENDS ${F_SOURCES} ${F_DEPENDS} ${PROJECT_SOURCE_DIR}/src/core/core.h
     COMMENT "Building the libFuzzer target ${name} with clang")
   add_custom_target(${name}-target ALL DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/${name})
+endfunction()
+
+# hostdev_subsystem_sources(<var> <subsystem>...): the source files (absolute paths, generated ones
+# included) of the library's OBJECT libraries hostdev-<subsystem>, for fuzzers that compile whole
+# folders (core, loop, grpc) instead of lists of their files.
+function(hostdev_subsystem_sources var)
+  set(result)
+  foreach(subsystem IN LISTS ARGN)
+    get_target_property(sources hostdev-${subsystem} SOURCES)
+    get_target_property(dir hostdev-${subsystem} SOURCE_DIR)
+    foreach(f IN LISTS sources)
+      if(IS_ABSOLUTE "${f}")
+        list(APPEND result ${f})
+      else()
+        list(APPEND result ${dir}/${f})
+      endif()
+    endforeach()
+  endforeach()
+  set(${var} ${result} PARENT_SCOPE)
 endfunction()

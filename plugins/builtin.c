@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "dp_loop.h"
-#include "dp_resources.h"
+#include "loop/loop.h"
+#include "resources/resources.h"
 #include "plugin_ops.h"
 
 /* The server's destroy callback: the watch goes first (it refreshes the server), then the plugin.

@@ -11,7 +11,7 @@
 
 #include "plugin.h"
 
-bool mdev_healthy(const struct plugin *p, const struct dp_match *m)
+static bool mdev_healthy(const struct plugin *p, const struct dp_match *m)
 {
 	char rel[32];
 
@@ -21,7 +21,8 @@ bool mdev_healthy(const struct plugin *p, const struct dp_match *m)
 	return plugin_dev_exists(p, rel);
 }
 
-int mdev_allocate(struct plugin *p, const char *const *ids, size_t n_ids, struct plugin_answer *out)
+static int mdev_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
+			 struct plugin_answer *out)
 {
 	char *value = calloc(n_ids ? n_ids : 1, HOSTDEV_MDEV_UUID_MAX + 1);
 	const char **done = calloc(n_ids ? n_ids : 1, sizeof(*done));
@@ -78,3 +79,9 @@ out:
 	free(done);
 	return r;
 }
+
+const struct plugin_kind plugin_kind_mdev = {
+    .env_prefix = "MDEV_PCI_RESOURCE",
+    .healthy = mdev_healthy,
+    .allocate = mdev_allocate,
+};

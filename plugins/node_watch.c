@@ -17,10 +17,9 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include "dp_loop.h"
-#include "internal.h"
+#include "loop/loop.h"
+#include "core/core.h"
 #include "plugin.h"
-#include "sysfs.h"
 
 #define NODE_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB)
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One built-in plugin: its resource, env variable names, the devices it has advertised, and the
- * dispatch of list / allocate / preferred allocation to the logic of its kind.
+ * dispatch of list / allocate / preferred allocation to the logic of its kind, through the kind's
+ * table (plugin_kind_of()).
  */
 #include <errno.h>
 #include <limits.h>
@@ -138,15 +139,14 @@ int plugin_new(hostdev_ctx *ctx, struct hostdev_dp_config *config, size_t spec_i
 	       const char *resource_name, const char *const *initial_ids, size_t n_initial,
 	       struct plugin **out)
 {
-	static const char *const prefixes[] = {
-	    [HOSTDEV_DP_KIND_PCI] = "PCI_RESOURCE",
-	    [HOSTDEV_DP_KIND_USB] = "USB_RESOURCE",
-	    [HOSTDEV_DP_KIND_MDEV] = "MDEV_PCI_RESOURCE",
-	};
+	const struct plugin_kind *kind;
 	struct plugin *p;
 	int r = 0;
 
 	if (!ctx || !config || spec_index >= config->n_specs || !resource_name)
+		return -EINVAL;
+	kind = plugin_kind_of((int)config->specs[spec_index].kind);
+	if (!kind)
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -155,8 +155,9 @@ int plugin_new(hostdev_ctx *ctx, struct hostdev_dp_config *config, size_t spec_i
 	pthread_mutex_init(&p->lock, NULL);
 	p->config = dp_config_ref(config);
 	p->spec = &config->specs[spec_index];
+	p->kind = kind;
 	p->resource_name = strdup(resource_name);
-	p->env_name = env_name(prefixes[p->spec->kind], resource_name);
+	p->env_name = env_name(kind->env_prefix, resource_name);
 	if (p->spec->kind == HOSTDEV_DP_KIND_PCI && p->spec->sriov_prefix &&
 	    !(p->sriov_env_name = sriov_env_name(p->spec->sriov_prefix, resource_name)))
 		r = -EINVAL;
@@ -192,85 +193,9 @@ void plugin_free(struct plugin *p)
 	free(p);
 }
 
-int plugin_read_failure(struct plugin_answer *out, int err, const char *what, const char *detail)
-{
-	if (plugin_short_of_resources(err))
-		return answer_fail(
-		    out, err,
-		    "%s cannot be checked now: %s; the device plugin is short of %s, "
-		    "which says nothing about the device: retry",
-		    what, detail,
-		    err == -ENOMEM || err == -ENOBUFS ? "memory" : "file descriptors");
-	return answer_fail(out, err, "%s cannot be read: %s", what, detail);
-}
-
-bool plugin_short_of_resources(int err)
-{
-	return err == -EMFILE || err == -ENFILE || err == -ENOMEM || err == -ENOBUFS ||
-	       err == -EAGAIN;
-}
-
-int plugin_dev_exists(const struct plugin *p, const char *rel)
-{
-	char path[PATH_MAX];
-
-	if (snprintf(path, sizeof(path), "%s/%s", hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_DEV),
-		     rel) >= (int)sizeof(path))
-		return 0;
-	return access(path, F_OK) == 0;
-}
-
-int plugin_matches(struct plugin *p, hostdev_ctx *ctx, struct dp_matches *out)
-{
-	size_t index = p->spec->index;
-	struct dp_matches *per_spec = calloc(index + 1, sizeof(*per_spec));
-	struct dp_matches *mine;
-	size_t kept = 0;
-	int r;
-
-	if (!per_spec)
-		return -ENOMEM;
-	r = dp_match_run(ctx, p->config, index, (int)p->spec->kind, per_spec);
-	if (r < 0) {
-		free(per_spec);
-		return r;
-	}
-	for (size_t i = 0; i < index; i++)
-		dp_matches_clear(&per_spec[i]);
-	mine = &per_spec[index];
-	/* Keep the devices named like this resource (a pooled or per-device entry gives several).
-	 */
-	for (size_t i = 0; i < mine->count; i++) {
-		struct dp_match *m = &mine->items[i];
-
-		if (strcmp(m->name, p->resource_name) == 0) {
-			mine->items[kept++] = *m;
-			continue;
-		}
-		free(m->key);
-		free(m->id);
-		free(m->name);
-		free(m->pf);
-		free(m->driver);
-		free(m->mdev_selector);
-	}
-	mine->count = kept;
-	*out = *mine;
-	free(per_spec);
-	return 0;
-}
-
 static bool healthy(const struct plugin *p, const struct dp_match *m)
 {
-	switch (p->spec->kind) {
-	case HOSTDEV_DP_KIND_PCI:
-		return vfio_pci_healthy(p, m);
-	case HOSTDEV_DP_KIND_USB:
-		return usb_healthy(p, m);
-	case HOSTDEV_DP_KIND_MDEV:
-		return mdev_healthy(p, m);
-	}
-	return false;
+	return p->kind->healthy(p, m);
 }
 
 int plugin_list_devices(struct plugin *p, struct plugin_list *out)
@@ -324,15 +249,7 @@ int plugin_list_devices(struct plugin *p, struct plugin_list *out)
 int plugin_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
 		    struct plugin_answer *out)
 {
-	switch (p->spec->kind) {
-	case HOSTDEV_DP_KIND_PCI:
-		return vfio_pci_allocate(p, ids, n_ids, out);
-	case HOSTDEV_DP_KIND_USB:
-		return usb_allocate(p, ids, n_ids, out);
-	case HOSTDEV_DP_KIND_MDEV:
-		return mdev_allocate(p, ids, n_ids, out);
-	}
-	return -EINVAL;
+	return p->kind->allocate(p, ids, n_ids, out);
 }
 
 int plugin_preferred(struct plugin *p, const char *const *available, size_t n_available,

@@ -2,9 +2,11 @@
 /*
  * The built-in device plugins (vfio PCI, USB, mdev) behind hostdev_dp_server_new_builtin(): the
  * state of one plugin, what it lists, and what it answers. The logic writes into plain structs
- * (struct plugin_list, struct plugin_answer) that plugin_ops.c copies into the server's objects,
- * and uses only the public API, so that the tests run it without the gRPC layer
- * (tests/dpconfig). The rules are in docs/device-plugin.md ("Built-in plugins"). Never installed.
+ * (struct plugin_list, struct plugin_answer) that plugin_ops.c copies into the server's objects
+ * through the public API, so that the tests run it without the gRPC layer (tests/dpconfig).
+ * Besides the public API the plugins use the interfaces of core, loop and resources (the layer
+ * table in docs/design.md): the selection config's entries and matches have no public API yet.
+ * The rules are in docs/device-plugin.md ("Built-in plugins"). Never installed.
  */
 #ifndef HOSTDEV_PLUGIN_H
 #define HOSTDEV_PLUGIN_H
@@ -13,9 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "dp_config.h"
-#include "dp_match.h"
-#include "dp_strmap.h"
+#include "resources/resources.h"
+#include "core/core.h"
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Answers (answer.c) */
@@ -79,6 +80,8 @@ struct plugin_snapshot {
 	struct dp_strmap index; /* id -> index */
 };
 
+struct plugin_kind;
+
 /* The userdata of one built-in plugin. */
 struct plugin {
 	hostdev_ctx *ctx; /* the loop's context: the callbacks run under the loop's lock */
@@ -87,6 +90,7 @@ struct plugin {
 	hostdev_ctx *list_ctx;
 	struct hostdev_dp_config *config; /* a reference */
 	const struct dp_spec *spec;	  /* the config entry of the resource */
+	const struct plugin_kind *kind;	  /* the logic of the entry's kind */
 	char *resource_name;
 	char *env_name; /* PCI_RESOURCE_<NAME>, USB_RESOURCE_<NAME>, MDEV_PCI_RESOURCE_<NAME> */
 	char *sriov_env_name; /* PCIDEVICE_<PREFIX>_<NAME> (pci with sriovEnv), else NULL */
@@ -141,8 +145,8 @@ int plugin_preferred(struct plugin *p, const char *const *available, size_t n_av
 		     const char *const *must_include, size_t n_must_include, size_t size,
 		     struct plugin_answer *out);
 
-/* The devices of the resource as they are now, read through @ctx: the entry's matches with the
- * resource's name (a device taken by an earlier entry is not). */
+/* plugin_read.c: the devices of the resource as they are now, read through @ctx: the entry's
+ * matches with the resource's name (a device taken by an earlier entry is not). */
 int plugin_matches(struct plugin *p, hostdev_ctx *ctx, struct dp_matches *out);
 /* 1 when <dev root>/@rel exists (the context's HOSTDEV_PATH_DEV), else 0. */
 int plugin_dev_exists(const struct plugin *p, const char *rel);
@@ -157,17 +161,25 @@ int plugin_read_failure(struct plugin_answer *out, int err, const char *what, co
 /* ---------------------------------------------------------------------------------------------- */
 /* Per kind */
 
-/* vfio_pci.c */
-bool vfio_pci_healthy(const struct plugin *p, const struct dp_match *m);
-int vfio_pci_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
-		      struct plugin_answer *out);
-/* usb.c */
-bool usb_healthy(const struct plugin *p, const struct dp_match *m);
-int usb_allocate(struct plugin *p, const char *const *ids, size_t n_ids, struct plugin_answer *out);
-/* mdev.c */
-bool mdev_healthy(const struct plugin *p, const struct dp_match *m);
-int mdev_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
-		  struct plugin_answer *out);
+/*
+ * The logic of one kind: each kind's file (vfio_pci.c, usb.c, mdev.c) defines its table and
+ * kinds.c lists them by kind. plugin.c dispatches through the table; the kinds use the helpers of
+ * plugin_read.c, answer.c, vfio_nodes.c and sriov_env.c, never plugin.c.
+ */
+struct plugin_kind {
+	/* The prefix of the env variable that names the allocated devices ("PCI_RESOURCE"). */
+	const char *env_prefix;
+	/* Is the device @m, listed now, healthy? */
+	bool (*healthy)(const struct plugin *p, const struct dp_match *m);
+	/* Allocate @ids for one container (plugin_allocate()). */
+	int (*allocate)(struct plugin *p, const char *const *ids, size_t n_ids,
+			struct plugin_answer *out);
+};
+extern const struct plugin_kind plugin_kind_vfio_pci; /* vfio_pci.c */
+extern const struct plugin_kind plugin_kind_usb;      /* usb.c */
+extern const struct plugin_kind plugin_kind_mdev;     /* mdev.c */
+/* kinds.c: the table of enum hostdev_dp_kind @kind, NULL for an unknown kind. */
+const struct plugin_kind *plugin_kind_of(int kind);
 
 /*
  * vfio_nodes.c: add the device nodes a VMM needs for a vfio device whose sysfs directory is

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dp_strmap.h"
+#include "core/core.h"
 #include "plugin.h"
 
 /* Keys of a candidate for the counts below: small indexes, -1 for none. */

@@ -12,7 +12,7 @@
 
 #include "plugin.h"
 
-bool usb_healthy(const struct plugin *p, const struct dp_match *m)
+static bool usb_healthy(const struct plugin *p, const struct dp_match *m)
 {
 	char rel[32];
 
@@ -20,7 +20,8 @@ bool usb_healthy(const struct plugin *p, const struct dp_match *m)
 	return plugin_dev_exists(p, rel);
 }
 
-int usb_allocate(struct plugin *p, const char *const *ids, size_t n_ids, struct plugin_answer *out)
+static int usb_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
+			struct plugin_answer *out)
 {
 	struct dp_matches now = {0};
 	char *value = calloc(n_ids ? n_ids : 1, 24);
@@ -80,3 +81,9 @@ out:
 	free(done);
 	return r;
 }
+
+const struct plugin_kind plugin_kind_usb = {
+    .env_prefix = "USB_RESOURCE",
+    .healthy = usb_healthy,
+    .allocate = usb_allocate,
+};

@@ -13,9 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/core.h"
 #include "plugin.h"
-#include "sysfs.h"
 
 static bool is_vfio_cdev(const char *entry)
 {

@@ -16,7 +16,7 @@
 
 #define VFIO_DRIVER "vfio-pci"
 
-bool vfio_pci_healthy(const struct plugin *p, const struct dp_match *m)
+static bool vfio_pci_healthy(const struct plugin *p, const struct dp_match *m)
 {
 	char rel[32];
 
@@ -68,8 +68,8 @@ static int allocate_one(struct plugin *p, const char *address, int *group_out,
 	return vfio_add_nodes(p, what, sysfs_dir, *group_out, out);
 }
 
-int vfio_pci_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
-		      struct plugin_answer *out)
+static int vfio_pci_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
+			     struct plugin_answer *out)
 {
 	char **addresses = calloc(n_ids ? n_ids : 1, sizeof(*addresses));
 	int *groups = calloc(n_ids ? n_ids : 1, sizeof(*groups));
@@ -128,3 +128,9 @@ out:
 	free(value);
 	return r;
 }
+
+const struct plugin_kind plugin_kind_vfio_pci = {
+    .env_prefix = "PCI_RESOURCE",
+    .healthy = vfio_pci_healthy,
+    .allocate = vfio_pci_allocate,
+};

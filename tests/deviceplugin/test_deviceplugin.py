@@ -2,7 +2,7 @@
 """Device-plugin serving against a fake kubelet written with Python grpcio (fake_kubelet.py).
 
 Run: HOSTDEV_DP_TEST_PLUGIN=build/tests/deviceplugin/dp_test_plugin \
-     HOSTDEV_DP_PROTO_DIR=src/proto /usr/bin/python3 -m pytest tests/deviceplugin
+     HOSTDEV_DP_PROTO_DIR=src/deviceplugin/proto /usr/bin/python3 -m pytest tests/deviceplugin
 (ctest -L deviceplugin sets both). Every kubelet directory is a temporary directory.
 """
 import concurrent.futures

@@ -5,7 +5,7 @@ Python grpcio fake kubelet (fake_kubelet.py), which registers it, watches ListAn
 Allocate; a removed /dev/vfio/<group> turns its device Unhealthy; SIGTERM sends the empty list
 and removes the socket.
 
-Run: HOSTDEV_CLI=build/examples/cli/hostdev HOSTDEV_DP_PROTO_DIR=src/proto \
+Run: HOSTDEV_CLI=build/examples/cli/hostdev HOSTDEV_DP_PROTO_DIR=src/deviceplugin/proto \
      /usr/bin/python3 -m pytest tests/deviceplugin/test_serve_cli.py   (ctest sets both)
 """
 import json

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "dp_server.h"
+#include "deviceplugin/deviceplugin.h"
 #include "dp_tree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

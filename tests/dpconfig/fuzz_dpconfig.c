@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dp_config.h"
-#include "dp_resource_name.h"
+#include "resources/dp_config.h"
+#include "naming/naming.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@ GetDevicePluginOptions, Allocate (exactly per KubeVirt's contract, for each kind
 containers in one call), its errors as gRPC statuses, GetPreferredAllocation, and a USB unplug
 and re-plug seen in ListAndWatch.
 
-Run: HOSTDEV_DPC_SERVE=build/tests/dpconfig/dpconfig-serve HOSTDEV_DP_PROTO_DIR=src/proto \
+Run: HOSTDEV_DPC_SERVE=build/tests/dpconfig/dpconfig-serve HOSTDEV_DP_PROTO_DIR=src/deviceplugin/proto \
      /usr/bin/python3 -m pytest tests/dpconfig/test_builtin_grpc.py   (ctest -L dpconfig sets both)
 """
 import json

@@ -20,7 +20,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "dp_config.h"
+#include "resources/dp_config.h"
 #include "fakeroot.h"
 #include "hostdev.h"
 

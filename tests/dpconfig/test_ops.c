@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The built-in plugins as the server calls them (plugins/plugin_ops.c): the callbacks fill the
- * server's device list and response objects (src/dp_response.c is compiled in to make and read
- * responses), errors carry the message for the kubelet, USB offers no preferred allocation; and
- * hostdev_dp_server_new_builtin() on a loop with the public API.
+ * server's device list and response objects (src/deviceplugin/dp_response.c is compiled in to
+ * make and read responses), errors carry the message for the kubelet, USB offers no preferred
+ * allocation; and hostdev_dp_server_new_builtin() on a loop with the public API.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "dp_server.h"
+#include "deviceplugin/deviceplugin.h"
 #include "dp_tree.h"
 #include "plugin_ops.h"
 

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "dp_config.h"
+#include "resources/dp_config.h"
 
 #define N 30000
 

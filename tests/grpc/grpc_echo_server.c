@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grpc.h"
+#include "grpc/grpc.h"
 
 #define MAX_GATHERED 1024
 

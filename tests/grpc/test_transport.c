@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "grpc.h"
+#include "grpc/grpc.h"
 
 struct fixture {
 	hostdev_ctx *ctx;

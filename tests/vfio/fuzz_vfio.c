@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pci_filter.h"
-#include "vfio.h"
+#include "pci/pci_filter.h"
+#include "vfio/vfio.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,7 +14,7 @@ Run by ctest (bindings-python), which sets PYTHONPATH to the built package and:
   HOSTDEV_TEST_PYTHON_EXAMPLES bindings/python/examples
   HOSTDEV_TEST_FAKE_KUBELET    tests/deviceplugin/fake_kubelet.py (a kubelet written with Python
                                grpcio: Debian's python3-grpcio and python3-grpc-tools)
-  HOSTDEV_DP_PROTO_DIR         src/proto (the device-plugin API, compiled by the fake kubelet)
+  HOSTDEV_DP_PROTO_DIR         src/deviceplugin/proto (the device-plugin API, compiled by the fake kubelet)
   HOSTDEV_TEST_GEN_DP_ROOT     bench/gen-dp-root.py (a fake root of vfio-pci functions)
 """
 

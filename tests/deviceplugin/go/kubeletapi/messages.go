@@ -5,7 +5,7 @@
 // tests/vm/kubelet-go (vm-kubelet, scenario 93-deviceplugin). Built in GOPATH mode: each build
 // script links this directory as $WORK/gopath/src/hostdev.test/kubeletapi.
 //
-// The messages (src/proto/deviceplugin_v1beta1.proto) are written by hand in the form
+// The messages (src/deviceplugin/proto/deviceplugin_v1beta1.proto) are written by hand in the form
 // protoc-gen-go produced for github.com/golang/protobuf 1.3: structs with protobuf field tags,
 // marshalled by the library's reflection (Debian ships grpc-go and golang/protobuf but no
 // protoc-gen-go, and the builds are offline). JSON tags are for vm-kubelet's printing.

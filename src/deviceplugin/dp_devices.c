@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Lists of advertised devices (deviceplugin.h): id, health, NUMA node. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deviceplugin.h"
+
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/*
+ * The kubelet does not check device ids, but it writes them to its checkpoint, logs and
+ * annotations, and KubeVirt copies them into environment variables. hostdev_naming_device_id()
+ * makes ids of [A-Za-z0-9._-]; ':' is also allowed because PCI addresses are the ids of vfio PCI
+ * resources (what KubeVirt's own plugin and every SR-IOV plugin advertise).
+ */
+int dp_device_id_check(const char *id)
+{
+	size_t len;
+
+	if (!id)
+		return -EINVAL;
+	len = strlen(id);
+	if (len == 0 || len > 63 || !is_alnum(id[0]) || !is_alnum(id[len - 1]))
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if (!is_alnum(id[i]) && !strchr("._:-", id[i]))
+			return -EINVAL;
+	return 0;
+}
+
+HOSTDEV_EXPORT int hostdev_dp_devices_new(hostdev_dp_devices **out)
+{
+	hostdev_dp_devices *devices;
+
+	if (!out)
+		return -EINVAL;
+	devices = calloc(1, sizeof(*devices));
+	if (!devices)
+		return -ENOMEM;
+	devices->refcount = 1;
+	*out = devices;
+	return 0;
+}
+
+HOSTDEV_EXPORT hostdev_dp_devices *hostdev_dp_devices_ref(hostdev_dp_devices *devices)
+{
+	if (devices)
+		__atomic_add_fetch(&devices->refcount, 1, __ATOMIC_RELAXED);
+	return devices;
+}
+
+/* The name of HOSTDEV_1, kept: the ABI is add-only. */
+HOSTDEV_EXPORT hostdev_dp_devices *hostdev_dp_devices_free(hostdev_dp_devices *devices)
+{
+	return hostdev_dp_devices_unref(devices);
+}
+
+HOSTDEV_EXPORT hostdev_dp_devices *hostdev_dp_devices_unref(hostdev_dp_devices *devices)
+{
+	if (!devices || __atomic_sub_fetch(&devices->refcount, 1, __ATOMIC_ACQ_REL) > 0)
+		return NULL;
+	for (size_t i = 0; i < devices->count; i++)
+		free(devices->items[i].id);
+	free(devices->items);
+	dp_strmap_clear(&devices->index);
+	free(devices);
+	return NULL;
+}
+
+ptrdiff_t dp_devices_find(const hostdev_dp_devices *devices, const char *id)
+{
+	if (!devices || !id)
+		return -1;
+	return dp_strmap_find(&devices->index, id);
+}
+
+HOSTDEV_EXPORT int hostdev_dp_devices_add(hostdev_dp_devices *devices, const char *id, int healthy,
+					  int numa_node)
+{
+	char *copy;
+	int r;
+
+	if (!devices || dp_device_id_check(id) < 0)
+		return -EINVAL;
+	if (dp_devices_find(devices, id) >= 0)
+		return -EEXIST;
+	if (devices->count == devices->capacity) {
+		size_t cap = devices->capacity ? devices->capacity * 2 : 16;
+		struct dp_device *items = realloc(devices->items, cap * sizeof(*items));
+
+		if (!items)
+			return -ENOMEM;
+		devices->items = items;
+		devices->capacity = cap;
+	}
+	copy = strdup(id);
+	if (!copy)
+		return -ENOMEM;
+	r = dp_strmap_add(&devices->index, copy, devices->count, NULL);
+	if (r < 0) {
+		free(copy);
+		return r;
+	}
+	devices->items[devices->count++] = (struct dp_device){
+	    .id = copy,
+	    .healthy = healthy != 0,
+	    .numa_node = numa_node < 0 ? -1 : numa_node,
+	};
+	return 0;
+}
+
+HOSTDEV_EXPORT size_t hostdev_dp_devices_get_count(const hostdev_dp_devices *devices)
+{
+	return devices ? devices->count : 0;
+}
+
+HOSTDEV_EXPORT const char *hostdev_dp_devices_get_id(const hostdev_dp_devices *devices, size_t i)
+{
+	return devices && i < devices->count ? devices->items[i].id : NULL;
+}
+
+HOSTDEV_EXPORT int hostdev_dp_devices_is_healthy(const hostdev_dp_devices *devices, size_t i)
+{
+	return devices && i < devices->count ? devices->items[i].healthy : -1;
+}
+
+HOSTDEV_EXPORT int hostdev_dp_devices_get_numa_node(const hostdev_dp_devices *devices, size_t i)
+{
+	return devices && i < devices->count ? devices->items[i].numa_node : -1;
+}
+
+hostdev_dp_devices *dp_devices_copy(const hostdev_dp_devices *devices)
+{
+	hostdev_dp_devices *copy;
+
+	if (hostdev_dp_devices_new(&copy) < 0)
+		return NULL;
+	for (size_t i = 0; devices && i < devices->count; i++) {
+		const struct dp_device *d = &devices->items[i];
+
+		if (hostdev_dp_devices_add(copy, d->id, d->healthy, d->numa_node) < 0)
+			return hostdev_dp_devices_unref(copy);
+	}
+	return copy;
+}
+
+bool dp_devices_equal(const hostdev_dp_devices *a, const hostdev_dp_devices *b)
+{
+	size_t na = a ? a->count : 0, nb = b ? b->count : 0;
+
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		const struct dp_device *x = &a->items[i], *y = &b->items[i];
+
+		if (strcmp(x->id, y->id) != 0 || x->healthy != y->healthy ||
+		    x->numa_node != y->numa_node)
+			return false;
+	}
+	return true;
+}

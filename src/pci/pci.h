@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The PCI device object, shared by the files that fill its lazily loaded parts. */
+#ifndef HOSTDEV_PCI_DEVICE_H
+#define HOSTDEV_PCI_DEVICE_H
+
+#include <stdbool.h>
+
+#include "core/core.h"
+
+/* Parts of a device read on first use (see pci.h). */
+enum pci_part {
+	PCI_PART_NAMES = 1u << 0,
+	PCI_PART_MODULES = 1u << 1,
+	PCI_PART_GROUP = 1u << 2,
+	PCI_PART_NETDEVS = 1u << 3,
+	PCI_PART_SLOT = 1u << 4,
+	PCI_PART_VFS = 1u << 5,
+	PCI_PART_VF_INDEX = 1u << 6,
+	PCI_PART_MDEV_TYPES = 1u << 7,
+	PCI_PART_NAMING = 1u << 8,
+	PCI_PART_MDEVS = 1u << 9,
+	PCI_PART_MDEV_USE = 1u << 10,
+};
+
+struct pci_mdev_type {
+	char *id;
+	char *name;
+	int available;
+	char *device_api;
+	char *description;
+};
+
+/* An mdev that exists on this parent. */
+struct pci_mdev {
+	char *uuid;
+	char *type;	 /* type id, NULL unknown */
+	char *type_name; /* NULL unknown */
+	int iommu_group; /* -1 none */
+	int in_use;	 /* 1, 0, -1 unknown (PCI_PART_MDEV_USE) */
+};
+
+struct pci_vf {
+	int number;
+	char *address;
+};
+
+struct hostdev_pci_device {
+	int refcount;
+	hostdev_ctx *ctx;
+	unsigned int loaded; /* enum pci_part bits already read */
+
+	/* Read at creation. */
+	char address[HOSTDEV_PCI_ADDRESS_MAX];
+	struct hostdev_pci_address addr;
+	char *syspath; /* <sysfs>/bus/pci/devices/<address> */
+	unsigned int vendor_id, device_id, subsystem_vendor_id, subsystem_device_id;
+	unsigned int class_code, revision;
+	char *driver;
+	char *driver_override;
+	char *modalias;
+	int iommu_group;
+	int numa_node;
+	bool boot_vga;
+	bool is_pf;
+	unsigned int sriov_total_vfs, sriov_num_vfs, sriov_vf_device_id;
+	char *pf_address;
+
+	/* PCI_PART_NAMES */
+	char *vendor_name, *device_name, *subsystem_vendor_name, *subsystem_name;
+	char *class_name, *subclass_name, *prog_if_name;
+	/* PCI_PART_MODULES */
+	struct strv modules;
+	/* PCI_PART_GROUP */
+	struct strv group_members;
+	/* PCI_PART_NETDEVS */
+	struct strv netdevs;
+	/* PCI_PART_SLOT */
+	char *physical_slot;
+	/* PCI_PART_VFS */
+	struct pci_vf *vfs;
+	size_t vf_count;
+	/* PCI_PART_VF_INDEX */
+	int vf_index;
+	/* PCI_PART_MDEV_TYPES */
+	struct pci_mdev_type *mdev_types;
+	size_t mdev_type_count;
+	/* PCI_PART_MDEVS (+ PCI_PART_MDEV_USE for in_use) */
+	struct pci_mdev *mdevs;
+	size_t mdev_count;
+	/* PCI_PART_NAMING */
+	char *description, *object_name, *resource_name, *device_resource_name;
+};
+
+/* Open the device's sysfs directory; the caller closes the fd. Negative errno on failure. */
+int pci_device_open_dir(hostdev_pci_device *dev);
+
+/* Loaders, each fills one part once and marks it loaded even on failure (logged, part stays empty).
+ */
+void pci_device_load_names(hostdev_pci_device *dev);
+void pci_device_load_modules(hostdev_pci_device *dev);
+void pci_device_load_group(hostdev_pci_device *dev);
+void pci_device_load_vfs(hostdev_pci_device *dev);
+void pci_device_load_vf_index(hostdev_pci_device *dev);
+void pci_device_load_mdev_types(hostdev_pci_device *dev);
+void pci_device_load_mdevs(hostdev_pci_device *dev);
+
+/*
+ * Caches of the context (core.h, ctx_cache_get()), made on first use: libpci's access object for
+ * names (pci_names.c; NULL when libpci cannot start), the libkmod context (pci_modules.c; NULL
+ * without one) and the physical slot of a "dddd:bb:ss" (pci_slots.c; NULL for none), whose table
+ * pci_slots_refresh() drops so that the next use reads it again.
+ */
+struct pci_access *ctx_pci_access(hostdev_ctx *ctx);
+struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx);
+const char *ctx_slot_for(hostdev_ctx *ctx, const char *bus_slot);
+void pci_slots_refresh(hostdev_ctx *ctx);
+
+/*
+ * pci_address_check.c: the one way the library rejects a malformed PCI address. The form, for
+ * messages that explain it themselves (the config parser):
+ */
+#define PCI_ADDRESS_FORM                                                                           \
+	"DDDD:BB:DD.F in hex (domain, bus, device 00-1f, function 0-7), such as 0000:3b:00.0; "    \
+	"the "                                                                                     \
+	"domain may be left out (3b:00.0 is 0000:3b:00.0)"
+/* "'TEXT' is not a PCI address (what is wrong): expected <PCI_ADDRESS_FORM>" into @buf. */
+void pci_address_explain(const char *text, char *buf, size_t size);
+/*
+ * Parse @text (NULL allowed) into @out and, when @canonical is not NULL, its canonical form
+ * (HOSTDEV_PCI_ADDRESS_MAX bytes). On failure sets the context error to pci_address_explain()'s
+ * message, after @what when not NULL ("protected address"), and returns -EINVAL.
+ */
+int pci_address_parse_or_explain(hostdev_ctx *ctx, const char *what, const char *text,
+				 struct hostdev_pci_address *out, char *canonical);
+
+/* pci_sriov.c: true for "virtfn<N>", the links from a PF to its VFs. */
+bool is_virtfn_link(const char *name);
+
+/* pci_device.c */
+int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
+		      hostdev_pci_device **out);
+
+/* Release helpers for the parts filled by other files (pci_device.c: the device frees them). */
+void pci_vf_array_free(struct pci_vf *vfs, size_t count);
+void pci_device_free_vfs(hostdev_pci_device *dev);
+/* Frees the mdev types and (pci_device_free_mdevs()) the active mdevs. */
+void pci_device_free_mdev_types(hostdev_pci_device *dev);
+void pci_device_free_mdevs(hostdev_pci_device *dev);
+
+#endif /* HOSTDEV_PCI_DEVICE_H */

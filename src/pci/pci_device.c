@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* PCI device snapshot: creation from sysfs, identity and kernel-state getters. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pci.h"
+#include "core/core.h"
+
+#define PCI_CLASS_BRIDGE_PCI 0x0604
+#define PCI_VENDOR_ID_VIRTIO 0x1af4
+
+static const char pci_devices_dir[] = "bus/pci/devices";
+
+/* Read one hex identity attribute; identity is mandatory, so failures are reported. */
+static int read_id(hostdev_pci_device *dev, int dirfd, const char *name, unsigned long max,
+		   unsigned int *out)
+{
+	unsigned long v;
+	int r = sysfs_read_uint(dirfd, name, 16, &v);
+
+	if (r == -ENOENT || r == -ENODEV)
+		return r; /* vanished: the caller decides */
+	if (r < 0 || v > max)
+		return hostdev_error(dev->ctx, r < 0 ? r : -EIO,
+				     "%s: cannot read '%s' (%s): the sysfs tree looks damaged",
+				     dev->address, name, strerror(r < 0 ? -r : EIO));
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/*
+ * The kernel's uevent attribute carries vendor, device, subsystem ids, class and modalias in one
+ * read (the values of struct pci_dev, quirks and VF ids included), where the separate attributes
+ * cost six opens. Returns 0 when every identity field was found.
+ */
+static int read_identity_from_uevent(hostdev_pci_device *dev, int dirfd)
+{
+	char buf[1024], *line, *save = NULL;
+	unsigned int v, d, sv, sd, cls;
+	unsigned int found = 0;
+	int r = sysfs_read_attr(dirfd, "uevent", buf, sizeof(buf));
+
+	/* A missing or empty uevent means hand-made trees: the caller reads the attributes.
+	 * Any other failure (EMFILE...) is the caller's error as it is. */
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r <= 0)
+		return -ENOENT;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "PCI_ID=%x:%x", &v, &d) == 2 && v <= 0xffff && d <= 0xffff)
+			found |= 1;
+		else if (sscanf(line, "PCI_SUBSYS_ID=%x:%x", &sv, &sd) == 2 && sv <= 0xffff &&
+			 sd <= 0xffff)
+			found |= 2;
+		else if (sscanf(line, "PCI_CLASS=%x", &cls) == 1 && cls <= 0xffffff)
+			found |= 4;
+		else if (strncmp(line, "MODALIAS=", 9) == 0 && !dev->modalias &&
+			 !(dev->modalias = strdup(line + 9)))
+			return -ENOMEM;
+	}
+	if ((found & 5) != 5)
+		return -ENOENT;
+	dev->vendor_id = v;
+	dev->device_id = d;
+	dev->class_code = cls;
+	if (found & 2) {
+		dev->subsystem_vendor_id = sv;
+		dev->subsystem_device_id = sd;
+	} else {
+		/* Every kernel writes PCI_SUBSYS_ID; a hand-made uevent may not. */
+		if (read_id(dev, dirfd, "subsystem_vendor", 0xffff, &dev->subsystem_vendor_id) < 0)
+			dev->subsystem_vendor_id = 0;
+		if (read_id(dev, dirfd, "subsystem_device", 0xffff, &dev->subsystem_device_id) < 0)
+			dev->subsystem_device_id = 0;
+	}
+	return 0;
+}
+
+static int read_identity(hostdev_pci_device *dev, int dirfd)
+{
+	char buf[256];
+	int r;
+
+	r = read_identity_from_uevent(dev, dirfd);
+	if (r < 0 && r != -ENOENT)
+		return hostdev_error(dev->ctx, r, "%s: cannot read its uevent attribute: %s",
+				     dev->address, strerror(-r));
+	if (r < 0) {
+		/* No usable uevent (hand-made trees, old kernels): the separate attributes. */
+		if ((r = read_id(dev, dirfd, "vendor", 0xffff, &dev->vendor_id)) < 0 ||
+		    (r = read_id(dev, dirfd, "device", 0xffff, &dev->device_id)) < 0 ||
+		    (r = read_id(dev, dirfd, "class", 0xffffff, &dev->class_code)) < 0)
+			return r;
+		/* Old kernels and some fixtures lack these; zero means "not reported". */
+		if (read_id(dev, dirfd, "subsystem_vendor", 0xffff, &dev->subsystem_vendor_id) < 0)
+			dev->subsystem_vendor_id = 0;
+		if (read_id(dev, dirfd, "subsystem_device", 0xffff, &dev->subsystem_device_id) < 0)
+			dev->subsystem_device_id = 0;
+	}
+	if (!dev->modalias && sysfs_read_attr(dirfd, "modalias", buf, sizeof(buf)) > 0 &&
+	    !(dev->modalias = strdup(buf)))
+		return -ENOMEM;
+	if (read_id(dev, dirfd, "revision", 0xff, &dev->revision) < 0)
+		dev->revision = 0;
+	hostdev_clear_error(dev->ctx);
+	return 0;
+}
+
+static int read_kernel_state(hostdev_pci_device *dev, int dirfd)
+{
+	char buf[256];
+	unsigned long v;
+	long n;
+
+	if (sysfs_read_link_basename(dirfd, "driver", buf, sizeof(buf)) > 0 &&
+	    !(dev->driver = strdup(buf)))
+		return -ENOMEM;
+	if (sysfs_read_attr(dirfd, "driver_override", buf, sizeof(buf)) > 0 &&
+	    strcmp(buf, "(null)") != 0 && !(dev->driver_override = strdup(buf)))
+		return -ENOMEM;
+	dev->iommu_group = -1;
+	if (sysfs_read_link_basename(dirfd, "iommu_group", buf, sizeof(buf)) > 0) {
+		char *end;
+
+		n = strtol(buf, &end, 10);
+		if (*end == '\0' && n >= 0 && n <= INT_MAX)
+			dev->iommu_group = (int)n;
+	}
+	dev->numa_node = -1;
+	if (sysfs_read_int(dirfd, "numa_node", &n) == 0 && n >= -1 && n <= INT_MAX)
+		dev->numa_node = (int)n;
+	/* Only display devices (class 03) have boot_vga; skip the failing open for the others. */
+	dev->boot_vga = (dev->class_code >> 16) == 0x03 &&
+			sysfs_read_uint(dirfd, "boot_vga", 10, &v) == 0 && v == 1;
+
+	if (sysfs_read_uint(dirfd, "sriov_totalvfs", 10, &v) == 0) {
+		dev->is_pf = true;
+		dev->sriov_total_vfs = (unsigned int)v;
+		if (sysfs_read_uint(dirfd, "sriov_numvfs", 10, &v) == 0)
+			dev->sriov_num_vfs = (unsigned int)v;
+		if (sysfs_read_uint(dirfd, "sriov_vf_device", 16, &v) == 0 && v <= 0xffff)
+			dev->sriov_vf_device_id = (unsigned int)v;
+	}
+	if (sysfs_read_link_basename(dirfd, "physfn", buf, sizeof(buf)) > 0 &&
+	    !(dev->pf_address = strdup(buf)))
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * Read the device @name below @devices_dirfd (the open <sysfs>/bus/pci/devices). Returns -ENODEV
+ * when the device is not (or no longer) there, so that enumeration can skip it.
+ */
+int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
+		      hostdev_pci_device **out)
+{
+	hostdev_pci_device *dev;
+	char path[PATH_MAX];
+	int dirfd, r;
+
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->refcount = 1;
+	dev->ctx = hostdev_ctx_ref(ctx);
+	dev->vf_index = -1;
+	r = pci_address_parse_or_explain(ctx, NULL, name, &dev->addr, dev->address);
+	if (r < 0)
+		goto fail;
+
+	dirfd = openat(devices_dirfd, dev->address, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 && errno == ENOENT) {
+		r = hostdev_error(ctx, -ENODEV,
+				  "%s: no such PCI device under %s/%s (check the address with "
+				  "hostdev_pci_enum_new())",
+				  dev->address, ctx_sysfs(ctx), pci_devices_dir);
+		goto fail;
+	}
+	if (dirfd < 0) {
+		r = hostdev_error(ctx, -errno, "%s: cannot open %s/%s/%s: %s", dev->address,
+				  ctx_sysfs(ctx), pci_devices_dir, dev->address, strerror(errno));
+		goto fail;
+	}
+	r = read_identity(dev, dirfd);
+	if (r == 0)
+		r = read_kernel_state(dev, dirfd);
+	close(dirfd);
+	if (r == -ENOENT)
+		r = hostdev_error(ctx, -ENODEV, "%s: device disappeared while being read",
+				  dev->address);
+	if (r < 0)
+		goto fail;
+	r = snprintf(path, sizeof(path), "%s/%s/%s", ctx_sysfs(ctx), pci_devices_dir, dev->address);
+	if (r < 0 || (size_t)r >= sizeof(path) || !(dev->syspath = strdup(path))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	*out = dev;
+	return 0;
+fail:
+	hostdev_pci_device_unref(dev);
+	return r;
+}
+
+HOSTDEV_EXPORT int hostdev_pci_device_new(hostdev_ctx *ctx, const char *address,
+					  hostdev_pci_device **out)
+{
+	struct hostdev_pci_address addr;
+	char canonical[HOSTDEV_PCI_ADDRESS_MAX], path[PATH_MAX];
+	int devices_fd, r;
+
+	if (!ctx || !out)
+		return -EINVAL;
+	r = pci_address_parse_or_explain(ctx, NULL, address, &addr, canonical);
+	if (r < 0)
+		return r;
+	if (path_join(path, sizeof(path), ctx_sysfs(ctx), pci_devices_dir) < 0)
+		return hostdev_error(ctx, -ENAMETOOLONG, "sysfs path '%s' is too long",
+				     ctx_sysfs(ctx));
+	devices_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Only a missing directory says that there is no such device; out of file descriptors
+	 * (EMFILE) or memory is not an unplug, and callers must be able to tell. */
+	if (devices_fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+		return hostdev_error(ctx, -ENODEV,
+				     "%s: cannot open %s (%s): is sysfs mounted there?", canonical,
+				     path, strerror(errno));
+	if (devices_fd < 0)
+		return hostdev_error(ctx, -errno, "%s: cannot open %s: %s", canonical, path,
+				     strerror(errno));
+	r = pci_device_new_at(ctx, devices_fd, canonical, out);
+	close(devices_fd);
+	return r;
+}
+
+HOSTDEV_EXPORT hostdev_pci_device *hostdev_pci_device_ref(hostdev_pci_device *dev)
+{
+	if (dev)
+		dev->refcount++;
+	return dev;
+}
+
+/*
+ * The parts read on first use are filled by their own files (pci_sriov.c, pci_mdev_types.c,
+ * pci_mdevs.c), which call into this one; freeing them is here, with the rest of the device, so
+ * that this file never calls back into theirs.
+ */
+void pci_vf_array_free(struct pci_vf *vfs, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(vfs[i].address);
+	free(vfs);
+}
+
+void pci_device_free_vfs(hostdev_pci_device *dev)
+{
+	pci_vf_array_free(dev->vfs, dev->vf_count);
+	dev->vfs = NULL;
+	dev->vf_count = 0;
+}
+
+void pci_device_free_mdevs(hostdev_pci_device *dev)
+{
+	for (size_t i = 0; i < dev->mdev_count; i++) {
+		free(dev->mdevs[i].uuid);
+		free(dev->mdevs[i].type);
+		free(dev->mdevs[i].type_name);
+	}
+	free(dev->mdevs);
+	dev->mdevs = NULL;
+	dev->mdev_count = 0;
+}
+
+void pci_device_free_mdev_types(hostdev_pci_device *dev)
+{
+	for (size_t i = 0; i < dev->mdev_type_count; i++) {
+		struct pci_mdev_type *t = &dev->mdev_types[i];
+
+		free(t->id);
+		free(t->name);
+		free(t->device_api);
+		free(t->description);
+	}
+	free(dev->mdev_types);
+	dev->mdev_types = NULL;
+	dev->mdev_type_count = 0;
+	pci_device_free_mdevs(dev);
+}
+
+HOSTDEV_EXPORT hostdev_pci_device *hostdev_pci_device_unref(hostdev_pci_device *dev)
+{
+	if (!dev || --dev->refcount > 0)
+		return NULL;
+	free(dev->syspath);
+	free(dev->driver);
+	free(dev->driver_override);
+	free(dev->modalias);
+	free(dev->pf_address);
+	free(dev->vendor_name);
+	free(dev->device_name);
+	free(dev->subsystem_vendor_name);
+	free(dev->subsystem_name);
+	free(dev->class_name);
+	free(dev->subclass_name);
+	free(dev->prog_if_name);
+	strv_clear(&dev->modules);
+	strv_clear(&dev->group_members);
+	strv_clear(&dev->netdevs);
+	free(dev->physical_slot);
+	pci_device_free_vfs(dev);
+	pci_device_free_mdev_types(dev);
+	free(dev->description);
+	free(dev->object_name);
+	free(dev->resource_name);
+	free(dev->device_resource_name);
+	hostdev_ctx_unref(dev->ctx);
+	free(dev);
+	return NULL;
+}
+
+int pci_device_open_dir(hostdev_pci_device *dev)
+{
+	int fd = open(dev->syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+HOSTDEV_EXPORT hostdev_ctx *hostdev_pci_device_get_ctx(hostdev_pci_device *dev)
+{
+	return dev ? dev->ctx : NULL;
+}
+
+HOSTDEV_EXPORT const char *hostdev_pci_device_get_address(hostdev_pci_device *dev)
+{
+	return dev ? dev->address : NULL;
+}
+
+HOSTDEV_EXPORT struct hostdev_pci_address
+hostdev_pci_device_get_pci_address(hostdev_pci_device *dev)
+{
+	struct hostdev_pci_address none = {0, 0, 0, 0};
+
+	return dev ? dev->addr : none;
+}
+
+/* Getters of fields read at creation. */
+#define FIELD_GETTER(type, name, field, fallback)                                                  \
+	HOSTDEV_EXPORT type hostdev_pci_device_##name(hostdev_pci_device *dev)                     \
+	{                                                                                          \
+		return dev ? dev->field : fallback;                                                \
+	}
+
+FIELD_GETTER(unsigned int, get_vendor_id, vendor_id, 0)
+FIELD_GETTER(unsigned int, get_device_id, device_id, 0)
+FIELD_GETTER(unsigned int, get_subsystem_vendor_id, subsystem_vendor_id, 0)
+FIELD_GETTER(unsigned int, get_subsystem_device_id, subsystem_device_id, 0)
+FIELD_GETTER(unsigned int, get_class, class_code, 0)
+FIELD_GETTER(unsigned int, get_revision, revision, 0)
+FIELD_GETTER(const char *, get_driver, driver, NULL)
+FIELD_GETTER(const char *, get_driver_override, driver_override, NULL)
+FIELD_GETTER(const char *, get_modalias, modalias, NULL)
+FIELD_GETTER(int, get_iommu_group, iommu_group, -1)
+FIELD_GETTER(int, get_numa_node, numa_node, -1)
+FIELD_GETTER(int, is_boot_vga, boot_vga, 0)
+FIELD_GETTER(int, is_sriov_pf, is_pf, 0)
+FIELD_GETTER(unsigned int, get_sriov_total_vfs, sriov_total_vfs, 0)
+FIELD_GETTER(unsigned int, get_sriov_num_vfs, sriov_num_vfs, 0)
+FIELD_GETTER(unsigned int, get_sriov_vf_device_id, sriov_vf_device_id, 0)
+FIELD_GETTER(const char *, get_pf_address, pf_address, NULL)
+
+HOSTDEV_EXPORT int hostdev_pci_device_is_bridge(hostdev_pci_device *dev)
+{
+	return dev && (dev->class_code >> 8) == PCI_CLASS_BRIDGE_PCI;
+}
+
+HOSTDEV_EXPORT int hostdev_pci_device_is_sriov_vf(hostdev_pci_device *dev)
+{
+	return dev && dev->pf_address != NULL;
+}
+
+static bool is_virtio_child(const char *name)
+{
+	return strncmp(name, "virtio", 6) == 0 && name[6] >= '0' && name[6] <= '9';
+}
+
+/* Network interfaces: the entries of net/. */
+static void load_netdevs(hostdev_pci_device *dev)
+{
+	int fd;
+
+	if (dev->loaded & PCI_PART_NETDEVS)
+		return;
+	dev->loaded |= PCI_PART_NETDEVS;
+	fd = pci_device_open_dir(dev);
+	if (fd < 0)
+		return;
+	/* ENOENT: not a network function. */
+	sysfs_list_dir(fd, "net", NULL, &dev->netdevs);
+	if (dev->netdevs.count == 0 && dev->vendor_id == PCI_VENDOR_ID_VIRTIO) {
+		/* virtio-net hangs its interface below the virtio device: <pci>/virtioN/net/<if>.
+		 */
+		struct strv children = {0};
+
+		if (sysfs_list_dir(fd, ".", is_virtio_child, &children) == 0) {
+			for (size_t i = 0; i < children.count; i++) {
+				char sub[PATH_MAX];
+
+				if (path_join(sub, sizeof(sub), children.items[i], "net") == 0)
+					sysfs_list_dir(fd, sub, NULL, &dev->netdevs);
+			}
+		}
+		strv_clear(&children);
+	}
+	close(fd);
+}
+
+HOSTDEV_EXPORT size_t hostdev_pci_device_get_netdev_count(hostdev_pci_device *dev)
+{
+	if (!dev)
+		return 0;
+	load_netdevs(dev);
+	return dev->netdevs.count;
+}
+
+HOSTDEV_EXPORT const char *hostdev_pci_device_get_netdev(hostdev_pci_device *dev, size_t index)
+{
+	if (!dev)
+		return NULL;
+	load_netdevs(dev);
+	return index < dev->netdevs.count ? dev->netdevs.items[index] : NULL;
+}
+
+static void load_physical_slot(hostdev_pci_device *dev)
+{
+	char bus_slot[HOSTDEV_PCI_ADDRESS_MAX];
+	const char *name;
+
+	if (dev->loaded & PCI_PART_SLOT)
+		return;
+	dev->loaded |= PCI_PART_SLOT;
+	snprintf(bus_slot, sizeof(bus_slot), "%04x:%02x:%02x", (unsigned int)dev->addr.domain,
+		 (unsigned int)dev->addr.bus, (unsigned int)dev->addr.slot);
+	name = ctx_slot_for(dev->ctx, bus_slot);
+	if (name)
+		dev->physical_slot = strdup(name);
+}
+
+HOSTDEV_EXPORT const char *hostdev_pci_device_get_physical_slot(hostdev_pci_device *dev)
+{
+	if (!dev)
+		return NULL;
+	load_physical_slot(dev);
+	return dev->physical_slot;
+}

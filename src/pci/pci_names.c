@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Human names from pci.ids through libpci, so that they are exactly what lspci prints. The
+ * pci_access handle is owned by the context and honours its sysfs root (the `sysfs.path` parameter)
+ * and pci.ids path.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pci/pci.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pci.h"
+#include "core/core.h"
+
+/*
+ * libpci reports through printf-like callbacks with no userdata; the library never prints, so
+ * warnings and debug messages are dropped.
+ */
+static void PCI_PRINTF(1, 2) pci_quiet(char *msg, ...)
+{
+}
+
+/*
+ * libpci declares its error callback as not returning, but for what is used here it is safe to
+ * return: a parse error in pci.ids leaves the names read so far (lspci exits instead; a library
+ * must not), and the only other caller is malloc failure inside libpci.
+ */
+static void PCI_PRINTF(1, 2) pci_error_continue(char *msg, ...)
+{
+}
+
+static void pci_access_release(void *data)
+{
+	pci_cleanup(data);
+}
+
+static const struct ctx_cache_type pci_access_cache = {
+    .name = "libpci access",
+    .release = pci_access_release,
+    .paths = CTX_CACHE_PATH(HOSTDEV_PATH_SYSFS) | CTX_CACHE_PATH(HOSTDEV_PATH_PCI_IDS),
+};
+
+struct pci_access *ctx_pci_access(hostdev_ctx *ctx)
+{
+	char path[PATH_MAX];
+	struct pci_access *pacc;
+	void *cached;
+
+	if (ctx_cache_get(ctx, &pci_access_cache, &cached))
+		return cached;
+	pacc = pci_alloc();
+	if (!pacc) {
+		ctx_cache_set(ctx, &pci_access_cache, NULL);
+		return NULL;
+	}
+	pacc->error = (__typeof__(pacc->error))pci_error_continue;
+	pacc->warning = pci_quiet;
+	pacc->debug = pci_quiet;
+	pacc->method = PCI_ACCESS_SYS_BUS_PCI;
+	if (path_join(path, sizeof(path), ctx_sysfs(ctx), "bus/pci") == 0)
+		pci_set_param(pacc, "sysfs.path", path);
+	pci_set_name_list_path(pacc, ctx->paths[HOSTDEV_PATH_PCI_IDS], 0);
+	/*
+	 * Names come from the context's pci.ids only: udev's hwdb would make results depend on the
+	 * host (and libpci leaks a udev object on every hwdb miss).
+	 */
+	pci_set_param(pacc, "hwdb.disable", "1");
+	pci_init(pacc);
+	/* Without memory for the slot, names are looked up without libpci this time. */
+	return ctx_cache_set(ctx, &pci_access_cache, pacc) == 0 ? pacc : NULL;
+}
+
+/* libpci formats an unknown subclass as "<class name> [ccss]" even with NO_NUMBERS. */
+static bool is_class_fallback(const char *name, unsigned int class16)
+{
+	char suffix[16];
+	size_t ln = strlen(name), ls;
+
+	ls = (size_t)snprintf(suffix, sizeof(suffix), " [%04x]", class16);
+	return ln > ls && strcmp(name + ln - ls, suffix) == 0;
+}
+
+static char *class_name_from_fallback(const char *name)
+{
+	/* Strip the " [ccss]" suffix (7 characters). */
+	return strndup(name, strlen(name) - 7);
+}
+
+/*
+ * libpci has no lookup for a class alone; an absent subclass makes it fall back to the class name,
+ * so probe subclasses from the top (0xff is rarely assigned) until the fallback form comes back.
+ */
+static char *lookup_class_only(struct pci_access *pacc, unsigned int base)
+{
+	char buf[256];
+
+	for (int sub = 0xff; sub >= 0; sub--) {
+		unsigned int class16 = (base << 8) | (unsigned int)sub;
+		const char *n = pci_lookup_name(pacc, buf, sizeof(buf),
+						PCI_LOOKUP_CLASS | PCI_LOOKUP_NO_NUMBERS, class16);
+
+		if (!n)
+			return NULL; /* the class itself is unknown */
+		if (is_class_fallback(n, class16))
+			return class_name_from_fallback(n);
+	}
+	return NULL;
+}
+
+static char *lookup(struct pci_access *pacc, int flags, ...)
+{
+	char buf[1024];
+	const char *n;
+	va_list ap;
+	unsigned int a[4];
+
+	va_start(ap, flags);
+	for (int i = 0; i < 4; i++)
+		a[i] = va_arg(ap, unsigned int);
+	va_end(ap);
+	n = pci_lookup_name(pacc, buf, sizeof(buf), flags | PCI_LOOKUP_NO_NUMBERS, a[0], a[1], a[2],
+			    a[3]);
+	return n ? strdup(n) : NULL;
+}
+
+void pci_device_load_names(hostdev_pci_device *dev)
+{
+	struct pci_access *pacc;
+	unsigned int class16 = dev->class_code >> 8, base = dev->class_code >> 16;
+	char buf[256];
+	const char *n;
+
+	if (dev->loaded & PCI_PART_NAMES)
+		return;
+	dev->loaded |= PCI_PART_NAMES;
+	pacc = ctx_pci_access(dev->ctx);
+	if (!pacc)
+		return;
+	dev->vendor_name = lookup(pacc, PCI_LOOKUP_VENDOR, dev->vendor_id, 0u, 0u, 0u);
+	dev->device_name = lookup(pacc, PCI_LOOKUP_DEVICE, dev->vendor_id, dev->device_id, 0u, 0u);
+	if (dev->subsystem_vendor_id && dev->subsystem_vendor_id != 0xffff) {
+		dev->subsystem_vendor_name = lookup(pacc, PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_VENDOR,
+						    dev->subsystem_vendor_id, 0u, 0u, 0u);
+		dev->subsystem_name =
+		    lookup(pacc, PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_DEVICE, dev->vendor_id,
+			   dev->device_id, dev->subsystem_vendor_id, dev->subsystem_device_id);
+	}
+	n = pci_lookup_name(pacc, buf, sizeof(buf), PCI_LOOKUP_CLASS | PCI_LOOKUP_NO_NUMBERS,
+			    class16);
+	if (n && is_class_fallback(n, class16)) {
+		dev->class_name = class_name_from_fallback(n);
+	} else if (n) {
+		dev->subclass_name = strdup(n);
+		dev->class_name = lookup_class_only(pacc, base);
+	}
+	dev->prog_if_name =
+	    lookup(pacc, PCI_LOOKUP_PROGIF, class16, dev->class_code & 0xff, 0u, 0u);
+	if (!dev->vendor_name)
+		log_debug(dev->ctx, "%s: vendor %04x not in %s", dev->address, dev->vendor_id,
+			  dev->ctx->paths[HOSTDEV_PATH_PCI_IDS]);
+}
+
+#define NAME_GETTER(name, field)                                                                   \
+	HOSTDEV_EXPORT const char *hostdev_pci_device_##name(hostdev_pci_device *dev)              \
+	{                                                                                          \
+		if (!dev)                                                                          \
+			return NULL;                                                               \
+		pci_device_load_names(dev);                                                        \
+		return dev->field;                                                                 \
+	}
+
+NAME_GETTER(get_vendor_name, vendor_name)
+NAME_GETTER(get_device_name, device_name)
+NAME_GETTER(get_subsystem_vendor_name, subsystem_vendor_name)
+NAME_GETTER(get_subsystem_name, subsystem_name)
+NAME_GETTER(get_class_name, class_name)
+NAME_GETTER(get_subclass_name, subclass_name)
+NAME_GETTER(get_prog_if_name, prog_if_name)

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Which devices of the host an entry of the resource selection config selects, with what the
+ * resources, the built-in plugins and permittedHostDevices need to know of each. Uses only the
+ * public API (so the tests can run it too). Never installed.
+ */
+#ifndef HOSTDEV_DP_MATCH_H
+#define HOSTDEV_DP_MATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dp_config.h"
+
+/* One selected device. */
+struct dp_match {
+	char *key;	     /* what the device is now: PCI address, USB kernel name, mdev UUID */
+	char *id;	     /* Kubernetes device id: PCI address, USB stable identity, mdev UUID */
+	char *name;	     /* the resource it belongs to under the entry's naming */
+	int numa;	     /* NUMA node, -1 for none */
+	int iommu_group;     /* PCI and mdev; -1 for none */
+	char *pf;	     /* PCI VF: its PF's address; mdev: its parent; else NULL */
+	unsigned int vendor; /* PCI vendor / USB idVendor */
+	unsigned int device; /* PCI device / USB idProduct */
+	char *driver;	     /* PCI: bound driver, NULL for none */
+	char *mdev_selector; /* mdev: KubeVirt mdevNameSelector form of the type */
+	unsigned int busnum, devnum; /* USB */
+};
+
+struct dp_matches {
+	struct dp_match *items;
+	size_t count;
+	/* Devices left out, one sentence each (a name that is not a valid resource name, a USB
+	 * device without a usable identity). */
+	char **skipped;
+	size_t n_skipped;
+};
+
+/* Free what @m holds (not @m itself). */
+void dp_match_clear(struct dp_match *m);
+void dp_matches_clear(struct dp_matches *m);
+/* Index of the match with device id @id, or -1. */
+long dp_matches_find_id(const struct dp_matches *m, const char *id);
+
+/*
+ * Run the entries 0..@upto of @config and fill @per_spec[0..@upto] with what each selects now.
+ * A device is served by the first entry that selects it: later entries leave it out. With
+ * @only_kind >= 0, entries of other kinds are not run (their lists stay empty). Returns 0 or the
+ * negative errno of an enumeration (message in the context).
+ */
+int dp_match_run(hostdev_ctx *ctx, const struct hostdev_dp_config *config, size_t upto,
+		 int only_kind, struct dp_matches *per_spec);
+
+/* Per kind (dp_match_pci.c, dp_match_usb.c, dp_match_mdev.c): every device the selectors of
+ * @spec match, named under its naming. */
+int dp_match_pci(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches *out);
+int dp_match_usb(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches *out);
+int dp_match_mdev(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches *out);
+
+/* Shared helpers (dp_matches.c). */
+/* Append a zeroed match; NULL on allocation failure. */
+struct dp_match *dp_matches_add(struct dp_matches *m);
+/* Record a skipped device (the message is copied). Returns 0 or -ENOMEM. */
+int dp_matches_skip(struct dp_matches *m, const char *message);
+/* "<vendor part>/<device id of @text>", checked as a resource name; NULL when impossible. */
+char *dp_name_join(const char *vendor, const char *text);
+
+#endif /* HOSTDEV_DP_MATCH_H */

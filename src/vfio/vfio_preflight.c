@@ -1,0 +1,712 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Preflight checks for passthrough, the idea of libvirt's virt-host-validate: can this host hand
+ * devices to guests, and which devices? Reads only.
+ *
+ * Host checks (ids are stable, documented in docs/vfio.md):
+ *   iommu-groups         <sysfs>/kernel/iommu_groups has groups
+ *   iommu-hardware       <sysfs>/class/iommu lists DMAR (Intel VT-d) or AMD-Vi (ivhd) units
+ *   kernel-cmdline       <proc>/cmdline: intel_iommu= / amd_iommu= / iommu=
+ *   interrupt-remapping  <proc>/interrupts shows IR- interrupt domains (best effort: WARN when
+ * unknown) vfio-modules         vfio-pci and vfio_iommu_type1 loaded, built in, or loadable
+ * (libkmod) vfio-container       <dev>/vfio/vfio exists
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/core.h"
+#include "pci/pci.h"
+#include "vfio.h"
+
+struct check {
+	char *id, *title, *message, *remedy;
+	int status;
+};
+
+struct device_line {
+	char address[HOSTDEV_PCI_ADDRESS_MAX];
+	int status;
+	char *message, *remedy;
+};
+
+struct hostdev_vfio_report {
+	int refcount;
+	struct check *checks;
+	size_t ncheck;
+	struct device_line *devices;
+	size_t ndevice, device_capacity;
+};
+
+static const char iommu_remedy[] =
+    "enable VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware setup and boot with intel_iommu=on "
+    "(Intel) or amd_iommu=on (AMD), e.g. in GRUB_CMDLINE_LINUX of /etc/default/grub, then "
+    "update-grub and reboot; iommu=pt keeps host DMA fast";
+
+static int add_check(hostdev_vfio_report *r, const char *id, const char *title, int status,
+		     const char *message, const char *remedy)
+{
+	struct check *c, *checks = realloc(r->checks, (r->ncheck + 1) * sizeof(*checks));
+
+	if (!checks)
+		return -ENOMEM;
+	r->checks = checks;
+	c = &r->checks[r->ncheck];
+	c->id = strdup(id);
+	c->title = strdup(title);
+	c->message = strdup(message);
+	c->remedy = status == HOSTDEV_CHECK_PASS ? NULL : strdup_or_null(remedy);
+	c->status = status;
+	r->ncheck++;
+	if (!c->id || !c->title || !c->message ||
+	    (status != HOSTDEV_CHECK_PASS && remedy && !c->remedy))
+		return -ENOMEM;
+	return 0;
+}
+
+static int add_device(hostdev_vfio_report *r, const char *address, int status, const char *message,
+		      const char *remedy)
+{
+	struct device_line *d;
+
+	if (r->ndevice == r->device_capacity) {
+		size_t cap = r->device_capacity ? r->device_capacity * 2 : 16;
+		struct device_line *devices = realloc(r->devices, cap * sizeof(*devices));
+
+		if (!devices)
+			return -ENOMEM;
+		r->devices = devices;
+		r->device_capacity = cap;
+	}
+	d = &r->devices[r->ndevice++];
+	snprintf(d->address, sizeof(d->address), "%s", address);
+	d->status = status;
+	d->message = strdup(message);
+	d->remedy = status == HOSTDEV_CHECK_PASS ? NULL : strdup_or_null(remedy);
+	if (!d->message || (status != HOSTDEV_CHECK_PASS && remedy && !d->remedy))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Entries of <root>/@rel ("" root = sysfs). -errno when unreadable. */
+static int list(const char *root, const char *rel, struct strv *out)
+{
+	char path[PATH_MAX];
+
+	if (path_join(path, sizeof(path), root, rel) < 0)
+		return -ENAMETOOLONG;
+	return sysfs_list_dir(AT_FDCWD, path, NULL, out);
+}
+
+/* Read a small proc/sys file; "" when unreadable (returns -errno). */
+static int read_text(const char *root, const char *rel, char **out)
+{
+	char path[PATH_MAX];
+
+	*out = NULL;
+	if (path_join(path, sizeof(path), root, rel) < 0)
+		return -ENAMETOOLONG;
+	return sysfs_read_alloc(AT_FDCWD, path, out);
+}
+
+static int check_groups(hostdev_ctx *ctx, hostdev_vfio_report *r, size_t *ngroups)
+{
+	struct strv groups = {0};
+	char msg[512];
+	int err = list(ctx_sysfs(ctx), "kernel/iommu_groups", &groups), ret;
+
+	*ngroups = groups.count;
+	if (err < 0) {
+		snprintf(msg, sizeof(msg),
+			 "cannot read %s/kernel/iommu_groups (%s): the IOMMU is off "
+			 "or the kernel has no IOMMU support",
+			 ctx_sysfs(ctx), strerror(-err));
+		ret = add_check(r, "iommu-groups", "IOMMU groups present", HOSTDEV_CHECK_FAIL, msg,
+				iommu_remedy);
+	} else if (groups.count == 0) {
+		snprintf(
+		    msg, sizeof(msg),
+		    "%s/kernel/iommu_groups is empty: the IOMMU is off, so vfio-pci cannot take "
+		    "any device",
+		    ctx_sysfs(ctx));
+		ret = add_check(r, "iommu-groups", "IOMMU groups present", HOSTDEV_CHECK_FAIL, msg,
+				iommu_remedy);
+	} else {
+		snprintf(msg, sizeof(msg), "%zu IOMMU groups", groups.count);
+		ret = add_check(r, "iommu-groups", "IOMMU groups present", HOSTDEV_CHECK_PASS, msg,
+				NULL);
+	}
+	strv_clear(&groups);
+	return ret;
+}
+
+static int check_hardware(hostdev_ctx *ctx, hostdev_vfio_report *r, size_t ngroups)
+{
+	struct strv units = {0};
+	char msg[768] = "", names[512] = "";
+	const char *kind = NULL;
+	int ret;
+
+	list(ctx_sysfs(ctx), "class/iommu", &units);
+	for (size_t i = 0; i < units.count; i++) {
+		const char *u = units.items[i];
+
+		if (strncmp(u, "dmar", 4) == 0)
+			kind = "Intel VT-d (DMAR)";
+		else if (strncmp(u, "ivhd", 4) == 0)
+			kind = kind ? kind : "AMD-Vi";
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+			 i ? ", " : "", u);
+	}
+	if (units.count) {
+		snprintf(msg, sizeof(msg), "%s: %s", kind ? kind : "IOMMU units", names);
+		ret = add_check(r, "iommu-hardware", "IOMMU hardware (DMAR / AMD-Vi)",
+				HOSTDEV_CHECK_PASS, msg, NULL);
+	} else if (ngroups) {
+		snprintf(msg, sizeof(msg),
+			 "no unit in %s/class/iommu, yet IOMMU groups exist (a virtual or "
+			 "platform IOMMU the kernel does not list there)",
+			 ctx_sysfs(ctx));
+		ret = add_check(r, "iommu-hardware", "IOMMU hardware (DMAR / AMD-Vi)",
+				HOSTDEV_CHECK_WARN, msg,
+				"nothing to do if devices have IOMMU groups; otherwise check the "
+				"firmware's VT-d/AMD-Vi setting");
+	} else {
+		snprintf(msg, sizeof(msg),
+			 "no DMAR (Intel VT-d) or AMD-Vi unit in %s/class/iommu: the firmware does "
+			 "not announce an IOMMU, or the kernel disabled it",
+			 ctx_sysfs(ctx));
+		ret = add_check(r, "iommu-hardware", "IOMMU hardware (DMAR / AMD-Vi)",
+				HOSTDEV_CHECK_FAIL, msg, iommu_remedy);
+	}
+	strv_clear(&units);
+	return ret;
+}
+
+/* True when the NUL-separated or space-separated @cmdline has the word @word. */
+static bool has_word(const char *cmdline, const char *word)
+{
+	size_t len = strlen(word);
+
+	for (const char *p = cmdline; (p = strstr(p, word)); p += len) {
+		if ((p == cmdline || p[-1] == ' ') &&
+		    (p[len] == '\0' || p[len] == ' ' || p[len] == '\n'))
+			return true;
+	}
+	return false;
+}
+
+static int check_cmdline(hostdev_ctx *ctx, hostdev_vfio_report *r, size_t ngroups)
+{
+	static const char *const off[] = {"intel_iommu=off", "amd_iommu=off", "iommu=off"};
+	static const char *const on[] = {"intel_iommu=on", "amd_iommu=on",
+					 "amd_iommu=force_enable"};
+	const char *title = "Kernel command line";
+	char *cmdline = NULL;
+	char msg[512], remedy[512];
+	int err = read_text(ctx->paths[HOSTDEV_PATH_PROC], "cmdline", &cmdline), ret;
+	const char *found = NULL;
+
+	if (err < 0) {
+		snprintf(msg, sizeof(msg), "cannot read %s/cmdline (%s)",
+			 ctx->paths[HOSTDEV_PATH_PROC], strerror(-err));
+		return add_check(r, "kernel-cmdline", title, HOSTDEV_CHECK_WARN, msg,
+				 "mount procfs to let the check see the kernel command line");
+	}
+	/* /proc/cmdline is one line; some fixtures use NUL separators. */
+	for (char *p = cmdline; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	for (size_t i = 0; i < ARRAY_SIZE(off); i++) {
+		if (has_word(cmdline, off[i])) {
+			snprintf(msg, sizeof(msg), "the kernel was booted with %s", off[i]);
+			snprintf(
+			    remedy, sizeof(remedy),
+			    "remove %s from the kernel command line (GRUB_CMDLINE_LINUX in "
+			    "/etc/default/grub), add intel_iommu=on or amd_iommu=on, update-grub "
+			    "and reboot",
+			    off[i]);
+			free(cmdline);
+			return add_check(r, "kernel-cmdline", title, HOSTDEV_CHECK_FAIL, msg,
+					 remedy);
+		}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(on) && !found; i++)
+		if (has_word(cmdline, on[i]))
+			found = on[i];
+	if (found) {
+		snprintf(msg, sizeof(msg), "%s%s", found,
+			 has_word(cmdline, "iommu=pt") ? " iommu=pt" : "");
+		ret = add_check(r, "kernel-cmdline", title, HOSTDEV_CHECK_PASS, msg, NULL);
+	} else if (ngroups) {
+		ret = add_check(r, "kernel-cmdline", title, HOSTDEV_CHECK_PASS,
+				"no intel_iommu=/amd_iommu= option: the IOMMU is on by the "
+				"kernel's default",
+				NULL);
+	} else {
+		ret =
+		    add_check(r, "kernel-cmdline", title, HOSTDEV_CHECK_FAIL,
+			      "neither intel_iommu=on nor amd_iommu=on is set and the IOMMU is off",
+			      iommu_remedy);
+	}
+	free(cmdline);
+	return ret;
+}
+
+static int check_interrupt_remapping(hostdev_ctx *ctx, hostdev_vfio_report *r)
+{
+	const char *title = "Interrupt remapping";
+	char *interrupts = NULL, *unsafe = NULL;
+	int err = read_text(ctx->paths[HOSTDEV_PATH_PROC], "interrupts", &interrupts), ret;
+	bool unsafe_allowed;
+
+	read_text(ctx_sysfs(ctx), "module/vfio_iommu_type1/parameters/allow_unsafe_interrupts",
+		  &unsafe);
+	unsafe_allowed = unsafe && (unsafe[0] == 'Y' || unsafe[0] == '1');
+	free(unsafe);
+	if (err < 0) {
+		ret =
+		    add_check(r, "interrupt-remapping", title, HOSTDEV_CHECK_WARN,
+			      "unknown: cannot read /proc/interrupts to see whether interrupts are "
+			      "remapped",
+			      "check the kernel log for \"DMAR-IR: Enabled IRQ remapping\" or "
+			      "\"AMD-Vi: Interrupt remapping enabled\"");
+	} else if (strstr(interrupts, "IR-")) {
+		ret = add_check(r, "interrupt-remapping", title, HOSTDEV_CHECK_PASS,
+				"active (IR- interrupt domains in /proc/interrupts)", NULL);
+	} else if (unsafe_allowed) {
+		ret = add_check(r, "interrupt-remapping", title, HOSTDEV_CHECK_WARN,
+				"not active, and vfio_iommu_type1.allow_unsafe_interrupts=Y lets "
+				"assigned devices inject interrupts into the host",
+				"enable interrupt remapping (x2APIC / VT-d IR or AMD-Vi IR) in the "
+				"firmware and drop allow_unsafe_interrupts");
+	} else if (strstr(interrupts, "MSI")) {
+		ret = add_check(
+		    r, "interrupt-remapping", title, HOSTDEV_CHECK_WARN,
+		    "not active: no IR- interrupt domain in /proc/interrupts; vfio refuses "
+		    "to attach devices to a container unless "
+		    "vfio_iommu_type1.allow_unsafe_interrupts=1",
+		    "enable interrupt remapping in the firmware (VT-d with x2APIC, or "
+		    "AMD-Vi); it follows intel_iommu=on / amd_iommu=on");
+	} else {
+		ret = add_check(r, "interrupt-remapping", title, HOSTDEV_CHECK_WARN,
+				"unknown: /proc/interrupts shows no MSI interrupts to judge by",
+				"check the kernel log for \"Enabled IRQ remapping\"");
+	}
+	free(interrupts);
+	return ret;
+}
+
+static int check_modules(hostdev_ctx *ctx, hostdev_vfio_report *r, bool *vfio_present)
+{
+	const char *title = "vfio modules";
+	char pci[512], type1[512], msg[1100];
+	int spci = vfio_module_state(ctx, HOSTDEV_VFIO_DRIVER, pci, sizeof(pci));
+	int stype1 = vfio_module_state(ctx, "vfio_iommu_type1", type1, sizeof(type1));
+
+	*vfio_present = vfio_driver_present(ctx);
+	if (spci < 0) {
+		snprintf(msg, sizeof(msg), "%s", pci);
+		return add_check(r, "vfio-modules", title, HOSTDEV_CHECK_FAIL, msg,
+				 spci == -EPERM ? "remove the blacklist entry for vfio-pci"
+						: "install the kernel modules that contain vfio "
+						  "(vfio-pci, vfio_iommu_type1)");
+	}
+	snprintf(msg, sizeof(msg), "%s; %s", pci, type1);
+	if (stype1 < 0)
+		return add_check(r, "vfio-modules", title, HOSTDEV_CHECK_WARN, msg,
+				 "install or unblacklist vfio_iommu_type1: without it (or iommufd) "
+				 "users cannot open /dev/vfio/vfio");
+	if (spci == 0 || stype1 == 0)
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
+			 " (loaded on the first bind)");
+	return add_check(r, "vfio-modules", title, HOSTDEV_CHECK_PASS, msg, NULL);
+}
+
+static int check_container(hostdev_ctx *ctx, hostdev_vfio_report *r, bool vfio_present)
+{
+	const char *title = "vfio container device";
+	const char *dev = ctx->paths[HOSTDEV_PATH_DEV];
+	char path[PATH_MAX], msg[PATH_MAX + 128];
+
+	snprintf(path, sizeof(path), "%s/vfio/vfio", dev);
+	if (access(path, F_OK) == 0) {
+		snprintf(msg, sizeof(msg), "%s exists", path);
+		return add_check(r, "vfio-container", title, HOSTDEV_CHECK_PASS, msg, NULL);
+	}
+	if (!vfio_present) {
+		snprintf(msg, sizeof(msg), "%s does not exist yet: it appears when vfio is loaded",
+			 path);
+		return add_check(r, "vfio-container", title, HOSTDEV_CHECK_WARN, msg,
+				 "nothing to do: the first bind loads vfio (or load the vfio-pci "
+				 "module)");
+	}
+	snprintf(msg, sizeof(msg), "vfio-pci is loaded but %s does not exist", path);
+	return add_check(r, "vfio-container", title, HOSTDEV_CHECK_FAIL, msg,
+			 "mount devtmpfs on /dev (mount -t devtmpfs devtmpfs /dev) or check "
+			 "udev rules that remove vfio nodes");
+}
+
+/* Judge one device. */
+static int judge(hostdev_ctx *ctx, hostdev_vfio_report *r, hostdev_pci_device *dev,
+		 const struct vfio_guard *guard)
+{
+	const char *addr = hostdev_pci_device_get_address(dev);
+	const char *drv = hostdev_pci_device_get_driver(dev);
+	int group = hostdev_pci_device_get_iommu_group(dev);
+	char msg[HOSTDEV_ERROR_MAX], conflicts[HOSTDEV_ERROR_MAX / 2] = "", remedy[512];
+	const char *why, *blocked_by = NULL;
+	char blocked_why[HOSTDEV_ERROR_MAX / 2] = "";
+	size_t n, nconf = 0;
+
+	if (hostdev_pci_device_is_bridge(dev))
+		return add_device(r, addr, HOSTDEV_CHECK_FAIL,
+				  "PCI bridge: bridges stay with the host",
+				  "pass through the devices behind it instead");
+	if (drv && strcmp(drv, HOSTDEV_VFIO_DRIVER) == 0) {
+		snprintf(msg, sizeof(msg), "on vfio-pci (IOMMU group %d)", group);
+		return add_device(r, addr, HOSTDEV_CHECK_PASS, msg, NULL);
+	}
+	if (group < 0)
+		return add_device(r, addr, HOSTDEV_CHECK_FAIL, "no IOMMU group: the IOMMU is off",
+				  iommu_remedy);
+	why = vfio_guard_lookup(guard, addr);
+	if (why) {
+		snprintf(msg, sizeof(msg), "host-critical: %s", why);
+		return add_device(r, addr, HOSTDEV_CHECK_FAIL, msg,
+				  "keep it with the host (HOSTDEV_BIND_FORCE overrides the guard)");
+	}
+	if (vfio_mdev_conflicts(ctx, dev, blocked_why, sizeof(blocked_why))) {
+		snprintf(msg, sizeof(msg), "not assignable while %s (binding it destroys them)",
+			 blocked_why);
+		return add_device(
+		    r, addr, HOSTDEV_CHECK_FAIL, msg,
+		    "pass through the mediated devices instead, or remove them first "
+		    "(hostdev_mdev_remove()) when no VM uses them; HOSTDEV_BIND_FORCE "
+		    "overrides this");
+	}
+	n = hostdev_pci_device_get_iommu_group_member_count(dev);
+	for (size_t i = 0; i < n; i++) {
+		const char *member = hostdev_pci_device_get_iommu_group_member(dev, i);
+		hostdev_pci_device *m;
+		const char *mdrv, *mwhy;
+
+		if (strcmp(member, addr) == 0 || hostdev_pci_device_new(ctx, member, &m) < 0) {
+			hostdev_clear_error(ctx);
+			continue;
+		}
+		mdrv = hostdev_pci_device_get_driver(m);
+		mwhy = vfio_guard_lookup(guard, member);
+		if (!hostdev_pci_device_is_bridge(m) && mwhy && !blocked_by) {
+			blocked_by = member;
+			snprintf(blocked_why, sizeof(blocked_why), "%s", mwhy);
+		}
+		if (!hostdev_pci_device_is_bridge(m) && !vfio_driver_group_safe(mdrv)) {
+			nconf++;
+			snprintf(conflicts + strlen(conflicts),
+				 sizeof(conflicts) - strlen(conflicts), "%s%s (%s)",
+				 nconf > 1 ? ", " : "", member, mdrv);
+		}
+		hostdev_pci_device_unref(m);
+	}
+	if (blocked_by) {
+		snprintf(msg, sizeof(msg),
+			 "IOMMU group %d also holds %s, which is host-critical: %s", group,
+			 blocked_by, blocked_why);
+		return add_device(r, addr, HOSTDEV_CHECK_FAIL, msg,
+				  "the group can only be passed through whole; move the device to "
+				  "another slot or keep it with the host");
+	}
+	if (nconf) {
+		snprintf(msg, sizeof(msg), "IOMMU group %d also holds %s", group, conflicts);
+		snprintf(remedy, sizeof(remedy),
+			 "bind %s with HOSTDEV_BIND_GROUP, which binds the whole group", addr);
+		return add_device(r, addr, HOSTDEV_CHECK_WARN, msg, remedy);
+	}
+	snprintf(msg, sizeof(msg), "assignable (IOMMU group %d, driver %s)", group,
+		 drv ? drv : "none");
+	return add_device(r, addr, HOSTDEV_CHECK_PASS, msg, NULL);
+}
+
+static int judge_devices(hostdev_ctx *ctx, hostdev_vfio_report *r, const char *const *addresses,
+			 size_t count)
+{
+	struct vfio_guard guard;
+	int ret = vfio_guard_collect(ctx, NULL, 0, &guard);
+
+	if (ret < 0)
+		return ret;
+	if (count) {
+		for (size_t i = 0; i < count && ret == 0; i++) {
+			hostdev_pci_device *dev;
+
+			ret = hostdev_pci_device_new(ctx, addresses[i], &dev);
+			if (ret < 0)
+				break;
+			ret = judge(ctx, r, dev, &guard);
+			hostdev_pci_device_unref(dev);
+		}
+	} else {
+		hostdev_pci_enum *e;
+		hostdev_pci_device *dev;
+
+		ret = hostdev_pci_enum_new(ctx, &e);
+		while (ret == 0 && (ret = hostdev_pci_enum_next(e, &dev)) > 0) {
+			ret = hostdev_pci_device_is_bridge(dev) ? 0 : judge(ctx, r, dev, &guard);
+			hostdev_pci_device_unref(dev);
+		}
+		hostdev_pci_enum_unref(e);
+	}
+	vfio_guard_clear(&guard);
+	return ret;
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_check(hostdev_ctx *ctx, const char *const *addresses, size_t count,
+				      unsigned int flags, hostdev_vfio_report **out)
+{
+	hostdev_vfio_report *r;
+	size_t ngroups = 0;
+	bool vfio_present = false;
+	int ret;
+
+	if (!ctx || !out)
+		return -EINVAL;
+	if (flags & ~(unsigned int)HOSTDEV_CHECK_HOST_ONLY)
+		return hostdev_error(ctx, -EINVAL, "unknown check flags 0x%x",
+				     flags & ~(unsigned int)HOSTDEV_CHECK_HOST_ONLY);
+	if (count && !addresses)
+		return hostdev_error(ctx, -EINVAL, "no addresses given");
+	for (size_t i = 0; i < count; i++) {
+		struct hostdev_pci_address a;
+
+		int err = pci_address_parse_or_explain(ctx, NULL, addresses[i], &a, NULL);
+
+		if (err < 0)
+			return err;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->refcount = 1;
+	ret = check_groups(ctx, r, &ngroups);
+	if (ret == 0)
+		ret = check_hardware(ctx, r, ngroups);
+	if (ret == 0)
+		ret = check_cmdline(ctx, r, ngroups);
+	if (ret == 0)
+		ret = check_interrupt_remapping(ctx, r);
+	if (ret == 0)
+		ret = check_modules(ctx, r, &vfio_present);
+	if (ret == 0)
+		ret = check_container(ctx, r, vfio_present);
+	if (ret == 0 && !(flags & HOSTDEV_CHECK_HOST_ONLY))
+		ret = judge_devices(ctx, r, addresses, count);
+	if (ret < 0) {
+		hostdev_vfio_report_unref(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}
+
+HOSTDEV_EXPORT hostdev_vfio_report *hostdev_vfio_report_ref(hostdev_vfio_report *report)
+{
+	if (report)
+		report->refcount++;
+	return report;
+}
+
+HOSTDEV_EXPORT hostdev_vfio_report *hostdev_vfio_report_unref(hostdev_vfio_report *report)
+{
+	if (!report || --report->refcount > 0)
+		return NULL;
+	for (size_t i = 0; i < report->ncheck; i++) {
+		free(report->checks[i].id);
+		free(report->checks[i].title);
+		free(report->checks[i].message);
+		free(report->checks[i].remedy);
+	}
+	for (size_t i = 0; i < report->ndevice; i++) {
+		free(report->devices[i].message);
+		free(report->devices[i].remedy);
+	}
+	free(report->checks);
+	free(report->devices);
+	free(report);
+	return NULL;
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_report_get_status(const hostdev_vfio_report *report)
+{
+	int worst = HOSTDEV_CHECK_PASS;
+
+	if (!report)
+		return -EINVAL;
+	for (size_t i = 0; i < report->ncheck; i++)
+		if (report->checks[i].status > worst)
+			worst = report->checks[i].status;
+	return worst;
+}
+
+HOSTDEV_EXPORT size_t hostdev_vfio_report_get_check_count(const hostdev_vfio_report *report)
+{
+	return report ? report->ncheck : 0;
+}
+
+static const struct check *check_at(const hostdev_vfio_report *report, size_t index)
+{
+	return report && index < report->ncheck ? &report->checks[index] : NULL;
+}
+
+static const struct device_line *device_at(const hostdev_vfio_report *report, size_t index)
+{
+	return report && index < report->ndevice ? &report->devices[index] : NULL;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_report_get_check_id(const hostdev_vfio_report *report,
+							    size_t index)
+{
+	const struct check *c = check_at(report, index);
+
+	return c ? c->id : NULL;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_report_get_check_title(const hostdev_vfio_report *report,
+							       size_t index)
+{
+	const struct check *c = check_at(report, index);
+
+	return c ? c->title : NULL;
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_report_get_check_status(const hostdev_vfio_report *report,
+							size_t index)
+{
+	const struct check *c = check_at(report, index);
+
+	return c ? c->status : -EINVAL;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_report_get_check_message(const hostdev_vfio_report *report,
+								 size_t index)
+{
+	const struct check *c = check_at(report, index);
+
+	return c ? c->message : NULL;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_report_get_check_remedy(const hostdev_vfio_report *report,
+								size_t index)
+{
+	const struct check *c = check_at(report, index);
+
+	return c ? c->remedy : NULL;
+}
+
+HOSTDEV_EXPORT size_t hostdev_vfio_report_get_device_count(const hostdev_vfio_report *report)
+{
+	return report ? report->ndevice : 0;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_report_get_device_address(const hostdev_vfio_report *report,
+								  size_t index)
+{
+	const struct device_line *d = device_at(report, index);
+
+	return d ? d->address : NULL;
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_report_get_device_status(const hostdev_vfio_report *report,
+							 size_t index)
+{
+	const struct device_line *d = device_at(report, index);
+
+	return d ? d->status : -EINVAL;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_report_get_device_message(const hostdev_vfio_report *report,
+								  size_t index)
+{
+	const struct device_line *d = device_at(report, index);
+
+	return d ? d->message : NULL;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_report_get_device_remedy(const hostdev_vfio_report *report,
+								 size_t index)
+{
+	const struct device_line *d = device_at(report, index);
+
+	return d ? d->remedy : NULL;
+}
+
+static const char *status_name(int status)
+{
+	return status == HOSTDEV_CHECK_PASS   ? "pass"
+	       : status == HOSTDEV_CHECK_WARN ? "warn"
+					      : "fail";
+}
+
+static bool add_nullable(cJSON *obj, const char *key, const char *value)
+{
+	return value ? cJSON_AddStringToObject(obj, key, value) != NULL
+		     : cJSON_AddNullToObject(obj, key) != NULL;
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_report_to_json(const hostdev_vfio_report *report,
+					       unsigned int flags, char **out)
+{
+	cJSON *doc, *checks, *devices;
+	char *text = NULL;
+
+	if (!report || !out || (flags & ~(unsigned int)HOSTDEV_JSON_PRETTY))
+		return -EINVAL;
+	doc = cJSON_CreateObject();
+	if (!doc ||
+	    !cJSON_AddStringToObject(doc, "status",
+				     status_name(hostdev_vfio_report_get_status(report))) ||
+	    !(checks = cJSON_AddArrayToObject(doc, "checks")) ||
+	    !(devices = cJSON_AddArrayToObject(doc, "devices")))
+		goto out;
+	for (size_t i = 0; i < report->ncheck; i++) {
+		const struct check *c = &report->checks[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o)
+			goto out;
+		cJSON_AddItemToArray(checks, o);
+		if (!cJSON_AddStringToObject(o, "id", c->id) ||
+		    !cJSON_AddStringToObject(o, "title", c->title) ||
+		    !cJSON_AddStringToObject(o, "status", status_name(c->status)) ||
+		    !cJSON_AddStringToObject(o, "message", c->message) ||
+		    !add_nullable(o, "remedy", c->remedy))
+			goto out;
+	}
+	for (size_t i = 0; i < report->ndevice; i++) {
+		const struct device_line *d = &report->devices[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o)
+			goto out;
+		cJSON_AddItemToArray(devices, o);
+		if (!cJSON_AddStringToObject(o, "address", d->address) ||
+		    !cJSON_AddStringToObject(o, "status", status_name(d->status)) ||
+		    !cJSON_AddBoolToObject(o, "assignable", d->status != HOSTDEV_CHECK_FAIL) ||
+		    !cJSON_AddStringToObject(o, "message", d->message) ||
+		    !add_nullable(o, "remedy", d->remedy))
+			goto out;
+	}
+	text = (flags & HOSTDEV_JSON_PRETTY) ? cJSON_Print(doc) : cJSON_PrintUnformatted(doc);
+out:
+	cJSON_Delete(doc);
+	if (!text)
+		return -ENOMEM;
+	*out = text;
+	return 0;
+}
