@@ -52,6 +52,8 @@ struct agent_options {
 	enum log_format log_format;
 	int log_level; /* HOSTDEV_LOG_* (syslog numbers) */
 	enum uevent_source uevent_source;
+	const char *state_dir; /* the library's state directory (vfio journal), NULL = default */
+	bool no_claims;	       /* publish only: leave PCIDeviceClaims to another controller */
 };
 
 /* options.c: argv and the environment (NODE_NAME, KUBECONFIG). Returns -1 after printing a usage
@@ -205,5 +207,32 @@ struct hotplug *hotplug_new(hostdev_ctx *ctx, struct loop *loop, struct reconcil
 void hotplug_free(struct hotplug *h);
 /* Remember which objects each device produced (for removals whose snapshot is partial). */
 void hotplug_index(struct hotplug *h, struct strmap *desired[]);
+
+/* ---- claims.c: PCIDeviceClaims bound and given back through the vfio journal -------------- */
+/* The finalizer the agent puts on each claim of its node: deletion waits for the restore. */
+#define AGENT_CLAIM_FINALIZER "hostdev.io/vfio-restore"
+/* Annotation "true": bind the claimed device's whole IOMMU group with it. */
+#define AGENT_CLAIM_GROUP_ANNOTATION "hostdev.io/bind-iommu-group"
+#define AGENT_CLAIM_CRD_NAME "pcideviceclaims." AGENT_GROUP
+extern const struct kube_resource agent_claim_resource;
+
+struct claims;
+struct claims_options {
+	struct kube_client *client;
+	struct loop *loop;
+	hostdev_ctx *ctx;
+	const struct agent_ids *ids; /* borrowed for the lifetime of the claims */
+	/* PCIDevice objects are refreshed through it after a bind or restore; may be NULL. */
+	struct reconciler *reconciler;
+	const cJSON *crd; /* the PCIDeviceClaim CRD (its status schema; borrowed), may be NULL */
+	unsigned int watch_timeout_s;
+};
+/* Returns 0 or -ENOMEM. */
+int claims_new(const struct claims_options *opts, struct claims **out);
+/* List and watch the claims; the first pass reconciles them with the journal. */
+int claims_start(struct claims *c);
+/* Look at every claim of the node again (the resync). NULL-safe. */
+void claims_resync(struct claims *c);
+void claims_free(struct claims *c);
 
 #endif

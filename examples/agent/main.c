@@ -23,12 +23,21 @@
 
 #define HEARTBEAT_MS 5000u
 
+/* The CRDs read at start: one per published kind, then the claims'. */
+enum { CRD_CLAIM = KIND_COUNT, CRD_COUNT };
+
+static const char *crd_name(int i)
+{
+	return i == CRD_CLAIM ? AGENT_CLAIM_CRD_NAME : agent_kinds[i].crd_name;
+}
+
 struct agent {
 	struct agent_options o;
 	hostdev_ctx *ctx;
 	struct loop *loop;
 	struct kube_client *client;
 	struct reconciler *rec;
+	struct claims *claims;
 	struct hotplug *hotplug;
 	struct http_server *http;
 	struct loop_source *signal_src, *resync_timer, *heartbeat_timer, *preflight_timer;
@@ -38,7 +47,8 @@ struct agent {
 	char node_uid[128];
 	struct kube_informer *node_informer;
 	bool node_gone;
-	cJSON *crds[KIND_COUNT];
+	/* The published kinds' CRDs, then PCIDeviceClaim's (CRD_CLAIM). */
+	cJSON *crds[CRD_COUNT];
 	int crds_pending;
 	bool crd_failed, published;
 	int exit_code;
@@ -134,6 +144,7 @@ static void on_resync(struct loop_source *src, void *userdata)
 		return;
 	log_debug("resync: full inventory");
 	full_inventory(a);
+	claims_resync(a->claims);
 }
 
 static void update_readiness(struct agent *a)
@@ -209,6 +220,21 @@ static const char *auth_hint(long code)
 	return "";
 }
 
+/* Claims are acted on once the publisher runs: a bind refreshes the device's PCIDevice. */
+static int start_claims(struct agent *a)
+{
+	struct claims_options co = {.client = a->client,
+				    .loop = a->loop,
+				    .ctx = a->ctx,
+				    .ids = &a->ids,
+				    .reconciler = a->rec,
+				    .crd = a->crds[CRD_CLAIM],
+				    .watch_timeout_s = a->o.watch_timeout_s};
+	int r = claims_new(&co, &a->claims);
+
+	return r < 0 ? r : claims_start(a->claims);
+}
+
 static void start_reconciler(struct agent *a)
 {
 	struct reconciler_options ro = {.client = a->client,
@@ -240,6 +266,11 @@ static void start_reconciler(struct agent *a)
 	metrics_set_ready(false, "listing this node's objects");
 	if (reconciler_start(a->rec) < 0 || full_inventory(a) < 0) {
 		log_error("cannot start publishing (see above)");
+		finish(a, AGENT_EXIT_FAILURE);
+		return;
+	}
+	if (!a->o.once && !a->o.no_claims && start_claims(a) < 0) {
+		log_error("out of memory");
 		finish(a, AGENT_EXIT_FAILURE);
 		return;
 	}
@@ -331,10 +362,10 @@ static void crds_done(struct agent *a)
 		preflight_retry(a, "cannot read the CRDs");
 		return;
 	}
-	for (int k = 0; k < KIND_COUNT; k++)
-		if (!a->crds[k])
+	for (int k = 0; k < CRD_COUNT; k++)
+		if (!a->crds[k] && !(k == CRD_CLAIM && (a->o.no_claims || a->o.once)))
 			n += (size_t)snprintf(missing + n, sizeof(missing) - n, "%s%s",
-					      n ? ", " : "", agent_kinds[k].crd_name);
+					      n ? ", " : "", crd_name(k));
 	if (n) {
 		log_error("missing CustomResourceDefinitions: %s; apply them (kubectl apply -f "
 			  "examples/agent/deploy/crds/, or Harvester's pcidevices CRDs)",
@@ -353,8 +384,8 @@ static void on_crd(struct kube_client *c, const struct kube_response *resp, void
 	const char *name = kube_meta_string(crd, "name");
 
 	if (crd && name) {
-		for (int k = 0; k < KIND_COUNT; k++)
-			if (strcmp(name, agent_kinds[k].crd_name) == 0) {
+		for (int k = 0; k < CRD_COUNT; k++)
+			if (strcmp(name, crd_name(k)) == 0) {
 				cJSON_Delete(a->crds[k]);
 				a->crds[k] = crd;
 				crd = NULL;
@@ -380,14 +411,13 @@ static void on_crd(struct kube_client *c, const struct kube_response *resp, void
 static void check_crds(struct agent *a)
 {
 	a->crd_failed = false;
-	a->crds_pending = KIND_COUNT;
-	for (int k = 0; k < KIND_COUNT; k++) {
+	a->crds_pending = CRD_COUNT;
+	for (int k = 0; k < CRD_COUNT; k++) {
 		cJSON_Delete(a->crds[k]);
 		a->crds[k] = NULL;
 	}
-	for (int k = 0; k < KIND_COUNT; k++)
-		if (!kube_get(a->client, &agent_crd_resource, NULL, agent_kinds[k].crd_name, on_crd,
-			      a)) {
+	for (int k = 0; k < CRD_COUNT; k++)
+		if (!kube_get(a->client, &agent_crd_resource, NULL, crd_name(k), on_crd, a)) {
 			a->crd_failed = true;
 			if (--a->crds_pending == 0)
 				crds_done(a);
@@ -446,6 +476,9 @@ static int setup_context(struct agent *a)
 	hostdev_ctx_set_log_priority(a->ctx, a->o.log_level);
 	if (a->o.root && (r = hostdev_ctx_set_root(a->ctx, a->o.root)) < 0)
 		goto fail;
+	if (a->o.state_dir &&
+	    (r = hostdev_ctx_set_path(a->ctx, HOSTDEV_PATH_STATE, a->o.state_dir)) < 0)
+		goto fail;
 	if (a->o.sysfs && (r = hostdev_ctx_set_path(a->ctx, HOSTDEV_PATH_SYSFS, a->o.sysfs)) < 0)
 		goto fail;
 	if (a->o.pci_ids &&
@@ -492,6 +525,7 @@ static int setup_client(struct agent *a)
 static void teardown(struct agent *a)
 {
 	hotplug_free(a->hotplug);
+	claims_free(a->claims);
 	kube_informer_free(a->node_informer);
 	reconciler_free(a->rec);
 	kube_client_free(a->client);
@@ -502,7 +536,7 @@ static void teardown(struct agent *a)
 	loop_source_remove(a->preflight_timer);
 	loop_free(a->loop);
 	hostdev_ctx_unref(a->ctx);
-	for (int k = 0; k < KIND_COUNT; k++)
+	for (int k = 0; k < CRD_COUNT; k++)
 		cJSON_Delete(a->crds[k]);
 	if (signal_read_fd >= 0) {
 		close(signal_read_fd);

@@ -33,6 +33,8 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
+	OPT_STATE_DIR,
+	OPT_NO_CLAIMS,
 };
 
 static void usage(FILE *f)
@@ -55,6 +57,11 @@ static void usage(FILE *f)
 	    "  --usb-naming MODE        USBDevice names: port (stable port identity, default)\n"
 	    "                           or harvester (<node>-<vid>-<pid>-<bus><dev>)\n"
 	    "  --uevent-source SOURCE   auto (default), kernel or udev\n"
+	    "  --state-dir DIR          libhostdev's state directory, the vfio journal\n"
+	    "                           (default /var/lib/hostdev, under --root when given)\n"
+	    "Claims:\n"
+	    "  --no-claims              publish only; leave PCIDeviceClaims to another\n"
+	    "                           controller (Harvester's)\n"
 	    "Behaviour:\n"
 	    "  --resync-interval TIME   full re-inventory, e.g. 10m (default), 30s, 0 = never\n"
 	    "  --watch-timeout SECONDS  server-side watch timeout (default 300)\n"
@@ -118,6 +125,8 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 	    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	    {"version", no_argument, NULL, OPT_VERSION},
+	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	    {"no-claims", no_argument, NULL, OPT_NO_CLAIMS},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -190,6 +199,14 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 			break;
 		case OPT_ONCE:
 			o->once = true;
+			break;
+		case OPT_STATE_DIR:
+			if (optarg[0] != '/')
+				return bad("--state-dir", optarg, "an absolute directory");
+			o->state_dir = optarg;
+			break;
+		case OPT_NO_CLAIMS:
+			o->no_claims = true;
 			break;
 		case OPT_UEVENT_SOURCE:
 			if (strcmp(optarg, "auto") == 0)
