@@ -42,6 +42,13 @@ struct claims {
 	struct kube_informer *inf;
 	cJSON *status_schema;
 	struct strmap *busy; /* claim name -> (void *)1 while a write for it runs */
+	/* Refusals that only a change can lift (name -> struct refusal), so that a pass does not
+	 * ask the library again for every refused claim. They hold while the claim's generation
+	 * and the epoch stay: the epoch moves with every claim added or deleted, every spec
+	 * change, every bind or restore and every resync. */
+	struct strmap *refused;
+	struct strmap *generations; /* claim name -> last seen metadata.generation (double *) */
+	unsigned long epoch;
 	struct loop_source *pass_timer, *retry_timer;
 	struct kube_backoff backoff;
 	bool synced, started_log;
@@ -61,6 +68,20 @@ struct pass {
 	hostdev_vfio_journal *journal;
 	bool transient;
 };
+
+struct refusal {
+	double generation;
+	unsigned long epoch;
+	struct verdict v;
+};
+
+static double generation_of(const cJSON *obj)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	const cJSON *g = cJSON_GetObjectItemCaseSensitive(meta, "generation");
+
+	return cJSON_IsNumber(g) ? g->valuedouble : -1;
+}
 
 static void schedule_pass(struct claims *c);
 
@@ -482,6 +503,16 @@ static void owner_add(char *owner, size_t size, const char *uid)
 	snprintf(owner + n, size - n, "%s%s", n > strlen(OWNER_PREFIX) ? "," : "", uid);
 }
 
+/* The same sentence right after the bind and on every later pass (one status write per bind). */
+static void bound_verdict(struct verdict *v, const char *address, int group, bool group_bind)
+{
+	set_verdict(v, true, false, "Bound",
+		    "%s is on vfio-pci (IOMMU group %d%s); the journal keeps its driver %s to give "
+		    "it back when the claim is deleted",
+		    address, group, group_bind ? ", bound as a whole" : "",
+		    v->driver_to_unbind[0] ? v->driver_to_unbind : "(none)");
+}
+
 static void bind_claim(struct claims *c, const cJSON *claim, const char *address,
 		       hostdev_pci_device *dev, const hostdev_vfio_journal *j, struct verdict *v)
 {
@@ -489,7 +520,7 @@ static void bind_claim(struct claims *c, const cJSON *claim, const char *address
 	const char *driver = hostdev_pci_device_get_driver(dev);
 	bool want_group = annotation_true(claim, AGENT_CLAIM_GROUP_ANNOTATION);
 	char owner[HOSTDEV_VFIO_OWNER_MAX + 1] = OWNER_PREFIX;
-	char unclaimed[768] = "", claimed[512] = "";
+	char unclaimed[768] = "";
 	size_t nu = 0, nc = 0;
 	struct hostdev_vfio_options opts = HOSTDEV_VFIO_OPTIONS_INIT;
 	const char *addresses[1] = {address};
@@ -515,9 +546,7 @@ static void bind_claim(struct claims *c, const cJSON *claim, const char *address
 			holder = holder_of(c, m, j);
 			if (holder) {
 				owner_add(owner, sizeof(owner), kube_meta_string(holder, "uid"));
-				nc += (size_t)snprintf(
-				    claimed + nc, nc < sizeof(claimed) ? sizeof(claimed) - nc : 0,
-				    "%s%s", nc ? ", " : "", m);
+				nc++;
 			} else {
 				nu += (size_t)snprintf(
 				    unclaimed + nu,
@@ -538,20 +567,17 @@ static void bind_claim(struct claims *c, const cJSON *claim, const char *address
 		hostdev_vfio_journal *after = NULL;
 		const char *orig = NULL;
 
+		rec = -1;
 		if (hostdev_vfio_journal_read(c->o.ctx, &after) == 0 &&
 		    (rec = journal_find(after, address)) >= 0)
 			orig = hostdev_vfio_journal_get_driver(after, (size_t)rec);
 		snprintf(v->driver_to_unbind, sizeof(v->driver_to_unbind), "%s",
 			 orig ? orig
 			      : (driver && strcmp(driver, HOSTDEV_VFIO_DRIVER) != 0 ? driver : ""));
-		set_verdict(v, true, false, "Bound",
-			    "%s is on vfio-pci (IOMMU group %d%s%s); the journal keeps its driver "
-			    "%s to give it back when the claim is deleted",
-			    address, hostdev_pci_device_get_iommu_group(dev),
-			    flags & HOSTDEV_BIND_GROUP ? ", bound as a whole with " : "",
-			    flags & HOSTDEV_BIND_GROUP ? (nc ? claimed : "its members") : "",
-			    v->driver_to_unbind[0] ? v->driver_to_unbind : "(none)");
+		bound_verdict(v, address, hostdev_pci_device_get_iommu_group(dev),
+			      rec >= 0 && hostdev_vfio_journal_is_group_bind(after, (size_t)rec));
 		hostdev_vfio_journal_unref(after);
+		c->epoch++;
 		log_info("PCIDeviceClaim %s: bound %s to vfio-pci (%d device%s moved)",
 			 kube_meta_string(claim, "name"), address, r, r == 1 ? "" : "s");
 		refresh_group_objects(c, address);
@@ -562,7 +588,7 @@ static void bind_claim(struct claims *c, const cJSON *claim, const char *address
 		if (nu > 0)
 			set_verdict(
 			    v, false, false, "IOMMUGroupShared",
-			    "%s Not claimed: %s. Next: claim every member of the group (the "
+			    "%s. Not claimed: %s. Next: claim every member of the group (the "
 			    "agent then binds the group together), or annotate this claim "
 			    "%s=true to bind the whole group with it",
 			    hostdev_ctx_get_error(c->o.ctx), unclaimed,
@@ -573,7 +599,7 @@ static void bind_claim(struct claims *c, const cJSON *claim, const char *address
 		break;
 	case -EPERM:
 		set_verdict(v, false, false, "HostCritical",
-			    "%s A claim cannot override this guard: claim another device",
+			    "%s. A claim cannot override this guard: claim another device",
 			    hostdev_ctx_get_error(c->o.ctx));
 		break;
 	case -EINVAL:
@@ -638,10 +664,8 @@ static void judge_claim(struct pass *p, const cJSON *claim, struct verdict *v)
 							       : "no driver");
 			bind_claim(c, claim, address, dev, j, v);
 		} else {
-			set_verdict(v, true, false, "Bound",
-				    "%s is on vfio-pci; the journal keeps its driver %s to give it "
-				    "back when the claim is deleted",
-				    address, drv ? drv : "(none)");
+			bound_verdict(v, address, hostdev_pci_device_get_iommu_group(dev),
+				      hostdev_vfio_journal_is_group_bind(j, (size_t)rec));
 		}
 		hostdev_pci_device_unref(dev);
 		return;
@@ -738,6 +762,7 @@ static int restore_addresses(struct claims *c, const char *const *addresses, siz
 		refresh_pci_object(c, a);
 	}
 	hostdev_vfio_result_unref(res);
+	c->epoch++;
 	if (r < 0) {
 		snprintf(msg, msglen, "%s", hostdev_ctx_get_error(c->o.ctx));
 		return -EAGAIN;
@@ -848,6 +873,7 @@ static void judge_one(const char *name, void *value, void *userdata)
 	struct pass *p = userdata;
 	struct claims *c = p->c;
 	const cJSON *claim = kube_informer_get(c->inf, name);
+	struct refusal *refusal;
 	struct verdict v;
 
 	if (!claim || !on_this_node(c, claim) || strmap_get(c->busy, name) || !p->journal)
@@ -862,9 +888,23 @@ static void judge_one(const char *name, void *value, void *userdata)
 		write_finalizer(c, name, true);
 		return;
 	}
+	refusal = strmap_get(c->refused, name);
+	if (refusal && refusal->epoch == c->epoch && refusal->generation == generation_of(claim)) {
+		write_status(c, claim, &refusal->v);
+		return;
+	}
 	judge_claim(p, claim, &v);
 	if (v.transient)
 		p->transient = true;
+	if (!v.enabled && !v.transient && (refusal = calloc(1, sizeof(*refusal)))) {
+		refusal->generation = generation_of(claim);
+		refusal->epoch = c->epoch;
+		refusal->v = v;
+		if (strmap_set(c->refused, name, refusal) < 0)
+			free(refusal);
+	} else {
+		strmap_remove(c->refused, name);
+	}
 	/* A bind changed the journal: the next claims must see it. */
 	reread_journal(p);
 	write_status(c, claim, &v);
@@ -931,7 +971,21 @@ static void on_event(struct kube_informer *inf, enum kube_event_type type, const
 		     const cJSON *obj, void *userdata)
 {
 	struct claims *c = userdata;
+	double generation = generation_of(obj);
+	double *seen = strmap_get(c->generations, name);
 
+	/* Claims added or deleted, specs changed, deletions begun: refusals may no longer hold.
+	 * Status writes and finalizer updates leave the generation alone. */
+	if (type != KUBE_MODIFIED || !seen || *seen != generation || is_deleting(obj))
+		c->epoch++;
+	if (type == KUBE_DELETED) {
+		strmap_remove(c->generations, name);
+		strmap_remove(c->refused, name);
+	} else if ((seen = malloc(sizeof(*seen)))) {
+		*seen = generation;
+		if (strmap_set(c->generations, name, seen) < 0)
+			free(seen);
+	}
 	log_debug("watch: PCIDeviceClaim %s %s", name,
 		  type == KUBE_ADDED	 ? "added"
 		  : type == KUBE_DELETED ? "deleted"
@@ -963,7 +1017,8 @@ int claims_new(const struct claims_options *opts, struct claims **out)
 	schema = schema_property(schema_of_crd(opts->crd, AGENT_VERSION_NAME), "status");
 	if (schema && !(c->status_schema = cJSON_Duplicate(schema, true)))
 		goto fail;
-	if (!(c->busy = strmap_new(NULL)) ||
+	if (!(c->busy = strmap_new(NULL)) || !(c->refused = strmap_new(free)) ||
+	    !(c->generations = strmap_new(free)) ||
 	    !(c->pass_timer = loop_add_timer(opts->loop, on_pass_timer, c)) ||
 	    !(c->retry_timer = loop_add_timer(opts->loop, on_retry_timer, c)))
 		goto fail;
@@ -985,8 +1040,10 @@ int claims_start(struct claims *c)
 
 void claims_resync(struct claims *c)
 {
-	if (c)
+	if (c) {
+		c->epoch++;
 		schedule_pass(c);
+	}
 }
 
 void claims_free(struct claims *c)
@@ -997,6 +1054,8 @@ void claims_free(struct claims *c)
 	loop_source_remove(c->pass_timer);
 	loop_source_remove(c->retry_timer);
 	strmap_free(c->busy);
+	strmap_free(c->refused);
+	strmap_free(c->generations);
 	cJSON_Delete(c->status_schema);
 	free(c);
 }

@@ -339,7 +339,7 @@ def published(api, root, tmp_path, plurals):
 def test_cluster_role_grants_exactly_what_the_agent_uses(objects, tmp_path):
     """Two nodes (a generated server tree with SR-IOV network PFs; the recorded QEMU tree with USB
     devices), each with a stale object per kind and a same-named object it must take over, then
-    someone edits a label: every verb on every resource the ClusterRole grants must have been
+    someone edits a label, then a claim for node1 comes and goes: every verb on every resource the ClusterRole grants must have been
     used by the agent, and nothing it used may be missing from the role (the stand-in enforces
     the rules: a missing one is a 403 and the agent would not converge)."""
     role = one(objects, "ClusterRole")
@@ -377,6 +377,20 @@ def test_cluster_role_grants_exactly_what_the_agent_uses(objects, tmp_path):
             api.wait_for(api.devices_path("usbdevices", usb_name),
                          lambda o: o["metadata"].get("labels", {}).get("nodename") == "node2", timeout=120)
             api.wait_requests(1, since=edit, verb="update", userAgent="hostdev-agent/", timeout=120)
+            # A PCIDeviceClaim for node1 naming no device of it: the agent adds its finalizer
+            # (get, update), says why in the status (patch status), and on deletion drops the
+            # finalizer (get, update). Nothing is bound: no kernel model here.
+            claim = api.devices_path("pcideviceclaims", "node1-claim-probe")
+            api.create(api.devices_path("pcideviceclaims"), {
+                "apiVersion": f"{GROUP}/v1beta1", "kind": "PCIDeviceClaim",
+                "metadata": {"name": "node1-claim-probe"},
+                "spec": {"address": "0000:fe:1f.7", "nodeName": "node1", "userName": "admin"}})
+            got = api.wait_for(claim, lambda o: any(c.get("reason") == "DeviceNotFound" for c in
+                                                    (o.get("status") or {}).get("conditions") or []),
+                               timeout=120)
+            assert "hostdev.io/vfio-restore" in got["metadata"]["finalizers"]
+            api.delete(claim)
+            api.wait_for(claim, None, deleted=True, timeout=120)
         finally:
             logs = []
             for a in agents:

@@ -187,3 +187,175 @@ def test_claim_binds_and_deletion_restores(api, agents, host):
     wait_pci_driver(api, NIC, "e1000e")
     a.wait_log(rf"PCIDeviceClaim {pci_name(NIC)} deleted: {NIC} restored", since=mark)
     assert a.stop() == 0
+
+
+def test_refusals_say_why_and_bind_nothing(api, agents, host):
+    """Each refusal is a Bound=False condition with the library's sentence and a next step, and no
+    store reaches the device."""
+    root = host()
+    a = start_agent(agents, api, root)
+    cases = {
+        MGMT: ("HostCritical", ["default route", "claim another device"]),
+        NOGROUP: ("NoIOMMU", ["IOMMU"]),
+        SMBUS: ("IOMMUGroupShared", [f"{LPC} (lpc_ich)", f"{SATA} (ahci)", GROUP_ANNOTATION]),
+        RP1: ("Bridge", ["bridge"]),
+        "0000:0a:00.0": ("DeviceNotFound", ["0000:0a:00.0", f"nodename={NODE}"]),
+    }
+    for address in cases:
+        create_claim(api, address)
+    # A claim for another node: this agent leaves it alone (no finalizer, no status).
+    create_claim(api, NIC, node="node2", name="node2-nic")
+    for address, (reason, words) in cases.items():
+        claim = wait_condition(api, pci_name(address), reason, "False")
+        assert claim["status"]["passthroughEnabled"] is False
+        msg = condition(claim)["message"]
+        for w in words:
+            assert w in msg, f"{address}: {w!r} not in {msg!r}"
+        assert FINALIZER in claim["metadata"]["finalizers"]
+    assert wait_condition(api, pci_name(MGMT), "HostCritical")["status"]["kernelDriverToUnbind"] == "igb"
+    for address in (MGMT, NOGROUP, SMBUS, LPC, SATA, NIC):
+        assert driver(root, address) != "vfio-pci"
+        assert not [w for w in kmodel_writes(root, address) if "driver_override" in w or "unbind" in w], address
+    assert journal(root) == {}
+    other = api.get(claim_path("node2-nic"))
+    assert "finalizers" not in other["metadata"] and "status" not in other or not other["status"]
+    # Refused claims are deleted at once: nothing to give back.
+    for address in cases:
+        delete_claim(api, pci_name(address))
+    assert journal(root) == {}
+    assert a.stop() == 0
+
+
+def test_iommu_group_claimed_together_or_refused(api, agents, host):
+    root = host()
+    start_agent(agents, api, root)
+    create_claim(api, GPU)
+    msg = condition(wait_condition(api, pci_name(GPU), "IOMMUGroupShared", "False"))["message"]
+    assert f"{AUDIO} (snd_hda_intel)" in msg
+    assert driver(root, GPU) == "nouveau" and driver(root, AUDIO) == "snd_hda_intel"
+    # Every member claimed: the group is bound together, each claim enabled.
+    create_claim(api, AUDIO)
+    gpu = wait_enabled(api, pci_name(GPU))
+    audio = wait_enabled(api, pci_name(AUDIO))
+    assert driver(root, GPU) == "vfio-pci" and driver(root, AUDIO) == "vfio-pci"
+    assert driver(root, "0000:00:1d.0") == "pcieport"  # the bridge of the group stays
+    recs = journal(root)
+    assert recs[GPU]["driver"] == "nouveau" and recs[AUDIO]["driver"] == "snd_hda_intel"
+    for r in (recs[GPU], recs[AUDIO]):
+        assert gpu["metadata"]["uid"] in r["owner"] and audio["metadata"]["uid"] in r["owner"]
+    assert gpu["status"]["kernelDriverToUnbind"] == "nouveau"
+    assert audio["status"]["kernelDriverToUnbind"] == "snd_hda_intel"
+    # Deleting one claim gives the group back as the unit it was bound as; the other claim is
+    # refused again, naming what is now unclaimed.
+    delete_claim(api, pci_name(GPU))
+    assert driver(root, GPU) == "nouveau" and driver(root, AUDIO) == "snd_hda_intel"
+    msg = condition(wait_condition(api, pci_name(AUDIO), "IOMMUGroupShared", "False"))["message"]
+    assert f"{GPU} (nouveau)" in msg
+    delete_claim(api, pci_name(AUDIO))
+    assert journal(root) == {}
+    # A claim that asks for its group binds the whole group with it.
+    create_claim(api, GPU, annotations={GROUP_ANNOTATION: "true"})
+    wait_enabled(api, pci_name(GPU))
+    assert driver(root, GPU) == "vfio-pci" and driver(root, AUDIO) == "vfio-pci"
+    delete_claim(api, pci_name(GPU))
+    assert driver(root, GPU) == "nouveau" and driver(root, AUDIO) == "snd_hda_intel"
+    assert journal(root) == {}
+
+
+def test_two_claims_for_one_device(api, agents, host):
+    root = host()
+    start_agent(agents, api, root)
+    create_claim(api, NIC)
+    first = wait_enabled(api, pci_name(NIC))
+    create_claim(api, NIC, name="second-nic-claim")
+    second = wait_condition(api, "second-nic-claim", "AlreadyClaimed", "False")
+    assert pci_name(NIC) in condition(second)["message"]
+    assert second["status"]["passthroughEnabled"] is False
+    assert journal(root)[NIC]["owner"] == OWNER_PREFIX + first["metadata"]["uid"]
+    # Deleting the second claim gives nothing back: the device is the first claim's.
+    delete_claim(api, "second-nic-claim")
+    assert driver(root, NIC) == "vfio-pci"
+    assert api.get(claim_path(pci_name(NIC)))["status"]["passthroughEnabled"] is True
+    delete_claim(api, pci_name(NIC))
+    assert driver(root, NIC) == "e1000e" and journal(root) == {}
+
+
+def test_claim_edited_after_it_was_enabled(api, agents, host):
+    root = host()
+    start_agent(agents, api, root)
+    create_claim(api, NIC)
+    wait_enabled(api, pci_name(NIC))
+    api.patch(claim_path(pci_name(NIC)), {"spec": {"address": SPARE}})
+    claim = wait_condition(api, pci_name(NIC), "SpecChanged", "True")
+    msg = condition(claim)["message"]
+    assert SPARE in msg and NIC in msg and "create a new claim" in msg
+    assert driver(root, NIC) == "vfio-pci" and driver(root, SPARE) is None
+    assert not kmodel_writes(root, SPARE)
+    # Deleting it gives back what was bound, not what the spec names now.
+    delete_claim(api, pci_name(NIC))
+    assert driver(root, NIC) == "e1000e" and journal(root) == {}
+    assert not kmodel_writes(root, SPARE)
+
+
+def test_start_reconciles_claims_with_the_journal(api, agents, host):
+    """At start: a claim whose device is bound is kept (no store), a record whose claim went away
+    while the agent was down is restored, a claim made meanwhile is bound."""
+    root = host()
+    a = start_agent(agents, api, root)
+    create_claim(api, NIC)
+    create_claim(api, VIRTIO)
+    wait_enabled(api, pci_name(NIC))
+    wait_enabled(api, pci_name(VIRTIO))
+    assert a.stop() == 0
+    # While the agent is down: VIRTIO's claim goes (its finalizer removed by hand), SPARE's comes.
+    api.patch(claim_path(pci_name(VIRTIO)), {"metadata": {"finalizers": None}})
+    delete_claim(api, pci_name(VIRTIO))
+    create_claim(api, SPARE)
+    nic_writes = len(kmodel_writes(root, NIC))
+    b = start_agent(agents, api, root, token="agent-token-2")
+    wait_enabled(api, pci_name(SPARE))
+    b.wait_log(rf"no PCIDeviceClaim any more: {VIRTIO} restored")
+    assert driver(root, VIRTIO) == "virtio-pci"
+    assert driver(root, SPARE) == "vfio-pci" and driver(root, NIC) == "vfio-pci"
+    assert len(kmodel_writes(root, NIC)) == nic_writes, "the bound claim's device was touched again"
+    assert set(journal(root)) == {NIC, SPARE}
+    assert journal(root)[SPARE]["driver"] is None
+    assert api.get(claim_path(pci_name(SPARE)))["status"]["kernelDriverToUnbind"] == ""
+    delete_claim(api, pci_name(NIC))
+    delete_claim(api, pci_name(SPARE))
+    assert journal(root) == {} and driver(root, NIC) == "e1000e" and driver(root, SPARE) is None
+    assert b.stop() == 0
+
+
+def load_vfio_modules(root):
+    """What `modprobe vfio-pci` leaves in sysfs and /dev (kmodel_vfio_loaded() of tests/kmodel): the
+    administrator loads the modules while a claim waits for them."""
+    for f in ("bind", "unbind", "new_id", "remove_id", "uevent"):
+        path = os.path.join(root, "sys/bus/pci/drivers/vfio-pci", f)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "w").close()
+    for m in ("vfio_pci", "vfio_iommu_type1"):
+        os.makedirs(os.path.join(root, "sys/module", m), exist_ok=True)
+        with open(os.path.join(root, "sys/module", m, "initstate"), "w") as f:
+            f.write("live\n")
+    os.makedirs(os.path.join(root, "dev/vfio"), exist_ok=True)
+    open(os.path.join(root, "dev/vfio/vfio"), "w").close()
+
+
+def test_vfio_modules_missing_is_retried(api, agents, host):
+    """Without vfio modules the claim says so and is retried with backoff: once the modules are
+    there, the retry binds it without any change to the claim."""
+    root = host("--no-vfio")
+    start_agent(agents, api, root)
+    create_claim(api, NIC)
+    claim = wait_condition(api, pci_name(NIC), "VFIOModulesMissing", "False")
+    msg = condition(claim)["message"]
+    assert "vfio" in msg and "retrying" in msg
+    assert driver(root, NIC) == "e1000e" and journal(root) == {}
+    generation = claim["metadata"]["generation"]
+    load_vfio_modules(root)
+    claim = wait_enabled(api, pci_name(NIC))
+    assert claim["metadata"]["generation"] == generation
+    assert driver(root, NIC) == "vfio-pci"
+    delete_claim(api, pci_name(NIC))
+    assert driver(root, NIC) == "e1000e"
