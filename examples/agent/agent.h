@@ -216,6 +216,21 @@ void hotplug_index(struct hotplug *h, struct strmap *desired[]);
 #define AGENT_CLAIM_CRD_NAME "pcideviceclaims." AGENT_GROUP
 extern const struct kube_resource agent_claim_resource;
 
+/* ---- serving.c: the claimed devices' resources, served to the kubelet ------------------------ */
+struct serving;
+/* A device-plugin loop whose fd @loop watches. @registration: enum hostdev_dp_registration.
+ * Returns 0 or a negative errno (message in hostdev_ctx_get_error(@ctx)). */
+int serving_new(hostdev_ctx *ctx, struct loop *loop, int registration, struct serving **out);
+/* Stops every server (the kubelet gets empty lists). NULL-safe. */
+void serving_free(struct serving *s);
+/* Build the next state: @address served under @resource. */
+void serving_want(struct serving *s, const char *resource, const char *address);
+/* Make the served resources what was wanted since the last commit: new resources start and
+ * register, changed ones advertise their new list, resources nobody wants stop. */
+void serving_commit(struct serving *s);
+/* Number of resources served. */
+size_t serving_count(const struct serving *s);
+
 struct claims;
 struct claims_options {
 	struct kube_client *client;
@@ -225,6 +240,8 @@ struct claims_options {
 	/* PCIDevice objects are refreshed through it after a bind or restore; may be NULL. */
 	struct reconciler *reconciler;
 	const cJSON *crd; /* the PCIDeviceClaim CRD (its status schema; borrowed), may be NULL */
+	struct serving
+	    *serving; /* the enabled claims' devices are served through it; may be NULL */
 	unsigned int watch_timeout_s;
 };
 /* Returns 0 or -ENOMEM. */

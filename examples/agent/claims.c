@@ -910,6 +910,80 @@ static void judge_one(const char *name, void *value, void *userdata)
 	write_status(c, claim, &v);
 }
 
+/* The resource a claim's device is served under: Harvester's pooled name, or with
+ * disableResourcePooling "<the pooled name's domain>/<the PCIDevice name>", as Harvester's
+ * ensureIndividualDeviceResourceName. */
+static int resource_of(struct claims *c, const cJSON *claim, hostdev_pci_device *dev, char *out,
+		       size_t size)
+{
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(claim, "spec");
+	const char *pooled = hostdev_pci_device_get_resource_name(dev);
+	const char *slash = pooled ? strchr(pooled, '/') : NULL;
+
+	if (!pooled)
+		return -EINVAL;
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(spec, "disableResourcePooling")) && slash)
+		snprintf(out, size, "%.*s/%s", (int)(slash - pooled), pooled,
+			 hostdev_pci_device_get_object_name(dev));
+	else
+		snprintf(out, size, "%s", pooled);
+	return 0;
+}
+
+/* The device a live claim of the node has on vfio-pci, or NULL: its address's record when that
+ * names the claim (or the record is a group bind and the claim holds the address), else the
+ * record it kept after its spec was edited. */
+static const char *served_address(struct pass *p, const cJSON *claim, char *buf, size_t size)
+{
+	const hostdev_vfio_journal *j = p->journal;
+	const char *uid = kube_meta_string(claim, "uid");
+	long rec;
+
+	if (canonical_address(spec_string(claim, "address"), buf, size) == 0 &&
+	    (rec = journal_find(j, buf)) >= 0 &&
+	    owner_is_ours(hostdev_vfio_journal_get_owner(j, (size_t)rec))) {
+		const cJSON *holder;
+
+		if (owner_has_uid(hostdev_vfio_journal_get_owner(j, (size_t)rec), uid))
+			return buf;
+		holder = holder_of(p->c, buf, j);
+		if (holder && strcmp(kube_meta_string(holder, "uid"), uid) == 0)
+			return buf;
+	}
+	for (size_t i = 0; j && i < hostdev_vfio_journal_get_count(j); i++)
+		if (owner_has_uid(hostdev_vfio_journal_get_owner(j, i), uid))
+			return hostdev_vfio_journal_get_address(j, i);
+	return NULL;
+}
+
+static void serve_one(const char *name, const cJSON *claim, void *userdata)
+{
+	struct pass *p = userdata;
+	struct claims *c = p->c;
+	hostdev_pci_device *dev = NULL;
+	char buf[32], resource[300];
+	const char *address;
+
+	if (!on_this_node(c, claim) || is_deleting(claim) ||
+	    !(address = served_address(p, claim, buf, sizeof(buf))) ||
+	    hostdev_pci_device_new(c->o.ctx, address, &dev) < 0)
+		return;
+	if (resource_of(c, claim, dev, resource, sizeof(resource)) == 0)
+		serving_want(c->o.serving, resource, address);
+	hostdev_pci_device_unref(dev);
+}
+
+/* After the claims were judged: the served resources follow the devices bound for them. A
+ * device is listed only once its claim's binding is in the journal, so after a reboot the
+ * kubelet hears of it only when it is back on vfio-pci. */
+static void serve_claims(struct pass *p)
+{
+	if (!p->c->o.serving || !p->journal)
+		return;
+	kube_informer_foreach(p->c->inf, serve_one, p);
+	serving_commit(p->c->o.serving);
+}
+
 static void run_pass(struct claims *c)
 {
 	struct pass p = {c, NULL, false};
@@ -927,6 +1001,7 @@ static void run_pass(struct claims *c)
 	kube_informer_foreach(c->inf, collect_name, names);
 	strmap_foreach(names, judge_one, &p);
 	strmap_free(names);
+	serve_claims(&p);
 	hostdev_vfio_journal_unref(p.journal);
 	if (p.transient) {
 		if (!loop_timer_armed(c->retry_timer))

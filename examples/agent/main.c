@@ -38,6 +38,7 @@ struct agent {
 	struct kube_client *client;
 	struct reconciler *rec;
 	struct claims *claims;
+	struct serving *serving;
 	struct hotplug *hotplug;
 	struct http_server *http;
 	struct loop_source *signal_src, *resync_timer, *heartbeat_timer, *preflight_timer;
@@ -230,7 +231,12 @@ static int start_claims(struct agent *a)
 				    .reconciler = a->rec,
 				    .crd = a->crds[CRD_CLAIM],
 				    .watch_timeout_s = a->o.watch_timeout_s};
-	int r = claims_new(&co, &a->claims);
+	int r = serving_new(a->ctx, a->loop, HOSTDEV_DP_REGISTER_CLASSIC, &a->serving);
+
+	if (r < 0)
+		return r;
+	co.serving = a->serving;
+	r = claims_new(&co, &a->claims);
 
 	return r < 0 ? r : claims_start(a->claims);
 }
@@ -526,6 +532,7 @@ static void teardown(struct agent *a)
 {
 	hotplug_free(a->hotplug);
 	claims_free(a->claims);
+	serving_free(a->serving);
 	kube_informer_free(a->node_informer);
 	reconciler_free(a->rec);
 	kube_client_free(a->client);

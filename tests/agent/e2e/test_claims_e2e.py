@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import subprocess
-import uuid
+import sys
 
 import pytest
 
@@ -41,6 +41,11 @@ NOGROUP = "0000:05:00.0"
 SPARE = "0000:06:00.0"
 RP1 = "0000:00:1c.0"
 
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "tests", "deviceplugin"))
+import fake_kubelet as fk  # noqa: E402  (tests/deviceplugin: a kubelet on Python grpcio)
+
+PROTO_DIR = os.environ.get("HOSTDEV_DP_PROTO_DIR", os.path.join(REPO, "src", "proto"))
 FAKE_HOST = os.environ.get("HOSTDEV_VFIO_FAKE_HOST", "")
 KMODEL = os.environ.get("HOSTDEV_KMODEL", "")
 WAIT = 120
@@ -359,3 +364,96 @@ def test_vfio_modules_missing_is_retried(api, agents, host):
     assert driver(root, NIC) == "vfio-pci"
     delete_claim(api, pci_name(NIC))
     assert driver(root, NIC) == "e1000e"
+
+
+@pytest.fixture(scope="module")
+def protos(tmp_path_factory):
+    fk.load_protos(PROTO_DIR, str(tmp_path_factory.mktemp("protos")))
+
+
+def registration(kubelet, resource, timeout=WAIT):
+    """The kubelet's last Register request for @resource, waited for."""
+    def find():
+        with kubelet.cond:
+            found = [r for _, r, _ in kubelet.registrations if r.resource_name == resource]
+        return found[-1] if found else None
+    return fk.wait_until(find, f"a registration of {resource}", timeout)
+
+
+def registrations_of(kubelet, resource):
+    with kubelet.cond:
+        return sum(1 for _, r, _ in kubelet.registrations if r.resource_name == resource)
+
+
+def watch_of(kubelet, resource, since=0):
+    """The kubelet's ListAndWatch stream of @resource opened after its @since-th registration."""
+    def find():
+        with kubelet.cond:
+            ws = [w for w in kubelet.watches if w.thread.name == f"watch-{resource}"]
+        return ws[since] if len(ws) > since else None
+    return fk.wait_until(find, f"a ListAndWatch of {resource}", WAIT)
+
+
+def allocate(kubelet, reg, *ids):
+    stub = fk.svc.DevicePluginStub(fk.channel_to(os.path.join(kubelet.plugin_dir, reg.endpoint)))
+    req = fk.pb.AllocateRequest(container_requests=[fk.pb.ContainerAllocateRequest(devices_ids=list(ids))])
+    return stub.Allocate(req, timeout=WAIT).container_responses[0]
+
+
+def test_claimed_devices_are_served_to_the_kubelet(api, agents, host, protos):
+    """claim -> bound -> resource registered -> Allocate gives KubeVirt's env and the device nodes;
+    a second claim with disableResourcePooling gets a resource of its own; a kubelet restart is
+    followed by a new registration; the last claim of a resource stops it (empty list, stream
+    ended)."""
+    root = host()
+    kubelet = fk.FakeKubelet(os.path.join(root, "var/lib/kubelet")).start()
+    try:
+        start_agent(agents, api, root)
+        assert not kubelet.registrations  # nothing claimed: nothing served
+        nic_resource = wait_pci_driver(api, NIC, "e1000e")["status"]["resourceName"]
+        create_claim(api, NIC)
+        wait_enabled(api, pci_name(NIC))
+        reg = registration(kubelet, nic_resource)
+        assert reg.version == "v1beta1"
+        watch = watch_of(kubelet, nic_resource)
+        assert watch.wait(lambda w: w.last() and [d[:2] for d in w.last()] == [(NIC, "Healthy")])
+        resp = allocate(kubelet, reg, NIC)
+        env = "PCI_RESOURCE_" + nic_resource.replace("/", "_").replace(".", "_").upper()
+        assert dict(resp.envs) == {env: NIC}
+        nodes = {d.container_path: d for d in resp.devices}
+        assert set(nodes) == {"/dev/vfio/vfio", "/dev/vfio/2"}
+        for path, d in nodes.items():
+            assert d.host_path == os.path.join(root, path[1:]) and d.permissions == "mrw"
+            assert os.path.exists(d.host_path), d.host_path
+
+        # disableResourcePooling: the device's own resource, <domain>/<PCIDevice name>.
+        virtio_pooled = wait_pci_driver(api, VIRTIO, "virtio-pci")["status"]["resourceName"]
+        own = virtio_pooled.split("/")[0] + "/" + pci_name(VIRTIO)
+        create_claim(api, VIRTIO, pooling=False)
+        wait_enabled(api, pci_name(VIRTIO))
+        reg_own = registration(kubelet, own)
+        resp = allocate(kubelet, reg_own, VIRTIO)
+        assert dict(resp.envs) == {"PCI_RESOURCE_" + own.replace("/", "_").replace(".", "_").upper(): VIRTIO}
+        assert {d.container_path for d in resp.devices} == {"/dev/vfio/vfio", "/dev/vfio/3"}
+        assert registrations_of(kubelet, virtio_pooled) == 0 or virtio_pooled == nic_resource
+
+        # The kubelet restarts: both resources register again.
+        before = registrations_of(kubelet, nic_resource)
+        kubelet.restart()
+        fk.wait_until(lambda: registrations_of(kubelet, nic_resource) > before, "re-registration", WAIT)
+        fk.wait_until(lambda: registrations_of(kubelet, own) >= 2, "re-registration", WAIT)
+
+        # The NIC's claim goes: its resource stops (an empty list, then the stream ends) and its
+        # socket is removed; the other resource is untouched.
+        watch = watch_of(kubelet, nic_resource, since=registrations_of(kubelet, nic_resource) - 1)
+        delete_claim(api, pci_name(NIC))
+        assert watch.wait(lambda w: w.ended is not None), "the stream did not end"
+        assert watch.last() == []
+        fk.wait_until(lambda: not os.path.exists(os.path.join(kubelet.plugin_dir, reg.endpoint)),
+                      "the socket removed", WAIT)
+        assert os.path.exists(os.path.join(kubelet.plugin_dir, reg_own.endpoint))
+        delete_claim(api, pci_name(VIRTIO))
+        fk.wait_until(lambda: not os.path.exists(os.path.join(kubelet.plugin_dir, reg_own.endpoint)),
+                      "the socket removed", WAIT)
+    finally:
+        kubelet.stop()
