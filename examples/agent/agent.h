@@ -54,6 +54,7 @@ struct agent_options {
 	enum uevent_source uevent_source;
 	const char *state_dir; /* the library's state directory (vfio journal), NULL = default */
 	bool no_claims;	       /* publish only: leave PCIDeviceClaims to another controller */
+	const char *kubevirt_ns, *kubevirt_name; /* the KubeVirt CR; NULL: not kept */
 };
 
 /* options.c: argv and the environment (NODE_NAME, KUBECONFIG). Returns -1 after printing a usage
@@ -231,6 +232,19 @@ void serving_commit(struct serving *s);
 /* Number of resources served. */
 size_t serving_count(const struct serving *s);
 
+/* ---- kubevirt.c: KubeVirt's permittedHostDevices ----------------------------------------------
+ */
+/* The KubeVirt CR's annotation that records which entries the agents wrote (kubevirt.c). */
+#define AGENT_KUBEVIRT_ANNOTATION "hostdev.io/permitted-host-devices"
+struct kubevirt;
+/* Keeps the KubeVirt CR @ns/@name in step for node @node. Returns 0 or -ENOMEM. */
+int kubevirt_new(struct kube_client *client, struct loop *loop, const char *ns, const char *name,
+		 const char *node, struct kubevirt **out);
+void kubevirt_free(struct kubevirt *k);
+/* What this node serves now: {"<resource>": ["<vendor>:<device>", ...]} (taken; NULL-safe).
+ * Written with resourceVersion and conflict retries when it differs from what was written. */
+void kubevirt_set(struct kubevirt *k, cJSON *want);
+
 struct claims;
 struct claims_options {
 	struct kube_client *client;
@@ -240,8 +254,10 @@ struct claims_options {
 	/* PCIDevice objects are refreshed through it after a bind or restore; may be NULL. */
 	struct reconciler *reconciler;
 	const cJSON *crd; /* the PCIDeviceClaim CRD (its status schema; borrowed), may be NULL */
-	struct serving
-	    *serving; /* the enabled claims' devices are served through it; may be NULL */
+	/* The enabled claims' devices are served through it, and permitted in the KubeVirt CR
+	 * through the other; either may be NULL. */
+	struct serving *serving;
+	struct kubevirt *kubevirt;
 	unsigned int watch_timeout_s;
 };
 /* Returns 0 or -ENOMEM. */

@@ -67,6 +67,7 @@ struct pass {
 	struct claims *c;
 	hostdev_vfio_journal *journal;
 	bool transient;
+	cJSON *permitted; /* serve_claims(): what KubeVirt must permit for this node */
 };
 
 struct refusal {
@@ -956,6 +957,33 @@ static const char *served_address(struct pass *p, const cJSON *claim, char *buf,
 	return NULL;
 }
 
+/* {"<resource>": ["<vendor>:<device>", ...]}, selectors sorted: KubeVirt's pciVendorSelector in
+ * the format of PCIDevice status (Harvester's). */
+static void permit(cJSON *permitted, const char *resource, hostdev_pci_device *dev)
+{
+	cJSON *sels = cJSON_GetObjectItemCaseSensitive(permitted, resource);
+	cJSON *e, *item;
+	char sel[16];
+	int i = 0;
+
+	snprintf(sel, sizeof(sel), "%04x:%04x", hostdev_pci_device_get_vendor_id(dev),
+		 hostdev_pci_device_get_device_id(dev));
+	if (!sels && !(sels = cJSON_AddArrayToObject(permitted, resource)))
+		return;
+	cJSON_ArrayForEach(e, sels)
+	{
+		int cmp = strcmp(e->valuestring, sel);
+
+		if (cmp == 0)
+			return;
+		if (cmp > 0)
+			break;
+		i++;
+	}
+	if ((item = cJSON_CreateString(sel)) && !cJSON_InsertItemInArray(sels, i, item))
+		cJSON_Delete(item);
+}
+
 static void serve_one(const char *name, const cJSON *claim, void *userdata)
 {
 	struct pass *p = userdata;
@@ -968,8 +996,12 @@ static void serve_one(const char *name, const cJSON *claim, void *userdata)
 	    !(address = served_address(p, claim, buf, sizeof(buf))) ||
 	    hostdev_pci_device_new(c->o.ctx, address, &dev) < 0)
 		return;
-	if (resource_of(c, claim, dev, resource, sizeof(resource)) == 0)
-		serving_want(c->o.serving, resource, address);
+	if (resource_of(c, claim, dev, resource, sizeof(resource)) == 0) {
+		if (c->o.serving)
+			serving_want(c->o.serving, resource, address);
+		if (p->permitted)
+			permit(p->permitted, resource, dev);
+	}
 	hostdev_pci_device_unref(dev);
 }
 
@@ -978,15 +1010,21 @@ static void serve_one(const char *name, const cJSON *claim, void *userdata)
  * kubelet hears of it only when it is back on vfio-pci. */
 static void serve_claims(struct pass *p)
 {
-	if (!p->c->o.serving || !p->journal)
+	struct claims *c = p->c;
+
+	if ((!c->o.serving && !c->o.kubevirt) || !p->journal)
 		return;
-	kube_informer_foreach(p->c->inf, serve_one, p);
-	serving_commit(p->c->o.serving);
+	p->permitted = c->o.kubevirt ? cJSON_CreateObject() : NULL;
+	kube_informer_foreach(c->inf, serve_one, p);
+	if (c->o.serving)
+		serving_commit(c->o.serving);
+	kubevirt_set(c->o.kubevirt, p->permitted);
+	p->permitted = NULL;
 }
 
 static void run_pass(struct claims *c)
 {
-	struct pass p = {c, NULL, false};
+	struct pass p = {c, NULL, false, NULL};
 	struct strmap *names = strmap_new(NULL);
 
 	if (!names)

@@ -39,6 +39,7 @@ struct agent {
 	struct reconciler *rec;
 	struct claims *claims;
 	struct serving *serving;
+	struct kubevirt *kubevirt;
 	struct hotplug *hotplug;
 	struct http_server *http;
 	struct loop_source *signal_src, *resync_timer, *heartbeat_timer, *preflight_timer;
@@ -236,6 +237,11 @@ static int start_claims(struct agent *a)
 	if (r < 0)
 		return r;
 	co.serving = a->serving;
+	if (a->o.kubevirt_ns &&
+	    (r = kubevirt_new(a->client, a->loop, a->o.kubevirt_ns, a->o.kubevirt_name,
+			      a->o.node_name, &a->kubevirt)) < 0)
+		return r;
+	co.kubevirt = a->kubevirt;
 	r = claims_new(&co, &a->claims);
 
 	return r < 0 ? r : claims_start(a->claims);
@@ -533,6 +539,7 @@ static void teardown(struct agent *a)
 	hotplug_free(a->hotplug);
 	claims_free(a->claims);
 	serving_free(a->serving);
+	kubevirt_free(a->kubevirt);
 	kube_informer_free(a->node_informer);
 	reconciler_free(a->rec);
 	kube_client_free(a->client);

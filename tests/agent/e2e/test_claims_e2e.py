@@ -457,3 +457,131 @@ def test_claimed_devices_are_served_to_the_kubelet(api, agents, host, protos):
                       "the socket removed", WAIT)
     finally:
         kubelet.stop()
+
+
+KUBEVIRT_CRD = os.path.join(REPO, "tests", "agent", "fixtures", "kubevirt")
+KUBEVIRT = "/apis/kubevirt.io/v1/namespaces/kubevirt/kubevirts/kubevirt"
+KV_ANNOTATION = "hostdev.io/permitted-host-devices"
+# An entry an administrator wrote: never touched by the agents.
+BY_HAND = {"pciVendorSelector": "10de:1eb8", "resourceName": "nvidia.com/TU104GL_TESLA_T4",
+           "externalResourceProvider": True}
+# The vGPU card's virtual functions (tests/vfio/vfio_tree.h), VF 3 on: no mediated devices.
+VFS = [f"0000:c1:{(4 + i) // 8:02x}.{(4 + i) % 8}" for i in range(3, 16)]
+
+
+def make_kubevirt(api):
+    """KubeVirt's CRD (a fixture typed from KubeVirt's API) and the CR kubevirt/kubevirt with one
+    hand-written entry."""
+    api.apply_crds(KUBEVIRT_CRD)
+    api.create_namespace("kubevirt")
+    api.create("/apis/kubevirt.io/v1/namespaces/kubevirt/kubevirts", {
+        "apiVersion": "kubevirt.io/v1", "kind": "KubeVirt", "metadata": {"name": "kubevirt", "namespace": "kubevirt"},
+        "spec": {"configuration": {"permittedHostDevices": {"pciHostDevices": [BY_HAND]}}}})
+
+
+def permitted(kv):
+    return ((kv.get("spec") or {}).get("configuration") or {}).get("permittedHostDevices", {}).get("pciHostDevices") or []
+
+
+def expected_entries(api, claims):
+    """[(selector, resource)] the claims must give: the claimed devices' ids and resource names, from
+    their PCIDevices, per-device names for disableResourcePooling (Harvester's rule)."""
+    out = set()
+    for node, address, pooled in claims:
+        st = api.get(api.devices_path("pcidevices", pci_name(address, node)))["status"]
+        resource = st["resourceName"] if pooled else st["resourceName"].split("/")[0] + "/" + pci_name(address, node)
+        out.add((f"{st['vendorId']}:{st['deviceId']}", resource))
+    return out
+
+
+def wait_kubevirt(api, want, timeout=WAIT):
+    """The KubeVirt CR once its entries are exactly the hand-written one and @want, each once."""
+    def ok(kv):
+        entries = permitted(kv)
+        ours = [(e["pciVendorSelector"], e["resourceName"]) for e in entries if e != BY_HAND]
+        return (entries.count(BY_HAND) == 1 and len(ours) == len(set(ours)) and set(ours) == want
+                and all(e.get("externalResourceProvider") is True for e in entries))
+    try:
+        return api.wait_for(KUBEVIRT, ok, timeout=timeout)
+    except TimeoutError:
+        raise AssertionError(f"KubeVirt entries {permitted(api.get(KUBEVIRT))}, want {sorted(want)} + {BY_HAND}")
+
+
+def test_kubevirt_permitted_host_devices_follow_the_claims(api, agents, host):
+    root = host()
+    make_kubevirt(api)
+    start_agent(agents, api, root)
+    create_claim(api, NIC)
+    create_claim(api, VIRTIO, pooling=False)
+    wait_enabled(api, pci_name(NIC))
+    wait_enabled(api, pci_name(VIRTIO))
+    want = expected_entries(api, [(NODE, NIC, True), (NODE, VIRTIO, False)])
+    kv = wait_kubevirt(api, want)
+    assert json.loads(kv["metadata"]["annotations"][KV_ANNOTATION]) == {
+        r: {NODE: [s]} for s, r in want}
+    delete_claim(api, pci_name(NIC))
+    wait_kubevirt(api, want - expected_entries(api, [(NODE, NIC, True)]))
+    delete_claim(api, pci_name(VIRTIO))
+    kv = wait_kubevirt(api, set())
+    assert KV_ANNOTATION not in (kv["metadata"].get("annotations") or {})
+
+
+def test_three_agents_twenty_claims_with_conflicts(api, agents, host):
+    """3 agents on 3 fake nodes, 20 claims created at once, the stand-in answering updates of the
+    KubeVirt CR with 409 Conflict now and then: the CR ends with exactly the right entries (no
+    duplicate, none of another node lost), and an entry goes only when no node serves its resource."""
+    import threading
+    make_kubevirt(api)
+    nodes = ["node1", "node2", "node3"]
+    for n in nodes[1:]:
+        api.create_node(n)
+    roots = {n: host("--vgpu") for n in nodes}
+    for i, n in enumerate(nodes):
+        start_agent(agents, api, roots[n], node=n, token=f"agent-token-{i}")
+    claims = ([("node1", vf, True) for vf in VFS[:7]] +
+              [("node2", vf, True) for vf in VFS[:6]] + [("node2", VFS[6], False)] +
+              [("node3", a, True) for a in (NIC, VIRTIO, SPARE)] + [("node3", vf, True) for vf in VFS[:3]])
+    assert len(claims) == 20
+    mark = api.mark()
+    api.inject(code=409, count=8, verb="update", resource="kubevirts",
+               message="the object has been modified; please apply your changes to the latest version and try again")
+    errors = []
+
+    def create(c):
+        try:
+            create_claim(api, c[1], node=c[0], pooling=c[2])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=create, args=(c,)) for c in claims]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for node, address, _ in claims:
+        wait_enabled(api, pci_name(address, node))
+        assert driver(roots[node], address) == "vfio-pci"
+    want = expected_entries(api, claims)
+    assert len(want) == 5  # the VFs' pooled resource, node2's own VF, NIC, virtio, spare
+    kv = wait_kubevirt(api, want)
+    conflicts = [r for r in api.requests(since=mark, resource="kubevirts") if r["code"] == 409]
+    assert len(conflicts) >= 8, "the stand-in's conflicts were not met"
+    ann = json.loads(kv["metadata"]["annotations"][KV_ANNOTATION])
+    vf_resource = api.get(api.devices_path("pcidevices", pci_name(VFS[0], "node1")))["status"]["resourceName"]
+    assert set(ann[vf_resource]) == set(nodes)
+
+    # node1's claims go: the VFs' resource is still served by node2 and node3.
+    for node, address, _ in [c for c in claims if c[0] == "node1"]:
+        delete_claim(api, pci_name(address, node))
+    wait_kubevirt(api, want)
+    kv = api.wait_for(KUBEVIRT, lambda o: set(json.loads(o["metadata"]["annotations"][KV_ANNOTATION])[vf_resource])
+                      == {"node2", "node3"})
+    # node3's go: NIC, virtio and spare entries go, the VFs' stays for node2.
+    for node, address, _ in [c for c in claims if c[0] == "node3"]:
+        delete_claim(api, pci_name(address, node))
+    rest = [c for c in claims if c[0] == "node2"]
+    wait_kubevirt(api, expected_entries(api, rest))
+    for node, address, _ in rest:
+        delete_claim(api, pci_name(address, node))
+    kv = wait_kubevirt(api, set())
+    assert KV_ANNOTATION not in (kv["metadata"].get("annotations") or {})
