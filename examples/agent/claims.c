@@ -626,6 +626,80 @@ static void bind_claim(struct claims *c, const cJSON *claim, const char *address
 	refresh_group_objects(c, address);
 }
 
+/* Every record of claim @uid complete and its device (when it exists) on vfio-pci. */
+static bool records_settled(struct claims *c, const hostdev_vfio_journal *j, const char *uid)
+{
+	for (size_t i = 0; j && i < hostdev_vfio_journal_get_count(j); i++) {
+		hostdev_pci_device *dev = NULL;
+		bool on_vfio;
+
+		if (!owner_has_uid(hostdev_vfio_journal_get_owner(j, i), uid))
+			continue;
+		if (!hostdev_vfio_journal_is_complete(j, i))
+			return false;
+		if (hostdev_pci_device_new(c->o.ctx, hostdev_vfio_journal_get_address(j, i), &dev) <
+		    0)
+			continue; /* gone: its record waits for it */
+		on_vfio = hostdev_pci_device_get_driver(dev) &&
+			  strcmp(hostdev_pci_device_get_driver(dev), HOSTDEV_VFIO_DRIVER) == 0;
+		hostdev_pci_device_unref(dev);
+		if (!on_vfio)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Bind again every device of the claim's records, named one by one, with the records' own owner
+ * text and group flag, so that the library reuses them. Naming the group's members matters: a
+ * group bind of a device already on vfio-pci leaves a member that an interrupted bind left
+ * without driver as it is (libhostdev counts it as done).
+ */
+static void finish_interrupted(struct claims *c, const cJSON *claim, const char *address,
+			       hostdev_pci_device *dev, const hostdev_vfio_journal *j,
+			       struct verdict *v)
+{
+	const char *uid = kube_meta_string(claim, "uid");
+	const char *addresses[64];
+	const char *owner = NULL;
+	struct hostdev_vfio_options opts = HOSTDEV_VFIO_OPTIONS_INIT;
+	unsigned int flags = 0;
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; j && i < hostdev_vfio_journal_get_count(j) && n < 64; i++) {
+		hostdev_pci_device *m = NULL;
+
+		if (!owner_has_uid(hostdev_vfio_journal_get_owner(j, i), uid) ||
+		    hostdev_pci_device_new(c->o.ctx, hostdev_vfio_journal_get_address(j, i), &m) <
+			0)
+			continue;
+		hostdev_pci_device_unref(m);
+		addresses[n++] = hostdev_vfio_journal_get_address(j, i);
+		owner = hostdev_vfio_journal_get_owner(j, i);
+		if (hostdev_vfio_journal_is_group_bind(j, i))
+			flags |= HOSTDEV_BIND_GROUP;
+	}
+	opts.owner = owner;
+	opts.lock_timeout_ms = CLAIM_LOCK_TIMEOUT_MS;
+	r = n ? hostdev_vfio_bind_set(c->o.ctx, addresses, n, &opts, flags) : 0;
+	if (r < 0) {
+		set_verdict(v, false, true, "BindFailed", "%s; retrying with backoff",
+			    hostdev_ctx_get_error(c->o.ctx));
+	} else {
+		long rec = journal_find(j, address);
+		const char *drv = rec >= 0 ? hostdev_vfio_journal_get_driver(j, (size_t)rec) : NULL;
+
+		c->epoch++;
+		log_info("PCIDeviceClaim %s: finished the bind of %zu device%s (%d moved)",
+			 kube_meta_string(claim, "name"), n, n == 1 ? "" : "s", r);
+		snprintf(v->driver_to_unbind, sizeof(v->driver_to_unbind), "%s", drv ? drv : "");
+		bound_verdict(v, address, hostdev_pci_device_get_iommu_group(dev),
+			      flags & HOSTDEV_BIND_GROUP);
+	}
+	refresh_group_objects(c, address);
+}
+
 /* A claim of this node that is not being deleted: what is it, and bind it if it should be. */
 static void judge_claim(struct pass *p, const cJSON *claim, struct verdict *v)
 {
@@ -664,6 +738,13 @@ static void judge_claim(struct pass *p, const cJSON *claim, struct verdict *v)
 			    hostdev_pci_device_get_driver(dev) ? hostdev_pci_device_get_driver(dev)
 							       : "no driver");
 			bind_claim(c, claim, address, dev, j, v);
+		} else if (!records_settled(c, j, uid)) {
+			/* A bind cut short (a crash, a kill) left a record unfinished or a member
+			 * of its group off vfio-pci: bind again, the records are reused. */
+			log_warning(
+			    "PCIDeviceClaim %s: the bind of %s was interrupted; finishing it", name,
+			    address);
+			finish_interrupted(c, claim, address, dev, j, v);
 		} else {
 			bound_verdict(v, address, hostdev_pci_device_get_iommu_group(dev),
 				      hostdev_vfio_journal_is_group_bind(j, (size_t)rec));
@@ -730,6 +811,28 @@ static void judge_claim(struct pass *p, const cJSON *claim, struct verdict *v)
 		    "%s is on vfio-pci, bound with its IOMMU group for another claim; it is "
 		    "given back with the group when that claim is deleted",
 		    address);
+		goto out;
+	}
+	if (hostdev_pci_device_get_driver(dev) &&
+	    strcmp(hostdev_pci_device_get_driver(dev), HOSTDEV_VFIO_DRIVER) == 0) {
+		/* On vfio-pci already, not for a claim: `hostdev apply` of the persistent list at
+		 * boot, another tool, vfio-pci ids= of modprobe.d. The claim uses it as it is and
+		 * its deletion leaves it there: who bound it gives it back. */
+		const char *owner =
+		    rec >= 0 ? hostdev_vfio_journal_get_owner(j, (size_t)rec) : NULL;
+		const char *drv = rec >= 0 ? hostdev_vfio_journal_get_driver(j, (size_t)rec) : NULL;
+
+		snprintf(v->driver_to_unbind, sizeof(v->driver_to_unbind), "%s", drv ? drv : "");
+		set_verdict(
+		    v, true, false, "BoundByHost",
+		    "%s was on vfio-pci before this claim (%s%s%s); the claim serves it as it "
+		    "is, and deleting the claim leaves it on vfio-pci (`hostdev persist remove` "
+		    "and `hostdev restore` give it back)",
+		    address,
+		    rec < 0 ? "not in the journal: bound outside libhostdev"
+		    : owner ? "journal owner "
+			    : "in the journal without owner, e.g. by `hostdev apply`",
+		    rec >= 0 && owner ? owner : "", "");
 		goto out;
 	}
 	bind_claim(c, claim, address, dev, j, v);
@@ -938,18 +1041,30 @@ static const char *served_address(struct pass *p, const cJSON *claim, char *buf,
 {
 	const hostdev_vfio_journal *j = p->journal;
 	const char *uid = kube_meta_string(claim, "uid");
+	hostdev_pci_device *dev = NULL;
 	long rec;
 
-	if (canonical_address(spec_string(claim, "address"), buf, size) == 0 &&
-	    (rec = journal_find(j, buf)) >= 0 &&
-	    owner_is_ours(hostdev_vfio_journal_get_owner(j, (size_t)rec))) {
+	if (canonical_address(spec_string(claim, "address"), buf, size) == 0) {
+		const char *owner = (rec = journal_find(j, buf)) >= 0
+					? hostdev_vfio_journal_get_owner(j, (size_t)rec)
+					: NULL;
 		const cJSON *holder;
+		bool on_vfio = false;
 
-		if (owner_has_uid(hostdev_vfio_journal_get_owner(j, (size_t)rec), uid))
+		if (owner_has_uid(owner, uid))
 			return buf;
-		holder = holder_of(p->c, buf, j);
-		if (holder && strcmp(kube_meta_string(holder, "uid"), uid) == 0)
-			return buf;
+		if (!owner_is_ours(owner) && hostdev_pci_device_new(p->c->o.ctx, buf, &dev) == 0) {
+			const char *drv = hostdev_pci_device_get_driver(dev);
+
+			on_vfio = drv && strcmp(drv, HOSTDEV_VFIO_DRIVER) == 0;
+			hostdev_pci_device_unref(dev);
+		}
+		/* Bound with a group for another claim, or bound before any claim. */
+		if (owner_is_ours(owner) || on_vfio) {
+			holder = holder_of(p->c, buf, j);
+			if (holder && strcmp(kube_meta_string(holder, "uid"), uid) == 0)
+				return buf;
+		}
 	}
 	for (size_t i = 0; j && i < hostdev_vfio_journal_get_count(j); i++)
 		if (owner_has_uid(hostdev_vfio_journal_get_owner(j, i), uid))

@@ -14,9 +14,12 @@ LPC (lpc_ich) and SATA (ahci), MGMT 0000:04:00.0 igb carrying the default route 
 root port (bridge)."""
 import json
 import os
+import random
+import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -585,3 +588,154 @@ def test_three_agents_twenty_claims_with_conflicts(api, agents, host):
         delete_claim(api, pci_name(address, node))
     kv = wait_kubevirt(api, set())
     assert KV_ANNOTATION not in (kv["metadata"].get("annotations") or {})
+
+
+ORIGINAL = {NIC: "e1000e", VIRTIO: "virtio-pci", SPARE: None, GPU: "nouveau", AUDIO: "snd_hda_intel"}
+
+
+def wait_either(agent, done, what, timeout=WAIT):
+    """Until the agent process has ended or done() holds (whichever first); returns True when the
+    agent ended. Both are states without a notification that reaches the test, so they are
+    looked at in turn, with a generous deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if agent.proc.poll() is not None:
+            return True
+        if done():
+            return False
+        if time.monotonic() > deadline:
+            raise AssertionError(f"neither the agent's end nor {what} within {timeout} s:\n" + agent.log())
+        time.sleep(0.05)
+
+
+def claim_state(api, name):
+    try:
+        return api.get(claim_path(name))
+    except Exception:  # noqa: BLE001 - StandInError 404: gone
+        return None
+
+
+def test_sigkill_rounds_converge(api, agents, host):
+    """20 rounds: an agent that the kernel model kills at its Nth store (N random: inside a bind, a
+    restore or a journal write) or that the test kills once the claim or unclaim went through; a
+    claim created or deleted each round. The next agent carries on from whatever was left; at the
+    end every device is where the claims say, the journal holds exactly the claimed devices, and no
+    claim is stuck."""
+    seed = int(os.environ.get("HOSTDEV_TEST_SEED", str(int(time.time()))))
+    rng = random.Random(seed)
+    print(f"seed {seed} (HOSTDEV_TEST_SEED to repeat)")
+    root = host()
+    pool = {NIC: None, VIRTIO: None, SPARE: None, GPU: {GROUP_ANNOTATION: "true"}}
+    claimed = set()
+    kills = 0
+    for rnd in range(20):
+        kill_at = rng.randint(1, 14)
+        a = agents("--kubeconfig", agent_kubeconfig(api, f"agent-token-{rnd}"), "--node-name", NODE,
+                   "--root", root, "--pci-ids", PCI_IDS,
+                   env=dict(os.environ, LD_PRELOAD=KMODEL, HOSTDEV_KMODEL_ROOT=root,
+                            HOSTDEV_KMODEL_KILL_AT=str(kill_at),
+                            ASAN_OPTIONS="verify_asan_link_order=0:" + os.environ.get("ASAN_OPTIONS", "")))
+        # A claim whose deletion is still waiting for its finalizer cannot be created again.
+        free = [x for x in sorted(pool) if x in claimed or claim_state(api, pci_name(x)) is None]
+        address = rng.choice(free)
+        name = pci_name(address)
+        if address in claimed:
+            api.delete(claim_path(name))
+            claimed.discard(address)
+            done = lambda: claim_state(api, name) is None  # noqa: E731
+        else:
+            create_claim(api, address, annotations=pool[address])
+            claimed.add(address)
+            done = lambda: (lambda o: o is not None and (o.get("status") or {}).get("passthroughEnabled"))(  # noqa: E731
+                claim_state(api, name))
+        if not wait_either(a, done, f"round {rnd}: {name}"):
+            a.kill()
+        else:
+            kills += 1
+        assert a.proc.wait() == -9, f"round {rnd}: the agent ended otherwise:\n" + a.log()
+    # A last agent, left alone: everything converges.
+    final = start_agent(agents, api, root, token="agent-token-final")
+    for address in pool:
+        name = pci_name(address)
+        if address in claimed:
+            wait_enabled(api, name)
+        else:
+            api.wait_for(claim_path(name), None, deleted=True, timeout=WAIT)
+    bound = set(claimed) | ({AUDIO} if GPU in claimed else set())
+    for address, drv in ORIGINAL.items():
+        assert driver(root, address) == ("vfio-pci" if address in bound else drv), (address, final.log())
+    recs = journal(root)
+    assert set(recs) == bound, (recs, claimed)
+    for address in claimed:
+        uid = api.get(claim_path(pci_name(address)))["metadata"]["uid"]
+        assert uid in recs[address]["owner"]
+    assert kills > 0, "the kernel model killed no agent: the rounds tested nothing of a crash"
+    print(f"{kills} of 20 agents killed inside a store")
+
+
+HOSTDEV_CLI = os.environ.get("HOSTDEV_CLI", os.path.join(REPO, "build", "examples", "cli", "hostdev"))
+
+
+def under_kmodel(root, *argv):
+    """A program run with the kernel model on @root (its stores reach the fake sysfs as the
+    kernel's would)."""
+    env = dict(os.environ, LD_PRELOAD=KMODEL, HOSTDEV_KMODEL_ROOT=root,
+               ASAN_OPTIONS="verify_asan_link_order=0:detect_leaks=0")
+    return subprocess.run(list(argv), env=env, check=True, capture_output=True, text=True)
+
+
+def reboot(root, address, host_driver):
+    """What a reboot does to a device bound through driver_override: it comes up on its host
+    driver, no override; the journal on the state directory (a hostPath) survives."""
+    sysfs = os.path.join(root, "sys/bus/pci")
+    under_kmodel(root, "sh", "-c",
+                 f"printf '\\n' > {sysfs}/devices/{address}/driver_override && "
+                 f"printf {address} > {sysfs}/drivers/vfio-pci/unbind && "
+                 f"printf {address} > {sysfs}/drivers/{host_driver}/bind")
+
+
+def test_after_a_reboot_claims_are_bound_before_they_are_served(api, agents, host, protos):
+    """The node reboots: its claimed device is back on its host driver. The agent binds it again
+    (the journal's record is reused: the original driver stays known) before it registers the
+    resource, so the kubelet never lists a device that is not on vfio-pci. A device bound at boot
+    by `hostdev apply` (the persistent list) is served as it is and left on vfio-pci when its claim
+    goes."""
+    root = host()
+    a = start_agent(agents, api, root)
+    create_claim(api, NIC)
+    wait_enabled(api, pci_name(NIC))
+    assert a.stop() == 0
+    reboot(root, NIC, "e1000e")
+    assert driver(root, NIC) == "e1000e" and NIC in journal(root)
+    # hostdev-apply.service at boot: VIRTIO is on the persistent list.
+    under_kmodel(root, HOSTDEV_CLI, "--root", root, "persist", "add", VIRTIO)
+    under_kmodel(root, HOSTDEV_CLI, "--root", root, "apply")
+    assert driver(root, VIRTIO) == "vfio-pci"
+    kubelet = fk.FakeKubelet(os.path.join(root, "var/lib/kubelet")).start()
+    try:
+        b = start_agent(agents, api, root, token="agent-token-2")
+        nic_resource = wait_pci_driver(api, NIC, "vfio-pci")["status"]["resourceName"]
+        registration(kubelet, nic_resource)
+        watch = watch_of(kubelet, nic_resource)
+        assert watch.wait(lambda w: w.lists)
+        assert [d[:2] for d in watch.lists[0][1]] == [(NIC, "Healthy")], watch.lists
+        rebind = b.wait_log(rf"PCIDeviceClaim {pci_name(NIC)}: {NIC} left vfio-pci")
+        serve = b.wait_log(rf"resource {re.escape(nic_resource)}: serving")
+        lines = b.log().splitlines()
+        assert lines.index(rebind.string) < lines.index(serve.string)
+        assert journal(root)[NIC]["driver"] == "e1000e"
+        assert api.get(claim_path(pci_name(NIC)))["status"]["kernelDriverToUnbind"] == "e1000e"
+
+        create_claim(api, VIRTIO)
+        claim = wait_condition(api, pci_name(VIRTIO), "BoundByHost", "True")
+        assert claim["status"]["passthroughEnabled"] is True
+        virtio_resource = wait_pci_driver(api, VIRTIO, "vfio-pci")["status"]["resourceName"]
+        reg = registration(kubelet, virtio_resource)
+        assert dict(allocate(kubelet, reg, VIRTIO).envs) == {
+            "PCI_RESOURCE_" + virtio_resource.replace("/", "_").replace(".", "_").upper(): VIRTIO}
+        delete_claim(api, pci_name(VIRTIO))
+        assert driver(root, VIRTIO) == "vfio-pci" and VIRTIO in journal(root)
+        delete_claim(api, pci_name(NIC))
+        assert driver(root, NIC) == "e1000e" and NIC not in journal(root)
+    finally:
+        kubelet.stop()
