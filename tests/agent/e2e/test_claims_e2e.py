@@ -637,9 +637,13 @@ def test_sigkill_rounds_converge(api, agents, host):
                             ASAN_OPTIONS="verify_asan_link_order=0:" + os.environ.get("ASAN_OPTIONS", "")))
         # A claim whose deletion is still waiting for its finalizer cannot be created again.
         free = [x for x in sorted(pool) if x in claimed or claim_state(api, pci_name(x)) is None]
-        address = rng.choice(free)
-        name = pci_name(address)
-        if address in claimed:
+        address = rng.choice(free) if free else None
+        name = pci_name(address) if address else None
+        if not address:
+            # Every unclaimed device's claim is still being deleted: this round's agent only
+            # carries on with those deletions.
+            done = lambda: all(claim_state(api, pci_name(x)) is None for x in pool)  # noqa: E731
+        elif address in claimed:
             api.delete(claim_path(name))
             claimed.discard(address)
             done = lambda: claim_state(api, name) is None  # noqa: E731
