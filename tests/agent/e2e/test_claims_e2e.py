@@ -743,3 +743,32 @@ def test_after_a_reboot_claims_are_bound_before_they_are_served(api, agents, hos
         assert driver(root, NIC) == "e1000e" and NIC not in journal(root)
     finally:
         kubelet.stop()
+
+
+def test_harvester_crds_no_status_rewrite_loop(agents, host, tmp_path):
+    """With Harvester's own CRDs, which have no status.conditions (the server prunes them), a claim's
+    status is written once: the agent compares only what the server keeps."""
+    from agent_harness import HARVESTER_CRDS, StandIn
+    root = host()
+    with StandIn(tmp_path / "api", crds=[HARVESTER_CRDS]) as api:
+        api.create_node(NODE)
+        start_agent(agents, api, root)
+        mark = api.mark()
+        create_claim(api, NIC)
+        claim = api.wait_for(claim_path(pci_name(NIC)),
+                             lambda o: (o.get("status") or {}).get("passthroughEnabled") is True, timeout=WAIT)
+        assert "conditions" not in claim["status"]
+        assert claim["status"]["kernelDriverToUnbind"] == "e1000e"
+        # More passes: a label on the claim, another claim bound.
+        claim["metadata"].setdefault("labels", {})["team"] = "a"
+        api.update(claim_path(pci_name(NIC)), claim)
+        create_claim(api, VIRTIO)
+        api.wait_for(claim_path(pci_name(VIRTIO)),
+                     lambda o: (o.get("status") or {}).get("passthroughEnabled") is True, timeout=WAIT)
+        patches = [r for r in api.requests(since=mark, userAgent="hostdev-agent/")
+                   if r["resource"] == "pcideviceclaims" and r["subresource"] == "status"
+                   and r["name"] == pci_name(NIC)]
+        assert len(patches) == 1, patches
+        delete_claim(api, pci_name(NIC))
+        delete_claim(api, pci_name(VIRTIO))
+        assert driver(root, NIC) == "e1000e" and driver(root, VIRTIO) == "virtio-pci"
