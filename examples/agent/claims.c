@@ -51,7 +51,7 @@ struct claims {
 	unsigned long epoch;
 	struct loop_source *pass_timer, *retry_timer;
 	struct kube_backoff backoff;
-	bool synced, started_log;
+	bool synced;
 };
 
 /* What one pass found about one claim. */
@@ -101,11 +101,11 @@ static bool has_finalizer(const cJSON *obj)
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 	const cJSON *f;
 
-	cJSON_ArrayForEach(
-	    f, cJSON_GetObjectItemCaseSensitive(
-		   meta, "finalizers")) if (cJSON_IsString(f) &&
-					    strcmp(f->valuestring, AGENT_CLAIM_FINALIZER) ==
-						0) return true;
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(meta, "finalizers"))
+	{
+		if (cJSON_IsString(f) && strcmp(f->valuestring, AGENT_CLAIM_FINALIZER) == 0)
+			return true;
+	}
 	return false;
 }
 

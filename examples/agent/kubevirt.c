@@ -54,8 +54,11 @@ static bool array_has_string(const cJSON *array, const char *s)
 {
 	const cJSON *e;
 
-	cJSON_ArrayForEach(e, array) if (cJSON_IsString(e) &&
-					 strcmp(e->valuestring, s) == 0) return true;
+	cJSON_ArrayForEach(e, array)
+	{
+		if (cJSON_IsString(e) && strcmp(e->valuestring, s) == 0)
+			return true;
+	}
 	return false;
 }
 
@@ -91,7 +94,11 @@ static bool served_anywhere(const cJSON *map, const char *resource, const char *
 	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(map, resource);
 	const cJSON *sels;
 
-	cJSON_ArrayForEach(sels, nodes) if (array_has_string(sels, selector)) return true;
+	cJSON_ArrayForEach(sels, nodes)
+	{
+		if (array_has_string(sels, selector))
+			return true;
+	}
 	return false;
 }
 
@@ -115,7 +122,10 @@ static int mutate(cJSON *obj, void *userdata)
 		goto out;
 	}
 	/* This node's part: what it serves now, nothing else. */
-	cJSON_ArrayForEach(r, map) cJSON_DeleteItemFromObjectCaseSensitive(r, k->node);
+	cJSON_ArrayForEach(r, map)
+	{
+		cJSON_DeleteItemFromObjectCaseSensitive(r, k->node);
+	}
 	cJSON_ArrayForEach(want_res, k->want)
 	{
 		cJSON *nodes = cJSON_GetObjectItemCaseSensitive(map, want_res->string);
@@ -272,6 +282,14 @@ static void on_written(struct kube_client *c, const struct kube_response *resp, 
 			start_write(k);
 		return;
 	}
+	if (resp->code == 404 && k->writing && !k->writing->child) {
+		/* No KubeVirt CR and nothing to permit: nothing to keep in step (no retries in a
+		 * cluster without KubeVirt); the next resource served tries again. */
+		cJSON_Delete(k->written);
+		k->written = k->writing;
+		k->writing = NULL;
+		return;
+	}
 	cJSON_Delete(k->writing);
 	k->writing = NULL;
 	if (resp->code == 404)
@@ -293,10 +311,9 @@ static void on_written(struct kube_client *c, const struct kube_response *resp, 
 static int mutate_snapshot(cJSON *obj, void *userdata)
 {
 	struct kubevirt *k = userdata;
-
-	/* What this attempt writes (a conflict re-applies the newest want). */
 	int r;
 
+	/* What this attempt writes (a conflict re-applies the newest want). */
 	cJSON_Delete(k->writing);
 	k->writing = cJSON_Duplicate(k->want, true);
 	r = mutate(obj, k);
@@ -309,6 +326,8 @@ static void start_write(struct kubevirt *k)
 	if (k->inflight || loop_timer_armed(k->retry_timer))
 		return;
 	k->inflight = true;
+	cJSON_Delete(k->writing);
+	k->writing = cJSON_Duplicate(k->want, true);
 	if (kube_update(k->client, &kubevirt_resource, k->ns, k->name, KUBEVIRT_ATTEMPTS,
 			mutate_snapshot, on_written, k) < 0) {
 		k->inflight = false;
