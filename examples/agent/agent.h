@@ -111,6 +111,10 @@ struct agent_ids {
 	const char *node;
 	const char *node_uid; /* NULL until the Node was read */
 	enum usb_naming usb_naming;
+	/* PCI address -> resource name (char *) of devices served under a name of their own
+	 * (disableResourcePooling claims): their PCIDevice's status.resourceName says so, as
+	 * Harvester's. Kept by claims.c; may be NULL. */
+	struct strmap *resource_names;
 };
 cJSON *inventory_pci_object(const struct agent_ids *ids, hostdev_pci_device *dev);
 cJSON *inventory_usb_object(const struct agent_ids *ids, hostdev_usb_device *dev);

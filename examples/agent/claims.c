@@ -67,7 +67,8 @@ struct pass {
 	struct claims *c;
 	hostdev_vfio_journal *journal;
 	bool transient;
-	cJSON *permitted; /* serve_claims(): what KubeVirt must permit for this node */
+	cJSON *permitted;	  /* serve_claims(): what KubeVirt must permit for this node */
+	struct strmap *own_names; /* serve_claims(): address -> resource of its own (char *) */
 };
 
 struct refusal {
@@ -1112,6 +1113,13 @@ static void serve_one(const char *name, const cJSON *claim, void *userdata)
 	    hostdev_pci_device_new(c->o.ctx, address, &dev) < 0)
 		return;
 	if (resource_of(c, claim, dev, resource, sizeof(resource)) == 0) {
+		if (p->own_names &&
+		    strcmp(resource, hostdev_pci_device_get_resource_name(dev)) != 0) {
+			char *copy = strdup(resource);
+
+			if (copy && strmap_set(p->own_names, address, copy) < 0)
+				free(copy);
+		}
 		if (c->o.serving)
 			serving_want(c->o.serving, resource, address);
 		if (p->permitted)
@@ -1123,6 +1131,59 @@ static void serve_one(const char *name, const cJSON *claim, void *userdata)
 /* After the claims were judged: the served resources follow the devices bound for them. A
  * device is listed only once its claim's binding is in the journal, so after a reboot the
  * kubelet hears of it only when it is back on vfio-pci. */
+struct names_diff {
+	struct claims *c;
+	const struct strmap *other;
+	struct strmap *changed; /* addresses */
+};
+
+static void diff_names(const char *address, void *value, void *userdata)
+{
+	struct names_diff *d = userdata;
+	const char *there = strmap_get(d->other, address);
+
+	if (!there || strcmp(there, value) != 0)
+		strmap_set(d->changed, address, (void *)1);
+}
+
+static void copy_name(const char *address, void *value, void *userdata)
+{
+	char *copy = strdup(value);
+
+	if (copy && strmap_set(userdata, address, copy) < 0)
+		free(copy);
+}
+
+static void drop_name(const char *address, void *value, void *userdata)
+{
+	strmap_remove(userdata, address);
+}
+
+static void refresh_changed(const char *address, void *value, void *userdata)
+{
+	refresh_pci_object(userdata, address);
+}
+
+/* The PCIDevices of devices whose resource of their own came or went show it at once. */
+static void update_own_names(struct claims *c, const struct strmap *now)
+{
+	struct strmap *names = c->o.ids->resource_names;
+	struct strmap *changed = strmap_new(NULL);
+	struct names_diff d = {c, names, changed};
+
+	if (!names || !changed) {
+		strmap_free(changed);
+		return;
+	}
+	strmap_foreach(now, diff_names, &d);
+	d.other = now;
+	strmap_foreach(names, diff_names, &d);
+	strmap_foreach(changed, drop_name, names);
+	strmap_foreach(now, copy_name, names);
+	strmap_foreach(changed, refresh_changed, c);
+	strmap_free(changed);
+}
+
 static void serve_claims(struct pass *p)
 {
 	struct claims *c = p->c;
@@ -1130,7 +1191,12 @@ static void serve_claims(struct pass *p)
 	if ((!c->o.serving && !c->o.kubevirt) || !p->journal)
 		return;
 	p->permitted = c->o.kubevirt ? cJSON_CreateObject() : NULL;
+	p->own_names = strmap_new(free);
 	kube_informer_foreach(c->inf, serve_one, p);
+	if (p->own_names)
+		update_own_names(c, p->own_names);
+	strmap_free(p->own_names);
+	p->own_names = NULL;
 	if (c->o.serving)
 		serving_commit(c->o.serving);
 	kubevirt_set(c->o.kubevirt, p->permitted);
@@ -1139,7 +1205,7 @@ static void serve_claims(struct pass *p)
 
 static void run_pass(struct claims *c)
 {
-	struct pass p = {c, NULL, false, NULL};
+	struct pass p = {c, NULL, false, NULL, NULL};
 	struct strmap *names = strmap_new(NULL);
 
 	if (!names)

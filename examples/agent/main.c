@@ -45,6 +45,7 @@ struct agent {
 	struct loop_source *signal_src, *resync_timer, *heartbeat_timer, *preflight_timer;
 	struct kube_backoff preflight_backoff;
 	struct agent_ids ids;
+	struct strmap *resource_names; /* ids.resource_names */
 	/* Fixed storage: the hot-plug monitor and the reconciler keep pointers to it. */
 	char node_uid[128];
 	struct kube_informer *node_informer;
@@ -550,6 +551,7 @@ static void teardown(struct agent *a)
 	loop_source_remove(a->preflight_timer);
 	loop_free(a->loop);
 	hostdev_ctx_unref(a->ctx);
+	strmap_free(a->resource_names);
 	for (int k = 0; k < CRD_COUNT; k++)
 		cJSON_Delete(a->crds[k]);
 	if (signal_read_fd >= 0) {
@@ -580,6 +582,8 @@ int main(int argc, char **argv)
 	a.exit_code = AGENT_EXIT_OK;
 	a.ids.node = a.o.node_name;
 	a.ids.usb_naming = a.o.usb_naming;
+	a.resource_names = strmap_new(free);
+	a.ids.resource_names = a.resource_names;
 	metrics_init();
 	kube_backoff_init(&a.preflight_backoff, 1000, 60000);
 	if (setup_context(&a) < 0) {

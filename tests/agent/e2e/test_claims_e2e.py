@@ -435,6 +435,9 @@ def test_claimed_devices_are_served_to_the_kubelet(api, agents, host, protos):
         create_claim(api, VIRTIO, pooling=False)
         wait_enabled(api, pci_name(VIRTIO))
         reg_own = registration(kubelet, own)
+        # Its PCIDevice says so, as Harvester's does.
+        api.wait_for(api.devices_path("pcidevices", pci_name(VIRTIO)),
+                     lambda o: o["status"]["resourceName"] == own, timeout=WAIT)
         resp = allocate(kubelet, reg_own, VIRTIO)
         assert dict(resp.envs) == {"PCI_RESOURCE_" + own.replace("/", "_").replace(".", "_").upper(): VIRTIO}
         assert {d.container_path for d in resp.devices} == {"/dev/vfio/vfio", "/dev/vfio/3"}
@@ -458,6 +461,8 @@ def test_claimed_devices_are_served_to_the_kubelet(api, agents, host, protos):
         delete_claim(api, pci_name(VIRTIO))
         fk.wait_until(lambda: not os.path.exists(os.path.join(kubelet.plugin_dir, reg_own.endpoint)),
                       "the socket removed", WAIT)
+        api.wait_for(api.devices_path("pcidevices", pci_name(VIRTIO)),
+                     lambda o: o["status"]["resourceName"] == virtio_pooled, timeout=WAIT)
     finally:
         kubelet.stop()
 
