@@ -9,7 +9,8 @@
  *
  * Allocate follows KubeVirt's contract (docs/device-plugin.md): PCI_RESOURCE_<NAME> with the
  * allocated addresses in the kubelet's order, the device nodes /dev/vfio/vfio and /dev/vfio/<group>
- * of each allocated device (and /dev/iommu, /dev/vfio/devices/vfioN with iommufd).
+ * of each allocated device. Not yet: /dev/iommu and /dev/vfio/devices/vfioN on iommufd hosts, which
+ * the library's built-in vfio plugin adds.
  */
 #include <ctype.h>
 #include <errno.h>
