@@ -248,6 +248,8 @@ void kubevirt_free(struct kubevirt *k);
 /* What this node serves now: {"<resource>": ["<vendor>:<device>", ...]} (taken; NULL-safe).
  * Written with resourceVersion and conflict retries when it differs from what was written. */
 void kubevirt_set(struct kubevirt *k, cJSON *want);
+/* Start no more writes (the one in flight finishes): the agent is stopping. NULL-safe. */
+void kubevirt_stop(struct kubevirt *k);
 
 struct claims;
 struct claims_options {
@@ -270,6 +272,8 @@ int claims_new(const struct claims_options *opts, struct claims **out);
 int claims_start(struct claims *c);
 /* Look at every claim of the node again (the resync). NULL-safe. */
 void claims_resync(struct claims *c);
+/* Act on no more claims (writes in flight finish): the agent is stopping. NULL-safe. */
+void claims_stop(struct claims *c);
 void claims_free(struct claims *c);
 
 #endif

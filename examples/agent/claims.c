@@ -51,7 +51,7 @@ struct claims {
 	unsigned long epoch;
 	struct loop_source *pass_timer, *retry_timer;
 	struct kube_backoff backoff;
-	bool synced;
+	bool synced, stopped;
 };
 
 /* What one pass found about one claim. */
@@ -1234,7 +1234,7 @@ static void on_pass_timer(struct loop_source *src, void *userdata)
 {
 	struct claims *c = userdata;
 
-	if (c->synced)
+	if (c->synced && !c->stopped)
 		run_pass(c);
 }
 
@@ -1337,6 +1337,15 @@ void claims_resync(struct claims *c)
 	if (c) {
 		c->epoch++;
 		schedule_pass(c);
+	}
+}
+
+void claims_stop(struct claims *c)
+{
+	if (c) {
+		c->stopped = true;
+		loop_timer_disarm(c->pass_timer);
+		loop_timer_disarm(c->retry_timer);
 	}
 }
 

@@ -31,7 +31,7 @@ struct kubevirt {
 	cJSON *want;	/* {"<resource>": ["<selector>", ...]} of this node */
 	cJSON *writing; /* the want of the write in flight */
 	cJSON *written; /* the want last in the object; NULL: not known yet */
-	bool inflight;
+	bool inflight, stopped;
 	bool refused; /* the last read-modify-write gave up on the object's contents */
 	struct loop_source *retry_timer;
 	struct kube_backoff backoff;
@@ -323,7 +323,7 @@ static int mutate_snapshot(cJSON *obj, void *userdata)
 
 static void start_write(struct kubevirt *k)
 {
-	if (k->inflight || loop_timer_armed(k->retry_timer))
+	if (k->stopped || k->inflight || loop_timer_armed(k->retry_timer))
 		return;
 	k->inflight = true;
 	cJSON_Delete(k->writing);
@@ -357,6 +357,14 @@ int kubevirt_new(struct kube_client *client, struct loop *loop, const char *ns, 
 	}
 	*out = k;
 	return 0;
+}
+
+void kubevirt_stop(struct kubevirt *k)
+{
+	if (k) {
+		k->stopped = true;
+		loop_timer_disarm(k->retry_timer);
+	}
 }
 
 void kubevirt_free(struct kubevirt *k)

@@ -22,6 +22,9 @@
 #include "agent.h"
 
 #define HEARTBEAT_MS 5000u
+/* On SIGTERM the writes in flight may finish for this long (a DaemonSet's grace period is 30 s). */
+#define DRAIN_MS 5000u
+#define DRAIN_POLL_MS 20u
 
 /* The CRDs read at start: one per published kind, then the claims'. */
 enum { CRD_CLAIM = KIND_COUNT, CRD_COUNT };
@@ -42,7 +45,9 @@ struct agent {
 	struct kubevirt *kubevirt;
 	struct hotplug *hotplug;
 	struct http_server *http;
-	struct loop_source *signal_src, *resync_timer, *heartbeat_timer, *preflight_timer;
+	struct loop_source *signal_src, *resync_timer, *heartbeat_timer, *preflight_timer,
+	    *drain_timer;
+	uint64_t drain_deadline;
 	struct kube_backoff preflight_backoff;
 	struct agent_ids ids;
 	struct strmap *resource_names; /* ids.resource_names */
@@ -80,7 +85,34 @@ static void on_signal_readable(struct loop_source *src, int fd, uint32_t events,
 
 	if (read(fd, &c, 1) == 1)
 		log_info("stopping (%s)", c == SIGINT ? "SIGINT" : "SIGTERM");
-	loop_quit(a->loop);
+	if (a->drain_deadline || !a->client) {
+		loop_quit(a->loop); /* a second signal: at once */
+		return;
+	}
+	/* Start nothing new and let the writes in flight finish (a claim's finalizer, a status,
+	 * a bind's PCIDevice), so that nothing is left half-written and nothing leaks. */
+	claims_stop(a->claims);
+	kubevirt_stop(a->kubevirt);
+	if (a->rec)
+		reconciler_pause(a->rec, true);
+	loop_timer_disarm(a->resync_timer);
+	a->drain_deadline = loop_now_ms() + DRAIN_MS;
+	loop_timer_arm(a->drain_timer, 0);
+}
+
+static void on_drain(struct loop_source *src, void *userdata)
+{
+	struct agent *a = userdata;
+	size_t pending = kube_client_pending(a->client);
+
+	if (pending == 0 || loop_now_ms() >= a->drain_deadline) {
+		if (pending)
+			log_warning("stopping with %zu API request%s unfinished", pending,
+				    pending == 1 ? "" : "s");
+		loop_quit(a->loop);
+		return;
+	}
+	loop_timer_arm(a->drain_timer, DRAIN_POLL_MS);
 }
 
 static int setup_signals(struct agent *a)
@@ -549,6 +581,7 @@ static void teardown(struct agent *a)
 	loop_source_remove(a->resync_timer);
 	loop_source_remove(a->heartbeat_timer);
 	loop_source_remove(a->preflight_timer);
+	loop_source_remove(a->drain_timer);
 	loop_free(a->loop);
 	hostdev_ctx_unref(a->ctx);
 	strmap_free(a->resource_names);
@@ -593,7 +626,8 @@ int main(int argc, char **argv)
 	if (loop_new(&a.loop) < 0 || setup_signals(&a) < 0 ||
 	    !(a.resync_timer = loop_add_timer(a.loop, on_resync, &a)) ||
 	    !(a.heartbeat_timer = loop_add_timer(a.loop, on_heartbeat, &a)) ||
-	    !(a.preflight_timer = loop_add_timer(a.loop, on_preflight_timer, &a))) {
+	    !(a.preflight_timer = loop_add_timer(a.loop, on_preflight_timer, &a)) ||
+	    !(a.drain_timer = loop_add_timer(a.loop, on_drain, &a))) {
 		log_error("cannot set up the event loop: %s", strerror(errno));
 		teardown(&a);
 		return AGENT_EXIT_FAILURE;
