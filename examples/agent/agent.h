@@ -52,6 +52,9 @@ struct agent_options {
 	enum log_format log_format;
 	int log_level; /* HOSTDEV_LOG_* (syslog numbers) */
 	enum uevent_source uevent_source;
+	const char *state_dir; /* the library's state directory (vfio journal), NULL = default */
+	bool no_claims;	       /* publish only: leave PCIDeviceClaims to another controller */
+	const char *kubevirt_ns, *kubevirt_name; /* the KubeVirt CR; NULL: not kept */
 };
 
 /* options.c: argv and the environment (NODE_NAME, KUBECONFIG). Returns -1 after printing a usage
@@ -108,6 +111,10 @@ struct agent_ids {
 	const char *node;
 	const char *node_uid; /* NULL until the Node was read */
 	enum usb_naming usb_naming;
+	/* PCI address -> resource name (char *) of devices served under a name of their own
+	 * (disableResourcePooling claims): their PCIDevice's status.resourceName says so, as
+	 * Harvester's. Kept by claims.c; may be NULL. */
+	struct strmap *resource_names;
 };
 cJSON *inventory_pci_object(const struct agent_ids *ids, hostdev_pci_device *dev);
 cJSON *inventory_usb_object(const struct agent_ids *ids, hostdev_usb_device *dev);
@@ -205,5 +212,68 @@ struct hotplug *hotplug_new(hostdev_ctx *ctx, struct loop *loop, struct reconcil
 void hotplug_free(struct hotplug *h);
 /* Remember which objects each device produced (for removals whose snapshot is partial). */
 void hotplug_index(struct hotplug *h, struct strmap *desired[]);
+
+/* ---- claims.c: PCIDeviceClaims bound and given back through the vfio journal -------------- */
+/* The finalizer the agent puts on each claim of its node: deletion waits for the restore. */
+#define AGENT_CLAIM_FINALIZER "hostdev.io/vfio-restore"
+/* Annotation "true": bind the claimed device's whole IOMMU group with it. */
+#define AGENT_CLAIM_GROUP_ANNOTATION "hostdev.io/bind-iommu-group"
+#define AGENT_CLAIM_CRD_NAME "pcideviceclaims." AGENT_GROUP
+extern const struct kube_resource agent_claim_resource;
+
+/* ---- serving.c: the claimed devices' resources, served to the kubelet ------------------------ */
+struct serving;
+/* A device-plugin loop whose fd @loop watches. @registration: enum hostdev_dp_registration.
+ * Returns 0 or a negative errno (message in hostdev_ctx_get_error(@ctx)). */
+int serving_new(hostdev_ctx *ctx, struct loop *loop, int registration, struct serving **out);
+/* Stops every server (the kubelet gets empty lists). NULL-safe. */
+void serving_free(struct serving *s);
+/* Build the next state: @address served under @resource. */
+void serving_want(struct serving *s, const char *resource, const char *address);
+/* Make the served resources what was wanted since the last commit: new resources start and
+ * register, changed ones advertise their new list, resources nobody wants stop. */
+void serving_commit(struct serving *s);
+/* Number of resources served. */
+size_t serving_count(const struct serving *s);
+
+/* ---- kubevirt.c: KubeVirt's permittedHostDevices ----------------------------------------------
+ */
+/* The KubeVirt CR's annotation that records which entries the agents wrote (kubevirt.c). */
+#define AGENT_KUBEVIRT_ANNOTATION "hostdev.io/permitted-host-devices"
+struct kubevirt;
+/* Keeps the KubeVirt CR @ns/@name in step for node @node. Returns 0 or -ENOMEM. */
+int kubevirt_new(struct kube_client *client, struct loop *loop, const char *ns, const char *name,
+		 const char *node, struct kubevirt **out);
+void kubevirt_free(struct kubevirt *k);
+/* What this node serves now: {"<resource>": ["<vendor>:<device>", ...]} (taken; NULL-safe).
+ * Written with resourceVersion and conflict retries when it differs from what was written. */
+void kubevirt_set(struct kubevirt *k, cJSON *want);
+/* Start no more writes (the one in flight finishes): the agent is stopping. NULL-safe. */
+void kubevirt_stop(struct kubevirt *k);
+
+struct claims;
+struct claims_options {
+	struct kube_client *client;
+	struct loop *loop;
+	hostdev_ctx *ctx;
+	const struct agent_ids *ids; /* borrowed for the lifetime of the claims */
+	/* PCIDevice objects are refreshed through it after a bind or restore; may be NULL. */
+	struct reconciler *reconciler;
+	const cJSON *crd; /* the PCIDeviceClaim CRD (its status schema; borrowed), may be NULL */
+	/* The enabled claims' devices are served through it, and permitted in the KubeVirt CR
+	 * through the other; either may be NULL. */
+	struct serving *serving;
+	struct kubevirt *kubevirt;
+	unsigned int watch_timeout_s;
+};
+/* Returns 0 or -ENOMEM. */
+int claims_new(const struct claims_options *opts, struct claims **out);
+/* List and watch the claims; the first pass reconciles them with the journal. */
+int claims_start(struct claims *c);
+/* Look at every claim of the node again (the resync). NULL-safe. */
+void claims_resync(struct claims *c);
+/* Act on no more claims (writes in flight finish): the agent is stopping. NULL-safe. */
+void claims_stop(struct claims *c);
+void claims_free(struct claims *c);
 
 #endif

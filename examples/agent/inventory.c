@@ -123,7 +123,15 @@ cJSON *inventory_pci_object(const struct agent_ids *ids, hostdev_pci_device *dev
 		buf[0] = '\0';
 	cJSON_AddStringToObject(status, "iommuGroup", buf);
 	cJSON_AddStringToObject(status, "nodeName", ids->node);
-	cJSON_AddStringToObject(status, "resourceName", hostdev_pci_device_get_resource_name(dev));
+	{
+		const char *own =
+		    ids->resource_names
+			? strmap_get(ids->resource_names, hostdev_pci_device_get_address(dev))
+			: NULL;
+
+		cJSON_AddStringToObject(status, "resourceName",
+					own ? own : hostdev_pci_device_get_resource_name(dev));
+	}
 	cJSON_AddStringToObject(status, "description", hostdev_pci_device_get_description(dev));
 	if (driver)
 		cJSON_AddStringToObject(status, "kernelDriverInUse", driver);

@@ -22,6 +22,17 @@
 #include "agent.h"
 
 #define HEARTBEAT_MS 5000u
+/* On SIGTERM the writes in flight may finish for this long (a DaemonSet's grace period is 30 s). */
+#define DRAIN_MS 5000u
+#define DRAIN_POLL_MS 20u
+
+/* The CRDs read at start: one per published kind, then the claims'. */
+enum { CRD_CLAIM = KIND_COUNT, CRD_COUNT };
+
+static const char *crd_name(int i)
+{
+	return i == CRD_CLAIM ? AGENT_CLAIM_CRD_NAME : agent_kinds[i].crd_name;
+}
 
 struct agent {
 	struct agent_options o;
@@ -29,16 +40,23 @@ struct agent {
 	struct loop *loop;
 	struct kube_client *client;
 	struct reconciler *rec;
+	struct claims *claims;
+	struct serving *serving;
+	struct kubevirt *kubevirt;
 	struct hotplug *hotplug;
 	struct http_server *http;
-	struct loop_source *signal_src, *resync_timer, *heartbeat_timer, *preflight_timer;
+	struct loop_source *signal_src, *resync_timer, *heartbeat_timer, *preflight_timer,
+	    *drain_timer;
+	uint64_t drain_deadline;
 	struct kube_backoff preflight_backoff;
 	struct agent_ids ids;
+	struct strmap *resource_names; /* ids.resource_names */
 	/* Fixed storage: the hot-plug monitor and the reconciler keep pointers to it. */
 	char node_uid[128];
 	struct kube_informer *node_informer;
 	bool node_gone;
-	cJSON *crds[KIND_COUNT];
+	/* The published kinds' CRDs, then PCIDeviceClaim's (CRD_CLAIM). */
+	cJSON *crds[CRD_COUNT];
 	int crds_pending;
 	bool crd_failed, published;
 	int exit_code;
@@ -67,7 +85,34 @@ static void on_signal_readable(struct loop_source *src, int fd, uint32_t events,
 
 	if (read(fd, &c, 1) == 1)
 		log_info("stopping (%s)", c == SIGINT ? "SIGINT" : "SIGTERM");
-	loop_quit(a->loop);
+	if (a->drain_deadline || !a->client) {
+		loop_quit(a->loop); /* a second signal: at once */
+		return;
+	}
+	/* Start nothing new and let the writes in flight finish (a claim's finalizer, a status,
+	 * a bind's PCIDevice), so that nothing is left half-written and nothing leaks. */
+	claims_stop(a->claims);
+	kubevirt_stop(a->kubevirt);
+	if (a->rec)
+		reconciler_pause(a->rec, true);
+	loop_timer_disarm(a->resync_timer);
+	a->drain_deadline = loop_now_ms() + DRAIN_MS;
+	loop_timer_arm(a->drain_timer, 0);
+}
+
+static void on_drain(struct loop_source *src, void *userdata)
+{
+	struct agent *a = userdata;
+	size_t pending = kube_client_pending(a->client);
+
+	if (pending == 0 || loop_now_ms() >= a->drain_deadline) {
+		if (pending)
+			log_warning("stopping with %zu API request%s unfinished", pending,
+				    pending == 1 ? "" : "s");
+		loop_quit(a->loop);
+		return;
+	}
+	loop_timer_arm(a->drain_timer, DRAIN_POLL_MS);
 }
 
 static int setup_signals(struct agent *a)
@@ -134,6 +179,7 @@ static void on_resync(struct loop_source *src, void *userdata)
 		return;
 	log_debug("resync: full inventory");
 	full_inventory(a);
+	claims_resync(a->claims);
 }
 
 static void update_readiness(struct agent *a)
@@ -209,6 +255,31 @@ static const char *auth_hint(long code)
 	return "";
 }
 
+/* Claims are acted on once the publisher runs: a bind refreshes the device's PCIDevice. */
+static int start_claims(struct agent *a)
+{
+	struct claims_options co = {.client = a->client,
+				    .loop = a->loop,
+				    .ctx = a->ctx,
+				    .ids = &a->ids,
+				    .reconciler = a->rec,
+				    .crd = a->crds[CRD_CLAIM],
+				    .watch_timeout_s = a->o.watch_timeout_s};
+	int r = serving_new(a->ctx, a->loop, HOSTDEV_DP_REGISTER_CLASSIC, &a->serving);
+
+	if (r < 0)
+		return r;
+	co.serving = a->serving;
+	if (a->o.kubevirt_ns &&
+	    (r = kubevirt_new(a->client, a->loop, a->o.kubevirt_ns, a->o.kubevirt_name,
+			      a->o.node_name, &a->kubevirt)) < 0)
+		return r;
+	co.kubevirt = a->kubevirt;
+	r = claims_new(&co, &a->claims);
+
+	return r < 0 ? r : claims_start(a->claims);
+}
+
 static void start_reconciler(struct agent *a)
 {
 	struct reconciler_options ro = {.client = a->client,
@@ -240,6 +311,11 @@ static void start_reconciler(struct agent *a)
 	metrics_set_ready(false, "listing this node's objects");
 	if (reconciler_start(a->rec) < 0 || full_inventory(a) < 0) {
 		log_error("cannot start publishing (see above)");
+		finish(a, AGENT_EXIT_FAILURE);
+		return;
+	}
+	if (!a->o.once && !a->o.no_claims && start_claims(a) < 0) {
+		log_error("out of memory");
 		finish(a, AGENT_EXIT_FAILURE);
 		return;
 	}
@@ -331,10 +407,10 @@ static void crds_done(struct agent *a)
 		preflight_retry(a, "cannot read the CRDs");
 		return;
 	}
-	for (int k = 0; k < KIND_COUNT; k++)
-		if (!a->crds[k])
+	for (int k = 0; k < CRD_COUNT; k++)
+		if (!a->crds[k] && !(k == CRD_CLAIM && (a->o.no_claims || a->o.once)))
 			n += (size_t)snprintf(missing + n, sizeof(missing) - n, "%s%s",
-					      n ? ", " : "", agent_kinds[k].crd_name);
+					      n ? ", " : "", crd_name(k));
 	if (n) {
 		log_error("missing CustomResourceDefinitions: %s; apply them (kubectl apply -f "
 			  "examples/agent/deploy/crds/, or Harvester's pcidevices CRDs)",
@@ -353,8 +429,8 @@ static void on_crd(struct kube_client *c, const struct kube_response *resp, void
 	const char *name = kube_meta_string(crd, "name");
 
 	if (crd && name) {
-		for (int k = 0; k < KIND_COUNT; k++)
-			if (strcmp(name, agent_kinds[k].crd_name) == 0) {
+		for (int k = 0; k < CRD_COUNT; k++)
+			if (strcmp(name, crd_name(k)) == 0) {
 				cJSON_Delete(a->crds[k]);
 				a->crds[k] = crd;
 				crd = NULL;
@@ -380,14 +456,13 @@ static void on_crd(struct kube_client *c, const struct kube_response *resp, void
 static void check_crds(struct agent *a)
 {
 	a->crd_failed = false;
-	a->crds_pending = KIND_COUNT;
-	for (int k = 0; k < KIND_COUNT; k++) {
+	a->crds_pending = CRD_COUNT;
+	for (int k = 0; k < CRD_COUNT; k++) {
 		cJSON_Delete(a->crds[k]);
 		a->crds[k] = NULL;
 	}
-	for (int k = 0; k < KIND_COUNT; k++)
-		if (!kube_get(a->client, &agent_crd_resource, NULL, agent_kinds[k].crd_name, on_crd,
-			      a)) {
+	for (int k = 0; k < CRD_COUNT; k++)
+		if (!kube_get(a->client, &agent_crd_resource, NULL, crd_name(k), on_crd, a)) {
 			a->crd_failed = true;
 			if (--a->crds_pending == 0)
 				crds_done(a);
@@ -446,6 +521,9 @@ static int setup_context(struct agent *a)
 	hostdev_ctx_set_log_priority(a->ctx, a->o.log_level);
 	if (a->o.root && (r = hostdev_ctx_set_root(a->ctx, a->o.root)) < 0)
 		goto fail;
+	if (a->o.state_dir &&
+	    (r = hostdev_ctx_set_path(a->ctx, HOSTDEV_PATH_STATE, a->o.state_dir)) < 0)
+		goto fail;
 	if (a->o.sysfs && (r = hostdev_ctx_set_path(a->ctx, HOSTDEV_PATH_SYSFS, a->o.sysfs)) < 0)
 		goto fail;
 	if (a->o.pci_ids &&
@@ -492,6 +570,9 @@ static int setup_client(struct agent *a)
 static void teardown(struct agent *a)
 {
 	hotplug_free(a->hotplug);
+	claims_free(a->claims);
+	serving_free(a->serving);
+	kubevirt_free(a->kubevirt);
 	kube_informer_free(a->node_informer);
 	reconciler_free(a->rec);
 	kube_client_free(a->client);
@@ -500,9 +581,11 @@ static void teardown(struct agent *a)
 	loop_source_remove(a->resync_timer);
 	loop_source_remove(a->heartbeat_timer);
 	loop_source_remove(a->preflight_timer);
+	loop_source_remove(a->drain_timer);
 	loop_free(a->loop);
 	hostdev_ctx_unref(a->ctx);
-	for (int k = 0; k < KIND_COUNT; k++)
+	strmap_free(a->resource_names);
+	for (int k = 0; k < CRD_COUNT; k++)
 		cJSON_Delete(a->crds[k]);
 	if (signal_read_fd >= 0) {
 		close(signal_read_fd);
@@ -532,6 +615,8 @@ int main(int argc, char **argv)
 	a.exit_code = AGENT_EXIT_OK;
 	a.ids.node = a.o.node_name;
 	a.ids.usb_naming = a.o.usb_naming;
+	a.resource_names = strmap_new(free);
+	a.ids.resource_names = a.resource_names;
 	metrics_init();
 	kube_backoff_init(&a.preflight_backoff, 1000, 60000);
 	if (setup_context(&a) < 0) {
@@ -541,7 +626,8 @@ int main(int argc, char **argv)
 	if (loop_new(&a.loop) < 0 || setup_signals(&a) < 0 ||
 	    !(a.resync_timer = loop_add_timer(a.loop, on_resync, &a)) ||
 	    !(a.heartbeat_timer = loop_add_timer(a.loop, on_heartbeat, &a)) ||
-	    !(a.preflight_timer = loop_add_timer(a.loop, on_preflight_timer, &a))) {
+	    !(a.preflight_timer = loop_add_timer(a.loop, on_preflight_timer, &a)) ||
+	    !(a.drain_timer = loop_add_timer(a.loop, on_drain, &a))) {
 		log_error("cannot set up the event loop: %s", strerror(errno));
 		teardown(&a);
 		return AGENT_EXIT_FAILURE;

@@ -33,6 +33,9 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
+	OPT_STATE_DIR,
+	OPT_NO_CLAIMS,
+	OPT_KUBEVIRT,
 };
 
 static void usage(FILE *f)
@@ -55,6 +58,14 @@ static void usage(FILE *f)
 	    "  --usb-naming MODE        USBDevice names: port (stable port identity, default)\n"
 	    "                           or harvester (<node>-<vid>-<pid>-<bus><dev>)\n"
 	    "  --uevent-source SOURCE   auto (default), kernel or udev\n"
+	    "  --state-dir DIR          libhostdev's state directory, the vfio journal\n"
+	    "                           (default /var/lib/hostdev, under --root when given)\n"
+	    "Claims:\n"
+	    "  --no-claims              publish only; leave PCIDeviceClaims to another\n"
+	    "                           controller (Harvester's)\n"
+	    "  --kubevirt NS/NAME       the KubeVirt CR whose permittedHostDevices the agent\n"
+	    "                           keeps in step (default kubevirt/kubevirt; Harvester:\n"
+	    "                           harvester-system/kubevirt; none: not kept)\n"
 	    "Behaviour:\n"
 	    "  --resync-interval TIME   full re-inventory, e.g. 10m (default), 30s, 0 = never\n"
 	    "  --watch-timeout SECONDS  server-side watch timeout (default 300)\n"
@@ -118,6 +129,9 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 	    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	    {"version", no_argument, NULL, OPT_VERSION},
+	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	    {"no-claims", no_argument, NULL, OPT_NO_CLAIMS},
+	    {"kubevirt", required_argument, NULL, OPT_KUBEVIRT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -129,6 +143,8 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 	o->watch_timeout_s = 300;
 	o->max_inflight = 16;
 	o->metrics_address = DEFAULT_METRICS_ADDRESS;
+	o->kubevirt_ns = "kubevirt";
+	o->kubevirt_name = "kubevirt";
 	o->log_level = HOSTDEV_LOG_INFO;
 	o->kubeconfig =
 	    getenv("KUBECONFIG") && getenv("KUBECONFIG")[0] ? getenv("KUBECONFIG") : NULL;
@@ -191,6 +207,28 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 		case OPT_ONCE:
 			o->once = true;
 			break;
+		case OPT_STATE_DIR:
+			if (optarg[0] != '/')
+				return bad("--state-dir", optarg, "an absolute directory");
+			o->state_dir = optarg;
+			break;
+		case OPT_NO_CLAIMS:
+			o->no_claims = true;
+			break;
+		case OPT_KUBEVIRT: {
+			char *slash = strchr(optarg, '/');
+
+			if (strcmp(optarg, "none") == 0) {
+				o->kubevirt_ns = o->kubevirt_name = NULL;
+				break;
+			}
+			if (!slash || slash == optarg || !slash[1] || strchr(slash + 1, '/'))
+				return bad("--kubevirt", optarg, "NAMESPACE/NAME or none");
+			*slash = '\0'; /* argv is ours to cut */
+			o->kubevirt_ns = optarg;
+			o->kubevirt_name = slash + 1;
+			break;
+		}
 		case OPT_UEVENT_SOURCE:
 			if (strcmp(optarg, "auto") == 0)
 				o->uevent_source = UEVENT_AUTO;

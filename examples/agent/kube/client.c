@@ -190,6 +190,16 @@ void kube_client_free(struct kube_client *c)
 	free(c);
 }
 
+size_t kube_client_pending(const struct kube_client *c)
+{
+	size_t n = 0;
+
+	for (const struct kube_request *r = c ? c->requests : NULL; r; r = r->next)
+		if (!r->data)
+			n++;
+	return n;
+}
+
 const struct kube_config *kube_client_config(const struct kube_client *c)
 {
 	return &c->cfg;

@@ -133,6 +133,8 @@ int kube_client_new(struct loop *loop, struct kube_config *cfg,
 void kube_client_free(struct kube_client *c);
 const struct kube_config *kube_client_config(const struct kube_client *c);
 struct loop *kube_client_loop(const struct kube_client *c);
+/* Requests in flight that are not streams (watches): what a clean stop waits for. */
+size_t kube_client_pending(const struct kube_client *c);
 /* 1 when the last request reached the API server (any HTTP answer below 500), 0 after a
  * transport error or 5xx, -1 before the first answer. */
 int kube_client_reachable(const struct kube_client *c);

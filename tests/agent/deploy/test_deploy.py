@@ -30,6 +30,7 @@ from agent_harness import AGENT, PCI_IDS, Agent, StandIn, make_root  # noqa: E40
 DEPLOY = os.path.join(REPO, "examples", "agent", "deploy")
 CRD_DIR = os.path.join(DEPLOY, "crds")
 FIXTURE_USB_ROOT = os.path.join(REPO, "tests", "fixtures", "vm", "q35-iommu")
+KUBEVIRT_CRD_DIR = os.path.join(REPO, "tests", "agent", "fixtures", "kubevirt")
 GROUP = "devices.harvesterhci.io"
 
 
@@ -339,7 +340,8 @@ def published(api, root, tmp_path, plurals):
 def test_cluster_role_grants_exactly_what_the_agent_uses(objects, tmp_path):
     """Two nodes (a generated server tree with SR-IOV network PFs; the recorded QEMU tree with USB
     devices), each with a stale object per kind and a same-named object it must take over, then
-    someone edits a label: every verb on every resource the ClusterRole grants must have been
+    someone edits a label, then a claim for node1 comes and goes, and node1's stale entry in
+    KubeVirt's CR is taken out: every verb on every resource the ClusterRole grants must have been
     used by the agent, and nothing it used may be missing from the role (the stand-in enforces
     the rules: a missing one is a 403 and the agent would not converge)."""
     role = one(objects, "ClusterRole")
@@ -357,6 +359,17 @@ def test_cluster_role_grants_exactly_what_the_agent_uses(objects, tmp_path):
         stale_and_foreign(api, "node1", "SRIOVNetworkDevice", "sriovnetworkdevices", sriov_name,
                           {"address": sriov["spec"]["address"], "nodeName": "node1", "numVFs": 0})
         stale_and_foreign(api, "node2", "USBDevice", "usbdevices", usb_name, None)
+        # KubeVirt's CR, whose annotation says node1 served a resource before a restart: the
+        # agent takes node1's part out and the entry with it (get, update).
+        api.apply_crds(KUBEVIRT_CRD_DIR)
+        api.create_namespace("kubevirt")
+        api.create("/apis/kubevirt.io/v1/namespaces/kubevirt/kubevirts", {
+            "apiVersion": "kubevirt.io/v1", "kind": "KubeVirt",
+            "metadata": {"name": "kubevirt", "namespace": "kubevirt", "annotations": {
+                "hostdev.io/permitted-host-devices": json.dumps({"example.com/GONE": {"node1": ["abcd:1234"]}})}},
+            "spec": {"configuration": {"permittedHostDevices": {"pciHostDevices": [
+                {"pciVendorSelector": "abcd:1234", "resourceName": "example.com/GONE",
+                 "externalResourceProvider": True}]}}}})
         mark = api.mark()
         agents = [run_like_the_daemonset(objects, api, tmp_path, server_root, "node1"),
                   run_like_the_daemonset(objects, api, tmp_path, FIXTURE_USB_ROOT, "node2")]
@@ -377,6 +390,24 @@ def test_cluster_role_grants_exactly_what_the_agent_uses(objects, tmp_path):
             api.wait_for(api.devices_path("usbdevices", usb_name),
                          lambda o: o["metadata"].get("labels", {}).get("nodename") == "node2", timeout=120)
             api.wait_requests(1, since=edit, verb="update", userAgent="hostdev-agent/", timeout=120)
+            # A PCIDeviceClaim for node1 naming no device of it: the agent adds its finalizer
+            # (get, update), says why in the status (patch status), and on deletion drops the
+            # finalizer (get, update). Nothing is bound: no kernel model here.
+            claim = api.devices_path("pcideviceclaims", "node1-claim-probe")
+            api.create(api.devices_path("pcideviceclaims"), {
+                "apiVersion": f"{GROUP}/v1beta1", "kind": "PCIDeviceClaim",
+                "metadata": {"name": "node1-claim-probe"},
+                "spec": {"address": "0000:fe:1f.7", "nodeName": "node1", "userName": "admin"}})
+            got = api.wait_for(claim, lambda o: any(c.get("reason") == "DeviceNotFound" for c in
+                                                    (o.get("status") or {}).get("conditions") or []),
+                               timeout=120)
+            assert "hostdev.io/vfio-restore" in got["metadata"]["finalizers"]
+            api.delete(claim)
+            api.wait_for(claim, None, deleted=True, timeout=120)
+            kv = api.wait_for("/apis/kubevirt.io/v1/namespaces/kubevirt/kubevirts/kubevirt",
+                              lambda o: not o["spec"]["configuration"]["permittedHostDevices"]["pciHostDevices"],
+                              timeout=120)
+            assert "hostdev.io/permitted-host-devices" not in (kv["metadata"].get("annotations") or {})
         finally:
             logs = []
             for a in agents:
