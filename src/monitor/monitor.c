@@ -609,6 +609,21 @@ static int handle_uevent(hostdev_monitor *m, struct udev_device *ud, int *count)
 	return 0;
 }
 
+/* Remember a device found at start and report it if it matches; -ENOMEM if it cannot be kept. */
+static int replay_one(hostdev_monitor *m, struct hostdev_event *ev, int *count)
+{
+	struct known_device *k = known_find(m, ev->subsystem, ev->name);
+
+	if (!k && !(k = known_add(m, ev->subsystem, ev->name)))
+		return -ENOMEM;
+	known_set(k, ev);
+	if (event_matches(m, ev)) {
+		k->reported = true;
+		deliver(m, ev, count);
+	}
+	return 1;
+}
+
 static int replay_usb(hostdev_monitor *m, int *count)
 {
 	hostdev_usb_enum *e;
@@ -625,19 +640,11 @@ static int replay_usb(hostdev_monitor *m, int *count)
 		    .replay = true,
 		    .usb = dev,
 		};
-		struct known_device *k = known_find(m, SUBSYS_USB, ev.name);
 
-		if (!k && !(k = known_add(m, SUBSYS_USB, ev.name))) {
-			hostdev_usb_device_unref(dev);
-			r = -ENOMEM;
-			break;
-		}
-		known_set(k, &ev);
-		if (event_matches(m, &ev)) {
-			k->reported = true;
-			deliver(m, &ev, count);
-		}
+		r = replay_one(m, &ev, count);
 		hostdev_usb_device_unref(dev);
+		if (r < 0)
+			break;
 	}
 	hostdev_usb_enum_unref(e);
 	return r;
@@ -659,19 +666,11 @@ static int replay_pci(hostdev_monitor *m, int *count)
 		    .replay = true,
 		    .pci = dev,
 		};
-		struct known_device *k = known_find(m, SUBSYS_PCI, ev.name);
 
-		if (!k && !(k = known_add(m, SUBSYS_PCI, ev.name))) {
-			hostdev_pci_device_unref(dev);
-			r = -ENOMEM;
-			break;
-		}
-		known_set(k, &ev);
-		if (event_matches(m, &ev)) {
-			k->reported = true;
-			deliver(m, &ev, count);
-		}
+		r = replay_one(m, &ev, count);
 		hostdev_pci_device_unref(dev);
+		if (r < 0)
+			break;
 	}
 	hostdev_pci_enum_unref(e);
 	/* A host without PCI sysfs (some containers) still gets its USB events. */
