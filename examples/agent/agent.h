@@ -55,7 +55,14 @@ struct agent_options {
 	const char *state_dir; /* the library's state directory (vfio journal), NULL = default */
 	bool no_claims;	       /* publish only: leave PCIDeviceClaims to another controller */
 	const char *kubevirt_ns, *kubevirt_name; /* the KubeVirt CR; NULL: not kept */
+	/* Dynamic Resource Allocation (docs/agent.md, "DRA"): publish ResourceSlices of driver
+	 * @dra_driver; @dra_only: nothing of devices.harvesterhci.io (no CRDs needed). */
+	bool dra, dra_only;
+	const char *dra_driver;
+	const char *dra_config; /* resource selection config; NULL: every function but bridges */
 };
+
+#define AGENT_DRA_DEFAULT_DRIVER "vfio.hostdev.io"
 
 /* options.c: argv and the environment (NODE_NAME, KUBECONFIG). Returns -1 after printing a usage
  * error, 1 after --help/--version, 0 to run. */
@@ -210,6 +217,8 @@ struct hotplug *hotplug_new(hostdev_ctx *ctx, struct loop *loop, struct reconcil
 			    const struct agent_ids *ids, enum uevent_source source, char *err,
 			    size_t errlen);
 void hotplug_free(struct hotplug *h);
+/* Call @fn after every PCI event (the DRA publisher re-reads the devices). One listener. */
+void hotplug_on_pci(struct hotplug *h, void (*fn)(void *userdata), void *userdata);
 /* Remember which objects each device produced (for removals whose snapshot is partial). */
 void hotplug_index(struct hotplug *h, struct strmap *desired[]);
 
@@ -275,5 +284,45 @@ void claims_resync(struct claims *c);
 /* Act on no more claims (writes in flight finish): the agent is stopping. NULL-safe. */
 void claims_stop(struct claims *c);
 void claims_free(struct claims *c);
+
+/* ---- dra_devices.c: the devices offered through DRA --------------------------------------- */
+/* The standard attribute KubeVirt and the scheduler read a device's PCI address from. */
+#define DRA_ATTR_PCI_BUS_ID "resource.kubernetes.io/pciBusID"
+/* The DRA device name of the function at @address: "pci-0000-08-00-0" (a DNS label). Returns 0
+ * or -ENAMETOOLONG. */
+int dra_device_name(const char *address, char *buf, size_t size);
+/* One ResourceSlice device entry {name, attributes} for @dev; @resource_name NULL: the
+ * device's Harvester resource name. NULL on no memory. */
+cJSON *dra_device_entry(hostdev_pci_device *dev, const char *resource_name);
+/* The entries of every device offered: those @config selects (PCI resources), or every
+ * function but bridges for a NULL @config; sorted by name, each device once. Returns 0 with
+ * *@out (a cJSON array, caller frees) or a negative errno, logged. */
+int dra_devices(hostdev_ctx *ctx, const hostdev_dp_config *config, cJSON **out);
+
+/* ---- dra_slices.c: this node's ResourceSlices ----------------------------------------------- */
+extern const struct kube_resource dra_slice_resource;
+struct dra_slices;
+struct dra_slices_options {
+	struct kube_client *client;
+	struct loop *loop;
+	hostdev_ctx *ctx;
+	const struct agent_ids *ids; /* borrowed: node, node_uid (for the owner reference) */
+	const char *driver;	     /* copied */
+	hostdev_dp_config *config;   /* a reference is taken; NULL: every function */
+	unsigned int watch_timeout_s;
+	/* Called each time the pool on the server is what the agent offers (after writes, or at
+	 * once when nothing needed writing). */
+	void (*published)(void *userdata);
+	void *userdata;
+};
+/* Returns 0, -ENOMEM. */
+int dra_slices_new(const struct dra_slices_options *opts, struct dra_slices **out);
+/* Read the devices and start watching the pool's slices; writes follow once listed. */
+int dra_slices_start(struct dra_slices *s);
+/* Read the devices again (hot-plug, resync); writes only if the offer changed. NULL-safe. */
+int dra_slices_refresh(struct dra_slices *s);
+/* Start no more writes (those in flight finish). NULL-safe. */
+void dra_slices_stop(struct dra_slices *s);
+void dra_slices_free(struct dra_slices *s);
 
 #endif
