@@ -299,6 +299,56 @@ cJSON *dra_device_entry(hostdev_pci_device *dev, const char *resource_name);
  * *@out (a cJSON array, caller frees) or a negative errno, logged. */
 int dra_devices(hostdev_ctx *ctx, const hostdev_dp_config *config, cJSON **out);
 
+/* ---- dra_claim.c: the devices a ResourceClaim allocates to this driver ---------------------- */
+/* The vfio journal's owner text of a claim's devices: this prefix and the claim's uid. */
+#define DRA_OWNER_PREFIX "hostdev-agent dra "
+struct dra_claim_device {
+	char *request, *pool, *device; /* as in the allocation result */
+	char address[32];	       /* the PCI address the device name stands for */
+};
+void dra_claim_devices_free(struct dra_claim_device *devices, size_t count);
+/* The PCI address of DRA device name @device_name (the inverse of dra_device_name(), only for
+ * the exact names it makes). Returns 0, -EINVAL, -ENAMETOOLONG. */
+int dra_device_address(const char *device_name, char *buf, size_t size);
+/*
+ * The allocation results of driver @driver in @claim (a ResourceClaim object), which must have
+ * uid @uid and be allocated from pool @pool (this node's). *@out (free with
+ * dra_claim_devices_free()) and *@count receive them; none is not an error (the claim may have
+ * only other drivers' devices). Returns 0, or with a sentence for the kubelet in @err: -ESTALE
+ * (another claim of that name), -EAGAIN (not allocated), -EXDEV (another node's pool), -EINVAL
+ * (a result without request/pool/device, a device name this driver never publishes), -ENOMEM.
+ */
+int dra_claim_devices(const cJSON *claim, const char *uid, const char *driver, const char *pool,
+		      struct dra_claim_device **out, size_t *count, char *err, size_t errlen);
+
+/* ---- dra_checkpoint.c: prepared claims on disk ------------------------------------------------
+ */
+#define DRA_CLAIM_PREPARING "preparing"
+#define DRA_CLAIM_PREPARED "prepared"
+#define DRA_CLAIM_UNPREPARING "unpreparing"
+struct dra_checkpoint;
+/* Read @path (missing: empty). Returns 0, or with @err: -EBADMSG (not a checkpoint of ours or
+ * an entry without its fields: the file is left alone), the errno of reading, -ENOMEM. */
+int dra_checkpoint_load(const char *path, struct dra_checkpoint **out, char *err, size_t errlen);
+void dra_checkpoint_free(struct dra_checkpoint *cp);
+/* The entry of claim @uid ({namespace, name, state, devices[{request, pool, device,
+ * address}]}), owned by @cp, or NULL. */
+const cJSON *dra_checkpoint_get(const struct dra_checkpoint *cp, const char *uid);
+/* Record claim @uid in @state with @devices and replace the file. On failure (@err) memory
+ * and disk keep the previous entry. Returns 0 or a negative errno. */
+int dra_checkpoint_set(struct dra_checkpoint *cp, const char *uid, const char *ns, const char *name,
+		       const char *state, const struct dra_claim_device *devices, size_t count,
+		       char *err, size_t errlen);
+/* Change the state of claim @uid only. Returns 0, -ENOENT, or the errno of writing. */
+int dra_checkpoint_set_state(struct dra_checkpoint *cp, const char *uid, const char *state,
+			     char *err, size_t errlen);
+/* Forget claim @uid (not there: 0). Returns 0 or the errno of writing. */
+int dra_checkpoint_remove(struct dra_checkpoint *cp, const char *uid, char *err, size_t errlen);
+void dra_checkpoint_foreach(const struct dra_checkpoint *cp,
+			    void (*fn)(const char *uid, const cJSON *entry, void *userdata),
+			    void *userdata);
+size_t dra_checkpoint_count(const struct dra_checkpoint *cp);
+
 /* ---- dra_slices.c: this node's ResourceSlices ----------------------------------------------- */
 extern const struct kube_resource dra_slice_resource;
 struct dra_slices;
