@@ -217,8 +217,10 @@ struct hotplug *hotplug_new(hostdev_ctx *ctx, struct loop *loop, struct reconcil
 			    const struct agent_ids *ids, enum uevent_source source, char *err,
 			    size_t errlen);
 void hotplug_free(struct hotplug *h);
-/* Call @fn after every PCI event (the DRA publisher re-reads the devices). One listener. */
-void hotplug_on_pci(struct hotplug *h, void (*fn)(void *userdata), void *userdata);
+/* Call @fn after every PCI event with the function's address and whether it was removed (the
+ * DRA publisher re-reads the devices). One listener. */
+void hotplug_on_pci(struct hotplug *h,
+		    void (*fn)(void *userdata, const char *address, bool removed), void *userdata);
 /* Remember which objects each device produced (for removals whose snapshot is partial). */
 void hotplug_index(struct hotplug *h, struct strmap *desired[]);
 
@@ -371,6 +373,10 @@ int dra_slices_new(const struct dra_slices_options *opts, struct dra_slices **ou
 int dra_slices_start(struct dra_slices *s);
 /* Read the devices again (hot-plug, resync); writes only if the offer changed. NULL-safe. */
 int dra_slices_refresh(struct dra_slices *s);
+/* A hot-plug event of the function at @address: removed, or added or changed. The kernel sends
+ * a removal before the function leaves sysfs, so a removed function is left out of the offer
+ * until an event says it is back or a re-read no longer finds it. Then as refresh. */
+int dra_slices_pci_event(struct dra_slices *s, const char *address, bool removed);
 /* Start no more writes (those in flight finish). NULL-safe. */
 void dra_slices_stop(struct dra_slices *s);
 void dra_slices_free(struct dra_slices *s);

@@ -30,6 +30,8 @@ struct dra_slices {
 	struct kube_backoff backoff;
 	cJSON *devices;	      /* what is offered, sorted by name; NULL before the first inventory */
 	long long generation; /* the highest pool generation written or seen */
+	/* Names of devices whose removal was reported but which sysfs may still show. */
+	struct strmap *removed;
 	unsigned int inflight;
 	bool again;  /* a change arrived while writes were in flight */
 	bool failed; /* a write of this round failed */
@@ -392,11 +394,12 @@ int dra_slices_new(const struct dra_slices_options *opts, struct dra_slices **ou
 	s->o = *opts;
 	s->driver = strdup(opts->driver);
 	s->config = hostdev_dp_config_ref(opts->config);
+	s->removed = strmap_new(free);
 	kube_backoff_init(&s->backoff, 500, 30000);
 	snprintf(selector, sizeof(selector), "spec.nodeName=%s,spec.driver=%s", opts->ids->node,
 		 opts->driver);
 	s->timer = loop_add_timer(opts->loop, on_timer, s);
-	if (!s->driver || !s->timer) {
+	if (!s->driver || !s->timer || !s->removed) {
 		dra_slices_free(s);
 		return -ENOMEM;
 	}
@@ -416,6 +419,66 @@ int dra_slices_start(struct dra_slices *s)
 	return r < 0 ? r : kube_informer_start(s->inf);
 }
 
+static void mark_unseen(const char *key, void *value, void *userdata)
+{
+	*(bool *)value = false;
+}
+
+static void collect_unseen(const char *key, void *value, void *userdata)
+{
+	if (!*(bool *)value)
+		strmap_set(userdata, key, NULL);
+}
+
+static void drop_key(const char *key, void *value, void *userdata)
+{
+	strmap_remove(userdata, key);
+}
+
+/* Leave out of @devices what was reported removed; forget a removal once sysfs agrees. */
+static void forget_removed(struct dra_slices *s, cJSON *devices)
+{
+	struct strmap *gone = strmap_new(NULL);
+
+	strmap_foreach(s->removed, mark_unseen, NULL);
+	for (int i = cJSON_GetArraySize(devices) - 1; i >= 0; i--) {
+		const cJSON *name =
+		    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(devices, i), "name");
+		bool *seen = strmap_get(s->removed, name->valuestring);
+
+		if (seen) {
+			*seen = true;
+			cJSON_DeleteItemFromArray(devices, i);
+		}
+	}
+	if (gone) {
+		strmap_foreach(s->removed, collect_unseen, gone);
+		strmap_foreach(gone, drop_key, s->removed);
+		strmap_free(gone);
+	}
+}
+
+int dra_slices_pci_event(struct dra_slices *s, const char *address, bool removed)
+{
+	char name[64];
+
+	if (!s)
+		return 0;
+	if (dra_device_name(address, name, sizeof(name)) == 0) {
+		if (!removed) {
+			strmap_remove(s->removed, name);
+		} else {
+			bool *seen = calloc(1, sizeof(*seen));
+
+			if (!seen || strmap_set(s->removed, name, seen) < 0) {
+				free(seen);
+				return -ENOMEM;
+			}
+		}
+	}
+	return dra_slices_refresh(s);
+}
+
 int dra_slices_refresh(struct dra_slices *s)
 {
 	cJSON *devices = NULL;
@@ -426,6 +489,8 @@ int dra_slices_refresh(struct dra_slices *s)
 	r = dra_devices(s->o.ctx, s->config, &devices);
 	if (r < 0)
 		return r;
+	if (strmap_count(s->removed) > 0)
+		forget_removed(s, devices);
 	/* Looked at again even when the offer is the same (a resync, the Node's new uid): only
 	 * what differs on the server is written. */
 	cJSON_Delete(s->devices);
@@ -453,6 +518,7 @@ void dra_slices_free(struct dra_slices *s)
 	loop_source_remove(s->timer);
 	hostdev_dp_config_unref(s->config);
 	cJSON_Delete(s->devices);
+	strmap_free(s->removed);
 	free(s->driver);
 	free(s);
 }

@@ -26,7 +26,7 @@ struct hotplug {
 	struct reconciler *r;
 	struct agent_ids ids;
 	struct strmap *index; /* "pci:<address>" / "usb:<port path>" -> struct names */
-	void (*pci_listener)(void *userdata);
+	void (*pci_listener)(void *userdata, const char *address, bool removed);
 	void *pci_listener_data;
 };
 
@@ -151,7 +151,8 @@ static void on_pci_event(struct hotplug *h, const hostdev_event *ev)
 	if (dev && !hostdev_event_is_partial(ev))
 		refresh_related(h, dev);
 	if (h->pci_listener)
-		h->pci_listener(h->pci_listener_data);
+		h->pci_listener(h->pci_listener_data, address,
+				hostdev_event_get_action(ev) == HOSTDEV_EVENT_REMOVE);
 }
 
 static void on_usb_event(struct hotplug *h, const hostdev_event *ev)
@@ -229,7 +230,8 @@ struct hotplug *hotplug_new(hostdev_ctx *ctx, struct loop *loop, struct reconcil
 	return h;
 }
 
-void hotplug_on_pci(struct hotplug *h, void (*fn)(void *userdata), void *userdata)
+void hotplug_on_pci(struct hotplug *h,
+		    void (*fn)(void *userdata, const char *address, bool removed), void *userdata)
 {
 	if (!h)
 		return;

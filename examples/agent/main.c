@@ -247,11 +247,11 @@ static void on_dra_published(void *userdata)
 	maybe_ready(a);
 }
 
-static void on_hotplug_pci(void *userdata)
+static void on_hotplug_pci(void *userdata, const char *address, bool removed)
 {
 	struct agent *a = userdata;
 
-	if (dra_slices_refresh(a->dra) < 0)
+	if (dra_slices_pci_event(a->dra, address, removed) < 0)
 		metrics_error("inventory");
 }
 
