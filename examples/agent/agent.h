@@ -377,6 +377,9 @@ int dra_slices_refresh(struct dra_slices *s);
  * a removal before the function leaves sysfs, so a removed function is left out of the offer
  * until an event says it is back or a re-read no longer finds it. Then as refresh. */
 int dra_slices_pci_event(struct dra_slices *s, const char *address, bool removed);
+/* Write nothing while @paused (the Node is deleted: the garbage collector would delete what the
+ * agent writes, owned by a Node that is gone); resuming looks at the pool again. NULL-safe. */
+void dra_slices_pause(struct dra_slices *s, bool paused);
 /* Start no more writes (those in flight finish). NULL-safe. */
 void dra_slices_stop(struct dra_slices *s);
 void dra_slices_free(struct dra_slices *s);

@@ -36,6 +36,7 @@ struct dra_slices {
 	bool again;  /* a change arrived while writes were in flight */
 	bool failed; /* a write of this round failed */
 	bool stopped, announced;
+	bool paused; /* the Node is gone: what would be written would be collected again */
 };
 
 static void schedule(struct dra_slices *s, unsigned int delay_ms)
@@ -342,7 +343,7 @@ static void on_timer(struct loop_source *src, void *userdata)
 {
 	struct dra_slices *s = userdata;
 
-	if (s->stopped || !s->devices || !kube_informer_synced(s->inf))
+	if (s->stopped || s->paused || !s->devices || !kube_informer_synced(s->inf))
 		return;
 	if (s->inflight > 0) {
 		s->again = true;
@@ -500,6 +501,15 @@ int dra_slices_refresh(struct dra_slices *s)
 	else
 		schedule(s, 0);
 	return 0;
+}
+
+void dra_slices_pause(struct dra_slices *s, bool paused)
+{
+	if (!s || s->paused == paused)
+		return;
+	s->paused = paused;
+	if (!paused)
+		schedule(s, 0);
 }
 
 void dra_slices_stop(struct dra_slices *s)

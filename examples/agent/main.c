@@ -405,6 +405,7 @@ static void node_changed(struct agent *a, const cJSON *node)
 		a->node_gone = true;
 		if (a->rec)
 			reconciler_pause(a->rec, true);
+		dra_slices_pause(a->dra, true);
 		metrics_set_ready(false, "the Node was deleted");
 		return;
 	}
@@ -420,6 +421,7 @@ static void node_changed(struct agent *a, const cJSON *node)
 		full_inventory(a);
 	}
 	/* The slices' owner reference names the Node's uid: written again if it changed. */
+	dra_slices_pause(a->dra, false);
 	dra_slices_refresh(a->dra);
 }
 

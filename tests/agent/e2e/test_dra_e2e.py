@@ -260,3 +260,27 @@ def test_hotplug_reflected_in_the_slices(api, agents):
     api.wait_for(f"{SLICES}/{NODE}-{DRIVER}-0", attrs_of(lambda d: d is None))
     assert len(writes(api, mark)) >= 3
     assert a.stop() == 0
+
+
+def test_node_deleted_stops_the_slices_until_it_is_back(api, agents, tmp_path):
+    """Deleting the Node makes the garbage collector delete its slices: the agent must not write
+    them again (they would be collected again, over and over) until the Node exists again."""
+    root = make_root(tmp_path / "root", 30)
+    want = {dra_name(x) for x in sysfs_functions(root)}
+    a = agents(*args(dra_kubeconfig(api), root, "--dra-only"))
+    a.ready()
+    since = a.mark()
+    api.delete_node(NODE)
+    a.wait_log(r"node node1 was deleted", since=since)
+    api.gc_wait()
+    mark = api.mark()
+    # What would make a publishing agent write: its watch restarted (a relist).
+    api.drop_watches(resource="resourceslices", group="resource.k8s.io")
+    api.wait_requests(1, since=mark, verb="watch", resource="resourceslices", timeout=60)
+    api.gc_wait()
+    assert node_slices(api) == {}
+    assert [w for w in writes(api, mark) if w["resource"] == "resourceslices"] == []
+    node = api.create_node(NODE)
+    slices = wait_pool(api, want, since=mark)
+    assert {s["metadata"]["ownerReferences"][0]["uid"] for s in slices.values()} == {node["metadata"]["uid"]}
+    assert a.stop() == 0
