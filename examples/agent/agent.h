@@ -55,7 +55,14 @@ struct agent_options {
 	const char *state_dir; /* the library's state directory (vfio journal), NULL = default */
 	bool no_claims;	       /* publish only: leave PCIDeviceClaims to another controller */
 	const char *kubevirt_ns, *kubevirt_name; /* the KubeVirt CR; NULL: not kept */
+	/* Dynamic Resource Allocation (docs/agent.md, "DRA"): publish ResourceSlices of driver
+	 * @dra_driver; @dra_only: nothing of devices.harvesterhci.io (no CRDs needed). */
+	bool dra, dra_only;
+	const char *dra_driver;
+	const char *dra_config; /* resource selection config; NULL: every function but bridges */
 };
+
+#define AGENT_DRA_DEFAULT_DRIVER "vfio.hostdev.io"
 
 /* options.c: argv and the environment (NODE_NAME, KUBECONFIG). Returns -1 after printing a usage
  * error, 1 after --help/--version, 0 to run. */
@@ -210,6 +217,10 @@ struct hotplug *hotplug_new(hostdev_ctx *ctx, struct loop *loop, struct reconcil
 			    const struct agent_ids *ids, enum uevent_source source, char *err,
 			    size_t errlen);
 void hotplug_free(struct hotplug *h);
+/* Call @fn after every PCI event with the function's address and whether it was removed (the
+ * DRA publisher re-reads the devices). One listener. */
+void hotplug_on_pci(struct hotplug *h,
+		    void (*fn)(void *userdata, const char *address, bool removed), void *userdata);
 /* Remember which objects each device produced (for removals whose snapshot is partial). */
 void hotplug_index(struct hotplug *h, struct strmap *desired[]);
 
@@ -275,5 +286,102 @@ void claims_resync(struct claims *c);
 /* Act on no more claims (writes in flight finish): the agent is stopping. NULL-safe. */
 void claims_stop(struct claims *c);
 void claims_free(struct claims *c);
+
+/* ---- dra_devices.c: the devices offered through DRA --------------------------------------- */
+/* The standard attribute KubeVirt and the scheduler read a device's PCI address from. */
+#define DRA_ATTR_PCI_BUS_ID "resource.kubernetes.io/pciBusID"
+/* The DRA device name of the function at @address: "pci-0000-08-00-0" (a DNS label). Returns 0
+ * or -ENAMETOOLONG. */
+int dra_device_name(const char *address, char *buf, size_t size);
+/* One ResourceSlice device entry {name, attributes} for @dev; @resource_name NULL: the
+ * device's Harvester resource name. NULL on no memory. */
+cJSON *dra_device_entry(hostdev_pci_device *dev, const char *resource_name);
+/* The entries of every device offered: those @config selects (PCI resources), or every
+ * function but bridges for a NULL @config; sorted by name, each device once. Returns 0 with
+ * *@out (a cJSON array, caller frees) or a negative errno, logged. */
+int dra_devices(hostdev_ctx *ctx, const hostdev_dp_config *config, cJSON **out);
+
+/* ---- dra_claim.c: the devices a ResourceClaim allocates to this driver ---------------------- */
+/* The vfio journal's owner text of a claim's devices: this prefix and the claim's uid. */
+#define DRA_OWNER_PREFIX "hostdev-agent dra "
+struct dra_claim_device {
+	char *request, *pool, *device; /* as in the allocation result */
+	char address[32];	       /* the PCI address the device name stands for */
+};
+void dra_claim_devices_free(struct dra_claim_device *devices, size_t count);
+/* The PCI address of DRA device name @device_name (the inverse of dra_device_name(), only for
+ * the exact names it makes). Returns 0, -EINVAL, -ENAMETOOLONG. */
+int dra_device_address(const char *device_name, char *buf, size_t size);
+/*
+ * The allocation results of driver @driver in @claim (a ResourceClaim object), which must have
+ * uid @uid and be allocated from pool @pool (this node's). *@out (free with
+ * dra_claim_devices_free()) and *@count receive them; none is not an error (the claim may have
+ * only other drivers' devices). Returns 0, or with a sentence for the kubelet in @err: -ESTALE
+ * (another claim of that name), -EAGAIN (not allocated), -EXDEV (another node's pool), -EINVAL
+ * (a result without request/pool/device, a device name this driver never publishes), -ENOMEM.
+ */
+int dra_claim_devices(const cJSON *claim, const char *uid, const char *driver, const char *pool,
+		      struct dra_claim_device **out, size_t *count, char *err, size_t errlen);
+
+/* ---- dra_checkpoint.c: prepared claims on disk ------------------------------------------------
+ */
+#define DRA_CLAIM_PREPARING "preparing"
+#define DRA_CLAIM_PREPARED "prepared"
+#define DRA_CLAIM_UNPREPARING "unpreparing"
+struct dra_checkpoint;
+/* Read @path (missing: empty). Returns 0, or with @err: -EBADMSG (not a checkpoint of ours or
+ * an entry without its fields: the file is left alone), the errno of reading, -ENOMEM. */
+int dra_checkpoint_load(const char *path, struct dra_checkpoint **out, char *err, size_t errlen);
+void dra_checkpoint_free(struct dra_checkpoint *cp);
+/* The entry of claim @uid ({namespace, name, state, devices[{request, pool, device,
+ * address}]}), owned by @cp, or NULL. */
+const cJSON *dra_checkpoint_get(const struct dra_checkpoint *cp, const char *uid);
+/* Record claim @uid in @state with @devices and replace the file. On failure (@err) memory
+ * and disk keep the previous entry. Returns 0 or a negative errno. */
+int dra_checkpoint_set(struct dra_checkpoint *cp, const char *uid, const char *ns, const char *name,
+		       const char *state, const struct dra_claim_device *devices, size_t count,
+		       char *err, size_t errlen);
+/* Change the state of claim @uid only. Returns 0, -ENOENT, or the errno of writing. */
+int dra_checkpoint_set_state(struct dra_checkpoint *cp, const char *uid, const char *state,
+			     char *err, size_t errlen);
+/* Forget claim @uid (not there: 0). Returns 0 or the errno of writing. */
+int dra_checkpoint_remove(struct dra_checkpoint *cp, const char *uid, char *err, size_t errlen);
+void dra_checkpoint_foreach(const struct dra_checkpoint *cp,
+			    void (*fn)(const char *uid, const cJSON *entry, void *userdata),
+			    void *userdata);
+size_t dra_checkpoint_count(const struct dra_checkpoint *cp);
+
+/* ---- dra_slices.c: this node's ResourceSlices ----------------------------------------------- */
+extern const struct kube_resource dra_slice_resource;
+struct dra_slices;
+struct dra_slices_options {
+	struct kube_client *client;
+	struct loop *loop;
+	hostdev_ctx *ctx;
+	const struct agent_ids *ids; /* borrowed: node, node_uid (for the owner reference) */
+	const char *driver;	     /* copied */
+	hostdev_dp_config *config;   /* a reference is taken; NULL: every function */
+	unsigned int watch_timeout_s;
+	/* Called each time the pool on the server is what the agent offers (after writes, or at
+	 * once when nothing needed writing). */
+	void (*published)(void *userdata);
+	void *userdata;
+};
+/* Returns 0, -ENOMEM. */
+int dra_slices_new(const struct dra_slices_options *opts, struct dra_slices **out);
+/* Read the devices and start watching the pool's slices; writes follow once listed. */
+int dra_slices_start(struct dra_slices *s);
+/* Read the devices again (hot-plug, resync); writes only if the offer changed. NULL-safe. */
+int dra_slices_refresh(struct dra_slices *s);
+/* A hot-plug event of the function at @address: removed, or added or changed. The kernel sends
+ * a removal before the function leaves sysfs, so a removed function is left out of the offer
+ * until an event says it is back or a re-read no longer finds it. Then as refresh. */
+int dra_slices_pci_event(struct dra_slices *s, const char *address, bool removed);
+/* Write nothing while @paused (the Node is deleted: the garbage collector would delete what the
+ * agent writes, owned by a Node that is gone); resuming looks at the pool again. NULL-safe. */
+void dra_slices_pause(struct dra_slices *s, bool paused);
+/* Start no more writes (those in flight finish). NULL-safe. */
+void dra_slices_stop(struct dra_slices *s);
+void dra_slices_free(struct dra_slices *s);
 
 #endif

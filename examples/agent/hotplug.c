@@ -26,6 +26,8 @@ struct hotplug {
 	struct reconciler *r;
 	struct agent_ids ids;
 	struct strmap *index; /* "pci:<address>" / "usb:<port path>" -> struct names */
+	void (*pci_listener)(void *userdata, const char *address, bool removed);
+	void *pci_listener_data;
 };
 
 static void names_free(void *p)
@@ -42,9 +44,17 @@ static void names_free(void *p)
 /* Publish @obj (or nothing, NULL) as the @kind object of device @key. */
 static void set_object(struct hotplug *h, const char *key, enum agent_kind kind, cJSON *obj)
 {
-	struct names *n = strmap_get(h->index, key);
-	const char *name = obj ? kube_meta_string(obj, "name") : NULL;
-	char *copy = name ? strdup(name) : NULL;
+	struct names *n;
+	const char *name;
+	char *copy;
+
+	if (!h->r) { /* --dra-only: no devices.harvesterhci.io objects */
+		cJSON_Delete(obj);
+		return;
+	}
+	n = strmap_get(h->index, key);
+	name = obj ? kube_meta_string(obj, "name") : NULL;
+	copy = name ? strdup(name) : NULL;
 
 	if (n && n->name[kind] && (!copy || strcmp(n->name[kind], copy) != 0)) {
 		reconciler_put(h->r, kind, n->name[kind], NULL);
@@ -140,6 +150,9 @@ static void on_pci_event(struct hotplug *h, const hostdev_event *ev)
 		refresh_pci(h, address);
 	if (dev && !hostdev_event_is_partial(ev))
 		refresh_related(h, dev);
+	if (h->pci_listener)
+		h->pci_listener(h->pci_listener_data, address,
+				hostdev_event_get_action(ev) == HOSTDEV_EVENT_REMOVE);
 }
 
 static void on_usb_event(struct hotplug *h, const hostdev_event *ev)
@@ -215,6 +228,15 @@ struct hotplug *hotplug_new(hostdev_ctx *ctx, struct loop *loop, struct reconcil
 		return NULL;
 	}
 	return h;
+}
+
+void hotplug_on_pci(struct hotplug *h,
+		    void (*fn)(void *userdata, const char *address, bool removed), void *userdata)
+{
+	if (!h)
+		return;
+	h->pci_listener = fn;
+	h->pci_listener_data = userdata;
 }
 
 void hotplug_free(struct hotplug *h)

@@ -44,6 +44,9 @@ struct agent {
 	struct serving *serving;
 	struct kubevirt *kubevirt;
 	struct hotplug *hotplug;
+	struct dra_slices *dra;
+	hostdev_dp_config *dra_config;
+	bool dra_published; /* the ResourceSlices were published once */
 	struct http_server *http;
 	struct loop_source *signal_src, *resync_timer, *heartbeat_timer, *preflight_timer,
 	    *drain_timer;
@@ -93,6 +96,7 @@ static void on_signal_readable(struct loop_source *src, int fd, uint32_t events,
 	 * a bind's PCIDevice), so that nothing is left half-written and nothing leaks. */
 	claims_stop(a->claims);
 	kubevirt_stop(a->kubevirt);
+	dra_slices_stop(a->dra);
 	if (a->rec)
 		reconciler_pause(a->rec, true);
 	loop_timer_disarm(a->resync_timer);
@@ -178,8 +182,10 @@ static void on_resync(struct loop_source *src, void *userdata)
 	if (a->node_gone)
 		return;
 	log_debug("resync: full inventory");
-	full_inventory(a);
+	if (a->rec)
+		full_inventory(a);
 	claims_resync(a->claims);
+	dra_slices_refresh(a->dra);
 }
 
 static void update_readiness(struct agent *a)
@@ -203,6 +209,19 @@ static void on_heartbeat(struct loop_source *src, void *userdata)
 	loop_timer_arm(a->heartbeat_timer, HEARTBEAT_MS);
 }
 
+/* Ready once everything the agent publishes is published: the Harvester objects (unless
+ * --dra-only) and the ResourceSlices (with --dra). */
+static void maybe_ready(struct agent *a)
+{
+	if ((!a->o.dra_only && !a->published) || (a->o.dra && !a->dra_published))
+		return;
+	/* Ready before the log line says so: scripts act on the line. */
+	metrics_set_ready(true, "");
+	log_info("published the inventory of node %s: ready", a->o.node_name);
+	if (a->o.once)
+		finish(a, AGENT_EXIT_OK);
+}
+
 static void on_first_pass(bool ok, void *userdata)
 {
 	struct agent *a = userdata;
@@ -213,11 +232,48 @@ static void on_first_pass(bool ok, void *userdata)
 		return;
 	}
 	a->published = true;
-	/* Ready before the log line says so: scripts act on the line. */
-	metrics_set_ready(true, "");
-	log_info("published the inventory of node %s: ready", a->o.node_name);
-	if (a->o.once)
-		finish(a, AGENT_EXIT_OK);
+	maybe_ready(a);
+}
+
+static void on_dra_published(void *userdata)
+{
+	struct agent *a = userdata;
+
+	if (a->dra_published)
+		return;
+	a->dra_published = true;
+	if (a->o.dra_only)
+		a->published = true; /* readiness follows the slices alone */
+	maybe_ready(a);
+}
+
+static void on_hotplug_pci(void *userdata, const char *address, bool removed)
+{
+	struct agent *a = userdata;
+
+	if (dra_slices_pci_event(a->dra, address, removed) < 0)
+		metrics_error("inventory");
+}
+
+/* The ResourceSlices: after the Harvester objects' informers (if any) are started. */
+static int start_dra(struct agent *a)
+{
+	struct dra_slices_options so = {.client = a->client,
+					.loop = a->loop,
+					.ctx = a->ctx,
+					.ids = &a->ids,
+					.driver = a->o.dra_driver,
+					.config = a->dra_config,
+					.watch_timeout_s = a->o.watch_timeout_s,
+					.published = on_dra_published,
+					.userdata = a};
+	int r = dra_slices_new(&so, &a->dra);
+
+	if (r < 0)
+		return r;
+	hotplug_on_pci(a->hotplug, on_hotplug_pci, a);
+	log_info("DRA: publishing this node's ResourceSlices of driver %s", a->o.dra_driver);
+	return dra_slices_start(a->dra);
 }
 
 /* ---- preflight: the Node and the CRDs ----------------------------------------------------- */
@@ -292,12 +348,12 @@ static void start_reconciler(struct agent *a)
 					.once = a->o.once};
 	char err[512];
 
-	if (reconciler_new(&ro, &a->rec) < 0) {
+	if (!a->o.dra_only && reconciler_new(&ro, &a->rec) < 0) {
 		log_error("out of memory");
 		finish(a, AGENT_EXIT_FAILURE);
 		return;
 	}
-	for (int k = 0; k < KIND_COUNT; k++)
+	for (int k = 0; a->rec && k < KIND_COUNT; k++)
 		reconciler_set_schema(a->rec, (enum agent_kind)k, a->crds[k]);
 	if (!a->o.once) {
 		a->hotplug = hotplug_new(a->ctx, a->loop, a->rec, &a->ids, a->o.uevent_source, err,
@@ -309,12 +365,17 @@ static void start_reconciler(struct agent *a)
 		}
 	}
 	metrics_set_ready(false, "listing this node's objects");
-	if (reconciler_start(a->rec) < 0 || full_inventory(a) < 0) {
+	if (a->rec && (reconciler_start(a->rec) < 0 || full_inventory(a) < 0)) {
 		log_error("cannot start publishing (see above)");
 		finish(a, AGENT_EXIT_FAILURE);
 		return;
 	}
-	if (!a->o.once && !a->o.no_claims && start_claims(a) < 0) {
+	if (a->o.dra && start_dra(a) < 0) {
+		log_error("cannot start publishing the ResourceSlices (see above)");
+		finish(a, AGENT_EXIT_FAILURE);
+		return;
+	}
+	if (!a->o.once && !a->o.no_claims && !a->o.dra_only && start_claims(a) < 0) {
 		log_error("out of memory");
 		finish(a, AGENT_EXIT_FAILURE);
 		return;
@@ -342,7 +403,9 @@ static void node_changed(struct agent *a, const cJSON *node)
 			    "stops until the Node exists again",
 			    a->o.node_name);
 		a->node_gone = true;
-		reconciler_pause(a->rec, true);
+		if (a->rec)
+			reconciler_pause(a->rec, true);
+		dra_slices_pause(a->dra, true);
 		metrics_set_ready(false, "the Node was deleted");
 		return;
 	}
@@ -353,8 +416,13 @@ static void node_changed(struct agent *a, const cJSON *node)
 		snprintf(a->node_uid, sizeof(a->node_uid), "%s", uid);
 	}
 	a->node_gone = false;
-	reconciler_pause(a->rec, false);
-	full_inventory(a);
+	if (a->rec) {
+		reconciler_pause(a->rec, false);
+		full_inventory(a);
+	}
+	/* The slices' owner reference names the Node's uid: written again if it changed. */
+	dra_slices_pause(a->dra, false);
+	dra_slices_refresh(a->dra);
 }
 
 static void on_node_synced(struct kube_informer *inf, void *userdata)
@@ -492,6 +560,12 @@ static void on_node(struct kube_client *c, const struct kube_response *resp, voi
 	snprintf(a->node_uid, sizeof(a->node_uid), "%s", uid);
 	a->ids.node_uid = a->node_uid;
 	cJSON_Delete(node);
+	if (a->o.dra_only) {
+		/* No devices.harvesterhci.io objects: their CRDs are not needed. */
+		kube_backoff_reset(&a->preflight_backoff);
+		start_reconciler(a);
+		return;
+	}
 	check_crds(a);
 }
 
@@ -534,6 +608,11 @@ static int setup_context(struct agent *a)
 		goto fail;
 	if ((r = hostdev_ctx_set_node_name(a->ctx, a->o.node_name)) < 0)
 		goto fail;
+	if (a->o.dra_config &&
+	    (r = hostdev_dp_config_load(a->ctx, a->o.dra_config, &a->dra_config)) < 0) {
+		log_error("--dra-config %s: %s", a->o.dra_config, hostdev_ctx_get_error(a->ctx));
+		return r;
+	}
 	return 0;
 fail:
 	log_error("device paths: %s", hostdev_ctx_get_error(a->ctx));
@@ -570,6 +649,8 @@ static int setup_client(struct agent *a)
 static void teardown(struct agent *a)
 {
 	hotplug_free(a->hotplug);
+	dra_slices_free(a->dra);
+	hostdev_dp_config_unref(a->dra_config);
 	claims_free(a->claims);
 	serving_free(a->serving);
 	kubevirt_free(a->kubevirt);

@@ -36,6 +36,10 @@ enum {
 	OPT_STATE_DIR,
 	OPT_NO_CLAIMS,
 	OPT_KUBEVIRT,
+	OPT_DRA,
+	OPT_DRA_ONLY,
+	OPT_DRA_DRIVER,
+	OPT_DRA_CONFIG,
 };
 
 static void usage(FILE *f)
@@ -66,6 +70,14 @@ static void usage(FILE *f)
 	    "  --kubevirt NS/NAME       the KubeVirt CR whose permittedHostDevices the agent\n"
 	    "                           keeps in step (default kubevirt/kubevirt; Harvester:\n"
 	    "                           harvester-system/kubevirt; none: not kept)\n"
+	    "Dynamic Resource Allocation (resource.k8s.io/v1):\n"
+	    "  --dra                    also publish this node's ResourceSlices\n"
+	    "  --dra-only               publish only ResourceSlices (no Harvester objects,\n"
+	    "                           no PCIDeviceClaims; their CRDs are not needed)\n"
+	    "  --dra-driver-name NAME   the DRA driver (default " AGENT_DRA_DEFAULT_DRIVER ")\n"
+	    "  --dra-config FILE        resource selection config (docs/device-plugin.md) of\n"
+	    "                           the devices offered; default: every PCI function but\n"
+	    "                           bridges\n"
 	    "Behaviour:\n"
 	    "  --resync-interval TIME   full re-inventory, e.g. 10m (default), 30s, 0 = never\n"
 	    "  --watch-timeout SECONDS  server-side watch timeout (default 300)\n"
@@ -132,6 +144,10 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
 	    {"no-claims", no_argument, NULL, OPT_NO_CLAIMS},
 	    {"kubevirt", required_argument, NULL, OPT_KUBEVIRT},
+	    {"dra", no_argument, NULL, OPT_DRA},
+	    {"dra-only", no_argument, NULL, OPT_DRA_ONLY},
+	    {"dra-driver-name", required_argument, NULL, OPT_DRA_DRIVER},
+	    {"dra-config", required_argument, NULL, OPT_DRA_CONFIG},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -145,6 +161,7 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 	o->metrics_address = DEFAULT_METRICS_ADDRESS;
 	o->kubevirt_ns = "kubevirt";
 	o->kubevirt_name = "kubevirt";
+	o->dra_driver = AGENT_DRA_DEFAULT_DRIVER;
 	o->log_level = HOSTDEV_LOG_INFO;
 	o->kubeconfig =
 	    getenv("KUBECONFIG") && getenv("KUBECONFIG")[0] ? getenv("KUBECONFIG") : NULL;
@@ -229,6 +246,23 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 			o->kubevirt_name = slash + 1;
 			break;
 		}
+		case OPT_DRA:
+			o->dra = true;
+			break;
+		case OPT_DRA_ONLY:
+			o->dra = o->dra_only = true;
+			break;
+		case OPT_DRA_DRIVER:
+			/* The API server's rule for spec.driver: a DNS subdomain of <= 63. */
+			if (strlen(optarg) > 63 || !naming_valid_object_name(optarg))
+				return bad("--dra-driver-name", optarg,
+					   "a lower-case DNS subdomain of at most 63 characters "
+					   "such as vfio.example.com");
+			o->dra_driver = optarg;
+			break;
+		case OPT_DRA_CONFIG:
+			o->dra_config = optarg;
+			break;
 		case OPT_UEVENT_SOURCE:
 			if (strcmp(optarg, "auto") == 0)
 				o->uevent_source = UEVENT_AUTO;
@@ -270,6 +304,11 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 			usage(stderr);
 			return -1;
 		}
+	}
+	if ((o->dra_config || strcmp(o->dra_driver, AGENT_DRA_DEFAULT_DRIVER) != 0) && !o->dra) {
+		fprintf(stderr, "hostdev-agent: --dra-driver-name and --dra-config need --dra or "
+				"--dra-only\n");
+		return -1;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "hostdev-agent: unexpected argument \"%s\"\n", argv[optind]);

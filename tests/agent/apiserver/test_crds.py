@@ -339,6 +339,113 @@ def test_resource_slice_immutable_fields_and_claims(api):
     assert api.create("/apis/resource.k8s.io/v1/deviceclasses", dc)["spec"]["selectors"]
 
 
+CLAIMS = "/apis/resource.k8s.io/v1/namespaces/{ns}/resourceclaims"
+
+
+def claim_body(name, *requests):
+    reqs = list(requests) or [{"name": "nic", "exactly": {"deviceClassName": "vfio-nic"}}]
+    return {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": name},
+            "spec": {"devices": {"requests": reqs}}}
+
+
+@pytest.fixture(scope="module")
+def dra_ns(api):
+    ns = unique("dra-ns")
+    api.create_namespace(ns)
+    return ns
+
+
+def test_resource_claim_requests_accepted(api, dra_ns):
+    out = api.create(CLAIMS.format(ns=dra_ns), claim_body(
+        unique("claim"), {"name": "nic", "exactly": {"deviceClassName": "vfio-nic", "count": 2}},
+        {"name": "gpu", "exactly": {"deviceClassName": "vfio-gpu", "allocationMode": "All",
+                                    "selectors": [{"cel": {"expression": "device.attributes['vfio.hostdev.io']"
+                                                                         ".numaNode == 0"}}]}},
+        {"name": "any", "firstAvailable": [{"name": "a", "deviceClassName": "vfio-nic"}]}))
+    assert [r["name"] for r in out["spec"]["devices"]["requests"]] == ["nic", "gpu", "any"]
+
+
+@pytest.mark.parametrize("request_,words", [
+    ({"exactly": {"deviceClassName": "c"}}, "spec.devices.requests[0].name: Required value"),
+    ({"name": "Bad_Name", "exactly": {"deviceClassName": "c"}}, "spec.devices.requests[0].name: Invalid value"),
+    ({"name": "nic"}, "exactly one of `exactly` or `firstAvailable` is required"),
+    ({"name": "nic", "exactly": {"deviceClassName": "c"}, "firstAvailable": [{"name": "a", "deviceClassName": "c"}]},
+     "but multiple fields are set"),
+    ({"name": "nic", "exactly": {}}, "spec.devices.requests[0].exactly.deviceClassName: Required value"),
+    ({"name": "nic", "exactly": {"deviceClassName": "Not_A_Class"}},
+     "spec.devices.requests[0].exactly.deviceClassName: Invalid value"),
+    ({"name": "nic", "exactly": {"deviceClassName": "c", "allocationMode": "Some"}},
+     'spec.devices.requests[0].exactly.allocationMode: Unsupported value: "Some"'),
+    ({"name": "nic", "exactly": {"deviceClassName": "c", "count": 0}},
+     "spec.devices.requests[0].exactly.count: Invalid value: 0: must be greater than zero"),
+    ({"name": "nic", "exactly": {"deviceClassName": "c", "selectors": [{"cel": {"expression": ""}}]}},
+     "spec.devices.requests[0].exactly.selectors[0].cel.expression: Required value"),
+])
+def test_resource_claim_request_validation(api, dra_ns, request_, words):
+    expect_status(lambda: api.create(CLAIMS.format(ns=dra_ns), claim_body(unique("claim"), request_)), 422,
+                  "Invalid", words)
+
+
+def test_resource_claim_request_limits_and_duplicates(api, dra_ns):
+    many = [{"name": f"r{i}", "exactly": {"deviceClassName": "c"}} for i in range(33)]
+    expect_status(lambda: api.create(CLAIMS.format(ns=dra_ns), claim_body(unique("claim"), *many)), 422, "Invalid",
+                  "spec.devices.requests: Too many: 33: must have at most 32 items")
+    two = [{"name": "r", "exactly": {"deviceClassName": "c"}}] * 2
+    expect_status(lambda: api.create(CLAIMS.format(ns=dra_ns), claim_body(unique("claim"), *two)), 422, "Invalid",
+                  'spec.devices.requests[1].name: Duplicate value: "r"')
+
+
+def test_resource_claim_status_rules(api, dra_ns):
+    name = unique("claim")
+    base = CLAIMS.format(ns=dra_ns) + "/" + name
+    c = api.create(CLAIMS.format(ns=dra_ns), claim_body(name))
+    result = {"request": "nic", "driver": "vfio.hostdev.io", "pool": "node1", "device": "pci-0000-08-00-0"}
+    # reservedFor without an allocation is refused
+    c["status"] = {"reservedFor": [{"resource": "pods", "name": "p", "uid": "u1"}]}
+    expect_status(lambda: api.update(base + "/status", c), 422, "Invalid",
+                  "status.reservedFor: Forbidden: may not be specified when `allocated` is not set")
+    for bad, words in ((dict(result, request="gpu"), "results[0].request: Invalid value: \"gpu\""),
+                       (dict(result, device="PCI_0"), "results[0].device: Invalid value"),
+                       (dict(result, driver="Bad_Driver"), "results[0].driver: Invalid value"),
+                       (dict(result, pool="a//b"), "results[0].pool: Invalid value")):
+        c["status"] = {"allocation": {"devices": {"results": [bad]}}}
+        expect_status(lambda: api.update(base + "/status", c), 422, "Invalid", words)
+    c["status"] = {"allocation": {"devices": {"results": [result]}},
+                   "reservedFor": [{"resource": "pods", "name": "p", "uid": "u1"}]}
+    c = api.update(base + "/status", c)
+    assert c["status"]["allocation"]["devices"]["results"] == [result]
+    # an allocation, once made, does not change
+    c["status"]["allocation"]["devices"]["results"][0]["device"] = "pci-0000-08-00-1"
+    expect_status(lambda: api.update(base + "/status", c), 422, "Invalid", "status.allocation: Invalid value")
+    c = api.get(base)
+    c["status"]["reservedFor"].append({"resource": "pods", "name": "p2", "uid": "u1"})
+    expect_status(lambda: api.update(base + "/status", c), 422, "Invalid",
+                  'status.reservedFor[1].uid: Duplicate value: "u1"')
+    # taking the reservation and then the allocation away is allowed (the scheduler deallocates)
+    c["status"] = {}
+    assert "status" not in api.update(base + "/status", c) or not api.get(base).get("status")
+
+
+def test_device_class_and_template_validation(api, dra_ns):
+    dc = "/apis/resource.k8s.io/v1/deviceclasses"
+    ok = {"apiVersion": "resource.k8s.io/v1", "kind": "DeviceClass", "metadata": {"name": unique("vfio-class")},
+          "spec": {"selectors": [{"cel": {"expression": 'device.driver == "vfio.hostdev.io"'}}]}}
+    assert api.create(dc, ok)["spec"]["selectors"]
+    bad = dict(ok, metadata={"name": unique("vfio-class")}, spec={"selectors": [{}]})
+    expect_status(lambda: api.create(dc, bad), 422, "Invalid", "spec.selectors[0].cel: Required value")
+    bad["spec"] = {"selectors": [{"cel": {"expression": "x" * (10 * 1024 + 1)}}]}
+    expect_status(lambda: api.create(dc, bad), 422, "Invalid", "may not be more than 10240 bytes")
+    bad["spec"] = {"selectors": [{"cel": {"expression": "true"}}] * 33}
+    expect_status(lambda: api.create(dc, bad), 422, "Invalid", "spec.selectors: Too many: 33")
+    tpl = f"/apis/resource.k8s.io/v1/namespaces/{dra_ns}/resourceclaimtemplates"
+    t = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaimTemplate", "metadata": {"name": unique("tpl")},
+         "spec": {"spec": {"devices": {"requests": [{"name": "nic", "exactly": {"deviceClassName": "vfio-nic"}}]}}}}
+    assert api.create(tpl, t)["spec"]["spec"]["devices"]["requests"][0]["name"] == "nic"
+    t["metadata"]["name"] = unique("tpl")
+    t["spec"]["spec"]["devices"]["requests"][0]["name"] = "NIC"
+    expect_status(lambda: api.create(tpl, t), 422, "Invalid", "spec.spec.devices.requests[0].name: Invalid value")
+
+
 def test_crd_without_status_subresource_treats_status_as_a_field(api):
     crd = widget_crd(group="plain.hostdev.io", plural="plains", scope="Cluster")
     del crd["spec"]["versions"][0]["subresources"]

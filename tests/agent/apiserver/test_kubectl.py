@@ -272,3 +272,55 @@ def test_errors_reach_the_user(kc, tmp_path):
                                           client_cert=kc.api.client_cert("cert-user", ["hostdev"])))
     assert "kc-node1" in certified("get", "nodes", "-o", "name").stdout
     assert any(e["user"] == "cert-user" for e in kc.api.requests(verb="list", resource="nodes"))
+
+
+# -- resource.k8s.io/v1 (DRA): kubectl finds the kinds through discovery, whatever its own age ----
+
+DRA_OBJECTS = """apiVersion: resource.k8s.io/v1
+kind: DeviceClass
+metadata:
+  name: {name}-class
+spec:
+  selectors:
+  - cel:
+      expression: device.driver == "vfio.hostdev.io"
+---
+apiVersion: resource.k8s.io/v1
+kind: ResourceSlice
+metadata:
+  name: {name}-slice
+spec:
+  driver: vfio.hostdev.io
+  nodeName: kc-node1
+  pool:
+    name: kc-node1
+    generation: 1
+    resourceSliceCount: 1
+  devices:
+  - name: pci-0000-08-00-0
+    attributes:
+      resource.kubernetes.io/pciBusID:
+        string: "0000:08:00.0"
+      numaNode:
+        int: 0
+"""
+
+
+def test_dra_kinds_create_get_and_errors(kc, tmp_path):
+    name = unique("kcdra")
+    f = tmp_path / "dra.yaml"
+    f.write_text(DRA_OBJECTS.format(name=name))
+    out = kc("create", *kc.validate(), "-f", str(f)).stdout
+    assert f"deviceclass.resource.k8s.io/{name}-class created" in out
+    assert f"resourceslice.resource.k8s.io/{name}-slice created" in out
+    cols, rows = table(kc("get", "resourceslices", "--field-selector", "spec.nodeName=kc-node1").stdout)
+    assert cols == ["NAME", "NODE", "DRIVER", "POOL", "AGE"]
+    assert [r[:4] for r in rows] == [[f"{name}-slice", "kc-node1", "vfio.hostdev.io", "kc-node1"]]
+    got = json.loads(kc("get", "resourceslice", f"{name}-slice", "-o", "json").stdout)
+    assert got["spec"]["devices"][0]["attributes"]["numaNode"] == {"int": 0}
+    # the server's validation reaches the user, as from a real server
+    bad = DRA_OBJECTS.format(name=name + "-bad").split("---\n")[1].replace("pci-0000-08-00-0", "PCI_0")
+    r = kc("create", *kc.validate(), "-f", "-", stdin=bad, check=False)
+    assert r.returncode != 0 and "is invalid" in r.stderr and "spec.devices[0].name" in r.stderr
+    assert "deleted" in kc("delete", "resourceslice", f"{name}-slice").stdout
+    kc("delete", "deviceclass", f"{name}-class")

@@ -146,3 +146,39 @@ def test_node_deletion_seen_by_a_watch_of_its_devices(api, clients):
         if deleted == set(names):
             w.stop()
     assert deleted == set(names)
+
+
+def test_dra_kinds_through_the_dynamic_client(api, tmp_path):
+    """python3-kubernetes 22.6 (Debian bookworm) predates resource.k8s.io/v1: it has no typed
+    ResourceV1Api. Its DynamicClient finds the kinds through discovery, as it would on a real
+    server, and reads and writes them."""
+    from kubernetes import dynamic
+    api.add_token("py-dra", "system:serviceaccount:hostdev:hostdev-agent")
+    c = config.new_client_from_config(config_file=api.kubeconfig(str(tmp_path / "kubeconfig"), token="py-dra"))
+    try:
+        dyn = dynamic.DynamicClient(c)
+        slices = dyn.resources.get(api_version="resource.k8s.io/v1", kind="ResourceSlice")
+        assert slices.namespaced is False
+        name = unique("pyslice")
+        body = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": name},
+                "spec": {"driver": "vfio.hostdev.io", "nodeName": "py-node",
+                         "pool": {"name": "py-node", "generation": 1, "resourceSliceCount": 1},
+                         "devices": [{"name": "pci-0000-08-00-0", "attributes": {
+                             "resource.kubernetes.io/pciBusID": {"string": "0000:08:00.0"}}}]}}
+        slices.create(body=body)
+        got = slices.get(field_selector="spec.nodeName=py-node")
+        assert [o.metadata.name for o in got.items] == [name]
+        body["metadata"]["name"] = unique("pyslice")
+        body["spec"]["devices"] = [{"name": f"d{i}"} for i in range(129)]
+        with pytest.raises(dynamic.exceptions.UnprocessibleEntityError) as ei:
+            slices.create(body=body)
+        assert "must have at most 128 items" in json.loads(ei.value.body)["message"]
+        claims = dyn.resources.get(api_version="resource.k8s.io/v1", kind="ResourceClaim")
+        ns = unique("pyns")
+        api.create_namespace(ns)
+        claims.create(namespace=ns, body={
+            "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": "c"},
+            "spec": {"devices": {"requests": [{"name": "nic", "exactly": {"deviceClassName": "vfio"}}]}}})
+        assert claims.get(namespace=ns, name="c").spec.devices.requests[0].name == "nic"
+    finally:
+        c.close()

@@ -156,18 +156,14 @@ def validate_resource_slice(new, old):
     spec = new.get("spec") or {}
     driver = spec.get("driver", "")
     if isinstance(driver, str) and driver:
-        errs += subdomain_errors(driver, "spec.driver")
-        if len(driver) > 63:
-            errs.append(FieldError("TooLong", "spec.driver", driver, "may not be more than 63 bytes"))
+        errs += _driver_name_errors(driver, "spec.driver")
     pool = spec.get("pool") or {}
     pname = pool.get("name", "")
     if isinstance(pname, str):
         if not pname:
             errs.append(FieldError("Required", "spec.pool.name"))
         else:
-            for part in pname.split("/"):
-                errs += [FieldError("Invalid", "spec.pool.name", pname, e.detail)
-                         for e in subdomain_errors(part, "spec.pool.name")]
+            errs += _pool_name_errors(pname, "spec.pool.name")
     if isinstance(pool.get("resourceSliceCount"), int) and pool["resourceSliceCount"] <= 0:
         errs.append(FieldError("Invalid", "spec.pool.resourceSliceCount", pool["resourceSliceCount"],
                                "must be greater than zero"))
@@ -237,11 +233,169 @@ def validate_resource_slice(new, old):
     return errs
 
 
-def validate_resource_claim(new, old):
+MAX_REQUESTS = 32            # resource.DeviceRequestsMaxSize
+MAX_RESULTS = 32             # resource.AllocationResultsMaxSize
+MAX_RESERVED_FOR = 256       # resource.ResourceClaimReservedForMaxSize
+MAX_SELECTORS = 32           # resource.DeviceSelectorsMaxSize
+CEL_MAX_LENGTH = 10 * 1024   # resource.CELSelectorExpressionMaxLength
+ALLOCATION_MODES = ("All", "ExactCount")
+
+
+def _pool_name_errors(pname, path):
     errs = []
-    if old is not None and (old.get("spec") != new.get("spec")):
+    if len(pname) > 253:
+        errs.append(FieldError("TooLong", path, pname, "may not be more than 253 bytes"))
+    for part in pname.split("/"):
+        errs += [FieldError("Invalid", path, pname, e.detail) for e in subdomain_errors(part, path)]
+    return errs
+
+
+def _driver_name_errors(driver, path):
+    errs = subdomain_errors(driver, path)
+    if len(driver) > 63:
+        errs.append(FieldError("TooLong", path, driver, "may not be more than 63 bytes"))
+    return errs
+
+
+def _selector_errors(selectors, path):
+    errs = []
+    if not isinstance(selectors, list):
+        return errs
+    if len(selectors) > MAX_SELECTORS:
+        errs.append(FieldError("TooMany", path, len(selectors), f"must have at most {MAX_SELECTORS} items"))
+    for i, sel in enumerate(selectors):
+        p = f"{path}[{i}]"
+        cel = sel.get("cel") if isinstance(sel, dict) else None
+        if cel is None:
+            errs.append(FieldError("Required", p + ".cel", detail="exactly one must be specified"))
+            continue
+        expr = cel.get("expression", "") if isinstance(cel, dict) else ""
+        if isinstance(expr, str):
+            if not expr.strip():
+                errs.append(FieldError("Required", p + ".cel.expression"))
+            elif len(expr) > CEL_MAX_LENGTH:
+                errs.append(FieldError("TooLong", p + ".cel.expression", "<value omitted>",
+                                       f"may not be more than {CEL_MAX_LENGTH} bytes"))
+    return errs
+
+
+def _claim_spec_errors(spec, path):
+    """ResourceClaimSpec: the device requests (names, one of exactly/firstAvailable, the class,
+    the allocation mode and count)."""
+    errs = []
+    devices = (spec or {}).get("devices") or {}
+    requests = devices.get("requests") or []
+    if not isinstance(requests, list):
+        return errs
+    rp = path + ".devices.requests"
+    if len(requests) > MAX_REQUESTS:
+        errs.append(FieldError("TooMany", rp, len(requests), f"must have at most {MAX_REQUESTS} items"))
+    names = set()
+    for i, req in enumerate(requests):
+        p = f"{rp}[{i}]"
+        if not isinstance(req, dict):
+            errs.append(FieldError("Invalid", p, req, "must be an object"))
+            continue
+        n = req.get("name", "")
+        if not n:
+            errs.append(FieldError("Required", p + ".name"))
+        elif isinstance(n, str):
+            errs += label_name_errors(n, p + ".name")
+            if n in names:
+                errs.append(FieldError("Duplicate", p + ".name", n))
+            names.add(n)
+        has = [f for f in ("exactly", "firstAvailable") if req.get(f) is not None]
+        if not has:
+            errs.append(FieldError("Required", p, detail="exactly one of `exactly` or `firstAvailable` is required"))
+        elif len(has) > 1:
+            errs.append(FieldError("Invalid", p, "{`exactly`, `firstAvailable`}",
+                                   "exactly one of `exactly` or `firstAvailable` is required, but multiple fields "
+                                   "are set"))
+        subs = [(p + ".exactly", req["exactly"])] if isinstance(req.get("exactly"), dict) else []
+        if isinstance(req.get("firstAvailable"), list):
+            subs += [(f"{p}.firstAvailable[{j}]", sub) for j, sub in enumerate(req["firstAvailable"])
+                     if isinstance(sub, dict)]
+        for sp, sub in subs:
+            cls = sub.get("deviceClassName", "")
+            if not cls:
+                errs.append(FieldError("Required", sp + ".deviceClassName"))
+            elif isinstance(cls, str):
+                errs += subdomain_errors(cls, sp + ".deviceClassName")
+            mode = sub.get("allocationMode", "ExactCount") or "ExactCount"
+            if mode not in ALLOCATION_MODES:
+                errs.append(FieldError("NotSupported", sp + ".allocationMode", mode,
+                                       'supported values: "All", "ExactCount"'))
+            count = sub.get("count")
+            if mode == "ExactCount" and isinstance(count, int) and count <= 0:
+                errs.append(FieldError("Invalid", sp + ".count", count, "must be greater than zero"))
+            if mode == "All" and count not in (None, 0):
+                errs.append(FieldError("Invalid", sp + ".count", count, "must not be specified when allocationMode "
+                                       "is 'All'"))
+            errs += _selector_errors(sub.get("selectors"), sp + ".selectors")
+    return errs, names
+
+
+def _claim_status_errors(status, request_names):
+    errs = []
+    alloc = status.get("allocation")
+    results = ((alloc or {}).get("devices") or {}).get("results") or []
+    if isinstance(results, list):
+        rp = "status.allocation.devices.results"
+        if len(results) > MAX_RESULTS:
+            errs.append(FieldError("TooMany", rp, len(results), f"must have at most {MAX_RESULTS} items"))
+        for i, r in enumerate(results):
+            if not isinstance(r, dict):
+                continue
+            p = f"{rp}[{i}]"
+            req = r.get("request", "")
+            if isinstance(req, str) and req.split("/")[0] not in request_names:
+                errs.append(FieldError("Invalid", p + ".request", req, "must be the name of a request in the claim "
+                                       "or the name of a request and a subrequest separated by '/'"))
+            if isinstance(r.get("driver"), str):
+                errs += _driver_name_errors(r["driver"], p + ".driver")
+            if isinstance(r.get("pool"), str):
+                errs += _pool_name_errors(r["pool"], p + ".pool")
+            if isinstance(r.get("device"), str):
+                errs += label_name_errors(r["device"], p + ".device")
+    reserved = status.get("reservedFor") or []
+    if isinstance(reserved, list):
+        if len(reserved) > MAX_RESERVED_FOR:
+            errs.append(FieldError("TooMany", "status.reservedFor", len(reserved),
+                                   f"must have at most {MAX_RESERVED_FOR} items"))
+        uids = set()
+        for i, ref in enumerate(reserved):
+            if isinstance(ref, dict) and ref.get("uid") in uids:
+                errs.append(FieldError("Duplicate", f"status.reservedFor[{i}].uid", ref["uid"]))
+            if isinstance(ref, dict):
+                uids.add(ref.get("uid"))
+        if reserved and not alloc:
+            errs.append(FieldError("Forbidden", "status.reservedFor",
+                                   detail="may not be specified when `allocated` is not set"))
+    return errs
+
+
+def validate_resource_claim(new, old):
+    errs, names = _claim_spec_errors(new.get("spec"), "spec")
+    errs += _claim_status_errors(new.get("status") or {}, names)
+    if old is not None:
+        if old.get("spec") != new.get("spec"):
+            errs.append(FieldError("Invalid", "spec", "", "field is immutable"))
+        oalloc = (old.get("status") or {}).get("allocation")
+        nalloc = (new.get("status") or {}).get("allocation")
+        if oalloc and nalloc and oalloc != nalloc:
+            errs.append(FieldError("Invalid", "status.allocation", "", "field is immutable"))
+    return errs
+
+
+def validate_resource_claim_template(new, old):
+    errs, _ = _claim_spec_errors((new.get("spec") or {}).get("spec"), "spec.spec")
+    if old is not None and old.get("spec") != new.get("spec"):
         errs.append(FieldError("Invalid", "spec", "", "field is immutable"))
     return errs
+
+
+def validate_device_class(new, old):
+    return _selector_errors((new.get("spec") or {}).get("selectors"), "spec.selectors")
 
 
 # -- printers -----------------------------------------------------------------------------------
@@ -360,9 +514,11 @@ def builtin_types():
                      allow_unconditional_update=True, printer=resource_claim_printer),
         ResourceType("resource.k8s.io", "ResourceClaimTemplate", "resourceclaimtemplates", ["v1"], True,
                      schemas={"v1": RESOURCE_CLAIM_TEMPLATE_SCHEMA}, allow_unconditional_update=True,
+                     validator=validate_resource_claim_template,
                      printer=default_printer),
         ResourceType("resource.k8s.io", "DeviceClass", "deviceclasses", ["v1"], False,
-                     schemas={"v1": DEVICE_CLASS_SCHEMA}, allow_unconditional_update=True, printer=default_printer),
+                     schemas={"v1": DEVICE_CLASS_SCHEMA}, validator=validate_device_class,
+                     allow_unconditional_update=True, printer=default_printer),
     ]
 
 

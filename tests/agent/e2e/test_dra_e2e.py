@@ -1,0 +1,286 @@
+# SPDX-License-Identifier: Apache-2.0
+"""hostdev-agent --dra end to end: this node's ResourceSlices (resource.k8s.io/v1) on the STAND-IN API
+server of tests/agent/apiserver (a real kube-apiserver cannot run here; the stand-in validates
+ResourceSlices as the real one does: device limits, names, attribute rules), devices from fake roots
+(bench/gen-sysfs.py) or, for hot-plug, a umockdev testbed. The agent runs as its own user with the
+rules of the DRA ClusterRole (examples/agent/deploy/dra/rbac.yaml) and nothing else. Every wait is
+for an event (a log line, an object, a request in the server's log), bounded by a generous deadline."""
+import glob
+import json
+import os
+import shutil
+
+import pytest
+import yaml
+
+from agent_harness import AGENT_USER, BED, PCI_IDS, REPO, USB_IDS, make_root, writes
+
+NODE = "node1"
+DRIVER = "vfio.hostdev.io"
+SLICES = "/apis/resource.k8s.io/v1/resourceslices"
+DRA_RBAC = os.path.join(REPO, "examples", "agent", "deploy", "dra", "rbac.yaml")
+
+
+def dra_kubeconfig(api, token="dra-token"):
+    """The agent's user with exactly the DRA ClusterRole's rules."""
+    with open(DRA_RBAC, encoding="utf-8") as f:
+        roles = [d for d in yaml.safe_load_all(f) if d and d.get("kind") == "ClusterRole"]
+    assert len(roles) == 1, f"{DRA_RBAC}: want one ClusterRole"
+    api.add_token(token, AGENT_USER)
+    api.set_rbac(AGENT_USER, roles[0]["rules"])
+    return api.kubeconfig(token=token)
+
+
+def node_slices(api, node=NODE, driver=DRIVER):
+    items = api.get(SLICES, params={"fieldSelector": f"spec.nodeName={node},spec.driver={driver}"})["items"]
+    return {o["metadata"]["name"]: o for o in items}
+
+
+def pool_devices(slices):
+    """{device name: device} of a pool whose slices all agree on generation and count."""
+    gens = {s["spec"]["pool"]["generation"] for s in slices.values()}
+    counts = {s["spec"]["pool"]["resourceSliceCount"] for s in slices.values()}
+    assert len(gens) == 1 and counts == {len(slices)}, (gens, counts)
+    devs = {}
+    for s in slices.values():
+        for d in s["spec"].get("devices", []):
+            assert d["name"] not in devs
+            devs[d["name"]] = d
+    return devs
+
+
+def complete(api, want_names):
+    """Predicate for wait: the pool holds exactly @want_names, consistently."""
+    def check():
+        s = node_slices(api)
+        try:
+            return s if set(pool_devices(s)) == set(want_names) else None
+        except AssertionError:
+            return None
+    return check
+
+
+def wait_pool(api, want_names, since=0, timeout=120):
+    """Wait, request by request in the server's log, until the pool is exactly @want_names."""
+    check = complete(api, want_names)
+    mark = since
+    while True:
+        got = check()
+        if got:
+            return got
+        api.wait_requests(1, since=mark, resource="resourceslices", timeout=timeout)
+        mark = api.mark()
+
+
+def dra_name(address):
+    return "pci-" + address.replace(":", "-").replace(".", "-")
+
+
+def sysfs_functions(root):
+    """{address: sysfs dir} of the functions but bridges."""
+    out = {}
+    for dev in sorted(glob.glob(os.path.join(root, "sys/bus/pci/devices/*"))):
+        if not open(os.path.join(dev, "class")).read().startswith("0x0604"):
+            out[os.path.basename(dev)] = dev
+    return out
+
+
+def read_hex(dev, attr):
+    return open(os.path.join(dev, attr)).read().strip()[2:]
+
+
+def args(kubeconfig, root, *extra):
+    return ["--kubeconfig", kubeconfig, "--node-name", NODE, "--root", root, "--pci-ids", PCI_IDS, *extra]
+
+
+def test_slices_published_with_attributes(api, agents, tmp_path):
+    root = make_root(tmp_path / "root", 300)
+    funcs = sysfs_functions(root)
+    assert len(funcs) > 2 * 128, "the root must need three slices"
+    a = agents(*args(dra_kubeconfig(api), root, "--dra-only"))
+    a.ready(timeout=300)
+    slices = node_slices(api)
+    devs = pool_devices(slices)
+    assert set(devs) == {dra_name(x) for x in funcs}
+    assert sorted(slices) == [f"{NODE}-{DRIVER}-{i}" for i in range(3)]
+    assert all(len(s["spec"]["devices"]) <= 128 for s in slices.values())
+    node_uid = api.get(f"/api/v1/nodes/{NODE}")["metadata"]["uid"]
+    for s in slices.values():
+        assert s["spec"]["pool"]["name"] == NODE and s["spec"]["nodeName"] == NODE
+        assert s["metadata"]["ownerReferences"] == [{"apiVersion": "v1", "kind": "Node", "name": NODE,
+                                                     "uid": node_uid, "controller": True}]
+    pfs = vfs = 0
+    for addr, dev in funcs.items():
+        at = devs[dra_name(addr)]["attributes"]
+        assert at["resource.kubernetes.io/pciBusID"] == {"string": addr}
+        assert at["vendor"] == {"string": read_hex(dev, "vendor")}
+        assert at["device"] == {"string": read_hex(dev, "device")}
+        assert at["class"] == {"string": read_hex(dev, "class")[:4]}
+        numa = int(open(os.path.join(dev, "numa_node")).read()) if os.path.exists(os.path.join(dev, "numa_node")) else -1
+        assert at["numaNode"] == {"int": numa}
+        group = os.path.join(dev, "iommu_group")
+        if os.path.islink(group):
+            assert at["iommuGroup"] == {"int": int(os.path.basename(os.readlink(group)))}
+        drv = os.path.join(dev, "driver")
+        if os.path.islink(drv):
+            assert at["driver"] == {"string": os.path.basename(os.readlink(drv))}
+        else:
+            assert "driver" not in at
+        is_vf = os.path.islink(os.path.join(dev, "physfn"))
+        assert at["sriovVF"] == {"bool": is_vf}
+        assert at["sriovPF"] == {"bool": os.path.exists(os.path.join(dev, "sriov_totalvfs"))}
+        if is_vf:
+            assert at["pfPciBusID"] == {"string": os.path.basename(os.readlink(os.path.join(dev, "physfn")))}
+        pfs += at["sriovPF"]["bool"]
+        vfs += is_vf
+        assert len(at) <= 32
+    assert pfs and vfs, "the fake root has SR-IOV functions: their attributes were checked"
+    # --dra-only needs no devices.harvesterhci.io CRDs and writes none of their objects
+    assert not [r for r in writes(api, 0) if r["resource"] != "resourceslices"]
+    assert a.stop() == 0
+
+
+def test_kubelet_restart_republishes_and_idle_makes_no_writes(api, agents, tmp_path):
+    root = make_root(tmp_path / "root", 200)
+    want = {dra_name(x) for x in sysfs_functions(root)}
+    kubeconfig = dra_kubeconfig(api)
+    a = agents(*args(kubeconfig, root, "--dra-only"))
+    a.ready(timeout=300)
+    first = node_slices(api)
+    gen = next(iter(first.values()))["spec"]["pool"]["generation"]
+    # The kubelet, when it starts, deletes every ResourceSlice of its node.
+    mark = api.mark()
+    for name in first:
+        api.delete(f"{SLICES}/{name}")
+    slices = wait_pool(api, want, since=mark)
+    assert min(s["spec"]["pool"]["generation"] for s in slices.values()) > gen
+    a.wait_log(r"DRA: ResourceSlice .* was deleted")
+    # Idle: watches dropped and resumed (reads only), a full resync of the devices: no write.
+    idle = api.mark()
+    a.wait_log(r"offers \d+ devices", since=0)
+    api.drop_watches(resource="resourceslices", group="resource.k8s.io")
+    api.wait_requests(1, since=idle, verb="watch", resource="resourceslices", timeout=60)
+    assert writes(api, idle) == []
+    assert a.stop() == 0
+    # A restart with nothing changed: no write either.
+    mark = api.mark()
+    b = agents(*args(kubeconfig, root, "--dra-only"))
+    b.ready(timeout=300)
+    assert writes(api, mark) == []
+    # Someone else edits a slice: it is put back with the next generation.
+    name = sorted(node_slices(api))[0]
+    s = api.get(f"{SLICES}/{name}")
+    s["spec"]["devices"] = s["spec"]["devices"][1:]
+    mark = api.mark()
+    api.update(f"{SLICES}/{name}", s)
+    wait_pool(api, want, since=mark)
+    assert b.stop() == 0
+
+
+def test_selection_config_chooses_the_devices(api, agents, tmp_path):
+    root = make_root(tmp_path / "root", 120)
+    funcs = sysfs_functions(root)
+    want = {a for a, d in funcs.items() if read_hex(d, "class").startswith("0302")}
+    assert want and len(want) < len(funcs)
+    cfg = tmp_path / "dp.json"
+    cfg.write_text(json.dumps({"resources": [{"kind": "pci", "resourceName": "hostdev.io/gpu",
+                                              "selectors": {"class": ["0302"]}}]}))
+    a = agents(*args(dra_kubeconfig(api), root, "--dra-only", "--dra-config", str(cfg),
+                     "--dra-driver-name", "gpu.example.com"))
+    a.ready(timeout=300)
+    slices = node_slices(api, driver="gpu.example.com")
+    devs = pool_devices(slices)
+    assert set(devs) == {dra_name(x) for x in want}
+    assert {d["attributes"]["resourceName"]["string"] for d in devs.values()} == {"hostdev.io/gpu"}
+    assert node_slices(api) == {}  # nothing under the default driver name
+    assert a.stop() == 0
+
+
+def test_dra_alongside_harvester_objects(api, agents, tmp_path):
+    root = make_root(tmp_path / "root", 40)
+    funcs = sysfs_functions(root)
+    # The agent's user: the Harvester ClusterRole and the DRA one together.
+    from agent_harness import cluster_role_rules
+    with open(DRA_RBAC, encoding="utf-8") as f:
+        dra_rules = [d for d in yaml.safe_load_all(f) if d and d.get("kind") == "ClusterRole"][0]["rules"]
+    api.add_token("both", AGENT_USER)
+    api.set_rbac(AGENT_USER, cluster_role_rules() + dra_rules)
+    a = agents(*args(api.kubeconfig(token="both"), root, "--dra", "--no-claims", "--once"), metrics=False)
+    assert a.wait_exit(300) == 0, a.log()
+    assert set(pool_devices(node_slices(api))) == {dra_name(x) for x in funcs}
+    pcidevices = api.get(api.devices_path("pcidevices"), params={"labelSelector": f"nodename={NODE}"})["items"]
+    assert len(pcidevices) == len(funcs)
+
+
+def test_bad_driver_name_and_config_exit_with_what_to_fix(api, agents, tmp_path):
+    root = make_root(tmp_path / "root", 10)
+    a = agents(*args(dra_kubeconfig(api), root, "--dra-only", "--dra-driver-name", "Not_A_Domain"))
+    assert a.wait_exit() == 2
+    assert "--dra-driver-name Not_A_Domain: expected a lower-case DNS subdomain" in a.log()
+    a = agents(*args(dra_kubeconfig(api), root, "--dra-driver-name", "x.example.com"))
+    assert a.wait_exit() == 2 and "need --dra or --dra-only" in a.log()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"resources": [{"kind": "pci", "resourceName": "example.com/nic", '
+                   '"selectors": {"vendorDevice": ["8086:10dx"]}}]}')
+    a = agents(*args(dra_kubeconfig(api), root, "--dra-only", "--dra-config", str(bad)))
+    assert a.wait_exit() == 2
+    assert f"--dra-config {bad}" in a.log() and "8086:10dx" in a.log()
+
+
+def test_hotplug_reflected_in_the_slices(api, agents):
+    """Hot-plug through the library's monitor on a umockdev testbed: an added function appears in
+    the pool (with the next generation), a re-bind changes its driver attribute, a removal drops it."""
+    if not (shutil.which("umockdev-wrapper") and os.path.exists(BED)):
+        pytest.skip("umockdev (Debian umockdev, libumockdev-dev) is not installed")
+    a = agents("--kubeconfig", dra_kubeconfig(api), "--node-name", NODE, "--pci-ids", PCI_IDS,
+               "--usb-ids", USB_IDS, "--uevent-source", "kernel", "--dra-only", bed=True)
+    a.ready()
+    base = set(pool_devices(node_slices(api)))
+    assert base == {dra_name("0000:00:14.0"), dra_name("0000:00:03.0")}
+    gen = next(iter(node_slices(api).values()))["spec"]["pool"]["generation"]
+    nic = dra_name("0000:00:05.0")
+
+    def attrs_of(pred):
+        def check(o):
+            d = next((d for d in o["spec"].get("devices", []) if d["name"] == nic), None)
+            return pred(d)
+        return check
+
+    mark = api.mark()
+    a.bed("pci-add 0000:00:05.0 8086 1521 020000 igb")
+    got = api.wait_for(f"{SLICES}/{NODE}-{DRIVER}-0",
+                       attrs_of(lambda d: d is not None and d["attributes"].get("driver") == {"string": "igb"}))
+    assert got["spec"]["pool"]["generation"] > gen
+    assert got["spec"]["devices"][[d["name"] for d in got["spec"]["devices"]].index(nic)]["attributes"][
+        "vendor"] == {"string": "8086"}
+    a.bed("pci-bind 0000:00:05.0 vfio-pci")
+    api.wait_for(f"{SLICES}/{NODE}-{DRIVER}-0",
+                 attrs_of(lambda d: d is not None and d["attributes"].get("driver") == {"string": "vfio-pci"}))
+    a.bed("pci-remove 0000:00:05.0")
+    api.wait_for(f"{SLICES}/{NODE}-{DRIVER}-0", attrs_of(lambda d: d is None))
+    assert len(writes(api, mark)) >= 3
+    assert a.stop() == 0
+
+
+def test_node_deleted_stops_the_slices_until_it_is_back(api, agents, tmp_path):
+    """Deleting the Node makes the garbage collector delete its slices: the agent must not write
+    them again (they would be collected again, over and over) until the Node exists again."""
+    root = make_root(tmp_path / "root", 30)
+    want = {dra_name(x) for x in sysfs_functions(root)}
+    a = agents(*args(dra_kubeconfig(api), root, "--dra-only"))
+    a.ready()
+    since = a.mark()
+    api.delete_node(NODE)
+    a.wait_log(r"node node1 was deleted", since=since)
+    api.gc_wait()
+    mark = api.mark()
+    # What would make a publishing agent write: its watch restarted (a relist).
+    api.drop_watches(resource="resourceslices", group="resource.k8s.io")
+    api.wait_requests(1, since=mark, verb="watch", resource="resourceslices", timeout=60)
+    api.gc_wait()
+    assert node_slices(api) == {}
+    assert [w for w in writes(api, mark) if w["resource"] == "resourceslices"] == []
+    node = api.create_node(NODE)
+    slices = wait_pool(api, want, since=mark)
+    assert {s["metadata"]["ownerReferences"][0]["uid"] for s in slices.values()} == {node["metadata"]["uid"]}
+    assert a.stop() == 0
