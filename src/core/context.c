@@ -289,32 +289,65 @@ static void log_message(hostdev_ctx *ctx, int priority, const char *message)
 		ctx->log_fn(priority, message, ctx->log_userdata);
 }
 
-void hostdev_log(hostdev_ctx *ctx, int priority, const char *fmt, ...)
+static void log_va(hostdev_ctx *ctx, int priority, const char *fmt, va_list ap)
 {
 	char message[HOSTDEV_ERROR_MAX];
-	va_list ap;
 
 	if (!ctx || !ctx->log_fn || priority > ctx->log_priority)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
-	va_end(ap);
 	log_message(ctx, priority, message);
 }
 
-int hostdev_error(hostdev_ctx *ctx, int err, const char *fmt, ...)
+static int error_va(hostdev_ctx *ctx, int err, const char *fmt, va_list ap)
 {
-	va_list ap;
 	char *buffer;
 
 	if (!ctx)
 		return err;
 	buffer = error_buffer(ctx);
-	va_start(ap, fmt);
 	vsnprintf(buffer, HOSTDEV_ERROR_MAX, fmt, ap);
-	va_end(ap);
 	/* Debug only: the caller decides whether a failure is worth reporting. */
 	log_message(ctx, HOSTDEV_LOG_DEBUG, buffer);
+	return err;
+}
+
+void hostdev_log(hostdev_ctx *ctx, int priority, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_va(ctx, priority, fmt, ap);
+	va_end(ap);
+}
+
+int hostdev_error(hostdev_ctx *ctx, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err = error_va(ctx, err, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* The same two for code built on the public API (plugins/). */
+HOSTDEV_EXPORT void hostdev_ctx_log(hostdev_ctx *ctx, int priority, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_va(ctx, priority, fmt, ap);
+	va_end(ap);
+}
+
+HOSTDEV_EXPORT int hostdev_ctx_set_error(hostdev_ctx *ctx, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err = error_va(ctx, err, fmt, ap);
+	va_end(ap);
 	return err;
 }
 

@@ -211,3 +211,17 @@ HOSTDEV_EXPORT const char *hostdev_dp_resources_get_device_id(const hostdev_dp_r
 
 	return r && j < r->devices.count ? r->devices.items[j].id : NULL;
 }
+
+HOSTDEV_EXPORT hostdev_dp_config *
+hostdev_dp_resources_get_config(const hostdev_dp_resources *resources)
+{
+	return resources ? resources->config : NULL;
+}
+
+HOSTDEV_EXPORT size_t hostdev_dp_resources_get_entry(const hostdev_dp_resources *resources,
+						     size_t i)
+{
+	const struct dp_resource *r = item(resources, i);
+
+	return r ? r->spec_index : (size_t)-1;
+}

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "plugin.h"
+#include "resources/dp_prefer.h"
 
 #define MAXC 32
 
