@@ -16,10 +16,10 @@ static void builtin_destroy(void *userdata)
 	plugin_free(p);
 }
 
-HOSTDEV_EXPORT int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop,
-						 const hostdev_dp_resources *resources, size_t i,
-						 const struct hostdev_dp_server_options *opts,
-						 hostdev_dp_server **out)
+PLUGIN_EXPORT int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop,
+						const hostdev_dp_resources *resources, size_t i,
+						const struct hostdev_dp_server_options *opts,
+						hostdev_dp_server **out)
 {
 	struct hostdev_dp_plugin_ops ops;
 	const char **ids = NULL;
@@ -34,10 +34,11 @@ HOSTDEV_EXPORT int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop,
 	ctx = loop_ctx(loop);
 	count = hostdev_dp_resources_get_count(resources);
 	if (i >= count)
-		return hostdev_error(ctx, -ERANGE,
-				     "there is no resource %zu: the config gives %zu resources on "
-				     "this host",
-				     i, count);
+		return hostdev_ctx_set_error(
+		    ctx, -ERANGE,
+		    "there is no resource %zu: the config gives %zu resources on "
+		    "this host",
+		    i, count);
 	name = hostdev_dp_resources_get_name(resources, i);
 	n_ids = hostdev_dp_resources_get_device_count(resources, i);
 	if (n_ids && !(ids = calloc(n_ids, sizeof(*ids))))
@@ -58,7 +59,7 @@ HOSTDEV_EXPORT int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop,
 	loop_unlock(loop);
 	free(ids);
 	if (r == -EINVAL)
-		return hostdev_error(
+		return hostdev_ctx_set_error(
 		    ctx, r, "%s: no environment variable name can be made for the resource", name);
 	if (r < 0)
 		return r;
@@ -73,8 +74,9 @@ HOSTDEV_EXPORT int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop,
 	 */
 	loop_lock(loop);
 	if (node_watch_start(loop, *out, p->dp_kind == HOSTDEV_DP_KIND_USB, &p->node_watch) < 0)
-		log_warn(ctx, "%s: %s; health changes are seen at the refresh interval", name,
-			 hostdev_ctx_get_error(ctx));
+		hostdev_ctx_log(ctx, HOSTDEV_LOG_WARNING,
+				"%s: %s; health changes are seen at the refresh interval", name,
+				hostdev_ctx_get_error(ctx));
 	loop_unlock(loop);
 	return 0;
 }
