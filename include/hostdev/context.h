@@ -109,6 +109,13 @@ int hostdev_ctx_get_log_priority(const hostdev_ctx *ctx);
  */
 const char *hostdev_ctx_get_error(const hostdev_ctx *ctx);
 
+/** Lets GCC and clang check the arguments of a printf-style function; empty elsewhere. */
+#if defined(__GNUC__) && !defined(SWIG)
+#define HOSTDEV_FORMAT_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define HOSTDEV_FORMAT_PRINTF(fmt, args)
+#endif
+
 /**
  * For code built on the library (the built-in device plugins, a program's own plugins) that
  * reports the way the library does: record the message (printf-style @fmt) as that of a failing
@@ -118,7 +125,7 @@ const char *hostdev_ctx_get_error(const hostdev_ctx *ctx);
  * HOSTDEV_1.3.
  */
 int hostdev_ctx_set_error(hostdev_ctx *ctx, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    HOSTDEV_FORMAT_PRINTF(3, 4);
 
 /**
  * Log a message (printf-style @fmt) through the log callback of @ctx at @priority
@@ -126,7 +133,7 @@ int hostdev_ctx_set_error(hostdev_ctx *ctx, int err, const char *fmt, ...)
  * HOSTDEV_1.3.
  */
 void hostdev_ctx_log(hostdev_ctx *ctx, int priority, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    HOSTDEV_FORMAT_PRINTF(3, 4);
 
 /** Library version string, e.g. "0.1.0". */
 const char *hostdev_version(void);
