@@ -59,17 +59,9 @@ oom:
 	return -ENOMEM;
 }
 
-HOSTDEV_EXPORT hostdev_ctx *hostdev_ctx_ref(hostdev_ctx *ctx)
+/* What _unref() does when the last reference goes. */
+static void ctx_destroy(hostdev_ctx *ctx)
 {
-	if (ctx)
-		ctx->refcount++;
-	return ctx;
-}
-
-HOSTDEV_EXPORT hostdev_ctx *hostdev_ctx_unref(hostdev_ctx *ctx)
-{
-	if (!ctx || --ctx->refcount > 0)
-		return NULL;
 	/* The newest cache first: one may use an older one while it is released. */
 	while (ctx->n_caches > 0)
 		ctx_cache_drop(ctx, ctx->caches[ctx->n_caches - 1].type);
@@ -78,8 +70,9 @@ HOSTDEV_EXPORT hostdev_ctx *hostdev_ctx_unref(hostdev_ctx *ctx)
 		free(ctx->paths[i]);
 	free(ctx->node_name);
 	free(ctx);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_ctx, ctx_destroy)
 
 static struct ctx_cache *cache_find(const hostdev_ctx *ctx, const struct ctx_cache_type *type)
 {

@@ -20,6 +20,41 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * The reference counting of an object kind: HOSTDEV_DEFINE_REF_UNREF(hostdev_x, destroy) defines
+ * the exported hostdev_x *hostdev_x_ref(hostdev_x *) and hostdev_x_unref(), for a struct with an
+ * `int refcount` member set to 1 when it is made. _ref() returns its argument; _unref() returns
+ * NULL and calls @destroy(object) when the last reference goes; both are NULL-safe. The ATOMIC
+ * form counts with atomic operations, for objects whose references threads take and drop
+ * concurrently (immutable ones, shared between a loop and its worker).
+ */
+#define HOSTDEV_DEFINE_REF_UNREF(type, destroy)                                                    \
+	HOSTDEV_EXPORT type *type##_ref(type *object)                                              \
+	{                                                                                          \
+		if (object)                                                                        \
+			object->refcount++;                                                        \
+		return object;                                                                     \
+	}                                                                                          \
+	HOSTDEV_EXPORT type *type##_unref(type *object)                                            \
+	{                                                                                          \
+		if (object && --object->refcount <= 0)                                             \
+			destroy(object);                                                           \
+		return NULL;                                                                       \
+	}
+#define HOSTDEV_DEFINE_ATOMIC_REF_UNREF(type, destroy)                                             \
+	HOSTDEV_EXPORT type *type##_ref(type *object)                                              \
+	{                                                                                          \
+		if (object)                                                                        \
+			__atomic_add_fetch(&object->refcount, 1, __ATOMIC_RELAXED);                \
+		return object;                                                                     \
+	}                                                                                          \
+	HOSTDEV_EXPORT type *type##_unref(type *object)                                            \
+	{                                                                                          \
+		if (object && __atomic_sub_fetch(&object->refcount, 1, __ATOMIC_ACQ_REL) <= 0)     \
+			destroy(object);                                                           \
+		return NULL;                                                                       \
+	}
+
 /* Number of enum hostdev_path members; grows with the public enum. */
 #define HOSTDEV_PATH_COUNT 9
 

@@ -97,13 +97,6 @@ HOSTDEV_EXPORT int hostdev_monitor_new(hostdev_ctx *ctx, hostdev_monitor **out)
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_monitor *hostdev_monitor_ref(hostdev_monitor *m)
-{
-	if (m)
-		m->refcount++;
-	return m;
-}
-
 static void known_clear(struct known_device *k)
 {
 	free(k->name);
@@ -112,10 +105,9 @@ static void known_clear(struct known_device *k)
 	memset(k, 0, sizeof(*k));
 }
 
-HOSTDEV_EXPORT hostdev_monitor *hostdev_monitor_unref(hostdev_monitor *m)
+/* What _unref() does when the last reference goes. */
+static void monitor_destroy(hostdev_monitor *m)
 {
-	if (!m || --m->refcount > 0)
-		return NULL;
 	for (size_t i = 0; i < m->n_known; i++)
 		known_clear(&m->known[i]);
 	free(m->known);
@@ -125,8 +117,9 @@ HOSTDEV_EXPORT hostdev_monitor *hostdev_monitor_unref(hostdev_monitor *m)
 	udev_unref(m->udev);
 	hostdev_ctx_unref(m->ctx);
 	free(m);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_monitor, monitor_destroy)
 
 static int check_not_started(hostdev_monitor *m)
 {

@@ -82,22 +82,15 @@ HOSTDEV_EXPORT int hostdev_dp_config_match(hostdev_ctx *ctx, const hostdev_dp_co
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_dp_matches *hostdev_dp_matches_ref(hostdev_dp_matches *matches)
+/* What _unref() does when the last reference goes. */
+static void dp_matches_destroy(hostdev_dp_matches *matches)
 {
-	if (matches)
-		__atomic_add_fetch(&matches->refcount, 1, __ATOMIC_RELAXED);
-	return matches;
-}
-
-HOSTDEV_EXPORT hostdev_dp_matches *hostdev_dp_matches_unref(hostdev_dp_matches *matches)
-{
-	if (!matches || __atomic_sub_fetch(&matches->refcount, 1, __ATOMIC_ACQ_REL) > 0)
-		return NULL;
 	dp_strmap_clear(&matches->by_id);
 	dp_matches_clear(&matches->list);
 	free(matches);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_ATOMIC_REF_UNREF(hostdev_dp_matches, dp_matches_destroy)
 
 HOSTDEV_EXPORT size_t hostdev_dp_matches_get_count(const hostdev_dp_matches *matches)
 {

@@ -146,30 +146,23 @@ HOSTDEV_EXPORT int hostdev_dp_resources_resolve(hostdev_ctx *ctx, const hostdev_
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_dp_resources *hostdev_dp_resources_ref(hostdev_dp_resources *resources)
-{
-	if (resources)
-		__atomic_add_fetch(&resources->refcount, 1, __ATOMIC_RELAXED);
-	return resources;
-}
-
 /* The name of HOSTDEV_1, kept: the ABI is add-only. */
 HOSTDEV_EXPORT hostdev_dp_resources *hostdev_dp_resources_free(hostdev_dp_resources *resources)
 {
 	return hostdev_dp_resources_unref(resources);
 }
 
-HOSTDEV_EXPORT hostdev_dp_resources *hostdev_dp_resources_unref(hostdev_dp_resources *resources)
+/* What _unref() does when the last reference goes. */
+static void dp_resources_destroy(hostdev_dp_resources *resources)
 {
-	if (!resources || __atomic_sub_fetch(&resources->refcount, 1, __ATOMIC_ACQ_REL) > 0)
-		return NULL;
 	for (size_t i = 0; i < resources->count; i++)
 		resource_clear(&resources->items[i]);
 	free(resources->items);
 	dp_config_unref(resources->config);
 	free(resources);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_ATOMIC_REF_UNREF(hostdev_dp_resources, dp_resources_destroy)
 
 HOSTDEV_EXPORT size_t hostdev_dp_resources_get_count(const hostdev_dp_resources *resources)
 {

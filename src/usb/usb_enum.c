@@ -64,17 +64,9 @@ HOSTDEV_EXPORT int hostdev_usb_enum_new(hostdev_ctx *ctx, unsigned int flags,
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_usb_enum *hostdev_usb_enum_ref(hostdev_usb_enum *e)
+/* What _unref() does when the last reference goes. */
+static void usb_enum_destroy(hostdev_usb_enum *e)
 {
-	if (e)
-		e->refcount++;
-	return e;
-}
-
-HOSTDEV_EXPORT hostdev_usb_enum *hostdev_usb_enum_unref(hostdev_usb_enum *e)
-{
-	if (!e || --e->refcount > 0)
-		return NULL;
 	free(e->ids);
 	for (size_t i = 0; i < e->n_ports; i++)
 		free(e->ports[i].path);
@@ -85,8 +77,9 @@ HOSTDEV_EXPORT hostdev_usb_enum *hostdev_usb_enum_unref(hostdev_usb_enum *e)
 		close(e->devices_fd);
 	hostdev_ctx_unref(e->ctx);
 	free(e);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_usb_enum, usb_enum_destroy)
 
 static int check_not_started(hostdev_usb_enum *e)
 {

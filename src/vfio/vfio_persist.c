@@ -336,22 +336,15 @@ HOSTDEV_EXPORT int hostdev_vfio_persist_remove(hostdev_ctx *ctx, const char *add
 	return r;
 }
 
-HOSTDEV_EXPORT hostdev_vfio_persist *hostdev_vfio_persist_ref(hostdev_vfio_persist *list)
+/* What _unref() does when the last reference goes. */
+static void vfio_persist_destroy(hostdev_vfio_persist *list)
 {
-	if (list)
-		list->refcount++;
-	return list;
-}
-
-HOSTDEV_EXPORT hostdev_vfio_persist *hostdev_vfio_persist_unref(hostdev_vfio_persist *list)
-{
-	if (!list || --list->refcount > 0)
-		return NULL;
 	free(list->entries);
 	free(list->path);
 	free(list);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_vfio_persist, vfio_persist_destroy)
 
 HOSTDEV_EXPORT const char *hostdev_vfio_persist_get_path(const hostdev_vfio_persist *list)
 {

@@ -515,17 +515,9 @@ HOSTDEV_EXPORT int hostdev_vfio_check(hostdev_ctx *ctx, const char *const *addre
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_vfio_report *hostdev_vfio_report_ref(hostdev_vfio_report *report)
+/* What _unref() does when the last reference goes. */
+static void vfio_report_destroy(hostdev_vfio_report *report)
 {
-	if (report)
-		report->refcount++;
-	return report;
-}
-
-HOSTDEV_EXPORT hostdev_vfio_report *hostdev_vfio_report_unref(hostdev_vfio_report *report)
-{
-	if (!report || --report->refcount > 0)
-		return NULL;
 	for (size_t i = 0; i < report->ncheck; i++) {
 		free(report->checks[i].id);
 		free(report->checks[i].title);
@@ -539,8 +531,9 @@ HOSTDEV_EXPORT hostdev_vfio_report *hostdev_vfio_report_unref(hostdev_vfio_repor
 	free(report->checks);
 	free(report->devices);
 	free(report);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_vfio_report, vfio_report_destroy)
 
 HOSTDEV_EXPORT int hostdev_vfio_report_get_status(const hostdev_vfio_report *report)
 {
