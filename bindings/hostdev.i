@@ -171,7 +171,7 @@ typedef struct hdb_strv {
 %ignore hostdev_ctx_new;
 %ignore hostdev_ctx_set_log_fn; /* per language: hdb_ctx_set_log_python, hdb_log_* */
 %ignore hostdev_free;		/* used by the newfree typemaps */
-/* printf-style, for C code built on the library: a format string from a language is no use. */
+/* For C code built on the library that reports through a context. */
 %ignore hostdev_ctx_set_error;
 %ignore hostdev_ctx_log;
 

@@ -34,11 +34,10 @@ PLUGIN_EXPORT int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop,
 	ctx = loop_ctx(loop);
 	count = hostdev_dp_resources_get_count(resources);
 	if (i >= count)
-		return hostdev_ctx_set_error(
-		    ctx, -ERANGE,
-		    "there is no resource %zu: the config gives %zu resources on "
-		    "this host",
-		    i, count);
+		return plugin_error(ctx, -ERANGE,
+				    "there is no resource %zu: the config gives %zu resources on "
+				    "this host",
+				    i, count);
 	name = hostdev_dp_resources_get_name(resources, i);
 	n_ids = hostdev_dp_resources_get_device_count(resources, i);
 	if (n_ids && !(ids = calloc(n_ids, sizeof(*ids))))
@@ -59,7 +58,7 @@ PLUGIN_EXPORT int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop,
 	loop_unlock(loop);
 	free(ids);
 	if (r == -EINVAL)
-		return hostdev_ctx_set_error(
+		return plugin_error(
 		    ctx, r, "%s: no environment variable name can be made for the resource", name);
 	if (r < 0)
 		return r;
@@ -74,9 +73,9 @@ PLUGIN_EXPORT int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop,
 	 */
 	loop_lock(loop);
 	if (node_watch_start(loop, *out, p->dp_kind == HOSTDEV_DP_KIND_USB, &p->node_watch) < 0)
-		hostdev_ctx_log(ctx, HOSTDEV_LOG_WARNING,
-				"%s: %s; health changes are seen at the refresh interval", name,
-				hostdev_ctx_get_error(ctx));
+		plugin_log(ctx, HOSTDEV_LOG_WARNING,
+			   "%s: %s; health changes are seen at the refresh interval", name,
+			   hostdev_ctx_get_error(ctx));
 	loop_unlock(loop);
 	return 0;
 }

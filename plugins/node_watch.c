@@ -34,8 +34,8 @@ struct node_watch {
 static void add_dir(struct node_watch *w, const char *path)
 {
 	if (inotify_add_watch(w->fd, path, NODE_EVENTS | IN_ONLYDIR) < 0 && errno != ENOENT)
-		hostdev_ctx_log(w->ctx, HOSTDEV_LOG_DEBUG, "device-node watch: %s: %s", path,
-				strerror(errno));
+		plugin_log(w->ctx, HOSTDEV_LOG_DEBUG, "device-node watch: %s: %s", path,
+			   strerror(errno));
 }
 
 /* Watch the node directories that exist now (adding a watch twice is harmless). */
@@ -102,10 +102,10 @@ int node_watch_start(hostdev_dp_loop *loop, hostdev_dp_server *server, bool usb,
 	if (w->fd < 0) {
 		r = -errno;
 		free(w);
-		return hostdev_ctx_set_error(loop_ctx(loop), r,
-					     "cannot watch device nodes: inotify: %s (raise "
-					     "fs.inotify.max_user_instances)",
-					     strerror(-r));
+		return plugin_error(loop_ctx(loop), r,
+				    "cannot watch device nodes: inotify: %s (raise "
+				    "fs.inotify.max_user_instances)",
+				    strerror(-r));
 	}
 	add_dirs(w);
 	r = loop_add_fd(loop, w->fd, EPOLLIN, on_events, w, &w->source);

@@ -21,6 +21,12 @@
 /* Everything is hidden (-fvisibility=hidden) except the definitions of the public API. */
 #define PLUGIN_EXPORT __attribute__((visibility("default")))
 
+/* report.c: hostdev_ctx_set_error() and hostdev_ctx_log() of a printf-style message. */
+int plugin_error(hostdev_ctx *ctx, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void plugin_log(hostdev_ctx *ctx, int priority, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Answers (answer.c) */
 

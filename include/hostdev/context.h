@@ -109,31 +109,22 @@ int hostdev_ctx_get_log_priority(const hostdev_ctx *ctx);
  */
 const char *hostdev_ctx_get_error(const hostdev_ctx *ctx);
 
-/** Lets GCC and clang check the arguments of a printf-style function; empty elsewhere. */
-#if defined(__GNUC__) && !defined(SWIG)
-#define HOSTDEV_FORMAT_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
-#else
-#define HOSTDEV_FORMAT_PRINTF(fmt, args)
-#endif
-
 /**
  * For code built on the library (the built-in device plugins, a program's own plugins) that
- * reports the way the library does: record the message (printf-style @fmt) as that of a failing
- * call on @ctx, what hostdev_ctx_get_error() then gives (on the calling thread, as the loop rules
- * of deviceplugin.h say), and log it at HOSTDEV_LOG_DEBUG. Returns @err (a negative errno), so that
- * `return hostdev_ctx_set_error(ctx, -EINVAL, "...")` works; NULL @ctx records nothing. Since
- * HOSTDEV_1.3.
+ * reports the way the library does: record @message as that of a failing call on @ctx, what
+ * hostdev_ctx_get_error() then gives (on the calling thread, as the loop rules of deviceplugin.h
+ * say; cut to 1023 bytes), and log it at HOSTDEV_LOG_DEBUG. Returns @err (a negative errno), so
+ * that `return hostdev_ctx_set_error(ctx, -EINVAL, message)` works; NULL @ctx records nothing.
+ * The message is taken as it is (no format: public functions take no varargs, docs/abi.md).
+ * Since HOSTDEV_1.3.
  */
-int hostdev_ctx_set_error(hostdev_ctx *ctx, int err, const char *fmt, ...)
-    HOSTDEV_FORMAT_PRINTF(3, 4);
+int hostdev_ctx_set_error(hostdev_ctx *ctx, int err, const char *message);
 
 /**
- * Log a message (printf-style @fmt) through the log callback of @ctx at @priority
- * (enum hostdev_log_priority), when the context's log priority lets it through. NULL-safe. Since
- * HOSTDEV_1.3.
+ * Log @message through the log callback of @ctx at @priority (enum hostdev_log_priority), when
+ * the context's log priority lets it through. NULL-safe. Since HOSTDEV_1.3.
  */
-void hostdev_ctx_log(hostdev_ctx *ctx, int priority, const char *fmt, ...)
-    HOSTDEV_FORMAT_PRINTF(3, 4);
+void hostdev_ctx_log(hostdev_ctx *ctx, int priority, const char *message);
 
 /** Library version string, e.g. "0.1.0". */
 const char *hostdev_version(void);

@@ -282,66 +282,44 @@ static void log_message(hostdev_ctx *ctx, int priority, const char *message)
 		ctx->log_fn(priority, message, ctx->log_userdata);
 }
 
-static void log_va(hostdev_ctx *ctx, int priority, const char *fmt, va_list ap)
+void hostdev_log(hostdev_ctx *ctx, int priority, const char *fmt, ...)
 {
 	char message[HOSTDEV_ERROR_MAX];
+	va_list ap;
 
 	if (!ctx || !ctx->log_fn || priority > ctx->log_priority)
 		return;
-	vsnprintf(message, sizeof(message), fmt, ap);
-	log_message(ctx, priority, message);
-}
-
-static int error_va(hostdev_ctx *ctx, int err, const char *fmt, va_list ap)
-{
-	char *buffer;
-
-	if (!ctx)
-		return err;
-	buffer = error_buffer(ctx);
-	vsnprintf(buffer, HOSTDEV_ERROR_MAX, fmt, ap);
-	/* Debug only: the caller decides whether a failure is worth reporting. */
-	log_message(ctx, HOSTDEV_LOG_DEBUG, buffer);
-	return err;
-}
-
-void hostdev_log(hostdev_ctx *ctx, int priority, const char *fmt, ...)
-{
-	va_list ap;
-
 	va_start(ap, fmt);
-	log_va(ctx, priority, fmt, ap);
+	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
+	log_message(ctx, priority, message);
 }
 
 int hostdev_error(hostdev_ctx *ctx, int err, const char *fmt, ...)
 {
 	va_list ap;
+	char *buffer;
 
+	if (!ctx)
+		return err;
+	buffer = error_buffer(ctx);
 	va_start(ap, fmt);
-	err = error_va(ctx, err, fmt, ap);
+	vsnprintf(buffer, HOSTDEV_ERROR_MAX, fmt, ap);
 	va_end(ap);
+	/* Debug only: the caller decides whether a failure is worth reporting. */
+	log_message(ctx, HOSTDEV_LOG_DEBUG, buffer);
 	return err;
 }
 
-/* The same two for code built on the public API (plugins/). */
-HOSTDEV_EXPORT void hostdev_ctx_log(hostdev_ctx *ctx, int priority, const char *fmt, ...)
+/* The same two for code built on the public API (plugins/), which takes no varargs. */
+HOSTDEV_EXPORT void hostdev_ctx_log(hostdev_ctx *ctx, int priority, const char *message)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_va(ctx, priority, fmt, ap);
-	va_end(ap);
+	hostdev_log(ctx, priority, "%s", message ? message : "");
 }
 
-HOSTDEV_EXPORT int hostdev_ctx_set_error(hostdev_ctx *ctx, int err, const char *fmt, ...)
+HOSTDEV_EXPORT int hostdev_ctx_set_error(hostdev_ctx *ctx, int err, const char *message)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	err = error_va(ctx, err, fmt, ap);
-	va_end(ap);
-	return err;
+	return hostdev_error(ctx, err, "%s", message ? message : "");
 }
 
 void hostdev_clear_error(hostdev_ctx *ctx)
