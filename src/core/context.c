@@ -311,6 +311,17 @@ int hostdev_error(hostdev_ctx *ctx, int err, const char *fmt, ...)
 	return err;
 }
 
+int hostdev_flags_error(hostdev_ctx *ctx, unsigned int unknown, const char *fmt, ...)
+{
+	char what[HOSTDEV_ERROR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return hostdev_error(ctx, -EINVAL, "%s flags 0x%x", what, unknown);
+}
+
 /* The same two for code built on the public API (plugins/), which takes no varargs. */
 HOSTDEV_EXPORT void hostdev_ctx_log(hostdev_ctx *ctx, int priority, const char *message)
 {

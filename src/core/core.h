@@ -144,6 +144,21 @@ struct ctx_error_redirect {
 void ctx_error_redirect_begin(const hostdev_ctx *ctx, char *buffer,
 			      struct ctx_error_redirect *saved);
 void ctx_error_redirect_end(const struct ctx_error_redirect *saved);
+/*
+ * Make the calling function fail with -EINVAL when @flags has bits outside @known, naming them:
+ * CHECK_FLAGS(ctx, flags, HOSTDEV_BIND_GROUP | HOSTDEV_BIND_FORCE, "unknown bind") records
+ * "unknown bind flags 0x80". The message before " flags" is a printf format with its arguments
+ * ("%s: unknown JSON", address).
+ */
+#define CHECK_FLAGS(ctx, flags, known, ...)                                                        \
+	do {                                                                                       \
+		unsigned int unknown_flags_ = (unsigned int)(flags) & ~(unsigned int)(known);      \
+		if (unknown_flags_)                                                                \
+			return hostdev_flags_error(ctx, unknown_flags_, __VA_ARGS__);              \
+	} while (0)
+/* context.c: CHECK_FLAGS()'s error, -EINVAL with "<@fmt...> flags 0x<@unknown>". */
+int hostdev_flags_error(hostdev_ctx *ctx, unsigned int unknown, const char *fmt, ...)
+    HOSTDEV_PRINTF(3, 4);
 #define log_debug(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_DEBUG, __VA_ARGS__)
 #define log_info(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_INFO, __VA_ARGS__)
 #define log_warn(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_WARNING, __VA_ARGS__)

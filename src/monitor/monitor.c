@@ -681,9 +681,7 @@ HOSTDEV_EXPORT int hostdev_monitor_start(hostdev_monitor *m, unsigned int flags)
 
 	if (!m)
 		return -EINVAL;
-	if (flags & ~known_flags)
-		return hostdev_error(m->ctx, -EINVAL, "unknown monitor flags 0x%x",
-				     flags & ~known_flags);
+	CHECK_FLAGS(m->ctx, flags, known_flags, "unknown monitor");
 	if ((flags & HOSTDEV_MONITOR_SOURCE_KERNEL) && (flags & HOSTDEV_MONITOR_SOURCE_UDEV))
 		return hostdev_error(m->ctx, -EINVAL,
 				     "choose one event source: kernel or udev, not both");

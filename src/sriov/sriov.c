@@ -762,9 +762,7 @@ HOSTDEV_EXPORT int hostdev_sriov_set_num_vfs(hostdev_ctx *ctx, const char *addre
 
 	if (!ctx)
 		return -EINVAL;
-	if (flags & ~(unsigned int)HOSTDEV_SRIOV_FORCE)
-		return hostdev_error(ctx, -EINVAL, "unknown SR-IOV flags 0x%x",
-				     flags & ~(unsigned int)HOSTDEV_SRIOV_FORCE);
+	CHECK_FLAGS(ctx, flags, HOSTDEV_SRIOV_FORCE, "unknown SR-IOV");
 	r = pci_address_parse_or_explain(ctx, NULL, address, &addr, NULL);
 	if (r < 0)
 		return r;

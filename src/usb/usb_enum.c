@@ -50,9 +50,7 @@ HOSTDEV_EXPORT int hostdev_usb_enum_new(hostdev_ctx *ctx, unsigned int flags,
 
 	if (!ctx || !out)
 		return -EINVAL;
-	if (flags & ~(unsigned int)HOSTDEV_USB_ENUM_HUBS)
-		return hostdev_error(ctx, -EINVAL, "unknown USB enumerator flags 0x%x",
-				     flags & ~(unsigned int)HOSTDEV_USB_ENUM_HUBS);
+	CHECK_FLAGS(ctx, flags, HOSTDEV_USB_ENUM_HUBS, "unknown USB enumerator");
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;

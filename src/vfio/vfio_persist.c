@@ -241,8 +241,7 @@ HOSTDEV_EXPORT int hostdev_vfio_persist_add(hostdev_ctx *ctx, const char *addres
 
 	if (!ctx)
 		return -EINVAL;
-	if (flags & ~known)
-		return hostdev_error(ctx, -EINVAL, "unknown flags 0x%x", flags & ~known);
+	CHECK_FLAGS(ctx, flags, known, "unknown");
 	r = hostdev_pci_device_new(ctx, address, &dev);
 	if (r < 0)
 		return r;

@@ -477,9 +477,7 @@ HOSTDEV_EXPORT int hostdev_vfio_check(hostdev_ctx *ctx, const char *const *addre
 
 	if (!ctx || !out)
 		return -EINVAL;
-	if (flags & ~(unsigned int)HOSTDEV_CHECK_HOST_ONLY)
-		return hostdev_error(ctx, -EINVAL, "unknown check flags 0x%x",
-				     flags & ~(unsigned int)HOSTDEV_CHECK_HOST_ONLY);
+	CHECK_FLAGS(ctx, flags, HOSTDEV_CHECK_HOST_ONLY, "unknown check");
 	if (count && !addresses)
 		return hostdev_error(ctx, -EINVAL, "no addresses given");
 	for (size_t i = 0; i < count; i++) {
