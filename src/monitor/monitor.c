@@ -162,7 +162,7 @@ HOSTDEV_EXPORT int hostdev_monitor_add_match_id(hostdev_monitor *m, const char *
 				     "invalid id match '%s': expected VENDOR:PRODUCT in hex, e.g. "
 				     "0951:1666, 8086: or :10d3",
 				     spec ? spec : "(null)");
-	grown = realloc(m->ids, (m->n_ids + 1) * sizeof(*grown));
+	grown = dp_array_grow(m->ids, m->n_ids, sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	m->ids = grown;
@@ -190,7 +190,7 @@ HOSTDEV_EXPORT int hostdev_monitor_add_match_class(hostdev_monitor *m, const cha
 	if (*end)
 		goto bad;
 	f.digits = (int)len;
-	grown = realloc(m->classes, (m->n_classes + 1) * sizeof(*grown));
+	grown = dp_array_grow(m->classes, m->n_classes, sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	m->classes = grown;
@@ -269,7 +269,7 @@ static struct known_device *known_add(hostdev_monitor *m, unsigned int subsystem
 {
 	struct known_device *grown, *k;
 
-	grown = realloc(m->known, (m->n_known + 1) * sizeof(*grown));
+	grown = dp_array_grow(m->known, m->n_known, sizeof(*grown));
 	if (!grown)
 		return NULL;
 	m->known = grown;

@@ -142,7 +142,7 @@ HOSTDEV_EXPORT int hostdev_usb_enum_add_id_filter(hostdev_usb_enum *e, const cha
 				     "invalid USB id filter '%s': expected VENDOR:PRODUCT in hex "
 				     "(lsusb -d syntax), e.g. 0951:1666, 0951: or :1666",
 				     spec ? spec : "(null)");
-	grown = realloc(e->ids, (e->n_ids + 1) * sizeof(*grown));
+	grown = dp_array_grow(e->ids, e->n_ids, sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	e->ids = grown;
@@ -191,7 +191,7 @@ HOSTDEV_EXPORT int hostdev_usb_enum_add_port_filter(hostdev_usb_enum *e, const c
 				     "device below port 2-1",
 				     port_path ? port_path : "(null)");
 	}
-	grown = realloc(e->ports, (e->n_ports + 1) * sizeof(*grown));
+	grown = dp_array_grow(e->ports, e->n_ports, sizeof(*grown));
 	if (!grown) {
 		free(f.path);
 		return -ENOMEM;

@@ -52,7 +52,7 @@ static const char iommu_remedy[] =
 static int add_check(hostdev_vfio_report *r, const char *id, const char *title, int status,
 		     const char *message, const char *remedy)
 {
-	struct check *c, *checks = realloc(r->checks, (r->ncheck + 1) * sizeof(*checks));
+	struct check *c, *checks = dp_array_grow(r->checks, r->ncheck, sizeof(*checks));
 
 	if (!checks)
 		return -ENOMEM;
