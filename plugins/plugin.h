@@ -4,10 +4,12 @@
  * state of one plugin, what it lists, and what it answers. The logic writes into plain structs
  * (struct plugin_list, struct plugin_answer) that plugin_ops.c copies into the server's objects
  * through the public API, so that the tests run it without the gRPC layer (tests/dpconfig).
- * The plugins use the public API only, as a program's own plugins would (the layer table in
+ * The plugins use the public API, as a program's own plugins would (the layer table in
  * docs/design.md): the config's entries, what an entry matches now and the preferred allocation
- * policy are hostdev_dp_config_*() and hostdev_dp_matches_*(). The rules are in
- * docs/device-plugin.md ("Built-in plugins"). Never installed.
+ * policy are hostdev_dp_config_*() and hostdev_dp_matches_*(). Only builtin.c and node_watch.c
+ * still use the loop's interface (its fd sources, lock and worker context), until the generic
+ * loop type offers them. The rules are in docs/device-plugin.md ("Built-in plugins"). Never
+ * installed.
  */
 #ifndef HOSTDEV_PLUGIN_H
 #define HOSTDEV_PLUGIN_H
