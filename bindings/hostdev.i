@@ -171,6 +171,9 @@ typedef struct hdb_strv {
 %ignore hostdev_ctx_new;
 %ignore hostdev_ctx_set_log_fn; /* per language: hdb_ctx_set_log_python, hdb_log_* */
 %ignore hostdev_free;		/* used by the newfree typemaps */
+/* For C code built on the library that reports through a context. */
+%ignore hostdev_ctx_set_error;
+%ignore hostdev_ctx_log;
 
 %newobject hdb_ctx_new;
 %inline %{
@@ -1096,6 +1099,12 @@ typedef struct hdb_status {
 %ignore hostdev_dp_resources_permitted_host_devices;
 /* Custom plugins: only Python has them (python/hostdev_python_dp.i builds the ops itself). */
 %ignore hostdev_dp_plugin_ops;
+/* What a plugin written in C reads of a config (HOSTDEV_1.3): the languages serve the built-in
+ * plugins, and a borrowed config or a list of borrowed ids would outlive its owner there. */
+%ignore hostdev_dp_resources_get_config;
+%ignore hostdev_dp_config_match;
+%ignore hostdev_dp_matches;
+%rename("$ignore", regextarget=1) "^hostdev_dp_matches_";
 #ifndef SWIGPYTHON
 %rename("$ignore", regextarget=1) "^hostdev_dp_response_";
 #endif

@@ -11,13 +11,14 @@
 
 #include "plugin.h"
 
-static bool mdev_healthy(const struct plugin *p, const struct dp_match *m)
+static bool mdev_healthy(const struct plugin *p, const hostdev_dp_matches *m, size_t i)
 {
+	int group = hostdev_dp_matches_get_iommu_group(m, i);
 	char rel[32];
 
-	if (m->iommu_group < 0)
+	if (group < 0)
 		return false;
-	snprintf(rel, sizeof(rel), "vfio/%d", m->iommu_group);
+	snprintf(rel, sizeof(rel), "vfio/%d", group);
 	return plugin_dev_exists(p, rel);
 }
 

@@ -7,6 +7,7 @@
  * default). The directories are those of the context's HOSTDEV_PATH_DEV, so fake roots work too.
  * A directory that does not exist yet (vfio not loaded, no USB bus) is watched for from its parent.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,7 +19,6 @@
 #include <unistd.h>
 
 #include "loop/loop.h"
-#include "core/core.h"
 #include "plugin.h"
 
 #define NODE_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB)
@@ -34,7 +34,8 @@ struct node_watch {
 static void add_dir(struct node_watch *w, const char *path)
 {
 	if (inotify_add_watch(w->fd, path, NODE_EVENTS | IN_ONLYDIR) < 0 && errno != ENOENT)
-		log_debug(w->ctx, "device-node watch: %s: %s", path, strerror(errno));
+		plugin_log(w->ctx, HOSTDEV_LOG_DEBUG, "device-node watch: %s: %s", path,
+			   strerror(errno));
 }
 
 /* Watch the node directories that exist now (adding a watch twice is harmless). */
@@ -42,7 +43,8 @@ static void add_dirs(struct node_watch *w)
 {
 	const char *dev = hostdev_ctx_get_path(w->ctx, HOSTDEV_PATH_DEV);
 	char path[PATH_MAX], bus[PATH_MAX];
-	struct strv buses = {0};
+	struct dirent *de;
+	DIR *buses;
 
 	/* The parents catch vfio/ or bus/usb/ appearing later. */
 	add_dir(w, dev);
@@ -56,11 +58,13 @@ static void add_dirs(struct node_watch *w)
 	snprintf(path, sizeof(path), "%s/bus/usb", dev);
 	add_dir(w, path);
 	/* Every bus directory (001, 002, ...): their nodes are the devices. */
-	sysfs_list_dir(AT_FDCWD, path, NULL, &buses);
-	for (size_t i = 0; i < buses.count; i++)
-		if (path_join(bus, sizeof(bus), path, buses.items[i]) == 0)
+	buses = opendir(path);
+	while (buses && (de = readdir(buses)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    snprintf(bus, sizeof(bus), "%s/%s", path, de->d_name) < (int)sizeof(bus))
 			add_dir(w, bus);
-	strv_clear(&buses);
+	if (buses)
+		closedir(buses);
 }
 
 static void on_events(struct loop_source *source, int fd, uint32_t revents, void *userdata)
@@ -98,10 +102,10 @@ int node_watch_start(hostdev_loop *loop, hostdev_dp_server *server, bool usb,
 	if (w->fd < 0) {
 		r = -errno;
 		free(w);
-		return hostdev_error(loop_ctx(loop), r,
-				     "cannot watch device nodes: inotify: %s (raise "
-				     "fs.inotify.max_user_instances)",
-				     strerror(-r));
+		return plugin_error(loop_ctx(loop), r,
+				    "cannot watch device nodes: inotify: %s (raise "
+				    "fs.inotify.max_user_instances)",
+				    strerror(-r));
 	}
 	add_dirs(w);
 	r = loop_add_fd(loop, w->fd, EPOLLIN, on_events, w, &w->source);

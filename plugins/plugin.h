@@ -4,9 +4,12 @@
  * state of one plugin, what it lists, and what it answers. The logic writes into plain structs
  * (struct plugin_list, struct plugin_answer) that plugin_ops.c copies into the server's objects
  * through the public API, so that the tests run it without the gRPC layer (tests/dpconfig).
- * Besides the public API the plugins use the interfaces of core, loop and resources (the layer
- * table in docs/design.md): the selection config's entries and matches have no public API yet.
- * The rules are in docs/device-plugin.md ("Built-in plugins"). Never installed.
+ * The plugins use the public API, as a program's own plugins would (the layer table in
+ * docs/design.md): the config's entries, what an entry matches now and the preferred allocation
+ * policy are hostdev_dp_config_*() and hostdev_dp_matches_*(). Only builtin.c and node_watch.c
+ * still use the loop's interface (its fd sources, lock and worker context), until the generic
+ * loop type offers them. The rules are in docs/device-plugin.md ("Built-in plugins"). Never
+ * installed.
  */
 #ifndef HOSTDEV_PLUGIN_H
 #define HOSTDEV_PLUGIN_H
@@ -15,8 +18,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "resources/resources.h"
-#include "core/core.h"
+#include <hostdev.h>
+
+/* Everything is hidden (-fvisibility=hidden) except the definitions of the public API. */
+#define PLUGIN_EXPORT __attribute__((visibility("default")))
+
+/* report.c: hostdev_ctx_set_error() and hostdev_ctx_log() of a printf-style message. */
+int plugin_error(hostdev_ctx *ctx, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void plugin_log(hostdev_ctx *ctx, int priority, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Answers (answer.c) */
@@ -67,17 +78,10 @@ struct plugin_list {
 
 void plugin_list_clear(struct plugin_list *l);
 
-/* What the last list saw of one device, for the preferred allocation policy. */
-struct plugin_seen {
+/* A device advertised once: it stays listed (Unhealthy while it is gone). */
+struct plugin_known {
 	char *id;
-	int numa, group;
-	char *pf; /* PF address of a VF, parent of an mdev, or NULL */
-};
-
-struct plugin_snapshot {
-	struct plugin_seen *items;
-	size_t count;
-	struct dp_strmap index; /* id -> index */
+	int numa; /* its last NUMA node */
 };
 
 struct plugin_kind;
@@ -88,38 +92,38 @@ struct plugin {
 	/* The context list_devices reads the host with: the loop's worker context when it runs
 	 * there (a reference; set by builtin.c), else NULL for @ctx. */
 	hostdev_ctx *list_ctx;
-	struct hostdev_dp_config *config; /* a reference */
-	const struct dp_spec *spec;	  /* the config entry of the resource */
-	const struct plugin_kind *kind;	  /* the logic of the entry's kind */
+	hostdev_dp_config *config;	/* a reference */
+	size_t entry;			/* the config entry of the resource */
+	int dp_kind;			/* enum hostdev_dp_kind of the entry */
+	const struct plugin_kind *kind; /* the logic of the entry's kind */
 	char *resource_name;
 	char *env_name; /* PCI_RESOURCE_<NAME>, USB_RESOURCE_<NAME>, MDEV_PCI_RESOURCE_<NAME> */
 	char *sriov_env_name; /* PCIDEVICE_<PREFIX>_<NAME> (pci with sriovEnv), else NULL */
 	/* Every id advertised so far, in first-seen order, with its last NUMA node: a device
 	 * that goes away stays listed as Unhealthy (the kubelet then stops handing it out and
-	 * pods holding it are told). */
-	char **known;
-	int *known_numa;
-	size_t n_known;
-	struct dp_strmap known_index; /* id -> index in known */
+	 * pods holding it are told). @known_tree finds them by id (tsearch(3)). */
+	struct plugin_known **known;
+	size_t n_known, known_capacity;
+	void *known_tree;
 	/* The device-node watch that refreshes the plugin's server (node_watch.c), or NULL;
 	 * owned by builtin.c, which stops it before the plugin is freed. */
 	struct node_watch *node_watch;
-	/* What the last list saw of each device: GetPreferredAllocation uses it instead of
-	 * reading the host again on the loop. Lists may run on the worker thread while
-	 * GetPreferredAllocation runs on the loop: replaced and read under @lock. */
+	/* What the last list saw of each device (a reference, NULL before the first list):
+	 * GetPreferredAllocation uses it instead of reading the host again on the loop. Lists may
+	 * run on the worker thread while GetPreferredAllocation runs on the loop: replaced and
+	 * taken under @lock. */
 	pthread_mutex_t lock;
-	struct plugin_snapshot seen;
+	hostdev_dp_matches *seen;
 };
 
 /*
- * A plugin for the resource @resource_name of entry @spec_index of @config (a reference is
+ * A plugin for the resource @resource_name of entry @entry of @config (a reference is
  * taken), reading the host through @ctx (a reference is taken). @initial_ids are the devices the
  * resource had when it was resolved. Returns 0, -EINVAL (names that make no env variable),
  * -ENOMEM.
  */
-int plugin_new(hostdev_ctx *ctx, struct hostdev_dp_config *config, size_t spec_index,
-	       const char *resource_name, const char *const *initial_ids, size_t n_initial,
-	       struct plugin **out);
+int plugin_new(hostdev_ctx *ctx, hostdev_dp_config *config, size_t entry, const char *resource_name,
+	       const char *const *initial_ids, size_t n_initial, struct plugin **out);
 void plugin_free(struct plugin *p);
 
 /*
@@ -147,7 +151,7 @@ int plugin_preferred(struct plugin *p, const char *const *available, size_t n_av
 
 /* plugin_read.c: the devices of the resource as they are now, read through @ctx: the entry's
  * matches with the resource's name (a device taken by an earlier entry is not). */
-int plugin_matches(struct plugin *p, hostdev_ctx *ctx, struct dp_matches *out);
+int plugin_matches(struct plugin *p, hostdev_ctx *ctx, hostdev_dp_matches **out);
 /* 1 when <dev root>/@rel exists (the context's HOSTDEV_PATH_DEV), else 0. */
 int plugin_dev_exists(const struct plugin *p, const char *rel);
 /* The process ran out of file descriptors or memory (EMFILE, ENFILE, ENOMEM, ENOBUFS, EAGAIN):
@@ -169,8 +173,8 @@ int plugin_read_failure(struct plugin_answer *out, int err, const char *what, co
 struct plugin_kind {
 	/* The prefix of the env variable that names the allocated devices ("PCI_RESOURCE"). */
 	const char *env_prefix;
-	/* Is the device @m, listed now, healthy? */
-	bool (*healthy)(const struct plugin *p, const struct dp_match *m);
+	/* Is device @i of @m, listed now, healthy? */
+	bool (*healthy)(const struct plugin *p, const hostdev_dp_matches *m, size_t i);
 	/* Allocate @ids for one container (plugin_allocate()). */
 	int (*allocate)(struct plugin *p, const char *const *ids, size_t n_ids,
 			struct plugin_answer *out);
@@ -194,27 +198,5 @@ int vfio_add_nodes(const struct plugin *p, const char *what, const char *sysfs_d
 /* sriov_env.c: PCIDEVICE_<..> and PCIDEVICE_<..>_INFO for @addresses in groups @groups. */
 int sriov_env_set(const struct plugin *p, char *const *addresses, const int *groups, size_t n,
 		  struct plugin_answer *out);
-
-/* ---------------------------------------------------------------------------------------------- */
-/* Preferred allocation policy (prefer.c), a pure function */
-
-struct prefer_candidate {
-	const char *id;
-	int numa;	    /* -1: none (a node of its own) */
-	int group;	    /* IOMMU group, -1: none */
-	const char *bucket; /* PF address of a VF / parent of an mdev; NULL: none */
-};
-
-/*
- * Choose up to @size ids: first @must (in order, each once), then candidates: the IOMMU-group
- * siblings of what is chosen, on one NUMA node (the node of the must-include devices when it can
- * supply the rest, else the node with the most candidates among those that can, else the node
- * with the most), VFs of the same PF (or mdevs of the same parent) as what is chosen, whole IOMMU
- * groups, the smallest PF that can supply the rest (the largest when none can), then the
- * kubelet's order. Writes the chosen ids (borrowed from @must and @c) to @out (room for @size)
- * and returns how many, or -ENOMEM.
- */
-long prefer_select(const struct prefer_candidate *c, size_t n, const char *const *must,
-		   size_t n_must, size_t size, const char **out);
 
 #endif /* HOSTDEV_PLUGIN_H */

@@ -78,7 +78,7 @@ void plugin_ops_init(const struct plugin *p, struct hostdev_dp_plugin_ops *ops)
 	    .list_devices = op_list_devices,
 	    .allocate = op_allocate,
 	    /* USB devices have no NUMA node, IOMMU group or PF to prefer by. */
-	    .get_preferred_allocation = p->spec->kind == HOSTDEV_DP_KIND_USB ? NULL : op_preferred,
+	    .get_preferred_allocation = p->dp_kind == HOSTDEV_DP_KIND_USB ? NULL : op_preferred,
 	    .destroy = op_destroy,
 	    /* Listing reads every device of the resource: not on the loop, where it would hold
 	     * up Allocate and every other socket (plugin_list_devices() touches only the list

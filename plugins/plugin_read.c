@@ -41,42 +41,9 @@ int plugin_dev_exists(const struct plugin *p, const char *rel)
 	return access(path, F_OK) == 0;
 }
 
-int plugin_matches(struct plugin *p, hostdev_ctx *ctx, struct dp_matches *out)
+int plugin_matches(struct plugin *p, hostdev_ctx *ctx, hostdev_dp_matches **out)
 {
-	size_t index = p->spec->index;
-	struct dp_matches *per_spec = calloc(index + 1, sizeof(*per_spec));
-	struct dp_matches *mine;
-	size_t kept = 0;
-	int r;
-
-	if (!per_spec)
-		return -ENOMEM;
-	r = dp_match_run(ctx, p->config, index, (int)p->spec->kind, per_spec);
-	if (r < 0) {
-		free(per_spec);
-		return r;
-	}
-	for (size_t i = 0; i < index; i++)
-		dp_matches_clear(&per_spec[i]);
-	mine = &per_spec[index];
-	/* Keep the devices named like this resource (a pooled or per-device entry gives several).
+	/* Only the devices named like this resource (a pooled or per-device entry gives several).
 	 */
-	for (size_t i = 0; i < mine->count; i++) {
-		struct dp_match *m = &mine->items[i];
-
-		if (strcmp(m->name, p->resource_name) == 0) {
-			mine->items[kept++] = *m;
-			continue;
-		}
-		free(m->key);
-		free(m->id);
-		free(m->name);
-		free(m->pf);
-		free(m->driver);
-		free(m->mdev_selector);
-	}
-	mine->count = kept;
-	*out = *mine;
-	free(per_spec);
-	return 0;
+	return hostdev_dp_config_match(ctx, p->config, p->entry, p->resource_name, out);
 }

@@ -12,18 +12,19 @@
 
 #include "plugin.h"
 
-static bool usb_healthy(const struct plugin *p, const struct dp_match *m)
+static bool usb_healthy(const struct plugin *p, const hostdev_dp_matches *m, size_t i)
 {
 	char rel[32];
 
-	snprintf(rel, sizeof(rel), "bus/usb/%03u/%03u", m->busnum, m->devnum);
+	snprintf(rel, sizeof(rel), "bus/usb/%03u/%03u", hostdev_dp_matches_get_usb_busnum(m, i),
+		 hostdev_dp_matches_get_usb_devnum(m, i));
 	return plugin_dev_exists(p, rel);
 }
 
 static int usb_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
 			struct plugin_answer *out)
 {
-	struct dp_matches now = {0};
+	hostdev_dp_matches *now = NULL;
 	char *value = calloc(n_ids ? n_ids : 1, 24);
 	const char **done = calloc(n_ids ? n_ids : 1, sizeof(*done));
 	size_t n_done = 0;
@@ -39,8 +40,8 @@ static int usb_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
 		goto out;
 	}
 	for (size_t i = 0; i < n_ids && r == 0; i++) {
-		long k = dp_matches_find_id(&now, ids[i]);
-		const struct dp_match *m;
+		long k = hostdev_dp_matches_find(now, ids[i]);
+		unsigned int busnum, devnum;
 		char path[48], item[24];
 		bool dup = false;
 
@@ -57,18 +58,19 @@ static int usb_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
 			    ids[i], p->resource_name);
 			break;
 		}
-		m = &now.items[k];
-		if (!usb_healthy(p, m)) {
+		busnum = hostdev_dp_matches_get_usb_busnum(now, (size_t)k);
+		devnum = hostdev_dp_matches_get_usb_devnum(now, (size_t)k);
+		if (!usb_healthy(p, now, (size_t)k)) {
 			r = answer_fail(
 			    out, -ENODEV,
 			    "USB device %s of %s (bus %u, device %u) has no device node "
 			    "/dev/bus/usb/%03u/%03u: it is being unplugged, or /dev is not "
 			    "the host's",
-			    ids[i], p->resource_name, m->busnum, m->devnum, m->busnum, m->devnum);
+			    ids[i], p->resource_name, busnum, devnum, busnum, devnum);
 			break;
 		}
-		snprintf(path, sizeof(path), "/dev/bus/usb/%03u/%03u", m->busnum, m->devnum);
-		snprintf(item, sizeof(item), "%s%u:%u", n_done ? "," : "", m->busnum, m->devnum);
+		snprintf(path, sizeof(path), "/dev/bus/usb/%03u/%03u", busnum, devnum);
+		snprintf(item, sizeof(item), "%s%u:%u", n_done ? "," : "", busnum, devnum);
 		strcat(value, item);
 		done[n_done++] = ids[i];
 		r = answer_add_device(out, path);
@@ -76,7 +78,7 @@ static int usb_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
 	if (r == 0 && n_done)
 		r = answer_set_env(out, p->env_name, value);
 out:
-	dp_matches_clear(&now);
+	hostdev_dp_matches_unref(now);
 	free(value);
 	free(done);
 	return r;

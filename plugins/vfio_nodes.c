@@ -6,6 +6,7 @@
  * and its cdev /dev/vfio/devices/vfioN. Existence is checked under the context's /dev root; the
  * answer names the host's /dev paths, which is what the container runtime opens.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
 #include "plugin.h"
 
 static bool is_vfio_cdev(const char *entry)
@@ -22,29 +22,32 @@ static bool is_vfio_cdev(const char *entry)
 }
 
 /*
- * The "vfioN" entry of <sysfs>/@sysfs_dir/vfio-dev into @buf: 1, or 0 when there is none (no
- * iommufd for the device), or the negative errno of a directory that cannot be read (EMFILE...):
- * an answer without the iommufd nodes would be wrong, not smaller.
+ * The "vfioN" entry of <sysfs>/@sysfs_dir/vfio-dev into @buf (the first by name should there be
+ * several): 1, or 0 when there is none (no iommufd for the device), or the negative errno of a
+ * directory that cannot be read (EMFILE...): an answer without the iommufd nodes would be wrong,
+ * not smaller.
  */
 static int vfio_cdev(const struct plugin *p, const char *sysfs_dir, char *buf, size_t size)
 {
-	struct strv entries = {0};
-	char path[PATH_MAX];
-	int found = 0, r;
+	char path[PATH_MAX], first[NAME_MAX + 1] = "";
+	struct dirent *de;
+	DIR *dir;
 
 	if (snprintf(path, sizeof(path), "%s/%s/vfio-dev",
 		     hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_SYSFS),
 		     sysfs_dir) >= (int)sizeof(path))
 		return 0;
-	r = sysfs_list_dir(AT_FDCWD, path, is_vfio_cdev, &entries);
-	if (r < 0 && r != -ENOENT && r != -ENOTDIR)
-		return r;
-	if (r == 0 && entries.count && strlen(entries.items[0]) < size) {
-		snprintf(buf, size, "%s", entries.items[0]);
-		found = 1;
-	}
-	strv_clear(&entries);
-	return found;
+	dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	while ((de = readdir(dir)))
+		if (is_vfio_cdev(de->d_name) && (!*first || strcmp(de->d_name, first) < 0))
+			snprintf(first, sizeof(first), "%s", de->d_name);
+	closedir(dir);
+	if (!*first || strlen(first) >= size)
+		return 0;
+	snprintf(buf, size, "%s", first);
+	return 1;
 }
 
 int vfio_add_nodes(const struct plugin *p, const char *what, const char *sysfs_dir, int group,

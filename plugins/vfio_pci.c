@@ -16,13 +16,15 @@
 
 #define VFIO_DRIVER "vfio-pci"
 
-static bool vfio_pci_healthy(const struct plugin *p, const struct dp_match *m)
+static bool vfio_pci_healthy(const struct plugin *p, const hostdev_dp_matches *m, size_t i)
 {
+	const char *driver = hostdev_dp_matches_get_driver(m, i);
+	int group = hostdev_dp_matches_get_iommu_group(m, i);
 	char rel[32];
 
-	if (!m->driver || strcmp(m->driver, VFIO_DRIVER) != 0 || m->iommu_group < 0)
+	if (!driver || strcmp(driver, VFIO_DRIVER) != 0 || group < 0)
 		return false;
-	snprintf(rel, sizeof(rel), "vfio/%d", m->iommu_group);
+	snprintf(rel, sizeof(rel), "vfio/%d", group);
 	return plugin_dev_exists(p, rel);
 }
 

@@ -109,6 +109,23 @@ int hostdev_ctx_get_log_priority(const hostdev_ctx *ctx);
  */
 const char *hostdev_ctx_get_error(const hostdev_ctx *ctx);
 
+/**
+ * For code built on the library (the built-in device plugins, a program's own plugins) that
+ * reports the way the library does: record @message as that of a failing call on @ctx, what
+ * hostdev_ctx_get_error() then gives (on the calling thread, as the loop rules of deviceplugin.h
+ * say; cut to 1023 bytes), and log it at HOSTDEV_LOG_DEBUG. Returns @err (a negative errno), so
+ * that `return hostdev_ctx_set_error(ctx, -EINVAL, message)` works; NULL @ctx records nothing.
+ * The message is taken as it is (no format: public functions take no varargs, docs/abi.md).
+ * Since HOSTDEV_1.3.
+ */
+int hostdev_ctx_set_error(hostdev_ctx *ctx, int err, const char *message);
+
+/**
+ * Log @message through the log callback of @ctx at @priority (enum hostdev_log_priority), when
+ * the context's log priority lets it through. NULL-safe. Since HOSTDEV_1.3.
+ */
+void hostdev_ctx_log(hostdev_ctx *ctx, int priority, const char *message);
+
 /** Library version string, e.g. "0.1.0". */
 const char *hostdev_version(void);
 

@@ -403,6 +403,80 @@ enum hostdev_dp_format {
 int hostdev_dp_resources_permitted_host_devices(const hostdev_dp_resources *resources, int format,
 						char **out);
 
+/* ---------------------------------------------------------------------------------------------- */
+/* Entries and matches, for plugins built on a config (since HOSTDEV_1.3) */
+
+/** Number of entries (items of "resources") of @config, in the order written. */
+size_t hostdev_dp_config_get_count(const hostdev_dp_config *config);
+/** enum hostdev_dp_kind of entry @i of @config; -1 when @i is out of range. */
+int hostdev_dp_config_get_kind(const hostdev_dp_config *config, size_t i);
+/**
+ * The "sriovEnv" of PCI entry @i (owned by @config): NULL when the entry asks for no
+ * PCIDEVICE_<PREFIX>_<NAME> variables (or @i is out of range), "" for the resource's own domain
+ * as the prefix, else the prefix given.
+ */
+const char *hostdev_dp_config_get_sriov_env_prefix(const hostdev_dp_config *config, size_t i);
+
+/** The config @resources were resolved from (borrowed: take a reference to keep it). */
+hostdev_dp_config *hostdev_dp_resources_get_config(const hostdev_dp_resources *resources);
+/** The entry of the config resource @i comes from; (size_t)-1 when @i is out of range. */
+size_t hostdev_dp_resources_get_entry(const hostdev_dp_resources *resources, size_t i);
+
+/**
+ * The devices an entry of a config selects on a host at one moment, with what a plugin needs of
+ * each: the id the kubelet sees, the resource it belongs to, NUMA node, IOMMU group, parent,
+ * driver, USB bus position. Immutable: references may be taken and dropped from any thread.
+ */
+typedef struct hostdev_dp_matches hostdev_dp_matches;
+
+/**
+ * What entry @entry of @config selects on the host of @ctx now, exactly as
+ * hostdev_dp_resources_resolve() would give it: a device that an earlier entry of the same kind
+ * selects is left out. With @resource_name, only the devices of that resource (a pooled or
+ * per-device entry gives several); NULL: all. On success *@out holds a new reference. Returns 0,
+ * -EINVAL (no config, or @entry out of range), -ENOMEM, or an enumeration error.
+ */
+int hostdev_dp_config_match(hostdev_ctx *ctx, const hostdev_dp_config *config, size_t entry,
+			    const char *resource_name, hostdev_dp_matches **out);
+/** Take a reference; returns @matches (NULL-safe). */
+hostdev_dp_matches *hostdev_dp_matches_ref(hostdev_dp_matches *matches);
+/** Drop a reference, the last one frees; NULL-safe, always returns NULL. */
+hostdev_dp_matches *hostdev_dp_matches_unref(hostdev_dp_matches *matches);
+/** Number of devices, in the order of the enumeration (NULL-safe: 0). */
+size_t hostdev_dp_matches_get_count(const hostdev_dp_matches *matches);
+/** Index of the first device with id @id, or -1. Constant time. */
+long hostdev_dp_matches_find(const hostdev_dp_matches *matches, const char *id);
+/* Fields of device @i (owned by @matches); NULL / -1 / 0 when @i is out of range. */
+/** The Kubernetes device id: PCI address, USB stable identity or mdev UUID. */
+const char *hostdev_dp_matches_get_id(const hostdev_dp_matches *matches, size_t i);
+/** The resource the device belongs to under its entry's naming. */
+const char *hostdev_dp_matches_get_resource_name(const hostdev_dp_matches *matches, size_t i);
+/** NUMA node, -1 for none. */
+int hostdev_dp_matches_get_numa_node(const hostdev_dp_matches *matches, size_t i);
+/** IOMMU group (PCI and mdev), -1 for none. */
+int hostdev_dp_matches_get_iommu_group(const hostdev_dp_matches *matches, size_t i);
+/** The address of a VF's PF, or an mdev's parent device; NULL for none. */
+const char *hostdev_dp_matches_get_parent(const hostdev_dp_matches *matches, size_t i);
+/** PCI: the bound driver, NULL for none. */
+const char *hostdev_dp_matches_get_driver(const hostdev_dp_matches *matches, size_t i);
+/** USB: the bus number and device number now (the node /dev/bus/usb/BBB/DDD); 0 for others. */
+unsigned int hostdev_dp_matches_get_usb_busnum(const hostdev_dp_matches *matches, size_t i);
+unsigned int hostdev_dp_matches_get_usb_devnum(const hostdev_dp_matches *matches, size_t i);
+
+/**
+ * The preferred allocation policy of the built-in plugins (docs/device-plugin.md), for a
+ * get_preferred_allocation callback: choose up to @size ids, @must_include first, then from
+ * @available by what @seen shows of each device (an id @seen does not have counts as a device
+ * without NUMA node, IOMMU group or parent): the IOMMU-group siblings of what is chosen, one NUMA
+ * node, VFs of one PF (mdevs of one parent), whole IOMMU groups, the smallest PF that can supply
+ * the rest, then the order of @available. Nothing is read from the host. Writes the chosen ids
+ * (borrowed from @available and @must_include) to @out, which has room for @size, and returns
+ * how many; -ENOMEM.
+ */
+long hostdev_dp_matches_prefer(const hostdev_dp_matches *seen, const char *const *available,
+			       size_t n_available, const char *const *must_include,
+			       size_t n_must_include, size_t size, const char **out);
+
 /**
  * A server for resource @i with the built-in plugin of its kind (vfio PCI, USB or mdev): its
  * devices follow the resource's selectors as the host changes, with health and NUMA node, and

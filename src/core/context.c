@@ -59,17 +59,9 @@ oom:
 	return -ENOMEM;
 }
 
-HOSTDEV_EXPORT hostdev_ctx *hostdev_ctx_ref(hostdev_ctx *ctx)
+/* What _unref() does when the last reference goes. */
+static void ctx_destroy(hostdev_ctx *ctx)
 {
-	if (ctx)
-		ctx->refcount++;
-	return ctx;
-}
-
-HOSTDEV_EXPORT hostdev_ctx *hostdev_ctx_unref(hostdev_ctx *ctx)
-{
-	if (!ctx || --ctx->refcount > 0)
-		return NULL;
 	/* The newest cache first: one may use an older one while it is released. */
 	while (ctx->n_caches > 0)
 		ctx_cache_drop(ctx, ctx->caches[ctx->n_caches - 1].type);
@@ -78,8 +70,9 @@ HOSTDEV_EXPORT hostdev_ctx *hostdev_ctx_unref(hostdev_ctx *ctx)
 		free(ctx->paths[i]);
 	free(ctx->node_name);
 	free(ctx);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_ctx, ctx_destroy)
 
 static struct ctx_cache *cache_find(const hostdev_ctx *ctx, const struct ctx_cache_type *type)
 {
@@ -316,6 +309,28 @@ int hostdev_error(hostdev_ctx *ctx, int err, const char *fmt, ...)
 	/* Debug only: the caller decides whether a failure is worth reporting. */
 	log_message(ctx, HOSTDEV_LOG_DEBUG, buffer);
 	return err;
+}
+
+int hostdev_flags_error(hostdev_ctx *ctx, unsigned int unknown, const char *fmt, ...)
+{
+	char what[HOSTDEV_ERROR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return hostdev_error(ctx, -EINVAL, "%s flags 0x%x", what, unknown);
+}
+
+/* The same two for code built on the public API (plugins/), which takes no varargs. */
+HOSTDEV_EXPORT void hostdev_ctx_log(hostdev_ctx *ctx, int priority, const char *message)
+{
+	hostdev_log(ctx, priority, "%s", message ? message : "");
+}
+
+HOSTDEV_EXPORT int hostdev_ctx_set_error(hostdev_ctx *ctx, int err, const char *message)
+{
+	return hostdev_error(ctx, err, "%s", message ? message : "");
 }
 
 void hostdev_clear_error(hostdev_ctx *ctx)

@@ -20,6 +20,41 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * The reference counting of an object kind: HOSTDEV_DEFINE_REF_UNREF(hostdev_x, destroy) defines
+ * the exported hostdev_x *hostdev_x_ref(hostdev_x *) and hostdev_x_unref(), for a struct with an
+ * `int refcount` member set to 1 when it is made. _ref() returns its argument; _unref() returns
+ * NULL and calls @destroy(object) when the last reference goes; both are NULL-safe. The ATOMIC
+ * form counts with atomic operations, for objects whose references threads take and drop
+ * concurrently (immutable ones, shared between a loop and its worker).
+ */
+#define HOSTDEV_DEFINE_REF_UNREF(type, destroy)                                                    \
+	HOSTDEV_EXPORT type *type##_ref(type *object)                                              \
+	{                                                                                          \
+		if (object)                                                                        \
+			object->refcount++;                                                        \
+		return object;                                                                     \
+	}                                                                                          \
+	HOSTDEV_EXPORT type *type##_unref(type *object)                                            \
+	{                                                                                          \
+		if (object && --object->refcount <= 0)                                             \
+			destroy(object);                                                           \
+		return NULL;                                                                       \
+	}
+#define HOSTDEV_DEFINE_ATOMIC_REF_UNREF(type, destroy)                                             \
+	HOSTDEV_EXPORT type *type##_ref(type *object)                                              \
+	{                                                                                          \
+		if (object)                                                                        \
+			__atomic_add_fetch(&object->refcount, 1, __ATOMIC_RELAXED);                \
+		return object;                                                                     \
+	}                                                                                          \
+	HOSTDEV_EXPORT type *type##_unref(type *object)                                            \
+	{                                                                                          \
+		if (object && __atomic_sub_fetch(&object->refcount, 1, __ATOMIC_ACQ_REL) <= 0)     \
+			destroy(object);                                                           \
+		return NULL;                                                                       \
+	}
+
 /* Number of enum hostdev_path members; grows with the public enum. */
 #define HOSTDEV_PATH_COUNT 9
 
@@ -109,6 +144,21 @@ struct ctx_error_redirect {
 void ctx_error_redirect_begin(const hostdev_ctx *ctx, char *buffer,
 			      struct ctx_error_redirect *saved);
 void ctx_error_redirect_end(const struct ctx_error_redirect *saved);
+/*
+ * Make the calling function fail with -EINVAL when @flags has bits outside @known, naming them:
+ * CHECK_FLAGS(ctx, flags, HOSTDEV_BIND_GROUP | HOSTDEV_BIND_FORCE, "unknown bind") records
+ * "unknown bind flags 0x80". The message before " flags" is a printf format with its arguments
+ * ("%s: unknown JSON", address).
+ */
+#define CHECK_FLAGS(ctx, flags, known, ...)                                                        \
+	do {                                                                                       \
+		unsigned int unknown_flags_ = (unsigned int)(flags) & ~(unsigned int)(known);      \
+		if (unknown_flags_)                                                                \
+			return hostdev_flags_error(ctx, unknown_flags_, __VA_ARGS__);              \
+	} while (0)
+/* context.c: CHECK_FLAGS()'s error, -EINVAL with "<@fmt...> flags 0x<@unknown>". */
+int hostdev_flags_error(hostdev_ctx *ctx, unsigned int unknown, const char *fmt, ...)
+    HOSTDEV_PRINTF(3, 4);
 #define log_debug(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_DEBUG, __VA_ARGS__)
 #define log_info(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_INFO, __VA_ARGS__)
 #define log_warn(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_WARNING, __VA_ARGS__)

@@ -46,30 +46,23 @@ HOSTDEV_EXPORT int hostdev_dp_devices_new(hostdev_dp_devices **out)
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_dp_devices *hostdev_dp_devices_ref(hostdev_dp_devices *devices)
-{
-	if (devices)
-		__atomic_add_fetch(&devices->refcount, 1, __ATOMIC_RELAXED);
-	return devices;
-}
-
 /* The name of HOSTDEV_1, kept: the ABI is add-only. */
 HOSTDEV_EXPORT hostdev_dp_devices *hostdev_dp_devices_free(hostdev_dp_devices *devices)
 {
 	return hostdev_dp_devices_unref(devices);
 }
 
-HOSTDEV_EXPORT hostdev_dp_devices *hostdev_dp_devices_unref(hostdev_dp_devices *devices)
+/* What _unref() does when the last reference goes. */
+static void dp_devices_destroy(hostdev_dp_devices *devices)
 {
-	if (!devices || __atomic_sub_fetch(&devices->refcount, 1, __ATOMIC_ACQ_REL) > 0)
-		return NULL;
 	for (size_t i = 0; i < devices->count; i++)
 		free(devices->items[i].id);
 	free(devices->items);
 	dp_strmap_clear(&devices->index);
 	free(devices);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_ATOMIC_REF_UNREF(hostdev_dp_devices, dp_devices_destroy)
 
 ptrdiff_t dp_devices_find(const hostdev_dp_devices *devices, const char *id)
 {

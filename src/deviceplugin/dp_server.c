@@ -141,9 +141,9 @@ static int check_args(hostdev_ctx *ctx, const char *resource_name,
 				     "resource %s: plugin ops without a version: set .version = "
 				     "HOSTDEV_DP_PLUGIN_OPS_VERSION",
 				     resource_name);
-	if (ops && ops->version >= 2 && (ops->flags & ~HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP))
-		return hostdev_error(ctx, -EINVAL, "resource %s: unknown plugin flags 0x%x",
-				     resource_name, ops->flags & ~HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP);
+	if (ops && ops->version >= 2)
+		CHECK_FLAGS(ctx, ops->flags, HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP,
+			    "resource %s: unknown plugin", resource_name);
 	if (opts->version == 0)
 		return hostdev_error(ctx, -EINVAL,
 				     "resource %s: server options without a version: initialise "

@@ -386,23 +386,16 @@ HOSTDEV_EXPORT int hostdev_mdev_types_read(hostdev_ctx *ctx, const char *parent,
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_mdev_types *hostdev_mdev_types_ref(hostdev_mdev_types *types)
+/* What _unref() does when the last reference goes. */
+static void mdev_types_destroy(hostdev_mdev_types *types)
 {
-	if (types)
-		types->refcount++;
-	return types;
-}
-
-HOSTDEV_EXPORT hostdev_mdev_types *hostdev_mdev_types_unref(hostdev_mdev_types *types)
-{
-	if (!types || --types->refcount > 0)
-		return NULL;
 	for (size_t i = 0; i < types->count; i++)
 		type_entry_clear(&types->items[i]);
 	free(types->items);
 	free(types);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_mdev_types, mdev_types_destroy)
 
 HOSTDEV_EXPORT size_t hostdev_mdev_types_get_count(const hostdev_mdev_types *types)
 {
@@ -555,23 +548,16 @@ HOSTDEV_EXPORT int hostdev_mdev_list_read(hostdev_ctx *ctx, hostdev_mdev_list **
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_mdev_list *hostdev_mdev_list_ref(hostdev_mdev_list *list)
+/* What _unref() does when the last reference goes. */
+static void mdev_list_destroy(hostdev_mdev_list *list)
 {
-	if (list)
-		list->refcount++;
-	return list;
-}
-
-HOSTDEV_EXPORT hostdev_mdev_list *hostdev_mdev_list_unref(hostdev_mdev_list *list)
-{
-	if (!list || --list->refcount > 0)
-		return NULL;
 	for (size_t i = 0; i < list->count; i++)
 		mdev_entry_clear(&list->items[i]);
 	free(list->items);
 	free(list);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_mdev_list, mdev_list_destroy)
 
 HOSTDEV_EXPORT size_t hostdev_mdev_list_get_count(const hostdev_mdev_list *list)
 {

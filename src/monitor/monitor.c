@@ -97,13 +97,6 @@ HOSTDEV_EXPORT int hostdev_monitor_new(hostdev_ctx *ctx, hostdev_monitor **out)
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_monitor *hostdev_monitor_ref(hostdev_monitor *m)
-{
-	if (m)
-		m->refcount++;
-	return m;
-}
-
 static void known_clear(struct known_device *k)
 {
 	free(k->name);
@@ -112,10 +105,9 @@ static void known_clear(struct known_device *k)
 	memset(k, 0, sizeof(*k));
 }
 
-HOSTDEV_EXPORT hostdev_monitor *hostdev_monitor_unref(hostdev_monitor *m)
+/* What _unref() does when the last reference goes. */
+static void monitor_destroy(hostdev_monitor *m)
 {
-	if (!m || --m->refcount > 0)
-		return NULL;
 	for (size_t i = 0; i < m->n_known; i++)
 		known_clear(&m->known[i]);
 	free(m->known);
@@ -125,8 +117,9 @@ HOSTDEV_EXPORT hostdev_monitor *hostdev_monitor_unref(hostdev_monitor *m)
 	udev_unref(m->udev);
 	hostdev_ctx_unref(m->ctx);
 	free(m);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_monitor, monitor_destroy)
 
 static int check_not_started(hostdev_monitor *m)
 {
@@ -169,7 +162,7 @@ HOSTDEV_EXPORT int hostdev_monitor_add_match_id(hostdev_monitor *m, const char *
 				     "invalid id match '%s': expected VENDOR:PRODUCT in hex, e.g. "
 				     "0951:1666, 8086: or :10d3",
 				     spec ? spec : "(null)");
-	grown = realloc(m->ids, (m->n_ids + 1) * sizeof(*grown));
+	grown = dp_array_grow(m->ids, m->n_ids, sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	m->ids = grown;
@@ -197,7 +190,7 @@ HOSTDEV_EXPORT int hostdev_monitor_add_match_class(hostdev_monitor *m, const cha
 	if (*end)
 		goto bad;
 	f.digits = (int)len;
-	grown = realloc(m->classes, (m->n_classes + 1) * sizeof(*grown));
+	grown = dp_array_grow(m->classes, m->n_classes, sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	m->classes = grown;
@@ -276,7 +269,7 @@ static struct known_device *known_add(hostdev_monitor *m, unsigned int subsystem
 {
 	struct known_device *grown, *k;
 
-	grown = realloc(m->known, (m->n_known + 1) * sizeof(*grown));
+	grown = dp_array_grow(m->known, m->n_known, sizeof(*grown));
 	if (!grown)
 		return NULL;
 	m->known = grown;
@@ -688,9 +681,7 @@ HOSTDEV_EXPORT int hostdev_monitor_start(hostdev_monitor *m, unsigned int flags)
 
 	if (!m)
 		return -EINVAL;
-	if (flags & ~known_flags)
-		return hostdev_error(m->ctx, -EINVAL, "unknown monitor flags 0x%x",
-				     flags & ~known_flags);
+	CHECK_FLAGS(m->ctx, flags, known_flags, "unknown monitor");
 	if ((flags & HOSTDEV_MONITOR_SOURCE_KERNEL) && (flags & HOSTDEV_MONITOR_SOURCE_UDEV))
 		return hostdev_error(m->ctx, -EINVAL,
 				     "choose one event source: kernel or udev, not both");

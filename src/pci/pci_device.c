@@ -237,13 +237,6 @@ HOSTDEV_EXPORT int hostdev_pci_device_new(hostdev_ctx *ctx, const char *address,
 	return r;
 }
 
-HOSTDEV_EXPORT hostdev_pci_device *hostdev_pci_device_ref(hostdev_pci_device *dev)
-{
-	if (dev)
-		dev->refcount++;
-	return dev;
-}
-
 /*
  * The parts read on first use are filled by their own files (pci_sriov.c, pci_mdev_types.c,
  * pci_mdevs.c), which call into this one; freeing them is here, with the rest of the device, so
@@ -291,10 +284,9 @@ void pci_device_free_mdev_types(hostdev_pci_device *dev)
 	pci_device_free_mdevs(dev);
 }
 
-HOSTDEV_EXPORT hostdev_pci_device *hostdev_pci_device_unref(hostdev_pci_device *dev)
+/* What _unref() does when the last reference goes. */
+static void pci_device_destroy(hostdev_pci_device *dev)
 {
-	if (!dev || --dev->refcount > 0)
-		return NULL;
 	free(dev->syspath);
 	free(dev->driver);
 	free(dev->driver_override);
@@ -319,8 +311,9 @@ HOSTDEV_EXPORT hostdev_pci_device *hostdev_pci_device_unref(hostdev_pci_device *
 	free(dev->device_resource_name);
 	hostdev_ctx_unref(dev->ctx);
 	free(dev);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_pci_device, pci_device_destroy)
 
 int pci_device_open_dir(hostdev_pci_device *dev)
 {

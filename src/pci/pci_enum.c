@@ -48,17 +48,9 @@ HOSTDEV_EXPORT int hostdev_pci_enum_new(hostdev_ctx *ctx, hostdev_pci_enum **out
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_pci_enum *hostdev_pci_enum_ref(hostdev_pci_enum *e)
+/* What _unref() does when the last reference goes. */
+static void pci_enum_destroy(hostdev_pci_enum *e)
 {
-	if (e)
-		e->refcount++;
-	return e;
-}
-
-HOSTDEV_EXPORT hostdev_pci_enum *hostdev_pci_enum_unref(hostdev_pci_enum *e)
-{
-	if (!e || --e->refcount > 0)
-		return NULL;
 	free(e->slots);
 	free(e->ids);
 	free(e->classes);
@@ -68,8 +60,9 @@ HOSTDEV_EXPORT hostdev_pci_enum *hostdev_pci_enum_unref(hostdev_pci_enum *e)
 		close(e->devices_fd);
 	hostdev_ctx_unref(e->ctx);
 	free(e);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_pci_enum, pci_enum_destroy)
 
 /* Append one element of @size bytes to a plain array. */
 static int array_append(void **array, size_t *count, const void *item, size_t size)

@@ -192,10 +192,8 @@ HOSTDEV_EXPORT int hostdev_pci_device_to_json(hostdev_pci_device *dev, unsigned 
 	if (!dev || !out)
 		return -EINVAL;
 	ctx = hostdev_pci_device_get_ctx(dev);
-	if (flags & ~(unsigned int)HOSTDEV_JSON_PRETTY)
-		return hostdev_error(ctx, -EINVAL, "%s: unknown JSON flags 0x%x",
-				     hostdev_pci_device_get_address(dev),
-				     flags & ~(unsigned int)HOSTDEV_JSON_PRETTY);
+	CHECK_FLAGS(ctx, flags, HOSTDEV_JSON_PRETTY, "%s: unknown JSON",
+		    hostdev_pci_device_get_address(dev));
 
 	root = cJSON_CreateObject();
 	if (!root)

@@ -139,3 +139,28 @@ HOSTDEV_EXPORT hostdev_dp_config *hostdev_dp_config_free(hostdev_dp_config *conf
 {
 	return hostdev_dp_config_unref(config);
 }
+
+static const struct dp_spec *entry(const hostdev_dp_config *config, size_t i)
+{
+	return config && i < config->n_specs ? &config->specs[i] : NULL;
+}
+
+HOSTDEV_EXPORT size_t hostdev_dp_config_get_count(const hostdev_dp_config *config)
+{
+	return config ? config->n_specs : 0;
+}
+
+HOSTDEV_EXPORT int hostdev_dp_config_get_kind(const hostdev_dp_config *config, size_t i)
+{
+	const struct dp_spec *spec = entry(config, i);
+
+	return spec ? (int)spec->kind : -1;
+}
+
+HOSTDEV_EXPORT const char *hostdev_dp_config_get_sriov_env_prefix(const hostdev_dp_config *config,
+								  size_t i)
+{
+	const struct dp_spec *spec = entry(config, i);
+
+	return spec && spec->kind == HOSTDEV_DP_KIND_PCI ? spec->sriov_prefix : NULL;
+}

@@ -32,7 +32,7 @@ static int add_pair(struct idset *s, int first, int second)
 	for (size_t i = 0; i < s->n_pairs; i++)
 		if (s->pairs[i].first == first && s->pairs[i].second == second)
 			return 0;
-	grown = realloc(s->pairs, (s->n_pairs + 1) * sizeof(*grown));
+	grown = dp_array_grow(s->pairs, s->n_pairs, sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	s->pairs = grown;

@@ -146,30 +146,23 @@ HOSTDEV_EXPORT int hostdev_dp_resources_resolve(hostdev_ctx *ctx, const hostdev_
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_dp_resources *hostdev_dp_resources_ref(hostdev_dp_resources *resources)
-{
-	if (resources)
-		__atomic_add_fetch(&resources->refcount, 1, __ATOMIC_RELAXED);
-	return resources;
-}
-
 /* The name of HOSTDEV_1, kept: the ABI is add-only. */
 HOSTDEV_EXPORT hostdev_dp_resources *hostdev_dp_resources_free(hostdev_dp_resources *resources)
 {
 	return hostdev_dp_resources_unref(resources);
 }
 
-HOSTDEV_EXPORT hostdev_dp_resources *hostdev_dp_resources_unref(hostdev_dp_resources *resources)
+/* What _unref() does when the last reference goes. */
+static void dp_resources_destroy(hostdev_dp_resources *resources)
 {
-	if (!resources || __atomic_sub_fetch(&resources->refcount, 1, __ATOMIC_ACQ_REL) > 0)
-		return NULL;
 	for (size_t i = 0; i < resources->count; i++)
 		resource_clear(&resources->items[i]);
 	free(resources->items);
 	dp_config_unref(resources->config);
 	free(resources);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_ATOMIC_REF_UNREF(hostdev_dp_resources, dp_resources_destroy)
 
 HOSTDEV_EXPORT size_t hostdev_dp_resources_get_count(const hostdev_dp_resources *resources)
 {
@@ -210,4 +203,18 @@ HOSTDEV_EXPORT const char *hostdev_dp_resources_get_device_id(const hostdev_dp_r
 	const struct dp_resource *r = item(resources, i);
 
 	return r && j < r->devices.count ? r->devices.items[j].id : NULL;
+}
+
+HOSTDEV_EXPORT hostdev_dp_config *
+hostdev_dp_resources_get_config(const hostdev_dp_resources *resources)
+{
+	return resources ? resources->config : NULL;
+}
+
+HOSTDEV_EXPORT size_t hostdev_dp_resources_get_entry(const hostdev_dp_resources *resources,
+						     size_t i)
+{
+	const struct dp_resource *r = item(resources, i);
+
+	return r ? r->spec_index : (size_t)-1;
 }

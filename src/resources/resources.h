@@ -7,6 +7,7 @@
 #define HOSTDEV_DP_RESOURCES_H
 
 #include "dp_match.h"
+#include "dp_prefer.h"
 
 struct dp_resource {
 	char *name;

@@ -240,23 +240,16 @@ HOSTDEV_EXPORT int hostdev_sriov_pf_new(hostdev_ctx *ctx, const char *address,
 	return read_pf(ctx, address, out);
 }
 
-HOSTDEV_EXPORT hostdev_sriov_pf *hostdev_sriov_pf_ref(hostdev_sriov_pf *pf)
+/* What _unref() does when the last reference goes. */
+static void sriov_pf_destroy(hostdev_sriov_pf *pf)
 {
-	if (pf)
-		pf->refcount++;
-	return pf;
-}
-
-HOSTDEV_EXPORT hostdev_sriov_pf *hostdev_sriov_pf_unref(hostdev_sriov_pf *pf)
-{
-	if (!pf || --pf->refcount > 0)
-		return NULL;
 	free_vfs(pf->vfs, pf->vf_count);
 	free(pf->driver);
 	hostdev_ctx_unref(pf->ctx);
 	free(pf);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_sriov_pf, sriov_pf_destroy)
 
 #define PF_GETTER(type, name, expr, fallback)                                                      \
 	HOSTDEV_EXPORT type hostdev_sriov_pf_##name(const hostdev_sriov_pf *pf)                    \
@@ -769,9 +762,7 @@ HOSTDEV_EXPORT int hostdev_sriov_set_num_vfs(hostdev_ctx *ctx, const char *addre
 
 	if (!ctx)
 		return -EINVAL;
-	if (flags & ~(unsigned int)HOSTDEV_SRIOV_FORCE)
-		return hostdev_error(ctx, -EINVAL, "unknown SR-IOV flags 0x%x",
-				     flags & ~(unsigned int)HOSTDEV_SRIOV_FORCE);
+	CHECK_FLAGS(ctx, flags, HOSTDEV_SRIOV_FORCE, "unknown SR-IOV");
 	r = pci_address_parse_or_explain(ctx, NULL, address, &addr, NULL);
 	if (r < 0)
 		return r;

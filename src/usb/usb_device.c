@@ -440,17 +440,9 @@ HOSTDEV_EXPORT int hostdev_usb_device_new(hostdev_ctx *ctx, const char *name,
 	return r;
 }
 
-HOSTDEV_EXPORT hostdev_usb_device *hostdev_usb_device_ref(hostdev_usb_device *dev)
+/* What _unref() does when the last reference goes. */
+static void usb_device_destroy(hostdev_usb_device *dev)
 {
-	if (dev)
-		dev->refcount++;
-	return dev;
-}
-
-HOSTDEV_EXPORT hostdev_usb_device *hostdev_usb_device_unref(hostdev_usb_device *dev)
-{
-	if (!dev || --dev->refcount > 0)
-		return NULL;
 	free(dev->name);
 	free(dev->port_path);
 	free(dev->manufacturer);
@@ -472,8 +464,9 @@ HOSTDEV_EXPORT hostdev_usb_device *hostdev_usb_device_unref(hostdev_usb_device *
 	free(dev->serial_resource_name);
 	hostdev_ctx_unref(dev->ctx);
 	free(dev);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_usb_device, usb_device_destroy)
 
 HOSTDEV_EXPORT hostdev_ctx *hostdev_usb_device_get_ctx(hostdev_usb_device *dev)
 {

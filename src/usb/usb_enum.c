@@ -50,9 +50,7 @@ HOSTDEV_EXPORT int hostdev_usb_enum_new(hostdev_ctx *ctx, unsigned int flags,
 
 	if (!ctx || !out)
 		return -EINVAL;
-	if (flags & ~(unsigned int)HOSTDEV_USB_ENUM_HUBS)
-		return hostdev_error(ctx, -EINVAL, "unknown USB enumerator flags 0x%x",
-				     flags & ~(unsigned int)HOSTDEV_USB_ENUM_HUBS);
+	CHECK_FLAGS(ctx, flags, HOSTDEV_USB_ENUM_HUBS, "unknown USB enumerator");
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
@@ -64,17 +62,9 @@ HOSTDEV_EXPORT int hostdev_usb_enum_new(hostdev_ctx *ctx, unsigned int flags,
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_usb_enum *hostdev_usb_enum_ref(hostdev_usb_enum *e)
+/* What _unref() does when the last reference goes. */
+static void usb_enum_destroy(hostdev_usb_enum *e)
 {
-	if (e)
-		e->refcount++;
-	return e;
-}
-
-HOSTDEV_EXPORT hostdev_usb_enum *hostdev_usb_enum_unref(hostdev_usb_enum *e)
-{
-	if (!e || --e->refcount > 0)
-		return NULL;
 	free(e->ids);
 	for (size_t i = 0; i < e->n_ports; i++)
 		free(e->ports[i].path);
@@ -85,8 +75,9 @@ HOSTDEV_EXPORT hostdev_usb_enum *hostdev_usb_enum_unref(hostdev_usb_enum *e)
 		close(e->devices_fd);
 	hostdev_ctx_unref(e->ctx);
 	free(e);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_usb_enum, usb_enum_destroy)
 
 static int check_not_started(hostdev_usb_enum *e)
 {
@@ -151,7 +142,7 @@ HOSTDEV_EXPORT int hostdev_usb_enum_add_id_filter(hostdev_usb_enum *e, const cha
 				     "invalid USB id filter '%s': expected VENDOR:PRODUCT in hex "
 				     "(lsusb -d syntax), e.g. 0951:1666, 0951: or :1666",
 				     spec ? spec : "(null)");
-	grown = realloc(e->ids, (e->n_ids + 1) * sizeof(*grown));
+	grown = dp_array_grow(e->ids, e->n_ids, sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	e->ids = grown;
@@ -200,7 +191,7 @@ HOSTDEV_EXPORT int hostdev_usb_enum_add_port_filter(hostdev_usb_enum *e, const c
 				     "device below port 2-1",
 				     port_path ? port_path : "(null)");
 	}
-	grown = realloc(e->ports, (e->n_ports + 1) * sizeof(*grown));
+	grown = dp_array_grow(e->ports, e->n_ports, sizeof(*grown));
 	if (!grown) {
 		free(f.path);
 		return -ENOMEM;

@@ -102,10 +102,8 @@ HOSTDEV_EXPORT int hostdev_usb_device_to_json(hostdev_usb_device *dev, unsigned 
 	if (!dev || !out)
 		return -EINVAL;
 	ctx = hostdev_usb_device_get_ctx(dev);
-	if (flags & ~(unsigned int)HOSTDEV_JSON_PRETTY)
-		return hostdev_error(ctx, -EINVAL, "USB device %s: unknown JSON flags 0x%x",
-				     hostdev_usb_device_get_name(dev),
-				     flags & ~(unsigned int)HOSTDEV_JSON_PRETTY);
+	CHECK_FLAGS(ctx, flags, HOSTDEV_JSON_PRETTY, "USB device %s: unknown JSON",
+		    hostdev_usb_device_get_name(dev));
 	root = cJSON_CreateObject();
 	if (!root)
 		goto oom;

@@ -646,10 +646,7 @@ HOSTDEV_EXPORT int hostdev_vfio_bind_set(hostdev_ctx *ctx, const char *const *ad
 
 	if (!ctx)
 		return -EINVAL;
-	if (flags & ~(unsigned int)(HOSTDEV_BIND_GROUP | HOSTDEV_BIND_FORCE))
-		return hostdev_error(ctx, -EINVAL, "unknown bind flags 0x%x",
-				     flags &
-					 ~(unsigned int)(HOSTDEV_BIND_GROUP | HOSTDEV_BIND_FORCE));
+	CHECK_FLAGS(ctx, flags, HOSTDEV_BIND_GROUP | HOSTDEV_BIND_FORCE, "unknown bind");
 	if (count && !addresses)
 		return hostdev_error(ctx, -EINVAL, "no addresses given");
 	r = vfio_options_get(ctx, opts, &o);

@@ -133,22 +133,15 @@ HOSTDEV_EXPORT int hostdev_vfio_journal_read(hostdev_ctx *ctx, hostdev_vfio_jour
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_vfio_journal *hostdev_vfio_journal_ref(hostdev_vfio_journal *journal)
+/* What _unref() does when the last reference goes. */
+static void vfio_journal_destroy(hostdev_vfio_journal *journal)
 {
-	if (journal)
-		journal->refcount++;
-	return journal;
-}
-
-HOSTDEV_EXPORT hostdev_vfio_journal *hostdev_vfio_journal_unref(hostdev_vfio_journal *journal)
-{
-	if (!journal || --journal->refcount > 0)
-		return NULL;
 	vfio_journal_data_clear(&journal->data);
 	free(journal->path);
 	free(journal);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_vfio_journal, vfio_journal_destroy)
 
 HOSTDEV_EXPORT const char *hostdev_vfio_journal_get_path(const hostdev_vfio_journal *journal)
 {

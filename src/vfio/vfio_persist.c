@@ -241,8 +241,7 @@ HOSTDEV_EXPORT int hostdev_vfio_persist_add(hostdev_ctx *ctx, const char *addres
 
 	if (!ctx)
 		return -EINVAL;
-	if (flags & ~known)
-		return hostdev_error(ctx, -EINVAL, "unknown flags 0x%x", flags & ~known);
+	CHECK_FLAGS(ctx, flags, known, "unknown");
 	r = hostdev_pci_device_new(ctx, address, &dev);
 	if (r < 0)
 		return r;
@@ -336,22 +335,15 @@ HOSTDEV_EXPORT int hostdev_vfio_persist_remove(hostdev_ctx *ctx, const char *add
 	return r;
 }
 
-HOSTDEV_EXPORT hostdev_vfio_persist *hostdev_vfio_persist_ref(hostdev_vfio_persist *list)
+/* What _unref() does when the last reference goes. */
+static void vfio_persist_destroy(hostdev_vfio_persist *list)
 {
-	if (list)
-		list->refcount++;
-	return list;
-}
-
-HOSTDEV_EXPORT hostdev_vfio_persist *hostdev_vfio_persist_unref(hostdev_vfio_persist *list)
-{
-	if (!list || --list->refcount > 0)
-		return NULL;
 	free(list->entries);
 	free(list->path);
 	free(list);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_vfio_persist, vfio_persist_destroy)
 
 HOSTDEV_EXPORT const char *hostdev_vfio_persist_get_path(const hostdev_vfio_persist *list)
 {

@@ -52,7 +52,7 @@ static const char iommu_remedy[] =
 static int add_check(hostdev_vfio_report *r, const char *id, const char *title, int status,
 		     const char *message, const char *remedy)
 {
-	struct check *c, *checks = realloc(r->checks, (r->ncheck + 1) * sizeof(*checks));
+	struct check *c, *checks = dp_array_grow(r->checks, r->ncheck, sizeof(*checks));
 
 	if (!checks)
 		return -ENOMEM;
@@ -477,9 +477,7 @@ HOSTDEV_EXPORT int hostdev_vfio_check(hostdev_ctx *ctx, const char *const *addre
 
 	if (!ctx || !out)
 		return -EINVAL;
-	if (flags & ~(unsigned int)HOSTDEV_CHECK_HOST_ONLY)
-		return hostdev_error(ctx, -EINVAL, "unknown check flags 0x%x",
-				     flags & ~(unsigned int)HOSTDEV_CHECK_HOST_ONLY);
+	CHECK_FLAGS(ctx, flags, HOSTDEV_CHECK_HOST_ONLY, "unknown check");
 	if (count && !addresses)
 		return hostdev_error(ctx, -EINVAL, "no addresses given");
 	for (size_t i = 0; i < count; i++) {
@@ -515,17 +513,9 @@ HOSTDEV_EXPORT int hostdev_vfio_check(hostdev_ctx *ctx, const char *const *addre
 	return 0;
 }
 
-HOSTDEV_EXPORT hostdev_vfio_report *hostdev_vfio_report_ref(hostdev_vfio_report *report)
+/* What _unref() does when the last reference goes. */
+static void vfio_report_destroy(hostdev_vfio_report *report)
 {
-	if (report)
-		report->refcount++;
-	return report;
-}
-
-HOSTDEV_EXPORT hostdev_vfio_report *hostdev_vfio_report_unref(hostdev_vfio_report *report)
-{
-	if (!report || --report->refcount > 0)
-		return NULL;
 	for (size_t i = 0; i < report->ncheck; i++) {
 		free(report->checks[i].id);
 		free(report->checks[i].title);
@@ -539,8 +529,9 @@ HOSTDEV_EXPORT hostdev_vfio_report *hostdev_vfio_report_unref(hostdev_vfio_repor
 	free(report->checks);
 	free(report->devices);
 	free(report);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_vfio_report, vfio_report_destroy)
 
 HOSTDEV_EXPORT int hostdev_vfio_report_get_status(const hostdev_vfio_report *report)
 {

@@ -452,8 +452,7 @@ HOSTDEV_EXPORT int hostdev_vfio_restore_with_result(hostdev_ctx *ctx, const char
 		*out = NULL;
 	if (!ctx)
 		return -EINVAL;
-	if (flags & ~known)
-		return hostdev_error(ctx, -EINVAL, "unknown restore flags 0x%x", flags & ~known);
+	CHECK_FLAGS(ctx, flags, known, "unknown restore");
 	if (count && !addresses)
 		return hostdev_error(ctx, -EINVAL, "no addresses given");
 	if (count && (flags & HOSTDEV_RESTORE_ALL))

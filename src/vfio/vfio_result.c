@@ -95,25 +95,18 @@ void vfio_result_set_has_record(hostdev_vfio_result *result, size_t index, bool 
 		result->entries[index].has_record = has_record;
 }
 
-HOSTDEV_EXPORT hostdev_vfio_result *hostdev_vfio_result_ref(hostdev_vfio_result *result)
+/* What _unref() does when the last reference goes. */
+static void vfio_result_destroy(hostdev_vfio_result *result)
 {
-	if (result)
-		result->refcount++;
-	return result;
-}
-
-HOSTDEV_EXPORT hostdev_vfio_result *hostdev_vfio_result_unref(hostdev_vfio_result *result)
-{
-	if (!result || --result->refcount > 0)
-		return NULL;
 	for (size_t i = 0; i < result->count; i++) {
 		free(result->entries[i].driver);
 		free(result->entries[i].message);
 	}
 	free(result->entries);
 	free(result);
-	return NULL;
 }
+
+HOSTDEV_DEFINE_REF_UNREF(hostdev_vfio_result, vfio_result_destroy)
 
 HOSTDEV_EXPORT size_t hostdev_vfio_result_get_count(const hostdev_vfio_result *result)
 {

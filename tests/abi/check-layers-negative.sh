@@ -63,6 +63,11 @@ add_include examples/cli/main.c '#include "vfio/vfio.h"'
 expect_failure "the CLI includes a library header" "examples/ uses the public headers of include/ only"
 
 fresh_copy
+add_include plugins/plugin.c '#include "resources/resources.h"'
+expect_failure "a built-in plugin reads the config's internals" \
+	"plugins may not include resources"
+
+fresh_copy
 add_include bindings/hostdev.i '#include "../src/core/core.h"'
 expect_failure "a binding reaches into src/ by a relative path" \
 	"bindings/ uses the public headers of include/ only"

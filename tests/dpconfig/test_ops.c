@@ -18,6 +18,7 @@
 #include "deviceplugin/deviceplugin.h"
 #include "dp_tree.h"
 #include "plugin_ops.h"
+#include "resources/dp_config.h"
 
 struct fixture {
 	struct fakeroot *root;

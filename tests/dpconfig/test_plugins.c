@@ -20,6 +20,7 @@
 
 #include "dp_tree.h"
 #include "plugin.h"
+#include "resources/dp_config.h"
 
 struct fixture {
 	struct fakeroot *root;

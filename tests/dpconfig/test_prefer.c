@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The preferred allocation policy (plugins/prefer.c) as a pure function: must-include ids first,
- * one NUMA node, IOMMU-group siblings together, VFs of one PF together, the smallest PF that fits.
+ * The preferred allocation policy (src/resources/dp_prefer.c) as a pure function: must-include ids
+ * first, one NUMA node, IOMMU-group siblings together, VFs of one PF together, the smallest PF that
+ * fits.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "plugin.h"
+#include "resources/dp_prefer.h"
 
 #define MAXC 32
 

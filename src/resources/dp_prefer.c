@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The preferred allocation policy (plugin.h, prefer_select()): a pure function of the candidates,
- * so that every rule is tested on its own (tests/dpconfig/test_prefer.c).
+ * The preferred allocation policy (dp_prefer.h, prefer_select()): a pure function of the
+ * candidates, so that every rule is tested on its own (tests/dpconfig/test_prefer.c).
  *
  * Why these rules: an IOMMU group is the unit vfio isolates, and a group can only be opened by one
  * VM, so splitting a group across pods makes the second one fail; devices on the NUMA node of the
@@ -30,7 +30,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "plugin.h"
+#include "dp_prefer.h"
 
 /* Keys of a candidate for the counts below: small indexes, -1 for none. */
 struct keys {
