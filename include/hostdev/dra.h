@@ -96,9 +96,10 @@ int hostdev_dra_request_set_error(hostdev_dra_request *req, const char *message)
 
 /**
  * Complete a deferred request (any thread; takes the loop's lock for a moment). The answer is
- * what was added, or the error set. @req is freed: do not use it afterwards. Returns 0, or
- * -EINVAL for NULL or a request that is not deferred (a callback that did not return
- * HOSTDEV_DRA_DEFERRED must not call it).
+ * what was added, or the error set; the kubelet's call is answered when this was its last open
+ * request. @req is gone afterwards: do not use it. May also be called by the callback itself
+ * before it returns HOSTDEV_DRA_DEFERRED. A callback that returns anything else must not call
+ * it: its return completes the request. Returns 0, -EINVAL for NULL or a request completed before.
  */
 int hostdev_dra_request_complete(hostdev_dra_request *req);
 
@@ -242,26 +243,28 @@ unsigned int hostdev_dra_plugin_get_registrations(const hostdev_dra_plugin *plug
 /* CDI spec files */
 
 /**
- * A CDI spec (the Container Device Interface's JSON form, cdiVersion "0.5.0"): one kind
- * ("<vendor>/<class>", e.g. "vfio.hostdev.io/pci") and its devices, each with the device nodes
- * the runtime creates in the container.
+ * A CDI spec (the Container Device Interface's JSON form, cdiVersion "0.3.0": the oldest version
+ * with every field written, so the most runtimes take it): one kind ("<vendor>/<class>", e.g.
+ * "vfio.hostdev.io/pci") and its devices, each with the device nodes the runtime creates in the
+ * container. Not tied to a loop; one thread at a time.
  */
 typedef struct hostdev_dra_cdi_spec hostdev_dra_cdi_spec;
 
 /**
- * A spec of kind @kind: vendor a DNS-like name ([A-Za-z0-9] at both ends, [A-Za-z0-9.-]
- * between), class [A-Za-z0-9] then [A-Za-z0-9_.-]. On success *@out is the caller's (free with
- * hostdev_dra_cdi_spec_free()). Returns 0, -EINVAL (the message says which part is wrong),
- * -ENOMEM.
+ * A spec of kind @kind: the vendor a domain-like name (a letter first, a letter or digit last,
+ * [A-Za-z0-9.-] between), the class a letter first, a letter or digit last, [A-Za-z0-9_.-]
+ * between, at most 63 characters. The spec keeps a reference of @ctx for its error messages. On
+ * success *@out is the caller's (free with hostdev_dra_cdi_spec_free()). Returns 0, -EINVAL (the
+ * message says which part is wrong), -ENOMEM.
  */
 int hostdev_dra_cdi_spec_new(hostdev_ctx *ctx, const char *kind, hostdev_dra_cdi_spec **out);
 /** Free; NULL-safe, returns NULL. */
 hostdev_dra_cdi_spec *hostdev_dra_cdi_spec_free(hostdev_dra_cdi_spec *spec);
 
 /**
- * Add device @name ([A-Za-z0-9] then [A-Za-z0-9_.:-], unique in the spec, e.g. a claim uid and
- * device name joined by "-") with no edits yet. Returns 0, -EINVAL (bad or duplicate name),
- * -ENOMEM.
+ * Add device @name ([A-Za-z0-9] at both ends, [A-Za-z0-9_.-] between, unique in the spec, e.g. a
+ * claim uid and device name joined by "-") with no edits yet. Returns 0, -EINVAL (bad or duplicate
+ * name), -ENOMEM.
  */
 int hostdev_dra_cdi_spec_add_device(hostdev_dra_cdi_spec *spec, const char *name);
 /**

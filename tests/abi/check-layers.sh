@@ -34,6 +34,7 @@ loop: core
 grpc: core loop
 pluginreg: core
 deviceplugin: core naming loop grpc pluginreg
+dra: core loop grpc pluginreg
 resources: core naming pci
 plugins: core loop resources
 EOF
