@@ -53,22 +53,6 @@ int dra_open_subdir(int dirfd, const char *name, bool create)
 	return open_dir_nofollow(dirfd, name);
 }
 
-static int write_all(int fd, const char *data, size_t length)
-{
-	while (length > 0) {
-		ssize_t n = write(fd, data, length);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		data += n;
-		length -= (size_t)n;
-	}
-	return 0;
-}
-
 int dra_file_replace(int dirfd, const char *name, const char *content, size_t length)
 {
 	char tmp[NAME_MAX + 1];
