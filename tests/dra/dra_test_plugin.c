@@ -368,17 +368,21 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(drv.data_dir, sizeof(drv.data_dir), "%s/%s", opts.plugin_dir, drv.name);
-	if (hostdev_ctx_new(&drv.ctx) < 0 || hostdev_loop_new(drv.ctx, &loop) < 0)
-		return 1;
-	hostdev_ctx_set_log_priority(drv.ctx, HOSTDEV_LOG_DEBUG);
-	r = hostdev_dra_plugin_new(loop, drv.name, &ops, &drv, &opts, &plugin);
+	r = hostdev_ctx_new(&drv.ctx);
+	if (r == 0) {
+		hostdev_ctx_set_log_priority(drv.ctx, HOSTDEV_LOG_DEBUG);
+		r = hostdev_loop_new(drv.ctx, &loop);
+	}
+	if (r == 0)
+		r = hostdev_dra_plugin_new(loop, drv.name, &ops, &drv, &opts, &plugin);
 	if (r == 0)
 		r = hostdev_dra_plugin_start(plugin);
 	if (r == 0)
 		r = hostdev_loop_start_thread(loop);
 	if (r < 0) {
-		fprintf(stderr, "cannot serve: %s\n", hostdev_ctx_get_error(drv.ctx));
-		return 1;
+		fprintf(stderr, "cannot serve: %s\n",
+			drv.ctx ? hostdev_ctx_get_error(drv.ctx) : strerror(-r));
+		goto out;
 	}
 	say("READY %s %s", hostdev_dra_plugin_get_socket_path(plugin),
 	    hostdev_dra_plugin_get_registration_path(plugin)
@@ -404,11 +408,12 @@ int main(int argc, char **argv)
 		}
 	}
 	hostdev_loop_stop_thread(loop);
+	say("OK quit");
+out:
 	hostdev_dra_plugin_unref(plugin);
 	hostdev_loop_unref(loop);
 	cJSON_Delete(drv.prepared);
 	cJSON_Delete(root);
 	hostdev_ctx_unref(drv.ctx);
-	say("OK quit");
-	return 0;
+	return r < 0 ? 1 : 0;
 }
