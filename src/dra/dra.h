@@ -99,9 +99,8 @@ struct hostdev_dra_request {
 	/* Complete: the answer is final (a callback returned, or hostdev_dra_request_complete()
 	 * ran). */
 	bool done;
-	/* The callback returned HOSTDEV_DRA_DEFERRED: only hostdev_dra_request_complete() ends it.
-	 */
-	bool deferred;
+	/* The claim failed: error holds why (NULL only when there was no memory for the text). */
+	bool failed;
 	char *error;
 	struct dra_device *devices;
 	size_t n_devices;
@@ -111,10 +110,12 @@ struct hostdev_dra_request {
 hostdev_dra_request *dra_request_new(struct dra_call *owner, const char *namespace_name,
 				     const char *name, const char *uid);
 void dra_request_free(hostdev_dra_request *req);
-/* Set the error text (printf-style); false without memory (then a fixed text is used). */
+/* Set the error text (printf-style; without memory a fixed text) and drop the devices. */
 void dra_request_fail(hostdev_dra_request *req, const char *fmt, ...) HOSTDEV_PRINTF(2, 3);
 /* Mark @req complete (loop's lock held): the call is answered when it was the last. */
 void dra_request_done(hostdev_dra_request *req);
+/* The claim's error for the answer: NULL when it did not fail. */
+const char *dra_request_error(const hostdev_dra_request *req);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Handlers (dra_service.c, dra_register.c) */

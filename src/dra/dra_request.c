@@ -70,11 +70,17 @@ void dra_request_fail(hostdev_dra_request *req, const char *fmt, ...)
 	n = vasprintf(&text, fmt, ap);
 	va_end(ap);
 	free(req->error);
-	/* Without memory for the text the claim must still fail: a fixed text, never freed. */
+	/* Without memory for the text the claim fails all the same (dra_request_error()). */
 	req->error = n < 0 ? NULL : text;
-	if (!req->error)
-		req->error = strdup("out of memory");
+	req->failed = true;
 	drop_devices(req);
+}
+
+const char *dra_request_error(const hostdev_dra_request *req)
+{
+	if (!req->failed && !req->error)
+		return NULL;
+	return req->error ? req->error : "out of memory for the error message";
 }
 
 void dra_request_done(hostdev_dra_request *req)

@@ -59,7 +59,7 @@ static int encode_prepare(const struct dra_call *call, uint8_t **out, size_t *le
 	int r = -ENOMEM;
 
 	for (size_t i = 0; i < n; i++)
-		if (!call->requests[i]->error)
+		if (!dra_request_error(call->requests[i]))
 			n_devices += call->requests[i]->n_devices;
 	devices = calloc(n_devices ? n_devices : 1, sizeof(*devices));
 	devicep = calloc(n_devices ? n_devices : 1, sizeof(*devicep));
@@ -75,8 +75,8 @@ static int encode_prepare(const struct dra_call *call, uint8_t **out, size_t *le
 		entries[i].key = req->uid;
 		entries[i].value = &answers[i];
 		entryp[i] = &entries[i];
-		if (req->error) {
-			answers[i].error = req->error;
+		if (dra_request_error(req)) {
+			answers[i].error = (char *)dra_request_error(req);
 			continue;
 		}
 		answers[i].devices = &devicep[k];
@@ -123,8 +123,8 @@ static int encode_unprepare(const struct dra_call *call, uint8_t **out, size_t *
 		    &entries[i]);
 		k8s__io__kubelet__pkg__apis__dra__v1__node_unprepare_resource_response__init(
 		    &answers[i]);
-		if (call->requests[i]->error)
-			answers[i].error = call->requests[i]->error;
+		if (dra_request_error(call->requests[i]))
+			answers[i].error = (char *)dra_request_error(call->requests[i]);
 		entries[i].key = call->requests[i]->uid;
 		entries[i].value = &answers[i];
 		entryp[i] = &entries[i];
@@ -226,7 +226,7 @@ static int make_requests(struct dra_call *call, const claims_request *msg)
 		hostdev_dra_request *req = find_request(call, uid);
 
 		if (req) {
-			if (!req->error &&
+			if (!dra_request_error(req) &&
 			    (strcmp(req->namespace_name, ns) != 0 || strcmp(req->name, name) != 0))
 				dra_request_fail(req,
 						 "DRA driver %s: claim uid '%s' is given for both "
@@ -267,8 +267,8 @@ static void dispatch(struct dra_call *call)
 		hostdev_dra_request *req = call->requests[i];
 		int r;
 
-		if (req->error) {
-			log_warn(plugin->ctx, "%s", req->error);
+		if (dra_request_error(req)) {
+			log_warn(plugin->ctx, "%s", dra_request_error(req));
 			dra_request_done(req);
 			continue;
 		}
@@ -285,19 +285,15 @@ static void dispatch(struct dra_call *call)
 			  plugin->driver, what, req->namespace_name, req->name, req->uid,
 			  call->api_version);
 		r = fn(plugin->userdata, req);
-		if (r == HOSTDEV_DRA_DEFERRED) {
-			req->deferred = true;
+		if (r == HOSTDEV_DRA_DEFERRED)
 			continue;
-		}
 		if (req->done)
 			/* Completed inside the callback, which then did not say it deferred. */
 			continue;
-		if (r < 0 && !req->error)
+		if (r < 0 && !dra_request_error(req))
 			dra_request_fail(req, "DRA driver %s: cannot %s claim %s/%s (uid %s): %s",
 					 plugin->driver, what, req->namespace_name, req->name,
 					 req->uid, strerror(-r));
-		else if (r < 0 || req->error)
-			dra_request_fail(req, "%s", req->error);
 		else if (r > 0)
 			dra_request_fail(req,
 					 "DRA driver %s: the %s callback returned %d for claim "
@@ -305,8 +301,10 @@ static void dispatch(struct dra_call *call)
 					 "HOSTDEV_DRA_DEFERRED",
 					 plugin->driver, what, r, req->namespace_name, req->name,
 					 req->uid);
-		if (req->error)
-			log_warn(plugin->ctx, "%s", req->error);
+		/* An error set by the callback fails the claim whatever it returned: the answer
+		 * then carries the error and no devices. */
+		if (dra_request_error(req))
+			log_warn(plugin->ctx, "%s", dra_request_error(req));
 		dra_request_done(req);
 	}
 	call->dispatching = false;
