@@ -206,6 +206,10 @@ class Driver:
             return len(self.lines)
 
     def since(self, start, prefix):
+        """The lines from index @start that start with @prefix, everything the plugin printed
+        before this call included: a line printed by a callback reaches the pipe before the
+        answer of its call, and the answer to a command comes after that in the pipe."""
+        self.command("status", "STATUS")
         with self.cond:
             return [l for l in self.lines[start:] if l and l.startswith(prefix)]
 
