@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 	hostdev_dp_resources *resources = NULL;
 	hostdev_dp_config *config = NULL;
 	hostdev_dp_server *server = NULL;
-	hostdev_dp_loop *loop = NULL;
+	hostdev_loop *loop = NULL;
 	hostdev_ctx *ctx = NULL;
 	char json[512], vfio_dir[PATH_MAX];
 	int r, code = 1, ifd = -1, sfd = -1;
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 	opts.registration = HOSTDEV_DP_REGISTER_NONE;
 	opts.device_plugin_dir = argv[2];
 	opts.refresh_interval_ms = argc > 5 ? atoi(argv[5]) : -1;
-	if ((r = hostdev_dp_loop_new(ctx, &loop)) < 0) {
+	if ((r = hostdev_loop_new(ctx, &loop)) < 0) {
 		fail(ctx, "loop", r);
 		goto out;
 	}
@@ -118,7 +118,7 @@ int main(int argc, char **argv)
 		fail(ctx, "start", r);
 		goto out;
 	}
-	if ((r = hostdev_dp_loop_start_thread(loop)) < 0) {
+	if ((r = hostdev_loop_start_thread(loop)) < 0) {
 		fail(ctx, "loop thread", r);
 		goto out;
 	}
@@ -148,14 +148,14 @@ int main(int argc, char **argv)
 	}
 	code = 0;
 	hostdev_dp_server_stop(server);
-	hostdev_dp_loop_stop_thread(loop);
+	hostdev_loop_stop_thread(loop);
 out:
 	if (sfd >= 0)
 		close(sfd);
 	if (ifd >= 0)
 		close(ifd);
 	hostdev_dp_server_unref(server);
-	hostdev_dp_loop_unref(loop);
+	hostdev_loop_unref(loop);
 	hostdev_dp_resources_unref(resources);
 	hostdev_dp_config_unref(config);
 	hostdev_ctx_unref(ctx);

@@ -17,7 +17,7 @@ static void builtin_destroy(void *userdata)
 	plugin_free(p);
 }
 
-HOSTDEV_EXPORT int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop,
+HOSTDEV_EXPORT int hostdev_dp_server_new_builtin(hostdev_loop *loop,
 						 const hostdev_dp_resources *resources, size_t i,
 						 const struct hostdev_dp_server_options *opts,
 						 hostdev_dp_server **out)

@@ -82,7 +82,7 @@ static void on_events(struct loop_source *source, int fd, uint32_t revents, void
 	hostdev_dp_server_refresh(w->server);
 }
 
-int node_watch_start(hostdev_dp_loop *loop, hostdev_dp_server *server, bool usb,
+int node_watch_start(hostdev_loop *loop, hostdev_dp_server *server, bool usb,
 		     struct node_watch **out)
 {
 	struct node_watch *w = calloc(1, sizeof(*w));

@@ -128,7 +128,7 @@ void plugin_free(struct plugin *p);
  * or the error of inotify_init1().
  */
 struct node_watch;
-int node_watch_start(hostdev_dp_loop *loop, hostdev_dp_server *server, bool usb,
+int node_watch_start(hostdev_loop *loop, hostdev_dp_server *server, bool usb,
 		     struct node_watch **out);
 /* Remove the watch (call with the loop's lock held). NULL-safe. */
 void node_watch_stop(struct node_watch *w);

@@ -32,7 +32,7 @@ struct resource {
 
 struct serving {
 	hostdev_ctx *ctx;
-	hostdev_dp_loop *dp_loop;
+	hostdev_loop *dp_loop;
 	struct loop_source *dp_src;
 	struct strmap *resources; /* name -> struct resource */
 	struct strmap *next;	  /* the update being built: "resource\naddress" -> (void *)1 */
@@ -141,7 +141,7 @@ static void on_dp_readable(struct loop_source *src, int fd, uint32_t events, voi
 {
 	struct serving *s = userdata;
 
-	hostdev_dp_loop_dispatch(s->dp_loop, 0);
+	hostdev_loop_dispatch(s->dp_loop, 0);
 }
 
 struct list_build {
@@ -218,13 +218,12 @@ int serving_new(hostdev_ctx *ctx, struct loop *loop, int registration, struct se
 		return -ENOMEM;
 	s->ctx = ctx;
 	s->registration = registration;
-	if ((r = hostdev_dp_loop_new(ctx, &s->dp_loop)) < 0)
+	if ((r = hostdev_loop_new(ctx, &s->dp_loop)) < 0)
 		goto fail;
 	r = -ENOMEM;
 	if (!(s->resources = strmap_new(resource_free)) || !(s->next = strmap_new(NULL)))
 		goto fail;
-	s->dp_src =
-	    loop_add_fd(loop, hostdev_dp_loop_get_fd(s->dp_loop), EPOLLIN, on_dp_readable, s);
+	s->dp_src = loop_add_fd(loop, hostdev_loop_get_fd(s->dp_loop), EPOLLIN, on_dp_readable, s);
 	if (!s->dp_src)
 		goto fail;
 	*out = s;
@@ -242,7 +241,7 @@ void serving_free(struct serving *s)
 	strmap_free(s->resources);
 	strmap_free(s->next);
 	loop_source_remove(s->dp_src);
-	hostdev_dp_loop_unref(s->dp_loop);
+	hostdev_loop_unref(s->dp_loop);
 	free(s);
 }
 

@@ -7,7 +7,7 @@
  * The library's device-plugin loop is embedded in this command's own poll(2), next to the
  * hot-plug monitor (a USB or PCI event refreshes every resource at once instead of waiting for
  * the refresh interval) and the signal pipe. That is the pattern a program with its own event loop
- * follows; the library also offers a thread of its own (hostdev_dp_loop_start_thread()).
+ * follows; the library also offers a thread of its own (hostdev_loop_start_thread()).
  */
 #include <errno.h>
 #include <poll.h>
@@ -44,7 +44,7 @@ static void log_line(int priority, const char *message, void *userdata)
 
 struct serving {
 	struct cli *cli;
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 	hostdev_dp_server **servers;
 	size_t n_servers;
 };
@@ -92,7 +92,7 @@ static hostdev_monitor *start_monitor(struct serving *s)
 
 static int run_loop(struct serving *s, hostdev_monitor *mon, int sigfd)
 {
-	struct pollfd fds[3] = {{.fd = hostdev_dp_loop_get_fd(s->loop), .events = POLLIN},
+	struct pollfd fds[3] = {{.fd = hostdev_loop_get_fd(s->loop), .events = POLLIN},
 				{.fd = sigfd, .events = POLLIN},
 				{.fd = mon ? hostdev_monitor_get_fd(mon) : -1, .events = POLLIN}};
 	int r;
@@ -115,7 +115,7 @@ static int run_loop(struct serving *s, hostdev_monitor *mon, int sigfd)
 			fds[2].fd = -1;
 		}
 		if (fds[0].revents) {
-			r = hostdev_dp_loop_dispatch(s->loop, 0);
+			r = hostdev_loop_dispatch(s->loop, 0);
 			if (r < 0 && r != -EINTR)
 				return cli_lib_error(s->cli, r, "device-plugin loop failed");
 		}
@@ -162,7 +162,7 @@ static void stop_servers(struct serving *s)
 	s->servers = NULL;
 	s->n_servers = 0;
 	/* Let the empty lists and trailers reach the kubelet before the connections close. */
-	while (hostdev_dp_loop_dispatch(s->loop, 50) > 0)
+	while (hostdev_loop_dispatch(s->loop, 50) > 0)
 		;
 }
 
@@ -196,7 +196,7 @@ static int serve(struct cli *cli, const hostdev_dp_resources *res,
 	/* A kubelet that goes away mid-write must not kill the plugin. */
 	signal(SIGPIPE, SIG_IGN);
 
-	r = hostdev_dp_loop_new(cli->ctx, &s.loop);
+	r = hostdev_loop_new(cli->ctx, &s.loop);
 	if (r < 0) {
 		code = cli_lib_error(cli, r, "cannot create the device-plugin loop");
 		goto out;
@@ -211,7 +211,7 @@ static int serve(struct cli *cli, const hostdev_dp_resources *res,
 	stop_servers(&s);
 out:
 	hostdev_monitor_unref(mon);
-	hostdev_dp_loop_unref(s.loop);
+	hostdev_loop_unref(s.loop);
 	cli_signals_close(&signals);
 	return code;
 }

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Kubelet device-plugin serving (API v1beta1): an event loop, one server per extended resource,
- * registration with the kubelet (classic Register on kubelet.sock, or the plugin watcher), and
- * the plugin interface that decides which devices a resource has and what a container gets.
- * Built-in plugins for vfio PCI, USB and mdev resources are created from a resource selection
+ * Kubelet device-plugin serving (API v1beta1) on the event loop of loop.h: one server per extended
+ * resource, registration with the kubelet (classic Register on kubelet.sock, or the plugin
+ * watcher), and the plugin interface that decides which devices a resource has and what a container
+ * gets. Built-in plugins for vfio PCI, USB and mdev resources are created from a resource selection
  * config (docs/device-plugin.md).
  *
  * Threads: every object here belongs to one loop. All hostdev_dp_* calls on a loop and on the
  * objects of that loop are serialised by the loop's lock, so any thread may make them, including
- * while the loop runs on its own thread (hostdev_dp_loop_start_thread()) and from inside plugin
+ * while the loop runs on its own thread (hostdev_loop_start_thread()) and from inside plugin
  * callbacks. After a failing call, hostdev_ctx_get_error() on the calling thread gives its message:
  * errors of the loop's own event handling stay on the thread that dispatches. Other uses of the
  * hostdev_ctx given to the loop (enumerating devices on it, changing its paths) must not overlap
@@ -23,48 +23,39 @@
 #include <stddef.h>
 
 #include "context.h"
+#include "loop.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Event loop */
+/* Event loop: HOSTDEV_1's names of the loop of loop.h */
 
-/** One epoll loop serving every device-plugin socket, kubelet client call, timer and watch. */
+/**
+ * The loop every device-plugin object lives on: the same type as hostdev_loop (loop.h), under the
+ * name of HOSTDEV_1. Each hostdev_dp_loop_*() function below is the hostdev_loop_*() function of
+ * the same suffix, kept because the ABI is add-only; new code uses loop.h.
+ */
 typedef struct hostdev_dp_loop hostdev_dp_loop;
 
-/** Create a loop. On success *@out holds a new reference. Returns 0, -ENOMEM, -EMFILE. */
+/** hostdev_loop_new(). */
 int hostdev_dp_loop_new(hostdev_ctx *ctx, hostdev_dp_loop **out);
+/** hostdev_loop_ref(). */
 hostdev_dp_loop *hostdev_dp_loop_ref(hostdev_dp_loop *loop);
-/** NULL-safe; always returns NULL. The last reference stops the loop's thread if it runs. */
+/** hostdev_loop_unref(). */
 hostdev_dp_loop *hostdev_dp_loop_unref(hostdev_dp_loop *loop);
-
-/**
- * The loop's epoll file descriptor, for embedding in another event loop: when it is readable,
- * call hostdev_dp_loop_dispatch(loop, 0). Owned by the loop.
- */
+/** hostdev_loop_get_fd(). */
 int hostdev_dp_loop_get_fd(hostdev_dp_loop *loop);
-
-/**
- * Wait up to @timeout_ms (0: do not wait, -1: no limit) for events and handle them. Returns the
- * number of events handled (0 on timeout), -EINTR when a signal interrupted the wait, or another
- * negative errno.
- */
+/** hostdev_loop_dispatch(). */
 int hostdev_dp_loop_dispatch(hostdev_dp_loop *loop, int timeout_ms);
-
-/** Dispatch until hostdev_dp_loop_quit(). Returns 0 or a negative errno. */
+/** hostdev_loop_run(). */
 int hostdev_dp_loop_run(hostdev_dp_loop *loop);
-
-/**
- * Make hostdev_dp_loop_run() (or the loop's thread) return. Safe from any thread and from a
- * signal handler (it only writes to an eventfd).
- */
+/** hostdev_loop_quit(). */
 int hostdev_dp_loop_quit(hostdev_dp_loop *loop);
-
-/** Run the loop on a new thread of its own. -EALREADY when one runs. */
+/** hostdev_loop_start_thread(). */
 int hostdev_dp_loop_start_thread(hostdev_dp_loop *loop);
-/** Quit the loop's thread and wait for it. 0 when no thread runs. */
+/** hostdev_loop_stop_thread(). */
 int hostdev_dp_loop_stop_thread(hostdev_dp_loop *loop);
 
 /* ---------------------------------------------------------------------------------------------- */

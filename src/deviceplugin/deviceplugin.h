@@ -106,7 +106,7 @@ struct dp_watcher {
 
 struct hostdev_dp_server {
 	int refcount;
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 	hostdev_ctx *ctx;
 	char *resource_name;
 	struct hostdev_dp_plugin_ops ops;

@@ -171,7 +171,7 @@ static int check_args(hostdev_ctx *ctx, const char *resource_name,
 	return 0;
 }
 
-static int server_new_locked(hostdev_dp_loop *loop, const char *resource_name,
+static int server_new_locked(hostdev_loop *loop, const char *resource_name,
 			     const struct hostdev_dp_plugin_ops *ops, void *userdata,
 			     const struct hostdev_dp_server_options *opts, hostdev_dp_server **out)
 {
@@ -263,7 +263,7 @@ static int server_new_locked(hostdev_dp_loop *loop, const char *resource_name,
 			idle_ms = opts->idle_timeout_ms;
 	}
 	grpc_server_set_idle_timeout(server->grpc, idle_ms);
-	hostdev_dp_loop_ref(loop);
+	hostdev_loop_ref(loop);
 	*out = server;
 	return 0;
 fail:
@@ -271,7 +271,7 @@ fail:
 	return r;
 }
 
-HOSTDEV_EXPORT int hostdev_dp_server_new(hostdev_dp_loop *loop, const char *resource_name,
+HOSTDEV_EXPORT int hostdev_dp_server_new(hostdev_loop *loop, const char *resource_name,
 					 const struct hostdev_dp_plugin_ops *ops, void *userdata,
 					 const struct hostdev_dp_server_options *opts,
 					 hostdev_dp_server **out)
@@ -303,7 +303,7 @@ static void server_stop_locked(hostdev_dp_server *server);
 
 HOSTDEV_EXPORT hostdev_dp_server *hostdev_dp_server_unref(hostdev_dp_server *server)
 {
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 
 	if (!server)
 		return NULL;
@@ -316,7 +316,7 @@ HOSTDEV_EXPORT hostdev_dp_server *hostdev_dp_server_unref(hostdev_dp_server *ser
 	server_stop_locked(server);
 	server_free(server);
 	loop_unlock(loop);
-	hostdev_dp_loop_unref(loop);
+	hostdev_loop_unref(loop);
 	return NULL;
 }
 

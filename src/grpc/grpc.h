@@ -2,7 +2,7 @@
 /*
  * gRPC over HTTP/2 (cleartext, prior knowledge) on Unix sockets, built on nghttp2: a server with
  * unary and server-streaming methods (grpc_server.c) and a unary client (grpc_client.c), both
- * driven by the device-plugin loop (loop/loop.h). Messages are opaque bytes here; protobuf-c
+ * driven by the library's event loop (loop/loop.h). Messages are opaque bytes here; protobuf-c
  * encoding is the caller's business. Wire facts: docs/device-plugin.md and REFERENCE.md 5.
  * Never installed.
  */
@@ -55,7 +55,7 @@ struct grpc_method {
 
 /* A server with @n_methods methods (the array must outlive the server); @userdata goes to every
  * handler. Unknown paths get UNIMPLEMENTED. */
-int grpc_server_new(hostdev_dp_loop *loop, const struct grpc_method *methods, size_t n_methods,
+int grpc_server_new(hostdev_loop *loop, const struct grpc_method *methods, size_t n_methods,
 		    void *userdata, struct grpc_server **out);
 /*
  * Listen on @socket_path (an existing socket file nobody accepts on is replaced; -EADDRINUSE when
@@ -111,7 +111,7 @@ int grpc_call_send_latest(struct grpc_call *call, const uint8_t *message, size_t
  * requests), default GRPC_MAX_LOOP_BUFFERED: over it, the connection that holds the most is
  * closed on the next loop round. Returns 0, -EINVAL, -ENOMEM.
  */
-int grpc_set_memory_limit(hostdev_dp_loop *loop, size_t bytes);
+int grpc_set_memory_limit(hostdev_loop *loop, size_t bytes);
 /* End the call with @status and @message (NULL or percent-encoded by this function) in the
  * trailers; a call that sent nothing ends Trailers-Only. The call stays valid until its close
  * callback. */
@@ -140,7 +140,7 @@ typedef void (*grpc_client_done_fn)(int status, const char *message, const uint8
  * @timeout_ms (also enforced locally). No pings are sent. The loop keeps serving while the call
  * is in flight. *@out (may be NULL) can be used to cancel the call before it completes.
  */
-int grpc_client_unary(hostdev_dp_loop *loop, const char *socket_path, const char *method_path,
+int grpc_client_unary(hostdev_loop *loop, const char *socket_path, const char *method_path,
 		      const uint8_t *request, size_t length, int timeout_ms,
 		      grpc_client_done_fn done, void *userdata, struct grpc_client_call **out);
 /* Cancel: @done is NOT called. Only valid before @done ran. */

@@ -23,7 +23,7 @@
 #define CONNECT_RETRY_MS 10
 
 struct grpc_client_call {
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 	hostdev_ctx *ctx;
 	char *socket_path;
 	char *method_path;
@@ -73,7 +73,7 @@ static void call_destroy(struct grpc_client_call *call)
 	free(call->result_message);
 	free(call->socket_path);
 	free(call->method_path);
-	hostdev_dp_loop_unref(call->loop);
+	hostdev_loop_unref(call->loop);
 	free(call);
 }
 
@@ -416,7 +416,7 @@ static void try_connect(struct grpc_client_call *call)
 		call_result(call, GRPC_STATUS_INTERNAL, "%s: %s", call->socket_path, strerror(-r));
 }
 
-int grpc_client_unary(hostdev_dp_loop *loop, const char *socket_path, const char *method_path,
+int grpc_client_unary(hostdev_loop *loop, const char *socket_path, const char *method_path,
 		      const uint8_t *request, size_t length, int timeout_ms,
 		      grpc_client_done_fn done, void *userdata, struct grpc_client_call **out)
 {
@@ -433,7 +433,7 @@ int grpc_client_unary(hostdev_dp_loop *loop, const char *socket_path, const char
 	if (!call)
 		return hostdev_error(ctx, -ENOMEM, "grpc: out of memory");
 	call->fd = -1;
-	call->loop = hostdev_dp_loop_ref(loop);
+	call->loop = hostdev_loop_ref(loop);
 	call->ctx = ctx;
 	call->timeout_ms = timeout_ms;
 	call->done = done;

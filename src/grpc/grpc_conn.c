@@ -60,7 +60,7 @@ struct grpc_call {
 
 struct grpc_conn {
 	struct grpc_server *server; /* NULL once closed by the server */
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 	hostdev_ctx *ctx;
 	int fd; /* -1: detached, output is discarded */
 	struct loop_source *source;
@@ -102,7 +102,7 @@ static void conn_destroy(struct grpc_conn *conn);
  * the streams a close would free).
  */
 struct grpc_budget {
-	hostdev_dp_loop *loop; /* not a reference: the loop owns the budget */
+	hostdev_loop *loop; /* not a reference: the loop owns the budget */
 	size_t used, limit;
 	struct grpc_conn *conns;
 	struct loop_source *check;
@@ -114,7 +114,7 @@ static void budget_free(void *state)
 }
 
 /* The budget of @loop, created on first use. NULL without memory (then nothing is counted). */
-static struct grpc_budget *budget_of(hostdev_dp_loop *loop)
+static struct grpc_budget *budget_of(hostdev_loop *loop)
 {
 	struct grpc_budget *b = loop_slot(loop, LOOP_SLOT_TRANSPORT);
 
@@ -129,7 +129,7 @@ static struct grpc_budget *budget_of(hostdev_dp_loop *loop)
 	return b;
 }
 
-int grpc_set_memory_limit(hostdev_dp_loop *loop, size_t bytes)
+int grpc_set_memory_limit(hostdev_loop *loop, size_t bytes)
 {
 	struct grpc_budget *b;
 
@@ -269,7 +269,7 @@ static void idle_arm(struct grpc_conn *conn, uint64_t delay_ms)
 		conn->idle_timer = NULL; /* without a timer the connection just stays */
 }
 
-bool grpc_close_idlest(hostdev_dp_loop *loop)
+bool grpc_close_idlest(hostdev_loop *loop)
 {
 	struct grpc_budget *b = loop_slot(loop, LOOP_SLOT_TRANSPORT);
 	struct grpc_conn *idlest = NULL;
@@ -991,7 +991,7 @@ static void conn_destroy(struct grpc_conn *conn)
 	account(conn, true, -(ptrdiff_t)grpc_buf_pending(&conn->out));
 	budget_leave(conn);
 	grpc_buf_clear(&conn->out);
-	hostdev_dp_loop_unref(conn->loop);
+	hostdev_loop_unref(conn->loop);
 	free(conn);
 }
 
@@ -1071,7 +1071,7 @@ static int conn_new(struct grpc_server *server, int fd, struct grpc_conn **out)
 	if (!conn)
 		return -ENOMEM;
 	conn->fd = fd;
-	conn->loop = hostdev_dp_loop_ref(server->loop);
+	conn->loop = hostdev_loop_ref(server->loop);
 	conn->ctx = server->ctx;
 	conn->server = server;
 	r = conn_session_new(conn);

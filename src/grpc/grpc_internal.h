@@ -122,7 +122,7 @@ static inline nghttp2_nv grpc_nv(const char *name, const char *value)
 /* grpc_server.c / grpc_conn.c */
 
 struct grpc_server {
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 	hostdev_ctx *ctx;
 	const struct grpc_method *methods;
 	size_t n_methods;
@@ -160,6 +160,6 @@ void grpc_conn_linger_all(struct grpc_server *server, int linger_ms);
 struct grpc_conn *grpc_conn_next(struct grpc_conn *conn);
 /* Out of file descriptors: close the connection of @loop that has no call being served and has
  * been quiet the longest. False when there is none. */
-bool grpc_close_idlest(hostdev_dp_loop *loop);
+bool grpc_close_idlest(hostdev_loop *loop);
 
 #endif

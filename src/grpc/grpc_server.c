@@ -21,7 +21,7 @@
 /* Pause of the listener after EMFILE/ENFILE. */
 #define ACCEPT_PAUSE_MS 100
 
-int grpc_server_new(hostdev_dp_loop *loop, const struct grpc_method *methods, size_t n_methods,
+int grpc_server_new(hostdev_loop *loop, const struct grpc_method *methods, size_t n_methods,
 		    void *userdata, struct grpc_server **out)
 {
 	struct grpc_server *server;
@@ -31,7 +31,7 @@ int grpc_server_new(hostdev_dp_loop *loop, const struct grpc_method *methods, si
 	server = calloc(1, sizeof(*server));
 	if (!server)
 		return hostdev_error(loop_ctx(loop), -ENOMEM, "grpc: out of memory");
-	server->loop = hostdev_dp_loop_ref(loop);
+	server->loop = hostdev_loop_ref(loop);
 	server->ctx = loop_ctx(loop);
 	server->methods = methods;
 	server->n_methods = n_methods;
@@ -293,6 +293,6 @@ void grpc_server_free(struct grpc_server *server)
 	if (!server)
 		return;
 	grpc_server_shutdown(server, false);
-	hostdev_dp_loop_unref(server->loop);
+	hostdev_loop_unref(server->loop);
 	free(server);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The device-plugin event loop: one epoll fd watching the registered fds, one timerfd armed for
- * the earliest one-shot timer and one eventfd that quit() writes to. The epoll fd is the fd an
- * embedding program polls, so timers and quit must reach it through fds of their own.
+ * The library's event loop (hostdev_loop, loop.h): one epoll fd watching the registered fds, one
+ * timerfd armed for the earliest one-shot timer and one eventfd that quit() writes to. The epoll fd
+ * is the fd an embedding program polls, so timers and quit must reach it through fds of their own.
  *
  * epoll entries carry a source id, not a pointer: another thread may remove (and free) a source
  * while epoll_wait() runs without the lock, so an event is only delivered when its id still names
@@ -40,7 +40,7 @@ enum source_type {
 };
 
 struct loop_source {
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 	enum source_type type;
 	uint64_t id;
 	bool removed;
@@ -93,34 +93,34 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void loop_lock(hostdev_dp_loop *loop)
+void loop_lock(hostdev_loop *loop)
 {
 	pthread_mutex_lock(&loop->lock);
 }
 
-void loop_unlock(hostdev_dp_loop *loop)
+void loop_unlock(hostdev_loop *loop)
 {
 	pthread_mutex_unlock(&loop->lock);
 }
 
-hostdev_ctx *loop_ctx(hostdev_dp_loop *loop)
+hostdev_ctx *loop_ctx(hostdev_loop *loop)
 {
 	return loop->ctx;
 }
 
-void *loop_slot(hostdev_dp_loop *loop, enum loop_slot slot)
+void *loop_slot(hostdev_loop *loop, enum loop_slot slot)
 {
 	return loop->slots[slot];
 }
 
-void loop_set_slot(hostdev_dp_loop *loop, enum loop_slot slot, void *state,
+void loop_set_slot(hostdev_loop *loop, enum loop_slot slot, void *state,
 		   void (*free_fn)(void *state))
 {
 	loop->slots[slot] = state;
 	loop->slot_free[slot] = free_fn;
 }
 
-static void source_link(hostdev_dp_loop *loop, struct loop_source *s)
+static void source_link(hostdev_loop *loop, struct loop_source *s)
 {
 	s->loop = loop;
 	s->id = loop->next_id++;
@@ -132,7 +132,7 @@ static void source_link(hostdev_dp_loop *loop, struct loop_source *s)
 
 static void source_unlink_free(struct loop_source *s)
 {
-	hostdev_dp_loop *loop = s->loop;
+	hostdev_loop *loop = s->loop;
 
 	if (s->prev)
 		s->prev->next = s->next;
@@ -143,7 +143,7 @@ static void source_unlink_free(struct loop_source *s)
 	free(s);
 }
 
-static void collect_garbage(hostdev_dp_loop *loop)
+static void collect_garbage(hostdev_loop *loop)
 {
 	struct loop_source *s, *next;
 
@@ -158,7 +158,7 @@ static void collect_garbage(hostdev_dp_loop *loop)
 }
 
 /* Arm the timerfd for the earliest live timer (or disarm it). */
-static void rearm_timer(hostdev_dp_loop *loop)
+static void rearm_timer(hostdev_loop *loop)
 {
 	struct itimerspec its = {0};
 	uint64_t earliest = 0;
@@ -175,12 +175,12 @@ static void rearm_timer(hostdev_dp_loop *loop)
 	its.it_value.tv_nsec = (long)(earliest % 1000000000u);
 	/* An absolute time in the past fires at once; all zeroes disarms. */
 	if (timerfd_settime(loop->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		log_warn(loop->ctx, "dp loop: cannot arm the timerfd: %s", strerror(errno));
+		log_warn(loop->ctx, "event loop: cannot arm the timerfd: %s", strerror(errno));
 	else
 		loop->armed_ns = earliest;
 }
 
-int loop_add_fd(hostdev_dp_loop *loop, int fd, uint32_t events, loop_fd_fn fn, void *userdata,
+int loop_add_fd(hostdev_loop *loop, int fd, uint32_t events, loop_fd_fn fn, void *userdata,
 		struct loop_source **out)
 {
 	struct epoll_event ev = {.events = events};
@@ -204,7 +204,7 @@ int loop_add_fd(hostdev_dp_loop *loop, int fd, uint32_t events, loop_fd_fn fn, v
 
 		source_unlink_free(s);
 		loop_unlock(loop);
-		return hostdev_error(loop->ctx, err, "dp loop: cannot watch fd %d: %s", fd,
+		return hostdev_error(loop->ctx, err, "event loop: cannot watch fd %d: %s", fd,
 				     strerror(-err));
 	}
 	loop_unlock(loop);
@@ -216,7 +216,7 @@ int loop_add_fd(hostdev_dp_loop *loop, int fd, uint32_t events, loop_fd_fn fn, v
 int loop_modify_fd(struct loop_source *source, uint32_t events)
 {
 	struct epoll_event ev = {.events = events};
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 	int r = 0;
 
 	if (!source || source->type != SOURCE_FD || source->removed)
@@ -227,8 +227,8 @@ int loop_modify_fd(struct loop_source *source, uint32_t events)
 		ev.data.u64 = source->id;
 		if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_MOD, source->fd, &ev) < 0)
 			r = hostdev_error(loop->ctx, -errno,
-					  "dp loop: cannot change events of fd %d: %s", source->fd,
-					  strerror(errno));
+					  "event loop: cannot change events of fd %d: %s",
+					  source->fd, strerror(errno));
 		else
 			source->events = events;
 	}
@@ -236,7 +236,7 @@ int loop_modify_fd(struct loop_source *source, uint32_t events)
 	return r;
 }
 
-int loop_add_timer(hostdev_dp_loop *loop, uint64_t delay_ms, loop_timer_fn fn, void *userdata,
+int loop_add_timer(hostdev_loop *loop, uint64_t delay_ms, loop_timer_fn fn, void *userdata,
 		   struct loop_source **out)
 {
 	struct loop_source *s;
@@ -265,7 +265,7 @@ int loop_add_timer(hostdev_dp_loop *loop, uint64_t delay_ms, loop_timer_fn fn, v
 
 void loop_remove(struct loop_source *source)
 {
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 
 	if (!source || source->removed)
 		return;
@@ -287,7 +287,7 @@ void loop_remove(struct loop_source *source)
 	loop_unlock(loop);
 }
 
-static struct loop_source *find_source(hostdev_dp_loop *loop, uint64_t id)
+static struct loop_source *find_source(hostdev_loop *loop, uint64_t id)
 {
 	for (struct loop_source *s = loop->sources; s; s = s->next)
 		if (s->id == id)
@@ -304,7 +304,7 @@ static void drain(int fd)
 }
 
 /* Run the timers that are due and were added before this round. Returns how many ran. */
-static int run_timers(hostdev_dp_loop *loop)
+static int run_timers(hostdev_loop *loop)
 {
 	uint64_t now = now_ns();
 	int n = 0;
@@ -330,18 +330,18 @@ static int run_timers(hostdev_dp_loop *loop)
 	return n;
 }
 
-HOSTDEV_EXPORT int hostdev_dp_loop_new(hostdev_ctx *ctx, hostdev_dp_loop **out)
+HOSTDEV_EXPORT int hostdev_loop_new(hostdev_ctx *ctx, hostdev_loop **out)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	pthread_mutexattr_t attr;
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 	int r;
 
 	if (!ctx || !out)
 		return -EINVAL;
 	loop = calloc(1, sizeof(*loop));
 	if (!loop)
-		return hostdev_error(ctx, -ENOMEM, "dp loop: out of memory");
+		return hostdev_error(ctx, -ENOMEM, "event loop: out of memory");
 	atomic_init(&loop->refcount, 1);
 	atomic_init(&loop->quit_requested, false);
 	loop->epoll_fd = loop->wake_fd = loop->timer_fd = -1;
@@ -353,27 +353,27 @@ HOSTDEV_EXPORT int hostdev_dp_loop_new(hostdev_ctx *ctx, hostdev_dp_loop **out)
 
 	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epoll_fd < 0) {
-		r = hostdev_error(ctx, -errno, "dp loop: epoll_create1: %s", strerror(errno));
+		r = hostdev_error(ctx, -errno, "event loop: epoll_create1: %s", strerror(errno));
 		goto fail;
 	}
 	loop->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (loop->wake_fd < 0) {
-		r = hostdev_error(ctx, -errno, "dp loop: eventfd: %s", strerror(errno));
+		r = hostdev_error(ctx, -errno, "event loop: eventfd: %s", strerror(errno));
 		goto fail;
 	}
 	loop->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (loop->timer_fd < 0) {
-		r = hostdev_error(ctx, -errno, "dp loop: timerfd_create: %s", strerror(errno));
+		r = hostdev_error(ctx, -errno, "event loop: timerfd_create: %s", strerror(errno));
 		goto fail;
 	}
 	ev.data.u64 = ID_WAKE;
 	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->wake_fd, &ev) < 0) {
-		r = hostdev_error(ctx, -errno, "dp loop: epoll_ctl: %s", strerror(errno));
+		r = hostdev_error(ctx, -errno, "event loop: epoll_ctl: %s", strerror(errno));
 		goto fail;
 	}
 	ev.data.u64 = ID_TIMER;
 	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->timer_fd, &ev) < 0) {
-		r = hostdev_error(ctx, -errno, "dp loop: epoll_ctl: %s", strerror(errno));
+		r = hostdev_error(ctx, -errno, "event loop: epoll_ctl: %s", strerror(errno));
 		goto fail;
 	}
 	loop->ctx = hostdev_ctx_ref(ctx);
@@ -392,14 +392,14 @@ fail:
 	return r;
 }
 
-HOSTDEV_EXPORT hostdev_dp_loop *hostdev_dp_loop_ref(hostdev_dp_loop *loop)
+HOSTDEV_EXPORT hostdev_loop *hostdev_loop_ref(hostdev_loop *loop)
 {
 	if (loop)
 		atomic_fetch_add(&loop->refcount, 1);
 	return loop;
 }
 
-static void loop_free(hostdev_dp_loop *loop)
+static void loop_free(hostdev_loop *loop)
 {
 	struct loop_source *s, *next;
 
@@ -420,7 +420,7 @@ static void loop_free(hostdev_dp_loop *loop)
 	free(loop);
 }
 
-HOSTDEV_EXPORT hostdev_dp_loop *hostdev_dp_loop_unref(hostdev_dp_loop *loop)
+HOSTDEV_EXPORT hostdev_loop *hostdev_loop_unref(hostdev_loop *loop)
 {
 	if (!loop || atomic_fetch_sub(&loop->refcount, 1) > 1)
 		return NULL;
@@ -429,21 +429,21 @@ HOSTDEV_EXPORT hostdev_dp_loop *hostdev_dp_loop_unref(hostdev_dp_loop *loop)
 		/* Dropped from a callback on the loop's own thread: it cannot join itself. */
 		loop->free_on_exit = true;
 		loop_unlock(loop);
-		hostdev_dp_loop_quit(loop);
+		hostdev_loop_quit(loop);
 		return NULL;
 	}
 	loop_unlock(loop);
-	hostdev_dp_loop_stop_thread(loop);
+	hostdev_loop_stop_thread(loop);
 	loop_free(loop);
 	return NULL;
 }
 
-HOSTDEV_EXPORT int hostdev_dp_loop_get_fd(hostdev_dp_loop *loop)
+HOSTDEV_EXPORT int hostdev_loop_get_fd(hostdev_loop *loop)
 {
 	return loop ? loop->epoll_fd : -EINVAL;
 }
 
-HOSTDEV_EXPORT int hostdev_dp_loop_dispatch(hostdev_dp_loop *loop, int timeout_ms)
+HOSTDEV_EXPORT int hostdev_loop_dispatch(hostdev_loop *loop, int timeout_ms)
 {
 	struct epoll_event events[MAX_EVENTS];
 	struct ctx_error_redirect saved_redirect;
@@ -456,7 +456,7 @@ HOSTDEV_EXPORT int hostdev_dp_loop_dispatch(hostdev_dp_loop *loop, int timeout_m
 	if (loop->dispatching) {
 		loop_unlock(loop);
 		return hostdev_error(loop->ctx, -EBUSY,
-				     "dp loop: dispatch called while the loop is dispatching");
+				     "event loop: dispatch called while the loop is dispatching");
 	}
 	loop->dispatching = true;
 	/* Timers added with delay 0 before this call must not wait for the timerfd's edge. */
@@ -476,7 +476,7 @@ HOSTDEV_EXPORT int hostdev_dp_loop_dispatch(hostdev_dp_loop *loop, int timeout_m
 		loop_unlock(loop);
 		if (err == -EINTR)
 			return err;
-		return hostdev_error(loop->ctx, err, "dp loop: epoll_wait: %s", strerror(-err));
+		return hostdev_error(loop->ctx, err, "event loop: epoll_wait: %s", strerror(-err));
 	}
 
 	loop_lock(loop);
@@ -513,21 +513,21 @@ HOSTDEV_EXPORT int hostdev_dp_loop_dispatch(hostdev_dp_loop *loop, int timeout_m
 	return handled;
 }
 
-HOSTDEV_EXPORT int hostdev_dp_loop_run(hostdev_dp_loop *loop)
+HOSTDEV_EXPORT int hostdev_loop_run(hostdev_loop *loop)
 {
 	int r;
 
 	if (!loop)
 		return -EINVAL;
 	while (!atomic_exchange(&loop->quit_requested, false)) {
-		r = hostdev_dp_loop_dispatch(loop, -1);
+		r = hostdev_loop_dispatch(loop, -1);
 		if (r < 0 && r != -EINTR)
 			return r;
 	}
 	return 0;
 }
 
-HOSTDEV_EXPORT int hostdev_dp_loop_quit(hostdev_dp_loop *loop)
+HOSTDEV_EXPORT int hostdev_loop_quit(hostdev_loop *loop)
 {
 	uint64_t one = 1;
 	int saved = errno;
@@ -548,14 +548,14 @@ HOSTDEV_EXPORT int hostdev_dp_loop_quit(hostdev_dp_loop *loop)
 
 static void *loop_thread(void *arg)
 {
-	hostdev_dp_loop *loop = arg;
+	hostdev_loop *loop = arg;
 	sigset_t all;
 	bool free_it;
 
 	/* Signals belong to the program's other threads. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	hostdev_dp_loop_run(loop);
+	hostdev_loop_run(loop);
 	loop_lock(loop);
 	free_it = loop->free_on_exit;
 	if (free_it) {
@@ -568,7 +568,7 @@ static void *loop_thread(void *arg)
 	return NULL;
 }
 
-HOSTDEV_EXPORT int hostdev_dp_loop_start_thread(hostdev_dp_loop *loop)
+HOSTDEV_EXPORT int hostdev_loop_start_thread(hostdev_loop *loop)
 {
 	int r;
 
@@ -578,20 +578,20 @@ HOSTDEV_EXPORT int hostdev_dp_loop_start_thread(hostdev_dp_loop *loop)
 	if (loop->thread_running) {
 		loop_unlock(loop);
 		return hostdev_error(loop->ctx, -EALREADY,
-				     "dp loop: the loop's thread already runs");
+				     "event loop: the loop's thread already runs");
 	}
 	r = pthread_create(&loop->thread, NULL, loop_thread, loop);
 	if (r != 0) {
 		loop_unlock(loop);
-		return hostdev_error(loop->ctx, -r, "dp loop: cannot start the loop's thread: %s",
-				     strerror(r));
+		return hostdev_error(loop->ctx, -r,
+				     "event loop: cannot start the loop's thread: %s", strerror(r));
 	}
 	loop->thread_running = true;
 	loop_unlock(loop);
 	return 0;
 }
 
-HOSTDEV_EXPORT int hostdev_dp_loop_stop_thread(hostdev_dp_loop *loop)
+HOSTDEV_EXPORT int hostdev_loop_stop_thread(hostdev_loop *loop)
 {
 	pthread_t thread;
 
@@ -605,12 +605,12 @@ HOSTDEV_EXPORT int hostdev_dp_loop_stop_thread(hostdev_dp_loop *loop)
 	if (pthread_equal(loop->thread, pthread_self())) {
 		loop_unlock(loop);
 		return hostdev_error(loop->ctx, -EDEADLK,
-				     "dp loop: stop_thread called on the loop's own thread");
+				     "event loop: stop_thread called on the loop's own thread");
 	}
 	thread = loop->thread;
 	loop->thread_running = false;
 	loop_unlock(loop);
-	hostdev_dp_loop_quit(loop);
+	hostdev_loop_quit(loop);
 	pthread_join(thread, NULL);
 	return 0;
 }

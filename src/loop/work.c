@@ -40,7 +40,7 @@ struct loop_work {
 };
 
 struct worker {
-	hostdev_dp_loop *loop; /* not a reference: the loop owns the worker */
+	hostdev_loop *loop; /* not a reference: the loop owns the worker */
 	hostdev_ctx *ctx;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* work queued, stop, or an item stopped running */
@@ -196,7 +196,7 @@ static int ctx_copy(const hostdev_ctx *src, hostdev_ctx **out)
 	return 0;
 }
 
-static struct worker *worker_of(hostdev_dp_loop *loop)
+static struct worker *worker_of(hostdev_loop *loop)
 {
 	struct worker *wk = loop_slot(loop, LOOP_SLOT_WORKER);
 
@@ -217,7 +217,7 @@ static struct worker *worker_of(hostdev_dp_loop *loop)
 	return wk;
 }
 
-hostdev_ctx *loop_worker_ctx(hostdev_dp_loop *loop)
+hostdev_ctx *loop_worker_ctx(hostdev_loop *loop)
 {
 	struct worker *wk = worker_of(loop);
 
@@ -234,7 +234,7 @@ static int worker_start(struct worker *wk)
 		wk->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (wk->event_fd < 0)
 			return hostdev_error(loop_ctx(wk->loop), -errno,
-					     "dp loop: no eventfd for the worker thread: %s",
+					     "event loop: no eventfd for the worker thread: %s",
 					     strerror(errno));
 		r = loop_add_fd(wk->loop, wk->event_fd, EPOLLIN, on_done, wk, &wk->source);
 		if (r < 0) {
@@ -246,13 +246,13 @@ static int worker_start(struct worker *wk)
 	r = pthread_create(&wk->thread, NULL, worker_main, wk);
 	if (r != 0)
 		return hostdev_error(loop_ctx(wk->loop), -r,
-				     "dp loop: cannot start the worker thread: %s", strerror(r));
+				     "event loop: cannot start the worker thread: %s", strerror(r));
 	wk->running = true;
 	return 0;
 }
 
-int loop_queue_work(hostdev_dp_loop *loop, loop_work_fn work, loop_work_done_fn done,
-		    void *userdata, struct loop_work **out)
+int loop_queue_work(hostdev_loop *loop, loop_work_fn work, loop_work_done_fn done, void *userdata,
+		    struct loop_work **out)
 {
 	struct worker *wk = worker_of(loop);
 	struct loop_work *w;

@@ -475,7 +475,7 @@ int main(int argc, char **argv)
 	const char *kubelet_dir = NULL, *resource = NULL, *control = NULL;
 	struct hostdev_dp_server_options opts;
 	bool embed = false;
-	hostdev_dp_loop *loop = NULL;
+	hostdev_loop *loop = NULL;
 	hostdev_ctx *ctx = NULL;
 	char buf[16384];
 	size_t used = 0;
@@ -565,11 +565,11 @@ int main(int argc, char **argv)
 		goto fail;
 	hostdev_ctx_set_log_fn(ctx, log_fn, NULL);
 	hostdev_ctx_set_log_priority(ctx, HOSTDEV_LOG_DEBUG);
-	if ((r = hostdev_dp_loop_new(ctx, &loop)) < 0 ||
+	if ((r = hostdev_loop_new(ctx, &loop)) < 0 ||
 	    (r = hostdev_dp_server_new(loop, resource, &ops, &plugin, &opts, &server)) < 0 ||
 	    (r = hostdev_dp_server_start(server)) < 0)
 		goto fail;
-	if (!embed && (r = hostdev_dp_loop_start_thread(loop)) < 0)
+	if (!embed && (r = hostdev_loop_start_thread(loop)) < 0)
 		goto fail;
 	say("READY %s", hostdev_dp_server_get_socket_path(server));
 
@@ -577,7 +577,7 @@ int main(int argc, char **argv)
 		struct pollfd pfd[3] = {
 		    {.fd = fd, .events = POLLIN},
 		    {.fd = signal_pipe[0], .events = POLLIN},
-		    {.fd = embed ? hostdev_dp_loop_get_fd(loop) : -1, .events = POLLIN},
+		    {.fd = embed ? hostdev_loop_get_fd(loop) : -1, .events = POLLIN},
 		};
 		ssize_t n;
 
@@ -588,7 +588,7 @@ int main(int argc, char **argv)
 			goto fail;
 		}
 		if (pfd[2].revents & POLLIN) {
-			r = hostdev_dp_loop_dispatch(loop, 0);
+			r = hostdev_loop_dispatch(loop, 0);
 			if (r < 0 && r != -EINTR)
 				goto fail;
 		}
@@ -605,7 +605,7 @@ int main(int argc, char **argv)
 	r = 0;
 	hostdev_dp_server_stop(server);
 	if (!embed)
-		hostdev_dp_loop_stop_thread(loop);
+		hostdev_loop_stop_thread(loop);
 fail:
 	if (r < 0)
 		fprintf(stderr, "dp_test_plugin: %s (%s)\n", strerror(-r),
@@ -616,8 +616,8 @@ fail:
 		r = -EPROTO;
 	}
 	if (loop && !embed)
-		hostdev_dp_loop_stop_thread(loop);
-	hostdev_dp_loop_unref(loop);
+		hostdev_loop_stop_thread(loop);
+	hostdev_loop_unref(loop);
 	hostdev_ctx_unref(ctx);
 	close(fd);
 	say("EXIT %d", r < 0 ? 1 : 0);

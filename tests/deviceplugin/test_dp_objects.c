@@ -23,7 +23,7 @@
 struct fixture {
 	char root[64];
 	hostdev_ctx *ctx;
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 };
 
 static int destroyed;
@@ -48,7 +48,7 @@ static int setup(void **state)
 	assert_int_equal(mkdir(path, 0755), 0);
 	assert_int_equal(hostdev_ctx_new(&f->ctx), 0);
 	assert_int_equal(hostdev_ctx_set_path(f->ctx, HOSTDEV_PATH_KUBELET, f->root), 0);
-	assert_int_equal(hostdev_dp_loop_new(f->ctx, &f->loop), 0);
+	assert_int_equal(hostdev_loop_new(f->ctx, &f->loop), 0);
 	destroyed = 0;
 	*state = f;
 	return 0;
@@ -59,7 +59,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	char cmd[128];
 
-	hostdev_dp_loop_unref(f->loop);
+	hostdev_loop_unref(f->loop);
 	hostdev_ctx_unref(f->ctx);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
 	assert_int_equal(system(cmd), 0);
@@ -471,6 +471,35 @@ static void test_set_devices_before_start(void **state)
 	hostdev_dp_server_unref(server);
 }
 
+/* HOSTDEV_1's hostdev_dp_loop_* names are the loop of loop.h: one object, either name. */
+static void test_loop_first_names(void **state)
+{
+	struct fixture *f = *state;
+	hostdev_dp_loop *old = NULL;
+	struct hostdev_dp_server_options opts;
+	hostdev_dp_server *server;
+
+	assert_int_equal(hostdev_dp_loop_new(f->ctx, &old), 0);
+	assert_ptr_equal(hostdev_loop_ref(old), old);
+	assert_null(hostdev_dp_loop_unref(old));
+	assert_int_equal(hostdev_dp_loop_get_fd(old), hostdev_loop_get_fd(old));
+	assert_true(hostdev_dp_loop_get_fd(old) >= 0);
+	/* A device-plugin server lives on a loop made under either name. */
+	hostdev_dp_server_options_init(&opts);
+	opts.registration = HOSTDEV_DP_REGISTER_NONE;
+	opts.refresh_interval_ms = -1;
+	assert_int_equal(hostdev_dp_server_new(old, "example.com/old", NULL, NULL, &opts, &server),
+			 0);
+	assert_true(hostdev_dp_loop_dispatch(old, 0) >= 0);
+	assert_int_equal(hostdev_dp_loop_start_thread(old), 0);
+	assert_int_equal(hostdev_loop_start_thread(old), -EALREADY);
+	assert_int_equal(hostdev_dp_loop_stop_thread(old), 0);
+	assert_int_equal(hostdev_dp_loop_quit(old), 0);
+	assert_int_equal(hostdev_dp_loop_run(old), 0);
+	hostdev_dp_server_unref(server);
+	assert_null(hostdev_dp_loop_unref(old));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,6 +512,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_socket_paths, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_start_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_set_devices_before_start, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_loop_first_names, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

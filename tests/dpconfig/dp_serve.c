@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 	struct hostdev_dp_server_options opts;
 	hostdev_dp_config *config = NULL;
 	hostdev_dp_resources *res = NULL;
-	hostdev_dp_loop *loop = NULL;
+	hostdev_loop *loop = NULL;
 	struct fakeroot *root;
 	hostdev_ctx *ctx;
 	char line[512];
@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 		return 1;
 	if ((r = hostdev_dp_config_load(ctx, config_path, &config)) < 0 ||
 	    (r = hostdev_dp_resources_resolve(ctx, config, &res)) < 0 ||
-	    (r = hostdev_dp_loop_new(ctx, &loop)) < 0) {
+	    (r = hostdev_loop_new(ctx, &loop)) < 0) {
 		fprintf(stderr, "dpconfig-serve: %s\n", hostdev_ctx_get_error(ctx));
 		return 1;
 	}
@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 		       hostdev_dp_server_get_socket_path(servers[i]));
 	}
 	hostdev_dp_resources_unref(res);
-	if ((r = hostdev_dp_loop_start_thread(loop)) < 0)
+	if ((r = hostdev_loop_start_thread(loop)) < 0)
 		return 1;
 	printf("READY\n");
 	while (fgets(line, sizeof(line), stdin)) {
@@ -116,12 +116,12 @@ int main(int argc, char **argv)
 		else
 			printf("OK\n");
 	}
-	hostdev_dp_loop_stop_thread(loop);
+	hostdev_loop_stop_thread(loop);
 	for (size_t i = 0; i < n_servers; i++) {
 		hostdev_dp_server_stop(servers[i]);
 		hostdev_dp_server_unref(servers[i]);
 	}
-	hostdev_dp_loop_unref(loop);
+	hostdev_loop_unref(loop);
 	hostdev_ctx_unref(ctx);
 	fakeroot_free(root);
 	return 0;

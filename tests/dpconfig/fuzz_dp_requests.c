@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct fakeroot *root;
 static hostdev_ctx *ctx;
-static hostdev_dp_loop *loop;
+static hostdev_loop *loop;
 static hostdev_dp_server *servers[MAX_SERVERS];
 static size_t n_servers;
 
@@ -36,7 +36,7 @@ static void cleanup(void)
 {
 	for (size_t i = 0; i < n_servers; i++)
 		hostdev_dp_server_unref(servers[i]);
-	hostdev_dp_loop_unref(loop);
+	hostdev_loop_unref(loop);
 	hostdev_ctx_unref(ctx);
 	fakeroot_free(root);
 }
@@ -55,7 +55,7 @@ static void setup(void)
 	mkdir(dir, 0755);
 	snprintf(dir, sizeof(dir), "%s/kubelet/device-plugins", fakeroot_path(root));
 	mkdir(dir, 0755);
-	if (hostdev_dp_loop_new(ctx, &loop) < 0 ||
+	if (hostdev_loop_new(ctx, &loop) < 0 ||
 	    hostdev_dp_config_load(ctx, HOSTDEV_TEST_EXAMPLE_CONFIG, &config) < 0 ||
 	    hostdev_dp_resources_resolve(ctx, config, &res) < 0)
 		abort();

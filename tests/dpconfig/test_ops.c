@@ -161,13 +161,13 @@ static void test_builtin(void **state)
 	hostdev_dp_config *config = NULL;
 	hostdev_dp_resources *res = NULL;
 	hostdev_dp_server *server = NULL;
-	hostdev_dp_loop *loop = NULL;
+	hostdev_loop *loop = NULL;
 	char dir[1024];
 
 	assert_int_equal(hostdev_dp_config_load(f->ctx, HOSTDEV_TEST_EXAMPLE_CONFIG, &config), 0);
 	assert_int_equal(hostdev_dp_resources_resolve(f->ctx, config, &res), 0);
 	hostdev_dp_config_free(config);
-	assert_int_equal(hostdev_dp_loop_new(f->ctx, &loop), 0);
+	assert_int_equal(hostdev_loop_new(f->ctx, &loop), 0);
 	hostdev_dp_server_options_init(&opts);
 	opts.registration = HOSTDEV_DP_REGISTER_NONE;
 	opts.refresh_interval_ms = -1;
@@ -194,7 +194,7 @@ static void test_builtin(void **state)
 	assert_int_equal(hostdev_dp_server_start(server), 0);
 	assert_int_equal(hostdev_dp_server_refresh(server), 0);
 	hostdev_dp_server_unref(server);
-	hostdev_dp_loop_unref(loop);
+	hostdev_loop_unref(loop);
 }
 
 int main(void)

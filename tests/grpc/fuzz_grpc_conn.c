@@ -48,7 +48,7 @@ struct held {
 	struct loop_source *timer;
 };
 
-static hostdev_dp_loop *loop;
+static hostdev_loop *loop;
 static struct grpc_server *server;
 static unsigned int open_calls;
 
@@ -125,7 +125,7 @@ static void setup(void)
 {
 	hostdev_ctx *ctx;
 
-	if (hostdev_ctx_new(&ctx) < 0 || hostdev_dp_loop_new(ctx, &loop) < 0 ||
+	if (hostdev_ctx_new(&ctx) < 0 || hostdev_loop_new(ctx, &loop) < 0 ||
 	    grpc_server_new(loop, methods, sizeof(methods) / sizeof(methods[0]), NULL, &server) < 0)
 		abort();
 	/* The loop keeps its reference. */
@@ -142,7 +142,7 @@ static void feed(struct grpc_conn *conn, const uint8_t *data, size_t size, size_
 		data += n;
 		size -= n;
 		/* Timers (m_later) run between reads, as in the loop. */
-		hostdev_dp_loop_dispatch(loop, 0);
+		hostdev_loop_dispatch(loop, 0);
 	}
 }
 
@@ -164,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		feed(conn, preface, sizeof(preface) - 1, 0);
 	feed(conn, data, size, control & 0x3f);
 	grpc_conn_free(conn);
-	hostdev_dp_loop_dispatch(loop, 0);
+	hostdev_loop_dispatch(loop, 0);
 	/* Every call was closed with the connection. */
 	if (open_calls != 0)
 		abort();

@@ -42,7 +42,7 @@ struct gathered {
 };
 
 struct state {
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 	unsigned int streams_open, streams_closed, calls;
 	struct gathered *gathered[MAX_GATHERED];
 	size_t n_gathered;
@@ -326,11 +326,11 @@ static const struct grpc_method methods[] = {
     {"/test.Echo/Stats", m_stats}, {"/test.Echo/Flood", m_flood},
 };
 
-static hostdev_dp_loop *signal_loop;
+static hostdev_loop *signal_loop;
 
 static void on_signal(int sig)
 {
-	hostdev_dp_loop_quit(signal_loop);
+	hostdev_loop_quit(signal_loop);
 }
 
 static void log_stderr(int priority, const char *message, void *userdata)
@@ -338,7 +338,7 @@ static void log_stderr(int priority, const char *message, void *userdata)
 	fprintf(stderr, "libhostdev: %s\n", message);
 }
 
-static int start_server(hostdev_dp_loop *loop, struct state *state, const char *socket_path,
+static int start_server(hostdev_loop *loop, struct state *state, const char *socket_path,
 			struct grpc_server **out)
 {
 	int r = grpc_server_new(loop, methods, sizeof(methods) / sizeof(methods[0]), state, out);
@@ -405,7 +405,7 @@ int main(int argc, char **argv)
 		hostdev_ctx_set_log_fn(ctx, log_stderr, NULL);
 		hostdev_ctx_set_log_priority(ctx, HOSTDEV_LOG_DEBUG);
 	}
-	if (hostdev_dp_loop_new(ctx, &state.loop) < 0)
+	if (hostdev_loop_new(ctx, &state.loop) < 0)
 		return 1;
 	signal_loop = state.loop;
 	signal(SIGTERM, on_signal);
@@ -422,7 +422,7 @@ int main(int argc, char **argv)
 			goto fail;
 		printf("READY\n");
 		fflush(stdout);
-		r = hostdev_dp_loop_run(state.loop);
+		r = hostdev_loop_run(state.loop);
 	} else if (strcmp(argv[1], "call") == 0 && argc >= 6) {
 		struct call_result res = {0};
 
@@ -434,7 +434,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "grpc_echo_server: %s\n", hostdev_ctx_get_error(ctx));
 			goto fail;
 		}
-		while (!res.done && (r = hostdev_dp_loop_dispatch(state.loop, -1)) >= 0)
+		while (!res.done && (r = hostdev_loop_dispatch(state.loop, -1)) >= 0)
 			;
 		printf("{\"status\": %d, \"message\": ", res.status);
 		print_json_string(res.message);
@@ -452,7 +452,7 @@ int main(int argc, char **argv)
 	grpc_server_shutdown(server, true);
 out:
 	grpc_server_free(server);
-	hostdev_dp_loop_unref(state.loop);
+	hostdev_loop_unref(state.loop);
 	hostdev_ctx_unref(ctx);
 	return r < 0 ? 1 : 0;
 

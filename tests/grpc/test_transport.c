@@ -29,7 +29,7 @@
 
 struct fixture {
 	hostdev_ctx *ctx;
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 	char dir[64];
 	char sock[128];
 };
@@ -40,7 +40,7 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	assert_int_equal(hostdev_ctx_new(&f->ctx), 0);
-	assert_int_equal(hostdev_dp_loop_new(f->ctx, &f->loop), 0);
+	assert_int_equal(hostdev_loop_new(f->ctx, &f->loop), 0);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/hostdev-grpc-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->sock, sizeof(f->sock), "%s/test.sock", f->dir);
@@ -54,7 +54,7 @@ static int teardown(void **state)
 
 	unlink(f->sock);
 	rmdir(f->dir);
-	hostdev_dp_loop_unref(f->loop);
+	hostdev_loop_unref(f->loop);
 	hostdev_ctx_unref(f->ctx);
 	free(f);
 	return 0;
@@ -73,12 +73,12 @@ static uint64_t now_ms(void)
 }
 
 /* Dispatch until *@flag or @ms pass. */
-static void dispatch_until(hostdev_dp_loop *loop, const volatile int *flag, int ms)
+static void dispatch_until(hostdev_loop *loop, const volatile int *flag, int ms)
 {
 	uint64_t end = now_ms() + (uint64_t)ms;
 
 	while (!*flag && now_ms() < end)
-		assert_true(hostdev_dp_loop_dispatch(loop, 50) >= 0);
+		assert_true(hostdev_loop_dispatch(loop, 50) >= 0);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -210,7 +210,7 @@ static void test_worker(void **state)
 	loop_unlock(f->loop);
 	loop_wait_work(w[1]);
 	assert_true(jobs[1].worked);
-	while (hostdev_dp_loop_dispatch(f->loop, 100) > 0)
+	while (hostdev_loop_dispatch(f->loop, 100) > 0)
 		;
 	assert_false(jobs[3].done || jobs[1].done);
 	close(pipe_fd[0]);
@@ -223,7 +223,7 @@ static void test_worker(void **state)
 struct order {
 	char seen[16];
 	int n;
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 	struct loop_source *other;
 };
 
@@ -258,21 +258,21 @@ static void test_timers(void **state)
 	assert_int_equal(loop_add_timer(f->loop, 10, record, &o, &removed), 0);
 	loop_remove(removed);
 	while (o.n < 2)
-		assert_true(hostdev_dp_loop_dispatch(f->loop, 1000) >= 0);
+		assert_true(hostdev_loop_dispatch(f->loop, 1000) >= 0);
 	assert_true(now_ms() - start >= 60);
 	assert_int_equal(o.n, 2);
 
 	/* A zero delay fires on the next round; one added by a callback waits a round. */
 	o.n = 0;
 	assert_int_equal(loop_add_timer(f->loop, 0, add_zero_timer, &o, NULL), 0);
-	r = hostdev_dp_loop_dispatch(f->loop, 1000);
+	r = hostdev_loop_dispatch(f->loop, 1000);
 	assert_int_equal(r, 1);
 	assert_int_equal(o.n, 1);
-	r = hostdev_dp_loop_dispatch(f->loop, 1000);
+	r = hostdev_loop_dispatch(f->loop, 1000);
 	assert_int_equal(r, 1);
 	assert_int_equal(o.n, 2);
 	/* Nothing left: a dispatch times out with 0. */
-	assert_int_equal(hostdev_dp_loop_dispatch(f->loop, 20), 0);
+	assert_int_equal(hostdev_loop_dispatch(f->loop, 20), 0);
 }
 
 struct pipes {
@@ -311,9 +311,9 @@ static void test_remove_in_callback(void **state)
 	assert_int_equal(loop_add_fd(f->loop, p.b[0], POLLIN, on_b, &p, &p.sb), 0);
 	assert_int_equal(write(p.a[1], "x", 1), 1);
 	assert_int_equal(write(p.b[1], "x", 1), 1);
-	assert_int_equal(hostdev_dp_loop_dispatch(f->loop, 1000), 1);
+	assert_int_equal(hostdev_loop_dispatch(f->loop, 1000), 1);
 	assert_int_equal(p.ran_a + p.ran_b, 1);
-	assert_int_equal(hostdev_dp_loop_dispatch(f->loop, 20), 0);
+	assert_int_equal(hostdev_loop_dispatch(f->loop, 20), 0);
 	for (int i = 0; i < 2; i++) {
 		close(p.a[i]);
 		close(p.b[i]);
@@ -323,15 +323,15 @@ static void test_remove_in_callback(void **state)
 static void *quit_later(void *arg)
 {
 	usleep(50 * 1000);
-	hostdev_dp_loop_quit(arg);
+	hostdev_loop_quit(arg);
 	return NULL;
 }
 
-static hostdev_dp_loop *signal_loop;
+static hostdev_loop *signal_loop;
 
 static void on_alarm(int sig)
 {
-	hostdev_dp_loop_quit(signal_loop);
+	hostdev_loop_quit(signal_loop);
 }
 
 static void test_quit(void **state)
@@ -342,7 +342,7 @@ static void test_quit(void **state)
 
 	/* From another thread. */
 	assert_int_equal(pthread_create(&t, NULL, quit_later, f->loop), 0);
-	assert_int_equal(hostdev_dp_loop_run(f->loop), 0);
+	assert_int_equal(hostdev_loop_run(f->loop), 0);
 	pthread_join(t, NULL);
 
 	/* From a signal handler (async-signal-safe). */
@@ -350,14 +350,14 @@ static void test_quit(void **state)
 	sigemptyset(&sa.sa_mask);
 	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
 	ualarm(50 * 1000, 0);
-	assert_int_equal(hostdev_dp_loop_run(f->loop), 0);
+	assert_int_equal(hostdev_loop_run(f->loop), 0);
 	signal(SIGALRM, SIG_DFL);
 }
 
 static void test_embed(void **state)
 {
 	struct fixture *f = *state;
-	struct pollfd pfd = {.fd = hostdev_dp_loop_get_fd(f->loop), .events = POLLIN};
+	struct pollfd pfd = {.fd = hostdev_loop_get_fd(f->loop), .events = POLLIN};
 	struct order o = {.loop = f->loop};
 
 	assert_true(pfd.fd >= 0);
@@ -365,7 +365,7 @@ static void test_embed(void **state)
 	assert_int_equal(loop_add_timer(f->loop, 20, record, &o, NULL), 0);
 	/* The epoll fd turns readable when the timer is due. */
 	assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
-	assert_int_equal(hostdev_dp_loop_dispatch(f->loop, 0), 1);
+	assert_int_equal(hostdev_loop_dispatch(f->loop, 0), 1);
 	assert_int_equal(o.n, 1);
 	assert_int_equal(poll(&pfd, 1, 0), 0);
 }
@@ -413,21 +413,21 @@ static void test_handler_errors_stay_on_their_thread(void **state)
 	loop_lock(f->loop);
 	assert_int_equal(loop_add_timer(f->loop, 0, fail_in_handler, &h, NULL), 0);
 	loop_unlock(f->loop);
-	assert_true(hostdev_dp_loop_dispatch(f->loop, 1000) >= 1);
+	assert_true(hostdev_loop_dispatch(f->loop, 1000) >= 1);
 	assert_true(h.fired);
 	assert_string_equal(h.seen, "handler failure");
 	assert_string_equal(hostdev_ctx_get_error(f->ctx), "path kind 0: empty path");
 
 	h.fired = 0;
 	h.seen[0] = '\0';
-	assert_int_equal(hostdev_dp_loop_start_thread(f->loop), 0);
+	assert_int_equal(hostdev_loop_start_thread(f->loop), 0);
 	loop_lock(f->loop);
 	assert_int_equal(loop_add_timer(f->loop, 5, fail_in_handler, &h, NULL), 0);
 	loop_unlock(f->loop);
 	end = now_ms() + WAIT_MS;
 	while (!__atomic_load_n(&h.fired, __ATOMIC_ACQUIRE) && now_ms() < end)
 		usleep(1000);
-	assert_int_equal(hostdev_dp_loop_stop_thread(f->loop), 0);
+	assert_int_equal(hostdev_loop_stop_thread(f->loop), 0);
 	assert_string_equal(h.seen, "handler failure");
 	assert_string_equal(hostdev_ctx_get_error(f->ctx), "path kind 0: empty path");
 }
@@ -436,11 +436,11 @@ static void test_thread(void **state)
 {
 	struct fixture *f = *state;
 	struct flag_timer ft = {0};
-	hostdev_dp_loop *loop2;
+	hostdev_loop *loop2;
 	uint64_t end;
 
-	assert_int_equal(hostdev_dp_loop_start_thread(f->loop), 0);
-	assert_int_equal(hostdev_dp_loop_start_thread(f->loop), -EALREADY);
+	assert_int_equal(hostdev_loop_start_thread(f->loop), 0);
+	assert_int_equal(hostdev_loop_start_thread(f->loop), -EALREADY);
 	/* A timer added from this thread while the loop waits on its own. */
 	loop_lock(f->loop);
 	assert_int_equal(loop_add_timer(f->loop, 10, set_flag, &ft, NULL), 0);
@@ -449,20 +449,20 @@ static void test_thread(void **state)
 	while (!ft.fired && now_ms() < end)
 		usleep(1000);
 	assert_true(ft.fired);
-	assert_int_equal(hostdev_dp_loop_stop_thread(f->loop), 0);
-	assert_int_equal(hostdev_dp_loop_stop_thread(f->loop), 0);
+	assert_int_equal(hostdev_loop_stop_thread(f->loop), 0);
+	assert_int_equal(hostdev_loop_stop_thread(f->loop), 0);
 
 	/* The last reference stops a running thread. */
-	assert_int_equal(hostdev_dp_loop_new(f->ctx, &loop2), 0);
-	assert_int_equal(hostdev_dp_loop_start_thread(loop2), 0);
-	assert_null(hostdev_dp_loop_unref(loop2));
+	assert_int_equal(hostdev_loop_new(f->ctx, &loop2), 0);
+	assert_int_equal(hostdev_loop_start_thread(loop2), 0);
+	assert_null(hostdev_loop_unref(loop2));
 }
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Server and client */
 
 struct server_state {
-	hostdev_dp_loop *loop;
+	hostdev_loop *loop;
 	int closed;
 	struct grpc_call *stream;
 };
@@ -506,12 +506,12 @@ static void h_stream(struct grpc_call *call, const uint8_t *msg, size_t len, voi
 }
 
 /* Dispatch until a handler took a call (slow under valgrind on a loaded machine). */
-static void wait_for_stream(hostdev_dp_loop *loop, struct server_state *s)
+static void wait_for_stream(hostdev_loop *loop, struct server_state *s)
 {
 	uint64_t end = now_ms() + WAIT_MS;
 
 	while (!s->stream && now_ms() < end)
-		assert_true(hostdev_dp_loop_dispatch(loop, 50) >= 0);
+		assert_true(hostdev_loop_dispatch(loop, 50) >= 0);
 }
 
 static const struct grpc_method methods[] = {
@@ -625,7 +625,7 @@ static void test_cancel(void **state)
 	assert_non_null(s.stream);
 	grpc_client_cancel(c);
 	for (int i = 0; i < 30; i++)
-		hostdev_dp_loop_dispatch(f->loop, 10);
+		hostdev_loop_dispatch(f->loop, 10);
 	assert_int_equal(r.done, 0);
 
 	/* A connection failure is reported from the loop, and cancel works before it too. */
@@ -634,7 +634,7 @@ static void test_cancel(void **state)
 			 0);
 	grpc_client_cancel(c);
 	for (int i = 0; i < 5; i++)
-		hostdev_dp_loop_dispatch(f->loop, 10);
+		hostdev_loop_dispatch(f->loop, 10);
 	assert_int_equal(r.done, 0);
 	grpc_server_free(server);
 }
@@ -679,7 +679,7 @@ static int raw_client(struct fixture *f)
 	/* The server's SETTINGS say it accepted and read us. */
 	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
 	while (poll(&pfd, 1, 0) == 0 && now_ms() < end)
-		assert_true(hostdev_dp_loop_dispatch(f->loop, 50) >= 0);
+		assert_true(hostdev_loop_dispatch(f->loop, 50) >= 0);
 	assert_true(pfd.revents & POLLIN);
 	return fd;
 }
@@ -812,7 +812,7 @@ static void test_client_from_other_thread(void **state)
 
 	assert_int_equal(grpc_server_new(f->loop, methods, ARRAY_SIZE(methods), &s, &server), 0);
 	assert_int_equal(grpc_server_listen(server, f->sock), 0);
-	assert_int_equal(hostdev_dp_loop_start_thread(f->loop), 0);
+	assert_int_equal(hostdev_loop_start_thread(f->loop), 0);
 	loop_lock(f->loop);
 	assert_int_equal(grpc_client_unary(f->loop, f->sock, "/t.S/Echo", (const uint8_t *)"thr", 3,
 					   WAIT_MS, on_done, &r, NULL),
@@ -853,7 +853,7 @@ static void test_client_from_other_thread(void **state)
 	assert_true(r.done);
 	assert_int_equal(r.status, GRPC_STATUS_OK);
 	assert_memory_equal(r.response, "late", 4);
-	assert_int_equal(hostdev_dp_loop_stop_thread(f->loop), 0);
+	assert_int_equal(hostdev_loop_stop_thread(f->loop), 0);
 	grpc_server_free(server);
 }
 
