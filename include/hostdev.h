@@ -5,6 +5,7 @@
 
 #include "hostdev/context.h"	  /* IWYU pragma: export */
 #include "hostdev/deviceplugin.h" /* IWYU pragma: export */
+#include "hostdev/dra.h"	  /* IWYU pragma: export */
 #include "hostdev/loop.h"	  /* IWYU pragma: export */
 #include "hostdev/mdev.h"	  /* IWYU pragma: export */
 #include "hostdev/monitor.h"	  /* IWYU pragma: export */

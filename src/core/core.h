@@ -201,6 +201,10 @@ void poll_pause(void);
 /* openat(O_DIRECTORY) returning a negative errno on failure. */
 int open_dir_at(int dirfd, const char *path);
 
+/* file_write.c: write all @length bytes of @data to @fd (retrying short writes and EINTR).
+ * Returns 0 or the negative errno of write(2). */
+int write_all(int fd, const void *data, size_t length);
+
 /* ---------------------------------------------------------------------------------------------- */
 /* attr_write.c: sysfs stores that may block in a driver, one write(2) in a worker thread under a
  * watchdog. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Encoding of the device-plugin messages with the protobuf-c code generated from
- * proto/deviceplugin_v1beta1.proto and proto/pluginregistration_v1.proto. The messages borrow the
+ * proto/deviceplugin_v1beta1.proto (PluginInfo: pluginreg). The messages borrow the
  * strings of our own objects; only the arrays of the message structures are allocated here.
  */
 #include <errno.h>
@@ -9,7 +9,7 @@
 
 #include "deviceplugin_v1beta1.pb-c.h"
 #include "deviceplugin.h"
-#include "pluginregistration_v1.pb-c.h"
+#include "pluginreg/pluginreg.h"
 
 /* Pack @msg into a malloc'ed buffer (never NULL, also for an empty message). */
 static int pack(const ProtobufCMessage *msg, uint8_t **out, size_t *length)
@@ -234,15 +234,11 @@ int dp_proto_register_request(const hostdev_dp_server *server, uint8_t **out, si
 
 int dp_proto_plugin_info(const hostdev_dp_server *server, uint8_t **out, size_t *length)
 {
-	Pluginregistration__PluginInfo msg = PLUGINREGISTRATION__PLUGIN_INFO__INIT;
-	char *versions[] = {(char *)DP_API_VERSION};
+	const char *versions[] = {DP_API_VERSION};
 
-	msg.type = (char *)"DevicePlugin";
-	msg.name = server->resource_name;
 	/* The kubelet dials the endpoint as given: the absolute path of this very socket, which
 	 * serves the device-plugin API next to the registration service. */
-	msg.endpoint = server->socket_path;
-	msg.n_supported_versions = 1;
-	msg.supported_versions = versions;
-	return pack(&msg.base, out, length);
+	return pluginreg_info_encode(PLUGINREG_TYPE_DEVICE_PLUGIN, server->resource_name,
+				     server->socket_path, versions, ARRAY_SIZE(versions), out,
+				     length);
 }

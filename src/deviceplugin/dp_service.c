@@ -13,7 +13,7 @@
 #include "deviceplugin_v1beta1.pb-c.h"
 #include "loop/loop.h"
 #include "deviceplugin.h"
-#include "pluginregistration_v1.pb-c.h"
+#include "pluginreg/pluginreg.h"
 
 /* Longest id list quoted in a message. */
 #define DP_MESSAGE_MAX 512
@@ -546,15 +546,21 @@ static void on_notify_registration_status(struct grpc_call *call, const uint8_t 
 					  size_t length, void *userdata)
 {
 	hostdev_dp_server *server = userdata;
-	Pluginregistration__RegistrationStatus *status =
-	    pluginregistration__registration_status__unpack(NULL, length, request);
+	bool registered;
+	char *error;
+	int r = pluginreg_status_decode(request, length, &registered, &error);
 
-	if (!status) {
+	if (r == -ENOMEM) {
+		grpc_call_finish(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				 "out of memory decoding RegistrationStatus");
+		return;
+	}
+	if (r < 0) {
 		malformed(call, server, "RegistrationStatus");
 		return;
 	}
-	dp_register_watcher_status(server, status->plugin_registered, status->error);
-	pluginregistration__registration_status__free_unpacked(status, NULL);
+	dp_register_watcher_status(server, registered, error);
+	free(error);
 	reply_empty(call);
 }
 
@@ -567,8 +573,8 @@ static const struct grpc_method methods[] = {
     {"/v1beta1.DevicePlugin/GetPreferredAllocation", on_get_preferred_allocation},
     {"/v1beta1.DevicePlugin/PreStartContainer", on_pre_start_container},
     /* Plugin-watcher mode only: */
-    {"/pluginregistration.Registration/GetInfo", on_get_info},
-    {"/pluginregistration.Registration/NotifyRegistrationStatus", on_notify_registration_status},
+    {PLUGINREG_GET_INFO_PATH, on_get_info},
+    {PLUGINREG_NOTIFY_PATH, on_notify_registration_status},
 };
 
 const struct grpc_method *dp_service_methods(int registration, size_t *n_methods)

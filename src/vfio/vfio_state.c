@@ -278,22 +278,6 @@ int vfio_file_read(hostdev_ctx *ctx, const struct vfio_dir *dir, const char *nam
 	return 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int vfio_file_replace(hostdev_ctx *ctx, const struct vfio_dir *dir, const char *name,
 		      const char *content, size_t len, mode_t mode)
 {

@@ -12,12 +12,12 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 status=0
 
-# A fresh copy of the sources (and headers) the check reads, in $tmp/tree.
+# A fresh copy of the sources, headers and .proto files the check reads, in $tmp/tree.
 fresh_copy() {
 	rm -rf "$tmp/tree"
 	mkdir -p "$tmp/tree"
 	(cd "$top" && find src plugins include examples bindings \
-		\( -name '*.c' -o -name '*.h' -o -name '*.i' \) -print0 |
+		\( -name '*.c' -o -name '*.h' -o -name '*.i' -o -name '*.proto' \) -print0 |
 		tar -c --null -T - -f -) | tar -x -f - -C "$tmp/tree"
 }
 

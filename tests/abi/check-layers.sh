@@ -33,7 +33,9 @@ sriov: core pci vfio
 mdev: core
 loop: core
 grpc: core loop
-deviceplugin: core naming loop grpc
+pluginreg: core
+deviceplugin: core naming loop grpc pluginreg
+dra: core loop grpc pluginreg
 resources: core naming pci
 plugins: loop
 EOF
@@ -104,8 +106,10 @@ while IFS=$'\t' read -r file line name; do
 	fi
 	case "$name" in
 	*.pb-c.h)
-		# protobuf-c output, generated into the build tree of its folder.
-		[ "$folder" = deviceplugin ] || fail "$where: generated messages belong to deviceplugin"
+		# protobuf-c output, generated into the build tree of the folder whose proto/ holds
+		# the .proto file: another folder's messages are its private headers.
+		[ -f "src/$folder/proto/${name%.pb-c.h}.proto" ] ||
+			fail "$where: generated messages of a .proto that is not in src/$folder/proto"
 		continue
 		;;
 	esac

@@ -45,12 +45,19 @@ def wait_until(predicate, what, timeout=DEADLINE, interval=0.01):
 pb = svc = reg_pb = reg_svc = None
 
 
+# The plugin watcher's messages, shared with the DRA plugins: src/pluginreg/proto.
+REGISTRATION_PROTO_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src",
+                                      "pluginreg", "proto")
+
+
 def load_protos(proto_dir, out_dir):
-    """Compile the .proto files with grpc_tools into @out_dir and import them."""
+    """Compile the .proto files with grpc_tools into @out_dir and import them: the device-plugin
+    API from @proto_dir, the registration API from src/pluginreg/proto."""
     global pb, svc, reg_pb, reg_svc
     files = ["deviceplugin_v1beta1.proto", "deviceplugin_v1beta1_service.proto",
              "pluginregistration_v1.proto", "pluginregistration_v1_service.proto"]
     subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", proto_dir,
+                    "-I", REGISTRATION_PROTO_DIR,
                     "--python_out", out_dir, "--grpc_python_out", out_dir] + files, check=True)
     sys.path.insert(0, out_dir)
     import deviceplugin_v1beta1_pb2

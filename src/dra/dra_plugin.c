@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * DRA kubelet plugins (hostdev/dra.h): creation, options and socket paths, start and stop,
+ * getters. The DRAPlugin handlers are in dra_service.c, the registration handlers in
+ * dra_register.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dra.h"
+#include "loop/loop.h"
+
+HOSTDEV_EXPORT void hostdev_dra_plugin_options_init(struct hostdev_dra_plugin_options *opts)
+{
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof(*opts));
+	opts->version = HOSTDEV_DRA_PLUGIN_OPTIONS_VERSION;
+	opts->api_versions = DRA_API_ALL;
+	opts->kubelet_uid = -1;
+}
+
+/*
+ * A driver name as the API server takes it in DeviceClasses and ResourceSlices: a DNS subdomain
+ * (lower-case labels of [a-z0-9-], alphanumeric at both ends, joined by dots) of at most 63
+ * characters. It also names a directory and a socket file, which this keeps plain.
+ */
+static const char *driver_name_problem(const char *name)
+{
+	size_t len = strlen(name), label = 0;
+
+	if (len == 0)
+		return "it is empty";
+	if (len > DRA_DRIVER_NAME_MAX)
+		return "it is longer than 63 characters";
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (c == '.') {
+			if (label == 0 || name[i - 1] == '-')
+				return "a dot-separated part is empty or ends with '-'";
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return "only lower-case letters, digits, '-' and '.' are allowed";
+		if (c == '-' && label == 0)
+			return "a dot-separated part starts with '-'";
+		label++;
+	}
+	if (label == 0 || name[len - 1] == '-')
+		return "it must end with a letter or digit";
+	return NULL;
+}
+
+static int resolve_dir(hostdev_ctx *ctx, const char *driver, const char *given,
+		       const char *kubelet_sub, char **out)
+{
+	if (given) {
+		if (given[0] != '/')
+			return hostdev_error(
+			    ctx, -EINVAL, "DRA driver %s: directory '%s' must be an absolute path",
+			    driver, given);
+		*out = strdup(given);
+	} else if (asprintf(out, "%s/%s", hostdev_ctx_get_path(ctx, HOSTDEV_PATH_KUBELET),
+			    kubelet_sub) < 0) {
+		*out = NULL;
+	}
+	return *out ? 0 : -ENOMEM;
+}
+
+static int check_socket_path(hostdev_ctx *ctx, const char *driver, const char *path)
+{
+	if (strlen(path) > DRA_SOCKET_PATH_MAX)
+		return hostdev_error(ctx, -EINVAL,
+				     "DRA driver %s: socket path %s is longer than a Unix socket "
+				     "address holds (%d characters); use a shorter directory",
+				     driver, path, DRA_SOCKET_PATH_MAX);
+	return 0;
+}
+
+static void plugin_free(hostdev_dra_plugin *plugin)
+{
+	grpc_server_free(plugin->service);
+	grpc_server_free(plugin->registration);
+	if (plugin->ops.destroy)
+		plugin->ops.destroy(plugin->userdata);
+	free(plugin->methods);
+	free(plugin->driver);
+	free(plugin->plugin_dir);
+	free(plugin->driver_dir);
+	free(plugin->socket_path);
+	free(plugin->registry_dir);
+	free(plugin->registration_path);
+	free(plugin);
+}
+
+void dra_plugin_release(hostdev_dra_plugin *plugin)
+{
+	hostdev_loop *loop = plugin->loop;
+
+	if (--plugin->holds > 0)
+		return;
+	plugin_free(plugin);
+	/* The caller holds the loop's lock, and a reference of the loop if it needs it. */
+	hostdev_loop_unref(loop);
+}
+
+static int check_options(hostdev_ctx *ctx, const char *driver,
+			 const struct hostdev_dra_plugin_options *opts)
+{
+	if (opts->version < 1 || opts->version > HOSTDEV_DRA_PLUGIN_OPTIONS_VERSION)
+		return hostdev_error(ctx, -EINVAL,
+				     "DRA driver %s: options version %u is not known to this "
+				     "library (1 to %d): initialise them with "
+				     "hostdev_dra_plugin_options_init()",
+				     driver, opts->version, HOSTDEV_DRA_PLUGIN_OPTIONS_VERSION);
+	if (opts->api_versions & ~DRA_API_ALL)
+		return hostdev_error(ctx, -EINVAL,
+				     "DRA driver %s: unknown API version bits 0x%x (known: "
+				     "HOSTDEV_DRA_API_V1, HOSTDEV_DRA_API_V1BETA1)",
+				     driver, opts->api_versions & ~DRA_API_ALL);
+	if (opts->kubelet_uid < -1)
+		return hostdev_error(ctx, -EINVAL,
+				     "DRA driver %s: kubelet uid %d: use a user id, or -1 for "
+				     "root and this process's user only",
+				     driver, opts->kubelet_uid);
+	return 0;
+}
+
+static int plugin_new_locked(hostdev_loop *loop, const char *driver,
+			     const struct hostdev_dra_plugin_ops *ops, void *userdata,
+			     const struct hostdev_dra_plugin_options *opts,
+			     hostdev_dra_plugin **out)
+{
+	hostdev_ctx *ctx = loop_ctx(loop);
+	struct hostdev_dra_plugin_options defaults;
+	const struct grpc_method *reg_methods;
+	hostdev_dra_plugin *plugin;
+	const char *problem;
+	size_t n_reg_methods;
+	int r;
+
+	if (!opts) {
+		hostdev_dra_plugin_options_init(&defaults);
+		opts = &defaults;
+	}
+	if (!driver) {
+		r = hostdev_error(ctx, -EINVAL, "DRA plugin: no driver name given");
+		goto refuse;
+	}
+	problem = driver_name_problem(driver);
+	if (problem) {
+		r = hostdev_error(ctx, -EINVAL,
+				  "DRA driver name '%s' is not one the kubelet accepts: %s (a DNS "
+				  "subdomain such as vfio.hostdev.io)",
+				  driver, problem);
+		goto refuse;
+	}
+	if (ops && (ops->version < 1 || ops->version > HOSTDEV_DRA_PLUGIN_OPS_VERSION)) {
+		r = hostdev_error(ctx, -EINVAL,
+				  "DRA driver %s: callbacks version %u is not known to this "
+				  "library (1 to %d)",
+				  driver, ops->version, HOSTDEV_DRA_PLUGIN_OPS_VERSION);
+		goto refuse;
+	}
+	r = check_options(ctx, driver, opts);
+	if (r < 0)
+		goto refuse;
+	plugin = calloc(1, sizeof(*plugin));
+	if (!plugin) {
+		r = -ENOMEM;
+		goto refuse;
+	}
+	plugin->refcount = 1;
+	plugin->holds = 1;
+	plugin->loop = loop;
+	plugin->ctx = ctx;
+	if (ops)
+		plugin->ops = *ops;
+	plugin->userdata = userdata;
+	plugin->api_versions = opts->api_versions ? opts->api_versions : DRA_API_ALL;
+	plugin->kubelet_uid = opts->kubelet_uid;
+	plugin->register_with_watcher = !opts->no_registration;
+	plugin->state = HOSTDEV_DRA_STOPPED;
+	r = -ENOMEM;
+	plugin->driver = strdup(driver);
+	if (!plugin->driver)
+		goto fail;
+	r = resolve_dir(ctx, driver, opts->plugin_dir, "plugins", &plugin->plugin_dir);
+	if (r == 0)
+		r = resolve_dir(ctx, driver, opts->registry_dir, "plugins_registry",
+				&plugin->registry_dir);
+	if (r < 0)
+		goto fail;
+	r = -ENOMEM;
+	if (asprintf(&plugin->driver_dir, "%s/%s", plugin->plugin_dir, driver) < 0) {
+		plugin->driver_dir = NULL;
+		goto fail;
+	}
+	if (asprintf(&plugin->socket_path, "%s/%s", plugin->driver_dir, DRA_SOCKET_NAME) < 0) {
+		plugin->socket_path = NULL;
+		goto fail;
+	}
+	r = check_socket_path(ctx, driver, plugin->socket_path);
+	if (r < 0)
+		goto fail;
+	if (plugin->register_with_watcher) {
+		r = -ENOMEM;
+		if (asprintf(&plugin->registration_path, "%s/%s%s", plugin->registry_dir, driver,
+			     DRA_REGISTRATION_SUFFIX) < 0) {
+			plugin->registration_path = NULL;
+			goto fail;
+		}
+		r = check_socket_path(ctx, driver, plugin->registration_path);
+		if (r < 0)
+			goto fail;
+	}
+	r = dra_service_methods(plugin);
+	if (r == 0)
+		r = grpc_server_new(loop, plugin->methods, plugin->n_methods, plugin,
+				    &plugin->service);
+	if (r == 0 && plugin->register_with_watcher) {
+		reg_methods = dra_register_methods(&n_reg_methods);
+		r = grpc_server_new(loop, reg_methods, n_reg_methods, plugin,
+				    &plugin->registration);
+	}
+	if (r < 0)
+		goto fail;
+	grpc_server_set_peer_uid(plugin->service, plugin->kubelet_uid);
+	if (plugin->registration)
+		grpc_server_set_peer_uid(plugin->registration, plugin->kubelet_uid);
+	hostdev_loop_ref(loop);
+	*out = plugin;
+	return 0;
+fail:
+	/* Releases @userdata through the copied ops. */
+	plugin_free(plugin);
+	return r;
+refuse:
+	/* The plugin takes @userdata even when it cannot be created. */
+	if (ops && ops->destroy)
+		ops->destroy(userdata);
+	return r;
+}
+
+HOSTDEV_EXPORT int hostdev_dra_plugin_new(hostdev_loop *loop, const char *driver_name,
+					  const struct hostdev_dra_plugin_ops *ops, void *userdata,
+					  const struct hostdev_dra_plugin_options *opts,
+					  hostdev_dra_plugin **out)
+{
+	int r;
+
+	if (!loop || !out) {
+		if (ops && ops->destroy)
+			ops->destroy(userdata);
+		return -EINVAL;
+	}
+	loop_lock(loop);
+	r = plugin_new_locked(loop, driver_name, ops, userdata, opts, out);
+	loop_unlock(loop);
+	return r;
+}
+
+HOSTDEV_EXPORT hostdev_dra_plugin *hostdev_dra_plugin_ref(hostdev_dra_plugin *plugin)
+{
+	if (!plugin)
+		return NULL;
+	loop_lock(plugin->loop);
+	plugin->refcount++;
+	loop_unlock(plugin->loop);
+	return plugin;
+}
+
+static void plugin_stop_locked(hostdev_dra_plugin *plugin)
+{
+	if (!plugin->started)
+		return;
+	/* Registration first: the kubelet stops finding the plugin before it stops serving. */
+	if (plugin->registration)
+		grpc_server_shutdown(plugin->registration, true);
+	grpc_server_shutdown(plugin->service, true);
+	plugin->started = false;
+	plugin->state = HOSTDEV_DRA_STOPPED;
+	log_info(plugin->ctx, "DRA driver %s: stopped; %s removed", plugin->driver,
+		 plugin->socket_path);
+}
+
+HOSTDEV_EXPORT hostdev_dra_plugin *hostdev_dra_plugin_unref(hostdev_dra_plugin *plugin)
+{
+	hostdev_loop *loop;
+
+	if (!plugin)
+		return NULL;
+	/* The loop outlives this call whatever the plugin's release does with it. */
+	loop = hostdev_loop_ref(plugin->loop);
+	loop_lock(loop);
+	if (--plugin->refcount == 0) {
+		plugin_stop_locked(plugin);
+		dra_plugin_release(plugin);
+	}
+	loop_unlock(loop);
+	hostdev_loop_unref(loop);
+	return NULL;
+}
+
+/* Create <plugin_dir>/<driver> (0750) unless it is there; a symbolic link is refused. */
+static int make_driver_dir(hostdev_dra_plugin *plugin)
+{
+	struct stat st;
+
+	if (mkdir(plugin->driver_dir, 0750) == 0)
+		return 0;
+	if (errno == ENOENT)
+		return hostdev_error(plugin->ctx, -ENOENT,
+				     "DRA driver %s: the kubelet's plugin directory %s does not "
+				     "exist (is the kubelet's directory mounted into this "
+				     "container?)",
+				     plugin->driver, plugin->plugin_dir);
+	if (errno != EEXIST)
+		return hostdev_error(plugin->ctx, -errno, "DRA driver %s: cannot create %s: %s",
+				     plugin->driver, plugin->driver_dir, strerror(errno));
+	if (lstat(plugin->driver_dir, &st) < 0)
+		return hostdev_error(plugin->ctx, -errno, "DRA driver %s: cannot read %s: %s",
+				     plugin->driver, plugin->driver_dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return hostdev_error(plugin->ctx, -ENOTDIR,
+				     "DRA driver %s: %s is not a directory (a symbolic link or "
+				     "file is in the way: remove it)",
+				     plugin->driver, plugin->driver_dir);
+	return 0;
+}
+
+static int plugin_start_locked(hostdev_dra_plugin *plugin)
+{
+	int r;
+
+	if (plugin->started)
+		return hostdev_error(plugin->ctx, -EALREADY, "DRA driver %s: already started",
+				     plugin->driver);
+	r = make_driver_dir(plugin);
+	if (r < 0)
+		return r;
+	/* The service first: the kubelet dials it as soon as it finds the registration. */
+	r = grpc_server_listen(plugin->service, plugin->socket_path);
+	if (r < 0)
+		return hostdev_error(plugin->ctx, r, "DRA driver %s: cannot serve %s: %s%s",
+				     plugin->driver, plugin->socket_path, strerror(-r),
+				     r == -EADDRINUSE ? " (another process serves this driver)"
+						      : "");
+	if (plugin->registration) {
+		r = grpc_server_listen(plugin->registration, plugin->registration_path);
+		if (r < 0) {
+			grpc_server_shutdown(plugin->service, true);
+			return hostdev_error(
+			    plugin->ctx, r,
+			    "DRA driver %s: cannot serve the registration socket %s: %s%s",
+			    plugin->driver, plugin->registration_path, strerror(-r),
+			    r == -EADDRINUSE ? " (another process serves this driver)" : "");
+		}
+	}
+	plugin->started = true;
+	plugin->state = plugin->registration ? HOSTDEV_DRA_REGISTERING : HOSTDEV_DRA_SERVING;
+	if (plugin->registration)
+		log_info(plugin->ctx,
+			 "DRA driver %s: serving %s; waiting for the kubelet's plugin watcher to "
+			 "call GetInfo on %s",
+			 plugin->driver, plugin->socket_path, plugin->registration_path);
+	else
+		log_info(plugin->ctx, "DRA driver %s: serving %s (no registration)", plugin->driver,
+			 plugin->socket_path);
+	return 0;
+}
+
+HOSTDEV_EXPORT int hostdev_dra_plugin_start(hostdev_dra_plugin *plugin)
+{
+	int r;
+
+	if (!plugin)
+		return -EINVAL;
+	loop_lock(plugin->loop);
+	r = plugin_start_locked(plugin);
+	loop_unlock(plugin->loop);
+	return r;
+}
+
+HOSTDEV_EXPORT int hostdev_dra_plugin_stop(hostdev_dra_plugin *plugin)
+{
+	if (!plugin)
+		return -EINVAL;
+	loop_lock(plugin->loop);
+	plugin_stop_locked(plugin);
+	loop_unlock(plugin->loop);
+	return 0;
+}
+
+HOSTDEV_EXPORT const char *hostdev_dra_plugin_get_driver_name(const hostdev_dra_plugin *plugin)
+{
+	return plugin ? plugin->driver : NULL;
+}
+
+HOSTDEV_EXPORT const char *hostdev_dra_plugin_get_socket_path(const hostdev_dra_plugin *plugin)
+{
+	return plugin ? plugin->socket_path : NULL;
+}
+
+HOSTDEV_EXPORT const char *
+hostdev_dra_plugin_get_registration_path(const hostdev_dra_plugin *plugin)
+{
+	return plugin ? plugin->registration_path : NULL;
+}
+
+HOSTDEV_EXPORT int hostdev_dra_plugin_get_state(const hostdev_dra_plugin *plugin)
+{
+	int state;
+
+	if (!plugin)
+		return -EINVAL;
+	loop_lock(plugin->loop);
+	state = plugin->state;
+	loop_unlock(plugin->loop);
+	return state;
+}
+
+HOSTDEV_EXPORT unsigned int hostdev_dra_plugin_get_registrations(const hostdev_dra_plugin *plugin)
+{
+	unsigned int n;
+
+	if (!plugin)
+		return 0;
+	loop_lock(plugin->loop);
+	n = plugin->registrations;
+	loop_unlock(plugin->loop);
+	return n;
+}
