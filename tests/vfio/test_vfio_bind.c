@@ -793,6 +793,47 @@ static void test_interrupted_record_reused(void **state)
 	assert_string_equal(vfio_tree_driver(f->root, NIC), "e1000e");
 }
 
+/*
+ * A group bind that died after the GPU was on vfio-pci and its audio function unbound: binding the
+ * group again must finish the job (the audio function was left without a driver), not return 0
+ * because the named device is already there.
+ */
+static void test_interrupted_group_bind_finished(void **state)
+{
+	struct fixture *f = *state;
+	hostdev_vfio_journal *j = NULL;
+
+	assert_int_equal(
+	    fakeroot_write(f->root, "var/lib/hostdev/vfio-journal.json",
+			   "{\"format\":\"libhostdev-vfio-journal\",\"version\":1,\"records\":["
+			   "{\"address\":\"0000:02:00.0\",\"driver\":\"nouveau\","
+			   "\"driver_override\":null,\"iommu_group\":5,\"time\":1,\"owner\":null,"
+			   "\"group_bind\":true,\"complete\":false},"
+			   "{\"address\":\"0000:02:00.1\",\"driver\":\"snd_hda_intel\","
+			   "\"driver_override\":null,\"iommu_group\":5,\"time\":1,\"owner\":null,"
+			   "\"group_bind\":true,\"complete\":false}]}\n"),
+	    0);
+	kmodel_disable();
+	assert_int_equal(fakeroot_pci_set_attr(f->root, GPU, "driver_override", "vfio-pci\n"), 0);
+	assert_int_equal(fakeroot_pci_set_driver(f->root, GPU, "vfio-pci"), 0);
+	assert_int_equal(fakeroot_pci_set_attr(f->root, AUDIO, "driver_override", "vfio-pci\n"), 0);
+	assert_int_equal(fakeroot_pci_set_driver(f->root, AUDIO, NULL), 0);
+	assert_int_equal(kmodel_enable(f->root), 0);
+
+	assert_int_equal(hostdev_vfio_bind(f->ctx, GPU, NULL, HOSTDEV_BIND_GROUP), 1);
+	assert_string_equal(vfio_tree_driver(f->root, GPU), "vfio-pci");
+	assert_string_equal(vfio_tree_driver(f->root, AUDIO), "vfio-pci");
+	assert_true(devnode(f, "5"));
+	assert_int_equal(hostdev_vfio_journal_read(f->ctx, &j), 0);
+	assert_int_equal(hostdev_vfio_journal_get_count(j), 2);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(hostdev_vfio_journal_is_complete(j, i), 1);
+	assert_string_equal(hostdev_vfio_journal_get_driver(j, 1), "snd_hda_intel");
+	hostdev_vfio_journal_unref(j);
+	assert_int_equal(hostdev_vfio_restore(f->ctx, GPU, NULL, 0), 2);
+	assert_original(f);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -836,6 +877,7 @@ int main(void)
 	    T(test_journal_json),
 	    T(test_journal_read_without_state_dir),
 	    T(test_interrupted_record_reused),
+	    T(test_interrupted_group_bind_finished),
 	};
 #undef T
 
