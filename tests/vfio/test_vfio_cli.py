@@ -393,7 +393,9 @@ def case_restore_report(args):
         contains(h.run("journal").stdout, SPARE)
         doc = json.loads(h.run("restore", "--all", "--json").stdout)
         check(doc["restore"] == [{"address": SPARE, "outcome": "gone", "driver": None,
-                                  "record_kept": True, "message": doc["restore"][0]["message"]}],
+                                  "record_kept": True, "message": doc["restore"][0]["message"],
+                                  "iommu_group": None, "previous_driver": None,
+                                  "original_driver": None, "requested": True}],
               str(doc))
         p = h.run("restore", "--all", "--forget-gone")
         contains(p.stdout, f"{SPARE}: gone: ")
