@@ -529,9 +529,15 @@ int hostdev_vfio_apply(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts
 
 /**
  * The OpenShift-style boot-time alternative, for /etc/modprobe.d/vfio.conf: comment lines, then
- * "options vfio-pci ids=VVVV:DDDD,...\n" built from the listed devices' ids. The comments name
- * every other device with the same ids, which vfio-pci would claim too at boot. *@out is released
- * with hostdev_free(). @flags must be 0. Returns 0, -ENOENT (empty list), -EINVAL, -ENOMEM.
+ * "softdep MODULE pre: vfio-pci" for every host driver module of the devices with the claimed ids
+ * (bound driver and modalias matches, so that vfio-pci takes them first), then
+ * "options vfio-pci ids=VVVV:DDDD,...\n" with the listed devices' ids plus those of the other
+ * non-bridge endpoints of their IOMMU groups (a group is only usable when vfio-pci holds all of
+ * them). The comments name each group member added and every other device with the same ids,
+ * which vfio-pci would claim too at boot; a listed device missing from this host is named with a
+ * NOTE (its ids are still listed). *@out is released with hostdev_free(). @flags must be 0.
+ * Returns 0, -ENOENT (empty list), -EINVAL, -ENOMEM, or the errno of reading the list or
+ * enumerating the PCI devices.
  */
 int hostdev_vfio_modprobe_conf(hostdev_ctx *ctx, unsigned int flags, char **out);
 

@@ -410,9 +410,22 @@ static void test_modprobe_conf(void **state)
 	assert_int_equal(hostdev_vfio_modprobe_conf(f->ctx, 0, &conf), 0);
 	assert_true(contains(conf, "options vfio-pci ids=1af4:1041,8086:10d3\n"));
 	/* 0000:05:00.0 has the NIC's ids: vfio-pci would take it too at boot */
-	assert_true(contains(conf, "# WARNING: also claimed: " NOGROUP " (8086:10d3)"));
+	assert_true(contains(conf, "# WARNING: also claimed: " NOGROUP " [8086:10d3]"));
 	assert_true(contains(conf, "EVERY device"));
 	assert_int_equal(conf[strlen(conf) - 1], '\n');
+	hostdev_free(conf);
+	/* The GPU's audio function shares its group: claimed too, and vfio-pci loads first. */
+	assert_int_equal(hostdev_vfio_persist_add(f->ctx, GPU, 0), 0);
+	assert_int_equal(hostdev_vfio_modprobe_conf(f->ctx, 0, &conf), 0);
+	assert_true(contains(conf, "# " AUDIO " [10de:10fa] shares IOMMU group 5 with " GPU
+				   ": vfio-pci must claim it too.\n"));
+	assert_true(contains(conf, "(" GPU " is listed without its IOMMU group"));
+	assert_true(contains(conf, "softdep nouveau pre: vfio-pci\nsoftdep snd_hda_intel pre: "
+				   "vfio-pci\n"));
+	assert_true(
+	    contains(conf, "options vfio-pci ids=10de:10fa,10de:1eb8,1af4:1041,8086:10d3\n"));
+	/* the bridge of the group stays out */
+	assert_false(strstr(conf, RP2));
 	hostdev_free(conf);
 	assert_int_equal(hostdev_vfio_modprobe_conf(f->ctx, 1, &conf), -EINVAL);
 }
