@@ -227,9 +227,9 @@ static int plan_add(struct bind_plan *plan, hostdev_pci_device *dev, bool reques
 }
 
 static const char *iommu_remedy =
-    "the IOMMU is off, so vfio-pci cannot take it. Enable VT-d (Intel) or AMD-Vi (AMD) in the "
-    "firmware and boot with intel_iommu=on or amd_iommu=on; hostdev_vfio_check() tells what is "
-    "missing";
+    "vfio-pci cannot take it without one. The IOMMU is off (in the firmware setup, or on Intel "
+    "without intel_iommu=on; in a virtual machine: no virtual IOMMU), or it does not cover this "
+    "device; hostdev_vfio_check() tells which and what to change";
 
 /* Read the requested devices and refuse what can never be bound. */
 static int plan_requested(hostdev_ctx *ctx, const char *const *addresses, size_t count,

@@ -264,7 +264,8 @@ static void test_no_iommu_refused(void **state)
 	assert_true(contains(hostdev_ctx_get_error(f->ctx), NOGROUP));
 	assert_true(contains(hostdev_ctx_get_error(f->ctx), "no IOMMU group"));
 	assert_true(contains(hostdev_ctx_get_error(f->ctx), "intel_iommu=on"));
-	assert_true(contains(hostdev_ctx_get_error(f->ctx), "amd_iommu=on"));
+	/* not a kernel parameter: AMD-Vi is on unless amd_iommu=off */
+	assert_null(strstr(hostdev_ctx_get_error(f->ctx), "amd_iommu=on"));
 	assert_int_equal(sysfs_writes(f), 0);
 	assert_string_equal(vfio_tree_driver(f->root, NOGROUP), "e1000e");
 	/* Refused before the journal is written. */
@@ -278,7 +279,7 @@ static void test_no_iommu_machine(void **state)
 	const char *set[] = {VIRTIO, NIC};
 
 	assert_int_equal(hostdev_vfio_bind_set(f->ctx, set, 2, NULL, HOSTDEV_BIND_FORCE), -EINVAL);
-	assert_true(contains(hostdev_ctx_get_error(f->ctx), "Enable VT-d"));
+	assert_true(contains(hostdev_ctx_get_error(f->ctx), "hostdev_vfio_check() tells which"));
 	assert_int_equal(sysfs_writes(f), 0);
 }
 

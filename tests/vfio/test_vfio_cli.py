@@ -305,6 +305,13 @@ def case_check(args):
                       "vfio-modules", "vfio-container"], str(ids))
         p = h.run("check", "--host-only")
         check(NIC not in p.stdout, "--host-only shows devices")
+        p = h.run("check", "0000:00:1f.3")
+        contains(p.stdout, "FAIL  0000:00:1f.3   IOMMU group 4 is the chipset's (ISA/LPC bridge "
+                 "0000:00:1f.0): it also holds 0000:00:1f.0 (lpc_ich), 0000:00:1f.2 (ahci); "
+                 "passing it through would take the platform's functions from the host\n")
+        check("--group" not in p.stdout, p.stdout)
+        p = h.run("check", NOGROUP)
+        contains(p.stdout, f"FAIL  {NOGROUP}   no IOMMU group, although the host has ")
         p = h.run("check", NIC)
         contains(p.stdout, f"PASS  {NIC}")
         h.run("check", "--host-only", NIC, expect=2)
@@ -316,6 +323,14 @@ def case_check(args):
         p = h.run("check", expect=1)
         contains(p.stdout, "FAIL  IOMMU groups present")
         contains(p.stdout, "intel_iommu=on")
+        # One finding, one fix: every fix once, none of them amd_iommu=on (no such option).
+        fixes = [l for l in p.stdout.splitlines() if l.startswith("      fix: ")]
+        check(len(fixes) == len(set(fixes)), p.stdout)
+        check("amd_iommu=on" not in p.stdout, p.stdout)
+        contains(p.stdout, f"FAIL  {NIC}   no IOMMU group: the IOMMU is off\n")
+        # The library names its path enum; the tool names its option.
+        contains(p.stdout, "point --modules-dir at the modules")
+        check("HOSTDEV_PATH_MODULES" not in p.stdout, p.stdout)
         contains(p.stdout, "NOT ready for passthrough")
         doc = json.loads(h.run("check", "--json", expect=1).stdout)
         check(doc["report"]["status"] == "fail", "json status")
