@@ -426,6 +426,21 @@ def case_show_errors(env):
                stderr="hostdev: show: unknown option '-s'" + see)
 
 
+def case_show_no_module_index(env):
+    """Without a module index, show says so instead of "none" (no module can drive it)."""
+    empty = os.path.join(env.tmp, "no-modules")
+    os.mkdir(empty)
+    out, err = env.expect(["show", "--modules-dir", empty, "01:00.0"], 0)
+    env.check("cannot load the module indexes of %s" % empty in err, "warning %r" % err)
+    line = [l for l in out.splitlines() if l.startswith("  Kernel modules:")]
+    env.check(line == ["  Kernel modules:       unknown: no module index in %s "
+                       "(modules.alias.bin); install the kernel's modules or point "
+                       "--modules-dir at them" % empty], "module line %r" % line)
+    # With the index, a device no module matches still reads "none".
+    out, _ = env.expect(["show", "00:1f.0"], 0, stderr="")
+    env.check("  Kernel modules:       none\n" in out, "00:1f.0: %r" % out)
+
+
 def case_help(env):
     out, _ = env.expect(["--help"], 0, stderr="", fake=False)
     env.check(out.startswith("Usage: hostdev [GLOBAL OPTIONS] COMMAND"), "hostdev --help")
