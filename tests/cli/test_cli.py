@@ -441,6 +441,21 @@ def case_show_no_module_index(env):
     env.check("  Kernel modules:       none\n" in out, "00:1f.0: %r" % out)
 
 
+def case_groups(env):
+    """The IOMMU-group view: groups in number order, members as lspci -nn lines, ungrouped last."""
+    out, _ = env.expect(["groups"], 0, stderr="")
+    env.golden_text("groups.txt", out)
+    doc = env.json_of("groups", "--json")
+    env.check(doc["iommu_groups"][1] == {"group": 1, "devices": ["0000:00:01.0", "0000:01:00.0",
+                                                                  "0000:01:00.1"]},
+              "group 1: %r" % doc["iommu_groups"][1])
+    env.check([g["group"] for g in doc["iommu_groups"]] == [0, 1, 2, 11, 12, 13, 40, 41],
+              "groups %r" % doc["iommu_groups"])
+    env.check(doc["ungrouped"] == ["0000:00:1f.0", "10000:01:00.0"], "ungrouped")
+    env.expect(["groups", "x"], 2, stdout="",
+               stderr="hostdev: groups: unexpected argument 'x' (see 'hostdev groups --help')\n")
+
+
 def case_help(env):
     out, _ = env.expect(["--help"], 0, stderr="", fake=False)
     env.check(out.startswith("Usage: hostdev [GLOBAL OPTIONS] COMMAND"), "hostdev --help")

@@ -258,6 +258,9 @@ def case_bind_persist(args):
                                 "boot)\n"), p.stdout)
         check(h.run("persist", "list").stdout == f"{GPU}  10de:1eb8  --group\n",
               h.run("persist", "list").stdout)
+        # driverctl's shape
+        p = h.run("list-overrides")
+        check(p.stdout == f"{GPU} vfio-pci\n", p.stdout)
         h.run("restore", "--all")
         contains(h.run("apply").stdout, "2 devices moved to vfio-pci")
         # A failed bind adds nothing.
