@@ -52,6 +52,10 @@ LOG_NOTICE = _c.HOSTDEV_LOG_NOTICE
 LOG_INFO = _c.HOSTDEV_LOG_INFO
 LOG_DEBUG = _c.HOSTDEV_LOG_DEBUG
 
+# The C module stays reachable as hostdev.capi; the alias is not part of the package's surface
+# (help(hostdev) listed it as a submodule).
+del _c
+
 __all__ = [
     "ActiveMdev", "BindOutcome", "RestoreOutcome",
     "AdvertisedDevice", "Allocation", "AlreadyExists", "Busy", "Check", "Context", "Corrupt", "DEFAULT_REFRESH_MS",
