@@ -476,6 +476,7 @@ int hostdev_naming_check_resource_name(const char *resource_name);
 %ignore hostdev_vfio_restore_set;
 %ignore hostdev_vfio_restore_all;
 %ignore hostdev_vfio_restore_with_result;
+%ignore hostdev_vfio_bind_with_result;
 %ignore hostdev_vfio_result_to_json;
 %ignore hostdev_vfio_apply;
 %ignore hostdev_vfio_journal_read;
@@ -486,6 +487,7 @@ int hostdev_naming_check_resource_name(const char *resource_name);
 %ignore hostdev_vfio_modprobe_conf;
 
 %newobject hdb_vfio_restore_with_result;
+%newobject hdb_vfio_bind_with_result;
 %newobject hdb_vfio_result_to_json;
 %newobject hdb_vfio_journal_read;
 %newobject hdb_vfio_journal_to_json;
@@ -532,6 +534,24 @@ static int hdb_vfio_bind_set(hostdev_ctx *ctx, const hdb_strv *addresses, const 
 	return r < 0 ? r
 		     : hostdev_vfio_bind_set(ctx, hdb_items(addresses), hdb_count(addresses),
 					     &opts, flags);
+}
+
+/* hostdev_vfio_bind_with_result(): the result on success, NULL on failure; *err the C result. */
+static hostdev_vfio_result *hdb_vfio_bind_with_result(hostdev_ctx *ctx, const hdb_strv *addresses,
+						      const char *owner, unsigned int timeout_ms,
+						      const hdb_strv *protect,
+						      unsigned int lock_timeout_ms, unsigned int flags,
+						      int *err)
+{
+	struct hostdev_vfio_options opts;
+	hostdev_vfio_result *result = NULL;
+	int r = hdb_vfio_opts(&opts, owner, timeout_ms, protect);
+
+	opts.lock_timeout_ms = lock_timeout_ms;
+	*err = r < 0 ? r
+		     : hostdev_vfio_bind_with_result(ctx, hdb_items(addresses), hdb_count(addresses),
+						     &opts, flags, &result);
+	return result;
 }
 
 static int hdb_vfio_restore_set(hostdev_ctx *ctx, const hdb_strv *addresses, unsigned int timeout_ms,

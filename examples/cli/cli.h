@@ -19,8 +19,8 @@
 /* The command table, in the order `hostdev --help` lists it. */
 /* clang-format off */
 #define CLI_COMMANDS(X) \
-	X(list) X(show) X(bind) X(restore) X(journal) X(check) X(persist) X(apply) X(sriov) \
-	X(mdev) X(watch) X(serve) X(permitted) X(openshift)
+	X(list) X(show) X(groups) X(bind) X(restore) X(journal) X(check) X(persist) \
+	X(list_overrides) X(apply) X(sriov) X(mdev) X(watch) X(serve) X(permitted) X(openshift)
 /* clang-format on */
 
 /* Exit codes (docs/cli.md). */
@@ -44,6 +44,10 @@ struct cli {
 	char *config_dir;
 	const char *node_name;
 	int verbose;
+	/* --debug / --log-level: a HOSTDEV_LOG_* priority, 0 when not given (then from -v). */
+	int log_level;
+	/* The running subcommand takes -v itself (list: lspci's verbosity), not as logging. */
+	bool local_v;
 	bool help;
 	bool version;
 	/* The running subcommand, NULL while main parses the global options. */
@@ -90,6 +94,8 @@ enum {
 	CLI_OPT_MODULES_DIR,
 	CLI_OPT_STATE_DIR,
 	CLI_OPT_CONFIG_DIR,
+	CLI_OPT_DEBUG,
+	CLI_OPT_LOG_LEVEL,
 };
 #define CLI_GLOBAL_SHORT_OPTIONS "vh"
 /* clang-format off */
@@ -102,6 +108,8 @@ enum {
 	{"state-dir", required_argument, NULL, CLI_OPT_STATE_DIR}, \
 	{"config-dir", required_argument, NULL, CLI_OPT_CONFIG_DIR}, \
 	{"verbose", no_argument, NULL, 'v'}, \
+	{"debug", no_argument, NULL, CLI_OPT_DEBUG}, \
+	{"log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL}, \
 	{"help", no_argument, NULL, 'h'}, \
 	{"version", no_argument, NULL, CLI_OPT_VERSION}
 /* clang-format on */
@@ -186,6 +194,21 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format
  * 01)".
  */
 void cli_print_lspci_line(FILE *out, hostdev_pci_device *dev);
+
+/* lspci's output options of `hostdev list` (list_lspci.c). */
+struct cli_lspci {
+	int numeric;  /* 0 names, 1 -n (numbers), 2 -nn (both) */
+	bool domains; /* -D */
+	/* Some device of the host (filtered out or not) is outside domain 0: lspci then shows
+	 * the domain on every line. */
+	bool other_domains;
+	bool kernel; /* -k */
+	int verbose; /* -v, -vv */
+	int machine; /* -m count; with -v: the -vmm tag/value records */
+};
+
+/* Print @devs (in order) as lspci does with the options @o. */
+void cli_lspci_print(const struct cli_lspci *o, hostdev_pci_device *const *devs, size_t count);
 
 /* "<subclass name> [ccss]" part alone. */
 void cli_print_class(FILE *out, hostdev_pci_device *dev);

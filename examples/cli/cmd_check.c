@@ -22,41 +22,69 @@ static const char *status_word(int status)
 					      : "FAIL";
 }
 
-/* The library's advice, in the tool's spelling (cli_spelling()). */
-static void print_remedy(const char *remedy)
-{
-	char *spelled = cli_spelling(remedy);
+/* The fixes printed so far: one fix is printed once, however many lines it applies to. */
+struct shown_fixes {
+	const char **items;
+	size_t count;
+};
 
+/* The library's advice, in the tool's spelling (cli_spelling()), unless already printed. */
+static void print_remedy(struct shown_fixes *shown, const char *remedy)
+{
+	const char **grown;
+	char *spelled;
+
+	for (size_t i = 0; i < shown->count; i++)
+		if (strcmp(shown->items[i], remedy) == 0)
+			return;
+	grown = realloc(shown->items, (shown->count + 1) * sizeof(*grown));
+	if (grown) {
+		shown->items = grown;
+		shown->items[shown->count++] = remedy;
+	}
+	spelled = cli_spelling(remedy);
 	printf("      fix: %s\n", spelled ? spelled : remedy);
+	free(spelled);
+}
+
+/* A finding, in the tool's spelling too (a path option named by the library's enum). */
+static void print_message(const char *message)
+{
+	char *spelled = cli_spelling(message);
+
+	printf("%s\n", spelled ? spelled : message);
 	free(spelled);
 }
 
 static void print_text(hostdev_vfio_report *r)
 {
+	struct shown_fixes shown = {0};
+
 	for (size_t i = 0; i < hostdev_vfio_report_get_check_count(r); i++) {
 		const char *remedy = hostdev_vfio_report_get_check_remedy(r, i);
 
-		printf("%s  %-32s %s\n", status_word(hostdev_vfio_report_get_check_status(r, i)),
-		       hostdev_vfio_report_get_check_title(r, i),
-		       hostdev_vfio_report_get_check_message(r, i));
+		printf("%s  %-32s ", status_word(hostdev_vfio_report_get_check_status(r, i)),
+		       hostdev_vfio_report_get_check_title(r, i));
+		print_message(hostdev_vfio_report_get_check_message(r, i));
 		if (remedy)
-			print_remedy(remedy);
+			print_remedy(&shown, remedy);
 	}
 	if (hostdev_vfio_report_get_device_count(r))
 		putchar('\n');
 	for (size_t i = 0; i < hostdev_vfio_report_get_device_count(r); i++) {
 		const char *remedy = hostdev_vfio_report_get_device_remedy(r, i);
 
-		printf("%s  %-14s %s\n", status_word(hostdev_vfio_report_get_device_status(r, i)),
-		       hostdev_vfio_report_get_device_address(r, i),
-		       hostdev_vfio_report_get_device_message(r, i));
+		printf("%s  %-14s ", status_word(hostdev_vfio_report_get_device_status(r, i)),
+		       hostdev_vfio_report_get_device_address(r, i));
+		print_message(hostdev_vfio_report_get_device_message(r, i));
 		if (remedy)
-			print_remedy(remedy);
+			print_remedy(&shown, remedy);
 	}
 	printf("\nhost: %s\n",
 	       hostdev_vfio_report_get_status(r) == HOSTDEV_CHECK_FAIL ? "NOT ready for passthrough"
 	       : hostdev_vfio_report_get_status(r) == HOSTDEV_CHECK_WARN ? "ready, with warnings"
 									 : "ready for passthrough");
+	free(shown.items);
 }
 
 static int print_json(struct cli *cli, hostdev_vfio_report *r)

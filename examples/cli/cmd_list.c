@@ -132,8 +132,8 @@ static ssize_t device_list_find(struct device_list *l, const char *address)
 }
 
 /*
- * Print in address order, except that the VFs of a listed PF follow it, indented, in VF order (a
- * VF whose PF is not listed keeps its place). Without memory for the index: plain address order.
+ * Print in address order, except that the VFs of a listed PF follow it in VF order (a VF whose PF
+ * is not listed keeps its place). Without memory for the index: plain address order.
  */
 static void print_grouped(struct device_list *l)
 {
@@ -173,15 +173,15 @@ static void print_grouped(struct device_list *l)
 		for (size_t v = 0; v < nvfs; v++) {
 			ssize_t j = device_list_find(l, hostdev_pci_device_get_vf_address(dev, v));
 
-			if (j < 0 || !l->grouped[j])
-				continue;
-			fputs("  ", stdout);
-			print_device_line(l->devs[j]);
+			/* Not indented: every line starts with its address (grep, cut). */
+			if (j >= 0 && l->grouped[j])
+				print_device_line(l->devs[j]);
 		}
 	}
 }
 
-static int list_devices(struct cli *cli, hostdev_pci_enum *e, bool json)
+static int list_devices(struct cli *cli, hostdev_pci_enum *e, bool json,
+			const struct cli_lspci *lspci)
 {
 	hostdev_pci_device *dev;
 	struct cli_json_list list;
@@ -212,7 +212,10 @@ static int list_devices(struct cli *cli, hostdev_pci_enum *e, bool json)
 		hostdev_free(text);
 	}
 	if (!json) {
-		print_grouped(&lines);
+		if (lspci && code == CLI_EXIT_OK)
+			cli_lspci_print(lspci, lines.devs, lines.count);
+		else if (code == CLI_EXIT_OK)
+			print_grouped(&lines);
 		device_list_clear(&lines);
 	}
 	if (r < 0 && code == CLI_EXIT_OK)
@@ -225,6 +228,23 @@ static int list_devices(struct cli *cli, hostdev_pci_enum *e, bool json)
 			code = printed;
 	}
 	return code;
+}
+
+/* Whether any PCI device of the host is outside domain 0 (lspci's rule for showing domains). */
+static bool any_other_domain(struct cli *cli)
+{
+	hostdev_pci_enum *all;
+	hostdev_pci_device *dev;
+	bool found = false;
+
+	if (hostdev_pci_enum_new(cli->ctx, &all) < 0)
+		return false; /* the listing reports the error */
+	while (!found && hostdev_pci_enum_next(all, &dev) > 0) {
+		found = strncmp(hostdev_pci_device_get_address(dev), "0000:", 5) != 0;
+		hostdev_pci_device_unref(dev);
+	}
+	hostdev_pci_enum_unref(all);
+	return found;
 }
 
 static int run(struct cli *cli, int argc, char **argv)
@@ -240,8 +260,9 @@ static int run(struct cli *cli, int argc, char **argv)
 	};
 	hostdev_pci_enum *e = NULL;
 	struct filter *filters;
+	struct cli_lspci lspci = {0};
 	size_t count = 0;
-	bool json = false;
+	bool json = false, lspci_mode = false;
 	int c, code, r;
 
 	/* USB devices are listed by cmd_list_usb.c, with their own filters. */
@@ -254,8 +275,27 @@ static int run(struct cli *cli, int argc, char **argv)
 		cli_error("out of memory");
 		return CLI_EXIT_FAILURE;
 	}
-	while ((c = cli_getopt(cli, argc, argv, ":s:d:" CLI_GLOBAL_SHORT_OPTIONS, options)) >= 0) {
+	/* -v is lspci's verbosity here; logging is --debug / --log-level. */
+	cli->local_v = true;
+	while ((c = cli_getopt(cli, argc, argv, ":s:d:nkDmv" CLI_GLOBAL_SHORT_OPTIONS, options)) >=
+	       0) {
+		lspci_mode |= c == 'n' || c == 'k' || c == 'D' || c == 'm' || c == 'v';
 		switch (c) {
+		case 'n':
+			lspci.numeric = lspci.numeric < 2 ? lspci.numeric + 1 : 2;
+			break;
+		case 'k':
+			lspci.kernel = true;
+			break;
+		case 'D':
+			lspci.domains = true;
+			break;
+		case 'm':
+			lspci.machine++;
+			break;
+		case 'v':
+			lspci.verbose++;
+			break;
 		case OPT_JSON:
 			json = true;
 			break;
@@ -281,6 +321,16 @@ static int run(struct cli *cli, int argc, char **argv)
 		code = cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
+	if (lspci_mode && json) {
+		code = cli_usage_error(cli, "--json prints every field already: it takes none of "
+					    "-n, -k, -D, -v, -m");
+		goto out;
+	}
+	if (lspci.machine && (lspci.machine < 2 || !lspci.verbose)) {
+		code = cli_usage_error(cli, "-m: only lspci's -vmm form is supported (tag: value "
+					    "records); use --json for a machine-readable list");
+		goto out;
+	}
 	code = cli_open_ctx(cli);
 	if (code != CLI_EXIT_OK)
 		goto out;
@@ -289,9 +339,11 @@ static int run(struct cli *cli, int argc, char **argv)
 		code = cli_lib_error(cli, r, "cannot list PCI devices");
 		goto out;
 	}
+	if (lspci_mode && !lspci.domains)
+		lspci.other_domains = any_other_domain(cli);
 	code = add_filters(cli, e, filters, count);
 	if (code == CLI_EXIT_OK)
-		code = list_devices(cli, e, json);
+		code = list_devices(cli, e, json, lspci_mode ? &lspci : NULL);
 out:
 	hostdev_pci_enum_unref(e);
 	free(filters);
@@ -301,12 +353,21 @@ out:
 const struct cli_command cli_cmd_list = {
     .name = "list",
     .summary = "List PCI (or with --usb USB) devices, one line each or as JSON.",
-    .synopsis = "[--json] [-s SLOT] [-d VENDOR:DEVICE[:CLASS]] [--driver NAME] [--class HEX]\n"
+    .synopsis = "[--json | -n | -nn | -k | -D | -v | -vv | -vmm] [-s SLOT] "
+		"[-d VENDOR:DEVICE[:CLASS]] [--driver NAME] [--class HEX]\n"
 		"       hostdev list --usb [--json] [-d VENDOR:PRODUCT] [--serial S] [--port PATH] "
 		"[--hubs] [--usb-ids FILE]",
-    .help = "Each line shows the lspci -nn description of a device followed by its driver,\n"
-	    "IOMMU group, NUMA node and pooled resource name (\"none\" when absent).\n"
-	    "The VFs of an SR-IOV PF follow it, indented, in VF order.\n"
+    .help = "Each line shows the lspci -nn -D description of a device followed by its\n"
+	    "driver, IOMMU group, NUMA node and pooled resource name (\"none\" when absent).\n"
+	    "The VFs of an SR-IOV PF follow it in VF order; every line starts with its address.\n"
+	    "lspci's output options print lspci's shapes instead (address order):\n"
+	    "  -n / -nn          numbers / names and numbers (default: names)\n"
+	    "  -k                the kernel driver in use and the modules able to drive it\n"
+	    "  -D                always show the PCI domain\n"
+	    "  -v, -vv           subsystem, physical slot, NUMA node, IOMMU group, driver,\n"
+	    "                    modules (no configuration space: no flags or capabilities)\n"
+	    "  -vmm              lspci's machine-readable Tag:<TAB>value records\n"
+	    "Library logging is --debug / --log-level (see below), not -v.\n"
 	    "Filters of different kinds must all match; a filter given several times\n"
 	    "matches when any of its values does.\n"
 	    "\n"

@@ -125,7 +125,7 @@ static int run(struct cli *cli, int argc, char **argv)
 		code = cli_modprobe_conf(cli, &conf);
 		if (code == CLI_EXIT_OK)
 			fputs(conf, stdout);
-		free(conf);
+		hostdev_free(conf);
 		return code;
 	}
 	for (int i = optind; i < argc; i++) {

@@ -4,8 +4,11 @@
  * group members, of its VFs and of its PF, as text or JSON.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -82,17 +85,49 @@ static void print_identity(hostdev_pci_device *dev)
 	printf("  %-22s%02x\n", "Revision:", hostdev_pci_device_get_revision(dev) & 0xff);
 }
 
-static void print_kernel_state(hostdev_pci_device *dev)
+/*
+ * The module directory the library looks modules up in (--modules-dir, or libkmod's default
+ * /lib/modules/$(uname -r)) into @dir; true when it has a modalias index. Without one, "none"
+ * would claim that no module can drive the device.
+ */
+static bool module_index_present(struct cli *cli, char *dir, size_t size)
+{
+	const char *set = hostdev_ctx_get_path(cli->ctx, HOSTDEV_PATH_MODULES);
+	char path[PATH_MAX + 32];
+	struct utsname u;
+
+	if (set && set[0])
+		snprintf(dir, size, "%s", set);
+	else if (uname(&u) == 0)
+		snprintf(dir, size, "/lib/modules/%s", u.release);
+	else
+		return true; /* cannot tell: trust the lookup */
+	snprintf(path, sizeof(path), "%s/modules.alias.bin", dir);
+	if (access(path, F_OK) == 0)
+		return true;
+	snprintf(path, sizeof(path), "%s/modules.alias", dir);
+	return access(path, F_OK) == 0;
+}
+
+static void print_kernel_state(struct cli *cli, hostdev_pci_device *dev)
 {
 	size_t count = hostdev_pci_device_get_module_count(dev);
 	int numa = hostdev_pci_device_get_numa_node(dev);
+	char dir[PATH_MAX];
 
 	field("Driver:", hostdev_pci_device_get_driver(dev));
 	field("Driver override:", hostdev_pci_device_get_driver_override(dev));
 	printf("  %-22s", "Kernel modules:");
 	for (size_t i = 0; i < count; i++)
 		printf("%s%s", i ? ", " : "", hostdev_pci_device_get_module(dev, i));
-	puts(count ? "" : "none");
+	if (count)
+		putchar('\n');
+	else if (module_index_present(cli, dir, sizeof(dir)))
+		puts("none");
+	else
+		printf("unknown: no module index in %s (modules.alias.bin); install the kernel's "
+		       "modules or point --modules-dir at them\n",
+		       dir);
 	field("Modalias:", hostdev_pci_device_get_modalias(dev));
 	if (numa >= 0)
 		printf("  %-22s%d\n", "NUMA node:", numa);
@@ -298,7 +333,7 @@ static void print_names(hostdev_pci_device *dev)
 static int show_text(struct cli *cli, hostdev_pci_device *dev)
 {
 	print_identity(dev);
-	print_kernel_state(dev);
+	print_kernel_state(cli, dev);
 	print_iommu_group(cli, dev);
 	print_sriov(cli, dev);
 	print_netdevs_and_mdevs(dev);

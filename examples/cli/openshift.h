@@ -12,13 +12,10 @@
 #include "serve.h"
 
 /*
- * The text of /etc/modprobe.d/vfio.conf for the devices of the persistent list: comment lines
- * naming every device vfio-pci will claim besides the listed ones and why, "softdep MODULE pre:
- * vfio-pci" for every host driver module of those devices (so that vfio-pci claims them before
- * the host driver can), and "options vfio-pci ids=VVVV:DDDD,..." with the listed devices' ids
- * plus those of the other endpoints of their IOMMU groups (a group is only usable when vfio-pci
- * holds all of them). On success *@out is malloc'ed (free()) and CLI_EXIT_OK is returned;
- * otherwise the error (an empty list names the file and `hostdev persist add`) is printed and
+ * The text of /etc/modprobe.d/vfio.conf for the devices of the persistent list, as
+ * hostdev_vfio_modprobe_conf() builds it (group members, softdeps, the other devices the ids
+ * catch). On success *@out is released with hostdev_free() and CLI_EXIT_OK is returned; otherwise
+ * the error (an empty list names the file and `hostdev persist add`) is printed and
  * CLI_EXIT_FAILURE returned. cli->ctx must be open.
  */
 int cli_modprobe_conf(struct cli *cli, char **out);

@@ -241,6 +241,6 @@ int openshift_vfiopci(struct cli *cli, const struct openshift_options *o)
 	}
 	cJSON_Delete(doc);
 	free(comment);
-	free(conf);
+	hostdev_free(conf);
 	return code;
 }

@@ -26,8 +26,11 @@ static const char global_help[] =
     "                    /var/lib/hostdev)\n"
     "  --config-dir DIR  persistent device list, overrides --root (default\n"
     "                    /etc/hostdev)\n"
-    "  -v, --verbose     log library messages to stderr (-vv for debug messages;\n"
-    "                    warnings and notices are always shown)\n"
+    "      --log-level LEVEL  log library messages of LEVEL and above to stderr:\n"
+    "                    err, warning, notice (the default: warnings and notices\n"
+    "                    are always shown), info or debug\n"
+    "      --debug       the same as --log-level debug\n"
+    "  -v, --verbose     --log-level info (-vv: debug); `list` takes -v as lspci's\n"
     "  -h, --help        show help and exit\n"
     "      --version     show the version and exit\n";
 
@@ -120,6 +123,24 @@ static int set_dir_option(struct cli *cli, char **slot, const char *option, cons
 	return CLI_EXIT_OK;
 }
 
+/* --log-level LEVEL: the syslog names the library's priorities use; -1 when unknown. */
+static int parse_log_level(const char *text)
+{
+	static const struct {
+		const char *name;
+		int priority;
+	} levels[] = {
+	    {"err", HOSTDEV_LOG_ERR},	      {"error", HOSTDEV_LOG_ERR},
+	    {"warning", HOSTDEV_LOG_WARNING}, {"notice", HOSTDEV_LOG_NOTICE},
+	    {"info", HOSTDEV_LOG_INFO},	      {"debug", HOSTDEV_LOG_DEBUG},
+	};
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcmp(text, levels[i].name) == 0)
+			return levels[i].priority;
+	return -1;
+}
+
 /* The text of the option getopt just rejected, for the error line. */
 static void format_bad_option(char *buf, size_t size, char **argv)
 {
@@ -173,7 +194,22 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
 			cli_usage_error(cli, "option '%s' needs an argument", bad);
 			return CLI_GETOPT_ERROR;
 		case 'v':
+			if (cli->local_v)
+				return c;
 			cli->verbose++;
+			break;
+		case CLI_OPT_DEBUG:
+			cli->log_level = HOSTDEV_LOG_DEBUG;
+			break;
+		case CLI_OPT_LOG_LEVEL:
+			cli->log_level = parse_log_level(optarg);
+			if (cli->log_level < 0) {
+				cli_usage_error(cli,
+						"--log-level: '%s' is not one of err, warning, "
+						"notice, info, debug",
+						optarg);
+				return CLI_GETOPT_ERROR;
+			}
 			break;
 		case 'h':
 			cli->help = true;
@@ -268,7 +304,8 @@ int cli_open_ctx(struct cli *cli)
 	 * a command that waits silently looks hung.
 	 */
 	hostdev_ctx_set_log_fn(cli->ctx, log_to_stderr, NULL);
-	hostdev_ctx_set_log_priority(cli->ctx, cli->verbose > 1	  ? HOSTDEV_LOG_DEBUG
+	hostdev_ctx_set_log_priority(cli->ctx, cli->log_level > 0 ? cli->log_level
+					       : cli->verbose > 1 ? HOSTDEV_LOG_DEBUG
 					       : cli->verbose > 0 ? HOSTDEV_LOG_INFO
 								  : HOSTDEV_LOG_NOTICE);
 	/* --root first so that --sysfs overrides it whatever the order on the command line. */

@@ -49,6 +49,15 @@ enum hostdev_bind_flags {
 	 * IOMMU group rules and the IOMMU requirement still apply.
 	 */
 	HOSTDEV_BIND_FORCE = 1u << 1,
+	/**
+	 * Since libhostdev 1.3 (older versions refuse it with -EINVAL). Plan only: every check of
+	 * a real bind runs (addresses, IOMMU groups, guard, mediated devices, journal), and the
+	 * call returns what it would move, but nothing is written: no module load, no lock file,
+	 * no journal, no sysfs store. hostdev_vfio_bind_with_result() reports each device as
+	 * HOSTDEV_VFIO_OUTCOME_WOULD_BIND or HOSTDEV_VFIO_OUTCOME_ALREADY. Another process may
+	 * change the host between a dry run and a real bind.
+	 */
+	HOSTDEV_BIND_DRY_RUN = 1u << 2,
 };
 
 /** Flags of the restore calls. Unknown bits give -EINVAL. */
@@ -199,9 +208,13 @@ int hostdev_vfio_restore_all(hostdev_ctx *ctx, const struct hostdev_vfio_options
 
 /** What a call did with one device (hostdev_vfio_result_get_outcome()). */
 enum hostdev_vfio_outcome {
-	/** Given back to its recorded driver (or, when it had none, left to the kernel). */
+	/** Restore: given back to its recorded driver (or, when it had none, left to the kernel).
+	 */
 	HOSTDEV_VFIO_OUTCOME_RESTORED = 0,
-	/** Already on its recorded driver: nothing to give back. */
+	/**
+	 * Restore: already on its recorded driver, nothing to give back. Bind: already on
+	 * vfio-pci, left alone.
+	 */
 	HOSTDEV_VFIO_OUTCOME_ALREADY = 1,
 	/** The device does not exist; see hostdev_vfio_result_has_record() for its record. */
 	HOSTDEV_VFIO_OUTCOME_GONE = 2,
@@ -216,14 +229,37 @@ enum hostdev_vfio_outcome {
 	HOSTDEV_VFIO_OUTCOME_FAILED = 5,
 	/** No record and not on vfio-pci: nothing to do. */
 	HOSTDEV_VFIO_OUTCOME_NOT_BOUND = 6,
+	/** Bind (since 1.3): moved to vfio-pci by this call. */
+	HOSTDEV_VFIO_OUTCOME_BOUND = 7,
+	/** Bind with HOSTDEV_BIND_DRY_RUN (since 1.3): a real bind would move it to vfio-pci. */
+	HOSTDEV_VFIO_OUTCOME_WOULD_BIND = 8,
 };
 
 /**
- * Per-device result of a restore: one entry per device looked at, in the order handled. New
- * outcomes may be added (bind is meant to report through the same object): treat an unknown one
- * like HOSTDEV_VFIO_OUTCOME_FAILED.
+ * Per-device result of a restore or a bind: one entry per device looked at, in the order handled.
+ * New outcomes may be added: treat an unknown one like HOSTDEV_VFIO_OUTCOME_FAILED.
  */
 typedef struct hostdev_vfio_result hostdev_vfio_result;
+
+/**
+ * Since libhostdev 1.3. hostdev_vfio_bind_set(), and say what happened to each device: one entry
+ * per device of the bind, first the named ones in the order given (duplicates once), then the
+ * members of their IOMMU groups that HOSTDEV_BIND_GROUP brought along. Each entry holds the outcome
+ * (HOSTDEV_VFIO_OUTCOME_BOUND, HOSTDEV_VFIO_OUTCOME_ALREADY, or with HOSTDEV_BIND_DRY_RUN
+ * HOSTDEV_VFIO_OUTCOME_WOULD_BIND), the driver after the call, the IOMMU group, the driver before
+ * the call, the original driver the journal records (what restore gives back), whether the caller
+ * named it (hostdev_vfio_result_is_requested()) and whether the journal holds its record.
+ *
+ * With HOSTDEV_BIND_GROUP every member of the named devices' groups is brought to vfio-pci even
+ * when the named device is on vfio-pci already (a group bind interrupted part-way is finished).
+ *
+ * @flags: enum hostdev_bind_flags. @out may be NULL. Returns what hostdev_vfio_bind_set() returns
+ * (with HOSTDEV_BIND_DRY_RUN: the number of devices that would be moved). *@out (a new reference)
+ * is set on success only: a failed bind was rolled back, and the error message says what happened.
+ */
+int hostdev_vfio_bind_with_result(hostdev_ctx *ctx, const char *const *addresses, size_t count,
+				  const struct hostdev_vfio_options *opts, unsigned int flags,
+				  hostdev_vfio_result **out);
 
 /**
  * Give devices back to the drivers the journal recorded, and say what happened to each.
@@ -282,12 +318,36 @@ int hostdev_vfio_result_has_record(const hostdev_vfio_result *result, size_t ind
 /** One sentence: what was done and why ("restored to e1000e", "no such device; record kept"). */
 const char *hostdev_vfio_result_get_message(const hostdev_vfio_result *result, size_t index);
 /**
+ * Since 1.3. IOMMU group of entry @index; -1 when unknown (restore does not set it), -EINVAL out of
+ * range.
+ */
+int hostdev_vfio_result_get_iommu_group(const hostdev_vfio_result *result, size_t index);
+/**
+ * Since 1.3. Bind: the driver the device was on before the call, NULL for none (and in restore
+ * results).
+ */
+const char *hostdev_vfio_result_get_previous_driver(const hostdev_vfio_result *result,
+						    size_t index);
+/**
+ * Since 1.3. Bind: the original driver the journal records for the device (restore gives it
+ * back), NULL when it had none, when libhostdev did not bind it (no record) and in restore
+ * results.
+ */
+const char *hostdev_vfio_result_get_original_driver(const hostdev_vfio_result *result,
+						    size_t index);
+/**
+ * Since 1.3. 1 when the caller named the device, 0 when HOSTDEV_BIND_GROUP brought it along as a
+ * member of a named device's IOMMU group (or @index is out of range). Restore entries are 1.
+ */
+int hostdev_vfio_result_is_requested(const hostdev_vfio_result *result, size_t index);
+/**
  * Stable name of an outcome: "restored", "already", "gone", "other-driver", "refused", "failed",
- * "not-bound"; NULL for an unknown value.
+ * "not-bound", "bound", "would-bind"; NULL for an unknown value.
  */
 const char *hostdev_vfio_outcome_name(int outcome);
 /**
- * The result as JSON: [{"address", "outcome" (the name), "driver", "record_kept", "message"}].
+ * The result as JSON: [{"address", "outcome" (the name), "driver", "record_kept", "message",
+ * "iommu_group" (null when unknown), "previous_driver", "original_driver", "requested"}].
  * *@out is released with hostdev_free(). @flags: HOSTDEV_JSON_PRETTY or 0. Returns 0, -EINVAL,
  * -ENOMEM.
  */
@@ -469,9 +529,15 @@ int hostdev_vfio_apply(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts
 
 /**
  * The OpenShift-style boot-time alternative, for /etc/modprobe.d/vfio.conf: comment lines, then
- * "options vfio-pci ids=VVVV:DDDD,...\n" built from the listed devices' ids. The comments name
- * every other device with the same ids, which vfio-pci would claim too at boot. *@out is released
- * with hostdev_free(). @flags must be 0. Returns 0, -ENOENT (empty list), -EINVAL, -ENOMEM.
+ * "softdep MODULE pre: vfio-pci" for every host driver module of the devices with the claimed ids
+ * (bound driver and modalias matches, so that vfio-pci takes them first), then
+ * "options vfio-pci ids=VVVV:DDDD,...\n" with the listed devices' ids plus those of the other
+ * non-bridge endpoints of their IOMMU groups (a group is only usable when vfio-pci holds all of
+ * them). The comments name each group member added and every other device with the same ids,
+ * which vfio-pci would claim too at boot; a listed device missing from this host is named with a
+ * NOTE (its ids are still listed). *@out is released with hostdev_free(). @flags must be 0.
+ * Returns 0, -ENOENT (empty list), -EINVAL, -ENOMEM, or the errno of reading the list or
+ * enumerating the PCI devices.
  */
 int hostdev_vfio_modprobe_conf(hostdev_ctx *ctx, unsigned int flags, char **out);
 

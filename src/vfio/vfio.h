@@ -121,9 +121,12 @@ int vfio_journal_store(hostdev_ctx *ctx, const struct vfio_state *state,
 /* vfio_module.c */
 /* vfio-pci driver registered (module loaded or built in)? */
 bool vfio_driver_present(hostdev_ctx *ctx);
-/* Modules state for preflight: 1 loaded/built in, 0 loadable, -ENOENT missing, -EPERM blacklisted.
+/*
+ * Modules state for preflight: 1 loaded/built in, 0 loadable, -ENOENT missing, -EPERM blacklisted.
+ * @detail says what was found, @remedy (empty unless negative) what to do about it.
  */
-int vfio_module_state(hostdev_ctx *ctx, const char *name, char *detail, size_t size);
+int vfio_module_state(hostdev_ctx *ctx, const char *name, char *detail, size_t size, char *remedy,
+		      size_t rsize);
 
 /* vfio_guard.c: the host-critical devices, collected once per operation. */
 struct vfio_guard {
@@ -182,6 +185,15 @@ int vfio_put_back(hostdev_ctx *ctx, const struct vfio_put_back *t, unsigned int 
 /* vfio_bind.c: the operations with the lock already held (used by apply). */
 int vfio_bind_locked(hostdev_ctx *ctx, const struct vfio_state *state, const char *const *addresses,
 		     size_t count, const struct hostdev_vfio_options *opts, unsigned int flags);
+/*
+ * vfio_bind_locked() that appends an entry per device to @result (may be NULL). With
+ * HOSTDEV_BIND_DRY_RUN it writes nothing and @state need not hold the lock (only its directory is
+ * read).
+ */
+int vfio_bind_locked_result(hostdev_ctx *ctx, const struct vfio_state *state,
+			    const char *const *addresses, size_t count,
+			    const struct hostdev_vfio_options *opts, unsigned int flags,
+			    hostdev_vfio_result *result);
 /* Validate options; fills @out with the effective values (all of the current version). */
 int vfio_options_get(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts,
 		     struct hostdev_vfio_options *out);
@@ -200,6 +212,14 @@ hostdev_vfio_result *vfio_result_new(void);
 /* Append an entry; @driver may be NULL. Returns 0 or -ENOMEM. */
 int vfio_result_add(hostdev_vfio_result *result, const char *address, int outcome,
 		    const char *driver, bool has_record, const char *fmt, ...) HOSTDEV_PRINTF(6, 7);
+/*
+ * What bind knows of entry @index: IOMMU group, driver before the call and original driver
+ * recorded in the journal (NULL for none), named by the caller or brought along by its group.
+ * Returns 0, -EINVAL (no such entry), -ENOMEM.
+ */
+int vfio_result_set_bind_details(hostdev_vfio_result *result, size_t index, int iommu_group,
+				 const char *previous_driver, const char *original_driver,
+				 bool requested);
 /* Mark the record of entry @index as dropped (the journal was rewritten without it). */
 void vfio_result_set_has_record(hostdev_vfio_result *result, size_t index, bool has_record);
 

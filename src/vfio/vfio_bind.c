@@ -227,9 +227,9 @@ static int plan_add(struct bind_plan *plan, hostdev_pci_device *dev, bool reques
 }
 
 static const char *iommu_remedy =
-    "the IOMMU is off, so vfio-pci cannot take it. Enable VT-d (Intel) or AMD-Vi (AMD) in the "
-    "firmware and boot with intel_iommu=on or amd_iommu=on; hostdev_vfio_check() tells what is "
-    "missing";
+    "vfio-pci cannot take it without one. The IOMMU is off (in the firmware setup, or on Intel "
+    "without intel_iommu=on; in a virtual machine: no virtual IOMMU), or it does not cover this "
+    "device; hostdev_vfio_check() tells which and what to change";
 
 /* Read the requested devices and refuse what can never be bound. */
 static int plan_requested(hostdev_ctx *ctx, const char *const *addresses, size_t count,
@@ -284,7 +284,12 @@ static int plan_groups(hostdev_ctx *ctx, struct bind_plan *plan, unsigned int fl
 		size_t n, nconf = 0;
 		int r;
 
-		if (plan->devs[i].skip)
+		/*
+		 * A device on vfio-pci already needs no viable group of its own doing; but with
+		 * HOSTDEV_BIND_GROUP its members still join: a group bind interrupted after the
+		 * named device can have left a member without a driver.
+		 */
+		if (plan->devs[i].skip && !(flags & HOSTDEV_BIND_GROUP))
 			continue;
 		r = hostdev_pci_device_new(ctx, plan->devs[i].address, &dev);
 		if (r < 0)
@@ -302,9 +307,9 @@ static int plan_groups(hostdev_ctx *ctx, struct bind_plan *plan, unsigned int fl
 				continue; /* vanished: it cannot hold the group */
 			}
 			mdrv = hostdev_pci_device_get_driver(mdev);
+			/* With the flag, members on vfio-pci join as already bound (reported). */
 			if (hostdev_pci_device_is_bridge(mdev) ||
-			    (!(flags & HOSTDEV_BIND_GROUP) && vfio_driver_group_safe(mdrv)) ||
-			    ((flags & HOSTDEV_BIND_GROUP) && vfio_is_vfio_driver(mdrv))) {
+			    (!(flags & HOSTDEV_BIND_GROUP) && vfio_driver_group_safe(mdrv))) {
 				hostdev_pci_device_unref(mdev);
 				continue;
 			}
@@ -563,12 +568,60 @@ static void rollback(hostdev_ctx *ctx, const struct vfio_state *state, struct bi
 			      original);
 }
 
-int vfio_bind_locked(hostdev_ctx *ctx, const struct vfio_state *state, const char *const *addresses,
-		     size_t count, const struct hostdev_vfio_options *opts, unsigned int flags)
+/* One result entry per planned device, in plan order. 0 or -ENOMEM. */
+static int report_plan(hostdev_vfio_result *result, const struct bind_plan *plan,
+		       const struct vfio_journal_data *journal, bool dry_run)
+{
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct bind_dev *d = &plan->devs[i];
+		bool recorded = vfio_journal_data_find(journal, d->address) >= 0;
+		const char *was = d->driver ? d->driver : "no driver";
+		char along[64] = "";
+		int r;
+
+		if (!d->requested)
+			snprintf(along, sizeof(along), "; it shares IOMMU group %d", d->group);
+		if (d->skip && recorded)
+			r = vfio_result_add(
+			    result, d->address, HOSTDEV_VFIO_OUTCOME_ALREADY, HOSTDEV_VFIO_DRIVER,
+			    true, "already on vfio-pci; restore gives it back to %s%s",
+			    d->orig_driver ? d->orig_driver : "the kernel (no driver)", along);
+		else if (d->skip)
+			r = vfio_result_add(
+			    result, d->address, HOSTDEV_VFIO_OUTCOME_ALREADY, HOSTDEV_VFIO_DRIVER,
+			    false,
+			    "already on vfio-pci, not bound by libhostdev (no journal "
+			    "record, so restore does not know its original driver)%s",
+			    along);
+		else if (dry_run)
+			r = vfio_result_add(result, d->address, HOSTDEV_VFIO_OUTCOME_WOULD_BIND,
+					    d->driver, recorded,
+					    "would be bound to vfio-pci: driver_override set to "
+					    "vfio-pci, %s%s, drivers_probe%s",
+					    d->driver ? "unbound from " : "",
+					    d->driver ? d->driver : "no driver to unbind", along);
+		else
+			r = vfio_result_add(result, d->address, HOSTDEV_VFIO_OUTCOME_BOUND,
+					    HOSTDEV_VFIO_DRIVER, recorded,
+					    "bound to vfio-pci (was %s)%s", was, along);
+		if (r == 0)
+			r = vfio_result_set_bind_details(
+			    result, hostdev_vfio_result_get_count(result) - 1, d->group, d->driver,
+			    recorded ? d->orig_driver : NULL, d->requested);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int vfio_bind_locked_result(hostdev_ctx *ctx, const struct vfio_state *state,
+			    const char *const *addresses, size_t count,
+			    const struct hostdev_vfio_options *opts, unsigned int flags,
+			    hostdev_vfio_result *result)
 {
 	struct bind_plan plan = {0};
 	struct vfio_journal_data journal = {0};
-	bool changed = false;
+	bool changed = false, dry_run = flags & HOSTDEV_BIND_DRY_RUN;
 	size_t todo = 0;
 	int r;
 
@@ -587,9 +640,17 @@ int vfio_bind_locked(hostdev_ctx *ctx, const struct vfio_state *state, const cha
 		goto out;
 	for (size_t i = 0; i < plan.count; i++)
 		todo += !plan.devs[i].skip;
+	if (dry_run) {
+		r = result ? report_plan(result, &plan, &journal, true) : 0;
+		if (r == 0)
+			r = (int)todo;
+		goto out;
+	}
 	if (todo == 0) {
 		if (changed)
 			r = vfio_journal_store(ctx, state, &journal);
+		if (r == 0 && result)
+			r = report_plan(result, &plan, &journal, false);
 		goto out;
 	}
 	r = hostdev_vfio_load_modules(ctx);
@@ -625,14 +686,75 @@ int vfio_bind_locked(hostdev_ctx *ctx, const struct vfio_state *state, const cha
 			 hostdev_ctx_get_error(ctx));
 		hostdev_clear_error(ctx);
 	}
-	r = (int)todo;
 	for (size_t i = 0; i < plan.count; i++)
 		if (!plan.devs[i].skip)
 			log_info(ctx, "%s: bound to vfio-pci (was %s)", plan.devs[i].address,
 				 plan.devs[i].orig_driver ? plan.devs[i].orig_driver : "unbound");
+	/* The devices are bound: a result that cannot be built is the caller's -ENOMEM only. */
+	r = result ? report_plan(result, &plan, &journal, false) : 0;
+	if (r == 0)
+		r = (int)todo;
 out:
 	vfio_journal_data_clear(&journal);
 	plan_clear(&plan);
+	return r;
+}
+
+int vfio_bind_locked(hostdev_ctx *ctx, const struct vfio_state *state, const char *const *addresses,
+		     size_t count, const struct hostdev_vfio_options *opts, unsigned int flags)
+{
+	return vfio_bind_locked_result(ctx, state, addresses, count, opts, flags, NULL);
+}
+
+#define BIND_FLAGS_KNOWN (HOSTDEV_BIND_GROUP | HOSTDEV_BIND_FORCE | HOSTDEV_BIND_DRY_RUN)
+
+HOSTDEV_EXPORT int hostdev_vfio_bind_with_result(hostdev_ctx *ctx, const char *const *addresses,
+						 size_t count,
+						 const struct hostdev_vfio_options *opts,
+						 unsigned int flags, hostdev_vfio_result **out)
+{
+	struct hostdev_vfio_options o;
+	struct vfio_state state = {.lock_fd = -1};
+	hostdev_vfio_result *result = NULL;
+	int r;
+
+	if (out)
+		*out = NULL;
+	if (!ctx)
+		return -EINVAL;
+	CHECK_FLAGS(ctx, flags, BIND_FLAGS_KNOWN, "unknown bind");
+	if (count && !addresses)
+		return hostdev_error(ctx, -EINVAL, "no addresses given");
+	r = vfio_options_get(ctx, opts, &o);
+	if (r < 0)
+		return r;
+	if (out && !(result = vfio_result_new()))
+		return -ENOMEM;
+	if (count == 0)
+		goto done;
+	/* A dry run reads the journal like hostdev_vfio_journal_read(): no lock, nothing created.
+	 */
+	if (flags & HOSTDEV_BIND_DRY_RUN)
+		r = vfio_dir_open(ctx, ctx->paths[HOSTDEV_PATH_STATE], "state directory",
+				  VFIO_DIR_READ, &state.dir);
+	else
+		r = vfio_state_lock(ctx, o.lock_timeout_ms, &state);
+	if (r < 0) {
+		hostdev_vfio_result_unref(result);
+		return r;
+	}
+	r = vfio_bind_locked_result(ctx, &state, addresses, count, &o, flags, result);
+	if (flags & HOSTDEV_BIND_DRY_RUN)
+		vfio_dir_close(&state.dir);
+	else
+		vfio_state_unlock(&state);
+	if (r < 0) {
+		hostdev_vfio_result_unref(result);
+		return r;
+	}
+done:
+	if (out)
+		*out = result;
 	return r;
 }
 
@@ -640,26 +762,7 @@ HOSTDEV_EXPORT int hostdev_vfio_bind_set(hostdev_ctx *ctx, const char *const *ad
 					 size_t count, const struct hostdev_vfio_options *opts,
 					 unsigned int flags)
 {
-	struct hostdev_vfio_options o;
-	struct vfio_state state;
-	int r;
-
-	if (!ctx)
-		return -EINVAL;
-	CHECK_FLAGS(ctx, flags, HOSTDEV_BIND_GROUP | HOSTDEV_BIND_FORCE, "unknown bind");
-	if (count && !addresses)
-		return hostdev_error(ctx, -EINVAL, "no addresses given");
-	r = vfio_options_get(ctx, opts, &o);
-	if (r < 0)
-		return r;
-	if (count == 0)
-		return 0;
-	r = vfio_state_lock(ctx, o.lock_timeout_ms, &state);
-	if (r < 0)
-		return r;
-	r = vfio_bind_locked(ctx, &state, addresses, count, &o, flags);
-	vfio_state_unlock(&state);
-	return r;
+	return hostdev_vfio_bind_with_result(ctx, addresses, count, opts, flags, NULL);
 }
 
 HOSTDEV_EXPORT int hostdev_vfio_bind(hostdev_ctx *ctx, const char *address,

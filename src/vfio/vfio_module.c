@@ -105,7 +105,7 @@ static struct kmod_ctx *kmod_for(hostdev_ctx *ctx)
  * @detail describing the finding.
  */
 static int lookup(hostdev_ctx *ctx, struct kmod_ctx *kmod, const char *name,
-		  struct kmod_module **out, char *detail, size_t size)
+		  struct kmod_module **out, char *detail, size_t size, char *remedy, size_t rsize)
 {
 	struct kmod_list *list = NULL, *filtered = NULL;
 	struct kmod_module *mod;
@@ -113,12 +113,12 @@ static int lookup(hostdev_ctx *ctx, struct kmod_ctx *kmod, const char *name,
 
 	r = kmod_module_new_from_lookup(kmod, name, &list);
 	if (r < 0 || !list) {
-		snprintf(detail, size,
-			 "module %s is not installed for this kernel (%s): install the kernel's "
-			 "module package (vfio is in the main modules package of most "
-			 "distributions), or point the context's HOSTDEV_PATH_MODULES path at "
-			 "the modules",
-			 name, kmod_get_dirname(kmod));
+		snprintf(detail, size, "module %s is not installed for this kernel (%s)", name,
+			 kmod_get_dirname(kmod));
+		snprintf(remedy, rsize,
+			 "install the kernel's module package (vfio is in the main modules "
+			 "package of most distributions), or point the context's "
+			 "HOSTDEV_PATH_MODULES path at the modules");
 		return -ENOENT;
 	}
 	mod = kmod_module_get_module(list);
@@ -131,11 +131,12 @@ static int lookup(hostdev_ctx *ctx, struct kmod_ctx *kmod, const char *name,
 	r = kmod_module_apply_filter(kmod, KMOD_FILTER_BLACKLIST, list, &filtered);
 	kmod_module_unref_list(list);
 	if (r >= 0 && !filtered) {
-		snprintf(detail, size,
-			 "module %s is blacklisted in the modprobe configuration: remove the "
-			 "'blacklist %s' line (grep -r %s /etc/modprobe.d /lib/modprobe.d) if it "
-			 "should be used",
-			 name, kmod_module_get_name(mod), kmod_module_get_name(mod));
+		snprintf(detail, size, "module %s is blacklisted in the modprobe configuration",
+			 name);
+		snprintf(remedy, rsize,
+			 "remove the 'blacklist %s' line (grep -r %s /etc/modprobe.d "
+			 "/lib/modprobe.d) if it should be used",
+			 kmod_module_get_name(mod), kmod_module_get_name(mod));
 		kmod_module_unref(mod);
 		return -EPERM;
 	}
@@ -146,12 +147,14 @@ static int lookup(hostdev_ctx *ctx, struct kmod_ctx *kmod, const char *name,
 	return 0;
 }
 
-int vfio_module_state(hostdev_ctx *ctx, const char *name, char *detail, size_t size)
+int vfio_module_state(hostdev_ctx *ctx, const char *name, char *detail, size_t size, char *remedy,
+		      size_t rsize)
 {
 	struct kmod_module *mod = NULL;
 	struct kmod_ctx *kmod;
 	int r;
 
+	remedy[0] = '\0';
 	if (module_present(ctx, name)) {
 		snprintf(detail, size, "%s is loaded", name);
 		return 1;
@@ -161,7 +164,7 @@ int vfio_module_state(hostdev_ctx *ctx, const char *name, char *detail, size_t s
 		snprintf(detail, size, "cannot create a libkmod context to look %s up", name);
 		return -ENOMEM;
 	}
-	r = lookup(ctx, kmod, name, &mod, detail, size);
+	r = lookup(ctx, kmod, name, &mod, detail, size, remedy, rsize);
 	kmod_module_unref(mod);
 	kmod_unref(kmod);
 	if (r == 1) {
@@ -179,7 +182,7 @@ static int load_one(hostdev_ctx *ctx, const char *name)
 {
 	struct kmod_module *mod = NULL;
 	struct kmod_ctx *kmod;
-	char detail[512];
+	char detail[512], remedy[512] = "";
 	int r;
 
 	if (module_present(ctx, name))
@@ -188,7 +191,7 @@ static int load_one(hostdev_ctx *ctx, const char *name)
 	if (!kmod)
 		return hostdev_error(ctx, -ENOMEM, "cannot create a libkmod context to load %s",
 				     name);
-	r = lookup(ctx, kmod, name, &mod, detail, sizeof(detail));
+	r = lookup(ctx, kmod, name, &mod, detail, sizeof(detail), remedy, sizeof(remedy));
 	if (r == 1) {
 		kmod_unref(kmod);
 		if (module_present(ctx, name))
@@ -200,7 +203,7 @@ static int load_one(hostdev_ctx *ctx, const char *name)
 	}
 	if (r < 0) {
 		kmod_unref(kmod);
-		return hostdev_error(ctx, r, "%s", detail);
+		return hostdev_error(ctx, r, "%s: %s", detail, remedy);
 	}
 	r = kmod_module_probe_insert_module(mod, KMOD_PROBE_IGNORE_COMMAND, NULL, NULL, NULL, NULL);
 	kmod_module_unref(mod);

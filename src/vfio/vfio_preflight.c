@@ -44,10 +44,42 @@ struct hostdev_vfio_report {
 	size_t ndevice, device_capacity;
 };
 
-static const char iommu_remedy[] =
-    "enable VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware setup and boot with intel_iommu=on "
-    "(Intel) or amd_iommu=on (AMD), e.g. in GRUB_CMDLINE_LINUX of /etc/default/grub, then "
-    "update-grub and reboot; iommu=pt keeps host DMA fast";
+/*
+ * What the host is, for advice that fits it: a virtual machine gets its IOMMU from the hypervisor
+ * (a vIOMMU), not from firmware settings; AMD-Vi needs no kernel option (amd_iommu=on is not one of
+ * the kernel's documented parameters), Intel's IOMMU needs intel_iommu=on unless the kernel turns
+ * it on by default.
+ */
+enum cpu_vendor { CPU_UNKNOWN, CPU_INTEL, CPU_AMD };
+
+struct host_facts {
+	bool vm; /* cpuinfo has the hypervisor flag */
+	enum cpu_vendor cpu;
+	size_t ngroups;
+};
+
+static const char cmdline_remedy[] =
+    "boot with intel_iommu=on: add it to GRUB_CMDLINE_LINUX in /etc/default/grub, run update-grub "
+    "and reboot (iommu=pt keeps host DMA fast)";
+
+/* Where the IOMMU is switched on: the hypervisor for a VM, the firmware setup otherwise. */
+static const char *firmware_remedy(const struct host_facts *h)
+{
+	if (h->vm)
+		return "this host is a virtual machine (the CPU has the hypervisor flag): its "
+		       "IOMMU "
+		       "is the hypervisor's virtual IOMMU. Give the VM one (QEMU: a q35 machine "
+		       "with -device intel-iommu,intremap=on and kernel-irqchip=split, or -device "
+		       "virtio-iommu-pci; libvirt: <iommu model='intel'> with <driver "
+		       "intremap='on'/>), then boot it with intel_iommu=on for intel-iommu";
+	if (h->cpu == CPU_AMD)
+		return "enable the IOMMU (\"IOMMU\" or \"AMD-Vi\") in the firmware setup; the "
+		       "kernel turns AMD-Vi on without any option";
+	if (h->cpu == CPU_INTEL)
+		return "enable VT-d (Intel Virtualization Technology for Directed I/O) in the "
+		       "firmware setup";
+	return "enable VT-d (Intel) or the IOMMU/AMD-Vi (AMD) in the firmware setup";
+}
 
 static int add_check(hostdev_vfio_report *r, const char *id, const char *title, int status,
 		     const char *message, const char *remedy)
@@ -115,6 +147,9 @@ static int read_text(const char *root, const char *rel, char **out)
 	return sysfs_read_alloc(AT_FDCWD, path, out);
 }
 
+static const char groups_remedy[] =
+    "turn the IOMMU on: the IOMMU hardware and kernel command line checks say what to change";
+
 static int check_groups(hostdev_ctx *ctx, hostdev_vfio_report *r, size_t *ngroups)
 {
 	struct strv groups = {0};
@@ -128,7 +163,7 @@ static int check_groups(hostdev_ctx *ctx, hostdev_vfio_report *r, size_t *ngroup
 			 "or the kernel has no IOMMU support",
 			 ctx_sysfs(ctx), strerror(-err));
 		ret = add_check(r, "iommu-groups", "IOMMU groups present", HOSTDEV_CHECK_FAIL, msg,
-				iommu_remedy);
+				groups_remedy);
 	} else if (groups.count == 0) {
 		snprintf(
 		    msg, sizeof(msg),
@@ -136,7 +171,7 @@ static int check_groups(hostdev_ctx *ctx, hostdev_vfio_report *r, size_t *ngroup
 		    "any device",
 		    ctx_sysfs(ctx));
 		ret = add_check(r, "iommu-groups", "IOMMU groups present", HOSTDEV_CHECK_FAIL, msg,
-				iommu_remedy);
+				groups_remedy);
 	} else {
 		snprintf(msg, sizeof(msg), "%zu IOMMU groups", groups.count);
 		ret = add_check(r, "iommu-groups", "IOMMU groups present", HOSTDEV_CHECK_PASS, msg,
@@ -146,7 +181,7 @@ static int check_groups(hostdev_ctx *ctx, hostdev_vfio_report *r, size_t *ngroup
 	return ret;
 }
 
-static int check_hardware(hostdev_ctx *ctx, hostdev_vfio_report *r, size_t ngroups)
+static int check_hardware(hostdev_ctx *ctx, hostdev_vfio_report *r, const struct host_facts *h)
 {
 	struct strv units = {0};
 	char msg[768] = "", names[512] = "";
@@ -168,7 +203,7 @@ static int check_hardware(hostdev_ctx *ctx, hostdev_vfio_report *r, size_t ngrou
 		snprintf(msg, sizeof(msg), "%s: %s", kind ? kind : "IOMMU units", names);
 		ret = add_check(r, "iommu-hardware", "IOMMU hardware (DMAR / AMD-Vi)",
 				HOSTDEV_CHECK_PASS, msg, NULL);
-	} else if (ngroups) {
+	} else if (h->ngroups) {
 		snprintf(msg, sizeof(msg),
 			 "no unit in %s/class/iommu, yet IOMMU groups exist (a virtual or "
 			 "platform IOMMU the kernel does not list there)",
@@ -179,11 +214,14 @@ static int check_hardware(hostdev_ctx *ctx, hostdev_vfio_report *r, size_t ngrou
 				"firmware's VT-d/AMD-Vi setting");
 	} else {
 		snprintf(msg, sizeof(msg),
-			 "no DMAR (Intel VT-d) or AMD-Vi unit in %s/class/iommu: the firmware does "
-			 "not announce an IOMMU, or the kernel disabled it",
-			 ctx_sysfs(ctx));
+			 "no DMAR (Intel VT-d) or AMD-Vi unit in %s/class/iommu: %s",
+			 ctx_sysfs(ctx),
+			 h->vm ? "this virtual machine has no virtual IOMMU, or the kernel "
+				 "disabled it"
+			       : "the firmware does not announce an IOMMU, or the kernel disabled "
+				 "it");
 		ret = add_check(r, "iommu-hardware", "IOMMU hardware (DMAR / AMD-Vi)",
-				HOSTDEV_CHECK_FAIL, msg, iommu_remedy);
+				HOSTDEV_CHECK_FAIL, msg, firmware_remedy(h));
 	}
 	strv_clear(&units);
 	return ret;
@@ -202,11 +240,32 @@ static bool has_word(const char *cmdline, const char *word)
 	return false;
 }
 
-static int check_cmdline(hostdev_ctx *ctx, hostdev_vfio_report *r, size_t ngroups)
+/* <proc>/cpuinfo: the hypervisor flag and the vendor; unknown when unreadable. */
+static void read_host_facts(hostdev_ctx *ctx, struct host_facts *h)
+{
+	char *cpuinfo = NULL;
+
+	memset(h, 0, sizeof(*h));
+	if (read_text(ctx->paths[HOSTDEV_PATH_PROC], "cpuinfo", &cpuinfo) < 0 || !cpuinfo) {
+		free(cpuinfo);
+		return;
+	}
+	for (char *p = cpuinfo; *p; p++)
+		if (*p == '\t')
+			*p = ' ';
+	h->vm = has_word(cpuinfo, "hypervisor");
+	if (strstr(cpuinfo, "GenuineIntel"))
+		h->cpu = CPU_INTEL;
+	else if (strstr(cpuinfo, "AuthenticAMD") || strstr(cpuinfo, "HygonGenuine"))
+		h->cpu = CPU_AMD;
+	free(cpuinfo);
+}
+
+static int check_cmdline(hostdev_ctx *ctx, hostdev_vfio_report *r, const struct host_facts *h)
 {
 	static const char *const off[] = {"intel_iommu=off", "amd_iommu=off", "iommu=off"};
-	static const char *const on[] = {"intel_iommu=on", "amd_iommu=on",
-					 "amd_iommu=force_enable"};
+	/* amd_iommu=on is no kernel parameter: AMD-Vi is on unless amd_iommu=off. */
+	static const char *const on[] = {"intel_iommu=on", "amd_iommu=force_enable"};
 	const char *title = "Kernel command line";
 	char *cmdline = NULL;
 	char msg[512], remedy[512];
@@ -226,12 +285,13 @@ static int check_cmdline(hostdev_ctx *ctx, hostdev_vfio_report *r, size_t ngroup
 	for (size_t i = 0; i < ARRAY_SIZE(off); i++) {
 		if (has_word(cmdline, off[i])) {
 			snprintf(msg, sizeof(msg), "the kernel was booted with %s", off[i]);
-			snprintf(
-			    remedy, sizeof(remedy),
-			    "remove %s from the kernel command line (GRUB_CMDLINE_LINUX in "
-			    "/etc/default/grub), add intel_iommu=on or amd_iommu=on, update-grub "
-			    "and reboot",
-			    off[i]);
+			snprintf(remedy, sizeof(remedy),
+				 "%s %s in the kernel command line (GRUB_CMDLINE_LINUX in "
+				 "/etc/default/grub), run update-grub and reboot",
+				 i == 0 ? "replace" : "remove", off[i]);
+			if (i == 0)
+				snprintf(remedy + strlen(remedy), sizeof(remedy) - strlen(remedy),
+					 "%s", "; replace it by intel_iommu=on");
 			free(cmdline);
 			return add_check(r, "kernel-cmdline", title, HOSTDEV_CHECK_FAIL, msg,
 					 remedy);
@@ -244,16 +304,22 @@ static int check_cmdline(hostdev_ctx *ctx, hostdev_vfio_report *r, size_t ngroup
 		snprintf(msg, sizeof(msg), "%s%s", found,
 			 has_word(cmdline, "iommu=pt") ? " iommu=pt" : "");
 		ret = add_check(r, "kernel-cmdline", title, HOSTDEV_CHECK_PASS, msg, NULL);
-	} else if (ngroups) {
+	} else if (h->ngroups) {
 		ret = add_check(r, "kernel-cmdline", title, HOSTDEV_CHECK_PASS,
-				"no intel_iommu=/amd_iommu= option: the IOMMU is on by the "
-				"kernel's default",
+				"no intel_iommu=on: the IOMMU is on by the kernel's default", NULL);
+	} else if (h->cpu == CPU_AMD && !h->vm) {
+		ret = add_check(r, "kernel-cmdline", title, HOSTDEV_CHECK_PASS,
+				"AMD-Vi needs no kernel option (the kernel turns it on when the "
+				"firmware announces it)",
 				NULL);
 	} else {
-		ret =
-		    add_check(r, "kernel-cmdline", title, HOSTDEV_CHECK_FAIL,
-			      "neither intel_iommu=on nor amd_iommu=on is set and the IOMMU is off",
-			      iommu_remedy);
+		ret = add_check(r, "kernel-cmdline", title, HOSTDEV_CHECK_FAIL,
+				h->cpu == CPU_UNKNOWN
+				    ? "intel_iommu=on is not set and the IOMMU is off (Intel's "
+				      "IOMMU needs it unless the kernel turns it on by default; "
+				      "AMD-Vi needs no option)"
+				    : "intel_iommu=on is not set and the IOMMU is off",
+				cmdline_remedy);
 	}
 	free(cmdline);
 	return ret;
@@ -293,7 +359,7 @@ static int check_interrupt_remapping(hostdev_ctx *ctx, hostdev_vfio_report *r)
 		    "to attach devices to a container unless "
 		    "vfio_iommu_type1.allow_unsafe_interrupts=1",
 		    "enable interrupt remapping in the firmware (VT-d with x2APIC, or "
-		    "AMD-Vi); it follows intel_iommu=on / amd_iommu=on");
+		    "AMD-Vi); it follows the IOMMU (intel_iommu=on on Intel)");
 	} else {
 		ret = add_check(r, "interrupt-remapping", title, HOSTDEV_CHECK_WARN,
 				"unknown: /proc/interrupts shows no MSI interrupts to judge by",
@@ -306,23 +372,28 @@ static int check_interrupt_remapping(hostdev_ctx *ctx, hostdev_vfio_report *r)
 static int check_modules(hostdev_ctx *ctx, hostdev_vfio_report *r, bool *vfio_present)
 {
 	const char *title = "vfio modules";
-	char pci[512], type1[512], msg[1100];
-	int spci = vfio_module_state(ctx, HOSTDEV_VFIO_DRIVER, pci, sizeof(pci));
-	int stype1 = vfio_module_state(ctx, "vfio_iommu_type1", type1, sizeof(type1));
+	char pci[512], type1[512], msg[1100], pci_fix[512], type1_fix[512], fix[640];
+	int spci =
+	    vfio_module_state(ctx, HOSTDEV_VFIO_DRIVER, pci, sizeof(pci), pci_fix, sizeof(pci_fix));
+	int stype1 = vfio_module_state(ctx, "vfio_iommu_type1", type1, sizeof(type1), type1_fix,
+				       sizeof(type1_fix));
 
 	*vfio_present = vfio_driver_present(ctx);
 	if (spci < 0) {
 		snprintf(msg, sizeof(msg), "%s", pci);
 		return add_check(r, "vfio-modules", title, HOSTDEV_CHECK_FAIL, msg,
-				 spci == -EPERM ? "remove the blacklist entry for vfio-pci"
-						: "install the kernel modules that contain vfio "
-						  "(vfio-pci, vfio_iommu_type1)");
+				 pci_fix[0] ? pci_fix
+					    : "install the kernel modules that contain vfio "
+					      "(vfio-pci, vfio_iommu_type1)");
 	}
 	snprintf(msg, sizeof(msg), "%s; %s", pci, type1);
-	if (stype1 < 0)
-		return add_check(r, "vfio-modules", title, HOSTDEV_CHECK_WARN, msg,
-				 "install or unblacklist vfio_iommu_type1: without it (or iommufd) "
-				 "users cannot open /dev/vfio/vfio");
+	if (stype1 < 0) {
+		snprintf(fix, sizeof(fix),
+			 "%s (without vfio_iommu_type1, or iommufd, users cannot open "
+			 "/dev/vfio/vfio)",
+			 type1_fix[0] ? type1_fix : "install or unblacklist vfio_iommu_type1");
+		return add_check(r, "vfio-modules", title, HOSTDEV_CHECK_WARN, msg, fix);
+	}
 	if (spci == 0 || stype1 == 0)
 		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
 			 " (loaded on the first bind)");
@@ -354,15 +425,37 @@ static int check_container(hostdev_ctx *ctx, hostdev_vfio_report *r, bool vfio_p
 }
 
 /* Judge one device. */
+#define PCI_CLASS_BRIDGE_ISA 0x0601
+
+/* A device without an IOMMU group: the IOMMU is off, or on but not covering it. */
+static int judge_no_group(hostdev_vfio_report *r, const char *addr, const struct host_facts *h)
+{
+	char msg[512];
+
+	if (h->ngroups == 0)
+		return add_device(r, addr, HOSTDEV_CHECK_FAIL, "no IOMMU group: the IOMMU is off",
+				  "turn the IOMMU on as the host checks above say");
+	snprintf(msg, sizeof(msg),
+		 "no IOMMU group, although the host has %zu: no IOMMU unit covers this device "
+		 "(%s)",
+		 h->ngroups,
+		 h->vm ? "the virtual IOMMU does not translate its bus"
+		       : "the firmware's DMAR/IVRS table leaves it out");
+	return add_device(r, addr, HOSTDEV_CHECK_FAIL, msg,
+			  h->vm ? "attach the device behind the VM's virtual IOMMU"
+				: "move the card to a slot an IOMMU unit covers (another root "
+				  "port), or update the firmware");
+}
+
 static int judge(hostdev_ctx *ctx, hostdev_vfio_report *r, hostdev_pci_device *dev,
-		 const struct vfio_guard *guard)
+		 const struct vfio_guard *guard, const struct host_facts *h)
 {
 	const char *addr = hostdev_pci_device_get_address(dev);
 	const char *drv = hostdev_pci_device_get_driver(dev);
 	int group = hostdev_pci_device_get_iommu_group(dev);
 	char msg[HOSTDEV_ERROR_MAX], conflicts[HOSTDEV_ERROR_MAX / 2] = "", remedy[512];
-	const char *why, *blocked_by = NULL;
-	char blocked_why[HOSTDEV_ERROR_MAX / 2] = "";
+	const char *why, *blocked_by = NULL, *chipset = NULL;
+	char blocked_why[HOSTDEV_ERROR_MAX / 2] = "", chipset_addr[HOSTDEV_PCI_ADDRESS_MAX] = "";
 	size_t n, nconf = 0;
 
 	if (hostdev_pci_device_is_bridge(dev))
@@ -374,8 +467,7 @@ static int judge(hostdev_ctx *ctx, hostdev_vfio_report *r, hostdev_pci_device *d
 		return add_device(r, addr, HOSTDEV_CHECK_PASS, msg, NULL);
 	}
 	if (group < 0)
-		return add_device(r, addr, HOSTDEV_CHECK_FAIL, "no IOMMU group: the IOMMU is off",
-				  iommu_remedy);
+		return judge_no_group(r, addr, h);
 	why = vfio_guard_lookup(guard, addr);
 	if (why) {
 		snprintf(msg, sizeof(msg), "host-critical: %s", why);
@@ -403,6 +495,10 @@ static int judge(hostdev_ctx *ctx, hostdev_vfio_report *r, hostdev_pci_device *d
 		}
 		mdrv = hostdev_pci_device_get_driver(m);
 		mwhy = vfio_guard_lookup(guard, member);
+		if ((hostdev_pci_device_get_class(m) >> 8) == PCI_CLASS_BRIDGE_ISA && !chipset) {
+			snprintf(chipset_addr, sizeof(chipset_addr), "%s", member);
+			chipset = chipset_addr;
+		}
 		if (!hostdev_pci_device_is_bridge(m) && mwhy && !blocked_by) {
 			blocked_by = member;
 			snprintf(blocked_why, sizeof(blocked_why), "%s", mwhy);
@@ -423,6 +519,23 @@ static int judge(hostdev_ctx *ctx, hostdev_vfio_report *r, hostdev_pci_device *d
 				  "the group can only be passed through whole; move the device to "
 				  "another slot or keep it with the host");
 	}
+	/*
+	 * The platform's own functions (the LPC/ISA bridge with the SMBus, SATA, ... beside it):
+	 * passing the group through takes the chipset from the host, so HOSTDEV_BIND_GROUP is no
+	 * advice here.
+	 */
+	if ((hostdev_pci_device_get_class(dev) >> 8) == PCI_CLASS_BRIDGE_ISA)
+		chipset = addr;
+	if (chipset && (nconf || chipset == addr)) {
+		snprintf(msg, sizeof(msg),
+			 "IOMMU group %d is the chipset's (ISA/LPC bridge %s)%s%s; passing it "
+			 "through would take the platform's functions from the host",
+			 group, chipset, nconf ? ": it also holds " : "", conflicts);
+		return add_device(
+		    r, addr, HOSTDEV_CHECK_FAIL, msg,
+		    "keep it with the host; a device meant for a VM needs a slot with "
+		    "its own IOMMU group");
+	}
 	if (nconf) {
 		snprintf(msg, sizeof(msg), "IOMMU group %d also holds %s", group, conflicts);
 		snprintf(remedy, sizeof(remedy),
@@ -435,7 +548,7 @@ static int judge(hostdev_ctx *ctx, hostdev_vfio_report *r, hostdev_pci_device *d
 }
 
 static int judge_devices(hostdev_ctx *ctx, hostdev_vfio_report *r, const char *const *addresses,
-			 size_t count)
+			 size_t count, const struct host_facts *h)
 {
 	struct vfio_guard guard;
 	int ret = vfio_guard_collect(ctx, NULL, 0, &guard);
@@ -449,7 +562,7 @@ static int judge_devices(hostdev_ctx *ctx, hostdev_vfio_report *r, const char *c
 			ret = hostdev_pci_device_new(ctx, addresses[i], &dev);
 			if (ret < 0)
 				break;
-			ret = judge(ctx, r, dev, &guard);
+			ret = judge(ctx, r, dev, &guard, h);
 			hostdev_pci_device_unref(dev);
 		}
 	} else {
@@ -458,7 +571,7 @@ static int judge_devices(hostdev_ctx *ctx, hostdev_vfio_report *r, const char *c
 
 		ret = hostdev_pci_enum_new(ctx, &e);
 		while (ret == 0 && (ret = hostdev_pci_enum_next(e, &dev)) > 0) {
-			ret = hostdev_pci_device_is_bridge(dev) ? 0 : judge(ctx, r, dev, &guard);
+			ret = hostdev_pci_device_is_bridge(dev) ? 0 : judge(ctx, r, dev, &guard, h);
 			hostdev_pci_device_unref(dev);
 		}
 		hostdev_pci_enum_unref(e);
@@ -471,7 +584,7 @@ HOSTDEV_EXPORT int hostdev_vfio_check(hostdev_ctx *ctx, const char *const *addre
 				      unsigned int flags, hostdev_vfio_report **out)
 {
 	hostdev_vfio_report *r;
-	size_t ngroups = 0;
+	struct host_facts facts;
 	bool vfio_present = false;
 	int ret;
 
@@ -492,11 +605,12 @@ HOSTDEV_EXPORT int hostdev_vfio_check(hostdev_ctx *ctx, const char *const *addre
 	if (!r)
 		return -ENOMEM;
 	r->refcount = 1;
-	ret = check_groups(ctx, r, &ngroups);
+	read_host_facts(ctx, &facts);
+	ret = check_groups(ctx, r, &facts.ngroups);
 	if (ret == 0)
-		ret = check_hardware(ctx, r, ngroups);
+		ret = check_hardware(ctx, r, &facts);
 	if (ret == 0)
-		ret = check_cmdline(ctx, r, ngroups);
+		ret = check_cmdline(ctx, r, &facts);
 	if (ret == 0)
 		ret = check_interrupt_remapping(ctx, r);
 	if (ret == 0)
@@ -504,7 +618,7 @@ HOSTDEV_EXPORT int hostdev_vfio_check(hostdev_ctx *ctx, const char *const *addre
 	if (ret == 0)
 		ret = check_container(ctx, r, vfio_present);
 	if (ret == 0 && !(flags & HOSTDEV_CHECK_HOST_ONLY))
-		ret = judge_devices(ctx, r, addresses, count);
+		ret = judge_devices(ctx, r, addresses, count, &facts);
 	if (ret < 0) {
 		hostdev_vfio_report_unref(r);
 		return ret;

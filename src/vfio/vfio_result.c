@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The per-device result of a vfio operation (vfio.h, hostdev_vfio_result): what restore did with
- * each device and whether its journal record is still there. Built for restore; bind is meant to
- * report through the same shape (address, outcome, driver after the call, record, message).
+ * The per-device result of a vfio operation (vfio.h, hostdev_vfio_result): what restore or bind did
+ * with each device and whether its journal record is still there. One shape for both (address,
+ * outcome, driver after the call, record, message); bind adds what only it knows (IOMMU group,
+ * driver before the call, recorded original driver, named or brought along by its group).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -20,6 +21,11 @@ struct result_entry {
 	char *driver;
 	bool has_record;
 	char *message;
+	/* Set by bind (vfio_result_set_bind_details()); restore leaves the defaults. */
+	int iommu_group; /* -1 unknown */
+	char *previous_driver;
+	char *original_driver;
+	bool requested;
 };
 
 struct hostdev_vfio_result {
@@ -36,6 +42,8 @@ static const char *const outcome_names[] = {
     [HOSTDEV_VFIO_OUTCOME_REFUSED] = "refused",
     [HOSTDEV_VFIO_OUTCOME_FAILED] = "failed",
     [HOSTDEV_VFIO_OUTCOME_NOT_BOUND] = "not-bound",
+    [HOSTDEV_VFIO_OUTCOME_BOUND] = "bound",
+    [HOSTDEV_VFIO_OUTCOME_WOULD_BIND] = "would-bind",
 };
 
 HOSTDEV_EXPORT const char *hostdev_vfio_outcome_name(int outcome)
@@ -75,6 +83,8 @@ int vfio_result_add(hostdev_vfio_result *result, const char *address, int outcom
 	snprintf(e->address, sizeof(e->address), "%s", address);
 	e->outcome = outcome;
 	e->has_record = has_record;
+	e->iommu_group = -1;
+	e->requested = true;
 	e->driver = driver && driver[0] ? strdup(driver) : NULL;
 	va_start(ap, fmt);
 	n = vasprintf(&e->message, fmt, ap);
@@ -95,12 +105,34 @@ void vfio_result_set_has_record(hostdev_vfio_result *result, size_t index, bool 
 		result->entries[index].has_record = has_record;
 }
 
+int vfio_result_set_bind_details(hostdev_vfio_result *result, size_t index, int iommu_group,
+				 const char *previous_driver, const char *original_driver,
+				 bool requested)
+{
+	struct result_entry *e;
+
+	if (!result || index >= result->count)
+		return -EINVAL;
+	e = &result->entries[index];
+	e->iommu_group = iommu_group;
+	e->requested = requested;
+	free(e->previous_driver);
+	free(e->original_driver);
+	e->previous_driver = strdup_or_null(previous_driver);
+	e->original_driver = strdup_or_null(original_driver);
+	if ((previous_driver && !e->previous_driver) || (original_driver && !e->original_driver))
+		return -ENOMEM;
+	return 0;
+}
+
 /* What _unref() does when the last reference goes. */
 static void vfio_result_destroy(hostdev_vfio_result *result)
 {
 	for (size_t i = 0; i < result->count; i++) {
 		free(result->entries[i].driver);
 		free(result->entries[i].message);
+		free(result->entries[i].previous_driver);
+		free(result->entries[i].original_driver);
 	}
 	free(result->entries);
 	free(result);
@@ -166,6 +198,44 @@ HOSTDEV_EXPORT const char *hostdev_vfio_result_get_message(const hostdev_vfio_re
 	return e ? e->message : NULL;
 }
 
+HOSTDEV_EXPORT int hostdev_vfio_result_get_iommu_group(const hostdev_vfio_result *result,
+						       size_t index)
+{
+	const struct result_entry *e = entry_at(result, index);
+
+	return e ? e->iommu_group : -EINVAL;
+}
+
+HOSTDEV_EXPORT const char *
+hostdev_vfio_result_get_previous_driver(const hostdev_vfio_result *result, size_t index)
+{
+	const struct result_entry *e = entry_at(result, index);
+
+	return e ? e->previous_driver : NULL;
+}
+
+HOSTDEV_EXPORT const char *
+hostdev_vfio_result_get_original_driver(const hostdev_vfio_result *result, size_t index)
+{
+	const struct result_entry *e = entry_at(result, index);
+
+	return e ? e->original_driver : NULL;
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_result_is_requested(const hostdev_vfio_result *result, size_t index)
+{
+	const struct result_entry *e = entry_at(result, index);
+
+	return e ? e->requested : 0;
+}
+
+/* A string member, or null. Returns false on allocation failure. */
+static bool add_string_or_null(cJSON *o, const char *name, const char *value)
+{
+	return value ? cJSON_AddStringToObject(o, name, value) != NULL
+		     : cJSON_AddNullToObject(o, name) != NULL;
+}
+
 HOSTDEV_EXPORT int hostdev_vfio_result_to_json(const hostdev_vfio_result *result,
 					       unsigned int flags, char **out)
 {
@@ -188,10 +258,15 @@ HOSTDEV_EXPORT int hostdev_vfio_result_to_json(const hostdev_vfio_result *result
 		cJSON_AddItemToArray(doc, o);
 		if (!cJSON_AddStringToObject(o, "address", e->address) ||
 		    !cJSON_AddStringToObject(o, "outcome", hostdev_vfio_outcome_name(e->outcome)) ||
-		    !(e->driver ? cJSON_AddStringToObject(o, "driver", e->driver)
-				: cJSON_AddNullToObject(o, "driver")) ||
+		    !add_string_or_null(o, "driver", e->driver) ||
 		    !cJSON_AddBoolToObject(o, "record_kept", e->has_record) ||
-		    !cJSON_AddStringToObject(o, "message", e->message)) {
+		    !cJSON_AddStringToObject(o, "message", e->message) ||
+		    !(e->iommu_group >= 0
+			  ? cJSON_AddNumberToObject(o, "iommu_group", e->iommu_group)
+			  : cJSON_AddNullToObject(o, "iommu_group")) ||
+		    !add_string_or_null(o, "previous_driver", e->previous_driver) ||
+		    !add_string_or_null(o, "original_driver", e->original_driver) ||
+		    !cJSON_AddBoolToObject(o, "requested", e->requested)) {
 			cJSON_Delete(doc);
 			return -ENOMEM;
 		}

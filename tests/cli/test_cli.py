@@ -35,7 +35,7 @@ ADDRESSES = [
     "0000:01:00.1", "0000:3a:00.0", "0000:3b:00.0", "0000:3b:00.1", "0000:3b:02.0",
     "0000:3b:02.1", "10000:01:00.0",
 ]
-# `hostdev list` (text) prints the VFs of a listed PF right after it, indented.
+# `hostdev list` (text) prints the VFs of a listed PF right after it (not indented).
 TEXT_ORDER = [
     "0000:00:00.0", "0000:00:01.0", "0000:00:02.0", "0000:00:1f.0", "0000:01:00.0",
     "0000:01:00.1", "0000:3a:00.0", "0000:3b:00.0", "0000:3b:02.0", "0000:3b:02.1",
@@ -205,8 +205,10 @@ def case_list_text(env):
     env.golden_text("list.txt", out)
     env.check([l.split()[0] for l in out.splitlines()] == TEXT_ORDER,
               "list: addresses or order differ: %s" % out)
-    env.check(all(l.startswith("  ") == (l.split()[0] in VF_LINES) for l in out.splitlines()),
-              "list: only the VF lines are indented: %s" % out)
+    # Every line starts with its address, VF lines too: grep '^0000:3b:02' and cut work.
+    env.check(all(l.startswith(l.split()[0]) for l in out.splitlines()) and
+              [l[:12] for l in out.splitlines() if l.startswith("0000:3b:02")] == list(VF_LINES),
+              "list: a line does not start with its address: %s" % out)
 
 
 def case_list_matches_lspci(env):
@@ -222,13 +224,59 @@ def case_list_matches_lspci(env):
                        env=dict(os.environ, LC_ALL="C"))
     want = p.stdout.decode().splitlines()
     out, _ = env.expect(["list"], 0)
-    # Same lines; hostdev's order differs only in the VFs, which follow their PF, indented.
+    # Same lines; hostdev's order differs only in the VFs, which follow their PF.
     got = sorted(re.sub(r" driver=\S+ iommu_group=\S+ numa_node=\S+ resource=\S+$", "", l).strip()
                  for l in out.splitlines())
     want = sorted(want)
     env.check(got == want, "list vs lspci -nn -D:\n%s" % "".join(
         difflib.unified_diff([l + "\n" for l in want], [l + "\n" for l in got], "lspci",
                              "hostdev")))
+
+
+def case_list_lspci_options(env):
+    """lspci's output options give lspci's output for the same tree (real lspci 3.x compared)."""
+    lspci = shutil.which("lspci") or ("/usr/bin/lspci" if os.path.exists("/usr/bin/lspci")
+                                      else None)
+    if not lspci:
+        print("lspci not installed: skipped")
+        return SKIP
+    # lspci cannot be pointed at the fake module directory (libkmod uses the running kernel's),
+    # so the module lines are compared separately below.
+    def strip_modules(text):
+        return [l for l in text.splitlines()
+                if not l.startswith(("\tKernel modules:", "Module:"))]
+    for opts in (["-n"], ["-nn"], ["-k"], ["-nnk"], ["-nk"], ["-D"], ["-Dk"], ["-vmm"],
+                 ["-vmmnn"], ["-vmmn"], ["-vmmk"], ["-s", "3b:", "-nnk"], ["-d", "8086:", "-n"]):
+        p = subprocess.run([lspci, "-A", "linux-sysfs", "-O",
+                            "sysfs.path=%s/sys/bus/pci" % env.root, "-i", PCI_IDS] + opts,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True,
+                           env=dict(os.environ, LC_ALL="C"))
+        want = strip_modules(p.stdout.decode())
+        out, _ = env.expect(["list"] + opts, 0, stderr="")
+        got = strip_modules(out)
+        env.check(got == want, "list %s vs lspci %s:\n%s" % (" ".join(opts), " ".join(opts), "".join(
+            difflib.unified_diff([l + "\n" for l in want], [l + "\n" for l in got], "lspci",
+                                 "hostdev"))))
+    out, _ = env.expect(["list", "-nnk", "-s", "01:00.0"], 0, stderr="")
+    env.check(out.startswith(
+        "0000:01:00.0 3D controller [0302]: NVIDIA Corporation TU104GL [Tesla T4] [10de:1eb8] "
+        "(rev a1)\n\tSubsystem: NVIDIA Corporation TU104GL [Tesla T4] [10de:12a2]\n"
+        "\tKernel driver in use: nvidia\n\tKernel modules: nouveau, nvidia\n"), out)
+    # -v: the sysfs facts of lspci -v (no configuration space), a blank line after each device.
+    out, _ = env.expect(["list", "-v", "-s", "3b:00.0"], 0, stderr="")
+    env.check(out == "0000:3b:00.0 Ethernet controller: Intel Corporation Ethernet Controller "
+              "X710 for 10GbE SFP+ (rev 02)\n"
+              "\tSubsystem: Intel Corporation Ethernet Converged Network Adapter X710-2\n"
+              "\tPhysical Slot: 4\n\tNUMA node: 0\n\tIOMMU group: 12\n"
+              "\tKernel driver in use: i40e\n\tKernel modules: i40e\n\n", "list -v: %r" % out)
+    env.expect(["list", "-vv", "-s", "3b:00.0"], 0, stdout=out, stderr="")
+    see = " (see 'hostdev list --help')\n"
+    env.expect(["list", "--json", "-n"], 2, stdout="",
+               stderr="hostdev: list: --json prints every field already: it takes none of -n, "
+                      "-k, -D, -v, -m" + see)
+    env.expect(["list", "-m"], 2, stdout="",
+               stderr="hostdev: list: -m: only lspci's -vmm form is supported (tag: value "
+                      "records); use --json for a machine-readable list" + see)
 
 
 def case_list_json(env):
@@ -426,6 +474,36 @@ def case_show_errors(env):
                stderr="hostdev: show: unknown option '-s'" + see)
 
 
+def case_show_no_module_index(env):
+    """Without a module index, show says so instead of "none" (no module can drive it)."""
+    empty = os.path.join(env.tmp, "no-modules")
+    os.mkdir(empty)
+    out, err = env.expect(["show", "--modules-dir", empty, "01:00.0"], 0)
+    env.check("cannot load the module indexes of %s" % empty in err, "warning %r" % err)
+    line = [l for l in out.splitlines() if l.startswith("  Kernel modules:")]
+    env.check(line == ["  Kernel modules:       unknown: no module index in %s "
+                       "(modules.alias.bin); install the kernel's modules or point "
+                       "--modules-dir at them" % empty], "module line %r" % line)
+    # With the index, a device no module matches still reads "none".
+    out, _ = env.expect(["show", "00:1f.0"], 0, stderr="")
+    env.check("  Kernel modules:       none\n" in out, "00:1f.0: %r" % out)
+
+
+def case_groups(env):
+    """The IOMMU-group view: groups in number order, members as lspci -nn lines, ungrouped last."""
+    out, _ = env.expect(["groups"], 0, stderr="")
+    env.golden_text("groups.txt", out)
+    doc = env.json_of("groups", "--json")
+    env.check(doc["iommu_groups"][1] == {"group": 1, "devices": ["0000:00:01.0", "0000:01:00.0",
+                                                                  "0000:01:00.1"]},
+              "group 1: %r" % doc["iommu_groups"][1])
+    env.check([g["group"] for g in doc["iommu_groups"]] == [0, 1, 2, 11, 12, 13, 40, 41],
+              "groups %r" % doc["iommu_groups"])
+    env.check(doc["ungrouped"] == ["0000:00:1f.0", "10000:01:00.0"], "ungrouped")
+    env.expect(["groups", "x"], 2, stdout="",
+               stderr="hostdev: groups: unexpected argument 'x' (see 'hostdev groups --help')\n")
+
+
 def case_help(env):
     out, _ = env.expect(["--help"], 0, stderr="", fake=False)
     env.check(out.startswith("Usage: hostdev [GLOBAL OPTIONS] COMMAND"), "hostdev --help")
@@ -514,6 +592,18 @@ def case_verbose(env):
               "-vv shows no library debug message: %r" % err)
     rc, out, err, _ = env.run("show", "3b:1f.0")
     env.check("debug" not in err, "library messages without -v: %r" % err)
+    # --debug and --log-level are the logging options (list takes -v as lspci does).
+    for argv in (["--debug", "show", "3b:1f.0"], ["show", "--log-level", "debug", "3b:1f.0"]):
+        rc, out, err, _ = env.run(*argv)
+        env.check(rc == 1 and re.search(r"^hostdev: debug: .*0000:3b:1f.0", err, re.M)
+                  is not None, "%s shows no library debug message: %r" % (argv, err))
+    rc, out, err, _ = env.run("show", "--log-level", "err", "3b:1f.0")
+    env.check("debug" not in err and "notice" not in err, "--log-level err: %r" % err)
+    env.expect(["show", "--log-level", "loud", "3b:1f.0"], 2, stdout="",
+               stderr="hostdev: show: --log-level: 'loud' is not one of err, warning, notice, "
+                      "info, debug (see 'hostdev show --help')\n")
+    out, err = env.expect(["list", "-v", "-s", "3b:1f.0"], 0, stdout="")
+    env.check("debug" not in err, "list -v logs: %r" % err)
 
 
 def case_escaping_text(env):

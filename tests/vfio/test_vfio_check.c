@@ -144,9 +144,18 @@ static void test_check_good_host(void **state)
 			     "HOSTDEV_BIND_GROUP"));
 	assert_device(r, NVME, HOSTDEV_CHECK_FAIL, "mounted filesystem /");
 	assert_device(r, MGMT, HOSTDEV_CHECK_FAIL, "default route (br0)");
-	assert_device(r, NOGROUP, HOSTDEV_CHECK_FAIL, "no IOMMU group");
+	/* groups exist: the IOMMU is on but does not cover this device */
+	assert_device(r, NOGROUP, HOSTDEV_CHECK_FAIL,
+		      "no IOMMU group, although the host has 8: no IOMMU unit covers this device");
+	assert_true(contains(
+	    hostdev_vfio_report_get_device_remedy(r, (size_t)find_device(r, NOGROUP)), "slot"));
 	assert_device(r, SPARE, HOSTDEV_CHECK_PASS, "driver none");
-	assert_device(r, SMBUS, HOSTDEV_CHECK_WARN, "IOMMU group 4 also holds");
+	/* the chipset's group is not advised HOSTDEV_BIND_GROUP */
+	assert_device(r, SMBUS, HOSTDEV_CHECK_FAIL,
+		      "IOMMU group 4 is the chipset's (ISA/LPC bridge " LPC "): it also holds ");
+	assert_device(r, LPC, HOSTDEV_CHECK_FAIL, "IOMMU group 4 is the chipset's");
+	assert_null(strstr(hostdev_vfio_report_get_device_remedy(r, (size_t)find_device(r, SATA)),
+			   "HOSTDEV_BIND_GROUP"));
 	hostdev_vfio_report_unref(r);
 }
 
@@ -206,11 +215,27 @@ static void test_check_no_iommu_host(void **state)
 	assert_int_equal(hostdev_vfio_check(f->ctx, NULL, 0, 0, &r), 0);
 	assert_int_equal(hostdev_vfio_report_get_status(r), HOSTDEV_CHECK_FAIL);
 	assert_check(r, "iommu-groups", HOSTDEV_CHECK_FAIL, "empty");
+	/* One finding, one fix: each check its own, the devices point at them. */
 	i = find_check(r, "iommu-groups");
-	assert_true(contains(hostdev_vfio_report_get_check_remedy(r, (size_t)i), "intel_iommu=on"));
-	assert_true(contains(hostdev_vfio_report_get_check_remedy(r, (size_t)i), "amd_iommu=on"));
+	assert_true(contains(hostdev_vfio_report_get_check_remedy(r, (size_t)i),
+			     "the IOMMU hardware and kernel command line checks say"));
 	assert_check(r, "iommu-hardware", HOSTDEV_CHECK_FAIL, "no DMAR");
-	assert_check(r, "kernel-cmdline", HOSTDEV_CHECK_FAIL, "neither intel_iommu=on");
+	assert_true(contains(
+	    hostdev_vfio_report_get_check_remedy(r, (size_t)find_check(r, "iommu-hardware")),
+	    "in the firmware setup"));
+	assert_check(r, "kernel-cmdline", HOSTDEV_CHECK_FAIL, "intel_iommu=on is not set");
+	assert_true(contains(
+	    hostdev_vfio_report_get_check_remedy(r, (size_t)find_check(r, "kernel-cmdline")),
+	    "boot with intel_iommu=on"));
+	for (size_t k = 0; k < hostdev_vfio_report_get_check_count(r); k++) {
+		const char *fix = hostdev_vfio_report_get_check_remedy(r, k);
+
+		assert_null(fix ? strstr(fix, "amd_iommu=on") : NULL);
+	}
+	for (size_t k = 0; k < hostdev_vfio_report_get_device_count(r); k++)
+		if (strstr(hostdev_vfio_report_get_device_message(r, k), "no IOMMU group"))
+			assert_string_equal(hostdev_vfio_report_get_device_remedy(r, k),
+					    "turn the IOMMU on as the host checks above say");
 	assert_check(r, "interrupt-remapping", HOSTDEV_CHECK_WARN, "not active");
 	/* no module directory in the fake root: vfio cannot be found */
 	assert_check(r, "vfio-modules", HOSTDEV_CHECK_FAIL, "not installed");
@@ -224,6 +249,52 @@ static void test_check_no_iommu_host(void **state)
 	assert_int_equal(hostdev_vfio_report_to_json(r, 0, &json), 0);
 	assert_true(contains(json, "{\"status\":\"fail\",\"checks\":["));
 	hostdev_free(json);
+	hostdev_vfio_report_unref(r);
+}
+
+/* A virtual machine gets its IOMMU from the hypervisor: no firmware advice there. */
+static void test_check_vm_without_viommu(void **state)
+{
+	struct fixture *f = *state;
+	hostdev_vfio_report *r = NULL;
+	const char *fix;
+
+	assert_int_equal(fakeroot_write(f->root, "proc/cpuinfo",
+					"processor\t: 0\nvendor_id\t: GenuineIntel\n"
+					"flags\t\t: fpu vme de pse msr hypervisor lahf_lm\n\n"),
+			 0);
+	assert_int_equal(hostdev_vfio_check(f->ctx, NULL, 0, HOSTDEV_CHECK_HOST_ONLY, &r), 0);
+	assert_check(r, "iommu-hardware", HOSTDEV_CHECK_FAIL,
+		     "this virtual machine has no virtual");
+	fix = hostdev_vfio_report_get_check_remedy(r, (size_t)find_check(r, "iommu-hardware"));
+	assert_true(contains(fix, "the hypervisor's virtual IOMMU"));
+	assert_true(contains(fix, "intel-iommu"));
+	assert_null(strstr(fix, "firmware"));
+	assert_check(r, "kernel-cmdline", HOSTDEV_CHECK_FAIL, "intel_iommu=on is not set");
+	hostdev_vfio_report_unref(r);
+}
+
+/* AMD: the firmware switch only; the kernel needs no option (amd_iommu=on is none). */
+static void test_check_amd_without_iommu(void **state)
+{
+	struct fixture *f = *state;
+	hostdev_vfio_report *r = NULL;
+
+	assert_int_equal(fakeroot_write(f->root, "proc/cpuinfo",
+					"processor\t: 0\nvendor_id\t: AuthenticAMD\n"
+					"flags\t\t: fpu vme svm\n\n"),
+			 0);
+	assert_int_equal(hostdev_vfio_check(f->ctx, NULL, 0, HOSTDEV_CHECK_HOST_ONLY, &r), 0);
+	assert_check(r, "kernel-cmdline", HOSTDEV_CHECK_PASS, "AMD-Vi needs no kernel option");
+	assert_true(contains(
+	    hostdev_vfio_report_get_check_remedy(r, (size_t)find_check(r, "iommu-hardware")),
+	    "\"AMD-Vi\") in the firmware setup"));
+	for (size_t k = 0; k < hostdev_vfio_report_get_check_count(r); k++) {
+		const char *fix = hostdev_vfio_report_get_check_remedy(r, k);
+
+		assert_null(fix ? strstr(fix, "amd_iommu") : NULL);
+		assert_null(fix ? strstr(fix, "intel_iommu") : NULL);
+	}
 	hostdev_vfio_report_unref(r);
 }
 
@@ -244,7 +315,7 @@ static void test_check_cmdline_off_and_unsafe(void **state)
 	assert_check(r, "kernel-cmdline", HOSTDEV_CHECK_FAIL, "intel_iommu=off");
 	assert_true(contains(
 	    hostdev_vfio_report_get_check_remedy(r, (size_t)find_check(r, "kernel-cmdline")),
-	    "remove intel_iommu=off"));
+	    "replace intel_iommu=off"));
 	assert_check(r, "interrupt-remapping", HOSTDEV_CHECK_WARN, "allow_unsafe_interrupts");
 	hostdev_vfio_report_unref(r);
 }
@@ -410,9 +481,22 @@ static void test_modprobe_conf(void **state)
 	assert_int_equal(hostdev_vfio_modprobe_conf(f->ctx, 0, &conf), 0);
 	assert_true(contains(conf, "options vfio-pci ids=1af4:1041,8086:10d3\n"));
 	/* 0000:05:00.0 has the NIC's ids: vfio-pci would take it too at boot */
-	assert_true(contains(conf, "# WARNING: also claimed: " NOGROUP " (8086:10d3)"));
+	assert_true(contains(conf, "# WARNING: also claimed: " NOGROUP " [8086:10d3]"));
 	assert_true(contains(conf, "EVERY device"));
 	assert_int_equal(conf[strlen(conf) - 1], '\n');
+	hostdev_free(conf);
+	/* The GPU's audio function shares its group: claimed too, and vfio-pci loads first. */
+	assert_int_equal(hostdev_vfio_persist_add(f->ctx, GPU, 0), 0);
+	assert_int_equal(hostdev_vfio_modprobe_conf(f->ctx, 0, &conf), 0);
+	assert_true(contains(conf, "# " AUDIO " [10de:10fa] shares IOMMU group 5 with " GPU
+				   ": vfio-pci must claim it too.\n"));
+	assert_true(contains(conf, "(" GPU " is listed without its IOMMU group"));
+	assert_true(contains(conf, "softdep nouveau pre: vfio-pci\nsoftdep snd_hda_intel pre: "
+				   "vfio-pci\n"));
+	assert_true(
+	    contains(conf, "options vfio-pci ids=10de:10fa,10de:1eb8,1af4:1041,8086:10d3\n"));
+	/* the bridge of the group stays out */
+	assert_false(strstr(conf, RP2));
 	hostdev_free(conf);
 	assert_int_equal(hostdev_vfio_modprobe_conf(f->ctx, 1, &conf), -EINVAL);
 }
@@ -424,6 +508,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_check_after_bind, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_group_blocked_by_guard, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_no_iommu_host, setup_no_iommu, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_vm_without_viommu, setup_no_iommu, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_amd_without_iommu, setup_no_iommu, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_cmdline_off_and_unsafe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_unknowns, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_arguments, setup, teardown),

@@ -181,6 +181,119 @@ def case_bind_group(args):
         h.close()
 
 
+def case_bind_report(args):
+    """bind prints each device from the library's result: named, group members, already there."""
+    h = Host(args)
+    try:
+        dev = h.path("dev")
+        p = h.run("bind", "--group", GPU)
+        check(p.stdout == f"{GPU}: on vfio-pci, IOMMU group 5 ({dev}/vfio/5), was nouveau\n"
+              f"{AUDIO}: on vfio-pci with its IOMMU group 5 (was snd_hda_intel)\n"
+              "2 devices moved to vfio-pci\n", p.stdout)
+        p = h.run("bind", "--group", GPU)
+        check(p.stdout == f"{GPU}: on vfio-pci, IOMMU group 5 ({dev}/vfio/5), already there "
+              "(restore gives it back to nouveau)\n"
+              f"{AUDIO}: on vfio-pci with its IOMMU group 5, already there\n"
+              "0 devices moved to vfio-pci (already there)\n", p.stdout)
+        doc = json.loads(h.run("bind", "--json", NIC).stdout)
+        check(doc["schema_version"] == 1 and doc["dry_run"] is False, str(doc))
+        check(doc["bind"] == [{"address": NIC, "outcome": "bound", "driver": "vfio-pci",
+                               "record_kept": True, "message": "bound to vfio-pci (was e1000e)",
+                               "iommu_group": 2, "previous_driver": "e1000e",
+                               "original_driver": "e1000e", "requested": True}], str(doc))
+        # Bound by someone else: no record, restore does not know where it came from.
+        h.run("restore", "--all")
+        os.remove(h.path(JOURNAL))
+        h.run("bind", VIRTIO)
+        os.remove(h.path(JOURNAL))
+        p = h.run("bind", VIRTIO)
+        check(p.stdout == f"{VIRTIO}: on vfio-pci, IOMMU group 3 ({dev}/vfio/3), already there "
+              "(bound outside hostdev: no journal record)\n"
+              "0 devices moved to vfio-pci (already there)\n", p.stdout)
+    finally:
+        h.close()
+
+
+def case_bind_dry_run(args):
+    """bind --dry-run says what a bind would do and writes nothing: no journal, no lock, no sysfs."""
+    h = Host(args)
+    try:
+        check(os.listdir(h.path("var/lib/hostdev")) == [], "the fake host has vfio state already")
+        p = h.run("bind", "--dry-run", "--group", SMBUS)
+        check(p.stdout ==
+              f"{SMBUS}: IOMMU group 4: would be bound to vfio-pci: driver_override set to "
+              "vfio-pci, unbound from i801_smbus, drivers_probe\n"
+              "0000:00:1f.0: IOMMU group 4: would be bound to vfio-pci: driver_override set to "
+              "vfio-pci, unbound from lpc_ich, drivers_probe; it shares IOMMU group 4\n"
+              "0000:00:1f.2: IOMMU group 4: would be bound to vfio-pci: driver_override set to "
+              "vfio-pci, unbound from ahci, drivers_probe; it shares IOMMU group 4\n"
+              "dry run: 3 devices would move to vfio-pci; nothing was written\n", p.stdout)
+        check(os.listdir(h.path("var/lib/hostdev")) == [], "a dry run wrote a journal or lock file")
+        check(h.log_count(" override ") + h.log_count(" unbind ") + h.log_count(" probe ") == 0,
+              "a dry run wrote to sysfs")
+        check(h.driver(SMBUS) == "i801_smbus", "a dry run bound the device")
+        # The checks of a real bind run: the group is refused without --group.
+        p = h.run("bind", "--dry-run", GPU, expect=1)
+        contains(p.stderr, "IOMMU group 5 also holds 0000:02:00.1 (snd_hda_intel)")
+        h.run("bind", NIC)
+        p = h.run("bind", "--dry-run", NIC, VIRTIO)
+        check(p.stdout.splitlines()[0].startswith(f"{NIC}: on vfio-pci, IOMMU group 2 "), p.stdout)
+        check(p.stdout.endswith("dry run: 1 device would move to vfio-pci; nothing was written\n"),
+              p.stdout)
+        doc = json.loads(h.run("bind", "--dry-run", "--json", VIRTIO).stdout)
+        check(doc["dry_run"] is True and doc["bind"][0]["outcome"] == "would-bind" and
+              doc["bind"][0]["driver"] == "virtio-pci", str(doc))
+        h.run("bind", "--dry-run", "--persist", VIRTIO, expect=2)
+    finally:
+        h.close()
+
+
+def case_bind_persist(args):
+    """bind --persist binds and adds the devices to the persistent list with their flags."""
+    h = Host(args)
+    try:
+        p = h.run("bind", "--persist", "--group", GPU)
+        check(p.stdout.endswith("2 devices moved to vfio-pci\n"
+                                f"{GPU}: added to the persistent list (hostdev apply binds it at "
+                                "boot)\n"), p.stdout)
+        check(h.run("persist", "list").stdout == f"{GPU}  10de:1eb8  --group\n",
+              h.run("persist", "list").stdout)
+        # driverctl's shape
+        p = h.run("list-overrides")
+        check(p.stdout == f"{GPU} vfio-pci\n", p.stdout)
+        h.run("restore", "--all")
+        contains(h.run("apply").stdout, "2 devices moved to vfio-pci")
+        # A failed bind adds nothing.
+        p = h.run("bind", "--persist", MGMT, expect=1)
+        check(MGMT not in h.run("persist", "list").stdout, "a refused device was persisted")
+    finally:
+        h.close()
+
+
+def case_bind_interrupted_group(args):
+    """A group bind SIGKILLed after the named device was bound is finished by binding again."""
+    h = Host(args)
+    try:
+        finished = False
+        for n in range(1, 40):
+            p = h.run("bind", "--group", GPU, expect=None, kill_at=n)
+            if p.returncode == 0:
+                finished = True
+                break
+            if h.driver(GPU) == "vfio-pci" and h.driver(AUDIO) != "vfio-pci":
+                p = h.run("bind", "--group", GPU)
+                check(p.stdout.endswith("1 device moved to vfio-pci\n"), p.stdout)
+                check(h.driver(AUDIO) == "vfio-pci", "the group member stayed off vfio-pci")
+                h.run("restore", "--all")
+                check(h.driver(GPU) == "nouveau" and h.driver(AUDIO) == "snd_hda_intel",
+                      "not restored")
+                return
+            h.run("restore", "--all")
+        raise AssertionError(f"no kill left the GPU bound and its audio function not (finished: {finished})")
+    finally:
+        h.close()
+
+
 def case_check(args):
     h = Host(args)
     try:
@@ -195,6 +308,13 @@ def case_check(args):
                       "vfio-modules", "vfio-container"], str(ids))
         p = h.run("check", "--host-only")
         check(NIC not in p.stdout, "--host-only shows devices")
+        p = h.run("check", "0000:00:1f.3")
+        contains(p.stdout, "FAIL  0000:00:1f.3   IOMMU group 4 is the chipset's (ISA/LPC bridge "
+                 "0000:00:1f.0): it also holds 0000:00:1f.0 (lpc_ich), 0000:00:1f.2 (ahci); "
+                 "passing it through would take the platform's functions from the host\n")
+        check("--group" not in p.stdout, p.stdout)
+        p = h.run("check", NOGROUP)
+        contains(p.stdout, f"FAIL  {NOGROUP}   no IOMMU group, although the host has ")
         p = h.run("check", NIC)
         contains(p.stdout, f"PASS  {NIC}")
         h.run("check", "--host-only", NIC, expect=2)
@@ -206,6 +326,14 @@ def case_check(args):
         p = h.run("check", expect=1)
         contains(p.stdout, "FAIL  IOMMU groups present")
         contains(p.stdout, "intel_iommu=on")
+        # One finding, one fix: every fix once, none of them amd_iommu=on (no such option).
+        fixes = [l for l in p.stdout.splitlines() if l.startswith("      fix: ")]
+        check(len(fixes) == len(set(fixes)), p.stdout)
+        check("amd_iommu=on" not in p.stdout, p.stdout)
+        contains(p.stdout, f"FAIL  {NIC}   no IOMMU group: the IOMMU is off\n")
+        # The library names its path enum; the tool names its option.
+        contains(p.stdout, "point --modules-dir at the modules")
+        check("HOSTDEV_PATH_MODULES" not in p.stdout, p.stdout)
         contains(p.stdout, "NOT ready for passthrough")
         doc = json.loads(h.run("check", "--json", expect=1).stdout)
         check(doc["report"]["status"] == "fail", "json status")
@@ -393,7 +521,9 @@ def case_restore_report(args):
         contains(h.run("journal").stdout, SPARE)
         doc = json.loads(h.run("restore", "--all", "--json").stdout)
         check(doc["restore"] == [{"address": SPARE, "outcome": "gone", "driver": None,
-                                  "record_kept": True, "message": doc["restore"][0]["message"]}],
+                                  "record_kept": True, "message": doc["restore"][0]["message"],
+                                  "iommu_group": None, "previous_driver": None,
+                                  "original_driver": None, "requested": True}],
               str(doc))
         p = h.run("restore", "--all", "--forget-gone")
         contains(p.stdout, f"{SPARE}: gone: ")

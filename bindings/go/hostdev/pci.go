@@ -3,6 +3,7 @@
 package hostdev
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/libhostdev/libhostdev/bindings/go/internal/capi"
@@ -120,6 +121,24 @@ type PCIDevice struct {
 	ObjectName         string
 	ResourceName       string
 	DeviceResourceName string
+
+	// The library's JSON of the device when it was read (hostdev_pci_device_to_json()).
+	schemaJSON []byte
+}
+
+// MarshalJSON gives the device in the stable schema of docs/json-schema.md (what `hostdev list
+// --json` and the other bindings print: "vendor_id": "8086", "iommu_group": 12, ...), as read
+// from the host with the rest of the snapshot. A PCIDevice not read from a Context has no such
+// document and is an error.
+func (p PCIDevice) MarshalJSON() ([]byte, error) {
+	if len(p.schemaJSON) == 0 {
+		return nil, fmt.Errorf("hostdev: PCIDevice %q was not read from a Context: no JSON "+
+			"document of docs/json-schema.md to give", p.Address)
+	}
+	if !json.Valid(p.schemaJSON) {
+		return nil, fmt.Errorf("hostdev: PCIDevice %s: the library's JSON does not parse", p.Address)
+	}
+	return p.schemaJSON, nil
 }
 
 // Filter selects PCI devices; make one with Slot, IDs, Driver or Class. Filters of different
@@ -285,6 +304,10 @@ func readPCIDevice(d capi.Hostdev_pci_device) PCIDevice {
 		ObjectName:         capi.Hostdev_pci_device_get_object_name(d),
 		ResourceName:       capi.Hostdev_pci_device_get_resource_name(d),
 		DeviceResourceName: capi.Hostdev_pci_device_get_device_resource_name(d),
+	}
+	rc := []int{0}
+	if text := capi.Hdb_pci_device_to_json(d, 0, rc); rc[0] >= 0 {
+		p.schemaJSON = []byte(text)
 	}
 	for i := int64(0); i < capi.Hostdev_pci_device_get_vf_count(d); i++ {
 		p.VFs = append(p.VFs, VF{Number: capi.Hostdev_pci_device_get_vf_number(d, i),

@@ -198,6 +198,36 @@ func TestPCIDeviceJSON(t *testing.T) {
 	}
 }
 
+// json.Marshal of a PCIDevice gives the documented schema, not Go's field names.
+func TestPCIDeviceMarshalsToTheSchema(t *testing.T) {
+	ctx := cliContext(t)
+	dev, err := ctx.PCIDevice("3b:00.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.Marshal([]hostdev.PCIDevice{dev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := ctx.PCIDeviceJSON("3b:00.0", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "["+text+"]" {
+		t.Errorf("json.Marshal = %s, want [%s]", got, text)
+	}
+	var doc map[string]interface{}
+	if err := json.Unmarshal(got[1:len(got)-1], &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["vendor_id"] != "8086" || doc["VendorID"] != nil {
+		t.Errorf("vendor_id %v, VendorID %v", doc["vendor_id"], doc["VendorID"])
+	}
+	if _, err := json.Marshal(hostdev.PCIDevice{Address: "0000:00:00.0"}); err == nil {
+		t.Error("a PCIDevice made by hand marshalled")
+	}
+}
+
 func TestParseAddress(t *testing.T) {
 	a, err := hostdev.ParseAddress("3B:02.1")
 	if err != nil || a != (hostdev.PCIAddress{Bus: 0x3b, Slot: 2, Function: 1}) || a.String() != "0000:3b:02.1" {

@@ -35,8 +35,8 @@ from ._pci import (ActiveMdev, MdevType, PciAddress, PciDevice, PciDevices, Virt
                    parse_address)
 from ._sriov import SRIOV_DEFAULT_TIMEOUT_MS, SriovPf, SriovVf
 from ._usb import UsbDevice, UsbDevices, UsbInterface
-from ._vfio import (Check, DeviceVerdict, Journal, JournalRecord, PersistEntry, Report,
-                    RestoreOutcome)
+from ._vfio import (BindOutcome, Check, DeviceVerdict, Journal, JournalRecord, PersistEntry,
+                    Report, RestoreOutcome)
 
 #: The libhostdev version the module was built against and runs with.
 version = _c.hostdev_version()
@@ -52,8 +52,12 @@ LOG_NOTICE = _c.HOSTDEV_LOG_NOTICE
 LOG_INFO = _c.HOSTDEV_LOG_INFO
 LOG_DEBUG = _c.HOSTDEV_LOG_DEBUG
 
+# The C module stays reachable as hostdev.capi; the alias is not part of the package's surface
+# (help(hostdev) listed it as a submodule).
+del _c
+
 __all__ = [
-    "ActiveMdev", "RestoreOutcome",
+    "ActiveMdev", "BindOutcome", "RestoreOutcome",
     "AdvertisedDevice", "Allocation", "AlreadyExists", "Busy", "Check", "Context", "Corrupt", "DEFAULT_REFRESH_MS",
     "DevicePluginConfig", "DevicePluginLoop", "DeviceVerdict", "Error", "Event",
     "InvalidArgument", "Journal", "Monitor", "UsbDevice", "UsbDevices", "UsbInterface",

@@ -57,15 +57,23 @@ class _Snapshot:
 
 
 class _Enumerator:
-    """An iterator over a C enumerator; subclasses set _NEXT (hdb_*_enum_next) and _ITEM (class)."""
+    """Devices from a C enumerator, iterable again and again: the first pass reads the enumerator
+    made (and checked) by the constructor, each later ``for`` or ``list()`` a new one with the same
+    filters, so that the host is read again. next() goes on with the current pass. Subclasses set
+    _NEXT (hdb_*_enum_next), _ITEM (class) and self._args (the constructor's keyword arguments)."""
 
     _NEXT = None
     _ITEM = None
+    _started = False
 
     def __iter__(self):
-        return self
+        if not self._started:
+            self._started = True
+            return self
+        return type(self)(self._ctx, **self._args)
 
     def __next__(self):
+        self._started = True
         if self._enum is None:
             raise StopIteration
         with self._ctx._lock:

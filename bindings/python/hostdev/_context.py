@@ -13,7 +13,7 @@ from ._monitor import Monitor
 from ._pci import PciDevice, PciDevices
 from ._sriov import AUTOPROBE, read_pf
 from ._usb import UsbDevice, UsbDevices
-from ._vfio import Journal, Report, persist_entries, restore_outcomes
+from ._vfio import Journal, Report, bind_outcomes, persist_entries, restore_outcomes
 
 # Context path names -> enum hostdev_path.
 PATHS = {
@@ -60,6 +60,17 @@ def _name(value, attr, what):
     if isinstance(named, str):
         return named
     raise TypeError("expected %s (a string or an object with .%s), got %r" % (what, attr, value))
+
+
+def _ms(seconds, ms, name):
+    """A timeout in seconds (Python's unit; None: @ms, the older millisecond keyword) as the
+    library's milliseconds; 0 means the library's default."""
+    if seconds is None:
+        return int(ms)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise ValueError("%s must be a number of seconds >= 0 (0: the default), not %r"
+                         % (name, seconds))
+    return max(1, round(seconds * 1000)) if seconds else 0
 
 
 class Context:
@@ -246,29 +257,53 @@ class Context:
         """Make sure vfio-pci is available. True when a module was loaded, False when present."""
         return self._call(_c.hostdev_vfio_load_modules) == 1
 
-    def bind(self, *addresses, group=False, force=False, owner=None, timeout_ms=0, protected=()):
+    def bind(self, *addresses, group=False, force=False, owner=None, timeout=None, timeout_ms=0,
+             protected=()):
         """Bind devices (addresses or PciDevice objects) to vfio-pci as one operation, with the
         journal, IOMMU-group checks and the guard of docs/vfio.md. group=True binds whole IOMMU
         groups, force=True overrides the guard, protected= lists more addresses to refuse.
+        timeout= bounds each sysfs store and the wait for the kernel, in seconds (0: 5 s; the
+        older timeout_ms= takes milliseconds; the other calls take the same two).
         Returns the number of devices moved (0 when all were there already)."""
         flags = (_c.HOSTDEV_BIND_GROUP if group else 0) | (_c.HOSTDEV_BIND_FORCE if force else 0)
         addrs = _strv(_addresses(addresses))
         prot = _strv(_addresses([protected]))
-        return self._call(_c.hdb_vfio_bind_set, addrs, owner or "", int(timeout_ms), prot, flags)
+        return self._call(_c.hdb_vfio_bind_set, addrs, owner or "",
+                          _ms(timeout, timeout_ms, "timeout"), prot, flags)
 
-    def restore(self, *addresses, unjournaled=False, timeout_ms=0):
+    def bind_report(self, *addresses, group=False, force=False, dry_run=False, owner=None,
+                    timeout=None, lock_timeout=None, timeout_ms=0, lock_timeout_ms=0,
+                    protected=()):
+        """bind(), and say per device what was done: a tuple of BindOutcome, the named devices
+        first, then the members of their IOMMU groups that group=True brought along.
+        dry_run=True runs every check and reports what a bind would do ('would-bind'), writing
+        nothing."""
+        flags = ((_c.HOSTDEV_BIND_GROUP if group else 0) | (_c.HOSTDEV_BIND_FORCE if force else 0) |
+                 (_c.HOSTDEV_BIND_DRY_RUN if dry_run else 0))
+        with self._lock:
+            result, r = _c.hdb_vfio_bind_with_result(
+                self._raw(), _strv(_addresses(addresses)), owner or "",
+                _ms(timeout, timeout_ms, "timeout"), _strv(_addresses([protected])),
+                _ms(lock_timeout, lock_timeout_ms, "lock_timeout"), flags)
+            self._check(r)
+            return bind_outcomes(result)
+
+    def restore(self, *addresses, unjournaled=False, timeout=None, timeout_ms=0):
         """Give devices back to the drivers the journal recorded; returns how many were restored.
         unjournaled=True also releases devices on vfio-pci that libhostdev did not bind."""
         flags = _c.HOSTDEV_RESTORE_UNJOURNALED if unjournaled else 0
-        return self._call(_c.hdb_vfio_restore_set, _strv(_addresses(addresses)), int(timeout_ms),
+        return self._call(_c.hdb_vfio_restore_set, _strv(_addresses(addresses)),
+                          _ms(timeout, timeout_ms, "timeout"),
                           flags)
 
-    def restore_all(self, owner=None, timeout_ms=0):
+    def restore_all(self, owner=None, timeout=None, timeout_ms=0):
         """Restore every journaled device (only @owner's when given), newest first."""
-        return self._call(_c.hdb_vfio_restore_all, owner or "", int(timeout_ms), 0)
+        return self._call(_c.hdb_vfio_restore_all, owner or "",
+                          _ms(timeout, timeout_ms, "timeout"), 0)
 
     def restore_report(self, *addresses, all=False, owner=None, unjournaled=False,
-                       forget_gone=False, timeout_ms=0, lock_timeout_ms=0):
+                       forget_gone=False, timeout=None, lock_timeout=None, timeout_ms=0,
+                       lock_timeout_ms=0):
         """Restore like restore()/restore_all() (all=True), and say per device what was done: a
         tuple of RestoreOutcome, newest record first. forget_gone=True drops the records of
         devices that no longer exist (kept otherwise). When a device is refused or fails, the
@@ -278,8 +313,9 @@ class Context:
                  (_c.HOSTDEV_RESTORE_ALL if all else 0))
         with self._lock:
             result, r = _c.hdb_vfio_restore_with_result(
-                self._raw(), _strv(_addresses(addresses)), owner or "", int(timeout_ms),
-                int(lock_timeout_ms), flags)
+                self._raw(), _strv(_addresses(addresses)), owner or "",
+                _ms(timeout, timeout_ms, "timeout"),
+                _ms(lock_timeout, lock_timeout_ms, "lock_timeout"), flags)
             outcomes = restore_outcomes(result) if result is not None else ()
             try:
                 self._check(r)
@@ -290,15 +326,15 @@ class Context:
 
     @contextlib.contextmanager
     def bound(self, *addresses, **options):
-        """``with ctx.bound(addr, owner="vm-a"):`` binds on entry and restores on exit what this
-        call moved (devices that were already on vfio-pci stay there)."""
-        addrs = _addresses(addresses)
-        before = {a.address for a in self.journal()}
-        self.bind(*addrs, **options)
+        """``with ctx.bound(addr, owner="vm-a") as devices:`` binds on entry and restores on exit
+        what this call moved (devices that were already on vfio-pci stay there). ``devices`` is
+        the tuple of PciDevice on vfio-pci for the VM: the named ones and, with group=True, the
+        rest of their IOMMU groups. Takes the options of bind()."""
+        outcomes = self.bind_report(*addresses, **options)
         try:
-            yield self
+            yield tuple(self.pci_device(o.address) for o in outcomes)
         finally:
-            mine = [a.address for a in self.journal() if a.address not in before]
+            mine = [o.address for o in outcomes if o.outcome == "bound"]
             if mine:
                 self.restore(*mine)
 
@@ -334,9 +370,9 @@ class Context:
             self._check(r)
             return persist_entries(lst)
 
-    def apply(self, owner=None, timeout_ms=0, protected=()):
+    def apply(self, owner=None, timeout=None, timeout_ms=0, protected=()):
         """Bind every listed device (boot time); returns the number newly bound."""
-        return self._call(_c.hdb_vfio_apply, owner or "", int(timeout_ms),
+        return self._call(_c.hdb_vfio_apply, owner or "", _ms(timeout, timeout_ms, "timeout"),
                           _strv(_addresses([protected])), 0)
 
     def modprobe_conf(self):
@@ -370,10 +406,10 @@ class Context:
                 pfs.append(read_pf(raw))
         return pfs
 
-    def set_num_vfs(self, pf, num_vfs, *, autoprobe=None, force=False, timeout_ms=0):
+    def set_num_vfs(self, pf, num_vfs, *, autoprobe=None, force=False, timeout=None, timeout_ms=0):
         """Set the number of VFs of the PF @pf (address, PciDevice or SriovPf) to @num_vfs with the
         kernel's rules (hostdev_sriov_set_num_vfs, docs/sriov-mdev.md): 0 is written before a
-        different non-zero count, each write runs under a watchdog of @timeout_ms (0: 120 s).
+        different non-zero count, each write runs under a watchdog of @timeout seconds (0: 120 s).
 
         autoprobe=False writes sriov_drivers_autoprobe=0 first so that the new VFs stay
         driverless (ready for vfio-pci), True writes 1, None leaves it. force=True destroys VFs
@@ -398,7 +434,7 @@ class Context:
         flags = _c.HOSTDEV_SRIOV_FORCE if force else 0
         # Counts beyond 65535 are refused by the library (ERANGE); keep them an unsigned int.
         return self._call(_c.hdb_sriov_set_num_vfs, address, min(num_vfs, 0xFFFFFFFF),
-                          int(timeout_ms), AUTOPROBE[autoprobe], flags)
+                          _ms(timeout, timeout_ms, "timeout"), AUTOPROBE[autoprobe], flags)
 
     # -- mediated devices ----------------------------------------------------------------------
 
@@ -422,22 +458,24 @@ class Context:
             self._check(r)
             return read_list(raw)
 
-    def create_mdev(self, parent, type, uuid=None, *, timeout_ms=0):
+    def create_mdev(self, parent, type, uuid=None, *, timeout=None, timeout_ms=0):
         """Create an mdev of @type (a type id or an MdevTypeInfo/MdevType) on @parent (as in
         mdev_types()) with @uuid, or a generated UUID when None, and wait for it to appear.
         Returns its UUID (lower case). Refuses before writing: an unknown type (NotFound, ENOENT,
         the message lists the parent's types), no available instances (Error, ENOSPC), a UUID in
         use (Error, EEXIST). NotFound (ENODEV) for no such parent, InvalidArgument for a malformed
-        UUID, TimedOut when the write or the device took longer than @timeout_ms (0: 30 s)."""
+        UUID, TimedOut when the write or the device took longer than @timeout seconds (0: 30 s)."""
         parent = _name(parent, "address", "an mdev parent")
         type_id = _name(type, "id", "an mdev type id")
-        return self._call_obj(_c.hdb_mdev_create, parent, type_id, uuid, int(timeout_ms), 0)
+        return self._call_obj(_c.hdb_mdev_create, parent, type_id, uuid,
+                              _ms(timeout, timeout_ms, "timeout"), 0)
 
-    def remove_mdev(self, uuid, *, timeout_ms=0):
+    def remove_mdev(self, uuid, *, timeout=None, timeout_ms=0):
         """Remove the mdev @uuid (a UUID string or an Mdev) and wait until it is gone. NotFound for
-        no such mdev, TimedOut when the kernel did not finish within @timeout_ms (0: 30 s): a VM
+        no such mdev, TimedOut when the kernel did not finish within @timeout seconds (0: 30 s): a VM
         probably still holds it open, and the removal completes when it lets go."""
-        self._call(_c.hdb_mdev_remove, _name(uuid, "uuid", "an mdev UUID"), int(timeout_ms), 0)
+        self._call(_c.hdb_mdev_remove, _name(uuid, "uuid", "an mdev UUID"),
+                   _ms(timeout, timeout_ms, "timeout"), 0)
 
     def generate_mdev_uuid(self):
         """A new random (version 4) UUID in lower case, as create_mdev() generates them."""

@@ -144,7 +144,8 @@ class PciDevice(_Snapshot):
 
 
 class PciDevices(_Enumerator):
-    """An iterator over matching PCI devices in address order (hostdev_pci_enum).
+    """The matching PCI devices in address order (hostdev_pci_enum), iterable more than once
+    (each pass reads the host again).
 
     The filters are checked when it is made (hostdev.InvalidArgument names the bad part); devices
     are read one by one as the iteration goes, devices that vanish meanwhile are skipped.
@@ -155,6 +156,7 @@ class PciDevices(_Enumerator):
 
     def __init__(self, ctx, slot=None, ids=None, driver=None, class_=None):
         self._ctx = ctx
+        self._args = dict(slot=slot, ids=ids, driver=driver, class_=class_)
         with ctx._lock:
             e, err = _c.hdb_pci_enum_new(ctx._raw())
             ctx._check(err)

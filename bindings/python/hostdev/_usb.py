@@ -75,13 +75,15 @@ class UsbDevice(_Snapshot):
 
 
 class UsbDevices(_Enumerator):
-    """An iterator over matching USB devices, by bus then port path (hostdev_usb_enum)."""
+    """The matching USB devices, by bus then port path (hostdev_usb_enum), iterable more than
+    once (each pass reads the host again)."""
 
     _NEXT = staticmethod(_c.hdb_usb_enum_next)
     _ITEM = UsbDevice
 
     def __init__(self, ctx, ids=None, serial=None, port=None, hubs=False):
         self._ctx = ctx
+        self._args = dict(ids=ids, serial=serial, port=port, hubs=hubs)
         with ctx._lock:
             e, err = _c.hdb_usb_enum_new(ctx._raw(), _c.HOSTDEV_USB_ENUM_HUBS if hubs else 0)
             ctx._check(err)

@@ -59,6 +59,32 @@ def restore_outcomes(result):
                  for i in range(_c.hostdev_vfio_result_get_count(result)))
 
 
+BindOutcome = collections.namedtuple(
+    "BindOutcome",
+    "address outcome driver record_kept message iommu_group previous_driver original_driver "
+    "requested")
+BindOutcome.__doc__ = ("What bind did with one device: outcome is 'bound' (moved by this call), "
+                       "'already' (on vfio-pci before) or, in a dry run, 'would-bind'; driver is "
+                       "what it is on afterwards, previous_driver what it was on before, "
+                       "original_driver what restore gives it back to (None without a journal "
+                       "record); requested is False for a member its IOMMU group brought along.")
+
+
+def bind_outcomes(result):
+    """The entries of a bind's hostdev_vfio_result as a tuple of BindOutcome."""
+    return tuple(BindOutcome(_c.hostdev_vfio_result_get_address(result, i),
+                             _c.hostdev_vfio_outcome_name(
+                                 _c.hostdev_vfio_result_get_outcome(result, i)),
+                             _c.hostdev_vfio_result_get_driver(result, i),
+                             bool(_c.hostdev_vfio_result_has_record(result, i)),
+                             _c.hostdev_vfio_result_get_message(result, i),
+                             _c.hostdev_vfio_result_get_iommu_group(result, i),
+                             _c.hostdev_vfio_result_get_previous_driver(result, i),
+                             _c.hostdev_vfio_result_get_original_driver(result, i),
+                             bool(_c.hostdev_vfio_result_is_requested(result, i)))
+                 for i in range(_c.hostdev_vfio_result_get_count(result)))
+
+
 CHECK_PASS = _c.HOSTDEV_CHECK_PASS
 CHECK_WARN = _c.HOSTDEV_CHECK_WARN
 CHECK_FAIL = _c.HOSTDEV_CHECK_FAIL

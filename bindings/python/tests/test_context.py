@@ -150,3 +150,11 @@ def test_shared_between_threads(cli_root):
         for t in threads:
             t.join()
     assert not errors, errors
+
+
+def test_help_shows_no_internal_alias():
+    import pydoc
+    text = pydoc.render_doc(hostdev, renderer=pydoc.plaintext)
+    assert "\n    _c\n" not in text and not hasattr(hostdev, "_c")
+    assert "Context" in text and "bind" in pydoc.render_doc(hostdev.Context,
+                                                            renderer=pydoc.plaintext)

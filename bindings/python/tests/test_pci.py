@@ -152,6 +152,17 @@ def test_iterator_protocol(cli_ctx):
         next(it)
 
 
+def test_devices_iterate_again(cli_ctx):
+    """A second pass is not silently empty: each for/list() reads the host again."""
+    devs = cli_ctx.pci_devices(slot="3b:00")
+    first = [d.address for d in devs]
+    assert first == ["0000:3b:00.0", "0000:3b:00.1"]
+    assert [d.address for d in devs] == first
+    assert len(list(devs)) == 2 and sorted(d.address for d in devs) == first
+    usb = cli_ctx.usb_devices(hubs=True)
+    assert [d.name for d in usb] == [d.name for d in usb]
+
+
 def test_device_equality_and_repr(cli_ctx):
     a = cli_ctx.pci_device("3b:00.0")
     b = next(cli_ctx.pci_devices(slot="3b:00.0"))

@@ -91,6 +91,45 @@ def test_group_bind_and_restore(fake_host):
         assert (fake_host.driver(GPU), fake_host.driver(AUDIO)) == ("nouveau", "snd_hda_intel")
 
 
+def test_bind_report_and_dry_run(fake_host):
+    with fake_host.context() as ctx:
+        dry = ctx.bind_report(GPU, group=True, dry_run=True)
+        assert [(o.address, o.outcome, o.requested) for o in dry] == [
+            (GPU, "would-bind", True), (AUDIO, "would-bind", False)]
+        assert fake_host.driver(GPU) == "nouveau" and len(ctx.journal()) == 0
+        done = ctx.bind_report(GPU, group=True, owner="vm-gpu")
+        assert [(o.address, o.outcome, o.previous_driver, o.original_driver, o.iommu_group)
+                for o in done] == [(GPU, "bound", "nouveau", "nouveau", 5),
+                                   (AUDIO, "bound", "snd_hda_intel", "snd_hda_intel", 5)]
+        again = ctx.bind_report(GPU, group=True)
+        assert [o.outcome for o in again] == ["already", "already"]
+        # A dry run refuses what a bind refuses.
+        with pytest.raises(hostdev.PermissionDenied):
+            ctx.bind_report(MGMT, dry_run=True)
+        assert ctx.restore_all() == 2
+
+
+def test_timeouts_in_seconds(fake_host):
+    with fake_host.context() as ctx:
+        assert ctx.bind(NIC, timeout=10) == 1
+        assert ctx.bind_report(NIC, timeout=0.5, lock_timeout=30)[0].outcome == "already"
+        assert ctx.restore(NIC, timeout=2.5) == 1
+        for bad in (-1, "5", True):
+            with pytest.raises(ValueError) as e:
+                ctx.bind(NIC, timeout=bad)
+            assert "timeout must be a number of seconds" in str(e.value)
+        assert fake_host.driver(NIC) == "e1000e"
+
+
+def test_bound_yields_the_bound_devices(fake_host):
+    with fake_host.context() as ctx:
+        with ctx.bound(GPU, group=True) as devices:
+            assert [d.address for d in devices] == [GPU, AUDIO]
+            assert all(d.driver == "vfio-pci" for d in devices)
+        assert (fake_host.driver(GPU), fake_host.driver(AUDIO)) == ("nouveau", "snd_hda_intel")
+        assert len(ctx.journal()) == 0
+
+
 def test_bound_context_manager_restores_on_error(fake_host):
     with fake_host.context() as ctx:
         with pytest.raises(RuntimeError):
