@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the files of the PCIDeviceClaim controller share (claims.c describes the whole of it):
+ *  - claims.c          watching the claims, the pass over them, the public claims_* functions;
+ *  - claim_object.c    reading a claim object (spec fields, finalizer, deletion, node);
+ *  - claims_journal.c  the vfio journal as the claims see it: owner texts, records, holders;
+ *  - claims_bind.c     judging one claim and binding its device;
+ *  - claims_restore.c  giving devices back: deleted claims and orphaned records;
+ *  - claims_status.c   writes to the claims: the finalizer and the status with its condition;
+ *  - claims_serve.c    what the cluster sees: PCIDevice objects, served resources, KubeVirt.
+ * Everything here runs on the agent's loop thread.
+ */
+#ifndef HOSTDEV_AGENT_CLAIMS_INTERNAL_H
+#define HOSTDEV_AGENT_CLAIMS_INTERNAL_H
+
+#include "agent.h"
+
+#define OWNER_PREFIX "hostdev-agent/pcideviceclaim:"
+#define CLAIM_LOCK_TIMEOUT_MS 10000u
+#define CONDITION_TYPE "Bound"
+
+struct claims {
+	struct claims_options o;
+	struct kube_informer *inf;
+	cJSON *status_schema;
+	struct strmap *busy; /* claim name -> (void *)1 while a write for it runs */
+	/* Refusals that only a change can lift (name -> struct refusal), so that a pass does not
+	 * ask the library again for every refused claim. They hold while the claim's generation
+	 * and the epoch stay: the epoch moves with every claim added or deleted, every spec
+	 * change, every bind or restore and every resync. */
+	struct strmap *refused;
+	struct strmap *generations; /* claim name -> last seen metadata.generation (double *) */
+	unsigned long epoch;
+	struct loop_source *pass_timer, *retry_timer;
+	struct kube_backoff backoff;
+	bool synced, stopped;
+};
+
+/* What one pass found about one claim. */
+struct verdict {
+	bool enabled;
+	bool transient; /* retry with backoff */
+	const char *reason;
+	char message[1536];
+	char driver_to_unbind[128];
+};
+
+struct pass {
+	struct claims *c;
+	hostdev_vfio_journal *journal;
+	bool transient;
+	cJSON *permitted;	  /* serve_claims(): what KubeVirt must permit for this node */
+	struct strmap *own_names; /* serve_claims(): address -> resource of its own (char *) */
+};
+
+struct refusal {
+	double generation;
+	unsigned long epoch;
+	struct verdict v;
+};
+
+/* ---- claims.c ------------------------------------------------------------------------------ */
+/* Run a pass on the next loop iteration (once, however often asked). */
+void schedule_pass(struct claims *c);
+
+/* ---- claim_object.c ------------------------------------------------------------------------ */
+/* metadata.generation, or -1. */
+double generation_of(const cJSON *obj);
+/* spec.<field> when it is a string, else NULL. */
+const char *spec_string(const cJSON *obj, const char *field);
+bool has_finalizer(const cJSON *obj);
+/* metadata.annotations.<key> is "true". */
+bool annotation_true(const cJSON *obj, const char *key);
+bool is_deleting(const cJSON *obj);
+/* The canonical "dddd:bb:ss.f" of @text, or -EINVAL. */
+int canonical_address(const char *text, char *out, size_t size);
+bool on_this_node(const struct claims *c, const cJSON *obj);
+/* @a was created before @b (creationTimestamp, then name). */
+bool claim_precedes(const cJSON *a, const cJSON *b);
+
+/* ---- claims_journal.c ---------------------------------------------------------------------- */
+/* 1 when the journal owner text @owner was written by this agent for the claim @uid. */
+bool owner_has_uid(const char *owner, const char *uid);
+bool owner_is_ours(const char *owner);
+/* Append "<uid>" to the owner text. */
+void owner_add(char *owner, size_t size, const char *uid);
+/* Index of the journal record of @address, or -1. */
+long journal_find(const hostdev_vfio_journal *j, const char *address);
+/* Addresses of the journal records owned by claim @uid (pointers into @j). */
+size_t records_of(const hostdev_vfio_journal *j, const char *uid, const char **out, size_t max);
+/* The live claim of this node that holds @address, or NULL. */
+const cJSON *holder_of(const struct claims *c, const char *address, const hostdev_vfio_journal *j);
+/* Replace p->journal with the journal as it is now (NULL and p->transient on failure). */
+void reread_journal(struct pass *p);
+
+/* ---- claims_bind.c ------------------------------------------------------------------------- */
+/* A claim of this node that is not being deleted: what is it, and bind it if it should be. */
+void judge_claim(struct pass *p, const cJSON *claim, struct verdict *v);
+
+/* ---- claims_restore.c ---------------------------------------------------------------------- */
+/* A deleted claim with our finalizer: give its devices back, then drop the finalizer. */
+void release_claim(struct pass *p, const cJSON *claim);
+/* Records of this agent whose claims are all gone: give the devices back. */
+void restore_orphans(struct pass *p);
+
+/* ---- claims_status.c ----------------------------------------------------------------------- */
+/* Add or remove the finalizer (update with resourceVersion); the claim is busy meanwhile. */
+void write_finalizer(struct claims *c, const char *name, bool add);
+/* Patch the status to say @v, when it does not already. */
+void write_status(struct claims *c, const cJSON *claim, const struct verdict *v);
+
+/* ---- claims_serve.c ------------------------------------------------------------------------ */
+/* The PCIDevice object of @address (or of every member of its IOMMU group) as it is now. */
+void refresh_pci_object(struct claims *c, const char *address);
+void refresh_group_objects(struct claims *c, const char *address);
+/* The served resources and KubeVirt's permits follow the devices bound for the claims. */
+void serve_claims(struct pass *p);
+
+#endif
