@@ -55,6 +55,7 @@ struct agent_options {
 	const char *state_dir; /* the library's state directory (vfio journal), NULL = default */
 	bool no_claims;	       /* publish only: leave PCIDeviceClaims to another controller */
 	const char *kubevirt_ns, *kubevirt_name; /* the KubeVirt CR; NULL: not kept */
+	unsigned int bind_timeout_s; /* the library's vfio timeout_ms / 1000; 0: its default */
 };
 
 /* options.c: argv and the environment (NODE_NAME, KUBECONFIG). Returns -1 after printing a usage
@@ -265,6 +266,8 @@ struct claims_options {
 	struct serving *serving;
 	struct kubevirt *kubevirt;
 	unsigned int watch_timeout_s;
+	/* hostdev_vfio_options.timeout_ms of the binds and restores; 0: the library's default. */
+	unsigned int bind_timeout_ms;
 };
 /* Returns 0 or -ENOMEM. */
 int claims_new(const struct claims_options *opts, struct claims **out);

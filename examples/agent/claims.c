@@ -18,8 +18,9 @@
  * library's sentence plus the next step. Permanent refusals are evaluated again when the claim
  * changes or at the resync; transient failures are retried with backoff.
  *
- * The library's bind and restore are synchronous; they run on the loop's thread (a bind waits at
- * most the verification timeout, the vfio lock at most CLAIM_LOCK_TIMEOUT_MS).
+ * The library's bind and restore are synchronous (a bind waits at most the verification timeout,
+ * the vfio lock at most CLAIM_LOCK_TIMEOUT_MS): they run on a worker thread, one at a time, and
+ * no pass starts while one runs (claims_work.c).
  *
  * This file watches the claims and runs the passes; claims_internal.h lists the files of the
  * other concerns.
@@ -47,7 +48,8 @@ static void judge_one(const char *name, void *value, void *userdata)
 	struct refusal *refusal;
 	struct verdict v;
 
-	if (!claim || !on_this_node(c, claim) || strmap_get(c->busy, name) || !p->journal)
+	/* One job at a time: a claim after the one that queued it waits for the next pass. */
+	if (c->job || !claim || !on_this_node(c, claim) || strmap_get(c->busy, name) || !p->journal)
 		return;
 	if (is_deleting(claim)) {
 		if (has_finalizer(claim))
@@ -65,20 +67,33 @@ static void judge_one(const char *name, void *value, void *userdata)
 		return;
 	}
 	judge_claim(p, claim, &v);
+	if (v.pending)
+		return; /* the job's end concludes */
 	if (v.transient)
 		p->transient = true;
-	if (!v.enabled && !v.transient && (refusal = calloc(1, sizeof(*refusal)))) {
-		refusal->generation = generation_of(claim);
-		refusal->epoch = c->epoch;
-		refusal->v = v;
+	conclude_claim(c, name, &v, c->epoch, generation_of(claim));
+}
+
+void conclude_claim(struct claims *c, const char *name, const struct verdict *v,
+		    unsigned long epoch, double generation)
+{
+	const cJSON *claim = kube_informer_get(c->inf, name);
+	struct refusal *refusal;
+
+	/* A refusal holds until the claim or the epoch moves; one judged before a change that
+	 * came in meanwhile (while its bind ran) is not kept: the next pass judges again. */
+	if (!v->enabled && !v->transient && epoch == c->epoch && claim &&
+	    generation == generation_of(claim) && (refusal = calloc(1, sizeof(*refusal)))) {
+		refusal->generation = generation;
+		refusal->epoch = epoch;
+		refusal->v = *v;
 		if (strmap_set(c->refused, name, refusal) < 0)
 			free(refusal);
 	} else {
 		strmap_remove(c->refused, name);
 	}
-	/* A bind changed the journal: the next claims must see it. */
-	reread_journal(p);
-	write_status(c, claim, &v);
+	if (claim && !c->stopped)
+		write_status(c, claim, v);
 }
 
 static void run_pass(struct claims *c)
@@ -86,8 +101,11 @@ static void run_pass(struct claims *c)
 	struct pass p = {c, NULL, false, NULL, NULL};
 	struct strmap *names = strmap_new(NULL);
 
-	if (!names)
+	/* A bind or restore runs: its end schedules the next pass. */
+	if (c->job || !names) {
+		strmap_free(names);
 		return;
+	}
 	reread_journal(&p);
 	if (p.journal) {
 		restore_orphans(&p);
@@ -98,14 +116,33 @@ static void run_pass(struct claims *c)
 	kube_informer_foreach(c->inf, collect_name, names);
 	strmap_foreach(names, judge_one, &p);
 	strmap_free(names);
+	/* A job queued in this pass may change what is served: its end serves (claims_work.c).
+	 * Until then the kubelet keeps what it was told, and after a reboot hears of a device
+	 * only once it is back on vfio-pci. */
+	if (!c->job)
+		serve_claims(&p);
+	hostdev_vfio_journal_unref(p.journal);
+	if (p.transient)
+		retry_later(c);
+	else if (strmap_count(c->busy) == 0 && !c->job)
+		kube_backoff_reset(&c->backoff);
+}
+
+void serve_now(struct claims *c)
+{
+	struct pass p = {c, NULL, false, NULL, NULL};
+
+	if (c->stopped)
+		return;
+	reread_journal(&p);
 	serve_claims(&p);
 	hostdev_vfio_journal_unref(p.journal);
-	if (p.transient) {
-		if (!loop_timer_armed(c->retry_timer))
-			loop_timer_arm(c->retry_timer, kube_backoff_next(&c->backoff));
-	} else if (strmap_count(c->busy) == 0) {
-		kube_backoff_reset(&c->backoff);
-	}
+}
+
+void retry_later(struct claims *c)
+{
+	if (!loop_timer_armed(c->retry_timer))
+		loop_timer_arm(c->retry_timer, kube_backoff_next(&c->backoff));
 }
 
 static void on_pass_timer(struct loop_source *src, void *userdata)
@@ -192,7 +229,9 @@ int claims_new(const struct claims_options *opts, struct claims **out)
 	if (!(c->busy = strmap_new(NULL)) || !(c->refused = strmap_new(free)) ||
 	    !(c->generations = strmap_new(free)) ||
 	    !(c->pass_timer = loop_add_timer(opts->loop, on_pass_timer, c)) ||
-	    !(c->retry_timer = loop_add_timer(opts->loop, on_retry_timer, c)))
+	    !(c->retry_timer = loop_add_timer(opts->loop, on_retry_timer, c)) ||
+	    claims_work_context(opts->ctx, &c->work_ctx) < 0 ||
+	    worker_new(opts->loop, &c->worker) < 0)
 		goto fail;
 	/* Claims carry no node label (Harvester's do not) and custom resources have no field
 	 * selector on spec: every claim is watched, those of other nodes are ignored. */
@@ -231,6 +270,9 @@ void claims_free(struct claims *c)
 {
 	if (!c)
 		return;
+	/* First the worker: it waits for the job running now, whose end needs the rest. */
+	worker_free(c->worker);
+	hostdev_ctx_unref(c->work_ctx);
 	kube_informer_free(c->inf);
 	loop_source_remove(c->pass_timer);
 	loop_source_remove(c->retry_timer);

@@ -39,23 +39,46 @@ static void bound_verdict(struct verdict *v, const char *address, int group, boo
 		    v->driver_to_unbind[0] ? v->driver_to_unbind : "(none)");
 }
 
+/* Queue the bind of @job (its addresses, owner and flags set) with what its verdict needs. */
+static void submit_bind(struct claims *c, const cJSON *claim, struct claim_job *job,
+			hostdev_pci_device *dev, struct verdict *v)
+{
+	const char *driver = hostdev_pci_device_get_driver(dev);
+
+	job->epoch = c->epoch;
+	job->generation = generation_of(claim);
+	job->group = hostdev_pci_device_get_iommu_group(dev);
+	if (!job->driver[0])
+		snprintf(job->driver, sizeof(job->driver), "%s", driver ? driver : "");
+	if (claim_job_submit(c, job) < 0) {
+		set_verdict(v, false, true, "BindFailed",
+			    "cannot start the bind of %s: out of memory; retrying with backoff",
+			    kube_meta_string(claim, "name"));
+		return;
+	}
+	v->pending = true;
+}
+
 static void bind_claim(struct claims *c, const cJSON *claim, const char *address,
 		       hostdev_pci_device *dev, const hostdev_vfio_journal *j, struct verdict *v)
 {
 	const char *uid = kube_meta_string(claim, "uid");
 	const char *driver = hostdev_pci_device_get_driver(dev);
 	bool want_group = annotation_true(claim, AGENT_CLAIM_GROUP_ANNOTATION);
-	char owner[HOSTDEV_VFIO_OWNER_MAX + 1] = OWNER_PREFIX;
-	char unclaimed[768] = "";
-	size_t nu = 0, nc = 0;
-	struct hostdev_vfio_options opts = HOSTDEV_VFIO_OPTIONS_INIT;
 	const char *addresses[1] = {address};
-	unsigned int flags = 0;
-	long rec;
-	int r;
+	struct claim_job *job;
+	size_t nu = 0, nc = 0;
 
 	snprintf(v->driver_to_unbind, sizeof(v->driver_to_unbind), "%s", driver ? driver : "");
-	owner_add(owner, sizeof(owner), uid);
+	job = claim_job_new(c, JOB_BIND, kube_meta_string(claim, "name"), addresses, 1);
+	if (!job) {
+		set_verdict(v, false, true, "BindFailed",
+			    "cannot start the bind of %s: out of memory; retrying with backoff",
+			    address);
+		return;
+	}
+	snprintf(job->owner, sizeof(job->owner), "%s", OWNER_PREFIX);
+	owner_add(job->owner, sizeof(job->owner), uid);
 	/* The other endpoints of the group on host drivers: each claimed (by the claim that
 	 * holds it), or the group cannot be bound without taking a device nobody asked for. */
 	for (size_t i = 0; i < hostdev_pci_device_get_iommu_group_member_count(dev); i++) {
@@ -71,84 +94,83 @@ static void bind_claim(struct claims *c, const cJSON *claim, const char *address
 		    strcmp(mdrv, HOSTDEV_VFIO_DRIVER) != 0) {
 			holder = holder_of(c, m, j);
 			if (holder) {
-				owner_add(owner, sizeof(owner), kube_meta_string(holder, "uid"));
+				owner_add(job->owner, sizeof(job->owner),
+					  kube_meta_string(holder, "uid"));
 				nc++;
 			} else {
 				nu += (size_t)snprintf(
-				    unclaimed + nu,
-				    nu < sizeof(unclaimed) ? sizeof(unclaimed) - nu : 0,
+				    job->unclaimed + nu,
+				    nu < sizeof(job->unclaimed) ? sizeof(job->unclaimed) - nu : 0,
 				    "%s%s (%s)", nu ? ", " : "", m, mdrv);
 			}
 		}
 		hostdev_pci_device_unref(md);
 	}
+	job->unclaimed_count = nu;
 	if (nc > 0 || want_group)
-		flags |= HOSTDEV_BIND_GROUP;
+		job->flags |= HOSTDEV_BIND_GROUP;
 	if (nu > 0 && !want_group)
-		flags &= ~(unsigned int)HOSTDEV_BIND_GROUP;
-	opts.owner = owner;
-	opts.lock_timeout_ms = CLAIM_LOCK_TIMEOUT_MS;
-	r = hostdev_vfio_bind_set(c->o.ctx, addresses, 1, &opts, flags);
-	if (r >= 0) {
-		hostdev_vfio_journal *after = NULL;
-		const char *orig = NULL;
+		job->flags &= ~(unsigned int)HOSTDEV_BIND_GROUP;
+	submit_bind(c, claim, job, dev, v);
+}
 
-		rec = -1;
-		if (hostdev_vfio_journal_read(c->o.ctx, &after) == 0 &&
-		    (rec = journal_find(after, address)) >= 0)
-			orig = hostdev_vfio_journal_get_driver(after, (size_t)rec);
+/* The verdict of a bind that ran, in the library's words (job->error) plus the next step. */
+void bind_finished(struct claims *c, const struct claim_job *job, struct verdict *v)
+{
+	const char *address = job->addresses[0];
+	const char *error = job->error;
+
+	memset(v, 0, sizeof(*v));
+	snprintf(v->driver_to_unbind, sizeof(v->driver_to_unbind), "%s", job->driver);
+	if (job->r >= 0) {
 		snprintf(v->driver_to_unbind, sizeof(v->driver_to_unbind), "%s",
-			 orig ? orig
-			      : (driver && strcmp(driver, HOSTDEV_VFIO_DRIVER) != 0 ? driver : ""));
-		bound_verdict(v, address, hostdev_pci_device_get_iommu_group(dev),
-			      rec >= 0 && hostdev_vfio_journal_is_group_bind(after, (size_t)rec));
-		hostdev_vfio_journal_unref(after);
-		c->epoch++;
-		log_info("PCIDeviceClaim %s: bound %s to vfio-pci (%d device%s moved)",
-			 kube_meta_string(claim, "name"), address, r, r == 1 ? "" : "s");
-		refresh_group_objects(c, address);
+			 job->original_driver[0]			 ? job->original_driver
+			 : strcmp(job->driver, HOSTDEV_VFIO_DRIVER) != 0 ? job->driver
+									 : "");
+		bound_verdict(v, address, job->group, job->group_bind);
+		if (job->finishing)
+			log_info("PCIDeviceClaim %s: finished the bind of %zu device%s (%d moved)",
+				 job->name, job->count, job->count == 1 ? "" : "s", job->r);
+		else
+			log_info("PCIDeviceClaim %s: bound %s to vfio-pci (%d device%s moved)",
+				 job->name, address, job->r, job->r == 1 ? "" : "s");
 		return;
 	}
-	switch (r) {
+	if (job->finishing) {
+		set_verdict(v, false, true, "BindFailed", "%s; retrying with backoff", error);
+		return;
+	}
+	switch (job->r) {
 	case -EBUSY:
-		if (nu > 0)
+		if (job->unclaimed_count > 0)
 			set_verdict(
 			    v, false, false, "IOMMUGroupShared",
 			    "%s. Not claimed: %s. Next: claim every member of the group (the "
 			    "agent then binds the group together), or annotate this claim "
 			    "%s=true to bind the whole group with it",
-			    hostdev_ctx_get_error(c->o.ctx), unclaimed,
-			    AGENT_CLAIM_GROUP_ANNOTATION);
+			    error, job->unclaimed, AGENT_CLAIM_GROUP_ANNOTATION);
 		else
-			set_verdict(v, false, false, "DeviceBusy", "%s",
-				    hostdev_ctx_get_error(c->o.ctx));
+			set_verdict(v, false, false, "DeviceBusy", "%s", error);
 		break;
 	case -EPERM:
 		set_verdict(v, false, false, "HostCritical",
-			    "%s. A claim cannot override this guard: claim another device",
-			    hostdev_ctx_get_error(c->o.ctx));
+			    "%s. A claim cannot override this guard: claim another device", error);
 		break;
 	case -EINVAL:
-		set_verdict(v, false, false,
-			    hostdev_pci_device_get_iommu_group(dev) < 0 ? "NoIOMMU" : "Refused",
-			    "%s", hostdev_ctx_get_error(c->o.ctx));
+		set_verdict(v, false, false, job->group < 0 ? "NoIOMMU" : "Refused", "%s", error);
 		break;
 	case -ENOENT:
 		set_verdict(v, false, true, "VFIOModulesMissing", "%s; retrying with backoff",
-			    hostdev_ctx_get_error(c->o.ctx));
+			    error);
 		break;
 	case -ENODEV:
-		set_verdict(v, false, false, "DeviceNotFound", "%s",
-			    hostdev_ctx_get_error(c->o.ctx));
+		set_verdict(v, false, false, "DeviceNotFound", "%s", error);
 		break;
 	default:
-		set_verdict(v, false, true, r == -ETIMEDOUT ? "BindTimeout" : "BindFailed",
-			    "%s; retrying with backoff", hostdev_ctx_get_error(c->o.ctx));
+		set_verdict(v, false, true, job->r == -ETIMEDOUT ? "BindTimeout" : "BindFailed",
+			    "%s; retrying with backoff", error);
 		break;
 	}
-	/* A refused or failed bind leaves nothing behind (the library rolls back), but the
-	 * device's object shows what it is on now either way. */
-	refresh_group_objects(c, address);
 }
 
 /* Every record of claim @uid complete and its device (when it exists) on vfio-pci. */
@@ -187,10 +209,10 @@ static void finish_interrupted(struct claims *c, const cJSON *claim, const char 
 	const char *uid = kube_meta_string(claim, "uid");
 	const char *addresses[64];
 	const char *owner = NULL;
-	struct hostdev_vfio_options opts = HOSTDEV_VFIO_OPTIONS_INIT;
 	unsigned int flags = 0;
+	struct claim_job *job;
 	size_t n = 0;
-	int r;
+	long rec;
 
 	for (size_t i = 0; j && i < hostdev_vfio_journal_get_count(j) && n < 64; i++) {
 		hostdev_pci_device *m = NULL;
@@ -205,24 +227,30 @@ static void finish_interrupted(struct claims *c, const cJSON *claim, const char 
 		if (hostdev_vfio_journal_is_group_bind(j, i))
 			flags |= HOSTDEV_BIND_GROUP;
 	}
-	opts.owner = owner;
-	opts.lock_timeout_ms = CLAIM_LOCK_TIMEOUT_MS;
-	r = n ? hostdev_vfio_bind_set(c->o.ctx, addresses, n, &opts, flags) : 0;
-	if (r < 0) {
-		set_verdict(v, false, true, "BindFailed", "%s; retrying with backoff",
-			    hostdev_ctx_get_error(c->o.ctx));
-	} else {
-		long rec = journal_find(j, address);
-		const char *drv = rec >= 0 ? hostdev_vfio_journal_get_driver(j, (size_t)rec) : NULL;
-
-		c->epoch++;
-		log_info("PCIDeviceClaim %s: finished the bind of %zu device%s (%d moved)",
-			 kube_meta_string(claim, "name"), n, n == 1 ? "" : "s", r);
-		snprintf(v->driver_to_unbind, sizeof(v->driver_to_unbind), "%s", drv ? drv : "");
-		bound_verdict(v, address, hostdev_pci_device_get_iommu_group(dev),
-			      flags & HOSTDEV_BIND_GROUP);
+	rec = journal_find(j, address);
+	if (n == 0 || strcmp(addresses[0], address) != 0) {
+		/* The claim's own address first: the verdict names it. */
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(addresses[i], address) == 0) {
+				addresses[i] = addresses[0];
+				addresses[0] = address;
+			}
 	}
-	refresh_group_objects(c, address);
+	job = n ? claim_job_new(c, JOB_BIND, kube_meta_string(claim, "name"), addresses, n) : NULL;
+	if (!job) {
+		set_verdict(v, false, true, "BindFailed",
+			    "cannot finish the bind of %s%s; retrying with backoff", address,
+			    n ? ": out of memory" : ": its record has no device");
+		return;
+	}
+	snprintf(job->owner, sizeof(job->owner), "%s", owner ? owner : "");
+	job->flags = flags;
+	job->finishing = true;
+	/* The record keeps the driver from before the interrupted bind. */
+	if (rec >= 0 && hostdev_vfio_journal_get_driver(j, (size_t)rec))
+		snprintf(job->driver, sizeof(job->driver), "%s",
+			 hostdev_vfio_journal_get_driver(j, (size_t)rec));
+	submit_bind(c, claim, job, dev, v);
 }
 
 /* A claim of this node that is not being deleted: what is it, and bind it if it should be. */

@@ -6,14 +6,17 @@
  *  - claims_journal.c  the vfio journal as the claims see it: owner texts, records, holders;
  *  - claims_bind.c     judging one claim and binding its device;
  *  - claims_restore.c  giving devices back: deleted claims and orphaned records;
+ *  - claims_work.c    the binds and restores, run on the worker thread (one at a time);
  *  - claims_status.c   writes to the claims: the finalizer and the status with its condition;
  *  - claims_serve.c    what the cluster sees: PCIDevice objects, served resources, KubeVirt.
- * Everything here runs on the agent's loop thread.
+ * Everything runs on the agent's loop thread but the work functions of claims_work.c, which
+ * see only their job and the worker's own library context.
  */
 #ifndef HOSTDEV_AGENT_CLAIMS_INTERNAL_H
 #define HOSTDEV_AGENT_CLAIMS_INTERNAL_H
 
 #include "agent.h"
+#include "worker.h"
 
 #define OWNER_PREFIX "hostdev-agent/pcideviceclaim:"
 #define CLAIM_LOCK_TIMEOUT_MS 10000u
@@ -34,10 +37,17 @@ struct claims {
 	struct loop_source *pass_timer, *retry_timer;
 	struct kube_backoff backoff;
 	bool synced, stopped;
+	/* The binds and restores run on the worker with a library context of its own, one job at
+	 * a time: while one runs no pass starts (it would read a journal the job is changing),
+	 * and its end schedules the next pass. */
+	struct worker *worker;
+	hostdev_ctx *work_ctx;
+	struct claim_job *job;
 };
 
 /* What one pass found about one claim. */
 struct verdict {
+	bool pending; /* a job was queued: its end says the rest */
 	bool enabled;
 	bool transient; /* retry with backoff */
 	const char *reason;
@@ -59,9 +69,45 @@ struct refusal {
 	struct verdict v;
 };
 
+/* A bind or restore, with copies of all it needs: the worker thread sees nothing else. */
+enum claim_job_kind { JOB_BIND, JOB_RESTORE };
+struct claim_job {
+	enum claim_job_kind kind;
+	struct claims *c;    /* loop thread only */
+	char *name;	     /* the claim, or NULL for records of deleted claims */
+	unsigned long epoch; /* c->epoch when the job was queued */
+	double generation;   /* the claim's generation then */
+	char **addresses;
+	size_t count;
+	char owner[HOSTDEV_VFIO_OWNER_MAX + 1]; /* bind: the record's owner text */
+	unsigned int flags;			/* bind: HOSTDEV_BIND_* */
+	char why[300];				/* restore: the reason logged with each device */
+	unsigned int timeout_ms; /* the library's store watchdog and vfio wait; 0: default */
+	/* bind: what the verdict needs (claims_bind.c) */
+	bool finishing; /* an interrupted bind finished */
+	int group;
+	char driver[128];    /* the device's driver before */
+	char unclaimed[768]; /* group members on host drivers that no claim holds */
+	size_t unclaimed_count;
+	/* results, written by the worker */
+	int r;
+	char error[1024];
+	char original_driver[128]; /* bind: the record's driver */
+	bool group_bind;	   /* bind: the record is a group bind */
+	char **touched;		   /* restore: the devices the result names */
+	size_t touched_count;
+};
+
 /* ---- claims.c ------------------------------------------------------------------------------ */
 /* Run a pass on the next loop iteration (once, however often asked). */
 void schedule_pass(struct claims *c);
+/* The end of judging claim @name: cache a refusal, write the status. */
+void conclude_claim(struct claims *c, const char *name, const struct verdict *v,
+		    unsigned long epoch, double generation);
+/* The served resources and KubeVirt's permits as the journal is now (after a job). */
+void serve_now(struct claims *c);
+/* Try the pass again later, with backoff. */
+void retry_later(struct claims *c);
 
 /* ---- claim_object.c ------------------------------------------------------------------------ */
 /* metadata.generation, or -1. */
@@ -96,12 +142,28 @@ void reread_journal(struct pass *p);
 /* ---- claims_bind.c ------------------------------------------------------------------------- */
 /* A claim of this node that is not being deleted: what is it, and bind it if it should be. */
 void judge_claim(struct pass *p, const cJSON *claim, struct verdict *v);
+/* The end of a bind job (claims_work.c calls it on the loop's thread): the verdict. */
+void bind_finished(struct claims *c, const struct claim_job *job, struct verdict *v);
 
 /* ---- claims_restore.c ---------------------------------------------------------------------- */
 /* A deleted claim with our finalizer: give its devices back, then drop the finalizer. */
 void release_claim(struct pass *p, const cJSON *claim);
 /* Records of this agent whose claims are all gone: give the devices back. */
 void restore_orphans(struct pass *p);
+
+/* The end of a restore job (claims_work.c calls it on the loop's thread). */
+void restore_finished(struct claims *c, struct claim_job *job);
+
+/* ---- claims_work.c ------------------------------------------------------------------------- */
+/* A job with @count addresses copied; NULL on no memory. */
+struct claim_job *claim_job_new(struct claims *c, enum claim_job_kind kind, const char *name,
+				const char *const *addresses, size_t count);
+void claim_job_free(struct claim_job *job);
+/* Queue @job (taken) on the worker: c->job is it until it ends. Returns 0 or a negative errno
+ * (then the job is freed). */
+int claim_job_submit(struct claims *c, struct claim_job *job);
+/* A second library context with the paths, node name and logging of @ctx. */
+int claims_work_context(hostdev_ctx *ctx, hostdev_ctx **out);
 
 /* ---- claims_status.c ----------------------------------------------------------------------- */
 /* Add or remove the finalizer (update with resourceVersion); the claim is busy meanwhile. */

@@ -1,64 +1,60 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Giving devices back through the journal: the records of a deleted claim (then its finalizer
- * goes), and records none of whose claims exists any more.
+ * goes), and records none of whose claims exists any more. The restores run on the worker
+ * thread (claims_work.c); restore_finished() is their end.
  */
-#include <errno.h>
 #include <stdio.h>
 
 #include "claims_internal.h"
 
-/* ---- restoring ----------------------------------------------------------------------------- */
-
-/* Give back every record of @uid (or, @uid NULL, the records listed in @addresses). Returns 0
- * when nothing is left to give back, -EAGAIN to retry; @msg says why. */
-static int restore_addresses(struct claims *c, const char *const *addresses, size_t count,
-			     const char *why, char *msg, size_t msglen)
+/* Queue the restore of @addresses (journal records) for the claim @name (NULL: records of
+ * deleted claims). */
+static void submit_restore(struct pass *p, const char *name, const char *const *addresses,
+			   size_t count, const char *why)
 {
-	struct hostdev_vfio_options opts = HOSTDEV_VFIO_OPTIONS_INIT;
-	hostdev_vfio_result *res = NULL;
-	int r;
+	struct claim_job *job = claim_job_new(p->c, JOB_RESTORE, name, addresses, count);
 
-	if (count == 0)
-		return 0;
-	opts.lock_timeout_ms = CLAIM_LOCK_TIMEOUT_MS;
-	r = hostdev_vfio_restore_with_result(c->o.ctx, addresses, count, &opts, 0, &res);
-	for (size_t i = 0; res && i < hostdev_vfio_result_get_count(res); i++) {
-		const char *a = hostdev_vfio_result_get_address(res, i);
-
-		log_info("%s: %s %s: %s", why, a,
-			 hostdev_vfio_outcome_name(hostdev_vfio_result_get_outcome(res, i))
-			     ? hostdev_vfio_outcome_name(hostdev_vfio_result_get_outcome(res, i))
-			     : "unknown",
-			 hostdev_vfio_result_get_message(res, i));
-		refresh_pci_object(c, a);
+	if (job)
+		snprintf(job->why, sizeof(job->why), "%s", why);
+	if (!job || claim_job_submit(p->c, job) < 0) {
+		log_warning("%s: cannot start the restore: out of memory; retrying", why);
+		p->transient = true;
 	}
-	hostdev_vfio_result_unref(res);
-	c->epoch++;
-	if (r < 0) {
-		snprintf(msg, msglen, "%s", hostdev_ctx_get_error(c->o.ctx));
-		return -EAGAIN;
-	}
-	return 0;
 }
 
 void release_claim(struct pass *p, const cJSON *claim)
 {
-	struct claims *c = p->c;
 	const char *name = kube_meta_string(claim, "name");
 	const char *addresses[64];
 	size_t n = records_of(p->journal, kube_meta_string(claim, "uid"), addresses, 64);
-	char why[300], msg[1024];
+	char why[300];
 
-	snprintf(why, sizeof(why), "PCIDeviceClaim %s deleted", name);
-	if (restore_addresses(c, addresses, n, why, msg, sizeof(msg)) < 0) {
-		log_warning("PCIDeviceClaim %s: cannot give the device back yet: %s; the finalizer "
-			    "stays and the restore is retried",
-			    name, msg);
-		p->transient = true;
+	if (n == 0) {
+		/* Nothing left to give back. */
+		write_finalizer(p->c, name, false);
 		return;
 	}
-	write_finalizer(c, name, false);
+	snprintf(why, sizeof(why), "PCIDeviceClaim %s deleted", name);
+	submit_restore(p, name, addresses, n, why);
+}
+
+/* A failed restore is retried by the caller's retry timer. */
+void restore_finished(struct claims *c, struct claim_job *job)
+{
+	if (job->name) {
+		if (job->r < 0) {
+			log_warning("PCIDeviceClaim %s: cannot give the device back yet: %s; the "
+				    "finalizer stays and the restore is retried",
+				    job->name, job->error);
+			return;
+		}
+		write_finalizer(c, job->name, false);
+		return;
+	}
+	if (job->r < 0) {
+		log_warning("restoring devices of deleted claims: %s; retrying", job->error);
+	}
 }
 
 struct live_uid {
@@ -82,7 +78,6 @@ void restore_orphans(struct pass *p)
 	const hostdev_vfio_journal *j = p->journal;
 	const char *addresses[256];
 	size_t n = 0;
-	char msg[1024];
 
 	for (size_t i = 0; j && i < hostdev_vfio_journal_get_count(j) && n < 256; i++) {
 		struct live_uid l = {c, hostdev_vfio_journal_get_owner(j, i), false};
@@ -97,9 +92,5 @@ void restore_orphans(struct pass *p)
 		return;
 	log_info("%zu journal record%s of deleted PCIDeviceClaims: giving the device%s back", n,
 		 n == 1 ? "" : "s", n == 1 ? "" : "s");
-	if (restore_addresses(c, addresses, n, "no PCIDeviceClaim any more", msg, sizeof(msg)) <
-	    0) {
-		log_warning("restoring devices of deleted claims: %s; retrying", msg);
-		p->transient = true;
-	}
+	submit_restore(p, NULL, addresses, n, "no PCIDeviceClaim any more");
 }

@@ -264,7 +264,8 @@ static int start_claims(struct agent *a)
 				    .ids = &a->ids,
 				    .reconciler = a->rec,
 				    .crd = a->crds[CRD_CLAIM],
-				    .watch_timeout_s = a->o.watch_timeout_s};
+				    .watch_timeout_s = a->o.watch_timeout_s,
+				    .bind_timeout_ms = a->o.bind_timeout_s * 1000u};
 	int r = serving_new(a->ctx, a->loop, HOSTDEV_DP_REGISTER_CLASSIC, &a->serving);
 
 	if (r < 0)

@@ -36,6 +36,7 @@ enum {
 	OPT_STATE_DIR,
 	OPT_NO_CLAIMS,
 	OPT_KUBEVIRT,
+	OPT_BIND_TIMEOUT,
 };
 
 static void usage(FILE *f)
@@ -66,6 +67,8 @@ static void usage(FILE *f)
 	    "  --kubevirt NS/NAME       the KubeVirt CR whose permittedHostDevices the agent\n"
 	    "                           keeps in step (default kubevirt/kubevirt; Harvester:\n"
 	    "                           harvester-system/kubevirt; none: not kept)\n"
+	    "  --bind-timeout SECONDS   how long one sysfs store of a claim's bind or restore\n"
+	    "                           may block, and the wait for vfio-pci (default 5)\n"
 	    "Behaviour:\n"
 	    "  --resync-interval TIME   full re-inventory, e.g. 10m (default), 30s, 0 = never\n"
 	    "  --watch-timeout SECONDS  server-side watch timeout (default 300)\n"
@@ -132,6 +135,7 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
 	    {"no-claims", no_argument, NULL, OPT_NO_CLAIMS},
 	    {"kubevirt", required_argument, NULL, OPT_KUBEVIRT},
+	    {"bind-timeout", required_argument, NULL, OPT_BIND_TIMEOUT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -206,6 +210,11 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 			break;
 		case OPT_ONCE:
 			o->once = true;
+			break;
+		case OPT_BIND_TIMEOUT:
+			if (parse_duration(optarg, &n) < 0 || n == 0 || n > 3600)
+				return bad("--bind-timeout", optarg, "1 to 3600 seconds");
+			o->bind_timeout_s = n;
 			break;
 		case OPT_STATE_DIR:
 			if (optarg[0] != '/')
