@@ -161,6 +161,10 @@ void metrics_watch(enum agent_kind kind, unsigned long restarts, unsigned long g
 void metrics_reconcile_latency(double seconds);
 void metrics_hotplug(const char *subsystem, const char *action);
 void metrics_resync(double seconds);
+/* This node's claims: claim name -> the reason of its Bound condition (char *); NULL: none. */
+void metrics_claims(const struct strmap *reasons);
+/* A bind or restore ended (@op "bind" or "restore") after @seconds. */
+void metrics_claim_operation(const char *op, bool ok, double seconds);
 void metrics_error(const char *what);
 void metrics_set_ready(bool ready, const char *why);
 bool metrics_ready(char *why, size_t size);
@@ -207,6 +211,10 @@ void reconciler_pause(struct reconciler *r, bool paused);
 
 /* ---- hotplug.c: monitor events -> single-object updates --------------------------------- */
 struct hotplug;
+/* Called on the loop's thread after each PCI event (a device that came, went or changed
+ * driver): claims refused for a missing device are judged again. */
+typedef void (*hotplug_pci_fn)(void *userdata);
+void hotplug_on_pci(struct hotplug *h, hotplug_pci_fn fn, void *userdata);
 struct hotplug *hotplug_new(hostdev_ctx *ctx, struct loop *loop, struct reconciler *r,
 			    const struct agent_ids *ids, enum uevent_source source, char *err,
 			    size_t errlen);
@@ -275,6 +283,9 @@ int claims_new(const struct claims_options *opts, struct claims **out);
 int claims_start(struct claims *c);
 /* Look at every claim of the node again (the resync). NULL-safe. */
 void claims_resync(struct claims *c);
+/* A PCI device came, went or changed driver: refusals that named a missing device, and claims
+ * whose device went, are judged again. NULL-safe. */
+void claims_devices_changed(struct claims *c);
 /* Act on no more claims (writes in flight finish): the agent is stopping. NULL-safe. */
 void claims_stop(struct claims *c);
 void claims_free(struct claims *c);

@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "claims_internal.h"
 
@@ -94,6 +95,13 @@ void conclude_claim(struct claims *c, const char *name, const struct verdict *v,
 	}
 	if (claim && !c->stopped)
 		write_status(c, claim, v);
+	if (claim && v->reason) {
+		char *reason = strdup(v->reason);
+
+		if (reason && strmap_set(c->reasons, name, reason) < 0)
+			free(reason);
+		metrics_claims(c->reasons);
+	}
 }
 
 static void run_pass(struct claims *c)
@@ -190,6 +198,10 @@ static void on_event(struct kube_informer *inf, enum kube_event_type type, const
 	if (type == KUBE_DELETED) {
 		strmap_remove(c->generations, name);
 		strmap_remove(c->refused, name);
+		if (strmap_get(c->reasons, name)) {
+			strmap_remove(c->reasons, name);
+			metrics_claims(c->reasons);
+		}
 	} else if ((seen = malloc(sizeof(*seen)))) {
 		*seen = generation;
 		if (strmap_set(c->generations, name, seen) < 0)
@@ -227,7 +239,7 @@ int claims_new(const struct claims_options *opts, struct claims **out)
 	if (schema && !(c->status_schema = cJSON_Duplicate(schema, true)))
 		goto fail;
 	if (!(c->busy = strmap_new(NULL)) || !(c->refused = strmap_new(free)) ||
-	    !(c->generations = strmap_new(free)) ||
+	    !(c->generations = strmap_new(free)) || !(c->reasons = strmap_new(free)) ||
 	    !(c->pass_timer = loop_add_timer(opts->loop, on_pass_timer, c)) ||
 	    !(c->retry_timer = loop_add_timer(opts->loop, on_retry_timer, c)) ||
 	    claims_work_context(opts->ctx, &c->work_ctx) < 0 ||
@@ -257,6 +269,12 @@ void claims_resync(struct claims *c)
 	}
 }
 
+void claims_devices_changed(struct claims *c)
+{
+	/* Every refusal was judged against the devices as they were: none holds any more. */
+	claims_resync(c);
+}
+
 void claims_stop(struct claims *c)
 {
 	if (c) {
@@ -279,6 +297,7 @@ void claims_free(struct claims *c)
 	strmap_free(c->busy);
 	strmap_free(c->refused);
 	strmap_free(c->generations);
+	strmap_free(c->reasons);
 	cJSON_Delete(c->status_schema);
 	free(c);
 }

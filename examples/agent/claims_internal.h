@@ -33,6 +33,7 @@ struct claims {
 	 * change, every bind or restore and every resync. */
 	struct strmap *refused;
 	struct strmap *generations; /* claim name -> last seen metadata.generation (double *) */
+	struct strmap *reasons;	    /* claim name -> reason of its last verdict (metrics) */
 	unsigned long epoch;
 	struct loop_source *pass_timer, *retry_timer;
 	struct kube_backoff backoff;
@@ -77,6 +78,7 @@ struct claim_job {
 	char *name;	     /* the claim, or NULL for records of deleted claims */
 	unsigned long epoch; /* c->epoch when the job was queued */
 	double generation;   /* the claim's generation then */
+	double started;	     /* loop_now_s() when queued (metrics) */
 	char **addresses;
 	size_t count;
 	char owner[HOSTDEV_VFIO_OWNER_MAX + 1]; /* bind: the record's owner text */

@@ -150,6 +150,8 @@ static void job_done(void *userdata, bool cancelled)
 		claim_job_free(job);
 		return;
 	}
+	metrics_claim_operation(job->kind == JOB_BIND ? "bind" : "restore", job->r >= 0,
+				loop_now_s() - job->started);
 	if (job->kind == JOB_BIND) {
 		bind_finished(c, job, &v);
 		if (job->r >= 0)
@@ -178,7 +180,10 @@ static void job_done(void *userdata, bool cancelled)
 
 int claim_job_submit(struct claims *c, struct claim_job *job)
 {
-	int r = worker_submit(c->worker, run_job, job_done, job);
+	int r;
+
+	job->started = loop_now_s();
+	r = worker_submit(c->worker, run_job, job_done, job);
 
 	if (r < 0) {
 		claim_job_free(job);

@@ -26,7 +26,17 @@ struct hotplug {
 	struct reconciler *r;
 	struct agent_ids ids;
 	struct strmap *index; /* "pci:<address>" / "usb:<port path>" -> struct names */
+	hotplug_pci_fn on_pci;
+	void *on_pci_data;
 };
+
+void hotplug_on_pci(struct hotplug *h, hotplug_pci_fn fn, void *userdata)
+{
+	if (h) {
+		h->on_pci = fn;
+		h->on_pci_data = userdata;
+	}
+}
 
 static void names_free(void *p)
 {
@@ -140,6 +150,8 @@ static void on_pci_event(struct hotplug *h, const hostdev_event *ev)
 		refresh_pci(h, address);
 	if (dev && !hostdev_event_is_partial(ev))
 		refresh_related(h, dev);
+	if (h->on_pci)
+		h->on_pci(h->on_pci_data);
 }
 
 static void on_usb_event(struct hotplug *h, const hostdev_event *ev)

@@ -255,6 +255,13 @@ static const char *auth_hint(long code)
 	return "";
 }
 
+static void on_pci_hotplug(void *userdata)
+{
+	struct agent *a = userdata;
+
+	claims_devices_changed(a->claims);
+}
+
 /* Claims are acted on once the publisher runs: a bind refreshes the device's PCIDevice. */
 static int start_claims(struct agent *a)
 {
@@ -277,8 +284,11 @@ static int start_claims(struct agent *a)
 		return r;
 	co.kubevirt = a->kubevirt;
 	r = claims_new(&co, &a->claims);
-
-	return r < 0 ? r : claims_start(a->claims);
+	if (r < 0)
+		return r;
+	/* A claim refused because its device was missing is judged again when one comes. */
+	hotplug_on_pci(a->hotplug, on_pci_hotplug, a);
+	return claims_start(a->claims);
 }
 
 static void start_reconciler(struct agent *a)
