@@ -826,3 +826,44 @@ def test_a_hung_bind_does_not_stall_the_agent(api, agents, host):
     assert driver(root, NIC) == "e1000e" and driver(root, VIRTIO) == "virtio-pci"
     assert journal(root) == {}
     assert a.stop() == 0
+
+
+def test_api_server_unreachable_mid_claim_converges(api, agents, host):
+    """The API server goes away while a claim's bind runs (held in the kernel model's store), and
+    again while the deletion's restore runs: the device work finishes without the server, and once
+    it is back the claim's status catches up (enabled, the original driver named) and the
+    finalizer goes. Nothing is bound twice, nothing is lost."""
+    root = host()
+    held = os.path.join(root, ".kmodel", "held")
+    release = os.path.join(root, ".kmodel", "release")
+    name = pci_name(NIC)
+    a = start_agent(agents, api, root, extra_env={"HOSTDEV_KMODEL_HOLD": f"override:{NIC}"},
+                    args=("--bind-timeout", "600"))
+    create_claim(api, NIC)
+    wait_file(held)
+    mark = a.mark()
+    api.down()
+    open(release, "w").close()
+    a.wait_log(rf"PCIDeviceClaim {name}: bound {NIC} to vfio-pci", since=mark)
+    assert driver(root, NIC) == "vfio-pci"
+    assert api.requests(since=0, resource="pcideviceclaims", name=name, subresource="status") == []
+    api.up()
+    claim = wait_enabled(api, name)
+    assert claim["status"]["kernelDriverToUnbind"] == "e1000e"
+    assert journal(root)[NIC]["owner"] == OWNER_PREFIX + claim["metadata"]["uid"]
+    assert a.log().count(f"bound {NIC} to vfio-pci") == 1
+
+    # The restore, held again, and the server gone meanwhile.
+    os.unlink(release)
+    api.delete(claim_path(name))
+    wait_file(held)
+    mark = a.mark()
+    api.down()
+    open(release, "w").close()
+    a.wait_log(rf"PCIDeviceClaim {name} deleted: {NIC} restored", since=mark)
+    assert driver(root, NIC) == "e1000e" and NIC not in journal(root)
+    api.up()
+    api.wait_for(claim_path(name), None, deleted=True, timeout=WAIT)
+    wait_pci_driver(api, NIC, "e1000e")
+    assert driver(root, NIC) == "e1000e" and journal(root) == {}
+    assert a.stop() == 0
