@@ -72,14 +72,19 @@ static void judge_one(const char *name, void *value, void *userdata)
 		return; /* the job's end concludes */
 	if (v.transient)
 		p->transient = true;
-	conclude_claim(c, name, &v, c->epoch, generation_of(claim));
+	conclude_claim(c, name, NULL, &v, c->epoch, generation_of(claim));
 }
 
-void conclude_claim(struct claims *c, const char *name, const struct verdict *v,
+void conclude_claim(struct claims *c, const char *name, const char *uid, const struct verdict *v,
 		    unsigned long epoch, double generation)
 {
 	const cJSON *claim = kube_informer_get(c->inf, name);
 	struct refusal *refusal;
+
+	/* Deleted and made again while its bind ran: the verdict was about the old one. */
+	if (claim && uid &&
+	    strcmp(uid, kube_meta_string(claim, "uid") ? kube_meta_string(claim, "uid") : "") != 0)
+		claim = NULL;
 
 	/* A refusal holds until the claim or the epoch moves; one judged before a change that
 	 * came in meanwhile (while its bind ran) is not kept: the next pass judges again. */

@@ -47,6 +47,8 @@ static void submit_bind(struct claims *c, const cJSON *claim, struct claim_job *
 
 	job->epoch = c->epoch;
 	job->generation = generation_of(claim);
+	snprintf(job->uid, sizeof(job->uid), "%s",
+		 kube_meta_string(claim, "uid") ? kube_meta_string(claim, "uid") : "");
 	job->group = hostdev_pci_device_get_iommu_group(dev);
 	if (!job->driver[0])
 		snprintf(job->driver, sizeof(job->driver), "%s", driver ? driver : "");

@@ -76,6 +76,7 @@ struct claim_job {
 	enum claim_job_kind kind;
 	struct claims *c;    /* loop thread only */
 	char *name;	     /* the claim, or NULL for records of deleted claims */
+	char uid[64];	     /* the claim's uid then: a claim re-created meanwhile is another */
 	unsigned long epoch; /* c->epoch when the job was queued */
 	double generation;   /* the claim's generation then */
 	double started;	     /* loop_now_s() when queued (metrics) */
@@ -103,8 +104,9 @@ struct claim_job {
 /* ---- claims.c ------------------------------------------------------------------------------ */
 /* Run a pass on the next loop iteration (once, however often asked). */
 void schedule_pass(struct claims *c);
-/* The end of judging claim @name: cache a refusal, write the status. */
-void conclude_claim(struct claims *c, const char *name, const struct verdict *v,
+/* The end of judging claim @name (of uid @uid, NULL: the one in the cache): cache a refusal,
+ * write the status. */
+void conclude_claim(struct claims *c, const char *name, const char *uid, const struct verdict *v,
 		    unsigned long epoch, double generation);
 /* The served resources and KubeVirt's permits as the journal is now (after a job). */
 void serve_now(struct claims *c);

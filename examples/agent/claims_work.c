@@ -159,7 +159,7 @@ static void job_done(void *userdata, bool cancelled)
 		/* A refused or failed bind leaves nothing behind (the library rolls back), but
 		 * the device's object shows what it is on now either way. */
 		refresh_group_objects(c, job->addresses[0]);
-		conclude_claim(c, job->name, &v, job->epoch, job->generation);
+		conclude_claim(c, job->name, job->uid, &v, job->epoch, job->generation);
 		again = !v.transient;
 	} else {
 		for (size_t i = 0; i < job->touched_count; i++)
