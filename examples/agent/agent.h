@@ -60,6 +60,7 @@ struct agent_options {
 	bool dra, dra_only;
 	const char *dra_driver;
 	const char *dra_config; /* resource selection config; NULL: every function but bridges */
+	unsigned int bind_timeout_s; /* the library's vfio timeout_ms / 1000; 0: its default */
 };
 
 #define AGENT_DRA_DEFAULT_DRIVER "vfio.hostdev.io"
@@ -167,6 +168,10 @@ void metrics_watch(enum agent_kind kind, unsigned long restarts, unsigned long g
 void metrics_reconcile_latency(double seconds);
 void metrics_hotplug(const char *subsystem, const char *action);
 void metrics_resync(double seconds);
+/* This node's claims: claim name -> the reason of its Bound condition (char *); NULL: none. */
+void metrics_claims(const struct strmap *reasons);
+/* A bind or restore ended (@op "bind" or "restore") after @seconds. */
+void metrics_claim_operation(const char *op, bool ok, double seconds);
 void metrics_error(const char *what);
 void metrics_set_ready(bool ready, const char *why);
 bool metrics_ready(char *why, size_t size);
@@ -213,14 +218,16 @@ void reconciler_pause(struct reconciler *r, bool paused);
 
 /* ---- hotplug.c: monitor events -> single-object updates --------------------------------- */
 struct hotplug;
+/* Called on the loop's thread after each PCI event (a device that came, went or changed
+ * driver) with the function's address and whether it was removed: claims refused for a missing
+ * device are judged again, the DRA publisher re-reads the devices. */
+typedef void (*hotplug_pci_fn)(void *userdata, const char *address, bool removed);
 struct hotplug *hotplug_new(hostdev_ctx *ctx, struct loop *loop, struct reconciler *r,
 			    const struct agent_ids *ids, enum uevent_source source, char *err,
 			    size_t errlen);
 void hotplug_free(struct hotplug *h);
-/* Call @fn after every PCI event with the function's address and whether it was removed (the
- * DRA publisher re-reads the devices). One listener. */
-void hotplug_on_pci(struct hotplug *h,
-		    void (*fn)(void *userdata, const char *address, bool removed), void *userdata);
+/* Call @fn after every PCI event. One listener (main.c passes each event on). */
+void hotplug_on_pci(struct hotplug *h, hotplug_pci_fn fn, void *userdata);
 /* Remember which objects each device produced (for removals whose snapshot is partial). */
 void hotplug_index(struct hotplug *h, struct strmap *desired[]);
 
@@ -276,6 +283,8 @@ struct claims_options {
 	struct serving *serving;
 	struct kubevirt *kubevirt;
 	unsigned int watch_timeout_s;
+	/* hostdev_vfio_options.timeout_ms of the binds and restores; 0: the library's default. */
+	unsigned int bind_timeout_ms;
 };
 /* Returns 0 or -ENOMEM. */
 int claims_new(const struct claims_options *opts, struct claims **out);
@@ -283,6 +292,9 @@ int claims_new(const struct claims_options *opts, struct claims **out);
 int claims_start(struct claims *c);
 /* Look at every claim of the node again (the resync). NULL-safe. */
 void claims_resync(struct claims *c);
+/* A PCI device came, went or changed driver: refusals that named a missing device, and claims
+ * whose device went, are judged again. NULL-safe. */
+void claims_devices_changed(struct claims *c);
 /* Act on no more claims (writes in flight finish): the agent is stopping. NULL-safe. */
 void claims_stop(struct claims *c);
 void claims_free(struct claims *c);

@@ -26,7 +26,7 @@ struct hotplug {
 	struct reconciler *r;
 	struct agent_ids ids;
 	struct strmap *index; /* "pci:<address>" / "usb:<port path>" -> struct names */
-	void (*pci_listener)(void *userdata, const char *address, bool removed);
+	hotplug_pci_fn pci_listener;
 	void *pci_listener_data;
 };
 
@@ -230,8 +230,7 @@ struct hotplug *hotplug_new(hostdev_ctx *ctx, struct loop *loop, struct reconcil
 	return h;
 }
 
-void hotplug_on_pci(struct hotplug *h,
-		    void (*fn)(void *userdata, const char *address, bool removed), void *userdata)
+void hotplug_on_pci(struct hotplug *h, hotplug_pci_fn fn, void *userdata)
 {
 	if (!h)
 		return;

@@ -247,12 +247,16 @@ static void on_dra_published(void *userdata)
 	maybe_ready(a);
 }
 
+/* Each PCI hot-plug event: the DRA offer re-reads the device; a claim refused because its
+ * device was missing is judged again when one comes. */
 static void on_hotplug_pci(void *userdata, const char *address, bool removed)
 {
 	struct agent *a = userdata;
 
-	if (dra_slices_pci_event(a->dra, address, removed) < 0)
+	if (a->dra && dra_slices_pci_event(a->dra, address, removed) < 0)
 		metrics_error("inventory");
+	if (a->claims)
+		claims_devices_changed(a->claims);
 }
 
 /* The ResourceSlices: after the Harvester objects' informers (if any) are started. */
@@ -271,7 +275,6 @@ static int start_dra(struct agent *a)
 
 	if (r < 0)
 		return r;
-	hotplug_on_pci(a->hotplug, on_hotplug_pci, a);
 	log_info("DRA: publishing this node's ResourceSlices of driver %s", a->o.dra_driver);
 	return dra_slices_start(a->dra);
 }
@@ -320,7 +323,8 @@ static int start_claims(struct agent *a)
 				    .ids = &a->ids,
 				    .reconciler = a->rec,
 				    .crd = a->crds[CRD_CLAIM],
-				    .watch_timeout_s = a->o.watch_timeout_s};
+				    .watch_timeout_s = a->o.watch_timeout_s,
+				    .bind_timeout_ms = a->o.bind_timeout_s * 1000u};
 	int r = serving_new(a->ctx, a->loop, HOSTDEV_DP_REGISTER_CLASSIC, &a->serving);
 
 	if (r < 0)
@@ -332,8 +336,9 @@ static int start_claims(struct agent *a)
 		return r;
 	co.kubevirt = a->kubevirt;
 	r = claims_new(&co, &a->claims);
-
-	return r < 0 ? r : claims_start(a->claims);
+	if (r < 0)
+		return r;
+	return claims_start(a->claims);
 }
 
 static void start_reconciler(struct agent *a)
@@ -363,6 +368,7 @@ static void start_reconciler(struct agent *a)
 			finish(a, AGENT_EXIT_FAILURE);
 			return;
 		}
+		hotplug_on_pci(a->hotplug, on_hotplug_pci, a);
 	}
 	metrics_set_ready(false, "listing this node's objects");
 	if (a->rec && (reconciler_start(a->rec) < 0 || full_inventory(a) < 0)) {

@@ -31,7 +31,7 @@ static const double latency_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	struct family requests, writes, objects, watch_restarts, watch_gone, bookmarks, hotplug,
-	    errors;
+	    errors, claims, claim_ops, claim_op_seconds;
 	double request_seconds_sum;
 	unsigned long request_count;
 	unsigned long latency_counts[N_BUCKETS + 1];
@@ -132,6 +132,37 @@ void metrics_hotplug(const char *subsystem, const char *action)
 	snprintf(labels, sizeof(labels), "subsystem=\"%s\",action=\"%s\"", subsystem, action);
 	pthread_mutex_lock(&lock);
 	family_set(&m.hotplug, labels, 1, true);
+	pthread_mutex_unlock(&lock);
+}
+
+static void count_claim(const char *name, void *value, void *userdata)
+{
+	char labels[96];
+
+	snprintf(labels, sizeof(labels), "reason=\"%s\"", (const char *)value);
+	family_set(userdata, labels, 1, true);
+}
+
+void metrics_claims(const struct strmap *reasons)
+{
+	pthread_mutex_lock(&lock);
+	/* Reasons no claim has any more stay at 0 (a series does not vanish under a scraper). */
+	for (size_t i = 0; i < m.claims.n; i++)
+		m.claims.s[i].value = 0;
+	if (reasons)
+		strmap_foreach(reasons, count_claim, &m.claims);
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_claim_operation(const char *op, bool ok, double seconds)
+{
+	char labels[96];
+
+	snprintf(labels, sizeof(labels), "op=\"%s\",result=\"%s\"", op, ok ? "ok" : "error");
+	pthread_mutex_lock(&lock);
+	family_set(&m.claim_ops, labels, 1, true);
+	snprintf(labels, sizeof(labels), "op=\"%s\"", op);
+	family_set(&m.claim_op_seconds, labels, seconds, true);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -268,6 +299,15 @@ char *metrics_render(void)
 		     "Bookmark events received.", &m.bookmarks);
 	family_print(o.f, "hostdev_agent_hotplug_events_total", "counter",
 		     "Hot-plug events from the library's monitor.", &m.hotplug);
+	family_print(o.f, "hostdev_agent_claims", "gauge",
+		     "This node's PCIDeviceClaims by the reason of their Bound condition.",
+		     &m.claims);
+	family_print(o.f, "hostdev_agent_claim_operations_total", "counter",
+		     "Binds and restores of claimed devices through the vfio journal, by result.",
+		     &m.claim_ops);
+	family_print(o.f, "hostdev_agent_claim_operation_seconds_total", "counter",
+		     "Time spent in binds and restores of claimed devices (on the worker thread).",
+		     &m.claim_op_seconds);
 	family_print(o.f, "hostdev_agent_errors_total", "counter",
 		     "Failures by what failed (write, list, watch, inventory).", &m.errors);
 	fprintf(o.f,

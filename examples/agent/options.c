@@ -40,6 +40,7 @@ enum {
 	OPT_DRA_ONLY,
 	OPT_DRA_DRIVER,
 	OPT_DRA_CONFIG,
+	OPT_BIND_TIMEOUT,
 };
 
 static void usage(FILE *f)
@@ -70,6 +71,8 @@ static void usage(FILE *f)
 	    "  --kubevirt NS/NAME       the KubeVirt CR whose permittedHostDevices the agent\n"
 	    "                           keeps in step (default kubevirt/kubevirt; Harvester:\n"
 	    "                           harvester-system/kubevirt; none: not kept)\n"
+	    "  --bind-timeout SECONDS   how long one sysfs store of a claim's bind or restore\n"
+	    "                           may block, and the wait for vfio-pci (default 5)\n"
 	    "Dynamic Resource Allocation (resource.k8s.io/v1):\n"
 	    "  --dra                    also publish this node's ResourceSlices\n"
 	    "  --dra-only               publish only ResourceSlices (no Harvester objects,\n"
@@ -148,6 +151,7 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 	    {"dra-only", no_argument, NULL, OPT_DRA_ONLY},
 	    {"dra-driver-name", required_argument, NULL, OPT_DRA_DRIVER},
 	    {"dra-config", required_argument, NULL, OPT_DRA_CONFIG},
+	    {"bind-timeout", required_argument, NULL, OPT_BIND_TIMEOUT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -223,6 +227,11 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 			break;
 		case OPT_ONCE:
 			o->once = true;
+			break;
+		case OPT_BIND_TIMEOUT:
+			if (parse_duration(optarg, &n) < 0 || n == 0 || n > 3600)
+				return bad("--bind-timeout", optarg, "1 to 3600 seconds");
+			o->bind_timeout_s = n;
 			break;
 		case OPT_STATE_DIR:
 			if (optarg[0] != '/')

@@ -48,6 +48,14 @@ class KubeStandin:
       wait     plural, name, timeout   waits until the object exists (after a re-plug); {"seconds",
                                     "object"}
       writes                        the agent's write requests so far, by verb
+      claim    address              creates the PCIDeviceClaim of @address for this node (as a user
+                                    would: kubectl create); {"name"}
+      wait_claim name, timeout      waits until the claim is enabled (passthroughEnabled and its Bound
+                                    condition True); {"seconds", "reason", "driver": status
+                                    .kernelDriverToUnbind, "resource": the device's PCIDevice
+                                    status.resourceName}
+      unclaim  name, timeout        deletes the claim and waits until it is gone (the agent removes
+                                    its finalizer after the restore); {"seconds"}
     """
     NODE = "hostdev-vm"
     GUEST_PORT = 6443
@@ -141,6 +149,38 @@ class KubeStandin:
                                     timeout=req.get("timeout", 60))
             return {"seconds": round(time.monotonic() - t0, 3), "object": {"status": obj.get("status", {}),
                                                                            "labels": obj["metadata"].get("labels", {})}}
+        if op == "claim":
+            address = req["address"]
+            name = "%s-%s" % (self.NODE, address.replace(":", "").replace(".", ""))
+            self.api.create(self._path("pcideviceclaims"), {
+                "apiVersion": "devices.harvesterhci.io/v1beta1", "kind": "PCIDeviceClaim",
+                "metadata": {"name": name},
+                "spec": {"address": address, "nodeName": self.NODE, "userName": "vm-test"}})
+            return {"name": name}
+        if op == "wait_claim":
+            t0 = time.monotonic()
+
+            def bound(o):
+                st = o.get("status") or {}
+                conds = [c for c in st.get("conditions") or [] if c.get("type") == "Bound"]
+                return st.get("passthroughEnabled") is True and conds and conds[0]["status"] == "True"
+            try:
+                obj = self.api.wait_for(self._path("pcideviceclaims", req["name"]), bound,
+                                        timeout=req.get("timeout", 60))
+            except TimeoutError:
+                raise RuntimeError("claim %s not enabled: %s" % (req["name"], json.dumps(
+                    self.api.get(self._path("pcideviceclaims", req["name"])).get("status"))))
+            cond = [c for c in obj["status"]["conditions"] if c["type"] == "Bound"][0]
+            dev = self.api.get(self._path("pcidevices", req["name"]))
+            return {"seconds": round(time.monotonic() - t0, 3), "reason": cond["reason"],
+                    "driver": obj["status"].get("kernelDriverToUnbind", ""),
+                    "resource": dev.get("status", {}).get("resourceName", "")}
+        if op == "unclaim":
+            t0 = time.monotonic()
+            self.api.delete(self._path("pcideviceclaims", req["name"]))
+            self.api.wait_for(self._path("pcideviceclaims", req["name"]), None, deleted=True,
+                              timeout=req.get("timeout", 60))
+            return {"seconds": round(time.monotonic() - t0, 3)}
         if op == "writes":
             out = {}
             for r in self.api.requests(user=self.USER):

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -351,3 +352,51 @@ def test_endpoints_json_logs_and_sigterm(api, agents, tmp_path):
     assert json.loads(a.log().splitlines()[-1])["msg"] == "stopping (SIGTERM)"
     # User-Agent of every request.
     assert {r["userAgent"] for r in api.requests(user=AGENT_USER)} == {"hostdev-agent/0.1.0"}
+
+
+def test_hotplug_pci_rejudges_a_claim_for_a_missing_device(api, agents, tmp_path):
+    """A PCIDeviceClaim for a device that is not there says DeviceNotFound; when the device is
+    hot-plugged, the monitor's event makes the agent judge the claim again at once (the resync is
+    off). The testbed's function has no IOMMU group, so the library refuses it in its plan, before
+    any store (NoIOMMU): what matters here is that the condition followed the device. The address
+    is one this machine does not have, so nothing real can ever be touched. The claim metrics
+    follow the conditions."""
+    if not (shutil.which("umockdev-wrapper") and os.path.exists(BED)):
+        pytest.skip("umockdev (Debian umockdev, libumockdev-dev) is not installed")
+    address = "0000:3d:00.0"
+    assert not os.path.exists(f"/sys/bus/pci/devices/{address}")
+    name = f"{NODE}-{address.replace(':', '').replace('.', '')}"
+    path = api.devices_path("pcideviceclaims", name)
+    a = agents("--kubeconfig", agent_kubeconfig(api), "--node-name", NODE, "--pci-ids", PCI_IDS,
+               "--usb-ids", USB_IDS, "--uevent-source", "kernel", "--resync-interval", "0",
+               "--state-dir", str(tmp_path / "state"), bed=True)
+    a.ready()
+
+    def reason_is(want):
+        def ok(o):
+            conds = [c for c in (o.get("status") or {}).get("conditions") or [] if c["type"] == "Bound"]
+            return bool(conds) and conds[0]["reason"] == want
+        return ok
+
+    api.create(api.devices_path("pcideviceclaims"), {
+        "apiVersion": "devices.harvesterhci.io/v1beta1", "kind": "PCIDeviceClaim",
+        "metadata": {"name": name},
+        "spec": {"address": address, "nodeName": NODE, "userName": "admin"}})
+    claim = api.wait_for(path, reason_is("DeviceNotFound"))
+    assert claim["status"]["passthroughEnabled"] is False
+    assert a.metrics()['hostdev_agent_claims{reason="DeviceNotFound"}'] == 1
+
+    a.bed(f"pci-add {address} 8086 1521 020000 igb")
+    claim = api.wait_for(path, reason_is("NoIOMMU"))
+    assert address in [c for c in claim["status"]["conditions"] if c["type"] == "Bound"][0]["message"]
+    m = a.metrics()
+    assert m['hostdev_agent_claims{reason="NoIOMMU"}'] == 1
+    assert m['hostdev_agent_claims{reason="DeviceNotFound"}'] == 0
+
+    api.delete(path)
+    api.wait_for(path, None, deleted=True)
+    deadline = time.monotonic() + 60
+    while a.metrics()['hostdev_agent_claims{reason="NoIOMMU"}'] != 0:
+        assert time.monotonic() < deadline, "the claim metric did not follow the deletion"
+        time.sleep(0.1)
+    assert a.stop() == 0

@@ -75,14 +75,14 @@ def host():
         shutil.rmtree(r, ignore_errors=True)
 
 
-def start_agent(agents, api, root, node=NODE, token="agent-token", extra_env=None):
+def start_agent(agents, api, root, node=NODE, token="agent-token", extra_env=None, args=()):
     env = dict(os.environ)
     env["LD_PRELOAD"] = KMODEL
     env["HOSTDEV_KMODEL_ROOT"] = root
     env["ASAN_OPTIONS"] = "verify_asan_link_order=0:" + env.get("ASAN_OPTIONS", "")
     env.update(extra_env or {})
     a = agents("--kubeconfig", agent_kubeconfig(api, token), "--node-name", node, "--root", root,
-               "--pci-ids", PCI_IDS, env=env)
+               "--pci-ids", PCI_IDS, *args, env=env)
     a.ready()
     return a
 
@@ -777,3 +777,93 @@ def test_harvester_crds_no_status_rewrite_loop(agents, host, tmp_path):
         delete_claim(api, pci_name(NIC))
         delete_claim(api, pci_name(VIRTIO))
         assert driver(root, NIC) == "e1000e" and driver(root, VIRTIO) == "virtio-pci"
+
+
+def wait_file(path, present=True, timeout=WAIT):
+    """Until @path exists (or, @present false, is gone)."""
+    deadline = time.monotonic() + timeout
+    while os.path.exists(path) != present:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} {'never appeared' if present else 'stayed'} in {timeout} s")
+        time.sleep(0.05)
+
+
+def test_a_hung_bind_does_not_stall_the_agent(api, agents, host):
+    """A claim's bind whose driver hangs (the kernel model holds the driver_override store until the
+    test lets it go; --bind-timeout is long enough that the library's watchdog does not give up
+    first) runs on the agent's worker thread: meanwhile the loop goes on, a PCIDevice deleted by hand
+    comes back through the watch and the reconciler, /healthz and /metrics answer, and a claim made
+    meanwhile is taken up once the bind ended. Nothing binds early, nothing is lost."""
+    root = host()
+    held = os.path.join(root, ".kmodel", "held")
+    a = start_agent(agents, api, root, extra_env={"HOSTDEV_KMODEL_HOLD": f"override:{NIC}"},
+                    args=("--bind-timeout", "600"))
+    create_claim(api, NIC)
+    wait_file(held)
+    # The bind is in flight (held in the model's store): the loop answers.
+    virtio_path = api.devices_path("pcidevices", pci_name(VIRTIO))
+    old_uid = api.get(virtio_path)["metadata"]["uid"]
+    api.delete(virtio_path)
+    api.wait_for(virtio_path, lambda o: o["metadata"]["uid"] != old_uid
+                 and (o.get("status") or {}).get("address") == VIRTIO)
+    assert a.http("/healthz") == (200, "ok\n")
+    assert a.metrics()
+    create_claim(api, VIRTIO)
+    # Still held: nothing was bound meanwhile and the claim is not said to be enabled.
+    assert os.path.exists(held)
+    assert driver(root, NIC) == "e1000e" and driver(root, VIRTIO) == "virtio-pci"
+    assert (api.get(claim_path(pci_name(NIC))).get("status") or {}).get("passthroughEnabled") is not True
+
+    open(os.path.join(root, ".kmodel", "release"), "w").close()
+    wait_file(held, present=False)
+    nic = wait_enabled(api, pci_name(NIC))
+    assert nic["status"]["kernelDriverToUnbind"] == "e1000e"
+    wait_enabled(api, pci_name(VIRTIO))
+    assert driver(root, NIC) == "vfio-pci" and driver(root, VIRTIO) == "vfio-pci"
+    assert set(journal(root)) == {NIC, VIRTIO}
+    delete_claim(api, pci_name(NIC))
+    delete_claim(api, pci_name(VIRTIO))
+    assert driver(root, NIC) == "e1000e" and driver(root, VIRTIO) == "virtio-pci"
+    assert journal(root) == {}
+    assert a.stop() == 0
+
+
+def test_api_server_unreachable_mid_claim_converges(api, agents, host):
+    """The API server goes away while a claim's bind runs (held in the kernel model's store), and
+    again while the deletion's restore runs: the device work finishes without the server, and once
+    it is back the claim's status catches up (enabled, the original driver named) and the
+    finalizer goes. Nothing is bound twice, nothing is lost."""
+    root = host()
+    held = os.path.join(root, ".kmodel", "held")
+    release = os.path.join(root, ".kmodel", "release")
+    name = pci_name(NIC)
+    a = start_agent(agents, api, root, extra_env={"HOSTDEV_KMODEL_HOLD": f"override:{NIC}"},
+                    args=("--bind-timeout", "600"))
+    create_claim(api, NIC)
+    wait_file(held)
+    mark = a.mark()
+    api.down()
+    open(release, "w").close()
+    a.wait_log(rf"PCIDeviceClaim {name}: bound {NIC} to vfio-pci", since=mark)
+    assert driver(root, NIC) == "vfio-pci"
+    assert api.requests(since=0, resource="pcideviceclaims", name=name, subresource="status") == []
+    api.up()
+    claim = wait_enabled(api, name)
+    assert claim["status"]["kernelDriverToUnbind"] == "e1000e"
+    assert journal(root)[NIC]["owner"] == OWNER_PREFIX + claim["metadata"]["uid"]
+    assert a.log().count(f"bound {NIC} to vfio-pci") == 1
+
+    # The restore, held again, and the server gone meanwhile.
+    os.unlink(release)
+    api.delete(claim_path(name))
+    wait_file(held)
+    mark = a.mark()
+    api.down()
+    open(release, "w").close()
+    a.wait_log(rf"PCIDeviceClaim {name} deleted: {NIC} restored", since=mark)
+    assert driver(root, NIC) == "e1000e" and NIC not in journal(root)
+    api.up()
+    api.wait_for(claim_path(name), None, deleted=True, timeout=WAIT)
+    wait_pci_driver(api, NIC, "e1000e")
+    assert driver(root, NIC) == "e1000e" and journal(root) == {}
+    assert a.stop() == 0
