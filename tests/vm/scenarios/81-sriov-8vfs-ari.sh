@@ -29,7 +29,7 @@ vm_check_eq "8 distinct IOMMU groups" 8 "$n"
 out=$(hostdev sriov "$pf" --json)
 vm_check "json lists VF 7 at 01:01.0" has '"address": "0000:01:01.0"'
 out=$(hostdev list)
-vm_check "list: 01:01.0 indented under the PF" has "^  0000:01:01.0 "
+vm_check "list: 01:01.0 listed (ARI VF 7)" has "^0000:01:01.0 "
 
 st=0; out=$(hostdev sriov "$pf" --vfs 3 2>&1) || st=$?
 vm_check_eq "8 -> 3 exits 0" 0 "$st"
