@@ -196,6 +196,12 @@ static void write_done(struct dra_slices *s, const struct kube_response *resp, c
 	}
 }
 
+/* The slice a replace or delete is about. */
+struct deleted {
+	struct dra_slices *s;
+	char name[256];
+};
+
 static void on_written(struct kube_client *c, const struct kube_response *resp, void *userdata)
 {
 	struct dra_slices *s = userdata;
@@ -212,11 +218,6 @@ static void on_written(struct kube_client *c, const struct kube_response *resp, 
 	write_done(s, resp, "writing a ResourceSlice");
 }
 
-struct deleted {
-	struct dra_slices *s;
-	char name[256];
-};
-
 static void on_deleted(struct kube_client *c, const struct kube_response *resp, void *userdata)
 {
 	struct deleted *d = userdata;
@@ -232,6 +233,24 @@ static void on_deleted(struct kube_client *c, const struct kube_response *resp, 
 	}
 	free(d);
 	write_done(s, resp, "deleting a ResourceSlice");
+}
+
+/*
+ * A replace answered 404: the slice went while our cache still held it (the garbage collector
+ * took it with the Node, and the watch that would have said so was cut). Forget it, so that the
+ * retry creates it instead of replacing a slice that is not there, forever.
+ */
+static void on_replaced(struct kube_client *c, const struct kube_response *resp, void *userdata)
+{
+	struct deleted *d = userdata;
+	struct dra_slices *s = d->s;
+
+	if (resp->code == 404) {
+		kube_informer_forget(s->inf, d->name);
+		log_info("DRA: ResourceSlice %s is gone; it is created again", d->name);
+	}
+	free(d);
+	on_written(c, resp, s);
 }
 
 /* Compare the pool with what is offered; write what differs. */
@@ -300,13 +319,21 @@ static void sync_pool(struct dra_slices *s)
 			const char *rv = kube_meta_string(have, "resourceVersion");
 			cJSON *meta = cJSON_GetObjectItemCaseSensitive(want[i], "metadata");
 
+			struct deleted *d = calloc(1, sizeof(*d));
+
 			if (rv)
 				cJSON_AddStringToObject(meta, "resourceVersion", rv);
-			if (kube_replace(s->o.client, &dra_slice_resource, NULL, want[i], NULL,
-					 on_written, s))
+			if (d) {
+				d->s = s;
+				snprintf(d->name, sizeof(d->name), "%s", name);
+			}
+			if (d && kube_replace(s->o.client, &dra_slice_resource, NULL, want[i], NULL,
+					      on_replaced, d))
 				s->inflight++;
-			else
+			else {
+				free(d);
 				s->failed = true;
+			}
 		} else if (kube_create(s->o.client, &dra_slice_resource, NULL, want[i], on_written,
 				       s)) {
 			s->inflight++;

@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import shutil
+import time
 
 import pytest
 import yaml
@@ -64,11 +65,16 @@ def wait_pool(api, want_names, since=0, timeout=120):
     """Wait, request by request in the server's log, until the pool is exactly @want_names."""
     check = complete(api, want_names)
     mark = since
+    deadline = time.monotonic() + timeout
     while True:
         got = check()
         if got:
             return got
-        api.wait_requests(1, since=mark, resource="resourceslices", timeout=timeout)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the pool is not {sorted(want_names)} after {timeout}s")
+        # The agent's writes only: this loop's own lists must not wake it.
+        api.wait_requests(1, since=mark, resource="resourceslices", timeout=timeout,
+                          user=AGENT_USER)
         mark = api.mark()
 
 
