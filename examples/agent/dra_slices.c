@@ -197,7 +197,7 @@ static void write_done(struct dra_slices *s, const struct kube_response *resp, c
 }
 
 /* The slice a replace or delete is about. */
-struct deleted {
+struct slice_write {
 	struct dra_slices *s;
 	char name[256];
 };
@@ -220,7 +220,7 @@ static void on_written(struct kube_client *c, const struct kube_response *resp, 
 
 static void on_deleted(struct kube_client *c, const struct kube_response *resp, void *userdata)
 {
-	struct deleted *d = userdata;
+	struct slice_write *d = userdata;
 	struct dra_slices *s = d->s;
 
 	if ((resp->code >= 200 && resp->code < 300) || resp->code == 404) {
@@ -242,7 +242,7 @@ static void on_deleted(struct kube_client *c, const struct kube_response *resp, 
  */
 static void on_replaced(struct kube_client *c, const struct kube_response *resp, void *userdata)
 {
-	struct deleted *d = userdata;
+	struct slice_write *d = userdata;
 	struct dra_slices *s = d->s;
 
 	if (resp->code == 404) {
@@ -319,7 +319,7 @@ static void sync_pool(struct dra_slices *s)
 			const char *rv = kube_meta_string(have, "resourceVersion");
 			cJSON *meta = cJSON_GetObjectItemCaseSensitive(want[i], "metadata");
 
-			struct deleted *d = calloc(1, sizeof(*d));
+			struct slice_write *d = calloc(1, sizeof(*d));
 
 			if (rv)
 				cJSON_AddStringToObject(meta, "resourceVersion", rv);
@@ -343,7 +343,7 @@ static void sync_pool(struct dra_slices *s)
 		cJSON_Delete(want[i]);
 	}
 	for (int i = 0; i < ex.n; i++) {
-		struct deleted *d = calloc(1, sizeof(*d));
+		struct slice_write *d = calloc(1, sizeof(*d));
 		const cJSON *have = kube_informer_get(s->inf, extra_names[i]);
 
 		if (d) {
