@@ -3,7 +3,7 @@
  * The built-in device plugins (vfio PCI, USB, mdev) behind hostdev_dp_server_new_builtin(): the
  * state of one plugin, what it lists, and what it answers. The logic writes into plain structs
  * (struct plugin_list, struct plugin_answer) that plugin_ops.c copies into the server's objects
- * through the public API, so that the tests run it without the gRPC layer (tests/dpconfig).
+ * through the public API, so that the tests run it without the gRPC layer (tests/plugins).
  * The plugins use the public API, as a program's own plugins would (the layer table in
  * docs/design.md): the config's entries, what an entry matches now and the preferred allocation
  * policy are hostdev_dp_config_*() and hostdev_dp_matches_*(). Only builtin.c and node_watch.c

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The preferred allocation policy (dp_prefer.h, prefer_select()): a pure function of the
- * candidates, so that every rule is tested on its own (tests/dpconfig/test_prefer.c).
+ * candidates, so that every rule is tested on its own (tests/resources/test_prefer.c).
  *
  * Why these rules: an IOMMU group is the unit vfio isolates, and a group can only be opened by one
  * VM, so splitting a group across pods makes the second one fail; devices on the NUMA node of the

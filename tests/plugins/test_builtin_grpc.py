@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """The built-in plugins through the whole stack, against a fake kubelet written with Python grpcio
 (tests/deviceplugin/fake_kubelet.py): dpconfig-serve serves the example config on the fake host
-of tests/dpconfig, registers every resource, and the kubelet side checks ListAndWatch,
+of tests/lib/dp_tree.h, registers every resource, and the kubelet side checks ListAndWatch,
 GetDevicePluginOptions, Allocate (exactly per KubeVirt's contract, for each kind, several
 containers in one call), its errors as gRPC statuses, GetPreferredAllocation, and a USB unplug
 and re-plug seen in ListAndWatch.
 
-Run: HOSTDEV_DPC_SERVE=build/tests/dpconfig/dpconfig-serve HOSTDEV_DP_PROTO_DIR=src/deviceplugin/proto \
-     /usr/bin/python3 -m pytest tests/dpconfig/test_builtin_grpc.py   (ctest -L dpconfig sets both)
+Run: HOSTDEV_DPC_SERVE=build/tests/plugins/dpconfig-serve HOSTDEV_DP_PROTO_DIR=src/deviceplugin/proto \
+     /usr/bin/python3 -m pytest tests/plugins/test_builtin_grpc.py   (ctest -L dpconfig sets both)
 """
 import json
 import os

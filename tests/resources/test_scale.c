@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The config parser's cost grows linearly with the config. Counted, not timed: this test links
- * the parser with strcmp() and realloc() wrapped (-Wl,--wrap, tests/dpconfig/CMakeLists.txt) and
+ * the parser with strcmp() and realloc() wrapped (-Wl,--wrap, tests/resources/CMakeLists.txt) and
  * checks how many calls a config of 30 000 keys, list items or resources makes per key. Comparing
  * every key with every other (the duplicate-key and unique-name checks) made about n*n/2 strcmp
  * calls, 450 million for 30 000 keys (11 s); growing lists by one item made one realloc() per
