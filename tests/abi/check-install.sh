@@ -132,21 +132,25 @@ for doc in "$src"/docs/*.md; do
 	cmp -s "$doc" "$stage$docdir/$(basename "$doc")" || fail "$docdir/$(basename "$doc") not installed"
 	n=$((n + 1))
 done
-man="$stage$prefix/share/man/man1/hostdev.1"
-[ -f "$man" ] || fail "man page not installed as $prefix/share/man/man1/hostdev.1"
-grep -qx ".ds docdir $docdir" "$man" || fail "the man page names another docdir: $(grep '^\.ds docdir' "$man")"
-for doc in $(grep -o '\\\*\[docdir\]/[a-z\\-]*\.md' "$man" | sed 's/.*\]\///; s/\\-/-/g'); do
-	[ -f "$stage$docdir/$doc" ] || fail "the man page refers to $docdir/$doc, which is not installed"
-done
-if command -v man > /dev/null; then
-	warnings=$(MANWIDTH=80 man --warnings -l "$man" 2>&1 > /dev/null)
-	[ -z "$warnings" ] || fail "man page warnings: $warnings"
-	if command -v manpath > /dev/null && { [ "$prefix" = /usr ] || [ "$prefix" = /usr/local ]; }; then
-		manpath -g 2> /dev/null | tr ':' '\n' | grep -qx "$prefix/share/man" ||
-			fail "$prefix/share/man is not on man's path ($(manpath -g))"
+# Each man page: installed in its section, with the docdir, every document it names installed, no
+# warning from man.
+for page in man1/hostdev.1 man8/hostdev-agent.8; do
+	man="$stage$prefix/share/man/$page"
+	[ -f "$man" ] || fail "man page not installed as $prefix/share/man/$page"
+	grep -qx ".ds docdir $docdir" "$man" || fail "$page names another docdir: $(grep '^\.ds docdir' "$man")"
+	for doc in $(grep -o '\\\*\[docdir\]/[a-z\\-]*\.md' "$man" | sed 's/.*\]\///; s/\\-/-/g'); do
+		[ -f "$stage$docdir/$doc" ] || fail "$page refers to $docdir/$doc, which is not installed"
+	done
+	if command -v man > /dev/null; then
+		warnings=$(MANWIDTH=80 man --warnings -l "$man" 2>&1 > /dev/null)
+		[ -z "$warnings" ] || fail "$page: man page warnings: $warnings"
 	fi
+done
+if command -v manpath > /dev/null && { [ "$prefix" = /usr ] || [ "$prefix" = /usr/local ]; }; then
+	manpath -g 2> /dev/null | tr ':' '\n' | grep -qx "$prefix/share/man" ||
+		fail "$prefix/share/man is not on man's path ($(manpath -g))"
 fi
-echo "ok: $n documents in $docdir (named by --help and the man page), man page in $prefix/share/man/man1"
+echo "ok: $n documents in $docdir (named by --help and the man pages), man pages in $prefix/share/man/man1 and man8"
 
 # The Python package where Debian's interpreter looks for this prefix's packages.
 if [ -n "${PYTHON:-}" ]; then

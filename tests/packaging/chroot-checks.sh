@@ -81,6 +81,14 @@ man="$root/usr/share/man/man1/hostdev.1.gz"
 zcat "$man" | grep -qx ".ds docdir $docdir" || fail "the man page names another docdir: $(zcat "$man" | grep '^\.ds docdir')"
 ok "$(wc -l < "$root/checks/docs.txt") documents in $docdir as --help and the man page say"
 
+echo "-- hostdev-agent"
+apt_install "$(deb hostdev-agent)"
+loads_packaged_lib /usr/bin/hostdev-agent "hostdev-agent"
+agent_version=$(in_root hostdev-agent --version) || fail "hostdev-agent --version"
+case "$agent_version" in *"$version"*) ;; *) fail "hostdev-agent --version printed: $agent_version" ;; esac
+[ -f "$root/usr/share/man/man8/hostdev-agent.8.gz" ] || fail "no man page /usr/share/man/man8/hostdev-agent.8.gz"
+ok "hostdev-agent: $agent_version, its libraries from Depends, man page in man8"
+
 echo "-- python3-hostdev"
 apt_install "$(deb python3-hostdev)"
 in_root python3 - "$version" "$real_lib" <<'PY' || fail "python3: import hostdev"
