@@ -212,10 +212,7 @@ HOSTDEV_EXPORT int hostdev_ctx_set_node_name(hostdev_ctx *ctx, const char *name)
 	return 0;
 }
 
-HOSTDEV_EXPORT const char *hostdev_ctx_get_node_name(const hostdev_ctx *ctx)
-{
-	return ctx ? ctx->node_name : NULL;
-}
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_ctx, get_node_name, node_name, NULL)
 
 HOSTDEV_EXPORT void hostdev_ctx_set_log_fn(hostdev_ctx *ctx, hostdev_log_fn fn, void *userdata)
 {
@@ -231,10 +228,7 @@ HOSTDEV_EXPORT void hostdev_ctx_set_log_priority(hostdev_ctx *ctx, int priority)
 		ctx->log_priority = priority;
 }
 
-HOSTDEV_EXPORT int hostdev_ctx_get_log_priority(const hostdev_ctx *ctx)
-{
-	return ctx ? ctx->log_priority : -EINVAL;
-}
+HOSTDEV_DEFINE_CONST_GETTER(int, hostdev_ctx, get_log_priority, log_priority, -EINVAL)
 
 /* The redirection of this thread (core.h); .ctx NULL when none. */
 static _Thread_local struct ctx_error_redirect error_redirect;

@@ -55,6 +55,59 @@
 		return NULL;                                                                       \
 	}
 
+/*
+ * The getters of an object kind, by the public API's rule that a getter of a NULL object (or of an
+ * index out of range) returns the fallback its doc comment names (NULL, 0, -1, -EINVAL):
+ *
+ *   HOSTDEV_DEFINE_GETTER(rtype, type, name, field, fallback)
+ *       the exported rtype type_name(type *object): object->field
+ *   HOSTDEV_DEFINE_CONST_GETTER(rtype, type, name, field, fallback)
+ *       the same on a const type *
+ *   HOSTDEV_DEFINE_LOADING_GETTER(rtype, type, name, load, field, fallback)
+ *       rtype type_name(type *object): load(object) first, for fields made on first use
+ *   HOSTDEV_DEFINE_INDEXED_GETTER(rtype, type, name, at, field, fallback)
+ *       rtype type_name(type *object, size_t index): at(object, index)->field, where at()
+ *       returns the element, or NULL for a NULL object or an index out of range (and may load
+ *       the elements on first use)
+ *   HOSTDEV_DEFINE_CONST_INDEXED_GETTER(rtype, type, name, at, field, fallback)
+ *       the same on a const type *
+ *
+ * @name is the function's name after "type_" (get_driver, is_complete); @field may name a member
+ * of a member (data.count).
+ */
+#define HOSTDEV_DEFINE_GETTER(rtype, type, name, field, fallback)                                  \
+	HOSTDEV_EXPORT rtype type##_##name(type *object)                                           \
+	{                                                                                          \
+		return object ? object->field : (fallback);                                        \
+	}
+#define HOSTDEV_DEFINE_CONST_GETTER(rtype, type, name, field, fallback)                            \
+	HOSTDEV_EXPORT rtype type##_##name(const type *object)                                     \
+	{                                                                                          \
+		return object ? object->field : (fallback);                                        \
+	}
+#define HOSTDEV_DEFINE_LOADING_GETTER(rtype, type, name, load, field, fallback)                    \
+	HOSTDEV_EXPORT rtype type##_##name(type *object)                                           \
+	{                                                                                          \
+		if (!object)                                                                       \
+			return (fallback);                                                         \
+		load(object);                                                                      \
+		return object->field;                                                              \
+	}
+#define HOSTDEV_DEFINE_INDEXED_GETTER(rtype, type, name, at, field, fallback)                      \
+	HOSTDEV_EXPORT rtype type##_##name(type *object, size_t index)                             \
+	{                                                                                          \
+		__typeof__(at(object, index)) element = at(object, index);                         \
+                                                                                                   \
+		return element ? element->field : (fallback);                                      \
+	}
+#define HOSTDEV_DEFINE_CONST_INDEXED_GETTER(rtype, type, name, at, field, fallback)                \
+	HOSTDEV_EXPORT rtype type##_##name(const type *object, size_t index)                       \
+	{                                                                                          \
+		__typeof__(at(object, index)) element = at(object, index);                         \
+                                                                                                   \
+		return element ? element->field : (fallback);                                      \
+	}
+
 /* Number of enum hostdev_path members; grows with the public enum. */
 #define HOSTDEV_PATH_COUNT 9
 

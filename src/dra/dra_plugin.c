@@ -399,21 +399,10 @@ HOSTDEV_EXPORT int hostdev_dra_plugin_stop(hostdev_dra_plugin *plugin)
 	return 0;
 }
 
-HOSTDEV_EXPORT const char *hostdev_dra_plugin_get_driver_name(const hostdev_dra_plugin *plugin)
-{
-	return plugin ? plugin->driver : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_dra_plugin_get_socket_path(const hostdev_dra_plugin *plugin)
-{
-	return plugin ? plugin->socket_path : NULL;
-}
-
-HOSTDEV_EXPORT const char *
-hostdev_dra_plugin_get_registration_path(const hostdev_dra_plugin *plugin)
-{
-	return plugin ? plugin->registration_path : NULL;
-}
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_dra_plugin, get_driver_name, driver, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_dra_plugin, get_socket_path, socket_path, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_dra_plugin, get_registration_path,
+			    registration_path, NULL)
 
 HOSTDEV_EXPORT int hostdev_dra_plugin_get_state(const hostdev_dra_plugin *plugin)
 {

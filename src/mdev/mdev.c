@@ -397,32 +397,25 @@ static void mdev_types_destroy(hostdev_mdev_types *types)
 
 HOSTDEV_DEFINE_REF_UNREF(hostdev_mdev_types, mdev_types_destroy)
 
-HOSTDEV_EXPORT size_t hostdev_mdev_types_get_count(const hostdev_mdev_types *types)
-{
-	return types ? types->count : 0;
-}
+HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_mdev_types, get_count, count, 0)
 
 static const struct mdev_type_entry *type_at(const hostdev_mdev_types *types, size_t i)
 {
 	return types && i < types->count ? &types->items[i] : NULL;
 }
 
-#define TYPE_GETTER(rtype, name, field, fallback)                                                  \
-	HOSTDEV_EXPORT rtype hostdev_mdev_types_##name(const hostdev_mdev_types *types, size_t i)  \
-	{                                                                                          \
-		const struct mdev_type_entry *t = type_at(types, i);                               \
-                                                                                                   \
-		return t ? t->field : (fallback);                                                  \
-	}
-
-TYPE_GETTER(const char *, get_parent, parent, NULL)
-TYPE_GETTER(int, is_pci_parent, pci, 0)
-TYPE_GETTER(const char *, get_type, type, NULL)
-TYPE_GETTER(const char *, get_name, name, NULL)
-TYPE_GETTER(const char *, get_selector, selector, NULL)
-TYPE_GETTER(int, get_available, available, -1)
-TYPE_GETTER(const char *, get_device_api, device_api, NULL)
-TYPE_GETTER(const char *, get_description, description, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_types, get_parent, type_at, parent,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_mdev_types, is_pci_parent, type_at, pci, 0)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_types, get_type, type_at, type, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_types, get_name, type_at, name, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_types, get_selector, type_at,
+				    selector, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_mdev_types, get_available, type_at, available, -1)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_types, get_device_api, type_at,
+				    device_api, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_types, get_description, type_at,
+				    description, NULL)
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Existing mdevs */
@@ -559,31 +552,25 @@ static void mdev_list_destroy(hostdev_mdev_list *list)
 
 HOSTDEV_DEFINE_REF_UNREF(hostdev_mdev_list, mdev_list_destroy)
 
-HOSTDEV_EXPORT size_t hostdev_mdev_list_get_count(const hostdev_mdev_list *list)
-{
-	return list ? list->count : 0;
-}
+HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_mdev_list, get_count, count, 0)
 
 static const struct mdev_entry *mdev_at(const hostdev_mdev_list *list, size_t i)
 {
 	return list && i < list->count ? &list->items[i] : NULL;
 }
 
-#define MDEV_GETTER(rtype, name, field, fallback)                                                  \
-	HOSTDEV_EXPORT rtype hostdev_mdev_list_##name(const hostdev_mdev_list *list, size_t i)     \
-	{                                                                                          \
-		const struct mdev_entry *m = mdev_at(list, i);                                     \
-                                                                                                   \
-		return m ? m->field : (fallback);                                                  \
-	}
-
-MDEV_GETTER(const char *, get_uuid, uuid, NULL)
-MDEV_GETTER(const char *, get_parent, parent, NULL)
-MDEV_GETTER(const char *, get_type, type, NULL)
-MDEV_GETTER(const char *, get_type_name, type_name, NULL)
-MDEV_GETTER(const char *, get_selector, selector, NULL)
-MDEV_GETTER(int, get_iommu_group, iommu_group, -1)
-MDEV_GETTER(const char *, get_driver, driver, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_list, get_uuid, mdev_at, uuid, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_list, get_parent, mdev_at, parent,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_list, get_type, mdev_at, type, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_list, get_type_name, mdev_at,
+				    type_name, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_list, get_selector, mdev_at,
+				    selector, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_mdev_list, get_iommu_group, mdev_at, iommu_group,
+				    -1)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_list, get_driver, mdev_at, driver,
+				    NULL)
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Create and remove */

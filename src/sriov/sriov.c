@@ -251,41 +251,31 @@ static void sriov_pf_destroy(hostdev_sriov_pf *pf)
 
 HOSTDEV_DEFINE_REF_UNREF(hostdev_sriov_pf, sriov_pf_destroy)
 
-#define PF_GETTER(type, name, expr, fallback)                                                      \
-	HOSTDEV_EXPORT type hostdev_sriov_pf_##name(const hostdev_sriov_pf *pf)                    \
-	{                                                                                          \
-		return pf ? (expr) : (fallback);                                                   \
-	}
-
-PF_GETTER(const char *, get_address, pf->address, NULL)
-PF_GETTER(const char *, get_driver, pf->driver, NULL)
-PF_GETTER(unsigned int, get_total_vfs, pf->total_vfs, 0)
-PF_GETTER(unsigned int, get_num_vfs, pf->num_vfs, 0)
-PF_GETTER(unsigned int, get_vf_device_id, pf->vf_device_id, 0)
-PF_GETTER(unsigned int, get_offset, pf->offset, 0)
-PF_GETTER(unsigned int, get_stride, pf->stride, 0)
-PF_GETTER(int, get_autoprobe, pf->autoprobe, -1)
-PF_GETTER(size_t, get_vf_count, pf->vf_count, 0)
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_sriov_pf, get_address, address, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_sriov_pf, get_driver, driver, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(unsigned int, hostdev_sriov_pf, get_total_vfs, total_vfs, 0)
+HOSTDEV_DEFINE_CONST_GETTER(unsigned int, hostdev_sriov_pf, get_num_vfs, num_vfs, 0)
+HOSTDEV_DEFINE_CONST_GETTER(unsigned int, hostdev_sriov_pf, get_vf_device_id, vf_device_id, 0)
+HOSTDEV_DEFINE_CONST_GETTER(unsigned int, hostdev_sriov_pf, get_offset, offset, 0)
+HOSTDEV_DEFINE_CONST_GETTER(unsigned int, hostdev_sriov_pf, get_stride, stride, 0)
+HOSTDEV_DEFINE_CONST_GETTER(int, hostdev_sriov_pf, get_autoprobe, autoprobe, -1)
+HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_sriov_pf, get_vf_count, vf_count, 0)
 
 static const struct sriov_vf *vf_at(const hostdev_sriov_pf *pf, size_t i)
 {
 	return pf && i < pf->vf_count ? &pf->vfs[i] : NULL;
 }
 
-#define VF_GETTER(type, name, field, fallback)                                                     \
-	HOSTDEV_EXPORT type hostdev_sriov_pf_get_vf_##name(const hostdev_sriov_pf *pf, size_t i)   \
-	{                                                                                          \
-		const struct sriov_vf *vf = vf_at(pf, i);                                          \
-                                                                                                   \
-		return vf ? vf->field : (fallback);                                                \
-	}
-
-VF_GETTER(int, index, index, -1)
-VF_GETTER(const char *, address, address, NULL)
-VF_GETTER(const char *, driver, driver, NULL)
-VF_GETTER(int, iommu_group, iommu_group, -1)
-VF_GETTER(const char *, netdev, netdev, NULL)
-VF_GETTER(const char *, mac, mac, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_sriov_pf, get_vf_index, vf_at, index, -1)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_sriov_pf, get_vf_address, vf_at, address,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_sriov_pf, get_vf_driver, vf_at, driver,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_sriov_pf, get_vf_iommu_group, vf_at, iommu_group,
+				    -1)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_sriov_pf, get_vf_netdev, vf_at, netdev,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_sriov_pf, get_vf_mac, vf_at, mac, NULL)
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Options */
