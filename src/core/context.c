@@ -316,6 +316,21 @@ int hostdev_flags_error(hostdev_ctx *ctx, unsigned int unknown, const char *fmt,
 	return hostdev_error(ctx, -EINVAL, "%s flags 0x%x", what, unknown);
 }
 
+int hostdev_version_error(hostdev_ctx *ctx, unsigned int version, unsigned int known,
+			  const char *remedy, const char *fmt, ...)
+{
+	char what[HOSTDEV_ERROR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return hostdev_error(ctx, -EINVAL,
+			     "%s version %u is not supported (this libhostdev knows versions 1 to "
+			     "%u): %s",
+			     what, version, known, remedy);
+}
+
 /* The same two for code built on the public API (plugins/), which takes no varargs. */
 HOSTDEV_EXPORT void hostdev_ctx_log(hostdev_ctx *ctx, int priority, const char *message)
 {

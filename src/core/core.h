@@ -212,6 +212,29 @@ void ctx_error_redirect_end(const struct ctx_error_redirect *saved);
 /* context.c: CHECK_FLAGS()'s error, -EINVAL with "<@fmt...> flags 0x<@unknown>". */
 int hostdev_flags_error(hostdev_ctx *ctx, unsigned int unknown, const char *fmt, ...)
     HOSTDEV_PRINTF(3, 4);
+/*
+ * Whether @version, the version member of an options struct or ops table a caller filled, is one
+ * this library knows: 1 (the first) to @known (the header's newest, HOSTDEV_*_VERSION). Version
+ * 0 is a struct that was never initialised; a newer one asks for members this library would
+ * silently ignore.
+ */
+#define VERSION_KNOWN(version, known) ((version) >= 1 && (version) <= (unsigned int)(known))
+/*
+ * Make the calling function fail with -EINVAL unless VERSION_KNOWN(@version, @known), naming the
+ * struct and what to do: CHECK_VERSION(ctx, opts->version, HOSTDEV_MDEV_OPTIONS_VERSION,
+ * "initialise them with hostdev_mdev_options_init()", "mdev options") records "mdev options
+ * version 7 is not supported (this libhostdev knows versions 1 to 1): initialise them with
+ * hostdev_mdev_options_init()". The words before " version" are a printf format with its
+ * arguments ("DRA driver %s: options", driver).
+ */
+#define CHECK_VERSION(ctx, version, known, remedy, ...)                                            \
+	do {                                                                                       \
+		if (!VERSION_KNOWN(version, known))                                                \
+			return hostdev_version_error(ctx, version, known, remedy, __VA_ARGS__);    \
+	} while (0)
+/* context.c: CHECK_VERSION()'s error. */
+int hostdev_version_error(hostdev_ctx *ctx, unsigned int version, unsigned int known,
+			  const char *remedy, const char *fmt, ...) HOSTDEV_PRINTF(5, 6);
 #define log_debug(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_DEBUG, __VA_ARGS__)
 #define log_info(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_INFO, __VA_ARGS__)
 #define log_warn(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_WARNING, __VA_ARGS__)

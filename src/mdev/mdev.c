@@ -578,7 +578,7 @@ HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_list, get_driver,
 HOSTDEV_EXPORT int hostdev_mdev_options_init(struct hostdev_mdev_options *opts,
 					     unsigned int version)
 {
-	if (!opts || version == 0 || version > HOSTDEV_MDEV_OPTIONS_VERSION)
+	if (!opts || !VERSION_KNOWN(version, HOSTDEV_MDEV_OPTIONS_VERSION))
 		return -EINVAL;
 	memset(opts, 0, sizeof(*opts));
 	opts->version = version;
@@ -591,12 +591,10 @@ static int options_get(hostdev_ctx *ctx, const struct hostdev_mdev_options *opts
 	*timeout_ms = HOSTDEV_MDEV_DEFAULT_TIMEOUT_MS;
 	if (!opts)
 		return 0;
-	if (opts->version == 0 || opts->version > HOSTDEV_MDEV_OPTIONS_VERSION)
-		return hostdev_error(ctx, -EINVAL,
-				     "mdev options version %u is not supported (this libhostdev "
-				     "knows version %d): initialise them with "
-				     "HOSTDEV_MDEV_OPTIONS_INIT or hostdev_mdev_options_init()",
-				     opts->version, HOSTDEV_MDEV_OPTIONS_VERSION);
+	CHECK_VERSION(
+	    ctx, opts->version, HOSTDEV_MDEV_OPTIONS_VERSION,
+	    "initialise them with HOSTDEV_MDEV_OPTIONS_INIT or hostdev_mdev_options_init()",
+	    "mdev options");
 	if (opts->timeout_ms)
 		*timeout_ms = opts->timeout_ms;
 	return 0;

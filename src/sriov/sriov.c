@@ -283,7 +283,7 @@ HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_sriov_pf, get_vf_mac, 
 HOSTDEV_EXPORT int hostdev_sriov_options_init(struct hostdev_sriov_options *opts,
 					      unsigned int version)
 {
-	if (!opts || version == 0 || version > HOSTDEV_SRIOV_OPTIONS_VERSION)
+	if (!opts || !VERSION_KNOWN(version, HOSTDEV_SRIOV_OPTIONS_VERSION))
 		return -EINVAL;
 	/* A caller built against version 1 has a shorter struct: clear only what it has. */
 	memset(opts, 0,
@@ -302,12 +302,10 @@ static int options_get(hostdev_ctx *ctx, const struct hostdev_sriov_options *opt
 	out->lock_timeout_ms = HOSTDEV_VFIO_DEFAULT_LOCK_TIMEOUT_MS;
 	if (!opts)
 		return 0;
-	if (opts->version == 0 || opts->version > HOSTDEV_SRIOV_OPTIONS_VERSION)
-		return hostdev_error(ctx, -EINVAL,
-				     "SR-IOV options version %u is not supported (this libhostdev "
-				     "knows version %d): initialise them with "
-				     "HOSTDEV_SRIOV_OPTIONS_INIT or hostdev_sriov_options_init()",
-				     opts->version, HOSTDEV_SRIOV_OPTIONS_VERSION);
+	CHECK_VERSION(
+	    ctx, opts->version, HOSTDEV_SRIOV_OPTIONS_VERSION,
+	    "initialise them with HOSTDEV_SRIOV_OPTIONS_INIT or hostdev_sriov_options_init()",
+	    "SR-IOV options");
 	if (opts->autoprobe > HOSTDEV_SRIOV_AUTOPROBE_ON)
 		return hostdev_error(ctx, -EINVAL,
 				     "SR-IOV options: autoprobe %u is not one of "
