@@ -270,6 +270,13 @@ int sysfs_read_link_basename(int dirfd, const char *name, char *buf, size_t size
 int sysfs_list_dir(int dirfd, const char *name, bool (*keep)(const char *entry), struct strv *out);
 /* @a + "/" + @b into @buf. Returns 0, or -ENAMETOOLONG if it does not fit. */
 int path_join(char *buf, size_t size, const char *a, const char *b);
+/*
+ * The sysfs path of the PCI device @address, <sysfs>/bus/pci/devices/@address, or with @attr (a
+ * path below the device: "driver", "virtfn3/physfn") that of its attribute, into @buf. Returns
+ * 0, or -ENAMETOOLONG if it does not fit (the message, naming the device, is the caller's).
+ */
+int sysfs_pci_device_path(const hostdev_ctx *ctx, char *buf, size_t size, const char *address,
+			  const char *attr);
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines of polling loops. */
 int64_t monotonic_ms(void);
 /* Sleep one polling interval (10 ms) while waiting for the kernel to show a change in sysfs. */

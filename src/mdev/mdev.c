@@ -146,7 +146,7 @@ static bool is_pci_name(hostdev_ctx *ctx, const char *name)
 	char path[PATH_MAX];
 
 	return hostdev_pci_address_parse(name, &a) == 0 &&
-	       sys_path(ctx, path, sizeof(path), pci_devices, name) && path_exists(path);
+	       sysfs_pci_device_path(ctx, path, sizeof(path), name, NULL) == 0 && path_exists(path);
 }
 
 static int parents_add(hostdev_ctx *ctx, struct parents *ps, const char *name, const char *dir)
@@ -245,7 +245,7 @@ static int resolve_parent(hostdev_ctx *ctx, const char *name, struct parents *ps
 				     name ? name : "(null)", ctx_sysfs(ctx), class_mdev_bus);
 	if (sys_path(ctx, dir, sizeof(dir), class_mdev_bus, key) && path_exists(dir))
 		found = true;
-	else if (sys_path(ctx, dir, sizeof(dir), pci_devices, key) && path_exists(dir))
+	else if (sysfs_pci_device_path(ctx, dir, sizeof(dir), key, NULL) == 0 && path_exists(dir))
 		found = true;
 	if (!found)
 		return hostdev_error(ctx, -ENODEV,

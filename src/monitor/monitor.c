@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,6 +323,7 @@ static int pci_partial(hostdev_ctx *ctx, struct udev_device *ud, const char *nam
 	const char *cls = udev_device_get_property_value(ud, "PCI_CLASS");
 	const char *subsys = udev_device_get_property_value(ud, "PCI_SUBSYS_ID");
 	const char *driver = udev_device_get_property_value(ud, "DRIVER");
+	char path[PATH_MAX];
 	hostdev_pci_device *dev;
 	unsigned int v = 0, d = 0;
 
@@ -349,8 +351,8 @@ static int pci_partial(hostdev_ctx *ctx, struct udev_device *ud, const char *nam
 	if (cls)
 		dev->class_code = (unsigned int)strtoul(cls, NULL, 16) & 0xffffff;
 	/* Lazy parts would read a directory that no longer exists: they stay empty. */
-	if (asprintf(&dev->syspath, "%s/bus/pci/devices/%s", ctx_sysfs(ctx), dev->address) < 0)
-		dev->syspath = NULL;
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), dev->address, NULL) == 0)
+		dev->syspath = strdup(path);
 	if (!dev->syspath || (driver && !(dev->driver = strdup(driver)))) {
 		hostdev_pci_device_unref(dev);
 		return -ENOMEM;

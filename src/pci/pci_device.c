@@ -195,8 +195,8 @@ int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
 				  dev->address);
 	if (r < 0)
 		goto fail;
-	r = snprintf(path, sizeof(path), "%s/%s/%s", ctx_sysfs(ctx), pci_devices_dir, dev->address);
-	if (r < 0 || (size_t)r >= sizeof(path) || !(dev->syspath = strdup(path))) {
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), dev->address, NULL) < 0 ||
+	    !(dev->syspath = strdup(path))) {
 		r = -ENOMEM;
 		goto fail;
 	}

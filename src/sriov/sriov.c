@@ -200,8 +200,7 @@ static int read_pf(hostdev_ctx *ctx, const char *address, hostdev_sriov_pf **out
 	if (r < 0)
 		goto fail;
 
-	if (snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", ctx_sysfs(ctx), pf->address) >=
-	    (int)sizeof(path)) {
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), pf->address, NULL) < 0) {
 		r = hostdev_error(ctx, -ENAMETOOLONG, "%s: sysfs path too long", pf->address);
 		goto fail;
 	}
@@ -323,14 +322,6 @@ static int options_get(hostdev_ctx *ctx, const struct hostdev_sriov_options *opt
 /* ---------------------------------------------------------------------------------------------- */
 /* Writing */
 
-static int pf_path(hostdev_ctx *ctx, const char *address, const char *attr, char *buf, size_t size)
-{
-	if (snprintf(buf, size, "%s/bus/pci/devices/%s/%s", ctx_sysfs(ctx), address, attr) >=
-	    (int)size)
-		return hostdev_error(ctx, -ENAMETOOLONG, "%s: sysfs path too long", address);
-	return 0;
-}
-
 /* What the kernel's errno means for a sriov_numvfs store, as advice. */
 static const char *numvfs_advice(int err, const hostdev_sriov_pf *pf, char *buf, size_t size)
 {
@@ -419,9 +410,8 @@ static int write_numvfs(hostdev_ctx *ctx, const hostdev_sriov_pf *pf, unsigned i
 	char path[PATH_MAX], text[16], advice[512];
 	int r;
 
-	r = pf_path(ctx, pf->address, "sriov_numvfs", path, sizeof(path));
-	if (r < 0)
-		return r;
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), pf->address, "sriov_numvfs") < 0)
+		return hostdev_error(ctx, -ENAMETOOLONG, "%s: sysfs path too long", pf->address);
 	snprintf(text, sizeof(text), "%u", value);
 	log_debug(ctx, "%s: write '%s' to %s", pf->address, text, path);
 	r = attr_write_watchdog(path, text, timeout_ms);
@@ -448,9 +438,9 @@ static int write_autoprobe(hostdev_ctx *ctx, const hostdev_sriov_pf *pf, bool on
 	char path[PATH_MAX];
 	int r;
 
-	r = pf_path(ctx, pf->address, "sriov_drivers_autoprobe", path, sizeof(path));
-	if (r < 0)
-		return r;
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), pf->address, "sriov_drivers_autoprobe") <
+	    0)
+		return hostdev_error(ctx, -ENAMETOOLONG, "%s: sysfs path too long", pf->address);
 	log_debug(ctx, "%s: write '%d' to %s", pf->address, on, path);
 	r = attr_write_watchdog(path, on ? "1" : "0", timeout_ms);
 	if (r == -ENOTTY)
@@ -479,8 +469,7 @@ static int read_numvfs(hostdev_ctx *ctx, const char *address, unsigned int *out)
 	unsigned long v;
 	int r;
 
-	if (snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/sriov_numvfs", ctx_sysfs(ctx),
-		     address) >= (int)sizeof(path))
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), address, "sriov_numvfs") < 0)
 		return -ENAMETOOLONG;
 	r = sysfs_read_uint(AT_FDCWD, path, 10, &v);
 	if (r < 0)
@@ -492,10 +481,10 @@ static int read_numvfs(hostdev_ctx *ctx, const char *address, unsigned int *out)
 /* True when VF @index exists with both links: virtfn<index> on the PF and physfn back to it. */
 static bool vf_linked(hostdev_ctx *ctx, const char *pf_address, unsigned int index)
 {
-	char path[PATH_MAX], target[64];
+	char path[PATH_MAX], link[32], target[64];
 
-	if (snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/virtfn%u/physfn", ctx_sysfs(ctx),
-		     pf_address, index) >= (int)sizeof(path))
+	snprintf(link, sizeof(link), "virtfn%u/physfn", index);
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), pf_address, link) < 0)
 		return false;
 	return sysfs_read_link_basename(AT_FDCWD, path, target, sizeof(target)) > 0 &&
 	       strcmp(target, pf_address) == 0;
@@ -508,8 +497,7 @@ static size_t count_vf_links(hostdev_ctx *ctx, const char *pf_address)
 	struct strv links = {0};
 	size_t n;
 
-	if (snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", ctx_sysfs(ctx), pf_address) >=
-	    (int)sizeof(path))
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), pf_address, NULL) < 0)
 		return 0;
 	if (sysfs_list_dir(AT_FDCWD, path, is_virtfn_link, &links) < 0)
 		return 0;

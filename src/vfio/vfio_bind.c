@@ -190,6 +190,7 @@ static struct bind_dev *plan_find(struct bind_plan *plan, const char *address)
 
 static int plan_add(struct bind_plan *plan, hostdev_pci_device *dev, bool requested)
 {
+	char path[PATH_MAX];
 	struct bind_dev *d;
 
 	if (plan->count == plan->capacity) {
@@ -207,9 +208,9 @@ static int plan_add(struct bind_plan *plan, hostdev_pci_device *dev, bool reques
 	d->group = hostdev_pci_device_get_iommu_group(dev);
 	d->class_code = hostdev_pci_device_get_class(dev);
 	d->requested = requested;
-	if (asprintf(&d->syspath, "%s/bus/pci/devices/%s",
-		     ctx_sysfs(hostdev_pci_device_get_ctx(dev)), d->address) < 0)
-		d->syspath = NULL;
+	if (sysfs_pci_device_path(hostdev_pci_device_get_ctx(dev), path, sizeof(path), d->address,
+				  NULL) == 0)
+		d->syspath = strdup(path);
 	d->driver = strdup_or_null(hostdev_pci_device_get_driver(dev));
 	d->driver_override = strdup_or_null(hostdev_pci_device_get_driver_override(dev));
 	if (!d->syspath || (hostdev_pci_device_get_driver(dev) && !d->driver) ||
