@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "loop/loop.h"
 #include "plugin_ops.h"
 
 /* The server's destroy callback: the watch goes first (it refreshes the server), then the plugin.
@@ -31,7 +30,7 @@ PLUGIN_EXPORT int hostdev_dp_server_new_builtin(hostdev_loop *loop,
 
 	if (!loop || !resources || !out)
 		return -EINVAL;
-	ctx = loop_ctx(loop);
+	ctx = hostdev_loop_get_ctx(loop);
 	count = hostdev_dp_resources_get_count(resources);
 	if (i >= count)
 		return plugin_error(ctx, -ERANGE,
@@ -44,18 +43,18 @@ PLUGIN_EXPORT int hostdev_dp_server_new_builtin(hostdev_loop *loop,
 		return -ENOMEM;
 	for (size_t k = 0; k < n_ids; k++)
 		ids[k] = hostdev_dp_resources_get_device_id(resources, i, k);
-	loop_lock(loop);
+	hostdev_loop_lock(loop);
 	r = plugin_new(ctx, hostdev_dp_resources_get_config(resources),
 		       hostdev_dp_resources_get_entry(resources, i), name, ids, n_ids, &p);
 	/* Lists run on the loop's worker thread, with its context. */
 	if (r == 0) {
-		p->list_ctx = hostdev_ctx_ref(loop_worker_ctx(loop));
+		p->list_ctx = hostdev_ctx_ref(hostdev_loop_get_worker_ctx(loop));
 		if (!p->list_ctx) {
 			plugin_free(p);
 			r = -ENOMEM;
 		}
 	}
-	loop_unlock(loop);
+	hostdev_loop_unlock(loop);
 	free(ids);
 	if (r == -EINVAL)
 		return plugin_error(
@@ -71,11 +70,11 @@ PLUGIN_EXPORT int hostdev_dp_server_new_builtin(hostdev_loop *loop,
 	 * Health follows device nodes at once, not only at the refresh interval. Without inotify
 	 * the server still works on its refresh timer: a warning, not a failure.
 	 */
-	loop_lock(loop);
+	hostdev_loop_lock(loop);
 	if (node_watch_start(loop, *out, p->dp_kind == HOSTDEV_DP_KIND_USB, &p->node_watch) < 0)
 		plugin_log(ctx, HOSTDEV_LOG_WARNING,
 			   "%s: %s; health changes are seen at the refresh interval", name,
 			   hostdev_ctx_get_error(ctx));
-	loop_unlock(loop);
+	hostdev_loop_unlock(loop);
 	return 0;
 }

@@ -18,7 +18,6 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include "loop/loop.h"
 #include "plugin.h"
 
 #define NODE_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB)
@@ -27,7 +26,7 @@ struct node_watch {
 	hostdev_dp_server *server; /* not a reference: the plugin (and this watch) dies with it */
 	hostdev_ctx *ctx;
 	int fd;
-	struct loop_source *source;
+	hostdev_loop_source *source;
 	bool usb;
 };
 
@@ -67,7 +66,7 @@ static void add_dirs(struct node_watch *w)
 		closedir(buses);
 }
 
-static void on_events(struct loop_source *source, int fd, uint32_t revents, void *userdata)
+static void on_events(hostdev_loop_source *source, int fd, uint32_t revents, void *userdata)
 {
 	struct node_watch *w = userdata;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -96,19 +95,19 @@ int node_watch_start(hostdev_loop *loop, hostdev_dp_server *server, bool usb,
 	if (!w)
 		return -ENOMEM;
 	w->server = server;
-	w->ctx = loop_ctx(loop);
+	w->ctx = hostdev_loop_get_ctx(loop);
 	w->usb = usb;
 	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->fd < 0) {
 		r = -errno;
 		free(w);
-		return plugin_error(loop_ctx(loop), r,
+		return plugin_error(hostdev_loop_get_ctx(loop), r,
 				    "cannot watch device nodes: inotify: %s (raise "
 				    "fs.inotify.max_user_instances)",
 				    strerror(-r));
 	}
 	add_dirs(w);
-	r = loop_add_fd(loop, w->fd, EPOLLIN, on_events, w, &w->source);
+	r = hostdev_loop_add_fd(loop, w->fd, EPOLLIN, on_events, w, &w->source);
 	if (r < 0) {
 		close(w->fd);
 		free(w);
@@ -122,7 +121,7 @@ void node_watch_stop(struct node_watch *w)
 {
 	if (!w)
 		return;
-	loop_remove(w->source);
+	hostdev_loop_source_remove(w->source);
 	close(w->fd);
 	free(w);
 }

@@ -6,10 +6,9 @@
  * through the public API, so that the tests run it without the gRPC layer (tests/plugins).
  * The plugins use the public API, as a program's own plugins would (the layer table in
  * docs/design.md): the config's entries, what an entry matches now and the preferred allocation
- * policy are hostdev_dp_config_*() and hostdev_dp_matches_*(). Only builtin.c and node_watch.c
- * still use the loop's interface (its fd sources, lock and worker context), until the generic
- * loop type offers them. The rules are in docs/device-plugin.md ("Built-in plugins"). Never
- * installed.
+ * policy are hostdev_dp_config_*() and hostdev_dp_matches_*(); the loop's fd sources, lock and
+ * worker context are hostdev_loop_*() (loop.h). tests/abi/check-layers.sh refuses any include of
+ * src/ here. The rules are in docs/device-plugin.md ("Built-in plugins"). Never installed.
  */
 #ifndef HOSTDEV_PLUGIN_H
 #define HOSTDEV_PLUGIN_H

@@ -18,6 +18,8 @@
 #ifndef HOSTDEV_LOOP_H
 #define HOSTDEV_LOOP_H
 
+#include <stdint.h>
+
 #include "context.h"
 
 #ifdef __cplusplus
@@ -65,6 +67,62 @@ int hostdev_loop_quit(hostdev_loop *loop);
 int hostdev_loop_start_thread(hostdev_loop *loop);
 /** Quit the loop's thread and wait for it. 0 when no thread runs. */
 int hostdev_loop_stop_thread(hostdev_loop *loop);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* For code built on the loop (the built-in device plugins, a program's own plugins); since
+ * HOSTDEV_1.4 */
+
+/** A file descriptor a loop watches (hostdev_loop_add_fd()). */
+typedef struct hostdev_loop_source hostdev_loop_source;
+
+/**
+ * Called on the thread that dispatches the loop, with the loop's lock held, when @fd has
+ * @revents (EPOLLIN, EPOLLHUP...). It may remove any source of the loop, @source included.
+ */
+typedef void (*hostdev_loop_fd_fn)(hostdev_loop_source *source, int fd, uint32_t revents,
+				   void *userdata);
+
+/**
+ * Watch @fd for @events (EPOLLIN, EPOLLOUT... of <sys/epoll.h>) and call @fn(source, fd, revents,
+ * @userdata) on each. The loop does not own @fd: the caller closes it after removing the source.
+ * Any thread may call this. On success *@out holds the source, owned by the caller until
+ * hostdev_loop_source_remove(). Returns 0, -EINVAL (no loop or @out; a negative @fd or no @fn,
+ * with a message), -ENOMEM, or the error of epoll_ctl() (-EPERM for a regular file, -EEXIST for
+ * an fd the loop watches already), with a message.
+ */
+int hostdev_loop_add_fd(hostdev_loop *loop, int fd, uint32_t events, hostdev_loop_fd_fn fn,
+			void *userdata, hostdev_loop_source **out);
+
+/**
+ * Stop watching @source's fd (the fd stays open) and free @source. NULL-safe. Its callback does
+ * not run after this returns. Safe from any thread and from any callback of the loop, the
+ * source's own included.
+ */
+void hostdev_loop_source_remove(hostdev_loop_source *source);
+
+/**
+ * Take the loop's lock: the recursive lock that serialises every call on the loop and on its
+ * objects, held while callbacks run (not while the loop waits for events). A few calls made
+ * under it are not interleaved with the loop's event handling. NULL-safe.
+ */
+void hostdev_loop_lock(hostdev_loop *loop);
+/** Release the loop's lock, once for each hostdev_loop_lock(). NULL-safe. */
+void hostdev_loop_unlock(hostdev_loop *loop);
+
+/**
+ * The context the loop was made with: borrowed, valid while the loop lives. NULL for a NULL
+ * @loop.
+ */
+hostdev_ctx *hostdev_loop_get_ctx(hostdev_loop *loop);
+
+/**
+ * The context of the loop's worker thread, for list_devices callbacks that run there
+ * (HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP, deviceplugin.h), which must not use the loop's own: a copy of
+ * the loop's context (paths, node name, log callback and priority) made on first use. Borrowed
+ * and valid while the loop lives (take a reference with hostdev_ctx_ref() to keep it longer).
+ * NULL for a NULL @loop or without memory.
+ */
+hostdev_ctx *hostdev_loop_get_worker_ctx(hostdev_loop *loop);
 
 #ifdef __cplusplus
 }

@@ -212,10 +212,7 @@ HOSTDEV_EXPORT int hostdev_ctx_set_node_name(hostdev_ctx *ctx, const char *name)
 	return 0;
 }
 
-HOSTDEV_EXPORT const char *hostdev_ctx_get_node_name(const hostdev_ctx *ctx)
-{
-	return ctx ? ctx->node_name : NULL;
-}
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_ctx, get_node_name, node_name, NULL)
 
 HOSTDEV_EXPORT void hostdev_ctx_set_log_fn(hostdev_ctx *ctx, hostdev_log_fn fn, void *userdata)
 {
@@ -231,10 +228,7 @@ HOSTDEV_EXPORT void hostdev_ctx_set_log_priority(hostdev_ctx *ctx, int priority)
 		ctx->log_priority = priority;
 }
 
-HOSTDEV_EXPORT int hostdev_ctx_get_log_priority(const hostdev_ctx *ctx)
-{
-	return ctx ? ctx->log_priority : -EINVAL;
-}
+HOSTDEV_DEFINE_CONST_GETTER(int, hostdev_ctx, get_log_priority, log_priority, -EINVAL)
 
 /* The redirection of this thread (core.h); .ctx NULL when none. */
 static _Thread_local struct ctx_error_redirect error_redirect;
@@ -320,6 +314,21 @@ int hostdev_flags_error(hostdev_ctx *ctx, unsigned int unknown, const char *fmt,
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	return hostdev_error(ctx, -EINVAL, "%s flags 0x%x", what, unknown);
+}
+
+int hostdev_version_error(hostdev_ctx *ctx, unsigned int version, unsigned int known,
+			  const char *remedy, const char *fmt, ...)
+{
+	char what[HOSTDEV_ERROR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return hostdev_error(ctx, -EINVAL,
+			     "%s version %u is not supported (this libhostdev knows versions 1 to "
+			     "%u): %s",
+			     what, version, known, remedy);
 }
 
 /* The same two for code built on the public API (plugins/), which takes no varargs. */

@@ -55,6 +55,59 @@
 		return NULL;                                                                       \
 	}
 
+/*
+ * The getters of an object kind, by the public API's rule that a getter of a NULL object (or of an
+ * index out of range) returns the fallback its doc comment names (NULL, 0, -1, -EINVAL):
+ *
+ *   HOSTDEV_DEFINE_GETTER(rtype, type, name, field, fallback)
+ *       the exported rtype type_name(type *object): object->field
+ *   HOSTDEV_DEFINE_CONST_GETTER(rtype, type, name, field, fallback)
+ *       the same on a const type *
+ *   HOSTDEV_DEFINE_LOADING_GETTER(rtype, type, name, load, field, fallback)
+ *       rtype type_name(type *object): load(object) first, for fields made on first use
+ *   HOSTDEV_DEFINE_INDEXED_GETTER(rtype, type, name, at, field, fallback)
+ *       rtype type_name(type *object, size_t index): at(object, index)->field, where at()
+ *       returns the element, or NULL for a NULL object or an index out of range (and may load
+ *       the elements on first use)
+ *   HOSTDEV_DEFINE_CONST_INDEXED_GETTER(rtype, type, name, at, field, fallback)
+ *       the same on a const type *
+ *
+ * @name is the function's name after "type_" (get_driver, is_complete); @field may name a member
+ * of a member (data.count).
+ */
+#define HOSTDEV_DEFINE_GETTER(rtype, type, name, field, fallback)                                  \
+	HOSTDEV_EXPORT rtype type##_##name(type *object)                                           \
+	{                                                                                          \
+		return object ? object->field : (fallback);                                        \
+	}
+#define HOSTDEV_DEFINE_CONST_GETTER(rtype, type, name, field, fallback)                            \
+	HOSTDEV_EXPORT rtype type##_##name(const type *object)                                     \
+	{                                                                                          \
+		return object ? object->field : (fallback);                                        \
+	}
+#define HOSTDEV_DEFINE_LOADING_GETTER(rtype, type, name, load, field, fallback)                    \
+	HOSTDEV_EXPORT rtype type##_##name(type *object)                                           \
+	{                                                                                          \
+		if (!object)                                                                       \
+			return (fallback);                                                         \
+		load(object);                                                                      \
+		return object->field;                                                              \
+	}
+#define HOSTDEV_DEFINE_INDEXED_GETTER(rtype, type, name, at, field, fallback)                      \
+	HOSTDEV_EXPORT rtype type##_##name(type *object, size_t index)                             \
+	{                                                                                          \
+		__typeof__(at(object, index)) element = at(object, index);                         \
+                                                                                                   \
+		return element ? element->field : (fallback);                                      \
+	}
+#define HOSTDEV_DEFINE_CONST_INDEXED_GETTER(rtype, type, name, at, field, fallback)                \
+	HOSTDEV_EXPORT rtype type##_##name(const type *object, size_t index)                       \
+	{                                                                                          \
+		__typeof__(at(object, index)) element = at(object, index);                         \
+                                                                                                   \
+		return element ? element->field : (fallback);                                      \
+	}
+
 /* Number of enum hostdev_path members; grows with the public enum. */
 #define HOSTDEV_PATH_COUNT 9
 
@@ -159,6 +212,29 @@ void ctx_error_redirect_end(const struct ctx_error_redirect *saved);
 /* context.c: CHECK_FLAGS()'s error, -EINVAL with "<@fmt...> flags 0x<@unknown>". */
 int hostdev_flags_error(hostdev_ctx *ctx, unsigned int unknown, const char *fmt, ...)
     HOSTDEV_PRINTF(3, 4);
+/*
+ * Whether @version, the version member of an options struct or ops table a caller filled, is one
+ * this library knows: 1 (the first) to @known (the header's newest, HOSTDEV_*_VERSION). Version
+ * 0 is a struct that was never initialised; a newer one asks for members this library would
+ * silently ignore.
+ */
+#define VERSION_KNOWN(version, known) ((version) >= 1 && (version) <= (unsigned int)(known))
+/*
+ * Make the calling function fail with -EINVAL unless VERSION_KNOWN(@version, @known), naming the
+ * struct and what to do: CHECK_VERSION(ctx, opts->version, HOSTDEV_MDEV_OPTIONS_VERSION,
+ * "initialise them with hostdev_mdev_options_init()", "mdev options") records "mdev options
+ * version 7 is not supported (this libhostdev knows versions 1 to 1): initialise them with
+ * hostdev_mdev_options_init()". The words before " version" are a printf format with its
+ * arguments ("DRA driver %s: options", driver).
+ */
+#define CHECK_VERSION(ctx, version, known, remedy, ...)                                            \
+	do {                                                                                       \
+		if (!VERSION_KNOWN(version, known))                                                \
+			return hostdev_version_error(ctx, version, known, remedy, __VA_ARGS__);    \
+	} while (0)
+/* context.c: CHECK_VERSION()'s error. */
+int hostdev_version_error(hostdev_ctx *ctx, unsigned int version, unsigned int known,
+			  const char *remedy, const char *fmt, ...) HOSTDEV_PRINTF(5, 6);
 #define log_debug(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_DEBUG, __VA_ARGS__)
 #define log_info(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_INFO, __VA_ARGS__)
 #define log_warn(ctx, ...) hostdev_log(ctx, HOSTDEV_LOG_WARNING, __VA_ARGS__)
@@ -194,6 +270,13 @@ int sysfs_read_link_basename(int dirfd, const char *name, char *buf, size_t size
 int sysfs_list_dir(int dirfd, const char *name, bool (*keep)(const char *entry), struct strv *out);
 /* @a + "/" + @b into @buf. Returns 0, or -ENAMETOOLONG if it does not fit. */
 int path_join(char *buf, size_t size, const char *a, const char *b);
+/*
+ * The sysfs path of the PCI device @address, <sysfs>/bus/pci/devices/@address, or with @attr (a
+ * path below the device: "driver", "virtfn3/physfn") that of its attribute, into @buf. Returns
+ * 0, or -ENAMETOOLONG if it does not fit (the message, naming the device, is the caller's).
+ */
+int sysfs_pci_device_path(const hostdev_ctx *ctx, char *buf, size_t size, const char *address,
+			  const char *attr);
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines of polling loops. */
 int64_t monotonic_ms(void);
 /* Sleep one polling interval (10 ms) while waiting for the kernel to show a change in sysfs. */

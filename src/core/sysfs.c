@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -163,6 +164,16 @@ int sysfs_list_dir(int dirfd, const char *name, bool (*keep)(const char *entry),
 	if (r == 0)
 		strv_sort(out);
 	return r;
+}
+
+int sysfs_pci_device_path(const hostdev_ctx *ctx, char *buf, size_t size, const char *address,
+			  const char *attr)
+{
+	int n = attr
+		    ? snprintf(buf, size, "%s/bus/pci/devices/%s/%s", ctx_sysfs(ctx), address, attr)
+		    : snprintf(buf, size, "%s/bus/pci/devices/%s", ctx_sysfs(ctx), address);
+
+	return n >= 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
 }
 
 int path_join(char *buf, size_t size, const char *a, const char *b)

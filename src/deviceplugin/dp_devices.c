@@ -106,10 +106,7 @@ HOSTDEV_EXPORT int hostdev_dp_devices_add(hostdev_dp_devices *devices, const cha
 	return 0;
 }
 
-HOSTDEV_EXPORT size_t hostdev_dp_devices_get_count(const hostdev_dp_devices *devices)
-{
-	return devices ? devices->count : 0;
-}
+HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_dp_devices, get_count, count, 0)
 
 HOSTDEV_EXPORT const char *hostdev_dp_devices_get_id(const hostdev_dp_devices *devices, size_t i)
 {

@@ -746,15 +746,8 @@ HOSTDEV_EXPORT int hostdev_dp_server_stop(hostdev_dp_server *server)
 /* ---------------------------------------------------------------------------------------------- */
 /* Getters */
 
-HOSTDEV_EXPORT const char *hostdev_dp_server_get_resource_name(const hostdev_dp_server *server)
-{
-	return server ? server->resource_name : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_dp_server_get_socket_path(const hostdev_dp_server *server)
-{
-	return server ? server->socket_path : NULL;
-}
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_dp_server, get_resource_name, resource_name, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_dp_server, get_socket_path, socket_path, NULL)
 
 HOSTDEV_EXPORT int hostdev_dp_server_get_state(const hostdev_dp_server *server)
 {

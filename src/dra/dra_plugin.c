@@ -112,14 +112,16 @@ void dra_plugin_release(hostdev_dra_plugin *plugin)
 }
 
 static int check_options(hostdev_ctx *ctx, const char *driver,
+			 const struct hostdev_dra_plugin_ops *ops,
 			 const struct hostdev_dra_plugin_options *opts)
 {
-	if (opts->version < 1 || opts->version > HOSTDEV_DRA_PLUGIN_OPTIONS_VERSION)
-		return hostdev_error(ctx, -EINVAL,
-				     "DRA driver %s: options version %u is not known to this "
-				     "library (1 to %d): initialise them with "
-				     "hostdev_dra_plugin_options_init()",
-				     driver, opts->version, HOSTDEV_DRA_PLUGIN_OPTIONS_VERSION);
+	if (ops)
+		CHECK_VERSION(ctx, ops->version, HOSTDEV_DRA_PLUGIN_OPS_VERSION,
+			      "set .version = HOSTDEV_DRA_PLUGIN_OPS_VERSION",
+			      "DRA driver %s: callbacks", driver);
+	CHECK_VERSION(ctx, opts->version, HOSTDEV_DRA_PLUGIN_OPTIONS_VERSION,
+		      "initialise them with hostdev_dra_plugin_options_init()",
+		      "DRA driver %s: options", driver);
 	if (opts->api_versions & ~DRA_API_ALL)
 		return hostdev_error(ctx, -EINVAL,
 				     "DRA driver %s: unknown API version bits 0x%x (known: "
@@ -162,14 +164,7 @@ static int plugin_new_locked(hostdev_loop *loop, const char *driver,
 				  driver, problem);
 		goto refuse;
 	}
-	if (ops && (ops->version < 1 || ops->version > HOSTDEV_DRA_PLUGIN_OPS_VERSION)) {
-		r = hostdev_error(ctx, -EINVAL,
-				  "DRA driver %s: callbacks version %u is not known to this "
-				  "library (1 to %d)",
-				  driver, ops->version, HOSTDEV_DRA_PLUGIN_OPS_VERSION);
-		goto refuse;
-	}
-	r = check_options(ctx, driver, opts);
+	r = check_options(ctx, driver, ops, opts);
 	if (r < 0)
 		goto refuse;
 	plugin = calloc(1, sizeof(*plugin));
@@ -399,21 +394,10 @@ HOSTDEV_EXPORT int hostdev_dra_plugin_stop(hostdev_dra_plugin *plugin)
 	return 0;
 }
 
-HOSTDEV_EXPORT const char *hostdev_dra_plugin_get_driver_name(const hostdev_dra_plugin *plugin)
-{
-	return plugin ? plugin->driver : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_dra_plugin_get_socket_path(const hostdev_dra_plugin *plugin)
-{
-	return plugin ? plugin->socket_path : NULL;
-}
-
-HOSTDEV_EXPORT const char *
-hostdev_dra_plugin_get_registration_path(const hostdev_dra_plugin *plugin)
-{
-	return plugin ? plugin->registration_path : NULL;
-}
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_dra_plugin, get_driver_name, driver, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_dra_plugin, get_socket_path, socket_path, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_dra_plugin, get_registration_path,
+			    registration_path, NULL)
 
 HOSTDEV_EXPORT int hostdev_dra_plugin_get_state(const hostdev_dra_plugin *plugin)
 {

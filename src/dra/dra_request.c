@@ -94,20 +94,9 @@ void dra_request_done(hostdev_dra_request *req)
 	dra_call_settle(call);
 }
 
-HOSTDEV_EXPORT const char *hostdev_dra_request_get_namespace(const hostdev_dra_request *req)
-{
-	return req ? req->namespace_name : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_dra_request_get_name(const hostdev_dra_request *req)
-{
-	return req ? req->name : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_dra_request_get_uid(const hostdev_dra_request *req)
-{
-	return req ? req->uid : NULL;
-}
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_dra_request, get_namespace, namespace_name, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_dra_request, get_name, name, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_dra_request, get_uid, uid, NULL)
 
 HOSTDEV_EXPORT const char *hostdev_dra_request_get_api_version(const hostdev_dra_request *req)
 {

@@ -438,10 +438,7 @@ HOSTDEV_EXPORT hostdev_loop *hostdev_loop_unref(hostdev_loop *loop)
 	return NULL;
 }
 
-HOSTDEV_EXPORT int hostdev_loop_get_fd(hostdev_loop *loop)
-{
-	return loop ? loop->epoll_fd : -EINVAL;
-}
+HOSTDEV_DEFINE_GETTER(int, hostdev_loop, get_fd, epoll_fd, -EINVAL)
 
 HOSTDEV_EXPORT int hostdev_loop_dispatch(hostdev_loop *loop, int timeout_ms)
 {

@@ -146,7 +146,7 @@ static bool is_pci_name(hostdev_ctx *ctx, const char *name)
 	char path[PATH_MAX];
 
 	return hostdev_pci_address_parse(name, &a) == 0 &&
-	       sys_path(ctx, path, sizeof(path), pci_devices, name) && path_exists(path);
+	       sysfs_pci_device_path(ctx, path, sizeof(path), name, NULL) == 0 && path_exists(path);
 }
 
 static int parents_add(hostdev_ctx *ctx, struct parents *ps, const char *name, const char *dir)
@@ -245,7 +245,7 @@ static int resolve_parent(hostdev_ctx *ctx, const char *name, struct parents *ps
 				     name ? name : "(null)", ctx_sysfs(ctx), class_mdev_bus);
 	if (sys_path(ctx, dir, sizeof(dir), class_mdev_bus, key) && path_exists(dir))
 		found = true;
-	else if (sys_path(ctx, dir, sizeof(dir), pci_devices, key) && path_exists(dir))
+	else if (sysfs_pci_device_path(ctx, dir, sizeof(dir), key, NULL) == 0 && path_exists(dir))
 		found = true;
 	if (!found)
 		return hostdev_error(ctx, -ENODEV,
@@ -397,32 +397,25 @@ static void mdev_types_destroy(hostdev_mdev_types *types)
 
 HOSTDEV_DEFINE_REF_UNREF(hostdev_mdev_types, mdev_types_destroy)
 
-HOSTDEV_EXPORT size_t hostdev_mdev_types_get_count(const hostdev_mdev_types *types)
-{
-	return types ? types->count : 0;
-}
+HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_mdev_types, get_count, count, 0)
 
 static const struct mdev_type_entry *type_at(const hostdev_mdev_types *types, size_t i)
 {
 	return types && i < types->count ? &types->items[i] : NULL;
 }
 
-#define TYPE_GETTER(rtype, name, field, fallback)                                                  \
-	HOSTDEV_EXPORT rtype hostdev_mdev_types_##name(const hostdev_mdev_types *types, size_t i)  \
-	{                                                                                          \
-		const struct mdev_type_entry *t = type_at(types, i);                               \
-                                                                                                   \
-		return t ? t->field : (fallback);                                                  \
-	}
-
-TYPE_GETTER(const char *, get_parent, parent, NULL)
-TYPE_GETTER(int, is_pci_parent, pci, 0)
-TYPE_GETTER(const char *, get_type, type, NULL)
-TYPE_GETTER(const char *, get_name, name, NULL)
-TYPE_GETTER(const char *, get_selector, selector, NULL)
-TYPE_GETTER(int, get_available, available, -1)
-TYPE_GETTER(const char *, get_device_api, device_api, NULL)
-TYPE_GETTER(const char *, get_description, description, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_types, get_parent, type_at, parent,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_mdev_types, is_pci_parent, type_at, pci, 0)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_types, get_type, type_at, type, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_types, get_name, type_at, name, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_types, get_selector, type_at,
+				    selector, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_mdev_types, get_available, type_at, available, -1)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_types, get_device_api, type_at,
+				    device_api, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_types, get_description, type_at,
+				    description, NULL)
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Existing mdevs */
@@ -559,31 +552,25 @@ static void mdev_list_destroy(hostdev_mdev_list *list)
 
 HOSTDEV_DEFINE_REF_UNREF(hostdev_mdev_list, mdev_list_destroy)
 
-HOSTDEV_EXPORT size_t hostdev_mdev_list_get_count(const hostdev_mdev_list *list)
-{
-	return list ? list->count : 0;
-}
+HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_mdev_list, get_count, count, 0)
 
 static const struct mdev_entry *mdev_at(const hostdev_mdev_list *list, size_t i)
 {
 	return list && i < list->count ? &list->items[i] : NULL;
 }
 
-#define MDEV_GETTER(rtype, name, field, fallback)                                                  \
-	HOSTDEV_EXPORT rtype hostdev_mdev_list_##name(const hostdev_mdev_list *list, size_t i)     \
-	{                                                                                          \
-		const struct mdev_entry *m = mdev_at(list, i);                                     \
-                                                                                                   \
-		return m ? m->field : (fallback);                                                  \
-	}
-
-MDEV_GETTER(const char *, get_uuid, uuid, NULL)
-MDEV_GETTER(const char *, get_parent, parent, NULL)
-MDEV_GETTER(const char *, get_type, type, NULL)
-MDEV_GETTER(const char *, get_type_name, type_name, NULL)
-MDEV_GETTER(const char *, get_selector, selector, NULL)
-MDEV_GETTER(int, get_iommu_group, iommu_group, -1)
-MDEV_GETTER(const char *, get_driver, driver, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_list, get_uuid, mdev_at, uuid, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_list, get_parent, mdev_at, parent,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_list, get_type, mdev_at, type, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_list, get_type_name, mdev_at,
+				    type_name, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_list, get_selector, mdev_at,
+				    selector, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_mdev_list, get_iommu_group, mdev_at, iommu_group,
+				    -1)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_mdev_list, get_driver, mdev_at, driver,
+				    NULL)
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Create and remove */
@@ -591,7 +578,7 @@ MDEV_GETTER(const char *, get_driver, driver, NULL)
 HOSTDEV_EXPORT int hostdev_mdev_options_init(struct hostdev_mdev_options *opts,
 					     unsigned int version)
 {
-	if (!opts || version == 0 || version > HOSTDEV_MDEV_OPTIONS_VERSION)
+	if (!opts || !VERSION_KNOWN(version, HOSTDEV_MDEV_OPTIONS_VERSION))
 		return -EINVAL;
 	memset(opts, 0, sizeof(*opts));
 	opts->version = version;
@@ -604,12 +591,10 @@ static int options_get(hostdev_ctx *ctx, const struct hostdev_mdev_options *opts
 	*timeout_ms = HOSTDEV_MDEV_DEFAULT_TIMEOUT_MS;
 	if (!opts)
 		return 0;
-	if (opts->version == 0 || opts->version > HOSTDEV_MDEV_OPTIONS_VERSION)
-		return hostdev_error(ctx, -EINVAL,
-				     "mdev options version %u is not supported (this libhostdev "
-				     "knows version %d): initialise them with "
-				     "HOSTDEV_MDEV_OPTIONS_INIT or hostdev_mdev_options_init()",
-				     opts->version, HOSTDEV_MDEV_OPTIONS_VERSION);
+	CHECK_VERSION(
+	    ctx, opts->version, HOSTDEV_MDEV_OPTIONS_VERSION,
+	    "initialise them with HOSTDEV_MDEV_OPTIONS_INIT or hostdev_mdev_options_init()",
+	    "mdev options");
 	if (opts->timeout_ms)
 		*timeout_ms = opts->timeout_ms;
 	return 0;

@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,6 +323,7 @@ static int pci_partial(hostdev_ctx *ctx, struct udev_device *ud, const char *nam
 	const char *cls = udev_device_get_property_value(ud, "PCI_CLASS");
 	const char *subsys = udev_device_get_property_value(ud, "PCI_SUBSYS_ID");
 	const char *driver = udev_device_get_property_value(ud, "DRIVER");
+	char path[PATH_MAX];
 	hostdev_pci_device *dev;
 	unsigned int v = 0, d = 0;
 
@@ -349,8 +351,8 @@ static int pci_partial(hostdev_ctx *ctx, struct udev_device *ud, const char *nam
 	if (cls)
 		dev->class_code = (unsigned int)strtoul(cls, NULL, 16) & 0xffffff;
 	/* Lazy parts would read a directory that no longer exists: they stay empty. */
-	if (asprintf(&dev->syspath, "%s/bus/pci/devices/%s", ctx_sysfs(ctx), dev->address) < 0)
-		dev->syspath = NULL;
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), dev->address, NULL) == 0)
+		dev->syspath = strdup(path);
 	if (!dev->syspath || (driver && !(dev->driver = strdup(driver)))) {
 		hostdev_pci_device_unref(dev);
 		return -ENOMEM;
@@ -778,10 +780,7 @@ HOSTDEV_EXPORT int hostdev_monitor_process(hostdev_monitor *m)
 	return r < 0 ? r : count;
 }
 
-HOSTDEV_EXPORT enum hostdev_event_action hostdev_event_get_action(const hostdev_event *ev)
-{
-	return ev ? ev->action : 0;
-}
+HOSTDEV_DEFINE_CONST_GETTER(enum hostdev_event_action, hostdev_event, get_action, action, 0)
 
 HOSTDEV_EXPORT const char *hostdev_event_get_action_name(const hostdev_event *ev)
 {
@@ -795,25 +794,10 @@ HOSTDEV_EXPORT const char *hostdev_event_get_subsystem(const hostdev_event *ev)
 	return ev->subsystem == SUBSYS_USB ? "usb" : "pci";
 }
 
-HOSTDEV_EXPORT const char *hostdev_event_get_name(const hostdev_event *ev)
-{
-	return ev ? ev->name : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_event_get_interface(const hostdev_event *ev)
-{
-	return ev ? ev->interface : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_event_get_driver(const hostdev_event *ev)
-{
-	return ev ? ev->driver : NULL;
-}
-
-HOSTDEV_EXPORT unsigned long long hostdev_event_get_seqnum(const hostdev_event *ev)
-{
-	return ev ? ev->seqnum : 0;
-}
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_event, get_name, name, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_event, get_interface, interface, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_event, get_driver, driver, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(unsigned long long, hostdev_event, get_seqnum, seqnum, 0)
 
 HOSTDEV_EXPORT int hostdev_event_is_replay(const hostdev_event *ev)
 {
@@ -825,12 +809,5 @@ HOSTDEV_EXPORT int hostdev_event_is_partial(const hostdev_event *ev)
 	return ev && ev->partial;
 }
 
-HOSTDEV_EXPORT hostdev_usb_device *hostdev_event_get_usb_device(const hostdev_event *ev)
-{
-	return ev ? ev->usb : NULL;
-}
-
-HOSTDEV_EXPORT hostdev_pci_device *hostdev_event_get_pci_device(const hostdev_event *ev)
-{
-	return ev ? ev->pci : NULL;
-}
+HOSTDEV_DEFINE_CONST_GETTER(hostdev_usb_device *, hostdev_event, get_usb_device, usb, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(hostdev_pci_device *, hostdev_event, get_pci_device, pci, NULL)

@@ -195,8 +195,8 @@ int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
 				  dev->address);
 	if (r < 0)
 		goto fail;
-	r = snprintf(path, sizeof(path), "%s/%s/%s", ctx_sysfs(ctx), pci_devices_dir, dev->address);
-	if (r < 0 || (size_t)r >= sizeof(path) || !(dev->syspath = strdup(path))) {
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), dev->address, NULL) < 0 ||
+	    !(dev->syspath = strdup(path))) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -322,15 +322,8 @@ int pci_device_open_dir(hostdev_pci_device *dev)
 	return fd < 0 ? -errno : fd;
 }
 
-HOSTDEV_EXPORT hostdev_ctx *hostdev_pci_device_get_ctx(hostdev_pci_device *dev)
-{
-	return dev ? dev->ctx : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_pci_device_get_address(hostdev_pci_device *dev)
-{
-	return dev ? dev->address : NULL;
-}
+HOSTDEV_DEFINE_GETTER(hostdev_ctx *, hostdev_pci_device, get_ctx, ctx, NULL)
+HOSTDEV_DEFINE_GETTER(const char *, hostdev_pci_device, get_address, address, NULL)
 
 HOSTDEV_EXPORT struct hostdev_pci_address
 hostdev_pci_device_get_pci_address(hostdev_pci_device *dev)
@@ -341,29 +334,26 @@ hostdev_pci_device_get_pci_address(hostdev_pci_device *dev)
 }
 
 /* Getters of fields read at creation. */
-#define FIELD_GETTER(type, name, field, fallback)                                                  \
-	HOSTDEV_EXPORT type hostdev_pci_device_##name(hostdev_pci_device *dev)                     \
-	{                                                                                          \
-		return dev ? dev->field : fallback;                                                \
-	}
-
-FIELD_GETTER(unsigned int, get_vendor_id, vendor_id, 0)
-FIELD_GETTER(unsigned int, get_device_id, device_id, 0)
-FIELD_GETTER(unsigned int, get_subsystem_vendor_id, subsystem_vendor_id, 0)
-FIELD_GETTER(unsigned int, get_subsystem_device_id, subsystem_device_id, 0)
-FIELD_GETTER(unsigned int, get_class, class_code, 0)
-FIELD_GETTER(unsigned int, get_revision, revision, 0)
-FIELD_GETTER(const char *, get_driver, driver, NULL)
-FIELD_GETTER(const char *, get_driver_override, driver_override, NULL)
-FIELD_GETTER(const char *, get_modalias, modalias, NULL)
-FIELD_GETTER(int, get_iommu_group, iommu_group, -1)
-FIELD_GETTER(int, get_numa_node, numa_node, -1)
-FIELD_GETTER(int, is_boot_vga, boot_vga, 0)
-FIELD_GETTER(int, is_sriov_pf, is_pf, 0)
-FIELD_GETTER(unsigned int, get_sriov_total_vfs, sriov_total_vfs, 0)
-FIELD_GETTER(unsigned int, get_sriov_num_vfs, sriov_num_vfs, 0)
-FIELD_GETTER(unsigned int, get_sriov_vf_device_id, sriov_vf_device_id, 0)
-FIELD_GETTER(const char *, get_pf_address, pf_address, NULL)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_pci_device, get_vendor_id, vendor_id, 0)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_pci_device, get_device_id, device_id, 0)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_pci_device, get_subsystem_vendor_id,
+		      subsystem_vendor_id, 0)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_pci_device, get_subsystem_device_id,
+		      subsystem_device_id, 0)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_pci_device, get_class, class_code, 0)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_pci_device, get_revision, revision, 0)
+HOSTDEV_DEFINE_GETTER(const char *, hostdev_pci_device, get_driver, driver, NULL)
+HOSTDEV_DEFINE_GETTER(const char *, hostdev_pci_device, get_driver_override, driver_override, NULL)
+HOSTDEV_DEFINE_GETTER(const char *, hostdev_pci_device, get_modalias, modalias, NULL)
+HOSTDEV_DEFINE_GETTER(int, hostdev_pci_device, get_iommu_group, iommu_group, -1)
+HOSTDEV_DEFINE_GETTER(int, hostdev_pci_device, get_numa_node, numa_node, -1)
+HOSTDEV_DEFINE_GETTER(int, hostdev_pci_device, is_boot_vga, boot_vga, 0)
+HOSTDEV_DEFINE_GETTER(int, hostdev_pci_device, is_sriov_pf, is_pf, 0)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_pci_device, get_sriov_total_vfs, sriov_total_vfs, 0)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_pci_device, get_sriov_num_vfs, sriov_num_vfs, 0)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_pci_device, get_sriov_vf_device_id, sriov_vf_device_id,
+		      0)
+HOSTDEV_DEFINE_GETTER(const char *, hostdev_pci_device, get_pf_address, pf_address, NULL)
 
 HOSTDEV_EXPORT int hostdev_pci_device_is_bridge(hostdev_pci_device *dev)
 {
@@ -411,13 +401,8 @@ static void load_netdevs(hostdev_pci_device *dev)
 	close(fd);
 }
 
-HOSTDEV_EXPORT size_t hostdev_pci_device_get_netdev_count(hostdev_pci_device *dev)
-{
-	if (!dev)
-		return 0;
-	load_netdevs(dev);
-	return dev->netdevs.count;
-}
+HOSTDEV_DEFINE_LOADING_GETTER(size_t, hostdev_pci_device, get_netdev_count, load_netdevs,
+			      netdevs.count, 0)
 
 HOSTDEV_EXPORT const char *hostdev_pci_device_get_netdev(hostdev_pci_device *dev, size_t index)
 {
@@ -442,10 +427,5 @@ static void load_physical_slot(hostdev_pci_device *dev)
 		dev->physical_slot = strdup(name);
 }
 
-HOSTDEV_EXPORT const char *hostdev_pci_device_get_physical_slot(hostdev_pci_device *dev)
-{
-	if (!dev)
-		return NULL;
-	load_physical_slot(dev);
-	return dev->physical_slot;
-}
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_pci_device, get_physical_slot,
+			      load_physical_slot, physical_slot, NULL)

@@ -42,13 +42,8 @@ void pci_device_load_group(hostdev_pci_device *dev)
 	close(fd);
 }
 
-HOSTDEV_EXPORT size_t hostdev_pci_device_get_iommu_group_member_count(hostdev_pci_device *dev)
-{
-	if (!dev)
-		return 0;
-	pci_device_load_group(dev);
-	return dev->group_members.count;
-}
+HOSTDEV_DEFINE_LOADING_GETTER(size_t, hostdev_pci_device, get_iommu_group_member_count,
+			      pci_device_load_group, group_members.count, 0)
 
 HOSTDEV_EXPORT const char *hostdev_pci_device_get_iommu_group_member(hostdev_pci_device *dev,
 								     size_t index)

@@ -67,49 +67,14 @@ static struct pci_mdev_type *type_at(hostdev_pci_device *dev, size_t index)
 	return index < dev->mdev_type_count ? &dev->mdev_types[index] : NULL;
 }
 
-HOSTDEV_EXPORT size_t hostdev_pci_device_get_mdev_type_count(hostdev_pci_device *dev)
-{
-	if (!dev)
-		return 0;
-	pci_device_load_mdev_types(dev);
-	return dev->mdev_type_count;
-}
-
-HOSTDEV_EXPORT const char *hostdev_pci_device_get_mdev_type_id(hostdev_pci_device *dev,
-							       size_t index)
-{
-	struct pci_mdev_type *t = type_at(dev, index);
-
-	return t ? t->id : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_pci_device_get_mdev_type_name(hostdev_pci_device *dev,
-								 size_t index)
-{
-	struct pci_mdev_type *t = type_at(dev, index);
-
-	return t ? t->name : NULL;
-}
-
-HOSTDEV_EXPORT int hostdev_pci_device_get_mdev_type_available(hostdev_pci_device *dev, size_t index)
-{
-	struct pci_mdev_type *t = type_at(dev, index);
-
-	return t ? t->available : -1;
-}
-
-HOSTDEV_EXPORT const char *hostdev_pci_device_get_mdev_type_device_api(hostdev_pci_device *dev,
-								       size_t index)
-{
-	struct pci_mdev_type *t = type_at(dev, index);
-
-	return t ? t->device_api : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_pci_device_get_mdev_type_description(hostdev_pci_device *dev,
-									size_t index)
-{
-	struct pci_mdev_type *t = type_at(dev, index);
-
-	return t ? t->description : NULL;
-}
+HOSTDEV_DEFINE_LOADING_GETTER(size_t, hostdev_pci_device, get_mdev_type_count,
+			      pci_device_load_mdev_types, mdev_type_count, 0)
+HOSTDEV_DEFINE_INDEXED_GETTER(const char *, hostdev_pci_device, get_mdev_type_id, type_at, id, NULL)
+HOSTDEV_DEFINE_INDEXED_GETTER(const char *, hostdev_pci_device, get_mdev_type_name, type_at, name,
+			      NULL)
+HOSTDEV_DEFINE_INDEXED_GETTER(int, hostdev_pci_device, get_mdev_type_available, type_at, available,
+			      -1)
+HOSTDEV_DEFINE_INDEXED_GETTER(const char *, hostdev_pci_device, get_mdev_type_device_api, type_at,
+			      device_api, NULL)
+HOSTDEV_DEFINE_INDEXED_GETTER(const char *, hostdev_pci_device, get_mdev_type_description, type_at,
+			      description, NULL)

@@ -273,45 +273,16 @@ static struct pci_mdev *mdev_at(hostdev_pci_device *dev, size_t index)
 	return index < dev->mdev_count ? &dev->mdevs[index] : NULL;
 }
 
-HOSTDEV_EXPORT size_t hostdev_pci_device_get_active_mdev_count(hostdev_pci_device *dev)
-{
-	if (!dev)
-		return 0;
-	pci_device_load_mdevs(dev);
-	return dev->mdev_count;
-}
-
-HOSTDEV_EXPORT const char *hostdev_pci_device_get_active_mdev_uuid(hostdev_pci_device *dev,
-								   size_t index)
-{
-	struct pci_mdev *m = mdev_at(dev, index);
-
-	return m ? m->uuid : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_pci_device_get_active_mdev_type(hostdev_pci_device *dev,
-								   size_t index)
-{
-	struct pci_mdev *m = mdev_at(dev, index);
-
-	return m ? m->type : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_pci_device_get_active_mdev_type_name(hostdev_pci_device *dev,
-									size_t index)
-{
-	struct pci_mdev *m = mdev_at(dev, index);
-
-	return m ? m->type_name : NULL;
-}
-
-HOSTDEV_EXPORT int hostdev_pci_device_get_active_mdev_iommu_group(hostdev_pci_device *dev,
-								  size_t index)
-{
-	struct pci_mdev *m = mdev_at(dev, index);
-
-	return m ? m->iommu_group : -1;
-}
+HOSTDEV_DEFINE_LOADING_GETTER(size_t, hostdev_pci_device, get_active_mdev_count,
+			      pci_device_load_mdevs, mdev_count, 0)
+HOSTDEV_DEFINE_INDEXED_GETTER(const char *, hostdev_pci_device, get_active_mdev_uuid, mdev_at, uuid,
+			      NULL)
+HOSTDEV_DEFINE_INDEXED_GETTER(const char *, hostdev_pci_device, get_active_mdev_type, mdev_at, type,
+			      NULL)
+HOSTDEV_DEFINE_INDEXED_GETTER(const char *, hostdev_pci_device, get_active_mdev_type_name, mdev_at,
+			      type_name, NULL)
+HOSTDEV_DEFINE_INDEXED_GETTER(int, hostdev_pci_device, get_active_mdev_iommu_group, mdev_at,
+			      iommu_group, -1)
 
 HOSTDEV_EXPORT int hostdev_pci_device_is_active_mdev_in_use(hostdev_pci_device *dev, size_t index)
 {

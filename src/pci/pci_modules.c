@@ -106,13 +106,8 @@ void pci_device_load_modules(hostdev_pci_device *dev)
 	kmod_module_unref_list(list);
 }
 
-HOSTDEV_EXPORT size_t hostdev_pci_device_get_module_count(hostdev_pci_device *dev)
-{
-	if (!dev)
-		return 0;
-	pci_device_load_modules(dev);
-	return dev->modules.count;
-}
+HOSTDEV_DEFINE_LOADING_GETTER(size_t, hostdev_pci_device, get_module_count, pci_device_load_modules,
+			      modules.count, 0)
 
 HOSTDEV_EXPORT const char *hostdev_pci_device_get_module(hostdev_pci_device *dev, size_t index)
 {

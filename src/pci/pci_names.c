@@ -163,19 +163,17 @@ void pci_device_load_names(hostdev_pci_device *dev)
 			  dev->ctx->paths[HOSTDEV_PATH_PCI_IDS]);
 }
 
-#define NAME_GETTER(name, field)                                                                   \
-	HOSTDEV_EXPORT const char *hostdev_pci_device_##name(hostdev_pci_device *dev)              \
-	{                                                                                          \
-		if (!dev)                                                                          \
-			return NULL;                                                               \
-		pci_device_load_names(dev);                                                        \
-		return dev->field;                                                                 \
-	}
-
-NAME_GETTER(get_vendor_name, vendor_name)
-NAME_GETTER(get_device_name, device_name)
-NAME_GETTER(get_subsystem_vendor_name, subsystem_vendor_name)
-NAME_GETTER(get_subsystem_name, subsystem_name)
-NAME_GETTER(get_class_name, class_name)
-NAME_GETTER(get_subclass_name, subclass_name)
-NAME_GETTER(get_prog_if_name, prog_if_name)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_pci_device, get_vendor_name,
+			      pci_device_load_names, vendor_name, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_pci_device, get_device_name,
+			      pci_device_load_names, device_name, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_pci_device, get_subsystem_vendor_name,
+			      pci_device_load_names, subsystem_vendor_name, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_pci_device, get_subsystem_name,
+			      pci_device_load_names, subsystem_name, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_pci_device, get_class_name,
+			      pci_device_load_names, class_name, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_pci_device, get_subclass_name,
+			      pci_device_load_names, subclass_name, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_pci_device, get_prog_if_name,
+			      pci_device_load_names, prog_if_name, NULL)

@@ -34,16 +34,11 @@ static void load_naming(hostdev_pci_device *dev)
 	}
 }
 
-#define NAMING_GETTER(name, field)                                                                 \
-	HOSTDEV_EXPORT const char *hostdev_pci_device_##name(hostdev_pci_device *dev)              \
-	{                                                                                          \
-		if (!dev)                                                                          \
-			return NULL;                                                               \
-		load_naming(dev);                                                                  \
-		return dev->field;                                                                 \
-	}
-
-NAMING_GETTER(get_description, description)
-NAMING_GETTER(get_object_name, object_name)
-NAMING_GETTER(get_resource_name, resource_name)
-NAMING_GETTER(get_device_resource_name, device_resource_name)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_pci_device, get_description, load_naming,
+			      description, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_pci_device, get_object_name, load_naming,
+			      object_name, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_pci_device, get_resource_name, load_naming,
+			      resource_name, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_pci_device, get_device_resource_name,
+			      load_naming, device_resource_name, NULL)

@@ -141,13 +141,8 @@ void pci_device_load_vf_index(hostdev_pci_device *dev)
 	close(pf_fd);
 }
 
-HOSTDEV_EXPORT size_t hostdev_pci_device_get_vf_count(hostdev_pci_device *dev)
-{
-	if (!dev)
-		return 0;
-	pci_device_load_vfs(dev);
-	return dev->vf_count;
-}
+HOSTDEV_DEFINE_LOADING_GETTER(size_t, hostdev_pci_device, get_vf_count, pci_device_load_vfs,
+			      vf_count, 0)
 
 HOSTDEV_EXPORT const char *hostdev_pci_device_get_vf_address(hostdev_pci_device *dev, size_t index)
 {
@@ -165,10 +160,5 @@ HOSTDEV_EXPORT int hostdev_pci_device_get_vf_number(hostdev_pci_device *dev, siz
 	return index < dev->vf_count ? dev->vfs[index].number : -1;
 }
 
-HOSTDEV_EXPORT int hostdev_pci_device_get_vf_index(hostdev_pci_device *dev)
-{
-	if (!dev)
-		return -1;
-	pci_device_load_vf_index(dev);
-	return dev->vf_index;
-}
+HOSTDEV_DEFINE_LOADING_GETTER(int, hostdev_pci_device, get_vf_index, pci_device_load_vf_index,
+			      vf_index, -1)

@@ -145,10 +145,7 @@ static const struct dp_spec *entry(const hostdev_dp_config *config, size_t i)
 	return config && i < config->n_specs ? &config->specs[i] : NULL;
 }
 
-HOSTDEV_EXPORT size_t hostdev_dp_config_get_count(const hostdev_dp_config *config)
-{
-	return config ? config->n_specs : 0;
-}
+HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_dp_config, get_count, n_specs, 0)
 
 HOSTDEV_EXPORT int hostdev_dp_config_get_kind(const hostdev_dp_config *config, size_t i)
 {

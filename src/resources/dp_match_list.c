@@ -92,10 +92,7 @@ static void dp_matches_destroy(hostdev_dp_matches *matches)
 
 HOSTDEV_DEFINE_ATOMIC_REF_UNREF(hostdev_dp_matches, dp_matches_destroy)
 
-HOSTDEV_EXPORT size_t hostdev_dp_matches_get_count(const hostdev_dp_matches *matches)
-{
-	return matches ? matches->list.count : 0;
-}
+HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_dp_matches, get_count, list.count, 0)
 
 HOSTDEV_EXPORT long hostdev_dp_matches_find(const hostdev_dp_matches *matches, const char *id)
 {
@@ -107,66 +104,18 @@ static const struct dp_match *item(const hostdev_dp_matches *matches, size_t i)
 	return matches && i < matches->list.count ? &matches->list.items[i] : NULL;
 }
 
-HOSTDEV_EXPORT const char *hostdev_dp_matches_get_id(const hostdev_dp_matches *matches, size_t i)
-{
-	const struct dp_match *m = item(matches, i);
-
-	return m ? m->id : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_dp_matches_get_resource_name(const hostdev_dp_matches *matches,
-								size_t i)
-{
-	const struct dp_match *m = item(matches, i);
-
-	return m ? m->name : NULL;
-}
-
-HOSTDEV_EXPORT int hostdev_dp_matches_get_numa_node(const hostdev_dp_matches *matches, size_t i)
-{
-	const struct dp_match *m = item(matches, i);
-
-	return m ? m->numa : -1;
-}
-
-HOSTDEV_EXPORT int hostdev_dp_matches_get_iommu_group(const hostdev_dp_matches *matches, size_t i)
-{
-	const struct dp_match *m = item(matches, i);
-
-	return m ? m->iommu_group : -1;
-}
-
-HOSTDEV_EXPORT const char *hostdev_dp_matches_get_parent(const hostdev_dp_matches *matches,
-							 size_t i)
-{
-	const struct dp_match *m = item(matches, i);
-
-	return m ? m->pf : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_dp_matches_get_driver(const hostdev_dp_matches *matches,
-							 size_t i)
-{
-	const struct dp_match *m = item(matches, i);
-
-	return m ? m->driver : NULL;
-}
-
-HOSTDEV_EXPORT unsigned int hostdev_dp_matches_get_usb_busnum(const hostdev_dp_matches *matches,
-							      size_t i)
-{
-	const struct dp_match *m = item(matches, i);
-
-	return m ? m->busnum : 0;
-}
-
-HOSTDEV_EXPORT unsigned int hostdev_dp_matches_get_usb_devnum(const hostdev_dp_matches *matches,
-							      size_t i)
-{
-	const struct dp_match *m = item(matches, i);
-
-	return m ? m->devnum : 0;
-}
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_dp_matches, get_id, item, id, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_dp_matches, get_resource_name, item, name,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_dp_matches, get_numa_node, item, numa, -1)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_dp_matches, get_iommu_group, item, iommu_group, -1)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_dp_matches, get_parent, item, pf, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_dp_matches, get_driver, item, driver,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(unsigned int, hostdev_dp_matches, get_usb_busnum, item, busnum,
+				    0)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(unsigned int, hostdev_dp_matches, get_usb_devnum, item, devnum,
+				    0)
 
 HOSTDEV_EXPORT long hostdev_dp_matches_prefer(const hostdev_dp_matches *seen,
 					      const char *const *available, size_t n_available,

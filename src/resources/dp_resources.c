@@ -164,23 +164,14 @@ static void dp_resources_destroy(hostdev_dp_resources *resources)
 
 HOSTDEV_DEFINE_ATOMIC_REF_UNREF(hostdev_dp_resources, dp_resources_destroy)
 
-HOSTDEV_EXPORT size_t hostdev_dp_resources_get_count(const hostdev_dp_resources *resources)
-{
-	return resources ? resources->count : 0;
-}
+HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_dp_resources, get_count, count, 0)
 
 static const struct dp_resource *item(const hostdev_dp_resources *resources, size_t i)
 {
 	return resources && i < resources->count ? &resources->items[i] : NULL;
 }
 
-HOSTDEV_EXPORT const char *hostdev_dp_resources_get_name(const hostdev_dp_resources *resources,
-							 size_t i)
-{
-	const struct dp_resource *r = item(resources, i);
-
-	return r ? r->name : NULL;
-}
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_dp_resources, get_name, item, name, NULL)
 
 HOSTDEV_EXPORT int hostdev_dp_resources_get_kind(const hostdev_dp_resources *resources, size_t i)
 {
@@ -189,13 +180,8 @@ HOSTDEV_EXPORT int hostdev_dp_resources_get_kind(const hostdev_dp_resources *res
 	return r ? (int)resources->config->specs[r->spec_index].kind : -1;
 }
 
-HOSTDEV_EXPORT size_t hostdev_dp_resources_get_device_count(const hostdev_dp_resources *resources,
-							    size_t i)
-{
-	const struct dp_resource *r = item(resources, i);
-
-	return r ? r->devices.count : 0;
-}
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(size_t, hostdev_dp_resources, get_device_count, item,
+				    devices.count, 0)
 
 HOSTDEV_EXPORT const char *hostdev_dp_resources_get_device_id(const hostdev_dp_resources *resources,
 							      size_t i, size_t j)
@@ -205,16 +191,6 @@ HOSTDEV_EXPORT const char *hostdev_dp_resources_get_device_id(const hostdev_dp_r
 	return r && j < r->devices.count ? r->devices.items[j].id : NULL;
 }
 
-HOSTDEV_EXPORT hostdev_dp_config *
-hostdev_dp_resources_get_config(const hostdev_dp_resources *resources)
-{
-	return resources ? resources->config : NULL;
-}
-
-HOSTDEV_EXPORT size_t hostdev_dp_resources_get_entry(const hostdev_dp_resources *resources,
-						     size_t i)
-{
-	const struct dp_resource *r = item(resources, i);
-
-	return r ? r->spec_index : (size_t)-1;
-}
+HOSTDEV_DEFINE_CONST_GETTER(hostdev_dp_config *, hostdev_dp_resources, get_config, config, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(size_t, hostdev_dp_resources, get_entry, item, spec_index,
+				    (size_t)-1)

@@ -200,8 +200,7 @@ static int read_pf(hostdev_ctx *ctx, const char *address, hostdev_sriov_pf **out
 	if (r < 0)
 		goto fail;
 
-	if (snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", ctx_sysfs(ctx), pf->address) >=
-	    (int)sizeof(path)) {
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), pf->address, NULL) < 0) {
 		r = hostdev_error(ctx, -ENAMETOOLONG, "%s: sysfs path too long", pf->address);
 		goto fail;
 	}
@@ -251,41 +250,31 @@ static void sriov_pf_destroy(hostdev_sriov_pf *pf)
 
 HOSTDEV_DEFINE_REF_UNREF(hostdev_sriov_pf, sriov_pf_destroy)
 
-#define PF_GETTER(type, name, expr, fallback)                                                      \
-	HOSTDEV_EXPORT type hostdev_sriov_pf_##name(const hostdev_sriov_pf *pf)                    \
-	{                                                                                          \
-		return pf ? (expr) : (fallback);                                                   \
-	}
-
-PF_GETTER(const char *, get_address, pf->address, NULL)
-PF_GETTER(const char *, get_driver, pf->driver, NULL)
-PF_GETTER(unsigned int, get_total_vfs, pf->total_vfs, 0)
-PF_GETTER(unsigned int, get_num_vfs, pf->num_vfs, 0)
-PF_GETTER(unsigned int, get_vf_device_id, pf->vf_device_id, 0)
-PF_GETTER(unsigned int, get_offset, pf->offset, 0)
-PF_GETTER(unsigned int, get_stride, pf->stride, 0)
-PF_GETTER(int, get_autoprobe, pf->autoprobe, -1)
-PF_GETTER(size_t, get_vf_count, pf->vf_count, 0)
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_sriov_pf, get_address, address, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_sriov_pf, get_driver, driver, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(unsigned int, hostdev_sriov_pf, get_total_vfs, total_vfs, 0)
+HOSTDEV_DEFINE_CONST_GETTER(unsigned int, hostdev_sriov_pf, get_num_vfs, num_vfs, 0)
+HOSTDEV_DEFINE_CONST_GETTER(unsigned int, hostdev_sriov_pf, get_vf_device_id, vf_device_id, 0)
+HOSTDEV_DEFINE_CONST_GETTER(unsigned int, hostdev_sriov_pf, get_offset, offset, 0)
+HOSTDEV_DEFINE_CONST_GETTER(unsigned int, hostdev_sriov_pf, get_stride, stride, 0)
+HOSTDEV_DEFINE_CONST_GETTER(int, hostdev_sriov_pf, get_autoprobe, autoprobe, -1)
+HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_sriov_pf, get_vf_count, vf_count, 0)
 
 static const struct sriov_vf *vf_at(const hostdev_sriov_pf *pf, size_t i)
 {
 	return pf && i < pf->vf_count ? &pf->vfs[i] : NULL;
 }
 
-#define VF_GETTER(type, name, field, fallback)                                                     \
-	HOSTDEV_EXPORT type hostdev_sriov_pf_get_vf_##name(const hostdev_sriov_pf *pf, size_t i)   \
-	{                                                                                          \
-		const struct sriov_vf *vf = vf_at(pf, i);                                          \
-                                                                                                   \
-		return vf ? vf->field : (fallback);                                                \
-	}
-
-VF_GETTER(int, index, index, -1)
-VF_GETTER(const char *, address, address, NULL)
-VF_GETTER(const char *, driver, driver, NULL)
-VF_GETTER(int, iommu_group, iommu_group, -1)
-VF_GETTER(const char *, netdev, netdev, NULL)
-VF_GETTER(const char *, mac, mac, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_sriov_pf, get_vf_index, vf_at, index, -1)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_sriov_pf, get_vf_address, vf_at, address,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_sriov_pf, get_vf_driver, vf_at, driver,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_sriov_pf, get_vf_iommu_group, vf_at, iommu_group,
+				    -1)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_sriov_pf, get_vf_netdev, vf_at, netdev,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_sriov_pf, get_vf_mac, vf_at, mac, NULL)
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Options */
@@ -293,7 +282,7 @@ VF_GETTER(const char *, mac, mac, NULL)
 HOSTDEV_EXPORT int hostdev_sriov_options_init(struct hostdev_sriov_options *opts,
 					      unsigned int version)
 {
-	if (!opts || version == 0 || version > HOSTDEV_SRIOV_OPTIONS_VERSION)
+	if (!opts || !VERSION_KNOWN(version, HOSTDEV_SRIOV_OPTIONS_VERSION))
 		return -EINVAL;
 	/* A caller built against version 1 has a shorter struct: clear only what it has. */
 	memset(opts, 0,
@@ -312,12 +301,10 @@ static int options_get(hostdev_ctx *ctx, const struct hostdev_sriov_options *opt
 	out->lock_timeout_ms = HOSTDEV_VFIO_DEFAULT_LOCK_TIMEOUT_MS;
 	if (!opts)
 		return 0;
-	if (opts->version == 0 || opts->version > HOSTDEV_SRIOV_OPTIONS_VERSION)
-		return hostdev_error(ctx, -EINVAL,
-				     "SR-IOV options version %u is not supported (this libhostdev "
-				     "knows version %d): initialise them with "
-				     "HOSTDEV_SRIOV_OPTIONS_INIT or hostdev_sriov_options_init()",
-				     opts->version, HOSTDEV_SRIOV_OPTIONS_VERSION);
+	CHECK_VERSION(
+	    ctx, opts->version, HOSTDEV_SRIOV_OPTIONS_VERSION,
+	    "initialise them with HOSTDEV_SRIOV_OPTIONS_INIT or hostdev_sriov_options_init()",
+	    "SR-IOV options");
 	if (opts->autoprobe > HOSTDEV_SRIOV_AUTOPROBE_ON)
 		return hostdev_error(ctx, -EINVAL,
 				     "SR-IOV options: autoprobe %u is not one of "
@@ -334,14 +321,6 @@ static int options_get(hostdev_ctx *ctx, const struct hostdev_sriov_options *opt
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Writing */
-
-static int pf_path(hostdev_ctx *ctx, const char *address, const char *attr, char *buf, size_t size)
-{
-	if (snprintf(buf, size, "%s/bus/pci/devices/%s/%s", ctx_sysfs(ctx), address, attr) >=
-	    (int)size)
-		return hostdev_error(ctx, -ENAMETOOLONG, "%s: sysfs path too long", address);
-	return 0;
-}
 
 /* What the kernel's errno means for a sriov_numvfs store, as advice. */
 static const char *numvfs_advice(int err, const hostdev_sriov_pf *pf, char *buf, size_t size)
@@ -431,9 +410,8 @@ static int write_numvfs(hostdev_ctx *ctx, const hostdev_sriov_pf *pf, unsigned i
 	char path[PATH_MAX], text[16], advice[512];
 	int r;
 
-	r = pf_path(ctx, pf->address, "sriov_numvfs", path, sizeof(path));
-	if (r < 0)
-		return r;
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), pf->address, "sriov_numvfs") < 0)
+		return hostdev_error(ctx, -ENAMETOOLONG, "%s: sysfs path too long", pf->address);
 	snprintf(text, sizeof(text), "%u", value);
 	log_debug(ctx, "%s: write '%s' to %s", pf->address, text, path);
 	r = attr_write_watchdog(path, text, timeout_ms);
@@ -460,9 +438,9 @@ static int write_autoprobe(hostdev_ctx *ctx, const hostdev_sriov_pf *pf, bool on
 	char path[PATH_MAX];
 	int r;
 
-	r = pf_path(ctx, pf->address, "sriov_drivers_autoprobe", path, sizeof(path));
-	if (r < 0)
-		return r;
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), pf->address, "sriov_drivers_autoprobe") <
+	    0)
+		return hostdev_error(ctx, -ENAMETOOLONG, "%s: sysfs path too long", pf->address);
 	log_debug(ctx, "%s: write '%d' to %s", pf->address, on, path);
 	r = attr_write_watchdog(path, on ? "1" : "0", timeout_ms);
 	if (r == -ENOTTY)
@@ -491,8 +469,7 @@ static int read_numvfs(hostdev_ctx *ctx, const char *address, unsigned int *out)
 	unsigned long v;
 	int r;
 
-	if (snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/sriov_numvfs", ctx_sysfs(ctx),
-		     address) >= (int)sizeof(path))
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), address, "sriov_numvfs") < 0)
 		return -ENAMETOOLONG;
 	r = sysfs_read_uint(AT_FDCWD, path, 10, &v);
 	if (r < 0)
@@ -504,10 +481,10 @@ static int read_numvfs(hostdev_ctx *ctx, const char *address, unsigned int *out)
 /* True when VF @index exists with both links: virtfn<index> on the PF and physfn back to it. */
 static bool vf_linked(hostdev_ctx *ctx, const char *pf_address, unsigned int index)
 {
-	char path[PATH_MAX], target[64];
+	char path[PATH_MAX], link[32], target[64];
 
-	if (snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/virtfn%u/physfn", ctx_sysfs(ctx),
-		     pf_address, index) >= (int)sizeof(path))
+	snprintf(link, sizeof(link), "virtfn%u/physfn", index);
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), pf_address, link) < 0)
 		return false;
 	return sysfs_read_link_basename(AT_FDCWD, path, target, sizeof(target)) > 0 &&
 	       strcmp(target, pf_address) == 0;
@@ -520,8 +497,7 @@ static size_t count_vf_links(hostdev_ctx *ctx, const char *pf_address)
 	struct strv links = {0};
 	size_t n;
 
-	if (snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", ctx_sysfs(ctx), pf_address) >=
-	    (int)sizeof(path))
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), pf_address, NULL) < 0)
 		return 0;
 	if (sysfs_list_dir(AT_FDCWD, path, is_virtfn_link, &links) < 0)
 		return 0;

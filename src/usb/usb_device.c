@@ -468,32 +468,24 @@ static void usb_device_destroy(hostdev_usb_device *dev)
 
 HOSTDEV_DEFINE_REF_UNREF(hostdev_usb_device, usb_device_destroy)
 
-HOSTDEV_EXPORT hostdev_ctx *hostdev_usb_device_get_ctx(hostdev_usb_device *dev)
-{
-	return dev ? dev->ctx : NULL;
-}
+HOSTDEV_DEFINE_GETTER(hostdev_ctx *, hostdev_usb_device, get_ctx, ctx, NULL)
 
-#define FIELD_GETTER(type, name, field, fallback)                                                  \
-	HOSTDEV_EXPORT type hostdev_usb_device_##name(hostdev_usb_device *dev)                     \
-	{                                                                                          \
-		return dev ? dev->field : fallback;                                                \
-	}
-
-FIELD_GETTER(const char *, get_name, name, NULL)
-FIELD_GETTER(const char *, get_port_path, port_path, NULL)
-FIELD_GETTER(unsigned int, get_vendor_id, vendor_id, 0)
-FIELD_GETTER(unsigned int, get_product_id, product_id, 0)
-FIELD_GETTER(unsigned int, get_bcd_device, bcd_device, 0)
-FIELD_GETTER(unsigned int, get_device_class, device_class, 0)
-FIELD_GETTER(const char *, get_manufacturer, manufacturer, NULL)
-FIELD_GETTER(const char *, get_product, product, NULL)
-FIELD_GETTER(const char *, get_serial, serial, NULL)
-FIELD_GETTER(const char *, get_speed, speed, NULL)
-FIELD_GETTER(unsigned int, get_busnum, busnum, 0)
-FIELD_GETTER(unsigned int, get_devnum, devnum, 0)
-FIELD_GETTER(const char *, get_devnode, devnode, NULL)
-FIELD_GETTER(const char *, get_controller_address, controller_address, NULL)
-FIELD_GETTER(const char *, get_driver, driver, NULL)
+HOSTDEV_DEFINE_GETTER(const char *, hostdev_usb_device, get_name, name, NULL)
+HOSTDEV_DEFINE_GETTER(const char *, hostdev_usb_device, get_port_path, port_path, NULL)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_usb_device, get_vendor_id, vendor_id, 0)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_usb_device, get_product_id, product_id, 0)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_usb_device, get_bcd_device, bcd_device, 0)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_usb_device, get_device_class, device_class, 0)
+HOSTDEV_DEFINE_GETTER(const char *, hostdev_usb_device, get_manufacturer, manufacturer, NULL)
+HOSTDEV_DEFINE_GETTER(const char *, hostdev_usb_device, get_product, product, NULL)
+HOSTDEV_DEFINE_GETTER(const char *, hostdev_usb_device, get_serial, serial, NULL)
+HOSTDEV_DEFINE_GETTER(const char *, hostdev_usb_device, get_speed, speed, NULL)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_usb_device, get_busnum, busnum, 0)
+HOSTDEV_DEFINE_GETTER(unsigned int, hostdev_usb_device, get_devnum, devnum, 0)
+HOSTDEV_DEFINE_GETTER(const char *, hostdev_usb_device, get_devnode, devnode, NULL)
+HOSTDEV_DEFINE_GETTER(const char *, hostdev_usb_device, get_controller_address, controller_address,
+		      NULL)
+HOSTDEV_DEFINE_GETTER(const char *, hostdev_usb_device, get_driver, driver, NULL)
 
 HOSTDEV_EXPORT unsigned int hostdev_usb_device_get_class(hostdev_usb_device *dev)
 {
@@ -517,56 +509,22 @@ HOSTDEV_EXPORT int hostdev_usb_device_is_root_hub(hostdev_usb_device *dev)
 	return dev && strncmp(dev->name, "usb", 3) == 0;
 }
 
-HOSTDEV_EXPORT size_t hostdev_usb_device_get_interface_count(hostdev_usb_device *dev)
-{
-	return dev ? dev->interface_count : 0;
-}
+HOSTDEV_DEFINE_GETTER(size_t, hostdev_usb_device, get_interface_count, interface_count, 0)
 
 static const struct usb_interface *interface_at(hostdev_usb_device *dev, size_t index)
 {
 	return dev && index < dev->interface_count ? &dev->interfaces[index] : NULL;
 }
 
-HOSTDEV_EXPORT const char *hostdev_usb_device_get_interface_name(hostdev_usb_device *dev,
-								 size_t index)
-{
-	const struct usb_interface *intf = interface_at(dev, index);
-
-	return intf ? intf->name : NULL;
-}
-
-HOSTDEV_EXPORT int hostdev_usb_device_get_interface_number(hostdev_usb_device *dev, size_t index)
-{
-	const struct usb_interface *intf = interface_at(dev, index);
-
-	return intf ? intf->number : -1;
-}
-
-HOSTDEV_EXPORT int hostdev_usb_device_get_interface_class(hostdev_usb_device *dev, size_t index)
-{
-	const struct usb_interface *intf = interface_at(dev, index);
-
-	return intf ? intf->class_code : -1;
-}
-
-HOSTDEV_EXPORT int hostdev_usb_device_get_interface_subclass(hostdev_usb_device *dev, size_t index)
-{
-	const struct usb_interface *intf = interface_at(dev, index);
-
-	return intf ? intf->subclass : -1;
-}
-
-HOSTDEV_EXPORT int hostdev_usb_device_get_interface_protocol(hostdev_usb_device *dev, size_t index)
-{
-	const struct usb_interface *intf = interface_at(dev, index);
-
-	return intf ? intf->protocol : -1;
-}
-
-HOSTDEV_EXPORT const char *hostdev_usb_device_get_interface_driver(hostdev_usb_device *dev,
-								   size_t index)
-{
-	const struct usb_interface *intf = interface_at(dev, index);
-
-	return intf ? intf->driver : NULL;
-}
+HOSTDEV_DEFINE_INDEXED_GETTER(const char *, hostdev_usb_device, get_interface_name, interface_at,
+			      name, NULL)
+HOSTDEV_DEFINE_INDEXED_GETTER(int, hostdev_usb_device, get_interface_number, interface_at, number,
+			      -1)
+HOSTDEV_DEFINE_INDEXED_GETTER(int, hostdev_usb_device, get_interface_class, interface_at,
+			      class_code, -1)
+HOSTDEV_DEFINE_INDEXED_GETTER(int, hostdev_usb_device, get_interface_subclass, interface_at,
+			      subclass, -1)
+HOSTDEV_DEFINE_INDEXED_GETTER(int, hostdev_usb_device, get_interface_protocol, interface_at,
+			      protocol, -1)
+HOSTDEV_DEFINE_INDEXED_GETTER(const char *, hostdev_usb_device, get_interface_driver, interface_at,
+			      driver, NULL)

@@ -335,21 +335,10 @@ void usb_device_load_names(hostdev_usb_device *dev)
 	dev->product_name = strdup_or_null(p);
 }
 
-HOSTDEV_EXPORT const char *hostdev_usb_device_get_vendor_name(hostdev_usb_device *dev)
-{
-	if (!dev)
-		return NULL;
-	usb_device_load_names(dev);
-	return dev->vendor_name;
-}
-
-HOSTDEV_EXPORT const char *hostdev_usb_device_get_product_name(hostdev_usb_device *dev)
-{
-	if (!dev)
-		return NULL;
-	usb_device_load_names(dev);
-	return dev->product_name;
-}
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_usb_device, get_vendor_name,
+			      usb_device_load_names, vendor_name, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_usb_device, get_product_name,
+			      usb_device_load_names, product_name, NULL)
 
 HOSTDEV_EXPORT const char *hostdev_usb_device_get_class_name(hostdev_usb_device *dev)
 {

@@ -175,18 +175,15 @@ void usb_device_load_naming(hostdev_usb_device *dev)
 	}
 }
 
-#define NAMING_GETTER(field)                                                                       \
-	HOSTDEV_EXPORT const char *hostdev_usb_device_get_##field(hostdev_usb_device *dev)         \
-	{                                                                                          \
-		if (!dev)                                                                          \
-			return NULL;                                                               \
-		usb_device_load_naming(dev);                                                       \
-		return dev->field;                                                                 \
-	}
-
-NAMING_GETTER(object_name)
-NAMING_GETTER(resource_name)
-NAMING_GETTER(port_id)
-NAMING_GETTER(port_resource_name)
-NAMING_GETTER(serial_id)
-NAMING_GETTER(serial_resource_name)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_usb_device, get_object_name,
+			      usb_device_load_naming, object_name, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_usb_device, get_resource_name,
+			      usb_device_load_naming, resource_name, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_usb_device, get_port_id, usb_device_load_naming,
+			      port_id, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_usb_device, get_port_resource_name,
+			      usb_device_load_naming, port_resource_name, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_usb_device, get_serial_id,
+			      usb_device_load_naming, serial_id, NULL)
+HOSTDEV_DEFINE_LOADING_GETTER(const char *, hostdev_usb_device, get_serial_resource_name,
+			      usb_device_load_naming, serial_resource_name, NULL)

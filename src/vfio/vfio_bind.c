@@ -69,7 +69,7 @@ bool vfio_driver_group_safe(const char *driver)
 HOSTDEV_EXPORT int hostdev_vfio_options_init(struct hostdev_vfio_options *opts,
 					     unsigned int version)
 {
-	if (!opts || version == 0 || version > HOSTDEV_VFIO_OPTIONS_VERSION)
+	if (!opts || !VERSION_KNOWN(version, HOSTDEV_VFIO_OPTIONS_VERSION))
 		return -EINVAL;
 	/* A caller built against version 1 has a shorter struct: clear only what it has. */
 	memset(opts, 0,
@@ -88,12 +88,10 @@ int vfio_options_get(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts,
 	out->lock_timeout_ms = HOSTDEV_VFIO_DEFAULT_LOCK_TIMEOUT_MS;
 	if (!opts)
 		return 0;
-	if (opts->version == 0 || opts->version > HOSTDEV_VFIO_OPTIONS_VERSION)
-		return hostdev_error(ctx, -EINVAL,
-				     "vfio options version %u is not supported (this libhostdev "
-				     "knows version %d): initialise them with "
-				     "HOSTDEV_VFIO_OPTIONS_INIT or hostdev_vfio_options_init()",
-				     opts->version, HOSTDEV_VFIO_OPTIONS_VERSION);
+	CHECK_VERSION(
+	    ctx, opts->version, HOSTDEV_VFIO_OPTIONS_VERSION,
+	    "initialise them with HOSTDEV_VFIO_OPTIONS_INIT or hostdev_vfio_options_init()",
+	    "vfio options");
 	if (opts->owner && strlen(opts->owner) > HOSTDEV_VFIO_OWNER_MAX)
 		return hostdev_error(ctx, -EINVAL,
 				     "the owner text is %zu bytes long; at most %d bytes are "
@@ -192,6 +190,7 @@ static struct bind_dev *plan_find(struct bind_plan *plan, const char *address)
 
 static int plan_add(struct bind_plan *plan, hostdev_pci_device *dev, bool requested)
 {
+	char path[PATH_MAX];
 	struct bind_dev *d;
 
 	if (plan->count == plan->capacity) {
@@ -209,9 +208,9 @@ static int plan_add(struct bind_plan *plan, hostdev_pci_device *dev, bool reques
 	d->group = hostdev_pci_device_get_iommu_group(dev);
 	d->class_code = hostdev_pci_device_get_class(dev);
 	d->requested = requested;
-	if (asprintf(&d->syspath, "%s/bus/pci/devices/%s",
-		     ctx_sysfs(hostdev_pci_device_get_ctx(dev)), d->address) < 0)
-		d->syspath = NULL;
+	if (sysfs_pci_device_path(hostdev_pci_device_get_ctx(dev), path, sizeof(path), d->address,
+				  NULL) == 0)
+		d->syspath = strdup(path);
 	d->driver = strdup_or_null(hostdev_pci_device_get_driver(dev));
 	d->driver_override = strdup_or_null(hostdev_pci_device_get_driver_override(dev));
 	if (!d->syspath || (hostdev_pci_device_get_driver(dev) && !d->driver) ||

@@ -28,14 +28,12 @@ static const char *shown(const char *value)
 	return strcmp(value, "\n") ? value : "\\n";
 }
 
-int vfio_sysfs_store(hostdev_ctx *ctx, const char *address, const char *rel, const char *value,
-		     const char *what, unsigned int timeout_ms)
+/* Store @value into @path (the whole path of a sysfs attribute); see vfio_sysfs_store(). */
+static int store(hostdev_ctx *ctx, const char *address, const char *path, const char *value,
+		 const char *what, unsigned int timeout_ms)
 {
-	char path[PATH_MAX];
 	int r;
 
-	if (path_join(path, sizeof(path), ctx_sysfs(ctx), rel) < 0)
-		return hostdev_error(ctx, -ENAMETOOLONG, "%s: sysfs path too long", address);
 	log_debug(ctx, "%s: write '%s' to %s", address, shown(value), path);
 	r = attr_write_watchdog(path, value, timeout_ms);
 	if (r == -ENOTTY)
@@ -54,14 +52,24 @@ int vfio_sysfs_store(hostdev_ctx *ctx, const char *address, const char *rel, con
 	return 0;
 }
 
+int vfio_sysfs_store(hostdev_ctx *ctx, const char *address, const char *rel, const char *value,
+		     const char *what, unsigned int timeout_ms)
+{
+	char path[PATH_MAX];
+
+	if (path_join(path, sizeof(path), ctx_sysfs(ctx), rel) < 0)
+		return hostdev_error(ctx, -ENAMETOOLONG, "%s: sysfs path too long", address);
+	return store(ctx, address, path, value, what, timeout_ms);
+}
+
 int vfio_device_store(hostdev_ctx *ctx, const char *address, const char *attr, const char *value,
 		      const char *what, unsigned int timeout_ms)
 {
-	char rel[PATH_MAX];
+	char path[PATH_MAX];
 
-	if (snprintf(rel, sizeof(rel), "bus/pci/devices/%s/%s", address, attr) >= (int)sizeof(rel))
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), address, attr) < 0)
 		return hostdev_error(ctx, -ENAMETOOLONG, "%s: sysfs path too long", address);
-	return vfio_sysfs_store(ctx, address, rel, value, what, timeout_ms);
+	return store(ctx, address, path, value, what, timeout_ms);
 }
 
 int vfio_driver_store(hostdev_ctx *ctx, const char *address, const char *driver, const char *file,
@@ -89,13 +97,11 @@ int vfio_current_driver(hostdev_ctx *ctx, const char *address, char *buf, size_t
 	char path[PATH_MAX];
 	int r;
 
-	if (snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", ctx_sysfs(ctx), address) >=
-	    (int)sizeof(path))
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), address, NULL) < 0)
 		return -ENAMETOOLONG;
 	if (access(path, F_OK) < 0)
 		return -ENODEV;
-	if (snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver", ctx_sysfs(ctx), address) >=
-	    (int)sizeof(path))
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), address, "driver") < 0)
 		return -ENAMETOOLONG;
 	r = sysfs_read_link_basename(AT_FDCWD, path, buf, size);
 	if (r == -ENOENT) {
@@ -110,8 +116,7 @@ int vfio_current_override(hostdev_ctx *ctx, const char *address, char *buf, size
 	char path[PATH_MAX];
 	int r;
 
-	if (snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver_override", ctx_sysfs(ctx),
-		     address) >= (int)sizeof(path))
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), address, "driver_override") < 0)
 		return -ENAMETOOLONG;
 	r = sysfs_read_attr(AT_FDCWD, path, buf, size);
 	if (r == -ENOENT) {

@@ -143,84 +143,28 @@ static void vfio_journal_destroy(hostdev_vfio_journal *journal)
 
 HOSTDEV_DEFINE_REF_UNREF(hostdev_vfio_journal, vfio_journal_destroy)
 
-HOSTDEV_EXPORT const char *hostdev_vfio_journal_get_path(const hostdev_vfio_journal *journal)
-{
-	return journal ? journal->path : NULL;
-}
-
-HOSTDEV_EXPORT size_t hostdev_vfio_journal_get_count(const hostdev_vfio_journal *journal)
-{
-	return journal ? journal->data.count : 0;
-}
+HOSTDEV_DEFINE_CONST_GETTER(const char *, hostdev_vfio_journal, get_path, path, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_vfio_journal, get_count, data.count, 0)
 
 static const struct vfio_record *record_at(const hostdev_vfio_journal *journal, size_t index)
 {
 	return journal && index < journal->data.count ? &journal->data.records[index] : NULL;
 }
 
-HOSTDEV_EXPORT const char *hostdev_vfio_journal_get_address(const hostdev_vfio_journal *journal,
-							    size_t index)
-{
-	const struct vfio_record *rec = record_at(journal, index);
-
-	return rec ? rec->address : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_vfio_journal_get_driver(const hostdev_vfio_journal *journal,
-							   size_t index)
-{
-	const struct vfio_record *rec = record_at(journal, index);
-
-	return rec ? rec->driver : NULL;
-}
-
-HOSTDEV_EXPORT const char *
-hostdev_vfio_journal_get_driver_override(const hostdev_vfio_journal *journal, size_t index)
-{
-	const struct vfio_record *rec = record_at(journal, index);
-
-	return rec ? rec->driver_override : NULL;
-}
-
-HOSTDEV_EXPORT int hostdev_vfio_journal_get_iommu_group(const hostdev_vfio_journal *journal,
-							size_t index)
-{
-	const struct vfio_record *rec = record_at(journal, index);
-
-	return rec ? rec->iommu_group : -1;
-}
-
-HOSTDEV_EXPORT int64_t hostdev_vfio_journal_get_time(const hostdev_vfio_journal *journal,
-						     size_t index)
-{
-	const struct vfio_record *rec = record_at(journal, index);
-
-	return rec ? rec->time : 0;
-}
-
-HOSTDEV_EXPORT const char *hostdev_vfio_journal_get_owner(const hostdev_vfio_journal *journal,
-							  size_t index)
-{
-	const struct vfio_record *rec = record_at(journal, index);
-
-	return rec ? rec->owner : NULL;
-}
-
-HOSTDEV_EXPORT int hostdev_vfio_journal_is_group_bind(const hostdev_vfio_journal *journal,
-						      size_t index)
-{
-	const struct vfio_record *rec = record_at(journal, index);
-
-	return rec ? rec->group_bind : 0;
-}
-
-HOSTDEV_EXPORT int hostdev_vfio_journal_is_complete(const hostdev_vfio_journal *journal,
-						    size_t index)
-{
-	const struct vfio_record *rec = record_at(journal, index);
-
-	return rec ? rec->complete : 0;
-}
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_journal, get_address, record_at,
+				    address, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_journal, get_driver, record_at,
+				    driver, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_journal, get_driver_override,
+				    record_at, driver_override, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_vfio_journal, get_iommu_group, record_at,
+				    iommu_group, -1)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int64_t, hostdev_vfio_journal, get_time, record_at, time, 0)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_journal, get_owner, record_at, owner,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_vfio_journal, is_group_bind, record_at, group_bind,
+				    0)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_vfio_journal, is_complete, record_at, complete, 0)
 
 HOSTDEV_EXPORT int hostdev_vfio_journal_to_json(const hostdev_vfio_journal *journal,
 						unsigned int flags, char **out)

@@ -659,10 +659,7 @@ HOSTDEV_EXPORT int hostdev_vfio_report_get_status(const hostdev_vfio_report *rep
 	return worst;
 }
 
-HOSTDEV_EXPORT size_t hostdev_vfio_report_get_check_count(const hostdev_vfio_report *report)
-{
-	return report ? report->ncheck : 0;
-}
+HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_vfio_report, get_check_count, ncheck, 0)
 
 static const struct check *check_at(const hostdev_vfio_report *report, size_t index)
 {
@@ -674,82 +671,25 @@ static const struct device_line *device_at(const hostdev_vfio_report *report, si
 	return report && index < report->ndevice ? &report->devices[index] : NULL;
 }
 
-HOSTDEV_EXPORT const char *hostdev_vfio_report_get_check_id(const hostdev_vfio_report *report,
-							    size_t index)
-{
-	const struct check *c = check_at(report, index);
-
-	return c ? c->id : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_vfio_report_get_check_title(const hostdev_vfio_report *report,
-							       size_t index)
-{
-	const struct check *c = check_at(report, index);
-
-	return c ? c->title : NULL;
-}
-
-HOSTDEV_EXPORT int hostdev_vfio_report_get_check_status(const hostdev_vfio_report *report,
-							size_t index)
-{
-	const struct check *c = check_at(report, index);
-
-	return c ? c->status : -EINVAL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_vfio_report_get_check_message(const hostdev_vfio_report *report,
-								 size_t index)
-{
-	const struct check *c = check_at(report, index);
-
-	return c ? c->message : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_vfio_report_get_check_remedy(const hostdev_vfio_report *report,
-								size_t index)
-{
-	const struct check *c = check_at(report, index);
-
-	return c ? c->remedy : NULL;
-}
-
-HOSTDEV_EXPORT size_t hostdev_vfio_report_get_device_count(const hostdev_vfio_report *report)
-{
-	return report ? report->ndevice : 0;
-}
-
-HOSTDEV_EXPORT const char *hostdev_vfio_report_get_device_address(const hostdev_vfio_report *report,
-								  size_t index)
-{
-	const struct device_line *d = device_at(report, index);
-
-	return d ? d->address : NULL;
-}
-
-HOSTDEV_EXPORT int hostdev_vfio_report_get_device_status(const hostdev_vfio_report *report,
-							 size_t index)
-{
-	const struct device_line *d = device_at(report, index);
-
-	return d ? d->status : -EINVAL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_vfio_report_get_device_message(const hostdev_vfio_report *report,
-								  size_t index)
-{
-	const struct device_line *d = device_at(report, index);
-
-	return d ? d->message : NULL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_vfio_report_get_device_remedy(const hostdev_vfio_report *report,
-								 size_t index)
-{
-	const struct device_line *d = device_at(report, index);
-
-	return d ? d->remedy : NULL;
-}
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_report, get_check_id, check_at, id,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_report, get_check_title, check_at,
+				    title, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_vfio_report, get_check_status, check_at, status,
+				    -EINVAL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_report, get_check_message, check_at,
+				    message, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_report, get_check_remedy, check_at,
+				    remedy, NULL)
+HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_vfio_report, get_device_count, ndevice, 0)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_report, get_device_address,
+				    device_at, address, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_vfio_report, get_device_status, device_at, status,
+				    -EINVAL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_report, get_device_message,
+				    device_at, message, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_report, get_device_remedy, device_at,
+				    remedy, NULL)
 
 static const char *status_name(int status)
 {

@@ -140,10 +140,7 @@ static void vfio_result_destroy(hostdev_vfio_result *result)
 
 HOSTDEV_DEFINE_REF_UNREF(hostdev_vfio_result, vfio_result_destroy)
 
-HOSTDEV_EXPORT size_t hostdev_vfio_result_get_count(const hostdev_vfio_result *result)
-{
-	return result ? result->count : 0;
-}
+HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_vfio_result, get_count, count, 0)
 
 HOSTDEV_EXPORT size_t hostdev_vfio_result_count_outcome(const hostdev_vfio_result *result,
 							int outcome)
@@ -160,74 +157,22 @@ static const struct result_entry *entry_at(const hostdev_vfio_result *result, si
 	return result && index < result->count ? &result->entries[index] : NULL;
 }
 
-HOSTDEV_EXPORT const char *hostdev_vfio_result_get_address(const hostdev_vfio_result *result,
-							   size_t index)
-{
-	const struct result_entry *e = entry_at(result, index);
-
-	return e ? e->address : NULL;
-}
-
-HOSTDEV_EXPORT int hostdev_vfio_result_get_outcome(const hostdev_vfio_result *result, size_t index)
-{
-	const struct result_entry *e = entry_at(result, index);
-
-	return e ? e->outcome : -EINVAL;
-}
-
-HOSTDEV_EXPORT const char *hostdev_vfio_result_get_driver(const hostdev_vfio_result *result,
-							  size_t index)
-{
-	const struct result_entry *e = entry_at(result, index);
-
-	return e ? e->driver : NULL;
-}
-
-HOSTDEV_EXPORT int hostdev_vfio_result_has_record(const hostdev_vfio_result *result, size_t index)
-{
-	const struct result_entry *e = entry_at(result, index);
-
-	return e ? e->has_record : 0;
-}
-
-HOSTDEV_EXPORT const char *hostdev_vfio_result_get_message(const hostdev_vfio_result *result,
-							   size_t index)
-{
-	const struct result_entry *e = entry_at(result, index);
-
-	return e ? e->message : NULL;
-}
-
-HOSTDEV_EXPORT int hostdev_vfio_result_get_iommu_group(const hostdev_vfio_result *result,
-						       size_t index)
-{
-	const struct result_entry *e = entry_at(result, index);
-
-	return e ? e->iommu_group : -EINVAL;
-}
-
-HOSTDEV_EXPORT const char *
-hostdev_vfio_result_get_previous_driver(const hostdev_vfio_result *result, size_t index)
-{
-	const struct result_entry *e = entry_at(result, index);
-
-	return e ? e->previous_driver : NULL;
-}
-
-HOSTDEV_EXPORT const char *
-hostdev_vfio_result_get_original_driver(const hostdev_vfio_result *result, size_t index)
-{
-	const struct result_entry *e = entry_at(result, index);
-
-	return e ? e->original_driver : NULL;
-}
-
-HOSTDEV_EXPORT int hostdev_vfio_result_is_requested(const hostdev_vfio_result *result, size_t index)
-{
-	const struct result_entry *e = entry_at(result, index);
-
-	return e ? e->requested : 0;
-}
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_result, get_address, entry_at,
+				    address, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_vfio_result, get_outcome, entry_at, outcome,
+				    -EINVAL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_result, get_driver, entry_at, driver,
+				    NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_vfio_result, has_record, entry_at, has_record, 0)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_result, get_message, entry_at,
+				    message, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_vfio_result, get_iommu_group, entry_at,
+				    iommu_group, -EINVAL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_result, get_previous_driver,
+				    entry_at, previous_driver, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_vfio_result, get_original_driver,
+				    entry_at, original_driver, NULL)
+HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_vfio_result, is_requested, entry_at, requested, 0)
 
 /* A string member, or null. Returns false on allocation failure. */
 static bool add_string_or_null(cJSON *o, const char *name, const char *value)

@@ -65,7 +65,17 @@ expect_failure "the CLI includes a library header" "examples/ uses the public he
 fresh_copy
 add_include plugins/plugin.c '#include "resources/resources.h"'
 expect_failure "a built-in plugin reads the config's internals" \
-	"plugins may not include resources"
+	"plugins/ uses the public headers of include/ only"
+
+fresh_copy
+add_include plugins/node_watch.c '#include "loop/loop.h"'
+expect_failure "a built-in plugin includes the loop's internals" \
+	"plugins/ uses the public headers of include/ only"
+
+fresh_copy
+add_include plugins/plugin.h '#include "../src/core/core.h"'
+expect_failure "a built-in plugin reaches into src/ by a relative path" \
+	"plugins/ uses the public headers of include/ only"
 
 fresh_copy
 add_include bindings/hostdev.i '#include "../src/core/core.h"'

@@ -8,8 +8,8 @@
 #  - an include of another folder that the table below does not allow;
 #  - an include of another folder's private header: a folder's interface to the others is its one
 #    header <folder>/<folder>.h;
-#  - an include of src/ from examples/ or bindings/, which use the public headers of include/
-#    only;
+#  - an include of src/ from plugins/, examples/ or bindings/, which use the public headers of
+#    include/ (and their own headers) only;
 #  - a quoted include that names no file (a typo would hide an edge);
 #  - an include cycle between folders, in the table or in the sources.
 # HOSTDEV_LAYERS_TABLE=<file> replaces the table (tests/abi/CMakeLists.txt proves with it that a
@@ -19,9 +19,9 @@ top=${1:?usage: check-layers.sh <source tree>}
 cd "$top"
 
 # <folder>: <folders it may include>, bottom up. A folder may always include its own headers and
-# the public headers (include/). The folders are those of src/, and plugins/ (the built-in device
-# plugins, part of the library but a top-level folder), which is built on the public API but for
-# the loop's sources and lock (until the loop has a public type to offer them on).
+# the public headers (include/). The folders are those of src/; plugins/ (the built-in device
+# plugins, part of the library but a top-level folder) is built on the public API like a program's
+# own plugins, and is checked with examples/ and bindings/ below.
 read -r -d '' table <<'EOF' || true
 core:
 naming: core
@@ -37,15 +37,15 @@ pluginreg: core
 deviceplugin: core naming loop grpc pluginreg
 dra: core loop grpc pluginreg
 resources: core naming pci
-plugins: loop
 EOF
 if [ -n "${HOSTDEV_LAYERS_TABLE:-}" ]; then
 	table=$(cat "$HOSTDEV_LAYERS_TABLE")
 fi
-# Library folders at the top of the tree instead of under src/.
-top_level_folders="plugins"
-# Folders of code that use the public API only.
-public_only="examples bindings"
+# Library folders at the top of the tree instead of under src/ that the table names (none today:
+# plugins/ is public-API-only).
+top_level_folders=""
+# Folders of code that use the public API only: the built-in plugins, the programs, the bindings.
+public_only="plugins examples bindings"
 
 declare -A allowed
 folders=()

@@ -95,6 +95,25 @@ static void test_plugin_arguments(void **state)
 	/* The plugin takes the userdata even when it is not made. */
 	assert_int_equal(destroyed, (int)(sizeof(bad_names) / sizeof(bad_names[0])));
 
+	/* Versions this library does not know: never initialised (0) or newer than it. */
+	hostdev_dra_plugin_options_init(&opts);
+	opts.version = HOSTDEV_DRA_PLUGIN_OPTIONS_VERSION + 1;
+	assert_int_equal(
+	    hostdev_dra_plugin_new(loop, "vfio.hostdev.test", NULL, NULL, &opts, &plugin), -EINVAL);
+	snprintf(long_dir, sizeof(long_dir),
+		 "DRA driver vfio.hostdev.test: options version %d is not supported",
+		 HOSTDEV_DRA_PLUGIN_OPTIONS_VERSION + 1);
+	assert_non_null(strstr(hostdev_ctx_get_error(env->ctx), long_dir));
+	assert_non_null(
+	    strstr(hostdev_ctx_get_error(env->ctx), "hostdev_dra_plugin_options_init()"));
+	ops.version = 0;
+	destroyed = 0;
+	assert_int_equal(
+	    hostdev_dra_plugin_new(loop, "vfio.hostdev.test", &ops, NULL, NULL, &plugin), -EINVAL);
+	assert_non_null(strstr(hostdev_ctx_get_error(env->ctx), "callbacks version 0"));
+	assert_int_equal(destroyed, 1);
+	ops.version = HOSTDEV_DRA_PLUGIN_OPS_VERSION;
+
 	hostdev_dra_plugin_options_init(&opts);
 	opts.api_versions = 1u << 7;
 	assert_int_equal(
