@@ -577,6 +577,39 @@ def case_help(env):
                stderr="hostdev: unknown option '--frob' (see 'hostdev --help')\n", fake=False)
 
 
+def man_synopsis_options(path):
+    """{command: long options} of the SYNOPSIS of the man page (troff source; blocks are split by .PP,
+    a command's blocks merged: `hostdev list` and `hostdev list --usb` are one command)."""
+    with open(path) as f:
+        text = f.read()
+    synopsis = text.split("\n.SH SYNOPSIS", 1)[1].split("\n.SH ", 1)[0]
+    found = {}
+    for block in synopsis.split("\n.PP"):
+        m = re.search(r"^\.B hostdev ([a-z](?:[a-z]|\\-)*)", block, re.M)
+        if m:
+            found.setdefault(m.group(1).replace("\\", ""), set()).update(
+                o.replace("\\", "") for o in re.findall(r"\\-\\-[a-z](?:[a-z]|\\-)*", block))
+    return found
+
+
+def case_man_synopsis(env):
+    """The man page's SYNOPSIS names every command and exactly the options of its --help usage lines."""
+    man = man_synopsis_options(os.path.join(HERE, "..", "..", "docs", "hostdev.1"))
+    out, _ = env.expect(["--help"], 0, fake=False)
+    commands = re.findall(r"^  ([a-z][a-z-]*) ", out.split("Commands:\n", 1)[1].split("\n\n", 1)[0], re.M)
+    env.check(len(commands) >= 16, "hostdev --help lists %d commands: %s" % (len(commands), commands))
+    for cmd in commands:
+        usage, _ = env.expect([cmd, "--help"], 0, fake=False)
+        usage = usage.split("\n\n", 1)[0]
+        options = set(re.findall(r"--[a-z][a-z-]*", usage))
+        if not env.check(cmd in man, "docs/hostdev.1: no `hostdev %s` in the SYNOPSIS" % cmd):
+            continue
+        env.check(options == man[cmd],
+                  "docs/hostdev.1 SYNOPSIS of `hostdev %s` drifted from its --help usage: only in "
+                  "--help %s, only in the man page %s" % (cmd, sorted(options - man[cmd]),
+                                                          sorted(man[cmd] - options)))
+
+
 def case_version(env):
     out, _ = env.expect(["--version"], 0, stderr="", fake=False)
     env.check(re.fullmatch(r"hostdev \d+\.\d+\.\d+\n", out) is not None, "--version: %r" % out)
