@@ -205,10 +205,20 @@ struct cli_lspci {
 	bool kernel; /* -k */
 	int verbose; /* -v, -vv */
 	int machine; /* -m count; with -v: the -vmm tag/value records */
+	bool tree;   /* -t: the bus tree (list_tree.c) */
 };
 
 /* Print @devs (in order) as lspci does with the options @o. */
 void cli_lspci_print(const struct cli_lspci *o, hostdev_pci_device *const *devs, size_t count);
+
+/* "Vendor Device" of @dev as lspci names it with the numeric mode of @o (-n, -nn). */
+void cli_lspci_print_ids(const struct cli_lspci *o, hostdev_pci_device *dev);
+
+/*
+ * lspci -t (-tv, -tvnn): the bus tree of @devs (every device of the host, any order). Returns
+ * CLI_EXIT_OK or CLI_EXIT_FAILURE (out of memory, printed).
+ */
+int cli_lspci_print_tree(const struct cli_lspci *o, hostdev_pci_device *const *devs, size_t count);
 
 /* "<subclass name> [ccss]" part alone. */
 void cli_print_class(FILE *out, hostdev_pci_device *dev);

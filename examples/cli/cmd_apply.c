@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * `hostdev apply`: bind every device of the persistent list (what the boot-time
- * unit runs before the kubelet, examples/systemd/hostdev-apply.service).
+ * `hostdev apply`: restore the persistent list (VF counts, bindings, mdevs; what
+ * the boot-time unit runs before the kubelet, examples/systemd/hostdev-apply.service).
  * Idempotent. docs/vfio.md.
  */
 #include <errno.h>
@@ -69,14 +69,16 @@ static int run(struct cli *cli, int argc, char **argv)
 
 const struct cli_command cli_cmd_apply = {
     .name = "apply",
-    .summary = "Bind every device of the persistent list (run at boot before "
-	       "the kubelet).",
+    .summary = "Restore the persistent list: VFs, bindings, mdevs (run at boot before the "
+	       "kubelet).",
     .synopsis = "[--owner TEXT] [--timeout MS] [--lock-timeout SECONDS]",
-    .help = "Binds the devices listed with `hostdev persist add`, each with its "
-	    "stored\n"
-	    "--group/--force, skipping those already on vfio-pci. A failing entry "
-	    "does not\n"
-	    "stop the others; all failures are reported and the exit status is 1.\n"
+    .help = "Restores what `hostdev persist` keeps, in order: the VF counts (`sriov --vfs\n"
+	    "--persist`), then the devices (`persist add`, `bind --persist`) with their\n"
+	    "stored --group/--force, skipping those already on vfio-pci, then the mdevs\n"
+	    "(`mdev create --persist`) under their UUIDs, skipping those that exist.\n"
+	    "VFs enabled and mdevs created are printed as notices on stderr. A failing\n"
+	    "entry does not stop the others; all failures are reported and the exit\n"
+	    "status is 1.\n"
 	    "\n"
 	    "Options:\n"
 	    "      --owner TEXT     journal owner (default \"hostdev apply\")\n"

@@ -230,6 +230,29 @@ static int list_devices(struct cli *cli, hostdev_pci_enum *e, bool json,
 	return code;
 }
 
+/* -t: the tree of every device of the host. */
+static int list_tree(struct cli *cli, const struct cli_lspci *lspci)
+{
+	hostdev_pci_enum *all = NULL;
+	hostdev_pci_device *dev;
+	struct device_list devs = {0};
+	int code, r;
+
+	r = hostdev_pci_enum_new(cli->ctx, &all);
+	while (r >= 0 && (r = hostdev_pci_enum_next(all, &dev)) > 0)
+		if (device_list_add(&devs, dev) < 0) {
+			hostdev_pci_device_unref(dev);
+			r = -ENOMEM;
+		}
+	if (r < 0)
+		code = cli_lib_error(cli, r, "cannot list PCI devices");
+	else
+		code = cli_lspci_print_tree(lspci, devs.devs, devs.count);
+	device_list_clear(&devs);
+	hostdev_pci_enum_unref(all);
+	return code;
+}
+
 /* Whether any PCI device of the host is outside domain 0 (lspci's rule for showing domains). */
 static bool any_other_domain(struct cli *cli)
 {
@@ -277,10 +300,13 @@ static int run(struct cli *cli, int argc, char **argv)
 	}
 	/* -v is lspci's verbosity here; logging is --debug / --log-level. */
 	cli->local_v = true;
-	while ((c = cli_getopt(cli, argc, argv, ":s:d:nkDmv" CLI_GLOBAL_SHORT_OPTIONS, options)) >=
+	while ((c = cli_getopt(cli, argc, argv, ":s:d:nkDmvt" CLI_GLOBAL_SHORT_OPTIONS, options)) >=
 	       0) {
-		lspci_mode |= c == 'n' || c == 'k' || c == 'D' || c == 'm' || c == 'v';
+		lspci_mode |= c == 'n' || c == 'k' || c == 'D' || c == 'm' || c == 'v' || c == 't';
 		switch (c) {
+		case 't':
+			lspci.tree = true;
+			break;
 		case 'n':
 			lspci.numeric = lspci.numeric < 2 ? lspci.numeric + 1 : 2;
 			break;
@@ -323,10 +349,17 @@ static int run(struct cli *cli, int argc, char **argv)
 	}
 	if (lspci_mode && json) {
 		code = cli_usage_error(cli, "--json prints every field already: it takes none of "
-					    "-n, -k, -D, -v, -m");
+					    "-n, -k, -D, -v, -m, -t");
 		goto out;
 	}
-	if (lspci.machine && (lspci.machine < 2 || !lspci.verbose)) {
+	/* The filtered trees of lspci differ between pciutils releases: no filter with -t. */
+	if (lspci.tree && count) {
+		code = cli_usage_error(cli, "-t draws the whole tree: it takes no filter (-s, -d, "
+					    "--driver, --class); use them without -t");
+		goto out;
+	}
+	/* lspci -t draws the tree whatever else is asked (-k, -m and -D change nothing there). */
+	if (!lspci.tree && lspci.machine && (lspci.machine < 2 || !lspci.verbose)) {
 		code = cli_usage_error(cli, "-m: only lspci's -vmm form is supported (tag: value "
 					    "records); use --json for a machine-readable list");
 		goto out;
@@ -342,7 +375,9 @@ static int run(struct cli *cli, int argc, char **argv)
 	if (lspci_mode && !lspci.domains)
 		lspci.other_domains = any_other_domain(cli);
 	code = add_filters(cli, e, filters, count);
-	if (code == CLI_EXIT_OK)
+	if (code == CLI_EXIT_OK && lspci.tree)
+		code = list_tree(cli, &lspci);
+	else if (code == CLI_EXIT_OK)
 		code = list_devices(cli, e, json, lspci_mode ? &lspci : NULL);
 out:
 	hostdev_pci_enum_unref(e);
@@ -355,6 +390,7 @@ const struct cli_command cli_cmd_list = {
     .summary = "List PCI (or with --usb USB) devices, one line each or as JSON.",
     .synopsis = "[--json | -n | -nn | -k | -D | -v | -vv | -vmm] [-s SLOT] "
 		"[-d VENDOR:DEVICE[:CLASS]] [--driver NAME] [--class HEX]\n"
+		"       hostdev list -t [-v] [-n | -nn]\n"
 		"       hostdev list --usb [--json] [-d VENDOR:PRODUCT] [--serial S] [--port PATH] "
 		"[--hubs] [--usb-ids FILE]",
     .help = "Each line shows the lspci -nn -D description of a device followed by its\n"
@@ -367,6 +403,7 @@ const struct cli_command cli_cmd_list = {
 	    "  -v, -vv           subsystem, physical slot, NUMA node, IOMMU group, driver,\n"
 	    "                    modules (no configuration space: no flags or capabilities)\n"
 	    "  -vmm              lspci's machine-readable Tag:<TAB>value records\n"
+	    "  -t                lspci's bus tree (-tv with names); no filters with -t\n"
 	    "Library logging is --debug / --log-level (see below), not -v.\n"
 	    "Filters of different kinds must all match; a filter given several times\n"
 	    "matches when any of its values does.\n"

@@ -14,6 +14,7 @@ enum {
 	OPT_JSON = 0x200,
 	OPT_UUID,
 	OPT_TIMEOUT,
+	OPT_PERSIST,
 };
 
 static const char *or_none(const char *s)
@@ -164,19 +165,42 @@ static bool parse_seconds(const char *text, unsigned int *ms)
 	return true;
 }
 
+/*
+ * create --persist: record the new mdev for `hostdev apply`. On stderr, so that stdout stays the
+ * UUID alone. The mdev is kept when recording fails (the error says so).
+ */
+static int persist_mdev(struct cli *cli, const char *parent, const char *type, const char *uuid)
+{
+	int r = hostdev_vfio_persist_add_mdev(cli->ctx, parent, type, uuid);
+
+	if (r < 0) {
+		cli_lib_error(cli, r, "mdev create --persist");
+		cli_error(
+		    "mdev %s was created but is not in the persistent list: retry with `hostdev "
+		    "persist add-mdev %s %s %s`",
+		    uuid, parent, type, uuid);
+		return CLI_EXIT_FAILURE;
+	}
+	fprintf(stderr,
+		"hostdev: mdev %s: %s the persistent list (hostdev apply recreates it at boot)\n",
+		uuid, r == 1 ? "updated in" : "added to");
+	return CLI_EXIT_OK;
+}
+
 static int run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"uuid", required_argument, NULL, OPT_UUID},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"persist", no_argument, NULL, OPT_PERSIST},
 	    CLI_GLOBAL_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	struct hostdev_mdev_options opts = HOSTDEV_MDEV_OPTIONS_INIT;
 	const char *uuid = NULL, *action;
 	char *created = NULL;
-	bool json = false;
+	bool json = false, persist = false;
 	int c, code, r, nargs;
 
 	while ((c = cli_getopt(cli, argc, argv, ":" CLI_GLOBAL_SHORT_OPTIONS, options)) >= 0) {
@@ -186,6 +210,9 @@ static int run(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_UUID:
 			uuid = optarg;
+			break;
+		case OPT_PERSIST:
+			persist = true;
 			break;
 		case OPT_TIMEOUT:
 			if (!parse_seconds(optarg, &opts.timeout_ms))
@@ -224,6 +251,10 @@ static int run(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--uuid is for create");
 	if (json && (strcmp(action, "create") == 0 || strcmp(action, "remove") == 0))
 		return cli_usage_error(cli, "--json is for types and list");
+	if (persist && strcmp(action, "create") != 0 && strcmp(action, "remove") != 0)
+		return cli_usage_error(cli, "--persist is for create and remove");
+	if (persist && (code = cli_require_own_state(cli, "mdev --persist", true)) != CLI_EXIT_OK)
+		return code;
 	code = cli_open_ctx(cli);
 	if (code != CLI_EXIT_OK)
 		return code;
@@ -238,13 +269,23 @@ static int run(struct cli *cli, int argc, char **argv)
 			return cli_lib_error(cli, r, "mdev create");
 		/* The UUID alone, so that `uuid=$(hostdev mdev create ...)` works. */
 		printf("%s\n", created);
+		code = persist ? persist_mdev(cli, argv[optind], argv[optind + 1], created)
+			       : CLI_EXIT_OK;
 		hostdev_free(created);
-		return CLI_EXIT_OK;
+		return code;
 	}
 	r = hostdev_mdev_remove(cli->ctx, argv[optind], &opts, 0);
 	if (r < 0)
 		return cli_lib_error(cli, r, "mdev remove");
 	printf("%s: removed\n", argv[optind]);
+	if (persist) {
+		r = hostdev_vfio_persist_remove_mdev(cli->ctx, argv[optind]);
+		if (r < 0 && r != -ENOENT)
+			return cli_lib_error(cli, r, "mdev remove --persist");
+		printf("%s: %s\n", argv[optind],
+		       r == 0 ? "removed from the persistent list"
+			      : "was not in the persistent list");
+	}
 	return CLI_EXIT_OK;
 }
 
@@ -252,7 +293,7 @@ const struct cli_command cli_cmd_mdev = {
     .name = "mdev",
     .summary = "List mediated device types and mdevs, create and remove mdevs.",
     .synopsis = "types [PARENT] [--json] | list [--json] | create PARENT TYPE [--uuid UUID] "
-		"[--timeout S] | remove UUID [--timeout S]",
+		"[--timeout S] [--persist] | remove UUID [--timeout S] [--persist]",
     .help = "PARENT is a PCI address (vGPU cards) or a device name of /sys/class/mdev_bus\n"
 	    "(e.g. mtty); TYPE is a type id as `mdev types` lists it (nvidia-222, mtty-2).\n"
 	    "\n"
@@ -269,6 +310,9 @@ const struct cli_command cli_cmd_mdev = {
 	    "      --timeout S      how long the kernel may take to create or remove (default\n"
 	    "                       30); a write still running then is reported, and the kernel\n"
 	    "                       may still complete it\n"
+	    "      --persist        create: also record the mdev (parent, type, UUID) in the\n"
+	    "                       persistent list, so that hostdev apply recreates it at\n"
+	    "                       boot; remove: also drop it from that list\n"
 	    "      --json           types: {\"schema_version\": 1, \"mdev_types\": [...]},\n"
 	    "                       list: {\"schema_version\": 1, \"mdevs\": [...]}\n",
     .run = run,

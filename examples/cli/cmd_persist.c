@@ -10,11 +10,87 @@
 
 #include "openshift.h"
 
+#define ACTIONS "add, remove, list, modprobe, add-vfs, remove-vfs, add-mdev or remove-mdev"
+
 enum {
 	OPT_GROUP = 0x200,
 	OPT_FORCE,
 	OPT_JSON,
+	OPT_NO_AUTOPROBE,
+	OPT_AUTOPROBE,
 };
+
+/* The actions that take operands, with how many. */
+static const struct {
+	const char *name;
+	int nargs; /* -1: one or more */
+	const char *operands;
+} edits[] = {
+    {"add", -1, "ADDRESS"},  {"remove", -1, "ADDRESS"},		  {"add-vfs", 2, "PF N"},
+    {"remove-vfs", 1, "PF"}, {"add-mdev", 3, "PARENT TYPE UUID"}, {"remove-mdev", 1, "UUID"},
+};
+
+static const char *const autoprobe_words[] = {
+    [HOSTDEV_SRIOV_AUTOPROBE_KEEP] = "keep",
+    [HOSTDEV_SRIOV_AUTOPROBE_OFF] = "off",
+    [HOSTDEV_SRIOV_AUTOPROBE_ON] = "on",
+};
+
+static const char *autoprobe_word(unsigned int autoprobe)
+{
+	return autoprobe < sizeof(autoprobe_words) / sizeof(*autoprobe_words)
+		   ? autoprobe_words[autoprobe]
+		   : "keep";
+}
+
+/* "vfs" and "mdevs" of `persist list --json`. False when out of memory. */
+static bool add_extras_json(cJSON *doc, const hostdev_vfio_persist *p)
+{
+	cJSON *vfs = cJSON_AddArrayToObject(doc, "vfs"),
+	      *mdevs = cJSON_AddArrayToObject(doc, "mdevs");
+
+	if (!vfs || !mdevs)
+		return false;
+	for (size_t i = 0; i < hostdev_vfio_persist_get_vfs_count(p); i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(vfs, o) ||
+		    !cJSON_AddStringToObject(o, "pf", hostdev_vfio_persist_get_vfs_pf(p, i)) ||
+		    !cJSON_AddNumberToObject(o, "num_vfs",
+					     hostdev_vfio_persist_get_vfs_num(p, i)) ||
+		    !cJSON_AddStringToObject(
+			o, "autoprobe",
+			autoprobe_word(hostdev_vfio_persist_get_vfs_autoprobe(p, i))))
+			return false;
+	}
+	for (size_t i = 0; i < hostdev_vfio_persist_get_mdev_count(p); i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(mdevs, o) ||
+		    !cJSON_AddStringToObject(o, "uuid", hostdev_vfio_persist_get_mdev_uuid(p, i)) ||
+		    !cJSON_AddStringToObject(o, "parent",
+					     hostdev_vfio_persist_get_mdev_parent(p, i)) ||
+		    !cJSON_AddStringToObject(o, "type", hostdev_vfio_persist_get_mdev_type(p, i)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The VF counts and mdevs before the device lines, in the order apply restores them. Their lines
+ * start with a word, not an address, so `persist list | grep ^0000:` still picks the devices.
+ */
+static void print_extras(const hostdev_vfio_persist *p)
+{
+	for (size_t i = 0; i < hostdev_vfio_persist_get_vfs_count(p); i++)
+		printf("vfs %s  %u VFs  autoprobe=%s\n", hostdev_vfio_persist_get_vfs_pf(p, i),
+		       hostdev_vfio_persist_get_vfs_num(p, i),
+		       autoprobe_word(hostdev_vfio_persist_get_vfs_autoprobe(p, i)));
+	for (size_t i = 0; i < hostdev_vfio_persist_get_mdev_count(p); i++)
+		printf("mdev %s  %s  %s\n", hostdev_vfio_persist_get_mdev_uuid(p, i),
+		       hostdev_vfio_persist_get_mdev_parent(p, i),
+		       hostdev_vfio_persist_get_mdev_type(p, i));
+}
 
 static int list(struct cli *cli, bool json)
 {
@@ -50,11 +126,18 @@ static int list(struct cli *cli, bool json)
 			cJSON_AddBoolToObject(o, "group", (flags & HOSTDEV_BIND_GROUP) != 0);
 			cJSON_AddBoolToObject(o, "force", (flags & HOSTDEV_BIND_FORCE) != 0);
 		}
+		if (!add_extras_json(doc, p)) {
+			cJSON_Delete(doc);
+			hostdev_vfio_persist_unref(p);
+			return cli_lib_error(cli, -ENOMEM, "persist list");
+		}
 		code = cli_json_print(doc);
 		cJSON_Delete(doc);
-	} else if (n == 0) {
+	} else if (n == 0 && !hostdev_vfio_persist_get_vfs_count(p) &&
+		   !hostdev_vfio_persist_get_mdev_count(p)) {
 		printf("no devices listed (%s)\n", hostdev_vfio_persist_get_path(p));
 	} else {
+		print_extras(p);
 		for (size_t i = 0; i < n; i++) {
 			unsigned int flags = hostdev_vfio_persist_get_flags(p, i);
 
@@ -69,19 +152,52 @@ static int list(struct cli *cli, bool json)
 	return code;
 }
 
+/* add-vfs PF N, remove-vfs PF, add-mdev PARENT TYPE UUID, remove-mdev UUID. */
+static int edit_extras(struct cli *cli, const char *action, char **args, int nargs,
+		       unsigned int autoprobe)
+{
+	unsigned long n = 0;
+	char *end = NULL;
+	int r;
+
+	if (strcmp(action, "add-vfs") == 0) {
+		if (args[1][0] >= '0' && args[1][0] <= '9')
+			n = strtoul(args[1], &end, 10);
+		if (!end || *end || n > 0xffff)
+			return cli_usage_error(
+			    cli, "add-vfs: '%s' is not a number of VFs (1-65535)", args[1]);
+		r = hostdev_vfio_persist_add_vfs(cli->ctx, args[0], (unsigned int)n, autoprobe);
+	} else if (strcmp(action, "remove-vfs") == 0) {
+		r = hostdev_vfio_persist_remove_vfs(cli->ctx, args[0]);
+	} else if (strcmp(action, "add-mdev") == 0) {
+		r = hostdev_vfio_persist_add_mdev(cli->ctx, args[0], args[1], args[2]);
+	} else {
+		r = hostdev_vfio_persist_remove_mdev(cli->ctx, args[0]);
+	}
+	if (r < 0)
+		return cli_lib_error(cli, r, action);
+	printf("%s: %s\n", args[nargs == 3 ? 2 : 0],
+	       strncmp(action, "remove", 6) == 0 ? "removed"
+	       : r == 1				 ? "already listed (updated)"
+						 : "added");
+	return CLI_EXIT_OK;
+}
+
 static int run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"group", no_argument, NULL, OPT_GROUP},
 	    {"force", no_argument, NULL, OPT_FORCE},
 	    {"json", no_argument, NULL, OPT_JSON},
+	    {"no-autoprobe", no_argument, NULL, OPT_NO_AUTOPROBE},
+	    {"autoprobe", no_argument, NULL, OPT_AUTOPROBE},
 	    CLI_GLOBAL_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
-	unsigned int flags = 0;
+	unsigned int flags = 0, autoprobe = HOSTDEV_SRIOV_AUTOPROBE_KEEP;
 	bool json = false;
 	const char *action;
-	int c, code, r;
+	int c, code, r, edit = -1;
 
 	while ((c = cli_getopt(cli, argc, argv, ":" CLI_GLOBAL_SHORT_OPTIONS, options)) >= 0) {
 		if (c == OPT_GROUP)
@@ -90,27 +206,38 @@ static int run(struct cli *cli, int argc, char **argv)
 			flags |= HOSTDEV_BIND_FORCE;
 		else if (c == OPT_JSON)
 			json = true;
+		else if (c == OPT_NO_AUTOPROBE)
+			autoprobe = HOSTDEV_SRIOV_AUTOPROBE_OFF;
+		else if (c == OPT_AUTOPROBE)
+			autoprobe = HOSTDEV_SRIOV_AUTOPROBE_ON;
 	}
 	if (c != CLI_GETOPT_END)
 		return cli_getopt_exit_code(c);
 	if (optind >= argc)
-		return cli_usage_error(cli, "missing action: add, remove, list or modprobe");
+		return cli_usage_error(cli, "missing action: " ACTIONS);
 	action = argv[optind++];
-	if (strcmp(action, "add") != 0 && strcmp(action, "remove") != 0 &&
-	    strcmp(action, "list") != 0 && strcmp(action, "modprobe") != 0)
-		return cli_usage_error(cli, "unknown action '%s': add, remove, list or modprobe",
-				       action);
-	if ((strcmp(action, "add") == 0 || strcmp(action, "remove") == 0) && optind >= argc)
-		return cli_usage_error(cli, "%s: missing ADDRESS", action);
-	if ((strcmp(action, "list") == 0 || strcmp(action, "modprobe") == 0) && optind < argc)
+	for (size_t i = 0; i < sizeof(edits) / sizeof(*edits); i++)
+		if (strcmp(action, edits[i].name) == 0)
+			edit = (int)i;
+	if (edit < 0 && strcmp(action, "list") != 0 && strcmp(action, "modprobe") != 0)
+		return cli_usage_error(cli, "unknown action '%s': " ACTIONS, action);
+	if (edit >= 0 &&
+	    (edits[edit].nargs < 0 ? optind >= argc : argc - optind != edits[edit].nargs))
+		return cli_usage_error(cli, "%s needs %s%s", action, edits[edit].operands,
+				       edits[edit].nargs < 0 ? "..." : "");
+	if (edit < 0 && optind < argc)
 		return cli_usage_error(cli, "%s: unexpected argument '%s'", action, argv[optind]);
+	if (autoprobe != HOSTDEV_SRIOV_AUTOPROBE_KEEP && strcmp(action, "add-vfs") != 0)
+		return cli_usage_error(cli, "--no-autoprobe and --autoprobe only apply to add-vfs");
 	if (flags && strcmp(action, "add") != 0)
 		return cli_usage_error(cli, "--group and --force only apply to add");
 	if (json && strcmp(action, "list") != 0)
 		return cli_usage_error(cli, "--json only applies to list");
-	if (strcmp(action, "add") == 0 || strcmp(action, "remove") == 0) {
-		code = cli_require_own_state(
-		    cli, strcmp(action, "add") == 0 ? "persist add" : "persist remove", true);
+	if (edit >= 0) {
+		char what[32];
+
+		snprintf(what, sizeof(what), "persist %s", action);
+		code = cli_require_own_state(cli, what, true);
 		if (code != CLI_EXIT_OK)
 			return code;
 	}
@@ -128,6 +255,8 @@ static int run(struct cli *cli, int argc, char **argv)
 		hostdev_free(conf);
 		return code;
 	}
+	if (edits[edit].nargs > 0)
+		return edit_extras(cli, action, argv + optind, edits[edit].nargs, autoprobe);
 	for (int i = optind; i < argc; i++) {
 		if (strcmp(action, "add") == 0)
 			r = hostdev_vfio_persist_add(cli->ctx, argv[i], flags);
@@ -145,20 +274,31 @@ static int run(struct cli *cli, int argc, char **argv)
 
 const struct cli_command cli_cmd_persist = {
     .name = "persist",
-    .summary = "Edit the list of devices `hostdev apply` binds at boot.",
+    .summary = "Edit what `hostdev apply` restores at boot: devices, VF counts, mdevs.",
     .synopsis = "add [--group] [--force] ADDRESS... | remove ADDRESS... | list "
-		"[--json] | modprobe",
+		"[--json] | modprobe\n"
+		"       hostdev persist add-vfs [--no-autoprobe|--autoprobe] PF N | remove-vfs PF\n"
+		"       hostdev persist add-mdev PARENT TYPE UUID | remove-mdev UUID",
     .help = "The list lives in /etc/hostdev/vfio-devices.json and records each "
 	    "device's\n"
 	    "vendor:device ids: apply refuses a different card found at a "
 	    "listed address.\n"
+	    "It also keeps what else a reboot loses: VF counts and mdevs. apply restores\n"
+	    "them in order: VFs, then the listed bindings, then the mdevs.\n"
 	    "\n"
 	    "Actions:\n"
 	    "  add ADDRESS...      add (or update) devices; --group and "
 	    "--force are stored\n"
 	    "                      and used by apply\n"
 	    "  remove ADDRESS...   remove devices from the list\n"
-	    "  list [--json]       show the list\n"
+	    "  add-vfs PF N        keep N VFs on PF (`hostdev sriov PF --vfs N --persist`\n"
+	    "                      sets and records them); --no-autoprobe/--autoprobe as sriov\n"
+	    "  remove-vfs PF       forget the VF count of PF\n"
+	    "  add-mdev PARENT TYPE UUID\n"
+	    "                      keep this mdev (`hostdev mdev create --persist` creates\n"
+	    "                      and records one)\n"
+	    "  remove-mdev UUID    forget an mdev\n"
+	    "  list [--json]       show the list: `vfs` and `mdev` lines, then the devices\n"
 	    "  modprobe            print an /etc/modprobe.d/vfio.conf for the "
 	    "listed ids and\n"
 	    "                      those of their IOMMU group members, with "

@@ -18,6 +18,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_FORCE,
 	OPT_LOCK_TIMEOUT,
+	OPT_PERSIST,
 };
 
 /* A non-negative decimal number up to @max. */
@@ -156,6 +157,36 @@ static int show(struct cli *cli, const char *address, bool json)
 	return code;
 }
 
+/*
+ * --persist after the count was set: record it for `hostdev apply` (0 forgets the entry: every boot
+ * starts without VFs). The confirmation goes to stderr with --json, which keeps stdout one document.
+ */
+static int persist_count(struct cli *cli, const char *address, unsigned int vfs,
+			 unsigned int autoprobe, bool json, int code)
+{
+	FILE *out = json ? stderr : stdout;
+	int r;
+
+	if (vfs == 0) {
+		r = hostdev_vfio_persist_remove_vfs(cli->ctx, address);
+		if (r == -ENOENT) {
+			fprintf(out, "%s: no VF count was in the persistent list\n", address);
+			return code;
+		}
+	} else {
+		r = hostdev_vfio_persist_add_vfs(cli->ctx, address, vfs, autoprobe);
+	}
+	if (r < 0)
+		return cli_lib_error(cli, r, "sriov --persist");
+	if (vfs == 0)
+		fprintf(out, "%s: VF count removed from the persistent list\n", address);
+	else
+		fprintf(out,
+			"%s: %u VFs %s the persistent list (hostdev apply creates them at boot)\n",
+			address, vfs, r == 1 ? "updated in" : "added to");
+	return code;
+}
+
 static int run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -166,13 +197,14 @@ static int run(struct cli *cli, int argc, char **argv)
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"force", no_argument, NULL, OPT_FORCE},
 	    {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
+	    {"persist", no_argument, NULL, OPT_PERSIST},
 	    CLI_GLOBAL_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	struct hostdev_sriov_options opts = HOSTDEV_SRIOV_OPTIONS_INIT;
 	unsigned long vfs = 0, seconds;
 	unsigned int flags = 0;
-	bool json = false, set = false;
+	bool json = false, set = false, persist = false;
 	const char *address;
 	int c, code, r;
 
@@ -206,6 +238,9 @@ static int run(struct cli *cli, int argc, char **argv)
 		case OPT_FORCE:
 			flags |= HOSTDEV_SRIOV_FORCE;
 			break;
+		case OPT_PERSIST:
+			persist = true;
+			break;
 		case OPT_LOCK_TIMEOUT:
 			if (!cli_parse_lock_timeout(optarg, &opts.lock_timeout_ms))
 				return cli_usage_error(cli,
@@ -224,13 +259,13 @@ static int run(struct cli *cli, int argc, char **argv)
 	address = argv[optind];
 	if (cli_check_address(cli, NULL, address) != CLI_EXIT_OK)
 		return CLI_EXIT_USAGE;
-	if (!set && (flags || opts.autoprobe || opts.timeout_ms || opts.lock_timeout_ms))
+	if (!set && (flags || opts.autoprobe || opts.timeout_ms || opts.lock_timeout_ms || persist))
 		return cli_usage_error(cli,
-				       "--no-autoprobe, --autoprobe, --timeout, --lock-timeout "
-				       "and --force need --vfs N");
+				       "--no-autoprobe, --autoprobe, --timeout, --lock-timeout, "
+				       "--force and --persist need --vfs N");
 	if (set) {
 		/* A count change reads (and with --force edits) the vfio journal. */
-		code = cli_require_own_state(cli, "sriov --vfs", false);
+		code = cli_require_own_state(cli, "sriov --vfs", persist);
 		if (code != CLI_EXIT_OK)
 			return code;
 	}
@@ -249,9 +284,11 @@ static int run(struct cli *cli, int argc, char **argv)
 		code = show(cli, address, true);
 	}
 	if ((unsigned long)r < vfs) {
-		cli_error("%s: %lu VFs requested, the PF driver enabled only %d (dmesg says why)",
-			  address, vfs, r);
+		cli_error("%s: %lu VFs requested, the PF driver enabled only %d (dmesg says why)%s",
+			  address, vfs, r, persist ? "; the persistent list was not changed" : "");
 		code = CLI_EXIT_FAILURE;
+	} else if (persist) {
+		code = persist_count(cli, address, (unsigned int)vfs, opts.autoprobe, json, code);
 	}
 	return code;
 }
@@ -261,7 +298,7 @@ const struct cli_command cli_cmd_sriov = {
     .summary = "Show an SR-IOV PF and its VFs, or set the number of VFs.",
     .synopsis = "ADDRESS [--json]\n"
 		"       hostdev sriov ADDRESS --vfs N [--no-autoprobe|--autoprobe] [--timeout S] "
-		"[--lock-timeout S] [--force] [--json]",
+		"[--lock-timeout S] [--force] [--persist] [--json]",
     .help = "Without --vfs: the PF's driver, VF count and total, VF device id, routing\n"
 	    "offset and stride, driver autoprobe, and per VF its index, address, driver,\n"
 	    "IOMMU group, network interface and MAC.\n"
@@ -282,6 +319,10 @@ const struct cli_command cli_cmd_sriov = {
 	    "      --lock-timeout S how long to wait for another hostdev operation holding\n"
 	    "                       the vfio lock (default 60)\n"
 	    "      --force          change the count even though VFs are handed to VMs\n"
+	    "      --persist        also record the count (and the autoprobe choice) in the\n"
+	    "                       persistent list: hostdev apply recreates the VFs at boot,\n"
+	    "                       before it binds listed devices; --vfs 0 --persist forgets\n"
+	    "                       the entry\n"
 	    "      --json           print {\"schema_version\": 1, \"sriov\": {...}}\n",
     .run = run,
 };

@@ -11,7 +11,7 @@
 #include "cli.h"
 
 /* "Vendor Device" in lspci's words for @dev, with ids per numeric mode. */
-static void print_ids(const struct cli_lspci *o, hostdev_pci_device *dev)
+void cli_lspci_print_ids(const struct cli_lspci *o, hostdev_pci_device *dev)
 {
 	const char *vendor = hostdev_pci_device_get_vendor_name(dev);
 	const char *device = hostdev_pci_device_get_device_name(dev);
@@ -119,7 +119,7 @@ static void print_line(const struct cli_lspci *o, hostdev_pci_device *dev, bool 
 	printf("%s ", slot_name(hostdev_pci_device_get_address(dev), domains));
 	print_class(o, dev);
 	fputs(": ", stdout);
-	print_ids(o, dev);
+	cli_lspci_print_ids(o, dev);
 	if (revision)
 		printf(" (rev %02x)", revision);
 	putchar('\n');

@@ -50,6 +50,10 @@ static const struct {
     {"hostdev_vfio_check()", "`hostdev check`"},
     {"hostdev_vfio_persist_remove() and hostdev_vfio_persist_add()", "hostdev persist add/remove"},
     {"hostdev_vfio_persist_add()", "hostdev persist add ADDRESS"},
+    {"hostdev_vfio_persist_remove_vfs() and hostdev_vfio_persist_add_vfs()",
+     "hostdev persist remove-vfs/add-vfs"},
+    {"hostdev_vfio_persist_remove_vfs()", "hostdev persist remove-vfs PF"},
+    {"hostdev_vfio_persist_remove_mdev()", "hostdev persist remove-mdev UUID"},
 };
 
 char *cli_spelling(const char *message)

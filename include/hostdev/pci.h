@@ -117,6 +117,27 @@ int hostdev_pci_device_is_boot_vga(hostdev_pci_device *dev);
 /** 1 for PCI-to-PCI bridges (class 0x0604), which must never be passed through. */
 int hostdev_pci_device_is_bridge(hostdev_pci_device *dev);
 
+/* Topology (read from sysfs on each call: bus numbers change on a rescan). Since HOSTDEV_1.4. */
+/**
+ * The bus numbers a bridge forwards, from its configuration header (the unprivileged first 64
+ * bytes): a device of the bridge base class (0x06) with a PCI-to-PCI (type 1) or CardBus (type 2)
+ * header. Each out pointer may be NULL.
+ * Returns 1 and sets *@primary (the bus it sits on, as programmed), *@secondary (the bus behind it;
+ * 0 when firmware left it unprogrammed) and *@subordinate (the highest bus behind it); 0 for any
+ * other device (out values untouched); -EINVAL for a NULL @dev; a negative errno when the header
+ * cannot be read (-EIO when it is shorter than the standard header).
+ */
+int hostdev_pci_device_get_bridge_buses(hostdev_pci_device *dev, unsigned int *primary,
+					unsigned int *secondary, unsigned int *subordinate);
+/**
+ * The address of the PCI device upstream of @dev in the kernel's device tree (the bridge or
+ * root port it sits behind, or for a device in a VMD domain the VMD endpoint), written to @buf
+ * ("dddd:bb:ss.f"; HOSTDEV_PCI_ADDRESS_MAX bytes suffice).
+ * Returns 1 when there is one, 0 for a device on a root bus (@buf untouched), -EINVAL for NULL
+ * arguments or a zero @size, -ENOSPC when @size is too small, -ENODEV when the device is gone.
+ */
+int hostdev_pci_device_get_parent_address(hostdev_pci_device *dev, char *buf, size_t size);
+
 /* SR-IOV. */
 /** 1 when the device is an SR-IOV physical function (has sriov_totalvfs). */
 int hostdev_pci_device_is_sriov_pf(hostdev_pci_device *dev);

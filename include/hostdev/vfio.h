@@ -518,11 +518,62 @@ unsigned int hostdev_vfio_persist_get_vendor_id(const hostdev_vfio_persist *list
 /** Device id recorded with entry @index (0 unknown). */
 unsigned int hostdev_vfio_persist_get_device_id(const hostdev_vfio_persist *list, size_t index);
 
+/*
+ * Since HOSTDEV_1.4: what else a reboot loses. The list file then has version 2 (docs/vfio.md,
+ * "Persistence"); a list without VF counts or mdevs is still written as version 1, and both
+ * versions are read.
+ */
+
 /**
- * Bind every listed device (what a boot-time unit runs before the kubelet): idempotent, each entry
- * with its stored flags, refusing an entry whose device now has other ids. Goes on after a failing
- * entry and reports all failures in one message. @flags must be 0. Returns the number of devices
- * newly bound, or the first failure's negative errno.
+ * Record that the SR-IOV PF at @pf must have @num_vfs VFs after boot, created with @autoprobe
+ * (enum hostdev_sriov_autoprobe, as in struct hostdev_sriov_options). The PF must exist: its
+ * vendor:device ids are recorded, and apply refuses a different card found at the address. Changes
+ * nothing on the device. Returns 0 when added, 1 when the PF was listed (its entry is replaced),
+ * or -EINVAL (malformed address, @num_vfs 0: remove the entry instead, unknown @autoprobe),
+ * -ENODEV (no such device), -EOPNOTSUPP (not a PF), -ERANGE (over its sriov_totalvfs), the
+ * errors of the list file and lock, each with a message.
+ */
+int hostdev_vfio_persist_add_vfs(hostdev_ctx *ctx, const char *pf, unsigned int num_vfs,
+				 unsigned int autoprobe);
+/** Forget the VF count of @pf. Returns 0, -EINVAL (malformed address), -ENOENT (not listed), ... */
+int hostdev_vfio_persist_remove_vfs(hostdev_ctx *ctx, const char *pf);
+/**
+ * Record that the mdev @uuid of type @type on @parent (a PCI address or a non-PCI parent's name, as
+ * in hostdev_mdev_create()) must exist after boot. @parent must offer @type now. The mdev itself
+ * is neither created nor checked. Returns 0 when added, 1 when @uuid was listed (its parent and
+ * type are replaced), or -EINVAL (NULL argument, malformed UUID), -ENODEV/-EOPNOTSUPP (as
+ * hostdev_mdev_types_read()), -ENOENT (@parent does not offer @type), the errors of the list file.
+ */
+int hostdev_vfio_persist_add_mdev(hostdev_ctx *ctx, const char *parent, const char *type,
+				  const char *uuid);
+/** Forget the mdev @uuid. Returns 0, -EINVAL (malformed UUID), -ENOENT (not listed), ... */
+int hostdev_vfio_persist_remove_mdev(hostdev_ctx *ctx, const char *uuid);
+/** Number of VF counts in the list, in PF address order. */
+size_t hostdev_vfio_persist_get_vfs_count(const hostdev_vfio_persist *list);
+/** The PF of VF-count entry @index (borrowed), NULL out of range. */
+const char *hostdev_vfio_persist_get_vfs_pf(const hostdev_vfio_persist *list, size_t index);
+/** The VF count of entry @index, 0 out of range. */
+unsigned int hostdev_vfio_persist_get_vfs_num(const hostdev_vfio_persist *list, size_t index);
+/** enum hostdev_sriov_autoprobe of entry @index (KEEP out of range). */
+unsigned int hostdev_vfio_persist_get_vfs_autoprobe(const hostdev_vfio_persist *list, size_t index);
+/** Number of mdevs in the list, in the order they were added (the order apply creates them). */
+size_t hostdev_vfio_persist_get_mdev_count(const hostdev_vfio_persist *list);
+/** Parent of mdev entry @index (borrowed; a canonical PCI address or a name), NULL out of range. */
+const char *hostdev_vfio_persist_get_mdev_parent(const hostdev_vfio_persist *list, size_t index);
+/** Type id of mdev entry @index (borrowed), NULL out of range. */
+const char *hostdev_vfio_persist_get_mdev_type(const hostdev_vfio_persist *list, size_t index);
+/** UUID of mdev entry @index (borrowed, lower case), NULL out of range. */
+const char *hostdev_vfio_persist_get_mdev_uuid(const hostdev_vfio_persist *list, size_t index);
+
+/**
+ * Restore the persistent list (what a boot-time unit runs before the kubelet), idempotently and in
+ * dependency order: (1) each listed VF count with hostdev_sriov_set_num_vfs() (its autoprobe; the
+ * lock timeout of @opts), (2) each listed device bound with its stored flags, (3) each listed mdev
+ * created with its UUID unless it exists (one that exists with another parent or type is an
+ * error). An entry whose device (or PF) now has other ids is refused. VFs enabled and mdevs created
+ * are logged as notices. Goes on after a failing entry and reports all failures in one message.
+ * @flags must be 0. Returns the number of devices newly bound, or the first failure's negative
+ * errno.
  */
 int hostdev_vfio_apply(hostdev_ctx *ctx, const struct hostdev_vfio_options *opts,
 		       unsigned int flags);

@@ -7,7 +7,15 @@
  * Each entry records the device's vendor:device ids when it was added, so that apply refuses to
  * bind a different card that now sits at the same address (a NIC moved to another slot must not
  * take the host's new NIC with it). Edits run under the vfio lock and replace the file atomically.
+ *
+ * Version 2 of the file adds what a reboot loses besides bindings: the VF count of SR-IOV PFs
+ * ("vfs") and mediated devices ("mdevs", with their UUIDs, which VM definitions name). Apply
+ * recreates them in dependency order: VFs first (a listed device may be a VF), then the bindings,
+ * then the mdevs (a parent may be a VF, and its driver must be bound). A list without VFs or
+ * mdevs is still written as version 1, so that an older libhostdev keeps reading it; a version 2
+ * file is refused by those, rather than rewritten without its VFs and mdevs.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,13 +23,16 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <hostdev/mdev.h>
+#include <hostdev/sriov.h>
 
 #include "core/core.h"
 #include "pci/pci.h"
 #include "vfio.h"
 
 #define PERSIST_FORMAT "libhostdev-vfio-devices"
-#define PERSIST_VERSION 1
+#define PERSIST_VERSION_BINDINGS 1 /* devices only */
+#define PERSIST_VERSION 2	   /* + vfs, mdevs */
 
 struct entry {
 	char address[HOSTDEV_PCI_ADDRESS_MAX];
@@ -29,11 +40,37 @@ struct entry {
 	unsigned int vendor_id, device_id;
 };
 
+/* A PF whose VF count apply restores. */
+struct vfs_entry {
+	char pf[HOSTDEV_PCI_ADDRESS_MAX];
+	unsigned int vendor_id, device_id; /* of the PF, checked like a device entry's */
+	unsigned int num_vfs;
+	unsigned int autoprobe; /* enum hostdev_sriov_autoprobe */
+};
+
+/* A mediated device apply recreates. */
+struct mdev_entry {
+	char *parent; /* canonical PCI address or a non-PCI parent's name ("mtty") */
+	char *type;
+	char uuid[HOSTDEV_MDEV_UUID_MAX];
+};
+
 struct hostdev_vfio_persist {
 	int refcount;
 	char *path;
 	struct entry *entries;
 	size_t count;
+	struct vfs_entry *vfs;
+	size_t vfs_count;
+	struct mdev_entry *mdevs;
+	size_t mdev_count;
+};
+
+/* The words of the file for enum hostdev_sriov_autoprobe. */
+static const char *const autoprobe_words[] = {
+    [HOSTDEV_SRIOV_AUTOPROBE_KEEP] = "keep",
+    [HOSTDEV_SRIOV_AUTOPROBE_OFF] = "off",
+    [HOSTDEV_SRIOV_AUTOPROBE_ON] = "on",
 };
 
 static int persist_path(hostdev_ctx *ctx, char *buf, size_t size)
@@ -63,10 +100,127 @@ static int compare_entries(const void *a, const void *b)
 	return strcmp(((const struct entry *)a)->address, ((const struct entry *)b)->address);
 }
 
+/* The "vfs" array of a version 2 file (absent = none). */
+static int load_vfs(hostdev_ctx *ctx, hostdev_vfio_persist *list, const cJSON *vfs)
+{
+	const cJSON *v;
+	size_t n = 0;
+
+	if (!vfs)
+		return 0;
+	if (!cJSON_IsArray(vfs))
+		return hostdev_error(ctx, -EBADMSG,
+				     "%s: \"vfs\" is not an array: fix it or move the file aside",
+				     list->path);
+	list->vfs = calloc((size_t)cJSON_GetArraySize(vfs) + 1, sizeof(*list->vfs));
+	if (!list->vfs)
+		return -ENOMEM;
+	cJSON_ArrayForEach(v, vfs)
+	{
+		struct vfs_entry *e = &list->vfs[n];
+		const cJSON *pf = cJSON_GetObjectItemCaseSensitive(v, "pf");
+		const cJSON *num = cJSON_GetObjectItemCaseSensitive(v, "num_vfs");
+		const cJSON *autoprobe = cJSON_GetObjectItemCaseSensitive(v, "autoprobe");
+		struct hostdev_pci_address a;
+		bool known_autoprobe = false;
+
+		for (size_t i = 0; cJSON_IsString(autoprobe) && i < ARRAY_SIZE(autoprobe_words);
+		     i++)
+			if (strcmp(autoprobe->valuestring, autoprobe_words[i]) == 0) {
+				e->autoprobe = (unsigned int)i;
+				known_autoprobe = true;
+			}
+		if (!cJSON_IsString(pf) || hostdev_pci_address_parse(pf->valuestring, &a) < 0 ||
+		    parse_hex_id(cJSON_GetObjectItemCaseSensitive(v, "vendor_id"), &e->vendor_id) <
+			0 ||
+		    parse_hex_id(cJSON_GetObjectItemCaseSensitive(v, "device_id"), &e->device_id) <
+			0 ||
+		    !cJSON_IsNumber(num) || num->valuedouble < 1 || num->valuedouble > 65535 ||
+		    num->valuedouble != (double)(unsigned int)num->valuedouble || !known_autoprobe)
+			return hostdev_error(
+			    ctx, -EBADMSG,
+			    "%s: vfs entry %zu is invalid (pf, vendor_id, device_id, "
+			    "num_vfs 1-65535, autoprobe keep/off/on): fix it or "
+			    "remove it",
+			    list->path, n);
+		hostdev_pci_address_format(&a, e->pf, sizeof(e->pf));
+		e->num_vfs = (unsigned int)num->valuedouble;
+		n++;
+	}
+	list->vfs_count = n;
+	return 0;
+}
+
+/* A UUID in canonical (lower-case) form into @out; false when @text is not one. */
+static bool canonical_uuid(const char *text, char out[HOSTDEV_MDEV_UUID_MAX])
+{
+	if (!text || strlen(text) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? text[i] != '-' : !isxdigit((unsigned char)text[i]))
+			return false;
+		out[i] = (char)tolower((unsigned char)text[i]);
+	}
+	out[36] = '\0';
+	return true;
+}
+
+/* A parent as the mdev API names it: a PCI address in canonical form, else the name unchanged. */
+static char *canonical_parent(const char *parent)
+{
+	struct hostdev_pci_address a;
+	char address[HOSTDEV_PCI_ADDRESS_MAX];
+
+	if (hostdev_pci_address_parse(parent, &a) == 0 &&
+	    hostdev_pci_address_format(&a, address, sizeof(address)) > 0)
+		return strdup(address);
+	return strdup(parent);
+}
+
+/* The "mdevs" array of a version 2 file (absent = none). */
+static int load_mdevs(hostdev_ctx *ctx, hostdev_vfio_persist *list, const cJSON *mdevs)
+{
+	const cJSON *m;
+
+	if (!mdevs)
+		return 0;
+	if (!cJSON_IsArray(mdevs))
+		return hostdev_error(ctx, -EBADMSG,
+				     "%s: \"mdevs\" is not an array: fix it or move the file aside",
+				     list->path);
+	list->mdevs = calloc((size_t)cJSON_GetArraySize(mdevs) + 1, sizeof(*list->mdevs));
+	if (!list->mdevs)
+		return -ENOMEM;
+	cJSON_ArrayForEach(m, mdevs)
+	{
+		struct mdev_entry *e = &list->mdevs[list->mdev_count];
+		const cJSON *parent = cJSON_GetObjectItemCaseSensitive(m, "parent");
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
+		const cJSON *uuid = cJSON_GetObjectItemCaseSensitive(m, "uuid");
+
+		if (!cJSON_IsString(parent) || !parent->valuestring[0] ||
+		    strchr(parent->valuestring, '/') || !cJSON_IsString(type) ||
+		    !type->valuestring[0] || strchr(type->valuestring, '/') ||
+		    !cJSON_IsString(uuid) || !canonical_uuid(uuid->valuestring, e->uuid))
+			return hostdev_error(ctx, -EBADMSG,
+					     "%s: mdevs entry %zu is invalid (parent, type, uuid): "
+					     "fix it or remove it",
+					     list->path, list->mdev_count);
+		e->parent = canonical_parent(parent->valuestring);
+		e->type = strdup(type->valuestring);
+		list->mdev_count++;
+		if (!e->parent || !e->type)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Load the list from the open configuration directory @config; a missing file is empty. */
 static int load(hostdev_ctx *ctx, const struct vfio_dir *config, hostdev_vfio_persist *list)
 {
-	const cJSON *devices, *item, *d;
+	const cJSON *devices, *item, *d, *version;
 	cJSON *doc;
 	char *text, where[128];
 	size_t len, n = 0;
@@ -91,15 +245,24 @@ static int load(hostdev_ctx *ctx, const struct vfio_dir *config, hostdev_vfio_pe
 	free(text);
 	item = cJSON_GetObjectItemCaseSensitive(doc, "format");
 	devices = cJSON_GetObjectItemCaseSensitive(doc, "devices");
+	version = cJSON_GetObjectItemCaseSensitive(doc, "version");
 	if (!doc || !cJSON_IsString(item) || strcmp(item->valuestring, PERSIST_FORMAT) != 0 ||
-	    !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(doc, "version")) ||
-	    cJSON_GetObjectItemCaseSensitive(doc, "version")->valuedouble != PERSIST_VERSION ||
-	    !cJSON_IsArray(devices)) {
+	    !cJSON_IsNumber(version) || !cJSON_IsArray(devices)) {
 		cJSON_Delete(doc);
 		return hostdev_error(ctx, -EBADMSG,
 				     "%s is not a valid libhostdev device list (format/version/"
 				     "devices): fix it or move it aside; nothing was changed",
 				     list->path);
+	}
+	if (version->valuedouble != PERSIST_VERSION_BINDINGS &&
+	    version->valuedouble != PERSIST_VERSION) {
+		cJSON_Delete(doc);
+		return hostdev_error(
+		    ctx, -EBADMSG,
+		    "%s has version %g; this libhostdev reads versions %d and %d: "
+		    "it was written by a newer libhostdev, update this one; nothing "
+		    "was changed",
+		    list->path, version->valuedouble, PERSIST_VERSION_BINDINGS, PERSIST_VERSION);
 	}
 	list->entries = calloc((size_t)cJSON_GetArraySize(devices) + 1, sizeof(*list->entries));
 	if (!list->entries) {
@@ -131,20 +294,67 @@ static int load(hostdev_ctx *ctx, const struct vfio_dir *config, hostdev_vfio_pe
 			   (cJSON_IsTrue(force) ? HOSTDEV_BIND_FORCE : 0);
 		n++;
 	}
-	cJSON_Delete(doc);
 	list->count = n;
 	qsort(list->entries, list->count, sizeof(*list->entries), compare_entries);
-	return 0;
+	r = 0;
+	if (version->valuedouble == PERSIST_VERSION)
+		r = load_vfs(ctx, list, cJSON_GetObjectItemCaseSensitive(doc, "vfs"));
+	if (r == 0 && version->valuedouble == PERSIST_VERSION)
+		r = load_mdevs(ctx, list, cJSON_GetObjectItemCaseSensitive(doc, "mdevs"));
+	cJSON_Delete(doc);
+	return r;
+}
+
+/* The "vfs" and "mdevs" arrays of version 2. False when out of memory. */
+static bool store_extras(cJSON *doc, const hostdev_vfio_persist *list)
+{
+	cJSON *vfs = cJSON_AddArrayToObject(doc, "vfs"),
+	      *mdevs = cJSON_AddArrayToObject(doc, "mdevs");
+
+	if (!vfs || !mdevs)
+		return false;
+	for (size_t i = 0; i < list->vfs_count; i++) {
+		const struct vfs_entry *e = &list->vfs[i];
+		cJSON *o = cJSON_CreateObject();
+		char vid[8], did[8];
+
+		if (!o)
+			return false;
+		cJSON_AddItemToArray(vfs, o);
+		snprintf(vid, sizeof(vid), "%04x", e->vendor_id);
+		snprintf(did, sizeof(did), "%04x", e->device_id);
+		if (!cJSON_AddStringToObject(o, "pf", e->pf) ||
+		    !cJSON_AddStringToObject(o, "vendor_id", vid) ||
+		    !cJSON_AddStringToObject(o, "device_id", did) ||
+		    !cJSON_AddNumberToObject(o, "num_vfs", e->num_vfs) ||
+		    !cJSON_AddStringToObject(o, "autoprobe", autoprobe_words[e->autoprobe]))
+			return false;
+	}
+	for (size_t i = 0; i < list->mdev_count; i++) {
+		const struct mdev_entry *e = &list->mdevs[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o)
+			return false;
+		cJSON_AddItemToArray(mdevs, o);
+		if (!cJSON_AddStringToObject(o, "parent", e->parent) ||
+		    !cJSON_AddStringToObject(o, "type", e->type) ||
+		    !cJSON_AddStringToObject(o, "uuid", e->uuid))
+			return false;
+	}
+	return true;
 }
 
 static int store(hostdev_ctx *ctx, const struct vfio_dir *config, const hostdev_vfio_persist *list)
 {
 	cJSON *doc = cJSON_CreateObject(), *devices;
 	char *text = NULL, *with_nl;
+	bool extras = list->vfs_count || list->mdev_count;
 	int r = -ENOMEM;
 
 	if (!doc || !cJSON_AddStringToObject(doc, "format", PERSIST_FORMAT) ||
-	    !cJSON_AddNumberToObject(doc, "version", PERSIST_VERSION) ||
+	    !cJSON_AddNumberToObject(doc, "version",
+				     extras ? PERSIST_VERSION : PERSIST_VERSION_BINDINGS) ||
 	    !(devices = cJSON_AddArrayToObject(doc, "devices")))
 		goto out;
 	for (size_t i = 0; i < list->count; i++) {
@@ -164,6 +374,8 @@ static int store(hostdev_ctx *ctx, const struct vfio_dir *config, const hostdev_
 		    !cJSON_AddBoolToObject(o, "force", (e->flags & HOSTDEV_BIND_FORCE) != 0))
 			goto out;
 	}
+	if (extras && !store_extras(doc, list))
+		goto out;
 	text = cJSON_Print(doc);
 	if (!text || asprintf(&with_nl, "%s\n", text) < 0)
 		goto out;
@@ -338,6 +550,12 @@ HOSTDEV_EXPORT int hostdev_vfio_persist_remove(hostdev_ctx *ctx, const char *add
 /* What _unref() does when the last reference goes. */
 static void vfio_persist_destroy(hostdev_vfio_persist *list)
 {
+	for (size_t i = 0; i < list->mdev_count; i++) {
+		free(list->mdevs[i].parent);
+		free(list->mdevs[i].type);
+	}
+	free(list->mdevs);
+	free(list->vfs);
 	free(list->entries);
 	free(list->path);
 	free(list);
@@ -392,6 +610,351 @@ HOSTDEV_EXPORT unsigned int hostdev_vfio_persist_get_device_id(const hostdev_vfi
 	return e ? e->device_id : 0;
 }
 
+/* ---------------------------------------------------------------------------------------------- */
+/* VF counts and mdevs (version 2) */
+
+/* Load the list under the vfio lock, let @change edit it, store it when @change succeeded. */
+static int edit(hostdev_ctx *ctx, int (*change)(hostdev_ctx *, hostdev_vfio_persist *, void *),
+		void *data)
+{
+	struct vfio_state state;
+	struct vfio_dir config = {.fd = -1};
+	hostdev_vfio_persist *list = NULL;
+	int r, w;
+
+	r = vfio_state_lock(ctx, HOSTDEV_VFIO_DEFAULT_LOCK_TIMEOUT_MS, &state);
+	if (r < 0)
+		return r;
+	r = open_config(ctx, VFIO_DIR_WRITE, &config);
+	if (r == 0) {
+		list = list_new(ctx);
+		r = list ? load(ctx, &config, list) : -ENOMEM;
+	}
+	if (r == 0)
+		r = change(ctx, list, data);
+	if (r >= 0 && (w = store(ctx, &config, list)) < 0)
+		r = w;
+	vfio_dir_close(&config);
+	vfio_state_unlock(&state);
+	hostdev_vfio_persist_unref(list);
+	return r;
+}
+
+struct vfs_change {
+	struct vfs_entry entry;
+	bool remove;
+};
+
+static int compare_vfs(const void *a, const void *b)
+{
+	return strcmp(((const struct vfs_entry *)a)->pf, ((const struct vfs_entry *)b)->pf);
+}
+
+static int change_vfs(hostdev_ctx *ctx, hostdev_vfio_persist *list, void *data)
+{
+	struct vfs_change *c = data;
+	struct vfs_entry *grown;
+
+	for (size_t i = 0; i < list->vfs_count; i++) {
+		if (strcmp(list->vfs[i].pf, c->entry.pf) != 0)
+			continue;
+		if (c->remove)
+			memmove(&list->vfs[i], &list->vfs[i + 1],
+				(list->vfs_count-- - i - 1) * sizeof(*list->vfs));
+		else
+			list->vfs[i] = c->entry;
+		return c->remove ? 0 : 1;
+	}
+	if (c->remove)
+		return hostdev_error(ctx, -ENOENT,
+				     "%s: no VF count for it in the persistent list %s",
+				     c->entry.pf, list->path);
+	grown = realloc(list->vfs, (list->vfs_count + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	list->vfs = grown;
+	list->vfs[list->vfs_count++] = c->entry;
+	qsort(list->vfs, list->vfs_count, sizeof(*list->vfs), compare_vfs);
+	return 0;
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_persist_add_vfs(hostdev_ctx *ctx, const char *pf,
+						unsigned int num_vfs, unsigned int autoprobe)
+{
+	struct vfs_change c = {.entry = {.num_vfs = num_vfs, .autoprobe = autoprobe}};
+	hostdev_pci_device *dev;
+	unsigned int total;
+	int r;
+
+	if (!ctx)
+		return -EINVAL;
+	if (autoprobe >= ARRAY_SIZE(autoprobe_words))
+		return hostdev_error(ctx, -EINVAL,
+				     "unknown autoprobe value %u (enum hostdev_sriov_autoprobe)",
+				     autoprobe);
+	r = hostdev_pci_device_new(ctx, pf, &dev);
+	if (r < 0)
+		return r;
+	snprintf(c.entry.pf, sizeof(c.entry.pf), "%s", hostdev_pci_device_get_address(dev));
+	c.entry.vendor_id = hostdev_pci_device_get_vendor_id(dev);
+	c.entry.device_id = hostdev_pci_device_get_device_id(dev);
+	total = hostdev_pci_device_get_sriov_total_vfs(dev);
+	r = hostdev_pci_device_is_sriov_pf(dev);
+	hostdev_pci_device_unref(dev);
+	if (!r)
+		return hostdev_error(
+		    ctx, -EOPNOTSUPP,
+		    "%s: is not an SR-IOV physical function (no sriov_totalvfs): it "
+		    "has no VF count to keep",
+		    c.entry.pf);
+	if (num_vfs == 0)
+		return hostdev_error(
+		    ctx, -EINVAL,
+		    "%s: 0 VFs is what every boot gives; to stop recreating its VFs, "
+		    "remove its entry with hostdev_vfio_persist_remove_vfs()",
+		    c.entry.pf);
+	if (num_vfs > total)
+		return hostdev_error(ctx, -ERANGE, "%s: %u VFs asked, the PF offers at most %u",
+				     c.entry.pf, num_vfs, total);
+	return edit(ctx, change_vfs, &c);
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_persist_remove_vfs(hostdev_ctx *ctx, const char *pf)
+{
+	struct vfs_change c = {.remove = true};
+	struct hostdev_pci_address a;
+	int r;
+
+	if (!ctx)
+		return -EINVAL;
+	r = pci_address_parse_or_explain(ctx, NULL, pf, &a, c.entry.pf);
+	if (r < 0)
+		return r;
+	return edit(ctx, change_vfs, &c);
+}
+
+struct mdev_change {
+	struct mdev_entry entry; /* owned until added */
+	bool remove;
+};
+
+static void mdev_entry_clear(struct mdev_entry *e)
+{
+	free(e->parent);
+	free(e->type);
+	e->parent = e->type = NULL;
+}
+
+static int change_mdev(hostdev_ctx *ctx, hostdev_vfio_persist *list, void *data)
+{
+	struct mdev_change *c = data;
+	struct mdev_entry *grown;
+
+	for (size_t i = 0; i < list->mdev_count; i++) {
+		if (strcmp(list->mdevs[i].uuid, c->entry.uuid) != 0)
+			continue;
+		mdev_entry_clear(&list->mdevs[i]);
+		if (c->remove)
+			memmove(&list->mdevs[i], &list->mdevs[i + 1],
+				(list->mdev_count-- - i - 1) * sizeof(*list->mdevs));
+		else
+			list->mdevs[i] = c->entry;
+		c->entry.parent = c->entry.type = NULL;
+		return c->remove ? 0 : 1;
+	}
+	if (c->remove)
+		return hostdev_error(ctx, -ENOENT, "mdev %s: not in the persistent list %s",
+				     c->entry.uuid, list->path);
+	grown = realloc(list->mdevs, (list->mdev_count + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	list->mdevs = grown;
+	/* Kept in the order they were added: apply creates them in that order. */
+	list->mdevs[list->mdev_count++] = c->entry;
+	c->entry.parent = c->entry.type = NULL;
+	return 0;
+}
+
+static int invalid_uuid(hostdev_ctx *ctx, const char *uuid)
+{
+	return hostdev_error(ctx, -EINVAL,
+			     "'%s' is not a UUID: expected 8-4-4-4-12 hexadecimal digits, such as "
+			     "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001",
+			     uuid ? uuid : "(null)");
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_persist_add_mdev(hostdev_ctx *ctx, const char *parent,
+						 const char *type, const char *uuid)
+{
+	struct mdev_change c = {0};
+	hostdev_mdev_types *types = NULL;
+	bool offered = false;
+	int r;
+
+	if (!ctx || !parent || !type)
+		return -EINVAL;
+	if (!canonical_uuid(uuid, c.entry.uuid))
+		return invalid_uuid(ctx, uuid);
+	r = hostdev_mdev_types_read(ctx, parent, &types);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < hostdev_mdev_types_get_count(types); i++)
+		offered |= strcmp(hostdev_mdev_types_get_type(types, i), type) == 0;
+	hostdev_mdev_types_unref(types);
+	if (!offered)
+		return hostdev_error(ctx, -ENOENT,
+				     "%s offers no mdev type '%s' (see hostdev_mdev_types_read())",
+				     parent, type);
+	c.entry.parent = canonical_parent(parent);
+	c.entry.type = strdup(type);
+	r = c.entry.parent && c.entry.type ? edit(ctx, change_mdev, &c) : -ENOMEM;
+	mdev_entry_clear(&c.entry);
+	return r;
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_persist_remove_mdev(hostdev_ctx *ctx, const char *uuid)
+{
+	struct mdev_change c = {.remove = true};
+
+	if (!ctx)
+		return -EINVAL;
+	if (!canonical_uuid(uuid, c.entry.uuid))
+		return invalid_uuid(ctx, uuid);
+	return edit(ctx, change_mdev, &c);
+}
+
+HOSTDEV_EXPORT size_t hostdev_vfio_persist_get_vfs_count(const hostdev_vfio_persist *list)
+{
+	return list ? list->vfs_count : 0;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_persist_get_vfs_pf(const hostdev_vfio_persist *list,
+							   size_t index)
+{
+	return list && index < list->vfs_count ? list->vfs[index].pf : NULL;
+}
+
+HOSTDEV_EXPORT unsigned int hostdev_vfio_persist_get_vfs_num(const hostdev_vfio_persist *list,
+							     size_t index)
+{
+	return list && index < list->vfs_count ? list->vfs[index].num_vfs : 0;
+}
+
+HOSTDEV_EXPORT unsigned int hostdev_vfio_persist_get_vfs_autoprobe(const hostdev_vfio_persist *list,
+								   size_t index)
+{
+	return list && index < list->vfs_count ? list->vfs[index].autoprobe
+					       : HOSTDEV_SRIOV_AUTOPROBE_KEEP;
+}
+
+HOSTDEV_EXPORT size_t hostdev_vfio_persist_get_mdev_count(const hostdev_vfio_persist *list)
+{
+	return list ? list->mdev_count : 0;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_persist_get_mdev_parent(const hostdev_vfio_persist *list,
+								size_t index)
+{
+	return list && index < list->mdev_count ? list->mdevs[index].parent : NULL;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_persist_get_mdev_type(const hostdev_vfio_persist *list,
+							      size_t index)
+{
+	return list && index < list->mdev_count ? list->mdevs[index].type : NULL;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_persist_get_mdev_uuid(const hostdev_vfio_persist *list,
+							      size_t index)
+{
+	return list && index < list->mdev_count ? list->mdevs[index].uuid : NULL;
+}
+
+/* Apply one VF count (before the vfio lock is taken: hostdev_sriov_set_num_vfs() takes it). */
+static int apply_vfs(hostdev_ctx *ctx, const struct vfs_entry *e,
+		     const struct hostdev_vfio_options *o)
+{
+	struct hostdev_sriov_options so = HOSTDEV_SRIOV_OPTIONS_INIT;
+	hostdev_pci_device *dev;
+	unsigned int vid, did, before;
+	int r;
+
+	r = hostdev_pci_device_new(ctx, e->pf, &dev);
+	if (r < 0)
+		return r;
+	vid = hostdev_pci_device_get_vendor_id(dev);
+	did = hostdev_pci_device_get_device_id(dev);
+	before = hostdev_pci_device_get_sriov_num_vfs(dev);
+	hostdev_pci_device_unref(dev);
+	if (vid != e->vendor_id || did != e->device_id)
+		return hostdev_error(
+		    ctx, -ENODEV,
+		    "%s: now holds %04x:%04x, but the PF %04x:%04x was listed; the hardware "
+		    "changed: not creating its VFs (update the list with "
+		    "hostdev_vfio_persist_remove_vfs() and hostdev_vfio_persist_add_vfs())",
+		    e->pf, vid, did, e->vendor_id, e->device_id);
+	so.autoprobe = e->autoprobe;
+	so.lock_timeout_ms = o->lock_timeout_ms;
+	r = hostdev_sriov_set_num_vfs(ctx, e->pf, e->num_vfs, &so, 0);
+	if (r < 0)
+		return r;
+	if ((unsigned int)r < e->num_vfs)
+		return hostdev_error(ctx, -EIO, "%s: its driver enabled %d of the %u listed VFs",
+				     e->pf, r, e->num_vfs);
+	if (before != e->num_vfs)
+		hostdev_log(ctx, HOSTDEV_LOG_NOTICE, "%s: %u VFs enabled (persistent list)", e->pf,
+			    e->num_vfs);
+	return 0;
+}
+
+/* Create one listed mdev unless it exists; one that exists with another parent or type is an
+ * error (the UUID is the identity VMs know it by). */
+static int apply_mdev(hostdev_ctx *ctx, const struct mdev_entry *e,
+		      const hostdev_mdev_list *existing)
+{
+	int r;
+
+	for (size_t i = 0; i < hostdev_mdev_list_get_count(existing); i++) {
+		const char *parent = hostdev_mdev_list_get_parent(existing, i);
+		const char *type = hostdev_mdev_list_get_type(existing, i);
+
+		if (strcmp(hostdev_mdev_list_get_uuid(existing, i), e->uuid) != 0)
+			continue;
+		if (parent && type && strcmp(parent, e->parent) == 0 && strcmp(type, e->type) == 0)
+			return 0;
+		return hostdev_error(
+		    ctx, -EEXIST,
+		    "mdev %s exists as %s on %s, but the persistent list has %s on "
+		    "%s: remove one of them (hostdev_mdev_remove() or "
+		    "hostdev_vfio_persist_remove_mdev())",
+		    e->uuid, type ? type : "an unknown type", parent ? parent : "an unknown parent",
+		    e->type, e->parent);
+	}
+	r = hostdev_mdev_create(ctx, e->parent, e->type, e->uuid, NULL, 0, NULL);
+	if (r == 0)
+		hostdev_log(ctx, HOSTDEV_LOG_NOTICE,
+			    "mdev %s: created as %s on %s (persistent list)", e->uuid, e->type,
+			    e->parent);
+	return r;
+}
+
+/* Record a failed step of apply and go on with the others. */
+struct apply_failures {
+	char text[HOSTDEV_ERROR_MAX];
+	int first_error, count;
+};
+
+static void apply_failed(hostdev_ctx *ctx, struct apply_failures *f, int r)
+{
+	size_t len = strlen(f->text);
+
+	if (!f->first_error)
+		f->first_error = r;
+	f->count++;
+	snprintf(f->text + len, sizeof(f->text) - len, "%s%s", f->count > 1 ? " | " : "",
+		 hostdev_ctx_get_error(ctx));
+}
+
 /* Apply one entry with the lock held. */
 static int apply_entry(hostdev_ctx *ctx, const struct vfio_state *state, const struct entry *e,
 		       const struct hostdev_vfio_options *opts)
@@ -422,9 +985,10 @@ HOSTDEV_EXPORT int hostdev_vfio_apply(hostdev_ctx *ctx, const struct hostdev_vfi
 {
 	struct hostdev_vfio_options o;
 	hostdev_vfio_persist *list;
-	char failures[HOSTDEV_ERROR_MAX] = "";
+	hostdev_mdev_list *existing = NULL;
+	struct apply_failures failed = {.first_error = 0};
 	struct vfio_state state;
-	int r, first_error = 0, bound = 0, nfailed = 0;
+	int r, bound = 0;
 
 	if (!ctx)
 		return -EINVAL;
@@ -438,35 +1002,42 @@ HOSTDEV_EXPORT int hostdev_vfio_apply(hostdev_ctx *ctx, const struct hostdev_vfi
 	r = hostdev_vfio_persist_read(ctx, &list);
 	if (r < 0)
 		return r;
-	if (list->count == 0) {
-		hostdev_vfio_persist_unref(list);
-		return 0;
-	}
-	r = vfio_state_lock(ctx, o.lock_timeout_ms, &state);
-	if (r < 0) {
-		hostdev_vfio_persist_unref(list);
-		return r;
-	}
-	for (size_t i = 0; i < list->count; i++) {
-		r = apply_entry(ctx, &state, &list->entries[i], &o);
-		if (r >= 0) {
-			bound += r;
-			continue;
+	/* 1. VFs: a listed device or mdev parent may be one of them. */
+	for (size_t i = 0; i < list->vfs_count; i++)
+		if ((r = apply_vfs(ctx, &list->vfs[i], &o)) < 0)
+			apply_failed(ctx, &failed, r);
+	/* 2. Bindings. */
+	if (list->count) {
+		r = vfio_state_lock(ctx, o.lock_timeout_ms, &state);
+		if (r < 0) {
+			hostdev_vfio_persist_unref(list);
+			return r;
 		}
-		if (!first_error)
-			first_error = r;
-		nfailed++;
-		snprintf(failures + strlen(failures), sizeof(failures) - strlen(failures), "%s%s",
-			 nfailed > 1 ? " | " : "", hostdev_ctx_get_error(ctx));
+		for (size_t i = 0; i < list->count; i++) {
+			r = apply_entry(ctx, &state, &list->entries[i], &o);
+			if (r >= 0)
+				bound += r;
+			else
+				apply_failed(ctx, &failed, r);
+		}
+		vfio_state_unlock(&state);
 	}
-	vfio_state_unlock(&state);
+	/* 3. mdevs, once their parents (VFs included) are on their drivers. */
+	if (list->mdev_count && (r = hostdev_mdev_list_read(ctx, &existing)) < 0)
+		apply_failed(ctx, &failed, r);
+	for (size_t i = 0; existing && i < list->mdev_count; i++) {
+		r = apply_mdev(ctx, &list->mdevs[i], existing);
+		if (r < 0)
+			apply_failed(ctx, &failed, r);
+	}
+	hostdev_mdev_list_unref(existing);
 	hostdev_vfio_persist_unref(list);
-	if (first_error) {
+	if (failed.first_error) {
 		char copy[HOSTDEV_ERROR_MAX];
 
-		snprintf(copy, sizeof(copy), "%s", failures);
-		return hostdev_error(ctx, first_error, "%d of the listed devices failed: %s",
-				     nfailed, copy);
+		snprintf(copy, sizeof(copy), "%s", failed.text);
+		return hostdev_error(ctx, failed.first_error, "%d of the listed entries failed: %s",
+				     failed.count, copy);
 	}
 	return bound;
 }

@@ -273,10 +273,54 @@ def case_list_lspci_options(env):
     see = " (see 'hostdev list --help')\n"
     env.expect(["list", "--json", "-n"], 2, stdout="",
                stderr="hostdev: list: --json prints every field already: it takes none of -n, "
-                      "-k, -D, -v, -m" + see)
+                      "-k, -D, -v, -m, -t" + see)
     env.expect(["list", "-m"], 2, stdout="",
                stderr="hostdev: list: -m: only lspci's -vmm form is supported (tag: value "
                       "records); use --json for a machine-readable list" + see)
+
+
+# `lspci -t` of the test tree: two root buses of domain 0 and the VMD domain 10000 (pciutils 3.9).
+TREE_T = """\
+-+-[0000:00]-+-00.0
+ |           +-01.0--+-00.0
+ |           |       \\-00.1
+ |           +-02.0
+ |           \\-1f.0
+ +-[0000:3a]---00.0--+-00.0
+ |                   +-00.1
+ |                   +-02.0
+ |                   \\-02.1
+ \\-[10000:01]---00.0
+"""
+
+
+def case_list_tree(env):
+    """-t is lspci's bus tree: VFs beside their PF behind the same bridge, the VMD domain its own root."""
+    out, _ = env.expect(["list", "-t"], 0, stderr="")
+    env.check(out == TREE_T, "list -t:\n%s" % out)
+    out, _ = env.expect(["list", "-tvnn"], 0, stderr="")
+    env.check(" |                   +-02.0  Intel Corporation Ethernet Virtual Function 700 Series "
+              "[8086:154c]\n" in out and out.endswith(
+                  " \\-[10000:01]---00.0  Samsung Electronics Co Ltd NVMe SSD Controller "
+                  "SM981/PM981/PM983 [144d:a808]\n"), "list -tvnn:\n%s" % out)
+    lspci = shutil.which("lspci") or ("/usr/bin/lspci" if os.path.exists("/usr/bin/lspci")
+                                      else None)
+    if lspci:
+        for opts in (["-t"], ["-tv"], ["-tvnn"], ["-tvn"], ["-tk"], ["-tD"]):
+            p = subprocess.run([lspci, "-A", "linux-sysfs", "-O",
+                                "sysfs.path=%s/sys/bus/pci" % env.root, "-i", PCI_IDS] + opts,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True,
+                               env=dict(os.environ, LC_ALL="C"))
+            env.expect(["list"] + opts, 0, stdout=p.stdout.decode(), stderr="")
+    see = " (see 'hostdev list --help')\n"
+    for args in (["-t", "-s", "00:"], ["-t", "-d", "8086:"], ["-t", "--driver", "nvme"],
+                 ["-t", "--class", "02"]):
+        env.expect(["list"] + args, 2, stdout="",
+                   stderr="hostdev: list: -t draws the whole tree: it takes no filter (-s, -d, "
+                          "--driver, --class); use them without -t" + see)
+    env.expect(["list", "-t", "--json"], 2, stdout="",
+               stderr="hostdev: list: --json prints every field already: it takes none of -n, "
+                      "-k, -D, -v, -m, -t" + see)
 
 
 def case_list_json(env):
@@ -531,6 +575,39 @@ def case_help(env):
                stderr="hostdev: unknown command 'frob' (see 'hostdev --help')\n", fake=False)
     env.expect(["--frob", "list"], 2, stdout="",
                stderr="hostdev: unknown option '--frob' (see 'hostdev --help')\n", fake=False)
+
+
+def man_synopsis_options(path):
+    """{command: long options} of the SYNOPSIS of the man page (troff source; blocks are split by .PP,
+    a command's blocks merged: `hostdev list` and `hostdev list --usb` are one command)."""
+    with open(path) as f:
+        text = f.read()
+    synopsis = text.split("\n.SH SYNOPSIS", 1)[1].split("\n.SH ", 1)[0]
+    found = {}
+    for block in synopsis.split("\n.PP"):
+        m = re.search(r"^\.B hostdev ([a-z](?:[a-z]|\\-)*)", block, re.M)
+        if m:
+            found.setdefault(m.group(1).replace("\\", ""), set()).update(
+                o.replace("\\", "") for o in re.findall(r"\\-\\-[a-z](?:[a-z]|\\-)*", block))
+    return found
+
+
+def case_man_synopsis(env):
+    """The man page's SYNOPSIS names every command and exactly the options of its --help usage lines."""
+    man = man_synopsis_options(os.path.join(HERE, "..", "..", "docs", "hostdev.1"))
+    out, _ = env.expect(["--help"], 0, fake=False)
+    commands = re.findall(r"^  ([a-z][a-z-]*) ", out.split("Commands:\n", 1)[1].split("\n\n", 1)[0], re.M)
+    env.check(len(commands) >= 16, "hostdev --help lists %d commands: %s" % (len(commands), commands))
+    for cmd in commands:
+        usage, _ = env.expect([cmd, "--help"], 0, fake=False)
+        usage = usage.split("\n\n", 1)[0]
+        options = set(re.findall(r"--[a-z][a-z-]*", usage))
+        if not env.check(cmd in man, "docs/hostdev.1: no `hostdev %s` in the SYNOPSIS" % cmd):
+            continue
+        env.check(options == man[cmd],
+                  "docs/hostdev.1 SYNOPSIS of `hostdev %s` drifted from its --help usage: only in "
+                  "--help %s, only in the man page %s" % (cmd, sorted(options - man[cmd]),
+                                                          sorted(man[cmd] - options)))
 
 
 def case_version(env):

@@ -20,6 +20,8 @@ Fails loudly with a unified diff when they disagree, and fails when a tree yield
 Generated trees are also checked against the generator's ground truth (gen-sysfs --manifest) on what
 lspci does not show: driver_override, modalias, IOMMU group members, NUMA node, physical slot, boot_vga,
 is_bridge, SR-IOV PF/VF relations and counts, netdevs and mdev types.
+Every tree also checks `hostdev list -t` (-tv, -tvnn, -tvn) against `lspci` with the same options,
+byte for byte (the bus tree).
 With --filters, each tree also checks `hostdev list -s/-d SPEC` against `lspci -s/-d SPEC` (lspci is the
 reference parser of that syntax; both must refuse the same invalid specs) and `--driver`/`--class`
 against lspci's Driver/Class lines.
@@ -448,6 +450,36 @@ def compare_filters(name, root, hostdev, lspci, lrecs):
     return ok, head + ("\n  " + "\n  ".join(problems) if problems else "")
 
 
+# lspci -t: the bus tree, compared byte for byte (no names, names, names and numbers, numbers).
+TREE_OPTIONS = [["-t"], ["-tv"], ["-tvnn"], ["-tvn"]]
+
+
+def compare_bus_tree(name, root, hostdev, lspci):
+    """`hostdev list -t...` against `lspci -t...` on the same tree. Returns (ok, report_text)."""
+    sysfs = "/sys/bus/pci" if root == "/" else os.path.join(root, "sys/bus/pci")
+    problems = []
+    lines = 0
+    for opts in TREE_OPTIONS:
+        lcmd = [lspci, "-A", "linux-sysfs", "-O", "sysfs.path=" + sysfs] + opts
+        hcmd = [hostdev, "list"] + opts + ([] if root == "/" else ["--root", root])
+        lrc, want, lerr = run(lcmd, dict(os.environ, LC_ALL="C"))
+        hrc, got, herr = run(hcmd)
+        if lrc != 0:
+            fail_env("%s exited %d:\n%s" % (" ".join(lcmd), lrc, lerr))
+        if hrc != 0:
+            problems.append("%s exited %d: %s" % (" ".join(hcmd), hrc, herr.strip()))
+        elif got != want:
+            problems.append("\n".join(difflib.unified_diff(want.splitlines(), got.splitlines(), " ".join(lcmd),
+                                                           " ".join(hcmd), lineterm="", n=3)))
+        elif not want.strip():
+            problems.append("%s printed nothing (vacuous tree?)" % " ".join(lcmd))
+        lines += len(want.splitlines())
+    ok = not problems
+    head = "%s bus tree: %s, %s compared (%d lines)" % (
+        name, "agree" if ok else "DISAGREE", ", ".join(" ".join(o) for o in TREE_OPTIONS), lines)
+    return ok, head + ("\n  " + "\n  ".join(problems) if problems else "")
+
+
 def find_fixtures(top):
     roots = []
     for dirpath, dirnames, _ in os.walk(top):
@@ -525,6 +557,9 @@ def main():
             if tmp:
                 tmp.cleanup()
             return 77
+        tok, ttext = compare_bus_tree(name, root, args.hostdev, args.lspci)
+        ok = ok and tok
+        text += "\n" + ("ok   " if tok else "FAIL ") + ttext
         if args.modules and modules_dir(root) and "modules" not in text.split(" on ", 1)[-1].split("\n")[0]:
             ok = False
             text += "\nmodules were not compared although the tree ships them (lspci could not load them?)"

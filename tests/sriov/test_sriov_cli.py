@@ -236,6 +236,157 @@ def case_mdev(args):
     finally:
         h.close()
 
+UUID2 = "5a4e1c7d-0b2f-4c7e-9d3a-2f6b8e1c0a02"
+
+
+def log_ops(h):
+    """The modelled writes so far, in order, as [op, target, ...] ("PID op target value -> result")."""
+    ops = []
+    for line in open(os.path.join(h.root, ".kmodel/log")):
+        parts = line.split()
+        if len(parts) >= 3:
+            ops.append(parts[1:])
+    return ops
+
+
+def case_persist_apply(args):
+    """VF counts and mdevs survive a reboot: apply recreates VFs, then binds, then mdevs."""
+    h = Host(args)
+    try:
+        conf = os.path.join(h.root, "etc/hostdev/vfio-devices.json")
+        contains(h.run("sriov", NIC_PF, "--vfs", "2", "--no-autoprobe", "--persist").stdout,
+                 f"{NIC_PF}: 2 VFs added to the persistent list (hostdev apply creates them at boot)\n")
+        h.run("bind", "--persist", "0000:3b:02.1")
+        p = h.run("mdev", "create", "mtty", "mtty-2", "--uuid", UUID1.upper(), "--persist")
+        check(p.stdout == UUID1 + "\n", "stdout must stay the UUID alone: %r" % p.stdout)
+        contains(p.stderr, f"mdev {UUID1}: added to the persistent list")
+        h.run("mdev", "create", "af:00.0", "nvidia-222", "--uuid", UUID2, "--persist")
+        doc = json.load(open(conf))
+        check(doc["version"] == 2, json.dumps(doc))
+        check(doc["vfs"] == [{"pf": NIC_PF, "vendor_id": "8086", "device_id": "1572", "num_vfs": 2,
+                              "autoprobe": "off"}], json.dumps(doc["vfs"]))
+        check(doc["mdevs"] == [{"parent": "mtty", "type": "mtty-2", "uuid": UUID1},
+                               {"parent": GPU, "type": "nvidia-222", "uuid": UUID2}], json.dumps(doc["mdevs"]))
+        out = h.run("persist", "list").stdout.splitlines()
+        check(out[:3] == [f"vfs {NIC_PF}  2 VFs  autoprobe=off", f"mdev {UUID1}  mtty  mtty-2",
+                          f"mdev {UUID2}  {GPU}  nvidia-222"], str(out))
+        check(out[3].startswith("0000:3b:02.1  "), str(out))
+        listed = json.loads(h.run("persist", "list", "--json").stdout)
+        check(listed["vfs"] == [{"pf": NIC_PF, "num_vfs": 2, "autoprobe": "off"}] and
+              [m["uuid"] for m in listed["mdevs"]] == [UUID1, UUID2], json.dumps(listed))
+
+        # "Reboot": the VFs, the binding and the mdevs are gone; the list stays.
+        h.run("restore", "--all")
+        h.run("mdev", "remove", UUID1)
+        h.run("mdev", "remove", UUID2)
+        h.run("sriov", NIC_PF, "--vfs", "0", "--autoprobe")
+        check(not h.has("sys/bus/pci/devices/0000:3b:02.1"), "VF left behind")
+        start = len(log_ops(h))
+        p = h.run("apply")
+        contains(p.stdout, "1 device moved to vfio-pci")
+        contains(p.stderr, f"{NIC_PF}: 2 VFs enabled (persistent list)")
+        contains(p.stderr, f"mdev {UUID1}: created as mtty-2 on mtty (persistent list)")
+        check(h.driver("0000:3b:02.1") == "vfio-pci" and h.driver("0000:3b:02.0") == "",
+              "VF 1 not on vfio-pci, or VF 0 got a driver (autoprobe off was not restored)")
+        mdevs = {m["uuid"]: m for m in json.loads(h.run("mdev", "list", "--json").stdout)["mdevs"]}
+        check(set(mdevs) == {UUID1, UUID2} and mdevs[UUID2]["parent"] == GPU, json.dumps(mdevs))
+        # Order: the VF count, then the VF's bind, then the mdevs.
+        ops = log_ops(h)[start:]
+        first = {}
+        for i, op in enumerate(ops):
+            first.setdefault(op[0], i)
+        check(all(k in first for k in ("numvfs", "override", "mdev_create")), str(ops))
+        last_numvfs = max(i for i, op in enumerate(ops) if op[0] == "numvfs")
+        last_bind = max(i for i, op in enumerate(ops) if op[0] in ("override", "probe", "bind"))
+        check(last_numvfs < first["override"] and last_bind < first["mdev_create"],
+              "apply out of order:\n" + "\n".join(" ".join(o) for o in ops))
+
+        # Idempotent: nothing is written a second time.
+        start = len(log_ops(h))
+        p = h.run("apply")
+        contains(p.stdout, "0 devices moved to vfio-pci (all listed devices already there)")
+        writes = [o for o in log_ops(h)[start:] if o[0] in ("numvfs", "override", "mdev_create")]
+        check(writes == [], "second apply wrote: %s" % writes)
+
+        # An mdev that exists under the listed UUID with another type is an error, not skipped.
+        h.run("mdev", "remove", UUID1)
+        h.run("mdev", "create", "mtty", "mtty-1", "--uuid", UUID1)
+        p = h.run("apply", expect=1)
+        contains(p.stderr, f"mdev {UUID1} exists as mtty-1 on mtty, but the persistent list has mtty-2 on mtty")
+
+        # Removal, and back to version 1 once nothing but bindings is listed.
+        contains(h.run("mdev", "remove", UUID1, "--persist").stdout, f"{UUID1}: removed from the persistent list")
+        contains(h.run("persist", "remove-mdev", UUID2).stdout, f"{UUID2}: removed")
+        contains(h.run("sriov", NIC_PF, "--vfs", "0", "--force", "--persist").stdout,
+                 f"{NIC_PF}: VF count removed from the persistent list")
+        check(json.load(open(conf))["version"] == 1, open(conf).read())
+        p = h.run("persist", "remove-vfs", NIC_PF, expect=1)
+        contains(p.stderr, f"{NIC_PF}: no VF count for it in the persistent list")
+
+        # Errors name the object and the fix.
+        p = h.run("persist", "add-vfs", NIC_PF, "9", expect=1)
+        contains(p.stderr, f"{NIC_PF}: 9 VFs asked, the PF offers at most 8")
+        p = h.run("persist", "add-vfs", "00:03.0", "1", expect=1)
+        contains(p.stderr, "is not an SR-IOV physical function")
+        p = h.run("persist", "add-vfs", NIC_PF, "0", expect=1)
+        contains(p.stderr, "hostdev persist remove-vfs")
+        p = h.run("persist", "add-mdev", "mtty", "mtty-9", UUID1, expect=1)
+        contains(p.stderr, "mtty offers no mdev type 'mtty-9'")
+        p = h.run("persist", "add-mdev", "mtty", "mtty-2", "not-a-uuid", expect=1)
+        contains(p.stderr, "'not-a-uuid' is not a UUID")
+        p = h.run("persist", "add-vfs", NIC_PF, expect=2)
+        contains(p.stderr, "add-vfs needs PF N")
+        p = h.run("persist", "add", "--no-autoprobe", "3b:02.0", expect=2)
+        contains(p.stderr, "--no-autoprobe and --autoprobe only apply to add-vfs")
+        p = h.run("mdev", "list", "--persist", expect=2)
+        contains(p.stderr, "--persist is for create and remove")
+        p = h.run("sriov", NIC_PF, "--persist", expect=2)
+        contains(p.stderr, "need --vfs N")
+    finally:
+        h.close()
+
+
+def case_persist_formats(args):
+    """A version 1 list (bindings only, as older hostdev wrote it) still loads and applies; an unknown
+    version is refused with what to do, and nothing is changed."""
+    h = Host(args)
+    try:
+        confdir = os.path.join(h.root, "etc/hostdev")
+        conf = os.path.join(confdir, "vfio-devices.json")
+        os.makedirs(confdir, mode=0o700, exist_ok=True)
+        h.run("sriov", NIC_PF, "--vfs", "2", "--no-autoprobe")
+        v1 = ('{\n\t"format":\t"libhostdev-vfio-devices",\n\t"version":\t1,\n\t"devices":\t[{\n'
+              '\t\t\t"address":\t"0000:3b:02.0",\n\t\t\t"vendor_id":\t"8086",\n'
+              '\t\t\t"device_id":\t"154c",\n\t\t\t"group":\tfalse,\n\t\t\t"force":\tfalse\n'
+              '\t\t}]\n}\n')
+        with open(conf, "w") as f:
+            f.write(v1)
+        check(h.run("persist", "list").stdout == "0000:3b:02.0  8086:154c\n", "v1 list")
+        contains(h.run("apply").stdout, "1 device moved to vfio-pci")
+        check(h.driver("0000:3b:02.0") == "vfio-pci", "v1 entry not applied")
+        check(open(conf).read() == v1, "reading rewrote the file")
+        # Adding a VF count upgrades it to version 2, the device entry kept.
+        h.run("persist", "add-vfs", "--no-autoprobe", NIC_PF, "2")
+        doc = json.load(open(conf))
+        check(doc["version"] == 2 and [d["address"] for d in doc["devices"]] == ["0000:3b:02.0"] and
+              doc["vfs"][0]["num_vfs"] == 2, json.dumps(doc))
+        doc["version"] = 3
+        with open(conf, "w") as f:
+            json.dump(doc, f)
+        before = open(conf).read()
+        p = h.run("persist", "list", expect=1)
+        contains(p.stderr, "has version 3; this libhostdev reads versions 1 and 2")
+        p = h.run("persist", "add-vfs", NIC_PF, "1", expect=1)
+        check(open(conf).read() == before, "a refused file was changed")
+        doc["version"] = 2
+        doc["vfs"][0]["autoprobe"] = "maybe"
+        with open(conf, "w") as f:
+            json.dump(doc, f)
+        p = h.run("apply", expect=1)
+        contains(p.stderr, "vfs entry 0 is invalid")
+    finally:
+        h.close()
+
 
 def case_usage(args):
     h = Host(args)

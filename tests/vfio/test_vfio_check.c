@@ -430,7 +430,7 @@ static void test_apply_partial_failure(void **state)
 	assert_int_equal(fakeroot_pci_set_attr(f->root, VIRTIO, "device", "0x1000\n"), 0);
 	assert_int_equal(kmodel_enable(f->root), 0);
 	assert_int_equal(hostdev_vfio_apply(f->ctx, NULL, 0), -ENODEV);
-	assert_true(contains(hostdev_ctx_get_error(f->ctx), "2 of the listed devices failed"));
+	assert_true(contains(hostdev_ctx_get_error(f->ctx), "2 of the listed entries failed"));
 	assert_true(contains(hostdev_ctx_get_error(f->ctx), "now holds 1af4:1000"));
 	assert_true(contains(hostdev_ctx_get_error(f->ctx), "default route"));
 	/* the good entry was still applied */
