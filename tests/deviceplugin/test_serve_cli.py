@@ -163,6 +163,32 @@ def test_dry_run_and_permitted(host):
     assert "pciVendorSelector" in r.stdout and "externalResourceProvider: true" in r.stdout
 
 
+def test_permitted_usb_bundle(host, tmp_path):
+    """A USB bundle gives one KubeVirt usb entry with every member as a selector, in the order
+    written; an impossible bundle is refused with the library's words."""
+    root, _ = host
+    config = tmp_path / "bundle.json"
+    config.write_text(json.dumps({"resources": [
+        {"kind": "usb", "resourceName": "example.com/desk",
+         "selectors": {"bundle": ["046d:c31c", "046d:c077", "076b:3021"]}}]}))
+    r = run_cli(root, "permitted", "--json", "--config", str(config))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"permittedHostDevices": {"usb": [
+        {"resourceName": "example.com/desk",
+         "selectors": [{"vendor": "046d", "product": "c31c"},
+                       {"vendor": "046d", "product": "c077"},
+                       {"vendor": "076b", "product": "3021"}],
+         "externalResourceProvider": True}]}}
+
+    config.write_text(json.dumps({"resources": [
+        {"kind": "usb", "resourceName": "example.com/desk",
+         "selectors": {"bundle": ["046d:c31c", "046d:*"]}}]}))
+    r = run_cli(root, "permitted", "--config", str(config))
+    assert r.returncode != 0
+    assert ('resources[0] "example.com/desk": selectors.bundle[1] "046d:*" is not a '
+            'vendor:product id') in r.stderr
+
+
 def test_usage_errors(host, tmp_path):
     root, _ = host
     r = run_cli(root, "serve")
