@@ -120,6 +120,8 @@ int plugin_new(hostdev_ctx *ctx, hostdev_dp_config *config, size_t entry, const 
 		r = -EINVAL;
 	if (!p->resource_name || !p->env_name)
 		r = r ? r : -ENOMEM;
+	if (r == 0 && kind->init)
+		r = kind->init(p);
 	for (size_t i = 0; i < n_initial && r == 0; i++)
 		r = remember(p, initial_ids[i], -1);
 	if (r < 0) {
@@ -134,6 +136,8 @@ void plugin_free(struct plugin *p)
 {
 	if (!p)
 		return;
+	if (p->kind && p->kind->release)
+		p->kind->release(p);
 	tdestroy(p->known_tree, keep_node);
 	for (size_t i = 0; i < p->n_known; i++) {
 		free(p->known[i]->id);
@@ -164,6 +168,8 @@ int plugin_list_devices(struct plugin *p, struct plugin_list *out)
 	p->seen = hostdev_dp_matches_ref(now);
 	pthread_mutex_unlock(&p->lock);
 	hostdev_dp_matches_unref(before);
+	if (p->kind->observe)
+		r = p->kind->observe(p, now);
 	for (size_t i = 0; i < hostdev_dp_matches_get_count(now) && r == 0; i++)
 		r = remember(p, hostdev_dp_matches_get_id(now, i),
 			     hostdev_dp_matches_get_numa_node(now, i));

@@ -113,6 +113,8 @@ struct plugin {
 	 * taken under @lock. */
 	pthread_mutex_t lock;
 	hostdev_dp_matches *seen;
+	/* USB: the devices each advertised id stands for (usb_claims.c), NULL for other kinds. */
+	struct usb_claims *usb_claims;
 };
 
 /*
@@ -177,6 +179,13 @@ struct plugin_kind {
 	/* Allocate @ids for one container (plugin_allocate()). */
 	int (*allocate)(struct plugin *p, const char *const *ids, size_t n_ids,
 			struct plugin_answer *out);
+	/* Optional: set up the kind's own state in @p (plugin_new()); 0 or -ENOMEM. */
+	int (*init)(struct plugin *p);
+	/* Optional: free it (plugin_free()). */
+	void (*release)(struct plugin *p);
+	/* Optional: see what a list found (@now) before the health of its devices is asked,
+	 * on the list's thread; 0 or a negative errno that fails the list. */
+	int (*observe)(struct plugin *p, const hostdev_dp_matches *now);
 };
 extern const struct plugin_kind plugin_kind_vfio_pci; /* vfio_pci.c */
 extern const struct plugin_kind plugin_kind_usb;      /* usb.c */
@@ -193,6 +202,19 @@ const struct plugin_kind *plugin_kind_of(int kind);
  */
 int vfio_add_nodes(const struct plugin *p, const char *what, const char *sysfs_dir, int group,
 		   struct plugin_answer *out);
+
+/*
+ * usb_claims.c: the members (identities) each USB id was first advertised with. For id @i of
+ * @m: 1 when its members are those of its record, or it has no record and none of its members
+ * belongs to another id (with @record, the record is then made); 0 otherwise; -ENOMEM.
+ * Thread-safe.
+ */
+struct usb_claims;
+int usb_claims_new(struct usb_claims **out);
+void usb_claims_free(struct usb_claims *c);
+int usb_claims_check(struct usb_claims *c, const hostdev_dp_matches *m, size_t i, bool record);
+/* How many devices id @id was first advertised with (0: never advertised). */
+size_t usb_claims_count(struct usb_claims *c, const char *id);
 
 /* sriov_env.c: PCIDEVICE_<..> and PCIDEVICE_<..>_INFO for @addresses in groups @groups. */
 int sriov_env_set(const struct plugin *p, char *const *addresses, const int *groups, size_t n,

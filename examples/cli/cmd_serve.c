@@ -7,7 +7,8 @@
  * The library's device-plugin loop is embedded in this command's own poll(2), next to the
  * hot-plug monitor (a USB or PCI event refreshes every resource at once instead of waiting for
  * the refresh interval) and the signal pipe. That is the pattern a program with its own event loop
- * follows; the library also offers a thread of its own (hostdev_loop_start_thread()).
+ * follows; the library also offers a thread of its own (hostdev_loop_start_thread()). The servers
+ * follow hot-plug (serve_follow.c): every event and refresh interval resolves the config again.
  */
 #include <errno.h>
 #include <poll.h>
@@ -45,21 +46,18 @@ static void log_line(int priority, const char *message, void *userdata)
 struct serving {
 	struct cli *cli;
 	hostdev_loop *loop;
-	hostdev_dp_server **servers;
-	size_t n_servers;
+	struct serve_set set;
+	bool hotplug; /* an event came: resolve again once the monitor is done */
 };
-
-static void refresh_all(struct serving *s)
-{
-	for (size_t i = 0; i < s->n_servers; i++)
-		hostdev_dp_server_refresh(s->servers[i]);
-}
 
 static void on_hotplug(hostdev_monitor *mon, const hostdev_event *ev, void *userdata)
 {
+	struct serving *s = userdata;
+
 	(void)mon;
 	(void)ev;
-	refresh_all(userdata);
+	serve_set_refresh(&s->set);
+	s->hotplug = true;
 }
 
 /* A monitor that refreshes every resource on USB/PCI events; NULL (with a warning) when the host
@@ -90,15 +88,40 @@ static hostdev_monitor *start_monitor(struct serving *s)
 	return mon;
 }
 
-static int run_loop(struct serving *s, hostdev_monitor *mon, int sigfd)
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The poll timeout: the next resolution (every @interval_ms, -1 never) or the end of a grace
+ * period, whichever comes first. */
+static int next_timeout(const struct serving *s, int interval_ms, long long next_sync)
+{
+	int grace = serve_set_timeout(&s->set), sync = -1;
+
+	if (interval_ms > 0) {
+		long long left = next_sync - monotonic_ms();
+
+		sync = left < 0 ? 0 : left > interval_ms ? interval_ms : (int)left;
+	}
+	if (grace < 0)
+		return sync;
+	return sync < 0 || grace < sync ? grace : sync;
+}
+
+static int run_loop(struct serving *s, hostdev_monitor *mon, int sigfd, int interval_ms)
 {
 	struct pollfd fds[3] = {{.fd = hostdev_loop_get_fd(s->loop), .events = POLLIN},
 				{.fd = sigfd, .events = POLLIN},
 				{.fd = mon ? hostdev_monitor_get_fd(mon) : -1, .events = POLLIN}};
+	long long next_sync = monotonic_ms() + interval_ms;
 	int r;
 
 	for (;;) {
-		r = poll(fds, 3, -1);
+		r = poll(fds, 3, next_timeout(s, interval_ms, next_sync));
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -119,49 +142,23 @@ static int run_loop(struct serving *s, hostdev_monitor *mon, int sigfd)
 			if (r < 0 && r != -EINTR)
 				return cli_lib_error(s->cli, r, "device-plugin loop failed");
 		}
+		/* Resources follow hot-plug: after events, every interval, and when a grace period
+		 * may have ended. */
+		if (s->hotplug || serve_set_timeout(&s->set) == 0 ||
+		    (interval_ms > 0 && monotonic_ms() >= next_sync)) {
+			s->hotplug = false;
+			serve_set_sync(&s->set);
+			if (interval_ms > 0)
+				next_sync = monotonic_ms() + interval_ms;
+		}
 	}
 }
 
-static int start_servers(struct serving *s, const hostdev_dp_resources *res,
-			 const struct hostdev_dp_server_options *opts)
-{
-	size_t n = hostdev_dp_resources_get_count(res);
-	int r;
-
-	s->servers = calloc(n ? n : 1, sizeof(*s->servers));
-	if (!s->servers) {
-		cli_error("out of memory");
-		return CLI_EXIT_FAILURE;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const char *name = hostdev_dp_resources_get_name(res, i);
-		char line[512];
-
-		r = hostdev_dp_server_new_builtin(s->loop, res, i, opts, &s->servers[i]);
-		if (r < 0)
-			return cli_lib_error(s->cli, r, name);
-		s->n_servers++;
-		r = hostdev_dp_server_start(s->servers[i]);
-		if (r < 0)
-			return cli_lib_error(s->cli, r, name);
-		snprintf(line, sizeof(line), "serving %s (%zu devices) on %s", name,
-			 hostdev_dp_resources_get_device_count(res, i),
-			 hostdev_dp_server_get_socket_path(s->servers[i]));
-		log_line(HOSTDEV_LOG_INFO, line, NULL);
-	}
-	return CLI_EXIT_OK;
-}
-
+/* Stop every server; let the empty lists and trailers reach the kubelet before the connections
+ * close. */
 static void stop_servers(struct serving *s)
 {
-	for (size_t i = 0; i < s->n_servers; i++) {
-		hostdev_dp_server_stop(s->servers[i]);
-		hostdev_dp_server_unref(s->servers[i]);
-	}
-	free(s->servers);
-	s->servers = NULL;
-	s->n_servers = 0;
-	/* Let the empty lists and trailers reach the kubelet before the connections close. */
+	serve_set_stop(&s->set);
 	while (hostdev_loop_dispatch(s->loop, 50) > 0)
 		;
 }
@@ -182,12 +179,19 @@ static void print_resources(const hostdev_dp_resources *res)
 	}
 }
 
-static int serve(struct cli *cli, const hostdev_dp_resources *res,
-		 const struct hostdev_dp_server_options *opts)
+/*
+ * @resolve_ms: how often to resolve the config again without a hot-plug event, -1 never; 0 for
+ * the default: only on events while the monitor delivers them, else every refresh interval.
+ * Resolving reads every selected device on this thread, the loop's, which a kubelet's Allocate
+ * then waits for: not more often than needed.
+ */
+static int serve(struct cli *cli, hostdev_dp_config *config, const hostdev_dp_resources *res,
+		 const struct hostdev_dp_server_options *opts, int grace_ms, int resolve_ms)
 {
 	struct serving s = {.cli = cli};
 	hostdev_monitor *mon = NULL;
 	struct cli_signals signals;
+	size_t failed = 0;
 	int r, code;
 
 	code = cli_signals_open(&signals);
@@ -201,10 +205,20 @@ static int serve(struct cli *cli, const hostdev_dp_resources *res,
 		code = cli_lib_error(cli, r, "cannot create the device-plugin loop");
 		goto out;
 	}
-	code = start_servers(&s, res, opts);
+	s.set = (struct serve_set){.ctx = cli->ctx,
+				   .loop = s.loop,
+				   .config = config,
+				   .opts = opts,
+				   .grace_ms = grace_ms,
+				   .log = log_line};
+	r = serve_set_start(&s.set, res, &failed);
+	code =
+	    r < 0 ? cli_lib_error(cli, r, hostdev_dp_resources_get_name(res, failed)) : CLI_EXIT_OK;
 	if (code == CLI_EXIT_OK) {
 		mon = start_monitor(&s);
-		code = run_loop(&s, mon, signals.fds[0]);
+		if (resolve_ms == 0)
+			resolve_ms = mon ? -1 : opts->refresh_interval_ms;
+		code = run_loop(&s, mon, signals.fds[0], resolve_ms);
 		log_line(HOSTDEV_LOG_INFO, "stopping: advertising no devices, removing sockets",
 			 NULL);
 	}
@@ -224,6 +238,8 @@ enum {
 	OPT_DRY_RUN,
 	OPT_KUBELET_UID,
 	OPT_IDLE_TIMEOUT,
+	OPT_GRACE,
+	OPT_RESOLVE_INTERVAL,
 };
 
 static int parse_registration(const char *text)
@@ -247,6 +263,8 @@ static int run(struct cli *cli, int argc, char **argv)
 	    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
 	    {"kubelet-uid", required_argument, NULL, OPT_KUBELET_UID},
 	    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+	    {"grace", required_argument, NULL, OPT_GRACE},
+	    {"resolve-interval", required_argument, NULL, OPT_RESOLVE_INTERVAL},
 	    SERVE_RESOURCE_LONG_OPTIONS,
 	    CLI_GLOBAL_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
@@ -257,7 +275,7 @@ static int run(struct cli *cli, int argc, char **argv)
 	hostdev_dp_config *config = NULL;
 	hostdev_dp_resources *res = NULL;
 	bool dry_run = false;
-	int c, r, code;
+	int c, r, code, grace_ms = 300000, resolve_ms = 0;
 	char *end;
 	long value;
 
@@ -322,6 +340,31 @@ static int run(struct cli *cli, int argc, char **argv)
 			}
 			opts.idle_timeout_ms = (int)value;
 			break;
+		case OPT_GRACE:
+			errno = 0;
+			value = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || value < -1 || value > 86400000) {
+				code = cli_usage_error(cli,
+						       "--grace '%s': expected milliseconds "
+						       "(0-86400000), or -1 for never",
+						       optarg);
+				goto out;
+			}
+			grace_ms = (int)value;
+			break;
+		case OPT_RESOLVE_INTERVAL:
+			errno = 0;
+			value = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || value < -1 || value == 0 ||
+			    value > 3600000) {
+				code = cli_usage_error(cli,
+						       "--resolve-interval '%s': expected "
+						       "milliseconds (1-3600000), or -1 for never",
+						       optarg);
+				goto out;
+			}
+			resolve_ms = (int)value;
+			break;
 		default:
 			code = serve_resource_flag(cli, &flags, c, optarg);
 			if (code != CLI_EXIT_OK)
@@ -363,7 +406,7 @@ static int run(struct cli *cli, int argc, char **argv)
 	if (hostdev_dp_resources_get_count(res) == 0)
 		log_line(HOSTDEV_LOG_WARNING, "no device matches the config: nothing to serve",
 			 NULL);
-	code = serve(cli, res, &opts);
+	code = serve(cli, config, res, &opts, grace_ms, resolve_ms);
 out:
 	hostdev_dp_resources_unref(res);
 	hostdev_dp_config_unref(config);
@@ -376,7 +419,7 @@ const struct cli_command cli_cmd_serve = {
     .summary = "Serve kubelet device plugins for the devices a config selects.",
     .synopsis = "(--config FILE | --resource NAME SELECTORS...) [--registration MODE] "
 		"[--kubelet-dir DIR] [--kubelet-uid UID] [--refresh MS] [--idle-timeout MS] "
-		"[--dry-run]",
+		"[--grace MS] [--resolve-interval MS] [--dry-run]",
     .help = "Runs in the foreground until SIGINT or SIGTERM, logging to stderr. On stop every\n"
 	    "resource advertises no devices and its socket is removed. The config format is in\n"
 	    "device-plugin.md; `hostdev permitted` prints the matching KubeVirt\n"
@@ -393,6 +436,13 @@ const struct cli_command cli_cmd_serve = {
 	    "                           (others are refused, by SO_PEERCRED)\n"
 	    "      --refresh MS         re-read devices and health every MS milliseconds\n"
 	    "                           (default 5000; -1 never); hot-plug events refresh at once\n"
+	    "                           and resolve the config again: a new resource name (a\n"
+	    "                           device plugged later) is served at once\n"
+	    "      --resolve-interval MS  also resolve the config again every MS milliseconds\n"
+	    "                           (default: only on hot-plug events, or every refresh\n"
+	    "                           interval when the host delivers none; -1 never)\n"
+	    "      --grace MS           a resource whose last device left lists it Unhealthy for\n"
+	    "                           MS milliseconds, then ends (default 300000; -1 never)\n"
 	    "      --idle-timeout MS    close a connection without a call (an open ListAndWatch\n"
 	    "                           counts) that sent nothing for MS milliseconds\n"
 	    "                           (default 60000; -1 never)\n"

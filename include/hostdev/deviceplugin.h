@@ -462,6 +462,21 @@ const char *hostdev_dp_matches_get_driver(const hostdev_dp_matches *matches, siz
 /** USB: the bus number and device number now (the node /dev/bus/usb/BBB/DDD); 0 for others. */
 unsigned int hostdev_dp_matches_get_usb_busnum(const hostdev_dp_matches *matches, size_t i);
 unsigned int hostdev_dp_matches_get_usb_devnum(const hostdev_dp_matches *matches, size_t i);
+/**
+ * USB: how many USB devices id @i stands for: 1 for a device, the members of its set for an
+ * entry with selectors.bundle (docs/device-plugin.md, "USB bundles"); 0 for other kinds or an
+ * @i out of range. Since HOSTDEV_1.4.
+ */
+size_t hostdev_dp_matches_get_usb_device_count(const hostdev_dp_matches *matches, size_t i);
+/**
+ * USB: device @j of id @i (in the order of the bundle's selectors): its bus and device number
+ * now (the node /dev/bus/usb/BBB/DDD) and its own stable identity (borrowed from @matches:
+ * valid while it is referenced), under the entry's usbIdentity rule. Any output may be NULL.
+ * Returns 0, or -EINVAL for @i or @j out of range (nothing written). Since HOSTDEV_1.4.
+ */
+int hostdev_dp_matches_get_usb_device(const hostdev_dp_matches *matches, size_t i, size_t j,
+				      unsigned int *busnum, unsigned int *devnum,
+				      const char **identity);
 
 /**
  * The preferred allocation policy of the built-in plugins (docs/device-plugin.md), for a

@@ -63,6 +63,11 @@ struct dp_selectors {
 	struct dp_pf_selector *pfs;
 	size_t n_pfs;
 	/* usb */
+	/* "bundle": exact vendor:product ids, each naming one member of a set of devices handed
+	 * out together under one device id (KubeVirt's permittedHostDevices.usb[].selectors).
+	 * Distinct (one device cannot be two members); excludes vendorProduct. */
+	struct dp_id_pair *bundle;
+	size_t n_bundle;
 	char **serials;
 	size_t n_serials;
 	char **ports; /* "2-1.4", or "2-1.*" for every device below port 2-1 */

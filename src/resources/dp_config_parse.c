@@ -370,9 +370,55 @@ static int parse_pfs(struct perr *e, const cJSON *value, struct dp_selectors *se
 	return 0;
 }
 
+/*
+ * "bundle": the members of a set of USB devices handed to a VM together, one exact
+ * vendor:product each (KubeVirt's selectors have no wildcard), no id twice: each member is a
+ * different device, and a device matched by two members would be handed out twice.
+ */
+static int parse_bundle(struct perr *e, const cJSON *value, struct dp_selectors *sel)
+{
+	static const char example[] = "\"046d:c31c\", \"046d:c077\"";
+	char sbuf[96];
+	size_t i = 0;
+	int r;
+
+	if ((r = check_list(e, value, "bundle", example)) < 0)
+		return r;
+	for (const cJSON *item = value->child; item; item = item->next, i++) {
+		struct dp_id_pair pair, *grown;
+		const char *s;
+
+		if ((r = item_string(e, item, "bundle", i, &s)) < 0)
+			return r;
+		if (dp_parse_id_pair(s, &pair) < 0 || pair.second < 0)
+			return fail(
+			    e,
+			    "selectors.bundle[%zu] \"%s\" is not a vendor:product id: each "
+			    "member of a bundle is one exact device id, two 4-digit hex ids "
+			    "separated by ':', e.g. \"046d:c31c\" (no \"*\": KubeVirt's USB "
+			    "selectors name one product)",
+			    i, shown(s, sbuf, sizeof(sbuf)));
+		for (size_t j = 0; j < sel->n_bundle; j++)
+			if (sel->bundle[j].first == pair.first &&
+			    sel->bundle[j].second == pair.second)
+				return fail(
+				    e,
+				    "selectors.bundle[%zu] \"%s\" is also selectors.bundle[%zu]: "
+				    "one device would be matched by two members of the bundle; "
+				    "list each vendor:product once",
+				    i, shown(s, sbuf, sizeof(sbuf)), j);
+		grown = dp_array_grow(sel->bundle, sel->n_bundle, sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		sel->bundle = grown;
+		sel->bundle[sel->n_bundle++] = pair;
+	}
+	return 0;
+}
+
 static const char *const pci_selector_keys[] = {"vendorDevice", "class", "driver",
 						"address",	"pf",	 NULL};
-static const char *const usb_selector_keys[] = {"vendorProduct", "serial", "port", NULL};
+static const char *const usb_selector_keys[] = {"vendorProduct", "bundle", "serial", "port", NULL};
 static const char *const mdev_selector_keys[] = {"type", "parent", NULL};
 
 static int parse_selector(struct perr *e, enum hostdev_dp_kind kind, const cJSON *m,
@@ -397,6 +443,8 @@ static int parse_selector(struct perr *e, enum hostdev_dp_kind kind, const cJSON
 	case HOSTDEV_DP_KIND_USB:
 		if (strcmp(key, "vendorProduct") == 0)
 			return parse_ids(e, m, key, true, sel);
+		if (strcmp(key, "bundle") == 0)
+			return parse_bundle(e, m, sel);
 		if (strcmp(key, "serial") == 0)
 			return parse_strings(e, m, key, V_SERIAL, "\"HOSTDEV0001\"", &sel->serials,
 					     &sel->n_serials);
@@ -418,7 +466,7 @@ static int parse_selectors(struct perr *e, enum hostdev_dp_kind kind, const cJSO
 				  : kind == HOSTDEV_DP_KIND_USB ? usb_selector_keys
 								: mdev_selector_keys;
 	const char *list = kind == HOSTDEV_DP_KIND_PCI ? "vendorDevice, class, driver, address, pf"
-			   : kind == HOSTDEV_DP_KIND_USB ? "vendorProduct, serial, port"
+			   : kind == HOSTDEV_DP_KIND_USB ? "vendorProduct, bundle, serial, port"
 							 : "type, parent";
 	char sbuf[96];
 	int r;
@@ -578,6 +626,23 @@ static int parse_usb_identity(struct perr *e, const cJSON *value, struct dp_spec
 	return 0;
 }
 
+/* A bundle is one set per device id under one name that KubeVirt permits: with vendorProduct
+ * it would be two selections in one entry, with a naming the sets would have no name. */
+static int check_bundle(struct perr *e, const struct dp_spec *spec)
+{
+	if (!spec->sel.n_bundle)
+		return 0;
+	if (spec->sel.n_ids)
+		return fail(e, "selectors.bundle and selectors.vendorProduct exclude each other: a "
+			       "bundle names the vendor:product of each of its members; put single "
+			       "devices in an entry of their own");
+	if (spec->naming != DP_NAMING_EXPLICIT)
+		return fail(e, "selectors.bundle needs a \"resourceName\" instead of \"naming\": "
+			       "each set of devices is one device id of that resource, e.g. "
+			       "\"resourceName\": \"example.com/desk-set\"");
+	return 0;
+}
+
 static int parse_resource(struct perr *e, const cJSON *object, struct dp_spec *spec)
 {
 	const cJSON *m;
@@ -607,7 +672,7 @@ static int parse_resource(struct perr *e, const cJSON *object, struct dp_spec *s
 	    (r = parse_usb_identity(e, MEMBER("usbIdentity"), spec)) < 0)
 		return r;
 #undef MEMBER
-	return 0;
+	return check_bundle(e, spec);
 }
 
 /* Explicit names are known now; names that come from the host are checked at resolution. */
@@ -788,6 +853,7 @@ static void spec_clear(struct dp_spec *spec)
 	free(spec->resource_name);
 	free(spec->sriov_prefix);
 	free(s->ids);
+	free(s->bundle);
 	free_strings(s->classes, s->n_classes);
 	free_strings(s->drivers, s->n_drivers);
 	free_strings(s->addresses, s->n_addresses);

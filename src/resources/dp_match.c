@@ -27,6 +27,16 @@ static void drop_taken(const struct dp_strmap *taken, struct dp_matches *m)
 	m->count = kept;
 }
 
+/* Record the devices of @m (every member of a USB bundle's set) as served. */
+static int take(struct dp_strmap *taken, const struct dp_match *m)
+{
+	int r = dp_strmap_add(taken, m->key, 0, NULL);
+
+	for (size_t k = 0; k < m->n_members && (r == 0 || r == -EEXIST); k++)
+		r = dp_strmap_add(taken, m->members[k].key, 0, NULL);
+	return r == -EEXIST ? 0 : r; /* listed twice by one entry: its own business */
+}
+
 int dp_match_run(hostdev_ctx *ctx, const struct hostdev_dp_config *config, size_t upto,
 		 int only_kind, struct dp_matches *per_spec)
 {
@@ -47,7 +57,9 @@ int dp_match_run(hostdev_ctx *ctx, const struct hostdev_dp_config *config, size_
 			r = dp_match_pci(ctx, spec, &per_spec[i]);
 			break;
 		case HOSTDEV_DP_KIND_USB:
-			r = dp_match_usb(ctx, spec, &per_spec[i]);
+			r = spec->sel.n_bundle
+				? dp_match_usb_bundle(ctx, spec, &taken[spec->kind], &per_spec[i])
+				: dp_match_usb(ctx, spec, &per_spec[i]);
 			break;
 		case HOSTDEV_DP_KIND_MDEV:
 			r = dp_match_mdev(ctx, spec, &per_spec[i]);
@@ -59,11 +71,8 @@ int dp_match_run(hostdev_ctx *ctx, const struct hostdev_dp_config *config, size_
 			break;
 		}
 		drop_taken(&taken[spec->kind], &per_spec[i]);
-		for (size_t j = 0; j < per_spec[i].count && r == 0; j++) {
-			r = dp_strmap_add(&taken[spec->kind], per_spec[i].items[j].key, 0, NULL);
-			if (r == -EEXIST)
-				r = 0; /* listed twice by one entry: its own business */
-		}
+		for (size_t j = 0; j < per_spec[i].count && r == 0; j++)
+			r = take(&taken[spec->kind], &per_spec[i].items[j]);
 		if (r < 0) {
 			for (size_t j = 0; j <= i; j++)
 				dp_matches_clear(&per_spec[j]);

@@ -12,7 +12,14 @@
 
 #include "dp_config.h"
 
-/* One selected device. */
+/* One USB device of a match: the device itself, or a member of a bundle's set. */
+struct dp_usb_member {
+	char *key;	/* kernel name now, "1-1.4" */
+	char *identity; /* its own stable identity under the entry's usbIdentity rule */
+	unsigned int busnum, devnum;
+};
+
+/* One selected device (for a USB bundle: one complete set of devices). */
 struct dp_match {
 	char *key;	     /* what the device is now: PCI address, USB kernel name, mdev UUID */
 	char *id;	     /* Kubernetes device id: PCI address, USB stable identity, mdev UUID */
@@ -24,7 +31,11 @@ struct dp_match {
 	unsigned int device; /* PCI device / USB idProduct */
 	char *driver;	     /* PCI: bound driver, NULL for none */
 	char *mdev_selector; /* mdev: KubeVirt mdevNameSelector form of the type */
-	unsigned int busnum, devnum; /* USB */
+	unsigned int busnum, devnum; /* USB (a bundle: of its first member) */
+	/* USB: the devices the id stands for, in the order of the bundle's selectors (one for a
+	 * single device). */
+	struct dp_usb_member *members;
+	size_t n_members;
 };
 
 struct dp_matches {
@@ -56,6 +67,25 @@ int dp_match_run(hostdev_ctx *ctx, const struct hostdev_dp_config *config, size_
 int dp_match_pci(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches *out);
 int dp_match_usb(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches *out);
 int dp_match_mdev(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches *out);
+/* dp_match_usb_bundle.c: the complete sets of an entry with selectors.bundle, from the devices
+ * not in @taken (keys earlier entries serve): per member, the candidates in port identity order;
+ * set k takes the k-th candidate of every member, as many sets as every member has candidates
+ * (KubeVirt's greedy rule, made deterministic). */
+struct dp_strmap;
+int dp_match_usb_bundle(hostdev_ctx *ctx, const struct dp_spec *spec, const struct dp_strmap *taken,
+			struct dp_matches *out);
+
+/* dp_match_usb.c, shared with the bundles: the enumerator's filters of @sel (the bundle's ids
+ * included), and the stable identity of @devs[i] under @spec's rule (NULL: none, *why says why). */
+int dp_usb_add_filters(hostdev_usb_enum *e, const struct dp_selectors *sel);
+const char *dp_usb_identity(const struct dp_spec *spec, hostdev_usb_device **devs, size_t n,
+			    size_t i, const char **why);
+/* Every device @spec's filters select now (hubs left out), in the enumerator's order. */
+int dp_usb_enumerate(hostdev_ctx *ctx, const struct dp_spec *spec, hostdev_usb_device ***out,
+		     size_t *n_out);
+void dp_usb_devices_free(hostdev_usb_device **devs, size_t n);
+/* Append a member for @dev with @identity to @m. Returns 0 or -ENOMEM. */
+int dp_usb_add_member(struct dp_match *m, hostdev_usb_device *dev, const char *identity);
 
 /* Shared helpers (dp_matches.c). */
 /* Append a zeroed match; NULL on allocation failure. */

@@ -117,6 +117,31 @@ HOSTDEV_DEFINE_CONST_INDEXED_GETTER(unsigned int, hostdev_dp_matches, get_usb_bu
 HOSTDEV_DEFINE_CONST_INDEXED_GETTER(unsigned int, hostdev_dp_matches, get_usb_devnum, item, devnum,
 				    0)
 
+HOSTDEV_EXPORT size_t hostdev_dp_matches_get_usb_device_count(const hostdev_dp_matches *matches,
+							      size_t i)
+{
+	const struct dp_match *m = item(matches, i);
+
+	return m ? m->n_members : 0;
+}
+
+HOSTDEV_EXPORT int hostdev_dp_matches_get_usb_device(const hostdev_dp_matches *matches, size_t i,
+						     size_t j, unsigned int *busnum,
+						     unsigned int *devnum, const char **identity)
+{
+	const struct dp_match *m = item(matches, i);
+
+	if (!m || j >= m->n_members)
+		return -EINVAL;
+	if (busnum)
+		*busnum = m->members[j].busnum;
+	if (devnum)
+		*devnum = m->members[j].devnum;
+	if (identity)
+		*identity = m->members[j].identity;
+	return 0;
+}
+
 HOSTDEV_EXPORT long hostdev_dp_matches_prefer(const hostdev_dp_matches *seen,
 					      const char *const *available, size_t n_available,
 					      const char *const *must_include,

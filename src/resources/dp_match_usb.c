@@ -10,15 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "dp_match.h"
 
-static int add_filters(hostdev_usb_enum *e, const struct dp_selectors *sel)
+int dp_usb_add_filters(hostdev_usb_enum *e, const struct dp_selectors *sel)
 {
 	char spec[32];
 	int r = 0;
 
 	for (size_t i = 0; i < sel->n_ids && r == 0; i++) {
 		dp_format_id_filter(&sel->ids[i], spec, sizeof(spec));
+		r = hostdev_usb_enum_add_id_filter(e, spec);
+	}
+	for (size_t i = 0; i < sel->n_bundle && r == 0; i++) {
+		dp_format_id_filter(&sel->bundle[i], spec, sizeof(spec));
 		r = hostdev_usb_enum_add_id_filter(e, spec);
 	}
 	for (size_t i = 0; i < sel->n_serials && r == 0; i++)
@@ -42,9 +47,8 @@ static bool serial_shared(hostdev_usb_device **devs, size_t n, size_t i)
 	return false;
 }
 
-/* The device id of @devs[i] under the entry's identity rule; NULL: left out (*why says why). */
-static const char *identity_of(const struct dp_spec *spec, hostdev_usb_device **devs, size_t n,
-			       size_t i, const char **why)
+const char *dp_usb_identity(const struct dp_spec *spec, hostdev_usb_device **devs, size_t n,
+			    size_t i, const char **why)
 {
 	const char *serial = hostdev_usb_device_get_serial_id(devs[i]);
 
@@ -87,7 +91,7 @@ static int add_match(const struct dp_spec *spec, hostdev_usb_device **devs, size
 {
 	hostdev_usb_device *dev = devs[i];
 	const char *why = "no identity can be made";
-	const char *id = identity_of(spec, devs, n, i, &why);
+	const char *id = dp_usb_identity(spec, devs, n, i, &why);
 	char *name = id ? name_of(spec, dev, id) : NULL;
 	struct dp_match *m;
 	char msg[320];
@@ -112,17 +116,46 @@ static int add_match(const struct dp_spec *spec, hostdev_usb_device **devs, size
 	m->device = hostdev_usb_device_get_product_id(dev);
 	m->busnum = hostdev_usb_device_get_busnum(dev);
 	m->devnum = hostdev_usb_device_get_devnum(dev);
-	return m->key && m->id ? 0 : -ENOMEM;
+	if (!m->key || !m->id)
+		return -ENOMEM;
+	return dp_usb_add_member(m, dev, id);
 }
 
-int dp_match_usb(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches *out)
+int dp_usb_add_member(struct dp_match *m, hostdev_usb_device *dev, const char *identity)
+{
+	struct dp_usb_member *grown = dp_array_grow(m->members, m->n_members, sizeof(*grown));
+	struct dp_usb_member *member;
+
+	if (!grown)
+		return -ENOMEM;
+	m->members = grown;
+	member = &m->members[m->n_members];
+	memset(member, 0, sizeof(*member));
+	member->busnum = hostdev_usb_device_get_busnum(dev);
+	member->devnum = hostdev_usb_device_get_devnum(dev);
+	member->key = strdup(hostdev_usb_device_get_name(dev));
+	member->identity = strdup(identity);
+	m->n_members++;
+	return member->key && member->identity ? 0 : -ENOMEM;
+}
+
+void dp_usb_devices_free(hostdev_usb_device **devs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		hostdev_usb_device_unref(devs[i]);
+	free(devs);
+}
+
+int dp_usb_enumerate(hostdev_ctx *ctx, const struct dp_spec *spec, hostdev_usb_device ***out,
+		     size_t *n_out)
 {
 	hostdev_usb_device **devs = NULL, *dev;
 	hostdev_usb_enum *e = NULL;
 	size_t n = 0;
 	int r;
 
-	if ((r = hostdev_usb_enum_new(ctx, 0, &e)) < 0 || (r = add_filters(e, &spec->sel)) < 0)
+	if ((r = hostdev_usb_enum_new(ctx, 0, &e)) < 0 ||
+	    (r = dp_usb_add_filters(e, &spec->sel)) < 0)
 		goto out;
 	while ((r = hostdev_usb_enum_next(e, &dev)) > 0) {
 		hostdev_usb_device **grown = realloc(devs, (n + 1) * sizeof(*grown));
@@ -135,14 +168,29 @@ int dp_match_usb(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches
 		devs = grown;
 		devs[n++] = dev;
 	}
+out:
+	hostdev_usb_enum_unref(e);
+	if (r < 0) {
+		dp_usb_devices_free(devs, n);
+		return r;
+	}
+	*out = devs;
+	*n_out = n;
+	return 0;
+}
+
+int dp_match_usb(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches *out)
+{
+	hostdev_usb_device **devs = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = dp_usb_enumerate(ctx, spec, &devs, &n)) < 0)
+		return r;
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = add_match(spec, devs, n, i, out);
-out:
-	for (size_t i = 0; i < n; i++)
-		hostdev_usb_device_unref(devs[i]);
-	free(devs);
-	hostdev_usb_enum_unref(e);
+	dp_usb_devices_free(devs, n);
 	if (r < 0)
 		dp_matches_clear(out);
-	return r < 0 ? r : 0;
+	return r;
 }

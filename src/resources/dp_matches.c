@@ -20,6 +20,11 @@ void dp_match_clear(struct dp_match *m)
 	free(m->pf);
 	free(m->driver);
 	free(m->mdev_selector);
+	for (size_t i = 0; i < m->n_members; i++) {
+		free(m->members[i].key);
+		free(m->members[i].identity);
+	}
+	free(m->members);
 }
 
 void dp_matches_clear(struct dp_matches *m)

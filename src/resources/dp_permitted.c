@@ -7,6 +7,7 @@
  * Ids: PCI and USB entries list the vendor:device (vendor:product) pairs of the devices found,
  * plus the exact pairs named in the entry's selectors (so that a resource whose devices are
  * plugged later is permitted too); mdev entries the KubeVirt selector form of the types found.
+ * A USB bundle's entry lists its members' ids in the config's order.
  * Order: resources by name, then ids ascending. Strings are always double-quoted, with JSON
  * escapes, which YAML's double-quoted style reads the same way.
  */
@@ -56,6 +57,13 @@ static int collect(const hostdev_dp_resources *res, const struct dp_resource *r,
 	const struct dp_spec *spec = &res->config->specs[r->spec_index];
 	int err = 0;
 
+	/* A bundle is one KubeVirt entry whose selectors are its members, in the config's order
+	 * (the devices found have exactly these ids). */
+	if (spec->sel.n_bundle) {
+		for (size_t i = 0; i < spec->sel.n_bundle && err == 0; i++)
+			err = add_pair(s, spec->sel.bundle[i].first, spec->sel.bundle[i].second);
+		return err;
+	}
 	for (size_t i = 0; i < r->devices.count && err == 0; i++) {
 		const struct dp_match *m = &r->devices.items[i];
 

@@ -147,6 +147,80 @@ def test_reregisters_after_kubelet_restart(serving):
     assert s.kubelet.registrations[1][1].resource_name == RESOURCE
 
 
+def watch_named(kubelet, resource):
+    return fk.wait_until(lambda: next((w for w in kubelet.watches
+                                       if w.thread.name == "watch-" + resource), None),
+                         "a ListAndWatch stream of " + resource)
+
+
+def follow_hotplug(root, devices, grace):
+    """`hostdev serve` with per-device resources while device 2 is hidden (its sysfs link set
+    aside: the enumeration does not see it), then shown: (Serve, link, aside, new name)."""
+    hidden = devices[2]["id"]
+    link = os.path.join(root, "sys", "bus", "pci", "devices", hidden)
+    aside = os.path.join(root, "aside")
+    os.rename(link, aside)
+    # No uevents come for a fake root: the config is resolved again every 100 ms.
+    s = Serve(root, "--naming", "per-device", "--pci-device", "8086:10d3", "--refresh", "100",
+              "--resolve-interval", "100", "--grace", str(grace))
+    assert s.kubelet.wait_registrations(2, timeout=fk.DEADLINE), s.stderr()
+    first = {r.resource_name for _, r, _ in s.kubelet.registrations}
+    os.rename(aside, link)
+    assert s.kubelet.wait_registrations(3, timeout=fk.DEADLINE), s.stderr()
+    new = s.kubelet.registrations[2][1].resource_name
+    assert new not in first
+    assert new.endswith("-" + hidden.replace(":", "").replace(".", "")), new
+    return s, link, aside, new
+
+
+def test_follows_hotplug_grace(host):
+    """A device plugged later whose per-device name is new gets its server, registered without a
+    restart; when it leaves, its resource stays, listing it Unhealthy (here the grace never ends),
+    and takes it back when it returns."""
+    root, devices = host
+    s, link, aside, new = follow_hotplug(root, devices, -1)
+    try:
+        numa = [devices[2]["numa"]]
+        watch = watch_named(s.kubelet, new)
+        assert watch.wait(lambda w: w.last() == [(devices[2]["id"], "Healthy", numa)]), \
+            watch.lists
+        os.rename(link, aside)
+        assert watch.wait(lambda w: w.last() == [(devices[2]["id"], "Unhealthy", numa)]), \
+            watch.lists
+        fk.wait_until(lambda: "%s has no device left" % new in s.stderr(), "the log line")
+        os.rename(aside, link)
+        assert watch.wait(lambda w: w.last() == [(devices[2]["id"], "Healthy", numa)]), \
+            watch.lists
+        fk.wait_until(lambda: "%s has devices again" % new in s.stderr(), "the log line")
+        assert len(s.kubelet.registrations) == 3, "nothing registered again"
+        log = s.stderr()
+        assert "serving %s (1 devices) on " % new in log and "(new on this host)" in log, log
+    finally:
+        s.stop()
+
+
+def test_follows_hotplug_end(host):
+    """After the grace period a resource without devices ends: an empty list to the kubelet,
+    its socket removed; the other resources serve on."""
+    root, devices = host
+    s, link, aside, new = follow_hotplug(root, devices, 0)
+    try:
+        sockets = {r.resource_name: os.path.join(s.kubelet.plugin_dir, r.endpoint)
+                   for _, r, _ in s.kubelet.registrations}
+        watch = watch_named(s.kubelet, new)
+        assert watch.wait(lambda w: w.lists and w.last() != []), watch.lists
+        os.rename(link, aside)
+        assert watch.wait(lambda w: w.last() == [] and w.ended == "ok"), watch.lists
+        fk.wait_until(lambda: not os.path.exists(sockets[new]), "the socket removed")
+        for name, path in sockets.items():
+            if name != new:
+                assert os.path.exists(path), name
+        assert "%s ends: no device for 0 ms" % new in s.stderr()
+        assert s.proc.poll() is None, s.stderr()
+    finally:
+        s.stop()
+
+
 def test_dry_run_and_permitted(host):
     root, devices = host
     r = run_cli(root, "serve", "--dry-run", "--resource", RESOURCE, "--pci-device", "8086:10d3")
@@ -163,6 +237,32 @@ def test_dry_run_and_permitted(host):
     assert "pciVendorSelector" in r.stdout and "externalResourceProvider: true" in r.stdout
 
 
+def test_permitted_usb_bundle(host, tmp_path):
+    """A USB bundle gives one KubeVirt usb entry with every member as a selector, in the order
+    written; an impossible bundle is refused with the library's words."""
+    root, _ = host
+    config = tmp_path / "bundle.json"
+    config.write_text(json.dumps({"resources": [
+        {"kind": "usb", "resourceName": "example.com/desk",
+         "selectors": {"bundle": ["046d:c31c", "046d:c077", "076b:3021"]}}]}))
+    r = run_cli(root, "permitted", "--json", "--config", str(config))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"permittedHostDevices": {"usb": [
+        {"resourceName": "example.com/desk",
+         "selectors": [{"vendor": "046d", "product": "c31c"},
+                       {"vendor": "046d", "product": "c077"},
+                       {"vendor": "076b", "product": "3021"}],
+         "externalResourceProvider": True}]}}
+
+    config.write_text(json.dumps({"resources": [
+        {"kind": "usb", "resourceName": "example.com/desk",
+         "selectors": {"bundle": ["046d:c31c", "046d:*"]}}]}))
+    r = run_cli(root, "permitted", "--config", str(config))
+    assert r.returncode != 0
+    assert ('resources[0] "example.com/desk": selectors.bundle[1] "046d:*" is not a '
+            'vendor:product id') in r.stderr
+
+
 def test_usage_errors(host, tmp_path):
     root, _ = host
     r = run_cli(root, "serve")
@@ -172,6 +272,15 @@ def test_usage_errors(host, tmp_path):
                 "--usb-device", "0627:0001")
     assert r.returncode == 2
     assert "one resource has one kind" in r.stderr
+    r = run_cli(root, "serve", "--resource", RESOURCE, "--pci-device", "8086:10d3",
+                "--grace", "-2")
+    assert r.returncode == 2
+    assert "--grace '-2': expected milliseconds (0-86400000), or -1 for never" in r.stderr
+    r = run_cli(root, "serve", "--resource", RESOURCE, "--pci-device", "8086:10d3",
+                "--resolve-interval", "0")
+    assert r.returncode == 2
+    assert ("--resolve-interval '0': expected milliseconds (1-3600000), or -1 for never"
+            in r.stderr)
     bad = tmp_path / "bad.json"
     bad.write_text('{"resources": [{"kind": "pci", "resourceName": "nic", '
                    '"selectors": {"vendorDevice": ["8086:10d3"]}}]}')

@@ -44,11 +44,17 @@ def protos(tmp_path_factory):
 class Served:
     """dpconfig-serve and a fake kubelet that accepted every registration."""
 
-    def __init__(self):
+    def __init__(self, config=None):
         self.dir = tempfile.mkdtemp(prefix="hostdev-dpc-")
         self.kubelet = FakeKubelet(self.dir).start()
-        self.proc = subprocess.Popen([SERVE, self.kubelet.plugin_dir], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+        args = [SERVE, self.kubelet.plugin_dir]
+        if config is not None:
+            path = os.path.join(self.dir, "config.json")
+            with open(path, "w") as f:
+                json.dump(config, f)
+            args.append(path)
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
         self.sockets = {}
         for line in self.proc.stdout:
             words = line.split()
@@ -238,6 +244,69 @@ def test_usb_unplug_replug(served):
     served.command("plug-usb 1-9 1050 0407 11111111 40")
     (key,) = allocate(served, "kubevirt.io/usb-1050-0407-11111111", ["usb-1050-0407-11111111"])
     assert dict(key.envs) == {"USB_RESOURCE_KUBEVIRT_IO_USB-1050-0407-11111111": "1:40"}
+
+
+DESK = "example.com/desk"
+DESK_CONFIG = {"resources": [
+    {"kind": "usb", "resourceName": "example.com/serial-console",
+     "selectors": {"vendorProduct": ["0403:6001"]}},
+    {"kind": "usb", "resourceName": DESK,
+     "selectors": {"bundle": ["046d:c31c", "046d:c077", "076b:3021"]}}]}
+PORT = "node1-000000140-usb2-"
+
+
+def plug_desk(served, hub, first_devnum):
+    """A keyboard, a mouse and a smartcard reader on hub port 1-<hub>, mouse first."""
+    served.command("plug-usb 1-%d.2 046d c077 - %d" % (hub, first_devnum + 1))
+    served.command("plug-usb 1-%d.3 076b 3021 - %d" % (hub, first_devnum + 2))
+    served.command("plug-usb 1-%d.1 046d c31c - %d" % (hub, first_devnum))
+
+
+def test_usb_bundle():
+    """A USB bundle (KubeVirt's usb[].selectors with several selectors): one id per complete
+    set, plugged after the start; Allocate hands out every device of the sets in KubeVirt's
+    format; a set with a member gone is Unhealthy and refused; single USB resources beside it
+    are as before."""
+    served = Served(DESK_CONFIG)
+    try:
+        assert sorted(served.sockets) == [DESK, "example.com/serial-console"]
+        for _, request, options in served.kubelet.registrations:
+            assert not options.get_preferred_allocation_available
+        watch = served.watch_of(DESK)
+        assert watch.wait(lambda w: w.lists and w.last() == [])
+        plug_desk(served, 9, 43)
+        plug_desk(served, 8, 40)
+        # Both sets may first show up in one list (refreshes coalesce): any order.
+        assert watch.wait(lambda w: sorted(w.last()) == [(PORT + "8.1", "Healthy", None),
+                                                         (PORT + "9.1", "Healthy", None)])
+
+        (both,) = allocate(served, DESK, [PORT + "8.1", PORT + "9.1"])
+        assert dict(both.envs) == {"USB_RESOURCE_EXAMPLE_COM_DESK": "1:40,1:41,1:42,1:43,1:44,1:45"}
+        assert specs(both) == mrw(*["/dev/bus/usb/001/%03d" % d for d in range(40, 46)])
+        # Two containers in one call: each gets its own set.
+        nine, eight = allocate(served, DESK, [PORT + "9.1"], [PORT + "8.1"])
+        assert dict(nine.envs) == {"USB_RESOURCE_EXAMPLE_COM_DESK": "1:43,1:44,1:45"}
+        assert specs(nine) == mrw("/dev/bus/usb/001/043", "/dev/bus/usb/001/044",
+                                  "/dev/bus/usb/001/045")
+        assert dict(eight.envs) == {"USB_RESOURCE_EXAMPLE_COM_DESK": "1:40,1:41,1:42"}
+
+        served.command("unplug-usb 1-8.2 41")
+        assert watch.wait(lambda w: sorted(w.last()) == [(PORT + "8.1", "Unhealthy", None),
+                                                         (PORT + "9.1", "Healthy", None)])
+        with pytest.raises(grpc.RpcError) as e:
+            allocate(served, DESK, [PORT + "8.1"])
+        assert e.value.code() == grpc.StatusCode.NOT_FOUND
+        assert "USB bundle %s8.1 of %s is not complete now" % (PORT, DESK) in e.value.details()
+        served.command("plug-usb 1-8.2 046d c077 - 50")
+        assert watch.wait(lambda w: sorted(w.last()) == [(PORT + "8.1", "Healthy", None),
+                                                         (PORT + "9.1", "Healthy", None)])
+        (usb,) = allocate(served, DESK, [PORT + "8.1"])
+        assert dict(usb.envs) == {"USB_RESOURCE_EXAMPLE_COM_DESK": "1:40,1:50,1:42"}
+
+        (usb,) = allocate(served, "example.com/serial-console", ["node1-000000140-usb2-4"])
+        assert dict(usb.envs) == {"USB_RESOURCE_EXAMPLE_COM_SERIAL-CONSOLE": "1:5"}
+    finally:
+        served.close()
 
 
 def test_preferred_allocation(served):

@@ -477,6 +477,141 @@ static void test_usb_port_identity(void **state)
 			"USB_RESOURCE_KUBEVIRT_IO_NODE1-000000140-USB2-4=1:5|/dev/bus/usb/001/005");
 }
 
+/* USB bundles: a keyboard, a mouse and a smartcard reader handed to one VM under one id. */
+
+#define DESK_CONFIG(first_entries)                                                                 \
+	"{\"resources\": [" first_entries "{\"kind\": \"usb\", \"resourceName\": "                 \
+	"\"example.com/desk\", \"selectors\": {\"bundle\": [\"046d:c31c\", \"046d:c077\", "        \
+	"\"076b:3021\"]}}]}"
+#define PORT "node1-000000140-usb2-"
+
+/* Two desks on hubs 1-8 and 1-9, and a loose set on the root ports 1-10, 1-11, 1-12. The
+ * readers and mice are plugged before the keyboards and in another port order: the sets come
+ * from the ports, not the order of arrival. */
+static void add_desks(struct fakeroot *root)
+{
+	assert_int_equal(dp_tree_add_usb(root, "1-12", 0x076b, 0x3021, NULL, 48), 0);
+	assert_int_equal(dp_tree_add_usb(root, "1-9.3", 0x076b, 0x3021, NULL, 45), 0);
+	assert_int_equal(dp_tree_add_usb(root, "1-8.3", 0x076b, 0x3021, NULL, 42), 0);
+	assert_int_equal(dp_tree_add_usb(root, "1-9.2", 0x046d, 0xc077, NULL, 44), 0);
+	assert_int_equal(dp_tree_add_usb(root, "1-11", 0x046d, 0xc077, NULL, 47), 0);
+	assert_int_equal(dp_tree_add_usb(root, "1-8.2", 0x046d, 0xc077, NULL, 41), 0);
+	assert_int_equal(dp_tree_add_usb(root, "1-10", 0x046d, 0xc31c, NULL, 46), 0);
+	assert_int_equal(dp_tree_add_usb(root, "1-9.1", 0x046d, 0xc31c, NULL, 43), 0);
+	assert_int_equal(dp_tree_add_usb(root, "1-8.1", 0x046d, 0xc31c, NULL, 40), 0);
+}
+
+static void test_usb_bundle(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p;
+
+	add_desks(f->root);
+	p = make(f, DESK_CONFIG(""), "example.com/desk");
+	/* One id per complete set, named after its keyboard (the first selector): the hubs' sets
+	 * in port order (8 before 10: port numbers compare as numbers), then the loose one. */
+	expect_list(p, PORT "8.1:H:-1 " PORT "9.1:H:-1 " PORT "10:H:-1");
+	/* Every device of every set, in the order of the ids and then of the selectors, as
+	 * KubeVirt's bus:devnum list. */
+	expect_allocate(p, IDS(PORT "9.1", PORT "8.1"),
+			"USB_RESOURCE_EXAMPLE_COM_DESK=1:43,1:44,1:45,1:40,1:41,1:42|"
+			"/dev/bus/usb/001/043,/dev/bus/usb/001/044,/dev/bus/usb/001/045,"
+			"/dev/bus/usb/001/040,/dev/bus/usb/001/041,/dev/bus/usb/001/042");
+	expect_allocate(p, IDS(PORT "10"),
+			"USB_RESOURCE_EXAMPLE_COM_DESK=1:46,1:47,1:48|/dev/bus/usb/001/046,"
+			"/dev/bus/usb/001/047,/dev/bus/usb/001/048");
+	/* A member unplugged: its set is unhealthy, the others are not touched (the desk's
+	 * keyboard and reader do not take another set's mouse). */
+	assert_int_equal(dp_tree_remove_usb(f->root, "1-8.2", 41), 0);
+	expect_list(p, PORT "8.1:U:-1 " PORT "9.1:H:-1 " PORT "10:H:-1");
+	expect_allocate_error(p, IDS(PORT "8.1"), -ENODEV,
+			      "USB bundle " PORT "8.1 of example.com/desk is not complete now: not "
+			      "every device of its set is plugged in; plug them back in (it is "
+			      "listed as unhealthy meanwhile) or delete the pod so that it gets "
+			      "another set");
+	/* Plugged back into its port: the same id, the device as it is now. */
+	assert_int_equal(dp_tree_add_usb(f->root, "1-8.2", 0x046d, 0xc077, NULL, 50), 0);
+	expect_list(p, PORT "8.1:H:-1 " PORT "9.1:H:-1 " PORT "10:H:-1");
+	expect_allocate(p, IDS(PORT "8.1"),
+			"USB_RESOURCE_EXAMPLE_COM_DESK=1:40,1:50,1:42|/dev/bus/usb/001/040,"
+			"/dev/bus/usb/001/050,/dev/bus/usb/001/042");
+	/* One device node missing (udev not done): the set is unhealthy, Allocate names it. */
+	assert_int_equal(fakeroot_remove(f->root, "dev/bus/usb/001/045"), 0);
+	expect_list(p, PORT "8.1:H:-1 " PORT "9.1:U:-1 " PORT "10:H:-1");
+	expect_allocate_error(p, IDS(PORT "9.1"), -ENODEV,
+			      "USB bundle " PORT "9.1 of example.com/desk: its device 3 (bus 1, "
+			      "device 45) has no device node /dev/bus/usb/001/045: it is being "
+			      "unplugged, or /dev is not the host's");
+}
+
+#define NOT_ITS_OWN(id)                                                                            \
+	"USB bundle " PORT id " of example.com/desk is now formed by devices that are not its "    \
+	"own (a member was unplugged or replaced, and another set's device took its place): plug " \
+	"the devices back in as they were, or delete the pod so that it gets another set"
+
+/* Sets that pair up differently after a plug or unplug are never handed out: an id keeps the
+ * devices it was first offered with, and a device belongs to one id. */
+static void test_usb_bundle_repair(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p;
+
+	add_desks(f->root);
+	/* A second loose set on the root ports. */
+	assert_int_equal(dp_tree_add_usb(f->root, "1-13", 0x046d, 0xc31c, NULL, 51), 0);
+	assert_int_equal(dp_tree_add_usb(f->root, "1-14", 0x046d, 0xc077, NULL, 52), 0);
+	assert_int_equal(dp_tree_add_usb(f->root, "1-15", 0x076b, 0x3021, NULL, 53), 0);
+	p = make(f, DESK_CONFIG(""), "example.com/desk");
+	expect_list(p, PORT "8.1:H:-1 " PORT "9.1:H:-1 " PORT "10:H:-1 " PORT "13:H:-1");
+	expect_allocate(p, IDS(PORT "13"),
+			"USB_RESOURCE_EXAMPLE_COM_DESK=1:51,1:52,1:53|/dev/bus/usb/001/051,"
+			"/dev/bus/usb/001/052,/dev/bus/usb/001/053");
+	/* The first loose mouse goes: in port order the first keyboard now pairs with the second
+	 * mouse, which the other id stands for (a VM may hold it). Neither is healthy. */
+	assert_int_equal(dp_tree_remove_usb(f->root, "1-11", 47), 0);
+	expect_list(p, PORT "8.1:H:-1 " PORT "9.1:H:-1 " PORT "10:U:-1 " PORT "13:U:-1");
+	expect_allocate_error(p, IDS(PORT "10"), -ENODEV, NOT_ITS_OWN("10"));
+	/* Back in its port: both sets as they were. */
+	assert_int_equal(dp_tree_add_usb(f->root, "1-11", 0x046d, 0xc077, NULL, 56), 0);
+	expect_list(p, PORT "8.1:H:-1 " PORT "9.1:H:-1 " PORT "10:H:-1 " PORT "13:H:-1");
+	expect_allocate(p, IDS(PORT "10", PORT "13"),
+			"USB_RESOURCE_EXAMPLE_COM_DESK=1:46,1:56,1:48,1:51,1:52,1:53|"
+			"/dev/bus/usb/001/046,/dev/bus/usb/001/056,/dev/bus/usb/001/048,"
+			"/dev/bus/usb/001/051,/dev/bus/usb/001/052,/dev/bus/usb/001/053");
+	/* A keyboard plugged into a port before them (1-7, for the device there) makes a new set
+	 * of devices other ids stand for: listed, never healthy; the sets it shifted are not
+	 * healthy either while it is there. */
+	assert_int_equal(dp_tree_remove_usb(f->root, "1-7", 8), 0);
+	assert_int_equal(dp_tree_add_usb(f->root, "1-7", 0x046d, 0xc31c, NULL, 57), 0);
+	expect_list(p, PORT "8.1:H:-1 " PORT "9.1:H:-1 " PORT "10:U:-1 " PORT "13:U:-1 " PORT
+			    "7:U:-1");
+	expect_allocate_error(p, IDS(PORT "7"), -ENODEV, NOT_ITS_OWN("7"));
+	assert_int_equal(dp_tree_remove_usb(f->root, "1-7", 57), 0);
+	expect_list(p, PORT "8.1:H:-1 " PORT "9.1:H:-1 " PORT "10:H:-1 " PORT "13:H:-1 " PORT
+			    "7:U:-1");
+}
+
+/* A device an earlier entry serves is no member; the devices left over on hubs pair up in port
+ * order. */
+static void test_usb_bundle_taken(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p;
+
+	add_desks(f->root);
+	assert_int_equal(dp_tree_remove_usb(f->root, "1-10", 46), 0);
+	p = make(f,
+		 DESK_CONFIG("{\"kind\": \"usb\", \"resourceName\": \"example.com/reader\", "
+			     "\"selectors\": {\"port\": [\"1-9.3\"]}},"),
+		 "example.com/desk");
+	/* Desk 1-9 lost its reader to example.com/reader and the loose set its keyboard: the
+	 * keyboard and mouse of 1-9 take the loose reader (its mouse 1-11 comes after 1-9.2). */
+	expect_list(p, PORT "8.1:H:-1 " PORT "9.1:H:-1");
+	expect_allocate(p, IDS(PORT "9.1"),
+			"USB_RESOURCE_EXAMPLE_COM_DESK=1:43,1:44,1:48|/dev/bus/usb/001/043,"
+			"/dev/bus/usb/001/044,/dev/bus/usb/001/048");
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* mdev */
 
@@ -584,6 +719,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pci_preferred, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_usb, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_usb_port_identity, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_usb_bundle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_usb_bundle_repair, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_usb_bundle_taken, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mdev, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_plugin_new, setup, teardown),
 	    cmocka_unit_test(test_answer),

@@ -4,7 +4,8 @@
  * dp_config_values.c, with the JSON checks of json_scan.c and the kubelet's name rules): any bytes
  * as the config text must give a config or -EINVAL with a message, never a crash, a leak or
  * undefined behaviour. A config that parses is checked for what the parser promises: explicit
- * names the kubelet accepts, each once, and no selector list that is empty.
+ * names the kubelet accepts, each once, and no selector list that is empty; a USB bundle's
+ * members are exact, distinct ids.
  * Built with clang -fsanitize=fuzzer,address,undefined from the parser's sources directly.
  */
 #include <errno.h>
@@ -33,9 +34,19 @@ static void check(const struct hostdev_dp_config *config)
 				abort();
 		if (s->sel.n_ids + s->sel.n_classes + s->sel.n_drivers + s->sel.n_addresses +
 			s->sel.n_pfs + s->sel.n_serials + s->sel.n_ports + s->sel.n_types +
-			s->sel.n_parents ==
+			s->sel.n_parents + s->sel.n_bundle ==
 		    0)
 			abort();
+		/* A bundle's members are exact ids, each once, with an explicit name. */
+		for (size_t a = 0; a < s->sel.n_bundle; a++) {
+			if (s->sel.bundle[a].second < 0 || s->naming != DP_NAMING_EXPLICIT ||
+			    s->sel.n_ids)
+				abort();
+			for (size_t b = 0; b < a; b++)
+				if (s->sel.bundle[a].first == s->sel.bundle[b].first &&
+				    s->sel.bundle[a].second == s->sel.bundle[b].second)
+					abort();
+		}
 	}
 }
 

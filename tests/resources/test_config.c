@@ -122,7 +122,7 @@ static const struct error_case error_cases[] = {
     {"missing selectors",
      "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/key\"}]}",
      "resources[0] \"example.com/key\": \"selectors\" is missing: say which usb devices the "
-     "resource has (keys: vendorProduct, serial, port)"},
+     "resource has (keys: vendorProduct, bundle, serial, port)"},
     {"selectors not object",
      "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"example.com/nic\", \"selectors\": "
      "[\"vfio-pci\"]}]}",
@@ -339,6 +339,63 @@ static const struct error_case error_cases[] = {
      "{\"serial\": [\"42\"]}, \"usbIdentity\": \"bus\"}]}",
      "resources[0] \"example.com/key\": \"usbIdentity\" must be \"auto\" (the serial when it is "
      "unique, else the port), \"port\" or \"serial\""},
+    /* USB bundles: sets of devices under one id (KubeVirt's usb[].selectors). */
+    {"bundle empty list",
+     "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/desk\", \"selectors\": "
+     "{\"bundle\": []}}]}",
+     "resources[0] \"example.com/desk\": selectors.bundle is an empty list, which matches "
+     "nothing; list at least one value or remove the key"},
+    {"bundle not list",
+     "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/desk\", \"selectors\": "
+     "{\"bundle\": \"046d:c31c\"}}]}",
+     "resources[0] \"example.com/desk\": selectors.bundle must be a list of strings, e.g. "
+     "\"bundle\": [\"046d:c31c\", \"046d:c077\"]"},
+    {"bundle empty selector",
+     "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/desk\", \"selectors\": "
+     "{\"bundle\": [\"046d:c31c\", \"\"]}}]}",
+     "resources[0] \"example.com/desk\": selectors.bundle[1] is an empty string; remove it or "
+     "give a value"},
+    {"bundle selector not a string",
+     "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/desk\", \"selectors\": "
+     "{\"bundle\": [\"046d:c31c\", {\"vendor\": \"046d\"}]}}]}",
+     "resources[0] \"example.com/desk\": selectors.bundle[1] must be a string"},
+    {"bundle selector not vendor:product",
+     "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/desk\", \"selectors\": "
+     "{\"bundle\": [\"046d:c31c\", \"046d-c077\"]}}]}",
+     "resources[0] \"example.com/desk\": selectors.bundle[1] \"046d-c077\" is not a "
+     "vendor:product id: each member of a bundle is one exact device id, two 4-digit hex ids "
+     "separated by ':', e.g. \"046d:c31c\" (no \"*\": KubeVirt's USB selectors name one "
+     "product)"},
+    {"bundle wildcard",
+     "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/desk\", \"selectors\": "
+     "{\"bundle\": [\"046d:*\", \"076b:3021\"]}}]}",
+     "resources[0] \"example.com/desk\": selectors.bundle[0] \"046d:*\" is not a "
+     "vendor:product id: each member of a bundle is one exact device id, two 4-digit hex ids "
+     "separated by ':', e.g. \"046d:c31c\" (no \"*\": KubeVirt's USB selectors name one "
+     "product)"},
+    {"bundle same device twice",
+     "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/desk\", \"selectors\": "
+     "{\"bundle\": [\"046d:c31c\", \"076b:3021\", \"046D:C31C\"]}}]}",
+     "resources[0] \"example.com/desk\": selectors.bundle[2] \"046D:C31C\" is also "
+     "selectors.bundle[0]: one device would be matched by two members of the bundle; list each "
+     "vendor:product once"},
+    {"bundle with vendorProduct",
+     "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/desk\", \"selectors\": "
+     "{\"bundle\": [\"046d:c31c\", \"076b:3021\"], \"vendorProduct\": [\"046d:c077\"]}}]}",
+     "resources[0] \"example.com/desk\": selectors.bundle and selectors.vendorProduct exclude "
+     "each other: a bundle names the vendor:product of each of its members; put single devices "
+     "in an entry of their own"},
+    {"bundle with naming",
+     "{\"resources\": [{\"kind\": \"usb\", \"naming\": \"per-device\", \"selectors\": "
+     "{\"bundle\": [\"046d:c31c\", \"076b:3021\"]}}]}",
+     "resources[0] (usb, naming per-device): selectors.bundle needs a \"resourceName\" instead of "
+     "\"naming\": each set of devices is one device id of that resource, e.g. \"resourceName\": "
+     "\"example.com/desk-set\""},
+    {"bundle on pci",
+     "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"example.com/nic\", \"selectors\": "
+     "{\"bundle\": [\"8086:10d3\", \"8086:10d4\"]}}]}",
+     "resources[0] \"example.com/nic\": unknown selector \"bundle\" for a pci resource; the pci "
+     "selectors are vendorDevice, class, driver, address, pf"},
     {"duplicate names",
      "{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"example.com/nic\", \"selectors\": "
      "{\"driver\": [\"vfio-pci\"]}}, {\"kind\": \"usb\", \"naming\": \"per-device\", "
@@ -576,6 +633,33 @@ static void test_values(void **state)
 	dp_config_unref(c);
 	dp_config_unref(c);
 	dp_config_unref(NULL);
+}
+
+/* A bundle keeps its members in the order written, next to the other USB selectors. */
+static void test_bundle_values(void **state)
+{
+	static const char json[] =
+	    "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/desk\", "
+	    "\"usbIdentity\": \"port\", \"selectors\": {\"bundle\": [\"076B:3021\", \"046d:c31c\", "
+	    "\"046d:c077\"], \"port\": [\"1-3.*\"]}}]}";
+	struct hostdev_dp_config *c = NULL;
+	const struct dp_selectors *s;
+	char err[1024];
+
+	(void)state;
+	assert_int_equal(dp_config_parse_text(json, &c, err, sizeof(err)), 0);
+	s = &c->specs[0].sel;
+	assert_int_equal(s->n_ids, 0);
+	assert_int_equal(s->n_bundle, 3);
+	assert_int_equal(s->bundle[0].first, 0x076b);
+	assert_int_equal(s->bundle[0].second, 0x3021);
+	assert_int_equal(s->bundle[1].first, 0x046d);
+	assert_int_equal(s->bundle[1].second, 0xc31c);
+	assert_int_equal(s->bundle[2].second, 0xc077);
+	assert_int_equal(s->n_ports, 1);
+	assert_string_equal(s->ports[0], "1-3.*");
+	assert_int_equal(c->specs[0].usb_identity, DP_USB_ID_PORT);
+	dp_config_unref(c);
 }
 
 static void test_value_syntax(void **state)
@@ -946,10 +1030,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_errors),	  cmocka_unit_test(test_errors_internal),
 	    cmocka_unit_test(test_api_errors),	  cmocka_unit_test(test_values),
-	    cmocka_unit_test(test_value_syntax),  cmocka_unit_test(test_load),
-	    cmocka_unit_test(test_prefixes),	  cmocka_unit_test(test_mutations),
-	    cmocka_unit_test(test_types),	  cmocka_unit_test(test_extremes),
-	    cmocka_unit_test(test_nul_lookalike),
+	    cmocka_unit_test(test_bundle_values), cmocka_unit_test(test_value_syntax),
+	    cmocka_unit_test(test_load),	  cmocka_unit_test(test_prefixes),
+	    cmocka_unit_test(test_mutations),	  cmocka_unit_test(test_types),
+	    cmocka_unit_test(test_extremes),	  cmocka_unit_test(test_nul_lookalike),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

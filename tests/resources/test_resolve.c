@@ -639,6 +639,87 @@ static void test_permitted(void **state)
 	    "    externalResourceProvider: true\n");
 }
 
+/* A USB bundle is one KubeVirt usb entry whose selectors are its members in the order
+ * written (not sorted: KubeVirt forms sets in that order), next to a single-device entry as
+ * before. On the fake host nothing matches the bundle: the resource exists without devices. */
+static void test_permitted_bundle(void **state)
+{
+	struct fixture *f = *state;
+	static const char config[] =
+	    "{\"resources\": [{\"kind\": \"usb\", \"resourceName\": \"example.com/desk\", "
+	    "\"selectors\": {\"bundle\": [\"076b:3021\", \"046d:c31c\", \"046d:c077\"]}}, "
+	    "{\"kind\": \"usb\", \"resourceName\": \"example.com/serial\", \"selectors\": "
+	    "{\"vendorProduct\": [\"0403:6001\"]}}]}";
+
+	expect(f, config,
+	       "example.com/desk(usb)[] "
+	       "example.com/serial(usb)[node1-000000140-usb2-4,node1-000000140-usb2-5]");
+	expect_permitted(f, config,
+			 "{\n"
+			 "  \"permittedHostDevices\": {\n"
+			 "    \"usb\": [\n"
+			 "      {\n"
+			 "        \"resourceName\": \"example.com/desk\",\n"
+			 "        \"selectors\": [\n"
+			 "          {\n"
+			 "            \"vendor\": \"076b\",\n"
+			 "            \"product\": \"3021\"\n"
+			 "          },\n"
+			 "          {\n"
+			 "            \"vendor\": \"046d\",\n"
+			 "            \"product\": \"c31c\"\n"
+			 "          },\n"
+			 "          {\n"
+			 "            \"vendor\": \"046d\",\n"
+			 "            \"product\": \"c077\"\n"
+			 "          }\n"
+			 "        ],\n"
+			 "        \"externalResourceProvider\": true\n"
+			 "      },\n"
+			 "      {\n"
+			 "        \"resourceName\": \"example.com/serial\",\n"
+			 "        \"selectors\": [\n"
+			 "          {\n"
+			 "            \"vendor\": \"0403\",\n"
+			 "            \"product\": \"6001\"\n"
+			 "          }\n"
+			 "        ],\n"
+			 "        \"externalResourceProvider\": true\n"
+			 "      }\n"
+			 "    ]\n"
+			 "  }\n"
+			 "}\n",
+			 "permittedHostDevices:\n"
+			 "  usb:\n"
+			 "  - resourceName: \"example.com/desk\"\n"
+			 "    selectors:\n"
+			 "    - vendor: \"076b\"\n"
+			 "      product: \"3021\"\n"
+			 "    - vendor: \"046d\"\n"
+			 "      product: \"c31c\"\n"
+			 "    - vendor: \"046d\"\n"
+			 "      product: \"c077\"\n"
+			 "    externalResourceProvider: true\n"
+			 "  - resourceName: \"example.com/serial\"\n"
+			 "    selectors:\n"
+			 "    - vendor: \"0403\"\n"
+			 "      product: \"6001\"\n"
+			 "    externalResourceProvider: true\n");
+	/* Two complete sets and a keyboard left over: two ids, named after their reader (the
+	 * first selector). The root ports' devices pair first, then the hub's keyboard and mouse
+	 * with the second reader. The single-device entry keeps its devices. */
+	assert_int_equal(dp_tree_add_usb(f->root, "1-8.1", 0x046d, 0xc31c, NULL, 40), 0);
+	assert_int_equal(dp_tree_add_usb(f->root, "1-8.2", 0x046d, 0xc077, NULL, 41), 0);
+	assert_int_equal(dp_tree_add_usb(f->root, "1-10", 0x076b, 0x3021, NULL, 42), 0);
+	assert_int_equal(dp_tree_add_usb(f->root, "1-9", 0x076b, 0x3021, NULL, 43), 0);
+	assert_int_equal(dp_tree_add_usb(f->root, "1-11", 0x046d, 0xc31c, NULL, 44), 0);
+	assert_int_equal(dp_tree_add_usb(f->root, "1-12", 0x046d, 0xc077, NULL, 45), 0);
+	assert_int_equal(dp_tree_add_usb(f->root, "1-13", 0x046d, 0xc31c, NULL, 46), 0);
+	expect(f, config,
+	       "example.com/desk(usb)[node1-000000140-usb2-9,node1-000000140-usb2-10] "
+	       "example.com/serial(usb)[node1-000000140-usb2-4,node1-000000140-usb2-5]");
+}
+
 /* An mdev type name with characters JSON and YAML must escape. */
 static void test_permitted_escapes(void **state)
 {
@@ -692,6 +773,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_api, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_permitted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_permitted_escapes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_permitted_bundle, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
