@@ -1,8 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 #
-# bench/run.sh: time `hostdev list --json` against `lspci -nnk -D -vmm` on the same synthetic sysfs trees
-# and count their system calls; write the figures to docs/performance.md.
+# bench/run.sh: measure `hostdev list --json` against `lspci -nnk -D -vmm` and `hostdev list` against
+# `lspci -nnk` on the same synthetic sysfs trees (instructions from callgrind, CPU and wall time from
+# hyperfine, system calls from strace, peak RSS from GNU time); write the figures to
+# docs/performance.md.
 #
 #   bench/run.sh [HOSTDEV]
 #
@@ -12,11 +14,13 @@
 #   BENCH_RUNS    hyperfine runs per command (default 20 for trees up to 1000 functions, else 5)
 #   BENCH_SEED    generator seed (default 1)
 #   BENCH_DOC     output document (default docs/performance.md; "-" = print only); its
-#                 "Device-plugin serving" (bench/run-dp.sh) and "Loop stalls and request
-#                 sizes" (bench/dp_scale.py) sections are kept
+#                 "Device-plugin serving" (bench/run-dp.sh), "Loop stalls and request
+#                 sizes" (bench/dp_scale.py) and "Node agent at scale" (bench/run-agent.sh)
+#                 sections are kept
 #   BENCH_COMMIT  the libhostdev commit HOSTDEV was built from (default: git HEAD of this tree)
 #
-# Needs hyperfine and strace (tests/deps/bench.txt), lspci (pciutils) and /usr/bin/python3.
+# Needs hyperfine, strace, valgrind and GNU time (tests/deps/bench.txt), lspci (pciutils) and
+# /usr/bin/python3.
 # The benchmark prints figures; it never asserts a speed.
 set -eu
 
@@ -32,7 +36,7 @@ seed=${BENCH_SEED:-1}
 doc=${BENCH_DOC:-$top/docs/performance.md}
 py=/usr/bin/python3
 
-for tool in hyperfine strace lspci "$py"; do
+for tool in hyperfine strace valgrind /usr/bin/time lspci "$py"; do
 	command -v "$tool" >/dev/null 2>&1 || {
 		echo "bench: $tool not found (sh tests/install-deps.sh installs tests/deps/*.txt)" >&2
 		exit 1
@@ -52,8 +56,25 @@ strace_calls() {
 	awk '$NF == "total" { print $4 }' "$1"
 }
 
+# instructions CMD...: instructions the program executes (callgrind's "Collected" total: the program
+# and every library it calls, from the first instruction of the dynamic loader to exit). Instruction
+# counts do not depend on the machine's load, unlike times.
+instructions() {
+	valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+		sed -n 's/^==[0-9]*== Collected : //p'
+}
+
+# peak_rss CMD...: the program's peak resident set (KiB). GNU time forks a small process that
+# execs CMD directly, so ru_maxrss is the program's own peak (a fork of a large parent would
+# report the parent's pre-exec size instead; GNU time's own is about 1 MiB).
+peak_rss() {
+	/usr/bin/time -f %M -o "$tmp/rss" "$@" >/dev/null 2>&1 || :
+	tail -1 "$tmp/rss"
+}
+
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=""
+plain_rows=""
 syscall_tables=""
 for n in $sizes; do
 	tree=$out/tree-$n-seed$seed
@@ -68,33 +89,52 @@ for n in $sizes; do
 	fi
 	h_cmd="$hostdev list --json --root $tree"
 	l_cmd="lspci -A linux-sysfs -O sysfs.path=$tree/sys/bus/pci -nnk -D -vmm"
+	hp_cmd="$hostdev list --root $tree"
+	lp_cmd="lspci -A linux-sysfs -O sysfs.path=$tree/sys/bus/pci -nnk"
 	# Sanity: both list every function (a benchmark of a failing command would be meaningless).
 	hn=$($h_cmd | "$py" -c 'import json,sys; print(len(json.load(sys.stdin)["devices"]))')
 	ln=$($l_cmd 2>/dev/null | grep -c '^Slot:')
 	echo "bench: $n functions: hostdev lists $hn, lspci lists $ln"
 	hyperfine -N --warmup 2 --runs "$runs" --export-json "$tmp/h-$n.json" \
-		-n "hostdev list --json ($n)" "$h_cmd" -n "lspci -nnk -D -vmm ($n)" "$l_cmd"
+		-n "hostdev list --json ($n)" "$h_cmd" -n "lspci -nnk -D -vmm ($n)" "$l_cmd" \
+		-n "hostdev list ($n)" "$hp_cmd" -n "lspci -nnk ($n)" "$lp_cmd"
+	hi=$(instructions $h_cmd)
+	li=$(instructions $l_cmd)
+	hpi=$(instructions $hp_cmd)
+	lpi=$(instructions $lp_cmd)
 	strace -f -c -o "$tmp/sh-$n.txt" $h_cmd >/dev/null
 	strace -f -c -o "$tmp/sl-$n.txt" $l_cmd >/dev/null 2>&1
 	hs=$(strace_calls "$tmp/sh-$n.txt")
 	ls_=$(strace_calls "$tmp/sl-$n.txt")
-	# Peak resident memory (ru_maxrss of the child, KiB).
-	hrss=$("$py" -c 'import os,subprocess,sys; p=subprocess.Popen(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL); print(os.wait4(p.pid,0)[2].ru_maxrss)' $h_cmd)
-	lrss=$("$py" -c 'import os,subprocess,sys; p=subprocess.Popen(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL); print(os.wait4(p.pid,0)[2].ru_maxrss)' $l_cmd)
+	hrss=$(peak_rss $h_cmd)
+	lrss=$(peak_rss $l_cmd)
+	hprss=$(peak_rss $hp_cmd)
+	lprss=$(peak_rss $lp_cmd)
 	hbytes=$($h_cmd | wc -c)
 	lbytes=$($l_cmd 2>/dev/null | wc -c)
-	row=$("$py" - "$tmp/h-$n.json" "$n" "$hs" "$ls_" "$hbytes" "$lbytes" "$hrss" "$lrss" <<'EOF'
+	rows2=$("$py" - "$tmp/h-$n.json" "$n" "$hs" "$ls_" "$hbytes" "$lbytes" "$hrss" "$lrss" "$hi" "$li" \
+		"$hpi" "$lpi" "$hprss" "$lprss" <<'EOF'
 import json, sys
 res = json.load(open(sys.argv[1]))["results"]
-n, hs, ls, hb, lb, hr, lr = (int(x) for x in sys.argv[2:])
-h, l = res[0], res[1]
-hc, lc = h["user"] + h["system"], l["user"] + l["system"]
-print("| %d | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) | %.2f | %.1f | %.1f | %.2f | %.0f | %.0f | %.1f | %.1f | %.0f | %.0f |" % (
-    n, h["median"] * 1e3, h["min"] * 1e3, h["max"] * 1e3, l["median"] * 1e3, l["min"] * 1e3,
-    l["max"] * 1e3, h["median"] / l["median"], hc * 1e3, lc * 1e3, hc / lc, hs / n, ls / n,
-    hr / 1024, lr / 1024, hb / n, lb / n))
+n, hs, ls, hb, lb, hr, lr, hi, li, hpi, lpi, hpr, lpr = (int(x) for x in sys.argv[2:])
+def cpu(r):
+    return r["user"] + r["system"]
+h, l, hp, lp = res
+print("| %d | %.1f | %.1f | **%.2f** | %.0f | %.0f | %.1f | %.1f | **%.2f** | %.1f (%.1f-%.1f) | %.1f (%.1f-%.1f) | %.2f | %.0f | %.0f | %.1f | %.1f | %.0f | %.0f |" % (
+    n, hi / 1e6, li / 1e6, hi / li, hi / n, li / n, cpu(h) * 1e3, cpu(l) * 1e3, cpu(h) / cpu(l),
+    h["median"] * 1e3, h["min"] * 1e3, h["max"] * 1e3, l["median"] * 1e3, l["min"] * 1e3,
+    l["max"] * 1e3, h["median"] / l["median"], hs / n, ls / n, hr / 1024, lr / 1024, hb / n, lb / n))
+print("| %d | %.1f | %.1f | **%.2f** | %.0f | %.0f | %.1f | %.1f | **%.2f** | %.1f | %.1f | %.2f | %.1f | %.1f |" % (
+    n, hpi / 1e6, lpi / 1e6, hpi / lpi, hpi / n, lpi / n, cpu(hp) * 1e3, cpu(lp) * 1e3,
+    cpu(hp) / cpu(lp), hp["median"] * 1e3, lp["median"] * 1e3, hp["median"] / lp["median"],
+    hpr / 1024, lpr / 1024))
 EOF
 )
+	row=$(echo "$rows2" | sed -n 1p)
+	plain_row=$(echo "$rows2" | sed -n 2p)
+	echo "bench: $plain_row"
+	plain_rows="$plain_rows$plain_row
+"
 	echo "bench: $row"
 	rows="$rows$row
 "
@@ -135,7 +175,7 @@ date=$(date -u '+%Y-%m-%d %H:%M UTC')
 report() {
 	cat <<EOF
 <!-- SPDX-License-Identifier: Apache-2.0 -->
-# Performance: \`hostdev list --json\` against \`lspci -nnk -D -vmm\`
+# Performance: \`hostdev list\` against \`lspci\`
 
 Generated by \`bench/run.sh\` on $date (libhostdev commit $commit). Do not edit by hand: run the
 command below again. The figures describe one machine; the benchmark never asserts a speed.
@@ -150,23 +190,40 @@ and one IOMMU group per isolated function, every id a real pci.ids entry.
   modules, IOMMU group members, SR-IOV PF/VF relations, netdevs, mdev types, Harvester/KubeVirt names).
 - \`lspci -A linux-sysfs -O sysfs.path=TREE/sys/bus/pci -nnk -D -vmm\`: ids, names, driver, modules,
   NUMA node, IOMMU group, slot.
+- \`hostdev list --root TREE\` (one line per function: address, class, names, ids, driver, grouped
+  under their PF or bridge) against \`lspci -A linux-sysfs -O sysfs.path=TREE/sys/bus/pci -nnk\`.
+
+Instructions are callgrind's total for the whole process (dynamic loading, pci.ids parsing and
+every library included; \`valgrind --tool=callgrind\`, one run each); unlike times they do not
+depend on other load on the machine, so the ratios in bold are the figures to compare. Both tools
+parse the same pci.ids through libpci, a fixed cost of about 25 million instructions each.
 
 Wall times are hyperfine medians (min-max) over the runs, after 2 warm-up runs, page cache warm, no
 shell (\`-N\`); wall ratio = hostdev median / lspci median (below 1: hostdev is faster). CPU is the
 mean user+system time per run, which other load on the machine disturbs less than wall time (load
 average when the run started: $load). Syscalls are the
-totals of \`strace -f -c\` divided by the number of functions; peak RSS is the child's ru_maxrss. libkmod finds no
+totals of \`strace -f -c\` divided by the number of functions; peak RSS is the program's ru_maxrss as
+GNU time reports it (\`/usr/bin/time -f %M\`: the program is exec'd from GNU time's own small
+process, so the figure is the program's, not a parent's; \`/bin/true\` shows about 1 MiB). libkmod finds no
 /lib/modules/\$(uname -r) on this machine, so neither tool resolves kernel modules here (lspci says
 "Unable to load libkmod resources").
 
 ## Figures
 
-| functions | hostdev wall ms, median (min-max) | lspci wall ms, median (min-max) | wall ratio | hostdev CPU ms | lspci CPU ms | CPU ratio | hostdev syscalls/function | lspci syscalls/function | hostdev peak RSS MiB | lspci peak RSS MiB | hostdev bytes out/function | lspci bytes out/function |
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+\`hostdev list --json\` against \`lspci -nnk -D -vmm\`:
+
+| functions | hostdev instructions, millions | lspci instructions, millions | instruction ratio | hostdev instructions/function | lspci instructions/function | hostdev CPU ms | lspci CPU ms | CPU ratio | hostdev wall ms, median (min-max) | lspci wall ms, median (min-max) | wall ratio | hostdev syscalls/function | lspci syscalls/function | hostdev peak RSS MiB | lspci peak RSS MiB | hostdev bytes out/function | lspci bytes out/function |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 $rows
+\`hostdev list\` against \`lspci -nnk\`:
+
+| functions | hostdev instructions, millions | lspci instructions, millions | instruction ratio | hostdev instructions/function | lspci instructions/function | hostdev CPU ms | lspci CPU ms | CPU ratio | hostdev wall ms, median | lspci wall ms, median | wall ratio | hostdev peak RSS MiB | lspci peak RSS MiB |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+$plain_rows
 ## Machine
 - CPU: $cpu, $ncpu online CPUs; memory: $mem; kernel $(uname -r); trees on $fs.
-- pciutils $(ver pciutils), hyperfine $(ver hyperfine), strace $(ver strace), pci.ids $(ver pci.ids).
+- pciutils $(ver pciutils), hyperfine $(ver hyperfine), strace $(ver strace), valgrind $(ver valgrind),
+  pci.ids $(ver pci.ids).
 - hostdev: $hostdev ${hver:+($hver)}.
 
 ## Where the system calls go
@@ -182,7 +239,7 @@ $opens
 
 ## Reproduce
 \`\`\`sh
-sh tests/install-deps.sh      # hyperfine, strace, pciutils, ... (tests/deps/*.txt)
+sh tests/install-deps.sh      # hyperfine, strace, valgrind, time, pciutils, ... (tests/deps/*.txt)
 cmake -S . -B build && cmake --build build -j2
 BENCH_SIZES="$sizes" BENCH_SEED=$seed sh bench/run.sh build/examples/cli/hostdev
 \`\`\`
@@ -195,9 +252,9 @@ if [ "$doc" = "-" ]; then
 	report
 else
 	report >"$doc.tmp"
-	# Keep the device-plugin sections that bench/run-dp.sh and bench/dp_scale.py write at the end of
-	# the same document.
-	for section in dp-bench dp-scale; do
+	# Keep the sections that bench/run-dp.sh, bench/dp_scale.py and bench/run-agent.sh write at the
+	# end of the same document.
+	for section in dp-bench dp-scale agent-bench; do
 		if [ -f "$doc" ] && grep -q "^<!-- $section:begin" "$doc"; then
 			{ echo; sed -n "/^<!-- $section:begin/,/^<!-- $section:end/p" "$doc"; } >>"$doc.tmp"
 		fi

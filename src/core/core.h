@@ -407,4 +407,50 @@ struct cJSON *json_add_container(struct json_builder *b, struct cJSON *object, c
  */
 int json_print_and_delete(struct cJSON *root, bool pretty, char **out);
 
+/* Length of the valid UTF-8 sequence at @s, 0 if it is not one (overlong, surrogate, > U+10FFFF).
+ */
+size_t json_utf8_sequence_length(const unsigned char *s);
+
+/* ---------------------------------------------------------------------------------------------- */
+/*
+ * json_writer.c: a streaming writer for the same schemas, without a tree: the text grows in one
+ * buffer as the serialiser calls it, in exactly the bytes cJSON_PrintUnformatted() (or cJSON_Print()
+ * when @pretty) made of the equivalent tree. @key is the member's name inside an object and NULL for
+ * an array element or the top-level value. Like the builder, the writer records an allocation
+ * failure and ignores every later call; json_writer_finish() reports it.
+ */
+
+#define JSON_WRITER_MAX_DEPTH 16
+
+struct json_writer {
+	char *text;
+	size_t length, capacity;
+	unsigned int depth;
+	bool pretty, oom;
+	bool first[JSON_WRITER_MAX_DEPTH]; /* no member written yet at this depth */
+};
+
+void json_writer_init(struct json_writer *w, bool pretty);
+void json_write_object_begin(struct json_writer *w, const char *key);
+void json_write_object_end(struct json_writer *w);
+void json_write_array_begin(struct json_writer *w, const char *key);
+void json_write_array_end(struct json_writer *w);
+/* A string made valid UTF-8 (bad bytes become U+FFFD), or null when @value is NULL. */
+void json_write_string(struct json_writer *w, const char *key, const char *value);
+/* @value as a lower-case hex string of exactly @digits digits (at most 8). */
+void json_write_hex(struct json_writer *w, const char *key, unsigned int value, int digits);
+void json_write_int(struct json_writer *w, const char *key, long long value);
+/* An integer, or null when @value equals @none. */
+void json_write_int_or_null(struct json_writer *w, const char *key, long long value,
+			    long long none);
+void json_write_bool(struct json_writer *w, const char *key, int value);
+void json_write_null(struct json_writer *w, const char *key);
+/*
+ * Hand the text to *@out (malloc'ed, for hostdev_free()) and reset the writer. Returns 0, or
+ * -ENOMEM (the text is freed) when any call failed for memory.
+ */
+int json_writer_finish(struct json_writer *w, char **out);
+/* Free the text without handing it out. */
+void json_writer_discard(struct json_writer *w);
+
 #endif /* HOSTDEV_CORE_H */

@@ -9,9 +9,7 @@
 
 #include "core.h"
 
-/* Length of the valid UTF-8 sequence at @s, 0 if it is not one (overlong, surrogate, > U+10FFFF).
- */
-static size_t utf8_sequence_length(const unsigned char *s)
+size_t json_utf8_sequence_length(const unsigned char *s)
 {
 	if (s[0] < 0x80)
 		return 1;
@@ -53,7 +51,7 @@ cJSON *json_new_string(struct json_builder *b, const char *value)
 	if (!value)
 		return cJSON_CreateNull();
 	for (; p[len]; len += n) {
-		n = utf8_sequence_length(p + len);
+		n = json_utf8_sequence_length(p + len);
 		if (n == 0) {
 			bad++;
 			n = 1;
@@ -69,7 +67,7 @@ cJSON *json_new_string(struct json_builder *b, const char *value)
 	}
 	o = copy;
 	for (size_t i = 0; p[i];) {
-		n = utf8_sequence_length(p + i);
+		n = json_utf8_sequence_length(p + i);
 		if (n == 0) {
 			memcpy(o, "\xef\xbf\xbd", 3);
 			o += 3;

@@ -107,12 +107,12 @@ void pci_device_load_mdevs(hostdev_pci_device *dev);
 /*
  * Caches of the context (core.h, ctx_cache_get()), made on first use: libpci's access object for
  * names (pci_names.c; NULL when libpci cannot start), the libkmod context (pci_modules.c; NULL
- * without one) and the physical slot of a "dddd:bb:ss" (pci_slots.c; NULL for none), whose table
- * pci_slots_refresh() drops so that the next use reads it again.
+ * without one) and the physical slot of @addr's domain, bus and slot (pci_slots.c; NULL for none),
+ * whose table pci_slots_refresh() drops so that the next use reads it again.
  */
 struct pci_access *ctx_pci_access(hostdev_ctx *ctx);
 struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx);
-const char *ctx_slot_for(hostdev_ctx *ctx, const char *bus_slot);
+const char *ctx_slot_for(hostdev_ctx *ctx, const struct hostdev_pci_address *addr);
 void pci_slots_refresh(hostdev_ctx *ctx);
 
 /*

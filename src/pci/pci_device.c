@@ -414,15 +414,12 @@ HOSTDEV_EXPORT const char *hostdev_pci_device_get_netdev(hostdev_pci_device *dev
 
 static void load_physical_slot(hostdev_pci_device *dev)
 {
-	char bus_slot[HOSTDEV_PCI_ADDRESS_MAX];
 	const char *name;
 
 	if (dev->loaded & PCI_PART_SLOT)
 		return;
 	dev->loaded |= PCI_PART_SLOT;
-	snprintf(bus_slot, sizeof(bus_slot), "%04x:%02x:%02x", (unsigned int)dev->addr.domain,
-		 (unsigned int)dev->addr.bus, (unsigned int)dev->addr.slot);
-	name = ctx_slot_for(dev->ctx, bus_slot);
+	name = ctx_slot_for(dev->ctx, &dev->addr);
 	if (name)
 		dev->physical_slot = strdup(name);
 }
