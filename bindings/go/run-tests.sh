@@ -16,7 +16,7 @@ unset GOROOT
 # The go command caches the SWIG output by the .swig file alone: a stamp of the interface and the
 # public headers in the cgo flags makes an edit of either rebuild the wrapper.
 here=$(cd "$src/.." && pwd)
-stamp=$(cat "$src/hostdev.i" "$src"/python/*.i "$here"/include/hostdev.h "$here"/include/hostdev/*.h |
+stamp=$(cat "$src/hostdev.i" "$src"/python/*.i "$src"/go/*.i "$here"/include/hostdev.h "$here"/include/hostdev/*.h |
 	cksum | cut -d' ' -f1)
 export CGO_CPPFLAGS="-DHOSTDEV_SWIG_STAMP=$stamp"
 # Warnings are errors for the SWIG wrapper and cgo glue too; -Wno-unused-parameter as in the
