@@ -28,5 +28,8 @@ unformatted=$("$(dirname "$(readlink -f "$(command -v "$go")")")/gofmt" -l go)
 "$go" vet ./go/hostdev ./go/examples/...
 "$go" test -c -o "$work/bin/hostdev.test" ./go/hostdev
 "$go" build -o "$work/bin/" ./go/examples/...
+# A program in a module of its own that takes the binding through a replace directive, as a
+# project outside this tree does (go/examples/standalone/go.mod), offline.
+(cd go/examples/standalone && "$go" vet . && "$go" build -o "$work/bin/standalone" .)
 cd "$work"
 HOSTDEV_TEST_GO_EXAMPLES="$work/bin" LD_PRELOAD="$preload" exec "$work/bin/hostdev.test" -test.v -test.count=1
