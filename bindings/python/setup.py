@@ -119,6 +119,8 @@ setup(
     license="Apache-2.0",
     url="https://github.com/libhostdev/libhostdev",
     packages=["hostdev"],
+    # The type hints are for type checkers to use (PEP 561).
+    package_data={"hostdev": ["py.typed"]},
     ext_modules=[capi],
     cmdclass={"build_ext": BuildExt, "sdist": SDist},
     python_requires=">=3.7",

@@ -16,6 +16,8 @@ callback the Context had when the loop was made: the built-in plugins read the h
 the loop's thread, so the Context stays usable by other threads meanwhile.
 """
 
+from __future__ import annotations
+
 import atexit
 import collections
 import collections.abc
@@ -25,9 +27,13 @@ import os
 import threading
 import time
 import weakref
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from . import capi as _c
 from ._errors import error_for
+
+if TYPE_CHECKING:
+    from ._dra import DraPlugin, PrepareFn, RegistrationFn, StrPath, UnprepareFn
 
 KINDS = {_c.HOSTDEV_DP_KIND_PCI: "pci", _c.HOSTDEV_DP_KIND_USB: "usb",
          _c.HOSTDEV_DP_KIND_MDEV: "mdev"}
@@ -528,9 +534,14 @@ class DevicePluginLoop:
             raise
         return servers
 
-    def serve_dra(self, driver_name, *, prepare=None, unprepare=None, on_registration=None,
-                  kubelet_dir=None, plugin_dir=None, registry_dir=None, api_versions=None,
-                  kubelet_uid=None, registration=True, start=True):
+    def serve_dra(self, driver_name: str, *, prepare: Optional[PrepareFn] = None,
+                  unprepare: Optional[UnprepareFn] = None,
+                  on_registration: Optional[RegistrationFn] = None,
+                  kubelet_dir: Optional[StrPath] = None, plugin_dir: Optional[StrPath] = None,
+                  registry_dir: Optional[StrPath] = None,
+                  api_versions: Optional[Iterable[str]] = None,
+                  kubelet_uid: Optional[int] = None, registration: bool = True,
+                  start: bool = True) -> DraPlugin:
         """A hostdev.DraPlugin: the kubelet DRA plugin of driver @driver_name (a DNS subdomain,
         e.g. "vfio.hostdev.io"), started unless start=False (docs/dra.md, docs/bindings.md).
 
