@@ -38,6 +38,9 @@ var (
 	draGone    = [3]string{"default", "vm-gone", "0b9e6a52-4444-4c1e-9f00-000000000004"}
 	draPanic   = [3]string{"default", "vm-panic", "0b9e6a52-5555-4c1e-9f00-000000000005"}
 	draUnknown = [3]string{"default", "vm-other", "0b9e6a52-9999-4c1e-9f00-000000000009"}
+	// draWaiter's prepare returns only once draWaited's has begun: both in one call.
+	draWaiter = [3]string{"default", "vm-waiter", "0b9e6a52-6666-4c1e-9f00-000000000006"}
+	draWaited = [3]string{"default", "vm-waited", "0b9e6a52-7777-4c1e-9f00-000000000007"}
 )
 
 // draKubelet drives bindings/testdata/dra_kubelet_driver.py.
@@ -203,6 +206,7 @@ type testDRADriver struct {
 	calls    []string
 	prepared map[string]bool
 	reports  chan string
+	started  chan struct{} // closed when draWaited's prepare began
 }
 
 func (d *testDRADriver) record(call string) {
@@ -219,6 +223,17 @@ func (d *testDRADriver) PrepareClaim(ctx context.Context, claim hostdev.DRAClaim
 			Message: fmt.Sprintf("claim %s/%s: device 0000:3b:00.7 is gone from this node", claim.Namespace, claim.Name)}
 	case draPanic[2]:
 		panic("driver bug")
+	case draWaited[2]:
+		close(d.started)
+		return nil, nil
+	case draWaiter[2]:
+		// Only a driver whose claims are resolved concurrently gets here and out.
+		select {
+		case <-d.started:
+			return []hostdev.DRADevice{{Pool: "node-a", Device: "waiter"}}, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	group := 12
 	if claim.UID == draGPU[2] {
@@ -289,7 +304,8 @@ func TestDRAPluginPrepareUnprepare(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer loop.Close()
-	driver := &testDRADriver{ctx: ctx, cdiDir: cdiDir, prepared: map[string]bool{}, reports: make(chan string, 4)}
+	driver := &testDRADriver{ctx: ctx, cdiDir: cdiDir, prepared: map[string]bool{}, reports: make(chan string, 4),
+		started: make(chan struct{})}
 	plugin, err := loop.ServeDRA(draDriver, driver, &hostdev.DRAOptions{KubeletDir: root})
 	if err != nil {
 		t.Fatal(err)
@@ -358,6 +374,17 @@ func TestDRAPluginPrepareUnprepare(t *testing.T) {
 	if spec.Kind != draDriver+"/pci" || len(spec.Devices) != 1 || len(spec.Devices[0].Edits.Nodes) != 2 ||
 		spec.Devices[0].Edits.Nodes[1].Path != "/dev/vfio/12" {
 		t.Errorf("CDI spec: %s", b)
+	}
+
+	// Claims of one call are resolved concurrently, each on a goroutine: the waiter's prepare
+	// returns once the waited's began (serially, the waiter would block the call until its
+	// context ends with the plugin's Close).
+	both := k.prepare(t, "", draWaiter, draWaited)
+	if a := both[draWaiter[2]]; a.Error != "" || len(a.Devices) != 1 || a.Devices[0][2] != "waiter" {
+		t.Errorf("waiter: %+v", a)
+	}
+	if a := both[draWaited[2]]; a.Error != "" || len(a.Devices) != 0 {
+		t.Errorf("waited: %+v", a)
 	}
 
 	// v1beta1, and Unprepare of a prepared, an unknown and a refused claim.
