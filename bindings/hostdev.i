@@ -24,10 +24,9 @@
  *    messages through a per-context buffer it drains after each call (hdb_log_*), because SWIG's
  *    Go directors are heavy for one function pointer.
  *
- * Adding a header: HOSTDEV_OBJECT() for each new
- * type, hdb_ shims for its out-parameter functions (options structs built inside them with their
- * *_options_init()), %ignore for those functions, then %include the header (deviceplugin.h at the
- * end is the latest example).
+ * Adding a header: HOSTDEV_OBJECT() for each new type, hdb_ shims for its out-parameter functions
+ * (options structs built inside them with their *_options_init()), %ignore for those functions,
+ * then %include the header (dra.h at the end is the latest example).
  */
 %module capi
 
@@ -1414,4 +1413,212 @@ typedef struct hdb_log_pipe {
 #ifdef SWIGPYTHON
 /* Device plugins written in Python: a server whose ops call into Python with the GIL. */
 %include "python/hostdev_python_dp.i"
+#endif
+
+/* -------------------------------------------------------------------------------------------- */
+/* dra.h: kubelet DRA plugins, CDI spec files and device-metadata files.
+ *
+ * The plugin, the CDI spec and the metadata are HOSTDEV_OBJECTs (the two helpers are freed, not
+ * unref'd). A hostdev_dra_request is handed to the languages as a borrowed pointer, valid until
+ * it is completed. The plugin lives on a device-plugin loop (hostdev_loop is hostdev_dp_loop).
+ * Its ops are per language: python/hostdev_python_dra.i calls into Python on the loop's thread;
+ * Go defers every request to a queue its goroutines read (hdb_dra_queue below). Every shim
+ * reports through an hdb_status, like the device-plugin shims. */
+
+HOSTDEV_OBJECT(hostdev_dra_plugin, hostdev_dra_plugin_unref)
+HOSTDEV_OBJECT(hostdev_dra_cdi_spec, hostdev_dra_cdi_spec_free)
+HOSTDEV_OBJECT(hostdev_dra_metadata, hostdev_dra_metadata_free)
+
+%ignore hostdev_dra_plugin_ops;
+%ignore hostdev_dra_plugin_options;
+%ignore hostdev_dra_plugin_options_init;
+%ignore hostdev_dra_plugin_new;
+%ignore hostdev_dra_plugin_start;
+%ignore hostdev_dra_plugin_stop;
+%ignore hostdev_dra_cdi_spec_new;
+%ignore hostdev_dra_cdi_spec_add_device;
+%ignore hostdev_dra_cdi_spec_add_vfio_device;
+%ignore hostdev_dra_cdi_spec_add_device_node;
+%ignore hostdev_dra_cdi_spec_get_device_id;
+%ignore hostdev_dra_cdi_spec_to_json;
+%ignore hostdev_dra_cdi_spec_write;
+%ignore hostdev_dra_cdi_spec_remove;
+%ignore hostdev_dra_metadata_new;
+%ignore hostdev_dra_metadata_add_device;
+%ignore hostdev_dra_metadata_get_cdi_id;
+%ignore hostdev_dra_metadata_to_json;
+%ignore hostdev_dra_metadata_write;
+%ignore hostdev_dra_metadata_remove;
+
+%{
+/* The options of hostdev_dra_plugin_new() from plain arguments: the directories ("" = the
+ * default), api_versions (HOSTDEV_DRA_API_* bits, 0 = all), kubelet_uid (-1 = none),
+ * no_registration. */
+static void hdb_dra_options(struct hostdev_dra_plugin_options *opts, const char *plugin_dir,
+			    const char *registry_dir, unsigned int api_versions, int kubelet_uid,
+			    int no_registration)
+{
+	hostdev_dra_plugin_options_init(opts);
+	opts->plugin_dir = hdb_or_null(plugin_dir);
+	opts->registry_dir = hdb_or_null(registry_dir);
+	opts->api_versions = api_versions;
+	opts->kubelet_uid = kubelet_uid;
+	opts->no_registration = no_registration;
+}
+
+/* A library string of @r (0 or a negative errno) as a malloc'd copy, the status set. */
+static char *hdb_dra_string(hdb_status *st, const hostdev_ctx *ctx, int r, char *text)
+{
+	if (hdb_status_set(st, ctx, r) < 0)
+		return NULL;
+	r = 0;
+	text = hdb_copy(text, &r);
+	hdb_status_set(st, NULL, r);
+	return text;
+}
+%}
+
+%newobject hdb_dra_cdi_spec_new;
+%newobject hdb_dra_cdi_spec_get_device_id;
+%newobject hdb_dra_cdi_spec_to_json;
+%newobject hdb_dra_metadata_new;
+%newobject hdb_dra_metadata_get_cdi_id;
+%newobject hdb_dra_metadata_to_json;
+%inline %{
+/* The plugin calls, @ctx being the loop's context. Each returns the C result. */
+static int hdb_dra_plugin_start(hostdev_ctx *ctx, hostdev_dra_plugin *plugin, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dra_plugin_start(plugin));
+}
+
+static int hdb_dra_plugin_stop(hostdev_ctx *ctx, hostdev_dra_plugin *plugin, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dra_plugin_stop(plugin));
+}
+
+/* The CDI spec and metadata calls, @ctx being the context the object was made with (its
+ * messages go there). */
+static hostdev_dra_cdi_spec *hdb_dra_cdi_spec_new(hostdev_ctx *ctx, const char *kind,
+						  hdb_status *st)
+{
+	hostdev_dra_cdi_spec *spec = NULL;
+
+	hdb_status_set(st, ctx, hostdev_dra_cdi_spec_new(ctx, kind, &spec));
+	return spec;
+}
+
+static int hdb_dra_cdi_spec_add_device(hostdev_ctx *ctx, hostdev_dra_cdi_spec *spec,
+				       const char *name, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dra_cdi_spec_add_device(spec, name));
+}
+
+/* hostdev_dra_cdi_spec_add_vfio_device(); @vfio_cdev -1: no iommufd nodes. */
+static int hdb_dra_cdi_spec_add_vfio_device(hostdev_ctx *ctx, hostdev_dra_cdi_spec *spec,
+					    const char *name, const char *iommu_group,
+					    int vfio_cdev, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dra_cdi_spec_add_vfio_device(spec, name, iommu_group,
+									  vfio_cdev));
+}
+
+static int hdb_dra_cdi_spec_add_device_node(hostdev_ctx *ctx, hostdev_dra_cdi_spec *spec,
+					    const char *name, const char *path, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dra_cdi_spec_add_device_node(spec, name, path));
+}
+
+static char *hdb_dra_cdi_spec_get_device_id(hostdev_ctx *ctx, const hostdev_dra_cdi_spec *spec,
+					    const char *name, hdb_status *st)
+{
+	char *id = NULL;
+	int r = hostdev_dra_cdi_spec_get_device_id(spec, name, &id);
+
+	return hdb_dra_string(st, ctx, r, id);
+}
+
+static char *hdb_dra_cdi_spec_to_json(hostdev_ctx *ctx, const hostdev_dra_cdi_spec *spec,
+				      hdb_status *st)
+{
+	char *json = NULL;
+	int r = hostdev_dra_cdi_spec_to_json(spec, &json);
+
+	return hdb_dra_string(st, ctx, r, json);
+}
+
+static int hdb_dra_cdi_spec_write(hostdev_ctx *ctx, const hostdev_dra_cdi_spec *spec,
+				  const char *dir, const char *file_name, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dra_cdi_spec_write(spec, dir, file_name));
+}
+
+static int hdb_dra_cdi_spec_remove(hostdev_ctx *ctx, const char *dir, const char *file_name,
+				   hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dra_cdi_spec_remove(ctx, dir, file_name));
+}
+
+static hostdev_dra_metadata *hdb_dra_metadata_new(hostdev_ctx *ctx, const char *driver,
+						  const char *namespace_name,
+						  const char *claim_name, const char *claim_uid,
+						  const char *request, hdb_status *st)
+{
+	hostdev_dra_metadata *md = NULL;
+
+	hdb_status_set(st, ctx, hostdev_dra_metadata_new(ctx, driver, namespace_name, claim_name,
+							 claim_uid, request, &md));
+	return md;
+}
+
+/* hostdev_dra_metadata_add_device(); "" for the one of @pci_bus_id and @mdev_uuid not given. */
+static int hdb_dra_metadata_add_device(hostdev_ctx *ctx, hostdev_dra_metadata *md,
+				       const char *pool_name, const char *device_name,
+				       const char *pci_bus_id, const char *mdev_uuid,
+				       hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dra_metadata_add_device(md, pool_name, device_name,
+								       hdb_or_null(pci_bus_id),
+								       hdb_or_null(mdev_uuid)));
+}
+
+static char *hdb_dra_metadata_get_cdi_id(hostdev_ctx *ctx, const hostdev_dra_metadata *md,
+					 hdb_status *st)
+{
+	char *id = NULL;
+	int r = hostdev_dra_metadata_get_cdi_id(md, &id);
+
+	return hdb_dra_string(st, ctx, r, id);
+}
+
+static char *hdb_dra_metadata_to_json(hostdev_ctx *ctx, const hostdev_dra_metadata *md,
+				      hdb_status *st)
+{
+	char *json = NULL;
+	int r = hostdev_dra_metadata_to_json(md, &json);
+
+	return hdb_dra_string(st, ctx, r, json);
+}
+
+static int hdb_dra_metadata_write(hostdev_ctx *ctx, const hostdev_dra_metadata *md,
+				  const char *data_dir, const char *cdi_dir, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dra_metadata_write(md, data_dir, cdi_dir));
+}
+
+static int hdb_dra_metadata_remove(hostdev_ctx *ctx, const hostdev_dra_metadata *md,
+				   const char *data_dir, const char *cdi_dir, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dra_metadata_remove(md, data_dir, cdi_dir));
+}
+%}
+
+#ifdef SWIGGO
+%include "go/hostdev_go_dra.i"
+#endif
+
+%include <hostdev/dra.h>
+
+#ifdef SWIGPYTHON
+/* DRA plugins written in Python: ops that call into Python with the GIL. */
+%include "python/hostdev_python_dra.i"
 #endif

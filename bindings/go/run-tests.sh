@@ -16,7 +16,7 @@ unset GOROOT
 # The go command caches the SWIG output by the .swig file alone: a stamp of the interface and the
 # public headers in the cgo flags makes an edit of either rebuild the wrapper.
 here=$(cd "$src/.." && pwd)
-stamp=$(cat "$src/hostdev.i" "$src"/python/*.i "$here"/include/hostdev.h "$here"/include/hostdev/*.h |
+stamp=$(cat "$src/hostdev.i" "$src"/python/*.i "$src"/go/*.i "$here"/include/hostdev.h "$here"/include/hostdev/*.h |
 	cksum | cut -d' ' -f1)
 export CGO_CPPFLAGS="-DHOSTDEV_SWIG_STAMP=$stamp"
 # Warnings are errors for the SWIG wrapper and cgo glue too; -Wno-unused-parameter as in the
@@ -28,5 +28,8 @@ unformatted=$("$(dirname "$(readlink -f "$(command -v "$go")")")/gofmt" -l go)
 "$go" vet ./go/hostdev ./go/examples/...
 "$go" test -c -o "$work/bin/hostdev.test" ./go/hostdev
 "$go" build -o "$work/bin/" ./go/examples/...
+# A program in a module of its own that takes the binding through a replace directive, as a
+# project outside this tree does (go/examples/standalone/go.mod), offline.
+(cd go/examples/standalone && "$go" vet . && "$go" build -o "$work/bin/standalone" .)
 cd "$work"
 HOSTDEV_TEST_GO_EXAMPLES="$work/bin" LD_PRELOAD="$preload" exec "$work/bin/hostdev.test" -test.v -test.count=1

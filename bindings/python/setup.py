@@ -22,7 +22,8 @@ from setuptools.command.sdist import sdist
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The interface and the Python parts it %includes, as laid out in bindings/ of the sources.
-INTERFACE_FILES = ["hostdev.i", "python/hostdev_python.i", "python/hostdev_python_dp.i"]
+INTERFACE_FILES = ["hostdev.i", "python/hostdev_python.i", "python/hostdev_python_dp.i",
+                   "python/hostdev_python_dra.i"]
 SOURCE_TREE_DIR = os.path.normpath(os.path.join(HERE, ".."))  # bindings/ in the sources
 SDIST_DIR = os.path.join(HERE, "swig")  # the copy an sdist carries
 
@@ -118,6 +119,8 @@ setup(
     license="Apache-2.0",
     url="https://github.com/libhostdev/libhostdev",
     packages=["hostdev"],
+    # The type hints are for type checkers to use (PEP 561).
+    package_data={"hostdev": ["py.typed"]},
     ext_modules=[capi],
     cmdclass={"build_ext": BuildExt, "sdist": SDist},
     python_requires=">=3.7",

@@ -262,6 +262,7 @@ type dpCore struct {
 
 	smu     sync.Mutex
 	servers map[*Server]struct{}
+	dras    map[*DRAPlugin]struct{}
 	closed  bool
 }
 
@@ -403,6 +404,8 @@ func (l *DevicePluginLoop) Close() error {
 	core.closed = true
 	servers := core.servers
 	core.servers = map[*Server]struct{}{}
+	dras := core.dras
+	core.dras = nil
 	core.smu.Unlock()
 
 	core.mu.RLock()
@@ -419,7 +422,14 @@ func (l *DevicePluginLoop) Close() error {
 	for s := range servers {
 		s.release()
 	}
+	for p := range dras {
+		p.release()
+	}
 	l.free()
+	// The DRA drivers' calls in flight complete their claims (their contexts are cancelled).
+	for p := range dras {
+		<-p.reader
+	}
 	runtime.SetFinalizer(l, nil)
 	return nil
 }

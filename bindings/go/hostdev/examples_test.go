@@ -3,6 +3,7 @@
 package hostdev_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -49,6 +50,33 @@ func TestExampleListDevices(t *testing.T) {
 	}
 	_, stderr := runExample(t, "listdevices", 1, "-root", root, "-slot", "zz:")
 	if !strings.Contains(stderr, "invalid bus 'zz'") || !strings.Contains(stderr, "errno 22") {
+		t.Errorf("stderr: %s", stderr)
+	}
+}
+
+// The example module of its own (go/examples/standalone, a replace directive): the devices as the
+// JSON documents of docs/json-schema.md, then PCI hot-plug events until its context's deadline.
+func TestExampleStandalone(t *testing.T) {
+	root, _ := cliRoot(t)
+	out, _ := runExample(t, "standalone", 0, "-root", root, "-class", "0200", "-watch", "200ms")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 4 {
+		t.Fatalf("output:\n%s", out)
+	}
+	for _, line := range lines[:4] {
+		var doc struct {
+			Address    string `json:"address"`
+			VendorID   string `json:"vendor_id"`
+			Class      string `json:"class"`
+			IOMMUGroup *int   `json:"iommu_group"`
+		}
+		if err := json.Unmarshal([]byte(line), &doc); err != nil || len(doc.VendorID) != 4 ||
+			!strings.HasPrefix(doc.Class, "0200") || doc.Address == "" {
+			t.Errorf("not a device document of docs/json-schema.md: %s (%v)", line, err)
+		}
+	}
+	_, stderr := runExample(t, "standalone", 1, "-root", root, "-class", "zz")
+	if !strings.Contains(stderr, "errno 22") {
 		t.Errorf("stderr: %s", stderr)
 	}
 }

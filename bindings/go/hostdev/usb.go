@@ -3,6 +3,7 @@
 package hostdev
 
 import (
+	"sync"
 	"syscall"
 	"time"
 
@@ -214,6 +215,9 @@ type StartOptions struct {
 type Monitor struct {
 	c   *Context
 	mon capi.Hdb_monitor
+
+	errMu sync.Mutex
+	err   error // why the last Events channel was closed
 }
 
 // NewMonitor creates a monitor (not started yet).

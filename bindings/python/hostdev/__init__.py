@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""libhostdev for Python: host PCI and USB devices, hot-plug events, vfio binding with crash-safe restore, SR-IOV VFs, mediated devices, resource names, kubelet device plugins.
+"""libhostdev for Python: host PCI and USB devices, hot-plug events, vfio binding with crash-safe restore, SR-IOV VFs, mediated devices, resource names, kubelet device plugins and DRA plugins.
 
     import hostdev
 
@@ -27,6 +27,7 @@ from . import naming
 from ._context import PATHS, Context
 from ._deviceplugin import (DEFAULT_REFRESH_MS, AdvertisedDevice, Allocation,
                             DevicePluginConfig, DevicePluginLoop, Resource, Resources, Server)
+from ._dra import CdiSpec, DeviceMetadata, DraClaim, DraDevice, DraPlugin
 from ._errors import (AlreadyExists, Busy, Corrupt, Error, InvalidArgument, NoSpace, NotFound,
                       NotSupported, OutOfRange, PermissionDenied, TimedOut, error_for)
 from ._mdev import MDEV_DEFAULT_TIMEOUT_MS, Mdev, MdevTypeInfo
@@ -58,7 +59,8 @@ del _c
 
 __all__ = [
     "ActiveMdev", "BindOutcome", "RestoreOutcome",
-    "AdvertisedDevice", "Allocation", "AlreadyExists", "Busy", "Check", "Context", "Corrupt", "DEFAULT_REFRESH_MS",
+    "AdvertisedDevice", "Allocation", "CdiSpec", "DeviceMetadata", "DraClaim", "DraDevice",
+    "DraPlugin", "AlreadyExists", "Busy", "Check", "Context", "Corrupt", "DEFAULT_REFRESH_MS",
     "DevicePluginConfig", "DevicePluginLoop", "DeviceVerdict", "Error", "Event",
     "InvalidArgument", "Journal", "Monitor", "UsbDevice", "UsbDevices", "UsbInterface",
     "JournalRecord", "LOG_DEBUG", "LOG_ERR", "LOG_INFO", "LOG_NOTICE", "LOG_WARNING",

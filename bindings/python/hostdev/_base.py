@@ -2,12 +2,14 @@
 """Pieces shared by the device classes and enumerators of the idiomatic layer."""
 
 import json
+from typing import Any
 
 from . import capi as _c
 
 
-def _getter(fn, doc, convert=None):
-    """A read-only property calling fn(self._dev) under the context's lock."""
+def _getter(fn, doc, convert=None) -> Any:
+    """A read-only property calling fn(self._dev) under the context's lock. Typed Any: the
+    classes annotate each attribute with its type (PciDevice.address: str = _getter(...))."""
     def get(self):
         with self._ctx._lock:
             value = fn(self._dev)
@@ -44,14 +46,14 @@ class _Snapshot:
         self._ctx = ctx
         self._dev = dev
 
-    def to_json(self, pretty=False):
+    def to_json(self, pretty: bool = False) -> str:
         """Every field in the stable schema of docs/json-schema.md, as a JSON string."""
         with self._ctx._lock:
             text, err = type(self)._TO_JSON(self._dev, _c.HOSTDEV_JSON_PRETTY if pretty else 0)
             self._ctx._check(err)
         return text
 
-    def as_dict(self):
+    def as_dict(self) -> dict:
         """to_json() parsed."""
         return json.loads(self.to_json())
 

@@ -1,9 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """The library context (hostdev/context.h) and the operations that hang off it."""
 
+from __future__ import annotations
+
 import contextlib
 import errno as _errno
+import os
 import threading
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple,
+                    Union)
 
 from . import capi as _c
 from ._deviceplugin import DevicePluginConfig, Resources, _call
@@ -13,7 +18,19 @@ from ._monitor import Monitor
 from ._pci import PciDevice, PciDevices
 from ._sriov import AUTOPROBE, read_pf
 from ._usb import UsbDevice, UsbDevices
-from ._vfio import Journal, Report, bind_outcomes, persist_entries, restore_outcomes
+from ._vfio import (BindOutcome, Journal, PersistEntry, Report, RestoreOutcome, bind_outcomes,
+                    persist_entries, restore_outcomes)
+
+if TYPE_CHECKING:
+    from ._mdev import Mdev, MdevTypeInfo
+    from ._sriov import SriovPf
+
+#: A path argument: a str or an os.PathLike.
+StrPath = Union[str, "os.PathLike[str]"]
+#: A filter argument: one string or several (any of them matches).
+FilterSpec = Union[str, Iterable[str], None]
+#: A log callback: fn(priority, message).
+LogFn = Callable[[int, str], object]
 
 # Context path names -> enum hostdev_path.
 PATHS = {
@@ -87,7 +104,9 @@ class Context:
     The GIL is released while the library works.
     """
 
-    def __init__(self, root=None, *, node_name=None, log=None, log_priority=None, **paths):
+    def __init__(self, root: Optional[StrPath] = None, *, node_name: Optional[str] = None,
+                 log: Optional[LogFn] = None, log_priority: Optional[int] = None,
+                 **paths: StrPath) -> None:
         self._lock = threading.RLock()
         self._log = None
         ctx, err = _c.hdb_ctx_new()
@@ -111,7 +130,7 @@ class Context:
 
     # -- lifetime ----------------------------------------------------------------------------
 
-    def close(self):
+    def close(self) -> None:
         """Release the context. Devices already handed out stay usable (they hold a reference)."""
         with self._lock:
             ctx, self._ctx = getattr(self, "_ctx", None), None
@@ -122,13 +141,13 @@ class Context:
             del ctx
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._ctx is None
 
-    def __enter__(self):
+    def __enter__(self) -> Context:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __del__(self):
@@ -166,48 +185,48 @@ class Context:
 
     # -- configuration -----------------------------------------------------------------------
 
-    def set_path(self, name, value):
+    def set_path(self, name: str, value: StrPath) -> None:
         """Set one path by name (see PATHS): 'sysfs', 'dev', 'proc', 'state', 'config', 'kubelet',
         'pci_ids', 'usb_ids', 'modules'."""
         if name not in PATHS:
             raise TypeError("unknown path %r (one of %s)" % (name, ", ".join(sorted(PATHS))))
         self._call(_c.hostdev_ctx_set_path, PATHS[name], str(value))
 
-    def get_path(self, name):
+    def get_path(self, name: str) -> str:
         """The current value of one path."""
         with self._lock:
             return _c.hostdev_ctx_get_path(self._raw(), PATHS[name])
 
     @property
-    def paths(self):
+    def paths(self) -> Dict[str, str]:
         """Every path, as a dict."""
         return {name: self.get_path(name) for name in PATHS}
 
-    def set_root(self, root):
+    def set_root(self, root: StrPath) -> None:
         """Point sysfs, dev, proc, state, config and kubelet below @root."""
         self._call(_c.hostdev_ctx_set_root, str(root))
 
     @property
-    def node_name(self):
+    def node_name(self) -> str:
         """The Kubernetes node name used in Harvester object names."""
         with self._lock:
             return _c.hostdev_ctx_get_node_name(self._raw())
 
     @node_name.setter
-    def node_name(self, name):
+    def node_name(self, name: str) -> None:
         self._call(_c.hostdev_ctx_set_node_name, name)
 
     @property
-    def log_priority(self):
+    def log_priority(self) -> int:
         with self._lock:
             return _c.hostdev_ctx_get_log_priority(self._raw())
 
     @log_priority.setter
-    def log_priority(self, priority):
+    def log_priority(self, priority: int) -> None:
         with self._lock:
             _c.hostdev_ctx_set_log_priority(self._raw(), int(priority))
 
-    def set_log(self, fn):
+    def set_log(self, fn: Optional[LogFn]) -> None:
         """Install fn(priority, message) as log callback (None removes it). It runs in the thread
         that made the call; an exception it raises is reported through sys.unraisablehook."""
         with self._lock:
@@ -216,49 +235,54 @@ class Context:
             self._log = fn  # keeps it alive: the C side holds a borrowed pointer
 
     @property
-    def error(self):
+    def error(self) -> str:
         """The message of the last failed call ('' if none)."""
         with self._lock:
             return _c.hdb_ctx_get_error(self._raw())
 
     # -- PCI ---------------------------------------------------------------------------------
 
-    def pci_devices(self, *, slot=None, ids=None, driver=None, class_=None):
+    def pci_devices(self, *, slot: FilterSpec = None, ids: FilterSpec = None,
+                    driver: FilterSpec = None, class_: FilterSpec = None) -> PciDevices:
         """Iterate over PCI devices in address order, with pciutils-style filters; each may be a
         string or a list (several of one kind match when any does; different kinds must all
         match): slot='3b:' (lspci -s), ids='8086:' (lspci -d), driver='vfio-pci' or 'none',
         class_='0200' (class prefix in hex)."""
         return PciDevices(self, slot=slot, ids=ids, driver=driver, class_=class_)
 
-    def pci_device(self, address):
+    def pci_device(self, address: str) -> PciDevice:
         """The device at @address; hostdev.NotFound when there is none."""
         return PciDevice(self, self._call_obj(_c.hdb_pci_device_new, address))
 
     # -- USB and hot-plug ----------------------------------------------------------------------
 
-    def usb_devices(self, *, ids=None, serial=None, port=None, hubs=False):
+    def usb_devices(self, *, ids: FilterSpec = None, serial: FilterSpec = None,
+                    port: FilterSpec = None, hubs: bool = False) -> UsbDevices:
         """Iterate over USB devices by bus and port path; filters (a string or a list each):
         ids='0627:0001' (lsusb -d), serial='ABC', port='2-1.4' or '2-1.*'; hubs=True lists hubs
         and root hubs too."""
         return UsbDevices(self, ids=ids, serial=serial, port=port, hubs=hubs)
 
-    def usb_device(self, name):
+    def usb_device(self, name: str) -> UsbDevice:
         """The USB device with kernel name @name ('1-1.4', 'usb1'); hostdev.NotFound if none."""
         return UsbDevice(self, self._call_obj(_c.hdb_usb_device_new, name))
 
-    def monitor(self, *, subsystems=None, ids=None, classes=None):
+    def monitor(self, *, subsystems: FilterSpec = None, ids: FilterSpec = None,
+                classes: FilterSpec = None) -> Monitor:
         """A hot-plug Monitor (not started) with filters: subsystems='usb' or 'pci', ids='vvvv:pppp',
         classes='03' (USB device class or PCI class prefix)."""
         return Monitor(self, subsystems=subsystems, ids=ids, classes=classes)
 
     # -- vfio --------------------------------------------------------------------------------
 
-    def load_vfio_modules(self):
+    def load_vfio_modules(self) -> bool:
         """Make sure vfio-pci is available. True when a module was loaded, False when present."""
         return self._call(_c.hostdev_vfio_load_modules) == 1
 
-    def bind(self, *addresses, group=False, force=False, owner=None, timeout=None, timeout_ms=0,
-             protected=()):
+    def bind(self, *addresses: Union[str, PciDevice, Iterable[Union[str, PciDevice]]],
+             group: bool = False, force: bool = False, owner: Optional[str] = None,
+             timeout: Optional[float] = None, timeout_ms: int = 0,
+             protected: Iterable[str] = ()) -> int:
         """Bind devices (addresses or PciDevice objects) to vfio-pci as one operation, with the
         journal, IOMMU-group checks and the guard of docs/vfio.md. group=True binds whole IOMMU
         groups, force=True overrides the guard, protected= lists more addresses to refuse.
@@ -271,9 +295,12 @@ class Context:
         return self._call(_c.hdb_vfio_bind_set, addrs, owner or "",
                           _ms(timeout, timeout_ms, "timeout"), prot, flags)
 
-    def bind_report(self, *addresses, group=False, force=False, dry_run=False, owner=None,
-                    timeout=None, lock_timeout=None, timeout_ms=0, lock_timeout_ms=0,
-                    protected=()):
+    def bind_report(self, *addresses: Union[str, PciDevice, Iterable[Union[str, PciDevice]]],
+                    group: bool = False, force: bool = False, dry_run: bool = False,
+                    owner: Optional[str] = None, timeout: Optional[float] = None,
+                    lock_timeout: Optional[float] = None, timeout_ms: int = 0,
+                    lock_timeout_ms: int = 0,
+                    protected: Iterable[str] = ()) -> Tuple[BindOutcome, ...]:
         """bind(), and say per device what was done: a tuple of BindOutcome, the named devices
         first, then the members of their IOMMU groups that group=True brought along.
         dry_run=True runs every check and reports what a bind would do ('would-bind'), writing
@@ -288,7 +315,9 @@ class Context:
             self._check(r)
             return bind_outcomes(result)
 
-    def restore(self, *addresses, unjournaled=False, timeout=None, timeout_ms=0):
+    def restore(self, *addresses: Union[str, PciDevice, Iterable[Union[str, PciDevice]]],
+                unjournaled: bool = False, timeout: Optional[float] = None,
+                timeout_ms: int = 0) -> int:
         """Give devices back to the drivers the journal recorded; returns how many were restored.
         unjournaled=True also releases devices on vfio-pci that libhostdev did not bind."""
         flags = _c.HOSTDEV_RESTORE_UNJOURNALED if unjournaled else 0
@@ -296,14 +325,18 @@ class Context:
                           _ms(timeout, timeout_ms, "timeout"),
                           flags)
 
-    def restore_all(self, owner=None, timeout=None, timeout_ms=0):
+    def restore_all(self, owner: Optional[str] = None, timeout: Optional[float] = None,
+                    timeout_ms: int = 0) -> int:
         """Restore every journaled device (only @owner's when given), newest first."""
         return self._call(_c.hdb_vfio_restore_all, owner or "",
                           _ms(timeout, timeout_ms, "timeout"), 0)
 
-    def restore_report(self, *addresses, all=False, owner=None, unjournaled=False,
-                       forget_gone=False, timeout=None, lock_timeout=None, timeout_ms=0,
-                       lock_timeout_ms=0):
+    def restore_report(self, *addresses: Union[str, PciDevice, Iterable[Union[str, PciDevice]]],
+                       all: bool = False, owner: Optional[str] = None,
+                       unjournaled: bool = False, forget_gone: bool = False,
+                       timeout: Optional[float] = None, lock_timeout: Optional[float] = None,
+                       timeout_ms: int = 0,
+                       lock_timeout_ms: int = 0) -> Tuple[RestoreOutcome, ...]:
         """Restore like restore()/restore_all() (all=True), and say per device what was done: a
         tuple of RestoreOutcome, newest record first. forget_gone=True drops the records of
         devices that no longer exist (kept otherwise). When a device is refused or fails, the
@@ -325,7 +358,8 @@ class Context:
             return outcomes
 
     @contextlib.contextmanager
-    def bound(self, *addresses, **options):
+    def bound(self, *addresses: Union[str, PciDevice, Iterable[Union[str, PciDevice]]],
+              **options: Any) -> Iterator[Tuple[PciDevice, ...]]:
         """``with ctx.bound(addr, owner="vm-a") as devices:`` binds on entry and restores on exit
         what this call moved (devices that were already on vfio-pci stay there). ``devices`` is
         the tuple of PciDevice on vfio-pci for the VM: the named ones and, with group=True, the
@@ -338,14 +372,14 @@ class Context:
             if mine:
                 self.restore(*mine)
 
-    def journal(self):
+    def journal(self) -> Journal:
         """The vfio journal (hostdev.Journal: a tuple of JournalRecord with .path and .json)."""
         with self._lock:
             j, r = _c.hdb_vfio_journal_read(self._raw())
             self._check(r)
             return Journal(j)
 
-    def check(self, *addresses, host_only=False):
+    def check(self, *addresses: Union[str, PciDevice], host_only: bool = False) -> Report:
         """The preflight report (hostdev.Report) for @addresses, or every non-bridge device."""
         flags = _c.HOSTDEV_CHECK_HOST_ONLY if host_only else 0
         addrs = _strv(_addresses(addresses))
@@ -354,34 +388,35 @@ class Context:
             self._check(r)
             return Report(rep)
 
-    def persist_add(self, address, group=False, force=False):
+    def persist_add(self, address: str, group: bool = False, force: bool = False) -> bool:
         """Keep @address on vfio-pci across reboots. True when added, False when it was listed."""
         flags = (_c.HOSTDEV_BIND_GROUP if group else 0) | (_c.HOSTDEV_BIND_FORCE if force else 0)
         return self._call(_c.hostdev_vfio_persist_add, address, flags) == 0
 
-    def persist_remove(self, address):
+    def persist_remove(self, address: str) -> None:
         """Remove @address from the persistent list; hostdev.NotFound when it is not listed."""
         self._call(_c.hostdev_vfio_persist_remove, address)
 
-    def persisted(self):
+    def persisted(self) -> List[PersistEntry]:
         """The persistent list: PersistEntry(address, group, force, vendor_id, device_id) items."""
         with self._lock:
             lst, r = _c.hdb_vfio_persist_read(self._raw())
             self._check(r)
             return persist_entries(lst)
 
-    def apply(self, owner=None, timeout=None, timeout_ms=0, protected=()):
+    def apply(self, owner: Optional[str] = None, timeout: Optional[float] = None,
+              timeout_ms: int = 0, protected: Iterable[str] = ()) -> int:
         """Bind every listed device (boot time); returns the number newly bound."""
         return self._call(_c.hdb_vfio_apply, owner or "", _ms(timeout, timeout_ms, "timeout"),
                           _strv(_addresses([protected])), 0)
 
-    def modprobe_conf(self):
+    def modprobe_conf(self) -> str:
         """The /etc/modprobe.d/vfio.conf text for the listed devices."""
         return self._call_obj(_c.hdb_vfio_modprobe_conf, 0)
 
     # -- SR-IOV ------------------------------------------------------------------------------
 
-    def sriov_pf(self, pf):
+    def sriov_pf(self, pf: Union[str, PciDevice, SriovPf]) -> SriovPf:
         """The SR-IOV PF at @pf (an address, a PciDevice or a SriovPf) with its VFs: a SriovPf.
         hostdev.NotFound when there is no such device, hostdev.Error with errno EOPNOTSUPP when it
         is not a PF (for a VF the message names its PF)."""
@@ -391,7 +426,7 @@ class Context:
             self._check(r)
             return read_pf(raw)
 
-    def sriov_pfs(self):
+    def sriov_pfs(self) -> List[SriovPf]:
         """Every SR-IOV PF of the host, in address order (a list of SriovPf). PFs that vanish or
         stop being PFs during the scan are skipped."""
         pfs = []
@@ -406,7 +441,9 @@ class Context:
                 pfs.append(read_pf(raw))
         return pfs
 
-    def set_num_vfs(self, pf, num_vfs, *, autoprobe=None, force=False, timeout=None, timeout_ms=0):
+    def set_num_vfs(self, pf: Union[str, PciDevice, SriovPf], num_vfs: int, *,
+                    autoprobe: Optional[bool] = None, force: bool = False,
+                    timeout: Optional[float] = None, timeout_ms: int = 0) -> int:
         """Set the number of VFs of the PF @pf (address, PciDevice or SriovPf) to @num_vfs with the
         kernel's rules (hostdev_sriov_set_num_vfs, docs/sriov-mdev.md): 0 is written before a
         different non-zero count, each write runs under a watchdog of @timeout seconds (0: 120 s).
@@ -438,7 +475,7 @@ class Context:
 
     # -- mediated devices ----------------------------------------------------------------------
 
-    def mdev_types(self, parent=None):
+    def mdev_types(self, parent: Union[str, PciDevice, None] = None) -> List[MdevTypeInfo]:
         """The mdev types of every parent (@parent None) or of one parent: a PCI address, a
         PciDevice or a device name of /sys/class/mdev_bus ('mtty'). A list of MdevTypeInfo sorted
         by parent then type id; empty on a host without parents. hostdev.NotFound for no such
@@ -450,7 +487,7 @@ class Context:
             self._check(r)
             return read_types(raw)
 
-    def mdevs(self):
+    def mdevs(self) -> List[Mdev]:
         """The mediated devices that exist, sorted by UUID (a list of Mdev); empty without the mdev
         bus."""
         with self._lock:
@@ -458,7 +495,9 @@ class Context:
             self._check(r)
             return read_list(raw)
 
-    def create_mdev(self, parent, type, uuid=None, *, timeout=None, timeout_ms=0):
+    def create_mdev(self, parent: Union[str, PciDevice], type: Union[str, MdevTypeInfo],
+                    uuid: Optional[str] = None, *, timeout: Optional[float] = None,
+                    timeout_ms: int = 0) -> str:
         """Create an mdev of @type (a type id or an MdevTypeInfo/MdevType) on @parent (as in
         mdev_types()) with @uuid, or a generated UUID when None, and wait for it to appear.
         Returns its UUID (lower case). Refuses before writing: an unknown type (NotFound, ENOENT,
@@ -470,20 +509,21 @@ class Context:
         return self._call_obj(_c.hdb_mdev_create, parent, type_id, uuid,
                               _ms(timeout, timeout_ms, "timeout"), 0)
 
-    def remove_mdev(self, uuid, *, timeout=None, timeout_ms=0):
+    def remove_mdev(self, uuid: Union[str, Mdev], *, timeout: Optional[float] = None,
+                    timeout_ms: int = 0) -> None:
         """Remove the mdev @uuid (a UUID string or an Mdev) and wait until it is gone. NotFound for
         no such mdev, TimedOut when the kernel did not finish within @timeout seconds (0: 30 s): a VM
         probably still holds it open, and the removal completes when it lets go."""
         self._call(_c.hdb_mdev_remove, _name(uuid, "uuid", "an mdev UUID"),
                    _ms(timeout, timeout_ms, "timeout"), 0)
 
-    def generate_mdev_uuid(self):
+    def generate_mdev_uuid(self) -> str:
         """A new random (version 4) UUID in lower case, as create_mdev() generates them."""
         return self._call_obj(_c.hdb_mdev_uuid_generate)
 
     # -- device plugins ------------------------------------------------------------------------
 
-    def resolve_resources(self, config):
+    def resolve_resources(self, config: DevicePluginConfig) -> Resources:
         """Apply a resource selection config to this host now: the Resources it gives (a sequence
         of Resource(name, kind, device_ids) sorted by name, also indexable by name), to serve with
         a DevicePluginLoop or to print with permitted_host_devices(). @config: a

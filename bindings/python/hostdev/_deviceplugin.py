@@ -16,6 +16,8 @@ callback the Context had when the loop was made: the built-in plugins read the h
 the loop's thread, so the Context stays usable by other threads meanwhile.
 """
 
+from __future__ import annotations
+
 import atexit
 import collections
 import collections.abc
@@ -25,9 +27,13 @@ import os
 import threading
 import time
 import weakref
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from . import capi as _c
 from ._errors import error_for
+
+if TYPE_CHECKING:
+    from ._dra import DraPlugin, PrepareFn, RegistrationFn, StrPath, UnprepareFn
 
 KINDS = {_c.HOSTDEV_DP_KIND_PCI: "pci", _c.HOSTDEV_DP_KIND_USB: "usb",
          _c.HOSTDEV_DP_KIND_MDEV: "mdev"}
@@ -351,6 +357,7 @@ class DevicePluginLoop:
     def __init__(self, ctx, *, log=_DEFAULT, log_priority=None):
         self._lock = threading.Lock()
         self._servers = []
+        self._dra_plugins = []
         self._thread = False
         self._quit = False
         self._log = None
@@ -527,6 +534,62 @@ class DevicePluginLoop:
             raise
         return servers
 
+    def serve_dra(self, driver_name: str, *, prepare: Optional[PrepareFn] = None,
+                  unprepare: Optional[UnprepareFn] = None,
+                  on_registration: Optional[RegistrationFn] = None,
+                  kubelet_dir: Optional[StrPath] = None, plugin_dir: Optional[StrPath] = None,
+                  registry_dir: Optional[StrPath] = None,
+                  api_versions: Optional[Iterable[str]] = None,
+                  kubelet_uid: Optional[int] = None, registration: bool = True,
+                  start: bool = True) -> DraPlugin:
+        """A hostdev.DraPlugin: the kubelet DRA plugin of driver @driver_name (a DNS subdomain,
+        e.g. "vfio.hostdev.io"), started unless start=False (docs/dra.md, docs/bindings.md).
+
+          prepare(claim)   -> the prepared devices of @claim (a hostdev.DraClaim: namespace,
+                              name, uid, api_version): hostdev.DraDevice or (pool, device,
+                              requests, cdi_ids) tuples, or None for none. Must be idempotent:
+                              the kubelet repeats Prepare. None: every claim fails.
+          unprepare(claim) -> None. A claim the driver does not know must succeed. None: every
+                              unprepare succeeds.
+          on_registration(registered, error) -> None: each report of the kubelet's plugin
+                              watcher (also after every kubelet restart: republish the node's
+                              ResourceSlices there).
+
+        They run on the loop's thread with the GIL, one at a time, and hold up the loop's other
+        sockets while they run. Raising fails the claim (not the kubelet's call): the kubelet gets
+        the exception's message (an OSError's strerror, hostdev.Error's message) and retries.
+
+        @kubelet_dir: the kubelet's root (default the context's kubelet path): the DRA socket is
+        <kubelet_dir>/plugins/<driver>/dra.sock and the registration socket
+        <kubelet_dir>/plugins_registry/<driver>-reg.sock; @plugin_dir / @registry_dir set either
+        directly. @api_versions: the versions served and advertised, of "v1" and "v1beta1"
+        (None: both). @kubelet_uid: a uid let in besides root and this process's user.
+        registration=False serves the DRA socket alone. Errors: InvalidArgument (bad driver name,
+        a socket path too long), hostdev.Error with EADDRINUSE when another process serves a
+        socket. The loop keeps the plugin until plugin.close() or its own close()."""
+        from ._dra import serve_dra
+
+        return serve_dra(self, driver_name, prepare=prepare, unprepare=unprepare,
+                         on_registration=on_registration, kubelet_dir=kubelet_dir,
+                         plugin_dir=plugin_dir, registry_dir=registry_dir,
+                         api_versions=api_versions, kubelet_uid=kubelet_uid,
+                         registration=registration, start=start)
+
+    def _add_dra(self, plugin):
+        with self._lock:
+            self._dra_plugins.append(plugin)
+
+    def _forget_dra(self, plugin):
+        with self._lock:
+            if plugin in self._dra_plugins:
+                self._dra_plugins.remove(plugin)
+
+    @property
+    def dra_plugins(self):
+        """The DRA plugins of this loop that are not closed."""
+        with self._lock:
+            return tuple(self._dra_plugins)
+
     @property
     def servers(self):
         """The servers of this loop that are not closed."""
@@ -544,12 +607,15 @@ class DevicePluginLoop:
         """Stop the thread and every server, release the loop. Safe to call twice."""
         with self._lock:
             servers, self._servers = self._servers, []
+            dra_plugins, self._dra_plugins = self._dra_plugins, []
         loop = self._loop
         if loop is not None:
             _c.hdb_dp_loop_stop_thread(self._ctx, loop, _c.hdb_status())
             self._thread = False
         for s in servers:
             s._release()
+        for p in dra_plugins:
+            p._release()
         self._flush()
         self._loop = None
         del loop  # the last reference: hostdev_dp_loop_unref()

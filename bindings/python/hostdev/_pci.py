@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """PCI devices and their enumeration (include/hostdev/pci.h)."""
 
+from __future__ import annotations
+
 import collections
+from typing import TYPE_CHECKING, Iterator, Optional, Tuple
 
 from . import capi as _c
 from ._base import _Enumerator, _Snapshot, _as_list, _getter, _list, _none_if_negative
@@ -28,7 +31,7 @@ def _in_use(value):
     return None if value < 0 else bool(value)
 
 
-def parse_address(text):
+def parse_address(text: str) -> PciAddress:
     """Parse 'DDDD:BB:SS.F' or 'BB:SS.F' into a PciAddress; hostdev.InvalidArgument if malformed."""
     from ._errors import error_for
     addr, err = _c.hdb_pci_address_parse(text)
@@ -60,64 +63,64 @@ class PciDevice(_Snapshot):
     def __hash__(self):
         return hash(self.address)
 
-    address = _getter(_c.hostdev_pci_device_get_address, "'dddd:bb:ss.f'")
+    address: str = _getter(_c.hostdev_pci_device_get_address, "'dddd:bb:ss.f'")
 
     @property
-    def pci_address(self):
+    def pci_address(self) -> PciAddress:
         """The address as a PciAddress(domain, bus, slot, function)."""
         with self._ctx._lock:
             a = _c.hostdev_pci_device_get_pci_address(self._dev)
         return PciAddress(a.domain, a.bus, a.slot, a.function)
 
-    vendor_id = _getter(_c.hostdev_pci_device_get_vendor_id, "vendor id")
-    device_id = _getter(_c.hostdev_pci_device_get_device_id, "device id")
-    subsystem_vendor_id = _getter(_c.hostdev_pci_device_get_subsystem_vendor_id, "subsystem vendor id")
-    subsystem_device_id = _getter(_c.hostdev_pci_device_get_subsystem_device_id, "subsystem device id")
-    class_code = _getter(_c.hostdev_pci_device_get_class, "24-bit class code 0xCCSSPP")
-    revision = _getter(_c.hostdev_pci_device_get_revision, "revision")
+    vendor_id: int = _getter(_c.hostdev_pci_device_get_vendor_id, "vendor id")
+    device_id: int = _getter(_c.hostdev_pci_device_get_device_id, "device id")
+    subsystem_vendor_id: int = _getter(_c.hostdev_pci_device_get_subsystem_vendor_id, "subsystem vendor id")
+    subsystem_device_id: int = _getter(_c.hostdev_pci_device_get_subsystem_device_id, "subsystem device id")
+    class_code: int = _getter(_c.hostdev_pci_device_get_class, "24-bit class code 0xCCSSPP")
+    revision: int = _getter(_c.hostdev_pci_device_get_revision, "revision")
 
-    vendor_name = _getter(_c.hostdev_pci_device_get_vendor_name, "pci.ids vendor name or None")
-    device_name = _getter(_c.hostdev_pci_device_get_device_name, "pci.ids device name or None")
-    subsystem_vendor_name = _getter(_c.hostdev_pci_device_get_subsystem_vendor_name,
+    vendor_name: Optional[str] = _getter(_c.hostdev_pci_device_get_vendor_name, "pci.ids vendor name or None")
+    device_name: Optional[str] = _getter(_c.hostdev_pci_device_get_device_name, "pci.ids device name or None")
+    subsystem_vendor_name: Optional[str] = _getter(_c.hostdev_pci_device_get_subsystem_vendor_name,
                                     "pci.ids subsystem vendor name or None")
-    subsystem_name = _getter(_c.hostdev_pci_device_get_subsystem_name, "pci.ids subsystem name or None")
-    class_name = _getter(_c.hostdev_pci_device_get_class_name, "pci.ids class name or None")
-    subclass_name = _getter(_c.hostdev_pci_device_get_subclass_name, "pci.ids subclass name or None")
-    prog_if_name = _getter(_c.hostdev_pci_device_get_prog_if_name, "pci.ids prog-if name or None")
+    subsystem_name: Optional[str] = _getter(_c.hostdev_pci_device_get_subsystem_name, "pci.ids subsystem name or None")
+    class_name: Optional[str] = _getter(_c.hostdev_pci_device_get_class_name, "pci.ids class name or None")
+    subclass_name: Optional[str] = _getter(_c.hostdev_pci_device_get_subclass_name, "pci.ids subclass name or None")
+    prog_if_name: Optional[str] = _getter(_c.hostdev_pci_device_get_prog_if_name, "pci.ids prog-if name or None")
 
-    driver = _getter(_c.hostdev_pci_device_get_driver, "bound driver, None when unbound")
-    driver_override = _getter(_c.hostdev_pci_device_get_driver_override, "driver_override or None")
-    modalias = _getter(_c.hostdev_pci_device_get_modalias, "modalias or None")
-    modules = _getter(_list(_c.hostdev_pci_device_get_module_count, _c.hostdev_pci_device_get_module),
+    driver: Optional[str] = _getter(_c.hostdev_pci_device_get_driver, "bound driver, None when unbound")
+    driver_override: Optional[str] = _getter(_c.hostdev_pci_device_get_driver_override, "driver_override or None")
+    modalias: Optional[str] = _getter(_c.hostdev_pci_device_get_modalias, "modalias or None")
+    modules: Tuple[str, ...] = _getter(_list(_c.hostdev_pci_device_get_module_count, _c.hostdev_pci_device_get_module),
                       "kernel modules able to drive the device (tuple)")
 
-    iommu_group = _getter(_c.hostdev_pci_device_get_iommu_group, "IOMMU group number or None",
+    iommu_group: Optional[int] = _getter(_c.hostdev_pci_device_get_iommu_group, "IOMMU group number or None",
                           _none_if_negative)
-    iommu_group_members = _getter(
+    iommu_group_members: Tuple[str, ...] = _getter(
         _list(_c.hostdev_pci_device_get_iommu_group_member_count,
               _c.hostdev_pci_device_get_iommu_group_member),
         "addresses of the IOMMU group's devices, this one included (tuple, sorted)")
-    numa_node = _getter(_c.hostdev_pci_device_get_numa_node, "NUMA node or None", _none_if_negative)
-    physical_slot = _getter(_c.hostdev_pci_device_get_physical_slot, "physical slot name or None")
-    boot_vga = _getter(_c.hostdev_pci_device_is_boot_vga, "firmware boot VGA device", bool)
-    is_bridge = _getter(_c.hostdev_pci_device_is_bridge, "PCI-to-PCI bridge (never passed through)", bool)
+    numa_node: Optional[int] = _getter(_c.hostdev_pci_device_get_numa_node, "NUMA node or None", _none_if_negative)
+    physical_slot: Optional[str] = _getter(_c.hostdev_pci_device_get_physical_slot, "physical slot name or None")
+    boot_vga: bool = _getter(_c.hostdev_pci_device_is_boot_vga, "firmware boot VGA device", bool)
+    is_bridge: bool = _getter(_c.hostdev_pci_device_is_bridge, "PCI-to-PCI bridge (never passed through)", bool)
 
-    is_sriov_pf = _getter(_c.hostdev_pci_device_is_sriov_pf, "SR-IOV physical function", bool)
-    sriov_total_vfs = _getter(_c.hostdev_pci_device_get_sriov_total_vfs, "sriov_totalvfs (0 for non-PFs)")
-    sriov_num_vfs = _getter(_c.hostdev_pci_device_get_sriov_num_vfs, "sriov_numvfs (0 for non-PFs)")
-    sriov_vf_device_id = _getter(_c.hostdev_pci_device_get_sriov_vf_device_id, "VF device id, 0 unknown")
-    vfs = _getter(_list(_c.hostdev_pci_device_get_vf_count,
+    is_sriov_pf: bool = _getter(_c.hostdev_pci_device_is_sriov_pf, "SR-IOV physical function", bool)
+    sriov_total_vfs: int = _getter(_c.hostdev_pci_device_get_sriov_total_vfs, "sriov_totalvfs (0 for non-PFs)")
+    sriov_num_vfs: int = _getter(_c.hostdev_pci_device_get_sriov_num_vfs, "sriov_numvfs (0 for non-PFs)")
+    sriov_vf_device_id: int = _getter(_c.hostdev_pci_device_get_sriov_vf_device_id, "VF device id, 0 unknown")
+    vfs: Tuple[VirtualFunction, ...] = _getter(_list(_c.hostdev_pci_device_get_vf_count,
                         lambda d, i: VirtualFunction(_c.hostdev_pci_device_get_vf_number(d, i),
                                                      _c.hostdev_pci_device_get_vf_address(d, i))),
                   "existing VFs (tuple of VirtualFunction)")
-    is_sriov_vf = _getter(_c.hostdev_pci_device_is_sriov_vf, "SR-IOV virtual function", bool)
-    pf_address = _getter(_c.hostdev_pci_device_get_pf_address, "address of the PF of a VF, else None")
-    vf_index = _getter(_c.hostdev_pci_device_get_vf_index, "VF number on its PF, None for non-VFs",
+    is_sriov_vf: bool = _getter(_c.hostdev_pci_device_is_sriov_vf, "SR-IOV virtual function", bool)
+    pf_address: Optional[str] = _getter(_c.hostdev_pci_device_get_pf_address, "address of the PF of a VF, else None")
+    vf_index: Optional[int] = _getter(_c.hostdev_pci_device_get_vf_index, "VF number on its PF, None for non-VFs",
                        _none_if_negative)
 
-    netdevs = _getter(_list(_c.hostdev_pci_device_get_netdev_count, _c.hostdev_pci_device_get_netdev),
+    netdevs: Tuple[str, ...] = _getter(_list(_c.hostdev_pci_device_get_netdev_count, _c.hostdev_pci_device_get_netdev),
                       "network interfaces (tuple, sorted)")
-    mdev_types = _getter(
+    mdev_types: Tuple[MdevType, ...] = _getter(
         _list(_c.hostdev_pci_device_get_mdev_type_count,
               lambda d, i: MdevType(_c.hostdev_pci_device_get_mdev_type_id(d, i),
                                     _c.hostdev_pci_device_get_mdev_type_name(d, i),
@@ -125,7 +128,7 @@ class PciDevice(_Snapshot):
                                     _c.hostdev_pci_device_get_mdev_type_device_api(d, i),
                                     _c.hostdev_pci_device_get_mdev_type_description(d, i))),
         "mdev types offered as an mdev parent (tuple of MdevType, sorted by id)")
-    active_mdevs = _getter(
+    active_mdevs: Tuple[ActiveMdev, ...] = _getter(
         _list(_c.hostdev_pci_device_get_active_mdev_count,
               lambda d, i: ActiveMdev(
                   _c.hostdev_pci_device_get_active_mdev_uuid(d, i),
@@ -135,10 +138,10 @@ class PciDevice(_Snapshot):
                   _in_use(_c.hostdev_pci_device_is_active_mdev_in_use(d, i)))),
         "mdevs that exist on this parent (tuple of ActiveMdev, sorted by uuid)")
 
-    description = _getter(_c.hostdev_pci_device_get_description, "Harvester description")
-    object_name = _getter(_c.hostdev_pci_device_get_object_name, "Harvester PCIDevice object name")
-    resource_name = _getter(_c.hostdev_pci_device_get_resource_name, "pooled resource name")
-    device_resource_name = _getter(_c.hostdev_pci_device_get_device_resource_name,
+    description: str = _getter(_c.hostdev_pci_device_get_description, "Harvester description")
+    object_name: str = _getter(_c.hostdev_pci_device_get_object_name, "Harvester PCIDevice object name")
+    resource_name: str = _getter(_c.hostdev_pci_device_get_resource_name, "pooled resource name")
+    device_resource_name: str = _getter(_c.hostdev_pci_device_get_device_resource_name,
                                    "per-device resource name")
 
 
@@ -153,6 +156,10 @@ class PciDevices(_Enumerator):
 
     _NEXT = staticmethod(_c.hdb_pci_enum_next)
     _ITEM = PciDevice
+
+    if TYPE_CHECKING:
+        def __iter__(self) -> Iterator[PciDevice]: ...
+        def __next__(self) -> PciDevice: ...
 
     def __init__(self, ctx, slot=None, ids=None, driver=None, class_=None):
         self._ctx = ctx

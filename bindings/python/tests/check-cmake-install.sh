@@ -15,6 +15,8 @@ import os, sys
 import hostdev
 prefix = sys.argv[1]
 assert hostdev.__file__.startswith(prefix), hostdev.__file__
+import os
+assert os.path.exists(os.path.join(os.path.dirname(hostdev.__file__), "py.typed")), "no py.typed"
 maps = open("/proc/self/maps").read()
 lib = [l.split()[-1] for l in maps.splitlines() if "libhostdev.so" in l]
 assert lib and lib[0].startswith(prefix), lib
