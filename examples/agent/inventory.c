@@ -204,6 +204,15 @@ cJSON *inventory_usb_object(const struct agent_ids *ids, hostdev_usb_device *dev
 	/* Raw bytes from the device: published only when they are text. */
 	if (serial && serial[0] && naming_is_utf8(serial))
 		cJSON_AddStringToObject(status, "serial", serial);
+	/* Enabled while a USBDeviceClaim holds this port for this vendor:product. */
+	if (ids->usb_claimed) {
+		const char *claimed =
+		    strmap_get(ids->usb_claimed, hostdev_usb_device_get_port_path(dev));
+
+		snprintf(buf, sizeof(buf), "%04x:%04x", hostdev_usb_device_get_vendor_id(dev),
+			 hostdev_usb_device_get_product_id(dev));
+		cJSON_AddBoolToObject(status, "enabled", claimed && strcmp(claimed, buf) == 0);
+	}
 out:
 	free(name);
 	free(description);
