@@ -364,6 +364,38 @@ void usb_claims_stop(struct usb_claims *c);
 /* Stops serving (the kubelet gets empty lists). NULL-safe. */
 void usb_claims_free(struct usb_claims *c);
 
+/* ---- sriov_vfs.c: SRIOVNetworkDevice spec.numVFs applied with the library's VF lifecycle ------ */
+/* Annotation "true" on a SRIOVNetworkDevice: change the count even though VFs that go away are
+ * on vfio-pci or in the vfio journal (HOSTDEV_SRIOV_FORCE). */
+#define AGENT_SRIOV_FORCE_ANNOTATION "hostdev.io/sriov-force"
+struct sriov_vfs;
+struct sriov_vfs_options {
+	struct kube_client *client;
+	struct loop *loop;
+	hostdev_ctx *ctx;
+	const struct agent_ids *ids; /* borrowed */
+	/* The PF's and the VFs' objects are written through it when a count changed; may be
+	 * NULL. */
+	struct reconciler *reconciler;
+	const cJSON
+	    *crd; /* the SRIOVNetworkDevice CRD (its status schema; borrowed), may be NULL */
+	unsigned int watch_timeout_s;
+	unsigned int timeout_ms; /* hostdev_sriov_options.timeout_ms; 0: the library's default */
+};
+/* Returns 0 or -ENOMEM. */
+int sriov_vfs_new(const struct sriov_vfs_options *opts, struct sriov_vfs **out);
+/* Watch this node's SRIOVNetworkDevices; a count that differs from the PF's is applied. */
+int sriov_vfs_start(struct sriov_vfs *s);
+/* A PCI device came, went or changed driver: refused counts are tried again. NULL-safe. */
+void sriov_vfs_devices_changed(struct sriov_vfs *s);
+/* Start no more changes (the one running finishes). NULL-safe. */
+void sriov_vfs_stop(struct sriov_vfs *s);
+/* Waits for the change running now. NULL-safe. */
+void sriov_vfs_free(struct sriov_vfs *s);
+/* A library context with the paths, node name and logging of @ctx, for a worker thread
+ * (claims_work.c). */
+int claims_work_context(hostdev_ctx *ctx, hostdev_ctx **out);
+
 /* ---- dra_devices.c: the devices offered through DRA --------------------------------------- */
 /* The standard attribute KubeVirt and the scheduler read a device's PCI address from. */
 #define DRA_ATTR_PCI_BUS_ID "resource.kubernetes.io/pciBusID"

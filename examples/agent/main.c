@@ -44,6 +44,7 @@ struct agent {
 	struct reconciler *rec;
 	struct claims *claims;
 	struct usb_claims *usb_claims;
+	struct sriov_vfs *sriov_vfs;
 	struct serving *serving;
 	struct kubevirt *kubevirt;
 	struct hotplug *hotplug;
@@ -100,6 +101,7 @@ static void on_signal_readable(struct loop_source *src, int fd, uint32_t events,
 	 * a bind's PCIDevice), so that nothing is left half-written and nothing leaks. */
 	claims_stop(a->claims);
 	usb_claims_stop(a->usb_claims);
+	sriov_vfs_stop(a->sriov_vfs);
 	kubevirt_stop(a->kubevirt);
 	dra_slices_stop(a->dra);
 	if (a->rec)
@@ -191,6 +193,7 @@ static void on_resync(struct loop_source *src, void *userdata)
 		full_inventory(a);
 	claims_resync(a->claims);
 	usb_claims_resync(a->usb_claims);
+	sriov_vfs_devices_changed(a->sriov_vfs);
 	dra_slices_refresh(a->dra);
 }
 
@@ -263,6 +266,7 @@ static void on_hotplug_pci(void *userdata, const char *address, bool removed)
 		metrics_error("inventory");
 	if (a->claims)
 		claims_devices_changed(a->claims);
+	sriov_vfs_devices_changed(a->sriov_vfs);
 }
 
 /* Each USB device event: the claimed devices' servers and claims look again. */
@@ -344,6 +348,13 @@ static int start_claims(struct agent *a)
 					.reconciler = a->rec,
 					.crd = a->crds[CRD_USB_CLAIM],
 					.watch_timeout_s = a->o.watch_timeout_s};
+	struct sriov_vfs_options so = {.client = a->client,
+				       .loop = a->loop,
+				       .ctx = a->ctx,
+				       .ids = &a->ids,
+				       .reconciler = a->rec,
+				       .crd = a->crds[KIND_SRIOV],
+				       .watch_timeout_s = a->o.watch_timeout_s};
 	int r = serving_new(a->ctx, a->loop, HOSTDEV_DP_REGISTER_CLASSIC, &a->serving);
 
 	if (r < 0)
@@ -360,7 +371,10 @@ static int start_claims(struct agent *a)
 	uo.serving = a->serving;
 	uo.kubevirt = a->kubevirt;
 	r = usb_claims_new(&uo, &a->usb_claims);
-	return r < 0 ? r : usb_claims_start(a->usb_claims);
+	if (r < 0 || (r = usb_claims_start(a->usb_claims)) < 0)
+		return r;
+	r = sriov_vfs_new(&so, &a->sriov_vfs);
+	return r < 0 ? r : sriov_vfs_start(a->sriov_vfs);
 }
 
 static void start_reconciler(struct agent *a)
@@ -686,6 +700,7 @@ static void teardown(struct agent *a)
 	hostdev_dp_config_unref(a->dra_config);
 	claims_free(a->claims);
 	usb_claims_free(a->usb_claims);
+	sriov_vfs_free(a->sriov_vfs);
 	serving_free(a->serving);
 	kubevirt_free(a->kubevirt);
 	kube_informer_free(a->node_informer);
