@@ -296,6 +296,11 @@ void kubevirt_free(struct kubevirt *k);
 void kubevirt_set(struct kubevirt *k, const char *list, cJSON *want);
 /* Start no more writes (the one in flight finishes): the agent is stopping. NULL-safe. */
 void kubevirt_stop(struct kubevirt *k);
+/* The read-modify-write's change, on its own (the unit tests): make the lists of KubeVirt object
+ * @obj that @want ({"<list>": {"<resource>": ["<selector>", ...]}}) names what node @node serves
+ * and the other nodes' records say. Returns 0 when @obj changed and must be written, 1 when
+ * nothing changed, -EINVAL (a list that is not a list: *@bad_list names it), -ENOMEM. */
+int kubevirt_apply(cJSON *obj, const char *node, const cJSON *want, const char **bad_list);
 
 struct claims;
 struct claims_options {

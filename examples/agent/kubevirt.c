@@ -199,10 +199,10 @@ static bool has_entry(const cJSON *array, const cJSON *entry)
 
 /* Make list @def of @phd what this node's @want and the other nodes' records say. Returns 0 when
  * @obj must be written, 1 when nothing changed, a negative errno. */
-static int mutate_list(struct kubevirt *k, const struct list_def *def, cJSON *obj, cJSON *phd,
-		       const cJSON *want)
+static int mutate_list(const char *ns, const char *name, const char *node,
+		       const struct list_def *def, cJSON *obj, cJSON *phd, const cJSON *want)
 {
-	cJSON *map = read_annotation(obj, def->annotation, k->ns, k->name);
+	cJSON *map = read_annotation(obj, def->annotation, ns, name);
 	cJSON *before = cJSON_Duplicate(map, true);
 	cJSON *list, *fresh = NULL, *desired = NULL, *r, *e;
 	const cJSON *want_res;
@@ -218,7 +218,7 @@ static int mutate_list(struct kubevirt *k, const struct list_def *def, cJSON *ob
 	/* This node's part: what it serves now, nothing else. */
 	cJSON_ArrayForEach(r, map)
 	{
-		cJSON_DeleteItemFromObjectCaseSensitive(r, k->node);
+		cJSON_DeleteItemFromObjectCaseSensitive(r, node);
 	}
 	cJSON_ArrayForEach(want_res, want)
 	{
@@ -237,13 +237,12 @@ static int mutate_list(struct kubevirt *k, const struct list_def *def, cJSON *ob
 				log_debug(
 				    "KubeVirt %s/%s: %s has a %s entry the agents did not write; "
 				    "left to whoever wrote it",
-				    k->ns, k->name, want_res->string, def->list);
+				    ns, name, want_res->string, def->list);
 				continue;
 			}
 			nodes = cJSON_AddObjectToObject(map, want_res->string);
 		}
-		if (!nodes ||
-		    !cJSON_AddItemToObject(nodes, k->node, cJSON_Duplicate(want_res, true)))
+		if (!nodes || !cJSON_AddItemToObject(nodes, node, cJSON_Duplicate(want_res, true)))
 			goto out;
 	}
 	/* Resources no node serves leave the record. */
@@ -307,9 +306,9 @@ out:
 	return ret;
 }
 
-static int mutate(cJSON *obj, void *userdata)
+int kubevirt_apply(cJSON *obj, const char *node, const cJSON *want, const char **bad_list)
 {
-	struct kubevirt *k = userdata;
+	const char *ns = kube_meta_string(obj, "namespace"), *name = kube_meta_string(obj, "name");
 	cJSON *spec, *conf, *phd;
 	int ret = 1;
 
@@ -319,22 +318,30 @@ static int mutate(cJSON *obj, void *userdata)
 	if (!phd)
 		return -ENOMEM;
 	for (int i = 0; i < LIST_COUNT; i++) {
-		const cJSON *want = cJSON_GetObjectItemCaseSensitive(k->want, lists[i].list);
+		const cJSON *part = cJSON_GetObjectItemCaseSensitive(want, lists[i].list);
 		int r;
 
 		/* A list this node has not said anything about yet (its USB claims not listed yet
 		 * after a start) is left as it is: its part would be dropped and put back. */
-		if (!want)
+		if (!part)
 			continue;
-		r = mutate_list(k, &lists[i], obj, phd, want);
+		r = mutate_list(ns ? ns : "", name ? name : "", node, &lists[i], obj, phd, part);
 		if (r < 0) {
-			k->bad_list = lists[i].list;
+			if (bad_list)
+				*bad_list = lists[i].list;
 			return r;
 		}
 		if (r == 0)
 			ret = 0;
 	}
 	return ret;
+}
+
+static int mutate(cJSON *obj, void *userdata)
+{
+	struct kubevirt *k = userdata;
+
+	return kubevirt_apply(obj, k->node, k->want, &k->bad_list);
 }
 
 /* No list of @want names a resource. */
