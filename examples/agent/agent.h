@@ -127,7 +127,8 @@ struct agent_ids {
 	 * (disableResourcePooling claims): their PCIDevice's status.resourceName says so, as
 	 * Harvester's. Kept by claims.c; may be NULL. */
 	struct strmap *resource_names;
-	/* USB port path -> "<vvvv>:<pppp>" (char *) of the devices enabled by a USBDeviceClaim: their
+	/* USB port path -> "<vvvv>:<pppp>\n<serial>" (char *; serial "" when the device has none)
+	 * of the devices enabled by a USBDeviceClaim: their
 	 * USBDevice's status.enabled is true, as Harvester's claim controller sets it. Kept by
 	 * usbclaims.c; NULL (--no-claims): status.enabled is left to whoever else owns it. */
 	struct strmap *usb_claimed;

@@ -55,7 +55,7 @@ struct usb_claims {
 struct pass {
 	struct usb_claims *c;
 	struct strmap *wanted;	  /* resource -> struct identity (copy) */
-	struct strmap *claimed;	  /* port path -> "vvvv:pppp" */
+	struct strmap *claimed;	  /* port path -> "vvvv:pppp\n<serial>" */
 	struct strmap *releasing; /* deleted claims whose finalizer goes once served no more */
 	struct strmap *gone;	  /* resources served that no claim wants any more */
 	cJSON *permitted;	  /* KubeVirt's usb list: {"<resource>": ["vvvv:pppp"]} */
@@ -492,6 +492,7 @@ static void judge_one(const char *name, const cJSON *claim, void *userdata)
 	struct pass *p = userdata;
 	struct usb_claims *c = p->c;
 	struct identity id, *copy;
+	char *device_key;
 	hostdev_usb_device *dev;
 	char message[1024];
 	const cJSON *obj;
@@ -533,8 +534,11 @@ static void judge_one(const char *name, const cJSON *claim, void *userdata)
 		if (strmap_set(p->wanted, id.resource, copy) < 0)
 			free(copy);
 	}
-	if ((copy = (void *)strdup(id.vendor_product)) && strmap_set(p->claimed, id.port, copy) < 0)
-		free(copy);
+	if ((device_key = malloc(strlen(id.vendor_product) + strlen(id.serial) + 2))) {
+		sprintf(device_key, "%s\n%s", id.vendor_product, id.serial);
+		if (strmap_set(p->claimed, id.port, device_key) < 0)
+			free(device_key);
+	}
 	if (p->permitted)
 		permit(p->permitted, &id);
 	if (serve(c, &id, message, sizeof(message)) < 0) {

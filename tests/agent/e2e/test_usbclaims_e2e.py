@@ -140,8 +140,8 @@ def test_usb_claim_served_across_unplug_and_replug(api, agents, bed, protos, kub
     registered by the device's port identity, Allocate with KubeVirt's env and the device node, a
     usb entry in KubeVirt's CR next to the hand-written ones; unplug -> listed Unhealthy, Allocate
     refused, the claim says why and stays; re-plug with a new device number -> listed Healthy,
-    Allocate gives the new node, USBDevice enabled again; another device in that port is not
-    served; deletion -> the resource stops, the entry goes, the claim goes."""
+    Allocate gives the new node, USBDevice enabled again; another device in that port (another
+    vendor:product, the same model with another serial) is not served nor enabled; deletion -> the resource stops, the entry goes, the claim goes."""
     make_kubevirt(api)
     kubelet = fk.FakeKubelet(kubelet_dir).start()
     try:
@@ -214,8 +214,17 @@ def test_usb_claim_served_across_unplug_and_replug(api, agents, bed, protos, kub
         assert [d[:2] for d in watch.last()] == [(STICK, "Unhealthy")]
         assert allocate_refused(kubelet, reg, STICK) == fk.grpc.StatusCode.NOT_FOUND
         assert api.get(api.devices_path("usbdevices", STICK))["status"]["enabled"] is False
+        # Nor is the same model with another serial.
         a.bed(f"usb-remove {PORT}")
-        a.bed(f"usb-add {PORT} 1 12 0951 1666 SER1")
+        mark = a.mark()
+        a.bed(f"usb-add {PORT} 1 12 0951 1666 SER2")
+        api.wait_for(api.devices_path("usbdevices", STICK),
+                     lambda o: (o.get("status") or {}).get("devicePath") == "/dev/bus/usb/001/012")
+        a.wait_log(r"hot-plug: bind usb 1-5", since=mark)
+        assert [d[:2] for d in watch.last()] == [(STICK, "Unhealthy")]
+        assert api.get(api.devices_path("usbdevices", STICK))["status"]["enabled"] is False
+        a.bed(f"usb-remove {PORT}")
+        a.bed(f"usb-add {PORT} 1 13 0951 1666 SER1")
         wait_reason(api, STICK, "Served")
 
         # Deleted: the stream ends empty, the socket goes, the entry goes, then the claim.
