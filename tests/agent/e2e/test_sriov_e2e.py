@@ -123,3 +123,5 @@ def test_num_vfs_follows_the_object(api, agents, root):
     assert not sysfs_vfs(root)
     for name in names[:2]:
         api.wait_for(api.devices_path("pcidevices", name), deleted=True, timeout=WAIT)
+    # A clean stop (the ASan build checks for leaks on exit).
+    assert a.stop() == 0
