@@ -52,8 +52,9 @@ struct agent_options {
 	enum log_format log_format;
 	int log_level; /* HOSTDEV_LOG_* (syslog numbers) */
 	enum uevent_source uevent_source;
-	const char *state_dir; /* the library's state directory (vfio journal), NULL = default */
-	bool no_claims;	       /* publish only: leave PCIDeviceClaims to another controller */
+	const char *state_dir;	 /* the library's state directory (vfio journal), NULL = default */
+	const char *kubelet_dir; /* the kubelet's root (device-plugins/), NULL = default */
+	bool no_claims;		 /* publish only: leave PCIDeviceClaims to another controller */
 	const char *kubevirt_ns, *kubevirt_name; /* the KubeVirt CR; NULL: not kept */
 	/* Dynamic Resource Allocation (docs/agent.md, "DRA"): publish ResourceSlices of driver
 	 * @dra_driver; @dra_only: nothing of devices.harvesterhci.io (no CRDs needed). */
@@ -91,6 +92,9 @@ struct kind_def {
 	/* Status fields others own but the schema requires: the agent sets this JSON value once,
 	 * when the field is missing (USBDevice enabled: false, as Harvester creates it). */
 	const char *status_initial;
+	/* Status fields the agent owns only when its desired object carries them (USBDevice
+	 * enabled while the agent acts on USBDeviceClaims), NULL-terminated; may be NULL. */
+	const char *const *status_when_set;
 };
 extern const struct kind_def agent_kinds[KIND_COUNT];
 extern const struct kube_resource agent_node_resource, agent_crd_resource;
@@ -123,6 +127,11 @@ struct agent_ids {
 	 * (disableResourcePooling claims): their PCIDevice's status.resourceName says so, as
 	 * Harvester's. Kept by claims.c; may be NULL. */
 	struct strmap *resource_names;
+	/* USB port path -> "<vvvv>:<pppp>\n<serial>" (char *; serial "" when the device has none)
+	 * of the devices enabled by a USBDeviceClaim: their
+	 * USBDevice's status.enabled is true, as Harvester's claim controller sets it. Kept by
+	 * usbclaims.c; NULL (--no-claims): status.enabled is left to whoever else owns it. */
+	struct strmap *usb_claimed;
 };
 cJSON *inventory_pci_object(const struct agent_ids *ids, hostdev_pci_device *dev);
 cJSON *inventory_usb_object(const struct agent_ids *ids, hostdev_usb_device *dev);
@@ -222,12 +231,17 @@ struct hotplug;
  * driver) with the function's address and whether it was removed: claims refused for a missing
  * device are judged again, the DRA publisher re-reads the devices. */
 typedef void (*hotplug_pci_fn)(void *userdata, const char *address, bool removed);
+/* Called on the loop's thread after each USB device event (added, removed, changed) with its
+ * kernel name ("1-5"): the USB claims' servers look at their devices again. */
+typedef void (*hotplug_usb_fn)(void *userdata, const char *name, bool removed);
 struct hotplug *hotplug_new(hostdev_ctx *ctx, struct loop *loop, struct reconciler *r,
 			    const struct agent_ids *ids, enum uevent_source source, char *err,
 			    size_t errlen);
 void hotplug_free(struct hotplug *h);
 /* Call @fn after every PCI event. One listener (main.c passes each event on). */
 void hotplug_on_pci(struct hotplug *h, hotplug_pci_fn fn, void *userdata);
+/* Call @fn after every USB device event (interfaces' events are not passed on). One listener. */
+void hotplug_on_usb(struct hotplug *h, hotplug_usb_fn fn, void *userdata);
 /* Remember which objects each device produced (for removals whose snapshot is partial). */
 void hotplug_index(struct hotplug *h, struct strmap *desired[]);
 
@@ -253,21 +267,41 @@ void serving_want(struct serving *s, const char *resource, const char *address);
 void serving_commit(struct serving *s);
 /* Number of resources served. */
 size_t serving_count(const struct serving *s);
+/* Start (listen, register) the library's built-in server of resource @i of @resources in the
+ * same device-plugin loop, with the same registration: for resources whose devices the library
+ * follows itself (USB claims). *@out receives the server (stop and unref it to end). Returns 0 or
+ * a negative errno (message in hostdev_ctx_get_error()). */
+int serving_start_builtin(struct serving *s, const hostdev_dp_resources *resources, size_t i,
+			  hostdev_dp_server **out);
 
 /* ---- kubevirt.c: KubeVirt's permittedHostDevices ----------------------------------------------
  */
 /* The KubeVirt CR's annotation that records which entries the agents wrote (kubevirt.c). */
 #define AGENT_KUBEVIRT_ANNOTATION "hostdev.io/permitted-host-devices"
+/* The same record for the usb and mediatedDevices lists. */
+#define AGENT_KUBEVIRT_USB_ANNOTATION "hostdev.io/permitted-usb"
+#define AGENT_KUBEVIRT_MDEV_ANNOTATION "hostdev.io/permitted-mediated-devices"
+/* The lists of permittedHostDevices kubevirt_set() takes. */
+#define KUBEVIRT_LIST_PCI "pciHostDevices"
+#define KUBEVIRT_LIST_USB "usb"
+#define KUBEVIRT_LIST_MDEV "mediatedDevices"
 struct kubevirt;
 /* Keeps the KubeVirt CR @ns/@name in step for node @node. Returns 0 or -ENOMEM. */
 int kubevirt_new(struct kube_client *client, struct loop *loop, const char *ns, const char *name,
 		 const char *node, struct kubevirt **out);
 void kubevirt_free(struct kubevirt *k);
-/* What this node serves now: {"<resource>": ["<vendor>:<device>", ...]} (taken; NULL-safe).
- * Written with resourceVersion and conflict retries when it differs from what was written. */
-void kubevirt_set(struct kubevirt *k, cJSON *want);
+/* What this node serves now through list @list (KUBEVIRT_LIST_*): {"<resource>": ["<selector>",
+ * ...]} (taken; NULL-safe), selectors "<vendor>:<device>" (pci), "<vendor>:<product>" (usb) or
+ * the mdev type name (mediatedDevices). Written with resourceVersion and conflict retries when
+ * what this node wants differs from what was written. */
+void kubevirt_set(struct kubevirt *k, const char *list, cJSON *want);
 /* Start no more writes (the one in flight finishes): the agent is stopping. NULL-safe. */
 void kubevirt_stop(struct kubevirt *k);
+/* The read-modify-write's change, on its own (the unit tests): make the lists of KubeVirt object
+ * @obj that @want ({"<list>": {"<resource>": ["<selector>", ...]}}) names what node @node serves
+ * and the other nodes' records say. Returns 0 when @obj changed and must be written, 1 when
+ * nothing changed, -EINVAL (a list that is not a list: *@bad_list names it), -ENOMEM. */
+int kubevirt_apply(cJSON *obj, const char *node, const cJSON *want, const char **bad_list);
 
 struct claims;
 struct claims_options {
@@ -298,6 +332,75 @@ void claims_devices_changed(struct claims *c);
 /* Act on no more claims (writes in flight finish): the agent is stopping. NULL-safe. */
 void claims_stop(struct claims *c);
 void claims_free(struct claims *c);
+
+/* ---- usbclaims.c: USBDeviceClaims served by the device's stable identity --------------------- */
+/* The finalizer on each USB claim of the node: deletion waits until its device is served no
+ * more. */
+#define AGENT_USB_CLAIM_FINALIZER "hostdev.io/usb-release"
+/* The annotation that records the claimed device's identity on the claim (JSON: node, port,
+ * vendorProduct, serial, resourceName, pciAddress): the claim outlives its USBDevice object. */
+#define AGENT_USB_CLAIM_IDENTITY "hostdev.io/usb-device"
+#define AGENT_USB_CLAIM_CRD_NAME "usbdeviceclaims." AGENT_GROUP
+extern const struct kube_resource agent_usb_claim_resource;
+struct usb_claims;
+struct usb_claims_options {
+	struct kube_client *client;
+	struct loop *loop;
+	hostdev_ctx *ctx;
+	const struct agent_ids *ids; /* borrowed; ids->usb_claimed is kept here */
+	/* The USBDevice objects (the claims' devices are found in it, and their enabled flag is
+	 * refreshed through it); may be NULL. */
+	struct reconciler *reconciler;
+	const cJSON *crd; /* the USBDeviceClaim CRD (its status schema; borrowed), may be NULL */
+	struct serving *serving;   /* may be NULL: nothing served */
+	struct kubevirt *kubevirt; /* may be NULL: KubeVirt's CR not kept */
+	unsigned int watch_timeout_s;
+};
+/* Returns 0 or -ENOMEM. */
+int usb_claims_new(const struct usb_claims_options *opts, struct usb_claims **out);
+/* List and watch the claims; the first pass serves this node's. */
+int usb_claims_start(struct usb_claims *c);
+/* A USB device came or went: the servers re-read their devices, the claims' status follows.
+ * NULL-safe. */
+void usb_claims_devices_changed(struct usb_claims *c);
+/* Look at every claim again (the resync). NULL-safe. */
+void usb_claims_resync(struct usb_claims *c);
+/* Act on no more claims (writes in flight finish): the agent is stopping. NULL-safe. */
+void usb_claims_stop(struct usb_claims *c);
+/* Stops serving (the kubelet gets empty lists). NULL-safe. */
+void usb_claims_free(struct usb_claims *c);
+
+/* ---- sriov_vfs.c: SRIOVNetworkDevice spec.numVFs applied with the library's VF lifecycle ------ */
+/* Annotation "true" on a SRIOVNetworkDevice: change the count even though VFs that go away are
+ * on vfio-pci or in the vfio journal (HOSTDEV_SRIOV_FORCE). */
+#define AGENT_SRIOV_FORCE_ANNOTATION "hostdev.io/sriov-force"
+struct sriov_vfs;
+struct sriov_vfs_options {
+	struct kube_client *client;
+	struct loop *loop;
+	hostdev_ctx *ctx;
+	const struct agent_ids *ids; /* borrowed */
+	/* The PF's and the VFs' objects are written through it when a count changed; may be
+	 * NULL. */
+	struct reconciler *reconciler;
+	const cJSON
+	    *crd; /* the SRIOVNetworkDevice CRD (its status schema; borrowed), may be NULL */
+	unsigned int watch_timeout_s;
+	unsigned int timeout_ms; /* hostdev_sriov_options.timeout_ms; 0: the library's default */
+};
+/* Returns 0 or -ENOMEM. */
+int sriov_vfs_new(const struct sriov_vfs_options *opts, struct sriov_vfs **out);
+/* Watch this node's SRIOVNetworkDevices; a count that differs from the PF's is applied. */
+int sriov_vfs_start(struct sriov_vfs *s);
+/* A PCI device came, went or changed driver: refused counts are tried again. NULL-safe. */
+void sriov_vfs_devices_changed(struct sriov_vfs *s);
+/* Start no more changes (the one running finishes). NULL-safe. */
+void sriov_vfs_stop(struct sriov_vfs *s);
+/* Waits for the change running now. NULL-safe. */
+void sriov_vfs_free(struct sriov_vfs *s);
+/* A library context with the paths, node name and logging of @ctx, for a worker thread
+ * (claims_work.c). */
+int claims_work_context(hostdev_ctx *ctx, hostdev_ctx **out);
 
 /* ---- dra_devices.c: the devices offered through DRA --------------------------------------- */
 /* The standard attribute KubeVirt and the scheduler read a device's PCI address from. */

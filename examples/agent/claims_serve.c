@@ -238,6 +238,6 @@ void serve_claims(struct pass *p)
 	p->own_names = NULL;
 	if (c->o.serving)
 		serving_commit(c->o.serving);
-	kubevirt_set(c->o.kubevirt, p->permitted);
+	kubevirt_set(c->o.kubevirt, KUBEVIRT_LIST_PCI, p->permitted);
 	p->permitted = NULL;
 }

@@ -109,7 +109,9 @@ static bool add_initial(const char *initial, const cJSON *schema, const cJSON *h
 		schema_prune(values, schema_property(schema, "status"));
 	cJSON_ArrayForEach(v, values)
 	{
-		if (cJSON_GetObjectItemCaseSensitive(have, v->string))
+		/* Already in the patch: an owned value (status_when_set) wins over the initial. */
+		if (cJSON_GetObjectItemCaseSensitive(have, v->string) ||
+		    cJSON_GetObjectItemCaseSensitive(patch, v->string))
 			continue;
 		cJSON_AddItemToObject(patch, v->string, cJSON_Duplicate(v, true));
 		added = true;
@@ -142,6 +144,13 @@ enum diff_action diff_object(const struct kind_def *kind, const cJSON *desired,
 	status_patch = cJSON_CreateObject();
 	differ = fields_differ(kind->status_fields, want, object_at(observed, "status", NULL),
 			       status_patch);
+	for (const char *const *f = kind->status_when_set; f && *f; f++) {
+		const char *one[] = {*f, NULL};
+
+		if (cJSON_GetObjectItemCaseSensitive(want, *f) &&
+		    fields_differ(one, want, object_at(observed, "status", NULL), status_patch))
+			differ = true;
+	}
 	cJSON_Delete(want);
 	if (kind->status_initial && add_initial(kind->status_initial, schema,
 						object_at(observed, "status", NULL), status_patch))

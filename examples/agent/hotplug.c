@@ -28,6 +28,8 @@ struct hotplug {
 	struct strmap *index; /* "pci:<address>" / "usb:<port path>" -> struct names */
 	hotplug_pci_fn pci_listener;
 	void *pci_listener_data;
+	hotplug_usb_fn usb_listener;
+	void *usb_listener_data;
 };
 
 static void names_free(void *p)
@@ -163,11 +165,15 @@ static void on_usb_event(struct hotplug *h, const hostdev_event *ev)
 	snprintf(key, sizeof(key), "usb:%s", hostdev_event_get_name(ev));
 	if (hostdev_event_get_action(ev) == HOSTDEV_EVENT_REMOVE) {
 		forget_device(h, key);
-		return;
+	} else {
+		if (!dev || hostdev_usb_device_is_hub(dev) || hostdev_event_is_partial(ev))
+			return;
+		set_object(h, key, KIND_USB, inventory_usb_object(&h->ids, dev));
 	}
-	if (!dev || hostdev_usb_device_is_hub(dev) || hostdev_event_is_partial(ev))
-		return;
-	set_object(h, key, KIND_USB, inventory_usb_object(&h->ids, dev));
+	/* Interfaces ("1-5:1.0") come with their own events: only devices are passed on. */
+	if (h->usb_listener && !strchr(hostdev_event_get_name(ev), ':'))
+		h->usb_listener(h->usb_listener_data, hostdev_event_get_name(ev),
+				hostdev_event_get_action(ev) == HOSTDEV_EVENT_REMOVE);
 }
 
 static void on_event(hostdev_monitor *mon, const hostdev_event *ev, void *userdata)
@@ -236,6 +242,12 @@ void hotplug_on_pci(struct hotplug *h, hotplug_pci_fn fn, void *userdata)
 		return;
 	h->pci_listener = fn;
 	h->pci_listener_data = userdata;
+}
+
+void hotplug_on_usb(struct hotplug *h, hotplug_usb_fn fn, void *userdata)
+{
+	h->usb_listener = fn;
+	h->usb_listener_data = userdata;
 }
 
 void hotplug_free(struct hotplug *h)

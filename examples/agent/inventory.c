@@ -204,6 +204,18 @@ cJSON *inventory_usb_object(const struct agent_ids *ids, hostdev_usb_device *dev
 	/* Raw bytes from the device: published only when they are text. */
 	if (serial && serial[0] && naming_is_utf8(serial))
 		cJSON_AddStringToObject(status, "serial", serial);
+	/* Enabled while a USBDeviceClaim holds this port for this device (vendor:product and
+	 * serial, as usbclaims.c records it). */
+	if (ids->usb_claimed) {
+		const char *claimed =
+		    strmap_get(ids->usb_claimed, hostdev_usb_device_get_port_path(dev));
+		char key[320];
+
+		snprintf(key, sizeof(key), "%04x:%04x\n%s", hostdev_usb_device_get_vendor_id(dev),
+			 hostdev_usb_device_get_product_id(dev),
+			 serial && naming_is_utf8(serial) ? serial : "");
+		cJSON_AddBoolToObject(status, "enabled", claimed && strcmp(claimed, key) == 0);
+	}
 out:
 	free(name);
 	free(description);

@@ -20,6 +20,9 @@ static const char *const usb_status[] = {
     /* ours */
     "portID", "portPath", "serial", NULL};
 
+/* While the agent acts on USBDeviceClaims (the inventory then sets it). */
+static const char *const usb_status_claimed[] = {"enabled", NULL};
+
 static const char *const sriov_status[] = {"vfAddresses", "vfPCIDevices", "status",
 					   /* ours */
 					   "totalVFs", NULL};
@@ -41,7 +44,8 @@ const struct kind_def agent_kinds[KIND_COUNT] = {
 		  {AGENT_GROUP, AGENT_VERSION_NAME, "usbdevices", "USBDevice", false},
 		  usb_status,
 		  no_fields,
-		  "{\"enabled\":false}"},
+		  "{\"enabled\":false}",
+		  usb_status_claimed},
     [KIND_SRIOV] = {"SRIOVNetworkDevice",
 		    "sriovnetworkdevices",
 		    "sriovnetworkdevices." AGENT_GROUP,

@@ -27,11 +27,13 @@
 #define DRAIN_POLL_MS 20u
 
 /* The CRDs read at start: one per published kind, then the claims'. */
-enum { CRD_CLAIM = KIND_COUNT, CRD_COUNT };
+enum { CRD_CLAIM = KIND_COUNT, CRD_USB_CLAIM, CRD_COUNT };
 
 static const char *crd_name(int i)
 {
-	return i == CRD_CLAIM ? AGENT_CLAIM_CRD_NAME : agent_kinds[i].crd_name;
+	return i == CRD_CLAIM	    ? AGENT_CLAIM_CRD_NAME
+	       : i == CRD_USB_CLAIM ? AGENT_USB_CLAIM_CRD_NAME
+				    : agent_kinds[i].crd_name;
 }
 
 struct agent {
@@ -41,6 +43,8 @@ struct agent {
 	struct kube_client *client;
 	struct reconciler *rec;
 	struct claims *claims;
+	struct usb_claims *usb_claims;
+	struct sriov_vfs *sriov_vfs;
 	struct serving *serving;
 	struct kubevirt *kubevirt;
 	struct hotplug *hotplug;
@@ -54,6 +58,7 @@ struct agent {
 	struct kube_backoff preflight_backoff;
 	struct agent_ids ids;
 	struct strmap *resource_names; /* ids.resource_names */
+	struct strmap *usb_claimed;    /* ids.usb_claimed */
 	/* Fixed storage: the hot-plug monitor and the reconciler keep pointers to it. */
 	char node_uid[128];
 	struct kube_informer *node_informer;
@@ -95,6 +100,8 @@ static void on_signal_readable(struct loop_source *src, int fd, uint32_t events,
 	/* Start nothing new and let the writes in flight finish (a claim's finalizer, a status,
 	 * a bind's PCIDevice), so that nothing is left half-written and nothing leaks. */
 	claims_stop(a->claims);
+	usb_claims_stop(a->usb_claims);
+	sriov_vfs_stop(a->sriov_vfs);
 	kubevirt_stop(a->kubevirt);
 	dra_slices_stop(a->dra);
 	if (a->rec)
@@ -185,6 +192,8 @@ static void on_resync(struct loop_source *src, void *userdata)
 	if (a->rec)
 		full_inventory(a);
 	claims_resync(a->claims);
+	usb_claims_resync(a->usb_claims);
+	sriov_vfs_devices_changed(a->sriov_vfs);
 	dra_slices_refresh(a->dra);
 }
 
@@ -257,6 +266,13 @@ static void on_hotplug_pci(void *userdata, const char *address, bool removed)
 		metrics_error("inventory");
 	if (a->claims)
 		claims_devices_changed(a->claims);
+	sriov_vfs_devices_changed(a->sriov_vfs);
+}
+
+/* Each USB device event: the claimed devices' servers and claims look again. */
+static void on_hotplug_usb(void *userdata, const char *name, bool removed)
+{
+	usb_claims_devices_changed(((struct agent *)userdata)->usb_claims);
 }
 
 /* The ResourceSlices: after the Harvester objects' informers (if any) are started. */
@@ -325,6 +341,20 @@ static int start_claims(struct agent *a)
 				    .crd = a->crds[CRD_CLAIM],
 				    .watch_timeout_s = a->o.watch_timeout_s,
 				    .bind_timeout_ms = a->o.bind_timeout_s * 1000u};
+	struct usb_claims_options uo = {.client = a->client,
+					.loop = a->loop,
+					.ctx = a->ctx,
+					.ids = &a->ids,
+					.reconciler = a->rec,
+					.crd = a->crds[CRD_USB_CLAIM],
+					.watch_timeout_s = a->o.watch_timeout_s};
+	struct sriov_vfs_options so = {.client = a->client,
+				       .loop = a->loop,
+				       .ctx = a->ctx,
+				       .ids = &a->ids,
+				       .reconciler = a->rec,
+				       .crd = a->crds[KIND_SRIOV],
+				       .watch_timeout_s = a->o.watch_timeout_s};
 	int r = serving_new(a->ctx, a->loop, HOSTDEV_DP_REGISTER_CLASSIC, &a->serving);
 
 	if (r < 0)
@@ -336,9 +366,15 @@ static int start_claims(struct agent *a)
 		return r;
 	co.kubevirt = a->kubevirt;
 	r = claims_new(&co, &a->claims);
-	if (r < 0)
+	if (r < 0 || (r = claims_start(a->claims)) < 0)
 		return r;
-	return claims_start(a->claims);
+	uo.serving = a->serving;
+	uo.kubevirt = a->kubevirt;
+	r = usb_claims_new(&uo, &a->usb_claims);
+	if (r < 0 || (r = usb_claims_start(a->usb_claims)) < 0)
+		return r;
+	r = sriov_vfs_new(&so, &a->sriov_vfs);
+	return r < 0 ? r : sriov_vfs_start(a->sriov_vfs);
 }
 
 static void start_reconciler(struct agent *a)
@@ -369,6 +405,7 @@ static void start_reconciler(struct agent *a)
 			return;
 		}
 		hotplug_on_pci(a->hotplug, on_hotplug_pci, a);
+		hotplug_on_usb(a->hotplug, on_hotplug_usb, a);
 	}
 	metrics_set_ready(false, "listing this node's objects");
 	if (a->rec && (reconciler_start(a->rec) < 0 || full_inventory(a) < 0)) {
@@ -482,7 +519,8 @@ static void crds_done(struct agent *a)
 		return;
 	}
 	for (int k = 0; k < CRD_COUNT; k++)
-		if (!a->crds[k] && !(k == CRD_CLAIM && (a->o.no_claims || a->o.once)))
+		if (!a->crds[k] &&
+		    !((k == CRD_CLAIM || k == CRD_USB_CLAIM) && (a->o.no_claims || a->o.once)))
 			n += (size_t)snprintf(missing + n, sizeof(missing) - n, "%s%s",
 					      n ? ", " : "", crd_name(k));
 	if (n) {
@@ -606,6 +644,9 @@ static int setup_context(struct agent *a)
 		goto fail;
 	if (a->o.sysfs && (r = hostdev_ctx_set_path(a->ctx, HOSTDEV_PATH_SYSFS, a->o.sysfs)) < 0)
 		goto fail;
+	if (a->o.kubelet_dir &&
+	    (r = hostdev_ctx_set_path(a->ctx, HOSTDEV_PATH_KUBELET, a->o.kubelet_dir)) < 0)
+		goto fail;
 	if (a->o.pci_ids &&
 	    (r = hostdev_ctx_set_path(a->ctx, HOSTDEV_PATH_PCI_IDS, a->o.pci_ids)) < 0)
 		goto fail;
@@ -658,6 +699,8 @@ static void teardown(struct agent *a)
 	dra_slices_free(a->dra);
 	hostdev_dp_config_unref(a->dra_config);
 	claims_free(a->claims);
+	usb_claims_free(a->usb_claims);
+	sriov_vfs_free(a->sriov_vfs);
 	serving_free(a->serving);
 	kubevirt_free(a->kubevirt);
 	kube_informer_free(a->node_informer);
@@ -672,6 +715,7 @@ static void teardown(struct agent *a)
 	loop_free(a->loop);
 	hostdev_ctx_unref(a->ctx);
 	strmap_free(a->resource_names);
+	strmap_free(a->usb_claimed);
 	for (int k = 0; k < CRD_COUNT; k++)
 		cJSON_Delete(a->crds[k]);
 	if (signal_read_fd >= 0) {
@@ -704,6 +748,11 @@ int main(int argc, char **argv)
 	a.ids.usb_naming = a.o.usb_naming;
 	a.resource_names = strmap_new(free);
 	a.ids.resource_names = a.resource_names;
+	/* Who owns USBDevice status.enabled: the agent while it acts on claims. */
+	if (!a.o.no_claims && !a.o.once && !a.o.dra_only) {
+		a.usb_claimed = strmap_new(free);
+		a.ids.usb_claimed = a.usb_claimed;
+	}
 	metrics_init();
 	kube_backoff_init(&a.preflight_backoff, 1000, 60000);
 	if (setup_context(&a) < 0) {

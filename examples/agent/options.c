@@ -34,6 +34,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
 	OPT_STATE_DIR,
+	OPT_KUBELET_DIR,
 	OPT_NO_CLAIMS,
 	OPT_KUBEVIRT,
 	OPT_DRA,
@@ -63,6 +64,9 @@ static void usage(FILE *f)
 	    "  --usb-naming MODE        USBDevice names: port (stable port identity, default)\n"
 	    "                           or harvester (<node>-<vid>-<pid>-<bus><dev>)\n"
 	    "  --uevent-source SOURCE   auto (default), kernel or udev\n"
+	    "  --kubelet-dir DIR        the kubelet's root directory, where the device plugins of\n"
+	    "                           the claimed devices register (default /var/lib/kubelet,\n"
+	    "                           under --root when given)\n"
 	    "  --state-dir DIR          libhostdev's state directory, the vfio journal\n"
 	    "                           (default /var/lib/hostdev, under --root when given)\n"
 	    "Claims:\n"
@@ -145,6 +149,7 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	    {"kubelet-dir", required_argument, NULL, OPT_KUBELET_DIR},
 	    {"no-claims", no_argument, NULL, OPT_NO_CLAIMS},
 	    {"kubevirt", required_argument, NULL, OPT_KUBEVIRT},
 	    {"dra", no_argument, NULL, OPT_DRA},
@@ -237,6 +242,11 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 			if (optarg[0] != '/')
 				return bad("--state-dir", optarg, "an absolute directory");
 			o->state_dir = optarg;
+			break;
+		case OPT_KUBELET_DIR:
+			if (optarg[0] != '/')
+				return bad("--kubelet-dir", optarg, "an absolute directory");
+			o->kubelet_dir = optarg;
 			break;
 		case OPT_NO_CLAIMS:
 			o->no_claims = true;

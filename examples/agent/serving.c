@@ -378,6 +378,22 @@ void serving_commit(struct serving *s)
 	strmap_free(c.wanted);
 }
 
+int serving_start_builtin(struct serving *s, const hostdev_dp_resources *resources, size_t i,
+			  hostdev_dp_server **out)
+{
+	struct hostdev_dp_server_options opts;
+	int r;
+
+	hostdev_dp_server_options_init(&opts);
+	opts.registration = s->registration;
+	/* The agent refreshes on every hot-plug event of the device; the periodic list is only
+	 * the safety net for an event that never came. */
+	r = hostdev_dp_server_new_builtin(s->dp_loop, resources, i, &opts, out);
+	if (r == 0 && (r = hostdev_dp_server_start(*out)) < 0)
+		*out = hostdev_dp_server_unref(*out);
+	return r;
+}
+
 size_t serving_count(const struct serving *s)
 {
 	return s ? strmap_count(s->resources) : 0;

@@ -7,8 +7,10 @@
  * "error: ...") on stdout once done; the test then waits for the agent's reaction:
  *
  *   usb-add NAME BUSNUM DEVNUM VVVV PPPP SERIAL   a device below usb1 (port NAME "1-5"), add and
- *                                                 bind events
- *   usb-remove NAME                               remove event, then the device goes
+ *                                                 bind events; its node /dev/bus/usb/BBB/DDD (a
+ *                                                 plain file in the testbed's /dev, which
+ *                                                 umockdev shows at /dev)
+ *   usb-remove NAME                               remove event, then the device and its node go
  *   pci-add ADDRESS VVVV DDDD CLASS [DRIVER]      a PCI function, add (and bind) events
  *   pci-bind ADDRESS DRIVER                       driver link changed, bind event
  *   pci-remove ADDRESS                            remove event, then the function goes
@@ -54,6 +56,39 @@ static void remember(const char *name, char *syspath)
 		added[n_added][1] = syspath;
 		n_added++;
 	}
+}
+
+/* The device node of USB device @name: <testbed>/dev/bus/usb/BBB/DDD (umockdev's preload shows
+ * the testbed's dev directory at /dev). */
+static char *added_nodes[64][2]; /* name -> node path */
+
+static void usb_node(const char *name, unsigned int busnum, unsigned int devnum)
+{
+	char path[1024];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/dev/bus/usb/%03u", root_dir, busnum);
+	g_mkdir_with_parents(path, 0755);
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%03u", devnum);
+	if ((f = fopen(path, "w")))
+		fclose(f);
+	for (int i = 0; i < 64; i++)
+		if (!added_nodes[i][0]) {
+			added_nodes[i][0] = strdup(name);
+			added_nodes[i][1] = strdup(path);
+			break;
+		}
+}
+
+static void usb_node_remove(const char *name)
+{
+	for (int i = 0; i < 64; i++)
+		if (added_nodes[i][0] && strcmp(added_nodes[i][0], name) == 0) {
+			unlink(added_nodes[i][1]);
+			free(added_nodes[i][0]);
+			free(added_nodes[i][1]);
+			added_nodes[i][0] = added_nodes[i][1] = NULL;
+		}
 }
 
 static void forget(const char *name)
@@ -135,7 +170,11 @@ static int command(char *line)
 				      0,
 				      1,
 				      {{8, 6, 0x50, "usb-storage"}}};
-		char *path = tb_add_usb(tb, tree_syspath("usb1"), &spec);
+		char *path;
+
+		/* The node first: the kernel's devtmpfs has it before udev hears of the device. */
+		usb_node(argv[1], spec.busnum, spec.devnum);
+		path = tb_add_usb(tb, tree_syspath("usb1"), &spec);
 
 		/* umockdev sent the add events of the device and its interfaces; the kernel ends
 		 * with the bind of the device to the usb driver, once its interfaces exist. */
@@ -175,6 +214,7 @@ static int command(char *line)
 		umockdev_testbed_uevent(tb, syspath_of(argv[1]), "remove");
 		umockdev_testbed_remove_device(tb, syspath_of(argv[1]));
 		remove_bus_links(argv[0][0] == 'u' ? "usb" : "pci", argv[1]);
+		usb_node_remove(argv[1]);
 		forget(argv[1]);
 		return 0;
 	}

@@ -313,6 +313,131 @@ static void test_diff(void **state)
 	cJSON_Delete(harvester);
 }
 
+/* ---- kubevirt_apply(): the three lists of permittedHostDevices ------------------------------ */
+
+static cJSON *list_of(cJSON *kv, const char *list)
+{
+	return cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(kv, "spec"),
+						 "configuration"),
+		"permittedHostDevices"),
+	    list);
+}
+
+static void assert_list(cJSON *kv, const char *list, const char *json)
+{
+	cJSON *want = cJSON_Parse(json);
+	char *have = cJSON_PrintUnformatted(list_of(kv, list));
+
+	assert_non_null(want);
+	if (!cJSON_Compare(want, list_of(kv, list), true))
+		fail_msg("%s: have %s, want %s", list, have, json);
+	free(have);
+	cJSON_Delete(want);
+}
+
+static int apply(cJSON *kv, const char *node, const char *want_json)
+{
+	cJSON *want = cJSON_Parse(want_json);
+	const char *bad = NULL;
+	int r;
+
+	assert_non_null(want);
+	r = kubevirt_apply(kv, node, want, &bad);
+	cJSON_Delete(want);
+	return r;
+}
+
+#define HAND_PCI "{\"pciVendorSelector\":\"10de:1eb8\",\"resourceName\":\"nvidia.com/T4\"}"
+#define HAND_USB                                                                                   \
+	"{\"resourceName\":\"example.com/yubikey\",\"selectors\":[{\"vendor\":\"1050\","           \
+	"\"product\":\"0407\"}]}"
+#define HAND_MDEV "{\"mdevNameSelector\":\"GRID T4-2Q\",\"resourceName\":\"nvidia.com/hand\"}"
+#define MDEV(sel, res)                                                                             \
+	"{\"mdevNameSelector\":\"" sel "\",\"resourceName\":\"" res                                \
+	"\",\"externalResourceProvider\":true}"
+
+static void test_kubevirt_lists(void **state)
+{
+	cJSON *kv = cJSON_Parse(
+	    "{\"apiVersion\":\"kubevirt.io/v1\",\"kind\":\"KubeVirt\",\"metadata\":{\"name\":"
+	    "\"kubevirt\",\"namespace\":\"kubevirt\"},\"spec\":{\"configuration\":{"
+	    "\"permittedHostDevices\":{\"pciHostDevices\":[" HAND_PCI "],\"usb\":[" HAND_USB
+	    "],\"mediatedDevices\":[" HAND_MDEV "]}}}}");
+	const char *bad = NULL;
+	cJSON *want;
+
+	(void)state;
+	assert_non_null(kv);
+	/* node1 serves a vGPU type and two USB devices, one under a resource a hand-written entry
+	 * permits already (not taken over). */
+	assert_int_equal(apply(kv, "node1",
+			       "{\"usb\":{\"kubevirt.io/n1-stick\":[\"0951:1666\"],"
+			       "\"example.com/yubikey\":[\"1050:0407\"]},"
+			       "\"mediatedDevices\":{\"nvidia.com/GRID_T4-1Q\":[\"GRID T4-1Q\"]}}"),
+			 0);
+	assert_list(kv, "pciHostDevices", "[" HAND_PCI "]");
+	assert_list(
+	    kv, "usb",
+	    "[" HAND_USB ",{\"resourceName\":\"kubevirt.io/n1-stick\",\"selectors\":[{"
+	    "\"vendor\":\"0951\",\"product\":\"1666\"}],\"externalResourceProvider\":true}]");
+	assert_list(kv, "mediatedDevices",
+		    "[" HAND_MDEV "," MDEV("GRID T4-1Q", "nvidia.com/GRID_T4-1Q") "]");
+	/* The same again: nothing to write. */
+	assert_int_equal(apply(kv, "node1",
+			       "{\"usb\":{\"kubevirt.io/n1-stick\":[\"0951:1666\"],"
+			       "\"example.com/yubikey\":[\"1050:0407\"]},"
+			       "\"mediatedDevices\":{\"nvidia.com/GRID_T4-1Q\":[\"GRID T4-1Q\"]}}"),
+			 1);
+	/* node2 serves the same vGPU type (no second entry), and a USB resource of the same name as
+	 * another node's with another device: one entry, both selectors. */
+	assert_int_equal(apply(kv, "node2",
+			       "{\"usb\":{\"kubevirt.io/n1-stick\":[\"0781:5567\"]},"
+			       "\"mediatedDevices\":{\"nvidia.com/GRID_T4-1Q\":[\"GRID T4-1Q\","
+			       "\"nvidia-222\"]}}"),
+			 0);
+	assert_list(kv, "mediatedDevices",
+		    "[" HAND_MDEV "," MDEV("GRID T4-1Q", "nvidia.com/GRID_T4-1Q") "," MDEV(
+			"nvidia-222", "nvidia.com/GRID_T4-1Q") "]");
+	assert_list(kv, "usb",
+		    "[" HAND_USB ",{\"resourceName\":\"kubevirt.io/n1-stick\",\"selectors\":[{"
+		    "\"vendor\":\"0951\",\"product\":\"1666\"},{\"vendor\":\"0781\",\"product\":"
+		    "\"5567\"}],\"externalResourceProvider\":true}]");
+	/* node1 stops serving: what node2 serves stays. */
+	assert_int_equal(apply(kv, "node1", "{\"usb\":{},\"mediatedDevices\":{}}"), 0);
+	assert_list(kv, "mediatedDevices",
+		    "[" HAND_MDEV "," MDEV("GRID T4-1Q", "nvidia.com/GRID_T4-1Q") "," MDEV(
+			"nvidia-222", "nvidia.com/GRID_T4-1Q") "]");
+	assert_list(kv, "usb",
+		    "[" HAND_USB ",{\"resourceName\":\"kubevirt.io/n1-stick\",\"selectors\":[{"
+		    "\"vendor\":\"0781\",\"product\":\"5567\"}],\"externalResourceProvider\":"
+		    "true}]");
+	/* node2 too: only the hand-written entries, and no records. */
+	assert_int_equal(apply(kv, "node2", "{\"usb\":{},\"mediatedDevices\":{}}"), 0);
+	assert_list(kv, "usb", "[" HAND_USB "]");
+	assert_list(kv, "mediatedDevices", "[" HAND_MDEV "]");
+	assert_list(kv, "pciHostDevices", "[" HAND_PCI "]");
+	assert_null(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(kv, "metadata"),
+					     "annotations"),
+	    AGENT_KUBEVIRT_USB_ANNOTATION));
+	/* A list that is not a list is refused by name; lists the node did not name are not
+	 * looked at. */
+	cJSON_ReplaceItemInObjectCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(kv, "spec"),
+						 "configuration"),
+		"permittedHostDevices"),
+	    "mediatedDevices", cJSON_CreateString("oops"));
+	assert_int_equal(apply(kv, "node1", "{\"usb\":{}}"), 1);
+	want = cJSON_Parse("{\"mediatedDevices\":{\"nvidia.com/x\":[\"GRID T4-1Q\"]}}");
+	assert_int_equal(kubevirt_apply(kv, "node1", want, &bad), -EINVAL);
+	assert_string_equal(bad, "mediatedDevices");
+	cJSON_Delete(want);
+	cJSON_Delete(kv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +446,7 @@ int main(void)
 	    cmocka_unit_test(test_usb_strings),
 	    cmocka_unit_test(test_schema_prune),
 	    cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
+	    cmocka_unit_test(test_kubevirt_lists),
 	};
 
 	log_setup(LOG_TEXT, HOSTDEV_LOG_WARNING);

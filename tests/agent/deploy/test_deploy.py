@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 import yaml
@@ -371,8 +372,13 @@ def test_cluster_role_grants_exactly_what_the_agent_uses(objects, tmp_path):
                 {"pciVendorSelector": "abcd:1234", "resourceName": "example.com/GONE",
                  "externalResourceProvider": True}]}}}})
         mark = api.mark()
+        # node2's kubelet directory: a short one of its own (a Unix socket path has at most 107
+        # characters), not under the recorded machine of the repository.
+        kubelet_dir = tempfile.mkdtemp(prefix="hd-kubelet-", dir="/tmp")
+        os.makedirs(os.path.join(kubelet_dir, "device-plugins"))
         agents = [run_like_the_daemonset(objects, api, tmp_path, server_root, "node1"),
-                  run_like_the_daemonset(objects, api, tmp_path, FIXTURE_USB_ROOT, "node2")]
+                  run_like_the_daemonset(objects, api, tmp_path, FIXTURE_USB_ROOT, "node2",
+                                         extra=("--kubelet-dir", kubelet_dir))]
         try:
             for a in agents:
                 a.ready(timeout=300)
@@ -404,8 +410,24 @@ def test_cluster_role_grants_exactly_what_the_agent_uses(objects, tmp_path):
             assert "hostdev.io/vfio-restore" in got["metadata"]["finalizers"]
             api.delete(claim)
             api.wait_for(claim, None, deleted=True, timeout=120)
+            # A USBDeviceClaim of node2's device: its record and finalizer (get, update), its
+            # status (patch status), its usb entry in KubeVirt's CR; on deletion the finalizer
+            # goes (get, update) and the entry with it.
+            usb_claim = api.devices_path("usbdeviceclaims", usb_name)
+            api.create(api.devices_path("usbdeviceclaims"), {
+                "apiVersion": f"{GROUP}/v1beta1", "kind": "USBDeviceClaim",
+                "metadata": {"name": usb_name}, "spec": {"userName": "admin"}})
+            got = api.wait_for(usb_claim, lambda o: any(c.get("reason") == "Served" for c in
+                                                        (o.get("status") or {}).get("conditions") or []),
+                               timeout=120)
+            assert "hostdev.io/usb-release" in got["metadata"]["finalizers"]
+            api.wait_for("/apis/kubevirt.io/v1/namespaces/kubevirt/kubevirts/kubevirt",
+                         lambda o: o["spec"]["configuration"]["permittedHostDevices"].get("usb"), timeout=120)
+            api.delete(usb_claim)
+            api.wait_for(usb_claim, None, deleted=True, timeout=120)
             kv = api.wait_for("/apis/kubevirt.io/v1/namespaces/kubevirt/kubevirts/kubevirt",
-                              lambda o: not o["spec"]["configuration"]["permittedHostDevices"]["pciHostDevices"],
+                              lambda o: not o["spec"]["configuration"]["permittedHostDevices"]["pciHostDevices"]
+                              and not o["spec"]["configuration"]["permittedHostDevices"].get("usb"),
                               timeout=120)
             assert "hostdev.io/permitted-host-devices" not in (kv["metadata"].get("annotations") or {})
         finally:
@@ -413,6 +435,7 @@ def test_cluster_role_grants_exactly_what_the_agent_uses(objects, tmp_path):
             for a in agents:
                 a.kill()
                 logs.append(a.log())
+            shutil.rmtree(kubelet_dir, ignore_errors=True)
         reqs = api.requests(since=mark, userAgent="hostdev-agent/")
         forbidden = [r for r in reqs if r["code"] == 403]
         assert not forbidden, forbidden
