@@ -45,6 +45,8 @@ struct agent {
 	struct kubevirt *kubevirt;
 	struct hotplug *hotplug;
 	struct dra_slices *dra;
+	struct dra_driver *dra_driver; /* Prepare/Unprepare for the kubelet (not with --once) */
+	char cdi_dir[4096];
 	hostdev_dp_config *dra_config;
 	bool dra_published; /* the ResourceSlices were published once */
 	struct http_server *http;
@@ -97,6 +99,7 @@ static void on_signal_readable(struct loop_source *src, int fd, uint32_t events,
 	claims_stop(a->claims);
 	kubevirt_stop(a->kubevirt);
 	dra_slices_stop(a->dra);
+	dra_driver_stop(a->dra_driver);
 	if (a->rec)
 		reconciler_pause(a->rec, true);
 	loop_timer_disarm(a->resync_timer);
@@ -259,6 +262,14 @@ static void on_hotplug_pci(void *userdata, const char *address, bool removed)
 		claims_devices_changed(a->claims);
 }
 
+/* The kubelet deletes a node's ResourceSlices when it starts, then registers the drivers. */
+static void on_dra_registered(void *userdata)
+{
+	struct agent *a = userdata;
+
+	dra_slices_refresh(a->dra);
+}
+
 /* The ResourceSlices: after the Harvester objects' informers (if any) are started. */
 static int start_dra(struct agent *a)
 {
@@ -276,7 +287,25 @@ static int start_dra(struct agent *a)
 	if (r < 0)
 		return r;
 	log_info("DRA: publishing this node's ResourceSlices of driver %s", a->o.dra_driver);
-	return dra_slices_start(a->dra);
+	if ((r = dra_slices_start(a->dra)) < 0 || a->o.once)
+		return r;
+	/* The kubelet side: the runtime reads CDI specs from /var/run/cdi (under --root for
+	 * tests, like every other path). */
+	snprintf(a->cdi_dir, sizeof(a->cdi_dir), "%s/var/run/cdi", a->o.root ? a->o.root : "");
+	{
+		struct dra_driver_options dopts = {.client = a->client,
+						   .loop = a->loop,
+						   .ctx = a->ctx,
+						   .ids = &a->ids,
+						   .driver = a->o.dra_driver,
+						   .cdi_dir = a->cdi_dir,
+						   .registered = on_dra_registered,
+						   .userdata = a};
+
+		if ((r = dra_driver_new(&dopts, &a->dra_driver)) < 0)
+			return r;
+	}
+	return dra_driver_start(a->dra_driver);
 }
 
 /* ---- preflight: the Node and the CRDs ----------------------------------------------------- */
@@ -655,6 +684,7 @@ static int setup_client(struct agent *a)
 static void teardown(struct agent *a)
 {
 	hotplug_free(a->hotplug);
+	dra_driver_free(a->dra_driver);
 	dra_slices_free(a->dra);
 	hostdev_dp_config_unref(a->dra_config);
 	claims_free(a->claims);
