@@ -125,7 +125,7 @@ static int undo_claim(struct dra_driver *d, const char *uid, char *err, size_t e
 			 hostdev_ctx_get_error(d->o.ctx));
 		return r;
 	}
-	log_info("DRA: claim %s/%s (%s) unprepared, its devices given back",
+	log_info("DRA: claim %s/%s (%s): its devices given back, its files removed",
 		 str_at(entry, "namespace"), str_at(entry, "name"), uid);
 	return dra_checkpoint_remove(d->cp, uid, err, errlen);
 }
@@ -493,9 +493,20 @@ int dra_driver_start(struct dra_driver *d)
 			  hostdev_ctx_get_error(d->o.ctx));
 		return r;
 	}
-	if (mkdir(d->o.cdi_dir, 0755) < 0 && errno != EEXIST)
-		log_warning("DRA: creating the CDI directory %s: %s", d->o.cdi_dir,
-			    strerror(errno));
+	/* The runtime's CDI directory may not exist before the first spec (mkdir -p). */
+	{
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%s", d->o.cdi_dir);
+		for (char *p = dir + 1; *p; p++)
+			if (*p == '/') {
+				*p = '\0';
+				(void)mkdir(dir, 0755);
+				*p = '/';
+			}
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			log_warning("DRA: creating the CDI directory %s: %s", dir, strerror(errno));
+	}
 	converge(d);
 	log_info("DRA: serving driver %s on %s (%zu prepared claim%s)", d->o.driver,
 		 hostdev_dra_plugin_get_socket_path(d->plugin), dra_checkpoint_count(d->cp),

@@ -305,7 +305,15 @@ static int start_dra(struct agent *a)
 		if ((r = dra_driver_new(&dopts, &a->dra_driver)) < 0)
 			return r;
 	}
-	return dra_driver_start(a->dra_driver);
+	/* The slices do not depend on the kubelet side: a node whose kubelet directory is not
+	 * mounted still publishes, and the error says what is missing. */
+	if (dra_driver_start(a->dra_driver) < 0) {
+		log_error(
+		    "DRA: not serving the kubelet (see above); ResourceSlices are still published");
+		dra_driver_free(a->dra_driver);
+		a->dra_driver = NULL;
+	}
+	return 0;
 }
 
 /* ---- preflight: the Node and the CRDs ----------------------------------------------------- */

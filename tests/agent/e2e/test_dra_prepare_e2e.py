@@ -1,0 +1,154 @@
+# SPDX-License-Identifier: Apache-2.0
+"""hostdev-agent --dra as the kubelet's DRA driver: NodePrepareResources and NodeUnprepareResources
+end to end. The kubelet is the grpcio stand-in of tests/dra (dra_kubelet.py: the plugin watcher's
+registration and the DRA manager's calls; no kubelet can run here), the ResourceClaims live on the
+stand-in API server (tests/agent/apiserver, which validates them as the real one does), and the
+devices are the vfio test host's (tests/vfio vfio-fake-host) under the kernel model (tests/kmodel,
+LD_PRELOAD), which stands in for the kernel: this machine cannot bind devices. The agent uses
+exactly the DRA ClusterRole. Every wait is for an event, bounded by a generous deadline.
+
+Devices (tests/vfio/vfio_tree.h): NIC 0000:01:00.0 e1000e alone in IOMMU group 2; MGMT
+0000:04:00.0 igb carries the default route (host-critical); SMBUS 0000:00:1f.3 shares group 4
+with LPC and SATA on host drivers."""
+import json
+import os
+import sys
+
+import pytest
+
+from agent_harness import PCI_IDS, REPO
+from test_claims_e2e import driver, host, journal  # noqa: F401  (host is a fixture)
+from test_dra_e2e import DRIVER, NODE, dra_kubeconfig, dra_name
+
+sys.path.insert(0, os.path.join(REPO, "tests", "dra"))
+import dra_kubelet as dk  # noqa: E402
+
+NIC = "0000:01:00.0"
+MGMT = "0000:04:00.0"
+SMBUS = "0000:00:1f.3"
+NS = "vms"
+KMODEL = os.environ.get("HOSTDEV_KMODEL", "")
+DRA_PROTO_DIR = os.environ.get("HOSTDEV_DRA_PROTO_DIR", os.path.join(REPO, "src", "dra", "proto"))
+REG_PROTO_DIR = os.environ.get("HOSTDEV_PLUGINREG_PROTO_DIR", os.path.join(REPO, "src", "pluginreg", "proto"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def protos(tmp_path_factory):
+    dk.load_protos(DRA_PROTO_DIR, REG_PROTO_DIR, str(tmp_path_factory.mktemp("protos")))
+
+
+def claim_path(name=None, sub=None):
+    p = f"/apis/resource.k8s.io/v1/namespaces/{NS}/resourceclaims"
+    return p + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
+
+
+def make_claim(api, name, results):
+    """A ResourceClaim with one request "dev" per result, allocated as the scheduler does (status
+    written through the status subresource). Returns (namespace, name, uid)."""
+    requests = sorted({r["request"] for r in results})
+    obj = api.create(claim_path(), {
+        "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"devices": {"requests": [{"name": q, "exactly": {"deviceClassName": "vfio-pci"}}
+                                          for q in requests]}}})
+    obj["status"] = {"allocation": {"devices": {"results": results}}}
+    obj = api.update(claim_path(name, "status"), obj)
+    return (NS, name, obj["metadata"]["uid"])
+
+
+def result(address, request="dev", driver_name=DRIVER, pool=NODE):
+    return {"request": request, "driver": driver_name, "pool": pool, "device": dra_name(address)}
+
+
+def start(agents, api, root):
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = KMODEL
+    env["HOSTDEV_KMODEL_ROOT"] = root
+    env["ASAN_OPTIONS"] = "verify_asan_link_order=0:" + env.get("ASAN_OPTIONS", "")
+    api.create_namespace(NS)
+    # The kubelet's directories, as the kubelet creates them.
+    for d in ("plugins", "plugins_registry"):
+        os.makedirs(os.path.join(root, "var/lib/kubelet", d), exist_ok=True)
+    a = agents("--kubeconfig", dra_kubeconfig(api), "--node-name", NODE, "--root", root,
+               "--pci-ids", PCI_IDS, "--dra-only", env=env)
+    a.wait_log("DRA: serving driver")
+    kubelet = dk.Kubelet(os.path.join(root, "var/lib/kubelet/plugins_registry"))
+    kubelet.register(DRIVER)
+    a.wait_log("DRA: the kubelet registered driver")
+    return a, kubelet
+
+
+def cdi_file(root, uid):
+    return os.path.join(root, "var/run/cdi", f"{DRIVER}_{uid}.json")
+
+
+def metadata_file(root, name, request="dev"):
+    return os.path.join(root, "var/lib/kubelet/plugins", DRIVER, "dra-device-metadata", f"{NS}_{name}",
+                        request, "metadata.json")
+
+
+def test_dra_prepare_binds_and_unprepare_restores(api, agents, host):
+    root = host()
+    a, kubelet = start(agents, api, root)
+    claim = make_claim(api, "nic", [result(NIC)])
+    uid = claim[2]
+    answer = kubelet.prepare([claim])
+    devices, error = answer[uid]
+    assert error == ""
+    assert len(devices) == 1
+    requests, pool, device, cdi_ids = devices[0]
+    assert (requests, pool, device) == (["dev"], NODE, dra_name(NIC))
+    assert f"{DRIVER}/pci={uid}-{dra_name(NIC)}" in cdi_ids
+    assert f"{DRIVER}/metadata={uid}_dev" in cdi_ids
+    # The device is on vfio-pci through the journal, with the claim's uid as owner.
+    assert driver(root, NIC) == "vfio-pci"
+    assert journal(root)[NIC]["owner"] == f"hostdev-agent dra {uid}"
+    with open(cdi_file(root, uid), encoding="utf-8") as f:
+        spec = json.load(f)
+    nodes = [n["path"] for d in spec["devices"] for n in d["containerEdits"]["deviceNodes"]]
+    assert "/dev/vfio/2" in nodes and "/dev/vfio/vfio" in nodes
+    with open(metadata_file(root, "nic"), encoding="utf-8") as f:
+        assert NIC in f.read()
+    # Prepare again (the kubelet repeats it): the same answer, nothing bound again.
+    assert kubelet.prepare([claim]) == answer
+    assert journal(root)[NIC]["owner"] == f"hostdev-agent dra {uid}"
+
+    errors = kubelet.unprepare([claim])
+    assert errors == {uid: ""}
+    assert driver(root, NIC) == "e1000e"
+    assert NIC not in journal(root)
+    assert not os.path.exists(cdi_file(root, uid))
+    assert not os.path.exists(metadata_file(root, "nic"))
+    # Unknown claims (and this one, unprepared before) succeed: the kubelet retries until they do.
+    assert kubelet.unprepare([claim, (NS, "never", "4a1a7b0e-0000-4000-8000-000000000001")]) == {
+        uid: "", "4a1a7b0e-0000-4000-8000-000000000001": ""}
+    kubelet.close()
+    assert a.stop() == 0
+
+
+def test_dra_prepare_refusals_reach_the_kubelet(api, agents, host):
+    root = host()
+    a, kubelet = start(agents, api, root)
+    other = make_claim(api, "other", [result(NIC, driver_name="gpu.example.com")])
+    critical = make_claim(api, "mgmt", [result(MGMT)])
+    shared = make_claim(api, "smbus", [result(SMBUS)])
+    gone = (NS, "gone", "4a1a7b0e-0000-4000-8000-000000000002")
+    answer = kubelet.prepare([other, critical, shared, gone])
+    assert answer[other[2]][0] == [] and f"no device allocated by driver {DRIVER}" in answer[other[2]][1]
+    assert answer[critical[2]][0] == [] and MGMT in answer[critical[2]][1]
+    assert answer[shared[2]][0] == [] and SMBUS in answer[shared[2]][1]
+    assert answer[gone[2]][0] == [] and "ResourceClaim vms/gone" in answer[gone[2]][1]
+    # Nothing was bound, no file written.
+    assert driver(root, NIC) == "e1000e" and driver(root, MGMT) == "igb"
+    assert driver(root, SMBUS) != "vfio-pci"
+    assert journal(root) == {}
+    assert not os.listdir(os.path.join(root, "var/run/cdi"))
+    # A claim whose uid is not the one the kubelet names (deleted and created again).
+    nic = make_claim(api, "nic", [result(NIC)])
+    stale = (NS, "nic", "4a1a7b0e-0000-4000-8000-000000000003")
+    assert "not 4a1a7b0e-0000-4000-8000-000000000003" in kubelet.prepare([stale])[stale[2]][1]
+    assert driver(root, NIC) == "e1000e"
+    assert kubelet.prepare([nic])[nic[2]][1] == ""
+    assert driver(root, NIC) == "vfio-pci"
+    kubelet.close()
+    assert a.stop() == 0
