@@ -302,8 +302,11 @@ static int start_dra(struct agent *a)
 						   .registered = on_dra_registered,
 						   .userdata = a};
 
-		if ((r = dra_driver_new(&dopts, &a->dra_driver)) < 0)
-			return r;
+		if (dra_driver_new(&dopts, &a->dra_driver) < 0) {
+			log_error("DRA: not serving the kubelet (see above); ResourceSlices are "
+				  "still published");
+			return 0;
+		}
 	}
 	/* The slices do not depend on the kubelet side: a node whose kubelet directory is not
 	 * mounted still publishes, and the error says what is missing. */

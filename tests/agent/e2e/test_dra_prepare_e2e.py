@@ -152,3 +152,52 @@ def test_dra_prepare_refusals_reach_the_kubelet(api, agents, host):
     assert driver(root, NIC) == "vfio-pci"
     kubelet.close()
     assert a.stop() == 0
+
+
+def checkpoint_path(root):
+    return os.path.join(root, "var/lib/kubelet/plugins", DRIVER, "checkpoint.json")
+
+
+def test_dra_restart_converges_the_checkpoint(api, agents, host):
+    """A prepared claim stays prepared across a SIGKILL; one the agent was killed in the middle of
+    preparing (its checkpoint entry still "preparing", the device already bound) is undone at the
+    next start, and the kubelet's retried Prepare then prepares it afresh."""
+    root = host()
+    a, kubelet = start(agents, api, root)
+    kept = make_claim(api, "kept", [result(NIC)])
+    half = make_claim(api, "half", [result("0000:00:03.0")])  # VIRTIO, alone in group 3
+    answer = kubelet.prepare([kept, half])
+    assert answer[kept[2]][1] == "" and answer[half[2]][1] == ""
+    assert driver(root, "0000:00:03.0") == "vfio-pci"
+    a.kill()
+    kubelet.close()
+    # As if the agent had died between the bind and recording "prepared".
+    with open(checkpoint_path(root), encoding="utf-8") as f:
+        cp = json.load(f)
+    assert cp["claims"][half[2]]["state"] == "prepared"
+    cp["claims"][half[2]]["state"] = "preparing"
+    with open(checkpoint_path(root), "w", encoding="utf-8") as f:
+        json.dump(cp, f)
+
+    env = dict(os.environ, LD_PRELOAD=KMODEL, HOSTDEV_KMODEL_ROOT=root)
+    env["ASAN_OPTIONS"] = "verify_asan_link_order=0:" + env.get("ASAN_OPTIONS", "")
+    b = agents("--kubeconfig", dra_kubeconfig(api), "--node-name", NODE, "--root", root,
+               "--pci-ids", PCI_IDS, "--dra-only", env=env)
+    b.wait_log(f"DRA: claim {half[2]} was left unfinished; undone")
+    b.wait_log("DRA: serving driver")
+    assert driver(root, "0000:00:03.0") == "virtio-pci"
+    assert not os.path.exists(cdi_file(root, half[2]))
+    assert driver(root, NIC) == "vfio-pci"
+    with open(checkpoint_path(root), encoding="utf-8") as f:
+        assert set(json.load(f)["claims"]) == {kept[2]}
+    kubelet = dk.Kubelet(os.path.join(root, "var/lib/kubelet/plugins_registry"))
+    kubelet.register(DRIVER)
+    b.wait_log("DRA: the kubelet registered driver")
+    again = kubelet.prepare([kept, half])
+    assert again == answer
+    assert driver(root, "0000:00:03.0") == "vfio-pci"
+    assert kubelet.unprepare([kept, half]) == {kept[2]: "", half[2]: ""}
+    assert driver(root, NIC) == "e1000e" and driver(root, "0000:00:03.0") == "virtio-pci"
+    assert journal(root) == {}
+    kubelet.close()
+    assert b.stop() == 0
