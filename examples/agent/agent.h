@@ -363,6 +363,10 @@ void dra_checkpoint_foreach(const struct dra_checkpoint *cp,
 			    void *userdata);
 size_t dra_checkpoint_count(const struct dra_checkpoint *cp);
 
+/* ---- claims_work.c: the worker thread's library context (claims' and DRA's) ----------------- */
+/* A second library context with the paths, node name and logging of @ctx. */
+int claims_work_context(hostdev_ctx *ctx, hostdev_ctx **out);
+
 /* ---- dra_driver.c: NodePrepareResources and NodeUnprepareResources ------------------------- */
 extern const struct kube_resource dra_claim_resource;
 struct dra_driver;

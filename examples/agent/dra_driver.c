@@ -6,14 +6,19 @@
  *
  * Prepare reads the ResourceClaim (the kubelet names it only), so its answer is deferred until
  * the GET returns on the agent's loop. Then every step is recorded before it is taken: the
- * checkpoint says "preparing" with the devices, the devices are bound to vfio-pci through the
- * journal with the owner text DRA_OWNER_PREFIX<claim uid>, the CDI spec and the metadata files
- * are written, and the checkpoint says "prepared". A prepared claim is answered from the
- * checkpoint (the kubelet repeats Prepare). Unprepare is the reverse and needs only the
- * checkpoint (the claim may be gone). At start a claim left "preparing" or "unpreparing" by a
- * killed agent is undone: the kubelet retries the Prepare it never got an answer for.
+ * checkpoint says "preparing" with the devices, and a job on the driver's worker thread
+ * (worker.h) binds the devices to vfio-pci through the journal with the owner text
+ * DRA_OWNER_PREFIX<claim uid> and writes the CDI spec and the metadata files; back on the loop
+ * the checkpoint says "prepared" and the kubelet gets its answer. A prepared claim is answered
+ * from the checkpoint (the kubelet repeats Prepare). Unprepare is the reverse, on the worker too,
+ * and needs only the checkpoint (the claim may be gone). At start a claim left "preparing" or
+ * "unpreparing" by a killed agent is undone: the kubelet retries the Prepare it never got an
+ * answer for.
  *
- * The library's bind and restore are synchronous and run on the loop's thread, as claims.c's do.
+ * The library's bind and restore wait (drivers, the vfio lock, the verification): on the loop's
+ * thread they would stall the slices, the watches and the plugin's own sockets, so they run on the
+ * worker with a library context of its own (the loop's stays the loop's). One claim has at most
+ * one job at a time; a Prepare repeated while its claim's job runs waits for that job's answer.
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,8 +29,12 @@
 #include <sys/stat.h>
 
 #include "agent.h"
+#include "worker.h"
 
 #define DRA_LOCK_TIMEOUT_MS 30000u
+/* The annotation the ResourceClaim controller puts on a claim it made from a template for a pod:
+ * the pod's name of the claim (pod.spec.resourceClaims[].name). */
+#define DRA_POD_CLAIM_NAME_ANNOTATION "resource.kubernetes.io/pod-claim-name"
 
 struct dra_driver {
 	struct dra_driver_options o;
@@ -37,6 +46,10 @@ struct dra_driver {
 	char kind[128];		 /* the CDI kind "<driver>/pci" */
 	bool stopped;
 	struct pending_prepare *pending; /* GETs in flight, each owning its deferred request */
+	/* The binds and restores: on the worker, with a library context of its own. */
+	struct worker *worker;
+	hostdev_ctx *work_ctx;
+	struct dra_job *jobs; /* submitted, done function not run yet */
 };
 
 /* A Prepare waiting for its ResourceClaim. */
@@ -44,7 +57,30 @@ struct pending_prepare {
 	struct dra_driver *d;
 	hostdev_dra_request *req;
 	struct kube_request *get;
+	bool unprepared; /* an Unprepare of the claim came meanwhile: do not prepare it */
 	struct pending_prepare *next;
+};
+
+enum dra_job_kind { DRA_JOB_PREPARE, DRA_JOB_UNPREPARE };
+
+/* The work of one claim on the worker thread: copies of everything it needs, so the worker sees
+ * nothing of the loop's. The requests waiting for it are the loop's (the worker never touches
+ * them): they are answered in job_done(). */
+struct dra_job {
+	struct dra_driver *d;
+	enum dra_job_kind kind;
+	char *uid, *ns, *name;
+	char *pod_claim_name; /* prepare of a template's claim, else NULL */
+	struct dra_claim_device *devs;
+	size_t n;
+	bool converging; /* an unfinished claim undone at start: no request waits */
+	hostdev_dra_request **reqs;
+	size_t n_reqs;
+	/* results, written by the worker */
+	int r;
+	int undo_r; /* a failed prepare's undo */
+	char err[1024];
+	struct dra_job *next;
 };
 
 static void owner_of(const char *uid, char *buf, size_t size)
@@ -53,9 +89,9 @@ static void owner_of(const char *uid, char *buf, size_t size)
 }
 
 /* The CDI spec's file name of a claim: one spec per claim. */
-static void cdi_file_of(const struct dra_driver *d, const char *uid, char *buf, size_t size)
+static void cdi_file_of(const char *driver, const char *uid, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s_%s.json", d->o.driver, uid);
+	snprintf(buf, size, "%s_%s.json", driver, uid);
 }
 
 /* The CDI device name of one device of a claim. */
@@ -71,23 +107,100 @@ static const char *str_at(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-/* Remove the claim's CDI spec and metadata files (each request's). Returns 0 or an errno. */
-static int remove_files(struct dra_driver *d, const char *uid, const cJSON *entry)
+/* ---- jobs --------------------------------------------------------------------------------- */
+
+static void job_free(struct dra_job *job)
 {
-	const cJSON *dev;
+	if (!job)
+		return;
+	free(job->uid);
+	free(job->ns);
+	free(job->name);
+	free(job->pod_claim_name);
+	dra_claim_devices_free(job->devs, job->n);
+	free(job->reqs);
+	free(job);
+}
+
+static struct dra_job *job_new(struct dra_driver *d, enum dra_job_kind kind, const char *uid,
+			       const char *ns, const char *name)
+{
+	struct dra_job *job = calloc(1, sizeof(*job));
+
+	if (!job)
+		return NULL;
+	job->d = d;
+	job->kind = kind;
+	job->uid = strdup(uid);
+	job->ns = strdup(ns);
+	job->name = strdup(name);
+	if (!job->uid || !job->ns || !job->name) {
+		job_free(job);
+		return NULL;
+	}
+	return job;
+}
+
+/* Add @req to those @job answers. Returns 0 or -ENOMEM. */
+static int job_add_request(struct dra_job *job, hostdev_dra_request *req)
+{
+	hostdev_dra_request **grown = realloc(job->reqs, (job->n_reqs + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -ENOMEM;
+	job->reqs = grown;
+	job->reqs[job->n_reqs++] = req;
+	return 0;
+}
+
+/* The devices of a checkpoint entry, copied for a job. Returns 0 or -ENOMEM. */
+static int job_take_entry_devices(struct dra_job *job, const cJSON *entry)
+{
+	const cJSON *dev, *list = cJSON_GetObjectItemCaseSensitive(entry, "devices");
+	int count = cJSON_GetArraySize(list);
+
+	job->devs = calloc(count > 0 ? (size_t)count : 1, sizeof(*job->devs));
+	if (!job->devs)
+		return -ENOMEM;
+	cJSON_ArrayForEach(dev, list)
+	{
+		struct dra_claim_device *cd = &job->devs[job->n++];
+
+		cd->request = strdup(str_at(dev, "request"));
+		cd->pool = strdup(str_at(dev, "pool"));
+		cd->device = strdup(str_at(dev, "device"));
+		snprintf(cd->address, sizeof(cd->address), "%s", str_at(dev, "address"));
+		if (!cd->request || !cd->pool || !cd->device)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static struct dra_job *job_of(struct dra_driver *d, const char *uid)
+{
+	for (struct dra_job *job = d->jobs; job; job = job->next)
+		if (strcmp(job->uid, uid) == 0)
+			return job;
+	return NULL;
+}
+
+/* ---- on the worker thread: the job and d->work_ctx only --------------------------------------- */
+
+/* Remove the claim's CDI spec and metadata files (each request's). Returns 0 or an errno. */
+static int remove_files(struct dra_job *job, hostdev_ctx *ctx)
+{
+	const struct dra_driver *d = job->d;
 	char file[512];
 	int r, ret = 0;
 
-	cdi_file_of(d, uid, file, sizeof(file));
-	if ((r = hostdev_dra_cdi_spec_remove(d->o.ctx, d->o.cdi_dir, file)) < 0)
+	cdi_file_of(d->o.driver, job->uid, file, sizeof(file));
+	if ((r = hostdev_dra_cdi_spec_remove(ctx, d->o.cdi_dir, file)) < 0)
 		ret = r;
-	cJSON_ArrayForEach(dev, cJSON_GetObjectItemCaseSensitive(entry, "devices"))
-	{
+	for (size_t i = 0; i < job->n; i++) {
 		hostdev_dra_metadata *md = NULL;
 
-		if (hostdev_dra_metadata_new(d->o.ctx, d->o.driver, str_at(entry, "namespace"),
-					     str_at(entry, "name"), uid, str_at(dev, "request"),
-					     &md) < 0)
+		if (hostdev_dra_metadata_new(ctx, d->o.driver, job->ns, job->name, job->uid,
+					     job->devs[i].request, &md) < 0)
 			continue;
 		if ((r = hostdev_dra_metadata_remove(md, d->data_dir, d->o.cdi_dir)) < 0)
 			ret = r;
@@ -96,39 +209,140 @@ static int remove_files(struct dra_driver *d, const char *uid, const cJSON *entr
 	return ret;
 }
 
-/* Give the claim's devices back, remove its files, forget it. Returns 0 or an errno (@err). */
-static int undo_claim(struct dra_driver *d, const char *uid, char *err, size_t errlen)
+/* Give the claim's devices back (every journal record of its owner) and remove its files. */
+static int undo(struct dra_job *job, hostdev_ctx *ctx, char *err, size_t errlen)
 {
-	const cJSON *entry = dra_checkpoint_get(d->cp, uid);
 	struct hostdev_vfio_options opts = HOSTDEV_VFIO_OPTIONS_INIT;
 	char owner[HOSTDEV_VFIO_OWNER_MAX + 1];
 	int r;
 
-	if (!entry)
-		return 0;
-	if ((r = dra_checkpoint_set_state(d->cp, uid, DRA_CLAIM_UNPREPARING, err, errlen)) < 0)
-		return r;
-	entry = dra_checkpoint_get(d->cp, uid);
-	owner_of(uid, owner, sizeof(owner));
+	owner_of(job->uid, owner, sizeof(owner));
 	opts.owner = owner;
 	opts.lock_timeout_ms = DRA_LOCK_TIMEOUT_MS;
-	r = hostdev_vfio_restore_all(d->o.ctx, &opts, 0);
-	if (r < 0) {
-		snprintf(err, errlen, "claim %s/%s: giving its devices back failed: %s",
-			 str_at(entry, "namespace"), str_at(entry, "name"),
-			 hostdev_ctx_get_error(d->o.ctx));
+	if ((r = hostdev_vfio_restore_all(ctx, &opts, 0)) < 0) {
+		snprintf(err, errlen, "claim %s/%s: giving its devices back failed: %s", job->ns,
+			 job->name, hostdev_ctx_get_error(ctx));
 		return r;
 	}
-	if ((r = remove_files(d, uid, entry)) < 0) {
-		snprintf(err, errlen, "claim %s/%s: removing its CDI files failed: %s",
-			 str_at(entry, "namespace"), str_at(entry, "name"),
-			 hostdev_ctx_get_error(d->o.ctx));
+	if ((r = remove_files(job, ctx)) < 0) {
+		snprintf(err, errlen, "claim %s/%s: removing its CDI files failed: %s", job->ns,
+			 job->name, hostdev_ctx_get_error(ctx));
 		return r;
 	}
-	log_info("DRA: claim %s/%s (%s): its devices given back, its files removed",
-		 str_at(entry, "namespace"), str_at(entry, "name"), uid);
-	return dra_checkpoint_remove(d->cp, uid, err, errlen);
+	return 0;
 }
+
+/* Bind one device for the claim; a refusal names the device and the library's reason. */
+static int bind_device(struct dra_job *job, hostdev_ctx *ctx, const struct dra_claim_device *dev,
+		       const char *owner)
+{
+	struct hostdev_vfio_options opts = HOSTDEV_VFIO_OPTIONS_INIT;
+	const char *addresses[1] = {dev->address};
+	int r;
+
+	opts.owner = owner;
+	opts.lock_timeout_ms = DRA_LOCK_TIMEOUT_MS;
+	r = hostdev_vfio_bind_set(ctx, addresses, 1, &opts, 0);
+	if (r >= 0)
+		return 0;
+	snprintf(job->err, sizeof(job->err),
+		 "claim %s/%s: device %s (%s) cannot be given to vfio-pci: %s%s", job->ns,
+		 job->name, dev->device, dev->address, hostdev_ctx_get_error(ctx),
+		 r == -EPERM   ? ". Allocate another device"
+		 : r == -EBUSY ? ". Its IOMMU group has members on host drivers: allocate them "
+				 "to the claim too, or another device"
+			       : "");
+	return r;
+}
+
+/* The CDI spec and the metadata files of the claim's bound devices. */
+static int write_files(struct dra_job *job, hostdev_ctx *ctx)
+{
+	const struct dra_driver *d = job->d;
+	const struct dra_claim_device *devs = job->devs;
+	hostdev_dra_cdi_spec *spec = NULL;
+	size_t n = job->n;
+	char file[512];
+	int r;
+
+	if ((r = hostdev_dra_cdi_spec_new(ctx, d->kind, &spec)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		hostdev_pci_device *pd = NULL;
+		char cname[256], group[16];
+
+		if ((r = hostdev_pci_device_new(ctx, devs[i].address, &pd)) < 0)
+			goto out;
+		snprintf(group, sizeof(group), "%d", hostdev_pci_device_get_iommu_group(pd));
+		hostdev_pci_device_unref(pd);
+		cdi_name_of(job->uid, devs[i].device, cname, sizeof(cname));
+		if ((r = hostdev_dra_cdi_spec_add_vfio_device(spec, cname, group, -1)) < 0)
+			goto out;
+	}
+	cdi_file_of(d->o.driver, job->uid, file, sizeof(file));
+	if ((r = hostdev_dra_cdi_spec_write(spec, d->o.cdi_dir, file)) < 0)
+		goto out;
+	/* One metadata file per request, with that request's devices. */
+	for (size_t i = 0; i < n; i++) {
+		hostdev_dra_metadata *md = NULL;
+		bool seen = false;
+
+		for (size_t k = 0; k < i; k++)
+			seen = seen || strcmp(devs[k].request, devs[i].request) == 0;
+		if (seen)
+			continue;
+		r = hostdev_dra_metadata_new(ctx, d->o.driver, job->ns, job->name, job->uid,
+					     devs[i].request, &md);
+		if (r >= 0)
+			r = hostdev_dra_metadata_set_pod_claim_name(md, job->pod_claim_name);
+		for (size_t k = i; k < n && r >= 0; k++)
+			if (strcmp(devs[k].request, devs[i].request) == 0)
+				r = hostdev_dra_metadata_add_device(
+				    md, devs[k].pool, devs[k].device, devs[k].address, NULL);
+		if (r >= 0)
+			r = hostdev_dra_metadata_write(md, d->data_dir, d->o.cdi_dir);
+		hostdev_dra_metadata_free(md);
+		if (r < 0)
+			goto out;
+	}
+out:
+	if (r < 0)
+		snprintf(job->err, sizeof(job->err),
+			 "claim %s/%s: writing its CDI files failed: %s", job->ns, job->name,
+			 hostdev_ctx_get_error(ctx));
+	hostdev_dra_cdi_spec_free(spec);
+	return r;
+}
+
+static void run_prepare(struct dra_job *job, hostdev_ctx *ctx)
+{
+	char owner[HOSTDEV_VFIO_OWNER_MAX + 1], undo_err[512];
+
+	owner_of(job->uid, owner, sizeof(owner));
+	for (size_t i = 0; i < job->n; i++)
+		if ((job->r = bind_device(job, ctx, &job->devs[i], owner)) < 0)
+			break;
+	if (job->r >= 0)
+		job->r = write_files(job, ctx);
+	if (job->r >= 0)
+		return;
+	/* Nothing half-done stays: what was bound goes back, what was written goes. */
+	if ((job->undo_r = undo(job, ctx, undo_err, sizeof(undo_err))) < 0)
+		log_error("DRA: %s (undone at the next start)", undo_err);
+}
+
+static void run_job(void *userdata)
+{
+	struct dra_job *job = userdata;
+	hostdev_ctx *ctx = job->d->work_ctx; /* the worker's alone while the job runs */
+
+	if (job->kind == DRA_JOB_PREPARE)
+		run_prepare(job, ctx);
+	else
+		job->r = undo(job, ctx, job->err, sizeof(job->err));
+}
+
+/* ---- back on the loop's thread --------------------------------------------------------------- */
 
 /* Answer @req with the checkpoint entry of a prepared claim. */
 static int answer_prepared(struct dra_driver *d, hostdev_dra_request *req, const char *uid,
@@ -165,90 +379,133 @@ static int answer_prepared(struct dra_driver *d, hostdev_dra_request *req, const
 	return 0;
 }
 
-/* Bind one device for claim @uid; a refusal names the device and the library's reason. */
-static int bind_device(struct dra_driver *d, const char *ns, const char *name,
-		       const struct dra_claim_device *dev, const char *owner, char *err,
-		       size_t errlen)
+/* Complete @req with @msg as its error (NULL: as it is). Not while the plugin's callbacks run. */
+static void complete(hostdev_dra_request *req, const char *msg)
 {
-	struct hostdev_vfio_options opts = HOSTDEV_VFIO_OPTIONS_INIT;
-	const char *addresses[1] = {dev->address};
-	int r;
-
-	opts.owner = owner;
-	opts.lock_timeout_ms = DRA_LOCK_TIMEOUT_MS;
-	r = hostdev_vfio_bind_set(d->o.ctx, addresses, 1, &opts, 0);
-	if (r >= 0)
-		return 0;
-	snprintf(err, errlen, "claim %s/%s: device %s (%s) cannot be given to vfio-pci: %s%s", ns,
-		 name, dev->device, dev->address, hostdev_ctx_get_error(d->o.ctx),
-		 r == -EPERM   ? ". Allocate another device"
-		 : r == -EBUSY ? ". Its IOMMU group has members on host drivers: allocate them "
-				 "to the claim too, or another device"
-			       : "");
-	return r;
-}
-
-/* The CDI spec and the metadata files of the claim's bound devices. */
-static int write_files(struct dra_driver *d, const char *ns, const char *name, const char *uid,
-		       const struct dra_claim_device *devs, size_t n, char *err, size_t errlen)
-{
-	hostdev_dra_cdi_spec *spec = NULL;
-	char file[512];
-	int r;
-
-	if ((r = hostdev_dra_cdi_spec_new(d->o.ctx, d->kind, &spec)) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		hostdev_pci_device *pd = NULL;
-		char cname[256], group[16];
-
-		if ((r = hostdev_pci_device_new(d->o.ctx, devs[i].address, &pd)) < 0)
-			goto out;
-		snprintf(group, sizeof(group), "%d", hostdev_pci_device_get_iommu_group(pd));
-		hostdev_pci_device_unref(pd);
-		cdi_name_of(uid, devs[i].device, cname, sizeof(cname));
-		if ((r = hostdev_dra_cdi_spec_add_vfio_device(spec, cname, group, -1)) < 0)
-			goto out;
+	if (msg) {
+		log_warning("DRA: %s of claim %s/%s: %s",
+			    hostdev_dra_request_is_prepare(req) ? "prepare" : "unprepare",
+			    hostdev_dra_request_get_namespace(req),
+			    hostdev_dra_request_get_name(req), msg);
+		hostdev_dra_request_set_error(req, msg);
 	}
-	cdi_file_of(d, uid, file, sizeof(file));
-	if ((r = hostdev_dra_cdi_spec_write(spec, d->o.cdi_dir, file)) < 0)
-		goto out;
-	/* One metadata file per request, with that request's devices. */
-	for (size_t i = 0; i < n; i++) {
-		hostdev_dra_metadata *md = NULL;
-		bool seen = false;
-
-		for (size_t k = 0; k < i; k++)
-			seen = seen || strcmp(devs[k].request, devs[i].request) == 0;
-		if (seen)
-			continue;
-		if ((r = hostdev_dra_metadata_new(d->o.ctx, d->o.driver, ns, name, uid,
-						  devs[i].request, &md)) < 0)
-			goto out;
-		for (size_t k = i; k < n && r >= 0; k++)
-			if (strcmp(devs[k].request, devs[i].request) == 0)
-				r = hostdev_dra_metadata_add_device(
-				    md, devs[k].pool, devs[k].device, devs[k].address, NULL);
-		if (r >= 0)
-			r = hostdev_dra_metadata_write(md, d->data_dir, d->o.cdi_dir);
-		hostdev_dra_metadata_free(md);
-		if (r < 0)
-			goto out;
-	}
-out:
-	if (r < 0)
-		snprintf(err, errlen, "claim %s/%s: writing its CDI files failed: %s", ns, name,
-			 hostdev_ctx_get_error(d->o.ctx));
-	hostdev_dra_cdi_spec_free(spec);
-	return r;
-}
-
-static void fail_request(hostdev_dra_request *req, const char *msg)
-{
-	log_warning("DRA: prepare of claim %s/%s: %s", hostdev_dra_request_get_namespace(req),
-		    hostdev_dra_request_get_name(req), msg);
-	hostdev_dra_request_set_error(req, msg);
 	hostdev_dra_request_complete(req);
+}
+
+static void prepare_done(struct dra_driver *d, struct dra_job *job)
+{
+	char err[1024] = "";
+	const cJSON *entry;
+
+	if (job->r < 0) {
+		/* Undone on the worker: forget the claim. An undo that failed leaves the entry
+		 * "preparing", which the next start undoes. */
+		if (job->undo_r == 0 &&
+		    dra_checkpoint_remove(d->cp, job->uid, err, sizeof(err)) < 0)
+			log_error("DRA: %s", err);
+		for (size_t i = 0; i < job->n_reqs; i++)
+			complete(job->reqs[i], job->err);
+		return;
+	}
+	if (dra_checkpoint_set_state(d->cp, job->uid, DRA_CLAIM_PREPARED, err, sizeof(err)) < 0) {
+		/* Bound and written but not recorded: the next start (or Unprepare) undoes it by
+		 * the "preparing" entry; the kubelet retries. */
+		for (size_t i = 0; i < job->n_reqs; i++)
+			complete(job->reqs[i], err);
+		return;
+	}
+	log_info("DRA: claim %s/%s (%s) prepared: %zu device%s on vfio-pci", job->ns, job->name,
+		 job->uid, job->n, job->n == 1 ? "" : "s");
+	entry = dra_checkpoint_get(d->cp, job->uid);
+	for (size_t i = 0; i < job->n_reqs; i++) {
+		if (answer_prepared(d, job->reqs[i], job->uid, entry) < 0)
+			hostdev_dra_request_set_error(job->reqs[i], "out of memory");
+		complete(job->reqs[i], NULL);
+	}
+}
+
+static void unprepare_done(struct dra_driver *d, struct dra_job *job)
+{
+	char err[1024] = "";
+
+	if (job->r == 0 && dra_checkpoint_remove(d->cp, job->uid, err, sizeof(err)) < 0) {
+		job->r = -EIO;
+		snprintf(job->err, sizeof(job->err), "%s", err);
+	}
+	if (job->r < 0) {
+		log_error("DRA: %s%s", job->err,
+			  job->converging ? " (the next start tries again)" : "");
+	} else if (job->converging) {
+		log_info("DRA: claim %s was left unfinished; undone (the kubelet retries its "
+			 "Prepare)",
+			 job->uid);
+	} else {
+		log_info("DRA: claim %s/%s (%s): its devices given back, its files removed",
+			 job->ns, job->name, job->uid);
+	}
+	for (size_t i = 0; i < job->n_reqs; i++)
+		complete(job->reqs[i], job->r < 0 ? job->err : NULL);
+}
+
+static void job_done(void *userdata, bool cancelled)
+{
+	struct dra_job *job = userdata;
+	struct dra_driver *d = job->d;
+
+	for (struct dra_job **pp = &d->jobs; *pp; pp = &(*pp)->next)
+		if (*pp == job) {
+			*pp = job->next;
+			break;
+		}
+	if (cancelled) {
+		/* The agent stops: the checkpoint still says "preparing" or "unpreparing", which
+		 * the next start undoes; the kubelet retries. */
+		for (size_t i = 0; i < job->n_reqs; i++)
+			complete(job->reqs[i], "the driver stopped; the kubelet retries");
+	} else if (job->kind == DRA_JOB_PREPARE) {
+		prepare_done(d, job);
+	} else {
+		unprepare_done(d, job);
+	}
+	job_free(job);
+}
+
+/* Queue @job (taken) on the worker. Returns 0 or a negative errno (the job is freed). */
+static int job_submit(struct dra_driver *d, struct dra_job *job)
+{
+	int r = worker_submit(d->worker, run_job, job_done, job);
+
+	if (r < 0) {
+		job_free(job);
+		return r;
+	}
+	job->next = d->jobs;
+	d->jobs = job;
+	return 0;
+}
+
+/* Start undoing claim @uid on the worker: its entry says "unpreparing" from now on. Returns the
+ * job (whose requests the caller may add) or NULL with @err. */
+static struct dra_job *start_unprepare(struct dra_driver *d, const char *uid, const cJSON *entry,
+				       char *err, size_t errlen)
+{
+	struct dra_job *job =
+	    job_new(d, DRA_JOB_UNPREPARE, uid, str_at(entry, "namespace"), str_at(entry, "name"));
+
+	if (!job || job_take_entry_devices(job, entry) < 0) {
+		job_free(job);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (dra_checkpoint_set_state(d->cp, uid, DRA_CLAIM_UNPREPARING, err, errlen) < 0) {
+		job_free(job);
+		return NULL;
+	}
+	if (job_submit(d, job) < 0) {
+		snprintf(err, errlen, "claim %s: the worker thread cannot take the job", uid);
+		return NULL;
+	}
+	return job;
 }
 
 static void on_claim(struct kube_client *c, const struct kube_response *resp, void *userdata)
@@ -259,9 +516,12 @@ static void on_claim(struct kube_client *c, const struct kube_response *resp, vo
 	const char *ns = hostdev_dra_request_get_namespace(req);
 	const char *name = hostdev_dra_request_get_name(req);
 	const char *uid = hostdev_dra_request_get_uid(req);
+	bool unprepared = p->unprepared;
 	struct dra_claim_device *devs = NULL;
+	struct dra_job *job;
 	size_t n = 0;
-	char err[1024] = "", owner[HOSTDEV_VFIO_OWNER_MAX + 1];
+	char err[1024] = "";
+	const char *pod_claim_name;
 	const cJSON *entry;
 	cJSON *claim = NULL;
 	int r;
@@ -274,70 +534,81 @@ static void on_claim(struct kube_client *c, const struct kube_response *resp, vo
 		}
 	free(p);
 	if (d->stopped) {
-		fail_request(req, "the driver is stopping; the kubelet retries");
+		complete(req, "the driver is stopping; the kubelet retries");
 		return;
 	}
-	/* Another Prepare of the claim may have finished meanwhile. */
+	if (unprepared) {
+		complete(req, "the kubelet unprepared the claim while it was being read");
+		return;
+	}
+	/* Another Prepare of the claim may have finished or started meanwhile. */
 	entry = dra_checkpoint_get(d->cp, uid);
 	if (entry && strcmp(str_at(entry, "state"), DRA_CLAIM_PREPARED) == 0) {
 		if (answer_prepared(d, req, uid, entry) < 0)
 			hostdev_dra_request_set_error(req, "out of memory");
-		hostdev_dra_request_complete(req);
+		complete(req, NULL);
+		return;
+	}
+	if ((job = job_of(d, uid))) {
+		if (job->kind == DRA_JOB_PREPARE && job_add_request(job, req) == 0)
+			return;
+		complete(req, job->kind == DRA_JOB_PREPARE
+				  ? "out of memory"
+				  : "the claim is being unprepared; the kubelet retries");
 		return;
 	}
 	if (resp->code < 200 || resp->code > 299) {
 		snprintf(err, sizeof(err), "reading ResourceClaim %s/%s failed: %s", ns, name,
 			 resp->error);
-		fail_request(req, err);
+		complete(req, err);
 		return;
 	}
 	if (!(claim = cJSON_Parse(resp->body))) {
 		snprintf(err, sizeof(err),
 			 "ResourceClaim %s/%s: the API server's answer is not JSON", ns, name);
-		fail_request(req, err);
+		complete(req, err);
 		return;
 	}
 	r = dra_claim_devices(claim, uid, d->o.driver, d->o.ids->node, &devs, &n, err, sizeof(err));
-	cJSON_Delete(claim);
-	if (r < 0) {
-		fail_request(req, err);
-		return;
-	}
-	if (n == 0) {
+	if (r == 0 && n == 0) {
 		snprintf(err, sizeof(err),
 			 "ResourceClaim %s/%s has no device allocated by driver %s", ns, name,
 			 d->o.driver);
-		fail_request(req, err);
+		r = -ENOENT;
+	}
+	if (r < 0) {
+		cJSON_Delete(claim);
+		dra_claim_devices_free(devs, n);
+		complete(req, err);
 		return;
 	}
-	if ((r = dra_checkpoint_set(d->cp, uid, ns, name, DRA_CLAIM_PREPARING, devs, n, err,
-				    sizeof(err))) < 0)
-		goto fail;
-	owner_of(uid, owner, sizeof(owner));
-	for (size_t i = 0; i < n; i++)
-		if ((r = bind_device(d, ns, name, &devs[i], owner, err, sizeof(err))) < 0)
-			goto undo;
-	if ((r = write_files(d, ns, name, uid, devs, n, err, sizeof(err))) < 0)
-		goto undo;
-	if ((r = dra_checkpoint_set_state(d->cp, uid, DRA_CLAIM_PREPARED, err, sizeof(err))) < 0)
-		goto undo;
-	log_info("DRA: claim %s/%s (%s) prepared: %zu device%s on vfio-pci", ns, name, uid, n,
-		 n == 1 ? "" : "s");
-	if (answer_prepared(d, req, uid, dra_checkpoint_get(d->cp, uid)) < 0)
-		hostdev_dra_request_set_error(req, "out of memory");
-	hostdev_dra_request_complete(req);
-	dra_claim_devices_free(devs, n);
-	return;
-undo : {
-	/* Nothing half-done stays: what was bound goes back, the entry goes. */
-	char undo_err[512];
-
-	if (undo_claim(d, uid, undo_err, sizeof(undo_err)) < 0)
-		log_error("DRA: %s (the next start retries)", undo_err);
-}
-fail:
-	dra_claim_devices_free(devs, n);
-	fail_request(req, err);
+	pod_claim_name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(claim, "metadata"),
+					     "annotations"),
+	    DRA_POD_CLAIM_NAME_ANNOTATION));
+	job = job_new(d, DRA_JOB_PREPARE, uid, ns, name);
+	if (!job || (pod_claim_name && !(job->pod_claim_name = strdup(pod_claim_name))) ||
+	    job_add_request(job, req) < 0) {
+		cJSON_Delete(claim);
+		dra_claim_devices_free(devs, n);
+		job_free(job);
+		complete(req, "out of memory");
+		return;
+	}
+	cJSON_Delete(claim);
+	job->devs = devs;
+	job->n = n;
+	if (dra_checkpoint_set(d->cp, uid, ns, name, DRA_CLAIM_PREPARING, devs, n, err,
+			       sizeof(err)) < 0) {
+		job_free(job);
+		complete(req, err);
+		return;
+	}
+	if (job_submit(d, job) < 0) {
+		if (dra_checkpoint_remove(d->cp, uid, err, sizeof(err)) < 0)
+			log_error("DRA: %s", err);
+		complete(req, "the worker thread cannot take the bind; the kubelet retries");
+	}
 }
 
 static int on_prepare(void *userdata, hostdev_dra_request *req)
@@ -345,8 +616,16 @@ static int on_prepare(void *userdata, hostdev_dra_request *req)
 	struct dra_driver *d = userdata;
 	const char *uid = hostdev_dra_request_get_uid(req);
 	const cJSON *entry = dra_checkpoint_get(d->cp, uid);
+	struct dra_job *job = job_of(d, uid);
 	struct pending_prepare *p;
 
+	if (job && job->kind == DRA_JOB_PREPARE)
+		return job_add_request(job, req) < 0 ? -ENOMEM : HOSTDEV_DRA_DEFERRED;
+	if (job) {
+		hostdev_dra_request_set_error(req,
+					      "the claim is being unprepared; the kubelet retries");
+		return -EBUSY;
+	}
 	if (entry && strcmp(str_at(entry, "state"), DRA_CLAIM_PREPARED) == 0)
 		return answer_prepared(d, req, uid, entry);
 	if (!(p = calloc(1, sizeof(*p))))
@@ -367,14 +646,33 @@ static int on_prepare(void *userdata, hostdev_dra_request *req)
 static int on_unprepare(void *userdata, hostdev_dra_request *req)
 {
 	struct dra_driver *d = userdata;
+	const char *uid = hostdev_dra_request_get_uid(req);
+	struct dra_job *job = job_of(d, uid);
+	const cJSON *entry;
 	char err[1024] = "";
-	int r = undo_claim(d, hostdev_dra_request_get_uid(req), err, sizeof(err));
 
-	if (r < 0) {
-		log_warning("DRA: unprepare: %s", err);
-		hostdev_dra_request_set_error(req, err);
+	/* A Prepare still reading the claim must not bind what the kubelet gave up. */
+	for (struct pending_prepare *p = d->pending; p; p = p->next)
+		if (strcmp(hostdev_dra_request_get_uid(p->req), uid) == 0)
+			p->unprepared = true;
+	if (job && job->kind == DRA_JOB_UNPREPARE)
+		return job_add_request(job, req) < 0 ? -ENOMEM : HOSTDEV_DRA_DEFERRED;
+	if (job) {
+		hostdev_dra_request_set_error(req,
+					      "the claim is being prepared; the kubelet retries");
+		return -EBUSY;
 	}
-	return r;
+	if (!(entry = dra_checkpoint_get(d->cp, uid)))
+		return 0; /* not ours (any more): the kubelet's retry succeeds */
+	if (!(job = start_unprepare(d, uid, entry, err, sizeof(err))) ||
+	    job_add_request(job, req) < 0) {
+		log_warning("DRA: unprepare: %s", err[0] ? err : "out of memory");
+		if (job) /* the job runs without this request; the kubelet retries */
+			snprintf(err, sizeof(err), "out of memory");
+		hostdev_dra_request_set_error(req, err);
+		return -EIO;
+	}
+	return HOSTDEV_DRA_DEFERRED;
 }
 
 static void on_registration(void *userdata, int registered, const char *error)
@@ -419,7 +717,8 @@ static void collect_unfinished(const char *uid, const cJSON *entry, void *userda
 		cv->n++;
 }
 
-/* Undo every claim a killed agent left half-prepared or half-unprepared. */
+/* Undo (on the worker, before any Prepare) every claim a killed agent left half-prepared or
+ * half-unprepared. */
 static void converge(struct dra_driver *d)
 {
 	struct converge cv = {0};
@@ -427,13 +726,13 @@ static void converge(struct dra_driver *d)
 	dra_checkpoint_foreach(d->cp, collect_unfinished, &cv);
 	for (size_t i = 0; i < cv.n; i++) {
 		char err[1024] = "";
+		struct dra_job *job = start_unprepare(
+		    d, cv.uids[i], dra_checkpoint_get(d->cp, cv.uids[i]), err, sizeof(err));
 
-		if (undo_claim(d, cv.uids[i], err, sizeof(err)) < 0)
-			log_error("DRA: converging claim %s: %s", cv.uids[i], err);
+		if (job)
+			job->converging = true;
 		else
-			log_info("DRA: claim %s was left unfinished; undone (the kubelet retries "
-				 "its Prepare)",
-				 cv.uids[i]);
+			log_error("DRA: converging claim %s: %s", cv.uids[i], err);
 		free(cv.uids[i]);
 	}
 	free(cv.uids);
@@ -469,6 +768,11 @@ int dra_driver_new(const struct dra_driver_options *opts, struct dra_driver **ou
 	snprintf(path, sizeof(path), "%s/checkpoint.json", d->data_dir);
 	if ((r = dra_checkpoint_load(path, &d->cp, err, sizeof(err))) < 0) {
 		log_error("DRA: %s", err);
+		goto fail;
+	}
+	if ((r = claims_work_context(opts->ctx, &d->work_ctx)) < 0 ||
+	    (r = worker_new(opts->loop, &d->worker)) < 0) {
+		log_error("DRA: cannot set up the worker thread: %s", strerror(-r));
 		goto fail;
 	}
 	r = -ENOMEM;
@@ -508,7 +812,7 @@ int dra_driver_start(struct dra_driver *d)
 			log_warning("DRA: creating the CDI directory %s: %s", dir, strerror(errno));
 	}
 	converge(d);
-	log_info("DRA: serving driver %s on %s (%zu prepared claim%s)", d->o.driver,
+	log_info("DRA: serving driver %s on %s (%zu claim%s in the checkpoint)", d->o.driver,
 		 hostdev_dra_plugin_get_socket_path(d->plugin), dra_checkpoint_count(d->cp),
 		 dra_checkpoint_count(d->cp) == 1 ? "" : "s");
 	return 0;
@@ -521,14 +825,14 @@ void dra_driver_stop(struct dra_driver *d)
 	d->stopped = true;
 	hostdev_dra_plugin_stop(d->plugin);
 	/* Every deferred request is completed exactly once: those still reading their claim
-	 * get an error (the kubelet retries them with the next agent). */
+	 * get an error (the kubelet retries them with the next agent). The jobs on the worker
+	 * finish (the one running) or are cancelled when the driver is freed. */
 	while (d->pending) {
 		struct pending_prepare *p = d->pending;
 
 		d->pending = p->next;
 		kube_request_cancel(p->get);
-		hostdev_dra_request_set_error(p->req, "the driver stopped; the kubelet retries");
-		hostdev_dra_request_complete(p->req);
+		complete(p->req, "the driver stopped; the kubelet retries");
 		free(p);
 	}
 }
@@ -538,9 +842,12 @@ void dra_driver_free(struct dra_driver *d)
 	if (!d)
 		return;
 	dra_driver_stop(d);
+	/* First the worker: it waits for the job running now, whose end needs the rest. */
+	worker_free(d->worker);
 	hostdev_dra_plugin_unref(d->plugin);
 	loop_source_remove(d->src);
 	hostdev_loop_unref(d->hl);
 	dra_checkpoint_free(d->cp);
+	hostdev_ctx_unref(d->work_ctx);
 	free(d);
 }
