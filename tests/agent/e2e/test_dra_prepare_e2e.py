@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+jsonschema = pytest.importorskip("jsonschema")
+
 from agent_harness import PCI_IDS, REPO
 from test_claims_e2e import driver, host, journal  # noqa: F401  (host is a fixture)
 from test_dra_e2e import DRIVER, NODE, dra_kubeconfig, dra_name
@@ -32,6 +34,12 @@ DRA_PROTO_DIR = os.environ.get("HOSTDEV_DRA_PROTO_DIR", os.path.join(REPO, "src"
 REG_PROTO_DIR = os.environ.get("HOSTDEV_PLUGINREG_PROTO_DIR", os.path.join(REPO, "src", "pluginreg", "proto"))
 
 
+with open(os.path.join(REPO, "tests", "dra", "cdi-schema.json"), encoding="utf-8") as _f:
+    _cdi_schema = json.load(_f)
+with open(os.path.join(REPO, "tests", "dra", "device-metadata-schema.json"), encoding="utf-8") as _f:
+    SCHEMAS = (_cdi_schema, json.load(_f))
+
+
 @pytest.fixture(scope="module", autouse=True)
 def protos(tmp_path_factory):
     dk.load_protos(DRA_PROTO_DIR, REG_PROTO_DIR, str(tmp_path_factory.mktemp("protos")))
@@ -42,13 +50,18 @@ def claim_path(name=None, sub=None):
     return p + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
 
 
-def make_claim(api, name, results):
+def make_claim(api, name, results, pod_claim_name=None):
     """A ResourceClaim with one request "dev" per result, allocated as the scheduler does (status
-    written through the status subresource). Returns (namespace, name, uid)."""
+    written through the status subresource). With @pod_claim_name, as the ResourceClaim controller
+    makes it from a ResourceClaimTemplate for a pod that names it so (its annotation). Returns
+    (namespace, name, uid)."""
     requests = sorted({r["request"] for r in results})
+    meta = {"name": name, "namespace": NS}
+    if pod_claim_name:
+        meta["annotations"] = {"resource.kubernetes.io/pod-claim-name": pod_claim_name}
     obj = api.create(claim_path(), {
         "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
-        "metadata": {"name": name, "namespace": NS},
+        "metadata": meta,
         "spec": {"devices": {"requests": [{"name": q, "exactly": {"deviceClassName": "vfio-pci"}}
                                           for q in requests]}}})
     obj["status"] = {"allocation": {"devices": {"results": results}}}
@@ -150,6 +163,56 @@ def test_dra_prepare_refusals_reach_the_kubelet(api, agents, host):
     assert driver(root, NIC) == "e1000e"
     assert kubelet.prepare([nic])[nic[2]][1] == ""
     assert driver(root, NIC) == "vfio-pci"
+    kubelet.close()
+    assert a.stop() == 0
+
+
+def metadata_mount(root, uid, request="dev"):
+    """The bind mount of the metadata CDI spec of @request of claim @uid (schema-checked)."""
+    with open(os.path.join(root, "var/run/cdi", f"{DRIVER}_metadata_{uid}_{request}.json"),
+              encoding="utf-8") as f:
+        spec = json.load(f)
+    jsonschema.validate(spec, SCHEMAS[0])
+    (mount,) = spec["devices"][0]["containerEdits"]["mounts"]
+    return mount
+
+
+def test_dra_template_claim_metadata_under_the_pod_claim_name(api, agents, host):
+    """KEP-5304's two layouts, as KubeVirt's launcher reads them: a claim the pod names directly
+    is mounted at resourceclaims/<claim>/<request>/; one made from a ResourceClaimTemplate (its
+    name generated, the pod's name of it in the annotation resource.kubernetes.io/pod-claim-name)
+    at resourceclaimtemplates/<pod claim name>/<request>/, and the file says podClaimName."""
+    root = host()
+    a, kubelet = start(agents, api, root)
+    direct = make_claim(api, "nic", [result(NIC)])
+    templated = make_claim(api, "virt-launcher-vm1-nic-x7k2q", [result("0000:00:03.0")],
+                           pod_claim_name="hostnic")
+    answer = kubelet.prepare([direct, templated])
+    assert answer[direct[2]][1] == "" and answer[templated[2]][1] == ""
+    base = "/var/run/kubernetes.io/dra-device-attributes"
+    mount = metadata_mount(root, direct[2])
+    assert mount["containerPath"] == f"{base}/resourceclaims/nic/dev/{DRIVER}-metadata.json"
+    assert mount["hostPath"] == metadata_file(root, "nic")
+    with open(mount["hostPath"], encoding="utf-8") as f:
+        md = json.load(f)
+    jsonschema.validate(md, SCHEMAS[1])
+    assert "podClaimName" not in md
+    mount = metadata_mount(root, templated[2])
+    assert mount["containerPath"] == f"{base}/resourceclaimtemplates/hostnic/dev/{DRIVER}-metadata.json"
+    assert mount["hostPath"] == metadata_file(root, templated[1])
+    with open(mount["hostPath"], encoding="utf-8") as f:
+        md = json.load(f)
+    jsonschema.validate(md, SCHEMAS[1])
+    assert md["podClaimName"] == "hostnic"
+    assert md["metadata"]["name"] == templated[1] and md["metadata"]["uid"] == templated[2]
+    (dev,) = md["requests"][0]["devices"]
+    assert dev["attributes"]["resource.kubernetes.io/pciBusID"] == {"string": "0000:00:03.0"}
+    # A repeated Prepare answers the same; Unprepare removes both layouts' files.
+    assert kubelet.prepare([direct, templated]) == answer
+    assert kubelet.unprepare([direct, templated]) == {direct[2]: "", templated[2]: ""}
+    assert not os.path.exists(mount["hostPath"])
+    assert not os.listdir(os.path.join(root, "var/run/cdi"))
+    assert driver(root, NIC) == "e1000e" and driver(root, "0000:00:03.0") == "virtio-pci"
     kubelet.close()
     assert a.stop() == 0
 
