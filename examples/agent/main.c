@@ -191,11 +191,20 @@ static void on_resync(struct loop_source *src, void *userdata)
 	dra_slices_refresh(a->dra);
 }
 
+/* Everything the agent publishes is published: the Harvester objects (unless --dra-only) and
+ * the ResourceSlices (with --dra). */
+static bool all_published(const struct agent *a)
+{
+	return (a->o.dra_only || a->published) && (!a->o.dra || a->dra_published);
+}
+
 static void update_readiness(struct agent *a)
 {
 	int reachable = a->client ? kube_client_reachable(a->client) : -1;
 
-	if (!a->published || a->node_gone)
+	/* The heartbeat must not call the agent ready between the Harvester objects' first pass
+	 * and the first publication of the slices. */
+	if (!all_published(a) || a->node_gone)
 		return;
 	if (reachable == 0)
 		metrics_set_ready(false, "the API server is not reachable (retrying)");
@@ -212,12 +221,14 @@ static void on_heartbeat(struct loop_source *src, void *userdata)
 	loop_timer_arm(a->heartbeat_timer, HEARTBEAT_MS);
 }
 
-/* Ready once everything the agent publishes is published: the Harvester objects (unless
- * --dra-only) and the ResourceSlices (with --dra). */
+/* Ready once everything the agent publishes is published. */
 static void maybe_ready(struct agent *a)
 {
-	if ((!a->o.dra_only && !a->published) || (a->o.dra && !a->dra_published))
+	if (!all_published(a)) {
+		if (a->published && a->o.dra)
+			metrics_set_ready(false, "publishing this node's ResourceSlices");
 		return;
+	}
 	/* Ready before the log line says so: scripts act on the line. */
 	metrics_set_ready(true, "");
 	log_info("published the inventory of node %s: ready", a->o.node_name);
