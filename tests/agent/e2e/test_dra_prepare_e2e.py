@@ -217,6 +217,36 @@ def test_dra_template_claim_metadata_under_the_pod_claim_name(api, agents, host)
     assert a.stop() == 0
 
 
+def test_dra_sockets_made_again_after_a_kubelet_restart(api, agents, host):
+    """A kubelet that restarts deletes the sockets of its plugin directories and registers only
+    the plugins whose registration socket its watcher finds: the agent makes both sockets again
+    (same paths, not a restart of the agent), the new kubelet registers the driver anew, and the
+    claims prepared before are still answered from the checkpoint."""
+    root = host()
+    a, kubelet = start(agents, api, root)
+    kept = make_claim(api, "kept", [result(NIC)])
+    answer = kubelet.prepare([kept])
+    assert answer[kept[2]][1] == ""
+    kubelet.close()
+    registry = os.path.join(root, "var/lib/kubelet/plugins_registry")
+    reg_sock = os.path.join(registry, f"{DRIVER}-reg.sock")
+    dra_sock = os.path.join(root, "var/lib/kubelet/plugins", DRIVER, "dra.sock")
+    since = len(a.lines)
+    os.unlink(reg_sock)
+    os.unlink(dra_sock)
+    a.wait_log(f"socket {reg_sock} was deleted or replaced", since=since)
+    kubelet = dk.Kubelet(registry)
+    assert kubelet.register(DRIVER).endpoint == dra_sock  # waits for the socket to be back
+    a.wait_log("DRA: the kubelet registered driver", since=since)
+    assert kubelet.prepare([kept]) == answer
+    other = make_claim(api, "other", [result("0000:00:03.0")])
+    assert kubelet.prepare([other])[other[2]][1] == ""
+    assert kubelet.unprepare([kept, other]) == {kept[2]: "", other[2]: ""}
+    assert driver(root, NIC) == "e1000e" and driver(root, "0000:00:03.0") == "virtio-pci"
+    kubelet.close()
+    assert a.stop() == 0
+
+
 def checkpoint_path(root):
     return os.path.join(root, "var/lib/kubelet/plugins", DRIVER, "checkpoint.json")
 
