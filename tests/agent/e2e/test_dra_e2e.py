@@ -273,13 +273,16 @@ def test_bad_driver_name_and_config_exit_with_what_to_fix(api, agents, tmp_path)
     assert f"--dra-config {bad}" in a.log() and "8086:10dx" in a.log()
 
 
-def test_hotplug_reflected_in_the_slices(api, agents):
+def test_hotplug_reflected_in_the_slices(api, agents, tmp_path):
     """Hot-plug through the library's monitor on a umockdev testbed: an added function appears in
     the pool (with the next generation), a re-bind changes its driver attribute, a removal drops it."""
     if not (shutil.which("umockdev-wrapper") and os.path.exists(BED)):
         pytest.skip("umockdev (Debian umockdev, libumockdev-dev) is not installed")
+    # The testbed's /sys; the kubelet's directories, the CDI directory and the journal under a
+    # fake root.
     a = agents("--kubeconfig", dra_kubeconfig(api), "--node-name", NODE, "--pci-ids", PCI_IDS,
-               "--usb-ids", USB_IDS, "--uevent-source", "kernel", "--dra-only", bed=True)
+               "--usb-ids", USB_IDS, "--uevent-source", "kernel", "--dra-only",
+               "--root", str(tmp_path), "--sysfs", "/sys", bed=True)
     a.ready()
     base = set(pool_devices(node_slices(api)))
     assert base == {dra_name("0000:00:14.0"), dra_name("0000:00:03.0")}
