@@ -338,8 +338,6 @@ static int make_driver_dir(hostdev_dra_plugin *plugin)
 	return 0;
 }
 
-static int make_driver_dir(hostdev_dra_plugin *plugin);
-
 /* Listen on @path again when @server's socket file is gone or is not ours any more. Returns
  * true when it listens anew. */
 static bool relisten_if_lost(hostdev_dra_plugin *plugin, struct grpc_server *server,
