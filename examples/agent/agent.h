@@ -466,6 +466,34 @@ void dra_checkpoint_foreach(const struct dra_checkpoint *cp,
 			    void *userdata);
 size_t dra_checkpoint_count(const struct dra_checkpoint *cp);
 
+/* ---- claims_work.c: the worker thread's library context (claims' and DRA's) ----------------- */
+/* A second library context with the paths, node name and logging of @ctx. */
+int claims_work_context(hostdev_ctx *ctx, hostdev_ctx **out);
+
+/* ---- dra_driver.c: NodePrepareResources and NodeUnprepareResources ------------------------- */
+extern const struct kube_resource dra_claim_resource;
+struct dra_driver;
+struct dra_driver_options {
+	struct kube_client *client; /* reads the ResourceClaims */
+	struct loop *loop;
+	hostdev_ctx *ctx;	     /* kubelet root (plugin sockets), sysfs and the vfio journal */
+	const struct agent_ids *ids; /* borrowed: node (this driver's pool) */
+	const char *driver;	     /* borrowed */
+	const char *cdi_dir; /* borrowed: where the CDI specs go (the runtime's /var/run/cdi) */
+	/* Called each time the kubelet accepts the registration (after each kubelet restart). */
+	void (*registered)(void *userdata);
+	void *userdata;
+};
+/* The plugin and the checkpoint (<kubelet>/plugins/<driver>/checkpoint.json). Returns 0 or a
+ * negative errno, logged. */
+int dra_driver_new(const struct dra_driver_options *opts, struct dra_driver **out);
+/* Serve the kubelet and undo the claims a killed agent left unfinished. Returns 0 or an errno. */
+int dra_driver_start(struct dra_driver *d);
+/* Answer no more calls: the sockets close, Prepares reading their claim fail (the kubelet
+ * retries). Prepared devices stay bound. NULL-safe. */
+void dra_driver_stop(struct dra_driver *d);
+void dra_driver_free(struct dra_driver *d);
+
 /* ---- dra_slices.c: this node's ResourceSlices ----------------------------------------------- */
 extern const struct kube_resource dra_slice_resource;
 struct dra_slices;

@@ -166,8 +166,6 @@ void claim_job_free(struct claim_job *job);
 /* Queue @job (taken) on the worker: c->job is it until it ends. Returns 0 or a negative errno
  * (then the job is freed). */
 int claim_job_submit(struct claims *c, struct claim_job *job);
-/* A second library context with the paths, node name and logging of @ctx. */
-int claims_work_context(hostdev_ctx *ctx, hostdev_ctx **out);
 
 /* ---- claims_status.c ----------------------------------------------------------------------- */
 /* Add or remove the finalizer (update with resourceVersion); the claim is busy meanwhile. */

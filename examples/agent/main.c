@@ -49,6 +49,8 @@ struct agent {
 	struct kubevirt *kubevirt;
 	struct hotplug *hotplug;
 	struct dra_slices *dra;
+	struct dra_driver *dra_driver; /* Prepare/Unprepare for the kubelet (not with --once) */
+	char cdi_dir[4096];
 	hostdev_dp_config *dra_config;
 	bool dra_published; /* the ResourceSlices were published once */
 	struct http_server *http;
@@ -104,6 +106,7 @@ static void on_signal_readable(struct loop_source *src, int fd, uint32_t events,
 	sriov_vfs_stop(a->sriov_vfs);
 	kubevirt_stop(a->kubevirt);
 	dra_slices_stop(a->dra);
+	dra_driver_stop(a->dra_driver);
 	if (a->rec)
 		reconciler_pause(a->rec, true);
 	loop_timer_disarm(a->resync_timer);
@@ -197,11 +200,20 @@ static void on_resync(struct loop_source *src, void *userdata)
 	dra_slices_refresh(a->dra);
 }
 
+/* Everything the agent publishes is published: the Harvester objects (unless --dra-only) and
+ * the ResourceSlices (with --dra). */
+static bool all_published(const struct agent *a)
+{
+	return (a->o.dra_only || a->published) && (!a->o.dra || a->dra_published);
+}
+
 static void update_readiness(struct agent *a)
 {
 	int reachable = a->client ? kube_client_reachable(a->client) : -1;
 
-	if (!a->published || a->node_gone)
+	/* The heartbeat must not call the agent ready between the Harvester objects' first pass
+	 * and the first publication of the slices. */
+	if (!all_published(a) || a->node_gone)
 		return;
 	if (reachable == 0)
 		metrics_set_ready(false, "the API server is not reachable (retrying)");
@@ -218,12 +230,14 @@ static void on_heartbeat(struct loop_source *src, void *userdata)
 	loop_timer_arm(a->heartbeat_timer, HEARTBEAT_MS);
 }
 
-/* Ready once everything the agent publishes is published: the Harvester objects (unless
- * --dra-only) and the ResourceSlices (with --dra). */
+/* Ready once everything the agent publishes is published. */
 static void maybe_ready(struct agent *a)
 {
-	if ((!a->o.dra_only && !a->published) || (a->o.dra && !a->dra_published))
+	if (!all_published(a)) {
+		if (a->published && a->o.dra)
+			metrics_set_ready(false, "publishing this node's ResourceSlices");
 		return;
+	}
 	/* Ready before the log line says so: scripts act on the line. */
 	metrics_set_ready(true, "");
 	log_info("published the inventory of node %s: ready", a->o.node_name);
@@ -275,6 +289,14 @@ static void on_hotplug_usb(void *userdata, const char *name, bool removed)
 	usb_claims_devices_changed(((struct agent *)userdata)->usb_claims);
 }
 
+/* The kubelet deletes a node's ResourceSlices when it starts, then registers the drivers. */
+static void on_dra_registered(void *userdata)
+{
+	struct agent *a = userdata;
+
+	dra_slices_refresh(a->dra);
+}
+
 /* The ResourceSlices: after the Harvester objects' informers (if any) are started. */
 static int start_dra(struct agent *a)
 {
@@ -292,7 +314,36 @@ static int start_dra(struct agent *a)
 	if (r < 0)
 		return r;
 	log_info("DRA: publishing this node's ResourceSlices of driver %s", a->o.dra_driver);
-	return dra_slices_start(a->dra);
+	if ((r = dra_slices_start(a->dra)) < 0 || a->o.once)
+		return r;
+	/* The kubelet side: the runtime reads CDI specs from /var/run/cdi (under --root for
+	 * tests, like every other path). */
+	snprintf(a->cdi_dir, sizeof(a->cdi_dir), "%s/var/run/cdi", a->o.root ? a->o.root : "");
+	{
+		struct dra_driver_options dopts = {.client = a->client,
+						   .loop = a->loop,
+						   .ctx = a->ctx,
+						   .ids = &a->ids,
+						   .driver = a->o.dra_driver,
+						   .cdi_dir = a->cdi_dir,
+						   .registered = on_dra_registered,
+						   .userdata = a};
+
+		if (dra_driver_new(&dopts, &a->dra_driver) < 0) {
+			log_error("DRA: not serving the kubelet (see above); ResourceSlices are "
+				  "still published");
+			return 0;
+		}
+	}
+	/* The slices do not depend on the kubelet side: a node whose kubelet directory is not
+	 * mounted still publishes, and the error says what is missing. */
+	if (dra_driver_start(a->dra_driver) < 0) {
+		log_error(
+		    "DRA: not serving the kubelet (see above); ResourceSlices are still published");
+		dra_driver_free(a->dra_driver);
+		a->dra_driver = NULL;
+	}
+	return 0;
 }
 
 /* ---- preflight: the Node and the CRDs ----------------------------------------------------- */
@@ -696,6 +747,7 @@ static int setup_client(struct agent *a)
 static void teardown(struct agent *a)
 {
 	hotplug_free(a->hotplug);
+	dra_driver_free(a->dra_driver);
 	dra_slices_free(a->dra);
 	hostdev_dp_config_unref(a->dra_config);
 	claims_free(a->claims);

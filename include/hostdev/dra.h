@@ -330,6 +330,15 @@ int hostdev_dra_metadata_new(hostdev_ctx *ctx, const char *driver, const char *n
 /** Free; NULL-safe, returns NULL. */
 hostdev_dra_metadata *hostdev_dra_metadata_free(hostdev_dra_metadata *md);
 /**
+ * Since HOSTDEV_1.4. Say that the claim was made from a ResourceClaimTemplate for a pod that
+ * names it @pod_claim_name (pod.spec.resourceClaims[].name; the claim's annotation
+ * resource.kubernetes.io/pod-claim-name): the file then says podClaimName and is mounted under
+ * resourceclaimtemplates/<@pod_claim_name>/ instead of resourceclaims/<claim>/, where KubeVirt
+ * and other readers look for a template's claim (its own name is generated). NULL: a claim the
+ * pod names directly (the default). Returns 0, -EINVAL (not a DNS label), -ENOMEM.
+ */
+int hostdev_dra_metadata_set_pod_claim_name(hostdev_dra_metadata *md, const char *pod_claim_name);
+/**
  * Add device @device_name of pool @pool_name; exactly one of @pci_bus_id (a PCI address
  * "dddd:bb:dd.f", attribute resource.kubernetes.io/pciBusID) and @mdev_uuid (attribute
  * mdevUUID) is non-NULL. Returns 0, -EINVAL (bad address or UUID, both or neither), -ENOMEM.
@@ -350,7 +359,8 @@ int hostdev_dra_metadata_to_json(const hostdev_dra_metadata *md, char **out);
  * (directories created 0755 below @data_dir, which must exist: the driver's plugin data
  * directory, <plugin_dir>/<driver>) and the CDI spec
  * <@cdi_dir>/<driver>_metadata_<claim uid>_<request>.json that mounts it at
- * /var/run/kubernetes.io/dra-device-attributes/resourceclaims/<claim>/<request>/<driver>-metadata.json.
+ * /var/run/kubernetes.io/dra-device-attributes/resourceclaims/<claim>/<request>/<driver>-metadata.json
+ * (resourceclaimtemplates/<pod claim name>/... after hostdev_dra_metadata_set_pod_claim_name()).
  * Both atomically, mode 0644, no symbolic link followed below the two directories. Returns 0,
  * -EINVAL (no devices), or the errno of the file system.
  */

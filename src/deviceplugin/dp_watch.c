@@ -19,12 +19,7 @@
 
 bool dp_watch_socket_is_ours(hostdev_dp_server *server)
 {
-	unsigned long ino = grpc_server_socket_inode(server->grpc);
-	struct stat st;
-
-	if (ino == 0 || stat(server->socket_path, &st) < 0)
-		return false;
-	return S_ISSOCK(st.st_mode) && (unsigned long)st.st_ino == ino;
+	return grpc_server_owns_socket(server->grpc);
 }
 
 static void on_inotify(struct loop_source *source, int fd, uint32_t revents, void *userdata)

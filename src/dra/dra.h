@@ -20,6 +20,8 @@
 #define DRA_SOCKET_NAME "dra.sock"
 /* The registration socket's name in the plugin watcher's directory: <driver>-reg.sock. */
 #define DRA_REGISTRATION_SUFFIX "-reg.sock"
+/* How often a started plugin checks that its sockets are still there (and its own). */
+#define DRA_SOCKET_CHECK_MS 2000
 /* Largest path a sockaddr_un holds (108 bytes with the NUL). */
 #define DRA_SOCKET_PATH_MAX 107
 /* Longest driver name: the kubelet and the API server take DNS subdomains of at most 63. */
@@ -59,6 +61,9 @@ struct hostdev_dra_plugin {
 
 	int state; /* enum hostdev_dra_state */
 	bool started;
+	/* The periodic check of both sockets (dra_plugin.c): the kubelet deletes them when it
+	 * restarts; they are made again and the plugin watcher finds them anew. */
+	struct loop_source *socket_check;
 	unsigned int registrations;
 };
 

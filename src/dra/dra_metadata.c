@@ -7,7 +7,10 @@
  * and a CDI spec <cdi_dir>/<driver>_metadata_<claim uid>_<request>.json (kind
  * "<driver>/metadata", device "<claim uid>_<request>") that bind-mounts it read-only at
  *   /var/run/kubernetes.io/dra-device-attributes/resourceclaims/<claim>/<request>/<driver>-metadata.json
- * in the container. KubeVirt's launcher finds a PCI device there by the attribute
+ * in the container; for a claim made from a ResourceClaimTemplate (the pod names it by its own
+ * claim name, the claim's name is generated) at
+ *   .../dra-device-attributes/resourceclaimtemplates/<pod claim name>/<request>/<driver>-metadata.json
+ * and the object says podClaimName. KubeVirt's launcher finds a PCI device there by the attribute
  * resource.kubernetes.io/pciBusID and a mediated device by mdevUUID, and builds a
  * <hostdev managed='no'> from it.
  */
@@ -26,7 +29,9 @@
 #define METADATA_KIND "DeviceMetadata"
 #define METADATA_DIR "dra-device-metadata"
 #define METADATA_FILE "metadata.json"
-#define METADATA_CONTAINER_DIR "/var/run/kubernetes.io/dra-device-attributes/resourceclaims"
+#define METADATA_CONTAINER_DIR "/var/run/kubernetes.io/dra-device-attributes"
+#define METADATA_CLAIMS_SUBDIR "resourceclaims"
+#define METADATA_TEMPLATES_SUBDIR "resourceclaimtemplates"
 #define ATTR_PCI_BUS_ID "resource.kubernetes.io/pciBusID"
 #define ATTR_MDEV_UUID "mdevUUID"
 
@@ -44,6 +49,7 @@ struct hostdev_dra_metadata {
 	char *claim_name;
 	char *claim_uid;
 	char *request;
+	char *pod_claim_name; /* a claim made from a template: the pod's name of it, else NULL */
 	struct metadata_device *devices;
 	size_t n_devices;
 };
@@ -116,9 +122,33 @@ HOSTDEV_EXPORT hostdev_dra_metadata *hostdev_dra_metadata_free(hostdev_dra_metad
 	free(md->claim_name);
 	free(md->claim_uid);
 	free(md->request);
+	free(md->pod_claim_name);
 	hostdev_ctx_unref(md->ctx);
 	free(md);
 	return NULL;
+}
+
+HOSTDEV_EXPORT int hostdev_dra_metadata_set_pod_claim_name(hostdev_dra_metadata *md,
+							   const char *pod_claim_name)
+{
+	char *copy;
+
+	if (!md)
+		return -EINVAL;
+	/* pod.spec.resourceClaims[].name, a DNS label: a path component in the container. */
+	if (pod_claim_name &&
+	    (!dra_plain_name(pod_claim_name) || strchr(pod_claim_name, '_') != NULL ||
+	     strchr(pod_claim_name, '.') != NULL || dra_cdi_check_device_name(pod_claim_name) < 0))
+		return hostdev_error(md->ctx, -EINVAL,
+				     "device metadata of claim %s/%s: pod claim name '%s' is not "
+				     "valid (a DNS label: letters, digits and '-')",
+				     md->namespace_name, md->claim_name, pod_claim_name);
+	copy = pod_claim_name ? strdup(pod_claim_name) : NULL;
+	if (pod_claim_name && !copy)
+		return hostdev_error(md->ctx, -ENOMEM, "device metadata: out of memory");
+	free(md->pod_claim_name);
+	md->pod_claim_name = copy;
+	return 0;
 }
 
 HOSTDEV_EXPORT int hostdev_dra_metadata_add_device(hostdev_dra_metadata *md, const char *pool_name,
@@ -219,6 +249,8 @@ HOSTDEV_EXPORT int hostdev_dra_metadata_to_json(const hostdev_dra_metadata *md, 
 		/* Written once per prepare; a rewrite would count up. */
 		json_add_int(&b, meta, "generation", 1);
 	}
+	if (md->pod_claim_name)
+		json_add_string(&b, root, "podClaimName", md->pod_claim_name);
 	requests = json_add_container(&b, root, "requests", true);
 	request = requests ? cJSON_CreateObject() : NULL;
 	if (requests)
@@ -354,8 +386,11 @@ HOSTDEV_EXPORT int hostdev_dra_metadata_write(const hostdev_dra_metadata *md, co
 	if (r < 0)
 		goto out;
 	r = -ENOMEM;
-	if (asprintf(&container_path, "%s/%s/%s/%s-metadata.json", METADATA_CONTAINER_DIR,
-		     md->claim_name, md->request, md->driver) < 0) {
+	/* A pod names a template's claim by its own name: the claim's is generated. */
+	if (asprintf(&container_path, "%s/%s/%s/%s/%s-metadata.json", METADATA_CONTAINER_DIR,
+		     md->pod_claim_name ? METADATA_TEMPLATES_SUBDIR : METADATA_CLAIMS_SUBDIR,
+		     md->pod_claim_name ? md->pod_claim_name : md->claim_name, md->request,
+		     md->driver) < 0) {
 		container_path = NULL;
 		goto out;
 	}

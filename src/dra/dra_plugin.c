@@ -276,6 +276,8 @@ static void plugin_stop_locked(hostdev_dra_plugin *plugin)
 {
 	if (!plugin->started)
 		return;
+	loop_remove(plugin->socket_check);
+	plugin->socket_check = NULL;
 	/* Registration first: the kubelet stops finding the plugin before it stops serving. */
 	if (plugin->registration)
 		grpc_server_shutdown(plugin->registration, true);
@@ -331,6 +333,67 @@ static int make_driver_dir(hostdev_dra_plugin *plugin)
 	return 0;
 }
 
+/* Listen on @path again when @server's socket file is gone or is not ours any more. Returns
+ * true when it listens anew. */
+static bool relisten_if_lost(hostdev_dra_plugin *plugin, struct grpc_server *server,
+			     const char *path)
+{
+	int r;
+
+	if (grpc_server_owns_socket(server))
+		return false;
+	log_info(plugin->ctx,
+		 "DRA driver %s: socket %s was deleted or replaced (kubelet restart?); "
+		 "listening again",
+		 plugin->driver, path);
+	grpc_server_shutdown(server, false);
+	r = make_driver_dir(plugin);
+	if (r == 0)
+		r = grpc_server_listen(server, path);
+	if (r < 0) {
+		log_warn(plugin->ctx, "DRA driver %s: %s; trying again in %d ms", plugin->driver,
+			 hostdev_ctx_get_error(plugin->ctx), DRA_SOCKET_CHECK_MS);
+		return false;
+	}
+	return true;
+}
+
+static void arm_socket_check(hostdev_dra_plugin *plugin);
+
+/*
+ * The kubelet deletes the sockets of plugins_registry (and of plugins/) when it restarts, and
+ * its plugin watcher registers only the sockets it finds: a lost socket is made again, which the
+ * watcher then finds and registers (GetInfo, NotifyRegistrationStatus) as at the first start.
+ * The same check as the device-plugin servers' periodic one (grpc_server_owns_socket()).
+ */
+static void on_socket_check(struct loop_source *source, void *userdata)
+{
+	hostdev_dra_plugin *plugin = userdata;
+
+	(void)source;
+	plugin->socket_check = NULL;
+	if (!plugin->started)
+		return;
+	/* The service first: the kubelet dials it as soon as it finds the registration. */
+	relisten_if_lost(plugin, plugin->service, plugin->socket_path);
+	if (plugin->registration &&
+	    relisten_if_lost(plugin, plugin->registration, plugin->registration_path))
+		plugin->state = HOSTDEV_DRA_REGISTERING;
+	arm_socket_check(plugin);
+}
+
+static void arm_socket_check(hostdev_dra_plugin *plugin)
+{
+	if (loop_add_timer(plugin->loop, DRA_SOCKET_CHECK_MS, on_socket_check, plugin,
+			   &plugin->socket_check) < 0) {
+		plugin->socket_check = NULL;
+		log_warn(plugin->ctx,
+			 "DRA driver %s: no timer for the socket check; a kubelet restart that "
+			 "deletes the sockets is not noticed",
+			 plugin->driver);
+	}
+}
+
 static int plugin_start_locked(hostdev_dra_plugin *plugin)
 {
 	int r;
@@ -361,6 +424,7 @@ static int plugin_start_locked(hostdev_dra_plugin *plugin)
 	}
 	plugin->started = true;
 	plugin->state = plugin->registration ? HOSTDEV_DRA_REGISTERING : HOSTDEV_DRA_SERVING;
+	arm_socket_check(plugin);
 	if (plugin->registration)
 		log_info(plugin->ctx,
 			 "DRA driver %s: serving %s; waiting for the kubelet's plugin watcher to "

@@ -89,6 +89,9 @@ void grpc_server_free(struct grpc_server *server);
 /* The inode of the listening socket file, 0 when not listening (to tell whether the kubelet
  * deleted or replaced it). */
 unsigned long grpc_server_socket_inode(const struct grpc_server *server);
+/* True while @server listens and its socket file is still the one it made (the kubelet deletes
+ * the sockets of its plugin directories when it restarts; another process may replace one). */
+bool grpc_server_owns_socket(const struct grpc_server *server);
 
 /*
  * Queue one response message (a copy is made). Sends the response HEADERS first if needed.

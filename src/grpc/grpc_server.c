@@ -254,6 +254,17 @@ unsigned long grpc_server_socket_inode(const struct grpc_server *server)
 	return server && server->listen_fd >= 0 ? (unsigned long)server->socket_ino : 0;
 }
 
+bool grpc_server_owns_socket(const struct grpc_server *server)
+{
+	struct stat st;
+
+	if (!server || server->listen_fd < 0 || !server->socket_path ||
+	    stat(server->socket_path, &st) < 0)
+		return false;
+	return S_ISSOCK(st.st_mode) && st.st_dev == server->socket_dev &&
+	       st.st_ino == server->socket_ino;
+}
+
 void grpc_server_shutdown(struct grpc_server *server, bool unlink_socket)
 {
 	struct stat st;

@@ -274,12 +274,59 @@ static void test_metadata(void **state)
 	hostdev_dra_metadata_free(md);
 }
 
+/* A claim made from a ResourceClaimTemplate: the pod names it by its own claim name (KEP-5304's
+ * resourceclaimtemplates/<pod claim name>/ layout), the host file stays where it was. */
+static void test_metadata_template_claim(void **state)
+{
+	struct env *env = *state;
+	hostdev_dra_metadata *md = NULL;
+	char data[1024], cdi[1024], path[PATH_MAX], *text;
+
+	snprintf(data, sizeof(data), "%s/data", env->dir);
+	snprintf(cdi, sizeof(cdi), "%s/cdi", env->dir);
+	assert_int_equal(mkdir(data, 0755), 0);
+	assert_int_equal(mkdir(cdi, 0755), 0);
+	assert_int_equal(hostdev_dra_metadata_new(env->ctx, "vfio.hostdev.test", "ns",
+						  "vm-nic-x7k2q", "u-2", "nic", &md),
+			 0);
+	assert_int_equal(hostdev_dra_metadata_set_pod_claim_name(md, "../x"), -EINVAL);
+	assert_non_null(strstr(hostdev_ctx_get_error(env->ctx), "pod claim name '../x'"));
+	assert_int_equal(hostdev_dra_metadata_set_pod_claim_name(md, "a.b"), -EINVAL);
+	assert_int_equal(hostdev_dra_metadata_set_pod_claim_name(md, "nic"), 0);
+	assert_int_equal(hostdev_dra_metadata_add_device(md, "p", "dev-a", "0000:3b:00.1", NULL),
+			 0);
+	assert_int_equal(hostdev_dra_metadata_write(md, data, cdi), 0);
+	snprintf(path, sizeof(path), "%s/dra-device-metadata/ns_vm-nic-x7k2q/nic/metadata.json",
+		 data);
+	text = read_text(path);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"podClaimName\":\t\"nic\""));
+	assert_non_null(strstr(text, "\"name\":\t\"vm-nic-x7k2q\""));
+	snprintf(path, sizeof(path), "%s/vfio.hostdev.test_metadata_u-2_nic.json", cdi);
+	text = read_text(path);
+	assert_non_null(text);
+	assert_non_null(strstr(text,
+			       "/var/run/kubernetes.io/dra-device-attributes/"
+			       "resourceclaimtemplates/nic/nic/vfio.hostdev.test-metadata.json"));
+	assert_null(strstr(text, "/resourceclaims/"));
+	/* NULL: a claim the pod names directly again. */
+	assert_int_equal(hostdev_dra_metadata_set_pod_claim_name(md, NULL), 0);
+	assert_int_equal(hostdev_dra_metadata_write(md, data, cdi), 0);
+	text = read_text(path);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "/dra-device-attributes/resourceclaims/vm-nic-x7k2q/nic/"));
+	assert_int_equal(hostdev_dra_metadata_remove(md, data, cdi), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	hostdev_dra_metadata_free(md);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_plugin_arguments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cdi_spec, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_metadata_template_claim, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,6 +51,15 @@ def make_root(path, devices, *extra):
 
 class Agent:
     def __init__(self, *args, env=None, wrapper=(), metrics=True, bed=False):
+        # Safety: the agent's default paths are the host's (/sys, /var/lib/kubelet, /var/run/cdi,
+        # /var/lib/hostdev): a test always gives a fake root. On a umockdev testbed, --sysfs /sys
+        # is the testbed's tree (umockdev redirects it) and everything else stays under --root.
+        if "--root" not in args:
+            raise AssertionError("a test must run hostdev-agent with --root (a fake root): "
+                                 + " ".join(args))
+        sysfs = args[args.index("--sysfs") + 1] if "--sysfs" in args[:-1] else None
+        if bed and sysfs != "/sys":
+            raise AssertionError("on a umockdev testbed, pass --sysfs /sys with --root")
         if bed:
             wrapper = ("umockdev-wrapper", BED, "--")
             env = dict(env or os.environ)

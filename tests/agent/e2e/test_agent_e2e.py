@@ -220,13 +220,14 @@ def test_node_deleted_removes_the_objects(api, agents, tmp_path):
     assert obj["metadata"]["ownerReferences"][0]["uid"] == node["metadata"]["uid"]
 
 
-def test_hotplug_pci_and_usb_reflected(api, agents):
+def test_hotplug_pci_and_usb_reflected(api, agents, tmp_path):
     """Hot-plug through the library's monitor: umockdev shows libudev (which reads the real /sys)
     a fake tree and injects uevents; the agent must reflect each add, remove and re-bind."""
     if not (shutil.which("umockdev-wrapper") and os.path.exists(BED)):
         pytest.skip("umockdev (Debian umockdev, libumockdev-dev) is not installed")
     a = agents("--kubeconfig", agent_kubeconfig(api), "--node-name", NODE, "--pci-ids", PCI_IDS,
-               "--usb-ids", USB_IDS, "--uevent-source", "kernel", bed=True)
+               "--usb-ids", USB_IDS, "--uevent-source", "kernel",
+               "--root", str(tmp_path), "--sysfs", "/sys", bed=True)
     a.ready()
     usb = device_names(api, "usbdevices", NODE)
     # The standard tree (tests/usb/usb_tree.c): 7 devices, hubs left out; names are port identities.
@@ -369,7 +370,8 @@ def test_hotplug_pci_rejudges_a_claim_for_a_missing_device(api, agents, tmp_path
     path = api.devices_path("pcideviceclaims", name)
     a = agents("--kubeconfig", agent_kubeconfig(api), "--node-name", NODE, "--pci-ids", PCI_IDS,
                "--usb-ids", USB_IDS, "--uevent-source", "kernel", "--resync-interval", "0",
-               "--state-dir", str(tmp_path / "state"), bed=True)
+               "--state-dir", str(tmp_path / "state"), "--root", str(tmp_path), "--sysfs", "/sys",
+               bed=True)
     a.ready()
 
     def reason_is(want):

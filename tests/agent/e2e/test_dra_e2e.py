@@ -218,6 +218,46 @@ def test_dra_alongside_harvester_objects(api, agents, tmp_path):
     assert len(pcidevices) == len(funcs)
 
 
+def test_readyz_waits_for_the_first_slices(api, agents, tmp_path):
+    """--dra next to the Harvester objects: /readyz says ready only once the ResourceSlices are
+    published too, also across the heartbeats that re-evaluate it (every 5 s). The slices' creates
+    are refused (RBAC without create) until the rule is granted."""
+    root = make_root(tmp_path / "root", 10)
+    funcs = sysfs_functions(root)
+    from agent_harness import cluster_role_rules
+    with open(DRA_RBAC, encoding="utf-8") as f:
+        dra_rules = [d for d in yaml.safe_load_all(f) if d and d.get("kind") == "ClusterRole"][0]["rules"]
+    no_create = [dict(r, verbs=[v for v in r["verbs"] if v != "create"])
+                 if "resourceslices" in r["resources"] else r for r in dra_rules]
+    api.add_token("both", AGENT_USER)
+    api.set_rbac(AGENT_USER, cluster_role_rules() + no_create)
+    a = agents(*args(api.kubeconfig(token="both"), root, "--dra", "--no-claims"))
+    # The Harvester objects' first pass is done: readiness now waits for the slices.
+    deadline = time.monotonic() + 120
+    while True:
+        code, body = a.http("/readyz")
+        assert code == 503, body
+        if "publishing this node's ResourceSlices" in body:
+            break
+        assert time.monotonic() < deadline, f"/readyz {code} {body!r}:\n" + a.log()
+        time.sleep(0.1)
+    since = len(a.lines)
+    # Six refused rounds from here are five whole backoff delays apart, each at least half of
+    # 0.5, 1, 2, 4, 8 s (the slices' backoff): 7.75 s or more, longer than a heartbeat (5 s),
+    # which must not call the agent ready meanwhile.
+    a.wait_count(r"DRA: writing the ResourceSlices again in", 6, timeout=180, since=since)
+    code, body = a.http("/readyz")
+    assert code == 503 and "publishing this node's ResourceSlices" in body, (code, body)
+    pcidevices = api.get(api.devices_path("pcidevices"), params={"labelSelector": f"nodename={NODE}"})["items"]
+    assert len(pcidevices) == len(funcs)
+    assert not node_slices(api)
+    api.set_rbac(AGENT_USER, cluster_role_rules() + dra_rules)
+    a.ready(timeout=120)
+    a.wait_ready_endpoint()
+    assert set(pool_devices(node_slices(api))) == {dra_name(x) for x in funcs}
+    assert a.stop() == 0
+
+
 def test_bad_driver_name_and_config_exit_with_what_to_fix(api, agents, tmp_path):
     root = make_root(tmp_path / "root", 10)
     a = agents(*args(dra_kubeconfig(api), root, "--dra-only", "--dra-driver-name", "Not_A_Domain"))
@@ -233,13 +273,16 @@ def test_bad_driver_name_and_config_exit_with_what_to_fix(api, agents, tmp_path)
     assert f"--dra-config {bad}" in a.log() and "8086:10dx" in a.log()
 
 
-def test_hotplug_reflected_in_the_slices(api, agents):
+def test_hotplug_reflected_in_the_slices(api, agents, tmp_path):
     """Hot-plug through the library's monitor on a umockdev testbed: an added function appears in
     the pool (with the next generation), a re-bind changes its driver attribute, a removal drops it."""
     if not (shutil.which("umockdev-wrapper") and os.path.exists(BED)):
         pytest.skip("umockdev (Debian umockdev, libumockdev-dev) is not installed")
+    # The testbed's /sys; the kubelet's directories, the CDI directory and the journal under a
+    # fake root.
     a = agents("--kubeconfig", dra_kubeconfig(api), "--node-name", NODE, "--pci-ids", PCI_IDS,
-               "--usb-ids", USB_IDS, "--uevent-source", "kernel", "--dra-only", bed=True)
+               "--usb-ids", USB_IDS, "--uevent-source", "kernel", "--dra-only",
+               "--root", str(tmp_path), "--sysfs", "/sys", bed=True)
     a.ready()
     base = set(pool_devices(node_slices(api)))
     assert base == {dra_name("0000:00:14.0"), dra_name("0000:00:03.0")}
