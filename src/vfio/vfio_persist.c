@@ -256,13 +256,15 @@ static int load(hostdev_ctx *ctx, const struct vfio_dir *config, hostdev_vfio_pe
 	}
 	if (version->valuedouble != PERSIST_VERSION_BINDINGS &&
 	    version->valuedouble != PERSIST_VERSION) {
+		double found = version->valuedouble; /* version goes with doc */
+
 		cJSON_Delete(doc);
 		return hostdev_error(
 		    ctx, -EBADMSG,
 		    "%s has version %g; this libhostdev reads versions %d and %d: "
 		    "it was written by a newer libhostdev, update this one; nothing "
 		    "was changed",
-		    list->path, version->valuedouble, PERSIST_VERSION_BINDINGS, PERSIST_VERSION);
+		    list->path, found, PERSIST_VERSION_BINDINGS, PERSIST_VERSION);
 	}
 	list->entries = calloc((size_t)cJSON_GetArraySize(devices) + 1, sizeof(*list->entries));
 	if (!list->entries) {
