@@ -214,8 +214,10 @@ def test_daemonset_follows_the_api_servers_rules_and_ours(objects):
         assert any(m["name"] == v["name"] and m["mountPath"] == hp["path"] for m in c["volumeMounts"]), v
     assert set(host_paths) == {"/sys", "/dev", "/run/udev", "/var/lib/hostdev",
                                "/var/lib/kubelet/device-plugins", "/var/lib/kubelet/plugins_registry"}
-    for ro in ("/sys", "/dev", "/run/udev"):
-        assert mounts[ro].get("readOnly") is True, f"{ro} is only read"
+    assert mounts["/run/udev"].get("readOnly") is True, "/run/udev is only read"
+    # Claims bind and restore devices and set VF counts in sysfs (daemonset.yaml says why).
+    for rw in ("/sys", "/dev"):
+        assert not mounts[rw].get("readOnly"), f"{rw} is written by claims"
     # The uevent socket needs the host's network namespace (docs/usb.md).
     assert pod["hostNetwork"] is True and pod["dnsPolicy"] == "ClusterFirstWithHostNet"
     for p in c.get("ports", []):
@@ -232,11 +234,11 @@ def test_daemonset_follows_the_api_servers_rules_and_ours(objects):
         assert get.get("host", "") == host, "with hostNetwork the probe must go where the agent listens"
     ports = {str(p["containerPort"]) for p in c.get("ports", [])}
     assert port in ports
-    # Least privilege (daemonset.yaml says why none is needed to publish).
+    # Privileged for the claims' sysfs writes (daemonset.yaml says why); the API server refuses
+    # allowPrivilegeEscalation: false next to privileged: true.
     sc = c["securityContext"]
-    assert sc["privileged"] is False and sc["allowPrivilegeEscalation"] is False
-    assert sc["readOnlyRootFilesystem"] is True and sc["capabilities"]["drop"] == ["ALL"]
-    assert "add" not in sc["capabilities"]
+    assert sc["privileged"] is True and sc.get("allowPrivilegeEscalation") is not False
+    assert sc["readOnlyRootFilesystem"] is True
     # Requests and limits, each a figure (measured: docs/performance.md).
     res = c["resources"]
     for what in ("cpu", "memory"):
