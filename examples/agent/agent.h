@@ -153,6 +153,16 @@ const cJSON *schema_of_crd(const cJSON *crd, const char *version);
 /* The schema of property @name of object schema @schema, or NULL. */
 const cJSON *schema_property(const cJSON *schema, const char *name);
 
+/* ---- conditions.c: a claim controller's status condition ------------------------------------ */
+/*
+ * Set @status's "conditions" to the one condition @type, status "True" (@ok) or "False", with
+ * @reason and @message; its lastTransitionTime is @observed's (the status the server has) when
+ * that condition's status is the same, else now. 0, or -ENOMEM (@status then unchanged or with
+ * an empty list).
+ */
+int status_set_condition(cJSON *status, const cJSON *observed, const char *type, bool ok,
+			 const char *reason, const char *message);
+
 /* ---- diff.c: desired vs observed ----------------------------------------------------------- */
 enum diff_action { DIFF_NONE, DIFF_CREATE, DIFF_DELETE, DIFF_METADATA, DIFF_STATUS };
 /*

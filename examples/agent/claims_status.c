@@ -119,53 +119,21 @@ void write_finalizer(struct claims *c, const char *name, bool add)
 	}
 }
 
-static void now_rfc3339(char *buf, size_t size)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* The status the claim should have; NULL on no memory. lastTransitionTime is kept from @observed
  * when the condition's status did not change. */
 static cJSON *desired_status(const struct verdict *v, const cJSON *observed)
 {
-	cJSON *st = cJSON_CreateObject(), *conds, *cond;
-	const cJSON *old;
-	const char *cond_status = v->enabled ? "True" : "False";
-	char now[32];
+	cJSON *st = cJSON_CreateObject();
 
 	if (!st)
 		return NULL;
 	cJSON_AddStringToObject(st, "kernelDriverToUnbind", v->driver_to_unbind);
 	cJSON_AddBoolToObject(st, "passthroughEnabled", v->enabled);
-	conds = cJSON_AddArrayToObject(st, "conditions");
-	cond = cJSON_CreateObject();
-	if (!conds || !cond) {
-		cJSON_Delete(cond);
+	if (status_set_condition(st, observed, CONDITION_TYPE, v->enabled, v->reason, v->message) <
+	    0) {
 		cJSON_Delete(st);
 		return NULL;
 	}
-	cJSON_AddItemToArray(conds, cond);
-	cJSON_AddStringToObject(cond, "type", CONDITION_TYPE);
-	cJSON_AddStringToObject(cond, "status", cond_status);
-	cJSON_AddStringToObject(cond, "reason", v->reason);
-	cJSON_AddStringToObject(cond, "message", v->message);
-	now_rfc3339(now, sizeof(now));
-	cJSON_ArrayForEach(old, cJSON_GetObjectItemCaseSensitive(observed, "conditions"))
-	{
-		const cJSON *type = cJSON_GetObjectItemCaseSensitive(old, "type");
-		const cJSON *status = cJSON_GetObjectItemCaseSensitive(old, "status");
-		const cJSON *ltt = cJSON_GetObjectItemCaseSensitive(old, "lastTransitionTime");
-
-		if (cJSON_IsString(type) && strcmp(type->valuestring, CONDITION_TYPE) == 0 &&
-		    cJSON_IsString(status) && strcmp(status->valuestring, cond_status) == 0 &&
-		    cJSON_IsString(ltt))
-			snprintf(now, sizeof(now), "%s", ltt->valuestring);
-	}
-	cJSON_AddStringToObject(cond, "lastTransitionTime", now);
 	return st;
 }
 

@@ -79,15 +79,6 @@ static void on_status_written(struct kube_client *kc, const struct kube_response
 	free(userdata);
 }
 
-static void now_rfc3339(char *buf, size_t size)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Patch status.conditions to say @ok/@reason/@message, when what the server keeps differs. */
 static void write_condition(struct sriov_vfs *s, const cJSON *obj, bool ok, const char *reason,
 			    const char *message)
@@ -95,34 +86,12 @@ static void write_condition(struct sriov_vfs *s, const cJSON *obj, bool ok, cons
 	const char *name = kube_meta_string(obj, "name");
 	const cJSON *observed = cJSON_GetObjectItemCaseSensitive(obj, "status"), *old;
 	cJSON *st = cJSON_CreateObject(), *have = cJSON_CreateObject(), *want = NULL, *patch = NULL;
-	cJSON *conds, *cond;
-	const char *cond_status = ok ? "True" : "False";
 	void **ud = NULL;
-	char now[32];
 
 	if (!st || !have || strmap_get(s->busy, name))
 		goto out;
-	conds = cJSON_AddArrayToObject(st, "conditions");
-	if (!conds || !(cond = cJSON_CreateObject()))
+	if (status_set_condition(st, observed, CONDITION_TYPE, ok, reason, message) < 0)
 		goto out;
-	cJSON_AddItemToArray(conds, cond);
-	cJSON_AddStringToObject(cond, "type", CONDITION_TYPE);
-	cJSON_AddStringToObject(cond, "status", cond_status);
-	cJSON_AddStringToObject(cond, "reason", reason);
-	cJSON_AddStringToObject(cond, "message", message);
-	now_rfc3339(now, sizeof(now));
-	cJSON_ArrayForEach(old, cJSON_GetObjectItemCaseSensitive(observed, "conditions"))
-	{
-		const cJSON *type = cJSON_GetObjectItemCaseSensitive(old, "type");
-		const cJSON *status = cJSON_GetObjectItemCaseSensitive(old, "status");
-		const cJSON *ltt = cJSON_GetObjectItemCaseSensitive(old, "lastTransitionTime");
-
-		if (cJSON_IsString(type) && strcmp(type->valuestring, CONDITION_TYPE) == 0 &&
-		    cJSON_IsString(status) && strcmp(status->valuestring, cond_status) == 0 &&
-		    cJSON_IsString(ltt))
-			snprintf(now, sizeof(now), "%s", ltt->valuestring);
-	}
-	cJSON_AddStringToObject(cond, "lastTransitionTime", now);
 	/* Compared as the server keeps them: Harvester's CRD has no conditions (pruned). */
 	if (!(want = cJSON_Duplicate(st, true)))
 		goto out;

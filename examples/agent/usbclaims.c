@@ -273,55 +273,22 @@ static void write_claim(struct usb_claims *c, const char *name, const struct ide
 		write_abort(w);
 }
 
-static void now_rfc3339(char *buf, size_t size)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Harvester's status (nodeName, pciAddress: the controller) and our Bound condition, patched
  * when what the server keeps of it differs. */
 static void write_status(struct usb_claims *c, const cJSON *claim, const struct identity *id,
 			 bool ok, const char *reason, const char *message)
 {
 	const char *name = kube_meta_string(claim, "name");
-	const cJSON *observed = cJSON_GetObjectItemCaseSensitive(claim, "status"), *old;
-	cJSON *st = cJSON_CreateObject(), *have = NULL, *want = NULL, *conds, *cond, *patch = NULL;
-	const char *cond_status = ok ? "True" : "False";
+	const cJSON *observed = cJSON_GetObjectItemCaseSensitive(claim, "status");
+	cJSON *st = cJSON_CreateObject(), *have = NULL, *want = NULL, *patch = NULL;
 	struct claim_write *w;
-	char now[32];
 
 	if (!st)
 		return;
 	cJSON_AddStringToObject(st, "nodeName", id->node);
 	cJSON_AddStringToObject(st, "pciAddress", id->controller);
-	conds = cJSON_AddArrayToObject(st, "conditions");
-	cond = cJSON_CreateObject();
-	if (!conds || !cond) {
-		cJSON_Delete(cond);
+	if (status_set_condition(st, observed, CONDITION_TYPE, ok, reason, message) < 0)
 		goto out;
-	}
-	cJSON_AddItemToArray(conds, cond);
-	cJSON_AddStringToObject(cond, "type", CONDITION_TYPE);
-	cJSON_AddStringToObject(cond, "status", cond_status);
-	cJSON_AddStringToObject(cond, "reason", reason);
-	cJSON_AddStringToObject(cond, "message", message);
-	now_rfc3339(now, sizeof(now));
-	cJSON_ArrayForEach(old, cJSON_GetObjectItemCaseSensitive(observed, "conditions"))
-	{
-		const cJSON *type = cJSON_GetObjectItemCaseSensitive(old, "type");
-		const cJSON *status = cJSON_GetObjectItemCaseSensitive(old, "status");
-		const cJSON *ltt = cJSON_GetObjectItemCaseSensitive(old, "lastTransitionTime");
-
-		if (cJSON_IsString(type) && strcmp(type->valuestring, CONDITION_TYPE) == 0 &&
-		    cJSON_IsString(status) && strcmp(status->valuestring, cond_status) == 0 &&
-		    cJSON_IsString(ltt))
-			snprintf(now, sizeof(now), "%s", ltt->valuestring);
-	}
-	cJSON_AddStringToObject(cond, "lastTransitionTime", now);
 	/* Compared as the server keeps them (Harvester's CRD has no conditions). */
 	want = cJSON_Duplicate(st, true);
 	have = cJSON_CreateObject();
