@@ -202,6 +202,9 @@ class Driver:
                 self.cond.wait(left)
 
     def mark(self):
+        """The index after every line the plugin printed before this call (synced like since():
+        lines of an answered call may still be in the pipe, and must not count as after it)."""
+        self.command("status", "STATUS")
         with self.cond:
             return len(self.lines)
 
@@ -214,7 +217,8 @@ class Driver:
             return [l for l in self.lines[start:] if l and l.startswith(prefix)]
 
     def command(self, text, answer_prefix):
-        start = self.mark()
+        with self.cond:
+            start = len(self.lines)
         self.proc.stdin.write(text + "\n")
         self.proc.stdin.flush()
         return self.wait_line(answer_prefix, start)
