@@ -44,7 +44,7 @@ struct agent_options {
 	const char *kubeconfig, *context, *serviceaccount_dir;
 	bool allow_insecure;
 	const char *node_name;
-	const char *root, *sysfs, *pci_ids, *usb_ids;
+	const char *root, *sysfs, *dev, *pci_ids, *usb_ids;
 	enum usb_naming usb_naming;
 	unsigned int resync_s, watch_timeout_s, max_inflight;
 	const char *metrics_address;

@@ -695,6 +695,8 @@ static int setup_context(struct agent *a)
 		goto fail;
 	if (a->o.sysfs && (r = hostdev_ctx_set_path(a->ctx, HOSTDEV_PATH_SYSFS, a->o.sysfs)) < 0)
 		goto fail;
+	if (a->o.dev && (r = hostdev_ctx_set_path(a->ctx, HOSTDEV_PATH_DEV, a->o.dev)) < 0)
+		goto fail;
 	if (a->o.kubelet_dir &&
 	    (r = hostdev_ctx_set_path(a->ctx, HOSTDEV_PATH_KUBELET, a->o.kubelet_dir)) < 0)
 		goto fail;

@@ -21,6 +21,7 @@ enum {
 	OPT_NODE_NAME,
 	OPT_ROOT,
 	OPT_SYSFS,
+	OPT_DEV,
 	OPT_PCI_IDS,
 	OPT_USB_IDS,
 	OPT_USB_NAMING,
@@ -60,6 +61,7 @@ static void usage(FILE *f)
 	    "Devices:\n"
 	    "  --root DIR               read devices from a fake root (tests)\n"
 	    "  --sysfs DIR              sysfs mount (default /sys)\n"
+	    "  --dev DIR                device nodes (default /dev, under --root when given)\n"
 	    "  --pci-ids FILE, --usb-ids FILE   id databases\n"
 	    "  --usb-naming MODE        USBDevice names: port (stable port identity, default)\n"
 	    "                           or harvester (<node>-<vid>-<pid>-<bus><dev>)\n"
@@ -136,6 +138,7 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 	    {"node-name", required_argument, NULL, OPT_NODE_NAME},
 	    {"root", required_argument, NULL, OPT_ROOT},
 	    {"sysfs", required_argument, NULL, OPT_SYSFS},
+	    {"dev", required_argument, NULL, OPT_DEV},
 	    {"pci-ids", required_argument, NULL, OPT_PCI_IDS},
 	    {"usb-ids", required_argument, NULL, OPT_USB_IDS},
 	    {"usb-naming", required_argument, NULL, OPT_USB_NAMING},
@@ -197,6 +200,9 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 			break;
 		case OPT_SYSFS:
 			o->sysfs = optarg;
+			break;
+		case OPT_DEV:
+			o->dev = optarg;
 			break;
 		case OPT_PCI_IDS:
 			o->pci_ids = optarg;

@@ -53,7 +53,8 @@ class Agent:
     def __init__(self, *args, env=None, wrapper=(), metrics=True, bed=False):
         # Safety: the agent's default paths are the host's (/sys, /var/lib/kubelet, /var/run/cdi,
         # /var/lib/hostdev): a test always gives a fake root. On a umockdev testbed, --sysfs /sys
-        # is the testbed's tree (umockdev redirects it) and everything else stays under --root.
+        # is the testbed's tree (umockdev redirects it, and /dev with --dev /dev) and everything
+        # else stays under --root.
         if "--root" not in args:
             raise AssertionError("a test must run hostdev-agent with --root (a fake root): "
                                  + " ".join(args))

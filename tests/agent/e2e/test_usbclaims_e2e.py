@@ -128,8 +128,11 @@ def allocate_refused(kubelet, reg, *ids):
 
 
 def start_agent(agents, api, kubelet_dir):
+    # The testbed's /sys and /dev (umockdev's), everything else under a fake root.
+    os.makedirs(kubelet_dir + "/root", exist_ok=True)
     a = agents("--kubeconfig", agent_kubeconfig(api), "--node-name", NODE, "--pci-ids", PCI_IDS,
                "--usb-ids", USB_IDS, "--uevent-source", "kernel", "--resync-interval", "0",
+               "--root", kubelet_dir + "/root", "--sysfs", "/sys", "--dev", "/dev",
                "--kubelet-dir", kubelet_dir, bed=True)
     a.ready()
     return a
