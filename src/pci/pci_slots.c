@@ -123,7 +123,8 @@ static struct slot_table *load_slots(hostdev_ctx *ctx)
 	}
 	strv_clear(&names);
 	close(fd);
-	if (table)
+	/* qsort() must not be given NULL, which an empty table's entries are. */
+	if (table && table->count > 1)
 		qsort(table->entries, table->count, sizeof(*table->entries), compare_entries);
 	return table;
 }
