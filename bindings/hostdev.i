@@ -1056,6 +1056,7 @@ HOSTDEV_OBJECT(hostdev_dp_server, hostdev_dp_server_unref)
 HOSTDEV_OBJECT(hostdev_dp_config, hostdev_dp_config_unref)
 HOSTDEV_OBJECT(hostdev_dp_resources, hostdev_dp_resources_unref)
 HOSTDEV_OBJECT(hostdev_dp_devices, hostdev_dp_devices_unref)
+HOSTDEV_OBJECT(hostdev_dp_manager, hostdev_dp_manager_unref)
 /* The deprecated HOSTDEV_1 names of the three _unref above. */
 %ignore hostdev_dp_config_free;
 %ignore hostdev_dp_resources_free;
@@ -1120,6 +1121,14 @@ typedef struct hdb_status {
 %ignore hostdev_dp_config_load;
 %ignore hostdev_dp_resources_resolve;
 %ignore hostdev_dp_resources_permitted_host_devices;
+%ignore hostdev_dp_manager_options;
+%ignore hostdev_dp_manager_options_init;
+%ignore hostdev_dp_manager_new;
+%ignore hostdev_dp_manager_start;
+%ignore hostdev_dp_manager_stop;
+%ignore hostdev_dp_manager_resolve;
+%ignore hostdev_dp_manager_refresh;
+%ignore hostdev_dp_manager_get_server;
 /* Custom plugins: only Python has them (python/hostdev_python_dp.i builds the ops itself). */
 %ignore hostdev_dp_plugin_ops;
 /* What a plugin written in C reads of a config (HOSTDEV_1.3): the languages serve the built-in
@@ -1140,6 +1149,8 @@ typedef struct hdb_status {
 %newobject hdb_dp_resources_resolve;
 %newobject hdb_dp_resources_permitted_host_devices;
 %newobject hdb_dp_server_new_builtin;
+%newobject hdb_dp_manager_new;
+%newobject hdb_dp_manager_get_server;
 %inline %{
 /* A new context with the paths, node name and log priority of @ctx (no log function): the
  * context of a device-plugin loop. NULL on failure. */
@@ -1302,6 +1313,63 @@ static int hdb_dp_server_set_devices(hostdev_ctx *ctx, hostdev_dp_server *server
 				     const hostdev_dp_devices *devices, hdb_status *st)
 {
 	return hdb_status_set(st, ctx, hostdev_dp_server_set_devices(server, devices));
+}
+
+/* hostdev_dp_manager_new() with the server options of hdb_dp_server_new_builtin() (no socket
+ * name: each resource's is its own) and {grace_ms, resolve_interval_ms, hotplug} of struct
+ * hostdev_dp_manager_options. NULL on failure. */
+static hostdev_dp_manager *hdb_dp_manager_new(hostdev_ctx *ctx, hostdev_dp_loop *loop,
+					      hostdev_dp_config *config, int registration,
+					      const char *device_plugin_dir,
+					      const char *plugins_registry_dir,
+					      int refresh_interval_ms, int grace_ms,
+					      int resolve_interval_ms, int hotplug, hdb_status *st)
+{
+	struct hostdev_dp_server_options server;
+	struct hostdev_dp_manager_options opts;
+	hostdev_dp_manager *manager = NULL;
+
+	hostdev_dp_server_options_init(&server);
+	server.registration = registration;
+	server.device_plugin_dir = hdb_or_null(device_plugin_dir);
+	server.plugins_registry_dir = hdb_or_null(plugins_registry_dir);
+	server.refresh_interval_ms = refresh_interval_ms;
+	hostdev_dp_manager_options_init(&opts);
+	opts.server = &server;
+	opts.grace_ms = grace_ms;
+	opts.resolve_interval_ms = resolve_interval_ms;
+	opts.hotplug = hotplug;
+	hdb_status_set(st, ctx,
+		       hostdev_dp_manager_new(loop, config, &opts, &manager));
+	return manager;
+}
+
+/* The manager calls, @ctx being the loop's context. Each returns the C result. */
+static int hdb_dp_manager_start(hostdev_ctx *ctx, hostdev_dp_manager *manager, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dp_manager_start(manager));
+}
+
+static int hdb_dp_manager_stop(hostdev_ctx *ctx, hostdev_dp_manager *manager, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dp_manager_stop(manager));
+}
+
+static int hdb_dp_manager_resolve(hostdev_ctx *ctx, hostdev_dp_manager *manager, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dp_manager_resolve(manager));
+}
+
+static int hdb_dp_manager_refresh(hostdev_ctx *ctx, hostdev_dp_manager *manager, hdb_status *st)
+{
+	return hdb_status_set(st, ctx, hostdev_dp_manager_refresh(manager));
+}
+
+/* Server @i of the manager, a new reference (the manager may end it at the next dispatch);
+ * NULL out of range. */
+static hostdev_dp_server *hdb_dp_manager_get_server(hostdev_dp_manager *manager, size_t i)
+{
+	return hostdev_dp_server_ref(hostdev_dp_manager_get_server(manager, i));
 }
 %}
 

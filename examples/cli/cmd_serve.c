@@ -8,7 +8,7 @@
  * hot-plug monitor (a USB or PCI event refreshes every resource at once instead of waiting for
  * the refresh interval) and the signal pipe. That is the pattern a program with its own event loop
  * follows; the library also offers a thread of its own (hostdev_loop_start_thread()). The servers
- * follow hot-plug (serve_follow.c): every event and refresh interval resolves the config again.
+ * follow hot-plug: the library's hostdev_dp_manager resolves the config again on every event.
  */
 #include <errno.h>
 #include <poll.h>
@@ -43,85 +43,15 @@ static void log_line(int priority, const char *message, void *userdata)
 		(long)getpid(), level, message);
 }
 
-struct serving {
-	struct cli *cli;
-	hostdev_loop *loop;
-	struct serve_set set;
-	bool hotplug; /* an event came: resolve again once the monitor is done */
-};
-
-static void on_hotplug(hostdev_monitor *mon, const hostdev_event *ev, void *userdata)
+/* Dispatch the loop until SIGINT or SIGTERM. */
+static int run_loop(struct cli *cli, hostdev_loop *loop, int sigfd)
 {
-	struct serving *s = userdata;
-
-	(void)mon;
-	(void)ev;
-	serve_set_refresh(&s->set);
-	s->hotplug = true;
-}
-
-/* A monitor that refreshes every resource on USB/PCI events; NULL (with a warning) when the host
- * gives none, e.g. in a container without the udev netlink socket: the refresh interval still
- * catches every change. */
-static hostdev_monitor *start_monitor(struct serving *s)
-{
-	hostdev_monitor *mon = NULL;
-	int r;
-
-	if ((r = hostdev_monitor_new(s->cli->ctx, &mon)) < 0 ||
-	    (r = hostdev_monitor_add_match_subsystem(mon, "usb")) < 0 ||
-	    (r = hostdev_monitor_add_match_subsystem(mon, "pci")) < 0) {
-		log_line(HOSTDEV_LOG_WARNING, "cannot create the hot-plug monitor", NULL);
-		return hostdev_monitor_unref(mon);
-	}
-	hostdev_monitor_set_callback(mon, on_hotplug, s);
-	r = hostdev_monitor_start(mon, 0);
-	if (r < 0) {
-		char line[512];
-
-		snprintf(line, sizeof(line),
-			 "no hot-plug events (%s); devices are re-read every refresh interval",
-			 hostdev_ctx_get_error(s->cli->ctx));
-		log_line(HOSTDEV_LOG_WARNING, line, NULL);
-		return hostdev_monitor_unref(mon);
-	}
-	return mon;
-}
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The poll timeout: the next resolution (every @interval_ms, -1 never) or the end of a grace
- * period, whichever comes first. */
-static int next_timeout(const struct serving *s, int interval_ms, long long next_sync)
-{
-	int grace = serve_set_timeout(&s->set), sync = -1;
-
-	if (interval_ms > 0) {
-		long long left = next_sync - monotonic_ms();
-
-		sync = left < 0 ? 0 : left > interval_ms ? interval_ms : (int)left;
-	}
-	if (grace < 0)
-		return sync;
-	return sync < 0 || grace < sync ? grace : sync;
-}
-
-static int run_loop(struct serving *s, hostdev_monitor *mon, int sigfd, int interval_ms)
-{
-	struct pollfd fds[3] = {{.fd = hostdev_loop_get_fd(s->loop), .events = POLLIN},
-				{.fd = sigfd, .events = POLLIN},
-				{.fd = mon ? hostdev_monitor_get_fd(mon) : -1, .events = POLLIN}};
-	long long next_sync = monotonic_ms() + interval_ms;
+	struct pollfd fds[2] = {{.fd = hostdev_loop_get_fd(loop), .events = POLLIN},
+				{.fd = sigfd, .events = POLLIN}};
 	int r;
 
 	for (;;) {
-		r = poll(fds, 3, next_timeout(s, interval_ms, next_sync));
+		r = poll(fds, 2, -1);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -130,37 +60,12 @@ static int run_loop(struct serving *s, hostdev_monitor *mon, int sigfd, int inte
 		}
 		if (fds[1].revents)
 			return CLI_EXIT_OK; /* SIGINT or SIGTERM */
-		if (fds[2].revents && hostdev_monitor_process(mon) < 0) {
-			log_line(HOSTDEV_LOG_WARNING,
-				 "hot-plug monitor failed; devices are re-read every refresh "
-				 "interval",
-				 NULL);
-			fds[2].fd = -1;
-		}
 		if (fds[0].revents) {
-			r = hostdev_loop_dispatch(s->loop, 0);
+			r = hostdev_loop_dispatch(loop, 0);
 			if (r < 0 && r != -EINTR)
-				return cli_lib_error(s->cli, r, "device-plugin loop failed");
-		}
-		/* Resources follow hot-plug: after events, every interval, and when a grace period
-		 * may have ended. */
-		if (s->hotplug || serve_set_timeout(&s->set) == 0 ||
-		    (interval_ms > 0 && monotonic_ms() >= next_sync)) {
-			s->hotplug = false;
-			serve_set_sync(&s->set);
-			if (interval_ms > 0)
-				next_sync = monotonic_ms() + interval_ms;
+				return cli_lib_error(cli, r, "device-plugin loop failed");
 		}
 	}
-}
-
-/* Stop every server; let the empty lists and trailers reach the kubelet before the connections
- * close. */
-static void stop_servers(struct serving *s)
-{
-	serve_set_stop(&s->set);
-	while (hostdev_loop_dispatch(s->loop, 50) > 0)
-		;
 }
 
 /* Print the resources and their devices (--dry-run). */
@@ -185,13 +90,13 @@ static void print_resources(const hostdev_dp_resources *res)
  * Resolving reads every selected device on this thread, the loop's, which a kubelet's Allocate
  * then waits for: not more often than needed.
  */
-static int serve(struct cli *cli, hostdev_dp_config *config, const hostdev_dp_resources *res,
+static int serve(struct cli *cli, hostdev_dp_config *config,
 		 const struct hostdev_dp_server_options *opts, int grace_ms, int resolve_ms)
 {
-	struct serving s = {.cli = cli};
-	hostdev_monitor *mon = NULL;
+	struct hostdev_dp_manager_options mopts;
+	hostdev_dp_manager *manager = NULL;
+	hostdev_loop *loop = NULL;
 	struct cli_signals signals;
-	size_t failed = 0;
 	int r, code;
 
 	code = cli_signals_open(&signals);
@@ -200,32 +105,28 @@ static int serve(struct cli *cli, hostdev_dp_config *config, const hostdev_dp_re
 	/* A kubelet that goes away mid-write must not kill the plugin. */
 	signal(SIGPIPE, SIG_IGN);
 
-	r = hostdev_loop_new(cli->ctx, &s.loop);
-	if (r < 0) {
+	hostdev_dp_manager_options_init(&mopts);
+	mopts.server = opts;
+	mopts.grace_ms = grace_ms;
+	mopts.resolve_interval_ms = resolve_ms;
+	if ((r = hostdev_loop_new(cli->ctx, &loop)) < 0) {
 		code = cli_lib_error(cli, r, "cannot create the device-plugin loop");
 		goto out;
 	}
-	s.set = (struct serve_set){.ctx = cli->ctx,
-				   .loop = s.loop,
-				   .config = config,
-				   .opts = opts,
-				   .grace_ms = grace_ms,
-				   .log = log_line};
-	r = serve_set_start(&s.set, res, &failed);
-	code =
-	    r < 0 ? cli_lib_error(cli, r, hostdev_dp_resources_get_name(res, failed)) : CLI_EXIT_OK;
-	if (code == CLI_EXIT_OK) {
-		mon = start_monitor(&s);
-		if (resolve_ms == 0)
-			resolve_ms = mon ? -1 : opts->refresh_interval_ms;
-		code = run_loop(&s, mon, signals.fds[0], resolve_ms);
-		log_line(HOSTDEV_LOG_INFO, "stopping: advertising no devices, removing sockets",
-			 NULL);
+	if ((r = hostdev_dp_manager_new(loop, config, &mopts, &manager)) < 0 ||
+	    (r = hostdev_dp_manager_start(manager)) < 0) {
+		code = cli_lib_error(cli, r, "cannot serve the config");
+		goto out;
 	}
-	stop_servers(&s);
+	code = run_loop(cli, loop, signals.fds[0]);
+	log_line(HOSTDEV_LOG_INFO, "stopping: advertising no devices, removing sockets", NULL);
+	/* Let the empty lists and trailers reach the kubelet before the connections close. */
+	hostdev_dp_manager_stop(manager);
+	while (hostdev_loop_dispatch(loop, 50) > 0)
+		;
 out:
-	hostdev_monitor_unref(mon);
-	hostdev_loop_unref(s.loop);
+	hostdev_dp_manager_unref(manager);
+	hostdev_loop_unref(loop);
 	cli_signals_close(&signals);
 	return code;
 }
@@ -403,10 +304,7 @@ static int run(struct cli *cli, int argc, char **argv)
 		code = CLI_EXIT_OK;
 		goto out;
 	}
-	if (hostdev_dp_resources_get_count(res) == 0)
-		log_line(HOSTDEV_LOG_WARNING, "no device matches the config: nothing to serve",
-			 NULL);
-	code = serve(cli, config, res, &opts, grace_ms, resolve_ms);
+	code = serve(cli, config, &opts, grace_ms, resolve_ms);
 out:
 	hostdev_dp_resources_unref(res);
 	hostdev_dp_config_unref(config);

@@ -78,38 +78,4 @@ int serve_check_source(struct cli *cli, const char *config_path,
 int serve_resolve(struct cli *cli, const char *config_path, struct serve_resource_flags *flags,
 		  hostdev_dp_config **config, hostdev_dp_resources **res);
 
-/*
- * serve_follow.c: the servers `hostdev serve` runs, one per resource, following hot-plug: the
- * config is resolved again on every serve_set_sync(); a new resource name gets its server, one
- * whose last device left keeps it for @grace_ms (its devices listed Unhealthy), then it ends.
- */
-struct serve_entry {
-	char *name;
-	hostdev_dp_server *server;
-	long long gone_since_ms; /* CLOCK_MONOTONIC ms since the resource has no device; -1 */
-};
-
-struct serve_set {
-	hostdev_ctx *ctx;
-	hostdev_loop *loop;
-	hostdev_dp_config *config; /* borrowed: the caller keeps it while the set lives */
-	const struct hostdev_dp_server_options *opts;
-	int grace_ms; /* -1: a resource without devices is served on (Unhealthy) */
-	void (*log)(int priority, const char *message, void *userdata);
-	struct serve_entry *items;
-	size_t count;
-};
-
-/* Serve every resource of @res. Returns 0, or a negative errno with the message in the context
- * and the index of the resource in *@failed. */
-int serve_set_start(struct serve_set *s, const hostdev_dp_resources *res, size_t *failed);
-/* Resolve the config again: start new resources, end those without devices past the grace. */
-void serve_set_sync(struct serve_set *s);
-/* Milliseconds until the next grace period ends (0: now), -1 when none runs. */
-int serve_set_timeout(const struct serve_set *s);
-/* hostdev_dp_server_refresh() on every server. */
-void serve_set_refresh(struct serve_set *s);
-/* Stop and free every server (each sends an empty list and removes its socket). */
-void serve_set_stop(struct serve_set *s);
-
 #endif

@@ -502,6 +502,99 @@ int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop, const hostdev_dp_resour
 				  size_t i, const struct hostdev_dp_server_options *opts,
 				  hostdev_dp_server **out);
 
+/* ---------------------------------------------------------------------------------------------- */
+/* Serving a whole config, following hot-plug (since HOSTDEV_1.5) */
+
+/**
+ * The built-in servers of a whole config, one per resource it resolves to, that follow hot-plug
+ * (docs/device-plugin.md, "Resources follow hot-plug"): every USB/PCI hot-plug event (and, if
+ * asked, every interval) resolves the config again. A resource name not served yet (a device
+ * plugged later whose Harvester or per-device name is new) gets its server, started and
+ * registered at once. A resource whose last device left keeps its server for the grace period,
+ * its devices listed Unhealthy; a device back in time keeps it; after it the server stops (an
+ * empty list, its socket removed). Resources with an explicit resourceName always resolve, so
+ * they never end. Everything happens on the loop (the hot-plug monitor and a timer are sources
+ * of it): run the loop, the manager needs no other call. `hostdev serve` is built on it.
+ */
+typedef struct hostdev_dp_manager hostdev_dp_manager;
+
+#define HOSTDEV_DP_MANAGER_OPTIONS_VERSION 1
+/** The default grace period: five minutes. */
+#define HOSTDEV_DP_MANAGER_DEFAULT_GRACE_MS 300000
+
+struct hostdev_dp_manager_options {
+	/** HOSTDEV_DP_MANAGER_OPTIONS_VERSION of the caller's header. */
+	unsigned int version;
+	/**
+	 * The options of every server (copied, strings included); NULL for the defaults. The
+	 * socket name must be unset: each resource's socket is named after it.
+	 */
+	const struct hostdev_dp_server_options *server;
+	/**
+	 * How long a resource whose last device left is served on, its devices Unhealthy, in
+	 * milliseconds: HOSTDEV_DP_MANAGER_DEFAULT_GRACE_MS by default, 0 ends it at once, -1
+	 * never.
+	 */
+	int grace_ms;
+	/**
+	 * Resolve the config again every this many milliseconds too. 0 (the default): on hot-plug
+	 * events only, or, when the host delivers none (no udev netlink socket, @hotplug 0), at
+	 * the servers' refresh interval; -1: never (only on events and
+	 * hostdev_dp_manager_resolve()). Resolving reads every selected device on the loop's
+	 * thread: not more often than needed.
+	 */
+	int resolve_interval_ms;
+	/** Non-zero (the default): watch USB/PCI hot-plug events (hostdev_monitor). */
+	int hotplug;
+};
+
+/** Set @opts to the defaults of this version. NULL-safe. */
+void hostdev_dp_manager_options_init(struct hostdev_dp_manager_options *opts);
+
+/**
+ * A manager of @config's resources on @loop (which it references, as it does @config); nothing
+ * is served before hostdev_dp_manager_start(). @opts NULL: the defaults. On success *@out holds a
+ * new reference. Returns 0, -EINVAL (NULL arguments; an unknown options version, a grace period
+ * or interval below -1, a socket name in the server options: with a message), -ENOMEM.
+ */
+int hostdev_dp_manager_new(hostdev_loop *loop, hostdev_dp_config *config,
+			   const struct hostdev_dp_manager_options *opts, hostdev_dp_manager **out);
+/** Take a reference; returns @manager (NULL-safe). */
+hostdev_dp_manager *hostdev_dp_manager_ref(hostdev_dp_manager *manager);
+/** Drop a reference; the last one stops every server (as hostdev_dp_manager_stop()) and frees.
+ * NULL-safe, always returns NULL. */
+hostdev_dp_manager *hostdev_dp_manager_unref(hostdev_dp_manager *manager);
+
+/**
+ * Resolve the config on the loop context's host and start a server for every resource (each
+ * registers as its options say), then follow hot-plug. No device matching is not an error: the
+ * manager serves what is plugged later (a warning is logged). Returns 0; the error of
+ * hostdev_dp_resources_resolve(); the error of a server that cannot start, its message naming
+ * the resource (every server started is stopped again); -EALREADY when started.
+ */
+int hostdev_dp_manager_start(hostdev_dp_manager *manager);
+/**
+ * Resolve the config again now, as a hot-plug event does. Returns 0, or the resolution's error
+ * (the servers stay as they were; a warning is logged too); -EINVAL when not started.
+ */
+int hostdev_dp_manager_resolve(hostdev_dp_manager *manager);
+/** hostdev_dp_server_refresh() on every server. Returns 0, -EINVAL for NULL. */
+int hostdev_dp_manager_refresh(hostdev_dp_manager *manager);
+/**
+ * Stop following hot-plug and stop every server (hostdev_dp_server_stop(): an empty list to the
+ * kubelet, the socket removed). Let the loop dispatch a little afterwards so that the last
+ * lists reach the kubelet. The manager can be started again. Returns 0, -EINVAL for NULL.
+ */
+int hostdev_dp_manager_stop(hostdev_dp_manager *manager);
+/** The number of servers now (they come and go with hot-plug); 0 for NULL. */
+size_t hostdev_dp_manager_get_count(hostdev_dp_manager *manager);
+/**
+ * Server @i (in the order they started), borrowed: valid until the next dispatch of the loop,
+ * which may end it (take a reference with hostdev_dp_server_ref() to keep it). NULL when @i is
+ * out of range.
+ */
+hostdev_dp_server *hostdev_dp_manager_get_server(hostdev_dp_manager *manager, size_t i);
+
 #ifdef __cplusplus
 }
 #endif

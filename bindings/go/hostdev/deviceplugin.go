@@ -260,10 +260,11 @@ type dpCore struct {
 	thread  int32 // 1 while the loop's thread runs
 	running int32 // Run calls in progress
 
-	smu     sync.Mutex
-	servers map[*Server]struct{}
-	dras    map[*DRAPlugin]struct{}
-	closed  bool
+	smu      sync.Mutex
+	servers  map[*Server]struct{}
+	managers map[*DevicePluginManager]struct{}
+	dras     map[*DRAPlugin]struct{}
+	closed   bool
 }
 
 // DevicePluginLoop is the event loop that serves device plugins (hostdev_dp_loop): every server
@@ -293,7 +294,8 @@ func (c *Context) NewDevicePluginLoop() (*DevicePluginLoop, error) {
 	if err != nil {
 		return nil, err
 	}
-	core := &dpCore{ctx: clone, servers: map[*Server]struct{}{}}
+	core := &dpCore{ctx: clone, servers: map[*Server]struct{}{},
+		managers: map[*DevicePluginManager]struct{}{}}
 	l := &DevicePluginLoop{core: core}
 	if logger != nil {
 		l.logPipe = capi.NewHdb_log_pipe(clone, capi.Hostdev_ctx_get_log_priority(clone))
@@ -404,6 +406,8 @@ func (l *DevicePluginLoop) Close() error {
 	core.closed = true
 	servers := core.servers
 	core.servers = map[*Server]struct{}{}
+	managers := core.managers
+	core.managers = map[*DevicePluginManager]struct{}{}
 	dras := core.dras
 	core.dras = nil
 	core.smu.Unlock()
@@ -421,6 +425,9 @@ func (l *DevicePluginLoop) Close() error {
 	core.mu.RUnlock()
 	for s := range servers {
 		s.release()
+	}
+	for m := range managers {
+		m.release()
 	}
 	for p := range dras {
 		p.release()

@@ -25,8 +25,9 @@ See docs/bindings.md.
 from . import capi as _c
 from . import naming
 from ._context import PATHS, Context
-from ._deviceplugin import (DEFAULT_REFRESH_MS, AdvertisedDevice, Allocation,
-                            DevicePluginConfig, DevicePluginLoop, Resource, Resources, Server)
+from ._deviceplugin import (DEFAULT_GRACE_MS, DEFAULT_REFRESH_MS, AdvertisedDevice, Allocation,
+                            DevicePluginConfig, DevicePluginLoop, DevicePluginManager,
+                            Resource, Resources, ServedResource, Server)
 from ._dra import CdiSpec, DeviceMetadata, DraClaim, DraDevice, DraPlugin
 from ._errors import (AlreadyExists, Busy, Corrupt, Error, InvalidArgument, NoSpace, NotFound,
                       NotSupported, OutOfRange, PermissionDenied, TimedOut, error_for)
@@ -60,13 +61,14 @@ del _c
 __all__ = [
     "ActiveMdev", "BindOutcome", "RestoreOutcome",
     "AdvertisedDevice", "Allocation", "CdiSpec", "DeviceMetadata", "DraClaim", "DraDevice",
-    "DraPlugin", "AlreadyExists", "Busy", "Check", "Context", "Corrupt", "DEFAULT_REFRESH_MS",
-    "DevicePluginConfig", "DevicePluginLoop", "DeviceVerdict", "Error", "Event",
+    "DraPlugin", "AlreadyExists", "Busy", "Check", "Context", "Corrupt", "DEFAULT_GRACE_MS",
+    "DEFAULT_REFRESH_MS",
+    "DevicePluginConfig", "DevicePluginLoop", "DevicePluginManager", "DeviceVerdict", "Error", "Event",
     "InvalidArgument", "Journal", "Monitor", "UsbDevice", "UsbDevices", "UsbInterface",
     "JournalRecord", "LOG_DEBUG", "LOG_ERR", "LOG_INFO", "LOG_NOTICE", "LOG_WARNING",
     "MDEV_DEFAULT_TIMEOUT_MS", "Mdev", "MdevType", "MdevTypeInfo", "NoSpace", "NotFound",
     "NotSupported", "OutOfRange", "PATHS", "PciAddress", "PciDevice", "PciDevices",
     "PermissionDenied", "PersistEntry", "Report", "Resource", "Resources",
-    "SRIOV_DEFAULT_TIMEOUT_MS", "Server", "SriovPf", "SriovVf",
+    "SRIOV_DEFAULT_TIMEOUT_MS", "ServedResource", "Server", "SriovPf", "SriovVf",
     "TimedOut", "VFIO_DRIVER", "VirtualFunction", "error_for", "naming", "parse_address", "version",
 ]

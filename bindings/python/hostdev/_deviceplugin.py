@@ -46,6 +46,8 @@ FORMATS = {"json": _c.HOSTDEV_DP_FORMAT_JSON, "yaml": _c.HOSTDEV_DP_FORMAT_YAML}
 
 #: Default refresh interval of a server in milliseconds (refresh_ms=None).
 DEFAULT_REFRESH_MS = _c.HOSTDEV_DP_DEFAULT_REFRESH_MS
+#: How long a resource whose last device left is served on (Unhealthy) by default, in ms.
+DEFAULT_GRACE_MS = _c.HOSTDEV_DP_MANAGER_DEFAULT_GRACE_MS
 
 # run() wakes up at least this often, so that a signal whose handler was delayed (delivered to
 # another thread, or just before the wait began) is handled soon.
@@ -357,6 +359,7 @@ class DevicePluginLoop:
     def __init__(self, ctx, *, log=_DEFAULT, log_priority=None):
         self._lock = threading.Lock()
         self._servers = []
+        self._managers = []
         self._dra_plugins = []
         self._thread = False
         self._quit = False
@@ -534,6 +537,58 @@ class DevicePluginLoop:
             raise
         return servers
 
+    def serve_config(self, config, *, grace_ms=None, resolve_interval_ms=0, hotplug=True,
+                     registration="classic", kubelet_dir=None, device_plugin_dir=None,
+                     plugins_registry_dir=None, refresh_ms=None, start=True):
+        """A DevicePluginManager that serves every resource of @config (a DevicePluginConfig), one
+        built-in server each, following hot-plug (hostdev_dp_manager, docs/device-plugin.md "Resources
+        follow hot-plug"): every USB/PCI event resolves the config again on the loop, a new
+        resource name gets its server at once, one whose last device left lists its devices
+        Unhealthy for @grace_ms (None: DEFAULT_GRACE_MS, 0: it ends at once, -1: never), then
+        ends. @resolve_interval_ms: also resolve every that many ms (0: on events only, or at
+        the refresh interval when the host delivers none; -1: never). @hotplug=False: no event
+        watch (resolve() and the interval only). The server options are serve()'s, without
+        socket_name (each resource's socket is named after it). Started unless start=False.
+
+        Errors: TypeError for a config of the wrong type, ValueError for a bad option,
+        InvalidArgument, or the error of a server that cannot start, naming the resource (the
+        ones started are stopped again). The loop keeps the manager until manager.close() or
+        its own close()."""
+        if not isinstance(config, DevicePluginConfig):
+            raise TypeError("expected hostdev.DevicePluginConfig (DevicePluginConfig.parse() or "
+                            ".load()), got %r" % (config,))
+        if grace_ms is None:
+            grace_ms = DEFAULT_GRACE_MS
+        for label, value in (("grace_ms", grace_ms), ("resolve_interval_ms", resolve_interval_ms)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+                raise ValueError("%s must be 0 or more milliseconds, or -1, not %r"
+                                 % (label, value))
+        registration_, _, dp_dir, reg_dir, refresh = _server_options(
+            registration, kubelet_dir, device_plugin_dir, plugins_registry_dir, None, refresh_ms)
+        raw = _call(_c.hdb_dp_manager_new, self._ctx, self._raw(), config._cfg, registration_,
+                    dp_dir, reg_dir, refresh, grace_ms, resolve_interval_ms, int(bool(hotplug)))
+        manager = DevicePluginManager(self, raw, config)
+        with self._lock:
+            self._managers.append(manager)
+        if start:
+            try:
+                manager.start()
+            except BaseException:
+                manager.close()
+                raise
+        return manager
+
+    def _forget_manager(self, manager):
+        with self._lock:
+            if manager in self._managers:
+                self._managers.remove(manager)
+
+    @property
+    def managers(self):
+        """The managers of this loop (serve_config()) that are not closed."""
+        with self._lock:
+            return tuple(self._managers)
+
     def serve_dra(self, driver_name: str, *, prepare: Optional[PrepareFn] = None,
                   unprepare: Optional[UnprepareFn] = None,
                   on_registration: Optional[RegistrationFn] = None,
@@ -607,6 +662,7 @@ class DevicePluginLoop:
         """Stop the thread and every server, release the loop. Safe to call twice."""
         with self._lock:
             servers, self._servers = self._servers, []
+            managers, self._managers = self._managers, []
             dra_plugins, self._dra_plugins = self._dra_plugins, []
         loop = self._loop
         if loop is not None:
@@ -614,6 +670,8 @@ class DevicePluginLoop:
             self._thread = False
         for s in servers:
             s._release()
+        for m in managers:
+            m._release()
         for p in dra_plugins:
             p._release()
         self._flush()
@@ -745,3 +803,93 @@ class Server:
         if self.closed:
             return "<hostdev.Server %s closed>" % self._name
         return "<hostdev.Server %s %s on %s>" % (self.resource_name, self.state, self.socket_path)
+
+
+class ServedResource(collections.namedtuple("ServedResource",
+                                            "resource_name socket_path state registrations")):
+    """What a DevicePluginManager serves for one resource, as of the moment it was read."""
+    __slots__ = ()
+
+
+class DevicePluginManager:
+    """The servers of a whole config, following hot-plug (hostdev_dp_manager), made by
+    DevicePluginLoop.serve_config(). Use it as a context manager (closed, hence stopped, on exit)
+    or call close(). Everything it does happens on the loop: drive the loop and it follows."""
+
+    def __init__(self, loop, raw, config):
+        self._loop = loop
+        self._mgr = raw
+        #: The DevicePluginConfig it serves.
+        self.config = config
+
+    def _raw(self):
+        mgr = self._mgr
+        if mgr is None:
+            raise ValueError("operation on a closed hostdev.DevicePluginManager")
+        return mgr
+
+    def start(self):
+        """Resolve the config, start a server for each resource and follow hot-plug.
+        hostdev.Error with EALREADY (started), or the error of a server that cannot start."""
+        _call(_c.hdb_dp_manager_start, self._loop._ctx, self._raw())
+
+    def stop(self):
+        """Stop following hot-plug and stop every server (empty lists, sockets removed). It can
+        be started again."""
+        _call(_c.hdb_dp_manager_stop, self._loop._ctx, self._raw())
+        self._loop._flush()
+
+    def resolve(self):
+        """Resolve the config again now, as a hot-plug event does."""
+        _call(_c.hdb_dp_manager_resolve, self._loop._ctx, self._raw())
+
+    def refresh(self):
+        """Re-read every server's devices now."""
+        _call(_c.hdb_dp_manager_refresh, self._loop._ctx, self._raw())
+
+    @property
+    def resources(self):
+        """A ServedResource per server now, in the order they started (they come and go with
+        hot-plug)."""
+        mgr = self._raw()
+        out = []
+        for i in range(_c.hostdev_dp_manager_get_count(mgr)):
+            srv = _c.hdb_dp_manager_get_server(mgr, i)
+            if srv is None:  # ended since the count was read
+                break
+            out.append(ServedResource(_c.hostdev_dp_server_get_resource_name(srv),
+                                      _c.hostdev_dp_server_get_socket_path(srv),
+                                      STATES[_c.hostdev_dp_server_get_state(srv)],
+                                      _c.hostdev_dp_server_get_registrations(srv)))
+        return tuple(out)
+
+    def _release(self):
+        mgr, self._mgr = self._mgr, None
+        if mgr is None:
+            return
+        _c.hdb_dp_manager_stop(self._loop._ctx, mgr, _c.hdb_status())
+        del mgr  # normally the last reference: hostdev_dp_manager_unref() frees it
+
+    def close(self):
+        """Stop every server and release the manager. Safe to call twice."""
+        if self._mgr is None:
+            return
+        self._loop._forget_manager(self)
+        self._release()
+        self._loop._flush()
+
+    @property
+    def closed(self):
+        return self._mgr is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        if self.closed:
+            return "<hostdev.DevicePluginManager closed>"
+        return "<hostdev.DevicePluginManager %s: %d resources>" % (self.config.source,
+                                                                  len(self.resources))

@@ -411,6 +411,131 @@ def test_loop_close_stops_servers(fk, dp_ctx, dp_root, kubelet):
     loop.close()  # twice is fine
 
 
+def watch_of(kubelet, resource):
+    """The fake kubelet's ListAndWatch stream of @resource, once it has one."""
+    found = []
+
+    def opened():
+        found[:] = [w for w in kubelet.watches if w.thread.name == "watch-" + resource]
+        return bool(found)
+
+    assert conftest.wait_until(opened), "no ListAndWatch stream of " + resource
+    return found[0]
+
+
+def test_serve_config_follows_hotplug(fk, dp_ctx, dp_root, kubelet):
+    """serve_config(): a server per resource of the config, following the host. No uevents come
+    for a fake root: resolve() does what a hot-plug event does. A device plugged later whose
+    per-device name is new gets its server, registered at once; when it leaves, its devices are
+    listed Unhealthy for the grace period, then the server ends (an empty list, the socket
+    removed) while the others serve on."""
+    hidden = dp_root.ids[2]
+    link = os.path.join(dp_root.root, "sys", "bus", "pci", "devices", hidden)
+    aside = os.path.join(dp_root.root, "aside")
+    os.rename(link, aside)
+    config = hostdev.DevicePluginConfig.parse(dp_ctx, {"resources": [
+        {"kind": "pci", "naming": "per-device", "selectors": {"vendorDevice": ["8086:10d3"]}}]})
+    logs = []
+    with hostdev.DevicePluginLoop(dp_ctx, log=lambda p, m: logs.append(m),
+                                  log_priority=hostdev.LOG_INFO) as loop:
+        manager = loop.serve_config(config, kubelet_dir=kubelet.root, refresh_ms=-1,
+                                    hotplug=False, resolve_interval_ms=-1, grace_ms=-1)
+        assert loop.managers == (manager,) and manager.config is config
+        loop.start_thread()
+        first = manager.resources
+        assert len(first) == 2 and all(r.socket_path.startswith(kubelet.plugin_dir) for r in first)
+        assert kubelet.wait_registrations(2, timeout=conftest.WAIT), logs
+
+        os.rename(aside, link)
+        manager.resolve()
+        assert kubelet.wait_registrations(3, timeout=conftest.WAIT), logs
+        new = kubelet.registrations[2][1].resource_name
+        assert new not in {r.resource_name for r in first}
+        assert new.endswith("-" + hidden.replace(":", "").replace(".", "")), new
+        assert [r.resource_name for r in manager.resources][2] == new
+        watch = watch_of(kubelet, new)
+        numa = [dp_root.devices[2]["numa"]]
+        assert watch.wait(lambda w: w.last() == [(hidden, "Healthy", numa)]), watch.lists
+
+        # Gone: listed Unhealthy (grace_ms=-1: the server stays), back: Healthy again.
+        os.rename(link, aside)
+        manager.refresh()
+        manager.resolve()
+        assert watch.wait(lambda w: w.last() == [(hidden, "Unhealthy", numa)]), watch.lists
+        assert len(manager.resources) == 3
+        assert any("%s has no device left" % new in m for m in logs), logs
+        os.rename(aside, link)
+        manager.refresh()
+        manager.resolve()
+        assert watch.wait(lambda w: w.last() == [(hidden, "Healthy", numa)]), watch.lists
+        assert any("%s has devices again" % new in m for m in logs), logs
+        assert len(kubelet.registrations) == 3, "nothing registered again"
+
+        served = manager.resources
+        manager.close()
+        assert manager.closed and loop.managers == ()
+        assert not any(os.path.exists(r.socket_path) for r in served)
+        with pytest.raises(ValueError):
+            manager.resolve()
+
+
+def test_serve_config_grace_ends_server(fk, dp_ctx, dp_root, kubelet):
+    """grace_ms=0: a resource whose last device left ends at the next resolution."""
+    config = hostdev.DevicePluginConfig.parse(dp_ctx, {"resources": [
+        {"kind": "pci", "naming": "per-device", "selectors": {"vendorDevice": ["8086:10d3"]}}]})
+    with hostdev.DevicePluginLoop(dp_ctx) as loop:
+        loop.start_thread()
+        with loop.serve_config(config, kubelet_dir=kubelet.root, refresh_ms=-1, hotplug=False,
+                               resolve_interval_ms=-1, grace_ms=0) as manager:
+            assert kubelet.wait_registrations(3, timeout=conftest.WAIT)
+            gone = dp_root.ids[1]
+            served = {r.resource_name: r.socket_path for r in manager.resources}
+            name = next(n for n in served if n.endswith(gone.replace(":", "").replace(".", "")))
+            watch = watch_of(kubelet, name)
+            assert watch.wait(lambda w: w.last()), watch.lists
+            os.rename(os.path.join(dp_root.root, "sys", "bus", "pci", "devices", gone),
+                      os.path.join(dp_root.root, "aside"))
+            manager.resolve()
+            assert watch.wait(lambda w: w.last() == [] and w.ended == "ok"), watch.lists
+            assert not os.path.exists(served[name])
+            assert sorted(r.resource_name for r in manager.resources) == sorted(
+                n for n in served if n != name)
+            assert all(os.path.exists(p) for n, p in served.items() if n != name)
+
+
+def test_serve_config_errors(dp_ctx, kubelet_dir):
+    config = hostdev.DevicePluginConfig.parse(dp_ctx, CONFIG)
+    with hostdev.DevicePluginLoop(dp_ctx) as loop:
+        with pytest.raises(TypeError):
+            loop.serve_config(CONFIG)
+        with pytest.raises(ValueError):
+            loop.serve_config(config, grace_ms=-2)
+        with pytest.raises(ValueError):
+            loop.serve_config(config, resolve_interval_ms=1.5)
+        with pytest.raises(ValueError):
+            loop.serve_config(config, registration="sometimes")
+        manager = loop.serve_config(config, registration="none", kubelet_dir=kubelet_dir,
+                                    hotplug=False)
+        with pytest.raises(hostdev.Error) as e:
+            manager.start()
+        assert e.value.errno == errno.EALREADY and "serving already" in e.value.message
+        # Another manager for the same resource: the socket is served already, and the
+        # message names the resource.
+        loop.start_thread()
+        with hostdev.DevicePluginLoop(dp_ctx) as other:
+            with pytest.raises(hostdev.Error) as e:
+                other.serve_config(config, registration="none", kubelet_dir=kubelet_dir,
+                                   hotplug=False)
+            assert e.value.errno == errno.EADDRINUSE, e.value
+            assert e.value.message.startswith(RESOURCE + ": "), e.value.message
+            assert other.managers == ()
+        manager.stop()
+        assert manager.resources == ()
+        with pytest.raises(hostdev.Error) as e:
+            manager.resolve()
+        assert e.value.errno == errno.EINVAL and "start it first" in e.value.message
+
+
 def test_loop_without_close_is_released(dp_ctx, kubelet_dir):
     """A loop dropped while its thread runs is closed by the garbage collector."""
     import gc

@@ -1,0 +1,540 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hostdev_dp_manager: the built-in servers of a whole resource selection config, one per resource,
+ * following hot-plug (issue 14). The config is resolved again on every USB/PCI hot-plug event (the
+ * events of one wake-up resolve it once) and on an optional interval. A resource name that was not
+ * served before (a device plugged later whose Harvester or per-device name is new) gets its server,
+ * started and registered at once. A resource that is no longer in the resolution (its last device
+ * left) keeps its server for a grace period, during which the built-in plugin lists its devices
+ * Unhealthy (the kubelet stops handing them out and tells the pods that hold them); a device that
+ * comes back within it keeps the server; after it the server stops (an empty list to the kubelet,
+ * the socket removed). Resources of an explicit resourceName always resolve and so never end.
+ *
+ * Everything runs on the loop: the monitor's socket and a timerfd (the end of the next grace
+ * period, the next interval) are fd sources of it, so a program that embeds the loop or runs it on
+ * its thread gets the same behaviour with no code of its own. Built on the public API only, like
+ * the built-in plugins beside it.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plugin.h"
+
+struct manager_entry {
+	char *name;
+	hostdev_dp_server *server;
+	long long gone_since_ms; /* CLOCK_MONOTONIC ms since the resource has no device; -1 */
+};
+
+struct hostdev_dp_manager {
+	int refcount;
+	hostdev_loop *loop;
+	hostdev_ctx *ctx; /* the loop's: resolutions run on its thread */
+	hostdev_dp_config *config;
+	struct hostdev_dp_server_options server_opts; /* the strings below are owned copies */
+	char *device_plugin_dir, *plugins_registry_dir;
+	int grace_ms, resolve_interval_ms;
+	bool hotplug, started;
+	struct manager_entry *items;
+	size_t count;
+	hostdev_monitor *monitor;
+	hostdev_loop_source *monitor_source, *timer_source;
+	int timer_fd;
+	long long next_resolve_ms; /* -1: no interval */
+	bool event_seen;	   /* a hot-plug event came during this monitor wake-up */
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+PLUGIN_EXPORT void hostdev_dp_manager_options_init(struct hostdev_dp_manager_options *opts)
+{
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof(*opts));
+	opts->version = HOSTDEV_DP_MANAGER_OPTIONS_VERSION;
+	opts->grace_ms = HOSTDEV_DP_MANAGER_DEFAULT_GRACE_MS;
+	opts->hotplug = 1;
+}
+
+static long find(const hostdev_dp_manager *m, const char *name)
+{
+	for (size_t i = 0; i < m->count; i++)
+		if (strcmp(m->items[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Serve resource @i of @res. Returns 0 or a negative errno (message in the context). */
+static int add(hostdev_dp_manager *m, const hostdev_dp_resources *res, size_t i, const char *why)
+{
+	const char *name = hostdev_dp_resources_get_name(res, i);
+	struct manager_entry *grown = realloc(m->items, (m->count + 1) * sizeof(*grown));
+	struct manager_entry *e;
+	int r;
+
+	if (!grown)
+		return -ENOMEM;
+	m->items = grown;
+	e = &m->items[m->count];
+	memset(e, 0, sizeof(*e));
+	e->gone_since_ms = -1;
+	if (!(e->name = strdup(name)))
+		return -ENOMEM;
+	r = hostdev_dp_server_new_builtin(m->loop, res, i, &m->server_opts, &e->server);
+	if (r == 0 && (r = hostdev_dp_server_start(e->server)) < 0)
+		e->server = hostdev_dp_server_unref(e->server);
+	if (r < 0) {
+		free(e->name);
+		return r;
+	}
+	m->count++;
+	plugin_log(m->ctx, HOSTDEV_LOG_INFO, "serving %s (%zu devices) on %s%s", name,
+		   hostdev_dp_resources_get_device_count(res, i),
+		   hostdev_dp_server_get_socket_path(e->server), why);
+	return 0;
+}
+
+static void end(hostdev_dp_manager *m, size_t i)
+{
+	hostdev_dp_server_stop(m->items[i].server);
+	hostdev_dp_server_unref(m->items[i].server);
+	free(m->items[i].name);
+	memmove(&m->items[i], &m->items[i + 1], (m->count - i - 1) * sizeof(*m->items));
+	m->count--;
+}
+
+/* Resolve the config with the context's log quieted: the devices an entry leaves out were logged
+ * at the start, not again at every event. */
+static int resolve_quietly(hostdev_dp_manager *m, hostdev_dp_resources **res)
+{
+	int priority = hostdev_ctx_get_log_priority(m->ctx), r;
+
+	hostdev_ctx_set_log_priority(m->ctx, HOSTDEV_LOG_ERR);
+	r = hostdev_dp_resources_resolve(m->ctx, m->config, res);
+	hostdev_ctx_set_log_priority(m->ctx, priority);
+	return r;
+}
+
+/* The next moment something is due: the end of a grace period or the next interval; -1 none. */
+static long long next_due_ms(const hostdev_dp_manager *m)
+{
+	long long due = m->next_resolve_ms;
+
+	if (m->grace_ms < 0)
+		return due;
+	for (size_t i = 0; i < m->count; i++) {
+		long long end_ms;
+
+		if (m->items[i].gone_since_ms < 0)
+			continue;
+		end_ms = m->items[i].gone_since_ms + m->grace_ms;
+		if (due < 0 || end_ms < due)
+			due = end_ms;
+	}
+	return due;
+}
+
+static void arm_timer(hostdev_dp_manager *m)
+{
+	struct itimerspec its = {0};
+	long long due, left;
+
+	if (m->timer_fd < 0)
+		return;
+	due = next_due_ms(m);
+	if (due >= 0) {
+		left = due - now_ms();
+		if (left < 1)
+			left = 1; /* 0 would disarm it */
+		its.it_value.tv_sec = left / 1000;
+		its.it_value.tv_nsec = (left % 1000) * 1000000;
+	}
+	timerfd_settime(m->timer_fd, 0, &its, NULL);
+}
+
+/* Resolve again: start new resources, end those without devices past the grace period. Returns 0,
+ * or the resolution's error (the servers stay as they were). */
+static int sync_servers(hostdev_dp_manager *m)
+{
+	size_t before = m->count;
+	hostdev_dp_resources *res = NULL;
+	long long now = now_ms();
+	bool *resolved;
+	int r;
+
+	if (m->resolve_interval_ms > 0)
+		m->next_resolve_ms = now + m->resolve_interval_ms;
+	r = resolve_quietly(m, &res);
+	if (r < 0) {
+		plugin_log(m->ctx, HOSTDEV_LOG_WARNING,
+			   "cannot resolve the config again (%s); serving what was resolved before",
+			   hostdev_ctx_get_error(m->ctx));
+		arm_timer(m);
+		return r;
+	}
+	if (!(resolved = calloc(before ? before : 1, sizeof(*resolved)))) {
+		hostdev_dp_resources_unref(res);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < hostdev_dp_resources_get_count(res); i++) {
+		const char *name = hostdev_dp_resources_get_name(res, i);
+		long k = find(m, name);
+
+		if (k >= 0) {
+			resolved[k] = true;
+			if (m->items[k].gone_since_ms >= 0)
+				plugin_log(m->ctx, HOSTDEV_LOG_INFO,
+					   "%s has devices again: it stays", name);
+			m->items[k].gone_since_ms = -1;
+		} else if (add(m, res, i, " (new on this host)") < 0) {
+			plugin_log(m->ctx, HOSTDEV_LOG_WARNING, "cannot serve %s: %s", name,
+				   hostdev_ctx_get_error(m->ctx));
+		}
+	}
+	/* Backwards: end() moves the entries after the one it removes. */
+	for (size_t i = before; i-- > 0;) {
+		struct manager_entry *e = &m->items[i];
+
+		if (resolved[i])
+			continue;
+		if (e->gone_since_ms < 0) {
+			e->gone_since_ms = now;
+			plugin_log(m->ctx, HOSTDEV_LOG_INFO,
+				   "%s has no device left: its devices are listed Unhealthy%s",
+				   e->name,
+				   m->grace_ms < 0 ? "" : ", and it ends after the grace period");
+		}
+		if (m->grace_ms >= 0 && now - e->gone_since_ms >= m->grace_ms) {
+			plugin_log(m->ctx, HOSTDEV_LOG_INFO,
+				   "%s ends: no device for %d ms (advertising no devices, removing "
+				   "its socket)",
+				   e->name, m->grace_ms);
+			end(m, i);
+		}
+	}
+	free(resolved);
+	hostdev_dp_resources_unref(res);
+	arm_timer(m);
+	return 0;
+}
+
+static void on_event(hostdev_monitor *monitor, const hostdev_event *event, void *userdata)
+{
+	hostdev_dp_manager *m = userdata;
+
+	(void)monitor;
+	(void)event;
+	m->event_seen = true;
+}
+
+static void stop_monitor(hostdev_dp_manager *m)
+{
+	hostdev_loop_source_remove(m->monitor_source);
+	m->monitor_source = NULL;
+	m->monitor = hostdev_monitor_unref(m->monitor);
+}
+
+/* The monitor's socket is readable: take every queued event, then refresh and resolve once. */
+static void on_monitor(hostdev_loop_source *source, int fd, uint32_t revents, void *userdata)
+{
+	hostdev_dp_manager *m = userdata;
+
+	(void)source;
+	(void)fd;
+	(void)revents;
+	m->event_seen = false;
+	if (hostdev_monitor_process(m->monitor) < 0) {
+		plugin_log(
+		    m->ctx, HOSTDEV_LOG_WARNING,
+		    "the hot-plug monitor failed (%s); resources follow hot-plug only at the "
+		    "resolve interval",
+		    hostdev_ctx_get_error(m->ctx));
+		stop_monitor(m);
+	}
+	if (!m->event_seen)
+		return;
+	for (size_t i = 0; i < m->count; i++)
+		hostdev_dp_server_refresh(m->items[i].server);
+	sync_servers(m);
+}
+
+static void on_timer(hostdev_loop_source *source, int fd, uint32_t revents, void *userdata)
+{
+	hostdev_dp_manager *m = userdata;
+	uint64_t expirations;
+	long long due;
+
+	(void)source;
+	(void)revents;
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return;
+	due = next_due_ms(m);
+	if (due >= 0 && due <= now_ms())
+		sync_servers(m);
+	else
+		arm_timer(m);
+}
+
+/* Hot-plug events from the udev netlink socket; without them (a container without the socket)
+ * the manager still resolves at the interval: a warning, not a failure. */
+static void start_monitor(hostdev_dp_manager *m)
+{
+	int r;
+
+	if ((r = hostdev_monitor_new(m->ctx, &m->monitor)) < 0 ||
+	    (r = hostdev_monitor_add_match_subsystem(m->monitor, "usb")) < 0 ||
+	    (r = hostdev_monitor_add_match_subsystem(m->monitor, "pci")) < 0)
+		goto fail;
+	hostdev_monitor_set_callback(m->monitor, on_event, m);
+	if ((r = hostdev_monitor_start(m->monitor, 0)) < 0 ||
+	    (r = hostdev_loop_add_fd(m->loop, hostdev_monitor_get_fd(m->monitor), EPOLLIN,
+				     on_monitor, m, &m->monitor_source)) < 0)
+		goto fail;
+	return;
+fail:
+	plugin_log(m->ctx, HOSTDEV_LOG_WARNING,
+		   "no hot-plug events (%s); resources follow hot-plug at the resolve interval",
+		   hostdev_ctx_get_error(m->ctx));
+	stop_monitor(m);
+}
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+	char *copy;
+
+	if (!s)
+		return NULL;
+	if (!(copy = strdup(s)))
+		*failed = true;
+	return copy;
+}
+
+PLUGIN_EXPORT int hostdev_dp_manager_new(hostdev_loop *loop, hostdev_dp_config *config,
+					 const struct hostdev_dp_manager_options *opts,
+					 hostdev_dp_manager **out)
+{
+	struct hostdev_dp_manager_options defaults;
+	hostdev_dp_manager *m;
+	hostdev_ctx *ctx;
+	bool failed = false;
+
+	if (!loop || !config || !out)
+		return -EINVAL;
+	ctx = hostdev_loop_get_ctx(loop);
+	if (!opts) {
+		hostdev_dp_manager_options_init(&defaults);
+		opts = &defaults;
+	}
+	if (opts->version == 0 || opts->version > HOSTDEV_DP_MANAGER_OPTIONS_VERSION)
+		return plugin_error(ctx, -EINVAL,
+				    "device-plugin manager options of version %u: this library "
+				    "knows versions 1 to %d",
+				    opts->version, HOSTDEV_DP_MANAGER_OPTIONS_VERSION);
+	if (opts->grace_ms < -1)
+		return plugin_error(ctx, -EINVAL,
+				    "grace period of %d ms: expected 0 or more, or -1 for never",
+				    opts->grace_ms);
+	if (opts->resolve_interval_ms < -1)
+		return plugin_error(
+		    ctx, -EINVAL,
+		    "resolve interval of %d ms: expected 0 (events only), a positive interval or "
+		    "-1",
+		    opts->resolve_interval_ms);
+	if (opts->server && opts->server->socket_name)
+		return plugin_error(ctx, -EINVAL,
+				    "a socket name for every server of a config: each resource's "
+				    "socket is named after it; leave the server options' socket "
+				    "name unset");
+	if (!(m = calloc(1, sizeof(*m))))
+		return -ENOMEM;
+	m->refcount = 1;
+	m->loop = hostdev_loop_ref(loop);
+	m->ctx = ctx;
+	m->config = hostdev_dp_config_ref(config);
+	m->timer_fd = -1;
+	m->next_resolve_ms = -1;
+	m->grace_ms = opts->grace_ms;
+	m->resolve_interval_ms = opts->resolve_interval_ms;
+	m->hotplug = opts->hotplug != 0;
+	if (opts->server)
+		m->server_opts = *opts->server;
+	else
+		hostdev_dp_server_options_init(&m->server_opts);
+	m->device_plugin_dir = dup_or_null(m->server_opts.device_plugin_dir, &failed);
+	m->plugins_registry_dir = dup_or_null(m->server_opts.plugins_registry_dir, &failed);
+	m->server_opts.device_plugin_dir = m->device_plugin_dir;
+	m->server_opts.plugins_registry_dir = m->plugins_registry_dir;
+	if (failed) {
+		hostdev_dp_manager_unref(m);
+		return -ENOMEM;
+	}
+	*out = m;
+	return 0;
+}
+
+PLUGIN_EXPORT int hostdev_dp_manager_start(hostdev_dp_manager *m)
+{
+	hostdev_dp_resources *res = NULL;
+	int r;
+
+	if (!m)
+		return -EINVAL;
+	hostdev_loop_lock(m->loop);
+	if (m->started) {
+		r = plugin_error(m->ctx, -EALREADY, "the device-plugin manager is serving already");
+		goto out;
+	}
+	if ((r = hostdev_dp_resources_resolve(m->ctx, m->config, &res)) < 0)
+		goto out;
+	for (size_t i = 0; i < hostdev_dp_resources_get_count(res); i++) {
+		if ((r = add(m, res, i, "")) < 0) {
+			/* The message says why; the resource is named in front of it. */
+			char why[512];
+
+			snprintf(why, sizeof(why), "%s", hostdev_ctx_get_error(m->ctx));
+			while (m->count)
+				end(m, m->count - 1);
+			r = plugin_error(m->ctx, r, "%s: %s", hostdev_dp_resources_get_name(res, i),
+					 why);
+			goto out;
+		}
+	}
+	if (hostdev_dp_resources_get_count(res) == 0)
+		plugin_log(m->ctx, HOSTDEV_LOG_WARNING,
+			   "no device matches the config: nothing to serve until one is plugged");
+	m->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (m->timer_fd < 0 ||
+	    hostdev_loop_add_fd(m->loop, m->timer_fd, EPOLLIN, on_timer, m, &m->timer_source) < 0) {
+		r = plugin_error(m->ctx, m->timer_fd < 0 ? -errno : -ENOMEM,
+				 "cannot create the device-plugin manager's timer");
+		while (m->count)
+			end(m, m->count - 1);
+		if (m->timer_fd >= 0)
+			close(m->timer_fd);
+		m->timer_fd = -1;
+		goto out;
+	}
+	if (m->hotplug)
+		start_monitor(m);
+	/* Without events and without an interval of the caller's, fall back on the servers'
+	 * refresh interval, so that a device plugged later is still served. */
+	if (m->resolve_interval_ms == 0 && !m->monitor) {
+		int refresh = m->server_opts.refresh_interval_ms;
+
+		m->resolve_interval_ms = refresh > 0 ? refresh : refresh == 0 ? 5000 : -1;
+	}
+	if (m->resolve_interval_ms > 0)
+		m->next_resolve_ms = now_ms() + m->resolve_interval_ms;
+	arm_timer(m);
+	m->started = true;
+	r = 0;
+out:
+	hostdev_dp_resources_unref(res);
+	hostdev_loop_unlock(m->loop);
+	return r;
+}
+
+PLUGIN_EXPORT int hostdev_dp_manager_resolve(hostdev_dp_manager *m)
+{
+	int r;
+
+	if (!m)
+		return -EINVAL;
+	hostdev_loop_lock(m->loop);
+	if (!m->started)
+		r = plugin_error(m->ctx, -EINVAL,
+				 "the device-plugin manager is not serving: start it first");
+	else
+		r = sync_servers(m);
+	hostdev_loop_unlock(m->loop);
+	return r;
+}
+
+PLUGIN_EXPORT int hostdev_dp_manager_refresh(hostdev_dp_manager *m)
+{
+	if (!m)
+		return -EINVAL;
+	hostdev_loop_lock(m->loop);
+	for (size_t i = 0; i < m->count; i++)
+		hostdev_dp_server_refresh(m->items[i].server);
+	hostdev_loop_unlock(m->loop);
+	return 0;
+}
+
+PLUGIN_EXPORT int hostdev_dp_manager_stop(hostdev_dp_manager *m)
+{
+	if (!m)
+		return -EINVAL;
+	hostdev_loop_lock(m->loop);
+	stop_monitor(m);
+	hostdev_loop_source_remove(m->timer_source);
+	m->timer_source = NULL;
+	if (m->timer_fd >= 0)
+		close(m->timer_fd);
+	m->timer_fd = -1;
+	while (m->count)
+		end(m, m->count - 1);
+	m->started = false;
+	m->next_resolve_ms = -1;
+	hostdev_loop_unlock(m->loop);
+	return 0;
+}
+
+PLUGIN_EXPORT size_t hostdev_dp_manager_get_count(hostdev_dp_manager *m)
+{
+	size_t n;
+
+	if (!m)
+		return 0;
+	hostdev_loop_lock(m->loop);
+	n = m->count;
+	hostdev_loop_unlock(m->loop);
+	return n;
+}
+
+PLUGIN_EXPORT hostdev_dp_server *hostdev_dp_manager_get_server(hostdev_dp_manager *m, size_t i)
+{
+	hostdev_dp_server *server = NULL;
+
+	if (!m)
+		return NULL;
+	hostdev_loop_lock(m->loop);
+	if (i < m->count)
+		server = m->items[i].server;
+	hostdev_loop_unlock(m->loop);
+	return server;
+}
+
+PLUGIN_EXPORT hostdev_dp_manager *hostdev_dp_manager_ref(hostdev_dp_manager *m)
+{
+	if (m)
+		__atomic_add_fetch(&m->refcount, 1, __ATOMIC_RELAXED);
+	return m;
+}
+
+PLUGIN_EXPORT hostdev_dp_manager *hostdev_dp_manager_unref(hostdev_dp_manager *m)
+{
+	if (!m || __atomic_sub_fetch(&m->refcount, 1, __ATOMIC_ACQ_REL) > 0)
+		return NULL;
+	hostdev_dp_manager_stop(m);
+	free(m->items);
+	free(m->device_plugin_dir);
+	free(m->plugins_registry_dir);
+	hostdev_dp_config_unref(m->config);
+	hostdev_loop_unref(m->loop);
+	free(m);
+	return NULL;
+}
