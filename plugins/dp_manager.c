@@ -40,7 +40,9 @@ struct hostdev_dp_manager {
 	hostdev_dp_config *config;
 	struct hostdev_dp_server_options server_opts; /* the strings below are owned copies */
 	char *device_plugin_dir, *plugins_registry_dir;
-	int grace_ms, resolve_interval_ms;
+	int grace_ms;
+	int resolve_interval_opt; /* the caller's: 0 events only, -1 never, or an interval */
+	int resolve_interval_ms;  /* in effect: the caller's, or the fallback without events */
 	bool hotplug, started;
 	struct manager_entry *items;
 	size_t count;
@@ -231,6 +233,20 @@ static int sync_servers(hostdev_dp_manager *m)
 	return 0;
 }
 
+/* The interval in effect: the caller's; with none (0) and no hot-plug events, the servers'
+ * refresh interval, so that a device plugged later is still served. */
+static void set_resolve_interval(hostdev_dp_manager *m)
+{
+	int refresh = m->server_opts.refresh_interval_ms;
+
+	m->resolve_interval_ms = m->resolve_interval_opt;
+	if (m->resolve_interval_ms == 0 && !m->monitor)
+		m->resolve_interval_ms = refresh > 0	? refresh
+					 : refresh == 0 ? HOSTDEV_DP_DEFAULT_REFRESH_MS
+							: -1;
+	m->next_resolve_ms = m->resolve_interval_ms > 0 ? now_ms() + m->resolve_interval_ms : -1;
+}
+
 static void on_event(hostdev_monitor *monitor, const hostdev_event *event, void *userdata)
 {
 	hostdev_dp_manager *m = userdata;
@@ -263,6 +279,8 @@ static void on_monitor(hostdev_loop_source *source, int fd, uint32_t revents, vo
 		    "resolve interval",
 		    hostdev_ctx_get_error(m->ctx));
 		stop_monitor(m);
+		set_resolve_interval(m);
+		arm_timer(m);
 	}
 	if (!m->event_seen)
 		return;
@@ -367,7 +385,7 @@ PLUGIN_EXPORT int hostdev_dp_manager_new(hostdev_loop *loop, hostdev_dp_config *
 	m->timer_fd = -1;
 	m->next_resolve_ms = -1;
 	m->grace_ms = opts->grace_ms;
-	m->resolve_interval_ms = opts->resolve_interval_ms;
+	m->resolve_interval_opt = opts->resolve_interval_ms;
 	m->hotplug = opts->hotplug != 0;
 	if (opts->server)
 		m->server_opts = *opts->server;
@@ -429,15 +447,7 @@ PLUGIN_EXPORT int hostdev_dp_manager_start(hostdev_dp_manager *m)
 	}
 	if (m->hotplug)
 		start_monitor(m);
-	/* Without events and without an interval of the caller's, fall back on the servers'
-	 * refresh interval, so that a device plugged later is still served. */
-	if (m->resolve_interval_ms == 0 && !m->monitor) {
-		int refresh = m->server_opts.refresh_interval_ms;
-
-		m->resolve_interval_ms = refresh > 0 ? refresh : refresh == 0 ? 5000 : -1;
-	}
-	if (m->resolve_interval_ms > 0)
-		m->next_resolve_ms = now_ms() + m->resolve_interval_ms;
+	set_resolve_interval(m);
 	arm_timer(m);
 	m->started = true;
 	r = 0;
