@@ -299,8 +299,7 @@ typedef struct hdb_log {
 %ignore hostdev_pci_device_to_json;
 %ignore hostdev_pci_enum_new;
 %ignore hostdev_pci_enum_next;
-/* The bus topology of `hostdev list -t` (out-parameters and a caller's buffer): not in the bindings
- * yet; they would need typemaps returning a tuple and a string. */
+/* The bus topology of `hostdev list -t` (out-parameters and a caller's buffer): the shims below. */
 %ignore hostdev_pci_device_get_bridge_buses;
 %ignore hostdev_pci_device_get_parent_address;
 
@@ -310,7 +309,35 @@ typedef struct hdb_log {
 %newobject hdb_pci_device_to_json;
 %newobject hdb_pci_enum_new;
 %newobject hdb_pci_enum_next;
+%newobject hdb_pci_device_get_parent_address;
 %inline %{
+/* hostdev_pci_device_get_parent_address(): the address upstream of @dev, or NULL with *err 0 for
+ * a device on a root bus (< 0 on error). */
+static char *hdb_pci_device_get_parent_address(hostdev_pci_device *dev, int *err)
+{
+	char buf[HOSTDEV_PCI_ADDRESS_MAX], *copy;
+
+	*err = hostdev_pci_device_get_parent_address(dev, buf, sizeof(buf));
+	if (*err <= 0)
+		return NULL;
+	if (!(copy = strdup(buf)))
+		*err = -ENOMEM;
+	return copy;
+}
+
+/* hostdev_pci_device_get_bridge_buses(): for a bridge (*err 1) the bus numbers packed as
+ * primary | secondary << 8 | subordinate << 16 (each is 0-255), so that one call gives all three
+ * without out-parameters; 0 with *err 0 for another device, *err < 0 on error. */
+static unsigned int hdb_pci_device_get_bridge_buses(hostdev_pci_device *dev, int *err)
+{
+	unsigned int primary = 0, secondary = 0, subordinate = 0;
+
+	*err = hostdev_pci_device_get_bridge_buses(dev, &primary, &secondary, &subordinate);
+	if (*err <= 0)
+		return 0;
+	return (primary & 0xff) | (secondary & 0xff) << 8 | (subordinate & 0xff) << 16;
+}
+
 /* hostdev_pci_address_parse(): a new address, or NULL with *err < 0. */
 static struct hostdev_pci_address *hdb_pci_address_parse(const char *text, int *err)
 {

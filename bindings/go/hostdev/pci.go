@@ -69,6 +69,12 @@ type ActiveMdev struct {
 	InUse int
 }
 
+// BridgeBuses are the bus numbers a bridge forwards, from its configuration header: the bus it
+// sits on, the bus behind it (0 when firmware left it unprogrammed) and the highest bus behind it.
+type BridgeBuses struct {
+	Primary, Secondary, Subordinate uint8
+}
+
 // PCIDevice is a snapshot of one PCI function with every attribute the library reads. Strings
 // are "" and numbers -1 where the C API returns NULL or -1 (unknown / none).
 type PCIDevice struct {
@@ -102,6 +108,11 @@ type PCIDevice struct {
 	PhysicalSlot      string
 	BootVGA           bool
 	Bridge            bool
+	// ParentAddress is the device upstream in the kernel's tree (the bridge or root port it
+	// sits behind; a VMD endpoint in a VMD domain); "" on a root bus.
+	ParentAddress string
+	// BridgeBuses are the bus numbers a PCI-to-PCI or CardBus bridge forwards; nil for others.
+	BridgeBuses *BridgeBuses
 
 	SRIOVPF         bool // is an SR-IOV physical function
 	SRIOVTotalVFs   int
@@ -308,6 +319,13 @@ func readPCIDevice(d capi.Hostdev_pci_device) PCIDevice {
 	rc := []int{0}
 	if text := capi.Hdb_pci_device_to_json(d, 0, rc); rc[0] >= 0 {
 		p.schemaJSON = []byte(text)
+	}
+	if parent := capi.Hdb_pci_device_get_parent_address(d, rc); rc[0] > 0 {
+		p.ParentAddress = parent
+	}
+	if packed := capi.Hdb_pci_device_get_bridge_buses(d, rc); rc[0] > 0 {
+		p.BridgeBuses = &BridgeBuses{Primary: uint8(packed), Secondary: uint8(packed >> 8),
+			Subordinate: uint8(packed >> 16)}
 	}
 	for i := int64(0); i < capi.Hostdev_pci_device_get_vf_count(d); i++ {
 		p.VFs = append(p.VFs, VF{Number: capi.Hostdev_pci_device_get_vf_number(d, i),

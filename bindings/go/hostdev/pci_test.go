@@ -100,6 +100,13 @@ func TestPCIDevicesMatchTheTree(t *testing.T) {
 		check("Netdevs", dev.Netdevs, netdevs)
 		check("PhysicalSlot", dev.PhysicalSlot, d.Slot)
 		check("Bridge", dev.Bridge, d.Cls>>8 == 0x0604)
+		check("ParentAddress", dev.ParentAddress, d.Parent)
+		// The tree's bridges have a type 1 header whose bus numbers firmware left at 0.
+		var buses *hostdev.BridgeBuses
+		if dev.Bridge {
+			buses = &hostdev.BridgeBuses{}
+		}
+		check("BridgeBuses", dev.BridgeBuses, buses)
 		check("BootVGA", dev.BootVGA, d.BootVGA == 1)
 		check("SRIOVPF", dev.SRIOVPF, d.SRIOV != nil)
 		if d.SRIOV != nil {

@@ -33,8 +33,8 @@ from ._errors import (AlreadyExists, Busy, Corrupt, Error, InvalidArgument, NoSp
                       NotSupported, OutOfRange, PermissionDenied, TimedOut, error_for)
 from ._mdev import MDEV_DEFAULT_TIMEOUT_MS, Mdev, MdevTypeInfo
 from ._monitor import Event, Monitor
-from ._pci import (ActiveMdev, MdevType, PciAddress, PciDevice, PciDevices, VirtualFunction,
-                   parse_address)
+from ._pci import (ActiveMdev, BridgeBuses, MdevType, PciAddress, PciDevice, PciDevices,
+                   VirtualFunction, parse_address)
 from ._sriov import SRIOV_DEFAULT_TIMEOUT_MS, SriovPf, SriovVf
 from ._usb import UsbDevice, UsbDevices, UsbInterface
 from ._vfio import (BindOutcome, Check, DeviceVerdict, Journal, JournalRecord, PersistEntry,
@@ -59,7 +59,7 @@ LOG_DEBUG = _c.HOSTDEV_LOG_DEBUG
 del _c
 
 __all__ = [
-    "ActiveMdev", "BindOutcome", "RestoreOutcome",
+    "ActiveMdev", "BindOutcome", "BridgeBuses", "RestoreOutcome",
     "AdvertisedDevice", "Allocation", "CdiSpec", "DeviceMetadata", "DraClaim", "DraDevice",
     "DraPlugin", "AlreadyExists", "Busy", "Check", "Context", "Corrupt", "DEFAULT_GRACE_MS",
     "DEFAULT_REFRESH_MS",

@@ -20,6 +20,11 @@ MdevType = collections.namedtuple("MdevType", "id name available device_api desc
 MdevType.__doc__ = ("A mediated device type offered by an mdev parent; name, device_api and "
                     "description are None and available -1 when the driver gives none.")
 
+BridgeBuses = collections.namedtuple("BridgeBuses", "primary secondary subordinate")
+BridgeBuses.__doc__ = ("The bus numbers a bridge forwards, from its configuration header: the bus it "
+                       "sits on, the bus behind it (0 when firmware left it unprogrammed) and the "
+                       "highest bus behind it.")
+
 ActiveMdev = collections.namedtuple("ActiveMdev", "uuid type type_name iommu_group in_use")
 ActiveMdev.__doc__ = ("A mediated device that exists on a parent: its UUID, type id and name (None "
                       "when unknown), IOMMU group (None without one), and in_use: True when a "
@@ -104,6 +109,32 @@ class PciDevice(_Snapshot):
     physical_slot: Optional[str] = _getter(_c.hostdev_pci_device_get_physical_slot, "physical slot name or None")
     boot_vga: bool = _getter(_c.hostdev_pci_device_is_boot_vga, "firmware boot VGA device", bool)
     is_bridge: bool = _getter(_c.hostdev_pci_device_is_bridge, "PCI-to-PCI bridge (never passed through)", bool)
+
+    @property
+    def parent_address(self) -> Optional[str]:
+        """The address of the device upstream of this one in the kernel's tree (the bridge or root
+        port it sits behind; a VMD endpoint for a device in a VMD domain); None on a root bus.
+        hostdev.NotFound when the device is gone."""
+        from ._errors import error_for
+        with self._ctx._lock:
+            addr, err = _c.hdb_pci_device_get_parent_address(self._dev)
+        if err < 0:
+            raise error_for(err, "cannot find the device upstream of %s" % self.address)
+        return addr
+
+    @property
+    def bridge_buses(self) -> Optional[BridgeBuses]:
+        """For a PCI-to-PCI or CardBus bridge, the BridgeBuses(primary, secondary, subordinate) it
+        forwards (what `hostdev list -t` draws the tree from); None for other devices. An error
+        when the configuration header cannot be read."""
+        from ._errors import error_for
+        with self._ctx._lock:
+            packed, err = _c.hdb_pci_device_get_bridge_buses(self._dev)
+        if err < 0:
+            raise error_for(err, "cannot read the bus numbers of bridge %s" % self.address)
+        if err == 0:
+            return None
+        return BridgeBuses(packed & 0xff, (packed >> 8) & 0xff, (packed >> 16) & 0xff)
 
     is_sriov_pf: bool = _getter(_c.hostdev_pci_device_is_sriov_pf, "SR-IOV physical function", bool)
     sriov_total_vfs: int = _getter(_c.hostdev_pci_device_get_sriov_total_vfs, "sriov_totalvfs (0 for non-PFs)")

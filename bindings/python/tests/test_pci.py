@@ -45,6 +45,9 @@ def test_values_match_the_tree(cli_ctx, fake_root_module):
         assert dev.netdevs == tuple(d.get("net", []))
         assert dev.physical_slot == d.get("slot")
         assert dev.is_bridge == ((d["cls"] >> 8) == 0x0604)
+        assert dev.parent_address == d.get("parent")
+        # The tree's bridges have a type 1 header whose bus numbers firmware left at 0.
+        assert dev.bridge_buses == (hostdev.BridgeBuses(0, 0, 0) if dev.is_bridge else None)
         assert dev.boot_vga == bool(d.get("boot_vga", 0))
         sriov = d.get("sriov")
         assert dev.is_sriov_pf == bool(sriov)
