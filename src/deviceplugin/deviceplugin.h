@@ -155,8 +155,7 @@ struct hostdev_dp_server {
 	unsigned int epoch;
 
 	/* Directory watch (dp_watch.c). */
-	int inotify_fd;
-	struct loop_source *inotify_source;
+	struct grpc_dir_watch *socket_watch; /* the socket's directory (dp_watch.c) */
 };
 
 /* Push the advertised list to every ListAndWatch stream. */

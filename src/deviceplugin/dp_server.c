@@ -199,7 +199,6 @@ static int server_new_locked(hostdev_loop *loop, const char *resource_name,
 	server->refcount = 1;
 	server->loop = loop;
 	server->ctx = ctx;
-	server->inotify_fd = -1;
 	/* A version-1 caller's struct ends before flags: never read past its end. */
 	if (ops)
 		memcpy(&server->ops, ops,

@@ -20,7 +20,11 @@
 #define DRA_SOCKET_NAME "dra.sock"
 /* The registration socket's name in the plugin watcher's directory: <driver>-reg.sock. */
 #define DRA_REGISTRATION_SUFFIX "-reg.sock"
-/* How often a started plugin checks that its sockets are still there (and its own). */
+/*
+ * How often a started plugin checks that its sockets are still there (and its own): while its
+ * directories are watched (inotify sees a deletion at once) only as a backstop, else often.
+ */
+#define DRA_SOCKET_CHECK_WATCHED_MS 60000
 #define DRA_SOCKET_CHECK_MS 2000
 /* Largest path a sockaddr_un holds (108 bytes with the NUL). */
 #define DRA_SOCKET_PATH_MAX 107
@@ -64,6 +68,7 @@ struct hostdev_dra_plugin {
 	/* The periodic check of both sockets (dra_plugin.c): the kubelet deletes them when it
 	 * restarts; they are made again and the plugin watcher finds them anew. */
 	struct loop_source *socket_check;
+	struct grpc_dir_watch *driver_dir_watch, *registry_dir_watch; /* NULL: not watched */
 	unsigned int registrations;
 };
 

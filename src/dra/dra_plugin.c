@@ -272,12 +272,20 @@ HOSTDEV_EXPORT hostdev_dra_plugin *hostdev_dra_plugin_ref(hostdev_dra_plugin *pl
 	return plugin;
 }
 
+static void stop_watches(hostdev_dra_plugin *plugin)
+{
+	grpc_dir_watch_stop(plugin->driver_dir_watch);
+	grpc_dir_watch_stop(plugin->registry_dir_watch);
+	plugin->driver_dir_watch = plugin->registry_dir_watch = NULL;
+}
+
 static void plugin_stop_locked(hostdev_dra_plugin *plugin)
 {
 	if (!plugin->started)
 		return;
 	loop_remove(plugin->socket_check);
 	plugin->socket_check = NULL;
+	stop_watches(plugin);
 	/* Registration first: the kubelet stops finding the plugin before it stops serving. */
 	if (plugin->registration)
 		grpc_server_shutdown(plugin->registration, true);
@@ -358,14 +366,62 @@ static bool relisten_if_lost(hostdev_dra_plugin *plugin, struct grpc_server *ser
 	return true;
 }
 
-static void arm_socket_check(hostdev_dra_plugin *plugin);
-
 /*
  * The kubelet deletes the sockets of plugins_registry (and of plugins/) when it restarts, and
  * its plugin watcher registers only the sockets it finds: a lost socket is made again, which the
  * watcher then finds and registers (GetInfo, NotifyRegistrationStatus) as at the first start.
- * The same check as the device-plugin servers' periodic one (grpc_server_owns_socket()).
+ * The same check as the device-plugin servers' (grpc_server_owns_socket()).
  */
+static void check_sockets(hostdev_dra_plugin *plugin)
+{
+	/* The service first: the kubelet dials it as soon as it finds the registration. */
+	relisten_if_lost(plugin, plugin->service, plugin->socket_path);
+	if (plugin->registration &&
+	    relisten_if_lost(plugin, plugin->registration, plugin->registration_path))
+		plugin->state = HOSTDEV_DRA_REGISTERING;
+}
+
+/* A change in either directory: check both sockets (it costs two stat()s). A directory that went
+ * away ends both watches; the periodic check then makes it again and watches anew. */
+static void on_dir_changes(const struct grpc_dir_change *changes, size_t n, void *userdata)
+{
+	hostdev_dra_plugin *plugin = userdata;
+	bool gone = false;
+
+	for (size_t i = 0; i < n; i++)
+		gone |= changes[i].what == GRPC_DIR_GONE;
+	if (gone) {
+		log_info(plugin->ctx,
+			 "DRA driver %s: a directory of its sockets was removed; they are made "
+			 "again within %d ms",
+			 plugin->driver, DRA_SOCKET_CHECK_MS);
+		stop_watches(plugin);
+		return;
+	}
+	if (plugin->started)
+		check_sockets(plugin);
+}
+
+/* Watch the sockets' directories; without inotify the periodic check alone notices. */
+static void start_watches(hostdev_dra_plugin *plugin)
+{
+	int r = grpc_dir_watch_start(plugin->loop, plugin->driver_dir, on_dir_changes, plugin,
+				     &plugin->driver_dir_watch);
+
+	if (r == 0 && plugin->registration)
+		r = grpc_dir_watch_start(plugin->loop, plugin->registry_dir, on_dir_changes, plugin,
+					 &plugin->registry_dir_watch);
+	if (r < 0) {
+		stop_watches(plugin);
+		log_debug(plugin->ctx,
+			  "DRA driver %s: cannot watch its sockets' directories (%s); they are "
+			  "checked every %d ms",
+			  plugin->driver, strerror(-r), DRA_SOCKET_CHECK_MS);
+	}
+}
+
+static void arm_socket_check(hostdev_dra_plugin *plugin);
+
 static void on_socket_check(struct loop_source *source, void *userdata)
 {
 	hostdev_dra_plugin *plugin = userdata;
@@ -374,18 +430,17 @@ static void on_socket_check(struct loop_source *source, void *userdata)
 	plugin->socket_check = NULL;
 	if (!plugin->started)
 		return;
-	/* The service first: the kubelet dials it as soon as it finds the registration. */
-	relisten_if_lost(plugin, plugin->service, plugin->socket_path);
-	if (plugin->registration &&
-	    relisten_if_lost(plugin, plugin->registration, plugin->registration_path))
-		plugin->state = HOSTDEV_DRA_REGISTERING;
+	check_sockets(plugin);
+	if (!plugin->driver_dir_watch)
+		start_watches(plugin);
 	arm_socket_check(plugin);
 }
 
 static void arm_socket_check(hostdev_dra_plugin *plugin)
 {
-	if (loop_add_timer(plugin->loop, DRA_SOCKET_CHECK_MS, on_socket_check, plugin,
-			   &plugin->socket_check) < 0) {
+	int ms = plugin->driver_dir_watch ? DRA_SOCKET_CHECK_WATCHED_MS : DRA_SOCKET_CHECK_MS;
+
+	if (loop_add_timer(plugin->loop, ms, on_socket_check, plugin, &plugin->socket_check) < 0) {
 		plugin->socket_check = NULL;
 		log_warn(plugin->ctx,
 			 "DRA driver %s: no timer for the socket check; a kubelet restart that "
@@ -424,6 +479,7 @@ static int plugin_start_locked(hostdev_dra_plugin *plugin)
 	}
 	plugin->started = true;
 	plugin->state = plugin->registration ? HOSTDEV_DRA_REGISTERING : HOSTDEV_DRA_SERVING;
+	start_watches(plugin);
 	arm_socket_check(plugin);
 	if (plugin->registration)
 		log_info(plugin->ctx,

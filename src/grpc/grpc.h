@@ -132,6 +132,33 @@ const char *grpc_call_authority(const struct grpc_call *call);
 
 struct grpc_client_call;
 
+/* ---------------------------------------------------------------------------------------------- */
+/* The directory of a server's socket, watched (grpc_dir_watch.c) */
+
+enum grpc_dir_change_what {
+	GRPC_DIR_CREATED = 1, /* an entry was created or moved in */
+	GRPC_DIR_REMOVED = 2, /* an entry was deleted or moved out */
+	GRPC_DIR_LOST = 3,    /* events were lost (queue overflow): check everything; name "" */
+	GRPC_DIR_GONE = 4,    /* the directory itself was removed or moved; name "" */
+};
+
+struct grpc_dir_change {
+	const char *name;  /* the entry's name, valid during the callback only */
+	unsigned int what; /* enum grpc_dir_change_what */
+};
+
+/* The changes of one read, in order; the callback may stop the watch. */
+typedef void (*grpc_dir_watch_fn)(const struct grpc_dir_change *changes, size_t n, void *userdata);
+
+struct grpc_dir_watch;
+
+/* Watch directory @dir with inotify on @loop. Returns 0, or a negative errno (no inotify
+ * instance left, no such directory, ...) with no message: the caller says what it loses. */
+int grpc_dir_watch_start(hostdev_loop *loop, const char *dir, grpc_dir_watch_fn fn, void *userdata,
+			 struct grpc_dir_watch **out);
+/* Stop and free; NULL-safe. */
+void grpc_dir_watch_stop(struct grpc_dir_watch *w);
+
 /* Result of a unary call: @status (GRPC_STATUS_*, or UNAVAILABLE when the connection failed),
  * @message the grpc-message or a description of the local failure, and the response message
  * (NULL when none). Runs exactly once, on the loop. The call is freed after it returns. */

@@ -270,6 +270,31 @@ def test_kubelet_restart_registers_again(served, schemas):
     restarted.close()
 
 
+def test_deleted_sockets_are_made_again(served, schemas):
+    """A kubelet that restarts deletes the plugin sockets; the plugin sees it through inotify on
+    both directories (its periodic check runs only every minute while they are watched) and
+    listens again, and a new kubelet registers it as the first one did."""
+    root, drv, kubelet = served
+    kubelet.close()
+    # A new file, not the old one: ext4 may give it the same inode number, so the change time too.
+    def identity(path):
+        st = os.stat(path)
+        return st.st_ino, st.st_ctime_ns
+
+    before = {p: identity(p) for p in (drv.socket, drv.registration)}
+    for p in before:
+        os.unlink(p)
+    dk.wait_until(lambda: all(os.path.exists(p) and identity(p) != old
+                              for p, old in before.items()), "the sockets made again")
+    restarted = dk.Kubelet(root.registry)
+    restarted.register(DRIVER)
+    drv.wait_line("REGISTERED 2")
+    answer = restarted.prepare([NIC])
+    check_prepared(root, schemas, NIC, answer)
+    assert restarted.unprepare([NIC]) == {NIC[2]: ""}
+    restarted.close()
+
+
 def test_refused_registration(root):
     drv = root.driver("--api", "v1beta1")
     # A kubelet that speaks only v1 refuses a plugin that serves only v1beta1, and says why.
