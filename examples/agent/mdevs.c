@@ -151,8 +151,10 @@ static char *config_now(struct mdevs *m, bool *none)
 		bool have = false;
 		const cJSON *t;
 
+		if (!type)
+			continue;
 		cJSON_ArrayForEach(t, types) have = have || strcmp(t->valuestring, type) == 0;
-		if (type && !have)
+		if (!have)
 			cJSON_AddItemToArray(types, cJSON_CreateString(type));
 	}
 	*none = cJSON_GetArraySize(types) == 0;

@@ -78,7 +78,7 @@ def test_mdevs_served_and_permitted(api, agents, protos, short_dir):
     Healthy by its UUID, Allocate gives KubeVirt's MDEV_PCI_RESOURCE_<NAME>=<uuid> and the group
     nodes), and the KubeVirt CR gets its mediatedDevices entry next to the hand-written one; the
     mdev removed -> the resource stops at the next resync and the entry goes, the hand-written one
-    stays. Without the option nothing is served."""
+    stays. Without the option nothing is served; with --no-claims it is a usage error."""
     root = make_root(os.path.join(short_dir, "root"), 40)
     uuid, group = the_mdev(root)
     api.apply_crds(KUBEVIRT_CRD)
@@ -91,6 +91,10 @@ def test_mdevs_served_and_permitted(api, agents, protos, short_dir):
     try:
         args = ["--kubeconfig", agent_kubeconfig(api), "--node-name", NODE, "--root", root,
                 "--pci-ids", PCI_IDS, "--kubelet-dir", os.path.join(short_dir, "kubelet")]
+        # Without the claims' device-plugin loop there is nothing to serve from: a usage error.
+        bad = agents(*args, "--serve-mdevs", "--no-claims", metrics=False)
+        assert bad.wait_exit(60) == 2
+        assert "--serve-mdevs serves from the claims' device-plugin loop" in bad.log()
         # Without --serve-mdevs: published, nothing served, the CR's list untouched.
         plain = agents(*args)
         plain.ready()
