@@ -55,6 +55,7 @@ struct agent_options {
 	const char *state_dir;	 /* the library's state directory (vfio journal), NULL = default */
 	const char *kubelet_dir; /* the kubelet's root (device-plugins/), NULL = default */
 	bool no_claims;		 /* publish only: leave PCIDeviceClaims to another controller */
+	bool serve_mdevs;	 /* serve the node's mdevs, a resource per type (mdevs.c) */
 	const char *kubevirt_ns, *kubevirt_name; /* the KubeVirt CR; NULL: not kept */
 	/* Dynamic Resource Allocation (docs/agent.md, "DRA"): publish ResourceSlices of driver
 	 * @dra_driver; @dra_only: nothing of devices.harvesterhci.io (no CRDs needed). */
@@ -379,6 +380,19 @@ void usb_claims_resync(struct usb_claims *c);
 void usb_claims_stop(struct usb_claims *c);
 /* Stops serving (the kubelet gets empty lists). NULL-safe. */
 void usb_claims_free(struct usb_claims *c);
+
+/* ---- mdevs.c: the node's mediated devices served as they are (--serve-mdevs) ------------------ */
+struct mdevs;
+/* Serves through @serving (borrowed) and permits in @kubevirt (borrowed, may be NULL). Returns 0
+ * or -ENOMEM. */
+int mdevs_new(hostdev_ctx *ctx, struct serving *serving, struct kubevirt *kubevirt,
+	      struct mdevs **out);
+/* Look at the node's mdevs again: a resource per type found starts, one whose type has no mdev
+ * left stops, the others re-read their devices; KubeVirt's mediatedDevices entries follow.
+ * NULL-safe. */
+void mdevs_sync(struct mdevs *m);
+/* Stops serving (the kubelet gets empty lists). NULL-safe. */
+void mdevs_free(struct mdevs *m);
 
 /* ---- sriov_vfs.c: SRIOVNetworkDevice spec.numVFs applied with the library's VF lifecycle ------ */
 /* Annotation "true" on a SRIOVNetworkDevice: change the count even though VFs that go away are

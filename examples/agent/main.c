@@ -44,6 +44,7 @@ struct agent {
 	struct reconciler *rec;
 	struct claims *claims;
 	struct usb_claims *usb_claims;
+	struct mdevs *mdevs;
 	struct sriov_vfs *sriov_vfs;
 	struct serving *serving;
 	struct kubevirt *kubevirt;
@@ -196,6 +197,7 @@ static void on_resync(struct loop_source *src, void *userdata)
 		full_inventory(a);
 	claims_resync(a->claims);
 	usb_claims_resync(a->usb_claims);
+	mdevs_sync(a->mdevs);
 	sriov_vfs_devices_changed(a->sriov_vfs);
 	dra_slices_refresh(a->dra);
 }
@@ -281,6 +283,9 @@ static void on_hotplug_pci(void *userdata, const char *address, bool removed)
 	if (a->claims)
 		claims_devices_changed(a->claims);
 	sriov_vfs_devices_changed(a->sriov_vfs);
+	/* A parent's driver loaded or gone brings or takes mdev types. */
+	if (!a->drain_deadline)
+		mdevs_sync(a->mdevs);
 }
 
 /* Each USB device event: the claimed devices' servers and claims look again. */
@@ -424,6 +429,11 @@ static int start_claims(struct agent *a)
 	r = usb_claims_new(&uo, &a->usb_claims);
 	if (r < 0 || (r = usb_claims_start(a->usb_claims)) < 0)
 		return r;
+	if (a->o.serve_mdevs) {
+		if ((r = mdevs_new(a->ctx, a->serving, a->kubevirt, &a->mdevs)) < 0)
+			return r;
+		mdevs_sync(a->mdevs);
+	}
 	r = sriov_vfs_new(&so, &a->sriov_vfs);
 	return r < 0 ? r : sriov_vfs_start(a->sriov_vfs);
 }
@@ -754,6 +764,7 @@ static void teardown(struct agent *a)
 	hostdev_dp_config_unref(a->dra_config);
 	claims_free(a->claims);
 	usb_claims_free(a->usb_claims);
+	mdevs_free(a->mdevs);
 	sriov_vfs_free(a->sriov_vfs);
 	serving_free(a->serving);
 	kubevirt_free(a->kubevirt);

@@ -37,6 +37,7 @@ enum {
 	OPT_STATE_DIR,
 	OPT_KUBELET_DIR,
 	OPT_NO_CLAIMS,
+	OPT_SERVE_MDEVS,
 	OPT_KUBEVIRT,
 	OPT_DRA,
 	OPT_DRA_ONLY,
@@ -74,6 +75,9 @@ static void usage(FILE *f)
 	    "Claims:\n"
 	    "  --no-claims              publish only; leave PCIDeviceClaims to another\n"
 	    "                           controller (Harvester's)\n"
+	    "  --serve-mdevs            also serve every mediated device of the node, a\n"
+	    "                           resource per type (nvidia.com/GRID_T4-1Q), and permit\n"
+	    "                           them in KubeVirt's mediatedDevices\n"
 	    "  --kubevirt NS/NAME       the KubeVirt CR whose permittedHostDevices the agent\n"
 	    "                           keeps in step (default kubevirt/kubevirt; Harvester:\n"
 	    "                           harvester-system/kubevirt; none: not kept)\n"
@@ -154,6 +158,7 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
 	    {"kubelet-dir", required_argument, NULL, OPT_KUBELET_DIR},
 	    {"no-claims", no_argument, NULL, OPT_NO_CLAIMS},
+	    {"serve-mdevs", no_argument, NULL, OPT_SERVE_MDEVS},
 	    {"kubevirt", required_argument, NULL, OPT_KUBEVIRT},
 	    {"dra", no_argument, NULL, OPT_DRA},
 	    {"dra-only", no_argument, NULL, OPT_DRA_ONLY},
@@ -257,6 +262,9 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 		case OPT_NO_CLAIMS:
 			o->no_claims = true;
 			break;
+		case OPT_SERVE_MDEVS:
+			o->serve_mdevs = true;
+			break;
 		case OPT_KUBEVIRT: {
 			char *slash = strchr(optarg, '/');
 
@@ -333,6 +341,12 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 	if ((o->dra_config || strcmp(o->dra_driver, AGENT_DRA_DEFAULT_DRIVER) != 0) && !o->dra) {
 		fprintf(stderr, "hostdev-agent: --dra-driver-name and --dra-config need --dra or "
 				"--dra-only\n");
+		return -1;
+	}
+	if (o->serve_mdevs && (o->no_claims || o->once || o->dra_only)) {
+		fprintf(stderr,
+			"hostdev-agent: --serve-mdevs serves from the claims' device-plugin "
+			"loop: it cannot go with --no-claims, --once or --dra-only\n");
 		return -1;
 	}
 	if (optind < argc) {

@@ -56,6 +56,24 @@ class KubeStandin:
                                     status.resourceName}
       unclaim  name, timeout        deletes the claim and waits until it is gone (the agent removes
                                     its finalizer after the restore); {"seconds"}
+
+    USBDeviceClaims (97-agent-usb-claim; the methods under "USB claims" below):
+      usb_kubevirt                  creates KubeVirt's CRD (tests/agent/fixtures/kubevirt) and the CR
+                                    kubevirt/kubevirt with one hand-written usb entry; {"byHand"}
+      usb_claim      name           creates the USBDeviceClaim @name (a USBDevice's name) as a user
+                                    would; {"name"}
+      usb_claim_wait name, reason, timeout   waits until the claim's Bound condition has @reason;
+                                    {"seconds", "status", "message", "finalizer": ours is on it,
+                                    "port", "vendorProduct": its identity record}
+      usb_device_wait name, enabled, timeout   waits until the USBDevice @name exists with
+                                    status.enabled == @enabled; {"seconds", "devicePath", "portPath"}
+      usb_replug     device, port   QMP device_add of @device with the arguments of its -device
+                                    option in this boot's QEMU command line, into @port
+      usb_kubevirt_wait resource, present, timeout   waits until the CR's usb list has (or has
+                                    not) an entry for @resource; {"seconds", "entries": every entry's
+                                    resourceName=vendor:product+... sorted, "byHandKept"}
+      usb_unclaim    name, timeout  deletes the claim and waits until it is gone (the agent drops its
+                                    finalizer once the resource stopped); {"seconds"}
     """
     NODE = "hostdev-vm"
     GUEST_PORT = 6443
@@ -102,8 +120,114 @@ class KubeStandin:
     def _items(self, plural):
         return self.api.get(self._path(plural), params={"labelSelector": "nodename=" + self.NODE})["items"]
 
+    # ---- USB claims (97-agent-usb-claim) -------------------------------------------------------------
+    KUBEVIRT = "/apis/kubevirt.io/v1/namespaces/kubevirt/kubevirts/kubevirt"
+    # An administrator's entry: the agent must leave it as it is.
+    BY_HAND_USB = {"resourceName": "example.com/yubikey", "externalResourceProvider": True,
+                   "selectors": [{"vendor": "1050", "product": "0407"}]}
+
+    def _usb_claim_ops(self):
+        return {"usb_kubevirt": self._usb_kubevirt, "usb_claim": self._usb_claim,
+                "usb_claim_wait": self._usb_claim_wait, "usb_device_wait": self._usb_device_wait,
+                "usb_replug": self._usb_replug, "usb_kubevirt_wait": self._usb_kubevirt_wait,
+                "usb_unclaim": self._usb_unclaim}
+
+    def _usb_kubevirt(self, req):
+        self.api.apply_crds(os.path.join(SRC, "tests", "agent", "fixtures", "kubevirt"))
+        self.api.create_namespace("kubevirt")
+        self.api.create(self.KUBEVIRT.rsplit("/", 1)[0], {
+            "apiVersion": "kubevirt.io/v1", "kind": "KubeVirt",
+            "metadata": {"name": "kubevirt", "namespace": "kubevirt"},
+            "spec": {"configuration": {"permittedHostDevices": {"usb": [self.BY_HAND_USB]}}}})
+        return {"byHand": self.BY_HAND_USB["resourceName"]}
+
+    def _usb_claim(self, req):
+        self.api.create(self._path("usbdeviceclaims"), {
+            "apiVersion": "devices.harvesterhci.io/v1beta1", "kind": "USBDeviceClaim",
+            "metadata": {"name": req["name"]}, "spec": {"userName": "vm-test"}})
+        return {"name": req["name"]}
+
+    @staticmethod
+    def _bound(claim):
+        conds = [c for c in (claim.get("status") or {}).get("conditions") or [] if c.get("type") == "Bound"]
+        return conds[0] if conds else {}
+
+    def _usb_claim_wait(self, req):
+        t0 = time.monotonic()
+        path = self._path("usbdeviceclaims", req["name"])
+        try:
+            claim = self.api.wait_for(path, lambda o: self._bound(o).get("reason") == req["reason"],
+                                      timeout=req.get("timeout", 60))
+        except TimeoutError:
+            raise RuntimeError("USBDeviceClaim %s: no condition Bound with reason %s: %s" % (
+                req["name"], req["reason"], json.dumps(self.api.get(path).get("status"))))
+        cond = self._bound(claim)
+        record = json.loads((claim["metadata"].get("annotations") or {}).get("hostdev.io/usb-device", "{}"))
+        return {"seconds": round(time.monotonic() - t0, 3), "status": cond.get("status"),
+                "message": cond.get("message", ""),
+                "finalizer": "hostdev.io/usb-release" in (claim["metadata"].get("finalizers") or []),
+                "port": record.get("port", ""), "vendorProduct": record.get("vendorProduct", "")}
+
+    def _usb_device_wait(self, req):
+        t0 = time.monotonic()
+        path = self._path("usbdevices", req["name"])
+        try:
+            obj = self.api.wait_for(path, lambda o: (o.get("status") or {}).get("enabled") is req["enabled"],
+                                    timeout=req.get("timeout", 60))
+        except TimeoutError:
+            raise RuntimeError("USBDevice %s: status.enabled never became %s" % (req["name"], req["enabled"]))
+        return {"seconds": round(time.monotonic() - t0, 3), "devicePath": obj["status"].get("devicePath", ""),
+                "portPath": obj["status"].get("portPath", "")}
+
+    def _usb_replug(self, req):
+        """device_add of @device exactly as the machine definition (runner.py) plugged it at boot,
+        read from this boot's own QEMU command line, into @port (QEMU picked it at boot)."""
+        cmd = self.run.qemu_cmd()
+        for flag, value in zip(cmd, cmd[1:]):
+            if flag != "-device":
+                continue
+            driver, *props = value.split(",")
+            args = dict(p.split("=", 1) for p in props)
+            if args.get("id") == req["device"]:
+                args.update(driver=driver, port=str(req["port"]))
+                answer = self.run.qmp.command({"execute": "device_add", "arguments": args})
+                if "return" not in answer:
+                    raise RuntimeError("device_add %s: %s" % (json.dumps(args), answer))
+                return {"arguments": args}
+        raise ValueError("no -device with id=%s in this machine" % req["device"])
+
+    def _usb_entries(self):
+        kv = self.api.get(self.KUBEVIRT)
+        return ((kv.get("spec") or {}).get("configuration") or {}).get("permittedHostDevices", {}).get("usb") or []
+
+    def _usb_kubevirt_wait(self, req):
+        t0 = time.monotonic()
+
+        def done(kv):
+            usb = ((kv.get("spec") or {}).get("configuration") or {}).get("permittedHostDevices", {}).get("usb") or []
+            return any(e.get("resourceName") == req["resource"] for e in usb) is req["present"]
+        try:
+            self.api.wait_for(self.KUBEVIRT, done, timeout=req.get("timeout", 60))
+        except TimeoutError:
+            raise RuntimeError("KubeVirt CR: the usb entry of %s never became %s: %s" % (
+                req["resource"], "present" if req["present"] else "absent", json.dumps(self._usb_entries())))
+        usb = self._usb_entries()
+        entries = sorted("%s=%s" % (e.get("resourceName"), "+".join(
+            "%s:%s" % (s.get("vendor"), s.get("product")) for s in e.get("selectors") or [])) for e in usb)
+        return {"seconds": round(time.monotonic() - t0, 3), "entries": " ".join(entries),
+                "byHandKept": self.BY_HAND_USB in usb}
+
+    def _usb_unclaim(self, req):
+        t0 = time.monotonic()
+        path = self._path("usbdeviceclaims", req["name"])
+        self.api.delete(path)
+        self.api.wait_for(path, None, deleted=True, timeout=req.get("timeout", 60))
+        return {"seconds": round(time.monotonic() - t0, 3)}
+
     def request(self, req):
         op = req.get("op")
+        if op in self._usb_claim_ops():
+            return self._usb_claim_ops()[op](req)
         if op == "kubeconfig":
             import base64
             with open(self.kubeconfig, encoding="utf-8") as f:

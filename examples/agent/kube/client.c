@@ -54,6 +54,7 @@ struct kube_request {
 	struct loop_source *retry_timer;
 	double started;
 	int data_error;
+	CURLMcode refused; /* why libcurl did not take the transfer at the last launch() */
 	struct kube_request *prev, *next;
 };
 
@@ -380,6 +381,13 @@ static void release_easy(struct kube_request *req)
 	req->headers = NULL;
 }
 
+/*
+ * Hand the transfer to libcurl. 0; -ENOMEM; -EAGAIN when called from inside one of libcurl's
+ * callbacks, where it refuses new transfers (CURLM_RECURSIVE_API_CALL): a watch's data callback
+ * runs the informers' event handlers, and those start writes (a USBDevice deleted by someone
+ * else is created again at once); the caller launches it from the loop instead. -EIO: libcurl
+ * refused it for another reason, in req->refused.
+ */
 static int launch(struct kube_request *req)
 {
 	int r = setup_easy(req);
@@ -388,9 +396,28 @@ static int launch(struct kube_request *req)
 	req->data_error = 0;
 	req->errbuf[0] = '\0';
 	req->started = loop_now_s();
-	if (r == 0 && curl_multi_add_handle(req->c->multi, req->easy) != CURLM_OK)
-		r = -ENOMEM;
-	return r;
+	req->refused = CURLM_OK;
+	if (r < 0)
+		return r;
+	req->refused = curl_multi_add_handle(req->c->multi, req->easy);
+	if (req->refused == CURLM_OK)
+		return 0;
+	release_easy(req);
+	if (req->refused == CURLM_RECURSIVE_API_CALL)
+		return -EAGAIN;
+	return req->refused == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+}
+
+static void on_retry(struct loop_source *src, void *userdata);
+
+/* launch() from the loop after @delay_ms (a retry, or a launch from inside libcurl). */
+static int launch_later(struct kube_request *req, unsigned int delay_ms)
+{
+	loop_source_remove(req->retry_timer);
+	req->retry_timer = loop_add_timer(req->c->loop, on_retry, req);
+	if (!req->retry_timer || loop_timer_arm(req->retry_timer, delay_ms) < 0)
+		return -ENOMEM;
+	return 0;
 }
 
 static void request_free(struct kube_request *req)
@@ -420,6 +447,7 @@ static struct kube_request *request_new(struct kube_client *c, const char *verb,
 					kube_data_fn data, void *userdata)
 {
 	struct kube_request *req = calloc(1, sizeof(*req));
+	int r;
 
 	if (!req)
 		return NULL;
@@ -438,7 +466,17 @@ static struct kube_request *request_new(struct kube_client *c, const char *verb,
 		c->requests->prev = req;
 	c->requests = req;
 	if (!req->verb || !req->method || !req->path || (body && !req->body) ||
-	    (content_type && !req->content_type) || launch(req) < 0) {
+	    (content_type && !req->content_type)) {
+		request_free(req);
+		return NULL;
+	}
+	/* Refused now (from inside libcurl, or for another reason): launched again from the loop
+	 * at once, and if libcurl refuses it there too, @done gets its reason. So NULL stays what
+	 * kube.h says it is: nothing could be allocated. */
+	r = launch(req);
+	if ((r == -EAGAIN || r == -EIO) && launch_later(req, 0) == 0)
+		r = 0;
+	if (r < 0) {
 		request_free(req);
 		return NULL;
 	}
@@ -468,13 +506,19 @@ static void on_retry(struct loop_source *src, void *userdata)
 {
 	struct kube_request *req = userdata;
 	struct kube_response resp;
+	int r;
 
 	loop_source_remove(req->retry_timer);
 	req->retry_timer = NULL;
-	if (launch(req) == 0)
+	if ((r = launch(req)) == 0)
 		return;
 	memset(&resp, 0, sizeof(resp));
-	snprintf(resp.error, sizeof(resp.error), "%s %s: out of memory", req->verb, req->path);
+	if (r == -ENOMEM)
+		snprintf(resp.error, sizeof(resp.error), "%s %s: out of memory", req->verb,
+			 req->path);
+	else
+		snprintf(resp.error, sizeof(resp.error), "%s %s: libcurl refused the transfer (%s)",
+			 req->verb, req->path, curl_multi_strerror(req->refused));
 	req->done(req->c, &resp, req->userdata);
 	request_free(req);
 }
@@ -545,8 +589,7 @@ static void finish(struct kube_request *req, CURLcode result)
 			delay = (after > 30 ? 30 : after) * 1000u;
 		req->attempt++;
 		release_easy(req);
-		req->retry_timer = loop_add_timer(c->loop, on_retry, req);
-		if (req->retry_timer && loop_timer_arm(req->retry_timer, delay) == 0)
+		if (launch_later(req, delay) == 0)
 			return;
 	}
 	memset(&resp, 0, sizeof(resp));

@@ -201,6 +201,33 @@ def test_rotated_token_is_used_by_the_next_requests(api, agents, tmp_path):
     assert all(r["code"] != 401 for r in after)
 
 
+def test_object_deleted_by_hand_is_created_from_the_watch_event(api, agents, tmp_path):
+    """A PCIDevice deleted by someone else is created again from the watch event that reports the
+    deletion. That create starts inside libcurl's data callback of the watch, where libcurl
+    refuses to add a transfer (CURLM_RECURSIVE_API_CALL): the client must launch it from the loop.
+    It used to take the refusal for an allocation failure ("create PCIDevice ...: out of memory",
+    a write error) and leave the object to the reconciler's retry timer."""
+    root = make_root(tmp_path / "root", 10)
+    a = agents(*agent_args(agent_kubeconfig(api), root, "--resync-interval", "0"))
+    a.ready()
+    errors = 'hostdev_agent_errors_total{what="write"}'
+    assert a.metrics().get(errors, 0) == 0
+    since = a.mark()
+    for name in sorted(device_names(api, "pcidevices", NODE))[:3]:
+        path = api.devices_path("pcidevices", name)
+        uid = api.get(path)["metadata"]["uid"]
+        api.delete(path)
+        a.wait_log(rf"watch: deleted PCIDevice {name}$", since=since)
+        api.wait_for(path, lambda o: o["metadata"]["uid"] != uid and
+                     o.get("status", {}).get("nodeName") == NODE, timeout=90)
+    with a.cond:
+        failed = [x for x in a.lines[since:] if x is not None and
+                  ("out of memory" in x or x.split()[1:2] == ["error"])]
+    assert failed == []
+    assert a.metrics().get(errors, 0) == 0
+    assert a.stop() == 0
+
+
 def test_node_deleted_removes_the_objects(api, agents, tmp_path):
     root = make_root(tmp_path / "root", 30)
     a = agents(*agent_args(agent_kubeconfig(api), root))
