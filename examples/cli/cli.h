@@ -233,17 +233,22 @@ cJSON *cli_json_document(void);
 int cli_json_print(cJSON *doc);
 
 /*
- * A {"schema_version": 1, "<key>": [...]} document built from the library's compact per-device JSON
- * without parsing it again (hostdev list --json on large hosts). Printed whole or not at all.
+ * A {"schema_version": 1, "<key>": [...]} document built from the library's per-device JSON in the
+ * HOSTDEV_JSON_INDENT layout, without parsing it again (hostdev list --json on large hosts).
+ * Printed whole or not at all.
  */
+/* Text built in memory; oom records a failed allocation (what was added after it is lost). */
+struct cli_text {
+	char *data;
+	size_t length, capacity;
+	bool oom;
+};
 struct cli_json_list {
-	FILE *mem;
-	char *text;
-	size_t size;
+	struct cli_text text;
 	size_t count;
 };
 int cli_json_list_begin(struct cli_json_list *list, const char *key);
-void cli_json_list_add(struct cli_json_list *list, const char *compact);
+void cli_json_list_add(struct cli_json_list *list, const char *indented);
 int cli_json_list_finish(struct cli_json_list *list, bool print);
 
 /* Add @value or null. Returns false on allocation failure. */

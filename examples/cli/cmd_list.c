@@ -202,7 +202,7 @@ static int list_devices(struct cli *cli, hostdev_pci_enum *e, bool json,
 			}
 			continue;
 		}
-		r = hostdev_pci_device_to_json(dev, 0, &text);
+		r = hostdev_pci_device_to_json(dev, HOSTDEV_JSON_INDENT, &text);
 		hostdev_pci_device_unref(dev);
 		if (r < 0) {
 			code = cli_lib_error(cli, r, NULL);

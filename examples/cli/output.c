@@ -181,15 +181,56 @@ cJSON *cli_json_document(void)
 	return doc;
 }
 
-static void newline_indent(FILE *out, int depth)
+/*
+ * A growing text buffer for the indented JSON. It replaces an open_memstream() written a character
+ * at a time, whose stdio calls cost more than the library's serialisation itself (`hostdev list
+ * --json`: 23% of the instructions at 1,000 functions).
+ */
+static bool text_reserve(struct cli_text *t, size_t more)
 {
-	static const char spaces[] =
-	    "                                                                ";
+	size_t capacity;
+	char *grown;
 
-	putc_unlocked('\n', out);
-	for (int n = 2 * depth; n > 0; n -= (int)sizeof(spaces) - 1)
-		fwrite_unlocked(spaces, 1,
-				n < (int)sizeof(spaces) - 1 ? (size_t)n : sizeof(spaces) - 1, out);
+	if (t->oom)
+		return false;
+	if (t->length + more < t->capacity)
+		return true;
+	capacity = t->capacity ? t->capacity : 4096;
+	while (capacity <= t->length + more)
+		capacity *= 2;
+	grown = realloc(t->data, capacity);
+	if (!grown) {
+		t->oom = true;
+		return false;
+	}
+	t->data = grown;
+	t->capacity = capacity;
+	return true;
+}
+
+static void text_put(struct cli_text *t, const char *bytes, size_t n)
+{
+	if (!text_reserve(t, n))
+		return;
+	memcpy(t->data + t->length, bytes, n);
+	t->length += n;
+}
+
+static void text_free(struct cli_text *t)
+{
+	free(t->data);
+	memset(t, 0, sizeof(*t));
+}
+
+static void newline_indent(struct cli_text *t, int depth)
+{
+	size_t n = depth > 0 ? 2 * (size_t)depth : 0;
+
+	if (!text_reserve(t, n + 1))
+		return;
+	t->data[t->length++] = '\n';
+	memset(t->data + t->length, ' ', n);
+	t->length += n;
 }
 
 /*
@@ -197,115 +238,137 @@ static void newline_indent(FILE *out, int depth)
  * layout of `jq .` and Python's json.dumps(indent=2), which reads better than cJSON_Print's tabs.
  * Compact cJSON output has no whitespace outside strings, so only string state must be tracked.
  * @depth is the indentation level of the text's first line; no newline is added at the end.
+ * Strings and scalars are copied as whole runs; only the structural characters are looked at.
  */
-static void indent_json(FILE *out, const char *text, int depth)
+static void indent_json(struct cli_text *t, const char *text, int depth)
 {
-	for (const char *p = text; *p; p++) {
-		if (*p == '"') {
-			/* Copy the whole string at once: up to the closing quote, skipping escapes.
-			 */
+	const char *p = text;
+
+	while (*p) {
+		size_t run = strcspn(p, "\"{}[],:");
+
+		text_put(t, p, run);
+		p += run;
+		switch (*p) {
+		case '\0':
+			return;
+		case '"': {
+			/* The whole string: up to the closing quote, skipping escapes. */
 			const char *q = p + 1;
 
-			while (*q && *q != '"')
-				q += (*q == '\\' && q[1]) ? 2 : 1;
-			fwrite_unlocked(p, 1, (size_t)(q - p) + (*q ? 1 : 0), out);
-			p = *q ? q : q - 1;
+			for (;;) {
+				q += strcspn(q, "\"\\");
+				if (*q != '\\' || !q[1])
+					break;
+				q += 2;
+			}
+			if (*q)
+				q++;
+			text_put(t, p, (size_t)(q - p));
+			p = q;
 			continue;
 		}
-		switch (*p) {
 		case '{':
 		case '[':
-			putc_unlocked(*p, out);
 			if (p[1] == '}' || p[1] == ']') {
-				putc_unlocked(*++p, out); /* keep {} and [] on one line */
-				break;
+				text_put(t, p, 2); /* keep {} and [] on one line */
+				p += 2;
+				continue;
 			}
-			newline_indent(out, ++depth);
+			text_put(t, p, 1);
+			newline_indent(t, ++depth);
 			break;
 		case '}':
 		case ']':
-			newline_indent(out, --depth);
-			putc_unlocked(*p, out);
+			newline_indent(t, --depth);
+			text_put(t, p, 1);
 			break;
 		case ',':
-			putc_unlocked(',', out);
-			newline_indent(out, depth);
+			text_put(t, ",", 1);
+			newline_indent(t, depth);
 			break;
 		case ':':
-			fputs_unlocked(": ", out);
+			text_put(t, ": ", 2);
 			break;
-		default:
-			putc_unlocked(*p, out);
 		}
+		p++;
 	}
-}
-
-static void print_indented_json(FILE *out, const char *text)
-{
-	indent_json(out, text, 0);
-	putc_unlocked('\n', out);
 }
 
 int cli_json_list_begin(struct cli_json_list *list, const char *key)
 {
+	char head[128];
+	int n;
+
 	memset(list, 0, sizeof(*list));
-	list->mem = open_memstream(&list->text, &list->size);
-	if (!list->mem) {
+	n = snprintf(head, sizeof(head), "{\n  \"schema_version\": %d,\n  \"%s\": [",
+		     CLI_JSON_SCHEMA_VERSION, key);
+	text_put(&list->text, head, n > 0 && (size_t)n < sizeof(head) ? (size_t)n : 0);
+	if (list->text.oom || n <= 0 || (size_t)n >= sizeof(head)) {
+		text_free(&list->text);
 		cli_error("out of memory while printing JSON");
 		return CLI_EXIT_FAILURE;
 	}
-	fprintf(list->mem, "{\n  \"schema_version\": %d,\n  \"%s\": [", CLI_JSON_SCHEMA_VERSION,
-		key);
 	return CLI_EXIT_OK;
 }
 
-void cli_json_list_add(struct cli_json_list *list, const char *compact)
+void cli_json_list_add(struct cli_json_list *list, const char *indented)
 {
-	fputs_unlocked(list->count++ ? ",\n    " : "\n    ", list->mem);
-	indent_json(list->mem, compact, 2);
+	const char *p = indented, *nl;
+
+	if (list->count++)
+		text_put(&list->text, ",\n    ", 6);
+	else
+		text_put(&list->text, "\n    ", 5);
+	/* Two levels deeper: four spaces after every line break. Strings hold no raw newline. */
+	while ((nl = strchr(p, '\n'))) {
+		text_put(&list->text, p, (size_t)(nl - p) + 1);
+		text_put(&list->text, "    ", 4);
+		p = nl + 1;
+	}
+	text_put(&list->text, p, strlen(p));
 }
 
 int cli_json_list_finish(struct cli_json_list *list, bool print)
 {
 	int code = CLI_EXIT_OK;
 
-	fputs_unlocked(list->count ? "\n  ]\n}\n" : "]\n}\n", list->mem);
-	if (fclose(list->mem) != 0) {
+	if (list->count)
+		text_put(&list->text, "\n  ]\n}\n", 7);
+	else
+		text_put(&list->text, "]\n}\n", 4);
+	if (list->text.oom) {
 		cli_error("out of memory while printing JSON");
 		code = CLI_EXIT_FAILURE;
 	} else if (print) {
-		fwrite(list->text, 1, list->size, stdout);
+		fwrite(list->text.data, 1, list->text.length, stdout);
 	}
-	free(list->text);
-	memset(list, 0, sizeof(*list));
+	text_free(&list->text);
+	list->count = 0;
 	return code;
 }
 
 int cli_json_print(cJSON *doc)
 {
-	char *text = cJSON_PrintUnformatted(doc), *indented = NULL;
-	size_t size = 0;
-	FILE *mem;
+	char *text = cJSON_PrintUnformatted(doc);
+	struct cli_text indented = {0};
 
 	/*
 	 * Indent into memory and write the document with one fwrite(): stdout is line-buffered, and
 	 * character by character output would cost one write(2) per line (50 per device).
 	 */
-	mem = text ? open_memstream(&indented, &size) : NULL;
-	if (!mem) {
-		cJSON_free(text);
-		cli_error("out of memory while printing JSON");
-		return CLI_EXIT_FAILURE;
+	if (text) {
+		indent_json(&indented, text, 0);
+		text_put(&indented, "\n", 1);
 	}
-	print_indented_json(mem, text);
 	cJSON_free(text);
-	if (fclose(mem) != 0) {
-		free(indented);
+	if (!text || indented.oom) {
+		text_free(&indented);
 		cli_error("out of memory while printing JSON");
 		return CLI_EXIT_FAILURE;
 	}
-	fwrite(indented, 1, size, stdout);
-	free(indented);
+	fwrite(indented.data, 1, indented.length, stdout);
+	text_free(&indented);
 	return CLI_EXIT_OK;
 }
 

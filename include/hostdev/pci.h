@@ -215,12 +215,19 @@ const char *hostdev_pci_device_get_device_resource_name(hostdev_pci_device *dev)
 
 /** Flags for hostdev_pci_device_to_json(). */
 enum hostdev_json_flags {
-	HOSTDEV_JSON_PRETTY = 1u << 0, /**< indent the output */
+	HOSTDEV_JSON_PRETTY = 1u << 0, /**< indent the output (cJSON_Print()'s layout: tabs) */
+	/**
+	 * Indent with two spaces, one member or array element a line, "key": value, empty objects
+	 * and arrays as {} and [] (the layout of `jq .` and Python's json.dumps(indent=2)).
+	 * hostdev_pci_device_to_json() only; not together with HOSTDEV_JSON_PRETTY.
+	 */
+	HOSTDEV_JSON_INDENT = 1u << 1,
 };
 
 /**
  * Serialise every field of the device in the stable schema of docs/json-schema.md.
- * *@out is a NUL-terminated string released with hostdev_free(). Returns 0, -EINVAL (unknown flag),
+ * *@out is a NUL-terminated string released with hostdev_free(). @flags: 0 (compact),
+ * HOSTDEV_JSON_PRETTY or HOSTDEV_JSON_INDENT. Returns 0, -EINVAL (unknown flag, or both layouts),
  * -ENOMEM.
  */
 int hostdev_pci_device_to_json(hostdev_pci_device *dev, unsigned int flags, char **out);

@@ -415,22 +415,31 @@ size_t json_utf8_sequence_length(const unsigned char *s);
 /*
  * json_writer.c: a streaming writer for the same schemas, without a tree: the text grows in one
  * buffer as the serialiser calls it, in exactly the bytes cJSON_PrintUnformatted() (or cJSON_Print()
- * when @pretty) made of the equivalent tree. @key is the member's name inside an object and NULL for
+ * with JSON_LAYOUT_CJSON) made of the equivalent tree. @key is the member's name inside an object and NULL for
  * an array element or the top-level value. Like the builder, the writer records an allocation
  * failure and ignores every later call; json_writer_finish() reports it.
  */
 
 #define JSON_WRITER_MAX_DEPTH 16
 
+enum json_layout {
+	JSON_LAYOUT_COMPACT, /* cJSON_PrintUnformatted() */
+	JSON_LAYOUT_CJSON,   /* cJSON_Print(): tabs, arrays on one line */
+	/* Two spaces a level, one member or element a line, "key": value, {} and [] when empty:
+	 * the layout of `jq .` and Python's json.dumps(indent=2) (HOSTDEV_JSON_INDENT). */
+	JSON_LAYOUT_SPACES,
+};
+
 struct json_writer {
 	char *text;
 	size_t length, capacity;
 	unsigned int depth;
-	bool pretty, oom;
+	enum json_layout layout;
+	bool oom;
 	bool first[JSON_WRITER_MAX_DEPTH]; /* no member written yet at this depth */
 };
 
-void json_writer_init(struct json_writer *w, bool pretty);
+void json_writer_init(struct json_writer *w, enum json_layout layout);
 void json_write_object_begin(struct json_writer *w, const char *key);
 void json_write_object_end(struct json_writer *w);
 void json_write_array_begin(struct json_writer *w, const char *key);

@@ -324,6 +324,12 @@ static bool conn_write_pending(struct grpc_conn *conn)
 	return true;
 }
 
+/*
+ * Output gathered before a write: nghttp2 hands out a reply as HEADERS, DATA and trailing HEADERS
+ * one at a time, and writing each cost three send(2) per unary reply where one does.
+ */
+#define CONN_WRITE_BATCH (64 * 1024)
+
 /* Let nghttp2 produce frames and write them until it has nothing more or the socket is full. */
 static void conn_output(struct grpc_conn *conn)
 {
@@ -331,7 +337,8 @@ static void conn_output(struct grpc_conn *conn)
 		const uint8_t *data;
 		ssize_t n;
 
-		if (conn->fd >= 0 && !conn_write_pending(conn))
+		if (conn->fd >= 0 && grpc_buf_pending(&conn->out) >= CONN_WRITE_BATCH &&
+		    !conn_write_pending(conn))
 			break;
 		n = nghttp2_session_mem_send(conn->session, &data);
 		if (n < 0) {
@@ -339,8 +346,11 @@ static void conn_output(struct grpc_conn *conn)
 			conn->dead = true;
 			break;
 		}
-		if (n == 0)
+		if (n == 0) {
+			if (conn->fd >= 0)
+				conn_write_pending(conn);
 			break;
+		}
 		if (conn->fd >= 0) {
 			if (grpc_buf_append(&conn->out, data, (size_t)n) < 0) {
 				conn->dead = true;

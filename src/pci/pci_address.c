@@ -69,17 +69,47 @@ HOSTDEV_EXPORT int hostdev_pci_address_parse(const char *text, struct hostdev_pc
 	return 0;
 }
 
+/* @value in lower-case hex, at least @width digits, at @p; returns the end. */
+static char *put_hex(char *p, uint32_t value, int width)
+{
+	static const char hex[] = "0123456789abcdef";
+	int digits = 1;
+
+	while (digits < 8 && value >> (4 * digits))
+		digits++;
+	if (digits < width)
+		digits = width;
+	for (int i = digits - 1; i >= 0; i--)
+		*p++ = hex[(value >> (4 * i)) & 0xf];
+	return p;
+}
+
 HOSTDEV_EXPORT int hostdev_pci_address_format(const struct hostdev_pci_address *addr, char *buf,
 					      size_t size)
 {
-	int n;
+	char text[HOSTDEV_PCI_ADDRESS_MAX > 20 ? HOSTDEV_PCI_ADDRESS_MAX : 20], *p = text;
+	size_t n;
 
 	if (!addr || !buf || addr->slot > 0x1f || addr->function > 7)
 		return -EINVAL;
-	n = snprintf(buf, size, "%04x:%02x:%02x.%x", (unsigned int)addr->domain,
-		     (unsigned int)addr->bus, (unsigned int)addr->slot,
-		     (unsigned int)addr->function);
-	if (n < 0 || (size_t)n >= size)
+	/* "%04x:%02x:%02x.%x" by hand: snprintf() was most of a device's address handling. */
+	p = put_hex(p, addr->domain, 4);
+	*p++ = ':';
+	p = put_hex(p, addr->bus, 2);
+	*p++ = ':';
+	p = put_hex(p, addr->slot, 2);
+	*p++ = '.';
+	*p++ = (char)('0' + addr->function);
+	n = (size_t)(p - text);
+	if (n >= size) {
+		/* What snprintf() left: as much as fits. */
+		if (size > 0) {
+			memcpy(buf, text, size - 1);
+			buf[size - 1] = '\0';
+		}
 		return -ENOSPC;
-	return n;
+	}
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	return (int)n;
 }

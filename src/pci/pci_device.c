@@ -34,6 +34,41 @@ static int read_id(hostdev_pci_device *dev, int dirfd, const char *name, unsigne
 }
 
 /*
+ * Hex digits at @s (at least one, at most 8) whose value is at most @max, into *@out. Returns the
+ * character after them, or NULL. By hand: sscanf() was a tenth of a device's enumeration.
+ */
+static const char *parse_hex(const char *s, unsigned int max, unsigned int *out)
+{
+	unsigned int value = 0;
+	int digits = 0;
+
+	for (;; s++, digits++) {
+		unsigned int c = (unsigned char)*s, nibble;
+
+		if (c >= '0' && c <= '9')
+			nibble = c - '0';
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			nibble = (c | 0x20) - 'a' + 10;
+		else
+			break;
+		if (digits == 8)
+			return NULL;
+		value = value << 4 | nibble;
+	}
+	if (digits == 0 || value > max)
+		return NULL;
+	*out = value;
+	return s;
+}
+
+/* "VVVV:DDDD" as the kernel writes PCI_ID and PCI_SUBSYS_ID. */
+static bool parse_id_pair(const char *s, unsigned int *first, unsigned int *second)
+{
+	s = parse_hex(s, 0xffff, first);
+	return s && *s == ':' && parse_hex(s + 1, 0xffff, second);
+}
+
+/*
  * The kernel's uevent attribute carries vendor, device, subsystem ids, class and modalias in one
  * read (the values of struct pci_dev, quirks and VF ids included), where the separate attributes
  * cost six opens. Returns 0 when every identity field was found.
@@ -52,12 +87,13 @@ static int read_identity_from_uevent(hostdev_pci_device *dev, int dirfd)
 	if (r <= 0)
 		return -ENOENT;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (sscanf(line, "PCI_ID=%x:%x", &v, &d) == 2 && v <= 0xffff && d <= 0xffff)
+		if (strncmp(line, "PCI_ID=", 7) == 0 && parse_id_pair(line + 7, &v, &d))
 			found |= 1;
-		else if (sscanf(line, "PCI_SUBSYS_ID=%x:%x", &sv, &sd) == 2 && sv <= 0xffff &&
-			 sd <= 0xffff)
+		else if (strncmp(line, "PCI_SUBSYS_ID=", 14) == 0 &&
+			 parse_id_pair(line + 14, &sv, &sd))
 			found |= 2;
-		else if (sscanf(line, "PCI_CLASS=%x", &cls) == 1 && cls <= 0xffffff)
+		else if (strncmp(line, "PCI_CLASS=", 10) == 0 &&
+			 parse_hex(line + 10, 0xffffff, &cls) != NULL)
 			found |= 4;
 		else if (strncmp(line, "MODALIAS=", 9) == 0 && !dev->modalias &&
 			 !(dev->modalias = strdup(line + 9)))

@@ -179,10 +179,18 @@ HOSTDEV_EXPORT int hostdev_pci_device_to_json(hostdev_pci_device *dev, unsigned 
 	if (!dev || !out)
 		return -EINVAL;
 	ctx = hostdev_pci_device_get_ctx(dev);
-	CHECK_FLAGS(ctx, flags, HOSTDEV_JSON_PRETTY, "%s: unknown JSON",
+	CHECK_FLAGS(ctx, flags, HOSTDEV_JSON_PRETTY | HOSTDEV_JSON_INDENT, "%s: unknown JSON",
+		    hostdev_pci_device_get_address(dev));
+	if ((flags & HOSTDEV_JSON_PRETTY) && (flags & HOSTDEV_JSON_INDENT))
+		return hostdev_error(
+		    ctx, -EINVAL,
+		    "%s: HOSTDEV_JSON_PRETTY and HOSTDEV_JSON_INDENT are two layouts; "
+		    "pass one of them",
 		    hostdev_pci_device_get_address(dev));
 
-	json_writer_init(&w, flags & HOSTDEV_JSON_PRETTY);
+	json_writer_init(&w, (flags & HOSTDEV_JSON_INDENT)   ? JSON_LAYOUT_SPACES
+			     : (flags & HOSTDEV_JSON_PRETTY) ? JSON_LAYOUT_CJSON
+							     : JSON_LAYOUT_COMPACT);
 	json_write_object_begin(&w, NULL);
 	add_identity(&w, dev);
 	add_kernel_state(&w, dev);

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <pci/pci.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,12 +127,133 @@ static char *lookup(struct pci_access *pacc, int flags, ...)
 	return n ? strdup(n) : NULL;
 }
 
-void pci_device_load_names(hostdev_pci_device *dev)
+/* The names of one id tuple, in the order of the device's fields. */
+enum {
+	NAME_VENDOR,
+	NAME_DEVICE,
+	NAME_SUBSYSTEM_VENDOR,
+	NAME_SUBSYSTEM,
+	NAME_CLASS,
+	NAME_SUBCLASS,
+	NAME_PROG_IF,
+	NAME_COUNT
+};
+
+struct name_entry {
+	bool used;
+	unsigned int vendor_id, device_id, subsystem_vendor_id, subsystem_device_id, class_code;
+	char *names[NAME_COUNT];
+};
+
+/*
+ * The names of the id tuples seen last, direct-mapped: the functions of a host share few tuples
+ * (the VFs of a PF, the ports of a switch), and each libpci lookup costs thousands of
+ * instructions (hash, format, copy), several per device.
+ */
+#define NAME_CACHE_SIZE 256
+
+struct name_cache {
+	struct name_entry entries[NAME_CACHE_SIZE];
+};
+
+static void name_entry_clear(struct name_entry *e)
 {
-	struct pci_access *pacc;
+	for (int i = 0; i < NAME_COUNT; i++)
+		free(e->names[i]);
+	memset(e, 0, sizeof(*e));
+}
+
+static void name_cache_release(void *data)
+{
+	struct name_cache *cache = data;
+
+	for (size_t i = 0; i < NAME_CACHE_SIZE; i++)
+		name_entry_clear(&cache->entries[i]);
+	free(cache);
+}
+
+static const struct ctx_cache_type name_cache_type = {
+    .name = "PCI names by id",
+    .release = name_cache_release,
+    .paths = CTX_CACHE_PATH(HOSTDEV_PATH_SYSFS) | CTX_CACHE_PATH(HOSTDEV_PATH_PCI_IDS),
+};
+
+static struct name_cache *ctx_name_cache(hostdev_ctx *ctx)
+{
+	struct name_cache *cache;
+	void *cached;
+
+	if (ctx_cache_get(ctx, &name_cache_type, &cached))
+		return cached;
+	cache = calloc(1, sizeof(*cache));
+	/* Without one, every device looks its names up itself. */
+	return ctx_cache_set(ctx, &name_cache_type, cache) == 0 ? cache : NULL;
+}
+
+static bool entry_matches(const struct name_entry *e, const hostdev_pci_device *dev)
+{
+	return e->used && e->vendor_id == dev->vendor_id && e->device_id == dev->device_id &&
+	       e->subsystem_vendor_id == dev->subsystem_vendor_id &&
+	       e->subsystem_device_id == dev->subsystem_device_id &&
+	       e->class_code == dev->class_code;
+}
+
+static size_t entry_slot(const hostdev_pci_device *dev)
+{
+	uint32_t h = dev->vendor_id * 0x9e3779b1u;
+
+	h = (h ^ dev->device_id) * 0x9e3779b1u;
+	h = (h ^ dev->subsystem_vendor_id) * 0x9e3779b1u;
+	h = (h ^ dev->subsystem_device_id) * 0x9e3779b1u;
+	h = (h ^ dev->class_code) * 0x9e3779b1u;
+	return (h >> 24) % NAME_CACHE_SIZE;
+}
+
+/* Look every name of @dev's ids up in libpci into @names (NULL where there is none). */
+static void lookup_names(struct pci_access *pacc, const hostdev_pci_device *dev,
+			 char *names[NAME_COUNT])
+{
 	unsigned int class16 = dev->class_code >> 8, base = dev->class_code >> 16;
 	char buf[256];
 	const char *n;
+
+	names[NAME_VENDOR] = lookup(pacc, PCI_LOOKUP_VENDOR, dev->vendor_id, 0u, 0u, 0u);
+	names[NAME_DEVICE] =
+	    lookup(pacc, PCI_LOOKUP_DEVICE, dev->vendor_id, dev->device_id, 0u, 0u);
+	if (dev->subsystem_vendor_id && dev->subsystem_vendor_id != 0xffff) {
+		names[NAME_SUBSYSTEM_VENDOR] =
+		    lookup(pacc, PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_VENDOR, dev->subsystem_vendor_id,
+			   0u, 0u, 0u);
+		names[NAME_SUBSYSTEM] =
+		    lookup(pacc, PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_DEVICE, dev->vendor_id,
+			   dev->device_id, dev->subsystem_vendor_id, dev->subsystem_device_id);
+	}
+	n = pci_lookup_name(pacc, buf, sizeof(buf), PCI_LOOKUP_CLASS | PCI_LOOKUP_NO_NUMBERS,
+			    class16);
+	if (n && is_class_fallback(n, class16)) {
+		names[NAME_CLASS] = class_name_from_fallback(n);
+	} else if (n) {
+		names[NAME_SUBCLASS] = strdup(n);
+		names[NAME_CLASS] = lookup_class_only(pacc, base);
+	}
+	names[NAME_PROG_IF] =
+	    lookup(pacc, PCI_LOOKUP_PROGIF, class16, dev->class_code & 0xff, 0u, 0u);
+}
+
+void pci_device_load_names(hostdev_pci_device *dev)
+{
+	char **fields[NAME_COUNT] = {
+	    [NAME_VENDOR] = &dev->vendor_name,
+	    [NAME_DEVICE] = &dev->device_name,
+	    [NAME_SUBSYSTEM_VENDOR] = &dev->subsystem_vendor_name,
+	    [NAME_SUBSYSTEM] = &dev->subsystem_name,
+	    [NAME_CLASS] = &dev->class_name,
+	    [NAME_SUBCLASS] = &dev->subclass_name,
+	    [NAME_PROG_IF] = &dev->prog_if_name,
+	};
+	struct pci_access *pacc;
+	struct name_cache *cache;
+	struct name_entry *e = NULL;
 
 	if (dev->loaded & PCI_PART_NAMES)
 		return;
@@ -139,25 +261,29 @@ void pci_device_load_names(hostdev_pci_device *dev)
 	pacc = ctx_pci_access(dev->ctx);
 	if (!pacc)
 		return;
-	dev->vendor_name = lookup(pacc, PCI_LOOKUP_VENDOR, dev->vendor_id, 0u, 0u, 0u);
-	dev->device_name = lookup(pacc, PCI_LOOKUP_DEVICE, dev->vendor_id, dev->device_id, 0u, 0u);
-	if (dev->subsystem_vendor_id && dev->subsystem_vendor_id != 0xffff) {
-		dev->subsystem_vendor_name = lookup(pacc, PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_VENDOR,
-						    dev->subsystem_vendor_id, 0u, 0u, 0u);
-		dev->subsystem_name =
-		    lookup(pacc, PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_DEVICE, dev->vendor_id,
-			   dev->device_id, dev->subsystem_vendor_id, dev->subsystem_device_id);
+	cache = ctx_name_cache(dev->ctx);
+	if (cache) {
+		e = &cache->entries[entry_slot(dev)];
+		if (!entry_matches(e, dev)) {
+			name_entry_clear(e);
+			lookup_names(pacc, dev, e->names);
+			e->used = true;
+			e->vendor_id = dev->vendor_id;
+			e->device_id = dev->device_id;
+			e->subsystem_vendor_id = dev->subsystem_vendor_id;
+			e->subsystem_device_id = dev->subsystem_device_id;
+			e->class_code = dev->class_code;
+		}
+		/* A copy that failed for memory leaves that name out, as a failed lookup did. */
+		for (int i = 0; i < NAME_COUNT; i++)
+			*fields[i] = e->names[i] ? strdup(e->names[i]) : NULL;
+	} else {
+		char *names[NAME_COUNT] = {0};
+
+		lookup_names(pacc, dev, names);
+		for (int i = 0; i < NAME_COUNT; i++)
+			*fields[i] = names[i];
 	}
-	n = pci_lookup_name(pacc, buf, sizeof(buf), PCI_LOOKUP_CLASS | PCI_LOOKUP_NO_NUMBERS,
-			    class16);
-	if (n && is_class_fallback(n, class16)) {
-		dev->class_name = class_name_from_fallback(n);
-	} else if (n) {
-		dev->subclass_name = strdup(n);
-		dev->class_name = lookup_class_only(pacc, base);
-	}
-	dev->prog_if_name =
-	    lookup(pacc, PCI_LOOKUP_PROGIF, class16, dev->class_code & 0xff, 0u, 0u);
 	if (!dev->vendor_name)
 		log_debug(dev->ctx, "%s: vendor %04x not in %s", dev->address, dev->vendor_id,
 			  dev->ctx->paths[HOSTDEV_PATH_PCI_IDS]);

@@ -1313,7 +1313,79 @@ static void test_json(void **state)
 	json = (char *)0x1;
 	assert_int_equal(hostdev_pci_device_to_json(dev, 1u << 7, &json), -EINVAL);
 	assert_ptr_equal(json, (char *)0x1);
+	assert_int_equal(
+	    hostdev_pci_device_to_json(dev, HOSTDEV_JSON_PRETTY | HOSTDEV_JSON_INDENT, &json),
+	    -EINVAL);
+	assert_ptr_equal(json, (char *)0x1);
 	hostdev_pci_device_unref(dev);
+}
+
+/*
+ * The `jq .` layout of compact JSON, written independently of the library's writer: two spaces a
+ * level, one member or element a line, "key": value, {} and [] kept on one line.
+ */
+static void reindent(const char *compact, char *out)
+{
+	int depth = 0;
+
+	for (const char *p = compact; *p; p++) {
+		if (*p == '"') {
+			*out++ = *p++;
+			while (*p != '"') {
+				if (*p == '\\')
+					*out++ = *p++;
+				*out++ = *p++;
+			}
+			*out++ = *p;
+			continue;
+		}
+		if ((*p == '{' || *p == '[') && (p[1] == '}' || p[1] == ']')) {
+			*out++ = *p++;
+			*out++ = *p;
+			continue;
+		}
+		if (*p == '}' || *p == ']') {
+			*out++ = '\n';
+			depth--;
+			for (int i = 0; i < 2 * depth; i++)
+				*out++ = ' ';
+		}
+		*out++ = *p;
+		if (*p == ':')
+			*out++ = ' ';
+		if (*p == '{' || *p == '[' || *p == ',') {
+			*out++ = '\n';
+			depth += *p == ',' ? 0 : 1;
+			for (int i = 0; i < 2 * depth; i++)
+				*out++ = ' ';
+		}
+	}
+	*out = '\0';
+}
+
+static void test_json_indent(void **state)
+{
+	struct fixture *f = *state;
+	/* A PF (VF list, netdevs) and a VF (null members, empty arrays). */
+	const char *addresses[] = {"0000:01:00.0", "0000:01:10.4"};
+
+	for (size_t i = 0; i < sizeof(addresses) / sizeof(addresses[0]); i++) {
+		hostdev_pci_device *dev = open_dev(f, addresses[i]);
+		char *compact = NULL, *indented = NULL, *expected;
+
+		assert_int_equal(hostdev_pci_device_to_json(dev, 0, &compact), 0);
+		assert_int_equal(hostdev_pci_device_to_json(dev, HOSTDEV_JSON_INDENT, &indented),
+				 0);
+		expected = malloc(strlen(compact) * 40 + 1);
+		assert_non_null(expected);
+		reindent(compact, expected);
+		assert_string_equal(indented, expected);
+		assert_non_null(strstr(indented, "\n  \"address\": \""));
+		free(expected);
+		hostdev_free(compact);
+		hostdev_free(indented);
+		hostdev_pci_device_unref(dev);
+	}
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1361,6 +1433,7 @@ int main(void)
 	    T(test_garbage_optional_attributes),
 	    T(test_large_domain),
 	    T(test_json),
+	    T(test_json_indent),
 	};
 
 	return cmocka_run_group_tests_name("pci_device", tests, NULL, NULL);
