@@ -29,6 +29,7 @@ pci: core
 usb: core
 monitor: core pci usb
 vfio: core pci
+vgpu: core pci vfio
 sriov: core pci vfio
 mdev: core
 loop: core
