@@ -37,7 +37,7 @@ grpc: core loop
 pluginreg: core
 deviceplugin: core naming loop grpc pluginreg
 dra: core loop grpc pluginreg
-resources: core naming pci
+resources: core naming pci vgpu
 EOF
 if [ -n "${HOSTDEV_LAYERS_TABLE:-}" ]; then
 	table=$(cat "$HOSTDEV_LAYERS_TABLE")
