@@ -143,12 +143,20 @@ static int not_a_vgpu_vf(hostdev_ctx *ctx, int fd, const char *address)
 	unsigned long total = 0;
 
 	sysfs_read_link_basename(fd, "driver", driver, sizeof(driver));
-	if (sysfs_read_link_basename(fd, "physfn", pf, sizeof(pf)) > 0)
+	if (sysfs_read_link_basename(fd, "physfn", pf, sizeof(pf)) > 0 &&
+	    strcmp(driver, "vfio-pci") == 0)
 		return hostdev_error(
 		    ctx, -EOPNOTSUPP,
-		    "%s (a VF of %s) has no %s: NVIDIA's driver creates it on the VFs it drives, "
-		    "and the VF is on %s. Give it back to the nvidia driver (restore it when "
-		    "libhostdev bound it to vfio-pci) and install NVIDIA's vGPU manager for the GPU",
+		    "%s (a VF of %s) has no %s: the VF is on vfio-pci, and only NVIDIA's driver "
+		    "gives its VFs vGPU types. Give it back to the nvidia driver first "
+		    "(hostdev_vfio_restore() when libhostdev bound it)",
+		    address, pf, VGPU_CURRENT);
+	if (pf[0])
+		return hostdev_error(
+		    ctx, -EOPNOTSUPP,
+		    "%s (a VF of %s) has no %s, and the VF is on %s: only the VFs of an NVIDIA GPU "
+		    "that the nvidia driver drives, with NVIDIA's vGPU manager installed, offer vGPU "
+		    "types",
 		    address, pf, VGPU_CURRENT, driver[0] ? driver : "no driver");
 	if (sysfs_read_uint(fd, "sriov_totalvfs", 10, &total) == 0 && total > 0)
 		return hostdev_error(ctx, -EOPNOTSUPP,

@@ -222,7 +222,7 @@ static void test_read_errors(void **state)
 	/* A VF without the nvidia directory (a NIC VF on iavf). */
 	assert_int_equal(hostdev_vgpu_read(t->ctx, NIC_VF, &l), -EOPNOTSUPP);
 	error_has(t, "0000:3b:02.0 (a VF of 0000:3b:00.0) has no nvidia/current_vgpu_type");
-	error_has(t, "the VF is on iavf");
+	error_has(t, "and the VF is on iavf");
 	/* A PF whose VFs are not vGPUs. */
 	assert_int_equal(hostdev_vgpu_read(t->ctx, NIC_PF, &l), -EOPNOTSUPP);
 	error_has(t, "0000:3b:00.0 has 1 VFs, but none offers vGPU types");
