@@ -327,7 +327,7 @@ static int restore_locked(hostdev_ctx *ctx, const struct vfio_state *state, cons
 	struct vgpu_journal_data journal;
 	char first[HOSTDEV_ERROR_MAX] = "";
 	int r, first_err = 0, restored = 0;
-	size_t failed = 0;
+	size_t failed = 0, count;
 
 	if ((r = vgpu_journal_load(ctx, state, &journal)) < 0)
 		return r;
@@ -338,6 +338,7 @@ static int restore_locked(hostdev_ctx *ctx, const struct vfio_state *state, cons
 				     "its vGPU type (clear it with hostdev_vgpu_clear_type())",
 				     address);
 	}
+	count = journal.count;
 	/* Newest first, as the vfio journal. */
 	for (size_t i = journal.count; i-- > 0;) {
 		const struct vgpu_record *rec = &journal.records[i];
@@ -355,7 +356,8 @@ static int restore_locked(hostdev_ctx *ctx, const struct vfio_state *state, cons
 			}
 		}
 	}
-	r = vgpu_journal_store(ctx, state, &journal);
+	/* Rewritten once, and only when a record went. */
+	r = journal.count != count ? vgpu_journal_store(ctx, state, &journal) : 0;
 	vgpu_journal_data_clear(&journal);
 	if (r < 0)
 		return r;
