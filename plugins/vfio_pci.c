@@ -3,8 +3,9 @@
  * The vfio PCI plugin: ids are PCI addresses. A device is healthy while it is bound to vfio-pci
  * and its group node /dev/vfio/<group> exists; an NVIDIA vGPU VF (docs/vgpu.md) instead while it
  * is on the nvidia driver holding a vGPU type, with its group node (NVIDIA's vendor-specific VFIO
- * driver registers the VF with VFIO; the VF is never bound to vfio-pci). Allocate re-reads every device (it may have gone
- * or changed driver since the last list), then answers per KubeVirt's contract:
+ * driver registers the VF with VFIO; the VF is never bound to vfio-pci). Allocate re-reads every
+ * device (it may have gone or changed driver since the last list), then answers per KubeVirt's
+ * contract:
  * PCI_RESOURCE_<NAME> = exactly the allocated addresses in the kubelet's order, each once (virt-
  * launcher pops them in order; a sibling or a duplicate there attaches the wrong device), and
  * the vfio device nodes; optionally the SR-IOV device plugin's PCIDEVICE_ variables.

@@ -2,13 +2,13 @@
 /*
  * Setting, clearing and restoring the vGPU type of a VF (vgpu.h).
  *
- * Sequence of a set, under the vfio lock (the lock of the vfio journal: a bind of the same VF, which
- * refuses a VF that holds a type, cannot slip in between): read the VF -> refuse what the driver
- * would refuse less clearly (no nvidia/ directory, another type held, a type not creatable now) ->
- * record {VF, previous type, new type and its name} in the vGPU journal, durably -> store the id
- * under the watchdog -> read it back. A failed store removes the record again; a crash after the
- * record leaves it, and restore then finds the VF with the type set (put back) or without it
- * (record dropped).
+ * Sequence of a set, under the vfio lock (the lock of the vfio journal: a bind of the same VF,
+ * which refuses a VF that holds a type, cannot slip in between): read the VF -> refuse what the
+ * driver would refuse less clearly (no nvidia/ directory, another type held, a type not creatable
+ * now) -> record {VF, previous type, new type and its name} in the vGPU journal, durably -> store
+ * the id under the watchdog -> read it back. A failed store removes the record again; a crash
+ * after the record leaves it, and restore then finds the VF with the type set (put back) or
+ * without it (record dropped).
  */
 #include <errno.h>
 #include <stdio.h>
