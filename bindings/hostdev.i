@@ -130,6 +130,7 @@ HOSTDEV_OBJECT(hostdev_usb_enum, hostdev_usb_enum_unref)
 HOSTDEV_OBJECT(hostdev_sriov_pf, hostdev_sriov_pf_unref)
 HOSTDEV_OBJECT(hostdev_mdev_types, hostdev_mdev_types_unref)
 HOSTDEV_OBJECT(hostdev_mdev_list, hostdev_mdev_list_unref)
+HOSTDEV_OBJECT(hostdev_vgpu_list, hostdev_vgpu_list_unref)
 
 /* A list of strings for the functions that take `const char *const *items, size_t count`. */
 %{
@@ -412,6 +413,7 @@ static hostdev_pci_device *hdb_pci_enum_next(hostdev_pci_enum *e, int *err)
 %newobject hdb_naming_usb_object_name;
 %newobject hdb_naming_kubevirt_env;
 %newobject hdb_naming_device_id;
+%newobject hdb_naming_vgpu_resource;
 %{
 /* The result of a naming call: a copy of @buf, or NULL with *err < 0. */
 static char *hdb_name(int r, const char *buf, int *err)
@@ -486,6 +488,13 @@ static char *hdb_naming_kubevirt_env(const char *prefix, const char *resource_na
 
 	return hdb_name(hostdev_naming_kubevirt_env(prefix, resource_name, buf, sizeof(buf)), buf,
 			err);
+}
+
+static char *hdb_naming_vgpu_resource(const char *type_name, int *err)
+{
+	char buf[HOSTDEV_NAME_MAX];
+
+	return hdb_name(hostdev_naming_vgpu_resource(type_name, buf, sizeof(buf)), buf, err);
 }
 %}
 
@@ -1059,6 +1068,86 @@ static int hdb_mdev_remove(hostdev_ctx *ctx, const char *uuid, unsigned int time
 %}
 
 %include <hostdev/mdev.h>
+
+/* -------------------------------------------------------------------------------------------- */
+/* vgpu.h: the snapshot is a HOSTDEV_OBJECT read by a shim (no out-parameter); set, clear and
+ * restore take plain arguments and build the options struct with hostdev_vgpu_options_init().
+ * An address of NULL or "" means "every VF" (read) or "every record" (restore). */
+
+%ignore hostdev_vgpu_read;
+%ignore hostdev_vgpu_list_to_json;
+%ignore hostdev_vgpu_options;
+%ignore hostdev_vgpu_options_init;
+%ignore hostdev_vgpu_set_type;
+%ignore hostdev_vgpu_clear_type;
+%ignore hostdev_vgpu_restore;
+
+%newobject hdb_vgpu_read;
+%newobject hdb_vgpu_list_to_json;
+%{
+static int hdb_vgpu_opts(struct hostdev_vgpu_options *opts, unsigned int timeout_ms,
+			 unsigned int lock_timeout_ms)
+{
+	int r = hostdev_vgpu_options_init(opts, HOSTDEV_VGPU_OPTIONS_VERSION);
+
+	if (r < 0)
+		return r;
+	opts->timeout_ms = timeout_ms;
+	opts->lock_timeout_ms = lock_timeout_ms;
+	return 0;
+}
+%}
+%inline %{
+/* hostdev_vgpu_read(); @address NULL or "" reads every vGPU-capable VF. NULL with *err < 0. */
+static hostdev_vgpu_list *hdb_vgpu_read(hostdev_ctx *ctx, const char *address, int *err)
+{
+	hostdev_vgpu_list *list = NULL;
+
+	*err = hostdev_vgpu_read(ctx, hdb_or_null(address), &list);
+	return list;
+}
+
+/* hostdev_vgpu_list_to_json() (compact): the text, or NULL with *err < 0. */
+static char *hdb_vgpu_list_to_json(const hostdev_vgpu_list *list, int *err)
+{
+	char *text = NULL;
+
+	*err = hostdev_vgpu_list_to_json(list, 0, &text);
+	return hdb_copy(text, err);
+}
+
+/* hostdev_vgpu_set_type() with options {timeout_ms, lock_timeout_ms (0 = defaults)}. */
+static int hdb_vgpu_set_type(hostdev_ctx *ctx, const char *address, unsigned int type_id,
+			     unsigned int timeout_ms, unsigned int lock_timeout_ms)
+{
+	struct hostdev_vgpu_options opts;
+	int r = hdb_vgpu_opts(&opts, timeout_ms, lock_timeout_ms);
+
+	return r < 0 ? r : hostdev_vgpu_set_type(ctx, address, type_id, &opts, 0);
+}
+
+/* hostdev_vgpu_clear_type() with options as above. */
+static int hdb_vgpu_clear_type(hostdev_ctx *ctx, const char *address, unsigned int timeout_ms,
+			       unsigned int lock_timeout_ms)
+{
+	struct hostdev_vgpu_options opts;
+	int r = hdb_vgpu_opts(&opts, timeout_ms, lock_timeout_ms);
+
+	return r < 0 ? r : hostdev_vgpu_clear_type(ctx, address, &opts, 0);
+}
+
+/* hostdev_vgpu_restore(); @address NULL or "" restores every record. */
+static int hdb_vgpu_restore(hostdev_ctx *ctx, const char *address, unsigned int timeout_ms,
+			    unsigned int lock_timeout_ms)
+{
+	struct hostdev_vgpu_options opts;
+	int r = hdb_vgpu_opts(&opts, timeout_ms, lock_timeout_ms);
+
+	return r < 0 ? r : hostdev_vgpu_restore(ctx, hdb_or_null(address), &opts, 0);
+}
+%}
+
+%include <hostdev/vgpu.h>
 
 /* -------------------------------------------------------------------------------------------- */
 /* deviceplugin.h: serving kubelet device plugins with the built-in plugins.

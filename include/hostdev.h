@@ -14,5 +14,6 @@
 #include "hostdev/sriov.h"	  /* IWYU pragma: export */
 #include "hostdev/usb.h"	  /* IWYU pragma: export */
 #include "hostdev/vfio.h"	  /* IWYU pragma: export */
+#include "hostdev/vgpu.h"	  /* IWYU pragma: export */
 
 #endif /* HOSTDEV_H */

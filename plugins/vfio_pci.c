@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The vfio PCI plugin: ids are PCI addresses. A device is healthy while it is bound to vfio-pci
- * and its group node /dev/vfio/<group> exists. Allocate re-reads every device (it may have gone
- * or changed driver since the last list), then answers per KubeVirt's contract:
+ * and its group node /dev/vfio/<group> exists; an NVIDIA vGPU VF (docs/vgpu.md) instead while it
+ * is on the nvidia driver holding a vGPU type, with its group node (NVIDIA's vendor-specific VFIO
+ * driver registers the VF with VFIO; the VF is never bound to vfio-pci). Allocate re-reads every
+ * device (it may have gone or changed driver since the last list), then answers per KubeVirt's
+ * contract:
  * PCI_RESOURCE_<NAME> = exactly the allocated addresses in the kubelet's order, each once (virt-
  * launcher pops them in order; a sibling or a duplicate there attaches the wrong device), and
  * the vfio device nodes; optionally the SR-IOV device plugin's PCIDEVICE_ variables.
@@ -15,6 +18,34 @@
 #include "plugin.h"
 
 #define VFIO_DRIVER "vfio-pci"
+#define NVIDIA_DRIVER "nvidia"
+
+/*
+ * The vGPU type the VF at @address holds (nvidia/current_vgpu_type), 0 for none or for a device
+ * without NVIDIA's vGPU attributes (the reason why is left in @ctx's error, unused: a device
+ * that is no vGPU is judged by its driver).
+ */
+static unsigned int vgpu_type(hostdev_ctx *ctx, const char *address)
+{
+	hostdev_vgpu_list *l = NULL;
+	unsigned int type = 0;
+
+	if (hostdev_vgpu_read(ctx, address, &l) == 0)
+		type = hostdev_vgpu_list_get_current_type(l, 0);
+	hostdev_vgpu_list_unref(l);
+	return type;
+}
+
+/* On vfio-pci, or a vGPU VF on nvidia that holds a type: a device a VM can be given. */
+static bool vfio_ready(const struct plugin *p, const char *address, const char *driver)
+{
+	if (!driver)
+		return false;
+	if (strcmp(driver, VFIO_DRIVER) == 0)
+		return true;
+	return strcmp(driver, NVIDIA_DRIVER) == 0 &&
+	       vgpu_type(p->list_ctx ? p->list_ctx : p->ctx, address) != 0;
+}
 
 static bool vfio_pci_healthy(const struct plugin *p, const hostdev_dp_matches *m, size_t i)
 {
@@ -22,7 +53,7 @@ static bool vfio_pci_healthy(const struct plugin *p, const hostdev_dp_matches *m
 	int group = hostdev_dp_matches_get_iommu_group(m, i);
 	char rel[32];
 
-	if (!driver || strcmp(driver, VFIO_DRIVER) != 0 || group < 0)
+	if (group < 0 || !vfio_ready(p, hostdev_dp_matches_get_id(m, i), driver))
 		return false;
 	snprintf(rel, sizeof(rel), "vfio/%d", group);
 	return plugin_dev_exists(p, rel);
@@ -50,7 +81,17 @@ static int allocate_one(struct plugin *p, const char *address, int *group_out,
 	if (r < 0)
 		return plugin_read_failure(out, r, what, hostdev_ctx_get_error(p->ctx));
 	driver = hostdev_pci_device_get_driver(dev);
-	if (!driver || strcmp(driver, VFIO_DRIVER) != 0) {
+	if (driver && strcmp(driver, NVIDIA_DRIVER) == 0 && !vgpu_type(p->ctx, address)) {
+		r = answer_fail(
+		    out, -EBUSY,
+		    "%s of %s is on the nvidia driver without a vGPU type, so no virtual "
+		    "machine can use it: give it a vGPU type (hostdev_vgpu_set_type()) or bind "
+		    "it to vfio-pci, and retry",
+		    address, p->resource_name);
+		hostdev_pci_device_unref(dev);
+		return r;
+	}
+	if (!driver || (strcmp(driver, VFIO_DRIVER) != 0 && strcmp(driver, NVIDIA_DRIVER) != 0)) {
 		if (driver)
 			r = answer_fail(out, -EBUSY,
 					"%s of %s is bound to %s, not to vfio-pci, so no virtual "

@@ -20,7 +20,8 @@
 /* clang-format off */
 #define CLI_COMMANDS(X) \
 	X(list) X(show) X(groups) X(bind) X(restore) X(journal) X(check) X(persist) \
-	X(list_overrides) X(apply) X(sriov) X(mdev) X(watch) X(serve) X(permitted) X(openshift)
+	X(list_overrides) X(apply) X(sriov) X(mdev) X(vgpu) X(watch) X(serve) X(permitted) \
+	X(openshift)
 /* clang-format on */
 
 /* Exit codes (docs/cli.md). */

@@ -54,6 +54,8 @@ static const struct {
      "hostdev persist remove-vfs/add-vfs"},
     {"hostdev_vfio_persist_remove_vfs()", "hostdev persist remove-vfs PF"},
     {"hostdev_vfio_persist_remove_mdev()", "hostdev persist remove-mdev UUID"},
+    {"hostdev_vgpu_clear_type()", "hostdev vgpu clear VF"},
+    {"hostdev_vgpu_set_type()", "hostdev vgpu set VF TYPE"},
 };
 
 char *cli_spelling(const char *message)

@@ -79,6 +79,15 @@ int hostdev_naming_kubevirt_env(const char *prefix, const char *resource_name, c
  */
 int hostdev_naming_check_resource_name(const char *resource_name);
 
+/**
+ * Since HOSTDEV_1.5. Harvester's resource name of an NVIDIA vGPU type (pcidevices'
+ * GeneratevGPUDeviceName): "nvidia.com/" + @type_name with surrounding whitespace trimmed, '/'
+ * and '.' replaced by '_' and each run of whitespace by one '_' ("NVIDIA A2-4Q" ->
+ * "nvidia.com/NVIDIA_A2-4Q"). -EINVAL when the result is not a valid extended resource name
+ * (hostdev_naming_check_resource_name()).
+ */
+int hostdev_naming_vgpu_resource(const char *type_name, char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

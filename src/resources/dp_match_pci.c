@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "dp_match.h"
 
 /*
@@ -116,8 +117,41 @@ static bool pf_selected(const struct dp_selectors *sel, char **pfs, hostdev_pci_
 	return false;
 }
 
+/*
+ * Harvester's name of an NVIDIA vGPU (docs/vgpu.md): a VF of NVIDIA's that holds a vGPU type is
+ * served under the type's name (nvidia.com/NVIDIA_A2-4Q), as Harvester patches it onto the VF's
+ * PCIDevice. *@out: that name, or NULL for a device that is no such VF. -ENOENT (with *@type) for
+ * a type whose name is known nowhere (no creatable list shows it, no journal record), -ENOMEM.
+ */
+static int vgpu_name(hostdev_ctx *ctx, hostdev_pci_device *dev, unsigned int *type, char **out)
+{
+	char buf[HOSTDEV_NAME_MAX];
+	hostdev_vgpu_list *l = NULL;
+	const char *name;
+	int r = 0;
+
+	*out = NULL;
+	*type = 0;
+	/* Only NVIDIA's VFs can be vGPUs: other devices cost no extra read. */
+	if (hostdev_pci_device_get_vendor_id(dev) != 0x10de || !hostdev_pci_device_is_sriov_vf(dev))
+		return 0;
+	if (hostdev_vgpu_read(ctx, hostdev_pci_device_get_address(dev), &l) < 0) {
+		hostdev_clear_error(ctx); /* a VF without vGPU attributes: a plain VF */
+		return 0;
+	}
+	*type = hostdev_vgpu_list_get_current_type(l, 0);
+	name = hostdev_vgpu_list_get_current_name(l, 0);
+	if (*type && !name)
+		r = -ENOENT;
+	else if (*type && hostdev_naming_vgpu_resource(name, buf, sizeof(buf)) >= 0 &&
+		 !(*out = strdup(buf)))
+		r = -ENOMEM;
+	hostdev_vgpu_list_unref(l);
+	return r;
+}
+
 /* The resource name of @dev under @naming (explicit: the entry's name). */
-static char *name_of(const struct dp_spec *spec, hostdev_pci_device *dev)
+static char *name_of(const struct dp_spec *spec, hostdev_pci_device *dev, const char *vgpu)
 {
 	char vendor[HOSTDEV_NAME_MAX];
 	const char *object;
@@ -126,7 +160,7 @@ static char *name_of(const struct dp_spec *spec, hostdev_pci_device *dev)
 	case DP_NAMING_EXPLICIT:
 		return strdup(spec->resource_name);
 	case DP_NAMING_HARVESTER: {
-		const char *name = hostdev_pci_device_get_resource_name(dev);
+		const char *name = vgpu ? vgpu : hostdev_pci_device_get_resource_name(dev);
 
 		if (!name || hostdev_naming_check_resource_name(name) < 0)
 			return NULL;
@@ -143,14 +177,31 @@ static char *name_of(const struct dp_spec *spec, hostdev_pci_device *dev)
 	return NULL;
 }
 
-static int add_match(const struct dp_spec *spec, hostdev_pci_device *dev, struct dp_matches *out)
+static int add_match(hostdev_ctx *ctx, const struct dp_spec *spec, hostdev_pci_device *dev,
+		     struct dp_matches *out)
 {
 	const char *address = hostdev_pci_device_get_address(dev);
 	const char *pf = hostdev_pci_device_get_pf_address(dev);
 	const char *driver = hostdev_pci_device_get_driver(dev);
-	char *name = name_of(spec, dev);
+	char *vgpu = NULL, *name;
+	unsigned int type;
 	struct dp_match *m;
+	int r = spec->naming == DP_NAMING_HARVESTER ? vgpu_name(ctx, dev, &type, &vgpu) : 0;
 
+	if (r == -ENOENT) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg),
+			 "%s: holds NVIDIA vGPU type %u, whose name no creatable_vgpu_types of "
+			 "its GPU and no vGPU journal record shows: its resource name cannot be "
+			 "made; select it in an entry with an explicit resourceName",
+			 address, type);
+		return dp_matches_skip(out, msg);
+	}
+	if (r < 0)
+		return r;
+	name = name_of(spec, dev, vgpu);
+	free(vgpu);
 	if (!name) {
 		char msg[256];
 
@@ -198,7 +249,7 @@ int dp_match_pci(hostdev_ctx *ctx, const struct dp_spec *spec, struct dp_matches
 	while ((r = hostdev_pci_enum_next(e, &dev)) > 0) {
 		if (!hostdev_pci_device_is_bridge(dev) &&
 		    (sel->n_pfs == 0 || pf_selected(sel, pfs, dev)))
-			r = add_match(spec, dev, out);
+			r = add_match(ctx, spec, dev, out);
 		hostdev_pci_device_unref(dev);
 		if (r < 0)
 			break;

@@ -206,6 +206,12 @@ bool vfio_driver_group_safe(const char *driver);
  * VFs do. Writes one sentence into @buf and returns the number of mdevs (0: none, @buf "").
  */
 size_t vfio_mdev_conflicts(hostdev_ctx *ctx, hostdev_pci_device *dev, char *buf, size_t size);
+/*
+ * Why binding @dev would take NVIDIA vGPUs away: it is a VF that holds a vGPU type
+ * (nvidia/current_vgpu_type, docs/vgpu.md), or a PF whose VFs do. One sentence into @buf; returns
+ * the number of VFs holding a type (0: none, @buf "").
+ */
+size_t vfio_vgpu_conflicts(hostdev_ctx *ctx, hostdev_pci_device *dev, char *buf, size_t size);
 
 /* vfio_result.c: the per-device result object (vfio.h). */
 hostdev_vfio_result *vfio_result_new(void);

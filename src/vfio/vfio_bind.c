@@ -412,6 +412,37 @@ static int plan_mdevs(hostdev_ctx *ctx, struct bind_plan *plan, unsigned int fla
 	return 0;
 }
 
+/*
+ * NVIDIA vGPUs (docs/vgpu.md): a VF that holds a vGPU type is passed through on the nvidia driver;
+ * on vfio-pci it would lose the type (the attribute belongs to NVIDIA's driver), and unbinding the
+ * GPU's driver destroys its VFs. Refused whatever the flags: clearing the type is the way.
+ */
+static int plan_vgpus(hostdev_ctx *ctx, struct bind_plan *plan)
+{
+	for (size_t i = 0; i < plan->count; i++) {
+		struct bind_dev *d = &plan->devs[i];
+		char why[HOSTDEV_ERROR_MAX / 2];
+		hostdev_pci_device *dev;
+		size_t n;
+		int r;
+
+		if (d->skip)
+			continue;
+		r = hostdev_pci_device_new(ctx, d->address, &dev);
+		if (r < 0)
+			return r;
+		n = vfio_vgpu_conflicts(ctx, dev, why, sizeof(why));
+		hostdev_pci_device_unref(dev);
+		if (n)
+			return hostdev_error(
+			    ctx, -EBUSY,
+			    "%s: %s. It is not bound to vfio-pci: serve it on the nvidia driver as "
+			    "it is, or clear the vGPU type%s first (hostdev_vgpu_clear_type())",
+			    d->address, why, n == 1 ? "" : "s");
+	}
+	return 0;
+}
+
 /* Set each device's original state, from its journal record when an earlier bind left one. */
 static int plan_journal(hostdev_ctx *ctx, struct bind_plan *plan, struct vfio_journal_data *journal,
 			const struct hostdev_vfio_options *opts, unsigned int flags, bool *changed)
@@ -631,6 +662,8 @@ int vfio_bind_locked_result(hostdev_ctx *ctx, const struct vfio_state *state,
 		r = plan_guard(ctx, &plan, opts, flags);
 	if (r == 0)
 		r = plan_mdevs(ctx, &plan, flags);
+	if (r == 0)
+		r = plan_vgpus(ctx, &plan);
 	if (r == 0)
 		r = vfio_journal_load(ctx, state, &journal);
 	if (r == 0)

@@ -23,6 +23,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -408,5 +409,55 @@ size_t vfio_mdev_conflicts(hostdev_ctx *ctx, hostdev_pci_device *dev, char *buf,
 			 "it is the SR-IOV PF of %s, which host%s %zu active mediated device%s: %s",
 			 holders, strchr(holders, ',') ? "" : "s", total, total == 1 ? "" : "s",
 			 list);
+	return total;
+}
+
+/* The vGPU type id @address holds (<dev>/nvidia/current_vgpu_type), 0 for none or unreadable. */
+static unsigned long held_vgpu_type(hostdev_ctx *ctx, const char *address)
+{
+	char path[PATH_MAX];
+	unsigned long type = 0;
+
+	if (sysfs_pci_device_path(ctx, path, sizeof(path), address, "nvidia/current_vgpu_type") <
+		0 ||
+	    sysfs_read_uint(AT_FDCWD, path, 10, &type) < 0)
+		return 0;
+	return type;
+}
+
+size_t vfio_vgpu_conflicts(hostdev_ctx *ctx, hostdev_pci_device *dev, char *buf, size_t size)
+{
+	const char *address = hostdev_pci_device_get_address(dev);
+	unsigned long own = held_vgpu_type(ctx, address);
+	size_t nvfs = hostdev_pci_device_get_vf_count(dev), total = 0, len;
+
+	buf[0] = '\0';
+	if (own) {
+		snprintf(buf, size,
+			 "it is an NVIDIA vGPU: it holds vGPU type %lu (nvidia/current_vgpu_type); "
+			 "a vGPU VF stays on the nvidia driver and is passed through as it is",
+			 own);
+		return 1;
+	}
+	/* Unbinding a PF's driver takes its VFs away, and the vGPUs with them. */
+	snprintf(buf, size, "it is the GPU (SR-IOV PF) of VFs that hold vGPU types: ");
+	for (size_t i = 0; i < nvfs; i++) {
+		const char *vf = hostdev_pci_device_get_vf_address(dev, i);
+		unsigned long type = vf ? held_vgpu_type(ctx, vf) : 0;
+
+		if (!type)
+			continue;
+		len = strlen(buf);
+		if (total < 4)
+			snprintf(buf + len, size - len, "%s%s (type %lu)", total ? ", " : "", vf,
+				 type);
+		total++;
+	}
+	if (total > 4) {
+		len = strlen(buf);
+		snprintf(buf + len, size - len, " and %zu more", total - 4);
+	}
+	if (!total)
+		buf[0] = '\0';
 	return total;
 }

@@ -483,6 +483,13 @@ static int judge(hostdev_ctx *ctx, hostdev_vfio_report *r, hostdev_pci_device *d
 		    "(hostdev_mdev_remove()) when no VM uses them; HOSTDEV_BIND_FORCE "
 		    "overrides this");
 	}
+	if (vfio_vgpu_conflicts(ctx, dev, blocked_why, sizeof(blocked_why))) {
+		snprintf(msg, sizeof(msg), "not assignable to vfio-pci: %s", blocked_why);
+		return add_device(
+		    r, addr, HOSTDEV_CHECK_FAIL, msg,
+		    "pass the vGPU VF through on the nvidia driver (docs/vgpu.md), or "
+		    "clear its vGPU type first (hostdev_vgpu_clear_type())");
+	}
 	n = hostdev_pci_device_get_iommu_group_member_count(dev);
 	for (size_t i = 0; i < n; i++) {
 		const char *member = hostdev_pci_device_get_iommu_group_member(dev, i);

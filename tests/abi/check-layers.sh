@@ -29,6 +29,7 @@ pci: core
 usb: core
 monitor: core pci usb
 vfio: core pci
+vgpu: core pci vfio
 sriov: core pci vfio
 mdev: core
 loop: core
@@ -36,7 +37,7 @@ grpc: core loop
 pluginreg: core
 deviceplugin: core naming loop grpc pluginreg
 dra: core loop grpc pluginreg
-resources: core naming pci
+resources: core naming pci vgpu
 EOF
 if [ -n "${HOSTDEV_LAYERS_TABLE:-}" ]; then
 	table=$(cat "$HOSTDEV_LAYERS_TABLE")

@@ -80,6 +80,8 @@
 #include <unistd.h>
 
 #define VFIO "vfio-pci"
+/* NVIDIA's driver, whose VFs carry vGPU types (see "NVIDIA vGPU without mdev"). */
+#define NVIDIA_DRIVER "nvidia"
 
 static ssize_t (*real_write)(int, const void *, size_t);
 static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
@@ -434,7 +436,17 @@ static void update_uevent(const char *dir, const char *driver)
 	put_file(path, out);
 }
 
-/* /dev/vfio/<group>: present while a member is on vfio-pci and the group is viable. */
+/* A VF on nvidia with vGPU attributes: NVIDIA's VFIO driver has registered it with VFIO. */
+static bool is_vgpu_vf(const char *dir, const char *driver)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/nvidia/current_vgpu_type", dir);
+	return strcmp(driver, NVIDIA_DRIVER) == 0 && exists(path);
+}
+
+/* /dev/vfio/<group>: present while a member is on vfio-pci (or is a vGPU VF on nvidia) and the
+ * group is viable. */
 static void update_devnode(const struct model *m, const char *group)
 {
 	char path[PATH_MAX], node[PATH_MAX];
@@ -457,7 +469,7 @@ static void update_devnode(const struct model *m, const char *group)
 		if (!realpath(link, member))
 			continue;
 		dev_driver(member, drv, sizeof(drv));
-		if (strcmp(drv, VFIO) == 0)
+		if (strcmp(drv, VFIO) == 0 || is_vgpu_vf(member, drv))
 			any_vfio = true;
 		else if (drv[0] && !dev_is_bridge(member))
 			viable = false;
@@ -526,6 +538,9 @@ static void get_native(const struct model *m, const char *address, char *buf, si
 		buf[0] = '\0';
 }
 
+static void vgpu_attach(const struct model *m, const char *vfdir);
+static void vgpu_detach(const struct model *m, const char *vfdir);
+
 static void do_unbind(const struct model *m, const char *address, const char *dir,
 		      const char *driver)
 {
@@ -540,6 +555,8 @@ static void do_unbind(const struct model *m, const char *address, const char *di
 		set_native(m, address, driver);
 		netdevs(m, dir, false);
 	}
+	if (strcmp(driver, NVIDIA_DRIVER) == 0)
+		vgpu_detach(m, dir);
 	dev_group(dir, group, sizeof(group));
 	update_devnode(m, group);
 }
@@ -565,6 +582,8 @@ static int do_bind(const struct model *m, const char *address, const char *dir, 
 	update_uevent(dir, driver);
 	if (strcmp(driver, VFIO) != 0)
 		netdevs(m, dir, true);
+	if (strcmp(driver, NVIDIA_DRIVER) == 0)
+		vgpu_attach(m, dir);
 	update_devnode(m, group);
 	return 0;
 }
@@ -888,6 +907,196 @@ static void remove_vfs(const struct model *m, const char *pfdir)
 		remove_vf(m, pfdir, links[i]);
 }
 
+/* --- NVIDIA vGPU without mdev --------------------------------------------------------------- */
+/*
+ * On kernels >= 6.8 with NVIDIA's vendor-specific VFIO driver, each VF of a GPU that the nvidia
+ * driver drives has nvidia/creatable_vgpu_types and nvidia/current_vgpu_type (docs/vgpu.md).
+ *
+ * MODELLED FROM NVIDIA'S DOCUMENTATION (the vGPU user guide, "vendor-specific VFIO framework") AND
+ * HARVESTER'S CODE, NOT OBSERVED ON HARDWARE (this project has no such GPU):
+ *  - the nvidia/ directory exists while the VF is bound to the driver "nvidia";
+ *  - creatable_vgpu_types is the header "ID    : vGPU Name" and one "ID    : Name" line per type
+ *    the VF can take now (the layout of NVIDIA's guide and of Harvester's test data);
+ *  - current_vgpu_type reads the id the VF holds, 0 for none; storing a creatable id sets it,
+ *    storing 0 clears it; an id that is not creatable on the VF is EINVAL; another id while one
+ *    is held is EBUSY (the guide says to clear the type before choosing another); not a decimal
+ *    number is EINVAL;
+ *  - what a GPU can create shrinks as types are set: in its default (homogeneous) mode a GPU
+ *    runs vGPUs of one type only, each type has a most-instances count (framebuffer / the type's
+ *    framebuffer), and a VF that holds a type lists nothing;
+ *  - the VF's /dev/vfio/<group> exists while it is bound to nvidia with the nvidia/ directory
+ *    (NVIDIA's driver registers the VF with VFIO as vfio-pci-core variant drivers do).
+ * The types of a PF come from <root>/.kmodel/vgpu_types/<pf>: lines "<id> <max instances> <name>"
+ * (kmodel_set_vgpu_types()); a PF without that file has no vGPU support. A store can be failed,
+ * delayed or held with op "vgpu" and the VF address as target.
+ */
+#define VGPU_TYPES_MAX 64
+
+struct vgpu_spec {
+	unsigned long id, max;
+	char name[128];
+};
+
+static size_t vgpu_spec_read(const struct model *m, const char *pf, struct vgpu_spec *out)
+{
+	char path[PATH_MAX], line[256];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/.kmodel/vgpu_types/%s", m->root, pf);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (n < VGPU_TYPES_MAX && fgets(line, sizeof(line), f)) {
+		int used = 0;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%lu %lu %n", &out[n].id, &out[n].max, &used) >= 2 && used > 0) {
+			snprintf(out[n].name, sizeof(out[n].name), "%s", line + used);
+			n++;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* The PF of the VF at @vfdir: its directory and address; false for a device without physfn. */
+static bool vf_parent(const char *vfdir, char *pfdir, char *pf, size_t pfsize)
+{
+	char link[PATH_MAX];
+
+	snprintf(link, sizeof(link), "%s/physfn", vfdir);
+	if (!realpath(link, pfdir))
+		return false;
+	snprintf(pf, pfsize, "%s", strrchr(pfdir, '/') + 1);
+	return true;
+}
+
+static unsigned long vgpu_current(const char *vfdir)
+{
+	return read_ulong(vfdir, "nvidia/current_vgpu_type", 10, 0);
+}
+
+/* Rewrite creatable_vgpu_types of every VF of @pf that has the nvidia/ directory. */
+static void vgpu_refresh(const struct model *m, const char *pfdir, const char *pf)
+{
+	struct vgpu_spec spec[VGPU_TYPES_MAX];
+	size_t n = vgpu_spec_read(m, pf, spec), held_count = 0, nvfs = 0;
+	unsigned long held = 0;
+	char *vfdirs[256];
+	struct dirent *de;
+	DIR *d;
+
+	if (!n || !(d = opendir(pfdir)))
+		return;
+	/* Heap, not stack: the store may run in the library's small watchdog thread. */
+	while ((de = readdir(d)) && nvfs < 256) {
+		char link[PATH_MAX], vfdir[PATH_MAX], attr[PATH_MAX];
+
+		if (!is_virtfn(de->d_name))
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", pfdir, de->d_name);
+		snprintf(attr, sizeof(attr), "%s/nvidia/current_vgpu_type", link);
+		if (realpath(link, vfdir) && exists(attr) && (vfdirs[nvfs] = strdup(vfdir)))
+			nvfs++;
+	}
+	closedir(d);
+	for (size_t i = 0; i < nvfs; i++) {
+		unsigned long cur = vgpu_current(vfdirs[i]);
+
+		if (cur) {
+			held = cur;
+			held_count++;
+		}
+	}
+	for (size_t i = 0; i < nvfs; i++) {
+		char *text = malloc(8192), path[PATH_MAX];
+		size_t len;
+
+		if (!text)
+			break;
+		len = (size_t)snprintf(text, 8192, "ID    : vGPU Name\n");
+		for (size_t k = 0; k < n && !vgpu_current(vfdirs[i]); k++) {
+			if (held && (spec[k].id != held || held_count >= spec[k].max))
+				continue;
+			if (len < 8192)
+				len += (size_t)snprintf(text + len, 8192 - len, "%-6lu: %s\n",
+							spec[k].id, spec[k].name);
+		}
+		snprintf(path, sizeof(path), "%s/nvidia/creatable_vgpu_types", vfdirs[i]);
+		put_file(path, text);
+		free(text);
+	}
+	for (size_t i = 0; i < nvfs; i++)
+		free(vfdirs[i]);
+}
+
+/* The VF at @vfdir was bound to nvidia: its nvidia/ directory appears (when the GPU has types). */
+static void vgpu_attach(const struct model *m, const char *vfdir)
+{
+	char pfdir[PATH_MAX], pf[64], path[PATH_MAX];
+	struct vgpu_spec spec[VGPU_TYPES_MAX];
+
+	if (!vf_parent(vfdir, pfdir, pf, sizeof(pf)) || !vgpu_spec_read(m, pf, spec))
+		return;
+	snprintf(path, sizeof(path), "%s/nvidia", vfdir);
+	mkdir_p(path);
+	snprintf(path, sizeof(path), "%s/nvidia/current_vgpu_type", vfdir);
+	put_file(path, "0\n");
+	vgpu_refresh(m, pfdir, pf);
+}
+
+/* The VF at @vfdir left nvidia: the directory goes, and with it the VF's type. */
+static void vgpu_detach(const struct model *m, const char *vfdir)
+{
+	char pfdir[PATH_MAX], pf[64], path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/nvidia", vfdir);
+	if (!exists(path))
+		return;
+	rm_rf(path);
+	if (vf_parent(vfdir, pfdir, pf, sizeof(pf)))
+		vgpu_refresh(m, pfdir, pf);
+}
+
+/* A store to <vf>/nvidia/current_vgpu_type (@vfdir the VF's directory). */
+static int model_vgpu_type(const struct model *m, const char *vfdir, const char *vf,
+			   const char *value)
+{
+	char pfdir[PATH_MAX], pf[64], path[PATH_MAX], buf[32], *end, creatable[4096];
+	unsigned long want, cur = vgpu_current(vfdir);
+	bool listed_now = false;
+	int err;
+
+	errno = 0;
+	want = strtoul(value, &end, 10);
+	if (!model_nonzero(value) || *end || errno || value[0] == '-' || value[0] == '+')
+		return EINVAL;
+	if (want && cur && want != cur)
+		return EBUSY;
+	if (want == cur)
+		return 0;
+	if (want) {
+		snprintf(path, sizeof(path), "%s/nvidia/creatable_vgpu_types", vfdir);
+		if (get_file(path, creatable, sizeof(creatable)) > 0)
+			for (char *save = NULL, *line = strtok_r(creatable, "\n", &save);
+			     line && !listed_now; line = strtok_r(NULL, "\n", &save))
+				listed_now = strtoul(line, &end, 10) == want && end != line;
+		if (!listed_now)
+			return EINVAL;
+	}
+	err = injected("vgpu", vf);
+	stall(m, "vgpu", vf);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/nvidia/current_vgpu_type", vfdir);
+	snprintf(buf, sizeof(buf), "%lu\n", want);
+	put_file(path, buf);
+	if (vf_parent(vfdir, pfdir, pf, sizeof(pf)))
+		vgpu_refresh(m, pfdir, pf);
+	return 0;
+}
+
 /* A store to <pf>/sriov_numvfs. Returns 0 or an errno. */
 static int model_numvfs(const struct model *m, const char *pfdir, const char *pf, const char *value)
 {
@@ -1077,6 +1286,19 @@ static int model_write_sriov_mdev(const struct model *m, const char *path, const
 	if (strcmp(base, "sriov_numvfs") == 0 && is_pci_address(name)) {
 		err = model_numvfs(m, dir, name, value);
 		model_log(m, "numvfs", name, value, err);
+		return err;
+	}
+	if (strcmp(base, "current_vgpu_type") == 0 && strcmp(name, "nvidia") == 0) {
+		char vfdir[PATH_MAX];
+		const char *vf;
+
+		snprintf(vfdir, sizeof(vfdir), "%s", dir);
+		*strrchr(vfdir, '/') = '\0';
+		vf = strrchr(vfdir, '/') + 1;
+		if (!is_pci_address(vf))
+			return -1;
+		err = model_vgpu_type(m, vfdir, vf, value);
+		model_log(m, "vgpu", vf, value, err);
 		return err;
 	}
 	if (strcmp(base, "sriov_drivers_autoprobe") == 0 && is_pci_address(name)) {

@@ -164,3 +164,23 @@ int kmodel_set_vf_driver(struct fakeroot *root, const char *pf, const char *driv
 	snprintf(rel, sizeof(rel), ".kmodel/vf_netdev/%s", pf);
 	return fakeroot_write(root, rel, netdev_prefix) < 0 ? -1 : 0;
 }
+
+int kmodel_set_vgpu_types(struct fakeroot *root, const char *pf,
+			  const struct kmodel_vgpu_type *types, size_t count)
+{
+	char rel[256], *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+	int r;
+
+	if (!f)
+		return -1;
+	for (size_t i = 0; i < count; i++)
+		fprintf(f, "%u %u %s\n", types[i].id, types[i].max_instances, types[i].name);
+	if (fclose(f) != 0)
+		return -1;
+	snprintf(rel, sizeof(rel), ".kmodel/vgpu_types/%s", pf);
+	r = fakeroot_write(root, rel, text) < 0 ? -1 : 0;
+	free(text);
+	return r;
+}

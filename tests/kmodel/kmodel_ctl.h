@@ -72,4 +72,19 @@ bool kmodel_devnode(struct fakeroot *root, const char *group);
 int kmodel_set_vf_driver(struct fakeroot *root, const char *pf, const char *driver,
 			 const char *netdev_prefix);
 
+/** One vGPU type a GPU offers (kmodel.c, "NVIDIA vGPU without mdev"). */
+struct kmodel_vgpu_type {
+	unsigned int id;	    /**< the id in creatable_vgpu_types */
+	unsigned int max_instances; /**< how many VFs may hold it at once */
+	const char *name;	    /**< "NVIDIA A2-4Q" */
+};
+
+/**
+ * NVIDIA vGPU: the types the GPU (PF @pf) offers. Its VFs get nvidia/creatable_vgpu_types and
+ * nvidia/current_vgpu_type while they are bound to the driver "nvidia" (register it, and make it
+ * the VFs' driver with kmodel_set_vf_driver()). Returns 0 or -1.
+ */
+int kmodel_set_vgpu_types(struct fakeroot *root, const char *pf,
+			  const struct kmodel_vgpu_type *types, size_t count);
+
 #endif /* HOSTDEV_TESTS_KMODEL_CTL_H */

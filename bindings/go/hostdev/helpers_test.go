@@ -8,6 +8,7 @@ package hostdev_test
 //   HOSTDEV_TEST_PCI_IDS         tests/cli/pci.ids
 //   HOSTDEV_TEST_FAKE_HOST       vfio-fake-host (tests/vfio: the host the bind tests use)
 //   HOSTDEV_TEST_SRIOV_FAKE_HOST sriov-fake-host (tests/sriov/sriov_tree.h: PFs and mdev parents)
+//   HOSTDEV_TEST_VGPU_FAKE_HOST  vgpu-fake-host (tests/vgpu/vgpu_tree.h: an A2 with vGPU VFs)
 //   HOSTDEV_TEST_KMODEL          the kernel model, also in LD_PRELOAD of the test binary: it
 //                                models the kernel's reaction to sysfs writes below
 //                                $HOSTDEV_KMODEL_ROOT (this machine cannot bind real devices)

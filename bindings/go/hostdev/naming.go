@@ -66,3 +66,10 @@ func DeviceID(text string) (string, error) {
 func ValidResourceName(resourceName string) bool {
 	return capi.Hostdev_naming_check_resource_name(resourceName) == 0
 }
+
+// VGPUResource is Harvester's resource name of an NVIDIA vGPU type: "NVIDIA A2-4Q" ->
+// "nvidia.com/NVIDIA_A2-4Q" (docs/vgpu.md).
+func VGPUResource(typeName string) (string, error) {
+	rc := []int{0}
+	return name("VGPUResource", capi.Hdb_naming_vgpu_resource(typeName, rc), rc)
+}

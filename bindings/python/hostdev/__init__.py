@@ -39,6 +39,7 @@ from ._sriov import SRIOV_DEFAULT_TIMEOUT_MS, SriovPf, SriovVf
 from ._usb import UsbDevice, UsbDevices, UsbInterface
 from ._vfio import (BindOutcome, Check, DeviceVerdict, Journal, JournalRecord, PersistEntry,
                     Report, RestoreOutcome)
+from ._vgpu import VGPU_DEFAULT_TIMEOUT_MS, Vgpu, VgpuType
 
 #: The libhostdev version the module was built against and runs with.
 version = _c.hostdev_version()
@@ -70,5 +71,6 @@ __all__ = [
     "NotSupported", "OutOfRange", "PATHS", "PciAddress", "PciDevice", "PciDevices",
     "PermissionDenied", "PersistEntry", "Report", "Resource", "Resources",
     "SRIOV_DEFAULT_TIMEOUT_MS", "ServedResource", "Server", "SriovPf", "SriovVf",
-    "TimedOut", "VFIO_DRIVER", "VirtualFunction", "error_for", "naming", "parse_address", "version",
+    "TimedOut", "VFIO_DRIVER", "VGPU_DEFAULT_TIMEOUT_MS", "Vgpu", "VgpuType", "VirtualFunction",
+    "error_for", "naming", "parse_address", "version",
 ]

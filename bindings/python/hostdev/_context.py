@@ -20,6 +20,8 @@ from ._sriov import AUTOPROBE, read_pf
 from ._usb import UsbDevice, UsbDevices
 from ._vfio import (BindOutcome, Journal, PersistEntry, Report, RestoreOutcome, bind_outcomes,
                     persist_entries, restore_outcomes)
+from ._vgpu import Vgpu
+from ._vgpu import read_list as read_vgpus
 
 if TYPE_CHECKING:
     from ._mdev import Mdev, MdevTypeInfo
@@ -520,6 +522,48 @@ class Context:
     def generate_mdev_uuid(self) -> str:
         """A new random (version 4) UUID in lower case, as create_mdev() generates them."""
         return self._call_obj(_c.hdb_mdev_uuid_generate)
+
+    # -- NVIDIA vGPU without mdev --------------------------------------------------------------
+
+    def vgpus(self, address: Union[str, PciDevice, None] = None) -> List[Vgpu]:
+        """The VFs with NVIDIA's vGPU attributes (docs/vgpu.md): every one (@address None), those
+        of the GPU @address, or the VF @address (a PCI address or PciDevice); a list of Vgpu in
+        address order. hostdev.NotFound for no such device, hostdev.Error with errno EOPNOTSUPP
+        when @address offers no vGPU types (the message says why), Corrupt for a driver text the
+        library does not understand."""
+        if address is not None:
+            address = _name(address, "address", "a PCI address")
+        with self._lock:
+            raw, r = _c.hdb_vgpu_read(self._raw(), address)
+            self._check(r)
+            return read_vgpus(raw)
+
+    def set_vgpu_type(self, vf: Union[str, PciDevice, Vgpu], type_id: int, *,
+                      timeout: Optional[float] = None, lock_timeout: Optional[float] = None) -> bool:
+        """Give the VF @vf the vGPU type @type_id (an id of Vgpu.creatable), journaled first so that
+        restore_vgpus() undoes it (hostdev_vgpu_set_type). True when set, False when the VF held it
+        already. NotFound (ENOENT: not creatable now, the message lists what is), Busy (another
+        type held), Error with EOPNOTSUPP (no vGPU attributes), TimedOut (@timeout seconds, 0:
+        30 s; the driver may still complete the store)."""
+        if isinstance(type_id, bool) or not isinstance(type_id, int) or type_id <= 0:
+            raise TypeError("type_id must be a vGPU type id > 0, got %r" % (type_id,))
+        return bool(self._call(_c.hdb_vgpu_set_type, _name(vf, "address", "a PCI address"),
+                               min(type_id, 0xFFFFFFFF), _ms(timeout, 0, "timeout"),
+                               _ms(lock_timeout, 0, "lock_timeout")))
+
+    def clear_vgpu_type(self, vf: Union[str, PciDevice, Vgpu], *, timeout: Optional[float] = None,
+                        lock_timeout: Optional[float] = None) -> bool:
+        """Take the VF's vGPU type away and drop its journal record. True when a type was
+        cleared, False when it held none. Busy when a VM holds the VF."""
+        return bool(self._call(_c.hdb_vgpu_clear_type, _name(vf, "address", "a PCI address"),
+                               _ms(timeout, 0, "timeout"), _ms(lock_timeout, 0, "lock_timeout")))
+
+    def restore_vgpus(self, vf: Union[str, PciDevice, Vgpu, None] = None, *,
+                      timeout: Optional[float] = None, lock_timeout: Optional[float] = None) -> int:
+        """Undo the vGPU journal (every record, or that of @vf): the number of VFs put back."""
+        address = _name(vf, "address", "a PCI address") if vf is not None else None
+        return self._call(_c.hdb_vgpu_restore, address, _ms(timeout, 0, "timeout"),
+                          _ms(lock_timeout, 0, "lock_timeout"))
 
     # -- device plugins ------------------------------------------------------------------------
 

@@ -65,3 +65,9 @@ def device_id(text):
 def is_valid_resource_name(resource_name):
     """True when @resource_name is a valid Kubernetes extended resource name."""
     return _c.hostdev_naming_check_resource_name(resource_name) == 0
+
+
+def vgpu_resource(type_name):
+    """Harvester's resource name of an NVIDIA vGPU type: 'NVIDIA A2-4Q' ->
+    'nvidia.com/NVIDIA_A2-4Q' (docs/vgpu.md)."""
+    return _name(_c.hdb_naming_vgpu_resource(type_name), "vgpu_resource")

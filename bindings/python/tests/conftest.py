@@ -7,6 +7,8 @@ Run by ctest (bindings-python), which sets PYTHONPATH to the built package and:
   HOSTDEV_TEST_FAKE_HOST       the vfio-fake-host program (tests/vfio: the host bind tests use)
   HOSTDEV_TEST_SRIOV_FAKE_HOST the sriov-fake-host program (tests/sriov/sriov_tree.h: PFs and mdev
                                parents for the SR-IOV and mdev tests)
+  HOSTDEV_TEST_VGPU_FAKE_HOST  the vgpu-fake-host program (tests/vgpu/vgpu_tree.h: an A2 GPU whose
+                               16 VFs carry NVIDIA's vGPU attributes)
   HOSTDEV_TEST_KMODEL          the kernel model, also in LD_PRELOAD of this process: it models the
                                kernel's reaction to sysfs writes below $HOSTDEV_KMODEL_ROOT, which
                                the vfio fixtures set (this machine cannot bind real devices)
@@ -186,6 +188,15 @@ class SriovHost(FakeHost):
 @pytest.fixture
 def sriov_host(monkeypatch):
     host = make_fake_host(monkeypatch, program_env="HOSTDEV_TEST_SRIOV_FAKE_HOST", cls=SriovHost)
+    yield host
+    shutil.rmtree(host.root, ignore_errors=True)
+
+
+@pytest.fixture
+def vgpu_host(monkeypatch):
+    """The A2 host of tests/vgpu/vgpu_tree.h (16 VFs with NVIDIA's vGPU attributes, whose rules the
+    kernel model takes from NVIDIA's documentation, not from observation)."""
+    host = make_fake_host(monkeypatch, program_env="HOSTDEV_TEST_VGPU_FAKE_HOST", cls=SriovHost)
     yield host
     shutil.rmtree(host.root, ignore_errors=True)
 

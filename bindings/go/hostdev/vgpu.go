@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package hostdev
+
+import (
+	"github.com/libhostdev/libhostdev/bindings/go/internal/capi"
+)
+
+// VGPUType is a vGPU type a VF can take now (a line of nvidia/creatable_vgpu_types).
+type VGPUType struct {
+	ID   uint   // what the library's hostdev_vgpu_set_type() takes
+	Name string // "NVIDIA A2-4Q"
+}
+
+// VGPU is a VF with NVIDIA's vGPU attributes (docs/vgpu.md): on kernels >= 6.8 with NVIDIA's
+// vendor-specific VFIO driver, a vGPU is a VF of the GPU that holds a vGPU type.
+type VGPU struct {
+	Address     string     // the VF
+	PF          string     // its GPU, "" without physfn
+	Driver      string     // "nvidia"; "" when none
+	IOMMUGroup  int        // -1 when none
+	CurrentType uint       // the type it holds, 0 for none
+	CurrentName string     // its name, "" for none or unknown
+	Journaled   bool       // the vGPU journal records it (libhostdev set the type)
+	Creatable   []VGPUType // the types it can take now, in the driver's order
+}
+
+// VGPUs returns the VFs with NVIDIA's vGPU attributes: every one (address ""), those of the GPU
+// address, or the VF address; in address order. Errors wrap syscall.ENODEV (no such device),
+// EOPNOTSUPP (address offers no vGPU types; the message says why) and EBADMSG (a driver text the
+// library does not understand).
+func (c *Context) VGPUs(address string) ([]VGPU, error) {
+	var out []VGPU
+	err := c.do(func(ctx capi.Hostdev_ctx) error {
+		rc := []int{0}
+		l := capi.Hdb_vgpu_read(ctx, address, rc)
+		if err := c.check("VGPUs", rc[0]); err != nil {
+			return err
+		}
+		defer capi.DeleteHostdev_vgpu_list(l)
+		n := capi.Hostdev_vgpu_list_get_count(l)
+		out = make([]VGPU, 0, n)
+		for i := int64(0); i < n; i++ {
+			v := VGPU{
+				Address:     capi.Hostdev_vgpu_list_get_address(l, i),
+				PF:          capi.Hostdev_vgpu_list_get_pf(l, i),
+				Driver:      capi.Hostdev_vgpu_list_get_driver(l, i),
+				IOMMUGroup:  capi.Hostdev_vgpu_list_get_iommu_group(l, i),
+				CurrentType: capi.Hostdev_vgpu_list_get_current_type(l, i),
+				CurrentName: capi.Hostdev_vgpu_list_get_current_name(l, i),
+				Journaled:   capi.Hostdev_vgpu_list_is_journaled(l, i) != 0,
+			}
+			types := capi.Hostdev_vgpu_list_get_type_count(l, i)
+			v.Creatable = make([]VGPUType, 0, types)
+			for k := int64(0); k < types; k++ {
+				v.Creatable = append(v.Creatable, VGPUType{
+					ID:   capi.Hostdev_vgpu_list_get_type_id(l, i, k),
+					Name: capi.Hostdev_vgpu_list_get_type_name(l, i, k),
+				})
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
