@@ -68,12 +68,13 @@ class KubeStandin:
                                     the device whose resource.kubernetes.io/pciBusID is @address;
                                     {"name": the device's, "pool", "sliceDriver", "seconds",
                                     "attributes": its attributes by name without domain}
-      dra_claim  name, device, deviceClass, timeout
+      dra_claim  name, device, deviceClass
                                     creates ResourceClaim @name (namespace "vms", request "dev" of
-                                    @deviceClass) and allocates it to this node's @device of the
-                                    driver as the scheduler does (status.allocation.devices.results
-                                    with driver, pool, device, request, through the status
-                                    subresource); {"namespace", "name", "uid"}
+                                    @deviceClass, default vfio-intel-82574l) and allocates it to
+                                    this node's @device of the driver as the scheduler does
+                                    (status.allocation.devices.results with driver, pool, device,
+                                    request, through the status subresource); {"namespace",
+                                    "name", "uid"}
       dra_unclaim name              deletes ResourceClaim @name (the kubelet has unprepared it)
       dra_writes                    the DRA agent's write requests by verb and resource, and how
                                     many of its requests were refused ({"writes", "forbidden"})
