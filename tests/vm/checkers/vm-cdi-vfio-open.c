@@ -44,8 +44,12 @@ static void group_of(const char *addr, char *out, size_t size)
 	n = readlink(link, target, sizeof(target) - 1);
 	out[0] = '\0';
 	if (n > 0) {
+		const char *base;
+
 		target[n] = '\0';
-		snprintf(out, size, "%s", strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
+		base = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+		if (strlen(base) < size) /* a group number: always */
+			memcpy(out, base, strlen(base) + 1);
 	}
 }
 
