@@ -22,11 +22,13 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "worker.h"
@@ -35,6 +37,13 @@
 /* The annotation the ResourceClaim controller puts on a claim it made from a template for a pod:
  * the pod's name of the claim (pod.spec.resourceClaims[].name). */
 #define DRA_POD_CLAIM_NAME_ANNOTATION "resource.kubernetes.io/pod-claim-name"
+/* Tests only (tests/vm scenario 96-agent-dra): with this environment variable set to
+ * DRA_TEST_STOP_BOUND, the agent stops itself (SIGSTOP, the whole process) in a Prepare once its
+ * devices are bound and before its files and its "prepared" checkpoint are written, so that the
+ * test's SIGKILL lands inside that Prepare on a real kernel, not at a moment a poll happened to
+ * catch. Read once, at the start. */
+#define DRA_TEST_STOP_ENV "HOSTDEV_AGENT_TEST_STOP"
+#define DRA_TEST_STOP_BOUND "dra-bound"
 
 struct dra_driver {
 	struct dra_driver_options o;
@@ -45,6 +54,7 @@ struct dra_driver {
 	char data_dir[PATH_MAX]; /* <plugin dir>/<driver>: metadata files and the checkpoint */
 	char kind[128];		 /* the CDI kind "<driver>/pci" */
 	bool stopped;
+	bool test_stop_bound;		 /* DRA_TEST_STOP_ENV=DRA_TEST_STOP_BOUND */
 	struct pending_prepare *pending; /* GETs in flight, each owning its deferred request */
 	/* The binds and restores: on the worker, with a library context of its own. */
 	struct worker *worker;
@@ -322,6 +332,11 @@ static void run_prepare(struct dra_job *job, hostdev_ctx *ctx)
 	for (size_t i = 0; i < job->n; i++)
 		if ((job->r = bind_device(job, ctx, &job->devs[i], owner)) < 0)
 			break;
+	if (job->r >= 0 && job->d->test_stop_bound) {
+		log_info("DRA: claim %s: devices bound; stopping (%s=%s)", job->uid,
+			 DRA_TEST_STOP_ENV, DRA_TEST_STOP_BOUND);
+		kill(getpid(), SIGSTOP);
+	}
 	if (job->r >= 0)
 		job->r = write_files(job, ctx);
 	if (job->r >= 0)
@@ -752,6 +767,8 @@ int dra_driver_new(const struct dra_driver_options *opts, struct dra_driver **ou
 	if (!d)
 		return -ENOMEM;
 	d->o = *opts;
+	d->test_stop_bound = getenv(DRA_TEST_STOP_ENV) &&
+			     strcmp(getenv(DRA_TEST_STOP_ENV), DRA_TEST_STOP_BOUND) == 0;
 	snprintf(d->kind, sizeof(d->kind), "%s/pci", opts->driver);
 	if ((r = hostdev_loop_new(opts->ctx, &d->hl)) < 0) {
 		log_error("DRA: %s", hostdev_ctx_get_error(opts->ctx));

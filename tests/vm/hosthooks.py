@@ -74,18 +74,47 @@ class KubeStandin:
                                     resourceName=vendor:product+... sorted, "byHandKept"}
       usb_unclaim    name, timeout  deletes the claim and waits until it is gone (the agent drops its
                                     finalizer once the resource stopped); {"seconds"}
+    Dynamic Resource Allocation (96-agent-dra; resource.k8s.io/v1 ResourceSlice, ResourceClaim and
+    DeviceClass are the stand-in's built-in kinds, validated as the real API server does):
+      dra_kubeconfig                like kubeconfig, for the user of the DRA agent
+                                    (hostdev-agent --dra-only), whose rules are exactly the
+                                    ClusterRole of examples/agent/deploy/dra/rbac.yaml; also makes
+                                    the namespace of the claims and the DeviceClasses of
+                                    examples/agent/deploy/dra/deviceclasses.yaml (as an admin would)
+      dra_device address, timeout   waits until one of this node's ResourceSlices of the driver lists
+                                    the device whose resource.kubernetes.io/pciBusID is @address;
+                                    {"name": the device's, "pool", "sliceDriver", "seconds",
+                                    "attributes": its attributes by name without domain}
+      dra_claim  name, device, deviceClass
+                                    creates ResourceClaim @name (namespace "vms", request "dev" of
+                                    @deviceClass, default vfio-intel-82574l) and allocates it to
+                                    this node's @device of the driver as the scheduler does
+                                    (status.allocation.devices.results with driver, pool, device,
+                                    request, through the status subresource); {"namespace",
+                                    "name", "uid"}
+      dra_unclaim name              deletes ResourceClaim @name (the kubelet has unprepared it)
+      dra_writes                    the DRA agent's write requests by verb and resource, and how
+                                    many of its requests were refused ({"writes", "forbidden"})
     """
     NODE = "hostdev-vm"
     GUEST_PORT = 6443
     GUEST_ADDR = "10.0.2.100"
     TOKEN = "hostdev-vm-agent-token"
     USER = "system:serviceaccount:hostdev-system:hostdev-agent"
+    # The DRA agent: a user of its own, so that the stand-in grants it the DRA ClusterRole only.
+    DRA_TOKEN = "hostdev-vm-dra-token"
+    DRA_USER = "system:serviceaccount:hostdev-system:hostdev-agent-dra"
+    DRA_DRIVER = "vfio.hostdev.io"  # hostdev-agent's default --dra-driver-name
+    DRA_NAMESPACE = "vms"
+    SLICES = "/apis/resource.k8s.io/v1/resourceslices"
 
     def __init__(self, run):
         self.run = run
         self.api = None
         self.node = None
         self.kubeconfig = os.path.join(run.out, "kubeconfig")
+        self.dra_kubeconfig = os.path.join(run.out, "kubeconfig-dra")
+        self.dra_ready = False  # the DRA user, namespace and DeviceClasses made on this stand-in
 
     def start(self):
         sys.path.insert(0, os.path.join(SRC, "tests", "agent", "apiserver"))
@@ -226,6 +255,8 @@ class KubeStandin:
 
     def request(self, req):
         op = req.get("op")
+        if op.startswith("dra_"):
+            return self._dra_request(op, req)
         if op in self._usb_claim_ops():
             return self._usb_claim_ops()[op](req)
         if op == "kubeconfig":
@@ -311,6 +342,72 @@ class KubeStandin:
                 if r["verb"] in ("create", "update", "patch", "delete"):
                     out[r["verb"]] = out.get(r["verb"], 0) + 1
             return {"writes": out, "forbidden": len(self.api.requests(user=self.USER, code=403))}
+        raise ValueError("unknown op %r" % op)
+
+    @staticmethod
+    def _base64_json(path):
+        import base64
+        with open(path, encoding="utf-8") as f:
+            text = json.dumps(json.load(f), separators=(",", ":"))
+        return base64.b64encode(text.encode()).decode()
+
+    def _dra_request(self, op, req):
+        """The ops of the DRA scenario (the class docstring, "Dynamic Resource Allocation")."""
+        if op == "dra_kubeconfig":
+            import yaml
+            if not self.dra_ready:
+                with open(os.path.join(SRC, "examples", "agent", "deploy", "dra", "rbac.yaml"),
+                          encoding="utf-8") as f:
+                    role = next(d for d in yaml.safe_load_all(f) if d and d["kind"] == "ClusterRole")
+                self.api.add_token(self.DRA_TOKEN, self.DRA_USER)
+                self.api.set_rbac(self.DRA_USER, role["rules"])
+                self.api.create_namespace(self.DRA_NAMESPACE)
+                with open(os.path.join(SRC, "examples", "agent", "deploy", "dra", "deviceclasses.yaml"),
+                          encoding="utf-8") as f:
+                    for d in yaml.safe_load_all(f):
+                        if d and d.get("kind") == "DeviceClass":
+                            self.api.create("/apis/resource.k8s.io/v1/deviceclasses", d)
+                self.api.kubeconfig(self.dra_kubeconfig, token=self.DRA_TOKEN, embed=True,
+                                    server="https://kubernetes.default.svc:%d" % self.GUEST_PORT)
+                self.dra_ready = True
+            return {"base64": self._base64_json(self.dra_kubeconfig), "hostPort": self.api.port}
+        if op == "dra_device":
+            address = req["address"]
+            t0 = time.monotonic()
+
+            def device_of(sl):
+                for d in sl["spec"].get("devices") or []:
+                    if (d.get("attributes") or {}).get("resource.kubernetes.io/pciBusID") == {"string": address}:
+                        return d
+                return None
+            try:
+                sl = self.api.wait_for(self.SLICES, lambda o: device_of(o) is not None,
+                                       timeout=req.get("timeout", 60),
+                                       fieldSelector="spec.nodeName=%s,spec.driver=%s" % (self.NODE, self.DRA_DRIVER))
+            except TimeoutError:
+                raise RuntimeError("no ResourceSlice of node %s and driver %s lists %s" % (
+                    self.NODE, self.DRA_DRIVER, address))
+            dev = device_of(sl)
+            attrs = {k.rsplit("/", 1)[-1]: next(iter(v.values())) for k, v in dev.get("attributes", {}).items()}
+            return {"name": dev["name"], "pool": sl["spec"]["pool"]["name"], "sliceDriver": sl["spec"]["driver"],
+                    "seconds": round(time.monotonic() - t0, 3), "attributes": attrs}
+        if op == "dra_claim":
+            obj = self.api.create_allocated_claim(
+                self.DRA_NAMESPACE, req["name"],
+                [{"request": "dev", "driver": self.DRA_DRIVER, "pool": self.NODE, "device": req["device"]}],
+                req.get("deviceClass", "vfio-intel-82574l"))
+            return {"namespace": self.DRA_NAMESPACE, "name": req["name"], "uid": obj["metadata"]["uid"]}
+        if op == "dra_unclaim":
+            self.api.delete("/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims/%s"
+                            % (self.DRA_NAMESPACE, req["name"]))
+            return {"name": req["name"]}
+        if op == "dra_writes":
+            out = {}
+            for r in self.api.requests(user=self.DRA_USER):
+                if r["verb"] in ("create", "update", "patch", "delete"):
+                    key = "%s %s" % (r["verb"], r.get("resource", "?"))
+                    out[key] = out.get(key, 0) + 1
+            return {"writes": out, "forbidden": len(self.api.requests(user=self.DRA_USER, code=403))}
         raise ValueError("unknown op %r" % op)
 
     def stop(self):

@@ -45,27 +45,13 @@ def protos(tmp_path_factory):
     dk.load_protos(DRA_PROTO_DIR, REG_PROTO_DIR, str(tmp_path_factory.mktemp("protos")))
 
 
-def claim_path(name=None, sub=None):
-    p = f"/apis/resource.k8s.io/v1/namespaces/{NS}/resourceclaims"
-    return p + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
-
-
 def make_claim(api, name, results, pod_claim_name=None):
     """A ResourceClaim with one request "dev" per result, allocated as the scheduler does (status
     written through the status subresource). With @pod_claim_name, as the ResourceClaim controller
     makes it from a ResourceClaimTemplate for a pod that names it so (its annotation). Returns
     (namespace, name, uid)."""
-    requests = sorted({r["request"] for r in results})
-    meta = {"name": name, "namespace": NS}
-    if pod_claim_name:
-        meta["annotations"] = {"resource.kubernetes.io/pod-claim-name": pod_claim_name}
-    obj = api.create(claim_path(), {
-        "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
-        "metadata": meta,
-        "spec": {"devices": {"requests": [{"name": q, "exactly": {"deviceClassName": "vfio-pci"}}
-                                          for q in requests]}}})
-    obj["status"] = {"allocation": {"devices": {"results": results}}}
-    obj = api.update(claim_path(name, "status"), obj)
+    annotations = {"resource.kubernetes.io/pod-claim-name": pod_claim_name} if pod_claim_name else None
+    obj = api.create_allocated_claim(NS, name, results, "vfio-pci", annotations)
     return (NS, name, obj["metadata"]["uid"])
 
 

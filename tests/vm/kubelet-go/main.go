@@ -32,6 +32,16 @@
 // ({"container_responses":[{"envs":{...},"mounts":[...],"devices":[{"container_path":...,
 // "host_path":...,"permissions":...}],"annotations":{...},"cdi_devices":[...]}]}), or
 // {"error":{"code":"NotFound","message":...}} and exit status 1.
+//
+//	vm-kubelet dra-register [-registry DIR] -driver NAME [-timeout D]
+//	vm-kubelet dra-prepare -socket PATH [-api v1|v1beta1] NAMESPACE/NAME/UID...
+//	vm-kubelet dra-unprepare -socket PATH [-api v1|v1beta1] NAMESPACE/NAME/UID...
+//
+// The DRA mode (dra.go, scenario 96-agent-dra): the plugin watcher's registration of a DRA
+// driver (GetInfo checked as the kubelet checks it, NotifyRegistrationStatus; prints
+// {"event":"registered","endpoint":...,"api":"v1",...}) and one NodePrepareResources or
+// NodeUnprepareResources call each (the answer as one JSON line; exit 1 when the call failed, 2
+// when a claim failed or is missing from the answer).
 package main
 
 import (
@@ -305,14 +315,21 @@ func allocate(args []string) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fatal("usage: vm-kubelet serve -dir ROOT | allocate -socket PATH IDS [IDS...]")
+		fatal("usage: vm-kubelet serve -dir ROOT | allocate -socket PATH IDS [IDS...] | " +
+			"dra-register -driver NAME | dra-prepare|dra-unprepare -socket PATH NS/NAME/UID...")
 	}
 	switch os.Args[1] {
 	case "serve":
 		serve(os.Args[2:])
 	case "allocate":
 		allocate(os.Args[2:])
+	case "dra-register":
+		draRegister(os.Args[2:])
+	case "dra-prepare":
+		draPrepare(os.Args[2:])
+	case "dra-unprepare":
+		draUnprepare(os.Args[2:])
 	default:
-		fatal("unknown command %q (serve, allocate)", os.Args[1])
+		fatal("unknown command %q (serve, allocate, dra-register, dra-prepare, dra-unprepare)", os.Args[1])
 	}
 }

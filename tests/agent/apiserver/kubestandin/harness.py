@@ -485,6 +485,22 @@ class StandIn:
     def create_namespace(self, name):
         return self.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
+    def create_allocated_claim(self, namespace, name, results, device_class, annotations=None):
+        """A resource.k8s.io/v1 ResourceClaim with one request (exactly one device of @device_class)
+        per request name of @results, allocated as the scheduler does it: @results (each {"request",
+        "driver", "pool", "device"}) written as status.allocation.devices.results through the status
+        subresource. Returns the claim as stored."""
+        path = f"/apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims"
+        meta = {"name": name, "namespace": namespace}
+        if annotations:
+            meta["annotations"] = dict(annotations)
+        obj = self.create(path, {
+            "apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": meta,
+            "spec": {"devices": {"requests": [{"name": q, "exactly": {"deviceClassName": device_class}}
+                                              for q in sorted({r["request"] for r in results})]}}})
+        obj["status"] = {"allocation": {"devices": {"results": list(results)}}}
+        return self.update(f"{path}/{name}/status", obj)
+
     @staticmethod
     def devices_path(plural, name=None, subresource=None):
         p = f"/apis/{DEVICES_GROUP}/{DEVICES_VERSION}/{plural}"

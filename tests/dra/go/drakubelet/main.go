@@ -32,6 +32,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"hostdev.test/draapi"
 )
 
 const driver = "vfio.hostdev.test"
@@ -124,13 +125,13 @@ type kubelet struct {
 }
 
 // register does what the plugin watcher does with a socket it finds in plugins_registry.
-func register(regPath string) (*kubelet, *PluginInfo) {
+func register(regPath string) (*kubelet, *draapi.PluginInfo) {
 	conn := dial(regPath)
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	info := &PluginInfo{}
-	must(conn.Invoke(ctx, "/pluginregistration.Registration/GetInfo", &InfoRequest{}, info), "GetInfo")
+	info := &draapi.PluginInfo{}
+	must(conn.Invoke(ctx, "/pluginregistration.Registration/GetInfo", &draapi.InfoRequest{}, info), "GetInfo")
 	problem := ""
 	var api string
 	for _, v := range info.SupportedVersions {
@@ -148,24 +149,24 @@ func register(regPath string) (*kubelet, *PluginInfo) {
 		problem = fmt.Sprintf("no supported version in %v", info.SupportedVersions)
 	}
 	must(conn.Invoke(ctx, "/pluginregistration.Registration/NotifyRegistrationStatus",
-		&RegistrationStatus{PluginRegistered: problem == "", Error: problem},
-		&RegistrationStatusResponse{}), "NotifyRegistrationStatus")
+		&draapi.RegistrationStatus{PluginRegistered: problem == "", Error: problem},
+		&draapi.RegistrationStatusResponse{}), "NotifyRegistrationStatus")
 	check(problem == "", "registration refused: %s", problem)
 	return &kubelet{conn: dial(info.Endpoint), api: api}, info
 }
 
-func claims(list ...[3]string) *ClaimsRequest {
-	req := &ClaimsRequest{}
+func claims(list ...[3]string) *draapi.ClaimsRequest {
+	req := &draapi.ClaimsRequest{}
 	for _, c := range list {
-		req.Claims = append(req.Claims, &Claim{Namespace: c[0], Name: c[1], UID: c[2]})
+		req.Claims = append(req.Claims, &draapi.Claim{Namespace: c[0], Name: c[1], UID: c[2]})
 	}
 	return req
 }
 
-func (k *kubelet) prepare(api string, req *ClaimsRequest) *NodePrepareResourcesResponse {
+func (k *kubelet) prepare(api string, req *draapi.ClaimsRequest) *draapi.NodePrepareResourcesResponse {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
-	resp := &NodePrepareResourcesResponse{}
+	resp := &draapi.NodePrepareResourcesResponse{}
 	must(k.conn.Invoke(ctx, "/k8s.io.kubelet.pkg.apis.dra."+api+".DRAPlugin/NodePrepareResources",
 		req, resp), "NodePrepareResources "+api)
 	for _, c := range req.Claims {
@@ -175,10 +176,10 @@ func (k *kubelet) prepare(api string, req *ClaimsRequest) *NodePrepareResourcesR
 	return resp
 }
 
-func (k *kubelet) unprepare(api string, req *ClaimsRequest) map[string]string {
+func (k *kubelet) unprepare(api string, req *draapi.ClaimsRequest) map[string]string {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
-	resp := &NodeUnprepareResourcesResponse{}
+	resp := &draapi.NodeUnprepareResourcesResponse{}
 	must(k.conn.Invoke(ctx, "/k8s.io.kubelet.pkg.apis.dra."+api+".DRAPlugin/NodeUnprepareResources",
 		req, resp), "NodeUnprepareResources "+api)
 	errs := map[string]string{}
@@ -214,7 +215,7 @@ var (
 )
 
 // checkPrepared compares the answer for @c with the fixture and the CDI spec written for it.
-func checkPrepared(api string, resp *NodePrepareResourcesResponse, c [3]string, want fixtureClaim, cdiDir string) {
+func checkPrepared(api string, resp *draapi.NodePrepareResourcesResponse, c [3]string, want fixtureClaim, cdiDir string) {
 	got := resp.Claims[c[2]]
 	if got == nil {
 		return
@@ -348,7 +349,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	err = k.conn.Invoke(ctx, "/k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin/NodePrepareResources",
 		// Field 1 (claims, a message) as a varint.
-		&RegistrationStatus{PluginRegistered: true}, &NodePrepareResourcesResponse{})
+		&draapi.RegistrationStatus{PluginRegistered: true}, &draapi.NodePrepareResourcesResponse{})
 	cancel()
 	check(status.Code(err) == codes.InvalidArgument, "malformed request: %v", err)
 
