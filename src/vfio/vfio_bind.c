@@ -377,39 +377,58 @@ static int plan_guard(hostdev_ctx *ctx, struct bind_plan *plan,
 	return r;
 }
 
+/* What a device of the plan holds that its unbinding would destroy: how many, and why in @why. */
+typedef size_t (*plan_conflict_fn)(hostdev_ctx *ctx, hostdev_pci_device *dev, char *why,
+				   size_t len);
+
+/* The first device of @plan (not skipped) that @fn finds something on: its index in *@at, the
+ * count @fn gave returned (reason in @why); 0 when none; a negative errno. */
+static long plan_first_conflict(hostdev_ctx *ctx, const struct bind_plan *plan, plan_conflict_fn fn,
+				char *why, size_t len, size_t *at)
+{
+	for (size_t i = 0; i < plan->count; i++) {
+		hostdev_pci_device *dev;
+		size_t n;
+		int r;
+
+		if (plan->devs[i].skip)
+			continue;
+		r = hostdev_pci_device_new(ctx, plan->devs[i].address, &dev);
+		if (r < 0)
+			return r;
+		n = fn(ctx, dev, why, len);
+		hostdev_pci_device_unref(dev);
+		if (n) {
+			*at = i;
+			return (long)n;
+		}
+	}
+	return 0;
+}
+
 /*
  * Mediated devices: unbinding a parent's driver destroys its mdevs (and blocks while a VM holds
  * one open); a PF's driver takes its VFs, and their mdevs, with it. Refused unless forced.
  */
 static int plan_mdevs(hostdev_ctx *ctx, struct bind_plan *plan, unsigned int flags)
 {
+	char why[HOSTDEV_ERROR_MAX / 2];
+	size_t at = 0;
+	long n;
+
 	if (flags & HOSTDEV_BIND_FORCE)
 		return 0;
-	for (size_t i = 0; i < plan->count; i++) {
-		struct bind_dev *d = &plan->devs[i];
-		char why[HOSTDEV_ERROR_MAX / 2];
-		hostdev_pci_device *dev;
-		size_t n;
-		int r;
-
-		if (d->skip)
-			continue;
-		r = hostdev_pci_device_new(ctx, d->address, &dev);
-		if (r < 0)
-			return r;
-		n = vfio_mdev_conflicts(ctx, dev, why, sizeof(why));
-		hostdev_pci_device_unref(dev);
-		if (n)
-			return hostdev_error(
-			    ctx, -EBUSY,
-			    "%s: %s. Unbinding its driver would destroy %s (and blocks while a "
-			    "virtual machine holds %s open): remove %s first "
-			    "(hostdev_mdev_remove()), or pass HOSTDEV_BIND_FORCE if that is really "
-			    "meant",
-			    d->address, why, n == 1 ? "it" : "them", n == 1 ? "it" : "one",
-			    n == 1 ? "it" : "them");
-	}
-	return 0;
+	n = plan_first_conflict(ctx, plan, vfio_mdev_conflicts, why, sizeof(why), &at);
+	if (n <= 0)
+		return (int)n;
+	return hostdev_error(
+	    ctx, -EBUSY,
+	    "%s: %s. Unbinding its driver would destroy %s (and blocks while a "
+	    "virtual machine holds %s open): remove %s first "
+	    "(hostdev_mdev_remove()), or pass HOSTDEV_BIND_FORCE if that is really "
+	    "meant",
+	    plan->devs[at].address, why, n == 1 ? "it" : "them", n == 1 ? "it" : "one",
+	    n == 1 ? "it" : "them");
 }
 
 /*
@@ -419,28 +438,17 @@ static int plan_mdevs(hostdev_ctx *ctx, struct bind_plan *plan, unsigned int fla
  */
 static int plan_vgpus(hostdev_ctx *ctx, struct bind_plan *plan)
 {
-	for (size_t i = 0; i < plan->count; i++) {
-		struct bind_dev *d = &plan->devs[i];
-		char why[HOSTDEV_ERROR_MAX / 2];
-		hostdev_pci_device *dev;
-		size_t n;
-		int r;
+	char why[HOSTDEV_ERROR_MAX / 2];
+	size_t at = 0;
+	long n = plan_first_conflict(ctx, plan, vfio_vgpu_conflicts, why, sizeof(why), &at);
 
-		if (d->skip)
-			continue;
-		r = hostdev_pci_device_new(ctx, d->address, &dev);
-		if (r < 0)
-			return r;
-		n = vfio_vgpu_conflicts(ctx, dev, why, sizeof(why));
-		hostdev_pci_device_unref(dev);
-		if (n)
-			return hostdev_error(
-			    ctx, -EBUSY,
-			    "%s: %s. It is not bound to vfio-pci: serve it on the nvidia driver as "
-			    "it is, or clear the vGPU type%s first (hostdev_vgpu_clear_type())",
-			    d->address, why, n == 1 ? "" : "s");
-	}
-	return 0;
+	if (n <= 0)
+		return (int)n;
+	return hostdev_error(
+	    ctx, -EBUSY,
+	    "%s: %s. It is not bound to vfio-pci: serve it on the nvidia driver as "
+	    "it is, or clear the vGPU type%s first (hostdev_vgpu_clear_type())",
+	    plan->devs[at].address, why, n == 1 ? "" : "s");
 }
 
 /* Set each device's original state, from its journal record when an earlier bind left one. */
