@@ -560,8 +560,9 @@ static void printable(const char *text, size_t max, char *buf, size_t size)
 }
 
 /*
- * The VFs that would be destroyed and are in use: bound to vfio-pci, or recorded in the vfio
- * journal (libhostdev handed them to a VM). Returns 0 or -EBUSY with the message naming them.
+ * The VFs that would be destroyed and are in use: bound to vfio-pci, recorded in the vfio journal
+ * (libhostdev handed them to a VM), or holding an NVIDIA vGPU type (passed through on the nvidia
+ * driver, docs/vgpu.md). Returns 0 or -EBUSY with the message naming them.
  */
 static int check_in_use(hostdev_ctx *ctx, const hostdev_sriov_pf *pf,
 			const struct vfio_journal_data *journal, unsigned int num_vfs)
@@ -573,11 +574,14 @@ static int check_in_use(hostdev_ctx *ctx, const hostdev_sriov_pf *pf,
 		const struct sriov_vf *vf = &pf->vfs[i];
 		const struct vfio_record *rec = vfio_journal_data_lookup(journal, vf->address);
 		bool vfio = vf->driver && strcmp(vf->driver, HOSTDEV_VFIO_DRIVER) == 0;
+		unsigned long vgpu = vfio || rec ? 0 : vfio_vgpu_held_type(ctx, vf->address);
 		char owner[64 * 4 + 1], why[sizeof(owner) + 128];
 
-		if (!vfio && !rec)
+		if (!vfio && !rec && !vgpu)
 			continue;
-		if (rec && rec->owner) {
+		if (vgpu) {
+			snprintf(why, sizeof(why), "holds NVIDIA vGPU type %lu", vgpu);
+		} else if (rec && rec->owner) {
 			printable(rec->owner, 64, owner, sizeof(owner));
 			snprintf(why, sizeof(why), "%s, bound by libhostdev for '%s'",
 				 vf->driver ? vf->driver : "no driver", owner);
@@ -600,7 +604,8 @@ static int check_in_use(hostdev_ctx *ctx, const hostdev_sriov_pf *pf,
 	    ctx, -EBUSY,
 	    "%s: refusing to change the VF count from %u to %u: it destroys every "
 	    "VF, and %s %s handed to virtual machines. Give %s back first "
-	    "(hostdev_vfio_restore()), or pass HOSTDEV_SRIOV_FORCE if no VM uses %s",
+	    "(hostdev_vfio_restore(); a vGPU type: hostdev_vgpu_clear_type()), or pass "
+	    "HOSTDEV_SRIOV_FORCE if no VM uses %s",
 	    pf->address, pf->num_vfs, num_vfs, names, busy == 1 ? "is" : "are",
 	    busy == 1 ? "it" : "them", busy == 1 ? "it" : "them");
 }

@@ -206,6 +206,8 @@ bool vfio_driver_group_safe(const char *driver);
  * VFs do. Writes one sentence into @buf and returns the number of mdevs (0: none, @buf "").
  */
 size_t vfio_mdev_conflicts(hostdev_ctx *ctx, hostdev_pci_device *dev, char *buf, size_t size);
+/* The vGPU type id @address holds (<dev>/nvidia/current_vgpu_type), 0 for none or unreadable. */
+unsigned long vfio_vgpu_held_type(hostdev_ctx *ctx, const char *address);
 /*
  * Why binding @dev would take NVIDIA vGPUs away: it is a VF that holds a vGPU type
  * (nvidia/current_vgpu_type, docs/vgpu.md), or a PF whose VFs do. One sentence into @buf; returns

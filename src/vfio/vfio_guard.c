@@ -412,8 +412,7 @@ size_t vfio_mdev_conflicts(hostdev_ctx *ctx, hostdev_pci_device *dev, char *buf,
 	return total;
 }
 
-/* The vGPU type id @address holds (<dev>/nvidia/current_vgpu_type), 0 for none or unreadable. */
-static unsigned long held_vgpu_type(hostdev_ctx *ctx, const char *address)
+unsigned long vfio_vgpu_held_type(hostdev_ctx *ctx, const char *address)
 {
 	char path[PATH_MAX];
 	unsigned long type = 0;
@@ -428,7 +427,7 @@ static unsigned long held_vgpu_type(hostdev_ctx *ctx, const char *address)
 size_t vfio_vgpu_conflicts(hostdev_ctx *ctx, hostdev_pci_device *dev, char *buf, size_t size)
 {
 	const char *address = hostdev_pci_device_get_address(dev);
-	unsigned long own = held_vgpu_type(ctx, address);
+	unsigned long own = vfio_vgpu_held_type(ctx, address);
 	size_t nvfs = hostdev_pci_device_get_vf_count(dev), total = 0, len;
 
 	buf[0] = '\0';
@@ -443,7 +442,7 @@ size_t vfio_vgpu_conflicts(hostdev_ctx *ctx, hostdev_pci_device *dev, char *buf,
 	snprintf(buf, size, "it is the GPU (SR-IOV PF) of VFs that hold vGPU types: ");
 	for (size_t i = 0; i < nvfs; i++) {
 		const char *vf = hostdev_pci_device_get_vf_address(dev, i);
-		unsigned long type = vf ? held_vgpu_type(ctx, vf) : 0;
+		unsigned long type = vf ? vfio_vgpu_held_type(ctx, vf) : 0;
 
 		if (!type)
 			continue;

@@ -435,14 +435,21 @@ static void test_watchdog_then_restore(void **state)
 	assert_false(journal_has(t, A2_VF0));
 }
 
-/* Removing the GPU's VFs takes their vGPUs away; the journal keeps the records of VFs gone. */
+/*
+ * A VF that holds a type may be in a VM: the VF count is not changed under it unless forced.
+ * Removing the GPU's VFs takes their vGPUs away; the journal keeps the records of VFs gone.
+ */
 static void test_vfs_gone(void **state)
 {
 	struct t *t = *state;
 	hostdev_vgpu_list *l = NULL;
 
 	assert_int_equal(hostdev_vgpu_set_type(t->ctx, A2_VF0, A2_TYPE_1Q, NULL, 0), 1);
-	assert_int_equal(hostdev_sriov_set_num_vfs(t->ctx, A2_PF, 0, NULL, 0), 0);
+	assert_int_equal(hostdev_sriov_set_num_vfs(t->ctx, A2_PF, 0, NULL, 0), -EBUSY);
+	error_has(t, "VF 0 0000:08:00.4 (holds NVIDIA vGPU type");
+	error_has(t, "hostdev_vgpu_clear_type()");
+	assert_int_equal(current_of(t, A2_VF0), A2_TYPE_1Q);
+	assert_int_equal(hostdev_sriov_set_num_vfs(t->ctx, A2_PF, 0, NULL, HOSTDEV_SRIOV_FORCE), 0);
 	assert_int_equal(hostdev_vgpu_read(t->ctx, A2_PF, &l), -EOPNOTSUPP);
 	error_has(t, "enable its VFs with the nvidia driver bound to it");
 	assert_int_equal(hostdev_vgpu_read(t->ctx, NULL, &l), 0);
