@@ -48,7 +48,10 @@ fi
 hostdev-agent --kubeconfig "$PWD/kubeconfig" --node-name "$node" --metrics-address 127.0.0.1:0 \
 	--kubevirt none --log-level debug 2>agent.log </dev/null &
 agent=$!
-if ! vm_check "the agent published the inventory" vm_wait_for 150 ready; then
+# vm_check reports and goes on (it returns 0 either way): the wait itself decides whether to stop.
+if vm_wait_for 150 ready; then
+	vm_ok "the agent published the inventory"
+else
 	tail -n 30 agent.log
 	vm_die "the agent did not get ready"
 fi

@@ -21,6 +21,8 @@ vm_not_ok() {
 }
 
 # vm_check DESCRIPTION COMMAND [ARGS...]: ok when COMMAND succeeds; its output is shown on failure.
+# It returns 0 either way, so that a scenario (run with sh -e) reports every check: to stop on a
+# failure, test COMMAND itself and call vm_ok / vm_die.
 vm_check() {
 	_d=$1
 	shift
