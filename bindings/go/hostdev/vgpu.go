@@ -3,6 +3,8 @@
 package hostdev
 
 import (
+	"time"
+
 	"github.com/libhostdev/libhostdev/bindings/go/internal/capi"
 )
 
@@ -66,4 +68,69 @@ func (c *Context) VGPUs(address string) ([]VGPU, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// VGPUDefaultTimeout is the watchdog of each sysfs write when VGPUOptions.Timeout is 0.
+const VGPUDefaultTimeout = time.Duration(capi.HOSTDEV_VGPU_DEFAULT_TIMEOUT_MS) * time.Millisecond
+
+// VGPUOptions are the options of SetVGPUType, ClearVGPUType and RestoreVGPUs; nil means the
+// defaults.
+type VGPUOptions struct {
+	// Timeout bounds each write of nvidia/current_vgpu_type (the watchdog); 0 =
+	// VGPUDefaultTimeout.
+	Timeout time.Duration
+	// LockTimeout bounds the wait for the vfio lock another process holds; 0 = the library's
+	// default.
+	LockTimeout time.Duration
+}
+
+func (o *VGPUOptions) ms() (timeout, lock uint) {
+	if o == nil {
+		return 0, 0
+	}
+	return timeoutMS(o.Timeout), timeoutMS(o.LockTimeout)
+}
+
+// SetVGPUType gives the VF vGPU type typeID (one of its Creatable types), recorded in the vGPU
+// journal first so that RestoreVGPUs undoes it (hostdev_vgpu_set_type). It returns true when the
+// type was set, false when the VF held it already. Errors wrap syscall.EINVAL (type 0: use
+// ClearVGPUType), EOPNOTSUPP (no vGPU attributes, e.g. on vfio-pci), EBUSY (it holds another
+// type), ENOENT (the type is not creatable now; the message lists what is) and ETIMEDOUT (the
+// driver did not answer; the record stays); the message names the VF and says what to do.
+func (c *Context) SetVGPUType(vf string, typeID uint, opts *VGPUOptions) (bool, error) {
+	timeout, lock := opts.ms()
+	var r int
+	err := c.do(func(ctx capi.Hostdev_ctx) error {
+		r = capi.Hdb_vgpu_set_type(ctx, vf, typeID, timeout, lock)
+		return c.check("SetVGPUType", r)
+	})
+	return r > 0, err
+}
+
+// ClearVGPUType takes the VF's vGPU type away and drops its journal record
+// (hostdev_vgpu_clear_type). It returns true when a type was cleared, false when it held none.
+func (c *Context) ClearVGPUType(vf string, opts *VGPUOptions) (bool, error) {
+	timeout, lock := opts.ms()
+	var r int
+	err := c.do(func(ctx capi.Hostdev_ctx) error {
+		r = capi.Hdb_vgpu_clear_type(ctx, vf, timeout, lock)
+		return c.check("ClearVGPUType", r)
+	})
+	return r > 0, err
+}
+
+// RestoreVGPUs undoes what the vGPU journal records: of one VF, or of every VF when vf is ""
+// (hostdev_vgpu_restore). It returns how many types it took away; a record of a VF found
+// without its type is dropped. Errors wrap syscall.ENOENT (the VF has no record).
+func (c *Context) RestoreVGPUs(vf string, opts *VGPUOptions) (int, error) {
+	timeout, lock := opts.ms()
+	var n int
+	err := c.do(func(ctx capi.Hostdev_ctx) error {
+		n = capi.Hdb_vgpu_restore(ctx, vf, timeout, lock)
+		return c.check("RestoreVGPUs", n)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }

@@ -42,3 +42,51 @@ func TestVGPUs(t *testing.T) {
 		t.Fatalf("VGPUResource: %q %v", name, err)
 	}
 }
+
+// SetVGPUType, ClearVGPUType and RestoreVGPUs on the A2 host: journaled, undone, refused with the
+// library's reasons.
+func TestVGPUSetClearRestore(t *testing.T) {
+	h := newHost(t, "HOSTDEV_TEST_VGPU_FAKE_HOST")
+	ctx := h.open(t)
+	const vf0, vf1 = "0000:08:00.4", "0000:08:00.5"
+	set, err := ctx.SetVGPUType(vf0, 1303, nil)
+	if err != nil || !set {
+		t.Fatalf("set: %v %v", set, err)
+	}
+	if set, err = ctx.SetVGPUType(vf0, 1303, nil); err != nil || set {
+		t.Fatalf("set again: %v %v, want false", set, err)
+	}
+	v, err := ctx.VGPUs(vf0)
+	if err != nil || v[0].CurrentType != 1303 || v[0].CurrentName != "NVIDIA A2-4Q" || !v[0].Journaled {
+		t.Fatalf("after set: %+v %v", v, err)
+	}
+	if _, err := ctx.SetVGPUType(vf0, 1304, &hostdev.VGPUOptions{}); !errors.Is(err, syscall.EBUSY) {
+		t.Fatalf("another type: %v", err)
+	}
+	if _, err := ctx.SetVGPUType(vf1, 0, nil); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("type 0: %v", err)
+	}
+	if _, err := ctx.SetVGPUType(vf1, 9999, nil); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("a type that is not creatable: %v", err)
+	}
+	if _, err := ctx.RestoreVGPUs(vf1, nil); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("restore without a record: %v", err)
+	}
+	if set, err = ctx.SetVGPUType(vf1, 1303, nil); err != nil || !set {
+		t.Fatalf("set vf1: %v %v", set, err)
+	}
+	cleared, err := ctx.ClearVGPUType(vf1, nil)
+	if err != nil || !cleared {
+		t.Fatalf("clear: %v %v", cleared, err)
+	}
+	if cleared, err = ctx.ClearVGPUType(vf1, nil); err != nil || cleared {
+		t.Fatalf("clear again: %v %v, want false", cleared, err)
+	}
+	n, err := ctx.RestoreVGPUs("", nil)
+	if err != nil || n != 1 {
+		t.Fatalf("restore all: %d %v, want 1", n, err)
+	}
+	if v, err = ctx.VGPUs(vf0); err != nil || v[0].CurrentType != 0 || v[0].Journaled {
+		t.Fatalf("after restore: %+v %v", v, err)
+	}
+}
