@@ -72,16 +72,9 @@ def wait_pool(api, want_names, since=0, timeout=120):
             return got
         if time.monotonic() > deadline:
             raise TimeoutError(f"the pool is not {sorted(want_names)} after {timeout}s")
-        # The agent's writes only: this loop's own lists must not wake it. The pool is read again
-        # at least every 5 s as well: a CI run under load once saw the agent's last writes land
-        # while this loop never saw the pool complete (not understood yet; see the stop note of
-        # 2026-12-07), and a pool that is wrong still fails at the deadline.
-        try:
-            api.wait_requests(1, since=mark, resource="resourceslices",
-                              timeout=max(1, min(5, deadline - time.monotonic())),
-                              user=AGENT_USER)
-        except TimeoutError:
-            pass
+        # The agent's writes only: this loop's own lists must not wake it.
+        api.wait_requests(1, since=mark, resource="resourceslices", timeout=timeout,
+                          user=AGENT_USER)
         mark = api.mark()
 
 
