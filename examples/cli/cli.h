@@ -151,6 +151,8 @@ int cli_require_own_state(struct cli *cli, const char *command, bool uses_config
 
 /* --lock-timeout SECONDS (1-86400) into milliseconds. False when malformed. */
 bool cli_parse_lock_timeout(const char *text, unsigned int *ms);
+/* A whole number of seconds, 1 to @max (digits only), as milliseconds in *@ms. */
+bool cli_parse_seconds(const char *text, unsigned int max, unsigned int *ms);
 
 /*
  * --owner TEXT: at most HOSTDEV_VFIO_OWNER_MAX bytes. Prints the usage error naming the option

@@ -151,20 +151,6 @@ static int list(struct cli *cli, bool json)
 	return code;
 }
 
-static bool parse_seconds(const char *text, unsigned int *ms)
-{
-	char *end;
-	unsigned long v;
-
-	if (!text[0] || text[0] < '0' || text[0] > '9')
-		return false;
-	v = strtoul(text, &end, 10);
-	if (*end || v == 0 || v > 3600)
-		return false;
-	*ms = (unsigned int)v * 1000;
-	return true;
-}
-
 /*
  * create --persist: record the new mdev for `hostdev apply`. On stderr, so that stdout stays the
  * UUID alone. The mdev is kept when recording fails (the error says so).
@@ -215,7 +201,7 @@ static int run(struct cli *cli, int argc, char **argv)
 			persist = true;
 			break;
 		case OPT_TIMEOUT:
-			if (!parse_seconds(optarg, &opts.timeout_ms))
+			if (!cli_parse_seconds(optarg, 3600, &opts.timeout_ms))
 				return cli_usage_error(cli,
 						       "--timeout: '%s' is not a number of "
 						       "seconds (1-3600)",

@@ -87,20 +87,6 @@ static int list(struct cli *cli, const char *address, bool json)
 	return code;
 }
 
-static bool parse_seconds(const char *text, unsigned int max, unsigned int *ms)
-{
-	char *end;
-	unsigned long v;
-
-	if (!text[0] || text[0] < '0' || text[0] > '9')
-		return false;
-	v = strtoul(text, &end, 10);
-	if (*end || v == 0 || v > max)
-		return false;
-	*ms = (unsigned int)v * 1000;
-	return true;
-}
-
 /* A type id operand: a decimal number > 0. */
 static bool parse_type(const char *text, unsigned int *out)
 {
@@ -138,7 +124,7 @@ static int run(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_TIMEOUT:
 			timeouts = true;
-			if (!parse_seconds(optarg, 3600, &opts.timeout_ms))
+			if (!cli_parse_seconds(optarg, 3600, &opts.timeout_ms))
 				return cli_usage_error(cli,
 						       "--timeout: '%s' is not a number of "
 						       "seconds (1-3600)",

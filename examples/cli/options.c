@@ -360,6 +360,20 @@ int cli_require_own_state(struct cli *cli, const char *command, bool uses_config
 	return CLI_EXIT_OK;
 }
 
+bool cli_parse_seconds(const char *text, unsigned int max, unsigned int *ms)
+{
+	char *end;
+	unsigned long v;
+
+	if (!text[0] || text[0] < '0' || text[0] > '9')
+		return false;
+	v = strtoul(text, &end, 10);
+	if (*end || v == 0 || v > max)
+		return false;
+	*ms = (unsigned int)v * 1000;
+	return true;
+}
+
 bool cli_parse_lock_timeout(const char *text, unsigned int *ms)
 {
 	char *end;
