@@ -3,7 +3,8 @@
  * Unit tests of the agent's Kubernetes client parts that need no server: watch-stream framing at
  * every possible chunk boundary, Status error sentences, base64, kubeconfig parsing (contexts,
  * inline data, files relative to the kubeconfig, refusals), in-cluster configuration, REST
- * paths and query encoding, backoff bounds and the string map.
+ * paths and query encoding, backoff bounds, the string map, and the informer's cache against
+ * every order in which a write's answer and the watch events of its object can arrive.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -421,6 +422,182 @@ static void test_strmap(void **state)
 	strmap_free(m);
 }
 
+/* ---- the informer's cache ------------------------------------------------------------------ */
+
+/* An object @name at resourceVersion @rv (the caller frees it). */
+static cJSON *object(const char *name, const char *rv)
+{
+	cJSON *obj = cJSON_CreateObject();
+	cJSON *meta = cJSON_AddObjectToObject(obj, "metadata");
+
+	cJSON_AddStringToObject(meta, "name", name);
+	cJSON_AddStringToObject(meta, "resourceVersion", rv);
+	return obj;
+}
+
+/* Apply one watch event; returns whether the informer would report it. */
+static bool event(struct kube_cache *c, enum kube_event_type type, const char *name, const char *rv)
+{
+	cJSON *obj = object(name, rv);
+	bool reported = kube_cache_apply(c, type, obj) != NULL;
+
+	cJSON_Delete(obj);
+	return reported;
+}
+
+static void store(struct kube_cache *c, const char *name, const char *rv, bool own_write)
+{
+	cJSON *obj = object(name, rv);
+
+	kube_cache_store(c, obj, own_write, true);
+	cJSON_Delete(obj);
+}
+
+/* The cached resourceVersion of @name, or NULL if the cache does not hold it. */
+static const char *cached_rv(const struct kube_cache *c, const char *name)
+{
+	const cJSON *obj = kube_cache_get(c, name);
+
+	return obj ? kube_meta_string(obj, "resourceVersion") : NULL;
+}
+
+static void test_cache_answer_before_its_event(void **state)
+{
+	struct kube_cache *c = kube_cache_new();
+
+	assert_true(event(c, KUBE_ADDED, "a", "1"));
+	store(c, "a", "5", true);
+	/* An event from before the write: skipped, the cache stays at the write. */
+	assert_false(event(c, KUBE_MODIFIED, "a", "4"));
+	assert_string_equal(cached_rv(c, "a"), "5");
+	/* The write's own event: nothing new to report. */
+	assert_false(event(c, KUBE_MODIFIED, "a", "5"));
+	assert_true(event(c, KUBE_MODIFIED, "a", "6"));
+	assert_string_equal(cached_rv(c, "a"), "6");
+	kube_cache_free(c);
+}
+
+/* The DRA slice race: the agent replaces an object, someone deletes it, and the watch delivers
+ * the write's event and the deletion before the write's HTTP answer comes. */
+static void test_cache_answer_after_the_deletion(void **state)
+{
+	struct kube_cache *c = kube_cache_new();
+
+	assert_true(event(c, KUBE_ADDED, "a", "1"));
+	assert_true(event(c, KUBE_MODIFIED, "a", "7"));
+	assert_true(event(c, KUBE_DELETED, "a", "8"));
+	assert_null(cached_rv(c, "a"));
+	store(c, "a", "7", true);
+	assert_null(cached_rv(c, "a"));
+	assert_int_equal(kube_cache_count(c), 0);
+	kube_cache_free(c);
+}
+
+/* The same, with the answer before the write's event. */
+static void test_cache_pending_answer_then_deletion(void **state)
+{
+	struct kube_cache *c = kube_cache_new();
+
+	assert_true(event(c, KUBE_ADDED, "a", "1"));
+	store(c, "a", "7", true);
+	assert_false(event(c, KUBE_MODIFIED, "a", "7"));
+	assert_true(event(c, KUBE_DELETED, "a", "8"));
+	assert_null(cached_rv(c, "a"));
+	store(c, "a", "7", true); /* the same answer handed in twice */
+	assert_null(cached_rv(c, "a"));
+	kube_cache_free(c);
+}
+
+static void test_cache_late_answer_after_recreation(void **state)
+{
+	struct kube_cache *c = kube_cache_new();
+
+	assert_true(event(c, KUBE_ADDED, "a", "1"));
+	assert_true(event(c, KUBE_MODIFIED, "a", "7"));
+	assert_true(event(c, KUBE_DELETED, "a", "8"));
+	assert_true(event(c, KUBE_ADDED, "a", "9"));
+	store(c, "a", "7", true);
+	assert_string_equal(cached_rv(c, "a"), "9");
+	kube_cache_free(c);
+}
+
+static void test_cache_new_object_after_deletion(void **state)
+{
+	struct kube_cache *c = kube_cache_new();
+
+	assert_true(event(c, KUBE_ADDED, "a", "1"));
+	assert_true(event(c, KUBE_DELETED, "a", "2"));
+	/* The agent's create of the same name, answered before its event. */
+	store(c, "a", "3", true);
+	assert_string_equal(cached_rv(c, "a"), "3");
+	assert_false(event(c, KUBE_ADDED, "a", "3"));
+	assert_string_equal(cached_rv(c, "a"), "3");
+	kube_cache_free(c);
+}
+
+/* An object that left the selector (someone removed a label) is reported deleted but exists, at
+ * the version of that event: a read of it is stored. */
+static void test_cache_read_after_leaving_the_selector(void **state)
+{
+	struct kube_cache *c = kube_cache_new();
+
+	assert_true(event(c, KUBE_ADDED, "a", "1"));
+	assert_true(event(c, KUBE_DELETED, "a", "2"));
+	store(c, "a", "2", false);
+	assert_string_equal(cached_rv(c, "a"), "2");
+	/* Then the agent's update puts the label back. */
+	store(c, "a", "3", true);
+	assert_string_equal(cached_rv(c, "a"), "3");
+	kube_cache_free(c);
+}
+
+static void test_cache_forget_and_relist(void **state)
+{
+	struct kube_cache *c = kube_cache_new();
+	struct kube_cache *listing = kube_cache_new();
+	cJSON *obj = object("b", "20");
+
+	assert_true(event(c, KUBE_ADDED, "a", "1"));
+	assert_true(event(c, KUBE_ADDED, "b", "2"));
+	assert_true(event(c, KUBE_ADDED, "c", "3"));
+	kube_cache_forget(c, "a");
+	store(c, "a", "1", true);
+	assert_null(cached_rv(c, "a"));
+	/* A relist that no longer has c. */
+	assert_int_equal(kube_cache_put_listed(listing, obj), 0);
+	cJSON_Delete(obj);
+	obj = cJSON_CreateObject();
+	assert_int_equal(kube_cache_put_listed(listing, obj), -EINVAL);
+	cJSON_Delete(obj);
+	kube_cache_replace(c, listing);
+	assert_int_equal(kube_cache_count(c), 1);
+	assert_string_equal(cached_rv(c, "b"), "20");
+	store(c, "c", "3", true);
+	assert_null(cached_rv(c, "c"));
+	kube_cache_free(c);
+}
+
+/* Tombstones are bounded: after many more deletions the oldest is forgotten (and a stale answer
+ * of it would be stored, the behaviour without tombstones), the newest still hold. */
+static void test_cache_tombstones_bounded(void **state)
+{
+	struct kube_cache *c = kube_cache_new();
+	char name[32], rv[32];
+
+	for (int i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "o%d", i);
+		snprintf(rv, sizeof(rv), "%d", 2 * i);
+		assert_true(event(c, KUBE_ADDED, name, rv));
+		snprintf(rv, sizeof(rv), "%d", 2 * i + 1);
+		assert_true(event(c, KUBE_DELETED, name, rv));
+	}
+	store(c, "o999", "1998", true);
+	assert_null(cached_rv(c, "o999"));
+	store(c, "o0", "0", true);
+	assert_string_equal(cached_rv(c, "o0"), "0");
+	kube_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +611,14 @@ int main(void)
 	    cmocka_unit_test(test_paths),
 	    cmocka_unit_test(test_backoff),
 	    cmocka_unit_test(test_strmap),
+	    cmocka_unit_test(test_cache_answer_before_its_event),
+	    cmocka_unit_test(test_cache_answer_after_the_deletion),
+	    cmocka_unit_test(test_cache_pending_answer_then_deletion),
+	    cmocka_unit_test(test_cache_late_answer_after_recreation),
+	    cmocka_unit_test(test_cache_new_object_after_deletion),
+	    cmocka_unit_test(test_cache_read_after_leaving_the_selector),
+	    cmocka_unit_test(test_cache_forget_and_relist),
+	    cmocka_unit_test(test_cache_tombstones_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

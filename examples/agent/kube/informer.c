@@ -17,18 +17,6 @@
  * server that closes every watch at once cannot make the agent spin. */
 #define MIN_HEALTHY_WATCH_S 1.0
 
-/* resourceVersions of the last events of one object: an answer to the agent's write whose event
- * already arrived (it can come before the HTTP answer) must not be stored as pending. */
-#define RECENT_RVS 8
-
-struct entry {
-	cJSON *obj;
-	char *pending_rv;     /* resourceVersion of the agent's own last write, until its event */
-	unsigned int dropped; /* events skipped while pending */
-	char *recent[RECENT_RVS];
-	unsigned int next_recent;
-};
-
 struct kube_informer {
 	struct kube_client *c;
 	const struct kube_resource *res;
@@ -37,8 +25,8 @@ struct kube_informer {
 	struct kube_informer_callbacks cb;
 	void *userdata;
 
-	struct strmap *cache;
-	struct strmap *listing;
+	struct kube_cache *cache;
+	struct kube_cache *listing;
 	char *continue_token;
 	char *rv;
 	bool synced, gone, watching;
@@ -49,48 +37,6 @@ struct kube_informer {
 	struct loop_source *retry;
 	struct kube_informer_stats stats;
 };
-
-static void entry_free(void *p)
-{
-	struct entry *e = p;
-
-	if (!e)
-		return;
-	cJSON_Delete(e->obj);
-	free(e->pending_rv);
-	for (int i = 0; i < RECENT_RVS; i++)
-		free(e->recent[i]);
-	free(e);
-}
-
-static void remember_rv(struct entry *e, const char *rv)
-{
-	unsigned int i = e->next_recent++ % RECENT_RVS;
-
-	free(e->recent[i]);
-	e->recent[i] = rv ? strdup(rv) : NULL;
-}
-
-static bool seen_rv(const struct entry *e, const char *rv)
-{
-	const char *cur = kube_meta_string(e->obj, "resourceVersion");
-
-	if (cur && strcmp(cur, rv) == 0)
-		return true;
-	for (int i = 0; i < RECENT_RVS; i++)
-		if (e->recent[i] && strcmp(e->recent[i], rv) == 0)
-			return true;
-	return false;
-}
-
-static struct entry *entry_new(cJSON *obj)
-{
-	struct entry *e = calloc(1, sizeof(*e));
-
-	if (e)
-		e->obj = obj;
-	return e;
-}
 
 static void start_list(struct kube_informer *inf);
 static void start_watch(struct kube_informer *inf);
@@ -119,14 +65,13 @@ static void retry_later(struct kube_informer *inf, bool relist)
 
 /* ---- list ---------------------------------------------------------------------------------- */
 
-static void report_vanished(const char *name, void *value, void *userdata)
+static void report_vanished(const char *name, const cJSON *obj, void *userdata)
 {
 	struct kube_informer *inf = userdata;
-	struct entry *e = value;
 
-	if (strmap_get(inf->listing, name))
+	if (kube_cache_get(inf->listing, name))
 		return;
-	inf->cb.event(inf, KUBE_DELETED, name, e->obj, inf->userdata);
+	inf->cb.event(inf, KUBE_DELETED, name, obj, inf->userdata);
 }
 
 static void finish_list(struct kube_informer *inf)
@@ -134,9 +79,8 @@ static void finish_list(struct kube_informer *inf)
 	/* Objects deleted while the agent was not watching are reported before the new state
 	 * replaces the cache. */
 	if (inf->synced)
-		strmap_foreach(inf->cache, report_vanished, inf);
-	strmap_free(inf->cache);
-	inf->cache = inf->listing;
+		kube_cache_foreach(inf->cache, report_vanished, inf);
+	kube_cache_replace(inf->cache, inf->listing);
 	inf->listing = NULL;
 	inf->synced = true;
 	inf->gone = false;
@@ -173,14 +117,7 @@ static void on_list(struct kube_client *c, const struct kube_response *resp, voi
 	items = cJSON_GetObjectItemCaseSensitive(doc, "items");
 	cJSON_ArrayForEach(item, items)
 	{
-		const char *name = kube_meta_string(item, "name");
-		struct entry *e;
-
-		if (!name)
-			continue;
-		e = entry_new(cJSON_Duplicate(item, true));
-		if (!e || strmap_set(inf->listing, name, e) < 0)
-			entry_free(e);
+		kube_cache_put_listed(inf->listing, item);
 	}
 	inf->stats.lists++;
 	meta = cJSON_GetObjectItemCaseSensitive(doc, "metadata");
@@ -208,8 +145,8 @@ static void start_list(struct kube_informer *inf)
 
 	inf->watching = false;
 	if (!inf->continue_token) {
-		strmap_free(inf->listing);
-		inf->listing = strmap_new(entry_free);
+		kube_cache_free(inf->listing);
+		inf->listing = kube_cache_new();
 	}
 	path = kube_list_path(inf->res, inf->ns, &opts, false, 0);
 	inf->req = path && inf->listing
@@ -226,53 +163,20 @@ static void apply_event(struct kube_informer *inf, const char *type, cJSON *obj)
 {
 	const char *name = kube_meta_string(obj, "name");
 	const char *rv = kube_meta_string(obj, "resourceVersion");
-	bool deleted = strcmp(type, "DELETED") == 0;
-	struct entry *e;
-	cJSON *copy;
+	enum kube_event_type t = strcmp(type, "ADDED") == 0	? KUBE_ADDED
+				 : strcmp(type, "DELETED") == 0 ? KUBE_DELETED
+								: KUBE_MODIFIED;
+	const cJSON *report;
 
 	if (rv)
 		set_string(&inf->rv, rv);
 	if (!name)
 		return;
 	inf->stats.events++;
-	e = strmap_get(inf->cache, name);
-	if (e && e->pending_rv && !deleted) {
-		/* Events before the agent's own write are older than the cached answer. A write
-		 * whose event never comes cannot hold the object forever: after a few skipped
-		 * events the stream wins. */
-		bool ours = rv && strcmp(rv, e->pending_rv) == 0;
-
-		remember_rv(e, rv);
-		if (!ours && ++e->dropped < RECENT_RVS)
-			return;
-		free(e->pending_rv);
-		e->pending_rv = NULL;
-		e->dropped = 0;
-		if (ours)
-			return; /* the cache already holds this very object */
-	}
-	if (deleted) {
-		/* Gone from the cache before the callback, which may look at it. */
-		strmap_remove(inf->cache, name);
-		inf->cb.event(inf, KUBE_DELETED, name, obj, inf->userdata);
-		return;
-	}
-	copy = cJSON_Duplicate(obj, true);
-	if (!copy)
-		return;
-	if (e) {
-		cJSON_Delete(e->obj);
-		e->obj = copy;
-	} else {
-		e = entry_new(copy);
-		if (!e || strmap_set(inf->cache, name, e) < 0) {
-			entry_free(e);
-			return;
-		}
-	}
-	remember_rv(e, rv);
-	inf->cb.event(inf, strcmp(type, "ADDED") == 0 ? KUBE_ADDED : KUBE_MODIFIED, name, e->obj,
-		      inf->userdata);
+	/* For a deletion the entry is gone from the cache before the callback, which may look. */
+	report = kube_cache_apply(inf->cache, t, obj);
+	if (report)
+		inf->cb.event(inf, t, name, report, inf->userdata);
 }
 
 static int on_line(const char *line, size_t len, void *userdata)
@@ -382,7 +286,7 @@ int kube_informer_new(struct kube_client *c, const struct kube_resource *res, co
 	set_string(&inf->ns, ns);
 	set_string(&inf->label_selector, opts ? opts->label_selector : NULL);
 	set_string(&inf->field_selector, opts ? opts->field_selector : NULL);
-	inf->cache = strmap_new(entry_free);
+	inf->cache = kube_cache_new();
 	inf->retry = loop_add_timer(kube_client_loop(c), on_retry, inf);
 	if (!inf->cache || !inf->retry) {
 		kube_informer_free(inf);
@@ -399,8 +303,8 @@ void kube_informer_free(struct kube_informer *inf)
 	kube_request_cancel(inf->req);
 	loop_source_remove(inf->retry);
 	kube_lines_clear(&inf->lines);
-	strmap_free(inf->cache);
-	strmap_free(inf->listing);
+	kube_cache_free(inf->cache);
+	kube_cache_free(inf->listing);
 	free(inf->continue_token);
 	free(inf->rv);
 	free(inf->ns);
@@ -417,57 +321,22 @@ int kube_informer_start(struct kube_informer *inf)
 
 const cJSON *kube_informer_get(const struct kube_informer *inf, const char *name)
 {
-	struct entry *e = strmap_get(inf->cache, name);
-
-	return e ? e->obj : NULL;
-}
-
-static void store(struct kube_informer *inf, const cJSON *obj, bool own_write)
-{
-	const char *name = kube_meta_string(obj, "name");
-	const char *rv = kube_meta_string(obj, "resourceVersion");
-	struct entry *e;
-	cJSON *copy;
-
-	if (!name)
-		return;
-	e = strmap_get(inf->cache, name);
-	/* Its event came first (or the write changed nothing): the cache is as new or newer. */
-	if (e && rv && seen_rv(e, rv))
-		return;
-	copy = cJSON_Duplicate(obj, true);
-	if (!copy)
-		return;
-	if (!e) {
-		e = entry_new(copy);
-		if (!e || strmap_set(inf->cache, name, e) < 0) {
-			entry_free(e);
-			return;
-		}
-	} else {
-		cJSON_Delete(e->obj);
-		e->obj = copy;
-	}
-	free(e->pending_rv);
-	/* A read marks nothing pending: were it marked, the events it skipped would count as seen
-	 * and a later write's answer with one of their resourceVersions would not be stored. */
-	e->pending_rv = own_write && rv && inf->watching ? strdup(rv) : NULL;
-	e->dropped = 0;
+	return kube_cache_get(inf->cache, name);
 }
 
 void kube_informer_store(struct kube_informer *inf, const cJSON *obj)
 {
-	store(inf, obj, true);
+	kube_cache_store(inf->cache, obj, true, inf->watching);
 }
 
 void kube_informer_store_read(struct kube_informer *inf, const cJSON *obj)
 {
-	store(inf, obj, false);
+	kube_cache_store(inf->cache, obj, false, inf->watching);
 }
 
 void kube_informer_forget(struct kube_informer *inf, const char *name)
 {
-	strmap_remove(inf->cache, name);
+	kube_cache_forget(inf->cache, name);
 }
 
 bool kube_informer_synced(const struct kube_informer *inf)
@@ -477,28 +346,14 @@ bool kube_informer_synced(const struct kube_informer *inf)
 
 size_t kube_informer_count(const struct kube_informer *inf)
 {
-	return strmap_count(inf->cache);
-}
-
-struct foreach_ctx {
-	void (*fn)(const char *name, const cJSON *obj, void *userdata);
-	void *userdata;
-};
-
-static void foreach_entry(const char *key, void *value, void *ud)
-{
-	struct foreach_ctx *f = ud;
-
-	f->fn(key, ((struct entry *)value)->obj, f->userdata);
+	return kube_cache_count(inf->cache);
 }
 
 void kube_informer_foreach(const struct kube_informer *inf,
 			   void (*fn)(const char *name, const cJSON *obj, void *userdata),
 			   void *userdata)
 {
-	struct foreach_ctx f = {fn, userdata};
-
-	strmap_foreach(inf->cache, foreach_entry, &f);
+	kube_cache_foreach(inf->cache, fn, userdata);
 }
 
 const struct kube_resource *kube_informer_resource(const struct kube_informer *inf)

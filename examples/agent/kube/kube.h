@@ -270,6 +270,7 @@ const cJSON *kube_informer_get(const struct kube_informer *inf, const char *name
  * Replace the cached object with the answer of a successful write. Watch events for that name
  * that are older (they arrive before the event of this very write, whose resourceVersion the
  * answer carries) are then skipped, so the cache never steps back behind the agent's own write.
+ * An answer that comes after the object's deletion event is not stored (kube_cache_store).
  * resourceVersions are only compared for equality, as the API conventions require.
  */
 void kube_informer_store(struct kube_informer *inf, const cJSON *obj);
@@ -289,6 +290,36 @@ void kube_informer_foreach(const struct kube_informer *inf,
 			   void *userdata);
 const struct kube_resource *kube_informer_resource(const struct kube_informer *inf);
 struct kube_informer_stats kube_informer_get_stats(const struct kube_informer *inf);
+
+/* ---- the informer's object cache (cache.c) ------------------------------------------------ */
+
+/*
+ * Objects by name, kept in step with the agent's own writes: a write's answer is not stepped back
+ * by older watch events still on the way, and a write's answer that the object's deletion
+ * overtook does not bring the object back. resourceVersions are compared for equality only.
+ */
+struct kube_cache;
+struct kube_cache *kube_cache_new(void);
+void kube_cache_free(struct kube_cache *c);
+const cJSON *kube_cache_get(const struct kube_cache *c, const char *name);
+size_t kube_cache_count(const struct kube_cache *c);
+void kube_cache_foreach(const struct kube_cache *c,
+			void (*fn)(const char *name, const cJSON *obj, void *userdata),
+			void *userdata);
+/* Add a copy of a listed object to a cache a list is filling. -EINVAL without a name. */
+int kube_cache_put_listed(struct kube_cache *c, const cJSON *obj);
+/* Take @listing's objects (a complete list) in place of @c's and free @listing; @c's objects not
+ * listed count as deleted. */
+void kube_cache_replace(struct kube_cache *c, struct kube_cache *listing);
+/* Apply a watch event. Returns the object to report (the cached copy; @obj itself for a
+ * deletion), or NULL when the event is older than the agent's own cached write and skipped. */
+const cJSON *kube_cache_apply(struct kube_cache *c, enum kube_event_type type, const cJSON *obj);
+/* Store an object the agent wrote (@own_write: the answer of its write; while @watching, older
+ * events are then skipped until this version's own) or read. */
+void kube_cache_store(struct kube_cache *c, const cJSON *obj, bool own_write, bool watching);
+/* Drop @name (deleted by the agent, or found gone): a late answer of an earlier write of it is
+ * not stored. */
+void kube_cache_forget(struct kube_cache *c, const char *name);
 
 /* ---- string map (strmap.c) ----------------------------------------------------------------- */
 

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The informer's cache of objects, kept in step with the agent's own writes. The answer of a
+ * write and the watch events of the same object race on separate connections:
+ *  - the answer can come before its own event, while older events are still on the way: those
+ *    must not step the cache back behind the write (the entry's pending resourceVersion);
+ *  - the answer can come after its own event, even after the event of the object's deletion:
+ *    it must not bring the deleted object back (the tombstones), or the agent would believe an
+ *    object exists that the server no longer has, and never write it again.
+ * resourceVersions are only compared for equality, as the API conventions require: a version
+ * the cache has seen for an object that was then deleted is stale, whatever its value.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube.h"
+
+/* resourceVersions of the last events of one object: an answer to the agent's write whose event
+ * already arrived must be recognised as not newer than the cache. */
+#define RECENT_RVS 8
+
+/* Deleted objects remembered, oldest forgotten first. A write's answer arrives within the
+ * client's request timeout; this many deletions inside that time would be a mass deletion, and
+ * even then the worst case is the old behaviour (one stale answer stored) for the oldest. */
+#define TOMBSTONES 256
+
+struct entry {
+	cJSON *obj;
+	char *pending_rv;     /* resourceVersion of the agent's own last write, until its event */
+	unsigned int dropped; /* events skipped while pending */
+	char *recent[RECENT_RVS];
+	unsigned int next_recent;
+};
+
+/* The versions a deleted object was seen at (its last ones and the deletion's). */
+struct tombstone {
+	char *name;
+	char *rvs[RECENT_RVS + 2];
+};
+
+struct kube_cache {
+	struct strmap *objects; /* name -> struct entry */
+	struct tombstone graves[TOMBSTONES];
+	unsigned int next_grave;
+};
+
+static void entry_free(void *p)
+{
+	struct entry *e = p;
+
+	if (!e)
+		return;
+	cJSON_Delete(e->obj);
+	free(e->pending_rv);
+	for (int i = 0; i < RECENT_RVS; i++)
+		free(e->recent[i]);
+	free(e);
+}
+
+static struct entry *entry_new(cJSON *obj)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+
+	if (e)
+		e->obj = obj;
+	return e;
+}
+
+static void remember_rv(struct entry *e, const char *rv)
+{
+	unsigned int i = e->next_recent++ % RECENT_RVS;
+
+	free(e->recent[i]);
+	e->recent[i] = rv ? strdup(rv) : NULL;
+}
+
+static bool seen_rv(const struct entry *e, const char *rv)
+{
+	const char *cur = kube_meta_string(e->obj, "resourceVersion");
+
+	if (cur && strcmp(cur, rv) == 0)
+		return true;
+	for (int i = 0; i < RECENT_RVS; i++)
+		if (e->recent[i] && strcmp(e->recent[i], rv) == 0)
+			return true;
+	return false;
+}
+
+/* ---- tombstones ---------------------------------------------------------------------------- */
+
+static void tombstone_clear(struct tombstone *t)
+{
+	free(t->name);
+	t->name = NULL;
+	for (size_t i = 0; i < sizeof(t->rvs) / sizeof(t->rvs[0]); i++) {
+		free(t->rvs[i]);
+		t->rvs[i] = NULL;
+	}
+}
+
+static struct tombstone *tombstone_find(struct kube_cache *c, const char *name)
+{
+	for (int i = 0; i < TOMBSTONES; i++)
+		if (c->graves[i].name && strcmp(c->graves[i].name, name) == 0)
+			return &c->graves[i];
+	return NULL;
+}
+
+static void tombstone_add_rv(struct tombstone *t, const char *rv)
+{
+	if (!rv)
+		return;
+	for (size_t i = 0; i < sizeof(t->rvs) / sizeof(t->rvs[0]); i++) {
+		if (t->rvs[i] && strcmp(t->rvs[i], rv) == 0)
+			return;
+		if (!t->rvs[i]) {
+			t->rvs[i] = strdup(rv);
+			return;
+		}
+	}
+}
+
+/* Remember that @name (last seen as @e, may be NULL) was deleted, at @deletion_rv (may be NULL). */
+static void bury(struct kube_cache *c, const char *name, const struct entry *e,
+		 const char *deletion_rv)
+{
+	struct tombstone *t = tombstone_find(c, name);
+
+	if (!t) {
+		t = &c->graves[c->next_grave++ % TOMBSTONES];
+		tombstone_clear(t);
+		if (!(t->name = strdup(name)))
+			return;
+	} else {
+		/* A name deleted again: only this life's versions matter from now on. */
+		for (size_t i = 0; i < sizeof(t->rvs) / sizeof(t->rvs[0]); i++) {
+			free(t->rvs[i]);
+			t->rvs[i] = NULL;
+		}
+	}
+	if (e) {
+		tombstone_add_rv(t, kube_meta_string(e->obj, "resourceVersion"));
+		for (int i = 0; i < RECENT_RVS; i++)
+			tombstone_add_rv(t, e->recent[i]);
+	}
+	tombstone_add_rv(t, deletion_rv);
+}
+
+static bool buried(struct kube_cache *c, const char *name, const char *rv)
+{
+	const struct tombstone *t = tombstone_find(c, name);
+
+	if (!t || !rv)
+		return false;
+	for (size_t i = 0; i < sizeof(t->rvs) / sizeof(t->rvs[0]); i++)
+		if (t->rvs[i] && strcmp(t->rvs[i], rv) == 0)
+			return true;
+	return false;
+}
+
+/* ---- public -------------------------------------------------------------------------------- */
+
+struct kube_cache *kube_cache_new(void)
+{
+	struct kube_cache *c = calloc(1, sizeof(*c));
+
+	if (c && !(c->objects = strmap_new(entry_free))) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void kube_cache_free(struct kube_cache *c)
+{
+	if (!c)
+		return;
+	strmap_free(c->objects);
+	for (int i = 0; i < TOMBSTONES; i++)
+		tombstone_clear(&c->graves[i]);
+	free(c);
+}
+
+const cJSON *kube_cache_get(const struct kube_cache *c, const char *name)
+{
+	const struct entry *e = strmap_get(c->objects, name);
+
+	return e ? e->obj : NULL;
+}
+
+size_t kube_cache_count(const struct kube_cache *c)
+{
+	return strmap_count(c->objects);
+}
+
+struct foreach_ctx {
+	void (*fn)(const char *name, const cJSON *obj, void *userdata);
+	void *userdata;
+};
+
+static void foreach_entry(const char *key, void *value, void *ud)
+{
+	struct foreach_ctx *f = ud;
+
+	f->fn(key, ((struct entry *)value)->obj, f->userdata);
+}
+
+void kube_cache_foreach(const struct kube_cache *c,
+			void (*fn)(const char *name, const cJSON *obj, void *userdata),
+			void *userdata)
+{
+	struct foreach_ctx f = {fn, userdata};
+
+	strmap_foreach(c->objects, foreach_entry, &f);
+}
+
+int kube_cache_put_listed(struct kube_cache *c, const cJSON *obj)
+{
+	const char *name = kube_meta_string(obj, "name");
+	struct entry *e;
+
+	if (!name)
+		return -EINVAL;
+	e = entry_new(cJSON_Duplicate(obj, true));
+	if (!e || !e->obj || strmap_set(c->objects, name, e) < 0) {
+		entry_free(e);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+struct replace_ctx {
+	struct kube_cache *c;
+	const struct kube_cache *listing;
+};
+
+static void bury_unlisted(const char *name, void *value, void *ud)
+{
+	struct replace_ctx *r = ud;
+
+	if (!strmap_get(r->listing->objects, name))
+		bury(r->c, name, value, NULL);
+}
+
+void kube_cache_replace(struct kube_cache *c, struct kube_cache *listing)
+{
+	struct replace_ctx r = {c, listing};
+
+	strmap_foreach(c->objects, bury_unlisted, &r);
+	strmap_free(c->objects);
+	c->objects = listing->objects;
+	listing->objects = NULL;
+	kube_cache_free(listing);
+}
+
+const cJSON *kube_cache_apply(struct kube_cache *c, enum kube_event_type type, const cJSON *obj)
+{
+	const char *name = kube_meta_string(obj, "name");
+	const char *rv = kube_meta_string(obj, "resourceVersion");
+	struct entry *e;
+	cJSON *copy;
+
+	if (!name)
+		return NULL;
+	e = strmap_get(c->objects, name);
+	if (e && e->pending_rv && type != KUBE_DELETED) {
+		/* Events before the agent's own write are older than the cached answer. A write
+		 * whose event never comes cannot hold the object forever: after a few skipped
+		 * events the stream wins. */
+		bool ours = rv && strcmp(rv, e->pending_rv) == 0;
+
+		remember_rv(e, rv);
+		if (!ours && ++e->dropped < RECENT_RVS)
+			return NULL;
+		free(e->pending_rv);
+		e->pending_rv = NULL;
+		e->dropped = 0;
+		if (ours)
+			return NULL; /* the cache already holds this very object */
+	}
+	if (type == KUBE_DELETED) {
+		bury(c, name, e, rv);
+		strmap_remove(c->objects, name);
+		return obj;
+	}
+	copy = cJSON_Duplicate(obj, true);
+	if (!copy)
+		return NULL;
+	if (e) {
+		cJSON_Delete(e->obj);
+		e->obj = copy;
+	} else {
+		e = entry_new(copy);
+		if (!e || strmap_set(c->objects, name, e) < 0) {
+			entry_free(e);
+			return NULL;
+		}
+	}
+	remember_rv(e, rv);
+	return e->obj;
+}
+
+void kube_cache_store(struct kube_cache *c, const cJSON *obj, bool own_write, bool watching)
+{
+	const char *name = kube_meta_string(obj, "name");
+	const char *rv = kube_meta_string(obj, "resourceVersion");
+	struct entry *e;
+	cJSON *copy;
+
+	if (!name)
+		return;
+	e = strmap_get(c->objects, name);
+	/* Its event came first (or the write changed nothing): the cache is as new or newer. */
+	if (e && rv && seen_rv(e, rv))
+		return;
+	/* The answer of a write the object's deletion overtook. A read is not held back: an object
+	 * that left the watch's selector is reported deleted but still exists, at that version. */
+	if (own_write && buried(c, name, rv))
+		return;
+	copy = cJSON_Duplicate(obj, true);
+	if (!copy)
+		return;
+	if (!e) {
+		e = entry_new(copy);
+		if (!e || strmap_set(c->objects, name, e) < 0) {
+			entry_free(e);
+			return;
+		}
+	} else {
+		cJSON_Delete(e->obj);
+		e->obj = copy;
+	}
+	free(e->pending_rv);
+	/* A read marks nothing pending: were it marked, the events it skipped would count as seen
+	 * and a later write's answer with one of their resourceVersions would not be stored. */
+	e->pending_rv = own_write && rv && watching ? strdup(rv) : NULL;
+	e->dropped = 0;
+}
+
+void kube_cache_forget(struct kube_cache *c, const char *name)
+{
+	struct entry *e = strmap_get(c->objects, name);
+
+	if (e)
+		bury(c, name, e, NULL);
+	strmap_remove(c->objects, name);
+}
