@@ -19,6 +19,30 @@ cd "$top"
 jobs=${HOSTDEV_JOBS:-$(nproc)}
 step() { printf '\n==== %s ====\n' "$*"; }
 
+# recap BUILD_DIR: after a failed ctest, each failing test's failure lines and the end of its output
+# again, at the very end: a CI report shows the start and the end of a long log, and the detail
+# of a failure in the middle of the run would otherwise be cut out.
+recap() {
+	[ -f "$1/Testing/Temporary/LastTestsFailed.log" ] || return 0
+	step "recap of the failing tests"
+	sed 's/^[0-9]*://' "$1/Testing/Temporary/LastTestsFailed.log" | while read -r name; do
+		awk -v name="$name" '
+			index($0, "\"" name "\" start time:") == 1 { mine = 1; next }
+			mine && /^<end of output>$/ { exit }
+			mine && /^Output:$/ { out = 1; next }
+			mine && out && !/^-+$/ { lines[n++] = $0 }
+			END {
+				printf "--- %s: failure lines\n", name
+				for (i = 0; i < n; i++)
+					if (lines[i] ~ /not ok|FAIL|[Ee]rror|Traceback|[Aa]ssert|timed out|vm_die/ && shown++ < 40)
+						print lines[i]
+				printf "--- %s: the last lines\n", name
+				for (i = (n > 25 ? n - 25 : 0); i < n; i++)
+					print lines[i]
+			}' "$1/Testing/Temporary/LastTest.log"
+	done
+}
+
 step "dependencies"
 tests/install-deps.sh
 
@@ -40,7 +64,8 @@ cmake --build build-asan -j"$jobs"
 # sanitizer build has no part in them.
 step "sanitizer run: every test but the QEMU suite, the benchmark, the Debian packaging and the agent's image"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	ctest --test-dir build-asan -LE "vm|bench|packaging|image" -j"$jobs" --output-on-failure
+	ctest --test-dir build-asan -LE "vm|bench|packaging|image" -j"$jobs" --output-on-failure ||
+	{ recap build-asan; exit 1; }
 
 # Forked children (crash tests SIGKILL them on purpose) are not leak-checked.
 step "valgrind run: unit tests"
@@ -58,7 +83,7 @@ fi
 # other tests run beside it. Every test waits for events, not times, so the load does not matter.
 step "full suite (unit, CLI, conformance, ABI, bindings, agent, QEMU real kernel)"
 if [ "${HOSTDEV_SKIP_VM:-0}" = 1 ]; then
-	ctest --test-dir build -LE vm -j"$jobs" --output-on-failure
+	ctest --test-dir build -LE vm -j"$jobs" --output-on-failure || { recap build; exit 1; }
 else
-	ctest --test-dir build -j"$jobs" --output-on-failure
+	ctest --test-dir build -j"$jobs" --output-on-failure || { recap build; exit 1; }
 fi
