@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * `hostdev apply`: restore the persistent list (VF counts, bindings, mdevs; what
+ * `hostdev apply`: restore the persistent list (VF counts, vGPU types, bindings, mdevs; what
  * the boot-time unit runs before the kubelet, examples/systemd/hostdev-apply.service).
  * Idempotent. docs/vfio.md.
  */
@@ -69,16 +69,17 @@ static int run(struct cli *cli, int argc, char **argv)
 
 const struct cli_command cli_cmd_apply = {
     .name = "apply",
-    .summary = "Restore the persistent list: VFs, bindings, mdevs (run at boot before the "
-	       "kubelet).",
+    .summary = "Restore the persistent list: VFs, vGPU types, bindings, mdevs (run at boot "
+	       "before the kubelet).",
     .synopsis = "[--owner TEXT] [--timeout MS] [--lock-timeout SECONDS]",
     .help = "Restores what `hostdev persist` keeps, in order: the VF counts (`sriov --vfs\n"
-	    "--persist`), then the devices (`persist add`, `bind --persist`) with their\n"
+	    "--persist`), then the vGPU types of VFs (`vgpu set --persist`), skipping VFs\n"
+	    "that hold theirs, then the devices (`persist add`, `bind --persist`) with their\n"
 	    "stored --group/--force, skipping those already on vfio-pci, then the mdevs\n"
 	    "(`mdev create --persist`) under their UUIDs, skipping those that exist.\n"
-	    "VFs enabled and mdevs created are printed as notices on stderr. A failing\n"
-	    "entry does not stop the others; all failures are reported and the exit\n"
-	    "status is 1.\n"
+	    "VFs enabled, vGPU types set and mdevs created are printed as notices on\n"
+	    "stderr. A failing entry does not stop the others; all failures are\n"
+	    "reported and the exit status is 1.\n"
 	    "\n"
 	    "Options:\n"
 	    "      --owner TEXT     journal owner (default \"hostdev apply\")\n"

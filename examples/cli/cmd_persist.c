@@ -10,7 +10,9 @@
 
 #include "openshift.h"
 
-#define ACTIONS "add, remove, list, modprobe, add-vfs, remove-vfs, add-mdev or remove-mdev"
+#define ACTIONS                                                                                    \
+	"add, remove, list, modprobe, add-vfs, remove-vfs, add-mdev, remove-mdev, add-vgpu or "    \
+	"remove-vgpu"
 
 enum {
 	OPT_GROUP = 0x200,
@@ -26,8 +28,14 @@ static const struct {
 	int nargs; /* -1: one or more */
 	const char *operands;
 } edits[] = {
-    {"add", -1, "ADDRESS"},  {"remove", -1, "ADDRESS"},		  {"add-vfs", 2, "PF N"},
-    {"remove-vfs", 1, "PF"}, {"add-mdev", 3, "PARENT TYPE UUID"}, {"remove-mdev", 1, "UUID"},
+    {"add", -1, "ADDRESS"},
+    {"remove", -1, "ADDRESS"},
+    {"add-vfs", 2, "PF N"},
+    {"remove-vfs", 1, "PF"},
+    {"add-mdev", 3, "PARENT TYPE UUID"},
+    {"remove-mdev", 1, "UUID"},
+    {"add-vgpu", 2, "VF TYPE"},
+    {"remove-vgpu", 1, "VF"},
 };
 
 static const char *const autoprobe_words[] = {
@@ -43,13 +51,14 @@ static const char *autoprobe_word(unsigned int autoprobe)
 		   : "keep";
 }
 
-/* "vfs" and "mdevs" of `persist list --json`. False when out of memory. */
+/* "vfs", "vgpus" and "mdevs" of `persist list --json`. False when out of memory. */
 static bool add_extras_json(cJSON *doc, const hostdev_vfio_persist *p)
 {
 	cJSON *vfs = cJSON_AddArrayToObject(doc, "vfs"),
+	      *vgpus = cJSON_AddArrayToObject(doc, "vgpus"),
 	      *mdevs = cJSON_AddArrayToObject(doc, "mdevs");
 
-	if (!vfs || !mdevs)
+	if (!vfs || !vgpus || !mdevs)
 		return false;
 	for (size_t i = 0; i < hostdev_vfio_persist_get_vfs_count(p); i++) {
 		cJSON *o = cJSON_CreateObject();
@@ -61,6 +70,17 @@ static bool add_extras_json(cJSON *doc, const hostdev_vfio_persist *p)
 		    !cJSON_AddStringToObject(
 			o, "autoprobe",
 			autoprobe_word(hostdev_vfio_persist_get_vfs_autoprobe(p, i))))
+			return false;
+	}
+	for (size_t i = 0; i < hostdev_vfio_persist_get_vgpu_count(p); i++) {
+		cJSON *o = cJSON_CreateObject();
+		const char *name = hostdev_vfio_persist_get_vgpu_name(p, i);
+
+		if (!o || !cJSON_AddItemToArray(vgpus, o) ||
+		    !cJSON_AddStringToObject(o, "vf", hostdev_vfio_persist_get_vgpu_vf(p, i)) ||
+		    !cJSON_AddNumberToObject(o, "type", hostdev_vfio_persist_get_vgpu_type(p, i)) ||
+		    !(name ? cJSON_AddStringToObject(o, "name", name)
+			   : cJSON_AddNullToObject(o, "name")))
 			return false;
 	}
 	for (size_t i = 0; i < hostdev_vfio_persist_get_mdev_count(p); i++) {
@@ -77,7 +97,7 @@ static bool add_extras_json(cJSON *doc, const hostdev_vfio_persist *p)
 }
 
 /*
- * The VF counts and mdevs before the device lines, in the order apply restores them. Their lines
+ * The VF counts, vGPU types and mdevs before the device lines. Their lines
  * start with a word, not an address, so `persist list | grep ^0000:` still picks the devices.
  */
 static void print_extras(const hostdev_vfio_persist *p)
@@ -86,6 +106,13 @@ static void print_extras(const hostdev_vfio_persist *p)
 		printf("vfs %s  %u VFs  autoprobe=%s\n", hostdev_vfio_persist_get_vfs_pf(p, i),
 		       hostdev_vfio_persist_get_vfs_num(p, i),
 		       autoprobe_word(hostdev_vfio_persist_get_vfs_autoprobe(p, i)));
+	for (size_t i = 0; i < hostdev_vfio_persist_get_vgpu_count(p); i++) {
+		const char *name = hostdev_vfio_persist_get_vgpu_name(p, i);
+
+		printf("vgpu %s  %u%s%s%s\n", hostdev_vfio_persist_get_vgpu_vf(p, i),
+		       hostdev_vfio_persist_get_vgpu_type(p, i), name ? " (" : "", name ? name : "",
+		       name ? ")" : "");
+	}
 	for (size_t i = 0; i < hostdev_vfio_persist_get_mdev_count(p); i++)
 		printf("mdev %s  %s  %s\n", hostdev_vfio_persist_get_mdev_uuid(p, i),
 		       hostdev_vfio_persist_get_mdev_parent(p, i),
@@ -134,7 +161,8 @@ static int list(struct cli *cli, bool json)
 		code = cli_json_print(doc);
 		cJSON_Delete(doc);
 	} else if (n == 0 && !hostdev_vfio_persist_get_vfs_count(p) &&
-		   !hostdev_vfio_persist_get_mdev_count(p)) {
+		   !hostdev_vfio_persist_get_mdev_count(p) &&
+		   !hostdev_vfio_persist_get_vgpu_count(p)) {
 		printf("no devices listed (%s)\n", hostdev_vfio_persist_get_path(p));
 	} else {
 		print_extras(p);
@@ -152,7 +180,10 @@ static int list(struct cli *cli, bool json)
 	return code;
 }
 
-/* add-vfs PF N, remove-vfs PF, add-mdev PARENT TYPE UUID, remove-mdev UUID. */
+/*
+ * add-vfs PF N, remove-vfs PF, add-mdev PARENT TYPE UUID, remove-mdev UUID, add-vgpu VF TYPE,
+ * remove-vgpu VF.
+ */
 static int edit_extras(struct cli *cli, const char *action, char **args, int nargs,
 		       unsigned int autoprobe)
 {
@@ -171,6 +202,18 @@ static int edit_extras(struct cli *cli, const char *action, char **args, int nar
 		r = hostdev_vfio_persist_remove_vfs(cli->ctx, args[0]);
 	} else if (strcmp(action, "add-mdev") == 0) {
 		r = hostdev_vfio_persist_add_mdev(cli->ctx, args[0], args[1], args[2]);
+	} else if (strcmp(action, "add-vgpu") == 0) {
+		if (args[1][0] >= '1' && args[1][0] <= '9')
+			n = strtoul(args[1], &end, 10);
+		if (!end || *end || n > 0xffffffffUL)
+			return cli_usage_error(
+			    cli,
+			    "add-vgpu: TYPE '%s' is not a vGPU type id: write the "
+			    "number `hostdev vgpu list` shows, e.g. 1303",
+			    args[1]);
+		r = hostdev_vfio_persist_add_vgpu(cli->ctx, args[0], (unsigned int)n);
+	} else if (strcmp(action, "remove-vgpu") == 0) {
+		r = hostdev_vfio_persist_remove_vgpu(cli->ctx, args[0]);
 	} else {
 		r = hostdev_vfio_persist_remove_mdev(cli->ctx, args[0]);
 	}
@@ -278,13 +321,14 @@ const struct cli_command cli_cmd_persist = {
     .synopsis = "add [--group] [--force] ADDRESS... | remove ADDRESS... | list "
 		"[--json] | modprobe\n"
 		"       hostdev persist add-vfs [--no-autoprobe|--autoprobe] PF N | remove-vfs PF\n"
-		"       hostdev persist add-mdev PARENT TYPE UUID | remove-mdev UUID",
+		"       hostdev persist add-mdev PARENT TYPE UUID | remove-mdev UUID\n"
+		"       hostdev persist add-vgpu VF TYPE | remove-vgpu VF",
     .help = "The list lives in /etc/hostdev/vfio-devices.json and records each "
 	    "device's\n"
 	    "vendor:device ids: apply refuses a different card found at a "
 	    "listed address.\n"
-	    "It also keeps what else a reboot loses: VF counts and mdevs. apply restores\n"
-	    "them in order: VFs, then the listed bindings, then the mdevs.\n"
+	    "It also keeps what else a reboot loses: VF counts, vGPU types and mdevs. apply\n"
+	    "restores them in order: VFs, vGPU types, the listed bindings, then the mdevs.\n"
 	    "\n"
 	    "Actions:\n"
 	    "  add ADDRESS...      add (or update) devices; --group and "
@@ -298,7 +342,12 @@ const struct cli_command cli_cmd_persist = {
 	    "                      keep this mdev (`hostdev mdev create --persist` creates\n"
 	    "                      and records one)\n"
 	    "  remove-mdev UUID    forget an mdev\n"
-	    "  list [--json]       show the list: `vfs` and `mdev` lines, then the devices\n"
+	    "  add-vgpu VF TYPE    keep NVIDIA vGPU type TYPE on VF (`hostdev vgpu set VF\n"
+	    "                      TYPE --persist` sets and records it); the VF must hold\n"
+	    "                      TYPE or be able to take it now\n"
+	    "  remove-vgpu VF      forget the vGPU type of VF\n"
+	    "  list [--json]       show the list: `vfs`, `vgpu` and `mdev` lines, then the\n"
+	    "                      devices\n"
 	    "  modprobe            print an /etc/modprobe.d/vfio.conf for the "
 	    "listed ids and\n"
 	    "                      those of their IOMMU group members, with "

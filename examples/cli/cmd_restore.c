@@ -3,6 +3,8 @@
  * `hostdev restore ADDRESS...|--all`: give devices back to the drivers the
  * journal recorded, also after a crash of whoever bound them, and say per
  * device what was done and whether its record is kept. docs/vfio.md.
+ * --all (without --owner) also takes away the NVIDIA vGPU types libhostdev set
+ * (the vGPU journal, docs/vgpu.md): all that hostdev did is undone.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -64,7 +66,20 @@ static void print_result(const hostdev_vfio_result *res)
 	putchar('\n');
 }
 
-static int print_json(struct cli *cli, const hostdev_vfio_result *res)
+/*
+ * --all: the vGPU types of the vGPU journal, after the bindings (a VF restored from vfio-pci to
+ * nvidia shows its vGPU attributes again, so its record can be judged). Returns the number of VFs
+ * put back, or a negative errno with the library's message.
+ */
+static int restore_vgpus(struct cli *cli, const struct hostdev_vfio_options *vfio)
+{
+	struct hostdev_vgpu_options opts = HOSTDEV_VGPU_OPTIONS_INIT;
+
+	opts.lock_timeout_ms = vfio->lock_timeout_ms;
+	return hostdev_vgpu_restore(cli->ctx, NULL, &opts, 0);
+}
+
+static int print_json(struct cli *cli, const hostdev_vfio_result *res, int vgpus)
 {
 	cJSON *doc = cli_json_document(), *list;
 	char *text = NULL;
@@ -83,6 +98,10 @@ static int print_json(struct cli *cli, const hostdev_vfio_result *res)
 		return cli_lib_error(cli, -ENOMEM, "restore");
 	}
 	cJSON_AddItemToObject(doc, "restore", list);
+	if (vgpus >= 0 && !cJSON_AddNumberToObject(doc, "vgpus_restored", vgpus)) {
+		cJSON_Delete(doc);
+		return cli_lib_error(cli, -ENOMEM, "restore");
+	}
 	code = cli_json_print(doc);
 	cJSON_Delete(doc);
 	return code;
@@ -106,7 +125,7 @@ static int run(struct cli *cli, int argc, char **argv)
 	unsigned int flags = 0;
 	bool all = false, json = false;
 	char *end;
-	int c, code, r;
+	int c, code, r, vgpus = -1, vgpu_error = 0;
 
 	while ((c = cli_getopt(cli, argc, argv, ":" CLI_GLOBAL_SHORT_OPTIONS, options)) >= 0) {
 		switch (c) {
@@ -164,18 +183,35 @@ static int run(struct cli *cli, int argc, char **argv)
 	r = hostdev_vfio_restore_with_result(cli->ctx, (const char *const *)argv + optind,
 					     (size_t)(argc - optind), &opts,
 					     flags | (all ? HOSTDEV_RESTORE_ALL : 0), &res);
+	/* The vGPU journal has no owners: --owner leaves the types alone. A failure of the
+	 * bindings does not stop this, nor does this hide that failure. */
+	if (all && !opts.owner) {
+		char *vfio_error = r < 0 ? strdup(hostdev_ctx_get_error(cli->ctx)) : NULL;
+
+		vgpus = restore_vgpus(cli, &opts);
+		if (vgpus < 0) {
+			vgpu_error = vgpus;
+			cli_lib_error(cli, vgpus, "restore --all (vGPU types)");
+			vgpus = -1;
+		}
+		if (r < 0)
+			hostdev_ctx_set_error(cli->ctx, r, vfio_error ? vfio_error : "");
+		free(vfio_error);
+	}
 	/* What was done is printed even when something failed: the records kept say what is left.
 	 */
 	if (res) {
 		if (json)
-			code = print_json(cli, res);
+			code = print_json(cli, res, vgpus);
 		else
 			print_result(res);
 		hostdev_vfio_result_unref(res);
 	}
+	if (vgpus > 0 && !json)
+		printf("%d vGPU type%s taken away (vGPU journal)\n", vgpus, vgpus == 1 ? "" : "s");
 	if (r < 0)
 		return cli_lib_error(cli, r, "restore");
-	return code;
+	return vgpu_error ? CLI_EXIT_FAILURE : code;
 }
 
 const struct cli_command cli_cmd_restore = {
@@ -202,6 +238,9 @@ const struct cli_command cli_cmd_restore = {
 	    "after a\n"
 	    "crash of the process that bound them. One line per device, then the "
 	    "counts.\n"
+	    "--all without --owner undoes everything hostdev did: after the devices it\n"
+	    "also takes away the NVIDIA vGPU types libhostdev set (`hostdev vgpu restore`)\n"
+	    "and prints \"N vGPU types taken away\" when there were any.\n"
 	    "\n"
 	    "Options:\n"
 	    "      --all            every device in the journal\n"
@@ -220,6 +259,7 @@ const struct cli_command cli_cmd_restore = {
 	    "      --json           print {\"schema_version\": 1, \"restore\": "
 	    "[{\"address\",\n"
 	    "                       \"outcome\", \"driver\", \"record_kept\", "
-	    "\"message\"}]}\n",
+	    "\"message\"}],\n"
+	    "                       \"vgpus_restored\": N (with --all)}\n",
     .run = run,
 };

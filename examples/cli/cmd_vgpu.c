@@ -2,7 +2,7 @@
 /*
  * `hostdev vgpu list [ADDRESS] [--json]`, `hostdev vgpu set VF TYPE`, `hostdev vgpu clear VF`,
  * `hostdev vgpu restore [VF]`: NVIDIA vGPU types of a GPU's VFs on kernels without mdev
- * (docs/vgpu.md).
+ * (docs/vgpu.md). set/clear --persist also edit the persistent list that `hostdev apply` restores.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@ enum {
 	OPT_JSON = 0x200,
 	OPT_TIMEOUT,
 	OPT_LOCK_TIMEOUT,
+	OPT_PERSIST,
 };
 
 static const char *or_dash(const char *s)
@@ -87,6 +88,61 @@ static int list(struct cli *cli, const char *address, bool json)
 	return code;
 }
 
+/* The PF of @vf when the persistent list does not keep its VF count, else NULL (malloc'ed). */
+static char *pf_without_count(struct cli *cli, const char *vf)
+{
+	hostdev_vfio_persist *p = NULL;
+	hostdev_vgpu_list *l = NULL;
+	char *pf = NULL;
+
+	if (hostdev_vfio_persist_read(cli->ctx, &p) == 0 &&
+	    hostdev_vgpu_read(cli->ctx, vf, &l) == 0 && hostdev_vgpu_list_get_count(l) == 1 &&
+	    hostdev_vgpu_list_get_pf(l, 0)) {
+		bool kept = false;
+
+		for (size_t i = 0; i < hostdev_vfio_persist_get_vfs_count(p); i++)
+			kept |= strcmp(hostdev_vfio_persist_get_vfs_pf(p, i),
+				       hostdev_vgpu_list_get_pf(l, 0)) == 0;
+		if (!kept)
+			pf = strdup(hostdev_vgpu_list_get_pf(l, 0));
+	}
+	hostdev_vgpu_list_unref(l);
+	hostdev_vfio_persist_unref(p);
+	return pf;
+}
+
+/*
+ * set --persist after the type was set: record it for `hostdev apply`. On stderr, so that stdout
+ * stays what set prints without it. The type stays set when recording fails (the error says so).
+ */
+static int persist_type(struct cli *cli, const char *vf, unsigned int type)
+{
+	int r = hostdev_vfio_persist_add_vgpu(cli->ctx, vf, type);
+	char *pf;
+
+	if (r < 0) {
+		cli_lib_error(cli, r, "vgpu set --persist");
+		cli_error("%s holds vGPU type %u but it is not in the persistent list: retry with "
+			  "`hostdev persist add-vgpu %s %u`",
+			  vf, type, vf, type);
+		return CLI_EXIT_FAILURE;
+	}
+	fprintf(
+	    stderr,
+	    "hostdev: %s: vGPU type %u %s the persistent list (hostdev apply sets it at boot)\n",
+	    vf, type, r == 1 ? "updated in" : "added to");
+	/* Without the VF count the VF does not exist at boot, and apply could only report it. */
+	pf = pf_without_count(cli, vf);
+	if (pf)
+		fprintf(stderr,
+			"hostdev: note: the persistent list does not keep the VF count of its GPU "
+			"%s, so the VF will not exist at boot: keep it with `hostdev sriov %s "
+			"--vfs N --persist`\n",
+			pf, pf);
+	free(pf);
+	return CLI_EXIT_OK;
+}
+
 /* A type id operand: a decimal number > 0. */
 static bool parse_type(const char *text, unsigned int *out)
 {
@@ -108,13 +164,14 @@ static int run(struct cli *cli, int argc, char **argv)
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
+	    {"persist", no_argument, NULL, OPT_PERSIST},
 	    CLI_GLOBAL_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	struct hostdev_vgpu_options opts = HOSTDEV_VGPU_OPTIONS_INIT;
 	const char *action, *vf = NULL;
 	unsigned int type = 0;
-	bool json = false, timeouts = false;
+	bool json = false, timeouts = false, persist = false;
 	int c, code, r, nargs;
 
 	while ((c = cli_getopt(cli, argc, argv, ":" CLI_GLOBAL_SHORT_OPTIONS, options)) >= 0) {
@@ -137,6 +194,9 @@ static int run(struct cli *cli, int argc, char **argv)
 						       "--lock-timeout: '%s' is not a number of "
 						       "seconds (1-86400)",
 						       optarg);
+			break;
+		case OPT_PERSIST:
+			persist = true;
 			break;
 		}
 	}
@@ -175,8 +235,11 @@ static int run(struct cli *cli, int argc, char **argv)
 	if (timeouts && strcmp(action, "list") == 0)
 		return cli_usage_error(cli, "--timeout and --lock-timeout are for set, clear and "
 					    "restore");
+	if (persist && strcmp(action, "set") != 0 && strcmp(action, "clear") != 0)
+		return cli_usage_error(cli, "--persist is for set and clear");
 	if (strcmp(action, "list") != 0 &&
-	    (code = cli_require_own_state(cli, "vgpu", false)) != CLI_EXIT_OK)
+	    (code = cli_require_own_state(cli, persist ? "vgpu --persist" : "vgpu", persist)) !=
+		CLI_EXIT_OK)
 		return code;
 	code = cli_open_ctx(cli);
 	if (code != CLI_EXIT_OK)
@@ -188,13 +251,21 @@ static int run(struct cli *cli, int argc, char **argv)
 		if (r < 0)
 			return cli_lib_error(cli, r, "vgpu set");
 		printf("%s: %s vGPU type %u\n", vf, r ? "now holds" : "already holds", type);
-		return CLI_EXIT_OK;
+		return persist ? persist_type(cli, vf, type) : CLI_EXIT_OK;
 	}
 	if (strcmp(action, "clear") == 0) {
 		r = hostdev_vgpu_clear_type(cli->ctx, vf, &opts, 0);
 		if (r < 0)
 			return cli_lib_error(cli, r, "vgpu clear");
 		printf("%s: %s\n", vf, r ? "vGPU type cleared" : "held no vGPU type");
+		if (persist) {
+			r = hostdev_vfio_persist_remove_vgpu(cli->ctx, vf);
+			if (r < 0 && r != -ENOENT)
+				return cli_lib_error(cli, r, "vgpu clear --persist");
+			printf("%s: %s\n", vf,
+			       r == 0 ? "removed from the persistent list"
+				      : "had no vGPU type in the persistent list");
+		}
 		return CLI_EXIT_OK;
 	}
 	r = hostdev_vgpu_restore(cli->ctx, vf, &opts, 0);
@@ -207,9 +278,9 @@ static int run(struct cli *cli, int argc, char **argv)
 const struct cli_command cli_cmd_vgpu = {
     .name = "vgpu",
     .summary = "List, set and clear NVIDIA vGPU types of a GPU's VFs (no mdev).",
-    .synopsis = "list [ADDRESS] [--json] | set VF TYPE [--timeout S] [--lock-timeout S] | "
-		"clear VF [--timeout S] [--lock-timeout S] | restore [VF] [--timeout S] "
-		"[--lock-timeout S]",
+    .synopsis = "list [ADDRESS] [--json] | set VF TYPE [--persist] [--timeout S] "
+		"[--lock-timeout S] | clear VF [--persist] [--timeout S] [--lock-timeout S] | "
+		"restore [VF] [--timeout S] [--lock-timeout S]",
     .help = "On kernels >= 6.8 with NVIDIA's vendor-specific VFIO driver a vGPU is an SR-IOV\n"
 	    "VF of the GPU that holds a vGPU type (nvidia/current_vgpu_type); the VF stays on\n"
 	    "the nvidia driver and is passed through as it is. TYPE is a type id as `vgpu\n"
@@ -223,6 +294,7 @@ const struct cli_command cli_cmd_vgpu = {
 	    "  clear VF         take the VF's type away (refused while a VM holds the VF)\n"
 	    "  restore [VF]     take away the types libhostdev set (the vGPU journal), newest\n"
 	    "                   first; a VF whose type someone else changed is left alone\n"
+	    "                   (`hostdev restore --all` does this too)\n"
 	    "\n"
 	    "A VF that holds a type is never bound to vfio-pci (`hostdev bind` refuses it);\n"
 	    "`hostdev serve` serves it on the nvidia driver (docs/vgpu.md).\n"
@@ -233,6 +305,10 @@ const struct cli_command cli_cmd_vgpu = {
 	    "                       still complete it (its journal record is kept)\n"
 	    "      --lock-timeout S how long to wait for another hostdev operation holding the\n"
 	    "                       vfio lock (default 60)\n"
+	    "      --persist        set: also record the type in the persistent list, so that\n"
+	    "                       `hostdev apply` sets it again at boot (after the GPU's VF\n"
+	    "                       count: `hostdev sriov PF --vfs N --persist`); clear: also\n"
+	    "                       forget it there\n"
 	    "      --json           list: {\"schema_version\": 1, \"vgpus\": [...]}\n",
     .run = run,
 };

@@ -54,6 +54,12 @@ static const struct {
      "hostdev persist remove-vfs/add-vfs"},
     {"hostdev_vfio_persist_remove_vfs()", "hostdev persist remove-vfs PF"},
     {"hostdev_vfio_persist_remove_mdev()", "hostdev persist remove-mdev UUID"},
+    {"hostdev_vfio_persist_add_vfs()", "hostdev persist add-vfs PF N"},
+    {"hostdev_vfio_persist_remove_vgpu() and hostdev_vfio_persist_add_vgpu()",
+     "hostdev persist remove-vgpu/add-vgpu"},
+    {"hostdev_vfio_persist_remove_vgpu()", "hostdev persist remove-vgpu VF"},
+    {"hostdev_vfio_persist_remove()", "hostdev persist remove ADDRESS"},
+    {"hostdev_vgpu_read()", "`hostdev vgpu list`"},
     {"hostdev_vgpu_clear_type()", "hostdev vgpu clear VF"},
     {"hostdev_vgpu_set_type()", "hostdev vgpu set VF TYPE"},
 };

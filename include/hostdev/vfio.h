@@ -565,13 +565,45 @@ const char *hostdev_vfio_persist_get_mdev_type(const hostdev_vfio_persist *list,
 /** UUID of mdev entry @index (borrowed, lower case), NULL out of range. */
 const char *hostdev_vfio_persist_get_mdev_uuid(const hostdev_vfio_persist *list, size_t index);
 
+/*
+ * Since HOSTDEV_1.6: the NVIDIA vGPU types of VFs (vgpu.h), which a reboot loses with the VFs. The
+ * list file then has version 3; a list without them is written as before (version 1 or 2).
+ */
+
+/**
+ * Record that the VF at @vf must hold vGPU type @type_id after boot. The VF must exist, offer vGPU
+ * types, and hold @type_id or be able to take it now (as hostdev_vgpu_read() lists them); its
+ * vendor:device ids and the type's name are recorded, and apply refuses a different device found
+ * at the address. Changes nothing on the VF. A VF the list binds to vfio-pci is refused (it could
+ * not hold a type), and hostdev_vfio_persist_add() refuses a VF listed here. Returns 0 when added,
+ * 1 when the VF was listed (its type is replaced), or -EINVAL (NULL argument, malformed address,
+ * @type_id 0: remove the entry instead, @vf is a GPU rather than one of its VFs), -ENODEV (no such
+ * device), -EOPNOTSUPP (no vGPU types on the device, as hostdev_vgpu_read()), -ENOENT (the VF
+ * neither holds nor can take @type_id), -EBUSY (the list binds the VF), the errors of the list file
+ * and lock, each with a message.
+ */
+int hostdev_vfio_persist_add_vgpu(hostdev_ctx *ctx, const char *vf, unsigned int type_id);
+/** Forget the vGPU type of @vf. Returns 0, -EINVAL (malformed address), -ENOENT (not listed), ... */
+int hostdev_vfio_persist_remove_vgpu(hostdev_ctx *ctx, const char *vf);
+/** Number of vGPU types in the list, in VF address order (the order apply sets them). */
+size_t hostdev_vfio_persist_get_vgpu_count(const hostdev_vfio_persist *list);
+/** The VF of vGPU entry @index (borrowed, canonical address), NULL out of range. */
+const char *hostdev_vfio_persist_get_vgpu_vf(const hostdev_vfio_persist *list, size_t index);
+/** The vGPU type id of entry @index, 0 out of range. */
+unsigned int hostdev_vfio_persist_get_vgpu_type(const hostdev_vfio_persist *list, size_t index);
+/** The type's name when it was recorded (borrowed), NULL when unknown or out of range. */
+const char *hostdev_vfio_persist_get_vgpu_name(const hostdev_vfio_persist *list, size_t index);
+
 /**
  * Restore the persistent list (what a boot-time unit runs before the kubelet), idempotently and in
  * dependency order: (1) each listed VF count with hostdev_sriov_set_num_vfs() (its autoprobe; the
- * lock timeout of @opts), (2) each listed device bound with its stored flags, (3) each listed mdev
- * created with its UUID unless it exists (one that exists with another parent or type is an
- * error). An entry whose device (or PF) now has other ids is refused. VFs enabled and mdevs created
- * are logged as notices. Goes on after a failing entry and reports all failures in one message.
+ * lock timeout of @opts), (2) since HOSTDEV_1.6, each listed vGPU type set on its VF with
+ * hostdev_vgpu_set_type() (journaled like any set, so hostdev_vgpu_restore() takes it away; a VF
+ * that holds it is left alone; a type the VF cannot take now, a missing VF or one that holds
+ * another type is an error naming the VF and the entry, and the entry is kept), (3) each listed
+ * device bound with its stored flags, (4) each listed mdev created with its UUID unless it exists
+ * (one that exists with another parent or type is an error). An entry whose device (or PF) now has
+ * other ids is refused. VFs enabled, vGPU types set and mdevs created are logged as notices. Goes on after a failing entry and reports all failures in one message.
  * @flags must be 0. Returns the number of devices newly bound, or the first failure's negative
  * errno.
  */

@@ -14,6 +14,11 @@
  * then the mdevs (a parent may be a VF, and its driver must be bound). A list without VFs or
  * mdevs is still written as version 1, so that an older libhostdev keeps reading it; a version 2
  * file is refused by those, rather than rewritten without its VFs and mdevs.
+ *
+ * Version 3 adds the NVIDIA vGPU types of VFs ("vgpus", docs/vgpu.md), which a reboot loses with
+ * the VFs. Apply sets them right after the VF counts (the VFs must exist) and before the bindings
+ * (so that no binding, of a whole IOMMU group say, takes such a VF off nvidia first). The version
+ * is only raised when a type is listed, for the reason above.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -25,6 +30,7 @@
 #include <cjson/cJSON.h>
 #include <hostdev/mdev.h>
 #include <hostdev/sriov.h>
+#include <hostdev/vgpu.h>
 
 #include "core/core.h"
 #include "pci/pci.h"
@@ -32,7 +38,8 @@
 
 #define PERSIST_FORMAT "libhostdev-vfio-devices"
 #define PERSIST_VERSION_BINDINGS 1 /* devices only */
-#define PERSIST_VERSION 2	   /* + vfs, mdevs */
+#define PERSIST_VERSION_EXTRAS 2   /* + vfs, mdevs */
+#define PERSIST_VERSION 3	   /* + vgpus */
 
 struct entry {
 	char address[HOSTDEV_PCI_ADDRESS_MAX];
@@ -55,6 +62,17 @@ struct mdev_entry {
 	char uuid[HOSTDEV_MDEV_UUID_MAX];
 };
 
+/* A VF whose vGPU type apply sets. */
+struct vgpu_entry {
+	char vf[HOSTDEV_PCI_ADDRESS_MAX];
+	unsigned int vendor_id, device_id; /* of the VF, checked like a device entry's */
+	unsigned int type;
+	char *name; /* the type's name when it was added, NULL when unknown */
+};
+
+/* "1303 (NVIDIA A2-4Q)" */
+#define VGPU_TYPE_TEXT_MAX 160
+
 struct hostdev_vfio_persist {
 	int refcount;
 	char *path;
@@ -64,6 +82,8 @@ struct hostdev_vfio_persist {
 	size_t vfs_count;
 	struct mdev_entry *mdevs;
 	size_t mdev_count;
+	struct vgpu_entry *vgpus;
+	size_t vgpu_count;
 };
 
 /* The words of the file for enum hostdev_sriov_autoprobe. */
@@ -217,6 +237,56 @@ static int load_mdevs(hostdev_ctx *ctx, hostdev_vfio_persist *list, const cJSON 
 	return 0;
 }
 
+static int compare_vgpus(const void *a, const void *b)
+{
+	return strcmp(((const struct vgpu_entry *)a)->vf, ((const struct vgpu_entry *)b)->vf);
+}
+
+/* The "vgpus" array of a version 3 file (absent = none). */
+static int load_vgpus(hostdev_ctx *ctx, hostdev_vfio_persist *list, const cJSON *vgpus)
+{
+	const cJSON *v;
+
+	if (!vgpus)
+		return 0;
+	if (!cJSON_IsArray(vgpus))
+		return hostdev_error(ctx, -EBADMSG,
+				     "%s: \"vgpus\" is not an array: fix it or move the file aside",
+				     list->path);
+	list->vgpus = calloc((size_t)cJSON_GetArraySize(vgpus) + 1, sizeof(*list->vgpus));
+	if (!list->vgpus)
+		return -ENOMEM;
+	cJSON_ArrayForEach(v, vgpus)
+	{
+		struct vgpu_entry *e = &list->vgpus[list->vgpu_count];
+		const cJSON *vf = cJSON_GetObjectItemCaseSensitive(v, "vf");
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(v, "type");
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(v, "name");
+		struct hostdev_pci_address a;
+
+		if (!cJSON_IsString(vf) || hostdev_pci_address_parse(vf->valuestring, &a) < 0 ||
+		    parse_hex_id(cJSON_GetObjectItemCaseSensitive(v, "vendor_id"), &e->vendor_id) <
+			0 ||
+		    parse_hex_id(cJSON_GetObjectItemCaseSensitive(v, "device_id"), &e->device_id) <
+			0 ||
+		    !cJSON_IsNumber(type) || type->valuedouble < 1 ||
+		    type->valuedouble > 4294967295.0 ||
+		    type->valuedouble != (double)(unsigned int)type->valuedouble ||
+		    (name && !cJSON_IsNull(name) && !cJSON_IsString(name)))
+			return hostdev_error(ctx, -EBADMSG,
+					     "%s: vgpus entry %zu is invalid (vf, vendor_id, "
+					     "device_id, type > 0, name): fix it or remove it",
+					     list->path, list->vgpu_count);
+		hostdev_pci_address_format(&a, e->vf, sizeof(e->vf));
+		e->type = (unsigned int)type->valuedouble;
+		list->vgpu_count++;
+		if (cJSON_IsString(name) && !(e->name = strdup(name->valuestring)))
+			return -ENOMEM;
+	}
+	qsort(list->vgpus, list->vgpu_count, sizeof(*list->vgpus), compare_vgpus);
+	return 0;
+}
+
 /* Load the list from the open configuration directory @config; a missing file is empty. */
 static int load(hostdev_ctx *ctx, const struct vfio_dir *config, hostdev_vfio_persist *list)
 {
@@ -255,13 +325,14 @@ static int load(hostdev_ctx *ctx, const struct vfio_dir *config, hostdev_vfio_pe
 				     list->path);
 	}
 	if (version->valuedouble != PERSIST_VERSION_BINDINGS &&
+	    version->valuedouble != PERSIST_VERSION_EXTRAS &&
 	    version->valuedouble != PERSIST_VERSION) {
 		double found = version->valuedouble; /* version goes with doc */
 
 		cJSON_Delete(doc);
 		return hostdev_error(
 		    ctx, -EBADMSG,
-		    "%s has version %g; this libhostdev reads versions %d and %d: "
+		    "%s has version %g; this libhostdev reads versions %d to %d: "
 		    "it was written by a newer libhostdev, update this one; nothing "
 		    "was changed",
 		    list->path, found, PERSIST_VERSION_BINDINGS, PERSIST_VERSION);
@@ -299,12 +370,42 @@ static int load(hostdev_ctx *ctx, const struct vfio_dir *config, hostdev_vfio_pe
 	list->count = n;
 	qsort(list->entries, list->count, sizeof(*list->entries), compare_entries);
 	r = 0;
-	if (version->valuedouble == PERSIST_VERSION)
+	if (version->valuedouble >= PERSIST_VERSION_EXTRAS)
 		r = load_vfs(ctx, list, cJSON_GetObjectItemCaseSensitive(doc, "vfs"));
-	if (r == 0 && version->valuedouble == PERSIST_VERSION)
+	if (r == 0 && version->valuedouble >= PERSIST_VERSION_EXTRAS)
 		r = load_mdevs(ctx, list, cJSON_GetObjectItemCaseSensitive(doc, "mdevs"));
+	if (r == 0 && version->valuedouble == PERSIST_VERSION)
+		r = load_vgpus(ctx, list, cJSON_GetObjectItemCaseSensitive(doc, "vgpus"));
 	cJSON_Delete(doc);
 	return r;
+}
+
+/* The "vgpus" array of version 3. False when out of memory. */
+static bool store_vgpus(cJSON *doc, const hostdev_vfio_persist *list)
+{
+	cJSON *vgpus = cJSON_AddArrayToObject(doc, "vgpus");
+
+	if (!vgpus)
+		return false;
+	for (size_t i = 0; i < list->vgpu_count; i++) {
+		const struct vgpu_entry *e = &list->vgpus[i];
+		cJSON *o = cJSON_CreateObject();
+		char vid[8], did[8];
+
+		if (!o)
+			return false;
+		cJSON_AddItemToArray(vgpus, o);
+		snprintf(vid, sizeof(vid), "%04x", e->vendor_id);
+		snprintf(did, sizeof(did), "%04x", e->device_id);
+		if (!cJSON_AddStringToObject(o, "vf", e->vf) ||
+		    !cJSON_AddStringToObject(o, "vendor_id", vid) ||
+		    !cJSON_AddStringToObject(o, "device_id", did) ||
+		    !cJSON_AddNumberToObject(o, "type", e->type) ||
+		    !(e->name ? cJSON_AddStringToObject(o, "name", e->name)
+			      : cJSON_AddNullToObject(o, "name")))
+			return false;
+	}
+	return true;
 }
 
 /* The "vfs" and "mdevs" arrays of version 2. False when out of memory. */
@@ -351,12 +452,14 @@ static int store(hostdev_ctx *ctx, const struct vfio_dir *config, const hostdev_
 {
 	cJSON *doc = cJSON_CreateObject(), *devices;
 	char *text = NULL, *with_nl;
-	bool extras = list->vfs_count || list->mdev_count;
+	bool extras = list->vfs_count || list->mdev_count || list->vgpu_count;
+	int version = list->vgpu_count ? PERSIST_VERSION
+		      : extras	       ? PERSIST_VERSION_EXTRAS
+				       : PERSIST_VERSION_BINDINGS;
 	int r = -ENOMEM;
 
 	if (!doc || !cJSON_AddStringToObject(doc, "format", PERSIST_FORMAT) ||
-	    !cJSON_AddNumberToObject(doc, "version",
-				     extras ? PERSIST_VERSION : PERSIST_VERSION_BINDINGS) ||
+	    !cJSON_AddNumberToObject(doc, "version", version) ||
 	    !(devices = cJSON_AddArrayToObject(doc, "devices")))
 		goto out;
 	for (size_t i = 0; i < list->count; i++) {
@@ -377,6 +480,8 @@ static int store(hostdev_ctx *ctx, const struct vfio_dir *config, const hostdev_
 			goto out;
 	}
 	if (extras && !store_extras(doc, list))
+		goto out;
+	if (list->vgpu_count && !store_vgpus(doc, list))
 		goto out;
 	text = cJSON_Print(doc);
 	if (!text || asprintf(&with_nl, "%s\n", text) < 0)
@@ -476,6 +581,16 @@ HOSTDEV_EXPORT int hostdev_vfio_persist_add(hostdev_ctx *ctx, const char *addres
 	r = list ? load(ctx, &config, list) : -ENOMEM;
 	if (r < 0)
 		goto out;
+	for (size_t i = 0; i < list->vgpu_count; i++)
+		if (strcmp(list->vgpus[i].vf, hostdev_pci_device_get_address(dev)) == 0) {
+			r = hostdev_error(
+			    ctx, -EBUSY,
+			    "%s: the persistent list %s gives it vGPU type %u, and a VF that holds a "
+			    "vGPU type stays on the nvidia driver: remove that entry first "
+			    "(hostdev_vfio_persist_remove_vgpu())",
+			    list->vgpus[i].vf, list->path, list->vgpus[i].type);
+			goto out;
+		}
 	for (size_t i = 0; i < list->count; i++)
 		if (strcmp(list->entries[i].address, hostdev_pci_device_get_address(dev)) == 0)
 			e = &list->entries[i];
@@ -557,6 +672,9 @@ static void vfio_persist_destroy(hostdev_vfio_persist *list)
 		free(list->mdevs[i].type);
 	}
 	free(list->mdevs);
+	for (size_t i = 0; i < list->vgpu_count; i++)
+		free(list->vgpus[i].name);
+	free(list->vgpus);
 	free(list->vfs);
 	free(list->entries);
 	free(list->path);
@@ -872,6 +990,166 @@ HOSTDEV_EXPORT const char *hostdev_vfio_persist_get_mdev_uuid(const hostdev_vfio
 	return list && index < list->mdev_count ? list->mdevs[index].uuid : NULL;
 }
 
+/* ---------------------------------------------------------------------------------------------- */
+/* vGPU types of VFs (version 3) */
+
+struct vgpu_change {
+	struct vgpu_entry entry; /* name owned until added */
+	bool remove;
+};
+
+static int change_vgpu(hostdev_ctx *ctx, hostdev_vfio_persist *list, void *data)
+{
+	struct vgpu_change *c = data;
+	struct vgpu_entry *grown;
+
+	/* A VF with a type stays on nvidia: a binding of it could never be applied with it. */
+	for (size_t i = 0; !c->remove && i < list->count; i++)
+		if (strcmp(list->entries[i].address, c->entry.vf) == 0)
+			return hostdev_error(
+			    ctx, -EBUSY,
+			    "%s: the persistent list %s binds it to vfio-pci, and a VF that holds a "
+			    "vGPU type stays on the nvidia driver: remove the device entry first "
+			    "(hostdev_vfio_persist_remove())",
+			    c->entry.vf, list->path);
+	for (size_t i = 0; i < list->vgpu_count; i++) {
+		if (strcmp(list->vgpus[i].vf, c->entry.vf) != 0)
+			continue;
+		free(list->vgpus[i].name);
+		if (c->remove)
+			memmove(&list->vgpus[i], &list->vgpus[i + 1],
+				(list->vgpu_count-- - i - 1) * sizeof(*list->vgpus));
+		else
+			list->vgpus[i] = c->entry;
+		c->entry.name = NULL;
+		return c->remove ? 0 : 1;
+	}
+	if (c->remove)
+		return hostdev_error(ctx, -ENOENT,
+				     "%s: no vGPU type for it in the persistent list %s",
+				     c->entry.vf, list->path);
+	grown = realloc(list->vgpus, (list->vgpu_count + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	list->vgpus = grown;
+	list->vgpus[list->vgpu_count++] = c->entry;
+	c->entry.name = NULL;
+	qsort(list->vgpus, list->vgpu_count, sizeof(*list->vgpus), compare_vgpus);
+	return 0;
+}
+
+/*
+ * Check that @vf is a vGPU-capable VF that holds @type or can take it now, and fill @e with its
+ * ids and the type's name.
+ */
+static int vgpu_entry_from_vf(hostdev_ctx *ctx, const char *vf, unsigned int type,
+			      struct vgpu_entry *e)
+{
+	hostdev_vgpu_list *vgpus = NULL;
+	hostdev_pci_device *dev;
+	const char *name = NULL;
+	bool held;
+	int r;
+
+	r = hostdev_pci_device_new(ctx, vf, &dev);
+	if (r < 0)
+		return r;
+	snprintf(e->vf, sizeof(e->vf), "%s", hostdev_pci_device_get_address(dev));
+	e->vendor_id = hostdev_pci_device_get_vendor_id(dev);
+	e->device_id = hostdev_pci_device_get_device_id(dev);
+	hostdev_pci_device_unref(dev);
+	r = hostdev_vgpu_read(ctx, e->vf, &vgpus);
+	if (r < 0)
+		return r;
+	if (hostdev_vgpu_list_get_count(vgpus) != 1 ||
+	    strcmp(hostdev_vgpu_list_get_address(vgpus, 0), e->vf) != 0) {
+		hostdev_vgpu_list_unref(vgpus);
+		return hostdev_error(ctx, -EINVAL,
+				     "%s: is a GPU (an SR-IOV PF); vGPU types belong to its VFs: "
+				     "name the VF (see hostdev_vgpu_read())",
+				     e->vf);
+	}
+	held = hostdev_vgpu_list_get_current_type(vgpus, 0) == type;
+	if (held)
+		name = hostdev_vgpu_list_get_current_name(vgpus, 0);
+	for (size_t k = 0; !held && k < hostdev_vgpu_list_get_type_count(vgpus, 0); k++)
+		if (hostdev_vgpu_list_get_type_id(vgpus, 0, k) == type)
+			name = hostdev_vgpu_list_get_type_name(vgpus, 0, k);
+	if (!held && !name) {
+		r = hostdev_error(
+		    ctx, -ENOENT,
+		    "%s neither holds vGPU type %u nor can take it now (see "
+		    "hostdev_vgpu_read() for the types it can take): only a type the VF "
+		    "holds or can take is recorded",
+		    e->vf, type);
+		hostdev_vgpu_list_unref(vgpus);
+		return r;
+	}
+	e->type = type;
+	e->name = name ? strdup(name) : NULL;
+	hostdev_vgpu_list_unref(vgpus);
+	return name && !e->name ? -ENOMEM : 0;
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_persist_add_vgpu(hostdev_ctx *ctx, const char *vf,
+						 unsigned int type_id)
+{
+	struct vgpu_change c = {0};
+	int r;
+
+	if (!ctx || !vf)
+		return -EINVAL;
+	if (type_id == 0)
+		return hostdev_error(
+		    ctx, -EINVAL,
+		    "%s: vGPU type 0 means no type: every boot gives that; to stop "
+		    "setting a type, remove the entry "
+		    "(hostdev_vfio_persist_remove_vgpu())",
+		    vf);
+	r = vgpu_entry_from_vf(ctx, vf, type_id, &c.entry);
+	if (r == 0)
+		r = edit(ctx, change_vgpu, &c);
+	free(c.entry.name);
+	return r;
+}
+
+HOSTDEV_EXPORT int hostdev_vfio_persist_remove_vgpu(hostdev_ctx *ctx, const char *vf)
+{
+	struct vgpu_change c = {.remove = true};
+	struct hostdev_pci_address a;
+	int r;
+
+	if (!ctx)
+		return -EINVAL;
+	r = pci_address_parse_or_explain(ctx, NULL, vf, &a, c.entry.vf);
+	if (r < 0)
+		return r;
+	return edit(ctx, change_vgpu, &c);
+}
+
+HOSTDEV_EXPORT size_t hostdev_vfio_persist_get_vgpu_count(const hostdev_vfio_persist *list)
+{
+	return list ? list->vgpu_count : 0;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_persist_get_vgpu_vf(const hostdev_vfio_persist *list,
+							    size_t index)
+{
+	return list && index < list->vgpu_count ? list->vgpus[index].vf : NULL;
+}
+
+HOSTDEV_EXPORT unsigned int hostdev_vfio_persist_get_vgpu_type(const hostdev_vfio_persist *list,
+							       size_t index)
+{
+	return list && index < list->vgpu_count ? list->vgpus[index].type : 0;
+}
+
+HOSTDEV_EXPORT const char *hostdev_vfio_persist_get_vgpu_name(const hostdev_vfio_persist *list,
+							      size_t index)
+{
+	return list && index < list->vgpu_count ? list->vgpus[index].name : NULL;
+}
+
 /* Apply one VF count (before the vfio lock is taken: hostdev_sriov_set_num_vfs() takes it). */
 static int apply_vfs(hostdev_ctx *ctx, const struct vfs_entry *e,
 		     const struct hostdev_vfio_options *o)
@@ -907,6 +1185,62 @@ static int apply_vfs(hostdev_ctx *ctx, const struct vfs_entry *e,
 		hostdev_log(ctx, HOSTDEV_LOG_NOTICE, "%s: %u VFs enabled (persistent list)", e->pf,
 			    e->num_vfs);
 	return 0;
+}
+
+/*
+ * Give one listed VF its vGPU type unless it holds it (before the vfio lock is taken:
+ * hostdev_vgpu_set_type() takes it, and journals the type so that restore can take it away).
+ */
+static int apply_vgpu(hostdev_ctx *ctx, const struct vgpu_entry *e,
+		      const struct hostdev_vfio_options *o)
+{
+	struct hostdev_vgpu_options vo = HOSTDEV_VGPU_OPTIONS_INIT;
+	char type[VGPU_TYPE_TEXT_MAX], cause[HOSTDEV_ERROR_MAX];
+	hostdev_pci_device *dev;
+	unsigned int vid, did;
+	int r;
+
+	if (e->name)
+		snprintf(type, sizeof(type), "%u (%s)", e->type, e->name);
+	else
+		snprintf(type, sizeof(type), "%u", e->type);
+	r = hostdev_pci_device_new(ctx, e->vf, &dev);
+	if (r == -ENODEV)
+		return hostdev_error(
+		    ctx, r,
+		    "%s: no such VF, so its listed vGPU type %s was not set: its GPU's VFs are not "
+		    "enabled (keep the GPU's VF count in the persistent list: "
+		    "hostdev_vfio_persist_add_vfs()), or the GPU is gone (forget the type: "
+		    "hostdev_vfio_persist_remove_vgpu())",
+		    e->vf, type);
+	if (r < 0)
+		return r;
+	vid = hostdev_pci_device_get_vendor_id(dev);
+	did = hostdev_pci_device_get_device_id(dev);
+	hostdev_pci_device_unref(dev);
+	if (vid != e->vendor_id || did != e->device_id)
+		return hostdev_error(
+		    ctx, -ENODEV,
+		    "%s: now holds %04x:%04x, but the VF %04x:%04x was listed; the hardware "
+		    "changed: not setting its vGPU type %s (update the list with "
+		    "hostdev_vfio_persist_remove_vgpu() and hostdev_vfio_persist_add_vgpu())",
+		    e->vf, vid, did, e->vendor_id, e->device_id, type);
+	vo.lock_timeout_ms = o->lock_timeout_ms;
+	r = hostdev_vgpu_set_type(ctx, e->vf, e->type, &vo, 0);
+	if (r == 1)
+		hostdev_log(ctx, HOSTDEV_LOG_NOTICE, "%s: vGPU type %s set (persistent list)",
+			    e->vf, type);
+	if (r >= 0)
+		return 0;
+	/* The set's message says what the VF holds or offers; say which entry it was and what
+	 * to do with it. */
+	snprintf(cause, sizeof(cause), "%s", hostdev_ctx_get_error(ctx));
+	return hostdev_error(
+	    ctx, r,
+	    "%s: the listed vGPU type %s was not set: %s. The entry is kept: free "
+	    "room on the GPU, or replace it (hostdev_vfio_persist_remove_vgpu() and "
+	    "hostdev_vfio_persist_add_vgpu())",
+	    e->vf, type, cause);
 }
 
 /* Create one listed mdev unless it exists; one that exists with another parent or type is an
@@ -1004,9 +1338,14 @@ HOSTDEV_EXPORT int hostdev_vfio_apply(hostdev_ctx *ctx, const struct hostdev_vfi
 	r = hostdev_vfio_persist_read(ctx, &list);
 	if (r < 0)
 		return r;
-	/* 1. VFs: a listed device or mdev parent may be one of them. */
+	/* 1. VFs: a listed device, vGPU or mdev parent may be one of them. */
 	for (size_t i = 0; i < list->vfs_count; i++)
 		if ((r = apply_vfs(ctx, &list->vfs[i], &o)) < 0)
+			apply_failed(ctx, &failed, r);
+	/* 1b. vGPU types of the VFs (which stay on nvidia), before the bindings, so that no
+	 * binding (of a group, say) takes one of those VFs off nvidia first. */
+	for (size_t i = 0; i < list->vgpu_count; i++)
+		if ((r = apply_vgpu(ctx, &list->vgpus[i], &o)) < 0)
 			apply_failed(ctx, &failed, r);
 	/* 2. Bindings. */
 	if (list->count) {

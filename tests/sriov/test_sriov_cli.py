@@ -370,12 +370,12 @@ def case_persist_formats(args):
         doc = json.load(open(conf))
         check(doc["version"] == 2 and [d["address"] for d in doc["devices"]] == ["0000:3b:02.0"] and
               doc["vfs"][0]["num_vfs"] == 2, json.dumps(doc))
-        doc["version"] = 3
+        doc["version"] = 4
         with open(conf, "w") as f:
             json.dump(doc, f)
         before = open(conf).read()
         p = h.run("persist", "list", expect=1)
-        contains(p.stderr, "has version 3; this libhostdev reads versions 1 and 2")
+        contains(p.stderr, "has version 4; this libhostdev reads versions 1 to 3")
         p = h.run("persist", "add-vfs", NIC_PF, "1", expect=1)
         check(open(conf).read() == before, "a refused file was changed")
         doc["version"] = 2

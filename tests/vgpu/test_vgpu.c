@@ -463,6 +463,187 @@ static void test_vfs_gone(void **state)
 	assert_false(journal_has(t, A2_VF0));
 }
 
+/* Where @needle last occurs in @hay, -1 when it does not. */
+static ptrdiff_t last_at(const char *hay, const char *needle)
+{
+	ptrdiff_t at = -1;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		at = p - hay;
+	return at;
+}
+
+static ptrdiff_t first_at(const char *hay, const char *needle)
+{
+	const char *p = strstr(hay, needle);
+
+	return p ? p - hay : -1;
+}
+
+/* The model's log of writes from byte @from on (malloc'ed; the log outgrows file_text2()). */
+static char *model_log_from(struct t *t, size_t from)
+{
+	FILE *f = fopen(fakeroot_abspath(t->root, ".kmodel/log"), "re");
+	char *text = calloc(1, 1 << 20);
+	size_t n = 0;
+
+	assert_non_null(f);
+	assert_non_null(text);
+	if (fseek(f, (long)from, SEEK_SET) == 0)
+		n = fread(text, 1, (1 << 20) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+static size_t model_log_size(struct t *t)
+{
+	char *text = model_log_from(t, 0);
+	size_t n = strlen(text);
+
+	free(text);
+	return n;
+}
+
+static const char *persist_text(struct t *t)
+{
+	return file_text2(t, "etc/hostdev/vfio-devices.json", "", "");
+}
+
+static const char *driver_of(struct t *t, const char *address)
+{
+	static char link[256];
+	char rel[128];
+	ssize_t n;
+
+	snprintf(rel, sizeof(rel), "sys/bus/pci/devices/%s/driver", address);
+	n = readlink(fakeroot_abspath(t->root, rel), link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = '\0';
+	return strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+}
+
+/* Recording vGPU types in the persistent list: what is refused, and nothing recorded then. */
+static void test_persist_add(void **state)
+{
+	struct t *t = *state;
+	hostdev_vfio_persist *p = NULL;
+
+	assert_int_equal(hostdev_vfio_persist_add_vgpu(t->ctx, A2_VF0, 0), -EINVAL);
+	error_has(t, "remove the entry (hostdev_vfio_persist_remove_vgpu())");
+	assert_int_equal(hostdev_vfio_persist_add_vgpu(t->ctx, A2_PF, A2_TYPE_4Q), -EINVAL);
+	error_has(t, "0000:08:00.0: is a GPU (an SR-IOV PF); vGPU types belong to its VFs");
+	assert_int_equal(hostdev_vfio_persist_add_vgpu(t->ctx, NIC_VF, A2_TYPE_4Q), -EOPNOTSUPP);
+	assert_int_equal(hostdev_vfio_persist_add_vgpu(t->ctx, "0000:09:00.0", A2_TYPE_4Q),
+			 -ENODEV);
+	assert_int_equal(hostdev_vfio_persist_add_vgpu(t->ctx, A2_VF0, 9999), -ENOENT);
+	error_has(t, "0000:08:00.4 neither holds vGPU type 9999 nor can take it now");
+	assert_null(persist_text(t));
+
+	/* A type the VF holds, and one it can take now. */
+	assert_int_equal(hostdev_vgpu_set_type(t->ctx, A2_VF0, A2_TYPE_4Q, NULL, 0), 1);
+	assert_int_equal(hostdev_vfio_persist_add_vgpu(t->ctx, "08:00.4", A2_TYPE_4Q), 0);
+	assert_int_equal(hostdev_vfio_persist_add_vgpu(t->ctx, A2_VF1, A2_TYPE_4Q), 0);
+	assert_int_equal(hostdev_vfio_persist_add_vgpu(t->ctx, A2_VF1, A2_TYPE_4Q), 1);
+	/* One type per GPU (modelled): 1Q is not creatable on VF1 any more. */
+	assert_int_equal(hostdev_vfio_persist_add_vgpu(t->ctx, A2_VF1, A2_TYPE_1Q), -ENOENT);
+	assert_non_null(strstr(persist_text(t), "\"version\":\t3"));
+
+	/* A VF with a listed type and a listed binding exclude each other. */
+	assert_int_equal(hostdev_vfio_persist_add(t->ctx, A2_VF1, 0), -EBUSY);
+	error_has(t, "0000:08:00.5: the persistent list");
+	error_has(t, "gives it vGPU type 1303");
+	assert_int_equal(hostdev_vfio_persist_add(t->ctx, A2_VF2, 0), 0);
+	assert_int_equal(hostdev_vfio_persist_add_vgpu(t->ctx, A2_VF2, A2_TYPE_4Q), -EBUSY);
+	error_has(t, "binds it to vfio-pci");
+	assert_int_equal(hostdev_vfio_persist_remove(t->ctx, A2_VF2), 0);
+
+	assert_int_equal(hostdev_vfio_persist_read(t->ctx, &p), 0);
+	assert_int_equal(hostdev_vfio_persist_get_vgpu_count(p), 2);
+	assert_string_equal(hostdev_vfio_persist_get_vgpu_vf(p, 0), A2_VF0);
+	assert_string_equal(hostdev_vfio_persist_get_vgpu_vf(p, 1), A2_VF1);
+	assert_int_equal(hostdev_vfio_persist_get_vgpu_type(p, 1), A2_TYPE_4Q);
+	assert_string_equal(hostdev_vfio_persist_get_vgpu_name(p, 0), "NVIDIA A2-4Q");
+	assert_null(hostdev_vfio_persist_get_vgpu_vf(p, 2));
+	assert_int_equal(hostdev_vfio_persist_get_vgpu_type(p, 2), 0);
+	assert_null(hostdev_vfio_persist_get_vgpu_name(NULL, 0));
+	hostdev_vfio_persist_unref(p);
+
+	/* Forgotten one by one; without them the file is version 1 again. */
+	assert_int_equal(hostdev_vfio_persist_remove_vgpu(t->ctx, A2_VF0), 0);
+	assert_int_equal(hostdev_vfio_persist_remove_vgpu(t->ctx, A2_VF0), -ENOENT);
+	error_has(t, "0000:08:00.4: no vGPU type for it in the persistent list");
+	assert_int_equal(hostdev_vfio_persist_remove_vgpu(t->ctx, "nonsense"), -EINVAL);
+	assert_int_equal(hostdev_vfio_persist_remove_vgpu(t->ctx, A2_VF1), 0);
+	assert_non_null(strstr(persist_text(t), "\"version\":\t1"));
+}
+
+/*
+ * After a "reboot" (the VFs and their types gone, as sriov_numvfs 0 takes them), apply enables the
+ * VFs, then sets the listed types (journaled, so restore takes them away), then binds; a type the
+ * VF can no longer take, or a VF that is not there, is an error naming the VF and the entry, and
+ * the other entries are still applied.
+ */
+static void test_persist_apply(void **state)
+{
+	struct t *t = *state;
+	char *log;
+	size_t start;
+	ptrdiff_t last_numvfs, first_vgpu, last_vgpu, first_override;
+
+	assert_int_equal(
+	    hostdev_vfio_persist_add_vfs(t->ctx, A2_PF, A2_VFS, HOSTDEV_SRIOV_AUTOPROBE_KEEP), 0);
+	assert_int_equal(hostdev_vfio_persist_add_vgpu(t->ctx, A2_VF0, A2_TYPE_4Q), 0);
+	assert_int_equal(hostdev_vfio_persist_add_vgpu(t->ctx, A2_VF1, A2_TYPE_4Q), 0);
+	assert_int_equal(hostdev_vfio_persist_add(t->ctx, NIC_VF, 0), 0);
+	assert_int_equal(hostdev_vgpu_set_type(t->ctx, A2_VF0, A2_TYPE_4Q, NULL, 0), 1);
+
+	/* "Reboot": the A2's VFs go with their types; the vGPU journal's record stays. */
+	assert_int_equal(hostdev_sriov_set_num_vfs(t->ctx, A2_PF, 0, NULL, HOSTDEV_SRIOV_FORCE), 0);
+	start = model_log_size(t);
+
+	assert_int_equal(hostdev_vfio_apply(t->ctx, NULL, 0), 1);
+	assert_int_equal(current_of(t, A2_VF0), A2_TYPE_4Q);
+	assert_int_equal(current_of(t, A2_VF1), A2_TYPE_4Q);
+	assert_true(journal_has(t, A2_VF0) && journal_has(t, A2_VF1));
+	assert_string_equal(driver_of(t, NIC_VF), "vfio-pci");
+	/* In order: the VF count, the types, then the binding. */
+	log = model_log_from(t, start);
+	last_numvfs = last_at(log, " numvfs ");
+	first_vgpu = first_at(log, " vgpu ");
+	last_vgpu = last_at(log, " vgpu ");
+	first_override = first_at(log, " override ");
+	if (!(last_numvfs >= 0 && first_vgpu > last_numvfs && first_override > last_vgpu))
+		fail_msg("apply out of order:\n%s", log);
+	free(log);
+
+	/* Idempotent: a VF that holds its type is left alone. */
+	assert_int_equal(hostdev_vfio_apply(t->ctx, NULL, 0), 0);
+
+	/* Everything hostdev set undone; then a type that is no longer creatable (the GPU runs
+	 * vGPUs of one type, and another VF took 8Q by hand). */
+	assert_int_equal(hostdev_vgpu_restore(t->ctx, NULL, NULL, 0), 2);
+	assert_int_equal(hostdev_vfio_restore(t->ctx, NIC_VF, NULL, 0), 1);
+	assert_int_equal(hostdev_vgpu_set_type(t->ctx, A2_VF2, A2_TYPE_8Q, NULL, 0), 1);
+	assert_int_equal(hostdev_vfio_apply(t->ctx, NULL, 0), -ENOENT);
+	error_has(t, "2 of the listed entries failed: 0000:08:00.4: the listed vGPU type 1303 "
+		     "(NVIDIA A2-4Q) was not set: 0000:08:00.4 cannot take vGPU type 1303 now");
+	error_has(t, "Creatable now: 1304 (NVIDIA A2-8Q). The entry is kept");
+	error_has(t, "| 0000:08:00.5: the listed vGPU type 1303");
+	assert_string_equal(driver_of(t, NIC_VF), "vfio-pci");
+	assert_int_equal(current_of(t, A2_VF0), 0);
+	assert_non_null(strstr(persist_text(t), A2_VF1));
+
+	/* Without the VF count in the list, the VFs are not there after a reboot. */
+	assert_int_equal(hostdev_vgpu_clear_type(t->ctx, A2_VF2, NULL, 0), 1);
+	assert_int_equal(hostdev_vfio_persist_remove_vfs(t->ctx, A2_PF), 0);
+	assert_int_equal(hostdev_sriov_set_num_vfs(t->ctx, A2_PF, 0, NULL, 0), 0);
+	assert_int_equal(hostdev_vfio_apply(t->ctx, NULL, 0), -ENODEV);
+	error_has(t,
+		  "0000:08:00.4: no such VF, so its listed vGPU type 1303 (NVIDIA A2-4Q) was not "
+		  "set: its GPU's VFs are not enabled (keep the GPU's VF count in the persistent "
+		  "list: hostdev_vfio_persist_add_vfs())");
+}
+
 static void test_naming(void **state)
 {
 	char buf[HOSTDEV_NAME_MAX];
@@ -492,6 +673,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_watchdog_then_restore, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_vfs_gone, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_persist_add, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_persist_apply, setup, teardown),
 	    cmocka_unit_test(test_naming),
 	};
 

@@ -220,6 +220,150 @@ def case_serve(args):
         h.close()
 
 
+def kmodel_ops(h, start=0):
+    """The modelled writes from line @start on, as [op, target, ...] ("PID op target value -> result")."""
+    with open(os.path.join(h.root, ".kmodel/log")) as f:
+        return [line.split()[1:] for line in f.readlines()[start:] if len(line.split()) >= 3]
+
+
+def case_persist_apply(args):
+    """vGPU types survive a reboot: apply enables the VFs, sets their types, then binds."""
+    h = Host(args)
+    try:
+        conf = os.path.join(h.root, "etc/hostdev/vfio-devices.json")
+        h.run("sriov", PF, "--vfs", "16", "--persist")
+        p = h.run("vgpu", "set", VF0, str(T_4Q), "--persist")
+        check(p.stdout == f"{VF0}: now holds vGPU type {T_4Q}\n", p.stdout)
+        contains(p.stderr, f"{VF0}: vGPU type {T_4Q} added to the persistent list (hostdev apply sets it "
+                           "at boot)")
+        check("note:" not in p.stderr, "the GPU's VF count is kept, yet: " + p.stderr)
+        contains(h.run("persist", "add-vgpu", VF1, str(T_4Q)).stdout, f"{VF1}: added")
+        h.run("persist", "add", NIC_VF)
+        doc = json.load(open(conf))
+        check(doc["version"] == 3, json.dumps(doc))
+        check(doc["vgpus"] == [{"vf": VF0, "vendor_id": "10de", "device_id": "25b6", "type": T_4Q,
+                                "name": "NVIDIA A2-4Q"},
+                               {"vf": VF1, "vendor_id": "10de", "device_id": "25b6", "type": T_4Q,
+                                "name": "NVIDIA A2-4Q"}], json.dumps(doc["vgpus"]))
+        out = h.run("persist", "list").stdout.splitlines()
+        check(out[:3] == [f"vfs {PF}  16 VFs  autoprobe=keep", f"vgpu {VF0}  {T_4Q} (NVIDIA A2-4Q)",
+                          f"vgpu {VF1}  {T_4Q} (NVIDIA A2-4Q)"], str(out))
+        listed = json.loads(h.run("persist", "list", "--json").stdout)
+        check(listed["vgpus"][1] == {"vf": VF1, "type": T_4Q, "name": "NVIDIA A2-4Q"}, json.dumps(listed))
+        # A listed vGPU VF cannot be listed for vfio-pci too.
+        p = h.run("persist", "add", VF1, expect=1)
+        contains(p.stderr, f"{VF1}: the persistent list {conf} gives it vGPU type {T_4Q}, and a VF that "
+                           "holds a vGPU type stays on the nvidia driver: remove that entry first "
+                           "(hostdev persist remove-vgpu VF)")
+
+        # "Reboot": the VFs go with their types (the vGPU journal keeps its record), the list stays.
+        h.run("sriov", PF, "--vfs", "0", "--force")
+        check(not os.path.exists(os.path.join(h.root, "sys/bus/pci/devices", VF0)), "VF left behind")
+        start = len(kmodel_ops(h))
+        p = h.run("apply")
+        contains(p.stdout, "1 device moved to vfio-pci")
+        contains(p.stderr, f"{VF0}: vGPU type {T_4Q} (NVIDIA A2-4Q) set (persistent list)")
+        contains(p.stderr, f"{VF1}: vGPU type {T_4Q} (NVIDIA A2-4Q) set (persistent list)")
+        check(h.current(VF0) == T_4Q and h.current(VF1) == T_4Q, "types not set again")
+        check(h.driver(VF0) == "nvidia" and h.driver(NIC_VF) == "vfio-pci", "drivers")
+        check(sorted(r["address"] for r in h.journal()) == [VF0, VF1], str(h.journal()))
+        ops = kmodel_ops(h, start)
+        idx = {op: [i for i, o in enumerate(ops) if o[0] == op] for op in ("numvfs", "vgpu", "override")}
+        check(all(idx.values()) and max(idx["numvfs"]) < min(idx["vgpu"]) and
+              max(idx["vgpu"]) < min(idx["override"]),
+              "apply out of order:\n" + "\n".join(" ".join(o) for o in ops))
+        start = len(kmodel_ops(h))
+        h.run("apply")
+        check([o for o in kmodel_ops(h, start) if o[0] in ("numvfs", "vgpu")] == [],
+              "a second apply wrote again")
+
+        # A type no longer creatable (another VF holds 8Q; the GPU runs one type) is an error
+        # naming the VF and the entry; the other entries are applied and the list is unchanged.
+        h.run("vgpu", "restore")
+        h.run("restore", NIC_VF)
+        h.run("vgpu", "set", "0000:08:00.6", str(T_8Q))
+        before = open(conf).read()
+        p = h.run("apply", expect=1)
+        contains(p.stderr, f"hostdev: 2 of the listed entries failed: {VF0}: the listed vGPU type 1303 "
+                           f"(NVIDIA A2-4Q) was not set: {VF0} cannot take vGPU type 1303 now")
+        contains(p.stderr, "Creatable now: 1304 (NVIDIA A2-8Q). The entry is kept: free room on the "
+                           "GPU, or replace it (hostdev persist remove-vgpu/add-vgpu)")
+        contains(p.stderr, f" | {VF1}: the listed vGPU type 1303")
+        check(h.driver(NIC_VF) == "vfio-pci", "the binding was not applied")
+        check(open(conf).read() == before, "a failed apply changed the list")
+
+        # A changed card at the VF's address is refused.
+        doc = json.load(open(conf))
+        doc["vgpus"][0]["device_id"] = "25b7"
+        with open(conf, "w") as f:
+            json.dump(doc, f)
+        p = h.run("apply", expect=1)
+        contains(p.stderr, f"{VF0}: now holds 10de:25b6, but the VF 10de:25b7 was listed")
+        doc["vgpus"][0]["type"] = 0
+        with open(conf, "w") as f:
+            json.dump(doc, f)
+        contains(h.run("persist", "list", expect=1).stderr, "vgpus entry 0 is invalid")
+        with open(conf, "w") as f:
+            f.write(before)
+
+        # Forgetting: clear --persist, remove-vgpu; without types the file is version 2 again.
+        h.run("vgpu", "clear", "0000:08:00.6")
+        h.run("vgpu", "set", VF0, str(T_4Q))
+        p = h.run("vgpu", "clear", VF0, "--persist")
+        check(p.stdout == f"{VF0}: vGPU type cleared\n{VF0}: removed from the persistent list\n", p.stdout)
+        contains(h.run("persist", "remove-vgpu", VF1).stdout, f"{VF1}: removed")
+        p = h.run("persist", "remove-vgpu", VF1, expect=1)
+        contains(p.stderr, f"{VF1}: no vGPU type for it in the persistent list")
+        check(json.load(open(conf))["version"] == 2, open(conf).read())
+
+        # Without the GPU's VF count, set --persist says the VF will not exist at boot.
+        h.run("persist", "remove-vfs", PF)
+        p = h.run("vgpu", "set", VF0, str(T_4Q), "--persist")
+        contains(p.stderr, f"note: the persistent list does not keep the VF count of its GPU {PF}, so "
+                           f"the VF will not exist at boot: keep it with `hostdev sriov {PF} --vfs N "
+                           "--persist`")
+        h.run("sriov", PF, "--vfs", "0", "--force")
+        p = h.run("apply", expect=1)
+        contains(p.stderr, f"{VF0}: no such VF, so its listed vGPU type 1303 (NVIDIA A2-4Q) was not set: "
+                           "its GPU's VFs are not enabled (keep the GPU's VF count in the persistent list: "
+                           "hostdev persist add-vfs PF N)")
+        for argv, msg in ((["persist", "add-vgpu", VF0, "4Q"], "add-vgpu: TYPE '4Q' is not a vGPU type id"),
+                          (["persist", "add-vgpu", VF0], "add-vgpu needs VF TYPE"),
+                          (["vgpu", "list", "--persist"], "--persist is for set and clear"),
+                          (["vgpu", "restore", "--persist"], "--persist is for set and clear")):
+            contains(h.run(*argv, expect=2).stderr, msg)
+    finally:
+        h.close()
+
+
+def case_restore_all(args):
+    """`hostdev restore --all` undoes the vGPU types hostdev set too, after the bindings."""
+    h = Host(args)
+    try:
+        h.run("vgpu", "set", VF0, str(T_4Q))
+        h.run("vgpu", "set", VF1, str(T_4Q))
+        h.run("bind", NIC_VF)
+        # --owner restricts restore to journal records of that owner: the vGPU journal has none.
+        p = h.run("restore", "--all", "--owner", "someone-else")
+        check("vGPU" not in p.stdout and h.current(VF0) == T_4Q, p.stdout)
+        p = h.run("restore", "--all")
+        check(p.stdout.splitlines()[-2:] == ["1 device restored",
+                                             "2 vGPU types taken away (vGPU journal)"], p.stdout)
+        check(h.current(VF0) == 0 and h.current(VF1) == 0 and h.journal() == [], str(h.journal()))
+        check(h.driver(NIC_VF) == "iavf", "the binding was not restored")
+        h.run("vgpu", "set", VF0, str(T_4Q))
+        doc = json.loads(h.run("restore", "--all", "--json").stdout)
+        check(doc["vgpus_restored"] == 1 and doc["restore"] == [], json.dumps(doc))
+        check(h.current(VF0) == 0, "json run did not restore")
+        # A VF whose type cannot be taken away keeps its record, and the exit status says so.
+        h.run("vgpu", "set", VF0, str(T_4Q))
+        p = h.run("restore", "--all", env_extra={"HOSTDEV_KMODEL_FAIL": f"vgpu:{VF0}:EBUSY"}, expect=1)
+        contains(p.stderr, "a virtual machine probably holds it open")
+        check(h.current(VF0) == T_4Q and [r["address"] for r in h.journal()] == [VF0], str(h.journal()))
+    finally:
+        h.close()
+
+
 def case_usage(args):
     h = Host(args)
     try:
