@@ -603,7 +603,8 @@ const char *hostdev_vfio_persist_get_vgpu_name(const hostdev_vfio_persist *list,
  * another type is an error naming the VF and the entry, and the entry is kept), (3) each listed
  * device bound with its stored flags, (4) each listed mdev created with its UUID unless it exists
  * (one that exists with another parent or type is an error). An entry whose device (or PF) now has
- * other ids is refused. VFs enabled, vGPU types set and mdevs created are logged as notices. Goes on after a failing entry and reports all failures in one message.
+ * other ids is refused. VFs enabled, vGPU types set and mdevs created are logged as notices.
+ * Goes on after a failing entry and reports all failures in one message.
  * @flags must be 0. Returns the number of devices newly bound, or the first failure's negative
  * errno.
  */
