@@ -440,6 +440,30 @@ cJSON *dra_device_entry(hostdev_pci_device *dev, const char *resource_name);
  * *@out (a cJSON array, caller frees) or a negative errno, logged. */
 int dra_devices(hostdev_ctx *ctx, const hostdev_dp_config *config, cJSON **out);
 
+/* ---- dra_offer.c: which devices NodePrepareResources would take ----------------------------- */
+/* How long a Prepare or Unprepare waits for the vfio lock another operation holds. */
+#define DRA_LOCK_TIMEOUT_MS 30000u
+/* The bind NodePrepareResources makes of the function at @address for @owner (the journal's
+ * owner text, NULL for none); with HOSTDEV_BIND_DRY_RUN in @flags, the same checks and nothing
+ * written. Returns what hostdev_vfio_bind_set() returns; the reason is @ctx's error. */
+int dra_bind_device(hostdev_ctx *ctx, const char *address, const char *owner, unsigned int flags);
+/* The verdicts of the devices offered, kept per device. */
+struct dra_offer;
+/* A new, empty cache judging with a context of its own made from @ctx (paths, node name).
+ * Returns 0 with *@out (free with dra_offer_free()) or a negative errno. */
+int dra_offer_new(hostdev_ctx *ctx, struct dra_offer **out);
+/* Remove from @devices (dra_devices()' entries) those dra_bind_device() would refuse; a
+ * device's reason is logged when it is first refused or the reason changes, and its return is
+ * logged too. Devices judged before are not judged again until forgotten. 0 or -ENOMEM. */
+int dra_offer_filter(struct dra_offer *o, cJSON *devices);
+/* A hot-plug event of the function at @address: judge it and the members of its IOMMU group
+ * again at the next filter. NULL-safe. */
+void dra_offer_forget(struct dra_offer *o, const char *address);
+/* Judge every device again at the next filter (a resync: mounts and routes change without
+ * PCI events). NULL-safe. */
+void dra_offer_forget_all(struct dra_offer *o);
+void dra_offer_free(struct dra_offer *o);
+
 /* ---- dra_claim.c: the devices a ResourceClaim allocates to this driver ---------------------- */
 /* The vfio journal's owner text of a claim's devices: this prefix and the claim's uid. */
 #define DRA_OWNER_PREFIX "hostdev-agent dra "
@@ -538,8 +562,11 @@ struct dra_slices_options {
 int dra_slices_new(const struct dra_slices_options *opts, struct dra_slices **out);
 /* Read the devices and start watching the pool's slices; writes follow once listed. */
 int dra_slices_start(struct dra_slices *s);
-/* Read the devices again (hot-plug, resync); writes only if the offer changed. NULL-safe. */
+/* Read the devices again (hot-plug, the kubelet's registration); writes only if the offer
+ * changed. The devices NodePrepareResources would refuse are left out (dra_offer.c). NULL-safe. */
 int dra_slices_refresh(struct dra_slices *s);
+/* A resync: as refresh, with every device's verdict judged again. NULL-safe. */
+int dra_slices_resync(struct dra_slices *s);
 /* A hot-plug event of the function at @address: removed, or added or changed. The kernel sends
  * a removal before the function leaves sysfs, so a removed function is left out of the offer
  * until an event says it is back or a re-read no longer finds it. Then as refresh. */

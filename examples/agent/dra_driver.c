@@ -33,7 +33,6 @@
 #include "agent.h"
 #include "worker.h"
 
-#define DRA_LOCK_TIMEOUT_MS 30000u
 /* The annotation the ResourceClaim controller puts on a claim it made from a template for a pod:
  * the pod's name of the claim (pod.spec.resourceClaims[].name). */
 #define DRA_POD_CLAIM_NAME_ANNOTATION "resource.kubernetes.io/pod-claim-name"
@@ -246,13 +245,8 @@ static int undo(struct dra_job *job, hostdev_ctx *ctx, char *err, size_t errlen)
 static int bind_device(struct dra_job *job, hostdev_ctx *ctx, const struct dra_claim_device *dev,
 		       const char *owner)
 {
-	struct hostdev_vfio_options opts = HOSTDEV_VFIO_OPTIONS_INIT;
-	const char *addresses[1] = {dev->address};
-	int r;
+	int r = dra_bind_device(ctx, dev->address, owner, 0);
 
-	opts.owner = owner;
-	opts.lock_timeout_ms = DRA_LOCK_TIMEOUT_MS;
-	r = hostdev_vfio_bind_set(ctx, addresses, 1, &opts, 0);
 	if (r >= 0)
 		return 0;
 	snprintf(job->err, sizeof(job->err),

@@ -7,6 +7,8 @@
  * plugged or removed, a slice someone changed, the slices the kubelet deletes when it starts - is
  * written again, all slices with the next pool generation (the scheduler only trusts a pool whose
  * slices agree on it). When nothing differs nothing is written: at idle the agent makes no writes.
+ * Devices NodePrepareResources would refuse (host-critical, IOMMU group unsafe to take) are not
+ * offered: the scheduler would allocate them and the pod would fail at Prepare (dra_offer.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@ struct dra_slices {
 	struct dra_slices_options o;
 	char *driver;
 	hostdev_dp_config *config;
+	struct dra_offer *offer; /* which devices Prepare would take, per device */
 	struct kube_informer *inf;
 	struct loop_source *timer;
 	struct kube_backoff backoff;
@@ -427,6 +430,10 @@ int dra_slices_new(const struct dra_slices_options *opts, struct dra_slices **ou
 	snprintf(selector, sizeof(selector), "spec.nodeName=%s,spec.driver=%s", opts->ids->node,
 		 opts->driver);
 	s->timer = loop_add_timer(opts->loop, on_timer, s);
+	if ((r = dra_offer_new(opts->ctx, &s->offer)) < 0) {
+		dra_slices_free(s);
+		return r;
+	}
 	if (!s->driver || !s->timer || !s->removed) {
 		dra_slices_free(s);
 		return -ENOMEM;
@@ -492,6 +499,7 @@ int dra_slices_pci_event(struct dra_slices *s, const char *address, bool removed
 
 	if (!s)
 		return 0;
+	dra_offer_forget(s->offer, address);
 	if (dra_device_name(address, name, sizeof(name)) == 0) {
 		if (!removed) {
 			strmap_remove(s->removed, name);
@@ -519,6 +527,10 @@ int dra_slices_refresh(struct dra_slices *s)
 		return r;
 	if (strmap_count(s->removed) > 0)
 		forget_removed(s, devices);
+	if ((r = dra_offer_filter(s->offer, devices)) < 0) {
+		cJSON_Delete(devices);
+		return r;
+	}
 	/* Looked at again even when the offer is the same (a resync, the Node's new uid): only
 	 * what differs on the server is written. */
 	cJSON_Delete(s->devices);
@@ -528,6 +540,14 @@ int dra_slices_refresh(struct dra_slices *s)
 	else
 		schedule(s, 0);
 	return 0;
+}
+
+int dra_slices_resync(struct dra_slices *s)
+{
+	if (!s)
+		return 0;
+	dra_offer_forget_all(s->offer);
+	return dra_slices_refresh(s);
 }
 
 void dra_slices_pause(struct dra_slices *s, bool paused)
@@ -554,6 +574,7 @@ void dra_slices_free(struct dra_slices *s)
 	kube_informer_free(s->inf);
 	loop_source_remove(s->timer);
 	hostdev_dp_config_unref(s->config);
+	dra_offer_free(s->offer);
 	cJSON_Delete(s->devices);
 	strmap_free(s->removed);
 	free(s->driver);

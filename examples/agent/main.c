@@ -199,7 +199,7 @@ static void on_resync(struct loop_source *src, void *userdata)
 	usb_claims_resync(a->usb_claims);
 	mdevs_sync(a->mdevs);
 	sriov_vfs_devices_changed(a->sriov_vfs);
-	dra_slices_refresh(a->dra);
+	dra_slices_resync(a->dra);
 }
 
 /* Everything the agent publishes is published: the Harvester objects (unless --dra-only) and

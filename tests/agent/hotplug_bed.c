@@ -11,14 +11,21 @@
  *                                                 plain file in the testbed's /dev, which
  *                                                 umockdev shows at /dev)
  *   usb-remove NAME                               remove event, then the device and its node go
- *   pci-add ADDRESS VVVV DDDD CLASS [DRIVER]      a PCI function, add (and bind) events
+ *   pci-add ADDRESS VVVV DDDD CLASS [DRIVER [GROUP]]  a PCI function, add (and bind) events; in
+ *                                                 IOMMU group GROUP (with the functions already
+ *                                                 there), else in none
  *   pci-bind ADDRESS DRIVER                       driver link changed, bind event
+ *   pci-unbind ADDRESS                            driver link gone, unbind event
  *   pci-remove ADDRESS                            remove event, then the function goes
+ *
+ * The xHCI and the NIC are alone in IOMMU groups 1 and 2, as on a host with the IOMMU on; an added
+ * function is in the GROUP given, else in none (a claim for it is refused before any store).
  *
  * It exits with COMMAND's status once COMMAND ended (stdin closed: COMMAND gets SIGTERM).
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -122,6 +129,64 @@ static void remove_bus_links(const char *bus, const char *name)
 		closedir(dp);
 }
 
+/* Put the PCI function at @syspath (the testbed's) in IOMMU group @group: the kernel's
+ * <sysfs>/kernel/iommu_groups/N/devices/<address> link and the function's iommu_group link. */
+static void set_iommu_group(const char *syspath, const char *address, int group)
+{
+	char dir[1024], link[1200], target[1024] = "";
+
+	if (!syspath || strncmp(syspath, "/sys/", strlen("/sys/")) != 0) {
+		fprintf(stderr, "agent-hotplug-bed: %s: no syspath for its IOMMU group\n", address);
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/sys/kernel/iommu_groups/%d/devices", root_dir, group);
+	g_mkdir_with_parents(dir, 0755);
+	snprintf(link, sizeof(link), "%s/%s", dir, address);
+	snprintf(target, sizeof(target), "../../../..%s", syspath + strlen("/sys"));
+	if (symlink(target, link) < 0)
+		perror(link);
+	/* From <syspath>/ up to the testbed's /sys, then down. */
+	target[0] = '\0';
+	for (const char *p = syspath + strlen("/sys"); *p; p++)
+		if (*p == '/')
+			strncat(target, "../", sizeof(target) - strlen(target) - 1);
+	snprintf(target + strlen(target), sizeof(target) - strlen(target), "kernel/iommu_groups/%d",
+		 group);
+	umockdev_testbed_set_attribute_link(tb, syspath, "iommu_group", target);
+}
+
+/* The testbed's syspath ("/sys/devices/...") of the PCI function at @address, from its bus link;
+ * "" when there is none. */
+static const char *pci_syspath(const char *address)
+{
+	static char out[PATH_MAX];
+	char link[1024], *real;
+
+	snprintf(link, sizeof(link), "%s/sys/bus/pci/devices/%s", root_dir, address);
+	out[0] = '\0';
+	if ((real = realpath(link, NULL)) && strncmp(real, root_dir, strlen(root_dir)) == 0)
+		snprintf(out, sizeof(out), "%s", real + strlen(root_dir));
+	free(real);
+	return out;
+}
+
+/* The group link of a removed function goes with it. */
+static void remove_iommu_group_link(const char *address)
+{
+	char dir[512], link[1024];
+	struct dirent *d;
+	DIR *dp;
+
+	snprintf(dir, sizeof(dir), "%s/sys/kernel/iommu_groups", root_dir);
+	dp = opendir(dir);
+	while (dp && (d = readdir(dp))) {
+		snprintf(link, sizeof(link), "%s/%s/devices/%s", dir, d->d_name, address);
+		unlink(link);
+	}
+	if (dp)
+		closedir(dp);
+}
+
 static char *add_pci(const char *address, unsigned int vendor, unsigned int device,
 		     unsigned int class_code, const char *driver)
 {
@@ -182,17 +247,19 @@ static int command(char *line)
 		remember(argv[1], path);
 		return 0;
 	}
-	if (strcmp(argv[0], "pci-add") == 0 && (argc == 5 || argc == 6)) {
+	if (strcmp(argv[0], "pci-add") == 0 && argc >= 5 && argc <= 7) {
 		char *path =
 		    add_pci(argv[1], (unsigned int)strtoul(argv[2], NULL, 16),
 			    (unsigned int)strtoul(argv[3], NULL, 16),
-			    (unsigned int)strtoul(argv[4], NULL, 16), argc == 6 ? argv[5] : NULL);
+			    (unsigned int)strtoul(argv[4], NULL, 16), argc >= 6 ? argv[5] : NULL);
 
 		if (!path)
 			return -1;
+		if (argc == 7)
+			set_iommu_group(path, argv[1], atoi(argv[6]));
 		/* umockdev sent the add event; the kernel follows with bind once a driver took it.
 		 */
-		if (argc == 6)
+		if (argc >= 6)
 			umockdev_testbed_uevent(tb, path, "bind");
 		remember(argv[1], path);
 		return 0;
@@ -209,11 +276,22 @@ static int command(char *line)
 		umockdev_testbed_uevent(tb, syspath_of(argv[1]), "bind");
 		return 0;
 	}
+	if (strcmp(argv[0], "pci-unbind") == 0 && argc == 2 && syspath_of(argv[1])) {
+		char old[1024];
+
+		snprintf(old, sizeof(old), "%s%s/driver", root_dir, syspath_of(argv[1]));
+		unlink(old);
+		umockdev_testbed_set_property(tb, syspath_of(argv[1]), "DRIVER", "");
+		umockdev_testbed_uevent(tb, syspath_of(argv[1]), "unbind");
+		return 0;
+	}
 	if ((strcmp(argv[0], "usb-remove") == 0 || strcmp(argv[0], "pci-remove") == 0) &&
 	    argc == 2 && syspath_of(argv[1])) {
 		umockdev_testbed_uevent(tb, syspath_of(argv[1]), "remove");
 		umockdev_testbed_remove_device(tb, syspath_of(argv[1]));
 		remove_bus_links(argv[0][0] == 'u' ? "usb" : "pci", argv[1]);
+		if (argv[0][0] == 'p')
+			remove_iommu_group_link(argv[1]);
 		usb_node_remove(argv[1]);
 		forget(argv[1]);
 		return 0;
@@ -223,7 +301,7 @@ static int command(char *line)
 
 int main(int argc, char **argv)
 {
-	char line[512];
+	char line[512], *nic;
 	int status = 0, i = 1;
 	pid_t pid;
 
@@ -238,7 +316,10 @@ int main(int argc, char **argv)
 	}
 	usb_tree_build(tb);
 	root_dir = umockdev_testbed_get_root_dir(tb);
-	g_free(add_pci("0000:00:03.0", 0x8086, 0x10d3, 0x020000, "e1000e"));
+	set_iommu_group(pci_syspath("0000:00:14.0"), "0000:00:14.0", 1);
+	nic = add_pci("0000:00:03.0", 0x8086, 0x10d3, 0x020000, "e1000e");
+	set_iommu_group(nic, "0000:00:03.0", 2); /* NULL: said, and the test finds it missing */
+	g_free(nic);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fflush(NULL);
 	/* SIGTERM to the bed is a stop of the agent: forwarded, and the bed exits with it. */

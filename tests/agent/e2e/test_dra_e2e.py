@@ -8,7 +8,9 @@ for an event (a log line, an object, a request in the server's log), bounded by 
 import glob
 import json
 import os
+import re
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -20,6 +22,9 @@ NODE = "node1"
 DRIVER = "vfio.hostdev.io"
 SLICES = "/apis/resource.k8s.io/v1/resourceslices"
 DRA_RBAC = os.path.join(REPO, "examples", "agent", "deploy", "dra", "rbac.yaml")
+HOSTDEV_CLI = os.environ.get("HOSTDEV_CLI", os.path.join(REPO, "build", "examples", "cli", "hostdev"))
+LEFT_OUT = re.compile(r"DRA: device (\S+) \((\S+)\) is left out of the ResourceSlices: "
+                      r"NodePrepareResources would refuse it: (.*)")
 
 
 def dra_kubeconfig(api, token="dra-token"):
@@ -91,6 +96,39 @@ def sysfs_functions(root):
     return out
 
 
+def left_out(agent):
+    """{address: the library's reason} of the functions the agent left out of its slices because a
+    Prepare would refuse them; its log says so once per function."""
+    out = {}
+    for line in agent.log().splitlines():
+        m = LEFT_OUT.search(line)
+        if m:
+            assert m.group(2) not in out, f"{m.group(2)} left out twice:\n" + agent.log()
+            assert m.group(1) == dra_name(m.group(2))
+            out[m.group(2)] = m.group(3)
+    return out
+
+
+def left_out_lines(agent, since=0):
+    with agent.cond:
+        lines = [x for x in agent.lines[since:] if x is not None]
+    return [x for x in lines if LEFT_OUT.search(x)]
+
+
+def offered(agent, addresses):
+    """The device names of @addresses the agent offers: all but those it left out."""
+    out = left_out(agent)
+    return {dra_name(x) for x in addresses if x not in out}
+
+
+def library_refusal(root, address):
+    """What the library's bind planning says of @address on @root, asked apart from the agent:
+    `hostdev bind --dry-run` (the CLI's error text, None when it would bind)."""
+    r = subprocess.run([HOSTDEV_CLI, "--root", root, "bind", "--dry-run", address], capture_output=True,
+                       text=True, timeout=120)
+    return r.stderr if r.returncode else None
+
+
 def read_hex(dev, attr):
     return open(os.path.join(dev, attr)).read().strip()[2:]
 
@@ -107,7 +145,19 @@ def test_slices_published_with_attributes(api, agents, tmp_path):
     a.ready(timeout=300)
     slices = node_slices(api)
     devs = pool_devices(slices)
-    assert set(devs) == {dra_name(x) for x in funcs}
+    # The functions a Prepare would refuse (here: in IOMMU groups with members on host drivers)
+    # are left out, each with the library's reason, which the library says apart from the agent
+    # too; the members of shared groups that are offered, the library would bind.
+    refused = left_out(a)
+    assert refused, "the fake root has functions a Prepare refuses"
+    for address, reason in refused.items():
+        said = library_refusal(root, address)
+        assert said and reason.split(";")[0] in said, (address, reason, said)
+    assert set(devs) == {dra_name(x) for x in funcs if x not in refused}
+    for name, dev in devs.items():
+        if dev["attributes"]["iommuGroupSize"]["int"] > 1:
+            address = dev["attributes"]["resource.kubernetes.io/pciBusID"]["string"]
+            assert library_refusal(root, address) is None, address
     assert sorted(slices) == [f"{NODE}-{DRIVER}-{i}" for i in range(3)]
     assert all(len(s["spec"]["devices"]) <= 128 for s in slices.values())
     node_uid = api.get(f"/api/v1/nodes/{NODE}")["metadata"]["uid"]
@@ -117,6 +167,8 @@ def test_slices_published_with_attributes(api, agents, tmp_path):
                                                      "uid": node_uid, "controller": True}]
     pfs = vfs = 0
     for addr, dev in funcs.items():
+        if addr in refused:
+            continue
         at = devs[dra_name(addr)]["attributes"]
         assert at["resource.kubernetes.io/pciBusID"] == {"string": addr}
         assert at["vendor"] == {"string": read_hex(dev, "vendor")}
@@ -148,10 +200,10 @@ def test_slices_published_with_attributes(api, agents, tmp_path):
 
 def test_kubelet_restart_republishes_and_idle_makes_no_writes(api, agents, tmp_path):
     root = make_root(tmp_path / "root", 200)
-    want = {dra_name(x) for x in sysfs_functions(root)}
     kubeconfig = dra_kubeconfig(api)
     a = agents(*args(kubeconfig, root, "--dra-only"))
     a.ready(timeout=300)
+    want = offered(a, sysfs_functions(root))
     first = node_slices(api)
     gen = next(iter(first.values()))["spec"]["pool"]["generation"]
     # The kubelet, when it starts, deletes every ResourceSlice of its node.
@@ -196,7 +248,8 @@ def test_selection_config_chooses_the_devices(api, agents, tmp_path):
     a.ready(timeout=300)
     slices = node_slices(api, driver="gpu.example.com")
     devs = pool_devices(slices)
-    assert set(devs) == {dra_name(x) for x in want}
+    assert set(devs) == offered(a, want)
+    assert set(left_out(a)) <= want  # only the selected functions are judged
     assert {d["attributes"]["resourceName"]["string"] for d in devs.values()} == {"hostdev.io/gpu"}
     assert node_slices(api) == {}  # nothing under the default driver name
     assert a.stop() == 0
@@ -213,7 +266,7 @@ def test_dra_alongside_harvester_objects(api, agents, tmp_path):
     api.set_rbac(AGENT_USER, cluster_role_rules() + dra_rules)
     a = agents(*args(api.kubeconfig(token="both"), root, "--dra", "--no-claims", "--once"), metrics=False)
     assert a.wait_exit(300) == 0, a.log()
-    assert set(pool_devices(node_slices(api))) == {dra_name(x) for x in funcs}
+    assert set(pool_devices(node_slices(api))) == offered(a, funcs)
     pcidevices = api.get(api.devices_path("pcidevices"), params={"labelSelector": f"nodename={NODE}"})["items"]
     assert len(pcidevices) == len(funcs)
 
@@ -254,7 +307,7 @@ def test_readyz_waits_for_the_first_slices(api, agents, tmp_path):
     api.set_rbac(AGENT_USER, cluster_role_rules() + dra_rules)
     a.ready(timeout=120)
     a.wait_ready_endpoint()
-    assert set(pool_devices(node_slices(api))) == {dra_name(x) for x in funcs}
+    assert set(pool_devices(node_slices(api))) == offered(a, funcs)
     assert a.stop() == 0
 
 
@@ -275,7 +328,9 @@ def test_bad_driver_name_and_config_exit_with_what_to_fix(api, agents, tmp_path)
 
 def test_hotplug_reflected_in_the_slices(api, agents, tmp_path):
     """Hot-plug through the library's monitor on a umockdev testbed: an added function appears in
-    the pool (with the next generation), a re-bind changes its driver attribute, a removal drops it."""
+    the pool (with the next generation), a re-bind changes its driver attribute, a removal drops it.
+    A function plugged into its IOMMU group on a host driver makes a Prepare refuse it: it leaves
+    the pool (the log says why, once) until that driver lets the new function go."""
     if not (shutil.which("umockdev-wrapper") and os.path.exists(BED)):
         pytest.skip("umockdev (Debian umockdev, libumockdev-dev) is not installed")
     # The testbed's /sys; the kubelet's directories, the CDI directory and the journal under a
@@ -296,12 +351,27 @@ def test_hotplug_reflected_in_the_slices(api, agents, tmp_path):
         return check
 
     mark = api.mark()
-    a.bed("pci-add 0000:00:05.0 8086 1521 020000 igb")
+    a.bed("pci-add 0000:00:05.0 8086 1521 020000 igb 10")  # alone in IOMMU group 10
     got = api.wait_for(f"{SLICES}/{NODE}-{DRIVER}-0",
                        attrs_of(lambda d: d is not None and d["attributes"].get("driver") == {"string": "igb"}))
     assert got["spec"]["pool"]["generation"] > gen
-    assert got["spec"]["devices"][[d["name"] for d in got["spec"]["devices"]].index(nic)]["attributes"][
-        "vendor"] == {"string": "8086"}
+    attrs = got["spec"]["devices"][[d["name"] for d in got["spec"]["devices"]].index(nic)]["attributes"]
+    assert attrs["vendor"] == {"string": "8086"}
+    # A second function in its group, on a host driver: the group cannot be taken without it.
+    since = a.mark()
+    group = attrs["iommuGroup"]["int"]
+    assert group == 10
+    a.bed(f"pci-add 0000:00:05.1 8086 1521 020000 igb {group}")
+    api.wait_for(f"{SLICES}/{NODE}-{DRIVER}-0", attrs_of(lambda d: d is None))
+    a.wait_log(rf"DRA: device {nic} \(0000:00:05.0\) is left out of the ResourceSlices: .*IOMMU group "
+               rf"{group} also holds 0000:00:05.1 \(igb\)", since=since)
+    assert dra_name("0000:00:05.1") not in pool_devices(node_slices(api))
+    # Its driver lets it go (an unbind event): the group is the NIC's to take again.
+    a.bed("pci-unbind 0000:00:05.1")
+    api.wait_for(f"{SLICES}/{NODE}-{DRIVER}-0", attrs_of(lambda d: d is not None))
+    a.wait_log(rf"DRA: device {nic} \(0000:00:05.0\) is offered again", since=since)
+    assert len([x for x in left_out_lines(a, since) if "(0000:00:05.0)" in x]) == 1
+    a.bed("pci-remove 0000:00:05.1")
     a.bed("pci-bind 0000:00:05.0 vfio-pci")
     api.wait_for(f"{SLICES}/{NODE}-{DRIVER}-0",
                  attrs_of(lambda d: d is not None and d["attributes"].get("driver") == {"string": "vfio-pci"}))
@@ -315,9 +385,9 @@ def test_node_deleted_stops_the_slices_until_it_is_back(api, agents, tmp_path):
     """Deleting the Node makes the garbage collector delete its slices: the agent must not write
     them again (they would be collected again, over and over) until the Node exists again."""
     root = make_root(tmp_path / "root", 30)
-    want = {dra_name(x) for x in sysfs_functions(root)}
     a = agents(*args(dra_kubeconfig(api), root, "--dra-only"))
     a.ready()
+    want = offered(a, sysfs_functions(root))
     since = a.mark()
     api.delete_node(NODE)
     a.wait_log(r"node node1 was deleted", since=since)

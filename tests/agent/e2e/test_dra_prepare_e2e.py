@@ -12,6 +12,7 @@ Devices (tests/vfio/vfio_tree.h): NIC 0000:01:00.0 e1000e alone in IOMMU group 2
 with LPC and SATA on host drivers."""
 import json
 import os
+import re
 import sys
 
 import pytest
@@ -20,7 +21,7 @@ jsonschema = pytest.importorskip("jsonschema")
 
 from agent_harness import PCI_IDS, REPO
 from test_claims_e2e import driver, host, journal  # noqa: F401  (host is a fixture)
-from test_dra_e2e import DRIVER, NODE, dra_kubeconfig, dra_name
+from test_dra_e2e import DRIVER, NODE, dra_kubeconfig, dra_name, wait_pool
 
 sys.path.insert(0, os.path.join(REPO, "tests", "dra"))
 import dra_kubelet as dk  # noqa: E402
@@ -28,6 +29,8 @@ import dra_kubelet as dk  # noqa: E402
 NIC = "0000:01:00.0"
 MGMT = "0000:04:00.0"
 SMBUS = "0000:00:1f.3"
+VIRTIO = "0000:00:03.0"
+SPARE = "0000:06:00.0"
 NS = "vms"
 KMODEL = os.environ.get("HOSTDEV_KMODEL", "")
 DRA_PROTO_DIR = os.environ.get("HOSTDEV_DRA_PROTO_DIR", os.path.join(REPO, "src", "dra", "proto"))
@@ -59,7 +62,7 @@ def result(address, request="dev", driver_name=DRIVER, pool=NODE):
     return {"request": request, "driver": driver_name, "pool": pool, "device": dra_name(address)}
 
 
-def start(agents, api, root):
+def start(agents, api, root, *extra):
     env = dict(os.environ)
     env["LD_PRELOAD"] = KMODEL
     env["HOSTDEV_KMODEL_ROOT"] = root
@@ -69,7 +72,7 @@ def start(agents, api, root):
     for d in ("plugins", "plugins_registry"):
         os.makedirs(os.path.join(root, "var/lib/kubelet", d), exist_ok=True)
     a = agents("--kubeconfig", dra_kubeconfig(api), "--node-name", NODE, "--root", root,
-               "--pci-ids", PCI_IDS, "--dra-only", env=env)
+               "--pci-ids", PCI_IDS, "--dra-only", *extra, env=env)
     a.wait_log("DRA: serving driver")
     kubelet = dk.Kubelet(os.path.join(root, "var/lib/kubelet/plugins_registry"))
     kubelet.register(DRIVER)
@@ -280,3 +283,48 @@ def test_dra_restart_converges_the_checkpoint(api, agents, host):
     assert journal(root) == {}
     kubelet.close()
     assert b.stop() == 0
+
+
+def left_out(name, address):
+    return (rf"DRA: device {name} \({address}\) is left out of the ResourceSlices: "
+            r"NodePrepareResources would refuse it: ")
+
+
+def test_dra_slices_leave_out_what_prepare_refuses(api, agents, host):
+    """The ResourceSlices list only the functions a Prepare would take (the library's dry-run bind
+    judges them): of the vfio test host's, VIRTIO, NIC and SPARE. MGMT (the default route's NIC),
+    NVMe (holds /), the functions of groups 4 and 5 (other members on host drivers) and the one
+    without an IOMMU group are left out, each logged once with the library's reason however often
+    the slices are computed (every resync judges every function again). When the default route
+    moves from br0 to ens3, the next resync offers MGMT again and leaves VIRTIO out."""
+    root = host()
+    a, kubelet = start(agents, api, root, "--resync-interval", "1s", "--log-level", "debug")
+    wait_pool(api, {dra_name(x) for x in (VIRTIO, NIC, SPARE)})
+    a.wait_log(left_out(dra_name(MGMT), MGMT) + r".*default route")
+    a.wait_log(left_out(dra_name(SMBUS), SMBUS) + r".*IOMMU group 4")
+    # Two whole resyncs at least (the third has begun): each judged every function again.
+    since = a.mark()
+    a.wait_count(r"resync: full inventory", 3, since=since)
+    log = a.log()
+    for address in (MGMT, SMBUS, "0000:03:00.0", "0000:02:00.0", "0000:05:00.0"):
+        assert len(re.findall(left_out(dra_name(address), address), log)) == 1, log
+    assert not re.search(left_out(dra_name(NIC), NIC), log)
+
+    # The default route moves to ens3 (VIRTIO's): MGMT's reason is gone, VIRTIO has one now.
+    route = os.path.join(root, "proc/net/route")
+    with open(route, encoding="utf-8") as f:
+        table = f.read()
+    with open(route + ".new", "w", encoding="utf-8") as f:
+        f.write(table.replace("br0\t00000000", "ens3\t00000000"))
+    os.replace(route + ".new", route)
+    since = a.mark()
+    wait_pool(api, {dra_name(x) for x in (MGMT, NIC, SPARE)})
+    a.wait_log(rf"DRA: device {dra_name(MGMT)} \({MGMT}\) is offered again", since=since)
+    a.wait_log(left_out(dra_name(VIRTIO), VIRTIO) + r".*default route", since=since)
+    # A Prepare of MGMT is no longer refused for the route: the slice and the Prepare agree.
+    claim = make_claim(api, "mgmt", [result(MGMT)])
+    assert kubelet.prepare([claim])[claim[2]][1] == ""
+    assert driver(root, MGMT) == "vfio-pci"
+    assert kubelet.unprepare([claim]) == {claim[2]: ""}
+    kubelet.close()
+    assert a.stop() == 0
