@@ -422,9 +422,6 @@ void sriov_vfs_devices_changed(struct sriov_vfs *s);
 void sriov_vfs_stop(struct sriov_vfs *s);
 /* Waits for the change running now. NULL-safe. */
 void sriov_vfs_free(struct sriov_vfs *s);
-/* A library context with the paths, node name and logging of @ctx, for a worker thread
- * (claims_work.c). */
-int claims_work_context(hostdev_ctx *ctx, hostdev_ctx **out);
 
 /* ---- dra_devices.c: the devices offered through DRA --------------------------------------- */
 /* The standard attribute KubeVirt and the scheduler read a device's PCI address from. */
