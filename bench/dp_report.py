@@ -92,6 +92,13 @@ def pool(rounds):
     return out
 
 
+def by_name(counts):
+    """"read 2.00, futex 1.50, ..." of the calls made at least once per 100 Allocate calls."""
+    shown = sorted(((k, v) for k, v in counts.items() if v >= 0.01), key=lambda kv: (-kv[1], kv[0]))
+    rest = sum(v for v in counts.values() if v < 0.01)
+    return ", ".join("%s %.2f" % kv for kv in shown) + (", others %.2f" % rest if rest else "")
+
+
 def check(res, concurrent):
     """Names of the figures @res lacks."""
     need = [("allocate", "p50_us"), ("allocate", "p99_us"), ("allocate", "calls_per_s"),
@@ -186,8 +193,7 @@ def main():
                  "\n".join("| %s | %.2f | %.2f | %.2f | %.2f | %s |" % (
                      sys_labels.get(r["label"], describe(r["label"])), r["syscalls_per_call"],
                      r["socket_writes_per_call"], r["file_calls_per_call"], r["opens_per_call"],
-                     ", ".join("%s %.2f" % kv for kv in sorted(r["by_name"].items(),
-                                                               key=lambda kv: -kv[1])))
+                     by_name(r["by_name"]))
                      for r in syscalls))
     print(sys_table)
     by_sys = {r["label"]: r for r in syscalls}
