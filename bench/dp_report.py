@@ -7,9 +7,10 @@ writes the "Device-plugin serving" section of docs/performance.md.
 
 The section sits between the markers <!-- dp-bench:begin --> and <!-- dp-bench:end -->: replaced
 when present, appended otherwise; the rest of DOC (bench/run.sh's part) is kept as it is. Machine
-facts come from DP_* environment variables set by run-dp.sh. Fails when a result lacks a figure
-or when the servers' Allocate answers for the same device differ (the comparison would not be
-like for like). Never asserts a speed.
+facts come from DP_* environment variables set by run-dp.sh. Results of bench/dp_syscalls.py
+("kind": "syscalls") make the table of system calls per Allocate. Fails when a result lacks a
+figure or when the servers' Allocate answers for the same device differ (the comparison would not
+be like for like). Never asserts a speed.
 """
 import json
 import math
@@ -91,6 +92,13 @@ def pool(rounds):
     return out
 
 
+def by_name(counts):
+    """"read 2.00, futex 1.50, ..." of the calls made at least once per 100 Allocate calls."""
+    shown = sorted(((k, v) for k, v in counts.items() if v >= 0.01), key=lambda kv: (-kv[1], kv[0]))
+    rest = sum(v for v in counts.values() if v < 0.01)
+    return ", ".join("%s %.2f" % kv for kv in shown) + (", others %.2f" % rest if rest else "")
+
+
 def check(res, concurrent):
     """Names of the figures @res lacks."""
     need = [("allocate", "p50_us"), ("allocate", "p99_us"), ("allocate", "calls_per_s"),
@@ -111,8 +119,12 @@ def check(res, concurrent):
 def main():
     doc, files = sys.argv[1], sys.argv[2:]
     groups = {}
+    syscalls = []
     for f in files:
         r = json.load(open(f))
+        if r.get("kind") == "syscalls":
+            syscalls.append(r)
+            continue
         groups.setdefault((r["label"], r["devices"]), []).append(r)
     if not groups:
         sys.exit("dp_report: no results")
@@ -123,6 +135,10 @@ def main():
         missing = check(r, concurrent)
         if missing:
             bad.append("%s (%d devices): %s" % (r["label"], r["devices"], ", ".join(missing)))
+    counted = {r["label"] for r in syscalls if r.get("syscalls_per_call", 0) > 0}
+    for label in ("serve", "api", "go"):
+        if label not in counted:
+            bad.append("%s: no system calls per Allocate" % label)
     if bad:
         sys.exit("dp_report: figures missing:\n  " + "\n  ".join(bad))
     sizes = sorted({r["devices"] for r in results})
@@ -170,6 +186,25 @@ def main():
                 q(api["update_all"]["p50_us"], go["update_all"]["p50_us"]),
                 q(s["update_all"]["p50_us"], gp["update_all"]["p50_us"]),
                 q(s["rss_end_kib"], go["rss_end_kib"]), q(s["hwm_kib"], go["hwm_kib"])))
+    syscalls.sort(key=lambda r: ORDER.index(r["label"]) if r["label"] in ORDER else 99)
+    sys_labels = {"serve": "`hostdev serve`, refresh -1 (events only)"}
+    sys_table = ("| server | system calls/Allocate | socket writes/Allocate | file calls/Allocate "
+                 "| opens/Allocate | by name, per Allocate |\n|---|---:|---:|---:|---:|---|\n" +
+                 "\n".join("| %s | %.2f | %.2f | %.2f | %.2f | %s |" % (
+                     sys_labels.get(r["label"], describe(r["label"])), r["syscalls_per_call"],
+                     r["socket_writes_per_call"], r["file_calls_per_call"], r["opens_per_call"],
+                     by_name(r["by_name"]))
+                     for r in syscalls))
+    print(sys_table)
+    by_sys = {r["label"]: r for r in syscalls}
+    if "serve" in by_sys and "go" in by_sys:
+        s, go = by_sys["serve"], by_sys["go"]
+        ratios.append("- System calls per Allocate of 2 devices: %.2f (`hostdev serve`), %.2f "
+                      "(API), %.2f (grpc-go); ratio `hostdev serve` / grpc-go %.2f (target: 10 or "
+                      "fewer, one write per reply)." % (
+                          s["syscalls_per_call"], by_sys.get("api", {}).get("syscalls_per_call",
+                                                                             float("nan")),
+                          go["syscalls_per_call"], s["syscalls_per_call"] / go["syscalls_per_call"]))
     ratios = "\n".join(ratios) if ratios else "- (not every server ran)"
     first = next(r for r in results if r["devices"] == sizes[0])
     answer = first["answer"]
@@ -206,9 +241,11 @@ NUMA node 0/1 alternately, `/dev/vfio/<group>` as regular files), without regist
   instead, the like-for-like baseline of `hostdev serve`'s refresh.
 
 Every server answers Allocate of one device with the same container response (checked):
-`%(env)s` and the device nodes %(nodes)s. libhostdev's vfio PCI plugin re-reads each allocated device
-from sysfs (driver, IOMMU group, `/dev/vfio/<group>`) before answering; the Go plugin answers from
-its in-memory table.
+`%(env)s` and the device nodes %(nodes)s. libhostdev's vfio PCI plugin answers from what its last
+list saw (lists follow events: hot-plug uevents, the `/dev/vfio` watch, the refresh interval),
+after one readlink per device that proves it is still bound to vfio-pci in the same IOMMU group,
+and one `access()` of `/dev/vfio/<group>`; a device that fails the check is read again from sysfs.
+The Go plugin answers from its in-memory table.
 
 The client is `bench/dp_bench.py` (Debian's python3-grpcio %(grpcio)s) on the same machine, one
 connection for the calls like the kubelet and one for the ListAndWatch stream. Each server runs
@@ -230,10 +267,20 @@ machine spreads over all of them), and the samples of its rounds are pooled. Per
 - first list: ListAndWatch opened to the first list. Memory: VmRSS from /proc/PID/status before the
   first call (idle) and after the round, medians of the rounds, and VmHWM (peak, the largest);
   threads idle/after.
+- System calls: each server once more, alone, on a root of 4 devices, polling nothing (`hostdev
+  serve --refresh -1`: events only) and with no ListAndWatch stream open; `bench/dp_syscalls.py`
+  attaches `strace -f -c` to every thread of it, makes %(syscall_calls)s sequential Allocate calls of
+  2 devices, detaches, and divides. The totals include the server's wake-ups for the client's
+  frames (grpcio may send a PING or WINDOW_UPDATE of its own now and then); socket writes are the
+  write/send family; file calls are opens, closes, readlinks, access and stat calls.
 
 ### Figures
 
 %(table)s
+
+System calls per Allocate of 2 devices:
+
+%(sys_table)s
 
 Ratios libhostdev / grpc-go (below 1: libhostdev is faster or smaller; `hostdev serve` against
 grpc-go + inotify unless said otherwise):
@@ -254,14 +301,15 @@ cmake -S . -B build && cmake --build build -j2
 DP_BENCH_SIZES="%(sizes)s" DP_BENCH_ROUNDS=%(rounds)s sh bench/run-dp.sh build/examples/cli/hostdev
 ```
 `bench/run-dp.sh --smoke` (ctest `bench-dp-smoke`, label bench) runs a few iterations on a small root
-and only checks that every figure is produced.
+and only checks that every figure is produced and that the libhostdev servers open no file while
+answering Allocate.
 %(end)s
 """ % {
         "begin": BEGIN, "end": END, "date": env("DP_DATE"), "commit": env("DP_COMMIT"), "refresh": refresh,
         "env": ", ".join("%s=%s" % kv for kv in answer["envs"].items()),
         "nodes": ", ".join("`%s` (%s)" % (d[1], d[2]) for d in answer["devices"]),
         "grpcio": env("DP_GRPCIO"), "calls": env("DP_CALLS"), "conc": env("DP_CONC"),
-        "updates": env("DP_UPDATES"), "rounds": env("DP_ROUNDS"), "table": table, "ratios": ratios, "cpu": env("DP_CPU"), "ncpu": env("DP_NCPU"),
+        "updates": env("DP_UPDATES"), "rounds": env("DP_ROUNDS"), "table": table, "sys_table": sys_table, "syscall_calls": env("DP_SYSCALL_CALLS"), "ratios": ratios, "cpu": env("DP_CPU"), "ncpu": env("DP_NCPU"),
         "mem": env("DP_MEM"), "kernel": env("DP_KERNEL"), "load": env("DP_LOAD"), "load_end": env("DP_LOAD_END"), "go": env("DP_GO"),
         "grpcgo": env("DP_GRPC_GO"), "protobufgo": env("DP_PROTOBUF_GO"), "nghttp2": env("DP_NGHTTP2"),
         "protobufc": env("DP_PROTOBUF_C"), "hostdev": env("DP_HOSTDEV"), "sizes": env("DP_SIZES"),

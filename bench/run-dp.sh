@@ -6,25 +6,29 @@
 # serve the same vfio-pci devices of a fake root; a Python grpcio client (bench/dp_bench.py)
 # measures Allocate latency, ListAndWatch update latency and the servers' memory. Writes the
 # "Device-plugin serving" section of docs/performance.md (the rest of the file is bench/run.sh's).
+# Then each server runs once more, polling nothing, with strace attached during Allocate calls of
+# two devices (bench/dp_syscalls.py): its system calls per Allocate.
 #
 #   bench/run-dp.sh [--smoke] [HOSTDEV]
 #
 # HOSTDEV defaults to build/examples/cli/hostdev; libhostdev.so is looked for in src/ of the same
 # build tree. --smoke: a few iterations on one small root, prints the table, writes no document,
-# and fails unless every server produced every figure (it never asserts a speed). Environment:
+# and fails unless every server produced every figure (it never asserts a speed), or when a
+# libhostdev server opened a file during the counted Allocate calls. Environment:
 #   DP_BENCH_SIZES        devices per resource (default "1 100"; smoke "3")
 #   DP_BENCH_ALLOCATE     Allocate calls per run, sequential and concurrent (default 2000; smoke 40)
 #   DP_BENCH_CONCURRENCY  client threads of the concurrent run (default 16; smoke 4)
 #   DP_BENCH_UPDATES      health flips per server (each: unhealthy, healthy; default 50; smoke 3)
 #   DP_BENCH_REFRESH      interval in ms of the servers that poll (default 100; smoke 50)
 #   DP_BENCH_ROUNDS       runs of each server, in turns, samples pooled (default 3; smoke 1)
+#   DP_BENCH_SYSCALL_CALLS Allocate calls counted with strace per server (default 1000; smoke 40)
 #   DP_BENCH_OUT          work directory: Go build cache and binary, results/ of the last run
 #                         (default bench/out/dp, git-ignored; reused)
 #   DP_BENCH_LIBDIR       directory of libhostdev.so (default: HOSTDEV's build tree, src/)
 #   DP_BENCH_DOC          output document (default docs/performance.md; "-" = print only)
 #   DP_BENCH_COMMIT       the libhostdev commit HOSTDEV was built from (default: git HEAD)
 #
-# Needs /usr/bin/python3 with python3-grpcio and python3-grpc-tools, go (golang-go) with
+# Needs strace, /usr/bin/python3 with python3-grpcio and python3-grpc-tools, go (golang-go) with
 # golang-google-grpc-dev, golang-google-protobuf-dev and golang-golang-x-sys-dev, and a C
 # compiler (tests/deps/bench.txt). Exits 77 when one is missing.
 set -eu
@@ -47,6 +51,7 @@ if [ "$smoke" = 1 ]; then
 	refresh=${DP_BENCH_REFRESH:-50}
 	rounds=${DP_BENCH_ROUNDS:-1}
 	warmup=5
+	syscall_calls=${DP_BENCH_SYSCALL_CALLS:-40}
 	doc=${DP_BENCH_DOC:--}
 else
 	sizes=${DP_BENCH_SIZES:-1 100}
@@ -56,6 +61,7 @@ else
 	refresh=${DP_BENCH_REFRESH:-100}
 	rounds=${DP_BENCH_ROUNDS:-3}
 	warmup=100
+	syscall_calls=${DP_BENCH_SYSCALL_CALLS:-1000}
 	doc=${DP_BENCH_DOC:-$top/docs/performance.md}
 fi
 out=${DP_BENCH_OUT:-$here/out/dp}
@@ -70,6 +76,7 @@ skip() {
 [ -x "$py" ] || skip "$py not found"
 "$py" -c 'import grpc, grpc_tools' 2>/dev/null || skip "python3-grpcio or python3-grpc-tools missing"
 command -v go >/dev/null 2>&1 || skip "go not found (golang-go)"
+command -v strace >/dev/null 2>&1 || skip "strace not found"
 for d in google.golang.org/grpc google.golang.org/protobuf/encoding/protowire golang.org/x/sys/unix; do
 	[ -d "/usr/share/gocode/src/$d" ] || skip "/usr/share/gocode/src/$d missing (Debian's Go packages)"
 done
@@ -197,6 +204,57 @@ for n in $sizes; do
 	done
 done
 
+# System calls per Allocate of two devices: each server alone, polling nothing (`hostdev serve
+# --refresh -1` follows events only), no ListAndWatch stream open, strace attached only around the
+# counted calls. The libhostdev servers must open no file on that path (--no-opens).
+root=$tmp/root-sys
+"$py" "$here/gen-dp-root.py" --devices 4 --manifest "$tmp/manifest-sys.json" "$root" >/dev/null
+kubelet=$tmp/kubelet-sys
+mkdir -p "$kubelet/device-plugins"
+sys_ids=$("$py" -c 'import json, sys; print(",".join(d["id"] for d in json.load(open(sys.argv[1]))["devices"][1:3]))' \
+	"$tmp/manifest-sys.json")
+for server in serve api go; do
+	log=$tmp/$server-sys.log
+	no_opens=--no-opens
+	case $server in
+	serve)
+		sock=$kubelet/device-plugins/example.com_nic.sock
+		"$hostdev" --root "$root" serve --resource "$resource" --pci-device "$vendor_device" \
+			--registration none --kubelet-dir "$kubelet" --refresh -1 >"$log" 2>&1 &
+		;;
+	api)
+		sock=$kubelet/device-plugins/example.com_nic.sock
+		"$tmp/dp_bench_server" "$root" "$kubelet/device-plugins" "$resource" "$vendor_device" \
+			>"$log" 2>&1 &
+		;;
+	go)
+		sock=$kubelet/device-plugins/go.sock
+		no_opens=
+		"$out/dp-goplugin" -socket "$sock" -resource "$resource" -manifest "$tmp/manifest-sys.json" \
+			-root "$root" >"$log" 2>&1 &
+		;;
+	esac
+	server_pid=$!
+	echo "bench: system calls per Allocate of 2 devices: $server (pid $server_pid)"
+	"$py" - "$sock" "$server_pid" <<-'EOF' || exit 1
+	import os, sys, time
+	deadline = time.monotonic() + 30
+	while not os.path.exists(sys.argv[1]):
+	    if not os.path.exists("/proc/%s" % sys.argv[2]) or time.monotonic() > deadline:
+	        sys.exit("bench: the server did not create %s" % sys.argv[1])
+	    time.sleep(0.01)
+	EOF
+	if ! "$py" "$here/dp_syscalls.py" --socket "$sock" --pid "$server_pid" --ids "$sys_ids" \
+		--protos-compiled "$tmp" --label "$server" --calls "$syscall_calls" $no_opens \
+		--json "$tmp/syscalls-$server.json" >/dev/null; then
+		echo "bench: counting $server's system calls failed; its log:" >&2
+		tail -20 "$log" >&2
+		exit 1
+	fi
+	stop_server "$server"
+	results="$results $tmp/syscalls-$server.json"
+done
+
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 ncpu=$(getconf _NPROCESSORS_ONLN)
 mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -217,9 +275,9 @@ DP_GO=$(go version | cut -d' ' -f3)
 DP_GRPC_GO=$(ver golang-google-grpc-dev) DP_PROTOBUF_GO=$(ver golang-google-protobuf-dev)
 DP_GRPCIO=$(ver python3-grpcio) DP_NGHTTP2=$(ver libnghttp2-14) DP_PROTOBUF_C=$(ver libprotobuf-c1)
 DP_HOSTDEV="$hostdev${hver:+ ($hver)}" DP_REFRESH=$refresh DP_CALLS=$calls DP_CONC=$conc
-DP_UPDATES=$updates DP_SIZES=$sizes DP_ROUNDS=$rounds
+DP_UPDATES=$updates DP_SIZES=$sizes DP_ROUNDS=$rounds DP_SYSCALL_CALLS=$syscall_calls
 export DP_DATE DP_COMMIT DP_LOAD DP_LOAD_END DP_CPU DP_NCPU DP_MEM DP_KERNEL DP_GO DP_GRPC_GO DP_PROTOBUF_GO DP_GRPCIO \
-	DP_NGHTTP2 DP_PROTOBUF_C DP_HOSTDEV DP_REFRESH DP_CALLS DP_CONC DP_UPDATES DP_SIZES DP_ROUNDS
+	DP_NGHTTP2 DP_PROTOBUF_C DP_HOSTDEV DP_REFRESH DP_CALLS DP_CONC DP_UPDATES DP_SIZES DP_ROUNDS DP_SYSCALL_CALLS
 # One word per result file (paths under the mktemp directory, no blanks).
 # shellcheck disable=SC2086
 "$py" "$here/dp_report.py" "$doc" $results

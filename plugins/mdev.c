@@ -28,6 +28,7 @@ static int mdev_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
 	char *value = calloc(n_ids ? n_ids : 1, HOSTDEV_MDEV_UUID_MAX + 1);
 	const char **done = calloc(n_ids ? n_ids : 1, sizeof(*done));
 	hostdev_mdev_list *list = NULL;
+	bool iommufd = vfio_iommufd(p);
 	size_t n_done = 0;
 	int r;
 
@@ -64,7 +65,7 @@ static int mdev_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
 		snprintf(what, sizeof(what), "mdev %s of %s", ids[i], p->resource_name);
 		snprintf(sysfs_dir, sizeof(sysfs_dir), "bus/mdev/devices/%s", ids[i]);
 		r = vfio_add_nodes(p, what, sysfs_dir, hostdev_mdev_list_get_iommu_group(list, k),
-				   out);
+				   iommufd, out);
 		if (r < 0)
 			break;
 		if (n_done)
@@ -85,4 +86,5 @@ const struct plugin_kind plugin_kind_mdev = {
     .env_prefix = "MDEV_PCI_RESOURCE",
     .healthy = mdev_healthy,
     .allocate = mdev_allocate,
+    .observe = vfio_observe,
 };

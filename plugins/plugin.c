@@ -109,6 +109,7 @@ int plugin_new(hostdev_ctx *ctx, hostdev_dp_config *config, size_t entry, const 
 		return -ENOMEM;
 	p->ctx = hostdev_ctx_ref(ctx);
 	pthread_mutex_init(&p->lock, NULL);
+	p->iommufd = -1;
 	p->config = hostdev_dp_config_ref(config);
 	p->entry = entry;
 	p->dp_kind = hostdev_dp_config_get_kind(config, entry);

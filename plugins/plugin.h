@@ -113,6 +113,9 @@ struct plugin {
 	 * taken under @lock. */
 	pthread_mutex_t lock;
 	hostdev_dp_matches *seen;
+	/* vfio kinds: whether <dev>/iommu existed at the last list (1, 0), -1 before the first
+	 * (vfio_observe()); under @lock like @seen. */
+	int iommufd;
 	/* USB: the devices each advertised id stands for (usb_claims.c), NULL for other kinds. */
 	struct usb_claims *usb_claims;
 };
@@ -196,12 +199,16 @@ const struct plugin_kind *plugin_kind_of(int kind);
 /*
  * vfio_nodes.c: add the device nodes a VMM needs for a vfio device whose sysfs directory is
  * @sysfs_dir (relative to the sysfs root) in IOMMU group @group: /dev/vfio/vfio, /dev/vfio/<group>,
- * and with iommufd (<sysfs_dir>/vfio-dev/vfioN and <dev>/iommu) /dev/iommu and
- * /dev/vfio/devices/vfioN. @what names the device in messages. Fails (-ENODEV, with the message
- * in @out) without a group or its node.
+ * and with iommufd (@iommufd true: <dev>/iommu exists, see vfio_iommufd(); and
+ * <sysfs_dir>/vfio-dev/vfioN) /dev/iommu and /dev/vfio/devices/vfioN. @what names the device in
+ * messages. Fails (-ENODEV, with the message in @out) without a group or its node.
  */
 int vfio_add_nodes(const struct plugin *p, const char *what, const char *sysfs_dir, int group,
-		   struct plugin_answer *out);
+		   bool iommufd, struct plugin_answer *out);
+/* Whether the host offers iommufd (<dev>/iommu): as the last list saw it, else looked up now. */
+bool vfio_iommufd(struct plugin *p);
+/* The observe hook of the vfio kinds: records <dev>/iommu for vfio_iommufd(). */
+int vfio_observe(struct plugin *p, const hostdev_dp_matches *now);
 
 /*
  * usb_claims.c: the members (identities) each USB id was first advertised with. For id @i of

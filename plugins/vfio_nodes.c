@@ -50,8 +50,35 @@ static int vfio_cdev(const struct plugin *p, const char *sysfs_dir, char *buf, s
 	return 1;
 }
 
+/*
+ * <dev>/iommu appears and goes with the iommufd module, which the device-node watch sees (it
+ * watches <dev> itself) and a list follows: kept from the lists, so that Allocate does not look it
+ * up per device. The vfioN entries themselves are read at Allocate (vfio_cdev()): a device
+ * re-bound to vfio-pci between two lists may have another number, and nothing tells the list.
+ */
+int vfio_observe(struct plugin *p, const hostdev_dp_matches *now)
+{
+	int iommufd = plugin_dev_exists(p, "iommu");
+
+	(void)now;
+	pthread_mutex_lock(&p->lock);
+	p->iommufd = iommufd;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+bool vfio_iommufd(struct plugin *p)
+{
+	int iommufd;
+
+	pthread_mutex_lock(&p->lock);
+	iommufd = p->iommufd;
+	pthread_mutex_unlock(&p->lock);
+	return iommufd < 0 ? plugin_dev_exists(p, "iommu") : iommufd;
+}
+
 int vfio_add_nodes(const struct plugin *p, const char *what, const char *sysfs_dir, int group,
-		   struct plugin_answer *out)
+		   bool iommufd, struct plugin_answer *out)
 {
 	char rel[64], path[96], cdev[64];
 	int r;
@@ -75,10 +102,13 @@ int vfio_add_nodes(const struct plugin *p, const char *what, const char *sysfs_d
 	if ((r = answer_add_device(out, "/dev/vfio/vfio")) < 0 ||
 	    (r = answer_add_device(out, path)) < 0)
 		return r;
+	/* Without /dev/iommu a cdev is of no use: its directory is not read. */
+	if (!iommufd)
+		return 0;
 	r = vfio_cdev(p, sysfs_dir, cdev, sizeof(cdev));
 	if (r < 0)
 		return plugin_read_failure(out, r, what, strerror(-r));
-	if (r == 0 || !plugin_dev_exists(p, "iommu"))
+	if (r == 0)
 		return 0;
 	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
 	if ((r = answer_add_device(out, "/dev/iommu")) < 0 ||

@@ -3,17 +3,21 @@
  * The vfio PCI plugin: ids are PCI addresses. A device is healthy while it is bound to vfio-pci
  * and its group node /dev/vfio/<group> exists; an NVIDIA vGPU VF (docs/vgpu.md) instead while it
  * is on the nvidia driver holding a vGPU type, with its group node (NVIDIA's vendor-specific VFIO
- * driver registers the VF with VFIO; the VF is never bound to vfio-pci). Allocate re-reads every
- * device (it may have gone or changed driver since the last list), then answers per KubeVirt's
- * contract:
+ * driver registers the VF with VFIO; the VF is never bound to vfio-pci). Allocate answers from
+ * what the last list saw of each device (lists follow hot-plug events, the device-node watch and
+ * the refresh interval), after one check that the device is still there on the same driver and
+ * group (still_bound()); a device that fails it, or that the list did not see ready, is read
+ * again, which gives the answer or its refusal. It answers per KubeVirt's contract:
  * PCI_RESOURCE_<NAME> = exactly the allocated addresses in the kubelet's order, each once (virt-
  * launcher pops them in order; a sibling or a duplicate there attaches the wrong device), and
  * the vfio device nodes; optionally the SR-IOV device plugin's PCIDEVICE_ variables.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "plugin.h"
 
@@ -59,9 +63,39 @@ static bool vfio_pci_healthy(const struct plugin *p, const hostdev_dp_matches *m
 	return plugin_dev_exists(p, rel);
 }
 
-/* Check one device as it is now and add its nodes. *group_out: its IOMMU group. */
-static int allocate_one(struct plugin *p, const char *address, int *group_out,
-			struct plugin_answer *out)
+/*
+ * Is @address still bound to @driver in IOMMU group @group, as the last list saw it? One
+ * readlink(2) of <sysfs>/bus/pci/drivers/<driver>/<address>/iommu_group: the path resolves only
+ * while the device exists and is bound to @driver, and the link names its group now. Lists keep
+ * the rest, but an unplug or unbind after the last list (its event still queued, or none at all:
+ * a program may serve without the hot-plug monitor) must not hand out a device that is gone, nor
+ * a re-plugged device's old group node. That is the one liveness check kept on the Allocate path.
+ */
+static bool still_bound(const struct plugin *p, const char *address, const char *driver, int group)
+{
+	char path[PATH_MAX], target[PATH_MAX], *end;
+	const char *number;
+	ssize_t n;
+	long now;
+
+	if (snprintf(path, sizeof(path), "%s/bus/pci/drivers/%s/%s/iommu_group",
+		     hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_SYSFS), driver,
+		     address) >= (int)sizeof(path))
+		return false;
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	number = strrchr(target, '/');
+	number = number ? number + 1 : target;
+	errno = 0;
+	now = strtol(number, &end, 10);
+	return errno == 0 && end != number && *end == '\0' && now == group;
+}
+
+/* Read one device as it is now and add its nodes. *group_out: its IOMMU group. */
+static int allocate_read(struct plugin *p, const char *address, bool iommufd, int *group_out,
+			 struct plugin_answer *out)
 {
 	hostdev_pci_device *dev = NULL;
 	char what[128], sysfs_dir[64];
@@ -108,7 +142,29 @@ static int allocate_one(struct plugin *p, const char *address, int *group_out,
 	*group_out = hostdev_pci_device_get_iommu_group(dev);
 	hostdev_pci_device_unref(dev);
 	snprintf(sysfs_dir, sizeof(sysfs_dir), "bus/pci/devices/%s", address);
-	return vfio_add_nodes(p, what, sysfs_dir, *group_out, out);
+	return vfio_add_nodes(p, what, sysfs_dir, *group_out, iommufd, out);
+}
+
+/*
+ * Add the nodes of one device: from @seen (the last list's view, NULL before the first) when it
+ * saw the device on vfio-pci and still_bound() agrees, else read it again (allocate_read()). A
+ * vGPU VF on nvidia is always read again: its vGPU type changes without an event.
+ */
+static int allocate_one(struct plugin *p, const hostdev_dp_matches *seen, const char *address,
+			bool iommufd, int *group_out, struct plugin_answer *out)
+{
+	long k = seen ? hostdev_dp_matches_find(seen, address) : -1;
+	const char *driver = k >= 0 ? hostdev_dp_matches_get_driver(seen, (size_t)k) : NULL;
+	int group = k >= 0 ? hostdev_dp_matches_get_iommu_group(seen, (size_t)k) : -1;
+	char what[128], sysfs_dir[64];
+
+	if (!driver || strcmp(driver, VFIO_DRIVER) != 0 || group < 0 ||
+	    !still_bound(p, address, driver, group))
+		return allocate_read(p, address, iommufd, group_out, out);
+	*group_out = group;
+	snprintf(what, sizeof(what), "%s of %s", address, p->resource_name);
+	snprintf(sysfs_dir, sizeof(sysfs_dir), "bus/pci/devices/%s", address);
+	return vfio_add_nodes(p, what, sysfs_dir, group, iommufd, out);
 }
 
 static int vfio_pci_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
@@ -116,10 +172,17 @@ static int vfio_pci_allocate(struct plugin *p, const char *const *ids, size_t n_
 {
 	char **addresses = calloc(n_ids ? n_ids : 1, sizeof(*addresses));
 	int *groups = calloc(n_ids ? n_ids : 1, sizeof(*groups));
+	hostdev_dp_matches *seen;
 	size_t n = 0, len = 0;
 	char *value = NULL;
+	bool iommufd;
 	int r = 0;
 
+	/* The snapshot is immutable: a reference keeps it while a list replaces it. */
+	pthread_mutex_lock(&p->lock);
+	seen = hostdev_dp_matches_ref(p->seen);
+	pthread_mutex_unlock(&p->lock);
+	iommufd = vfio_iommufd(p);
 	if (!addresses || !groups) {
 		r = -ENOMEM;
 		goto out;
@@ -139,7 +202,7 @@ static int vfio_pci_allocate(struct plugin *p, const char *const *ids, size_t n_
 			dup = strcmp(addresses[k], canon) == 0;
 		if (dup)
 			continue;
-		if ((r = allocate_one(p, canon, &groups[n], out)) < 0)
+		if ((r = allocate_one(p, seen, canon, iommufd, &groups[n], out)) < 0)
 			break;
 		if (!(addresses[n] = strdup(canon))) {
 			r = -ENOMEM;
@@ -164,6 +227,7 @@ static int vfio_pci_allocate(struct plugin *p, const char *const *ids, size_t n_
 	if (r == 0 && n && p->sriov_env_name)
 		r = sriov_env_set(p, addresses, groups, n, out);
 out:
+	hostdev_dp_matches_unref(seen);
 	for (size_t k = 0; addresses && k < n; k++)
 		free(addresses[k]);
 	free(addresses);
@@ -176,4 +240,5 @@ const struct plugin_kind plugin_kind_vfio_pci = {
     .env_prefix = "PCI_RESOURCE",
     .healthy = vfio_pci_healthy,
     .allocate = vfio_pci_allocate,
+    .observe = vfio_observe,
 };

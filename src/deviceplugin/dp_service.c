@@ -308,8 +308,12 @@ static void on_allocate(struct grpc_call *call, const uint8_t *request, size_t l
 			done++;
 			goto out;
 		}
-		log_info(server->ctx, "resource %s: allocated %s", server->resource_name,
-			 join_ids(list, sizeof(list), c->devices_ids, c->n_devices_ids));
+		/* Debug, not info: a line per call is a write (two system calls in `hostdev
+		 * serve`) on a path that needs only the reply's, and the kubelet logs and
+		 * checkpoints every allocation itself. */
+		if (hostdev_ctx_get_log_priority(server->ctx) >= HOSTDEV_LOG_DEBUG)
+			log_debug(server->ctx, "resource %s: allocated %s", server->resource_name,
+				  join_ids(list, sizeof(list), c->devices_ids, c->n_devices_ids));
 	}
 	r = dp_proto_allocate_response(answers, n, &msg, &msg_length);
 	reply(call, r, msg, msg_length);

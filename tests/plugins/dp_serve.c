@@ -8,15 +8,20 @@
  * resolves CONFIG (default: examples/deviceplugin/config.json) on a new fake host and serves
  * every resource with hostdev_dp_server_new_builtin(), registering on PLUGIN_DIR/kubelet.sock,
  * the loop on its own thread. Prints "ROOT <fake root>", one "RESOURCE <name> <socket>" per
- * resource, then "READY". Commands on stdin, each answered "OK" or "ERR <message>":
+ * resource, then "READY". Commands on stdin, each answered "OK" or "ERR <message>"; each change
+ * refreshes every server (the event a host would make), unless prefixed with "quiet " (a change
+ * whose event has not been seen yet):
  *
  *   unplug-usb NAME DEVNUM                       unplug USB device NAME ("1-2")
  *   plug-usb NAME VENDOR PRODUCT SERIAL|- DEVNUM plug one in (hex ids)
  *   unbind ADDRESS                               unbind a PCI device from its driver
+ *   bind ADDRESS DRIVER                          bind it to DRIVER
+ *   remove ADDRESS                               hot-unplug a PCI device
  *   refresh                                      hostdev_dp_server_refresh() on every server
  *   quit                                         stop every server and exit 0
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,24 +44,39 @@ static int refresh_all(void)
 	return 0;
 }
 
-static int command(struct fakeroot *root, char *line)
+/* Make the change of @line; 1 when it is one that refreshes, 0 for "refresh" itself. */
+static int change(struct fakeroot *root, const char *line)
 {
-	char name[64], serial[64], address[32];
+	char name[64], serial[64], address[32], driver[64];
 	unsigned int vendor, product, devnum;
 
 	if (sscanf(line, "unplug-usb %63s %u", name, &devnum) == 2)
-		return dp_tree_remove_usb(root, name, devnum) < 0 ? -EIO : refresh_all();
+		return dp_tree_remove_usb(root, name, devnum) < 0 ? -EIO : 1;
 	if (sscanf(line, "plug-usb %63s %x %x %63s %u", name, &vendor, &product, serial, &devnum) ==
 	    5)
 		return dp_tree_add_usb(root, name, vendor, product,
 				       strcmp(serial, "-") == 0 ? NULL : serial, devnum) < 0
 			   ? -EIO
-			   : refresh_all();
+			   : 1;
 	if (sscanf(line, "unbind %31s", address) == 1)
-		return fakeroot_pci_set_driver(root, address, NULL) < 0 ? -EIO : refresh_all();
+		return fakeroot_pci_set_driver(root, address, NULL) < 0 ? -EIO : 1;
+	if (sscanf(line, "bind %31s %63s", address, driver) == 2)
+		return fakeroot_pci_set_driver(root, address, driver) < 0 ? -EIO : 1;
+	if (sscanf(line, "remove %31s", address) == 1)
+		return fakeroot_pci_remove(root, address, 0) < 0 ? -EIO : 1;
 	if (strcmp(line, "refresh") == 0)
-		return refresh_all();
+		return 0;
 	return -EINVAL;
+}
+
+static int command(struct fakeroot *root, const char *line)
+{
+	bool quiet = strncmp(line, "quiet ", 6) == 0;
+	int r = change(root, quiet ? line + 6 : line);
+
+	if (r < 0 || (quiet && r == 1))
+		return r;
+	return refresh_all();
 }
 
 int main(int argc, char **argv)

@@ -189,23 +189,60 @@ def lowest_free_fd(pid):
 
 def test_allocate_out_of_file_descriptors(served):
     """A plugin out of file descriptors must not tell the kubelet that a present device is gone
-    (NOT_FOUND, "delete the pod"): UNAVAILABLE with the cause, and the next call works."""
+    (NOT_FOUND, "delete the pod"): UNAVAILABLE with the cause, and the next call works. A device
+    as the last list saw it needs no file descriptor (one readlink); one that changed since is
+    read again, which does."""
     resource = "intel.com/x710_vf_dpdk"
     allocate(served, resource, ["0000:3b:02.1"])  # the connection is open: no accept needed
+    # Unbound (the list sees it), then bound again with no event yet: read again at Allocate.
+    served.command("unbind 0000:3b:02.1")
+    watch = served.watch_of(resource)
+    assert watch.wait(lambda w: ("0000:3b:02.1", "Unhealthy", [0]) in w.last())
+    served.command("quiet bind 0000:3b:02.1 vfio-pci")
     pid = served.proc.pid
     old = resource_module.prlimit(pid, resource_module.RLIMIT_NOFILE)
     resource_module.prlimit(pid, resource_module.RLIMIT_NOFILE, (lowest_free_fd(pid), old[1]))
     try:
+        (served_from_list,) = allocate(served, resource, ["0000:3b:02.2"])
         with pytest.raises(grpc.RpcError) as e:
             allocate(served, resource, ["0000:3b:02.1"])
     finally:
         resource_module.prlimit(pid, resource_module.RLIMIT_NOFILE, old)
+    assert served_from_list.envs["PCI_RESOURCE_INTEL_COM_X710_VF_DPDK"] == "0000:3b:02.2"
     assert e.value.code() == grpc.StatusCode.UNAVAILABLE, e.value.details()
     assert "Too many open files" in e.value.details()
     assert "short of file descriptors, which says nothing about the device" in e.value.details()
     assert "no longer on this host" not in e.value.details()
     (answer,) = allocate(served, resource, ["0000:3b:02.1"])
     assert answer.envs["PCI_RESOURCE_INTEL_COM_X710_VF_DPDK"] == "0000:3b:02.1"
+
+
+def test_allocate_pci_gone_between_events(served):
+    """A device unplugged or unbound after the last list, whose event the server has not seen
+    yet, is refused as it is now, never answered from the list."""
+    resource = "intel.com/x710_vf_dpdk"
+    watch = served.watch_of(resource)
+    assert watch.wait(lambda w: ("0000:3b:02.2", "Healthy", [0]) in w.last())
+    allocate(served, resource, ["0000:3b:02.2"], ["0000:86:02.0"])
+    served.command("quiet remove 0000:3b:02.2")
+    with pytest.raises(grpc.RpcError) as e:
+        allocate(served, resource, ["0000:3b:02.0"], ["0000:3b:02.2"])
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND, e.value.details()
+    assert e.value.details().endswith(
+        ": 0000:3b:02.2 of intel.com/x710_vf_dpdk is no longer on this host (unplugged, or its "
+        "VF was removed): it is listed as unhealthy now; delete the pod so that it gets another "
+        "device")
+    served.command("quiet unbind 0000:86:02.0")
+    with pytest.raises(grpc.RpcError) as e:
+        allocate(served, resource, ["0000:86:02.0"])
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION, e.value.details()
+    assert "0000:86:02.0 of intel.com/x710_vf_dpdk has no driver" in e.value.details()
+    # The others are still served; the next list shows both changes.
+    (answer,) = allocate(served, resource, ["0000:3b:02.0"])
+    assert answer.envs["PCI_RESOURCE_INTEL_COM_X710_VF_DPDK"] == "0000:3b:02.0"
+    served.command("refresh")
+    assert watch.wait(lambda w: ("0000:3b:02.2", "Unhealthy", [0]) in w.last() and
+                      ("0000:86:02.0", "Unhealthy", [1]) in w.last())
 
 
 def test_allocate_mdev(served):

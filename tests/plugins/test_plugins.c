@@ -331,6 +331,56 @@ static void test_pci_allocate_errors(void **state)
 			      "\"usb-1050-0407-11111111\" is not a device of example.com/nic");
 }
 
+/*
+ * Allocate answers from the last list (lists follow events), checking only that each device is
+ * still bound where the list saw it: a device unplugged, unbound or re-plugged after the list,
+ * with no event (and so no list) since, is refused or answered as it is now, never from the list.
+ */
+static void test_pci_allocate_between_events(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p = make(f, nic_config, "example.com/nic");
+
+	expect_list(p, "0000:05:00.0:H:0 0000:05:00.1:H:0 0000:06:00.0:H:0 0000:07:00.0:U:0");
+	expect_allocate(p, IDS("0000:06:00.0", "0000:05:00.1"),
+			"PCI_RESOURCE_EXAMPLE_COM_NIC=0000:06:00.0,0000:05:00.1|"
+			"/dev/vfio/vfio,/dev/vfio/8,/dev/vfio/7");
+	/* Unplugged since the list: its group node stays (05:00.0 still holds group 7). */
+	assert_int_equal(fakeroot_pci_remove(f->root, "0000:05:00.1", 0), 0);
+	expect_allocate_error(p, IDS("0000:06:00.0", "0000:05:00.1"), -ENODEV,
+			      "0000:05:00.1 of example.com/nic is no longer on this host "
+			      "(unplugged, or its VF was removed): it is listed as unhealthy now; "
+			      "delete the pod so that it gets another device");
+	/* Bound to another driver since the list. */
+	assert_int_equal(fakeroot_pci_set_driver(f->root, "0000:05:00.0", "e1000e"), 0);
+	expect_allocate_error(p, IDS("0000:05:00.0"), -EBUSY,
+			      "0000:05:00.0 of example.com/nic is bound to e1000e, not to "
+			      "vfio-pci, so no virtual machine can use it: bind it to vfio-pci "
+			      "and retry");
+	/* Re-plugged in another IOMMU group: its group now, not the list's. */
+	assert_int_equal(fakeroot_pci_remove(f->root, "0000:06:00.0", 0), 0);
+	assert_int_equal(fakeroot_pci_add(f->root, "0000:06:00.0",
+					  &(struct fake_pci){.vendor = 0x8086,
+							     .device = 0x10d3,
+							     .class_code = 0x020000,
+							     .numa_node = 0,
+							     .driver = "vfio-pci",
+							     .iommu_group = "12"}),
+			 0);
+	assert_int_equal(fakeroot_write(f->root, "dev/vfio/12", ""), 0);
+	expect_allocate(p, IDS("0000:06:00.0"),
+			"PCI_RESOURCE_EXAMPLE_COM_NIC=0000:06:00.0|/dev/vfio/vfio,/dev/vfio/12");
+	/* Its group node removed since the list: refused, not handed out. */
+	assert_int_equal(fakeroot_remove(f->root, "dev/vfio/12"), 0);
+	expect_allocate_error(p, IDS("0000:06:00.0"), -ENODEV,
+			      "/dev/vfio/12 of 0000:06:00.0 of example.com/nic does not exist: "
+			      "IOMMU group 12 is not usable yet (every device of the group must be "
+			      "on vfio-pci: bind the whole group) or the vfio modules are not "
+			      "loaded");
+	/* The next list sees it all. */
+	expect_list(p, "0000:05:00.0:U:0 0000:05:00.1:U:0 0000:06:00.0:U:0 0000:07:00.0:U:0");
+}
+
 static void test_pci_sriov_env(void **state)
 {
 	struct fixture *f = *state;
@@ -630,6 +680,8 @@ static void test_mdev(void **state)
 			"MDEV_PCI_RESOURCE_NVIDIA_COM_GRID_T4-1Q=" MDEV_B "," MDEV_A
 			"|/dev/vfio/vfio,/dev/vfio/71,/dev/vfio/70");
 	assert_int_equal(dp_tree_iommufd(f->root, "sys/bus/mdev/devices/" MDEV_A, 7), 0);
+	/* /dev/iommu appeared: the device-node watch makes the server list again. */
+	expect_list(p, MDEV_A ":H:1 " MDEV_B ":H:1");
 	expect_allocate(p, IDS(MDEV_A),
 			"MDEV_PCI_RESOURCE_NVIDIA_COM_GRID_T4-1Q=" MDEV_A
 			"|/dev/vfio/vfio,/dev/vfio/70,/dev/iommu,/dev/vfio/devices/vfio7");
@@ -715,6 +767,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pci_iommufd, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_allocate_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_allocate_out_of_fds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pci_allocate_between_events, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_sriov_env, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_preferred, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_usb, setup, teardown),
