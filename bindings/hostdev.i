@@ -2,8 +2,8 @@
 /*
  * hostdev.i: the SWIG interface of libhostdev, shared by the Python and the Go bindings.
  *
- * The generated module ("capi": hostdev.capi in Python, internal/capi in Go) is a raw layer that
- * only the hand-written idiomatic layers use (bindings/python/hostdev, bindings/go/hostdev). It
+ * The generated module ("capi": _hostdev.capi in Python, internal/capi in Go) is a raw layer that
+ * only the hand-written idiomatic layers use (bindings/python/_hostdev, bindings/go/hostdev). It
  * keeps the C conventions: int results are >= 0 or a negative errno, and the message of a failure
  * is hostdev_ctx_get_error() of the context. The idiomatic layers turn them into exceptions and
  * error values.

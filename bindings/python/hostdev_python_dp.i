@@ -4,7 +4,7 @@
  * ../hostdev.i under SWIGPYTHON, after deviceplugin.h).
  *
  * hdb_dp_server_new_python() makes a server whose plugin ops call methods of a Python "bridge"
- * object (hostdev._deviceplugin._PluginBridge): _list(devices), _allocate(ids, response),
+ * object (_hostdev._deviceplugin._PluginBridge): _list(devices), _allocate(ids, response),
  * _preferred(available, must_include, size, response), _prestart(ids). The C objects are handed
  * over as borrowed SWIG proxies (no ownership), valid during the call only. The bridge catches
  * the plugin's exceptions and returns 0 or a negative errno; it raising itself is reported through

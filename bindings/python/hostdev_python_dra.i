@@ -4,7 +4,7 @@
  * ../hostdev.i under SWIGPYTHON, after dra.h).
  *
  * hdb_dra_plugin_new_python() makes a plugin whose ops call methods of a Python "bridge" object
- * (hostdev._dra._DraBridge): _prepare(request), _unprepare(request), _registration(registered,
+ * (_hostdev._dra._DraBridge): _prepare(request), _unprepare(request), _registration(registered,
  * error). The request is handed over as a borrowed SWIG proxy, valid during the call only; the
  * bridge fills it (hostdev_dra_request_add_*, _set_error) and returns 0 or a negative errno, never
  * HOSTDEV_DRA_DEFERRED: the request is complete when the call returns. The bridge raising itself

@@ -68,9 +68,9 @@ class BuildExt(build_ext):
             raise SystemExit("hostdev: swig is not installed (Debian: apt-get install swig)")
         interface = os.path.join(interface_dir(), "hostdev.i")
         if self.inplace:
-            pkg_dir = os.path.join(HERE, "hostdev")
+            pkg_dir = os.path.join(HERE, "_hostdev")
         else:
-            pkg_dir = os.path.join(self.build_lib, "hostdev")
+            pkg_dir = os.path.join(self.build_lib, "_hostdev")
         os.makedirs(pkg_dir, exist_ok=True)
         os.makedirs(self.build_temp, exist_ok=True)
         wrapper = os.path.join(self.build_temp, "capi_python_wrap.c")
@@ -101,7 +101,7 @@ libs = pkgconfig("--libs")
 include_dirs = [f[2:] for f in cflags if f.startswith("-I")]
 library_dirs = [f[2:] for f in libs if f.startswith("-L")]
 capi = Extension(
-    "hostdev._capi",
+    "_hostdev._capi",
     sources=[],  # the wrapper SWIG generates in BuildExt
     include_dirs=include_dirs,
     library_dirs=library_dirs,
@@ -118,9 +118,11 @@ setup(
     description="libhostdev bindings: host PCI devices, vfio binding with restore, resource names",
     license="Apache-2.0",
     url="https://github.com/libhostdev/libhostdev",
-    packages=["hostdev"],
+    # hostdev is the public package; its implementation and the SWIG module are in _hostdev, so
+    # that pydoc of hostdev lists its API and not them.
+    packages=["hostdev", "_hostdev"],
     # The type hints are for type checkers to use (PEP 561).
-    package_data={"hostdev": ["py.typed"]},
+    package_data={"hostdev": ["py.typed"], "_hostdev": ["py.typed"]},
     ext_modules=[capi],
     cmdclass={"build_ext": BuildExt, "sdist": SDist},
     python_requires=">=3.7",

@@ -54,7 +54,7 @@ var (
 // BindContext is Bind with a context: nothing is done when ctx is already done (the error is
 // ctx.Err()), and ctx's deadline caps opts.Timeout. A bind that started is completed or rolled
 // back, never abandoned.
-func (c *Context) BindContext(ctx context.Context, addresses []string, opts *BindOptions) (int, error) {
+func (h *Host) BindContext(ctx context.Context, addresses []string, opts *BindOptions) (int, error) {
 	o := BindOptions{}
 	if opts != nil {
 		o = *opts
@@ -64,13 +64,13 @@ func (c *Context) BindContext(ctx context.Context, addresses []string, opts *Bin
 		return 0, err
 	}
 	o.Timeout = timeout
-	return c.Bind(addresses, &o)
+	return h.Bind(addresses, &o)
 }
 
 // SetNumVFsContext is SetNumVFs with a context: nothing is written when ctx is already done (the
 // error is ctx.Err()), and ctx's deadline caps the watchdog of each write (opts.Timeout). A write
 // that started is watched to its end (ETIMEDOUT when the watchdog fires: read the PF again).
-func (c *Context) SetNumVFsContext(ctx context.Context, address string, numVFs int, opts *SRIOVOptions) (int, error) {
+func (h *Host) SetNumVFsContext(ctx context.Context, address string, numVFs int, opts *SRIOVOptions) (int, error) {
 	o := SRIOVOptions{}
 	if opts != nil {
 		o = *opts
@@ -80,7 +80,7 @@ func (c *Context) SetNumVFsContext(ctx context.Context, address string, numVFs i
 		return 0, err
 	}
 	o.Timeout = timeout
-	return c.SetNumVFs(address, numVFs, &o)
+	return h.SetNumVFs(address, numVFs, &o)
 }
 
 // wakePipe is a pipe written to once ctx is done: a select(2) on its read end ends a wait.
@@ -115,7 +115,7 @@ func (w *wakePipe) close() {
 }
 
 // WaitContext blocks until events arrive or ctx is done, and returns the events; ctx.Err() when
-// ctx ended the wait. The Context stays usable by other goroutines meanwhile.
+// ctx ended the wait. The Host stays usable by other goroutines meanwhile.
 func (m *Monitor) WaitContext(ctx context.Context) ([]Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -20,16 +20,16 @@ import (
 
 func TestBindContext(t *testing.T) {
 	h := newFakeHost(t)
-	ctx := h.open(t)
+	host := h.open(t)
 
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
-	if n, err := ctx.BindContext(cancelled, []string{nic}, nil); !errors.Is(err, context.Canceled) || n != 0 {
+	if n, err := host.BindContext(cancelled, []string{nic}, nil); !errors.Is(err, context.Canceled) || n != 0 {
 		t.Fatalf("BindContext with a cancelled context: %d, %v", n, err)
 	}
 	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel2()
-	if _, err := ctx.SetNumVFsContext(expired, nic, 2, nil); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := host.SetNumVFsContext(expired, nic, 2, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("SetNumVFsContext past its deadline: %v", err)
 	}
 	if h.driver(nic) != "e1000e" {
@@ -38,22 +38,22 @@ func TestBindContext(t *testing.T) {
 
 	live, cancel3 := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel3()
-	n, err := ctx.BindContext(live, []string{nic}, &hostdev.BindOptions{Owner: "vm-ctx"})
+	n, err := host.BindContext(live, []string{nic}, &hostdev.BindOptions{Owner: "vm-ctx"})
 	mustN(t, "BindContext", n, err, 1)
 	if h.driver(nic) != hostdev.VFIODriver {
 		t.Fatalf("driver %q after BindContext", h.driver(nic))
 	}
-	n, err = ctx.RestoreAll(&hostdev.RestoreOptions{Owner: "vm-ctx"})
+	n, err = host.RestoreAll(&hostdev.RestoreOptions{Owner: "vm-ctx"})
 	mustN(t, "RestoreAll", n, err, 1)
 }
 
 func TestLoopRunContext(t *testing.T) {
-	ctx, err := hostdev.Open()
+	host, err := hostdev.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ctx.Close()
-	loop, err := ctx.NewDevicePluginLoop()
+	defer host.Close()
+	loop, err := host.NewDevicePluginLoop()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,12 +97,12 @@ func TestUSBEventsInTestbed(t *testing.T) {
 	if os.Getenv("HOSTDEV_TEST_IN_TESTBED") == "" {
 		t.Skip("runs inside umockdev, started by TestUSBEvents")
 	}
-	ctx, err := hostdev.Open(hostdev.WithPath(hostdev.PathUSBIDs, needEnv(t, "HOSTDEV_TEST_USB_IDS")))
+	host, err := hostdev.Open(hostdev.WithPath(hostdev.PathUSBIDs, needEnv(t, "HOSTDEV_TEST_USB_IDS")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ctx.Close()
-	mon, err := ctx.NewMonitor(&hostdev.MonitorOptions{Subsystems: []string{"usb"}, IDs: []string{"0627:"}})
+	defer host.Close()
+	mon, err := host.NewMonitor(&hostdev.MonitorOptions{Subsystems: []string{"usb"}, IDs: []string{"0627:"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,16 +23,16 @@ import (
 // Kubelet device plugins with the built-in plugins (hostdev/deviceplugin.h,
 // docs/device-plugin.md):
 //
-//	cfg, err := ctx.LoadDevicePluginConfig("/etc/hostdev/device-plugins.json")
-//	res, err := ctx.ResolveResources(cfg)        // the config applied to the host now
-//	loop, err := ctx.NewDevicePluginLoop()
+//	cfg, err := host.LoadDevicePluginConfig("/etc/hostdev/device-plugins.json")
+//	res, err := host.ResolveResources(cfg)       // the config applied to the host now
+//	loop, err := host.NewDevicePluginLoop()
 //	defer loop.Close()                            // stops every server
 //	servers, err := loop.ServeAll(res, nil)       // one started server per resource
 //	err = loop.StartThread()
 //
 // The loop works with a context of its own, a copy of the paths, node name, log priority and
-// logger the Context had when the loop was made: the built-in plugins read the host through it on
-// the loop's thread, so the Context stays usable meanwhile.
+// logger the Host had when the loop was made: the built-in plugins read the host through it on
+// the loop's thread, so the Host stays usable meanwhile.
 
 // ErrLoopClosed is returned by the methods of a closed DevicePluginLoop and of its servers.
 var ErrLoopClosed = errors.New("hostdev: device-plugin loop or server is closed")
@@ -68,9 +68,9 @@ func newDevicePluginConfig(cfg capi.Hostdev_dp_config, source string) *DevicePlu
 
 // ParseDevicePluginConfig parses a config from JSON text. Errors wrap syscall.EINVAL with the
 // library's message naming the entry, the key, what is wrong and what to write.
-func (c *Context) ParseDevicePluginConfig(text string) (*DevicePluginConfig, error) {
+func (h *Host) ParseDevicePluginConfig(text string) (*DevicePluginConfig, error) {
 	var cfg capi.Hostdev_dp_config
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		return dpStatus("ParseDevicePluginConfig", func(st capi.Hdb_status) {
 			cfg = capi.Hdb_dp_config_parse(ctx, text, st)
 		})
@@ -83,9 +83,9 @@ func (c *Context) ParseDevicePluginConfig(text string) (*DevicePluginConfig, err
 
 // LoadDevicePluginConfig reads and parses the config file path. Errors also wrap the file's
 // errno (syscall.ENOENT, EACCES, EISDIR; EFBIG beyond 4 MiB).
-func (c *Context) LoadDevicePluginConfig(path string) (*DevicePluginConfig, error) {
+func (h *Host) LoadDevicePluginConfig(path string) (*DevicePluginConfig, error) {
 	var cfg capi.Hostdev_dp_config
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		return dpStatus("LoadDevicePluginConfig", func(st capi.Hdb_status) {
 			cfg = capi.Hdb_dp_config_load(ctx, path, st)
 		})
@@ -138,7 +138,7 @@ type Resource struct {
 	DeviceIDs []string
 }
 
-// Resources are the resources a config gives on this host (Context.ResolveResources), sorted by
+// Resources are the resources a config gives on this host (Host.ResolveResources), sorted by
 // name: what a DevicePluginLoop serves. Close it when done; servers made from it do not need it.
 type Resources struct {
 	mu   sync.Mutex
@@ -148,7 +148,7 @@ type Resources struct {
 
 // ResolveResources applies cfg to the host now. Errors wrap syscall.EINVAL when two entries give
 // the same resource name on this host (the message names both), or an enumeration error.
-func (c *Context) ResolveResources(cfg *DevicePluginConfig) (*Resources, error) {
+func (h *Host) ResolveResources(cfg *DevicePluginConfig) (*Resources, error) {
 	if cfg == nil {
 		return nil, newError("ResolveResources", -int(syscall.EINVAL), "no config given")
 	}
@@ -158,7 +158,7 @@ func (c *Context) ResolveResources(cfg *DevicePluginConfig) (*Resources, error) 
 		return nil, newError("ResolveResources", -int(syscall.EINVAL), "the config is closed")
 	}
 	var raw capi.Hostdev_dp_resources
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		return dpStatus("ResolveResources", func(st capi.Hdb_status) {
 			raw = capi.Hdb_dp_resources_resolve(ctx, cfg.cfg, st)
 		})
@@ -278,15 +278,15 @@ type DevicePluginLoop struct {
 	logDone chan struct{}
 }
 
-// NewDevicePluginLoop creates a loop on a copy of the context's settings. With WithLogger, the
+// NewDevicePluginLoop creates a loop on a copy of the Host's settings. With WithLogger, the
 // loop's messages (serving, registered, lists sent, failures; LogInfo shows the life of each
 // server) go to the same Logger from a goroutine of the loop's own, at any time: the Logger must
-// be safe to call concurrently with the Context's calls.
-func (c *Context) NewDevicePluginLoop() (*DevicePluginLoop, error) {
+// be safe to call concurrently with the Host's calls.
+func (h *Host) NewDevicePluginLoop() (*DevicePluginLoop, error) {
 	var clone capi.Hostdev_ctx
 	var logger Logger
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
-		logger = c.logger
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
+		logger = h.logger
 		return dpStatus("NewDevicePluginLoop", func(st capi.Hdb_status) {
 			clone = capi.Hdb_ctx_clone(ctx, st)
 		})
@@ -517,7 +517,7 @@ type ServerOptions struct {
 	Registration Registration
 	// KubeletDir is the kubelet's root: the socket and kubelet.sock are in
 	// <KubeletDir>/device-plugins, the watcher's socket in <KubeletDir>/plugins_registry.
-	// "" = the context's PathKubelet. DevicePluginDir and PluginsRegistryDir set either
+	// "" = the Host's PathKubelet. DevicePluginDir and PluginsRegistryDir set either
 	// directly.
 	KubeletDir         string
 	DevicePluginDir    string

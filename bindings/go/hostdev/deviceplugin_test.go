@@ -89,14 +89,14 @@ func (r *dpRoot) groupNode(i int) string {
 	return filepath.Join(r.root, "dev", "vfio", fmt.Sprint(r.devices[i].Group))
 }
 
-func (r *dpRoot) open(t *testing.T, opts ...hostdev.Option) *hostdev.Context {
+func (r *dpRoot) open(t *testing.T, opts ...hostdev.Option) *hostdev.Host {
 	t.Helper()
-	ctx, err := hostdev.Open(append([]hostdev.Option{hostdev.WithRoot(r.root)}, opts...)...)
+	host, err := hostdev.Open(append([]hostdev.Option{hostdev.WithRoot(r.root)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ctx.Close() })
-	return ctx
+	t.Cleanup(func() { host.Close() })
+	return host
 }
 
 // dpKubeletDir is a short kubelet root (the socket paths must fit a sockaddr_un) with the
@@ -261,14 +261,14 @@ func (l *logLines) text() string {
 	return strings.Join(l.lines, "\n")
 }
 
-func resolveDP(t *testing.T, ctx *hostdev.Context, text string) *hostdev.Resources {
+func resolveDP(t *testing.T, host *hostdev.Host, text string) *hostdev.Resources {
 	t.Helper()
-	cfg, err := ctx.ParseDevicePluginConfig(text)
+	cfg, err := host.ParseDevicePluginConfig(text)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cfg.Close()
-	res, err := ctx.ResolveResources(cfg)
+	res, err := host.ResolveResources(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,9 +276,9 @@ func resolveDP(t *testing.T, ctx *hostdev.Context, text string) *hostdev.Resourc
 	return res
 }
 
-func newLoop(t *testing.T, ctx *hostdev.Context) *hostdev.DevicePluginLoop {
+func newLoop(t *testing.T, host *hostdev.Host) *hostdev.DevicePluginLoop {
 	t.Helper()
-	loop, err := ctx.NewDevicePluginLoop()
+	loop, err := host.NewDevicePluginLoop()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,39 +301,39 @@ func wantErrno(t *testing.T, err error, errno syscall.Errno, contains string) *h
 // ---------------------------------------------------------------------------------------------
 
 func TestDevicePluginConfig(t *testing.T) {
-	ctx := newDPRoot(t).open(t)
-	cfg, err := ctx.ParseDevicePluginConfig(dpConfig)
+	host := newDPRoot(t).open(t)
+	cfg, err := host.ParseDevicePluginConfig(dpConfig)
 	if err != nil || cfg.Source != "<text>" {
 		t.Fatalf("%v %v", cfg, err)
 	}
 	cfg.Close()
 	cfg.Close()
-	if _, err := ctx.ResolveResources(cfg); !errors.Is(err, syscall.EINVAL) {
+	if _, err := host.ResolveResources(cfg); !errors.Is(err, syscall.EINVAL) {
 		t.Errorf("resolving a closed config: %v", err)
 	}
 
-	_, err = ctx.ParseDevicePluginConfig(`{"resources": [{"kind": "pci", "resourceName": "nic",
+	_, err = host.ParseDevicePluginConfig(`{"resources": [{"kind": "pci", "resourceName": "nic",
 		"selectors": {"vendorDevice": ["8086:10d3"]}}]}`)
 	herr := wantErrno(t, err, syscall.EINVAL, `resources[0] "nic"`)
 	if herr.Op != "ParseDevicePluginConfig" || !strings.Contains(herr.Message, "resourceName") {
 		t.Errorf("%#v", herr)
 	}
-	_, err = ctx.ParseDevicePluginConfig(`{"resources": [{"kind": "pci", "resourceName": "example.com/nic",
+	_, err = host.ParseDevicePluginConfig(`{"resources": [{"kind": "pci", "resourceName": "example.com/nic",
 		"selectors": {"vendorDevice": ["8086:10d3", "8086:10dx"]}}]}`)
 	wantErrno(t, err, syscall.EINVAL,
 		`resources[0] "example.com/nic": selectors.vendorDevice[1] "8086:10dx" is not a vendor:device id`)
-	_, err = ctx.ParseDevicePluginConfig("{\"resources\": [\n{\"kind\": \"pci\",}]}")
+	_, err = host.ParseDevicePluginConfig("{\"resources\": [\n{\"kind\": \"pci\",}]}")
 	wantErrno(t, err, syscall.EINVAL, "not valid JSON")
 
 	dir := t.TempDir()
-	_, err = ctx.LoadDevicePluginConfig(filepath.Join(dir, "missing.json"))
+	_, err = host.LoadDevicePluginConfig(filepath.Join(dir, "missing.json"))
 	wantErrno(t, err, syscall.ENOENT, "missing.json")
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("not fs.ErrNotExist: %v", err)
 	}
 	path := filepath.Join(dir, "dp.json")
 	os.WriteFile(path, []byte(dpConfig), 0o644)
-	cfg, err = ctx.LoadDevicePluginConfig(path)
+	cfg, err = host.LoadDevicePluginConfig(path)
 	if err != nil || cfg.Source != path {
 		t.Fatalf("%v %v", cfg, err)
 	}
@@ -342,8 +342,8 @@ func TestDevicePluginConfig(t *testing.T) {
 
 func TestResolveResourcesAndPermitted(t *testing.T) {
 	r := newDPRoot(t)
-	ctx := r.open(t)
-	res := resolveDP(t, ctx, dpConfig)
+	host := r.open(t)
+	res := resolveDP(t, host, dpConfig)
 	want := []hostdev.Resource{{Name: dpResource, Kind: hostdev.KindPCI, DeviceIDs: r.ids()}}
 	if got := res.List(); !reflect.DeepEqual(got, want) || res.Len() != 1 || res.Index(dpResource) != 0 ||
 		res.Index("example.com/none") != -1 || got[0].Kind.String() != "pci" {
@@ -378,7 +378,7 @@ func TestResolveResourcesAndPermitted(t *testing.T) {
 	}
 
 	// An explicit name exists with no device; per-device names come from the host.
-	res = resolveDP(t, ctx, fmt.Sprintf(`{"resources": [
+	res = resolveDP(t, host, fmt.Sprintf(`{"resources": [
 		{"kind": "pci", "resourceName": "example.com/none", "selectors": {"vendorDevice": ["10de:1eb8"]}},
 		{"kind": "pci", "naming": "per-device", "selectors": {"address": [%q]}},
 		{"kind": "pci", "resourceName": "example.com/nic", "selectors": {"vendorDevice": ["8086:10d3"]}}]}`,
@@ -390,7 +390,7 @@ func TestResolveResourcesAndPermitted(t *testing.T) {
 	wantList := []string{
 		fmt.Sprintf("%s pci [%s %s]", dpResource, r.ids()[0], r.ids()[2]),
 		"example.com/none pci []",
-		fmt.Sprintf("intel.com/%s-000002000 pci [%s]", ctx.NodeName(), r.ids()[1]),
+		fmt.Sprintf("intel.com/%s-000002000 pci [%s]", host.NodeName(), r.ids()[1]),
 	}
 	if !reflect.DeepEqual(got, wantList) {
 		t.Errorf("resources %q, want %q", got, wantList)
@@ -406,9 +406,9 @@ func TestServeClassicOnThread(t *testing.T) {
 	dir := dpKubeletDir(t)
 	k := startKubelet(t, dir)
 	var logs logLines
-	ctx := r.open(t, hostdev.WithLogger(logs.log, hostdev.LogInfo))
-	res := resolveDP(t, ctx, dpConfig)
-	loop := newLoop(t, ctx)
+	host := r.open(t, hostdev.WithLogger(logs.log, hostdev.LogInfo))
+	res := resolveDP(t, host, dpConfig)
+	loop := newLoop(t, host)
 	if err := loop.StartThread(); err != nil {
 		t.Fatal(err)
 	}
@@ -476,8 +476,8 @@ func TestServeClassicOnThread(t *testing.T) {
 		t.Errorf("after removing the group node: %q", reply.entries())
 	}
 
-	// The context stays usable while the loop's thread works with its copy.
-	if devs, err := ctx.PCIDevices(hostdev.IDs("8086:10d3")); err != nil || len(devs) != 3 {
+	// The Host stays usable while the loop's thread works with its copy.
+	if devs, err := host.PCIDevices(hostdev.IDs("8086:10d3")); err != nil || len(devs) != 3 {
 		t.Errorf("PCIDevices: %d %v", len(devs), err)
 	}
 
@@ -530,9 +530,9 @@ func TestServeReregistersAfterKubeletRestart(t *testing.T) {
 	r := newDPRoot(t)
 	dir := dpKubeletDir(t)
 	k := startKubelet(t, dir)
-	ctx := r.open(t)
-	loop := newLoop(t, ctx)
-	srv, err := loop.Serve(resolveDP(t, ctx, dpConfig), 0, &hostdev.ServerOptions{KubeletDir: dir})
+	host := r.open(t)
+	loop := newLoop(t, host)
+	srv, err := loop.Serve(resolveDP(t, host, dpConfig), 0, &hostdev.ServerOptions{KubeletDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -560,12 +560,12 @@ func TestServeNoneSetDevices(t *testing.T) {
 	r := newDPRoot(t)
 	dir := dpKubeletDir(t)
 	k := startKubelet(t, dir)
-	ctx := r.open(t)
-	loop := newLoop(t, ctx)
+	host := r.open(t)
+	loop := newLoop(t, host)
 	if err := loop.StartThread(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := loop.Serve(resolveDP(t, ctx, dpConfig), 0,
+	srv, err := loop.Serve(resolveDP(t, host, dpConfig), 0,
 		&hostdev.ServerOptions{Registration: hostdev.RegisterNone, KubeletDir: dir, RefreshInterval: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -621,9 +621,9 @@ func TestServeNoneSetDevices(t *testing.T) {
 func TestServeErrors(t *testing.T) {
 	r := newDPRoot(t)
 	dir := dpKubeletDir(t)
-	ctx := r.open(t)
-	res := resolveDP(t, ctx, dpConfig)
-	loop := newLoop(t, ctx)
+	host := r.open(t)
+	res := resolveDP(t, host, dpConfig)
+	loop := newLoop(t, host)
 	none := &hostdev.ServerOptions{Registration: hostdev.RegisterNone, KubeletDir: dir}
 
 	_, err := loop.Serve(res, 1, none)
@@ -645,7 +645,7 @@ func TestServeErrors(t *testing.T) {
 	wantErrno(t, loop.StartThread(), syscall.EALREADY, "already runs")
 
 	// A second server on the same socket while the first one serves it.
-	other := newLoop(t, ctx)
+	other := newLoop(t, host)
 	_, err = other.Serve(res, 0, none)
 	wantErrno(t, err, syscall.EADDRINUSE, "another process serves")
 	other.Close()
@@ -672,9 +672,9 @@ func TestDevicePluginLoopRunQuit(t *testing.T) {
 	r := newDPRoot(t)
 	dir := dpKubeletDir(t)
 	k := startKubelet(t, dir)
-	ctx := r.open(t)
-	loop := newLoop(t, ctx)
-	srv, err := loop.Serve(resolveDP(t, ctx, dpConfig), 0, &hostdev.ServerOptions{KubeletDir: dir})
+	host := r.open(t)
+	loop := newLoop(t, host)
+	srv, err := loop.Serve(resolveDP(t, host, dpConfig), 0, &hostdev.ServerOptions{KubeletDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,17 +5,17 @@
 // boot-time persistence, SR-IOV VF creation, mediated devices, Harvester/KubeVirt resource
 // names, and kubelet device plugins served with the built-in plugins.
 //
-//	ctx, err := hostdev.Open()                         // or hostdev.Open(hostdev.WithRoot(dir))
+//	host, err := hostdev.Open()                         // or hostdev.Open(hostdev.WithRoot(dir))
 //	if err != nil { ... }
-//	defer ctx.Close()
-//	nics, err := ctx.PCIDevices(hostdev.Class("0200")) // []hostdev.PCIDevice, plain Go values
-//	n, err := ctx.Bind([]string{"0000:3b:00.0"}, &hostdev.BindOptions{Owner: "vm-a"})
+//	defer host.Close()
+//	nics, err := host.PCIDevices(hostdev.Class("0200")) // []hostdev.PCIDevice, plain Go values
+//	n, err := host.Bind([]string{"0000:3b:00.0"}, &hostdev.BindOptions{Owner: "vm-a"})
 //	if errors.Is(err, syscall.EBUSY) { ... }            // IOMMU group shared with host devices
-//	n, err = ctx.SetNumVFs("0000:3b:00.0", 4, &hostdev.SRIOVOptions{Autoprobe: hostdev.AutoprobeOff})
-//	uuid, err := ctx.CreateMdev("0000:af:00.0", "nvidia-222", "", nil)
-//	cfg, err := ctx.LoadDevicePluginConfig("/etc/hostdev/device-plugins.json")
-//	res, err := ctx.ResolveResources(cfg)
-//	loop, err := ctx.NewDevicePluginLoop()              // defer loop.Close()
+//	n, err = host.SetNumVFs("0000:3b:00.0", 4, &hostdev.SRIOVOptions{Autoprobe: hostdev.AutoprobeOff})
+//	uuid, err := host.CreateMdev("0000:af:00.0", "nvidia-222", "", nil)
+//	cfg, err := host.LoadDevicePluginConfig("/etc/hostdev/device-plugins.json")
+//	res, err := host.ResolveResources(cfg)
+//	loop, err := host.NewDevicePluginLoop()             // defer loop.Close()
 //	servers, err := loop.ServeAll(res, nil)             // registered with the kubelet
 //	err = loop.StartThread()
 //

@@ -36,14 +36,14 @@ func TestServeConfigFollowsHotplug(t *testing.T) {
 	if err := os.Rename(link, aside); err != nil {
 		t.Fatal(err)
 	}
-	ctx := r.open(t)
-	cfg, err := ctx.ParseDevicePluginConfig(`{"resources": [{"kind": "pci", "naming": "per-device",
+	host := r.open(t)
+	cfg, err := host.ParseDevicePluginConfig(`{"resources": [{"kind": "pci", "naming": "per-device",
 	    "selectors": {"vendorDevice": ["8086:10d3"]}}]}`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cfg.Close()
-	loop := newLoop(t, ctx)
+	loop := newLoop(t, host)
 	m, err := loop.ServeConfig(cfg, &hostdev.ManagerOptions{
 		Server:    hostdev.ServerOptions{KubeletDir: dir, RefreshInterval: -1},
 		EndAtOnce: true, ResolveInterval: -1, NoHotplug: true})
@@ -109,13 +109,13 @@ func TestServeConfigFollowsHotplug(t *testing.T) {
 func TestServeConfigErrors(t *testing.T) {
 	r := newDPRoot(t)
 	dir := dpKubeletDir(t)
-	ctx := r.open(t)
-	cfg, err := ctx.ParseDevicePluginConfig(dpConfig)
+	host := r.open(t)
+	cfg, err := host.ParseDevicePluginConfig(dpConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cfg.Close()
-	loop := newLoop(t, ctx)
+	loop := newLoop(t, host)
 	_, err = loop.ServeConfig(cfg, &hostdev.ManagerOptions{
 		Server: hostdev.ServerOptions{SocketName: "nic.sock", KubeletDir: dir}})
 	wantErrno(t, err, syscall.EINVAL, "each resource's socket is named after it")
@@ -132,7 +132,7 @@ func TestServeConfigErrors(t *testing.T) {
 	wantErrno(t, m.Start(), syscall.EALREADY, "serving already")
 	// A second manager for the same resource: its socket is served already, and the message
 	// names the resource.
-	other := newLoop(t, ctx)
+	other := newLoop(t, host)
 	if err := loop.StartThread(); err != nil {
 		t.Fatal(err)
 	}

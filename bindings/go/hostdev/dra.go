@@ -17,7 +17,7 @@ import (
 
 // Kubelet Dynamic Resource Allocation (DRA) plugins (hostdev/dra.h, docs/dra.md):
 //
-//	loop, err := ctx.NewDevicePluginLoop()
+//	loop, err := host.NewDevicePluginLoop()
 //	defer loop.Close()
 //	plugin, err := loop.ServeDRA("vfio.hostdev.io", driver, &hostdev.DRAOptions{})
 //	err = loop.StartThread()
@@ -104,7 +104,7 @@ const (
 // DRAOptions are the options of ServeDRA; nil means all defaults.
 type DRAOptions struct {
 	// KubeletDir is the kubelet's root: the DRA socket is <KubeletDir>/plugins/<driver>/dra.sock,
-	// the registration socket <KubeletDir>/plugins_registry/<driver>-reg.sock. "" = the context's
+	// the registration socket <KubeletDir>/plugins_registry/<driver>-reg.sock. "" = the Host's
 	// PathKubelet. PluginDir and RegistryDir set either directly.
 	KubeletDir  string
 	PluginDir   string

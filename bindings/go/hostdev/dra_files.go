@@ -12,13 +12,13 @@ import (
 
 // The files a DRA driver hands to the container runtime and to KubeVirt (hostdev/dra.h,
 // docs/dra.md): CDI spec files and KEP-5304 device-metadata files. Their calls go through the
-// Context they were made with (its lock, its messages).
+// Host they were made with (its lock, its messages).
 
 // CDISpec is a CDI spec file (the Container Device Interface's JSON form) of one kind
 // ("<vendor>/<class>", e.g. "vfio.hostdev.io/pci") and its devices, each with the device nodes
 // the runtime creates in the container. Close it when done (a finalizer frees a forgotten one).
 type CDISpec struct {
-	c    *Context
+	host *Host
 	mu   sync.Mutex
 	spec capi.Hostdev_dra_cdi_spec
 	// Kind is "<vendor>/<class>".
@@ -27,15 +27,15 @@ type CDISpec struct {
 
 // NewCDISpec makes an empty spec of kind. Errors wrap syscall.EINVAL with a message saying which
 // part of the kind is wrong.
-func (c *Context) NewCDISpec(kind string) (*CDISpec, error) {
+func (h *Host) NewCDISpec(kind string) (*CDISpec, error) {
 	var raw capi.Hostdev_dra_cdi_spec
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		return dpStatus("NewCDISpec", func(st capi.Hdb_status) { raw = capi.Hdb_dra_cdi_spec_new(ctx, kind, st) })
 	})
 	if err != nil {
 		return nil, err
 	}
-	s := &CDISpec{c: c, spec: raw, Kind: kind}
+	s := &CDISpec{host: h, spec: raw, Kind: kind}
 	runtime.SetFinalizer(s, (*CDISpec).Close)
 	return s, nil
 }
@@ -46,7 +46,7 @@ func (s *CDISpec) do(op string, fn func(ctx capi.Hostdev_ctx, spec capi.Hostdev_
 	if s.spec == nil {
 		return ErrClosed
 	}
-	return s.c.do(func(ctx capi.Hostdev_ctx) error {
+	return s.host.do(func(ctx capi.Hostdev_ctx) error {
 		return dpStatus(op, func(st capi.Hdb_status) { fn(ctx, s.spec, st) })
 	})
 }
@@ -116,8 +116,8 @@ func (s *CDISpec) Close() error {
 }
 
 // RemoveCDISpec removes dir/fileName written by CDISpec.Write; a missing file is not an error.
-func (c *Context) RemoveCDISpec(dir, fileName string) error {
-	return c.do(func(ctx capi.Hostdev_ctx) error {
+func (h *Host) RemoveCDISpec(dir, fileName string) error {
+	return h.do(func(ctx capi.Hostdev_ctx) error {
 		return dpStatus("RemoveCDISpec", func(st capi.Hdb_status) { capi.Hdb_dra_cdi_spec_remove(ctx, dir, fileName, st) })
 	})
 }
@@ -126,17 +126,17 @@ func (c *Context) RemoveCDISpec(dir, fileName string) error {
 // (KEP-5304): a DeviceMetadata file under the driver's plugin data directory and the CDI spec that
 // mounts it into the container. Close it when done (a finalizer frees a forgotten one).
 type DeviceMetadata struct {
-	c  *Context
-	mu sync.Mutex
-	md capi.Hostdev_dra_metadata
+	host *Host
+	mu   sync.Mutex
+	md   capi.Hostdev_dra_metadata
 }
 
 // NewDeviceMetadata makes the metadata of request of claim (as given to PrepareClaim or
 // UnprepareClaim) of driver. Errors wrap syscall.EINVAL (an empty name, or one that cannot be a
 // path component).
-func (c *Context) NewDeviceMetadata(driver string, claim DRAClaim, request string) (*DeviceMetadata, error) {
+func (h *Host) NewDeviceMetadata(driver string, claim DRAClaim, request string) (*DeviceMetadata, error) {
 	var raw capi.Hostdev_dra_metadata
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		return dpStatus("NewDeviceMetadata", func(st capi.Hdb_status) {
 			raw = capi.Hdb_dra_metadata_new(ctx, driver, claim.Namespace, claim.Name, claim.UID, request, st)
 		})
@@ -144,7 +144,7 @@ func (c *Context) NewDeviceMetadata(driver string, claim DRAClaim, request strin
 	if err != nil {
 		return nil, err
 	}
-	m := &DeviceMetadata{c: c, md: raw}
+	m := &DeviceMetadata{host: h, md: raw}
 	runtime.SetFinalizer(m, (*DeviceMetadata).Close)
 	return m, nil
 }
@@ -155,7 +155,7 @@ func (m *DeviceMetadata) do(op string, fn func(ctx capi.Hostdev_ctx, md capi.Hos
 	if m.md == nil {
 		return ErrClosed
 	}
-	return m.c.do(func(ctx capi.Hostdev_ctx) error {
+	return m.host.do(func(ctx capi.Hostdev_ctx) error {
 		return dpStatus(op, func(st capi.Hdb_status) { fn(ctx, m.md, st) })
 	})
 }

@@ -199,7 +199,7 @@ func draKubeletRoot(t *testing.T) string {
 // testDRADriver prepares draNIC and draGPU with a CDI spec each, fails draGone with an *Error and
 // panics for draPanic; it records its calls and the registration reports.
 type testDRADriver struct {
-	ctx    *hostdev.Context
+	host   *hostdev.Host
 	cdiDir string
 
 	mu       sync.Mutex
@@ -239,7 +239,7 @@ func (d *testDRADriver) PrepareClaim(ctx context.Context, claim hostdev.DRAClaim
 	if claim.UID == draGPU[2] {
 		group = 13
 	}
-	spec, err := d.ctx.NewCDISpec(draDriver + "/pci")
+	spec, err := d.host.NewCDISpec(draDriver + "/pci")
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +267,7 @@ func (d *testDRADriver) UnprepareClaim(ctx context.Context, claim hostdev.DRACla
 	if claim.UID == draGone[2] {
 		return errors.New("claim vm-gone: device still in use by the VM")
 	}
-	if err := d.ctx.RemoveCDISpec(d.cdiDir, draDriver+"-"+claim.UID+".json"); err != nil {
+	if err := d.host.RemoveCDISpec(d.cdiDir, draDriver+"-"+claim.UID+".json"); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -294,17 +294,17 @@ func waitReport(t *testing.T, reports chan string) string {
 func TestDRAPluginPrepareUnprepare(t *testing.T) {
 	root := draKubeletRoot(t)
 	cdiDir := t.TempDir()
-	ctx, err := hostdev.Open()
+	host, err := hostdev.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ctx.Close()
-	loop, err := ctx.NewDevicePluginLoop()
+	defer host.Close()
+	loop, err := host.NewDevicePluginLoop()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer loop.Close()
-	driver := &testDRADriver{ctx: ctx, cdiDir: cdiDir, prepared: map[string]bool{}, reports: make(chan string, 4),
+	driver := &testDRADriver{host: host, cdiDir: cdiDir, prepared: map[string]bool{}, reports: make(chan string, 4),
 		started: make(chan struct{})}
 	plugin, err := loop.ServeDRA(draDriver, driver, &hostdev.DRAOptions{KubeletDir: root})
 	if err != nil {
@@ -426,12 +426,12 @@ func TestDRAPluginPrepareUnprepare(t *testing.T) {
 
 func TestDRAPluginVersionsAndRefusal(t *testing.T) {
 	root := draKubeletRoot(t)
-	ctx, err := hostdev.Open()
+	host, err := hostdev.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ctx.Close()
-	loop, err := ctx.NewDevicePluginLoop()
+	defer host.Close()
+	loop, err := host.NewDevicePluginLoop()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,13 +485,13 @@ func TestDRAPluginVersionsAndRefusal(t *testing.T) {
 }
 
 func TestDRAFiles(t *testing.T) {
-	ctx, err := hostdev.Open()
+	host, err := hostdev.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ctx.Close()
+	defer host.Close()
 	cdiDir, dataDir := t.TempDir(), t.TempDir()
-	spec, err := ctx.NewCDISpec(draDriver + "/pci")
+	spec, err := host.NewCDISpec(draDriver + "/pci")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,15 +515,15 @@ func TestDRAFiles(t *testing.T) {
 	if err := spec.Write(filepath.Join(cdiDir, "missing"), "a.json"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("write into a missing directory: %v", err)
 	}
-	if err := ctx.RemoveCDISpec(cdiDir, "a.json"); err != nil {
+	if err := host.RemoveCDISpec(cdiDir, "a.json"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ctx.NewCDISpec("no-slash"); !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "kind") {
+	if _, err := host.NewCDISpec("no-slash"); !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "kind") {
 		t.Errorf("bad kind: %v", err)
 	}
 
 	claim := hostdev.DRAClaim{Namespace: draNIC[0], Name: draNIC[1], UID: draNIC[2]}
-	md, err := ctx.NewDeviceMetadata(draDriver, claim, "nic")
+	md, err := host.NewDeviceMetadata(draDriver, claim, "nic")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -555,7 +555,7 @@ func TestDRAFiles(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil || doc.Requests[0].Devices[0].Attributes["resource.kubernetes.io/pciBusID"]["string"] != "0000:3b:00.1" {
 		t.Errorf("metadata %s, %v", b, err)
 	}
-	clean, err := ctx.NewDeviceMetadata(draDriver, claim, "nic")
+	clean, err := host.NewDeviceMetadata(draDriver, claim, "nic")
 	if err != nil {
 		t.Fatal(err)
 	}

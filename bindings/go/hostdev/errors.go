@@ -17,7 +17,7 @@ type Error struct {
 	Op string
 	// Errno is the positive errno of the failure.
 	Errno syscall.Errno
-	// Message is hostdev_ctx_get_error() of the context, or strerror when there is none.
+	// Message is hostdev_ctx_get_error() of the Host (its C context), or strerror when there is none.
 	Message string
 }
 

@@ -107,7 +107,7 @@ print(json.dumps(m.DEVICES, default=lambda b: base64.b64encode(b).decode()))`
 	return cliRootDir, devices
 }
 
-func cliContext(t *testing.T, opts ...hostdev.Option) *hostdev.Context {
+func cliHost(t *testing.T, opts ...hostdev.Option) *hostdev.Host {
 	t.Helper()
 	root, _ := cliRoot(t)
 	all := append([]hostdev.Option{
@@ -116,12 +116,12 @@ func cliContext(t *testing.T, opts ...hostdev.Option) *hostdev.Context {
 		hostdev.WithPath(hostdev.PathModules, filepath.Join(root, kernelVersionDir)),
 		hostdev.WithNodeName("node1"),
 	}, opts...)
-	ctx, err := hostdev.Open(all...)
+	host, err := hostdev.Open(all...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ctx.Close() })
-	return ctx
+	t.Cleanup(func() { host.Close() })
+	return host
 }
 
 func envWithout(names ...string) []string {
@@ -199,16 +199,16 @@ func (h *fakeHost) has(rel string) bool {
 	return err == nil
 }
 
-func (h *fakeHost) open(t *testing.T) *hostdev.Context {
+func (h *fakeHost) open(t *testing.T) *hostdev.Host {
 	t.Helper()
 	// No module directory: never look at this machine's kernel modules.
-	ctx, err := hostdev.Open(hostdev.WithRoot(h.root),
+	host, err := hostdev.Open(hostdev.WithRoot(h.root),
 		hostdev.WithPath(hostdev.PathModules, h.path("lib/modules/none")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ctx.Close() })
-	return ctx
+	t.Cleanup(func() { host.Close() })
+	return host
 }
 
 // attr reads a PCI device attribute of the fake tree, trimmed.

@@ -40,12 +40,12 @@ func (o *MdevOptions) timeoutMS() uint {
 // ("DDDD:BB:SS.F" or "BB:SS.F") or a device name of /sys/class/mdev_bus ("mtty"); sorted by parent
 // then type id, with Parent, PCIParent and Selector set. A host without parents gives an empty
 // list. Errors wrap syscall.ENODEV (no such parent) and EOPNOTSUPP (parent offers no mdev types).
-func (c *Context) MdevTypes(parent string) ([]MdevType, error) {
+func (h *Host) MdevTypes(parent string) ([]MdevType, error) {
 	var out []MdevType
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		t := capi.Hdb_mdev_types_read(ctx, parent, rc)
-		if err := c.check("MdevTypes", rc[0]); err != nil {
+		if err := h.check("MdevTypes", rc[0]); err != nil {
 			return err
 		}
 		defer capi.DeleteHostdev_mdev_types(t)
@@ -72,12 +72,12 @@ func (c *Context) MdevTypes(parent string) ([]MdevType, error) {
 }
 
 // Mdevs returns the mediated devices that exist, sorted by UUID; none without the mdev bus.
-func (c *Context) Mdevs() ([]Mdev, error) {
+func (h *Host) Mdevs() ([]Mdev, error) {
 	var out []Mdev
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		l := capi.Hdb_mdev_list_read(ctx, rc)
-		if err := c.check("Mdevs", rc[0]); err != nil {
+		if err := h.check("Mdevs", rc[0]); err != nil {
 			return err
 		}
 		defer capi.DeleteHostdev_mdev_list(l)
@@ -108,12 +108,12 @@ func (c *Context) Mdevs() ([]Mdev, error) {
 // the parent's types), ENOSPC (no available instances), EEXIST (UUID in use); also ENODEV (no such
 // parent), EINVAL (malformed UUID), ETIMEDOUT (the kernel may still complete it), or the
 // driver's errno.
-func (c *Context) CreateMdev(parent, mdevType, uuid string, opts *MdevOptions) (string, error) {
+func (h *Host) CreateMdev(parent, mdevType, uuid string, opts *MdevOptions) (string, error) {
 	var out string
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		out = capi.Hdb_mdev_create(ctx, parent, mdevType, uuid, opts.timeoutMS(), 0, rc)
-		return c.check("CreateMdev", rc[0])
+		return h.check("CreateMdev", rc[0])
 	})
 	if err != nil {
 		return "", err
@@ -124,19 +124,19 @@ func (c *Context) CreateMdev(parent, mdevType, uuid string, opts *MdevOptions) (
 // RemoveMdev removes the mdev uuid and waits until it is gone. Errors wrap syscall.ENODEV (no such
 // mdev), EINVAL (malformed UUID), ETIMEDOUT (a VM probably still holds it open; the kernel removes
 // it once it lets go), or the driver's errno.
-func (c *Context) RemoveMdev(uuid string, opts *MdevOptions) error {
-	return c.do(func(ctx capi.Hostdev_ctx) error {
-		return c.check("RemoveMdev", capi.Hdb_mdev_remove(ctx, uuid, opts.timeoutMS(), 0))
+func (h *Host) RemoveMdev(uuid string, opts *MdevOptions) error {
+	return h.do(func(ctx capi.Hostdev_ctx) error {
+		return h.check("RemoveMdev", capi.Hdb_mdev_remove(ctx, uuid, opts.timeoutMS(), 0))
 	})
 }
 
 // NewMdevUUID returns a new random (version 4) UUID in lower case, as CreateMdev generates them.
-func (c *Context) NewMdevUUID() (string, error) {
+func (h *Host) NewMdevUUID() (string, error) {
 	var out string
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		out = capi.Hdb_mdev_uuid_generate(ctx, rc)
-		return c.check("NewMdevUUID", rc[0])
+		return h.check("NewMdevUUID", rc[0])
 	})
 	return out, err
 }

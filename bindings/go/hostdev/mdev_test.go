@@ -30,9 +30,9 @@ const (
 
 var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
-func mdevAvailable(t *testing.T, ctx *hostdev.Context, parent, id string) int {
+func mdevAvailable(t *testing.T, host *hostdev.Host, parent, id string) int {
 	t.Helper()
-	types, err := ctx.MdevTypes(parent)
+	types, err := host.MdevTypes(parent)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,8 +47,8 @@ func mdevAvailable(t *testing.T, ctx *hostdev.Context, parent, id string) int {
 
 func TestMdevTypes(t *testing.T) {
 	h := newSRIOVHost(t)
-	ctx := h.open(t)
-	types, err := ctx.MdevTypes("")
+	host := h.open(t)
+	types, err := host.MdevTypes("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,13 +75,13 @@ func TestMdevTypes(t *testing.T) {
 	}
 	// One parent, by address, short address or name.
 	for parent, want := range map[string][]hostdev.MdevType{"af:00.0": want[:2], mdevGPU: want[:2], "mtty": want[2:]} {
-		got, err := ctx.MdevTypes(parent)
+		got, err := host.MdevTypes(parent)
 		if err != nil || fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
 			t.Errorf("MdevTypes(%q) = %+v, %v", parent, got, err)
 		}
 	}
 	// PCIDevice.MdevTypes: the same types, Parent and PCIParent set, no Selector.
-	dev, err := ctx.PCIDevice(mdevGPU)
+	dev, err := host.PCIDevice(mdevGPU)
 	if err != nil || len(dev.MdevTypes) != 2 {
 		t.Fatalf("GPU %+v, %v", dev.MdevTypes, err)
 	}
@@ -93,30 +93,30 @@ func TestMdevTypes(t *testing.T) {
 		}
 	}
 
-	_, err = ctx.MdevTypes(nicPF)
+	_, err = host.MdevTypes(nicPF)
 	wantErr(t, "MdevTypes(NIC)", err, syscall.EOPNOTSUPP, "offers no mediated device types")
-	_, err = ctx.MdevTypes("nosuchparent")
+	_, err = host.MdevTypes("nosuchparent")
 	wantErr(t, "MdevTypes(nosuchparent)", err, syscall.ENODEV)
 }
 
 func TestMdevCreateListRemove(t *testing.T) {
 	h := newSRIOVHost(t)
-	ctx := h.open(t)
-	if l, err := ctx.Mdevs(); err != nil || len(l) != 0 {
+	host := h.open(t)
+	if l, err := host.Mdevs(); err != nil || len(l) != 0 {
 		t.Fatalf("Mdevs() = %+v, %v", l, err)
 	}
-	uuid, err := ctx.CreateMdev("mtty", "mtty-2", "83B8F4F2-509F-382F-3C1E-E6BFE0FA1001", nil)
+	uuid, err := host.CreateMdev("mtty", "mtty-2", "83B8F4F2-509F-382F-3C1E-E6BFE0FA1001", nil)
 	if err != nil || uuid != mdevUUID1 {
 		t.Fatalf("CreateMdev = %q, %v", uuid, err)
 	}
-	if !h.has("sys/bus/mdev/devices/"+mdevUUID1) || mdevAvailable(t, ctx, "mtty", "mtty-2") != 11 {
+	if !h.has("sys/bus/mdev/devices/"+mdevUUID1) || mdevAvailable(t, host, "mtty", "mtty-2") != 11 {
 		t.Error("mdev not created")
 	}
-	gen, err := ctx.CreateMdev("af:00.0", "nvidia-222", "", &hostdev.MdevOptions{Timeout: 5 * time.Second})
+	gen, err := host.CreateMdev("af:00.0", "nvidia-222", "", &hostdev.MdevOptions{Timeout: 5 * time.Second})
 	if err != nil || !uuidV4.MatchString(gen) {
 		t.Fatalf("CreateMdev(generated) = %q, %v", gen, err)
 	}
-	mdevs, err := ctx.Mdevs()
+	mdevs, err := host.Mdevs()
 	if err != nil || len(mdevs) != 2 {
 		t.Fatalf("Mdevs() = %+v, %v", mdevs, err)
 	}
@@ -140,81 +140,81 @@ func TestMdevCreateListRemove(t *testing.T) {
 	if g.Parent != mdevGPU || g.Type != "nvidia-222" || g.Selector != "GRID_T4-1Q" || g.IOMMUGroup == m.IOMMUGroup {
 		t.Errorf("mdev %+v", g)
 	}
-	if n := mdevAvailable(t, ctx, mdevGPU, "nvidia-222"); n != 1 {
+	if n := mdevAvailable(t, host, mdevGPU, "nvidia-222"); n != 1 {
 		t.Errorf("nvidia-222 available %d", n)
 	}
 
-	if err := ctx.RemoveMdev(mdevUUID1, nil); err != nil {
+	if err := host.RemoveMdev(mdevUUID1, nil); err != nil {
 		t.Fatal(err)
 	}
 	if h.has("sys/bus/mdev/devices/"+mdevUUID1) || h.has(fmt.Sprintf("dev/vfio/%d", m.IOMMUGroup)) ||
-		mdevAvailable(t, ctx, "mtty", "mtty-2") != 12 {
+		mdevAvailable(t, host, "mtty", "mtty-2") != 12 {
 		t.Error("mdev not removed")
 	}
-	if err := ctx.RemoveMdev(gen, nil); err != nil {
+	if err := host.RemoveMdev(gen, nil); err != nil {
 		t.Fatal(err)
 	}
-	if l, err := ctx.Mdevs(); err != nil || len(l) != 0 {
+	if l, err := host.Mdevs(); err != nil || len(l) != 0 {
 		t.Errorf("Mdevs() = %+v, %v", l, err)
 	}
 }
 
 func TestMdevErrors(t *testing.T) {
 	h := newSRIOVHost(t)
-	ctx := h.open(t)
-	_, err := ctx.CreateMdev("mtty", "mtty-9", "", nil)
+	host := h.open(t)
+	_, err := host.CreateMdev("mtty", "mtty-9", "", nil)
 	wantErr(t, "CreateMdev(mtty-9)", err, syscall.ENOENT, "has no mdev type 'mtty-9'; its types are: mtty-1, mtty-2")
-	_, err = ctx.CreateMdev(mdevGPU, "nvidia-223", "", nil)
+	_, err = host.CreateMdev(mdevGPU, "nvidia-223", "", nil)
 	wantErr(t, "CreateMdev(nvidia-223)", err, syscall.ENOSPC, "no instances of mdev type nvidia-223 are left")
-	_, err = ctx.CreateMdev("nosuchparent", "mtty-1", "", nil)
+	_, err = host.CreateMdev("nosuchparent", "mtty-1", "", nil)
 	wantErr(t, "CreateMdev(nosuchparent)", err, syscall.ENODEV)
-	_, err = ctx.CreateMdev("mtty", "mtty-1", "not-a-uuid", nil)
+	_, err = host.CreateMdev("mtty", "mtty-1", "not-a-uuid", nil)
 	wantErr(t, "CreateMdev(not-a-uuid)", err, syscall.EINVAL)
-	if _, err := ctx.CreateMdev("mtty", "mtty-1", mdevUUID1, nil); err != nil {
+	if _, err := host.CreateMdev("mtty", "mtty-1", mdevUUID1, nil); err != nil {
 		t.Fatal(err)
 	}
-	_, err = ctx.CreateMdev("mtty", "mtty-2", mdevUUID1, nil)
+	_, err = host.CreateMdev("mtty", "mtty-2", mdevUUID1, nil)
 	wantErr(t, "CreateMdev(same UUID)", err, syscall.EEXIST, mdevUUID1)
-	if err := ctx.RemoveMdev(mdevUUID1, nil); err != nil {
+	if err := host.RemoveMdev(mdevUUID1, nil); err != nil {
 		t.Fatal(err)
 	}
-	err = ctx.RemoveMdev(mdevUUID1, nil)
+	err = host.RemoveMdev(mdevUUID1, nil)
 	wantErr(t, "RemoveMdev(gone)", err, syscall.ENODEV, "no such mediated device")
-	err = ctx.RemoveMdev("garbage", nil)
+	err = host.RemoveMdev("garbage", nil)
 	wantErr(t, "RemoveMdev(garbage)", err, syscall.EINVAL)
 
 	t.Setenv("HOSTDEV_KMODEL_FAIL", "mdev_create:mtty-1:EIO")
-	_, err = ctx.CreateMdev("mtty", "mtty-1", "", nil)
+	_, err = host.CreateMdev("mtty", "mtty-1", "", nil)
 	wantErr(t, "CreateMdev(EIO)", err, syscall.EIO)
-	if l, _ := ctx.Mdevs(); len(l) != 0 {
+	if l, _ := host.Mdevs(); len(l) != 0 {
 		t.Errorf("Mdevs() = %+v", l)
 	}
 }
 
 func TestMdevRemoveWatchdog(t *testing.T) {
 	h := newSRIOVHost(t)
-	ctx := h.open(t)
-	if _, err := ctx.CreateMdev("mtty", "mtty-1", mdevUUID1, nil); err != nil {
+	host := h.open(t)
+	if _, err := host.CreateMdev("mtty", "mtty-1", mdevUUID1, nil); err != nil {
 		t.Fatal(err)
 	}
 	// The kernel holds the remove (a VM has the device open) until the test lets it go: only the
 	// watchdog can end the call.
 	t.Setenv("HOSTDEV_KMODEL_HOLD", "mdev_remove:"+mdevUUID1)
-	err := ctx.RemoveMdev(mdevUUID1, &hostdev.MdevOptions{Timeout: 300 * time.Millisecond})
+	err := host.RemoveMdev(mdevUUID1, &hostdev.MdevOptions{Timeout: 300 * time.Millisecond})
 	wantErr(t, "RemoveMdev(held open)", err, syscall.ETIMEDOUT, "still holds it open")
-	if l, _ := ctx.Mdevs(); !waitFor(h.held) || len(l) != 1 {
+	if l, _ := host.Mdevs(); !waitFor(h.held) || len(l) != 1 {
 		t.Errorf("the remove is not held: mdevs %+v", l)
 	}
 	h.release(t)
-	if !waitFor(func() bool { l, err := ctx.Mdevs(); return err == nil && len(l) == 0 }) {
+	if !waitFor(func() bool { l, err := host.Mdevs(); return err == nil && len(l) == 0 }) {
 		t.Error("the removal never completed")
 	}
 }
 
 func TestNewMdevUUID(t *testing.T) {
-	ctx := newSRIOVHost(t).open(t)
-	a, err1 := ctx.NewMdevUUID()
-	b, err2 := ctx.NewMdevUUID()
+	host := newSRIOVHost(t).open(t)
+	a, err1 := host.NewMdevUUID()
+	b, err2 := host.NewMdevUUID()
 	if err1 != nil || err2 != nil || !uuidV4.MatchString(a) || !uuidV4.MatchString(b) || a == b {
 		t.Errorf("NewMdevUUID: %q %v, %q %v", a, err1, b, err2)
 	}

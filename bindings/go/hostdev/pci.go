@@ -53,7 +53,7 @@ type MdevType struct {
 	Parent      string // parent device: PCI address, or a name such as "mtty"
 	PCIParent   bool   // the parent is a PCI device
 	// Selector is KubeVirt's mdevNameSelector form of the type (Name with spaces as '_',
-	// trimmed; ID without a Name). Set by Context.MdevTypes; "" in PCIDevice.MdevTypes.
+	// trimmed; ID without a Name). Set by Host.MdevTypes; "" in PCIDevice.MdevTypes.
 	Selector string
 }
 
@@ -139,11 +139,11 @@ type PCIDevice struct {
 
 // MarshalJSON gives the device in the stable schema of docs/json-schema.md (what `hostdev list
 // --json` and the other bindings print: "vendor_id": "8086", "iommu_group": 12, ...), as read
-// from the host with the rest of the snapshot. A PCIDevice not read from a Context has no such
+// from the host with the rest of the snapshot. A PCIDevice not read from a Host has no such
 // document and is an error.
 func (p PCIDevice) MarshalJSON() ([]byte, error) {
 	if len(p.schemaJSON) == 0 {
-		return nil, fmt.Errorf("hostdev: PCIDevice %q was not read from a Context: no JSON "+
+		return nil, fmt.Errorf("hostdev: PCIDevice %q was not read from a Host: no JSON "+
 			"document of docs/json-schema.md to give", p.Address)
 	}
 	if !json.Valid(p.schemaJSON) {
@@ -187,12 +187,12 @@ func (f Filter) add(e capi.Hostdev_pci_enum) int {
 
 // PCIDevices returns the matching PCI devices in address order. Devices that vanish during the
 // scan are skipped.
-func (c *Context) PCIDevices(filters ...Filter) ([]PCIDevice, error) {
+func (h *Host) PCIDevices(filters ...Filter) ([]PCIDevice, error) {
 	var devices []PCIDevice
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		e := capi.Hdb_pci_enum_new(ctx, rc)
-		if err := c.check("PCIDevices", rc[0]); err != nil {
+		if err := h.check("PCIDevices", rc[0]); err != nil {
 			return err
 		}
 		defer capi.DeleteHostdev_pci_enum(e)
@@ -201,7 +201,7 @@ func (c *Context) PCIDevices(filters ...Filter) ([]PCIDevice, error) {
 				if f.kind == "" {
 					return newError("PCIDevices", r, "empty filter: use Slot, IDs, Driver or Class")
 				}
-				return c.check("PCIDevices", r)
+				return h.check("PCIDevices", r)
 			}
 		}
 		for {
@@ -209,7 +209,7 @@ func (c *Context) PCIDevices(filters ...Filter) ([]PCIDevice, error) {
 			if rc[0] == 0 {
 				return nil
 			}
-			if err := c.check("PCIDevices", rc[0]); err != nil {
+			if err := h.check("PCIDevices", rc[0]); err != nil {
 				return err
 			}
 			devices = append(devices, readPCIDevice(dev))
@@ -224,12 +224,12 @@ func (c *Context) PCIDevices(filters ...Filter) ([]PCIDevice, error) {
 
 // PCIDevice reads the device at address ("DDDD:BB:SS.F" or "BB:SS.F"). A missing device is an
 // error wrapping syscall.ENODEV.
-func (c *Context) PCIDevice(address string) (PCIDevice, error) {
+func (h *Host) PCIDevice(address string) (PCIDevice, error) {
 	var out PCIDevice
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		dev := capi.Hdb_pci_device_new(ctx, address, rc)
-		if err := c.check("PCIDevice", rc[0]); err != nil {
+		if err := h.check("PCIDevice", rc[0]); err != nil {
 			return err
 		}
 		defer capi.DeleteHostdev_pci_device(dev)
@@ -240,12 +240,12 @@ func (c *Context) PCIDevice(address string) (PCIDevice, error) {
 }
 
 // PCIDeviceJSON returns the device at address in the stable JSON schema of docs/json-schema.md.
-func (c *Context) PCIDeviceJSON(address string, pretty bool) (string, error) {
+func (h *Host) PCIDeviceJSON(address string, pretty bool) (string, error) {
 	var out string
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		dev := capi.Hdb_pci_device_new(ctx, address, rc)
-		if err := c.check("PCIDeviceJSON", rc[0]); err != nil {
+		if err := h.check("PCIDeviceJSON", rc[0]); err != nil {
 			return err
 		}
 		defer capi.DeleteHostdev_pci_device(dev)
@@ -254,7 +254,7 @@ func (c *Context) PCIDeviceJSON(address string, pretty bool) (string, error) {
 			flags = uint(capi.HOSTDEV_JSON_PRETTY)
 		}
 		out = capi.Hdb_pci_device_to_json(dev, flags, rc)
-		return c.check("PCIDeviceJSON", rc[0])
+		return h.check("PCIDeviceJSON", rc[0])
 	})
 	return out, err
 }

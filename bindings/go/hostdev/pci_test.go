@@ -27,7 +27,7 @@ func addressKey(a string) []uint64 {
 }
 
 func TestPCIDevicesMatchTheTree(t *testing.T) {
-	ctx := cliContext(t)
+	host := cliHost(t)
 	_, want := cliRoot(t)
 	byAddr := map[string]fakeDevice{}
 	groups := map[int][]string{}
@@ -49,7 +49,7 @@ func TestPCIDevicesMatchTheTree(t *testing.T) {
 		return false
 	})
 
-	devices, err := ctx.PCIDevices()
+	devices, err := host.PCIDevices()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,8 +159,8 @@ func TestPCIDevicesMatchTheTree(t *testing.T) {
 }
 
 func TestNamesAndNaming(t *testing.T) {
-	ctx := cliContext(t)
-	gpu, err := ctx.PCIDevice("0000:01:00.0")
+	host := cliHost(t)
+	gpu, err := host.PCIDevice("0000:01:00.0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,23 +176,23 @@ func TestNamesAndNaming(t *testing.T) {
 	if !strings.HasPrefix(gpu.Description, "3D controller: NVIDIA Corporation") {
 		t.Errorf("description %q", gpu.Description)
 	}
-	pf, _ := ctx.PCIDevice("3b:00.0")
+	pf, _ := host.PCIDevice("3b:00.0")
 	if len(pf.Modules) == 0 || pf.Modules[0] != "i40e" {
 		t.Errorf("modules %v", pf.Modules)
 	}
-	unknown, _ := ctx.PCIDevice("00:1f.0")
+	unknown, _ := host.PCIDevice("00:1f.0")
 	if unknown.VendorName != "" || unknown.Modalias != "" || unknown.IOMMUGroup != -1 || len(unknown.Modules) != 0 {
 		t.Errorf("unknown device %+v", unknown)
 	}
-	nvme, _ := ctx.PCIDevice("10000:01:00.0")
+	nvme, _ := host.PCIDevice("10000:01:00.0")
 	if nvme.PCIAddress != (hostdev.PCIAddress{Domain: 0x10000, Bus: 1}) || nvme.PCIAddress.String() != "10000:01:00.0" {
 		t.Errorf("PCIAddress %+v", nvme.PCIAddress)
 	}
 }
 
 func TestPCIDeviceJSON(t *testing.T) {
-	ctx := cliContext(t)
-	text, err := ctx.PCIDeviceJSON("3b:00.0", true)
+	host := cliHost(t)
+	text, err := host.PCIDeviceJSON("3b:00.0", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,8 +207,8 @@ func TestPCIDeviceJSON(t *testing.T) {
 
 // json.Marshal of a PCIDevice gives the documented schema, not Go's field names.
 func TestPCIDeviceMarshalsToTheSchema(t *testing.T) {
-	ctx := cliContext(t)
-	dev, err := ctx.PCIDevice("3b:00.0")
+	host := cliHost(t)
+	dev, err := host.PCIDevice("3b:00.0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestPCIDeviceMarshalsToTheSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, err := ctx.PCIDeviceJSON("3b:00.0", false)
+	text, err := host.PCIDeviceJSON("3b:00.0", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestParseAddress(t *testing.T) {
 }
 
 func TestFilters(t *testing.T) {
-	ctx := cliContext(t)
+	host := cliHost(t)
 	cases := []struct {
 		filters []hostdev.Filter
 		want    []string
@@ -263,7 +263,7 @@ func TestFilters(t *testing.T) {
 		{[]hostdev.Filter{hostdev.Class("0c")}, nil},
 	}
 	for _, c := range cases {
-		devices, err := ctx.PCIDevices(c.filters...)
+		devices, err := host.PCIDevices(c.filters...)
 		if err != nil {
 			t.Fatalf("%v: %v", c.filters, err)
 		}
@@ -278,9 +278,9 @@ func TestFilters(t *testing.T) {
 }
 
 func TestBadFilters(t *testing.T) {
-	ctx := cliContext(t)
+	host := cliHost(t)
 	for _, f := range []hostdev.Filter{hostdev.Slot("zz:"), hostdev.IDs("xyz"), hostdev.Class("2"), {}} {
-		devices, err := ctx.PCIDevices(f)
+		devices, err := host.PCIDevices(f)
 		var herr *hostdev.Error
 		if !errors.As(err, &herr) || !errors.Is(err, syscall.EINVAL) || devices != nil {
 			t.Errorf("%v: %v, %v", f, devices, err)

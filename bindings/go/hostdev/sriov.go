@@ -111,12 +111,12 @@ func readSRIOVPF(pf capi.Hostdev_sriov_pf) SRIOVPF {
 // SRIOVPF reads the SR-IOV PF at address ("DDDD:BB:SS.F" or "BB:SS.F") and its VFs. Errors wrap
 // syscall.ENODEV (no such device), EOPNOTSUPP (not a PF; for a VF the message names its PF),
 // EINVAL (malformed address).
-func (c *Context) SRIOVPF(address string) (SRIOVPF, error) {
+func (h *Host) SRIOVPF(address string) (SRIOVPF, error) {
 	var out SRIOVPF
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		pf := capi.Hdb_sriov_pf_new(ctx, address, rc)
-		if err := c.check("SRIOVPF", rc[0]); err != nil {
+		if err := h.check("SRIOVPF", rc[0]); err != nil {
 			return err
 		}
 		defer capi.DeleteHostdev_sriov_pf(pf)
@@ -128,12 +128,12 @@ func (c *Context) SRIOVPF(address string) (SRIOVPF, error) {
 
 // SRIOVPFs returns every SR-IOV PF of the host in address order. PFs that vanish or stop being
 // PFs during the scan are skipped.
-func (c *Context) SRIOVPFs() ([]SRIOVPF, error) {
+func (h *Host) SRIOVPFs() ([]SRIOVPF, error) {
 	var pfs []SRIOVPF
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		e := capi.Hdb_pci_enum_new(ctx, rc)
-		if err := c.check("SRIOVPFs", rc[0]); err != nil {
+		if err := h.check("SRIOVPFs", rc[0]); err != nil {
 			return err
 		}
 		defer capi.DeleteHostdev_pci_enum(e)
@@ -142,7 +142,7 @@ func (c *Context) SRIOVPFs() ([]SRIOVPF, error) {
 			if rc[0] == 0 {
 				return nil
 			}
-			if err := c.check("SRIOVPFs", rc[0]); err != nil {
+			if err := h.check("SRIOVPFs", rc[0]); err != nil {
 				return err
 			}
 			isPF := capi.Hostdev_pci_device_is_sriov_pf(dev) != 0
@@ -155,7 +155,7 @@ func (c *Context) SRIOVPFs() ([]SRIOVPF, error) {
 			if rc[0] == -int(syscall.ENODEV) || rc[0] == -int(syscall.EOPNOTSUPP) {
 				continue
 			}
-			if err := c.check("SRIOVPFs", rc[0]); err != nil {
+			if err := h.check("SRIOVPFs", rc[0]); err != nil {
 				return err
 			}
 			pfs = append(pfs, readSRIOVPF(pf))
@@ -178,7 +178,7 @@ func (c *Context) SRIOVPFs() ([]SRIOVPF, error) {
 // EBUSY (VFs in use, or changed by someone else), ENOENT (the PF has no driver or its driver
 // cannot configure SR-IOV), ETIMEDOUT (the kernel may still complete the write: read the PF again
 // before writing again), or the PF driver's errno (ENOSPC, EIO, ...).
-func (c *Context) SetNumVFs(address string, numVFs int, opts *SRIOVOptions) (int, error) {
+func (h *Host) SetNumVFs(address string, numVFs int, opts *SRIOVOptions) (int, error) {
 	if opts == nil {
 		opts = &SRIOVOptions{}
 	}
@@ -202,10 +202,10 @@ func (c *Context) SetNumVFs(address string, numVFs int, opts *SRIOVOptions) (int
 		flags |= uint(capi.HOSTDEV_SRIOV_FORCE)
 	}
 	var enabled int
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		enabled = capi.Hdb_sriov_set_num_vfs(ctx, address, n, timeoutMS(opts.Timeout), autoprobe,
 			flags)
-		return c.check("SetNumVFs", enabled)
+		return h.check("SetNumVFs", enabled)
 	})
 	if err != nil {
 		return 0, err

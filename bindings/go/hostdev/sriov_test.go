@@ -50,8 +50,8 @@ func wantErr(t *testing.T, what string, err error, errno syscall.Errno, needles 
 
 func TestSRIOVPF(t *testing.T) {
 	h := newSRIOVHost(t)
-	ctx := h.open(t)
-	pf, err := ctx.SRIOVPF("3b:00.0")
+	host := h.open(t)
+	pf, err := host.SRIOVPF("3b:00.0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,25 +70,25 @@ func TestSRIOVPF(t *testing.T) {
 	if _, ok := pf.VF(0); ok {
 		t.Error("VF 0 without VFs")
 	}
-	nvme, err := ctx.SRIOVPF(nvmePF)
+	nvme, err := host.SRIOVPF(nvmePF)
 	if err != nil || nvme.Driver != "nvme" || nvme.VFDeviceID != 0x0010 || nvme.Offset != 1 {
 		t.Errorf("NVMe PF %+v, %v", nvme, err)
 	}
-	if nodrv, err := ctx.SRIOVPF(nodrvPF); err != nil || nodrv.Driver != "" || nodrv.TotalVFs != 4 {
+	if nodrv, err := host.SRIOVPF(nodrvPF); err != nil || nodrv.Driver != "" || nodrv.TotalVFs != 4 {
 		t.Errorf("driverless PF %+v, %v", nodrv, err)
 	}
 
-	_, err = ctx.SRIOVPF(virtio)
+	_, err = host.SRIOVPF(virtio)
 	wantErr(t, "SRIOVPF(virtio)", err, syscall.EOPNOTSUPP, "not an SR-IOV physical function")
-	_, err = ctx.SRIOVPF("77:00.0")
+	_, err = host.SRIOVPF("77:00.0")
 	wantErr(t, "SRIOVPF(77:00.0)", err, syscall.ENODEV, "no such PCI device")
-	_, err = ctx.SRIOVPF("nonsense")
+	_, err = host.SRIOVPF("nonsense")
 	wantErr(t, "SRIOVPF(nonsense)", err, syscall.EINVAL)
 }
 
 func TestSRIOVPFs(t *testing.T) {
-	ctx := newSRIOVHost(t).open(t)
-	pfs, err := ctx.SRIOVPFs()
+	host := newSRIOVHost(t).open(t)
+	pfs, err := host.SRIOVPFs()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,13 +103,13 @@ func TestSRIOVPFs(t *testing.T) {
 
 func TestSetNumVFs(t *testing.T) {
 	h := newSRIOVHost(t)
-	ctx := h.open(t)
-	n, err := ctx.SetNumVFs(nicPF, 4, nil)
+	host := h.open(t)
+	n, err := host.SetNumVFs(nicPF, 4, nil)
 	mustN(t, "SetNumVFs(4)", n, err, 4)
 	if h.attr(t, nicPF, "sriov_numvfs") != "4" {
 		t.Errorf("sriov_numvfs %s", h.attr(t, nicPF, "sriov_numvfs"))
 	}
-	pf, err := ctx.SRIOVPF(nicPF)
+	pf, err := host.SRIOVPF(nicPF)
 	if err != nil || pf.NumVFs != 4 || len(pf.VFs) != 4 {
 		t.Fatalf("PF %+v, %v", pf, err)
 	}
@@ -131,15 +131,15 @@ func TestSetNumVFs(t *testing.T) {
 	if vf, ok := pf.VF(1); !ok || vf.MAC != "02:00:00:72:3b:01" {
 		t.Errorf("VF 1: %+v %v", vf, ok)
 	}
-	dev, err := ctx.PCIDevice("3b:02.3")
+	dev, err := host.PCIDevice("3b:02.3")
 	if err != nil || !dev.SRIOVVF || dev.PFAddress != nicPF || dev.VFIndex != 3 || dev.DeviceID != 0x154c {
 		t.Errorf("VF device %+v, %v", dev, err)
 	}
-	_, err = ctx.SetNumVFs("3b:02.1", 0, nil)
+	_, err = host.SetNumVFs("3b:02.1", 0, nil)
 	wantErr(t, "SetNumVFs(VF)", err, syscall.EOPNOTSUPP, "is virtual function 1 of PF "+nicPF)
 
 	// N to M goes through 0; the kernel never sees a busy write.
-	n, err = ctx.SetNumVFs(nicPF, 2, nil)
+	n, err = host.SetNumVFs(nicPF, 2, nil)
 	mustN(t, "SetNumVFs(2)", n, err, 2)
 	log := h.kmodelLog()
 	if !regexp.MustCompile(`(?s)numvfs `+nicPF+` 0 -> ok\n.*numvfs `+nicPF+` 2 -> ok`).MatchString(log) ||
@@ -151,21 +151,21 @@ func TestSetNumVFs(t *testing.T) {
 	}
 	// The same count again: no write.
 	writes := strings.Count(log, " numvfs ")
-	n, err = ctx.SetNumVFs(nicPF, 2, nil)
+	n, err = host.SetNumVFs(nicPF, 2, nil)
 	mustN(t, "SetNumVFs(2) again", n, err, 2)
 	if strings.Count(h.kmodelLog(), " numvfs ") != writes {
 		t.Error("a no-op wrote sriov_numvfs")
 	}
-	n, err = ctx.SetNumVFs(nicPF, 0, nil)
+	n, err = host.SetNumVFs(nicPF, 0, nil)
 	mustN(t, "SetNumVFs(0)", n, err, 0)
 	if h.has("sys/bus/pci/devices/0000:3b:02.0") || h.has("sys/class/net/ens4f0v0") {
 		t.Error("VF 0 left behind")
 	}
 
 	// 8 VFs of the NVMe PF: VF 7 crosses into the next slot.
-	n, err = ctx.SetNumVFs("01:00.0", 8, nil)
+	n, err = host.SetNumVFs("01:00.0", 8, nil)
 	mustN(t, "SetNumVFs(nvme, 8)", n, err, 8)
-	nvme, _ := ctx.SRIOVPF(nvmePF)
+	nvme, _ := host.SRIOVPF(nvmePF)
 	if len(nvme.VFs) != 8 || nvme.VFs[7].Address != "0000:01:01.0" || nvme.VFs[7].Driver != "" ||
 		nvme.VFs[7].MAC != "" {
 		t.Errorf("NVMe VFs %+v", nvme.VFs)
@@ -174,23 +174,23 @@ func TestSetNumVFs(t *testing.T) {
 
 func TestSetNumVFsRefusals(t *testing.T) {
 	h := newSRIOVHost(t)
-	ctx := h.open(t)
-	_, err := ctx.SetNumVFs(nicPF, 9, nil)
+	host := h.open(t)
+	_, err := host.SetNumVFs(nicPF, 9, nil)
 	wantErr(t, "SetNumVFs(9)", err, syscall.ERANGE, nicPF+": cannot enable 9 VFs: the PF offers at most 8")
-	_, err = ctx.SetNumVFs(nicPF, 70000, nil)
+	_, err = host.SetNumVFs(nicPF, 70000, nil)
 	wantErr(t, "SetNumVFs(70000)", err, syscall.ERANGE)
 	if strings.Contains(h.kmodelLog(), " numvfs ") {
 		t.Error("ERANGE after a write")
 	}
-	_, err = ctx.SetNumVFs(nodrvPF, 2, nil)
+	_, err = host.SetNumVFs(nodrvPF, 2, nil)
 	wantErr(t, "SetNumVFs(driverless)", err, syscall.ENOENT, "the PF has no driver", "bind its driver first")
-	_, err = ctx.SetNumVFs(nicPF, -1, nil)
+	_, err = host.SetNumVFs(nicPF, -1, nil)
 	wantErr(t, "SetNumVFs(-1)", err, syscall.EINVAL, "negative")
-	_, err = ctx.SetNumVFs(nicPF, 1, &hostdev.SRIOVOptions{Autoprobe: 7})
+	_, err = host.SetNumVFs(nicPF, 1, &hostdev.SRIOVOptions{Autoprobe: 7})
 	wantErr(t, "SetNumVFs(Autoprobe 7)", err, syscall.EINVAL, "Autoprobe")
 
 	t.Setenv("HOSTDEV_KMODEL_FAIL", "numvfs:"+nicPF+":ENOSPC")
-	_, err = ctx.SetNumVFs(nicPF, 2, nil)
+	_, err = host.SetNumVFs(nicPF, 2, nil)
 	wantErr(t, "SetNumVFs(ENOSPC)", err, syscall.ENOSPC,
 		"writing 2 to sriov_numvfs failed (No space left on device)", "ask for fewer VFs")
 	if h.attr(t, nicPF, "sriov_numvfs") != "0" {
@@ -202,13 +202,13 @@ func TestSetNumVFsPartialEnableIsLogged(t *testing.T) {
 	h := newSRIOVHost(t)
 	t.Setenv("HOSTDEV_KMODEL_SRIOV_LIMIT", nicPF+":3")
 	var logged []string
-	ctx, err := hostdev.Open(hostdev.WithRoot(h.root), hostdev.WithPath(hostdev.PathModules, h.path("lib/modules/none")),
+	host, err := hostdev.Open(hostdev.WithRoot(h.root), hostdev.WithPath(hostdev.PathModules, h.path("lib/modules/none")),
 		hostdev.WithLogger(func(p int, m string) { logged = append(logged, fmt.Sprintf("%d %s", p, m)) }, hostdev.LogWarning))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ctx.Close()
-	n, err := ctx.SetNumVFs(nicPF, 6, nil)
+	defer host.Close()
+	n, err := host.SetNumVFs(nicPF, 6, nil)
 	mustN(t, "SetNumVFs(6) limited to 3", n, err, 3)
 	want := fmt.Sprintf("%d %s: 6 VFs requested, the PF driver i40e enabled only 3", hostdev.LogWarning, nicPF)
 	if !strings.Contains(strings.Join(logged, "\n"), want) {
@@ -218,46 +218,46 @@ func TestSetNumVFsPartialEnableIsLogged(t *testing.T) {
 
 func TestSetNumVFsAutoprobeOffVFIORefusalAndForce(t *testing.T) {
 	h := newSRIOVHost(t)
-	ctx := h.open(t)
+	host := h.open(t)
 	const vf1 = "0000:3b:02.1"
-	n, err := ctx.SetNumVFs(nicPF, 2, &hostdev.SRIOVOptions{Autoprobe: hostdev.AutoprobeOff})
+	n, err := host.SetNumVFs(nicPF, 2, &hostdev.SRIOVOptions{Autoprobe: hostdev.AutoprobeOff})
 	mustN(t, "SetNumVFs(2, off)", n, err, 2)
 	if h.attr(t, nicPF, "sriov_drivers_autoprobe") != "0" {
 		t.Error("autoprobe not off")
 	}
-	pf, _ := ctx.SRIOVPF(nicPF)
+	pf, _ := host.SRIOVPF(nicPF)
 	if pf.Autoprobe != 0 || pf.VFs[0].Driver != "" || pf.VFs[1].Netdev != "" {
 		t.Errorf("PF %+v", pf)
 	}
-	n, err = ctx.Bind([]string{vf1}, &hostdev.BindOptions{Owner: "vm-a"})
+	n, err = host.Bind([]string{vf1}, &hostdev.BindOptions{Owner: "vm-a"})
 	mustN(t, "Bind(VF 1)", n, err, 1)
-	_, err = ctx.SetNumVFs(nicPF, 0, nil)
+	_, err = host.SetNumVFs(nicPF, 0, nil)
 	wantErr(t, "SetNumVFs(0) while bound", err, syscall.EBUSY, "refusing to change the VF count from 2 to 0",
 		"VF 1 "+vf1+" (vfio-pci, bound by libhostdev for 'vm-a')")
 	if !h.has("sys/bus/pci/devices/" + vf1) {
 		t.Fatal("VF removed despite the refusal")
 	}
-	n, err = ctx.SetNumVFs(nicPF, 0, &hostdev.SRIOVOptions{Force: true})
+	n, err = host.SetNumVFs(nicPF, 0, &hostdev.SRIOVOptions{Force: true})
 	mustN(t, "SetNumVFs(0, force)", n, err, 0)
 	if h.has("sys/bus/pci/devices/" + vf1) {
 		t.Error("VF still there")
 	}
-	if j, err := ctx.Journal(); err != nil || len(j.Records) != 0 {
+	if j, err := host.Journal(); err != nil || len(j.Records) != 0 {
 		t.Errorf("journal %+v, %v", j, err)
 	}
-	n, err = ctx.SetNumVFs(nicPF, 1, &hostdev.SRIOVOptions{Autoprobe: hostdev.AutoprobeOn})
+	n, err = host.SetNumVFs(nicPF, 1, &hostdev.SRIOVOptions{Autoprobe: hostdev.AutoprobeOn})
 	mustN(t, "SetNumVFs(1, on)", n, err, 1)
-	if pf, _ := ctx.SRIOVPF(nicPF); pf.Autoprobe != 1 || pf.VFs[0].Driver != "iavf" {
+	if pf, _ := host.SRIOVPF(nicPF); pf.Autoprobe != 1 || pf.VFs[0].Driver != "iavf" {
 		t.Errorf("PF %+v", pf)
 	}
 }
 
 func TestSetNumVFsWatchdog(t *testing.T) {
 	h := newSRIOVHost(t)
-	ctx := h.open(t)
+	host := h.open(t)
 	// The PF driver hangs until the test lets it go: only the watchdog can end the call.
 	t.Setenv("HOSTDEV_KMODEL_HOLD", "numvfs:"+nicPF)
-	_, err := ctx.SetNumVFs(nicPF, 2, &hostdev.SRIOVOptions{Timeout: 300 * time.Millisecond})
+	_, err := host.SetNumVFs(nicPF, 2, &hostdev.SRIOVOptions{Timeout: 300 * time.Millisecond})
 	wantErr(t, "SetNumVFs(hung driver)", err, syscall.ETIMEDOUT, "did not return within 300 ms",
 		"may still complete the write")
 	if !waitFor(h.held) || h.attr(t, nicPF, "sriov_numvfs") != "0" {
@@ -265,7 +265,7 @@ func TestSetNumVFsWatchdog(t *testing.T) {
 	}
 	// The kernel completes the write once the driver returns.
 	h.release(t)
-	if !waitFor(func() bool { pf, err := ctx.SRIOVPF(nicPF); return err == nil && len(pf.VFs) == 2 }) {
+	if !waitFor(func() bool { pf, err := host.SRIOVPF(nicPF); return err == nil && len(pf.VFs) == 2 }) {
 		t.Error("the held write never completed")
 	}
 }

@@ -73,7 +73,7 @@ func USBPort(path string) USBFilter { return USBFilter{"port", path} }
 func USBHubs() USBFilter { return USBFilter{"hubs", ""} }
 
 // USBDevices returns the matching USB devices, by bus number then port path.
-func (c *Context) USBDevices(filters ...USBFilter) ([]USBDevice, error) {
+func (h *Host) USBDevices(filters ...USBFilter) ([]USBDevice, error) {
 	var flags uint
 	for _, f := range filters {
 		if f.kind == "hubs" {
@@ -81,10 +81,10 @@ func (c *Context) USBDevices(filters ...USBFilter) ([]USBDevice, error) {
 		}
 	}
 	var devices []USBDevice
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		e := capi.Hdb_usb_enum_new(ctx, flags, rc)
-		if err := c.check("USBDevices", rc[0]); err != nil {
+		if err := h.check("USBDevices", rc[0]); err != nil {
 			return err
 		}
 		defer capi.DeleteHostdev_usb_enum(e)
@@ -101,7 +101,7 @@ func (c *Context) USBDevices(filters ...USBFilter) ([]USBDevice, error) {
 			default:
 				return newError("USBDevices", -int(syscall.EINVAL), "empty filter: use USBIDs, USBSerial, USBPort or USBHubs")
 			}
-			if err := c.check("USBDevices", r); err != nil {
+			if err := h.check("USBDevices", r); err != nil {
 				return err
 			}
 		}
@@ -110,7 +110,7 @@ func (c *Context) USBDevices(filters ...USBFilter) ([]USBDevice, error) {
 			if rc[0] == 0 {
 				return nil
 			}
-			if err := c.check("USBDevices", rc[0]); err != nil {
+			if err := h.check("USBDevices", rc[0]); err != nil {
 				return err
 			}
 			devices = append(devices, readUSBDevice(dev))
@@ -124,12 +124,12 @@ func (c *Context) USBDevices(filters ...USBFilter) ([]USBDevice, error) {
 }
 
 // USBDevice reads the device with kernel name name ("1-1.4", "usb1").
-func (c *Context) USBDevice(name string) (USBDevice, error) {
+func (h *Host) USBDevice(name string) (USBDevice, error) {
 	var out USBDevice
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		dev := capi.Hdb_usb_device_new(ctx, name, rc)
-		if err := c.check("USBDevice", rc[0]); err != nil {
+		if err := h.check("USBDevice", rc[0]); err != nil {
 			return err
 		}
 		defer capi.DeleteHostdev_usb_device(dev)
@@ -213,38 +213,38 @@ type StartOptions struct {
 // Monitor reports hot-plug events of USB and PCI devices. Use Fd and Process in an event loop,
 // or Wait.
 type Monitor struct {
-	c   *Context
-	mon capi.Hdb_monitor
+	host *Host
+	mon  capi.Hdb_monitor
 
 	errMu sync.Mutex
 	err   error // why the last Events channel was closed
 }
 
 // NewMonitor creates a monitor (not started yet).
-func (c *Context) NewMonitor(opts *MonitorOptions) (*Monitor, error) {
+func (h *Host) NewMonitor(opts *MonitorOptions) (*Monitor, error) {
 	if opts == nil {
 		opts = &MonitorOptions{}
 	}
-	m := &Monitor{c: c}
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	m := &Monitor{host: h}
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		mon := capi.Hdb_monitor_new(ctx, rc)
-		if err := c.check("NewMonitor", rc[0]); err != nil {
+		if err := h.check("NewMonitor", rc[0]); err != nil {
 			return err
 		}
 		m.mon = mon
 		for _, s := range opts.Subsystems {
-			if err := c.check("NewMonitor", mon.Add_match_subsystem(s)); err != nil {
+			if err := h.check("NewMonitor", mon.Add_match_subsystem(s)); err != nil {
 				return err
 			}
 		}
 		for _, s := range opts.IDs {
-			if err := c.check("NewMonitor", mon.Add_match_id(s)); err != nil {
+			if err := h.check("NewMonitor", mon.Add_match_id(s)); err != nil {
 				return err
 			}
 		}
 		for _, s := range opts.Classes {
-			if err := c.check("NewMonitor", mon.Add_match_class(s)); err != nil {
+			if err := h.check("NewMonitor", mon.Add_match_class(s)); err != nil {
 				return err
 			}
 		}
@@ -260,11 +260,11 @@ func (c *Context) NewMonitor(opts *MonitorOptions) (*Monitor, error) {
 }
 
 func (m *Monitor) do(op string, fn func() int) error {
-	return m.c.do(func(ctx capi.Hostdev_ctx) error {
+	return m.host.do(func(ctx capi.Hostdev_ctx) error {
 		if m.mon == nil {
 			return ErrClosed
 		}
-		return m.c.check(op, fn())
+		return m.host.check(op, fn())
 	})
 }
 
@@ -341,7 +341,7 @@ func (m *Monitor) Process() ([]Event, error) {
 }
 
 // Wait blocks until events arrive or timeout passes (a negative timeout waits forever) and
-// returns them; none after a timeout. The context stays usable by other goroutines meanwhile.
+// returns them; none after a timeout. The Host stays usable by other goroutines meanwhile.
 func (m *Monitor) Wait(timeout time.Duration) ([]Event, error) {
 	fd, err := m.Fd()
 	if err != nil {
@@ -379,8 +379,8 @@ func (m *Monitor) Wait(timeout time.Duration) ([]Event, error) {
 
 // Close releases the monitor (and its fd).
 func (m *Monitor) Close() error {
-	m.c.mu.Lock()
-	defer m.c.mu.Unlock()
+	m.host.mu.Lock()
+	defer m.host.mu.Unlock()
 	if m.mon != nil {
 		capi.DeleteHdb_monitor(m.mon)
 		m.mon = nil

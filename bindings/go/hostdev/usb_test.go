@@ -52,13 +52,13 @@ func TestUSBInTestbed(t *testing.T) {
 	if os.Getenv("HOSTDEV_TEST_IN_TESTBED") == "" {
 		t.Skip("runs inside umockdev, started by TestUSB")
 	}
-	ctx, err := hostdev.Open(hostdev.WithPath(hostdev.PathUSBIDs, needEnv(t, "HOSTDEV_TEST_USB_IDS")),
+	host, err := hostdev.Open(hostdev.WithPath(hostdev.PathUSBIDs, needEnv(t, "HOSTDEV_TEST_USB_IDS")),
 		hostdev.WithNodeName("node1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ctx.Close()
-	devices, err := ctx.USBDevices()
+	defer host.Close()
+	devices, err := host.USBDevices()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestUSBInTestbed(t *testing.T) {
 		{[]hostdev.USBFilter{hostdev.USBPort("1-2.*")}, "1-2.1 1-2.2 1-2.3 1-2.4"},
 		{[]hostdev.USBFilter{hostdev.USBHubs(), hostdev.USBPort("1-2")}, "1-2"},
 	} {
-		got, err := ctx.USBDevices(c.filters...)
+		got, err := host.USBDevices(c.filters...)
 		var n []string
 		for _, d := range got {
 			n = append(n, d.Name)
@@ -100,20 +100,20 @@ func TestUSBInTestbed(t *testing.T) {
 			t.Errorf("%v: %v %v, want %s", c.filters, n, err, c.want)
 		}
 	}
-	if _, err := ctx.USBDevices(hostdev.USBIDs("zz")); !errors.Is(err, syscall.EINVAL) {
+	if _, err := host.USBDevices(hostdev.USBIDs("zz")); !errors.Is(err, syscall.EINVAL) {
 		t.Errorf("bad filter: %v", err)
 	}
-	if _, err := ctx.USBDevice("9-9"); !errors.Is(err, syscall.ENODEV) || !strings.Contains(err.Error(), "9-9") {
+	if _, err := host.USBDevice("9-9"); !errors.Is(err, syscall.ENODEV) || !strings.Contains(err.Error(), "9-9") {
 		t.Errorf("USBDevice(9-9): %v", err)
 	}
-	if d, err := ctx.USBDevice("2-1"); err != nil || d.Serial != "HOSTDEV0001" {
+	if d, err := host.USBDevice("2-1"); err != nil || d.Serial != "HOSTDEV0001" {
 		t.Errorf("USBDevice(2-1): %+v %v", d, err)
 	}
 
-	if _, err := ctx.NewMonitor(&hostdev.MonitorOptions{Subsystems: []string{"floppy"}}); !errors.Is(err, syscall.EINVAL) {
+	if _, err := host.NewMonitor(&hostdev.MonitorOptions{Subsystems: []string{"floppy"}}); !errors.Is(err, syscall.EINVAL) {
 		t.Errorf("bad subsystem: %v", err)
 	}
-	mon, err := ctx.NewMonitor(&hostdev.MonitorOptions{Subsystems: []string{"usb"}, IDs: []string{"0627:"}})
+	mon, err := host.NewMonitor(&hostdev.MonitorOptions{Subsystems: []string{"usb"}, IDs: []string{"0627:"}})
 	if err != nil {
 		t.Fatal(err)
 	}

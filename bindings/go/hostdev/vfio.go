@@ -53,18 +53,18 @@ func timeoutMS(d time.Duration) uint {
 // syscall.EBUSY (IOMMU group shared with host devices), EPERM (guarded device), EINVAL (no
 // IOMMU group, bridge, bad address), ENODEV (no such device), ETIMEDOUT, EBADMSG (corrupt
 // journal). See docs/vfio.md.
-func (c *Context) Bind(addresses []string, opts *BindOptions) (int, error) {
+func (h *Host) Bind(addresses []string, opts *BindOptions) (int, error) {
 	if opts == nil {
 		opts = &BindOptions{}
 	}
 	var n int
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		addrs, prot := strv(addresses), strv(opts.Protected)
 		defer capi.DeleteHdb_strv(addrs)
 		defer capi.DeleteHdb_strv(prot)
 		n = capi.Hdb_vfio_bind_set(ctx, addrs, opts.Owner, timeoutMS(opts.Timeout), prot,
 			opts.flags())
-		return c.check("Bind", n)
+		return h.check("Bind", n)
 	})
 	if err != nil {
 		return 0, err
@@ -114,7 +114,7 @@ type RestoreOutcome struct {
 // RestoreReport restores like Restore (with all, like RestoreAll) and says per device what was
 // done, newest record first. The outcomes are returned with the error too when a device was
 // refused or failed (nil only when the call failed before reading the journal).
-func (c *Context) RestoreReport(addresses []string, all bool, opts *RestoreOptions) (
+func (h *Host) RestoreReport(addresses []string, all bool, opts *RestoreOptions) (
 	[]RestoreOutcome, error) {
 	if opts == nil {
 		opts = &RestoreOptions{}
@@ -124,7 +124,7 @@ func (c *Context) RestoreReport(addresses []string, all bool, opts *RestoreOptio
 		flags |= uint(capi.HOSTDEV_RESTORE_ALL)
 	}
 	var out []RestoreOutcome
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		addrs := strv(addresses)
 		defer capi.DeleteHdb_strv(addrs)
 		rc := []int{0}
@@ -143,23 +143,23 @@ func (c *Context) RestoreReport(addresses []string, all bool, opts *RestoreOptio
 				})
 			}
 		}
-		return c.check("RestoreReport", rc[0])
+		return h.check("RestoreReport", rc[0])
 	})
 	return out, err
 }
 
 // Restore gives the devices back to the drivers the journal recorded and returns how many it
 // restored (a group-bound device brings its group).
-func (c *Context) Restore(addresses []string, opts *RestoreOptions) (int, error) {
+func (h *Host) Restore(addresses []string, opts *RestoreOptions) (int, error) {
 	if opts == nil {
 		opts = &RestoreOptions{}
 	}
 	var n int
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		addrs := strv(addresses)
 		defer capi.DeleteHdb_strv(addrs)
 		n = capi.Hdb_vfio_restore_set(ctx, addrs, timeoutMS(opts.Timeout), opts.flags())
-		return c.check("Restore", n)
+		return h.check("Restore", n)
 	})
 	if err != nil {
 		return 0, err
@@ -168,14 +168,14 @@ func (c *Context) Restore(addresses []string, opts *RestoreOptions) (int, error)
 }
 
 // RestoreAll restores every journaled device (only opts.Owner's when set), newest first.
-func (c *Context) RestoreAll(opts *RestoreOptions) (int, error) {
+func (h *Host) RestoreAll(opts *RestoreOptions) (int, error) {
 	if opts == nil {
 		opts = &RestoreOptions{}
 	}
 	var n int
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		n = capi.Hdb_vfio_restore_all(ctx, opts.Owner, timeoutMS(opts.Timeout), opts.flags())
-		return c.check("RestoreAll", n)
+		return h.check("RestoreAll", n)
 	})
 	if err != nil {
 		return 0, err
@@ -184,11 +184,11 @@ func (c *Context) RestoreAll(opts *RestoreOptions) (int, error) {
 }
 
 // LoadVFIOModules makes sure vfio-pci is available; loaded reports whether a module was loaded.
-func (c *Context) LoadVFIOModules() (loaded bool, err error) {
-	err = c.do(func(ctx capi.Hostdev_ctx) error {
+func (h *Host) LoadVFIOModules() (loaded bool, err error) {
+	err = h.do(func(ctx capi.Hostdev_ctx) error {
 		r := capi.Hostdev_vfio_load_modules(ctx)
 		loaded = r == 1
-		return c.check("LoadVFIOModules", r)
+		return h.check("LoadVFIOModules", r)
 	})
 	return loaded, err
 }
@@ -213,12 +213,12 @@ type Journal struct {
 }
 
 // Journal reads the vfio journal. A corrupt journal is an error wrapping syscall.EBADMSG.
-func (c *Context) Journal() (*Journal, error) {
+func (h *Host) Journal() (*Journal, error) {
 	var out *Journal
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		j := capi.Hdb_vfio_journal_read(ctx, rc)
-		if err := c.check("Journal", rc[0]); err != nil {
+		if err := h.check("Journal", rc[0]); err != nil {
 			return err
 		}
 		defer capi.DeleteHostdev_vfio_journal(j)
@@ -294,18 +294,18 @@ type CheckOptions struct {
 
 // Check reports whether this host can pass devices through, and whether each of the addresses
 // (every non-bridge device when empty) can be assigned. It only reads.
-func (c *Context) Check(addresses []string, opts *CheckOptions) (*Report, error) {
+func (h *Host) Check(addresses []string, opts *CheckOptions) (*Report, error) {
 	var flags uint
 	if opts != nil && opts.HostOnly {
 		flags = uint(capi.HOSTDEV_CHECK_HOST_ONLY)
 	}
 	var out *Report
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		addrs := strv(addresses)
 		defer capi.DeleteHdb_strv(addrs)
 		r := capi.Hdb_vfio_check(ctx, addrs, flags, rc)
-		if err := c.check("Check", rc[0]); err != nil {
+		if err := h.check("Check", rc[0]); err != nil {
 			return err
 		}
 		defer capi.DeleteHostdev_vfio_report(r)
@@ -344,29 +344,29 @@ type PersistEntry struct {
 
 // PersistAdd adds address to the devices kept on vfio-pci across reboots, with opts.Group and
 // opts.Force. added is false when it was listed already (its flags are updated).
-func (c *Context) PersistAdd(address string, opts *BindOptions) (added bool, err error) {
-	err = c.do(func(ctx capi.Hostdev_ctx) error {
+func (h *Host) PersistAdd(address string, opts *BindOptions) (added bool, err error) {
+	err = h.do(func(ctx capi.Hostdev_ctx) error {
 		r := capi.Hostdev_vfio_persist_add(ctx, address, opts.flags())
 		added = r == 0
-		return c.check("PersistAdd", r)
+		return h.check("PersistAdd", r)
 	})
 	return added, err
 }
 
 // PersistRemove removes address from the list; an error wrapping syscall.ENOENT when unlisted.
-func (c *Context) PersistRemove(address string) error {
-	return c.do(func(ctx capi.Hostdev_ctx) error {
-		return c.check("PersistRemove", capi.Hostdev_vfio_persist_remove(ctx, address))
+func (h *Host) PersistRemove(address string) error {
+	return h.do(func(ctx capi.Hostdev_ctx) error {
+		return h.check("PersistRemove", capi.Hostdev_vfio_persist_remove(ctx, address))
 	})
 }
 
 // Persisted returns the list of devices kept on vfio-pci across reboots, in address order.
-func (c *Context) Persisted() ([]PersistEntry, error) {
+func (h *Host) Persisted() ([]PersistEntry, error) {
 	var out []PersistEntry
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		l := capi.Hdb_vfio_persist_read(ctx, rc)
-		if err := c.check("Persisted", rc[0]); err != nil {
+		if err := h.check("Persisted", rc[0]); err != nil {
 			return err
 		}
 		defer capi.DeleteHostdev_vfio_persist(l)
@@ -387,16 +387,16 @@ func (c *Context) Persisted() ([]PersistEntry, error) {
 
 // Apply binds every listed device (what a boot-time unit runs) and returns how many it newly
 // bound. Only opts.Owner, opts.Timeout and opts.Protected are used; each entry has its flags.
-func (c *Context) Apply(opts *BindOptions) (int, error) {
+func (h *Host) Apply(opts *BindOptions) (int, error) {
 	if opts == nil {
 		opts = &BindOptions{}
 	}
 	var n int
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		prot := strv(opts.Protected)
 		defer capi.DeleteHdb_strv(prot)
 		n = capi.Hdb_vfio_apply(ctx, opts.Owner, timeoutMS(opts.Timeout), prot, 0)
-		return c.check("Apply", n)
+		return h.check("Apply", n)
 	})
 	if err != nil {
 		return 0, err
@@ -405,12 +405,12 @@ func (c *Context) Apply(opts *BindOptions) (int, error) {
 }
 
 // ModprobeConf returns the /etc/modprobe.d/vfio.conf text for the listed devices.
-func (c *Context) ModprobeConf() (string, error) {
+func (h *Host) ModprobeConf() (string, error) {
 	var out string
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		out = capi.Hdb_vfio_modprobe_conf(ctx, 0, rc)
-		return c.check("ModprobeConf", rc[0])
+		return h.check("ModprobeConf", rc[0])
 	})
 	return out, err
 }

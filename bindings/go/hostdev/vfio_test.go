@@ -35,15 +35,15 @@ func mustN(t *testing.T, what string, n int, err error, want int) {
 
 func TestBindRestore(t *testing.T) {
 	h := newFakeHost(t)
-	ctx := h.open(t)
-	n, err := ctx.Bind([]string{"1:00.0"}, &hostdev.BindOptions{Owner: "vm-a"})
+	host := h.open(t)
+	n, err := host.Bind([]string{"1:00.0"}, &hostdev.BindOptions{Owner: "vm-a"})
 	mustN(t, "Bind", n, err, 1)
 	if h.driver(nic) != hostdev.VFIODriver || !h.has("dev/vfio/2") {
 		t.Fatalf("driver %q, /dev/vfio/2 %v", h.driver(nic), h.has("dev/vfio/2"))
 	}
-	n, err = ctx.Bind([]string{nic}, nil)
+	n, err = host.Bind([]string{nic}, nil)
 	mustN(t, "second Bind", n, err, 0)
-	j, err := ctx.Journal()
+	j, err := host.Journal()
 	if err != nil || len(j.Records) != 1 || j.Path != h.path("var/lib/hostdev/vfio-journal.json") {
 		t.Fatalf("journal %+v, %v", j, err)
 	}
@@ -55,18 +55,18 @@ func TestBindRestore(t *testing.T) {
 	if !strings.Contains(j.JSON, `"e1000e"`) {
 		t.Errorf("journal JSON %s", j.JSON)
 	}
-	n, err = ctx.Restore([]string{nic}, nil)
+	n, err = host.Restore([]string{nic}, nil)
 	mustN(t, "Restore", n, err, 1)
 	if h.driver(nic) != "e1000e" || !h.has("sys/class/net/enp1s0") {
 		t.Errorf("after restore: driver %q", h.driver(nic))
 	}
-	n, err = ctx.RestoreAll(nil)
+	n, err = host.RestoreAll(nil)
 	mustN(t, "RestoreAll", n, err, 0)
 }
 
 func TestRefusals(t *testing.T) {
 	h := newFakeHost(t)
-	ctx := h.open(t)
+	host := h.open(t)
 	cases := []struct {
 		addr   string
 		opts   *hostdev.BindOptions
@@ -81,7 +81,7 @@ func TestRefusals(t *testing.T) {
 		{"garbage", nil, syscall.EINVAL, "garbage"},
 	}
 	for _, c := range cases {
-		n, err := ctx.Bind([]string{c.addr}, c.opts)
+		n, err := host.Bind([]string{c.addr}, c.opts)
 		var herr *hostdev.Error
 		if n != 0 || !errors.Is(err, c.errno) || !errors.As(err, &herr) || !strings.Contains(herr.Message, c.needle) {
 			t.Errorf("Bind(%s) = %d, %v; want %v mentioning %q", c.addr, n, err, c.errno, c.needle)
@@ -92,18 +92,18 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%s was bound", a)
 		}
 	}
-	n, err := ctx.Bind([]string{mgmt}, &hostdev.BindOptions{Force: true})
+	n, err := host.Bind([]string{mgmt}, &hostdev.BindOptions{Force: true})
 	mustN(t, "forced Bind", n, err, 1)
 }
 
 func TestGroupBind(t *testing.T) {
 	h := newFakeHost(t)
-	ctx := h.open(t)
-	n, err := ctx.Bind([]string{gpu}, &hostdev.BindOptions{Group: true, Owner: "vm-gpu"})
+	host := h.open(t)
+	n, err := host.Bind([]string{gpu}, &hostdev.BindOptions{Group: true, Owner: "vm-gpu"})
 	mustN(t, "group Bind", n, err, 2)
-	n, err = ctx.RestoreAll(&hostdev.RestoreOptions{Owner: "other"})
+	n, err = host.RestoreAll(&hostdev.RestoreOptions{Owner: "other"})
 	mustN(t, "RestoreAll(other)", n, err, 0)
-	n, err = ctx.Restore([]string{audio}, nil)
+	n, err = host.Restore([]string{audio}, nil)
 	mustN(t, "Restore(audio)", n, err, 2)
 	if h.driver(gpu) != "nouveau" || h.driver(audio) != "snd_hda_intel" {
 		t.Errorf("drivers %q %q", h.driver(gpu), h.driver(audio))
@@ -112,9 +112,9 @@ func TestGroupBind(t *testing.T) {
 
 func TestFailedWriteRollsBack(t *testing.T) {
 	h := newFakeHost(t)
-	ctx := h.open(t)
+	host := h.open(t)
 	t.Setenv("HOSTDEV_KMODEL_FAIL", "unbind:"+nic+":EIO")
-	_, err := ctx.Bind([]string{nic}, nil)
+	_, err := host.Bind([]string{nic}, nil)
 	if !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), "Rolled back") {
 		t.Errorf("Bind with a failing unbind: %v", err)
 	}
@@ -127,11 +127,11 @@ func TestTimeoutDoesNotBlockOtherGoroutines(t *testing.T) {
 	// The kernel hangs in the vfio-pci probe until the test lets it go (HOSTDEV_KMODEL_HOLD):
 	// this goroutine runs and sees the probe called while Bind, in C, still waits for it.
 	h := newFakeHost(t)
-	ctx := h.open(t)
+	host := h.open(t)
 	t.Setenv("HOSTDEV_KMODEL_HOLD", "probe:"+nic)
 	done := make(chan error, 1)
 	go func() {
-		_, err := ctx.Bind([]string{nic}, &hostdev.BindOptions{Timeout: waitLimit})
+		_, err := host.Bind([]string{nic}, &hostdev.BindOptions{Timeout: waitLimit})
 		done <- err
 	}()
 	if !waitFor(h.held) {
@@ -146,7 +146,7 @@ func TestTimeoutDoesNotBlockOtherGoroutines(t *testing.T) {
 	if err := <-done; err != nil || h.driver(nic) != hostdev.VFIODriver {
 		t.Fatalf("Bind after the release: %v, driver %q", err, h.driver(nic))
 	}
-	if _, err := ctx.Restore([]string{nic}, nil); err != nil {
+	if _, err := host.Restore([]string{nic}, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -154,7 +154,7 @@ func TestTimeoutDoesNotBlockOtherGoroutines(t *testing.T) {
 	os.Unsetenv("HOSTDEV_KMODEL_HOLD")
 	t.Setenv("HOSTDEV_KMODEL_STALL", nic)
 	start := time.Now()
-	_, err := ctx.Bind([]string{nic}, &hostdev.BindOptions{Timeout: 300 * time.Millisecond})
+	_, err := host.Bind([]string{nic}, &hostdev.BindOptions{Timeout: 300 * time.Millisecond})
 	if !errors.Is(err, syscall.ETIMEDOUT) || time.Since(start) < 300*time.Millisecond {
 		t.Errorf("Bind = %v after %v", err, time.Since(start))
 	}
@@ -165,25 +165,25 @@ func TestTimeoutDoesNotBlockOtherGoroutines(t *testing.T) {
 
 func TestCorruptJournal(t *testing.T) {
 	h := newFakeHost(t)
-	ctx := h.open(t)
+	host := h.open(t)
 	if err := os.MkdirAll(h.path("var/lib/hostdev"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(h.path("var/lib/hostdev/vfio-journal.json"), []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ctx.Journal(); !errors.Is(err, syscall.EBADMSG) || !strings.Contains(err.Error(), "vfio-journal.json") {
+	if _, err := host.Journal(); !errors.Is(err, syscall.EBADMSG) || !strings.Contains(err.Error(), "vfio-journal.json") {
 		t.Errorf("Journal: %v", err)
 	}
-	if _, err := ctx.Bind([]string{nic}, nil); !errors.Is(err, syscall.EBADMSG) {
+	if _, err := host.Bind([]string{nic}, nil); !errors.Is(err, syscall.EBADMSG) {
 		t.Errorf("Bind: %v", err)
 	}
 }
 
 func TestCheck(t *testing.T) {
 	h := newFakeHost(t)
-	ctx := h.open(t)
-	r, err := ctx.Check(nil, nil)
+	host := h.open(t)
+	r, err := host.Check(nil, nil)
 	if err != nil || r.Status == hostdev.CheckFail {
 		t.Fatalf("Check: %+v, %v", r, err)
 	}
@@ -197,77 +197,77 @@ func TestCheck(t *testing.T) {
 	if len(r.Checks) == 0 || r.Checks[0].ID != "iommu-groups" || r.Checks[0].Status.String() != "pass" {
 		t.Errorf("checks %+v", r.Checks)
 	}
-	one, err := ctx.Check([]string{nic}, nil)
+	one, err := host.Check([]string{nic}, nil)
 	if err != nil || len(one.Devices) != 1 {
 		t.Errorf("Check(nic): %+v %v", one, err)
 	}
-	hostOnly, err := ctx.Check(nil, &hostdev.CheckOptions{HostOnly: true})
+	hostOnly, err := host.Check(nil, &hostdev.CheckOptions{HostOnly: true})
 	if err != nil || len(hostOnly.Devices) != 0 || !strings.Contains(hostOnly.JSON, `"checks"`) {
 		t.Errorf("host only: %+v %v", hostOnly, err)
 	}
-	if _, err := ctx.Check([]string{"0000:0f:00.0"}, nil); !errors.Is(err, syscall.ENODEV) {
+	if _, err := host.Check([]string{"0000:0f:00.0"}, nil); !errors.Is(err, syscall.ENODEV) {
 		t.Errorf("Check(missing): %v", err)
 	}
 }
 
 func TestNoIOMMUHost(t *testing.T) {
 	h := newFakeHost(t, "--no-iommu")
-	ctx := h.open(t)
-	r, err := ctx.Check(nil, &hostdev.CheckOptions{HostOnly: true})
+	host := h.open(t)
+	r, err := host.Check(nil, &hostdev.CheckOptions{HostOnly: true})
 	if err != nil || r.Status != hostdev.CheckFail {
 		t.Fatalf("Check: %+v, %v", r, err)
 	}
-	if _, err := ctx.Bind([]string{nic}, nil); !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "IOMMU") {
+	if _, err := host.Bind([]string{nic}, nil); !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "IOMMU") {
 		t.Errorf("Bind: %v", err)
 	}
 }
 
 func TestPersistApply(t *testing.T) {
 	h := newFakeHost(t)
-	ctx := h.open(t)
-	if l, err := ctx.Persisted(); err != nil || len(l) != 0 {
+	host := h.open(t)
+	if l, err := host.Persisted(); err != nil || len(l) != 0 {
 		t.Fatalf("Persisted: %v %v", l, err)
 	}
-	if _, err := ctx.ModprobeConf(); !errors.Is(err, syscall.ENOENT) {
+	if _, err := host.ModprobeConf(); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("ModprobeConf on an empty list: %v", err)
 	}
-	if added, err := ctx.PersistAdd(nic, nil); !added || err != nil {
+	if added, err := host.PersistAdd(nic, nil); !added || err != nil {
 		t.Fatalf("PersistAdd: %v %v", added, err)
 	}
-	if added, err := ctx.PersistAdd(nic, nil); added || err != nil {
+	if added, err := host.PersistAdd(nic, nil); added || err != nil {
 		t.Fatalf("second PersistAdd: %v %v", added, err)
 	}
-	if _, err := ctx.PersistAdd(gpu, &hostdev.BindOptions{Group: true}); err != nil {
+	if _, err := host.PersistAdd(gpu, &hostdev.BindOptions{Group: true}); err != nil {
 		t.Fatal(err)
 	}
-	l, err := ctx.Persisted()
+	l, err := host.Persisted()
 	want := []hostdev.PersistEntry{{Address: nic, VendorID: 0x8086, DeviceID: 0x10d3},
 		{Address: gpu, Group: true, VendorID: 0x10de, DeviceID: 0x1eb8}}
 	if err != nil || len(l) != 2 || l[0] != want[0] || l[1] != want[1] {
 		t.Errorf("Persisted = %+v, %v", l, err)
 	}
-	conf, err := ctx.ModprobeConf()
+	conf, err := host.ModprobeConf()
 	if err != nil || !strings.Contains(conf, "8086:10d3") {
 		t.Errorf("ModprobeConf = %q, %v", conf, err)
 	}
-	n, err := ctx.Apply(nil)
+	n, err := host.Apply(nil)
 	mustN(t, "Apply", n, err, 3)
-	n, err = ctx.Apply(nil)
+	n, err = host.Apply(nil)
 	mustN(t, "second Apply", n, err, 0)
-	if err := ctx.PersistRemove(nic); err != nil {
+	if err := host.PersistRemove(nic); err != nil {
 		t.Fatal(err)
 	}
-	if err := ctx.PersistRemove(nic); !errors.Is(err, syscall.ENOENT) {
+	if err := host.PersistRemove(nic); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("PersistRemove of an unlisted address: %v", err)
 	}
-	n, err = ctx.RestoreAll(nil)
+	n, err = host.RestoreAll(nil)
 	mustN(t, "RestoreAll", n, err, 3)
 }
 
 func TestLoadVFIOModules(t *testing.T) {
 	h := newFakeHost(t)
-	ctx := h.open(t)
-	if loaded, err := ctx.LoadVFIOModules(); loaded || err != nil {
+	host := h.open(t)
+	if loaded, err := host.LoadVFIOModules(); loaded || err != nil {
 		t.Errorf("LoadVFIOModules = %v, %v", loaded, err)
 	}
 }
@@ -275,8 +275,8 @@ func TestLoadVFIOModules(t *testing.T) {
 func TestRestoreReport(t *testing.T) {
 	const spare = "0000:06:00.0"
 	h := newFakeHost(t)
-	ctx := h.open(t)
-	n, err := ctx.Bind([]string{nic, spare}, nil)
+	host := h.open(t)
+	n, err := host.Bind([]string{nic, spare}, nil)
 	mustN(t, "Bind", n, err, 2)
 	dir, err := filepath.EvalSymlinks(h.path("sys/bus/pci/devices/" + spare))
 	if err != nil {
@@ -288,7 +288,7 @@ func TestRestoreReport(t *testing.T) {
 	if err := os.Remove(h.path("sys/bus/pci/devices/" + spare)); err != nil {
 		t.Fatal(err)
 	}
-	out, err := ctx.RestoreReport(nil, true, nil)
+	out, err := host.RestoreReport(nil, true, nil)
 	if err != nil || len(out) != 2 {
 		t.Fatalf("RestoreReport = %+v, %v", out, err)
 	}
@@ -300,20 +300,20 @@ func TestRestoreReport(t *testing.T) {
 		out[1].Driver != "e1000e" {
 		t.Errorf("restored: %+v", out[1])
 	}
-	out, err = ctx.RestoreReport([]string{spare}, false, &hostdev.RestoreOptions{ForgetGone: true,
+	out, err = host.RestoreReport([]string{spare}, false, &hostdev.RestoreOptions{ForgetGone: true,
 		LockTimeout: 5 * time.Second})
 	if err != nil || len(out) != 1 || out[0].RecordKept {
 		t.Fatalf("forget gone: %+v, %v", out, err)
 	}
-	if j, err := ctx.Journal(); err != nil || len(j.Records) != 0 {
+	if j, err := host.Journal(); err != nil || len(j.Records) != 0 {
 		t.Errorf("journal after forget: %+v, %v", j, err)
 	}
 }
 
 func TestActiveMdevs(t *testing.T) {
 	h := newFakeHost(t, "--vgpu")
-	ctx := h.open(t)
-	vf, err := ctx.PCIDevice("0000:c1:00.4")
+	host := h.open(t)
+	vf, err := host.PCIDevice("0000:c1:00.4")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestActiveMdevs(t *testing.T) {
 	if len(vf.ActiveMdevs) != 1 || vf.ActiveMdevs[0] != want[0] {
 		t.Errorf("ActiveMdevs = %+v, want %+v", vf.ActiveMdevs, want)
 	}
-	_, err = ctx.Bind([]string{"0000:c1:00.4"}, nil)
+	_, err = host.Bind([]string{"0000:c1:00.4"}, nil)
 	if !errors.Is(err, syscall.EBUSY) || !strings.Contains(err.Error(), "active mediated device") {
 		t.Errorf("Bind of a vGPU parent: %v", err)
 	}

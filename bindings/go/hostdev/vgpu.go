@@ -31,12 +31,12 @@ type VGPU struct {
 // address, or the VF address; in address order. Errors wrap syscall.ENODEV (no such device),
 // EOPNOTSUPP (address offers no vGPU types; the message says why) and EBADMSG (a driver text the
 // library does not understand).
-func (c *Context) VGPUs(address string) ([]VGPU, error) {
+func (h *Host) VGPUs(address string) ([]VGPU, error) {
 	var out []VGPU
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		rc := []int{0}
 		l := capi.Hdb_vgpu_read(ctx, address, rc)
-		if err := c.check("VGPUs", rc[0]); err != nil {
+		if err := h.check("VGPUs", rc[0]); err != nil {
 			return err
 		}
 		defer capi.DeleteHostdev_vgpu_list(l)
@@ -97,24 +97,24 @@ func (o *VGPUOptions) ms() (timeout, lock uint) {
 // ClearVGPUType), EOPNOTSUPP (no vGPU attributes, e.g. on vfio-pci), EBUSY (it holds another
 // type), ENOENT (the type is not creatable now; the message lists what is) and ETIMEDOUT (the
 // driver did not answer; the record stays); the message names the VF and says what to do.
-func (c *Context) SetVGPUType(vf string, typeID uint, opts *VGPUOptions) (bool, error) {
+func (h *Host) SetVGPUType(vf string, typeID uint, opts *VGPUOptions) (bool, error) {
 	timeout, lock := opts.ms()
 	var r int
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		r = capi.Hdb_vgpu_set_type(ctx, vf, typeID, timeout, lock)
-		return c.check("SetVGPUType", r)
+		return h.check("SetVGPUType", r)
 	})
 	return r > 0, err
 }
 
 // ClearVGPUType takes the VF's vGPU type away and drops its journal record
 // (hostdev_vgpu_clear_type). It returns true when a type was cleared, false when it held none.
-func (c *Context) ClearVGPUType(vf string, opts *VGPUOptions) (bool, error) {
+func (h *Host) ClearVGPUType(vf string, opts *VGPUOptions) (bool, error) {
 	timeout, lock := opts.ms()
 	var r int
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		r = capi.Hdb_vgpu_clear_type(ctx, vf, timeout, lock)
-		return c.check("ClearVGPUType", r)
+		return h.check("ClearVGPUType", r)
 	})
 	return r > 0, err
 }
@@ -122,12 +122,12 @@ func (c *Context) ClearVGPUType(vf string, opts *VGPUOptions) (bool, error) {
 // RestoreVGPUs undoes what the vGPU journal records: of one VF, or of every VF when vf is ""
 // (hostdev_vgpu_restore). It returns how many types it took away; a record of a VF found
 // without its type is dropped. Errors wrap syscall.ENOENT (the VF has no record).
-func (c *Context) RestoreVGPUs(vf string, opts *VGPUOptions) (int, error) {
+func (h *Host) RestoreVGPUs(vf string, opts *VGPUOptions) (int, error) {
 	timeout, lock := opts.ms()
 	var n int
-	err := c.do(func(ctx capi.Hostdev_ctx) error {
+	err := h.do(func(ctx capi.Hostdev_ctx) error {
 		n = capi.Hdb_vgpu_restore(ctx, vf, timeout, lock)
-		return c.check("RestoreVGPUs", n)
+		return h.check("RestoreVGPUs", n)
 	})
 	if err != nil {
 		return 0, err

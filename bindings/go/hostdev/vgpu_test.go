@@ -14,8 +14,8 @@ import (
 // kernel model takes from NVIDIA's documentation (not observed on hardware).
 func TestVGPUs(t *testing.T) {
 	h := newHost(t, "HOSTDEV_TEST_VGPU_FAKE_HOST")
-	ctx := h.open(t)
-	vgpus, err := ctx.VGPUs("")
+	host := h.open(t)
+	vgpus, err := host.VGPUs("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,11 +30,11 @@ func TestVGPUs(t *testing.T) {
 	if len(v.Creatable) != 12 || v.Creatable[2] != (hostdev.VGPUType{ID: 1303, Name: "NVIDIA A2-4Q"}) {
 		t.Fatalf("creatable: %+v", v.Creatable)
 	}
-	one, err := ctx.VGPUs("08:00.5")
+	one, err := host.VGPUs("08:00.5")
 	if err != nil || len(one) != 1 || one[0].Address != "0000:08:00.5" {
 		t.Fatalf("one VF: %+v %v", one, err)
 	}
-	if _, err := ctx.VGPUs("0000:3b:02.0"); !errors.Is(err, syscall.EOPNOTSUPP) {
+	if _, err := host.VGPUs("0000:3b:02.0"); !errors.Is(err, syscall.EOPNOTSUPP) {
 		t.Fatalf("a NIC VF: %v", err)
 	}
 	name, err := hostdev.VGPUResource("NVIDIA A2-4Q")
@@ -47,46 +47,46 @@ func TestVGPUs(t *testing.T) {
 // library's reasons.
 func TestVGPUSetClearRestore(t *testing.T) {
 	h := newHost(t, "HOSTDEV_TEST_VGPU_FAKE_HOST")
-	ctx := h.open(t)
+	host := h.open(t)
 	const vf0, vf1 = "0000:08:00.4", "0000:08:00.5"
-	set, err := ctx.SetVGPUType(vf0, 1303, nil)
+	set, err := host.SetVGPUType(vf0, 1303, nil)
 	if err != nil || !set {
 		t.Fatalf("set: %v %v", set, err)
 	}
-	if set, err = ctx.SetVGPUType(vf0, 1303, nil); err != nil || set {
+	if set, err = host.SetVGPUType(vf0, 1303, nil); err != nil || set {
 		t.Fatalf("set again: %v %v, want false", set, err)
 	}
-	v, err := ctx.VGPUs(vf0)
+	v, err := host.VGPUs(vf0)
 	if err != nil || v[0].CurrentType != 1303 || v[0].CurrentName != "NVIDIA A2-4Q" || !v[0].Journaled {
 		t.Fatalf("after set: %+v %v", v, err)
 	}
-	if _, err := ctx.SetVGPUType(vf0, 1304, &hostdev.VGPUOptions{}); !errors.Is(err, syscall.EBUSY) {
+	if _, err := host.SetVGPUType(vf0, 1304, &hostdev.VGPUOptions{}); !errors.Is(err, syscall.EBUSY) {
 		t.Fatalf("another type: %v", err)
 	}
-	if _, err := ctx.SetVGPUType(vf1, 0, nil); !errors.Is(err, syscall.EINVAL) {
+	if _, err := host.SetVGPUType(vf1, 0, nil); !errors.Is(err, syscall.EINVAL) {
 		t.Fatalf("type 0: %v", err)
 	}
-	if _, err := ctx.SetVGPUType(vf1, 9999, nil); !errors.Is(err, syscall.ENOENT) {
+	if _, err := host.SetVGPUType(vf1, 9999, nil); !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("a type that is not creatable: %v", err)
 	}
-	if _, err := ctx.RestoreVGPUs(vf1, nil); !errors.Is(err, syscall.ENOENT) {
+	if _, err := host.RestoreVGPUs(vf1, nil); !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("restore without a record: %v", err)
 	}
-	if set, err = ctx.SetVGPUType(vf1, 1303, nil); err != nil || !set {
+	if set, err = host.SetVGPUType(vf1, 1303, nil); err != nil || !set {
 		t.Fatalf("set vf1: %v %v", set, err)
 	}
-	cleared, err := ctx.ClearVGPUType(vf1, nil)
+	cleared, err := host.ClearVGPUType(vf1, nil)
 	if err != nil || !cleared {
 		t.Fatalf("clear: %v %v", cleared, err)
 	}
-	if cleared, err = ctx.ClearVGPUType(vf1, nil); err != nil || cleared {
+	if cleared, err = host.ClearVGPUType(vf1, nil); err != nil || cleared {
 		t.Fatalf("clear again: %v %v, want false", cleared, err)
 	}
-	n, err := ctx.RestoreVGPUs("", nil)
+	n, err := host.RestoreVGPUs("", nil)
 	if err != nil || n != 1 {
 		t.Fatalf("restore all: %d %v, want 1", n, err)
 	}
-	if v, err = ctx.VGPUs(vf0); err != nil || v[0].CurrentType != 0 || v[0].Journaled {
+	if v, err = host.VGPUs(vf0); err != nil || v[0].CurrentType != 0 || v[0].Journaled {
 		t.Fatalf("after restore: %+v %v", v, err)
 	}
 }

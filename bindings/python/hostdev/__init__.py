@@ -17,29 +17,32 @@
             loop.serve_all(resources)
             loop.run()                                     # until loop.quit()
 
-A thin layer over the SWIG-generated module hostdev.capi (the C API as is; not meant for direct
-use). Every failure raises hostdev.Error (an OSError) carrying .errno and the library's message.
-See docs/bindings.md.
+A thin layer over libhostdev's C API (through a private SWIG-generated module, not meant for
+direct use). Every failure raises hostdev.Error (an OSError) carrying .errno and the library's
+message. See docs/bindings.md.
 """
 
-from . import capi as _c
+from _hostdev import capi as _c
+from _hostdev._context import PATHS, Context
+from _hostdev._deviceplugin import (DEFAULT_GRACE_MS, DEFAULT_REFRESH_MS, AdvertisedDevice,
+                                    Allocation, DevicePluginConfig, DevicePluginLoop,
+                                    DevicePluginManager, Resource, Resources, ServedResource,
+                                    Server)
+from _hostdev._dra import CdiSpec, DeviceMetadata, DraClaim, DraDevice, DraPlugin
+from _hostdev._errors import (AlreadyExists, Busy, Corrupt, Error, InvalidArgument, NoSpace,
+                              NotFound, NotSupported, OutOfRange, PermissionDenied, TimedOut,
+                              error_for)
+from _hostdev._mdev import MDEV_DEFAULT_TIMEOUT_MS, Mdev, MdevTypeInfo
+from _hostdev._monitor import Event, Monitor
+from _hostdev._pci import (ActiveMdev, BridgeBuses, MdevType, PciAddress, PciDevice, PciDevices,
+                           VirtualFunction, parse_address)
+from _hostdev._sriov import SRIOV_DEFAULT_TIMEOUT_MS, SriovPf, SriovVf
+from _hostdev._usb import UsbDevice, UsbDevices, UsbInterface
+from _hostdev._vfio import (BindOutcome, Check, DeviceVerdict, Journal, JournalRecord,
+                            PersistEntry, Report, RestoreOutcome)
+from _hostdev._vgpu import VGPU_DEFAULT_TIMEOUT_MS, Vgpu, VgpuType
+
 from . import naming
-from ._context import PATHS, Context
-from ._deviceplugin import (DEFAULT_GRACE_MS, DEFAULT_REFRESH_MS, AdvertisedDevice, Allocation,
-                            DevicePluginConfig, DevicePluginLoop, DevicePluginManager,
-                            Resource, Resources, ServedResource, Server)
-from ._dra import CdiSpec, DeviceMetadata, DraClaim, DraDevice, DraPlugin
-from ._errors import (AlreadyExists, Busy, Corrupt, Error, InvalidArgument, NoSpace, NotFound,
-                      NotSupported, OutOfRange, PermissionDenied, TimedOut, error_for)
-from ._mdev import MDEV_DEFAULT_TIMEOUT_MS, Mdev, MdevTypeInfo
-from ._monitor import Event, Monitor
-from ._pci import (ActiveMdev, BridgeBuses, MdevType, PciAddress, PciDevice, PciDevices,
-                   VirtualFunction, parse_address)
-from ._sriov import SRIOV_DEFAULT_TIMEOUT_MS, SriovPf, SriovVf
-from ._usb import UsbDevice, UsbDevices, UsbInterface
-from ._vfio import (BindOutcome, Check, DeviceVerdict, Journal, JournalRecord, PersistEntry,
-                    Report, RestoreOutcome)
-from ._vgpu import VGPU_DEFAULT_TIMEOUT_MS, Vgpu, VgpuType
 
 #: The libhostdev version the module was built against and runs with.
 version = _c.hostdev_version()
@@ -55,9 +58,21 @@ LOG_NOTICE = _c.HOSTDEV_LOG_NOTICE
 LOG_INFO = _c.HOSTDEV_LOG_INFO
 LOG_DEBUG = _c.HOSTDEV_LOG_DEBUG
 
-# The C module stays reachable as hostdev.capi; the alias is not part of the package's surface
-# (help(hostdev) listed it as a submodule).
+# The C module is _hostdev.capi, private; the alias is not part of the package's surface.
 del _c
+
+
+def _adopt(names):
+    """Gives the public classes and functions the module they are used from: pydoc, repr() and
+    tracebacks then say hostdev.PciDevice, not the private module that defines it (pickle finds
+    them there too). The private base classes of the public ones too, which pydoc names in the
+    class lines and in "Methods inherited from"."""
+    for name in names:
+        obj = globals()[name]
+        for o in obj.__mro__ if isinstance(obj, type) else (obj,):
+            if callable(o) and getattr(o, "__module__", "").startswith("_hostdev"):
+                o.__module__ = __name__
+
 
 __all__ = [
     "ActiveMdev", "BindOutcome", "BridgeBuses", "RestoreOutcome",
@@ -74,3 +89,5 @@ __all__ = [
     "TimedOut", "VFIO_DRIVER", "VGPU_DEFAULT_TIMEOUT_MS", "Vgpu", "VgpuType", "VirtualFunction",
     "error_for", "naming", "parse_address", "version",
 ]
+_adopt(__all__)
+del _adopt

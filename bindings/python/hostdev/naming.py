@@ -5,8 +5,8 @@ Each function raises hostdev.InvalidArgument for an input the C function rejects
 OverflowError for an id that is not an unsigned int.
 """
 
-from . import capi as _c
-from ._errors import error_for
+from _hostdev import capi as _c
+from _hostdev._errors import error_for
 
 #: A buffer of this size holds any name the library produces.
 NAME_MAX = _c.HOSTDEV_NAME_MAX

@@ -31,7 +31,8 @@ echo "ok: bindings/python alone says: $(tail -1 "$work/alone.log" | cut -c1-100)
 tar -C "$work/sdist" -xzf "$work"/sdist/hostdev-*.tar.gz
 unpacked=$(echo "$work"/sdist/hostdev-*/)
 for f in swig/hostdev.i swig/python/hostdev_python.i swig/python/hostdev_python_dp.i \
-	swig/python/hostdev_python_dra.i setup.py hostdev/__init__.py hostdev/py.typed; do
+	swig/python/hostdev_python_dra.i setup.py hostdev/__init__.py hostdev/py.typed \
+	_hostdev/__init__.py _hostdev/py.typed; do
 	[ -f "$unpacked/$f" ] || { echo "FAIL: the sdist lacks $f"; exit 1; }
 done
 "$python" -m venv --system-site-packages "$work/venv"
@@ -40,7 +41,8 @@ cd "$work"
 "$work/venv/bin/python" - <<'PY'
 import os
 import hostdev
-from hostdev import capi, naming
+from hostdev import naming
+from _hostdev import capi
 assert os.path.realpath(hostdev.__file__).startswith(os.path.realpath("venv")), hostdev.__file__
 assert os.path.exists(os.path.join(os.path.dirname(hostdev.__file__), "py.typed")), "no py.typed"
 with hostdev.Context("/nonexistent-root") as ctx:

@@ -60,26 +60,26 @@ func herr0(err error) string {
 }
 
 func run(opts []hostdev.Option, address string, bind *hostdev.BindOptions) (err error) {
-	ctx, err := hostdev.Open(opts...)
+	host, err := hostdev.Open(opts...)
 	if err != nil {
 		return err
 	}
-	defer ctx.Close()
-	dev, err := ctx.PCIDevice(address)
+	defer host.Close()
+	dev, err := host.PCIDevice(address)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("%s: on %s\n", dev.Address, orNone(dev.Driver))
-	before, err := ctx.Journal()
+	before, err := host.Journal()
 	if err != nil {
 		return err
 	}
-	if _, err := ctx.Bind([]string{dev.Address}, bind); err != nil {
+	if _, err := host.Bind([]string{dev.Address}, bind); err != nil {
 		return err
 	}
 	// Restore what this program moved, whatever happens next.
 	defer func() {
-		after, jerr := ctx.Journal()
+		after, jerr := host.Journal()
 		if jerr != nil {
 			if err == nil {
 				err = jerr
@@ -93,20 +93,20 @@ func run(opts []hostdev.Option, address string, bind *hostdev.BindOptions) (err 
 			}
 		}
 		if len(mine) > 0 {
-			if _, rerr := ctx.Restore(mine, nil); rerr != nil && err == nil {
+			if _, rerr := host.Restore(mine, nil); rerr != nil && err == nil {
 				err = rerr
 			}
 		}
-		if now, derr := ctx.PCIDevice(dev.Address); derr == nil {
+		if now, derr := host.PCIDevice(dev.Address); derr == nil {
 			fmt.Printf("%s: back on %s\n", dev.Address, orNone(now.Driver))
 		}
 	}()
-	now, err := ctx.PCIDevice(dev.Address)
+	now, err := host.PCIDevice(dev.Address)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("%s: on %s, IOMMU group %d (/dev/vfio/%d)\n", dev.Address, now.Driver, dev.IOMMUGroup, dev.IOMMUGroup)
-	j, err := ctx.Journal()
+	j, err := host.Journal()
 	if err != nil {
 		return err
 	}

@@ -51,12 +51,12 @@ func main() {
 }
 
 func run(opts []hostdev.Option, filters []hostdev.Filter) error {
-	ctx, err := hostdev.Open(opts...)
+	host, err := hostdev.Open(opts...)
 	if err != nil {
 		return err
 	}
-	defer ctx.Close()
-	devices, err := ctx.PCIDevices(filters...)
+	defer host.Close()
+	devices, err := host.PCIDevices(filters...)
 	if err != nil {
 		return err
 	}

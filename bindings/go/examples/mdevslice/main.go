@@ -44,13 +44,13 @@ func main() {
 }
 
 func run(opts []hostdev.Option, parent, mdevType, uuid string, keep bool) error {
-	ctx, err := hostdev.Open(opts...)
+	host, err := hostdev.Open(opts...)
 	if err != nil {
 		return err
 	}
-	defer ctx.Close()
+	defer host.Close()
 	if parent == "" {
-		types, err := ctx.MdevTypes("")
+		types, err := host.MdevTypes("")
 		if err != nil {
 			return err
 		}
@@ -59,11 +59,11 @@ func run(opts []hostdev.Option, parent, mdevType, uuid string, keep bool) error 
 		}
 		return nil
 	}
-	uuid, err = ctx.CreateMdev(parent, mdevType, uuid, nil)
+	uuid, err = host.CreateMdev(parent, mdevType, uuid, nil)
 	if err != nil {
 		return err
 	}
-	mdevs, err := ctx.Mdevs()
+	mdevs, err := host.Mdevs()
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func run(opts []hostdev.Option, parent, mdevType, uuid string, keep bool) error 
 	if keep {
 		return nil
 	}
-	if err := ctx.RemoveMdev(uuid, nil); err != nil {
+	if err := host.RemoveMdev(uuid, nil); err != nil {
 		return err
 	}
 	fmt.Printf("removed %s\n", uuid)

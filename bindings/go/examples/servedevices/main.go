@@ -69,26 +69,26 @@ func main() {
 
 func run(opts []hostdev.Option, configPath, resource, vendorDevice, permitted string,
 	serve *hostdev.ServerOptions) error {
-	ctx, err := hostdev.Open(opts...)
+	host, err := hostdev.Open(opts...)
 	if err != nil {
 		return err
 	}
-	defer ctx.Close()
+	defer host.Close()
 
 	var cfg *hostdev.DevicePluginConfig
 	if configPath != "" {
-		cfg, err = ctx.LoadDevicePluginConfig(configPath)
+		cfg, err = host.LoadDevicePluginConfig(configPath)
 	} else {
 		text, _ := json.Marshal(map[string]any{"resources": []any{map[string]any{
 			"kind": "pci", "resourceName": resource,
 			"selectors": map[string]any{"vendorDevice": []string{vendorDevice}}}}})
-		cfg, err = ctx.ParseDevicePluginConfig(string(text))
+		cfg, err = host.ParseDevicePluginConfig(string(text))
 	}
 	if err != nil {
 		return err
 	}
 	defer cfg.Close()
-	res, err := ctx.ResolveResources(cfg)
+	res, err := host.ResolveResources(cfg)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func run(opts []hostdev.Option, configPath, resource, vendorDevice, permitted st
 	// Signals first: one that arrives while the servers start still stops them cleanly.
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
-	loop, err := ctx.NewDevicePluginLoop()
+	loop, err := host.NewDevicePluginLoop()
 	if err != nil {
 		return err
 	}

@@ -61,28 +61,28 @@ func main() {
 
 // run enables numVFs VFs and binds them, or with numVFs -1 releases them.
 func run(opts []hostdev.Option, address string, numVFs int, owner string) error {
-	ctx, err := hostdev.Open(opts...)
+	host, err := hostdev.Open(opts...)
 	if err != nil {
 		return err
 	}
-	defer ctx.Close()
+	defer host.Close()
 	if numVFs < 0 {
-		restored, err := ctx.RestoreAll(&hostdev.RestoreOptions{Owner: owner})
+		restored, err := host.RestoreAll(&hostdev.RestoreOptions{Owner: owner})
 		if err != nil {
 			return err
 		}
-		if _, err := ctx.SetNumVFs(address, 0, nil); err != nil {
+		if _, err := host.SetNumVFs(address, 0, nil); err != nil {
 			return err
 		}
 		fmt.Printf("%s: %d VFs given back, 0 VFs enabled\n", address, restored)
 		return nil
 	}
 	// AutoprobeOff: the VFs get no host driver, so nothing needs unbinding.
-	enabled, err := ctx.SetNumVFs(address, numVFs, &hostdev.SRIOVOptions{Autoprobe: hostdev.AutoprobeOff})
+	enabled, err := host.SetNumVFs(address, numVFs, &hostdev.SRIOVOptions{Autoprobe: hostdev.AutoprobeOff})
 	if err != nil {
 		return err
 	}
-	pf, err := ctx.SRIOVPF(address)
+	pf, err := host.SRIOVPF(address)
 	if err != nil {
 		return err
 	}
@@ -94,11 +94,11 @@ func run(opts []hostdev.Option, address string, numVFs int, owner string) error 
 		vfs = append(vfs, vf.Address)
 	}
 	if len(vfs) > 0 {
-		if _, err := ctx.Bind(vfs, &hostdev.BindOptions{Owner: owner}); err != nil {
+		if _, err := host.Bind(vfs, &hostdev.BindOptions{Owner: owner}); err != nil {
 			return err
 		}
 	}
-	if pf, err = ctx.SRIOVPF(address); err != nil {
+	if pf, err = host.SRIOVPF(address); err != nil {
 		return err
 	}
 	for _, vf := range pf.VFs {

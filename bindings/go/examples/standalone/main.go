@@ -32,17 +32,17 @@ func main() {
 	if *root != "" {
 		opts = append(opts, hostdev.WithRoot(*root))
 	}
-	hd, err := hostdev.Open(opts...)
+	host, err := hostdev.Open(opts...)
 	if err != nil {
 		fail(err)
 	}
-	defer hd.Close()
+	defer host.Close()
 
 	var filters []hostdev.Filter
 	if *class != "" {
 		filters = append(filters, hostdev.Class(*class))
 	}
-	devices, err := hd.PCIDevices(filters...)
+	devices, err := host.PCIDevices(filters...)
 	if err != nil {
 		fail(err)
 	}
@@ -60,7 +60,7 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *watch)
 	defer cancel()
-	mon, err := hd.NewMonitor(&hostdev.MonitorOptions{Subsystems: []string{"pci"}})
+	mon, err := host.NewMonitor(&hostdev.MonitorOptions{Subsystems: []string{"pci"}})
 	if err != nil {
 		fail(err)
 	}

@@ -31,16 +31,16 @@ func main() {
 }
 
 func run(enumerate, kernel bool, ids string, count int, timeout time.Duration) error {
-	ctx, err := hostdev.Open()
+	host, err := hostdev.Open()
 	if err != nil {
 		return err
 	}
-	defer ctx.Close()
+	defer host.Close()
 	opts := &hostdev.MonitorOptions{Subsystems: []string{"usb"}}
 	if ids != "" {
 		opts.IDs = []string{ids}
 	}
-	mon, err := ctx.NewMonitor(opts)
+	mon, err := host.NewMonitor(opts)
 	if err != nil {
 		return err
 	}

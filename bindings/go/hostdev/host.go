@@ -12,10 +12,10 @@ import (
 	"github.com/libhostdev/libhostdev/bindings/go/internal/capi"
 )
 
-// Path names one of the paths a Context owns.
+// Path names one of the paths a Host owns.
 type Path int
 
-// The paths of a Context (enum hostdev_path).
+// The paths of a Host (enum hostdev_path).
 const (
 	PathSysfs   Path = iota // sysfs mount, default "/sys"
 	PathDev                 // device nodes, default "/dev"
@@ -45,8 +45,8 @@ type Logger func(priority int, message string)
 // Version is the version of the libhostdev library in use.
 func Version() string { return capi.Hostdev_version() }
 
-// ErrClosed is returned by every method of a closed Context.
-var ErrClosed = errors.New("hostdev: context is closed")
+// ErrClosed is returned by every method of a closed Host.
+var ErrClosed = errors.New("hostdev: the Host is closed")
 
 type config struct {
 	root        string
@@ -77,18 +77,25 @@ func WithLogger(fn Logger, maxPriority int) Option {
 	return func(c *config) { c.logger, c.logPriority = fn, maxPriority }
 }
 
-// Context is a libhostdev context: the root paths, the node name, the logger. Its methods may be
-// called from several goroutines: calls are serialised (the C context is not thread-safe).
-// Close it when done; a finalizer releases a forgotten one.
-type Context struct {
+// Host is the library's handle for one host, the real system or a fake root: its paths, the node
+// name, the logger (a libhostdev context, hostdev_ctx, in C). Its methods may be called from
+// several goroutines: calls are serialised (the C context is not thread-safe). Close it when
+// done; a finalizer releases a forgotten one.
+type Host struct {
 	mu     sync.Mutex
 	ctx    capi.Hostdev_ctx
 	log    capi.Hdb_log
 	logger Logger
 }
 
-// Open creates a context. Without options it reads the real system.
-func Open(opts ...Option) (*Context, error) {
+// Context is the former name of Host.
+//
+// Deprecated: use Host. The name clashed with the ctx context.Context of Go code; Context remains
+// an alias, so code written against it builds unchanged.
+type Context = Host
+
+// Open returns a Host for the real system, or for what the options point at (WithRoot).
+func Open(opts ...Option) (*Host, error) {
 	cfg := config{paths: map[Path]string{}}
 	for _, o := range opts {
 		o(&cfg)
@@ -98,96 +105,96 @@ func Open(opts ...Option) (*Context, error) {
 	if rc[0] < 0 {
 		return nil, newError("Open", rc[0], "cannot create a libhostdev context")
 	}
-	c := &Context{ctx: ctx}
-	runtime.SetFinalizer(c, (*Context).Close)
-	fail := func(err error) (*Context, error) {
-		c.Close()
+	h := &Host{ctx: ctx}
+	runtime.SetFinalizer(h, (*Host).Close)
+	fail := func(err error) (*Host, error) {
+		h.Close()
 		return nil, err
 	}
 	if cfg.logger != nil {
-		c.logger = cfg.logger
-		c.log = capi.NewHdb_log(ctx, cfg.logPriority)
+		h.logger = cfg.logger
+		h.log = capi.NewHdb_log(ctx, cfg.logPriority)
 	}
 	if cfg.root != "" {
-		if err := c.SetRoot(cfg.root); err != nil {
+		if err := h.SetRoot(cfg.root); err != nil {
 			return fail(err)
 		}
 	}
 	for p, v := range cfg.paths {
-		if err := c.SetPath(p, v); err != nil {
+		if err := h.SetPath(p, v); err != nil {
 			return fail(err)
 		}
 	}
 	if cfg.nodeName != "" {
-		if err := c.SetNodeName(cfg.nodeName); err != nil {
+		if err := h.SetNodeName(cfg.nodeName); err != nil {
 			return fail(err)
 		}
 	}
-	return c, nil
+	return h, nil
 }
 
-// Close releases the context. Further calls return ErrClosed. Safe to call twice.
-func (c *Context) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.log != nil {
-		c.flushLog()
-		capi.DeleteHdb_log(c.log)
-		c.log = nil
+// Close releases the Host. Further calls return ErrClosed. Safe to call twice.
+func (h *Host) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.log != nil {
+		h.flushLog()
+		capi.DeleteHdb_log(h.log)
+		h.log = nil
 	}
-	if c.ctx != nil {
-		capi.DeleteHostdev_ctx(c.ctx)
-		c.ctx = nil
+	if h.ctx != nil {
+		capi.DeleteHostdev_ctx(h.ctx)
+		h.ctx = nil
 	}
-	runtime.SetFinalizer(c, nil)
+	runtime.SetFinalizer(h, nil)
 	return nil
 }
 
 // do runs fn with the C context under the lock, then delivers the log messages of the call.
-func (c *Context) do(fn func(ctx capi.Hostdev_ctx) error) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ctx == nil {
+func (h *Host) do(fn func(ctx capi.Hostdev_ctx) error) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ctx == nil {
 		return ErrClosed
 	}
-	defer c.flushLog()
-	return fn(c.ctx)
+	defer h.flushLog()
+	return fn(h.ctx)
 }
 
 // check turns a C result into an error, with the context's message. Called under the lock.
-func (c *Context) check(op string, r int) error {
+func (h *Host) check(op string, r int) error {
 	if r >= 0 {
 		return nil
 	}
-	return newError(op, r, capi.Hdb_ctx_get_error(c.ctx))
+	return newError(op, r, capi.Hdb_ctx_get_error(h.ctx))
 }
 
-func (c *Context) flushLog() {
-	if c.log == nil {
+func (h *Host) flushLog() {
+	if h.log == nil {
 		return
 	}
-	text := c.log.Take()
+	text := h.log.Take()
 	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
 		if line == "" {
 			continue
 		}
 		prio, msg, _ := strings.Cut(line, "\t")
 		p, _ := strconv.Atoi(prio)
-		c.logger(p, msg)
+		h.logger(p, msg)
 	}
 }
 
 // SetPath sets one path.
-func (c *Context) SetPath(p Path, value string) error {
-	return c.do(func(ctx capi.Hostdev_ctx) error {
-		return c.check("SetPath", capi.Hostdev_ctx_set_path(ctx, p.c(), value))
+func (h *Host) SetPath(p Path, value string) error {
+	return h.do(func(ctx capi.Hostdev_ctx) error {
+		return h.check("SetPath", capi.Hostdev_ctx_set_path(ctx, p.c(), value))
 	})
 }
 
-// Path returns the current value of one path ("" for a closed context).
-func (c *Context) Path(p Path) string {
+// Path returns the current value of one path ("" for a closed Host).
+func (h *Host) Path(p Path) string {
 	var v string
-	_ = c.do(func(ctx capi.Hostdev_ctx) error {
+	_ = h.do(func(ctx capi.Hostdev_ctx) error {
 		v = capi.Hostdev_ctx_get_path(ctx, p.c())
 		return nil
 	})
@@ -195,23 +202,23 @@ func (c *Context) Path(p Path) string {
 }
 
 // SetRoot points sysfs, dev, proc, state, config and kubelet below root.
-func (c *Context) SetRoot(root string) error {
-	return c.do(func(ctx capi.Hostdev_ctx) error {
-		return c.check("SetRoot", capi.Hostdev_ctx_set_root(ctx, root))
+func (h *Host) SetRoot(root string) error {
+	return h.do(func(ctx capi.Hostdev_ctx) error {
+		return h.check("SetRoot", capi.Hostdev_ctx_set_root(ctx, root))
 	})
 }
 
 // SetNodeName sets the node name used in Harvester object names.
-func (c *Context) SetNodeName(name string) error {
-	return c.do(func(ctx capi.Hostdev_ctx) error {
-		return c.check("SetNodeName", capi.Hostdev_ctx_set_node_name(ctx, name))
+func (h *Host) SetNodeName(name string) error {
+	return h.do(func(ctx capi.Hostdev_ctx) error {
+		return h.check("SetNodeName", capi.Hostdev_ctx_set_node_name(ctx, name))
 	})
 }
 
 // NodeName returns the node name.
-func (c *Context) NodeName() string {
+func (h *Host) NodeName() string {
 	var v string
-	_ = c.do(func(ctx capi.Hostdev_ctx) error {
+	_ = h.do(func(ctx capi.Hostdev_ctx) error {
 		v = capi.Hostdev_ctx_get_node_name(ctx)
 		return nil
 	})
@@ -219,9 +226,9 @@ func (c *Context) NodeName() string {
 }
 
 // LastError returns the message of the last failed call ("" if none).
-func (c *Context) LastError() string {
+func (h *Host) LastError() string {
 	var v string
-	_ = c.do(func(ctx capi.Hostdev_ctx) error {
+	_ = h.do(func(ctx capi.Hostdev_ctx) error {
 		v = capi.Hdb_ctx_get_error(ctx)
 		return nil
 	})

@@ -16,33 +16,33 @@ import (
 )
 
 func TestDefaults(t *testing.T) {
-	ctx, err := hostdev.Open()
+	host, err := hostdev.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ctx.Close()
-	if ctx.Path(hostdev.PathSysfs) != "/sys" || ctx.Path(hostdev.PathPCIIDs) != "/usr/share/misc/pci.ids" {
-		t.Errorf("paths %q %q", ctx.Path(hostdev.PathSysfs), ctx.Path(hostdev.PathPCIIDs))
+	defer host.Close()
+	if host.Path(hostdev.PathSysfs) != "/sys" || host.Path(hostdev.PathPCIIDs) != "/usr/share/misc/pci.ids" {
+		t.Errorf("paths %q %q", host.Path(hostdev.PathSysfs), host.Path(hostdev.PathPCIIDs))
 	}
-	if ctx.NodeName() == "" || ctx.LastError() != "" || strings.Count(hostdev.Version(), ".") != 2 {
-		t.Errorf("node %q error %q version %q", ctx.NodeName(), ctx.LastError(), hostdev.Version())
+	if host.NodeName() == "" || host.LastError() != "" || strings.Count(hostdev.Version(), ".") != 2 {
+		t.Errorf("node %q error %q version %q", host.NodeName(), host.LastError(), hostdev.Version())
 	}
 }
 
 func TestRootAndPaths(t *testing.T) {
 	dir := t.TempDir()
-	ctx, err := hostdev.Open(hostdev.WithRoot(dir), hostdev.WithNodeName("n1"),
+	host, err := hostdev.Open(hostdev.WithRoot(dir), hostdev.WithNodeName("n1"),
 		hostdev.WithPath(hostdev.PathState, filepath.Join(dir, "st")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ctx.Close()
-	if ctx.Path(hostdev.PathSysfs) != filepath.Join(dir, "sys") || ctx.Path(hostdev.PathState) != filepath.Join(dir, "st") ||
-		ctx.NodeName() != "n1" {
-		t.Errorf("sysfs %q state %q node %q", ctx.Path(hostdev.PathSysfs), ctx.Path(hostdev.PathState), ctx.NodeName())
+	defer host.Close()
+	if host.Path(hostdev.PathSysfs) != filepath.Join(dir, "sys") || host.Path(hostdev.PathState) != filepath.Join(dir, "st") ||
+		host.NodeName() != "n1" {
+		t.Errorf("sysfs %q state %q node %q", host.Path(hostdev.PathSysfs), host.Path(hostdev.PathState), host.NodeName())
 	}
-	if err := ctx.SetRoot("/other"); err != nil || ctx.Path(hostdev.PathDev) != "/other/dev" {
-		t.Errorf("SetRoot: %v %q", err, ctx.Path(hostdev.PathDev))
+	if err := host.SetRoot("/other"); err != nil || host.Path(hostdev.PathDev) != "/other/dev" {
+		t.Errorf("SetRoot: %v %q", err, host.Path(hostdev.PathDev))
 	}
 }
 
@@ -58,8 +58,8 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestErrorsCarryErrnoAndMessage(t *testing.T) {
-	ctx := cliContext(t)
-	_, err := ctx.PCIDevice("0000:3b:00.7")
+	host := cliHost(t)
+	_, err := host.PCIDevice("0000:3b:00.7")
 	if !errors.Is(err, syscall.ENODEV) {
 		t.Fatalf("error %v does not wrap ENODEV", err)
 	}
@@ -68,13 +68,13 @@ func TestErrorsCarryErrnoAndMessage(t *testing.T) {
 		t.Fatal("not a *hostdev.Error")
 	}
 	if !strings.Contains(herr.Message, "0000:3b:00.7") || !strings.Contains(herr.Message, "no such PCI device") ||
-		herr.Message != ctx.LastError() || herr.Op != "PCIDevice" {
-		t.Errorf("%+v (last error %q)", herr, ctx.LastError())
+		herr.Message != host.LastError() || herr.Op != "PCIDevice" {
+		t.Errorf("%+v (last error %q)", herr, host.LastError())
 	}
 	if err.Error() != "hostdev: PCIDevice: "+herr.Message {
 		t.Errorf("Error() = %q", err.Error())
 	}
-	_, err = ctx.PCIDevice("not-an-address")
+	_, err = host.PCIDevice("not-an-address")
 	if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "not-an-address") {
 		t.Errorf("bad address: %v", err)
 	}
@@ -85,32 +85,46 @@ func TestErrorsCarryErrnoAndMessage(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	ctx := cliContext(t)
-	if err := ctx.Close(); err != nil {
+	host := cliHost(t)
+	if err := host.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := ctx.Close(); err != nil {
+	if err := host.Close(); err != nil {
 		t.Fatal("second Close:", err)
 	}
-	if _, err := ctx.PCIDevices(); !errors.Is(err, hostdev.ErrClosed) {
+	if _, err := host.PCIDevices(); !errors.Is(err, hostdev.ErrClosed) {
 		t.Errorf("PCIDevices after Close: %v", err)
 	}
-	if _, err := ctx.Bind([]string{"0000:01:00.0"}, nil); !errors.Is(err, hostdev.ErrClosed) {
+	if _, err := host.Bind([]string{"0000:01:00.0"}, nil); !errors.Is(err, hostdev.ErrClosed) {
 		t.Errorf("Bind after Close: %v", err)
 	}
-	if ctx.Path(hostdev.PathSysfs) != "" {
+	if host.Path(hostdev.PathSysfs) != "" {
 		t.Error("Path after Close")
 	}
 }
 
-func TestFinalizerReleasesForgottenContexts(t *testing.T) {
+// Context, the former name of Host, stays a deprecated alias: code written against it builds and
+// runs unchanged, and its values are Hosts without a conversion.
+func TestContextAlias(t *testing.T) {
+	var old *hostdev.Context = cliHost(t)
+	devices, err := old.PCIDevices()
+	if err != nil || len(devices) == 0 {
+		t.Fatalf("PCIDevices through *Context: %d devices, %v", len(devices), err)
+	}
+	var host *hostdev.Host = old
+	if host.NodeName() != "node1" {
+		t.Errorf("NodeName through *Host: %q", host.NodeName())
+	}
+}
+
+func TestFinalizerReleasesForgottenHosts(t *testing.T) {
 	root, _ := cliRoot(t)
 	for i := 0; i < 50; i++ {
-		ctx, err := hostdev.Open(hostdev.WithRoot(root))
+		host, err := hostdev.Open(hostdev.WithRoot(root))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ctx.PCIDevices(); err != nil {
+		if _, err := host.PCIDevices(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -125,9 +139,9 @@ func TestLogger(t *testing.T) {
 			lines = append(lines, message)
 		}
 	}
-	ctx := cliContext(t, hostdev.WithLogger(logger, hostdev.LogDebug),
+	host := cliHost(t, hostdev.WithLogger(logger, hostdev.LogDebug),
 		hostdev.WithPath(hostdev.PathModules, filepath.Join(t.TempDir(), "nomodules")))
-	dev, err := ctx.PCIDevice("0000:3b:00.0")
+	dev, err := host.PCIDevice("0000:3b:00.0")
 	if err != nil || len(dev.Modules) != 0 {
 		t.Fatal(err, dev.Modules)
 	}
@@ -141,7 +155,7 @@ func TestLogger(t *testing.T) {
 }
 
 func TestSharedBetweenGoroutines(t *testing.T) {
-	ctx := cliContext(t)
+	host := cliHost(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := 0; g < 8; g++ {
@@ -149,12 +163,12 @@ func TestSharedBetweenGoroutines(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 20; i++ {
-				devices, err := ctx.PCIDevices()
+				devices, err := host.PCIDevices()
 				if err != nil || len(devices) != 12 {
 					errs <- err
 					return
 				}
-				if _, err := ctx.PCIDevice("0000:77:00.0"); !errors.Is(err, syscall.ENODEV) ||
+				if _, err := host.PCIDevice("0000:77:00.0"); !errors.Is(err, syscall.ENODEV) ||
 					!strings.Contains(err.Error(), "0000:77:00.0") {
 					errs <- err
 					return
