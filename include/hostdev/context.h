@@ -11,7 +11,9 @@
  * accepts NULL.
  *  - Strings returned by getters belong to the object and stay valid until it is released.
  *  - A context and the objects made from it must not be used from two threads at the same time; use
- * one context per thread instead (they are cheap).
+ * one context per thread instead (they are cheap). One exception: an object made from a context may
+ * be released (its last *_unref()) on any thread while the context is in use on another, as a
+ * garbage collector does; the context's own reference count is atomic.
  */
 #ifndef HOSTDEV_CONTEXT_H
 #define HOSTDEV_CONTEXT_H

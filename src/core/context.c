@@ -72,7 +72,11 @@ static void ctx_destroy(hostdev_ctx *ctx)
 	free(ctx);
 }
 
-HOSTDEV_DEFINE_REF_UNREF(hostdev_ctx, ctx_destroy)
+/* Atomic: every object holds a reference to its context, and a language runtime releases objects
+ * from whichever thread its garbage collector runs on (Python's SWIG wrappers drop the GIL in
+ * _unref, Go runs finalizers on their own goroutine) while another thread makes objects of the
+ * same context under its lock. A plain count loses updates then, and the context is freed early. */
+HOSTDEV_DEFINE_ATOMIC_REF_UNREF(hostdev_ctx, ctx_destroy)
 
 static struct ctx_cache *cache_find(const hostdev_ctx *ctx, const struct ctx_cache_type *type)
 {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The context object: defaults, paths, roots, node name, errors, logging, reference counting. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -295,6 +296,38 @@ static void test_ref_unref(void **state)
 	hostdev_free(NULL);
 }
 
+/* Objects are released on a garbage collector's thread while the context is in use: every object
+ * holds a context reference, so references are taken and dropped on several threads at once. The
+ * verdict of a lost update is a use after free or a leak of the context, which the AddressSanitizer
+ * and valgrind runs of the unit tests report (tests/ci.sh); the plain run checks the context is
+ * alive and usable afterwards. */
+#define REF_THREADS 4
+#define REF_ROUNDS 200000
+
+static void *ref_and_unref(void *ctx)
+{
+	for (int i = 0; i < REF_ROUNDS; i++) {
+		hostdev_ctx_ref(ctx);
+		hostdev_ctx_unref(ctx);
+	}
+	return NULL;
+}
+
+static void test_ref_unref_threads(void **state)
+{
+	hostdev_ctx *ctx = NULL;
+	pthread_t threads[REF_THREADS];
+
+	assert_int_equal(hostdev_ctx_new(&ctx), 0);
+	for (int i = 0; i < REF_THREADS; i++)
+		assert_int_equal(pthread_create(&threads[i], NULL, ref_and_unref, ctx), 0);
+	for (int i = 0; i < REF_THREADS; i++)
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+	assert_int_equal(hostdev_ctx_set_node_name(ctx, "still-alive"), 0);
+	assert_string_equal(hostdev_ctx_get_node_name(ctx), "still-alive");
+	hostdev_ctx_unref(ctx);
+}
+
 /* After a failure and a success the message is still a valid string (no dangling pointer). */
 static void test_error_cleared_state(void **state)
 {
@@ -322,6 +355,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_log_priority, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_log_debug_filtered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ref_unref, setup, teardown),
+	    cmocka_unit_test(test_ref_unref_threads),
 	    cmocka_unit_test_setup_teardown(test_error_cleared_state, setup, teardown),
 	};
 
