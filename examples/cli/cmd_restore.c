@@ -3,8 +3,9 @@
  * `hostdev restore ADDRESS...|--all`: give devices back to the drivers the
  * journal recorded, also after a crash of whoever bound them, and say per
  * device what was done and whether its record is kept. docs/vfio.md.
- * --all (without --owner) also takes away the NVIDIA vGPU types libhostdev set
- * (the vGPU journal, docs/vgpu.md): all that hostdev did is undone.
+ * Without --owner it also takes away the NVIDIA vGPU types libhostdev set on
+ * those devices, or on all of them with --all (the vGPU journal, docs/vgpu.md):
+ * all that hostdev did to them is undone.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -67,16 +68,36 @@ static void print_result(const hostdev_vfio_result *res)
 }
 
 /*
- * --all: the vGPU types of the vGPU journal, after the bindings (a VF restored from vfio-pci to
- * nvidia shows its vGPU attributes again, so its record can be judged). Returns the number of VFs
- * put back, or a negative errno with the library's message.
+ * The vGPU types of the vGPU journal (all of them, or those of @addresses), after the bindings (a
+ * VF restored from vfio-pci to nvidia shows its vGPU attributes again, so its record can be
+ * judged). An address without a vGPU record is not an error: most devices have none. Every
+ * address is tried; returns the number of VFs put back, or the first failure's negative errno
+ * with the library's message.
  */
-static int restore_vgpus(struct cli *cli, const struct hostdev_vfio_options *vfio)
+static int restore_vgpus(struct cli *cli, const struct hostdev_vfio_options *vfio,
+			 char *const *addresses, size_t count)
 {
 	struct hostdev_vgpu_options opts = HOSTDEV_VGPU_OPTIONS_INIT;
+	char *first_error = NULL;
+	int restored = 0, failure = 0;
 
 	opts.lock_timeout_ms = vfio->lock_timeout_ms;
-	return hostdev_vgpu_restore(cli->ctx, NULL, &opts, 0);
+	if (count == 0)
+		return hostdev_vgpu_restore(cli->ctx, NULL, &opts, 0);
+	for (size_t i = 0; i < count; i++) {
+		int r = hostdev_vgpu_restore(cli->ctx, addresses[i], &opts, 0);
+
+		if (r >= 0)
+			restored += r;
+		else if (r != -ENOENT && !failure) {
+			failure = r;
+			first_error = strdup(hostdev_ctx_get_error(cli->ctx));
+		}
+	}
+	if (failure)
+		hostdev_ctx_set_error(cli->ctx, failure, first_error ? first_error : "");
+	free(first_error);
+	return failure ? failure : restored;
 }
 
 static int print_json(struct cli *cli, const hostdev_vfio_result *res, int vgpus)
@@ -185,13 +206,14 @@ static int run(struct cli *cli, int argc, char **argv)
 					     flags | (all ? HOSTDEV_RESTORE_ALL : 0), &res);
 	/* The vGPU journal has no owners: --owner leaves the types alone. A failure of the
 	 * bindings does not stop this, nor does this hide that failure. */
-	if (all && !opts.owner) {
+	if (!opts.owner) {
 		char *vfio_error = r < 0 ? strdup(hostdev_ctx_get_error(cli->ctx)) : NULL;
 
-		vgpus = restore_vgpus(cli, &opts);
+		vgpus = restore_vgpus(cli, &opts, argv + optind, (size_t)(argc - optind));
 		if (vgpus < 0) {
 			vgpu_error = vgpus;
-			cli_lib_error(cli, vgpus, "restore --all (vGPU types)");
+			cli_lib_error(cli, vgpus,
+				      all ? "restore --all (vGPU types)" : "restore (vGPU types)");
 			vgpus = -1;
 		}
 		if (r < 0)
@@ -238,9 +260,10 @@ const struct cli_command cli_cmd_restore = {
 	    "after a\n"
 	    "crash of the process that bound them. One line per device, then the "
 	    "counts.\n"
-	    "--all without --owner undoes everything hostdev did: after the devices it\n"
-	    "also takes away the NVIDIA vGPU types libhostdev set (`hostdev vgpu restore`)\n"
-	    "and prints \"N vGPU types taken away\" when there were any.\n"
+	    "Without --owner, everything hostdev did to the devices is undone: after the\n"
+	    "bindings it also takes away the NVIDIA vGPU types libhostdev set on them (all\n"
+	    "of them with --all; `hostdev vgpu restore`) and prints \"N vGPU types taken\n"
+	    "away\" when there were any.\n"
 	    "\n"
 	    "Options:\n"
 	    "      --all            every device in the journal\n"
@@ -260,6 +283,6 @@ const struct cli_command cli_cmd_restore = {
 	    "[{\"address\",\n"
 	    "                       \"outcome\", \"driver\", \"record_kept\", "
 	    "\"message\"}],\n"
-	    "                       \"vgpus_restored\": N (with --all)}\n",
+	    "                       \"vgpus_restored\": N (without --owner)}\n",
     .run = run,
 };

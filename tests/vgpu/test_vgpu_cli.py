@@ -364,6 +364,31 @@ def case_restore_all(args):
         h.close()
 
 
+def case_restore_address(args):
+    """`hostdev restore ADDRESS` takes away the vGPU type hostdev set on that VF, and only there."""
+    h = Host(args)
+    try:
+        h.run("vgpu", "set", VF0, str(T_4Q))
+        h.run("vgpu", "set", VF1, str(T_4Q))
+        h.run("bind", NIC_VF)
+        p = h.run("restore", VF0)
+        check(p.stdout.splitlines()[-1] == "1 vGPU type taken away (vGPU journal)", p.stdout)
+        check(h.current(VF0) == 0 and h.current(VF1) == T_4Q, p.stdout)
+        check([r["address"] for r in h.journal()] == [VF1], str(h.journal()))
+        # A device with no vGPU record: its binding comes back, and no vGPU line.
+        p = h.run("restore", NIC_VF)
+        check("vGPU" not in p.stdout and h.driver(NIC_VF) == "iavf", p.stdout)
+        doc = json.loads(h.run("restore", VF1, "--json").stdout)
+        check(doc["vgpus_restored"] == 1 and h.current(VF1) == 0, json.dumps(doc))
+        # The driver refuses: the record is kept and the exit status says so.
+        h.run("vgpu", "set", VF0, str(T_4Q))
+        p = h.run("restore", VF0, env_extra={"HOSTDEV_KMODEL_FAIL": f"vgpu:{VF0}:EBUSY"}, expect=1)
+        contains(p.stderr, "a virtual machine probably holds it open")
+        check(h.current(VF0) == T_4Q and [r["address"] for r in h.journal()] == [VF0], str(h.journal()))
+    finally:
+        h.close()
+
+
 def case_usage(args):
     h = Host(args)
     try:
