@@ -12,18 +12,9 @@ command -v hostdev-agent >/dev/null ||
 	vm_die "hostdev-agent not in the guest: build it (cmake --build build --target hostdev-agent) and re-run cmake"
 node=hostdev-vm
 # The kubeconfig (server, the stand-in's CA, a token) from the host hook, over the console.
-answer=$(vm_host '{"op":"kubeconfig"}') || true
-echo "$answer" | sed -n 's/.*"base64":"\([^"]*\)".*/\1/p' | base64 -d >kubeconfig || true
-vm_check "the kubeconfig came from the host" grep -q "https://kubernetes.default.svc:6443" kubeconfig
-host_port=$(echo "$answer" | sed -n 's/.*"hostPort":\([0-9]*\).*/\1/p')
-[ -n "$host_port" ] || vm_die "the host hook sent no kubeconfig: $answer"
-
-# nic1 (virtio-net, 0000:00:02.0) is on the restricted user network.
-ifc=$(ls /sys/bus/pci/devices/0000:00:02.0/virtio*/net/)
-ip link set "$ifc" up
-ip addr add 10.0.2.15/24 dev "$ifc"
-echo "10.0.2.100 kubernetes.default.svc" >>/etc/hosts
-echo "hosts: files" >/etc/nsswitch.conf
+vm_kube_standin kubeconfig
+host_port=$(echo "$VM_HOST_ANSWER" | sed -n 's/.*"hostPort":\([0-9]*\).*/\1/p')
+[ -n "$host_port" ] || vm_die "the host hook sent no kubeconfig: $VM_HOST_ANSWER"
 # Nothing but the forwarded address answers: not the stand-in's own port through QEMU's host address,
 # not the guestfwd address on another port (each attempt bounded by nc's 3 s).
 reaches() { nc -w 3 "$1" "$2" </dev/null >/dev/null 2>&1; }

@@ -9,17 +9,8 @@
 command -v hostdev-agent >/dev/null ||
 	vm_die "hostdev-agent not in the guest: build it (cmake --build build --target hostdev-agent) and re-run cmake"
 node=hostdev-vm
-answer=$(vm_host '{"op":"kubeconfig"}') || true
-echo "$answer" | sed -n 's/.*"base64":"\([^"]*\)".*/\1/p' | base64 -d >kubeconfig || true
-vm_check "the kubeconfig came from the host" grep -q "https://kubernetes.default.svc:6443" kubeconfig
-ifc=$(ls /sys/bus/pci/devices/0000:00:02.0/virtio*/net/)
-ip link set "$ifc" up
-ip addr add 10.0.2.15/24 dev "$ifc"
-echo "10.0.2.100 kubernetes.default.svc" >>/etc/hosts
-echo "hosts: files" >/etc/nsswitch.conf
+vm_kube_standin kubeconfig
 
-# field NAME: the value of "NAME":"..." (or a number) in $out, the host hook's answer
-field() { echo "$out" | sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" | head -n 1; }
 ready() { grep -q "published the inventory of node $node: ready" agent.log; }
 netdevs() { ls "/sys/bus/pci/devices/$nic/net/" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'; }
 
@@ -58,13 +49,13 @@ fi
 
 # --- the claim: e1000e to vfio-pci through the agent --------------------------------------------------------
 out=$(vm_host "{\"op\":\"claim\",\"address\":\"$nic\"}") || vm_die "creating the claim: $out"
-claim=$(field name)
+claim=$(vm_field name)
 out=$(vm_host "{\"op\":\"wait_claim\",\"name\":\"$claim\",\"timeout\":120}" 150) || true
 echo "$out"
-vm_check_eq "PCIDeviceClaim $claim enabled (Bound)" Bound "$(field reason)"
-vm_log "claim enabled $(field seconds) s after it was created (host time)"
-vm_check_eq "kernelDriverToUnbind names the original driver" e1000e "$(field driver)"
-resource=$(field resource)
+vm_check_eq "PCIDeviceClaim $claim enabled (Bound)" Bound "$(vm_field reason)"
+vm_log "claim enabled $(vm_field seconds) s after it was created (host time)"
+vm_check_eq "kernelDriverToUnbind names the original driver" e1000e "$(vm_field driver)"
+resource=$(vm_field resource)
 vm_log "resource $resource"
 vm_check_eq "e1000e is on vfio-pci (the real kernel)" vfio-pci "$(vm_pci_driver "$nic")"
 vm_check "/dev/vfio/$group is a char device" test -c "/dev/vfio/$group"
@@ -94,7 +85,7 @@ fi
 # --- deleting the claim gives the e1000e back ----------------------------------------------------------------
 out=$(vm_host "{\"op\":\"unclaim\",\"name\":\"$claim\",\"timeout\":120}" 150) || true
 echo "$out"
-vm_check "the claim is gone (the finalizer removed after the restore)" test -n "$(field seconds)"
+vm_check "the claim is gone (the finalizer removed after the restore)" test -n "$(vm_field seconds)"
 vm_check_eq "e1000e back on e1000e" e1000e "$(vm_pci_driver "$nic")"
 vm_check "its netdev is back" vm_wait_for 30 sh -c "[ -n \"\$(ls /sys/bus/pci/devices/$nic/net/ 2>/dev/null)\" ]"
 vm_check_eq "driver_override cleared" "(null)" "$(cat "/sys/bus/pci/devices/$nic/driver_override")"

@@ -14,17 +14,8 @@ command -v vm-cdi-vfio-open >/dev/null || vm_die "vm-cdi-vfio-open not in the gu
 node=hostdev-vm
 driver=vfio.hostdev.io
 ns=vms
-answer=$(vm_host '{"op":"dra_kubeconfig"}') || true
-echo "$answer" | sed -n 's/.*"base64":"\([^"]*\)".*/\1/p' | base64 -d >kubeconfig || true
-vm_check "the DRA agent's kubeconfig came from the host" grep -q "https://kubernetes.default.svc:6443" kubeconfig
-ifc=$(ls /sys/bus/pci/devices/0000:00:02.0/virtio*/net/)
-ip link set "$ifc" up
-ip addr add 10.0.2.15/24 dev "$ifc"
-echo "10.0.2.100 kubernetes.default.svc" >>/etc/hosts
-echo "hosts: files" >/etc/nsswitch.conf
+vm_kube_standin dra_kubeconfig "the DRA agent's kubeconfig came from the host"
 
-# field NAME: the value of "NAME":"..." (or a number) in $out (a host hook's or vm-kubelet's answer)
-field() { echo "$out" | sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" | head -n 1; }
 netdevs() { ls "/sys/bus/pci/devices/$nic/net/" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'; }
 records() { hostdev journal --json | grep -o '"address"' | wc -l; }
 
@@ -79,10 +70,10 @@ start_agent() {
 register() {
 	out=$(vm-kubelet dra-register -registry "$kd/plugins_registry" -driver "$driver" -timeout 120s) || true
 	echo "$out"
-	vm_check_eq "registration: type DRAPlugin" DRAPlugin "$(field type)"
-	vm_check_eq "registration: v1 negotiated" v1 "$(field api)"
-	vm_check_eq "registration: not refused" "" "$(field refused)"
-	endpoint=$(field endpoint)
+	vm_check_eq "registration: type DRAPlugin" DRAPlugin "$(vm_field type)"
+	vm_check_eq "registration: v1 negotiated" v1 "$(vm_field api)"
+	vm_check_eq "registration: not refused" "" "$(vm_field refused)"
+	endpoint=$(vm_field endpoint)
 	vm_check_eq "endpoint plugins/<driver>/dra.sock" "$data/dra.sock" "$endpoint"
 	vm_check "the agent saw the registration" vm_wait_for 60 grep -q "DRA: the kubelet registered driver $driver" "$log"
 }
@@ -93,17 +84,17 @@ register
 # --- this node's ResourceSlice lists the e1000e ---------------------------------------------------------
 out=$(vm_host "{\"op\":\"dra_device\",\"address\":\"$nic\",\"timeout\":120}" 150) || vm_die "no slice lists $nic: $out"
 echo "$out"
-device=$(field name)
+device=$(vm_field name)
 vm_check_eq "the slice names the device by its address" "pci-$(echo "$nic" | tr ':.' '--')" "$device"
-vm_check_eq "the slice's pool is the node" "$node" "$(field pool)"
-vm_check_eq "the slice says vendor 8086" 8086 "$(field vendor)"
-vm_check_eq "the slice says device 10d3" 10d3 "$(field device)"
-vm_check_eq "the slice says driver e1000e" e1000e "$(field driver)"
-vm_check_eq "the slice's IOMMU group is the kernel's" "$group" "$(field iommuGroup)"
+vm_check_eq "the slice's pool is the node" "$node" "$(vm_field pool)"
+vm_check_eq "the slice says vendor 8086" 8086 "$(vm_field vendor)"
+vm_check_eq "the slice says device 10d3" 10d3 "$(vm_field device)"
+vm_check_eq "the slice says driver e1000e" e1000e "$(vm_field driver)"
+vm_check_eq "the slice's IOMMU group is the kernel's" "$group" "$(vm_field iommuGroup)"
 
 # --- Prepare binds the e1000e for real -----------------------------------------------------------------------
 out=$(vm_host "{\"op\":\"dra_claim\",\"name\":\"nic\",\"device\":\"$device\"}") || vm_die "creating the claim: $out"
-uid=$(field uid)
+uid=$(vm_field uid)
 claim=$ns/nic/$uid
 vm_log "ResourceClaim $claim allocated to $device"
 st=0
@@ -111,8 +102,8 @@ out=$(vm-kubelet dra-prepare -socket "$endpoint" "$claim") || st=$?
 echo "$out"
 vm_check_eq "NodePrepareResources: claim prepared" 0 "$st"
 first=$out
-vm_check_eq "the answer: pool" "$node" "$(field pool_name)"
-vm_check_eq "the answer: device" "$device" "$(field device_name)"
+vm_check_eq "the answer: pool" "$node" "$(vm_field pool_name)"
+vm_check_eq "the answer: device" "$device" "$(vm_field device_name)"
 vm_check "the answer: request dev" sh -c "echo '$out' | grep -qF '\"request_names\":[\"dev\"]'"
 cdi_name=$uid-$device
 vm_check "the answer carries the CDI ids" sh -c "echo '$out' | grep -qF '\"cdi_device_ids\":[\"$driver/pci=$cdi_name\",\"$driver/metadata=${uid}_dev\"]'"
@@ -172,7 +163,7 @@ vm_check_eq "SIGTERM: the agent exits 0" 0 "$rc"
 start_agent agent2.log HOSTDEV_AGENT_TEST_STOP=dra-bound
 register
 out=$(vm_host "{\"op\":\"dra_claim\",\"name\":\"nic2\",\"device\":\"$device\"}") || vm_die "creating the claim: $out"
-uid2=$(field uid)
+uid2=$(vm_field uid)
 claim2=$ns/nic2/$uid2
 vm-kubelet dra-prepare -socket "$endpoint" "$claim2" >killed-prepare.json 2>&1 &
 prepare=$!

@@ -12,17 +12,8 @@ command -v hostdev-agent >/dev/null ||
 command -v vm-kubelet >/dev/null ||
 	vm_skip "vm-kubelet not in the guest: it is built only when go and golang-google-grpc-dev are installed (tests/deps/deviceplugin.txt); re-run cmake after installing them"
 node=hostdev-vm
-answer=$(vm_host '{"op":"kubeconfig"}') || true
-echo "$answer" | sed -n 's/.*"base64":"\([^"]*\)".*/\1/p' | base64 -d >kubeconfig || true
-vm_check "the kubeconfig came from the host" grep -q "https://kubernetes.default.svc:6443" kubeconfig
-ifc=$(ls /sys/bus/pci/devices/0000:00:02.0/virtio*/net/)
-ip link set "$ifc" up
-ip addr add 10.0.2.15/24 dev "$ifc"
-echo "10.0.2.100 kubernetes.default.svc" >>/etc/hosts
-echo "hosts: files" >/etc/nsswitch.conf
+vm_kube_standin kubeconfig
 
-# field NAME: the value of "NAME":"..." (or a number or boolean) in $out, the host hook's answer
-field() { echo "$out" | sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" | head -n 1; }
 has() { echo "$out" | grep -qF -- "$1"; }
 summary() { vm_host '{"op":"summary"}' | sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 ready() { grep -q "published the inventory of node $node: ready" agent.log; }
@@ -49,7 +40,7 @@ vm_check "vm-kubelet serves kubelet.sock" vm_wait_for 60 grep -q '"event":"servi
 
 # KubeVirt's CR with an administrator's usb entry, before the agent starts.
 out=$(vm_host '{"op":"usb_kubevirt"}') || vm_die "creating the KubeVirt CR: $out"
-by_hand=$(field byHand)
+by_hand=$(vm_field byHand)
 
 # No periodic resync: only the hot-plug monitor and the watches can move anything below.
 hostdev-agent --kubeconfig "$PWD/kubeconfig" --node-name "$node" --metrics-address 127.0.0.1:0 \
@@ -71,14 +62,14 @@ env1=$(usb_env)
 out=$(vm_host "{\"op\":\"usb_claim\",\"name\":\"$name\"}") || vm_die "creating the claim: $out"
 out=$(vm_host "{\"op\":\"usb_claim_wait\",\"name\":\"$name\",\"reason\":\"Served\",\"timeout\":120}" 150) || true
 echo "$out"
-vm_check_eq "USBDeviceClaim $name: Bound True, Served" True "$(field status)"
-vm_log "claim served $(field seconds) s after it was created (host time)"
-vm_check_eq "...with the agent's finalizer" true "$(field finalizer)"
-vm_check_eq "...its identity record: port" "$port" "$(field port)"
-vm_check_eq "...its identity record: vendor:product" 0627:0001 "$(field vendorProduct)"
+vm_check_eq "USBDeviceClaim $name: Bound True, Served" True "$(vm_field status)"
+vm_log "claim served $(vm_field seconds) s after it was created (host time)"
+vm_check_eq "...with the agent's finalizer" true "$(vm_field finalizer)"
+vm_check_eq "...its identity record: port" "$port" "$(vm_field port)"
+vm_check_eq "...its identity record: vendor:product" 0627:0001 "$(vm_field vendorProduct)"
 vm_check "...the message names the device node $node1" has "(device node $node1)"
 out=$(vm_host "{\"op\":\"usb_device_wait\",\"name\":\"$name\",\"enabled\":true,\"timeout\":60}" 90) || true
-vm_check_eq "the USBDevice is enabled, at $node1" "$node1" "$(field devicePath)"
+vm_check_eq "the USBDevice is enabled, at $node1" "$node1" "$(vm_field devicePath)"
 
 vm_check "$resource registered with vm-kubelet" vm_wait_for 60 sh -c "[ \"\$(grep -c '\"event\":\"register\",\"resource\":\"$resource\"' '$ev')\" -gt 0 ]"
 endpoint=$(grep "\"event\":\"register\",\"resource\":\"$resource\"" "$ev" | tail -n 1 | sed -n 's/.*"endpoint":"\([^"]*\)".*/\1/p')
@@ -93,12 +84,12 @@ vm_check "$node1 is a char device in the guest" test -c "$node1"
 out=$(vm_host "{\"op\":\"usb_kubevirt_wait\",\"resource\":\"$resource\",\"present\":true,\"timeout\":60}" 90) || true
 echo "$out"
 vm_check_eq "KubeVirt's usb list: the claim's entry next to the hand-written one" \
-	"$by_hand=1050:0407 $resource=0627:0001" "$(field entries)"
-vm_check_eq "...the hand-written entry as it was" true "$(field byHandKept)"
+	"$by_hand=1050:0407 $resource=0627:0001" "$(vm_field entries)"
+vm_check_eq "...the hand-written entry as it was" true "$(vm_field byHandKept)"
 
 # --- QMP unplug: listed Unhealthy, Allocate refused, the claim stays and says why ----------------------------
 out=$(vm_host "{\"op\":\"unplug\",\"device\":\"kbd0\",\"name\":\"$name\",\"timeout\":60}" 90) || true
-vm_check "QMP device_del kbd0: its USBDevice deleted ($out)" test -n "$(field seconds)"
+vm_check "QMP device_del kbd0: its USBDevice deleted ($out)" test -n "$(vm_field seconds)"
 vm_check "the keyboard left the guest's sysfs" vm_wait_for 60 test ! -e /sys/bus/usb/devices/$port
 vm_check "$node1 gone" vm_wait_for 60 test ! -e "$node1"
 vm_check "ListAndWatch lists $name Unhealthy (still listed)" vm_wait_for 60 listed_as Unhealthy
@@ -109,8 +100,8 @@ vm_check_eq "Allocate of the unplugged $name fails" 1 "$st"
 vm_check "...as NOT_FOUND" has '"code":"NotFound"'
 out=$(vm_host "{\"op\":\"usb_claim_wait\",\"name\":\"$name\",\"reason\":\"DeviceUnplugged\",\"timeout\":60}" 90) || true
 echo "$out"
-vm_check_eq "the claim stays: Bound False, DeviceUnplugged" False "$(field status)"
-vm_check_eq "...its finalizer kept" true "$(field finalizer)"
+vm_check_eq "the claim stays: Bound False, DeviceUnplugged" False "$(vm_field status)"
+vm_check_eq "...its finalizer kept" true "$(vm_field finalizer)"
 vm_check "...the message names the port it waits at" has "is not plugged in at port $port"
 
 # --- QMP re-plug into the same port: a new devnum, the same port identity, served again -----------------------
@@ -124,7 +115,7 @@ vm_log "re-plugged: $node2 (was $node1)"
 vm_check "a new device number" test "$node2" != "$node1"
 out=$(vm_host "{\"op\":\"usb_claim_wait\",\"name\":\"$name\",\"reason\":\"Served\",\"timeout\":60}" 90) || true
 echo "$out"
-vm_check_eq "the claim is served again" True "$(field status)"
+vm_check_eq "the claim is served again" True "$(vm_field status)"
 vm_check "...its message names the new node $node2" has "(device node $node2)"
 vm_check "ListAndWatch lists $name Healthy again" vm_wait_for 60 listed_as Healthy
 vm_check_eq "the resource was not registered anew (the same server)" 1 "$(registrations)"
@@ -136,20 +127,20 @@ vm_check "env $env=$env2 (the new devnum)" has "\"envs\":{\"$env\":\"$env2\"}"
 vm_check "DeviceSpec $node2" has "\"devices\":[{\"container_path\":\"$node2\",\"host_path\":\"$node2\",\"permissions\":\"mrw\"}]"
 vm_check "$node2 is a char device in the guest" test -c "$node2"
 out=$(vm_host "{\"op\":\"usb_device_wait\",\"name\":\"$name\",\"enabled\":true,\"timeout\":60}" 90) || true
-vm_check_eq "the USBDevice is back, enabled, at $node2" "$node2" "$(field devicePath)"
+vm_check_eq "the USBDevice is back, enabled, at $node2" "$node2" "$(vm_field devicePath)"
 
 # --- deleting the claim: the resource stops, the entry goes ---------------------------------------------------
 out=$(vm_host "{\"op\":\"usb_unclaim\",\"name\":\"$name\",\"timeout\":120}" 150) || true
 echo "$out"
-vm_check "the claim is gone (its finalizer dropped)" test -n "$(field seconds)"
+vm_check "the claim is gone (its finalizer dropped)" test -n "$(vm_field seconds)"
 vm_check "$resource: the last list is empty" vm_wait_for 60 sh -c "grep '\"event\":\"list\",\"resource\":\"$resource\"' '$ev' | tail -n 1 | grep -qF '\"devices\":[]'"
 vm_check "$resource: ListAndWatch ended with OK" vm_wait_for 60 grep -q "\"event\":\"end\",\"resource\":\"$resource\",\"status\":\"OK\"" "$ev"
 vm_check "the plugin socket $endpoint removed" vm_wait_for 60 test ! -e "$dp/$endpoint"
 out=$(vm_host "{\"op\":\"usb_kubevirt_wait\",\"resource\":\"$resource\",\"present\":false,\"timeout\":60}" 90) || true
 echo "$out"
-vm_check_eq "KubeVirt's usb list: the hand-written entry only" "$by_hand=1050:0407" "$(field entries)"
+vm_check_eq "KubeVirt's usb list: the hand-written entry only" "$by_hand=1050:0407" "$(vm_field entries)"
 out=$(vm_host "{\"op\":\"usb_device_wait\",\"name\":\"$name\",\"enabled\":false,\"timeout\":60}" 90) || true
-vm_check_eq "the USBDevice is not enabled any more" "$node2" "$(field devicePath)"
+vm_check_eq "the USBDevice is not enabled any more" "$node2" "$(vm_field devicePath)"
 
 out=$(vm_host '{"op":"writes"}')
 vm_log "the agent's writes: $out"

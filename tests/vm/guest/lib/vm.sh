@@ -137,6 +137,29 @@ vm_host() {
 	return 1
 }
 
+# vm_kube_standin OP [DESCRIPTION]: connect the guest to the API server of the `kube-standin` host hook
+# (tests/vm/hosthooks.py, KubeStandin: a stand-in, since a real kube-apiserver cannot run there). Asks the hook
+# for {"op":"OP"} (kubeconfig, dra_kubeconfig), writes ./kubeconfig from its answer (the server, the stand-in's
+# CA, a token) and checks it (DESCRIPTION names the check), then gives nic1 (virtio-net, 0000:00:02.0, on
+# QEMU's restricted user network) its address: the guest reaches the stand-in only at 10.0.2.100:6443 through
+# QEMU's guestfwd, as kubernetes.default.svc, over TLS. The hook's answer is left in VM_HOST_ANSWER.
+vm_kube_standin() {
+	VM_HOST_ANSWER=$(vm_host "{\"op\":\"$1\"}") || true
+	echo "$VM_HOST_ANSWER" | sed -n 's/.*"base64":"\([^"]*\)".*/\1/p' | base64 -d >kubeconfig || true
+	vm_check "${2:-the kubeconfig came from the host}" grep -q "https://kubernetes.default.svc:6443" kubeconfig
+	_ifc=$(ls /sys/bus/pci/devices/0000:00:02.0/virtio*/net/)
+	ip link set "$_ifc" up
+	ip addr add 10.0.2.15/24 dev "$_ifc"
+	echo "10.0.2.100 kubernetes.default.svc" >>/etc/hosts
+	echo "hosts: files" >/etc/nsswitch.conf
+}
+
+# vm_field NAME: the value of "NAME":"..." (or a number or boolean) in $out, a host hook's or vm-kubelet's
+# JSON answer (the first one when NAME occurs more than once).
+vm_field() {
+	echo "$out" | sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" | head -n 1
+}
+
 # vm_export NAME DIR: send DIR (tar.gz, base64) to the host over the second serial port; the runner unpacks it
 # into <out>/exports/NAME/.
 vm_export() {
