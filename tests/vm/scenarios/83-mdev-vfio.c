@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "scenario.h"
+#include "vfio_open.h"
 
 static bool exists(const char *path)
 {
@@ -52,13 +53,13 @@ static int find_mdev(hostdev_ctx *ctx, const char *uuid, int *group, char *type,
 int main(void)
 {
 	struct hostdev_mdev_options opts = HOSTDEV_MDEV_OPTIONS_INIT;
-	struct vfio_group_status status = {.argsz = sizeof(status)};
 	struct vfio_device_info info = {.argsz = sizeof(info)};
 	struct vfio_region_info cfg = {.argsz = sizeof(cfg)};
 	hostdev_ctx *ctx = NULL;
 	hostdev_mdev_types *types = NULL;
 	char *uuid = NULL, path[PATH_MAX], type[64] = "", detail[256];
-	int r, group = -1, container = -1, gfd = -1, dfd = -1, avail_before = -1;
+	struct vfio_handles vfio = {-1, -1, -1};
+	int r, group = -1, dfd = -1, avail_before = -1;
 	uint16_t ids[2] = {0, 0};
 
 	if (system("modprobe mtty") != 0) {
@@ -101,23 +102,9 @@ int main(void)
 		hostdev_mdev_types_unref(types);
 	}
 
-	/* VFIO open, as a VMM does it. */
-	container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	check(container >= 0, "open /dev/vfio/vfio", strerror(errno));
+	/* VFIO open, as a VMM does it, by the mdev's UUID; the device fd stays open below. */
 	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
-	gfd = open(path, O_RDWR | O_CLOEXEC);
-	check(gfd >= 0, "open /dev/vfio/<mdev group>", strerror(errno));
-	if (container < 0 || gfd < 0)
-		goto close;
-	check(ioctl(gfd, VFIO_GROUP_GET_STATUS, &status) == 0 &&
-		  (status.flags & VFIO_GROUP_FLAGS_VIABLE),
-	      "group is viable", NULL);
-	check(ioctl(gfd, VFIO_GROUP_SET_CONTAINER, &container) == 0, "group joins the container",
-	      strerror(errno));
-	check(ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU) == 0, "container set to type1",
-	      strerror(errno));
-	dfd = ioctl(gfd, VFIO_GROUP_GET_DEVICE_FD, uuid);
-	check(dfd >= 0, "device fd by UUID", strerror(errno));
+	dfd = vfio_open_device("/dev/vfio/vfio", path, uuid, &vfio);
 	if (dfd < 0)
 		goto close;
 	check(ioctl(dfd, VFIO_DEVICE_GET_INFO, &info) == 0 && (info.flags & VFIO_DEVICE_FLAGS_PCI),
@@ -153,12 +140,7 @@ int main(void)
 	}
 	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s", uuid);
 close:
-	if (dfd >= 0)
-		close(dfd);
-	if (gfd >= 0)
-		close(gfd);
-	if (container >= 0)
-		close(container);
+	vfio_handles_close(&vfio);
 	/* The blocked removal finishes on its own once the user let go. */
 	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s", uuid);
 	for (int i = 0; i < 600 && exists(path); i++)
