@@ -76,8 +76,8 @@ unsigned int hostdev_pci_device_get_class(hostdev_pci_device *dev);
 unsigned int hostdev_pci_device_get_revision(hostdev_pci_device *dev);
 
 /*
- * Names from pci.ids through libpci (the context's HOSTDEV_PATH_PCI_IDS), exactly as lspci prints
- * them. NULL when the database does not know the id.
+ * Names from pci.ids (the context's HOSTDEV_PATH_PCI_IDS), exactly as libpci gives them to lspci.
+ * NULL when the database does not know the id.
  */
 const char *hostdev_pci_device_get_vendor_name(hostdev_pci_device *dev);
 const char *hostdev_pci_device_get_device_name(hostdev_pci_device *dev);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Human names from pci.ids through libpci, so that they are exactly what lspci prints. The
- * pci_access handle is owned by the context and honours its sysfs root (the `sysfs.path` parameter)
- * and pci.ids path.
+ * Human names from the context's pci.ids, exactly what libpci (and so lspci) gives. They come from
+ * pci_ids.c, which reads the file in place and answers as libpci would at a small part of the cost
+ * of libpci's parse of the whole file; a file it cannot answer for exactly (compressed, a line
+ * libpci rejects, ids out of order, ...) is left to libpci itself, through a pci_access handle
+ * owned by the context that honours its sysfs root (the `sysfs.path` parameter) and pci.ids path.
+ * Either way the names of each id tuple are kept per context.
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 
 #include "pci.h"
+#include "pci_ids.h"
 #include "core/core.h"
 
 /*
@@ -69,10 +73,22 @@ struct pci_access *ctx_pci_access(hostdev_ctx *ctx)
 	 * host (and libpci leaks a udev object on every hwdb miss).
 	 */
 	pci_set_param(pacc, "hwdb.disable", "1");
+	/*
+	 * Nor from the user's ~/.pciids-cache (names libpci fetched over DNS for `lspci -q`), which
+	 * libpci consults on a miss. Builds without DNS support have no such parameter.
+	 */
+	pci_set_param(pacc, "net.cache_name", "");
 	pci_init(pacc);
 	/* Without memory for the slot, names are looked up without libpci this time. */
 	return ctx_cache_set(ctx, &pci_access_cache, pacc) == 0 ? pacc : NULL;
 }
+
+/*
+ * libpci truncates a name that does not fit its buffer ("..."): lines of pci.ids are under 1024
+ * bytes, and a class name gains a " [ccss]" suffix, so this fits every name whole, as pci_ids.c
+ * returns them.
+ */
+#define LOOKUP_BUFFER_SIZE 2048
 
 /* libpci formats an unknown subclass as "<class name> [ccss]" even with NO_NUMBERS. */
 static bool is_class_fallback(const char *name, unsigned int class16)
@@ -96,7 +112,7 @@ static char *class_name_from_fallback(const char *name)
  */
 static char *lookup_class_only(struct pci_access *pacc, unsigned int base)
 {
-	char buf[256];
+	char buf[LOOKUP_BUFFER_SIZE];
 
 	for (int sub = 0xff; sub >= 0; sub--) {
 		unsigned int class16 = (base << 8) | (unsigned int)sub;
@@ -113,7 +129,7 @@ static char *lookup_class_only(struct pci_access *pacc, unsigned int base)
 
 static char *lookup(struct pci_access *pacc, int flags, ...)
 {
-	char buf[1024];
+	char buf[LOOKUP_BUFFER_SIZE];
 	const char *n;
 	va_list ap;
 	unsigned int a[4];
@@ -147,8 +163,8 @@ struct name_entry {
 
 /*
  * The names of the id tuples seen last, direct-mapped: the functions of a host share few tuples
- * (the VFs of a PF, the ports of a switch), and each libpci lookup costs thousands of
- * instructions (hash, format, copy), several per device.
+ * (the VFs of a PF, the ports of a switch), and a device's seven names cost seven lookups
+ * (binary searches and copies; through libpci, thousands of instructions each).
  */
 #define NAME_CACHE_SIZE 256
 
@@ -210,11 +226,11 @@ static size_t entry_slot(const hostdev_pci_device *dev)
 }
 
 /* Look every name of @dev's ids up in libpci into @names (NULL where there is none). */
-static void lookup_names(struct pci_access *pacc, const hostdev_pci_device *dev,
-			 char *names[NAME_COUNT])
+static void lookup_names_libpci(struct pci_access *pacc, const hostdev_pci_device *dev,
+				char *names[NAME_COUNT])
 {
 	unsigned int class16 = dev->class_code >> 8, base = dev->class_code >> 16;
-	char buf[256];
+	char buf[LOOKUP_BUFFER_SIZE];
 	const char *n;
 
 	names[NAME_VENDOR] = lookup(pacc, PCI_LOOKUP_VENDOR, dev->vendor_id, 0u, 0u, 0u);
@@ -240,6 +256,71 @@ static void lookup_names(struct pci_access *pacc, const hostdev_pci_device *dev,
 	    lookup(pacc, PCI_LOOKUP_PROGIF, class16, dev->class_code & 0xff, 0u, 0u);
 }
 
+/* The same names from pci_ids.c; the ids go as the ints libpci reads from its arguments. */
+static void lookup_names_indexed(const struct pci_ids *ids, const hostdev_pci_device *dev,
+				 char *names[NAME_COUNT])
+{
+	int vendor = (int)dev->vendor_id, device = (int)dev->device_id;
+	int class16 = (int)(dev->class_code >> 8);
+
+	names[NAME_VENDOR] = pci_ids_vendor(ids, vendor);
+	names[NAME_DEVICE] = pci_ids_device(ids, vendor, device);
+	if (dev->subsystem_vendor_id && dev->subsystem_vendor_id != 0xffff) {
+		names[NAME_SUBSYSTEM_VENDOR] = pci_ids_vendor(ids, (int)dev->subsystem_vendor_id);
+		names[NAME_SUBSYSTEM] =
+		    pci_ids_subsystem(ids, vendor, device, (int)dev->subsystem_vendor_id,
+				      (int)dev->subsystem_device_id);
+	}
+	names[NAME_CLASS] = pci_ids_class(ids, (int)(dev->class_code >> 16));
+	names[NAME_SUBCLASS] = pci_ids_subclass(ids, class16);
+	names[NAME_PROG_IF] = pci_ids_prog_if(ids, class16, (int)(dev->class_code & 0xff));
+}
+
+static void pci_ids_release(void *data)
+{
+	pci_ids_free(data);
+}
+
+static const struct ctx_cache_type pci_ids_cache = {
+    .name = "pci.ids index",
+    .release = pci_ids_release,
+    .paths = CTX_CACHE_PATH(HOSTDEV_PATH_PCI_IDS),
+};
+
+/* The context's pci.ids read by pci_ids.c, or NULL: ask libpci. */
+static struct pci_ids *ctx_pci_ids(hostdev_ctx *ctx)
+{
+	const char *path = ctx->paths[HOSTDEV_PATH_PCI_IDS];
+	struct pci_ids_refusal why;
+	struct pci_ids *ids;
+	void *cached;
+
+	if (ctx_cache_get(ctx, &pci_ids_cache, &cached))
+		return cached;
+	ids = pci_ids_open(path, &why);
+	if (!ids && why.line)
+		log_debug(ctx, "%s, line %u: %s: names through libpci", path, why.line, why.reason);
+	else if (!ids)
+		log_debug(ctx, "%s: %s: names through libpci", path, why.reason);
+	/* Without memory for the slot, libpci answers this time. */
+	return ctx_cache_set(ctx, &pci_ids_cache, ids) == 0 ? ids : NULL;
+}
+
+/* Look every name of @dev's ids up into @names (NULL where there is none). */
+static void lookup_names(hostdev_ctx *ctx, const hostdev_pci_device *dev, char *names[NAME_COUNT])
+{
+	struct pci_ids *ids = ctx_pci_ids(ctx);
+	struct pci_access *pacc;
+
+	if (ids) {
+		lookup_names_indexed(ids, dev, names);
+		return;
+	}
+	pacc = ctx_pci_access(ctx);
+	if (pacc)
+		lookup_names_libpci(pacc, dev, names);
+}
+
 void pci_device_load_names(hostdev_pci_device *dev)
 {
 	char **fields[NAME_COUNT] = {
@@ -251,22 +332,18 @@ void pci_device_load_names(hostdev_pci_device *dev)
 	    [NAME_SUBCLASS] = &dev->subclass_name,
 	    [NAME_PROG_IF] = &dev->prog_if_name,
 	};
-	struct pci_access *pacc;
 	struct name_cache *cache;
 	struct name_entry *e = NULL;
 
 	if (dev->loaded & PCI_PART_NAMES)
 		return;
 	dev->loaded |= PCI_PART_NAMES;
-	pacc = ctx_pci_access(dev->ctx);
-	if (!pacc)
-		return;
 	cache = ctx_name_cache(dev->ctx);
 	if (cache) {
 		e = &cache->entries[entry_slot(dev)];
 		if (!entry_matches(e, dev)) {
 			name_entry_clear(e);
-			lookup_names(pacc, dev, e->names);
+			lookup_names(dev->ctx, dev, e->names);
 			e->used = true;
 			e->vendor_id = dev->vendor_id;
 			e->device_id = dev->device_id;
@@ -280,7 +357,7 @@ void pci_device_load_names(hostdev_pci_device *dev)
 	} else {
 		char *names[NAME_COUNT] = {0};
 
-		lookup_names(pacc, dev, names);
+		lookup_names(dev->ctx, dev, names);
 		for (int i = 0; i < NAME_COUNT; i++)
 			*fields[i] = names[i];
 	}
