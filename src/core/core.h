@@ -268,6 +268,12 @@ int sysfs_read_int(int dirfd, const char *name, long *out);
 int sysfs_read_link_basename(int dirfd, const char *name, char *buf, size_t size);
 /* Sorted entries of directory @name (without . and ..), optionally filtered by @keep. */
 int sysfs_list_dir(int dirfd, const char *name, bool (*keep)(const char *entry), struct strv *out);
+/*
+ * Call @fn(@data, name) for each entry of the directory open at @fd (without . and ..), in the
+ * order the file system gives, from @fd's current position; @fd stays open. Returns 0, the
+ * negative errno of getdents64(2), or the first negative value @fn returns (which stops it).
+ */
+int sysfs_dir_for_each(int fd, int (*fn)(void *data, const char *name), void *data);
 /* @a + "/" + @b into @buf. Returns 0, or -ENAMETOOLONG if it does not fit. */
 int path_join(char *buf, size_t size, const char *a, const char *b);
 /*
