@@ -256,9 +256,13 @@ char *strdup_or_null(const char *s);
 /* ---------------------------------------------------------------------------------------------- */
 /* sysfs.c: attribute readers. All return a negative errno on failure and write nothing then. */
 
-/* Read attribute @name below @dirfd into @buf, trailing newlines removed. Returns the length. */
+/*
+ * Read attribute @name below @dirfd into @buf, trailing newlines removed. Returns the length. One
+ * read(2) that leaves room in @buf is taken as the whole value, as sysfs gives it: use
+ * sysfs_read_alloc() for /proc files, which come a page of records per read.
+ */
 int sysfs_read_attr(int dirfd, const char *name, char *buf, size_t size);
-/* Same, into a malloc'ed string the caller frees. */
+/* Same, into a malloc'ed string the caller frees, reading to the end of the file. */
 int sysfs_read_alloc(int dirfd, const char *name, char **out);
 /* Parse an unsigned number ("0x8086" with base 16 or 0, "3" with base 10). -EIO if malformed. */
 int sysfs_read_uint(int dirfd, const char *name, int base, unsigned long *out);

@@ -16,13 +16,12 @@
 #include "core.h"
 
 /*
- * Read what @fd holds into @buf. sysfs makes an attribute's whole value on the first read (one
- * show() into a page), and a regular file of a fake root returns less than asked only at its
- * end: a read that leaves room in @buf has it all, and the read that would only return 0 is not
- * made. A full buffer reads on, so that a value longer than expected is still seen whole or
- * truncated at @size, as before.
+ * Read what @fd holds into @buf. With @whole_first, a read that leaves room in @buf ends it: sysfs
+ * makes an attribute's whole value on the first read (one show() into a page), and a regular file
+ * of a fake root returns less than asked only at its end, so the read that would only return 0 is
+ * not made. Not for /proc files such as cpuinfo, which come a page of records per read.
  */
-static ssize_t read_fd(int fd, char *buf, size_t size)
+static ssize_t read_fd(int fd, char *buf, size_t size, bool whole_first)
 {
 	size_t done = 0;
 
@@ -37,7 +36,7 @@ static ssize_t read_fd(int fd, char *buf, size_t size)
 		if (n == 0)
 			break;
 		done += (size_t)n;
-		if (done < size)
+		if (whole_first)
 			break;
 	}
 	return (ssize_t)done;
@@ -49,7 +48,7 @@ static void strip_newline(char *s, size_t *len)
 		s[--*len] = '\0';
 }
 
-int sysfs_read_attr(int dirfd, const char *name, char *buf, size_t size)
+static int read_file(int dirfd, const char *name, char *buf, size_t size, bool whole_first)
 {
 	int fd;
 	ssize_t n;
@@ -62,7 +61,7 @@ int sysfs_read_attr(int dirfd, const char *name, char *buf, size_t size)
 	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	n = read_fd(fd, buf, size - 1);
+	n = read_fd(fd, buf, size - 1, whole_first);
 	close(fd);
 	if (n < 0)
 		return (int)n;
@@ -70,6 +69,11 @@ int sysfs_read_attr(int dirfd, const char *name, char *buf, size_t size)
 	buf[len] = '\0';
 	strip_newline(buf, &len);
 	return (int)len;
+}
+
+int sysfs_read_attr(int dirfd, const char *name, char *buf, size_t size)
+{
+	return read_file(dirfd, name, buf, size, true);
 }
 
 int sysfs_read_alloc(int dirfd, const char *name, char **out)
@@ -82,7 +86,8 @@ int sysfs_read_alloc(int dirfd, const char *name, char **out)
 
 	if (!buf)
 		return -ENOMEM;
-	r = sysfs_read_attr(dirfd, name, buf, max);
+	/* Also used for /proc files (cpuinfo, interrupts): read to the end. */
+	r = read_file(dirfd, name, buf, max, false);
 	if (r < 0) {
 		free(buf);
 		return r;
