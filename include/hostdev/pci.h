@@ -4,9 +4,12 @@
  * with pciutils-style filters.
  *
  * A hostdev_pci_device is a snapshot: identity, class, driver, NUMA node and SR-IOV counts are read
- * when the object is made; names, kernel modules, IOMMU group members, VFs, network interfaces and
- * mdev types are read the first time they are asked for and then kept. Getters therefore take a
- * non-const pointer. Make a new object to see the current state.
+ * when the object is made, and so is which optional parts its directory has (network interfaces,
+ * VF links, mdev types, mdevs); names, kernel modules, IOMMU group members, VFs, network interfaces
+ * and mdev types are read the first time they are asked for and then kept. The devices of an
+ * enumeration take their IOMMU group members (and a VF its PF and index) from what the enumeration
+ * read before its first device. Getters therefore take a non-const pointer. Make a new object to
+ * see the current state.
  */
 #ifndef HOSTDEV_PCI_H
 #define HOSTDEV_PCI_H
@@ -102,7 +105,11 @@ const char *hostdev_pci_device_get_module(hostdev_pci_device *dev, size_t index)
 
 /** IOMMU group number, -1 when the device has none (IOMMU off or not translated). */
 int hostdev_pci_device_get_iommu_group(hostdev_pci_device *dev);
-/** Number of devices in the IOMMU group (including this one), 0 without a group. Sorted by address.
+/**
+ * Number of devices in the IOMMU group (including this one), 0 without a group. Sorted by address.
+ * A device from an enumeration (without slot filters) has the members the enumeration found before
+ * its first device, even when asked long after; one made with hostdev_pci_device_new() lists the
+ * group's directory on first use.
  */
 size_t hostdev_pci_device_get_iommu_group_member_count(hostdev_pci_device *dev);
 /** Address of group member @index, NULL when out of range. */

@@ -256,9 +256,13 @@ char *strdup_or_null(const char *s);
 /* ---------------------------------------------------------------------------------------------- */
 /* sysfs.c: attribute readers. All return a negative errno on failure and write nothing then. */
 
-/* Read attribute @name below @dirfd into @buf, trailing newlines removed. Returns the length. */
+/*
+ * Read attribute @name below @dirfd into @buf, trailing newlines removed. Returns the length. One
+ * read(2) that leaves room in @buf is taken as the whole value, as sysfs gives it: use
+ * sysfs_read_alloc() for /proc files, which come a page of records per read.
+ */
 int sysfs_read_attr(int dirfd, const char *name, char *buf, size_t size);
-/* Same, into a malloc'ed string the caller frees. */
+/* Same, into a malloc'ed string the caller frees, reading to the end of the file. */
 int sysfs_read_alloc(int dirfd, const char *name, char **out);
 /* Parse an unsigned number ("0x8086" with base 16 or 0, "3" with base 10). -EIO if malformed. */
 int sysfs_read_uint(int dirfd, const char *name, int base, unsigned long *out);
@@ -268,6 +272,12 @@ int sysfs_read_int(int dirfd, const char *name, long *out);
 int sysfs_read_link_basename(int dirfd, const char *name, char *buf, size_t size);
 /* Sorted entries of directory @name (without . and ..), optionally filtered by @keep. */
 int sysfs_list_dir(int dirfd, const char *name, bool (*keep)(const char *entry), struct strv *out);
+/*
+ * Call @fn(@data, name) for each entry of the directory open at @fd (without . and ..), in the
+ * order the file system gives, from @fd's current position; @fd stays open. Returns 0, the
+ * negative errno of getdents64(2), or the first negative value @fn returns (which stops it).
+ */
+int sysfs_dir_for_each(int fd, int (*fn)(void *data, const char *name), void *data);
 /* @a + "/" + @b into @buf. Returns 0, or -ENAMETOOLONG if it does not fit. */
 int path_join(char *buf, size_t size, const char *a, const char *b);
 /*

@@ -22,6 +22,48 @@ enum pci_part {
 	PCI_PART_MDEV_USE = 1u << 10,
 };
 
+/*
+ * Optional entries of a device's directory, seen in the one listing made when the device is read:
+ * an attribute or part that is absent costs no system call later (enum pci_entry bits).
+ */
+enum pci_entry {
+	PCI_ENTRY_REVISION = 1u << 0,
+	PCI_ENTRY_MODALIAS = 1u << 1,
+	PCI_ENTRY_DRIVER = 1u << 2,
+	PCI_ENTRY_DRIVER_OVERRIDE = 1u << 3,
+	PCI_ENTRY_IOMMU_GROUP = 1u << 4,
+	PCI_ENTRY_NUMA_NODE = 1u << 5,
+	PCI_ENTRY_BOOT_VGA = 1u << 6,
+	PCI_ENTRY_SRIOV_TOTALVFS = 1u << 7,
+	PCI_ENTRY_SRIOV_NUMVFS = 1u << 8,
+	PCI_ENTRY_SRIOV_VF_DEVICE = 1u << 9,
+	PCI_ENTRY_PHYSFN = 1u << 10,
+	PCI_ENTRY_NET = 1u << 11,
+	PCI_ENTRY_MDEV_TYPES = 1u << 12,
+	PCI_ENTRY_SUBSYSTEM_VENDOR = 1u << 13,
+	PCI_ENTRY_SUBSYSTEM_DEVICE = 1u << 14,
+};
+
+/*
+ * The IOMMU groups of every device an enumeration saw, read once for all (pci_iommu.c): a device's
+ * group members come from it instead of a listing of its group's directory. Immutable once made;
+ * shared by the enumeration and its devices, and freed with the last of them.
+ */
+struct pci_group_map;
+
+/* What an enumeration already knows of a device it is about to read (pci_device_new_at()). */
+struct pci_device_hint {
+	/* The address the enumeration parsed from the device's name (NULL: parse the name). */
+	const struct hostdev_pci_address *addr;
+	/* The enumeration's group map (NULL: none) and the device's group in it (-1: none). */
+	struct pci_group_map *groups;
+	int iommu_group;
+	/* A VF seen in its PF's virtfn links: the PF and the link's number. */
+	bool vf_known;
+	struct hostdev_pci_address pf;
+	int vf_index;
+};
+
 struct pci_mdev_type {
 	char *id;
 	char *name;
@@ -64,6 +106,17 @@ struct hostdev_pci_device {
 	bool is_pf;
 	unsigned int sriov_total_vfs, sriov_num_vfs, sriov_vf_device_id;
 	char *pf_address;
+	/* Which optional entries the directory had (enum pci_entry); all bits when it could not be
+	 * listed, so that each part is then looked for as it is read. */
+	unsigned int entries;
+	bool listed;
+	/* When listed: the N of each virtfn<N> link (sorted), and the subdirectories that can be
+	 * mdevs (UUID names) or virtio devices (virtio<N>, for virtio-net's interfaces). */
+	int *virtfns;
+	size_t virtfn_count;
+	struct strv children;
+	/* The enumeration's IOMMU groups (NULL: read the group's directory). */
+	struct pci_group_map *groups;
 
 	/* PCI_PART_NAMES */
 	char *vendor_name, *device_name, *subsystem_vendor_name, *subsystem_name;
@@ -91,8 +144,11 @@ struct hostdev_pci_device {
 	char *description, *object_name, *resource_name, *device_resource_name;
 };
 
-/* Open the device's sysfs directory; the caller closes the fd. Negative errno on failure. */
-int pci_device_open_dir(hostdev_pci_device *dev);
+/*
+ * <syspath>/@rel into @buf, for reading a lazily loaded part without opening the device's directory
+ * again. Returns 0, or -ENAMETOOLONG.
+ */
+int pci_device_path(const hostdev_pci_device *dev, const char *rel, char *buf, size_t size);
 
 /* Loaders, each fills one part once and marks it loaded even on failure (logged, part stays empty).
  */
@@ -135,10 +191,24 @@ int pci_address_parse_or_explain(hostdev_ctx *ctx, const char *what, const char 
 
 /* pci_sriov.c: true for "virtfn<N>", the links from a PF to its VFs. */
 bool is_virtfn_link(const char *name);
+/* pci_mdevs.c: true for a UUID ("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"), the name of an mdev. */
+bool pci_is_uuid(const char *s);
+/* pci_device.c: the number of the IOMMU group link @name below @dirfd, -1 for none. */
+int pci_read_group_link(int dirfd, const char *name);
 
-/* pci_device.c */
+/* pci_device.c: read the device @name below the open <sysfs>/bus/pci/devices, with what an
+ * enumeration already knows of it (@hint, NULL for none). */
 int pci_device_new_at(hostdev_ctx *ctx, int devices_dirfd, const char *name,
-		      hostdev_pci_device **out);
+		      const struct pci_device_hint *hint, hostdev_pci_device **out);
+
+/*
+ * pci_iommu.c: the group map of the @count devices @addrs, whose groups are @groups (-1: none).
+ * NULL without memory. _ref() and _unref() are thread-safe (devices are released anywhere).
+ */
+struct pci_group_map *pci_group_map_new(const struct hostdev_pci_address *addrs, const int *groups,
+					size_t count);
+struct pci_group_map *pci_group_map_ref(struct pci_group_map *map);
+void pci_group_map_unref(struct pci_group_map *map);
 
 /* Release helpers for the parts filled by other files (pci_device.c: the device frees them). */
 void pci_vf_array_free(struct pci_vf *vfs, size_t count);

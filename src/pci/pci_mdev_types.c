@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Mediated device types offered by an mdev parent: mdev_supported_types/<type>/{name,...}. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,18 +34,19 @@ static void read_type(int types_fd, const char *id, struct pci_mdev_type *t)
 void pci_device_load_mdev_types(hostdev_pci_device *dev)
 {
 	struct strv ids = {0};
-	int fd, types_fd;
+	char path[PATH_MAX];
+	int types_fd;
 
 	if (dev->loaded & PCI_PART_MDEV_TYPES)
 		return;
 	dev->loaded |= PCI_PART_MDEV_TYPES;
-	fd = pci_device_open_dir(dev);
-	if (fd < 0)
+	/* Not an mdev parent when its directory had no mdev_supported_types. */
+	if (!(dev->entries & PCI_ENTRY_MDEV_TYPES) ||
+	    pci_device_path(dev, "mdev_supported_types", path, sizeof(path)) < 0)
 		return;
-	types_fd = open_dir_at(fd, "mdev_supported_types");
-	close(fd);
+	types_fd = open_dir_at(AT_FDCWD, path);
 	if (types_fd < 0)
-		return; /* not an mdev parent */
+		return;
 	if (sysfs_list_dir(types_fd, ".", NULL, &ids) == 0 && ids.count > 0) {
 		dev->mdev_types = calloc(ids.count, sizeof(*dev->mdev_types));
 		if (dev->mdev_types) {

@@ -27,7 +27,7 @@
 /* The most vfio nodes one parent's mdevs can have that are compared (group + cdevs per mdev). */
 #define NODES_PER_MDEV 4
 
-static bool is_uuid(const char *s)
+bool pci_is_uuid(const char *s)
 {
 	if (strlen(s) != 36)
 		return false;
@@ -40,30 +40,20 @@ static bool is_uuid(const char *s)
 	return true;
 }
 
-static int link_number(int dirfd, const char *name)
-{
-	char buf[64], *end;
-	long n;
-
-	if (sysfs_read_link_basename(dirfd, name, buf, sizeof(buf)) <= 0)
-		return -1;
-	n = strtol(buf, &end, 10);
-	return *end == '\0' && n >= 0 && n <= INT_MAX ? (int)n : -1;
-}
-
 static int compare_mdevs(const void *a, const void *b)
 {
 	return strcmp(((const struct pci_mdev *)a)->uuid, ((const struct pci_mdev *)b)->uuid);
 }
 
-static void read_mdev(int parent_fd, const char *uuid, struct pci_mdev *m)
+static void read_mdev(hostdev_pci_device *dev, struct pci_mdev *m)
 {
-	char type[NAME_MAX + 1];
-	int fd = open_dir_at(parent_fd, uuid);
+	char type[NAME_MAX + 1], path[PATH_MAX];
+	int fd;
 
 	m->iommu_group = -1;
 	m->in_use = -1;
-	if (fd < 0)
+	if (pci_device_path(dev, m->uuid, path, sizeof(path)) < 0 ||
+	    (fd = open_dir_at(AT_FDCWD, path)) < 0)
 		return;
 	if (sysfs_read_link_basename(fd, "mdev_type", type, sizeof(type)) > 0) {
 		int type_fd = open_dir_at(fd, "mdev_type");
@@ -76,34 +66,39 @@ static void read_mdev(int parent_fd, const char *uuid, struct pci_mdev *m)
 			close(type_fd);
 		}
 	}
-	m->iommu_group = link_number(fd, "iommu_group");
+	m->iommu_group = pci_read_group_link(fd, "iommu_group");
 	close(fd);
 }
 
+/*
+ * An mdev is a UUID-named child with an mdev_type link. The device's listing named the UUID
+ * children when it was read; without one, the directory is listed now.
+ */
 void pci_device_load_mdevs(hostdev_pci_device *dev)
 {
 	struct strv names = {0};
 	size_t n = 0;
-	int fd;
 
 	if (dev->loaded & PCI_PART_MDEVS)
 		return;
 	dev->loaded |= PCI_PART_MDEVS;
-	fd = pci_device_open_dir(dev);
-	if (fd < 0)
-		return;
-	/* Only the UUID-named entries: copying and sorting the thirty-odd attribute names of every
-	 * device cost more than the rest of its mdev lookup. */
-	if (sysfs_list_dir(fd, ".", is_uuid, &names) < 0)
+	if (dev->listed) {
+		for (size_t i = 0; i < dev->children.count; i++)
+			if (pci_is_uuid(dev->children.items[i]) &&
+			    strv_push(&names, dev->children.items[i]) < 0)
+				goto out;
+	} else if (sysfs_list_dir(AT_FDCWD, dev->syspath, pci_is_uuid, &names) < 0) {
 		goto out;
-	/* An mdev is a UUID-named child with an mdev_type link; keep those names in front. */
+	}
+	/* Keep the names of real mdevs in front. */
 	for (size_t i = 0; i < names.count; i++) {
-		char link[PATH_MAX];
+		char rel[PATH_MAX], link[PATH_MAX];
 		char *name = names.items[i];
 
 		names.items[i] = NULL;
-		if (snprintf(link, sizeof(link), "%s/mdev_type", name) < (int)sizeof(link) &&
-		    faccessat(fd, link, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		if (path_join(rel, sizeof(rel), name, "mdev_type") == 0 &&
+		    pci_device_path(dev, rel, link, sizeof(link)) == 0 &&
+		    faccessat(AT_FDCWD, link, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			names.items[n++] = name;
 		else
 			free(name);
@@ -120,13 +115,12 @@ void pci_device_load_mdevs(hostdev_pci_device *dev)
 		names.items[i] = NULL; /* ownership moves to the mdev */
 		for (char *p = m->uuid; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
-		read_mdev(fd, m->uuid, m);
+		read_mdev(dev, m);
 	}
 	dev->mdev_count = n;
 	qsort(dev->mdevs, n, sizeof(*dev->mdevs), compare_mdevs);
 out:
 	strv_clear(&names);
-	close(fd);
 }
 
 /* The identity of one vfio node of an mdev. */

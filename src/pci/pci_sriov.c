@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* SR-IOV relationships as sysfs shows them: virtfn<N> links on a PF, physfn on a VF. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,10 @@ static int read_vf_links(int fd, struct pci_vf **out, size_t *count)
 	return 0;
 }
 
+/*
+ * The PF's VFs: a readlink of each virtfn<N> link its listing found (the whole directory is listed
+ * only when that listing failed).
+ */
 void pci_device_load_vfs(hostdev_pci_device *dev)
 {
 	int fd;
@@ -76,7 +81,38 @@ void pci_device_load_vfs(hostdev_pci_device *dev)
 	dev->loaded |= PCI_PART_VFS;
 	if (!dev->is_pf)
 		return;
-	fd = pci_device_open_dir(dev);
+	if (dev->listed) {
+		char path[PATH_MAX];
+		size_t prefix;
+
+		/* <syspath>/virtfn, to which each number is appended (snprintf() per link cost
+		 * more than the rest of the VF). */
+		if (pci_device_path(dev, "virtfn", path, sizeof(path)) < 0 ||
+		    (prefix = strlen(path)) + 12 > sizeof(path))
+			return;
+		dev->vfs = calloc(dev->virtfn_count ? dev->virtfn_count : 1, sizeof(*dev->vfs));
+		if (!dev->vfs)
+			return;
+		for (size_t i = 0; i < dev->virtfn_count; i++) {
+			char digits[12], *p = digits + sizeof(digits), target[64];
+			unsigned int n = (unsigned int)dev->virtfns[i];
+
+			*--p = '\0';
+			do
+				*--p = (char)('0' + n % 10);
+			while ((n /= 10) > 0);
+			memcpy(path + prefix, p, (size_t)(digits + sizeof(digits) - p));
+			/* A link whose target vanished is a VF being removed right now: skip it. */
+			if (sysfs_read_link_basename(AT_FDCWD, path, target, sizeof(target)) < 0)
+				continue;
+			dev->vfs[dev->vf_count].number = dev->virtfns[i];
+			if (!(dev->vfs[dev->vf_count].address = strdup(target)))
+				break;
+			dev->vf_count++;
+		}
+		return;
+	}
+	fd = open_dir_at(AT_FDCWD, dev->syspath);
 	if (fd < 0)
 		return;
 	if (read_vf_links(fd, &dev->vfs, &dev->vf_count) < 0)
@@ -111,19 +147,15 @@ void pci_device_load_vf_index(hostdev_pci_device *dev)
 {
 	struct pci_vf *vfs = NULL;
 	size_t count = 0;
-	char link[32], target[HOSTDEV_PCI_ADDRESS_MAX];
-	int fd, pf_fd, guess;
+	char link[32], target[HOSTDEV_PCI_ADDRESS_MAX], path[PATH_MAX];
+	int pf_fd, guess;
 
 	if (dev->loaded & PCI_PART_VF_INDEX)
 		return;
 	dev->loaded |= PCI_PART_VF_INDEX;
-	if (!dev->pf_address)
+	if (!dev->pf_address || pci_device_path(dev, "physfn", path, sizeof(path)) < 0)
 		return;
-	fd = pci_device_open_dir(dev);
-	if (fd < 0)
-		return;
-	pf_fd = open_dir_at(fd, "physfn");
-	close(fd);
+	pf_fd = open_dir_at(AT_FDCWD, path);
 	if (pf_fd < 0)
 		return;
 	/* One readlink confirms the computed number; scanning every virtfn link is the fallback. */

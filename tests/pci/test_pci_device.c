@@ -709,6 +709,56 @@ static void test_netdevs(void **state)
 	hostdev_pci_device_unref(dev);
 }
 
+/*
+ * Which optional parts a device has (net/, mdev_supported_types, virtfn links, sriov_totalvfs) is
+ * read with it, in one listing of its directory: like its driver, it is a snapshot. Parts that
+ * appear later are seen by a device read later; a part that was there is read when first asked.
+ */
+static void test_parts_are_a_snapshot(void **state)
+{
+	struct fixture *f = *state;
+	hostdev_pci_device *before, *after;
+	char rel[512];
+
+	before = open_dev(f, "0000:3b:00.0");
+	snprintf(rel, sizeof(rel), "%s/net/eth7", fakeroot_pci_dir(f->root, "0000:3b:00.0"));
+	assert_int_equal(fakeroot_mkdir(f->root, rel), 0);
+	assert_int_equal(hostdev_pci_device_get_netdev_count(before), 0);
+	after = open_dev(f, "0000:3b:00.0");
+	assert_int_equal(hostdev_pci_device_get_netdev_count(after), 1);
+	assert_string_equal(hostdev_pci_device_get_netdev(after, 0), "eth7");
+	hostdev_pci_device_unref(before);
+	hostdev_pci_device_unref(after);
+
+	/* Listed at creation, read on first use: an interface renamed in between is seen. */
+	before = open_dev(f, "0000:01:00.0");
+	snprintf(rel, sizeof(rel), "%s/net/eth0", fakeroot_pci_dir(f->root, "0000:01:00.0"));
+	assert_int_equal(fakeroot_remove(f->root, rel), 0);
+	snprintf(rel, sizeof(rel), "%s/net/ens1f0", fakeroot_pci_dir(f->root, "0000:01:00.0"));
+	assert_int_equal(fakeroot_mkdir(f->root, rel), 0);
+	assert_int_equal(hostdev_pci_device_get_netdev_count(before), 1);
+	assert_string_equal(hostdev_pci_device_get_netdev(before, 0), "ens1f0");
+	hostdev_pci_device_unref(before);
+
+	/* A PF's VFs are its virtfn links at creation; one that vanished since is left out. */
+	before = open_dev(f, "0000:01:00.0");
+	assert_int_equal(fakeroot_pci_remove(f->root, "0000:01:10.0", 0), 0);
+	assert_int_equal(hostdev_pci_device_get_vf_count(before), 1);
+	assert_string_equal(hostdev_pci_device_get_vf_address(before, 0), "0000:01:10.4");
+	assert_int_equal(hostdev_pci_device_get_vf_number(before, 0), 1);
+	hostdev_pci_device_unref(before);
+
+	/* Absent parts: no mdev types, no mdevs, no VFs, no PF. */
+	before = open_dev(f, "0000:00:1f.2");
+	assert_int_equal(hostdev_pci_device_get_mdev_type_count(before), 0);
+	assert_int_equal(hostdev_pci_device_get_active_mdev_count(before), 0);
+	assert_int_equal(hostdev_pci_device_get_vf_count(before), 0);
+	assert_false(hostdev_pci_device_is_sriov_pf(before));
+	assert_null(hostdev_pci_device_get_pf_address(before));
+	assert_int_equal(hostdev_pci_device_get_vf_index(before), -1);
+	hostdev_pci_device_unref(before);
+}
+
 /* --- mdev types ---------------------------------------------------------------------------------
  */
 
@@ -1417,6 +1467,7 @@ int main(void)
 	    T(test_sriov_many_vfs_order),
 	    T(test_sriov_pf_without_vfs),
 	    T(test_netdevs),
+	    T(test_parts_are_a_snapshot),
 	    T(test_mdev_types),
 	    T(test_mdev_type_optional_attributes),
 	    T(test_names_system_pci_ids),

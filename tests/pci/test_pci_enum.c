@@ -532,6 +532,163 @@ static void test_no_pci_bus(void **state)
 	assert_null(dev);
 }
 
+/*
+ * An enumeration reads every device's IOMMU group link once and the virtfn links of each PF for
+ * all devices (pci_enum.c); a device read alone looks at its own group directory and physfn. Both
+ * must tell the same: every field of the JSON, group members, PF and VF index included.
+ */
+static void test_same_as_device_alone(void **state)
+{
+	struct fixture *f = *state;
+	hostdev_pci_device *dev;
+	size_t n = 0;
+	int r;
+
+	while ((r = hostdev_pci_enum_next(f->e, &dev)) == 1) {
+		hostdev_pci_device *alone = NULL;
+		char *from_enum = NULL, *from_alone = NULL;
+
+		assert_int_equal(
+		    hostdev_pci_device_new(f->ctx, hostdev_pci_device_get_address(dev), &alone), 0);
+		assert_int_equal(hostdev_pci_device_to_json(dev, HOSTDEV_JSON_INDENT, &from_enum),
+				 0);
+		assert_int_equal(
+		    hostdev_pci_device_to_json(alone, HOSTDEV_JSON_INDENT, &from_alone), 0);
+		assert_string_equal(from_enum, from_alone);
+		free(from_enum);
+		free(from_alone);
+		hostdev_pci_device_unref(alone);
+		hostdev_pci_device_unref(dev);
+		n++;
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(n, server_tree_count);
+}
+
+/* The members of @dev's group, comma-separated. */
+static const char *members(hostdev_pci_device *dev)
+{
+	static char buf[256];
+	size_t n = hostdev_pci_device_get_iommu_group_member_count(dev);
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(buf, ",");
+		strcat(buf, hostdev_pci_device_get_iommu_group_member(dev, i));
+	}
+	assert_null(hostdev_pci_device_get_iommu_group_member(dev, n));
+	return buf;
+}
+
+/* The next device of the enumeration, which must be @address. */
+static hostdev_pci_device *next_is(struct fixture *f, const char *address)
+{
+	hostdev_pci_device *dev = NULL;
+
+	do {
+		hostdev_pci_device_unref(dev);
+		dev = NULL;
+		assert_int_equal(hostdev_pci_enum_next(f->e, &dev), 1);
+	} while (strcmp(hostdev_pci_device_get_address(dev), address) < 0);
+	assert_string_equal(hostdev_pci_device_get_address(dev), address);
+	return dev;
+}
+
+/*
+ * Group members of an enumeration's devices are those its scan found, before the first device:
+ * still there when a member is unplugged during the enumeration and when the enumeration is gone
+ * long before they are asked for. A device read alone, or a new enumeration, sees the group as it
+ * is now.
+ */
+static void test_group_members_after_unplug(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const all = "0000:00:1f.0,0000:00:1f.2,0000:00:1f.3";
+	hostdev_pci_device *first, *second, *alone;
+
+	first = next_is(f, "0000:00:1f.0");
+	assert_int_equal(fakeroot_pci_remove(f->root, "0000:00:1f.3", 0), 0);
+	second = next_is(f, "0000:00:1f.2");
+	assert_string_equal(members(second), all);
+	/* The unplugged member itself is skipped. */
+	hostdev_pci_device_unref(second);
+	second = NULL;
+	assert_int_equal(hostdev_pci_enum_next(f->e, &second), 1);
+	assert_string_not_equal(hostdev_pci_device_get_address(second), "0000:00:1f.3");
+	hostdev_pci_device_unref(second);
+	/* Asked for only now, with the enumeration and its context reference released. */
+	f->e = hostdev_pci_enum_unref(f->e);
+	assert_int_equal(hostdev_pci_device_get_iommu_group(first), 9);
+	assert_string_equal(members(first), all);
+	hostdev_pci_device_unref(first);
+
+	assert_int_equal(hostdev_pci_device_new(f->ctx, "0000:00:1f.0", &alone), 0);
+	assert_string_equal(members(alone), "0000:00:1f.0,0000:00:1f.2");
+	hostdev_pci_device_unref(alone);
+	renew(f);
+	first = next_is(f, "0000:00:1f.0");
+	assert_string_equal(members(first), "0000:00:1f.0,0000:00:1f.2");
+	hostdev_pci_device_unref(first);
+
+	/* A slot filter reads few devices: they list their group's directory. */
+	renew(f);
+	assert_int_equal(hostdev_pci_enum_add_slot_filter(f->e, "00:1f.2"), 0);
+	second = next_is(f, "0000:00:1f.2");
+	assert_string_equal(members(second), "0000:00:1f.0,0000:00:1f.2");
+	hostdev_pci_device_unref(second);
+	/* No group link: no members, from the map as from the directory. */
+	renew(f);
+	first = next_is(f, "0000:00:05.0");
+	assert_int_equal(hostdev_pci_device_get_iommu_group(first), -1);
+	assert_string_equal(members(first), "");
+	hostdev_pci_device_unref(first);
+}
+
+/*
+ * A VF takes its PF and number from the PF's virtfn links, which the enumeration read with the
+ * PF; alone (or when a slot filter leaves the PF out) from its physfn link.
+ */
+static void test_vf_from_pf_links(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const filters[] = {NULL, "01:10.4"};
+
+	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+		hostdev_pci_device *vf;
+
+		renew(f);
+		if (filters[i])
+			assert_int_equal(hostdev_pci_enum_add_slot_filter(f->e, filters[i]), 0);
+		vf = next_is(f, "0000:01:10.4");
+		assert_true(hostdev_pci_device_is_sriov_vf(vf));
+		assert_string_equal(hostdev_pci_device_get_pf_address(vf), "0000:01:00.0");
+		assert_int_equal(hostdev_pci_device_get_vf_index(vf), 1);
+		hostdev_pci_device_unref(vf);
+	}
+	/* The PF's VF list, read with the PF for its VFs, in number order. */
+	renew(f);
+	{
+		hostdev_pci_device *pf = next_is(f, "0000:01:00.0");
+
+		assert_int_equal(hostdev_pci_device_get_vf_count(pf), 2);
+		assert_string_equal(hostdev_pci_device_get_vf_address(pf, 0), "0000:01:10.0");
+		assert_int_equal(hostdev_pci_device_get_vf_number(pf, 1), 1);
+		assert_string_equal(hostdev_pci_device_get_vf_address(pf, 1), "0000:01:10.4");
+		hostdev_pci_device_unref(pf);
+	}
+	/* A VF whose PF did not match the filters still has its PF. */
+	renew(f);
+	assert_int_equal(hostdev_pci_enum_add_driver_filter(f->e, "vfio-pci"), 0);
+	{
+		hostdev_pci_device *vf = next_is(f, "0000:01:10.4");
+
+		assert_string_equal(hostdev_pci_device_get_pf_address(vf), "0000:01:00.0");
+		assert_int_equal(hostdev_pci_device_get_vf_index(vf), 1);
+		hostdev_pci_device_unref(vf);
+	}
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -553,6 +710,9 @@ int main(void)
 	    T(test_unreadable_device_skipped),
 	    T(test_odd_entries_and_large_domain),
 	    T(test_no_pci_bus),
+	    T(test_same_as_device_alone),
+	    T(test_group_members_after_unplug),
+	    T(test_vf_from_pf_links),
 	};
 
 	return cmocka_run_group_tests_name("pci_enum", tests, NULL, NULL);
