@@ -188,7 +188,7 @@ static void check_odd_ids(struct checker *c)
 	check_prog_if(c, 0x0c03, 0x13000);
 }
 
-/* --- every entry of the installed pci.ids ------------------------------------------------------ */
+/* --- every entry of the installed pci.ids ----------------------------------------------------- */
 
 struct walk_counts {
 	unsigned int vendors, devices, subsystems, classes, subclasses, prog_ifs;
@@ -635,7 +635,7 @@ static void test_missing_and_compressed(void **state)
 	assert_int_equal(why.line, 0);
 }
 
-/* --- through the device API: the reader, or libpci when the reader refuses --------------------- */
+/* --- through the device API: the reader, or libpci when the reader refuses -------------------- */
 
 struct names {
 	const char *vendor, *device, *subsystem_vendor, *subsystem, *class_name, *subclass,
