@@ -70,6 +70,8 @@ struct agent {
 	cJSON *crds[CRD_COUNT];
 	int crds_pending;
 	bool crd_failed, published;
+	bool started;		/* the inventory is published or being published */
+	const char *resync_why; /* why the next resync runs early (NULL: the interval) */
 	int exit_code;
 };
 
@@ -89,13 +91,18 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
+static void request_resync(struct agent *a, const char *why);
+
 static void on_signal_readable(struct loop_source *src, int fd, uint32_t events, void *userdata)
 {
 	struct agent *a = userdata;
 	char c = 0;
 
-	if (read(fd, &c, 1) == 1)
-		log_info("stopping (%s)", c == SIGINT ? "SIGINT" : "SIGTERM");
+	if (read(fd, &c, 1) == 1 && c == SIGHUP) {
+		request_resync(a, "requested by SIGHUP");
+		return;
+	}
+	log_info("stopping (%s)", c == SIGINT ? "SIGINT" : "SIGTERM");
 	if (a->drain_deadline || !a->client) {
 		loop_quit(a->loop); /* a second signal: at once */
 		return;
@@ -145,6 +152,7 @@ static int setup_signals(struct agent *a)
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	a->signal_src = loop_add_fd(a->loop, fds[0], EPOLLIN, on_signal_readable, a);
 	return a->signal_src ? 0 : -errno;
@@ -185,14 +193,25 @@ static int full_inventory(struct agent *a)
 	return r;
 }
 
+/*
+ * The full resync: every device read again and diffed against the watch caches (what matches
+ * costs no request). Between resyncs the agent follows the devices by their events alone, so this
+ * runs only when events may have been lost (the monitor's socket overflowed), on request (SIGHUP)
+ * and every --resync-interval (default 12 h) for what changes without an event of the devices
+ * (a network interface renamed, mounts and routes that decide what the guard protects).
+ */
 static void on_resync(struct loop_source *src, void *userdata)
 {
 	struct agent *a = userdata;
+	const char *why = a->resync_why ? a->resync_why : "periodic";
+	double started = loop_now_s();
 
-	loop_timer_arm(a->resync_timer, (uint64_t)a->o.resync_s * 1000u);
-	if (a->node_gone)
+	a->resync_why = NULL;
+	if (!a->o.once && a->o.resync_s > 0 && !a->drain_deadline)
+		loop_timer_arm(a->resync_timer, (uint64_t)a->o.resync_s * 1000u);
+	if (a->node_gone || !a->started)
 		return;
-	log_debug("resync: full inventory");
+	log_info("resync (%s): reading every device again", why);
 	if (a->rec)
 		full_inventory(a);
 	claims_resync(a->claims);
@@ -200,6 +219,29 @@ static void on_resync(struct loop_source *src, void *userdata)
 	mdevs_sync(a->mdevs);
 	sriov_vfs_devices_changed(a->sriov_vfs);
 	dra_slices_resync(a->dra);
+	log_info("resync: done in %.3f s, %zu object write%s queued", loop_now_s() - started,
+		 a->rec ? reconciler_pending(a->rec) : (size_t)0,
+		 a->rec && reconciler_pending(a->rec) == 1 ? "" : "s");
+}
+
+/* A resync as soon as the loop is free (after the events being handled now). */
+static void request_resync(struct agent *a, const char *why)
+{
+	if (a->drain_deadline)
+		return;
+	if (!a->started) {
+		log_info("resync %s: not started yet (the first inventory is still to come)", why);
+		return;
+	}
+	a->resync_why = why;
+	loop_timer_arm(a->resync_timer, 0);
+}
+
+static void on_events_lost(void *userdata)
+{
+	log_warning("hot-plug events were lost (the kernel's uevent socket buffer overflowed): "
+		    "reading every device again");
+	request_resync(userdata, "uevents lost");
 }
 
 /* Everything the agent publishes is published: the Harvester objects (unless --dra-only) and
@@ -467,6 +509,7 @@ static void start_reconciler(struct agent *a)
 		}
 		hotplug_on_pci(a->hotplug, on_hotplug_pci, a);
 		hotplug_on_usb(a->hotplug, on_hotplug_usb, a);
+		hotplug_on_lost(a->hotplug, on_events_lost, a);
 	}
 	metrics_set_ready(false, "listing this node's objects");
 	if (a->rec && (reconciler_start(a->rec) < 0 || full_inventory(a) < 0)) {
@@ -489,6 +532,7 @@ static void start_reconciler(struct agent *a)
 		finish(a, AGENT_EXIT_FAILURE);
 		return;
 	}
+	a->started = true;
 	if (!a->o.once && a->o.resync_s > 0)
 		loop_timer_arm(a->resync_timer, (uint64_t)a->o.resync_s * 1000u);
 }

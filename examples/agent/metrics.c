@@ -31,7 +31,7 @@ static const double latency_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	struct family requests, writes, objects, watch_restarts, watch_gone, bookmarks, hotplug,
-	    errors, claims, claim_ops, claim_op_seconds;
+	    errors, claims, claim_ops, claim_op_seconds, device_reads;
 	double request_seconds_sum;
 	unsigned long request_count;
 	unsigned long latency_counts[N_BUCKETS + 1];
@@ -132,6 +132,16 @@ void metrics_hotplug(const char *subsystem, const char *action)
 	snprintf(labels, sizeof(labels), "subsystem=\"%s\",action=\"%s\"", subsystem, action);
 	pthread_mutex_lock(&lock);
 	family_set(&m.hotplug, labels, 1, true);
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_device_reads(const char *why, unsigned long n)
+{
+	char labels[96];
+
+	snprintf(labels, sizeof(labels), "why=\"%s\"", why);
+	pthread_mutex_lock(&lock);
+	family_set(&m.device_reads, labels, (double)n, true);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -299,6 +309,11 @@ char *metrics_render(void)
 		     "Bookmark events received.", &m.bookmarks);
 	family_print(o.f, "hostdev_agent_hotplug_events_total", "counter",
 		     "Hot-plug events from the library's monitor.", &m.hotplug);
+	family_print(o.f, "hostdev_agent_device_reads_total", "counter",
+		     "Devices read from sysfs, by why: inventory (every device: the start, a "
+		     "resync), event (the devices a hot-plug event names and those whose objects "
+		     "name them), dra_judgement (a dry-run bind deciding a DRA offer).",
+		     &m.device_reads);
 	family_print(o.f, "hostdev_agent_claims", "gauge",
 		     "This node's PCIDeviceClaims by the reason of their Bound condition.",
 		     &m.claims);
