@@ -200,6 +200,12 @@ void metrics_set_ready(bool ready, const char *why);
 bool metrics_ready(char *why, size_t size);
 void metrics_heartbeat(void);
 double metrics_heartbeat_age(void);
+/* The eventfd the loop answers with metrics_heartbeat() and a fresh readiness (-1: none). */
+void metrics_set_poke_fd(int fd);
+/* On the HTTP thread, before a probe is answered: when the loop has not beaten for a few seconds,
+ * ask it to (the eventfd above) and wait for it a little. The loop has no periodic timer of its
+ * own: an idle agent is woken only by the probes that ask. */
+void metrics_refresh(void);
 /* Prometheus text exposition; malloc'd. */
 char *metrics_render(void);
 

@@ -12,16 +12,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "agent.h"
 
-#define HEARTBEAT_MS 5000u
 /* On SIGTERM the writes in flight may finish for this long (a DaemonSet's grace period is 30 s). */
 #define DRAIN_MS 5000u
 #define DRAIN_POLL_MS 20u
@@ -55,8 +56,8 @@ struct agent {
 	hostdev_dp_config *dra_config;
 	bool dra_published; /* the ResourceSlices were published once */
 	struct http_server *http;
-	struct loop_source *signal_src, *resync_timer, *heartbeat_timer, *preflight_timer,
-	    *drain_timer;
+	struct loop_source *signal_src, *resync_timer, *poke_src, *preflight_timer, *drain_timer;
+	int poke_fd; /* eventfd: the probes ask the loop to beat */
 	uint64_t drain_deadline;
 	struct kube_backoff preflight_backoff;
 	struct agent_ids ids;
@@ -194,6 +195,18 @@ static int full_inventory(struct agent *a)
 }
 
 /*
+ * After a burst (the first publication, a resync) the heap is full of freed blocks: list pages,
+ * answers, the inventory's objects. glibc keeps them for reuse, so the RSS of an idle agent would
+ * stay at the burst's peak; give the free pages back to the kernel.
+ */
+static void give_back_memory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+/*
  * The full resync: every device read again and diffed against the watch caches (what matches
  * costs no request). Between resyncs the agent follows the devices by their events alone, so this
  * runs only when events may have been lost (the monitor's socket overflowed), on request (SIGHUP)
@@ -222,6 +235,7 @@ static void on_resync(struct loop_source *src, void *userdata)
 	log_info("resync: done in %.3f s, %zu object write%s queued", loop_now_s() - started,
 		 a->rec ? reconciler_pending(a->rec) : (size_t)0,
 		 a->rec && reconciler_pending(a->rec) == 1 ? "" : "s");
+	give_back_memory();
 }
 
 /* A resync as soon as the loop is free (after the events being handled now). */
@@ -265,13 +279,17 @@ static void update_readiness(struct agent *a)
 		metrics_set_ready(true, "");
 }
 
-static void on_heartbeat(struct loop_source *src, void *userdata)
+/* A probe asks (metrics_refresh()): the loop is alive, and readiness is looked at again. No
+ * timer beats: an idle agent sleeps until something happens. */
+static void on_poke(struct loop_source *src, int fd, uint32_t events, void *userdata)
 {
-	struct agent *a = userdata;
+	uint64_t n;
 
+	if (read(fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: another poke's read took it */
+	}
 	metrics_heartbeat();
-	update_readiness(a);
-	loop_timer_arm(a->heartbeat_timer, HEARTBEAT_MS);
+	update_readiness(userdata);
 }
 
 /* Ready once everything the agent publishes is published. */
@@ -282,6 +300,7 @@ static void maybe_ready(struct agent *a)
 			metrics_set_ready(false, "publishing this node's ResourceSlices");
 		return;
 	}
+	give_back_memory();
 	/* Ready before the log line says so: scripts act on the line. */
 	metrics_set_ready(true, "");
 	log_info("published the inventory of node %s: ready", a->o.node_name);
@@ -818,7 +837,10 @@ static void teardown(struct agent *a)
 	http_stop(a->http);
 	loop_source_remove(a->signal_src);
 	loop_source_remove(a->resync_timer);
-	loop_source_remove(a->heartbeat_timer);
+	metrics_set_poke_fd(-1);
+	loop_source_remove(a->poke_src);
+	if (a->poke_fd >= 0)
+		close(a->poke_fd);
 	loop_source_remove(a->preflight_timer);
 	loop_source_remove(a->drain_timer);
 	loop_free(a->loop);
@@ -841,6 +863,7 @@ int main(int argc, char **argv)
 	int r;
 
 	memset(&a, 0, sizeof(a));
+	a.poke_fd = -1;
 	r = agent_options_parse(&a.o, argc, argv);
 	if (r != 0)
 		return r > 0 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
@@ -870,7 +893,8 @@ int main(int argc, char **argv)
 	}
 	if (loop_new(&a.loop) < 0 || setup_signals(&a) < 0 ||
 	    !(a.resync_timer = loop_add_timer(a.loop, on_resync, &a)) ||
-	    !(a.heartbeat_timer = loop_add_timer(a.loop, on_heartbeat, &a)) ||
+	    (a.poke_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    !(a.poke_src = loop_add_fd(a.loop, a.poke_fd, EPOLLIN, on_poke, &a)) ||
 	    !(a.preflight_timer = loop_add_timer(a.loop, on_preflight_timer, &a)) ||
 	    !(a.drain_timer = loop_add_timer(a.loop, on_drain, &a))) {
 		log_error("cannot set up the event loop: %s", strerror(errno));
@@ -890,7 +914,7 @@ int main(int argc, char **argv)
 		}
 		log_info("serving /healthz, /readyz and /metrics on %s (port %u)",
 			 a.o.metrics_address, port);
-		loop_timer_arm(a.heartbeat_timer, HEARTBEAT_MS);
+		metrics_set_poke_fd(a.poke_fd);
 	}
 	start_preflight(&a);
 	r = loop_run(a.loop);
