@@ -255,10 +255,11 @@ a Python process, and only comparable between the two columns). Requests are cou
 from the stand-in's request log, CPU and RSS from `/proc` of each process. Phases:
 
 - **start**: all agents start at once against an empty cluster.
-- **idle**: {fmt(idle['window_s'])} s with nothing changing (longer than two watch timeouts of 300 s
-  and the 10 min resync, so every periodic request of the agent falls inside it); per hour =
-  count / window x 3600. The resync is a local re-inventory diffed against the watch cache: it
-  makes no request unless something differs.
+- **idle**: {fmt(idle['window_s'])} s with nothing changing (longer than two watch timeouts of 300 s,
+  so every periodic request of the agent falls inside it); per hour = count / window x 3600. The
+  full resync (every 12 h by default; before 2026-12-07 every 10 min) is a local re-inventory
+  diffed against the watch cache: it makes no request unless something differs ("At idle" below
+  measures it).
 - **relist**: the history compacted past every agent's resourceVersion and every watch dropped (no
   bookmarks in this run, so no agent had moved past it): each resumed watch gets 410 Gone, the
   agent relists and watches again; time from the drop until the last node watches every kind again.
@@ -296,10 +297,291 @@ bench/run-agent.sh --smoke                                # seconds; prints the 
 def write_doc(doc, section):
     text = open(doc).read() if os.path.exists(doc) else ""
     b, e = text.find(BEGIN), text.find(END)
+    # The idle part (--idle-mode) is written by its own runs: kept.
+    ib, ie = text.find(IDLE_BEGIN), text.find(IDLE_END)
+    if b >= 0 and e > b and b < ib < ie < e and IDLE_BEGIN not in section:
+        idle = text[ib:ie + len(IDLE_END)]
+        section = section.replace(END, idle + "\n" + END)
     if b >= 0 and e > b:
         text = text[:b] + section.rstrip("\n") + text[e + len(END):]
     else:
         text = text.rstrip("\n") + ("\n\n" if text else "") + section
+    with open(doc, "w") as f:
+        f.write(text)
+
+
+# --- idle mode (--idle-mode): one agent per size, alone on its node, CPU per idle minute ----------
+
+IDLE_BEGIN = "<!-- agent-idle:begin: written by bench/run-agent.sh --idle, do not edit by hand -->"
+IDLE_END = "<!-- agent-idle:end -->"
+
+
+def task_cpu_ns(pid):
+    """CPU time of every live thread of @pid in ns (/proc/PID/task/*/schedstat: the scheduler's
+    own accounting, ns resolution; /proc/PID/stat's ticks of 10 ms are too coarse for an idle
+    agent). Threads that ended are not counted (the agent's threads live as long as it does)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+class IdleAgent(AgentProc):
+    """An agent whose log lines are kept with the time they arrived (for the attribution)."""
+
+    def __init__(self, agent, node, kubeconfig, root, pci_ids, logdir, extra):
+        self.node = node
+        self.log_path = os.path.join(logdir, f"{node}.log")
+        self.logf = open(self.log_path, "w")
+        self.started = time.time()
+        self.ready_at = None
+        self.port = None
+        self.lines = []  # (time, line)
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(
+            [agent, "--kubeconfig", kubeconfig, "--node-name", node, "--root", root, "--pci-ids", pci_ids,
+             "--metrics-address", "127.0.0.1:0"] + extra, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            now = time.time()
+            self.logf.write(line)
+            with self.lock:
+                self.lines.append((now, line.rstrip("\n")))
+            if self.ready_at is None and "published the inventory of node" in line and ": ready" in line:
+                self.ready_at = now
+            if self.port is None and "serving /healthz" in line:
+                self.port = int(line.rsplit("(port ", 1)[1].split(")")[0])
+        self.logf.flush()
+
+    def lines_since(self, t):
+        with self.lock:
+            return [(ts, ln) for ts, ln in self.lines if ts >= t]
+
+
+def activity(line):
+    """The periodic activity a log line names (the words that say what the agent does)."""
+    msg = line.split(None, 2)[2] if len(line.split(None, 2)) == 3 else line
+    for key, name in (("resync", "resync"), ("inventory:", "resync"), ("libhostdev:", "resync"),
+                      ("watch", "watch re-opened"), ("DRA", "DRA"),
+                      ("hot-plug", "hot-plug event"), ("claim", "claims"), ("bookmark", "bookmark"),
+                      ("list", "relist")):
+        if key in msg:
+            return name
+    return msg[:40]
+
+
+def idle_run(args):
+    work = os.path.abspath(args.work or tempfile.mkdtemp(prefix="hostdev-agent-idle."))
+    os.makedirs(work, exist_ok=True)
+    logdir = os.path.join(work, "logs")
+    os.makedirs(logdir, exist_ok=True)
+    given = dict(s.split("=", 1) for s in args.roots.split()) if args.roots else {}
+    roots = {}
+    for n in args.sizes:
+        if str(n) in given:
+            roots[n] = given[str(n)]
+            continue
+        roots[n] = os.path.join(work, f"root-{n}")
+        if not os.path.isdir(os.path.join(roots[n], "sys")):
+            log(f"generating a {n}-function root ({roots[n]})")
+            subprocess.run(["/usr/bin/python3", os.path.join(HERE, "gen-sysfs.py"), "--devices", str(n),
+                            roots[n]], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["rm", "-rf", os.path.join(work, "api")], check=True)
+    rules = cluster_role_rules()
+    res = {"mode": "idle", "window_s": args.idle, "settle_s": args.settle, "sizes": {}, "agent_args": args.agent_args,
+           "bookmark_interval_s": args.bookmark_interval}
+    # Bookmarks as often as kube-apiserver's watch cache sends them (about once a minute), so their
+    # cost is in the window.
+    with StandIn(os.path.join(work, "api"), crds=[CRDS], bookmark_interval=args.bookmark_interval) as api:
+        agents = {}
+        for n in args.sizes:
+            node = f"idle{n}"
+            api.create_node(node)
+            api.add_token(f"tok-{node}", f"agent-{node}")
+            api.set_rbac(f"agent-{node}", rules)
+            # State and kubelet directories of the work directory: the roots are only read.
+            extra = ["--state-dir", os.path.join(work, f"state-{n}"),
+                     "--kubelet-dir", os.path.join(work, f"kubelet-{n}")] + args.agent_args.split()
+            for d in ("state", "kubelet"):
+                os.makedirs(os.path.join(work, f"{d}-{n}"), exist_ok=True)
+            log(f"idle: starting the agent of {n} functions ({roots[n]})")
+            agents[n] = IdleAgent(args.agent, node, api.kubeconfig(os.path.join(work, f"kc-{node}"),
+                                                                   token=f"tok-{node}"),
+                                  roots[n], args.pci_ids, logdir, extra)
+        try:
+            wait_until(lambda: all(a.ready_at or a.proc.poll() is not None for a in agents.values()), 3600,
+                       "every agent ready")
+            dead = [a.node for a in agents.values() if a.proc.poll() is not None]
+            if dead:
+                raise SystemExit(f"bench-agent: agents exited: {dead} (logs in {logdir})")
+            for n, a in agents.items():
+                m = a.metrics()
+                res["sizes"][n] = {"ready_s": a.ready_at - a.started, "start_cpu_s": task_cpu_ns(a.proc.pid) / 1e9,
+                                   "objects": sum(v for k, v in m.items() if k.startswith("hostdev_agent_objects{"))}
+            time.sleep(args.settle)
+            log(f"idle: {args.idle:.0f} s window")
+            t0 = time.time()
+            cpu0 = {n: task_cpu_ns(a.proc.pid) for n, a in agents.items()}
+            samples = {n: [] for n in agents}
+            prev = dict(cpu0)
+            prev_t = t0
+            while time.time() - t0 < args.idle:
+                time.sleep(min(1.0, max(0.0, args.idle - (time.time() - t0))))
+                now = time.time()
+                for n, a in agents.items():
+                    c = task_cpu_ns(a.proc.pid)
+                    samples[n].append((prev_t, now, c - prev[n]))
+                    prev[n] = c
+                prev_t = now
+            window = time.time() - t0
+            reqs = api.requests(since=0)
+            for n, a in agents.items():
+                cpu = (prev[n] - cpu0[n]) / 1e9
+                lines = a.lines_since(t0)
+                attributed = {}
+                busy_key = None  # the activity of the previous second, while CPU is used in each
+                for s0, s1, d in samples[n]:
+                    if d <= 0:
+                        busy_key = None
+                        continue
+                    acts = sorted({activity(ln) for ts, ln in lines if s0 - 0.05 <= ts <= s1 + 0.05})
+                    # Work longer than a second (a resync at 10k functions) logs at its start and end
+                    # only: the seconds between belong to it.
+                    key = ", ".join(acts) if acts else (busy_key if busy_key and d > 20e6 else
+                                                        "no log line (at info: bookmarks, watch re-opens)")
+                    busy_key = key if d > 20e6 else None
+                    attributed[key] = attributed.get(key, 0) + d / 1e9
+                user = f"agent-idle{n}"
+                node_reqs = [r for r in reqs if r["user"] == user and r["time"] >= t0]
+                verbs = {}
+                for r in node_reqs:
+                    verbs[r["verb"]] = verbs.get(r["verb"], 0) + 1
+                res["sizes"][n].update({
+                    "window_s": window, "cpu_s": cpu, "cpu_ms_per_min": cpu * 1000 / (window / 60),
+                    "rss_kib": rss_kib(a.proc.pid), "peak_rss_kib": rss_kib(a.proc.pid, "VmHWM"),
+                    "attribution_s": dict(sorted(attributed.items(), key=lambda kv: -kv[1])),
+                    "requests": verbs, "writes": sum(c for v, c in verbs.items() if v in WRITES),
+                    "log_lines": len(lines),
+                    "samples_ms": [[round(s0 - t0, 1), round(d / 1e6, 3)] for s0, s1, d in samples[n] if d > 0]})
+                log(f"idle: {n} functions: {cpu * 1000:.1f} ms CPU in {window:.0f} s = "
+                    f"{res['sizes'][n]['cpu_ms_per_min']:.2f} ms/min, RSS {mib(res['sizes'][n]['rss_kib'])}")
+            # The full resync on request (SIGHUP), measured alone: its cost per run, and what it adds
+            # per minute at the default interval.
+            if args.resync_on_request:
+                for n, a in agents.items():
+                    t = time.time()
+                    c0 = task_cpu_ns(a.proc.pid)
+                    a.proc.send_signal(signal.SIGHUP)
+                    wait_until(lambda: any("resync: done" in ln for ts, ln in a.lines_since(t)), 600,
+                               f"the resync of the {n}-function agent")
+                    time.sleep(2)
+                    done = [ln for ts, ln in a.lines_since(t) if "resync: done" in ln][0]
+                    res["sizes"][n]["resync_cpu_s"] = (task_cpu_ns(a.proc.pid) - c0) / 1e9
+                    res["sizes"][n]["resync_line"] = done.split(None, 2)[2]
+                    res["sizes"][n]["resync_writes"] = sum(
+                        1 for r in api.requests(since=0) if r["user"] == f"agent-idle{n}" and r["time"] >= t
+                        and r["verb"] in WRITES)
+                    log(f"resync on request: {n} functions: {res['sizes'][n]['resync_cpu_s'] * 1000:.0f} ms CPU")
+        finally:
+            for a in agents.values():
+                a.stop()
+    with open(args.json, "w") as f:
+        json.dump(res, f, indent=1)
+    return res
+
+
+def idle_report(res, machine):
+    sizes = sorted(res["sizes"], key=int)
+    interval = res.get("resync_interval_s")
+    rows = []
+
+    def row(label, fn):
+        rows.append(f"| {label} | " + " | ".join(fn(res["sizes"][n]) for n in sizes) + " |")
+    row("objects published", lambda s: fmt(s["objects"]))
+    row("ready after start / CPU to start", lambda s: f"{fmt(s['ready_s'], 1)} s / {fmt(s['start_cpu_s'], 2)} s")
+    row("**agent CPU per idle minute**", lambda s: f"**{s['cpu_ms_per_min']:.2f} ms** "
+        f"({fmt(s['cpu_s'] * 1000, 1)} ms in {fmt(s['window_s'])} s)")
+    if all("resync_cpu_s" in res["sizes"][n] for n in sizes):
+        row("one full resync (on request, SIGHUP)", lambda s: f"{fmt(s['resync_cpu_s'] * 1000)} ms CPU, "
+            f"{s['resync_writes']} writes")
+        if interval:
+            row(f"the resync per minute at its default interval ({interval // 3600} h)",
+                lambda s: f"{s['resync_cpu_s'] * 1000 / (interval / 60):.2f} ms")
+            row("**idle total per minute (window + resync share)**",
+                lambda s: f"**{s['cpu_ms_per_min'] + s['resync_cpu_s'] * 1000 / (interval / 60):.2f} ms**")
+    row("API requests in the window", lambda s: ", ".join(f"{v} {c}" for v, c in sorted(s["requests"].items()))
+        or "none")
+    row("writes in the window", lambda s: fmt(s["writes"]))
+    row("RSS at the end / peak since start", lambda s: f"{mib(s['rss_kib'])} / {mib(s['peak_rss_kib'])}")
+    head = "| | " + " | ".join(f"{fmt(int(n))} functions" for n in sizes) + " |\n|---" * 1 + \
+        "|---" * len(sizes) + "|"
+    attr = []
+    for n in sizes:
+        parts = ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in res["sizes"][n]["attribution_s"].items()) or "none"
+        attr.append(f"- {fmt(int(n))} functions: {parts}")
+    return head + "\n" + "\n".join(rows) + "\n\nWhere the window's CPU went (each second of the window with " \
+        "CPU use, by the agent's log lines of that second):\n\n" + "\n".join(attr) + "\n"
+
+
+def idle_section(res, machine, table):
+    interval = res.get("resync_interval_s")
+    return f"""{IDLE_BEGIN}
+### At idle: CPU per minute and RSS at 1,000 and 10,000 functions
+
+Generated by `bench/run-agent.sh --idle` on {machine['date']} (libhostdev commit {machine['commit']}); load
+average at start {machine['load']}, at the end {machine['load_end']}.
+
+One agent per size, each alone on its node, all against one stand-in API server (bookmarks every
+{fmt(res['bookmark_interval_s'])} s, as kube-apiserver's watch cache sends them), the agent's defaults{(' and `' + res['agent_args'] + '`') if res.get('agent_args') else ''}
+and a root of `bench/gen-sysfs.py` (seed 1). After it is ready and {fmt(res.get('settle_s', 15))} s more, a window of
+{fmt(res['window_s'])} s with nothing changing: CPU from `/proc/PID/task/*/schedstat` (nanoseconds;
+`/proc/PID/stat` counts 10 ms ticks), RSS from `/proc/PID/status` at its end. The window holds every
+periodic activity at the agent's defaults (each watch re-opened after its 300 s timeout, twice; the
+bookmarks) but the full resync, whose default interval is{(' ' + fmt(interval / 3600) + ' h') if interval else ''}:
+that one is made on request (SIGHUP) after the window, measured alone, and its share per minute at the
+default interval added. (The 50-node table above comes from its own run of `bench/run-agent.sh`:
+its date and commit say which agent it measured.) No probe asks for `/healthz` or `/readyz` here; in a DaemonSet each probe that
+finds the last beat older than 5 s wakes the loop once (docs/agent.md, "Endpoints").
+
+{table}
+{rss_note(res)}
+{('Note: ' + res['note']) if res.get('note') else ''}
+{IDLE_END}"""
+
+
+def rss_note(res):
+    """What the RSS is made of: the part that grows with the objects, per object."""
+    sizes = sorted(res["sizes"], key=int)
+    if len(sizes) < 2:
+        return ""
+    lo, hi = res["sizes"][sizes[0]], res["sizes"][sizes[-1]]
+    per = (hi["rss_kib"] - lo["rss_kib"]) / max(1, hi["objects"] - lo["objects"])
+    return f"""RSS grows by {per:.1f} KiB per published object ({fmt(lo['objects'])} -> {fmt(hi['objects'])} objects).
+That is the floor of this design, not waste: per object the agent holds what it wants published and
+the watch cache's copy of what the server has (without `managedFields`, which it drops), each a parsed
+cJSON tree of about 40 nodes (64-byte nodes, separately allocated keys and strings); diffs, watch
+events and the hot-plug index need both at hand. 5 MiB at 10,000 functions would need a compact
+cache (objects kept serialized or as the few owned fields) instead of parsed trees."""
+
+
+def write_idle_doc(doc, idle):
+    text = open(doc).read() if os.path.exists(doc) else ""
+    ib, ie = text.find(IDLE_BEGIN), text.find(IDLE_END)
+    if ib >= 0 and ie > ib:
+        text = text[:ib] + idle + text[ie + len(IDLE_END):]
+    elif text.find(END) >= 0:
+        e = text.find(END)
+        text = text[:e] + idle + "\n" + text[e:]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + BEGIN + "\n" + idle + "\n" + END + "\n"
     with open(doc, "w") as f:
         f.write(text)
 
@@ -319,9 +601,39 @@ def main():
     ap.add_argument("--work", default=None)
     ap.add_argument("--doc", default="-", help="document to write the section into ('-': print only)")
     ap.add_argument("--report-only", metavar="RESULT.json", help="write the report of an earlier result")
+    ap.add_argument("--idle-mode", action="store_true", help="only the idle measurement: one agent per --sizes "
+                    "entry, alone on its node, CPU per idle minute and RSS (writes the idle part of the section)")
+    ap.add_argument("--sizes", type=lambda t: [int(x) for x in t.split(",")], default=[1000, 10000],
+                    help="idle mode: PCI functions of each agent's root (default 1000,10000)")
+    ap.add_argument("--roots", default="", help="idle mode: 'N=DIR ...' roots to use instead of generating them "
+                    "(only read)")
+    ap.add_argument("--settle", type=float, default=15, help="idle mode: s between ready and the window")
+    ap.add_argument("--bookmark-interval", type=float, default=60, help="idle mode: the stand-in's watch "
+                    "bookmarks, s (kube-apiserver: about one a minute)")
+    ap.add_argument("--agent-args", default="", help="idle mode: extra agent flags (e.g. '--dra')")
+    ap.add_argument("--resync-on-request", action="store_true", help="idle mode: after the window, a full "
+                    "resync by SIGHUP, measured alone")
+    ap.add_argument("--resync-interval", type=int, default=0, help="idle mode: the agent's default resync "
+                    "interval in s, for the per-minute share of the resync")
     args = ap.parse_args()
     machine = {k: os.environ.get("AB_" + k.upper(), "?") for k in
                ("date", "commit", "cpu", "ncpu", "mem", "kernel", "load", "load_end", "agent")}
+    if args.idle_mode:
+        if args.report_only:
+            with open(args.report_only) as f:
+                res = json.load(f)
+        else:
+            res = idle_run(args)
+        res["resync_interval_s"] = args.resync_interval or res.get("resync_interval_s")
+        if not args.report_only:
+            res["load_end"] = " ".join(open("/proc/loadavg").read().split()[:3])
+        machine["load_end"] = res.get("load_end", "not recorded")
+        table = idle_report(res, machine)
+        print(table)
+        if args.doc != "-":
+            write_idle_doc(args.doc, idle_section(res, machine, table))
+            log(f"wrote the idle part of the section of {args.doc}")
+        return 0
     if args.report_only:
         with open(args.report_only) as f:
             section = report(json.load(f), machine)
@@ -330,7 +642,7 @@ def main():
             write_doc(args.doc, section)
         return 0
 
-    work = args.work or tempfile.mkdtemp(prefix="hostdev-agent-bench.")
+    work = os.path.abspath(args.work or tempfile.mkdtemp(prefix="hostdev-agent-bench."))
     os.makedirs(work, exist_ok=True)
     root = os.path.join(work, "root")
     for old in (root, os.path.join(work, "root-big"), os.path.join(work, "api")):

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 #include <hostdev.h>
@@ -187,6 +188,8 @@ void metrics_watch(enum agent_kind kind, unsigned long restarts, unsigned long g
 		   unsigned long bookmarks);
 void metrics_reconcile_latency(double seconds);
 void metrics_hotplug(const char *subsystem, const char *action);
+/* @n devices read from sysfs for @why ("inventory", "event", "dra_judgement"). */
+void metrics_device_reads(const char *why, unsigned long n);
 void metrics_resync(double seconds);
 /* This node's claims: claim name -> the reason of its Bound condition (char *); NULL: none. */
 void metrics_claims(const struct strmap *reasons);
@@ -197,6 +200,12 @@ void metrics_set_ready(bool ready, const char *why);
 bool metrics_ready(char *why, size_t size);
 void metrics_heartbeat(void);
 double metrics_heartbeat_age(void);
+/* The eventfd the loop answers with metrics_heartbeat() and a fresh readiness (-1: none). */
+void metrics_set_poke_fd(int fd);
+/* On the HTTP thread, before a probe is answered: when the loop has not beaten for a few seconds,
+ * ask it to (the eventfd above) and wait for it a little. The loop has no periodic timer of its
+ * own: an idle agent is woken only by the probes that ask. */
+void metrics_refresh(void);
 /* Prometheus text exposition; malloc'd. */
 char *metrics_render(void);
 
@@ -253,8 +262,16 @@ void hotplug_free(struct hotplug *h);
 void hotplug_on_pci(struct hotplug *h, hotplug_pci_fn fn, void *userdata);
 /* Call @fn after every USB device event (interfaces' events are not passed on). One listener. */
 void hotplug_on_usb(struct hotplug *h, hotplug_usb_fn fn, void *userdata);
+/* Called on the loop's thread when uevents were lost (the kernel's socket buffer overflowed
+ * while the agent was busy: netlink reports ENOBUFS once): only a full re-inventory catches up. */
+typedef void (*hotplug_lost_fn)(void *userdata);
+/* Call @fn when events were lost, before the events still queued are handled. One listener. */
+void hotplug_on_lost(struct hotplug *h, hotplug_lost_fn fn, void *userdata);
 /* Remember which objects each device produced (for removals whose snapshot is partial). */
 void hotplug_index(struct hotplug *h, struct strmap *desired[]);
+/* 1 when the error pending on the monitor's socket @fd (taken from it) says events were lost
+ * (ENOBUFS), 0 when none is pending or another one was. */
+int hotplug_events_lost(int fd);
 
 /* ---- claims.c: PCIDeviceClaims bound and given back through the vfio journal -------------- */
 /* The finalizer the agent puts on each claim of its node: deletion waits for the restore. */
@@ -436,6 +453,9 @@ cJSON *dra_device_entry(hostdev_pci_device *dev, const char *resource_name);
  * function but bridges for a NULL @config; sorted by name, each device once. Returns 0 with
  * *@out (a cJSON array, caller frees) or a negative errno, logged. */
 int dra_devices(hostdev_ctx *ctx, const hostdev_dp_config *config, cJSON **out);
+/* @list (dra_devices()' entries, consumed) sorted by name, a device named twice once; returns
+ * the sorted array (@list itself when out of memory). */
+cJSON *dra_devices_sorted(cJSON *list);
 
 /* ---- dra_offer.c: which devices NodePrepareResources would take ----------------------------- */
 /* How long a Prepare or Unprepare waits for the vfio lock another operation holds. */
@@ -456,9 +476,15 @@ int dra_offer_filter(struct dra_offer *o, cJSON *devices);
 /* A hot-plug event of the function at @address: judge it and the members of its IOMMU group
  * again at the next filter. NULL-safe. */
 void dra_offer_forget(struct dra_offer *o, const char *address);
-/* Judge every device again at the next filter (a resync: mounts and routes change without
- * PCI events). NULL-safe. */
-void dra_offer_forget_all(struct dra_offer *o);
+/* A resync: when the guard's sources (routes, mounts: they change without PCI events) differ
+ * from those every device was last judged against, judge every device again at the next filter
+ * and return true; else change nothing and return false. NULL-safe. */
+bool dra_offer_resync(struct dra_offer *o);
+/* A hash of the guard's sources below @ctx's procfs (net/route, net/ipv6_route,
+ * self/mountinfo), to tell whether they changed. */
+uint64_t dra_offer_sources_hash(hostdev_ctx *ctx);
+/* How many judgements (dry-run binds) @o made so far (tests). */
+unsigned long dra_offer_judged(const struct dra_offer *o);
 void dra_offer_free(struct dra_offer *o);
 
 /* ---- dra_claim.c: the devices a ResourceClaim allocates to this driver ---------------------- */

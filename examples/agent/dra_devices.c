@@ -110,7 +110,7 @@ static int by_name(const void *a, const void *b)
 }
 
 /* Sort the entries by name: the slices' contents then do not depend on enumeration order. */
-static cJSON *sorted(cJSON *list)
+cJSON *dra_devices_sorted(cJSON *list)
 {
 	int n = cJSON_GetArraySize(list);
 	cJSON **items = n ? calloc((size_t)n, sizeof(*items)) : NULL;
@@ -211,6 +211,6 @@ int dra_devices(hostdev_ctx *ctx, const hostdev_dp_config *config, cJSON **out)
 		cJSON_Delete(list);
 		return r;
 	}
-	*out = sorted(list);
+	*out = dra_devices_sorted(list);
 	return 0;
 }

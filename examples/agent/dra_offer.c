@@ -10,12 +10,18 @@
  *
  * A dry run reads the guard's sources (mounts, routes), the device's group and the journal: the
  * verdict is kept per device and judged again only when a hot-plug event concerns the device or a
- * member of its IOMMU group, or at a resync (mounts and routes change without PCI events). Each
- * device's reason is logged once, and again only when it changes or goes away.
+ * member of its IOMMU group, or at a resync when the guard's sources (routes, mounts) differ from
+ * those of the last judgement of every device: they change without PCI events, and a resync that
+ * finds them as they were judges nothing again. Each device's reason is logged once, and again
+ * only when it changes or goes away.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 
@@ -30,7 +36,44 @@ struct verdict {
 struct dra_offer {
 	hostdev_ctx *ctx;	 /* our own: the dry runs' errors and notices stay here */
 	struct strmap *verdicts; /* device name -> struct verdict */
+	uint64_t sources;	 /* dra_offer_sources_hash() when every device was judged */
+	unsigned long judged;	 /* judgements made (tests count them) */
 };
+
+/* The files of the guard's sources (vfio_guard.c), below the context's procfs. */
+static const char *const guard_sources[] = {"net/route", "net/ipv6_route", "self/mountinfo"};
+
+static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+uint64_t dra_offer_sources_hash(hostdev_ctx *ctx)
+{
+	const char *proc = hostdev_ctx_get_path(ctx, HOSTDEV_PATH_PROC);
+	uint64_t h = 14695981039346656037ull;
+	unsigned char buf[8192];
+
+	for (size_t i = 0; i < sizeof(guard_sources) / sizeof(guard_sources[0]); i++) {
+		char path[4096];
+		ssize_t n;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", proc ? proc : "/proc", guard_sources[i]);
+		/* A missing file is a state too (and differs from an empty one). */
+		h = fnv1a(h, (const unsigned char *)path, strlen(path) + 1);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			h = fnv1a(h, (const unsigned char *)"-", 1);
+			continue;
+		}
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			h = fnv1a(h, buf, (size_t)n);
+		close(fd);
+	}
+	return h;
+}
 
 int dra_bind_device(hostdev_ctx *ctx, const char *address, const char *owner, unsigned int flags)
 {
@@ -74,6 +117,8 @@ int dra_offer_new(hostdev_ctx *ctx, struct dra_offer **out)
 		dra_offer_free(o);
 		return -ENOMEM;
 	}
+	/* Read before the first judgement of every device (all new), which it then stands for. */
+	o->sources = dra_offer_sources_hash(o->ctx);
 	*out = o;
 	return 0;
 }
@@ -96,10 +141,24 @@ static void mark_stale(const char *name, void *value, void *userdata)
 		v->stale = true;
 }
 
-void dra_offer_forget_all(struct dra_offer *o)
+bool dra_offer_resync(struct dra_offer *o)
 {
-	if (o)
-		strmap_foreach(o->verdicts, mark_stale, NULL);
+	uint64_t now;
+
+	if (!o)
+		return false;
+	now = dra_offer_sources_hash(o->ctx);
+	if (now == o->sources)
+		return false;
+	log_info("DRA: the routes or mounts changed: judging every device again");
+	o->sources = now;
+	strmap_foreach(o->verdicts, mark_stale, NULL);
+	return true;
+}
+
+unsigned long dra_offer_judged(const struct dra_offer *o)
+{
+	return o ? o->judged : 0;
 }
 
 void dra_offer_forget(struct dra_offer *o, const char *address)
@@ -142,6 +201,8 @@ static int judge(struct dra_offer *o, struct verdict *v, bool known, const char 
 	const char *why = hostdev_ctx_get_error(o->ctx);
 	char *reason = NULL;
 
+	o->judged++;
+	metrics_device_reads("dra_judgement", 1);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0 && !(reason = strdup(why && *why ? why : strerror(-r))))

@@ -32,6 +32,7 @@ struct dra_slices {
 	struct loop_source *timer;
 	struct kube_backoff backoff;
 	cJSON *devices;	      /* what is offered, sorted by name; NULL before the first inventory */
+	cJSON *all;	      /* every device read, offered or not (without a selection config) */
 	long long generation; /* the highest pool generation written or seen */
 	/* Names of devices whose removal was reported but which sysfs may still show. */
 	struct strmap *removed;
@@ -493,9 +494,145 @@ static void forget_removed(struct dra_slices *s, cJSON *devices)
 	}
 }
 
+/* The index of the entry of @all named @name, -1 for none. */
+static int find_entry(const cJSON *all, const char *name)
+{
+	int i = 0;
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, all)
+	{
+		if (strcmp(cJSON_GetObjectItemCaseSensitive(e, "name")->valuestring, name) == 0)
+			return i;
+		i++;
+	}
+	return -1;
+}
+
+static const char *entry_string(const cJSON *entry, const char *attr)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(entry, "attributes"),
+					     attr),
+	    "string"));
+}
+
+static int entry_group(const cJSON *entry)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(entry, "attributes"),
+					     "iommuGroup"),
+	    "int");
+
+	return cJSON_IsNumber(v) ? v->valueint : -1;
+}
+
+/* Add @address to @set (a strmap used as a set). */
+static void add_address(struct strmap *set, const char *address)
+{
+	if (address && !strmap_get(set, address))
+		strmap_set(set, address, (void *)1);
+}
+
+/* The functions of @all in IOMMU group @group into @set. */
+static void add_group(struct strmap *set, const cJSON *all, int group)
+{
+	const cJSON *e;
+
+	if (group < 0)
+		return;
+	cJSON_ArrayForEach(e, all)
+	{
+		if (entry_group(e) == group)
+			add_address(set, entry_string(e, DRA_ATTR_PCI_BUS_ID));
+	}
+}
+
+/* Read @address again into @s->all (removed: left out without a read). */
+static void reread_entry(const char *address, void *value, void *userdata)
+{
+	struct dra_slices *s = userdata;
+	hostdev_pci_device *dev = NULL;
+	cJSON *entry = NULL;
+	char name[64];
+	int at;
+
+	if (dra_device_name(address, name, sizeof(name)) < 0)
+		return;
+	/* A removal reported, still in sysfs: left out until an event says it is back. */
+	if (value != (void *)2 && !strmap_get(s->removed, name)) {
+		metrics_device_reads("event", 1);
+		if (hostdev_pci_device_new(s->o.ctx, address, &dev) == 0 &&
+		    inventory_wants_pci(dev))
+			entry = dra_device_entry(dev, NULL);
+		hostdev_pci_device_unref(dev);
+	}
+	/* Kept in any order: the offer is sorted when it is made. */
+	at = find_entry(s->all, name);
+	if (at >= 0 && entry)
+		cJSON_ReplaceItemInArray(s->all, at, entry);
+	else if (at >= 0)
+		cJSON_DeleteItemFromArray(s->all, at);
+	else if (entry)
+		cJSON_AddItemToArray(s->all, entry);
+}
+
+/*
+ * Without a selection config an event changes the entries of the function it names, its IOMMU
+ * group's members (iommuGroupSize, the verdicts) as they were and are, and its PF: only those are
+ * read again. With a config, which functions a resource selects is the library's resolution of
+ * the whole config: everything is read again. -1: not done here (read everything).
+ */
+static int refresh_around(struct dra_slices *s, const char *address, bool removed)
+{
+	struct strmap *set;
+	hostdev_pci_device *dev = NULL;
+	char name[64];
+	cJSON *offer;
+	int at, r;
+
+	if (s->config || !s->all || dra_device_name(address, name, sizeof(name)) < 0 ||
+	    !(set = strmap_new(NULL)))
+		return -1;
+	at = find_entry(s->all, name);
+	if (at >= 0) {
+		const cJSON *old = cJSON_GetArrayItem(s->all, at);
+
+		add_group(set, s->all, entry_group(old));
+		add_address(set, entry_string(old, "pfPciBusID"));
+	}
+	if (!removed && hostdev_pci_device_new(s->o.ctx, address, &dev) == 0) {
+		add_group(set, s->all, hostdev_pci_device_get_iommu_group(dev));
+		for (size_t i = 0; i < hostdev_pci_device_get_iommu_group_member_count(dev); i++)
+			add_address(set, hostdev_pci_device_get_iommu_group_member(dev, i));
+		add_address(set, hostdev_pci_device_get_pf_address(dev));
+		hostdev_pci_device_unref(dev);
+	}
+	/* The function itself: removed ones are left out without a read (sysfs may still show
+	 * it: the kernel announces a removal first). */
+	strmap_set(set, address, removed ? (void *)2 : (void *)1);
+	strmap_foreach(set, reread_entry, s);
+	strmap_free(set);
+	/* The removals reported stay recorded: a full read forgets them once sysfs agrees. */
+	if (!(offer = cJSON_Duplicate(s->all, true)) || !(offer = dra_devices_sorted(offer)))
+		return -ENOMEM;
+	if ((r = dra_offer_filter(s->offer, offer)) < 0) {
+		cJSON_Delete(offer);
+		return r;
+	}
+	cJSON_Delete(s->devices);
+	s->devices = offer;
+	if (s->inflight > 0)
+		s->again = true;
+	else
+		schedule(s, 0);
+	return 0;
+}
+
 int dra_slices_pci_event(struct dra_slices *s, const char *address, bool removed)
 {
 	char name[64];
+	int r;
 
 	if (!s)
 		return 0;
@@ -512,7 +649,10 @@ int dra_slices_pci_event(struct dra_slices *s, const char *address, bool removed
 			}
 		}
 	}
-	return dra_slices_refresh(s);
+	if (s->stopped)
+		return 0;
+	r = refresh_around(s, address, removed);
+	return r == -1 ? dra_slices_refresh(s) : r;
 }
 
 int dra_slices_refresh(struct dra_slices *s)
@@ -525,6 +665,14 @@ int dra_slices_refresh(struct dra_slices *s)
 	r = dra_devices(s->o.ctx, s->config, &devices);
 	if (r < 0)
 		return r;
+	metrics_device_reads("inventory", (unsigned long)cJSON_GetArraySize(devices));
+	/* Without a config, every function is kept as read: the next event updates it in place. */
+	cJSON_Delete(s->all);
+	s->all = NULL;
+	if (!s->config && !(s->all = cJSON_Duplicate(devices, true))) {
+		cJSON_Delete(devices);
+		return -ENOMEM;
+	}
 	if (strmap_count(s->removed) > 0)
 		forget_removed(s, devices);
 	if ((r = dra_offer_filter(s->offer, devices)) < 0) {
@@ -546,7 +694,7 @@ int dra_slices_resync(struct dra_slices *s)
 {
 	if (!s)
 		return 0;
-	dra_offer_forget_all(s->offer);
+	dra_offer_resync(s->offer);
 	return dra_slices_refresh(s);
 }
 
@@ -576,6 +724,7 @@ void dra_slices_free(struct dra_slices *s)
 	hostdev_dp_config_unref(s->config);
 	dra_offer_free(s->offer);
 	cJSON_Delete(s->devices);
+	cJSON_Delete(s->all);
 	strmap_free(s->removed);
 	free(s->driver);
 	free(s);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "agent.h"
 
@@ -30,6 +31,8 @@ struct hotplug {
 	void *pci_listener_data;
 	hotplug_usb_fn usb_listener;
 	void *usb_listener_data;
+	hotplug_lost_fn lost_listener;
+	void *lost_listener_data;
 };
 
 static void names_free(void *p)
@@ -102,6 +105,7 @@ static void refresh_pci(struct hotplug *h, const char *address)
 
 	snprintf(key, sizeof(key), "pci:%s", address);
 	r = hostdev_pci_device_new(h->ctx, address, &dev);
+	metrics_device_reads("event", 1);
 	if (r == -ENODEV) {
 		forget_device(h, key);
 		return;
@@ -190,10 +194,25 @@ static void on_event(hostdev_monitor *mon, const hostdev_event *ev, void *userda
 		on_usb_event(h, ev);
 }
 
+int hotplug_events_lost(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	/* A netlink socket whose receive buffer overflowed keeps ENOBUFS as its pending error until
+	 * it is read: by SO_ERROR here, before the library's receive would take it. */
+	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == ENOBUFS;
+}
+
 static void on_readable(struct loop_source *src, int fd, uint32_t events, void *userdata)
 {
 	struct hotplug *h = userdata;
 
+	if (hotplug_events_lost(fd)) {
+		metrics_error("uevents_lost");
+		if (h->lost_listener)
+			h->lost_listener(h->lost_listener_data);
+	}
 	if (hostdev_monitor_process(h->mon) < 0)
 		log_warning("hot-plug monitor: %s", hostdev_ctx_get_error(h->ctx));
 }
@@ -248,6 +267,12 @@ void hotplug_on_usb(struct hotplug *h, hotplug_usb_fn fn, void *userdata)
 {
 	h->usb_listener = fn;
 	h->usb_listener_data = userdata;
+}
+
+void hotplug_on_lost(struct hotplug *h, hotplug_lost_fn fn, void *userdata)
+{
+	h->lost_listener = fn;
+	h->lost_listener_data = userdata;
 }
 
 void hotplug_free(struct hotplug *h)

@@ -47,7 +47,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "GET only\n", false);
 	if (strcmp(url, "/healthz") == 0) {
-		double age = metrics_heartbeat_age();
+		double age;
+
+		metrics_refresh();
+		age = metrics_heartbeat_age();
 
 		if (age > HEALTHZ_MAX_SILENCE_S) {
 			snprintf(text, sizeof(text), "the event loop has not run for %.0f s\n",
@@ -58,7 +61,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (strcmp(url, "/readyz") == 0) {
 		char why[256];
-		bool ready = metrics_ready(why, sizeof(why));
+		bool ready;
+
+		metrics_refresh();
+		ready = metrics_ready(why, sizeof(why));
 
 		snprintf(text, sizeof(text), "%s\n", ready ? "ok" : why);
 		return reply(conn, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",

@@ -283,12 +283,14 @@ int inventory_full(hostdev_ctx *ctx, const struct agent_ids *ids, struct strmap 
 	hostdev_usb_enum *ue = NULL;
 	hostdev_pci_device *pci;
 	hostdev_usb_device *usb;
+	unsigned long reads = 0;
 	int r;
 
 	r = hostdev_pci_enum_new(ctx, &pe);
 	while (r >= 0 && (r = hostdev_pci_enum_next(pe, &pci)) > 0) {
 		cJSON *obj;
 
+		reads++;
 		if (inventory_wants_pci(pci)) {
 			obj = inventory_pci_object(ids, pci);
 			if (!obj || put(desired[KIND_PCI], obj) < 0)
@@ -310,11 +312,13 @@ int inventory_full(hostdev_ctx *ctx, const struct agent_ids *ids, struct strmap 
 	while (r >= 0 && (r = hostdev_usb_enum_next(ue, &usb)) > 0) {
 		cJSON *obj = inventory_usb_object(ids, usb);
 
+		reads++;
 		if (!obj || put(desired[KIND_USB], obj) < 0)
 			r = -ENOMEM;
 		hostdev_usb_device_unref(usb);
 	}
 	hostdev_usb_enum_unref(ue);
+	metrics_device_reads("inventory", reads);
 	if (r < 0) {
 		log_error("cannot list the USB devices: %s", hostdev_ctx_get_error(ctx));
 		return r;

@@ -12,16 +12,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "agent.h"
 
-#define HEARTBEAT_MS 5000u
 /* On SIGTERM the writes in flight may finish for this long (a DaemonSet's grace period is 30 s). */
 #define DRAIN_MS 5000u
 #define DRAIN_POLL_MS 20u
@@ -55,8 +56,8 @@ struct agent {
 	hostdev_dp_config *dra_config;
 	bool dra_published; /* the ResourceSlices were published once */
 	struct http_server *http;
-	struct loop_source *signal_src, *resync_timer, *heartbeat_timer, *preflight_timer,
-	    *drain_timer;
+	struct loop_source *signal_src, *resync_timer, *poke_src, *preflight_timer, *drain_timer;
+	int poke_fd; /* eventfd: the probes ask the loop to beat */
 	uint64_t drain_deadline;
 	struct kube_backoff preflight_backoff;
 	struct agent_ids ids;
@@ -70,6 +71,8 @@ struct agent {
 	cJSON *crds[CRD_COUNT];
 	int crds_pending;
 	bool crd_failed, published;
+	bool started;		/* the inventory is published or being published */
+	const char *resync_why; /* why the next resync runs early (NULL: the interval) */
 	int exit_code;
 };
 
@@ -89,13 +92,18 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
+static void request_resync(struct agent *a, const char *why);
+
 static void on_signal_readable(struct loop_source *src, int fd, uint32_t events, void *userdata)
 {
 	struct agent *a = userdata;
 	char c = 0;
 
-	if (read(fd, &c, 1) == 1)
-		log_info("stopping (%s)", c == SIGINT ? "SIGINT" : "SIGTERM");
+	if (read(fd, &c, 1) == 1 && c == SIGHUP) {
+		request_resync(a, "requested by SIGHUP");
+		return;
+	}
+	log_info("stopping (%s)", c == SIGINT ? "SIGINT" : "SIGTERM");
 	if (a->drain_deadline || !a->client) {
 		loop_quit(a->loop); /* a second signal: at once */
 		return;
@@ -145,6 +153,7 @@ static int setup_signals(struct agent *a)
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	a->signal_src = loop_add_fd(a->loop, fds[0], EPOLLIN, on_signal_readable, a);
 	return a->signal_src ? 0 : -errno;
@@ -185,14 +194,37 @@ static int full_inventory(struct agent *a)
 	return r;
 }
 
+/*
+ * After a burst (the first publication, a resync) the heap is full of freed blocks: list pages,
+ * answers, the inventory's objects. glibc keeps them for reuse, so the RSS of an idle agent would
+ * stay at the burst's peak; give the free pages back to the kernel.
+ */
+static void give_back_memory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+/*
+ * The full resync: every device read again and diffed against the watch caches (what matches
+ * costs no request). Between resyncs the agent follows the devices by their events alone, so this
+ * runs only when events may have been lost (the monitor's socket overflowed), on request (SIGHUP)
+ * and every --resync-interval (default 12 h) for what changes without an event of the devices
+ * (a network interface renamed, mounts and routes that decide what the guard protects).
+ */
 static void on_resync(struct loop_source *src, void *userdata)
 {
 	struct agent *a = userdata;
+	const char *why = a->resync_why ? a->resync_why : "periodic";
+	double started = loop_now_s();
 
-	loop_timer_arm(a->resync_timer, (uint64_t)a->o.resync_s * 1000u);
-	if (a->node_gone)
+	a->resync_why = NULL;
+	if (!a->o.once && a->o.resync_s > 0 && !a->drain_deadline)
+		loop_timer_arm(a->resync_timer, (uint64_t)a->o.resync_s * 1000u);
+	if (a->node_gone || !a->started)
 		return;
-	log_debug("resync: full inventory");
+	log_info("resync (%s): reading every device again", why);
 	if (a->rec)
 		full_inventory(a);
 	claims_resync(a->claims);
@@ -200,6 +232,30 @@ static void on_resync(struct loop_source *src, void *userdata)
 	mdevs_sync(a->mdevs);
 	sriov_vfs_devices_changed(a->sriov_vfs);
 	dra_slices_resync(a->dra);
+	log_info("resync: done in %.3f s, %zu object write%s queued", loop_now_s() - started,
+		 a->rec ? reconciler_pending(a->rec) : (size_t)0,
+		 a->rec && reconciler_pending(a->rec) == 1 ? "" : "s");
+	give_back_memory();
+}
+
+/* A resync as soon as the loop is free (after the events being handled now). */
+static void request_resync(struct agent *a, const char *why)
+{
+	if (a->drain_deadline)
+		return;
+	if (!a->started) {
+		log_info("resync %s: not started yet (the first inventory is still to come)", why);
+		return;
+	}
+	a->resync_why = why;
+	loop_timer_arm(a->resync_timer, 0);
+}
+
+static void on_events_lost(void *userdata)
+{
+	log_warning("hot-plug events were lost (the kernel's uevent socket buffer overflowed): "
+		    "reading every device again");
+	request_resync(userdata, "uevents lost");
 }
 
 /* Everything the agent publishes is published: the Harvester objects (unless --dra-only) and
@@ -223,13 +279,17 @@ static void update_readiness(struct agent *a)
 		metrics_set_ready(true, "");
 }
 
-static void on_heartbeat(struct loop_source *src, void *userdata)
+/* A probe asks (metrics_refresh()): the loop is alive, and readiness is looked at again. No
+ * timer beats: an idle agent sleeps until something happens. */
+static void on_poke(struct loop_source *src, int fd, uint32_t events, void *userdata)
 {
-	struct agent *a = userdata;
+	uint64_t n;
 
+	if (read(fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: another poke's read took it */
+	}
 	metrics_heartbeat();
-	update_readiness(a);
-	loop_timer_arm(a->heartbeat_timer, HEARTBEAT_MS);
+	update_readiness(userdata);
 }
 
 /* Ready once everything the agent publishes is published. */
@@ -240,6 +300,7 @@ static void maybe_ready(struct agent *a)
 			metrics_set_ready(false, "publishing this node's ResourceSlices");
 		return;
 	}
+	give_back_memory();
 	/* Ready before the log line says so: scripts act on the line. */
 	metrics_set_ready(true, "");
 	log_info("published the inventory of node %s: ready", a->o.node_name);
@@ -467,6 +528,7 @@ static void start_reconciler(struct agent *a)
 		}
 		hotplug_on_pci(a->hotplug, on_hotplug_pci, a);
 		hotplug_on_usb(a->hotplug, on_hotplug_usb, a);
+		hotplug_on_lost(a->hotplug, on_events_lost, a);
 	}
 	metrics_set_ready(false, "listing this node's objects");
 	if (a->rec && (reconciler_start(a->rec) < 0 || full_inventory(a) < 0)) {
@@ -489,6 +551,7 @@ static void start_reconciler(struct agent *a)
 		finish(a, AGENT_EXIT_FAILURE);
 		return;
 	}
+	a->started = true;
 	if (!a->o.once && a->o.resync_s > 0)
 		loop_timer_arm(a->resync_timer, (uint64_t)a->o.resync_s * 1000u);
 }
@@ -774,7 +837,10 @@ static void teardown(struct agent *a)
 	http_stop(a->http);
 	loop_source_remove(a->signal_src);
 	loop_source_remove(a->resync_timer);
-	loop_source_remove(a->heartbeat_timer);
+	metrics_set_poke_fd(-1);
+	loop_source_remove(a->poke_src);
+	if (a->poke_fd >= 0)
+		close(a->poke_fd);
 	loop_source_remove(a->preflight_timer);
 	loop_source_remove(a->drain_timer);
 	loop_free(a->loop);
@@ -797,6 +863,7 @@ int main(int argc, char **argv)
 	int r;
 
 	memset(&a, 0, sizeof(a));
+	a.poke_fd = -1;
 	r = agent_options_parse(&a.o, argc, argv);
 	if (r != 0)
 		return r > 0 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
@@ -826,7 +893,8 @@ int main(int argc, char **argv)
 	}
 	if (loop_new(&a.loop) < 0 || setup_signals(&a) < 0 ||
 	    !(a.resync_timer = loop_add_timer(a.loop, on_resync, &a)) ||
-	    !(a.heartbeat_timer = loop_add_timer(a.loop, on_heartbeat, &a)) ||
+	    (a.poke_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    !(a.poke_src = loop_add_fd(a.loop, a.poke_fd, EPOLLIN, on_poke, &a)) ||
 	    !(a.preflight_timer = loop_add_timer(a.loop, on_preflight_timer, &a)) ||
 	    !(a.drain_timer = loop_add_timer(a.loop, on_drain, &a))) {
 		log_error("cannot set up the event loop: %s", strerror(errno));
@@ -846,7 +914,7 @@ int main(int argc, char **argv)
 		}
 		log_info("serving /healthz, /readyz and /metrics on %s (port %u)",
 			 a.o.metrics_address, port);
-		loop_timer_arm(a.heartbeat_timer, HEARTBEAT_MS);
+		metrics_set_poke_fd(a.poke_fd);
 	}
 	start_preflight(&a);
 	r = loop_run(a.loop);

@@ -5,9 +5,11 @@
  * more). Names follow Prometheus conventions (_total counters, _seconds histograms).
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -31,7 +33,7 @@ static const double latency_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	struct family requests, writes, objects, watch_restarts, watch_gone, bookmarks, hotplug,
-	    errors, claims, claim_ops, claim_op_seconds;
+	    errors, claims, claim_ops, claim_op_seconds, device_reads;
 	double request_seconds_sum;
 	unsigned long request_count;
 	unsigned long latency_counts[N_BUCKETS + 1];
@@ -135,6 +137,16 @@ void metrics_hotplug(const char *subsystem, const char *action)
 	pthread_mutex_unlock(&lock);
 }
 
+void metrics_device_reads(const char *why, unsigned long n)
+{
+	char labels[96];
+
+	snprintf(labels, sizeof(labels), "why=\"%s\"", why);
+	pthread_mutex_lock(&lock);
+	family_set(&m.device_reads, labels, (double)n, true);
+	pthread_mutex_unlock(&lock);
+}
+
 static void count_claim(const char *name, void *value, void *userdata)
 {
 	char labels[96];
@@ -208,6 +220,50 @@ void metrics_heartbeat(void)
 	pthread_mutex_lock(&lock);
 	m.heartbeat = loop_now_s();
 	pthread_mutex_unlock(&lock);
+}
+
+/* A beat older than this is refreshed before a probe is answered; the wait for the loop's answer. */
+#define REFRESH_AFTER_S 5.0
+#define REFRESH_WAIT_MS 2000
+#define REFRESH_POLL_MS 5
+
+static int poke_fd = -1;
+
+void metrics_set_poke_fd(int fd)
+{
+	pthread_mutex_lock(&lock);
+	poke_fd = fd;
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_refresh(void)
+{
+	uint64_t one = 1;
+	double asked;
+	int fd;
+
+	pthread_mutex_lock(&lock);
+	fd = poke_fd;
+	asked = loop_now_s();
+	if (fd < 0 || asked - m.heartbeat < REFRESH_AFTER_S) {
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	pthread_mutex_unlock(&lock);
+	if (write(fd, &one, sizeof(one)) < 0) {
+		/* full counter: a poke is pending already */
+	}
+	for (int waited = 0; waited < REFRESH_WAIT_MS; waited += REFRESH_POLL_MS) {
+		bool answered;
+
+		pthread_mutex_lock(&lock);
+		answered = m.heartbeat >= asked;
+		pthread_mutex_unlock(&lock);
+		if (answered)
+			return;
+		/* A stuck loop does not answer: the probe then judges by the age it sees. */
+		nanosleep(&(struct timespec){0, REFRESH_POLL_MS * 1000000L}, NULL);
+	}
 }
 
 double metrics_heartbeat_age(void)
@@ -299,6 +355,11 @@ char *metrics_render(void)
 		     "Bookmark events received.", &m.bookmarks);
 	family_print(o.f, "hostdev_agent_hotplug_events_total", "counter",
 		     "Hot-plug events from the library's monitor.", &m.hotplug);
+	family_print(o.f, "hostdev_agent_device_reads_total", "counter",
+		     "Devices read from sysfs, by why: inventory (every device: the start, a "
+		     "resync), event (the devices a hot-plug event names and those whose objects "
+		     "name them), dra_judgement (a dry-run bind deciding a DRA offer).",
+		     &m.device_reads);
 	family_print(o.f, "hostdev_agent_claims", "gauge",
 		     "This node's PCIDeviceClaims by the reason of their Bound condition.",
 		     &m.claims);

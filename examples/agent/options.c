@@ -92,7 +92,9 @@ static void usage(FILE *f)
 	    "                           the devices offered; default: every PCI function but\n"
 	    "                           bridges\n"
 	    "Behaviour:\n"
-	    "  --resync-interval TIME   full re-inventory, e.g. 10m (default), 30s, 0 = never\n"
+	    "  --resync-interval TIME   full re-inventory, e.g. 12h (default), 30m, 0 = never\n"
+	    "                           (devices are followed by their events; a resync\n"
+	    "                           also runs when events were lost, and on SIGHUP)\n"
 	    "  --watch-timeout SECONDS  server-side watch timeout (default 300)\n"
 	    "  --max-inflight N         concurrent writes (default 16)\n"
 	    "  --once                   publish once, then exit (0: converged, 1: failed)\n"
@@ -172,7 +174,7 @@ int agent_options_parse(struct agent_options *o, int argc, char **argv)
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->resync_s = 600;
+	o->resync_s = 12 * 3600;
 	o->watch_timeout_s = 300;
 	o->max_inflight = 16;
 	o->metrics_address = DEFAULT_METRICS_ADDRESS;

@@ -45,6 +45,20 @@ struct kube_cache {
 	unsigned int next_grave;
 };
 
+/* What the cache keeps of an object: all of it but metadata.managedFields, the server's record of
+ * which client set which field (often as large as the rest of the object). Nothing here reads
+ * it, and a write never sends it back: kept, it would double the cache for nothing (client-go's
+ * informers drop it the same way, TransformStripManagedFields). */
+static cJSON *cache_copy(const cJSON *obj)
+{
+	cJSON *copy = cJSON_Duplicate(obj, true);
+
+	if (copy)
+		cJSON_DeleteItemFromObjectCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(copy, "metadata"), "managedFields");
+	return copy;
+}
+
 static void entry_free(void *p)
 {
 	struct entry *e = p;
@@ -222,7 +236,7 @@ int kube_cache_put_listed(struct kube_cache *c, const cJSON *obj)
 
 	if (!name)
 		return -EINVAL;
-	e = entry_new(cJSON_Duplicate(obj, true));
+	e = entry_new(cache_copy(obj));
 	if (!e || !e->obj || strmap_set(c->objects, name, e) < 0) {
 		entry_free(e);
 		return -ENOMEM;
@@ -284,7 +298,7 @@ const cJSON *kube_cache_apply(struct kube_cache *c, enum kube_event_type type, c
 		strmap_remove(c->objects, name);
 		return obj;
 	}
-	copy = cJSON_Duplicate(obj, true);
+	copy = cache_copy(obj);
 	if (!copy)
 		return NULL;
 	if (e) {
@@ -318,7 +332,7 @@ void kube_cache_store(struct kube_cache *c, const cJSON *obj, bool own_write, bo
 	 * that left the watch's selector is reported deleted but still exists, at that version. */
 	if (own_write && buried(c, name, rv))
 		return;
-	copy = cJSON_Duplicate(obj, true);
+	copy = cache_copy(obj);
 	if (!copy)
 		return;
 	if (!e) {

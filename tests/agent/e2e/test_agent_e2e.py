@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 
@@ -91,6 +92,42 @@ def test_restart_with_nothing_changed_makes_no_writes(api, agents, tmp_path):
     api.wait_requests(3, since=resumed, verb="watch", timeout=60)
     assert writes(api, mark) == []
     assert api.counters(mark)["verbs"].get("list", 0) >= 3
+
+
+def device_reads(metrics):
+    """{why: devices read} of the agent's /metrics."""
+    prefix = 'hostdev_agent_device_reads_total{why="'
+    return {k[len(prefix):-2]: v for k, v in metrics.items() if k.startswith(prefix)}
+
+
+def test_idle_reads_no_device_and_a_resync_on_request_writes_nothing(api, agents, tmp_path):
+    """Idle, the agent's timers (watch timeouts, bookmarks, the heartbeat) read no device and write
+    nothing: devices are followed by their events. The full resync runs at its long interval or on
+    request (SIGHUP): it reads every device once and, nothing having changed, writes nothing."""
+    root = make_root(tmp_path / "root", 80)
+    # Watches time out every second: many re-opens and bookmarks while idle.
+    a = agents(*agent_args(agent_kubeconfig(api), root, "--watch-timeout", "1"))
+    a.ready()
+    ready_mark = a.mark()
+    before = device_reads(a.metrics())
+    assert before["inventory"] >= 80, before
+    mark = api.mark()
+    # Every kind's watch re-opened at least twice (nodes, the three published kinds, both claim
+    # kinds, the SRIOVNetworkDevices of the VF counts).
+    api.wait_requests(14, since=mark, verb="watch", timeout=120)
+    assert device_reads(a.metrics()) == before
+    assert writes(api, mark) == []
+    assert "resync (" not in "\n".join(a.log().splitlines()[ready_mark:])
+    since = a.mark()
+    a.proc.send_signal(signal.SIGHUP)
+    a.wait_log(r"resync \(requested by SIGHUP\): reading every device again", since=since)
+    a.wait_log(r"resync: done in \S+ s, 0 object writes queued", since=since)
+    after = device_reads(a.metrics())
+    assert after["inventory"] == 2 * before["inventory"], (before, after)
+    assert after.get("event", 0) == before.get("event", 0)
+    assert writes(api, mark) == []
+    assert a.metrics()["hostdev_agent_ready"] == 1
+    assert a.stop() == 0
 
 
 def test_kubectl_and_python_client_read_the_objects(api, agents, tmp_path):
@@ -280,8 +317,15 @@ def test_hotplug_pci_and_usb_reflected(api, agents, tmp_path):
     api.wait_for(stick, lambda o: o.get("status", {}).get("devicePath") == "/dev/bus/usb/001/010")
 
     nic = api.devices_path("pcidevices", f"{NODE}-000000050")
+    reads = device_reads(a.metrics())
     a.bed("pci-add 0000:00:05.0 8086 1521 020000 igb")
     obj = api.wait_for(nic, lambda o: o.get("status", {}).get("kernelDriverInUse") == "igb")
+    # The event re-read that one function (no IOMMU group peers, no PF here), not the bus.
+    m = a.metrics()
+    pci_events = sum(v for k, v in m.items() if k.startswith('hostdev_agent_hotplug_events_total{subsystem="pci"'))
+    assert pci_events >= 1
+    assert device_reads(m)["inventory"] == reads["inventory"]
+    assert device_reads(m)["event"] - reads.get("event", 0) == pci_events, (reads, device_reads(m), pci_events)
     assert obj["status"]["resourceName"] == "intel.com/I350_GIGABIT_NETWORK_CONNECTION"
     a.bed("pci-bind 0000:00:05.0 vfio-pci")
     obj = api.wait_for(nic, lambda o: o.get("status", {}).get("kernelDriverInUse") == "vfio-pci"

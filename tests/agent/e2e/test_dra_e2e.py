@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 
@@ -235,6 +236,40 @@ def test_kubelet_restart_republishes_and_idle_makes_no_writes(api, agents, tmp_p
     assert b.stop() == 0
 
 
+def dra_judgements(agent):
+    return agent.metrics().get('hostdev_agent_device_reads_total{why="dra_judgement"}', 0)
+
+
+def test_resync_judges_the_offer_again_only_when_routes_or_mounts_changed(api, agents, tmp_path):
+    """A device's DRA verdict (a dry-run bind: the guard reads routes and mounts) is kept: a resync
+    that finds the routes and mounts as they were judges no device again and writes nothing; once
+    they changed (a default route appeared), the resync judges every device again."""
+    root = make_root(tmp_path / "root", 60)
+    a = agents(*args(dra_kubeconfig(api), root, "--dra-only"))
+    a.ready(timeout=300)
+    first = dra_judgements(a)
+    assert first >= len(sysfs_functions(root)), first
+    mark = api.mark()
+    since = a.mark()
+    a.proc.send_signal(signal.SIGHUP)
+    a.wait_log(r"resync: done", since=since)
+    assert dra_judgements(a) == first
+    assert "judging every device again" not in "\n".join(a.log().splitlines()[since:])
+    # A default route (the guard's source, below the root's /proc) appears: judged again.
+    os.makedirs(os.path.join(root, "proc", "net"), exist_ok=True)
+    with open(os.path.join(root, "proc", "net", "route"), "w") as f:
+        f.write("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+                "nosuchif\t00000000\t0100007F\t0003\t0\t0\t0\t00000000\t0\t0\t0\n")
+    since = a.mark()
+    a.proc.send_signal(signal.SIGHUP)
+    a.wait_log(r"DRA: the routes or mounts changed: judging every device again", since=since)
+    a.wait_log(r"resync: done", since=since)
+    assert dra_judgements(a) == 2 * first
+    # Neither resync changed the offer (no interface of the root carries that route).
+    assert writes(api, mark) == []
+    assert a.stop() == 0
+
+
 def test_selection_config_chooses_the_devices(api, agents, tmp_path):
     root = make_root(tmp_path / "root", 120)
     funcs = sysfs_functions(root)
@@ -339,6 +374,8 @@ def test_hotplug_reflected_in_the_slices(api, agents, tmp_path):
                "--usb-ids", USB_IDS, "--uevent-source", "kernel", "--dra-only",
                "--root", str(tmp_path), "--sysfs", "/sys", bed=True)
     a.ready()
+    inventory = 'hostdev_agent_device_reads_total{why="inventory"}'
+    read_at_start = a.metrics()[inventory]
     base = set(pool_devices(node_slices(api)))
     assert base == {dra_name("0000:00:14.0"), dra_name("0000:00:03.0")}
     gen = next(iter(node_slices(api).values()))["spec"]["pool"]["generation"]
@@ -378,6 +415,10 @@ def test_hotplug_reflected_in_the_slices(api, agents, tmp_path):
     a.bed("pci-remove 0000:00:05.0")
     api.wait_for(f"{SLICES}/{NODE}-{DRIVER}-0", attrs_of(lambda d: d is None))
     assert len(writes(api, mark)) >= 3
+    # Each event re-read the functions it concerns (the function, its IOMMU group), never the bus.
+    m = a.metrics()
+    assert m[inventory] == read_at_start
+    assert m['hostdev_agent_device_reads_total{why="event"}'] >= 1
     assert a.stop() == 0
 
 
