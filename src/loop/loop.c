@@ -10,6 +10,7 @@
  * callback may remove any source, itself included.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -83,6 +84,13 @@ struct hostdev_dp_loop {
 	bool thread_running;
 	/* The last reference was dropped on the loop's own thread: it frees the loop on exit. */
 	bool free_on_exit;
+
+	/* How long the loop's thread was held: the rounds that handled something and the longest
+	 * of them (from epoll_wait()'s return to the end of the round), logged at debug level when
+	 * the loop is freed. Work that holds the loop delays every socket of it; the benchmark
+	 * (bench/dp_idle.py) reads the figure. */
+	uint64_t busy_rounds;
+	uint64_t longest_round_ns;
 };
 
 static uint64_t now_ns(void)
@@ -403,6 +411,10 @@ static void loop_free(hostdev_loop *loop)
 {
 	struct loop_source *s, *next;
 
+	log_debug(loop->ctx,
+		  "event loop: %" PRIu64 " rounds handled events, the longest took %" PRIu64 " us",
+		  loop->busy_rounds, loop->longest_round_ns / 1000);
+
 	/* Sources still registered belong to objects that outlived the loop's last reference;
 	 * free the bookkeeping, the fds are theirs. */
 	for (s = loop->sources; s; s = next) {
@@ -445,6 +457,7 @@ HOSTDEV_EXPORT int hostdev_loop_dispatch(hostdev_loop *loop, int timeout_ms)
 	struct epoll_event events[MAX_EVENTS];
 	struct ctx_error_redirect saved_redirect;
 	char handler_error[HOSTDEV_ERROR_MAX];
+	uint64_t started_ns;
 	int n, handled = 0;
 
 	if (!loop)
@@ -477,6 +490,7 @@ HOSTDEV_EXPORT int hostdev_loop_dispatch(hostdev_loop *loop, int timeout_ms)
 	}
 
 	loop_lock(loop);
+	started_ns = now_ns();
 	/* Handlers' errors stay on this thread (core/core.h): other threads read the context's. */
 	ctx_error_redirect_begin(loop->ctx, handler_error, &saved_redirect);
 	loop->round++;
@@ -506,6 +520,13 @@ HOSTDEV_EXPORT int hostdev_loop_dispatch(hostdev_loop *loop, int timeout_ms)
 	loop->dispatching = false;
 	rearm_timer(loop);
 	ctx_error_redirect_end(&saved_redirect);
+	if (handled) {
+		uint64_t took = now_ns() - started_ns;
+
+		loop->busy_rounds++;
+		if (took > loop->longest_round_ns)
+			loop->longest_round_ns = took;
+	}
 	loop_unlock(loop);
 	return handled;
 }
