@@ -304,6 +304,9 @@ static int run(struct cli *cli, int argc, char **argv)
 		code = CLI_EXIT_OK;
 		goto out;
 	}
+	/* The manager resolves again when it starts: this resolution (every selected device) is
+	 * not kept for as long as the command serves. */
+	res = hostdev_dp_resources_unref(res);
 	code = serve(cli, config, &opts, grace_ms, resolve_ms);
 out:
 	hostdev_dp_resources_unref(res);
