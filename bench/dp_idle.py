@@ -150,11 +150,17 @@ def fmt(v, spec="%.2f"):
     return "n/a" if v is None else spec % v
 
 
+def label_of(r):
+    if r["server"] == "hostdev-before":
+        return "`hostdev serve` before (%s: a full re-read every 5 s)" % r.get("commit", "?")
+    return "`hostdev serve` (defaults)" if r["server"] == "hostdev" else "grpc-go + inotify"
+
+
 def section(args, results, env):
     rows = []
     for r in results:
         rows.append("| %d | %s | %s | %s | %d | %s | %s | %d | %s / %s | %s | %s / %s |" % (
-            r["devices"], "`hostdev serve` (defaults)" if r["server"] == "hostdev" else "grpc-go + inotify",
+            r["devices"], label_of(r),
             fmt(r["idle_cpu_ms_per_min"], "%.3f"), fmt(r["idle_cpu_ticks_ms_per_min"], "%.0f"),
             r["idle_lists"], fmt(r["rss_mib"]), fmt(r["hwm_mib"]), r["threads"],
             fmt(r["event_unhealthy_ms"]), fmt(r["event_healthy_ms"]), fmt(r["event_cpu_ms"]),
@@ -163,6 +169,12 @@ def section(args, results, env):
     for n in sorted({r["devices"] for r in results}):
         h = [r for r in results if r["devices"] == n and r["server"] == "hostdev"]
         g = [r for r in results if r["devices"] == n and r["server"] == "go"]
+        b = [r for r in results if r["devices"] == n and r["server"] == "hostdev-before"]
+        if h and b:
+            ratios.append("- %d devices, against the former default: idle CPU %.3f against %.1f ms per minute, "
+                          "RSS %.2f against %.2f MiB." % (n, h[0]["idle_cpu_ms_per_min"],
+                                                          b[0]["idle_cpu_ms_per_min"], h[0]["rss_mib"],
+                                                          b[0]["rss_mib"]))
         if h and g and g[0]["idle_cpu_ms_per_min"] > 0:
             ratios.append("- %d devices: idle CPU %.3f against %.3f ms per minute (ratio %.2f); RSS %.2f "
                           "against %.2f MiB (ratio %.2f); full re-reads by `hostdev serve` after its "
@@ -204,8 +216,8 @@ def section(args, results, env):
     ] + ratios + [
         "",
         "The hourly safety-net re-read is not in the window: one full read of every device costs "
-        "about %s ms of CPU at 1,000 devices and %s ms at 10,000 (`--refresh 5000`, the former "
-        "default, measured the same way: %s and %s ms per idle minute), so averaged over the hour it "
+        "about %s ms of CPU at 1,000 devices and %s ms at 10,000 (a server re-reading every 5 s, "
+        "the former default, measured the same way: %s and %s ms per idle minute), so averaged over the hour it "
         "adds %s and %s ms per minute." % (
             env.get("full_1k", "n/a"), env.get("full_10k", "n/a"), env.get("old_1k", "n/a"),
             env.get("old_10k", "n/a"), env.get("hour_1k", "n/a"), env.get("hour_10k", "n/a")),
@@ -260,6 +272,8 @@ def main():
     ap.add_argument("--doc", default=os.path.join(TOP, "docs", "performance.md"), help="'-': print only")
     ap.add_argument("--json", help="write the figures here too")
     ap.add_argument("--no-old", action="store_true", help="skip the --refresh 5000 runs")
+    ap.add_argument("--before-json", help="--json of a run on the former binary: its rows are shown too")
+    ap.add_argument("--before-commit", default="?", help="the commit the --before-json binary was built from")
     args = ap.parse_args()
     dp_bench.load_protos(args.proto_dir)
     os.makedirs(args.cache, exist_ok=True)
@@ -267,6 +281,19 @@ def main():
     env = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "load0": " ".join(open("/proc/loadavg").read().split()[:3])}
     results = []
+    if args.before_json:
+        # A run of this script on the former binary (its defaults), kept as the "before" rows.
+        with open(args.before_json) as f:
+            for r in json.load(f)["results"]:
+                if r["server"] == "hostdev":
+                    r["server"], r["commit"] = "hostdev-before", args.before_commit
+                    results.append(r)
+                    n = r["devices"]
+                    key = "1k" if n == 1000 else "10k" if n == 10000 else str(n)
+                    per_min = r["idle_cpu_ms_per_min"]
+                    env["old_" + key] = "%.0f" % per_min
+                    env["full_" + key] = "%.0f" % (per_min / 12.0)
+                    env["hour_" + key] = "%.2f" % (per_min / 12.0 / 60.0)
     try:
         for n in [int(x) for x in args.sizes.split()]:
             root, manifest, devices = make_root(args.cache, n)

@@ -334,7 +334,6 @@ static void stop_monitor(hostdev_dp_manager *m)
 static void on_monitor(hostdev_loop_source *source, int fd, uint32_t revents, void *userdata)
 {
 	hostdev_dp_manager *m = userdata;
-
 	unsigned long overflows = hostdev_monitor_get_overflows(m->monitor);
 	bool lost;
 

@@ -276,15 +276,19 @@ static int compare_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-void plugin_groups_changed(struct plugin *p, hostdev_dp_server *server, const int *groups,
+bool plugin_groups_changed(struct plugin *p, hostdev_dp_server *server, const int *groups,
 			   size_t n_groups)
 {
 	bool *exists = calloc(n_groups ? n_groups : 1, sizeof(*exists));
+	bool *listed = calloc(n_groups ? n_groups : 1, sizeof(*listed));
+	bool full = false;
 	size_t checked = 0;
 
-	if (!exists) {
+	if (!exists || !listed) {
+		free(exists);
+		free(listed);
 		hostdev_dp_server_refresh(server);
-		return;
+		return true;
 	}
 	/* One access(2) per group node, whatever the number of devices in the group. */
 	for (size_t g = 0; g < n_groups; g++)
@@ -300,14 +304,24 @@ void plugin_groups_changed(struct plugin *p, hostdev_dp_server *server, const in
 		hit = bsearch(&k->group, groups, n_groups, sizeof(*groups), compare_int);
 		if (!hit)
 			continue;
+		listed[hit - groups] = true;
 		hostdev_dp_server_set_health(server, k->id, k->ready && exists[hit - groups]);
 		checked++;
 	}
 	pthread_mutex_unlock(&p->lock);
+	/* A node of a group none of the devices has: a device bound to vfio-pci, or an mdev
+	 * created, which may belong to the resource (no uevent reaches a server without the
+	 * manager, nor the manager for mdevs): read everything. */
+	for (size_t g = 0; g < n_groups && !full; g++)
+		full = exists[g] && !listed[g];
 	free(exists);
+	free(listed);
 	plugin_log(p->ctx, HOSTDEV_LOG_DEBUG,
-		   "%s: %zu group nodes changed: %zu devices checked again", p->resource_name,
-		   n_groups, checked);
+		   "%s: %zu group nodes changed: %zu devices checked again%s", p->resource_name,
+		   n_groups, checked, full ? "; a new group: reading every device" : "");
+	if (full)
+		hostdev_dp_server_refresh(server);
+	return full;
 }
 
 int plugin_device_changed(struct plugin *p, hostdev_dp_server *server, const char *name)
@@ -334,7 +348,7 @@ int plugin_device_changed(struct plugin *p, hostdev_dp_server *server, const cha
 		return 1;
 	}
 	pthread_mutex_lock(&p->lock);
-	k->group = ready ? group : -1;
+	k->group = group; /* -1 when gone */
 	k->ready = ready == 1;
 	pthread_mutex_unlock(&p->lock);
 	hostdev_dp_server_set_health(server, name, ready == 1 && group_node_exists(p, group));

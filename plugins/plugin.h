@@ -159,12 +159,14 @@ int plugin_list_devices(struct plugin *p, struct plugin_list *out);
  * @server with hostdev_dp_server_set_health(); kinds without a ready hook (USB) and devices the
  * plugin never listed are left to a full list (hostdev_dp_server_refresh()):
  * - plugin_groups_changed(): the group nodes /dev/vfio/<g> of @groups (sorted, distinct) appeared
- *   or went: the devices of those groups are re-checked (one access(2) per group).
+ *   or went: the devices of those groups are re-checked (one access(2) per group). A node that
+ *   exists for a group none of its devices has (a device may have joined) refreshes @server;
+ *   returns whether it did.
  * - plugin_device_changed(): a uevent named @name (a PCI address): when the plugin lists it, the
  *   device is read again (driver, IOMMU group) and re-checked. Returns 1 when it did, 0 when the
  *   name is not one of its devices (or the kind has no ready hook).
  */
-void plugin_groups_changed(struct plugin *p, hostdev_dp_server *server, const int *groups,
+bool plugin_groups_changed(struct plugin *p, hostdev_dp_server *server, const int *groups,
 			   size_t n_groups);
 int plugin_device_changed(struct plugin *p, hostdev_dp_server *server, const char *name);
 /* Whether the kind follows group nodes and uevents per device (it has a ready hook). */

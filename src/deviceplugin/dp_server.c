@@ -403,8 +403,9 @@ HOSTDEV_EXPORT int hostdev_dp_server_set_health(hostdev_dp_server *server, const
 	} else if (server->devices->items[k].healthy != (healthy != 0)) {
 		/* The server owns its list (lists are copied or built for it): changed in place. */
 		server->devices->items[k].healthy = healthy != 0;
-		log_info(server->ctx, "resource %s: device %s is %s", server->resource_name, id,
-			 healthy ? "Healthy" : "Unhealthy");
+		/* Debug: a batch may flip thousands; the list sent says how many are healthy. */
+		log_debug(server->ctx, "resource %s: device %s is %s", server->resource_name, id,
+			  healthy ? "Healthy" : "Unhealthy");
 		/* A list being read may have seen the device before this change: read once more
 		 * after it, so that it cannot undo the change. */
 		if (server->listing_work)

@@ -431,40 +431,46 @@ static void test_pci_events(void **state)
 
 	/* Group 7's node goes: its two devices turn unhealthy, one access(2), no list. */
 	assert_int_equal(fakeroot_remove(f->root, "dev/vfio/7"), 0);
-	plugin_groups_changed(p, server, (const int[]){7}, 1);
+	assert_false(plugin_groups_changed(p, server, (const int[]){7}, 1));
 	expect_server(server, "0000:05:00.0:U 0000:05:00.1:U 0000:06:00.0:H 0000:07:00.0:U");
 	expect_reads(p, 1, 0, 1);
 	/* And comes back; a group no device has changes nothing. */
 	assert_int_equal(fakeroot_write(f->root, "dev/vfio/7", ""), 0);
-	plugin_groups_changed(p, server, (const int[]){7, 40}, 2);
+	assert_false(plugin_groups_changed(p, server, (const int[]){7, 400}, 2));
 	expect_server(server, "0000:05:00.0:H 0000:05:00.1:H 0000:06:00.0:H 0000:07:00.0:U");
 	expect_reads(p, 1, 0, 3);
+	/* But a node that appears for a group no device has may be a device joining: the server is
+	 * asked to read everything (it has no list_devices here: nothing more happens). */
+	assert_int_equal(fakeroot_write(f->root, "dev/vfio/400", ""), 0);
+	assert_true(plugin_groups_changed(p, server, (const int[]){400}, 1));
+	assert_int_equal(fakeroot_remove(f->root, "dev/vfio/400"), 0);
+	expect_reads(p, 1, 0, 4);
 
 	/* uevents: 07:00.0 bound to vfio-pci (with its node) is read again, alone. */
 	assert_int_equal(fakeroot_pci_set_driver(f->root, "0000:07:00.0", "vfio-pci"), 0);
 	assert_int_equal(fakeroot_write(f->root, "dev/vfio/9", ""), 0);
 	assert_int_equal(plugin_device_changed(p, server, "0000:07:00.0"), 1);
 	expect_server(server, "0000:05:00.0:H 0000:05:00.1:H 0000:06:00.0:H 0000:07:00.0:H");
-	expect_reads(p, 1, 1, 3);
+	expect_reads(p, 1, 1, 4);
 	/* 06:00.0 leaves vfio-pci but keeps its node: unhealthy, and a group event of its node
 	 * does not make it healthy again (the event-kept state says it is not usable). */
 	assert_int_equal(fakeroot_pci_set_driver(f->root, "0000:06:00.0", "e1000e"), 0);
 	assert_int_equal(plugin_device_changed(p, server, "0000:06:00.0"), 1);
-	plugin_groups_changed(p, server, (const int[]){8}, 1);
+	assert_false(plugin_groups_changed(p, server, (const int[]){8}, 1));
 	expect_server(server, "0000:05:00.0:H 0000:05:00.1:H 0000:06:00.0:U 0000:07:00.0:H");
-	expect_reads(p, 1, 2, 4);
+	expect_reads(p, 1, 2, 5);
 	/* Unplugged: unhealthy. */
 	assert_int_equal(fakeroot_pci_remove(f->root, "0000:05:00.1", 0), 0);
 	assert_int_equal(plugin_device_changed(p, server, "0000:05:00.1"), 1);
 	expect_server(server, "0000:05:00.0:H 0000:05:00.1:U 0000:06:00.0:U 0000:07:00.0:H");
-	expect_reads(p, 1, 3, 4);
+	expect_reads(p, 1, 3, 5);
 	/* A device the resource never listed: not read (the manager reads everything for an
 	 * add or bind of one, which may join). */
 	assert_int_equal(plugin_device_changed(p, server, "0000:3b:02.0"), 0);
-	expect_reads(p, 1, 3, 4);
+	expect_reads(p, 1, 3, 5);
 	/* A full read agrees with what the events made of the list. */
 	expect_list(p, "0000:05:00.0:H:0 0000:05:00.1:U:0 0000:06:00.0:U:0 0000:07:00.0:H:0");
-	expect_reads(p, 2, 3, 4);
+	expect_reads(p, 2, 3, 5);
 	/* set_health on an id the server does not advertise: -ENOENT, with the id. */
 	assert_int_equal(hostdev_dp_server_set_health(server, "0000:3b:02.0", 1), -ENOENT);
 	assert_non_null(strstr(hostdev_ctx_get_error(f->ctx), "0000:3b:02.0"));
