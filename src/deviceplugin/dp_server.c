@@ -633,9 +633,10 @@ HOSTDEV_EXPORT int hostdev_dp_server_set_devices(hostdev_dp_server *server,
 
 /* The socket check (is our socket file still ours?) is the fallback for a directory watch that
  * could not be set up: this often then. With the watch, which reports deletions and its own queue
- * overflows, it is only the safety net: once a minute, so that an idle server sleeps. */
+ * overflows, it is only the safety net (a directory removed and made again, which ends the watch):
+ * every 5 minutes, so that an idle server sleeps (each wake-up costs CPU, issue 15). */
 #define DP_SOCKET_CHECK_MS 5000
-#define DP_SOCKET_CHECK_WATCHED_MS 60000
+#define DP_SOCKET_CHECK_WATCHED_MS 300000
 
 static void arm_refresh(hostdev_dp_server *server);
 
