@@ -29,7 +29,7 @@ def env(name, default="?"):
 def describe(label):
     r = env("DP_REFRESH")
     return {
-        "serve": "`hostdev serve`, refresh %s ms" % r,
+        "serve": "`hostdev serve` (defaults: health by events)",
         "api": "libhostdev API + inotify",
         "go": "grpc-go + inotify",
         "go-poll": "grpc-go, poll %s ms" % r,
@@ -179,7 +179,7 @@ def main():
         s, api, go, gp = by["serve"], by["api"], by["go"], by["go-poll"]
         ratios.append(
             "- %d device%s: Allocate p50 %s, p99 %s; server CPU per Allocate %s; update p50 %s (API + inotify / "
-            "grpc-go + inotify), %s (`hostdev serve` / grpc-go polling alike); RSS after the runs %s, peak %s." % (
+            "grpc-go + inotify), %s (`hostdev serve` / grpc-go polling); RSS after the runs %s, peak %s." % (
                 n, "" if n == 1 else "s", q(s["allocate"]["p50_us"], go["allocate"]["p50_us"]),
                 q(s["allocate"]["p99_us"], go["allocate"]["p99_us"]),
                 q(s["allocate"]["server_cpu_us_per_call"], go["allocate"]["server_cpu_us_per_call"]),
@@ -223,12 +223,13 @@ Four servers, one at a time, serve one resource `example.com/nic` made of the sa
 functions of a fake root (`bench/gen-dp-root.py`: Intel 82574L [8086:10d3], one IOMMU group each,
 NUMA node 0/1 alternately, `/dev/vfio/<group>` as regular files), without registration:
 
-- **`hostdev serve`, refresh %(refresh)s ms**: the CLI as shipped (`hostdev --root ROOT serve --resource
-  example.com/nic --pci-device 8086:10d3 --registration none --kubelet-dir DIR --refresh %(refresh)s`).
-  Its built-in plugin watches `ROOT/dev/vfio` with inotify and re-reads the devices on each change
-  (a removed group node makes no uevent); the refresh interval (default 5000 ms) and hot-plug
-  uevents are the other triggers. Each re-read occupies its single loop thread (for about the
-  update latency below), which delays the calls that arrive meanwhile.
+- **`hostdev serve` (defaults: health by events)**: the CLI as shipped, at its defaults (`hostdev
+  --root ROOT serve --resource example.com/nic --pci-device 8086:10d3 --registration none
+  --kubelet-dir DIR`). Its built-in plugin watches `ROOT/dev/vfio` with inotify and re-checks only
+  the devices of the groups an event names (a removed group node makes no uevent); a uevent re-reads
+  only its device; a full re-read runs every hour (the safety net) and at once after lost events
+  (docs/device-plugin.md, "Health by event"). Nothing polls, so its server CPU per Allocate is the
+  calls' own.
 - **libhostdev API + inotify**: `bench/dp_bench_server.c`, the same built-in vfio PCI plugin through
   the public API (`hostdev_dp_server_new_builtin`, loop on its own thread) in a program that watches
   `ROOT/dev/vfio` with inotify and calls `hostdev_dp_server_refresh()` on each event.
@@ -238,7 +239,7 @@ NUMA node 0/1 alternately, `/dev/vfio/<group>` as regular files), without regist
   golang-google-grpc-dev and golang-google-protobuf-dev (messages hand-encoded with protowire, a
   raw-bytes codec: no protoc-gen-go in Debian; that costs no more than generated code would).
 - **grpc-go, poll %(refresh)s ms**: the same plugin re-checking the group nodes every %(refresh)s ms
-  instead, the like-for-like baseline of `hostdev serve`'s refresh.
+  instead, the baseline of a plugin that polls.
 
 Every server answers Allocate of one device with the same container response (checked):
 `%(env)s` and the device nodes %(nodes)s. libhostdev's vfio PCI plugin answers from what its last

@@ -67,8 +67,8 @@ def main():
     ap.add_argument("--devices", "-n", type=int, default=1, help="number of vfio-pci functions (default 1)")
     ap.add_argument("--manifest", metavar="FILE", help="write the devices (id, group, numa) as JSON")
     args = ap.parse_args()
-    if not 1 <= args.devices <= 255 * 16:
-        ap.error("--devices must be 1..%d" % (255 * 16))
+    if not 1 <= args.devices <= 255 * 256:
+        ap.error("--devices must be 1..%d" % (255 * 256))
     out = os.path.realpath(args.outdir)
     for bad in ("/sys", "/proc", "/dev"):
         if out == bad or out.startswith(bad + "/"):

@@ -19,7 +19,8 @@
 #   DP_BENCH_ALLOCATE     Allocate calls per run, sequential and concurrent (default 2000; smoke 40)
 #   DP_BENCH_CONCURRENCY  client threads of the concurrent run (default 16; smoke 4)
 #   DP_BENCH_UPDATES      health flips per server (each: unhealthy, healthy; default 50; smoke 3)
-#   DP_BENCH_REFRESH      interval in ms of the servers that poll (default 100; smoke 50)
+#   DP_BENCH_REFRESH      interval in ms of the Go plugin that polls (default 100; smoke 50);
+#                         `hostdev serve` runs at its defaults (health by events)
 #   DP_BENCH_ROUNDS       runs of each server, in turns, samples pooled (default 3; smoke 1)
 #   DP_BENCH_SYSCALL_CALLS Allocate calls counted with strace per server (default 1000; smoke 40)
 #   DP_BENCH_OUT          work directory: Go build cache and binary, results/ of the last run
@@ -165,10 +166,10 @@ for n in $sizes; do
 		jitter=0
 		case $server in
 		serve)
+			# At its defaults: health by events, nothing polls (issue 15).
 			sock=$kubelet/device-plugins/example.com_nic.sock
-			jitter=$refresh
 			"$hostdev" --root "$root" serve --resource "$resource" --pci-device "$vendor_device" \
-				--registration none --kubelet-dir "$kubelet" --refresh "$refresh" >"$log" 2>&1 &
+				--registration none --kubelet-dir "$kubelet" >"$log" 2>&1 &
 			;;
 		api)
 			sock=$kubelet/device-plugins/example.com_nic.sock

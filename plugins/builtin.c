@@ -15,10 +15,9 @@ static void builtin_destroy(void *userdata)
 	plugin_free(p);
 }
 
-PLUGIN_EXPORT int hostdev_dp_server_new_builtin(hostdev_loop *loop,
-						const hostdev_dp_resources *resources, size_t i,
-						const struct hostdev_dp_server_options *opts,
-						hostdev_dp_server **out)
+int builtin_server_new(hostdev_loop *loop, const hostdev_dp_resources *resources, size_t i,
+		       const struct hostdev_dp_server_options *opts, hostdev_dp_server **out,
+		       struct plugin **plugin_out)
 {
 	struct hostdev_dp_plugin_ops ops;
 	const char **ids = NULL;
@@ -71,10 +70,20 @@ PLUGIN_EXPORT int hostdev_dp_server_new_builtin(hostdev_loop *loop,
 	 * the server still works on its refresh timer: a warning, not a failure.
 	 */
 	hostdev_loop_lock(loop);
-	if (node_watch_start(loop, *out, p->dp_kind == HOSTDEV_DP_KIND_USB, &p->node_watch) < 0)
+	if (node_watch_start(loop, *out, p, p->dp_kind == HOSTDEV_DP_KIND_USB, &p->node_watch) < 0)
 		plugin_log(ctx, HOSTDEV_LOG_WARNING,
 			   "%s: %s; health changes are seen at the refresh interval", name,
 			   hostdev_ctx_get_error(ctx));
 	hostdev_loop_unlock(loop);
+	if (plugin_out)
+		*plugin_out = p;
 	return 0;
+}
+
+PLUGIN_EXPORT int hostdev_dp_server_new_builtin(hostdev_loop *loop,
+						const hostdev_dp_resources *resources, size_t i,
+						const struct hostdev_dp_server_options *opts,
+						hostdev_dp_server **out)
+{
+	return builtin_server_new(loop, resources, i, opts, out, NULL);
 }

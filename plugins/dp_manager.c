@@ -25,11 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "plugin.h"
+#include "plugin_ops.h"
 
 struct manager_entry {
 	char *name;
 	hostdev_dp_server *server;
+	struct plugin *plugin;	 /* the server's (borrowed): it takes the uevents per device */
 	long long gone_since_ms; /* CLOCK_MONOTONIC ms since the resource has no device; -1 */
 };
 
@@ -51,6 +52,15 @@ struct hostdev_dp_manager {
 	int timer_fd;
 	long long next_resolve_ms; /* -1: no interval */
 	bool event_seen;	   /* a hot-plug event came during this monitor wake-up */
+	/* The PCI devices the events of this wake-up named ("0000:3b:02.1"), and whether one of
+	 * them may bring a device no server lists yet (add, bind): handed to the servers' plugins,
+	 * which read only those devices again. */
+	struct manager_event {
+		char *name;
+		bool may_join;
+	} * events;
+	size_t n_events, events_capacity;
+	bool events_incomplete; /* out of memory noting one: every server reads everything */
 };
 
 static long long now_ms(void)
@@ -82,6 +92,7 @@ static long find(const hostdev_dp_manager *m, const char *name)
 /* Serve resource @i of @res. Returns 0 or a negative errno (message in the context). */
 static int add(hostdev_dp_manager *m, const hostdev_dp_resources *res, size_t i, const char *why)
 {
+	struct hostdev_dp_server_options opts;
 	const char *name = hostdev_dp_resources_get_name(res, i);
 	struct manager_entry *grown = realloc(m->items, (m->count + 1) * sizeof(*grown));
 	struct manager_entry *e;
@@ -95,7 +106,12 @@ static int add(hostdev_dp_manager *m, const hostdev_dp_resources *res, size_t i,
 	e->gone_since_ms = -1;
 	if (!(e->name = strdup(name)))
 		return -ENOMEM;
-	r = hostdev_dp_server_new_builtin(m->loop, res, i, &m->server_opts, &e->server);
+	/* With uevents, health follows events and the refresh is only the safety net (unless the
+	 * caller chose an interval). Without them, driver changes are only seen by refreshes. */
+	opts = m->server_opts;
+	if (opts.refresh_interval_ms == 0 && m->monitor)
+		opts.refresh_interval_ms = HOSTDEV_DP_DEFAULT_RESYNC_MS;
+	r = builtin_server_new(m->loop, res, i, &opts, &e->server, &e->plugin);
 	if (r == 0 && (r = hostdev_dp_server_start(e->server)) < 0)
 		e->server = hostdev_dp_server_unref(e->server);
 	if (r < 0) {
@@ -250,10 +266,61 @@ static void set_resolve_interval(hostdev_dp_manager *m)
 static void on_event(hostdev_monitor *monitor, const hostdev_event *event, void *userdata)
 {
 	hostdev_dp_manager *m = userdata;
+	enum hostdev_event_action action = hostdev_event_get_action(event);
+	const char *name = hostdev_event_get_name(event);
+	struct manager_event *e;
 
 	(void)monitor;
-	(void)event;
 	m->event_seen = true;
+	if (strcmp(hostdev_event_get_subsystem(event), "pci") != 0 || !name)
+		return;
+	if (m->n_events == m->events_capacity) {
+		size_t capacity = m->events_capacity ? 2 * m->events_capacity : 8;
+		struct manager_event *grown = realloc(m->events, capacity * sizeof(*grown));
+
+		if (!grown) {
+			m->events_incomplete = true;
+			return;
+		}
+		m->events = grown;
+		m->events_capacity = capacity;
+	}
+	e = &m->events[m->n_events];
+	if (!(e->name = strdup(name))) {
+		m->events_incomplete = true;
+		return;
+	}
+	e->may_join = action == HOSTDEV_EVENT_ADD || action == HOSTDEV_EVENT_BIND;
+	m->n_events++;
+}
+
+static void forget_events(hostdev_dp_manager *m)
+{
+	for (size_t i = 0; i < m->n_events; i++)
+		free(m->events[i].name);
+	m->n_events = 0;
+	m->events_incomplete = false;
+}
+
+/*
+ * Hand this wake-up's events to the servers. A plugin that follows devices (vfio PCI) reads again
+ * only the devices the events name; a device it does not list that was added or bound may join
+ * its resource: it reads everything then (a hot-plug, rare). The other kinds, and every server
+ * after lost events (@lost), read everything.
+ */
+static void update_servers(hostdev_dp_manager *m, bool lost)
+{
+	for (size_t i = 0; i < m->count; i++) {
+		struct manager_entry *e = &m->items[i];
+		bool full = lost || m->events_incomplete || !plugin_follows_devices(e->plugin);
+
+		for (size_t k = 0; k < m->n_events && !full; k++)
+			if (!plugin_device_changed(e->plugin, e->server, m->events[k].name) &&
+			    m->events[k].may_join)
+				full = true;
+		if (full)
+			hostdev_dp_server_refresh(e->server);
+	}
 }
 
 static void stop_monitor(hostdev_dp_manager *m)
@@ -267,6 +334,8 @@ static void stop_monitor(hostdev_dp_manager *m)
 static void on_monitor(hostdev_loop_source *source, int fd, uint32_t revents, void *userdata)
 {
 	hostdev_dp_manager *m = userdata;
+	unsigned long overflows = hostdev_monitor_get_overflows(m->monitor);
+	bool lost;
 
 	(void)source;
 	(void)fd;
@@ -276,17 +345,22 @@ static void on_monitor(hostdev_loop_source *source, int fd, uint32_t revents, vo
 		plugin_log(
 		    m->ctx, HOSTDEV_LOG_WARNING,
 		    "the hot-plug monitor failed (%s); resources follow hot-plug only at the "
-		    "resolve interval",
+		    "resolve interval, driver changes only at the resync",
 		    hostdev_ctx_get_error(m->ctx));
 		stop_monitor(m);
 		set_resolve_interval(m);
 		arm_timer(m);
 	}
-	if (!m->event_seen)
-		return;
-	for (size_t i = 0; i < m->count; i++)
-		hostdev_dp_server_refresh(m->items[i].server);
-	sync_servers(m);
+	/* The kernel dropped uevents (its queue overflowed): nobody knows which devices changed. */
+	lost = m->monitor && hostdev_monitor_get_overflows(m->monitor) != overflows;
+	if (lost)
+		plugin_log(m->ctx, HOSTDEV_LOG_INFO,
+			   "uevents were lost: every resource reads its devices again");
+	if (m->event_seen || lost) {
+		update_servers(m, lost);
+		sync_servers(m);
+	}
+	forget_events(m);
 }
 
 static void on_timer(hostdev_loop_source *source, int fd, uint32_t revents, void *userdata)
@@ -417,6 +491,9 @@ PLUGIN_EXPORT int hostdev_dp_manager_start(hostdev_dp_manager *m)
 	}
 	if ((r = hostdev_dp_resources_resolve(m->ctx, m->config, &res)) < 0)
 		goto out;
+	/* Before the servers: whether uevents come decides their resync interval (add()). */
+	if (m->hotplug)
+		start_monitor(m);
 	for (size_t i = 0; i < hostdev_dp_resources_get_count(res); i++) {
 		if ((r = add(m, res, i, "")) < 0) {
 			/* The message says why; the resource is named in front of it. */
@@ -425,6 +502,7 @@ PLUGIN_EXPORT int hostdev_dp_manager_start(hostdev_dp_manager *m)
 			snprintf(why, sizeof(why), "%s", hostdev_ctx_get_error(m->ctx));
 			while (m->count)
 				end(m, m->count - 1);
+			stop_monitor(m);
 			r = plugin_error(m->ctx, r, "%s: %s", hostdev_dp_resources_get_name(res, i),
 					 why);
 			goto out;
@@ -440,13 +518,12 @@ PLUGIN_EXPORT int hostdev_dp_manager_start(hostdev_dp_manager *m)
 				 "cannot create the device-plugin manager's timer");
 		while (m->count)
 			end(m, m->count - 1);
+		stop_monitor(m);
 		if (m->timer_fd >= 0)
 			close(m->timer_fd);
 		m->timer_fd = -1;
 		goto out;
 	}
-	if (m->hotplug)
-		start_monitor(m);
 	set_resolve_interval(m);
 	arm_timer(m);
 	m->started = true;
@@ -540,6 +617,8 @@ PLUGIN_EXPORT hostdev_dp_manager *hostdev_dp_manager_unref(hostdev_dp_manager *m
 	if (!m || __atomic_sub_fetch(&m->refcount, 1, __ATOMIC_ACQ_REL) > 0)
 		return NULL;
 	hostdev_dp_manager_stop(m);
+	forget_events(m);
+	free(m->events);
 	free(m->items);
 	free(m->device_plugin_dir);
 	free(m->plugins_registry_dir);

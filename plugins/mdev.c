@@ -11,15 +11,13 @@
 
 #include "plugin.h"
 
-static bool mdev_healthy(const struct plugin *p, const hostdev_dp_matches *m, size_t i)
+/* Healthy = this, and its group node exists (plugin.c checks the node). */
+static bool mdev_ready(const struct plugin *p, hostdev_ctx *ctx, const hostdev_dp_matches *m,
+		       size_t i)
 {
-	int group = hostdev_dp_matches_get_iommu_group(m, i);
-	char rel[32];
-
-	if (group < 0)
-		return false;
-	snprintf(rel, sizeof(rel), "vfio/%d", group);
-	return plugin_dev_exists(p, rel);
+	(void)p;
+	(void)ctx;
+	return hostdev_dp_matches_get_iommu_group(m, i) >= 0;
 }
 
 static int mdev_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
@@ -84,7 +82,7 @@ out:
 
 const struct plugin_kind plugin_kind_mdev = {
     .env_prefix = "MDEV_PCI_RESOURCE",
-    .healthy = mdev_healthy,
+    .ready = mdev_ready,
     .allocate = mdev_allocate,
     .observe = vfio_observe,
 };

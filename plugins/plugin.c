@@ -51,14 +51,18 @@ static int compare_known(const void *a, const void *b)
 	return strcmp(((const struct plugin_known *)a)->id, ((const struct plugin_known *)b)->id);
 }
 
-/* Record @id (once; its NUMA node is updated): the list of every device ever advertised. */
-static int remember(struct plugin *p, const char *id, int numa)
+/* Record @id (once; its NUMA node is updated): the list of every device ever advertised. Its
+ * record in *@out (when not NULL). */
+static int remember(struct plugin *p, const char *id, int numa, struct plugin_known **out)
 {
 	struct plugin_known key = {.id = (char *)id}, *k;
 	void *found = tfind(&key, &p->known_tree, compare_known);
 
 	if (found) {
-		(*(struct plugin_known **)found)->numa = numa;
+		k = *(struct plugin_known **)found;
+		k->numa = numa;
+		if (out)
+			*out = k;
 		return 0;
 	}
 	if (p->n_known == p->known_capacity) {
@@ -76,13 +80,25 @@ static int remember(struct plugin *p, const char *id, int numa)
 		return -ENOMEM;
 	}
 	k->numa = numa;
+	k->group = -1;
 	if (!tsearch(k, &p->known_tree, compare_known)) {
 		free(k->id);
 		free(k);
 		return -ENOMEM;
 	}
 	p->known[p->n_known++] = k;
+	if (out)
+		*out = k;
 	return 0;
+}
+
+/* The record of @id, or NULL (call with the lock held). */
+static struct plugin_known *known_find(struct plugin *p, const char *id)
+{
+	struct plugin_known key = {.id = (char *)id};
+	void *found = tfind(&key, &p->known_tree, compare_known);
+
+	return found ? *(struct plugin_known **)found : NULL;
 }
 
 /* tdestroy(3) wants a function for each node: the records are freed through @known. */
@@ -124,7 +140,7 @@ int plugin_new(hostdev_ctx *ctx, hostdev_dp_config *config, size_t entry, const 
 	if (r == 0 && kind->init)
 		r = kind->init(p);
 	for (size_t i = 0; i < n_initial && r == 0; i++)
-		r = remember(p, initial_ids[i], -1);
+		r = remember(p, initial_ids[i], -1, NULL);
 	if (r < 0) {
 		plugin_free(p);
 		return r;
@@ -156,14 +172,34 @@ void plugin_free(struct plugin *p)
 	free(p);
 }
 
+/* /dev/vfio/<@group> exists. */
+static bool group_node_exists(const struct plugin *p, int group)
+{
+	char rel[32];
+
+	if (group < 0)
+		return false;
+	snprintf(rel, sizeof(rel), "vfio/%d", group);
+	return plugin_dev_exists(p, rel);
+}
+
+bool plugin_follows_devices(const struct plugin *p)
+{
+	return p->kind->ready != NULL;
+}
+
 int plugin_list_devices(struct plugin *p, struct plugin_list *out)
 {
+	hostdev_ctx *ctx = p->list_ctx ? p->list_ctx : p->ctx;
 	struct plugin_list list = {0};
 	hostdev_dp_matches *now = NULL, *before;
+	bool *healthy = NULL, *ready = NULL;
+	size_t n;
 	int r;
 
-	if ((r = plugin_matches(p, p->list_ctx ? p->list_ctx : p->ctx, &now)) < 0)
+	if ((r = plugin_matches(p, ctx, &now)) < 0)
 		return r;
+	__atomic_add_fetch(&p->full_reads, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&p->lock);
 	before = p->seen;
 	p->seen = hostdev_dp_matches_ref(now);
@@ -171,9 +207,32 @@ int plugin_list_devices(struct plugin *p, struct plugin_list *out)
 	hostdev_dp_matches_unref(before);
 	if (p->kind->observe)
 		r = p->kind->observe(p, now);
-	for (size_t i = 0; i < hostdev_dp_matches_get_count(now) && r == 0; i++)
-		r = remember(p, hostdev_dp_matches_get_id(now, i),
-			     hostdev_dp_matches_get_numa_node(now, i));
+	n = hostdev_dp_matches_get_count(now);
+	healthy = calloc(n ? n : 1, sizeof(*healthy));
+	ready = calloc(n ? n : 1, sizeof(*ready));
+	if (r == 0 && (!healthy || !ready))
+		r = -ENOMEM;
+	/* The host is read without the lock: events on the loop wait for nothing slow. */
+	for (size_t k = 0; k < n && r == 0; k++) {
+		if (p->kind->ready) {
+			ready[k] = p->kind->ready(p, ctx, now, k);
+			healthy[k] = ready[k] && group_node_exists(
+						     p, hostdev_dp_matches_get_iommu_group(now, k));
+		} else {
+			healthy[k] = p->kind->healthy(p, now, k);
+		}
+	}
+	pthread_mutex_lock(&p->lock);
+	for (size_t k = 0; k < n && r == 0; k++) {
+		struct plugin_known *known = NULL;
+
+		r = remember(p, hostdev_dp_matches_get_id(now, k),
+			     hostdev_dp_matches_get_numa_node(now, k), &known);
+		if (r == 0) {
+			known->group = hostdev_dp_matches_get_iommu_group(now, k);
+			known->ready = ready[k];
+		}
+	}
 	if (r == 0 && p->n_known) {
 		list.items = calloc(p->n_known, sizeof(*list.items));
 		if (!list.items)
@@ -189,15 +248,113 @@ int plugin_list_devices(struct plugin *p, struct plugin_list *out)
 		}
 		list.count++;
 		d->numa = p->known[i]->numa;
-		d->healthy = k >= 0 && p->kind->healthy(p, now, (size_t)k);
+		d->healthy = k >= 0 && healthy[k];
+		if (k < 0) {
+			/* Gone: no event makes it healthy again, only a list that sees it. */
+			p->known[i]->group = -1;
+			p->known[i]->ready = false;
+		}
 	}
+	pthread_mutex_unlock(&p->lock);
+	free(healthy);
+	free(ready);
 	hostdev_dp_matches_unref(now);
 	if (r < 0) {
 		plugin_list_clear(&list);
 		return r;
 	}
+	plugin_log(ctx, HOSTDEV_LOG_DEBUG, "%s: read every device again (%zu listed)",
+		   p->resource_name, list.count);
 	*out = list;
 	return 0;
+}
+
+static int compare_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+bool plugin_groups_changed(struct plugin *p, hostdev_dp_server *server, const int *groups,
+			   size_t n_groups)
+{
+	bool *exists = calloc(n_groups ? n_groups : 1, sizeof(*exists));
+	bool *listed = calloc(n_groups ? n_groups : 1, sizeof(*listed));
+	bool full = false;
+	size_t checked = 0;
+
+	if (!exists || !listed) {
+		free(exists);
+		free(listed);
+		hostdev_dp_server_refresh(server);
+		return true;
+	}
+	/* One access(2) per group node, whatever the number of devices in the group. */
+	for (size_t g = 0; g < n_groups; g++)
+		exists[g] = group_node_exists(p, groups[g]);
+	__atomic_add_fetch(&p->group_checks, n_groups, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->n_known; i++) {
+		const struct plugin_known *k = p->known[i];
+		const int *hit;
+
+		if (k->group < 0)
+			continue;
+		hit = bsearch(&k->group, groups, n_groups, sizeof(*groups), compare_int);
+		if (!hit)
+			continue;
+		listed[hit - groups] = true;
+		hostdev_dp_server_set_health(server, k->id, k->ready && exists[hit - groups]);
+		checked++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	/* A node of a group none of the devices has: a device bound to vfio-pci, or an mdev
+	 * created, which may belong to the resource (no uevent reaches a server without the
+	 * manager, nor the manager for mdevs): read everything. */
+	for (size_t g = 0; g < n_groups && !full; g++)
+		full = exists[g] && !listed[g];
+	free(exists);
+	free(listed);
+	plugin_log(p->ctx, HOSTDEV_LOG_DEBUG,
+		   "%s: %zu group nodes changed: %zu devices checked again%s", p->resource_name,
+		   n_groups, checked, full ? "; a new group: reading every device" : "");
+	if (full)
+		hostdev_dp_server_refresh(server);
+	return full;
+}
+
+int plugin_device_changed(struct plugin *p, hostdev_dp_server *server, const char *name)
+{
+	struct plugin_known *k;
+	int group = -1, ready;
+
+	if (!p->kind->read_ready || !name)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	k = known_find(p, name);
+	pthread_mutex_unlock(&p->lock);
+	if (!k)
+		return 0;
+	/* Records are never freed before the plugin: @k stays valid without the lock. */
+	ready = p->kind->read_ready(p, p->ctx, name, &group);
+	__atomic_add_fetch(&p->device_reads, 1, __ATOMIC_RELAXED);
+	if (ready < 0) {
+		/* Out of file descriptors or memory: nothing is known about the device. */
+		plugin_log(p->ctx, HOSTDEV_LOG_WARNING,
+			   "%s: cannot read %s again (%s); reading every device instead",
+			   p->resource_name, name, strerror(-ready));
+		hostdev_dp_server_refresh(server);
+		return 1;
+	}
+	pthread_mutex_lock(&p->lock);
+	k->group = group; /* -1 when gone */
+	k->ready = ready == 1;
+	pthread_mutex_unlock(&p->lock);
+	hostdev_dp_server_set_health(server, name, ready == 1 && group_node_exists(p, group));
+	plugin_log(p->ctx, HOSTDEV_LOG_DEBUG, "%s: %s read again after a uevent (%s)",
+		   p->resource_name, name, ready == 1 ? "usable" : "not usable");
+	return 1;
 }
 
 int plugin_allocate(struct plugin *p, const char *const *ids, size_t n_ids,

@@ -81,6 +81,11 @@ void plugin_list_clear(struct plugin_list *l);
 struct plugin_known {
 	char *id;
 	int numa; /* its last NUMA node */
+	/* Kinds with a ready hook (vfio): what the last read of the device found, kept so that
+	 * an event re-checks only what it names: its IOMMU group (-1: none, or the device is
+	 * gone) and whether it is usable apart from its group node. Under the plugin's lock. */
+	int group;
+	bool ready;
 };
 
 struct plugin_kind;
@@ -118,6 +123,10 @@ struct plugin {
 	int iommufd;
 	/* USB: the devices each advertised id stands for (usb_claims.c), NULL for other kinds. */
 	struct usb_claims *usb_claims;
+	/* What the plugin read, for the tests and the debug log: lists that read every device,
+	 * single devices read again for a uevent, and group nodes checked for an inotify event.
+	 * Atomic: lists run on the worker thread. */
+	unsigned long full_reads, device_reads, group_checks;
 };
 
 /*
@@ -131,12 +140,13 @@ int plugin_new(hostdev_ctx *ctx, hostdev_dp_config *config, size_t entry, const 
 void plugin_free(struct plugin *p);
 
 /*
- * node_watch.c: refresh @server (not referenced: the watch belongs to its plugin) whenever a node
- * under <dev>/vfio (@usb false) or <dev>/bus/usb (@usb true) appears or goes. Returns 0, -ENOMEM,
- * or the error of inotify_init1().
+ * node_watch.c: update @server (not referenced: the watch belongs to its plugin @plugin) whenever
+ * a node under <dev>/vfio (@usb false: only the devices of the changed groups are checked again)
+ * or <dev>/bus/usb (@usb true: a refresh) appears or goes; a lost event refreshes. Returns 0,
+ * -ENOMEM, or the error of inotify_init1().
  */
 struct node_watch;
-int node_watch_start(hostdev_loop *loop, hostdev_dp_server *server, bool usb,
+int node_watch_start(hostdev_loop *loop, hostdev_dp_server *server, struct plugin *plugin, bool usb,
 		     struct node_watch **out);
 /* Remove the watch (call with the loop's lock held). NULL-safe. */
 void node_watch_stop(struct node_watch *w);
@@ -144,6 +154,23 @@ void node_watch_stop(struct node_watch *w);
 /* ListAndWatch: the devices of the resource now, with health and NUMA node (read through
  * p->list_ctx when set; may run on another thread than the other calls, never twice at once). */
 int plugin_list_devices(struct plugin *p, struct plugin_list *out);
+/*
+ * Events (on the loop's thread), each re-reading only what it names, the new health going to
+ * @server with hostdev_dp_server_set_health(); kinds without a ready hook (USB) and devices the
+ * plugin never listed are left to a full list (hostdev_dp_server_refresh()):
+ * - plugin_groups_changed(): the group nodes /dev/vfio/<g> of @groups (sorted, distinct) appeared
+ *   or went: the devices of those groups are re-checked (one access(2) per group). A node that
+ *   exists for a group none of its devices has (a device may have joined) refreshes @server;
+ *   returns whether it did.
+ * - plugin_device_changed(): a uevent named @name (a PCI address): when the plugin lists it, the
+ *   device is read again (driver, IOMMU group) and re-checked. Returns 1 when it did, 0 when the
+ *   name is not one of its devices (or the kind has no ready hook).
+ */
+bool plugin_groups_changed(struct plugin *p, hostdev_dp_server *server, const int *groups,
+			   size_t n_groups);
+int plugin_device_changed(struct plugin *p, hostdev_dp_server *server, const char *name);
+/* Whether the kind follows group nodes and uevents per device (it has a ready hook). */
+bool plugin_follows_devices(const struct plugin *p);
 /* Allocate @ids for one container. On failure @out->error says why. */
 int plugin_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
 		    struct plugin_answer *out);
@@ -177,7 +204,7 @@ int plugin_read_failure(struct plugin_answer *out, int err, const char *what, co
 struct plugin_kind {
 	/* The prefix of the env variable that names the allocated devices ("PCI_RESOURCE"). */
 	const char *env_prefix;
-	/* Is device @i of @m, listed now, healthy? */
+	/* Is device @i of @m, listed now, healthy? (Kinds without @ready.) */
 	bool (*healthy)(const struct plugin *p, const hostdev_dp_matches *m, size_t i);
 	/* Allocate @ids for one container (plugin_allocate()). */
 	int (*allocate)(struct plugin *p, const char *const *ids, size_t n_ids,
@@ -189,6 +216,16 @@ struct plugin_kind {
 	/* Optional: see what a list found (@now) before the health of its devices is asked,
 	 * on the list's thread; 0 or a negative errno that fails the list. */
 	int (*observe)(struct plugin *p, const hostdev_dp_matches *now);
+	/* Optional (the vfio kinds, whose health is "usable, and /dev/vfio/<group> exists"):
+	 * whether device @i of @m is usable apart from its group node, read through @ctx. With
+	 * it, @healthy is not used: plugin.c checks the node, and an event re-checks only the
+	 * devices it names (plugin_groups_changed(), plugin_device_changed()). */
+	bool (*ready)(const struct plugin *p, hostdev_ctx *ctx, const hostdev_dp_matches *m,
+		      size_t i);
+	/* Optional, with @ready: read device @name (an id) again through @ctx (for a uevent):
+	 * *@group its IOMMU group (-1 none); returns 1 when it is usable apart from its group
+	 * node, 0 when not (or gone), a negative errno when it cannot be read (EMFILE...). */
+	int (*read_ready)(const struct plugin *p, hostdev_ctx *ctx, const char *name, int *group);
 };
 extern const struct plugin_kind plugin_kind_vfio_pci; /* vfio_pci.c */
 extern const struct plugin_kind plugin_kind_usb;      /* usb.c */

@@ -41,26 +41,42 @@ static unsigned int vgpu_type(hostdev_ctx *ctx, const char *address)
 }
 
 /* On vfio-pci, or a vGPU VF on nvidia that holds a type: a device a VM can be given. */
-static bool vfio_ready(const struct plugin *p, const char *address, const char *driver)
+static bool vfio_ready(hostdev_ctx *ctx, const char *address, const char *driver)
 {
 	if (!driver)
 		return false;
 	if (strcmp(driver, VFIO_DRIVER) == 0)
 		return true;
-	return strcmp(driver, NVIDIA_DRIVER) == 0 &&
-	       vgpu_type(p->list_ctx ? p->list_ctx : p->ctx, address) != 0;
+	return strcmp(driver, NVIDIA_DRIVER) == 0 && vgpu_type(ctx, address) != 0;
 }
 
-static bool vfio_pci_healthy(const struct plugin *p, const hostdev_dp_matches *m, size_t i)
+/* Healthy = this, and its group node exists (plugin.c checks the node). */
+static bool vfio_pci_ready(const struct plugin *p, hostdev_ctx *ctx, const hostdev_dp_matches *m,
+			   size_t i)
 {
-	const char *driver = hostdev_dp_matches_get_driver(m, i);
-	int group = hostdev_dp_matches_get_iommu_group(m, i);
-	char rel[32];
+	(void)p;
+	return hostdev_dp_matches_get_iommu_group(m, i) >= 0 &&
+	       vfio_ready(ctx, hostdev_dp_matches_get_id(m, i),
+			  hostdev_dp_matches_get_driver(m, i));
+}
 
-	if (group < 0 || !vfio_ready(p, hostdev_dp_matches_get_id(m, i), driver))
-		return false;
-	snprintf(rel, sizeof(rel), "vfio/%d", group);
-	return plugin_dev_exists(p, rel);
+/* A uevent named @address: its driver and IOMMU group now. */
+static int vfio_pci_read_ready(const struct plugin *p, hostdev_ctx *ctx, const char *address,
+			       int *group)
+{
+	hostdev_pci_device *dev = NULL;
+	int r = hostdev_pci_device_new(ctx, address, &dev);
+
+	(void)p;
+	*group = -1;
+	if (r == -ENODEV || r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return plugin_short_of_resources(r) ? r : 0;
+	*group = hostdev_pci_device_get_iommu_group(dev);
+	r = *group >= 0 && vfio_ready(ctx, address, hostdev_pci_device_get_driver(dev));
+	hostdev_pci_device_unref(dev);
+	return r;
 }
 
 /*
@@ -238,7 +254,8 @@ out:
 
 const struct plugin_kind plugin_kind_vfio_pci = {
     .env_prefix = "PCI_RESOURCE",
-    .healthy = vfio_pci_healthy,
+    .ready = vfio_pci_ready,
+    .read_ready = vfio_pci_read_ready,
     .allocate = vfio_pci_allocate,
     .observe = vfio_observe,
 };

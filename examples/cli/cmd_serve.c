@@ -4,9 +4,9 @@
  * resource given by flags) in the foreground until SIGINT/SIGTERM, then stop cleanly: every
  * ListAndWatch stream gets an empty list and the sockets are removed.
  *
- * The library's device-plugin loop is embedded in this command's own poll(2), next to the
- * hot-plug monitor (a USB or PCI event refreshes every resource at once instead of waiting for
- * the refresh interval) and the signal pipe. That is the pattern a program with its own event loop
+ * The library's device-plugin loop is embedded in this command's own poll(2), next to the signal
+ * pipe; the loop carries the hot-plug monitor (a uevent re-reads the devices it names at once)
+ * and the device-node watches. That is the pattern a program with its own event loop
  * follows; the library also offers a thread of its own (hostdev_loop_start_thread()). The servers
  * follow hot-plug: the library's hostdev_dp_manager resolves the config again on every event.
  */
@@ -304,6 +304,9 @@ static int run(struct cli *cli, int argc, char **argv)
 		code = CLI_EXIT_OK;
 		goto out;
 	}
+	/* The manager resolves again when it starts: this resolution (every selected device) is
+	 * not kept for as long as the command serves. */
+	res = hostdev_dp_resources_unref(res);
 	code = serve(cli, config, &opts, grace_ms, resolve_ms);
 out:
 	hostdev_dp_resources_unref(res);
@@ -332,10 +335,13 @@ const struct cli_command cli_cmd_serve = {
 	    "      --kubelet-uid UID    the kubelet runs as user UID, not root: the sockets\n"
 	    "                           (mode 0600) belong to it and its connections are served\n"
 	    "                           (others are refused, by SO_PEERCRED)\n"
-	    "      --refresh MS         re-read devices and health every MS milliseconds\n"
-	    "                           (default 5000; -1 never); hot-plug events refresh at once\n"
-	    "                           and resolve the config again: a new resource name (a\n"
-	    "                           device plugged later) is served at once\n"
+	    "      --refresh MS         re-read every device every MS milliseconds: the\n"
+	    "                           safety net (default 3600000, or 5000 when the host\n"
+	    "                           delivers no hot-plug events; -1 never). Health follows\n"
+	    "                           events: a /dev/vfio node or a uevent re-reads only\n"
+	    "                           its devices, lost events re-read all at once. Hot-plug\n"
+	    "                           events also resolve the config again: a new resource\n"
+	    "                           name (a device plugged later) is served at once\n"
 	    "      --resolve-interval MS  also resolve the config again every MS milliseconds\n"
 	    "                           (default: only on hot-plug events, or every refresh\n"
 	    "                           interval when the host delivers none; -1 never)\n"

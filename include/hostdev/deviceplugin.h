@@ -213,6 +213,15 @@ enum hostdev_dp_state {
 /** Default of hostdev_dp_server_options.refresh_interval_ms. */
 #define HOSTDEV_DP_DEFAULT_REFRESH_MS 5000
 
+/**
+ * The resync interval of the built-in servers of a hostdev_dp_manager that receives hot-plug
+ * events (since HOSTDEV_1.7): their refresh_interval_ms when the options leave it 0. Health then
+ * follows events (the device-node watch, uevents), each re-reading only the devices it names;
+ * this full re-read is the safety net, and runs at once when events were lost (an inotify or
+ * uevent queue overflow). One hour.
+ */
+#define HOSTDEV_DP_DEFAULT_RESYNC_MS 3600000
+
 /** Default of hostdev_dp_server_options.idle_timeout_ms. */
 #define HOSTDEV_DP_DEFAULT_IDLE_TIMEOUT_MS 60000
 
@@ -303,6 +312,17 @@ int hostdev_dp_server_refresh(hostdev_dp_server *server);
 
 /** Replace the advertised list with a copy of @devices and push it if it changed. */
 int hostdev_dp_server_set_devices(hostdev_dp_server *server, const hostdev_dp_devices *devices);
+
+/**
+ * Set the health of one advertised device (since HOSTDEV_1.7), for plugins that follow events:
+ * a change re-reads only the device it concerns, not the whole resource. When it differs from the
+ * advertised health, every ListAndWatch stream gets the full list once at the end of the loop's
+ * current round (the changes of one round, however many, go out as one list). A list being read
+ * on the worker thread meanwhile is followed by one more, so that it cannot undo the change.
+ * Returns 0 (also when nothing changed), -EINVAL (NULL), -ENOENT when @id is not advertised (with
+ * a message).
+ */
+int hostdev_dp_server_set_health(hostdev_dp_server *server, const char *id, int healthy);
 
 /** The resource name. */
 const char *hostdev_dp_server_get_resource_name(const hostdev_dp_server *server);

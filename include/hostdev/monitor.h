@@ -117,6 +117,15 @@ int hostdev_monitor_get_fd(hostdev_monitor *monitor);
  */
 int hostdev_monitor_process(hostdev_monitor *monitor);
 
+/**
+ * How many times the kernel dropped uevents because the monitor's socket buffer was full (since
+ * HOSTDEV_1.7): each hostdev_monitor_process() that met the overflow (ENOBUFS) adds one and logs
+ * a warning. A program that keeps state by events compares it before and after
+ * hostdev_monitor_process() and, when it grew, reads everything again (events were lost). 0 for
+ * NULL.
+ */
+unsigned long hostdev_monitor_get_overflows(const hostdev_monitor *monitor);
+
 /* Event getters; the event is only valid during the callback. */
 enum hostdev_event_action hostdev_event_get_action(const hostdev_event *event);
 /** "add", "remove", "change", "bind", "unbind". */

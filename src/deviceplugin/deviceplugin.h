@@ -134,6 +134,8 @@ struct hostdev_dp_server {
 	struct grpc_server *grpc;
 	struct dp_watcher *watchers;
 	struct loop_source *refresh_timer;
+	uint64_t refresh_due_ms;	/* CLOCK_MONOTONIC ms of the next periodic list */
+	struct loop_source *push_timer; /* set_health's changes go out at the end of the round */
 
 	/* HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP: the list being read on the loop's worker thread, and
 	 * whether another refresh was asked for meanwhile (it runs once, after). */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "loop/loop.h"
 #include "naming/naming.h"
@@ -327,6 +328,9 @@ void dp_server_push(hostdev_dp_server *server)
 	uint8_t *msg;
 	size_t length;
 
+	/* This push carries whatever a pending one would have. */
+	loop_remove(server->push_timer);
+	server->push_timer = NULL;
 	if (!server->watchers)
 		return;
 	if (dp_proto_list_and_watch(server->devices, &msg, &length) < 0) {
@@ -366,6 +370,54 @@ void dp_server_replace_devices(hostdev_dp_server *server, hostdev_dp_devices *de
 		log_info(server->ctx, "resource %s: %zu devices, %zu healthy; sending the new list",
 			 server->resource_name, devices->count, count_healthy(devices));
 	dp_server_push(server);
+}
+
+/* The health changes of one loop round go out as one list (an inotify batch may flip hundreds of
+ * devices of a resource of thousands: one list, not one per device). */
+static void on_push(struct loop_source *source, void *userdata)
+{
+	hostdev_dp_server *server = userdata;
+
+	(void)source;
+	server->push_timer = NULL;
+	log_info(server->ctx, "resource %s: %zu devices, %zu healthy; sending the new list",
+		 server->resource_name, server->devices->count, count_healthy(server->devices));
+	dp_server_push(server);
+}
+
+HOSTDEV_EXPORT int hostdev_dp_server_set_health(hostdev_dp_server *server, const char *id,
+						int healthy)
+{
+	ptrdiff_t k;
+	int r = 0;
+
+	if (!server || !id)
+		return -EINVAL;
+	loop_lock(server->loop);
+	k = dp_devices_find(server->devices, id);
+	if (k < 0) {
+		r = hostdev_error(server->ctx, -ENOENT,
+				  "resource %s: device %s is not in the advertised list; add it "
+				  "with hostdev_dp_server_set_devices() or a refresh",
+				  server->resource_name, id);
+	} else if (server->devices->items[k].healthy != (healthy != 0)) {
+		/* The server owns its list (lists are copied or built for it): changed in place. */
+		server->devices->items[k].healthy = healthy != 0;
+		/* Debug: a batch may flip thousands; the list sent says how many are healthy. */
+		log_debug(server->ctx, "resource %s: device %s is %s", server->resource_name, id,
+			  healthy ? "Healthy" : "Unhealthy");
+		/* A list being read may have seen the device before this change: read once more
+		 * after it, so that it cannot undo the change. */
+		if (server->listing_work)
+			server->refresh_again = true;
+		if (server->started && !server->push_timer &&
+		    loop_add_timer(server->loop, 0, on_push, server, &server->push_timer) < 0) {
+			server->push_timer = NULL;
+			dp_server_push(server);
+		}
+	}
+	loop_unlock(server->loop);
+	return r;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -579,19 +631,35 @@ HOSTDEV_EXPORT int hostdev_dp_server_set_devices(hostdev_dp_server *server,
  * (it does so at once: this bounds the wait for a peer that never closes). */
 #define DP_STOP_LINGER_MS 10000
 
-/* Socket checks run this often even when the list is never refreshed. */
+/* The socket check (is our socket file still ours?) is the fallback for a directory watch that
+ * could not be set up: this often then. With the watch, which reports deletions and its own queue
+ * overflows, it is only the safety net (a directory removed and made again, which ends the watch):
+ * every 5 minutes, so that an idle server sleeps (each wake-up costs CPU, issue 15). */
 #define DP_SOCKET_CHECK_MS 5000
+#define DP_SOCKET_CHECK_WATCHED_MS 300000
 
 static void arm_refresh(hostdev_dp_server *server);
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static void on_refresh(struct loop_source *source, void *userdata)
 {
 	hostdev_dp_server *server = userdata;
 
+	(void)source;
 	server->refresh_timer = NULL;
-	if (server->refresh_ms > 0 && server_list_devices(server) < 0)
-		log_warn(server->ctx, "%s; keeping the previous list",
-			 hostdev_ctx_get_error(server->ctx));
+	if (server->refresh_ms > 0 && now_ms() >= server->refresh_due_ms) {
+		server->refresh_due_ms = now_ms() + (uint64_t)server->refresh_ms;
+		if (server_list_devices(server) < 0)
+			log_warn(server->ctx, "%s; keeping the previous list",
+				 hostdev_ctx_get_error(server->ctx));
+	}
 	/* The fallback for a lost inotify event or watch: is the socket still ours? */
 	if (!dp_watch_socket_is_ours(server)) {
 		log_info(server->ctx,
@@ -603,12 +671,20 @@ static void on_refresh(struct loop_source *source, void *userdata)
 	arm_refresh(server);
 }
 
+/* One timer for both: the socket check every DP_SOCKET_CHECK_MS, the list when it is due (a long
+ * resync interval must not make the socket check rare). */
 static void arm_refresh(hostdev_dp_server *server)
 {
-	int ms = server->refresh_ms > 0 ? server->refresh_ms : DP_SOCKET_CHECK_MS;
+	uint64_t ms = server->socket_watch ? DP_SOCKET_CHECK_WATCHED_MS : DP_SOCKET_CHECK_MS;
+	uint64_t now = now_ms();
 
-	if (loop_add_timer(server->loop, (uint64_t)ms, on_refresh, server, &server->refresh_timer) <
-	    0) {
+	if (server->refresh_ms > 0) {
+		uint64_t left = server->refresh_due_ms > now ? server->refresh_due_ms - now : 0;
+
+		if (left < ms)
+			ms = left;
+	}
+	if (loop_add_timer(server->loop, ms, on_refresh, server, &server->refresh_timer) < 0) {
 		server->refresh_timer = NULL;
 		log_warn(server->ctx,
 			 "resource %s: no timer for the periodic refresh; health changes are only "
@@ -683,8 +759,11 @@ static int server_start_locked(hostdev_dp_server *server)
 	log_info(server->ctx, "resource %s: serving %zu devices (%zu healthy) on %s",
 		 server->resource_name, server->devices->count, count_healthy(server->devices),
 		 server->socket_path);
-	if (server->registration != HOSTDEV_DP_REGISTER_NONE && dp_watch_start(server) < 0)
+	/* Also without registration: a deleted socket is listened on again at once. */
+	if (dp_watch_start(server) < 0)
 		log_warn(server->ctx, "%s", hostdev_ctx_get_error(server->ctx));
+	server->refresh_due_ms =
+	    now_ms() + (uint64_t)(server->refresh_ms > 0 ? server->refresh_ms : 0);
 	arm_refresh(server);
 	dp_register_start(server);
 	return 0;
@@ -712,6 +791,8 @@ static void server_stop_locked(hostdev_dp_server *server)
 	dp_watch_stop(server);
 	loop_remove(server->refresh_timer);
 	server->refresh_timer = NULL;
+	loop_remove(server->push_timer);
+	server->push_timer = NULL;
 	/* The kubelet sees no devices for the resource from now on: the empty list must reach it,
 	 * so the connections close once the kubelet has read everything (or after a bound). */
 	dp_service_finish_watchers(server);

@@ -31,7 +31,7 @@ static void on_changes(const struct grpc_dir_change *changes, size_t n, void *us
 			log_warn(
 			    server->ctx,
 			    "resource %s: directory %s was removed; the socket is re-created when "
-			    "it exists again",
+			    "it exists again (checked every 5 minutes)",
 			    server->resource_name, server->socket_dir);
 		} else if (strcmp(c->name, server->socket_name) == 0) {
 			check_socket = true;

@@ -247,10 +247,11 @@ static void idle_check(struct loop_source *source, void *userdata)
 	if (!conn->server || conn->dead)
 		return; /* being closed anyway */
 	timeout = (uint64_t)conn->server->idle_timeout_ms;
-	if (conn->serving) {
-		idle_arm(conn, timeout);
+	/* A connection being served is not idle: the timer is armed again when its last call
+	 * ends (call_free()), not every timeout for as long as a ListAndWatch stream stays open,
+	 * which would wake an idle server once a minute for nothing. */
+	if (conn->serving)
 		return;
-	}
 	quiet = now_ms() - conn->last_activity_ms;
 	if (quiet < timeout) {
 		idle_arm(conn, timeout - quiet);
@@ -419,6 +420,8 @@ static void call_free(struct grpc_call *call)
 	if (call->handled) {
 		conn->serving--;
 		conn->last_activity_ms = now_ms();
+		if (!conn->serving && !conn->idle_timer && !conn->dead && conn->server)
+			idle_arm(conn, (uint64_t)conn->server->idle_timeout_ms);
 	}
 
 	if (call->prev)

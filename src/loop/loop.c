@@ -10,6 +10,7 @@
  * callback may remove any source, itself included.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -83,6 +84,16 @@ struct hostdev_dp_loop {
 	bool thread_running;
 	/* The last reference was dropped on the loop's own thread: it frees the loop on exit. */
 	bool free_on_exit;
+
+	/* How long the loop's thread was held: the rounds that handled something and the longest
+	 * of them (from epoll_wait()'s return to the end of the round), logged at debug level when
+	 * the loop is freed. Work that holds the loop delays every socket of it; the benchmark
+	 * (bench/dp_idle.py) reads the figure. */
+	uint64_t busy_rounds;
+	uint64_t longest_round_ns;
+	/* With debug logging only (it costs a system call per round): the most CPU time one round
+	 * took on the loop's thread, which a busy machine's preemptions do not inflate. */
+	uint64_t longest_round_cpu_ns;
 };
 
 static uint64_t now_ns(void)
@@ -90,6 +101,14 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -403,6 +422,12 @@ static void loop_free(hostdev_loop *loop)
 {
 	struct loop_source *s, *next;
 
+	log_debug(loop->ctx,
+		  "event loop: %" PRIu64 " rounds handled events, the longest took %" PRIu64
+		  " us (the most CPU time in one: %" PRIu64 " us)",
+		  loop->busy_rounds, loop->longest_round_ns / 1000,
+		  loop->longest_round_cpu_ns / 1000);
+
 	/* Sources still registered belong to objects that outlived the loop's last reference;
 	 * free the bookkeeping, the fds are theirs. */
 	for (s = loop->sources; s; s = next) {
@@ -445,6 +470,8 @@ HOSTDEV_EXPORT int hostdev_loop_dispatch(hostdev_loop *loop, int timeout_ms)
 	struct epoll_event events[MAX_EVENTS];
 	struct ctx_error_redirect saved_redirect;
 	char handler_error[HOSTDEV_ERROR_MAX];
+	uint64_t started_ns, started_cpu_ns = 0;
+	bool timed_cpu;
 	int n, handled = 0;
 
 	if (!loop)
@@ -477,6 +504,10 @@ HOSTDEV_EXPORT int hostdev_loop_dispatch(hostdev_loop *loop, int timeout_ms)
 	}
 
 	loop_lock(loop);
+	started_ns = now_ns();
+	timed_cpu = loop->ctx->log_priority >= HOSTDEV_LOG_DEBUG;
+	if (timed_cpu)
+		started_cpu_ns = thread_cpu_ns();
 	/* Handlers' errors stay on this thread (core/core.h): other threads read the context's. */
 	ctx_error_redirect_begin(loop->ctx, handler_error, &saved_redirect);
 	loop->round++;
@@ -506,6 +537,16 @@ HOSTDEV_EXPORT int hostdev_loop_dispatch(hostdev_loop *loop, int timeout_ms)
 	loop->dispatching = false;
 	rearm_timer(loop);
 	ctx_error_redirect_end(&saved_redirect);
+	if (handled) {
+		uint64_t took = now_ns() - started_ns;
+
+		loop->busy_rounds++;
+		if (took > loop->longest_round_ns)
+			loop->longest_round_ns = took;
+		if (timed_cpu &&
+		    (took = thread_cpu_ns() - started_cpu_ns) > loop->longest_round_cpu_ns)
+			loop->longest_round_cpu_ns = took;
+	}
 	loop_unlock(loop);
 	return handled;
 }

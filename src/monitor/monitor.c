@@ -75,6 +75,8 @@ struct hostdev_monitor {
 	struct udev_monitor *umon;
 	struct known_device *known;
 	size_t n_known;
+	/* Receive queue overflows seen (ENOBUFS): events were lost in each. */
+	unsigned long overflows;
 };
 
 static const char *const action_names[] = {
@@ -765,9 +767,11 @@ HOSTDEV_EXPORT int hostdev_monitor_process(hostdev_monitor *m)
 			 * overflow) are not fatal for the monitor: report what we have. */
 			if (errno != EAGAIN && errno != 0)
 				log_debug(m->ctx, "uevent receive: %s", strerror(errno));
-			if (errno == ENOBUFS)
+			if (errno == ENOBUFS) {
+				m->overflows++;
 				log_warn(m->ctx, "uevents were lost (socket buffer overflow): "
 						 "re-enumerate to catch up");
+			}
 			break;
 		}
 		r = handle_uevent(m, ud, &count);
@@ -778,6 +782,11 @@ HOSTDEV_EXPORT int hostdev_monitor_process(hostdev_monitor *m)
 	m->processing = false;
 	hostdev_monitor_unref(m);
 	return r < 0 ? r : count;
+}
+
+HOSTDEV_EXPORT unsigned long hostdev_monitor_get_overflows(const hostdev_monitor *m)
+{
+	return m ? m->overflows : 0;
 }
 
 HOSTDEV_DEFINE_CONST_GETTER(enum hostdev_event_action, hostdev_event, get_action, action, 0)

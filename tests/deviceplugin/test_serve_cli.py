@@ -139,6 +139,69 @@ def test_registers_lists_allocates_and_stops(serving):
     assert "stopping" in log
 
 
+def inotify_queue_limit():
+    try:
+        with open("/proc/sys/fs/inotify/max_queued_events") as f:
+            return int(f.read())
+    except OSError:
+        return None
+
+
+def test_health_by_event(host):
+    """Health follows events, each re-reading only what it names: a removed group node turns its
+    device Unhealthy with no full re-read of the resource (the debug log counts them), and back;
+    a lost batch of events (a real inotify queue overflow: the server stopped while more events
+    than the queue holds are made) reads every device again, which finds the change hidden in
+    it."""
+    root, devices = host
+    s = Serve(root, "-v", "--resource", RESOURCE, "--pci-device", "8086:10d3", "--refresh", "-1")
+    try:
+        assert s.kubelet.wait_registrations(1, timeout=fk.DEADLINE), s.stderr()
+        watch = s.kubelet.last_watch()
+        assert watch.wait(lambda w: w.lists and len(w.last()) == 3, timeout=fk.DEADLINE), \
+            watch.lists
+        full = "%s: read every device again" % RESOURCE
+        reads = s.stderr().count(full)
+        assert reads >= 1, s.stderr()
+
+        def state(i, health):
+            return (devices[i]["id"], health, [devices[i]["numa"]])
+
+        node = os.path.join(root, "dev", "vfio", str(devices[1]["group"]))
+        os.unlink(node)
+        assert watch.wait(lambda w: state(1, "Unhealthy") in w.last(), timeout=fk.DEADLINE), \
+            watch.last()
+        assert state(0, "Healthy") in watch.last() and state(2, "Healthy") in watch.last()
+        fk.wait_until(lambda: "1 group nodes changed: 1 devices checked again" in s.stderr(),
+                      "the group re-check in the log")
+        open(node, "w").close()
+        assert watch.wait(lambda w: state(1, "Healthy") in w.last(), timeout=fk.DEADLINE), \
+            watch.last()
+        log = s.stderr()
+        assert log.count(full) == reads, "a group node event read every device:\n" + log
+        assert "resource %s: device %s is Unhealthy" % (RESOURCE, devices[1]["id"]) in log
+
+        limit = inotify_queue_limit()
+        if limit is None or limit > 1 << 20:
+            pytest.skip("fs.inotify.max_queued_events is %s: no overflow to make" % limit)
+        os.kill(s.proc.pid, signal.SIGSTOP)
+        try:
+            hidden = os.path.join(root, "dev", "vfio", str(devices[2]["group"]))
+            os.unlink(hidden)
+            junk = os.path.join(root, "dev", "vfio", "junk")
+            for _ in range(limit // 2 + 16):
+                open(junk, "w").close()
+                os.unlink(junk)
+        finally:
+            os.kill(s.proc.pid, signal.SIGCONT)
+        assert watch.wait(lambda w: state(2, "Unhealthy") in w.last(), timeout=fk.DEADLINE), \
+            watch.last()
+        fk.wait_until(lambda: "inotify queue overflow" in s.stderr(), "the overflow in the log")
+        assert s.stderr().count(full) > reads, s.stderr()
+    finally:
+        s.stop()
+
+
 def test_reregisters_after_kubelet_restart(serving):
     _, _, s = serving
     assert s.kubelet.wait_registrations(1, timeout=fk.DEADLINE), s.stderr()

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "deviceplugin/deviceplugin.h"
 #include "dp_tree.h"
 #include "plugin.h"
 #include "resources/dp_config.h"
@@ -379,6 +380,102 @@ static void test_pci_allocate_between_events(void **state)
 			      "loaded");
 	/* The next list sees it all. */
 	expect_list(p, "0000:05:00.0:U:0 0000:05:00.1:U:0 0000:06:00.0:U:0 0000:07:00.0:U:0");
+}
+
+/* The server's advertised list as "id:H|U ..." (what ListAndWatch would send next). */
+static void expect_server(hostdev_dp_server *server, const char *want)
+{
+	char got[4096] = "";
+
+	for (size_t i = 0; i < server->devices->count; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s:%c", i ? " " : "",
+			 server->devices->items[i].id,
+			 server->devices->items[i].healthy ? 'H' : 'U');
+	if (strcmp(got, want) != 0)
+		fail_msg("server list\n got: %s\nwant: %s", got, want);
+}
+
+static void expect_reads(struct plugin *p, unsigned long full, unsigned long devices,
+			 unsigned long groups)
+{
+	assert_int_equal(p->full_reads, full);
+	assert_int_equal(p->device_reads, devices);
+	assert_int_equal(p->group_checks, groups);
+}
+
+/* Events re-read only what they name: a group node its group's devices, a uevent its device. */
+static void test_pci_events(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p = make(f, nic_config, "example.com/nic");
+	struct plugin_list l = {0};
+	hostdev_dp_server *server;
+	hostdev_dp_devices *d;
+	hostdev_loop *loop;
+
+	assert_int_equal(hostdev_loop_new(f->ctx, &loop), 0);
+	assert_int_equal(hostdev_dp_server_new(loop, "example.com/nic", NULL, NULL, NULL, &server),
+			 0);
+	/* The first list, advertised as the server does. */
+	assert_int_equal(plugin_list_devices(p, &l), 0);
+	assert_int_equal(hostdev_dp_devices_new(&d), 0);
+	for (size_t i = 0; i < l.count; i++)
+		assert_int_equal(
+		    hostdev_dp_devices_add(d, l.items[i].id, l.items[i].healthy, l.items[i].numa),
+		    0);
+	plugin_list_clear(&l);
+	assert_int_equal(hostdev_dp_server_set_devices(server, d), 0);
+	hostdev_dp_devices_unref(d);
+	expect_server(server, "0000:05:00.0:H 0000:05:00.1:H 0000:06:00.0:H 0000:07:00.0:U");
+	expect_reads(p, 1, 0, 0);
+
+	/* Group 7's node goes: its two devices turn unhealthy, one access(2), no list. */
+	assert_int_equal(fakeroot_remove(f->root, "dev/vfio/7"), 0);
+	assert_false(plugin_groups_changed(p, server, (const int[]){7}, 1));
+	expect_server(server, "0000:05:00.0:U 0000:05:00.1:U 0000:06:00.0:H 0000:07:00.0:U");
+	expect_reads(p, 1, 0, 1);
+	/* And comes back; a group no device has changes nothing. */
+	assert_int_equal(fakeroot_write(f->root, "dev/vfio/7", ""), 0);
+	assert_false(plugin_groups_changed(p, server, (const int[]){7, 400}, 2));
+	expect_server(server, "0000:05:00.0:H 0000:05:00.1:H 0000:06:00.0:H 0000:07:00.0:U");
+	expect_reads(p, 1, 0, 3);
+	/* But a node that appears for a group no device has may be a device joining: the server is
+	 * asked to read everything (it has no list_devices here: nothing more happens). */
+	assert_int_equal(fakeroot_write(f->root, "dev/vfio/400", ""), 0);
+	assert_true(plugin_groups_changed(p, server, (const int[]){400}, 1));
+	assert_int_equal(fakeroot_remove(f->root, "dev/vfio/400"), 0);
+	expect_reads(p, 1, 0, 4);
+
+	/* uevents: 07:00.0 bound to vfio-pci (with its node) is read again, alone. */
+	assert_int_equal(fakeroot_pci_set_driver(f->root, "0000:07:00.0", "vfio-pci"), 0);
+	assert_int_equal(fakeroot_write(f->root, "dev/vfio/9", ""), 0);
+	assert_int_equal(plugin_device_changed(p, server, "0000:07:00.0"), 1);
+	expect_server(server, "0000:05:00.0:H 0000:05:00.1:H 0000:06:00.0:H 0000:07:00.0:H");
+	expect_reads(p, 1, 1, 4);
+	/* 06:00.0 leaves vfio-pci but keeps its node: unhealthy, and a group event of its node
+	 * does not make it healthy again (the event-kept state says it is not usable). */
+	assert_int_equal(fakeroot_pci_set_driver(f->root, "0000:06:00.0", "e1000e"), 0);
+	assert_int_equal(plugin_device_changed(p, server, "0000:06:00.0"), 1);
+	assert_false(plugin_groups_changed(p, server, (const int[]){8}, 1));
+	expect_server(server, "0000:05:00.0:H 0000:05:00.1:H 0000:06:00.0:U 0000:07:00.0:H");
+	expect_reads(p, 1, 2, 5);
+	/* Unplugged: unhealthy. */
+	assert_int_equal(fakeroot_pci_remove(f->root, "0000:05:00.1", 0), 0);
+	assert_int_equal(plugin_device_changed(p, server, "0000:05:00.1"), 1);
+	expect_server(server, "0000:05:00.0:H 0000:05:00.1:U 0000:06:00.0:U 0000:07:00.0:H");
+	expect_reads(p, 1, 3, 5);
+	/* A device the resource never listed: not read (the manager reads everything for an
+	 * add or bind of one, which may join). */
+	assert_int_equal(plugin_device_changed(p, server, "0000:3b:02.0"), 0);
+	expect_reads(p, 1, 3, 5);
+	/* A full read agrees with what the events made of the list. */
+	expect_list(p, "0000:05:00.0:H:0 0000:05:00.1:U:0 0000:06:00.0:U:0 0000:07:00.0:H:0");
+	expect_reads(p, 2, 3, 5);
+	/* set_health on an id the server does not advertise: -ENOENT, with the id. */
+	assert_int_equal(hostdev_dp_server_set_health(server, "0000:3b:02.0", 1), -ENOENT);
+	assert_non_null(strstr(hostdev_ctx_get_error(f->ctx), "0000:3b:02.0"));
+	hostdev_dp_server_unref(server);
+	hostdev_loop_unref(loop);
 }
 
 static void test_pci_sriov_env(void **state)
@@ -768,6 +865,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pci_allocate_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_allocate_out_of_fds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_allocate_between_events, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pci_events, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_sriov_env, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_preferred, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_usb, setup, teardown),
