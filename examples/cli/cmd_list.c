@@ -202,14 +202,17 @@ static int list_devices(struct cli *cli, hostdev_pci_enum *e, bool json,
 			}
 			continue;
 		}
-		r = hostdev_pci_device_to_json(dev, HOSTDEV_JSON_INDENT, &text);
+		/* Indented for its place in the document: "devices" is at depth 1. */
+		r = hostdev_pci_device_to_json_nested(dev, HOSTDEV_JSON_INDENT, 2, &text);
 		hostdev_pci_device_unref(dev);
 		if (r < 0) {
 			code = cli_lib_error(cli, r, NULL);
 			break;
 		}
-		cli_json_list_add(&list, text);
+		code = cli_json_list_add(&list, text);
 		hostdev_free(text);
+		if (code != CLI_EXIT_OK)
+			break;
 	}
 	if (!json) {
 		if (lspci && code == CLI_EXIT_OK)
@@ -220,7 +223,7 @@ static int list_devices(struct cli *cli, hostdev_pci_enum *e, bool json,
 	}
 	if (r < 0 && code == CLI_EXIT_OK)
 		code = cli_lib_error(cli, r, "cannot list PCI devices");
-	/* JSON is printed whole or not at all, so that a failure never leaves half a document. */
+	/* Streamed: after a failure the document stays unterminated (cli.h, docs/cli.md). */
 	if (json) {
 		int printed = cli_json_list_finish(&list, code == CLI_EXIT_OK);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Output helpers of the `hostdev` tool: error lines, the lspci-style device line and JSON
  * documents. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,53 +304,95 @@ static void indent_json(struct cli_text *t, const char *text, int depth)
 	}
 }
 
+/*
+ * Write what the list holds to stdout. After a failed write, nothing more is written: the error is
+ * reported once here (and cleared, so that main() does not report it again).
+ */
+static bool json_list_flush(struct cli_json_list *list)
+{
+	if (list->write_failed)
+		return false;
+	if (list->text.length &&
+	    fwrite(list->text.data, 1, list->text.length, stdout) != list->text.length) {
+		int err = errno;
+
+		cli_error("error writing standard output: %s", strerror(err));
+		clearerr(stdout);
+		list->write_failed = true;
+		return false;
+	}
+	list->text.length = 0;
+	list->written = list->count;
+	return true;
+}
+
 int cli_json_list_begin(struct cli_json_list *list, const char *key)
+{
+	memset(list, 0, sizeof(*list));
+	list->key = key;
+	return CLI_EXIT_OK;
+}
+
+/* The document's head, written with the first device or at the end. */
+static void json_list_head(struct cli_json_list *list)
 {
 	char head[128];
 	int n;
 
-	memset(list, 0, sizeof(*list));
 	n = snprintf(head, sizeof(head), "{\n  \"schema_version\": %d,\n  \"%s\": [",
-		     CLI_JSON_SCHEMA_VERSION, key);
-	text_put(&list->text, head, n > 0 && (size_t)n < sizeof(head) ? (size_t)n : 0);
-	if (list->text.oom || n <= 0 || (size_t)n >= sizeof(head)) {
-		text_free(&list->text);
+		     CLI_JSON_SCHEMA_VERSION, list->key);
+	if (n <= 0 || (size_t)n >= sizeof(head))
+		list->text.oom = true; /* a key of ours is never that long */
+	else
+		text_put(&list->text, head, (size_t)n);
+}
+
+int cli_json_list_add(struct cli_json_list *list, const char *nested)
+{
+	if (list->count++)
+		text_put(&list->text, ",\n    ", 6);
+	else {
+		json_list_head(list);
+		text_put(&list->text, "\n    ", 5);
+	}
+	text_put(&list->text, nested, strlen(nested));
+	if (list->text.oom) {
 		cli_error("out of memory while printing JSON");
 		return CLI_EXIT_FAILURE;
 	}
+	if (list->text.length >= CLI_JSON_LIST_FLUSH && !json_list_flush(list))
+		return CLI_EXIT_FAILURE;
 	return CLI_EXIT_OK;
 }
 
-void cli_json_list_add(struct cli_json_list *list, const char *indented)
-{
-	const char *p = indented, *nl;
-
-	if (list->count++)
-		text_put(&list->text, ",\n    ", 6);
-	else
-		text_put(&list->text, "\n    ", 5);
-	/* Two levels deeper: four spaces after every line break. Strings hold no raw newline. */
-	while ((nl = strchr(p, '\n'))) {
-		text_put(&list->text, p, (size_t)(nl - p) + 1);
-		text_put(&list->text, "    ", 4);
-		p = nl + 1;
-	}
-	text_put(&list->text, p, strlen(p));
-}
-
-int cli_json_list_finish(struct cli_json_list *list, bool print)
+int cli_json_list_finish(struct cli_json_list *list, bool complete)
 {
 	int code = CLI_EXIT_OK;
 
-	if (list->count)
-		text_put(&list->text, "\n  ]\n}\n", 7);
-	else
-		text_put(&list->text, "]\n}\n", 4);
-	if (list->text.oom) {
-		cli_error("out of memory while printing JSON");
+	if (complete) {
+		if (list->count)
+			text_put(&list->text, "\n  ]\n}\n", 7);
+		else {
+			json_list_head(list);
+			text_put(&list->text, "]\n}\n", 4);
+		}
+		if (list->text.oom) {
+			cli_error("out of memory while printing JSON");
+			/* Whatever was written stays unterminated. */
+			code = CLI_EXIT_FAILURE;
+		} else if (!json_list_flush(list)) {
+			code = CLI_EXIT_FAILURE;
+		}
+	} else if (list->count) {
+		/* The entries written before the failure stay, without the closing brackets: no
+		 * JSON parser accepts the text, and the exit status is not 0. */
+		if (!list->text.oom)
+			json_list_flush(list);
+		if (list->written && !list->write_failed)
+			cli_error("the JSON on standard output stops after %zu complete %s and is "
+				  "left unterminated",
+				  list->written, list->written == 1 ? "entry" : "entries");
 		code = CLI_EXIT_FAILURE;
-	} else if (print) {
-		fwrite(list->text.data, 1, list->text.length, stdout);
 	}
 	text_free(&list->text);
 	list->count = 0;
