@@ -44,7 +44,7 @@ static bool grow(struct json_writer *w, size_t more)
 
 	if (w->oom)
 		return false;
-	capacity = w->capacity ? w->capacity : 2048; /* a device object is about 1.6 KiB */
+	capacity = w->capacity ? w->capacity : 4096; /* a device object: 1.6-2.5 KiB */
 	while (capacity < need)
 		capacity *= 2;
 	grown = realloc(w->text, capacity);
