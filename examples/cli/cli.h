@@ -194,7 +194,8 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format
 /*
  * The `lspci -nn` style part of a device line, without newline:
  * "0000:00:03.0 Ethernet controller [0200]: Red Hat, Inc. Virtio network device [1af4:1041] (rev
- * 01)".
+ * 01)". Built in memory first (cli_text_lspci_line()): nothing is printed without memory for
+ * the line.
  */
 void cli_print_lspci_line(FILE *out, hostdev_pci_device *dev);
 
@@ -223,9 +224,6 @@ void cli_lspci_print_ids(const struct cli_lspci *o, hostdev_pci_device *dev);
  */
 int cli_lspci_print_tree(const struct cli_lspci *o, hostdev_pci_device *const *devs, size_t count);
 
-/* "<subclass name> [ccss]" part alone. */
-void cli_print_class(FILE *out, hostdev_pci_device *dev);
-
 /* The library's JSON of @dev, parsed. NULL after printing an error (cli_lib_error). */
 cJSON *cli_device_json(struct cli *cli, hostdev_pci_device *dev);
 
@@ -241,6 +239,18 @@ struct cli_text {
 	size_t length, capacity;
 	bool oom;
 };
+/* Append @n bytes, a string, @value as exactly @digits lower-case hex digits (at most 8), a
+ * decimal. */
+void cli_text_put(struct cli_text *t, const char *bytes, size_t n);
+void cli_text_puts(struct cli_text *t, const char *s);
+void cli_text_hex(struct cli_text *t, unsigned int value, int digits);
+void cli_text_int(struct cli_text *t, int value);
+/* cli_print_lspci_line()'s text and its "<subclass name> [ccss]" part, appended to @t. */
+void cli_text_lspci_line(struct cli_text *t, hostdev_pci_device *dev);
+void cli_text_class(struct cli_text *t, hostdev_pci_device *dev);
+/* Write the text to @out and empty it (memory kept). false on a short write. */
+bool cli_text_write(struct cli_text *t, FILE *out);
+void cli_text_free(struct cli_text *t);
 
 /*
  * A {"schema_version": 1, "<key>": [...]} document streamed to stdout as its entries come, from
