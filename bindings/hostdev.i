@@ -298,6 +298,7 @@ typedef struct hdb_log {
 %ignore hostdev_pci_address_format;
 %ignore hostdev_pci_device_new;
 %ignore hostdev_pci_device_to_json;
+%ignore hostdev_pci_device_to_json_nested; /* char **out; hdb_pci_device_to_json covers the bindings */
 %ignore hostdev_pci_enum_new;
 %ignore hostdev_pci_enum_next;
 /* The bus topology of `hostdev list -t` (out-parameters and a caller's buffer): the shims below. */

@@ -194,7 +194,8 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format
 /*
  * The `lspci -nn` style part of a device line, without newline:
  * "0000:00:03.0 Ethernet controller [0200]: Red Hat, Inc. Virtio network device [1af4:1041] (rev
- * 01)".
+ * 01)". Built in memory first (cli_text_lspci_line()): nothing is printed without memory for
+ * the line.
  */
 void cli_print_lspci_line(FILE *out, hostdev_pci_device *dev);
 
@@ -223,9 +224,6 @@ void cli_lspci_print_ids(const struct cli_lspci *o, hostdev_pci_device *dev);
  */
 int cli_lspci_print_tree(const struct cli_lspci *o, hostdev_pci_device *const *devs, size_t count);
 
-/* "<subclass name> [ccss]" part alone. */
-void cli_print_class(FILE *out, hostdev_pci_device *dev);
-
 /* The library's JSON of @dev, parsed. NULL after printing an error (cli_lib_error). */
 cJSON *cli_device_json(struct cli *cli, hostdev_pci_device *dev);
 
@@ -235,24 +233,57 @@ cJSON *cli_json_document(void);
 /* Print @doc indented, then a newline. Returns CLI_EXIT_OK or CLI_EXIT_FAILURE (out of memory). */
 int cli_json_print(cJSON *doc);
 
-/*
- * A {"schema_version": 1, "<key>": [...]} document built from the library's per-device JSON in the
- * HOSTDEV_JSON_INDENT layout, without parsing it again (hostdev list --json on large hosts).
- * Printed whole or not at all.
- */
 /* Text built in memory; oom records a failed allocation (what was added after it is lost). */
 struct cli_text {
 	char *data;
 	size_t length, capacity;
 	bool oom;
 };
+/* Append @n bytes, a string, @value as exactly @digits lower-case hex digits (at most 8), a
+ * decimal. */
+void cli_text_put(struct cli_text *t, const char *bytes, size_t n);
+void cli_text_puts(struct cli_text *t, const char *s);
+void cli_text_hex(struct cli_text *t, unsigned int value, int digits);
+void cli_text_int(struct cli_text *t, int value);
+/* cli_print_lspci_line()'s text and its "<subclass name> [ccss]" part, appended to @t. */
+void cli_text_lspci_line(struct cli_text *t, hostdev_pci_device *dev);
+void cli_text_class(struct cli_text *t, hostdev_pci_device *dev);
+/* Write the text to @out and empty it (memory kept). false on a short write. */
+bool cli_text_write(struct cli_text *t, FILE *out);
+void cli_text_free(struct cli_text *t);
+
+/*
+ * A {"schema_version": 1, "<key>": [...]} document streamed to stdout as its entries come, from
+ * the library's per-device JSON nested at depth 2 in the HOSTDEV_JSON_INDENT layout (so that it
+ * is neither parsed nor re-indented): memory stays flat with the number of devices. The text goes
+ * out in blocks of about CLI_JSON_LIST_FLUSH bytes, always at an entry's end. The head is written
+ * with the first entry, so a failure before it leaves stdout empty; a failure after it leaves the
+ * entries written so far and no closing brackets, so that no JSON parser accepts a partial list
+ * (docs/cli.md).
+ */
+#define CLI_JSON_LIST_FLUSH 65536
 struct cli_json_list {
-	struct cli_text text;
-	size_t count;
+	struct cli_text text; /* not yet written */
+	const char *key;
+	size_t count;	/* entries added */
+	size_t written; /* entries on stdout */
+	bool write_failed;
 };
+/* Start a document whose array is @key (a static string). Returns CLI_EXIT_OK. */
 int cli_json_list_begin(struct cli_json_list *list, const char *key);
-void cli_json_list_add(struct cli_json_list *list, const char *indented);
-int cli_json_list_finish(struct cli_json_list *list, bool print);
+/*
+ * Add one entry: @nested is a JSON value indented for depth 2. Returns CLI_EXIT_OK, or
+ * CLI_EXIT_FAILURE after printing the error (out of memory, stdout write error); the caller then
+ * stops and calls cli_json_list_finish(list, false).
+ */
+int cli_json_list_add(struct cli_json_list *list, const char *nested);
+/*
+ * @complete: close the document and write the rest; otherwise (a failure was reported) write the
+ * complete entries still held and leave the document unterminated, saying so on stderr. Releases
+ * the list. Returns CLI_EXIT_OK, or CLI_EXIT_FAILURE (a write or memory error, or a partial
+ * document written).
+ */
+int cli_json_list_finish(struct cli_json_list *list, bool complete);
 
 /* Add @value or null. Returns false on allocation failure. */
 bool cli_json_add_string(cJSON *object, const char *key, const char *value);

@@ -52,26 +52,38 @@ static int add_filters(struct cli *cli, hostdev_pci_enum *e, const struct filter
 	return CLI_EXIT_OK;
 }
 
-/* "<lspci line> driver=D iommu_group=G numa_node=N resource=R"; "none" for absent values. */
-static void print_device_line(hostdev_pci_device *dev)
+/*
+ * "<lspci line> driver=D iommu_group=G numa_node=N resource=R"; "none" for absent values. Lines are
+ * gathered in @out and written in blocks (stdout is line-buffered: a printf() per field and a
+ * write(2) per line were most of the listing's own cost).
+ */
+static void put_device_line(struct cli_text *out, hostdev_pci_device *dev)
 {
 	const char *driver = hostdev_pci_device_get_driver(dev);
 	const char *resource = hostdev_pci_device_get_resource_name(dev);
 	int group = hostdev_pci_device_get_iommu_group(dev);
 	int numa = hostdev_pci_device_get_numa_node(dev);
 
-	cli_print_lspci_line(stdout, dev);
-	printf(" driver=%s", driver ? driver : "none");
+	cli_text_lspci_line(out, dev);
+	cli_text_put(out, " driver=", 8);
+	cli_text_puts(out, driver ? driver : "none");
+	cli_text_put(out, " iommu_group=", 13);
 	if (group >= 0)
-		printf(" iommu_group=%d", group);
+		cli_text_int(out, group);
 	else
-		fputs(" iommu_group=none", stdout);
+		cli_text_put(out, "none", 4);
+	cli_text_put(out, " numa_node=", 11);
 	if (numa >= 0)
-		printf(" numa_node=%d", numa);
+		cli_text_int(out, numa);
 	else
-		fputs(" numa_node=none", stdout);
-	printf(" resource=%s\n", resource ? resource : "none");
+		cli_text_put(out, "none", 4);
+	cli_text_put(out, " resource=", 10);
+	cli_text_puts(out, resource ? resource : "none");
+	cli_text_put(out, "\n", 1);
 }
+
+/* Lines gathered before a write: whole lines, few system calls, memory that does not grow. */
+#define LINES_FLUSH 65536
 
 /* The devices of a text listing, kept until the end so that VFs can follow their PF. */
 struct device_list {
@@ -131,13 +143,27 @@ static ssize_t device_list_find(struct device_list *l, const char *address)
 	return found ? (ssize_t)*found : -1;
 }
 
+/* Whether by_address is already in address order (the enumerator's order): no sort needed. */
+static bool sorted_by_address(struct device_list *l)
+{
+	for (size_t i = 1; i < l->count; i++)
+		if (strcmp(hostdev_pci_device_get_address(l->devs[l->by_address[i - 1]]),
+			   hostdev_pci_device_get_address(l->devs[l->by_address[i]])) > 0)
+			return false;
+	return true;
+}
+
 /*
  * Print in address order, except that the VFs of a listed PF follow it in VF order (a VF whose PF
- * is not listed keeps its place). Without memory for the index: plain address order.
+ * is not listed keeps its place). Without memory for the index: plain address order. Returns
+ * CLI_EXIT_OK or CLI_EXIT_FAILURE after printing the error (out of memory; a write error is left
+ * to main()'s check of stdout).
  */
-static void print_grouped(struct device_list *l)
+static int print_grouped(struct device_list *l)
 {
 	size_t n = l->count ? l->count : 1;
+	struct cli_text out = {0};
+	int code = CLI_EXIT_OK;
 
 	l->by_address = malloc(n * sizeof(*l->by_address));
 	l->grouped = calloc(n, sizeof(*l->grouped));
@@ -145,7 +171,8 @@ static void print_grouped(struct device_list *l)
 		for (size_t i = 0; i < l->count; i++)
 			l->by_address[i] = i;
 		sorting = l;
-		qsort(l->by_address, l->count, sizeof(*l->by_address), compare_index);
+		if (!sorted_by_address(l))
+			qsort(l->by_address, l->count, sizeof(*l->by_address), compare_index);
 		for (size_t i = 0; i < l->count; i++) {
 			size_t nvfs = hostdev_pci_device_get_vf_count(l->devs[i]);
 
@@ -163,21 +190,31 @@ static void print_grouped(struct device_list *l)
 		l->by_address = NULL;
 		l->grouped = NULL;
 	}
-	for (size_t i = 0; i < l->count; i++) {
+	for (size_t i = 0; i < l->count && !out.oom; i++) {
 		hostdev_pci_device *dev = l->devs[i];
 		size_t nvfs = l->grouped ? hostdev_pci_device_get_vf_count(dev) : 0;
 
 		if (l->grouped && l->grouped[i])
 			continue;
-		print_device_line(dev);
+		put_device_line(&out, dev);
 		for (size_t v = 0; v < nvfs; v++) {
 			ssize_t j = device_list_find(l, hostdev_pci_device_get_vf_address(dev, v));
 
 			/* Not indented: every line starts with its address (grep, cut). */
 			if (j >= 0 && l->grouped[j])
-				print_device_line(l->devs[j]);
+				put_device_line(&out, l->devs[j]);
 		}
+		if (out.length >= LINES_FLUSH && !cli_text_write(&out, stdout))
+			break; /* main() reports the write error */
 	}
+	if (out.oom) {
+		cli_error("out of memory");
+		code = CLI_EXIT_FAILURE;
+	} else {
+		cli_text_write(&out, stdout);
+	}
+	cli_text_free(&out);
+	return code;
 }
 
 static int list_devices(struct cli *cli, hostdev_pci_enum *e, bool json,
@@ -202,25 +239,28 @@ static int list_devices(struct cli *cli, hostdev_pci_enum *e, bool json,
 			}
 			continue;
 		}
-		r = hostdev_pci_device_to_json(dev, HOSTDEV_JSON_INDENT, &text);
+		/* Indented for its place in the document: "devices" is at depth 1. */
+		r = hostdev_pci_device_to_json_nested(dev, HOSTDEV_JSON_INDENT, 2, &text);
 		hostdev_pci_device_unref(dev);
 		if (r < 0) {
 			code = cli_lib_error(cli, r, NULL);
 			break;
 		}
-		cli_json_list_add(&list, text);
+		code = cli_json_list_add(&list, text);
 		hostdev_free(text);
+		if (code != CLI_EXIT_OK)
+			break;
 	}
 	if (!json) {
 		if (lspci && code == CLI_EXIT_OK)
 			cli_lspci_print(lspci, lines.devs, lines.count);
 		else if (code == CLI_EXIT_OK)
-			print_grouped(&lines);
+			code = print_grouped(&lines);
 		device_list_clear(&lines);
 	}
 	if (r < 0 && code == CLI_EXIT_OK)
 		code = cli_lib_error(cli, r, "cannot list PCI devices");
-	/* JSON is printed whole or not at all, so that a failure never leaves half a document. */
+	/* Streamed: after a failure the document stays unterminated (cli.h, docs/cli.md). */
 	if (json) {
 		int printed = cli_json_list_finish(&list, code == CLI_EXIT_OK);
 

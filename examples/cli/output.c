@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Output helpers of the `hostdev` tool: error lines, the lspci-style device line and JSON
  * documents. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,37 +131,6 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
-void cli_print_class(FILE *out, hostdev_pci_device *dev)
-{
-	const char *name = hostdev_pci_device_get_subclass_name(dev);
-
-	/* lspci names the subclass, falls back on the class, and prints "Class" when both are
-	 * unknown. */
-	if (!name)
-		name = hostdev_pci_device_get_class_name(dev);
-	fprintf(out, "%s [%04x]", name ? name : "Class",
-		(hostdev_pci_device_get_class(dev) >> 8) & 0xffff);
-}
-
-void cli_print_lspci_line(FILE *out, hostdev_pci_device *dev)
-{
-	const char *vendor = hostdev_pci_device_get_vendor_name(dev);
-	const char *device = hostdev_pci_device_get_device_name(dev);
-	unsigned int revision = hostdev_pci_device_get_revision(dev);
-
-	fprintf(out, "%s ", hostdev_pci_device_get_address(dev));
-	cli_print_class(out, dev);
-	fputs(": ", out);
-	if (vendor)
-		fprintf(out, "%s %s", vendor, device ? device : "Device");
-	else
-		fputs("Device", out);
-	fprintf(out, " [%04x:%04x]", hostdev_pci_device_get_vendor_id(dev) & 0xffff,
-		hostdev_pci_device_get_device_id(dev) & 0xffff);
-	if (revision)
-		fprintf(out, " (rev %02x)", revision & 0xff);
-}
-
 cJSON *cli_device_json(struct cli *cli, hostdev_pci_device *dev)
 {
 	char *text = NULL;
@@ -216,7 +186,7 @@ static bool text_reserve(struct cli_text *t, size_t more)
 	return true;
 }
 
-static void text_put(struct cli_text *t, const char *bytes, size_t n)
+void cli_text_put(struct cli_text *t, const char *bytes, size_t n)
 {
 	if (!text_reserve(t, n))
 		return;
@@ -224,10 +194,102 @@ static void text_put(struct cli_text *t, const char *bytes, size_t n)
 	t->length += n;
 }
 
-static void text_free(struct cli_text *t)
+void cli_text_free(struct cli_text *t)
 {
 	free(t->data);
 	memset(t, 0, sizeof(*t));
+}
+
+void cli_text_puts(struct cli_text *t, const char *s)
+{
+	cli_text_put(t, s, strlen(s));
+}
+
+void cli_text_hex(struct cli_text *t, unsigned int value, int digits)
+{
+	static const char hex[] = "0123456789abcdef";
+	char text[8];
+
+	if (digits > 8)
+		digits = 8;
+	for (int i = 0; i < digits; i++)
+		text[digits - 1 - i] = hex[(value >> (4 * i)) & 0xf];
+	cli_text_put(t, text, (size_t)digits);
+}
+
+void cli_text_int(struct cli_text *t, int value)
+{
+	char text[16], *p = text + sizeof(text);
+	unsigned int magnitude = value < 0 ? 0u - (unsigned int)value : (unsigned int)value;
+
+	do {
+		*--p = (char)('0' + magnitude % 10);
+		magnitude /= 10;
+	} while (magnitude);
+	if (value < 0)
+		*--p = '-';
+	cli_text_put(t, p, (size_t)(text + sizeof(text) - p));
+}
+
+bool cli_text_write(struct cli_text *t, FILE *out)
+{
+	bool ok = t->length == 0 || fwrite(t->data, 1, t->length, out) == t->length;
+
+	t->length = 0;
+	return ok;
+}
+
+void cli_text_class(struct cli_text *t, hostdev_pci_device *dev)
+{
+	const char *name = hostdev_pci_device_get_subclass_name(dev);
+
+	/* lspci names the subclass, falls back on the class, and prints "Class" when both are
+	 * unknown. */
+	if (!name)
+		name = hostdev_pci_device_get_class_name(dev);
+	cli_text_puts(t, name ? name : "Class");
+	cli_text_put(t, " [", 2);
+	cli_text_hex(t, (hostdev_pci_device_get_class(dev) >> 8) & 0xffff, 4);
+	cli_text_put(t, "]", 1);
+}
+
+void cli_text_lspci_line(struct cli_text *t, hostdev_pci_device *dev)
+{
+	const char *vendor = hostdev_pci_device_get_vendor_name(dev);
+	const char *device = hostdev_pci_device_get_device_name(dev);
+	unsigned int revision = hostdev_pci_device_get_revision(dev);
+
+	cli_text_puts(t, hostdev_pci_device_get_address(dev));
+	cli_text_put(t, " ", 1);
+	cli_text_class(t, dev);
+	cli_text_put(t, ": ", 2);
+	if (vendor) {
+		cli_text_puts(t, vendor);
+		cli_text_put(t, " ", 1);
+		cli_text_puts(t, device ? device : "Device");
+	} else {
+		cli_text_put(t, "Device", 6);
+	}
+	cli_text_put(t, " [", 2);
+	cli_text_hex(t, hostdev_pci_device_get_vendor_id(dev) & 0xffff, 4);
+	cli_text_put(t, ":", 1);
+	cli_text_hex(t, hostdev_pci_device_get_device_id(dev) & 0xffff, 4);
+	cli_text_put(t, "]", 1);
+	if (revision) {
+		cli_text_put(t, " (rev ", 6);
+		cli_text_hex(t, revision & 0xff, 2);
+		cli_text_put(t, ")", 1);
+	}
+}
+
+void cli_print_lspci_line(FILE *out, hostdev_pci_device *dev)
+{
+	struct cli_text t = {0};
+
+	cli_text_lspci_line(&t, dev);
+	if (!t.oom)
+		cli_text_write(&t, out);
+	cli_text_free(&t);
 }
 
 static void newline_indent(struct cli_text *t, int depth)
@@ -255,7 +317,7 @@ static void indent_json(struct cli_text *t, const char *text, int depth)
 	while (*p) {
 		size_t run = strcspn(p, "\"{}[],:");
 
-		text_put(t, p, run);
+		cli_text_put(t, p, run);
 		p += run;
 		switch (*p) {
 		case '\0':
@@ -272,86 +334,128 @@ static void indent_json(struct cli_text *t, const char *text, int depth)
 			}
 			if (*q)
 				q++;
-			text_put(t, p, (size_t)(q - p));
+			cli_text_put(t, p, (size_t)(q - p));
 			p = q;
 			continue;
 		}
 		case '{':
 		case '[':
 			if (p[1] == '}' || p[1] == ']') {
-				text_put(t, p, 2); /* keep {} and [] on one line */
+				cli_text_put(t, p, 2); /* keep {} and [] on one line */
 				p += 2;
 				continue;
 			}
-			text_put(t, p, 1);
+			cli_text_put(t, p, 1);
 			newline_indent(t, ++depth);
 			break;
 		case '}':
 		case ']':
 			newline_indent(t, --depth);
-			text_put(t, p, 1);
+			cli_text_put(t, p, 1);
 			break;
 		case ',':
-			text_put(t, ",", 1);
+			cli_text_put(t, ",", 1);
 			newline_indent(t, depth);
 			break;
 		case ':':
-			text_put(t, ": ", 2);
+			cli_text_put(t, ": ", 2);
 			break;
 		}
 		p++;
 	}
 }
 
+/*
+ * Write what the list holds to stdout. After a failed write, nothing more is written: the error is
+ * reported once here (and cleared, so that main() does not report it again).
+ */
+static bool json_list_flush(struct cli_json_list *list)
+{
+	if (list->write_failed)
+		return false;
+	if (list->text.length &&
+	    fwrite(list->text.data, 1, list->text.length, stdout) != list->text.length) {
+		int err = errno;
+
+		cli_error("error writing standard output: %s", strerror(err));
+		clearerr(stdout);
+		list->write_failed = true;
+		return false;
+	}
+	list->text.length = 0;
+	list->written = list->count;
+	return true;
+}
+
 int cli_json_list_begin(struct cli_json_list *list, const char *key)
+{
+	memset(list, 0, sizeof(*list));
+	list->key = key;
+	return CLI_EXIT_OK;
+}
+
+/* The document's head, written with the first device or at the end. */
+static void json_list_head(struct cli_json_list *list)
 {
 	char head[128];
 	int n;
 
-	memset(list, 0, sizeof(*list));
 	n = snprintf(head, sizeof(head), "{\n  \"schema_version\": %d,\n  \"%s\": [",
-		     CLI_JSON_SCHEMA_VERSION, key);
-	text_put(&list->text, head, n > 0 && (size_t)n < sizeof(head) ? (size_t)n : 0);
-	if (list->text.oom || n <= 0 || (size_t)n >= sizeof(head)) {
-		text_free(&list->text);
+		     CLI_JSON_SCHEMA_VERSION, list->key);
+	if (n <= 0 || (size_t)n >= sizeof(head))
+		list->text.oom = true; /* a key of ours is never that long */
+	else
+		cli_text_put(&list->text, head, (size_t)n);
+}
+
+int cli_json_list_add(struct cli_json_list *list, const char *nested)
+{
+	if (list->count++)
+		cli_text_put(&list->text, ",\n    ", 6);
+	else {
+		json_list_head(list);
+		cli_text_put(&list->text, "\n    ", 5);
+	}
+	cli_text_put(&list->text, nested, strlen(nested));
+	if (list->text.oom) {
 		cli_error("out of memory while printing JSON");
 		return CLI_EXIT_FAILURE;
 	}
+	if (list->text.length >= CLI_JSON_LIST_FLUSH && !json_list_flush(list))
+		return CLI_EXIT_FAILURE;
 	return CLI_EXIT_OK;
 }
 
-void cli_json_list_add(struct cli_json_list *list, const char *indented)
-{
-	const char *p = indented, *nl;
-
-	if (list->count++)
-		text_put(&list->text, ",\n    ", 6);
-	else
-		text_put(&list->text, "\n    ", 5);
-	/* Two levels deeper: four spaces after every line break. Strings hold no raw newline. */
-	while ((nl = strchr(p, '\n'))) {
-		text_put(&list->text, p, (size_t)(nl - p) + 1);
-		text_put(&list->text, "    ", 4);
-		p = nl + 1;
-	}
-	text_put(&list->text, p, strlen(p));
-}
-
-int cli_json_list_finish(struct cli_json_list *list, bool print)
+int cli_json_list_finish(struct cli_json_list *list, bool complete)
 {
 	int code = CLI_EXIT_OK;
 
-	if (list->count)
-		text_put(&list->text, "\n  ]\n}\n", 7);
-	else
-		text_put(&list->text, "]\n}\n", 4);
-	if (list->text.oom) {
-		cli_error("out of memory while printing JSON");
+	if (complete) {
+		if (list->count)
+			cli_text_put(&list->text, "\n  ]\n}\n", 7);
+		else {
+			json_list_head(list);
+			cli_text_put(&list->text, "]\n}\n", 4);
+		}
+		if (list->text.oom) {
+			cli_error("out of memory while printing JSON");
+			/* Whatever was written stays unterminated. */
+			code = CLI_EXIT_FAILURE;
+		} else if (!json_list_flush(list)) {
+			code = CLI_EXIT_FAILURE;
+		}
+	} else if (list->count) {
+		/* The entries written before the failure stay, without the closing brackets: no
+		 * JSON parser accepts the text, and the exit status is not 0. */
+		if (!list->text.oom)
+			json_list_flush(list);
+		if (list->written && !list->write_failed)
+			cli_error("the JSON on standard output stops after %zu complete %s and is "
+				  "left unterminated",
+				  list->written, list->written == 1 ? "entry" : "entries");
 		code = CLI_EXIT_FAILURE;
-	} else if (print) {
-		fwrite(list->text.data, 1, list->text.length, stdout);
 	}
-	text_free(&list->text);
+	cli_text_free(&list->text);
 	list->count = 0;
 	return code;
 }
@@ -367,16 +471,16 @@ int cli_json_print(cJSON *doc)
 	 */
 	if (text) {
 		indent_json(&indented, text, 0);
-		text_put(&indented, "\n", 1);
+		cli_text_put(&indented, "\n", 1);
 	}
 	cJSON_free(text);
 	if (!text || indented.oom) {
-		text_free(&indented);
+		cli_text_free(&indented);
 		cli_error("out of memory while printing JSON");
 		return CLI_EXIT_FAILURE;
 	}
 	fwrite(indented.data, 1, indented.length, stdout);
-	text_free(&indented);
+	cli_text_free(&indented);
 	return CLI_EXIT_OK;
 }
 

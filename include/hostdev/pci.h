@@ -239,6 +239,18 @@ enum hostdev_json_flags {
  */
 int hostdev_pci_device_to_json(hostdev_pci_device *dev, unsigned int flags, char **out);
 
+/**
+ * hostdev_pci_device_to_json() for a device object that sits @depth levels deep in a larger
+ * document printed in the same layout (HOSTDEV_JSON_INDENT or HOSTDEV_JSON_PRETTY): every line
+ * after the first is indented for that depth (two spaces, or one tab, a level), so the text goes
+ * in as it is after the caller's own line break and indentation. The first line, "{", is not
+ * indented. With @depth 0 this is hostdev_pci_device_to_json(). *@out is released with
+ * hostdev_free(). Returns 0; -EINVAL for an unknown flag, both layouts, a @depth above 64, or a
+ * @depth other than 0 with the compact layout (it has no line breaks); -ENOMEM. Since HOSTDEV_1.7.
+ */
+int hostdev_pci_device_to_json_nested(hostdev_pci_device *dev, unsigned int flags,
+				      unsigned int depth, char **out);
+
 /** Opaque enumerator. */
 typedef struct hostdev_pci_enum hostdev_pci_enum;
 

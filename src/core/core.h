@@ -426,7 +426,8 @@ size_t json_utf8_sequence_length(const unsigned char *s);
  * json_writer.c: a streaming writer for the same schemas, without a tree: the text grows in one
  * buffer as the serialiser calls it, in exactly the bytes cJSON_PrintUnformatted() (or cJSON_Print()
  * with JSON_LAYOUT_CJSON) made of the equivalent tree. @key is the member's name inside an object and NULL for
- * an array element or the top-level value. Like the builder, the writer records an allocation
+ * an array element or the top-level value; it is written as it is, without escaping, so it must be
+ * a literal of the schema (ASCII letters, digits, '_'). Like the builder, the writer records an allocation
  * failure and ignores every later call; json_writer_finish() reports it.
  */
 
@@ -444,12 +445,19 @@ struct json_writer {
 	char *text;
 	size_t length, capacity;
 	unsigned int depth;
+	unsigned int indent; /* levels of indentation the whole text is shifted by */
 	enum json_layout layout;
 	bool oom;
 	bool first[JSON_WRITER_MAX_DEPTH]; /* no member written yet at this depth */
 };
 
 void json_writer_init(struct json_writer *w, enum json_layout layout);
+/*
+ * A writer for a value that sits @indent levels deep in a larger document (JSON_LAYOUT_SPACES and
+ * JSON_LAYOUT_CJSON): every line after the first is indented as if the value were there, so that
+ * the text is pasted in without re-indenting. The first line (the opening bracket) is not indented.
+ */
+void json_writer_init_nested(struct json_writer *w, enum json_layout layout, unsigned int indent);
 void json_write_object_begin(struct json_writer *w, const char *key);
 void json_write_object_end(struct json_writer *w);
 void json_write_array_begin(struct json_writer *w, const char *key);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,14 @@
 
 void json_writer_init(struct json_writer *w, enum json_layout layout)
 {
+	json_writer_init_nested(w, layout, 0);
+}
+
+void json_writer_init_nested(struct json_writer *w, enum json_layout layout, unsigned int indent)
+{
 	memset(w, 0, sizeof(*w));
 	w->layout = layout;
+	w->indent = indent;
 }
 
 void json_writer_discard(struct json_writer *w)
@@ -26,23 +33,24 @@ void json_writer_discard(struct json_writer *w)
 	w->length = w->capacity = 0;
 }
 
-/* Room for @more bytes and the final NUL; false (and oom recorded) without memory. */
-static bool reserve(struct json_writer *w, size_t more)
+/*
+ * Grow the text for @more bytes and the final NUL. An allocation failure sets oom and the capacity
+ * to 0, so that room()'s quick test fails for every later call.
+ */
+static bool grow(struct json_writer *w, size_t more)
 {
-	size_t need, capacity;
+	size_t need = w->length + more + 1, capacity;
 	char *grown;
 
 	if (w->oom)
 		return false;
-	need = w->length + more + 1;
-	if (need <= w->capacity)
-		return true;
-	capacity = w->capacity ? w->capacity : 1024;
+	capacity = w->capacity ? w->capacity : 4096; /* a device object: 1.6-2.5 KiB */
 	while (capacity < need)
 		capacity *= 2;
 	grown = realloc(w->text, capacity);
 	if (!grown) {
 		w->oom = true;
+		w->capacity = 0;
 		return false;
 	}
 	w->text = grown;
@@ -50,37 +58,53 @@ static bool reserve(struct json_writer *w, size_t more)
 	return true;
 }
 
+/*
+ * Where the next @n bytes go (the caller then moves length past what it wrote, at most @n), or
+ * NULL without memory. Each value reserves its worst case once and is then written without checks.
+ */
+static inline char *room(struct json_writer *w, size_t n)
+{
+	if (w->length + n < w->capacity || grow(w, n))
+		return w->text + w->length;
+	return NULL;
+}
+
+static inline void advance(struct json_writer *w, const char *end)
+{
+	w->length = (size_t)(end - w->text);
+}
+
 static void put(struct json_writer *w, const char *bytes, size_t n)
 {
-	if (!reserve(w, n))
+	char *o = room(w, n);
+
+	if (!o)
 		return;
-	memcpy(w->text + w->length, bytes, n);
-	w->length += n;
+	memcpy(o, bytes, n);
+	advance(w, o + n);
 }
 
 static void put_char(struct json_writer *w, char c)
 {
-	if (!reserve(w, 1))
+	char *o = room(w, 1);
+
+	if (!o)
 		return;
-	w->text[w->length++] = c;
+	*o = c;
+	advance(w, o + 1);
 }
 
-/* A line break and the indentation of @depth in JSON_LAYOUT_SPACES. */
-static void put_newline_spaces(struct json_writer *w, unsigned int depth)
+/* The indentation of @level in JSON_LAYOUT_SPACES after a line break (two spaces a level). */
+static inline char *spaces(char *o, unsigned int level)
 {
-	if (!reserve(w, 1 + 2 * (size_t)depth))
-		return;
-	w->text[w->length++] = '\n';
-	memset(w->text + w->length, ' ', 2 * (size_t)depth);
-	w->length += 2 * (size_t)depth;
+	memset(o, ' ', 2 * (size_t)level);
+	return o + 2 * (size_t)level;
 }
 
-static void put_tabs(struct json_writer *w, unsigned int n)
+static inline char *tabs(char *o, unsigned int level)
 {
-	if (!reserve(w, n))
-		return;
-	memset(w->text + w->length, '\t', n);
-	w->length += n;
+	memset(o, '\t', level);
+	return o + level;
 }
 
 /*
@@ -95,103 +119,197 @@ static const unsigned char plain_ascii[256] = {
 };
 
 /*
- * A string as cJSON prints it (quotes, backslash and \b \f \n \r \t escaped by name, other control
- * characters as \u00xx, everything else as it is), after making it valid UTF-8: sysfs attributes
- * and USB strings are bytes, and each byte that starts no valid sequence becomes U+FFFD.
+ * Whether none of the 8 bytes in @x needs a look: no control character (below 0x20), no quote, no
+ * backslash, no byte of a multi-byte UTF-8 sequence (0x80 and up). The borrow tricks of "has a
+ * zero byte" and "has a byte below n" (n <= 128) answer exactly whether any byte matches, which is
+ * all that is asked: the byte loop after it finds which one.
  */
-static void put_string(struct json_writer *w, const char *value)
+static inline bool word_is_plain(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+	uint64_t hits = ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) |
+			((backslash - ones) & ~backslash) | x;
+
+	return (hits & highs) == 0;
+}
+
+/* The most bytes a string of @len bytes takes quoted: each byte may become \u00xx. */
+static inline size_t quoted_size(size_t len)
+{
+	return 6 * len + 2;
+}
+
+/*
+ * @value (@len bytes) as cJSON prints a string (quotes, backslash and \b \f \n \r \t escaped by
+ * name, other control characters as \u00xx, everything else as it is), after making it valid
+ * UTF-8: sysfs attributes and USB strings are bytes, and each byte that starts no valid sequence
+ * becomes U+FFFD. Bytes that need nothing are copied eight at a time. Writes at most
+ * quoted_size(@len) bytes at @o and returns the end.
+ */
+static char *quote_string(char *o, const char *value, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)value;
-	size_t run, n;
+	const unsigned char *p = (const unsigned char *)value, *end = p + len;
+	size_t n;
 
-	put_char(w, '"');
-	while (*p) {
-		/* Copy the longest run of bytes that need no escape and are ASCII at once. */
-		for (run = 0; plain_ascii[p[run]]; run++)
-			;
-		if (run) {
-			put(w, (const char *)p, run);
-			p += run;
+	*o++ = '"';
+	while (p < end) {
+		uint64_t x;
+
+		/* Eight plain bytes at once (one unaligned load and store each). */
+		if (end - p >= 8) {
+			memcpy(&x, p, sizeof(x));
+			if (word_is_plain(x)) {
+				memcpy(o, &x, sizeof(x));
+				o += 8;
+				p += 8;
+				continue;
+			}
+		} else if (len >= 8) {
+			/*
+			 * Fewer than 8 left: the word that ends the string. If it is plain, so are
+			 * the bytes before @p in it, which were copied as they are: it can be
+			 * stored over them.
+			 */
+			memcpy(&x, end - 8, sizeof(x));
+			if (word_is_plain(x)) {
+				memcpy(o - (p - (end - 8)), &x, sizeof(x));
+				o += end - p;
+				break;
+			}
+		}
+		if (plain_ascii[*p]) {
+			*o++ = (char)*p++;
 			continue;
 		}
 		if (*p >= 0x80) {
 			n = json_utf8_sequence_length(p);
 			if (n == 0) {
-				put(w, "\xef\xbf\xbd", 3);
+				memcpy(o, "\xef\xbf\xbd", 3);
+				o += 3;
 				n = 1;
 			} else {
-				put(w, (const char *)p, n);
+				memcpy(o, p, n);
+				o += n;
 			}
 			p += n;
 			continue;
 		}
+		*o++ = '\\';
 		switch (*p) {
 		case '"':
-			put(w, "\\\"", 2);
+			*o++ = '"';
 			break;
 		case '\\':
-			put(w, "\\\\", 2);
+			*o++ = '\\';
 			break;
 		case '\b':
-			put(w, "\\b", 2);
+			*o++ = 'b';
 			break;
 		case '\f':
-			put(w, "\\f", 2);
+			*o++ = 'f';
 			break;
 		case '\n':
-			put(w, "\\n", 2);
+			*o++ = 'n';
 			break;
 		case '\r':
-			put(w, "\\r", 2);
+			*o++ = 'r';
 			break;
 		case '\t':
-			put(w, "\\t", 2);
+			*o++ = 't';
 			break;
-		default: {
-			char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 0xf]};
-
-			put(w, esc, sizeof(esc));
-		}
+		default:
+			memcpy(o, "u00", 3);
+			o[3] = hex[*p >> 4];
+			o[4] = hex[*p & 0xf];
+			o += 5;
 		}
 		p++;
 	}
-	put_char(w, '"');
+	*o++ = '"';
+	return o;
+}
+
+static void put_string(struct json_writer *w, const char *value)
+{
+	size_t len = strlen(value);
+	char *o = room(w, quoted_size(len));
+
+	if (o)
+		advance(w, quote_string(o, value, len));
+}
+
+/* A member's name in quotes, as it is: the keys are the schemas' literals, with nothing to escape. */
+static inline char *put_key(char *o, const char *key, size_t len)
+{
+	*o++ = '"';
+	memcpy(o, key, len);
+	o += len;
+	*o++ = '"';
+	return o;
 }
 
 /*
  * Everything that comes before a value: the separator from the previous member and, inside an
- * object, the indentation and the key. @key is NULL for array elements and the top-level value.
+ * object, the line break, the indentation and the key, reserved once and written directly. @key is
+ * NULL for array elements and the top-level value.
  */
 static void begin_value(struct json_writer *w, const char *key)
 {
-	bool first, pretty = w->layout == JSON_LAYOUT_CJSON;
+	unsigned int level = w->depth + w->indent;
+	size_t key_len = key ? strlen(key) : 0;
+	bool first;
+	char *o;
 
 	if (w->depth == 0)
 		return;
 	first = w->first[w->depth - 1];
 	w->first[w->depth - 1] = false;
-	if (w->layout == JSON_LAYOUT_SPACES) {
+	/* Separator, line break, indentation, quoted key, ": " (or ":\t"). */
+	o = room(w, 2 + 2 * (size_t)level + (key ? key_len + 4 : 0));
+	if (!o)
+		return;
+	switch (w->layout) {
+	case JSON_LAYOUT_SPACES:
 		if (!first)
-			put_char(w, ',');
-		put_newline_spaces(w, w->depth);
+			*o++ = ',';
+		*o++ = '\n';
+		o = spaces(o, level);
 		if (key) {
-			put_string(w, key);
-			put(w, ": ", 2);
+			o = put_key(o, key, key_len);
+			*o++ = ':';
+			*o++ = ' ';
 		}
-		return;
-	}
-	if (!key) {
+		break;
+	case JSON_LAYOUT_CJSON:
+		/* cJSON_Print(): members on their own tab-indented lines, array elements after ", ". */
+		if (!key) {
+			if (!first) {
+				*o++ = ',';
+				*o++ = ' ';
+			}
+			break;
+		}
+		if (!first) {
+			*o++ = ',';
+			*o++ = '\n';
+		}
+		o = tabs(o, level);
+		o = put_key(o, key, key_len);
+		*o++ = ':';
+		*o++ = '\t';
+		break;
+	case JSON_LAYOUT_COMPACT:
 		if (!first)
-			put(w, pretty ? ", " : ",", pretty ? 2 : 1);
-		return;
+			*o++ = ',';
+		if (key) {
+			o = put_key(o, key, key_len);
+			*o++ = ':';
+		}
+		break;
 	}
-	if (!first)
-		put(w, pretty ? ",\n" : ",", pretty ? 2 : 1);
-	if (pretty)
-		put_tabs(w, w->depth);
-	put_string(w, key);
-	put(w, pretty ? ":\t" : ":", pretty ? 2 : 1);
+	advance(w, o);
 }
 
 static void open_container(struct json_writer *w, const char *key, char bracket)
@@ -212,19 +330,34 @@ void json_write_object_begin(struct json_writer *w, const char *key)
 	open_container(w, key, '{');
 }
 
-void json_write_object_end(struct json_writer *w)
+/* The line break and indentation before the closing bracket of a non-empty container. */
+static void close_container(struct json_writer *w, char bracket)
 {
+	unsigned int level;
+	char *o;
+
 	if (w->depth == 0)
 		return;
 	w->depth--;
-	if (w->layout == JSON_LAYOUT_CJSON) {
+	level = w->depth + w->indent;
+	o = room(w, 2 + 2 * (size_t)level);
+	if (!o)
+		return;
+	if (w->layout == JSON_LAYOUT_CJSON && bracket == '}') {
 		if (!w->first[w->depth])
-			put_char(w, '\n');
-		put_tabs(w, w->depth);
+			*o++ = '\n';
+		o = tabs(o, level);
 	} else if (w->layout == JSON_LAYOUT_SPACES && !w->first[w->depth]) {
-		put_newline_spaces(w, w->depth);
+		*o++ = '\n';
+		o = spaces(o, level);
 	}
-	put_char(w, '}');
+	*o++ = bracket;
+	advance(w, o);
+}
+
+void json_write_object_end(struct json_writer *w)
+{
+	close_container(w, '}');
 }
 
 void json_write_array_begin(struct json_writer *w, const char *key)
@@ -234,12 +367,7 @@ void json_write_array_begin(struct json_writer *w, const char *key)
 
 void json_write_array_end(struct json_writer *w)
 {
-	if (w->depth == 0)
-		return;
-	w->depth--;
-	if (w->layout == JSON_LAYOUT_SPACES && !w->first[w->depth])
-		put_newline_spaces(w, w->depth);
-	put_char(w, ']');
+	close_container(w, ']');
 }
 
 void json_write_string(struct json_writer *w, const char *key, const char *value)
@@ -317,7 +445,7 @@ void json_write_null(struct json_writer *w, const char *key)
 
 int json_writer_finish(struct json_writer *w, char **out)
 {
-	if (!reserve(w, 0)) {
+	if (w->oom || !room(w, 0)) {
 		json_writer_discard(w);
 		return -ENOMEM;
 	}

@@ -4,7 +4,6 @@
  * for bit (objects and resources created by it and by us have to agree), so each step below mirrors
  * one of its string operations; docs/naming.md lists the rules and the one deliberate deviation.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,12 +15,22 @@
 #define SOCKET_PATH_LIMIT 108
 static const char socket_prefix[] = "/var/lib/kubelet/device-plugins/kubevirt-";
 
-/* Bounded string builder; `overflow` remembers that something did not fit. */
+/*
+ * Bounded string builder; `overflow` remembers that something did not fit, and what fits is kept
+ * (as snprintf() would). The text is NUL-terminated by sbuf_terminate() and sbuf_finish() only, not
+ * after every character: these names are made for every device of every listing.
+ */
 struct sbuf {
 	char *buf;
 	size_t size, len;
 	bool overflow;
 };
+
+static void sbuf_terminate(struct sbuf *s)
+{
+	if (s->size)
+		s->buf[s->len] = '\0';
+}
 
 static void sbuf_putc(struct sbuf *s, char c)
 {
@@ -29,24 +38,59 @@ static void sbuf_putc(struct sbuf *s, char c)
 		s->buf[s->len++] = c;
 	else
 		s->overflow = true;
-	if (s->size)
-		s->buf[s->len] = '\0';
+}
+
+static void sbuf_put(struct sbuf *s, const char *str, size_t n)
+{
+	size_t room = s->size ? s->size - 1 - s->len : 0;
+
+	if (n > room) {
+		n = room;
+		s->overflow = true;
+	}
+	memcpy(s->buf + s->len, str, n);
+	s->len += n;
 }
 
 static void sbuf_puts(struct sbuf *s, const char *str)
 {
-	for (; *str; str++)
-		sbuf_putc(s, *str);
+	sbuf_put(s, str, strlen(str));
+}
+
+/* @value as exactly four lower-case hex digits ("%04x" of a 16-bit value). */
+static void sbuf_hex4(struct sbuf *s, unsigned int value)
+{
+	static const char hex[] = "0123456789abcdef";
+	char digits[4] = {hex[(value >> 12) & 0xf], hex[(value >> 8) & 0xf],
+			  hex[(value >> 4) & 0xf], hex[value & 0xf]};
+
+	sbuf_put(s, digits, sizeof(digits));
 }
 
 static int sbuf_finish(struct sbuf *s)
 {
+	sbuf_terminate(s);
 	return s->overflow ? -ENOSPC : (int)s->len;
 }
 
 static bool is_ascii_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/*
+ * ASCII case mapping, as Go's strings.ToUpper/ToLower do for these bytes whatever the locale (C's
+ * toupper() would follow LC_CTYPE: in a Latin-5 locale 'i' became 0xdd and was then dropped). Bytes
+ * above 0x7f are left as they are.
+ */
+static char ascii_upper(char c)
+{
+	return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+}
+
+static char ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
 /* Go's regexp \s: [\t\n\f\r ]. */
@@ -99,7 +143,7 @@ HOSTDEV_EXPORT int hostdev_naming_resource_vendor(const char *vendor_name, char 
 	}
 	for (size_t i = 0; i < base_len; i++) {
 		if (is_ascii_alnum(base[i])) {
-			sbuf_putc(&s, (char)tolower((unsigned char)base[i]));
+			sbuf_putc(&s, ascii_lower(base[i]));
 			kept++;
 		}
 	}
@@ -126,7 +170,7 @@ static void clean_product(const char *name, struct sbuf *s)
 	while (end > name && (is_go_space(end[-1]) || end[-1] == '\v'))
 		end--;
 	for (const char *p = name; p < end; p++) {
-		char c = (char)toupper((unsigned char)*p);
+		char c = ascii_upper(*p);
 
 		if (c == '/' || c == '.')
 			c = '_';
@@ -145,7 +189,8 @@ static void clean_product(const char *name, struct sbuf *s)
 	/* Strip trailing '_', '.', '-'. */
 	while (s->len > 0 && (s->buf[s->len - 1] == '_' || s->buf[s->len - 1] == '.' ||
 			      s->buf[s->len - 1] == '-'))
-		s->buf[--s->len] = '\0';
+		s->len--;
+	sbuf_terminate(s);
 }
 
 static size_t socket_path_length(const char *vendor, const char *product)
@@ -171,8 +216,8 @@ HOSTDEV_EXPORT int hostdev_naming_pci_resource(const char *vendor_name, const ch
 					       unsigned int device_id, char *buf, size_t size)
 {
 	char vendor[HOSTDEV_NAME_MAX], product[HOSTDEV_NAME_MAX];
-	struct sbuf p = {product, sizeof(product), 0, false};
-	int r, n;
+	struct sbuf p = {product, sizeof(product), 0, false}, out = {buf, size, 0, false};
+	int r;
 
 	if (!buf || size == 0 || device_id > 0xffff)
 		return -EINVAL;
@@ -186,11 +231,17 @@ HOSTDEV_EXPORT int hostdev_naming_pci_resource(const char *vendor_name, const ch
 	    socket_path_length(vendor, product) > SOCKET_PATH_LIMIT) {
 		shorten_virtual_function(product);
 		if (p.overflow || product[0] == '\0' ||
-		    socket_path_length(vendor, product) > SOCKET_PATH_LIMIT)
-			snprintf(product, sizeof(product), "%04x", device_id);
+		    socket_path_length(vendor, product) > SOCKET_PATH_LIMIT) {
+			struct sbuf id = {product, sizeof(product), 0, false};
+
+			sbuf_hex4(&id, device_id);
+			sbuf_terminate(&id);
+		}
 	}
-	n = snprintf(buf, size, "%s/%s", vendor, product);
-	return n < 0 || (size_t)n >= size ? -ENOSPC : n;
+	sbuf_put(&out, vendor, (size_t)r);
+	sbuf_putc(&out, '/');
+	sbuf_puts(&out, product);
+	return sbuf_finish(&out);
 }
 
 HOSTDEV_EXPORT int hostdev_naming_pci_object_name(const char *node, const char *address, char *buf,
@@ -209,32 +260,45 @@ HOSTDEV_EXPORT int hostdev_naming_pci_object_name(const char *node, const char *
 	return sbuf_finish(&s);
 }
 
+/* A name as the description uses it: at most HOSTDEV_NAME_MAX - 1 bytes of it. */
+static void put_name(struct sbuf *s, const char *name)
+{
+	sbuf_put(s, name, strnlen(name, HOSTDEV_NAME_MAX - 1));
+}
+
 HOSTDEV_EXPORT int hostdev_naming_pci_description(const char *class_name, const char *subclass_name,
 						  unsigned int class_code, const char *vendor_name,
 						  unsigned int vendor_id, const char *device_name,
 						  unsigned int device_id, char *buf, size_t size)
 {
-	char cls[HOSTDEV_NAME_MAX], vendor[HOSTDEV_NAME_MAX], device[HOSTDEV_NAME_MAX];
-	int n;
+	struct sbuf s = {buf, size, 0, false};
 
 	if (!buf || size == 0 || class_code > 0xffffff || vendor_id > 0xffff || device_id > 0xffff)
 		return -EINVAL;
+	/* "<class>: <vendor> <device>", each part its name or "Class/Vendor/Device %04x". */
 	if (subclass_name)
-		snprintf(cls, sizeof(cls), "%s", subclass_name);
+		put_name(&s, subclass_name);
 	else if (class_name)
-		snprintf(cls, sizeof(cls), "%s", class_name);
-	else
-		snprintf(cls, sizeof(cls), "Class %04x", class_code >> 8);
+		put_name(&s, class_name);
+	else {
+		sbuf_put(&s, "Class ", 6);
+		sbuf_hex4(&s, class_code >> 8);
+	}
+	sbuf_put(&s, ": ", 2);
 	if (vendor_name)
-		snprintf(vendor, sizeof(vendor), "%s", vendor_name);
-	else
-		snprintf(vendor, sizeof(vendor), "Vendor %04x", vendor_id);
+		put_name(&s, vendor_name);
+	else {
+		sbuf_put(&s, "Vendor ", 7);
+		sbuf_hex4(&s, vendor_id);
+	}
+	sbuf_putc(&s, ' ');
 	if (device_name)
-		snprintf(device, sizeof(device), "%s", device_name);
-	else
-		snprintf(device, sizeof(device), "Device %04x", device_id);
-	n = snprintf(buf, size, "%s: %s %s", cls, vendor, device);
-	return n < 0 || (size_t)n >= size ? -ENOSPC : n;
+		put_name(&s, device_name);
+	else {
+		sbuf_put(&s, "Device ", 7);
+		sbuf_hex4(&s, device_id);
+	}
+	return sbuf_finish(&s);
 }
 
 HOSTDEV_EXPORT int hostdev_naming_usb_object_name(const char *node, unsigned int vendor_id,
@@ -266,7 +330,7 @@ HOSTDEV_EXPORT int hostdev_naming_kubevirt_env(const char *prefix, const char *r
 
 		if (c == '/' || c == '.')
 			c = '_';
-		sbuf_putc(&s, (char)toupper((unsigned char)c));
+		sbuf_putc(&s, ascii_upper(c));
 	}
 	return sbuf_finish(&s);
 }

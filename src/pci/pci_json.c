@@ -169,8 +169,11 @@ static int add_names(struct json_writer *w, hostdev_pci_device *dev)
 	return 0;
 }
 
-HOSTDEV_EXPORT int hostdev_pci_device_to_json(hostdev_pci_device *dev, unsigned int flags,
-					      char **out)
+/* The deepest a nested device object may sit: far beyond any document, small enough to bound. */
+#define NESTED_DEPTH_MAX 64
+
+HOSTDEV_EXPORT int hostdev_pci_device_to_json_nested(hostdev_pci_device *dev, unsigned int flags,
+						     unsigned int depth, char **out)
 {
 	struct json_writer w;
 	hostdev_ctx *ctx;
@@ -187,10 +190,21 @@ HOSTDEV_EXPORT int hostdev_pci_device_to_json(hostdev_pci_device *dev, unsigned 
 		    "%s: HOSTDEV_JSON_PRETTY and HOSTDEV_JSON_INDENT are two layouts; "
 		    "pass one of them",
 		    hostdev_pci_device_get_address(dev));
+	if (depth && !(flags & (HOSTDEV_JSON_PRETTY | HOSTDEV_JSON_INDENT)))
+		return hostdev_error(ctx, -EINVAL,
+				     "%s: compact JSON has no indentation to nest at depth %u; "
+				     "pass HOSTDEV_JSON_INDENT or HOSTDEV_JSON_PRETTY, or depth 0",
+				     hostdev_pci_device_get_address(dev), depth);
+	if (depth > NESTED_DEPTH_MAX)
+		return hostdev_error(ctx, -EINVAL,
+				     "%s: JSON nesting depth %u is above the limit of %u",
+				     hostdev_pci_device_get_address(dev), depth, NESTED_DEPTH_MAX);
 
-	json_writer_init(&w, (flags & HOSTDEV_JSON_INDENT)   ? JSON_LAYOUT_SPACES
-			     : (flags & HOSTDEV_JSON_PRETTY) ? JSON_LAYOUT_CJSON
-							     : JSON_LAYOUT_COMPACT);
+	json_writer_init_nested(&w,
+				(flags & HOSTDEV_JSON_INDENT)	? JSON_LAYOUT_SPACES
+				: (flags & HOSTDEV_JSON_PRETTY) ? JSON_LAYOUT_CJSON
+								: JSON_LAYOUT_COMPACT,
+				depth);
 	json_write_object_begin(&w, NULL);
 	add_identity(&w, dev);
 	add_kernel_state(&w, dev);
@@ -210,4 +224,10 @@ HOSTDEV_EXPORT int hostdev_pci_device_to_json(hostdev_pci_device *dev, unsigned 
 		return hostdev_error(ctx, -ENOMEM, "%s: out of memory while building JSON",
 				     hostdev_pci_device_get_address(dev));
 	return 0;
+}
+
+HOSTDEV_EXPORT int hostdev_pci_device_to_json(hostdev_pci_device *dev, unsigned int flags,
+					      char **out)
+{
+	return hostdev_pci_device_to_json_nested(dev, flags, 0, out);
 }

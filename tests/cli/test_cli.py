@@ -728,6 +728,54 @@ def case_write_error(env):
                   "%s > /dev/full: stderr %r" % (args, err))
 
 
+def case_list_json_stream_failure(env):
+    """`list --json` streams: a write failure part-way leaves the blocks already written, which
+    are a prefix of the whole document and not JSON, and exits 1 saying why. The failure is the
+    kernel's own: a file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored) makes write(2) fail with EFBIG
+    once the file is full."""
+    import resource
+    import signal
+
+    ids = "/usr/share/misc/pci.ids"
+    if not os.path.exists(ids):
+        return SKIP
+    # Enough functions for several 64 KiB blocks (about 1.6 KiB of JSON each).
+    tree = os.path.join(env.tmp, "tree")
+    subprocess.run([sys.executable, os.path.join(SOURCE_ROOT, "bench", "gen-sysfs.py"),
+                    "--devices", "120", "--seed", "1", tree], check=True,
+                   stdout=subprocess.DEVNULL)
+    cmd = [env.hostdev, "--root", tree, "--pci-ids", ids, "--node-name", "node1",
+           "--modules-dir", env.modules, "list", "--json"]
+    whole = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True).stdout
+    json.loads(whole)
+    limit = 100000
+    env.check(len(whole) > limit, "the tree's JSON is only %d bytes" % len(whole))
+
+    def limit_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    path = os.path.join(env.tmp, "out.json")
+    with open(path, "wb") as out:
+        p = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, preexec_fn=limit_file_size)
+    with open(path, "rb") as f:
+        partial = f.read()
+    err = p.stderr.decode("utf-8", "replace")
+    env.check(p.returncode == 1, "list --json past the file-size limit: exit %d, expected 1"
+              % p.returncode)
+    env.check("hostdev: error writing standard output: File too large\n" in err,
+              "list --json past the file-size limit: stderr %r" % err)
+    # The first 64 KiB block went out before the failure: the output is streamed.
+    env.check(65536 <= len(partial) <= limit and whole.startswith(partial),
+              "list --json past the file-size limit: wrote %d bytes, not a prefix of the %d "
+              "of the whole document of at least 64 KiB" % (len(partial), len(whole)))
+    try:
+        json.loads(partial)
+        env.check(False, "list --json past the file-size limit: the partial output parses")
+    except ValueError:
+        pass
+
+
 def case_schema_doc(env):
     """docs/json-schema.md documents exactly the keys the CLI prints, in order."""
     path = os.path.join(SOURCE_ROOT, "docs", "json-schema.md")

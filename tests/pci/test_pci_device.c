@@ -1438,6 +1438,70 @@ static void test_json_indent(void **state)
 	}
 }
 
+/* @text with @prefix inserted after every line break. */
+static char *shift_lines(const char *text, const char *prefix)
+{
+	char *out = malloc(strlen(text) * (1 + strlen(prefix)) + 1), *o = out;
+
+	assert_non_null(out);
+	for (const char *p = text; *p; p++) {
+		*o++ = *p;
+		if (*p == '\n') {
+			memcpy(o, prefix, strlen(prefix));
+			o += strlen(prefix);
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* A device object nested in a larger document: each line after the first indented for it. */
+static void test_json_nested(void **state)
+{
+	struct fixture *f = *state;
+	hostdev_pci_device *dev = open_dev(f, "0000:01:00.0");
+	char *flat = NULL, *nested = NULL, *expected, *json = (char *)0x1;
+
+	assert_int_equal(hostdev_pci_device_to_json(dev, HOSTDEV_JSON_INDENT, &flat), 0);
+	assert_int_equal(hostdev_pci_device_to_json_nested(dev, HOSTDEV_JSON_INDENT, 2, &nested),
+			 0);
+	expected = shift_lines(flat, "    ");
+	assert_string_equal(nested, expected);
+	assert_non_null(strstr(nested, "\n      \"address\": \"0000:01:00.0\""));
+	assert_true(strlen(nested) > 5 && strcmp(nested + strlen(nested) - 6, "\n    }") == 0);
+	free(expected);
+	hostdev_free(flat);
+	hostdev_free(nested);
+
+	assert_int_equal(hostdev_pci_device_to_json(dev, HOSTDEV_JSON_PRETTY, &flat), 0);
+	assert_int_equal(hostdev_pci_device_to_json_nested(dev, HOSTDEV_JSON_PRETTY, 1, &nested),
+			 0);
+	expected = shift_lines(flat, "\t");
+	assert_string_equal(nested, expected);
+	free(expected);
+	hostdev_free(flat);
+	hostdev_free(nested);
+
+	/* Depth 0 is hostdev_pci_device_to_json(), in every layout. */
+	assert_int_equal(hostdev_pci_device_to_json(dev, 0, &flat), 0);
+	assert_int_equal(hostdev_pci_device_to_json_nested(dev, 0, 0, &nested), 0);
+	assert_string_equal(nested, flat);
+	hostdev_free(flat);
+	hostdev_free(nested);
+
+	/* Compact JSON has no lines to indent; a depth past the limit is refused. */
+	assert_int_equal(hostdev_pci_device_to_json_nested(dev, 0, 1, &json), -EINVAL);
+	assert_non_null(strstr(hostdev_ctx_get_error(f->ctx), "compact JSON"));
+	assert_int_equal(hostdev_pci_device_to_json_nested(dev, HOSTDEV_JSON_INDENT, 65, &json),
+			 -EINVAL);
+	assert_non_null(strstr(hostdev_ctx_get_error(f->ctx), "depth 65"));
+	assert_int_equal(hostdev_pci_device_to_json_nested(dev, HOSTDEV_JSON_INDENT, 64, &nested),
+			 0);
+	hostdev_free(nested);
+	assert_ptr_equal(json, (char *)0x1);
+	hostdev_pci_device_unref(dev);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1485,6 +1549,7 @@ int main(void)
 	    T(test_large_domain),
 	    T(test_json),
 	    T(test_json_indent),
+	    T(test_json_nested),
 	};
 
 	return cmocka_run_group_tests_name("pci_device", tests, NULL, NULL);
