@@ -203,10 +203,10 @@ static int run(struct cli *cli, int argc, char **argv)
 			errno = 0;
 			value = strtol(optarg, &end, 10);
 			if (errno || *end || end == optarg || value < -1 || value == 0 ||
-			    value > 3600000) {
+			    value > 86400000) {
 				code = cli_usage_error(cli,
 						       "--refresh '%s': expected milliseconds "
-						       "(1-3600000), or -1 for never",
+						       "(1-86400000), or -1 for never",
 						       optarg);
 				goto out;
 			}
@@ -336,7 +336,7 @@ const struct cli_command cli_cmd_serve = {
 	    "                           (mode 0600) belong to it and its connections are served\n"
 	    "                           (others are refused, by SO_PEERCRED)\n"
 	    "      --refresh MS         re-read every device every MS milliseconds: the\n"
-	    "                           safety net (default 3600000, or 5000 when the host\n"
+	    "                           safety net (default 43200000, or 5000 when the host\n"
 	    "                           delivers no hot-plug events; -1 never). Health follows\n"
 	    "                           events: a /dev/vfio node or a uevent re-reads only\n"
 	    "                           its devices, lost events re-read all at once. Hot-plug\n"
