@@ -248,8 +248,14 @@ void cli_text_int(struct cli_text *t, int value);
 /* cli_print_lspci_line()'s text and its "<subclass name> [ccss]" part, appended to @t. */
 void cli_text_lspci_line(struct cli_text *t, hostdev_pci_device *dev);
 void cli_text_class(struct cli_text *t, hostdev_pci_device *dev);
-/* Write the text to @out and empty it (memory kept). false on a short write. */
+/*
+ * Write @t's bytes to @out's file descriptor (after flushing what @out buffers) and empty @t
+ * (memory kept).
+ * Returns false with errno on a failed write, which for stdout is also kept in cli_stdout_errno
+ * for main()'s report, since it bypasses stdio's error indicator.
+ */
 bool cli_text_write(struct cli_text *t, FILE *out);
+extern int cli_stdout_errno;
 void cli_text_free(struct cli_text *t);
 
 /*

@@ -26,8 +26,9 @@ static const struct cli_command *find_command(const char *name)
  */
 static int finish_stdout(int code)
 {
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		cli_error("error writing standard output: %s", strerror(errno));
+	if (fflush(stdout) != 0 || ferror(stdout) || cli_stdout_errno) {
+		cli_error("error writing standard output: %s",
+			  strerror(cli_stdout_errno ? cli_stdout_errno : errno));
 		return code == CLI_EXIT_OK ? CLI_EXIT_FAILURE : code;
 	}
 	return code;

@@ -281,12 +281,32 @@ static void log_to_stderr(int priority, const char *message, void *userdata)
 {
 	(void)userdata;
 	/* Escaped: messages can quote text from files (an owner, a driver name) verbatim. */
-	char *spelled = cli_spelling(message);
+	char *spelled = cli_spelling(message), *line = NULL;
+	const char *text = spelled ? spelled : message;
+	size_t length = 0;
+	/*
+	 * The line is composed first and written whole: stderr is unbuffered, so escaping straight
+	 * into it cost a write(2) per character, and another process's output could land inside.
+	 */
+	FILE *out = open_memstream(&line, &length);
+	bool composed = false;
 
-	fprintf(stderr, "hostdev: %s: ", priority_name(priority));
-	cli_print_escaped(stderr, spelled ? spelled : message);
+	if (out) {
+		fprintf(out, "hostdev: %s: ", priority_name(priority));
+		cli_print_escaped(out, text);
+		fputc('\n', out);
+		composed = fclose(out) == 0;
+	}
+	if (composed) {
+		fwrite(line, 1, length, stderr);
+	} else {
+		/* Out of memory: straight into stderr, a character at a time. */
+		fprintf(stderr, "hostdev: %s: ", priority_name(priority));
+		cli_print_escaped(stderr, text);
+		fputc('\n', stderr);
+	}
+	free(line);
 	free(spelled);
-	fputc('\n', stderr);
 }
 
 int cli_open_ctx(struct cli *cli)

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -231,10 +232,34 @@ void cli_text_int(struct cli_text *t, int value)
 	cli_text_put(t, p, (size_t)(text + sizeof(text) - p));
 }
 
+int cli_stdout_errno;
+
 bool cli_text_write(struct cli_text *t, FILE *out)
 {
-	bool ok = t->length == 0 || fwrite(t->data, 1, t->length, out) == t->length;
+	const char *p = t->data;
+	size_t left = t->length;
+	bool ok = left == 0 || fflush(out) == 0;
 
+	/*
+	 * Straight to the file descriptor, after what stdio holds: stdout is line-buffered (main.c),
+	 * and stdio splits a block it cannot take whole into a write(2) per line.
+	 */
+	while (ok && left) {
+		ssize_t n = write(fileno(out), p, left);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			if (out == stdout)
+				cli_stdout_errno = errno;
+			ok = false;
+			break;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
 	t->length = 0;
 	return ok;
 }
@@ -373,16 +398,15 @@ static bool json_list_flush(struct cli_json_list *list)
 {
 	if (list->write_failed)
 		return false;
-	if (list->text.length &&
-	    fwrite(list->text.data, 1, list->text.length, stdout) != list->text.length) {
+	if (!cli_text_write(&list->text, stdout)) {
 		int err = errno;
 
 		cli_error("error writing standard output: %s", strerror(err));
 		clearerr(stdout);
+		cli_stdout_errno = 0;
 		list->write_failed = true;
 		return false;
 	}
-	list->text.length = 0;
 	list->written = list->count;
 	return true;
 }
