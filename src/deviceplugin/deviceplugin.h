@@ -104,6 +104,12 @@ struct dp_watcher {
 	struct dp_watcher *next;
 };
 
+/* One device's health as an event set it (hostdev_dp_server_set_health()). */
+struct dp_health_change {
+	char *id;
+	bool healthy;
+};
+
 struct hostdev_dp_server {
 	int refcount;
 	hostdev_loop *loop;
@@ -143,6 +149,10 @@ struct hostdev_dp_server {
 	struct dp_listing *listing;
 	bool refresh_again;
 	bool starting;
+	/* Health set by events (hostdev_dp_server_set_health()) while that list was read: newer
+	 * than what the list may have seen, so it is applied to the list when it arrives. */
+	struct dp_health_change *health_changes;
+	size_t n_health_changes;
 
 	/* Registration (dp_register.c). */
 	struct grpc_client_call *register_call;

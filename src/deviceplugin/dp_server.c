@@ -385,6 +385,52 @@ static void on_push(struct loop_source *source, void *userdata)
 	dp_server_push(server);
 }
 
+/* Remember @id's health set while a list is read on the worker (the latest change wins). */
+static int note_health_change(hostdev_dp_server *server, const char *id, bool healthy)
+{
+	struct dp_health_change *grown;
+	char *copy;
+
+	for (size_t i = 0; i < server->n_health_changes; i++) {
+		if (strcmp(server->health_changes[i].id, id) == 0) {
+			server->health_changes[i].healthy = healthy;
+			return 0;
+		}
+	}
+	copy = strdup(id);
+	grown =
+	    copy ? realloc(server->health_changes, (server->n_health_changes + 1) * sizeof(*grown))
+		 : NULL;
+	if (!grown) {
+		free(copy);
+		return -ENOMEM;
+	}
+	server->health_changes = grown;
+	grown[server->n_health_changes++] = (struct dp_health_change){copy, healthy};
+	return 0;
+}
+
+static void forget_health_changes(hostdev_dp_server *server)
+{
+	for (size_t i = 0; i < server->n_health_changes; i++)
+		free(server->health_changes[i].id);
+	free(server->health_changes);
+	server->health_changes = NULL;
+	server->n_health_changes = 0;
+}
+
+/* The events' changes are newer than what @devices (read meanwhile) saw of those devices. */
+static void apply_health_changes(hostdev_dp_server *server, hostdev_dp_devices *devices)
+{
+	for (size_t i = 0; i < server->n_health_changes; i++) {
+		ptrdiff_t k = dp_devices_find(devices, server->health_changes[i].id);
+
+		if (k >= 0)
+			devices->items[k].healthy = server->health_changes[i].healthy;
+	}
+	forget_health_changes(server);
+}
+
 HOSTDEV_EXPORT int hostdev_dp_server_set_health(hostdev_dp_server *server, const char *id,
 						int healthy)
 {
@@ -406,9 +452,10 @@ HOSTDEV_EXPORT int hostdev_dp_server_set_health(hostdev_dp_server *server, const
 		/* Debug: a batch may flip thousands; the list sent says how many are healthy. */
 		log_debug(server->ctx, "resource %s: device %s is %s", server->resource_name, id,
 			  healthy ? "Healthy" : "Unhealthy");
-		/* A list being read may have seen the device before this change: read once more
-		 * after it, so that it cannot undo the change. */
-		if (server->listing_work)
+		/* A list being read may have seen the device before this change: the change is
+		 * applied to it when it arrives, so that it cannot undo the change (without
+		 * memory for that, the list is read once more after it). */
+		if (server->listing_work && note_health_change(server, id, healthy != 0) < 0)
 			server->refresh_again = true;
 		if (server->started && !server->push_timer &&
 		    loop_add_timer(server->loop, 0, on_push, server, &server->push_timer) < 0) {
@@ -478,9 +525,11 @@ static void listing_done(void *userdata)
 			 "previous list",
 			 server->resource_name, l->error);
 	} else {
+		apply_health_changes(server, l->devices);
 		dp_server_replace_devices(server, l->devices);
 		l->devices = NULL;
 	}
+	forget_health_changes(server);
 	listing_free(l);
 	if (server->refresh_again) {
 		server->refresh_again = false;
@@ -530,6 +579,7 @@ static void listing_cancel(hostdev_dp_server *server)
 	server->listing_work = NULL;
 	server->listing = NULL;
 	server->refresh_again = false;
+	forget_health_changes(server);
 }
 
 /*
