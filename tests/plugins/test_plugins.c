@@ -7,6 +7,7 @@
  * allocation on real device data.
  */
 #include <errno.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -401,6 +402,85 @@ static void expect_reads(struct plugin *p, unsigned long full, unsigned long dev
 	assert_int_equal(p->full_reads, full);
 	assert_int_equal(p->device_reads, devices);
 	assert_int_equal(p->group_checks, groups);
+}
+
+/*
+ * A list read on the worker thread (HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP) while an event changes a
+ * device's health may have read the device before the change: when it arrives, it must not undo
+ * the change. The plugin below says "a" is healthy in its first two lists (those after the first
+ * are held on the worker until the test lets them go) and unhealthy afterwards, as a device whose
+ * group node went.
+ */
+struct held_list {
+	sem_t entered, release;
+	int calls;
+};
+
+static int held_list_devices(void *userdata, hostdev_dp_devices *out)
+{
+	struct held_list *h = userdata;
+	int call = __atomic_add_fetch(&h->calls, 1, __ATOMIC_SEQ_CST);
+
+	if (call >= 2) {
+		sem_post(&h->entered);
+		while (sem_wait(&h->release) < 0 && errno == EINTR)
+			;
+	}
+	return hostdev_dp_devices_add(out, "a", call <= 2, 0);
+}
+
+static void test_list_in_flight_keeps_event_health(void **state)
+{
+	struct fixture *f = *state;
+	struct hostdev_dp_plugin_ops ops = {.version = HOSTDEV_DP_PLUGIN_OPS_VERSION,
+					    .flags = HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP,
+					    .list_devices = held_list_devices};
+	struct hostdev_dp_server_options opts;
+	struct held_list h = {.calls = 0};
+	hostdev_dp_server *server;
+	hostdev_loop *loop;
+
+	assert_int_equal(sem_init(&h.entered, 0, 0), 0);
+	assert_int_equal(sem_init(&h.release, 0, 0), 0);
+	assert_int_equal(fakeroot_mkdir(f->root, "kubelet/device-plugins"), 0);
+	assert_int_equal(hostdev_ctx_set_path(f->ctx, HOSTDEV_PATH_KUBELET,
+					      fakeroot_abspath(f->root, "kubelet")),
+			 0);
+	hostdev_dp_server_options_init(&opts);
+	opts.registration = HOSTDEV_DP_REGISTER_NONE;
+	opts.refresh_interval_ms = -1;
+	assert_int_equal(hostdev_loop_new(f->ctx, &loop), 0);
+	assert_int_equal(hostdev_dp_server_new(loop, "example.com/held", &ops, &h, &opts, &server),
+			 0);
+	assert_int_equal(hostdev_dp_server_start(server), 0);
+	expect_server(server, "a:H");
+
+	/* A refresh: its list is read on the worker, which the plugin holds. */
+	assert_int_equal(hostdev_dp_server_refresh(server), 0);
+	while (sem_wait(&h.entered) < 0 && errno == EINTR)
+		;
+	/* The event: "a" is unhealthy now. */
+	assert_int_equal(hostdev_dp_server_set_health(server, "a", 0), 0);
+	expect_server(server, "a:U");
+	assert_non_null(server->listing);
+	/* The list read before the event arrives, and the loop takes it in: then no list is being
+	 * read, or one asked for after it is (and held). Waits for that, not for a time. */
+	assert_int_equal(sem_post(&h.release), 0);
+	for (int i = 0; server->listing && __atomic_load_n(&h.calls, __ATOMIC_SEQ_CST) < 3; i++) {
+		if (i == 3000)
+			fail_msg("the list read on the worker never arrived");
+		assert_true(hostdev_loop_dispatch(loop, 10) >= 0);
+	}
+	expect_server(server, "a:U");
+	/* The event's change was all there was: no list is read again for it. */
+	assert_null(server->listing);
+	assert_int_equal(__atomic_load_n(&h.calls, __ATOMIC_SEQ_CST), 2);
+
+	assert_int_equal(sem_post(&h.release), 0); /* should a list be held after all */
+	hostdev_dp_server_unref(server);
+	hostdev_loop_unref(loop);
+	sem_destroy(&h.entered);
+	sem_destroy(&h.release);
 }
 
 /* Events re-read only what they name: a group node its group's devices, a uevent its device. */
@@ -875,6 +955,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_usb_bundle_taken, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mdev, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_plugin_new, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_in_flight_keeps_event_health, setup,
+					    teardown),
 	    cmocka_unit_test(test_answer),
 	};
 
