@@ -449,27 +449,53 @@ int dra_device_name(const char *address, char *buf, size_t size);
 /* One ResourceSlice device entry {name, attributes} for @dev; @resource_name NULL: the
  * device's Harvester resource name. NULL on no memory. */
 cJSON *dra_device_entry(hostdev_pci_device *dev, const char *resource_name);
+/* Whether DRA may offer @dev at all: not a bridge (dra_class_is_bridge()). */
+bool dra_wants_pci(hostdev_pci_device *dev);
 /* The entries of every device offered: those @config selects (PCI resources), or every
- * function but bridges for a NULL @config; sorted by name, each device once. Returns 0 with
+ * function for a NULL @config, bridges never (dra_wants_pci()); sorted by name, each device once. Returns 0 with
  * *@out (a cJSON array, caller frees) or a negative errno, logged. */
 int dra_devices(hostdev_ctx *ctx, const hostdev_dp_config *config, cJSON **out);
 /* @list (dra_devices()' entries, consumed) sorted by name, a device named twice once; returns
  * the sorted array (@list itself when out of memory). */
 cJSON *dra_devices_sorted(cJSON *list);
 
+/* ---- dra_group.c: the IOMMU group members a device needs beside it ------------------------- */
+/* Whether a PCI class code is a bridge's (base class 06: host, ISA, PCI, other): never offered. */
+bool dra_class_is_bridge(unsigned int class_code);
+/* A member of a device's IOMMU group on a host driver: a bind of the device needs it in the same
+ * set (the library refuses the device alone). */
+struct dra_member {
+	char address[HOSTDEV_PCI_ADDRESS_MAX];
+	char driver[64];
+	bool bridge; /* a bridge's class (an ISA/LPC bridge on lpc_ich): never offered */
+};
+struct dra_group {
+	int group;		  /* the device's IOMMU group, -1 for none */
+	struct dra_member *needs; /* the other members on host drivers, @count of them */
+	size_t count;
+	char chipset[HOSTDEV_PCI_ADDRESS_MAX]; /* an ISA/LPC bridge of the group, "" for none */
+};
+/* Read the group of the function at @address into *@out (dra_group_clear() it). Returns 0 or a
+ * negative errno (@ctx's error says why); *@out is cleared on failure. */
+int dra_group_read(hostdev_ctx *ctx, const char *address, struct dra_group *out);
+void dra_group_clear(struct dra_group *g);
+
 /* ---- dra_offer.c: which devices NodePrepareResources would take ----------------------------- */
 /* How long a Prepare or Unprepare waits for the vfio lock another operation holds. */
 #define DRA_LOCK_TIMEOUT_MS 30000u
-/* The bind NodePrepareResources makes of the function at @address for @owner (the journal's
- * owner text, NULL for none); with HOSTDEV_BIND_DRY_RUN in @flags, the same checks and nothing
- * written. Returns what hostdev_vfio_bind_set() returns; the reason is @ctx's error. */
-int dra_bind_device(hostdev_ctx *ctx, const char *address, const char *owner, unsigned int flags);
+/* The bind NodePrepareResources makes of the @count functions at @addresses (a claim's devices,
+ * as one set: all or nothing, one journal transaction) for @owner (the journal's owner text, NULL
+ * for none); with HOSTDEV_BIND_DRY_RUN in @flags, the same checks and nothing written. Returns
+ * what hostdev_vfio_bind_set() returns; the reason is @ctx's error. */
+int dra_bind_set(hostdev_ctx *ctx, const char *const *addresses, size_t count, const char *owner,
+		 unsigned int flags);
 /* The verdicts of the devices offered, kept per device. */
 struct dra_offer;
 /* A new, empty cache judging with a context of its own made from @ctx (paths, node name).
  * Returns 0 with *@out (free with dra_offer_free()) or a negative errno. */
 int dra_offer_new(hostdev_ctx *ctx, struct dra_offer **out);
-/* Remove from @devices (dra_devices()' entries) those dra_bind_device() would refuse; a
+/* Remove from @devices (dra_devices()' entries) those a Prepare would refuse (dra_bind_set() of
+ * the device with the members of its IOMMU group it needs, each of them offered too); a
  * device's reason is logged when it is first refused or the reason changes, and its return is
  * logged too. Devices judged before are not judged again until forgotten. 0 or -ENOMEM. */
 int dra_offer_filter(struct dra_offer *o, cJSON *devices);

@@ -2,8 +2,9 @@
 /*
  * The node's devices as DRA sees them: one ResourceSlice device entry per PCI function the agent
  * offers, with the attributes DeviceClass CEL selectors pick devices by. Which functions: those a
- * resource selection config (docs/device-plugin.md) matches, or every function but bridges
- * without one. Attribute names without a domain are the driver's own (the API server reads
+ * resource selection config (docs/device-plugin.md) matches, or every function without one; never
+ * a bridge (base class 06: the host bridge, the chipset's ISA/LPC bridge, root ports), which
+ * stays with the host whatever the library's bind would make of it. Attribute names without a domain are the driver's own (the API server reads
  * "numaNode" of driver vfio.hostdev.io as "vfio.hostdev.io/numaNode"); the PCI address is the
  * standard "resource.kubernetes.io/pciBusID", which KubeVirt and other drivers read too.
  */
@@ -139,12 +140,23 @@ cJSON *dra_devices_sorted(cJSON *list)
 	return out;
 }
 
+bool dra_wants_pci(hostdev_pci_device *dev)
+{
+	/* The library refuses only PCI-to-PCI bridges; a host bridge or an ISA bridge without a
+	 * driver it would bind, and a VM has no use for either. */
+	return inventory_wants_pci(dev) && !dra_class_is_bridge(hostdev_pci_device_get_class(dev));
+}
+
 static int add_device(hostdev_ctx *ctx, cJSON *list, hostdev_pci_device *dev,
 		      const char *resource_name)
 {
-	cJSON *entry = dra_device_entry(dev, resource_name);
+	cJSON *entry;
 
-	if (!entry)
+	if (!dra_wants_pci(dev)) {
+		log_debug("DRA: %s is a bridge: not offered", hostdev_pci_device_get_address(dev));
+		return 0;
+	}
+	if (!(entry = dra_device_entry(dev, resource_name)))
 		return -ENOMEM;
 	cJSON_AddItemToArray(list, entry);
 	return 0;

@@ -241,21 +241,106 @@ static int undo(struct dra_job *job, hostdev_ctx *ctx, char *err, size_t errlen)
 	return 0;
 }
 
-/* Bind one device for the claim; a refusal names the device and the library's reason. */
-static int bind_device(struct dra_job *job, hostdev_ctx *ctx, const struct dra_claim_device *dev,
-		       const char *owner)
+static bool claim_holds(const struct dra_job *job, const char *address)
 {
-	int r = dra_bind_device(ctx, dev->address, owner, 0);
+	for (size_t i = 0; i < job->n; i++)
+		if (strcmp(job->devs[i].address, address) == 0)
+			return true;
+	return false;
+}
 
+/*
+ * A claim that holds part of an IOMMU group whose other members are on host drivers: the kernel
+ * passes a group through only whole, and the claim's devices are all this Prepare may bind. Say
+ * which device, which members it lacks and how to ask for them, before anything is bound. (The
+ * bind would refuse it too, naming the members, but in the library's words, not the claim's.)
+ * Returns 0, -EBUSY (in job->err) or a negative errno of reading sysfs.
+ */
+static int check_groups(struct dra_job *job, hostdev_ctx *ctx)
+{
+	for (size_t i = 0; i < job->n; i++) {
+		const struct dra_claim_device *dev = &job->devs[i];
+		char lacks[512] = "";
+		size_t nlack = 0, used = 0;
+		bool bridge = false;
+		struct dra_group g;
+		int r;
+
+		if ((r = dra_group_read(ctx, dev->address, &g)) < 0) {
+			snprintf(job->err, sizeof(job->err),
+				 "claim %s/%s: device %s (%s) cannot be given to vfio-pci: %s",
+				 job->ns, job->name, dev->device, dev->address,
+				 hostdev_ctx_get_error(ctx));
+			return r;
+		}
+		for (size_t m = 0; m < g.count; m++) {
+			int w;
+
+			if (claim_holds(job, g.needs[m].address))
+				continue;
+			bridge = bridge || g.needs[m].bridge;
+			w = snprintf(lacks + used, sizeof(lacks) - used, "%s%s (%s)",
+				     nlack ? ", " : "", g.needs[m].address, g.needs[m].driver);
+			if (w > 0 && (size_t)w < sizeof(lacks) - used)
+				used += (size_t)w;
+			nlack++;
+		}
+		if (nlack) {
+			snprintf(
+			    job->err, sizeof(job->err),
+			    "claim %s/%s: device %s (%s) shares IOMMU group %d with %s, on host "
+			    "driver%s, which the claim does not hold: a group goes to vfio-pci only "
+			    "whole. %s",
+			    job->ns, job->name, dev->device, dev->address, g.group, lacks,
+			    nlack > 1 ? "s" : "",
+			    bridge ? "A bridge of the group stays with the host: allocate another "
+				     "device"
+				   : "Request them in the same claim (e.g. a constraint "
+				     "matchAttribute: ");
+			if (!bridge) {
+				size_t len = strlen(job->err);
+
+				snprintf(
+				    job->err + len, sizeof(job->err) - len,
+				    "%s/iommuGroup over the requests of the group's devices), or "
+				    "allocate another device",
+				    job->d->o.driver);
+			}
+			dra_group_clear(&g);
+			return -EBUSY;
+		}
+		dra_group_clear(&g);
+	}
+	return 0;
+}
+
+/* Bind the claim's devices as one set for the claim; a refusal says the library's reason. */
+static int bind_devices(struct dra_job *job, hostdev_ctx *ctx, const char *owner)
+{
+	const char **addresses = calloc(job->n ? job->n : 1, sizeof(*addresses));
+	char what[320];
+	int r;
+
+	if (!addresses) {
+		snprintf(job->err, sizeof(job->err), "claim %s/%s: %s", job->ns, job->name,
+			 strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < job->n; i++)
+		addresses[i] = job->devs[i].address;
+	r = dra_bind_set(ctx, addresses, job->n, owner, 0);
+	free(addresses);
 	if (r >= 0)
 		return 0;
-	snprintf(job->err, sizeof(job->err),
-		 "claim %s/%s: device %s (%s) cannot be given to vfio-pci: %s%s", job->ns,
-		 job->name, dev->device, dev->address, hostdev_ctx_get_error(ctx),
-		 r == -EPERM   ? ". Allocate another device"
-		 : r == -EBUSY ? ". Its IOMMU group has members on host drivers: allocate them "
-				 "to the claim too, or another device"
-			       : "");
+	/* With several devices, the library's message names the one it refused. */
+	if (job->n > 1)
+		snprintf(what, sizeof(what), "its devices");
+	else
+		snprintf(what, sizeof(what), "device %s (%s)", job->devs[0].device,
+			 job->devs[0].address);
+	snprintf(job->err, sizeof(job->err), "claim %s/%s: %s cannot be given to vfio-pci: %s%s",
+		 job->ns, job->name, what, hostdev_ctx_get_error(ctx),
+		 r == -EPERM ? ". Allocate another device" : "");
 	return r;
 }
 
@@ -323,9 +408,10 @@ static void run_prepare(struct dra_job *job, hostdev_ctx *ctx)
 	char owner[HOSTDEV_VFIO_OWNER_MAX + 1], undo_err[512];
 
 	owner_of(job->uid, owner, sizeof(owner));
-	for (size_t i = 0; i < job->n; i++)
-		if ((job->r = bind_device(job, ctx, &job->devs[i], owner)) < 0)
-			break;
+	/* Refused before anything is bound: nothing to undo. */
+	if ((job->r = check_groups(job, ctx)) < 0)
+		return;
+	job->r = bind_devices(job, ctx, owner);
 	if (job->r >= 0 && job->d->test_stop_bound) {
 		log_info("DRA: claim %s: devices bound; stopping (%s=%s)", job->uid,
 			 DRA_TEST_STOP_ENV, DRA_TEST_STOP_BOUND);

@@ -562,8 +562,7 @@ static void reread_entry(const char *address, void *value, void *userdata)
 	/* A removal reported, still in sysfs: left out until an event says it is back. */
 	if (value != (void *)2 && !strmap_get(s->removed, name)) {
 		metrics_device_reads("event", 1);
-		if (hostdev_pci_device_new(s->o.ctx, address, &dev) == 0 &&
-		    inventory_wants_pci(dev))
+		if (hostdev_pci_device_new(s->o.ctx, address, &dev) == 0 && dra_wants_pci(dev))
 			entry = dra_device_entry(dev, NULL);
 		hostdev_pci_device_unref(dev);
 	}

@@ -76,6 +76,8 @@ static void test_device_entries(void **state)
 			ctx, cJSON_GetObjectItemCaseSensitive(bus, "string")->valuestring, &dev),
 		    0);
 		assert_false(hostdev_pci_device_is_bridge(dev));
+		/* nor a host or ISA bridge: the tree has both, which the library would bind */
+		assert_int_not_equal(hostdev_pci_device_get_class(dev) >> 16, 0x06);
 		assert_int_equal(cJSON_GetObjectItemCaseSensitive(
 				     cJSON_GetObjectItemCaseSensitive(attrs, "numaNode"), "int")
 				     ->valueint,

@@ -156,6 +156,13 @@ def test_dra_selectors_name_attributes_the_agent_publishes(api, tmp_path):
     for name, typs in uses.items():
         assert name in published, f"the examples select on {name!r}, which the agent does not publish"
         assert typs <= published[name], f"{name}: used as {typs}, published as {published[name]}"
+    # A constraint names an attribute by its qualified name: <driver>/<attribute>.
+    matched = [c["matchAttribute"] for t in load("resourceclaimtemplate.yaml")
+               for c in t["spec"]["spec"]["devices"].get("constraints", [])]
+    assert f"{DRIVER}/iommuGroup" in matched
+    for qualified in matched:
+        domain, _, name = qualified.rpartition("/")
+        assert domain == DRIVER and name in published, qualified
 
 
 def test_kubevirt_vmi_follows_kubevirts_dra_rules():

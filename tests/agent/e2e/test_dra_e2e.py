@@ -89,11 +89,39 @@ def dra_name(address):
 
 
 def sysfs_functions(root):
-    """{address: sysfs dir} of the functions but bridges."""
+    """{address: sysfs dir} of the functions but bridges (base class 06: host, ISA, PCI bridges,
+    which DRA never offers)."""
+    out = {}
+    for dev in sorted(glob.glob(os.path.join(root, "sys/bus/pci/devices/*"))):
+        if not open(os.path.join(dev, "class")).read().startswith("0x06"):
+            out[os.path.basename(dev)] = dev
+    return out
+
+
+def pcidevice_functions(root):
+    """{address: sysfs dir} of the functions the Harvester PCIDevices list: all but PCI bridges."""
     out = {}
     for dev in sorted(glob.glob(os.path.join(root, "sys/bus/pci/devices/*"))):
         if not open(os.path.join(dev, "class")).read().startswith("0x0604"):
             out[os.path.basename(dev)] = dev
+    return out
+
+
+def group_needs(root, address):
+    """The other members of @address's IOMMU group a bind of it needs in the same set, read from
+    sysfs apart from the agent: the kernel hands a group to vfio-pci whole, so every endpoint on a
+    host driver (not vfio-pci, pci-stub; PCI-to-PCI bridges stay on pcieport) must go too."""
+    dev = os.path.join(root, "sys/bus/pci/devices", address)
+    group = os.path.join(dev, "iommu_group", "devices")
+    out = []
+    for member in sorted(os.listdir(group)) if os.path.isdir(group) else []:
+        mdev = os.path.join(group, member)
+        drv = os.path.join(mdev, "driver")
+        drv = os.path.basename(os.readlink(drv)) if os.path.islink(drv) else None
+        if member == address or open(os.path.join(mdev, "class")).read().startswith("0x0604"):
+            continue
+        if drv and drv not in ("vfio-pci", "pci-stub", "pcieport"):
+            out.append(member)
     return out
 
 
@@ -122,10 +150,10 @@ def offered(agent, addresses):
     return {dra_name(x) for x in addresses if x not in out}
 
 
-def library_refusal(root, address):
-    """What the library's bind planning says of @address on @root, asked apart from the agent:
-    `hostdev bind --dry-run` (the CLI's error text, None when it would bind)."""
-    r = subprocess.run([HOSTDEV_CLI, "--root", root, "bind", "--dry-run", address], capture_output=True,
+def library_refusal(root, *addresses):
+    """What the library's bind planning says of @addresses (one set) on @root, asked apart from the
+    agent: `hostdev bind --dry-run` (the CLI's error text, None when it would bind)."""
+    r = subprocess.run([HOSTDEV_CLI, "--root", root, "bind", "--dry-run", *addresses], capture_output=True,
                        text=True, timeout=120)
     return r.stderr if r.returncode else None
 
@@ -146,19 +174,35 @@ def test_slices_published_with_attributes(api, agents, tmp_path):
     a.ready(timeout=300)
     slices = node_slices(api)
     devs = pool_devices(slices)
-    # The functions a Prepare would refuse (here: in IOMMU groups with members on host drivers)
-    # are left out, each with the library's reason, which the library says apart from the agent
-    # too; the members of shared groups that are offered, the library would bind.
+    # The functions a Prepare would refuse are left out, each with its reason, which the library
+    # says apart from the agent too (a dry run of the function with the members of its IOMMU group
+    # a claim must hold with it), or which names the group's chipset bridge or a member that is
+    # not offered itself.
     refused = left_out(a)
     assert refused, "the fake root has functions a Prepare refuses"
     for address, reason in refused.items():
-        said = library_refusal(root, address)
-        assert said and reason.split(";")[0] in said, (address, reason, said)
+        chipset = re.match(r"IOMMU group (\d+) is the chipset's \(ISA/LPC bridge (\S+)\)", reason)
+        member = re.match(r"IOMMU group \d+ also holds (\S+) \(.*which a claim must hold", reason)
+        if chipset:
+            isa = os.path.join(root, "sys/bus/pci/devices", chipset.group(2))
+            assert read_hex(isa, "class").startswith("0601"), reason
+            assert os.readlink(os.path.join(isa, "iommu_group")).endswith("/" + chipset.group(1))
+        elif member:
+            assert member.group(1) in refused or member.group(1) not in funcs, reason
+        else:
+            said = library_refusal(root, address, *group_needs(root, address))
+            assert said and reason.split(";")[0] in said, (address, reason, said)
     assert set(devs) == {dra_name(x) for x in funcs if x not in refused}
+    # The offered functions of a shared IOMMU group, which a claim gets with a matchAttribute on
+    # iommuGroup, the library binds as one set.
+    groups = {}
     for name, dev in devs.items():
-        if dev["attributes"]["iommuGroupSize"]["int"] > 1:
-            address = dev["attributes"]["resource.kubernetes.io/pciBusID"]["string"]
-            assert library_refusal(root, address) is None, address
+        at = dev["attributes"]
+        if at["iommuGroupSize"]["int"] > 1:
+            groups.setdefault(at["iommuGroup"]["int"], []).append(at["resource.kubernetes.io/pciBusID"]["string"])
+    assert groups, "the fake root has shared IOMMU groups whose functions are offered"
+    for group, addresses in groups.items():
+        assert library_refusal(root, *addresses) is None, (group, addresses)
     assert sorted(slices) == [f"{NODE}-{DRIVER}-{i}" for i in range(3)]
     assert all(len(s["spec"]["devices"]) <= 128 for s in slices.values())
     node_uid = api.get(f"/api/v1/nodes/{NODE}")["metadata"]["uid"]
@@ -303,7 +347,7 @@ def test_dra_alongside_harvester_objects(api, agents, tmp_path):
     assert a.wait_exit(300) == 0, a.log()
     assert set(pool_devices(node_slices(api))) == offered(a, funcs)
     pcidevices = api.get(api.devices_path("pcidevices"), params={"labelSelector": f"nodename={NODE}"})["items"]
-    assert len(pcidevices) == len(funcs)
+    assert len(pcidevices) == len(pcidevice_functions(root))
 
 
 def test_readyz_waits_for_the_first_slices(api, agents, tmp_path):
@@ -337,7 +381,7 @@ def test_readyz_waits_for_the_first_slices(api, agents, tmp_path):
     code, body = a.http("/readyz")
     assert code == 503 and "publishing this node's ResourceSlices" in body, (code, body)
     pcidevices = api.get(api.devices_path("pcidevices"), params={"labelSelector": f"nodename={NODE}"})["items"]
-    assert len(pcidevices) == len(funcs)
+    assert len(pcidevices) == len(pcidevice_functions(root))
     assert not node_slices(api)
     api.set_rbac(AGENT_USER, cluster_role_rules() + dra_rules)
     a.ready(timeout=120)
@@ -364,8 +408,9 @@ def test_bad_driver_name_and_config_exit_with_what_to_fix(api, agents, tmp_path)
 def test_hotplug_reflected_in_the_slices(api, agents, tmp_path):
     """Hot-plug through the library's monitor on a umockdev testbed: an added function appears in
     the pool (with the next generation), a re-bind changes its driver attribute, a removal drops it.
-    A function plugged into its IOMMU group on a host driver makes a Prepare refuse it: it leaves
-    the pool (the log says why, once) until that driver lets the new function go."""
+    A function plugged into its IOMMU group on a host driver is offered with it (the group goes to
+    vfio-pci whole); a bridge on a host driver in the group (never offered) keeps both out of the
+    pool (the log says why, once) until that driver lets the bridge go."""
     if not (shutil.which("umockdev-wrapper") and os.path.exists(BED)):
         pytest.skip("umockdev (Debian umockdev, libumockdev-dev) is not installed")
     # The testbed's /sys; the kubelet's directories, the CDI directory and the journal under a
@@ -394,20 +439,32 @@ def test_hotplug_reflected_in_the_slices(api, agents, tmp_path):
     assert got["spec"]["pool"]["generation"] > gen
     attrs = got["spec"]["devices"][[d["name"] for d in got["spec"]["devices"]].index(nic)]["attributes"]
     assert attrs["vendor"] == {"string": "8086"}
-    # A second function in its group, on a host driver: the group cannot be taken without it.
+    # A second function in its group, on a host driver: the group goes to vfio-pci whole, and
+    # both are offered (a claim holds them together).
     since = a.mark()
     group = attrs["iommuGroup"]["int"]
     assert group == 10
     a.bed(f"pci-add 0000:00:05.1 8086 1521 020000 igb {group}")
+    second = dra_name("0000:00:05.1")
+    api.wait_for(f"{SLICES}/{NODE}-{DRIVER}-0", lambda o: {d["name"]: d["attributes"]["iommuGroupSize"]
+                                                           for d in o["spec"].get("devices", [])
+                                                           if d["name"] in (nic, second)}
+                 == {nic: {"int": 2}, second: {"int": 2}})
+    # A bridge on a host driver joins the group: never offered, it keeps the group from vfio-pci.
+    a.bed(f"pci-add 0000:00:05.2 8086 15ff 068000 bridgedrv {group}")
     api.wait_for(f"{SLICES}/{NODE}-{DRIVER}-0", attrs_of(lambda d: d is None))
-    a.wait_log(rf"DRA: device {nic} \(0000:00:05.0\) is left out of the ResourceSlices: .*IOMMU group "
-               rf"{group} also holds 0000:00:05.1 \(igb\)", since=since)
-    assert dra_name("0000:00:05.1") not in pool_devices(node_slices(api))
-    # Its driver lets it go (an unbind event): the group is the NIC's to take again.
-    a.bed("pci-unbind 0000:00:05.1")
+    for address in ("0000:00:05.0", "0000:00:05.1"):
+        a.wait_log(rf"DRA: device {dra_name(address)} \({address}\) is left out of the ResourceSlices: "
+                   rf".*IOMMU group {group} also holds 0000:00:05.2 \(bridgedrv\), which a claim must hold "
+                   r"with it and which is not offered: a bridge", since=since)
+    assert second not in pool_devices(node_slices(api))
+    assert dra_name("0000:00:05.2") not in pool_devices(node_slices(api))
+    # Its driver lets it go (an unbind event): the group is the NICs' to take again.
+    a.bed("pci-unbind 0000:00:05.2")
     api.wait_for(f"{SLICES}/{NODE}-{DRIVER}-0", attrs_of(lambda d: d is not None))
     a.wait_log(rf"DRA: device {nic} \(0000:00:05.0\) is offered again", since=since)
     assert len([x for x in left_out_lines(a, since) if "(0000:00:05.0)" in x]) == 1
+    a.bed("pci-remove 0000:00:05.2")
     a.bed("pci-remove 0000:00:05.1")
     a.bed("pci-bind 0000:00:05.0 vfio-pci")
     api.wait_for(f"{SLICES}/{NODE}-{DRIVER}-0",

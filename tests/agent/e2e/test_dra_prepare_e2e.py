@@ -9,7 +9,9 @@ exactly the DRA ClusterRole. Every wait is for an event, bounded by a generous d
 
 Devices (tests/vfio/vfio_tree.h): NIC 0000:01:00.0 e1000e alone in IOMMU group 2; MGMT
 0000:04:00.0 igb carries the default route (host-critical); SMBUS 0000:00:1f.3 shares group 4
-with LPC and SATA on host drivers."""
+with LPC (the chipset's ISA bridge, lpc_ich) and SATA on host drivers; GPU 0000:02:00.0 nouveau
+and its AUDIO function 0000:02:00.1 snd_hda_intel share group 5 with their root port 0000:00:1d.0
+(pcieport)."""
 import json
 import os
 import re
@@ -20,7 +22,7 @@ import pytest
 jsonschema = pytest.importorskip("jsonschema")
 
 from agent_harness import PCI_IDS, REPO
-from test_claims_e2e import driver, host, journal  # noqa: F401  (host is a fixture)
+from test_claims_e2e import driver, host, journal, kmodel_writes  # noqa: F401  (host is a fixture)
 from test_dra_e2e import DRIVER, NODE, dra_kubeconfig, dra_name, wait_pool
 
 sys.path.insert(0, os.path.join(REPO, "tests", "dra"))
@@ -29,6 +31,14 @@ import dra_kubelet as dk  # noqa: E402
 NIC = "0000:01:00.0"
 MGMT = "0000:04:00.0"
 SMBUS = "0000:00:1f.3"
+SATA = "0000:00:1f.2"
+LPC = "0000:00:1f.0"
+RP1 = "0000:00:1c.0"
+RP2 = "0000:00:1d.0"
+GPU = "0000:02:00.0"
+AUDIO = "0000:02:00.1"
+NVME = "0000:03:00.0"
+NOGROUP = "0000:05:00.0"
 VIRTIO = "0000:00:03.0"
 SPARE = "0000:06:00.0"
 NS = "vms"
@@ -152,6 +162,75 @@ def test_dra_prepare_refusals_reach_the_kubelet(api, agents, host):
     assert driver(root, NIC) == "e1000e"
     assert kubelet.prepare([nic])[nic[2]][1] == ""
     assert driver(root, NIC) == "vfio-pci"
+    kubelet.close()
+    assert a.stop() == 0
+
+
+def test_dra_prepare_binds_an_iommu_group_as_one_set(api, agents, host):
+    """A claim holding a GPU and its audio function (IOMMU group 5 together; the root port of the
+    group stays on pcieport) is bound as one set: both on vfio-pci, both journaled for the claim,
+    one CDI device node for the group. Unprepare gives both back to their drivers."""
+    root = host()
+    a, kubelet = start(agents, api, root)
+    claim = make_claim(api, "gpu", [result(GPU, request="gpu"), result(AUDIO, request="audio")])
+    uid = claim[2]
+    answer = kubelet.prepare([claim])
+    devices, error = answer[uid]
+    assert error == ""
+    assert sorted((d[0], d[2]) for d in devices) == [(["audio"], dra_name(AUDIO)), (["gpu"], dra_name(GPU))]
+    assert driver(root, GPU) == "vfio-pci" and driver(root, AUDIO) == "vfio-pci"
+    assert driver(root, RP2) == "pcieport"
+    records = journal(root)
+    assert set(records) == {GPU, AUDIO}
+    for address in (GPU, AUDIO):
+        assert records[address]["owner"] == f"hostdev-agent dra {uid}"
+        assert records[address]["complete"] is True
+        assert records[address]["iommu_group"] == 5 and records[address]["group_bind"] is False
+    assert records[GPU]["driver"] == "nouveau"
+    assert records[AUDIO]["driver"] == "snd_hda_intel"
+    with open(cdi_file(root, uid), encoding="utf-8") as f:
+        spec = json.load(f)
+    nodes = {d["name"]: [n["path"] for n in d["containerEdits"]["deviceNodes"]] for d in spec["devices"]}
+    assert set(nodes) == {f"{uid}-{dra_name(GPU)}", f"{uid}-{dra_name(AUDIO)}"}
+    assert all("/dev/vfio/5" in n for n in nodes.values()), nodes
+    for request in ("gpu", "audio"):
+        assert os.path.exists(metadata_file(root, "gpu", request))
+
+    assert kubelet.unprepare([claim]) == {uid: ""}
+    assert driver(root, GPU) == "nouveau" and driver(root, AUDIO) == "snd_hda_intel"
+    assert journal(root) == {}
+    assert not os.listdir(os.path.join(root, "var/run/cdi"))
+    kubelet.close()
+    assert a.stop() == 0
+
+
+def test_dra_prepare_refuses_part_of_an_iommu_group(api, agents, host):
+    """A claim holding the GPU without its audio function: the group cannot go to vfio-pci while
+    AUDIO is on snd_hda_intel. The Prepare says which device, which member the claim lacks (address
+    and driver) and how to request the whole group, and binds nothing."""
+    root = host()
+    a, kubelet = start(agents, api, root)
+    claim = make_claim(api, "gpu", [result(GPU)])
+    devices, error = kubelet.prepare([claim])[claim[2]]
+    assert devices == []
+    assert f"device {dra_name(GPU)} ({GPU}) shares IOMMU group 5 with {AUDIO} (snd_hda_intel)" in error, error
+    assert "which the claim does not hold" in error, error
+    assert f"matchAttribute: {DRIVER}/iommuGroup" in error, error
+    # Nothing was bound or written, and the claim is not recorded.
+    assert driver(root, GPU) == "nouveau" and driver(root, AUDIO) == "snd_hda_intel"
+    assert kmodel_writes(root, GPU) == [] and kmodel_writes(root, AUDIO) == []
+    assert journal(root) == {}
+    assert not os.listdir(os.path.join(root, "var/run/cdi"))
+    with open(checkpoint_path(root), encoding="utf-8") as f:
+        assert claim[2] not in json.load(f)["claims"]
+    # The same for a chipset function: its group's LPC bridge is never offered, so no claim can
+    # hold the whole group and the message does not ask for it.
+    smbus = make_claim(api, "smbus", [result(SMBUS)])
+    error = kubelet.prepare([smbus])[smbus[2]][1]
+    assert f"device {dra_name(SMBUS)} ({SMBUS}) shares IOMMU group 4 with" in error, error
+    assert f"{LPC} (lpc_ich)" in error and f"{SATA} (ahci)" in error, error
+    assert "A bridge of the group stays with the host" in error, error
+    assert driver(root, SMBUS) == "i801_smbus" and journal(root) == {}
     kubelet.close()
     assert a.stop() == 0
 
@@ -292,25 +371,37 @@ def left_out(name, address):
 
 def test_dra_slices_leave_out_what_prepare_refuses(api, agents, host):
     """The ResourceSlices list only the functions a Prepare would take (the library's dry-run bind
-    judges them): of the vfio test host's, VIRTIO, NIC and SPARE. MGMT (the default route's NIC),
-    NVMe (holds /), the functions of groups 4 and 5 (other members on host drivers) and the one
-    without an IOMMU group are left out, each logged once with the library's reason however often
-    the slices are computed. A resync judges the functions again only when the routes or mounts
-    changed: when the default route moves from br0 to ens3, the next resync offers MGMT again and
-    leaves VIRTIO out."""
+    judges them, with the members of their IOMMU group a claim must hold too): of the vfio test
+    host's, VIRTIO, NIC, SPARE, and GPU and AUDIO, whose group 5 can go to vfio-pci as a whole.
+    MGMT (the default route's NIC), NVMe (holds /), SMBUS and SATA (group 4 is the chipset's, with
+    its LPC bridge) and the one without an IOMMU group are left out, each logged once with its
+    reason however often the slices are computed; the bridges (root ports, the LPC bridge) are
+    never listed. A resync judges the functions again only when the routes or mounts changed:
+    when the default route moves from br0 to ens3, the next resync offers MGMT again and leaves
+    VIRTIO out."""
     root = host()
     a, kubelet = start(agents, api, root, "--resync-interval", "1s", "--log-level", "debug")
-    wait_pool(api, {dra_name(x) for x in (VIRTIO, NIC, SPARE)})
+    slices = wait_pool(api, {dra_name(x) for x in (VIRTIO, NIC, SPARE, GPU, AUDIO)})
     a.wait_log(left_out(dra_name(MGMT), MGMT) + r".*default route")
-    a.wait_log(left_out(dra_name(SMBUS), SMBUS) + r".*IOMMU group 4")
+    for address in (SMBUS, SATA):
+        a.wait_log(left_out(dra_name(address), address) +
+                   rf"IOMMU group 4 is the chipset's \(ISA/LPC bridge {LPC}\)")
+    # The group's members carry its number: a claim asks for the whole group by matching it.
+    devs = {d["name"]: d for s in slices.values() for d in s["spec"]["devices"]}
+    for address in (GPU, AUDIO):
+        assert devs[dra_name(address)]["attributes"]["iommuGroup"] == {"int": 5}
+        assert devs[dra_name(address)]["attributes"]["iommuGroupSize"] == {"int": 3}
     # Two whole resyncs at least, nothing changed: no function judged again, no reason logged again.
     since = a.mark()
     a.wait_count(r"resync: done", 2, since=since)
     assert "judging every device again" not in "\n".join(a.log().splitlines()[since:])
     log = a.log()
-    for address in (MGMT, SMBUS, "0000:03:00.0", "0000:02:00.0", "0000:05:00.0"):
+    for address in (MGMT, SMBUS, SATA, NVME, NOGROUP):
         assert len(re.findall(left_out(dra_name(address), address), log)) == 1, log
-    assert not re.search(left_out(dra_name(NIC), NIC), log)
+    for address in (NIC, GPU, AUDIO, LPC, RP1, RP2):
+        assert not re.search(left_out(dra_name(address), address), log), address
+    for address in (LPC, RP1, RP2):
+        assert dra_name(address) not in log, address
 
     # The default route moves to ens3 (VIRTIO's): MGMT's reason is gone, VIRTIO has one now.
     route = os.path.join(root, "proc/net/route")
@@ -321,7 +412,7 @@ def test_dra_slices_leave_out_what_prepare_refuses(api, agents, host):
     os.replace(route + ".new", route)
     since = a.mark()
     a.wait_log(r"DRA: the routes or mounts changed: judging every device again", since=since)
-    wait_pool(api, {dra_name(x) for x in (MGMT, NIC, SPARE)})
+    wait_pool(api, {dra_name(x) for x in (MGMT, NIC, SPARE, GPU, AUDIO)})
     a.wait_log(rf"DRA: device {dra_name(MGMT)} \({MGMT}\) is offered again", since=since)
     a.wait_log(left_out(dra_name(VIRTIO), VIRTIO) + r".*default route", since=since)
     # A Prepare of MGMT is no longer refused for the route: the slice and the Prepare agree.
@@ -329,5 +420,23 @@ def test_dra_slices_leave_out_what_prepare_refuses(api, agents, host):
     assert kubelet.prepare([claim])[claim[2]][1] == ""
     assert driver(root, MGMT) == "vfio-pci"
     assert kubelet.unprepare([claim]) == {claim[2]: ""}
+    kubelet.close()
+    assert a.stop() == 0
+
+
+def test_dra_slices_leave_out_a_group_whose_member_is_not_offered(api, agents, host):
+    """A resource selection config that picks the GPU but not its audio function: a claim could
+    never hold group 5 whole, so the GPU is left out too, saying which member is missing."""
+    root = host()
+    cfg = os.path.join(root, "dra.json")
+    with open(cfg, "w", encoding="utf-8") as f:
+        json.dump({"resources": [{"kind": "pci", "resourceName": "example.com/dev",
+                                  "selectors": {"class": ["0300", "0200"]}}]}, f)
+    a, kubelet = start(agents, api, root, "--dra-config", cfg)
+    wait_pool(api, {dra_name(x) for x in (VIRTIO, NIC)})
+    a.wait_log(left_out(dra_name(GPU), GPU) +
+               rf"IOMMU group 5 also holds {AUDIO} \(snd_hda_intel\), which a claim must hold with it "
+               r"and which is not offered: the devices this driver offers leave it out")
+    assert not re.search(left_out(dra_name(AUDIO), AUDIO), a.log())
     kubelet.close()
     assert a.stop() == 0
