@@ -9,6 +9,10 @@
  *    object exists that the server no longer has, and never write it again.
  * resourceVersions are only compared for equality, as the API conventions require: a version
  * the cache has seen for an object that was then deleted is stale, whatever its value.
+ *
+ * What is kept of an object is the owner's choice (struct kube_keep): by default the object less
+ * its managedFields; the reconciler keeps a digest of a few hundred bytes instead, since at 10,000
+ * objects whole trees cost over 50 MiB that it never reads (docs/agent.md, "Memory").
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,11 +30,16 @@
 #define TOMBSTONES 256
 
 struct entry {
-	cJSON *obj;
+	void *kept; /* what the cache's keep made of the object */
+	/* How to free it (the map frees entries and knows no cache). */
+	void (*drop)(void *kept);
+	char *rv;	      /* its metadata.resourceVersion (NULL: none) */
 	char *pending_rv;     /* resourceVersion of the agent's own last write, until its event */
 	unsigned int dropped; /* events skipped while pending */
-	char *recent[RECENT_RVS];
 	unsigned int next_recent;
+	/* RECENT_RVS slots, allocated at the first event: most objects of a large node never
+	 * change after the list, and eight pointers each would be a tenth of a digest. */
+	char **recent;
 };
 
 /* The versions a deleted object was seen at (its last ones and the deletion's). */
@@ -40,6 +49,7 @@ struct tombstone {
 };
 
 struct kube_cache {
+	struct kube_keep keep;
 	struct strmap *objects; /* name -> struct entry */
 	struct tombstone graves[TOMBSTONES];
 	unsigned int next_grave;
@@ -49,7 +59,7 @@ struct kube_cache {
  * which client set which field (often as large as the rest of the object). Nothing here reads
  * it, and a write never sends it back: kept, it would double the cache for nothing (client-go's
  * informers drop it the same way, TransformStripManagedFields). */
-static cJSON *cache_copy(const cJSON *obj)
+static void *cache_copy(const cJSON *obj, void *userdata)
 {
 	cJSON *copy = cJSON_Duplicate(obj, true);
 
@@ -59,43 +69,84 @@ static cJSON *cache_copy(const cJSON *obj)
 	return copy;
 }
 
+static void cache_copy_free(void *kept)
+{
+	cJSON_Delete(kept);
+}
+
+static const struct kube_keep default_keep = {cache_copy, cache_copy_free, NULL};
+
 static void entry_free(void *p)
 {
 	struct entry *e = p;
 
 	if (!e)
 		return;
-	cJSON_Delete(e->obj);
+	if (e->kept)
+		e->drop(e->kept);
+	free(e->rv);
 	free(e->pending_rv);
-	for (int i = 0; i < RECENT_RVS; i++)
-		free(e->recent[i]);
+	if (e->recent)
+		for (int i = 0; i < RECENT_RVS; i++)
+			free(e->recent[i]);
+	free(e->recent);
 	free(e);
 }
 
-static struct entry *entry_new(cJSON *obj)
+/* The kept form of @obj in a new entry, or NULL (no memory). */
+static struct entry *entry_new(const struct kube_cache *c, const cJSON *obj)
 {
 	struct entry *e = calloc(1, sizeof(*e));
+	const char *rv = kube_meta_string(obj, "resourceVersion");
 
-	if (e)
-		e->obj = obj;
+	if (!e)
+		return NULL;
+	e->drop = c->keep.drop;
+	e->kept = c->keep.keep(obj, c->keep.userdata);
+	e->rv = rv ? strdup(rv) : NULL;
+	if (!e->kept || (rv && !e->rv)) {
+		entry_free(e);
+		return NULL;
+	}
 	return e;
+}
+
+/* Put the kept form of @obj in @e in place of the old one. false: no memory (@e unchanged). */
+static bool entry_set(const struct kube_cache *c, struct entry *e, const cJSON *obj)
+{
+	const char *rv = kube_meta_string(obj, "resourceVersion");
+	void *kept = c->keep.keep(obj, c->keep.userdata);
+	char *rv_copy = rv ? strdup(rv) : NULL;
+
+	if (!kept || (rv && !rv_copy)) {
+		if (kept)
+			c->keep.drop(kept);
+		free(rv_copy);
+		return false;
+	}
+	c->keep.drop(e->kept);
+	e->kept = kept;
+	free(e->rv);
+	e->rv = rv_copy;
+	return true;
 }
 
 static void remember_rv(struct entry *e, const char *rv)
 {
-	unsigned int i = e->next_recent++ % RECENT_RVS;
+	unsigned int i;
 
+	if (!e->recent && !(e->recent = calloc(RECENT_RVS, sizeof(*e->recent))))
+		return;
+	i = e->next_recent++ % RECENT_RVS;
 	free(e->recent[i]);
 	e->recent[i] = rv ? strdup(rv) : NULL;
 }
 
 static bool seen_rv(const struct entry *e, const char *rv)
 {
-	const char *cur = kube_meta_string(e->obj, "resourceVersion");
-
-	if (cur && strcmp(cur, rv) == 0)
+	if (e->rv && strcmp(e->rv, rv) == 0)
 		return true;
-	for (int i = 0; i < RECENT_RVS; i++)
+	for (int i = 0; e->recent && i < RECENT_RVS; i++)
 		if (e->recent[i] && strcmp(e->recent[i], rv) == 0)
 			return true;
 	return false;
@@ -154,8 +205,8 @@ static void bury(struct kube_cache *c, const char *name, const struct entry *e,
 		}
 	}
 	if (e) {
-		tombstone_add_rv(t, kube_meta_string(e->obj, "resourceVersion"));
-		for (int i = 0; i < RECENT_RVS; i++)
+		tombstone_add_rv(t, e->rv);
+		for (int i = 0; e->recent && i < RECENT_RVS; i++)
 			tombstone_add_rv(t, e->recent[i]);
 	}
 	tombstone_add_rv(t, deletion_rv);
@@ -175,7 +226,7 @@ static bool buried(struct kube_cache *c, const char *name, const char *rv)
 
 /* ---- public -------------------------------------------------------------------------------- */
 
-struct kube_cache *kube_cache_new(void)
+struct kube_cache *kube_cache_new_keeping(const struct kube_keep *keep)
 {
 	struct kube_cache *c = calloc(1, sizeof(*c));
 
@@ -183,7 +234,14 @@ struct kube_cache *kube_cache_new(void)
 		free(c);
 		return NULL;
 	}
+	if (c)
+		c->keep = keep ? *keep : default_keep;
 	return c;
+}
+
+struct kube_cache *kube_cache_new(void)
+{
+	return kube_cache_new_keeping(NULL);
 }
 
 void kube_cache_free(struct kube_cache *c)
@@ -196,11 +254,18 @@ void kube_cache_free(struct kube_cache *c)
 	free(c);
 }
 
-const cJSON *kube_cache_get(const struct kube_cache *c, const char *name)
+const void *kube_cache_get(const struct kube_cache *c, const char *name)
 {
 	const struct entry *e = strmap_get(c->objects, name);
 
-	return e ? e->obj : NULL;
+	return e ? e->kept : NULL;
+}
+
+const char *kube_cache_rv(const struct kube_cache *c, const char *name)
+{
+	const struct entry *e = strmap_get(c->objects, name);
+
+	return e ? e->rv : NULL;
 }
 
 size_t kube_cache_count(const struct kube_cache *c)
@@ -217,7 +282,7 @@ static void foreach_entry(const char *key, void *value, void *ud)
 {
 	struct foreach_ctx *f = ud;
 
-	f->fn(key, ((struct entry *)value)->obj, f->userdata);
+	f->fn(key, ((struct entry *)value)->kept, f->userdata);
 }
 
 void kube_cache_foreach(const struct kube_cache *c,
@@ -232,13 +297,13 @@ void kube_cache_foreach(const struct kube_cache *c,
 int kube_cache_put_listed(struct kube_cache *c, const cJSON *obj)
 {
 	const char *name = kube_meta_string(obj, "name");
-	struct entry *e;
+	struct entry *f;
 
 	if (!name)
 		return -EINVAL;
-	e = entry_new(cache_copy(obj));
-	if (!e || !e->obj || strmap_set(c->objects, name, e) < 0) {
-		entry_free(e);
+	f = entry_new(c, obj);
+	if (!f || strmap_set(c->objects, name, f) < 0) {
+		entry_free(f);
 		return -ENOMEM;
 	}
 	return 0;
@@ -273,7 +338,6 @@ const cJSON *kube_cache_apply(struct kube_cache *c, enum kube_event_type type, c
 	const char *name = kube_meta_string(obj, "name");
 	const char *rv = kube_meta_string(obj, "resourceVersion");
 	struct entry *e;
-	cJSON *copy;
 
 	if (!name)
 		return NULL;
@@ -298,21 +362,21 @@ const cJSON *kube_cache_apply(struct kube_cache *c, enum kube_event_type type, c
 		strmap_remove(c->objects, name);
 		return obj;
 	}
-	copy = cache_copy(obj);
-	if (!copy)
-		return NULL;
 	if (e) {
-		cJSON_Delete(e->obj);
-		e->obj = copy;
+		if (!entry_set(c, e, obj))
+			return NULL;
 	} else {
-		e = entry_new(copy);
-		if (!e || strmap_set(c->objects, name, e) < 0) {
-			entry_free(e);
+		struct entry *f = entry_new(c, obj);
+
+		if (!f || strmap_set(c->objects, name, f) < 0) {
+			entry_free(f);
 			return NULL;
 		}
+		e = f;
 	}
 	remember_rv(e, rv);
-	return e->obj;
+	/* The cached copy when the cache keeps the object, else the event's own. */
+	return c->keep.keep == cache_copy ? e->kept : obj;
 }
 
 void kube_cache_store(struct kube_cache *c, const cJSON *obj, bool own_write, bool watching)
@@ -320,7 +384,6 @@ void kube_cache_store(struct kube_cache *c, const cJSON *obj, bool own_write, bo
 	const char *name = kube_meta_string(obj, "name");
 	const char *rv = kube_meta_string(obj, "resourceVersion");
 	struct entry *e;
-	cJSON *copy;
 
 	if (!name)
 		return;
@@ -332,18 +395,16 @@ void kube_cache_store(struct kube_cache *c, const cJSON *obj, bool own_write, bo
 	 * that left the watch's selector is reported deleted but still exists, at that version. */
 	if (own_write && buried(c, name, rv))
 		return;
-	copy = cache_copy(obj);
-	if (!copy)
-		return;
 	if (!e) {
-		e = entry_new(copy);
-		if (!e || strmap_set(c->objects, name, e) < 0) {
-			entry_free(e);
+		struct entry *f = entry_new(c, obj);
+
+		if (!f || strmap_set(c->objects, name, f) < 0) {
+			entry_free(f);
 			return;
 		}
-	} else {
-		cJSON_Delete(e->obj);
-		e->obj = copy;
+		e = f;
+	} else if (!entry_set(c, e, obj)) {
+		return;
 	}
 	free(e->pending_rv);
 	/* A read marks nothing pending: were it marked, the events it skipped would count as seen
