@@ -15,6 +15,7 @@
  * objects whole trees cost over 50 MiB that it never reads (docs/agent.md, "Memory").
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,21 +38,23 @@ struct entry {
 	char *pending_rv;     /* resourceVersion of the agent's own last write, until its event */
 	unsigned int dropped; /* events skipped while pending */
 	unsigned int next_recent;
-	/* RECENT_RVS slots, allocated at the first event: most objects of a large node never
-	 * change after the list, and eight pointers each would be a tenth of a digest. */
-	char **recent;
+	/* RECENT_RVS slots (rv_key()s, 0 = empty), allocated at the first event: most objects
+	 * of a large node never change after the list. */
+	uint64_t *recent;
 };
 
 /* The versions a deleted object was seen at (its last ones and the deletion's). */
 struct tombstone {
 	char *name;
-	char *rvs[RECENT_RVS + 2];
+	uint64_t rvs[RECENT_RVS + 2]; /* rv_key()s, 0 = empty */
 };
 
 struct kube_cache {
 	struct kube_keep keep;
 	struct strmap *objects; /* name -> struct entry */
-	struct tombstone graves[TOMBSTONES];
+	/* TOMBSTONES of them, allocated at the first deletion: 22 KiB a cache otherwise, and an
+	 * agent has a dozen caches, most of which never see one. */
+	struct tombstone *graves;
 	unsigned int next_grave;
 };
 
@@ -86,9 +89,6 @@ static void entry_free(void *p)
 		e->drop(e->kept);
 	free(e->rv);
 	free(e->pending_rv);
-	if (e->recent)
-		for (int i = 0; i < RECENT_RVS; i++)
-			free(e->recent[i]);
 	free(e->recent);
 	free(e);
 }
@@ -131,6 +131,24 @@ static bool entry_set(const struct kube_cache *c, struct entry *e, const cJSON *
 	return true;
 }
 
+/*
+ * A resourceVersion as the cache remembers the past ones: a 64-bit hash, never 0 (0: none). Two
+ * versions of one object collide with odds of 2^-64; the cost would be one write's answer not
+ * stored, which the object's next event corrects.
+ */
+static uint64_t rv_key(const char *rv)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (!rv)
+		return 0;
+	for (; *rv; rv++) {
+		h ^= (unsigned char)*rv;
+		h *= 0x100000001b3ULL;
+	}
+	return h ? h : 1;
+}
+
 static void remember_rv(struct entry *e, const char *rv)
 {
 	unsigned int i;
@@ -138,8 +156,7 @@ static void remember_rv(struct entry *e, const char *rv)
 	if (!e->recent && !(e->recent = calloc(RECENT_RVS, sizeof(*e->recent))))
 		return;
 	i = e->next_recent++ % RECENT_RVS;
-	free(e->recent[i]);
-	e->recent[i] = rv ? strdup(rv) : NULL;
+	e->recent[i] = rv_key(rv);
 }
 
 static bool seen_rv(const struct entry *e, const char *rv)
@@ -147,7 +164,7 @@ static bool seen_rv(const struct entry *e, const char *rv)
 	if (e->rv && strcmp(e->rv, rv) == 0)
 		return true;
 	for (int i = 0; e->recent && i < RECENT_RVS; i++)
-		if (e->recent[i] && strcmp(e->recent[i], rv) == 0)
+		if (e->recent[i] && e->recent[i] == rv_key(rv))
 			return true;
 	return false;
 }
@@ -158,29 +175,26 @@ static void tombstone_clear(struct tombstone *t)
 {
 	free(t->name);
 	t->name = NULL;
-	for (size_t i = 0; i < sizeof(t->rvs) / sizeof(t->rvs[0]); i++) {
-		free(t->rvs[i]);
-		t->rvs[i] = NULL;
-	}
+	memset(t->rvs, 0, sizeof(t->rvs));
 }
 
 static struct tombstone *tombstone_find(struct kube_cache *c, const char *name)
 {
-	for (int i = 0; i < TOMBSTONES; i++)
+	for (int i = 0; c->graves && i < TOMBSTONES; i++)
 		if (c->graves[i].name && strcmp(c->graves[i].name, name) == 0)
 			return &c->graves[i];
 	return NULL;
 }
 
-static void tombstone_add_rv(struct tombstone *t, const char *rv)
+static void tombstone_add(struct tombstone *t, uint64_t key)
 {
-	if (!rv)
+	if (!key)
 		return;
 	for (size_t i = 0; i < sizeof(t->rvs) / sizeof(t->rvs[0]); i++) {
-		if (t->rvs[i] && strcmp(t->rvs[i], rv) == 0)
+		if (t->rvs[i] == key)
 			return;
 		if (!t->rvs[i]) {
-			t->rvs[i] = strdup(rv);
+			t->rvs[i] = key;
 			return;
 		}
 	}
@@ -193,23 +207,24 @@ static void bury(struct kube_cache *c, const char *name, const struct entry *e,
 	struct tombstone *t = tombstone_find(c, name);
 
 	if (!t) {
+		/* Without memory for them a stale answer may be stored: the behaviour without
+		 * tombstones, which the next event of the object corrects. */
+		if (!c->graves && !(c->graves = calloc(TOMBSTONES, sizeof(*c->graves))))
+			return;
 		t = &c->graves[c->next_grave++ % TOMBSTONES];
 		tombstone_clear(t);
 		if (!(t->name = strdup(name)))
 			return;
 	} else {
 		/* A name deleted again: only this life's versions matter from now on. */
-		for (size_t i = 0; i < sizeof(t->rvs) / sizeof(t->rvs[0]); i++) {
-			free(t->rvs[i]);
-			t->rvs[i] = NULL;
-		}
+		memset(t->rvs, 0, sizeof(t->rvs));
 	}
 	if (e) {
-		tombstone_add_rv(t, e->rv);
+		tombstone_add(t, rv_key(e->rv));
 		for (int i = 0; e->recent && i < RECENT_RVS; i++)
-			tombstone_add_rv(t, e->recent[i]);
+			tombstone_add(t, e->recent[i]);
 	}
-	tombstone_add_rv(t, deletion_rv);
+	tombstone_add(t, rv_key(deletion_rv));
 }
 
 static bool buried(struct kube_cache *c, const char *name, const char *rv)
@@ -219,7 +234,7 @@ static bool buried(struct kube_cache *c, const char *name, const char *rv)
 	if (!t || !rv)
 		return false;
 	for (size_t i = 0; i < sizeof(t->rvs) / sizeof(t->rvs[0]); i++)
-		if (t->rvs[i] && strcmp(t->rvs[i], rv) == 0)
+		if (t->rvs[i] && t->rvs[i] == rv_key(rv))
 			return true;
 	return false;
 }
@@ -249,8 +264,9 @@ void kube_cache_free(struct kube_cache *c)
 	if (!c)
 		return;
 	strmap_free(c->objects);
-	for (int i = 0; i < TOMBSTONES; i++)
+	for (int i = 0; c->graves && i < TOMBSTONES; i++)
 		tombstone_clear(&c->graves[i]);
+	free(c->graves);
 	free(c);
 }
 
