@@ -175,6 +175,20 @@ enum diff_action { DIFF_NONE, DIFF_CREATE, DIFF_DELETE, DIFF_METADATA, DIFF_STAT
  */
 enum diff_action diff_object(const struct kind_def *kind, const cJSON *desired,
 			     const cJSON *observed, const cJSON *schema, cJSON **patch);
+/*
+ * What the reconciler keeps of an observed object (a few hundred bytes): a hash of each field
+ * diff_object() compares, and the uid. diff_digest_new() returns a malloc'd digest (free with
+ * diff_digest_free()), NULL on no memory; diff_digest_compare() is diff_object() against it.
+ * The desired labels must all be the agent's own (nodename, hostdev.io/): only those are hashed.
+ */
+struct diff_digest;
+struct diff_digest *diff_digest_new(const struct kind_def *kind, const cJSON *observed);
+void diff_digest_free(struct diff_digest *d);
+/* metadata.uid of the digested object (owned by @d), or NULL. */
+const char *diff_digest_uid(const struct diff_digest *d);
+enum diff_action diff_digest_compare(const struct kind_def *kind, const cJSON *desired,
+				     const struct diff_digest *observed, const cJSON *schema,
+				     cJSON **patch);
 /* Make @obj's owned metadata and spec fields those of @desired (labels of ours, nodename, the
  * Node ownerReference, owned spec fields). Returns 1 when something changed. */
 int diff_apply_metadata(const struct kind_def *kind, cJSON *obj, const cJSON *desired);
@@ -239,7 +253,8 @@ int reconciler_start(struct reconciler *r);
 void reconciler_set_desired(struct reconciler *r, struct strmap *desired[]);
 /* Set (@obj non-NULL, taken) or remove one desired object and reconcile it. */
 void reconciler_put(struct reconciler *r, enum agent_kind kind, const char *name, cJSON *obj);
-/* The desired object @name, or NULL. */
+/* The desired object @name (owned by the reconciler, valid until the next call of this function;
+ * the reconciler keeps desired objects as text and parses this one), or NULL. */
 const cJSON *reconciler_desired(struct reconciler *r, enum agent_kind kind, const char *name);
 size_t reconciler_pending(const struct reconciler *r);
 /* Stop (or resume) writing; changes are still queued and run when resumed. */

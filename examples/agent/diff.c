@@ -5,7 +5,14 @@
  * status fields. Everything else (Harvester's claim fields, other labels and annotations, the
  * user's spec.numVFs) belongs to someone else and is neither compared nor written. The desired
  * side is first pruned by the CRD's schema, so a field the server drops is never "different".
+ *
+ * The observed side is a digest (struct diff_digest): a hash of each field compared, not the
+ * object. The reconciler keeps one per published object in place of the object's tree, which at
+ * 10,000 objects would be most of the agent's memory; the values a write needs are the desired
+ * ones, and a metadata update reads the object afresh.
  */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
@@ -30,30 +37,336 @@ static bool is_ours(const char *label)
 	       strncmp(label, AGENT_LABEL_PREFIX, strlen(AGENT_LABEL_PREFIX)) == 0;
 }
 
-static bool labels_differ(const cJSON *want, const cJSON *have)
-{
-	const cJSON *l;
-
-	cJSON_ArrayForEach(l, want)
-	{
-		if (!same(l, cJSON_GetObjectItemCaseSensitive(have, l->string)))
-			return true;
-	}
-	cJSON_ArrayForEach(l, have)
-	{
-		if (is_ours(l->string) && !cJSON_GetObjectItemCaseSensitive(want, l->string))
-			return true;
-	}
-	return false;
-}
-
 static const char *ref_field(const cJSON *ref, const char *f)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ref, f));
 }
 
+/* ---- digests ------------------------------------------------------------------------------- */
+
+/*
+ * A 64-bit hash of a JSON value that is equal for values cJSON_Compare() finds equal: members of
+ * an object in any order (their hashes are summed), array elements in order, numbers by value.
+ * Never 0, which stands for "absent". Two different values collide with odds of 2^-64: a change
+ * made by someone else goes unnoticed with those odds, until the change after it.
+ */
+static uint64_t mix(uint64_t x)
+{
+	/* splitmix64's finaliser */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+static uint64_t hash_string(const char *s, uint64_t seed)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ mix(seed);
+
+	for (; s && *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return mix(h);
+}
+
+static uint64_t hash_value(const cJSON *v)
+{
+	uint64_t type = (uint64_t)(v->type & 0xFF), h;
+	const cJSON *e;
+
+	switch (v->type & 0xFF) {
+	case cJSON_Number: {
+		double d = v->valuedouble == 0 ? 0 : v->valuedouble; /* -0 == 0 */
+
+		memcpy(&h, &d, sizeof(h));
+		h = mix(h ^ (type << 56));
+		break;
+	}
+	case cJSON_String:
+	case cJSON_Raw:
+		h = hash_string(v->valuestring, type);
+		break;
+	case cJSON_Array:
+		h = mix(type);
+		cJSON_ArrayForEach(e, v)
+		{
+			h = mix(h ^ hash_value(e));
+		}
+		break;
+	case cJSON_Object: {
+		uint64_t sum = 0, n = 0;
+
+		cJSON_ArrayForEach(e, v)
+		{
+			sum += mix(hash_string(e->string, 0) ^ (hash_value(e) * 3));
+			n++;
+		}
+		h = mix(sum ^ mix(type ^ (n << 8)));
+		break;
+	}
+	default: /* true, false, null */
+		h = mix(type);
+		break;
+	}
+	return h | 1;
+}
+
+static uint64_t hash_of(const cJSON *v)
+{
+	return v ? hash_value(v) : 0;
+}
+
+/* The labels of ours among @labels, as one hash (an order-free sum, like an object's). */
+static uint64_t labels_hash(const cJSON *labels)
+{
+	uint64_t sum = 0;
+	const cJSON *l;
+
+	cJSON_ArrayForEach(l, labels)
+	{
+		if (l->string && is_ours(l->string))
+			sum += mix(hash_string(l->string, 0) ^ (hash_value(l) * 3));
+	}
+	return mix(sum);
+}
+
+static size_t count_fields(const char *const *fields)
+{
+	size_t n = 0;
+
+	while (fields && fields[n])
+		n++;
+	return n;
+}
+
+/* What an observed object's digest holds, in this order in h[]. */
+struct layout {
+	size_t spec, status, when_set;
+};
+
+static struct layout layout_of(const struct kind_def *kind)
+{
+	return (struct layout){count_fields(kind->spec_fields), count_fields(kind->status_fields),
+			       count_fields(kind->status_when_set)};
+}
+
+/*
+ * An observed object as the reconciler keeps it: what diff_digest_compare() needs to find out
+ * whether it differs from the desired object and which owned status fields do, and the uid for
+ * the precondition of a delete; never the values (a write sends the desired ones).
+ */
+struct diff_digest {
+	uint64_t labels;  /* labels_hash() of the object's labels */
+	uint32_t initial; /* bit i: the i-th status_initial field is present */
+	uint32_t owners;  /* ownerReferences to a Node: their uids' hashes end h[] */
+	const char *uid;  /* in the same block, after h[] ("" when none) */
+	uint64_t h[];	  /* spec fields, status fields, status_when_set fields, owners */
+};
+
+struct diff_digest *diff_digest_new(const struct kind_def *kind, const cJSON *observed)
+{
+	const cJSON *meta = object_at(observed, "metadata", NULL);
+	const cJSON *spec = object_at(observed, "spec", NULL);
+	const cJSON *status = object_at(observed, "status", NULL);
+	const cJSON *refs = cJSON_GetObjectItemCaseSensitive(meta, "ownerReferences"), *r;
+	const char *uid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "uid"));
+	struct layout l = layout_of(kind);
+	size_t owners = 0, n, i = 0;
+	struct diff_digest *d;
+
+	cJSON_ArrayForEach(r, refs)
+	{
+		const char *k = ref_field(r, "kind");
+
+		if (k && strcmp(k, "Node") == 0 && ref_field(r, "uid"))
+			owners++;
+	}
+	if (!uid)
+		uid = "";
+	n = l.spec + l.status + l.when_set + owners;
+	d = malloc(sizeof(*d) + n * sizeof(d->h[0]) + strlen(uid) + 1);
+	if (!d)
+		return NULL;
+	d->labels = labels_hash(cJSON_GetObjectItemCaseSensitive(meta, "labels"));
+	d->owners = (uint32_t)owners;
+	d->uid = strcpy((char *)&d->h[n], uid);
+	for (const char *const *f = kind->spec_fields; f && *f; f++)
+		d->h[i++] = hash_of(cJSON_GetObjectItemCaseSensitive(spec, *f));
+	for (const char *const *f = kind->status_fields; f && *f; f++)
+		d->h[i++] = hash_of(cJSON_GetObjectItemCaseSensitive(status, *f));
+	for (const char *const *f = kind->status_when_set; f && *f; f++)
+		d->h[i++] = hash_of(cJSON_GetObjectItemCaseSensitive(status, *f));
+	cJSON_ArrayForEach(r, refs)
+	{
+		const char *k = ref_field(r, "kind"), *u = ref_field(r, "uid");
+
+		if (k && strcmp(k, "Node") == 0 && u)
+			d->h[i++] = hash_string(u, 0);
+	}
+	d->initial = 0;
+	if (kind->status_initial) {
+		cJSON *values = cJSON_Parse(kind->status_initial), *v;
+		unsigned int bit = 0;
+
+		cJSON_ArrayForEach(v, values)
+		{
+			if (bit < 32 && cJSON_GetObjectItemCaseSensitive(status, v->string))
+				d->initial |= 1u << bit;
+			bit++;
+		}
+		cJSON_Delete(values);
+	}
+	return d;
+}
+
+void diff_digest_free(struct diff_digest *d)
+{
+	free(d);
+}
+
+const char *diff_digest_uid(const struct diff_digest *d)
+{
+	return d && d->uid[0] ? d->uid : NULL;
+}
+
 /* The desired Node reference is present (same kind and uid). */
-static bool has_owner(const cJSON *want_refs, const cJSON *have_refs)
+static bool has_owner(const cJSON *want_refs, const struct diff_digest *have, size_t first_owner)
+{
+	const cJSON *want = cJSON_GetArrayItem(want_refs, 0);
+	uint64_t h;
+
+	if (!want)
+		return true;
+	h = hash_string(ref_field(want, "uid"), 0);
+	for (size_t i = 0; i < have->owners; i++)
+		if (have->h[first_owner + i] == h)
+			return true;
+	return false;
+}
+
+/* The desired @section ("spec"/"status") as the server would keep it. */
+static cJSON *pruned_section(const cJSON *desired, const char *section, const cJSON *schema)
+{
+	cJSON *copy = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(desired, section), true);
+
+	if (copy && schema)
+		schema_prune(copy, schema_property(schema, section));
+	return copy;
+}
+
+/* Compare @want's @fields with their hashes @have; with a @patch, add the differing ones to it
+ * (null for one @want lacks). */
+static bool fields_differ(const char *const *fields, const cJSON *want, const uint64_t *have,
+			  cJSON *patch)
+{
+	bool differ = false;
+
+	for (size_t i = 0; fields && fields[i]; i++) {
+		const cJSON *w = cJSON_GetObjectItemCaseSensitive(want, fields[i]);
+
+		if (hash_of(w) == have[i])
+			continue;
+		differ = true;
+		if (patch)
+			cJSON_AddItemToObject(patch, fields[i],
+					      w ? cJSON_Duplicate(w, true) : cJSON_CreateNull());
+	}
+	return differ;
+}
+
+/* The initial values of fields others own, for those missing on the server (and kept by the
+ * schema: a field the server prunes would be "missing" forever). */
+static bool add_initial(const char *initial, const cJSON *schema, uint32_t present, cJSON *patch)
+{
+	cJSON *values = cJSON_Parse(initial), *kept = cJSON_Duplicate(values, true), *v;
+	unsigned int bit = 0;
+	bool added = false;
+
+	if (kept && schema)
+		schema_prune(kept, schema_property(schema, "status"));
+	cJSON_ArrayForEach(v, values)
+	{
+		bool there = bit < 32 && (present & (1u << bit));
+
+		bit++;
+		/* Already in the patch: an owned value (status_when_set) wins over the initial. */
+		if (there || !cJSON_GetObjectItemCaseSensitive(kept, v->string) ||
+		    cJSON_GetObjectItemCaseSensitive(patch, v->string))
+			continue;
+		cJSON_AddItemToObject(patch, v->string, cJSON_Duplicate(v, true));
+		added = true;
+	}
+	cJSON_Delete(kept);
+	cJSON_Delete(values);
+	return added;
+}
+
+enum diff_action diff_digest_compare(const struct kind_def *kind, const cJSON *desired,
+				     const struct diff_digest *observed, const cJSON *schema,
+				     cJSON **patch)
+{
+	struct layout l = layout_of(kind);
+	const uint64_t *spec_h = observed ? observed->h : NULL;
+	const uint64_t *status_h = spec_h ? spec_h + l.spec : NULL;
+	const uint64_t *when_set_h = status_h ? status_h + l.status : NULL;
+	cJSON *want, *status_patch;
+	bool differ;
+
+	if (!desired)
+		return observed ? DIFF_DELETE : DIFF_NONE;
+	if (!observed)
+		return DIFF_CREATE;
+	/* The desired labels are all ours (inventory.c): equal sets, or a write. */
+	if (labels_hash(object_at(desired, "metadata", "labels")) != observed->labels ||
+	    !has_owner(object_at(desired, "metadata", "ownerReferences"), observed,
+		       l.spec + l.status + l.when_set))
+		return DIFF_METADATA;
+	want = pruned_section(desired, "spec", schema);
+	differ = fields_differ(kind->spec_fields, want, spec_h, NULL);
+	cJSON_Delete(want);
+	if (differ)
+		return DIFF_METADATA;
+	want = pruned_section(desired, "status", schema);
+	status_patch = cJSON_CreateObject();
+	differ = fields_differ(kind->status_fields, want, status_h, status_patch);
+	for (size_t i = 0; i < l.when_set; i++) {
+		const char *one[] = {kind->status_when_set[i], NULL};
+
+		if (cJSON_GetObjectItemCaseSensitive(want, one[0]) &&
+		    fields_differ(one, want, &when_set_h[i], status_patch))
+			differ = true;
+	}
+	cJSON_Delete(want);
+	if (kind->status_initial &&
+	    add_initial(kind->status_initial, schema, observed->initial, status_patch))
+		differ = true;
+	if (!differ) {
+		cJSON_Delete(status_patch);
+		return DIFF_NONE;
+	}
+	*patch = cJSON_CreateObject();
+	cJSON_AddItemToObject(*patch, "status", status_patch);
+	return DIFF_STATUS;
+}
+
+enum diff_action diff_object(const struct kind_def *kind, const cJSON *desired,
+			     const cJSON *observed, const cJSON *schema, cJSON **patch)
+{
+	struct diff_digest *d = observed ? diff_digest_new(kind, observed) : NULL;
+	enum diff_action action;
+
+	if (observed && !d)
+		return DIFF_NONE; /* no memory: nothing to decide with */
+	action = diff_digest_compare(kind, desired, d, schema, patch);
+	diff_digest_free(d);
+	return action;
+}
+
+/* The desired Node reference is present in the object's (same kind and uid). */
+static bool has_owner_ref(const cJSON *want_refs, const cJSON *have_refs)
 {
 	const cJSON *want = cJSON_GetArrayItem(want_refs, 0), *have;
 
@@ -68,100 +381,6 @@ static bool has_owner(const cJSON *want_refs, const cJSON *have_refs)
 			return true;
 	}
 	return false;
-}
-
-/* The desired @section ("spec"/"status") as the server would keep it. */
-static cJSON *pruned_section(const cJSON *desired, const char *section, const cJSON *schema)
-{
-	cJSON *copy = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(desired, section), true);
-
-	if (copy && schema)
-		schema_prune(copy, schema_property(schema, section));
-	return copy;
-}
-
-static bool fields_differ(const char *const *fields, const cJSON *want, const cJSON *have,
-			  cJSON *patch)
-{
-	bool differ = false;
-
-	for (const char *const *f = fields; *f; f++) {
-		const cJSON *w = cJSON_GetObjectItemCaseSensitive(want, *f);
-
-		if (same(w, cJSON_GetObjectItemCaseSensitive(have, *f)))
-			continue;
-		differ = true;
-		if (patch)
-			cJSON_AddItemToObject(patch, *f,
-					      w ? cJSON_Duplicate(w, true) : cJSON_CreateNull());
-	}
-	return differ;
-}
-
-/* The initial values of fields others own, for those missing on the server (and kept by the
- * schema: a field the server prunes would be "missing" forever). */
-static bool add_initial(const char *initial, const cJSON *schema, const cJSON *have, cJSON *patch)
-{
-	cJSON *values = cJSON_Parse(initial), *v;
-	bool added = false;
-
-	if (values && schema)
-		schema_prune(values, schema_property(schema, "status"));
-	cJSON_ArrayForEach(v, values)
-	{
-		/* Already in the patch: an owned value (status_when_set) wins over the initial. */
-		if (cJSON_GetObjectItemCaseSensitive(have, v->string) ||
-		    cJSON_GetObjectItemCaseSensitive(patch, v->string))
-			continue;
-		cJSON_AddItemToObject(patch, v->string, cJSON_Duplicate(v, true));
-		added = true;
-	}
-	cJSON_Delete(values);
-	return added;
-}
-
-enum diff_action diff_object(const struct kind_def *kind, const cJSON *desired,
-			     const cJSON *observed, const cJSON *schema, cJSON **patch)
-{
-	cJSON *want, *status_patch;
-	bool differ;
-
-	if (!desired)
-		return observed ? DIFF_DELETE : DIFF_NONE;
-	if (!observed)
-		return DIFF_CREATE;
-	if (labels_differ(object_at(desired, "metadata", "labels"),
-			  object_at(observed, "metadata", "labels")) ||
-	    !has_owner(object_at(desired, "metadata", "ownerReferences"),
-		       object_at(observed, "metadata", "ownerReferences")))
-		return DIFF_METADATA;
-	want = pruned_section(desired, "spec", schema);
-	differ = fields_differ(kind->spec_fields, want, object_at(observed, "spec", NULL), NULL);
-	cJSON_Delete(want);
-	if (differ)
-		return DIFF_METADATA;
-	want = pruned_section(desired, "status", schema);
-	status_patch = cJSON_CreateObject();
-	differ = fields_differ(kind->status_fields, want, object_at(observed, "status", NULL),
-			       status_patch);
-	for (const char *const *f = kind->status_when_set; f && *f; f++) {
-		const char *one[] = {*f, NULL};
-
-		if (cJSON_GetObjectItemCaseSensitive(want, *f) &&
-		    fields_differ(one, want, object_at(observed, "status", NULL), status_patch))
-			differ = true;
-	}
-	cJSON_Delete(want);
-	if (kind->status_initial && add_initial(kind->status_initial, schema,
-						object_at(observed, "status", NULL), status_patch))
-		differ = true;
-	if (!differ) {
-		cJSON_Delete(status_patch);
-		return DIFF_NONE;
-	}
-	*patch = cJSON_CreateObject();
-	cJSON_AddItemToObject(*patch, "status", status_patch);
-	return DIFF_STATUS;
 }
 
 static cJSON *ensure_object(cJSON *parent, const char *key)
@@ -199,7 +418,7 @@ int diff_apply_metadata(const struct kind_def *kind, cJSON *obj, const cJSON *de
 		cJSON_AddItemToObject(labels, l->string, cJSON_Duplicate(l, true));
 		changed = 1;
 	}
-	if (!has_owner(want_refs, cJSON_GetObjectItemCaseSensitive(meta, "ownerReferences"))) {
+	if (!has_owner_ref(want_refs, cJSON_GetObjectItemCaseSensitive(meta, "ownerReferences"))) {
 		cJSON *refs = cJSON_GetObjectItemCaseSensitive(meta, "ownerReferences"), *r, *rn;
 
 		if (!cJSON_IsArray(refs)) {

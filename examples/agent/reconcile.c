@@ -8,11 +8,18 @@
  * object is evaluated again, until nothing differs. Objects that match cost no request at all,
  * so an idle node makes zero writes. At most max_inflight writes run at once; failures are
  * retried with backoff.
+ *
+ * Memory: per object the reconciler keeps the desired object as compact JSON text (parsed when the
+ * object is looked at) and the observed one as a digest of the fields it compares (diff.c), not
+ * the two trees of several kilobytes each that most of an idle agent's memory used to be.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "agent.h"
 
@@ -26,7 +33,8 @@ struct item {
 struct reconciler {
 	struct reconciler_options o;
 	char *node, *node_uid;
-	struct strmap *desired[KIND_COUNT];
+	struct strmap *desired[KIND_COUNT]; /* name -> unformatted JSON text (char *) */
+	cJSON *scratch;			    /* reconciler_desired()'s answer */
 	struct kube_informer *inf[KIND_COUNT];
 	cJSON *schema[KIND_COUNT];
 	bool status_subresource[KIND_COUNT];
@@ -50,6 +58,23 @@ struct write {
 };
 
 static void process(struct reconciler *r);
+
+/* The desired object @name, parsed (the caller deletes it), or NULL. */
+static cJSON *desired_of(const struct reconciler *r, enum agent_kind kind, const char *name)
+{
+	const char *text = strmap_get(r->desired[kind], name);
+
+	return text ? cJSON_Parse(text) : NULL;
+}
+
+/* @obj (deleted) as the text the desired maps hold, or NULL (no memory). */
+static char *desired_text(cJSON *obj)
+{
+	char *text = cJSON_PrintUnformatted(obj);
+
+	cJSON_Delete(obj);
+	return text;
+}
 
 static void item_free(void *p)
 {
@@ -273,19 +298,21 @@ static void on_written(struct kube_client *c, const struct kube_response *resp, 
 static int apply_metadata(cJSON *obj, void *userdata)
 {
 	struct write *w = userdata;
-	const cJSON *desired = strmap_get(w->r->desired[w->kind], w->name);
+	cJSON *desired = desired_of(w->r, w->kind, w->name);
+	int r;
 
 	if (!desired)
 		return 1;
-	return diff_apply_metadata(&agent_kinds[w->kind], obj, desired) ? 0 : 1;
+	r = diff_apply_metadata(&agent_kinds[w->kind], obj, desired) ? 0 : 1;
+	cJSON_Delete(desired);
+	return r;
 }
 
 static void start_write(struct reconciler *r, const char *key, struct item *it,
-			enum diff_action action, cJSON *patch)
+			enum diff_action action, cJSON *patch, const cJSON *desired,
+			const struct diff_digest *observed)
 {
 	const struct kind_def *kind = &agent_kinds[it->kind];
-	const cJSON *desired = strmap_get(r->desired[it->kind], it->name);
-	const cJSON *observed = kube_informer_get(r->inf[it->kind], it->name);
 	struct write *w = calloc(1, sizeof(*w));
 	bool started = false;
 
@@ -309,7 +336,7 @@ static void start_write(struct reconciler *r, const char *key, struct item *it,
 	case DIFF_DELETE:
 		w->op = "delete";
 		started = kube_delete(r->o.client, &kind->res, NULL, it->name,
-				      kube_meta_string(observed, "uid"), NULL, on_written, w);
+				      diff_digest_uid(observed), NULL, on_written, w);
 		break;
 	case DIFF_METADATA:
 		w->op = "update";
@@ -346,24 +373,34 @@ out:
 
 static void evaluate(struct reconciler *r, char *key, struct item *it)
 {
-	const cJSON *desired = strmap_get(r->desired[it->kind], it->name);
-	const cJSON *observed = kube_informer_get(r->inf[it->kind], it->name);
+	cJSON *desired = desired_of(r, it->kind, it->name);
+	const struct diff_digest *observed = kube_informer_kept(r->inf[it->kind], it->name);
 	cJSON *patch = NULL;
-	enum diff_action action =
-	    diff_object(&agent_kinds[it->kind], desired, observed, r->schema[it->kind], &patch);
+	enum diff_action action;
 
+	if (!desired && strmap_get(r->desired[it->kind], it->name)) {
+		/* Out of memory (or text that does not parse, which the reconciler never stores):
+		 * not a deletion. */
+		item_free(it);
+		return;
+	}
+	action = diff_digest_compare(&agent_kinds[it->kind], desired, observed, r->schema[it->kind],
+				     &patch);
 	if (action == DIFF_NONE) {
 		metrics_reconcile_latency(loop_now_s() - it->since);
 		item_free(it);
+		cJSON_Delete(desired);
 		return;
 	}
 	if (strmap_set(r->inflight, key, it) < 0) {
 		item_free(it);
 		cJSON_Delete(patch);
+		cJSON_Delete(desired);
 		return;
 	}
-	start_write(r, key, it, action, patch);
+	start_write(r, key, it, action, patch, desired, observed);
 	cJSON_Delete(patch);
+	cJSON_Delete(desired);
 }
 
 static void process(struct reconciler *r)
@@ -467,6 +504,13 @@ static void on_synced(struct kube_informer *inf, void *userdata)
 		enqueue_all(r, kind);
 	process(r);
 	check_first_pass(r);
+#ifdef __GLIBC__
+	/* A relist (the watch fell behind: 410 Gone) of a large node leaves the heap full of the
+	 * freed pages of its answers, which glibc keeps: give them back, or the idle RSS stays at
+	 * the relist's peak. The first list is followed by the agent's own trim once ready. */
+	if (r->first_pass_done)
+		malloc_trim(0);
+#endif
 }
 
 static void on_event(struct kube_informer *inf, enum kube_event_type type, const char *name,
@@ -524,7 +568,7 @@ int reconciler_new(const struct reconciler_options *opts, struct reconciler **ou
 	r->o.ids.node = r->node;
 	r->o.ids.node_uid = r->node_uid;
 	for (int k = 0; k < KIND_COUNT; k++)
-		r->desired[k] = strmap_new((void (*)(void *))cJSON_Delete);
+		r->desired[k] = strmap_new(free);
 	r->queued = strmap_new(item_free);
 	r->inflight = strmap_new(item_free);
 	r->failed = strmap_new(item_free);
@@ -548,6 +592,7 @@ void reconciler_free(struct reconciler *r)
 		strmap_free(r->desired[k]);
 		cJSON_Delete(r->schema[k]);
 	}
+	cJSON_Delete(r->scratch);
 	for (size_t i = r->head; i < r->tail; i++)
 		free(r->fifo[i]);
 	free(r->fifo);
@@ -582,17 +627,32 @@ void reconciler_set_schema(struct reconciler *r, enum agent_kind kind, const cJS
 	}
 }
 
+static void *keep_digest(const cJSON *obj, void *userdata)
+{
+	return diff_digest_new(userdata, obj);
+}
+
+static void drop_digest(void *kept)
+{
+	diff_digest_free(kept);
+}
+
 int reconciler_start(struct reconciler *r)
 {
 	static const struct kube_informer_callbacks cb = {on_synced, on_event, on_informer_error};
 	char selector[320];
-	struct kube_informer_options opts = {.label_selector = selector,
-					     .watch_timeout_s = r->o.watch_timeout_s};
+	struct kube_keep keep = {keep_digest, drop_digest, NULL};
+	struct kube_informer_options opts = {
+	    .label_selector = selector, .watch_timeout_s = r->o.watch_timeout_s, .keep = &keep};
 
 	snprintf(selector, sizeof(selector), "%s=%s", AGENT_NODE_LABEL, r->node);
 	for (int k = 0; k < KIND_COUNT; k++) {
-		int ret = kube_informer_new(r->o.client, &agent_kinds[k].res, NULL, &opts, &cb, r,
-					    &r->inf[k]);
+		int ret;
+
+		/* Digests of this kind's fields; the informer copies @keep. */
+		keep.userdata = (void *)&agent_kinds[k];
+		ret = kube_informer_new(r->o.client, &agent_kinds[k].res, NULL, &opts, &cb, r,
+					&r->inf[k]);
 
 		if (ret < 0)
 			return ret;
@@ -602,13 +662,43 @@ int reconciler_start(struct reconciler *r)
 	return 0;
 }
 
+struct text_ctx {
+	struct strmap *texts;
+	bool failed;
+};
+
+static void to_text(const char *name, void *value, void *userdata)
+{
+	struct text_ctx *t = userdata;
+	char *text = cJSON_PrintUnformatted(value);
+
+	if (!text || strmap_set(t->texts, name, text) < 0) {
+		free(text);
+		t->failed = true;
+	}
+}
+
 void reconciler_set_desired(struct reconciler *r, struct strmap *desired[])
 {
 	for (int k = 0; k < KIND_COUNT; k++) {
+		struct text_ctx t = {strmap_new(free), false};
+
+		if (t.texts)
+			strmap_foreach(desired[k], to_text, &t);
+		strmap_free(desired[k]);
+		desired[k] = NULL;
+		if (!t.texts || t.failed) {
+			/* Out of memory: a partial state would delete the objects left out. */
+			log_error(
+			    "out of memory converting the desired %s objects; kept the previous "
+			    "state",
+			    agent_kinds[k].kind);
+			strmap_free(t.texts);
+			continue;
+		}
 		/* Names that are no longer desired are in the cache (or were never created). */
 		strmap_free(r->desired[k]);
-		r->desired[k] = desired[k];
-		desired[k] = NULL;
+		r->desired[k] = t.texts;
 	}
 	r->have_inventory = true;
 	for (int k = 0; k < KIND_COUNT; k++)
@@ -620,8 +710,10 @@ void reconciler_set_desired(struct reconciler *r, struct strmap *desired[])
 void reconciler_put(struct reconciler *r, enum agent_kind kind, const char *name, cJSON *obj)
 {
 	if (obj) {
-		if (strmap_set(r->desired[kind], name, obj) < 0) {
-			cJSON_Delete(obj);
+		char *text = desired_text(obj);
+
+		if (!text || strmap_set(r->desired[kind], name, text) < 0) {
+			free(text);
 			return;
 		}
 	} else if (!strmap_remove(r->desired[kind], name)) {
@@ -633,7 +725,9 @@ void reconciler_put(struct reconciler *r, enum agent_kind kind, const char *name
 
 const cJSON *reconciler_desired(struct reconciler *r, enum agent_kind kind, const char *name)
 {
-	return strmap_get(r->desired[kind], name);
+	cJSON_Delete(r->scratch);
+	r->scratch = desired_of(r, kind, name);
+	return r->scratch;
 }
 
 size_t reconciler_pending(const struct reconciler *r)

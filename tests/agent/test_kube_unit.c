@@ -577,6 +577,60 @@ static void test_cache_forget_and_relist(void **state)
 	kube_cache_free(c);
 }
 
+/* A cache that keeps a form of its own: what its keep made, the resourceVersions as with the
+ * object, the event's own object reported, every kept form dropped. */
+static int kept_alive;
+
+static void *keep_name(const cJSON *obj, void *userdata)
+{
+	char *kept = NULL;
+
+	if (asprintf(&kept, "%s%s", (const char *)userdata, kube_meta_string(obj, "name")) < 0)
+		return NULL;
+	kept_alive++;
+	return kept;
+}
+
+static void drop_name(void *kept)
+{
+	kept_alive--;
+	free(kept);
+}
+
+static void test_cache_keeping(void **state)
+{
+	struct kube_keep keep = {keep_name, drop_name, "kept:"};
+	struct kube_cache *c = kube_cache_new_keeping(&keep);
+	struct kube_cache *listing = kube_cache_new_keeping(&keep);
+	cJSON *obj = object("a", "1");
+
+	assert_ptr_equal(kube_cache_apply(c, KUBE_ADDED, obj), obj);
+	assert_string_equal(kube_cache_get(c, "a"), "kept:a");
+	assert_string_equal(kube_cache_rv(c, "a"), "1");
+	cJSON_Delete(obj);
+	/* The answer of a write, then an older event: skipped, the write's version stays. */
+	store(c, "a", "5", true);
+	assert_false(event(c, KUBE_MODIFIED, "a", "4"));
+	assert_string_equal(kube_cache_rv(c, "a"), "5");
+	assert_false(event(c, KUBE_MODIFIED, "a", "5"));
+	assert_true(event(c, KUBE_MODIFIED, "a", "6"));
+	assert_string_equal(kube_cache_rv(c, "a"), "6");
+	/* Deleted, then the late answer of a write it overtook: not brought back. */
+	assert_true(event(c, KUBE_DELETED, "a", "7"));
+	store(c, "a", "6", true);
+	assert_null(kube_cache_get(c, "a"));
+	assert_true(event(c, KUBE_ADDED, "b", "8"));
+	obj = object("c", "9");
+	assert_int_equal(kube_cache_put_listed(listing, obj), 0);
+	cJSON_Delete(obj);
+	kube_cache_replace(c, listing);
+	assert_null(kube_cache_get(c, "b"));
+	assert_string_equal(kube_cache_get(c, "c"), "kept:c");
+	assert_int_equal(kept_alive, 1);
+	kube_cache_free(c);
+	assert_int_equal(kept_alive, 0);
+}
+
 /* Tombstones are bounded: after many more deletions the oldest is forgotten (and a stale answer
  * of it would be stored, the behaviour without tombstones), the newest still hold. */
 static void test_cache_tombstones_bounded(void **state)
@@ -612,6 +666,7 @@ int main(void)
 	    cmocka_unit_test(test_backoff),
 	    cmocka_unit_test(test_strmap),
 	    cmocka_unit_test(test_cache_answer_before_its_event),
+	    cmocka_unit_test(test_cache_keeping),
 	    cmocka_unit_test(test_cache_answer_after_the_deletion),
 	    cmocka_unit_test(test_cache_pending_answer_then_deletion),
 	    cmocka_unit_test(test_cache_late_answer_after_recreation),

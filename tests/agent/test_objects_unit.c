@@ -313,6 +313,141 @@ static void test_diff(void **state)
 	cJSON_Delete(harvester);
 }
 
+/* ---- the reconciler's digest of an observed object ----------------------------------------- */
+
+static cJSON *status_of(cJSON *obj)
+{
+	return cJSON_GetObjectItem(obj, "status");
+}
+
+/* diff_digest_compare() of @desired against the digest of @observed, the patch as text in
+ * @patch_text (NULL when none; the caller frees it). */
+static enum diff_action digest_diff(const struct kind_def *kind, const cJSON *desired,
+				    const cJSON *observed, char **patch_text)
+{
+	struct diff_digest *d = diff_digest_new(kind, observed);
+	cJSON *patch = NULL;
+	enum diff_action a;
+
+	assert_non_null(d);
+	a = diff_digest_compare(kind, desired, d, NULL, &patch);
+	*patch_text = patch ? cJSON_PrintUnformatted(patch) : NULL;
+	cJSON_Delete(patch);
+	diff_digest_free(d);
+	return a;
+}
+
+static void first_name(const char *key, void *value, void *ud)
+{
+	const char **name = ud;
+
+	if (!*name)
+		*name = key;
+}
+
+/* What the reconciler keeps of a published object finds what someone else changed in the fields
+ * the agent owns, and only there: an owned field changed is a write of that field, an unowned
+ * one is no write at all. */
+static void test_digest(void **state)
+{
+	struct fixture *f = *state;
+	const struct kind_def *kind = &agent_kinds[KIND_PCI];
+	const cJSON *desired = strmap_get(f->desired[KIND_PCI], "node1-000001000");
+	cJSON *observed = as_stored(desired, NULL), *members;
+	struct diff_digest *d;
+	const char *usb = NULL;
+	char *patch;
+
+	d = diff_digest_new(kind, observed);
+	assert_non_null(d);
+	assert_string_equal(diff_digest_uid(d), "u-1");
+	diff_digest_free(d);
+	assert_int_equal(digest_diff(kind, desired, observed, &patch), DIFF_NONE);
+	assert_null(patch);
+
+	/* Unowned: another controller's status field, a user's label and annotation, the order of
+	 * the members of an object (the server keeps its own). No write. */
+	cJSON_AddStringToObject(status_of(observed), "message", "someone else's");
+	cJSON_ReplaceItemInObject(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(observed, "metadata"), "labels"), "team",
+	    cJSON_CreateString("ml"));
+	cJSON_AddObjectToObject(cJSON_GetObjectItem(observed, "metadata"), "annotations");
+	cJSON_AddStringToObject(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(observed, "metadata"), "annotations"), "note",
+	    "x");
+	{
+		cJSON *address = cJSON_DetachItemFromObject(status_of(observed), "address");
+
+		cJSON_AddItemToObject(status_of(observed), "address", address);
+	}
+	assert_int_equal(digest_diff(kind, desired, observed, &patch), DIFF_NONE);
+
+	/* Owned, changed by someone else: the field's value, its type ("0" is not 0), an array's
+	 * order, a field removed. Each is a patch of that field alone. */
+	cJSON_ReplaceItemInObject(status_of(observed), "kernelDriverInUse",
+				  cJSON_CreateString("vfio-pci"));
+	assert_int_equal(digest_diff(kind, desired, observed, &patch), DIFF_STATUS);
+	assert_string_equal(patch, "{\"status\":{\"kernelDriverInUse\":\"igb\"}}");
+	free(patch);
+	cJSON_ReplaceItemInObject(
+	    status_of(observed), "kernelDriverInUse",
+	    cJSON_Duplicate(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(desired, "status"), "kernelDriverInUse"),
+		true));
+	assert_int_equal(digest_diff(kind, desired, observed, &patch), DIFF_NONE);
+	cJSON_ReplaceItemInObject(status_of(observed), "numaNode", cJSON_CreateString("0"));
+	assert_int_equal(digest_diff(kind, desired, observed, &patch), DIFF_STATUS);
+	assert_string_equal(patch, "{\"status\":{\"numaNode\":0}}");
+	free(patch);
+	cJSON_ReplaceItemInObject(status_of(observed), "numaNode", cJSON_CreateNumber(0));
+	members = cJSON_GetObjectItem(status_of(observed), "iommuGroupMembers");
+	assert_non_null(members);
+	cJSON_AddItemToArray(members, cJSON_CreateString("0000:00:00.0"));
+	assert_int_equal(digest_diff(kind, desired, observed, &patch), DIFF_STATUS);
+	assert_non_null(strstr(patch, "\"iommuGroupMembers\":["));
+	free(patch);
+	cJSON_DeleteItemFromArray(members, cJSON_GetArraySize(members) - 1);
+	assert_int_equal(digest_diff(kind, desired, observed, &patch), DIFF_NONE);
+	cJSON_DeleteItemFromObject(status_of(observed), "description");
+	assert_int_equal(digest_diff(kind, desired, observed, &patch), DIFF_STATUS);
+	assert_non_null(strstr(patch, "\"description\":"));
+	free(patch);
+	cJSON_Delete(observed);
+
+	/* A label of ours changed, or the Node re-created (another uid): metadata. */
+	observed = as_stored(desired, NULL);
+	cJSON_ReplaceItemInObject(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(observed, "metadata"), "labels"),
+	    AGENT_NODE_LABEL, cJSON_CreateString("node2"));
+	assert_int_equal(digest_diff(kind, desired, observed, &patch), DIFF_METADATA);
+	cJSON_Delete(observed);
+	observed = as_stored(desired, NULL);
+	cJSON_ReplaceItemInObject(
+	    cJSON_GetArrayItem(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(observed, "metadata"), "ownerReferences"),
+		0),
+	    "uid", cJSON_CreateString("older-node"));
+	assert_int_equal(digest_diff(kind, desired, observed, &patch), DIFF_METADATA);
+	cJSON_Delete(observed);
+
+	/* USBDevice: enabled is Harvester's, set once when missing; present with any value, it is
+	 * theirs. */
+	strmap_foreach(f->desired[KIND_USB], first_name, &usb);
+	if (usb) {
+		desired = strmap_get(f->desired[KIND_USB], usb);
+		observed = as_stored(desired, NULL);
+		cJSON_DeleteItemFromObject(status_of(observed), "enabled");
+		assert_int_equal(digest_diff(&agent_kinds[KIND_USB], desired, observed, &patch),
+				 DIFF_STATUS);
+		assert_string_equal(patch, "{\"status\":{\"enabled\":false}}");
+		free(patch);
+		cJSON_AddBoolToObject(status_of(observed), "enabled", true);
+		assert_int_equal(digest_diff(&agent_kinds[KIND_USB], desired, observed, &patch),
+				 DIFF_NONE);
+		cJSON_Delete(observed);
+	}
+}
+
 /* ---- kubevirt_apply(): the three lists of permittedHostDevices ------------------------------ */
 
 static cJSON *list_of(cJSON *kv, const char *list)
@@ -446,6 +581,7 @@ int main(void)
 	    cmocka_unit_test(test_usb_strings),
 	    cmocka_unit_test(test_schema_prune),
 	    cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
 	    cmocka_unit_test(test_kubevirt_lists),
 	};
 

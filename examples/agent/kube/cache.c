@@ -9,8 +9,13 @@
  *    object exists that the server no longer has, and never write it again.
  * resourceVersions are only compared for equality, as the API conventions require: a version
  * the cache has seen for an object that was then deleted is stale, whatever its value.
+ *
+ * What is kept of an object is the owner's choice (struct kube_keep): by default the object less
+ * its managedFields; the reconciler keeps a digest of a few hundred bytes instead, since at 10,000
+ * objects whole trees cost over 50 MiB that it never reads (docs/agent.md, "Memory").
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,22 +31,30 @@
 #define TOMBSTONES 256
 
 struct entry {
-	cJSON *obj;
+	void *kept; /* what the cache's keep made of the object */
+	/* How to free it (the map frees entries and knows no cache). */
+	void (*drop)(void *kept);
+	char *rv;	      /* its metadata.resourceVersion (NULL: none) */
 	char *pending_rv;     /* resourceVersion of the agent's own last write, until its event */
 	unsigned int dropped; /* events skipped while pending */
-	char *recent[RECENT_RVS];
 	unsigned int next_recent;
+	/* RECENT_RVS slots (rv_key()s, 0 = empty), allocated at the first event: most objects
+	 * of a large node never change after the list. */
+	uint64_t *recent;
 };
 
 /* The versions a deleted object was seen at (its last ones and the deletion's). */
 struct tombstone {
 	char *name;
-	char *rvs[RECENT_RVS + 2];
+	uint64_t rvs[RECENT_RVS + 2]; /* rv_key()s, 0 = empty */
 };
 
 struct kube_cache {
+	struct kube_keep keep;
 	struct strmap *objects; /* name -> struct entry */
-	struct tombstone graves[TOMBSTONES];
+	/* TOMBSTONES of them, allocated at the first deletion: 22 KiB a cache otherwise, and an
+	 * agent has a dozen caches, most of which never see one. */
+	struct tombstone *graves;
 	unsigned int next_grave;
 };
 
@@ -49,7 +62,7 @@ struct kube_cache {
  * which client set which field (often as large as the rest of the object). Nothing here reads
  * it, and a write never sends it back: kept, it would double the cache for nothing (client-go's
  * informers drop it the same way, TransformStripManagedFields). */
-static cJSON *cache_copy(const cJSON *obj)
+static void *cache_copy(const cJSON *obj, void *userdata)
 {
 	cJSON *copy = cJSON_Duplicate(obj, true);
 
@@ -59,44 +72,99 @@ static cJSON *cache_copy(const cJSON *obj)
 	return copy;
 }
 
+static void cache_copy_free(void *kept)
+{
+	cJSON_Delete(kept);
+}
+
+static const struct kube_keep default_keep = {cache_copy, cache_copy_free, NULL};
+
 static void entry_free(void *p)
 {
 	struct entry *e = p;
 
 	if (!e)
 		return;
-	cJSON_Delete(e->obj);
+	if (e->kept)
+		e->drop(e->kept);
+	free(e->rv);
 	free(e->pending_rv);
-	for (int i = 0; i < RECENT_RVS; i++)
-		free(e->recent[i]);
+	free(e->recent);
 	free(e);
 }
 
-static struct entry *entry_new(cJSON *obj)
+/* The kept form of @obj in a new entry, or NULL (no memory). */
+static struct entry *entry_new(const struct kube_cache *c, const cJSON *obj)
 {
 	struct entry *e = calloc(1, sizeof(*e));
+	const char *rv = kube_meta_string(obj, "resourceVersion");
 
-	if (e)
-		e->obj = obj;
+	if (!e)
+		return NULL;
+	e->drop = c->keep.drop;
+	e->kept = c->keep.keep(obj, c->keep.userdata);
+	e->rv = rv ? strdup(rv) : NULL;
+	if (!e->kept || (rv && !e->rv)) {
+		entry_free(e);
+		return NULL;
+	}
 	return e;
+}
+
+/* Put the kept form of @obj in @e in place of the old one. false: no memory (@e unchanged). */
+static bool entry_set(const struct kube_cache *c, struct entry *e, const cJSON *obj)
+{
+	const char *rv = kube_meta_string(obj, "resourceVersion");
+	void *kept = c->keep.keep(obj, c->keep.userdata);
+	char *rv_copy = rv ? strdup(rv) : NULL;
+
+	if (!kept || (rv && !rv_copy)) {
+		if (kept)
+			c->keep.drop(kept);
+		free(rv_copy);
+		return false;
+	}
+	c->keep.drop(e->kept);
+	e->kept = kept;
+	free(e->rv);
+	e->rv = rv_copy;
+	return true;
+}
+
+/*
+ * A resourceVersion as the cache remembers the past ones: a 64-bit hash, never 0 (0: none). Two
+ * versions of one object collide with odds of 2^-64; the cost would be one write's answer not
+ * stored, which the object's next event corrects.
+ */
+static uint64_t rv_key(const char *rv)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (!rv)
+		return 0;
+	for (; *rv; rv++) {
+		h ^= (unsigned char)*rv;
+		h *= 0x100000001b3ULL;
+	}
+	return h ? h : 1;
 }
 
 static void remember_rv(struct entry *e, const char *rv)
 {
-	unsigned int i = e->next_recent++ % RECENT_RVS;
+	unsigned int i;
 
-	free(e->recent[i]);
-	e->recent[i] = rv ? strdup(rv) : NULL;
+	if (!e->recent && !(e->recent = calloc(RECENT_RVS, sizeof(*e->recent))))
+		return;
+	i = e->next_recent++ % RECENT_RVS;
+	e->recent[i] = rv_key(rv);
 }
 
 static bool seen_rv(const struct entry *e, const char *rv)
 {
-	const char *cur = kube_meta_string(e->obj, "resourceVersion");
-
-	if (cur && strcmp(cur, rv) == 0)
+	if (e->rv && strcmp(e->rv, rv) == 0)
 		return true;
-	for (int i = 0; i < RECENT_RVS; i++)
-		if (e->recent[i] && strcmp(e->recent[i], rv) == 0)
+	for (int i = 0; e->recent && i < RECENT_RVS; i++)
+		if (e->recent[i] && e->recent[i] == rv_key(rv))
 			return true;
 	return false;
 }
@@ -107,29 +175,26 @@ static void tombstone_clear(struct tombstone *t)
 {
 	free(t->name);
 	t->name = NULL;
-	for (size_t i = 0; i < sizeof(t->rvs) / sizeof(t->rvs[0]); i++) {
-		free(t->rvs[i]);
-		t->rvs[i] = NULL;
-	}
+	memset(t->rvs, 0, sizeof(t->rvs));
 }
 
 static struct tombstone *tombstone_find(struct kube_cache *c, const char *name)
 {
-	for (int i = 0; i < TOMBSTONES; i++)
+	for (int i = 0; c->graves && i < TOMBSTONES; i++)
 		if (c->graves[i].name && strcmp(c->graves[i].name, name) == 0)
 			return &c->graves[i];
 	return NULL;
 }
 
-static void tombstone_add_rv(struct tombstone *t, const char *rv)
+static void tombstone_add(struct tombstone *t, uint64_t key)
 {
-	if (!rv)
+	if (!key)
 		return;
 	for (size_t i = 0; i < sizeof(t->rvs) / sizeof(t->rvs[0]); i++) {
-		if (t->rvs[i] && strcmp(t->rvs[i], rv) == 0)
+		if (t->rvs[i] == key)
 			return;
 		if (!t->rvs[i]) {
-			t->rvs[i] = strdup(rv);
+			t->rvs[i] = key;
 			return;
 		}
 	}
@@ -142,23 +207,24 @@ static void bury(struct kube_cache *c, const char *name, const struct entry *e,
 	struct tombstone *t = tombstone_find(c, name);
 
 	if (!t) {
+		/* Without memory for them a stale answer may be stored: the behaviour without
+		 * tombstones, which the next event of the object corrects. */
+		if (!c->graves && !(c->graves = calloc(TOMBSTONES, sizeof(*c->graves))))
+			return;
 		t = &c->graves[c->next_grave++ % TOMBSTONES];
 		tombstone_clear(t);
 		if (!(t->name = strdup(name)))
 			return;
 	} else {
 		/* A name deleted again: only this life's versions matter from now on. */
-		for (size_t i = 0; i < sizeof(t->rvs) / sizeof(t->rvs[0]); i++) {
-			free(t->rvs[i]);
-			t->rvs[i] = NULL;
-		}
+		memset(t->rvs, 0, sizeof(t->rvs));
 	}
 	if (e) {
-		tombstone_add_rv(t, kube_meta_string(e->obj, "resourceVersion"));
-		for (int i = 0; i < RECENT_RVS; i++)
-			tombstone_add_rv(t, e->recent[i]);
+		tombstone_add(t, rv_key(e->rv));
+		for (int i = 0; e->recent && i < RECENT_RVS; i++)
+			tombstone_add(t, e->recent[i]);
 	}
-	tombstone_add_rv(t, deletion_rv);
+	tombstone_add(t, rv_key(deletion_rv));
 }
 
 static bool buried(struct kube_cache *c, const char *name, const char *rv)
@@ -168,14 +234,14 @@ static bool buried(struct kube_cache *c, const char *name, const char *rv)
 	if (!t || !rv)
 		return false;
 	for (size_t i = 0; i < sizeof(t->rvs) / sizeof(t->rvs[0]); i++)
-		if (t->rvs[i] && strcmp(t->rvs[i], rv) == 0)
+		if (t->rvs[i] && t->rvs[i] == rv_key(rv))
 			return true;
 	return false;
 }
 
 /* ---- public -------------------------------------------------------------------------------- */
 
-struct kube_cache *kube_cache_new(void)
+struct kube_cache *kube_cache_new_keeping(const struct kube_keep *keep)
 {
 	struct kube_cache *c = calloc(1, sizeof(*c));
 
@@ -183,7 +249,14 @@ struct kube_cache *kube_cache_new(void)
 		free(c);
 		return NULL;
 	}
+	if (c)
+		c->keep = keep ? *keep : default_keep;
 	return c;
+}
+
+struct kube_cache *kube_cache_new(void)
+{
+	return kube_cache_new_keeping(NULL);
 }
 
 void kube_cache_free(struct kube_cache *c)
@@ -191,16 +264,24 @@ void kube_cache_free(struct kube_cache *c)
 	if (!c)
 		return;
 	strmap_free(c->objects);
-	for (int i = 0; i < TOMBSTONES; i++)
+	for (int i = 0; c->graves && i < TOMBSTONES; i++)
 		tombstone_clear(&c->graves[i]);
+	free(c->graves);
 	free(c);
 }
 
-const cJSON *kube_cache_get(const struct kube_cache *c, const char *name)
+const void *kube_cache_get(const struct kube_cache *c, const char *name)
 {
 	const struct entry *e = strmap_get(c->objects, name);
 
-	return e ? e->obj : NULL;
+	return e ? e->kept : NULL;
+}
+
+const char *kube_cache_rv(const struct kube_cache *c, const char *name)
+{
+	const struct entry *e = strmap_get(c->objects, name);
+
+	return e ? e->rv : NULL;
 }
 
 size_t kube_cache_count(const struct kube_cache *c)
@@ -217,7 +298,7 @@ static void foreach_entry(const char *key, void *value, void *ud)
 {
 	struct foreach_ctx *f = ud;
 
-	f->fn(key, ((struct entry *)value)->obj, f->userdata);
+	f->fn(key, ((struct entry *)value)->kept, f->userdata);
 }
 
 void kube_cache_foreach(const struct kube_cache *c,
@@ -232,13 +313,13 @@ void kube_cache_foreach(const struct kube_cache *c,
 int kube_cache_put_listed(struct kube_cache *c, const cJSON *obj)
 {
 	const char *name = kube_meta_string(obj, "name");
-	struct entry *e;
+	struct entry *f;
 
 	if (!name)
 		return -EINVAL;
-	e = entry_new(cache_copy(obj));
-	if (!e || !e->obj || strmap_set(c->objects, name, e) < 0) {
-		entry_free(e);
+	f = entry_new(c, obj);
+	if (!f || strmap_set(c->objects, name, f) < 0) {
+		entry_free(f);
 		return -ENOMEM;
 	}
 	return 0;
@@ -273,7 +354,6 @@ const cJSON *kube_cache_apply(struct kube_cache *c, enum kube_event_type type, c
 	const char *name = kube_meta_string(obj, "name");
 	const char *rv = kube_meta_string(obj, "resourceVersion");
 	struct entry *e;
-	cJSON *copy;
 
 	if (!name)
 		return NULL;
@@ -298,21 +378,21 @@ const cJSON *kube_cache_apply(struct kube_cache *c, enum kube_event_type type, c
 		strmap_remove(c->objects, name);
 		return obj;
 	}
-	copy = cache_copy(obj);
-	if (!copy)
-		return NULL;
 	if (e) {
-		cJSON_Delete(e->obj);
-		e->obj = copy;
+		if (!entry_set(c, e, obj))
+			return NULL;
 	} else {
-		e = entry_new(copy);
-		if (!e || strmap_set(c->objects, name, e) < 0) {
-			entry_free(e);
+		struct entry *f = entry_new(c, obj);
+
+		if (!f || strmap_set(c->objects, name, f) < 0) {
+			entry_free(f);
 			return NULL;
 		}
+		e = f;
 	}
 	remember_rv(e, rv);
-	return e->obj;
+	/* The cached copy when the cache keeps the object, else the event's own. */
+	return c->keep.keep == cache_copy ? e->kept : obj;
 }
 
 void kube_cache_store(struct kube_cache *c, const cJSON *obj, bool own_write, bool watching)
@@ -320,7 +400,6 @@ void kube_cache_store(struct kube_cache *c, const cJSON *obj, bool own_write, bo
 	const char *name = kube_meta_string(obj, "name");
 	const char *rv = kube_meta_string(obj, "resourceVersion");
 	struct entry *e;
-	cJSON *copy;
 
 	if (!name)
 		return;
@@ -332,18 +411,16 @@ void kube_cache_store(struct kube_cache *c, const cJSON *obj, bool own_write, bo
 	 * that left the watch's selector is reported deleted but still exists, at that version. */
 	if (own_write && buried(c, name, rv))
 		return;
-	copy = cache_copy(obj);
-	if (!copy)
-		return;
 	if (!e) {
-		e = entry_new(copy);
-		if (!e || strmap_set(c->objects, name, e) < 0) {
-			entry_free(e);
+		struct entry *f = entry_new(c, obj);
+
+		if (!f || strmap_set(c->objects, name, f) < 0) {
+			entry_free(f);
 			return;
 		}
-	} else {
-		cJSON_Delete(e->obj);
-		e->obj = copy;
+		e = f;
+	} else if (!entry_set(c, e, obj)) {
+		return;
 	}
 	free(e->pending_rv);
 	/* A read marks nothing pending: were it marked, the events it skipped would count as seen

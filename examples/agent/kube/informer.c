@@ -24,6 +24,8 @@ struct kube_informer {
 	unsigned int page_size, watch_timeout_s;
 	struct kube_informer_callbacks cb;
 	void *userdata;
+	struct kube_keep keep;
+	bool own_keep;
 
 	struct kube_cache *cache;
 	struct kube_cache *listing;
@@ -71,7 +73,8 @@ static void report_vanished(const char *name, const cJSON *obj, void *userdata)
 
 	if (kube_cache_get(inf->listing, name))
 		return;
-	inf->cb.event(inf, KUBE_DELETED, name, obj, inf->userdata);
+	/* A kept form of the informer's own is no object: none to report. */
+	inf->cb.event(inf, KUBE_DELETED, name, inf->own_keep ? NULL : obj, inf->userdata);
 }
 
 static void finish_list(struct kube_informer *inf)
@@ -146,7 +149,7 @@ static void start_list(struct kube_informer *inf)
 	inf->watching = false;
 	if (!inf->continue_token) {
 		kube_cache_free(inf->listing);
-		inf->listing = kube_cache_new();
+		inf->listing = kube_cache_new_keeping(inf->own_keep ? &inf->keep : NULL);
 	}
 	path = kube_list_path(inf->res, inf->ns, &opts, false, 0);
 	inf->req = path && inf->listing
@@ -286,7 +289,11 @@ int kube_informer_new(struct kube_client *c, const struct kube_resource *res, co
 	set_string(&inf->ns, ns);
 	set_string(&inf->label_selector, opts ? opts->label_selector : NULL);
 	set_string(&inf->field_selector, opts ? opts->field_selector : NULL);
-	inf->cache = kube_cache_new();
+	if (opts && opts->keep) {
+		inf->keep = *opts->keep;
+		inf->own_keep = true;
+	}
+	inf->cache = kube_cache_new_keeping(inf->own_keep ? &inf->keep : NULL);
 	inf->retry = loop_add_timer(kube_client_loop(c), on_retry, inf);
 	if (!inf->cache || !inf->retry) {
 		kube_informer_free(inf);
@@ -321,7 +328,17 @@ int kube_informer_start(struct kube_informer *inf)
 
 const cJSON *kube_informer_get(const struct kube_informer *inf, const char *name)
 {
+	return inf->own_keep ? NULL : kube_cache_get(inf->cache, name);
+}
+
+const void *kube_informer_kept(const struct kube_informer *inf, const char *name)
+{
 	return kube_cache_get(inf->cache, name);
+}
+
+const char *kube_informer_rv(const struct kube_informer *inf, const char *name)
+{
+	return kube_cache_rv(inf->cache, name);
 }
 
 void kube_informer_store(struct kube_informer *inf, const cJSON *obj)

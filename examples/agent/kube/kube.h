@@ -235,8 +235,9 @@ struct kube_informer_callbacks {
 	/* The initial list (and every relist) is complete; the cache holds the server's objects.
 	 * Objects that vanished across a relist are reported as KUBE_DELETED before this. */
 	void (*synced)(struct kube_informer *inf, void *userdata);
-	/* One object changed; @obj is the new object (the last known one for KUBE_DELETED), owned
-	 * by the informer. */
+	/* One object changed; @obj is the new object (the last known one for KUBE_DELETED; with a
+	 * keep of the informer's own, the event's object, and NULL for an object found gone by a
+	 * relist), owned by the informer, valid during the call. */
 	void (*event)(struct kube_informer *inf, enum kube_event_type type, const char *name,
 		      const cJSON *obj, void *userdata);
 	/* A list or watch failed (already retried with backoff): @message says why. */
@@ -255,6 +256,8 @@ struct kube_informer_options {
 	unsigned int watch_timeout_s; /* server-side timeoutSeconds, 0 = 300 */
 	unsigned int backoff_base_ms; /* 0 = 500 */
 	unsigned int backoff_max_ms;  /* 0 = 30000 */
+	/* What the cache keeps of each object (copied); NULL: the object (kube_informer_get). */
+	const struct kube_keep *keep;
 };
 
 int kube_informer_new(struct kube_client *c, const struct kube_resource *res, const char *ns,
@@ -264,8 +267,12 @@ int kube_informer_new(struct kube_client *c, const struct kube_resource *res, co
 void kube_informer_free(struct kube_informer *inf);
 /* List, then watch from the list's resourceVersion. */
 int kube_informer_start(struct kube_informer *inf);
-/* The cached object @name (owned by the informer), or NULL. */
+/* The cached object @name (owned by the informer), or NULL. Informers with the default keep
+ * only; with a keep of their own, kube_informer_kept(). */
 const cJSON *kube_informer_get(const struct kube_informer *inf, const char *name);
+/* The kept form of @name (owned by the informer) and its resourceVersion, or NULL. */
+const void *kube_informer_kept(const struct kube_informer *inf, const char *name);
+const char *kube_informer_rv(const struct kube_informer *inf, const char *name);
 /*
  * Replace the cached object with the answer of a successful write. Watch events for that name
  * that are older (they arrive before the event of this very write, whose resourceVersion the
@@ -284,7 +291,7 @@ void kube_informer_store_read(struct kube_informer *inf, const cJSON *obj);
 void kube_informer_forget(struct kube_informer *inf, const char *name);
 bool kube_informer_synced(const struct kube_informer *inf);
 size_t kube_informer_count(const struct kube_informer *inf);
-/* Call @fn for every cached object. */
+/* Call @fn for every cached object (@obj: its kept form, the object with the default keep). */
 void kube_informer_foreach(const struct kube_informer *inf,
 			   void (*fn)(const char *name, const cJSON *obj, void *userdata),
 			   void *userdata);
@@ -294,25 +301,44 @@ struct kube_informer_stats kube_informer_get_stats(const struct kube_informer *i
 /* ---- the informer's object cache (cache.c) ------------------------------------------------ */
 
 /*
+ * What a cache keeps of each object. @keep returns the kept form of @obj (freed with @drop), NULL
+ * when out of memory. The default (a NULL struct kube_keep) keeps a copy of the object without
+ * metadata.managedFields; an owner that needs a few fields only keeps just those (the reconciler's
+ * digests: an object's tree costs kilobytes, at 10,000 objects most of the agent's memory).
+ */
+struct kube_keep {
+	void *(*keep)(const cJSON *obj, void *userdata);
+	void (*drop)(void *kept);
+	void *userdata;
+};
+
+/*
  * Objects by name, kept in step with the agent's own writes: a write's answer is not stepped back
  * by older watch events still on the way, and a write's answer that the object's deletion
  * overtook does not bring the object back. resourceVersions are compared for equality only.
  */
 struct kube_cache;
 struct kube_cache *kube_cache_new(void);
+/* @keep is copied; NULL: the default. */
+struct kube_cache *kube_cache_new_keeping(const struct kube_keep *keep);
 void kube_cache_free(struct kube_cache *c);
-const cJSON *kube_cache_get(const struct kube_cache *c, const char *name);
+/* The kept form of @name (a cJSON object with the default keep), owned by the cache, or NULL. */
+const void *kube_cache_get(const struct kube_cache *c, const char *name);
+/* The resourceVersion of the cached @name (owned by the cache), or NULL. */
+const char *kube_cache_rv(const struct kube_cache *c, const char *name);
 size_t kube_cache_count(const struct kube_cache *c);
+/* @obj is the kept form (a cJSON object with the default keep). */
 void kube_cache_foreach(const struct kube_cache *c,
 			void (*fn)(const char *name, const cJSON *obj, void *userdata),
 			void *userdata);
-/* Add a copy of a listed object to a cache a list is filling. -EINVAL without a name. */
+/* Add a listed object to a cache a list is filling. -EINVAL without a name. */
 int kube_cache_put_listed(struct kube_cache *c, const cJSON *obj);
 /* Take @listing's objects (a complete list) in place of @c's and free @listing; @c's objects not
- * listed count as deleted. */
+ * listed count as deleted. Both keep the same way. */
 void kube_cache_replace(struct kube_cache *c, struct kube_cache *listing);
-/* Apply a watch event. Returns the object to report (the cached copy; @obj itself for a
- * deletion), or NULL when the event is older than the agent's own cached write and skipped. */
+/* Apply a watch event. Returns the object to report (the cached copy with the default keep, else
+ * @obj itself; @obj for a deletion), or NULL when the event is older than the agent's own cached
+ * write and skipped. */
 const cJSON *kube_cache_apply(struct kube_cache *c, enum kube_event_type type, const cJSON *obj);
 /* Store an object the agent wrote (@own_write: the answer of its write; while @watching, older
  * events are then skipped until this version's own) or read. */
