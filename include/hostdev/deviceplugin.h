@@ -432,6 +432,21 @@ int hostdev_dp_resources_permitted_host_devices(const hostdev_dp_resources *reso
 size_t hostdev_dp_config_get_count(const hostdev_dp_config *config);
 /** enum hostdev_dp_kind of entry @i of @config; -1 when @i is out of range. */
 int hostdev_dp_config_get_kind(const hostdev_dp_config *config, size_t i);
+/** How the resources of a config entry are named (docs/device-plugin.md). Since HOSTDEV_1.8. */
+enum hostdev_dp_naming {
+	/** "resourceName": one resource of that name, resolved even without a device */
+	HOSTDEV_DP_NAMING_EXPLICIT = 0,
+	/** "naming": "harvester": one resource per Harvester name found */
+	HOSTDEV_DP_NAMING_HARVESTER = 1,
+	/** "naming": "per-device": one resource per device found */
+	HOSTDEV_DP_NAMING_PER_DEVICE = 2,
+};
+/**
+ * enum hostdev_dp_naming of entry @i of @config; -1 when @i is out of range. Only the entries
+ * that are not HOSTDEV_DP_NAMING_EXPLICIT make resources come and go with the devices: a program
+ * that follows hot-plug need not resolve a config without them again. Since HOSTDEV_1.8.
+ */
+int hostdev_dp_config_get_naming(const hostdev_dp_config *config, size_t i);
 /**
  * The "sriovEnv" of PCI entry @i (owned by @config): NULL when the entry asks for no
  * PCIDEVICE_<PREFIX>_<NAME> variables (or @i is out of range), "" for the resource's own domain
