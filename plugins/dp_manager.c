@@ -311,6 +311,26 @@ static void resolve_work(hostdev_ctx *ctx, void *userdata)
 
 static void request_resolve(hostdev_dp_manager *m);
 
+static void drop_work(hostdev_ctx *ctx, void *userdata)
+{
+	(void)ctx;
+	hostdev_dp_resources_unref(userdata);
+}
+
+static void drop_done(void *userdata)
+{
+	(void)userdata;
+}
+
+/* Let a resolution go on the worker thread: freeing every device of 10,000 takes milliseconds. */
+static void drop_resolution(hostdev_dp_manager *m, hostdev_dp_resources *res)
+{
+	hostdev_loop_work *w;
+
+	if (res && hostdev_loop_queue_work(m->loop, drop_work, drop_done, res, &w) < 0)
+		hostdev_dp_resources_unref(res);
+}
+
 /* On the loop: the worker's resolution is there. */
 static void resolve_done(void *userdata)
 {
@@ -324,7 +344,8 @@ static void resolve_done(void *userdata)
 			   m->resolutions, hostdev_dp_resources_get_count(m->resolved));
 		apply_resolution(m, m->resolved);
 	}
-	m->resolved = hostdev_dp_resources_unref(m->resolved);
+	drop_resolution(m, m->resolved);
+	m->resolved = NULL;
 	if (m->resolve_again) {
 		m->resolve_again = false;
 		request_resolve(m);

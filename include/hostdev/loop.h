@@ -146,7 +146,8 @@ typedef void (*hostdev_loop_work_done_fn)(void *userdata);
  * @done(@userdata) on the loop. The worker runs one piece of work at a time, in the order queued,
  * with the lists of HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP plugins: a long one delays them. Any thread
  * may call this. On success *@out holds the work, valid until @done starts or
- * hostdev_loop_work_cancel() returns (the done function is where the caller forgets it). Returns
+ * hostdev_loop_work_cancel() returns (the done function is where the caller forgets it). When the
+ * loop's last reference goes first, queued work still runs, but not @done. Returns
  * 0, -EINVAL (NULL loop, @work, @done or @out), -ENOMEM, or the error of starting the thread (with
  * a message).
  */

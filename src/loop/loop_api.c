@@ -116,6 +116,12 @@ static void run_work(void *userdata)
 	w->fn(w->ctx, w->userdata);
 }
 
+/* The loop went before the done function could run: it never will. */
+static void drop_wrapper(void *userdata)
+{
+	free(userdata);
+}
+
 static void run_done(void *userdata)
 {
 	hostdev_loop_work *w = userdata;
@@ -146,8 +152,10 @@ HOSTDEV_EXPORT int hostdev_loop_queue_work(hostdev_loop *loop, hostdev_loop_work
 	w->ctx = loop_worker_ctx(loop);
 	r = w->ctx ? loop_queue_work(loop, run_work, run_done, w, &w->work) : -ENOMEM;
 	/* Under the lock: the done function, which frees @w, cannot run before the caller has it. */
-	if (r == 0)
+	if (r == 0) {
+		loop_work_set_drop(w->work, drop_wrapper);
 		*out = w;
+	}
 	loop_unlock(loop);
 	if (r < 0)
 		free(w);
