@@ -388,13 +388,15 @@ static void cancel_resolve(hostdev_dp_manager *m)
 }
 
 /* The interval in effect: the caller's; with none (0) and no hot-plug events, the servers'
- * refresh interval, so that a device plugged later is still served. */
+ * refresh interval, so that a device plugged later is still served (unless every resource is
+ * named explicitly: then no device brings a new one). */
 static void set_resolve_interval(hostdev_dp_manager *m)
 {
 	int refresh = m->server_opts.refresh_interval_ms;
 
 	m->resolve_interval_ms = m->resolve_interval_opt;
-	if (m->resolve_interval_ms == 0 && !m->monitor)
+	if (m->resolve_interval_ms == 0 && !m->monitor &&
+	    (m->names_follow_pci || m->names_follow_usb))
 		m->resolve_interval_ms = refresh > 0	? refresh
 					 : refresh == 0 ? HOSTDEV_DP_DEFAULT_REFRESH_MS
 							: -1;

@@ -579,7 +579,8 @@ struct hostdev_dp_manager_options {
 	/**
 	 * Resolve the config again every this many milliseconds too. 0 (the default): on hot-plug
 	 * events only, or, when the host delivers none (no udev netlink socket, @hotplug 0), at
-	 * the servers' refresh interval; -1: never (only on events and
+	 * the servers' refresh interval (never for a config of explicit resource names, which no
+	 * device changes); -1: never (only on events and
 	 * hostdev_dp_manager_resolve()). Resolving reads every selected device (on the loop's
 	 * worker thread): not more often than needed.
 	 */
