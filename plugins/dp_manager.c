@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * hostdev_dp_manager: the built-in servers of a whole resource selection config, one per resource,
- * following hot-plug (issue 14). The config is resolved again on every USB/PCI hot-plug event (the
- * events of one wake-up resolve it once) and on an optional interval. A resource name that was not
+ * following hot-plug (issue 14). The config is resolved again on the USB/PCI hot-plug events that
+ * can change which resources exist (see event_may_change_names(); the events of one wake-up
+ * resolve it once) and on an optional interval. A resource name that was not
  * served before (a device plugged later whose Harvester or per-device name is new) gets its server,
  * started and registered at once. A resource that is no longer in the resolution (its last device
  * left) keeps its server for a grace period, during which the built-in plugin lists its devices
@@ -12,8 +13,12 @@
  *
  * Everything runs on the loop: the monitor's socket and a timerfd (the end of the next grace
  * period, the next interval) are fd sources of it, so a program that embeds the loop or runs it on
- * its thread gets the same behaviour with no code of its own. Built on the public API only, like
- * the built-in plugins beside it.
+ * its thread gets the same behaviour with no code of its own. A resolution enumerates every
+ * selected device (over half a second at 10,000 functions): it runs on the loop's worker thread
+ * (hostdev_loop_queue_work()), one at a time, and its result is applied on the loop; what is asked
+ * for meanwhile is done once after it. Only hostdev_dp_manager_start() and
+ * hostdev_dp_manager_resolve(), which return the resolution's error, resolve on the caller's
+ * thread. Built on the public API only, like the built-in plugins beside it.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -37,7 +42,7 @@ struct manager_entry {
 struct hostdev_dp_manager {
 	int refcount;
 	hostdev_loop *loop;
-	hostdev_ctx *ctx; /* the loop's: resolutions run on its thread */
+	hostdev_ctx *ctx; /* the loop's */
 	hostdev_dp_config *config;
 	struct hostdev_dp_server_options server_opts; /* the strings below are owned copies */
 	char *device_plugin_dir, *plugins_registry_dir;
@@ -51,7 +56,21 @@ struct hostdev_dp_manager {
 	hostdev_loop_source *monitor_source, *timer_source;
 	int timer_fd;
 	long long next_resolve_ms; /* -1: no interval */
-	bool event_seen;	   /* a hot-plug event came during this monitor wake-up */
+	long long retry_ms;	   /* after a failed resolution, not again before this; -1 */
+	/* Which events can change the resource names: those of a kind an entry that does not
+	 * name its resource explicitly selects (PCI events also for mdev entries: the parents). */
+	bool names_follow_pci, names_follow_usb;
+	bool harvester_pci;  /* a PCI entry named by Harvester name (an NVIDIA vGPU's type) */
+	unsigned int n_seen; /* hot-plug events of this monitor wake-up */
+	bool resolve_needed; /* one of them may change the names */
+	/* The resolution on the worker thread, NULL when none runs; another asked for meanwhile. */
+	hostdev_loop_work *resolving;
+	bool resolve_again;
+	/* Written by the worker while it resolves, read by the done function on the loop. */
+	hostdev_dp_resources *resolved;
+	int resolve_error;
+	char resolve_message[512];
+	unsigned long resolutions; /* how many ran since start (the debug log counts them) */
 	/* The PCI devices the events of this wake-up named ("0000:3b:02.1"), and whether one of
 	 * them may bring a device no server lists yet (add, bind): handed to the servers' plugins,
 	 * which read only those devices again. */
@@ -134,34 +153,37 @@ static void end(hostdev_dp_manager *m, size_t i)
 	m->count--;
 }
 
-/* Resolve the config with the context's log quieted: the devices an entry leaves out were logged
- * at the start, not again at every event. */
-static int resolve_quietly(hostdev_dp_manager *m, hostdev_dp_resources **res)
+/* Resolve the config with @ctx's log quieted: the devices an entry leaves out were logged at the
+ * start, not again at every event. */
+static int resolve_quietly(hostdev_dp_manager *m, hostdev_ctx *ctx, hostdev_dp_resources **res)
 {
-	int priority = hostdev_ctx_get_log_priority(m->ctx), r;
+	int priority = hostdev_ctx_get_log_priority(ctx), r;
 
-	hostdev_ctx_set_log_priority(m->ctx, HOSTDEV_LOG_ERR);
-	r = hostdev_dp_resources_resolve(m->ctx, m->config, res);
-	hostdev_ctx_set_log_priority(m->ctx, priority);
+	hostdev_ctx_set_log_priority(ctx, HOSTDEV_LOG_ERR);
+	r = hostdev_dp_resources_resolve(ctx, m->config, res);
+	hostdev_ctx_set_log_priority(ctx, priority);
 	return r;
 }
 
-/* The next moment something is due: the end of a grace period or the next interval; -1 none. */
+/* The next moment something is due: the end of a grace period or the next interval, not before
+ * the retry of a failed resolution; -1 none. */
 static long long next_due_ms(const hostdev_dp_manager *m)
 {
 	long long due = m->next_resolve_ms;
 
-	if (m->grace_ms < 0)
-		return due;
-	for (size_t i = 0; i < m->count; i++) {
-		long long end_ms;
+	if (m->grace_ms >= 0) {
+		for (size_t i = 0; i < m->count; i++) {
+			long long end_ms;
 
-		if (m->items[i].gone_since_ms < 0)
-			continue;
-		end_ms = m->items[i].gone_since_ms + m->grace_ms;
-		if (due < 0 || end_ms < due)
-			due = end_ms;
+			if (m->items[i].gone_since_ms < 0)
+				continue;
+			end_ms = m->items[i].gone_since_ms + m->grace_ms;
+			if (due < 0 || end_ms < due)
+				due = end_ms;
+		}
 	}
+	if (due >= 0 && due < m->retry_ms)
+		due = m->retry_ms;
 	return due;
 }
 
@@ -183,29 +205,29 @@ static void arm_timer(hostdev_dp_manager *m)
 	timerfd_settime(m->timer_fd, 0, &its, NULL);
 }
 
-/* Resolve again: start new resources, end those without devices past the grace period. Returns 0,
- * or the resolution's error (the servers stay as they were). */
-static int sync_servers(hostdev_dp_manager *m)
+/* A resolution failed (@message says why): the servers stay as they were; the next try waits a
+ * second, so that a host that cannot be read does not keep the worker busy. */
+static void resolution_failed(hostdev_dp_manager *m, const char *message)
+{
+	plugin_log(m->ctx, HOSTDEV_LOG_WARNING,
+		   "cannot resolve the config again (%s); serving what was resolved before",
+		   message);
+	m->retry_ms = now_ms() + 1000;
+	arm_timer(m);
+}
+
+/* Apply resolution @res: start new resources, end those without devices past the grace period. */
+static void apply_resolution(hostdev_dp_manager *m, const hostdev_dp_resources *res)
 {
 	size_t before = m->count;
-	hostdev_dp_resources *res = NULL;
 	long long now = now_ms();
 	bool *resolved;
-	int r;
 
-	if (m->resolve_interval_ms > 0)
-		m->next_resolve_ms = now + m->resolve_interval_ms;
-	r = resolve_quietly(m, &res);
-	if (r < 0) {
-		plugin_log(m->ctx, HOSTDEV_LOG_WARNING,
-			   "cannot resolve the config again (%s); serving what was resolved before",
-			   hostdev_ctx_get_error(m->ctx));
-		arm_timer(m);
-		return r;
-	}
+	m->retry_ms = -1;
 	if (!(resolved = calloc(before ? before : 1, sizeof(*resolved)))) {
-		hostdev_dp_resources_unref(res);
-		return -ENOMEM;
+		/* Nothing is known about what left: the next resolution applies it. */
+		arm_timer(m);
+		return;
 	}
 	for (size_t i = 0; i < hostdev_dp_resources_get_count(res); i++) {
 		const char *name = hostdev_dp_resources_get_name(res, i);
@@ -244,23 +266,178 @@ static int sync_servers(hostdev_dp_manager *m)
 		}
 	}
 	free(resolved);
-	hostdev_dp_resources_unref(res);
 	arm_timer(m);
+}
+
+/* The interval restarts when a resolution starts, whatever asked for it. */
+static void resolution_started(hostdev_dp_manager *m)
+{
+	m->resolutions++;
+	if (m->resolve_interval_ms > 0)
+		m->next_resolve_ms = now_ms() + m->resolve_interval_ms;
+	plugin_log(m->ctx, HOSTDEV_LOG_DEBUG, "resolving the config again (resolution %lu)%s",
+		   m->resolutions, m->resolving ? " on the worker thread" : "");
+}
+
+/* Resolve on the caller's thread, with the loop's context, and apply. Returns 0, or the
+ * resolution's error (the servers stay as they were). */
+static int sync_servers(hostdev_dp_manager *m)
+{
+	hostdev_dp_resources *res = NULL;
+	int r;
+
+	resolution_started(m);
+	r = resolve_quietly(m, m->ctx, &res);
+	if (r < 0) {
+		resolution_failed(m, hostdev_ctx_get_error(m->ctx));
+		return r;
+	}
+	apply_resolution(m, res);
+	hostdev_dp_resources_unref(res);
 	return 0;
 }
 
+/* On the worker thread, with its context: only the resolution's own fields are touched. */
+static void resolve_work(hostdev_ctx *ctx, void *userdata)
+{
+	hostdev_dp_manager *m = userdata;
+
+	m->resolved = NULL;
+	m->resolve_error = resolve_quietly(m, ctx, &m->resolved);
+	if (m->resolve_error < 0)
+		snprintf(m->resolve_message, sizeof(m->resolve_message), "%s",
+			 hostdev_ctx_get_error(ctx));
+}
+
+static void request_resolve(hostdev_dp_manager *m);
+
+static void drop_work(hostdev_ctx *ctx, void *userdata)
+{
+	(void)ctx;
+	hostdev_dp_resources_unref(userdata);
+}
+
+static void drop_done(void *userdata)
+{
+	(void)userdata;
+}
+
+/* Let a resolution go on the worker thread: freeing every device of 10,000 takes milliseconds. */
+static void drop_resolution(hostdev_dp_manager *m, hostdev_dp_resources *res)
+{
+	hostdev_loop_work *w;
+
+	if (res && hostdev_loop_queue_work(m->loop, drop_work, drop_done, res, &w) < 0)
+		hostdev_dp_resources_unref(res);
+}
+
+/* On the loop: the worker's resolution is there. */
+static void resolve_done(void *userdata)
+{
+	hostdev_dp_manager *m = userdata;
+
+	m->resolving = NULL;
+	if (m->resolve_error < 0) {
+		resolution_failed(m, m->resolve_message);
+	} else {
+		plugin_log(m->ctx, HOSTDEV_LOG_DEBUG, "resolution %lu done: %zu resources",
+			   m->resolutions, hostdev_dp_resources_get_count(m->resolved));
+		apply_resolution(m, m->resolved);
+	}
+	drop_resolution(m, m->resolved);
+	m->resolved = NULL;
+	if (m->resolve_again) {
+		m->resolve_again = false;
+		request_resolve(m);
+	}
+}
+
+/* Resolve on the worker thread; while one runs, once more after it. */
+static void request_resolve(hostdev_dp_manager *m)
+{
+	int r;
+
+	if (m->resolving) {
+		if (!m->resolve_again)
+			plugin_log(m->ctx, HOSTDEV_LOG_DEBUG,
+				   "resolution %lu runs: once more after it", m->resolutions);
+		m->resolve_again = true;
+		return;
+	}
+	r = hostdev_loop_queue_work(m->loop, resolve_work, resolve_done, m, &m->resolving);
+	if (r < 0) {
+		/* No thread or no memory: resolving on the loop is slow, but right. */
+		plugin_log(m->ctx, HOSTDEV_LOG_WARNING,
+			   "cannot resolve the config on the worker thread (%s): resolving on the "
+			   "loop's",
+			   strerror(-r));
+		m->resolving = NULL;
+		sync_servers(m);
+		return;
+	}
+	resolution_started(m);
+}
+
+/* Forget a resolution running or asked for (waiting for the worker to finish one it runs). */
+static void cancel_resolve(hostdev_dp_manager *m)
+{
+	hostdev_loop_work_cancel(m->resolving);
+	m->resolving = NULL;
+	m->resolve_again = false;
+	m->resolved = hostdev_dp_resources_unref(m->resolved);
+}
+
 /* The interval in effect: the caller's; with none (0) and no hot-plug events, the servers'
- * refresh interval, so that a device plugged later is still served. */
+ * refresh interval, so that a device plugged later is still served (unless every resource is
+ * named explicitly: then no device brings a new one). */
 static void set_resolve_interval(hostdev_dp_manager *m)
 {
 	int refresh = m->server_opts.refresh_interval_ms;
 
 	m->resolve_interval_ms = m->resolve_interval_opt;
-	if (m->resolve_interval_ms == 0 && !m->monitor)
+	if (m->resolve_interval_ms == 0 && !m->monitor &&
+	    (m->names_follow_pci || m->names_follow_usb))
 		m->resolve_interval_ms = refresh > 0	? refresh
 					 : refresh == 0 ? HOSTDEV_DP_DEFAULT_REFRESH_MS
 							: -1;
 	m->next_resolve_ms = m->resolve_interval_ms > 0 ? now_ms() + m->resolve_interval_ms : -1;
+}
+
+/*
+ * Whether @event can change which resources the config resolves to. Explicit entries always give
+ * their resource: only the entries named per device or by Harvester name make resources come and
+ * go, and only with the devices of their kind (an entry leaves out what an earlier entry of the
+ * same kind selects: of the same kind only). Of those events:
+ * - add and remove (and any other action) bring or take a device: yes;
+ * - USB bind, unbind and change: no; a USB device is selected and named by its ids, serial and
+ *   port, and identified by serials that only add and remove change;
+ * - PCI bind and unbind: yes; the driver is a selector, a PF's interface name (a selector) comes
+ *   with its driver, an mdev parent's types and an NVIDIA vGPU's name (Harvester naming) too;
+ * - PCI change: only where a Harvester name may follow it: an NVIDIA device's vGPU type. The
+ *   other PCI selectors (ids, class, address, the VFs of a PF) never change without add, remove,
+ *   bind or unbind.
+ * The built-in plugins follow the devices of the resources served meanwhile (update_servers()).
+ */
+static bool event_may_change_names(const hostdev_dp_manager *m, const hostdev_event *event,
+				   bool pci)
+{
+	enum hostdev_event_action action = hostdev_event_get_action(event);
+	hostdev_pci_device *dev;
+
+	if (!(pci ? m->names_follow_pci : m->names_follow_usb))
+		return false;
+	switch (action) {
+	case HOSTDEV_EVENT_BIND:
+	case HOSTDEV_EVENT_UNBIND:
+		return pci;
+	case HOSTDEV_EVENT_CHANGE:
+		if (!pci || !m->harvester_pci)
+			return false;
+		dev = hostdev_event_get_pci_device(event);
+		return !dev || hostdev_pci_device_get_vendor_id(dev) == 0x10de;
+	default:
+		return true;
+	}
 }
 
 static void on_event(hostdev_monitor *monitor, const hostdev_event *event, void *userdata)
@@ -268,11 +445,14 @@ static void on_event(hostdev_monitor *monitor, const hostdev_event *event, void 
 	hostdev_dp_manager *m = userdata;
 	enum hostdev_event_action action = hostdev_event_get_action(event);
 	const char *name = hostdev_event_get_name(event);
+	bool pci = strcmp(hostdev_event_get_subsystem(event), "pci") == 0;
 	struct manager_event *e;
 
 	(void)monitor;
-	m->event_seen = true;
-	if (strcmp(hostdev_event_get_subsystem(event), "pci") != 0 || !name)
+	m->n_seen++;
+	if (event_may_change_names(m, event, pci))
+		m->resolve_needed = true;
+	if (!pci || !name)
 		return;
 	if (m->n_events == m->events_capacity) {
 		size_t capacity = m->events_capacity ? 2 * m->events_capacity : 8;
@@ -340,7 +520,8 @@ static void on_monitor(hostdev_loop_source *source, int fd, uint32_t revents, vo
 	(void)source;
 	(void)fd;
 	(void)revents;
-	m->event_seen = false;
+	m->n_seen = 0;
+	m->resolve_needed = false;
 	if (hostdev_monitor_process(m->monitor) < 0) {
 		plugin_log(
 		    m->ctx, HOSTDEV_LOG_WARNING,
@@ -356,10 +537,16 @@ static void on_monitor(hostdev_loop_source *source, int fd, uint32_t revents, vo
 	if (lost)
 		plugin_log(m->ctx, HOSTDEV_LOG_INFO,
 			   "uevents were lost: every resource reads its devices again");
-	if (m->event_seen || lost) {
+	if (m->n_seen || lost)
 		update_servers(m, lost);
-		sync_servers(m);
-	}
+	if (lost && (m->names_follow_pci || m->names_follow_usb))
+		m->resolve_needed = true;
+	if (m->n_seen)
+		plugin_log(m->ctx, HOSTDEV_LOG_DEBUG, "%u hot-plug events: %s", m->n_seen,
+			   m->resolve_needed ? "resolving the config again"
+					     : "none changes which resources exist");
+	if (m->resolve_needed)
+		request_resolve(m);
 	forget_events(m);
 }
 
@@ -375,7 +562,7 @@ static void on_timer(hostdev_loop_source *source, int fd, uint32_t revents, void
 		return;
 	due = next_due_ms(m);
 	if (due >= 0 && due <= now_ms())
-		sync_servers(m);
+		request_resolve(m); /* its result re-arms the timer */
 	else
 		arm_timer(m);
 }
@@ -401,6 +588,32 @@ fail:
 		   "no hot-plug events (%s); resources follow hot-plug at the resolve interval",
 		   hostdev_ctx_get_error(m->ctx));
 	stop_monitor(m);
+}
+
+/* Which hot-plug events can change the resource names (event_may_change_names()). */
+static void follow_names(hostdev_dp_manager *m)
+{
+	m->names_follow_pci = m->names_follow_usb = m->harvester_pci = false;
+	for (size_t i = 0; i < hostdev_dp_config_get_count(m->config); i++) {
+		int naming = hostdev_dp_config_get_naming(m->config, i);
+
+		if (naming == HOSTDEV_DP_NAMING_EXPLICIT)
+			continue;
+		/* mdev entries follow PCI events: their parents are PCI devices. */
+		if (hostdev_dp_config_get_kind(m->config, i) == HOSTDEV_DP_KIND_USB)
+			m->names_follow_usb = true;
+		else
+			m->names_follow_pci = true;
+		if (hostdev_dp_config_get_kind(m->config, i) == HOSTDEV_DP_KIND_PCI &&
+		    naming == HOSTDEV_DP_NAMING_HARVESTER)
+			m->harvester_pci = true;
+	}
+	plugin_log(m->ctx, HOSTDEV_LOG_DEBUG, "the config is resolved again on %s",
+		   m->names_follow_pci && m->names_follow_usb ? "PCI and USB hot-plug events"
+		   : m->names_follow_pci		      ? "PCI hot-plug events"
+		   : m->names_follow_usb		      ? "USB hot-plug events"
+					 : "no hot-plug event (every resource is named "
+					   "explicitly)");
 }
 
 static char *dup_or_null(const char *s, bool *failed)
@@ -458,6 +671,7 @@ PLUGIN_EXPORT int hostdev_dp_manager_new(hostdev_loop *loop, hostdev_dp_config *
 	m->config = hostdev_dp_config_ref(config);
 	m->timer_fd = -1;
 	m->next_resolve_ms = -1;
+	m->retry_ms = -1;
 	m->grace_ms = opts->grace_ms;
 	m->resolve_interval_opt = opts->resolve_interval_ms;
 	m->hotplug = opts->hotplug != 0;
@@ -491,6 +705,8 @@ PLUGIN_EXPORT int hostdev_dp_manager_start(hostdev_dp_manager *m)
 	}
 	if ((r = hostdev_dp_resources_resolve(m->ctx, m->config, &res)) < 0)
 		goto out;
+	m->resolutions = 1;
+	follow_names(m);
 	/* Before the servers: whether uevents come decides their resync interval (add()). */
 	if (m->hotplug)
 		start_monitor(m);
@@ -544,8 +760,11 @@ PLUGIN_EXPORT int hostdev_dp_manager_resolve(hostdev_dp_manager *m)
 	if (!m->started)
 		r = plugin_error(m->ctx, -EINVAL,
 				 "the device-plugin manager is not serving: start it first");
-	else
+	else {
+		/* One running started before this call: its result would be older. */
+		cancel_resolve(m);
 		r = sync_servers(m);
+	}
 	hostdev_loop_unlock(m->loop);
 	return r;
 }
@@ -567,6 +786,7 @@ PLUGIN_EXPORT int hostdev_dp_manager_stop(hostdev_dp_manager *m)
 		return -EINVAL;
 	hostdev_loop_lock(m->loop);
 	stop_monitor(m);
+	cancel_resolve(m);
 	hostdev_loop_source_remove(m->timer_source);
 	m->timer_source = NULL;
 	if (m->timer_fd >= 0)
@@ -576,6 +796,7 @@ PLUGIN_EXPORT int hostdev_dp_manager_stop(hostdev_dp_manager *m)
 		end(m, m->count - 1);
 	m->started = false;
 	m->next_resolve_ms = -1;
+	m->retry_ms = -1;
 	hostdev_loop_unlock(m->loop);
 	return 0;
 }

@@ -8,7 +8,9 @@
  * pipe; the loop carries the hot-plug monitor (a uevent re-reads the devices it names at once)
  * and the device-node watches. That is the pattern a program with its own event loop
  * follows; the library also offers a thread of its own (hostdev_loop_start_thread()). The servers
- * follow hot-plug: the library's hostdev_dp_manager resolves the config again on every event.
+ * follow hot-plug: the library's hostdev_dp_manager resolves the config when it starts (the only
+ * time this command's thread does it) and again, on the loop's worker thread, on the events that can
+ * change which resources exist.
  */
 #include <errno.h>
 #include <poll.h>
@@ -87,8 +89,8 @@ static void print_resources(const hostdev_dp_resources *res)
 /*
  * @resolve_ms: how often to resolve the config again without a hot-plug event, -1 never; 0 for
  * the default: only on events while the monitor delivers them, else every refresh interval.
- * Resolving reads every selected device on this thread, the loop's, which a kubelet's Allocate
- * then waits for: not more often than needed.
+ * Resolving reads every selected device (on the loop's worker thread, the loop serving on
+ * meanwhile): not more often than needed.
  */
 static int serve(struct cli *cli, hostdev_dp_config *config,
 		 const struct hostdev_dp_server_options *opts, int grace_ms, int resolve_ms)
@@ -116,6 +118,10 @@ static int serve(struct cli *cli, hostdev_dp_config *config,
 	if ((r = hostdev_dp_manager_new(loop, config, &mopts, &manager)) < 0 ||
 	    (r = hostdev_dp_manager_start(manager)) < 0) {
 		code = cli_lib_error(cli, r, "cannot serve the config");
+		/* A config that cannot apply to this host (two entries giving one name) is the
+		 * user's to fix, as with --dry-run. */
+		if (r == -EINVAL)
+			code = CLI_EXIT_USAGE;
 		goto out;
 	}
 	code = run_loop(cli, loop, signals.fds[0]);
@@ -296,18 +302,17 @@ static int run(struct cli *cli, int argc, char **argv)
 	hostdev_ctx_set_log_fn(cli->ctx, log_line, NULL);
 	hostdev_ctx_set_log_priority(cli->ctx,
 				     cli->verbose > 0 ? HOSTDEV_LOG_DEBUG : HOSTDEV_LOG_INFO);
-	code = serve_resolve(cli, config_path, &flags, &config, &res);
-	if (code != CLI_EXIT_OK)
-		goto out;
 	if (dry_run) {
-		print_resources(res);
-		code = CLI_EXIT_OK;
+		code = serve_resolve(cli, config_path, &flags, &config, &res);
+		if (code == CLI_EXIT_OK)
+			print_resources(res);
 		goto out;
 	}
-	/* The manager resolves again when it starts: this resolution (every selected device) is
-	 * not kept for as long as the command serves. */
-	res = hostdev_dp_resources_unref(res);
-	code = serve(cli, config, &opts, grace_ms, resolve_ms);
+	/* The manager resolves the config when it starts (reading every selected device once);
+	 * its errors are those resolving it here would give. */
+	code = serve_load(cli, config_path, &flags, &config);
+	if (code == CLI_EXIT_OK)
+		code = serve(cli, config, &opts, grace_ms, resolve_ms);
 out:
 	hostdev_dp_resources_unref(res);
 	hostdev_dp_config_unref(config);
@@ -340,8 +345,10 @@ const struct cli_command cli_cmd_serve = {
 	    "                           delivers no hot-plug events; -1 never). Health follows\n"
 	    "                           events: a /dev/vfio node or a uevent re-reads only\n"
 	    "                           its devices, lost events re-read all at once. Hot-plug\n"
-	    "                           events also resolve the config again: a new resource\n"
-	    "                           name (a device plugged later) is served at once\n"
+	    "                           events that can change the resources of a config with\n"
+	    "                           \"naming\" entries (add, remove; PCI bind, unbind) also\n"
+	    "                           resolve it again, off the loop: a new resource name (a\n"
+	    "                           device plugged later) is served at once\n"
 	    "      --resolve-interval MS  also resolve the config again every MS milliseconds\n"
 	    "                           (default: only on hot-plug events, or every refresh\n"
 	    "                           interval when the host delivers none; -1 never)\n"

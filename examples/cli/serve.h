@@ -70,6 +70,10 @@ void serve_resource_flags_release(struct serve_resource_flags *flags);
 /* Exactly one of --config and the resource flags must be given. Returns a CLI_EXIT_* code. */
 int serve_check_source(struct cli *cli, const char *config_path,
 		       const struct serve_resource_flags *flags);
+/* Load the config (@config_path, or the resource flags). Returns CLI_EXIT_OK, or prints the error
+ * and returns CLI_EXIT_USAGE for a config error, CLI_EXIT_FAILURE otherwise. */
+int serve_load(struct cli *cli, const char *config_path, struct serve_resource_flags *flags,
+	       hostdev_dp_config **config);
 /*
  * Load the config (@config_path, or the resource flags) and resolve it on the host of cli->ctx.
  * Returns CLI_EXIT_OK, or prints the error and returns CLI_EXIT_USAGE for a config error,

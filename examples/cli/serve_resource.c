@@ -177,8 +177,8 @@ int serve_check_source(struct cli *cli, const char *config_path,
 	return CLI_EXIT_OK;
 }
 
-int serve_resolve(struct cli *cli, const char *config_path, struct serve_resource_flags *flags,
-		  hostdev_dp_config **config, hostdev_dp_resources **res)
+int serve_load(struct cli *cli, const char *config_path, struct serve_resource_flags *flags,
+	       hostdev_dp_config **config)
 {
 	int r;
 
@@ -188,6 +188,16 @@ int serve_resolve(struct cli *cli, const char *config_path, struct serve_resourc
 		cli_lib_error(cli, r, config_path ? config_path : "resource flags");
 		return r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
 	}
+	return CLI_EXIT_OK;
+}
+
+int serve_resolve(struct cli *cli, const char *config_path, struct serve_resource_flags *flags,
+		  hostdev_dp_config **config, hostdev_dp_resources **res)
+{
+	int r, code = serve_load(cli, config_path, flags, config);
+
+	if (code != CLI_EXIT_OK)
+		return code;
 	r = hostdev_dp_resources_resolve(cli->ctx, *config, res);
 	if (r < 0) {
 		cli_lib_error(cli, r, "cannot apply the config to this host");

@@ -432,6 +432,21 @@ int hostdev_dp_resources_permitted_host_devices(const hostdev_dp_resources *reso
 size_t hostdev_dp_config_get_count(const hostdev_dp_config *config);
 /** enum hostdev_dp_kind of entry @i of @config; -1 when @i is out of range. */
 int hostdev_dp_config_get_kind(const hostdev_dp_config *config, size_t i);
+/** How the resources of a config entry are named (docs/device-plugin.md). Since HOSTDEV_1.8. */
+enum hostdev_dp_naming {
+	/** "resourceName": one resource of that name, resolved even without a device */
+	HOSTDEV_DP_NAMING_EXPLICIT = 0,
+	/** "naming": "harvester": one resource per Harvester name found */
+	HOSTDEV_DP_NAMING_HARVESTER = 1,
+	/** "naming": "per-device": one resource per device found */
+	HOSTDEV_DP_NAMING_PER_DEVICE = 2,
+};
+/**
+ * enum hostdev_dp_naming of entry @i of @config; -1 when @i is out of range. Only the entries
+ * that are not HOSTDEV_DP_NAMING_EXPLICIT make resources come and go with the devices: a program
+ * that follows hot-plug need not resolve a config without them again. Since HOSTDEV_1.8.
+ */
+int hostdev_dp_config_get_naming(const hostdev_dp_config *config, size_t i);
 /**
  * The "sriovEnv" of PCI entry @i (owned by @config): NULL when the entry asks for no
  * PCIDEVICE_<PREFIX>_<NAME> variables (or @i is out of range), "" for the resource's own domain
@@ -529,14 +544,17 @@ int hostdev_dp_server_new_builtin(hostdev_dp_loop *loop, const hostdev_dp_resour
 
 /**
  * The built-in servers of a whole config, one per resource it resolves to, that follow hot-plug
- * (docs/device-plugin.md, "Resources follow hot-plug"): every USB/PCI hot-plug event (and, if
- * asked, every interval) resolves the config again. A resource name not served yet (a device
+ * (docs/device-plugin.md, "Resources follow hot-plug"): every USB/PCI hot-plug event that can
+ * change which resources exist (and, if asked, every interval) resolves the config again, on the
+ * loop's worker thread (hostdev_loop_queue_work(); since HOSTDEV_1.8, before on the loop's): only
+ * entries that are not HOSTDEV_DP_NAMING_EXPLICIT make resources come and go, so a config of
+ * explicit names is resolved once, at the start. A resource name not served yet (a device
  * plugged later whose Harvester or per-device name is new) gets its server, started and
  * registered at once. A resource whose last device left keeps its server for the grace period,
  * its devices listed Unhealthy; a device back in time keeps it; after it the server stops (an
  * empty list, its socket removed). Resources with an explicit resourceName always resolve, so
  * they never end. Everything happens on the loop (the hot-plug monitor and a timer are sources
- * of it): run the loop, the manager needs no other call. `hostdev serve` is built on it.
+ * of it, resolutions go to its worker thread): run the loop, the manager needs no other call. `hostdev serve` is built on it.
  */
 typedef struct hostdev_dp_manager hostdev_dp_manager;
 
@@ -561,9 +579,10 @@ struct hostdev_dp_manager_options {
 	/**
 	 * Resolve the config again every this many milliseconds too. 0 (the default): on hot-plug
 	 * events only, or, when the host delivers none (no udev netlink socket, @hotplug 0), at
-	 * the servers' refresh interval; -1: never (only on events and
-	 * hostdev_dp_manager_resolve()). Resolving reads every selected device on the loop's
-	 * thread: not more often than needed.
+	 * the servers' refresh interval (never for a config of explicit resource names, which no
+	 * device changes); -1: never (only on events and
+	 * hostdev_dp_manager_resolve()). Resolving reads every selected device (on the loop's
+	 * worker thread): not more often than needed.
 	 */
 	int resolve_interval_ms;
 	/** Non-zero (the default): watch USB/PCI hot-plug events (hostdev_monitor). */
@@ -596,8 +615,10 @@ hostdev_dp_manager *hostdev_dp_manager_unref(hostdev_dp_manager *manager);
  */
 int hostdev_dp_manager_start(hostdev_dp_manager *manager);
 /**
- * Resolve the config again now, as a hot-plug event does. Returns 0, or the resolution's error
- * (the servers stay as they were; a warning is logged too); -EINVAL when not started.
+ * Resolve the config again now, on the calling thread with the loop's context and lock (a
+ * resolution running on the worker thread for an event is waited for and dropped: this one is
+ * newer), and apply it as a hot-plug event does. Returns 0, or the resolution's error (the servers
+ * stay as they were; a warning is logged too); -EINVAL when not started.
  */
 int hostdev_dp_manager_resolve(hostdev_dp_manager *manager);
 /** hostdev_dp_server_refresh() on every server. Returns 0, -EINVAL for NULL. */

@@ -124,6 +124,45 @@ hostdev_ctx *hostdev_loop_get_ctx(hostdev_loop *loop);
  */
 hostdev_ctx *hostdev_loop_get_worker_ctx(hostdev_loop *loop);
 
+/* ---------------------------------------------------------------------------------------------- */
+/* Work off the loop (since HOSTDEV_1.8) */
+
+/** A piece of work queued on the loop's worker thread (hostdev_loop_queue_work()). */
+typedef struct hostdev_loop_work hostdev_loop_work;
+
+/**
+ * Runs on the loop's worker thread, without the loop's lock, with @ctx the worker's context
+ * (hostdev_loop_get_worker_ctx()): for reading the host (enumerating thousands of devices) without
+ * holding up the loop. It must not call functions of the loop or of its objects, nor use the
+ * loop's own context.
+ */
+typedef void (*hostdev_loop_work_fn)(hostdev_ctx *ctx, void *userdata);
+/** Runs on the loop's thread with the loop's lock held, like any callback of the loop, after the
+ * work function returned. */
+typedef void (*hostdev_loop_work_done_fn)(void *userdata);
+
+/**
+ * Run @work(worker context, @userdata) on the loop's worker thread (started on first use), then
+ * @done(@userdata) on the loop. The worker runs one piece of work at a time, in the order queued,
+ * with the lists of HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP plugins: a long one delays them. Any thread
+ * may call this. On success *@out holds the work, valid until @done starts or
+ * hostdev_loop_work_cancel() returns (the done function is where the caller forgets it). When the
+ * loop's last reference goes first, queued work still runs, but not @done. Returns
+ * 0, -EINVAL (NULL loop, @work, @done or @out), -ENOMEM, or the error of starting the thread (with
+ * a message).
+ */
+int hostdev_loop_queue_work(hostdev_loop *loop, hostdev_loop_work_fn work,
+			    hostdev_loop_work_done_fn done, void *userdata,
+			    hostdev_loop_work **out);
+
+/**
+ * Forget @work: if queued, it never runs; if running, this waits until it returns; @done does not
+ * run. The userdata is the caller's again when this returns. NULL-safe. Only for work whose done
+ * function has not started: call it from the loop's callbacks or with the loop's lock held (then
+ * the done function cannot be running), never from inside the work function.
+ */
+void hostdev_loop_work_cancel(hostdev_loop_work *work);
+
 #ifdef __cplusplus
 }
 #endif

@@ -65,6 +65,9 @@ typedef void (*loop_work_done_fn)(void *userdata);
  * -ENOMEM, or the errno of starting the thread. */
 int loop_queue_work(hostdev_loop *loop, loop_work_fn work, loop_work_done_fn done, void *userdata,
 		    struct loop_work **out);
+/* Call @drop(userdata) instead of the done function when the loop is freed before that could run
+ * (the work function has run). Call right after loop_queue_work(), with the loop's lock held. */
+void loop_work_set_drop(struct loop_work *w, loop_work_done_fn drop);
 /* Forget @w (call with the loop's lock held; NULL-safe): a queued work function never runs, a
  * running one is waited for, and the done function does not run. The userdata is the caller's
  * again when this returns. */

@@ -99,3 +99,74 @@ HOSTDEV_EXPORT hostdev_ctx *hostdev_loop_get_worker_ctx(hostdev_loop *loop)
 	loop_unlock(loop);
 	return ctx;
 }
+
+/* Work off the loop (HOSTDEV_1.8): a public work item wraps an internal one, as a source does. */
+struct hostdev_loop_work {
+	struct loop_work *work;
+	hostdev_ctx *ctx; /* the worker's: borrowed from the loop */
+	hostdev_loop_work_fn fn;
+	hostdev_loop_work_done_fn done;
+	void *userdata;
+};
+
+static void run_work(void *userdata)
+{
+	hostdev_loop_work *w = userdata;
+
+	w->fn(w->ctx, w->userdata);
+}
+
+/* The loop went before the done function could run: it never will. */
+static void drop_wrapper(void *userdata)
+{
+	free(userdata);
+}
+
+static void run_done(void *userdata)
+{
+	hostdev_loop_work *w = userdata;
+	hostdev_loop_work_done_fn done = w->done;
+	void *user = w->userdata;
+
+	/* The caller forgets the work in its done function: gone before it runs. */
+	free(w);
+	done(user);
+}
+
+HOSTDEV_EXPORT int hostdev_loop_queue_work(hostdev_loop *loop, hostdev_loop_work_fn work,
+					   hostdev_loop_work_done_fn done, void *userdata,
+					   hostdev_loop_work **out)
+{
+	hostdev_loop_work *w;
+	int r;
+
+	if (!loop || !work || !done || !out)
+		return -EINVAL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->fn = work;
+	w->done = done;
+	w->userdata = userdata;
+	loop_lock(loop);
+	w->ctx = loop_worker_ctx(loop);
+	r = w->ctx ? loop_queue_work(loop, run_work, run_done, w, &w->work) : -ENOMEM;
+	/* Under the lock: the done function, which frees @w, cannot run before the caller has it. */
+	if (r == 0) {
+		loop_work_set_drop(w->work, drop_wrapper);
+		*out = w;
+	}
+	loop_unlock(loop);
+	if (r < 0)
+		free(w);
+	return r;
+}
+
+HOSTDEV_EXPORT void hostdev_loop_work_cancel(hostdev_loop_work *work)
+{
+	if (!work)
+		return;
+	/* Takes the worker's lock only: no need of the loop's (the caller holds it anyway). */
+	loop_cancel_work(work->work);
+	free(work);
+}

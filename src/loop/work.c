@@ -32,6 +32,7 @@ struct loop_work {
 	struct worker *worker;
 	loop_work_fn work;
 	loop_work_done_fn done;
+	loop_work_done_fn drop; /* instead of @done when the loop goes first; NULL */
 	void *userdata;
 	enum work_state state;
 	/* Cancelled or waited for: whoever did that frees the item once it is not running. */
@@ -160,11 +161,14 @@ static void worker_free(void *state)
 		pthread_mutex_unlock(&wk->lock);
 		pthread_join(wk->thread, NULL);
 	}
-	/* Items left belong to objects that outlived the loop's last reference. */
+	/* Items left belong to objects that outlived the loop's last reference (the worker ran
+	 * every queued item before it stopped: they are all on the done list). */
 	while (wk->done) {
 		struct loop_work *w = wk->done;
 
 		wk->done = w->next;
+		if (w->drop)
+			w->drop(w->userdata);
 		free(w);
 	}
 	if (wk->event_fd >= 0)
@@ -300,6 +304,11 @@ static void claim(struct loop_work *w, bool run_it)
 	unlink_item(&wk->done, &wk->done_tail, w);
 	pthread_mutex_unlock(&wk->lock);
 	free(w);
+}
+
+void loop_work_set_drop(struct loop_work *w, loop_work_done_fn drop)
+{
+	w->drop = drop;
 }
 
 void loop_cancel_work(struct loop_work *w)

@@ -154,6 +154,19 @@ HOSTDEV_EXPORT int hostdev_dp_config_get_kind(const hostdev_dp_config *config, s
 	return spec ? (int)spec->kind : -1;
 }
 
+/* The public values are the parsed ones. */
+_Static_assert((int)HOSTDEV_DP_NAMING_EXPLICIT == (int)DP_NAMING_EXPLICIT &&
+		   (int)HOSTDEV_DP_NAMING_HARVESTER == (int)DP_NAMING_HARVESTER &&
+		   (int)HOSTDEV_DP_NAMING_PER_DEVICE == (int)DP_NAMING_PER_DEVICE,
+	       "enum hostdev_dp_naming follows enum dp_naming");
+
+HOSTDEV_EXPORT int hostdev_dp_config_get_naming(const hostdev_dp_config *config, size_t i)
+{
+	const struct dp_spec *spec = entry(config, i);
+
+	return spec ? (int)spec->naming : -1;
+}
+
 HOSTDEV_EXPORT const char *hostdev_dp_config_get_sriov_env_prefix(const hostdev_dp_config *config,
 								  size_t i)
 {

@@ -17,6 +17,7 @@
  *   pci-bind ADDRESS DRIVER                       driver link changed, bind event
  *   pci-unbind ADDRESS                            driver link gone, unbind event
  *   pci-remove ADDRESS                            remove event, then the function goes
+ *   pci-change ADDRESS                            a change event (nothing else changes)
  *
  * The xHCI and the NIC are alone in IOMMU groups 1 and 2, as on a host with the IOMMU on; an added
  * function is in the GROUP given, else in none (a claim for it is refused before any store).
@@ -283,6 +284,10 @@ static int command(char *line)
 		unlink(old);
 		umockdev_testbed_set_property(tb, syspath_of(argv[1]), "DRIVER", "");
 		umockdev_testbed_uevent(tb, syspath_of(argv[1]), "unbind");
+		return 0;
+	}
+	if (strcmp(argv[0], "pci-change") == 0 && argc == 2 && syspath_of(argv[1])) {
+		umockdev_testbed_uevent(tb, syspath_of(argv[1]), "change");
 		return 0;
 	}
 	if ((strcmp(argv[0], "usb-remove") == 0 || strcmp(argv[0], "pci-remove") == 0) &&

@@ -3,13 +3,16 @@
 root (bench/gen-dp-root.py: 82574L functions on vfio-pci, one IOMMU group each, NUMA 0/1) to the
 Python grpcio fake kubelet (fake_kubelet.py), which registers it, watches ListAndWatch and calls
 Allocate; a removed /dev/vfio/<group> turns its device Unhealthy; SIGTERM sends the empty list
-and removes the socket.
+and removes the socket. Hot-plug events come from a umockdev testbed (tests/agent/hotplug_bed.c,
+run under umockdev-wrapper): its uevents name devices of the fake root.
 
 Run: HOSTDEV_CLI=build/examples/cli/hostdev HOSTDEV_DP_PROTO_DIR=src/deviceplugin/proto \
      /usr/bin/python3 -m pytest tests/deviceplugin/test_serve_cli.py   (ctest sets both)
 """
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +30,10 @@ from fake_kubelet import FakeKubelet, channel_to  # noqa: E402
 HOSTDEV = os.environ.get("HOSTDEV_CLI")
 PROTO_DIR = os.environ.get("HOSTDEV_DP_PROTO_DIR", os.path.join(SRC, "src", "proto"))
 RESOURCE = "example.com/nic"
+# agent-hotplug-bed, built beside the CLI: uevents on command.
+BED = os.environ.get("HOSTDEV_HOTPLUG_BED") or (
+    os.path.join(os.path.dirname(HOSTDEV), "..", "..", "tests", "agent", "agent-hotplug-bed")
+    if HOSTDEV else None)
 ENV = "PCI_RESOURCE_EXAMPLE_COM_NIC"
 
 
@@ -53,15 +60,39 @@ def run_cli(root, *args):
 
 
 class Serve:
-    """`hostdev serve` in the background against a fake kubelet."""
+    """`hostdev serve` in the background against a fake kubelet; with @bed, on a umockdev testbed
+    whose uevents the test makes (Serve.bed())."""
 
-    def __init__(self, root, *args):
+    def __init__(self, root, *args, bed=False):
         self.kubelet_dir = tempfile.mkdtemp(prefix="hostdev-serve-")
         self.kubelet = FakeKubelet(self.kubelet_dir).start()
         self.log = open(os.path.join(self.kubelet_dir, "serve.log"), "w+")
+        cmd = [HOSTDEV, "--root", root, "serve", "--kubelet-dir", self.kubelet_dir, *args]
+        env = None
+        if bed:
+            cmd = ["umockdev-wrapper", BED, "--"] + cmd
+            env = dict(os.environ)
+            # The wrapper preloads umockdev before ASan's runtime (ASan builds).
+            env["ASAN_OPTIONS"] = "verify_asan_link_order=0:" + env.get("ASAN_OPTIONS", "")
         self.proc = subprocess.Popen(
-            [HOSTDEV, "--root", root, "serve", "--kubelet-dir", self.kubelet_dir, *args],
-            stdout=subprocess.DEVNULL, stderr=self.log)
+            cmd, stdin=subprocess.PIPE if bed else None,
+            stdout=subprocess.PIPE if bed else subprocess.DEVNULL, stderr=self.log, env=env,
+            text=True)
+
+    def bed(self, command):
+        """One command to agent-hotplug-bed; returns once its uevents went."""
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        assert answer == "ok", "%s: %r\n%s" % (command, answer, self.stderr())
+
+    def count(self, pattern):
+        """How many log lines match the regex @pattern."""
+        return len(re.findall(pattern, self.stderr(), re.M))
+
+    def events_handled(self):
+        """Hot-plug events the manager has handled (its debug line per monitor wake-up)."""
+        return sum(int(n) for n in re.findall(r"debug: (\d+) hot-plug events: ", self.stderr()))
 
     def stderr(self):
         self.log.flush()
@@ -72,6 +103,9 @@ class Serve:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            if f:
+                f.close()
         self.kubelet.stop()
         self.log.close()
 
@@ -279,6 +313,99 @@ def test_follows_hotplug_end(host):
             if name != new:
                 assert os.path.exists(path), name
         assert "%s ends: no device for 0 ms" % new in s.stderr()
+        assert s.proc.poll() is None, s.stderr()
+    finally:
+        s.stop()
+
+
+def need_bed():
+    if not BED or not os.path.exists(BED) or not shutil.which("umockdev-wrapper"):
+        pytest.skip("no umockdev testbed (agent-hotplug-bed, umockdev-wrapper): no uevents to make")
+
+
+# The manager's debug lines: a resolution started (the one at start is not logged), and a monitor
+# wake-up's events that changed nothing the config resolves to.
+RESOLVING = r"resolving the config again \(resolution \d+\)"
+NO_CHANGE = r"hot-plug events: none changes which resources exist"
+
+
+def test_events_of_served_devices_do_not_resolve(host):
+    """With every resource named explicitly no uevent changes which resources exist: the config is
+    not resolved again (no enumeration of every device on any thread), while the device the
+    events name is read again on its own."""
+    need_bed()
+    root, devices = host
+    s = Serve(root, "-v", "--resource", RESOURCE, "--pci-device", "8086:10d3", "--refresh", "-1",
+              bed=True)
+    try:
+        assert s.kubelet.wait_registrations(1, timeout=fk.DEADLINE), s.stderr()
+        watch = s.kubelet.last_watch()
+        assert watch.wait(lambda w: w.lists and len(w.last()) == 3, timeout=fk.DEADLINE), \
+            watch.lists
+        address = devices[1]["id"]
+        reread = r"%s: %s read again after a uevent" % (re.escape(RESOURCE), re.escape(address))
+        # add and bind, change, unbind, bind: five events for a served device.
+        s.bed("pci-add %s 8086 10d3 020000 vfio-pci" % address)
+        s.bed("pci-change %s" % address)
+        s.bed("pci-unbind %s" % address)
+        s.bed("pci-bind %s vfio-pci" % address)
+        fk.wait_until(lambda: s.events_handled() == 5, "the five events handled")
+        assert s.count(reread) == 5, s.stderr()
+        assert s.count(NO_CHANGE) >= 1, s.stderr()
+        assert s.count(RESOLVING) == 0, "an event resolved the config:\n" + s.stderr()
+        assert all(h == "Healthy" for _, h, _ in watch.last()), watch.last()
+    finally:
+        s.stop()
+
+
+def test_hotplug_events_serve_and_end_resources(host):
+    """Per-device resources on events alone (no interval): a device plugged later gets its server
+    from its add event (resolved on the worker thread); a change event resolves nothing; after its
+    remove event the resource lists it Unhealthy, and ends once the grace period is over."""
+    need_bed()
+    root, devices = host
+    hidden = devices[2]["id"]
+    link = os.path.join(root, "sys", "bus", "pci", "devices", hidden)
+    aside = os.path.join(root, "aside")
+    os.rename(link, aside)
+    s = Serve(root, "-v", "--naming", "per-device", "--pci-device", "8086:10d3", "--refresh", "-1",
+              "--resolve-interval", "-1", "--grace", "500", bed=True)
+    try:
+        assert s.kubelet.wait_registrations(2, timeout=fk.DEADLINE), s.stderr()
+        first = {r.resource_name for _, r, _ in s.kubelet.registrations}
+        os.rename(aside, link)
+        s.bed("pci-add %s 8086 10d3 020000 vfio-pci" % hidden)  # add and bind
+        assert s.kubelet.wait_registrations(3, timeout=fk.DEADLINE), s.stderr()
+        new = s.kubelet.registrations[2][1].resource_name
+        assert new not in first and new.endswith("-" + re.sub("[:.]", "", hidden)), new
+        assert s.count(RESOLVING + " on the worker thread") >= 1, s.stderr()
+        # Both events handled and every resolution they asked for done (at most one more ran
+        # after the first: they are coalesced).
+        fk.wait_until(lambda: s.events_handled() == 2 and
+                      s.count(RESOLVING) == s.count(r"resolution \d+ done: 3 resources"),
+                      "the resolutions of the add and bind events")
+        resolutions = s.count(RESOLVING)
+        assert 1 <= resolutions <= 2, s.stderr()
+        s.bed("pci-change %s" % hidden)
+        fk.wait_until(lambda: s.events_handled() == 3, "the change event handled")
+        assert s.count(RESOLVING) == resolutions, "a change event resolved:\n" + s.stderr()
+
+        sockets = {r.resource_name: os.path.join(s.kubelet.plugin_dir, r.endpoint)
+                   for _, r, _ in s.kubelet.registrations}
+        watch = watch_named(s.kubelet, new)
+        numa = [devices[2]["numa"]]
+        os.rename(link, aside)
+        s.bed("pci-remove %s" % hidden)
+        assert watch.wait(lambda w: w.lists and w.last() == [(hidden, "Unhealthy", numa)]), \
+            watch.lists
+        fk.wait_until(lambda: "%s has no device left" % new in s.stderr(), "the resource gone")
+        # The end of the grace period resolves again, on the worker thread too.
+        assert watch.wait(lambda w: w.last() == [] and w.ended == "ok"), watch.lists
+        fk.wait_until(lambda: not os.path.exists(sockets[new]), "the socket removed")
+        assert "%s ends: no device for 500 ms" % new in s.stderr()
+        for name, path in sockets.items():
+            if name != new:
+                assert os.path.exists(path), name
         assert s.proc.poll() is None, s.stderr()
     finally:
         s.stop()

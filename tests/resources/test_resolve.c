@@ -490,6 +490,24 @@ static void test_api(void **state)
 	assert_null(hostdev_dp_resources_free(NULL));
 	assert_int_equal(hostdev_dp_resources_resolve(NULL, config, &res), -EINVAL);
 	assert_int_equal(hostdev_dp_resources_resolve(f->ctx, NULL, &res), -EINVAL);
+
+	/* Each entry's naming (HOSTDEV_1.8), in the order written. */
+	assert_int_equal(
+	    hostdev_dp_config_parse(
+		f->ctx,
+		"{\"resources\": [{\"kind\": \"pci\", \"resourceName\": \"example.com/a\", "
+		"\"selectors\": {\"address\": [\"0000:05:00.0\"]}}, {\"kind\": \"pci\", "
+		"\"naming\": \"harvester\", \"selectors\": {\"vendorDevice\": [\"8086:10d3\"]}}, "
+		"{\"kind\": \"usb\", \"naming\": \"per-device\", \"selectors\": "
+		"{\"vendorProduct\": [\"0627:0001\"]}}]}",
+		&config),
+	    0);
+	assert_int_equal(hostdev_dp_config_get_naming(config, 0), HOSTDEV_DP_NAMING_EXPLICIT);
+	assert_int_equal(hostdev_dp_config_get_naming(config, 1), HOSTDEV_DP_NAMING_HARVESTER);
+	assert_int_equal(hostdev_dp_config_get_naming(config, 2), HOSTDEV_DP_NAMING_PER_DEVICE);
+	assert_int_equal(hostdev_dp_config_get_naming(config, 3), -1);
+	assert_int_equal(hostdev_dp_config_get_naming(NULL, 0), -1);
+	hostdev_dp_config_unref(config);
 }
 
 /*
