@@ -39,8 +39,8 @@ static bool still_in_group(const struct plugin *p, const char *uuid, int group)
 	ssize_t n;
 	long now;
 
-	if (snprintf(path, sizeof(path), "%s/bus/mdev/devices/%s/iommu_group",
-		     hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_SYSFS), uuid) >= (int)sizeof(path))
+	if (plugin_join(path, sizeof(path), hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_SYSFS),
+			"/bus/mdev/devices/", uuid, "/iommu_group", NULL) >= sizeof(path))
 		return false;
 	n = readlink(path, target, sizeof(target) - 1);
 	if (n <= 0)
@@ -125,8 +125,8 @@ static int mdev_allocate(struct plugin *p, const char *const *ids, size_t n_ids,
 		}
 		if ((r = group_of(p, seen, ids[i], &list, &group, out)) < 0)
 			break;
-		snprintf(what, sizeof(what), "mdev %s of %s", ids[i], p->resource_name);
-		snprintf(sysfs_dir, sizeof(sysfs_dir), "bus/mdev/devices/%s", ids[i]);
+		plugin_join(what, sizeof(what), "mdev ", ids[i], " of ", p->resource_name, NULL);
+		plugin_join(sysfs_dir, sizeof(sysfs_dir), "bus/mdev/devices/", ids[i], NULL);
 		if ((r = vfio_add_nodes(p, what, sysfs_dir, group, iommufd, out)) < 0)
 			break;
 		if (n_done)
