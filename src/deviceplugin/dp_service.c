@@ -6,6 +6,8 @@
  * run on the loop with its lock held.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +195,40 @@ static void plugin_failure(hostdev_dp_server *server, const char *method, char *
 			 method, list, strerror(r < 0 ? -r : EIO));
 }
 
+/*
+ * The memory protobuf-c unpacks a request into: a buffer on the caller's stack first, malloc()
+ * once it is used up. The kubelet's usual request (a device or a few) then costs no malloc() and
+ * free() pair per piece; a request of thousands of ids still fits.
+ */
+struct arena {
+	size_t used;
+	_Alignas(max_align_t) unsigned char buf[1024];
+};
+
+static void *arena_alloc(void *data, size_t size)
+{
+	struct arena *a = data;
+	size_t need = (size + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+
+	if (need >= size && need <= sizeof(a->buf) - a->used) {
+		void *p = a->buf + a->used;
+
+		a->used += need;
+		return p;
+	}
+	return malloc(size);
+}
+
+static void arena_free(void *data, void *pointer)
+{
+	struct arena *a = data;
+	uintptr_t p = (uintptr_t)pointer, start = (uintptr_t)a->buf;
+
+	/* Pieces in the buffer go with it. */
+	if (p < start || p >= start + sizeof(a->buf))
+		free(pointer);
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* v1beta1.DevicePlugin */
 
@@ -290,7 +326,10 @@ static void on_allocate(struct grpc_call *call, const uint8_t *request, size_t l
 			void *userdata)
 {
 	hostdev_dp_server *server = userdata;
-	V1beta1__AllocateRequest *req = v1beta1__allocate_request__unpack(NULL, length, request);
+	struct arena arena = {.used = 0};
+	ProtobufCAllocator allocator = {arena_alloc, arena_free, &arena};
+	V1beta1__AllocateRequest *req =
+	    v1beta1__allocate_request__unpack(&allocator, length, request);
 	hostdev_dp_response **answers = NULL;
 	char message[DP_MESSAGE_MAX], list[DP_MESSAGE_MAX / 2];
 	struct id_check check = {0};
@@ -357,7 +396,7 @@ out:
 		dp_response_free(answers[i]);
 	free(answers);
 	dp_strmap_clear(&check.seen);
-	v1beta1__allocate_request__free_unpacked(req, NULL);
+	v1beta1__allocate_request__free_unpacked(req, &allocator);
 }
 
 /* Append @id to @result unless @chosen has it already. */
