@@ -198,7 +198,7 @@ def main():
             ratios.append(
                 "- %d device%s, the floor (fixed reply / grpc-go): Allocate p50 %s, p99 %s, the lowest "
                 "latency ratios any server could reach with this client; `hostdev serve` above the "
-                "floor: p50 +%.0f µs, p99 +%.0f µs (grpc-go: +%.0f µs, +%.0f µs); server CPU per "
+                "floor: p50 %+.0f µs, p99 %+.0f µs (grpc-go: %+.0f µs, %+.0f µs); server CPU per "
                 "Allocate of the floor %.1f µs." % (
                     n, "" if n == 1 else "s", q(f["allocate"]["p50_us"], go["allocate"]["p50_us"]),
                     q(f["allocate"]["p99_us"], go["allocate"]["p99_us"]),
