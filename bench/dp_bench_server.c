@@ -12,12 +12,20 @@
  * REFRESH_MS is the library's own refresh interval (default -1: none, inotify only). No
  * registration. Logs to stderr; SIGTERM/SIGINT stop the server (empty list to every stream, socket
  * removed) and exit 0.
+ *
+ *   dp_bench_server --fixed ROOT DEVICE_PLUGIN_DIR RESOURCE VENDOR:DEVICE
+ *
+ * The floor: the same devices listed once, always Healthy (no inotify), and every Allocate answered
+ * with one fixed reply, the one the built-in plugin gives for the first device, whatever the ids.
+ * What the client measures against it is the client's own cost and the library's gRPC layer, which
+ * no plugin logic can go below (bench/run-dp.sh reports it next to the others).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +34,67 @@
 #include <unistd.h>
 
 #include <hostdev.h>
+
+/* The --fixed server's state: its devices and its one reply. */
+struct fixed {
+	const hostdev_dp_resources *resources;
+	char env_name[256], env_value[64], group_node[64];
+};
+
+static int fixed_list(void *userdata, hostdev_dp_devices *out)
+{
+	struct fixed *f = userdata;
+	int r = 0;
+
+	for (size_t i = 0; i < hostdev_dp_resources_get_device_count(f->resources, 0) && r == 0;
+	     i++)
+		r = hostdev_dp_devices_add(
+		    out, hostdev_dp_resources_get_device_id(f->resources, 0, i), 1, -1);
+	return r;
+}
+
+static int fixed_allocate(void *userdata, const char *const *ids, size_t n_ids,
+			  hostdev_dp_response *out)
+{
+	struct fixed *f = userdata;
+	int r;
+
+	(void)ids;
+	(void)n_ids;
+	if ((r = hostdev_dp_response_set_env(out, f->env_name, f->env_value)) < 0 ||
+	    (r = hostdev_dp_response_add_device(out, "/dev/vfio/vfio", "/dev/vfio/vfio", "mrw")) <
+		0)
+		return r;
+	return hostdev_dp_response_add_device(out, f->group_node, f->group_node, "mrw");
+}
+
+/* The reply of the built-in plugin for the first device of @resources: PCI_RESOURCE_<NAME> (the
+ * resource name upper-cased, '.' and '/' as '_') = its address, and its vfio nodes. */
+static int fixed_init(hostdev_ctx *ctx, const hostdev_dp_resources *resources, struct fixed *f)
+{
+	const char *name = hostdev_dp_resources_get_name(resources, 0);
+	const char *id = hostdev_dp_resources_get_device_id(resources, 0, 0);
+	hostdev_pci_device *dev = NULL;
+	size_t k;
+	int r;
+
+	if (!name || !id)
+		return -ENODEV;
+	f->resources = resources;
+	k = (size_t)snprintf(f->env_name, sizeof(f->env_name), "PCI_RESOURCE_");
+	for (; *name && k + 1 < sizeof(f->env_name); name++)
+		f->env_name[k++] = *name == '.' || *name == '/'
+				       ? '_'
+				       : (char)(*name >= 'a' && *name <= 'z' ? *name - 32 : *name);
+	f->env_name[k] = '\0';
+	snprintf(f->env_value, sizeof(f->env_value), "%s", id);
+	if ((r = hostdev_pci_device_new(ctx, id, &dev)) < 0)
+		return r;
+	snprintf(f->group_node, sizeof(f->group_node), "/dev/vfio/%d",
+		 hostdev_pci_device_get_iommu_group(dev));
+	hostdev_pci_device_unref(dev);
+	return 0;
+}
 
 static void log_line(int priority, const char *message, void *userdata)
 {
@@ -50,11 +119,19 @@ int main(int argc, char **argv)
 	hostdev_ctx *ctx = NULL;
 	char json[512], vfio_dir[PATH_MAX];
 	int r, code = 1, ifd = -1, sfd = -1;
+	struct fixed fixed = {0};
+	bool is_fixed = argc > 1 && strcmp(argv[1], "--fixed") == 0;
 	sigset_t mask;
 
-	if (argc < 5 || argc > 6) {
+	if (is_fixed) {
+		argv++;
+		argc--;
+	}
+	if (argc < 5 || argc > 6 || (is_fixed && argc != 5)) {
 		fprintf(stderr, "usage: dp_bench_server ROOT DEVICE_PLUGIN_DIR RESOURCE "
-				"VENDOR:DEVICE [REFRESH_MS]\n");
+				"VENDOR:DEVICE [REFRESH_MS]\n"
+				"       dp_bench_server --fixed ROOT DEVICE_PLUGIN_DIR RESOURCE "
+				"VENDOR:DEVICE\n");
 		return 2;
 	}
 	sigemptyset(&mask);
@@ -96,7 +173,21 @@ int main(int argc, char **argv)
 		fail(ctx, "loop", r);
 		goto out;
 	}
-	if ((r = hostdev_dp_server_new_builtin(loop, resources, 0, &opts, &server)) < 0) {
+	if (is_fixed) {
+		struct hostdev_dp_plugin_ops ops = {.version = HOSTDEV_DP_PLUGIN_OPS_VERSION,
+						    .list_devices = fixed_list,
+						    .allocate = fixed_allocate};
+
+		if ((r = fixed_init(ctx, resources, &fixed)) < 0) {
+			fail(ctx, "the fixed reply", r);
+			goto out;
+		}
+		r = hostdev_dp_server_new(loop, hostdev_dp_resources_get_name(resources, 0), &ops,
+					  &fixed, &opts, &server);
+	} else {
+		r = hostdev_dp_server_new_builtin(loop, resources, 0, &opts, &server);
+	}
+	if (r < 0) {
 		fail(ctx, "server", r);
 		goto out;
 	}
@@ -126,7 +217,8 @@ int main(int argc, char **argv)
 		hostdev_dp_server_get_socket_path(server));
 
 	for (;;) {
-		struct pollfd fds[2] = {{.fd = ifd, .events = POLLIN},
+		/* The fixed server follows nothing (poll(2) skips a negative fd). */
+		struct pollfd fds[2] = {{.fd = is_fixed ? -1 : ifd, .events = POLLIN},
 					{.fd = sfd, .events = POLLIN}};
 		char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 

@@ -19,7 +19,9 @@ import sys
 
 BEGIN = "<!-- dp-bench:begin: written by bench/run-dp.sh, do not edit by hand -->"
 END = "<!-- dp-bench:end -->"
-ORDER = ["serve", "api", "go", "go-poll"]
+ORDER = ["serve", "api", "go", "go-poll", "fixed"]
+# Servers measured for Allocate only (no health updates): the floor.
+ALLOCATE_ONLY = {"fixed"}
 
 
 def env(name, default="?"):
@@ -33,6 +35,7 @@ def describe(label):
         "api": "libhostdev API + inotify",
         "go": "grpc-go + inotify",
         "go-poll": "grpc-go, poll %s ms" % r,
+        "fixed": "floor: libhostdev gRPC, fixed reply",
     }.get(label, label)
 
 
@@ -102,9 +105,11 @@ def by_name(counts):
 def check(res, concurrent):
     """Names of the figures @res lacks."""
     need = [("allocate", "p50_us"), ("allocate", "p99_us"), ("allocate", "calls_per_s"),
-            ("update_all", "p50_us"), ("update_all", "p99_us"), ("update_unhealthy", "p50_us"),
-            ("update_healthy", "p50_us"), (None, "rss_start_kib"), (None, "rss_end_kib"),
-            (None, "hwm_kib"), (None, "first_list_ms"), (None, "update_lists_per_change")]
+            (None, "rss_start_kib"), (None, "rss_end_kib"), (None, "hwm_kib"),
+            (None, "first_list_ms")]
+    if res["label"] not in ALLOCATE_ONLY:
+        need += [("update_all", "p50_us"), ("update_all", "p99_us"), ("update_unhealthy", "p50_us"),
+                 ("update_healthy", "p50_us"), (None, "update_lists_per_change")]
     if concurrent:
         need += [("allocate_concurrent", "p50_us"), ("allocate_concurrent", "p99_us"),
                  ("allocate_concurrent", "calls_per_s")]
@@ -159,13 +164,14 @@ def main():
             env("DP_CONC"))
     rows = []
     for r in results:
-        a, c, u = r["allocate"], r.get("allocate_concurrent", {}), r["update_all"]
-        rows.append("| %d | %s | %.0f | %.0f | %.0f | %.1f | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s |" % (
+        a, c, u = r["allocate"], r.get("allocate_concurrent", {}), r.get("update_all", {})
+        rows.append("| %d | %s | %.0f | %.0f | %.0f | %.1f | %s | %s | %s | %s | %s | %s | %.2f | %s | %s | %s | %s |" % (
             r["devices"], describe(r["label"]), a["p50_us"], a["p99_us"], a["calls_per_s"],
             a["server_cpu_us_per_call"],
             "%.0f" % c["p50_us"] if c else "-", "%.0f" % c["p99_us"] if c else "-",
             "%.0f" % c["calls_per_s"] if c else "-",
-            u["p50_us"] / 1e3, u["p99_us"] / 1e3, r["update_lists_per_change"], r["first_list_ms"],
+            "%.2f" % (u["p50_us"] / 1e3) if u else "-", "%.2f" % (u["p99_us"] / 1e3) if u else "-",
+            "%.2f" % r["update_lists_per_change"] if u else "-", r["first_list_ms"],
             mib(r["rss_start_kib"]), mib(r["rss_end_kib"]), mib(r["hwm_kib"]),
             "%d/%d" % (r["threads_start"], r["threads_end"])))
     table = head + "\n" + "\n".join(rows)
@@ -173,7 +179,7 @@ def main():
     ratios = []
     for n in sizes:
         by = {r["label"]: r for r in results if r["devices"] == n}
-        if not all(k in by for k in ORDER):
+        if not all(k in by for k in ("serve", "api", "go", "go-poll")):
             continue
         q = lambda a, b: "%.2f" % (a / b) if b else "-"
         s, api, go, gp = by["serve"], by["api"], by["go"], by["go-poll"]
@@ -186,6 +192,21 @@ def main():
                 q(api["update_all"]["p50_us"], go["update_all"]["p50_us"]),
                 q(s["update_all"]["p50_us"], gp["update_all"]["p50_us"]),
                 q(s["rss_end_kib"], go["rss_end_kib"]), q(s["hwm_kib"], go["hwm_kib"])))
+        if "fixed" in by:
+            # The client's own cost and the transport's: no server answers faster than this one.
+            f = by["fixed"]
+            ratios.append(
+                "- %d device%s, the floor (fixed reply / grpc-go): Allocate p50 %s, p99 %s, the lowest "
+                "latency ratios any server could reach with this client; `hostdev serve` above the "
+                "floor: p50 %+.0f µs, p99 %+.0f µs (grpc-go: %+.0f µs, %+.0f µs); server CPU per "
+                "Allocate of the floor %.1f µs." % (
+                    n, "" if n == 1 else "s", q(f["allocate"]["p50_us"], go["allocate"]["p50_us"]),
+                    q(f["allocate"]["p99_us"], go["allocate"]["p99_us"]),
+                    s["allocate"]["p50_us"] - f["allocate"]["p50_us"],
+                    s["allocate"]["p99_us"] - f["allocate"]["p99_us"],
+                    go["allocate"]["p50_us"] - f["allocate"]["p50_us"],
+                    go["allocate"]["p99_us"] - f["allocate"]["p99_us"],
+                    f["allocate"]["server_cpu_us_per_call"]))
     syscalls.sort(key=lambda r: ORDER.index(r["label"]) if r["label"] in ORDER else 99)
     sys_labels = {"serve": "`hostdev serve`, refresh -1 (events only)"}
     sys_table = ("| server | system calls/Allocate | socket writes/Allocate | file calls/Allocate "
@@ -206,6 +227,7 @@ def main():
                                                                              float("nan")),
                           go["syscalls_per_call"], s["syscalls_per_call"] / go["syscalls_per_call"]))
     ratios = "\n".join(ratios) if ratios else "- (not every server ran)"
+    print("Ratios libhostdev / grpc-go:\n" + ratios)
     first = next(r for r in results if r["devices"] == sizes[0])
     answer = first["answer"]
     if doc == "-":
@@ -219,7 +241,7 @@ Generated by `bench/run-dp.sh` on %(date)s (libhostdev commit %(commit)s). Do no
 the command below again. The figures describe one machine; the benchmark never asserts a speed.
 
 ### What is measured
-Four servers, one at a time, serve one resource `example.com/nic` made of the same N vfio-pci
+Five servers, one at a time, serve one resource `example.com/nic` made of the same N vfio-pci
 functions of a fake root (`bench/gen-dp-root.py`: Intel 82574L [8086:10d3], one IOMMU group each,
 NUMA node 0/1 alternately, `/dev/vfio/<group>` as regular files), without registration:
 
@@ -240,6 +262,11 @@ NUMA node 0/1 alternately, `/dev/vfio/<group>` as regular files), without regist
   raw-bytes codec: no protoc-gen-go in Debian; that costs no more than generated code would).
 - **grpc-go, poll %(refresh)s ms**: the same plugin re-checking the group nodes every %(refresh)s ms
   instead, the baseline of a plugin that polls.
+- **floor: libhostdev gRPC, fixed reply**: `bench/dp_bench_server.c --fixed`, the library's server
+  with a plugin of its own that answers every Allocate with one fixed reply (the built-in plugin's
+  answer for the first device) and never changes health. The client's cost and the transport's
+  are the same for every server and bound the latency ratios from below: this server measures
+  them (Allocate only; no update figures).
 
 Every server answers Allocate of one device with the same container response (checked):
 `%(env)s` and the device nodes %(nodes)s. libhostdev's vfio PCI plugin answers from what its last

@@ -4,7 +4,10 @@
 # bench/run-dp.sh: kubelet device-plugin serving. `hostdev serve`, the library's API (bench/
 # dp_bench_server.c) and a minimal grpc-go plugin built from Debian's packages (bench/dp-goplugin)
 # serve the same vfio-pci devices of a fake root; a Python grpcio client (bench/dp_bench.py)
-# measures Allocate latency, ListAndWatch update latency and the servers' memory. Writes the
+# measures Allocate latency, ListAndWatch update latency and the servers' memory. A fifth server,
+# the floor (`dp_bench_server --fixed`: the library's gRPC layer answering one fixed reply, no
+# plugin logic, no health updates), measures what the client and the transport cost by
+# themselves, which bounds every latency ratio from below. Writes the
 # "Device-plugin serving" section of docs/performance.md (the rest of the file is bench/run.sh's).
 # Then each server runs once more, polling nothing, with strace attached during Allocate calls of
 # two devices (bench/dp_syscalls.py): its system calls per Allocate.
@@ -155,7 +158,7 @@ for n in $sizes; do
 	mkdir -p "$kubelet/device-plugins"
 	round=1
 	while [ $round -le "$rounds" ]; do
-	for server in serve api go go-poll; do
+	for server in serve api go go-poll fixed; do
 		# Every group node back, whatever a failed run left.
 		i=0
 		while [ $i -lt "$n" ]; do
@@ -164,6 +167,7 @@ for n in $sizes; do
 		done
 		log=$tmp/$server-$n.log
 		jitter=0
+		server_updates=$updates
 		case $server in
 		serve)
 			# At its defaults: health by events, nothing polls (issue 15).
@@ -187,12 +191,19 @@ for n in $sizes; do
 			"$out/dp-goplugin" -socket "$sock" -resource "$resource" -manifest "$tmp/manifest-$n.json" \
 				-root "$root" -watch=false -poll "$refresh" >"$log" 2>&1 &
 			;;
+		fixed)
+			# The floor: Allocate only (its health never changes).
+			sock=$kubelet/device-plugins/example.com_nic.sock
+			server_updates=0
+			"$tmp/dp_bench_server" --fixed "$root" "$kubelet/device-plugins" "$resource" \
+				"$vendor_device" >"$log" 2>&1 &
+			;;
 		esac
 		server_pid=$!
 		echo "bench: $n devices, round $round/$rounds: $server (pid $server_pid)"
 		if ! "$py" "$here/dp_bench.py" --socket "$sock" --root "$root" --manifest "$tmp/manifest-$n.json" \
 			--pid "$server_pid" --label "$server" --protos-compiled "$tmp" --warmup "$warmup" \
-			--allocate "$calls" --concurrency "$conc" --updates "$updates" --jitter-ms "$jitter" \
+			--allocate "$calls" --concurrency "$conc" --updates "$server_updates" --jitter-ms "$jitter" \
 			--seed "$round" --json "$tmp/result-$server-$n-$round.json" >/dev/null; then
 			echo "bench: $server with $n devices failed; its log:" >&2
 			tail -20 "$log" >&2

@@ -185,6 +185,12 @@ int plugin_preferred(struct plugin *p, const char *const *available, size_t n_av
 int plugin_matches(struct plugin *p, hostdev_ctx *ctx, hostdev_dp_matches **out);
 /* 1 when <dev root>/@rel exists (the context's HOSTDEV_PATH_DEV), else 0. */
 int plugin_dev_exists(const struct plugin *p, const char *rel);
+/* The strings up to a NULL joined into @buf of @size bytes: their length, or @size when they do not
+ * fit (@buf then holds a cut string). A path is built on every Allocate: memcpy, not snprintf(),
+ * which costs ten times as much. */
+size_t plugin_join(char *buf, size_t size, ...) __attribute__((sentinel));
+/* @n in decimal into @buf (room for 12 bytes); returns @buf. */
+char *plugin_itoa(int n, char *buf);
 /* The process ran out of file descriptors or memory (EMFILE, ENFILE, ENOMEM, ENOBUFS, EAGAIN):
  * a failure that says nothing about the device. */
 bool plugin_short_of_resources(int err);

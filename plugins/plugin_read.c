@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,53 @@ bool plugin_short_of_resources(int err)
 	       err == -EAGAIN;
 }
 
+size_t plugin_join(char *buf, size_t size, ...)
+{
+	const char *part;
+	size_t used = 0;
+	va_list ap;
+
+	va_start(ap, size);
+	while ((part = va_arg(ap, const char *))) {
+		size_t n = strlen(part);
+
+		if (n >= size - used) {
+			memcpy(buf + used, part, size - used - 1);
+			buf[size - 1] = '\0';
+			va_end(ap);
+			return size;
+		}
+		memcpy(buf + used, part, n);
+		used += n;
+	}
+	va_end(ap);
+	buf[used] = '\0';
+	return used;
+}
+
+char *plugin_itoa(int n, char *buf)
+{
+	char digits[12];
+	unsigned int u = n < 0 ? 0u - (unsigned int)n : (unsigned int)n;
+	size_t k = 0, i = 0;
+
+	do
+		digits[k++] = (char)('0' + u % 10);
+	while ((u /= 10));
+	if (n < 0)
+		buf[i++] = '-';
+	while (k)
+		buf[i++] = digits[--k];
+	buf[i] = '\0';
+	return buf;
+}
+
 int plugin_dev_exists(const struct plugin *p, const char *rel)
 {
 	char path[PATH_MAX];
 
-	if (snprintf(path, sizeof(path), "%s/%s", hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_DEV),
-		     rel) >= (int)sizeof(path))
+	if (plugin_join(path, sizeof(path), hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_DEV), "/",
+			rel, NULL) >= sizeof(path))
 		return 0;
 	return access(path, F_OK) == 0;
 }

@@ -80,7 +80,7 @@ bool vfio_iommufd(struct plugin *p)
 int vfio_add_nodes(const struct plugin *p, const char *what, const char *sysfs_dir, int group,
 		   bool iommufd, struct plugin_answer *out)
 {
-	char rel[64], path[96], cdev[64];
+	char rel[64], path[96], cdev[64], number[12];
 	int r;
 
 	if (group < 0)
@@ -90,7 +90,7 @@ int vfio_add_nodes(const struct plugin *p, const char *what, const char *sysfs_d
 		    "machine: enable the IOMMU (intel_iommu=on or amd_iommu=on on the "
 		    "kernel command line) and reboot",
 		    what);
-	snprintf(rel, sizeof(rel), "vfio/%d", group);
+	plugin_join(rel, sizeof(rel), "vfio/", plugin_itoa(group, number), NULL);
 	if (!plugin_dev_exists(p, rel))
 		return answer_fail(
 		    out, -ENODEV,
@@ -98,7 +98,7 @@ int vfio_add_nodes(const struct plugin *p, const char *what, const char *sysfs_d
 		    "usable yet (every device of the group must be on vfio-pci: bind "
 		    "the whole group) or the vfio modules are not loaded",
 		    group, what, group);
-	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
+	plugin_join(path, sizeof(path), "/dev/vfio/", number, NULL);
 	if ((r = answer_add_device(out, "/dev/vfio/vfio")) < 0 ||
 	    (r = answer_add_device(out, path)) < 0)
 		return r;

@@ -94,9 +94,9 @@ static bool still_bound(const struct plugin *p, const char *address, const char 
 	ssize_t n;
 	long now;
 
-	if (snprintf(path, sizeof(path), "%s/bus/pci/drivers/%s/%s/iommu_group",
-		     hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_SYSFS), driver,
-		     address) >= (int)sizeof(path))
+	if (plugin_join(path, sizeof(path), hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_SYSFS),
+			"/bus/pci/drivers/", driver, "/", address, "/iommu_group",
+			NULL) >= sizeof(path))
 		return false;
 	n = readlink(path, target, sizeof(target) - 1);
 	if (n <= 0)
@@ -178,8 +178,8 @@ static int allocate_one(struct plugin *p, const hostdev_dp_matches *seen, const 
 	    !still_bound(p, address, driver, group))
 		return allocate_read(p, address, iommufd, group_out, out);
 	*group_out = group;
-	snprintf(what, sizeof(what), "%s of %s", address, p->resource_name);
-	snprintf(sysfs_dir, sizeof(sysfs_dir), "bus/pci/devices/%s", address);
+	plugin_join(what, sizeof(what), address, " of ", p->resource_name, NULL);
+	plugin_join(sysfs_dir, sizeof(sysfs_dir), "bus/pci/devices/", address, NULL);
 	return vfio_add_nodes(p, what, sysfs_dir, group, iommufd, out);
 }
 

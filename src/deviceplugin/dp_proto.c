@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Encoding of the device-plugin messages with the protobuf-c code generated from
- * proto/deviceplugin_v1beta1.proto (PluginInfo: pluginreg). The messages borrow the
- * strings of our own objects; only the arrays of the message structures are allocated here.
+ * proto/deviceplugin_v1beta1.proto (PluginInfo: pluginreg), except AllocateResponse, written by
+ * hand (below). The messages borrow the strings of our own objects; only the arrays of the message
+ * structures are allocated here.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "deviceplugin_v1beta1.pb-c.h"
 #include "deviceplugin.h"
@@ -75,113 +77,175 @@ out:
 	return r;
 }
 
-/* The parts of one ContainerAllocateResponse, allocated together. */
-struct allocate_parts {
-	V1beta1__ContainerAllocateResponse msg;
-	V1beta1__ContainerAllocateResponse__EnvsEntry *envs, **envp;
-	V1beta1__ContainerAllocateResponse__AnnotationsEntry *annotations, **annotationp;
-	V1beta1__DeviceSpec *devices, **devicep;
-	V1beta1__Mount *mounts, **mountp;
-	V1beta1__CDIDevice *cdi, **cdip;
-};
+/*
+ * AllocateResponse is written by hand, straight from the responses into one buffer: it is the
+ * message of the hot path, and protobuf-c would first need a message tree of a dozen allocations
+ * per container. The bytes are what protobuf-c packs (fields in number order, proto3: an empty
+ * string and a false bool are left out); tests/plugins/test_ops.c unpacks and re-packs them.
+ */
+enum { WIRE_VARINT = 0, WIRE_LEN = 2 };
 
-static void allocate_parts_clear(struct allocate_parts *p)
+static size_t varint_size(size_t v)
 {
-	free(p->envs);
-	free(p->envp);
-	free(p->annotations);
-	free(p->annotationp);
-	free(p->devices);
-	free(p->devicep);
-	free(p->mounts);
-	free(p->mountp);
-	free(p->cdi);
-	free(p->cdip);
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
 }
 
-#define ALLOC_N(ptr, n) ((ptr) = calloc((n) ? (n) : 1, sizeof(*(ptr))))
-
-static int allocate_parts_fill(struct allocate_parts *p, const hostdev_dp_response *resp)
+static uint8_t *put_varint(uint8_t *p, size_t v)
 {
-	size_t n_cdi = resp->cdi_devices.count;
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
 
-	v1beta1__container_allocate_response__init(&p->msg);
-	if (!ALLOC_N(p->envs, resp->n_envs) || !ALLOC_N(p->envp, resp->n_envs) ||
-	    !ALLOC_N(p->annotations, resp->n_annotations) ||
-	    !ALLOC_N(p->annotationp, resp->n_annotations) ||
-	    !ALLOC_N(p->devices, resp->n_devices) || !ALLOC_N(p->devicep, resp->n_devices) ||
-	    !ALLOC_N(p->mounts, resp->n_mounts) || !ALLOC_N(p->mountp, resp->n_mounts) ||
-	    !ALLOC_N(p->cdi, n_cdi) || !ALLOC_N(p->cdip, n_cdi))
-		return -ENOMEM;
-	for (size_t i = 0; i < resp->n_envs; i++) {
-		v1beta1__container_allocate_response__envs_entry__init(&p->envs[i]);
-		p->envs[i].key = resp->envs[i].key;
-		p->envs[i].value = resp->envs[i].value;
-		p->envp[i] = &p->envs[i];
+/* Field numbers of these messages are below 16: a tag is one byte. */
+static uint8_t tag(unsigned int field, unsigned int wire)
+{
+	return (uint8_t)(field << 3 | wire);
+}
+
+/* A length-delimited field of @len bytes, tag included. */
+static size_t len_field_size(size_t len)
+{
+	return 1 + varint_size(len) + len;
+}
+
+static size_t string_size(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n ? len_field_size(n) : 0;
+}
+
+static uint8_t *put_string(uint8_t *p, unsigned int field, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (!n)
+		return p;
+	*p++ = tag(field, WIRE_LEN);
+	p = put_varint(p, n);
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* A map<string, string> entry (key = 1, value = 2), without its own tag and length. */
+static size_t kv_size(const struct dp_kv *kv)
+{
+	return string_size(kv->key) + string_size(kv->value);
+}
+
+static size_t mount_size(const struct dp_mount *m)
+{
+	return string_size(m->container_path) + string_size(m->host_path) + (m->read_only ? 2 : 0);
+}
+
+static size_t device_size(const struct dp_device_spec *d)
+{
+	return string_size(d->container_path) + string_size(d->host_path) +
+	       string_size(d->permissions);
+}
+
+/* ContainerAllocateResponse: envs = 1, mounts = 2, devices = 3, annotations = 4, cdi = 5. */
+static size_t container_size(const hostdev_dp_response *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_envs; i++)
+		n += len_field_size(kv_size(&r->envs[i]));
+	for (size_t i = 0; i < r->n_mounts; i++)
+		n += len_field_size(mount_size(&r->mounts[i]));
+	for (size_t i = 0; i < r->n_devices; i++)
+		n += len_field_size(device_size(&r->devices[i]));
+	for (size_t i = 0; i < r->n_annotations; i++)
+		n += len_field_size(kv_size(&r->annotations[i]));
+	for (size_t i = 0; i < r->cdi_devices.count; i++)
+		n += len_field_size(string_size(r->cdi_devices.items[i]));
+	return n;
+}
+
+static uint8_t *put_kv(uint8_t *p, unsigned int field, const struct dp_kv *kv)
+{
+	*p++ = tag(field, WIRE_LEN);
+	p = put_varint(p, kv_size(kv));
+	p = put_string(p, 1, kv->key);
+	return put_string(p, 2, kv->value);
+}
+
+static uint8_t *put_container(uint8_t *p, const hostdev_dp_response *r)
+{
+	for (size_t i = 0; i < r->n_envs; i++)
+		p = put_kv(p, 1, &r->envs[i]);
+	for (size_t i = 0; i < r->n_mounts; i++) {
+		const struct dp_mount *m = &r->mounts[i];
+
+		*p++ = tag(2, WIRE_LEN);
+		p = put_varint(p, mount_size(m));
+		p = put_string(p, 1, m->container_path);
+		p = put_string(p, 2, m->host_path);
+		if (m->read_only) {
+			*p++ = tag(3, WIRE_VARINT);
+			*p++ = 1;
+		}
 	}
-	for (size_t i = 0; i < resp->n_annotations; i++) {
-		v1beta1__container_allocate_response__annotations_entry__init(&p->annotations[i]);
-		p->annotations[i].key = resp->annotations[i].key;
-		p->annotations[i].value = resp->annotations[i].value;
-		p->annotationp[i] = &p->annotations[i];
+	for (size_t i = 0; i < r->n_devices; i++) {
+		const struct dp_device_spec *d = &r->devices[i];
+
+		*p++ = tag(3, WIRE_LEN);
+		p = put_varint(p, device_size(d));
+		p = put_string(p, 1, d->container_path);
+		p = put_string(p, 2, d->host_path);
+		p = put_string(p, 3, d->permissions);
 	}
-	for (size_t i = 0; i < resp->n_devices; i++) {
-		v1beta1__device_spec__init(&p->devices[i]);
-		p->devices[i].container_path = resp->devices[i].container_path;
-		p->devices[i].host_path = resp->devices[i].host_path;
-		p->devices[i].permissions = resp->devices[i].permissions;
-		p->devicep[i] = &p->devices[i];
+	for (size_t i = 0; i < r->n_annotations; i++)
+		p = put_kv(p, 4, &r->annotations[i]);
+	for (size_t i = 0; i < r->cdi_devices.count; i++) {
+		*p++ = tag(5, WIRE_LEN);
+		p = put_varint(p, string_size(r->cdi_devices.items[i]));
+		p = put_string(p, 1, r->cdi_devices.items[i]);
 	}
-	for (size_t i = 0; i < resp->n_mounts; i++) {
-		v1beta1__mount__init(&p->mounts[i]);
-		p->mounts[i].container_path = resp->mounts[i].container_path;
-		p->mounts[i].host_path = resp->mounts[i].host_path;
-		p->mounts[i].read_only = resp->mounts[i].read_only;
-		p->mountp[i] = &p->mounts[i];
-	}
-	for (size_t i = 0; i < n_cdi; i++) {
-		v1beta1__cdidevice__init(&p->cdi[i]);
-		p->cdi[i].name = resp->cdi_devices.items[i];
-		p->cdip[i] = &p->cdi[i];
-	}
-	p->msg.n_envs = resp->n_envs;
-	p->msg.envs = p->envp;
-	p->msg.n_annotations = resp->n_annotations;
-	p->msg.annotations = p->annotationp;
-	p->msg.n_devices = resp->n_devices;
-	p->msg.devices = p->devicep;
-	p->msg.n_mounts = resp->n_mounts;
-	p->msg.mounts = p->mountp;
-	p->msg.n_cdi_devices = n_cdi;
-	p->msg.cdi_devices = p->cdip;
-	return 0;
+	return p;
 }
 
 int dp_proto_allocate_response(hostdev_dp_response *const *answers, size_t n, uint8_t **out,
 			       size_t *length)
 {
-	V1beta1__AllocateResponse msg = V1BETA1__ALLOCATE_RESPONSE__INIT;
-	struct allocate_parts *parts = calloc(n ? n : 1, sizeof(*parts));
-	V1beta1__ContainerAllocateResponse **partp = calloc(n ? n : 1, sizeof(*partp));
-	int r = -ENOMEM;
+	size_t total = 0, stack_sizes[8];
+	size_t *sizes = n <= ARRAY_SIZE(stack_sizes) ? stack_sizes : calloc(n, sizeof(*sizes));
+	uint8_t *buf, *p;
 
-	if (!parts || !partp)
-		goto out;
+	if (!sizes)
+		return -ENOMEM;
+	/* AllocateResponse: container_responses = 1, one per container, empty ones too. */
 	for (size_t i = 0; i < n; i++) {
-		r = allocate_parts_fill(&parts[i], answers[i]);
-		if (r < 0)
-			goto out;
-		partp[i] = &parts[i].msg;
+		sizes[i] = container_size(answers[i]);
+		total += len_field_size(sizes[i]);
 	}
-	msg.n_container_responses = n;
-	msg.container_responses = partp;
-	r = pack(&msg.base, out, length);
-out:
-	for (size_t i = 0; parts && i < n; i++)
-		allocate_parts_clear(&parts[i]);
-	free(parts);
-	free(partp);
-	return r;
+	buf = malloc(total ? total : 1);
+	if (!buf) {
+		if (sizes != stack_sizes)
+			free(sizes);
+		return -ENOMEM;
+	}
+	p = buf;
+	for (size_t i = 0; i < n; i++) {
+		*p++ = tag(1, WIRE_LEN);
+		p = put_varint(p, sizes[i]);
+		p = put_container(p, answers[i]);
+	}
+	if (sizes != stack_sizes)
+		free(sizes);
+	*out = buf;
+	*length = (size_t)(p - buf);
+	return 0;
 }
 
 int dp_proto_preferred_response(const struct strv *lists, size_t n, uint8_t **out, size_t *length)

@@ -30,17 +30,39 @@ static bool empty(const char *s)
 	return !s || !*s;
 }
 
+/*
+ * The strings @a, @b, @c (NULL: none) in one allocation, one after the other, each with its NUL;
+ * the copies are stored at @out[0..]. An Allocate answer is a handful of short strings per device:
+ * one malloc() and one free() each instead of one per string. Free @out[0] only.
+ */
+static int pack_strings(const char *a, const char *b, const char *c, char **out)
+{
+	const char *in[] = {a, b, c};
+	size_t len[3] = {0}, total = 0;
+	char *p;
+
+	for (size_t i = 0; i < 3 && in[i]; i++)
+		total += (len[i] = strlen(in[i]) + 1);
+	if (!(p = malloc(total)))
+		return -ENOMEM;
+	for (size_t i = 0; i < 3 && in[i]; i++) {
+		memcpy(p, in[i], len[i]);
+		out[i] = p;
+		p += len[i];
+	}
+	return 0;
+}
+
 hostdev_dp_response *dp_response_new(void)
 {
 	return calloc(1, sizeof(struct hostdev_dp_response));
 }
 
+/* A key and its value share one allocation (pack_strings()). */
 static void kv_clear(struct dp_kv *kv, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		free(kv[i].key);
-		free(kv[i].value);
-	}
 	free(kv);
 }
 
@@ -50,11 +72,9 @@ void dp_response_free(hostdev_dp_response *resp)
 		return;
 	kv_clear(resp->envs, resp->n_envs);
 	kv_clear(resp->annotations, resp->n_annotations);
-	for (size_t i = 0; i < resp->n_devices; i++) {
+	/* The three strings of a device share one allocation (pack_strings()). */
+	for (size_t i = 0; i < resp->n_devices; i++)
 		free(resp->devices[i].container_path);
-		free(resp->devices[i].host_path);
-		free(resp->devices[i].permissions);
-	}
 	free(resp->devices);
 	for (size_t i = 0; i < resp->n_mounts; i++) {
 		free(resp->mounts[i].container_path);
@@ -71,24 +91,22 @@ void dp_response_free(hostdev_dp_response *resp)
 /* Set @key in a map: replace the value of an existing key, else append. */
 static int kv_set(struct dp_kv **kv, size_t *n, const char *key, const char *value)
 {
-	char *k, *v = strdup(value);
+	char *copy[2];
 
-	if (!v)
+	if (pack_strings(key, value, NULL, copy) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < *n; i++) {
 		if (strcmp((*kv)[i].key, key) == 0) {
-			free((*kv)[i].value);
-			(*kv)[i].value = v;
+			free((*kv)[i].key);
+			(*kv)[i] = (struct dp_kv){copy[0], copy[1]};
 			return 0;
 		}
 	}
-	k = strdup(key);
-	if (!k || grow((void **)kv, *n, sizeof(**kv)) < 0) {
-		free(k);
-		free(v);
+	if (grow((void **)kv, *n, sizeof(**kv)) < 0) {
+		free(copy[0]);
 		return -ENOMEM;
 	}
-	(*kv)[(*n)++] = (struct dp_kv){k, v};
+	(*kv)[(*n)++] = (struct dp_kv){copy[0], copy[1]};
 	return 0;
 }
 
@@ -112,21 +130,18 @@ HOSTDEV_EXPORT int hostdev_dp_response_add_device(hostdev_dp_response *resp,
 						  const char *container_path, const char *host_path,
 						  const char *permissions)
 {
-	struct dp_device_spec spec;
+	char *copy[3];
 
 	if (!resp || empty(container_path) || empty(host_path) || empty(permissions) ||
 	    strspn(permissions, "rwm") != strlen(permissions))
 		return -EINVAL;
-	spec =
-	    (struct dp_device_spec){strdup(container_path), strdup(host_path), strdup(permissions)};
-	if (!spec.container_path || !spec.host_path || !spec.permissions ||
-	    grow((void **)&resp->devices, resp->n_devices, sizeof(*resp->devices)) < 0) {
-		free(spec.container_path);
-		free(spec.host_path);
-		free(spec.permissions);
+	if (pack_strings(container_path, host_path, permissions, copy) < 0)
+		return -ENOMEM;
+	if (grow((void **)&resp->devices, resp->n_devices, sizeof(*resp->devices)) < 0) {
+		free(copy[0]);
 		return -ENOMEM;
 	}
-	resp->devices[resp->n_devices++] = spec;
+	resp->devices[resp->n_devices++] = (struct dp_device_spec){copy[0], copy[1], copy[2]};
 	return 0;
 }
 

@@ -6,6 +6,8 @@
  * run on the loop with its lock held.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,16 +104,47 @@ static void malformed(struct grpc_call *call, hostdev_dp_server *server, const c
 /*
  * Every id of a request must be one the server advertises, and appear once in the whole request:
  * an unknown id would hand the container a device the plugin never offered, a duplicate would
- * put the same device twice into KubeVirt's environment variable or into two containers. @seen
- * maps the ids of the request checked so far to their container index (linear time: a request may
- * hold thousands of ids). Returns true when @ids of container @container are fine, otherwise
- * writes the message.
+ * put the same device twice into KubeVirt's environment variable or into two containers. Returns
+ * true when the @n ids of container @container are fine, otherwise writes the message.
+ *
+ * first_of() gives the container of an earlier copy of an id: by a scan of the ids checked so far
+ * for a small request (the kubelet's usual one: a device or a few), else through @seen, which maps
+ * them to their container (linear time: a request may hold thousands of ids).
  */
-static bool check_ids(hostdev_dp_server *server, const char *method, struct dp_strmap *seen,
+#define DP_SCAN_IDS 16
+
+struct id_check {
+	V1beta1__ContainerAllocateRequest *const *containers; /* NULL: no scan, @seen */
+	struct dp_strmap seen;
+};
+
+/* 0 and *@first for an id seen before, 1 for a new one (recorded), -ENOMEM. */
+static int first_of(struct id_check *c, size_t container, size_t index, const char *id,
+		    size_t *first)
+{
+	if (!c->containers) {
+		int r = dp_strmap_add(&c->seen, id, container, first);
+
+		return r == -EEXIST ? 0 : r < 0 ? r : 1;
+	}
+	for (size_t k = 0; k <= container; k++) {
+		const V1beta1__ContainerAllocateRequest *earlier = c->containers[k];
+		size_t end = k == container ? index : earlier->n_devices_ids;
+
+		for (size_t j = 0; j < end; j++)
+			if (strcmp(earlier->devices_ids[j], id) == 0) {
+				*first = k;
+				return 0;
+			}
+	}
+	return 1;
+}
+
+static bool check_ids(hostdev_dp_server *server, const char *method, struct id_check *check,
 		      size_t container, char *const *ids, size_t n, char *message, size_t size)
 {
 	for (size_t i = 0; i < n; i++) {
-		size_t first;
+		size_t first = 0;
 		int r;
 
 		if (dp_devices_find(server->devices, ids[i]) < 0) {
@@ -122,8 +155,8 @@ static bool check_ids(hostdev_dp_server *server, const char *method, struct dp_s
 			    server->resource_name, method, ids[i]);
 			return false;
 		}
-		r = dp_strmap_add(seen, ids[i], container, &first);
-		if (r == -EEXIST && first == container) {
+		r = first_of(check, container, i, ids[i], &first);
+		if (r == 0 && first == container) {
 			snprintf(
 			    message, size,
 			    "resource %s: %s of device id '%s' more than once in one container "
@@ -131,7 +164,7 @@ static bool check_ids(hostdev_dp_server *server, const char *method, struct dp_s
 			    server->resource_name, method, ids[i]);
 			return false;
 		}
-		if (r == -EEXIST) {
+		if (r == 0) {
 			snprintf(message, size,
 				 "resource %s: %s of device id '%s' for container requests %zu and "
 				 "%zu: a device goes to one container only",
@@ -160,6 +193,40 @@ static void plugin_failure(hostdev_dp_server *server, const char *method, char *
 	else
 		snprintf(message, size, "resource %s: %s of %s failed: %s", server->resource_name,
 			 method, list, strerror(r < 0 ? -r : EIO));
+}
+
+/*
+ * The memory protobuf-c unpacks a request into: a buffer on the caller's stack first, malloc()
+ * once it is used up. The kubelet's usual request (a device or a few) then costs no malloc() and
+ * free() pair per piece; a request of thousands of ids still fits.
+ */
+struct arena {
+	size_t used;
+	_Alignas(max_align_t) unsigned char buf[1024];
+};
+
+static void *arena_alloc(void *data, size_t size)
+{
+	struct arena *a = data;
+	size_t need = (size + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+
+	if (need >= size && need <= sizeof(a->buf) - a->used) {
+		void *p = a->buf + a->used;
+
+		a->used += need;
+		return p;
+	}
+	return malloc(size);
+}
+
+static void arena_free(void *data, void *pointer)
+{
+	struct arena *a = data;
+	uintptr_t p = (uintptr_t)pointer, start = (uintptr_t)a->buf;
+
+	/* Pieces in the buffer go with it. */
+	if (p < start || p >= start + sizeof(a->buf))
+		free(pointer);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -259,11 +326,14 @@ static void on_allocate(struct grpc_call *call, const uint8_t *request, size_t l
 			void *userdata)
 {
 	hostdev_dp_server *server = userdata;
-	V1beta1__AllocateRequest *req = v1beta1__allocate_request__unpack(NULL, length, request);
+	struct arena arena = {.used = 0};
+	ProtobufCAllocator allocator = {arena_alloc, arena_free, &arena};
+	V1beta1__AllocateRequest *req =
+	    v1beta1__allocate_request__unpack(&allocator, length, request);
 	hostdev_dp_response **answers = NULL;
 	char message[DP_MESSAGE_MAX], list[DP_MESSAGE_MAX / 2];
-	struct dp_strmap seen;
-	size_t n, done = 0;
+	struct id_check check = {0};
+	size_t n, done = 0, n_ids = 0;
 	uint8_t *msg = NULL;
 	size_t msg_length = 0;
 	int r = 0;
@@ -272,8 +342,12 @@ static void on_allocate(struct grpc_call *call, const uint8_t *request, size_t l
 		malformed(call, server, "AllocateRequest");
 		return;
 	}
-	dp_strmap_init(&seen);
+	dp_strmap_init(&check.seen);
 	n = req->n_container_requests;
+	for (size_t i = 0; i < n && n_ids <= DP_SCAN_IDS; i++)
+		n_ids += req->container_requests[i]->n_devices_ids;
+	if (n_ids <= DP_SCAN_IDS)
+		check.containers = req->container_requests;
 	answers = calloc(n ? n : 1, sizeof(*answers));
 	if (!answers) {
 		grpc_call_finish(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
@@ -283,7 +357,7 @@ static void on_allocate(struct grpc_call *call, const uint8_t *request, size_t l
 	for (size_t i = 0; i < n; i++) {
 		V1beta1__ContainerAllocateRequest *c = req->container_requests[i];
 
-		if (!check_ids(server, "Allocate", &seen, i, c->devices_ids, c->n_devices_ids,
+		if (!check_ids(server, "Allocate", &check, i, c->devices_ids, c->n_devices_ids,
 			       message, sizeof(message))) {
 			fail(call, server, GRPC_STATUS_INVALID_ARGUMENT, message);
 			goto out;
@@ -321,8 +395,8 @@ out:
 	for (size_t i = 0; answers && i < done; i++)
 		dp_response_free(answers[i]);
 	free(answers);
-	dp_strmap_clear(&seen);
-	v1beta1__allocate_request__free_unpacked(req, NULL);
+	dp_strmap_clear(&check.seen);
+	v1beta1__allocate_request__free_unpacked(req, &allocator);
 }
 
 /* Append @id to @result unless @chosen has it already. */
@@ -500,7 +574,7 @@ static void on_pre_start_container(struct grpc_call *call, const uint8_t *reques
 	V1beta1__PreStartContainerRequest *req =
 	    v1beta1__pre_start_container_request__unpack(NULL, length, request);
 	char message[DP_MESSAGE_MAX];
-	struct dp_strmap seen;
+	struct id_check check = {0};
 	bool ok;
 	int r;
 
@@ -508,10 +582,10 @@ static void on_pre_start_container(struct grpc_call *call, const uint8_t *reques
 		malformed(call, server, "PreStartContainerRequest");
 		return;
 	}
-	dp_strmap_init(&seen);
-	ok = check_ids(server, "PreStartContainer", &seen, 0, req->devices_ids, req->n_devices_ids,
+	dp_strmap_init(&check.seen);
+	ok = check_ids(server, "PreStartContainer", &check, 0, req->devices_ids, req->n_devices_ids,
 		       message, sizeof(message));
-	dp_strmap_clear(&seen);
+	dp_strmap_clear(&check.seen);
 	if (!ok) {
 		fail(call, server, GRPC_STATUS_INVALID_ARGUMENT, message);
 		goto out;

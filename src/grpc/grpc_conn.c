@@ -484,7 +484,11 @@ static ssize_t call_read_data(nghttp2_session *session, int32_t stream_id, uint8
 			nghttp2_nv nva[2];
 			size_t nvlen = 0;
 
-			snprintf(status, sizeof(status), "%d", call->status);
+			/* OK, nearly every call's, without snprintf() on the Allocate path. */
+			if (call->status == GRPC_STATUS_OK)
+				memcpy(status, "0", 2);
+			else
+				snprintf(status, sizeof(status), "%d", call->status);
 			nva[nvlen++] = grpc_nv("grpc-status", status);
 			if (call->status_message && *call->status_message)
 				nva[nvlen++] = grpc_nv("grpc-message", call->status_message);

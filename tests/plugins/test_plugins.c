@@ -263,6 +263,30 @@ static int lowest_free_fd(void)
 	return fd;
 }
 
+/* plugin_allocate() while the process can open no file: an answer from the plugin's state only
+ * (what the lists saw, and checks that open nothing: access(2), readlink(2)). */
+static void expect_allocate_without_fds(struct plugin *p, const char *const *ids, size_t n,
+					const char *want)
+{
+	struct plugin_answer a = {0};
+	struct rlimit old, low;
+	char got[8192];
+	int r;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)lowest_free_fd();
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	r = plugin_allocate(p, ids, n, &a);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (r < 0)
+		fail_msg("allocate: %d %s", r, a.error ? a.error : "(no message)");
+	describe(&a, got, sizeof(got));
+	answer_clear(&a);
+	if (strcmp(got, want) != 0)
+		fail_msg("allocate\n got: %s\nwant: %s", got, want);
+}
+
 /* Out of file descriptors is not an unplug: the real errno, and a message that says so. */
 static void test_pci_allocate_out_of_fds(void **state)
 {
@@ -704,6 +728,43 @@ static void test_usb_port_identity(void **state)
 			"USB_RESOURCE_KUBEVIRT_IO_NODE1-000000140-USB2-4=1:5|/dev/bus/usb/001/005");
 }
 
+/*
+ * Allocate answers from the last list (lists follow the device-node watch), reading no sysfs:
+ * with no file descriptor left it still answers. A device unplugged, re-plugged or whose node went
+ * after the list, with no list since, is refused or answered as it is now, never from the list.
+ */
+static void test_usb_allocate_between_events(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p = make(f, yubi_config, "example.com/yubikey");
+
+	expect_list(p, "usb-1050-0407-11111111:H:-1 usb-1050-0407-22222222:H:-1");
+	expect_allocate_without_fds(p, IDS("usb-1050-0407-22222222", "usb-1050-0407-11111111"),
+				    "USB_RESOURCE_EXAMPLE_COM_YUBIKEY=1:4,1:3|/dev/bus/usb/001/004,"
+				    "/dev/bus/usb/001/003");
+	/* Unplugged since the list. */
+	assert_int_equal(dp_tree_remove_usb(f->root, "1-2", 3), 0);
+	expect_allocate_error(p, IDS("usb-1050-0407-22222222", "usb-1050-0407-11111111"), -ENODEV,
+			      "USB device usb-1050-0407-11111111 of example.com/yubikey is not "
+			      "plugged in now: plug it back in (it is listed as unhealthy "
+			      "meanwhile) or delete the pod so that it gets another device");
+	/* Plugged into another port since: the device as it is now, not the list's node. */
+	assert_int_equal(dp_tree_add_usb(f->root, "1-8", 0x1050, 0x0407, "11111111", 12), 0);
+	expect_allocate(p, IDS("usb-1050-0407-11111111", "usb-1050-0407-22222222"),
+			"USB_RESOURCE_EXAMPLE_COM_YUBIKEY=1:12,1:4|/dev/bus/usb/001/012,"
+			"/dev/bus/usb/001/004");
+	/* Its node removed since the list. */
+	assert_int_equal(fakeroot_remove(f->root, "dev/bus/usb/001/004"), 0);
+	expect_allocate_error(p, IDS("usb-1050-0407-22222222"), -ENODEV,
+			      "USB device usb-1050-0407-22222222 of example.com/yubikey (bus 1, "
+			      "device 4) has no device node /dev/bus/usb/001/004: it is being "
+			      "unplugged, or /dev is not the host's");
+	/* The next list sees it all. */
+	expect_list(p, "usb-1050-0407-11111111:H:-1 usb-1050-0407-22222222:U:-1");
+	expect_allocate_without_fds(p, IDS("usb-1050-0407-11111111"),
+				    "USB_RESOURCE_EXAMPLE_COM_YUBIKEY=1:12|/dev/bus/usb/001/012");
+}
+
 /* USB bundles: a keyboard, a mouse and a smartcard reader handed to one VM under one id. */
 
 #define DESK_CONFIG(first_entries)                                                                 \
@@ -885,6 +946,47 @@ static void test_mdev(void **state)
 	expect_preferred(p, IDS(MDEV_C), NULL, 0, 1, MDEV_C);
 }
 
+/*
+ * Allocate answers from the last list, checking only that each mdev is still there in the group
+ * the list saw (no file opened). An mdev removed since, even when a new mdev took its group
+ * number, is refused; one in another group now is answered with its group now.
+ */
+static void test_mdev_allocate_between_events(void **state)
+{
+	struct fixture *f = *state;
+	struct plugin *p = make(f, vgpu_config, "nvidia.com/GRID_T4-1Q");
+	const char *parent = fakeroot_pci_dir(f->root, "0000:e0:00.0");
+	char rel[512];
+
+	expect_list(p, MDEV_A ":H:1 " MDEV_B ":H:1");
+	expect_allocate_without_fds(p, IDS(MDEV_B, MDEV_A),
+				    "MDEV_PCI_RESOURCE_NVIDIA_COM_GRID_T4-1Q=" MDEV_B "," MDEV_A
+				    "|/dev/vfio/vfio,/dev/vfio/71,/dev/vfio/70");
+	/* Removed since the list, and its group number given to a new mdev: its node exists. */
+	assert_int_equal(fakeroot_remove(f->root, "sys/bus/mdev/devices/" MDEV_A), 0);
+	assert_int_equal(dp_tree_add_mdev(f->root, "0000:e0:00.0", "nvidia-222",
+					  "55555555-6666-7777-8888-999999999999", "70"),
+			 0);
+	expect_allocate_error(p, IDS(MDEV_B, MDEV_A), -ENODEV,
+			      "mdev " MDEV_A " of nvidia.com/GRID_T4-1Q no longer exists (it was "
+			      "removed, or its parent went away): create it again or delete the "
+			      "pod so that it gets another device");
+	/* In another group now (removed and created again): its group now. */
+	assert_non_null(parent);
+	snprintf(rel, sizeof(rel), "%s/" MDEV_B "/iommu_group", parent);
+	assert_int_equal(fakeroot_mkdir(f->root, "sys/kernel/iommu_groups/75"), 0);
+	assert_int_equal(fakeroot_symlink(f->root, "sys/kernel/iommu_groups/75", rel), 0);
+	assert_int_equal(fakeroot_write(f->root, "dev/vfio/75", ""), 0);
+	expect_allocate(p, IDS(MDEV_B),
+			"MDEV_PCI_RESOURCE_NVIDIA_COM_GRID_T4-1Q=" MDEV_B
+			"|/dev/vfio/vfio,/dev/vfio/75");
+	/* The next list sees it all. */
+	expect_list(p, MDEV_A ":U:1 " MDEV_B ":H:1 55555555-6666-7777-8888-999999999999:H:1");
+	expect_allocate_without_fds(p, IDS(MDEV_B),
+				    "MDEV_PCI_RESOURCE_NVIDIA_COM_GRID_T4-1Q=" MDEV_B
+				    "|/dev/vfio/vfio,/dev/vfio/75");
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Plugin objects */
 
@@ -950,10 +1052,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pci_preferred, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_usb, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_usb_port_identity, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_usb_allocate_between_events, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_usb_bundle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_usb_bundle_repair, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_usb_bundle_taken, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mdev, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mdev_allocate_between_events, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_plugin_new, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_in_flight_keeps_event_health, setup,
 					    teardown),
