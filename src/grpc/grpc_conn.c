@@ -382,6 +382,7 @@ static void conn_output(struct grpc_conn *conn)
 		log_debug(conn->ctx, "grpc: %s: connection done", conn->peer);
 		conn->dead = true;
 	}
+	grpc_buf_trim(&conn->out); /* all written: a big batch's memory goes */
 	if (!conn->dead)
 		conn_update_events(conn);
 }
@@ -494,6 +495,7 @@ static ssize_t call_read_data(nghttp2_session *session, int32_t stream_id, uint8
 		n = length;
 	memcpy(buf, call->out.data + call->out.off, n);
 	grpc_buf_consume(&call->out, n);
+	grpc_buf_trim(&call->out); /* a whole list taken: not kept until the next one */
 	account(call->conn, true, -(ptrdiff_t)n);
 	if (grpc_buf_pending(&call->out) == 0 && grpc_buf_pending(&call->latest) == 0) {
 		if (call->finished) {
