@@ -116,6 +116,8 @@ static int server_relisten(hostdev_dp_server *server);
 static void server_free(hostdev_dp_server *server)
 {
 	listing_cancel(server);
+	/* Armed by a list read at a start that failed after it (no stop then). */
+	loop_remove(server->give_back_timer);
 	grpc_server_free(server->grpc);
 	hostdev_dp_devices_unref(server->devices);
 	if (server->ops.destroy)
