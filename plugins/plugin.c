@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <search.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,20 +47,29 @@ static char *sriov_env_name(const char *prefix, const char *resource_name)
 	return env_name("PCIDEVICE", full);
 }
 
+/* The tree's items are the records' ids: a lookup needs no record, only the id. */
 static int compare_known(const void *a, const void *b)
 {
-	return strcmp(((const struct plugin_known *)a)->id, ((const struct plugin_known *)b)->id);
+	return strcmp(a, b);
+}
+
+static struct plugin_known *known_of_node(const void *node)
+{
+	const char *id = *(const char *const *)node;
+
+	return (struct plugin_known *)(id - offsetof(struct plugin_known, id));
 }
 
 /* Record @id (once; its NUMA node is updated): the list of every device ever advertised. Its
  * record in *@out (when not NULL). */
 static int remember(struct plugin *p, const char *id, int numa, struct plugin_known **out)
 {
-	struct plugin_known key = {.id = (char *)id}, *k;
-	void *found = tfind(&key, &p->known_tree, compare_known);
+	void *found = tfind(id, &p->known_tree, compare_known);
+	struct plugin_known *k;
+	size_t len;
 
 	if (found) {
-		k = *(struct plugin_known **)found;
+		k = known_of_node(found);
 		k->numa = numa;
 		if (out)
 			*out = k;
@@ -74,15 +84,15 @@ static int remember(struct plugin *p, const char *id, int numa, struct plugin_kn
 		p->known = grown;
 		p->known_capacity = capacity;
 	}
-	k = calloc(1, sizeof(*k));
-	if (!k || !(k->id = strdup(id))) {
-		free(k);
+	len = strlen(id);
+	k = malloc(sizeof(*k) + len + 1);
+	if (!k)
 		return -ENOMEM;
-	}
+	memcpy(k->id, id, len + 1);
 	k->numa = numa;
 	k->group = -1;
-	if (!tsearch(k, &p->known_tree, compare_known)) {
-		free(k->id);
+	k->ready = false;
+	if (!tsearch(k->id, &p->known_tree, compare_known)) {
 		free(k);
 		return -ENOMEM;
 	}
@@ -95,10 +105,9 @@ static int remember(struct plugin *p, const char *id, int numa, struct plugin_kn
 /* The record of @id, or NULL (call with the lock held). */
 static struct plugin_known *known_find(struct plugin *p, const char *id)
 {
-	struct plugin_known key = {.id = (char *)id};
-	void *found = tfind(&key, &p->known_tree, compare_known);
+	void *found = tfind(id, &p->known_tree, compare_known);
 
-	return found ? *(struct plugin_known **)found : NULL;
+	return found ? known_of_node(found) : NULL;
 }
 
 /* tdestroy(3) wants a function for each node: the records are freed through @known. */
@@ -156,10 +165,8 @@ void plugin_free(struct plugin *p)
 	if (p->kind && p->kind->release)
 		p->kind->release(p);
 	tdestroy(p->known_tree, keep_node);
-	for (size_t i = 0; i < p->n_known; i++) {
-		free(p->known[i]->id);
+	for (size_t i = 0; i < p->n_known; i++)
 		free(p->known[i]);
-	}
 	free(p->known);
 	hostdev_dp_matches_unref(p->seen);
 	pthread_mutex_destroy(&p->lock);

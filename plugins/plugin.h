@@ -79,13 +79,15 @@ void plugin_list_clear(struct plugin_list *l);
 
 /* A device advertised once: it stays listed (Unhealthy while it is gone). */
 struct plugin_known {
-	char *id;
 	int numa; /* its last NUMA node */
 	/* Kinds with a ready hook (vfio): what the last read of the device found, kept so that
 	 * an event re-checks only what it names: its IOMMU group (-1: none, or the device is
 	 * gone) and whether it is usable apart from its group node. Under the plugin's lock. */
 	int group;
 	bool ready;
+	/* In the record's own allocation: one malloc per device, not two (issue 15). The tree
+	 * holds pointers to it (plugin.c). */
+	char id[];
 };
 
 struct plugin_kind;

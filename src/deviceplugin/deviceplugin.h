@@ -142,6 +142,7 @@ struct hostdev_dp_server {
 	struct loop_source *refresh_timer;
 	uint64_t refresh_due_ms;	/* CLOCK_MONOTONIC ms of the next periodic list */
 	struct loop_source *push_timer; /* set_health's changes go out at the end of the round */
+	struct loop_source *give_back_timer; /* dp_server_give_back_memory() */
 
 	/* HOSTDEV_DP_PLUGIN_LIST_OFF_LOOP: the list being read on the loop's worker thread, and
 	 * whether another refresh was asked for meanwhile (it runs once, after). */
@@ -172,6 +173,8 @@ struct hostdev_dp_server {
 
 /* Push the advertised list to every ListAndWatch stream. */
 void dp_server_push(hostdev_dp_server *server);
+/* A list was read or sent: give the freed memory back to the kernel a while after (dp_server.c). */
+void dp_server_give_back_memory(hostdev_dp_server *server);
 /* Replace the advertised list by @devices (taken) and push it when it differs. */
 void dp_server_replace_devices(hostdev_dp_server *server, hostdev_dp_devices *devices);
 

@@ -299,6 +299,7 @@ static void on_list_and_watch(struct grpc_call *call, const uint8_t *request, si
 	 * making while the server runs. */
 	grpc_call_send_latest(call, msg, n);
 	free(msg);
+	dp_server_give_back_memory(server);
 	log_info(server->ctx, "resource %s: ListAndWatch opened; sent %zu devices",
 		 server->resource_name, server->devices->count);
 }

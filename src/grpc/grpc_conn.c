@@ -250,8 +250,11 @@ static void idle_check(struct loop_source *source, void *userdata)
 	/* A connection being served is not idle: the timer is armed again when its last call
 	 * ends (call_free()), not every timeout for as long as a ListAndWatch stream stays open,
 	 * which would wake an idle server once a minute for nothing. */
-	if (conn->serving)
+	if (conn->serving) {
+		log_debug(conn->ctx, "grpc: %s: idle timer: %u calls being served, not idle",
+			  conn->peer, conn->serving);
 		return;
+	}
 	quiet = now_ms() - conn->last_activity_ms;
 	if (quiet < timeout) {
 		idle_arm(conn, timeout - quiet);
@@ -268,6 +271,20 @@ static void idle_arm(struct grpc_conn *conn, uint64_t delay_ms)
 	if (conn->server && conn->server->idle_timeout_ms > 0 &&
 	    loop_add_timer(conn->loop, delay_ms, idle_check, conn, &conn->idle_timer) < 0)
 		conn->idle_timer = NULL; /* without a timer the connection just stays */
+}
+
+/*
+ * A call of @conn is handed to a handler: while it is served the connection is not idle, so its
+ * idle timer goes (call_free() arms it again when the last call ends). Left armed, it would wake
+ * the loop once, a timeout after the kubelet connected, only to find the ListAndWatch stream
+ * still open: the one wake-up of an idle server that serves a stream (issue 15).
+ */
+static void serving_begin(struct grpc_conn *conn)
+{
+	if (conn->serving++ == 0 && conn->idle_timer) {
+		loop_remove(conn->idle_timer);
+		conn->idle_timer = NULL;
+	}
 }
 
 bool grpc_close_idlest(hostdev_loop *loop)
@@ -365,6 +382,7 @@ static void conn_output(struct grpc_conn *conn)
 		log_debug(conn->ctx, "grpc: %s: connection done", conn->peer);
 		conn->dead = true;
 	}
+	grpc_buf_trim(&conn->out); /* all written: a big batch's memory goes */
 	if (!conn->dead)
 		conn_update_events(conn);
 }
@@ -477,6 +495,7 @@ static ssize_t call_read_data(nghttp2_session *session, int32_t stream_id, uint8
 		n = length;
 	memcpy(buf, call->out.data + call->out.off, n);
 	grpc_buf_consume(&call->out, n);
+	grpc_buf_trim(&call->out); /* a whole list taken: not kept until the next one */
 	account(call->conn, true, -(ptrdiff_t)n);
 	if (grpc_buf_pending(&call->out) == 0 && grpc_buf_pending(&call->latest) == 0) {
 		if (call->finished) {
@@ -699,7 +718,7 @@ static void call_fail(struct grpc_call *call, const char *http, int status, cons
 	log_debug(conn->ctx, "grpc: %s: %s %s: %s", conn->peer,
 		  call->path ? call->path : "(no path)", grpc_status_name(status), message);
 	if (!call->handled)
-		conn->serving++;
+		serving_begin(conn);
 	call->handled = true;
 	account(conn, false, -(ptrdiff_t)grpc_reader_buffered(&call->reader));
 	grpc_reader_clear(&call->reader);
@@ -790,7 +809,7 @@ static void call_end_of_request(struct grpc_call *call)
 		return;
 	}
 	call->handled = true;
-	conn->serving++;
+	serving_begin(conn);
 	log_debug(conn->ctx, "grpc: %s: %s (%zu bytes)", conn->peer, call->path,
 		  call->reader.message.len);
 	call->entry->handler(call, call->reader.message.data, call->reader.message.len,

@@ -55,6 +55,8 @@ static inline size_t grpc_buf_pending(const struct grpc_buf *b)
 	return b->len - b->off;
 }
 void grpc_buf_clear(struct grpc_buf *b);
+/* Free an empty buffer's memory when it grew big (kept otherwise, for the next small message). */
+void grpc_buf_trim(struct grpc_buf *b);
 
 /*
  * Reassembles the one message of a unary request or response from DATA chunks that do not

@@ -244,6 +244,27 @@ def test_silent_connections_are_closed_open_streams_are_not(root):
     assert dict((d[0], d[1]) for d in watch.last())["dev-a"] == "Unhealthy"
 
 
+def test_an_open_stream_does_not_wake_the_server_for_idleness(root):
+    """The connection of a ListAndWatch stream is served, so its idle timer is not kept: an idle
+    server that serves the kubelet's stream is not woken a timeout after the kubelet connected
+    (issue 15)."""
+    p = start_plugin(root, mode="none", args=["--idle-timeout-ms", "300"])
+    watch = fk.Watch(fk.channel_to(p.socket))
+    assert watch.wait_lists(1)
+    # A silent connection made after the stream's: once the server closed it for idleness, the
+    # stream's connection is older than the idle timeout too.
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(p.socket)
+    assert read_until_closed(s), "a silent connection was not closed"
+    s.close()
+    # One more round trip, so that every timer due with the silent one has run and logged.
+    p.command("health dev-a 0")
+    assert watch.wait(lambda w: len(w.lists) >= 2 and w.ended is None)
+    log = p.read_log()
+    assert "closing the connection: no call and nothing received for" in log
+    assert "idle timer: 1 calls being served" not in log
+
+
 def lowest_free_fd(pid):
     used = {int(fd) for fd in os.listdir("/proc/%d/fd" % pid)}
     return next(n for n in range(len(used) + 1) if n not in used)
