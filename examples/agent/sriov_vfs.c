@@ -31,6 +31,7 @@
 struct sriov_vfs {
 	struct sriov_vfs_options o;
 	struct kube_informer *inf;
+	bool shared; /* inf is the reconciler's (reconciler_follow), not ours */
 	cJSON *status_schema;
 	struct worker *worker;
 	hostdev_ctx *work_ctx;
@@ -383,9 +384,16 @@ int sriov_vfs_new(const struct sriov_vfs_options *opts, struct sriov_vfs **out)
 	    !(s->pass_timer = loop_add_timer(opts->loop, on_pass_timer, s)) ||
 	    !(s->retry_timer = loop_add_timer(opts->loop, on_retry_timer, s)) ||
 	    claims_work_context(opts->ctx, &s->work_ctx) < 0 ||
-	    worker_new(opts->loop, &s->worker) < 0 ||
-	    kube_informer_new(opts->client, &agent_kinds[KIND_SRIOV].res, NULL, &io, &cb, s,
-			      &s->inf) < 0)
+	    worker_new(opts->loop, &s->worker) < 0)
+		goto fail;
+	/* The reconciler watches this node's SRIOVNetworkDevices already (it publishes them): the
+	 * VF counts follow that watch and read its cache rather than open a second watch of the
+	 * same objects (one more connection, re-open and bookmark to wake for, one more cache). */
+	if (opts->reconciler &&
+	    (s->inf = reconciler_follow(opts->reconciler, KIND_SRIOV, &cb, s)) != NULL)
+		s->shared = true;
+	else if (kube_informer_new(opts->client, &agent_kinds[KIND_SRIOV].res, NULL, &io, &cb, s,
+				   &s->inf) < 0)
 		goto fail;
 	*out = s;
 	return 0;
@@ -396,7 +404,11 @@ fail:
 
 int sriov_vfs_start(struct sriov_vfs *s)
 {
-	return kube_informer_start(s->inf);
+	if (!s->shared)
+		return kube_informer_start(s->inf);
+	if (kube_informer_synced(s->inf)) /* listed before we followed it */
+		on_synced(s->inf, s);
+	return 0;
 }
 
 void sriov_vfs_devices_changed(struct sriov_vfs *s)
@@ -424,7 +436,10 @@ void sriov_vfs_free(struct sriov_vfs *s)
 		return;
 	worker_free(s->worker); /* waits for the write running now */
 	hostdev_ctx_unref(s->work_ctx);
-	kube_informer_free(s->inf);
+	if (s->shared)
+		reconciler_follow(s->o.reconciler, KIND_SRIOV, NULL, NULL);
+	else
+		kube_informer_free(s->inf);
 	loop_source_remove(s->pass_timer);
 	loop_source_remove(s->retry_timer);
 	strmap_free(s->refused);
