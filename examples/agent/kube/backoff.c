@@ -49,13 +49,6 @@ unsigned int kube_backoff_next(struct kube_backoff *b)
 	return half + (unsigned int)(next_random(&b->seed) % (d - half + 1));
 }
 
-unsigned int kube_backoff_draw(struct kube_backoff *b, unsigned int lo, unsigned int hi)
-{
-	if (hi <= lo)
-		return lo;
-	return lo + (unsigned int)(next_random(&b->seed) % ((uint64_t)hi - lo + 1));
-}
-
 void kube_backoff_reset(struct kube_backoff *b)
 {
 	b->attempt = 0;

@@ -251,12 +251,7 @@ static void start_watch(struct kube_informer *inf)
 	struct kube_list_options opts = {.label_selector = inf->label_selector,
 					 .field_selector = inf->field_selector,
 					 .resource_version = inf->rv};
-	/* As client-go's reflectors: each watch asks for a timeout drawn from [T, 2T], so that the
-	 * watches of an agent (and the agents of a cluster started together) do not all end and
-	 * re-open at once, and they re-open half as often as at T again on average. */
-	unsigned int timeout_s =
-	    kube_backoff_draw(&inf->backoff, inf->watch_timeout_s, 2 * inf->watch_timeout_s);
-	char *path = kube_list_path(inf->res, inf->ns, &opts, true, timeout_s);
+	char *path = kube_list_path(inf->res, inf->ns, &opts, true, inf->watch_timeout_s);
 
 	inf->watching = true;
 	kube_lines_init(&inf->lines, 0);

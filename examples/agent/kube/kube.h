@@ -87,8 +87,6 @@ struct kube_backoff {
 void kube_backoff_init(struct kube_backoff *b, unsigned int base_ms, unsigned int max_ms);
 /* The next delay: a random value in [d/2, d] with d = min(max, base * 2^attempt). */
 unsigned int kube_backoff_next(struct kube_backoff *b);
-/* A number drawn from [lo, hi] with the same generator (jittered periods). */
-unsigned int kube_backoff_draw(struct kube_backoff *b, unsigned int lo, unsigned int hi);
 void kube_backoff_reset(struct kube_backoff *b);
 
 /* ---- newline-delimited frames (lines.c) ---------------------------------------------------- */
@@ -254,7 +252,7 @@ struct kube_informer_options {
 	const char *label_selector;
 	const char *field_selector;
 	unsigned int page_size;	      /* list limit, 0 = 500 */
-	unsigned int watch_timeout_s; /* server-side timeoutSeconds from [this, 2 x this]; 0 = 300 */
+	unsigned int watch_timeout_s; /* server-side timeoutSeconds, 0 = 300 */
 	unsigned int backoff_base_ms; /* 0 = 500 */
 	unsigned int backoff_max_ms;  /* 0 = 30000 */
 };
