@@ -255,8 +255,8 @@ a Python process, and only comparable between the two columns). Requests are cou
 from the stand-in's request log, CPU and RSS from `/proc` of each process. Phases:
 
 - **start**: all agents start at once against an empty cluster.
-- **idle**: {fmt(idle['window_s'])} s with nothing changing (longer than the longest watch timeout,
-  600 s: each watch draws its own from 300-600 s, so every periodic request of the agent falls inside it); per hour = count / window x 3600. The
+- **idle**: {fmt(idle['window_s'])} s with nothing changing (longer than two watch timeouts of 300 s,
+  so every periodic request of the agent falls inside it); per hour = count / window x 3600. The
   full resync (every 12 h by default; before 2026-12-07 every 10 min) is a local re-inventory
   diffed against the watch cache: it makes no request unless something differs ("At idle" below
   measures it).
@@ -552,8 +552,8 @@ One agent per size, each alone on its node, all against one stand-in API server 
 and a root of `bench/gen-sysfs.py` (seed 1). After it is ready and {fmt(res.get('settle_s', 15))} s more, a window of
 {fmt(res['window_s'])} s with nothing changing: CPU from `/proc/PID/task/*/schedstat` (nanoseconds;
 `/proc/PID/stat` counts 10 ms ticks), RSS from `/proc/PID/status` at its end. The window holds every
-periodic activity at the agent's defaults (each watch re-opened after its timeout, drawn from 300-600 s, once or
-twice, on the connection it had; the bookmarks, every minute and 2 s before each timeout) but the full resync, whose default interval is{(' ' + fmt(interval / 3600) + ' h') if interval else ''}:
+periodic activity at the agent's defaults (each watch re-opened after its 300 s timeout, twice, on the
+connection it had; the bookmarks, every minute and 2 s before each timeout) but the full resync, whose default interval is{(' ' + fmt(interval / 3600) + ' h') if interval else ''}:
 that one is made on request (SIGHUP) after the window, measured alone, and its share per minute at the
 default interval added. (The 50-node table above comes from its own run of `bench/run-agent.sh`:
 its date and commit say which agent it measured.) No probe asks for `/healthz` or `/readyz` here; in a DaemonSet each probe that
@@ -599,8 +599,8 @@ def main():
     ap.add_argument("--agent")
     ap.add_argument("--nodes", type=int, default=50)
     ap.add_argument("--devices", type=int, default=200)
-    ap.add_argument("--idle", type=float, default=660, help="idle window, s (default 660: > the longest "
-                    "watch timeout, 600 s)")
+    ap.add_argument("--idle", type=float, default=660, help="idle window, s (default 660: > watch timeout "
+                    "300 s x 2)")
     ap.add_argument("--big", type=int, default=1000, help="devices of the lone big agent (0: skip)")
     ap.add_argument("--loop-cycles", type=int, default=2)
     ap.add_argument("--loop-period", type=float, default=30)
