@@ -237,12 +237,6 @@ void reconciler_set_schema(struct reconciler *r, enum agent_kind kind, const cJS
 int reconciler_start(struct reconciler *r);
 /* Replace the whole desired state (takes the maps) and reconcile every object. */
 void reconciler_set_desired(struct reconciler *r, struct strmap *desired[]);
-/* After reconciler_start: another part of the agent that follows the same objects of @kind (the
- * VF counts of SRIOVNetworkDevices) gets the informer's synced and event callbacks (after the
- * reconciler's own) and reads its cache: one watch and one cache instead of two. NULL @cb stops
- * them. Returns the informer (its errors are the reconciler's to report). */
-struct kube_informer *reconciler_follow(struct reconciler *r, enum agent_kind kind,
-				       const struct kube_informer_callbacks *cb, void *userdata);
 /* Set (@obj non-NULL, taken) or remove one desired object and reconcile it. */
 void reconciler_put(struct reconciler *r, enum agent_kind kind, const char *name, cJSON *obj);
 /* The desired object @name, or NULL. */

@@ -28,9 +28,6 @@ struct reconciler {
 	char *node, *node_uid;
 	struct strmap *desired[KIND_COUNT];
 	struct kube_informer *inf[KIND_COUNT];
-	/* who else follows a kind's objects through this informer (reconciler_follow) */
-	struct kube_informer_callbacks follower[KIND_COUNT];
-	void *follower_data[KIND_COUNT];
 	cJSON *schema[KIND_COUNT];
 	bool status_subresource[KIND_COUNT];
 
@@ -470,8 +467,6 @@ static void on_synced(struct kube_informer *inf, void *userdata)
 		enqueue_all(r, kind);
 	process(r);
 	check_first_pass(r);
-	if (r->follower[kind].synced)
-		r->follower[kind].synced(inf, r->follower_data[kind]);
 }
 
 static void on_event(struct kube_informer *inf, enum kube_event_type type, const char *name,
@@ -485,8 +480,6 @@ static void on_event(struct kube_informer *inf, enum kube_event_type type, const
 		  : type == KUBE_DELETED ? "deleted"
 					 : "modified",
 		  agent_kinds[kind].kind, name);
-	if (r->follower[kind].event)
-		r->follower[kind].event(inf, type, name, obj, r->follower_data[kind]);
 	if (!r->have_inventory)
 		return;
 	enqueue(r, kind, name);
@@ -607,17 +600,6 @@ int reconciler_start(struct reconciler *r)
 	for (int k = 0; k < KIND_COUNT; k++)
 		kube_informer_start(r->inf[k]);
 	return 0;
-}
-
-struct kube_informer *reconciler_follow(struct reconciler *r, enum agent_kind kind,
-					const struct kube_informer_callbacks *cb, void *userdata)
-{
-	memset(&r->follower[kind], 0, sizeof(r->follower[kind]));
-	if (cb)
-		r->follower[kind] = *cb;
-	r->follower[kind].error = NULL; /* the reconciler says it */
-	r->follower_data[kind] = userdata;
-	return r->inf[kind];
 }
 
 void reconciler_set_desired(struct reconciler *r, struct strmap *desired[])

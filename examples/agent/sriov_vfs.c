@@ -31,7 +31,6 @@
 struct sriov_vfs {
 	struct sriov_vfs_options o;
 	struct kube_informer *inf;
-	bool shared; /* inf is the reconciler's (reconciler_follow), not ours */
 	cJSON *status_schema;
 	struct worker *worker;
 	hostdev_ctx *work_ctx;
@@ -384,16 +383,9 @@ int sriov_vfs_new(const struct sriov_vfs_options *opts, struct sriov_vfs **out)
 	    !(s->pass_timer = loop_add_timer(opts->loop, on_pass_timer, s)) ||
 	    !(s->retry_timer = loop_add_timer(opts->loop, on_retry_timer, s)) ||
 	    claims_work_context(opts->ctx, &s->work_ctx) < 0 ||
-	    worker_new(opts->loop, &s->worker) < 0)
-		goto fail;
-	/* The reconciler watches this node's SRIOVNetworkDevices already (it publishes them): the
-	 * VF counts follow that watch and read its cache rather than open a second watch of the
-	 * same objects (one more connection, re-open and bookmark to wake for, one more cache). */
-	if (opts->reconciler &&
-	    (s->inf = reconciler_follow(opts->reconciler, KIND_SRIOV, &cb, s)) != NULL)
-		s->shared = true;
-	else if (kube_informer_new(opts->client, &agent_kinds[KIND_SRIOV].res, NULL, &io, &cb, s,
-				   &s->inf) < 0)
+	    worker_new(opts->loop, &s->worker) < 0 ||
+	    kube_informer_new(opts->client, &agent_kinds[KIND_SRIOV].res, NULL, &io, &cb, s,
+			      &s->inf) < 0)
 		goto fail;
 	*out = s;
 	return 0;
@@ -404,11 +396,7 @@ fail:
 
 int sriov_vfs_start(struct sriov_vfs *s)
 {
-	if (!s->shared)
-		return kube_informer_start(s->inf);
-	if (kube_informer_synced(s->inf)) /* listed before we followed it */
-		on_synced(s->inf, s);
-	return 0;
+	return kube_informer_start(s->inf);
 }
 
 void sriov_vfs_devices_changed(struct sriov_vfs *s)
@@ -436,10 +424,7 @@ void sriov_vfs_free(struct sriov_vfs *s)
 		return;
 	worker_free(s->worker); /* waits for the write running now */
 	hostdev_ctx_unref(s->work_ctx);
-	if (s->shared)
-		reconciler_follow(s->o.reconciler, KIND_SRIOV, NULL, NULL);
-	else
-		kube_informer_free(s->inf);
+	kube_informer_free(s->inf);
 	loop_source_remove(s->pass_timer);
 	loop_source_remove(s->retry_timer);
 	strmap_free(s->refused);
