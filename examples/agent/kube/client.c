@@ -9,6 +9,12 @@
  * and jitter (429 honours Retry-After); everything else goes to the caller with one sentence that
  * carries the API server's Status message. The bearer token is taken from the token file again
  * whenever the file changed, before each request.
+ *
+ * Connections are reused: the multi handle keeps finished transfers' connections for the next
+ * request (a watch that ends at its timeout leaves its connection open, as kube-apiserver's
+ * HTTP/1.1 server does, so the re-opened watch costs a request, not a TCP and TLS handshake), and
+ * the easy handles share one TLS session cache and DNS cache, so a connection that must be made
+ * anew (the server closed an idle one) resumes a TLS session instead of a full handshake.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +32,7 @@
 struct kube_client {
 	struct loop *loop;
 	CURLM *multi;
+	CURLSH *share; /* TLS sessions and DNS answers of all requests (one thread: no locks) */
 	struct loop_source *timer;
 	struct kube_config cfg;
 	char *user_agent;
@@ -140,7 +147,7 @@ int kube_client_new(struct loop *loop, struct kube_config *cfg,
 		curl_ready = true;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->multi = curl_multi_init()) ||
+	if (!c || !(c->multi = curl_multi_init()) || !(c->share = curl_share_init()) ||
 	    !(c->timer = loop_add_timer(loop, on_timer, c)) ||
 	    !(c->user_agent = strdup(opts->user_agent ? opts->user_agent : "hostdev-agent"))) {
 		snprintf(err, errlen, "cannot create the API client: out of memory");
@@ -148,6 +155,7 @@ int kube_client_new(struct loop *loop, struct kube_config *cfg,
 			loop_source_remove(c->timer);
 			if (c->multi)
 				curl_multi_cleanup(c->multi);
+			curl_share_cleanup(c->share);
 			free(c);
 		}
 		return -1;
@@ -165,6 +173,8 @@ int kube_client_new(struct loop *loop, struct kube_config *cfg,
 		kube_client_free(c);
 		return -1;
 	}
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -184,6 +194,7 @@ void kube_client_free(struct kube_client *c)
 	while (c->requests)
 		request_free(c->requests);
 	curl_multi_cleanup(c->multi);
+	curl_share_cleanup(c->share); /* after every easy handle that used it */
 	loop_source_remove(c->timer);
 	kube_config_clear(&c->cfg);
 	free(c->token);
@@ -316,6 +327,7 @@ static int setup_easy(struct kube_request *req)
 	curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, req->headers);
 	curl_easy_setopt(req->easy, CURLOPT_USERAGENT, c->user_agent);
 	curl_easy_setopt(req->easy, CURLOPT_PRIVATE, req);
+	curl_easy_setopt(req->easy, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(req->easy, CURLOPT_ERRORBUFFER, req->errbuf);
 	curl_easy_setopt(req->easy, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(req->easy, CURLOPT_WRITEDATA, req);

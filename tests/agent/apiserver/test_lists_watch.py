@@ -281,7 +281,7 @@ def test_bookmarks_and_timeout(fresh):
     fresh.settings(bookmark_interval=0.2)
     a = fresh.create(dev_path("pcidevices"), pcidevice("b"))
     s = Stream(fresh, dev_path("pcidevices"), resourceVersion=a["metadata"]["resourceVersion"],
-               allowWatchBookmarks="true", timeoutSeconds="3")
+               allowWatchBookmarks="true", timeoutSeconds="8")
     try:
         other = fresh.create_node("bm-node")  # another kind moves the resourceVersion on
         ev = s.until(lambda e: e["type"] == "BOOKMARK" and
@@ -301,6 +301,28 @@ def test_bookmarks_and_timeout(fresh):
         while (ev := s.next()) is not None:
             evs.append(ev["type"])
         assert evs == ["MODIFIED"]
+    finally:
+        s.close()
+
+
+def test_last_bookmark_comes_two_seconds_before_the_timeout(fresh):
+    """kube-apiserver's watch cache sends a watch's bookmarks every minute and a last one 2 s
+    before its deadline (so the client resumes from a recent resourceVersion), none at the end;
+    a watch shorter than that gets no pre-timeout bookmark."""
+    fresh.settings(bookmark_interval=3600)
+    a = fresh.create(dev_path("pcidevices"), pcidevice(unique()))
+    rv = a["metadata"]["resourceVersion"]
+    s = Stream(fresh, dev_path("pcidevices"), resourceVersion=rv, allowWatchBookmarks="true", timeoutSeconds="4")
+    try:
+        evs = []
+        while (ev := s.next()) is not None:
+            evs.append(ev["type"])
+        assert evs == ["BOOKMARK"]
+    finally:
+        s.close()
+    s = Stream(fresh, dev_path("pcidevices"), resourceVersion=rv, allowWatchBookmarks="true", timeoutSeconds="1")
+    try:
+        assert s.next() is None
     finally:
         s.close()
 

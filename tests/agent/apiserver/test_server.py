@@ -209,13 +209,100 @@ def test_drop_watches_mid_stream(fresh):
         assert "ERROR" not in [e["type"] for e in w.events()]  # and no final event
     finally:
         w.close()
-    # a watch that times out ends cleanly, with the last chunk
+    # a watch that times out ends cleanly, with the last chunk (the connection stays open)
     w = RawWatch(fresh, dev_path("pcidevices") + "?watch=1&timeoutSeconds=1")
     try:
-        w.read_to_end()
+        w.read_until(b"\r\n0\r\n\r\n")
         assert w.ended_cleanly()
     finally:
         w.close()
+
+
+def test_a_watch_that_ends_cleanly_keeps_its_connection(fresh):
+    """Go's net/http (kube-apiserver) ends a chunked answer with its last chunk and keeps the
+    HTTP/1.1 connection for the next request: a client re-opens a timed-out watch without a new
+    TCP connection or TLS handshake. Only a watch that is cut closes it."""
+    a = fresh.create(dev_path("pcidevices"), pcidevice("k"))
+    fresh.create(dev_path("pcidevices"), pcidevice("k2"))
+    fresh.compact()  # a's resourceVersion is now older than the history
+    ctx = ssl.create_default_context(cafile=fresh.ca_path)
+    conn = http.client.HTTPSConnection("127.0.0.1", fresh.port, context=ctx, timeout=60)
+    auth = {"Authorization": "Bearer " + fresh.admin_token}
+    mark = fresh.mark()
+    before = fresh.connections()
+    try:
+        conn.request("GET", dev_path("pcidevices") + "?watch=1&timeoutSeconds=1", headers=auth)
+        r = conn.getresponse()
+        assert r.status == 200 and r.getheader("Transfer-Encoding") == "chunked"
+        assert b'"type":"ADDED"' in r.read()  # to the last chunk: a clean end
+        assert not r.will_close and r.getheader("Connection") is None
+        sock = conn.sock
+        # an ERROR event (410: the resourceVersion is older than the history) ends cleanly too
+        conn.request("GET", dev_path("pcidevices") + "?watch=1&resourceVersion=" +
+                     a["metadata"]["resourceVersion"], headers=auth)
+        r = conn.getresponse()
+        assert r.status == 200 and b'"code":410' in r.read()
+        conn.request("GET", "/api/v1/nodes", headers=auth)
+        r = conn.getresponse()
+        assert r.status == 200 and json.loads(r.read())["kind"] == "NodeList"
+        assert conn.sock is sock
+    finally:
+        conn.close()
+    reqs = fresh.requests(since=mark)
+    assert [r["verb"] for r in reqs] == ["watch", "watch", "list"]
+    assert len({r["connection"] for r in reqs}) == 1 and reqs[0]["connection"] is not None
+    after = fresh.connections()
+    assert after["accepted"] == before["accepted"] + 1
+    assert after["tlsHandshakes"] == before["tlsHandshakes"] + 1
+
+
+def test_idle_keep_alive_connections_are_closed(fresh):
+    """kube-apiserver closes a keep-alive connection that waits longer than its IdleTimeout
+    (90 s) for the next request; the stand-in's idle timeout is changeable."""
+    assert fresh.server_state()["idleTimeout"] == 90
+    fresh.settings(idle_timeout=0.5)
+    ctx = ssl.create_default_context(cafile=fresh.ca_path)
+    sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", fresh.port), timeout=60),
+                           server_hostname="127.0.0.1")
+    try:
+        sock.sendall(f"GET /api/v1/nodes HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                     f"{fresh.admin_token}\r\n\r\n".encode())
+        data = b""
+        while True:  # the answer, then the server's close (the socket timeout only bounds the wait)
+            try:
+                chunk = sock.recv(65536)
+            except (ConnectionError, ssl.SSLError):
+                break
+            if not chunk:
+                break
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200") and b"NodeList" in data
+    finally:
+        sock.close()
+
+
+def test_connection_counters_see_tls_session_resumption(fresh):
+    ctx = ssl.create_default_context(cafile=fresh.ca_path)
+    before = fresh.connections()
+
+    def get(session=None):
+        sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", fresh.port), timeout=60),
+                               server_hostname="127.0.0.1", session=session)
+        try:
+            sock.sendall(b"GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            while sock.recv(65536):  # TLS 1.3 session tickets arrive after the handshake
+                pass
+            return sock.session, sock.session_reused
+        finally:
+            sock.close()
+    session, reused = get()
+    assert not reused
+    _, reused = get(session)
+    assert reused
+    after = fresh.connections()
+    assert after["accepted"] - before["accepted"] == 2
+    assert after["tlsHandshakes"] - before["tlsHandshakes"] == 2
+    assert after["tlsResumed"] - before["tlsResumed"] == 1
 
 
 def test_restart_keeps_or_loses_state(fresh):

@@ -130,6 +130,32 @@ def test_idle_reads_no_device_and_a_resync_on_request_writes_nothing(api, agents
     assert a.stop() == 0
 
 
+def test_reopened_watches_reuse_their_connections(api, agents, tmp_path):
+    """A watch that ends at its timeout leaves its connection open (kube-apiserver's HTTP/1.1
+    server does, and so does the stand-in): the agent re-opens it on a connection it has, with no
+    new TCP connection or TLS handshake. A connection that has to be made again (the server closed
+    them all) resumes the agent's TLS session instead of a full handshake."""
+    root = make_root(tmp_path / "root", 20)
+    a = agents(*agent_args(agent_kubeconfig(api), root, "--watch-timeout", "1"))
+    a.ready()
+    before = api.connections()
+    assert before["tlsHandshakes"] >= 1
+    mark = api.mark()
+    # Watches time out every second or two: each of the 7 watches re-opened at least twice.
+    api.wait_requests(14, since=mark, verb="watch", timeout=120)
+    after = api.connections()
+    assert after["accepted"] == before["accepted"], (before, after)
+    assert all(r["code"] == 200 for r in api.requests(since=mark, verb="watch"))
+    # Every connection cut: the agent connects again, each time resuming its TLS session.
+    assert api.drop_connections() >= 1
+    mark = api.mark()
+    api.wait_requests(14, since=mark, verb="watch", code=200, timeout=120)
+    again = api.connections()
+    made = again["tlsHandshakes"] - after["tlsHandshakes"]
+    assert made >= 1 and again["tlsResumed"] - after["tlsResumed"] == made, (after, again)
+    assert a.metrics()["hostdev_agent_ready"] == 1
+
+
 def test_kubectl_and_python_client_read_the_objects(api, agents, tmp_path):
     root = make_root(tmp_path / "root", 40)
     want_pci, _ = expected_objects(root)

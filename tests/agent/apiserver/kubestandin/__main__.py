@@ -51,6 +51,8 @@ def main(argv=None):
     ap.add_argument("--bookmark-interval", type=float, default=2.0, help="seconds between watch bookmarks")
     ap.add_argument("--watch-timeout", type=float, default=1800.0,
                     help="server-side watch timeout when the client gives none (randomized up to 2x)")
+    ap.add_argument("--idle-timeout", type=float, default=90.0,
+                    help="seconds a keep-alive connection may wait for its next request (0: forever)")
     ap.add_argument("--history-limit", type=int, default=None, help="events kept for watch resume (default: all)")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args(argv)
@@ -80,7 +82,8 @@ def main(argv=None):
         sys.stderr.write(f"kubestandin: a CRD given with --crd is refused: {e.message}\n")
         return 2
     app = App(api, auth, Faults(), RequestLog(), bind=a.bind, https_port=a.port, http_port=a.http_port,
-              tls_ctx=ctx, bookmark_interval=a.bookmark_interval, watch_timeout=a.watch_timeout, verbose=a.verbose)
+              tls_ctx=ctx, bookmark_interval=a.bookmark_interval, watch_timeout=a.watch_timeout, idle_timeout=a.idle_timeout,
+              verbose=a.verbose)
     app.start()
     info = {"pid": os.getpid(), "bind": a.bind, "ca": ca_crt, "adminToken": admin_token, "stateDir": a.state_dir}
     control = Control(app, a.state_dir, info)

@@ -85,7 +85,8 @@ class Control:
             return dict(self.info, httpsPort=a.https_port, httpPort=a.http_port, up=a.up,
                         resourceVersion=st.rv, historyStart=st.history_start, watchers=len(st.watchers),
                         bookmarkInterval=a.bookmark_interval, watchTimeout=a.watch_timeout,
-                        historyLimit=st.history_limit)
+                        idleTimeout=a.idle_timeout, historyLimit=st.history_limit,
+                        connections=a.connection_stats())
 
     # -- endpoints (op_<path with _>) ----------------------------------------------------------
 
@@ -162,6 +163,9 @@ class Control:
     def op___standin_connections_drop(self, m, q, b):
         return {"dropped": self.app.drop_connections()}
 
+    def op___standin_connections(self, m, q, b):
+        return self.app.connection_stats()
+
     def op___standin_rbac(self, m, q, b):
         self.app.auth.set_rules(b["user"], b.get("rules"))
         return {"user": b["user"]}
@@ -200,6 +204,8 @@ class Control:
             self.app.bookmark_interval = float(b["bookmarkInterval"])
         if "watchTimeout" in b:
             self.app.watch_timeout = float(b["watchTimeout"])
+        if "idleTimeout" in b:
+            self.app.idle_timeout = float(b["idleTimeout"])
         return self.state()
 
     def op___standin_client_cert(self, m, q, b):

@@ -58,7 +58,7 @@ class StandIn:
 
     def __init__(self, state_dir=None, *, crds=(), http=False, tokens=None, bookmark_interval=1.0,
                  watch_timeout=None, history_limit=None, bind="127.0.0.1", admin_token=None, verbose=False,
-                 extra_args=()):
+                 extra_args=(), idle_timeout=None):
         self._own_dir = state_dir is None
         self.state_dir = str(state_dir) if state_dir is not None else tempfile.mkdtemp(prefix="kubestandin-")
         os.makedirs(self.state_dir, exist_ok=True)
@@ -67,6 +67,7 @@ class StandIn:
         self.tokens = dict(tokens or {})
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
+        self.idle_timeout = idle_timeout
         self.history_limit = history_limit
         self.bind = bind
         self.admin_token_arg = admin_token
@@ -91,6 +92,8 @@ class StandIn:
             args += ["--token", f"{tok}={user}" + (":" + ",".join(groups) if groups else "")]
         if self.watch_timeout is not None:
             args += ["--watch-timeout", str(self.watch_timeout)]
+        if self.idle_timeout is not None:
+            args += ["--idle-timeout", str(self.idle_timeout)]
         if self.history_limit is not None:
             args += ["--history-limit", str(self.history_limit)]
         if self.admin_token_arg:
@@ -309,6 +312,12 @@ class StandIn:
         """Shuts every open API connection down (watches included)."""
         return self.control("connections/drop")["dropped"]
 
+    def connections(self):
+        """{"accepted", "tlsHandshakes", "tlsResumed", "open"}: connections accepted since start
+        (over TLS each a handshake), the handshakes that resumed a TLS session, those open now.
+        Request log entries name their connection (`connection`, numbered in accept order)."""
+        return self.control("connections", method="GET")
+
     def compact(self):
         """Forgets the event history: older resourceVersions get 410 Gone. Returns the new start."""
         return self.control("compact")["historyStart"]
@@ -377,8 +386,10 @@ class StandIn:
         if not self.control("gc/wait", {"timeout": timeout}, timeout=timeout + 30)["idle"]:
             raise TimeoutError("garbage collector still busy")
 
-    def settings(self, bookmark_interval=None, watch_timeout=None):
+    def settings(self, bookmark_interval=None, watch_timeout=None, idle_timeout=None):
         b = {}
+        if idle_timeout is not None:
+            b["idleTimeout"] = idle_timeout
         if bookmark_interval is not None:
             b["bookmarkInterval"] = bookmark_interval
         if watch_timeout is not None:

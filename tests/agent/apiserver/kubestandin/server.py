@@ -153,6 +153,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.server.app.handle(self)
 
+    def handle_one_request(self):
+        # Between requests a keep-alive connection waits at most the idle timeout, then the server
+        # closes it, as kube-apiserver's http.Server (IdleTimeout 90 s) does.
+        idle = self.server.app.idle_timeout
+        try:
+            self.connection.settimeout(idle if idle else None)
+        except OSError:
+            pass
+        super().handle_one_request()
+
+    def parse_request(self):
+        # The request line arrived: the idle timeout no longer applies (watches last long).
+        try:
+            self.connection.settimeout(None)
+        except OSError:
+            pass
+        return super().parse_request()
+
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
     def finish(self):
@@ -187,7 +205,7 @@ class Listener(socketserver.ThreadingMixIn, http.server.HTTPServer):
             except OSError:
                 pass
             return
-        self.app.track(request)
+        self.app.track(request, tls=self.tls_ctx is not None)
         try:
             self.finish_request(request, client_address)
         except Exception:
@@ -204,7 +222,7 @@ class App:
     """The stand-in server: an Api behind HTTP listeners, with the tests' controls."""
 
     def __init__(self, api, auth, faults, log, *, bind="127.0.0.1", https_port=0, http_port=None, tls_ctx=None,
-                 bookmark_interval=2.0, watch_timeout=1800, verbose=False):
+                 bookmark_interval=2.0, watch_timeout=1800, idle_timeout=90, verbose=False):
         self.api = api
         self.auth = auth
         self.faults = faults
@@ -215,9 +233,13 @@ class App:
         self.tls_ctx = tls_ctx
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
+        self.idle_timeout = idle_timeout
         self.verbose = verbose
         self.conn_lock = threading.Lock()
-        self.conns = set()
+        self.conns = {}  # socket -> connection number (1, 2, ...: in the order they were accepted)
+        # Connections accepted (TLS: handshakes completed) and the TLS handshakes that resumed a
+        # session, since start: what a client pays in handshakes shows here.
+        self.conn_stats = {"accepted": 0, "tlsHandshakes": 0, "tlsResumed": 0}
         self.listeners = []
         self.up = False
 
@@ -251,13 +273,27 @@ class App:
         self.api.store.drop_watchers(reason="server stopped")
         self.drop_connections()
 
-    def track(self, sock):
+    def track(self, sock, tls=False):
         with self.conn_lock:
-            self.conns.add(sock)
+            st = self.conn_stats
+            st["accepted"] += 1
+            self.conns[sock] = st["accepted"]
+            if tls:
+                st["tlsHandshakes"] += 1
+                if getattr(sock, "session_reused", False):
+                    st["tlsResumed"] += 1
 
     def untrack(self, sock):
         with self.conn_lock:
-            self.conns.discard(sock)
+            self.conns.pop(sock, None)
+
+    def connection_stats(self):
+        with self.conn_lock:
+            return dict(self.conn_stats, open=len(self.conns))
+
+    def connection_id(self, sock):
+        with self.conn_lock:
+            return self.conns.get(sock)
 
     def drop_connections(self):
         with self.conn_lock:
@@ -279,7 +315,8 @@ class App:
         info = RequestInfo(h.command, url.path, query)
         entry = {"time": time.time(), "method": h.command, "path": url.path, "query": url.query,
                  "userAgent": h.headers.get("User-Agent", ""), "contentType": h.headers.get("Content-Type"),
-                 "watch": info.verb == "watch", **info.as_dict()}
+                 "watch": info.verb == "watch", "connection": self.connection_id(h.connection),
+                 **info.as_dict()}
         state = {"logged": False}
 
         def log(code, user=None):
@@ -642,7 +679,9 @@ class App:
                 error = e
             else:
                 raise
-        h.close_connection = True
+        # A watch that ends cleanly (timeoutSeconds, or an ERROR event) leaves the connection open
+        # for the next request, as Go's net/http does after a chunked answer: only a watch that
+        # is cut (dropped, server stopped, write failure) closes it.
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Cache-Control", "no-cache, private")
@@ -675,22 +714,27 @@ class App:
                 h.wfile.flush()
                 return
             deadline = time.monotonic() + timeout
+            # Bookmarks when kube-apiserver's watch cache sends them (cacheWatcher.nextBookmarkTime):
+            # every bookmark_interval (there one minute), and a last one 2 s before the deadline so
+            # that the client resumes from a recent resourceVersion; none after that one.
+            pretimeout = deadline - 2.0
+
+            def next_after(t):
+                n = min(t + self.bookmark_interval, pretimeout)
+                return n if n > t else None
+
             initial_count = w.queue.qsize() if initial_end else 0
             sent = 0
-            next_bookmark = time.monotonic() + self.bookmark_interval
+            next_bookmark = next_after(time.monotonic())
             if initial_end and initial_count == 0:
                 bookmark(api.store.current_rv(), {"k8s.io/initial-events-end": "true"})
                 initial_end = False
             while True:
                 now = time.monotonic()
                 if now >= deadline:
-                    if bookmarks:
-                        b = api.store.bookmark_rv(w)
-                        if b is not None:
-                            bookmark(b)
                     break
                 wait = deadline - now
-                if bookmarks:
+                if bookmarks and next_bookmark is not None:
                     wait = min(wait, max(0.0, next_bookmark - now))
                 try:
                     item = w.queue.get(timeout=wait)
@@ -700,11 +744,11 @@ class App:
                     # dropped: end the stream abruptly, without a final chunk
                     raise ConnectionClosed()
                 if item is False:
-                    if bookmarks and time.monotonic() >= next_bookmark:
+                    if bookmarks and next_bookmark is not None and time.monotonic() >= next_bookmark:
                         b = api.store.bookmark_rv(w)
                         if b is not None:
                             bookmark(b)
-                        next_bookmark = time.monotonic() + self.bookmark_interval
+                        next_bookmark = next_after(time.monotonic())
                     continue
                 etype, obj, _ = item
                 send(etype, obj)
