@@ -34,23 +34,12 @@ static bool mdev_ready(const struct plugin *p, hostdev_ctx *ctx, const hostdev_d
  */
 static bool still_in_group(const struct plugin *p, const char *uuid, int group)
 {
-	char path[PATH_MAX], target[PATH_MAX], *end;
-	const char *number;
-	ssize_t n;
-	long now;
+	char path[PATH_MAX];
 
 	if (plugin_join(path, sizeof(path), hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_SYSFS),
 			"/bus/mdev/devices/", uuid, "/iommu_group", NULL) >= sizeof(path))
 		return false;
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n <= 0)
-		return false;
-	target[n] = '\0';
-	number = strrchr(target, '/');
-	number = number ? number + 1 : target;
-	errno = 0;
-	now = strtol(number, &end, 10);
-	return errno == 0 && end != number && *end == '\0' && now == group;
+	return plugin_group_link_is(path, group);
 }
 
 /*

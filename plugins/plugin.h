@@ -193,6 +193,9 @@ int plugin_dev_exists(const struct plugin *p, const char *rel);
 size_t plugin_join(char *buf, size_t size, ...) __attribute__((sentinel));
 /* @n in decimal into @buf (room for 12 bytes); returns @buf. */
 char *plugin_itoa(int n, char *buf);
+/* Whether the iommu_group link at @path resolves (its device exists) and names group @group:
+ * one readlink(2), no file descriptor. */
+bool plugin_group_link_is(const char *path, int group);
 /* The process ran out of file descriptors or memory (EMFILE, ENFILE, ENOMEM, ENOBUFS, EAGAIN):
  * a failure that says nothing about the device. */
 bool plugin_short_of_resources(int err);

@@ -73,6 +73,23 @@ char *plugin_itoa(int n, char *buf)
 	return buf;
 }
 
+bool plugin_group_link_is(const char *path, int group)
+{
+	char target[PATH_MAX], *end;
+	const char *number;
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	long now;
+
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	number = strrchr(target, '/');
+	number = number ? number + 1 : target;
+	errno = 0;
+	now = strtol(number, &end, 10);
+	return errno == 0 && end != number && *end == '\0' && now == group;
+}
+
 int plugin_dev_exists(const struct plugin *p, const char *rel)
 {
 	char path[PATH_MAX];

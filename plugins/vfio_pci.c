@@ -89,24 +89,13 @@ static int vfio_pci_read_ready(const struct plugin *p, hostdev_ctx *ctx, const c
  */
 static bool still_bound(const struct plugin *p, const char *address, const char *driver, int group)
 {
-	char path[PATH_MAX], target[PATH_MAX], *end;
-	const char *number;
-	ssize_t n;
-	long now;
+	char path[PATH_MAX];
 
 	if (plugin_join(path, sizeof(path), hostdev_ctx_get_path(p->ctx, HOSTDEV_PATH_SYSFS),
 			"/bus/pci/drivers/", driver, "/", address, "/iommu_group",
 			NULL) >= sizeof(path))
 		return false;
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n <= 0)
-		return false;
-	target[n] = '\0';
-	number = strrchr(target, '/');
-	number = number ? number + 1 : target;
-	errno = 0;
-	now = strtol(number, &end, 10);
-	return errno == 0 && end != number && *end == '\0' && now == group;
+	return plugin_group_link_is(path, group);
 }
 
 /* Read one device as it is now and add its nodes. *group_out: its IOMMU group. */
