@@ -493,7 +493,9 @@ static ssize_t call_read_data(nghttp2_session *session, int32_t stream_id, uint8
 	n = grpc_buf_pending(&call->out);
 	if (n > length)
 		n = length;
-	memcpy(buf, call->out.data + call->out.off, n);
+	/* A drained buffer may have been freed (grpc_buf_trim()): no data pointer then. */
+	if (n)
+		memcpy(buf, call->out.data + call->out.off, n);
 	grpc_buf_consume(&call->out, n);
 	grpc_buf_trim(&call->out); /* a whole list taken: not kept until the next one */
 	account(call->conn, true, -(ptrdiff_t)n);
