@@ -182,9 +182,16 @@ def test_allocate_pci(served):
     assert watch.wait(lambda w: w.last() == [("0000:05:00.0", "Unhealthy", [0])])
 
 
-def lowest_free_fd(pid):
+# The file-descriptor limit that leaves a process no descriptor to open: its standard streams (0-2)
+# stay open, and every descriptor it holds stays usable above the limit. A limit at the lowest free
+# number instead would let the process open again as soon as another thread (the loop's worker,
+# listing other resources) closes a descriptor below it.
+NO_NEW_FD = 3
+
+
+def assert_standard_streams_open(pid):
     used = {int(fd) for fd in os.listdir("/proc/%d/fd" % pid)}
-    return next(n for n in range(len(used) + 1) if n not in used)
+    assert {0, 1, 2} <= used, used
 
 
 def test_allocate_out_of_file_descriptors(served):
@@ -200,8 +207,9 @@ def test_allocate_out_of_file_descriptors(served):
     assert watch.wait(lambda w: ("0000:3b:02.1", "Unhealthy", [0]) in w.last())
     served.command("quiet bind 0000:3b:02.1 vfio-pci")
     pid = served.proc.pid
+    assert_standard_streams_open(pid)
     old = resource_module.prlimit(pid, resource_module.RLIMIT_NOFILE)
-    resource_module.prlimit(pid, resource_module.RLIMIT_NOFILE, (lowest_free_fd(pid), old[1]))
+    resource_module.prlimit(pid, resource_module.RLIMIT_NOFILE, (NO_NEW_FD, old[1]))
     try:
         (served_from_list,) = allocate(served, resource, ["0000:3b:02.2"])
         with pytest.raises(grpc.RpcError) as e:
