@@ -465,7 +465,7 @@ static int read_mdev(const char *devices, const char *uuid, struct mdev_entry *m
 	}
 	fd = open_dir_at(AT_FDCWD, real);
 	if (fd < 0)
-		return -ENOENT;
+		return fd; /* -ENOENT: removed meanwhile; anything else is this process's trouble */
 	if (sysfs_read_link_basename(fd, "mdev_type", buf, sizeof(buf)) > 0 &&
 	    !(m->type = strdup(buf))) {
 		close(fd);
@@ -514,8 +514,18 @@ HOSTDEV_EXPORT int hostdev_mdev_list_read(hostdev_ctx *ctx, hostdev_mdev_list **
 		return hostdev_error(ctx, -ENAMETOOLONG, "sysfs path '%s' is too long",
 				     ctx_sysfs(ctx));
 	}
-	/* No bus/mdev: the mdev module is not loaded, so there are no mdevs. */
-	if (sysfs_list_dir(AT_FDCWD, devices, keep_uuid, &uuids) == 0 && uuids.count > 0) {
+	/*
+	 * No bus/mdev: the mdev module is not loaded, so there are no mdevs. Any other failure
+	 * (out of file descriptors or memory, no permission) says nothing about the mdevs: an
+	 * empty list would tell a caller (a device plugin) that every mdev is gone.
+	 */
+	r = sysfs_list_dir(AT_FDCWD, devices, keep_uuid, &uuids);
+	if (r == -ENOENT) {
+		r = 0;
+	} else if (r < 0) {
+		hostdev_error(ctx, r, "cannot list the mediated devices in %s: %s", devices,
+			      strerror(-r));
+	} else if (uuids.count > 0) {
 		list->items = calloc(uuids.count, sizeof(*list->items));
 		if (!list->items)
 			r = -ENOMEM;
@@ -530,6 +540,9 @@ HOSTDEV_EXPORT int hostdev_mdev_list_read(hostdev_ctx *ctx, hostdev_mdev_list **
 			mdev_entry_clear(m);
 			if (e == -ENOMEM)
 				r = e;
+			else if (e != -ENOENT) /* an mdev removed meanwhile is simply not listed */
+				r = hostdev_error(ctx, e, "cannot read mediated device %s: %s",
+						  uuids.items[i], strerror(-e));
 		}
 	}
 	strv_clear(&uuids);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -219,6 +220,34 @@ static void test_create_list_remove(void **state)
 	assert_true(contains(hostdev_ctx_get_error(f->ctx), "no such mediated device"));
 }
 
+/* Out of file descriptors is not "no mdevs": a device plugin told so would report every mdev gone. */
+static void test_list_out_of_fds(void **state)
+{
+	struct fixture *f = *state;
+	hostdev_mdev_list *l = NULL;
+	struct rlimit old, low;
+	int free_fd, r;
+
+	assert_int_equal(hostdev_mdev_create(f->ctx, "mtty", "mtty-2", UUID1, NULL, 0, NULL), 0);
+	assert_int_equal(mdev_count(f), 1);
+	free_fd = dup(0); /* the lowest free descriptor: with the limit there, every open fails */
+	assert_true(free_fd >= 0);
+	close(free_fd);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)free_fd;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	r = hostdev_mdev_list_read(f->ctx, &l);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(r, -EMFILE);
+	assert_null(l);
+	assert_true(
+	    contains(hostdev_ctx_get_error(f->ctx), "cannot list the mediated devices in "));
+	assert_true(contains(hostdev_ctx_get_error(f->ctx), "Too many open files"));
+	assert_int_equal(mdev_count(f), 1);
+	assert_int_equal(hostdev_mdev_remove(f->ctx, UUID1, NULL, 0), 0);
+}
+
 static void test_create_generated_uuid_on_pci_parent(void **state)
 {
 	struct fixture *f = *state;
@@ -377,6 +406,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pci_parent_without_class_link, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_parents, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_list_remove, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_out_of_fds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_generated_uuid_on_pci_parent, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_create_refusals, setup, teardown),
