@@ -73,7 +73,11 @@ const char *hostdev_mdev_types_get_description(const hostdev_mdev_types *types, 
 /** Opaque snapshot of the mdevs that exist (/sys/bus/mdev/devices), sorted by UUID. */
 typedef struct hostdev_mdev_list hostdev_mdev_list;
 
-/** Read the mdevs. No mdev bus (module not loaded) is an empty list. Returns 0, -ENOMEM. */
+/**
+ * Read the mdevs. No mdev bus (module not loaded) is an empty list, and an mdev removed while it
+ * is read is left out. Returns 0, -ENOMEM, or the negative errno of a directory that could not be
+ * read (-EMFILE, -EACCES, ...; the message names it): never an empty list for a failure.
+ */
 int hostdev_mdev_list_read(hostdev_ctx *ctx, hostdev_mdev_list **out);
 
 hostdev_mdev_list *hostdev_mdev_list_ref(hostdev_mdev_list *list);
