@@ -2,8 +2,8 @@
 /*
  * Encoding of the device-plugin messages with the protobuf-c code generated from
  * proto/deviceplugin_v1beta1.proto (PluginInfo: pluginreg), except the two messages of the hot
- * paths, ListAndWatchResponse and AllocateResponse, written by hand (below). The messages borrow the strings of our own objects; only the arrays of the message
- * structures are allocated here.
+ * paths, ListAndWatchResponse and AllocateResponse, written by hand (below). The messages borrow
+ * the strings of our own objects; only the arrays of the message structures are allocated here.
  */
 #include <errno.h>
 #include <stdlib.h>
