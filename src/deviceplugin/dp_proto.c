@@ -96,7 +96,8 @@ static uint8_t *put_string(uint8_t *p, unsigned int field, const char *s)
 /*
  * ListAndWatchResponse, by hand too: it is sent whole on every change, and at 10,000 devices
  * protobuf-c's message tree (five structures per device, sized and then packed) held the loop
- * for milliseconds (issue 15: no piece of work over 5 ms). One pass sizes the list, one writes it.
+ * for milliseconds (issue 15: no piece of work over 5 ms). One pass sizes the list, one writes it,
+ * after the room the caller asks for (the gRPC prefix: the buffer is sent as it is).
  * ListAndWatchResponse: devices = 1. Device: ID = 1, health = 2, topology = 3. TopologyInfo:
  * nodes = 1. NUMANode: ID = 1 (int64; proto3 leaves out 0, so node 0 is an empty message).
  */
@@ -111,19 +112,34 @@ static size_t topology_size(int node)
 	return len_field_size(numa_size(node));
 }
 
-static size_t list_device_size(const struct dp_device *d)
+/* The health field's string: its length is known at compile time. */
+#define HEALTH_LEN(healthy)                                                                        \
+	((healthy) ? sizeof(HOSTDEV_DP_HEALTHY) - 1 : sizeof(HOSTDEV_DP_UNHEALTHY) - 1)
+
+/* A Device without its own tag and length; @id_len: strlen(d->id), measured once. */
+static size_t list_device_size(const struct dp_device *d, size_t id_len)
 {
-	return string_size(d->id) +
-	       string_size(d->healthy ? HOSTDEV_DP_HEALTHY : HOSTDEV_DP_UNHEALTHY) +
+	return len_field_size(id_len) + len_field_size(HEALTH_LEN(d->healthy)) +
 	       (d->numa_node >= 0 ? len_field_size(topology_size(d->numa_node)) : 0);
+}
+
+static uint8_t *put_bytes(uint8_t *p, unsigned int field, const char *s, size_t n)
+{
+	*p++ = tag(field, WIRE_LEN);
+	p = put_varint(p, n);
+	memcpy(p, s, n);
+	return p + n;
 }
 
 static uint8_t *put_list_device(uint8_t *p, const struct dp_device *d)
 {
+	size_t id_len = strlen(d->id);
+
 	*p++ = tag(1, WIRE_LEN);
-	p = put_varint(p, list_device_size(d));
-	p = put_string(p, 1, d->id);
-	p = put_string(p, 2, d->healthy ? HOSTDEV_DP_HEALTHY : HOSTDEV_DP_UNHEALTHY);
+	p = put_varint(p, list_device_size(d, id_len));
+	p = put_bytes(p, 1, d->id, id_len);
+	p = put_bytes(p, 2, d->healthy ? HOSTDEV_DP_HEALTHY : HOSTDEV_DP_UNHEALTHY,
+		      HEALTH_LEN(d->healthy));
 	/* No NUMA affinity: no topology at all (a node 0 would be a lie the topology manager
 	 * acts on). */
 	if (d->numa_node >= 0) {
@@ -139,21 +155,25 @@ static uint8_t *put_list_device(uint8_t *p, const struct dp_device *d)
 	return p;
 }
 
-int dp_proto_list_and_watch(const hostdev_dp_devices *devices, uint8_t **out, size_t *length)
+int dp_proto_list_and_watch(const hostdev_dp_devices *devices, size_t headroom, uint8_t **out,
+			    size_t *length)
 {
 	size_t n = devices ? devices->count : 0, total = 0;
 	uint8_t *buf, *p;
 
-	for (size_t i = 0; i < n; i++)
-		total += len_field_size(list_device_size(&devices->items[i]));
-	buf = malloc(total ? total : 1);
+	for (size_t i = 0; i < n; i++) {
+		const struct dp_device *d = &devices->items[i];
+
+		total += len_field_size(list_device_size(d, strlen(d->id)));
+	}
+	buf = malloc(headroom + total ? headroom + total : 1);
 	if (!buf)
 		return -ENOMEM;
-	p = buf;
+	p = buf + headroom;
 	for (size_t i = 0; i < n; i++)
 		p = put_list_device(p, &devices->items[i]);
 	*out = buf;
-	*length = (size_t)(p - buf);
+	*length = (size_t)(p - buf) - headroom;
 	return 0;
 }
 

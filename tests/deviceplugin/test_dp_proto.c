@@ -195,13 +195,14 @@ static void check_list(const hostdev_dp_devices *devices)
 	size_t length = 0, want_length;
 	V1beta1__ListAndWatchResponse *msg;
 
-	assert_int_equal(dp_proto_list_and_watch(devices, &buf, &length), 0);
+	/* With room before the message, as the server asks for (the gRPC prefix). */
+	assert_int_equal(dp_proto_list_and_watch(devices, 5, &buf, &length), 0);
 	assert_non_null(buf);
 	want = pack_list(devices, &want_length);
 	assert_int_equal(length, want_length);
-	assert_memory_equal(buf, want, length);
+	assert_memory_equal(buf + 5, want, length);
 	/* And it reads back as the list. */
-	msg = v1beta1__list_and_watch_response__unpack(NULL, length, buf);
+	msg = v1beta1__list_and_watch_response__unpack(NULL, length, buf + 5);
 	assert_non_null(msg);
 	assert_int_equal(msg->n_devices, hostdev_dp_devices_get_count(devices));
 	for (size_t i = 0; i < msg->n_devices; i++) {
@@ -235,7 +236,7 @@ static void test_list_and_watch(void **state)
 
 	(void)state;
 	/* No list at all: the empty message. */
-	assert_int_equal(dp_proto_list_and_watch(NULL, &buf, &length), 0);
+	assert_int_equal(dp_proto_list_and_watch(NULL, 0, &buf, &length), 0);
 	assert_non_null(buf);
 	assert_int_equal(length, 0);
 	free(buf);
