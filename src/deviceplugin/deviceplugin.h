@@ -192,8 +192,10 @@ int dp_status_from_errno(int err);
 /* ---------------------------------------------------------------------------------------------- */
 /* Protobuf helpers (dp_proto.c) */
 
-/* Encode a ListAndWatchResponse for @devices (NULL: the empty list). *@out is malloc'ed. */
-int dp_proto_list_and_watch(const hostdev_dp_devices *devices, uint8_t **out, size_t *length);
+/* Encode a ListAndWatchResponse for @devices (NULL: the empty list) into *@out (malloc'ed), after
+ * @headroom bytes left for the caller; *@length is the message's, without them. */
+int dp_proto_list_and_watch(const hostdev_dp_devices *devices, size_t headroom, uint8_t **out,
+			    size_t *length);
 /* Encode an AllocateResponse of @n answers, in order. */
 int dp_proto_allocate_response(hostdev_dp_response *const *answers, size_t n, uint8_t **out,
 			       size_t *length);

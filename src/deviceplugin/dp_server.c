@@ -359,9 +359,39 @@ void dp_server_give_back_memory(hostdev_dp_server *server)
 /* ---------------------------------------------------------------------------------------------- */
 /* The advertised list */
 
+/* Queue the list in @buf (GRPC_MESSAGE_HEADROOM bytes, then @length bytes of message; taken) on
+ * every open stream of @server: copied for all but the last, which takes the buffer itself. */
+static void send_list(hostdev_dp_server *server, uint8_t *buf, size_t length)
+{
+	struct dp_watcher *last = NULL;
+
+	for (struct dp_watcher *w = server->watchers; w; w = w->next)
+		if (!w->finished)
+			last = w;
+	/* The newest list replaces one a slow reader has not started to receive: the kubelet
+	 * must end up with the current state, not with the oldest lists. */
+	for (struct dp_watcher *w = server->watchers; w; w = w->next) {
+		int r;
+
+		if (w->finished)
+			continue;
+		if (w == last)
+			r = grpc_call_send_latest_owned(w->call, buf, length);
+		else
+			r = grpc_call_send_latest(w->call, buf + GRPC_MESSAGE_HEADROOM, length);
+		if (r < 0)
+			log_warn(server->ctx,
+				 "resource %s: could not queue the device list for a ListAndWatch "
+				 "stream: %s",
+				 server->resource_name, hostdev_ctx_get_error(server->ctx));
+	}
+	if (!last)
+		free(buf);
+}
+
 void dp_server_push(hostdev_dp_server *server)
 {
-	uint8_t *msg;
+	uint8_t *buf;
 	size_t length;
 
 	/* This push carries whatever a pending one would have. */
@@ -369,20 +399,12 @@ void dp_server_push(hostdev_dp_server *server)
 	server->push_timer = NULL;
 	if (!server->watchers)
 		return;
-	if (dp_proto_list_and_watch(server->devices, &msg, &length) < 0) {
+	if (dp_proto_list_and_watch(server->devices, GRPC_MESSAGE_HEADROOM, &buf, &length) < 0) {
 		log_warn(server->ctx, "resource %s: out of memory encoding the device list",
 			 server->resource_name);
 		return;
 	}
-	/* The newest list replaces one a slow reader has not started to receive: the kubelet
-	 * must end up with the current state, not with the oldest lists. */
-	for (struct dp_watcher *w = server->watchers; w; w = w->next)
-		if (!w->finished && grpc_call_send_latest(w->call, msg, length) < 0)
-			log_warn(server->ctx,
-				 "resource %s: could not queue the device list for a ListAndWatch "
-				 "stream: %s",
-				 server->resource_name, hostdev_ctx_get_error(server->ctx));
-	free(msg);
+	send_list(server, buf, length);
 	dp_server_give_back_memory(server);
 }
 

@@ -284,7 +284,7 @@ static void on_list_and_watch(struct grpc_call *call, const uint8_t *request, si
 		return;
 	}
 	w = calloc(1, sizeof(*w));
-	if (!w || dp_proto_list_and_watch(server->devices, &msg, &n) < 0) {
+	if (!w || dp_proto_list_and_watch(server->devices, GRPC_MESSAGE_HEADROOM, &msg, &n) < 0) {
 		free(w);
 		grpc_call_finish(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		return;
@@ -297,8 +297,7 @@ static void on_list_and_watch(struct grpc_call *call, const uint8_t *request, si
 	grpc_call_on_close(call, watcher_closed, w);
 	/* The full list at once; then a full list on every change, and never an end of our own
 	 * making while the server runs. */
-	grpc_call_send_latest(call, msg, n);
-	free(msg);
+	grpc_call_send_latest_owned(call, msg, n);
 	dp_server_give_back_memory(server);
 	log_info(server->ctx, "resource %s: ListAndWatch opened; sent %zu devices",
 		 server->resource_name, server->devices->count);
@@ -308,7 +307,7 @@ void dp_service_finish_watchers(hostdev_dp_server *server)
 {
 	uint8_t *msg = NULL;
 	size_t n = 0;
-	int r = dp_proto_list_and_watch(NULL, &msg, &n);
+	int r = dp_proto_list_and_watch(NULL, 0, &msg, &n);
 
 	for (struct dp_watcher *w = server->watchers; w; w = w->next) {
 		if (w->finished)

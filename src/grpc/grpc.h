@@ -109,6 +109,15 @@ int grpc_call_send(struct grpc_call *call, const uint8_t *message, size_t length
  * grpc_call_send(); a message sent with grpc_call_send() afterwards follows it.
  */
 int grpc_call_send_latest(struct grpc_call *call, const uint8_t *message, size_t length);
+/* The bytes a message buffer of grpc_call_send_latest_owned() leaves before the message. */
+#define GRPC_MESSAGE_HEADROOM 5
+/*
+ * grpc_call_send_latest() without the copy: @buf (malloc'ed) holds GRPC_MESSAGE_HEADROOM bytes of
+ * room, then the @length bytes of the message, and the call takes it, also when it fails. A list
+ * of 10,000 devices is 300 KiB: a copy of it, in fresh pages, was a good part of what a change
+ * held the loop for (issue 15).
+ */
+int grpc_call_send_latest_owned(struct grpc_call *call, uint8_t *buf, size_t length);
 /*
  * The budget of bytes all server connections of @loop may hold (output queued for peers, parts of
  * requests), default GRPC_MAX_LOOP_BUFFERED: over it, the connection that holds the most is

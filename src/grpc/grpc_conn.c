@@ -601,30 +601,53 @@ int grpc_call_send(struct grpc_call *call, const uint8_t *message, size_t length
 	return call_queued(call);
 }
 
-int grpc_call_send_latest(struct grpc_call *call, const uint8_t *message, size_t length)
+int grpc_call_send_latest_owned(struct grpc_call *call, uint8_t *buf, size_t length)
 {
-	struct grpc_buf framed = {0};
+	struct grpc_buf framed;
 	int r = call_usable(call);
 
-	if (r < 0)
-		return r;
-	if (length > UINT32_MAX)
-		return -EMSGSIZE;
-	if (grpc_buf_pending(&call->out) + length > GRPC_MAX_SEND_BUFFER)
-		return hostdev_error(call->conn->ctx, -ENOBUFS,
-				     "grpc: %s: call %s: %zu bytes wait for the peer to read",
-				     call->conn->peer, call->path, grpc_buf_pending(&call->out));
-	r = frame_message(&framed, message, length);
+	if (r == 0 && length > UINT32_MAX)
+		r = -EMSGSIZE;
+	if (r == 0 && grpc_buf_pending(&call->out) + length > GRPC_MAX_SEND_BUFFER)
+		r = hostdev_error(call->conn->ctx, -ENOBUFS,
+				  "grpc: %s: call %s: %zu bytes wait for the peer to read",
+				  call->conn->peer, call->path, grpc_buf_pending(&call->out));
 	if (r < 0) {
-		grpc_buf_clear(&framed);
-		return hostdev_error(call->conn->ctx, r, "grpc: out of memory");
+		free(buf);
+		return r;
 	}
+	_Static_assert(GRPC_MESSAGE_HEADROOM == GRPC_PREFIX_LEN, "the headroom is the prefix");
+	buf[0] = 0; /* uncompressed */
+	buf[1] = (uint8_t)(length >> 24);
+	buf[2] = (uint8_t)(length >> 16);
+	buf[3] = (uint8_t)(length >> 8);
+	buf[4] = (uint8_t)length;
+	framed = (struct grpc_buf){
+	    .data = buf, .len = GRPC_PREFIX_LEN + length, .cap = GRPC_PREFIX_LEN + length};
 	/* An unsent older state is worth nothing once a newer one exists. */
 	account(call->conn, true,
 		(ptrdiff_t)grpc_buf_pending(&framed) - (ptrdiff_t)grpc_buf_pending(&call->latest));
 	grpc_buf_clear(&call->latest);
 	call->latest = framed;
 	return call_queued(call);
+}
+
+int grpc_call_send_latest(struct grpc_call *call, const uint8_t *message, size_t length)
+{
+	uint8_t *buf;
+	int r = call_usable(call);
+
+	if (r < 0)
+		return r;
+	if (length > UINT32_MAX)
+		return -EMSGSIZE;
+	/* Exactly the framed size: the buffer is kept until the peer has read it. */
+	buf = malloc(GRPC_MESSAGE_HEADROOM + length);
+	if (!buf)
+		return hostdev_error(call->conn->ctx, -ENOMEM, "grpc: out of memory");
+	if (length)
+		memcpy(buf + GRPC_MESSAGE_HEADROOM, message, length);
+	return grpc_call_send_latest_owned(call, buf, length);
 }
 
 /* A message was queued: make sure nghttp2 asks for it. */

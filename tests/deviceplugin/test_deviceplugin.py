@@ -329,6 +329,63 @@ def test_health_change_reaches_every_watcher(root, kubelet):
     assert len(w.lists) == n + 1 and health(w.last())["dev-c"] == "Unhealthy"
 
 
+def commands_at_once(plugin, lines):
+    """Write @lines in one write: the plugin runs them back to back, the loop serving meanwhile."""
+    plugin._write("\n".join(lines))
+    for line in lines:
+        assert plugin.expect("OK " + line), "no answer to %r; log:\n%s" % (line, plugin.read_log())
+
+
+@pytest.mark.parametrize("args", [[], ["--list-off-loop"]], ids=["on-loop", "off-loop"])
+def test_changes_in_quick_succession_end_with_the_newest_list(root, kubelet, args):
+    # set_devices() sends at once, a refresh when its list is read (on the worker thread with
+    # --list-off-loop): however the lists go out, the newest state arrives last, and no older
+    # one after it (a marker device added once it arrived bounds what the stream received).
+    p = start_plugin(root, args=args)
+    assert kubelet.wait_registrations(1)
+    w = kubelet.last_watch()
+    assert w.wait_lists(1)
+    for k in range(20):
+        lines = ["set a:1:-1,b:1:0", "health a 0", "set a:1:-1,c:1:1,d:1:-1", "health c 0",
+                 "health d 0", "set e%d:1:-1,c:0:1" % k, "health e%d 0" % k]
+        final = [("e%d" % k, "Unhealthy", None), ("c", "Unhealthy", [1])]
+        marker = ("marker%d" % k, "Healthy", [1])
+        n = len(w.lists)
+        commands_at_once(p, lines)
+        assert w.wait(lambda x: x.last() == final), w.lists[n:]
+        p.command("add marker%d 1" % k)
+        assert w.wait(lambda x: x.last() and x.last()[-1] == marker)
+        with w.cond:
+            received = [devices for _, devices in w.lists[n:]]
+        assert received[-1] == final + [marker], received
+        first = received.index(final)
+        assert all(d == final for d in received[first:-1]), received
+
+
+def test_stream_closed_while_its_list_is_queued(root, kubelet):
+    # The kubelet cancels a stream as a change is pushed: whether the cancel arrives before the
+    # list is queued or after, the closed stream is never written (ASan builds: no use after
+    # free), the plugin warns of no failed send, and the open stream gets the newest list.
+    p = start_plugin(root)
+    assert kubelet.wait_registrations(1)
+    w = kubelet.last_watch()
+    assert w.wait_lists(1)
+    for k in range(20):
+        other = Watch(channel_to(p.socket))
+        assert other.wait_lists(1)
+        other.cancel()
+        commands_at_once(p, ["health dev-a %d" % (k % 2), "health dev-b %d" % (k % 2),
+                             "set dev-a:%d:0,dev-b:1:1,x%d:1:-1" % (k % 2, k)])
+        assert other.wait(lambda x: x.ended is not None)
+        assert w.wait(lambda x: x.last() and x.last()[-1][0] == "x%d" % k)
+        assert w.last() == [("dev-a", ["Unhealthy", "Healthy"][k % 2], [0]),
+                            ("dev-b", "Healthy", [1]), ("x%d" % k, "Healthy", None)]
+    p.command("health dev-b 0")
+    assert w.wait(lambda x: health(x.last())["dev-b"] == "Unhealthy")
+    assert p.proc.poll() is None
+    assert "could not queue the device list" not in p.read_log()
+
+
 def test_devices_added_removed_and_set(root, kubelet):
     p = start_plugin(root)
     assert kubelet.wait_registrations(1)

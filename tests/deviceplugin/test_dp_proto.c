@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The AllocateResponse that src/deviceplugin/dp_proto.c writes by hand: protobuf-c reads it back
+ * The messages that src/deviceplugin/dp_proto.c writes by hand.
+ *
+ * ListAndWatchResponse: the very bytes protobuf-c packs for a message tree built from the same
+ * list (devices with and without NUMA node, node 0, which proto3 leaves out of the NUMANode, nodes
+ * whose varint takes one to five bytes, both healths, ids of 1 and 63 characters, an empty list,
+ * no list at all, and a list of 10,000 devices).
+ *
+ * AllocateResponse: protobuf-c reads it back
  * field for field, and packs what it read into the very same bytes (the canonical encoding, which
  * is what the kubelet's Go decoder takes as well): every field of a container response, empty
  * responses, strings whose lengths take one, two and three varint bytes, more containers than the
@@ -140,9 +147,128 @@ static void test_allocate_response(void **state)
 	check(5, 128);	 /* the first two-byte one */
 }
 
+/* What protobuf-c packs for @devices (the encoder the library used before). */
+static uint8_t *pack_list(const hostdev_dp_devices *devices, size_t *length)
+{
+	size_t n = hostdev_dp_devices_get_count(devices);
+	V1beta1__ListAndWatchResponse msg = V1BETA1__LIST_AND_WATCH_RESPONSE__INIT;
+	V1beta1__Device *dev = calloc(n + 1, sizeof(*dev));
+	V1beta1__Device **devp = calloc(n + 1, sizeof(*devp));
+	V1beta1__TopologyInfo *topo = calloc(n + 1, sizeof(*topo));
+	V1beta1__NUMANode *node = calloc(n + 1, sizeof(*node));
+	V1beta1__NUMANode **nodep = calloc(n + 1, sizeof(*nodep));
+	uint8_t *buf;
+
+	assert_true(dev && devp && topo && node && nodep);
+	for (size_t i = 0; i < n; i++) {
+		v1beta1__device__init(&dev[i]);
+		dev[i].id = (char *)hostdev_dp_devices_get_id(devices, i);
+		dev[i].health = hostdev_dp_devices_is_healthy(devices, i) ? "Healthy" : "Unhealthy";
+		if (hostdev_dp_devices_get_numa_node(devices, i) >= 0) {
+			v1beta1__numanode__init(&node[i]);
+			node[i].id = hostdev_dp_devices_get_numa_node(devices, i);
+			nodep[i] = &node[i];
+			v1beta1__topology_info__init(&topo[i]);
+			topo[i].n_nodes = 1;
+			topo[i].nodes = &nodep[i];
+			dev[i].topology = &topo[i];
+		}
+		devp[i] = &dev[i];
+	}
+	msg.n_devices = n;
+	msg.devices = devp;
+	*length = protobuf_c_message_get_packed_size(&msg.base);
+	buf = malloc(*length + 1);
+	assert_non_null(buf);
+	assert_int_equal(protobuf_c_message_pack(&msg.base, buf), *length);
+	free(dev);
+	free(devp);
+	free(topo);
+	free(node);
+	free(nodep);
+	return buf;
+}
+
+static void check_list(const hostdev_dp_devices *devices)
+{
+	uint8_t *buf = NULL, *want;
+	size_t length = 0, want_length;
+	V1beta1__ListAndWatchResponse *msg;
+
+	/* With room before the message, as the server asks for (the gRPC prefix). */
+	assert_int_equal(dp_proto_list_and_watch(devices, 5, &buf, &length), 0);
+	assert_non_null(buf);
+	want = pack_list(devices, &want_length);
+	assert_int_equal(length, want_length);
+	assert_memory_equal(buf + 5, want, length);
+	/* And it reads back as the list. */
+	msg = v1beta1__list_and_watch_response__unpack(NULL, length, buf + 5);
+	assert_non_null(msg);
+	assert_int_equal(msg->n_devices, hostdev_dp_devices_get_count(devices));
+	for (size_t i = 0; i < msg->n_devices; i++) {
+		int node = hostdev_dp_devices_get_numa_node(devices, i);
+
+		assert_string_equal(msg->devices[i]->id, hostdev_dp_devices_get_id(devices, i));
+		assert_string_equal(msg->devices[i]->health,
+				    hostdev_dp_devices_is_healthy(devices, i) ? "Healthy"
+									      : "Unhealthy");
+		if (node < 0) {
+			assert_null(msg->devices[i]->topology);
+		} else {
+			assert_non_null(msg->devices[i]->topology);
+			assert_int_equal(msg->devices[i]->topology->n_nodes, 1);
+			assert_int_equal(msg->devices[i]->topology->nodes[0]->id, node);
+		}
+	}
+	v1beta1__list_and_watch_response__free_unpacked(msg, NULL);
+	free(want);
+	free(buf);
+}
+
+static void test_list_and_watch(void **state)
+{
+	static const int nodes[] = {-1, 0, 1, 127, 128, 16383, 16384, 2097152, 2147483647};
+	hostdev_dp_devices *devices;
+	char *longest = repeat('a', 63);
+	char id[64];
+	uint8_t *buf = NULL;
+	size_t length = 1;
+
+	(void)state;
+	/* No list at all: the empty message. */
+	assert_int_equal(dp_proto_list_and_watch(NULL, 0, &buf, &length), 0);
+	assert_non_null(buf);
+	assert_int_equal(length, 0);
+	free(buf);
+
+	assert_int_equal(hostdev_dp_devices_new(&devices), 0);
+	check_list(devices);
+	assert_int_equal(hostdev_dp_devices_add(devices, "x", 1, -1), 0);
+	assert_int_equal(hostdev_dp_devices_add(devices, longest, 0, 3), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(nodes) * 2; i++) {
+		snprintf(id, sizeof(id), "0000:3b:%02zx.%zu", i / 2, i % 2);
+		assert_int_equal(
+		    hostdev_dp_devices_add(devices, id, (int)(i % 2), nodes[i % ARRAY_SIZE(nodes)]),
+		    0);
+	}
+	check_list(devices);
+	hostdev_dp_devices_unref(devices);
+
+	assert_int_equal(hostdev_dp_devices_new(&devices), 0);
+	for (size_t i = 0; i < 10000; i++) {
+		snprintf(id, sizeof(id), "0000:%02zx:%02zx.%zu", i / 256, i / 8 % 32, i % 8);
+		assert_int_equal(hostdev_dp_devices_add(devices, id, i % 7 != 0, (int)(i % 3) - 1),
+				 0);
+	}
+	check_list(devices);
+	hostdev_dp_devices_unref(devices);
+	free(longest);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_list_and_watch),
 	    cmocka_unit_test(test_allocate_response),
 	};
 
