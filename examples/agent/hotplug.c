@@ -290,20 +290,13 @@ struct index_ctx {
 	enum agent_kind kind;
 };
 
-static void index_one(const char *name, void *value, void *userdata)
+static void index_one(const char *name, const char *source, void *userdata)
 {
 	struct index_ctx *c = userdata;
-	const cJSON *obj = value;
-	const cJSON *section =
-	    cJSON_GetObjectItemCaseSensitive(obj, c->kind == KIND_SRIOV ? "spec" : "status");
-	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-	    section, c->kind == KIND_USB ? "portPath" : "address"));
 	struct names *n;
 	char key[128];
 
-	if (!id)
-		return;
-	snprintf(key, sizeof(key), "%s:%s", c->kind == KIND_USB ? "usb" : "pci", id);
+	snprintf(key, sizeof(key), "%s:%s", c->kind == KIND_USB ? "usb" : "pci", source);
 	n = strmap_get(c->h->index, key);
 	if (!n) {
 		n = calloc(1, sizeof(*n));
@@ -316,15 +309,15 @@ static void index_one(const char *name, void *value, void *userdata)
 	n->name[c->kind] = strdup(name);
 }
 
-void hotplug_index(struct hotplug *h, struct strmap *desired[])
+void hotplug_index(struct hotplug *h)
 {
 	strmap_free(h->index);
 	h->index = strmap_new(names_free);
-	if (!h->index)
+	if (!h->index || !h->r)
 		return;
 	for (int k = 0; k < KIND_COUNT; k++) {
 		struct index_ctx c = {h, (enum agent_kind)k};
 
-		strmap_foreach(desired[k], index_one, &c);
+		reconciler_foreach_desired(h->r, (enum agent_kind)k, index_one, &c);
 	}
 }

@@ -141,11 +141,11 @@ static void put_object(struct sriov_vfs *s, enum agent_kind kind, cJSON *obj)
 }
 
 /* The PF's SRIOVNetworkDevice and PCIDevice, every VF's PCIDevice; PCIDevices of VFs that are
- * gone (those the previous desired object @name listed) removed. */
+ * gone (those the object @name on the server lists: the reconciler keeps no desired object, and
+ * one built now would list the VFs of now) removed. */
 static void refresh_objects(struct sriov_vfs *s, const char *name, const char *address)
 {
-	const cJSON *before =
-	    s->o.reconciler ? reconciler_desired(s->o.reconciler, KIND_SRIOV, name) : NULL;
+	const cJSON *before = kube_informer_get(s->inf, name);
 	cJSON *old_names =
 	    cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
 				cJSON_GetObjectItemCaseSensitive(before, "status"), "vfPCIDevices"),
