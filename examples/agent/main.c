@@ -175,9 +175,22 @@ struct inventory_count {
 static int add_object(enum agent_kind kind, cJSON *obj, void *userdata)
 {
 	struct inventory_count *c = userdata;
+	const char *own = kube_meta_string(obj, "name");
+	char name[256];
+	int r;
 
+	/* Copied: the reconciler takes @obj. */
+	snprintf(name, sizeof(name), "%s", own ? own : "");
 	c->n[kind]++;
-	return reconciler_add(c->rec, kind, obj);
+	r = reconciler_add(c->rec, kind, obj);
+	if (r == -EINVAL) {
+		/* Nothing to build it again from (no device address): left out, the rest published. */
+		log_warning("inventory: %s %s names no device; not published",
+			    agent_kinds[kind].kind, name);
+		c->n[kind]--;
+		return 0;
+	}
+	return r;
 }
 
 static int full_inventory(struct agent *a)
