@@ -142,9 +142,18 @@ cJSON *inventory_sriov_object(const struct agent_ids *ids, hostdev_pci_device *p
  * capable network PF). */
 int inventory_wants_pci(hostdev_pci_device *dev);
 int inventory_wants_sriov(hostdev_pci_device *dev);
-/* Every device of @ctx into @desired[kind] (name -> cJSON object). Returns 0 or a negative
- * errno with the library's message logged. */
-int inventory_full(hostdev_ctx *ctx, const struct agent_ids *ids, struct strmap *desired[]);
+/* Called with each object of the inventory (taken); returns 0 or a negative errno, which ends
+ * the inventory. */
+typedef int (*inventory_sink_fn)(enum agent_kind kind, cJSON *obj, void *userdata);
+/* Every device of @ctx as objects, one at a time into @sink (none is held longer than the sink
+ * holds it). Returns 0 or a negative errno (the library's message logged, or the sink's). */
+int inventory_full(hostdev_ctx *ctx, const struct agent_ids *ids, inventory_sink_fn sink,
+		   void *userdata);
+/* The @kind object of the device @source (PCIDevice and SRIOVNetworkDevice: the PCI address;
+ * USBDevice: the port path) as it is now: malloc'd, NULL when the device is gone, gets no such
+ * object, or memory ran out. Reads that one device. */
+cJSON *inventory_build(hostdev_ctx *ctx, const struct agent_ids *ids, enum agent_kind kind,
+		       const char *source);
 
 /* ---- schema.c: what the server keeps ------------------------------------------------------- */
 /* Drop from @value what the structural schema @schema would prune (recursively; keeps all under
@@ -189,9 +198,60 @@ const char *diff_digest_uid(const struct diff_digest *d);
 enum diff_action diff_digest_compare(const struct kind_def *kind, const cJSON *desired,
 				     const struct diff_digest *observed, const cJSON *schema,
 				     cJSON **patch);
+/*
+ * What the reconciler keeps of a desired object (a few dozen bytes): one hash of each group of
+ * what diff_digest_compare() compares (labels, the Node reference, the owned spec fields, the
+ * owned status fields), of the object as the server would keep it (pruned by @schema, NULL: not
+ * pruned), and @source, the device it is built from (copied). diff_want_new() returns NULL on no
+ * memory; free with diff_want_free().
+ */
+struct diff_want;
+struct diff_want *diff_want_new(const struct kind_def *kind, const cJSON *desired,
+				const cJSON *schema, const char *source);
+void diff_want_free(struct diff_want *w);
+const char *diff_want_source(const struct diff_want *w);
+/* true when diff_digest_compare() of the object @want was made of against @observed finds
+ * nothing to write; false when it may find something: the object must be compared. */
+bool diff_want_matches(const struct kind_def *kind, const struct diff_want *want,
+		       const struct diff_digest *observed);
 /* Make @obj's owned metadata and spec fields those of @desired (labels of ours, nodename, the
  * Node ownerReference, owned spec fields). Returns 1 when something changed. */
 int diff_apply_metadata(const struct kind_def *kind, cJSON *obj, const cJSON *desired);
+
+/* ---- desired.c: the desired objects of one kind, as the reconciler keeps them ------------- */
+/*
+ * Per object a want (above) and its device, never the object: the object a write needs is built
+ * again from its device (one device read), an object in step costs a comparison of hashes.
+ * @build returns the @kind object of device @source as it is now (malloc'd), NULL when the device
+ * is gone or gets no such object (inventory_build()).
+ */
+typedef cJSON *(*desired_build_fn)(enum agent_kind kind, const char *source, void *userdata);
+struct desired;
+struct desired *desired_new(enum agent_kind kind, desired_build_fn build, void *userdata);
+void desired_free(struct desired *d);
+/* The device the @kind object @obj is built from (PCIDevice: status.address, SRIOVNetworkDevice:
+ * spec.address, USBDevice: status.portPath; owned by @obj), or NULL. */
+const char *desired_source_of(enum agent_kind kind, const cJSON *obj);
+/* Set the desired object of @obj's name to @obj (taken; its want is kept, pruned by @schema, the
+ * kind's openAPIV3Schema or NULL). 0, -EINVAL (no name or no device), -ENOMEM. */
+int desired_put(struct desired *d, cJSON *obj, const cJSON *schema);
+bool desired_remove(struct desired *d, const char *name);
+bool desired_has(const struct desired *d, const char *name);
+size_t desired_count(const struct desired *d);
+void desired_foreach(const struct desired *d,
+		     void (*fn)(const char *name, const char *source, void *userdata),
+		     void *userdata);
+/* The desired object @name built now (the caller deletes it; its want is refreshed), or NULL: not
+ * desired, its device gone or its object named otherwise now (the device's event or the resync
+ * puts it again), no memory. */
+cJSON *desired_build(struct desired *d, const char *name, const cJSON *schema);
+/* What to do next for @name against @observed (NULL: not on the server), as diff_digest_compare().
+ * Nothing is built when the want matches @observed (DIFF_NONE); else the object is built and
+ * compared: *@obj receives it for the write (the caller deletes it; NULL with DIFF_NONE and
+ * DIFF_DELETE), *@patch the status patch of DIFF_STATUS. */
+enum diff_action desired_compare(struct desired *d, const char *name,
+				 const struct diff_digest *observed, const cJSON *schema,
+				 cJSON **obj, cJSON **patch);
 
 /* ---- metrics.c (thread-safe: the HTTP thread reads, the loop thread writes) ------------- */
 void metrics_init(void);
@@ -239,23 +299,41 @@ struct reconciler_options {
 	unsigned int max_inflight, watch_timeout_s;
 	/* Called once when the first full pass has converged (@ok) or failed in --once mode. */
 	void (*first_pass)(bool ok, void *userdata);
-	void *userdata;
+	/* Builds a desired object from its device when a write needs it (desired.c). */
+	desired_build_fn build;
+	void *userdata; /* of both */
 	bool once;
 };
 int reconciler_new(const struct reconciler_options *opts, struct reconciler **out);
 void reconciler_free(struct reconciler *r);
-/* The kind's CRD (for pruning; may be NULL = keep everything). Copied. */
+/* The kind's CRD (for pruning; may be NULL = keep everything). Copied. Before the first desired
+ * object is given: what is kept of those is pruned by it. */
 void reconciler_set_schema(struct reconciler *r, enum agent_kind kind, const cJSON *crd_schema);
 /* Start the informers; the first full pass runs once they are synced and a full inventory was
  * given. */
 int reconciler_start(struct reconciler *r);
-/* Replace the whole desired state (takes the maps) and reconcile every object. */
-void reconciler_set_desired(struct reconciler *r, struct strmap *desired[]);
-/* Set (@obj non-NULL, taken) or remove one desired object and reconcile it. */
+/*
+ * Replace the whole desired state, one object at a time (the inventory gives them as it reads the
+ * devices, so no more than one is held at once): reconciler_begin() starts the new state (0 or
+ * -ENOMEM), reconciler_add() gives an object of it (taken; 0 or a negative errno: see
+ * desired_put()), reconciler_commit() makes it the desired state and reconciles every object, or
+ * reconciler_abort() drops it and keeps the previous one (a partial state would delete the objects
+ * left out).
+ */
+int reconciler_begin(struct reconciler *r);
+int reconciler_add(struct reconciler *r, enum agent_kind kind, cJSON *obj);
+void reconciler_commit(struct reconciler *r);
+void reconciler_abort(struct reconciler *r);
+/* Set (@obj non-NULL, taken; its name is @name) or remove one desired object and reconcile it. */
 void reconciler_put(struct reconciler *r, enum agent_kind kind, const char *name, cJSON *obj);
-/* The desired object @name (owned by the reconciler, valid until the next call of this function;
- * the reconciler keeps desired objects as text and parses this one), or NULL. */
+/* The desired object @name built now from its device (owned by the reconciler, valid until the
+ * next call of this function), or NULL (see desired_build()). */
 const cJSON *reconciler_desired(struct reconciler *r, enum agent_kind kind, const char *name);
+size_t reconciler_desired_count(const struct reconciler *r, enum agent_kind kind);
+/* @fn for every desired object of @kind: its name and its device (desired_source_of()). */
+void reconciler_foreach_desired(const struct reconciler *r, enum agent_kind kind,
+				void (*fn)(const char *name, const char *source, void *userdata),
+				void *userdata);
 size_t reconciler_pending(const struct reconciler *r);
 /* Stop (or resume) writing; changes are still queued and run when resumed. */
 void reconciler_pause(struct reconciler *r, bool paused);
@@ -282,8 +360,9 @@ void hotplug_on_usb(struct hotplug *h, hotplug_usb_fn fn, void *userdata);
 typedef void (*hotplug_lost_fn)(void *userdata);
 /* Call @fn when events were lost, before the events still queued are handled. One listener. */
 void hotplug_on_lost(struct hotplug *h, hotplug_lost_fn fn, void *userdata);
-/* Remember which objects each device produced (for removals whose snapshot is partial). */
-void hotplug_index(struct hotplug *h, struct strmap *desired[]);
+/* Remember which objects each device produced (for removals whose snapshot is partial): the
+ * reconciler's desired objects, after a full inventory. */
+void hotplug_index(struct hotplug *h);
 /* 1 when the error pending on the monitor's socket @fd (taken from it) says events were lost
  * (ENOBUFS), 0 when none is pending or another one was. */
 int hotplug_events_lost(int fd);

@@ -352,6 +352,119 @@ enum diff_action diff_digest_compare(const struct kind_def *kind, const cJSON *d
 	return DIFF_STATUS;
 }
 
+/* ---- wanted objects ------------------------------------------------------------------------ */
+
+/*
+ * A desired object as the reconciler keeps it between writes: one hash per group of what
+ * diff_digest_compare() compares, of the object as the server would keep it, and the device it is
+ * built from. Per-field hashes are not needed on this side: when anything differs the object is
+ * built again and compared field by field against the observed digest.
+ */
+struct diff_want {
+	uint64_t labels;   /* labels_hash() */
+	uint64_t owner;	   /* hash of the Node reference's uid, 0: none wanted */
+	uint64_t spec;	   /* fields_hash() of the owned spec fields */
+	uint64_t status;   /* of the owned status fields and the status_when_set ones it carries */
+	uint32_t when_set; /* bit i: the i-th status_when_set field is carried */
+	uint32_t initial;  /* bit i: the i-th status_initial field is kept by the schema */
+	char source[];
+};
+
+/* One hash of @n field hashes (0 for an absent field), in order; @mask selects among them (bit i:
+ * include h[i]; all when @mask is ~0). */
+static uint64_t fields_hash(const uint64_t *h, size_t n, uint32_t mask)
+{
+	uint64_t sum = mix(n);
+
+	for (size_t i = 0; i < n; i++)
+		if (i >= 32 || (mask & (1u << i)))
+			sum = mix(sum ^ (h[i] + i));
+	return sum;
+}
+
+/* The hashes of @fields of @section, into @h. */
+static void hash_fields(const char *const *fields, const cJSON *section, uint64_t *h)
+{
+	for (size_t i = 0; fields && fields[i]; i++)
+		h[i] = hash_of(cJSON_GetObjectItemCaseSensitive(section, fields[i]));
+}
+
+struct diff_want *diff_want_new(const struct kind_def *kind, const cJSON *desired,
+				const cJSON *schema, const char *source)
+{
+	struct layout l = layout_of(kind);
+	const cJSON *ref = cJSON_GetArrayItem(object_at(desired, "metadata", "ownerReferences"), 0);
+	uint64_t h[64];
+	cJSON *spec, *status;
+	struct diff_want *w;
+
+	if (l.spec > 64 || l.status + l.when_set > 64 ||
+	    !(w = calloc(1, sizeof(*w) + strlen(source) + 1)))
+		return NULL;
+	spec = pruned_section(desired, "spec", schema);
+	status = pruned_section(desired, "status", schema);
+	w->labels = labels_hash(object_at(desired, "metadata", "labels"));
+	/* As has_owner() reads it: the first reference's uid. */
+	w->owner = ref ? hash_string(ref_field(ref, "uid"), 0) : 0;
+	hash_fields(kind->spec_fields, spec, h);
+	w->spec = fields_hash(h, l.spec, ~0u);
+	hash_fields(kind->status_fields, status, h);
+	hash_fields(kind->status_when_set, status, h + l.status);
+	for (size_t i = 0; i < l.when_set && i < 32; i++)
+		if (h[l.status + i])
+			w->when_set |= 1u << i;
+	w->status =
+	    fields_hash(h, l.status, ~0u) ^ fields_hash(h + l.status, l.when_set, w->when_set);
+	cJSON_Delete(spec);
+	cJSON_Delete(status);
+	if (kind->status_initial) {
+		cJSON *values = cJSON_Parse(kind->status_initial), *v;
+		cJSON *kept = cJSON_Duplicate(values, true);
+		unsigned int bit = 0;
+
+		if (kept && schema)
+			schema_prune(kept, schema_property(schema, "status"));
+		cJSON_ArrayForEach(v, values)
+		{
+			if (bit < 32 && cJSON_GetObjectItemCaseSensitive(kept, v->string))
+				w->initial |= 1u << bit;
+			bit++;
+		}
+		cJSON_Delete(kept);
+		cJSON_Delete(values);
+	}
+	strcpy(w->source, source);
+	return w;
+}
+
+void diff_want_free(struct diff_want *w)
+{
+	free(w);
+}
+
+const char *diff_want_source(const struct diff_want *w)
+{
+	return w->source;
+}
+
+bool diff_want_matches(const struct kind_def *kind, const struct diff_want *want,
+		       const struct diff_digest *observed)
+{
+	struct layout l = layout_of(kind);
+	const uint64_t *spec_h = observed->h, *status_h = spec_h + l.spec;
+	bool owner = !want->owner;
+
+	for (size_t i = 0; i < observed->owners && !owner; i++)
+		owner = observed->h[l.spec + l.status + l.when_set + i] == want->owner;
+	/* A field others own that the schema keeps and the server lacks: its initial value is
+	 * written. */
+	return owner && want->labels == observed->labels &&
+	       (want->initial & ~observed->initial) == 0 &&
+	       want->spec == fields_hash(spec_h, l.spec, ~0u) &&
+	       want->status == (fields_hash(status_h, l.status, ~0u) ^
+				fields_hash(status_h + l.status, l.when_set, want->when_set));
+}
+
 enum diff_action diff_object(const struct kind_def *kind, const cJSON *desired,
 			     const cJSON *observed, const cJSON *schema, cJSON **patch)
 {

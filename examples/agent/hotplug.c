@@ -2,10 +2,11 @@
 /*
  * The library's hot-plug monitor in the agent's loop: every add, remove, change, bind or unbind
  * becomes the re-computation of the objects of that one device and of the devices whose objects
- * name it (its SR-IOV PF, the members of its IOMMU group), then single-object updates. An index
- * from device (PCI address, USB port path) to object names finds the objects of a removed device
- * even when the remove event's snapshot is partial, and the old name when a name changes (a
- * network PF whose interface appeared).
+ * name it (its SR-IOV PF, the members of its IOMMU group), then single-object updates. A
+ * PCIDevice is named after its address; for the other kinds an index from device (PCI address, USB
+ * port path) to object names finds the objects of a removed device even when the remove event's
+ * snapshot is partial, and the old name when a name changes (a network PF whose interface
+ * appeared).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,7 +27,8 @@ struct hotplug {
 	struct loop_source *src;
 	struct reconciler *r;
 	struct agent_ids ids;
-	struct strmap *index; /* "pci:<address>" / "usb:<port path>" -> struct names */
+	/* "pci:<PF address>" / "usb:<port path>" -> struct names (no PCIDevice names) */
+	struct strmap *index;
 	hotplug_pci_fn pci_listener;
 	void *pci_listener_data;
 	hotplug_usb_fn usb_listener;
@@ -46,6 +48,26 @@ static void names_free(void *p)
 	free(n);
 }
 
+/* The PCIDevice of @address: its name is Harvester's function of the node and the address alone,
+ * so it needs no index (which at 10,000 functions would cost more than a megabyte). */
+static void set_pci_object(struct hotplug *h, const char *address, cJSON *obj)
+{
+	char name[HOSTDEV_NAME_MAX];
+
+	if (obj) {
+		const char *own = kube_meta_string(obj, "name");
+
+		if (own && strlen(own) < sizeof(name)) {
+			strcpy(name, own);
+			reconciler_put(h->r, KIND_PCI, name, obj);
+		} else {
+			cJSON_Delete(obj);
+		}
+	} else if (hostdev_naming_pci_object_name(h->ids.node, address, name, sizeof(name)) > 0) {
+		reconciler_put(h->r, KIND_PCI, name, NULL);
+	}
+}
+
 /* Publish @obj (or nothing, NULL) as the @kind object of device @key. */
 static void set_object(struct hotplug *h, const char *key, enum agent_kind kind, cJSON *obj)
 {
@@ -55,6 +77,10 @@ static void set_object(struct hotplug *h, const char *key, enum agent_kind kind,
 
 	if (!h->r) { /* --dra-only: no devices.harvesterhci.io objects */
 		cJSON_Delete(obj);
+		return;
+	}
+	if (kind == KIND_PCI) {
+		set_pci_object(h, key + strlen("pci:"), obj);
 		return;
 	}
 	n = strmap_get(h->index, key);
@@ -290,20 +316,15 @@ struct index_ctx {
 	enum agent_kind kind;
 };
 
-static void index_one(const char *name, void *value, void *userdata)
+static void index_one(const char *name, const char *source, void *userdata)
 {
 	struct index_ctx *c = userdata;
-	const cJSON *obj = value;
-	const cJSON *section =
-	    cJSON_GetObjectItemCaseSensitive(obj, c->kind == KIND_SRIOV ? "spec" : "status");
-	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-	    section, c->kind == KIND_USB ? "portPath" : "address"));
 	struct names *n;
 	char key[128];
 
-	if (!id)
-		return;
-	snprintf(key, sizeof(key), "%s:%s", c->kind == KIND_USB ? "usb" : "pci", id);
+	if (c->kind == KIND_PCI)
+		return; /* named after the address: set_pci_object() */
+	snprintf(key, sizeof(key), "%s:%s", c->kind == KIND_USB ? "usb" : "pci", source);
 	n = strmap_get(c->h->index, key);
 	if (!n) {
 		n = calloc(1, sizeof(*n));
@@ -316,15 +337,15 @@ static void index_one(const char *name, void *value, void *userdata)
 	n->name[c->kind] = strdup(name);
 }
 
-void hotplug_index(struct hotplug *h, struct strmap *desired[])
+void hotplug_index(struct hotplug *h)
 {
 	strmap_free(h->index);
 	h->index = strmap_new(names_free);
-	if (!h->index)
+	if (!h->index || !h->r)
 		return;
 	for (int k = 0; k < KIND_COUNT; k++) {
 		struct index_ctx c = {h, (enum agent_kind)k};
 
-		strmap_foreach(desired[k], index_one, &c);
+		reconciler_foreach_desired(h->r, (enum agent_kind)k, index_one, &c);
 	}
 }

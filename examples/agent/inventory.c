@@ -266,40 +266,28 @@ cJSON *inventory_sriov_object(const struct agent_ids *ids, hostdev_pci_device *p
 	return obj;
 }
 
-static int put(struct strmap *map, cJSON *obj)
-{
-	const char *name = kube_meta_string(obj, "name");
-
-	if (!name || strmap_set(map, name, obj) < 0) {
-		cJSON_Delete(obj);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-int inventory_full(hostdev_ctx *ctx, const struct agent_ids *ids, struct strmap *desired[])
+int inventory_full(hostdev_ctx *ctx, const struct agent_ids *ids, inventory_sink_fn sink,
+		   void *userdata)
 {
 	hostdev_pci_enum *pe = NULL;
 	hostdev_usb_enum *ue = NULL;
 	hostdev_pci_device *pci;
 	hostdev_usb_device *usb;
 	unsigned long reads = 0;
-	int r;
+	int r, s = 0;
 
 	r = hostdev_pci_enum_new(ctx, &pe);
-	while (r >= 0 && (r = hostdev_pci_enum_next(pe, &pci)) > 0) {
-		cJSON *obj;
-
+	while (r >= 0 && s == 0 && (r = hostdev_pci_enum_next(pe, &pci)) > 0) {
 		reads++;
 		if (inventory_wants_pci(pci)) {
-			obj = inventory_pci_object(ids, pci);
-			if (!obj || put(desired[KIND_PCI], obj) < 0)
-				r = -ENOMEM;
+			cJSON *obj = inventory_pci_object(ids, pci);
+
+			s = obj ? sink(KIND_PCI, obj, userdata) : -ENOMEM;
 		}
-		if (r > 0 && inventory_wants_sriov(pci)) {
-			obj = inventory_sriov_object(ids, pci);
-			if (!obj || put(desired[KIND_SRIOV], obj) < 0)
-				r = -ENOMEM;
+		if (s == 0 && inventory_wants_sriov(pci)) {
+			cJSON *obj = inventory_sriov_object(ids, pci);
+
+			s = obj ? sink(KIND_SRIOV, obj, userdata) : -ENOMEM;
 		}
 		hostdev_pci_device_unref(pci);
 	}
@@ -308,13 +296,12 @@ int inventory_full(hostdev_ctx *ctx, const struct agent_ids *ids, struct strmap 
 		log_error("cannot list the PCI devices: %s", hostdev_ctx_get_error(ctx));
 		return r;
 	}
-	r = hostdev_usb_enum_new(ctx, 0, &ue);
-	while (r >= 0 && (r = hostdev_usb_enum_next(ue, &usb)) > 0) {
+	r = s == 0 ? hostdev_usb_enum_new(ctx, 0, &ue) : 0;
+	while (r >= 0 && s == 0 && (r = hostdev_usb_enum_next(ue, &usb)) > 0) {
 		cJSON *obj = inventory_usb_object(ids, usb);
 
 		reads++;
-		if (!obj || put(desired[KIND_USB], obj) < 0)
-			r = -ENOMEM;
+		s = obj ? sink(KIND_USB, obj, userdata) : -ENOMEM;
 		hostdev_usb_device_unref(usb);
 	}
 	hostdev_usb_enum_unref(ue);
@@ -323,5 +310,39 @@ int inventory_full(hostdev_ctx *ctx, const struct agent_ids *ids, struct strmap 
 		log_error("cannot list the USB devices: %s", hostdev_ctx_get_error(ctx));
 		return r;
 	}
-	return 0;
+	if (s < 0)
+		log_error("inventory: %s",
+			  s == -ENOMEM ? "out of memory" : "an object was refused");
+	return s;
+}
+
+cJSON *inventory_build(hostdev_ctx *ctx, const struct agent_ids *ids, enum agent_kind kind,
+		       const char *source)
+{
+	cJSON *obj = NULL;
+
+	if (kind == KIND_USB) {
+		hostdev_usb_enum *e = NULL;
+		hostdev_usb_device *dev = NULL;
+
+		if (hostdev_usb_enum_new(ctx, 0, &e) == 0 &&
+		    hostdev_usb_enum_add_port_filter(e, source) == 0 &&
+		    hostdev_usb_enum_next(e, &dev) > 0) {
+			obj = inventory_usb_object(ids, dev);
+			hostdev_usb_device_unref(dev);
+		}
+		hostdev_usb_enum_unref(e);
+	} else {
+		hostdev_pci_device *dev = NULL;
+
+		if (hostdev_pci_device_new(ctx, source, &dev) == 0) {
+			if (kind == KIND_PCI && inventory_wants_pci(dev))
+				obj = inventory_pci_object(ids, dev);
+			else if (kind == KIND_SRIOV && inventory_wants_sriov(dev))
+				obj = inventory_sriov_object(ids, dev);
+			hostdev_pci_device_unref(dev);
+		}
+	}
+	metrics_device_reads("write", 1);
+	return obj;
 }

@@ -167,31 +167,60 @@ static void finish(struct agent *a, int code)
 
 /* ---- inventory and resync ----------------------------------------------------------------- */
 
+struct inventory_count {
+	struct reconciler *rec;
+	size_t n[KIND_COUNT];
+};
+
+static int add_object(enum agent_kind kind, cJSON *obj, void *userdata)
+{
+	struct inventory_count *c = userdata;
+	const char *own = kube_meta_string(obj, "name");
+	char name[256];
+	int r;
+
+	/* Copied: the reconciler takes @obj. */
+	snprintf(name, sizeof(name), "%s", own ? own : "");
+	c->n[kind]++;
+	r = reconciler_add(c->rec, kind, obj);
+	if (r == -EINVAL) {
+		/* Nothing to build it again from (no device address): left out, the rest published. */
+		log_warning("inventory: %s %s names no device; not published",
+			    agent_kinds[kind].kind, name);
+		c->n[kind]--;
+		return 0;
+	}
+	return r;
+}
+
 static int full_inventory(struct agent *a)
 {
-	struct strmap *desired[KIND_COUNT] = {NULL};
+	struct inventory_count c = {a->rec, {0}};
 	double started = loop_now_s();
-	int r = 0;
+	int r = reconciler_begin(a->rec);
 
-	for (int k = 0; k < KIND_COUNT; k++)
-		if (!(desired[k] = strmap_new((void (*)(void *))cJSON_Delete)))
-			r = -ENOMEM;
 	if (r == 0)
-		r = inventory_full(a->ctx, &a->ids, desired);
+		r = inventory_full(a->ctx, &a->ids, add_object, &c);
 	if (r == 0) {
+		log_info("inventory: %zu PCI, %zu USB, %zu SR-IOV objects wanted", c.n[KIND_PCI],
+			 c.n[KIND_USB], c.n[KIND_SRIOV]);
+		reconciler_commit(a->rec);
 		if (a->hotplug)
-			hotplug_index(a->hotplug, desired);
-		log_info("inventory: %zu PCI, %zu USB, %zu SR-IOV objects wanted",
-			 strmap_count(desired[KIND_PCI]), strmap_count(desired[KIND_USB]),
-			 strmap_count(desired[KIND_SRIOV]));
-		reconciler_set_desired(a->rec, desired);
+			hotplug_index(a->hotplug);
 		metrics_resync(loop_now_s() - started);
 	} else {
+		reconciler_abort(a->rec);
 		metrics_error("inventory");
 	}
-	for (int k = 0; k < KIND_COUNT; k++)
-		strmap_free(desired[k]);
 	return r;
+}
+
+/* A desired object, built again from its device when a write needs it. */
+static cJSON *build_object(enum agent_kind kind, const char *source, void *userdata)
+{
+	struct agent *a = userdata;
+
+	return inventory_build(a->ctx, &a->ids, kind, source);
 }
 
 /*
@@ -507,6 +536,7 @@ static void start_reconciler(struct agent *a)
 					.max_inflight = a->o.max_inflight,
 					.watch_timeout_s = a->o.watch_timeout_s,
 					.first_pass = on_first_pass,
+					.build = build_object,
 					.userdata = a,
 					.once = a->o.once};
 	char err[512];

@@ -9,9 +9,10 @@
  * so an idle node makes zero writes. At most max_inflight writes run at once; failures are
  * retried with backoff.
  *
- * Memory: per object the reconciler keeps the desired object as compact JSON text (parsed when the
- * object is looked at) and the observed one as a digest of the fields it compares (diff.c), not
- * the two trees of several kilobytes each that most of an idle agent's memory used to be.
+ * Memory: per object the reconciler keeps a want of the desired object (desired.c: a few hashes and
+ * its device; the object is built again from its device when a write needs it) and a digest of the
+ * observed one (diff.c), not the two trees of several kilobytes each that most of an idle agent's
+ * memory used to be.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,8 +34,9 @@ struct item {
 struct reconciler {
 	struct reconciler_options o;
 	char *node, *node_uid;
-	struct strmap *desired[KIND_COUNT]; /* name -> unformatted JSON text (char *) */
-	cJSON *scratch;			    /* reconciler_desired()'s answer */
+	struct desired *desired[KIND_COUNT];
+	struct desired *next[KIND_COUNT]; /* the full state being given (reconciler_begin()) */
+	cJSON *scratch;			  /* reconciler_desired()'s answer */
 	struct kube_informer *inf[KIND_COUNT];
 	cJSON *schema[KIND_COUNT];
 	bool status_subresource[KIND_COUNT];
@@ -55,26 +57,12 @@ struct write {
 	enum agent_kind kind;
 	char *key, *name;
 	const char *op;
+	/* The object built for the write: what a metadata update makes of the object it reads,
+	 * the status patched right after a create. */
+	cJSON *desired;
 };
 
 static void process(struct reconciler *r);
-
-/* The desired object @name, parsed (the caller deletes it), or NULL. */
-static cJSON *desired_of(const struct reconciler *r, enum agent_kind kind, const char *name)
-{
-	const char *text = strmap_get(r->desired[kind], name);
-
-	return text ? cJSON_Parse(text) : NULL;
-}
-
-/* @obj (deleted) as the text the desired maps hold, or NULL (no memory). */
-static char *desired_text(cJSON *obj)
-{
-	char *text = cJSON_PrintUnformatted(obj);
-
-	cJSON_Delete(obj);
-	return text;
-}
 
 static void item_free(void *p)
 {
@@ -186,6 +174,7 @@ static void write_free(struct write *w)
 {
 	free(w->key);
 	free(w->name);
+	cJSON_Delete(w->desired);
 	free(w);
 }
 
@@ -251,6 +240,33 @@ static void on_fetched(struct kube_client *c, const struct kube_response *resp, 
 	write_failed(w, resp);
 }
 
+static void on_written(struct kube_client *c, const struct kube_response *resp, void *userdata);
+
+/*
+ * A create's status, which the server ignored (a status subresource), patched at once from the
+ * object built for the create: the object is not built a second time from its device. false when
+ * there is nothing to patch or the patch could not start (the next look at the object decides).
+ */
+static bool patch_created(struct write *w)
+{
+	struct reconciler *r = w->r;
+	const struct diff_digest *created = kube_informer_kept(r->inf[w->kind], w->name);
+	cJSON *patch = NULL;
+	bool started;
+
+	if (!w->desired || !created ||
+	    diff_digest_compare(&agent_kinds[w->kind], w->desired, created, r->schema[w->kind],
+				&patch) != DIFF_STATUS) {
+		cJSON_Delete(patch);
+		return false;
+	}
+	w->op = "patch_status";
+	started = kube_merge_patch(r->o.client, &agent_kinds[w->kind].res, NULL, w->name, "status",
+				   patch, on_written, w);
+	cJSON_Delete(patch);
+	return started;
+}
+
 static void on_written(struct kube_client *c, const struct kube_response *resp, void *userdata)
 {
 	struct write *w = userdata;
@@ -271,6 +287,9 @@ static void on_written(struct kube_client *c, const struct kube_response *resp, 
 			log_debug("%s %s %s", w->op, agent_kinds[w->kind].kind, w->name);
 		}
 		kube_backoff_reset(&r->backoff);
+		if (strcmp(w->op, "create") == 0 && r->status_subresource[w->kind] && !r->paused &&
+		    patch_created(w))
+			return;
 		write_finished(w, true);
 		return;
 	}
@@ -298,18 +317,13 @@ static void on_written(struct kube_client *c, const struct kube_response *resp, 
 static int apply_metadata(cJSON *obj, void *userdata)
 {
 	struct write *w = userdata;
-	cJSON *desired = desired_of(w->r, w->kind, w->name);
-	int r;
 
-	if (!desired)
-		return 1;
-	r = diff_apply_metadata(&agent_kinds[w->kind], obj, desired) ? 0 : 1;
-	cJSON_Delete(desired);
-	return r;
+	return diff_apply_metadata(&agent_kinds[w->kind], obj, w->desired) ? 0 : 1;
 }
 
+/* Start the write of @action; @desired (the object built for it) and @patch are taken. */
 static void start_write(struct reconciler *r, const char *key, struct item *it,
-			enum diff_action action, cJSON *patch, const cJSON *desired,
+			enum diff_action action, cJSON *patch, cJSON *desired,
 			const struct diff_digest *observed)
 {
 	const struct kind_def *kind = &agent_kinds[it->kind];
@@ -322,15 +336,19 @@ static void start_write(struct reconciler *r, const char *key, struct item *it,
 	w->kind = it->kind;
 	switch (action) {
 	case DIFF_CREATE: {
-		cJSON *body = cJSON_Duplicate(desired, true);
+		cJSON *status = NULL;
 
 		w->op = "create";
 		/* With a status subresource the server ignores status on create: it is patched
-		 * right after. */
+		 * right after (patch_created()). */
 		if (r->status_subresource[it->kind])
-			cJSON_DeleteItemFromObjectCaseSensitive(body, "status");
-		started = body && kube_create(r->o.client, &kind->res, NULL, body, on_written, w);
-		cJSON_Delete(body);
+			status = cJSON_DetachItemFromObjectCaseSensitive(desired, "status");
+		started = kube_create(r->o.client, &kind->res, NULL, desired, on_written, w);
+		if (status) {
+			cJSON_AddItemToObject(desired, "status", status);
+			w->desired = desired;
+			desired = NULL;
+		}
 		break;
 	}
 	case DIFF_DELETE:
@@ -340,6 +358,9 @@ static void start_write(struct reconciler *r, const char *key, struct item *it,
 		break;
 	case DIFF_METADATA:
 		w->op = "update";
+		/* Kept for the update's reads (a conflict reads the object again). */
+		w->desired = desired;
+		desired = NULL;
 		started = kube_update(r->o.client, &kind->res, NULL, it->name, 5, apply_metadata,
 				      on_written, w) == 0;
 		break;
@@ -353,6 +374,8 @@ static void start_write(struct reconciler *r, const char *key, struct item *it,
 		break;
 	}
 out:
+	cJSON_Delete(patch);
+	cJSON_Delete(desired);
 	if (!started) {
 		struct kube_response resp;
 
@@ -373,23 +396,17 @@ out:
 
 static void evaluate(struct reconciler *r, char *key, struct item *it)
 {
-	cJSON *desired = desired_of(r, it->kind, it->name);
 	const struct diff_digest *observed = kube_informer_kept(r->inf[it->kind], it->name);
-	cJSON *patch = NULL;
+	cJSON *desired, *patch;
 	enum diff_action action;
 
-	if (!desired && strmap_get(r->desired[it->kind], it->name)) {
-		/* Out of memory (or text that does not parse, which the reconciler never stores):
-		 * not a deletion. */
-		item_free(it);
-		return;
-	}
-	action = diff_digest_compare(&agent_kinds[it->kind], desired, observed, r->schema[it->kind],
-				     &patch);
+	/* Builds the object only when it differs (a desired object that cannot be built now is
+	 * no deletion: DIFF_NONE until its device's event or the resync puts it again). */
+	action = desired_compare(r->desired[it->kind], it->name, observed, r->schema[it->kind],
+				 &desired, &patch);
 	if (action == DIFF_NONE) {
 		metrics_reconcile_latency(loop_now_s() - it->since);
 		item_free(it);
-		cJSON_Delete(desired);
 		return;
 	}
 	if (strmap_set(r->inflight, key, it) < 0) {
@@ -399,8 +416,6 @@ static void evaluate(struct reconciler *r, char *key, struct item *it)
 		return;
 	}
 	start_write(r, key, it, action, patch, desired, observed);
-	cJSON_Delete(patch);
-	cJSON_Delete(desired);
 }
 
 static void process(struct reconciler *r)
@@ -476,7 +491,7 @@ static void enqueue_cached(const char *name, const cJSON *obj, void *userdata)
 	enqueue(e->r, e->kind, name);
 }
 
-static void enqueue_desired(const char *name, void *value, void *userdata)
+static void enqueue_desired(const char *name, const char *source, void *userdata)
 {
 	struct enqueue_ctx *e = userdata;
 
@@ -489,7 +504,7 @@ static void enqueue_all(struct reconciler *r, enum agent_kind kind)
 
 	if (r->inf[kind] && kube_informer_synced(r->inf[kind]))
 		kube_informer_foreach(r->inf[kind], enqueue_cached, &e);
-	strmap_foreach(r->desired[kind], enqueue_desired, &e);
+	desired_foreach(r->desired[kind], enqueue_desired, &e);
 }
 
 static void on_synced(struct kube_informer *inf, void *userdata)
@@ -568,7 +583,7 @@ int reconciler_new(const struct reconciler_options *opts, struct reconciler **ou
 	r->o.ids.node = r->node;
 	r->o.ids.node_uid = r->node_uid;
 	for (int k = 0; k < KIND_COUNT; k++)
-		r->desired[k] = strmap_new(free);
+		r->desired[k] = desired_new((enum agent_kind)k, opts->build, opts->userdata);
 	r->queued = strmap_new(item_free);
 	r->inflight = strmap_new(item_free);
 	r->failed = strmap_new(item_free);
@@ -589,7 +604,8 @@ void reconciler_free(struct reconciler *r)
 		return;
 	for (int k = 0; k < KIND_COUNT; k++) {
 		kube_informer_free(r->inf[k]);
-		strmap_free(r->desired[k]);
+		desired_free(r->desired[k]);
+		desired_free(r->next[k]);
 		cJSON_Delete(r->schema[k]);
 	}
 	cJSON_Delete(r->scratch);
@@ -662,43 +678,43 @@ int reconciler_start(struct reconciler *r)
 	return 0;
 }
 
-struct text_ctx {
-	struct strmap *texts;
-	bool failed;
-};
-
-static void to_text(const char *name, void *value, void *userdata)
+int reconciler_begin(struct reconciler *r)
 {
-	struct text_ctx *t = userdata;
-	char *text = cJSON_PrintUnformatted(value);
+	reconciler_abort(r);
+	for (int k = 0; k < KIND_COUNT; k++)
+		if (!(r->next[k] = desired_new((enum agent_kind)k, r->o.build, r->o.userdata))) {
+			reconciler_abort(r);
+			return -ENOMEM;
+		}
+	return 0;
+}
 
-	if (!text || strmap_set(t->texts, name, text) < 0) {
-		free(text);
-		t->failed = true;
+int reconciler_add(struct reconciler *r, enum agent_kind kind, cJSON *obj)
+{
+	if (!r->next[kind]) {
+		cJSON_Delete(obj);
+		return -EINVAL;
+	}
+	return desired_put(r->next[kind], obj, r->schema[kind]);
+}
+
+void reconciler_abort(struct reconciler *r)
+{
+	for (int k = 0; k < KIND_COUNT; k++) {
+		desired_free(r->next[k]);
+		r->next[k] = NULL;
 	}
 }
 
-void reconciler_set_desired(struct reconciler *r, struct strmap *desired[])
+void reconciler_commit(struct reconciler *r)
 {
+	if (!r->next[0])
+		return;
 	for (int k = 0; k < KIND_COUNT; k++) {
-		struct text_ctx t = {strmap_new(free), false};
-
-		if (t.texts)
-			strmap_foreach(desired[k], to_text, &t);
-		strmap_free(desired[k]);
-		desired[k] = NULL;
-		if (!t.texts || t.failed) {
-			/* Out of memory: a partial state would delete the objects left out. */
-			log_error(
-			    "out of memory converting the desired %s objects; kept the previous "
-			    "state",
-			    agent_kinds[k].kind);
-			strmap_free(t.texts);
-			continue;
-		}
 		/* Names that are no longer desired are in the cache (or were never created). */
-		strmap_free(r->desired[k]);
-		r->desired[k] = t.texts;
+		desired_free(r->desired[k]);
+		r->desired[k] = r->next[k];
+		r->next[k] = NULL;
 	}
 	r->have_inventory = true;
 	for (int k = 0; k < KIND_COUNT; k++)
@@ -710,13 +726,9 @@ void reconciler_set_desired(struct reconciler *r, struct strmap *desired[])
 void reconciler_put(struct reconciler *r, enum agent_kind kind, const char *name, cJSON *obj)
 {
 	if (obj) {
-		char *text = desired_text(obj);
-
-		if (!text || strmap_set(r->desired[kind], name, text) < 0) {
-			free(text);
+		if (desired_put(r->desired[kind], obj, r->schema[kind]) < 0)
 			return;
-		}
-	} else if (!strmap_remove(r->desired[kind], name)) {
+	} else if (!desired_remove(r->desired[kind], name)) {
 		return;
 	}
 	enqueue(r, kind, name);
@@ -726,8 +738,20 @@ void reconciler_put(struct reconciler *r, enum agent_kind kind, const char *name
 const cJSON *reconciler_desired(struct reconciler *r, enum agent_kind kind, const char *name)
 {
 	cJSON_Delete(r->scratch);
-	r->scratch = desired_of(r, kind, name);
+	r->scratch = desired_build(r->desired[kind], name, r->schema[kind]);
 	return r->scratch;
+}
+
+size_t reconciler_desired_count(const struct reconciler *r, enum agent_kind kind)
+{
+	return desired_count(r->desired[kind]);
+}
+
+void reconciler_foreach_desired(const struct reconciler *r, enum agent_kind kind,
+				void (*fn)(const char *name, const char *source, void *userdata),
+				void *userdata)
+{
+	desired_foreach(r->desired[kind], fn, userdata);
 }
 
 size_t reconciler_pending(const struct reconciler *r)

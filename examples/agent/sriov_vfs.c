@@ -49,7 +49,8 @@ struct vf_job {
 	char *name;
 	char address[32];
 	unsigned int num_vfs, flags, timeout_ms;
-	char key[96]; /* the refusal key of the object when queued */
+	char key[96];	/* the refusal key of the object when queued */
+	cJSON *old_vfs; /* the names of the PF's VFs' PCIDevices when queued */
 	/* results (worker thread) */
 	int r;
 	char error[1024];
@@ -140,16 +141,27 @@ static void put_object(struct sriov_vfs *s, enum agent_kind kind, cJSON *obj)
 	free(copy);
 }
 
-/* The PF's SRIOVNetworkDevice and PCIDevice, every VF's PCIDevice; PCIDevices of VFs that are
- * gone (those the previous desired object @name listed) removed. */
-static void refresh_objects(struct sriov_vfs *s, const char *name, const char *address)
+/* The names of the PCIDevices of @pf's VFs now (an array), or NULL: no memory. */
+static cJSON *vf_names(struct sriov_vfs *s, const hostdev_sriov_pf *pf)
 {
-	const cJSON *before =
-	    s->o.reconciler ? reconciler_desired(s->o.reconciler, KIND_SRIOV, name) : NULL;
-	cJSON *old_names =
-	    cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
-				cJSON_GetObjectItemCaseSensitive(before, "status"), "vfPCIDevices"),
-			    true);
+	cJSON *names = cJSON_CreateArray();
+
+	for (size_t i = 0; names && i < hostdev_sriov_pf_get_vf_count(pf); i++) {
+		char name[HOSTDEV_NAME_MAX];
+
+		if (hostdev_naming_pci_object_name(s->o.ids->node,
+						   hostdev_sriov_pf_get_vf_address(pf, i), name,
+						   sizeof(name)) > 0)
+			cJSON_AddItemToArray(names, cJSON_CreateString(name));
+	}
+	return names;
+}
+
+/* The PF's SRIOVNetworkDevice and PCIDevice, every VF's PCIDevice; PCIDevices of VFs that are
+ * gone (of @old_names, the VFs before the change) removed. */
+static void refresh_objects(struct sriov_vfs *s, const char *address, const cJSON *old_vfs)
+{
+	cJSON *old_names = cJSON_Duplicate(old_vfs, true);
 	hostdev_pci_device *pf = NULL;
 	const cJSON *n;
 
@@ -212,8 +224,8 @@ static void job_done(void *userdata, bool cancelled)
 	if (cancelled)
 		goto out;
 	s->job = NULL;
-	obj = kube_informer_get(s->inf, job->name);
-	refresh_objects(s, job->name, job->address);
+	obj = kube_informer_kept(s->inf, job->name);
+	refresh_objects(s, job->address, job->old_vfs);
 	if (job->r >= 0) {
 		log_info("SRIOVNetworkDevice %s: %s has %d VF%s", job->name, job->address, job->r,
 			 job->r == 1 ? "" : "s");
@@ -256,6 +268,7 @@ static void job_done(void *userdata, bool cancelled)
 	}
 	schedule_pass(s);
 out:
+	cJSON_Delete(job->old_vfs);
 	free(job->name);
 	free(job);
 }
@@ -296,12 +309,17 @@ static void judge_one(const char *name, const cJSON *obj, void *userdata)
 			strmap_remove(s->refused, name);
 		return;
 	}
-	hostdev_sriov_pf_unref(pf);
 	snprintf(key, sizeof(key), "%.0f/%d/%d", generation, num->valueint, forced);
 	refused = s->refused ? strmap_get(s->refused, name) : NULL;
-	if (refused && strcmp(refused, key) == 0)
+	if ((refused && strcmp(refused, key) == 0) || !(job = calloc(1, sizeof(*job)))) {
+		hostdev_sriov_pf_unref(pf);
 		return;
-	if (!(job = calloc(1, sizeof(*job))) || !(job->name = strdup(name))) {
+	}
+	/* The VFs of before the change, whose PCIDevices go if the change removes them. */
+	job->old_vfs = vf_names(s, pf);
+	hostdev_sriov_pf_unref(pf);
+	if (!job->old_vfs || !(job->name = strdup(name))) {
+		cJSON_Delete(job->old_vfs);
 		free(job);
 		return;
 	}
@@ -314,6 +332,7 @@ static void judge_one(const char *name, const cJSON *obj, void *userdata)
 	log_info("SRIOVNetworkDevice %s: setting %s to %u VF%s%s", name, job->address, job->num_vfs,
 		 job->num_vfs == 1 ? "" : "s", forced ? " (forced)" : "");
 	if (worker_submit(s->worker, job_work, job_done, job) < 0) {
+		cJSON_Delete(job->old_vfs);
 		free(job->name);
 		free(job);
 		return;
@@ -360,12 +379,60 @@ static void on_error(struct kube_informer *inf, const struct kube_response *resp
 		    resp->error);
 }
 
+/* ---- what the cache keeps ---------------------------------------------------------------------- */
+
+static void copy_field(cJSON *to, const cJSON *from, const char *field)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, field);
+
+	if (v)
+		cJSON_AddItemToObject(to, field, cJSON_Duplicate(v, true));
+}
+
+/*
+ * Of an SRIOVNetworkDevice, what the VF counts read: its name, generation, deletion, the force
+ * annotation, spec.numVFs/address/nodeName and status.conditions. Not the rest: the VF lists of
+ * the status (hundreds of entries on a large PF) made the cache of a 10,000-function node over a
+ * megabyte.
+ */
+static void *keep_counts(const cJSON *obj, void *userdata)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	const cJSON *anns = cJSON_GetObjectItemCaseSensitive(meta, "annotations");
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+	cJSON *kept = cJSON_CreateObject(), *m, *sp, *st;
+
+	if (!kept || !(m = cJSON_AddObjectToObject(kept, "metadata")) ||
+	    !(sp = cJSON_AddObjectToObject(kept, "spec")) ||
+	    !(st = cJSON_AddObjectToObject(kept, "status"))) {
+		cJSON_Delete(kept);
+		return NULL;
+	}
+	copy_field(m, meta, "name");
+	copy_field(m, meta, "generation");
+	copy_field(m, meta, "deletionTimestamp");
+	if (cJSON_GetObjectItemCaseSensitive(anns, AGENT_SRIOV_FORCE_ANNOTATION))
+		copy_field(cJSON_AddObjectToObject(m, "annotations"), anns,
+			   AGENT_SRIOV_FORCE_ANNOTATION);
+	copy_field(sp, spec, "numVFs");
+	copy_field(sp, spec, "address");
+	copy_field(sp, spec, "nodeName");
+	copy_field(st, cJSON_GetObjectItemCaseSensitive(obj, "status"), "conditions");
+	return kept;
+}
+
+static void drop_counts(void *kept)
+{
+	cJSON_Delete(kept);
+}
+
 /* ---- public -------------------------------------------------------------------------------- */
 
 int sriov_vfs_new(const struct sriov_vfs_options *opts, struct sriov_vfs **out)
 {
 	static const struct kube_informer_callbacks cb = {on_synced, on_event, on_error};
-	struct kube_informer_options io = {.watch_timeout_s = opts->watch_timeout_s};
+	static const struct kube_keep keep = {keep_counts, drop_counts, NULL};
+	struct kube_informer_options io = {.watch_timeout_s = opts->watch_timeout_s, .keep = &keep};
 	struct sriov_vfs *s = calloc(1, sizeof(*s));
 	const cJSON *schema;
 	char selector[300];

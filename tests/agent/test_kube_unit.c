@@ -419,6 +419,27 @@ static void test_strmap(void **state)
 	assert_int_equal(strmap_set(m, "node1-00000001", strdup("replaced")), 0);
 	assert_string_equal(strmap_get(m, "node1-00000001"), "replaced");
 	assert_int_equal(strmap_count(m), 2500);
+	/* Emptied down to a few (the slots shrink on the way): the rest are still found, the removed
+	 * ones not, and it fills again. */
+	for (int i = 1; i < 4980; i += 2) {
+		snprintf(key, sizeof(key), "node1-%08d", i);
+		assert_true(strmap_remove(m, key));
+	}
+	assert_int_equal(strmap_count(m), 10);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "node1-%08d", i);
+		if (i % 2 && i >= 4980)
+			assert_string_equal(strmap_get(m, key), key);
+		else
+			assert_null(strmap_get(m, key));
+	}
+	for (int i = 0; i < 5000; i += 2) {
+		snprintf(key, sizeof(key), "node1-%08d", i);
+		assert_int_equal(strmap_set(m, key, strdup(key)), 0);
+	}
+	assert_int_equal(strmap_count(m), 2510);
+	snprintf(key, sizeof(key), "node1-%08d", 4998);
+	assert_string_equal(strmap_get(m, key), key);
 	strmap_free(m);
 }
 

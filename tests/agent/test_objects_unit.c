@@ -27,6 +27,19 @@ struct fixture {
 	struct agent_ids ids;
 };
 
+/* The inventory's objects into the fixture's maps, by name. */
+static int into_maps(enum agent_kind kind, cJSON *obj, void *userdata)
+{
+	struct strmap **desired = userdata;
+	const char *name = kube_meta_string(obj, "name");
+
+	if (!name || strmap_set(desired[kind], name, obj) < 0) {
+		cJSON_Delete(obj);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -42,7 +55,7 @@ static int setup(void **state)
 	f->ids.usb_naming = USB_NAMING_PORT;
 	for (int k = 0; k < KIND_COUNT; k++)
 		f->desired[k] = strmap_new((void (*)(void *))cJSON_Delete);
-	if (inventory_full(f->ctx, &f->ids, f->desired) < 0)
+	if (inventory_full(f->ctx, &f->ids, into_maps, f->desired) < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -320,21 +333,35 @@ static cJSON *status_of(cJSON *obj)
 	return cJSON_GetObjectItem(obj, "status");
 }
 
-/* diff_digest_compare() of @desired against the digest of @observed, the patch as text in
- * @patch_text (NULL when none; the caller frees it). */
-static enum diff_action digest_diff(const struct kind_def *kind, const cJSON *desired,
-				    const cJSON *observed, char **patch_text)
+/* diff_digest_compare() of @desired against the digest of @observed through @schema, the patch
+ * as text in @patch_text (NULL when none; the caller frees it). The want the reconciler keeps of
+ * @desired must match the digest exactly when there is nothing to write. */
+static enum diff_action digest_diff_schema(const struct kind_def *kind, const cJSON *desired,
+					   const cJSON *observed, const cJSON *schema,
+					   char **patch_text)
 {
 	struct diff_digest *d = diff_digest_new(kind, observed);
+	struct diff_want *w = diff_want_new(kind, desired, schema, "source");
 	cJSON *patch = NULL;
 	enum diff_action a;
 
 	assert_non_null(d);
-	a = diff_digest_compare(kind, desired, d, NULL, &patch);
+	assert_non_null(w);
+	a = diff_digest_compare(kind, desired, d, schema, &patch);
+	if (diff_want_matches(kind, w, d) != (a == DIFF_NONE))
+		fail_msg("the want %s the digest, but the comparison is %d",
+			 a == DIFF_NONE ? "does not match" : "matches", a);
 	*patch_text = patch ? cJSON_PrintUnformatted(patch) : NULL;
 	cJSON_Delete(patch);
+	diff_want_free(w);
 	diff_digest_free(d);
 	return a;
+}
+
+static enum diff_action digest_diff(const struct kind_def *kind, const cJSON *desired,
+				    const cJSON *observed, char **patch_text)
+{
+	return digest_diff_schema(kind, desired, observed, NULL, patch_text);
 }
 
 static void first_name(const char *key, void *value, void *ud)
@@ -445,6 +472,186 @@ static void test_digest(void **state)
 		assert_int_equal(digest_diff(&agent_kinds[KIND_USB], desired, observed, &patch),
 				 DIFF_NONE);
 		cJSON_Delete(observed);
+	}
+}
+
+/* ---- desired objects kept as wants, built from their device when a write needs them -------- */
+
+struct builds {
+	struct fixture *f;
+	int n; /* objects built */
+};
+
+static cJSON *count_build(enum agent_kind kind, const char *source, void *userdata)
+{
+	struct builds *b = userdata;
+
+	b->n++;
+	return inventory_build(b->f->ctx, &b->f->ids, kind, source);
+}
+
+/* desired_compare() of the PCIDevice @name against @observed (NULL: not on the server) through @schema; the
+ * object built for the write is checked to be the inventory's and dropped, the patch returned as
+ * text (NULL when none; the caller frees it). */
+static enum diff_action compare(struct desired *d, const char *name, const cJSON *observed,
+				const cJSON *schema, const cJSON *inventory, char **patch_text)
+{
+	struct diff_digest *digest =
+	    observed ? diff_digest_new(&agent_kinds[KIND_PCI], observed) : NULL;
+	cJSON *obj = NULL, *patch = NULL;
+	enum diff_action a;
+
+	a = desired_compare(d, name, digest, schema, &obj, &patch);
+	if (a == DIFF_CREATE || a == DIFF_METADATA || a == DIFF_STATUS) {
+		assert_non_null(obj);
+		assert_true(cJSON_Compare(obj, inventory, true));
+	} else {
+		assert_null(obj);
+	}
+	*patch_text = patch ? cJSON_PrintUnformatted(patch) : NULL;
+	cJSON_Delete(obj);
+	cJSON_Delete(patch);
+	diff_digest_free(digest);
+	return a;
+}
+
+/* The reconciler keeps no desired object, only its want: an object in step with the server costs
+ * no device read and no write; one someone changed (an owned status field, a label of ours) is
+ * found from the hashes, built again from its device and written with exactly what differs, as
+ * when the object was kept; one not on the server is built for its create. */
+static void test_desired_on_demand(void **state)
+{
+	struct fixture *f = *state;
+	const char *name = "node1-000001000";
+	const cJSON *inventory = strmap_get(f->desired[KIND_PCI], name);
+	cJSON *harvester = cJSON_Parse(harvester_schema), *observed, *gone;
+	struct builds b = {f, 0};
+	struct desired *d = desired_new(KIND_PCI, count_build, &b);
+	char *patch;
+
+	assert_non_null(d);
+	assert_non_null(inventory);
+	assert_int_equal(desired_put(d, cJSON_Duplicate(inventory, true), NULL), 0);
+	assert_true(desired_has(d, name));
+	assert_string_equal(desired_source_of(KIND_PCI, inventory), "0000:01:00.0");
+
+	/* In step: nothing built, nothing to write, however often it is looked at. */
+	observed = as_stored(inventory, NULL);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(compare(d, name, observed, NULL, inventory, &patch), DIFF_NONE);
+	assert_int_equal(b.n, 0);
+
+	/* Someone changed an owned status field: one build, a patch of that field alone. */
+	cJSON_ReplaceItemInObject(status_of(observed), "kernelDriverInUse",
+				  cJSON_CreateString("vfio-pci"));
+	assert_int_equal(compare(d, name, observed, NULL, inventory, &patch), DIFF_STATUS);
+	assert_string_equal(patch, "{\"status\":{\"kernelDriverInUse\":\"igb\"}}");
+	free(patch);
+	assert_int_equal(b.n, 1);
+	cJSON_Delete(observed);
+
+	/* A label of ours removed: a metadata update, with the object built for it. */
+	observed = as_stored(inventory, NULL);
+	cJSON_DeleteItemFromObject(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(observed, "metadata"), "labels"),
+	    AGENT_LABEL_PREFIX "vendor");
+	assert_int_equal(compare(d, name, observed, NULL, inventory, &patch), DIFF_METADATA);
+	assert_int_equal(b.n, 2);
+	cJSON_Delete(observed);
+
+	/* Not on the server: built for its create. Deleted from the desired state: a delete, with
+	 * nothing built. */
+	assert_int_equal(compare(d, name, NULL, NULL, inventory, &patch), DIFF_CREATE);
+	assert_int_equal(b.n, 3);
+	observed = as_stored(inventory, NULL);
+	assert_true(desired_remove(d, name));
+	assert_int_equal(compare(d, name, observed, NULL, inventory, &patch), DIFF_DELETE);
+	assert_int_equal(compare(d, name, NULL, NULL, inventory, &patch), DIFF_NONE);
+	assert_int_equal(b.n, 3);
+	cJSON_Delete(observed);
+
+	/* Pruned by Harvester's CRD on both sides: in step, nothing built. */
+	assert_int_equal(desired_put(d, cJSON_Duplicate(inventory, true), harvester), 0);
+	observed = as_stored(inventory, harvester);
+	assert_int_equal(compare(d, name, observed, harvester, inventory, &patch), DIFF_NONE);
+	assert_int_equal(b.n, 3);
+	cJSON_ReplaceItemInObject(status_of(observed), "description", cJSON_CreateString("old"));
+	assert_int_equal(compare(d, name, observed, harvester, inventory, &patch), DIFF_STATUS);
+	assert_non_null(strstr(patch, "\"description\":\"Ethernet controller"));
+	free(patch);
+	assert_int_equal(b.n, 4);
+	cJSON_Delete(observed);
+
+	/* A device that is gone when its write comes (its event is on the way): no write, and no
+	 * deletion either. */
+	gone = cJSON_Duplicate(inventory, true);
+	cJSON_ReplaceItemInObject(status_of(gone), "address", cJSON_CreateString("0000:7f:1f.7"));
+	assert_int_equal(desired_put(d, gone, NULL), 0);
+	assert_int_equal(compare(d, name, NULL, NULL, inventory, &patch), DIFF_NONE);
+	assert_null(desired_build(d, name, NULL));
+	assert_true(desired_has(d, name));
+
+	/* An object without its device is refused (nothing to build it from). */
+	gone = cJSON_Duplicate(inventory, true);
+	cJSON_DeleteItemFromObject(status_of(gone), "address");
+	assert_int_equal(desired_put(d, gone, NULL), -EINVAL);
+	desired_free(d);
+	cJSON_Delete(harvester);
+}
+
+/* Every object of the inventory is built again from its device as it was listed: the wants
+ * (desired.c) can stand for the objects. */
+static void count_kind(const char *name, const char *source, void *userdata)
+{
+	(*(size_t *)userdata)++;
+}
+
+static void put_copy(const char *name, void *value, void *userdata)
+{
+	struct desired *d = userdata;
+
+	assert_int_equal(desired_put(d, cJSON_Duplicate(value, true), NULL), 0);
+}
+
+struct rebuild_ctx {
+	struct fixture *f;
+	enum agent_kind kind;
+	size_t n;
+};
+
+static void rebuild_one(const char *name, void *value, void *userdata)
+{
+	struct rebuild_ctx *c = userdata;
+	const char *source = desired_source_of(c->kind, value);
+	cJSON *built;
+
+	assert_non_null(source);
+	built = inventory_build(c->f->ctx, &c->f->ids, c->kind, source);
+	if (!cJSON_Compare(built, value, true))
+		fail_msg("%s %s is not built again from %s as listed", agent_kinds[c->kind].kind,
+			 name, source);
+	cJSON_Delete(built);
+	c->n++;
+}
+
+static void test_inventory_build(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int k = 0; k < KIND_COUNT; k++) {
+		struct rebuild_ctx c = {f, (enum agent_kind)k, 0};
+		struct desired *d = desired_new((enum agent_kind)k, NULL, NULL);
+		size_t n = 0;
+
+		strmap_foreach(f->desired[k], rebuild_one, &c);
+		assert_int_equal(c.n, strmap_count(f->desired[k]));
+		assert_true(k == KIND_USB || c.n > 0);
+		/* ... and each is kept. */
+		assert_non_null(d);
+		strmap_foreach(f->desired[k], put_copy, d);
+		desired_foreach(d, count_kind, &n);
+		assert_int_equal(n, c.n);
+		desired_free(d);
 	}
 }
 
@@ -582,6 +789,8 @@ int main(void)
 	    cmocka_unit_test(test_schema_prune),
 	    cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_desired_on_demand, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inventory_build, setup, teardown),
 	    cmocka_unit_test(test_kubevirt_lists),
 	};
 

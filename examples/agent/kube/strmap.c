@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A string-keyed hash map (open addressing, linear probing, tombstones) for the object caches and
- * the desired inventory: thousands of names, looked up on every event.
+ * the desired inventory: thousands of names, looked up on every event. The slots are most of a
+ * large map's own memory (16 bytes each): filled up to three quarters before they double, and
+ * halved when a map that grew in a burst (the work queue of a first publication) is nearly empty
+ * again, so that an idle agent does not keep the burst's slots.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@ struct slot {
 
 static char tombstone_marker;
 #define TOMBSTONE (&tombstone_marker)
+#define MIN_CAP 64
 
 struct strmap {
 	struct slot *slots;
@@ -40,7 +44,7 @@ struct strmap *strmap_new(void (*free_value)(void *))
 
 	if (!m)
 		return NULL;
-	m->cap = 64;
+	m->cap = MIN_CAP;
 	m->slots = calloc(m->cap, sizeof(*m->slots));
 	if (!m->slots) {
 		free(m);
@@ -79,9 +83,9 @@ static struct slot *find(const struct strmap *m, const char *key)
 	return NULL;
 }
 
-static int grow(struct strmap *m)
+/* Rehash into @cap slots (a power of two above the count), which drops the tombstones. */
+static int resize(struct strmap *m, size_t cap)
 {
-	size_t cap = m->count * 4 > m->cap ? m->cap * 2 : m->cap; /* rehash drops tombstones */
 	struct slot *old = m->slots, *slots = calloc(cap, sizeof(*slots));
 	size_t old_cap = m->cap;
 
@@ -104,6 +108,13 @@ static int grow(struct strmap *m)
 	return 0;
 }
 
+/* Room for one more: doubled when more than half the slots would hold entries, else only rehashed
+ * (the tombstones filled it). */
+static int grow(struct strmap *m)
+{
+	return resize(m, (m->count + 1) * 2 > m->cap ? m->cap * 2 : m->cap);
+}
+
 int strmap_set(struct strmap *m, const char *key, void *value)
 {
 	struct slot *s = find(m, key);
@@ -115,7 +126,7 @@ int strmap_set(struct strmap *m, const char *key, void *value)
 		s->value = value;
 		return 0;
 	}
-	if ((m->used + 1) * 2 > m->cap && grow(m) < 0)
+	if ((m->used + 1) * 4 > m->cap * 3 && grow(m) < 0)
 		return -ENOMEM;
 	i = hash(key) & (m->cap - 1);
 	while (m->slots[i].key && m->slots[i].key != TOMBSTONE)
@@ -149,6 +160,13 @@ bool strmap_remove(struct strmap *m, const char *key)
 	s->key = TOMBSTONE;
 	s->value = NULL;
 	m->count--;
+	if (m->cap > MIN_CAP && m->count * 8 < m->cap) {
+		size_t cap = MIN_CAP;
+
+		while (cap < m->count * 2)
+			cap *= 2;
+		resize(m, cap); /* without memory for it, the map stays as large */
+	}
 	return true;
 }
 
@@ -160,7 +178,8 @@ size_t strmap_count(const struct strmap *m)
 void strmap_foreach(const struct strmap *m, void (*fn)(const char *key, void *value, void *ud),
 		    void *ud)
 {
-	/* Keys are copied first: @fn may remove entries (and so resize nothing, but free keys). */
+	/* Keys are copied first: @fn may remove entries (which frees their keys and may shrink the
+	 * slots); each is looked up again. */
 	char **keys = malloc((m->count + 1) * sizeof(*keys));
 	size_t n = 0;
 

@@ -125,8 +125,40 @@ def test_idle_reads_no_device_and_a_resync_on_request_writes_nothing(api, agents
     after = device_reads(a.metrics())
     assert after["inventory"] == 2 * before["inventory"], (before, after)
     assert after.get("event", 0) == before.get("event", 0)
+    # Every object found in step from its hashes: none built again for a write.
+    assert after.get("write", 0) == before.get("write", 0), (before, after)
     assert writes(api, mark) == []
     assert a.metrics()["hostdev_agent_ready"] == 1
+    assert a.stop() == 0
+
+
+def test_an_owned_field_edited_is_put_back_from_its_device(api, agents, tmp_path):
+    """The agent keeps no wanted object, only hashes of it and its device (docs/agent.md, "How it
+    keeps them in step"). An owned status field someone edits is put back with a patch of that
+    field alone, the object built again from its one device; an edit of what the agent does not
+    own (a label of someone else's) is neither read nor written; the other objects stay as they
+    are."""
+    root = make_root(tmp_path / "root", 20)
+    a = agents(*agent_args(agent_kubeconfig(api), root, "--resync-interval", "0"))
+    a.ready()
+    names = sorted(device_names(api, "pcidevices", NODE))
+    path = lambda n: api.devices_path("pcidevices", n)  # noqa: E731
+    before = device_reads(a.metrics())
+    mark = api.mark()
+    # Someone else's label: the watch event is looked at, nothing is built or written.
+    since = a.mark()
+    api.patch(path(names[1]), {"metadata": {"labels": {"team": "gpu"}}})
+    api.wait_for(path(names[1]), lambda o: o["metadata"]["labels"].get("team") == "gpu")
+    # An owned field edited: put back.
+    good = api.get(path(names[0]))["status"]["description"]
+    api.patch(api.devices_path("pcidevices", names[0], "status"), {"status": {"description": "edited"}})
+    api.wait_for(path(names[0]), lambda o: o["status"]["description"] == good)
+    ours = writes(api, mark)
+    assert [(w["verb"], w["name"], w.get("subresource")) for w in ours] == [("patch", names[0], "status")], ours
+    after = device_reads(a.metrics())
+    assert after.get("write", 0) == before.get("write", 0) + 1, (before, after)
+    assert after["inventory"] == before["inventory"]
+    assert api.get(path(names[1]))["metadata"]["labels"].get("team") == "gpu"
     assert a.stop() == 0
 
 
