@@ -29,6 +29,9 @@
 
 #define MAX_BODY (256u << 20)
 
+/* Watches that end within this of the shared deadline end "together" (kube_client_watch_timeout). */
+#define WATCH_SLACK_S 0.05
+
 struct kube_client {
 	struct loop *loop;
 	CURLM *multi;
@@ -43,6 +46,9 @@ struct kube_client {
 	struct stat token_st;
 	int reachable;
 	struct kube_request *requests;
+	/* The one deadline of all watches (kube_client_watch_timeout), monotonic s; 0: none yet. */
+	double watch_deadline;
+	struct kube_backoff watch_random; /* draws the deadlines (a backoff that never grows) */
 };
 
 struct kube_request {
@@ -168,6 +174,7 @@ int kube_client_new(struct loop *loop, struct kube_config *cfg,
 	c->observe = opts->observe;
 	c->observe_userdata = opts->observe_userdata;
 	c->reachable = -1;
+	kube_backoff_init(&c->watch_random, 1, 1);
 	if (c->cfg.token && !(c->token = strdup(c->cfg.token))) {
 		snprintf(err, errlen, "out of memory");
 		kube_client_free(c);
@@ -225,6 +232,44 @@ struct loop *kube_client_loop(const struct kube_client *c)
 int kube_client_reachable(const struct kube_client *c)
 {
 	return c->reachable;
+}
+
+/*
+ * Every wake of an idle agent costs (a process that slept a minute runs on cold caches): seven
+ * watches on seven schedules wake it for seven bookmarks a minute and seven re-opens. With one
+ * deadline the watches end together, are re-opened together, and kube-apiserver's watch cache
+ * (which sends each watch a bookmark a minute after it opened, and one 2 s before its deadline)
+ * sends their bookmarks together as well.
+ */
+unsigned int kube_client_watch_timeout(struct kube_client *c, unsigned int base_s,
+				       unsigned int *delay_ms)
+{
+	double now = loop_now_s(), left = c->watch_deadline - now, frac;
+	unsigned int whole;
+
+	if (base_s == 0)
+		base_s = 1;
+	if (left < base_s / 2.0 || left < 1.0 + WATCH_SLACK_S) {
+		/* [base, 2 base] as client-go's reflector draws it, in whole seconds. */
+		c->watch_random.base_ms = c->watch_random.max_ms = 2 * base_s;
+		c->watch_random.attempt = 0;
+		left = kube_backoff_next(&c->watch_random);
+		c->watch_deadline = now + left;
+	}
+	whole = (unsigned int)left;
+	frac = left - whole;
+	if (frac >= 1.0 - WATCH_SLACK_S) {
+		/* Opened just after the deadline was drawn (in the same wake): it ends just after. */
+		whole++;
+		frac = 0;
+	}
+	/* timeoutSeconds are whole seconds: a watch that would end more than the slack before the
+	 * deadline is opened that fraction later, unless the caller cannot wait. */
+	if (delay_ms)
+		*delay_ms = frac > WATCH_SLACK_S ? (unsigned int)(frac * 1000.0) : 0;
+	else if (frac >= 0.5)
+		whole++;
+	return whole;
 }
 
 /* Re-read the token file when it changed since the last read (projected tokens rotate). */

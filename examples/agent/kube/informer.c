@@ -2,9 +2,10 @@
 /*
  * List + watch of one resource into a cache, the way client-go's informers work: list in pages
  * (limit/continue), then watch from the list's resourceVersion with bookmarks and a server-side
- * timeout. A watch that ends normally is resumed from the last resourceVersion seen (events or
- * bookmarks); one that fails is resumed after exponential backoff with jitter; 410 Gone (an
- * ERROR event or the HTTP status: the version is older than the server keeps) means relist.
+ * timeout (the one deadline of all the client's watches: kube_client_watch_timeout). A watch that
+ * ends normally is resumed from the last resourceVersion seen (events or bookmarks); one that
+ * fails is resumed after exponential backoff with jitter; 410 Gone (an ERROR event or the HTTP
+ * status: the version is older than the server keeps) means relist.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ struct kube_informer {
 	char *continue_token;
 	char *rv;
 	bool synced, gone, watching;
+	bool aligned; /* the retry timer opens the watch at the shared deadline's phase */
 	double watch_started;
 	struct kube_request *req;
 	struct kube_lines lines;
@@ -254,9 +256,21 @@ static void start_watch(struct kube_informer *inf)
 	struct kube_list_options opts = {.label_selector = inf->label_selector,
 					 .field_selector = inf->field_selector,
 					 .resource_version = inf->rv};
-	char *path = kube_list_path(inf->res, inf->ns, &opts, true, inf->watch_timeout_s);
+	unsigned int delay_ms = 0;
+	/* Opened when it ends at the deadline all the client's watches share, after the alignment
+	 * delay if need be (once: a late timer does not push it back again). */
+	unsigned int timeout = kube_client_watch_timeout(
+	    inf->c, inf->watch_timeout_s, inf->aligned || !inf->rv ? NULL : &delay_ms);
+	char *path;
 
+	inf->aligned = false;
 	inf->watching = true;
+	if (delay_ms) {
+		inf->aligned = true;
+		loop_timer_arm(inf->retry, delay_ms);
+		return;
+	}
+	path = kube_list_path(inf->res, inf->ns, &opts, true, timeout);
 	kube_lines_init(&inf->lines, 0);
 	inf->watch_started = loop_now_s();
 	inf->req =

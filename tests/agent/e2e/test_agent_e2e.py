@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.parse
 
 import pytest
 
@@ -154,6 +155,73 @@ def test_reopened_watches_reuse_their_connections(api, agents, tmp_path):
     made = again["tlsHandshakes"] - after["tlsHandshakes"]
     assert made >= 1 and again["tlsResumed"] - after["tlsResumed"] == made, (after, again)
     assert a.metrics()["hostdev_agent_ready"] == 1
+
+
+def watch_rounds(api, user, since):
+    """@user's watch requests since @since, grouped by the deadline each asked for (the time the
+    stand-in took it + its timeoutSeconds): the deadlines within a second of each other are one
+    round. Returns [(deadline, [request, ...]), ...] in time order."""
+    reqs = sorted((r["time"] + float(urllib.parse.parse_qs(r["query"])["timeoutSeconds"][0]), r)
+                  for r in api.requests(since=since, verb="watch") if r["user"] == user)
+    rounds = []
+    for d, r in reqs:
+        if rounds and d - rounds[-1][0] <= 1.0:
+            rounds[-1][1].append(r)
+        else:
+            rounds.append((d, [r]))
+    return rounds
+
+
+def test_watches_share_one_deadline_per_agent(api, agents, tmp_path):
+    """An idle agent is woken by every watch that ends, is re-opened or gets a bookmark: its 7
+    watches share one deadline, so they end, are re-opened and get their bookmarks together, and
+    one re-opened off schedule (its stream cut) joins the others' deadline. The deadline is drawn
+    at random in [T, 2T] (--watch-timeout T) for each round, per agent: a cluster's nodes do not
+    re-open their watches at once."""
+    root = make_root(tmp_path / "root", 20)
+    api.create_node("node2")
+    users = {"node1": AGENT_USER, "node2": "hostdev-agent-2"}
+    api.add_token("agent-token-2", users["node2"])
+    grant_cluster_role(api, users["node2"])
+    started = {}
+    kcs = {"node1": agent_kubeconfig(api),
+           "node2": api.kubeconfig(str(tmp_path / "kubeconfig-node2"), token="agent-token-2")}
+    for node, kc in kcs.items():
+        args = agent_args(kc, root, "--watch-timeout", "4", "--state-dir", str(tmp_path / f"state-{node}"),
+                          "--kubelet-dir", str(tmp_path / f"kubelet-{node}"))
+        args[args.index("--node-name") + 1] = node
+        started[node] = agents(*args)
+    for a in started.values():
+        a.ready()
+    mark = api.mark()
+    # A round of re-opens of node1's agent, then the node watches cut in the middle of the next
+    # round (the moment is chosen, not waited for: any moment but the deadline shows it): each is
+    # re-opened at once, off the schedule of the other watches.
+    opened = api.wait_requests(7, since=mark, verb="watch", user=users["node1"], timeout=60)
+    time.sleep(max(0.0, opened[-1]["time"] + 1.5 - time.time()))
+    assert api.drop_watches(resource="nodes") >= 2
+    cut = time.time()
+    cut_mark = api.mark()
+    # Four more rounds of each agent (the cut node watch re-opened, three rounds, the next begun).
+    for u in users.values():
+        api.wait_requests(4 * 7, since=cut_mark, verb="watch", user=u, timeout=180)
+    chosen = set()
+    for node, u in users.items():
+        rounds = watch_rounds(api, u, mark)
+        # The rounds opened after the cut but the last (its re-opens may still be coming).
+        full = [reqs for d, reqs in rounds if min(r["time"] for r in reqs) > cut][:-1]
+        assert len(full) >= 2, rounds
+        for reqs in full:
+            # All 7 watches (nodes, the three published kinds, both claim kinds, the
+            # SRIOVNetworkDevices of the VF counts) in every round: none on a schedule of its own.
+            assert len(reqs) == 7, (node, [(r["time"], r["path"], r["query"]) for r in reqs])
+            assert sum(r["path"].endswith("/nodes") for r in reqs) == 1
+            # The round's draw: what the watches re-opened at its start asked for.
+            chosen.add(max(int(urllib.parse.parse_qs(r["query"])["timeoutSeconds"][0]) for r in reqs))
+    # Drawn per round and per agent from [4, 8]: not one fixed value.
+    assert len(chosen) > 1 and all(4 <= t <= 8 for t in chosen), chosen
+    for a in started.values():
+        assert a.metrics()["hostdev_agent_ready"] == 1
 
 
 def test_kubectl_and_python_client_read_the_objects(api, agents, tmp_path):
