@@ -34,6 +34,7 @@ struct kube_informer {
 	char *rv;
 	bool synced, gone, watching;
 	bool aligned; /* the retry timer opens the watch at the shared deadline's phase */
+	bool failed;  /* the last list or watch failed: the retry opens the watch at once */
 	double watch_started;
 	struct kube_request *req;
 	struct kube_lines lines;
@@ -64,6 +65,7 @@ static void on_retry(struct loop_source *src, void *userdata)
 static void retry_later(struct kube_informer *inf, bool relist)
 {
 	inf->watching = !relist;
+	inf->failed = true;
 	loop_timer_arm(inf->retry, kube_backoff_next(&inf->backoff));
 }
 
@@ -260,12 +262,17 @@ static void start_watch(struct kube_informer *inf)
 					 .resource_version = inf->rv};
 	unsigned int delay_ms = 0;
 	/* Opened when it ends at the deadline all the client's watches share, after the alignment
-	 * delay if need be (once: a late timer does not push it back again). */
-	unsigned int timeout = kube_client_watch_timeout(
-	    inf->c, inf->watch_timeout_s, inf->aligned || !inf->rv ? NULL : &delay_ms);
+	 * delay if need be (once: a late timer does not push it back again). Not after a failure:
+	 * the watches of a connection that broke reconnect after their backoff's jitter, so that
+	 * the first new connection's TLS session is there for the others to resume; such a watch
+	 * ends within half a second of the deadline and is aligned at its next re-open. */
+	unsigned int timeout =
+	    kube_client_watch_timeout(inf->c, inf->watch_timeout_s,
+				      inf->aligned || inf->failed || !inf->rv ? NULL : &delay_ms);
 	char *path;
 
 	inf->aligned = false;
+	inf->failed = false;
 	inf->watching = true;
 	if (delay_ms) {
 		inf->aligned = true;
