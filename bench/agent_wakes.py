@@ -8,7 +8,7 @@ of the machine does not disturb, unlike CPU time.
 One agent on a fake root (bench/gen-sysfs.py, or --root) against the stand-in API server
 (tests/agent/apiserver) runs under valgrind --tool=callgrind; once it is ready and has settled, the
 counters are zeroed (callgrind_control -z), the window passes, and they are dumped. Prints the wakes
-of the loop (its epoll_wait calls), what woke it (the sources the loop dispatched), the instructions
+of the loop (its epoll_wait returns, those without a sleep included), what woke it (the sources the loop dispatched), the instructions
 of the window and per wake, and the functions that cost most (inclusive, per wake). The agent's own
 timers run at their defaults; --watch-timeout (default: the agent's) shortens the watches to see
 their re-opens in a short window.
@@ -30,6 +30,7 @@ import agent_bench  # noqa: E402
 # The loop's callbacks: each dispatched source is one of these (examples/agent/*.c).
 SOURCES = {"on_socket": "a libcurl socket (watch data, an answer)", "on_timer": "libcurl's timer",
            "on_retry": "an informer's or a request's retry/alignment timer",
+           "on_mute_timer": "the read of the watches after a burst of bookmarks",
            "on_poke": "a probe (metrics_refresh)", "on_resync": "the resync timer",
            "on_signal_readable": "a signal"}
 
