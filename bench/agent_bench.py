@@ -330,6 +330,19 @@ def task_cpu_ns(pid):
     return total
 
 
+def task_wakes(pid):
+    """Voluntary context switches of @pid's main thread (the agent's loop): each is one sleep in
+    epoll_wait, so their count is the loop's wakes, whatever the load of the machine."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/status") as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
 class IdleAgent(AgentProc):
     """An agent whose log lines are kept with the time they arrived (for the attribution)."""
 
@@ -431,6 +444,7 @@ def idle_run(args):
             conn0 = api.connections()
             t0 = time.time()
             cpu0 = {n: task_cpu_ns(a.proc.pid) for n, a in agents.items()}
+            wakes0 = {n: task_wakes(a.proc.pid) for n, a in agents.items()}
             samples = {n: [] for n in agents}
             prev = dict(cpu0)
             prev_t = t0
@@ -449,6 +463,7 @@ def idle_run(args):
             reqs = api.requests(since=0)
             for n, a in agents.items():
                 cpu = (prev[n] - cpu0[n]) / 1e9
+                wakes = task_wakes(a.proc.pid) - wakes0[n]
                 lines = a.lines_since(t0)
                 attributed = {}
                 busy_key = None  # the activity of the previous second, while CPU is used in each
@@ -470,13 +485,15 @@ def idle_run(args):
                     verbs[r["verb"]] = verbs.get(r["verb"], 0) + 1
                 res["sizes"][n].update({
                     "window_s": window, "cpu_s": cpu, "cpu_ms_per_min": cpu * 1000 / (window / 60),
+                    "wakes": wakes, "wakes_per_min": wakes / (window / 60),
                     "rss_kib": rss_kib(a.proc.pid), "peak_rss_kib": rss_kib(a.proc.pid, "VmHWM"),
                     "attribution_s": dict(sorted(attributed.items(), key=lambda kv: -kv[1])),
                     "requests": verbs, "writes": sum(c for v, c in verbs.items() if v in WRITES),
                     "log_lines": len(lines),
                     "samples_ms": [[round(s0 - t0, 1), round(d / 1e6, 3)] for s0, s1, d in samples[n] if d > 0]})
                 log(f"idle: {n} functions: {cpu * 1000:.1f} ms CPU in {window:.0f} s = "
-                    f"{res['sizes'][n]['cpu_ms_per_min']:.2f} ms/min, RSS {mib(res['sizes'][n]['rss_kib'])}")
+                    f"{res['sizes'][n]['cpu_ms_per_min']:.2f} ms/min, {wakes / (window / 60):.1f} wakes/min, "
+                    f"RSS {mib(res['sizes'][n]['rss_kib'])}")
             # The full resync on request (SIGHUP), measured alone: its cost per run, and what it adds
             # per minute at the default interval.
             if args.resync_on_request:
@@ -513,6 +530,9 @@ def idle_report(res, machine):
     row("ready after start / CPU to start", lambda s: f"{fmt(s['ready_s'], 1)} s / {fmt(s['start_cpu_s'], 2)} s")
     row("**agent CPU per idle minute**", lambda s: f"**{s['cpu_ms_per_min']:.2f} ms** "
         f"({fmt(s['cpu_s'] * 1000, 1)} ms in {fmt(s['window_s'])} s)")
+    if all("wakes" in res["sizes"][n] for n in sizes):
+        row("wakes of the agent's loop per idle minute", lambda s: f"{s['wakes_per_min']:.1f} "
+            f"({s['wakes']} in {fmt(s['window_s'])} s)")
     if all("resync_cpu_s" in res["sizes"][n] for n in sizes):
         row("one full resync (on request, SIGHUP)", lambda s: f"{fmt(s['resync_cpu_s'] * 1000)} ms CPU, "
             f"{s['resync_writes']} writes")

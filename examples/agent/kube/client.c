@@ -29,6 +29,9 @@
 
 #define MAX_BODY (256u << 20)
 
+/* Watches that end within this of the shared deadline end "together" (kube_client_watch_timeout). */
+#define WATCH_SLACK_S 0.05
+
 struct kube_client {
 	struct loop *loop;
 	CURLM *multi;
@@ -43,6 +46,16 @@ struct kube_client {
 	struct stat token_st;
 	int reachable;
 	struct kube_request *requests;
+	struct sock *socks; /* every socket libcurl has us watch */
+	/* Bookmark bursts (kube_client_stream_quiet): -1 no watch data yet in this wake, 1 only
+	 * bookmarks, 0 something else; the streams' sockets muted until the timer. */
+	int wake_quiet;
+	bool muted;
+	double mute_holdoff; /* no new mute before this (monotonic s) */
+	struct loop_source *mute_timer;
+	/* The one deadline of all watches (kube_client_watch_timeout), monotonic s; 0: none yet. */
+	double watch_deadline;
+	struct kube_backoff watch_random; /* draws the deadlines (a backoff that never grows) */
 };
 
 struct kube_request {
@@ -61,13 +74,64 @@ struct kube_request {
 	struct loop_source *retry_timer;
 	double started;
 	int data_error;
-	CURLMcode refused; /* why libcurl did not take the transfer at the last launch() */
+	curl_socket_t sock_fd; /* the socket libcurl last named for this transfer */
+	CURLMcode refused;     /* why libcurl did not take the transfer at the last launch() */
 	struct kube_request *prev, *next;
+};
+
+/* A socket libcurl has us watch, and the events it wants. */
+struct sock {
+	struct loop_source *src;
+	curl_socket_t fd;
+	uint32_t events;
+	bool muted; /* a stream's, not watched until the mute timer */
+	struct sock *prev, *next;
 };
 
 static void check_done(struct kube_client *c);
 
 /* ---- curl <-> loop ------------------------------------------------------------------------ */
+
+/*
+ * kube-apiserver sends the bookmarks of a round from the watch cache of each resource at its own
+ * tick, the ticks of all resources within about 1.25 s: seven watches wake an idle agent up to
+ * seven times in that second and a quarter. After a wake that brought bookmarks and nothing else
+ * the streams' sockets are not watched for this long, and what came meanwhile is read in one go.
+ * An event that comes in that time waits for it (at most this long, once a minute at idle).
+ */
+#define MUTE_MS 1500u
+
+static void set_muted(struct kube_client *c, bool muted)
+{
+	c->muted = muted;
+	if (!muted) {
+		for (struct sock *k = c->socks; k; k = k->next)
+			if (k->muted) {
+				k->muted = false;
+				loop_source_set_events(k->src, k->events);
+			}
+		return;
+	}
+	/* The sockets of the streams now (a connection serves one transfer at a time). */
+	for (struct kube_request *r = c->requests; r; r = r->next) {
+		if (!r->data || !r->easy || r->sock_fd == CURL_SOCKET_BAD)
+			continue;
+		for (struct sock *k = c->socks; k; k = k->next)
+			if (k->fd == r->sock_fd && !k->muted) {
+				k->muted = true;
+				loop_source_set_events(k->src, 0);
+			}
+	}
+}
+
+static void on_mute_timer(struct loop_source *src, void *userdata)
+{
+	struct kube_client *c = userdata;
+
+	/* The sockets with data are ready at once (level-triggered): read in this wake. */
+	set_muted(c, false);
+	c->mute_holdoff = loop_now_s() + MUTE_MS / 1000.0;
+}
 
 static void on_socket(struct loop_source *src, int fd, uint32_t events, void *userdata)
 {
@@ -80,18 +144,40 @@ static void on_socket(struct loop_source *src, int fd, uint32_t events, void *us
 		flags |= CURL_CSELECT_OUT;
 	if (events & (EPOLLERR | EPOLLHUP))
 		flags |= CURL_CSELECT_ERR;
+	c->wake_quiet = -1;
 	curl_multi_socket_action(c->multi, fd, flags, &running);
 	check_done(c);
+	if (c->wake_quiet == 1 && !c->muted && loop_now_s() >= c->mute_holdoff &&
+	    loop_timer_arm(c->mute_timer, MUTE_MS) == 0)
+		set_muted(c, true);
+	c->wake_quiet = -1;
+}
+
+void kube_client_stream_quiet(struct kube_client *c, bool quiet)
+{
+	if (!quiet)
+		c->wake_quiet = 0;
+	else if (c->wake_quiet < 0)
+		c->wake_quiet = 1;
 }
 
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
 	struct kube_client *c = userp;
-	struct loop_source *src = socketp;
+	struct sock *k = socketp;
 	uint32_t events = 0;
 
 	if (what == CURL_POLL_REMOVE) {
-		loop_source_remove(src);
+		if (k) {
+			loop_source_remove(k->src);
+			if (k->prev)
+				k->prev->next = k->next;
+			else
+				c->socks = k->next;
+			if (k->next)
+				k->next->prev = k->prev;
+			free(k);
+		}
 		curl_multi_assign(c->multi, s, NULL);
 		return 0;
 	}
@@ -99,14 +185,32 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 		events |= EPOLLIN;
 	if (what & CURL_POLL_OUT)
 		events |= EPOLLOUT;
-	if (!src) {
-		src = loop_add_fd(c->loop, s, events, on_socket, c);
-		if (!src)
+	if (!k) {
+		if (!(k = calloc(1, sizeof(*k))))
 			return -1;
-		curl_multi_assign(c->multi, s, src);
-	} else {
-		loop_source_set_events(src, events);
+		if (!(k->src = loop_add_fd(c->loop, s, events, on_socket, c))) {
+			free(k);
+			return -1;
+		}
+		k->next = c->socks;
+		if (c->socks)
+			c->socks->prev = k;
+		c->socks = k;
+		curl_multi_assign(c->multi, s, k);
 	}
+	/* The socket of @easy's transfer now (libcurl tells it per socket, not per transfer: a
+	 * connection reused for a watch may be told for the watch's first request). */
+	{
+		struct kube_request *req = NULL;
+
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&req);
+		if (req)
+			req->sock_fd = s;
+	}
+	k->fd = s;
+	k->events = events;
+	if (!k->muted)
+		loop_source_set_events(k->src, events);
 	return 0;
 }
 
@@ -149,10 +253,12 @@ int kube_client_new(struct loop *loop, struct kube_config *cfg,
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->multi = curl_multi_init()) || !(c->share = curl_share_init()) ||
 	    !(c->timer = loop_add_timer(loop, on_timer, c)) ||
+	    !(c->mute_timer = loop_add_timer(loop, on_mute_timer, c)) ||
 	    !(c->user_agent = strdup(opts->user_agent ? opts->user_agent : "hostdev-agent"))) {
 		snprintf(err, errlen, "cannot create the API client: out of memory");
 		if (c) {
 			loop_source_remove(c->timer);
+			loop_source_remove(c->mute_timer);
 			if (c->multi)
 				curl_multi_cleanup(c->multi);
 			curl_share_cleanup(c->share);
@@ -168,6 +274,8 @@ int kube_client_new(struct loop *loop, struct kube_config *cfg,
 	c->observe = opts->observe;
 	c->observe_userdata = opts->observe_userdata;
 	c->reachable = -1;
+	c->wake_quiet = -1;
+	kube_backoff_init(&c->watch_random, 1, 1);
 	if (c->cfg.token && !(c->token = strdup(c->cfg.token))) {
 		snprintf(err, errlen, "out of memory");
 		kube_client_free(c);
@@ -196,6 +304,14 @@ void kube_client_free(struct kube_client *c)
 	curl_multi_cleanup(c->multi);
 	curl_share_cleanup(c->share); /* after every easy handle that used it */
 	loop_source_remove(c->timer);
+	loop_source_remove(c->mute_timer);
+	while (c->socks) {
+		struct sock *k = c->socks;
+
+		c->socks = k->next;
+		loop_source_remove(k->src);
+		free(k);
+	}
 	kube_config_clear(&c->cfg);
 	free(c->token);
 	free(c->user_agent);
@@ -225,6 +341,44 @@ struct loop *kube_client_loop(const struct kube_client *c)
 int kube_client_reachable(const struct kube_client *c)
 {
 	return c->reachable;
+}
+
+/*
+ * Every wake of an idle agent costs (a process that slept a minute runs on cold caches): seven
+ * watches on seven schedules wake it for seven bookmarks a minute and seven re-opens. With one
+ * deadline the watches end together, are re-opened together, and kube-apiserver's watch cache
+ * (which sends each watch a bookmark a minute after it opened, and one 2 s before its deadline)
+ * sends their bookmarks together as well.
+ */
+unsigned int kube_client_watch_timeout(struct kube_client *c, unsigned int base_s,
+				       unsigned int *delay_ms)
+{
+	double now = loop_now_s(), left = c->watch_deadline - now, frac;
+	unsigned int whole;
+
+	if (base_s == 0)
+		base_s = 1;
+	if (left < base_s / 2.0 || left < 1.0 + WATCH_SLACK_S) {
+		/* [base, 2 base] as client-go's reflector draws it, in whole seconds. */
+		c->watch_random.base_ms = c->watch_random.max_ms = 2 * base_s;
+		c->watch_random.attempt = 0;
+		left = kube_backoff_next(&c->watch_random);
+		c->watch_deadline = now + left;
+	}
+	whole = (unsigned int)left;
+	frac = left - whole;
+	if (frac >= 1.0 - WATCH_SLACK_S) {
+		/* Opened just after the deadline was drawn (in the same wake): it ends just after. */
+		whole++;
+		frac = 0;
+	}
+	/* timeoutSeconds are whole seconds: a watch that would end more than the slack before the
+	 * deadline is opened that fraction later, unless the caller cannot wait. */
+	if (delay_ms)
+		*delay_ms = frac > WATCH_SLACK_S ? (unsigned int)(frac * 1000.0) : 0;
+	else if (frac >= 0.5)
+		whole++;
+	return whole;
 }
 
 /* Re-read the token file when it changed since the last read (projected tokens rotate). */
@@ -409,6 +563,7 @@ static int launch(struct kube_request *req)
 	req->errbuf[0] = '\0';
 	req->started = loop_now_s();
 	req->refused = CURLM_OK;
+	req->sock_fd = CURL_SOCKET_BAD;
 	if (r < 0)
 		return r;
 	req->refused = curl_multi_add_handle(req->c->multi, req->easy);
@@ -641,6 +796,7 @@ static void check_done(struct kube_client *c)
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
+		c->wake_quiet = 0; /* a transfer that ends is no bookmark */
 		if (req)
 			finish(req, msg->data.result);
 	}

@@ -2,9 +2,10 @@
 /*
  * List + watch of one resource into a cache, the way client-go's informers work: list in pages
  * (limit/continue), then watch from the list's resourceVersion with bookmarks and a server-side
- * timeout. A watch that ends normally is resumed from the last resourceVersion seen (events or
- * bookmarks); one that fails is resumed after exponential backoff with jitter; 410 Gone (an
- * ERROR event or the HTTP status: the version is older than the server keeps) means relist.
+ * timeout (the one deadline of all the client's watches: kube_client_watch_timeout). A watch that
+ * ends normally is resumed from the last resourceVersion seen (events or bookmarks); one that
+ * fails is resumed after exponential backoff with jitter; 410 Gone (an ERROR event or the HTTP
+ * status: the version is older than the server keeps) means relist.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +33,8 @@ struct kube_informer {
 	char *continue_token;
 	char *rv;
 	bool synced, gone, watching;
+	bool aligned; /* the retry timer opens the watch at the shared deadline's phase */
+	bool failed;  /* the last list or watch failed: the retry opens the watch at once */
 	double watch_started;
 	struct kube_request *req;
 	struct kube_lines lines;
@@ -62,6 +65,7 @@ static void on_retry(struct loop_source *src, void *userdata)
 static void retry_later(struct kube_informer *inf, bool relist)
 {
 	inf->watching = !relist;
+	inf->failed = true;
 	loop_timer_arm(inf->retry, kube_backoff_next(&inf->backoff));
 }
 
@@ -197,6 +201,7 @@ static int on_line(const char *line, size_t len, void *userdata)
 		const char *rv = kube_meta_string(obj, "resourceVersion");
 
 		inf->stats.bookmarks++;
+		kube_client_stream_quiet(inf->c, true);
 		if (rv)
 			set_string(&inf->rv, rv);
 	} else if (strcmp(type, "ERROR") == 0) {
@@ -211,6 +216,7 @@ static int on_line(const char *line, size_t len, void *userdata)
 		return -EPROTO;
 	} else if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0 ||
 		   strcmp(type, "DELETED") == 0) {
+		kube_client_stream_quiet(inf->c, false);
 		apply_event(inf, type, obj);
 	}
 	cJSON_Delete(ev);
@@ -254,9 +260,26 @@ static void start_watch(struct kube_informer *inf)
 	struct kube_list_options opts = {.label_selector = inf->label_selector,
 					 .field_selector = inf->field_selector,
 					 .resource_version = inf->rv};
-	char *path = kube_list_path(inf->res, inf->ns, &opts, true, inf->watch_timeout_s);
+	unsigned int delay_ms = 0;
+	/* Opened when it ends at the deadline all the client's watches share, after the alignment
+	 * delay if need be (once: a late timer does not push it back again). Not after a failure:
+	 * the watches of a connection that broke reconnect after their backoff's jitter, so that
+	 * the first new connection's TLS session is there for the others to resume; such a watch
+	 * ends within half a second of the deadline and is aligned at its next re-open. */
+	unsigned int timeout =
+	    kube_client_watch_timeout(inf->c, inf->watch_timeout_s,
+				      inf->aligned || inf->failed || !inf->rv ? NULL : &delay_ms);
+	char *path;
 
+	inf->aligned = false;
+	inf->failed = false;
 	inf->watching = true;
+	if (delay_ms) {
+		inf->aligned = true;
+		loop_timer_arm(inf->retry, delay_ms);
+		return;
+	}
+	path = kube_list_path(inf->res, inf->ns, &opts, true, timeout);
 	kube_lines_init(&inf->lines, 0);
 	inf->watch_started = loop_now_s();
 	inf->req =

@@ -139,6 +139,27 @@ size_t kube_client_pending(const struct kube_client *c);
  * transport error or 5xx, -1 before the first answer. */
 int kube_client_reachable(const struct kube_client *c);
 
+/*
+ * The timeoutSeconds of a watch: the seconds to the client's one watch deadline, which all its
+ * watches share, so that they end, are re-opened and get their bookmarks together (each wake of an
+ * idle agent costs). A deadline less than @base_s / 2 away is replaced by a new one drawn from
+ * [@base_s, 2 @base_s] from now, at random per client so that a cluster's nodes do not re-open their
+ * watches at once. As timeoutSeconds are whole seconds, a watch opened at a time that is not a
+ * whole number of seconds before the deadline is to be opened *@delay_ms later (0: now), with the
+ * timeout this returns; @delay_ms NULL: now, with the nearest whole seconds.
+ */
+unsigned int kube_client_watch_timeout(struct kube_client *c, unsigned int base_s,
+				       unsigned int *delay_ms);
+
+/*
+ * What a stream's data brought, from its data callback: @quiet, only a bookmark (nothing to act
+ * on); else an event. After a wake whose stream data were all bookmarks the client reads its
+ * streams 1.5 s later, in one go (kube-apiserver sends the bookmarks of each resource at its own
+ * tick, within about 1.25 s of each other: seven wakes become two). Streams whose data callbacks
+ * never call it are read at once.
+ */
+void kube_client_stream_quiet(struct kube_client *c, bool quiet);
+
 struct kube_response {
 	long code;  /* HTTP status, 0 when the server was not reached */
 	char *body; /* NUL-terminated */
@@ -253,7 +274,7 @@ struct kube_informer_options {
 	const char *label_selector;
 	const char *field_selector;
 	unsigned int page_size;	      /* list limit, 0 = 500 */
-	unsigned int watch_timeout_s; /* server-side timeoutSeconds, 0 = 300 */
+	unsigned int watch_timeout_s; /* kube_client_watch_timeout()'s base, 0 = 300 */
 	unsigned int backoff_base_ms; /* 0 = 500 */
 	unsigned int backoff_max_ms;  /* 0 = 30000 */
 	/* What the cache keeps of each object (copied); NULL: the object (kube_informer_get). */

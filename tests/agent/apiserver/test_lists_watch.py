@@ -8,6 +8,7 @@ Run: /usr/bin/python3 -m pytest tests/agent/apiserver/test_lists_watch.py"""
 import http.client
 import json
 import ssl
+import threading
 import time
 import urllib.parse
 
@@ -325,6 +326,45 @@ def test_last_bookmark_comes_two_seconds_before_the_timeout(fresh):
         assert s.next() is None
     finally:
         s.close()
+
+
+def test_bookmarks_of_one_resource_come_at_its_watch_cache_ticks(fresh):
+    """kube-apiserver's watch cache files each watch under the whole second its next bookmark is
+    due and sends the due ones at the ticks of the resource's dispatcher, about one a second: two
+    watches of one resource opened half a second apart get their bookmarks at the same instants
+    (not each a bookmark interval after its own opening)."""
+    fresh.settings(bookmark_interval=1.0)
+    a = fresh.create(dev_path("pcidevices"), pcidevice(unique()))
+    rv = a["metadata"]["resourceVersion"]
+    arrivals = [[], []]
+
+    def read(i, s):
+        while len(arrivals[i]) < 5:
+            ev = s.next()
+            if ev is None:
+                return
+            if ev["type"] == "BOOKMARK":
+                arrivals[i].append(time.monotonic())
+    streams = []
+    threads = []
+    try:
+        for i in range(2):
+            if i:
+                time.sleep(0.5)  # the offset between the two watches' openings (not a wait)
+            streams.append(Stream(fresh, dev_path("pcidevices"), resourceVersion=rv, allowWatchBookmarks="true",
+                                  timeoutSeconds="30"))
+            threads.append(threading.Thread(target=read, args=(i, streams[i])))
+            threads[i].start()
+        for t in threads:
+            t.join(60)
+    finally:
+        for s in streams:
+            s.close()
+    assert len(arrivals[0]) == 5 and len(arrivals[1]) == 5, arrivals
+    # The second watch's bookmarks each come with one of the first's (each a second apart): the
+    # typical distance to the nearest is the two threads' scheduling, not the half second.
+    gaps = sorted(min(abs(t - u) for u in arrivals[0]) for t in arrivals[1][1:])
+    assert gaps[len(gaps) // 2] < 0.2, (gaps, arrivals)
 
 
 def test_selector_transitions_are_added_and_deleted(api):

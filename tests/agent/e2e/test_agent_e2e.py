@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.parse
 
 import pytest
 
@@ -185,6 +186,116 @@ def test_reopened_watches_reuse_their_connections(api, agents, tmp_path):
     again = api.connections()
     made = again["tlsHandshakes"] - after["tlsHandshakes"]
     assert made >= 1 and again["tlsResumed"] - after["tlsResumed"] == made, (after, again)
+    assert a.metrics()["hostdev_agent_ready"] == 1
+
+
+def watch_rounds(api, user, since):
+    """@user's watch requests since @since, grouped by the deadline each asked for (the time the
+    stand-in took it + its timeoutSeconds): deadlines less than 1.5 s apart are one round.
+    Returns [(deadline, [request, ...]), ...] in time order."""
+    reqs = sorted((r["time"] + float(urllib.parse.parse_qs(r["query"])["timeoutSeconds"][0]), r)
+                  for r in api.requests(since=since, verb="watch") if r["user"] == user)
+    rounds = []
+    last = None
+    for d, r in reqs:
+        # A round's deadlines are within a second (whole timeoutSeconds, the stand-in's latency
+        # under load); rounds are at least --watch-timeout apart.
+        if rounds and d - last <= 1.5:
+            rounds[-1][1].append(r)
+        else:
+            rounds.append((d, [r]))
+        last = d
+    return rounds
+
+
+def test_watches_share_one_deadline_per_agent(api, agents, tmp_path):
+    """An idle agent is woken by every watch that ends, is re-opened or gets a bookmark: its 7
+    watches share one deadline, so they end, are re-opened and get their bookmarks together, and
+    one re-opened off schedule (its stream cut) joins the others' deadline. The deadline is drawn
+    at random in [T, 2T] (--watch-timeout T) for each round, per agent: a cluster's nodes do not
+    re-open their watches at once."""
+    root = make_root(tmp_path / "root", 20)
+    api.create_node("node2")
+    users = {"node1": AGENT_USER, "node2": "hostdev-agent-2"}
+    api.add_token("agent-token-2", users["node2"])
+    grant_cluster_role(api, users["node2"])
+    started = {}
+    kcs = {"node1": agent_kubeconfig(api),
+           "node2": api.kubeconfig(str(tmp_path / "kubeconfig-node2"), token="agent-token-2")}
+    for node, kc in kcs.items():
+        args = agent_args(kc, root, "--watch-timeout", "6", "--state-dir", str(tmp_path / f"state-{node}"),
+                          "--kubelet-dir", str(tmp_path / f"kubelet-{node}"))
+        args[args.index("--node-name") + 1] = node
+        started[node] = agents(*args)
+    for a in started.values():
+        a.ready()
+    mark = api.mark()
+    # A round of re-opens of node1's agent, then the node watches cut in the middle of the next
+    # round (the moment is chosen, not waited for: any moment but the deadline shows it): each is
+    # re-opened at once, off the schedule of the other watches.
+    opened = api.wait_requests(7, since=mark, verb="watch", user=users["node1"], timeout=60)
+    time.sleep(max(0.0, opened[-1]["time"] + 3.0 - time.time()))
+    assert api.drop_watches(resource="nodes") >= 2
+    cut = time.time()
+    cut_mark = api.mark()
+    # Five more rounds of each agent (the cut node watch re-opened, four rounds, the next begun).
+    for u in users.values():
+        api.wait_requests(5 * 7, since=cut_mark, verb="watch", user=u, timeout=240)
+    chosen = set()
+    for node, u in users.items():
+        rounds = watch_rounds(api, u, mark)
+        # The rounds opened after the cut but the last (its re-opens may still be coming).
+        full = [reqs for d, reqs in rounds if min(r["time"] for r in reqs) > cut][:-1]
+        assert len(full) >= 3, rounds
+        # All 7 watches (nodes, the three published kinds, both claim kinds, the
+        # SRIOVNetworkDevices of the VF counts) in every round: none on a schedule of its own. A
+        # watch that the loaded stand-in answered late may miss one round (it is opened on the
+        # deadline's schedule again at the next), not more.
+        together = [reqs for reqs in full if len(reqs) == 7 and
+                    sum(r["path"].endswith("/nodes") for r in reqs) == 1]
+        assert len(together) >= len(full) - 1, (node, [[(r["time"], r["path"], r["query"]) for r in reqs]
+                                                        for reqs in full])
+        for reqs in together:
+            # The round's draw: what the watches re-opened at its start asked for.
+            chosen.add(max(int(urllib.parse.parse_qs(r["query"])["timeoutSeconds"][0]) for r in reqs))
+    # Drawn per round and per agent from [6, 12]: not one fixed value.
+    assert len(chosen) > 1 and all(6 <= t <= 12 for t in chosen), chosen
+    for a in started.values():
+        assert a.metrics()["hostdev_agent_ready"] == 1
+
+
+def loop_wakes(pid):
+    """The wakes of the agent's loop: its main thread's voluntary context switches (each a sleep in
+    epoll_wait)."""
+    with open(f"/proc/{pid}/task/{pid}/status") as f:
+        return next(int(ln.split()[1]) for ln in f if ln.startswith("voluntary_ctxt_switches:"))
+
+
+def test_bookmarks_of_all_watches_are_read_in_one_go(api, agents, tmp_path):
+    """kube-apiserver sends the bookmarks of each resource at its own tick (the stand-in too), so
+    the 7 watches' bookmarks of a round come over about a second: after a wake that brought only
+    bookmarks, the agent reads its watches once more 1.5 s later, in one go, instead of waking for
+    each."""
+    root = make_root(tmp_path / "root", 20)
+    a = agents(*agent_args(agent_kubeconfig(api), root, "--watch-timeout", "600"))
+    a.ready()
+    # Bookmarks every 4 s (the real watch cache: a minute) from the watches opened after this.
+    api.settings(bookmark_interval=4)
+    mark = api.mark()
+    api.drop_watches()
+    api.wait_requests(7, since=mark, verb="watch", timeout=60)
+    pid = a.proc.pid
+    sent = api.connections()["bookmarks"]
+    wakes0 = loop_wakes(pid)
+    # Eight rounds of the 7 watches' bookmarks (counted by the stand-in: nothing here wakes the
+    # agent).
+    while api.connections()["bookmarks"] < sent + 7 * 8:
+        time.sleep(0.2)
+    wakes = loop_wakes(pid) - wakes0
+    # Two wakes a round (the first bookmark, the read 1.5 s later), sometimes one more for a
+    # bookmark the stand-in's threads sent late, and the agent's own (claims' passes): not one a
+    # watch (7 a round; the agent woken for each: about 6.5 a round here).
+    assert wakes <= 8 * 5, wakes
     assert a.metrics()["hostdev_agent_ready"] == 1
 
 

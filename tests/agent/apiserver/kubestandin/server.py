@@ -7,6 +7,7 @@ import copy
 import datetime
 import http.server
 import json
+import math
 import random
 import socket
 import socketserver
@@ -236,10 +237,11 @@ class App:
         self.idle_timeout = idle_timeout
         self.verbose = verbose
         self.conn_lock = threading.Lock()
+        self.bookmark_phases = {}  # (group, plural) -> s, _bookmark_phase
         self.conns = {}  # socket -> connection number (1, 2, ...: in the order they were accepted)
         # Connections accepted (TLS: handshakes completed) and the TLS handshakes that resumed a
         # session, since start: what a client pays in handshakes shows here.
-        self.conn_stats = {"accepted": 0, "tlsHandshakes": 0, "tlsResumed": 0}
+        self.conn_stats = {"accepted": 0, "tlsHandshakes": 0, "tlsResumed": 0, "bookmarks": 0}
         self.listeners = []
         self.up = False
 
@@ -706,6 +708,8 @@ class App:
             data = line.encode()
             h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             h.wfile.flush()
+            with self.conn_lock:
+                self.conn_stats["bookmarks"] += 1
 
         try:
             if error is not None:
@@ -718,10 +722,26 @@ class App:
             # every bookmark_interval (there one minute), and a last one 2 s before the deadline so
             # that the client resumes from a recent resourceVersion; none after that one.
             pretimeout = deadline - 2.0
+            phase = self._bookmark_phase(rtype)
+
+            last_due = [None]
 
             def next_after(t):
                 n = min(t + self.bookmark_interval, pretimeout)
-                return n if n > t else None
+                # (A tick early in the pre-timeout bookmark's second sends it before its time: the
+                # watch cache may send it again at the next tick; the stand-in does not.)
+                if n <= t or (last_due[0] is not None and n <= last_due[0]):
+                    return None
+                last_due[0] = n
+                # The watch cache files a watcher under the whole second of its next bookmark
+                # time (watcherBookmarkTimeBuckets) and sends the due ones at the ticks of its
+                # resource's dispatcher, about one a second: the watches of one resource whose
+                # times fall in one second get theirs at the same instant, and those of another
+                # resource at another (the ticks of each resource's cacher have their own phase).
+                tick = math.floor(n) + phase
+                if tick <= t:
+                    tick = math.floor(t - phase) + 1 + phase
+                return tick
 
             initial_count = w.queue.qsize() if initial_end else 0
             sent = 0
@@ -766,6 +786,15 @@ class App:
         finally:
             if w is not None:
                 api.store.unwatch(w)
+
+    def _bookmark_phase(self, rtype):
+        """The phase (s) of the bookmark ticks of @rtype's watch cache: random per resource, fixed
+        while the server runs."""
+        key = (rtype.group, rtype.plural)
+        with self.conn_lock:
+            if key not in self.bookmark_phases:
+                self.bookmark_phases[key] = random.random()
+            return self.bookmark_phases[key]
 
     def _abort(self, h):
         h.close_connection = True
