@@ -145,7 +145,8 @@ int hostdev_vfio_options_init(struct hostdev_vfio_options *opts, unsigned int ve
  * built in, otherwise they are loaded through libkmod (the context's HOSTDEV_PATH_MODULES).
  * The bind calls do this themselves; agents may call it early to fail fast.
  * Returns 0 when already present, 1 when a module was loaded, -ENOENT (module not installed),
- * -EPERM (blacklisted, or loading not permitted), another negative errno from the kernel.
+ * -EPERM (blacklisted, or loading not permitted), -ELIBACC (libkmod, loaded on first use, cannot
+ * be loaded: the message names it), another negative errno from the kernel.
  */
 int hostdev_vfio_load_modules(hostdev_ctx *ctx);
 

@@ -3,6 +3,7 @@
 #ifndef HOSTDEV_PCI_DEVICE_H
 #define HOSTDEV_PCI_DEVICE_H
 
+#include <libkmod.h>
 #include <stdbool.h>
 
 #include "core/core.h"
@@ -168,6 +169,36 @@ void pci_device_load_mdevs(hostdev_pci_device *dev);
  */
 struct pci_access *ctx_pci_access(hostdev_ctx *ctx);
 struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx);
+
+/*
+ * pci_kmod.c: libkmod's functions, from the library loaded with dlopen on first use (it is no
+ * DT_NEEDED entry: a process that never looks a module up does not map it, nor the decompressors
+ * and libcrypto it pulls). Every use of libkmod (here and in vfio/) goes through this table.
+ */
+struct pci_kmod {
+	__typeof__(kmod_new) *new_ctx;
+	__typeof__(kmod_unref) *unref;
+	__typeof__(kmod_set_log_fn) *set_log_fn;
+	__typeof__(kmod_load_resources) *load_resources;
+	__typeof__(kmod_get_dirname) *get_dirname;
+	__typeof__(kmod_list_next) *list_next;
+	__typeof__(kmod_module_new_from_lookup) *module_new_from_lookup;
+	__typeof__(kmod_module_get_module) *module_get_module;
+	__typeof__(kmod_module_get_initstate) *module_get_initstate;
+	__typeof__(kmod_module_get_name) *module_get_name;
+	__typeof__(kmod_module_get_path) *module_get_path;
+	__typeof__(kmod_module_apply_filter) *module_apply_filter;
+	__typeof__(kmod_module_probe_insert_module) *module_probe_insert_module;
+	__typeof__(kmod_module_unref) *module_unref;
+	__typeof__(kmod_module_unref_list) *module_unref_list;
+};
+
+/*
+ * The table, loading libkmod the first time (thread-safe; once per process, never unloaded).
+ * NULL when the library cannot be loaded or lacks a function: *@error (when @error is not NULL)
+ * is then a sentence naming the library and what to install, the same for every call.
+ */
+const struct pci_kmod *pci_kmod(const char **error);
 const char *ctx_slot_for(hostdev_ctx *ctx, const struct hostdev_pci_address *addr);
 void pci_slots_refresh(hostdev_ctx *ctx);
 

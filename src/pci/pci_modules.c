@@ -2,10 +2,10 @@
 /*
  * Kernel modules able to drive a device: its modalias looked up through libkmod, the way `lspci -k`
  * finds "Kernel modules:". The kmod context is owned by the hostdev context and created on first
- * use.
+ * use; libkmod itself is loaded then (pci_kmod.c). Without it, or without a context, devices list
+ * no modules and a warning says why, once per hostdev context.
  */
 #include <errno.h>
-#include <libkmod.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +31,8 @@ kmod_log_to_ctx(void *data, int priority, const char *file, int line, const char
 
 static void kmod_release(void *data)
 {
-	kmod_unref(data);
+	/* Only a context made through the table is ever cached, so the table is loaded. */
+	pci_kmod(NULL)->unref(data);
 }
 
 static const struct ctx_cache_type kmod_cache = {
@@ -43,34 +44,41 @@ static const struct ctx_cache_type kmod_cache = {
 struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx)
 {
 	const char *dir = ctx->paths[HOSTDEV_PATH_MODULES];
+	const struct pci_kmod *k;
+	const char *error;
 	struct kmod_ctx *kmod;
 	void *cached;
 	int r;
 
 	if (ctx_cache_get(ctx, &kmod_cache, &cached))
 		return cached;
-	kmod = kmod_new(dir[0] ? dir : NULL, NULL);
+	if (!(k = pci_kmod(&error))) {
+		ctx_cache_set(ctx, &kmod_cache, NULL);
+		log_warn(ctx, "%s: kernel modules will not be listed", error);
+		return NULL;
+	}
+	kmod = k->new_ctx(dir[0] ? dir : NULL, NULL);
 	if (!kmod) {
 		ctx_cache_set(ctx, &kmod_cache, NULL);
 		log_warn(ctx, "cannot create a libkmod context: kernel modules will not be listed");
 		return NULL;
 	}
-	kmod_set_log_fn(kmod, kmod_log_to_ctx, ctx);
+	k->set_log_fn(kmod, kmod_log_to_ctx, ctx);
 	/*
 	 * Loading the indexes once makes each lookup a few hash probes instead of file opens. When
 	 * some index is missing (no modules.builtin, or no module tree at all) lookups still work
 	 * from the files that exist, opened on demand, so keep the context.
 	 */
-	r = kmod_load_resources(kmod);
+	r = k->load_resources(kmod);
 	if (r < 0) {
 		log_warn(ctx,
 			 "cannot load the module indexes of %s (%s): kernel modules may be missing "
 			 "from the output; install the kernel's modules, or point the context's "
 			 "HOSTDEV_PATH_MODULES path at them",
-			 kmod_get_dirname(kmod), strerror(-r));
+			 k->get_dirname(kmod), strerror(-r));
 		/* No module tree at all: every lookup would only retry the failing opens. */
-		if (access(kmod_get_dirname(kmod), F_OK) != 0) {
-			kmod_unref(kmod);
+		if (access(k->get_dirname(kmod), F_OK) != 0) {
+			k->unref(kmod);
 			ctx_cache_set(ctx, &kmod_cache, NULL);
 			return NULL;
 		}
@@ -80,6 +88,7 @@ struct kmod_ctx *ctx_kmod(hostdev_ctx *ctx)
 
 void pci_device_load_modules(hostdev_pci_device *dev)
 {
+	const struct pci_kmod *k;
 	struct kmod_ctx *kmod;
 	struct kmod_list *list = NULL, *it;
 
@@ -91,19 +100,20 @@ void pci_device_load_modules(hostdev_pci_device *dev)
 	kmod = ctx_kmod(dev->ctx);
 	if (!kmod)
 		return;
-	if (kmod_module_new_from_lookup(kmod, dev->modalias, &list) < 0)
+	k = pci_kmod(NULL); /* loaded: the context above was made through it */
+	if (k->module_new_from_lookup(kmod, dev->modalias, &list) < 0)
 		return;
-	kmod_list_foreach(it, list)
-	{
-		struct kmod_module *mod = kmod_module_get_module(it);
-		const char *name = kmod_module_get_name(mod);
+	/* kmod_list_foreach(), with the loaded kmod_list_next(). */
+	for (it = list; it; it = k->list_next(list, it)) {
+		struct kmod_module *mod = k->module_get_module(it);
+		const char *name = k->module_get_name(mod);
 
 		/* Aliases can resolve to the same module twice (builtin and loadable). */
 		if (name && !strv_contains(&dev->modules, name))
 			strv_push(&dev->modules, name);
-		kmod_module_unref(mod);
+		k->module_unref(mod);
 	}
-	kmod_module_unref_list(list);
+	k->module_unref_list(list);
 }
 
 HOSTDEV_DEFINE_LOADING_GETTER(size_t, hostdev_pci_device, get_module_count, pci_device_load_modules,

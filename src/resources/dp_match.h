@@ -21,16 +21,19 @@ struct dp_usb_member {
 
 /* One selected device (for a USB bundle: one complete set of devices). */
 struct dp_match {
-	char *key;	     /* what the device is now: PCI address, USB kernel name, mdev UUID */
-	char *id;	     /* Kubernetes device id: PCI address, USB stable identity, mdev UUID */
-	char *name;	     /* the resource it belongs to under the entry's naming */
-	int numa;	     /* NUMA node, -1 for none */
-	int iommu_group;     /* PCI and mdev; -1 for none */
-	char *pf;	     /* PCI VF: its PF's address; mdev: its parent; else NULL */
-	unsigned int vendor; /* PCI vendor / USB idVendor */
-	unsigned int device; /* PCI device / USB idProduct */
-	char *driver;	     /* PCI: bound driver, NULL for none */
-	char *mdev_selector; /* mdev: KubeVirt mdevNameSelector form of the type */
+	char *key; /* what the device is now: PCI address, USB kernel name, mdev UUID */
+	/* Kubernetes device id: PCI address, USB stable identity, mdev UUID. For PCI and mdev it
+	 * is @key itself, one allocation for both (10,000 fewer at 10,000 devices, issue 15):
+	 * dp_match_clear() frees it only when it is another string. */
+	char *id;
+	char *name;		     /* the resource it belongs to under the entry's naming */
+	int numa;		     /* NUMA node, -1 for none */
+	int iommu_group;	     /* PCI and mdev; -1 for none */
+	char *pf;		     /* PCI VF: its PF's address; mdev: its parent; else NULL */
+	unsigned int vendor;	     /* PCI vendor / USB idVendor */
+	unsigned int device;	     /* PCI device / USB idProduct */
+	char *driver;		     /* PCI: bound driver, NULL for none */
+	char *mdev_selector;	     /* mdev: KubeVirt mdevNameSelector form of the type */
 	unsigned int busnum, devnum; /* USB (a bundle: of its first member) */
 	/* USB: the devices the id stands for, in the order of the bundle's selectors (one for a
 	 * single device). */

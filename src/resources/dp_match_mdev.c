@@ -103,8 +103,7 @@ static int add_match(hostdev_ctx *ctx, const struct dp_spec *spec, const hostdev
 		return -ENOMEM;
 	}
 	m->name = name;
-	m->key = strdup(uuid);
-	m->id = strdup(uuid);
+	m->key = m->id = strdup(uuid); /* the same string (dp_match.h) */
 	m->numa = numa;
 	m->iommu_group = hostdev_mdev_list_get_iommu_group(list, i);
 	m->pf = parent ? strdup(parent) : NULL;

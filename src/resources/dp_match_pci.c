@@ -220,8 +220,7 @@ static int add_match(hostdev_ctx *ctx, const struct dp_spec *spec, hostdev_pci_d
 		return -ENOMEM;
 	}
 	m->name = name;
-	m->key = strdup(address);
-	m->id = strdup(address);
+	m->key = m->id = strdup(address); /* the same string (dp_match.h) */
 	m->numa = hostdev_pci_device_get_numa_node(dev);
 	m->iommu_group = hostdev_pci_device_get_iommu_group(dev);
 	m->pf = pf ? strdup(pf) : NULL;

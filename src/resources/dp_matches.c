@@ -14,8 +14,9 @@
 
 void dp_match_clear(struct dp_match *m)
 {
+	if (m->id != m->key)
+		free(m->id);
 	free(m->key);
-	free(m->id);
 	free(m->name);
 	free(m->pf);
 	free(m->driver);

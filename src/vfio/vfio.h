@@ -122,7 +122,8 @@ int vfio_journal_store(hostdev_ctx *ctx, const struct vfio_state *state,
 /* vfio-pci driver registered (module loaded or built in)? */
 bool vfio_driver_present(hostdev_ctx *ctx);
 /*
- * Modules state for preflight: 1 loaded/built in, 0 loadable, -ENOENT missing, -EPERM blacklisted.
+ * Modules state for preflight: 1 loaded/built in, 0 loadable, -ENOENT missing, -EPERM blacklisted,
+ * -ELIBACC libkmod cannot be loaded (pci_kmod()), -ENOMEM no libkmod context.
  * @detail says what was found, @remedy (empty unless negative) what to do about it.
  */
 int vfio_module_state(hostdev_ctx *ctx, const char *name, char *detail, size_t size, char *remedy,

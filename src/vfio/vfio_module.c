@@ -11,7 +11,6 @@
  * chroots see their own configuration and never the host's.
  */
 #include <errno.h>
-#include <libkmod.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "pci/pci.h"
 #include "vfio.h"
 
 #define DEFAULT_CONFIG_DIR "/etc/hostdev"
@@ -74,8 +74,11 @@ static void kmod_log(void *data, int priority, const char *file, int line, const
 	hostdev_log(data, HOSTDEV_LOG_DEBUG, "libkmod: %s", message);
 }
 
-/* A libkmod context for loading, with the module dir and the (rooted) configuration. */
-static struct kmod_ctx *kmod_for(hostdev_ctx *ctx)
+/*
+ * A libkmod context for loading, with the module dir and the (rooted) configuration. NULL when
+ * libkmod cannot be loaded (-ELIBACC, *@error says why) or cannot make a context (-ENOMEM).
+ */
+static struct kmod_ctx *kmod_for(hostdev_ctx *ctx, const struct pci_kmod *k)
 {
 	const char *modules = ctx->paths[HOSTDEV_PATH_MODULES];
 	const char *config = ctx->paths[HOSTDEV_PATH_CONFIG];
@@ -84,7 +87,7 @@ static struct kmod_ctx *kmod_for(hostdev_ctx *ctx)
 	struct kmod_ctx *kmod;
 
 	if (strcmp(config, DEFAULT_CONFIG_DIR) == 0) {
-		kmod = kmod_new(modules[0] ? modules : NULL, NULL);
+		kmod = k->new_ctx(modules[0] ? modules : NULL, NULL);
 	} else {
 		const char *slash = strrchr(config, '/');
 		size_t len = slash ? (size_t)(slash - config) : 0;
@@ -93,10 +96,10 @@ static struct kmod_ctx *kmod_for(hostdev_ctx *ctx)
 			return NULL;
 		memcpy(confdir, config, len);
 		memcpy(confdir + len, "/modprobe.d", sizeof("/modprobe.d"));
-		kmod = kmod_new(modules[0] ? modules : NULL, config_paths);
+		kmod = k->new_ctx(modules[0] ? modules : NULL, config_paths);
 	}
 	if (kmod)
-		kmod_set_log_fn(kmod, kmod_log, ctx);
+		k->set_log_fn(kmod, kmod_log, ctx);
 	return kmod;
 }
 
@@ -104,45 +107,45 @@ static struct kmod_ctx *kmod_for(hostdev_ctx *ctx)
  * Look @name up. Returns 1 built in, 0 loadable (*@out set), -ENOENT, -EPERM (blacklisted), with
  * @detail describing the finding.
  */
-static int lookup(hostdev_ctx *ctx, struct kmod_ctx *kmod, const char *name,
+static int lookup(const struct pci_kmod *k, struct kmod_ctx *kmod, const char *name,
 		  struct kmod_module **out, char *detail, size_t size, char *remedy, size_t rsize)
 {
 	struct kmod_list *list = NULL, *filtered = NULL;
 	struct kmod_module *mod;
 	int r;
 
-	r = kmod_module_new_from_lookup(kmod, name, &list);
+	r = k->module_new_from_lookup(kmod, name, &list);
 	if (r < 0 || !list) {
 		snprintf(detail, size, "module %s is not installed for this kernel (%s)", name,
-			 kmod_get_dirname(kmod));
+			 k->get_dirname(kmod));
 		snprintf(remedy, rsize,
 			 "install the kernel's module package (vfio is in the main modules "
 			 "package of most distributions), or point the context's "
 			 "HOSTDEV_PATH_MODULES path at the modules");
 		return -ENOENT;
 	}
-	mod = kmod_module_get_module(list);
-	if (kmod_module_get_initstate(mod) == KMOD_MODULE_BUILTIN) {
+	mod = k->module_get_module(list);
+	if (k->module_get_initstate(mod) == KMOD_MODULE_BUILTIN) {
 		snprintf(detail, size, "%s is built into the kernel", name);
-		kmod_module_unref(mod);
-		kmod_module_unref_list(list);
+		k->module_unref(mod);
+		k->module_unref_list(list);
 		return 1;
 	}
-	r = kmod_module_apply_filter(kmod, KMOD_FILTER_BLACKLIST, list, &filtered);
-	kmod_module_unref_list(list);
+	r = k->module_apply_filter(kmod, KMOD_FILTER_BLACKLIST, list, &filtered);
+	k->module_unref_list(list);
 	if (r >= 0 && !filtered) {
 		snprintf(detail, size, "module %s is blacklisted in the modprobe configuration",
 			 name);
 		snprintf(remedy, rsize,
 			 "remove the 'blacklist %s' line (grep -r %s /etc/modprobe.d "
 			 "/lib/modprobe.d) if it should be used",
-			 kmod_module_get_name(mod), kmod_module_get_name(mod));
-		kmod_module_unref(mod);
+			 k->module_get_name(mod), k->module_get_name(mod));
+		k->module_unref(mod);
 		return -EPERM;
 	}
-	kmod_module_unref_list(filtered);
+	k->module_unref_list(filtered);
 	snprintf(detail, size, "%s is available (%s)", name,
-		 kmod_module_get_path(mod) ? kmod_module_get_path(mod) : "loadable");
+		 k->module_get_path(mod) ? k->module_get_path(mod) : "loadable");
 	*out = mod;
 	return 0;
 }
@@ -151,6 +154,8 @@ int vfio_module_state(hostdev_ctx *ctx, const char *name, char *detail, size_t s
 		      size_t rsize)
 {
 	struct kmod_module *mod = NULL;
+	const struct pci_kmod *k;
+	const char *error;
 	struct kmod_ctx *kmod;
 	int r;
 
@@ -159,14 +164,21 @@ int vfio_module_state(hostdev_ctx *ctx, const char *name, char *detail, size_t s
 		snprintf(detail, size, "%s is loaded", name);
 		return 1;
 	}
-	kmod = kmod_for(ctx);
+	if (!(k = pci_kmod(&error))) {
+		snprintf(detail, size, "cannot look %s up: %s", name, error);
+		snprintf(remedy, rsize,
+			 "install libkmod, the library kernel modules are looked up with (Debian: "
+			 "libkmod2)");
+		return -ELIBACC;
+	}
+	kmod = kmod_for(ctx, k);
 	if (!kmod) {
 		snprintf(detail, size, "cannot create a libkmod context to look %s up", name);
 		return -ENOMEM;
 	}
-	r = lookup(ctx, kmod, name, &mod, detail, size, remedy, rsize);
-	kmod_module_unref(mod);
-	kmod_unref(kmod);
+	r = lookup(k, kmod, name, &mod, detail, size, remedy, rsize);
+	k->module_unref(mod);
+	k->unref(kmod);
 	if (r == 1) {
 		/* Built in but not registered: the kernel has it under another name or not at all.
 		 */
@@ -181,19 +193,23 @@ int vfio_module_state(hostdev_ctx *ctx, const char *name, char *detail, size_t s
 static int load_one(hostdev_ctx *ctx, const char *name)
 {
 	struct kmod_module *mod = NULL;
+	const struct pci_kmod *k;
+	const char *error;
 	struct kmod_ctx *kmod;
 	char detail[512], remedy[512] = "";
 	int r;
 
 	if (module_present(ctx, name))
 		return 0;
-	kmod = kmod_for(ctx);
+	if (!(k = pci_kmod(&error)))
+		return hostdev_error(ctx, -ELIBACC, "cannot load module %s: %s", name, error);
+	kmod = kmod_for(ctx, k);
 	if (!kmod)
 		return hostdev_error(ctx, -ENOMEM, "cannot create a libkmod context to load %s",
 				     name);
-	r = lookup(ctx, kmod, name, &mod, detail, sizeof(detail), remedy, sizeof(remedy));
+	r = lookup(k, kmod, name, &mod, detail, sizeof(detail), remedy, sizeof(remedy));
 	if (r == 1) {
-		kmod_unref(kmod);
+		k->unref(kmod);
 		if (module_present(ctx, name))
 			return 0;
 		return hostdev_error(ctx, -ENODEV,
@@ -202,12 +218,12 @@ static int load_one(hostdev_ctx *ctx, const char *name)
 				     name, ctx_sysfs(ctx));
 	}
 	if (r < 0) {
-		kmod_unref(kmod);
+		k->unref(kmod);
 		return hostdev_error(ctx, r, "%s: %s", detail, remedy);
 	}
-	r = kmod_module_probe_insert_module(mod, KMOD_PROBE_IGNORE_COMMAND, NULL, NULL, NULL, NULL);
-	kmod_module_unref(mod);
-	kmod_unref(kmod);
+	r = k->module_probe_insert_module(mod, KMOD_PROBE_IGNORE_COMMAND, NULL, NULL, NULL, NULL);
+	k->module_unref(mod);
+	k->unref(kmod);
 	if (r < 0)
 		return hostdev_error(ctx, r, "cannot load module %s (%s)%s", name, strerror(-r),
 				     r == -EPERM ? ": loading modules needs root (CAP_SYS_MODULE) "

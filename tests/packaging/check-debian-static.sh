@@ -23,6 +23,12 @@ echo "$packages" | grep -qx "libhostdev$soversion" ||
 	fail "debian/control has no package libhostdev$soversion for the SONAME libhostdev.so.$soversion: $packages"
 head -1 debian/libhostdev1.symbols | grep -q "^libhostdev.so.$soversion libhostdev$soversion " ||
 	fail "debian/libhostdev1.symbols is not for libhostdev.so.$soversion"
+# libkmod is loaded with dlopen (src/pci/pci_kmod.c): no DT_NEEDED entry, so dpkg-shlibdeps cannot
+# compute it and the library package must name it itself.
+depends=$(awk '/^Package: /{p=$2} p=="libhostdev'"$soversion"'" && /^Depends:/{print; exit}' debian/control)
+echo "$depends" | grep -q '[ ,]libkmod2[ ,]' ||
+	fail "debian/control: libhostdev$soversion does not depend on libkmod2, which it loads with dlopen: $depends"
+echo "ok: libhostdev$soversion depends on libkmod2 (loaded with dlopen)"
 version=$(dpkg-parsechangelog -S Version)
 [ "${version%%-*}" = "$project" ] || fail "debian/changelog is at $version, the project at $project"
 echo "ok: libhostdev$soversion for libhostdev.so.$soversion; changelog $version = project $project"

@@ -21,6 +21,8 @@ LIB = os.environ.get("HOSTDEV_LIB", os.path.join(BUILD, "src", "libhostdev.so.1"
 # Packages a runtime stage needs that no NEEDED entry names, and why.
 DATA_PACKAGES = {"pci.ids": "PCI descriptions", "usb.ids": "USB descriptions",
                  "ca-certificates": "CAs of a kubeconfig's public server"}
+# Libraries libhostdev loads with dlopen on first use (no NEEDED entry), and why.
+DLOPENED = {"libkmod.so.2": "kernel modules (src/pci/pci_kmod.c)"}
 
 
 def package_list(name):
@@ -83,6 +85,13 @@ def owner(path):
     return out.stdout.split(":")[0]
 
 
+def dlopened_path(soname):
+    out = subprocess.run(["ldconfig", "-p"], check=True, capture_output=True, text=True).stdout
+    m = re.search(r"^\s*%s \(.*\) => (\S+)$" % re.escape(soname), out, re.M)
+    assert m, f"{soname} (loaded with dlopen) is not installed: ldconfig -p does not list it"
+    return m.group(1)
+
+
 def test_runtime_packages_are_exactly_the_libraries_the_programs_need():
     for f in (AGENT, CLI, LIB):
         assert os.path.exists(f), f"{f}: build first"
@@ -98,6 +107,8 @@ def test_runtime_packages_are_exactly_the_libraries_the_programs_need():
             assert soname in paths or soname.startswith("ld-linux"), (elf, soname, ldd)
             if soname in paths:
                 libs[soname] = owner(paths[soname])
+    for soname in DLOPENED:
+        libs[soname] = owner(dlopened_path(soname))
     wanted = package_list("runtime-packages.txt")
     base = {"libc6"}  # in every Debian root (Priority: required)
     missing = {so: pkg for so, pkg in libs.items() if pkg not in wanted and pkg not in base}
