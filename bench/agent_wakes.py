@@ -30,7 +30,6 @@ import agent_bench  # noqa: E402
 # The loop's callbacks: each dispatched source is one of these (examples/agent/*.c).
 SOURCES = {"on_socket": "a libcurl socket (watch data, an answer)", "on_timer": "libcurl's timer",
            "on_retry": "an informer's or a request's retry/alignment timer",
-           "on_mute_timer": "the read of the watches after a burst of bookmarks",
            "on_poke": "a probe (metrics_refresh)", "on_resync": "the resync timer",
            "on_signal_readable": "a signal"}
 

@@ -46,13 +46,6 @@ struct kube_client {
 	struct stat token_st;
 	int reachable;
 	struct kube_request *requests;
-	struct sock *socks; /* every socket libcurl has us watch */
-	/* Bookmark bursts (kube_client_stream_quiet): -1 no watch data yet in this wake, 1 only
-	 * bookmarks, 0 something else; the streams' sockets muted until the timer. */
-	int wake_quiet;
-	bool muted;
-	double mute_holdoff; /* no new mute before this (monotonic s) */
-	struct loop_source *mute_timer;
 	/* The one deadline of all watches (kube_client_watch_timeout), monotonic s; 0: none yet. */
 	double watch_deadline;
 	struct kube_backoff watch_random; /* draws the deadlines (a backoff that never grows) */
@@ -74,64 +67,13 @@ struct kube_request {
 	struct loop_source *retry_timer;
 	double started;
 	int data_error;
-	curl_socket_t sock_fd; /* the socket libcurl last named for this transfer */
-	CURLMcode refused;     /* why libcurl did not take the transfer at the last launch() */
+	CURLMcode refused; /* why libcurl did not take the transfer at the last launch() */
 	struct kube_request *prev, *next;
-};
-
-/* A socket libcurl has us watch, and the events it wants. */
-struct sock {
-	struct loop_source *src;
-	curl_socket_t fd;
-	uint32_t events;
-	bool muted; /* a stream's, not watched until the mute timer */
-	struct sock *prev, *next;
 };
 
 static void check_done(struct kube_client *c);
 
 /* ---- curl <-> loop ------------------------------------------------------------------------ */
-
-/*
- * kube-apiserver sends the bookmarks of a round from the watch cache of each resource at its own
- * tick, the ticks of all resources within about 1.25 s: seven watches wake an idle agent up to
- * seven times in that second and a quarter. After a wake that brought bookmarks and nothing else
- * the streams' sockets are not watched for this long, and what came meanwhile is read in one go.
- * An event that comes in that time waits for it (at most this long, once a minute at idle).
- */
-#define MUTE_MS 1500u
-
-static void set_muted(struct kube_client *c, bool muted)
-{
-	c->muted = muted;
-	if (!muted) {
-		for (struct sock *k = c->socks; k; k = k->next)
-			if (k->muted) {
-				k->muted = false;
-				loop_source_set_events(k->src, k->events);
-			}
-		return;
-	}
-	/* The sockets of the streams now (a connection serves one transfer at a time). */
-	for (struct kube_request *r = c->requests; r; r = r->next) {
-		if (!r->data || !r->easy || r->sock_fd == CURL_SOCKET_BAD)
-			continue;
-		for (struct sock *k = c->socks; k; k = k->next)
-			if (k->fd == r->sock_fd && !k->muted) {
-				k->muted = true;
-				loop_source_set_events(k->src, 0);
-			}
-	}
-}
-
-static void on_mute_timer(struct loop_source *src, void *userdata)
-{
-	struct kube_client *c = userdata;
-
-	/* The sockets with data are ready at once (level-triggered): read in this wake. */
-	set_muted(c, false);
-	c->mute_holdoff = loop_now_s() + MUTE_MS / 1000.0;
-}
 
 static void on_socket(struct loop_source *src, int fd, uint32_t events, void *userdata)
 {
@@ -144,40 +86,18 @@ static void on_socket(struct loop_source *src, int fd, uint32_t events, void *us
 		flags |= CURL_CSELECT_OUT;
 	if (events & (EPOLLERR | EPOLLHUP))
 		flags |= CURL_CSELECT_ERR;
-	c->wake_quiet = -1;
 	curl_multi_socket_action(c->multi, fd, flags, &running);
 	check_done(c);
-	if (c->wake_quiet == 1 && !c->muted && loop_now_s() >= c->mute_holdoff &&
-	    loop_timer_arm(c->mute_timer, MUTE_MS) == 0)
-		set_muted(c, true);
-	c->wake_quiet = -1;
-}
-
-void kube_client_stream_quiet(struct kube_client *c, bool quiet)
-{
-	if (!quiet)
-		c->wake_quiet = 0;
-	else if (c->wake_quiet < 0)
-		c->wake_quiet = 1;
 }
 
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
 	struct kube_client *c = userp;
-	struct sock *k = socketp;
+	struct loop_source *src = socketp;
 	uint32_t events = 0;
 
 	if (what == CURL_POLL_REMOVE) {
-		if (k) {
-			loop_source_remove(k->src);
-			if (k->prev)
-				k->prev->next = k->next;
-			else
-				c->socks = k->next;
-			if (k->next)
-				k->next->prev = k->prev;
-			free(k);
-		}
+		loop_source_remove(src);
 		curl_multi_assign(c->multi, s, NULL);
 		return 0;
 	}
@@ -185,32 +105,14 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 		events |= EPOLLIN;
 	if (what & CURL_POLL_OUT)
 		events |= EPOLLOUT;
-	if (!k) {
-		if (!(k = calloc(1, sizeof(*k))))
+	if (!src) {
+		src = loop_add_fd(c->loop, s, events, on_socket, c);
+		if (!src)
 			return -1;
-		if (!(k->src = loop_add_fd(c->loop, s, events, on_socket, c))) {
-			free(k);
-			return -1;
-		}
-		k->next = c->socks;
-		if (c->socks)
-			c->socks->prev = k;
-		c->socks = k;
-		curl_multi_assign(c->multi, s, k);
+		curl_multi_assign(c->multi, s, src);
+	} else {
+		loop_source_set_events(src, events);
 	}
-	/* The socket of @easy's transfer now (libcurl tells it per socket, not per transfer: a
-	 * connection reused for a watch may be told for the watch's first request). */
-	{
-		struct kube_request *req = NULL;
-
-		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&req);
-		if (req)
-			req->sock_fd = s;
-	}
-	k->fd = s;
-	k->events = events;
-	if (!k->muted)
-		loop_source_set_events(k->src, events);
 	return 0;
 }
 
@@ -253,12 +155,10 @@ int kube_client_new(struct loop *loop, struct kube_config *cfg,
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->multi = curl_multi_init()) || !(c->share = curl_share_init()) ||
 	    !(c->timer = loop_add_timer(loop, on_timer, c)) ||
-	    !(c->mute_timer = loop_add_timer(loop, on_mute_timer, c)) ||
 	    !(c->user_agent = strdup(opts->user_agent ? opts->user_agent : "hostdev-agent"))) {
 		snprintf(err, errlen, "cannot create the API client: out of memory");
 		if (c) {
 			loop_source_remove(c->timer);
-			loop_source_remove(c->mute_timer);
 			if (c->multi)
 				curl_multi_cleanup(c->multi);
 			curl_share_cleanup(c->share);
@@ -274,7 +174,6 @@ int kube_client_new(struct loop *loop, struct kube_config *cfg,
 	c->observe = opts->observe;
 	c->observe_userdata = opts->observe_userdata;
 	c->reachable = -1;
-	c->wake_quiet = -1;
 	kube_backoff_init(&c->watch_random, 1, 1);
 	if (c->cfg.token && !(c->token = strdup(c->cfg.token))) {
 		snprintf(err, errlen, "out of memory");
@@ -304,14 +203,6 @@ void kube_client_free(struct kube_client *c)
 	curl_multi_cleanup(c->multi);
 	curl_share_cleanup(c->share); /* after every easy handle that used it */
 	loop_source_remove(c->timer);
-	loop_source_remove(c->mute_timer);
-	while (c->socks) {
-		struct sock *k = c->socks;
-
-		c->socks = k->next;
-		loop_source_remove(k->src);
-		free(k);
-	}
 	kube_config_clear(&c->cfg);
 	free(c->token);
 	free(c->user_agent);
@@ -563,7 +454,6 @@ static int launch(struct kube_request *req)
 	req->errbuf[0] = '\0';
 	req->started = loop_now_s();
 	req->refused = CURLM_OK;
-	req->sock_fd = CURL_SOCKET_BAD;
 	if (r < 0)
 		return r;
 	req->refused = curl_multi_add_handle(req->c->multi, req->easy);
@@ -796,7 +686,6 @@ static void check_done(struct kube_client *c)
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
-		c->wake_quiet = 0; /* a transfer that ends is no bookmark */
 		if (req)
 			finish(req, msg->data.result);
 	}

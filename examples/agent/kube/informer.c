@@ -201,7 +201,6 @@ static int on_line(const char *line, size_t len, void *userdata)
 		const char *rv = kube_meta_string(obj, "resourceVersion");
 
 		inf->stats.bookmarks++;
-		kube_client_stream_quiet(inf->c, true);
 		if (rv)
 			set_string(&inf->rv, rv);
 	} else if (strcmp(type, "ERROR") == 0) {
@@ -216,7 +215,6 @@ static int on_line(const char *line, size_t len, void *userdata)
 		return -EPROTO;
 	} else if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0 ||
 		   strcmp(type, "DELETED") == 0) {
-		kube_client_stream_quiet(inf->c, false);
 		apply_event(inf, type, obj);
 	}
 	cJSON_Delete(ev);

@@ -151,15 +151,6 @@ int kube_client_reachable(const struct kube_client *c);
 unsigned int kube_client_watch_timeout(struct kube_client *c, unsigned int base_s,
 				       unsigned int *delay_ms);
 
-/*
- * What a stream's data brought, from its data callback: @quiet, only a bookmark (nothing to act
- * on); else an event. After a wake whose stream data were all bookmarks the client reads its
- * streams 1.5 s later, in one go (kube-apiserver sends the bookmarks of each resource at its own
- * tick, within about 1.25 s of each other: seven wakes become two). Streams whose data callbacks
- * never call it are read at once.
- */
-void kube_client_stream_quiet(struct kube_client *c, bool quiet);
-
 struct kube_response {
 	long code;  /* HTTP status, 0 when the server was not reached */
 	char *body; /* NUL-terminated */

@@ -264,41 +264,6 @@ def test_watches_share_one_deadline_per_agent(api, agents, tmp_path):
         assert a.metrics()["hostdev_agent_ready"] == 1
 
 
-def loop_wakes(pid):
-    """The wakes of the agent's loop: its main thread's voluntary context switches (each a sleep in
-    epoll_wait)."""
-    with open(f"/proc/{pid}/task/{pid}/status") as f:
-        return next(int(ln.split()[1]) for ln in f if ln.startswith("voluntary_ctxt_switches:"))
-
-
-def test_bookmarks_of_all_watches_are_read_in_one_go(api, agents, tmp_path):
-    """kube-apiserver sends the bookmarks of each resource at its own tick (the stand-in too), so
-    the 7 watches' bookmarks of a round come over about a second: after a wake that brought only
-    bookmarks, the agent reads its watches once more 1.5 s later, in one go, instead of waking for
-    each."""
-    root = make_root(tmp_path / "root", 20)
-    a = agents(*agent_args(agent_kubeconfig(api), root, "--watch-timeout", "600"))
-    a.ready()
-    # Bookmarks every 4 s (the real watch cache: a minute) from the watches opened after this.
-    api.settings(bookmark_interval=4)
-    mark = api.mark()
-    api.drop_watches()
-    api.wait_requests(7, since=mark, verb="watch", timeout=60)
-    pid = a.proc.pid
-    sent = api.connections()["bookmarks"]
-    wakes0 = loop_wakes(pid)
-    # Eight rounds of the 7 watches' bookmarks (counted by the stand-in: nothing here wakes the
-    # agent).
-    while api.connections()["bookmarks"] < sent + 7 * 8:
-        time.sleep(0.2)
-    wakes = loop_wakes(pid) - wakes0
-    # Two wakes a round (the first bookmark, the read 1.5 s later), sometimes one more for a
-    # bookmark the stand-in's threads sent late, and the agent's own (claims' passes): not one a
-    # watch (7 a round; the agent woken for each: about 6.5 a round here).
-    assert wakes <= 8 * 5, wakes
-    assert a.metrics()["hostdev_agent_ready"] == 1
-
-
 def test_kubectl_and_python_client_read_the_objects(api, agents, tmp_path):
     root = make_root(tmp_path / "root", 40)
     want_pci, _ = expected_objects(root)

@@ -313,9 +313,8 @@ class StandIn:
         return self.control("connections/drop")["dropped"]
 
     def connections(self):
-        """{"accepted", "tlsHandshakes", "tlsResumed", "open", "bookmarks"}: connections accepted
-        since start (over TLS each a handshake), the handshakes that resumed a TLS session, those
-        open now; the BOOKMARK events sent since start.
+        """{"accepted", "tlsHandshakes", "tlsResumed", "open"}: connections accepted since start
+        (over TLS each a handshake), the handshakes that resumed a TLS session, those open now.
         Request log entries name their connection (`connection`, numbered in accept order)."""
         return self.control("connections", method="GET")
 

@@ -241,7 +241,7 @@ class App:
         self.conns = {}  # socket -> connection number (1, 2, ...: in the order they were accepted)
         # Connections accepted (TLS: handshakes completed) and the TLS handshakes that resumed a
         # session, since start: what a client pays in handshakes shows here.
-        self.conn_stats = {"accepted": 0, "tlsHandshakes": 0, "tlsResumed": 0, "bookmarks": 0}
+        self.conn_stats = {"accepted": 0, "tlsHandshakes": 0, "tlsResumed": 0}
         self.listeners = []
         self.up = False
 
@@ -708,8 +708,6 @@ class App:
             data = line.encode()
             h.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             h.wfile.flush()
-            with self.conn_lock:
-                self.conn_stats["bookmarks"] += 1
 
         try:
             if error is not None:
