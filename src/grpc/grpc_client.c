@@ -441,11 +441,7 @@ int grpc_client_unary(hostdev_loop *loop, const char *socket_path, const char *m
 	grpc_reader_init(&call->reader, GRPC_MAX_RECEIVE_MESSAGE);
 	call->socket_path = strdup(socket_path);
 	call->method_path = strdup(method_path);
-	prefix[0] = 0;
-	prefix[1] = (uint8_t)(length >> 24);
-	prefix[2] = (uint8_t)(length >> 16);
-	prefix[3] = (uint8_t)(length >> 8);
-	prefix[4] = (uint8_t)length;
+	grpc_put_prefix(prefix, length);
 	if (!call->socket_path || !call->method_path ||
 	    grpc_buf_append(&call->request, prefix, sizeof(prefix)) < 0 ||
 	    grpc_buf_append(&call->request, request, length) < 0) {

@@ -563,9 +563,9 @@ static int call_usable(struct grpc_call *call)
 /* Append @message with its gRPC prefix (uncompressed, big-endian length) to @b. */
 static int frame_message(struct grpc_buf *b, const uint8_t *message, size_t length)
 {
-	uint8_t prefix[GRPC_PREFIX_LEN] = {0, (uint8_t)(length >> 24), (uint8_t)(length >> 16),
-					   (uint8_t)(length >> 8), (uint8_t)length};
+	uint8_t prefix[GRPC_PREFIX_LEN];
 
+	grpc_put_prefix(prefix, length);
 	if (grpc_buf_append(b, prefix, sizeof(prefix)) < 0 ||
 	    grpc_buf_append(b, message, length) < 0)
 		return -ENOMEM;
@@ -617,11 +617,7 @@ int grpc_call_send_latest_owned(struct grpc_call *call, uint8_t *buf, size_t len
 		return r;
 	}
 	_Static_assert(GRPC_MESSAGE_HEADROOM == GRPC_PREFIX_LEN, "the headroom is the prefix");
-	buf[0] = 0; /* uncompressed */
-	buf[1] = (uint8_t)(length >> 24);
-	buf[2] = (uint8_t)(length >> 16);
-	buf[3] = (uint8_t)(length >> 8);
-	buf[4] = (uint8_t)length;
+	grpc_put_prefix(buf, length);
 	framed = (struct grpc_buf){
 	    .data = buf, .len = GRPC_PREFIX_LEN + length, .cap = GRPC_PREFIX_LEN + length};
 	/* An unsent older state is worth nothing once a newer one exists. */

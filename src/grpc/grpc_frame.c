@@ -74,6 +74,15 @@ void grpc_buf_clear(struct grpc_buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+void grpc_put_prefix(uint8_t out[GRPC_PREFIX_LEN], size_t length)
+{
+	out[0] = 0; /* uncompressed */
+	out[1] = (uint8_t)(length >> 24);
+	out[2] = (uint8_t)(length >> 16);
+	out[3] = (uint8_t)(length >> 8);
+	out[4] = (uint8_t)length;
+}
+
 void grpc_reader_init(struct grpc_reader *r, uint32_t max)
 {
 	memset(r, 0, sizeof(*r));

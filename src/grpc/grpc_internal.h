@@ -88,6 +88,8 @@ static inline size_t grpc_reader_buffered(const struct grpc_reader *r)
 	return r->prefix_len + r->message.len;
 }
 void grpc_reader_clear(struct grpc_reader *r);
+/* Write the prefix of a message of @length bytes (uncompressed, big-endian length) at @out. */
+void grpc_put_prefix(uint8_t out[GRPC_PREFIX_LEN], size_t length);
 
 /* grpc-message: percent-encode every byte outside 0x20..0x7e and '%'. malloc'ed or NULL. */
 char *grpc_percent_encode(const char *s);
