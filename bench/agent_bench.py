@@ -593,11 +593,13 @@ def rss_note(res):
     lo, hi = res["sizes"][sizes[0]], res["sizes"][sizes[-1]]
     per = (hi["rss_kib"] - lo["rss_kib"]) / max(1, hi["objects"] - lo["objects"])
     return f"""RSS grows by {per:.1f} KiB per published object ({fmt(lo['objects'])} -> {fmt(hi['objects'])} objects).
-That is the floor of this design, not waste: per object the agent holds what it wants published and
-the watch cache's copy of what the server has (without `managedFields`, which it drops), each a parsed
-cJSON tree of about 40 nodes (64-byte nodes, separately allocated keys and strings); diffs, watch
-events and the hot-plug index need both at hand. 5 MiB at 10,000 functions would need a compact
-cache (objects kept serialized or as the few owned fields) instead of parsed trees."""
+Per object the agent keeps hashes, not objects (docs/agent.md, "How it keeps them in step"): a want
+of a few dozen bytes (a hash of each field it owns and the device's address or port), a digest of
+the server's copy (a hash of each compared field) and the watch cache's entry (name, uid, recent
+resourceVersions); the rest of the growth is malloc's overhead and the maps' slots. Most of the RSS
+does not grow with the objects: it is shared-library pages, chiefly Debian's libcurl and OpenSSL's
+libcrypto, which an agent of a handful of devices maps too (docs/agent.md, "libcurl's TLS backend:
+OpenSSL"); 5 MiB at 10,000 functions is below what those libraries alone take."""
 
 
 def write_idle_doc(doc, idle):
