@@ -14,7 +14,10 @@
  * request (a watch that ends at its timeout leaves its connection open, as kube-apiserver's
  * HTTP/1.1 server does, so the re-opened watch costs a request, not a TCP and TLS handshake), and
  * the easy handles share one TLS session cache and DNS cache, so a connection that must be made
- * anew (the server closed an idle one) resumes a TLS session instead of a full handshake.
+ * anew (the server closed an idle one) resumes a TLS session instead of a full handshake. The
+ * cache holds one TLS 1.3 ticket per server, and OpenSSL's client resumes one handshake with a
+ * ticket (RFC 8446 C.4): a connection begun after another resumed, before that one's answer (and
+ * the new ticket ahead of it) was read, has none to offer and makes a full handshake.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -262,8 +262,10 @@ static void start_watch(struct kube_informer *inf)
 	/* Opened when it ends at the deadline all the client's watches share, after the alignment
 	 * delay if need be (once: a late timer does not push it back again). Not after a failure:
 	 * the watches of a connection that broke reconnect after their backoff's jitter, so that
-	 * the first new connection's TLS session is there for the others to resume; such a watch
-	 * ends within half a second of the deadline and is aligned at its next re-open. */
+	 * most find the TLS session ticket the previous new connection brought (a ticket resumes
+	 * one handshake: connections begun at one instant would find it spent, docs/agent.md);
+	 * such a watch ends within half a second of the deadline and is aligned at its next
+	 * re-open. */
 	unsigned int timeout =
 	    kube_client_watch_timeout(inf->c, inf->watch_timeout_s,
 				      inf->aligned || inf->failed || !inf->rv ? NULL : &delay_ms);

@@ -302,7 +302,13 @@ def test_connection_counters_see_tls_session_resumption(fresh):
     after = fresh.connections()
     assert after["accepted"] - before["accepted"] == 2
     assert after["tlsHandshakes"] - before["tlsHandshakes"] == 2
+    assert after["tlsOffered"] - before["tlsOffered"] == 1
     assert after["tlsResumed"] - before["tlsResumed"] == 1
+    # The first handshake offered no ticket and got some; the second offered one of them.
+    first, second = fresh.handshakes(since=before["accepted"])
+    assert first["offered"] is None and not first["resumed"] and first["issued"], first
+    assert second["offered"] in first["issued"] and second["resumed"], (first, second)
+    assert second["hello"] > first["hello"]
 
 
 def test_restart_keeps_or_loses_state(fresh):

@@ -15,7 +15,7 @@ import threading
 
 import yaml
 
-from . import tls
+from . import tls, tlsobserve
 from .api import Api
 from .auth import Auth
 from .control import Control, ControlServer
@@ -68,6 +68,10 @@ def main(argv=None):
     ctx.load_verify_locations(ca_crt)
     ctx.verify_mode = ssl.CERT_OPTIONAL
     ctx.set_alpn_protocols(["http/1.1"])
+    # One stateless TLS 1.3 ticket per handshake, full or resumed, reusable: as Go's crypto/tls
+    # under kube-apiserver (OpenSSL would send two after a full handshake).
+    ctx.num_tickets = 1
+    tlsobserve.install(ctx)
 
     admin_token = a.admin_token or secrets.token_hex(16)
     auth = Auth(admin_token)

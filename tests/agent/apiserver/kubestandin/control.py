@@ -63,9 +63,10 @@ def _filters(q, body):
         v = body.get(k, q.get(k))
         if v is not None:
             flt[k] = v
-    code = body.get("code", q.get("code"))
-    if code is not None:
-        flt["code"] = int(code)
+    for k in ("code", "connection"):
+        v = body.get(k, q.get(k))
+        if v is not None:
+            flt[k] = int(v)
     if "watch" in body or "watch" in q:
         flt["watch"] = body.get("watch", q.get("watch") in ("1", "true"))
     return flt
@@ -165,6 +166,9 @@ class Control:
 
     def op___standin_connections(self, m, q, b):
         return self.app.connection_stats()
+
+    def op___standin_handshakes(self, m, q, b):
+        return {"handshakes": self.app.tls_handshakes(int(b.get("since", q.get("since", 0))))}
 
     def op___standin_rbac(self, m, q, b):
         self.app.auth.set_rules(b["user"], b.get("rules"))

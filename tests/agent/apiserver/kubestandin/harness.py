@@ -313,10 +313,19 @@ class StandIn:
         return self.control("connections/drop")["dropped"]
 
     def connections(self):
-        """{"accepted", "tlsHandshakes", "tlsResumed", "open"}: connections accepted since start
-        (over TLS each a handshake), the handshakes that resumed a TLS session, those open now.
-        Request log entries name their connection (`connection`, numbered in accept order)."""
+        """{"accepted", "tlsHandshakes", "tlsOffered", "tlsResumed", "open"}: connections accepted
+        since start (over TLS each a handshake), the handshakes whose client offered a session
+        ticket (None: not observable with this Python), those that resumed a TLS session, the
+        connections open now. Request log entries name their connection (`connection`, numbered
+        in accept order)."""
         return self.control("connections", method="GET")
+
+    def handshakes(self, since=0):
+        """The completed TLS handshakes of the connections numbered above @since, in accept order:
+        {"connection", "hello" (the order the server read the ClientHellos in), "offered" (the id
+        of the session ticket the client offered, or None), "resumed", "issued" (the ids of the
+        tickets the server sent)}. A ticket's id is the same where it is issued and offered."""
+        return self.control("handshakes", {"since": since})["handshakes"]
 
     def compact(self):
         """Forgets the event history: older resourceVersions get 410 Gone. Returns the new start."""

@@ -19,6 +19,7 @@ import urllib.parse
 import uuid
 
 from . import table as tablemod
+from . import tlsobserve
 from .api import Context
 from .errors import (ApiError, bad_request, internal, method_not_allowed, not_acceptable, not_found_path,
                      unauthorized, unsupported_media_type)
@@ -239,9 +240,12 @@ class App:
         self.conn_lock = threading.Lock()
         self.bookmark_phases = {}  # (group, plural) -> s, _bookmark_phase
         self.conns = {}  # socket -> connection number (1, 2, ...: in the order they were accepted)
-        # Connections accepted (TLS: handshakes completed) and the TLS handshakes that resumed a
-        # session, since start: what a client pays in handshakes shows here.
-        self.conn_stats = {"accepted": 0, "tlsHandshakes": 0, "tlsResumed": 0}
+        # Connections accepted (TLS: handshakes completed), the TLS handshakes whose client offered
+        # a session ticket and those that resumed a session, since start: what a client pays in
+        # handshakes shows here. tlsOffered is None when the handshakes cannot be observed.
+        self.conn_stats = {"accepted": 0, "tlsHandshakes": 0, "tlsOffered": 0 if tlsobserve.available() else None,
+                           "tlsResumed": 0}
+        self.handshakes = []  # one entry per completed TLS handshake, in accept order
         self.listeners = []
         self.up = False
 
@@ -281,9 +285,15 @@ class App:
             st["accepted"] += 1
             self.conns[sock] = st["accepted"]
             if tls:
+                resumed = bool(getattr(sock, "session_reused", False))
+                rec = tlsobserve.record(sock) or {}
                 st["tlsHandshakes"] += 1
-                if getattr(sock, "session_reused", False):
-                    st["tlsResumed"] += 1
+                st["tlsResumed"] += resumed
+                if st["tlsOffered"] is not None and rec.get("offered"):
+                    st["tlsOffered"] += 1
+                self.handshakes.append({"connection": st["accepted"], "hello": rec.get("hello"),
+                                        "offered": rec.get("offered"), "resumed": resumed,
+                                        "issued": list(rec.get("issued", ()))})
 
     def untrack(self, sock):
         with self.conn_lock:
@@ -292,6 +302,11 @@ class App:
     def connection_stats(self):
         with self.conn_lock:
             return dict(self.conn_stats, open=len(self.conns))
+
+    def tls_handshakes(self, since=0):
+        """The completed TLS handshakes of connections numbered above @since (tlsobserve)."""
+        with self.conn_lock:
+            return [dict(h) for h in self.handshakes if h["connection"] > since]
 
     def connection_id(self, sock):
         with self.conn_lock:
