@@ -48,9 +48,12 @@ struct dp_matches {
 	 * device without a usable identity). */
 	char **skipped;
 	size_t n_skipped;
+	/* After dp_matches_pack(): one block that holds the strings of every match (the members of
+	 * USB matches excepted), each distinct string once. NULL: each string is its own malloc. */
+	char *strings;
 };
 
-/* Free what @m holds (not @m itself). */
+/* Free what @m holds (not @m itself); not for the matches of a packed list. */
 void dp_match_clear(struct dp_match *m);
 void dp_matches_clear(struct dp_matches *m);
 /* Index of the match with device id @id, or -1. */
@@ -93,6 +96,12 @@ int dp_usb_add_member(struct dp_match *m, hostdev_usb_device *dev, const char *i
 /* Shared helpers (dp_matches.c). */
 /* Append a zeroed match; NULL on allocation failure. */
 struct dp_match *dp_matches_add(struct dp_matches *m);
+/* Move the strings of the matches of @m into one block (m->strings), each distinct one once: a
+ * list that lives long (a plugin keeps its last) then costs one allocation for its strings, not
+ * four per device, and the resource name, driver and PF shared by thousands of devices are
+ * stored once (issue 15). The list must not be added to or cleared item by item after. Returns 0,
+ * or -ENOMEM with @m unchanged. */
+int dp_matches_pack(struct dp_matches *m);
 /* Record a skipped device (the message is copied). Returns 0 or -ENOMEM. */
 int dp_matches_skip(struct dp_matches *m, const char *message);
 /* "<vendor part>/<device id of @text>", checked as a resource name; NULL when impossible. */

@@ -79,6 +79,8 @@ HOSTDEV_EXPORT int hostdev_dp_config_match(hostdev_ctx *ctx, const hostdev_dp_co
 		if (fit)
 			matches->list.items = fit;
 	}
+	/* Nothing to lose but memory when it fails: the strings then stay where they are. */
+	(void)dp_matches_pack(&matches->list);
 	for (size_t i = 0; i < matches->list.count && r == 0; i++) {
 		r = dp_strmap_add(&matches->by_id, matches->list.items[i].id, i, NULL);
 		if (r == -EEXIST)
