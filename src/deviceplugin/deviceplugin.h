@@ -37,7 +37,7 @@ struct hostdev_dp_devices {
 	size_t capacity;
 	/* id -> index in items: every id of a request is looked up in the advertised list, and a
 	 * kubelet may send thousands. */
-	struct dp_strmap index;
+	struct dp_index index;
 };
 
 /* A deep copy of @devices (NULL @devices gives an empty list). NULL on ENOMEM. */

@@ -58,17 +58,22 @@ static void dp_devices_destroy(hostdev_dp_devices *devices)
 	for (size_t i = 0; i < devices->count; i++)
 		free(devices->items[i].id);
 	free(devices->items);
-	dp_strmap_clear(&devices->index);
+	dp_index_clear(&devices->index);
 	free(devices);
 }
 
 HOSTDEV_DEFINE_ATOMIC_REF_UNREF(hostdev_dp_devices, dp_devices_destroy)
 
+static const char *id_of(const void *devices, size_t i)
+{
+	return ((const hostdev_dp_devices *)devices)->items[i].id;
+}
+
 ptrdiff_t dp_devices_find(const hostdev_dp_devices *devices, const char *id)
 {
 	if (!devices || !id)
 		return -1;
-	return dp_strmap_find(&devices->index, id);
+	return dp_index_find(&devices->index, id_of, devices, id);
 }
 
 HOSTDEV_EXPORT int hostdev_dp_devices_add(hostdev_dp_devices *devices, const char *id, int healthy,
@@ -93,16 +98,18 @@ HOSTDEV_EXPORT int hostdev_dp_devices_add(hostdev_dp_devices *devices, const cha
 	copy = strdup(id);
 	if (!copy)
 		return -ENOMEM;
-	r = dp_strmap_add(&devices->index, copy, devices->count, NULL);
-	if (r < 0) {
-		free(copy);
-		return r;
-	}
-	devices->items[devices->count++] = (struct dp_device){
+	/* In the array before the index reads it there; counted only once indexed. */
+	devices->items[devices->count] = (struct dp_device){
 	    .id = copy,
 	    .healthy = healthy != 0,
 	    .numa_node = numa_node < 0 ? -1 : numa_node,
 	};
+	r = dp_index_add(&devices->index, id_of, devices, devices->count, NULL);
+	if (r < 0) {
+		free(copy);
+		return r;
+	}
+	devices->count++;
 	return 0;
 }
 
