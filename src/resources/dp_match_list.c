@@ -129,17 +129,29 @@ HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_dp_matches, get_iommu_group, it
 HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_dp_matches, get_parent, item, pf, NULL)
 HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_dp_matches, get_driver, item, driver,
 				    NULL)
-HOSTDEV_DEFINE_CONST_INDEXED_GETTER(unsigned int, hostdev_dp_matches, get_usb_busnum, item, busnum,
-				    0)
-HOSTDEV_DEFINE_CONST_INDEXED_GETTER(unsigned int, hostdev_dp_matches, get_usb_devnum, item, devnum,
-				    0)
+
+HOSTDEV_EXPORT unsigned int hostdev_dp_matches_get_usb_busnum(const hostdev_dp_matches *matches,
+							      size_t i)
+{
+	const struct dp_match *m = item(matches, i);
+
+	return m && m->extra ? m->extra->busnum : 0;
+}
+
+HOSTDEV_EXPORT unsigned int hostdev_dp_matches_get_usb_devnum(const hostdev_dp_matches *matches,
+							      size_t i)
+{
+	const struct dp_match *m = item(matches, i);
+
+	return m && m->extra ? m->extra->devnum : 0;
+}
 
 HOSTDEV_EXPORT size_t hostdev_dp_matches_get_usb_device_count(const hostdev_dp_matches *matches,
 							      size_t i)
 {
 	const struct dp_match *m = item(matches, i);
 
-	return m ? m->n_members : 0;
+	return m && m->extra ? m->extra->n_members : 0;
 }
 
 HOSTDEV_EXPORT int hostdev_dp_matches_get_usb_device(const hostdev_dp_matches *matches, size_t i,
@@ -148,14 +160,14 @@ HOSTDEV_EXPORT int hostdev_dp_matches_get_usb_device(const hostdev_dp_matches *m
 {
 	const struct dp_match *m = item(matches, i);
 
-	if (!m || j >= m->n_members)
+	if (!m || !m->extra || j >= m->extra->n_members)
 		return -EINVAL;
 	if (busnum)
-		*busnum = m->members[j].busnum;
+		*busnum = m->extra->members[j].busnum;
 	if (devnum)
-		*devnum = m->members[j].devnum;
+		*devnum = m->extra->members[j].devnum;
 	if (identity)
-		*identity = m->members[j].identity;
+		*identity = m->extra->members[j].identity;
 	return 0;
 }
 

@@ -13,14 +13,30 @@
 #include "core/core.h"
 #include "dp_match.h"
 
-/* What dp_match_clear() frees besides the strings dp_matches_pack() moves. */
-static void clear_members(struct dp_match *m)
+/* What dp_match_clear() frees besides the strings dp_matches_pack() moves (@packed: the mdev
+ * selector is one of them). */
+static void clear_extra(struct dp_match *m, bool packed)
 {
-	for (size_t i = 0; i < m->n_members; i++) {
-		free(m->members[i].key);
-		free(m->members[i].identity);
+	struct dp_match_extra *e = m->extra;
+
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->n_members; i++) {
+		free(e->members[i].key);
+		free(e->members[i].identity);
 	}
-	free(m->members);
+	free(e->members);
+	if (!packed)
+		free(e->mdev_selector);
+	free(e);
+	m->extra = NULL;
+}
+
+struct dp_match_extra *dp_match_extra(struct dp_match *m)
+{
+	if (!m->extra)
+		m->extra = calloc(1, sizeof(*m->extra));
+	return m->extra;
 }
 
 void dp_match_clear(struct dp_match *m)
@@ -31,15 +47,14 @@ void dp_match_clear(struct dp_match *m)
 	free(m->name);
 	free(m->pf);
 	free(m->driver);
-	free(m->mdev_selector);
-	clear_members(m);
+	clear_extra(m, false);
 }
 
 void dp_matches_clear(struct dp_matches *m)
 {
 	for (size_t i = 0; i < m->count; i++) {
 		if (m->strings)
-			clear_members(&m->items[i]);
+			clear_extra(&m->items[i], true);
 		else
 			dp_match_clear(&m->items[i]);
 	}
@@ -51,17 +66,20 @@ void dp_matches_clear(struct dp_matches *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* The string fields dp_matches_pack() moves. */
+/* The string fields dp_matches_pack() moves, the mdev selector last. */
 static const size_t packed_fields[] = {
     offsetof(struct dp_match, key),    offsetof(struct dp_match, id),
     offsetof(struct dp_match, name),   offsetof(struct dp_match, pf),
-    offsetof(struct dp_match, driver), offsetof(struct dp_match, mdev_selector),
+    offsetof(struct dp_match, driver),
 };
 
-#define N_PACKED (sizeof(packed_fields) / sizeof(packed_fields[0]))
+#define N_PACKED (sizeof(packed_fields) / sizeof(packed_fields[0]) + 1)
 
+/* Field @f of @m; NULL for the mdev selector of a match without extra fields. */
 static char **field(struct dp_match *m, size_t f)
 {
+	if (f == N_PACKED - 1)
+		return m->extra ? &m->extra->mdev_selector : NULL;
 	return (char **)((char *)m + packed_fields[f]);
 }
 
@@ -78,7 +96,8 @@ int dp_matches_pack(struct dp_matches *m)
 	 * strings' addresses are kept: it can never move). */
 	for (size_t i = 0; i < m->count && r == 0; i++) {
 		for (size_t f = 0; f < N_PACKED && r == 0; f++) {
-			const char *s = *field(&m->items[i], f);
+			char **p = field(&m->items[i], f);
+			const char *s = p ? *p : NULL;
 
 			if (!s)
 				continue;
@@ -96,7 +115,8 @@ int dp_matches_pack(struct dp_matches *m)
 	/* The copies, each distinct string once; the map now borrows them from the block. */
 	for (size_t i = 0; i < m->count && r == 0; i++) {
 		for (size_t f = 0; f < N_PACKED && r == 0; f++) {
-			const char *s = *field(&m->items[i], f);
+			char **p = field(&m->items[i], f);
+			const char *s = p ? *p : NULL;
 			size_t len;
 
 			if (!s || dp_strmap_find(&seen, s) >= 0)
@@ -119,7 +139,7 @@ int dp_matches_pack(struct dp_matches *m)
 
 		for (size_t f = 0; f < N_PACKED; f++) {
 			char **s = field(x, f);
-			char *old = *s;
+			char *old = s ? *s : NULL;
 
 			if (!old || (id_is_key && s == &x->id))
 				continue;
