@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <search.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,75 +46,6 @@ static char *sriov_env_name(const char *prefix, const char *resource_name)
 	return env_name("PCIDEVICE", full);
 }
 
-/* The tree's items are the records' ids: a lookup needs no record, only the id. */
-static int compare_known(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-static struct plugin_known *known_of_node(const void *node)
-{
-	const char *id = *(const char *const *)node;
-
-	return (struct plugin_known *)(id - offsetof(struct plugin_known, id));
-}
-
-/* Record @id (once; its NUMA node is updated): the list of every device ever advertised. Its
- * record in *@out (when not NULL). */
-static int remember(struct plugin *p, const char *id, int numa, struct plugin_known **out)
-{
-	void *found = tfind(id, &p->known_tree, compare_known);
-	struct plugin_known *k;
-	size_t len;
-
-	if (found) {
-		k = known_of_node(found);
-		k->numa = numa;
-		if (out)
-			*out = k;
-		return 0;
-	}
-	if (p->n_known == p->known_capacity) {
-		size_t capacity = p->known_capacity ? 2 * p->known_capacity : 8;
-		struct plugin_known **grown = realloc(p->known, capacity * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		p->known = grown;
-		p->known_capacity = capacity;
-	}
-	len = strlen(id);
-	k = malloc(sizeof(*k) + len + 1);
-	if (!k)
-		return -ENOMEM;
-	memcpy(k->id, id, len + 1);
-	k->numa = numa;
-	k->group = -1;
-	k->ready = false;
-	if (!tsearch(k->id, &p->known_tree, compare_known)) {
-		free(k);
-		return -ENOMEM;
-	}
-	p->known[p->n_known++] = k;
-	if (out)
-		*out = k;
-	return 0;
-}
-
-/* The record of @id, or NULL (call with the lock held). */
-static struct plugin_known *known_find(struct plugin *p, const char *id)
-{
-	void *found = tfind(id, &p->known_tree, compare_known);
-
-	return found ? known_of_node(found) : NULL;
-}
-
-/* tdestroy(3) wants a function for each node: the records are freed through @known. */
-static void keep_node(void *node)
-{
-	(void)node;
-}
-
 int plugin_new(hostdev_ctx *ctx, hostdev_dp_config *config, size_t entry, const char *resource_name,
 	       const char *const *initial_ids, size_t n_initial, struct plugin **out)
 {
@@ -149,7 +79,8 @@ int plugin_new(hostdev_ctx *ctx, hostdev_dp_config *config, size_t entry, const 
 	if (r == 0 && kind->init)
 		r = kind->init(p);
 	for (size_t i = 0; i < n_initial && r == 0; i++)
-		r = remember(p, initial_ids[i], -1, NULL);
+		r = known_remember(&p->known, initial_ids[i], -1, NULL);
+	known_trim(&p->known);
 	if (r < 0) {
 		plugin_free(p);
 		return r;
@@ -164,10 +95,7 @@ void plugin_free(struct plugin *p)
 		return;
 	if (p->kind && p->kind->release)
 		p->kind->release(p);
-	tdestroy(p->known_tree, keep_node);
-	for (size_t i = 0; i < p->n_known; i++)
-		free(p->known[i]);
-	free(p->known);
+	known_clear(&p->known);
 	hostdev_dp_matches_unref(p->seen);
 	pthread_mutex_destroy(&p->lock);
 	hostdev_ctx_unref(p->list_ctx);
@@ -231,35 +159,38 @@ int plugin_list_devices(struct plugin *p, struct plugin_list *out)
 	}
 	pthread_mutex_lock(&p->lock);
 	for (size_t k = 0; k < n && r == 0; k++) {
-		struct plugin_known *known = NULL;
+		size_t i;
 
-		r = remember(p, hostdev_dp_matches_get_id(now, k),
-			     hostdev_dp_matches_get_numa_node(now, k), &known);
+		r = known_remember(&p->known, hostdev_dp_matches_get_id(now, k),
+				   hostdev_dp_matches_get_numa_node(now, k), &i);
 		if (r == 0) {
-			known->group = hostdev_dp_matches_get_iommu_group(now, k);
-			known->ready = ready[k];
+			p->known.items[i].group = hostdev_dp_matches_get_iommu_group(now, k);
+			p->known.items[i].ready = ready[k];
 		}
 	}
-	if (r == 0 && p->n_known) {
-		list.items = calloc(p->n_known, sizeof(*list.items));
+	known_trim(&p->known);
+	if (r == 0 && p->known.count) {
+		list.items = calloc(p->known.count, sizeof(*list.items));
 		if (!list.items)
 			r = -ENOMEM;
 	}
-	for (size_t i = 0; i < p->n_known && r == 0; i++) {
-		long k = hostdev_dp_matches_find(now, p->known[i]->id);
+	for (size_t i = 0; i < p->known.count && r == 0; i++) {
+		struct plugin_known *known = &p->known.items[i];
+		const char *id = known_id(&p->known, i);
+		long k = hostdev_dp_matches_find(now, id);
 		struct plugin_device *d = &list.items[list.count];
 
-		if (!(d->id = strdup(p->known[i]->id))) {
+		if (!(d->id = strdup(id))) {
 			r = -ENOMEM;
 			break;
 		}
 		list.count++;
-		d->numa = p->known[i]->numa;
+		d->numa = known->numa;
 		d->healthy = k >= 0 && healthy[k];
 		if (k < 0) {
 			/* Gone: no event makes it healthy again, only a list that sees it. */
-			p->known[i]->group = -1;
-			p->known[i]->ready = false;
+			known->group = -1;
+			known->ready = false;
 		}
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -302,8 +233,8 @@ bool plugin_groups_changed(struct plugin *p, hostdev_dp_server *server, const in
 		exists[g] = group_node_exists(p, groups[g]);
 	__atomic_add_fetch(&p->group_checks, n_groups, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&p->lock);
-	for (size_t i = 0; i < p->n_known; i++) {
-		const struct plugin_known *k = p->known[i];
+	for (size_t i = 0; i < p->known.count; i++) {
+		const struct plugin_known *k = &p->known.items[i];
 		const int *hit;
 
 		if (k->group < 0)
@@ -312,7 +243,8 @@ bool plugin_groups_changed(struct plugin *p, hostdev_dp_server *server, const in
 		if (!hit)
 			continue;
 		listed[hit - groups] = true;
-		hostdev_dp_server_set_health(server, k->id, k->ready && exists[hit - groups]);
+		hostdev_dp_server_set_health(server, known_id(&p->known, i),
+					     k->ready && exists[hit - groups]);
 		checked++;
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -333,17 +265,16 @@ bool plugin_groups_changed(struct plugin *p, hostdev_dp_server *server, const in
 
 int plugin_device_changed(struct plugin *p, hostdev_dp_server *server, const char *name)
 {
-	struct plugin_known *k;
 	int group = -1, ready;
+	long k;
 
 	if (!p->kind->read_ready || !name)
 		return 0;
 	pthread_mutex_lock(&p->lock);
-	k = known_find(p, name);
+	k = known_find(&p->known, name);
 	pthread_mutex_unlock(&p->lock);
-	if (!k)
+	if (k < 0)
 		return 0;
-	/* Records are never freed before the plugin: @k stays valid without the lock. */
 	ready = p->kind->read_ready(p, p->ctx, name, &group);
 	__atomic_add_fetch(&p->device_reads, 1, __ATOMIC_RELAXED);
 	if (ready < 0) {
@@ -354,9 +285,10 @@ int plugin_device_changed(struct plugin *p, hostdev_dp_server *server, const cha
 		hostdev_dp_server_refresh(server);
 		return 1;
 	}
+	/* Records are never removed: @k still names it, though a list may have moved the array. */
 	pthread_mutex_lock(&p->lock);
-	k->group = group; /* -1 when gone */
-	k->ready = ready == 1;
+	p->known.items[k].group = group; /* -1 when gone */
+	p->known.items[k].ready = ready == 1;
 	pthread_mutex_unlock(&p->lock);
 	hostdev_dp_server_set_health(server, name, ready == 1 && group_node_exists(p, group));
 	plugin_log(p->ctx, HOSTDEV_LOG_DEBUG, "%s: %s read again after a uevent (%s)",

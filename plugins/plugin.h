@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <hostdev.h>
 
@@ -79,16 +80,36 @@ void plugin_list_clear(struct plugin_list *l);
 
 /* A device advertised once: it stays listed (Unhealthy while it is gone). */
 struct plugin_known {
-	int numa; /* its last NUMA node */
+	uint32_t id; /* where its id is in the set's @ids (known_id()) */
+	int numa;    /* its last NUMA node */
 	/* Kinds with a ready hook (vfio): what the last read of the device found, kept so that
 	 * an event re-checks only what it names: its IOMMU group (-1: none, or the device is
 	 * gone) and whether it is usable apart from its group node. Under the plugin's lock. */
 	int group;
 	bool ready;
-	/* In the record's own allocation: one malloc per device, not two (issue 15). The tree
-	 * holds pointers to it (plugin.c). */
-	char id[];
 };
+
+/* Every id a plugin advertised so far, in first-seen order (plugin_known.c). */
+struct plugin_known_set {
+	struct plugin_known *items;
+	size_t count, capacity;
+	char *ids; /* the ids, each with its NUL, one after the other */
+	size_t ids_len, ids_capacity;
+	uint32_t *slots; /* the index by id: item index + 1, 0 for a free slot */
+	size_t mask;	 /* slots - 1 (a power of two) */
+	uint64_t seed;
+};
+
+/* Record @id (once; a known one gets @numa): its index in *@out (when not NULL). 0 or -ENOMEM
+ * (nothing recorded then). */
+int known_remember(struct plugin_known_set *s, const char *id, int numa, size_t *out);
+/* The index of @id, or -1. */
+long known_find(const struct plugin_known_set *s, const char *id);
+/* The id of record @i (valid until the next known_remember() or known_trim()). */
+const char *known_id(const struct plugin_known_set *s, size_t i);
+/* Give back what the arrays hold beyond their records. */
+void known_trim(struct plugin_known_set *s);
+void known_clear(struct plugin_known_set *s);
 
 struct plugin_kind;
 
@@ -107,10 +128,8 @@ struct plugin {
 	char *sriov_env_name; /* PCIDEVICE_<PREFIX>_<NAME> (pci with sriovEnv), else NULL */
 	/* Every id advertised so far, in first-seen order, with its last NUMA node: a device
 	 * that goes away stays listed as Unhealthy (the kubelet then stops handing it out and
-	 * pods holding it are told). @known_tree finds them by id (tsearch(3)). */
-	struct plugin_known **known;
-	size_t n_known, known_capacity;
-	void *known_tree;
+	 * pods holding it are told). Under @lock. */
+	struct plugin_known_set known;
 	/* The device-node watch that refreshes the plugin's server (node_watch.c), or NULL;
 	 * owned by builtin.c, which stops it before the plugin is freed. */
 	struct node_watch *node_watch;

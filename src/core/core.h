@@ -353,6 +353,34 @@ int dp_strmap_add(struct dp_strmap *m, const char *key, size_t value, size_t *ex
 ptrdiff_t dp_strmap_find(const struct dp_strmap *m, const char *key);
 
 /*
+ * An index of the items of an array by a string each holds (a device id): the same map, in slots
+ * of 4 bytes that hold only the item's index, not 16 that hold the key and the value. The key of a
+ * slot is read from the item through @key_of(@owner, index) while probing, so the array may move
+ * (be reallocated) between calls, as long as the item at an index keeps its key. For indexes that
+ * live long and are large: a list of 10,000 devices takes 64 KiB, not 256 KiB (issue 15).
+ */
+typedef const char *(*dp_index_key_fn)(const void *owner, size_t i);
+
+struct dp_index {
+	uint32_t *slots; /* index + 1; 0: free */
+	size_t mask;	 /* capacity - 1 (a power of two), 0 while empty */
+	size_t count;
+};
+
+/* Free the slots. The index is empty again (zero-initialising one is the same). */
+void dp_index_clear(struct dp_index *x);
+/*
+ * Index item @i, whose key is @key_of(@owner, @i). Returns 0; -EEXIST when an item with that key
+ * is there already (its index in *@existing when not NULL; the index is unchanged); -ENOMEM (also
+ * for @i >= UINT32_MAX).
+ */
+int dp_index_add(struct dp_index *x, dp_index_key_fn key_of, const void *owner, size_t i,
+		 size_t *existing);
+/* The index of the item whose key is @key, or -1. */
+ptrdiff_t dp_index_find(const struct dp_index *x, dp_index_key_fn key_of, const void *owner,
+			const char *key);
+
+/*
  * Room for item @n of a growable array of @size-byte items that holds @n: returns @items or a
  * larger copy, NULL without memory (@items is then unchanged and still owned by the caller). The
  * capacity follows from @n (8, then doubling at every power of two), so that the array needs no

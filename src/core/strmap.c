@@ -123,6 +123,78 @@ ptrdiff_t dp_strmap_find(const struct dp_strmap *m, const char *key)
 	return slot->key ? (ptrdiff_t)slot->value : -1;
 }
 
+void dp_index_clear(struct dp_index *x)
+{
+	free(x->slots);
+	memset(x, 0, sizeof(*x));
+}
+
+static uint32_t *index_probe(uint32_t *slots, size_t mask, dp_index_key_fn key_of,
+			     const void *owner, const char *key)
+{
+	size_t i = (size_t)hash(key) & mask;
+
+	while (slots[i] && strcmp(key_of(owner, slots[i] - 1), key) != 0)
+		i = (i + 1) & mask;
+	return &slots[i];
+}
+
+static int index_grow(struct dp_index *x, dp_index_key_fn key_of, const void *owner)
+{
+	size_t capacity = x->slots ? (x->mask + 1) * 2 : MIN_CAPACITY;
+	uint32_t *slots;
+
+	if (capacity > SIZE_MAX / sizeof(*slots))
+		return -ENOMEM;
+	slots = calloc(capacity, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; x->slots && i <= x->mask; i++)
+		if (x->slots[i])
+			*index_probe(slots, capacity - 1, key_of, owner,
+				     key_of(owner, x->slots[i] - 1)) = x->slots[i];
+	free(x->slots);
+	x->slots = slots;
+	x->mask = capacity - 1;
+	return 0;
+}
+
+int dp_index_add(struct dp_index *x, dp_index_key_fn key_of, const void *owner, size_t i,
+		 size_t *existing)
+{
+	uint32_t *slot;
+
+	if (i >= UINT32_MAX)
+		return -ENOMEM;
+	/* Three quarters full at most, as the map (the probe runs stay a few slots). */
+	if (!x->slots || (x->count + 1) * 4 > (x->mask + 1) * 3) {
+		int r = index_grow(x, key_of, owner);
+
+		if (r < 0)
+			return r;
+	}
+	slot = index_probe(x->slots, x->mask, key_of, owner, key_of(owner, i));
+	if (*slot) {
+		if (existing)
+			*existing = *slot - 1;
+		return -EEXIST;
+	}
+	*slot = (uint32_t)i + 1;
+	x->count++;
+	return 0;
+}
+
+ptrdiff_t dp_index_find(const struct dp_index *x, dp_index_key_fn key_of, const void *owner,
+			const char *key)
+{
+	const uint32_t *slot;
+
+	if (!x->slots || !key)
+		return -1;
+	slot = index_probe((uint32_t *)x->slots, x->mask, key_of, owner, key);
+	return *slot ? (ptrdiff_t)*slot - 1 : -1;
+}
+
 void *dp_array_grow(void *items, size_t n, size_t size)
 {
 	size_t capacity;

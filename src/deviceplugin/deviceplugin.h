@@ -25,7 +25,7 @@
 /* Device lists (dp_devices.c) */
 
 struct dp_device {
-	char *id;
+	uint32_t id; /* where its id is in the list's @ids (dp_device_id()) */
 	bool healthy;
 	int numa_node; /* -1: none */
 };
@@ -35,11 +35,22 @@ struct hostdev_dp_devices {
 	struct dp_device *items;
 	size_t count;
 	size_t capacity;
+	/* The ids, each with its NUL, one after the other: one allocation for the list's ids, not
+	 * one of 32 bytes per id (issue 15: the server keeps the advertised list). */
+	char *ids;
+	size_t ids_len, ids_capacity;
 	/* id -> index in items: every id of a request is looked up in the advertised list, and a
 	 * kubelet may send thousands. */
-	struct dp_strmap index;
+	struct dp_index index;
 };
 
+/* The id of item @i of @devices (valid until the next hostdev_dp_devices_add()). */
+static inline const char *dp_device_id(const hostdev_dp_devices *devices, size_t i)
+{
+	return devices->ids + devices->items[i].id;
+}
+/* Give back what the arrays hold beyond the items (a list that will not grow any more). */
+void dp_devices_trim(hostdev_dp_devices *devices);
 /* A deep copy of @devices (NULL @devices gives an empty list). NULL on ENOMEM. */
 hostdev_dp_devices *dp_devices_copy(const hostdev_dp_devices *devices);
 /* True when both lists hold the same devices with the same fields in the same order. */

@@ -55,26 +55,30 @@ HOSTDEV_EXPORT hostdev_dp_devices *hostdev_dp_devices_free(hostdev_dp_devices *d
 /* What _unref() does when the last reference goes. */
 static void dp_devices_destroy(hostdev_dp_devices *devices)
 {
-	for (size_t i = 0; i < devices->count; i++)
-		free(devices->items[i].id);
+	free(devices->ids);
 	free(devices->items);
-	dp_strmap_clear(&devices->index);
+	dp_index_clear(&devices->index);
 	free(devices);
 }
 
 HOSTDEV_DEFINE_ATOMIC_REF_UNREF(hostdev_dp_devices, dp_devices_destroy)
 
+static const char *id_of(const void *devices, size_t i)
+{
+	return dp_device_id(devices, i);
+}
+
 ptrdiff_t dp_devices_find(const hostdev_dp_devices *devices, const char *id)
 {
 	if (!devices || !id)
 		return -1;
-	return dp_strmap_find(&devices->index, id);
+	return dp_index_find(&devices->index, id_of, devices, id);
 }
 
 HOSTDEV_EXPORT int hostdev_dp_devices_add(hostdev_dp_devices *devices, const char *id, int healthy,
 					  int numa_node)
 {
-	char *copy;
+	size_t len;
 	int r;
 
 	if (!devices || dp_device_id_check(id) < 0)
@@ -90,27 +94,60 @@ HOSTDEV_EXPORT int hostdev_dp_devices_add(hostdev_dp_devices *devices, const cha
 		devices->items = items;
 		devices->capacity = cap;
 	}
-	copy = strdup(id);
-	if (!copy)
+	len = strlen(id) + 1; /* at most 64: dp_device_id_check() */
+	if (devices->ids_len + len > UINT32_MAX)
 		return -ENOMEM;
-	r = dp_strmap_add(&devices->index, copy, devices->count, NULL);
-	if (r < 0) {
-		free(copy);
-		return r;
+	if (devices->ids_len + len > devices->ids_capacity) {
+		size_t cap = devices->ids_capacity ? devices->ids_capacity * 2 : 256;
+		char *ids = realloc(devices->ids, cap);
+
+		if (!ids)
+			return -ENOMEM;
+		devices->ids = ids;
+		devices->ids_capacity = cap;
 	}
-	devices->items[devices->count++] = (struct dp_device){
-	    .id = copy,
+	/* In the arrays before the index reads it there; counted only once indexed (a failure
+	 * leaves the list as it was). */
+	memcpy(devices->ids + devices->ids_len, id, len);
+	devices->items[devices->count] = (struct dp_device){
+	    .id = (uint32_t)devices->ids_len,
 	    .healthy = healthy != 0,
 	    .numa_node = numa_node < 0 ? -1 : numa_node,
 	};
+	r = dp_index_add(&devices->index, id_of, devices, devices->count, NULL);
+	if (r < 0)
+		return r;
+	devices->ids_len += len;
+	devices->count++;
 	return 0;
+}
+
+void dp_devices_trim(hostdev_dp_devices *devices)
+{
+	/* A failed shrink keeps the larger arrays: nothing is lost but the memory. */
+	if (devices->count && devices->count < devices->capacity) {
+		struct dp_device *items = realloc(devices->items, devices->count * sizeof(*items));
+
+		if (items) {
+			devices->items = items;
+			devices->capacity = devices->count;
+		}
+	}
+	if (devices->ids_len && devices->ids_len < devices->ids_capacity) {
+		char *ids = realloc(devices->ids, devices->ids_len);
+
+		if (ids) {
+			devices->ids = ids;
+			devices->ids_capacity = devices->ids_len;
+		}
+	}
 }
 
 HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_dp_devices, get_count, count, 0)
 
 HOSTDEV_EXPORT const char *hostdev_dp_devices_get_id(const hostdev_dp_devices *devices, size_t i)
 {
-	return devices && i < devices->count ? devices->items[i].id : NULL;
+	return devices && i < devices->count ? dp_device_id(devices, i) : NULL;
 }
 
 HOSTDEV_EXPORT int hostdev_dp_devices_is_healthy(const hostdev_dp_devices *devices, size_t i)
@@ -132,7 +169,8 @@ hostdev_dp_devices *dp_devices_copy(const hostdev_dp_devices *devices)
 	for (size_t i = 0; devices && i < devices->count; i++) {
 		const struct dp_device *d = &devices->items[i];
 
-		if (hostdev_dp_devices_add(copy, d->id, d->healthy, d->numa_node) < 0)
+		if (hostdev_dp_devices_add(copy, dp_device_id(devices, i), d->healthy,
+					   d->numa_node) < 0)
 			return hostdev_dp_devices_unref(copy);
 	}
 	return copy;
@@ -147,8 +185,8 @@ bool dp_devices_equal(const hostdev_dp_devices *a, const hostdev_dp_devices *b)
 	for (size_t i = 0; i < na; i++) {
 		const struct dp_device *x = &a->items[i], *y = &b->items[i];
 
-		if (strcmp(x->id, y->id) != 0 || x->healthy != y->healthy ||
-		    x->numa_node != y->numa_node)
+		if (strcmp(dp_device_id(a, i), dp_device_id(b, i)) != 0 ||
+		    x->healthy != y->healthy || x->numa_node != y->numa_node)
 			return false;
 	}
 	return true;

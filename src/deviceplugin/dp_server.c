@@ -423,6 +423,10 @@ void dp_server_replace_devices(hostdev_dp_server *server, hostdev_dp_devices *de
 		hostdev_dp_devices_unref(devices);
 		return;
 	}
+	/* The list is kept until the next one: without the doubling's slack (up to half of it).
+	 * Only when nobody else holds it, who might read it meanwhile. */
+	if (__atomic_load_n(&devices->refcount, __ATOMIC_ACQUIRE) == 1)
+		dp_devices_trim(devices);
 	hostdev_dp_devices_unref(server->devices);
 	server->devices = devices;
 	if (server->started)

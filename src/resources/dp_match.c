@@ -32,8 +32,8 @@ static int take(struct dp_strmap *taken, const struct dp_match *m)
 {
 	int r = dp_strmap_add(taken, m->key, 0, NULL);
 
-	for (size_t k = 0; k < m->n_members && (r == 0 || r == -EEXIST); k++)
-		r = dp_strmap_add(taken, m->members[k].key, 0, NULL);
+	for (size_t k = 0; m->extra && k < m->extra->n_members && (r == 0 || r == -EEXIST); k++)
+		r = dp_strmap_add(taken, m->extra->members[k].key, 0, NULL);
 	return r == -EEXIST ? 0 : r; /* listed twice by one entry: its own business */
 }
 

@@ -19,6 +19,17 @@ struct dp_usb_member {
 	unsigned int busnum, devnum;
 };
 
+/* What USB and mdev matches hold beyond a PCI one: in an allocation of its own, so that the
+ * matches of 10,000 PCI functions do not carry it (24 bytes each, issue 15). */
+struct dp_match_extra {
+	char *mdev_selector;	     /* mdev: KubeVirt mdevNameSelector form of the type */
+	unsigned int busnum, devnum; /* USB (a bundle: of its first member) */
+	/* USB: the devices the id stands for, in the order of the bundle's selectors (one for a
+	 * single device). */
+	struct dp_usb_member *members;
+	size_t n_members;
+};
+
 /* One selected device (for a USB bundle: one complete set of devices). */
 struct dp_match {
 	char *key; /* what the device is now: PCI address, USB kernel name, mdev UUID */
@@ -26,19 +37,14 @@ struct dp_match {
 	 * is @key itself, one allocation for both (10,000 fewer at 10,000 devices, issue 15):
 	 * dp_match_clear() frees it only when it is another string. */
 	char *id;
-	char *name;		     /* the resource it belongs to under the entry's naming */
-	int numa;		     /* NUMA node, -1 for none */
-	int iommu_group;	     /* PCI and mdev; -1 for none */
-	char *pf;		     /* PCI VF: its PF's address; mdev: its parent; else NULL */
-	unsigned int vendor;	     /* PCI vendor / USB idVendor */
-	unsigned int device;	     /* PCI device / USB idProduct */
-	char *driver;		     /* PCI: bound driver, NULL for none */
-	char *mdev_selector;	     /* mdev: KubeVirt mdevNameSelector form of the type */
-	unsigned int busnum, devnum; /* USB (a bundle: of its first member) */
-	/* USB: the devices the id stands for, in the order of the bundle's selectors (one for a
-	 * single device). */
-	struct dp_usb_member *members;
-	size_t n_members;
+	char *name;		      /* the resource it belongs to under the entry's naming */
+	int numa;		      /* NUMA node, -1 for none */
+	int iommu_group;	      /* PCI and mdev; -1 for none */
+	char *pf;		      /* PCI VF: its PF's address; mdev: its parent; else NULL */
+	unsigned int vendor;	      /* PCI vendor / USB idVendor */
+	unsigned int device;	      /* PCI device / USB idProduct */
+	char *driver;		      /* PCI: bound driver, NULL for none */
+	struct dp_match_extra *extra; /* USB and mdev (dp_match_extra()); NULL for PCI */
 };
 
 struct dp_matches {
@@ -48,9 +54,12 @@ struct dp_matches {
 	 * device without a usable identity). */
 	char **skipped;
 	size_t n_skipped;
+	/* After dp_matches_pack(): one block that holds the strings of every match (the members of
+	 * USB matches excepted), each distinct string once. NULL: each string is its own malloc. */
+	char *strings;
 };
 
-/* Free what @m holds (not @m itself). */
+/* Free what @m holds (not @m itself); not for the matches of a packed list. */
 void dp_match_clear(struct dp_match *m);
 void dp_matches_clear(struct dp_matches *m);
 /* Index of the match with device id @id, or -1. */
@@ -91,8 +100,16 @@ void dp_usb_devices_free(hostdev_usb_device **devs, size_t n);
 int dp_usb_add_member(struct dp_match *m, hostdev_usb_device *dev, const char *identity);
 
 /* Shared helpers (dp_matches.c). */
+/* @m's extra fields, allocated (zeroed) on first use; NULL on allocation failure. */
+struct dp_match_extra *dp_match_extra(struct dp_match *m);
 /* Append a zeroed match; NULL on allocation failure. */
 struct dp_match *dp_matches_add(struct dp_matches *m);
+/* Move the strings of the matches of @m into one block (m->strings), each distinct one once: a
+ * list that lives long (a plugin keeps its last) then costs one allocation for its strings, not
+ * four per device, and the resource name, driver and PF shared by thousands of devices are
+ * stored once (issue 15). The list must not be added to or cleared item by item after. Returns 0,
+ * or -ENOMEM with @m unchanged. */
+int dp_matches_pack(struct dp_matches *m);
 /* Record a skipped device (the message is copied). Returns 0 or -ENOMEM. */
 int dp_matches_skip(struct dp_matches *m, const char *message);
 /* "<vendor part>/<device id of @text>", checked as a resource name; NULL when impossible. */

@@ -15,8 +15,13 @@
 struct hostdev_dp_matches {
 	int refcount; /* atomic: the object is immutable and may be shared between threads */
 	struct dp_matches list;
-	struct dp_strmap by_id; /* id -> index of its first device */
+	struct dp_index by_id; /* id -> index of its first device */
 };
+
+static const char *id_of(const void *list, size_t i)
+{
+	return ((const struct dp_matches *)list)->items[i].id;
+}
 
 /* Keep the devices of @m named @name. */
 static void keep_resource(struct dp_matches *m, const char *name)
@@ -79,8 +84,10 @@ HOSTDEV_EXPORT int hostdev_dp_config_match(hostdev_ctx *ctx, const hostdev_dp_co
 		if (fit)
 			matches->list.items = fit;
 	}
+	/* Nothing to lose but memory when it fails: the strings then stay where they are. */
+	(void)dp_matches_pack(&matches->list);
 	for (size_t i = 0; i < matches->list.count && r == 0; i++) {
-		r = dp_strmap_add(&matches->by_id, matches->list.items[i].id, i, NULL);
+		r = dp_index_add(&matches->by_id, id_of, &matches->list, i, NULL);
 		if (r == -EEXIST)
 			r = 0; /* listed twice: the first one counts */
 	}
@@ -95,7 +102,7 @@ HOSTDEV_EXPORT int hostdev_dp_config_match(hostdev_ctx *ctx, const hostdev_dp_co
 /* What _unref() does when the last reference goes. */
 static void dp_matches_destroy(hostdev_dp_matches *matches)
 {
-	dp_strmap_clear(&matches->by_id);
+	dp_index_clear(&matches->by_id);
 	dp_matches_clear(&matches->list);
 	free(matches);
 }
@@ -106,7 +113,7 @@ HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_dp_matches, get_count, list.count, 0
 
 HOSTDEV_EXPORT long hostdev_dp_matches_find(const hostdev_dp_matches *matches, const char *id)
 {
-	return matches && id ? (long)dp_strmap_find(&matches->by_id, id) : -1;
+	return matches && id ? (long)dp_index_find(&matches->by_id, id_of, &matches->list, id) : -1;
 }
 
 static const struct dp_match *item(const hostdev_dp_matches *matches, size_t i)
@@ -122,17 +129,29 @@ HOSTDEV_DEFINE_CONST_INDEXED_GETTER(int, hostdev_dp_matches, get_iommu_group, it
 HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_dp_matches, get_parent, item, pf, NULL)
 HOSTDEV_DEFINE_CONST_INDEXED_GETTER(const char *, hostdev_dp_matches, get_driver, item, driver,
 				    NULL)
-HOSTDEV_DEFINE_CONST_INDEXED_GETTER(unsigned int, hostdev_dp_matches, get_usb_busnum, item, busnum,
-				    0)
-HOSTDEV_DEFINE_CONST_INDEXED_GETTER(unsigned int, hostdev_dp_matches, get_usb_devnum, item, devnum,
-				    0)
+
+HOSTDEV_EXPORT unsigned int hostdev_dp_matches_get_usb_busnum(const hostdev_dp_matches *matches,
+							      size_t i)
+{
+	const struct dp_match *m = item(matches, i);
+
+	return m && m->extra ? m->extra->busnum : 0;
+}
+
+HOSTDEV_EXPORT unsigned int hostdev_dp_matches_get_usb_devnum(const hostdev_dp_matches *matches,
+							      size_t i)
+{
+	const struct dp_match *m = item(matches, i);
+
+	return m && m->extra ? m->extra->devnum : 0;
+}
 
 HOSTDEV_EXPORT size_t hostdev_dp_matches_get_usb_device_count(const hostdev_dp_matches *matches,
 							      size_t i)
 {
 	const struct dp_match *m = item(matches, i);
 
-	return m ? m->n_members : 0;
+	return m && m->extra ? m->extra->n_members : 0;
 }
 
 HOSTDEV_EXPORT int hostdev_dp_matches_get_usb_device(const hostdev_dp_matches *matches, size_t i,
@@ -141,14 +160,14 @@ HOSTDEV_EXPORT int hostdev_dp_matches_get_usb_device(const hostdev_dp_matches *m
 {
 	const struct dp_match *m = item(matches, i);
 
-	if (!m || j >= m->n_members)
+	if (!m || !m->extra || j >= m->extra->n_members)
 		return -EINVAL;
 	if (busnum)
-		*busnum = m->members[j].busnum;
+		*busnum = m->extra->members[j].busnum;
 	if (devnum)
-		*devnum = m->members[j].devnum;
+		*devnum = m->extra->members[j].devnum;
 	if (identity)
-		*identity = m->members[j].identity;
+		*identity = m->extra->members[j].identity;
 	return 0;
 }
 

@@ -107,8 +107,8 @@ static int add_match(hostdev_ctx *ctx, const struct dp_spec *spec, const hostdev
 	m->numa = numa;
 	m->iommu_group = hostdev_mdev_list_get_iommu_group(list, i);
 	m->pf = parent ? strdup(parent) : NULL;
-	m->mdev_selector = strdup(selector);
-	if (!m->key || !m->id || (parent && !m->pf) || !m->mdev_selector)
+	if (!m->key || !m->id || (parent && !m->pf) || !dp_match_extra(m) ||
+	    !(m->extra->mdev_selector = strdup(selector)))
 		return -ENOMEM;
 	return 0;
 }

@@ -114,28 +114,30 @@ static int add_match(const struct dp_spec *spec, hostdev_usb_device **devs, size
 	m->id = strdup(id);
 	m->vendor = hostdev_usb_device_get_vendor_id(dev);
 	m->device = hostdev_usb_device_get_product_id(dev);
-	m->busnum = hostdev_usb_device_get_busnum(dev);
-	m->devnum = hostdev_usb_device_get_devnum(dev);
-	if (!m->key || !m->id)
+	if (!m->key || !m->id || !dp_match_extra(m))
 		return -ENOMEM;
+	m->extra->busnum = hostdev_usb_device_get_busnum(dev);
+	m->extra->devnum = hostdev_usb_device_get_devnum(dev);
 	return dp_usb_add_member(m, dev, id);
 }
 
 int dp_usb_add_member(struct dp_match *m, hostdev_usb_device *dev, const char *identity)
 {
-	struct dp_usb_member *grown = dp_array_grow(m->members, m->n_members, sizeof(*grown));
+	struct dp_match_extra *e = dp_match_extra(m);
+	struct dp_usb_member *grown =
+	    e ? dp_array_grow(e->members, e->n_members, sizeof(*grown)) : NULL;
 	struct dp_usb_member *member;
 
 	if (!grown)
 		return -ENOMEM;
-	m->members = grown;
-	member = &m->members[m->n_members];
+	e->members = grown;
+	member = &e->members[e->n_members];
 	memset(member, 0, sizeof(*member));
 	member->busnum = hostdev_usb_device_get_busnum(dev);
 	member->devnum = hostdev_usb_device_get_devnum(dev);
 	member->key = strdup(hostdev_usb_device_get_name(dev));
 	member->identity = strdup(identity);
-	m->n_members++;
+	e->n_members++;
 	return member->key && member->identity ? 0 : -ENOMEM;
 }
 

@@ -102,10 +102,10 @@ static int add_set(const struct dp_spec *spec, hostdev_usb_device **devs, size_t
 	m->id = strdup(id);
 	m->vendor = hostdev_usb_device_get_vendor_id(devs[first]);
 	m->device = hostdev_usb_device_get_product_id(devs[first]);
-	m->busnum = hostdev_usb_device_get_busnum(devs[first]);
-	m->devnum = hostdev_usb_device_get_devnum(devs[first]);
-	if (!m->name || !m->key || !m->id)
+	if (!m->name || !m->key || !m->id || !dp_match_extra(m))
 		return -ENOMEM;
+	m->extra->busnum = hostdev_usb_device_get_busnum(devs[first]);
+	m->extra->devnum = hostdev_usb_device_get_devnum(devs[first]);
 	for (size_t k = 0; k < sel->n_bundle && r == 0; k++) {
 		size_t d = by_member[k][set];
 

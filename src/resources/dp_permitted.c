@@ -67,10 +67,11 @@ static int collect(const hostdev_dp_resources *res, const struct dp_resource *r,
 	for (size_t i = 0; i < r->devices.count && err == 0; i++) {
 		const struct dp_match *m = &r->devices.items[i];
 
+		/* Every mdev match has its extra fields (dp_match_mdev.c). */
 		if (spec->kind == HOSTDEV_DP_KIND_MDEV)
-			err = strv_contains(&s->strings, m->mdev_selector)
+			err = strv_contains(&s->strings, m->extra->mdev_selector)
 				  ? 0
-				  : strv_push(&s->strings, m->mdev_selector);
+				  : strv_push(&s->strings, m->extra->mdev_selector);
 		else
 			err = add_pair(s, (int)m->vendor, (int)m->device);
 	}

@@ -414,7 +414,7 @@ static void expect_server(hostdev_dp_server *server, const char *want)
 
 	for (size_t i = 0; i < server->devices->count; i++)
 		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s:%c", i ? " " : "",
-			 server->devices->items[i].id,
+			 hostdev_dp_devices_get_id(server->devices, i),
 			 server->devices->items[i].healthy ? 'H' : 'U');
 	if (strcmp(got, want) != 0)
 		fail_msg("server list\n got: %s\nwant: %s", got, want);
