@@ -27,6 +27,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import signal
 import ssl
 import statistics
@@ -391,6 +392,33 @@ def activity(line):
     return msg[:40]
 
 
+def start_wake_floor(work, window):
+    """bench/wake_floor.c, built with cc and started for @window s beside the agents: the CPU a
+    program that does nothing but wake pays per wake on this machine, under the same load. None
+    when there is no C compiler."""
+    exe = os.path.join(work, "wake_floor")
+    try:
+        subprocess.run(["cc", "-O2", "-o", exe, os.path.join(HERE, "wake_floor.c")], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        log(f"idle: no floor measured: bench/wake_floor.c did not build ({e})")
+        return None
+    # Six seconds: about as often as an idle agent wakes (its bookmarks and watch re-opens).
+    return subprocess.Popen([exe, "6", str(int(window))], stdout=subprocess.PIPE, text=True)
+
+
+def wake_floor_result(proc):
+    """{"wakes", "period_s", "us_per_wake"} from the floor program's line, or None."""
+    if proc is None:
+        return None
+    out, _ = proc.communicate(timeout=120)
+    m = re.search(r"(\d+) wakes every ([\d.]+) s: ([\d.]+) us of CPU per wake", out or "")
+    if proc.returncode != 0 or not m:
+        log(f"idle: no floor measured: wake_floor exited {proc.returncode}: {out!r}")
+        return None
+    return {"wakes": int(m.group(1)), "period_s": float(m.group(2)), "us_per_wake": float(m.group(3))}
+
+
 def idle_run(args):
     work = os.path.abspath(args.work or tempfile.mkdtemp(prefix="hostdev-agent-idle."))
     os.makedirs(work, exist_ok=True)
@@ -442,6 +470,7 @@ def idle_run(args):
             time.sleep(args.settle)
             log(f"idle: {args.idle:.0f} s window")
             conn0 = api.connections()
+            floor = start_wake_floor(work, args.idle)
             t0 = time.time()
             cpu0 = {n: task_cpu_ns(a.proc.pid) for n, a in agents.items()}
             wakes0 = {n: task_wakes(a.proc.pid) for n, a in agents.items()}
@@ -457,6 +486,7 @@ def idle_run(args):
                     prev[n] = c
                 prev_t = now
             window = time.time() - t0
+            res["wake_floor"] = wake_floor_result(floor)
             conn1 = api.connections()
             # New connections in the window, both agents (a re-opened watch should need none).
             res["window_connections"] = {k: conn1[k] - conn0[k] for k in ("accepted", "tlsHandshakes", "tlsResumed")}
@@ -533,6 +563,10 @@ def idle_report(res, machine):
     if all("wakes" in res["sizes"][n] for n in sizes):
         row("wakes of the agent's loop per idle minute", lambda s: f"{s['wakes_per_min']:.1f} "
             f"({s['wakes']} in {fmt(s['window_s'])} s)")
+        floor = res.get("wake_floor")
+        if floor:
+            row(f"a program that only wakes, as often (`bench/wake_floor.c`, {floor['us_per_wake']:.0f} µs "
+                "per wake in the same window)", lambda s: f"{s['wakes_per_min'] * floor['us_per_wake'] / 1000:.2f} ms")
     if all("resync_cpu_s" in res["sizes"][n] for n in sizes):
         row("one full resync (on request, SIGHUP)", lambda s: f"{fmt(s['resync_cpu_s'] * 1000)} ms CPU, "
             f"{s['resync_writes']} writes")
@@ -577,7 +611,9 @@ connection it had; the bookmarks, every minute and 2 s before each timeout) but 
 that one is made on request (SIGHUP) after the window, measured alone, and its share per minute at the
 default interval added. (The 50-node table above comes from its own run of `bench/run-agent.sh`:
 its date and commit say which agent it measured.) No probe asks for `/healthz` or `/readyz` here; in a DaemonSet each probe that
-finds the last beat older than 5 s wakes the loop once (docs/agent.md, "Endpoints").
+finds the last beat older than 5 s wakes the loop once (docs/agent.md, "Endpoints"). The floor: in the
+same window `bench/wake_floor.c` sleeps in `epoll_wait` on a timer and does nothing else; its CPU per
+wake times the agent's wakes is what any program woken that often pays on this machine.
 
 {table}
 {rss_note(res)}
