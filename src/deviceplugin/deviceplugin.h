@@ -25,7 +25,7 @@
 /* Device lists (dp_devices.c) */
 
 struct dp_device {
-	uint32_t id; /* where its id is in the list's @ids (dp_device_id()) */
+	const char *id; /* in one of the list's @id_blocks */
 	bool healthy;
 	int numa_node; /* -1: none */
 };
@@ -35,21 +35,26 @@ struct hostdev_dp_devices {
 	struct dp_device *items;
 	size_t count;
 	size_t capacity;
-	/* The ids, each with its NUL, one after the other: one allocation for the list's ids, not
-	 * one of 32 bytes per id (issue 15: the server keeps the advertised list). */
-	char *ids;
-	size_t ids_len, ids_capacity;
+	/* The ids, each with its NUL, one after the other in blocks of DP_ID_BLOCK bytes: one
+	 * allocation per block, not one of 32 bytes per id (issue 15: the server keeps the
+	 * advertised list). A block never moves, so an id hostdev_dp_devices_get_id() returned stays
+	 * valid while the list lives, as it did when each id had an allocation of its own. */
+	char **id_blocks;
+	size_t n_id_blocks;
+	size_t block_used; /* bytes used in the last block */
 	/* id -> index in items: every id of a request is looked up in the advertised list, and a
 	 * kubelet may send thousands. */
 	struct dp_index index;
 };
 
-/* The id of item @i of @devices (valid until the next hostdev_dp_devices_add()). */
+#define DP_ID_BLOCK 4096
+
+/* The id of item @i of @devices (valid while the list lives). */
 static inline const char *dp_device_id(const hostdev_dp_devices *devices, size_t i)
 {
-	return devices->ids + devices->items[i].id;
+	return devices->items[i].id;
 }
-/* Give back what the arrays hold beyond the items (a list that will not grow any more). */
+/* Give back what the item array holds beyond the items (a list that will not grow any more). */
 void dp_devices_trim(hostdev_dp_devices *devices);
 /* A deep copy of @devices (NULL @devices gives an empty list). NULL on ENOMEM. */
 hostdev_dp_devices *dp_devices_copy(const hostdev_dp_devices *devices);

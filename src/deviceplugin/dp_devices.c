@@ -55,7 +55,9 @@ HOSTDEV_EXPORT hostdev_dp_devices *hostdev_dp_devices_free(hostdev_dp_devices *d
 /* What _unref() does when the last reference goes. */
 static void dp_devices_destroy(hostdev_dp_devices *devices)
 {
-	free(devices->ids);
+	for (size_t i = 0; i < devices->n_id_blocks; i++)
+		free(devices->id_blocks[i]);
+	free(devices->id_blocks);
 	free(devices->items);
 	dp_index_clear(&devices->index);
 	free(devices);
@@ -75,10 +77,31 @@ ptrdiff_t dp_devices_find(const hostdev_dp_devices *devices, const char *id)
 	return dp_index_find(&devices->index, id_of, devices, id);
 }
 
+/* Room for an id of @len bytes (NUL included) at the end of the last block, or in a new one.
+ * Not yet counted as used. NULL without memory. */
+static char *id_room(hostdev_dp_devices *devices, size_t len)
+{
+	char **blocks, *block;
+
+	if (devices->n_id_blocks && devices->block_used + len <= DP_ID_BLOCK)
+		return devices->id_blocks[devices->n_id_blocks - 1] + devices->block_used;
+	blocks = realloc(devices->id_blocks, (devices->n_id_blocks + 1) * sizeof(*blocks));
+	if (!blocks)
+		return NULL;
+	devices->id_blocks = blocks;
+	block = malloc(DP_ID_BLOCK);
+	if (!block)
+		return NULL;
+	blocks[devices->n_id_blocks++] = block;
+	devices->block_used = 0;
+	return block;
+}
+
 HOSTDEV_EXPORT int hostdev_dp_devices_add(hostdev_dp_devices *devices, const char *id, int healthy,
 					  int numa_node)
 {
 	size_t len;
+	char *copy;
 	int r;
 
 	if (!devices || dp_device_id_check(id) < 0)
@@ -95,50 +118,35 @@ HOSTDEV_EXPORT int hostdev_dp_devices_add(hostdev_dp_devices *devices, const cha
 		devices->capacity = cap;
 	}
 	len = strlen(id) + 1; /* at most 64: dp_device_id_check() */
-	if (devices->ids_len + len > UINT32_MAX)
+	copy = id_room(devices, len);
+	if (!copy)
 		return -ENOMEM;
-	if (devices->ids_len + len > devices->ids_capacity) {
-		size_t cap = devices->ids_capacity ? devices->ids_capacity * 2 : 256;
-		char *ids = realloc(devices->ids, cap);
-
-		if (!ids)
-			return -ENOMEM;
-		devices->ids = ids;
-		devices->ids_capacity = cap;
-	}
 	/* In the arrays before the index reads it there; counted only once indexed (a failure
-	 * leaves the list as it was). */
-	memcpy(devices->ids + devices->ids_len, id, len);
+	 * leaves the list as it was: the room is taken again by the next id). */
+	memcpy(copy, id, len);
 	devices->items[devices->count] = (struct dp_device){
-	    .id = (uint32_t)devices->ids_len,
+	    .id = copy,
 	    .healthy = healthy != 0,
 	    .numa_node = numa_node < 0 ? -1 : numa_node,
 	};
 	r = dp_index_add(&devices->index, id_of, devices, devices->count, NULL);
 	if (r < 0)
 		return r;
-	devices->ids_len += len;
+	devices->block_used += len;
 	devices->count++;
 	return 0;
 }
 
 void dp_devices_trim(hostdev_dp_devices *devices)
 {
-	/* A failed shrink keeps the larger arrays: nothing is lost but the memory. */
+	/* A failed shrink keeps the larger array: nothing is lost but the memory. The id blocks
+	 * stay as they are: they must not move, and the last one's slack is under a block. */
 	if (devices->count && devices->count < devices->capacity) {
 		struct dp_device *items = realloc(devices->items, devices->count * sizeof(*items));
 
 		if (items) {
 			devices->items = items;
 			devices->capacity = devices->count;
-		}
-	}
-	if (devices->ids_len && devices->ids_len < devices->ids_capacity) {
-		char *ids = realloc(devices->ids, devices->ids_len);
-
-		if (ids) {
-			devices->ids = ids;
-			devices->ids_capacity = devices->ids_len;
 		}
 	}
 }

@@ -118,6 +118,35 @@ static void test_devices(void **state)
 	assert_int_equal(hostdev_dp_devices_get_count(NULL), 0);
 }
 
+/*
+ * An id hostdev_dp_devices_get_id() returned stays valid while the list lives, whatever is added
+ * after it (the list keeps its ids in blocks that never move): the ASan build finds a read of
+ * freed memory if an add moved them.
+ */
+static void test_device_ids_stay_put(void **state)
+{
+	hostdev_dp_devices *d;
+	const char *first, *last = NULL;
+	char id[32];
+
+	(void)state;
+	assert_int_equal(hostdev_dp_devices_new(&d), 0);
+	assert_int_equal(hostdev_dp_devices_add(d, "0000:00:00.0", 1, -1), 0);
+	first = hostdev_dp_devices_get_id(d, 0);
+	/* Ids of 12 bytes and more: many times the first block's room. */
+	for (int i = 1; i < 2000; i++) {
+		snprintf(id, sizeof(id), "0000:%02x:%02x.%x", i >> 8, (i >> 3) & 0x1f, i & 7);
+		assert_int_equal(hostdev_dp_devices_add(d, id, 1, -1), 0);
+		if (i == 1000)
+			last = hostdev_dp_devices_get_id(d, 1000);
+	}
+	assert_string_equal(first, "0000:00:00.0");
+	assert_string_equal(last, "0000:03:1d.0");
+	assert_ptr_equal(hostdev_dp_devices_get_id(d, 0), first);
+	assert_int_equal(hostdev_dp_devices_get_count(d), 2000);
+	assert_null(hostdev_dp_devices_unref(d));
+}
+
 static void test_response_arguments(void **state)
 {
 	(void)state;
@@ -504,6 +533,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_devices),
+	    cmocka_unit_test(test_device_ids_stay_put),
 	    cmocka_unit_test(test_response_arguments),
 	    cmocka_unit_test(test_options_init),
 	    cmocka_unit_test_setup_teardown(test_server_new_checks, setup, teardown),
