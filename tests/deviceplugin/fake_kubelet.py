@@ -124,8 +124,11 @@ class Watch:
         return self.wait(lambda w: len(w.lists) >= n, timeout)
 
     def last(self):
+        """The devices of the newest list; () before the first, so that a predicate waiting for a
+        device in it reads "not yet" instead of failing on None, and still never equals a list the
+        server sent (an empty list is [])."""
         with self.cond:
-            return self.lists[-1][1] if self.lists else None
+            return self.lists[-1][1] if self.lists else ()
 
     def cancel(self):
         self.call.cancel()
