@@ -49,11 +49,6 @@ struct hostdev_dp_devices {
 
 #define DP_ID_BLOCK 4096
 
-/* The id of item @i of @devices (valid while the list lives). */
-static inline const char *dp_device_id(const hostdev_dp_devices *devices, size_t i)
-{
-	return devices->items[i].id;
-}
 /* Give back what the item array holds beyond the items (a list that will not grow any more). */
 void dp_devices_trim(hostdev_dp_devices *devices);
 /* A deep copy of @devices (NULL @devices gives an empty list). NULL on ENOMEM. */

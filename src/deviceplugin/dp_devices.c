@@ -67,7 +67,7 @@ HOSTDEV_DEFINE_ATOMIC_REF_UNREF(hostdev_dp_devices, dp_devices_destroy)
 
 static const char *id_of(const void *devices, size_t i)
 {
-	return dp_device_id(devices, i);
+	return ((const hostdev_dp_devices *)devices)->items[i].id;
 }
 
 ptrdiff_t dp_devices_find(const hostdev_dp_devices *devices, const char *id)
@@ -155,7 +155,7 @@ HOSTDEV_DEFINE_CONST_GETTER(size_t, hostdev_dp_devices, get_count, count, 0)
 
 HOSTDEV_EXPORT const char *hostdev_dp_devices_get_id(const hostdev_dp_devices *devices, size_t i)
 {
-	return devices && i < devices->count ? dp_device_id(devices, i) : NULL;
+	return devices && i < devices->count ? devices->items[i].id : NULL;
 }
 
 HOSTDEV_EXPORT int hostdev_dp_devices_is_healthy(const hostdev_dp_devices *devices, size_t i)
@@ -177,8 +177,7 @@ hostdev_dp_devices *dp_devices_copy(const hostdev_dp_devices *devices)
 	for (size_t i = 0; devices && i < devices->count; i++) {
 		const struct dp_device *d = &devices->items[i];
 
-		if (hostdev_dp_devices_add(copy, dp_device_id(devices, i), d->healthy,
-					   d->numa_node) < 0)
+		if (hostdev_dp_devices_add(copy, d->id, d->healthy, d->numa_node) < 0)
 			return hostdev_dp_devices_unref(copy);
 	}
 	return copy;
@@ -193,8 +192,8 @@ bool dp_devices_equal(const hostdev_dp_devices *a, const hostdev_dp_devices *b)
 	for (size_t i = 0; i < na; i++) {
 		const struct dp_device *x = &a->items[i], *y = &b->items[i];
 
-		if (strcmp(dp_device_id(a, i), dp_device_id(b, i)) != 0 ||
-		    x->healthy != y->healthy || x->numa_node != y->numa_node)
+		if (strcmp(x->id, y->id) != 0 || x->healthy != y->healthy ||
+		    x->numa_node != y->numa_node)
 			return false;
 	}
 	return true;

@@ -116,7 +116,7 @@ static size_t topology_size(int node)
 #define HEALTH_LEN(healthy)                                                                        \
 	((healthy) ? sizeof(HOSTDEV_DP_HEALTHY) - 1 : sizeof(HOSTDEV_DP_UNHEALTHY) - 1)
 
-/* A Device without its own tag and length; @id_len: strlen() of its id, measured once. */
+/* A Device without its own tag and length; @id_len: strlen(d->id), measured once. */
 static size_t list_device_size(const struct dp_device *d, size_t id_len)
 {
 	return len_field_size(id_len) + len_field_size(HEALTH_LEN(d->healthy)) +
@@ -131,13 +131,13 @@ static uint8_t *put_bytes(uint8_t *p, unsigned int field, const char *s, size_t 
 	return p + n;
 }
 
-static uint8_t *put_list_device(uint8_t *p, const struct dp_device *d, const char *id)
+static uint8_t *put_list_device(uint8_t *p, const struct dp_device *d)
 {
-	size_t id_len = strlen(id);
+	size_t id_len = strlen(d->id);
 
 	*p++ = tag(1, WIRE_LEN);
 	p = put_varint(p, list_device_size(d, id_len));
-	p = put_bytes(p, 1, id, id_len);
+	p = put_bytes(p, 1, d->id, id_len);
 	p = put_bytes(p, 2, d->healthy ? HOSTDEV_DP_HEALTHY : HOSTDEV_DP_UNHEALTHY,
 		      HEALTH_LEN(d->healthy));
 	/* No NUMA affinity: no topology at all (a node 0 would be a lie the topology manager
@@ -164,14 +164,14 @@ int dp_proto_list_and_watch(const hostdev_dp_devices *devices, size_t headroom, 
 	for (size_t i = 0; i < n; i++) {
 		const struct dp_device *d = &devices->items[i];
 
-		total += len_field_size(list_device_size(d, strlen(dp_device_id(devices, i))));
+		total += len_field_size(list_device_size(d, strlen(d->id)));
 	}
 	buf = malloc(headroom + total ? headroom + total : 1);
 	if (!buf)
 		return -ENOMEM;
 	p = buf + headroom;
 	for (size_t i = 0; i < n; i++)
-		p = put_list_device(p, &devices->items[i], dp_device_id(devices, i));
+		p = put_list_device(p, &devices->items[i]);
 	*out = buf;
 	*length = (size_t)(p - buf) - headroom;
 	return 0;
