@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -415,7 +416,11 @@ static void run_prepare(struct dra_job *job, hostdev_ctx *ctx)
 	if (job->r >= 0 && job->d->test_stop_bound) {
 		log_info("DRA: claim %s: devices bound; stopping (%s=%s)", job->uid,
 			 DRA_TEST_STOP_ENV, DRA_TEST_STOP_BOUND);
-		kill(getpid(), SIGSTOP);
+		/* Sent to this thread, not to the process: the kernel stops this thread on its
+		 * way back from the call, before any more of the job runs. A process-directed
+		 * SIGSTOP is taken by the loop's thread, which then shows "stopped" while this
+		 * thread may go on writing the CDI files until the group stop reaches it. */
+		pthread_kill(pthread_self(), SIGSTOP);
 	}
 	if (job->r >= 0)
 		job->r = write_files(job, ctx);
