@@ -368,9 +368,15 @@ static void test_paths(void **state)
 			       "name%3Dn1&limit=500&continue=abc%2F%3D%2B&resourceVersion=42");
 	free(p);
 	o.field_selector = NULL;
+	o.bookmarks = true;
 	p = kube_list_path(&pci, NULL, &o, true, 300);
 	assert_string_equal(p, "/apis/devices.harvesterhci.io/v1beta1/pcidevices?watch=1&"
 			       "allowWatchBookmarks=true&timeoutSeconds=300&labelSelector=nodename%"
+			       "3Dnode%201%2Ca%20in%20%28x%2Cy%29&resourceVersion=42");
+	free(p);
+	o.bookmarks = false;
+	p = kube_list_path(&pods, "kube-system", &o, true, 0);
+	assert_string_equal(p, "/api/v1/namespaces/kube-system/pods?watch=1&labelSelector=nodename%"
 			       "3Dnode%201%2Ca%20in%20%28x%2Cy%29&resourceVersion=42");
 	free(p);
 }

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * List + watch of one resource into a cache, the way client-go's informers work: list in pages
- * (limit/continue), then watch from the list's resourceVersion with bookmarks and a server-side
- * timeout (the one deadline of all the client's watches: kube_client_watch_timeout). A watch that
- * ends normally is resumed from the last resourceVersion seen (events or bookmarks); one that
- * fails is resumed after exponential backoff with jitter; 410 Gone (an ERROR event or the HTTP
- * status: the version is older than the server keeps) means relist.
+ * (limit/continue), then watch from the list's resourceVersion with a server-side timeout (the one
+ * deadline of all the client's watches: kube_client_watch_timeout), and with bookmarks where they
+ * save a relist (wants_bookmarks). A watch that ends normally is resumed from the last
+ * resourceVersion seen (events or bookmarks); one that fails is resumed after exponential backoff
+ * with jitter; 410 Gone (an ERROR event or the HTTP status: the version is older than the server
+ * keeps) means relist.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,8 +34,9 @@ struct kube_informer {
 	char *continue_token;
 	char *rv;
 	bool synced, gone, watching;
-	bool aligned; /* the retry timer opens the watch at the shared deadline's phase */
-	bool failed;  /* the last list or watch failed: the retry opens the watch at once */
+	bool bookmarks; /* the watch asks for them: wants_bookmarks() */
+	bool aligned;	/* the retry timer opens the watch at the shared deadline's phase */
+	bool failed;	/* the last list or watch failed: the retry opens the watch at once */
 	double watch_started;
 	struct kube_request *req;
 	struct kube_lines lines;
@@ -166,6 +168,28 @@ static void start_list(struct kube_informer *inf)
 
 /* ---- watch --------------------------------------------------------------------------------- */
 
+/*
+ * Whether a watch with these selectors asks for bookmarks. kube-apiserver sends each watch that
+ * asks one about once a minute, and each wakes the agent; what a bookmark buys is a resourceVersion
+ * that the server's history still holds when the watch is re-opened, so no 410 Gone and relist.
+ * Only a watch of part of a resource needs that: the events of the objects its selectors leave
+ * out fill the server's history (a watch cache per resource) while its own version stands still.
+ * A watch of the whole resource sees every event, so the version of the last one stays within the
+ * history; a watch of one object by name ("metadata.name=N") that falls behind relists with a read
+ * of that one object (kube-apiserver lists a single name by its key).
+ */
+static bool wants_bookmarks(const char *label_selector, const char *field_selector)
+{
+	static const char name_prefix[] = "metadata.name=";
+
+	if (label_selector && label_selector[0])
+		return true;
+	if (!field_selector || !field_selector[0])
+		return false;
+	return strncmp(field_selector, name_prefix, sizeof(name_prefix) - 1) != 0 ||
+	       strchr(field_selector, ',') != NULL;
+}
+
 static void apply_event(struct kube_informer *inf, const char *type, cJSON *obj)
 {
 	const char *name = kube_meta_string(obj, "name");
@@ -257,7 +281,8 @@ static void start_watch(struct kube_informer *inf)
 {
 	struct kube_list_options opts = {.label_selector = inf->label_selector,
 					 .field_selector = inf->field_selector,
-					 .resource_version = inf->rv};
+					 .resource_version = inf->rv,
+					 .bookmarks = inf->bookmarks};
 	unsigned int delay_ms = 0;
 	/* Opened when it ends at the deadline all the client's watches share, after the alignment
 	 * delay if need be (once: a late timer does not push it back again). Not after a failure:
@@ -312,6 +337,7 @@ int kube_informer_new(struct kube_client *c, const struct kube_resource *res, co
 	set_string(&inf->ns, ns);
 	set_string(&inf->label_selector, opts ? opts->label_selector : NULL);
 	set_string(&inf->field_selector, opts ? opts->field_selector : NULL);
+	inf->bookmarks = wants_bookmarks(inf->label_selector, inf->field_selector);
 	if (opts && opts->keep) {
 		inf->keep = *opts->keep;
 		inf->own_keep = true;

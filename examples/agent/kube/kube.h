@@ -198,6 +198,7 @@ struct kube_list_options {
 	unsigned int limit; /* page size, 0 = no limit */
 	const char *continue_token;
 	const char *resource_version;
+	bool bookmarks; /* a watch: allowWatchBookmarks=true */
 };
 
 /* "/apis/<group>/<version>[/namespaces/<ns>]/<plural>[/<name>][/<sub>]" (core: "/api/v1/...").

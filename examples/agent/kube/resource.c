@@ -77,7 +77,8 @@ char *kube_list_path(const struct kube_resource *res, const char *ns,
 		return NULL;
 	if (watch) {
 		r |= add_param(&query, "watch", "1");
-		r |= add_param(&query, "allowWatchBookmarks", "true");
+		if (opts && opts->bookmarks)
+			r |= add_param(&query, "allowWatchBookmarks", "true");
 		if (timeout_s) {
 			snprintf(num, sizeof(num), "%u", timeout_s);
 			r |= add_param(&query, "timeoutSeconds", num);

@@ -115,7 +115,13 @@ def test_idle_reads_no_device_and_a_resync_on_request_writes_nothing(api, agents
     mark = api.mark()
     # Every kind's watch re-opened at least twice (nodes, the three published kinds, both claim
     # kinds, the SRIOVNetworkDevices of the VF counts).
-    api.wait_requests(14, since=mark, verb="watch", timeout=120)
+    watches = api.wait_requests(14, since=mark, verb="watch", timeout=120)
+    # Bookmarks are asked for where they save a relist (docs/agent.md, "The Kubernetes client"):
+    # by the watches of this node's objects, chosen by label, not by the watch of the Node by its
+    # name nor by those of every claim.
+    asked = {(w["resource"], "allowWatchBookmarks" in urllib.parse.parse_qs(w["query"])) for w in watches}
+    assert asked == {("nodes", False), ("pcideviceclaims", False), ("usbdeviceclaims", False),
+                     ("pcidevices", True), ("usbdevices", True), ("sriovnetworkdevices", True)}, asked
     assert device_reads(a.metrics()) == before
     assert writes(api, mark) == []
     assert "resync (" not in "\n".join(a.log().splitlines()[ready_mark:])
