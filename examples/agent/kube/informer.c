@@ -34,9 +34,8 @@ struct kube_informer {
 	char *continue_token;
 	char *rv;
 	bool synced, gone, watching;
-	bool bookmarks; /* the watch asks for them: wants_bookmarks() */
-	bool aligned;	/* the retry timer opens the watch at the shared deadline's phase */
-	bool failed;	/* the last list or watch failed: the retry opens the watch at once */
+	bool aligned; /* the retry timer opens the watch at the shared deadline's phase */
+	bool failed;  /* the last list or watch failed: the retry opens the watch at once */
 	double watch_started;
 	struct kube_request *req;
 	struct kube_lines lines;
@@ -279,10 +278,11 @@ static void on_watch_done(struct kube_client *c, const struct kube_response *res
 
 static void start_watch(struct kube_informer *inf)
 {
-	struct kube_list_options opts = {.label_selector = inf->label_selector,
-					 .field_selector = inf->field_selector,
-					 .resource_version = inf->rv,
-					 .bookmarks = inf->bookmarks};
+	struct kube_list_options opts = {
+	    .label_selector = inf->label_selector,
+	    .field_selector = inf->field_selector,
+	    .resource_version = inf->rv,
+	    .bookmarks = wants_bookmarks(inf->label_selector, inf->field_selector)};
 	unsigned int delay_ms = 0;
 	/* Opened when it ends at the deadline all the client's watches share, after the alignment
 	 * delay if need be (once: a late timer does not push it back again). Not after a failure:
@@ -337,7 +337,6 @@ int kube_informer_new(struct kube_client *c, const struct kube_resource *res, co
 	set_string(&inf->ns, ns);
 	set_string(&inf->label_selector, opts ? opts->label_selector : NULL);
 	set_string(&inf->field_selector, opts ? opts->field_selector : NULL);
-	inf->bookmarks = wants_bookmarks(inf->label_selector, inf->field_selector);
 	if (opts && opts->keep) {
 		inf->keep = *opts->keep;
 		inf->own_keep = true;
